@@ -1,0 +1,40 @@
+"""The error hierarchy: every error frittata raises is a `FrittataError`.
+
+Messages follow one shape: what was expected, what was found, and where (op, input, file:line).
+"""
+
+
+class FrittataError(Exception):
+    """Base class of every error raised by frittata."""
+
+
+class FrittataTypeError(FrittataError):
+    """A term was built with operands of the wrong shape or dtype, or bad attributes."""
+
+
+class FrontendError(FrittataError):
+    """A model could not be imported: malformed file, unsupported operators, symbolic shapes."""
+
+
+class RewriteError(FrittataError):
+    """A rule file is malformed, or saturation failed."""
+
+
+class ExtractionError(FrittataError):
+    """No valid program could be extracted from the e-graph."""
+
+
+class LoweringError(FrittataError):
+    """A term could not be lowered to code for the chosen target."""
+
+
+class RuntimeInputError(FrittataError):
+    """Inputs given to a compiled module or the interpreter do not match its signature."""
+
+
+class ModuleFormatError(FrittataError):
+    """A saved module file is truncated, corrupted, or of an unknown format version."""
+
+
+class HardwareError(FrittataError):
+    """An accelerator configuration or instruction stream is invalid (VTA)."""
