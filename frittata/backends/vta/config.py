@@ -1,0 +1,221 @@
+"""The VTA hardware configuration: the ten primary knobs and every constant derived from them.
+
+The primary parameters are the keys of TVM's `vta_config.json` (all base-2 logarithms); every
+other number (element sizes, buffer depths, instruction field widths) is a property computed from
+them, so a configuration is exactly as valid as its primaries.  `VtaConfig()` is the default
+`1x16_i8w8a32_15_15_18_17` accelerator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from frittata.backends.vta.errors import ConfigError
+
+UOP_WIDTH = 32
+"""Bits per micro-op (fixed by the ISA)."""
+INSN_WIDTH = 128
+"""Bits per instruction (fixed by the ISA)."""
+LOOP_ITER_WIDTH = 14
+"""Bits of the iter_out / iter_in fields (fixed by the ISA)."""
+SRAM_ADDR_WIDTH = 16
+"""Bits of the sram_base field of LOAD / STORE (fixed by the ISA)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VtaConfig:
+    """A VTA design point.  Fields are log2 of: element widths in bits, the GEMM shape, and
+    buffer sizes in bytes.  Construction validates and raises `ConfigError` with the reason."""
+
+    log_inp_width: int = 3
+    log_wgt_width: int = 3
+    log_acc_width: int = 5
+    log_batch: int = 0
+    log_block: int = 4
+    log_uop_buff_size: int = 15
+    log_inp_buff_size: int = 15
+    log_wgt_buff_size: int = 18
+    log_acc_buff_size: int = 17
+
+    def __post_init__(self) -> None:
+        values = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        bad = {f: v for f, v in values.items() if not isinstance(v, int) or not 0 <= v <= 32}
+        if bad:
+            raise ConfigError(f"invalid VTA configuration: expected log2 parameters as ints "
+                              f"in [0, 32], got {bad}")
+        reasons = _violations(self)
+        if reasons:
+            raise ConfigError(f"invalid VTA configuration {self.name}: " + "; ".join(reasons))
+
+    # ---- shapes and element widths ------------------------------------------------------------
+    @property
+    def batch(self) -> int:
+        return 1 << self.log_batch
+
+    @property
+    def block_in(self) -> int:
+        return 1 << self.log_block
+
+    @property
+    def block_out(self) -> int:
+        return 1 << self.log_block
+
+    @property
+    def inp_width(self) -> int:
+        return 1 << self.log_inp_width
+
+    @property
+    def wgt_width(self) -> int:
+        return 1 << self.log_wgt_width
+
+    @property
+    def acc_width(self) -> int:
+        return 1 << self.log_acc_width
+
+    @property
+    def out_width(self) -> int:
+        """Outputs have the input width (int8 by default)."""
+        return self.inp_width
+
+    # ---- element sizes in bytes (one SRAM index) ----------------------------------------------
+    @property
+    def inp_elem_bytes(self) -> int:
+        """One BATCH x BLOCK_IN input vector."""
+        return self.inp_width * self.batch * self.block_in // 8
+
+    @property
+    def wgt_elem_bytes(self) -> int:
+        """One BLOCK_OUT x BLOCK_IN weight tile."""
+        return self.wgt_width * self.block_out * self.block_in // 8
+
+    @property
+    def acc_elem_bytes(self) -> int:
+        """One BATCH x BLOCK_OUT accumulator vector."""
+        return self.acc_width * self.batch * self.block_out // 8
+
+    @property
+    def out_elem_bytes(self) -> int:
+        """One BATCH x BLOCK_OUT output vector."""
+        return self.out_width * self.batch * self.block_out // 8
+
+    @property
+    def uop_elem_bytes(self) -> int:
+        return UOP_WIDTH // 8
+
+    # ---- buffer depths (elements) and their logs ----------------------------------------------
+    @property
+    def log_uop_depth(self) -> int:
+        return self.log_uop_buff_size - 2
+
+    @property
+    def log_inp_depth(self) -> int:
+        return self.log_inp_buff_size - _log2(self.inp_elem_bytes)
+
+    @property
+    def log_wgt_depth(self) -> int:
+        return self.log_wgt_buff_size - _log2(self.wgt_elem_bytes)
+
+    @property
+    def log_acc_depth(self) -> int:
+        return self.log_acc_buff_size - _log2(self.acc_elem_bytes)
+
+    @property
+    def log_out_buff_size(self) -> int:
+        """The output buffer has as many elements as the accumulator."""
+        return self.log_acc_buff_size + self.log_inp_width - self.log_acc_width
+
+    @property
+    def uop_depth(self) -> int:
+        return 1 << self.log_uop_depth
+
+    @property
+    def inp_depth(self) -> int:
+        return 1 << self.log_inp_depth
+
+    @property
+    def wgt_depth(self) -> int:
+        return 1 << self.log_wgt_depth
+
+    @property
+    def acc_depth(self) -> int:
+        return 1 << self.log_acc_depth
+
+    @property
+    def out_depth(self) -> int:
+        return self.acc_depth
+
+    # ---- micro-op field widths ----------------------------------------------------------------
+    @property
+    def uop_dst_width(self) -> int:
+        return self.log_acc_depth
+
+    @property
+    def uop_src_width(self) -> int:
+        """The src index names an INP row (GEMM) or an ACC row (ALU)."""
+        return max(self.log_acc_depth, self.log_inp_depth)
+
+    @property
+    def uop_wgt_width(self) -> int:
+        return self.log_wgt_depth
+
+    @property
+    def macs_per_cycle(self) -> int:
+        """Peak multiply-accumulates of one GEMM micro-op."""
+        return self.batch * self.block_in * self.block_out
+
+    @property
+    def name(self) -> str:
+        """The bitstream name, e.g. `1x16_i8w8a32_15_15_18_17`."""
+        return (
+            f"{self.batch}x{self.block_in}_i{self.inp_width}w{self.wgt_width}a{self.acc_width}"
+            f"_{self.log_uop_buff_size}_{self.log_inp_buff_size}"
+            f"_{self.log_wgt_buff_size}_{self.log_acc_buff_size}"
+        )
+
+
+def _log2(n: int) -> int:
+    return n.bit_length() - 1
+
+
+def _violations(cfg: VtaConfig) -> list[str]:
+    """Every reason `cfg` is not a buildable design, in order; empty when it is valid."""
+    widths = (cfg.log_inp_width, cfg.log_wgt_width, cfg.log_acc_width)
+    if widths != (3, 3, 5):
+        return [f"expected int8 inputs/weights and int32 accumulators (log widths 3, 3, 5), got "
+                f"{widths}; the simulator models only these element types"]
+    if not 0 <= cfg.log_batch <= 4 or not 1 <= cfg.log_block <= 7:
+        return [f"expected 0 <= log_batch <= 4 and 1 <= log_block <= 7, "
+                f"got log_batch={cfg.log_batch}, log_block={cfg.log_block}"]
+    reasons = [_depth_reason(cfg, name) for name in ("uop", "inp", "wgt", "acc")]
+    reasons = [r for r in reasons if r]
+    if reasons:
+        return reasons
+    uop_bits = cfg.uop_dst_width + cfg.uop_src_width + cfg.uop_wgt_width
+    if uop_bits > UOP_WIDTH:
+        reasons.append(f"micro-op fields need {uop_bits} bits (dst {cfg.uop_dst_width}, "
+                       f"src {cfg.uop_src_width}, wgt {cfg.uop_wgt_width}), expected <= 32; "
+                       f"shrink the accumulator, input or weight buffer")
+    reasons.extend(_word_reasons(cfg))
+    return reasons
+
+
+def _word_reasons(cfg: VtaConfig) -> list[str]:
+    """GEMM / ALU fields are packed in two 64-bit words and no field may straddle them."""
+    head = 8 + cfg.log_uop_depth + (cfg.log_uop_depth + 1) + 2 * LOOP_ITER_WIDTH
+    gemm = 2 * (cfg.log_acc_depth + cfg.log_inp_depth + cfg.log_wgt_depth)
+    alu = 4 * cfg.log_acc_depth + 3 + 1 + 16
+    words = {"GEMM/ALU word 0 (uop range, loops)": head, "GEMM word 1 (factors)": gemm,
+             "ALU word 1 (factors, opcode, immediate)": alu}
+    return [f"{what} needs {bits} bits, expected <= 64; shrink the buffers"
+            for what, bits in words.items() if bits > 64]
+
+
+def _depth_reason(cfg: VtaConfig, name: str) -> str:
+    log_depth = getattr(cfg, f"log_{name}_depth")
+    if log_depth < 1:
+        return (f"{name} buffer of 2^{getattr(cfg, f'log_{name}_buff_size')} bytes holds "
+                f"fewer than 2 elements; expected a larger buffer")
+    if log_depth > SRAM_ADDR_WIDTH:
+        return (f"{name} buffer depth 2^{log_depth} exceeds the 16-bit sram_base field; "
+                f"expected at most 2^{SRAM_ADDR_WIDTH} elements")
+    return ""

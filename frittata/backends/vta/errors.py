@@ -1,0 +1,31 @@
+"""The errors the VTA hardware model raises, all subclasses of `HardwareError`.
+
+Every message names what was expected, what was found, and where (the instruction index,
+its listing, the field or the buffer).
+"""
+
+from frittata.errors import HardwareError
+
+
+class ConfigError(HardwareError):
+    """A hardware configuration is not buildable (non power of two, fields too wide, ...)."""
+
+
+class EncodingError(HardwareError):
+    """An instruction or micro-op field does not fit its bit width, or a word does not decode."""
+
+
+class EmitError(HardwareError):
+    """The emitter was asked for something the runtime cannot express (3 loops, huge kernel...)."""
+
+
+class TokenError(HardwareError):
+    """A dependency-token protocol violation: deadlock, queue overflow, or leftover tokens."""
+
+
+class AddressError(HardwareError):
+    """An SRAM or DRAM access falls outside its buffer."""
+
+
+class HazardError(HardwareError):
+    """A GEMM writes the same accumulator row within the pipeline's hazard window."""

@@ -1,0 +1,129 @@
+"""Immutable, hash-consed terms: equal terms are the same object, so a model is a DAG.
+
+A `Term` is an operator (`Op`), a tuple of argument terms, a tuple of `(name, value)` attributes
+and a static `TensorType` computed by type inference when the node is first built. Terms are
+interned: building the same node twice returns the same object, so `==` is identity and hashing
+is O(1). Parameters (`ParamRef`) hold numpy data that is kept out of the hash.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from frittata.terms.dtypes import TensorType
+from frittata.terms.ops import Op
+
+Attrs = tuple[tuple[str, Any], ...]
+
+
+class ParamRef:
+    """A named constant tensor (weights). Hashed by name, shape and dtype, never by its bytes."""
+
+    __slots__ = ("name", "data")
+
+    def __init__(self, name: str, data: np.ndarray) -> None:
+        array = np.asarray(data)
+        if array.flags.writeable:
+            array = array.copy()
+            array.setflags(write=False)
+        self.name = name
+        self.data = array
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ParamRef) or other.name != self.name:
+            return False
+        a, b = self.data, other.data
+        return a is b or (a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.data.shape, self.data.dtype.str))
+
+    def __repr__(self) -> str:
+        return f"ParamRef({self.name!r}, {_array_repr(self.data)})"
+
+
+def _array_repr(data: np.ndarray) -> str:
+    if data.size <= 64:
+        return f"np.array({data.tolist()!r}, dtype={data.dtype.name!r})"
+    return f"np.zeros({data.shape!r}, dtype={data.dtype.name!r})"
+
+
+class Term:
+    """One node of the term DAG. Build terms with `frittata.terms.builders`, not directly."""
+
+    __slots__ = ("op", "args", "attrs", "type", "_key", "__weakref__")
+    _table: "weakref.WeakValueDictionary[tuple, Term]" = weakref.WeakValueDictionary()
+
+    op: Op
+    args: tuple[Term, ...]
+    attrs: Attrs
+    type: TensorType
+
+    def __init__(self) -> None:
+        raise TypeError("build terms with frittata.terms builders or Term.make")
+
+    @classmethod
+    def make(cls, op: Op, args: tuple[Term, ...], attrs: Attrs = ()) -> Term:
+        """Return the unique term for (op, args, attrs), inferring its type on first build."""
+        key = (op, tuple(id(a) for a in args), attrs)
+        found = cls._table.get(key)
+        if found is not None:
+            return found
+        from frittata.terms.infer import infer_type
+
+        ty = infer_type(op, args, dict(attrs))
+        node = object.__new__(cls)
+        for name, value in (("op", op), ("args", args), ("attrs", attrs), ("type", ty), ("_key", key)):
+            object.__setattr__(node, name, value)
+        cls._table[key] = node
+        return node
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("terms are immutable")
+
+    def __reduce__(self):
+        return (Term.make, (self.op, self.args, self.attrs))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    def attr(self, name: str) -> Any:
+        for key, value in self.attrs:
+            if key == name:
+                return value
+        raise KeyError(f"{self.op.value} has no attribute {name!r}; it has {[k for k, _ in self.attrs]}")
+
+    def __repr__(self) -> str:
+        from frittata.terms.printing import term_repr
+
+        return term_repr(self)
+
+
+def postorder(roots: Iterable[Term]) -> list[Term]:
+    """Every term reachable from `roots`, each once, children before parents (iterative)."""
+    seen: set[int] = set()
+    order: list[Term] = []
+    for root in roots:
+        if id(root) in seen:
+            continue
+        stack: list[tuple[Term, Iterator[Term]]] = [(root, iter(root.args))]
+        seen.add(id(root))
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                order.append(node)
+            elif id(child) not in seen:
+                seen.add(id(child))
+                stack.append((child, iter(child.args)))
+    return order
