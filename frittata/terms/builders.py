@@ -16,12 +16,17 @@ import numpy as np
 
 from frittata.errors import FrittataTypeError
 from frittata.terms.dtypes import check_dtype, is_int, make_type
+from frittata.terms.kernels import fused_conv2d, fused_dense, pack_nchwc, unpack_nchwc
 from frittata.terms.ops import Op
 from frittata.terms.term import ParamRef, Term
 
 Operand = Term | int | float
 
 __all__ = [
+    "fused_conv2d",
+    "fused_dense",
+    "pack_nchwc",
+    "unpack_nchwc",
     "var",
     "param",
     "const",

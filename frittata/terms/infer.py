@@ -58,6 +58,10 @@ def infer_type(op: Op, args: tuple, attrs: dict[str, Any]) -> TensorType:
             from frittata.terms.infer_movement import infer_movement
 
             return infer_movement(op, types, attrs)
+        case Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.PACK_NCHWC | Op.UNPACK_NCHWC:
+            from frittata.terms.kernels import infer_kernel
+
+            return infer_kernel(op, types, attrs)
         case _:
             assert_never(op)
 

@@ -15,6 +15,7 @@ import numpy as np
 from frittata.errors import RuntimeInputError
 from frittata.terms.dtypes import TensorType
 from frittata.terms.interp_nn import conv2d, pool2d
+from frittata.terms.kernels import eval_kernel
 from frittata.terms.ops import BINARY, Op
 from frittata.terms.program import Program
 from frittata.terms.term import Term, postorder
@@ -80,6 +81,8 @@ def eval_node(node: Term, args: list[np.ndarray], inputs: Mapping[str, np.ndarra
             return _reduce(node, args[0])
         case Op.RESHAPE | Op.TRANSPOSE | Op.CONCAT | Op.SLICE | Op.PAD | Op.GATHER:
             return _movement(node, args)
+        case Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.PACK_NCHWC | Op.UNPACK_NCHWC:
+            return eval_kernel(node, args, _contraction)
         case _:
             return _unary(node, args[0])
 
@@ -152,19 +155,21 @@ def _gelu(x: np.ndarray, approximate: str) -> np.ndarray:
 
 
 def _contraction(node: Term, args: list[np.ndarray]) -> np.ndarray:
-    exact_float = node.dtype == "int32" and all(a.dtype.itemsize == 1 for a in args)
+    """matmul / dense / conv2d of the first two args: float32, or exact int64 for integers."""
+    integer = args[0].dtype.kind in "iu"
+    exact_float = integer and all(a.dtype.itemsize == 1 for a in args)
     if exact_float:  # int8/uint8 products sum exactly in float64 (|sum| < 2^53)
         args = [a.astype(np.float64) for a in args]
-    elif node.dtype == "int32":
+    elif integer:
         args = [a.astype(np.int64) for a in args]
     match node.op:
         case Op.MATMUL:
             out = np.matmul(args[0], args[1])
-        case Op.DENSE:
+        case Op.DENSE | Op.FUSED_DENSE:
             out = np.matmul(args[0], args[1].T)
         case _:
             out = conv2d(args[0], args[1], node)
-    if node.dtype == "int32":
+    if integer:
         out = (np.rint(out) if exact_float else out).astype(np.int64)
     return out
 

@@ -62,6 +62,11 @@ class Op(enum.Enum):
     SLICE = "slice"
     PAD = "pad"
     GATHER = "gather"
+    # kernel ops: fused contractions with an epilogue, blocked layouts (see frittata.terms.kernels)
+    FUSED_CONV2D = "fused_conv2d"
+    FUSED_DENSE = "fused_dense"
+    PACK_NCHWC = "pack_nchwc"
+    UNPACK_NCHWC = "unpack_nchwc"
 
 
 UNARY = frozenset(
@@ -71,6 +76,7 @@ UNARY = frozenset(
 BINARY = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM})
 ELEMENTWISE = UNARY | BINARY | {Op.WHERE}
 REDUCTIONS = frozenset({Op.REDUCE_SUM, Op.REDUCE_MEAN, Op.REDUCE_MAX})
+KERNELS = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE, Op.PACK_NCHWC, Op.UNPACK_NCHWC})
 LEAVES = frozenset({Op.INPUT, Op.PARAM, Op.CONST})
 
 BY_NAME = {op.value: op for op in Op}
