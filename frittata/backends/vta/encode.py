@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from functools import lru_cache
+from typing import assert_never
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def layout(opcode: Opcode, cfg: VtaConfig) -> Layout:
         case Opcode.FINISH:
             body = ()
         case _:
-            raise AssertionError(opcode)
+            assert_never(opcode)
     return _place(_HEADER + body)
 
 
@@ -129,6 +130,8 @@ def decode(word: int, cfg: VtaConfig) -> Instruction:
                           "imm": imm}, deps=deps)
         case Opcode.FINISH:
             return Finish(deps=deps)
+        case _:
+            assert_never(Opcode(code))
 
 
 def _enum(kind, value: int, word: int, what: str):
