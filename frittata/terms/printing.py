@@ -2,6 +2,8 @@
 
 Shared sub-terms are printed once, at their first textual occurrence, as an assignment
 expression (`(_t0 := relu(...))`) and by name afterwards, so a DAG prints in linear size.
+Terms nested deeper than Python's parser allows print flat instead, as a tuple of one binding per
+node whose last item is the term: `(_t0 := relu(x), _t1 := add(_t0, x), _t1)[-1]`.
 Rendering is iterative, so deep networks print without recursion limits.
 """
 
@@ -13,7 +15,34 @@ from frittata.terms.ops import Op
 from frittata.terms.term import Term, _array_repr, postorder
 
 
+MAX_NESTING = 60
+
+
 def term_repr(root: Term) -> str:
+    order = postorder([root])
+    depth: dict[int, int] = {}
+    for node in order:
+        depth[id(node)] = 1 + max((depth[id(a)] for a in node.args), default=0)
+    return _nested(root) if depth[id(root)] <= MAX_NESTING else _flat(order)
+
+
+def _flat(order: list[Term]) -> str:
+    names: dict[int, str] = {}
+    items = []
+    for node in order:
+        if node.args:
+            args = [names.get(id(a)) or _leaf_text(a) for a in node.args]
+            names[id(node)] = f"_t{len(names)}"
+            items.append(f"{names[id(node)]} := {_call_text(node, args)}")
+    return f"({', '.join(items)})[-1]"
+
+
+def _call_text(node: Term, args: list[str]) -> str:
+    kwargs = [f"{k}={v!r}" for k, v in node.attrs]
+    return f"{node.op.value}({', '.join(args + kwargs)})"
+
+
+def _nested(root: Term) -> str:
     uses = Counter(id(a) for t in postorder([root]) for a in t.args)
     names: dict[int, str] = {}
     out: list[str] = []
