@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 import frittata as ft
 import frittata.terms as T
@@ -50,7 +50,6 @@ def test_bad_nodes_raise_type_errors_saying_expected_and_got(build, message):
         build()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(programs())
 def test_repr_is_python_that_rebuilds_the_term(program):
     for out in program.outputs.values():
@@ -73,7 +72,6 @@ def test_repr_of_a_deep_shared_dag_stays_linear():
     assert eval(text, vars(T)) is h
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(programs())
 def test_interpreter_gives_every_output_its_inferred_type(program):
     out = ft.evaluate(program, inputs_for(program))
@@ -82,7 +80,6 @@ def test_interpreter_gives_every_output_its_inferred_type(program):
         assert np.isfinite(out[name]).all()
 
 
-@settings(max_examples=30, deadline=None)
 @given(int_programs())
 def test_integer_programs_stay_integer(program):
     out = ft.evaluate(program, inputs_for(program))["out"]

@@ -1,0 +1,7 @@
+"""`python -m frittata` runs the command line."""
+
+import sys
+
+from frittata.cli import main
+
+sys.exit(main())
