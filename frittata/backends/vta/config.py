@@ -9,8 +9,10 @@ them, so a configuration is exactly as valid as its primaries.  `VtaConfig()` is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import assert_never
 
 from frittata.backends.vta.errors import ConfigError
+from frittata.backends.vta.isa import MemType
 
 UOP_WIDTH = 32
 """Bits per micro-op (fixed by the ISA)."""
@@ -101,6 +103,24 @@ class VtaConfig:
     @property
     def uop_elem_bytes(self) -> int:
         return UOP_WIDTH // 8
+
+    def elem_bytes(self, mem: MemType) -> int:
+        """DRAM bytes of one element of `mem`: the unit of dram_base and x_stride."""
+        match mem:
+            case MemType.UOP:
+                return self.uop_elem_bytes
+            case MemType.WGT:
+                return self.wgt_elem_bytes
+            case MemType.INP:
+                return self.inp_elem_bytes
+            case MemType.ACC:
+                return self.acc_elem_bytes
+            case MemType.OUT:
+                return self.out_elem_bytes
+            case MemType.ACC_8BIT:
+                return self.acc_elem_bytes // 4
+            case _:
+                assert_never(mem)
 
     # ---- buffer depths (elements) and their logs ----------------------------------------------
     @property

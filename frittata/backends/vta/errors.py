@@ -19,13 +19,17 @@ class EmitError(HardwareError):
     """The emitter was asked for something the runtime cannot express (3 loops, huge kernel...)."""
 
 
-class TokenError(HardwareError):
+class StreamError(HardwareError):
+    """An instruction stream is illegal: no final FINISH, a flag meaningless for its module..."""
+
+
+class TokenError(StreamError):
     """A dependency-token protocol violation: deadlock, queue overflow, or leftover tokens."""
 
 
-class AddressError(HardwareError):
+class AddressError(StreamError):
     """An SRAM or DRAM access falls outside its buffer."""
 
 
-class HazardError(HardwareError):
+class HazardError(StreamError):
     """A GEMM writes the same accumulator row within the pipeline's hazard window."""

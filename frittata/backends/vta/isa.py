@@ -48,6 +48,21 @@ class Stage(IntEnum):
     STORE = 3
 
 
+class Queue(IntEnum):
+    """The four dependency-token queues, named producer-to-consumer."""
+
+    L2G = 0
+    G2L = 1
+    S2G = 2
+    G2S = 3
+
+
+_POPS = {Stage.LOAD: (None, Queue.G2L), Stage.COMPUTE: (Queue.L2G, Queue.S2G),
+         Stage.STORE: (Queue.G2S, None)}
+_PUSHES = {Stage.LOAD: (None, Queue.L2G), Stage.COMPUTE: (Queue.G2L, Queue.G2S),
+           Stage.STORE: (Queue.S2G, None)}
+
+
 @dataclass(frozen=True, slots=True)
 class Deps:
     """Token flags: pops happen before the instruction executes, pushes after it completes.
@@ -57,6 +72,14 @@ class Deps:
     pop_next: bool = False
     push_prev: bool = False
     push_next: bool = False
+
+    def moves(self, stage: Stage) -> tuple[tuple[Queue | None, ...], tuple[Queue | None, ...]]:
+        """The queues this instruction pops and pushes when `stage` executes it; `None` marks
+        a set flag that is meaningless there (a LOAD-stage pop_prev, a STORE-stage push_next)."""
+        pops = tuple(q for flag, q in zip((self.pop_prev, self.pop_next), _POPS[stage]) if flag)
+        pushes = tuple(q for flag, q in zip((self.push_prev, self.push_next), _PUSHES[stage])
+                       if flag)
+        return pops, pushes
 
 
 @dataclass(frozen=True, slots=True)
