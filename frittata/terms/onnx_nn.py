@@ -1,0 +1,158 @@
+"""ONNX-import converters of neural-network operators: contractions, pooling, normalization."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from frittata.terms import builders as tb
+from frittata.terms.onnx_node import NodeView, unsupported
+from frittata.terms.term import Term
+
+
+def window_pads(n: NodeView, size: tuple[int, int], kernel: tuple[int, int],
+                strides: tuple[int, int], dilations: tuple[int, int]) -> tuple[int, ...]:
+    """(top, left, bottom, right) from `pads` or `auto_pad` (SAME_UPPER, SAME_LOWER, VALID)."""
+    auto = n.attr("auto_pad", "NOTSET")
+    if auto == "NOTSET":
+        return tuple(n.attr("pads", [0, 0, 0, 0]))
+    if auto == "VALID":
+        return (0, 0, 0, 0)
+    begin, end = [], []
+    for d, k, s, dil in zip(size, kernel, strides, dilations):
+        total = max(0, (math.ceil(d / s) - 1) * s + (k - 1) * dil + 1 - d)
+        small = total // 2
+        begin.append(small if auto == "SAME_UPPER" else total - small)
+        end.append(total - begin[-1])
+    return tuple(begin + end)
+
+
+def conv_attrs(n: NodeView, x: Term, w: Term) -> dict:
+    """Keyword arguments of `tb.conv2d` for a Conv-like node (2-D, NCHW only)."""
+    if x.type.rank != 4 or w.type.rank != 4:
+        raise unsupported(f"{x.type.rank - 2}-D convolution; only 2-D (NCHW input, OIHW weights)")
+    strides = tuple(n.attr("strides", [1, 1]))
+    dilations = tuple(n.attr("dilations", [1, 1]))
+    pads = window_pads(n, x.shape[2:], w.shape[2:], strides, dilations)
+    return dict(strides=strides, pads=pads, dilations=dilations, groups=n.attr("group", 1))
+
+
+def channel_bias(y: Term, bias: Term) -> Term:
+    """y[N, C, H, W] + bias[C]."""
+    return tb.add(y, tb.reshape(bias, (bias.shape[0], 1, 1)))
+
+
+def _conv(n: NodeView) -> Term:
+    x, w = n.term(0), n.term(1)
+    y = tb.conv2d(x, w, **conv_attrs(n, x, w))
+    return channel_bias(y, n.term(2)) if n.has(2) else y
+
+
+def matmul_nd(a: Term, b: Term) -> Term:
+    """numpy matmul, including 1-D operands (promoted to a matrix, then squeezed)."""
+    if a.type.rank >= 2 and b.type.rank >= 2:
+        return tb.matmul(a, b)
+    y = tb.matmul(tb.unsqueeze(a, [0]) if a.type.rank == 1 else a,
+                  tb.unsqueeze(b, [1]) if b.type.rank == 1 else b)
+    drop = ([y.type.rank - 2] if a.type.rank == 1 else []) + ([y.type.rank - 1] if b.type.rank == 1 else [])
+    return tb.squeeze(y, drop)
+
+
+def _matmul(n: NodeView) -> Term:
+    return matmul_nd(n.term(0), n.term(1))
+
+
+def _gemm(n: NodeView) -> Term:
+    """alpha * A' B' + beta * C, with B' = B^T as `dense` when transB."""
+    a, b = n.term(0), n.term(1)
+    a = tb.transpose(a) if n.attr("transA", 0) else a
+    y = tb.dense(a, b) if n.attr("transB", 0) else tb.matmul(a, b)
+    alpha, beta = n.attr("alpha", 1.0), n.attr("beta", 1.0)
+    y = y if alpha == 1.0 else tb.mul(y, alpha)
+    if not n.has(2):
+        return y
+    c = n.term(2)
+    return tb.add(y, c if beta == 1.0 else tb.mul(c, beta))
+
+
+def _batch_norm(n: NodeView) -> Term:
+    if n.attr("training_mode", 0):
+        raise unsupported("BatchNormalization with training_mode=1")
+    n.no_extra_outputs()
+    return tb.batch_norm(*(n.term(i) for i in range(5)), eps=n.attr("epsilon", 1e-5))
+
+
+def _pool_geometry(n: NodeView, x: Term) -> tuple[tuple, tuple, tuple]:
+    """(kernel, strides, pads) of a 2-D pool; ceil_mode becomes extra bottom/right padding."""
+    if x.type.rank != 4:
+        raise unsupported(f"{x.type.rank - 2}-D pooling; only 2-D (NCHW)")
+    if any(d != 1 for d in n.attr("dilations", [1, 1])):
+        raise unsupported(f"pooling with dilations {n.attr('dilations')}")
+    kernel, strides = tuple(n.attr("kernel_shape")), tuple(n.attr("strides", [1, 1]))
+    pads = list(window_pads(n, x.shape[2:], kernel, strides, (1, 1)))
+    if n.attr("ceil_mode", 0):
+        for i in range(2):
+            pads[i + 2] += _ceil_extra(x.shape[2 + i], kernel[i], strides[i], pads[i], pads[i + 2])
+    return kernel, strides, tuple(pads)
+
+
+def _ceil_extra(size: int, k: int, s: int, begin: int, end: int) -> int:
+    """Padding that turns the floor output length into ceil mode's (last window starts in bounds)."""
+    span = size + begin + end - k
+    out = -(-span // s) + 1
+    if (out - 1) * s >= size + begin:
+        out -= 1
+    return max(0, (out - 1) * s + k - (size + begin + end))
+
+
+def _max_pool(n: NodeView) -> Term:
+    n.no_extra_outputs()
+    x = n.term(0)
+    return tb.max_pool2d(x, *_pool_geometry(n, x))
+
+
+def _avg_pool(n: NodeView) -> Term:
+    x = n.term(0)
+    kernel, strides, pads = _pool_geometry(n, x)
+    floor_pads = window_pads(n, x.shape[2:], kernel, strides, (1, 1))
+    if n.attr("count_include_pad", 0) and pads != floor_pads:
+        raise unsupported("AveragePool with ceil_mode=1 and count_include_pad=1 on a partial window")
+    return tb.avg_pool2d(x, kernel, strides, pads, bool(n.attr("count_include_pad", 0)))
+
+
+def _global_avg_pool(n: NodeView) -> Term:
+    return tb.global_avg_pool(n.term(0))
+
+
+def _softmax(n: NodeView) -> Term:
+    """Opset >= 13: over one axis (default -1); before: over the flattened axes [axis, rank)."""
+    x = n.term(0)
+    rank = x.type.rank
+    if n.opset >= 13:
+        return tb.softmax(x, n.attr("axis", -1))
+    axis = n.attr("axis", 1) % rank
+    if axis == rank - 1:
+        return tb.softmax(x, -1)
+    return tb.reshape(tb.softmax(tb.flatten(x, axis), -1), x.shape)
+
+
+def _layer_norm(n: NodeView) -> Term:
+    """Scale and bias of the normalized shape go in the op; broadcastable ones are applied after."""
+    n.no_extra_outputs()
+    x = n.term(0)
+    axis = n.attr("axis", -1) % x.type.rank
+    scale, bias = n.term(1), (n.term(2) if n.has(2) else None)
+    norm = x.shape[axis:]
+    if scale.shape == norm and (bias is None or bias.shape == norm):
+        if bias is None:
+            bias = n.importer.term(n.node.output[0] + ":zero_bias", np.zeros(norm, scale.dtype))
+        return tb.layer_norm(x, scale, bias, axis, n.attr("epsilon", 1e-5))
+    raise unsupported(f"LayerNormalization scale {scale.type} / bias of a shape other than {norm}")
+
+
+NN_CONVERTERS = {
+    "Conv": _conv, "MatMul": _matmul, "Gemm": _gemm, "BatchNormalization": _batch_norm,
+    "MaxPool": _max_pool, "AveragePool": _avg_pool, "GlobalAveragePool": _global_avg_pool,
+    "Softmax": _softmax, "LayerNormalization": _layer_norm,
+}
