@@ -318,7 +318,7 @@ def reshape(x: Term, shape: Sequence[int]) -> Term:
 
 def flatten(x: Term, axis: int = 1) -> Term:
     """Reshape to 2-D: [prod(shape[:axis]), prod(shape[axis:])]."""
-    axis = axis % (x.type.rank + 1) if x.type.rank else 0
+    axis = axis + x.type.rank if axis < 0 else axis
     return reshape(x, (math.prod(x.shape[:axis]), math.prod(x.shape[axis:])))
 
 

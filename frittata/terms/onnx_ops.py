@@ -99,9 +99,7 @@ def _concat(n: NodeView) -> Term:
 
 
 def _flatten(n: NodeView) -> Term:
-    x = n.term(0)
-    axis = n.attr("axis", 1)
-    return tb.flatten(x, axis + x.type.rank if axis < 0 else axis)
+    return tb.flatten(n.term(0), n.attr("axis", 1))
 
 
 def _squeeze(n: NodeView) -> Term:
