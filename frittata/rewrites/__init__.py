@@ -1,0 +1,1 @@
+"""Rewrites: the rule library as data, bounded equality saturation on egglog, rule checking."""
