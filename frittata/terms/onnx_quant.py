@@ -43,18 +43,31 @@ def _axis_shape(rank: int, axis: int, size: int) -> tuple[int, ...]:
     return tuple(size if d == axis % rank else 1 for d in range(rank))
 
 
-def _saturate_round(n: NodeView, v: Term, zp_index: int) -> Term:
-    """Quantize float32 v (already divided by the scale) with the zero point of input zp_index."""
+def _saturate_round(n: NodeView, v: Term, zp_index: int, shape: tuple[int, ...] = ()) -> Term:
+    """Quantize float32 v (already divided by the scale) with the zero point of input zp_index.
+
+    Saturating first to [lo - zp, hi - zp], then rounding and adding zp, equals onnxruntime's
+    round, add, saturate because the bounds are integers.
+    """
     zp = n.const(zp_index, "zero point")
     dtype = "uint8" if zp is None else zp.dtype.name
     if dtype not in QRANGE:
         raise unsupported(f"quantized output dtype {dtype}; expected int8 or uint8")
-    if zp is not None and zp.size > 1:
-        raise unsupported("a per-axis output zero point")
-    z = 0 if zp is None else int(zp.reshape(-1)[0])
     lo, hi = QRANGE[dtype]
-    rounded = tb.sub(tb.add(tb.clip(v, lo - z, hi - z), ROUND_MAGIC), ROUND_MAGIC)
-    return tb.cast(tb.add(rounded, float(z)) if z else rounded, dtype)
+    if zp is None or zp.size == 1:
+        z = 0 if zp is None else int(zp.reshape(-1)[0])
+        rounded = _round_half_even(tb.clip(v, lo - z, hi - z))
+        return tb.cast(tb.add(rounded, float(z)) if z else rounded, dtype)
+    z = zp.astype(np.float32).reshape(shape)
+    name = n.node.output[0]
+    low, high, offset = (n.importer.term(f"{name}:{tag}", arr) for tag, arr in
+                         (("low", lo - z), ("high", hi - z), ("zero_point", z)))
+    clipped = tb.minimum(tb.maximum(v, low), high)
+    return tb.cast(tb.add(_round_half_even(clipped), offset), dtype)
+
+
+def _round_half_even(v: Term) -> Term:
+    return tb.sub(tb.add(v, ROUND_MAGIC), ROUND_MAGIC)
 
 
 def _dequantize(n: NodeView) -> Term:
@@ -69,7 +82,7 @@ def _quantize(n: NodeView) -> Term:
     x = n.term(0)
     scale = n.const(1, "y_scale")
     shape = _axis_shape(x.type.rank, n.attr("axis", 1), scale.size) if scale.size > 1 else None
-    return _saturate_round(n, tb.div(x, _const(n, 1, "y_scale", shape or ())), 2)
+    return _saturate_round(n, tb.div(x, _const(n, 1, "y_scale", shape or ())), 2, shape or ())
 
 
 def _matmul_integer(n: NodeView) -> Term:
