@@ -1,0 +1,64 @@
+"""The model zoo: each model exports to ONNX, imports back, and evaluates like onnxruntime."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import frittata as ft
+from frittata.terms import zoo
+from frittata.terms.onnx_export import save_onnx, to_onnx
+from tests.terms.conftest import run_ort
+
+
+@pytest.fixture(scope="module", params=sorted(zoo.ZOO))
+def model(request):
+    program = zoo.get(request.param)
+    return request.param, program, to_onnx(program)
+
+
+def test_roundtrip_matches_onnxruntime(model):
+    name, program, proto = model
+    inputs = zoo.example_input(program)
+    imported = ft.from_onnx(proto.SerializeToString())
+    assert imported.inputs == program.inputs
+    got = ft.evaluate(imported, inputs)["y"]
+    want = run_ort(proto, inputs)[0]
+    scale = float(np.abs(want).max())
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * scale, err_msg=name)
+
+
+def test_outputs_are_order_one(model):
+    _, program, _ = model
+    out = ft.evaluate(program, zoo.example_input(program))["y"]
+    assert np.isfinite(out).all()
+    assert 0.1 < float(out.std()) < 10
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    a, b, c = zoo.mlp(seed=1), zoo.mlp(seed=1), zoo.mlp(seed=2)
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    assert not np.array_equal(a.params["w1"], c.params["w1"])
+
+
+def test_resnet18_topology():
+    counts = zoo.resnet18().op_counts()
+    assert counts["conv2d"] == 20 and counts["batch_norm"] == 20
+    assert counts["max_pool2d"] == 1 and counts["global_avg_pool"] == 1 and counts["dense"] == 1
+
+
+def test_mobilenet_v2_has_depthwise_convs():
+    depthwise = [t for t in zoo.mobilenet_v2().terms()
+                 if t.op.value == "conv2d" and t.attr("groups") == t.shape[1] > 1]
+    assert len(depthwise) == 17
+
+
+def test_save_onnx_and_load_from_path(tmp_path):
+    path = tmp_path / "mlp.onnx"
+    save_onnx(zoo.mlp(), path)
+    assert ft.from_onnx(str(path)).inputs == zoo.mlp().inputs
+
+
+def test_unknown_zoo_name():
+    with pytest.raises(ft.FrontendError, match="expected a model name in .*'resnet18'.*got 'vgg'"):
+        zoo.get("vgg")
