@@ -24,7 +24,8 @@ class StreamError(HardwareError):
 
 
 class TokenError(StreamError):
-    """A dependency-token protocol violation: deadlock, queue overflow, or leftover tokens."""
+    """A dependency-token protocol violation: a deadlock (no module can start, whether for lack
+    of a token or for a full queue) or tokens left over at the end."""
 
 
 class AddressError(StreamError):
