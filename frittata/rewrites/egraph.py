@@ -117,7 +117,7 @@ def eq_(a, b):
 
 def is_true(py: PyObject):
     """The query fact: the PyObject `py` is truthy."""
-    return eq_(py.to_bool(), Bool(True))
+    return eq_(PyObject(bool)(py).to_bool(), Bool(True))
 
 
 ANALYSIS = ruleset(*_analysis_rules(), name="frittata-analysis")

@@ -1,0 +1,117 @@
+"""Attribute expressions and guard predicates of rules: a fixed vocabulary, no `eval`.
+
+An expression is a literal, a `?var` (an attribute value, or the type of a tensor variable),
+a tuple `[e ...]` or a call `(fn e ...)` of one of FUNCTIONS. A guard is a call of one of
+PREDICATES. Argument kinds: "t" is a tensor variable, "v" any expression.
+
+Functions:  (dim ?x i) (shape ?x) (rank ?x) (dtype ?x) (+ a b) (- a b) (* a b) (// a b)
+            (append tuple item) (compose-perm p q) (inverse-perm p)
+Predicates: (divisible a b) (equal a b) (not-none a) (equal-shape ?x ?y) (same-type ?x ?y)
+            (shape-is ?x s) (rank-is ?x n) (dtype-is ?x d) (is-float ?x) (is-int ?x)
+            (fits-block ?x c) (identity-perm p) (perm-inverse p q) (param-only ?x ...)
+`param-only` is structural (the operand is computed from parameters and constants only) and
+is decided by the e-graph analysis, not by this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from frittata.terms.dtypes import TensorType, is_float, is_int
+
+
+@dataclass(frozen=True, slots=True)
+class Lit:
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tup:
+    items: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    fn: str
+    args: tuple
+
+
+Expr = Lit | Var | Tup | Call
+
+
+def _perm_compose(p: tuple, q: tuple) -> tuple:
+    """The single permutation equal to transposing by p, then by q."""
+    return tuple(p[i] for i in q)
+
+
+def _perm_inverse(p: tuple) -> tuple:
+    inverse = [0] * len(p)
+    for i, axis in enumerate(p):
+        inverse[axis] = i
+    return tuple(inverse)
+
+
+FUNCTIONS: dict[str, tuple[str, Callable]] = {
+    "dim": ("tv", lambda t, i: t.shape[i]),
+    "shape": ("t", lambda t: t.shape),
+    "rank": ("t", lambda t: t.rank),
+    "dtype": ("t", lambda t: t.dtype),
+    "+": ("vv", lambda a, b: a + b),
+    "-": ("vv", lambda a, b: a - b),
+    "*": ("vv", lambda a, b: a * b),
+    "//": ("vv", lambda a, b: a // b),
+    "append": ("vv", lambda t, item: tuple(t) + (item,)),
+    "compose-perm": ("vv", _perm_compose),
+    "inverse-perm": ("v", _perm_inverse),
+}
+
+
+def _fits_block(t: TensorType, c: int) -> bool:
+    return t.rank == 4 and c > 0 and t.shape[1] % c == 0
+
+
+PREDICATES: dict[str, tuple[str, Callable]] = {
+    "divisible": ("vv", lambda a, b: b != 0 and a % b == 0),
+    "equal": ("vv", lambda a, b: a == b),
+    "not-none": ("v", lambda a: a is not None),
+    "equal-shape": ("tt", lambda a, b: a.shape == b.shape),
+    "same-type": ("tt", lambda a, b: a == b),
+    "shape-is": ("tv", lambda t, s: t.shape == tuple(s)),
+    "rank-is": ("tv", lambda t, n: t.rank == n),
+    "dtype-is": ("tv", lambda t, d: t.dtype == d),
+    "is-float": ("t", lambda t: is_float(t.dtype)),
+    "is-int": ("t", lambda t: is_int(t.dtype)),
+    "fits-block": ("tv", _fits_block),
+    "identity-perm": ("v", lambda p: tuple(p) == tuple(range(len(p)))),
+    "perm-inverse": ("vv", lambda p, q: _perm_compose(p, q) == tuple(range(len(p)))),
+    "param-only": ("t*", lambda *ts: True),
+}
+
+
+def evaluate(expr: Expr, env: Mapping[str, object]) -> object:
+    """The value of `expr` with variables bound in `env` (TensorType for tensor variables)."""
+    match expr:
+        case Lit(value=value):
+            return value
+        case Var(name=name):
+            return env[name]
+        case Tup(items=items):
+            return tuple(evaluate(e, env) for e in items)
+        case Call(fn=fn, args=args):
+            _, impl = FUNCTIONS[fn]
+            return impl(*(evaluate(a, env) for a in args))
+
+
+def holds(guard: Call, env: Mapping[str, object]) -> bool:
+    """Whether the guard predicate holds; a guard whose arguments make no sense is false."""
+    _, impl = PREDICATES[guard.fn]
+    try:
+        return bool(impl(*(evaluate(a, env) for a in guard.args)))
+    except (IndexError, TypeError, ValueError, ZeroDivisionError):
+        return False

@@ -1,0 +1,105 @@
+"""The meaning of one rule match, shared by the e-graph and the rule checker.
+
+Given the attributes of the left side's operator nodes and the types of its tensor variables,
+`bind_lhs` checks the attribute patterns and binds attribute variables; `build_rhs` evaluates
+the right side's attributes and infers its types bottom-up. A match counts only if every guard
+holds and the right side is well typed with exactly the left side's type: so even a careless
+user rule cannot put an ill-typed node into the e-graph (the checker still reports it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from frittata.errors import FrittataTypeError
+from frittata.rewrites.exprs import Var, evaluate, holds
+from frittata.rewrites.rules import Pattern, PNode, PVar, Rule
+from frittata.rewrites.signature import canonical_attrs
+from frittata.terms.dtypes import TensorType
+from frittata.terms.infer import infer_type
+
+ROOT = "$root"
+_EVAL_ERRORS = (FrittataTypeError, KeyError, IndexError, TypeError, ValueError, ZeroDivisionError)
+
+
+def pattern_nodes(pattern: Pattern) -> list[PNode]:
+    """Operator nodes of a pattern, children before parents (the order of their attributes)."""
+    if isinstance(pattern, PVar):
+        return []
+    return [n for a in pattern.args for n in pattern_nodes(a)] + [pattern]
+
+
+def tensor_vars(pattern: Pattern) -> list[str]:
+    """Tensor variables (operands and `as` names) of a left side, sorted, without repeats."""
+    if isinstance(pattern, PVar):
+        return [pattern.name]
+    names = {v for a in pattern.args for v in tensor_vars(a)}
+    return sorted(names | ({pattern.bind} if pattern.bind else set()))
+
+
+def bind_lhs(rule: Rule, node_attrs: Sequence[tuple], types: dict[str, TensorType]) -> dict | None:
+    """The variable environment of a match, or None if an attribute pattern fails."""
+    env: dict[str, object] = dict(types)
+    for pnode, attrs in zip(pattern_nodes(rule.lhs), node_attrs):
+        given = dict(attrs)
+        for name, expr in pnode.attrs:
+            value = given[name]
+            if isinstance(expr, Var) and expr.name not in env:
+                env[expr.name] = value
+            elif evaluate(expr, env) != value:
+                return None
+    return env
+
+
+class _Typed:
+    __slots__ = ("type",)
+
+    def __init__(self, ty: TensorType) -> None:
+        self.type = ty
+
+
+def build_rhs(rule: Rule, env: dict) -> list[tuple] | None:
+    """Attributes of the right side's nodes (in `pattern_nodes` order) if it is well typed."""
+    out: list[tuple] = []
+
+    def go(pattern: Pattern) -> TensorType:
+        if isinstance(pattern, PVar):
+            return env[pattern.name]
+        kids = [_Typed(go(a)) for a in pattern.args]
+        attrs = canonical_attrs(pattern.op, {n: evaluate(e, env) for n, e in pattern.attrs})
+        out.append(attrs)
+        return infer_type(pattern.op, tuple(kids), dict(attrs))
+
+    try:
+        root = go(rule.rhs)
+    except _EVAL_ERRORS:
+        return None
+    return out if root == env[ROOT] else None
+
+
+def guards_hold(rule: Rule, env: dict) -> bool:
+    return all(holds(g, env) for g in rule.guards)
+
+
+def match(rule: Rule, node_attrs: Sequence[tuple], types: dict[str, TensorType]) -> list[tuple] | None:
+    """Right-side attributes for a match of `rule`, or None if it must not fire."""
+    try:
+        env = bind_lhs(rule, node_attrs, types)
+    except _EVAL_ERRORS:
+        return None
+    if env is None or not guards_hold(rule, env):
+        return None
+    return build_rhs(rule, env)
+
+
+def egraph_match(rule: Rule, n_nodes: int, *values) -> object:
+    """Called by egglog: node attributes, then `(shape, dtype)` of tensor vars and the root."""
+    names = tensor_vars(rule.lhs) + [ROOT]
+    types = {n: TensorType(tuple(v[0]), v[1]) for n, v in zip(names, values[n_nodes:])}
+    found = match(rule, values[:n_nodes], types)
+    return False if found is None else (True, *found)
+
+
+def pick(result: tuple, index: int) -> object:
+    """Called by egglog: one item of an `egraph_match` result."""
+    return result[index]
