@@ -24,7 +24,8 @@ def describe(insn: Instruction) -> str:
         case Load(x_size=0) | Store(x_size=0):
             return f"{'LOAD ' + insn.mem.name if isinstance(insn, Load) else 'STORE'} NOP"
         case Load():
-            pad = f" pad=y({insn.y_pad0},{insn.y_pad1}) x({insn.x_pad0},{insn.x_pad1})"
+            pads = (insn.y_pad0, insn.y_pad1, insn.x_pad0, insn.x_pad1)
+            pad = f" pad=y({pads[0]},{pads[1]}) x({pads[2]},{pads[3]})" if any(pads) else ""
             return (f"LOAD {insn.mem.name} sram={insn.sram_base} dram={insn.dram_base}"
                     f" y={insn.y_size} x={insn.x_size} stride={insn.x_stride}{pad}")
         case Store():
