@@ -1,0 +1,89 @@
+"""VTA simulator benchmark: wall time and simulated cycles for a 256x256x256 int8 GEMM and the
+ResNet-18 conv layers of TVM's VTA test suite (C2-C11), hand-emitted with the emitter.
+
+Run: `python bench/vta_sim_bench.py`.  Every result is also checked bit-exact against numpy.
+Goal (issue 6): one ResNet-18 conv layer simulates in under 1 s of wall time.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from frittata.backends.vta.config import VtaConfig
+from frittata.backends.vta.conv2d import run_conv2d
+from frittata.backends.vta.matmul import run_matmul
+from frittata.backends.vta.schedule import Requant
+
+RESNET18 = {  # name: (H=W, C, O, K, pad, stride), VTA_SPEC §6 / T-CONV
+    "C2": (56, 64, 64, 3, 1, 1), "C3": (56, 64, 128, 3, 1, 2), "C4": (56, 64, 128, 1, 0, 2),
+    "C5": (28, 128, 128, 3, 1, 1), "C6": (28, 128, 256, 3, 1, 2),
+    "C7": (28, 128, 256, 1, 0, 2), "C8": (14, 256, 256, 3, 1, 1),
+    "C9": (14, 256, 512, 3, 1, 2), "C10": (14, 256, 512, 1, 0, 2),
+    "C11": (7, 512, 512, 3, 1, 1),
+}
+CLOCK_MHZ = 100
+"""Pynq clock, only to turn cycles into a GOPS figure."""
+
+
+def conv_reference(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
+    xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    kh, kw = w.shape[2:]
+    oh = (x.shape[2] + 2 * pad - kh) // stride + 1
+    ow = (x.shape[3] + 2 * pad - kw) // stride + 1
+    out = np.zeros((x.shape[0], w.shape[0], oh, ow), dtype=np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
+            out += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j].astype(np.int64))
+    return out.astype(np.int32)
+
+
+def row(name: str, wall: float, macs: int, report, exact: bool) -> str:
+    gops = 2 * macs * CLOCK_MHZ * 1e6 / report.cycles / 1e9
+    return (f"{name:<34} {wall * 1e3:8.1f} ms {report.cycles:>10,} cyc "
+            f"{report.gemm_utilization:7.1%} {gops:7.1f} {sum(report.instructions.values()):>6}"
+            f"  {'ok' if exact else 'MISMATCH'}")
+
+
+def bench_gemm(rng: np.random.Generator) -> str:
+    a = rng.integers(-128, 128, (256, 256), dtype=np.int8)
+    b = rng.integers(-128, 128, (256, 256), dtype=np.int8)
+    start = time.perf_counter()
+    c, report = run_matmul(a, b)
+    wall = time.perf_counter() - start
+    exact = np.array_equal(c, Requant().reference(a.astype(np.int32) @ b.T.astype(np.int32)))
+    return row("gemm 256x256x256", wall, 256 ** 3, report, exact)
+
+
+def bench_conv(name: str, rng: np.random.Generator) -> tuple[str, float]:
+    hw, c, o, k, pad, stride = RESNET18[name]
+    x = rng.integers(-128, 128, (1, c, hw, hw), dtype=np.int8)
+    w = rng.integers(-128, 128, (o, c, k, k), dtype=np.int8)
+    start = time.perf_counter()
+    out, report = run_conv2d(x, w, stride, pad)
+    wall = time.perf_counter() - start
+    exact = np.array_equal(out, Requant().reference(conv_reference(x, w, stride, pad)))
+    macs = out.shape[2] * out.shape[3] * o * c * k * k
+    label = f"resnet18 {name} {hw}x{hw}x{c}->{o} k{k}s{stride}"
+    return row(label, wall, macs, report, exact), wall
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    print(f"VTA {VtaConfig().name}; GOPS at {CLOCK_MHZ} MHz from simulated cycles")
+    print(f"{'workload':<34} {'emit+sim':>11} {'simulated':>14} {'GEMM util':>8} {'GOPS':>7} "
+          f"{'insns':>6}  check")
+    print(bench_gemm(rng))
+    walls = []
+    for name in RESNET18:
+        line, wall = bench_conv(name, rng)
+        walls.append(wall)
+        print(line)
+    print(f"conv layers: max wall {max(walls):.3f} s, mean {np.mean(walls):.3f} s "
+          f"(goal: < 1 s per layer)")
+
+
+if __name__ == "__main__":
+    main()
