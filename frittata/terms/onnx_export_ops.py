@@ -11,7 +11,8 @@ from collections.abc import Callable
 import numpy as np
 
 from frittata.terms.onnx_export import GraphBuilder, onnx_dtype
-from frittata.terms.ops import Op
+from frittata.terms.onnx_export_kernels import expand_kernel
+from frittata.terms.ops import KERNELS, Op
 from frittata.terms.term import Term
 
 Exporter = Callable[[GraphBuilder, Term, list[str], "str | None"], str]
@@ -29,7 +30,23 @@ def export_node(g: GraphBuilder, node: Term, args: list[str], out: str | None) -
     """Emit the nodes computing `node` from `args`; return the result's value name."""
     if node.op in SIMPLE:
         return g.node(SIMPLE[node.op], args, out)
+    if node.op in KERNELS:
+        return _export_expanded(g, expand_kernel(node), dict(zip(map(id, node.args), args)), out)
     return EXPORTERS[node.op](g, node, args, out)
+
+
+def _export_expanded(g: GraphBuilder, term: Term, names: dict[int, str], out: str | None) -> str:
+    """Export `term` and the terms under it down to the already-named ones in `names`.
+
+    Recursive, but only as deep as one kernel's expansion (a handful of terms).
+    """
+    if id(term) not in names:
+        if term.op == Op.CONST:
+            names[id(term)] = g.constant(term.attr("value"), term.dtype, "const")
+        else:
+            args = [_export_expanded(g, a, names, None) for a in term.args]
+            names[id(term)] = export_node(g, term, args, out)
+    return names[id(term)]
 
 
 def _div(g: GraphBuilder, node: Term, args: list[str], out: str | None) -> str:

@@ -1,0 +1,50 @@
+"""Kernel ops for ONNX export: each is expanded into the graph-level terms it means.
+
+`fused_conv2d` / `fused_dense` become the contraction, a bias add and one term per epilogue
+step; `pack_nchwc` / `unpack_nchwc` become a reshape and a transpose. The exporter then emits
+the expansion like any other graph.
+"""
+
+from __future__ import annotations
+
+from frittata.terms import builders as tb
+from frittata.terms.ops import Op
+from frittata.terms.term import Term
+
+
+def expand_kernel(node: Term) -> Term:
+    """Graph-level terms over `node.args` that compute the kernel op `node`."""
+    match node.op:
+        case Op.FUSED_CONV2D:
+            x, w, bias = node.args[:3]
+            attrs = {k: node.attr(k) for k in ("strides", "pads", "dilations", "groups")}
+            acc = tb.add(tb.conv2d(x, w, **attrs), tb.reshape(bias, (bias.shape[0], 1, 1)))
+            return _epilogue(acc, node.args[3:], node.attr("epilogue"))
+        case Op.FUSED_DENSE:
+            x, w, bias = node.args[:3]
+            return _epilogue(tb.add(tb.dense(x, w), bias), node.args[3:], node.attr("epilogue"))
+        case Op.PACK_NCHWC:
+            n, ch, h, w = node.args[0].shape
+            c = node.attr("c")
+            return tb.transpose(tb.reshape(node.args[0], (n, ch // c, c, h, w)), (0, 1, 3, 4, 2))
+        case Op.UNPACK_NCHWC:
+            n, cb, h, w, c = node.args[0].shape
+            return tb.reshape(tb.transpose(node.args[0], (0, 1, 4, 2, 3)), (n, cb * c, h, w))
+        case _:
+            raise AssertionError(f"{node.op} is not a kernel op")
+
+
+def _epilogue(acc: Term, residual: tuple[Term, ...], steps: tuple) -> Term:
+    for step in steps:
+        match step:
+            case ("add",):
+                acc = tb.add(acc, residual[0])
+            case ("relu",):
+                acc = tb.relu(acc)
+            case ("clip", lo, hi):
+                acc = tb.clip(acc, lo, hi)
+            case ("shift", s):
+                acc = tb.right_shift(acc, s)
+            case ("cast", dtype):
+                acc = tb.cast(acc, dtype)
+    return acc
