@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import onnxruntime as ort
-import pytest
 from onnx import helper, numpy_helper
 
 import frittata as ft
@@ -41,8 +40,3 @@ def assert_matches_ort(model: onnx.ModelProto, inputs: dict[str, np.ndarray], ex
         else:
             np.testing.assert_allclose(value, want, rtol=rtol, atol=atol, err_msg=name)
     return got[next(iter(got))]
-
-
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(0)

@@ -86,8 +86,8 @@ def test_qlinear_conv(dtype, group, per_channel):
     x, w = q(dtype, 1, 8, 9, 9), q("int8" if dtype == "int8" else "uint8", 8, 8 // group, 3, 3)
     w_scale = (R.random(8) * 0.02 + 0.005).astype(np.float32) if per_channel else scalar(0.01, "float32")
     w_zp = np.zeros(w_scale.shape, w.dtype) if dtype == "int8" else np.full(w_scale.shape, 120, "uint8")
-    inits = {"xs": scalar(0.05, "float32"), "xz": scalar(5 if dtype == "int8" else 130, dtype), "w": w,
-             "ws": w_scale, "wz": w_zp, "ys": scalar(0.4, "float32"), "yz": scalar(-2 if dtype == "int8" else 127, dtype),
-             "b": R.integers(-2000, 2000, 8).astype(np.int32)}
+    x_zp, y_zp = (5, -2) if dtype == "int8" else (130, 127)
+    inits = {"xs": scalar(0.05, "float32"), "xz": scalar(x_zp, dtype), "w": w, "ws": w_scale, "wz": w_zp,
+             "ys": scalar(0.4, "float32"), "yz": scalar(y_zp, dtype), "b": R.integers(-2000, 2000, 8).astype(np.int32)}
     n = node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], pads=[1, 1, 1, 1], group=group)
     assert_matches_ort(one_node_model(n, {"x": x}, dtype, inits), {"x": x}, exact=True)
