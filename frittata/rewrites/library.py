@@ -1,0 +1,62 @@
+"""Finding rules: the library shipped in `rules/*.rules`, user files and strings, disabling.
+
+A rule source is a path to a `.rules` file, or rule text (anything containing "(rule").
+Disabling takes rule names or family names; an unknown name is an error (typos must not
+silently keep a rule on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+from frittata.errors import RewriteError
+from frittata.rewrites.rules import Rule, parse_rules
+
+Source = str | Path
+
+
+def library_files() -> list[Path]:
+    """The rule files shipped with frittata, one per family, sorted by name."""
+    folder = resources.files("frittata.rewrites") / "rules"
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".rules"))
+
+
+def load_file(path: Source) -> list[Rule]:
+    """Rules of one file; the family defaults to the file's stem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise RewriteError(f"rules: expected a readable rule file, got {path} ({err.strerror})") from None
+    return parse_rules(text, str(path), family=path.stem)
+
+
+def load_source(source: Source) -> list[Rule]:
+    """Rules of a file path or of rule text."""
+    if isinstance(source, str) and "(rule" in source:
+        return parse_rules(source, "<string>", family="user")
+    return load_file(source)
+
+
+def library_rules() -> list[Rule]:
+    return [r for path in library_files() for r in load_file(path)]
+
+
+def select_rules(sources: Iterable[Source] = (), disable: Iterable[str] = (),
+                 library: bool = True) -> list[Rule]:
+    """Library rules (unless `library` is false) plus `sources`, minus the `disable`d ones."""
+    rules = (library_rules() if library else []) + [r for s in sources for r in load_source(s)]
+    seen: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.name in seen:
+            raise RewriteError(f"rules: expected unique rule names, got {rule.name!r} at {seen[rule.name].where}"
+                               f" and {rule.where}")
+        seen[rule.name] = rule
+    off = set(disable)
+    known = set(seen) | {r.family for r in rules}
+    unknown = sorted(off - known)
+    if unknown:
+        raise RewriteError(f"rules: cannot disable {unknown}: expected rule or family names among the loaded rules")
+    return [r for r in rules if r.name not in off and r.family not in off]

@@ -1,0 +1,159 @@
+"""Bounded equality saturation: schedules as values, limits per phase, a report per phase.
+
+A `Schedule` is a tuple of named `Phase`s, each running the rules of some families. A phase
+runs one egglog iteration at a time (then re-saturates the type analyses) and stops at the
+first of: saturated, iter-limit, node-limit, time-limit. Before a step that could cross the
+node limit (current size times the largest growth seen so far), the e-graph is checkpointed
+(`push`); a step that crosses it is rolled back (`pop`), so the e-graph never stays above the
+limit. One egglog step cannot be interrupted: the time limit is checked between steps.
+Every rule is sound, so whatever the stop reason the e-graph still holds the input program.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from frittata.rewrites.compile import compile_rules
+from frittata.rewrites.data import EGraphData
+from frittata.rewrites.egraph import EGraphHandle
+from frittata.rewrites.library import Source, select_rules
+from frittata.rewrites.rules import Rule
+from frittata.terms.program import Program
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-phase bounds: e-graph rows (e-nodes plus analysis rows), iterations, seconds."""
+
+    nodes: int = 200_000
+    iterations: int = 30
+    seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A named step of a schedule: the rule families it runs, and optional own limits."""
+
+    name: str
+    families: tuple[str, ...]
+    limits: Limits | None = None
+
+
+Schedule = tuple[Phase, ...]
+
+DEFAULT_SCHEDULE: Schedule = (
+    Phase("simplify", ("algebraic", "cancel", "fold")),
+    Phase("fuse", ("fusion", "cancel")),
+    Phase("layout", ("layout", "cancel")),
+)
+
+
+@dataclass
+class PhaseReport:
+    """What one phase did: why it stopped, its size after, its time, and rule fire counts."""
+
+    name: str
+    stop_reason: str
+    iterations: int
+    nodes: int
+    seconds: float
+    fired: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return (f"{self.name:<10} {self.stop_reason:<10} iters={self.iterations:<3} "
+                f"nodes={self.nodes:<7} {self.seconds:.3f}s")
+
+
+@dataclass
+class SaturationReport:
+    """The per-phase reports of one saturation, in order."""
+
+    phases: list[PhaseReport]
+
+    @property
+    def seconds(self) -> float:
+        return sum(p.seconds for p in self.phases)
+
+    @property
+    def nodes(self) -> int:
+        return self.phases[-1].nodes if self.phases else 0
+
+    def fired(self) -> dict[str, int]:
+        """Total matches per rule over all phases, rules that never fired left out."""
+        total: Counter[str] = Counter()
+        for phase in self.phases:
+            total.update(phase.fired)
+        return {name: n for name, n in sorted(total.items()) if n}
+
+    def __str__(self) -> str:
+        lines = [p.line() for p in self.phases]
+        lines += [f"  {name}: {n}" for name, n in self.fired().items()]
+        return "\n".join(lines)
+
+
+def saturate(program: Program, rules: list[Source] | tuple[Source, ...] = (), disable=(),
+             schedule: Schedule | None = None, limits: Limits | None = None,
+             library: bool = True) -> tuple[EGraphData, SaturationReport]:
+    """Saturate `program` with the library (and user `rules`), phase by phase, within limits.
+
+    Returns the e-graph as data (extract from it, then `to_program`) and the report.
+    """
+    selected = select_rules(rules, disable, library)
+    handle = EGraphHandle(program)
+    reports = [run_phase(handle, phase, selected, phase.limits or limits or Limits())
+               for phase in with_user_phases(schedule or DEFAULT_SCHEDULE, selected)]
+    return handle.data(), SaturationReport(reports)
+
+
+def with_user_phases(schedule: Schedule, rules: list[Rule]) -> Schedule:
+    """The schedule plus one phase per family that no phase mentions (user families)."""
+    covered = {f for phase in schedule for f in phase.families}
+    extra = sorted({r.family for r in rules} - covered)
+    return tuple(schedule) + tuple(Phase(f, (f, "cancel")) for f in extra)
+
+
+def run_phase(handle: EGraphHandle, phase: Phase, rules: list[Rule], limits: Limits) -> PhaseReport:
+    """Run one phase step by step until saturated or a limit is hit."""
+    chosen = [r for r in rules if r.family in phase.families]
+    report = PhaseReport(phase.name, "saturated", 0, handle.size(), 0.0)
+    if not chosen:
+        return report
+    ruleset = compile_rules(chosen, f"phase-{phase.name}-{id(report)}")
+    start, growth, fired = time.perf_counter(), 2.0, Counter()
+    while True:
+        report.stop_reason = _limit_hit(report, limits, time.perf_counter() - start)
+        if report.stop_reason:
+            break
+        before = report.nodes
+        checkpoint = before * growth > limits.nodes
+        if checkpoint:
+            handle.push()
+        counts = handle.run(ruleset, 1)
+        size = handle.size()
+        if size > limits.nodes and checkpoint:
+            handle.pop()
+            report.stop_reason = "node-limit"
+            break
+        updated = counts.pop("__updated__")
+        fired.update(counts)
+        report.iterations, report.nodes = report.iterations + 1, size
+        growth = max(growth, size / max(before, 1))
+        if size > limits.nodes:
+            report.stop_reason = "node-limit"
+            break
+        if not updated:
+            report.stop_reason = "saturated"
+            break
+    report.seconds = time.perf_counter() - start
+    report.fired = dict(fired)
+    return report
+
+
+def _limit_hit(report: PhaseReport, limits: Limits, elapsed: float) -> str:
+    if report.iterations >= limits.iterations:
+        return "iter-limit"
+    if elapsed >= limits.seconds:
+        return "time-limit"
+    return ""
