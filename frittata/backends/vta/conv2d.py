@@ -10,7 +10,7 @@ inside loops over output-channel blocks (outer) and output rows (inner).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 
 import numpy as np
@@ -108,6 +108,7 @@ class _ConvOps:
     out: DramBuffer
     s: ConvShape
     t: ConvTiling
+    kernels: dict[tuple[int, int, int], GemmKernel] = field(default_factory=dict)
 
     def _bases(self, buf: int) -> tuple[int, int]:
         return buf * (self.cfg.inp_depth // 2), buf * (self.cfg.wgt_depth // 2)
@@ -140,9 +141,15 @@ class _ConvOps:
         loops = (UopLoop(t.tco, t.th * s.ow, 0, t.tci * kk), UopLoop(t.th, s.ow, s.stride * s.wp))
         for c, kh, kw in product(range(t.tci), range(s.kh), range(s.kw)):
             src = inp + c * rows * s.wp + kh * s.wp + kw
-            tile_w = wgt + c * kk + kh * s.kw + kw
-            uops = tuple(Uop(acc + ow, src + ow * s.stride, tile_w) for ow in range(s.ow))
-            self.em.gemm(GemmKernel(uops, loops))
+            self.em.gemm(self._kernel(acc, src, wgt + c * kk + kh * s.kw + kw, loops))
+
+    def _kernel(self, acc: int, src: int, wgt: int, loops: tuple[UopLoop, ...]) -> GemmKernel:
+        """Uops over output columns; built once per distinct (acc, src, wgt) base."""
+        key = (acc, src, wgt)
+        if key not in self.kernels:
+            uops = tuple(Uop(acc + ow, src + ow * self.s.stride, wgt) for ow in range(self.s.ow))
+            self.kernels[key] = GemmKernel(uops, loops)
+        return self.kernels[key]
 
     def store(self, tile, half):
         (n, oh0, oc0), s, t = tile, self.s, self.t

@@ -145,8 +145,8 @@ class Emitter:
         if self._uop_top + n > depth:
             self._uop_top = 0
         lo, hi = self._uop_top, self._uop_top + n
-        self._resident = {uops: b for uops, b in self._resident.items()
-                          if b + len(uops) <= lo or b >= hi}
+        for uops in [u for u, b in self._resident.items() if b < hi and b + len(u) > lo]:
+            del self._resident[uops]
         offset = len(self._uop_words)
         self._uop_words.extend(encode_uop(uop, self.cfg) for uop in kernel.uops)
         self._uop_loads.append(len(self._insns))

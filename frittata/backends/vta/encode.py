@@ -163,6 +163,7 @@ def decode_stream(image: bytes, cfg: VtaConfig) -> tuple[Instruction, ...]:
     return tuple(decode(word, cfg) for word in words)
 
 
+@lru_cache(maxsize=64)
 def uop_layout(cfg: VtaConfig) -> Layout:
     """dst, src, wgt packed from bit 0 of a 32-bit word."""
     return _place((("dst", cfg.uop_dst_width), ("src", cfg.uop_src_width),
