@@ -51,6 +51,7 @@ __all__ = [
     "clip",
     "cast",
     "right_shift",
+    "round",
     "where",
     "matmul",
     "dense",
@@ -200,6 +201,11 @@ def cast(x: Term, dtype: str) -> Term:
 def right_shift(x: Term, shift: int) -> Term:
     """Arithmetic shift right with rounding half up: (x + 2^(shift-1)) >> shift (x >> 0 = x)."""
     return Term.make(Op.RIGHT_SHIFT, (x,), (("shift", int(shift)),))
+
+
+def round(x: Term) -> Term:  # noqa: A001
+    """Round to the nearest integer, ties to even (numpy rint, ONNX Round); stays float."""
+    return Term.make(Op.ROUND, (x,))
 
 
 def where(cond: Term, a: Operand, b: Operand) -> Term:

@@ -15,7 +15,7 @@ from frittata.terms.dtypes import TensorType, check_dtype, is_float, is_int
 from frittata.terms.ops import BINARY, REDUCTIONS, UNARY, Op
 
 FLOAT_ONLY = frozenset(
-    {Op.EXP, Op.LOG, Op.SQRT, Op.ERF, Op.TANH, Op.SIGMOID, Op.LEAKY_RELU, Op.GELU, Op.POW}
+    {Op.EXP, Op.LOG, Op.SQRT, Op.ERF, Op.TANH, Op.SIGMOID, Op.LEAKY_RELU, Op.GELU, Op.POW, Op.ROUND}
 )
 
 

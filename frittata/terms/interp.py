@@ -140,6 +140,8 @@ def _unary(node: Term, x: np.ndarray) -> np.ndarray:
             return np.clip(x, node.attr("lo"), node.attr("hi"))
         case Op.CAST:
             return x.astype(node.attr("dtype"))
+        case Op.ROUND:
+            return np.rint(x)
         case Op.RIGHT_SHIFT:
             shift = node.attr("shift")
             wide = x.astype(np.int64)

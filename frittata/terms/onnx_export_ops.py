@@ -19,7 +19,7 @@ Exporter = Callable[[GraphBuilder, Term, list[str], "str | None"], str]
 
 SIMPLE = {
     Op.ADD: "Add", Op.SUB: "Sub", Op.MUL: "Mul", Op.POW: "Pow", Op.MAXIMUM: "Max",
-    Op.MINIMUM: "Min", Op.NEG: "Neg", Op.ABS: "Abs", Op.EXP: "Exp", Op.LOG: "Log",
+    Op.MINIMUM: "Min", Op.NEG: "Neg", Op.ABS: "Abs", Op.ROUND: "Round", Op.EXP: "Exp", Op.LOG: "Log",
     Op.SQRT: "Sqrt", Op.ERF: "Erf", Op.TANH: "Tanh", Op.SIGMOID: "Sigmoid", Op.RELU: "Relu",
     Op.WHERE: "Where", Op.GLOBAL_AVG_POOL: "GlobalAveragePool",
 }

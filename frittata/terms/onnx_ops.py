@@ -21,7 +21,7 @@ from frittata.terms.term import Term
 Converter = Callable[[NodeView], "Value | list[Value]"]
 
 BINARY = {"Add": tb.add, "Sub": tb.sub, "Mul": tb.mul, "Div": tb.div}
-UNARY = {"Neg": tb.neg, "Abs": tb.abs, "Exp": tb.exp, "Log": tb.log, "Sqrt": tb.sqrt, "Erf": tb.erf,
+UNARY = {"Neg": tb.neg, "Abs": tb.abs, "Round": tb.round, "Exp": tb.exp, "Log": tb.log, "Sqrt": tb.sqrt, "Erf": tb.erf,
          "Tanh": tb.tanh, "Sigmoid": tb.sigmoid, "Relu": tb.relu}
 
 

@@ -16,8 +16,6 @@ from frittata.terms.onnx_node import NodeView, unsupported
 from frittata.terms.term import Term
 
 QRANGE = {"int8": (-128, 127), "uint8": (0, 255)}
-ROUND_MAGIC = 12582912.0
-"""1.5 * 2^23: for float32 |v| < 2^22, (v + M) - M is v rounded to nearest, ties to even."""
 
 
 def _const(n: NodeView, i: int, what: str, shape: tuple[int, ...] | None = None,
@@ -56,18 +54,14 @@ def _saturate_round(n: NodeView, v: Term, zp_index: int, shape: tuple[int, ...] 
     lo, hi = QRANGE[dtype]
     if zp is None or zp.size == 1:
         z = 0 if zp is None else int(zp.reshape(-1)[0])
-        rounded = _round_half_even(tb.clip(v, lo - z, hi - z))
+        rounded = tb.round(tb.clip(v, lo - z, hi - z))
         return tb.cast(tb.add(rounded, float(z)) if z else rounded, dtype)
     z = zp.astype(np.float32).reshape(shape)
     name = n.node.output[0]
     low, high, offset = (n.importer.term(f"{name}:{tag}", arr) for tag, arr in
                          (("low", lo - z), ("high", hi - z), ("zero_point", z)))
     clipped = tb.minimum(tb.maximum(v, low), high)
-    return tb.cast(tb.add(_round_half_even(clipped), offset), dtype)
-
-
-def _round_half_even(v: Term) -> Term:
-    return tb.sub(tb.add(v, ROUND_MAGIC), ROUND_MAGIC)
+    return tb.cast(tb.add(tb.round(clipped), offset), dtype)
 
 
 def _dequantize(n: NodeView) -> Term:

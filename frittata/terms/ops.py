@@ -38,6 +38,7 @@ class Op(enum.Enum):
     CLIP = "clip"
     CAST = "cast"
     RIGHT_SHIFT = "right_shift"
+    ROUND = "round"
     # elementwise ternary
     WHERE = "where"
     # contractions
@@ -71,7 +72,7 @@ class Op(enum.Enum):
 
 UNARY = frozenset(
     {Op.NEG, Op.ABS, Op.EXP, Op.LOG, Op.SQRT, Op.ERF, Op.TANH, Op.SIGMOID, Op.RELU,
-     Op.LEAKY_RELU, Op.GELU, Op.CLIP, Op.CAST, Op.RIGHT_SHIFT}
+     Op.LEAKY_RELU, Op.GELU, Op.CLIP, Op.CAST, Op.RIGHT_SHIFT, Op.ROUND}
 )
 BINARY = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM})
 ELEMENTWISE = UNARY | BINARY | {Op.WHERE}

@@ -25,6 +25,7 @@ VAR = tb.param("var", (R.random(4) + 0.5).astype(np.float32))
 CASES = {
     "binary": tb.add(tb.sub(tb.mul(M, 2.0), tb.div(M, 3.0)), tb.maximum(tb.minimum(M, 0.5), -0.5)),
     "pow": tb.pow(tb.abs(M), 1.5),
+    "round": tb.round(tb.mul(M, 3.0)),
     "unary": tb.neg(tb.sqrt(tb.exp(tb.erf(tb.tanh(tb.sigmoid(tb.relu(tb.log(tb.abs(M))))))))),
     "activations": tb.add(tb.leaky_relu(M, 0.3), tb.gelu(M, "tanh")),
     "clip_where": tb.where(tb.cast(tb.clip(M, 0.0), "bool"), tb.clip(M, None, 0.2), tb.gelu(M)),
