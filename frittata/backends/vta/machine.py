@@ -8,6 +8,8 @@ copies from OUT, so a store of freshly loaded ACC data needs an ALU op in betwee
 
 from __future__ import annotations
 
+from typing import assert_never
+
 import numpy as np
 
 from frittata.backends.vta.alu import alu_apply, alu_sequential, vectorisable
@@ -70,6 +72,8 @@ class Machine:
             case MemType.OUT | MemType.UOP:
                 raise StreamError(f"{where}: expected LOAD of UOP, INP, WGT, ACC or ACC_8BIT, "
                                   f"got LOAD {insn.mem.name}")
+            case _:
+                assert_never(insn.mem)
 
     def store(self, insn: Store, where: str) -> None:
         """2-D DMA from OUT to DRAM; OUT already holds the truncated 8-bit lanes."""

@@ -8,7 +8,8 @@ from frittata.backends.vta.config import VtaConfig
 from frittata.backends.vta.encode import (
     decode, decode_stream, decode_uop, encode, encode_stream, encode_uop, layout)
 from frittata.backends.vta.errors import EncodingError
-from frittata.backends.vta.isa import Alu, AluOp, Deps, Finish, Gemm, Load, MemType, Opcode, Store, Uop
+from frittata.backends.vta.isa import (
+    Alu, AluOp, Deps, Finish, Gemm, Load, MemType, Opcode, Store, Uop)
 
 CONFIGS = [VtaConfig(), VtaConfig(log_block=5), VtaConfig(log_batch=2)]
 

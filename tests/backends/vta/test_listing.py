@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from frittata.backends.vta.encode import decode_uop
+from frittata.backends.vta.listing import uop_listing
 from frittata.backends.vta.matmul import MatmulTiling, emit_matmul, pack_matmul
 from frittata.backends.vta.schedule import Requant
 
@@ -26,7 +27,7 @@ def small_gemm_listing() -> str:
                 MatmulTiling(tm=4, tn=2, tk=2))
     program = dev.em.synchronize()
     words = dev.dram.get(program.uops)
-    uops = "".join(f"u{i:04d}  {decode_uop(int(w), dev.cfg)}\n" for i, w in enumerate(words))
+    uops = uop_listing(tuple(decode_uop(int(w), dev.cfg) for w in words))
     return (f"# {small_gemm_listing.__doc__}\n# config {dev.cfg.name}\n\n"
             + program.listing() + "\n# micro-ops in DRAM\n" + uops)
 
