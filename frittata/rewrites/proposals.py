@@ -1,0 +1,165 @@
+"""Per-operator proposals for rule instances: operand types that fit, and attribute samples.
+
+`propose` gives the type of operand i of an operator from the operands already built;
+`sample_attr` draws an attribute the pattern leaves open. Both only make well-typed terms
+likely; type inference still decides (see `frittata.rewrites.instances`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from frittata.terms.dtypes import INT_DTYPES, TensorType, is_int
+from frittata.terms.ops import BINARY, Op
+from frittata.terms.term import Term
+
+
+def propose(inst, p, i: int, prev: list[Term], attrs: dict, hint) -> TensorType:
+    """A type for operand i of `p.op`, fitted to the operands `prev` built before it."""
+    if i == 0:
+        return inst.free_type(p.op, hint)
+    x = prev[0].type
+    match p.op:
+        case _ if p.op in BINARY or p.op in (Op.WHERE, Op.CONCAT):
+            return _broadcast_partner(inst, x)
+        case Op.CONV2D | Op.FUSED_CONV2D:
+            return _conv_operand(inst, i, prev, attrs)
+        case Op.DENSE | Op.FUSED_DENSE:
+            return _dense_operand(inst, i, prev, attrs)
+        case Op.MATMUL:
+            return TensorType((x.shape[-1], inst.dims(1)[0]), x.dtype)
+        case Op.BATCH_NORM:
+            return TensorType((x.shape[1],), x.dtype)
+        case Op.LAYER_NORM:
+            return TensorType(x.shape[attrs["axis"]:], x.dtype)
+        case _:
+            return x
+
+
+def _broadcast_partner(inst, x: TensorType) -> TensorType:
+    choices = [x.shape, x.shape, ()]
+    if x.rank >= 2:
+        choices.append(tuple(d if a == 1 else 1 for a, d in enumerate(x.shape)))
+    if x.rank >= 1:
+        choices.append(x.shape[-1:])
+    return TensorType(choices[int(inst.rng.integers(len(choices)))], x.dtype)
+
+
+def _acc_dtype(x: TensorType) -> str:
+    return "int32" if is_int(x.dtype) else x.dtype
+
+
+def _conv_operand(inst, i: int, prev: list[Term], attrs: dict) -> TensorType:
+    x = prev[0].type
+    if i == 1:
+        groups = attrs["groups"]
+        out = groups * inst.dims(1)[0]
+        k, (top, left, bottom, right) = int(inst.rng.choice([1, 3])), attrs["pads"]
+        kh, kw = min(k, x.shape[2] + top + bottom), min(k, x.shape[3] + left + right)
+        return TensorType((out, x.shape[1] // groups, kh, kw), x.dtype)
+    acc = Term.make(Op.CONV2D, tuple(prev[:2]), tuple((k, attrs[k]) for k in ("strides", "pads", "dilations", "groups")))
+    if i == 2:
+        return TensorType((acc.shape[1],), _acc_dtype(x))
+    return TensorType(acc.shape, _residual_dtype(x, attrs["epilogue"]))
+
+
+def _dense_operand(inst, i: int, prev: list[Term], attrs: dict) -> TensorType:
+    x = prev[0].type
+    if i == 1:
+        return TensorType((inst.dims(1)[0], x.shape[-1]), x.dtype)
+    n = prev[1].shape[0]
+    if i == 2:
+        return TensorType((n,), _acc_dtype(x))
+    return TensorType(x.shape[:-1] + (n,), _residual_dtype(x, attrs["epilogue"]))
+
+
+def _residual_dtype(x: TensorType, epilogue) -> str:
+    dtype = _acc_dtype(x)
+    for step in epilogue:
+        if step[0] == "add":
+            return dtype
+        if step[0] == "cast":
+            dtype = step[1]
+    return dtype
+
+
+def sample_attr(inst, p, name: str, args: list[Term], hint) -> object:
+    """A random value for attribute `name` of `p.op`, fitted to its first operand."""
+    rng = inst.rng
+    x = args[0].type if args else None
+    pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
+    match p.op, name:
+        case (Op.CONV2D | Op.FUSED_CONV2D), "strides":
+            return pick([(1, 1), (2, 2)])
+        case (Op.CONV2D | Op.FUSED_CONV2D), "pads":
+            return pick([(0, 0, 0, 0), (1, 1, 1, 1)])
+        case (Op.CONV2D | Op.FUSED_CONV2D), "dilations":
+            return (1, 1)
+        case (Op.CONV2D | Op.FUSED_CONV2D), "groups":
+            return pick([1, 1, 1, x.shape[1]])
+        case _, "epilogue":
+            return _epilogue(inst, x, len(p.args) == 4)
+        case Op.CONST, "dtype":
+            return hint.dtype if hint is not None else pick(["float32", "int32"])
+        case Op.CONST, "value":
+            return pick([0, 1, 2, -1, 3])
+        case Op.CLIP, "lo":
+            return pick([None, -1, 0])
+        case Op.CLIP, "hi":
+            return pick([None, 1, 6])
+        case Op.RIGHT_SHIFT, "shift":
+            return int(rng.integers(0, 9))
+        case Op.CAST, "dtype":
+            return pick(["float32", *INT_DTYPES])
+        case Op.TRANSPOSE, "perm":
+            return tuple(int(a) for a in rng.permutation(x.rank))
+        case Op.RESHAPE, "shape":
+            return pick([x.shape, (x.size,), (1,) + x.shape, x.shape[::-1]])
+        case Op.PACK_NCHWC, "c":
+            return pick([d for d in range(1, x.shape[1] + 1) if x.shape[1] % d == 0])
+        case Op.UNPACK_NCHWC, "c":
+            return x.shape[4]
+        case _:
+            return _simple_attr(p.op, name, x, pick)
+
+
+def _simple_attr(op: Op, name: str, x: TensorType | None, pick) -> object:
+    match name:
+        case "eps":
+            return 1e-5
+        case "alpha":
+            return 0.1
+        case "approximate":
+            return pick(["none", "tanh"])
+        case "axis":
+            return x.rank - 1 if x.rank else 0
+        case "axes":
+            return (x.rank - 1,) if x.rank else ()
+        case "keepdims" | "count_include_pad":
+            return pick([False, True])
+        case "kernel" | "strides":
+            return (1, 1)
+        case "pads":
+            return (0, 0, 0, 0) if op in (Op.MAX_POOL2D, Op.AVG_POOL2D) else tuple((0, 0) for _ in x.shape)
+        case "value":
+            return 0
+        case "slices":
+            return tuple((0, d, 1) for d in x.shape)
+        case "indices" | "indices_shape":
+            return (0,) if name == "indices" else (1,)
+        case _:
+            raise KeyError(f"no sampler for attribute {name!r} of {op.value}")
+
+
+def _epilogue(inst, x: TensorType, residual: bool) -> tuple:
+    rng = inst.rng
+    integer = is_int(x.dtype)
+    steps: list[tuple] = []
+    for _ in range(int(rng.integers(0, 3))):
+        steps.append([("relu",), ("clip", -4, 4) if integer else ("clip", -1.0, 1.0),
+                      ("shift", int(rng.integers(0, 5))) if integer else ("relu",)][int(rng.integers(3))])
+    if residual:
+        steps.insert(int(rng.integers(len(steps) + 1)), ("add",))
+    if integer and rng.random() < 0.3:
+        steps.append(("cast", "int8"))
+    return tuple(steps)
