@@ -1,0 +1,133 @@
+"""Structured LLVM IR emission helpers: types, loops and branches as context managers.
+
+Every loop helper makes the same blocks:
+
+    pre ─► cond ──(i < stop)──► body ─► latch ─► cond
+            └──────(else)─────► end
+
+with the induction variable a phi in `cond`; the builder is left at the start of `end`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from llvmlite import ir
+
+I1 = ir.IntType(1)
+I8 = ir.IntType(8)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+F32 = ir.FloatType()
+F64 = ir.DoubleType()
+PTR = ir.PointerType()
+VOID = ir.VoidType()
+
+LLVM_TYPES = {"float32": F32, "int8": I8, "uint8": I8, "int32": I32, "int64": I64, "bool": I8}
+
+
+def ltype(dtype: str) -> ir.Type:
+    """The LLVM type of a stored element of `dtype` (bool is a byte holding 0 or 1)."""
+    return LLVM_TYPES[dtype]
+
+
+def i64(value: int) -> ir.Constant:
+    return ir.Constant(I64, int(value))
+
+
+def const(dtype: str, value) -> ir.Constant:
+    """A constant of `dtype` (floats exactly as numpy float32 rounds them)."""
+    if dtype == "float32":
+        return ir.Constant(F32, float(value))
+    if dtype == "bool":
+        return ir.Constant(I8, int(bool(value)))
+    bits = ltype(dtype).width
+    return ir.Constant(ltype(dtype), int(value) & ((1 << bits) - 1))
+
+
+def as_i64(b: ir.IRBuilder, value) -> ir.Value:
+    return i64(value) if isinstance(value, int) else value
+
+
+@contextmanager
+def for_range(b: ir.IRBuilder, start, stop, step: int = 1, name: str = "i") -> Iterator[ir.Value]:
+    """`for i in range(start, stop, step)` over i64 (step > 0); yields the induction variable."""
+    start, stop = as_i64(b, start), as_i64(b, stop)
+    pre = b.block
+    cond = b.append_basic_block(f"{name}.cond")
+    body = b.append_basic_block(f"{name}.body")
+    end = b.append_basic_block(f"{name}.end")
+    b.branch(cond)
+    b.position_at_end(cond)
+    index = b.phi(I64, name=name)
+    index.add_incoming(start, pre)
+    b.cbranch(b.icmp_signed("<", index, stop), body, end)
+    b.position_at_end(body)
+    yield index
+    index.add_incoming(b.add(index, i64(step), name=f"{name}.next"), b.block)
+    b.branch(cond)
+    b.position_at_end(end)
+
+
+@contextmanager
+def loop_nest(b: ir.IRBuilder, bounds: Sequence, name: str = "d") -> Iterator[list[ir.Value]]:
+    """Nested `for_range(0, n)` loops, outermost first; yields the list of indices."""
+    with _nest(b, list(bounds), name, []) as indices:
+        yield indices
+
+
+@contextmanager
+def _nest(b: ir.IRBuilder, bounds: list, name: str, acc: list) -> Iterator[list[ir.Value]]:
+    if not bounds:
+        yield acc
+        return
+    with for_range(b, 0, bounds[0], name=f"{name}{len(acc)}") as index:
+        with _nest(b, bounds[1:], name, acc + [index]) as indices:
+            yield indices
+
+
+@contextmanager
+def if_then(b: ir.IRBuilder, pred: ir.Value, name: str = "if") -> Iterator[None]:
+    """Blocks: cur ─(pred)─► then ─► end; cur ─(else)─► end."""
+    then = b.append_basic_block(f"{name}.then")
+    end = b.append_basic_block(f"{name}.end")
+    b.cbranch(pred, then, end)
+    b.position_at_end(then)
+    yield
+    b.branch(end)
+    b.position_at_end(end)
+
+
+def entry_alloca(b: ir.IRBuilder, ty: ir.Type, name: str = "acc") -> ir.Value:
+    """An alloca in the function's entry block (promoted to a register by mem2reg)."""
+    saved = b.block
+    entry = b.function.entry_basic_block
+    if entry.instructions:
+        b.position_before(entry.instructions[0])
+    else:
+        b.position_at_end(entry)
+    slot = b.alloca(ty, name=name)
+    b.position_at_end(saved)
+    return slot
+
+
+def element_ptr(b: ir.IRBuilder, base: ir.Value, dtype: str, offset: ir.Value) -> ir.Value:
+    """Address of element `offset` (i64, in elements) of a `dtype` array at `base`."""
+    return b.gep(base, [offset], source_etype=ltype(dtype), inbounds=True)
+
+
+def intrinsic(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type]) -> ir.Function:
+    """Declare (once) an external function or LLVM intrinsic by its exact name."""
+    if name in module.globals:
+        return module.globals[name]
+    return ir.Function(module, ir.FunctionType(ret, list(args)), name=name)
+
+
+def thread_range(b: ir.IRBuilder, total, tid: ir.Value, nthreads: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """This thread's share [lo, hi) of range(total): contiguous, balanced chunks."""
+    total = as_i64(b, total)
+    t, n = b.sext(tid, I64), b.sext(nthreads, I64)
+    lo = b.sdiv(b.mul(total, t), n, name="lo")
+    hi = b.sdiv(b.mul(total, b.add(t, i64(1))), n, name="hi")
+    return lo, hi

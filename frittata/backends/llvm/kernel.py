@@ -1,0 +1,61 @@
+"""One kernel function under construction: `void name(ptr slots, i32 tid, i32 nthreads)`.
+
+`slots` is the runtime pointer table (arena, inputs, outputs, parameters); a kernel reads its
+buffers' base addresses from it and works on its thread's share of its outermost parallel loop.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from frittata.backends.llvm.irutil import I8, I32, PTR, VOID, element_ptr, i64, thread_range
+from frittata.backends.llvm.views import Buf, View
+
+KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32])
+
+
+class Kernel:
+    """Emission context: the function, its builder, and cached buffer base pointers."""
+
+    def __init__(self, module: ir.Module, name: str) -> None:
+        self.module = module
+        self.function = ir.Function(module, KERNEL_TYPE, name=name)
+        self.function.linkage = "internal"
+        self.function.attributes.add("nounwind")
+        self.function.attributes.add("noinline")
+        self.slots, self.tid, self.nthreads = self.function.args
+        self.b = ir.IRBuilder(self.function.append_basic_block("entry"))
+        self._bases: dict[tuple[int, int], ir.Value] = {}
+
+    def base(self, buf: Buf) -> ir.Value:
+        """The address of `buf` (loaded once, in the entry block)."""
+        key = (buf.slot, buf.offset)
+        if key not in self._bases:
+            saved = self.b.block
+            entry = self.function.entry_basic_block
+            if entry.instructions:
+                self.b.position_before(entry.instructions[0])
+            else:
+                self.b.position_at_end(entry)
+            slot = self.b.gep(self.slots, [i64(buf.slot)], source_etype=PTR, inbounds=True)
+            pointer = self.b.load(slot, typ=PTR, align=8)
+            self._bases[key] = self.b.gep(pointer, [i64(buf.offset)], source_etype=I8, inbounds=True)
+            self.b.position_at_end(saved)
+        return self._bases[key]
+
+    def address(self, view: View, indices: list[ir.Value]) -> ir.Value:
+        """Address of `view`'s element at `indices` (bounds ignored)."""
+        offset = i64(view.offset)
+        for index, stride in zip(indices, view.strides):
+            if stride:
+                offset = self.b.add(offset, self.b.mul(index, i64(stride)))
+        return element_ptr(self.b, self.base(view.buf), view.dtype, offset)
+
+    def split(self, total) -> tuple[ir.Value, ir.Value]:
+        """This thread's [lo, hi) of range(total)."""
+        return thread_range(self.b, total, self.tid, self.nthreads)
+
+    def finish(self) -> ir.Function:
+        self.b.ret_void()
+        return self.function
+

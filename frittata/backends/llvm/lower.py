@@ -1,0 +1,119 @@
+"""Lower one planned step (a term and its buffers) to the body of one kernel function.
+
+The match over operators is exhaustive: every operator of the term language lowers natively.
+Contractions take the fast float32 GEMM / convolution paths when `fastpath` accepts them.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from frittata.backends.llvm import fastpath, movement, nn, reduce
+from frittata.backends.llvm.expr import Apply, Expr, Konst, Leaf, emit_map
+from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
+from frittata.backends.llvm.views import (View, broadcast_to, channel_view, contiguous, nchwc_strides, padded,
+                                         scatter_nchwc, slice_view, transpose)
+from frittata.terms.ops import Op
+from frittata.terms.term import Term
+
+
+def view_of(plan: Plan, t: Term) -> View:
+    return contiguous(plan.location[id(t)])
+
+
+def operand(plan: Plan, t: Term, shape: tuple[int, ...]) -> Expr:
+    """`t` broadcast to `shape`: a read of its buffer, a constant, or its inlined expression."""
+    if id(t) in plan.location:
+        return Leaf(broadcast_to(view_of(plan, t), shape))
+    if t.op == Op.CONST:
+        return Konst(t.attr("value"), t.dtype)
+    return node_expression(plan, t, shape)
+
+
+def node_expression(plan: Plan, t: Term, shape: tuple[int, ...]) -> Expr:
+    """The expression computing elementwise term `t` (its operands read or inlined)."""
+    if t.op == Op.CONST:
+        return Konst(t.attr("value"), t.dtype)
+    if t.op == Op.BATCH_NORM:
+        return _batch_norm(plan, t, shape)
+    return Apply(t.op, t.attrs, tuple(operand(plan, a, shape) for a in t.args), t.dtype)
+
+
+def _batch_norm(plan: Plan, t: Term, shape: tuple[int, ...]) -> Expr:
+    """(x - mean) / sqrt(var + eps) * scale + bias, the statistics read per channel."""
+    x = operand(plan, t.args[0], shape)
+    scale, bias, mean, var = (Leaf(broadcast_to(channel_view(plan.location[id(a)], len(shape)), shape))
+                              for a in t.args[1:])
+
+    def f(op: Op, *args: Expr) -> Apply:
+        return Apply(op, (), args, "float32")
+
+    denominator = f(Op.SQRT, f(Op.ADD, var, Konst(t.attr("eps"), "float32")))
+    return f(Op.ADD, f(Op.MUL, f(Op.DIV, f(Op.SUB, x, mean), denominator), scale), bias)
+
+
+def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
+    t, out = step.term, contiguous(step.out)
+    if step.copy_of is not None:
+        emit_map(k, t.shape, out, Leaf(view_of(plan, t)))
+        return
+    args = [view_of(plan, a) for a in t.args] if t.op not in EXPRESSION_OPS else []
+    match t.op:
+        case (Op.ADD | Op.SUB | Op.MUL | Op.DIV | Op.POW | Op.MAXIMUM | Op.MINIMUM | Op.NEG | Op.ABS
+              | Op.ROUND | Op.EXP | Op.LOG | Op.SQRT | Op.ERF | Op.TANH | Op.SIGMOID | Op.RELU | Op.LEAKY_RELU
+              | Op.GELU | Op.CLIP | Op.CAST | Op.RIGHT_SHIFT | Op.WHERE | Op.CONST | Op.BATCH_NORM):
+            emit_map(k, t.shape, out, node_expression(plan, t, t.shape))
+        case Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE:
+            _contraction(k, plan, step, args, out)
+        case Op.MAX_POOL2D | Op.AVG_POOL2D:
+            nn.emit_pool(k, t.op, args[0], t.attr, out)
+        case Op.GLOBAL_AVG_POOL:
+            axes = tuple(range(2, len(t.shape)))
+            reduce.emit_reduce(k, Op.REDUCE_MEAN, args[0], axes, contiguous(step.out, t.shape[:2]))
+        case Op.REDUCE_SUM | Op.REDUCE_MEAN | Op.REDUCE_MAX:
+            reduce.emit_reduce(k, t.op, args[0], t.attr("axes"), out)
+        case Op.SOFTMAX:
+            reduce.emit_softmax(k, args[0], t.attr("axis"), out)
+        case Op.LAYER_NORM:
+            reduce.emit_layer_norm(k, args[0], args[1], args[2], t.attr("axis"), t.attr("eps"), out)
+        case Op.TRANSPOSE | Op.SLICE | Op.PAD | Op.PACK_NCHWC:
+            emit_map(k, t.shape, out, Leaf(_moved(t, args[0])))
+        case Op.UNPACK_NCHWC:
+            emit_map(k, args[0].shape, scatter_nchwc(step.out, t.attr("c")), Leaf(args[0]))
+        case Op.CONCAT:
+            movement.emit_concat(k, args, t.attr("axis"), out)
+        case Op.GATHER:
+            movement.emit_gather(k, args[0], t.attr("axis"), t.attr("indices"), out)
+        case Op.INPUT | Op.PARAM | Op.RESHAPE:
+            raise AssertionError(f"{t.op} is placed, never a kernel step")
+        case _:
+            assert_never(t.op)
+
+
+def _moved(t: Term, x: View) -> View:
+    """The input view that a transpose / slice / pad / pack reads, indexed like the output."""
+    match t.op:
+        case Op.TRANSPOSE:
+            return transpose(x, t.attr("perm"))
+        case Op.SLICE:
+            return slice_view(x, t.attr("slices"))
+        case Op.PAD:
+            return padded(x, t.attr("pads"), t.attr("value"))
+        case _:
+            return View(x.buf, t.shape, 0, nchwc_strides(x.shape, t.attr("c")))
+
+
+def _contraction(k: Kernel, plan: Plan, step: Step, args: list[View], out: View) -> None:
+    t = step.term
+    if fastpath.lower(k, plan, step, args):
+        return
+    match t.op:
+        case Op.MATMUL:
+            nn.emit_matmul(k, args[0], args[1], out)
+        case Op.DENSE:
+            nn.emit_dense(k, args[0], args[1], out)
+        case Op.CONV2D:
+            nn.emit_conv2d(k, args[0], args[1], t.attr, out)
+        case _:
+            nn.emit_fused(k, t.op, t.attr, args, out)

@@ -1,0 +1,173 @@
+"""Generic (any dtype) contractions, pooling and fused epilogues as plain loop nests.
+
+These are the reference-shaped kernels: every matmul / dense / conv2d / pooling term lowers
+here unless `gemm` / `conv` take it on a fast float32 path. Each makes
+
+    for flat output position p in this thread's share:    acc = 0
+        for the reduction window / K:  acc += x[...] * w[...]      (f32, or i32 for integers)
+        out[p] = epilogue(acc + bias)
+"""
+
+from __future__ import annotations
+
+import math
+
+from llvmlite import ir
+
+from frittata.backends.llvm import scalar
+from frittata.backends.llvm.expr import load
+from frittata.backends.llvm.irutil import F32, I32, I64, entry_alloca, for_range, i64, if_then, loop_nest, ltype
+from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.reduce import _unflatten
+from frittata.backends.llvm.views import View, broadcast_to, padded
+from frittata.terms.ops import Op
+
+
+def _acc_type(dtype: str) -> ir.Type:
+    return F32 if dtype == "float32" else I32
+
+
+def _mac(b: ir.IRBuilder, acc: ir.Value, x: ir.Value, xd: str, w: ir.Value, wd: str) -> ir.Value:
+    """acc + x * w in the accumulator type (integers widened to i32, wrapping)."""
+    if xd == "float32":
+        return b.fadd(acc, b.fmul(x, w))
+    return b.add(acc, b.mul(scalar.cast(b, x, xd, "int32"), scalar.cast(b, w, wd, "int32")))
+
+
+def emit_matmul(k: Kernel, a: View, w: View, out: View) -> None:
+    """numpy matmul with broadcast batch axes: out[..., m, n] = sum_k a[..., m, k] w[..., k, n]."""
+    shape = out.shape
+    batch, (m, n), kdim = shape[:-2], shape[-2:], a.shape[-1]
+    av = broadcast_to(a, batch + (m, kdim))
+    wv = broadcast_to(w, batch + (kdim, n))
+    _emit_dot(k, out, shape[:-1], n, kdim, lambda i, j, r: (av, i + [r]), lambda i, j, r: (wv, i[:-1] + [r, j]))
+
+
+def emit_dense(k: Kernel, x: View, w: View, out: View) -> None:
+    """out[..., n] = sum_k x[..., k] w[n, k]."""
+    kdim, n = x.shape[-1], w.shape[0]
+    _emit_dot(k, out, out.shape[:-1], n, kdim, lambda i, j, r: (x, i + [r]), lambda i, j, r: (w, [j, r]))
+
+
+def _emit_dot(k: Kernel, out: View, rows: tuple, n: int, kdim: int, a_at, w_at, epilogue=None) -> None:
+    b = k.b
+    acc = entry_alloca(b, _acc_type(out.dtype if epilogue is None else epilogue.acc_dtype))
+    lo, hi = k.split(math.prod(rows))
+    with for_range(b, lo, hi, name="row") as row:
+        idx = _unflatten(b, row, rows)
+        with for_range(b, 0, n, name="col") as col:
+            b.store(ir.Constant(acc.allocated_type, 0), acc)
+            with for_range(b, 0, kdim, name="k") as r:
+                (av, ai), (wv, wi) = a_at(idx, col, r), w_at(idx, col, r)
+                value = _mac(b, b.load(acc), load(k, av, ai), av.dtype, load(k, wv, wi), wv.dtype)
+                b.store(value, acc)
+            result = b.load(acc) if epilogue is None else epilogue(k, b.load(acc), idx + [col], col)
+            b.store(result, k.address(out, idx + [col]))
+
+
+def emit_conv2d(k: Kernel, x: View, w: View, node_attr, out: View, epilogue=None) -> None:
+    """Direct grouped convolution over a zero-padded view of x (no out-of-bounds loads)."""
+    (sh, sw), (dh, dw), groups = node_attr("strides"), node_attr("dilations"), node_attr("groups")
+    top, left, bottom, right = node_attr("pads")
+    xp = padded(x, ((0, 0), (0, 0), (top, bottom), (left, right)), 0)
+    o, ci, kh, kw = w.shape
+    per_group = o // groups
+    b = k.b
+    acc = entry_alloca(b, _acc_type(out.dtype if epilogue is None else epilogue.acc_dtype))
+    lo, hi = k.split(math.prod(out.shape[:2]))
+    with for_range(b, lo, hi, name="nc") as nc:
+        n, oc = _unflatten(b, nc, out.shape[:2])
+        base_c = b.mul(b.udiv(oc, i64(per_group)), i64(ci))
+        with loop_nest(b, out.shape[2:], name="s") as (oh, ow):
+            b.store(ir.Constant(acc.allocated_type, 0), acc)
+            with loop_nest(b, (ci, kh, kw), name="r") as (c, r, s):
+                ih = b.add(b.mul(oh, i64(sh)), b.mul(r, i64(dh)))
+                iw = b.add(b.mul(ow, i64(sw)), b.mul(s, i64(dw)))
+                xv = load(k, xp, [n, b.add(base_c, c), ih, iw])
+                b.store(_mac(b, b.load(acc), xv, x.dtype, load(k, w, [oc, c, r, s]), w.dtype), acc)
+            idx = [n, oc, oh, ow]
+            result = b.load(acc) if epilogue is None else epilogue(k, b.load(acc), idx, oc)
+            b.store(result, k.address(out, idx))
+
+
+def emit_fused(k: Kernel, op: Op, node_attr, views: list[View], out: View) -> None:
+    """fused_dense / fused_conv2d: the generic contraction with bias and epilogue per element."""
+    x, w, bias = views[:3]
+    epilogue = Epilogue(bias, views[3] if len(views) > 3 else None, node_attr("epilogue"))
+    if op == Op.FUSED_CONV2D:
+        emit_conv2d(k, x, w, node_attr, out, epilogue)
+    else:
+        kdim, n = x.shape[-1], w.shape[0]
+        _emit_dot(k, out, out.shape[:-1], n, kdim, lambda i, j, r: (x, i + [r]),
+                  lambda i, j, r: (w, [j, r]), epilogue)
+
+
+class Epilogue:
+    """acc + bias[channel], then the kernel's epilogue steps, one scalar at a time."""
+
+    def __init__(self, bias: View, residual: View | None, steps: tuple) -> None:
+        self.bias, self.residual, self.steps = bias, residual, steps
+        self.acc_dtype = bias.dtype
+
+    def __call__(self, k: Kernel, acc: ir.Value, idx: list[ir.Value], channel: ir.Value) -> ir.Value:
+        b, dtype = k.b, self.acc_dtype
+        value = scalar.binary(b, Op.ADD, dtype, acc, load(k, self.bias, [channel]))
+        for step in self.steps:
+            match step:
+                case ("add",):
+                    value = scalar.binary(b, Op.ADD, dtype, value, load(k, self.residual, idx))
+                case ("relu",):
+                    value = scalar.clip(b, dtype, value, 0, None)
+                case ("clip", lo, hi):
+                    value = scalar.clip(b, dtype, value, lo, hi)
+                case ("shift", s):
+                    value = scalar.right_shift(b, dtype, value, s)
+                case ("cast", to):
+                    value, dtype = scalar.cast(b, value, dtype, to), to
+        return value
+
+
+def emit_pool(k: Kernel, op: Op, x: View, node_attr, out: View) -> None:
+    """max_pool2d / avg_pool2d: reduce each window; padding never wins a max, counts only if asked."""
+    (kh, kw), (sh, sw), (top, left, _, _) = node_attr("kernel"), node_attr("strides"), node_attr("pads")
+    h, w = x.shape[2:]
+    b = k.b
+    is_max = op == Op.MAX_POOL2D
+    acc = entry_alloca(b, ltype(x.dtype) if is_max else F32)
+    count = entry_alloca(b, I64, "count")
+    lo, hi = k.split(math.prod(out.shape[:2]))
+    with for_range(b, lo, hi, name="nc") as nc:
+        n, c = _unflatten(b, nc, out.shape[:2])
+        with loop_nest(b, out.shape[2:], name="s") as (oh, ow):
+            b.store(_pool_init(x.dtype, is_max), acc)
+            b.store(i64(0), count)
+            with loop_nest(b, (kh, kw), name="r") as (r, s):
+                ih = b.sub(b.add(b.mul(oh, i64(sh)), r), i64(top))
+                iw = b.sub(b.add(b.mul(ow, i64(sw)), s), i64(left))
+                inside = b.and_(_in(b, ih, h), _in(b, iw, w))
+                with if_then(b, inside, "inside"):
+                    value = load(k, x, [n, c, ih, iw])
+                    combined = (scalar.binary(b, Op.MAXIMUM, x.dtype, b.load(acc), value) if is_max
+                                else b.fadd(b.load(acc), value))
+                    b.store(combined, acc)
+                    b.store(b.add(b.load(count), i64(1)), count)
+            result = b.load(acc) if is_max else _average(b, acc, count, kh * kw, node_attr)
+            b.store(result, k.address(out, [n, c, oh, ow]))
+
+
+def _in(b: ir.IRBuilder, index: ir.Value, size: int) -> ir.Value:
+    return b.and_(b.icmp_signed(">=", index, i64(0)), b.icmp_signed("<", index, i64(size)))
+
+
+def _pool_init(dtype: str, is_max: bool) -> ir.Constant:
+    if not is_max or dtype == "float32":
+        return ir.Constant(F32, float("-inf") if is_max else 0.0)
+    ty = ltype(dtype)
+    return ir.Constant(ty, -(1 << (ty.width - 1)) if dtype in scalar.SIGNED else 0)
+
+
+def _average(b: ir.IRBuilder, acc: ir.Value, count: ir.Value, window: int, node_attr) -> ir.Value:
+    divisor = (ir.Constant(F32, float(window)) if node_attr("count_include_pad")
+               else b.sitofp(b.load(count), F32))
+    return b.fdiv(b.load(acc), divisor)
+

@@ -1,0 +1,183 @@
+"""Scheduling and static memory planning: which terms get a buffer, where, and for how long.
+
+A term is *inlined* into its consumer (evaluated inside the consumer's loop, never stored) when
+it is elementwise, used exactly once, by an elementwise consumer of the same shape, and is not an
+output. `reshape` aliases its operand's buffer. Every other non-leaf term is a *step*: one
+kernel, run in program order, writing its own buffer. Outputs are written straight into the
+caller's arrays; intermediates share one arena, where a buffer is reused once its last reader
+has run (first fit, 64-byte aligned). Pointer slots: 0 arena, then inputs, outputs, params.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from frittata.backends.llvm.views import Buf
+from frittata.terms.dtypes import TensorType
+from frittata.terms.ops import ELEMENTWISE, Op
+from frittata.terms.program import Program
+from frittata.terms.term import Term
+
+ALIGN = 64
+EXPRESSION_OPS = ELEMENTWISE | {Op.CONST, Op.BATCH_NORM}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kernel: compute `term` into `out`; `copy_of` marks an output copy of a placed term."""
+
+    term: Term
+    out: Buf
+    scratch: Buf | None = None
+    copy_of: Term | None = None
+
+
+@dataclass
+class Plan:
+    inputs: dict[str, TensorType]
+    outputs: dict[str, TensorType]
+    params: dict[str, np.ndarray]
+    steps: list[Step] = field(default_factory=list)
+    location: dict[int, Buf] = field(default_factory=dict)
+    inlined: set[int] = field(default_factory=set)
+    arena_bytes: int = 0
+
+    def slot(self, kind: str, name: str) -> int:
+        """Pointer-table index of an input, output or param by name."""
+        match kind:
+            case "input":
+                return 1 + list(self.inputs).index(name)
+            case "output":
+                return 1 + len(self.inputs) + list(self.outputs).index(name)
+            case _:
+                return 1 + len(self.inputs) + len(self.outputs) + list(self.params).index(name)
+
+    def add_param(self, name: str, data: np.ndarray) -> Buf:
+        """Register a compile-time constant (e.g. packed weights); returns its buffer."""
+        data = np.ascontiguousarray(data)
+        self.params[name] = data
+        return Buf(self.slot("param", name), 0, TensorType(tuple(data.shape), data.dtype.name))
+
+    @property
+    def slot_count(self) -> int:
+        return 1 + len(self.inputs) + len(self.outputs) + len(self.params)
+
+
+def consumers(program: Program) -> Counter:
+    """How many times each term (by id) is used as an argument."""
+    return Counter(id(a) for t in program.terms() for a in t.args)
+
+
+def inline_set(program: Program) -> set[int]:
+    uses = consumers(program)
+    users: dict[int, list[Term]] = {}
+    for t in program.terms():
+        for a in t.args:
+            users.setdefault(id(a), []).append(t)
+    outputs = {id(t) for t in program.outputs.values()}
+    inlined = set()
+    for t in program.terms():
+        mine = users.get(id(t), [])
+        if id(t) in outputs or not mine or any(u.op not in ELEMENTWISE for u in mine):
+            continue
+        if t.op == Op.CONST or (t.op in ELEMENTWISE and uses[id(t)] == 1 and mine[0].shape == t.shape):
+            inlined.add(id(t))
+    return inlined
+
+
+def make_plan(program: Program, scratch_bytes) -> Plan:
+    """Place every term; `scratch_bytes(term)` says how much per-step scratch a kernel needs."""
+    plan = Plan(dict(program.inputs), {n: t.type for n, t in program.outputs.items()}, dict(program.params))
+    plan.inlined = inline_set(program)
+    out_slot: dict[int, str] = {}
+    for name, t in program.outputs.items():
+        out_slot.setdefault(id(t), name)
+    root: dict[int, Term] = {}
+    order = [t for t in program.terms() if _is_step(plan, t, root)]
+    owned = {id(t) for t in order}
+    copies = [(name, t) for name, t in program.outputs.items() if out_slot[id(t)] != name or id(t) not in owned]
+    offsets, scratch, plan.arena_bytes = _assign_arena(plan, order, root, out_slot, scratch_bytes)
+    for t in program.terms():
+        _locate(plan, t, root, out_slot, offsets)
+    for t in order:
+        size = scratch.get(id(t))
+        plan.steps.append(Step(t, plan.location[id(t)], None if size is None else
+                               Buf(0, size[0], TensorType((size[1],), "uint8"))))
+    for name, t in copies:
+        plan.steps.append(Step(t, Buf(plan.slot("output", name), 0, t.type), copy_of=t))
+    return plan
+
+
+def _is_step(plan: Plan, t: Term, root: dict[int, Term]) -> bool:
+    if t.op == Op.RESHAPE:
+        root[id(t)] = root.get(id(t.args[0]), t.args[0])
+    return t.op not in (Op.INPUT, Op.PARAM, Op.RESHAPE) and id(t) not in plan.inlined
+
+
+def _locate(plan: Plan, t: Term, root: dict[int, Term], out_slot: dict[int, str], offsets: dict[int, int]) -> None:
+    match t.op:
+        case Op.INPUT:
+            plan.location[id(t)] = Buf(plan.slot("input", t.attr("name")), 0, t.type)
+        case Op.PARAM:
+            plan.location[id(t)] = Buf(plan.slot("param", t.attr("ref").name), 0, t.type)
+        case Op.RESHAPE:
+            base = plan.location[id(root[id(t)])]
+            plan.location[id(t)] = Buf(base.slot, base.offset, t.type)
+        case _ if id(t) in plan.inlined:
+            pass
+        case _ if id(t) in out_slot:
+            plan.location[id(t)] = Buf(plan.slot("output", out_slot[id(t)]), 0, t.type)
+        case _:
+            plan.location[id(t)] = Buf(0, offsets[id(t)], t.type)
+
+
+def _reads(plan: Plan, t: Term, root: dict[int, Term]) -> list[Term]:
+    """The placed terms whose buffers the kernel of `t` reads (through inlined operands and aliases)."""
+    found, stack = [], list(t.args)
+    while stack:
+        a = stack.pop()
+        if id(a) in plan.inlined:
+            stack.extend(a.args)
+        else:
+            found.append(root.get(id(a), a))
+    return found
+
+
+def _assign_arena(plan: Plan, order: list[Term], root, out_slot, scratch_bytes):
+    """First-fit offsets for arena terms and per-step scratch; returns (offsets, scratch, peak)."""
+    last = {id(t): i for i, t in enumerate(order)}
+    for i, t in enumerate(order):
+        for r in _reads(plan, t, root):
+            last[id(r)] = max(last.get(id(r), i), i)
+    live: list[tuple[int, int, int]] = []  # (offset, size, last step)
+    offsets, scratch, peak = {}, {}, 0
+    for i, t in enumerate(order):
+        live = [a for a in live if a[2] >= i]
+        requests = [] if id(t) in out_slot else [("out", t.type.nbytes, last[id(t)])]
+        extra = scratch_bytes(t)
+        requests += [("scratch", extra, i)] if extra else []
+        for kind, size, end in requests:
+            offset = _first_fit(live, size)
+            live.append((offset, size, end))
+            peak = max(peak, offset + size)
+            if kind == "out":
+                offsets[id(t)] = offset
+            else:
+                scratch[id(t)] = (offset, size)
+    return offsets, scratch, peak
+
+
+def _first_fit(live: list[tuple[int, int, int]], size: int) -> int:
+    offset = 0
+    for start, length, _ in sorted(live):
+        if offset + size <= start:
+            break
+        offset = max(offset, _align(start + length))
+    return offset
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN

@@ -1,0 +1,140 @@
+"""Reductions and normalizations: reduce_sum/mean/max, global_avg_pool, softmax, layer_norm.
+
+Each emitter makes an outer loop over kept positions (split across threads) and inner loops
+over the reduced axes; float sums accumulate in f64 so they stay close to numpy's pairwise sums.
+
+    for o in this thread's kept positions:   acc = init;  for r in reduced: acc = acc (+|max) x[o, r]
+                                              out[o] = finish(acc)
+"""
+
+from __future__ import annotations
+
+import math
+
+from llvmlite import ir
+
+from frittata.backends.llvm import scalar
+from frittata.backends.llvm.expr import load
+from frittata.backends.llvm.irutil import F32, F64, I64, entry_alloca, for_range, loop_nest, ltype
+from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.views import View, contiguous, transpose
+from frittata.terms.ops import Op
+
+
+def emit_reduce(k: Kernel, op: Op, x: View, axes: tuple[int, ...], out: View) -> None:
+    """out (kept axes, row-major) = reduction of x over `axes`; `op` is sum, mean or max."""
+    kept = [d for d in range(len(x.shape)) if d not in axes]
+    moved = transpose(x, tuple(kept + list(axes)))
+    outer, inner = moved.shape[:len(kept)], moved.shape[len(kept):]
+    flat_out = View(out.buf, (math.prod(outer),), out.offset, (1,))
+    b = k.b
+    acc_type = _acc_type(op, x.dtype)
+    acc = entry_alloca(b, acc_type)
+    lo, hi = k.split(math.prod(outer))
+    with for_range(b, lo, hi, name="o") as o:
+        outer_idx = _unflatten(b, o, outer)
+        b.store(_init(op, x.dtype, acc_type), acc)
+        with loop_nest(b, inner, name="r") as r:
+            value = load(k, moved, outer_idx + r)
+            b.store(_combine(b, op, x.dtype, b.load(acc), value), acc)
+        result = _finish(b, op, x.dtype, b.load(acc), math.prod(inner))
+        b.store(result, k.address(flat_out, [o]))
+
+
+def _unflatten(b: ir.IRBuilder, flat: ir.Value, shape: tuple[int, ...]) -> list[ir.Value]:
+    """Row-major multi-index of `flat` in `shape`."""
+    indices = []
+    for dim in reversed(shape):
+        indices.append(b.urem(flat, ir.Constant(I64, dim)))
+        flat = b.udiv(flat, ir.Constant(I64, dim))
+    return list(reversed(indices))
+
+
+def _acc_type(op: Op, dtype: str) -> ir.Type:
+    if dtype == "float32":
+        return F32 if op == Op.REDUCE_MAX else F64
+    return ltype(dtype) if op == Op.REDUCE_MAX else I64
+
+
+def _init(op: Op, dtype: str, acc_type: ir.Type) -> ir.Constant:
+    if op != Op.REDUCE_MAX:
+        return ir.Constant(acc_type, 0.0 if dtype == "float32" else 0)
+    if dtype == "float32":
+        return ir.Constant(F32, float("-inf"))
+    signed = dtype in scalar.SIGNED
+    return ir.Constant(acc_type, -(1 << (acc_type.width - 1)) if signed else 0)
+
+
+def _combine(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, value: ir.Value) -> ir.Value:
+    if op == Op.REDUCE_MAX:
+        return scalar.binary(b, Op.MAXIMUM, dtype, acc, value)
+    if dtype == "float32":
+        return b.fadd(acc, b.fpext(value, F64))
+    return b.add(acc, scalar.widen(b, value, dtype))
+
+
+def _finish(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, count: int) -> ir.Value:
+    match op:
+        case Op.REDUCE_MAX:
+            return acc
+        case Op.REDUCE_MEAN:
+            return b.fptrunc(b.fdiv(acc, ir.Constant(F64, float(count))), F32)
+        case _:
+            return b.fptrunc(acc, F32) if dtype == "float32" else scalar.cast(b, acc, "int64", dtype)
+
+
+def emit_softmax(k: Kernel, x: View, axis: int, out: View) -> None:
+    """out = exp(x - max) / sum(exp(x - max)) along `axis` (three passes per row)."""
+    rank = len(x.shape)
+    perm = tuple([d for d in range(rank) if d != axis] + [axis])
+    xs, outs = transpose(x, perm), transpose(out, perm)
+    outer, n = xs.shape[:-1], xs.shape[-1]
+    b = k.b
+    top, total = entry_alloca(b, F32, "max"), entry_alloca(b, F64, "sum")
+    lo, hi = k.split(math.prod(outer))
+    with for_range(b, lo, hi, name="o") as o:
+        idx = _unflatten(b, o, outer)
+        b.store(ir.Constant(F32, float("-inf")), top)
+        with for_range(b, 0, n, name="j") as j:
+            b.store(scalar.binary(b, Op.MAXIMUM, "float32", b.load(top), load(k, xs, idx + [j])), top)
+        b.store(ir.Constant(F64, 0.0), total)
+        with for_range(b, 0, n, name="j") as j:
+            e = scalar.fcall(b, "llvm.exp.f32", b.fsub(load(k, xs, idx + [j]), b.load(top)))
+            b.store(e, k.address(outs, idx + [j]))
+            b.store(b.fadd(b.load(total), b.fpext(e, F64)), total)
+        denominator = b.fptrunc(b.load(total), F32)
+        with for_range(b, 0, n, name="j") as j:
+            slot = k.address(outs, idx + [j])
+            b.store(b.fdiv(b.load(slot, typ=F32), denominator), slot)
+
+
+def emit_layer_norm(k: Kernel, x: View, scale: View, bias: View, axis: int, eps: float, out: View) -> None:
+    """Normalize each row over the trailing axes [axis, rank): mean, variance, then scale + bias."""
+    outer, n = math.prod(x.shape[:axis]), math.prod(x.shape[axis:])
+    xs, outs = contiguous(x.buf, (outer, n)), contiguous(out.buf, (outer, n))
+    sc, bi = contiguous(scale.buf, (n,)), contiguous(bias.buf, (n,))
+    b = k.b
+    total = entry_alloca(b, F64, "sum")
+    lo, hi = k.split(outer)
+    with for_range(b, lo, hi, name="o") as o:
+        mean = _row_mean(k, total, n, lambda j: b.fpext(load(k, xs, [o, j]), F64))
+        mean32 = b.fptrunc(mean, F32)
+
+        def squared(j):
+            diff = b.fsub(load(k, xs, [o, j]), mean32)
+            return b.fpext(b.fmul(diff, diff), F64)
+
+        var = b.fptrunc(_row_mean(k, total, n, squared), F32)
+        denominator = scalar.fcall(b, "llvm.sqrt.f32", b.fadd(var, ir.Constant(F32, eps)))
+        with for_range(b, 0, n, name="j") as j:
+            normed = b.fdiv(b.fsub(load(k, xs, [o, j]), mean32), denominator)
+            value = b.fadd(b.fmul(normed, load(k, sc, [j])), load(k, bi, [j]))
+            b.store(value, k.address(outs, [o, j]))
+
+
+def _row_mean(k: Kernel, total: ir.Value, n: int, term) -> ir.Value:
+    b = k.b
+    b.store(ir.Constant(F64, 0.0), total)
+    with for_range(b, 0, n, name="j") as j:
+        b.store(b.fadd(b.load(total), term(j)), total)
+    return b.fdiv(b.load(total), ir.Constant(F64, float(n)))

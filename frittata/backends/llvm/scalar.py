@@ -1,0 +1,227 @@
+"""Scalar semantics of elementwise operators in LLVM IR, matching the reference interpreter.
+
+Values are in their storage type (`irutil.ltype`); integers wrap like numpy; integer division
+truncates and gives 0 on a zero divisor; right shifts round half up; casts follow numpy `astype`
+on x86 (out-of-range float -> int gives the minimum integer); float max/min propagate NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from llvmlite import ir
+
+from frittata.backends.llvm.irutil import F32, F64, I8, I32, I64, intrinsic, ltype
+from frittata.terms.ops import Op
+
+SIGNED = frozenset({"int8", "int32", "int64"})
+
+
+def fcall(b: ir.IRBuilder, name: str, *args: ir.Value) -> ir.Value:
+    """Call an f32 intrinsic or libm function `name` (e.g. "llvm.exp.f32", "erf" on f64)."""
+    ty = args[0].type
+    return b.call(intrinsic(b.module, name, ty, [a.type for a in args]), list(args))
+
+
+def widen(b: ir.IRBuilder, x: ir.Value, dtype: str) -> ir.Value:
+    """An integer (or bool) value as i64, sign- or zero-extended per its dtype."""
+    if x.type == I64:
+        return x
+    return b.sext(x, I64) if dtype in SIGNED else b.zext(x, I64)
+
+
+def binary(b: ir.IRBuilder, op: Op, dtype: str, x: ir.Value, y: ir.Value) -> ir.Value:
+    if dtype == "float32":
+        return _float_binary(b, op, x, y)
+    match op:
+        case Op.ADD:
+            return b.add(x, y)
+        case Op.SUB:
+            return b.sub(x, y)
+        case Op.MUL:
+            return b.mul(x, y)
+        case Op.DIV:
+            return _int_div(b, dtype, x, y)
+        case Op.MAXIMUM | Op.MINIMUM:
+            cmp = _int_cmp(b, dtype, ">" if op == Op.MAXIMUM else "<", x, y)
+            return b.select(cmp, x, y)
+        case _:
+            raise AssertionError(f"{op} has no integer form")
+
+
+def _float_binary(b: ir.IRBuilder, op: Op, x: ir.Value, y: ir.Value) -> ir.Value:
+    match op:
+        case Op.ADD:
+            return b.fadd(x, y)
+        case Op.SUB:
+            return b.fsub(x, y)
+        case Op.MUL:
+            return b.fmul(x, y)
+        case Op.DIV:
+            return b.fdiv(x, y)
+        case Op.POW:
+            return fcall(b, "llvm.pow.f32", x, y)
+        case Op.MAXIMUM:
+            return fcall(b, "llvm.maximum.f32", x, y)
+        case Op.MINIMUM:
+            return fcall(b, "llvm.minimum.f32", x, y)
+        case _:
+            raise AssertionError(f"{op} is not binary")
+
+
+def _int_cmp(b: ir.IRBuilder, dtype: str, pred: str, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.icmp_signed(pred, x, y) if dtype in SIGNED else b.icmp_unsigned(pred, x, y)
+
+
+def _int_div(b: ir.IRBuilder, dtype: str, x: ir.Value, y: ir.Value) -> ir.Value:
+    """Truncating division in i64, 0 on a zero divisor, wrapped back to the dtype."""
+    wx, wy = widen(b, x, dtype), widen(b, y, dtype)
+    zero = b.icmp_signed("==", wy, ir.Constant(I64, 0))
+    overflow = b.and_(b.icmp_signed("==", wy, ir.Constant(I64, -1)),
+                      b.icmp_signed("==", wx, ir.Constant(I64, -(1 << 63))))
+    bad = b.or_(zero, overflow)
+    quotient = b.sdiv(wx, b.select(bad, ir.Constant(I64, 1), wy))
+    fixed = b.select(zero, ir.Constant(I64, 0), b.select(overflow, wx, quotient))
+    return b.trunc(fixed, x.type) if x.type != I64 else fixed
+
+
+def unary(b: ir.IRBuilder, node_op: Op, attr, dtype: str, x: ir.Value) -> ir.Value:
+    """`attr(name)` reads the operator's attributes; `dtype` is the operand's dtype."""
+    match node_op:
+        case Op.NEG:
+            return b.fneg(x) if dtype == "float32" else b.sub(ir.Constant(x.type, 0), x)
+        case Op.ABS:
+            return _abs(b, dtype, x)
+        case Op.EXP:
+            return fcall(b, "llvm.exp.f32", x)
+        case Op.ROUND:
+            return fcall(b, "llvm.roundeven.f32", x)
+        case Op.LOG:
+            return fcall(b, "llvm.log.f32", x)
+        case Op.SQRT:
+            return fcall(b, "llvm.sqrt.f32", x)
+        case Op.ERF:
+            return b.fptrunc(fcall(b, "erf", b.fpext(x, F64)), F32)
+        case Op.TANH:
+            return fcall(b, "tanhf", x)
+        case Op.SIGMOID:
+            one = ir.Constant(F32, 1.0)
+            return b.fdiv(one, b.fadd(one, fcall(b, "llvm.exp.f32", b.fneg(x))))
+        case Op.RELU:
+            return clip(b, dtype, x, 0, None)
+        case Op.LEAKY_RELU:
+            scaled = b.fmul(x, ir.Constant(F32, attr("alpha")))
+            return b.select(b.fcmp_ordered(">=", x, ir.Constant(F32, 0.0)), x, scaled)
+        case Op.GELU:
+            return _gelu(b, x, attr("approximate"))
+        case Op.CLIP:
+            return clip(b, dtype, x, attr("lo"), attr("hi"))
+        case Op.CAST:
+            return cast(b, x, dtype, attr("dtype"))
+        case Op.RIGHT_SHIFT:
+            return right_shift(b, dtype, x, attr("shift"))
+        case _:
+            raise AssertionError(f"{node_op} is not unary")
+
+
+def _abs(b: ir.IRBuilder, dtype: str, x: ir.Value) -> ir.Value:
+    if dtype == "float32":
+        return fcall(b, "llvm.fabs.f32", x)
+    if dtype not in SIGNED:
+        return x
+    negative = b.icmp_signed("<", x, ir.Constant(x.type, 0))
+    return b.select(negative, b.sub(ir.Constant(x.type, 0), x), x)
+
+
+def _gelu(b: ir.IRBuilder, x: ir.Value, approximate: str) -> ir.Value:
+    """Computed in f64, as the interpreter's formula (float64 constants) does."""
+    wide = b.fpext(x, F64)
+    half, one = ir.Constant(F64, 0.5), ir.Constant(F64, 1.0)
+    if approximate == "tanh":
+        cube = b.fmul(b.fmul(wide, wide), wide)
+        inner = b.fadd(wide, b.fmul(ir.Constant(F64, 0.044715), cube))
+        core = fcall(b, "tanh", b.fmul(ir.Constant(F64, math.sqrt(2 / math.pi)), inner))
+    else:
+        core = fcall(b, "erf", b.fmul(wide, ir.Constant(F64, 1 / math.sqrt(2))))
+    return b.fptrunc(b.fmul(b.fmul(half, wide), b.fadd(one, core)), F32)
+
+
+def clip(b: ir.IRBuilder, dtype: str, x: ir.Value, lo, hi) -> ir.Value:
+    """min(max(x, lo), hi); a bound of None is absent. Integers clamp in i64 then wrap."""
+    if dtype == "float32":
+        if lo is not None:
+            x = fcall(b, "llvm.maximum.f32", x, ir.Constant(F32, float(lo)))
+        if hi is not None:
+            x = fcall(b, "llvm.minimum.f32", x, ir.Constant(F32, float(hi)))
+        return x
+    wide = widen(b, x, dtype)
+    if lo is not None:
+        bound = ir.Constant(I64, int(lo))
+        wide = b.select(b.icmp_signed("<", wide, bound), bound, wide)
+    if hi is not None:
+        bound = ir.Constant(I64, int(hi))
+        wide = b.select(b.icmp_signed(">", wide, bound), bound, wide)
+    return wide if x.type == I64 else b.trunc(wide, x.type)
+
+
+def right_shift(b: ir.IRBuilder, dtype: str, x: ir.Value, shift: int) -> ir.Value:
+    """(x + 2^(shift-1)) >> shift in i64, wrapped back to the dtype; x >> 0 = x."""
+    if shift == 0:
+        return x
+    wide = b.add(widen(b, x, dtype), ir.Constant(I64, 1 << (shift - 1)))
+    shifted = b.ashr(wide, ir.Constant(I64, shift))
+    return shifted if x.type == I64 else b.trunc(shifted, x.type)
+
+
+def cast(b: ir.IRBuilder, x: ir.Value, src: str, dst: str) -> ir.Value:
+    """numpy `astype` from `src` to `dst`."""
+    to = ltype(dst)
+    if src == dst:
+        return x
+    if dst == "bool":
+        nonzero = (b.fcmp_unordered("!=", x, ir.Constant(F32, 0.0)) if src == "float32"
+                   else b.icmp_signed("!=", x, ir.Constant(x.type, 0)))
+        return b.zext(nonzero, I8)
+    if src == "float32":
+        return _float_to_int(b, x, dst)
+    if dst == "float32":
+        return b.sitofp(x, F32) if src in SIGNED else b.uitofp(x, F32)
+    return _int_resize(b, x, src, to)
+
+
+def _int_resize(b: ir.IRBuilder, x: ir.Value, src: str, to: ir.IntType) -> ir.Value:
+    if x.type.width == to.width:
+        return x
+    if x.type.width > to.width:
+        return b.trunc(x, to)
+    return b.sext(x, to) if src in SIGNED else b.zext(x, to)
+
+
+def _float_to_int(b: ir.IRBuilder, x: ir.Value, dst: str) -> ir.Value:
+    """Truncation toward zero through i32 (i64 for int64); out of range gives the minimum, as x86 does."""
+    wide = I64 if dst == "int64" else I32
+    limit = float(1 << (wide.width - 1))
+    in_range = b.and_(b.fcmp_ordered(">=", x, ir.Constant(F32, -limit)),
+                      b.fcmp_ordered("<", x, ir.Constant(F32, limit)))
+    safe = b.select(in_range, x, ir.Constant(F32, 0.0))
+    value = b.select(in_range, b.fptosi(safe, wide), ir.Constant(wide, -(1 << (wide.width - 1))))
+    return value if wide == ltype(dst) else b.trunc(value, ltype(dst))
+
+
+def truth(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """A stored bool byte as an i1."""
+    return b.icmp_signed("!=", x, ir.Constant(x.type, 0))
+
+
+def elementwise(b: ir.IRBuilder, op: Op, attr, dtypes: list[str], xs: list[ir.Value]) -> ir.Value:
+    """One elementwise operator on scalar operands of the given dtypes."""
+    match op:
+        case Op.WHERE:
+            return b.select(truth(b, xs[0]), xs[1], xs[2])
+        case Op.ADD | Op.SUB | Op.MUL | Op.DIV | Op.POW | Op.MAXIMUM | Op.MINIMUM:
+            return binary(b, op, dtypes[0], xs[0], xs[1])
+        case (Op.NEG | Op.ABS | Op.ROUND | Op.EXP | Op.LOG | Op.SQRT | Op.ERF | Op.TANH | Op.SIGMOID
+              | Op.RELU | Op.LEAKY_RELU | Op.GELU | Op.CLIP | Op.CAST | Op.RIGHT_SHIFT):
+            return unary(b, op, attr, dtypes[0], xs[0])
+        case _:
+            raise AssertionError(f"{op} is not elementwise")
+

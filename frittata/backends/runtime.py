@@ -1,0 +1,120 @@
+"""The runtime `Module`: a compiled program with named inputs and outputs, run natively.
+
+A module owns a JIT engine, its parameters, one arena for intermediates (its size is the
+planned peak), and a small team of threads that enter the native code together (ctypes
+releases the GIL). Inputs are checked by name, shape and dtype before any native code runs.
+`load` needs only this module, `fileformat`, `jit` and llvmlite: never the compiler stages.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from frittata.backends import fileformat
+from frittata.backends.jit import Engine
+from frittata.backends.team import Team
+from frittata.errors import RuntimeInputError
+from frittata.terms.dtypes import TensorType
+
+ALIGN = 64
+
+
+def aligned(nbytes: int, dtype: str = "uint8", shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A zeroed, 64-byte aligned array of `nbytes` bytes (viewed as `dtype`, `shape`)."""
+    raw = np.zeros(nbytes + ALIGN, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGN
+    array = raw[start:start + nbytes].view(dtype)
+    return array.reshape(shape) if shape is not None else array
+
+
+def aligned_copy(array: np.ndarray) -> np.ndarray:
+    out = aligned(array.nbytes, array.dtype.name, array.shape)
+    out[...] = array
+    return out
+
+
+class Module:
+    """A compiled program. `mod.run(x=...)` or `mod(x=...)` returns a dict of numpy arrays."""
+
+    def __init__(self, saved: fileformat.Saved, threads: int | None = None) -> None:
+        meta = saved.meta
+        self._saved = saved
+        self.inputs = {n: TensorType(tuple(s), d) for n, (s, d) in meta["inputs"].items()}
+        self.outputs = {n: TensorType(tuple(s), d) for n, (s, d) in meta["outputs"].items()}
+        self.report: dict = meta.get("report", {})
+        self.peak_bytes: int = meta["arena_bytes"]
+        self._engine = Engine(saved.ir_text, meta["features"])
+        self._params = [aligned_copy(a) for a in saved.params.values()]
+        self._arena = aligned(max(self.peak_bytes, ALIGN))
+        self._slots = np.zeros(1 + len(self.inputs) + len(self.outputs) + len(self._params), np.uint64)
+        self._slots[0] = self._arena.ctypes.data
+        for i, p in enumerate(self._params):
+            self._slots[1 + len(self.inputs) + len(self.outputs) + i] = p.ctypes.data
+        self._barrier = np.zeros(2, np.int32)
+        self._lock = threading.Lock()
+        self.threads = int(threads or meta.get("threads", 1))
+        self._team = Team(self._engine.entry, self.threads)
+        weakref.finalize(self, self._team.close)
+
+    def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Check inputs against the signature, run natively, return fresh output arrays."""
+        arrays = self._checked(inputs)
+        outputs = {n: np.empty(t.shape, t.dtype) for n, t in self.outputs.items()}
+        with self._lock:
+            for i, array in enumerate(list(arrays.values()) + list(outputs.values())):
+                self._slots[1 + i] = array.ctypes.data
+            self._team.run(self._slots.ctypes.data, self._barrier.ctypes.data)
+        return outputs
+
+    __call__ = run
+
+    def _checked(self, given: Mapping[str, object]) -> dict[str, np.ndarray]:
+        missing = [n for n in self.inputs if n not in given]
+        extra = [n for n in given if n not in self.inputs]
+        if missing or extra:
+            raise RuntimeInputError(f"module: expected inputs {list(self.inputs)}, got {list(given)}"
+                                    f" (missing {missing}, unexpected {extra})")
+        arrays = {}
+        for name, ty in self.inputs.items():
+            value = given[name]
+            if not isinstance(value, np.ndarray):
+                raise RuntimeInputError(f"module: input {name!r}: expected a numpy array {ty}, "
+                                        f"got {type(value).__name__}")
+            if value.shape != ty.shape or value.dtype.name != ty.dtype:
+                raise RuntimeInputError(f"module: input {name!r}: expected {ty}, got {value.dtype.name}{list(value.shape)}")
+            arrays[name] = np.ascontiguousarray(value)
+        return arrays
+
+    def benchmark(self, inputs: Mapping[str, np.ndarray], repeat: int = 20, warmup: int = 2) -> dict[str, float]:
+        """Wall time of `run` in milliseconds: median, min and max over `repeat` runs."""
+        for _ in range(warmup):
+            self.run(**inputs)
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            self.run(**inputs)
+            times.append((time.perf_counter() - start) * 1e3)
+        return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "repeat": repeat}
+
+    def save(self, path: str | Path) -> None:
+        """Write the module to one file (see `frittata.backends.fileformat`)."""
+        meta = dict(self._saved.meta, report=self.report)
+        Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, self._saved.ir_text, self._saved.params)))
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{n}: {t}" for n, t in self.inputs.items())
+        outs = ", ".join(f"{n}: {t}" for n, t in self.outputs.items())
+        return f"<Module ({ins}) -> ({outs}); {self.threads} thread(s), peak {self.peak_bytes} bytes>"
+
+
+def load(path: str | Path, threads: int | None = None) -> Module:
+    """Load a module saved by `Module.save`; a truncated or altered file raises ModuleFormatError."""
+    data = Path(path).read_bytes()
+    return Module(fileformat.decode(data, str(path)), threads=threads)

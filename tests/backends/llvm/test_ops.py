@@ -1,0 +1,145 @@
+"""Differential tests: every operator compiled for llvm equals the reference interpreter."""
+
+from __future__ import annotations
+
+import pytest
+
+import frittata as ft
+from frittata import terms as T
+from tests.backends.llvm.helpers import check, rand
+
+X4 = (2, 3, 6, 5)
+
+UNARY = {
+    "neg": T.neg, "abs": T.abs, "round": lambda x: T.round(T.mul(x, 2.0)), "exp": T.exp, "log": lambda x: T.log(T.add(T.abs(x), 0.1)),
+    "sqrt": lambda x: T.sqrt(T.abs(x)), "erf": T.erf, "tanh": T.tanh, "sigmoid": T.sigmoid,
+    "relu": T.relu, "leaky_relu": lambda x: T.leaky_relu(x, 0.2), "gelu": T.gelu,
+    "gelu_tanh": lambda x: T.gelu(x, "tanh"), "clip": lambda x: T.clip(x, -0.5, None),
+    "cast_int8": lambda x: T.cast(T.mul(x, 50.0), "int8"), "cast_bool": lambda x: T.cast(T.relu(x), "bool"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary(name):
+    check(ft.Program({"out": UNARY[name](T.var("x", (3, 17)))}))
+
+
+BINARY = {"add": T.add, "sub": T.sub, "mul": T.mul, "div": T.div, "maximum": T.maximum, "minimum": T.minimum,
+          "pow": lambda a, b: T.pow(T.abs(a), b)}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_broadcast(name):
+    a, b = T.var("a", (2, 3, 4)), T.var("b", (3, 1))
+    check(ft.Program({"out": BINARY[name](a, b), "swapped": BINARY[name](b, a)}))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64"])
+def test_integer_arithmetic(dtype):
+    a, b = T.var("a", (4, 9), dtype), T.var("b", (9,), dtype)
+    outs = {"add": T.add(a, b), "mul": T.mul(a, b), "div": T.div(a, b), "max": T.maximum(a, b),
+            "neg": T.neg(a), "abs": T.abs(a), "f": T.cast(a, "float32"), "clip": T.clip(a, -3, 5),
+            "shift": T.right_shift(a, 3), "wide": T.cast(a, "int32")}
+    inputs = {"a": rand((4, 9), dtype, 1), "b": rand((9,), dtype, 2)}
+    inputs["b"][0] = 0
+    check(ft.Program(outs), inputs)
+
+
+def test_where_and_constants():
+    x = T.var("x", (5, 6))
+    check(ft.Program({"out": T.where(T.cast(T.relu(x), "bool"), x, T.mul(x, -2.0)), "c": T.const(3.5)}))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_matmul_batched(dtype):
+    a, b = T.var("a", (2, 1, 5, 7), dtype), T.var("b", (3, 7, 4), dtype)
+    check(ft.Program({"out": T.matmul(a, b)}), {"a": rand((2, 1, 5, 7), dtype), "b": rand((3, 7, 4), dtype, 1)})
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_dense(dtype):
+    x = T.var("x", (3, 2, 19), dtype)
+    check(ft.Program({"out": T.dense(x, T.param("w", rand((11, 19), dtype, 3)))}), {"x": rand((3, 2, 19), dtype)})
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+@pytest.mark.parametrize("attrs", [dict(), dict(strides=2, pads=1), dict(pads=(0, 1, 2, 1), dilations=2),
+                                   dict(groups=3, pads=1), dict(strides=(1, 2), groups=3)])
+def test_conv2d(dtype, attrs):
+    x = T.var("x", X4, dtype)
+    groups = attrs.get("groups", 1)
+    w = T.param("w", rand((6, 3 // groups, 3, 2), dtype, 4))
+    check(ft.Program({"out": T.conv2d(x, w, **attrs)}), {"x": rand(X4, dtype)})
+
+
+@pytest.mark.parametrize("epilogue", [(), (("relu",),), (("add",), ("clip", 0.0, 6.0))])
+def test_fused_conv2d_and_dense(epilogue):
+    x = T.var("x", X4)
+    w, b = T.param("w", rand((4, 3, 3, 3), seed=5)), T.param("b", rand((4,), seed=6))
+    res = (T.var("r", (2, 4, 6, 5)),) if ("add",) in epilogue else ()
+    conv = T.fused_conv2d(x, w, b, *res, pads=(1, 1, 1, 1), epilogue=epilogue)
+    xd = T.var("xd", (3, 8))
+    dres = (T.var("rd", (3, 5)),) if ("add",) in epilogue else ()
+    dense = T.fused_dense(xd, T.param("wd", rand((5, 8), seed=7)), T.param("bd", rand((5,), seed=8)), *dres,
+                          epilogue=epilogue)
+    check(ft.Program({"conv": conv, "dense": dense}))
+
+
+def test_int8_requantize_epilogue():
+    x = T.var("x", (1, 4, 6, 6), "int8")
+    w, b = T.param("w", rand((8, 4, 3, 3), "int8", 1)), T.param("b", rand((8,), "int8", 2).astype("int32"))
+    epilogue = (("relu",), ("shift", 6), ("clip", -127, 127), ("cast", "int8"))
+    conv = T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=epilogue)
+    xd = T.var("xd", (2, 30), "int8")
+    dense = T.fused_dense(xd, T.param("wd", rand((7, 30), "int8", 3)), T.param("bd", rand((7,), "int32", 4)),
+                          epilogue=(("shift", 4), ("cast", "int8")))
+    check(ft.Program({"conv": conv, "dense": dense}))
+
+
+@pytest.mark.parametrize("kind", ["max", "avg", "avg_incl", "global"])
+def test_pooling(kind):
+    x = T.var("x", X4)
+    pools = {"max": lambda: T.max_pool2d(x, 3, 2, 1), "avg": lambda: T.avg_pool2d(x, (2, 3), 1, (1, 1, 0, 1)),
+             "avg_incl": lambda: T.avg_pool2d(x, 3, 2, 1, count_include_pad=True),
+             "global": lambda: T.global_avg_pool(x)}
+    check(ft.Program({"out": pools[kind]()}))
+
+
+def test_normalizations():
+    x = T.var("x", X4)
+    c = (3,)
+    bn = T.batch_norm(x, T.param("s", rand(c, seed=1)), T.param("b", rand(c, seed=2)), T.param("m", rand(c, seed=3)),
+                      T.param("v", rand(c, seed=4) ** 2 + 0.5))
+    ln = T.layer_norm(x, T.param("ls", rand((6, 5), seed=5)), T.param("lb", rand((6, 5), seed=6)), axis=2)
+    check(ft.Program({"bn": bn, "ln": ln, "sm": T.softmax(x, axis=1), "sm_last": T.softmax(x)}))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32", "uint8"])
+def test_reductions(dtype):
+    x = T.var("x", X4, dtype)
+    outs = {"sum": T.reduce_sum(x, (1, 3)), "max": T.reduce_max(x, 2, keepdims=True), "all": T.reduce_sum(x)}
+    if dtype == "float32":
+        outs["mean"] = T.reduce_mean(x, (0, 2), keepdims=True)
+    check(ft.Program(outs), {"x": rand(X4, dtype)})
+
+
+def test_movement():
+    x = T.var("x", X4)
+    outs = {"reshape": T.reshape(x, (6, 30)), "transpose": T.transpose(x, (2, 0, 3, 1)),
+            "concat": T.concat(x, T.neg(x), axis=2), "slice": T.slice(x, [(None, None, 1), (2, 0, -1),
+                                                                          (1, 6, 2), (None, None, -2)]),
+            "pad": T.pad(x, [(0, 1), (1, 0), (2, 2), (0, 1)], 0.5),
+            "gather": T.gather(x, [[2, 0], [1, -1]], axis=3), "input_out": x}
+    check(ft.Program(outs))
+
+
+def test_nchwc_layout():
+    x = T.var("x", (2, 8, 3, 4))
+    packed = T.pack_nchwc(x, 4)
+    check(ft.Program({"packed": packed, "round": T.unpack_nchwc(T.relu(packed), 4)}))
+
+
+def test_shared_outputs_and_aliases():
+    x = T.var("x", (4, 6))
+    y = T.relu(x)
+    check(ft.Program({"a": y, "b": y, "r": T.reshape(y, (24,)), "s": T.exp(y)}))
