@@ -1,0 +1,109 @@
+"""The cost-model protocol: what one e-node costs at run time, in seconds, on one target.
+
+A cost model prices a single e-node from local facts only (`NodeInfo`: its operator, its
+attributes, its output type, its operands' types, and whether it is a compile-time constant).
+Extraction adds the prices of the distinct e-nodes it picks (DAG cost: a sub-term shared by
+several consumers is paid once), so a model never sees its children's costs and must not try
+to include them.
+
+Invariants every model must keep (the extractor checks the first two and raises
+`ExtractionError` otherwise):
+  * the cost is a finite float >= 0, in **seconds** of estimated run time;
+  * it depends only on the `NodeInfo` (it is memoised per e-node, and extraction is
+    deterministic only if the model is);
+  * alternatives that do less work or move fewer bytes should not cost more — that is what
+    makes extraction prefer fused kernels and cancelled layout changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from frittata.errors import ExtractionError
+from frittata.terms.dtypes import TensorType
+from frittata.terms.ops import Op
+from frittata.terms.program import Program
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """Everything a cost model may look at for one e-node.
+
+    `attrs` are the term's attributes (a parameter carries only `(("name", n),)`), `type` is
+    the output type, `operands` the operand types in order, and `constant` says the node is
+    computed from parameters and constants only, so a backend folds it at compile time.
+    """
+
+    op: Op
+    attrs: tuple[tuple[str, Any], ...]
+    type: TensorType
+    operands: tuple[TensorType, ...]
+    constant: bool = False
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        """The attribute `name`, or `default` when the node has none."""
+        for key, value in self.attrs:
+            if key == name:
+                return value
+        return default
+
+
+@runtime_checkable
+class CostModel(Protocol):
+    """A per-target price list: `node_cost(info)` is run time in seconds (finite, >= 0)."""
+
+    name: str
+
+    def node_cost(self, info: NodeInfo) -> float:
+        """Estimated seconds spent executing this e-node alone (see the module invariants)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FunctionCostModel:
+    """A user's plain function `NodeInfo -> seconds` used as a cost model."""
+
+    function: Callable[[NodeInfo], float]
+    name: str = "user"
+
+    def node_cost(self, info: NodeInfo) -> float:
+        return self.function(info)
+
+
+def as_cost_model(model: CostModel | Callable[[NodeInfo], float]) -> CostModel:
+    """Accept a `CostModel` or a plain function of a `NodeInfo`; anything else is an error."""
+    if isinstance(model, CostModel):
+        return model
+    if callable(model):
+        return FunctionCostModel(model, getattr(model, "__name__", "user"))
+    raise ExtractionError(f"cost model: expected an object with node_cost(info) and a name, or a function of "
+                          f"a NodeInfo, got {type(model).__name__}")
+
+
+def checked_cost(model: CostModel, info: NodeInfo) -> float:
+    """`model.node_cost(info)` as a float, or ExtractionError naming the model and the node."""
+    cost = model.node_cost(info)
+    try:
+        value = float(cost)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ExtractionError(f"cost model {model.name!r}: expected a finite cost >= 0 (seconds), got {cost!r} "
+                              f"for {info.op.value} -> {info.type}")
+    return value
+
+
+def program_cost(program: Program, model: CostModel | Callable[[NodeInfo], float]) -> float:
+    """Model seconds of a whole program: every distinct term priced once (DAG cost)."""
+    priced = as_cost_model(model)
+    constant: dict[int, bool] = {}
+    total = 0.0
+    for term in program.terms():
+        folded = term.op != Op.INPUT and all(constant[id(a)] for a in term.args)
+        constant[id(term)] = folded
+        info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args), folded)
+        total += checked_cost(priced, info)
+    return total

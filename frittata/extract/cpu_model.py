@@ -1,0 +1,98 @@
+"""The analytical CPU cost model: a roofline per kernel, with fusion, layout and vector effects.
+
+One e-node runs as one kernel call. Its time is
+
+    launch + max(flops / (cores * peak(dtype) * efficiency(kind) * lanes),
+                 bytes / (bandwidth(bytes) * copy_efficiency(kind) * lanes))
+
+so a kernel is bound either by vector FMA throughput or by memory traffic. The effects that
+make one equivalent term cheaper than another follow from it: a fused kernel
+(`fused_conv2d`/`fused_dense` with an epilogue) neither writes nor re-reads the intermediate
+tensors nor pays their launches; `pack_nchwc`/`unpack_nchwc` cost a strided copy, so a pack
+that cancels an unpack saves it; channel blocks and output widths that are multiples of the
+16 fp32 lanes of AVX-512 keep every lane busy; a working set that fits in the L2 caches streams
+at cache bandwidth. Leaves, reshapes (views) and constant nodes (folded at compile time) are
+free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from frittata.extract.cost import NodeInfo
+from frittata.extract.cpu_work import Kind, Work, work
+
+KIB = 1024
+
+
+@dataclass(frozen=True)
+class CpuModel:
+    """Roofline CPU model; invariant: cost >= 0 seconds, more FLOPs or bytes never cost less.
+
+    Compute figures describe the project's machine (Sapphire Rapids, ../shared/CPU_PERF_NOTES.md);
+    memory and launch figures were measured by `bench/calibrate_cpu_model.py` (best of 7,
+    2026-11, 2-core VM). Rerun that script and pass its output as keyword arguments to
+    calibrate for another machine.
+    """
+
+    name: str = "cpu"
+    cores: int = 2
+    """Cores used by one kernel (the outer parallel loop is split across them)."""
+    vector_lanes: int = 16
+    """fp32 lanes of one vector register: 512-bit AVX-512 (CPU_PERF_NOTES)."""
+    fp32_flops_per_core: float = 242e9
+    """FLOP/s: zmm FMA microbenchmark peak per core (CPU_PERF_NOTES)."""
+    int8_ops_per_core: float = 870e9
+    """OP/s: AVX-512 VNNI int8 peak per core (CPU_PERF_NOTES)."""
+    contraction_efficiency: float = 0.70
+    """Fraction of peak of a register-blocked GEMM/conv: OpenBLAS sgemm 1024^3, 340 of 484 GFLOP/s."""
+    depthwise_efficiency: float = 0.25
+    """Depthwise conv: two vector loads per FMA halve the FMA rate, edges halve it again (estimate)."""
+    elementwise_efficiency: float = 0.50
+    """Streaming elementwise and reduction loops: one load/store port pair per FMA (estimate)."""
+    transcendental_flops: float = 20.0
+    """FLOP-equivalents per exp/erf/tanh element: a vectorized degree-~10 polynomial with range
+    reduction (SLEEF expf u10); numpy's non-vectorized exp measures far higher here."""
+    dram_bandwidth: float = 22.9e9
+    """Bytes/s (read + written) of a 256 MiB copy (calibrate_cpu_model.py)."""
+    cache_bandwidth: float = 48.1e9
+    """Bytes/s of a 512 KiB copy, an L2-resident working set (calibrate_cpu_model.py)."""
+    cache_bytes: int = 2 * 2048 * KIB
+    """L2 of both cores (2 MiB each, CPU_PERF_NOTES): working sets below this stream from cache."""
+    strided_copy_efficiency: float = 0.30
+    """Bandwidth of an NCHW -> NCHW16c pack relative to a plain copy (calibrate_cpu_model.py)."""
+    launch_seconds: float = 0.6e-6
+    """Seconds to call one kernel that does nothing (a 16-element ufunc, calibrate_cpu_model.py)."""
+
+    def node_cost(self, info: NodeInfo) -> float:
+        """Estimated seconds of one kernel call (see the module docstring)."""
+        if info.constant:
+            return 0.0
+        done = work(info, self.transcendental_flops, self.vector_lanes)
+        if done.kind in (Kind.FREE, Kind.VIEW):
+            return 0.0
+        return self.launch_seconds + max(self.compute_seconds(done, info), self.memory_seconds(done))
+
+    def compute_seconds(self, done: Work, info: NodeInfo) -> float:
+        """FLOPs over the reachable FMA throughput of this kind of loop."""
+        if done.flops == 0:
+            return 0.0
+        int8 = bool(info.operands) and all(t.dtype in ("int8", "uint8") for t in info.operands[:2])
+        peak = self.int8_ops_per_core if int8 and done.kind is Kind.CONTRACTION else self.fp32_flops_per_core
+        return done.flops / (self.cores * peak * self._efficiency(done.kind) * done.lanes)
+
+    def memory_seconds(self, done: Work) -> float:
+        """Bytes over the bandwidth of the level the working set fits in."""
+        bandwidth = self.cache_bandwidth if done.bytes <= self.cache_bytes else self.dram_bandwidth
+        copy = self.strided_copy_efficiency if done.kind is Kind.STRIDED_COPY else 1.0
+        lanes = done.lanes if done.kind is Kind.STRIDED_COPY else 1.0
+        return done.bytes / (bandwidth * copy * lanes)
+
+    def _efficiency(self, kind: Kind) -> float:
+        match kind:
+            case Kind.CONTRACTION:
+                return self.contraction_efficiency
+            case Kind.DEPTHWISE:
+                return self.depthwise_efficiency
+            case Kind.ELEMENTWISE | Kind.REDUCTION | Kind.COPY | Kind.STRIDED_COPY | Kind.FREE | Kind.VIEW:
+                return self.elementwise_efficiency

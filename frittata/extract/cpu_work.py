@@ -1,0 +1,123 @@
+"""How much work one operator does: FLOPs, compulsory bytes, and what kind of loop it is.
+
+`work(info)` is a pure function of a `NodeInfo`, with one case per operator. FLOPs count a
+fused multiply-add as 2; bytes are the operands read once plus the output written once (the
+compulsory traffic of a roofline). `lanes` is the fraction of the vector lanes a kernel keeps
+busy: contractions vectorize over their output channels (N of dense/matmul, O of conv2d),
+blocked layouts over their channel block, so a width that is not a multiple of the vector
+width wastes the rest of the last vector.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from typing import assert_never
+
+from frittata.extract.cost import NodeInfo
+from frittata.terms.ops import BINARY, UNARY, Op
+
+TRANSCENDENTAL = frozenset({Op.EXP, Op.LOG, Op.ERF, Op.TANH, Op.SIGMOID, Op.GELU, Op.POW, Op.SQRT})
+"""Elementwise ops computed by a polynomial or iteration rather than one instruction."""
+
+
+class Kind(enum.Enum):
+    """The loop shape of an operator, which decides the fraction of peak it reaches."""
+
+    FREE = "free"                # leaves: no run-time work
+    VIEW = "view"                # a reshape of a contiguous tensor: metadata only
+    CONTRACTION = "contraction"  # dense, matmul, conv2d (register-blocked FMA loops)
+    DEPTHWISE = "depthwise"      # grouped conv with one input channel per group
+    ELEMENTWISE = "elementwise"  # one pass over memory
+    REDUCTION = "reduction"      # pools, norms, reductions
+    COPY = "copy"                # contiguous data movement (concat, slice, pad, gather)
+    STRIDED_COPY = "strided"     # transposing data movement (transpose, pack, unpack)
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """FLOPs (FMA = 2), bytes (read + written), loop kind, busy fraction of vector lanes."""
+
+    flops: float
+    bytes: float
+    kind: Kind
+    lanes: float = 1.0
+
+
+def lane_fraction(width: int, lanes: int) -> float:
+    """Useful fraction of `ceil(width / lanes)` vectors: 1.0 when lanes divides width."""
+    if width <= 0:
+        return 1.0
+    return width / (math.ceil(width / lanes) * lanes)
+
+
+def work(info: NodeInfo, transcendental_flops: float, lanes: int) -> Work:
+    """The `Work` of one e-node (see the module docstring for the conventions)."""
+    op, out = info.op, info.type
+    moved = float(out.nbytes + sum(t.nbytes for t in info.operands))
+    match op:
+        case Op.INPUT | Op.PARAM | Op.CONST:
+            return Work(0.0, 0.0, Kind.FREE)
+        case Op.RESHAPE:
+            return Work(0.0, 0.0, Kind.VIEW)
+        case Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE:
+            return _contraction(info, moved, lanes)
+        case Op.WHERE:
+            return Work(float(out.size), moved, Kind.ELEMENTWISE)
+        case _ if op in TRANSCENDENTAL:
+            return Work(out.size * transcendental_flops, moved, Kind.ELEMENTWISE)
+        case _ if op in UNARY or op in BINARY:
+            return Work(float(out.size), moved, Kind.ELEMENTWISE)
+        case Op.MAX_POOL2D | Op.AVG_POOL2D:
+            kh, kw = info.attr("kernel")
+            return Work(float(out.size * kh * kw), moved, Kind.REDUCTION)
+        case Op.GLOBAL_AVG_POOL | Op.REDUCE_SUM | Op.REDUCE_MEAN | Op.REDUCE_MAX:
+            return Work(float(info.operands[0].size), moved, Kind.REDUCTION)
+        case Op.BATCH_NORM | Op.LAYER_NORM | Op.SOFTMAX:
+            return _normalization(info, moved, transcendental_flops)
+        case Op.TRANSPOSE:
+            return Work(0.0, moved, Kind.STRIDED_COPY)
+        case Op.PACK_NCHWC | Op.UNPACK_NCHWC:
+            return Work(0.0, moved, Kind.STRIDED_COPY, lane_fraction(info.attr("c"), lanes))
+        case Op.CONCAT | Op.SLICE | Op.PAD | Op.GATHER:
+            return Work(0.0, moved, Kind.COPY)
+        case _:
+            assert_never(op)
+
+
+def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
+    """2 FLOPs per multiply-add of the core, 1 per element per epilogue step, bias included."""
+    out, (x, w) = info.type, info.operands[:2]
+    match info.op:
+        case Op.MATMUL:
+            depth, width = x.shape[-1], out.shape[-1]
+        case Op.DENSE | Op.FUSED_DENSE:
+            depth, width = x.shape[-1], w.shape[0]
+        case Op.CONV2D | Op.FUSED_CONV2D:
+            depth, width = w.shape[1] * w.shape[2] * w.shape[3], w.shape[0] // info.attr("groups", 1)
+        case _:
+            raise AssertionError(f"{info.op} is not a contraction")
+    epilogue = info.attr("epilogue", ())
+    flops = 2.0 * out.size * depth + out.size * (len(epilogue) + (info.op in _FUSED))
+    depthwise = info.op in (Op.CONV2D, Op.FUSED_CONV2D) and info.attr("groups", 1) > 1 and w.shape[1] == 1
+    if depthwise:
+        return Work(flops, moved, Kind.DEPTHWISE, lane_fraction(x.shape[1], lanes))
+    return Work(flops, moved, Kind.CONTRACTION, lane_fraction(width, lanes))
+
+
+_FUSED = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE})
+
+
+def _normalization(info: NodeInfo, moved: float, transcendental_flops: float) -> Work:
+    """Batch norm is a folded scale and shift; layer norm and softmax read their input twice."""
+    size, first = info.type.size, info.operands[0].nbytes
+    match info.op:
+        case Op.BATCH_NORM:
+            return Work(2.0 * size, moved, Kind.ELEMENTWISE)
+        case Op.LAYER_NORM:
+            return Work(8.0 * size, moved + first, Kind.REDUCTION)
+        case Op.SOFTMAX:
+            return Work(size * (transcendental_flops + 3.0), moved + first, Kind.REDUCTION)
+        case _:
+            raise AssertionError(f"{info.op} is not a normalization")

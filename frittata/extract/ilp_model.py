@@ -1,0 +1,96 @@
+"""The integer program of DAG-optimal extraction, as sparse rows (solver-independent).
+
+Columns: one binary `x[n]` per usable e-node of the classes reachable from the roots, then one
+continuous order variable `t[c]` per class that lies on a cycle of the class graph (a
+non-trivial strongly connected component). Rows, with a column-wise coefficient list each:
+
+  root class c:           sum x[c's nodes]          = 1
+  every class c:          sum x[c's nodes]         <= 1
+  node n, operand d:      x[n] - sum x[d's nodes]  <= 0     (a chosen node's operands are chosen)
+  node n in c, operand d in c's component S:
+                          t[c] - t[d] - |S| x[n]   >= 1 - |S|   (chosen edges go down in t)
+
+The objective is sum cost[n] x[n]: each chosen e-node paid once, the DAG cost. The order rows
+make every cycle infeasible (t would have to decrease around it), and only edges inside a
+component can close a cycle, so the rest of the graph needs no order variables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from frittata.extract.problem import Problem
+from frittata.extract.scc import components
+
+
+@dataclass
+class IlpModel:
+    """Rows (lower, upper, [(column, coefficient)]) over the columns: `nodes`, then `order_classes`.
+
+    `component[c]` labels the cycle component of an ordered class, `component_size[c]` its size.
+    """
+
+    nodes: list[int]
+    order_classes: list[int]
+    component_size: dict[int, int]
+    component: dict[int, int]
+    rows: list[tuple[float, float, list[tuple[int, float]]]] = field(default_factory=list)
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.nodes) + len(self.order_classes)
+
+
+def reachable_classes(problem: Problem) -> list[int]:
+    """Classes reachable from the roots through usable e-nodes, in discovery order."""
+    seen = dict.fromkeys(problem.data.roots.values())
+    stack = list(seen)
+    while stack:
+        for node_id in problem.candidates[stack.pop()]:
+            for child in problem.data.nodes[node_id].children:
+                if child not in seen:
+                    seen[child] = None
+                    stack.append(child)
+    return sorted(seen)
+
+
+def build_ilp(problem: Problem) -> IlpModel:
+    """The rows and columns of the extraction ILP of `problem` (see the module docstring)."""
+    classes = reachable_classes(problem)
+    comp = components(classes, lambda c: _child_classes(problem, c))
+    sizes: dict[int, int] = {}
+    for label in comp.values():
+        sizes[label] = sizes.get(label, 0) + 1
+    ordered = [c for c in classes if sizes[comp[c]] > 1]
+    nodes = [n for c in classes for n in problem.candidates[c]]
+    model = IlpModel(nodes, ordered, {c: sizes[comp[c]] for c in ordered}, {c: comp[c] for c in ordered})
+    _class_rows(problem, model, classes)
+    _edge_rows(problem, model, comp)
+    return model
+
+
+def _child_classes(problem: Problem, cls: int) -> list[int]:
+    return [c for n in problem.candidates[cls] for c in problem.data.nodes[n].children]
+
+
+def _class_rows(problem: Problem, model: IlpModel, classes: list[int]) -> None:
+    column = {n: i for i, n in enumerate(model.nodes)}
+    roots = set(problem.data.roots.values())
+    for cls in classes:
+        members = [(column[n], 1.0) for n in problem.candidates[cls]]
+        model.rows.append((1.0 if cls in roots else 0.0, 1.0, members))
+
+
+def _edge_rows(problem: Problem, model: IlpModel, comp: dict[int, int]) -> None:
+    column = {n: i for i, n in enumerate(model.nodes)}
+    order = {c: len(model.nodes) + i for i, c in enumerate(model.order_classes)}
+    for node_id in model.nodes:
+        enode = problem.data.nodes[node_id]
+        x = column[node_id]
+        for child in sorted(set(enode.children)):
+            row = [(x, 1.0)] + [(column[m], -1.0) for m in problem.candidates[child]]
+            model.rows.append((-float("inf"), 0.0, row))
+            if enode.eclass in order and comp[child] == comp[enode.eclass]:
+                big = float(model.component_size[enode.eclass])
+                row = [(order[enode.eclass], 1.0), (order[child], -1.0), (x, -big)]
+                model.rows.append((1.0 - big, float("inf"), row))

@@ -1,0 +1,112 @@
+"""An extraction problem: an `EGraphData` with every e-node priced and its usable e-nodes.
+
+Both extractors read a `Problem`. Building one prices each e-node once with the cost model
+(seconds, checked finite and >= 0), marks the e-classes whose value is a compile-time constant
+(computed from parameters and constants only: a backend folds them, so their e-nodes are
+priced with `constant=True`), and drops e-nodes that can never be part of an acyclic
+extraction (an operand is the node's own e-class, or has no finite term at all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from frittata.errors import ExtractionError
+from frittata.extract.cost import CostModel, NodeInfo, checked_cost
+from frittata.rewrites.data import Choice, EGraphData
+from frittata.terms.ops import Op
+
+
+@dataclass(frozen=True)
+class Problem:
+    """`costs[n]` prices e-node n (seconds); `candidates[c]` are the usable e-nodes of class c."""
+
+    data: EGraphData
+    costs: tuple[float, ...]
+    candidates: tuple[tuple[int, ...], ...]
+
+
+def build_problem(data: EGraphData, model: CostModel) -> Problem:
+    """Price every e-node of `data` with `model` and find the usable ones."""
+    constant = constant_classes(data)
+    costs = []
+    for enode in data.nodes:
+        info = NodeInfo(enode.op, enode.attrs, data.classes[enode.eclass].type,
+                        tuple(data.classes[c].type for c in enode.children),
+                        enode.op != Op.INPUT and all(constant[c] for c in enode.children))
+        costs.append(checked_cost(model, info))
+    return Problem(data, tuple(costs), _usable(data))
+
+
+def constant_classes(data: EGraphData) -> list[bool]:
+    """Per e-class: some e-node of it is built from parameters and constants only (fixed point)."""
+    constant = [False] * len(data.classes)
+    changed = True
+    while changed:
+        changed = False
+        for enode in data.nodes:
+            if not constant[enode.eclass] and enode.op != Op.INPUT and all(constant[c] for c in enode.children):
+                constant[enode.eclass] = changed = True
+    return constant
+
+
+def _usable(data: EGraphData) -> tuple[tuple[int, ...], ...]:
+    """E-nodes whose operands all have a finite term (fixed point), without self-loops."""
+    finite = [False] * len(data.classes)
+    changed = True
+    while changed:
+        changed = False
+        for enode in data.nodes:
+            if not finite[enode.eclass] and all(finite[c] for c in enode.children):
+                finite[enode.eclass] = changed = True
+    return tuple(tuple(n for n in cls.nodes if _ok(data, n, finite)) for cls in data.classes)
+
+
+def _ok(data: EGraphData, node_id: int, finite: list[bool]) -> bool:
+    enode = data.nodes[node_id]
+    return enode.eclass not in enode.children and all(finite[c] for c in enode.children)
+
+
+def check_roots(problem: Problem) -> None:
+    """Raise ExtractionError if some output's e-class has no finite term."""
+    for name, cls in problem.data.roots.items():
+        if not problem.candidates[cls]:
+            raise ExtractionError(f"extract: expected a finite term for output {name!r}, "
+                                  f"got none in e-class {cls} (every e-node is cyclic)")
+
+
+def chosen_nodes(data: EGraphData, choice: Choice) -> list[int]:
+    """The e-nodes a choice uses from the roots, each once, operands first (checks cycles)."""
+    order: list[int] = []
+    state: dict[int, int] = {}  # e-class -> 1 on the current path, 2 done
+    for root in data.roots.values():
+        stack = [(root, False)]
+        while stack:
+            cls, expanded = stack.pop()
+            if expanded:
+                state[cls] = 2
+                order.append(choice[cls])
+                continue
+            if state.get(cls) == 2:
+                continue
+            if state.get(cls) == 1:
+                raise ExtractionError(f"extract: expected an acyclic choice, got a cycle through e-class {cls}")
+            node_id = _pick(data, choice, cls)
+            state[cls] = 1
+            stack.append((cls, True))
+            stack.extend((c, False) for c in reversed(data.nodes[node_id].children) if state.get(c) != 2)
+    return order
+
+
+def _pick(data: EGraphData, choice: Choice, cls: int) -> int:
+    if cls not in choice:
+        raise ExtractionError(f"extract: expected a choice for e-class {cls}, got none")
+    node_id = choice[cls]
+    if not 0 <= node_id < len(data.nodes) or data.nodes[node_id].eclass != cls:
+        raise ExtractionError(f"extract: expected an e-node of e-class {cls}, got e-node {node_id}")
+    return node_id
+
+
+def dag_cost(problem: Problem, choice: Choice) -> float:
+    """Seconds of a choice with every distinct chosen e-node paid once (DAG cost)."""
+    return float(sum(problem.costs[n] for n in chosen_nodes(problem.data, choice)))
