@@ -9,6 +9,7 @@ checks attribute patterns, guards and the right side's typing. `param-only` guar
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from egglog import PyObject, rule, ruleset, union, var
@@ -41,8 +42,9 @@ class _Query:
         return self.tensors[pattern.bind]
 
 
+@functools.lru_cache(maxsize=None)
 def compile_rule(rule_: Rule):
-    """One one-way `Rule` as an egglog rule named like it."""
+    """One one-way `Rule` as an egglog rule named like it (memoised: rules are immutable)."""
     query = _Query(rule_)
     root = var("root", Tensor)
     facts = [eq_(root, query.lhs(rule_.lhs))] + query.facts

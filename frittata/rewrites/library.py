@@ -23,6 +23,11 @@ def library_files() -> list[Path]:
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".rules"))
 
 
+def library_families() -> list[str]:
+    """Families of the library: one per file, named like the file."""
+    return [p.stem for p in library_files()]
+
+
 def load_file(path: Source) -> list[Rule]:
     """Rules of one file; the family defaults to the file's stem."""
     path = Path(path)

@@ -3,9 +3,9 @@
 A `Schedule` is a tuple of named `Phase`s, each running the rules of some families. A phase
 runs one egglog iteration at a time (then re-saturates the type analyses) and stops at the
 first of: saturated, iter-limit, node-limit, time-limit. Before a step that could cross the
-node limit (current size times the largest growth seen so far), the e-graph is checkpointed
-(`push`); a step that crosses it is rolled back (`pop`), so the e-graph never stays above the
-limit. One egglog step cannot be interrupted: the time limit is checked between steps.
+node limit (current size times the largest growth seen so far, at least 2x), the e-graph is
+checkpointed (`push`) and a step that crosses the limit is rolled back (`pop`); a step that
+grows faster than ever seen before can still overshoot, and then ends the phase. One egglog step cannot be interrupted: the time limit is checked between steps.
 Every rule is sound, so whatever the stop reason the e-graph still holds the input program.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from frittata.rewrites.compile import compile_rules
 from frittata.rewrites.data import EGraphData
 from frittata.rewrites.egraph import EGraphHandle
-from frittata.rewrites.library import Source, select_rules
+from frittata.rewrites.library import Source, library_families, select_rules
 from frittata.rewrites.rules import Rule
 from frittata.terms.program import Program
 
@@ -108,8 +108,8 @@ def saturate(program: Program, rules: list[Source] | tuple[Source, ...] = (), di
 
 
 def with_user_phases(schedule: Schedule, rules: list[Rule]) -> Schedule:
-    """The schedule plus one phase per family that no phase mentions (user families)."""
-    covered = {f for phase in schedule for f in phase.families}
+    """The schedule plus one phase per user family (not a library family) it does not run."""
+    covered = {f for phase in schedule for f in phase.families} | set(library_families())
     extra = sorted({r.family for r in rules} - covered)
     return tuple(schedule) + tuple(Phase(f, (f, "cancel")) for f in extra)
 
@@ -152,6 +152,8 @@ def run_phase(handle: EGraphHandle, phase: Phase, rules: list[Rule], limits: Lim
 
 
 def _limit_hit(report: PhaseReport, limits: Limits, elapsed: float) -> str:
+    if report.nodes > limits.nodes:
+        return "node-limit"
     if report.iterations >= limits.iterations:
         return "iter-limit"
     if elapsed >= limits.seconds:

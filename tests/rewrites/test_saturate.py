@@ -1,0 +1,81 @@
+"""Bounded saturation: limits and stop reasons, user rules firing, zoo models stay equal."""
+
+import numpy as np
+import pytest
+
+from frittata.rewrites import Limits, Phase, fold_params, original_choice, saturate, smallest_choice
+from frittata.terms import Program, conv2d, evaluate, param, relu, transpose, var, zoo
+from frittata.terms.ops import Op
+
+
+def _prefer(data, ops):
+    """The smallest extraction, except that nodes of `ops` win wherever they exist."""
+    choice = smallest_choice(data)
+    for cls, eclass in enumerate(data.classes):
+        for node in eclass.nodes:
+            if data.nodes[node].op in ops:
+                choice[cls] = node
+    return choice
+
+
+def test_user_rule_file_fires(tmp_path):
+    path = tmp_path / "mine.rules"
+    path.write_text("(family mine)\n(rule mine-double-transpose\n"
+                    "  (transpose (transpose ?x :perm ?p) :perm ?q) => ?x :if (perm-inverse ?p ?q))\n")
+    x = var("x", (2, 3, 4))
+    program = Program({"y": relu(transpose(transpose(x, (1, 2, 0)), (2, 0, 1)))})
+    data, report = saturate(program, rules=[path], disable=["cancel"])
+    assert report.fired().get("mine-double-transpose", 0) >= 1
+    assert [p.name for p in report.phases][-1] == "mine"
+    assert smallest_choice(data) and data.to_program(smallest_choice(data)).op_counts() == {"input": 1, "relu": 1}
+
+
+def test_rule_given_as_a_string_fires():
+    program = Program({"y": relu(relu(var("x", (3,))))})
+    _, report = saturate(program, rules=["(rule mine-relu (relu (relu ?x)) => (relu ?x))"], library=False)
+    assert set(report.fired()) == {"mine-relu"}
+
+
+def test_iteration_and_node_limits_stop_and_keep_a_valid_egraph():
+    program = zoo.get("resnet18")
+    data, report = saturate(program, limits=Limits(iterations=1))
+    assert {p.stop_reason for p in report.phases} == {"iter-limit"}
+    limit = report.phases[0].nodes + 300
+    small, report = saturate(program, limits=Limits(nodes=limit))
+    assert any(p.stop_reason == "node-limit" for p in report.phases)
+    assert all(p.nodes <= limit for p in report.phases)
+    assert small.to_program(original_choice(small)).op_counts() == program.op_counts()
+
+
+def test_time_limit_is_reported():
+    _, report = saturate(zoo.get("mlp"), limits=Limits(seconds=0.0))
+    assert {p.stop_reason for p in report.phases} == {"time-limit"}
+
+
+def test_schedule_is_a_value():
+    schedule = (Phase("only-cancel", ("cancel",)),)
+    _, report = saturate(zoo.get("mlp"), schedule=schedule)
+    assert [p.name for p in report.phases] == ["only-cancel"]
+    assert report.phases[0].stop_reason == "saturated"
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "mlp", "transformer_block"])
+def test_zoo_fused_and_folded_equals_original(name):
+    program = zoo.get(name)
+    data, report = saturate(program)
+    fused = fold_params(data.to_program(_prefer(data, {Op.FUSED_CONV2D, Op.FUSED_DENSE})))
+    assert fused.op_counts().get("batch_norm", 0) == 0
+    assert report.fired(), str(report)
+    inputs = zoo.example_input(program)
+    want, got = evaluate(program, inputs)["y"], evaluate(fused, inputs)["y"]
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4 * float(np.abs(want).max()))
+
+
+def test_fold_params_evaluates_parameter_arithmetic():
+    w = param("w", np.arange(6, dtype=np.float32).reshape(2, 3, 1, 1))
+    x = var("x", (1, 3, 2, 2))
+    program = Program({"y": conv2d(x, transpose(transpose(w, (1, 0, 2, 3)), (1, 0, 2, 3)))})
+    folded = fold_params(program)
+    assert folded.op_counts() == {"input": 1, "param": 1, "conv2d": 1}
+    inputs = {"x": np.ones((1, 3, 2, 2), np.float32)}
+    np.testing.assert_array_equal(evaluate(folded, inputs)["y"], evaluate(program, inputs)["y"])
