@@ -21,8 +21,22 @@ from frittata.terms import Program, Term, evaluate
 __all__ = [
     "ExtractionError", "FrittataError", "FrittataTypeError", "FrontendError", "HardwareError",
     "LoweringError", "ModuleFormatError", "Program", "RewriteError", "RuntimeInputError", "Term",
-    "evaluate", "from_onnx", "terms",
+    "compile", "evaluate", "from_onnx", "load", "terms",
 ]
+
+
+def compile(program: Program, target: str = "llvm", **options):  # noqa: A001 - the public name
+    """Compile a Program for "llvm" or "vta"; see `frittata.driver.compile` for the options."""
+    from frittata.driver import compile as _compile
+
+    return _compile(program, target, **options)
+
+
+def load(path, threads: int | None = None):
+    """Load a saved Module; needs neither egglog nor the rewrite and extraction stages."""
+    from frittata.backends.runtime import load as _load
+
+    return _load(path, threads=threads)
 
 
 def from_onnx(model, shapes=None) -> Program:

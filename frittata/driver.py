@@ -1,0 +1,122 @@
+"""`compile`: the pipeline as a straight line of named stages, each reporting what it did.
+
+    program ─saturate─► e-graph ─extract─► program ─fold─► program ─build─► Module
+
+`saturate` runs the rule library (plus user rules) in bounded phases; `extract` picks the
+cheapest equivalent program under the target's cost model; `fold` evaluates the parameter
+arithmetic that folding rules introduced; `build` lowers the result for the target. Every stage
+is bounded, so compile always finishes with a valid program: at worst the input program.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from frittata.errors import FrittataError
+from frittata.terms.program import Program
+
+TARGETS = ("llvm", "vta")
+
+
+@dataclass
+class CompileOptions:
+    """Everything `compile` can be told. `rules` are extra rule files (paths) or rule text."""
+
+    target: str = "llvm"
+    rules: Sequence[str] = ()
+    disable: Sequence[str] = ()
+    cost: Any = None
+    limits: Any = None
+    schedule: Any = None
+    extractor: str = "auto"
+    extract_seconds: float = 5.0
+    threads: int | None = None
+    optimize: bool = True
+
+
+@dataclass
+class StageLog:
+    """The report of every stage, in order, with wall time; `progress` is told of each stage."""
+
+    progress: Callable[[str], None] | None = None
+    stages: dict[str, dict] = field(default_factory=dict)
+
+    def run(self, name: str, fn: Callable[[], Any], summarize: Callable[[Any], dict]) -> Any:
+        if self.progress:
+            self.progress(name)
+        start = time.perf_counter()
+        result = fn()
+        self.stages[name] = {**summarize(result), "seconds": round(time.perf_counter() - start, 4)}
+        return result
+
+
+def compile(program: Program, target: str = "llvm", *, progress: Callable[[str], None] | None = None,
+            **options: Any):
+    """Compile `program` for `target` ("llvm" or "vta") into a runnable `Module`.
+
+    Options: rules (extra rule files or rule text), disable (rule or family names), cost (a cost
+    model, or a function of `frittata.extract.NodeInfo`), limits (`frittata.rewrites.Limits`),
+    schedule (phases), extractor ("auto" | "greedy" | "ilp"), extract_seconds, threads,
+    optimize (False skips saturation and extraction). The module's `report` holds each stage's report.
+    """
+    opts = CompileOptions(target=target, **options)
+    if opts.target not in TARGETS:
+        raise FrittataError(f"compile: expected a target in {TARGETS}, got {opts.target!r}")
+    log = StageLog(progress)
+    optimized = optimize(program, opts, log) if opts.optimize else program
+    module = log.run("build", lambda: _build(optimized, opts), lambda m: dict(m.report.get("backend", {})))
+    module.report["stages"] = log.stages
+    module.report["target"] = opts.target
+    module.report["program"] = {"input_ops": program.op_counts(), "output_ops": optimized.op_counts()}
+    return module
+
+
+def optimize(program: Program, opts: CompileOptions, log: StageLog) -> Program:
+    """Saturate, extract and fold: the best equivalent program under the target's cost model."""
+    from frittata.extract import cost_model_for, extract
+    from frittata.rewrites import fold_params, saturate
+
+    data, saturation = log.run(
+        "saturate",
+        lambda: saturate(program, rules=list(opts.rules), disable=list(opts.disable),
+                         schedule=opts.schedule, limits=opts.limits),
+        lambda r: _saturation_summary(r[1]))
+    model = opts.cost if opts.cost is not None else cost_model_for(opts.target)
+    choice, _ = log.run("extract",
+                        lambda: extract(data, model, method=opts.extractor, time_limit=opts.extract_seconds),
+                        lambda r: _extraction_summary(r[1]))
+    chosen = data.to_program(choice)
+    return log.run("fold", lambda: fold_params(chosen), lambda p: {"params": len(p.params), "terms": len(p.terms())})
+
+
+def _saturation_summary(report) -> dict:
+    return {
+        "phases": [{"name": p.name, "stop": p.stop_reason, "iterations": p.iterations, "nodes": p.nodes,
+                    "seconds": round(p.seconds, 4)} for p in report.phases],
+        "nodes": report.nodes,
+        "fired": report.fired(),
+    }
+
+
+def _extraction_summary(report) -> dict:
+    return {"method": report.method, "model": report.model, "cost": report.cost,
+            "input_cost": report.original_cost, "greedy_cost": report.greedy_cost,
+            "gap": report.gap, "optimal": report.optimal, "status": report.status,
+            "e_nodes": report.n_nodes, "e_classes": report.n_classes}
+
+
+def _build(program: Program, opts: CompileOptions):
+    match opts.target:
+        case "llvm":
+            from frittata.backends.llvm import build
+
+            return build(program, threads=opts.threads)
+        case "vta":
+            from frittata.backends.vta import build as build_vta
+
+            return build_vta(program, threads=opts.threads)
+        case _:
+            raise AssertionError(f"unhandled target {opts.target}")
