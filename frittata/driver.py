@@ -60,7 +60,8 @@ def compile(program: Program, target: str = "llvm", *, progress: Callable[[str],
     Options: rules (extra rule files or rule text), disable (rule or family names), cost (a cost
     model, or a function of `frittata.extract.NodeInfo`), limits (`frittata.rewrites.Limits`),
     schedule (phases), extractor ("auto" | "greedy" | "ilp"), extract_seconds, threads,
-    optimize (False skips saturation and extraction). The module's `report` holds each stage's report.
+    optimize (False skips saturation and extraction). The module's `report` holds each stage's report
+    and `program` the optimized program it was built from (not saved with the module).
     """
     opts = CompileOptions(target=target, **options)
     if opts.target not in TARGETS:
@@ -71,6 +72,7 @@ def compile(program: Program, target: str = "llvm", *, progress: Callable[[str],
     module.report["stages"] = log.stages
     module.report["target"] = opts.target
     module.report["program"] = {"input_ops": program.op_counts(), "output_ops": optimized.op_counts()}
+    module.program = optimized
     return module
 
 

@@ -1,0 +1,38 @@
+"""Human-readable text of a compile report (what `frittata compile --report` prints)."""
+
+from __future__ import annotations
+
+
+def format_report(report: dict) -> str:
+    """The stages in order: time, then what each did (phases, rules fired, extraction, kernels)."""
+    lines = [f"target {report.get('target', '?')}"]
+    for name, stage in report.get("stages", {}).items():
+        lines.append(f"{name:<9} {stage['seconds']:8.3f} s")
+        lines.extend("  " + line for line in _stage_lines(name, stage))
+    ops = report.get("program", {})
+    if ops:
+        lines.append(f"ops in    {_ops(ops['input_ops'])}")
+        lines.append(f"ops out   {_ops(ops['output_ops'])}")
+    return "\n".join(lines)
+
+
+def _stage_lines(name: str, stage: dict) -> list[str]:
+    match name:
+        case "saturate":
+            lines = [f"phase {p['name']:<9} {p['stop']:<10} iterations {p['iterations']:<3} "
+                     f"e-graph rows {p['nodes']:<7} {p['seconds']:.3f} s" for p in stage["phases"]]
+            return lines + [f"fired {rule}: {n}" for rule, n in stage["fired"].items()]
+        case "extract":
+            gap = "unknown" if stage["gap"] is None else f"{stage['gap']:.2%}"
+            before = stage["input_cost"]
+            return [f"{stage['method']} extraction with the {stage['model']} model: cost {stage['cost'] * 1e3:.3f} ms"
+                    f" (input program {before * 1e3 if before is not None else float('nan'):.3f} ms),"
+                    f" gap {gap}, {stage['status']}, {stage['e_nodes']} e-nodes / {stage['e_classes']} e-classes"]
+        case "build":
+            return [f"{k}: {v}" for k, v in stage.items() if k != "seconds"]
+        case _:
+            return [", ".join(f"{k} {v}" for k, v in stage.items() if k != "seconds")]
+
+
+def _ops(counts: dict[str, int]) -> str:
+    return ", ".join(f"{op} x{n}" for op, n in sorted(counts.items(), key=lambda kv: -kv[1]))
