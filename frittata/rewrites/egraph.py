@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 
-from egglog import (Bool, EGraph, Expr, PyObject, String, StringLike, function, relation, rule,
+from egglog import (Bool, EGraph, Expr, PyObject, String, StringLike, eq, function, relation, rule,
                     ruleset, set_, var)
 
 from frittata.errors import FrittataTypeError, RewriteError
@@ -110,8 +110,6 @@ def _analysis_rules() -> Iterable:
 
 def eq_(a, b):
     """The egglog fact `a == b` (query side)."""
-    from egglog import eq
-
     return eq(a).to(b)
 
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from frittata.errors import FrittataTypeError
 from frittata.rewrites.exprs import Var, evaluate
-from frittata.rewrites.rules import Pattern, PNode, PVar, Rule
+from frittata.rewrites.proposals import propose, sample_attr
+from frittata.rewrites.rules import Pattern, PNode, Rule
 from frittata.rewrites.signature import OP_ATTRS, canonical_attrs
 from frittata.terms.builders import param, var
 from frittata.terms.dtypes import TensorType, is_int
@@ -94,13 +95,9 @@ class Instance:
         return out
 
     def _propose(self, p: PNode, i: int, prev: list[Term], attrs: dict, hint) -> TensorType:
-        from frittata.rewrites.proposals import propose
-
         return propose(self, p, i, prev, attrs, hint)
 
     def _sample(self, p: PNode, name: str, args: list[Term], hint) -> object:
-        from frittata.rewrites.proposals import sample_attr
-
         return sample_attr(self, p, name, args, hint)
 
     def dims(self, rank: int) -> tuple[int, ...]:

@@ -7,7 +7,6 @@ likely; type inference still decides (see `frittata.rewrites.instances`).
 
 from __future__ import annotations
 
-import numpy as np
 
 from frittata.terms.dtypes import INT_DTYPES, TensorType, is_int
 from frittata.terms.ops import BINARY, Op
