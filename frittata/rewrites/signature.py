@@ -31,6 +31,8 @@ OP_ATTRS: dict[Op, tuple[str, ...]] = {
     Op.PAD: ("pads", "value"), Op.GATHER: ("axis", "indices", "indices_shape"),
     Op.FUSED_CONV2D: _CONV + ("epilogue",), Op.FUSED_DENSE: ("epilogue",),
     Op.PACK_NCHWC: ("c",), Op.UNPACK_NCHWC: ("c",),
+    Op.VTA_PACK: ("role", "block"), Op.VTA_UNPACK: ("block",), Op.VTA_DENSE: ("epilogue", "block"),
+    Op.VTA_CONV2D: ("strides", "pads", "epilogue", "block"),
 }
 
 ARITY: dict[Op, tuple[int, int]] = {
@@ -43,6 +45,7 @@ ARITY: dict[Op, tuple[int, int]] = {
     Op.RESHAPE: (1, 1), Op.TRANSPOSE: (1, 1), Op.CONCAT: (1, 8), Op.SLICE: (1, 1),
     Op.PAD: (1, 1), Op.GATHER: (1, 1),
     Op.FUSED_CONV2D: (3, 4), Op.FUSED_DENSE: (3, 4), Op.PACK_NCHWC: (1, 1), Op.UNPACK_NCHWC: (1, 1),
+    Op.VTA_PACK: (1, 1), Op.VTA_UNPACK: (1, 1), Op.VTA_DENSE: (3, 3), Op.VTA_CONV2D: (3, 3),
 }
 
 assert set(OP_ATTRS) == set(Op) == set(ARITY), "every operator needs a rule signature"

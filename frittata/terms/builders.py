@@ -17,6 +17,7 @@ import numpy as np
 from frittata.errors import FrittataTypeError
 from frittata.terms.dtypes import check_dtype, is_int, make_type
 from frittata.terms.kernels import fused_conv2d, fused_dense, pack_nchwc, unpack_nchwc
+from frittata.terms.vta_ops import vta_conv2d, vta_dense, vta_pack, vta_unpack
 from frittata.terms.ops import Op
 from frittata.terms.term import ParamRef, Term
 
@@ -27,6 +28,10 @@ __all__ = [
     "fused_dense",
     "pack_nchwc",
     "unpack_nchwc",
+    "vta_pack",
+    "vta_unpack",
+    "vta_dense",
+    "vta_conv2d",
     "var",
     "param",
     "const",

@@ -62,6 +62,10 @@ def infer_type(op: Op, args: tuple, attrs: dict[str, Any]) -> TensorType:
             from frittata.terms.kernels import infer_kernel
 
             return infer_kernel(op, types, attrs)
+        case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
+            from frittata.terms.vta_ops import infer_vta
+
+            return infer_vta(op, types, attrs)
         case _:
             assert_never(op)
 

@@ -19,6 +19,7 @@ from frittata.terms.kernels import eval_kernel
 from frittata.terms.ops import BINARY, Op
 from frittata.terms.program import Program
 from frittata.terms.term import Term, postorder
+from frittata.terms.vta_ops import eval_vta
 from scipy import special
 
 
@@ -83,6 +84,8 @@ def eval_node(node: Term, args: list[np.ndarray], inputs: Mapping[str, np.ndarra
             return _movement(node, args)
         case Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.PACK_NCHWC | Op.UNPACK_NCHWC:
             return eval_kernel(node, args, _contraction)
+        case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
+            return eval_vta(node, args)
         case _:
             return _unary(node, args[0])
 

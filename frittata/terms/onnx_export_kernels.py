@@ -1,8 +1,9 @@
 """Kernel ops for ONNX export: each is expanded into the graph-level terms it means.
 
 `fused_conv2d` / `fused_dense` become the contraction, a bias add and one term per epilogue
-step; `pack_nchwc` / `unpack_nchwc` become a reshape and a transpose. The exporter then emits
-the expansion like any other graph.
+step; `pack_nchwc` / `unpack_nchwc` and `vta_pack` / `vta_unpack` become a reshape and a
+transpose; `vta_dense` / `vta_conv2d` become unpacks, the plain contraction with its bias and
+epilogue, and a pack. The exporter then emits the expansion like any other graph.
 """
 
 from __future__ import annotations
@@ -30,8 +31,44 @@ def expand_kernel(node: Term) -> Term:
         case Op.UNPACK_NCHWC:
             n, cb, h, w, c = node.args[0].shape
             return tb.reshape(tb.transpose(node.args[0], (0, 1, 4, 2, 3)), (n, cb * c, h, w))
+        case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
+            return _expand_vta(node)
         case _:
             raise AssertionError(f"{node.op} is not a kernel op")
+
+
+def _expand_vta(node: Term) -> Term:
+    batch, block_in, block_out = node.attr("block")
+    match node.op:
+        case Op.VTA_PACK:
+            outer = batch if node.attr("role") == "act" else block_out
+            return _pack(node.args[0], outer, block_in)
+        case Op.VTA_UNPACK:
+            return _unpack(node.args[0])
+        case Op.VTA_DENSE:
+            x, w, bias = node.args
+            acc = tb.add(tb.dense(_unpack(x), _unpack(w)), bias)
+        case Op.VTA_CONV2D:
+            x, w, bias = node.args
+            conv = tb.conv2d(_unpack(x), _unpack(w), node.attr("strides"), node.attr("pads"))
+            acc = tb.add(conv, tb.reshape(bias, (bias.shape[0], 1, 1)))
+        case _:
+            raise AssertionError(f"{node.op} is not a VTA op")
+    return _pack(_epilogue(acc, (), node.attr("epilogue")), batch, block_out)
+
+
+def _pack(x: Term, outer: int, inner: int) -> Term:
+    n, c, *spatial = x.shape
+    k = len(spatial)
+    split = tb.reshape(x, (n // outer, outer, c // inner, inner, *spatial))
+    return tb.transpose(split, (0, 2, *range(4, 4 + k), 1, 3))
+
+
+def _unpack(y: Term) -> Term:
+    nb, cb, *spatial, outer, inner = y.shape
+    k = len(spatial)
+    moved = tb.transpose(y, (0, 2 + k, 1, 3 + k, *range(2, 2 + k)))
+    return tb.reshape(moved, (nb * outer, cb * inner, *spatial))
 
 
 def _epilogue(acc: Term, residual: tuple[Term, ...], steps: tuple) -> Term:

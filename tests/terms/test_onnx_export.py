@@ -46,6 +46,16 @@ CASES = {
         X, W, V, X, pads=(1, 1, 1, 1), groups=2, epilogue=(("add",), ("relu",), ("clip", 0.0, 1.0))), 2), 2),
     "fused_dense_int": kernels.fused_dense(I32, I32, tb.param("ib", np.arange(3, dtype=np.int32)),
                                            epilogue=(("shift", 3), ("clip", -100, 100), ("cast", "int8"))),
+    "vta_ops": tb.vta_unpack(tb.vta_conv2d(
+        tb.vta_pack(I8, "act", (1, 2, 3)), tb.vta_pack(tb.param("w6", R.integers(-128, 128, (6, 4, 3, 3)).astype(np.int8)),
+                                                       "wgt", (1, 2, 3)),
+        tb.param("b6", np.arange(-3, 3, dtype=np.int32) * 50), (2, 1), (1, 0, 1, 2),
+        (("shift", 4), ("clip", -100, 100), ("relu",), ("cast", "int8")), (1, 2, 3)), (1, 2, 3)),
+    "vta_dense": tb.vta_unpack(tb.vta_dense(
+        tb.vta_pack(tb.cast(I32, "int8"), "act", (3, 1, 2)),
+        tb.vta_pack(tb.param("wd", R.integers(-128, 128, (4, 5)).astype(np.int8)), "wgt", (3, 1, 2)),
+        tb.param("bd", np.array([5, -7, 100, 0], np.int32)), (("shift", 2), ("cast", "int8")), (3, 1, 2)),
+        (3, 1, 2)),
 }
 
 
