@@ -18,7 +18,7 @@ from frittata.extract.cost import CostModel, NodeInfo, as_cost_model
 from frittata.extract.greedy import greedy_choice
 from frittata.extract.ilp import solve_ilp
 from frittata.extract.ilp_model import reachable_classes
-from frittata.extract.problem import Problem, build_problem, check_roots, chosen_nodes, dag_cost
+from frittata.extract.problem import Problem, build_problem, canonical, check_roots, chosen_nodes, dag_cost
 from frittata.rewrites.data import EGraphData
 
 ILP_MAX_NODES = 20_000
@@ -92,10 +92,11 @@ def _greedy(problem: Problem) -> tuple[dict[int, int], float, float | None]:
     if not all(c in original for c in problem.data.roots.values()):
         return choice, cost, None
     try:
-        kept, kept_cost = _trimmed(problem, original)
+        original_cost = dag_cost(problem, original)
+        kept, kept_cost = _trimmed(problem, canonical(problem, original))
     except ExtractionError:
         return choice, cost, None
-    return (kept, kept_cost, kept_cost) if kept_cost < cost else (choice, cost, kept_cost)
+    return (kept, kept_cost, original_cost) if kept_cost < cost else (choice, cost, original_cost)
 
 
 def _trimmed(problem: Problem, choice: dict[int, int]) -> tuple[dict[int, int], float]:

@@ -6,13 +6,23 @@ non-trivial strongly connected component). Rows, with a column-wise coefficient 
 
   root class c:           sum x[c's nodes]          = 1
   every class c:          sum x[c's nodes]         <= 1
-  node n, operand d:      x[n] - sum x[d's nodes]  <= 0     (a chosen node's operands are chosen)
-  node n in c, operand d in c's component S:
+  class c, operand class d:
+                          sum x[c's nodes using d] - sum x[d's nodes not using c]  <= 0
+                          (a chosen node's operands are chosen, and not by a node that
+                          closes a two-class cycle back to c)
+  node n in c, operand d in c's component S, |S| > 2:
                           t[c] - t[d] - |S| x[n]   >= 1 - |S|   (chosen edges go down in t)
 
-The objective is sum cost[n] x[n]: each chosen e-node paid once, the DAG cost. The order rows
+The objective is sum cost[n] x[n]: each chosen e-node paid once, the DAG cost. The operand rows
+sum over all of c's nodes using d (valid since c picks at most one): with one row per node, the
+LP relaxation could take half of each of two alternatives that share d and pay only half of d,
+halving again at every level below. The order rows
 make every cycle infeasible (t would have to decrease around it), and only edges inside a
-component can close a cycle, so the rest of the graph needs no order variables.
+component can close a cycle, so the rest of the graph needs no order variables. Leaving the
+back-edges out of the operand rows forbids every two-class cycle (a layout change and its
+inverse) exactly, with a far tighter LP relaxation than big-M rows: with the back-edge in, a
+half-chosen pack/unpack cycle pays half of a convolution. So order variables are needed only
+for components of three or more classes.
 """
 
 from __future__ import annotations
@@ -61,7 +71,7 @@ def build_ilp(problem: Problem) -> IlpModel:
     sizes: dict[int, int] = {}
     for label in comp.values():
         sizes[label] = sizes.get(label, 0) + 1
-    ordered = [c for c in classes if sizes[comp[c]] > 1]
+    ordered = [c for c in classes if sizes[comp[c]] > 2]
     nodes = [n for c in classes for n in problem.candidates[c]]
     model = IlpModel(nodes, ordered, {c: sizes[comp[c]] for c in ordered}, {c: comp[c] for c in ordered})
     _class_rows(problem, model, classes)
@@ -82,15 +92,24 @@ def _class_rows(problem: Problem, model: IlpModel, classes: list[int]) -> None:
 
 
 def _edge_rows(problem: Problem, model: IlpModel, comp: dict[int, int]) -> None:
+    """Operand rows per (class, operand class), and order rows inside cycle components."""
     column = {n: i for i, n in enumerate(model.nodes)}
     order = {c: len(model.nodes) + i for i, c in enumerate(model.order_classes)}
-    for node_id in model.nodes:
-        enode = problem.data.nodes[node_id]
-        x = column[node_id]
-        for child in sorted(set(enode.children)):
-            row = [(x, 1.0)] + [(column[m], -1.0) for m in problem.candidates[child]]
+    nodes = problem.data.nodes
+    for cls in sorted({nodes[n].eclass for n in model.nodes}):
+        users: dict[int, list[int]] = {}
+        for node_id in problem.candidates[cls]:
+            for child in set(nodes[node_id].children):
+                users.setdefault(child, []).append(column[node_id])
+        for child, cols in sorted(users.items()):
+            row = [(x, 1.0) for x in cols] + [(column[m], -1.0) for m in problem.candidates[child]
+                                              if cls not in nodes[m].children]
             model.rows.append((-float("inf"), 0.0, row))
-            if enode.eclass in order and comp[child] == comp[enode.eclass]:
-                big = float(model.component_size[enode.eclass])
-                row = [(order[enode.eclass], 1.0), (order[child], -1.0), (x, -big)]
-                model.rows.append((1.0 - big, float("inf"), row))
+            if cls in order and comp[child] == comp[cls]:
+                _order_rows(model, order, cls, child, cols)
+
+
+def _order_rows(model: IlpModel, order: dict[int, int], cls: int, child: int, cols: list[int]) -> None:
+    big = float(model.component_size[cls])
+    for x in cols:
+        model.rows.append((1.0 - big, float("inf"), [(order[cls], 1.0), (order[child], -1.0), (x, -big)]))

@@ -4,7 +4,8 @@ Both extractors read a `Problem`. Building one prices each e-node once with the 
 (seconds, checked finite and >= 0), marks the e-classes whose value is a compile-time constant
 (computed from parameters and constants only: a backend folds them, so their e-nodes are
 priced with `constant=True`), and drops e-nodes that can never be part of an acyclic
-extraction (an operand is the node's own e-class, or has no finite term at all).
+extraction (an operand is the node's own e-class, or has no finite term at all) and e-nodes
+dominated by a sibling that costs no more and needs a subset of its operand classes.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def build_problem(data: EGraphData, model: CostModel) -> Problem:
                         tuple(data.classes[c].type for c in enode.children),
                         enode.op != Op.INPUT and all(constant[c] for c in enode.children))
         costs.append(checked_cost(model, info))
-    return Problem(data, tuple(costs), _usable(data))
+    return Problem(data, tuple(costs), _undominated(data, costs, _usable(data)))
 
 
 def constant_classes(data: EGraphData) -> list[bool]:
@@ -60,6 +61,25 @@ def _usable(data: EGraphData) -> tuple[tuple[int, ...], ...]:
             if not finite[enode.eclass] and all(finite[c] for c in enode.children):
                 finite[enode.eclass] = changed = True
     return tuple(tuple(n for n in cls.nodes if _ok(data, n, finite)) for cls in data.classes)
+
+
+def _undominated(data: EGraphData, costs: list[float],
+                 usable: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
+    """Drop e-node b when a's cost <= b's and a's operand classes are a subset of b's.
+
+    Any extraction using b stays valid and no dearer with a instead (a needs nothing more), so
+    some optimum avoids b. Of two equal e-nodes the lower id stays.
+    """
+    kept = []
+    for nodes in usable:
+        needs = {n: frozenset(data.nodes[n].children) for n in nodes}
+        ranked = sorted(nodes, key=lambda n: (costs[n], len(needs[n]), n))
+        survivors: list[int] = []
+        for b in ranked:
+            if not any(needs[a] <= needs[b] for a in survivors):
+                survivors.append(b)
+        kept.append(tuple(sorted(survivors)))
+    return tuple(kept)
 
 
 def _ok(data: EGraphData, node_id: int, finite: list[bool]) -> bool:
@@ -110,3 +130,21 @@ def _pick(data: EGraphData, choice: Choice, cls: int) -> int:
 def dag_cost(problem: Problem, choice: Choice) -> float:
     """Seconds of a choice with every distinct chosen e-node paid once (DAG cost)."""
     return float(sum(problem.costs[n] for n in chosen_nodes(problem.data, choice)))
+
+
+def canonical(problem: Problem, choice: Choice) -> dict[int, int]:
+    """The choice with every dropped e-node replaced by a candidate that dominates it.
+
+    Valid for acyclic choices (a dominator needs a subset of the operands, so no cycle appears)
+    and never dearer; e-nodes dropped as cyclic cannot occur in an acyclic choice.
+    """
+    out = {}
+    for cls, node_id in choice.items():
+        if node_id in problem.candidates[cls]:
+            out[cls] = node_id
+            continue
+        needs = set(problem.data.nodes[node_id].children)
+        better = [n for n in problem.candidates[cls]
+                  if problem.costs[n] <= problem.costs[node_id] and set(problem.data.nodes[n].children) <= needs]
+        out[cls] = min(better) if better else node_id
+    return out
