@@ -21,12 +21,14 @@ from frittata.backends.llvm.plan import Plan
 def emit_module(plan: Plan, target: HostTarget, name: str = "frittata") -> ir.Module:
     module = ir.Module(name=name)
     module.triple = target.triple
+    barrier = _emit_barrier(module)
     kernels = []
     for index, step in enumerate(plan.steps):
-        kernel = Kernel(module, f"k{index}_{step.term.op.value}" + ("_copy" if step.copy_of else ""))
+        name = f"k{index}_{step.term.op.value}" + ("_copy" if step.copy_of else "")
+        kernel = Kernel(module, name, target.lanes, barrier)
         lower_step(kernel, plan, step)
         kernels.append(kernel.finish())
-    _emit_entry(module, kernels, _emit_barrier(module))
+    _emit_entry(module, kernels, barrier)
     return module
 
 
@@ -35,7 +37,7 @@ def _emit_entry(module: ir.Module, kernels: list[ir.Function], barrier: ir.Funct
     slots, tid, nthreads, state = entry.args
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     for kernel in kernels:
-        b.call(kernel, [slots, tid, nthreads])
+        b.call(kernel, [slots, tid, nthreads, state])
         b.call(barrier, [state, nthreads])
     b.ret_void()
 

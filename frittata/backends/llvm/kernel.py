@@ -1,4 +1,4 @@
-"""One kernel function under construction: `void name(ptr slots, i32 tid, i32 nthreads)`.
+"""One kernel function under construction: `void name(ptr slots, i32 tid, i32 nthreads, ptr barrier)`.
 
 `slots` is the runtime pointer table (arena, inputs, outputs, parameters); a kernel reads its
 buffers' base addresses from it and works on its thread's share of its outermost parallel loop.
@@ -11,19 +11,19 @@ from llvmlite import ir
 from frittata.backends.llvm.irutil import I8, I32, PTR, VOID, element_ptr, i64, thread_range
 from frittata.backends.llvm.views import Buf, View
 
-KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32])
+KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, PTR])
 
 
 class Kernel:
     """Emission context: the function, its builder, and cached buffer base pointers."""
 
-    def __init__(self, module: ir.Module, name: str) -> None:
-        self.module = module
+    def __init__(self, module: ir.Module, name: str, lanes: int, barrier: ir.Function) -> None:
+        self.module, self.lanes, self._barrier = module, lanes, barrier
         self.function = ir.Function(module, KERNEL_TYPE, name=name)
         self.function.linkage = "internal"
         self.function.attributes.add("nounwind")
         self.function.attributes.add("noinline")
-        self.slots, self.tid, self.nthreads = self.function.args
+        self.slots, self.tid, self.nthreads, self.state = self.function.args
         self.b = ir.IRBuilder(self.function.append_basic_block("entry"))
         self._bases: dict[tuple[int, int], ir.Value] = {}
 
@@ -54,6 +54,10 @@ class Kernel:
     def split(self, total) -> tuple[ir.Value, ir.Value]:
         """This thread's [lo, hi) of range(total)."""
         return thread_range(self.b, total, self.tid, self.nthreads)
+
+    def sync(self) -> None:
+        """Wait until every thread of the team has reached this point."""
+        self.b.call(self._barrier, [self.state, self.nthreads])
 
     def finish(self) -> ir.Function:
         self.b.ret_void()

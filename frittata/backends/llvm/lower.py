@@ -106,7 +106,7 @@ def _moved(t: Term, x: View) -> View:
 
 def _contraction(k: Kernel, plan: Plan, step: Step, args: list[View], out: View) -> None:
     t = step.term
-    if fastpath.lower(k, plan, step, args):
+    if fastpath.lower(k, plan, step, args, k.lanes):
         return
     match t.op:
         case Op.MATMUL:

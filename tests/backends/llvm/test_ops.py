@@ -143,3 +143,27 @@ def test_shared_outputs_and_aliases():
     x = T.var("x", (4, 6))
     y = T.relu(x)
     check(ft.Program({"a": y, "b": y, "r": T.reshape(y, (24,)), "s": T.exp(y)}))
+
+
+@pytest.mark.parametrize("shape, attrs", [((1, 5, 9, 19), dict(pads=1)), ((2, 4, 11, 12), dict(strides=2, pads=(1, 0, 2, 1))),
+                                          ((1, 7, 8, 8), dict(dilations=(2, 1), pads=2))])
+def test_fast_conv_tiles_and_tails(shape, attrs):
+    """More output channels than a register tile, partial pixel tiles, strides and dilations."""
+    x, r = T.var("x", shape), None
+    w, b = T.param("w", rand((20, shape[1], 3, 3), seed=9)), T.param("b", rand((20,), seed=10))
+    conv = T.conv2d(x, w, **attrs)
+    r = T.var("r", conv.shape)
+    fused = T.fused_conv2d(x, w, b, r, epilogue=(("add",), ("relu",)), **{k: T.conv2d(x, w, **attrs).attr(k)
+                                                                           for k in ("strides", "pads", "dilations")})
+    check(ft.Program({"conv": conv, "fused": fused}), rtol=2e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("m, k, n", [(13, 300, 40), (1, 7, 3), (30, 520, 17)])
+def test_fast_gemm_blocks_and_tails(m, k, n):
+    """Row tails, column tails and several K blocks, for dense (packed weights) and matmul (packed at run time)."""
+    x, y = T.var("x", (m, k)), T.var("y", (k, n))
+    w, b = T.param("w", rand((n, k), seed=11)), T.param("b", rand((n,), seed=12))
+    r = T.var("r", (m, n))
+    outs = {"mm": T.matmul(x, y), "dense": T.dense(x, w), "mm_param": T.matmul(x, T.param("wp", rand((k, n), seed=13))),
+            "fused": T.fused_dense(x, w, b, r, epilogue=(("add",), ("clip", -1.0, 1.0)))}
+    check(ft.Program(outs), rtol=2e-4, atol=1e-4)

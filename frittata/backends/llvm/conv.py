@@ -1,0 +1,193 @@
+"""Register-blocked direct float32 convolution (groups = 1) on the GEMM micro-kernel's tiles.
+
+The input is first copied, zero-padded and split into stride phases, so that the taps of a
+run of consecutive output pixels are consecutive floats:
+    xq[c][ph][pw][i][j] = xpad[c][i*sh + ph][j*sw + pw]
+A tile is mr output channels x NR consecutive pixels of one output row; its "B" operand is read
+straight from xq (no im2col), one vector per tap, broadcasting one weight per channel row:
+
+    for n:  pad (threads split channels); barrier
+            for tile in this thread's share:  micro(w[o0:o0+mr], xq at (oh, ow0), out[o0, oh, ow0])
+            barrier
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from frittata.backends.llvm.irutil import F32, I32, for_range, i64, intrinsic, loop_nest
+from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.micro import MicroSpec, emit_micro, splat
+from frittata.backends.llvm.plan import Plan, Step
+from frittata.backends.llvm.views import View
+from frittata.terms.ops import Op
+from frittata.terms.term import Term
+
+
+@dataclass(frozen=True)
+class Geometry:
+    n: int
+    c: int
+    h: int
+    w: int
+    o: int
+    kh: int
+    kw: int
+    oh: int
+    ow: int
+    strides: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    dilations: tuple[int, int]
+    lanes: int
+
+    @classmethod
+    def of(cls, term: Term, lanes: int) -> Geometry:
+        (n, c, h, w), (o, _, kh, kw) = term.args[0].shape, term.args[1].shape
+        return cls(n, c, h, w, o, kh, kw, term.shape[2], term.shape[3], term.attr("strides"),
+                   term.attr("pads"), term.attr("dilations"), lanes)
+
+    @property
+    def nv(self) -> int:
+        return 1 if self.ow <= self.lanes else 2
+
+    @property
+    def mr(self) -> int:
+        return (12 if self.nv == 1 else 6) * (2 if self.lanes == 16 else 1)
+
+    @property
+    def nr(self) -> int:
+        return self.nv * self.lanes
+
+    @property
+    def hq(self) -> int:
+        return -(-(self.h + self.pads[0] + self.pads[2]) // self.strides[0])
+
+    @property
+    def wq(self) -> int:
+        return -(-(self.w + self.pads[1] + self.pads[3]) // self.strides[1])
+
+    @property
+    def channel_stride(self) -> int:
+        return self.strides[0] * self.strides[1] * self.hq * self.wq
+
+    def tap(self, r: int, s: int) -> int:
+        """Offset in xq of tap (r, s) relative to output pixel (oh, ow) of channel 0."""
+        (sh, sw), (dh, dw) = self.strides, self.dilations
+        row, col = r * dh, s * dw
+        phase = (row % sh) * sw + col % sw
+        return phase * self.hq * self.wq + (row // sh) * self.wq + col // sw
+
+
+def scratch_bytes(term: Term, lanes: int) -> int:
+    g = Geometry.of(term, lanes)
+    return (g.c * g.channel_stride + g.wq + 2 * g.nr) * 4
+
+
+def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> None:
+    t, g = step.term, Geometry.of(step.term, lanes)
+    steps = t.attr("epilogue") if t.op == Op.FUSED_CONV2D else ()
+    spec = MicroSpec(g.mr, lanes, g.nv, "row" if t.op == Op.FUSED_CONV2D else None, steps)
+    kernels = {rows: emit_micro(k.module, MicroSpec(rows, lanes, g.nv, spec.bias, steps),
+                                f"{k.function.name}.micro{rows}", _k_loop(g)) for rows in {g.mr, g.o % g.mr} if rows}
+    ptr = k.base
+    xq, x, w = ptr(step.scratch), ptr(args[0].buf), ptr(args[1].buf)
+    bias = ptr(args[2].buf) if t.op == Op.FUSED_CONV2D else None
+    residual = ptr(args[3].buf) if len(args) > 3 else None
+    out, b = ptr(step.out), k.b
+    with for_range(b, 0, g.n, name="n") as n:
+        _emit_pad(k, g, b.gep(x, [b.mul(n, i64(g.c * g.h * g.w))], source_etype=F32), xq)
+        k.sync()
+        image = b.mul(n, i64(g.o * g.oh * g.ow))
+        at = lambda p: None if p is None else b.gep(p, [image], source_etype=F32)  # noqa: E731
+        _emit_tiles(k, g, kernels, w, xq, at(out), bias, at(residual))
+        k.sync()
+
+
+def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:
+    """xq[c][ph][pw][i][j] = x[c][i*sh + ph - top][j*sw + pw - left], zero outside (threads split c)."""
+    b = k.b
+    (sh, sw), (top, left) = g.strides, (g.pads[0], g.pads[1])
+    lo, hi = k.split(g.c)
+    with for_range(b, lo, hi, name="c") as c:
+        with loop_nest(b, (sh, sw, g.hq, g.wq), name="q") as (ph, pw, i, j):
+            ih = b.sub(b.add(b.mul(i, i64(sh)), ph), i64(top))
+            iw = b.sub(b.add(b.mul(j, i64(sw)), pw), i64(left))
+            inside = b.and_(_within(b, ih, g.h), _within(b, iw, g.w))
+            src = b.add(b.mul(c, i64(g.h * g.w)), b.add(b.mul(b.select(inside, ih, i64(0)), i64(g.w)),
+                                                        b.select(inside, iw, i64(0))))
+            value = b.select(inside, b.load(b.gep(x, [src], source_etype=F32), typ=F32), ir.Constant(F32, 0.0))
+            dst = b.add(b.mul(c, i64(g.channel_stride)),
+                        b.add(b.mul(b.add(b.mul(ph, i64(sw)), pw), i64(g.hq * g.wq)),
+                              b.add(b.mul(i, i64(g.wq)), j)))
+            b.store(value, b.gep(xq, [dst], source_etype=F32))
+
+
+def _within(b: ir.IRBuilder, index, size: int):
+    return b.and_(b.icmp_signed(">=", index, i64(0)), b.icmp_signed("<", index, i64(size)))
+
+
+def _emit_tiles(k: Kernel, g: Geometry, kernels, w, xq, out, bias, residual) -> None:
+    """Channel blocks outer when the weights outweigh the padded input (they stay in cache), else pixels."""
+    b = k.b
+    blocks, columns = -(-g.o // g.mr), -(-g.ow // g.nr)
+    pixels = g.oh * columns
+    weights_first = g.o * g.c * g.kh * g.kw > g.c * g.channel_stride
+    outer, inner = (blocks, pixels) if weights_first else (pixels, blocks)
+    lo, hi = k.split(outer)
+    with for_range(b, lo, hi, name="outer") as i:
+        with for_range(b, 0, inner, name="inner") as j:
+            block, pixel = (i, j) if weights_first else (j, i)
+            _emit_tile(k, g, kernels, block, pixel, columns, w, xq, out, bias, residual)
+
+
+def _emit_tile(k: Kernel, g: Geometry, kernels, block, pixel, columns: int, w, xq, out, bias, residual) -> None:
+    b = k.b
+    oh, col = b.udiv(pixel, i64(columns)), b.urem(pixel, i64(columns))
+    ow0 = b.mul(col, i64(g.nr))
+    o0 = b.mul(block, i64(g.mr))
+    ncols = b.sub(i64(g.ow), ow0)
+    ncols = b.select(b.icmp_signed("<", ncols, i64(g.nr)), ncols, i64(g.nr))
+    ckk = g.c * g.kh * g.kw
+    a = b.gep(w, [b.mul(o0, i64(ckk))], source_etype=F32)
+    bp = b.gep(xq, [b.add(b.mul(oh, i64(g.wq)), ow0)], source_etype=F32)
+    at = b.add(b.mul(o0, i64(g.oh * g.ow)), b.add(b.mul(oh, i64(g.ow)), ow0))
+    c_ptr = b.gep(out, [at], source_etype=F32)
+    res_ptr = c_ptr if residual is None else b.gep(residual, [at], source_etype=F32)
+    bias_ptr = c_ptr if bias is None else b.gep(bias, [o0], source_etype=F32)
+    one = ir.Constant(I32, 1)
+    call_args = [a, i64(ckk), bp, i64(g.c), c_ptr, i64(g.oh * g.ow), ncols, one, one, bias_ptr, res_ptr]
+    tail = g.o % g.mr
+    if not tail:
+        b.call(kernels[g.mr], call_args)
+        return
+    is_tail = b.icmp_signed("==", block, i64(g.o // g.mr))
+    with b.if_else(is_tail) as (last, full):
+        with last:
+            b.call(kernels[tail], call_args)
+        with full:
+            b.call(kernels[g.mr], call_args)
+
+
+def _k_loop(g: Geometry):
+    """for c < kc: for each tap (unrolled): b_v = xq[c][tap + v*L]; acc[r][v] += w[r][c, tap] * b_v."""
+    taps = [(r * g.kw + s, g.tap(r, s)) for r in range(g.kh) for s in range(g.kw)]
+
+    def emit(b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
+        vec = ir.VectorType(F32, spec.lanes)
+        fma = intrinsic(b.module, f"llvm.fma.v{spec.lanes}f32", vec, [vec, vec, vec])
+        with for_range(b, 0, kc, name="c") as c:
+            xc = b.gep(bp, [b.mul(c, i64(g.channel_stride))], source_etype=F32)
+            wc = b.gep(a, [b.mul(c, i64(g.kh * g.kw))], source_etype=F32)
+            for index, offset in taps:
+                bv = [b.load(b.gep(xc, [i64(offset + v * spec.lanes)], source_etype=F32), typ=vec, align=4)
+                      for v in range(spec.nv)]
+                for r in range(spec.mr):
+                    weight = b.load(b.gep(wc, [i64(r * g.c * g.kh * g.kw + index)], source_etype=F32), typ=F32)
+                    av = splat(b, weight, spec.lanes)
+                    for v in range(spec.nv):
+                        b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])
+
+    return emit
+

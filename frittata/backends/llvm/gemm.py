@@ -1,0 +1,134 @@
+"""Blocked float32 GEMM drivers around the micro-kernel (GotoBLAS loop structure).
+
+C[M, N] = A[M, K] · B[K, N], B in panels of NR columns ([N/NR][K][NR], zero-padded), packed at
+compile time when B is a parameter and at run time (each thread packs its own panels) otherwise.
+Threads split the panels. Per thread:
+
+    [pack my panels of B into scratch]
+    for pc < K step KC:  for ic < M step MC:  for p in my panels:  for ir in ic..ic+MC step MR:
+        micro(A[ir, pc], panel p at pc, C[ir, p*NR], first = pc == 0, last = pc + KC >= K)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from llvmlite import ir
+
+from frittata.backends.llvm.irutil import F32, I32, for_range, i64, thread_range
+from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.micro import MicroSpec, emit_micro
+
+KC = 256
+
+
+def tile_shape(lanes: int) -> tuple[int, int]:
+    """(MR, NV): 6 x 2 vectors with 16 registers (AVX2), 8 x 2 with 32 (AVX-512)."""
+    return (8, 2) if lanes == 16 else (6, 2)
+
+
+def pack_panels(b_matrix: np.ndarray, nr: int) -> np.ndarray:
+    """[K, N] -> [ceil(N/nr), K, nr], zero-padded: the compile-time packing of a constant B."""
+    k, n = b_matrix.shape
+    panels = -(-n // nr)
+    padded = np.zeros((k, panels * nr), np.float32)
+    padded[:, :n] = b_matrix
+    return np.ascontiguousarray(padded.reshape(k, panels, nr).transpose(1, 0, 2))
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """One GEMM call: sizes, the epilogue spec, and pointers (A rows, packed B, C, bias, residual)."""
+
+    m: int
+    n: int
+    k: int
+    lanes: int
+    bias: str | None
+    steps: tuple
+
+    @property
+    def mr(self) -> int:
+        return tile_shape(self.lanes)[0]
+
+    @property
+    def nr(self) -> int:
+        return self.lanes * tile_shape(self.lanes)[1]
+
+    @property
+    def panels(self) -> int:
+        return -(-self.n // self.nr)
+
+    def micro(self, module: ir.Module, rows: int, tag: str) -> ir.Function:
+        spec = MicroSpec(rows, self.lanes, tile_shape(self.lanes)[1], self.bias, self.steps)
+        return emit_micro(module, spec, f"{tag}.micro{rows}")
+
+
+def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, residual, pack=None) -> None:
+    """The threaded, cache-blocked loop nest over micro-kernel calls (see the module docstring)."""
+    b = k.b
+    p0, p1 = thread_range(b, g.panels, k.tid, k.nthreads)
+    if pack is not None:
+        pack(p0, p1)
+    full, tail = g.m // g.mr * g.mr, g.m % g.mr
+    kernels = {g.mr: g.micro(k.module, g.mr, k.function.name)}
+    if tail:
+        kernels[tail] = g.micro(k.module, tail, k.function.name)
+    mc = max(g.mr, 96 // g.mr * g.mr)
+    with for_range(b, 0, g.k, KC, name="pc") as pc:
+        kc = _min(b, i64(KC), b.sub(i64(g.k), pc))
+        flags = (b.zext(b.icmp_signed("==", pc, i64(0)), I32),
+                 b.zext(b.icmp_signed(">=", b.add(pc, i64(KC)), i64(g.k)), I32))
+        with for_range(b, 0, g.m, mc, name="ic") as ic:
+            with for_range(b, p0, p1, name="p") as p:
+                call = _caller(k, g, a, lda, panels, c, ldc, bias, residual, pc, kc, p, flags)
+                with for_range(b, ic, _min(b, b.add(ic, i64(mc)), i64(full)), g.mr, name="ir") as ir_:
+                    call(kernels[g.mr], ir_)
+                if tail:
+                    _tail(b, ic, mc, full, lambda: call(kernels[tail], i64(full)))
+
+
+def _tail(b: ir.IRBuilder, ic, mc: int, full: int, emit) -> None:
+    """The last rows (M % MR) run once, in the row block that contains them."""
+    inside = b.and_(b.icmp_signed("<=", ic, i64(full)), b.icmp_signed(">", b.add(ic, i64(mc)), i64(full)))
+    with b.if_then(inside):
+        emit()
+
+
+def _min(b: ir.IRBuilder, x, y):
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def _caller(k: Kernel, g: Gemm, a, lda, panels, c, ldc, bias, residual, pc, kc, p, flags):
+    b = k.b
+    col = b.mul(p, i64(g.nr))
+    ncols = _min(b, i64(g.nr), b.sub(i64(g.n), col))
+    panel = b.gep(panels, [b.add(b.mul(p, i64(g.k * g.nr)), b.mul(pc, i64(g.nr)))], source_etype=F32)
+
+    def call(fn: ir.Function, row) -> None:
+        a_ptr = b.gep(a, [b.add(b.mul(row, i64(lda)), pc)], source_etype=F32)
+        at = b.add(b.mul(row, i64(ldc)), col)
+        c_ptr = b.gep(c, [at], source_etype=F32)
+        res_ptr = b.gep(residual, [at], source_etype=F32) if residual is not None else c_ptr
+        bias_ptr = (c_ptr if bias is None else
+                    b.gep(bias, [row if g.bias == "row" else col], source_etype=F32))
+        b.call(fn, [a_ptr, i64(lda), panel, kc, c_ptr, i64(ldc), ncols, flags[0], flags[1], bias_ptr, res_ptr])
+
+    return call
+
+
+def emit_pack_runtime(k: Kernel, g: Gemm, src, ld: int, scratch, p0, p1) -> None:
+    """Pack this thread's panels [p0, p1) of a row-major [K, N] matrix into `scratch` (zero-padded)."""
+    b = k.b
+    with for_range(b, p0, p1, name="pp") as p:
+        with for_range(b, 0, g.k, name="pk") as kk:
+            row = b.gep(src, [b.mul(kk, i64(ld))], source_etype=F32)
+            dst = b.gep(scratch, [b.add(b.mul(p, i64(g.k * g.nr)), b.mul(kk, i64(g.nr)))], source_etype=F32)
+            with for_range(b, 0, g.nr, name="pj") as j:
+                col = b.add(b.mul(p, i64(g.nr)), j)
+                inside = b.icmp_signed("<", col, i64(g.n))
+                safe = b.select(inside, col, i64(0))
+                value = b.load(b.gep(row, [safe], source_etype=F32), typ=F32)
+                b.store(b.select(inside, value, ir.Constant(F32, 0.0)), b.gep(dst, [j], source_etype=F32))
+

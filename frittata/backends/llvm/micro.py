@@ -1,0 +1,161 @@
+"""The register-blocked float32 GEMM micro-kernel: an mr x NR block of C held in vector registers.
+
+    void micro(ptr a, i64 lda, ptr bp, i64 kc, ptr c, i64 ldc, i64 ncols, i32 first, i32 last,
+               ptr bias, ptr residual)
+      acc[r][v] = first ? 0 : C[r, v*L : v*L+L]
+      for k < kc:  b_v = bp[k*NR + v*L ...];  acc[r][v] = fma(splat(a[r*lda + k]), b_v, acc[r][v])
+      if last: acc = epilogue(acc + bias)       (bias per row or per column, residual, relu, clip)
+      C[r, :ncols] = acc                         (a partial tile goes through a stack tile)
+
+`bp` is a packed panel of B: NR consecutive columns per k. L is the host's fp32 lane count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from frittata.backends.llvm.irutil import F32, I32, I64, PTR, VOID, for_range, i64, if_then, intrinsic
+
+ARGS = [PTR, I64, PTR, I64, PTR, I64, I64, I32, I32, PTR, PTR]
+
+
+@dataclass(frozen=True)
+class MicroSpec:
+    """What a micro-kernel is specialized on: rows, lanes, vectors per row, and the epilogue."""
+
+    mr: int
+    lanes: int
+    nv: int
+    bias: str | None  # "row", "col" or None
+    steps: tuple = ()
+
+    @property
+    def nr(self) -> int:
+        return self.lanes * self.nv
+
+
+def emit_micro(module: ir.Module, spec: MicroSpec, name: str, k_loop=None) -> ir.Function:
+    """The micro-kernel function; `k_loop(b, spec, acc, a, lda, bp, kc)` emits the accumulation
+    (default: the packed-panel GEMM loop; convolutions pass their own)."""
+    fn = ir.Function(module, ir.FunctionType(VOID, ARGS), name=name)
+    fn.linkage = "internal"
+    for arg in (fn.args[0], fn.args[2], fn.args[4]):
+        arg.add_attribute("noalias")
+    a, lda, bp, kc, c, ldc, ncols, first, last, bias, residual = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    vec = ir.VectorType(F32, spec.lanes)
+    acc = [[b.alloca(vec, name=f"acc{r}_{v}") for v in range(spec.nv)] for r in range(spec.mr)]
+    tile = b.alloca(F32, size=i64(spec.mr * spec.nr), name="tile")
+    with b.if_else(b.icmp_signed("!=", first, ir.Constant(I32, 0))) as (zero, load):
+        with zero:
+            for row in acc:
+                for slot in row:
+                    b.store(ir.Constant(vec, [0.0] * spec.lanes), slot)
+        with load:
+            _load_block(b, spec, acc, c, ldc, ncols, tile)
+    (k_loop or gemm_k_loop)(b, spec, acc, a, lda, bp, kc)
+    with if_then(b, b.icmp_signed("!=", last, ir.Constant(I32, 0)), "epilogue"):
+        _epilogue(b, spec, acc, bias, residual, ldc, ncols, tile)
+    _store_block(b, spec, acc, c, ldc, ncols, tile)
+    b.ret_void()
+    return fn
+
+
+def gemm_k_loop(b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
+    vec = ir.VectorType(F32, spec.lanes)
+    fma = intrinsic(b.module, f"llvm.fma.v{spec.lanes}f32", vec, [vec, vec, vec])
+    rows = [b.gep(a, [b.mul(lda, i64(r))], source_etype=F32) for r in range(spec.mr)]
+    with for_range(b, 0, kc, name="k") as k:
+        panel = b.gep(bp, [b.mul(k, i64(spec.nr))], source_etype=F32)
+        bv = [b.load(b.gep(panel, [i64(v * spec.lanes)], source_etype=F32), typ=vec, align=4)
+              for v in range(spec.nv)]
+        for r, row in enumerate(rows):
+            av = splat(b, b.load(b.gep(row, [k], source_etype=F32), typ=F32), spec.lanes)
+            for v in range(spec.nv):
+                b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])
+
+
+def splat(b: ir.IRBuilder, value: ir.Value, lanes: int) -> ir.Value:
+    vec = ir.VectorType(value.type, lanes)
+    one = b.insert_element(ir.Constant(vec, ir.Undefined), value, ir.Constant(I32, 0))
+    return b.shuffle_vector(one, ir.Constant(vec, ir.Undefined), ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
+
+
+def _full(b: ir.IRBuilder, spec: MicroSpec, ncols) -> ir.Value:
+    return b.icmp_signed("==", ncols, i64(spec.nr))
+
+
+def _rows_of(b: ir.IRBuilder, spec: MicroSpec, base, ld, ncols, tile, into_tile: bool):
+    """Pointers to each row's NR floats: `base` rows if the tile is full, else the stack tile
+    (copying the `ncols` valid columns in first when `into_tile`)."""
+    full = _full(b, spec, ncols)
+    with if_then(b, b.not_(full), "partial"):
+        if into_tile:
+            _copy_cols(b, spec, base, ld, tile, ncols, to_tile=True)
+    rows = []
+    for r in range(spec.mr):
+        direct = b.gep(base, [b.mul(ld, i64(r))], source_etype=F32)
+        staged = b.gep(tile, [i64(r * spec.nr)], source_etype=F32)
+        rows.append(b.select(full, direct, staged))
+    return rows
+
+
+def _copy_cols(b: ir.IRBuilder, spec: MicroSpec, base, ld, tile, ncols, to_tile: bool) -> None:
+    for r in range(spec.mr):
+        row = b.gep(base, [b.mul(ld, i64(r))], source_etype=F32)
+        staged = b.gep(tile, [i64(r * spec.nr)], source_etype=F32)
+        with for_range(b, 0, ncols, name="col") as j:
+            src, dst = (row, staged) if to_tile else (staged, row)
+            b.store(b.load(b.gep(src, [j], source_etype=F32), typ=F32), b.gep(dst, [j], source_etype=F32))
+
+
+def _load_block(b: ir.IRBuilder, spec: MicroSpec, acc, c, ldc, ncols, tile) -> None:
+    vec = ir.VectorType(F32, spec.lanes)
+    for r, row in enumerate(_rows_of(b, spec, c, ldc, ncols, tile, into_tile=True)):
+        for v in range(spec.nv):
+            b.store(b.load(b.gep(row, [i64(v * spec.lanes)], source_etype=F32), typ=vec, align=4), acc[r][v])
+
+
+def _store_block(b: ir.IRBuilder, spec: MicroSpec, acc, c, ldc, ncols, tile) -> None:
+    for r, row in enumerate(_rows_of(b, spec, c, ldc, ncols, tile, into_tile=False)):
+        for v in range(spec.nv):
+            b.store(b.load(acc[r][v]), b.gep(row, [i64(v * spec.lanes)], source_etype=F32), align=4)
+    with if_then(b, b.not_(_full(b, spec, ncols)), "partial.out"):
+        _copy_cols(b, spec, c, ldc, tile, ncols, to_tile=False)
+
+
+def _epilogue(b: ir.IRBuilder, spec: MicroSpec, acc, bias, residual, ldc, ncols, tile) -> None:
+    """acc += bias (per row: a splat; per column: a vector), then the steps, on whole vectors."""
+    vec = ir.VectorType(F32, spec.lanes)
+    res_rows = (_rows_of(b, spec, residual, ldc, ncols, tile, into_tile=True)
+                if ("add",) in spec.steps else None)
+    for r in range(spec.mr):
+        for v in range(spec.nv):
+            value = b.load(acc[r][v])
+            if spec.bias == "row":
+                value = b.fadd(value, splat(b, b.load(b.gep(bias, [i64(r)], source_etype=F32), typ=F32), spec.lanes))
+            elif spec.bias == "col":
+                col = b.gep(bias, [i64(v * spec.lanes)], source_etype=F32)
+                value = b.fadd(value, b.load(col, typ=vec, align=4))
+            for step in spec.steps:
+                value = _step(b, spec, step, value, res_rows, r, v)
+            b.store(value, acc[r][v])
+
+
+def _step(b: ir.IRBuilder, spec: MicroSpec, step: tuple, value, res_rows, r: int, v: int):
+    vec = ir.VectorType(F32, spec.lanes)
+    maximum = intrinsic(b.module, f"llvm.maximum.v{spec.lanes}f32", vec, [vec, vec])
+    minimum = intrinsic(b.module, f"llvm.minimum.v{spec.lanes}f32", vec, [vec, vec])
+    match step:
+        case ("add",):
+            res = b.gep(res_rows[r], [i64(v * spec.lanes)], source_etype=F32)
+            return b.fadd(value, b.load(res, typ=vec, align=4))
+        case ("relu",):
+            return b.call(maximum, [value, ir.Constant(vec, [0.0] * spec.lanes)])
+        case ("clip", lo, hi):
+            value = b.call(maximum, [value, ir.Constant(vec, [float(lo)] * spec.lanes)])
+            return b.call(minimum, [value, ir.Constant(vec, [float(hi)] * spec.lanes)])
+        case _:
+            raise AssertionError(f"the float32 micro-kernel has no epilogue step {step}")
