@@ -1,0 +1,88 @@
+"""Extraction on small random e-graphs: ILP = brute force, greedy >= optimum, determinism."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+
+from frittata.errors import ExtractionError
+from frittata.extract import extract
+from frittata.rewrites.data import EClass, EGraphData, ENode
+from frittata.terms.ops import Op
+from tests.extract.egraphs import SCALAR, attr_cost, brute_force, dag_cost_of, egraphs
+
+
+@given(egraphs())
+def test_ilp_optimum_equals_brute_force(data):
+    best = brute_force(data)
+    if math.isinf(best):
+        with pytest.raises(ExtractionError):
+            extract(data, attr_cost, method="ilp")
+        return
+    choice, report = extract(data, attr_cost, method="ilp", rel_gap=0.0)
+    assert report.method == "ilp" and report.optimal
+    assert dag_cost_of(data, choice) == pytest.approx(best, abs=1e-9)
+    assert report.cost == pytest.approx(best, abs=1e-9)
+    assert report.gap == pytest.approx(0.0, abs=1e-9)
+
+
+@given(egraphs())
+def test_greedy_is_acyclic_and_never_below_optimum(data):
+    best = brute_force(data)
+    if math.isinf(best):
+        return
+    choice, report = extract(data, attr_cost, method="greedy")
+    assert report.method == "greedy" and report.gap is None
+    assert dag_cost_of(data, choice) == pytest.approx(report.cost)
+    assert report.cost >= best - 1e-9
+
+
+@given(egraphs())
+def test_extraction_is_deterministic(data):
+    if math.isinf(brute_force(data)):
+        return
+    for method in ("greedy", "ilp"):
+        first, _ = extract(data, attr_cost, method=method)
+        again, _ = extract(data, attr_cost, method=method)
+        assert first == again
+
+
+def _shared_diamond() -> EGraphData:
+    """out = {f(a, a) cost 3 | g(b) cost 1}; a = {leaf 5}; b = {leaf 9}.
+
+    Tree cost prices f at 3 + 5 + 5 = 13 and g at 10, so greedy takes g; the DAG optimum is f at 8.
+    """
+    nodes = (ENode(Op.INPUT, (("cost", 5.0),), (), 0), ENode(Op.INPUT, (("cost", 9.0),), (), 1),
+             ENode(Op.ADD, (("cost", 3.0),), (0, 0), 2), ENode(Op.ADD, (("cost", 1.0),), (1,), 2))
+    classes = (EClass(SCALAR, (0,)), EClass(SCALAR, (1,)), EClass(SCALAR, (2, 3)))
+    return EGraphData(nodes, classes, {"out": 2}, {}, {})
+
+
+def test_ilp_counts_shared_operands_once():
+    data = _shared_diamond()
+    choice, report = extract(data, attr_cost, method="ilp")
+    assert choice[2] == 2 and report.cost == 8.0 and report.optimal
+    assert report.greedy_cost == 10.0
+    assert extract(data, attr_cost, method="greedy")[1].cost == 10.0
+
+
+def test_cycles_are_never_returned():
+    """x = {leaf 10 | u(p) 0}, p = {pack(x) 0}: the free loop x -> p -> x is not an extraction."""
+    nodes = (ENode(Op.INPUT, (("cost", 10.0),), (), 0), ENode(Op.ADD, (("cost", 0.0),), (1,), 0),
+             ENode(Op.ADD, (("cost", 0.0),), (0,), 1))
+    data = EGraphData(nodes, (EClass(SCALAR, (0, 1)), EClass(SCALAR, (2,))), {"out": 1}, {}, {})
+    for method in ("greedy", "ilp"):
+        choice, report = extract(data, attr_cost, method=method)
+        assert choice == {0: 0, 1: 2} and report.cost == 10.0
+
+
+def test_bad_method_and_bad_costs_are_errors():
+    data = _shared_diamond()
+    with pytest.raises(ExtractionError, match="method"):
+        extract(data, attr_cost, method="best")
+    with pytest.raises(ExtractionError, match="finite cost >= 0"):
+        extract(data, lambda info: -1.0)
+    with pytest.raises(ExtractionError, match="expected an object with node_cost"):
+        extract(data, 42)
