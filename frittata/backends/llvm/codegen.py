@@ -17,6 +17,8 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.lower import lower_step
 from frittata.backends.llvm.plan import Plan
 
+SPINS = 2000
+
 
 def emit_module(plan: Plan, target: HostTarget, name: str = "frittata") -> ir.Module:
     module = ir.Module(name=name)
@@ -64,12 +66,19 @@ def _emit_barrier(module: ir.Module) -> ir.Function:
 
 
 def _spin_until_changed(b: ir.IRBuilder, generation: ir.Value, seen: ir.Value) -> None:
-    """Blocks: spin ─(same generation)─► spin; spin ─► out."""
+    """Blocks: spin ─(same generation)─► spin; spin ─► out. After SPINS pauses each round also
+    yields the CPU (sched_yield), so a descheduled partner on a busy machine is not starved."""
+    pre = b.block
     spin = b.append_basic_block("spin")
     out = b.append_basic_block("spin.out")
     b.branch(spin)
     b.position_at_end(spin)
+    rounds = b.phi(I32, name="rounds")
+    rounds.add_incoming(ir.Constant(I32, 0), pre)
     b.call(intrinsic(b.module, "llvm.x86.sse2.pause", VOID, []), [])
+    with if_then(b, b.icmp_signed(">", rounds, ir.Constant(I32, SPINS)), "yield"):
+        b.call(intrinsic(b.module, "sched_yield", I32, []), [])
+    rounds.add_incoming(b.add(rounds, ir.Constant(I32, 1)), b.block)
     now = b.load_atomic(generation, "acquire", 4, typ=I32)
     b.cbranch(b.icmp_signed("==", now, seen), spin, out)
     b.position_at_end(out)

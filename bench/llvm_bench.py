@@ -1,0 +1,101 @@
+"""frittata's llvm backend against numpy and onnxruntime, measured in the same run.
+
+Prints median latencies and ratios (frittata / peer; below 1 is faster) for matmul 512 and
+1024, a 3x3 conv 64->64 at 56x56 with bias and relu, and the zoo's MLP, ResNet-18 and
+transformer block, on 1 and 2 threads, plus compile time per model.
+Run: python bench/llvm_bench.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+import frittata as ft
+from frittata import terms as T
+from frittata.backends.llvm import build
+from frittata.terms import zoo
+from frittata.terms.onnx_export import to_onnx
+
+
+def median_ms(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def ort_session(program: ft.Program, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(to_onnx(program).SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def inputs_of(program: ft.Program) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {n: rng.standard_normal(t.shape).astype(t.dtype) for n, t in program.inputs.items()}
+
+
+def matmul(n: int) -> ft.Program:
+    return ft.Program({"c": T.matmul(T.var("a", (n, n)), T.var("b", (n, n)))})
+
+
+def conv() -> ft.Program:
+    rng = np.random.default_rng(1)
+    w = T.param("w", (rng.standard_normal((64, 64, 3, 3)) * 0.05).astype(np.float32))
+    b = T.param("b", rng.standard_normal(64).astype(np.float32))
+    x = T.var("x", (1, 64, 56, 56))
+    return ft.Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",),))})
+
+
+CASES = {
+    "matmul 512": (lambda: matmul(512), 2 * 512**3),
+    "matmul 1024": (lambda: matmul(1024), 2 * 1024**3),
+    "conv 64x56x56 3x3+bias+relu": (conv, 2 * 64 * 64 * 9 * 56 * 56),
+    "mlp": (zoo.mlp, None),
+    "resnet18": (zoo.resnet18, None),
+    "transformer_block": (zoo.transformer_block, None),
+}
+
+
+def bench_case(name: str, make, flops, repeat: int) -> None:
+    program = make()
+    inputs = inputs_of(program)
+    for threads in (1, 2):
+        start = time.perf_counter()
+        mod = build(program, threads=threads)
+        compile_s = time.perf_counter() - start
+        ours = mod.benchmark(inputs, repeat=repeat)["median_ms"]
+        session = ort_session(program, threads)
+        theirs = median_ms(lambda: session.run(None, inputs), repeat)
+        line = (f"{name:30s} t={threads}  frittata {ours:8.3f} ms  onnxruntime {theirs:8.3f} ms"
+                f"  ratio {ours / theirs:5.2f}  compile {compile_s:5.2f} s")
+        if name.startswith("matmul"):
+            a, b = inputs["a"], inputs["b"]
+            numpy_ms = median_ms(lambda: a @ b, repeat)
+            line += f"  numpy {numpy_ms:8.3f} ms  throughput vs numpy {numpy_ms / ours:5.2f}x"
+        if flops:
+            line += f"  {flops / ours / 1e6:6.1f} GFLOP/s"
+        print(line, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--only", default=None, help="run the cases whose name contains this")
+    args = parser.parse_args()
+    for name, (make, flops) in CASES.items():
+        if args.only is None or args.only in name:
+            bench_case(name, make, flops, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
