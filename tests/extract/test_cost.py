@@ -1,0 +1,91 @@
+"""The cost-model protocol and the CPU model: invariants, fusion, layouts, registry, user models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from frittata import terms as T
+from frittata.errors import ExtractionError
+from frittata.extract import CpuModel, NodeInfo, as_cost_model, cost_model_for, program_cost
+from frittata.extract.targets import CostModelRegistry
+from frittata.terms.program import Program
+from tests.strategies import programs
+
+CPU = CpuModel()
+
+
+def _cost(term) -> float:
+    return program_cost(Program({"y": term}), CPU)
+
+
+def _conv_inputs(channels: int = 64, size: int = 28):
+    x = T.var("x", (1, channels, size, size))
+    w = T.param("w", np.ones((channels, channels, 3, 3), np.float32))
+    b = T.param("b", np.ones((channels,), np.float32))
+    return x, w, b
+
+
+@given(programs())
+def test_cpu_cost_is_finite_and_non_negative(program):
+    for term in program.terms():
+        info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
+        cost = CPU.node_cost(info)
+        assert np.isfinite(cost) and cost >= 0
+
+
+def test_fusion_saves_the_intermediate_traffic():
+    x, w, b = _conv_inputs()
+    unfused = T.relu(T.add(T.conv2d(x, w, pads=1), T.reshape(b, (1, 64, 1, 1))))
+    fused = T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=[("relu",)])
+    assert _cost(fused) < _cost(unfused)
+
+
+def test_pack_costs_a_copy_and_blocks_of_16_fit_the_vector():
+    x = T.var("x", (1, 64, 56, 56))
+    assert _cost(T.pack_nchwc(x, 16)) > 0
+    assert _cost(T.unpack_nchwc(T.pack_nchwc(x, 16), 16)) > _cost(T.pack_nchwc(x, 16))
+    assert _cost(T.pack_nchwc(x, 8)) > _cost(T.pack_nchwc(x, 16))
+
+
+def test_more_work_never_costs_less():
+    small, big = T.var("x", (1, 64, 28, 28)), T.var("x", (1, 64, 56, 56))
+    assert _cost(T.relu(big)) > _cost(T.relu(small))
+    assert _cost(T.exp(big)) >= _cost(T.relu(big))
+    x, w, _ = _conv_inputs(size=56)
+    assert _cost(T.conv2d(x, w, pads=1)) > _cost(T.relu(x))
+
+
+def test_output_widths_off_the_vector_width_waste_lanes():
+    x = T.var("x", (64, 256))
+    per_column = [_cost(T.dense(x, T.param("w", np.ones((n, 256), np.float32)))) / n for n in (16, 17)]
+    assert per_column[1] > per_column[0]
+
+
+def test_leaves_views_and_folded_constants_are_free():
+    w = T.param("w", np.ones((64, 64), np.float32))
+    assert _cost(w) == 0 and _cost(T.reshape(T.var("x", (4, 16)), (64,))) == 0
+    assert _cost(T.mul(w, 2.0)) == 0  # parameters only: folded at compile time
+
+
+def test_targets_and_registry():
+    assert isinstance(cost_model_for("llvm"), CpuModel)
+    with pytest.raises(ExtractionError, match=r"expected a target in \['llvm'\], got 'vta'"):
+        cost_model_for("vta")
+    registry = CostModelRegistry({"llvm": CpuModel})
+    registry.register("vta", lambda: as_cost_model(lambda info: 1.0))
+    assert registry.model_for("vta").node_cost(None) == 1.0
+    with pytest.raises(ExtractionError, match="already has a model"):
+        registry.register("vta", CpuModel)
+    registry.register("vta", CpuModel, replace=True)
+    assert registry.targets() == ["llvm", "vta"]
+
+
+@given(st.floats(1e-9, 1e-3))
+def test_user_models_go_through_the_protocol(seconds):
+    model = as_cost_model(lambda info: seconds)
+    assert model.node_cost(None) == seconds and model.name == "<lambda>"
+    assert as_cost_model(CPU) is CPU
+    assert program_cost(Program({"y": T.relu(T.var("x", (4,)))}), model) == pytest.approx(2 * seconds)

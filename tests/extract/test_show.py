@@ -1,0 +1,57 @@
+"""Pictures: DOT text of extracted programs and e-graph neighbourhoods, SVG through `dot`."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from frittata import terms as T
+from frittata.errors import FrittataError
+from frittata.extract import CpuModel, extract
+from frittata.extract import show
+from frittata.rewrites import saturate
+from frittata.terms.program import Program
+
+
+def _fused_program() -> Program:
+    x = T.var("x", (1, 32, 8, 8))
+    w = T.param("w", np.ones((32, 32, 3, 3), np.float32))
+    b = T.param("b", np.ones((32,), np.float32))
+    return Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=[("relu",)])})
+
+
+def test_program_dot_names_ops_shapes_epilogues_and_target():
+    text = show.program_dot(_fused_program(), target="llvm", cost_model=CpuModel(), title="demo")
+    assert text.startswith("digraph program {") and text.rstrip().endswith("}")
+    for expected in ("fused_conv2d", "epilogue: relu", "params: w, b", "float32[1, 32, 8, 8]",
+                     "target llvm", " us", "out_y"):
+        assert expected in text
+
+
+def test_quote_escapes_dot_strings():
+    assert show.quote('a "b"\\c\nd') == '"a \\"b\\"\\\\c\\nd"'
+
+
+def test_egraph_dot_marks_the_chosen_nodes():
+    x = T.var("x", (4, 8))
+    w, b = T.param("w", np.ones((16, 8), np.float32)), T.param("b", np.ones((16,), np.float32))
+    data, _ = saturate(Program({"y": T.relu(T.add(T.dense(x, w), b))}))
+    choice, _ = extract(data, CpuModel())
+    text = show.egraph_dot(data, data.roots["y"], depth=2, choice=choice)
+    assert f"cluster_{data.roots['y']}" in text and "color=red" in text and "fused_dense" in text
+    with pytest.raises(FrittataError, match="expected an e-class"):
+        show.egraph_dot(data, len(data.classes))
+
+
+def test_write_svg_without_dot_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(FrittataError, match="graphviz `dot` program"):
+        show.write_svg("digraph {}", tmp_path / "x.svg")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz `dot` is not installed")
+def test_write_svg_renders(tmp_path):
+    path = show.write_svg(show.program_dot(_fused_program()), tmp_path / "p.svg")
+    assert "<svg" in path.read_text()
