@@ -1,0 +1,163 @@
+"""Lowering of `vta_conv2d` to an instruction stream: tiles, GEMM kernels, bias and epilogue.
+
+Packed operands (VTA_SPEC §3.5): x (NB, CB, H, W, BATCH, BLOCK_IN), w (OB, CB, KH, KW,
+BLOCK_OUT, BLOCK_IN), out (NB, OB, OH, OW, BATCH, BLOCK_OUT).  A tile is `th` output rows x
+`tco` output-channel blocks, reduced over steps of `tci` input-channel blocks.  Input rows are
+loaded with the spatial zero padding done by the DMA (INP row c*rows*Wp + r*Wp + col, Wp the
+padded width); one GEMM per (c, kh, kw) runs uops over output columns inside loops over
+output-channel blocks (outer) and output rows (inner), so a tile of >= 3 ACC rows never writes
+a row twice in a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+
+from frittata.backends.vta.config import VtaConfig
+from frittata.backends.vta.dram import DramBuffer
+from frittata.backends.vta.emitter import Emitter
+from frittata.backends.vta.isa import MemType, Uop
+from frittata.backends.vta.kernel import GemmKernel, UopLoop
+from frittata.backends.vta.lower_pipeline import AccLayout, bias_kernel, divisors, run_pipeline
+from frittata.errors import LoweringError
+
+MAX_PAD = 15
+"""LOAD pad fields are 4 bits wide (VTA_SPEC §2.3)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConvGeom:
+    """Blocked conv2d geometry: blocks of batch / in / out channels, image, kernel, strides
+    (sh, sw) and pads (top, left, bottom, right)."""
+
+    nb: int
+    cb: int
+    ob: int
+    h: int
+    w: int
+    kh: int
+    kw: int
+    strides: tuple[int, int]
+    pads: tuple[int, int, int, int]
+
+    @property
+    def oh(self) -> int:
+        return (self.h + self.pads[0] + self.pads[2] - self.kh) // self.strides[0] + 1
+
+    @property
+    def ow(self) -> int:
+        return (self.w + self.pads[1] + self.pads[3] - self.kw) // self.strides[1] + 1
+
+    @property
+    def wp(self) -> int:
+        return self.w + self.pads[1] + self.pads[3]
+
+    def in_rows(self, th: int) -> int:
+        """Input rows (with padding) that `th` output rows read."""
+        return (th - 1) * self.strides[0] + self.kh
+
+
+@dataclass(frozen=True, slots=True)
+class ConvTiling:
+    th: int
+    tco: int
+    tci: int
+
+
+def choose_conv_tiling(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> ConvTiling:
+    """The tiling fitting one buffer of each SRAM that moves the fewest bytes (inputs re-read
+    per output-channel tile, weights per row tile); ties go to deeper reductions."""
+    kk, n = s.kh * s.kw, acc.threads
+    fits = [ConvTiling(th, tco, tci)
+            for th, tco, tci in product(divisors(s.oh), divisors(s.ob), divisors(s.cb))
+            if tci * s.in_rows(th) * s.wp <= cfg.inp_depth // n and tco * tci * kk <= cfg.wgt_depth // n
+            and 3 <= tco * th * s.ow <= acc.region and s.ow <= cfg.uop_depth // 8]
+    if max(s.pads) > MAX_PAD or not fits:
+        raise LoweringError(f"vta_conv2d {s}: expected pads <= {MAX_PAD} and a tile of >= 3 "
+                            f"output rows fitting the buffers of {cfg.name}; none does")
+
+    def traffic(t: ConvTiling) -> tuple[float, int]:
+        inputs = s.cb * s.h * s.w * (s.ob / t.tco) * s.in_rows(t.th) / (t.th * s.strides[0])
+        weights = s.ob * s.cb * kk * cfg.wgt_elem_bytes / cfg.inp_elem_bytes * (s.oh / t.th)
+        return inputs + weights, -t.tci
+    return min(fits, key=traffic)
+
+
+@dataclass(slots=True)
+class ConvOps:
+    """The `TileOps` of a conv2d layer (tile = (n, oh0, oc0), step = c0)."""
+
+    cfg: VtaConfig
+    em: Emitter
+    x: DramBuffer
+    w: DramBuffer
+    out: DramBuffer
+    s: ConvGeom
+    t: ConvTiling
+    acc: AccLayout
+    kernels: dict[tuple[int, int, int], GemmKernel] = field(default_factory=dict)
+
+    def _buffers(self, buf: int) -> tuple[int, int]:
+        n = self.acc.threads
+        return buf * (self.cfg.inp_depth // n), buf * (self.cfg.wgt_depth // n)
+
+    def acc_rows(self, tile, half):
+        return self.acc.base(half), self.t.tco * self.t.th * self.s.ow
+
+    def reset(self, tile, half):
+        base, count = self.acc_rows(tile, half)
+        self.em.gemm(GemmKernel((Uop(base, 0, 0),), (UopLoop(count, 1),), reset=True))
+
+    def load(self, tile, c0, buf):
+        (n, oh0, oc0), s, t = tile, self.s, self.t
+        inp, wgt = self._buffers(buf)
+        rows, ih0 = s.in_rows(t.th), oh0 * s.strides[0] - s.pads[0]
+        top, bottom = max(0, -ih0), max(0, ih0 + rows - s.h)
+        for c in range(t.tci):
+            offset = ((n * s.cb + c0 + c) * s.h + max(ih0, 0)) * s.w
+            self.em.load_2d(MemType.INP, inp + c * rows * s.wp, self.x, offset,
+                            rows - top - bottom, s.w, s.w, (top, bottom), (s.pads[1], s.pads[3]))
+        kk = s.kh * s.kw
+        self.em.load_2d(MemType.WGT, wgt, self.w, (oc0 * s.cb + c0) * kk, t.tco, t.tci * kk, s.cb * kk)
+
+    def gemm(self, tile, c0, buf, half):
+        s, t = self.s, self.t
+        inp, wgt = self._buffers(buf)
+        acc = self.acc.base(half)
+        rows, kk = s.in_rows(t.th), s.kh * s.kw
+        loops = (UopLoop(t.tco, t.th * s.ow, 0, t.tci * kk), UopLoop(t.th, s.ow, s.strides[0] * s.wp))
+        for c, kh, kw in product(range(t.tci), range(s.kh), range(s.kw)):
+            src = inp + c * rows * s.wp + kh * s.wp + kw
+            self.em.gemm(self._kernel(acc, src, wgt + c * kk + kh * s.kw + kw, loops))
+
+    def _kernel(self, acc: int, src: int, wgt: int, loops: tuple[UopLoop, ...]) -> GemmKernel:
+        """Uops over output columns; built once per distinct (acc, src, wgt) base."""
+        key = (acc, src, wgt)
+        if key not in self.kernels:
+            uops = tuple(Uop(acc + ow, src + ow * self.s.strides[1], wgt) for ow in range(self.s.ow))
+            self.kernels[key] = GemmKernel(uops, loops)
+        return self.kernels[key]
+
+    def bias(self, tile, half):
+        (_, _, oc0), rows = tile, self.t.th * self.s.ow
+        return bias_kernel(self.acc.base(half), oc0, UopLoop(self.t.tco, rows, 1), UopLoop(rows, 1, 0))
+
+    def store(self, tile, half):
+        (n, oh0, oc0), s, t = tile, self.s, self.t
+        offset = ((n * s.ob + oc0) * s.oh + oh0) * s.ow
+        self.em.store_2d(self.acc.base(half), self.out, offset, t.tco, t.th * s.ow, s.oh * s.ow)
+
+
+def emit_conv2d(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer, out: DramBuffer,
+                geom: ConvGeom, epilogue: tuple, threads: int = 2) -> ConvTiling:
+    """Emit out = epilogue(conv2d(x, w) + bias) for packed DRAM buffers; `bias` holds one ACC
+    element per output block.  Returns the tiling used."""
+    s, cfg = geom, em.cfg
+    acc = AccLayout(s.ob, threads, cfg.acc_depth)
+    t = choose_conv_tiling(s, cfg, acc)
+    em.load_2d(MemType.ACC, 0, bias, 0, 1, s.ob, s.ob)
+    tiles = [((n, oh0, oc0), range(0, s.cb, t.tci)) for n in range(s.nb)
+             for oh0 in range(0, s.oh, t.th) for oc0 in range(0, s.ob, t.tco)]
+    run_pipeline(em, tiles, ConvOps(cfg, em, x, w, out, s, t, acc), epilogue, threads)
+    return t

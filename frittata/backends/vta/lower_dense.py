@@ -1,0 +1,109 @@
+"""Lowering of `vta_dense` to an instruction stream: tiles, GEMM kernels, bias and epilogue.
+
+Packed operands (VTA_SPEC §3.5): x (NB, KB, BATCH, BLOCK_IN), w (OB, KB, BLOCK_OUT, BLOCK_IN),
+out (NB, OB, BATCH, BLOCK_OUT).  A tile is `tm` batch blocks x `tn` output blocks reduced over
+steps of `tk` input blocks; INP row m*tk+k, WGT tile n*tk+k, ACC row m*tn+n.  One GEMM per
+step runs uops over m inside loops over k (outer) and n (inner), so consecutive uops write
+different rows; a tile of fewer than 3 ACC rows gets one GEMM per k instead, which never
+writes a row twice (the accumulator hazard of VTA_SPEC §2.9).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+
+from frittata.backends.vta.config import VtaConfig
+from frittata.backends.vta.dram import DramBuffer
+from frittata.backends.vta.emitter import Emitter
+from frittata.backends.vta.isa import MemType, Uop
+from frittata.backends.vta.kernel import GemmKernel, UopLoop
+from frittata.backends.vta.lower_pipeline import AccLayout, bias_kernel, divisors, run_pipeline
+from frittata.errors import LoweringError
+
+
+@dataclass(frozen=True, slots=True)
+class DenseTiling:
+    """Blocks per tile along the batch, output and reduction axes."""
+
+    tm: int
+    tn: int
+    tk: int
+
+
+def choose_dense_tiling(nb: int, ob: int, kb: int, cfg: VtaConfig, acc: AccLayout) -> DenseTiling:
+    """The largest output tile (then the deepest reduction) fitting one buffer of each SRAM."""
+    th = acc.threads
+    fits = [DenseTiling(tm, tn, tk)
+            for tm, tn, tk in product(divisors(nb), divisors(ob), divisors(kb))
+            if tm * tk <= cfg.inp_depth // th and tn * tk <= cfg.wgt_depth // th
+            and tm * tn <= acc.region and tm <= cfg.uop_depth // 8]
+    if not fits:
+        raise LoweringError(f"vta_dense blocks (NB {nb}, OB {ob}, KB {kb}): expected a tile "
+                            f"fitting the buffers of {cfg.name}; none does")
+    return max(fits, key=lambda t: (t.tm * t.tn, t.tk))
+
+
+@dataclass(slots=True)
+class DenseOps:
+    """The `TileOps` of a dense layer (tile = (m0, n0), step = k0)."""
+
+    cfg: VtaConfig
+    em: Emitter
+    x: DramBuffer
+    w: DramBuffer
+    out: DramBuffer
+    ob: int
+    kb: int
+    t: DenseTiling
+    acc: AccLayout
+
+    def _buffers(self, buf: int) -> tuple[int, int]:
+        th = self.acc.threads
+        return buf * (self.cfg.inp_depth // th), buf * (self.cfg.wgt_depth // th)
+
+    def acc_rows(self, tile, half):
+        return self.acc.base(half), self.t.tm * self.t.tn
+
+    def reset(self, tile, half):
+        base, count = self.acc_rows(tile, half)
+        self.em.gemm(GemmKernel((Uop(base, 0, 0),), (UopLoop(count, 1),), reset=True))
+
+    def load(self, tile, k0, buf):
+        (m0, n0), t = tile, self.t
+        inp, wgt = self._buffers(buf)
+        self.em.load_2d(MemType.INP, inp, self.x, m0 * self.kb + k0, t.tm, t.tk, self.kb)
+        self.em.load_2d(MemType.WGT, wgt, self.w, n0 * self.kb + k0, t.tn, t.tk, self.kb)
+
+    def gemm(self, tile, k0, buf, half):
+        t, acc = self.t, self.acc.base(half)
+        inp, wgt = self._buffers(buf)
+        uops = tuple(Uop(acc + m * t.tn, inp + m * t.tk, wgt) for m in range(t.tm))
+        if t.tm * t.tn >= 3:
+            self.em.gemm(GemmKernel(uops, (UopLoop(t.tk, 0, 1, 1), UopLoop(t.tn, 1, 0, t.tk))))
+            return
+        for k in range(t.tk):
+            shifted = tuple(Uop(u.dst, u.src + k, u.wgt + k) for u in uops)
+            self.em.gemm(GemmKernel(shifted, (UopLoop(t.tn, 1, 0, t.tk),)))
+
+    def bias(self, tile, half):
+        (_, n0), t = tile, self.t
+        return bias_kernel(self.acc.base(half), n0, UopLoop(t.tm, t.tn, 0), UopLoop(t.tn, 1, 1))
+
+    def store(self, tile, half):
+        (m0, n0), t = tile, self.t
+        self.em.store_2d(self.acc.base(half), self.out, m0 * self.ob + n0, t.tm, t.tn, self.ob)
+
+
+def emit_dense(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer, out: DramBuffer,
+               epilogue: tuple, threads: int = 2) -> DenseTiling:
+    """Emit out = epilogue(dense(x, w) + bias) for packed DRAM buffers; `bias` holds one ACC
+    element per output block.  Returns the tiling used."""
+    cfg = em.cfg
+    nb, kb, ob = x.shape[0], x.shape[1], w.shape[0]
+    acc = AccLayout(ob, threads, cfg.acc_depth)
+    t = choose_dense_tiling(nb, ob, kb, cfg, acc)
+    em.load_2d(MemType.ACC, 0, bias, 0, 1, ob, ob)
+    tiles = [((m0, n0), range(0, kb, t.tk)) for m0 in range(0, nb, t.tm) for n0 in range(0, ob, t.tn)]
+    run_pipeline(em, tiles, DenseOps(cfg, em, x, w, out, ob, kb, t, acc), epilogue, threads)
+    return t

@@ -1,0 +1,120 @@
+"""The tile pipeline of lowered VTA kernels, with one or two virtual threads, and the ALU epilogue.
+
+Like `schedule.run_tiles`, an operator is cut into output tiles reduced over steps, but the
+number of SRAM halves is a parameter: with `threads=2` INP / WGT tiles alternate between two
+buffers and ACC tiles between two regions (loads of step s+1 overlap compute of step s, stores of
+tile t overlap compute of tile t+1); with `threads=1` every module waits for the previous one.
+Tokens: l2g per step, g2l from step s to s+threads, g2s per tile, s2g from tile t to t+threads.
+
+The accumulator holds the per-channel bias rows at the top (`bias_base`, one row per output
+channel block, loaded once with LOAD ACC); the tile regions follow.  The epilogue is the
+`vta_ops` epilogue as ALU instructions: ADD bias rows, then per step a rounding shift
+(SHR s-1, ADD 1, SHR 1 — exactly floor((v + 2^(s-1)) / 2^s) with no overflowing immediate),
+MAX 0 (relu), MIN hi / MAX lo (clip); the final cast is the truncating STORE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from frittata.backends.vta.emitter import Emitter
+from frittata.backends.vta.isa import AluOp, Stage, Uop
+from frittata.backends.vta.kernel import AluKernel, UopLoop, rows_kernel
+
+LOAD, COMPUTE, STORE = Stage.LOAD, Stage.COMPUTE, Stage.STORE
+
+
+@dataclass(frozen=True, slots=True)
+class AccLayout:
+    """Where things live in the accumulator: `bias_rows` rows at 0, then `threads` regions of
+    `region` rows each."""
+
+    bias_rows: int
+    threads: int
+    depth: int
+
+    @property
+    def region(self) -> int:
+        return (self.depth - self.bias_rows) // self.threads
+
+    def base(self, half: int) -> int:
+        return self.bias_rows + half * self.region
+
+
+class TileOps(Protocol):
+    """What an operator supplies; `buf` / `half` select an SRAM buffer / ACC region."""
+
+    def load(self, tile, step, buf: int) -> None: ...
+    def reset(self, tile, half: int) -> None: ...
+    def gemm(self, tile, step, buf: int, half: int) -> None: ...
+    def bias(self, tile, half: int) -> AluKernel: ...
+    def store(self, tile, half: int) -> None: ...
+    def acc_rows(self, tile, half: int) -> tuple[int, int]: ...
+
+
+def epilogue_kernels(epilogue: tuple, base: int, count: int) -> list[AluKernel]:
+    """ALU kernels over ACC rows [base, base + count) computing the epilogue steps."""
+    kernels: list[AluKernel] = []
+    for step in epilogue:
+        match step:
+            case ("shift", 0) | ("cast", _):
+                pass
+            case ("shift", s):
+                if s > 1:
+                    kernels.append(rows_kernel(AluOp.SHR, base, count, imm=s - 1))
+                kernels.append(rows_kernel(AluOp.ADD, base, count, imm=1))
+                kernels.append(rows_kernel(AluOp.SHR, base, count, imm=1))
+            case ("relu",):
+                kernels.append(rows_kernel(AluOp.MAX, base, count, imm=0))
+            case ("clip", lo, hi):
+                kernels.append(rows_kernel(AluOp.MIN, base, count, imm=hi))
+                kernels.append(rows_kernel(AluOp.MAX, base, count, imm=lo))
+            case _:
+                raise AssertionError(f"epilogue step {step} is not a VTA step")
+    return kernels
+
+
+def bias_kernel(dst: int, src: int, outer: UopLoop, inner: UopLoop) -> AluKernel:
+    """ACC[dst...] += ACC[bias row src...] in two loops (factors set by the operator)."""
+    return AluKernel(AluOp.ADD, (Uop(dst, src),), (outer, inner))
+
+
+def run_pipeline(em: Emitter, tiles: Sequence[tuple[object, Sequence[object]]], ops: TileOps,
+                 epilogue: tuple, threads: int) -> None:
+    """Emit the whole pipeline for `tiles`, a sequence of (tile, reduction steps)."""
+    total = sum(len(steps) for _, steps in tiles)
+    step_no = 0
+    for t, (tile, steps) in enumerate(tiles):
+        half = t % threads
+        if t >= threads:
+            em.dep_pop(STORE, COMPUTE)
+        ops.reset(tile, half)
+        for step in steps:
+            _step(em, ops, tile, step, step_no, half, total, threads)
+            step_no += 1
+        em.alu(ops.bias(tile, half))
+        for kernel in epilogue_kernels(epilogue, *ops.acc_rows(tile, half)):
+            em.alu(kernel)
+        em.dep_push(COMPUTE, STORE)
+        em.dep_pop(COMPUTE, STORE)
+        ops.store(tile, half)
+        if t + threads < len(tiles):
+            em.dep_push(STORE, COMPUTE)
+
+
+def _step(em: Emitter, ops: TileOps, tile, step, step_no: int, half: int, total: int,
+          threads: int) -> None:
+    buf = step_no % threads
+    if step_no >= threads:
+        em.dep_pop(COMPUTE, LOAD)
+    ops.load(tile, step, buf)
+    em.dep_push(LOAD, COMPUTE)
+    em.dep_pop(LOAD, COMPUTE)
+    ops.gemm(tile, step, buf, half)
+    if step_no + threads < total:
+        em.dep_push(COMPUTE, LOAD)
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
