@@ -1,0 +1,43 @@
+"""Readable text snapshots of the LLVM IR emitted (before optimization) for small kernels.
+
+Regenerate a snapshot by deleting its .ll file and running the test once (it is rewritten and
+the test fails, so a changed snapshot is always looked at in review).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import frittata as ft
+from frittata import terms as T
+from frittata.backends.jit import HostTarget, verify
+from frittata.backends.llvm.codegen import emit_module
+from frittata.backends.llvm.plan import make_plan
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+AVX2 = HostTarget("x86_64-unknown-linux-gnu", "znver3", "+avx,+avx2,+fma")
+
+
+def _programs() -> dict[str, ft.Program]:
+    x = T.var("x", (4, 8))
+    w = np.arange(12, dtype=np.int8).reshape(3, 4)
+    return {
+        "fused_elementwise": ft.Program({"y": T.relu(T.add(T.mul(x, 2.0), T.var("b", (8,))))}),
+        "reduce_sum": ft.Program({"y": T.reduce_sum(x, axes=(1,))}),
+        "int8_dense": ft.Program({"y": T.dense(T.var("q", (2, 4), "int8"), T.param("wq", w))}),
+    }
+
+
+@pytest.mark.parametrize("name", ["fused_elementwise", "int8_dense", "reduce_sum"])
+def test_ir_snapshot(name):
+    program = _programs()[name]
+    text = str(emit_module(make_plan(program, lambda t: 0), AVX2, name=name))
+    verify(text, name)
+    path = SNAPSHOTS / f"{name}.ll"
+    if not path.exists():
+        path.write_text(text)
+        pytest.fail(f"snapshot {path.name} written; review it and run again")
+    assert text == path.read_text()
