@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import product
 
+import numpy as np
+
 from frittata.backends.vta.config import VtaConfig
 from frittata.backends.vta.dram import DramBuffer
 from frittata.backends.vta.emitter import Emitter
@@ -96,6 +98,7 @@ class ConvOps:
     s: ConvGeom
     t: ConvTiling
     acc: AccLayout
+    zeros: DramBuffer
     kernels: dict[tuple[int, int, int], GemmKernel] = field(default_factory=dict)
 
     def _buffers(self, buf: int) -> tuple[int, int]:
@@ -116,8 +119,13 @@ class ConvOps:
         top, bottom = max(0, -ih0), max(0, ih0 + rows - s.h)
         for c in range(t.tci):
             offset = ((n * s.cb + c0 + c) * s.h + max(ih0, 0)) * s.w
-            self.em.load_2d(MemType.INP, inp + c * rows * s.wp, self.x, offset,
-                            rows - top - bottom, s.w, s.w, (top, bottom), (s.pads[1], s.pads[3]))
+            if rows > top + bottom:
+                load = (self.x, offset, rows - top - bottom, (top, bottom))
+            else:  # the window lies in the padding, so rows <= pad <= 15: one zero row, padded
+                load = (self.zeros, 0, 1, (rows - 1, 0))
+            src, offset, valid, y_pad = load
+            self.em.load_2d(MemType.INP, inp + c * rows * s.wp, src, offset,
+                            valid, s.w, s.w, y_pad, (s.pads[1], s.pads[3]))
         kk = s.kh * s.kw
         self.em.load_2d(MemType.WGT, wgt, self.w, (oc0 * s.cb + c0) * kk, t.tco, t.tci * kk, s.cb * kk)
 
@@ -159,5 +167,6 @@ def emit_conv2d(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer, out
     em.load_2d(MemType.ACC, 0, bias, 0, 1, s.ob, s.ob)
     tiles = [((n, oh0, oc0), range(0, s.cb, t.tci)) for n in range(s.nb)
              for oh0 in range(0, s.oh, t.th) for oc0 in range(0, s.ob, t.tco)]
-    run_pipeline(em, tiles, ConvOps(cfg, em, x, w, out, s, t, acc), epilogue, threads)
+    zeros = em.dram.alloc((s.w, cfg.batch, cfg.block_in), np.int8)
+    run_pipeline(em, tiles, ConvOps(cfg, em, x, w, out, s, t, acc, zeros), epilogue, threads)
     return t
