@@ -1,8 +1,9 @@
 """`extract`: pick one e-node per e-class so the program's DAG cost is least, and say how sure.
 
 The greedy extractor always runs (it is fast and gives an upper bound); the input program's own
-choice (`EGraphData.original`) is priced too, and the cheaper of the two is the greedy result,
-so extraction never returns a program the model prices above the one that went in. The exact
+choice (`EGraphData.original`) is priced too, the cheaper of the two is refined by DAG-aware
+local search (`improve`), and that is the greedy result, so extraction never returns a program
+the model prices above the one that went in. The exact
 ILP extractor then runs, warm-started from that result, when asked (`method="ilp"`) or when
 the e-graph is small enough (`method="auto"` and at most `ILP_MAX_NODES` usable e-nodes).
 """
@@ -18,6 +19,7 @@ from frittata.extract.cost import CostModel, NodeInfo, as_cost_model
 from frittata.extract.greedy import greedy_choice
 from frittata.extract.ilp import solve_ilp
 from frittata.extract.ilp_model import reachable_classes
+from frittata.extract.improve import improve
 from frittata.extract.problem import Problem, build_problem, canonical, check_roots, chosen_nodes, dag_cost
 from frittata.rewrites.data import EGraphData
 
@@ -86,17 +88,23 @@ def extract(data: EGraphData, cost_model: CostModel | Callable[[NodeInfo], float
 
 
 def _greedy(problem: Problem) -> tuple[dict[int, int], float, float | None]:
-    """The cheaper (DAG cost) of the greedy choice and the input program, with both costs."""
-    choice, cost = _trimmed(problem, greedy_choice(problem))
-    original = problem.data.original
-    if not all(c in original for c in problem.data.roots.values()):
-        return choice, cost, None
-    try:
-        original_cost = dag_cost(problem, original)
-        kept, kept_cost = _trimmed(problem, canonical(problem, original))
-    except ExtractionError:
-        return choice, cost, None
-    return (kept, kept_cost, original_cost) if kept_cost < cost else (choice, cost, original_cost)
+    """Greedy (or the input program, if cheaper) improved by DAG-aware local search.
+
+    Returns the choice, its DAG cost and the input program's DAG cost (None if unknown).
+    """
+    full = greedy_choice(problem)
+    choice, cost = _trimmed(problem, full)
+    original_cost = None
+    if all(c in problem.data.original for c in problem.data.roots.values()):
+        try:
+            original_cost = dag_cost(problem, problem.data.original)
+            kept, kept_cost = _trimmed(problem, canonical(problem, problem.data.original))
+        except ExtractionError:
+            original_cost = None
+        else:
+            choice, cost = (kept, kept_cost) if kept_cost < cost else (choice, cost)
+    choice, cost = improve(problem, choice, full)
+    return choice, cost, original_cost
 
 
 def _trimmed(problem: Problem, choice: dict[int, int]) -> tuple[dict[int, int], float]:

@@ -10,6 +10,8 @@ seed, so a run that ends before the clock is deterministic.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
 import highspy
@@ -52,11 +54,25 @@ def solve_ilp(problem: Problem, start: dict[int, int], start_cost: float,
 
 
 def _highs(time_limit: float, rel_gap: float) -> highspy.Highs:
-    highs = highspy.Highs()
+    highs = _quiet_new_highs()
     for option, value in (("output_flag", False), ("time_limit", float(time_limit)), ("threads", 1),
                           ("random_seed", 0), ("mip_rel_gap", float(rel_gap)), ("mip_abs_gap", 0.0)):
         highs.setOptionValue(option, value)
     return highs
+
+
+def _quiet_new_highs() -> highspy.Highs:
+    """A HiGHS instance, with its copyright banner (printed to fd 1 by the first construction in a
+    process, before any option can be set) sent to /dev/null so CLI output stays clean."""
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _lp(problem: Problem, model: IlpModel, scale: float) -> highspy.HighsLp:
