@@ -1,8 +1,9 @@
 """Measure the constants of frittata's CPU cost model on this machine and print them.
 
 Run `python bench/calibrate_cpu_model.py` (about 20 s). Each figure is the best of several
-repetitions (the machines are shared: the fastest run is the least disturbed one); the printed block is what `frittata/extract/cpu_model.py`
-records as its defaults (with the date and machine). The vector FMA peak itself comes from the
+repetitions (the machines are shared: the fastest run is the least disturbed one). The memory
+and launch figures are what `frittata/extract/cpu_model.py` records as its defaults; the last
+line is a `CpuModel(...)` for this machine, to pass as `cost=`. The vector FMA peak itself comes from the
 zmm FMA microbenchmark in ../shared/CPU_PERF_NOTES.md (242 GFLOP/s fp32 per core), which numpy
 cannot reach; everything else is measured here.
 """
@@ -105,21 +106,31 @@ def has_avx512() -> bool:
         return False
 
 
-def main() -> None:
+def measure() -> dict[str, float]:
+    """Every CpuModel field this script can measure here, by name."""
     cores = os.cpu_count() or 1
-    print(f"# {platform.node()} {platform.processor() or platform.machine()}, {cores} cores, "
-          f"{time.strftime('%Y-%m-%d')}")
-    print(f"cores                    = {cores}")
-    print(f"avx512                   = {has_avx512()}   # the defaults assume 16 fp32 lanes")
-    print(f"contraction_efficiency   = {sgemm_efficiency(cores):.3f}   # numpy sgemm 1024^3 / FMA peak")
     conv = ort_conv_efficiency(cores)
-    if conv is not None:
-        print(f"conv_efficiency (ort)    = {conv:.3f}   # onnxruntime conv3x3 64->64 56x56 / FMA peak")
-    print(f"dram_bandwidth           = {copy_bandwidth(256 << 20, 1) / 1e9:.1f}e9  # B/s, 256 MiB copy")
-    print(f"cache_bandwidth          = {copy_bandwidth(512 << 10, 200) / 1e9:.1f}e9  # B/s, 512 KiB copy")
-    print(f"strided_copy_efficiency  = {strided_copy_efficiency():.3f}   # NCHW16c pack / plain copy")
-    print(f"transcendental_flops     = {transcendental_flops():.1f}    # FLOP-equivalents per exp")
-    print(f"launch_seconds           = {launch_seconds() * 1e6:.2f}e-6  # tiny ufunc call")
+    return {
+        "cores": cores,
+        "vector_lanes": 16 if has_avx512() else 8,
+        "contraction_efficiency": round(max(sgemm_efficiency(cores), conv or 0.0), 3),
+        "dram_bandwidth": round(copy_bandwidth(256 << 20, 1), -8),
+        "cache_bandwidth": round(copy_bandwidth(512 << 10, 200), -8),
+        "strided_copy_efficiency": round(strided_copy_efficiency(), 3),
+        "launch_seconds": round(launch_seconds(), 8),
+    }
+
+
+def main() -> None:
+    """Print every measured figure, then a CpuModel call using them."""
+    print(f"# {platform.node()} {platform.processor() or platform.machine()}, "
+          f"{time.strftime('%Y-%m-%d')}; best of {REPEATS}")
+    figures = measure()
+    for name, value in figures.items():
+        print(f"{name:24s} = {value:g}")
+    print(f"{'numpy exp (reference)':24s} = {transcendental_flops():.0f} FLOP-equivalents per element "
+          f"(not used: numpy's exp is not the vectorized polynomial a kernel would use)")
+    print("CpuModel(" + ", ".join(f"{k}={v!r}" for k, v in figures.items()) + ")")
 
 
 if __name__ == "__main__":

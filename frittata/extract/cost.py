@@ -73,7 +73,11 @@ class FunctionCostModel:
         return self.function(info)
 
 
-def as_cost_model(model: CostModel | Callable[[NodeInfo], float]) -> CostModel:
+CostLike = CostModel | Callable[[NodeInfo], float]
+"""What `extract` and `program_cost` accept: a model, or a plain function of a NodeInfo."""
+
+
+def as_cost_model(model: CostLike) -> CostModel:
     """Accept a `CostModel` or a plain function of a `NodeInfo`; anything else is an error."""
     if isinstance(model, CostModel):
         return model
@@ -96,7 +100,7 @@ def checked_cost(model: CostModel, info: NodeInfo) -> float:
     return value
 
 
-def program_cost(program: Program, model: CostModel | Callable[[NodeInfo], float]) -> float:
+def program_cost(program: Program, model: CostLike) -> float:
     """Model seconds of a whole program: every distinct term priced once (DAG cost)."""
     priced = as_cost_model(model)
     constant: dict[int, bool] = {}

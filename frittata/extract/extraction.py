@@ -11,11 +11,10 @@ the e-graph is small enough (`method="auto"` and at most `ILP_MAX_NODES` usable 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from frittata.errors import ExtractionError
-from frittata.extract.cost import CostModel, NodeInfo, as_cost_model
+from frittata.extract.cost import CostLike, as_cost_model
 from frittata.extract.greedy import greedy_choice
 from frittata.extract.ilp import solve_ilp
 from frittata.extract.ilp_model import reachable_classes
@@ -55,14 +54,14 @@ class ExtractionReport:
     def __str__(self) -> str:
         gap = "unknown" if self.gap is None else f"{self.gap:.2%}"
         before = "n/a" if self.original_cost is None else f"{self.original_cost * 1e3:.4f} ms"
-        return (f"extract[{self.method}, {self.model}]: cost {self.cost * 1e3:.4f} ms (input program {before}, "
-                f"greedy {self.greedy_cost * 1e3:.4f} ms), gap {gap}, {self.status}, "
+        return (f"extract[{self.method}, {self.model}]: cost {self.cost * 1e3:.4f} ms "
+                f"(input program {before}, greedy {self.greedy_cost * 1e3:.4f} ms), gap {gap}, {self.status}, "
                 f"{self.n_nodes} e-nodes / {self.n_classes} e-classes in {self.seconds:.3f} s")
 
 
-def extract(data: EGraphData, cost_model: CostModel | Callable[[NodeInfo], float], method: str = "auto",
-            time_limit: float = 5.0, rel_gap: float = 1e-4) -> tuple[dict[int, int], ExtractionReport]:
-    """The cheapest choice found (e-class -> e-node, for classes reachable from the roots) and a report.
+def extract(data: EGraphData, cost_model: CostLike, method: str = "auto", time_limit: float = 5.0,
+            rel_gap: float = 1e-4) -> tuple[dict[int, int], ExtractionReport]:
+    """The cheapest choice found (e-class -> e-node, for the classes the roots reach) and a report.
 
     `method`: "greedy", "ilp" (exact up to `rel_gap`, stopped after `time_limit` seconds with
     its proven gap), or "auto" (ILP when at most ILP_MAX_NODES usable e-nodes, else greedy).
@@ -76,15 +75,16 @@ def extract(data: EGraphData, cost_model: CostModel | Callable[[NodeInfo], float
     check_roots(problem)
     choice, greedy_cost, original_cost = _greedy(problem)
     size = sum(len(problem.candidates[c]) for c in reachable_classes(problem))
+    report = ExtractionReport("greedy", model.name, greedy_cost, greedy_cost, original_cost, None, False,
+                              "greedy", 0.0, size, len(data.classes))
     if method == "ilp" or (method == "auto" and size <= ILP_MAX_NODES):
         result = solve_ilp(problem, choice, greedy_cost, time_limit, rel_gap)
-        choice, cost = _trimmed(problem, result.choice)
-        report = ExtractionReport("ilp", model.name, cost, greedy_cost, original_cost, min(result.lower_bound, cost),
-                                  result.optimal, result.status, 0.0, size, len(data.classes))
-    else:
-        report = ExtractionReport("greedy", model.name, greedy_cost, greedy_cost, original_cost, None, False,
-                                  "greedy", 0.0, size, len(data.classes))
-    return choice, _timed(report, time.perf_counter() - start)
+        exact, cost = _trimmed(problem, result.choice)
+        if cost <= greedy_cost:  # a run stopped by the clock keeps the better incumbent
+            choice = exact
+        report = replace(report, method="ilp", cost=min(cost, greedy_cost), optimal=result.optimal,
+                         lower_bound=min(result.lower_bound, cost, greedy_cost), status=result.status)
+    return choice, replace(report, seconds=time.perf_counter() - start)
 
 
 def _greedy(problem: Problem) -> tuple[dict[int, int], float, float | None]:
@@ -113,10 +113,6 @@ def _trimmed(problem: Problem, choice: dict[int, int]) -> tuple[dict[int, int], 
     return {problem.data.nodes[n].eclass: n for n in used}, dag_cost(problem, choice)
 
 
-def _timed(report: ExtractionReport, seconds: float) -> ExtractionReport:
-    return replace(report, seconds=seconds)
-
-
-def choice_cost(data: EGraphData, cost_model: CostModel | Callable[[NodeInfo], float], choice: dict[int, int]) -> float:
+def choice_cost(data: EGraphData, cost_model: CostLike, choice: dict[int, int]) -> float:
     """The DAG cost (model seconds) of any acyclic choice, e.g. `data.original`."""
     return dag_cost(build_problem(data, as_cost_model(cost_model)), choice)
