@@ -81,10 +81,15 @@ def optimize(program: Program, opts: CompileOptions, log: StageLog) -> Program:
     from frittata.extract import cost_model_for, extract
     from frittata.rewrites import fold_params, saturate
 
+    schedule = opts.schedule
+    if opts.target == "vta" and schedule is None:
+        from frittata.backends.vta import VTA_SCHEDULE  # importing registers the "vta" cost model
+
+        schedule = VTA_SCHEDULE
     data, saturation = log.run(
         "saturate",
         lambda: saturate(program, rules=list(opts.rules), disable=list(opts.disable),
-                         schedule=opts.schedule, limits=opts.limits),
+                         schedule=schedule, limits=opts.limits),
         lambda r: _saturation_summary(r[1]))
     model = opts.cost if opts.cost is not None else cost_model_for(opts.target)
     choice, _ = log.run("extract",

@@ -9,6 +9,7 @@ Functions:  (dim ?x i) (shape ?x) (rank ?x) (dtype ?x) (+ a b) (- a b) (* a b) (
 Predicates: (divisible a b) (equal a b) (not-none a) (equal-shape ?x ?y) (same-type ?x ?y)
             (shape-is ?x s) (rank-is ?x n) (dtype-is ?x d) (is-float ?x) (is-int ?x)
             (fits-block ?x c) (identity-perm p) (perm-inverse p q) (param-only ?x ...)
+            (not-divisible a b) (vta-epilogue e)
 `param-only` is structural (the operand is computed from parameters and constants only) and
 is decided by the e-graph analysis, not by this module.
 """
@@ -19,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from frittata.terms.dtypes import TensorType, is_float, is_int
+from frittata.terms.vta_ops import vta_epilogue_ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,8 @@ PREDICATES: dict[str, tuple[str, Callable]] = {
     "identity-perm": ("v", lambda p: tuple(p) == tuple(range(len(p)))),
     "perm-inverse": ("vv", lambda p, q: _perm_compose(p, q) == tuple(range(len(p)))),
     "param-only": ("t*", lambda *ts: True),
+    "not-divisible": ("vv", lambda a, b: b != 0 and a % b != 0),
+    "vta-epilogue": ("v", lambda e: vta_epilogue_ok(tuple(e))),
 }
 
 

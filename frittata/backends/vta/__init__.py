@@ -12,9 +12,15 @@ Modules, left to right in the order data flows through them:
   simulator the load / compute / store event loop with token queues
   timing    per-instruction cycle costs and the counters of a run
   schedule, matmul, conv2d   hand-written double-buffered kernels built on the emitter
+  lower*    vta_dense / vta_conv2d terms -> streams (tiles, bias + ALU epilogue, 1 or 2 threads)
+  tensorize the target's schedule and its tensorization rules for any configuration
+  cost      the VTA cost model (registered as the "vta" target of frittata.extract)
+  build     program -> module: accelerator calls simulated, host parts native
 """
 
+from frittata.backends.vta.build import VtaModule, build
 from frittata.backends.vta.config import VtaConfig
+from frittata.backends.vta.cost import VtaCostModel
 from frittata.backends.vta.dram import Dram, DramBuffer
 from frittata.backends.vta.emitter import Emitter, Program
 from frittata.backends.vta.errors import (
@@ -23,12 +29,17 @@ from frittata.backends.vta.isa import (
     Alu, AluOp, Deps, Finish, Gemm, Instruction, Load, MemType, Opcode, Queue, Stage, Store, Uop)
 from frittata.backends.vta.kernel import AluKernel, GemmKernel, UopLoop, rows_kernel
 from frittata.backends.vta.simulator import Simulator
+from frittata.backends.vta.tensorize import VTA_SCHEDULE, schedule_for, tensorize_rules
 from frittata.backends.vta.timing import Report, TimingParams
+from frittata.extract.targets import register_cost_model
+
+register_cost_model("vta", VtaCostModel, replace=True)
 
 __all__ = [
     "AddressError", "Alu", "AluKernel", "AluOp", "ConfigError", "Deps", "Dram", "DramBuffer",
     "EmitError", "Emitter", "EncodingError", "Finish", "Gemm", "GemmKernel", "HazardError",
     "Instruction", "Load", "MemType", "Opcode", "Program", "Queue", "Report", "Simulator",
     "Stage", "Store", "StreamError", "TimingParams", "TokenError", "Uop", "UopLoop",
-    "VtaConfig", "rows_kernel",
+    "VTA_SCHEDULE", "VtaConfig", "VtaCostModel", "VtaModule", "build", "rows_kernel",
+    "schedule_for", "tensorize_rules",
 ]

@@ -25,9 +25,10 @@ from frittata.terms.term import Term
 
 @dataclass(frozen=True, slots=True)
 class Lowered:
-    """An emitted kernel: its stream, the output buffer, and the tiling chosen."""
+    """An emitted kernel: its stream, the x and w buffers, the output buffer, the tiling."""
 
     program: Program
+    inputs: tuple[DramBuffer, DramBuffer]
     out: DramBuffer
     tiling: object
 
@@ -61,7 +62,7 @@ def emit_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig, dram: Dram
         geom = ConvGeom(x.shape[0], x.shape[1], w.shape[0], x.shape[2], x.shape[3], w.shape[2],
                         w.shape[3], node.attr("strides"), node.attr("pads"))
         tiling = emit_conv2d(em, x, w, bias, out, geom, epilogue, threads)
-    return Lowered(em.synchronize(), out, tiling)
+    return Lowered(em.synchronize(), (x, w), out, tiling)
 
 
 def run_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig = VtaConfig(),

@@ -1,0 +1,82 @@
+"""The VTA cost model: accelerator ops priced by the cycle model, the rest by the CPU model.
+
+`vta_dense` / `vta_conv2d` cost `cycles / clock_hz + transfer`, where cycles come from the
+emitted instruction stream and the timing model (the busiest module's total, which is what a
+perfectly overlapped double-buffered pipeline takes), and transfer is the operand and result
+bytes over the host link.  `vta_pack` / `vta_unpack` run on the host as a transpose.  Every
+other op is priced by the analytical CPU model of the host the accelerator is attached to —
+by default the Pynq-Z1's dual Cortex-A9 (`PYNQ_HOST`), not the compiling machine.  Units:
+seconds; the cost is monotone in the work (more GEMM micro-ops, DMA rows or bytes never cost
+less).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from frittata.backends.vta.config import VtaConfig
+from frittata.backends.vta.dram import Dram
+from frittata.backends.vta.isa import stage_of
+from frittata.backends.vta.lower import emit_vta_term
+from frittata.backends.vta.timing import TimingParams, cycles
+from frittata.extract.cost import NodeInfo
+from frittata.extract.cpu_model import CpuModel
+from frittata.terms import builders as tb
+from frittata.terms.ops import Op
+from frittata.terms.term import Term
+
+
+PYNQ_HOST = CpuModel(
+    name="cortex-a9", cores=2, vector_lanes=4, fp32_flops_per_core=2.6e9, int8_ops_per_core=5.2e9,
+    dram_bandwidth=1.0e9, cache_bandwidth=2.0e9, cache_bytes=512 * 1024, launch_seconds=2e-6)
+"""Estimates for a 650 MHz dual Cortex-A9 with NEON (4 fp32 / 8 int8 MACs per cycle, 512 KiB L2)."""
+
+
+def stream_cycles(node: Term, cfg: VtaConfig, timing: TimingParams = TimingParams()) -> int:
+    """Cycles of the busiest module for `node`'s stream (emitted on zero data, not simulated)."""
+    args = [np.zeros(a.shape, a.dtype) for a in node.args]
+    program = emit_vta_term(node, args, cfg, Dram()).program
+    busy: dict[object, int] = {}
+    for insn in program.instructions:
+        stage = stage_of(insn)
+        busy[stage] = busy.get(stage, 0) + cycles(insn, cfg, timing)
+    return max(busy.values())
+
+
+@dataclass
+class VtaCostModel:
+    """Seconds on a CPU + VTA system; invariant: finite, >= 0, monotone in work and bytes."""
+
+    name: str = "vta"
+    cfg: VtaConfig = VtaConfig()
+    timing: TimingParams = TimingParams()
+    clock_hz: float = 100e6
+    """Accelerator clock: Pynq, 100 MHz (VTA_SPEC §1.3)."""
+    link_bytes_per_s: float = 1e9
+    """Host <-> accelerator DRAM copy bandwidth (estimate for a shared-DRAM SoC)."""
+    cpu: CpuModel = PYNQ_HOST
+    _memo: dict = field(default_factory=dict)
+
+    def node_cost(self, info: NodeInfo) -> float:
+        match info.op:
+            case Op.VTA_DENSE | Op.VTA_CONV2D:
+                key = (info.op, info.attrs, info.operands)
+                if key not in self._memo:
+                    self._memo[key] = self._accelerator(info)
+                return self._memo[key]
+            case Op.VTA_PACK | Op.VTA_UNPACK:
+                return self.cpu.node_cost(replace(info, op=Op.TRANSPOSE, attrs=(("perm", ()),)))
+            case _:
+                return self.cpu.node_cost(info)
+
+    def _accelerator(self, info: NodeInfo) -> float:
+        args = [tb.var(f"a{i}", t.shape, t.dtype) for i, t in enumerate(info.operands)]
+        attrs = dict(info.attrs)
+        if info.op == Op.VTA_DENSE:
+            node = tb.vta_dense(*args, attrs["epilogue"], attrs["block"])
+        else:
+            node = tb.vta_conv2d(*args, attrs["strides"], attrs["pads"], attrs["epilogue"], attrs["block"])
+        moved = sum(t.nbytes for t in info.operands) + info.type.nbytes
+        return stream_cycles(node, self.cfg, self.timing) / self.clock_hz + moved / self.link_bytes_per_s
