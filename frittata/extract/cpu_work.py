@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from frittata.extract.cost import NodeInfo
+from frittata.terms.fused import expr_ops
 from frittata.terms.ops import BINARY, UNARY, Op
 
 TRANSCENDENTAL = frozenset({Op.EXP, Op.LOG, Op.ERF, Op.TANH, Op.SIGMOID, Op.GELU, Op.POW, Op.SQRT})
@@ -82,6 +83,8 @@ def work(info: NodeInfo, transcendental_flops: float, lanes: int) -> Work:
             return Work(0.0, moved, Kind.STRIDED_COPY, lane_fraction(info.attr("c"), lanes))
         case Op.CONCAT | Op.SLICE | Op.PAD | Op.GATHER:
             return Work(0.0, moved, Kind.COPY)
+        case Op.FUSED_ELEMENTWISE:
+            return _fused_elementwise(info, moved, transcendental_flops)
         case _:
             assert_never(op)
 
@@ -107,6 +110,12 @@ def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
 
 
 _FUSED = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE})
+
+
+def _fused_elementwise(info: NodeInfo, moved: float, transcendental_flops: float) -> Work:
+    """One pass over memory (operands read once, output written once) for the whole chain."""
+    per_element = sum(transcendental_flops if op in TRANSCENDENTAL else 1.0 for op in expr_ops(info.attr("expr")))
+    return Work(info.type.size * per_element, moved, Kind.ELEMENTWISE)
 
 
 def _normalization(info: NodeInfo, moved: float, transcendental_flops: float) -> Work:

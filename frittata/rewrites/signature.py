@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from frittata.terms.fused import MAX_OPERANDS, normalize_expr
 from frittata.terms.kernels import normalize_epilogue
 from frittata.terms.ops import BINARY, UNARY, Op
 
@@ -30,7 +31,7 @@ OP_ATTRS: dict[Op, tuple[str, ...]] = {
     Op.RESHAPE: ("shape",), Op.TRANSPOSE: ("perm",), Op.CONCAT: ("axis",), Op.SLICE: ("slices",),
     Op.PAD: ("pads", "value"), Op.GATHER: ("axis", "indices", "indices_shape"),
     Op.FUSED_CONV2D: _CONV + ("epilogue",), Op.FUSED_DENSE: ("epilogue",),
-    Op.PACK_NCHWC: ("c",), Op.UNPACK_NCHWC: ("c",),
+    Op.PACK_NCHWC: ("c",), Op.UNPACK_NCHWC: ("c",), Op.FUSED_ELEMENTWISE: ("expr",),
     Op.VTA_PACK: ("role", "block"), Op.VTA_UNPACK: ("block",), Op.VTA_DENSE: ("epilogue", "block"),
     Op.VTA_CONV2D: ("strides", "pads", "epilogue", "block"),
 }
@@ -45,6 +46,7 @@ ARITY: dict[Op, tuple[int, int]] = {
     Op.RESHAPE: (1, 1), Op.TRANSPOSE: (1, 1), Op.CONCAT: (1, 8), Op.SLICE: (1, 1),
     Op.PAD: (1, 1), Op.GATHER: (1, 1),
     Op.FUSED_CONV2D: (3, 4), Op.FUSED_DENSE: (3, 4), Op.PACK_NCHWC: (1, 1), Op.UNPACK_NCHWC: (1, 1),
+    Op.FUSED_ELEMENTWISE: (1, MAX_OPERANDS),
     Op.VTA_PACK: (1, 1), Op.VTA_UNPACK: (1, 1), Op.VTA_DENSE: (3, 3), Op.VTA_CONV2D: (3, 3),
 }
 
@@ -68,6 +70,8 @@ def canonical_attrs(op: Op, values: dict[str, Any]) -> tuple[tuple[str, Any], ..
         match name:
             case "epilogue":
                 value = normalize_epilogue(value)
+            case "expr":
+                value = normalize_expr(value)
             case "value" if op == Op.CONST:
                 value = np.array(value).astype(values["dtype"]).item()
             case "eps" | "alpha":

@@ -16,6 +16,7 @@ import numpy as np
 
 from frittata.errors import FrittataTypeError
 from frittata.terms.dtypes import check_dtype, is_int, make_type
+from frittata.terms.fused import fused_elementwise
 from frittata.terms.kernels import fused_conv2d, fused_dense, pack_nchwc, unpack_nchwc
 from frittata.terms.vta_ops import vta_conv2d, vta_dense, vta_pack, vta_unpack
 from frittata.terms.ops import Op
@@ -24,6 +25,7 @@ from frittata.terms.term import ParamRef, Term
 Operand = Term | int | float
 
 __all__ = [
+    "fused_elementwise",
     "fused_conv2d",
     "fused_dense",
     "pack_nchwc",

@@ -62,6 +62,10 @@ def infer_type(op: Op, args: tuple, attrs: dict[str, Any]) -> TensorType:
             from frittata.terms.kernels import infer_kernel
 
             return infer_kernel(op, types, attrs)
+        case Op.FUSED_ELEMENTWISE:
+            from frittata.terms.fused import infer_fused
+
+            return infer_fused(types, attrs["expr"])
         case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
             from frittata.terms.vta_ops import infer_vta
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from frittata.errors import RuntimeInputError
 from frittata.terms.dtypes import TensorType
+from frittata.terms.fused import expand, placeholders
 from frittata.terms.interp_nn import conv2d, pool2d
 from frittata.terms.kernels import eval_kernel
 from frittata.terms.ops import BINARY, Op
@@ -84,10 +85,19 @@ def eval_node(node: Term, args: list[np.ndarray], inputs: Mapping[str, np.ndarra
             return _movement(node, args)
         case Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.PACK_NCHWC | Op.UNPACK_NCHWC:
             return eval_kernel(node, args, _contraction)
+        case Op.FUSED_ELEMENTWISE:
+            return _fused(node, args)
         case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
             return eval_vta(node, args)
         case _:
             return _unary(node, args[0])
+
+
+def _fused(node: Term, args: list[np.ndarray]) -> np.ndarray:
+    """The meaning of a fused elementwise kernel: its expansion, evaluated on the operands."""
+    stand_ins = placeholders([a.type for a in node.args])
+    expansion = expand(node.attr("expr"), stand_ins)
+    return evaluate(expansion, {t.attr("name"): a for t, a in zip(stand_ins, args)})
 
 
 def _binary(op: Op, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,14 +1,15 @@
 """Kernel ops for ONNX export: each is expanded into the graph-level terms it means.
 
 `fused_conv2d` / `fused_dense` become the contraction, a bias add and one term per epilogue
-step; `pack_nchwc` / `unpack_nchwc` and `vta_pack` / `vta_unpack` become a reshape and a
-transpose; `vta_dense` / `vta_conv2d` become unpacks, the plain contraction with its bias and
+step; `fused_elementwise` becomes the plain ops of its expression; `pack_nchwc` /
+`unpack_nchwc` and `vta_pack` / `vta_unpack` become a reshape and a transpose; `vta_dense` / `vta_conv2d` become unpacks, the plain contraction with its bias and
 epilogue, and a pack. The exporter then emits the expansion like any other graph.
 """
 
 from __future__ import annotations
 
 from frittata.terms import builders as tb
+from frittata.terms.fused import expand
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -33,6 +34,8 @@ def expand_kernel(node: Term) -> Term:
             return tb.reshape(tb.transpose(node.args[0], (0, 1, 4, 2, 3)), (n, cb * c, h, w))
         case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
             return _expand_vta(node)
+        case Op.FUSED_ELEMENTWISE:
+            return expand(node.attr("expr"), node.args)
         case _:
             raise AssertionError(f"{node.op} is not a kernel op")
 

@@ -46,6 +46,8 @@ CASES = {
         X, W, V, X, pads=(1, 1, 1, 1), groups=2, epilogue=(("add",), ("relu",), ("clip", 0.0, 1.0))), 2), 2),
     "fused_dense_int": kernels.fused_dense(I32, I32, tb.param("ib", np.arange(3, dtype=np.int32)),
                                            epilogue=(("shift", 3), ("clip", -100, 100), ("cast", "int8"))),
+    "fused_elementwise": tb.fused_elementwise(M, tb.param("row", np.arange(5, dtype=np.float32)), expr=(
+        "clip", ("gelu", ("sub", ("arg", 0), ("mul", ("arg", 1), ("const", 0.5, "float32"))), "tanh"), -0.1, 2.0)),
     "vta_ops": tb.vta_unpack(tb.vta_conv2d(
         tb.vta_pack(I8, "act", (1, 2, 3)), tb.vta_pack(tb.param("w6", R.integers(-128, 128, (6, 4, 3, 3)).astype(np.int8)),
                                                        "wgt", (1, 2, 3)),

@@ -14,6 +14,7 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
 from frittata.backends.llvm.views import (View, broadcast_to, channel_view, contiguous, nchwc_strides, padded,
                                          scatter_nchwc, slice_view, transpose)
+from frittata.terms.fused import expand
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -40,6 +41,20 @@ def node_expression(plan: Plan, t: Term, shape: tuple[int, ...]) -> Expr:
     return Apply(t.op, t.attrs, tuple(operand(plan, a, shape) for a in t.args), t.dtype)
 
 
+def fused_expression(plan: Plan, t: Term) -> Expr:
+    """The expression of a `fused_elementwise` kernel: its expansion, operands read as leaves."""
+    operands = {id(a) for a in t.args}
+
+    def go(node: Term) -> Expr:
+        if id(node) in operands:
+            return operand(plan, node, t.shape)
+        if node.op == Op.CONST:
+            return Konst(node.attr("value"), node.dtype)
+        return Apply(node.op, node.attrs, tuple(go(a) for a in node.args), node.dtype)
+
+    return go(expand(t.attr("expr"), t.args))
+
+
 def _batch_norm(plan: Plan, t: Term, shape: tuple[int, ...]) -> Expr:
     """(x - mean) / sqrt(var + eps) * scale + bias, the statistics read per channel."""
     x = operand(plan, t.args[0], shape)
@@ -64,6 +79,8 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
               | Op.ROUND | Op.EXP | Op.LOG | Op.SQRT | Op.ERF | Op.TANH | Op.SIGMOID | Op.RELU | Op.LEAKY_RELU
               | Op.GELU | Op.CLIP | Op.CAST | Op.RIGHT_SHIFT | Op.WHERE | Op.CONST | Op.BATCH_NORM):
             emit_map(k, t.shape, out, node_expression(plan, t, t.shape))
+        case Op.FUSED_ELEMENTWISE:
+            emit_map(k, t.shape, out, fused_expression(plan, t))
         case Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE:
             _contraction(k, plan, step, args, out)
         case Op.MAX_POOL2D | Op.AVG_POOL2D:
