@@ -16,12 +16,13 @@ from frittata.errors import (
     RewriteError,
     RuntimeInputError,
 )
+from frittata.quantize import quantize
 from frittata.terms import Program, Term, evaluate
 
 __all__ = [
     "ExtractionError", "FrittataError", "FrittataTypeError", "FrontendError", "HardwareError",
     "LoweringError", "ModuleFormatError", "Program", "RewriteError", "RuntimeInputError", "Term",
-    "compile", "evaluate", "from_onnx", "load", "terms",
+    "compile", "evaluate", "from_onnx", "load", "quantize", "terms",
 ]
 
 
