@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from frittata.backends.llvm import fastpath, movement, nn, reduce
+from frittata.backends.llvm import batched, fastpath, movement, nn, reduce
 from frittata.backends.llvm.expr import Apply, Expr, Konst, Leaf, emit_map
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
@@ -123,7 +123,7 @@ def _moved(t: Term, x: View) -> View:
 
 def _contraction(k: Kernel, plan: Plan, step: Step, args: list[View], out: View) -> None:
     t = step.term
-    if fastpath.lower(k, plan, step, args, k.lanes):
+    if fastpath.lower(k, plan, step, args, k.lanes) or batched.lower(k, step, args, k.lanes):
         return
     match t.op:
         case Op.MATMUL:

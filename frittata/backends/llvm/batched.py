@@ -1,0 +1,65 @@
+"""Fast path for batched float32 matmul whose right operand is an activation (attention).
+
+`matmul(a[B..., M, K], b[B..., K, N])` with the same batch axes on both sides runs the
+packed GEMM of `gemm` once per batch item: each thread packs its own panels of b[i] at run
+time into its part of the scratch buffer (no other thread reads them, so no barrier is needed)
+and runs the register-blocked micro-kernel over them.
+
+    for i < prod(B):   [pack my panels of b[i]];   blocked GEMM  c[i] = a[i] · b[i]
+"""
+
+from __future__ import annotations
+
+import math
+
+from frittata.backends.llvm.gemm import Gemm, emit_blocked, emit_pack_runtime
+from frittata.backends.llvm.irutil import F32, for_range, i64
+from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.plan import Step
+from frittata.backends.llvm.views import View
+from frittata.terms.ops import Op
+from frittata.terms.term import Term
+
+
+def accepts(term: Term, lanes: int) -> bool:
+    """A float32 matmul with a batched right operand and equal (unbroadcast) batch axes."""
+    if term.op != Op.MATMUL or lanes < 8 or term.dtype != "float32":
+        return False
+    a, b = term.args
+    if a.dtype != "float32" or b.type.rank < 3 or term.type.size == 0 or a.shape[-1] == 0:
+        return False
+    return a.shape[:-2] == b.shape[:-2] == term.shape[:-2]
+
+
+def _gemm(term: Term, lanes: int) -> Gemm:
+    a, b = term.args
+    return Gemm(a.shape[-2], b.shape[-1], a.shape[-1], lanes, None, ())
+
+
+def scratch_bytes(term: Term, lanes: int, threads: int) -> int:
+    """Bytes of packed panels of one batch item of b (each thread packs its own panels)."""
+    if not accepts(term, lanes):
+        return 0
+    g = _gemm(term, lanes)
+    return g.panels * g.nr * g.k * 4
+
+
+def lower(k: Kernel, step: Step, args: list[View], lanes: int) -> bool:
+    """Emit the batched fast path for `step` if it applies; False leaves it to other paths."""
+    t = step.term
+    if not accepts(t, lanes):
+        return False
+    g = _gemm(t, lanes)
+    b = k.b
+    a_base, b_base, c_base = k.base(args[0].buf), k.base(args[1].buf), k.base(step.out)
+    panels = k.base(step.scratch)
+    with for_range(b, 0, math.prod(t.shape[:-2]), name="batch") as i:
+        a_ptr = b.gep(a_base, [b.mul(i, i64(g.m * g.k))], source_etype=F32)
+        b_ptr = b.gep(b_base, [b.mul(i, i64(g.k * g.n))], source_etype=F32)
+        c_ptr = b.gep(c_base, [b.mul(i, i64(g.m * g.n))], source_etype=F32)
+
+        def pack(p0, p1, b_ptr=b_ptr):
+            emit_pack_runtime(k, g, b_ptr, g.n, panels, p0, p1)
+
+        emit_blocked(k, g, a_ptr, g.k, panels, c_ptr, g.n, None, None, pack)
+    return True
