@@ -13,7 +13,7 @@ import math
 
 from llvmlite import ir
 
-from frittata.backends.llvm import scalar
+from frittata.backends.llvm import scalar, vmath
 from frittata.backends.llvm.expr import load
 from frittata.backends.llvm.irutil import F32, F64, I64, entry_alloca, for_range, loop_nest, ltype
 from frittata.backends.llvm.kernel import Kernel
@@ -99,7 +99,7 @@ def emit_softmax(k: Kernel, x: View, axis: int, out: View) -> None:
             b.store(scalar.binary(b, Op.MAXIMUM, "float32", b.load(top), load(k, xs, idx + [j])), top)
         b.store(ir.Constant(F64, 0.0), total)
         with for_range(b, 0, n, name="j") as j:
-            e = scalar.fcall(b, "llvm.exp.f32", b.fsub(load(k, xs, idx + [j]), b.load(top)))
+            e = vmath.exp(b, b.fsub(load(k, xs, idx + [j]), b.load(top)))
             b.store(e, k.address(outs, idx + [j]))
             b.store(b.fadd(b.load(total), b.fpext(e, F64)), total)
         denominator = b.fptrunc(b.load(total), F32)

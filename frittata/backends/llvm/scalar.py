@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from llvmlite import ir
 
-from frittata.backends.llvm.irutil import F32, F64, I8, I32, I64, intrinsic, ltype
+from frittata.backends.llvm import vmath
+from frittata.backends.llvm.irutil import F32, I8, I32, I64, intrinsic, ltype
 from frittata.terms.ops import Op
 
 SIGNED = frozenset({"int8", "int32", "int64"})
@@ -92,7 +93,7 @@ def unary(b: ir.IRBuilder, node_op: Op, attr, dtype: str, x: ir.Value) -> ir.Val
         case Op.ABS:
             return _abs(b, dtype, x)
         case Op.EXP:
-            return fcall(b, "llvm.exp.f32", x)
+            return vmath.exp(b, x)
         case Op.ROUND:
             return fcall(b, "llvm.roundeven.f32", x)
         case Op.LOG:
@@ -100,12 +101,11 @@ def unary(b: ir.IRBuilder, node_op: Op, attr, dtype: str, x: ir.Value) -> ir.Val
         case Op.SQRT:
             return fcall(b, "llvm.sqrt.f32", x)
         case Op.ERF:
-            return b.fptrunc(fcall(b, "erf", b.fpext(x, F64)), F32)
+            return vmath.erf(b, x)
         case Op.TANH:
-            return fcall(b, "tanhf", x)
+            return vmath.tanh(b, x)
         case Op.SIGMOID:
-            one = ir.Constant(F32, 1.0)
-            return b.fdiv(one, b.fadd(one, fcall(b, "llvm.exp.f32", b.fneg(x))))
+            return vmath.sigmoid(b, x)
         case Op.RELU:
             return clip(b, dtype, x, 0, None)
         case Op.LEAKY_RELU:
@@ -133,16 +133,15 @@ def _abs(b: ir.IRBuilder, dtype: str, x: ir.Value) -> ir.Value:
 
 
 def _gelu(b: ir.IRBuilder, x: ir.Value, approximate: str) -> ir.Value:
-    """Computed in f64, as the interpreter's formula (float64 constants) does."""
-    wide = b.fpext(x, F64)
-    half, one = ir.Constant(F64, 0.5), ir.Constant(F64, 1.0)
+    """0.5 x (1 + erf(x / sqrt 2)), or the tanh formula, with the vectorizable `vmath` functions."""
     if approximate == "tanh":
-        cube = b.fmul(b.fmul(wide, wide), wide)
-        inner = b.fadd(wide, b.fmul(ir.Constant(F64, 0.044715), cube))
-        core = fcall(b, "tanh", b.fmul(ir.Constant(F64, math.sqrt(2 / math.pi)), inner))
+        cube = b.fmul(b.fmul(x, x), x)
+        inner = b.fadd(x, b.fmul(ir.Constant(F32, 0.044715), cube))
+        core = vmath.tanh(b, b.fmul(ir.Constant(F32, math.sqrt(2 / math.pi)), inner))
     else:
-        core = fcall(b, "erf", b.fmul(wide, ir.Constant(F64, 1 / math.sqrt(2))))
-    return b.fptrunc(b.fmul(b.fmul(half, wide), b.fadd(one, core)), F32)
+        core = vmath.erf(b, b.fmul(x, ir.Constant(F32, 1 / math.sqrt(2))))
+    half = b.fmul(ir.Constant(F32, 0.5), x)
+    return b.fmul(half, b.fadd(ir.Constant(F32, 1.0), core))
 
 
 def clip(b: ir.IRBuilder, dtype: str, x: ir.Value, lo, hi) -> ir.Value:
