@@ -8,7 +8,8 @@ to include them.
 
 Invariants every model must keep (the extractor checks the first two and raises
 `ExtractionError` otherwise):
-  * the cost is a finite float >= 0, in **seconds** of estimated run time;
+  * the cost is a float >= 0, in **seconds** of estimated run time, or `math.inf` for an
+    e-node the target cannot execute (a VTA GEMM on the CPU): extraction never picks those;
   * it depends only on the `NodeInfo` (it is memoised per e-node, and extraction is
     deterministic only if the model is);
   * alternatives that do less work or move fewer bytes should not cost more — that is what
@@ -53,7 +54,7 @@ class NodeInfo:
 
 @runtime_checkable
 class CostModel(Protocol):
-    """A per-target price list: `node_cost(info)` is run time in seconds (finite, >= 0)."""
+    """A per-target price list: `node_cost(info)` is run time in seconds (>= 0; inf = unsupported)."""
 
     name: str
 
@@ -94,9 +95,9 @@ def checked_cost(model: CostModel, info: NodeInfo) -> float:
         value = float(cost)
     except (TypeError, ValueError):
         value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise ExtractionError(f"cost model {model.name!r}: expected a finite cost >= 0 (seconds), got {cost!r} "
-                              f"for {info.op.value} -> {info.type}")
+    if math.isnan(value) or value < 0:
+        raise ExtractionError(f"cost model {model.name!r}: expected a cost >= 0 (seconds, inf if unsupported), "
+                              f"got {cost!r} for {info.op.value} -> {info.type}")
     return value
 
 

@@ -12,11 +12,12 @@ tensors nor pays their launches; `pack_nchwc`/`unpack_nchwc` cost a strided copy
 that cancels an unpack saves it; channel blocks and output widths that are multiples of the
 16 fp32 lanes of AVX-512 keep every lane busy; a working set that fits in the L2 caches streams
 at cache bandwidth. Leaves, reshapes (views) and constant nodes (folded at compile time) are
-free.
+free. Accelerator (VTA) ops cost `inf`: the CPU cannot run them, so extraction never picks them.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from frittata.extract.cost import NodeInfo
@@ -69,6 +70,8 @@ class CpuModel:
         if info.constant:
             return 0.0
         done = work(info, self.transcendental_flops, self.vector_lanes)
+        if done.kind is Kind.UNSUPPORTED:
+            return math.inf
         if done.kind in (Kind.FREE, Kind.VIEW):
             return 0.0
         return self.launch_seconds + max(self.compute_seconds(done, info), self.memory_seconds(done))
@@ -94,5 +97,6 @@ class CpuModel:
                 return self.contraction_efficiency
             case Kind.DEPTHWISE:
                 return self.depthwise_efficiency
-            case Kind.ELEMENTWISE | Kind.REDUCTION | Kind.COPY | Kind.STRIDED_COPY | Kind.FREE | Kind.VIEW:
+            case (Kind.ELEMENTWISE | Kind.REDUCTION | Kind.COPY | Kind.STRIDED_COPY | Kind.FREE | Kind.VIEW
+                  | Kind.UNSUPPORTED):
                 return self.elementwise_efficiency

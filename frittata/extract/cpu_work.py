@@ -27,6 +27,7 @@ class Kind(enum.Enum):
     """The loop shape of an operator, which decides the fraction of peak it reaches."""
 
     FREE = "free"                # leaves: no run-time work
+    UNSUPPORTED = "unsupported"  # accelerator ops (VTA): the CPU cannot run them
     VIEW = "view"                # a reshape of a contiguous tensor: metadata only
     CONTRACTION = "contraction"  # dense, matmul, conv2d (register-blocked FMA loops)
     DEPTHWISE = "depthwise"      # grouped conv with one input channel per group
@@ -85,6 +86,8 @@ def work(info: NodeInfo, transcendental_flops: float, lanes: int) -> Work:
             return Work(0.0, moved, Kind.COPY)
         case Op.FUSED_ELEMENTWISE:
             return _fused_elementwise(info, moved, transcendental_flops)
+        case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
+            return Work(0.0, 0.0, Kind.UNSUPPORTED)
         case _:
             assert_never(op)
 

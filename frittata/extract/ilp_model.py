@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from frittata.extract.problem import Problem
 from frittata.extract.scc import components
 
@@ -113,3 +115,32 @@ def _order_rows(model: IlpModel, order: dict[int, int], cls: int, child: int, co
     big = float(model.component_size[cls])
     for x in cols:
         model.rows.append((1.0 - big, float("inf"), [(order[cls], 1.0), (order[child], -1.0), (x, -big)]))
+
+
+@dataclass(frozen=True)
+class Arrays:
+    """The ILP in solver-ready arrays: objective, column bounds, integrality, CSR rows."""
+
+    cost: np.ndarray
+    col_upper: np.ndarray
+    integer: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    starts: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+
+
+def arrays(problem: Problem, model: IlpModel, scale: float) -> Arrays:
+    """The model's arrays, with e-node costs multiplied by `scale`."""
+    n_x = len(model.nodes)
+    starts, index, value = [0], [], []
+    for _, _, entries in model.rows:
+        index.extend(col for col, _ in entries)
+        value.extend(coef for _, coef in entries)
+        starts.append(len(index))
+    order_upper = [model.component_size[c] - 1.0 for c in model.order_classes]
+    return Arrays(np.array([problem.costs[n] * scale for n in model.nodes] + [0.0] * len(order_upper)),
+                  np.array([1.0] * n_x + order_upper), np.array([1] * n_x + [0] * len(order_upper)),
+                  np.array([r[0] for r in model.rows]), np.array([r[1] for r in model.rows]),
+                  np.array(starts, dtype=np.int64), np.array(index, dtype=np.int32), np.array(value))

@@ -4,17 +4,19 @@ Both extractors read a `Problem`. Building one prices each e-node once with the 
 (seconds, checked finite and >= 0), marks the e-classes whose value is a compile-time constant
 (computed from parameters and constants only: a backend folds them, so their e-nodes are
 priced with `constant=True`), and drops e-nodes that can never be part of an acyclic
-extraction (an operand is the node's own e-class, or has no finite term at all) and e-nodes
+extraction (an operand is the node's own e-class, or has no finite term at all), e-nodes the
+target cannot run (priced `inf`), and e-nodes
 dominated by a sibling that costs no more and needs a subset of its operand classes.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from frittata.errors import ExtractionError
 from frittata.extract.cost import CostModel, NodeInfo, checked_cost
-from frittata.rewrites.data import Choice, EGraphData
+from frittata.rewrites.data import Choice, EGraphData, ENode
 from frittata.terms.ops import Op
 
 
@@ -36,7 +38,7 @@ def build_problem(data: EGraphData, model: CostModel) -> Problem:
                         tuple(data.classes[c].type for c in enode.children),
                         enode.op != Op.INPUT and all(constant[c] for c in enode.children))
         costs.append(checked_cost(model, info))
-    return Problem(data, tuple(costs), _undominated(data, costs, _usable(data)))
+    return Problem(data, tuple(costs), _undominated(data, costs, _usable(data, costs)))
 
 
 def constant_classes(data: EGraphData) -> list[bool]:
@@ -51,16 +53,16 @@ def constant_classes(data: EGraphData) -> list[bool]:
     return constant
 
 
-def _usable(data: EGraphData) -> tuple[tuple[int, ...], ...]:
-    """E-nodes whose operands all have a finite term (fixed point), without self-loops."""
+def _usable(data: EGraphData, costs: list[float]) -> tuple[tuple[int, ...], ...]:
+    """Supported e-nodes (finite cost) whose operands all have a finite term, without self-loops."""
     finite = [False] * len(data.classes)
     changed = True
     while changed:
         changed = False
-        for enode in data.nodes:
-            if not finite[enode.eclass] and all(finite[c] for c in enode.children):
+        for i, enode in enumerate(data.nodes):
+            if not finite[enode.eclass] and _ok(enode, costs[i], finite):
                 finite[enode.eclass] = changed = True
-    return tuple(tuple(n for n in cls.nodes if _ok(data, n, finite)) for cls in data.classes)
+    return tuple(tuple(n for n in cls.nodes if _ok(data.nodes[n], costs[n], finite)) for cls in data.classes)
 
 
 def _undominated(data: EGraphData, costs: list[float],
@@ -82,17 +84,16 @@ def _undominated(data: EGraphData, costs: list[float],
     return tuple(kept)
 
 
-def _ok(data: EGraphData, node_id: int, finite: list[bool]) -> bool:
-    enode = data.nodes[node_id]
-    return enode.eclass not in enode.children and all(finite[c] for c in enode.children)
+def _ok(enode: ENode, cost: float, finite: list[bool]) -> bool:
+    return math.isfinite(cost) and enode.eclass not in enode.children and all(finite[c] for c in enode.children)
 
 
 def check_roots(problem: Problem) -> None:
     """Raise ExtractionError if some output's e-class has no finite term."""
     for name, cls in problem.data.roots.items():
         if not problem.candidates[cls]:
-            raise ExtractionError(f"extract: expected a finite term for output {name!r}, "
-                                  f"got none in e-class {cls} (every e-node is cyclic)")
+            raise ExtractionError(f"extract: expected a finite term for output {name!r}, got none in "
+                                  f"e-class {cls} (every e-node is cyclic or unsupported by the cost model)")
 
 
 def chosen_nodes(data: EGraphData, choice: Choice) -> list[int]:

@@ -38,7 +38,8 @@ def test_extracted_program_evaluates_equal(program, seed, method):
     choice, report = extract(data, model, method=method, time_limit=2.0)
     extracted = data.to_program(choice)
     _assert_same_outputs(program, extracted)
-    assert report.original_cost is not None and report.cost <= report.original_cost + 1e-12
+    if report.original_cost is not None:  # None: rules merged the program's own terms (f(x) = x)
+        assert report.cost <= report.original_cost + 1e-12
 
 
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))

@@ -1,0 +1,93 @@
+"""The two MILP back ends of the exact extractor: HiGHS through highspy, or scipy's milp.
+
+highspy is preferred: it takes the greedy choice as a starting incumbent. scipy.optimize.milp
+runs the same HiGHS solver without a warm start; it is used when highspy is not installed.
+Both run single-threaded with fixed seeds and return the same `SolverOutput`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csr_matrix
+
+from frittata.extract.ilp_model import Arrays
+
+try:
+    import highspy
+except ImportError:  # scipy's bundled HiGHS is the fallback
+    highspy = None
+
+
+@dataclass(frozen=True)
+class SolverOutput:
+    """Column values (None without a feasible solution), status text, dual bound, optimality."""
+
+    values: np.ndarray | None
+    status: str
+    bound: float
+    optimal: bool
+
+
+def solve(ilp: Arrays, start: np.ndarray, time_limit: float, rel_gap: float) -> SolverOutput:
+    """Minimize the ILP within `time_limit` seconds, to relative gap `rel_gap`."""
+    if highspy is None:
+        return _scipy(ilp, time_limit, rel_gap)
+    return _highspy(ilp, start, time_limit, rel_gap)
+
+
+def _scipy(ilp: Arrays, time_limit: float, rel_gap: float) -> SolverOutput:
+    matrix = csr_matrix((ilp.value, ilp.index, ilp.starts), shape=(len(ilp.row_lower), len(ilp.cost)))
+    result = milp(ilp.cost, integrality=ilp.integer, bounds=Bounds(0.0, ilp.col_upper),
+                  constraints=LinearConstraint(matrix, ilp.row_lower, ilp.row_upper),
+                  options={"time_limit": time_limit, "mip_rel_gap": rel_gap, "disp": False})
+    bound = getattr(result, "mip_dual_bound", None)
+    return SolverOutput(result.x, result.message, -np.inf if bound is None else float(bound), result.status == 0)
+
+
+def _highspy(ilp: Arrays, start: np.ndarray, time_limit: float, rel_gap: float) -> SolverOutput:
+    highs = _quiet_new_highs()
+    for option, value in (("output_flag", False), ("time_limit", float(time_limit)), ("threads", 1),
+                          ("random_seed", 0), ("mip_rel_gap", float(rel_gap)), ("mip_abs_gap", 0.0)):
+        highs.setOptionValue(option, value)
+    highs.passModel(_lp(ilp))
+    solution = highspy.HighsSolution()
+    solution.col_value = list(start)
+    solution.value_valid = True
+    highs.setSolution(solution)
+    highs.run()
+    info, status = highs.getInfo(), highs.getModelStatus()
+    feasible = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    values = np.asarray(highs.getSolution().col_value) if feasible else None
+    return SolverOutput(values, highs.modelStatusToString(status), float(info.mip_dual_bound),
+                        status == highspy.HighsModelStatus.kOptimal)
+
+
+def _lp(ilp: Arrays):
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(ilp.cost), len(ilp.row_lower)
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = ilp.cost, np.zeros(len(ilp.cost)), ilp.col_upper
+    lp.row_lower_, lp.row_upper_ = ilp.row_lower, ilp.row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = ilp.starts, ilp.index, ilp.value
+    kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+    lp.integrality_ = [kinds[k] for k in ilp.integer]
+    return lp
+
+
+def _quiet_new_highs():
+    """A HiGHS instance, with its copyright banner (printed to fd 1 by the first construction in a
+    process, before any option can be set) sent to /dev/null so CLI output stays clean."""
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
