@@ -78,18 +78,25 @@ def work(info: NodeInfo, transcendental_flops: float, lanes: int) -> Work:
             return Work(float(info.operands[0].size), moved, Kind.REDUCTION)
         case Op.BATCH_NORM | Op.LAYER_NORM | Op.SOFTMAX:
             return _normalization(info, moved, transcendental_flops)
-        case Op.TRANSPOSE:
-            return Work(0.0, moved, Kind.STRIDED_COPY)
-        case Op.PACK_NCHWC | Op.UNPACK_NCHWC:
-            return Work(0.0, moved, Kind.STRIDED_COPY, lane_fraction(info.attr("c"), lanes))
-        case Op.CONCAT | Op.SLICE | Op.PAD | Op.GATHER:
-            return Work(0.0, moved, Kind.COPY)
+        case Op.TRANSPOSE | Op.PACK_NCHWC | Op.UNPACK_NCHWC | Op.CONCAT | Op.SLICE | Op.PAD | Op.GATHER:
+            return _movement(info, moved, lanes)
         case Op.FUSED_ELEMENTWISE:
             return _fused_elementwise(info, moved, transcendental_flops)
         case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
             return Work(0.0, 0.0, Kind.UNSUPPORTED)
         case _:
             assert_never(op)
+
+
+def _movement(info: NodeInfo, moved: float, lanes: int) -> Work:
+    """Copies: transposing ones (transpose, NCHWc pack/unpack) are strided, the rest stream."""
+    match info.op:
+        case Op.TRANSPOSE:
+            return Work(0.0, moved, Kind.STRIDED_COPY)
+        case Op.PACK_NCHWC | Op.UNPACK_NCHWC:
+            return Work(0.0, moved, Kind.STRIDED_COPY, lane_fraction(info.attr("c"), lanes))
+        case _:
+            return Work(0.0, moved, Kind.COPY)
 
 
 def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
