@@ -4,8 +4,9 @@ Columns: one binary `x[n]` per usable e-node of the classes reachable from the r
 continuous order variable `t[c]` per class that lies on a cycle of the class graph (a
 non-trivial strongly connected component). Rows, with a column-wise coefficient list each:
 
-  root class c:           sum x[c's nodes]          = 1
   every class c:          sum x[c's nodes]         <= 1
+  c a root, or needed by every term of a root (`mandatory`):
+                          sum x[c's nodes]          = 1
   class c, operand class d:
                           sum x[c's nodes using d] - sum x[d's nodes not using c]  <= 0
                           (a chosen node's operands are chosen, and not by a node that
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from frittata.extract.mandatory import needed_by_roots
 from frittata.extract.problem import Problem
 from frittata.extract.scc import components
 
@@ -86,11 +88,12 @@ def _child_classes(problem: Problem, cls: int) -> list[int]:
 
 
 def _class_rows(problem: Problem, model: IlpModel, classes: list[int]) -> None:
+    """At most one e-node per class; exactly one in the roots and the classes they need."""
     column = {n: i for i, n in enumerate(model.nodes)}
-    roots = set(problem.data.roots.values())
+    forced = needed_by_roots(problem, classes)
     for cls in classes:
         members = [(column[n], 1.0) for n in problem.candidates[cls]]
-        model.rows.append((1.0 if cls in roots else 0.0, 1.0, members))
+        model.rows.append((1.0 if cls in forced else 0.0, 1.0, members))
 
 
 def _edge_rows(problem: Problem, model: IlpModel, comp: dict[int, int]) -> None:
