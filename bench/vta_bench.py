@@ -54,7 +54,7 @@ def run(node, args, cfg: VtaConfig, threads: int):
     image = lowered.program.image()
     emit = time.perf_counter() - start
     report = sim.run(image)
-    return emit, report, sim.machine.dram.get(lowered.out)
+    return emit, report, lowered.read(sim.machine.dram)
 
 
 def main() -> None:

@@ -19,7 +19,10 @@ A block is `(BATCH, BLOCK_IN, BLOCK_OUT)`, the shape of the configured GEMM intr
 The contraction accumulates in int32 (wrapping), adds the bias, then runs the epilogue on the
 ALU: steps of `frittata.terms.kernels` restricted to what VTA does — ("shift", s) (rounding
 shift right), ("relu",) (MAX 0), ("clip", lo, hi) (MIN / MAX with 16-bit immediates) — and
-ends with ("cast", "int8"), the truncating STORE. Outputs are int8 in the packed layout.
+ends with ("cast", "int8"), the truncating STORE: the output is int8 in the packed layout.
+Without the final cast the int32 accumulator is the output (`dense` / `conv2d` of int8
+operands); VTA stores it as its four bytes, one STORE per byte between ALU shifts right by 8,
+and the host reassembles them (`backends/vta/lower.py`).
 """
 
 from __future__ import annotations
@@ -61,12 +64,16 @@ def _block(block) -> Block:
     return tuple(int(b) for b in block)  # type: ignore[return-value]
 
 
+def vta_out_dtype(epilogue: Epilogue) -> str:
+    """"int8" for an epilogue ending in the truncating cast, "int32" for one without a cast."""
+    return "int8" if epilogue and epilogue[-1] == ("cast", "int8") else "int32"
+
+
 def vta_epilogue_ok(epilogue: Epilogue) -> bool:
     """Whether VTA's ALU and STORE compute `epilogue`: shift / relu / clip steps with 16-bit
-    immediates, then exactly one final cast to int8."""
-    if not epilogue or epilogue[-1] != ("cast", "int8"):
-        return False
-    for step in epilogue[:-1]:
+    immediates, then either one final cast to int8 or no cast (an int32 output)."""
+    steps = epilogue[:-1] if vta_out_dtype(epilogue) == "int8" else epilogue
+    for step in steps:
         match step:
             case ("shift", s):
                 if not 0 <= s < 32:
@@ -155,14 +162,15 @@ def _gemm_type(op: Op, types: list[TensorType], attrs: dict[str, Any], block: Bl
     if bias != TensorType((w.shape[0] * bo,), "int32"):
         raise fail(op, f"bias int32[{w.shape[0] * bo}]", bias)
     if not vta_epilogue_ok(attrs["epilogue"]):
-        raise fail(op, "an epilogue of shift / relu / clip (16-bit) steps ending in cast int8",
-                   attrs["epilogue"])
+        raise fail(op, "an epilogue of shift / relu / clip (16-bit) steps, then cast int8 or "
+                   "nothing (int32 out)", attrs["epilogue"])
+    dtype = vta_out_dtype(attrs["epilogue"])
     if op == Op.VTA_DENSE:
-        return TensorType((x.shape[0], w.shape[0], b, bo), "int8")
+        return TensorType((x.shape[0], w.shape[0], b, bo), dtype)
     (sh, sw), (pt, pl, pb, pr) = attrs["strides"], attrs["pads"]
     oh = window_out(op, x.shape[2], w.shape[2], sh, pt + pb)
     ow = window_out(op, x.shape[3], w.shape[3], sw, pl + pr)
-    return TensorType((x.shape[0], w.shape[0], oh, ow, b, bo), "int8")
+    return TensorType((x.shape[0], w.shape[0], oh, ow, b, bo), dtype)
 
 
 def eval_vta(node: Term, args: list[np.ndarray]) -> np.ndarray:

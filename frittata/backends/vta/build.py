@@ -109,7 +109,7 @@ class VtaModule:
                 if not part.constant:
                     self._write(dram, buf, part.run(env)["v"])
             self.last_reports.append(self.sim.execute(lowered.program.instructions))
-            env[f"vta{i}"] = dram.get(lowered.out)
+            env[f"vta{i}"] = lowered.read(dram)
         return self.final.run(env)
 
     __call__ = run

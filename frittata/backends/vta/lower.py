@@ -1,8 +1,12 @@
 """Run one VTA kernel term (`vta_dense` / `vta_conv2d`) on the simulator.
 
 `run_vta_term(node, args, cfg)` puts the packed operands and the bias rows in DRAM, emits the
-stream (`lower_dense` / `lower_conv2d`), simulates it and returns the packed int8 result with
-the cycle report.  `emit_vta_term` stops before simulating, for benchmarks of compile time.
+stream (`lower_dense` / `lower_conv2d`), simulates it and returns the packed result with the
+cycle report.  `emit_vta_term` stops before simulating, for benchmarks of compile time.
+
+The output buffer holds one int8 plane per byte of the output dtype: an int8 result is one
+plane; an int32 result is four planes, plane k holding byte k (the k-th STORE after k ALU
+shifts right by 8), which `Lowered.read` reassembles as little-endian two's complement.
 """
 
 from __future__ import annotations
@@ -25,12 +29,34 @@ from frittata.terms.term import Term
 
 @dataclass(frozen=True, slots=True)
 class Lowered:
-    """An emitted kernel: its stream, the x and w buffers, the output buffer, the tiling."""
+    """An emitted kernel: its stream, the x and w buffers, the output byte planes
+    (int8 [planes, *shape]), the output dtype and the tiling."""
 
     program: Program
     inputs: tuple[DramBuffer, DramBuffer]
     out: DramBuffer
+    dtype: str
     tiling: object
+
+    def read(self, dram: Dram) -> np.ndarray:
+        """The output as its dtype, reassembled from its byte planes."""
+        planes = dram.get(self.out)
+        if self.dtype == "int8":
+            return planes[0]
+        return join_bytes(planes)
+
+
+def join_bytes(planes: np.ndarray) -> np.ndarray:
+    """int32 from its four byte planes (byte 0 first), two's complement."""
+    b = planes.view(np.uint8).astype(np.uint32)
+    return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)).view(np.int32)
+
+
+def plane_buffers(out: DramBuffer) -> tuple[DramBuffer, ...]:
+    """The planes of an output buffer [planes, *shape] as separate int8 buffers."""
+    shape = out.shape[1:]
+    size = int(np.prod(shape, dtype=np.int64))
+    return tuple(DramBuffer(out.addr + k * size, shape, np.dtype(np.int8)) for k in range(out.shape[0]))
 
 
 def config_block(cfg: VtaConfig) -> tuple[int, int, int]:
@@ -53,16 +79,16 @@ def emit_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig, dram: Dram
                             f"got {node.attr('block')}; tensorize for this configuration")
     x, w = dram.put(np.ascontiguousarray(args[0])), dram.put(np.ascontiguousarray(args[1]))
     bias = dram.put(bias_rows(args[2], cfg))
-    out = dram.alloc(node.shape, np.int8)
+    out = dram.alloc((np.dtype(node.dtype).itemsize, *node.shape), np.int8)
     em = Emitter(cfg, dram)
-    epilogue = node.attr("epilogue")
+    epilogue, planes = node.attr("epilogue"), plane_buffers(out)
     if node.op == Op.VTA_DENSE:
-        tiling = emit_dense(em, x, w, bias, out, epilogue, threads)
+        tiling = emit_dense(em, x, w, bias, planes, epilogue, threads)
     else:
         geom = ConvGeom(x.shape[0], x.shape[1], w.shape[0], x.shape[2], x.shape[3], w.shape[2],
                         w.shape[3], node.attr("strides"), node.attr("pads"))
-        tiling = emit_conv2d(em, x, w, bias, out, geom, epilogue, threads)
-    return Lowered(em.synchronize(), (x, w), out, tiling)
+        tiling = emit_conv2d(em, x, w, bias, planes, geom, epilogue, threads)
+    return Lowered(em.synchronize(), (x, w), out, node.dtype, tiling)
 
 
 def run_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig = VtaConfig(),
@@ -71,4 +97,4 @@ def run_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig = VtaConfig(
     sim = Simulator(cfg, Dram())
     lowered = emit_vta_term(node, args, cfg, sim.machine.dram, threads)
     report = sim.run(lowered.program.image())
-    return sim.machine.dram.get(lowered.out), report
+    return lowered.read(sim.machine.dram), report

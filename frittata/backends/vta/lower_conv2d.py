@@ -94,7 +94,7 @@ class ConvOps:
     em: Emitter
     x: DramBuffer
     w: DramBuffer
-    out: DramBuffer
+    outs: tuple[DramBuffer, ...]
     s: ConvGeom
     t: ConvTiling
     acc: AccLayout
@@ -151,22 +151,24 @@ class ConvOps:
         (_, _, oc0), rows = tile, self.t.th * self.s.ow
         return bias_kernel(self.acc.base(half), oc0, UopLoop(self.t.tco, rows, 1), UopLoop(rows, 1, 0))
 
-    def store(self, tile, half):
+    def store(self, tile, half, plane):
         (n, oh0, oc0), s, t = tile, self.s, self.t
         offset = ((n * s.ob + oc0) * s.oh + oh0) * s.ow
-        self.em.store_2d(self.acc.base(half), self.out, offset, t.tco, t.th * s.ow, s.oh * s.ow)
+        self.em.store_2d(self.acc.base(half), self.outs[plane], offset, t.tco, t.th * s.ow, s.oh * s.ow)
 
 
-def emit_conv2d(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer, out: DramBuffer,
-                geom: ConvGeom, epilogue: tuple, threads: int = 2) -> ConvTiling:
-    """Emit out = epilogue(conv2d(x, w) + bias) for packed DRAM buffers; `bias` holds one ACC
-    element per output block.  Returns the tiling used."""
+def emit_conv2d(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer,
+                outs: tuple[DramBuffer, ...], geom: ConvGeom, epilogue: tuple,
+                threads: int = 2) -> ConvTiling:
+    """Emit outs = epilogue(conv2d(x, w) + bias) for packed DRAM buffers, in byte planes `outs`
+    (one for int8, four for int32); `bias` holds one ACC element per output block.  Returns
+    the tiling used."""
     s, cfg = geom, em.cfg
-    acc = AccLayout(s.ob, threads, cfg.acc_depth)
+    acc = AccLayout(s.ob, threads, cfg.acc_depth, len(outs))
     t = choose_conv_tiling(s, cfg, acc)
     em.load_2d(MemType.ACC, 0, bias, 0, 1, s.ob, s.ob)
     tiles = [((n, oh0, oc0), range(0, s.cb, t.tci)) for n in range(s.nb)
              for oh0 in range(0, s.oh, t.th) for oc0 in range(0, s.ob, t.tco)]
     zeros = em.dram.alloc((s.w, cfg.batch, cfg.block_in), np.int8)
-    run_pipeline(em, tiles, ConvOps(cfg, em, x, w, out, s, t, acc, zeros), epilogue, threads)
+    run_pipeline(em, tiles, ConvOps(cfg, em, x, w, outs, s, t, acc, zeros), epilogue, acc)
     return t

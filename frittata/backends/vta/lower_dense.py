@@ -52,7 +52,7 @@ class DenseOps:
     em: Emitter
     x: DramBuffer
     w: DramBuffer
-    out: DramBuffer
+    outs: tuple[DramBuffer, ...]
     ob: int
     kb: int
     t: DenseTiling
@@ -90,20 +90,21 @@ class DenseOps:
         (_, n0), t = tile, self.t
         return bias_kernel(self.acc.base(half), n0, UopLoop(t.tm, t.tn, 0), UopLoop(t.tn, 1, 1))
 
-    def store(self, tile, half):
+    def store(self, tile, half, plane):
         (m0, n0), t = tile, self.t
-        self.em.store_2d(self.acc.base(half), self.out, m0 * self.ob + n0, t.tm, t.tn, self.ob)
+        self.em.store_2d(self.acc.base(half), self.outs[plane], m0 * self.ob + n0, t.tm, t.tn, self.ob)
 
 
-def emit_dense(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer, out: DramBuffer,
-               epilogue: tuple, threads: int = 2) -> DenseTiling:
-    """Emit out = epilogue(dense(x, w) + bias) for packed DRAM buffers; `bias` holds one ACC
-    element per output block.  Returns the tiling used."""
+def emit_dense(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer,
+               outs: tuple[DramBuffer, ...], epilogue: tuple, threads: int = 2) -> DenseTiling:
+    """Emit outs = epilogue(dense(x, w) + bias) for packed DRAM buffers, in byte planes `outs`
+    (one for int8, four for int32); `bias` holds one ACC element per output block.  Returns
+    the tiling used."""
     cfg = em.cfg
     nb, kb, ob = x.shape[0], x.shape[1], w.shape[0]
-    acc = AccLayout(ob, threads, cfg.acc_depth)
+    acc = AccLayout(ob, threads, cfg.acc_depth, len(outs))
     t = choose_dense_tiling(nb, ob, kb, cfg, acc)
     em.load_2d(MemType.ACC, 0, bias, 0, 1, ob, ob)
     tiles = [((m0, n0), range(0, kb, t.tk)) for m0 in range(0, nb, t.tm) for n0 in range(0, ob, t.tn)]
-    run_pipeline(em, tiles, DenseOps(cfg, em, x, w, out, ob, kb, t, acc), epilogue, threads)
+    run_pipeline(em, tiles, DenseOps(cfg, em, x, w, outs, ob, kb, t, acc), epilogue, acc)
     return t

@@ -11,6 +11,12 @@ channel block, loaded once with LOAD ACC); the tile regions follow.  The epilogu
 `vta_ops` epilogue as ALU instructions: ADD bias rows, then per step a rounding shift
 (SHR s-1, ADD 1, SHR 1 — exactly floor((v + 2^(s-1)) / 2^s) with no overflowing immediate),
 MAX 0 (relu), MIN hi / MAX lo (clip); the final cast is the truncating STORE.
+
+An int32 output (an epilogue without the cast) is stored in `planes` = 4 byte planes: STORE
+keeps the low 8 bits, so the tile is stored, shifted right by 8 (arithmetic, so the top byte
+keeps the two's complement sign), stored again, and so on; each shift waits (s2g) for the
+store before it, and the tiles' ACC regions are not double-buffered (one region), so every
+s2g token is popped in the order it was pushed.
 """
 
 from __future__ import annotations
@@ -27,16 +33,22 @@ LOAD, COMPUTE, STORE = Stage.LOAD, Stage.COMPUTE, Stage.STORE
 
 @dataclass(frozen=True, slots=True)
 class AccLayout:
-    """Where things live in the accumulator: `bias_rows` rows at 0, then `threads` regions of
-    `region` rows each."""
+    """Where things live in the accumulator: `bias_rows` rows at 0, then `regions` regions of
+    `region` rows each (`threads` of them, or one when tiles are stored in several `planes`).
+    `threads` is also the number of INP / WGT buffers."""
 
     bias_rows: int
     threads: int
     depth: int
+    planes: int = 1
+
+    @property
+    def regions(self) -> int:
+        return acc_threads(self.threads, self.planes)
 
     @property
     def region(self) -> int:
-        return (self.depth - self.bias_rows) // self.threads
+        return (self.depth - self.bias_rows) // self.regions
 
     def base(self, half: int) -> int:
         return self.bias_rows + half * self.region
@@ -49,8 +61,13 @@ class TileOps(Protocol):
     def reset(self, tile, half: int) -> None: ...
     def gemm(self, tile, step, buf: int, half: int) -> None: ...
     def bias(self, tile, half: int) -> AluKernel: ...
-    def store(self, tile, half: int) -> None: ...
+    def store(self, tile, half: int, plane: int) -> None: ...
     def acc_rows(self, tile, half: int) -> tuple[int, int]: ...
+
+
+def acc_threads(threads: int, planes: int) -> int:
+    """ACC regions to alternate between: one when a tile is stored in several byte planes."""
+    return threads if planes == 1 else 1
 
 
 def epilogue_kernels(epilogue: tuple, base: int, count: int) -> list[AluKernel]:
@@ -81,13 +98,15 @@ def bias_kernel(dst: int, src: int, outer: UopLoop, inner: UopLoop) -> AluKernel
 
 
 def run_pipeline(em: Emitter, tiles: Sequence[tuple[object, Sequence[object]]], ops: TileOps,
-                 epilogue: tuple, threads: int) -> None:
-    """Emit the whole pipeline for `tiles`, a sequence of (tile, reduction steps)."""
+                 epilogue: tuple, acc: AccLayout) -> None:
+    """Emit the whole pipeline for `tiles`, a sequence of (tile, reduction steps), storing
+    each tile in `acc.planes` byte planes (1 for int8 outputs, 4 for int32)."""
     total = sum(len(steps) for _, steps in tiles)
+    threads, planes, regions = acc.threads, acc.planes, acc.regions
     step_no = 0
     for t, (tile, steps) in enumerate(tiles):
-        half = t % threads
-        if t >= threads:
+        half = t % regions
+        if t >= regions:
             em.dep_pop(STORE, COMPUTE)
         ops.reset(tile, half)
         for step in steps:
@@ -96,10 +115,21 @@ def run_pipeline(em: Emitter, tiles: Sequence[tuple[object, Sequence[object]]], 
         em.alu(ops.bias(tile, half))
         for kernel in epilogue_kernels(epilogue, *ops.acc_rows(tile, half)):
             em.alu(kernel)
+        _store_planes(em, ops, tile, half, planes)
+        if t + regions < len(tiles):
+            em.dep_push(STORE, COMPUTE)
+
+
+def _store_planes(em: Emitter, ops: TileOps, tile, half: int, planes: int) -> None:
+    """STORE the tile's low byte, then per further plane: wait for the store, SHR 8, STORE."""
+    for plane in range(planes):
+        if plane:
+            em.dep_pop(STORE, COMPUTE)
+            em.alu(rows_kernel(AluOp.SHR, *ops.acc_rows(tile, half), imm=8))
         em.dep_push(COMPUTE, STORE)
         em.dep_pop(COMPUTE, STORE)
-        ops.store(tile, half)
-        if t + threads < len(tiles):
+        ops.store(tile, half, plane)
+        if plane + 1 < planes:
             em.dep_push(STORE, COMPUTE)
 
 

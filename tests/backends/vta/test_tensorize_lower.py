@@ -65,6 +65,19 @@ def test_dense_bit_exact(n, k, o):
     _check(node, x, VtaConfig())
 
 
+@pytest.mark.parametrize("n,k,o,threads", [(1, 512, 16, 2), (16, 256, 128, 2), (4, 32, 48, 1)])
+def test_int32_dense_is_stored_as_four_byte_planes(n, k, o, threads):
+    node, x = dense_node(np.random.default_rng(5), VtaConfig(), n, k, o, epilogue=())
+    assert node.dtype == "int32"
+    report = _check(node, x, VtaConfig(), threads)
+    assert report.bytes_stored == 4 * n * o
+
+
+def test_int32_conv_keeps_negative_and_large_accumulators():
+    node, x = conv_node(np.random.default_rng(6), VtaConfig(), 14, 256, 32, 3, (1, 1), (1,) * 4, ())
+    _check(node, x, VtaConfig())
+
+
 def test_double_buffering_overlaps_loads_with_compute():
     node, x = dense_node(np.random.default_rng(3), VtaConfig(), 256, 256, 256)
     one, two = _check(node, x, VtaConfig(), threads=1), _check(node, x, VtaConfig(), threads=2)
@@ -77,7 +90,8 @@ SMALL = VtaConfig(log_batch=1, log_block=3, log_wgt_buff_size=16, log_inp_buff_s
 @given(st.integers(0, 2 ** 31 - 1), st.sampled_from([(1, 1), (2, 2), (1, 2)]),
        st.tuples(*[st.integers(0, 2)] * 4), st.sampled_from([1, 3]),
        st.sampled_from([REQUANT, (("shift", 1), ("cast", "int8")), (("cast", "int8"),),
-                        (("relu",), ("shift", 15), ("clip", -3, 5), ("cast", "int8"))]))
+                        (("relu",), ("shift", 15), ("clip", -3, 5), ("cast", "int8")),
+                        (), (("shift", 3), ("relu",))]))
 def test_conv_random_shapes_other_config(seed, strides, pads, k, epilogue):
     rng = np.random.default_rng(seed)
     hw, c, o = int(rng.integers(k + 2, 10)), 8 * int(rng.integers(1, 3)), 8 * int(rng.integers(1, 3))
