@@ -4,12 +4,15 @@ An expression is a literal, a `?var` (an attribute value, or the type of a tenso
 a tuple `[e ...]` or a call `(fn e ...)` of one of FUNCTIONS. A guard is a call of one of
 PREDICATES. Argument kinds: "t" is a tensor variable, "v" any expression.
 
-Functions:  (dim ?x i) (shape ?x) (rank ?x) (dtype ?x) (+ a b) (- a b) (* a b) (// a b)
+Functions:  (dim ?x i) (shape ?x) (rank ?x) (dtype ?x) (+ a b) (- a b) (* a b) (// a b) (% a b)
             (append tuple item) (compose-perm p q) (inverse-perm p)
+            (ew-inline e i f) (ew-arity e)   -- expressions of `fused_elementwise`: e with its
+            operand i replaced by f (frittata.terms.fused.inline), and e's operand count
 Predicates: (divisible a b) (equal a b) (not-none a) (equal-shape ?x ?y) (same-type ?x ?y)
             (shape-is ?x s) (rank-is ?x n) (dtype-is ?x d) (is-float ?x) (is-int ?x)
             (fits-block ?x c) (identity-perm p) (perm-inverse p q) (param-only ?x ...)
-            (not-divisible a b) (vta-epilogue e)
+            (ew-size-at-most e n) -- a fused_elementwise expression has at most n ops
+            (not-divisible a b) (vta-epilogue e) (float-epilogue e)
 `param-only` is structural (the operand is computed from parameters and constants only) and
 is decided by the e-graph analysis, not by this module.
 """
@@ -20,7 +23,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from frittata.terms.dtypes import TensorType, is_float, is_int
+from frittata.terms.fused import args_used, expr_ops, inline, normalize_expr
 from frittata.terms.vta_ops import vta_epilogue_ok
+
+FLOAT_STEPS = frozenset({"add", "relu", "clip"})
+"""Epilogue steps a float32 register block applies in place (no shift, no cast)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +75,12 @@ FUNCTIONS: dict[str, tuple[str, Callable]] = {
     "-": ("vv", lambda a, b: a - b),
     "*": ("vv", lambda a, b: a * b),
     "//": ("vv", lambda a, b: a // b),
+    "%": ("vv", lambda a, b: a % b),
     "append": ("vv", lambda t, item: tuple(t) + (item,)),
     "compose-perm": ("vv", _perm_compose),
     "inverse-perm": ("v", _perm_inverse),
+    "ew-inline": ("vvv", lambda e, i, f: inline(normalize_expr(e), i, normalize_expr(f))),
+    "ew-arity": ("v", lambda e: len(args_used(normalize_expr(e)))),
 }
 
 
@@ -93,8 +103,10 @@ PREDICATES: dict[str, tuple[str, Callable]] = {
     "identity-perm": ("v", lambda p: tuple(p) == tuple(range(len(p)))),
     "perm-inverse": ("vv", lambda p, q: _perm_compose(p, q) == tuple(range(len(p)))),
     "param-only": ("t*", lambda *ts: True),
+    "ew-size-at-most": ("vv", lambda e, n: len(expr_ops(normalize_expr(e))) <= n),
     "not-divisible": ("vv", lambda a, b: b != 0 and a % b != 0),
     "vta-epilogue": ("v", lambda e: vta_epilogue_ok(tuple(e))),
+    "float-epilogue": ("v", lambda e: all(step[0] in FLOAT_STEPS for step in e)),
 }
 
 

@@ -98,6 +98,8 @@ def sample_attr(inst, p, name: str, args: list[Term], hint) -> object:
             return pick([1, 1, 1, x.shape[1]])
         case _, "epilogue":
             return _epilogue(inst, x, len(p.args) == 4)
+        case Op.FUSED_ELEMENTWISE, "expr":
+            return _elementwise_expr(inst, len(p.args), x.dtype)
         case Op.CONST, "dtype":
             return hint.dtype if hint is not None else pick(["float32", "int32"])
         case Op.CONST, "value":
@@ -148,6 +150,19 @@ def _simple_attr(op: Op, name: str, x: TensorType | None, pick) -> object:
             return (0,) if name == "indices" else (1,)
         case _:
             raise KeyError(f"no sampler for attribute {name!r} of {op.value}")
+
+
+def _elementwise_expr(inst, operands: int, dtype: str) -> tuple:
+    """A random expression using each of `operands` operands of one dtype once, in order."""
+    rng = inst.rng
+    binary = ["add", "sub", "mul", "maximum", "minimum"]
+    unary = ["relu", "neg", "abs"] + (["tanh", "exp", "sigmoid"] if dtype == "float32" else [])
+    expr: tuple = ("arg", 0)
+    for i in range(1, operands):
+        expr = (binary[int(rng.integers(len(binary)))], expr, ("arg", i))
+        if rng.random() < 0.4:
+            expr = (unary[int(rng.integers(len(unary)))], expr)
+    return expr if rng.random() < 0.5 else (unary[int(rng.integers(len(unary)))], expr)
 
 
 def _epilogue(inst, x: TensorType, residual: bool) -> tuple:

@@ -15,7 +15,8 @@ operator (OP is an `Op` value). On the left an attribute VALUE is a `?var` (boun
 compared on later uses) or a constant; attributes not mentioned match anything. On the right
 every attribute must be given, as an expression (see `frittata.rewrites.exprs`). `(as ?y PAT)`
 on the left names a sub-term. Constants: integers, floats, "strings", none, true, false and
-tuples `[a b ...]`. Errors raise RewriteError with FILE:LINE:COL and the reason.
+tuples `[a b ...]`. An operand `?xs...` is a sequence variable: any number of operands (see
+`frittata.rewrites.sequences`, which expands such a rule into fixed-arity ones). Errors raise RewriteError with FILE:LINE:COL and the reason.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import re
 from dataclasses import dataclass, replace
 
 from frittata.rewrites.exprs import FUNCTIONS, PREDICATES, Call, Expr, Lit, Tup, Var
+from frittata.rewrites.sequences import expand_sequences
 from frittata.rewrites.sexpr import Atom, Pos, SExpr, SList, read
 from frittata.rewrites.signature import ARITY, OP_ATTRS
 from frittata.terms.ops import BY_NAME, Op
@@ -82,10 +84,11 @@ def parse_rules(text: str, file: str = "<string>", family: str | None = None) ->
             case "family":
                 family = _family_form(form)
             case "rule":
-                rule = _RuleParser(form, family).parse()
-                if any(r.name == rule.name for r in rules):
-                    raise form.pos.error(f"expected a unique rule name, got {rule.name!r} twice")
-                rules.append(rule)
+                for expanded in expand_sequences(form):
+                    rule = _RuleParser(expanded, family).parse()
+                    if any(r.name == rule.name for r in rules):
+                        raise form.pos.error(f"expected a unique rule name, got {rule.name!r} twice")
+                    rules.append(rule)
             case _:
                 raise form.pos.error(f"expected (rule ...) or (family ...), got {head!r}")
     return rules

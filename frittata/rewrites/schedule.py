@@ -46,6 +46,7 @@ Schedule = tuple[Phase, ...]
 DEFAULT_SCHEDULE: Schedule = (
     Phase("simplify", ("algebraic", "cancel", "fold")),
     Phase("fuse", ("fusion", "cancel")),
+    Phase("fuse-elementwise", ("fuse-elementwise",)),
     Phase("layout", ("layout", "cancel")),
 )
 

@@ -16,6 +16,7 @@ At most `MAX_OPERANDS` operands (the e-graph adapter's limit).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -79,6 +80,37 @@ def args_used(expr: Expr) -> set[int]:
             return set().union(*(args_used(c) for c in rest[:arity(BY_NAME[name])]))
 
 
+def inline(outer: Expr, index: int, inner: Expr) -> Expr:
+    """`outer` with operand `index` replaced by `inner`, whose operands take its place in order.
+
+    The operands of the result are outer's before `index`, inner's, then outer's after it.
+    """
+    width = len(args_used(inner))
+
+    def go(e: Expr) -> Expr:
+        match e:
+            case ("arg", j):
+                return _shifted(inner, index) if j == index else ("arg", j if j < index else j + width - 1)
+            case ("const", *_):
+                return e
+            case (name, *rest):
+                n = arity(BY_NAME[name])
+                return (name, *(go(c) for c in rest[:n]), *rest[n:])
+
+    return go(outer)
+
+
+def _shifted(expr: Expr, by: int) -> Expr:
+    match expr:
+        case ("arg", j):
+            return ("arg", j + by)
+        case ("const", *_):
+            return expr
+        case (name, *rest):
+            n = arity(BY_NAME[name])
+            return (name, *(_shifted(c, by) for c in rest[:n]), *rest[n:])
+
+
 def expr_ops(expr: Expr) -> list[Op]:
     """The elementwise ops of an expression, one per occurrence."""
     match expr:
@@ -127,6 +159,12 @@ def placeholders(types: Sequence[TensorType]) -> list[Term]:
 
 def infer_fused(types: list[TensorType], expr: Expr) -> TensorType:
     """The type of the expansion over operands of `types`; checks the operand count and use."""
+    return _infer_cached(tuple(types), expr)
+
+
+@functools.lru_cache(maxsize=4096)
+def _infer_cached(types: tuple[TensorType, ...], expr: Expr) -> TensorType:
+    """`infer_fused`, memoised: the e-graph asks for the same few types over and over."""
     if not 1 <= len(types) <= MAX_OPERANDS:
         raise FrittataTypeError(f"fused_elementwise: expected 1..{MAX_OPERANDS} operands, got {len(types)}")
     used = args_used(expr)
