@@ -123,7 +123,9 @@ def build_data(raw: tuple[list, dict], program: Program, params: dict[str, np.nd
     classes = tuple(EClass(_type(types, name), tuple(members[i])) for name, i in class_ids.items())
     original = _find_original(nodes, program)
     roots = {name: nodes[original[id(t)]].eclass for name, t in program.outputs.items()}
-    by_class = {nodes[n].eclass: n for n in original.values()}
+    by_class: dict[int, int] = {}
+    for n in original.values():  # postorder: the earliest term of a class keeps the choice acyclic
+        by_class.setdefault(nodes[n].eclass, n)
     return EGraphData(nodes, classes, roots, params, by_class, tuple(program.inputs))
 
 
