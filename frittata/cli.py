@@ -100,7 +100,7 @@ def _compile(args: argparse.Namespace) -> int:
     if args.report:
         print(format_report(module.report))
     if args.show:
-        _show(module.program, args.show)
+        _show(module.program, args.show, args.target, Path(args.model).stem)
     if args.output:
         module.save(args.output)
         if not args.quiet:
@@ -108,10 +108,11 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(program, path: str) -> None:
+def _show(program, path: str, target: str, title: str) -> None:
+    from frittata.extract import cost_model_for
     from frittata.extract.show import program_dot, write_svg
 
-    dot = program_dot(program)
+    dot = program_dot(program, target=target, cost_model=cost_model_for(target), title=title)
     if path.endswith(".dot"):
         Path(path).write_text(dot)
     else:

@@ -60,3 +60,9 @@ def test_compile_of_a_missing_file_is_a_clear_error(tmp_path):
 def test_demo_checks_the_compiled_model_against_the_interpreter():
     done = frittata("demo", "--model", "mlp")
     assert "-> ok" in done.stdout and "MISMATCH" not in done.stdout
+
+
+def test_show_draws_the_compiled_program_as_dot_text(tmp_path):
+    frittata("-q", "compile", "zoo:mlp", "--show", str(tmp_path / "mlp.dot"))
+    dot = (tmp_path / "mlp.dot").read_text()
+    assert dot.startswith("digraph") and dot.count("fused_dense") == 3
