@@ -12,7 +12,8 @@ tensors nor pays their launches; `pack_nchwc`/`unpack_nchwc` cost a strided copy
 that cancels an unpack saves it; channel blocks and output widths that are multiples of the
 16 fp32 lanes of AVX-512 keep every lane busy; a working set that fits in the L2 caches streams
 at cache bandwidth. Leaves, reshapes (views) and constant nodes (folded at compile time) are
-free. Accelerator (VTA) ops cost `inf`: the CPU cannot run them, so extraction never picks them.
+free. A tiled contraction's compute time is its schedule's (`schedule_cost`). Accelerator
+(VTA) ops cost `inf`: the CPU cannot run them, so extraction never picks them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import Kind, Work, work
+from frittata.extract.schedule_cost import host_vector_lanes, tiled_compute_seconds
+from frittata.terms.ops import TILED
 
 KIB = 1024
 
@@ -65,6 +68,14 @@ class CpuModel:
     launch_seconds: float = 0.6e-6
     """Seconds to call one kernel that does nothing (a 16-element ufunc, calibrate_cpu_model.py)."""
 
+    @classmethod
+    def for_host(cls, **overrides) -> CpuModel:
+        """The model with the vector width of the CPU this process runs on (AVX2: 8 lanes) and
+        the FMA peak scaled to it (half of the 512-bit peak with 256-bit vectors, CPU_PERF_NOTES)."""
+        lanes = host_vector_lanes()
+        scaled = {"vector_lanes": lanes, "fp32_flops_per_core": cls.fp32_flops_per_core * lanes / 16}
+        return cls(**{**scaled, **overrides})
+
     def node_cost(self, info: NodeInfo) -> float:
         """Estimated seconds of one kernel call (see the module docstring)."""
         if info.constant:
@@ -80,6 +91,8 @@ class CpuModel:
         """FLOPs over the reachable FMA throughput of this kind of loop."""
         if done.flops == 0:
             return 0.0
+        if info.op in TILED:
+            return tiled_compute_seconds(info, done.flops, self)
         int8 = bool(info.operands) and all(t.dtype in ("int8", "uint8") for t in info.operands[:2])
         peak = self.int8_ops_per_core if int8 and done.kind is Kind.CONTRACTION else self.fp32_flops_per_core
         return done.flops / (self.cores * peak * self._efficiency(done.kind) * done.lanes)

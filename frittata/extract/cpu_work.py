@@ -63,7 +63,7 @@ def work(info: NodeInfo, transcendental_flops: float, lanes: int) -> Work:
             return Work(0.0, 0.0, Kind.FREE)
         case Op.RESHAPE:
             return Work(0.0, 0.0, Kind.VIEW)
-        case Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE:
+        case Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.TILED_CONV2D | Op.TILED_DENSE:
             return _contraction(info, moved, lanes)
         case Op.WHERE:
             return Work(float(out.size), moved, Kind.ELEMENTWISE)
@@ -105,9 +105,9 @@ def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
     match info.op:
         case Op.MATMUL:
             depth, width = x.shape[-1], out.shape[-1]
-        case Op.DENSE | Op.FUSED_DENSE:
+        case Op.DENSE | Op.FUSED_DENSE | Op.TILED_DENSE:
             depth, width = x.shape[-1], w.shape[0]
-        case Op.CONV2D | Op.FUSED_CONV2D:
+        case Op.CONV2D | Op.FUSED_CONV2D | Op.TILED_CONV2D:
             depth, width = w.shape[1] * w.shape[2] * w.shape[3], w.shape[0] // info.attr("groups", 1)
         case _:
             raise AssertionError(f"{info.op} is not a contraction")
@@ -119,7 +119,7 @@ def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
     return Work(flops, moved, Kind.CONTRACTION, lane_fraction(width, lanes))
 
 
-_FUSED = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE})
+_FUSED = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE, Op.TILED_CONV2D, Op.TILED_DENSE})
 
 
 def _fused_elementwise(info: NodeInfo, moved: float, transcendental_flops: float) -> Work:

@@ -1,6 +1,6 @@
 """Which cost model prices which target: the one place a backend plugs its model in.
 
-`cost_model_for("llvm")` is the analytical CPU model. A backend whose model lives on its side
+`cost_model_for("llvm")` is the analytical CPU model, with the host's vector width. A backend whose model lives on its side
 of the pipeline (the VTA cycle model is in `frittata.backends.vta`) registers a factory with
 `register_cost_model`, because `extract` may not import from later stages; until it does,
 asking for that target raises an `ExtractionError` that says which targets have models.
@@ -41,7 +41,7 @@ class CostModelRegistry:
         return self._factories[target]()
 
 
-REGISTRY = CostModelRegistry({"llvm": CpuModel})
+REGISTRY = CostModelRegistry({"llvm": CpuModel.for_host})
 """The process-wide registry; backends add their targets at import time."""
 
 

@@ -5,6 +5,7 @@ a tuple `[e ...]` or a call `(fn e ...)` of one of FUNCTIONS. A guard is a call 
 PREDICATES. Argument kinds: "t" is a tensor variable, "v" any expression.
 
 Functions:  (dim ?x i) (shape ?x) (rank ?x) (dtype ?x) (+ a b) (- a b) (* a b) (// a b) (% a b)
+            (size ?x)
             (append tuple item) (compose-perm p q) (inverse-perm p)
             (ew-inline e i f) (ew-arity e)   -- expressions of `fused_elementwise`: e with its
             operand i replaced by f (frittata.terms.fused.inline), and e's operand count
@@ -69,6 +70,7 @@ def _perm_inverse(p: tuple) -> tuple:
 FUNCTIONS: dict[str, tuple[str, Callable]] = {
     "dim": ("tv", lambda t, i: t.shape[i]),
     "shape": ("t", lambda t: t.shape),
+    "size": ("t", lambda t: t.size),
     "rank": ("t", lambda t: t.rank),
     "dtype": ("t", lambda t: t.dtype),
     "+": ("vv", lambda a, b: a + b),

@@ -48,6 +48,7 @@ DEFAULT_SCHEDULE: Schedule = (
     Phase("fuse", ("fusion", "cancel")),
     Phase("fuse-elementwise", ("fuse-elementwise",)),
     Phase("layout", ("layout", "cancel")),
+    Phase("tile", ("tiling",)),
 )
 
 

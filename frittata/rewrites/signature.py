@@ -14,6 +14,7 @@ import numpy as np
 from frittata.terms.fused import MAX_OPERANDS, normalize_expr
 from frittata.terms.kernels import normalize_epilogue
 from frittata.terms.ops import BINARY, UNARY, Op
+from frittata.terms.tiled import normalize_schedule
 
 _CONV = ("strides", "pads", "dilations", "groups")
 _POOL = ("kernel", "strides", "pads")
@@ -34,6 +35,7 @@ OP_ATTRS: dict[Op, tuple[str, ...]] = {
     Op.PACK_NCHWC: ("c",), Op.UNPACK_NCHWC: ("c",), Op.FUSED_ELEMENTWISE: ("expr",),
     Op.VTA_PACK: ("role", "block"), Op.VTA_UNPACK: ("block",), Op.VTA_DENSE: ("epilogue", "block"),
     Op.VTA_CONV2D: ("strides", "pads", "epilogue", "block"),
+    Op.TILED_CONV2D: _CONV + ("epilogue", "schedule"), Op.TILED_DENSE: ("epilogue", "schedule"),
 }
 
 ARITY: dict[Op, tuple[int, int]] = {
@@ -48,6 +50,7 @@ ARITY: dict[Op, tuple[int, int]] = {
     Op.FUSED_CONV2D: (3, 4), Op.FUSED_DENSE: (3, 4), Op.PACK_NCHWC: (1, 1), Op.UNPACK_NCHWC: (1, 1),
     Op.FUSED_ELEMENTWISE: (1, MAX_OPERANDS),
     Op.VTA_PACK: (1, 1), Op.VTA_UNPACK: (1, 1), Op.VTA_DENSE: (3, 3), Op.VTA_CONV2D: (3, 3),
+    Op.TILED_CONV2D: (3, 4), Op.TILED_DENSE: (3, 4),
 }
 
 assert set(OP_ATTRS) == set(Op) == set(ARITY), "every operator needs a rule signature"
@@ -72,6 +75,8 @@ def canonical_attrs(op: Op, values: dict[str, Any]) -> tuple[tuple[str, Any], ..
                 value = normalize_epilogue(value)
             case "expr":
                 value = normalize_expr(value)
+            case "schedule":
+                value = normalize_schedule(value)
             case "value" if op == Op.CONST:
                 value = np.array(value).astype(values["dtype"]).item()
             case "eps" | "alpha":

@@ -18,6 +18,7 @@ from frittata.errors import FrittataTypeError
 from frittata.terms.dtypes import check_dtype, is_int, make_type
 from frittata.terms.fused import fused_elementwise
 from frittata.terms.kernels import fused_conv2d, fused_dense, pack_nchwc, unpack_nchwc
+from frittata.terms.tiled import tiled_conv2d, tiled_dense
 from frittata.terms.vta_ops import vta_conv2d, vta_dense, vta_pack, vta_unpack
 from frittata.terms.ops import Op
 from frittata.terms.term import ParamRef, Term
@@ -30,6 +31,8 @@ __all__ = [
     "fused_dense",
     "pack_nchwc",
     "unpack_nchwc",
+    "tiled_conv2d",
+    "tiled_dense",
     "vta_pack",
     "vta_unpack",
     "vta_dense",

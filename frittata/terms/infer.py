@@ -62,6 +62,10 @@ def infer_type(op: Op, args: tuple, attrs: dict[str, Any]) -> TensorType:
             from frittata.terms.kernels import infer_kernel
 
             return infer_kernel(op, types, attrs)
+        case Op.TILED_CONV2D | Op.TILED_DENSE:
+            from frittata.terms.tiled import infer_tiled
+
+            return infer_tiled(op, types, attrs)
         case Op.FUSED_ELEMENTWISE:
             from frittata.terms.fused import infer_fused
 

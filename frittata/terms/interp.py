@@ -17,6 +17,7 @@ from frittata.terms.dtypes import TensorType
 from frittata.terms.fused import expand, placeholders
 from frittata.terms.interp_nn import conv2d, pool2d
 from frittata.terms.kernels import eval_kernel
+from frittata.terms.tiled import eval_tiled
 from frittata.terms.ops import BINARY, Op
 from frittata.terms.program import Program
 from frittata.terms.term import Term, postorder
@@ -85,6 +86,8 @@ def eval_node(node: Term, args: list[np.ndarray], inputs: Mapping[str, np.ndarra
             return _movement(node, args)
         case Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.PACK_NCHWC | Op.UNPACK_NCHWC:
             return eval_kernel(node, args, _contraction)
+        case Op.TILED_CONV2D | Op.TILED_DENSE:
+            return eval_tiled(node, args, _contraction)
         case Op.FUSED_ELEMENTWISE:
             return _fused(node, args)
         case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:

@@ -1,7 +1,8 @@
 """Kernel ops for ONNX export: each is expanded into the graph-level terms it means.
 
 `fused_conv2d` / `fused_dense` become the contraction, a bias add and one term per epilogue
-step; `fused_elementwise` becomes the plain ops of its expression; `pack_nchwc` /
+step; `fused_elementwise` becomes the plain ops of its expression; `tiled_conv2d` / `tiled_dense` export as
+the fused op they compute (the schedule is dropped); `pack_nchwc` /
 `unpack_nchwc` and `vta_pack` / `vta_unpack` become a reshape and a transpose; `vta_dense` / `vta_conv2d` become unpacks, the plain contraction with its bias and
 epilogue, and a pack. The exporter then emits the expansion like any other graph.
 """
@@ -12,6 +13,7 @@ from frittata.terms import builders as tb
 from frittata.terms.fused import expand
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
+from frittata.terms.tiled import untiled
 
 
 def expand_kernel(node: Term) -> Term:
@@ -36,6 +38,8 @@ def expand_kernel(node: Term) -> Term:
             return _expand_vta(node)
         case Op.FUSED_ELEMENTWISE:
             return expand(node.attr("expr"), node.args)
+        case Op.TILED_CONV2D | Op.TILED_DENSE:
+            return expand_kernel(untiled(node))
         case _:
             raise AssertionError(f"{node.op} is not a kernel op")
 

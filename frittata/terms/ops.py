@@ -69,6 +69,9 @@ class Op(enum.Enum):
     PACK_NCHWC = "pack_nchwc"
     UNPACK_NCHWC = "unpack_nchwc"
     FUSED_ELEMENTWISE = "fused_elementwise"
+    # tiled kernel ops: a fused contraction plus its CPU loop schedule (see frittata.terms.tiled)
+    TILED_CONV2D = "tiled_conv2d"
+    TILED_DENSE = "tiled_dense"
     # VTA kernel ops: blocked layouts and GEMM tiles of the accelerator (see frittata.terms.vta_ops)
     VTA_PACK = "vta_pack"
     VTA_UNPACK = "vta_unpack"
@@ -84,7 +87,8 @@ BINARY = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIM
 ELEMENTWISE = UNARY | BINARY | {Op.WHERE}
 REDUCTIONS = frozenset({Op.REDUCE_SUM, Op.REDUCE_MEAN, Op.REDUCE_MAX})
 VTA = frozenset({Op.VTA_PACK, Op.VTA_UNPACK, Op.VTA_DENSE, Op.VTA_CONV2D})
-KERNELS = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE, Op.PACK_NCHWC, Op.UNPACK_NCHWC, Op.FUSED_ELEMENTWISE}) | VTA
+TILED = frozenset({Op.TILED_CONV2D, Op.TILED_DENSE})
+KERNELS = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE, Op.PACK_NCHWC, Op.UNPACK_NCHWC, Op.FUSED_ELEMENTWISE}) | VTA | TILED
 LEAVES = frozenset({Op.INPUT, Op.PARAM, Op.CONST})
 
 BY_NAME = {op.value: op for op in Op}

@@ -48,6 +48,13 @@ CASES = {
                                            epilogue=(("shift", 3), ("clip", -100, 100), ("cast", "int8"))),
     "fused_elementwise": tb.fused_elementwise(M, tb.param("row", np.arange(5, dtype=np.float32)), expr=(
         "clip", ("gelu", ("sub", ("arg", 0), ("mul", ("arg", 1), ("const", 0.5, "float32"))), "tanh"), -0.1, 2.0)),
+    "tiled_ops": tb.tiled_dense(tb.flatten(tb.tiled_conv2d(
+        X, tb.param("w5", R.standard_normal((5, 4, 3, 3)).astype(np.float32)), tb.param("b5", np.ones(5, np.float32)),
+        pads=(1, 1, 1, 1), epilogue=(("relu",),), schedule=(("vec", 8), ("oc_block", 4), ("oc_tail", 1),
+                                                            ("ow_block", 8), ("ow_tail", 6), ("parallel", "oc")))),
+        tb.param("wt", R.standard_normal((3, 180)).astype(np.float32)), tb.param("bt", np.zeros(3, np.float32)),
+        schedule=(("vec", 8), ("m_block", 6), ("m_tail", 2), ("n_block", 8), ("n_tail", 3), ("k_block", 64),
+                  ("parallel", "n"))),
     "vta_ops": tb.vta_unpack(tb.vta_conv2d(
         tb.vta_pack(I8, "act", (1, 2, 3)), tb.vta_pack(tb.param("w6", R.integers(-128, 128, (6, 4, 3, 3)).astype(np.int8)),
                                                        "wgt", (1, 2, 3)),

@@ -4,7 +4,9 @@ The input is first copied, zero-padded and split into stride phases, so that the
 run of consecutive output pixels are consecutive floats:
     xq[c][ph][pw][i][j] = xpad[c][i*sh + ph][j*sw + pw]
 A tile is mr output channels x NR consecutive pixels of one output row; its "B" operand is read
-straight from xq (no im2col), one vector per tap, broadcasting one weight per channel row:
+straight from xq (no im2col), one vector per tap, broadcasting one weight per channel row.
+A `tiled_conv2d` gives the vector width, mr, NR and the parallel (outermost) loop in its
+schedule; other convolutions take the heuristics of `Geometry.of`:
 
     for n:  pad (threads split channels); barrier
             for tile in this thread's share:  micro(w[o0:o0+mr], xq at (oh, ow0), out[o0, oh, ow0])
@@ -24,6 +26,7 @@ from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
+from frittata.terms.tiled import schedule_of
 
 
 @dataclass(frozen=True)
@@ -41,20 +44,23 @@ class Geometry:
     pads: tuple[int, int, int, int]
     dilations: tuple[int, int]
     lanes: int
+    mr: int
+    nv: int
+    parallel: str | None
+    """"oc" or "pixel" from a schedule; None: weights outer when they outweigh the padded input."""
 
     @classmethod
     def of(cls, term: Term, lanes: int) -> Geometry:
         (n, c, h, w), (o, _, kh, kw) = term.args[0].shape, term.args[1].shape
-        return cls(n, c, h, w, o, kh, kw, term.shape[2], term.shape[3], term.attr("strides"),
-                   term.attr("pads"), term.attr("dilations"), lanes)
-
-    @property
-    def nv(self) -> int:
-        return 1 if self.ow <= self.lanes else 2
-
-    @property
-    def mr(self) -> int:
-        return (12 if self.nv == 1 else 6) * (2 if self.lanes == 16 else 1)
+        ow = term.shape[3]
+        if term.op == Op.TILED_CONV2D:
+            s = schedule_of(term)
+            lanes, mr, nv, parallel = s["vec"], s["oc_block"], s["ow_block"] // s["vec"], s["parallel"]
+        else:
+            nv = 1 if ow <= lanes else 2
+            mr, parallel = (12 if nv == 1 else 6) * (2 if lanes == 16 else 1), None
+        return cls(n, c, h, w, o, kh, kw, term.shape[2], ow, term.attr("strides"),
+                   term.attr("pads"), term.attr("dilations"), lanes, mr, nv, parallel)
 
     @property
     def nr(self) -> int:
@@ -87,13 +93,14 @@ def scratch_bytes(term: Term, lanes: int) -> int:
 
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> None:
     t, g = step.term, Geometry.of(step.term, lanes)
-    steps = t.attr("epilogue") if t.op == Op.FUSED_CONV2D else ()
-    spec = MicroSpec(g.mr, lanes, g.nv, "row" if t.op == Op.FUSED_CONV2D else None, steps)
-    kernels = {rows: emit_micro(k.module, MicroSpec(rows, lanes, g.nv, spec.bias, steps),
+    fused = t.op in (Op.FUSED_CONV2D, Op.TILED_CONV2D)
+    steps = t.attr("epilogue") if fused else ()
+    spec = MicroSpec(g.mr, g.lanes, g.nv, "row" if fused else None, steps)
+    kernels = {rows: emit_micro(k.module, MicroSpec(rows, g.lanes, g.nv, spec.bias, steps),
                                 f"{k.function.name}.micro{rows}", _k_loop(g)) for rows in {g.mr, g.o % g.mr} if rows}
     ptr = k.base
     xq, x, w = ptr(step.scratch), ptr(args[0].buf), ptr(args[1].buf)
-    bias = ptr(args[2].buf) if t.op == Op.FUSED_CONV2D else None
+    bias = ptr(args[2].buf) if fused else None
     residual = ptr(args[3].buf) if len(args) > 3 else None
     out, b = ptr(step.out), k.b
     with for_range(b, 0, g.n, name="n") as n:
@@ -129,11 +136,13 @@ def _within(b: ir.IRBuilder, index, size: int):
 
 
 def _emit_tiles(k: Kernel, g: Geometry, kernels, w, xq, out, bias, residual) -> None:
-    """Channel blocks outer when the weights outweigh the padded input (they stay in cache), else pixels."""
+    """The parallel loop outermost: channel blocks or pixel tiles as the schedule says; untiled,
+    channel blocks when the weights outweigh the padded input (they stay in cache), else pixels."""
     b = k.b
     blocks, columns = -(-g.o // g.mr), -(-g.ow // g.nr)
     pixels = g.oh * columns
-    weights_first = g.o * g.c * g.kh * g.kw > g.c * g.channel_stride
+    weights_first = (g.parallel == "oc" if g.parallel is not None
+                     else g.o * g.c * g.kh * g.kw > g.c * g.channel_stride)
     outer, inner = (blocks, pixels) if weights_first else (pixels, blocks)
     lo, hi = k.split(outer)
     with for_range(b, lo, hi, name="outer") as i:

@@ -39,7 +39,10 @@ def pack_panels(b_matrix: np.ndarray, nr: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Gemm:
-    """One GEMM call: sizes, the epilogue spec, and pointers (A rows, packed B, C, bias, residual)."""
+    """One GEMM call: sizes, vector width, bias kind and epilogue, and its blocking.
+
+    `block` = (MR, NV, KC) comes from a tiled term's schedule; None takes `tile_shape` and `KC`.
+    """
 
     m: int
     n: int
@@ -47,21 +50,30 @@ class Gemm:
     lanes: int
     bias: str | None
     steps: tuple
+    block: tuple[int, int, int] | None = None
 
     @property
     def mr(self) -> int:
-        return tile_shape(self.lanes)[0]
+        return self.block[0] if self.block else tile_shape(self.lanes)[0]
+
+    @property
+    def nv(self) -> int:
+        return self.block[1] if self.block else tile_shape(self.lanes)[1]
+
+    @property
+    def kc(self) -> int:
+        return self.block[2] if self.block else KC
 
     @property
     def nr(self) -> int:
-        return self.lanes * tile_shape(self.lanes)[1]
+        return self.lanes * self.nv
 
     @property
     def panels(self) -> int:
         return -(-self.n // self.nr)
 
     def micro(self, module: ir.Module, rows: int, tag: str) -> ir.Function:
-        spec = MicroSpec(rows, self.lanes, tile_shape(self.lanes)[1], self.bias, self.steps)
+        spec = MicroSpec(rows, self.lanes, self.nv, self.bias, self.steps)
         return emit_micro(module, spec, f"{tag}.micro{rows}")
 
 
@@ -76,10 +88,10 @@ def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, res
     if tail:
         kernels[tail] = g.micro(k.module, tail, k.function.name)
     mc = max(g.mr, 96 // g.mr * g.mr)
-    with for_range(b, 0, g.k, KC, name="pc") as pc:
-        kc = _min(b, i64(KC), b.sub(i64(g.k), pc))
+    with for_range(b, 0, g.k, g.kc, name="pc") as pc:
+        kc = _min(b, i64(g.kc), b.sub(i64(g.k), pc))
         flags = (b.zext(b.icmp_signed("==", pc, i64(0)), I32),
-                 b.zext(b.icmp_signed(">=", b.add(pc, i64(KC)), i64(g.k)), I32))
+                 b.zext(b.icmp_signed(">=", b.add(pc, i64(g.kc)), i64(g.k)), I32))
         with for_range(b, 0, g.m, mc, name="ic") as ic:
             with for_range(b, p0, p1, name="p") as p:
                 call = _caller(k, g, a, lda, panels, c, ldc, bias, residual, pc, kc, p, flags)

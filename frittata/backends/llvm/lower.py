@@ -17,6 +17,7 @@ from frittata.backends.llvm.views import (View, broadcast_to, channel_view, cont
 from frittata.terms.fused import expand
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
+from frittata.terms.tiled import UNTILED
 
 
 def view_of(plan: Plan, t: Term) -> View:
@@ -81,7 +82,7 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
             emit_map(k, t.shape, out, node_expression(plan, t, t.shape))
         case Op.FUSED_ELEMENTWISE:
             emit_map(k, t.shape, out, fused_expression(plan, t))
-        case Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE:
+        case Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.TILED_CONV2D | Op.TILED_DENSE:
             _contraction(k, plan, step, args, out)
         case Op.MAX_POOL2D | Op.AVG_POOL2D:
             nn.emit_pool(k, t.op, args[0], t.attr, out)
@@ -133,4 +134,4 @@ def _contraction(k: Kernel, plan: Plan, step: Step, args: list[View], out: View)
         case Op.CONV2D:
             nn.emit_conv2d(k, args[0], args[1], t.attr, out)
         case _:
-            nn.emit_fused(k, t.op, t.attr, args, out)
+            nn.emit_fused(k, UNTILED.get(t.op, t.op), t.attr, args, out)

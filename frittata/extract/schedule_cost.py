@@ -1,0 +1,160 @@
+"""The CPU price of a loop schedule: how fast a tiled contraction runs with its register blocks.
+
+A `tiled_conv2d` / `tiled_dense` (`frittata.terms.tiled`) runs as register blocks of MR rows by
+NV vectors of L lanes. Its compute time is
+
+    flops / (cores * peak * REACHABLE * registers * lanes * balance * depth)
+
+and the kernel is bound by the larger of that and the time to re-stream the operand that the
+inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
+
+  registers  FMA throughput of one k step of the micro-kernel: MR*NV FMAs against the loads
+             (NV vector loads + MR broadcasts) and the FMA latency chain; averaged over the full
+             blocks and the remainder block (a tail of few rows has few independent accumulators);
+             a block needing more vector registers than the host has spills;
+  lanes      busy lanes: a vector narrower than the host's wastes the rest; one wider than the
+             host's is split into several host vectors; partial column tiles compute whole tiles;
+  balance    the parallel loop's units over the cores (ceil(units / cores) per core);
+  depth      (dense) the C block is loaded and stored once per reduction block of KC;
+  cache      the block re-read every k step (dense: KC x NR of packed weights; conv: MR rows
+             of weights) fits in L1, or streams from L2.
+
+Invariant: seconds >= 0, proportional to FLOPs for a fixed schedule; only the schedule's
+attributes and the operand shapes matter. The host figures are the model's `vector_lanes`,
+`cores`, `fp32_flops_per_core`, `cache_bytes` and `dram_bandwidth`.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+from llvmlite import binding as llvm
+
+from frittata.extract.cost import NodeInfo
+from frittata.terms.ops import Op
+
+KIB = 1024
+
+REACHABLE = 0.85
+"""Fraction of FMA peak a register-blocked micro-kernel keeps with all factors at 1: loop and
+call overhead and the epilogue pass (estimate; OpenBLAS sgemm reaches ~0.70 of both cores' peak
+including threading, CPU_PERF_NOTES, so one core's inner loop is above that)."""
+FMA_PORTS = 2
+"""Vector FMAs issued per cycle: two FMA pipes on Zen 3 and on Sapphire Rapids (vendor guides)."""
+VECTOR_LOADS = 2
+"""Full-vector loads per cycle: 2 x 256-bit on Zen 3 (AMD Zen 3 software optimization guide)."""
+LOADS = 3
+"""Loads of any width (a broadcast of one float is a 32-bit load) per cycle: 3 on Zen 3 (ibid.)."""
+FMA_LATENCY = 4
+"""Cycles from one FMA to a dependent one (Zen 3 and Sapphire Rapids: 4)."""
+L1_BYTES = 32 * KIB
+"""L1 data cache per core: 32 KiB on Zen 3 (48 KiB on Sapphire Rapids; the smaller is assumed)."""
+L2_BANDWIDTH = 96e9
+"""Bytes/s one core streams from its L2: 32 bytes/cycle at ~3 GHz (Zen 3 optimization guide)."""
+C_BLOCK_STEPS = 8.0
+"""k steps' worth of time to load and store one C block at the ends of a reduction block (estimate)."""
+L2_RESIDENT = 0.8
+"""Efficiency left when the block the micro-kernel re-reads every k step (a dense layer's KC x NR
+panel, a convolution's MR rows of weights) misses L1 and streams from L2 (estimate)."""
+
+
+@cache
+def host_vector_lanes() -> int:
+    """fp32 lanes of the host's widest vector register: 16 with AVX-512F, 8 with AVX2, else 4."""
+    enabled = set(llvm.get_host_cpu_features().flatten().split(","))
+    return 16 if "+avx512f" in enabled else 8 if "+avx2" in enabled else 4
+
+
+def registers_for(lanes: int) -> int:
+    """Architectural vector registers: 32 with AVX-512 (16 lanes), 16 with AVX2 or SSE."""
+    return 32 if lanes >= 16 else 16
+
+
+def block_efficiency(rows: int, nv: int, vec: int, lanes: int) -> float:
+    """FMA throughput of one k step of a rows x nv-vector block (see the module docstring)."""
+    split = max(1, vec // lanes)
+    fmas = rows * nv * split
+    cycles = max(fmas / FMA_PORTS, nv * split / VECTOR_LOADS, (rows + nv * split) / LOADS, FMA_LATENCY)
+    efficiency = fmas / FMA_PORTS / cycles
+    needed, available = fmas + nv * split + 1, registers_for(lanes)
+    if needed > available:
+        efficiency *= (available / needed) ** 2
+    return efficiency
+
+
+def rows_efficiency(total: int, mr: int, nv: int, vec: int, lanes: int) -> float:
+    """Time-weighted efficiency over the full row blocks and the remainder block."""
+    full, tail = divmod(total, mr)
+    seconds = full * mr / block_efficiency(mr, nv, vec, lanes)
+    if tail:
+        seconds += tail / block_efficiency(tail, nv, vec, lanes)
+    return total / seconds if seconds else 1.0
+
+
+def lane_efficiency(columns: int, nr: int, vec: int, lanes: int) -> float:
+    """Busy fraction of the host's lanes: vector width fit times the partial column tiles."""
+    width = min(vec, lanes) / lanes
+    return width * columns / (math.ceil(columns / nr) * nr) if columns else width
+
+
+def balance(units: int, cores: int) -> float:
+    """Fraction of the cores kept busy when `units` equal pieces are split among them."""
+    return units / (cores * math.ceil(units / cores)) if units else 1.0
+
+
+def schedule_efficiency(info: NodeInfo, lanes: int, cores: int) -> float:
+    """The product of the factors of the module docstring, REACHABLE included."""
+    s = dict(info.attr("schedule"))
+    rows, cols, units = _geometry(info, s)
+    row_key, col_key = ("oc", "ow") if info.op == Op.TILED_CONV2D else ("m", "n")
+    mr, nr, vec = s[f"{row_key}_block"], s[f"{col_key}_block"], s["vec"]
+    efficiency = (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes)
+                  * lane_efficiency(cols, nr, vec, lanes) * balance(units, cores))
+    w = info.operands[1]
+    if info.op == Op.TILED_DENSE:
+        kc = min(s["k_block"], max(info.operands[0].shape[-1], 1))
+        efficiency *= kc / (kc + C_BLOCK_STEPS)
+        reread = kc * nr * 4
+    else:
+        reread = mr * w.nbytes // max(w.shape[0], 1)
+    return efficiency * (1.0 if reread <= L1_BYTES else L2_RESIDENT)
+
+
+def tiled_compute_seconds(info: NodeInfo, flops: float, model) -> float:
+    """Seconds of a tiled contraction on `model` (a `CpuModel`): FMA-bound or stream-bound."""
+    efficiency = schedule_efficiency(info, model.vector_lanes, model.cores)
+    fma = flops / (model.cores * model.fp32_flops_per_core * efficiency)
+    l2_share = model.cache_bytes / model.cores
+    return max(fma, stream_seconds(info, model.cores, l2_share, model.dram_bandwidth))
+
+
+def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
+    """(rows, columns, units of the parallel loop) of the blocked iteration space."""
+    out = info.type
+    if info.op == Op.TILED_CONV2D:
+        o, oh, ow = out.shape[1], out.shape[2], out.shape[3]
+        pixel_tiles = oh * math.ceil(ow / s["ow_block"])
+        units = math.ceil(o / s["oc_block"]) if s["parallel"] == "oc" else pixel_tiles
+        return o, ow, units
+    n = out.shape[-1]
+    return out.size // max(n, 1), n, math.ceil(n / s["n_block"])
+
+
+def stream_seconds(info: NodeInfo, cores: int, l2_bytes: float, dram_bandwidth: float) -> float:
+    """Seconds to re-read the operand the inner loop sweeps, once per outer unit, per core.
+
+    A convolution split over channel blocks sweeps the padded input once per block; one split
+    over pixel tiles sweeps all the weights once per tile. A dense layer streams its packed
+    weights once per row block of 96 rows (the GEMM's MC). The operand streams from L2 if it
+    fits one core's share of L2, else from memory.
+    """
+    s = dict(info.attr("schedule"))
+    x, w = info.operands[0], info.operands[1]
+    if info.op == Op.TILED_CONV2D:
+        units = _geometry(info, s)[2]
+        swept = x.nbytes if s["parallel"] == "oc" else w.nbytes
+    else:
+        units, swept = math.ceil(info.type.size // max(info.type.shape[-1], 1) / 96), w.nbytes / cores
+    bandwidth = L2_BANDWIDTH if swept <= l2_bytes else dram_bandwidth / cores
+    return math.ceil(units / cores) * swept / bandwidth
