@@ -1,21 +1,28 @@
-"""`quantize(program, calibration_inputs)`: float dense layers to int8 with power-of-two scales.
+"""`quantize(program, calibration_inputs)`: float conv / dense layers and residual adds to int8
+with symmetric per-tensor power-of-two scales, so that every requantization is a shift.
 
-Every `add(dense(x, W), b)` (optionally under a `relu`) with parameter W and b becomes
+A quantized tensor is an int8 term q standing for q * 2^e.  A float tensor entering a layer
+is quantized as q(x) = cast(clip(round(x * 2^-e), -127, 127), int8).  The layers:
 
-    y = cast(clip(right_shift([relu](dense(q(x), Wq) + bq), k), -127, 127), int8) * 2^e_y
+  conv layer   [relu](batch_norm(conv2d(x, W)))    batch norm folded into W and a bias first
+  dense layer  [relu](add(dense(x, W), b))
+      ->  cast(clip(right_shift([relu](contraction(q(x), Wq) + bq), k), -127, 127), int8)
+      with Wq = round(W * 2^-e_w) (int8), bq = round(b * 2^-(e_x+e_w)) (int32) and the shift
+      k = e_y - e_x - e_w >= 0: exactly what the VTA tensorization rules map onto the GEMM
+      and the ALU, so consecutive layers hand int8 data to each other on the accelerator;
+  residual     [relu](add(a, b)) of two quantized tensors
+      ->  both widened to int32 at the finer exponent (a left shift is a multiplication by
+      a power of two), added, [relu], shifted to e_y, clipped and cast to int8 (host ops).
 
-where q(x) = cast(clip(round(x * 2^-e_x), -127, 127), int8) quantizes the activation with a
-symmetric per-tensor power-of-two scale 2^e_x, Wq = round(W * 2^-e_w) in int8 (per tensor),
-bq = round(b * 2^-(e_x+e_w)) in int32, and the requantize shift k = e_y - e_x - e_w makes the
-output fit int8: the int8 part is exactly what the VTA tensorization rules map to the
-accelerator.  Exponents come from the largest magnitudes seen on the calibration inputs.
-Other ops stay in float32.
+Everything else (pooling, flatten, softmax, ...) runs in float32 on the dequantized value
+float32(q) * 2^e.  Exponents come from the largest magnitudes seen on the calibration inputs.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,15 +33,33 @@ from frittata.terms.ops import Op
 from frittata.terms.program import Program
 from frittata.terms.term import Term, postorder
 
+QMAX = 127
+
+
+@dataclass(frozen=True, slots=True)
+class Quantized:
+    """An int8 term `q` standing for q * 2^exp."""
+
+    q: Term
+    exp: int
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """A matched contraction layer: its input, float weight and bias, relu, and the
+    contraction's attributes (conv2d) or None (dense)."""
+
+    x: Term
+    name: str
+    weight: np.ndarray
+    bias: np.ndarray
+    relu: bool
+    conv: Term | None
+
 
 def _exponent(peak: float) -> int:
     """The smallest e with peak <= 127 * 2^e (symmetric int8)."""
-    return math.ceil(math.log2(max(peak, 1e-30) / 127))
-
-
-def _is_layer(t: Term) -> bool:
-    return (t.op == Op.ADD and t.args[0].op == Op.DENSE and t.args[1].op == Op.PARAM
-            and t.args[0].args[1].op == Op.PARAM and t.dtype == "float32")
+    return math.ceil(math.log2(max(peak, 1e-30) / QMAX))
 
 
 def _peaks(program: Program, calibration: Sequence[Mapping[str, np.ndarray]]) -> dict[int, float]:
@@ -48,33 +73,111 @@ def _peaks(program: Program, calibration: Sequence[Mapping[str, np.ndarray]]) ->
     return peaks
 
 
-def _layer(layer: Term, x: Term, relu: bool, peaks: dict[int, float], peak_out: float) -> Term:
-    dense, bias = layer.args
-    w = dense.args[1].attr("ref").data
-    e_x, e_w, e_y = _exponent(peaks[id(dense.args[0])]), _exponent(float(np.abs(w).max())), _exponent(peak_out)
-    e_y = max(e_y, e_x + e_w)
-    xq = tb.cast(tb.clip(tb.round(tb.mul(x, float(2.0 ** -e_x))), -127.0, 127.0), "int8")
-    wq = tb.param(f"{dense.args[1].attr('ref').name}:q", np.clip(np.rint(w * 2.0 ** -e_w), -127, 127).astype(np.int8))
-    bq = np.rint(bias.attr("ref").data * 2.0 ** -(e_x + e_w)).astype(np.int32)
-    acc = tb.add(tb.dense(xq, wq), tb.param(f"{bias.attr('ref').name}:q", bq))
+def _data(t: Term) -> np.ndarray:
+    return t.attr("ref").data
+
+
+def _unrelu(t: Term) -> tuple[Term, bool]:
+    return (t.args[0], True) if t.op == Op.RELU else (t, False)
+
+
+def _match_dense(node: Term) -> Layer | None:
+    t, relu = _unrelu(node)
+    if not (t.op == Op.ADD and t.dtype == "float32" and t.args[0].op == Op.DENSE
+            and t.args[1].op == Op.PARAM and t.args[0].args[1].op == Op.PARAM):
+        return None
+    dense, bias = t.args
+    w = dense.args[1]
+    return Layer(dense.args[0], w.attr("ref").name, _data(w), _data(bias), relu, None)
+
+
+def _match_conv(node: Term) -> Layer | None:
+    """[relu](batch_norm(conv2d(x, W))) with parameters; the batch norm folded into W, b."""
+    t, relu = _unrelu(node)
+    if t.op != Op.BATCH_NORM or t.dtype != "float32" or any(a.op != Op.PARAM for a in t.args[1:]):
+        return None
+    conv = t.args[0]
+    if conv.op != Op.CONV2D or conv.args[1].op != Op.PARAM or conv.attr("groups") != 1:
+        return None
+    gamma, beta, mean, var = (_data(a).astype(np.float64) for a in t.args[1:])
+    scale = gamma / np.sqrt(var + t.attr("eps"))
+    w = _data(conv.args[1]) * scale.reshape(-1, 1, 1, 1)
+    return Layer(conv.args[0], conv.args[1].attr("ref").name, w, beta - mean * scale, relu, conv)
+
+
+def _requantize(acc: Term, relu: bool, shift: int) -> Term:
     acc = tb.relu(acc) if relu else acc
-    out = tb.cast(tb.clip(tb.right_shift(acc, e_y - e_x - e_w), -127, 127), "int8")
-    return tb.mul(tb.cast(out, "float32"), float(2.0 ** e_y))
+    return tb.cast(tb.clip(tb.right_shift(acc, shift), -QMAX, QMAX), "int8")
+
+
+def _widen(a: Quantized, exp: int) -> Term:
+    """a as int32 at the finer exponent `exp` <= a.exp."""
+    wide = tb.cast(a.q, "int32")
+    return tb.mul(wide, 1 << (a.exp - exp)) if a.exp > exp else wide
+
+
+class _Quantizer:
+    """Rebuilds a program bottom-up: `memo` maps an original term to its float replacement,
+    `ints` to its int8 form when a quantized layer produced it."""
+
+    def __init__(self, peaks: dict[int, float]) -> None:
+        self.peaks = peaks
+        self.memo: dict[int, Term] = {}
+        self.ints: dict[int, Quantized] = {}
+
+    def int8(self, original: Term) -> Quantized:
+        """The int8 form of an original float term (quantizing its replacement if needed)."""
+        if id(original) not in self.ints:
+            e = _exponent(self.peaks[id(original)])
+            x = tb.mul(self.memo[id(original)], float(2.0 ** -e))
+            self.ints[id(original)] = Quantized(tb.cast(tb.clip(tb.round(x), -QMAX, QMAX), "int8"), e)
+        return self.ints[id(original)]
+
+    def visit(self, node: Term) -> None:
+        layer = _match_conv(node) or _match_dense(node)
+        if layer is not None:
+            self._produce(node, self._layer(layer, self.peaks[id(node)]))
+        elif self._is_residual(node):
+            self._produce(node, self._residual(node))
+        else:
+            self.memo[id(node)] = Term.make(node.op, tuple(self.memo[id(a)] for a in node.args), node.attrs)
+
+    def _produce(self, node: Term, value: Quantized) -> None:
+        self.ints[id(node)] = value
+        self.memo[id(node)] = tb.mul(tb.cast(value.q, "float32"), float(2.0 ** value.exp))
+
+    def _layer(self, layer: Layer, peak_out: float) -> Quantized:
+        x = self.int8(layer.x)
+        e_w = _exponent(float(np.abs(layer.weight).max()))
+        e_y = max(_exponent(peak_out), x.exp + e_w)
+        wq = tb.param(f"{layer.name}:q", np.clip(np.rint(layer.weight * 2.0 ** -e_w), -QMAX, QMAX).astype(np.int8))
+        bq = np.rint(layer.bias * 2.0 ** -(x.exp + e_w)).astype(np.int32)
+        if layer.conv is None:
+            acc = tb.add(tb.dense(x.q, wq), tb.param(f"{layer.name}:bq", bq))
+        else:
+            attrs = dict(layer.conv.attrs)
+            conv = tb.conv2d(x.q, wq, attrs["strides"], attrs["pads"], attrs["dilations"])
+            acc = tb.add(conv, tb.param(f"{layer.name}:bq", bq.reshape(1, -1, 1, 1)))
+        return Quantized(_requantize(acc, layer.relu, e_y - x.exp - e_w), e_y)
+
+    def _is_residual(self, node: Term) -> bool:
+        t, _ = _unrelu(node)
+        return t.op == Op.ADD and all(id(a) in self.ints for a in t.args) and t.dtype == "float32"
+
+    def _residual(self, node: Term) -> Quantized:
+        t, relu = _unrelu(node)
+        a, b = (self.ints[id(arg)] for arg in t.args)
+        exp = min(a.exp, b.exp)
+        e_y = max(_exponent(self.peaks[id(node)]), exp)
+        return Quantized(_requantize(tb.add(_widen(a, exp), _widen(b, exp)), relu, e_y - exp), e_y)
 
 
 def quantize(program: Program, calibration_inputs: Sequence[Mapping[str, np.ndarray]]) -> Program:
-    """An int8 version of `program`'s dense layers (see the module docstring)."""
+    """An int8 version of `program`'s conv / dense layers and residual adds (see the module
+    docstring); the outputs stay float32."""
     if not calibration_inputs:
         raise FrittataError("quantize: expected at least one calibration input dict, got none")
-    peaks = _peaks(program, calibration_inputs)
-    memo: dict[int, Term] = {}
+    quantizer = _Quantizer(_peaks(program, calibration_inputs))
     for node in postorder(program.outputs.values()):
-        args = tuple(memo[id(a)] for a in node.args)
-        if node.op == Op.RELU and _is_layer(node.args[0]):
-            layer = node.args[0]
-            memo[id(node)] = _layer(layer, memo[id(layer.args[0].args[0])], True, peaks, peaks[id(node)])
-        elif _is_layer(node):
-            memo[id(node)] = _layer(node, memo[id(node.args[0].args[0])], False, peaks, peaks[id(node)])
-        else:
-            memo[id(node)] = Term.make(node.op, args, node.attrs)
-    return Program({n: memo[id(t)] for n, t in program.outputs.items()})
+        quantizer.visit(node)
+    return Program({n: quantizer.memo[id(t)] for n, t in program.outputs.items()})
