@@ -1,0 +1,83 @@
+"""The tiling family: tiled ops type-check their schedules, the rules pass the property check,
+and the CPU cost model picks a schedule per shape and per host vector width."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import frittata as ft
+from frittata.errors import FrittataTypeError
+from frittata.extract import extract
+from frittata.extract.cpu_model import CpuModel
+from frittata.extract.schedule_cost import balance, block_efficiency, lane_efficiency
+from frittata.rewrites import saturate
+from frittata.rewrites.check import check_rule
+from frittata.rewrites.library import load_file
+from frittata.terms import builders as tb
+
+TILING = Path(ft.__file__).parent / "rewrites" / "rules" / "tiling.rules"
+AVX2 = CpuModel(vector_lanes=8, fp32_flops_per_core=121e9)
+AVX512 = CpuModel(vector_lanes=16)
+R = np.random.default_rng(0)
+
+
+def _conv(c: int, o: int, hw: int) -> ft.Program:
+    x = tb.var("x", (1, c, hw, hw))
+    w = tb.param("w", R.standard_normal((o, c, 3, 3)).astype(np.float32))
+    b = tb.param("b", R.standard_normal(o).astype(np.float32))
+    return ft.Program({"y": tb.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",),))})
+
+
+def _picked(program: ft.Program, model: CpuModel) -> dict:
+    data, _ = saturate(program)
+    choice, _ = extract(data, model)
+    (tiled,) = [t for t in data.to_program(choice).terms() if t.op.value.startswith("tiled")]
+    return dict(tiled.attr("schedule"))
+
+
+def test_every_tiling_rule_passes_the_property_check():
+    rules = load_file(TILING)
+    assert rules and all(r.name.startswith("tile-") and r.family == "tiling" for r in rules)
+    failures = [r.line() for r in map(check_rule, rules) if not r.passed]
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("schedule, message", [
+    ((("vec", 8), ("oc_block", 12), ("oc_tail", 0), ("ow_block", 8), ("ow_tail", 2), ("parallel", "oc")),
+     "oc_tail = 20 % 12 = 8"),
+    ((("vec", 6), ("oc_block", 12), ("oc_tail", 8), ("ow_block", 12), ("ow_tail", 10), ("parallel", "oc")),
+     "vector width"),
+    ((("vec", 8), ("oc_block", 12), ("oc_tail", 8), ("ow_block", 12), ("ow_tail", 10), ("parallel", "oc")),
+     "multiple of vec"),
+    ((("vec", 8), ("oc_block", 12), ("oc_tail", 8), ("ow_block", 8), ("ow_tail", 2), ("parallel", "n")),
+     "parallel loop"),
+    ((("vec", 8), ("oc_block", 12)), "keys"),
+])
+def test_bad_schedules_are_type_errors(schedule, message):
+    x = tb.var("x", (1, 3, 10, 10))
+    w, b = tb.param("w", np.zeros((20, 3, 3, 3), np.float32)), tb.param("b", np.zeros(20, np.float32))
+    with pytest.raises(FrittataTypeError, match=message):
+        tb.tiled_conv2d(x, w, b, pads=(1, 1, 1, 1), schedule=schedule)
+
+
+def test_the_pick_depends_on_the_shape():
+    large = _picked(_conv(64, 64, 56), AVX2)
+    few_channels = _picked(_conv(64, 12, 14), AVX2)
+    assert large["parallel"] == "oc" and few_channels["parallel"] == "pixel"
+
+
+def test_the_pick_follows_the_vector_width():
+    assert _picked(_conv(64, 64, 56), AVX2)["vec"] == 8
+    assert _picked(_conv(64, 64, 56), AVX512)["vec"] == 16
+
+
+def test_schedule_cost_factors():
+    assert block_efficiency(6, 2, 8, 8) == 1.0
+    assert block_efficiency(2, 1, 8, 8) < 0.5           # too few accumulators for the FMA latency
+    assert block_efficiency(12, 2, 16, 8) < 0.5         # split 16-lane vectors spill on AVX2
+    assert lane_efficiency(56, 8, 8, 8) == 1.0 and lane_efficiency(7, 8, 8, 8) == 7 / 8
+    assert lane_efficiency(64, 8, 8, 16) == 0.5         # half-width vectors on AVX-512
+    assert balance(7, 2) == 7 / 8 and balance(6, 2) == 1.0
