@@ -46,7 +46,6 @@ Schedule = tuple[Phase, ...]
 DEFAULT_SCHEDULE: Schedule = (
     Phase("simplify", ("algebraic", "cancel", "fold")),
     Phase("fuse", ("fusion", "cancel")),
-    Phase("fuse-elementwise", ("fuse-elementwise",)),
     Phase("layout", ("layout", "cancel")),
     Phase("tile", ("tiling",)),
 )
