@@ -115,6 +115,11 @@ class Module:
 
 
 def load(path: str | Path, threads: int | None = None) -> Module:
-    """Load a module saved by `Module.save`; a truncated or altered file raises ModuleFormatError."""
-    data = Path(path).read_bytes()
-    return Module(fileformat.decode(data, str(path)), threads=threads)
+    """Load a module saved by `Module.save` (or a VTA module's save); a truncated or altered
+    file raises ModuleFormatError."""
+    saved = fileformat.decode(Path(path).read_bytes(), str(path))
+    if saved.meta.get("kind") == "vta":
+        from frittata.backends.vta.saved import load_vta
+
+        return load_vta(saved, threads)
+    return Module(saved, threads=threads)

@@ -16,11 +16,17 @@ Modules, left to right in the order data flows through them:
   tensorize the target's schedule and its tensorization rules for any configuration
   cost      the VTA cost model (registered as the "vta" target of frittata.extract)
   build     program -> module: accelerator calls simulated, host parts native
+  saved     save / load of built modules (one checksummed file)
+
+`tensorize` and `cost` (which registers the "vta" cost model) depend on the rewrite and
+extraction stages, so they are imported on first use of their names: loading a saved module
+needs neither.
 """
+
+import importlib
 
 from frittata.backends.vta.build import VtaModule, build
 from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.cost import VtaCostModel
 from frittata.backends.vta.dram import Dram, DramBuffer
 from frittata.backends.vta.emitter import Emitter, Program
 from frittata.backends.vta.errors import (
@@ -29,11 +35,18 @@ from frittata.backends.vta.isa import (
     Alu, AluOp, Deps, Finish, Gemm, Instruction, Load, MemType, Opcode, Queue, Stage, Store, Uop)
 from frittata.backends.vta.kernel import AluKernel, GemmKernel, UopLoop, rows_kernel
 from frittata.backends.vta.simulator import Simulator
-from frittata.backends.vta.tensorize import VTA_SCHEDULE, schedule_for, tensorize_rules
 from frittata.backends.vta.timing import Report, TimingParams
-from frittata.extract.targets import register_cost_model
 
-register_cost_model("vta", VtaCostModel, replace=True)
+_LAZY = {"VtaCostModel": "cost", "VTA_SCHEDULE": "tensorize", "schedule_for": "tensorize",
+         "tensorize_rules": "tensorize"}
+
+
+def __getattr__(name: str):
+    """The compile-time names, imported on first use (with the cost model's registration)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    importlib.import_module("frittata.backends.vta.cost")
+    return getattr(importlib.import_module(f"frittata.backends.vta.{_LAZY[name]}"), name)
 
 __all__ = [
     "AddressError", "Alu", "AluKernel", "AluOp", "ConfigError", "Deps", "Dram", "DramBuffer",

@@ -68,36 +68,15 @@ class HostPart:
 
 class VtaModule:
     """A program split between the VTA simulator and native host code; `run` / `__call__` take
-    the program's named inputs and return a dict of outputs, like `runtime.Module`."""
+    the program's named inputs and return a dict of outputs, like `runtime.Module`.  `calls`
+    are (host parts computing x, w and bias; the emitted stream), `final` computes the
+    outputs; `save` writes everything to one file that `frittata.load` reads back."""
 
-    def __init__(self, program: Program, cfg: VtaConfig, threads: int | None = None) -> None:
-        self.cfg, self.inputs = cfg, program.inputs
-        self.outputs = {n: t.type for n, t in program.outputs.items()}
-        self.sim = Simulator(cfg, Dram())
-        self.calls: list[tuple[list[HostPart], Lowered]] = []
-        results: dict[int, Term] = {}
-        for i, node in enumerate(t for t in postorder(program.outputs.values()) if t.op in CALLS):
-            self.calls.append(self._call(node, results, threads))
-            results[id(node)] = tb.var(f"vta{i}", node.shape, node.dtype)
-        roots = list(program.outputs.values())
-        self.final = HostPart(dict(zip(program.outputs, host_terms(roots, results))), threads)
+    def __init__(self, cfg: VtaConfig, inputs: dict, outputs: dict, sim: Simulator,
+                 calls: list[tuple[list, Lowered]], final, report: dict) -> None:
+        self.cfg, self.inputs, self.outputs, self.sim = cfg, inputs, outputs, sim
+        self.calls, self.final, self.report = calls, final, report
         self.last_reports: list = []
-        self.report = {"backend": {"target": f"vta {cfg.name} (simulated) + llvm host",
-                                   "split": self._split(program)}}
-
-    def _call(self, node: Term, results: dict[int, Term], threads: int | None):
-        parts = [HostPart({"v": t}, threads) for t in host_terms(list(node.args), results)]
-        if not parts[2].constant:
-            raise LoweringError(f"vta build: {node.op.value} bias: expected a constant (parameters "
-                                "only), got a computed tensor")
-        values = [p.value["v"] if p.constant else np.zeros(a.shape, a.dtype)
-                  for p, a in zip(parts, node.args)]
-        return parts, emit_vta_term(node, values, self.cfg, self.sim.machine.dram)
-
-    def _split(self, program: Program) -> dict:
-        ops = [t.op.value for t in program.terms() if t.op not in (Op.INPUT, Op.PARAM, Op.CONST)]
-        vta = [t.op.value for t in program.terms() if t.op in CALLS]
-        return {"vta": vta, "cpu": [op for op in ops if op not in ("vta_dense", "vta_conv2d")]}
 
     def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         check_inputs(self.inputs, inputs, "vta module")
@@ -119,10 +98,46 @@ class VtaModule:
         dram.data[buf.addr:buf.addr + buf.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
 
     def save(self, path) -> None:
-        raise LoweringError(f"vta module: saving is not supported (got path {path}); expected "
-                            "an llvm module — recompile for target='vta' after loading")
+        """Write the module to one checksummed file (`frittata.backends.vta.saved`)."""
+        from frittata.backends.vta.saved import save_vta
+
+        save_vta(self, path)
+
+
+class _Builder:
+    """Emits every accelerator call of a program into one simulator's DRAM, in dependency
+    order, and cuts the host parts around them."""
+
+    def __init__(self, program: Program, cfg: VtaConfig, threads: int | None) -> None:
+        self.cfg, self.threads = cfg, threads
+        self.sim = Simulator(cfg, Dram())
+        self.calls: list[tuple[list[HostPart], Lowered]] = []
+        results: dict[int, Term] = {}
+        for i, node in enumerate(t for t in postorder(program.outputs.values()) if t.op in CALLS):
+            self.calls.append(self._call(node, results))
+            results[id(node)] = tb.var(f"vta{i}", node.shape, node.dtype)
+        roots = list(program.outputs.values())
+        self.final = HostPart(dict(zip(program.outputs, host_terms(roots, results))), threads)
+
+    def _call(self, node: Term, results: dict[int, Term]):
+        parts = [HostPart({"v": t}, self.threads) for t in host_terms(list(node.args), results)]
+        if not parts[2].constant:
+            raise LoweringError(f"vta build: {node.op.value} bias: expected a constant (parameters "
+                                "only), got a computed tensor")
+        values = [p.value["v"] if p.constant else np.zeros(a.shape, a.dtype)
+                  for p, a in zip(parts, node.args)]
+        return parts, emit_vta_term(node, values, self.cfg, self.sim.machine.dram)
+
+
+def _split(program: Program) -> dict:
+    ops = [t.op.value for t in program.terms() if t.op not in (Op.INPUT, Op.PARAM, Op.CONST)]
+    vta = [t.op.value for t in program.terms() if t.op in CALLS]
+    return {"vta": vta, "cpu": [op for op in ops if op not in ("vta_dense", "vta_conv2d")]}
 
 
 def build(program: Program, config: VtaConfig = VtaConfig(), threads: int | None = None) -> VtaModule:
     """A module running `program`'s VTA calls on the simulator and the rest natively."""
-    return VtaModule(program, config, threads)
+    built = _Builder(program, config, threads)
+    outputs = {n: t.type for n, t in program.outputs.items()}
+    report = {"backend": {"target": f"vta {config.name} (simulated) + llvm host", "split": _split(program)}}
+    return VtaModule(config, program.inputs, outputs, built.sim, built.calls, built.final, report)

@@ -23,6 +23,7 @@ from frittata.backends.vta.lower import emit_vta_term
 from frittata.backends.vta.timing import TimingParams, cycles
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_model import CpuModel
+from frittata.extract.targets import register_cost_model
 from frittata.terms import builders as tb
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
@@ -80,3 +81,6 @@ class VtaCostModel:
             node = tb.vta_conv2d(*args, attrs["strides"], attrs["pads"], attrs["epilogue"], attrs["block"])
         moved = sum(t.nbytes for t in info.operands) + info.type.nbytes
         return stream_cycles(node, self.cfg, self.timing) / self.clock_hz + moved / self.link_bytes_per_s
+
+
+register_cost_model("vta", VtaCostModel, replace=True)

@@ -42,6 +42,19 @@ class Dram:
         self.data = np.zeros(nbytes, dtype=np.uint8)
         self._top = 0
 
+    @classmethod
+    def restore(cls, image: np.ndarray) -> "Dram":
+        """A memory holding a copy of `image`, the bytes [0, top) of a saved one."""
+        dram = cls(max(int(image.size), PAGE_BYTES))
+        dram.data[:image.size] = image
+        dram._top = int(image.size)
+        return dram
+
+    @property
+    def top(self) -> int:
+        """End of the allocated bytes."""
+        return self._top
+
     def alloc(self, shape: tuple[int, ...], dtype, align: int = PAGE_BYTES) -> DramBuffer:
         """A zero-filled buffer aligned to `align` bytes (a power of two >= a page)."""
         align = max(align, PAGE_BYTES)

@@ -1,0 +1,143 @@
+"""Saving and loading VTA modules: one checksummed `.ftm` file (`frittata.backends.fileformat`).
+
+The file's metadata has "kind": "vta", the configuration, the signature, the report and, per
+accelerator call, its operand and output DRAM buffers and its host parts; the arrays are the
+device DRAM image (constant operands, micro-ops), each call's encoded instruction stream, the
+values of constant host parts and the saved llvm modules of native ones.  Loading needs the
+simulator, the instruction decoder and the llvm runtime only: never egglog, the rewrites or the
+extractor.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from frittata.backends import fileformat
+from frittata.backends.runtime import Module
+from frittata.backends.vta.build import VtaModule
+from frittata.backends.vta.config import VtaConfig
+from frittata.backends.vta.dram import Dram, DramBuffer
+from frittata.backends.vta.encode import decode_stream, encode_stream
+from frittata.backends.vta.isa import Instruction
+from frittata.backends.vta.lower import join_bytes
+from frittata.backends.vta.simulator import Simulator
+from frittata.errors import ModuleFormatError
+from frittata.terms.dtypes import TensorType
+
+
+def _buffer_meta(buf: DramBuffer) -> list:
+    return [buf.addr, list(buf.shape), np.dtype(buf.dtype).name]
+
+
+def _buffer(spec: list) -> DramBuffer:
+    addr, shape, dtype = spec
+    return DramBuffer(int(addr), tuple(shape), np.dtype(dtype))
+
+
+def _signature(types: dict) -> dict:
+    return {n: [list(t.shape), t.dtype] for n, t in types.items()}
+
+
+def _types(spec: dict) -> dict[str, TensorType]:
+    return {n: TensorType(tuple(s), d) for n, (s, d) in spec.items()}
+
+
+def _part_meta(part, key: str, arrays: dict[str, np.ndarray]) -> dict:
+    """Describe a host part, adding its arrays (values or llvm module bytes) under `key`."""
+    if part.constant:
+        for name, value in part.value.items():
+            arrays[f"{key}.{name}"] = value
+        return {"kind": "constant", "names": list(part.value)}
+    if part.passthrough:
+        return {"kind": "passthrough", "map": {n: t.attr("name") for n, t in part.program.outputs.items()}}
+    with tempfile.TemporaryDirectory() as tmp:
+        part.module.save(Path(tmp) / "part.ftm")
+        arrays[key] = np.frombuffer((Path(tmp) / "part.ftm").read_bytes(), np.uint8)
+    return {"kind": "native"}
+
+
+def save_vta(module: VtaModule, path) -> None:
+    """Write `module` to `path` (see the module docstring)."""
+    dram = module.sim.machine.dram
+    arrays: dict[str, np.ndarray] = {"dram": dram.data[:dram.top].copy()}
+    calls = []
+    for i, (parts, lowered) in enumerate(module.calls):
+        image = encode_stream(lowered.program.instructions, module.cfg)
+        arrays[f"insn{i}"] = np.frombuffer(image, np.uint8)
+        calls.append({"parts": [_part_meta(p, f"call{i}.part{j}", arrays) for j, p in enumerate(parts)],
+                      "inputs": [_buffer_meta(b) for b in lowered.inputs],
+                      "out": _buffer_meta(lowered.out), "dtype": lowered.dtype})
+    meta = {"kind": "vta", "config": asdict(module.cfg), "inputs": _signature(module.inputs),
+            "outputs": _signature(module.outputs), "report": module.report, "calls": calls,
+            "final": _part_meta(module.final, "final", arrays)}
+    Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, "", arrays)))
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedPart:
+    """A host part read back: constant values, input renames, or a native llvm module."""
+
+    constant: bool
+    values: dict[str, np.ndarray] | None = None
+    renames: dict[str, str] | None = None
+    module: Module | None = None
+
+    def run(self, env: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.values is not None:
+            return self.values
+        if self.renames is not None:
+            return {n: env[src] for n, src in self.renames.items()}
+        return self.module.run(**{n: env[n] for n in self.module.inputs})
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedProgram:
+    instructions: tuple[Instruction, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedCall:
+    """What `VtaModule.run` needs of an emitted call: its stream, operand and output buffers."""
+
+    program: LoadedProgram
+    inputs: tuple[DramBuffer, DramBuffer]
+    out: DramBuffer
+    dtype: str
+
+    def read(self, dram: Dram) -> np.ndarray:
+        planes = dram.get(self.out)
+        return planes[0] if self.dtype == "int8" else join_bytes(planes)
+
+
+def _load_part(meta: dict, key: str, arrays: dict[str, np.ndarray], threads: int | None) -> LoadedPart:
+    match meta["kind"]:
+        case "constant":
+            return LoadedPart(True, values={n: np.array(arrays[f"{key}.{n}"]) for n in meta["names"]})
+        case "passthrough":
+            return LoadedPart(False, renames=dict(meta["map"]))
+        case "native":
+            saved = fileformat.decode(arrays[key].tobytes(), key)
+            return LoadedPart(False, module=Module(saved, threads))
+        case kind:
+            raise ModuleFormatError(f"vta module part {key}: expected kind constant, passthrough "
+                                    f"or native, got {kind!r}")
+
+
+def load_vta(saved: fileformat.Saved, threads: int | None = None) -> VtaModule:
+    """The `VtaModule` saved by `save_vta` (already checksum-verified by `fileformat.decode`)."""
+    meta, arrays = saved.meta, saved.params
+    cfg = VtaConfig(**meta["config"])
+    sim = Simulator(cfg, Dram.restore(arrays["dram"]))
+    calls = []
+    for i, call in enumerate(meta["calls"]):
+        parts = [_load_part(p, f"call{i}.part{j}", arrays, threads) for j, p in enumerate(call["parts"])]
+        program = LoadedProgram(decode_stream(arrays[f"insn{i}"].tobytes(), cfg))
+        inputs = tuple(_buffer(b) for b in call["inputs"])
+        calls.append((parts, LoadedCall(program, inputs, _buffer(call["out"]), call["dtype"])))
+    final = _load_part(meta["final"], "final", arrays, threads)
+    return VtaModule(cfg, _types(meta["inputs"]), _types(meta["outputs"]), sim, calls, final,
+                     meta.get("report", {}))
