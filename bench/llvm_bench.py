@@ -3,7 +3,9 @@
 Prints median latencies and ratios (frittata / peer; below 1 is faster) for matmul 512 and
 1024, a 3x3 conv 64->64 at 56x56 with bias and relu, and the zoo's MLP, ResNet-18 and
 transformer block, on 1 and 2 threads, plus compile time per model.
-Run: python bench/llvm_bench.py [--repeat N]
+Run: python bench/llvm_bench.py [--repeat N] [--only NAME] [--optimize]
+(--optimize compiles with `ft.compile`: saturation, extraction with the cost model and folding,
+so the picked tile schedules run; without it the program is built as written.)
 """
 
 from __future__ import annotations
@@ -66,12 +68,12 @@ CASES = {
 }
 
 
-def bench_case(name: str, make, flops, repeat: int) -> None:
+def bench_case(name: str, make, flops, repeat: int, optimize: bool = False) -> None:
     program = make()
     inputs = inputs_of(program)
     for threads in (1, 2):
         start = time.perf_counter()
-        mod = build(program, threads=threads)
+        mod = ft.compile(program, threads=threads) if optimize else build(program, threads=threads)
         compile_s = time.perf_counter() - start
         ours = mod.benchmark(inputs, repeat=repeat)["median_ms"]
         session = ort_session(program, threads)
@@ -91,10 +93,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--only", default=None, help="run the cases whose name contains this")
+    parser.add_argument("--optimize", action="store_true", help="compile with ft.compile (rules + cost model)")
     args = parser.parse_args()
     for name, (make, flops) in CASES.items():
         if args.only is None or args.only in name:
-            bench_case(name, make, flops, args.repeat)
+            bench_case(name, make, flops, args.repeat, args.optimize)
 
 
 if __name__ == "__main__":

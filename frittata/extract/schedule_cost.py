@@ -17,7 +17,8 @@ inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
   balance    the parallel loop's units over the cores (ceil(units / cores) per core);
   depth      (dense) the C block is loaded and stored once per reduction block of KC;
   cache      the block re-read every k step (dense: KC x NR of packed weights; conv: MR rows
-             of weights) fits in L1, or streams from L2.
+             of weights) fits in half of L1 (the other half holds the streamed operand and C,
+             the BLIS convention), or streams from L2.
 
 Invariant: seconds >= 0, proportional to FLOPs for a fixed schedule; only the schedule's
 attributes and the operand shapes matter. The host figures are the model's `vector_lanes`,
@@ -36,16 +37,18 @@ from frittata.terms.ops import Op
 
 KIB = 1024
 
-REACHABLE = 0.85
+REACHABLE = 0.9
 """Fraction of FMA peak a register-blocked micro-kernel keeps with all factors at 1: loop and
-call overhead and the epilogue pass (estimate; OpenBLAS sgemm reaches ~0.70 of both cores' peak
-including threading, CPU_PERF_NOTES, so one core's inner loop is above that)."""
+call overhead and the epilogue pass (estimate). An untiled contraction is priced at the model's
+`contraction_efficiency` (0.70, OpenBLAS with its edges and threading, CPU_PERF_NOTES), so a
+schedule is picked over the backend's own blocking only when its factors multiply above
+0.70 / 0.9 ~ 0.78."""
 FMA_PORTS = 2
 """Vector FMAs issued per cycle: two FMA pipes on Zen 3 and on Sapphire Rapids (vendor guides)."""
-VECTOR_LOADS = 2
-"""Full-vector loads per cycle: 2 x 256-bit on Zen 3 (AMD Zen 3 software optimization guide)."""
-LOADS = 3
-"""Loads of any width (a broadcast of one float is a 32-bit load) per cycle: 3 on Zen 3 (ibid.)."""
+LOAD_PORTS = 2
+"""Vector loads or load-broadcasts per cycle: 2 x 256-bit on Zen 3 (AMD Zen 3 software optimization
+guide); measured here, a 12 x 1-vector 3x3 conv block runs ~12% slower than a 6 x 2 one, as
+counting each broadcast against these two ports predicts (13 loads per 12 FMAs)."""
 FMA_LATENCY = 4
 """Cycles from one FMA to a dependent one (Zen 3 and Sapphire Rapids: 4)."""
 L1_BYTES = 32 * KIB
@@ -75,7 +78,7 @@ def block_efficiency(rows: int, nv: int, vec: int, lanes: int) -> float:
     """FMA throughput of one k step of a rows x nv-vector block (see the module docstring)."""
     split = max(1, vec // lanes)
     fmas = rows * nv * split
-    cycles = max(fmas / FMA_PORTS, nv * split / VECTOR_LOADS, (rows + nv * split) / LOADS, FMA_LATENCY)
+    cycles = max(fmas / FMA_PORTS, (rows + nv * split) / LOAD_PORTS, FMA_LATENCY)
     efficiency = fmas / FMA_PORTS / cycles
     needed, available = fmas + nv * split + 1, registers_for(lanes)
     if needed > available:
@@ -118,7 +121,7 @@ def schedule_efficiency(info: NodeInfo, lanes: int, cores: int) -> float:
         reread = kc * nr * 4
     else:
         reread = mr * w.nbytes // max(w.shape[0], 1)
-    return efficiency * (1.0 if reread <= L1_BYTES else L2_RESIDENT)
+    return efficiency * (1.0 if reread <= L1_BYTES // 2 else L2_RESIDENT)
 
 
 def tiled_compute_seconds(info: NodeInfo, flops: float, model) -> float:
