@@ -82,10 +82,10 @@ def optimize(program: Program, opts: CompileOptions, log: StageLog) -> Program:
     from frittata.rewrites import fold_params, saturate
 
     schedule = opts.schedule
-    if opts.target == "vta" and schedule is None:
-        from frittata.backends.vta import VTA_SCHEDULE  # importing registers the "vta" cost model
+    if opts.target == "vta":
+        from frittata.backends.vta import VTA_SCHEDULE, VtaCostModel  # noqa: F401 - registers the "vta" model
 
-        schedule = VTA_SCHEDULE
+        schedule = VTA_SCHEDULE if schedule is None else schedule
     data, saturation = log.run(
         "saturate",
         lambda: saturate(program, rules=list(opts.rules), disable=list(opts.disable),
