@@ -29,9 +29,20 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
                     f" (input program {before * 1e3 if before is not None else float('nan'):.3f} ms),"
                     f" gap {gap}, {stage['status']}, {stage['e_nodes']} e-nodes / {stage['e_classes']} e-classes"]
         case "build":
-            return [f"{k}: {v}" for k, v in stage.items() if k != "seconds"]
+            return [f"{k}: {_short(v)}" for k, v in stage.items() if k != "seconds"]
         case _:
             return [", ".join(f"{k} {v}" for k, v in stage.items() if k != "seconds")]
+
+
+def _short(value) -> str:
+    """Lists print as counts per distinct item (kernel names collapse to their op)."""
+    if not isinstance(value, list):
+        return str(value)
+    counts: dict[str, int] = {}
+    for item in value:
+        key = str(item).split("_", 1)[-1].split(".")[0] if str(item).startswith("k") else str(item)
+        counts[key] = counts.get(key, 0) + 1
+    return f"{len(value)}: " + _ops(counts)
 
 
 def _ops(counts: dict[str, int]) -> str:
