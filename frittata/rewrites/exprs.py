@@ -9,11 +9,14 @@ Functions:  (dim ?x i) (shape ?x) (rank ?x) (dtype ?x) (+ a b) (- a b) (* a b) (
             (append tuple item) (compose-perm p q) (inverse-perm p)
             (ew-inline e i f) (ew-arity e)   -- expressions of `fused_elementwise`: e with its
             operand i replaced by f (frittata.terms.fused.inline), and e's operand count
+            (int8-offset ?x) -- k such that x - k is int8 for an 8-bit x: 128 (uint8), 0 (int8)
+            (nchw-pads p)    -- `pad` pairs of conv2d pads p = [top left bottom right] (NCHW)
 Predicates: (divisible a b) (equal a b) (not-none a) (equal-shape ?x ?y) (same-type ?x ?y)
             (shape-is ?x s) (rank-is ?x n) (dtype-is ?x d) (is-float ?x) (is-int ?x)
             (fits-block ?x c) (identity-perm p) (perm-inverse p q) (param-only ?x ...)
             (ew-size-at-most e n) -- a fused_elementwise expression has at most n ops
             (not-divisible a b) (vta-epilogue e) (float-epilogue e)
+            (is-8-bit ?x) -- an int8 or uint8 tensor;  (fits-int8 a) -- -128 <= a <= 127
 `param-only` is structural (the operand is computed from parameters and constants only) and
 is decided by the e-graph analysis, not by this module.
 """
@@ -26,6 +29,9 @@ from dataclasses import dataclass
 from frittata.terms.dtypes import TensorType, is_float, is_int
 from frittata.terms.fused import args_used, expr_ops, inline, normalize_expr
 from frittata.terms.vta_ops import vta_epilogue_ok
+
+INT8_OFFSET = {"int8": 0, "uint8": 128}
+"""k per 8-bit dtype such that x - k fits int8 (VTA's operand type) for every x of that dtype."""
 
 FLOAT_STEPS = frozenset({"add", "relu", "clip"})
 """Epilogue steps a float32 register block applies in place (no shift, no cast)."""
@@ -67,6 +73,12 @@ def _perm_inverse(p: tuple) -> tuple:
     return tuple(inverse)
 
 
+def _nchw_pads(p: tuple) -> tuple:
+    """conv2d pads [top left bottom right] as `pad` pairs over N, C, H, W."""
+    top, left, bottom, right = p
+    return ((0, 0), (0, 0), (top, bottom), (left, right))
+
+
 FUNCTIONS: dict[str, tuple[str, Callable]] = {
     "dim": ("tv", lambda t, i: t.shape[i]),
     "shape": ("t", lambda t: t.shape),
@@ -83,6 +95,8 @@ FUNCTIONS: dict[str, tuple[str, Callable]] = {
     "inverse-perm": ("v", _perm_inverse),
     "ew-inline": ("vvv", lambda e, i, f: inline(normalize_expr(e), i, normalize_expr(f))),
     "ew-arity": ("v", lambda e: len(args_used(normalize_expr(e)))),
+    "int8-offset": ("t", lambda t: INT8_OFFSET[t.dtype]),
+    "nchw-pads": ("v", _nchw_pads),
 }
 
 
@@ -109,6 +123,8 @@ PREDICATES: dict[str, tuple[str, Callable]] = {
     "not-divisible": ("vv", lambda a, b: b != 0 and a % b != 0),
     "vta-epilogue": ("v", lambda e: vta_epilogue_ok(tuple(e))),
     "float-epilogue": ("v", lambda e: all(step[0] in FLOAT_STEPS for step in e)),
+    "is-8-bit": ("t", lambda t: t.dtype in INT8_OFFSET),
+    "fits-int8": ("v", lambda a: -128 <= a <= 127),
 }
 
 

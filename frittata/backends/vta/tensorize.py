@@ -1,5 +1,8 @@
 """The VTA target's rewrite schedule and its tensorization rules for any configuration.
 
+The schedule recentres 8-bit activations with zero points onto int8 (`quant_vta.rules`, any
+configuration) before fusion, and tensorizes after the CPU phases.
+
 The library file `rewrites/rules/tensorize_vta.rules` is written for the default block
 [1 16 16]; `tensorize_rules(cfg)` returns its text re-targeted to `cfg`'s block (the block
 literal, the padding multiples and the rule names), to pass as `rules=` with
@@ -14,8 +17,19 @@ from frittata.backends.vta.config import VtaConfig
 from frittata.rewrites.schedule import DEFAULT_SCHEDULE, Phase
 
 FAMILY = "tensorize_vta"
-VTA_SCHEDULE = DEFAULT_SCHEDULE + (Phase("tensorize", (FAMILY, "cancel")),)
-"""Simplify, fuse and lay out as for the CPU, then tensorize the int8 kernels onto VTA."""
+RECENTER_FAMILY = "quant_vta"
+
+
+def vta_schedule(tensorize_family: str) -> tuple[Phase, ...]:
+    """Simplify; recentre zero points and uint8 activations onto int8; fuse and lay out as for
+    the CPU; then tensorize the int8 kernels with `tensorize_family`."""
+    simplify, *rest = DEFAULT_SCHEDULE
+    recenter = Phase("recenter", (RECENTER_FAMILY,))
+    return (simplify, recenter, *rest, Phase("tensorize", (tensorize_family, "cancel")))
+
+
+VTA_SCHEDULE = vta_schedule(FAMILY)
+"""The schedule of the default configuration."""
 
 
 def library_text() -> str:
@@ -42,4 +56,4 @@ def schedule_for(cfg: VtaConfig) -> tuple[tuple[Phase, ...], list[str], list[str
     if cfg == VtaConfig():
         return VTA_SCHEDULE, [], []
     family, text = tensorize_rules(cfg)
-    return DEFAULT_SCHEDULE + (Phase("tensorize", (family, "cancel")),), [text], [FAMILY]
+    return vta_schedule(family), [text], [FAMILY]
