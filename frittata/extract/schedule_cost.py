@@ -57,6 +57,8 @@ L2_BANDWIDTH = 96e9
 """Bytes/s one core streams from its L2: 32 bytes/cycle at ~3 GHz (Zen 3 optimization guide)."""
 C_BLOCK_STEPS = 8.0
 """k steps' worth of time to load and store one C block at the ends of a reduction block (estimate)."""
+GEMM_MC = 96
+"""Rows of A per cache block of the LLVM GEMM driver (`frittata.backends.llvm.gemm`)."""
 L2_RESIDENT = 0.8
 """Efficiency left when the block the micro-kernel re-reads every k step (a dense layer's KC x NR
 panel, a convolution's MR rows of weights) misses L1 and streams from L2 (estimate)."""
@@ -141,7 +143,9 @@ def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
         units = math.ceil(o / s["oc_block"]) if s["parallel"] == "oc" else pixel_tiles
         return o, ow, units
     n = out.shape[-1]
-    return out.size // max(n, 1), n, math.ceil(n / s["n_block"])
+    m = out.size // max(n, 1)
+    units = math.ceil(n / s["n_block"]) if s["parallel"] == "n" else math.ceil(m / s["m_block"])
+    return m, n, units
 
 
 def stream_seconds(info: NodeInfo, cores: int, l2_bytes: float, dram_bandwidth: float) -> float:
@@ -149,15 +153,18 @@ def stream_seconds(info: NodeInfo, cores: int, l2_bytes: float, dram_bandwidth: 
 
     A convolution split over channel blocks sweeps the padded input once per block; one split
     over pixel tiles sweeps all the weights once per tile. A dense layer streams its packed
-    weights once per row block of 96 rows (the GEMM's MC). The operand streams from L2 if it
-    fits one core's share of L2, else from memory.
+    weights (its share of them when the threads split the columns) once per row block of 96
+    rows (`GEMM_MC`). The operand streams from L2 if it fits one core's share of L2, else
+    from memory.
     """
     s = dict(info.attr("schedule"))
     x, w = info.operands[0], info.operands[1]
     if info.op == Op.TILED_CONV2D:
-        units = _geometry(info, s)[2]
+        passes = math.ceil(_geometry(info, s)[2] / cores)
         swept = x.nbytes if s["parallel"] == "oc" else w.nbytes
     else:
-        units, swept = math.ceil(info.type.size // max(info.type.shape[-1], 1) / 96), w.nbytes / cores
+        blocks = math.ceil(_geometry(info, s)[0] / GEMM_MC)
+        passes, swept = ((blocks, w.nbytes / cores) if s["parallel"] == "n"
+                         else (math.ceil(blocks / cores), w.nbytes))
     bandwidth = L2_BANDWIDTH if swept <= l2_bytes else dram_bandwidth / cores
-    return math.ceil(units / cores) * swept / bandwidth
+    return passes * swept / bandwidth

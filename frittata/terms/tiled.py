@@ -7,7 +7,7 @@ how a CPU backend runs them. It is a tuple of `(key, value)` pairs, in this orde
   tiled_conv2d  ("vec", L) ("oc_block", MR) ("oc_tail", O % MR) ("ow_block", NR) ("ow_tail", OW % NR)
                 ("parallel", "oc" | "pixel")
   tiled_dense   ("vec", L) ("m_block", MR) ("m_tail", M % MR) ("n_block", NR) ("n_tail", N % NR)
-                ("k_block", KC) ("parallel", "n")
+                ("k_block", KC) ("parallel", "n" | "m")
 
 L is the fp32 lanes of one vector (4, 8 or 16); a register block is MR output channels (rows)
 by NR output pixels (columns), NR a multiple of L of at most `MAX_VECTORS` vectors; KC is the
@@ -15,7 +15,8 @@ depth of a cache block of the reduction. The tails are the explicit remainders: 
 checks that they equal the dimension modulo the block, so a schedule states how many rows and
 columns the remainder tiles have (0: the blocks divide the dimension). "parallel" names the
 loop that runs outermost and is split across threads (output-channel blocks or pixel tiles of a
-convolution; column panels of a dense layer). Grouped convolutions have no tiled form.
+convolution; column panels or row blocks of a dense layer). Grouped convolutions have no
+tiled form.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ Schedule = tuple[tuple[str, Any], ...]
 VECTOR_WIDTHS = (4, 8, 16)
 MAX_VECTORS = 4
 MAX_ROWS = 32
-PARALLEL = {Op.TILED_CONV2D: ("oc", "pixel"), Op.TILED_DENSE: ("n",)}
+PARALLEL = {Op.TILED_CONV2D: ("oc", "pixel"), Op.TILED_DENSE: ("n", "m")}
 KEYS = {
     Op.TILED_CONV2D: ("vec", "oc_block", "oc_tail", "ow_block", "ow_tail", "parallel"),
     Op.TILED_DENSE: ("vec", "m_block", "m_tail", "n_block", "n_tail", "k_block", "parallel"),

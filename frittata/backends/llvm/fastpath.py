@@ -70,7 +70,7 @@ def _gemm(term: Term, lanes: int) -> Gemm:
     if term.op != Op.TILED_DENSE:
         return Gemm(m, n, k, lanes, bias, steps)
     s = schedule_of(term)
-    return Gemm(m, n, k, s["vec"], bias, steps, (s["m_block"], s["n_block"] // s["vec"], s["k_block"]))
+    return Gemm(m, n, k, s["vec"], bias, steps, (s["m_block"], s["n_block"] // s["vec"], s["k_block"]), s["parallel"])
 
 
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> bool:

@@ -2,10 +2,11 @@
 
 C[M, N] = A[M, K] · B[K, N], B in panels of NR columns ([N/NR][K][NR], zero-padded), packed at
 compile time when B is a parameter and at run time (each thread packs its own panels) otherwise.
-Threads split the panels. Per thread:
+Threads split the panels (`split` "n"), or, with B packed at compile time, the row blocks of
+MR rows ("m"). Per thread:
 
     [pack my panels of B into scratch]
-    for pc < K step KC:  for ic < M step MC:  for p in my panels:  for ir in ic..ic+MC step MR:
+    for pc < K step KC:  for ic in my rows step MC:  for p in my panels:  for ir in ic..ic+MC step MR:
         micro(A[ir, pc], panel p at pc, C[ir, p*NR], first = pc == 0, last = pc + KC >= K)
 """
 
@@ -41,7 +42,8 @@ def pack_panels(b_matrix: np.ndarray, nr: int) -> np.ndarray:
 class Gemm:
     """One GEMM call: sizes, vector width, bias kind and epilogue, and its blocking.
 
-    `block` = (MR, NV, KC) comes from a tiled term's schedule; None takes `tile_shape` and `KC`.
+    `block` = (MR, NV, KC) and `split` (the parallel loop, "n" or "m") come from a tiled term's
+    schedule; by default `tile_shape`, `KC` and "n".
     """
 
     m: int
@@ -51,6 +53,7 @@ class Gemm:
     bias: str | None
     steps: tuple
     block: tuple[int, int, int] | None = None
+    split: str = "n"
 
     @property
     def mr(self) -> int:
@@ -80,7 +83,8 @@ class Gemm:
 def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, residual, pack=None) -> None:
     """The threaded, cache-blocked loop nest over micro-kernel calls (see the module docstring)."""
     b = k.b
-    p0, p1 = thread_range(b, g.panels, k.tid, k.nthreads)
+    assert pack is None or g.split == "n", "run-time packing needs the threads to split the panels"
+    p0, p1, r0, r1 = _shares(k, g)
     if pack is not None:
         pack(p0, p1)
     full, tail = g.m // g.mr * g.mr, g.m % g.mr
@@ -92,18 +96,30 @@ def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, res
         kc = _min(b, i64(g.kc), b.sub(i64(g.k), pc))
         flags = (b.zext(b.icmp_signed("==", pc, i64(0)), I32),
                  b.zext(b.icmp_signed(">=", b.add(pc, i64(g.kc)), i64(g.k)), I32))
-        with for_range(b, 0, g.m, mc, name="ic") as ic:
+        with for_range(b, r0, r1, mc, name="ic") as ic:
+            end = _min(b, b.add(ic, i64(mc)), r1)
             with for_range(b, p0, p1, name="p") as p:
                 call = _caller(k, g, a, lda, panels, c, ldc, bias, residual, pc, kc, p, flags)
-                with for_range(b, ic, _min(b, b.add(ic, i64(mc)), i64(full)), g.mr, name="ir") as ir_:
+                with for_range(b, ic, _min(b, end, i64(full)), g.mr, name="ir") as ir_:
                     call(kernels[g.mr], ir_)
                 if tail:
-                    _tail(b, ic, mc, full, lambda: call(kernels[tail], i64(full)))
+                    _tail(b, ic, end, full, lambda: call(kernels[tail], i64(full)))
 
 
-def _tail(b: ir.IRBuilder, ic, mc: int, full: int, emit) -> None:
-    """The last rows (M % MR) run once, in the row block that contains them."""
-    inside = b.and_(b.icmp_signed("<=", ic, i64(full)), b.icmp_signed(">", b.add(ic, i64(mc)), i64(full)))
+def _shares(k: Kernel, g: Gemm) -> tuple:
+    """(first panel, end panel, first row, end row) of this thread: all rows and its share of
+    the panels, or all panels and its share of the MR-row blocks."""
+    b = k.b
+    if g.split == "n":
+        p0, p1 = thread_range(b, g.panels, k.tid, k.nthreads)
+        return p0, p1, i64(0), i64(g.m)
+    b0, b1 = thread_range(b, -(-g.m // g.mr), k.tid, k.nthreads)
+    return i64(0), i64(g.panels), b.mul(b0, i64(g.mr)), _min(b, b.mul(b1, i64(g.mr)), i64(g.m))
+
+
+def _tail(b: ir.IRBuilder, ic, end, full: int, emit) -> None:
+    """The last rows (M % MR) run once, in the row block [ic, end) that contains them."""
+    inside = b.and_(b.icmp_signed("<=", ic, i64(full)), b.icmp_signed(">", end, i64(full)))
     with b.if_then(inside):
         emit()
 

@@ -17,9 +17,9 @@ def conv_schedule(o: int, ow: int, vec: int, mr: int, nv: int, parallel: str) ->
             ("ow_tail", ow % (nv * vec)), ("parallel", parallel))
 
 
-def dense_schedule(m: int, n: int, vec: int, mr: int, nv: int, kc: int) -> tuple:
+def dense_schedule(m: int, n: int, vec: int, mr: int, nv: int, kc: int, split: str) -> tuple:
     return (("vec", vec), ("m_block", mr), ("m_tail", m % mr), ("n_block", nv * vec),
-            ("n_tail", n % (nv * vec)), ("k_block", kc), ("parallel", "n"))
+            ("n_tail", n % (nv * vec)), ("k_block", kc), ("parallel", split))
 
 
 @st.composite
@@ -48,15 +48,15 @@ def test_tiled_conv2d_equals_the_interpreter(term, threads):
 
 
 @settings(max_examples=20)
-@given(st.integers(1, 14), st.integers(1, 40), st.integers(1, 300), st.sampled_from([4, 8, 16]),
+@given(st.integers(1, 14), st.integers(1, 40), st.integers(1, 300), st.sampled_from([4, 8, 16]), st.sampled_from(["n", "m"]),
        st.integers(1, 8), st.integers(1, 3), st.sampled_from([7, 64, 256]), st.booleans())
-def test_tiled_dense_equals_the_interpreter(m, n, k, vec, mr, nv, kc, residual):
+def test_tiled_dense_equals_the_interpreter(m, n, k, vec, split, mr, nv, kc, residual):
     x = tb.var("x", (m, k))
     weights, bias = tb.param("w", rand((n, k), seed=3)), tb.param("b", rand((n,), seed=4))
     extra = (tb.var("r", (m, n)),) if residual else ()
     steps = (("add",), ("relu",)) if residual else (("relu",),)
     term = tb.tiled_dense(x, weights, bias, *extra, epilogue=steps,
-                          schedule=dense_schedule(m, n, vec, mr, nv, kc))
+                          schedule=dense_schedule(m, n, vec, mr, nv, kc, split))
     check(ft.Program({"y": term}), rtol=1e-3, atol=1e-3)
 
 
@@ -88,3 +88,11 @@ def test_compile_runs_the_picked_schedule():
     assert "tiled_conv2d" in mod.report["backend"]["fast_paths"]
     inputs = {"x": rand((1, 16, 14, 14), seed=5)}
     np.testing.assert_allclose(mod.run(**inputs)["y"], ft.evaluate(program, inputs)["y"], rtol=1e-4, atol=1e-4)
+
+
+def test_row_split_dense_crosses_cache_blocks():
+    m, n, k = 200, 45, 70
+    x, weights, bias = tb.var("x", (m, k)), tb.param("w", rand((n, k), seed=6)), tb.param("b", rand((n,), seed=7))
+    for split in ("m", "n"):
+        term = tb.tiled_dense(x, weights, bias, epilogue=(("relu",),), schedule=dense_schedule(m, n, 8, 6, 2, 32, split))
+        check(ft.Program({"y": term}), rtol=1e-3, atol=1e-3)
