@@ -1,0 +1,95 @@
+"""uint8 activations and non-zero activation zero points (onnxruntime's default quantization)
+run their contraction on VTA: `quant_vta.rules` recentres x - zx onto int8 plus a folded
+correction. Compiled for vta, the models match onnxruntime bit for bit.
+
+onnxruntime's u8 x s8 kernels sum pairs of products in int16 with saturation on AVX2 / AVX-512
+CPUs, so the weights here stay in [-64, 64): then |pair| <= 2 * 255 * 64 < 2^15 and onnxruntime
+is exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import frittata as ft
+
+R = np.random.default_rng(11)
+ELEM = {np.dtype(np.int8): TensorProto.INT8, np.dtype(np.uint8): TensorProto.UINT8,
+        np.dtype(np.int32): TensorProto.INT32}
+
+
+def _model(node, x: tuple, y: tuple, initializers: dict[str, np.ndarray]):
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", ELEM[np.dtype(x[1])], x[0])],
+        [helper.make_tensor_value_info("y", ELEM[np.dtype(y[1])], y[0])],
+        [numpy_helper.from_array(a, n) for n, a in initializers.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model
+
+
+def _check(model, x: np.ndarray) -> dict:
+    """Compile for vta, compare with onnxruntime bit for bit; the backend's split."""
+    module = ft.compile(ft.from_onnx(model), target="vta")
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(module.run(x=x)["y"], want)
+    return module.report["backend"]["split"]
+
+
+def _activations(shape, dtype) -> np.ndarray:
+    info = np.iinfo(dtype)
+    return R.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
+
+
+def _weights(shape) -> np.ndarray:
+    return R.integers(-64, 64, shape).astype(np.int8)
+
+
+def _scalar(value, dtype=np.float32) -> np.ndarray:
+    return np.array(value, dtype=dtype)
+
+
+def _qlinear(op: str, x_dtype, x_zp: int, w: np.ndarray, w_scale: np.ndarray, extra: dict, **attrs):
+    names = ["x", "x_scale", "x_zp", "w", "w_scale", "w_zp", "y_scale", "y_zp"] + list(extra)
+    consts = {"x_scale": _scalar(0.02), "x_zp": _scalar(x_zp, x_dtype), "w": w, "w_scale": w_scale,
+              "w_zp": np.zeros(w_scale.shape, np.int8), "y_scale": _scalar(2.5), "y_zp": _scalar(x_zp // 2, x_dtype),
+              **extra}
+    return helper.make_node(op, names, ["y"], **attrs), consts
+
+
+@pytest.mark.parametrize("x_dtype,x_zp", [(np.uint8, 131), (np.uint8, 0), (np.int8, -5)])
+def test_qlinear_matmul_with_zero_points_runs_on_vta(x_dtype, x_zp):
+    node, consts = _qlinear("QLinearMatMul", x_dtype, x_zp, _weights((256, 256)), _scalar(0.01), {})
+    model = _model(node, ((64, 256), x_dtype), ((64, 256), x_dtype), consts)
+    split = _check(model, _activations((64, 256), x_dtype))
+    assert split["vta"] == ["vta_dense"] and "matmul" not in split["cpu"]
+
+
+def test_matmul_integer_uint8_zero_point_runs_on_vta():
+    node = helper.make_node("MatMulInteger", ["x", "w", "x_zp"], ["y"])
+    model = _model(node, ((64, 256), np.uint8), ((64, 256), np.int32),
+                   {"w": _weights((256, 256)), "x_zp": _scalar(7, np.uint8)})
+    split = _check(model, _activations((64, 256), np.uint8))
+    assert split["vta"] == ["vta_dense"] and "matmul" not in split["cpu"]
+
+
+@pytest.mark.parametrize("pads", [[1, 1, 1, 1], [0, 0, 0, 0]])
+def test_conv_integer_uint8_zero_point_runs_on_vta(pads):
+    node = helper.make_node("ConvInteger", ["x", "w", "x_zp"], ["y"], pads=pads)
+    out = 14 if pads[0] else 12
+    model = _model(node, ((1, 64, 14, 14), np.uint8), ((1, 64, out, out), np.int32),
+                   {"w": _weights((64, 64, 3, 3)), "x_zp": _scalar(120, np.uint8)})
+    assert _check(model, _activations((1, 64, 14, 14), np.uint8))["vta"] == ["vta_conv2d"]
+
+
+@pytest.mark.parametrize("x_zp", [97, 0])
+def test_qlinear_conv_uint8_per_channel_scales_runs_on_vta(x_zp):
+    scales = R.uniform(0.005, 0.02, 64).astype(np.float32)
+    bias = {"b": R.integers(-5000, 5000, 64).astype(np.int32)}
+    node, consts = _qlinear("QLinearConv", np.uint8, x_zp, _weights((64, 64, 3, 3)), scales, bias,
+                            pads=[1, 1, 1, 1])
+    model = _model(node, ((1, 64, 14, 14), np.uint8), ((1, 64, 14, 14), np.uint8), consts)
+    assert _check(model, _activations((1, 64, 14, 14), np.uint8))["vta"] == ["vta_conv2d"]
