@@ -17,6 +17,7 @@ Predicates: (divisible a b) (equal a b) (not-none a) (equal-shape ?x ?y) (same-t
             (ew-size-at-most e n) -- a fused_elementwise expression has at most n ops
             (not-divisible a b) (vta-epilogue e) (float-epilogue e)
             (is-8-bit ?x) -- an int8 or uint8 tensor;  (fits-int8 a) -- -128 <= a <= 127
+            (has-padding p) -- some conv2d pad of p is not zero
 `param-only` is structural (the operand is computed from parameters and constants only) and
 is decided by the e-graph analysis, not by this module.
 """
@@ -125,6 +126,7 @@ PREDICATES: dict[str, tuple[str, Callable]] = {
     "float-epilogue": ("v", lambda e: all(step[0] in FLOAT_STEPS for step in e)),
     "is-8-bit": ("t", lambda t: t.dtype in INT8_OFFSET),
     "fits-int8": ("v", lambda a: -128 <= a <= 127),
+    "has-padding": ("v", lambda p: any(p)),
 }
 
 
