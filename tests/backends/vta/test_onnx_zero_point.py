@@ -4,7 +4,8 @@ correction. Compiled for vta, the models match onnxruntime bit for bit.
 
 onnxruntime's u8 x s8 kernels sum pairs of products in int16 with saturation on AVX2 / AVX-512
 CPUs, so the weights here stay in [-64, 64): then |pair| <= 2 * 255 * 64 < 2^15 and onnxruntime
-is exact.
+is exact. The rules themselves are also checked exactly on uint8 instances, which the library
+checker (`frittata rules check`, int8 instances only) does not draw.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 import frittata as ft
+from frittata.rewrites.library import library_rules
+from frittata.rewrites.matching import match
+from frittata.rewrites.rules import PVar
+from frittata.terms import builders as tb
+from frittata.terms.term import Term
 
 R = np.random.default_rng(11)
 ELEM = {np.dtype(np.int8): TensorProto.INT8, np.dtype(np.uint8): TensorProto.UINT8,
@@ -93,3 +101,69 @@ def test_qlinear_conv_uint8_per_channel_scales_runs_on_vta(x_zp):
                             pads=[1, 1, 1, 1])
     model = _model(node, ((1, 64, 14, 14), np.uint8), ((1, 64, 14, 14), np.uint8), consts)
     assert _check(model, _activations((1, 64, 14, 14), np.uint8))["vta"] == ["vta_conv2d"]
+
+
+# the rules on uint8 instances (k = 128); `frittata rules check` draws int8 leaves only (k = 0)
+
+RULES = {r.name: r for r in library_rules() if r.family == "quant_vta"}
+
+
+def _apply(rule, lhs: Term) -> Term | None:
+    """The right side of `rule` at `lhs` (matched at its root), or None if it does not fire."""
+    terms: dict[str, Term] = {}
+
+    def walk(pattern, term: Term) -> None:
+        if isinstance(pattern, PVar):
+            terms[pattern.name] = term
+            return
+        for p, t in zip(pattern.args, term.args):
+            walk(p, t)
+        nodes.append(term.attrs)
+
+    nodes: list[tuple] = []
+    walk(rule.lhs, lhs)
+    types = {n: t.type for n, t in terms.items()} | {"$root": lhs.type}
+    found = match(rule, nodes, types)
+    return None if found is None else _build(rule.rhs, terms, iter(found))
+
+
+def _build(pattern, terms: dict[str, Term], attrs) -> Term:
+    if isinstance(pattern, PVar):
+        return terms[pattern.name]
+    kids = tuple(_build(a, terms, attrs) for a in pattern.args)
+    return Term.make(pattern.op, kids, next(attrs))
+
+
+def _conv_lhs(x, w, zp: int | None, pads, strides):
+    centered = x if zp is None else tb.sub(tb.cast(x, "int32"), tb.const(zp, "int32"))
+    return tb.conv2d(centered, w, strides=strides, pads=pads)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), zp=st.one_of(st.none(), st.integers(0, 255)), padded=st.booleans(),
+       stride=st.sampled_from([1, 2]), c=st.sampled_from([1, 3, 8]), o=st.sampled_from([1, 4]))
+def test_conv_rules_exact_on_uint8(data, zp, padded, stride, c, o):
+    pads = (1, 0, 2, 1) if padded else (0, 0, 0, 0)
+    rule = RULES["tensorize-vta-" + ("recenter" if zp is None else "zero-point") + "-conv2d"
+                 + ("-padded" if padded else "")]
+    seed = data.draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    x = tb.var("x", (2, c, 5, 6), "uint8")
+    w = tb.param("w", rng.integers(-128, 128, (o, c, 3, 3)).astype(np.int8))
+    lhs = _conv_lhs(x, w, zp, pads, (stride, stride))
+    rhs = _apply(rule, lhs)
+    assert rhs is not None, rule.name
+    inputs = {"x": rng.integers(0, 256, (2, c, 5, 6)).astype(np.uint8)}
+    np.testing.assert_array_equal(ft.evaluate(rhs, inputs), ft.evaluate(lhs, inputs))
+
+
+@pytest.mark.parametrize("op", ["matmul", "dense"])
+@pytest.mark.parametrize("zp", [None, 0, 77, 255])
+def test_contraction_rules_exact_on_uint8(op, zp):
+    x = tb.var("x", (3, 16), "uint8")
+    w = tb.param("w", R.integers(-128, 128, (16, 5) if op == "matmul" else (5, 16)).astype(np.int8))
+    centered = x if zp is None else tb.sub(tb.cast(x, "int32"), tb.const(zp, "int32"))
+    lhs = getattr(tb, op)(centered, w)
+    rhs = _apply(RULES[f"tensorize-vta-{'recenter' if zp is None else 'zero-point'}-{op}"], lhs)
+    inputs = {"x": _activations((3, 16), np.uint8)}
+    np.testing.assert_array_equal(ft.evaluate(rhs, inputs), ft.evaluate(lhs, inputs))
