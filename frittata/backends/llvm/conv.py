@@ -4,7 +4,10 @@ The input is first copied, zero-padded and split into stride phases, so that the
 run of consecutive output pixels are consecutive floats:
     xq[c][ph][pw][i][j] = xpad[c][i*sh + ph][j*sw + pw]
 A tile is mr output channels x NR consecutive pixels of one output row; its "B" operand is read
-straight from xq (no im2col), one vector per tap, broadcasting one weight per channel row.
+straight from xq (no im2col), one vector per tap, broadcasting one weight per channel row. The
+weights are packed at compile time into blocks of mr output channels, the mr weights of one
+(channel, tap) adjacent: wp[o // mr][c][r][s][o % mr] (zero-padded), so a tile reads one
+contiguous stream instead of mr rows a whole filter apart (which alias in L1 for wide layers).
 A `tiled_conv2d` gives the vector width, mr, NR and the parallel (outermost) loop in its
 schedule; other convolutions take the heuristics of `Geometry.of`:
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.irutil import F32, I32, for_range, i64, intrinsic, loop_nest
@@ -99,7 +103,8 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> No
     kernels = {rows: emit_micro(k.module, MicroSpec(rows, g.lanes, g.nv, spec.bias, steps),
                                 f"{k.function.name}.micro{rows}", _k_loop(g)) for rows in {g.mr, g.o % g.mr} if rows}
     ptr = k.base
-    xq, x, w = ptr(step.scratch), ptr(args[0].buf), ptr(args[1].buf)
+    packed = pack_weights(t.args[1].attr("ref").data, g.mr)
+    xq, x, w = ptr(step.scratch), ptr(args[0].buf), ptr(plan.add_param(f"{k.function.name}.wpack", packed))
     bias = ptr(args[2].buf) if fused else None
     residual = ptr(args[3].buf) if len(args) > 3 else None
     out, b = ptr(step.out), k.b
@@ -110,6 +115,15 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> No
         at = lambda p: None if p is None else b.gep(p, [image], source_etype=F32)  # noqa: E731
         _emit_tiles(k, g, kernels, w, xq, at(out), bias, at(residual))
         k.sync()
+
+
+def pack_weights(w: np.ndarray, mr: int) -> np.ndarray:
+    """[O, C, KH, KW] -> [ceil(O/mr), C*KH*KW, mr], zero-padded: the compile-time weight packing."""
+    o = w.shape[0]
+    blocks = -(-o // mr)
+    flat = np.zeros((blocks * mr, w[0].size), np.float32)
+    flat[:o] = w.reshape(o, -1)
+    return np.ascontiguousarray(flat.reshape(blocks, mr, -1).transpose(0, 2, 1))
 
 
 def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:
@@ -159,14 +173,14 @@ def _emit_tile(k: Kernel, g: Geometry, kernels, block, pixel, columns: int, w, x
     ncols = b.sub(i64(g.ow), ow0)
     ncols = b.select(b.icmp_signed("<", ncols, i64(g.nr)), ncols, i64(g.nr))
     ckk = g.c * g.kh * g.kw
-    a = b.gep(w, [b.mul(o0, i64(ckk))], source_etype=F32)
+    a = b.gep(w, [b.mul(block, i64(ckk * g.mr))], source_etype=F32)
     bp = b.gep(xq, [b.add(b.mul(oh, i64(g.wq)), ow0)], source_etype=F32)
     at = b.add(b.mul(o0, i64(g.oh * g.ow)), b.add(b.mul(oh, i64(g.ow)), ow0))
     c_ptr = b.gep(out, [at], source_etype=F32)
     res_ptr = c_ptr if residual is None else b.gep(residual, [at], source_etype=F32)
     bias_ptr = c_ptr if bias is None else b.gep(bias, [o0], source_etype=F32)
     one = ir.Constant(I32, 1)
-    call_args = [a, i64(ckk), bp, i64(g.c), c_ptr, i64(g.oh * g.ow), ncols, one, one, bias_ptr, res_ptr]
+    call_args = [a, i64(g.mr), bp, i64(g.c), c_ptr, i64(g.oh * g.ow), ncols, one, one, bias_ptr, res_ptr]
     tail = g.o % g.mr
     if not tail:
         b.call(kernels[g.mr], call_args)
@@ -180,7 +194,7 @@ def _emit_tile(k: Kernel, g: Geometry, kernels, block, pixel, columns: int, w, x
 
 
 def _k_loop(g: Geometry):
-    """for c < kc: for each tap (unrolled): b_v = xq[c][tap + v*L]; acc[r][v] += w[r][c, tap] * b_v."""
+    """for c < kc: for each tap (unrolled): b_v = xq[c][tap + v*L]; acc[r][v] += wp[c][tap][r] * b_v."""
     taps = [(r * g.kw + s, g.tap(r, s)) for r in range(g.kh) for s in range(g.kw)]
 
     def emit(b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
@@ -188,12 +202,12 @@ def _k_loop(g: Geometry):
         fma = intrinsic(b.module, f"llvm.fma.v{spec.lanes}f32", vec, [vec, vec, vec])
         with for_range(b, 0, kc, name="c") as c:
             xc = b.gep(bp, [b.mul(c, i64(g.channel_stride))], source_etype=F32)
-            wc = b.gep(a, [b.mul(c, i64(g.kh * g.kw))], source_etype=F32)
+            wc = b.gep(a, [b.mul(c, i64(g.kh * g.kw * g.mr))], source_etype=F32)
             for index, offset in taps:
                 bv = [b.load(b.gep(xc, [i64(offset + v * spec.lanes)], source_etype=F32), typ=vec, align=4)
                       for v in range(spec.nv)]
                 for r in range(spec.mr):
-                    weight = b.load(b.gep(wc, [i64(r * g.c * g.kh * g.kw + index)], source_etype=F32), typ=F32)
+                    weight = b.load(b.gep(wc, [i64(index * g.mr + r)], source_etype=F32), typ=F32)
                     av = splat(b, weight, spec.lanes)
                     for v in range(spec.nv):
                         b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])
