@@ -15,9 +15,10 @@ inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
   lanes      busy lanes: a vector narrower than the host's wastes the rest; one wider than the
              host's is split into several host vectors; partial column tiles compute whole tiles;
   balance    the parallel loop's units over the cores (ceil(units / cores) per core);
-  depth      (dense) the C block is loaded and stored once per reduction block of KC;
-  cache      the block re-read every k step (dense: KC x NR of packed weights; conv: MR rows
-             of weights) fits in half of L1 (the other half holds the streamed operand and C,
+  depth      the C block is loaded and stored once per reduction block (dense: KC; conv: CB
+             input channels times the taps);
+  cache      the block re-read every k step (dense: KC x NR of packed weights; conv: MR x CB
+             channels x taps of weights) fits in half of L1 (the other half holds the streamed operand and C,
              the BLIS convention), or streams from L2.
 
 Invariant: seconds >= 0, proportional to FLOPs for a fixed schedule; only the schedule's
@@ -116,14 +117,20 @@ def schedule_efficiency(info: NodeInfo, lanes: int, cores: int) -> float:
     mr, nr, vec = s[f"{row_key}_block"], s[f"{col_key}_block"], s["vec"]
     efficiency = (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes)
                   * lane_efficiency(cols, nr, vec, lanes) * balance(units, cores))
-    w = info.operands[1]
-    if info.op == Op.TILED_DENSE:
-        kc = min(s["k_block"], max(info.operands[0].shape[-1], 1))
-        efficiency *= kc / (kc + C_BLOCK_STEPS)
-        reread = kc * nr * 4
-    else:
-        reread = mr * w.nbytes // max(w.shape[0], 1)
+    kc, reread = _reduction_block(info, s)
+    efficiency *= kc / (kc + C_BLOCK_STEPS)
     return efficiency * (1.0 if reread <= L1_BYTES // 2 else L2_RESIDENT)
+
+
+def _reduction_block(info: NodeInfo, s: dict) -> tuple[int, int]:
+    """(k steps per reduction block, bytes of the weight block re-read on every step of it)."""
+    x, w = info.operands[0], info.operands[1]
+    if info.op == Op.TILED_DENSE:
+        kc = min(s["k_block"], max(x.shape[-1], 1))
+        return kc, kc * s["n_block"] * 4
+    taps = w.shape[2] * w.shape[3]
+    kc = min(s["c_block"], max(x.shape[1], 1)) * taps
+    return kc, s["oc_block"] * kc * 4
 
 
 def tiled_compute_seconds(info: NodeInfo, flops: float, model) -> float:

@@ -5,13 +5,13 @@ have the operands, attributes and meaning of `fused_conv2d` / `fused_dense`; the
 how a CPU backend runs them. It is a tuple of `(key, value)` pairs, in this order:
 
   tiled_conv2d  ("vec", L) ("oc_block", MR) ("oc_tail", O % MR) ("ow_block", NR) ("ow_tail", OW % NR)
-                ("parallel", "oc" | "pixel")
+                ("c_block", CB) ("c_tail", C % CB) ("parallel", "oc" | "pixel")
   tiled_dense   ("vec", L) ("m_block", MR) ("m_tail", M % MR) ("n_block", NR) ("n_tail", N % NR)
                 ("k_block", KC) ("parallel", "n" | "m")
 
 L is the fp32 lanes of one vector (4, 8 or 16); a register block is MR output channels (rows)
-by NR output pixels (columns), NR a multiple of L of at most `MAX_VECTORS` vectors; KC is the
-depth of a cache block of the reduction. The tails are the explicit remainders: type inference
+by NR output pixels (columns), NR a multiple of L of at most `MAX_VECTORS` vectors; KC (dense)
+and CB (input channels of a convolution) are the depth of a cache block of the reduction. The tails are the explicit remainders: type inference
 checks that they equal the dimension modulo the block, so a schedule states how many rows and
 columns the remainder tiles have (0: the blocks divide the dimension). "parallel" names the
 loop that runs outermost and is split across threads (output-channel blocks or pixel tiles of a
@@ -37,7 +37,7 @@ MAX_VECTORS = 4
 MAX_ROWS = 32
 PARALLEL = {Op.TILED_CONV2D: ("oc", "pixel"), Op.TILED_DENSE: ("n", "m")}
 KEYS = {
-    Op.TILED_CONV2D: ("vec", "oc_block", "oc_tail", "ow_block", "ow_tail", "parallel"),
+    Op.TILED_CONV2D: ("vec", "oc_block", "oc_tail", "ow_block", "ow_tail", "c_block", "c_tail", "parallel"),
     Op.TILED_DENSE: ("vec", "m_block", "m_tail", "n_block", "n_tail", "k_block", "parallel"),
 }
 UNTILED = {Op.TILED_CONV2D: Op.FUSED_CONV2D, Op.TILED_DENSE: Op.FUSED_DENSE}
@@ -99,7 +99,9 @@ def infer_tiled(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> Tenso
         raise fail(op, f"a vector width in {VECTOR_WIDTHS}", vec)
     _check_block(op, s, col_key, cols, lambda nr: nr % vec == 0 and 1 <= nr // vec <= MAX_VECTORS,
                  f"a multiple of vec = {vec}, at most {MAX_VECTORS} vectors")
-    if op == Op.TILED_DENSE and s["k_block"] < 1:
+    if op == Op.TILED_CONV2D:
+        _check_block(op, s, "c", types[0].shape[1], lambda cb: cb >= 1, "at least 1 channel")
+    elif s["k_block"] < 1:
         raise fail(op, "a reduction block k_block >= 1", s["k_block"])
     if s["parallel"] not in PARALLEL[op]:
         raise fail(op, f"a parallel loop in {PARALLEL[op]}", s["parallel"])

@@ -45,20 +45,23 @@ def test_every_tiling_rule_passes_the_property_check():
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("schedule, message", [
-    ((("vec", 8), ("oc_block", 12), ("oc_tail", 0), ("ow_block", 8), ("ow_tail", 2), ("parallel", "oc")),
-     "oc_tail = 20 % 12 = 8"),
-    ((("vec", 6), ("oc_block", 12), ("oc_tail", 8), ("ow_block", 12), ("ow_tail", 10), ("parallel", "oc")),
-     "vector width"),
-    ((("vec", 8), ("oc_block", 12), ("oc_tail", 8), ("ow_block", 12), ("ow_tail", 10), ("parallel", "oc")),
-     "multiple of vec"),
-    ((("vec", 8), ("oc_block", 12), ("oc_tail", 8), ("ow_block", 8), ("ow_tail", 2), ("parallel", "n")),
-     "parallel loop"),
-    ((("vec", 8), ("oc_block", 12)), "keys"),
+GOOD = {"vec": 8, "oc_block": 12, "oc_tail": 8, "ow_block": 8, "ow_tail": 2, "c_block": 2, "c_tail": 1,
+        "parallel": "oc"}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"oc_tail": 0}, "oc_tail = 20 % 12 = 8"),
+    ({"vec": 6, "ow_block": 12, "ow_tail": 10}, "vector width"),
+    ({"ow_block": 12, "ow_tail": 10}, "multiple of vec"),
+    ({"c_tail": 0}, "c_tail = 3 % 2 = 1"),
+    ({"parallel": "n"}, "parallel loop"),
+    ({"c_block": None}, "keys"),
 ])
-def test_bad_schedules_are_type_errors(schedule, message):
+def test_bad_schedules_are_type_errors(change, message):
     x = tb.var("x", (1, 3, 10, 10))
     w, b = tb.param("w", np.zeros((20, 3, 3, 3), np.float32)), tb.param("b", np.zeros(20, np.float32))
+    tb.tiled_conv2d(x, w, b, pads=(1, 1, 1, 1), schedule=tuple(GOOD.items()))
+    schedule = tuple((k, v) for k, v in {**GOOD, **change}.items() if v is not None)
     with pytest.raises(FrittataTypeError, match=message):
         tb.tiled_conv2d(x, w, b, pads=(1, 1, 1, 1), schedule=schedule)
 

@@ -51,7 +51,8 @@ CASES = {
     "tiled_ops": tb.tiled_dense(tb.flatten(tb.tiled_conv2d(
         X, tb.param("w5", R.standard_normal((5, 4, 3, 3)).astype(np.float32)), tb.param("b5", np.ones(5, np.float32)),
         pads=(1, 1, 1, 1), epilogue=(("relu",),), schedule=(("vec", 8), ("oc_block", 4), ("oc_tail", 1),
-                                                            ("ow_block", 8), ("ow_tail", 6), ("parallel", "oc")))),
+                                                            ("ow_block", 8), ("ow_tail", 6), ("c_block", 3),
+                                                            ("c_tail", 1), ("parallel", "oc")))),
         tb.param("wt", R.standard_normal((3, 180)).astype(np.float32)), tb.param("bt", np.zeros(3, np.float32)),
         schedule=(("vec", 8), ("m_block", 6), ("m_tail", 2), ("n_block", 8), ("n_tail", 3), ("k_block", 64),
                   ("parallel", "n"))),

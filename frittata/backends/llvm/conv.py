@@ -12,8 +12,12 @@ A `tiled_conv2d` gives the vector width, mr, NR and the parallel (outermost) loo
 schedule; other convolutions take the heuristics of `Geometry.of`:
 
     for n:  pad (threads split channels); barrier
-            for tile in this thread's share:  micro(w[o0:o0+mr], xq at (oh, ow0), out[o0, oh, ow0])
+            for outer in this thread's share (channel blocks or pixel tiles):
+              for c0 < C step cb:  for inner:
+                micro(wp block at c0, xq at (c0, oh, ow0), out[o0, oh, ow0], first = c0 == 0, last = c0 + cb >= C)
             barrier
+The channel block cb (the schedule's c_block; all of C untiled) keeps a tile's weights in L1
+across the inner loop; partial sums go through the output.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class Geometry:
     lanes: int
     mr: int
     nv: int
+    cb: int
     parallel: str | None
     """"oc" or "pixel" from a schedule; None: weights outer when they outweigh the padded input."""
 
@@ -60,11 +65,12 @@ class Geometry:
         if term.op == Op.TILED_CONV2D:
             s = schedule_of(term)
             lanes, mr, nv, parallel = s["vec"], s["oc_block"], s["ow_block"] // s["vec"], s["parallel"]
+            cb = s["c_block"]
         else:
             nv = 1 if ow <= lanes else 2
-            mr, parallel = (12 if nv == 1 else 6) * (2 if lanes == 16 else 1), None
+            mr, parallel, cb = (12 if nv == 1 else 6) * (2 if lanes == 16 else 1), None, c
         return cls(n, c, h, w, o, kh, kw, term.shape[2], ow, term.attr("strides"),
-                   term.attr("pads"), term.attr("dilations"), lanes, mr, nv, parallel)
+                   term.attr("pads"), term.attr("dilations"), lanes, mr, nv, cb, parallel)
 
     @property
     def nr(self) -> int:
@@ -160,27 +166,40 @@ def _emit_tiles(k: Kernel, g: Geometry, kernels, w, xq, out, bias, residual) -> 
     outer, inner = (blocks, pixels) if weights_first else (pixels, blocks)
     lo, hi = k.split(outer)
     with for_range(b, lo, hi, name="outer") as i:
-        with for_range(b, 0, inner, name="inner") as j:
-            block, pixel = (i, j) if weights_first else (j, i)
-            _emit_tile(k, g, kernels, block, pixel, columns, w, xq, out, bias, residual)
+        with for_range(b, 0, g.c, g.cb, name="cb") as c0:
+            with for_range(b, 0, inner, name="inner") as j:
+                block, pixel = (i, j) if weights_first else (j, i)
+                call_args = _tile_args(b, g, block, pixel, columns, c0, w, xq, out, bias, residual)
+                _emit_tile(b, g, kernels, block, call_args)
 
 
-def _emit_tile(k: Kernel, g: Geometry, kernels, block, pixel, columns: int, w, xq, out, bias, residual) -> None:
-    b = k.b
+def _tile_args(b: ir.IRBuilder, g: Geometry, block, pixel, columns: int, c0, w, xq, out, bias, residual) -> list:
+    """The micro-kernel's arguments for one tile and channel block (see `micro.emit_micro`)."""
     oh, col = b.udiv(pixel, i64(columns)), b.urem(pixel, i64(columns))
     ow0 = b.mul(col, i64(g.nr))
     o0 = b.mul(block, i64(g.mr))
     ncols = b.sub(i64(g.ow), ow0)
     ncols = b.select(b.icmp_signed("<", ncols, i64(g.nr)), ncols, i64(g.nr))
-    ckk = g.c * g.kh * g.kw
-    a = b.gep(w, [b.mul(block, i64(ckk * g.mr))], source_etype=F32)
-    bp = b.gep(xq, [b.add(b.mul(oh, i64(g.wq)), ow0)], source_etype=F32)
+    taps = g.kh * g.kw
+    a = b.gep(w, [b.add(b.mul(block, i64(g.c * taps * g.mr)), b.mul(c0, i64(taps * g.mr)))], source_etype=F32)
+    bp = b.gep(xq, [b.add(b.mul(c0, i64(g.channel_stride)), b.add(b.mul(oh, i64(g.wq)), ow0))], source_etype=F32)
     at = b.add(b.mul(o0, i64(g.oh * g.ow)), b.add(b.mul(oh, i64(g.ow)), ow0))
     c_ptr = b.gep(out, [at], source_etype=F32)
     res_ptr = c_ptr if residual is None else b.gep(residual, [at], source_etype=F32)
     bias_ptr = c_ptr if bias is None else b.gep(bias, [o0], source_etype=F32)
-    one = ir.Constant(I32, 1)
-    call_args = [a, i64(g.mr), bp, i64(g.c), c_ptr, i64(g.oh * g.ow), ncols, one, one, bias_ptr, res_ptr]
+    kc = _min(b, i64(g.cb), b.sub(i64(g.c), c0))
+    first = b.zext(b.icmp_signed("==", c0, i64(0)), I32)
+    last = b.zext(b.icmp_signed(">=", b.add(c0, i64(g.cb)), i64(g.c)), I32)
+    return [a, i64(g.mr), bp, kc, c_ptr, i64(g.oh * g.ow), ncols, first, last, bias_ptr, res_ptr]
+
+
+def _min(b: ir.IRBuilder, x, y):
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def _emit_tile(b: ir.IRBuilder, g: Geometry, kernels, block, call_args: list) -> None:
+    """One micro-kernel call: the full-height kernel, or the tail kernel on the last block of
+    output channels."""
     tail = g.o % g.mr
     if not tail:
         b.call(kernels[g.mr], call_args)

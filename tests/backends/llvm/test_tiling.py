@@ -12,9 +12,9 @@ from frittata.terms import builders as tb
 from tests.backends.llvm.helpers import check, rand
 
 
-def conv_schedule(o: int, ow: int, vec: int, mr: int, nv: int, parallel: str) -> tuple:
+def conv_schedule(o: int, ow: int, vec: int, mr: int, nv: int, parallel: str, c: int = 8, cb: int = 64):
     return (("vec", vec), ("oc_block", mr), ("oc_tail", o % mr), ("ow_block", nv * vec),
-            ("ow_tail", ow % (nv * vec)), ("parallel", parallel))
+            ("ow_tail", ow % (nv * vec)), ("c_block", cb), ("c_tail", c % cb), ("parallel", parallel))
 
 
 def dense_schedule(m: int, n: int, vec: int, mr: int, nv: int, kc: int, split: str) -> tuple:
@@ -24,7 +24,7 @@ def dense_schedule(m: int, n: int, vec: int, mr: int, nv: int, kc: int, split: s
 
 @st.composite
 def tiled_convs(draw):
-    c, o = draw(st.integers(1, 6)), draw(st.integers(1, 20))
+    c, o = draw(st.integers(1, 12), label="channels"), draw(st.integers(1, 20))
     h, w = draw(st.integers(3, 12)), draw(st.integers(3, 20))
     stride, pad = draw(st.sampled_from([1, 2])), draw(st.integers(0, 1))
     residual = draw(st.booleans())
@@ -36,7 +36,7 @@ def tiled_convs(draw):
     ow = plain.shape[3]
     vec = draw(st.sampled_from([4, 8, 16]))
     schedule = conv_schedule(o, ow, vec, draw(st.integers(1, 12)), draw(st.integers(1, 3)),
-                             draw(st.sampled_from(["oc", "pixel"])))
+                             draw(st.sampled_from(["oc", "pixel"])), c, draw(st.integers(1, 7)))
     return tb.tiled_conv2d(x, weights, bias, *extra, strides=(stride, stride), pads=(pad,) * 4,
                            epilogue=steps, schedule=schedule)
 
