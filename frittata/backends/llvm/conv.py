@@ -16,8 +16,9 @@ schedule; other convolutions take the heuristics of `Geometry.of`:
               for c0 < C step cb:  for inner:
                 micro(wp block at c0, xq at (c0, oh, ow0), out[o0, oh, ow0], first = c0 == 0, last = c0 + cb >= C)
             barrier
-The channel block cb (the schedule's c_block; all of C untiled) keeps a tile's weights in L1
-across the inner loop; partial sums go through the output.
+The channel block cb (the schedule's c_block; untiled, as many channels as fit
+`WEIGHT_BLOCK_BYTES`) keeps a tile's weights in L1 across the inner loop; partial sums go
+through the output.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ from frittata.backends.llvm.views import View
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 from frittata.terms.tiled import schedule_of
+
+
+WEIGHT_BLOCK_BYTES = 16 * 1024
+"""Weights of one tile's channel block when no schedule says: half of a 32 KiB L1d (Zen 3),
+the other half for the input stream and the output tile (the BLIS convention)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,8 @@ class Geometry:
             cb = s["c_block"]
         else:
             nv = 1 if ow <= lanes else 2
-            mr, parallel, cb = (12 if nv == 1 else 6) * (2 if lanes == 16 else 1), None, c
+            mr, parallel = (12 if nv == 1 else 6) * (2 if lanes == 16 else 1), None
+            cb = max(1, min(c, WEIGHT_BLOCK_BYTES // (mr * kh * kw * 4)))
         return cls(n, c, h, w, o, kh, kw, term.shape[2], ow, term.attr("strides"),
                    term.attr("pads"), term.attr("dilations"), lanes, mr, nv, cb, parallel)
 
