@@ -4,7 +4,7 @@ The left pattern is built bottom-up as a real term. A tensor variable becomes a 
 `param` if a `param-only` guard names it, else an `input`) whose type is proposed from its
 operator, position and already-built siblings (a conv2d weight fits its input, a bias has the
 output's channels, a residual has the output's shape, ...). Attributes not fixed by the
-pattern are sampled per operator. Dimensions come from a small per-instance palette, so equal
+pattern are sampled per operator; a `dtype-is` guard on a variable sets its leaf's dtype. Dimensions come from a small per-instance palette, so equal
 dimensions — which guards often want — are likely. Ill-typed attempts return None; the
 checker simply tries again.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from frittata.errors import FrittataTypeError
-from frittata.rewrites.exprs import Var, evaluate
+from frittata.rewrites.exprs import Lit, Var, evaluate
 from frittata.rewrites.proposals import propose, sample_attr
 from frittata.rewrites.rules import Pattern, PNode, Rule
 from frittata.rewrites.signature import OP_ATTRS, canonical_attrs
@@ -39,6 +39,8 @@ class Instance:
         self.rule, self.rng = rule, rng
         self.palette = tuple(rng.choice(_DIMS, size=int(rng.integers(2, 4)), replace=False))
         self.params = {a.name for g in rule.guards if g.fn == "param-only" for a in g.args if isinstance(a, Var)}
+        self.dtypes = {g.args[0].name: g.args[1].value for g in rule.guards
+                       if g.fn == "dtype-is" and isinstance(g.args[0], Var) and isinstance(g.args[1], Lit)}
         self.terms: dict[str, Term] = {}
         self.env: dict[str, object] = {}
 
@@ -70,6 +72,8 @@ class Instance:
         if arg.name in self.terms:
             return self.terms[arg.name]
         ty = self._propose(p, i, prev, attrs, hint)
+        if arg.name in self.dtypes:  # a dtype-is guard names the leaf's dtype
+            ty = TensorType(ty.shape, self.dtypes[arg.name])
         term = self._leaf(arg.name, ty)
         self.terms[arg.name], self.env[arg.name] = term, ty
         return term

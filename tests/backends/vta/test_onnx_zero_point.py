@@ -1,4 +1,4 @@
-"""uint8 activations with non-zero zero points (onnxruntime's default quantization) and int8
+"""uint8 activations (onnxruntime's default quantization, zero point 0 included) and int8
 ones with non-zero zero points run their contraction on VTA: `quant_vta.rules` recentres x - zx onto int8 plus a folded
 correction. Compiled for vta, the models match onnxruntime bit for bit.
 
@@ -68,7 +68,7 @@ def _qlinear(op: str, x_dtype, x_zp: int, w: np.ndarray, w_scale: np.ndarray, ex
     return helper.make_node(op, names, ["y"], **attrs), consts
 
 
-@pytest.mark.parametrize("x_dtype,x_zp", [(np.uint8, 131), (np.uint8, 128), (np.int8, -5)])
+@pytest.mark.parametrize("x_dtype,x_zp", [(np.uint8, 131), (np.uint8, 128), (np.uint8, 0), (np.int8, -5)])
 def test_qlinear_matmul_with_zero_points_runs_on_vta(x_dtype, x_zp):
     node, consts = _qlinear("QLinearMatMul", x_dtype, x_zp, _weights((256, 256)), _scalar(0.01), {})
     model = _model(node, ((64, 256), x_dtype), ((64, 256), x_dtype), consts)
@@ -93,7 +93,7 @@ def test_conv_integer_uint8_zero_point_runs_on_vta(pads):
     assert _check(model, _activations((1, 64, 14, 14), np.uint8))["vta"] == ["vta_conv2d"]
 
 
-@pytest.mark.parametrize("x_zp", [97, 255])
+@pytest.mark.parametrize("x_zp", [0, 97, 255])
 def test_qlinear_conv_uint8_per_channel_scales_runs_on_vta(x_zp):
     scales = R.uniform(0.005, 0.02, 64).astype(np.float32)
     bias = {"b": R.integers(-5000, 5000, 64).astype(np.int32)}
