@@ -11,9 +11,9 @@ how a CPU backend runs them. It is a tuple of `(key, value)` pairs, in this orde
 
 L is the fp32 lanes of one vector (4, 8 or 16); a register block is MR output channels (rows)
 by NR output pixels (columns), NR a multiple of L of at most `MAX_VECTORS` vectors; KC (dense)
-and CB (input channels of a convolution) are the depth of a cache block of the reduction. The tails are the explicit remainders: type inference
-checks that they equal the dimension modulo the block, so a schedule states how many rows and
-columns the remainder tiles have (0: the blocks divide the dimension). "parallel" names the
+and CB (input channels of a convolution) are the depth of a cache block of the reduction. The
+tails are the explicit remainders: type inference checks that they equal the dimension modulo
+the block, so a schedule states how big the remainder tiles are (0: the blocks divide it). "parallel" names the
 loop that runs outermost and is split across threads (output-channel blocks or pixel tiles of a
 convolution; column panels or row blocks of a dense layer). Grouped convolutions have no
 tiled form.

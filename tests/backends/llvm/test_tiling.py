@@ -48,7 +48,8 @@ def test_tiled_conv2d_equals_the_interpreter(term, threads):
 
 
 @settings(max_examples=20)
-@given(st.integers(1, 14), st.integers(1, 40), st.integers(1, 300), st.sampled_from([4, 8, 16]), st.sampled_from(["n", "m"]),
+@given(st.integers(1, 14), st.integers(1, 40), st.integers(1, 300), st.sampled_from([4, 8, 16]),
+       st.sampled_from(["n", "m"]),
        st.integers(1, 8), st.integers(1, 3), st.sampled_from([7, 64, 256]), st.booleans())
 def test_tiled_dense_equals_the_interpreter(m, n, k, vec, split, mr, nv, kc, residual):
     x = tb.var("x", (m, k))
@@ -94,5 +95,6 @@ def test_row_split_dense_crosses_cache_blocks():
     m, n, k = 200, 45, 70
     x, weights, bias = tb.var("x", (m, k)), tb.param("w", rand((n, k), seed=6)), tb.param("b", rand((n,), seed=7))
     for split in ("m", "n"):
-        term = tb.tiled_dense(x, weights, bias, epilogue=(("relu",),), schedule=dense_schedule(m, n, 8, 6, 2, 32, split))
+        schedule = dense_schedule(m, n, 8, 6, 2, 32, split)
+        term = tb.tiled_dense(x, weights, bias, epilogue=(("relu",),), schedule=schedule)
         check(ft.Program({"y": term}), rtol=1e-3, atol=1e-3)
