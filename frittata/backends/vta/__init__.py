@@ -11,8 +11,9 @@ Modules, left to right in the order data flows through them:
   machine   SRAMs and the bit-exact semantics (with alu.py and gemm.py)
   simulator the load / compute / store event loop with token queues
   timing    per-instruction cycle costs and the counters of a run
-  schedule, matmul, conv2d   hand-written double-buffered kernels built on the emitter
-  lower*    vta_dense / vta_conv2d terms -> streams (tiles, bias + ALU epilogue, 1 or 2 threads)
+  schedule, matmul   a hand-written double-buffered int8 matmul built on the emitter
+  lower*    vta_dense / vta_conv2d terms -> streams (tiles, bias + ALU epilogue, 1 or 2 threads);
+            the one conv2d on VTA
   tensorize the target's schedule and its tensorization rules for any configuration
   cost      the VTA cost model (registered as the "vta" target of frittata.extract)
   build     program -> module: accelerator calls simulated, host parts native

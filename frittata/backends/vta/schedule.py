@@ -1,4 +1,4 @@
-"""The double-buffered tile pipeline shared by the hand-written VTA kernels.
+"""The double-buffered tile pipeline of the hand-written VTA matmul (`matmul.py`).
 
 An operator is cut into output tiles, each accumulated over reduction steps.  INP / WGT tiles
 alternate between the two halves of their SRAMs and ACC tiles between the two halves of the

@@ -1,4 +1,4 @@
-"""Hand-written blocked matmul and conv2d on the emitter, bit-exact against numpy integers."""
+"""The hand-written matmul and the lowered `vta_conv2d`, bit-exact against numpy integers."""
 
 import numpy as np
 import pytest
@@ -6,9 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.conv2d import run_conv2d
+from frittata.backends.vta.lower import config_block, run_vta_term
 from frittata.backends.vta.matmul import run_matmul
 from frittata.backends.vta.schedule import Requant
+from frittata.terms import builders as tb
+from frittata.terms.vta_ops import pack_array, unpack_array
 
 CONFIGS = {"default": VtaConfig(), "batch4": VtaConfig(log_batch=2),
            "block32": VtaConfig(log_block=5)}
@@ -56,6 +58,22 @@ def test_large_matmul_uses_many_tiles_and_wraps_nothing():
     assert report.instructions["STORE"] > 1
 
 
+def lowered_conv2d(x, w, bias, stride, pad, epilogue, cfg):
+    """Pack NCHW x / OIHW w, lower and simulate one `vta_conv2d` term; NCHW output and report."""
+    batch, block_in, block_out = config_block(cfg)
+    px, pw = pack_array(x, batch, block_in), pack_array(w, block_out, block_in)
+    node = tb.vta_conv2d(tb.var("x", px.shape, "int8"), tb.var("w", pw.shape, "int8"),
+                         tb.var("b", bias.shape, "int32"), (stride, stride), (pad,) * 4,
+                         epilogue, config_block(cfg))
+    out, report = run_vta_term(node, [px, pw, bias], cfg)
+    return unpack_array(out), report
+
+
+def rounding_requant(acc, shift, lo, hi):
+    """The epilogue (shift, clip, cast int8) in numpy: round half up, shift right, clip."""
+    return ((acc.astype(np.int64) + (1 << (shift - 1))) >> shift).clip(lo, hi).astype(np.int8)
+
+
 @pytest.mark.parametrize("hw, c, o, k, pad, stride", [
     (8, 32, 32, 3, 1, 1),
     (9, 16, 32, 3, 1, 2),
@@ -67,6 +85,9 @@ def test_conv2d(hw, c, o, k, pad, stride, name):
     cfg = CONFIGS[name]
     rng = np.random.default_rng(hw * c + o)
     x, w = int8s(rng, (cfg.batch, c, hw, hw)), int8s(rng, (o, c, k, k))
-    out, report = run_conv2d(x, w, stride, pad, cfg)
-    np.testing.assert_array_equal(out, Requant().reference(conv_reference(x, w, stride, pad)))
+    bias = rng.integers(-2 ** 10, 2 ** 10, o).astype(np.int32)
+    epilogue = (("shift", 8), ("clip", 0, 127), ("cast", "int8"))
+    out, report = lowered_conv2d(x, w, bias, stride, pad, epilogue, cfg)
+    acc = conv_reference(x, w, stride, pad) + bias.reshape(1, -1, 1, 1)
+    np.testing.assert_array_equal(out, rounding_requant(acc, 8, 0, 127))
     assert report.gemm_uops > 0 and report.bytes_stored == out.size
