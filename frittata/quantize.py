@@ -4,7 +4,8 @@ with symmetric per-tensor power-of-two scales, so that every requantization is a
 A quantized tensor is an int8 term q standing for q * 2^e.  A float tensor entering a layer
 is quantized as q(x) = cast(clip(round(x * 2^-e), -127, 127), int8).  The layers:
 
-  conv layer   [relu](batch_norm(conv2d(x, W)))    batch norm folded into W and a bias first
+  conv layer   [relu](batch_norm(conv2d(x, W)))    batch norm folded into W and a bias first,
+               or [relu](conv2d(x, W) [+ bias])
   dense layer  [relu](add(dense(x, W), b))
       ->  cast(clip(right_shift([relu](contraction(q(x), Wq) + bq), k), -127, 127), int8)
       with Wq = round(W * 2^-e_w) (int8), bq = round(b * 2^-(e_x+e_w)) (int32) and the shift
@@ -92,17 +93,41 @@ def _match_dense(node: Term) -> Layer | None:
 
 
 def _match_conv(node: Term) -> Layer | None:
-    """[relu](batch_norm(conv2d(x, W))) with parameters; the batch norm folded into W, b."""
+    """[relu](conv2d(x, W) [+ bias]) or [relu](batch_norm(conv2d(x, W))), W and the rest parameters.
+
+    A batch norm is folded into W and a bias; a bias is a parameter of C or (C, 1, 1) elements,
+    possibly reshaped (what ONNX Conv imports as).
+    """
     t, relu = _unrelu(node)
-    if t.op != Op.BATCH_NORM or t.dtype != "float32" or any(a.op != Op.PARAM for a in t.args[1:]):
+    if t.dtype != "float32":
         return None
-    conv = t.args[0]
-    if conv.op != Op.CONV2D or conv.args[1].op != Op.PARAM or conv.attr("groups") != 1:
+    match t.op:
+        case Op.CONV2D:
+            return _plain_conv(t, np.zeros(t.shape[1]), relu)
+        case Op.ADD if t.args[0].op == Op.CONV2D and _bias(t.args[1], t.shape[1]) is not None:
+            return _plain_conv(t.args[0], _bias(t.args[1], t.shape[1]), relu)
+        case Op.BATCH_NORM if all(a.op == Op.PARAM for a in t.args[1:]) and t.args[0].op == Op.CONV2D:
+            gamma, beta, mean, var = (_data(a).astype(np.float64) for a in t.args[1:])
+            scale = gamma / np.sqrt(var + t.attr("eps"))
+            layer = _plain_conv(t.args[0], beta - mean * scale, relu)
+            return None if layer is None else Layer(layer.x, layer.name, layer.weight * scale.reshape(-1, 1, 1, 1),
+                                                    layer.bias, relu, layer.conv)
+        case _:
+            return None
+
+
+def _plain_conv(conv: Term, bias: np.ndarray, relu: bool) -> Layer | None:
+    if conv.args[1].op != Op.PARAM or conv.attr("groups") != 1:
         return None
-    gamma, beta, mean, var = (_data(a).astype(np.float64) for a in t.args[1:])
-    scale = gamma / np.sqrt(var + t.attr("eps"))
-    w = _data(conv.args[1]) * scale.reshape(-1, 1, 1, 1)
-    return Layer(conv.args[0], conv.args[1].attr("ref").name, w, beta - mean * scale, relu, conv)
+    return Layer(conv.args[0], conv.args[1].attr("ref").name, _data(conv.args[1]), bias, relu, conv)
+
+
+def _bias(t: Term, channels: int) -> np.ndarray | None:
+    """The per-channel bias a term adds to an NCHW conv output, if it is one."""
+    inner = t.args[0] if t.op == Op.RESHAPE else t
+    if inner.op != Op.PARAM or t.shape not in ((channels, 1, 1), (1, channels, 1, 1)):
+        return None
+    return _data(inner).reshape(-1).astype(np.float64)
 
 
 def _requantize(acc: Term, relu: bool, shift: int) -> Term:

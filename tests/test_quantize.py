@@ -76,3 +76,21 @@ def test_quantized_resnet18_runs_on_vta_bit_exact(resnet):
     assert module.report["backend"]["split"]["vta"].count("vta_conv2d") >= 3
     x = _inputs((1, 3, 32, 32), 1)[0]
     np.testing.assert_array_equal(module.run(**x)["y"], ft.evaluate(quantized, x)["y"])
+
+
+def test_a_conv_with_a_plain_bias_is_quantized_and_runs_on_vta_bit_exact():
+    rng = np.random.default_rng(3)
+    x = tb.var("x", (1, 64, 28, 28))
+    w = tb.param("w", (rng.standard_normal((64, 64, 3, 3)) * 0.05).astype(np.float32))
+    b = tb.param("b", (rng.standard_normal(64) * 0.1).astype(np.float32))
+    program = ft.Program({"y": tb.relu(tb.add(tb.conv2d(x, w, pads=1), tb.reshape(b, (1, 64, 1, 1))))})
+    calibration = [{"x": rng.standard_normal((1, 64, 28, 28)).astype(np.float32)} for _ in range(4)]
+    quantized = ft.quantize(program, calibration)
+    assert any(t.op == Op.CONV2D and t.args[0].dtype == "int8" for t in quantized.terms())
+    module = ft.compile(quantized, target="vta")
+    assert module.report["backend"]["split"]["vta"] == ["vta_conv2d"]
+    inputs = {"x": rng.standard_normal((1, 64, 28, 28)).astype(np.float32)}
+    want = ft.evaluate(quantized, inputs)["y"]
+    np.testing.assert_array_equal(module.run(**inputs)["y"], want)
+    reference = ft.evaluate(program, inputs)["y"]
+    assert np.abs(want - reference).max() < 0.05 * np.abs(reference).max()
