@@ -2,7 +2,9 @@
 
 Prints median latencies and ratios (frittata / peer; below 1 is faster) for matmul 512 and
 1024, a 3x3 conv 64->64 at 56x56 with bias and relu, and the zoo's MLP, ResNet-18 and
-transformer block, on 1 and 2 threads, plus compile time per model.
+transformer block, on 1 and 2 threads, plus compile time per model. numpy's BLAS runs on the
+same number of threads (through threadpoolctl, a bench-only dependency: `pip install
+threadpoolctl`; without it the numpy column is left out).
 Run: python bench/llvm_bench.py [--repeat N] [--only NAME] [--optimize]
 (--optimize compiles with `ft.compile`: saturation, extraction with the cost model and folding,
 so the picked tile schedules run; without it the program is built as written.)
@@ -16,6 +18,11 @@ import time
 
 import numpy as np
 import onnxruntime as ort
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:
+    threadpool_limits = None
 
 import frittata as ft
 from frittata import terms as T
@@ -68,6 +75,15 @@ CASES = {
 }
 
 
+def numpy_column(a: np.ndarray, b: np.ndarray, ours: float, threads: int, repeat: int) -> str:
+    """numpy's `a @ b` with its BLAS limited to `threads` threads, as a column of the matmul line."""
+    if threadpool_limits is None:
+        return "  numpy n/a (pip install threadpoolctl to pin its BLAS threads)"
+    with threadpool_limits(limits=threads, user_api="blas"):
+        numpy_ms = median_ms(lambda: a @ b, repeat)
+    return f"  numpy {numpy_ms:8.3f} ms  throughput vs numpy {numpy_ms / ours:5.2f}x"
+
+
 def bench_case(name: str, make, flops, repeat: int, optimize: bool = False) -> None:
     program = make()
     inputs = inputs_of(program)
@@ -81,9 +97,7 @@ def bench_case(name: str, make, flops, repeat: int, optimize: bool = False) -> N
         line = (f"{name:30s} t={threads}  frittata {ours:8.3f} ms  onnxruntime {theirs:8.3f} ms"
                 f"  ratio {ours / theirs:5.2f}  compile {compile_s:5.2f} s")
         if name.startswith("matmul"):
-            a, b = inputs["a"], inputs["b"]
-            numpy_ms = median_ms(lambda: a @ b, repeat)
-            line += f"  numpy {numpy_ms:8.3f} ms  throughput vs numpy {numpy_ms / ours:5.2f}x"
+            line += numpy_column(inputs["a"], inputs["b"], ours, threads, repeat)
         if flops:
             line += f"  {flops / ours / 1e6:6.1f} GFLOP/s"
         print(line, flush=True)
