@@ -66,3 +66,8 @@ def test_show_draws_the_compiled_program_as_dot_text(tmp_path):
     frittata("-q", "compile", "zoo:mlp", "--show", str(tmp_path / "mlp.dot"))
     dot = (tmp_path / "mlp.dot").read_text()
     assert dot.startswith("digraph") and dot.count("fused_dense") == 3
+
+
+def test_demo_for_vta_quantizes_and_checks_bit_exactly():
+    done = frittata("demo", "--model", "mlp", "--target", "vta")
+    assert "quantize   int8" in done.stdout and "-> ok" in done.stdout and "VtaModule" in done.stdout

@@ -94,14 +94,7 @@ class Module:
 
     def benchmark(self, inputs: Mapping[str, np.ndarray], repeat: int = 20, warmup: int = 2) -> dict[str, float]:
         """Wall time of `run` in milliseconds: median, min and max over `repeat` runs."""
-        for _ in range(warmup):
-            self.run(**inputs)
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            self.run(**inputs)
-            times.append((time.perf_counter() - start) * 1e3)
-        return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "repeat": repeat}
+        return time_runs(self.run, inputs, repeat, warmup)
 
     def save(self, path: str | Path) -> None:
         """Write the module to one file (see `frittata.backends.fileformat`)."""
@@ -112,6 +105,18 @@ class Module:
         ins = ", ".join(f"{n}: {t}" for n, t in self.inputs.items())
         outs = ", ".join(f"{n}: {t}" for n, t in self.outputs.items())
         return f"<Module ({ins}) -> ({outs}); {self.threads} thread(s), peak {self.peak_bytes} bytes>"
+
+
+def time_runs(run, inputs: Mapping[str, np.ndarray], repeat: int = 20, warmup: int = 2) -> dict[str, float]:
+    """Wall time of `run(**inputs)` in milliseconds: median, min and max over `repeat` runs."""
+    for _ in range(warmup):
+        run(**inputs)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run(**inputs)
+        times.append((time.perf_counter() - start) * 1e3)
+    return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "repeat": repeat}
 
 
 def load(path: str | Path, threads: int | None = None) -> Module:

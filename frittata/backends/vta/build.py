@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from frittata.backends.runtime import time_runs
 from frittata.backends.vta.config import VtaConfig
 from frittata.backends.vta.dram import Dram, DramBuffer
 from frittata.backends.vta.lower import Lowered, emit_vta_term
@@ -92,6 +93,15 @@ class VtaModule:
         return self.final.run(env)
 
     __call__ = run
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{n}: {t}" for n, t in self.inputs.items())
+        outs = ", ".join(f"{n}: {t}" for n, t in self.outputs.items())
+        return f"<VtaModule ({ins}) -> ({outs}); {len(self.calls)} accelerator call(s) on {self.cfg.name}>"
+
+    def benchmark(self, inputs: dict[str, np.ndarray], repeat: int = 20, warmup: int = 2) -> dict[str, float]:
+        """Wall time of `run` (simulator included) in milliseconds: median, min and max."""
+        return time_runs(self.run, inputs, repeat, warmup)
 
     @staticmethod
     def _write(dram: Dram, buf: DramBuffer, array: np.ndarray) -> None:
