@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from frittata.backends.llvm import batched, fastpath, movement, nn, reduce
+from frittata.backends.llvm import batched, fastpath, movement, nn, pool, reduce
 from frittata.backends.llvm.expr import Apply, Expr, Konst, Leaf, emit_map
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
@@ -84,8 +84,10 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
             emit_map(k, t.shape, out, fused_expression(plan, t))
         case Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.TILED_CONV2D | Op.TILED_DENSE:
             _contraction(k, plan, step, args, out)
-        case Op.MAX_POOL2D | Op.AVG_POOL2D:
-            nn.emit_pool(k, t.op, args[0], t.attr, out)
+        case Op.MAX_POOL2D:
+            pool.emit_max_pool(k, args[0], t.attr, out)
+        case Op.AVG_POOL2D:
+            nn.emit_avg_pool(k, args[0], t.attr, out)
         case Op.GLOBAL_AVG_POOL:
             axes = tuple(range(2, len(t.shape)))
             reduce.emit_reduce(k, Op.REDUCE_MEAN, args[0], axes, contiguous(step.out, t.shape[:2]))

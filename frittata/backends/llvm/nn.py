@@ -1,6 +1,6 @@
-"""Generic (any dtype) contractions, pooling and fused epilogues as plain loop nests.
+"""Generic (any dtype) contractions, average pooling and fused epilogues as plain loop nests.
 
-These are the reference-shaped kernels: every matmul / dense / conv2d / pooling term lowers
+These are the reference-shaped kernels: every matmul / dense / conv2d / avg_pool2d term lowers
 here unless `gemm` / `conv` take it on a fast float32 path. Each makes
 
     for flat output position p in this thread's share:    acc = 0
@@ -16,7 +16,7 @@ from llvmlite import ir
 
 from frittata.backends.llvm import scalar
 from frittata.backends.llvm.expr import load
-from frittata.backends.llvm.irutil import F32, I32, I64, entry_alloca, for_range, i64, if_then, loop_nest, ltype
+from frittata.backends.llvm.irutil import F32, I32, I64, entry_alloca, for_range, i64, if_then, loop_nest
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View, broadcast_to, padded
@@ -127,43 +127,31 @@ class Epilogue:
         return value
 
 
-def emit_pool(k: Kernel, op: Op, x: View, node_attr, out: View) -> None:
-    """max_pool2d / avg_pool2d: reduce each window; padding never wins a max, counts only if asked."""
+def emit_avg_pool(k: Kernel, x: View, node_attr, out: View) -> None:
+    """avg_pool2d: sum each window's in-image cells; padding counts in the divisor only if asked."""
     (kh, kw), (sh, sw), (top, left, _, _) = node_attr("kernel"), node_attr("strides"), node_attr("pads")
     h, w = x.shape[2:]
     b = k.b
-    is_max = op == Op.MAX_POOL2D
-    acc = entry_alloca(b, ltype(x.dtype) if is_max else F32)
+    acc = entry_alloca(b, F32)
     count = entry_alloca(b, I64, "count")
     lo, hi = k.split(math.prod(out.shape[:2]))
     with for_range(b, lo, hi, name="nc") as nc:
         n, c = _unflatten(b, nc, out.shape[:2])
         with loop_nest(b, out.shape[2:], name="s") as (oh, ow):
-            b.store(_pool_init(x.dtype, is_max), acc)
+            b.store(ir.Constant(F32, 0.0), acc)
             b.store(i64(0), count)
             with loop_nest(b, (kh, kw), name="r") as (r, s):
                 ih = b.sub(b.add(b.mul(oh, i64(sh)), r), i64(top))
                 iw = b.sub(b.add(b.mul(ow, i64(sw)), s), i64(left))
                 inside = b.and_(_in(b, ih, h), _in(b, iw, w))
                 with if_then(b, inside, "inside"):
-                    value = load(k, x, [n, c, ih, iw])
-                    combined = (scalar.binary(b, Op.MAXIMUM, x.dtype, b.load(acc), value) if is_max
-                                else b.fadd(b.load(acc), value))
-                    b.store(combined, acc)
+                    b.store(b.fadd(b.load(acc), load(k, x, [n, c, ih, iw])), acc)
                     b.store(b.add(b.load(count), i64(1)), count)
-            result = b.load(acc) if is_max else _average(b, acc, count, kh * kw, node_attr)
-            b.store(result, k.address(out, [n, c, oh, ow]))
+            b.store(_average(b, acc, count, kh * kw, node_attr), k.address(out, [n, c, oh, ow]))
 
 
 def _in(b: ir.IRBuilder, index: ir.Value, size: int) -> ir.Value:
     return b.and_(b.icmp_signed(">=", index, i64(0)), b.icmp_signed("<", index, i64(size)))
-
-
-def _pool_init(dtype: str, is_max: bool) -> ir.Constant:
-    if not is_max or dtype == "float32":
-        return ir.Constant(F32, float("-inf") if is_max else 0.0)
-    ty = ltype(dtype)
-    return ir.Constant(ty, -(1 << (ty.width - 1)) if dtype in scalar.SIGNED else 0)
 
 
 def _average(b: ir.IRBuilder, acc: ir.Value, count: ir.Value, window: int, node_attr) -> ir.Value:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import frittata as ft
@@ -103,6 +104,23 @@ def test_pooling(kind):
              "avg_incl": lambda: T.avg_pool2d(x, 3, 2, 1, count_include_pad=True),
              "global": lambda: T.global_avg_pool(x)}
     check(ft.Program({"out": pools[kind]()}))
+
+
+@pytest.mark.parametrize("kernel,strides,pads", [(3, 2, 1), (3, 1, 1), ((2, 3), (1, 2), (0, 2, 1, 0)), (2, 2, 0),
+                                                 (3, 3, 2)])
+def test_max_pool_windows(kernel, strides, pads):
+    """Edge and interior windows, padding up to kernel - 1 on odd and even sizes."""
+    x = T.var("x", (2, 3, 9, 12))
+    check(ft.Program({"out": T.max_pool2d(x, kernel, strides, pads)}))
+
+
+def test_max_pool_propagates_nan_and_int8():
+    x, q = T.var("x", (1, 2, 7, 20)), T.var("q", (1, 2, 7, 20), "int8")
+    xs = rand((1, 2, 7, 20))
+    xs[0, 0, 3, 9] = xs[0, 1, 0, 0] = xs[0, 1, 6, 19] = np.nan
+    out = check(ft.Program({"out": T.max_pool2d(x, 3, 2, 1), "q": T.max_pool2d(q, 3, 2, 1)}),
+                {"x": xs, "q": rand((1, 2, 7, 20), "int8")}).run(x=xs, q=rand((1, 2, 7, 20), "int8"))["out"]
+    assert np.isnan(out).sum() == 4 + 1 + 1
 
 
 def test_normalizations():
