@@ -13,7 +13,6 @@ so the picked tile schedules run; without it the program is built as written.)
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
@@ -27,18 +26,9 @@ except ImportError:
 import frittata as ft
 from frittata import terms as T
 from frittata.backends.llvm import build
+from frittata.benchmark import median_ms
 from frittata.terms import zoo
 from frittata.terms.onnx_export import to_onnx
-
-
-def median_ms(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def ort_session(program: ft.Program, threads: int) -> ort.InferenceSession:
@@ -80,7 +70,7 @@ def numpy_column(a: np.ndarray, b: np.ndarray, ours: float, threads: int, repeat
     if threadpool_limits is None:
         return "  numpy n/a (pip install threadpoolctl to pin its BLAS threads)"
     with threadpool_limits(limits=threads, user_api="blas"):
-        numpy_ms = median_ms(lambda: a @ b, repeat)
+        numpy_ms = median_ms(lambda: a @ b, repeat, warmup=1)
     return f"  numpy {numpy_ms:8.3f} ms  throughput vs numpy {numpy_ms / ours:5.2f}x"
 
 
@@ -93,7 +83,7 @@ def bench_case(name: str, make, flops, repeat: int, optimize: bool = False) -> N
         compile_s = time.perf_counter() - start
         ours = mod.benchmark(inputs, repeat=repeat)["median_ms"]
         session = ort_session(program, threads)
-        theirs = median_ms(lambda: session.run(None, inputs), repeat)
+        theirs = median_ms(lambda: session.run(None, inputs), repeat, warmup=1)
         line = (f"{name:30s} t={threads}  frittata {ours:8.3f} ms  onnxruntime {theirs:8.3f} ms"
                 f"  ratio {ours / theirs:5.2f}  compile {compile_s:5.2f} s")
         if name.startswith("matmul"):

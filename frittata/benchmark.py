@@ -6,23 +6,17 @@ over repeated runs on this machine, printed with the ratio peer / frittata (abov
 
 from __future__ import annotations
 
-import statistics
 import time
 
+from frittata.backends.runtime import time_runs
 from frittata.driver import compile
 from frittata.terms import evaluate, zoo
 from frittata.terms.onnx_export import to_onnx
 
 
 def median_ms(fn, repeat: int = 10, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    """Median wall time of `fn()` in milliseconds."""
+    return time_runs(fn, {}, repeat, warmup)["median_ms"]
 
 
 def _onnxruntime_ms(program, inputs, threads: int | None) -> float | None:

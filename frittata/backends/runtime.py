@@ -20,8 +20,8 @@ import numpy as np
 from frittata.backends import fileformat
 from frittata.backends.jit import Engine
 from frittata.backends.team import Team
-from frittata.errors import RuntimeInputError
 from frittata.terms.dtypes import TensorType
+from frittata.terms.interp import check_inputs
 
 ALIGN = 64
 
@@ -76,21 +76,8 @@ class Module:
     __call__ = run
 
     def _checked(self, given: Mapping[str, object]) -> dict[str, np.ndarray]:
-        missing = [n for n in self.inputs if n not in given]
-        extra = [n for n in given if n not in self.inputs]
-        if missing or extra:
-            raise RuntimeInputError(f"module: expected inputs {list(self.inputs)}, got {list(given)}"
-                                    f" (missing {missing}, unexpected {extra})")
-        arrays = {}
-        for name, ty in self.inputs.items():
-            value = given[name]
-            if not isinstance(value, np.ndarray):
-                raise RuntimeInputError(f"module: input {name!r}: expected a numpy array {ty}, "
-                                        f"got {type(value).__name__}")
-            if value.shape != ty.shape or value.dtype.name != ty.dtype:
-                raise RuntimeInputError(f"module: input {name!r}: expected {ty}, got {value.dtype.name}{list(value.shape)}")
-            arrays[name] = np.ascontiguousarray(value)
-        return arrays
+        check_inputs(self.inputs, given, "module")
+        return {name: np.ascontiguousarray(given[name]) for name in self.inputs}
 
     def benchmark(self, inputs: Mapping[str, np.ndarray], repeat: int = 20, warmup: int = 2) -> dict[str, float]:
         """Wall time of `run` in milliseconds: median, min and max over `repeat` runs."""

@@ -157,7 +157,7 @@ def _matmul(op: Op, types: list[TensorType]) -> TensorType:
         _need_rank(op, a, 1, at_least=True)
         _need_rank(op, b, 2)
         if a.shape[-1] != b.shape[1]:
-            raise fail(op, f"x[..., K] and w[N, K] with equal K", f"x {a}, w {b}")
+            raise fail(op, "x[..., K] and w[N, K] with equal K", f"x {a}, w {b}")
         return TensorType(a.shape[:-1] + (b.shape[0],), dtype)
     _need_rank(op, a, 2, at_least=True)
     _need_rank(op, b, 2, at_least=True)

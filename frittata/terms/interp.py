@@ -8,7 +8,6 @@ int32 like the hardware does.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import assert_never
 
 import numpy as np
 

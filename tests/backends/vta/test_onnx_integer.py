@@ -4,33 +4,13 @@ accumulators stored as four byte planes) and match onnxruntime bit for bit."""
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
-import frittata as ft
+from tests.backends.vta.onnx_models import check_on_vta, one_node_model
 
 R = np.random.default_rng(7)
 INT8 = (-128, 128)
-
-
-def _model(node, inputs: dict[str, tuple], output: tuple, initializers: dict[str, np.ndarray]):
-    elem = {np.dtype(np.int8): TensorProto.INT8, np.dtype(np.uint8): TensorProto.UINT8,
-            np.dtype(np.int32): TensorProto.INT32}
-    graph = helper.make_graph(
-        [node], "g", [helper.make_tensor_value_info(n, elem[np.dtype(d)], s) for n, (s, d) in inputs.items()],
-        [helper.make_tensor_value_info("y", elem[np.dtype(output[1])], output[0])],
-        [numpy_helper.from_array(a, n) for n, a in initializers.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model
-
-
-def _check(model, x: np.ndarray) -> dict:
-    module = ft.compile(ft.from_onnx(model), target="vta")
-    want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
-    np.testing.assert_array_equal(module.run(x=x)["y"], want)
-    return module.report["backend"]["split"]
 
 
 def _ints(shape, lo_hi=INT8, dtype=np.int8) -> np.ndarray:
@@ -43,16 +23,16 @@ def _scalar(value, dtype=np.float32) -> np.ndarray:
 
 def test_matmul_integer_runs_on_vta():
     node = helper.make_node("MatMulInteger", ["x", "w"], ["y"])
-    model = _model(node, {"x": ((64, 256), np.int8)}, ((64, 256), np.int32), {"w": _ints((256, 256))})
-    split = _check(model, _ints((64, 256)))
+    model = one_node_model(node, {"x": ((64, 256), np.int8)}, ((64, 256), np.int32), {"w": _ints((256, 256))})
+    split = check_on_vta(model, _ints((64, 256)))
     assert split["vta"] == ["vta_dense"] and "matmul" not in split["cpu"]
 
 
 def test_conv_integer_runs_on_vta():
     node = helper.make_node("ConvInteger", ["x", "w"], ["y"], pads=[1, 1, 1, 1])
-    model = _model(node, {"x": ((1, 64, 14, 14), np.int8)}, ((1, 64, 14, 14), np.int32),
+    model = one_node_model(node, {"x": ((1, 64, 14, 14), np.int8)}, ((1, 64, 14, 14), np.int32),
                    {"w": _ints((64, 64, 3, 3))})
-    assert _check(model, _ints((1, 64, 14, 14)))["vta"] == ["vta_conv2d"]
+    assert check_on_vta(model, _ints((1, 64, 14, 14)))["vta"] == ["vta_conv2d"]
 
 
 def _qlinear(op: str, w: np.ndarray, w_scale: np.ndarray, extra: dict, **attrs):
@@ -65,8 +45,8 @@ def _qlinear(op: str, w: np.ndarray, w_scale: np.ndarray, extra: dict, **attrs):
 
 def test_qlinear_matmul_contraction_on_vta_rescale_on_cpu():
     node, consts = _qlinear("QLinearMatMul", _ints((256, 128)), _scalar(0.01), {})
-    model = _model(node, {"x": ((32, 256), np.int8)}, ((32, 128), np.int8), consts)
-    split = _check(model, _ints((32, 256)))
+    model = one_node_model(node, {"x": ((32, 256), np.int8)}, ((32, 128), np.int8), consts)
+    split = check_on_vta(model, _ints((32, 256)))
     assert split["vta"] == ["vta_dense"] and "matmul" not in split["cpu"] and split["cpu"]
 
 
@@ -74,13 +54,13 @@ def test_qlinear_conv_per_channel_contraction_on_vta():
     scales = R.uniform(0.005, 0.02, 64).astype(np.float32)
     bias = {"b": R.integers(-5000, 5000, 64).astype(np.int32)}
     node, consts = _qlinear("QLinearConv", _ints((64, 64, 3, 3)), scales, bias, pads=[1, 1, 1, 1])
-    model = _model(node, {"x": ((1, 64, 14, 14), np.int8)}, ((1, 64, 14, 14), np.int8), consts)
-    assert _check(model, _ints((1, 64, 14, 14)))["vta"] == ["vta_conv2d"]
+    model = one_node_model(node, {"x": ((1, 64, 14, 14), np.int8)}, ((1, 64, 14, 14), np.int8), consts)
+    assert check_on_vta(model, _ints((1, 64, 14, 14)))["vta"] == ["vta_conv2d"]
 
 
 @pytest.mark.parametrize("zero_point", [3, -2])
 def test_nonzero_zero_points_stay_on_the_cpu_bit_exact(zero_point):
     node, consts = _qlinear("QLinearMatMul", _ints((64, 64)), _scalar(0.01), {})
     consts["x_zp"] = _scalar(zero_point, np.int8)
-    model = _model(node, {"x": ((16, 64), np.int8)}, ((16, 64), np.int8), consts)
-    assert _check(model, _ints((16, 64)))["vta"] == []
+    model = one_node_model(node, {"x": ((16, 64), np.int8)}, ((16, 64), np.int8), consts)
+    assert check_on_vta(model, _ints((16, 64)))["vta"] == []

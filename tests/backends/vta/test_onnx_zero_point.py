@@ -11,11 +11,10 @@ checker (`frittata rules check`, int8 instances only) does not draw.
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 import frittata as ft
 from frittata.rewrites.library import library_rules
@@ -23,30 +22,9 @@ from frittata.rewrites.matching import match
 from frittata.rewrites.rules import PVar
 from frittata.terms import builders as tb
 from frittata.terms.term import Term
+from tests.backends.vta.onnx_models import check_on_vta, one_node_model
 
 R = np.random.default_rng(11)
-ELEM = {np.dtype(np.int8): TensorProto.INT8, np.dtype(np.uint8): TensorProto.UINT8,
-        np.dtype(np.int32): TensorProto.INT32}
-
-
-def _model(node, x: tuple, y: tuple, initializers: dict[str, np.ndarray]):
-    graph = helper.make_graph(
-        [node], "g", [helper.make_tensor_value_info("x", ELEM[np.dtype(x[1])], x[0])],
-        [helper.make_tensor_value_info("y", ELEM[np.dtype(y[1])], y[0])],
-        [numpy_helper.from_array(a, n) for n, a in initializers.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model
-
-
-def _check(model, x: np.ndarray) -> dict:
-    """Compile for vta, compare with onnxruntime bit for bit; the backend's split."""
-    module = ft.compile(ft.from_onnx(model), target="vta")
-    want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
-    np.testing.assert_array_equal(module.run(x=x)["y"], want)
-    return module.report["backend"]["split"]
-
-
 def _activations(shape, dtype) -> np.ndarray:
     info = np.iinfo(dtype)
     return R.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
@@ -71,16 +49,16 @@ def _qlinear(op: str, x_dtype, x_zp: int, w: np.ndarray, w_scale: np.ndarray, ex
 @pytest.mark.parametrize("x_dtype,x_zp", [(np.uint8, 131), (np.uint8, 128), (np.uint8, 0), (np.int8, -5)])
 def test_qlinear_matmul_with_zero_points_runs_on_vta(x_dtype, x_zp):
     node, consts = _qlinear("QLinearMatMul", x_dtype, x_zp, _weights((256, 256)), _scalar(0.01), {})
-    model = _model(node, ((64, 256), x_dtype), ((64, 256), x_dtype), consts)
-    split = _check(model, _activations((64, 256), x_dtype))
+    model = one_node_model(node, {"x": ((64, 256), x_dtype)}, ((64, 256), x_dtype), consts)
+    split = check_on_vta(model, _activations((64, 256), x_dtype))
     assert split["vta"] == ["vta_dense"] and "matmul" not in split["cpu"]
 
 
 def test_matmul_integer_uint8_zero_point_runs_on_vta():
     node = helper.make_node("MatMulInteger", ["x", "w", "x_zp"], ["y"])
-    model = _model(node, ((64, 256), np.uint8), ((64, 256), np.int32),
+    model = one_node_model(node, {"x": ((64, 256), np.uint8)}, ((64, 256), np.int32),
                    {"w": _weights((256, 256)), "x_zp": _scalar(7, np.uint8)})
-    split = _check(model, _activations((64, 256), np.uint8))
+    split = check_on_vta(model, _activations((64, 256), np.uint8))
     assert split["vta"] == ["vta_dense"] and "matmul" not in split["cpu"]
 
 
@@ -88,9 +66,9 @@ def test_matmul_integer_uint8_zero_point_runs_on_vta():
 def test_conv_integer_uint8_zero_point_runs_on_vta(pads):
     node = helper.make_node("ConvInteger", ["x", "w", "x_zp"], ["y"], pads=pads)
     out = 14 if pads[0] else 12
-    model = _model(node, ((1, 64, 14, 14), np.uint8), ((1, 64, out, out), np.int32),
+    model = one_node_model(node, {"x": ((1, 64, 14, 14), np.uint8)}, ((1, 64, out, out), np.int32),
                    {"w": _weights((64, 64, 3, 3)), "x_zp": _scalar(120, np.uint8)})
-    assert _check(model, _activations((1, 64, 14, 14), np.uint8))["vta"] == ["vta_conv2d"]
+    assert check_on_vta(model, _activations((1, 64, 14, 14), np.uint8))["vta"] == ["vta_conv2d"]
 
 
 @pytest.mark.parametrize("x_zp", [0, 97, 255])
@@ -99,8 +77,8 @@ def test_qlinear_conv_uint8_per_channel_scales_runs_on_vta(x_zp):
     bias = {"b": R.integers(-5000, 5000, 64).astype(np.int32)}
     node, consts = _qlinear("QLinearConv", np.uint8, x_zp, _weights((64, 64, 3, 3)), scales, bias,
                             pads=[1, 1, 1, 1])
-    model = _model(node, ((1, 64, 14, 14), np.uint8), ((1, 64, 14, 14), np.uint8), consts)
-    assert _check(model, _activations((1, 64, 14, 14), np.uint8))["vta"] == ["vta_conv2d"]
+    model = one_node_model(node, {"x": ((1, 64, 14, 14), np.uint8)}, ((1, 64, 14, 14), np.uint8), consts)
+    assert check_on_vta(model, _activations((1, 64, 14, 14), np.uint8))["vta"] == ["vta_conv2d"]
 
 
 # the rules on uint8 instances (k = 128); `frittata rules check` draws int8 leaves only (k = 0)

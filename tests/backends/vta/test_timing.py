@@ -5,7 +5,7 @@ import numpy as np
 from frittata.backends.vta.config import VtaConfig
 from frittata.backends.vta.dram import Dram
 from frittata.backends.vta.isa import Alu, AluOp, Deps, Finish, Gemm, Load, MemType, Store
-from frittata.backends.vta.matmul import MatmulTiling, run_matmul
+from frittata.backends.vta.matmul import run_matmul
 from frittata.backends.vta.simulator import Simulator
 from frittata.backends.vta.timing import TimingParams, cycles
 
