@@ -1,0 +1,58 @@
+"""The zoo's extracted programs, pinned: a refactor of the rules, the e-graph encoding or the
+operator table must extract the same programs at the same modelled cost (or cheaper, and then
+the pin moves in the same commit with the reason).
+
+The cost models are fixed (16 fp32 lanes for AVX-512 hosts, 8 lanes with half the FMA peak for
+AVX2 hosts), not read from the host, so the pins hold on every machine. The exact extractor
+proves each choice optimal, so ties cannot flip between runs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from frittata.extract import CpuModel, extract
+from frittata.rewrites import fold_params, saturate
+from frittata.terms import zoo
+
+MODELS = {
+    "avx512": CpuModel(vector_lanes=16),
+    "avx2": CpuModel(vector_lanes=8, fp32_flops_per_core=CpuModel.fp32_flops_per_core / 2),
+}
+
+PINS = {
+    ("resnet18", "avx512"): (0.010541464236192722, {
+        "fused_conv2d": 11, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1,
+        "tiled_conv2d": 9}),
+    ("resnet18", "avx2"): (0.02015674487495051, {
+        "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1,
+        "tiled_conv2d": 13}),
+    ("mobilenet_v2", "avx512"): (0.0027270239660973123, {
+        "fused_conv2d": 50, "fused_dense": 1, "global_avg_pool": 1, "reshape": 1, "tiled_conv2d": 2}),
+    ("mobilenet_v2", "avx2"): (0.004547290022007007, {
+        "fused_conv2d": 52, "fused_dense": 1, "global_avg_pool": 1, "reshape": 1}),
+    ("transformer_block", "avx512"): (0.0007928674204746931, {
+        "const": 1, "dense": 1, "fused_dense": 5, "fused_elementwise": 1, "layer_norm": 2, "matmul": 2,
+        "mul": 1, "reshape": 4, "softmax": 1, "transpose": 4}),
+    ("transformer_block", "avx2"): (0.0012172692224401316, {
+        "const": 1, "gelu": 1, "layer_norm": 2, "matmul": 2, "mul": 1, "reshape": 4, "softmax": 1,
+        "tiled_dense": 6, "transpose": 4}),
+}
+
+
+@pytest.fixture(scope="module", params=["resnet18", "mobilenet_v2", "transformer_block"])
+def saturated(request):
+    data, _ = saturate(zoo.get(request.param))
+    return request.param, data
+
+
+@pytest.mark.parametrize("host", sorted(MODELS))
+def test_zoo_extracts_the_pinned_program(saturated, host):
+    name, data = saturated
+    choice, report = extract(data, MODELS[host], method="ilp", time_limit=60.0)
+    program = fold_params(data.to_program(choice))
+    counts = {op: n for op, n in program.op_counts().items() if op not in ("param", "input")}
+    cost, pinned_counts = PINS[name, host]
+    assert report.optimal, f"{name}/{host}: the exact extractor stopped early ({report.status})"
+    assert report.cost <= cost * (1 + 1e-9), f"{name}/{host}: costs more than the pinned {cost}"
+    assert counts == pinned_counts, f"{name}/{host}: extracted {counts}, pinned {pinned_counts}"
