@@ -13,6 +13,7 @@ so the picked tile schedules run; without it the program is built as written.)
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import numpy as np
@@ -83,7 +84,7 @@ def bench_case(name: str, make, flops, repeat: int, optimize: bool = False) -> N
         compile_s = time.perf_counter() - start
         ours = mod.benchmark(inputs, repeat=repeat)["median_ms"]
         session = ort_session(program, threads)
-        theirs = median_ms(lambda: session.run(None, inputs), repeat, warmup=1)
+        theirs = median_ms(functools.partial(session.run, None, inputs), repeat, warmup=1)
         line = (f"{name:30s} t={threads}  frittata {ours:8.3f} ms  onnxruntime {theirs:8.3f} ms"
                 f"  ratio {ours / theirs:5.2f}  compile {compile_s:5.2f} s")
         if name.startswith("matmul"):

@@ -6,6 +6,7 @@ over repeated runs on this machine, printed with the ratio peer / frittata (abov
 
 from __future__ import annotations
 
+import functools
 import time
 
 from frittata.backends.runtime import time_runs
@@ -44,7 +45,7 @@ def run_bench(models: list[str] | None = None, threads: int | None = None) -> in
         compile_s = time.perf_counter() - start
         ours = module.benchmark(inputs, repeat=10)["median_ms"]
         ort = _onnxruntime_ms(program, inputs, threads)
-        interp = median_ms(lambda: evaluate(program, inputs), repeat=3, warmup=1)
+        interp = median_ms(functools.partial(evaluate, program, inputs), repeat=3, warmup=1)
         ort_text = f"{ort:14.2f} {ort / ours:7.2f}" if ort is not None else f"{'n/a':>14} {'':>7}"
         print(f"{name:<18} {compile_s:9.2f} {ours:11.2f} {ort_text} {interp:9.1f} {interp / ours:9.2f}")
     return 0

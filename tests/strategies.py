@@ -46,7 +46,8 @@ UNARY_SAFE = {
     "neg": T.neg, "abs": T.abs, "erf": T.erf, "tanh": T.tanh, "sigmoid": T.sigmoid,
     "relu": T.relu, "gelu": T.gelu, "exp": lambda t: T.exp(T.tanh(t)),
     "log": lambda t: T.log(T.add(T.abs(t), 1.0)), "sqrt": lambda t: T.sqrt(T.abs(t)),
-    "leaky_relu": lambda t: T.leaky_relu(t, 0.1), "round": lambda t: T.round(T.mul(t, 3.0)), "clip": lambda t: T.clip(t, -0.5, 0.75),
+    "leaky_relu": lambda t: T.leaky_relu(t, 0.1), "round": lambda t: T.round(T.mul(t, 3.0)),
+    "clip": lambda t: T.clip(t, -0.5, 0.75),
     "gelu_tanh": lambda t: T.gelu(t, "tanh"),
 }
 BINARY_SAFE = {

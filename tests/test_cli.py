@@ -41,7 +41,8 @@ def test_run_prints_and_saves_outputs_equal_to_the_interpreter(compiled):
     assert done.stdout.startswith("y: float32[1, 10]")
     from frittata import evaluate
 
-    np.testing.assert_allclose(np.load(folder / "out" / "y.npy"), evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
+    expected = evaluate(program, {"x": x})["y"]
+    np.testing.assert_allclose(np.load(folder / "out" / "y.npy"), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_run_with_a_wrong_input_shape_is_a_clear_error(compiled):

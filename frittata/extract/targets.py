@@ -1,7 +1,7 @@
 """Which cost model prices which target: the one place a backend plugs its model in.
 
-`cost_model_for("llvm")` is the analytical CPU model, with the host's vector width. A backend whose model lives on its side
-of the pipeline (the VTA cycle model is in `frittata.backends.vta`) registers a factory with
+`cost_model_for("llvm")` is the analytical CPU model, with the host's vector width. A backend whose
+model lives on its side of the pipeline (the VTA cycle model is in `frittata.backends.vta`) registers a factory with
 `register_cost_model`, because `extract` may not import from later stages; until it does,
 asking for that target raises an `ExtractionError` that says which targets have models.
 """

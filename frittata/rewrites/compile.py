@@ -42,14 +42,14 @@ class _Query:
         return self.tensors[pattern.bind]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compile_rule(rule_: Rule):
     """One one-way `Rule` as an egglog rule named like it (memoised: rules are immutable)."""
     query = _Query(rule_)
     root = var("root", Tensor)
     facts = [eq_(root, query.lhs(rule_.lhs))] + query.facts
     tys = [var(f"y{i}", PyObject) for i in range(len(query.tensors) + 1)]
-    for (name, tensor), y in zip(list(query.tensors.items()) + [("$root", root)], tys):
+    for tensor, y in zip(list(query.tensors.values()) + [root], tys):
         facts.append(eq_(ty(tensor), y))
     for guard in rule_.guards:
         if guard.fn == "param-only":

@@ -4,7 +4,8 @@ The left pattern is built bottom-up as a real term. A tensor variable becomes a 
 `param` if a `param-only` guard names it, else an `input`) whose type is proposed from its
 operator, position and already-built siblings (a conv2d weight fits its input, a bias has the
 output's channels, a residual has the output's shape, ...). Attributes not fixed by the
-pattern are sampled per operator; a `dtype-is` guard on a variable sets its leaf's dtype. Dimensions come from a small per-instance palette, so equal
+pattern are sampled per operator; a `dtype-is` guard on a variable sets its leaf's dtype.
+Dimensions come from a small per-instance palette, so equal
 dimensions — which guards often want — are likely. Ill-typed attempts return None; the
 checker simply tries again.
 """

@@ -56,7 +56,8 @@ def _conv_operand(inst, i: int, prev: list[Term], attrs: dict) -> TensorType:
         k, (top, left, bottom, right) = int(inst.rng.choice([1, 3])), attrs["pads"]
         kh, kw = min(k, x.shape[2] + top + bottom), min(k, x.shape[3] + left + right)
         return TensorType((out, x.shape[1] // groups, kh, kw), x.dtype)
-    acc = Term.make(Op.CONV2D, tuple(prev[:2]), tuple((k, attrs[k]) for k in ("strides", "pads", "dilations", "groups")))
+    conv_attrs = tuple((k, attrs[k]) for k in ("strides", "pads", "dilations", "groups"))
+    acc = Term.make(Op.CONV2D, tuple(prev[:2]), conv_attrs)
     if i == 2:
         return TensorType((acc.shape[1],), _acc_dtype(x))
     return TensorType(acc.shape, _residual_dtype(x, attrs["epilogue"]))

@@ -16,7 +16,8 @@ compared on later uses) or a constant; attributes not mentioned match anything. 
 every attribute must be given, as an expression (see `frittata.rewrites.exprs`). `(as ?y PAT)`
 on the left names a sub-term. Constants: integers, floats, "strings", none, true, false and
 tuples `[a b ...]`. An operand `?xs...` is a sequence variable: any number of operands (see
-`frittata.rewrites.sequences`, which expands such a rule into fixed-arity ones). Errors raise RewriteError with FILE:LINE:COL and the reason.
+`frittata.rewrites.sequences`, which expands such a rule into fixed-arity ones). Errors raise
+RewriteError with FILE:LINE:COL and the reason.
 """
 
 from __future__ import annotations
@@ -248,7 +249,8 @@ class _RuleParser:
         args = item.items[1:]
         variadic = kinds.endswith("*")
         if (len(args) < 1) if variadic else (len(args) != len(kinds)):
-            raise item.pos.error(f"{head.value}: expected {'1 or more' if variadic else len(kinds)} arguments, got {len(args)}")
+            expected = "1 or more" if variadic else len(kinds)
+            raise item.pos.error(f"{head.value}: expected {expected} arguments, got {len(args)}")
         for kind, arg in zip(kinds.rstrip("*") * (len(args) if variadic else 1), args):
             if kind == "t" and not (_is_symbol(arg) and arg.value.startswith("?")):
                 raise _pos(arg).error(f"{head.value}: expected a tensor ?var, got {_show(arg)}")

@@ -5,7 +5,8 @@ runs one egglog iteration at a time (then re-saturates the type analyses) and st
 first of: saturated, iter-limit, node-limit, time-limit. Before a step that could cross the
 node limit (current size times the largest growth seen so far, at least 2x), the e-graph is
 checkpointed (`push`) and a step that crosses the limit is rolled back (`pop`); a step that
-grows faster than ever seen before can still overshoot, and then ends the phase. One egglog step cannot be interrupted: the time limit is checked between steps.
+grows faster than ever seen before can still overshoot, and then ends the phase. One egglog
+step cannot be interrupted: the time limit is checked between steps.
 Every rule is sound, so whatever the stop reason the e-graph still holds the input program.
 """
 

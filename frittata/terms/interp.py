@@ -49,7 +49,8 @@ def check_inputs(expected: Mapping[str, TensorType], given: Mapping[str, np.ndar
         if not isinstance(value, np.ndarray):
             raise RuntimeInputError(f"{where}: input {name!r}: expected a numpy array {ty}, got {type(value).__name__}")
         if value.shape != ty.shape or value.dtype.name != ty.dtype:
-            raise RuntimeInputError(f"{where}: input {name!r}: expected {ty}, got {value.dtype.name}{list(value.shape)}")
+            got = f"{value.dtype.name}{list(value.shape)}"
+            raise RuntimeInputError(f"{where}: input {name!r}: expected {ty}, got {got}")
 
 
 def _checked(node: Term, value: np.ndarray) -> np.ndarray:

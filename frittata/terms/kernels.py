@@ -62,7 +62,8 @@ def normalize_epilogue(steps) -> Epilogue:
             case "cast", [dtype]:
                 out.append(("cast", check_dtype(dtype, "epilogue cast")))
             case _:
-                raise FrittataTypeError(f"epilogue: expected add, relu, clip lo hi, shift s or cast dtype, got {step!r}")
+                raise FrittataTypeError(
+                    f"epilogue: expected add, relu, clip lo hi, shift s or cast dtype, got {step!r}")
     return tuple(out)
 
 

@@ -1,10 +1,11 @@
 """Kernel ops for ONNX export: each is expanded into the graph-level terms it means.
 
-`fused_conv2d` / `fused_dense` become the contraction, a bias add and one term per epilogue
-step; `fused_elementwise` becomes the plain ops of its expression; `tiled_conv2d` / `tiled_dense` export as
-the fused op they compute (the schedule is dropped); `pack_nchwc` /
-`unpack_nchwc` and `vta_pack` / `vta_unpack` become a reshape and a transpose; `vta_dense` / `vta_conv2d` become unpacks, the plain contraction with its bias and
-epilogue, and a pack. The exporter then emits the expansion like any other graph.
+`fused_conv2d` / `fused_dense` become the contraction, a bias add and one term per epilogue step;
+`fused_elementwise` becomes the plain ops of its expression; `tiled_conv2d` / `tiled_dense` export
+as the fused op they compute (the schedule is dropped); `pack_nchwc` / `unpack_nchwc` and `vta_pack`
+/ `vta_unpack` become a reshape and a transpose; `vta_dense` / `vta_conv2d` become unpacks, the
+plain contraction with its bias and epilogue, and a pack. The exporter then emits the expansion like
+any other graph.
 """
 
 from __future__ import annotations

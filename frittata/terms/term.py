@@ -56,7 +56,7 @@ class Term:
     """One node of the term DAG. Build terms with `frittata.terms.builders`, not directly."""
 
     __slots__ = ("op", "args", "attrs", "type", "_key", "__weakref__")
-    _table: "weakref.WeakValueDictionary[tuple, Term]" = weakref.WeakValueDictionary()
+    _table: weakref.WeakValueDictionary[tuple, Term] = weakref.WeakValueDictionary()
 
     op: Op
     args: tuple[Term, ...]

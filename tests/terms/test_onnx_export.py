@@ -57,8 +57,8 @@ CASES = {
         schedule=(("vec", 8), ("m_block", 6), ("m_tail", 2), ("n_block", 8), ("n_tail", 3), ("k_block", 64),
                   ("parallel", "n"))),
     "vta_ops": tb.vta_unpack(tb.vta_conv2d(
-        tb.vta_pack(I8, "act", (1, 2, 3)), tb.vta_pack(tb.param("w6", R.integers(-128, 128, (6, 4, 3, 3)).astype(np.int8)),
-                                                       "wgt", (1, 2, 3)),
+        tb.vta_pack(I8, "act", (1, 2, 3)),
+        tb.vta_pack(tb.param("w6", R.integers(-128, 128, (6, 4, 3, 3)).astype(np.int8)), "wgt", (1, 2, 3)),
         tb.param("b6", np.arange(-3, 3, dtype=np.int32) * 50), (2, 1), (1, 0, 1, 2),
         (("shift", 4), ("clip", -100, 100), ("relu",), ("cast", "int8")), (1, 2, 3)), (1, 2, 3)),
     "vta_dense": tb.vta_unpack(tb.vta_dense(

@@ -104,7 +104,7 @@ def emit_map(k: Kernel, shape: tuple[int, ...], out: View, expr: Expr) -> None:
     shape, views = collapse(shape, [out] + [leaf.view for leaf in expr_leaves])
     if not shape:
         shape, views = (1,), [View(v.buf, (1,), v.offset, (0,), v.bounds, v.fill) for v in views]
-    out, expr = views[0], _with_views(expr, {id(l): v for l, v in zip(expr_leaves, views[1:])})
+    out, expr = views[0], _with_views(expr, {id(leaf): v for leaf, v in zip(expr_leaves, views[1:])})
     lo, hi = k.split(shape[0])
     with for_range(k.b, lo, hi, name="p") as outer:
         with loop_nest(k.b, shape[1:]) as inner:

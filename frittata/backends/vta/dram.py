@@ -43,7 +43,7 @@ class Dram:
         self._top = 0
 
     @classmethod
-    def restore(cls, image: np.ndarray) -> "Dram":
+    def restore(cls, image: np.ndarray) -> Dram:
         """A memory holding a copy of `image`, the bytes [0, top) of a saved one."""
         dram = cls(max(int(image.size), PAGE_BYTES))
         dram.data[:image.size] = image

@@ -21,8 +21,9 @@ s2g token is popped in the order it was pushed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from frittata.backends.vta.emitter import Emitter
 from frittata.backends.vta.isa import AluOp, Stage, Uop

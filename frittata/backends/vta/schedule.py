@@ -10,8 +10,9 @@ tile t+2 (an accumulator half is free again).  Every push is matched by exactly 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from frittata.backends.vta.emitter import Emitter
 from frittata.backends.vta.isa import AluOp, Stage

@@ -47,7 +47,8 @@ def tensorize_rules(cfg: VtaConfig) -> tuple[str, str]:
     for size, dims in ((bi, ("?x 1", "?w 1")), (bo, ("?w 0",))):
         for dim in dims:
             text = text.replace(f"(+ (dim {dim}) -1) -1) -1)", f"(+ (dim {dim}) {size - 1}) {size}) {size})")
-    text = text.replace("(rule tensorize-vta-", f"(rule {family}-").replace("(rule cancel-vta-", f"(rule {family}-cancel-")
+    text = text.replace("(rule tensorize-vta-", f"(rule {family}-")
+    text = text.replace("(rule cancel-vta-", f"(rule {family}-cancel-")
     return family, f"(family {family})\n{text}"
 
 

@@ -12,7 +12,8 @@ from tests.backends.llvm.helpers import check, rand
 X4 = (2, 3, 6, 5)
 
 UNARY = {
-    "neg": T.neg, "abs": T.abs, "round": lambda x: T.round(T.mul(x, 2.0)), "exp": T.exp, "log": lambda x: T.log(T.add(T.abs(x), 0.1)),
+    "neg": T.neg, "abs": T.abs, "round": lambda x: T.round(T.mul(x, 2.0)), "exp": T.exp,
+    "log": lambda x: T.log(T.add(T.abs(x), 0.1)),
     "sqrt": lambda x: T.sqrt(T.abs(x)), "erf": T.erf, "tanh": T.tanh, "sigmoid": T.sigmoid,
     "relu": T.relu, "leaky_relu": lambda x: T.leaky_relu(x, 0.2), "gelu": T.gelu,
     "gelu_tanh": lambda x: T.gelu(x, "tanh"), "clip": lambda x: T.clip(x, -0.5, None),
@@ -163,7 +164,8 @@ def test_shared_outputs_and_aliases():
     check(ft.Program({"a": y, "b": y, "r": T.reshape(y, (24,)), "s": T.exp(y)}))
 
 
-@pytest.mark.parametrize("shape, attrs", [((1, 5, 9, 19), dict(pads=1)), ((2, 4, 11, 12), dict(strides=2, pads=(1, 0, 2, 1))),
+@pytest.mark.parametrize("shape, attrs", [((1, 5, 9, 19), dict(pads=1)),
+                                          ((2, 4, 11, 12), dict(strides=2, pads=(1, 0, 2, 1))),
                                           ((1, 7, 8, 8), dict(dilations=(2, 1), pads=2))])
 def test_fast_conv_tiles_and_tails(shape, attrs):
     """More output channels than a register tile, partial pixel tiles, strides and dilations."""

@@ -1,0 +1,16 @@
+"""The tree stays lint-clean: ruff over the code, tests, benches and examples (settings in pyproject.toml)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(args)}: expected a clean run, got:\n{done.stdout}{done.stderr}"
+
+
+def test_ruff_clean():
+    _run("ruff", "check", "--no-cache", "frittata", "tests", "bench", "examples")
