@@ -1,0 +1,24 @@
+"""Real models as users bring them: torchvision CNNs exported by `torch.onnx.export`, imported,
+compiled for the CPU with every optimization on, and checked against onnxruntime."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+import frittata as ft
+from tests.models.torchvision_export import export
+
+MODELS = ["resnet18", "mobilenet_v2", "squeezenet1_0"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_exported_model_compiles_and_matches_onnxruntime(name, tmp_path):
+    path, sample = export(name, 32, tmp_path)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": sample})[0]
+    module = ft.compile(ft.from_onnx(str(path)), target="llvm")
+    got = module.run(x=sample)["y"]
+    scale = float(np.abs(want).max())
+    assert scale > 1e-3, f"{name}: the reference output is degenerate (max |y| = {scale})"
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4 * scale)
