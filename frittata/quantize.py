@@ -104,8 +104,8 @@ def _match_conv(node: Term) -> Layer | None:
     match t.op:
         case Op.CONV2D:
             return _plain_conv(t, np.zeros(t.shape[1]), relu)
-        case Op.ADD if t.args[0].op == Op.CONV2D and _bias(t.args[1], t.shape[1]) is not None:
-            return _plain_conv(t.args[0], _bias(t.args[1], t.shape[1]), relu)
+        case Op.ADD if t.args[0].op == Op.CONV2D and (bias := _bias(t.args[1], t.shape[1])) is not None:
+            return _plain_conv(t.args[0], bias, relu)
         case Op.BATCH_NORM if all(a.op == Op.PARAM for a in t.args[1:]) and t.args[0].op == Op.CONV2D:
             gamma, beta, mean, var = (_data(a).astype(np.float64) for a in t.args[1:])
             scale = gamma / np.sqrt(var + t.attr("eps"))

@@ -1,4 +1,5 @@
-"""The tree stays lint-clean: ruff over the code, tests, benches and examples (settings in pyproject.toml)."""
+"""The tree stays lint-clean: ruff over the code, tests, benches and examples, and mypy over
+`frittata/` (settings for both in pyproject.toml)."""
 
 import subprocess
 import sys
@@ -14,3 +15,7 @@ def _run(*args: str) -> None:
 
 def test_ruff_clean():
     _run("ruff", "check", "--no-cache", "frittata", "tests", "bench", "examples")
+
+
+def test_mypy_clean():
+    _run("mypy")

@@ -14,6 +14,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from frittata.backends.jit import Engine
 from frittata.backends.team import Team
 from frittata.terms.dtypes import TensorType
 from frittata.terms.interp import check_inputs
+
+if TYPE_CHECKING:
+    from frittata.backends.vta.build import VtaModule
 
 ALIGN = 64
 
@@ -106,7 +110,7 @@ def time_runs(run, inputs: Mapping[str, np.ndarray], repeat: int = 20, warmup: i
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "repeat": repeat}
 
 
-def load(path: str | Path, threads: int | None = None) -> Module:
+def load(path: str | Path, threads: int | None = None) -> Module | VtaModule:
     """Load a module saved by `Module.save` (or a VTA module's save); a truncated or altered
     file raises ModuleFormatError."""
     saved = fileformat.decode(Path(path).read_bytes(), str(path))

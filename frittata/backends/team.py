@@ -15,7 +15,7 @@ class Team:
     def __init__(self, entry, threads: int) -> None:
         self._entry = entry
         self.threads = max(1, int(threads))
-        self._work = [queue.SimpleQueue() for _ in range(self.threads - 1)]
+        self._work: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(self.threads - 1)]
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         for tid, inbox in enumerate(self._work, start=1):
             threading.Thread(target=self._serve, args=(tid, inbox), daemon=True,

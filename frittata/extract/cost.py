@@ -56,7 +56,10 @@ class NodeInfo:
 class CostModel(Protocol):
     """A per-target price list: `node_cost(info)` is run time in seconds (>= 0; inf = unsupported)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The model's name, for reports."""
+        ...
 
     def node_cost(self, info: NodeInfo) -> float:
         """Estimated seconds spent executing this e-node alone (see the module invariants)."""

@@ -137,7 +137,7 @@ class Arrays:
 def arrays(problem: Problem, model: IlpModel, scale: float) -> Arrays:
     """The model's arrays, with e-node costs multiplied by `scale`."""
     n_x = len(model.nodes)
-    starts, index, value = [0], [], []
+    starts, index, value = [0], list[int](), list[float]()
     for _, _, entries in model.rows:
         index.extend(col for col, _ in entries)
         value.extend(coef for _, coef in entries)

@@ -20,7 +20,7 @@ from frittata.extract.ilp_model import Arrays
 try:
     import highspy
 except ImportError:  # scipy's bundled HiGHS is the fallback
-    highspy = None
+    highspy = None  # type: ignore[assignment]  # solve() then uses scipy
 
 
 @dataclass(frozen=True)

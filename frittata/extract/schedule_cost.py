@@ -166,6 +166,7 @@ def stream_seconds(info: NodeInfo, cores: int, l2_bytes: float, dram_bandwidth: 
     """
     s = dict(info.attr("schedule"))
     x, w = info.operands[0], info.operands[1]
+    swept: float
     if info.op == Op.TILED_CONV2D:
         passes = math.ceil(_geometry(info, s)[2] / cores)
         swept = x.nbytes if s["parallel"] == "oc" else w.nbytes

@@ -106,8 +106,9 @@ def _below(data: EGraphData, eclass: int, depth: int) -> list[int]:
     """Classes reachable from `eclass` in at most `depth` operand steps, sorted."""
     seen, frontier = {eclass}, [eclass]
     for _ in range(depth):
-        frontier = [c for cls in frontier for n in data.classes[cls].nodes for c in data.nodes[n].children
-                    if c not in seen and not seen.add(c)]
+        children = [c for cls in frontier for n in data.classes[cls].nodes for c in data.nodes[n].children]
+        frontier = [c for c in dict.fromkeys(children) if c not in seen]
+        seen.update(frontier)
     return sorted(seen)
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 
 from egglog import (Bool, EGraph, Expr, PyObject, String, StringLike, eq, function, relation, rule,
                     ruleset, set_, var)
+from egglog.declarations import RuleDecl
 
 from frittata.errors import FrittataTypeError, RewriteError
 from frittata.rewrites.data import EGraphData, build_data
@@ -152,7 +153,8 @@ class EGraphHandle:
             self.egraph.run(ANALYSIS.saturate())
         except FrittataTypeError as err:
             raise RewriteError(f"saturation: a rule built an ill-typed node: {err}") from err
-        counts = {decl.name: n for decl, n in report.num_matches_per_rule.items() if decl.name}
+        counts = {decl.name: n for decl, n in report.num_matches_per_rule.items()
+                  if isinstance(decl, RuleDecl) and decl.name}
         counts["__updated__"] = int(report.updated)
         return counts
 

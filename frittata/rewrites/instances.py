@@ -40,7 +40,7 @@ class Instance:
         self.rule, self.rng = rule, rng
         self.palette = tuple(rng.choice(_DIMS, size=int(rng.integers(2, 4)), replace=False))
         self.params = {a.name for g in rule.guards if g.fn == "param-only" for a in g.args if isinstance(a, Var)}
-        self.dtypes = {g.args[0].name: g.args[1].value for g in rule.guards
+        self.dtypes: dict[str, str] = {g.args[0].name: str(g.args[1].value) for g in rule.guards
                        if g.fn == "dtype-is" and isinstance(g.args[0], Var) and isinstance(g.args[1], Lit)}
         self.terms: dict[str, Term] = {}
         self.env: dict[str, object] = {}

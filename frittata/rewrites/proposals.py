@@ -86,7 +86,7 @@ def _residual_dtype(x: TensorType, epilogue) -> str:
 def sample_attr(inst, p, name: str, args: list[Term], hint) -> object:
     """A random value for attribute `name` of `p.op`, fitted to its first operand."""
     rng = inst.rng
-    x = args[0].type if args else None
+    x = args[0].type if args else TensorType((), "float32")  # operand-less ops have no attribute that reads x
     pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
     match p.op, name:
         case (Op.CONV2D | Op.FUSED_CONV2D), "strides":
@@ -125,7 +125,7 @@ def sample_attr(inst, p, name: str, args: list[Term], hint) -> object:
             return _simple_attr(p.op, name, x, pick)
 
 
-def _simple_attr(op: Op, name: str, x: TensorType | None, pick) -> object:
+def _simple_attr(op: Op, name: str, x: TensorType, pick) -> object:
     match name:
         case "eps":
             return 1e-5

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import TypeGuard
 
 from frittata.rewrites.exprs import FUNCTIONS, PREDICATES, Call, Expr, Lit, Tup, Var
 from frittata.rewrites.sequences import expand_sequences
@@ -72,6 +73,7 @@ class Rule:
         """The one-way rules this rule stands for (itself, and its reverse if `<=>`)."""
         if not self.bidirectional:
             return [self]
+        assert isinstance(self.rhs, PNode), "parsing checked that a <=> rule's right side is an operator"
         back = replace(self, name=f"{self.name}~rev", lhs=self.rhs, rhs=self.lhs, bidirectional=False)
         return [replace(self, bidirectional=False), back]
 
@@ -82,9 +84,9 @@ def parse_rules(text: str, file: str = "<string>", family: str | None = None) ->
     for form in read(text, file):
         head = _head(form)
         match head:
-            case "family":
+            case "family" if isinstance(form, SList):
                 family = _family_form(form)
-            case "rule":
+            case "rule" if isinstance(form, SList):
                 for expanded in expand_sequences(form):
                     rule = _RuleParser(expanded, family).parse()
                     if any(r.name == rule.name for r in rules):
@@ -101,7 +103,7 @@ def _head(form: SExpr) -> str:
     return repr(getattr(form, "value", "[...]"))
 
 
-def _is_symbol(item: SExpr) -> bool:
+def _is_symbol(item: SExpr | None) -> TypeGuard[Atom]:
     return isinstance(item, Atom) and item.kind == "symbol"
 
 
@@ -116,7 +118,7 @@ class _RuleParser:
 
     def __init__(self, form: SList, family: str | None) -> None:
         self.form, self.family, self.target = form, family, "any"
-        self.kinds: dict[str, str] = {}
+        self.kinds: dict[str, str | None] = {}
 
     def parse(self) -> Rule:
         items = self.form.items

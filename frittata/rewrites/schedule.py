@@ -123,7 +123,7 @@ def run_phase(handle: EGraphHandle, phase: Phase, rules: list[Rule], limits: Lim
     if not chosen:
         return report
     ruleset = compile_rules(chosen, f"phase-{phase.name}-{id(report)}")
-    start, growth, fired = time.perf_counter(), 2.0, Counter()
+    start, growth, fired = time.perf_counter(), 2.0, Counter[str]()
     while True:
         report.stop_reason = _limit_hit(report, limits, time.perf_counter() - start)
         if report.stop_reason:

@@ -11,6 +11,7 @@ rest of the pipeline (e-graph compiler, property checker) only ever sees fixed-a
 from __future__ import annotations
 
 import itertools
+from typing import TypeGuard
 
 from frittata.rewrites.sexpr import Atom, SExpr, SList
 from frittata.rewrites.signature import ARITY
@@ -20,7 +21,7 @@ SUFFIX = "..."
 MAX_LENGTH = 8
 
 
-def is_sequence(item: SExpr) -> bool:
+def is_sequence(item: SExpr) -> TypeGuard[Atom]:
     """Whether `item` is a sequence variable `?name...`."""
     return (isinstance(item, Atom) and item.kind == "symbol" and isinstance(item.value, str)
             and item.value.startswith("?") and item.value.endswith(SUFFIX) and len(item.value) > 4)
@@ -42,6 +43,7 @@ def expand_sequences(form: SList) -> list[SList]:
     out = []
     for lengths in itertools.product(range(MAX_LENGTH + 1), repeat=len(names)):
         expanded = _splice(form, dict(zip(names, lengths)))
+        assert isinstance(expanded, SList)
         if _arities_fit(expanded):
             out.append(_renamed(expanded, lengths))
     return out

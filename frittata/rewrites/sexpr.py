@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from frittata.errors import RewriteError
 
@@ -38,7 +39,7 @@ class Pos:
 class Atom:
     """A symbol (`kind` "symbol"), an int, a float or a string literal."""
 
-    value: object
+    value: Any  # a str for symbols and strings
     kind: str
     pos: Pos
 

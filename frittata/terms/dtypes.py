@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from frittata.errors import FrittataTypeError
 
@@ -13,7 +15,7 @@ INT_DTYPES = ("int8", "uint8", "int32", "int64")
 DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
 
 
-def check_dtype(dtype: str, where: str) -> str:
+def check_dtype(dtype: DTypeLike, where: str) -> str:
     """Return `dtype` as a canonical name, or raise naming the supported dtypes."""
     name = np.dtype(dtype).name if _is_numpy_dtype(dtype) else str(dtype)
     if name not in DTYPES:
@@ -21,7 +23,7 @@ def check_dtype(dtype: str, where: str) -> str:
     return name
 
 
-def _is_numpy_dtype(dtype: object) -> bool:
+def _is_numpy_dtype(dtype: DTypeLike) -> bool:
     try:
         np.dtype(dtype)
     except TypeError:
@@ -63,10 +65,10 @@ class TensorType:
         return f"{self.dtype}{list(self.shape)}"
 
 
-def make_type(shape: object, dtype: str, where: str) -> TensorType:
+def make_type(shape: Any, dtype: str, where: str) -> TensorType:
     """Validate a user-given shape and dtype into a TensorType."""
     try:
-        dims = tuple(int(d) for d in shape)  # type: ignore[union-attr]
+        dims = tuple(int(d) for d in shape)
     except (TypeError, ValueError):
         raise FrittataTypeError(f"{where}: expected a shape of ints, got {shape!r}") from None
     if any(d < 0 for d in dims):

@@ -78,6 +78,8 @@ def args_used(expr: Expr) -> set[int]:
             return set()
         case (name, *rest):
             return set().union(*(args_used(c) for c in rest[:arity(BY_NAME[name])]))
+        case _:
+            raise _bad("a normalized expression", expr)
 
 
 def inline(outer: Expr, index: int, inner: Expr) -> Expr:
@@ -96,6 +98,8 @@ def inline(outer: Expr, index: int, inner: Expr) -> Expr:
             case (name, *rest):
                 n = arity(BY_NAME[name])
                 return (name, *(go(c) for c in rest[:n]), *rest[n:])
+            case _:
+                raise _bad("a normalized expression", e)
 
     return go(outer)
 
@@ -109,6 +113,8 @@ def _shifted(expr: Expr, by: int) -> Expr:
         case (name, *rest):
             n = arity(BY_NAME[name])
             return (name, *(_shifted(c, by) for c in rest[:n]), *rest[n:])
+        case _:
+            raise _bad("a normalized expression", expr)
 
 
 def expr_ops(expr: Expr) -> list[Op]:
@@ -119,6 +125,8 @@ def expr_ops(expr: Expr) -> list[Op]:
         case (name, *rest):
             op = BY_NAME[name]
             return [op] + [o for c in rest[:arity(op)] for o in expr_ops(c)]
+        case _:
+            raise _bad("a normalized expression", expr)
 
 
 def expand(expr: Expr, operands: Sequence[Term]) -> Term:
@@ -133,6 +141,8 @@ def expand(expr: Expr, operands: Sequence[Term]) -> Term:
             n = arity(op)
             kids = tuple(expand(c, operands) for c in rest[:n])
             return Term.make(op, kids, _attrs(op, kids[0], rest[n:]))
+        case _:
+            raise _bad("a normalized expression", expr)
 
 
 def _attrs(op: Op, first: Term, values: list) -> tuple:

@@ -75,7 +75,7 @@ def infer_type(op: Op, args: tuple, attrs: dict[str, Any]) -> TensorType:
 
             return infer_vta(op, types, attrs)
         case _:
-            assert_never(op)
+            assert_never(op)  # type: ignore[arg-type]  # the `_ if op in ...` cases do not narrow
 
 
 def _arity(op: Op, types: list[TensorType], n: int) -> list[TensorType]:

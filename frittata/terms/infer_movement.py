@@ -11,9 +11,11 @@ from frittata.terms.ops import Op
 
 
 def infer_movement(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
-    if op != Op.CONCAT and len(types) != 1:
+    if op == Op.CONCAT:
+        return _concat(types, attrs["axis"])
+    if len(types) != 1:
         raise fail(op, "1 operand", len(types))
-    x = types[0] if types else None
+    (x,) = types
     match op:
         case Op.RESHAPE:
             shape = tuple(attrs["shape"])
@@ -25,8 +27,6 @@ def infer_movement(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> Te
             if sorted(perm) != list(range(x.rank)):
                 raise fail(op, f"a permutation of range({x.rank})", perm)
             return TensorType(tuple(x.shape[p] for p in perm), x.dtype)
-        case Op.CONCAT:
-            return _concat(types, attrs["axis"])
         case Op.SLICE:
             return _slice(x, attrs["slices"])
         case Op.PAD:

@@ -37,7 +37,7 @@ def evaluate(program: Program | Term, inputs: Mapping[str, np.ndarray] | None = 
     return {name: values[id(t)] for name, t in program.outputs.items()}
 
 
-def check_inputs(expected: Mapping[str, TensorType], given: Mapping[str, np.ndarray], where: str) -> None:
+def check_inputs(expected: Mapping[str, TensorType], given: Mapping[str, object], where: str) -> None:
     """Raise RuntimeInputError unless `given` has exactly the expected names, shapes and dtypes."""
     missing = [n for n in expected if n not in given]
     extra = [n for n in given if n not in expected]

@@ -49,7 +49,7 @@ def unpack_nchwc(x: Term, c: int) -> Term:
 
 def normalize_epilogue(steps) -> Epilogue:
     """Steps as tuples of (name, *numbers); numbers become ints or floats, dtypes canonical."""
-    out = []
+    out: list[tuple] = []
     for step in steps:
         name, *rest = step
         match name, rest:

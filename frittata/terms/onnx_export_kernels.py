@@ -29,12 +29,12 @@ def expand_kernel(node: Term) -> Term:
             x, w, bias = node.args[:3]
             return _epilogue(tb.add(tb.dense(x, w), bias), node.args[3:], node.attr("epilogue"))
         case Op.PACK_NCHWC:
-            n, ch, h, w = node.args[0].shape
+            n, ch, height, width = node.args[0].shape
             c = node.attr("c")
-            return tb.transpose(tb.reshape(node.args[0], (n, ch // c, c, h, w)), (0, 1, 3, 4, 2))
+            return tb.transpose(tb.reshape(node.args[0], (n, ch // c, c, height, width)), (0, 1, 3, 4, 2))
         case Op.UNPACK_NCHWC:
-            n, cb, h, w, c = node.args[0].shape
-            return tb.reshape(tb.transpose(node.args[0], (0, 1, 4, 2, 3)), (n, cb * c, h, w))
+            n, cb, height, width, c = node.args[0].shape
+            return tb.reshape(tb.transpose(node.args[0], (0, 1, 4, 2, 3)), (n, cb * c, height, width))
         case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
             return _expand_vta(node)
         case Op.FUSED_ELEMENTWISE:

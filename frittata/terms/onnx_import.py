@@ -178,4 +178,4 @@ def _input_var(info: onnx.ValueInfoProto, fixed: Sequence[int] | None) -> Term:
                             f" {tuple(dims) if ttype.HasField('shape') else 'no shape'}"
                             f" (symbolic {symbolic}); fix them with"
                             f" from_onnx(..., shapes={{{info.name!r}: (...)}})")
-    return tb.var(info.name, dims, dtype)
+    return tb.var(info.name, [int(d) for d in dims], dtype)

@@ -11,8 +11,8 @@ from frittata.terms.onnx_node import NodeView, unsupported
 from frittata.terms.term import Term
 
 
-def window_pads(n: NodeView, size: tuple[int, int], kernel: tuple[int, int],
-                strides: tuple[int, int], dilations: tuple[int, int]) -> tuple[int, ...]:
+def window_pads(n: NodeView, size: tuple[int, ...], kernel: tuple[int, ...],
+                strides: tuple[int, ...], dilations: tuple[int, ...]) -> tuple[int, ...]:
     """(top, left, bottom, right) from `pads` or `auto_pad` (SAME_UPPER, SAME_LOWER, VALID)."""
     auto = n.attr("auto_pad", "NOTSET")
     if auto == "NOTSET":
@@ -80,7 +80,8 @@ def _batch_norm(n: NodeView) -> Term:
     if n.attr("training_mode", 0):
         raise unsupported("BatchNormalization with training_mode=1")
     n.no_extra_outputs()
-    return tb.batch_norm(*(n.term(i) for i in range(5)), eps=n.attr("epsilon", 1e-5))
+    x, scale, bias, mean, var = (n.term(i) for i in range(5))
+    return tb.batch_norm(x, scale, bias, mean, var, eps=n.attr("epsilon", 1e-5))
 
 
 def _pool_geometry(n: NodeView, x: Term) -> tuple[tuple, tuple, tuple]:

@@ -42,29 +42,36 @@ class NodeView:
             return True
         return all(v is None or isinstance(v, np.ndarray) for v in self.values)
 
-    def term(self, i: int) -> Term:
-        if not self.has(i):
+    def value(self, i: int) -> Value:
+        """Input i; an absent input is an error."""
+        value = self.values[i] if i < len(self.values) else None
+        if value is None:
             raise FrontendError(f"expected input {i}, got none")
-        return self.importer.term(self.node.input[i], self.values[i])
+        return value
+
+    def term(self, i: int) -> Term:
+        return self.importer.term(self.node.input[i], self.value(i))
 
     def terms(self) -> list[Term]:
         return [self.term(i) for i in range(len(self.values)) if self.has(i)]
 
-    def const(self, i: int, what: str) -> np.ndarray | None:
-        """Input i as a numpy constant (None if absent); a computed tensor is an error."""
-        if not self.has(i):
-            return None
-        value = self.values[i]
+    def const(self, i: int, what: str) -> np.ndarray:
+        """Input i as a numpy constant; an absent input or a computed tensor is an error."""
+        value = self.value(i)
         if not isinstance(value, np.ndarray):
             raise FrontendError(f"expected input {i} ({what}) to be a constant known at import time,"
                                 f" got a computed tensor {value.type}")
         return value
 
+    def optional_const(self, i: int, what: str) -> np.ndarray | None:
+        """Input i as a numpy constant, None if absent; a computed tensor is an error."""
+        return self.const(i, what) if self.has(i) else None
+
     def axes(self, i: int) -> list[int] | None:
         """Axes from the `axes` attribute (older opsets) or from constant input i (newer ones)."""
         if "axes" in self.attrs:
             return [int(a) for a in self.attrs["axes"]]
-        axes = self.const(i, "axes")
+        axes = self.optional_const(i, "axes")
         return None if axes is None else [int(a) for a in axes.reshape(-1)]
 
     def no_extra_outputs(self) -> None:
@@ -74,7 +81,7 @@ class NodeView:
 
     def static_shape_op(self) -> np.ndarray:
         """Shape (with start/end) or Size of an input whose shape is static."""
-        shape = tuple(self.values[0].shape)
+        shape = tuple(self.value(0).shape)
         if self.node.op_type == "Size":
             return np.array(math.prod(shape), dtype=np.int64)
         start, end = self.attr("start", 0), self.attr("end", len(shape))

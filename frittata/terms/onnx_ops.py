@@ -12,6 +12,7 @@ from functools import reduce
 
 import numpy as np
 
+from frittata.errors import FrontendError
 from frittata.terms import builders as tb
 from frittata.terms.onnx_nn import NN_CONVERTERS
 from frittata.terms.onnx_node import NodeView, Value, onnx_dtype_name, unsupported
@@ -41,7 +42,7 @@ def _variadic(n: NodeView) -> Term:
 
 def _pow(n: NodeView) -> Term:
     """ONNX lets the exponent have another dtype; it is cast to the base's."""
-    base, exponent = n.term(0), n.values[1]
+    base, exponent = n.term(0), n.value(1)
     if isinstance(exponent, np.ndarray):
         exponent = n.importer.term(n.node.input[1] + ":" + base.dtype, exponent.astype(base.dtype))
     elif exponent.dtype != base.dtype:
@@ -62,7 +63,7 @@ def _clip(n: NodeView) -> Term:
     x = n.term(0)
     bounds = [n.values[i] if n.has(i) else None for i in (1, 2)]
     if all(b is None or isinstance(b, np.ndarray) for b in bounds):
-        return tb.clip(x, *(None if b is None else b.item() for b in bounds))
+        return tb.clip(x, *(b.item() if isinstance(b, np.ndarray) else None for b in bounds))
     lo, hi = (n.term(i) if n.has(i) else None for i in (1, 2))
     x = x if lo is None else tb.maximum(x, lo)
     return x if hi is None else tb.minimum(x, hi)
@@ -79,7 +80,7 @@ def _cast(n: NodeView) -> Term:
 def _identity(n: NodeView) -> Value:
     """Identity, and Dropout at inference (its mask output is not supported)."""
     n.no_extra_outputs()
-    return n.values[0]
+    return n.value(0)
 
 
 def _reshape(n: NodeView) -> Term:
@@ -107,7 +108,10 @@ def _squeeze(n: NodeView) -> Term:
 
 
 def _unsqueeze(n: NodeView) -> Term:
-    return tb.unsqueeze(n.term(0), n.axes(1))
+    axes = n.axes(1)
+    if axes is None:
+        raise FrontendError("Unsqueeze: expected axes (an attribute or input 1), got none")
+    return tb.unsqueeze(n.term(0), axes)
 
 
 def onnx_slice(dim: int, start: int, end: int, step: int) -> tuple[int, int | None, int]:
@@ -126,7 +130,7 @@ def _slice(n: NodeView) -> Term:
     starts, ends = n.const(1, "starts"), n.const(2, "ends")
     axes = n.const(3, "axes") if n.has(3) else np.arange(len(starts))
     steps = n.const(4, "steps") if n.has(4) else np.ones(len(starts), np.int64)
-    triples = [(0, d, 1) for d in x.shape]
+    triples: list[tuple[int, int | None, int]] = [(0, d, 1) for d in x.shape]
     for start, end, axis, step in zip(starts, ends, axes, steps):
         axis = int(axis) % x.type.rank
         triples[axis] = onnx_slice(x.shape[axis], int(start), int(end), int(step))
@@ -144,7 +148,7 @@ def _pad(n: NodeView) -> Term:
     pairs = [(0, 0)] * rank
     for i, axis in enumerate(axes):
         pairs[axis] = (raw[i], raw[i + len(axes)])
-    value = n.const(2, "constant_value")
+    value = n.optional_const(2, "constant_value")
     padded = tb.pad(x, [(max(b, 0), max(a, 0)) for b, a in pairs], 0 if value is None else value.item())
     if all(b >= 0 and a >= 0 for b, a in pairs):
         return padded

@@ -30,7 +30,7 @@ def _const(n: NodeView, i: int, what: str, shape: tuple[int, ...] | None = None,
 
 def _centered(n: NodeView, x: Term, i: int, shape: tuple[int, ...]) -> Term:
     """x - zero_point(input i) in int32; x itself when the zero point is absent or all zero."""
-    zp = n.const(i, "zero point")
+    zp = n.optional_const(i, "zero point")
     if zp is None or not zp.any():
         return x
     return tb.sub(tb.cast(x, "int32"), _const(n, i, "zero point", shape, "int32"))
@@ -47,7 +47,7 @@ def _saturate_round(n: NodeView, v: Term, zp_index: int, shape: tuple[int, ...] 
     Saturating first to [lo - zp, hi - zp], then rounding and adding zp, equals onnxruntime's
     round, add, saturate because the bounds are integers.
     """
-    zp = n.const(zp_index, "zero point")
+    zp = n.optional_const(zp_index, "zero point")
     dtype = "uint8" if zp is None else zp.dtype.name
     if dtype not in QRANGE:
         raise unsupported(f"quantized output dtype {dtype}; expected int8 or uint8")
@@ -56,10 +56,10 @@ def _saturate_round(n: NodeView, v: Term, zp_index: int, shape: tuple[int, ...] 
         z = 0 if zp is None else int(zp.reshape(-1)[0])
         rounded = tb.round(tb.clip(v, lo - z, hi - z))
         return tb.cast(tb.add(rounded, float(z)) if z else rounded, dtype)
-    z = zp.astype(np.float32).reshape(shape)
+    zs = zp.astype(np.float32).reshape(shape)
     name = n.node.output[0]
     low, high, offset = (n.importer.term(f"{name}:{tag}", arr) for tag, arr in
-                         (("low", lo - z), ("high", hi - z), ("zero_point", z)))
+                         (("low", lo - zs), ("high", hi - zs), ("zero_point", zs)))
     clipped = tb.minimum(tb.maximum(v, low), high)
     return tb.cast(tb.add(tb.round(clipped), offset), dtype)
 
@@ -81,7 +81,7 @@ def _quantize(n: NodeView) -> Term:
 
 def _matmul_integer(n: NodeView) -> Term:
     a, b = n.term(0), n.term(1)
-    a_zp = n.const(2, "a_zero_point")
+    a_zp = n.optional_const(2, "a_zero_point")
     row_shape = (a.shape[-2], 1) if a_zp is not None and a_zp.size > 1 else ()
     return matmul_nd(_centered(n, a, 2, row_shape), _centered(n, b, 3, ()))
 

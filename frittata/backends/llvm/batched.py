@@ -52,6 +52,7 @@ def lower(k: Kernel, step: Step, args: list[View], lanes: int) -> bool:
     g = _gemm(t, lanes)
     b = k.b
     a_base, b_base, c_base = k.base(args[0].buf), k.base(args[1].buf), k.base(step.out)
+    assert step.scratch is not None
     panels = k.base(step.scratch)
     with for_range(b, 0, math.prod(t.shape[:-2]), name="batch") as i:
         a_ptr = b.gep(a_base, [b.mul(i, i64(g.m * g.k))], source_etype=F32)

@@ -117,6 +117,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> No
                                 f"{k.function.name}.micro{rows}", _k_loop(g)) for rows in {g.mr, g.o % g.mr} if rows}
     ptr = k.base
     packed = pack_weights(t.args[1].attr("ref").data, g.mr)
+    assert step.scratch is not None
     xq, x, w = ptr(step.scratch), ptr(args[0].buf), ptr(plan.add_param(f"{k.function.name}.wpack", packed))
     bias = ptr(args[2].buf) if fused else None
     residual = ptr(args[3].buf) if len(args) > 3 else None

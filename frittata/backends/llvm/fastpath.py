@@ -91,6 +91,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> bo
         padded[:g.n] = t.args[2].attr("ref").data
         bias = ptr(plan.add_param(f"{name}.bias", padded))
     if t.op == Op.MATMUL and t.args[1].op != Op.PARAM:
+        assert step.scratch is not None
         panels = ptr(step.scratch)
         pack = lambda p0, p1: emit_pack_runtime(k, g, ptr(args[1].buf), g.n, panels, p0, p1)  # noqa: E731
     else:

@@ -14,6 +14,7 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
 from frittata.backends.llvm.views import (View, broadcast_to, channel_view, contiguous, nchwc_strides, padded,
                                          scatter_nchwc, slice_view, transpose)
+from frittata.errors import LoweringError
 from frittata.terms.fused import expand
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
@@ -107,6 +108,9 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
             movement.emit_gather(k, args[0], t.attr("axis"), t.attr("indices"), out)
         case Op.INPUT | Op.PARAM | Op.RESHAPE:
             raise AssertionError(f"{t.op} is placed, never a kernel step")
+        case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
+            raise LoweringError(f"llvm: expected ops the CPU runs, got {t.op.value}, a VTA accelerator op "
+                                "(build for the vta target)")
         case _:
             assert_never(t.op)
 

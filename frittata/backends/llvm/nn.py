@@ -115,6 +115,7 @@ class Epilogue:
         for step in self.steps:
             match step:
                 case ("add",):
+                    assert self.residual is not None
                     value = scalar.binary(b, Op.ADD, dtype, value, load(k, self.residual, idx))
                 case ("relu",):
                     value = scalar.clip(b, dtype, value, 0, None)

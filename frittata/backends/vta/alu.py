@@ -13,7 +13,7 @@ import numpy as np
 from frittata.backends.vta.isa import Alu, AluOp
 
 
-def _shift(x: np.ndarray, amount: np.ndarray) -> np.ndarray:
+def _shift(x: np.ndarray, amount: np.ndarray | np.int64) -> np.ndarray:
     amount = np.broadcast_to(amount, x.shape)
     right = x >> np.clip(amount, 0, 63)
     left = x << np.clip(-amount, 0, 32)

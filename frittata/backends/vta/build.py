@@ -11,9 +11,12 @@ reshape and transpose they stand for.  The split is in `module.report["split"]`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from frittata.backends.runtime import time_runs
+from frittata.backends.runtime import Module, time_runs
 from frittata.backends.vta.config import VtaConfig
 from frittata.backends.vta.dram import Dram, DramBuffer
 from frittata.backends.vta.lower import Lowered, emit_vta_term
@@ -25,6 +28,9 @@ from frittata.terms.onnx_export_kernels import expand_kernel
 from frittata.terms.ops import VTA, Op
 from frittata.terms.program import Program
 from frittata.terms.term import Term, postorder
+
+if TYPE_CHECKING:
+    from frittata.backends.vta.saved import LoadedCall
 
 CALLS = (Op.VTA_DENSE, Op.VTA_CONV2D)
 
@@ -51,9 +57,9 @@ class HostPart:
     def __init__(self, outputs: dict[str, Term], threads: int | None) -> None:
         self.program = Program(outputs)
         self.constant = not self.program.inputs
-        self.value = evaluate(self.program) if self.constant else None
+        self.value: dict[str, np.ndarray] = evaluate(self.program) if self.constant else {}
         self.passthrough = all(t.op == Op.INPUT for t in outputs.values())
-        self.module = None
+        self.module: Module | None = None
         if not (self.constant or self.passthrough):
             from frittata.backends.llvm import build as build_llvm
 
@@ -64,6 +70,7 @@ class HostPart:
             return self.value
         if self.passthrough:
             return {n: env[t.attr("name")] for n, t in self.program.outputs.items()}
+        assert self.module is not None
         return self.module.run(**{n: env[n] for n in self.program.inputs})
 
 
@@ -74,7 +81,7 @@ class VtaModule:
     outputs; `save` writes everything to one file that `frittata.load` reads back."""
 
     def __init__(self, cfg: VtaConfig, inputs: dict, outputs: dict, sim: Simulator,
-                 calls: list[tuple[list, Lowered]], final, report: dict) -> None:
+                 calls: Sequence[tuple[list, Lowered | LoadedCall]], final, report: dict) -> None:
         self.cfg, self.inputs, self.outputs, self.sim = cfg, inputs, outputs, sim
         self.calls, self.final, self.report = calls, final, report
         self.last_reports: list = []

@@ -75,10 +75,11 @@ class VtaCostModel:
     def _accelerator(self, info: NodeInfo) -> float:
         args = [tb.var(f"a{i}", t.shape, t.dtype) for i, t in enumerate(info.operands)]
         attrs = dict(info.attrs)
+        x, w, bias = args
         if info.op == Op.VTA_DENSE:
-            node = tb.vta_dense(*args, attrs["epilogue"], attrs["block"])
+            node = tb.vta_dense(x, w, bias, attrs["epilogue"], attrs["block"])
         else:
-            node = tb.vta_conv2d(*args, attrs["strides"], attrs["pads"], attrs["epilogue"], attrs["block"])
+            node = tb.vta_conv2d(x, w, bias, attrs["strides"], attrs["pads"], attrs["epilogue"], attrs["block"])
         moved = sum(t.nbytes for t in info.operands) + info.type.nbytes
         return stream_cycles(node, self.cfg, self.timing) / self.clock_hz + moved / self.link_bytes_per_s
 

@@ -22,7 +22,7 @@ in by a LOAD UOP emitted just before its GEMM / ALU.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import assert_never
+from typing import Any, assert_never
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def _nop(stage: Stage) -> Instruction:
             assert_never(stage)
 
 
-def _loop_fields(loops: tuple[UopLoop, ...], alu: bool) -> dict[str, int]:
+def _loop_fields(loops: tuple[UopLoop, ...], alu: bool) -> dict[str, Any]:
     """Map kernel loops onto (iter_out, iter_in); an ALU kernel's single loop is the inner one."""
     if alu and len(loops) == 1:
         loops = (UopLoop(1),) + loops
@@ -215,5 +215,7 @@ class Emitter:
         if uops is not None:
             base = uops.elem_offset(self.cfg.uop_elem_bytes)
             for i in self._uop_loads:
-                insns[i] = replace(insns[i], dram_base=insns[i].dram_base + base)
+                load = insns[i]
+                assert isinstance(load, Load)
+                insns[i] = replace(load, dram_base=load.dram_base + base)
         return tuple(insns)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from functools import lru_cache
-from typing import assert_never
+from typing import Any, assert_never
 
 import numpy as np
 
@@ -46,6 +46,7 @@ def layout(opcode: Opcode, cfg: VtaConfig) -> Layout:
     loop = (("reset", 1), ("uop_bgn", cfg.log_uop_depth), ("uop_end", cfg.log_uop_depth + 1),
             ("iter_out", LOOP_ITER_WIDTH), ("iter_in", LOOP_ITER_WIDTH),
             ("dst_factor_out", cfg.log_acc_depth), ("dst_factor_in", cfg.log_acc_depth))
+    body: tuple[tuple[str, int], ...]
     match opcode:
         case Opcode.LOAD | Opcode.STORE:
             body = (("mem", 3), ("sram_base", SRAM_ADDR_WIDTH), ("dram_base", 32),
@@ -93,7 +94,7 @@ def encode(insn: Instruction, cfg: VtaConfig) -> int:
     return word
 
 
-def _fields_of(word: int, lay: Layout) -> dict[str, int]:
+def _fields_of(word: int, lay: Layout) -> dict[str, Any]:
     used = 0
     values = {}
     for name, offset, width in lay:
@@ -190,5 +191,5 @@ def decode_uop(word: int, cfg: VtaConfig) -> Uop:
 def split_uops(words: np.ndarray, cfg: VtaConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised decode: the (dst, src, wgt) index arrays of an array of uop words."""
     words = words.astype(np.int64)
-    return tuple((words >> offset) & ((1 << width) - 1)
-                 for _, offset, width in uop_layout(cfg))
+    dst, src, wgt = ((words >> offset) & ((1 << width) - 1) for _, offset, width in uop_layout(cfg))
+    return dst, src, wgt

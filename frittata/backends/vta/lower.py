@@ -82,6 +82,7 @@ def emit_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig, dram: Dram
     out = dram.alloc((np.dtype(node.dtype).itemsize, *node.shape), np.int8)
     em = Emitter(cfg, dram)
     epilogue, planes = node.attr("epilogue"), plane_buffers(out)
+    tiling: object
     if node.op == Op.VTA_DENSE:
         tiling = emit_dense(em, x, w, bias, planes, epilogue, threads)
     else:

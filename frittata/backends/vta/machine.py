@@ -54,7 +54,7 @@ class Machine:
                                unit, where)
         block = sram[insn.sram_base:insn.sram_base + ny * nx].reshape(ny, nx, -1)
         block[...] = 0
-        data = rows.view(dtype).reshape(insn.y_size, insn.x_size, -1)
+        data: np.ndarray = rows.view(dtype).reshape(insn.y_size, insn.x_size, -1)
         block[pads[0]:pads[0] + insn.y_size, pads[2]:pads[2] + insn.x_size] = data
 
     def _load_target(self, insn: Load, where: str) -> tuple[np.ndarray, int, type]:

@@ -91,6 +91,7 @@ class LoadedPart:
             return self.values
         if self.renames is not None:
             return {n: env[src] for n, src in self.renames.items()}
+        assert self.module is not None
         return self.module.run(**{n: env[n] for n in self.module.inputs})
 
 
@@ -136,8 +137,8 @@ def load_vta(saved: fileformat.Saved, threads: int | None = None) -> VtaModule:
     for i, call in enumerate(meta["calls"]):
         parts = [_load_part(p, f"call{i}.part{j}", arrays, threads) for j, p in enumerate(call["parts"])]
         program = LoadedProgram(decode_stream(arrays[f"insn{i}"].tobytes(), cfg))
-        inputs = tuple(_buffer(b) for b in call["inputs"])
-        calls.append((parts, LoadedCall(program, inputs, _buffer(call["out"]), call["dtype"])))
+        x, w = (_buffer(b) for b in call["inputs"])
+        calls.append((parts, LoadedCall(program, (x, w), _buffer(call["out"]), call["dtype"])))
     final = _load_part(meta["final"], "final", arrays, threads)
     return VtaModule(cfg, _types(meta["inputs"]), _types(meta["outputs"]), sim, calls, final,
                      meta.get("report", {}))

@@ -48,7 +48,7 @@ class Simulator:
         while any(pending.values()):
             stage, start = self._next(pending, tokens, free)
             index, insn = pending[stage].popleft()
-            pops, pushes = insn.deps.moves(stage)
+            pops, pushes = _queues(insn, stage)
             for queue in pops:
                 tokens[queue].popleft()
             self._apply(insn, f"instruction #{index} ({describe(insn)})")
@@ -67,7 +67,7 @@ class Simulator:
         for stage, queue in pending.items():
             if not queue:
                 continue
-            pops, pushes = queue[0][1].deps.moves(stage)
+            pops, pushes = _queues(queue[0][1], stage)
             if any(not tokens[q] for q in pops):
                 continue
             if any(len(tokens[q]) >= self.queue_depth for q in pushes):
@@ -95,6 +95,12 @@ class Simulator:
                 assert_never(insn)
 
 
+def _queues(insn: Instruction, stage: Stage) -> tuple[tuple[Queue, ...], tuple[Queue, ...]]:
+    """The queues `insn` pops and pushes on `stage` (`_route` has rejected meaningless flags)."""
+    pops, pushes = insn.deps.moves(stage)
+    return tuple(q for q in pops if q is not None), tuple(q for q in pushes if q is not None)
+
+
 def _route(insns: tuple[Instruction, ...]) -> Pending:
     """Split the stream per module, rejecting flags a module cannot honour and a missing FINISH."""
     finishes = [i for i, insn in enumerate(insns) if isinstance(insn, Finish)]
@@ -120,7 +126,7 @@ def _deadlock_message(pending: Pending, tokens: dict[Queue, deque[int]], depth: 
             lines.append(f"{stage.name.lower()}: done")
             continue
         index, insn = queue[0]
-        pops, pushes = insn.deps.moves(stage)
+        pops, pushes = _queues(insn, stage)
         empty = [q.name.lower() for q in pops if not tokens[q]]
         full = [q.name.lower() for q in pushes if len(tokens[q]) >= depth]
         why = (f"waits for a token on {', '.join(empty)} (empty)" if empty
