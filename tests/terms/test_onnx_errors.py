@@ -110,3 +110,13 @@ def test_unsupported_attribute_value():
                            {"x": np.zeros((2, 3), np.float32)}, initializers={"p": np.ones(4, np.int64)})
     with pytest.raises(ft.FrontendError, match="node 'reflect' \\(Pad\\): unsupported: Pad mode 'reflect'"):
         ft.from_onnx(model)
+
+
+def test_absent_required_inputs_are_frontend_errors():
+    """An absent required input is named (it used to surface as a TypeError on None)."""
+    unsqueeze = helper.make_node("Unsqueeze", ["x"], ["y"])
+    with pytest.raises(ft.FrontendError, match="Unsqueeze: expected axes"):
+        ft.from_onnx(graph_model([unsqueeze], [X]))
+    slice_ = helper.make_node("Slice", ["x", "s"], ["y"])
+    with pytest.raises(ft.FrontendError, match="expected input 2, got none"):
+        ft.from_onnx(graph_model([slice_], [X], inits=[helper.make_tensor("s", 7, [1], [0])]))

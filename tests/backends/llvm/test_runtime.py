@@ -108,3 +108,9 @@ def test_damaged_files_are_refused(mod, tmp_path, damage):
     path.write_bytes(bytes(data))
     with pytest.raises(ft.ModuleFormatError):
         runtime.load(path)
+
+
+def test_vta_op_is_a_lowering_error():
+    term = T.vta_pack(T.var("x", (1, 16), "int8"), "act", (1, 16, 16))
+    with pytest.raises(ft.LoweringError, match="got vta_pack, a VTA accelerator op"):
+        build(T.Program({"y": term}))
