@@ -16,28 +16,37 @@ from frittata.errors import (
     RewriteError,
     RuntimeInputError,
 )
+from frittata.backends.target import Target
 from frittata.quantize import quantize
 from frittata.terms import Program, Term, evaluate
 
 __all__ = [
     "ExtractionError", "FrittataError", "FrittataTypeError", "FrontendError", "HardwareError",
-    "LoweringError", "ModuleFormatError", "Program", "RewriteError", "RuntimeInputError", "Term",
-    "compile", "evaluate", "from_onnx", "load", "quantize", "terms",
+    "LoweringError", "ModuleFormatError", "Program", "RewriteError", "RuntimeInputError", "Target",
+    "Term", "compile", "evaluate", "from_onnx", "load", "quantize", "register_target", "terms",
 ]
 
 
-def compile(program: Program, target: str = "llvm", **options):  # noqa: A001 - the public name
-    """Compile a Program for "llvm" or "vta"; see `frittata.driver.compile` for the options."""
+def compile(program: Program, target: str | Target = "llvm", **options):  # noqa: A001 - the public name
+    """Compile a Program for "llvm", "vta" or a registered `Target`; see `frittata.driver.compile`."""
     from frittata.driver import compile as _compile
 
     return _compile(program, target, **options)
 
 
 def load(path, threads: int | None = None):
-    """Load a saved Module; needs neither egglog nor the rewrite and extraction stages."""
-    from frittata.backends.runtime import load as _load
+    """Load a saved module with its target's loader; needs neither egglog nor the rewrite and
+    extraction stages."""
+    from frittata.backends.registry import load as _load
 
     return _load(path, threads=threads)
+
+
+def register_target(target: Target, replace: bool = False) -> None:
+    """Make a user's `Target` available to `compile` (by its name) and its saved files to `load`."""
+    from frittata.backends.registry import register_target as _register
+
+    _register(target, replace)
 
 
 def from_onnx(model, shapes=None) -> Program:

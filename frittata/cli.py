@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--target", default="llvm", choices=("llvm", "vta"))
     comp = sub.add_parser("compile", help="compile an ONNX model (or a zoo:NAME model) to a module file")
     comp.add_argument("model", help="MODEL.onnx, or zoo:NAME for a built-in model")
-    comp.add_argument("--target", default="llvm", choices=("llvm", "vta"))
+    comp.add_argument("--target", default="llvm", help="llvm | vta | a registered target")
     comp.add_argument("-o", "--output", help="where to save the compiled module (.ftm)")
     comp.add_argument("--report", action="store_true", help="print what every stage did")
     comp.add_argument("--show", metavar="PATH", help="draw the compiled program (.svg, or .dot for text)")
@@ -109,10 +109,10 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _show(program, path: str, target: str, title: str) -> None:
-    from frittata.extract import cost_model_for
+    from frittata.backends.registry import get_target
     from frittata.extract.show import program_dot, write_svg
 
-    dot = program_dot(program, target=target, cost_model=cost_model_for(target), title=title)
+    dot = program_dot(program, target=target, cost_model=get_target(target).cost_model(), title=title)
     if path.endswith(".dot"):
         Path(path).write_text(dot)
     else:
@@ -122,7 +122,7 @@ def _show(program, path: str, target: str, title: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from frittata.backends.runtime import load
+    from frittata.backends.registry import load
 
     module = load(args.module)
     inputs = {}

@@ -15,17 +15,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from frittata.errors import FrittataError
+from frittata.backends.registry import get_target
+from frittata.backends.target import CompiledModule, Target
 from frittata.terms.program import Program
-
-TARGETS = ("llvm", "vta")
 
 
 @dataclass
 class CompileOptions:
-    """Everything `compile` can be told. `rules` are extra rule files (paths) or rule text."""
+    """Everything `compile` can be told. `rules` are extra rule files (paths) or rule text;
+    `target` is a registered target's name or a `Target` value."""
 
-    target: str = "llvm"
+    target: str | Target = "llvm"
     rules: Sequence[str] = ()
     disable: Sequence[str] = ()
     cost: Any = None
@@ -53,9 +53,10 @@ class StageLog:
         return result
 
 
-def compile(program: Program, target: str = "llvm", *, progress: Callable[[str], None] | None = None,
-            **options: Any):
-    """Compile `program` for `target` ("llvm" or "vta") into a runnable `Module`.
+def compile(program: Program, target: str | Target = "llvm", *,
+            progress: Callable[[str], None] | None = None, **options: Any) -> CompiledModule:
+    """Compile `program` for `target` ("llvm", "vta", a registered target's name, or a `Target`)
+    into a runnable module.
 
     Options: rules (extra rule files or rule text), disable (rule or family names), cost (a cost
     model, or a function of `frittata.extract.NodeInfo`), limits (`frittata.rewrites.Limits`),
@@ -64,34 +65,31 @@ def compile(program: Program, target: str = "llvm", *, progress: Callable[[str],
     and `program` the optimized program it was built from (not saved with the module).
     """
     opts = CompileOptions(target=target, **options)
-    if opts.target not in TARGETS:
-        raise FrittataError(f"compile: expected a target in {TARGETS}, got {opts.target!r}")
+    chosen = opts.target if isinstance(opts.target, Target) else get_target(opts.target)
     log = StageLog(progress)
-    optimized = optimize(program, opts, log) if opts.optimize else program
-    module = log.run("build", lambda: _build(optimized, opts), lambda m: dict(m.report.get("backend", {})))
+    optimized = optimize(program, chosen, opts, log) if opts.optimize else program
+    module = log.run("build", lambda: chosen.build(optimized, opts.threads),
+                     lambda m: dict(m.report.get("backend", {})))
     module.report["stages"] = log.stages
-    module.report["target"] = opts.target
+    module.report["target"] = chosen.name
     module.report["program"] = {"input_ops": program.op_counts(), "output_ops": optimized.op_counts()}
     module.program = optimized
     return module
 
 
-def optimize(program: Program, opts: CompileOptions, log: StageLog) -> Program:
-    """Saturate, extract and fold: the best equivalent program under the target's cost model."""
-    from frittata.extract import cost_model_for, extract
+def optimize(program: Program, target: Target, opts: CompileOptions, log: StageLog) -> Program:
+    """Saturate, extract and fold: the best equivalent program under the target's cost model
+    (or the schedule and cost model `opts` gives instead of the target's)."""
+    from frittata.extract import extract
     from frittata.rewrites import fold_params, saturate
 
-    schedule = opts.schedule
-    if opts.target == "vta":
-        from frittata.backends.vta import VTA_SCHEDULE, VtaCostModel  # noqa: F401 - registers the "vta" model
-
-        schedule = VTA_SCHEDULE if schedule is None else schedule
+    schedule = opts.schedule if opts.schedule is not None else target.schedule()
     data, saturation = log.run(
         "saturate",
         lambda: saturate(program, rules=list(opts.rules), disable=list(opts.disable),
                          schedule=schedule, limits=opts.limits),
         lambda r: _saturation_summary(r[1]))
-    model = opts.cost if opts.cost is not None else cost_model_for(opts.target)
+    model = opts.cost if opts.cost is not None else target.cost_model()
     choice, _ = log.run("extract",
                         lambda: extract(data, model, method=opts.extractor, time_limit=opts.extract_seconds),
                         lambda r: _extraction_summary(r[1]))
@@ -113,17 +111,3 @@ def _extraction_summary(report) -> dict:
             "input_cost": report.original_cost, "greedy_cost": report.greedy_cost,
             "gap": report.gap, "optimal": report.optimal, "status": report.status,
             "e_nodes": report.n_nodes, "e_classes": report.n_classes}
-
-
-def _build(program: Program, opts: CompileOptions):
-    match opts.target:
-        case "llvm":
-            from frittata.backends.llvm import build
-
-            return build(program, threads=opts.threads)
-        case "vta":
-            from frittata.backends.vta import build as build_vta
-
-            return build_vta(program, threads=opts.threads)
-        case _:
-            raise AssertionError(f"unhandled target {opts.target}")

@@ -1,6 +1,6 @@
 """LLVM target and JIT for compiled modules: host target machine, verify, optimize, load.
 
-Used both by the llvm backend (at compile time) and by `runtime.load` (which only parses and
+Used both by the llvm backend (at compile time) and by `frittata.load` (which only parses and
 JITs already-optimized IR, so loading never needs the compiler's front half).
 """
 

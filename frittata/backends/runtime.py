@@ -3,7 +3,8 @@
 A module owns a JIT engine, its parameters, one arena for intermediates (its size is the
 planned peak), and a small team of threads that enter the native code together (ctypes
 releases the GIL). Inputs are checked by name, shape and dtype before any native code runs.
-`load` needs only this module, `fileformat`, `jit` and llvmlite: never the compiler stages.
+Loading a saved module needs only this module, `fileformat`, `jit` and llvmlite: never the
+compiler stages.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,11 +23,12 @@ from frittata.backends.jit import Engine
 from frittata.backends.team import Team
 from frittata.terms.dtypes import TensorType
 from frittata.terms.interp import check_inputs
-
-if TYPE_CHECKING:
-    from frittata.backends.vta.build import VtaModule
+from frittata.terms.program import Program
 
 ALIGN = 64
+
+SAVED_KIND = "llvm"
+"""The "kind" a saved `Module` records in its metadata, which `frittata.load` dispatches on."""
 
 
 def aligned(nbytes: int, dtype: str = "uint8", shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -53,6 +54,8 @@ class Module:
         self.inputs = {n: TensorType(tuple(s), d) for n, (s, d) in meta["inputs"].items()}
         self.outputs = {n: TensorType(tuple(s), d) for n, (s, d) in meta["outputs"].items()}
         self.report: dict = meta.get("report", {})
+        self.program: Program | None = None
+        """The optimized program `compile` built this from (not saved with the module)."""
         self.peak_bytes: int = meta["arena_bytes"]
         self._engine = Engine(saved.ir_text, meta["features"])
         self._params = [aligned_copy(a) for a in saved.params.values()]
@@ -89,7 +92,7 @@ class Module:
 
     def save(self, path: str | Path) -> None:
         """Write the module to one file (see `frittata.backends.fileformat`)."""
-        meta = dict(self._saved.meta, report=self.report)
+        meta = dict(self._saved.meta, kind=SAVED_KIND, report=self.report)
         Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, self._saved.ir_text, self._saved.params)))
 
     def __repr__(self) -> str:
@@ -108,14 +111,3 @@ def time_runs(run, inputs: Mapping[str, np.ndarray], repeat: int = 20, warmup: i
         run(**inputs)
         times.append((time.perf_counter() - start) * 1e3)
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "repeat": repeat}
-
-
-def load(path: str | Path, threads: int | None = None) -> Module | VtaModule:
-    """Load a module saved by `Module.save` (or a VTA module's save); a truncated or altered
-    file raises ModuleFormatError."""
-    saved = fileformat.decode(Path(path).read_bytes(), str(path))
-    if saved.meta.get("kind") == "vta":
-        from frittata.backends.vta.saved import load_vta
-
-        return load_vta(saved, threads)
-    return Module(saved, threads=threads)

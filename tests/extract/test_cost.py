@@ -8,9 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from frittata import terms as T
-from frittata.errors import ExtractionError
-from frittata.extract import CpuModel, NodeInfo, as_cost_model, cost_model_for, program_cost
-from frittata.extract.targets import CostModelRegistry
+from frittata.extract import CpuModel, NodeInfo, as_cost_model, program_cost
 from frittata.terms.program import Program
 from tests.strategies import programs
 
@@ -68,19 +66,6 @@ def test_leaves_views_and_folded_constants_are_free():
     w = T.param("w", np.ones((64, 64), np.float32))
     assert _cost(w) == 0 and _cost(T.reshape(T.var("x", (4, 16)), (64,))) == 0
     assert _cost(T.mul(w, 2.0)) == 0  # parameters only: folded at compile time
-
-
-def test_targets_and_registry():
-    assert isinstance(cost_model_for("llvm"), CpuModel)
-    with pytest.raises(ExtractionError, match=r"expected a target in \[.*'llvm'.*\], got 'tpu'"):
-        cost_model_for("tpu")
-    registry = CostModelRegistry({"llvm": CpuModel})
-    registry.register("vta", lambda: as_cost_model(lambda info: 1.0))
-    assert registry.model_for("vta").node_cost(None) == 1.0
-    with pytest.raises(ExtractionError, match="already has a model"):
-        registry.register("vta", CpuModel)
-    registry.register("vta", CpuModel, replace=True)
-    assert registry.targets() == ["llvm", "vta"]
 
 
 @given(st.floats(1e-9, 1e-3))

@@ -15,18 +15,19 @@ Modules, left to right in the order data flows through them:
   lower*    vta_dense / vta_conv2d terms -> streams (tiles, bias + ALU epilogue, 1 or 2 threads);
             the one conv2d on VTA
   tensorize the target's schedule and its tensorization rules for any configuration
-  cost      the VTA cost model (registered as the "vta" target of frittata.extract)
+  cost      the VTA cost model
   build     program -> module: accelerator calls simulated, host parts native
+  module    the built module (VtaModule): runs calls and host parts in order
   saved     save / load of built modules (one checksummed file)
+  target    the "vta" Target: schedule, cost model, build and loader
 
-`tensorize` and `cost` (which registers the "vta" cost model) depend on the rewrite and
-extraction stages, so they are imported on first use of their names: loading a saved module
-needs neither.
+`tensorize` and `cost` depend on the rewrite and extraction stages, so they are imported on
+first use of their names: loading a saved module needs neither.
 """
 
 import importlib
 
-from frittata.backends.vta.build import VtaModule, build
+from frittata.backends.vta.build import build
 from frittata.backends.vta.config import VtaConfig
 from frittata.backends.vta.dram import Dram, DramBuffer
 from frittata.backends.vta.emitter import Emitter, Program
@@ -35,6 +36,7 @@ from frittata.backends.vta.errors import (
 from frittata.backends.vta.isa import (
     Alu, AluOp, Deps, Finish, Gemm, Instruction, Load, MemType, Opcode, Queue, Stage, Store, Uop)
 from frittata.backends.vta.kernel import AluKernel, GemmKernel, UopLoop, rows_kernel
+from frittata.backends.vta.module import VtaModule
 from frittata.backends.vta.simulator import Simulator
 from frittata.backends.vta.timing import Report, TimingParams
 
@@ -43,10 +45,9 @@ _LAZY = {"VtaCostModel": "cost", "VTA_SCHEDULE": "tensorize", "schedule_for": "t
 
 
 def __getattr__(name: str):
-    """The compile-time names, imported on first use (with the cost model's registration)."""
+    """The compile-time names, imported on first use."""
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    importlib.import_module("frittata.backends.vta.cost")
     return getattr(importlib.import_module(f"frittata.backends.vta.{_LAZY[name]}"), name)
 
 __all__ = [

@@ -11,26 +11,21 @@ reshape and transpose they stand for.  The split is in `module.report["split"]`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from frittata.backends.runtime import Module, time_runs
+from frittata.backends.runtime import Module
 from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram, DramBuffer
+from frittata.backends.vta.dram import Dram
 from frittata.backends.vta.lower import Lowered, emit_vta_term
+from frittata.backends.vta.module import VtaModule
 from frittata.backends.vta.simulator import Simulator
 from frittata.errors import LoweringError
 from frittata.terms import builders as tb
-from frittata.terms.interp import check_inputs, evaluate
+from frittata.terms.interp import evaluate
 from frittata.terms.onnx_export_kernels import expand_kernel
 from frittata.terms.ops import VTA, Op
 from frittata.terms.program import Program
 from frittata.terms.term import Term, postorder
-
-if TYPE_CHECKING:
-    from frittata.backends.vta.saved import LoadedCall
 
 CALLS = (Op.VTA_DENSE, Op.VTA_CONV2D)
 
@@ -72,53 +67,6 @@ class HostPart:
             return {n: env[t.attr("name")] for n, t in self.program.outputs.items()}
         assert self.module is not None
         return self.module.run(**{n: env[n] for n in self.program.inputs})
-
-
-class VtaModule:
-    """A program split between the VTA simulator and native host code; `run` / `__call__` take
-    the program's named inputs and return a dict of outputs, like `runtime.Module`.  `calls`
-    are (host parts computing x, w and bias; the emitted stream), `final` computes the
-    outputs; `save` writes everything to one file that `frittata.load` reads back."""
-
-    def __init__(self, cfg: VtaConfig, inputs: dict, outputs: dict, sim: Simulator,
-                 calls: Sequence[tuple[list, Lowered | LoadedCall]], final, report: dict) -> None:
-        self.cfg, self.inputs, self.outputs, self.sim = cfg, inputs, outputs, sim
-        self.calls, self.final, self.report = calls, final, report
-        self.last_reports: list = []
-
-    def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
-        check_inputs(self.inputs, inputs, "vta module")
-        env: dict[str, np.ndarray] = dict(inputs)
-        self.last_reports = []
-        dram = self.sim.machine.dram
-        for i, (parts, lowered) in enumerate(self.calls):
-            for part, buf in zip(parts[:2], lowered.inputs):
-                if not part.constant:
-                    self._write(dram, buf, part.run(env)["v"])
-            self.last_reports.append(self.sim.execute(lowered.program.instructions))
-            env[f"vta{i}"] = lowered.read(dram)
-        return self.final.run(env)
-
-    __call__ = run
-
-    def __repr__(self) -> str:
-        ins = ", ".join(f"{n}: {t}" for n, t in self.inputs.items())
-        outs = ", ".join(f"{n}: {t}" for n, t in self.outputs.items())
-        return f"<VtaModule ({ins}) -> ({outs}); {len(self.calls)} accelerator call(s) on {self.cfg.name}>"
-
-    def benchmark(self, inputs: dict[str, np.ndarray], repeat: int = 20, warmup: int = 2) -> dict[str, float]:
-        """Wall time of `run` (simulator included) in milliseconds: median, min and max."""
-        return time_runs(self.run, inputs, repeat, warmup)
-
-    @staticmethod
-    def _write(dram: Dram, buf: DramBuffer, array: np.ndarray) -> None:
-        dram.data[buf.addr:buf.addr + buf.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
-
-    def save(self, path) -> None:
-        """Write the module to one checksummed file (`frittata.backends.vta.saved`)."""
-        from frittata.backends.vta.saved import save_vta
-
-        save_vta(self, path)
 
 
 class _Builder:

@@ -23,7 +23,6 @@ from frittata.backends.vta.lower import emit_vta_term
 from frittata.backends.vta.timing import TimingParams, cycles
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_model import CpuModel
-from frittata.extract.targets import register_cost_model
 from frittata.terms import builders as tb
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
@@ -83,5 +82,3 @@ class VtaCostModel:
         moved = sum(t.nbytes for t in info.operands) + info.type.nbytes
         return stream_cycles(node, self.cfg, self.timing) / self.clock_hz + moved / self.link_bytes_per_s
 
-
-register_cost_model("vta", VtaCostModel, replace=True)

@@ -11,14 +11,15 @@ extractor.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from frittata.backends import fileformat
 from frittata.backends.runtime import Module
-from frittata.backends.vta.build import VtaModule
 from frittata.backends.vta.config import VtaConfig
 from frittata.backends.vta.dram import Dram, DramBuffer
 from frittata.backends.vta.encode import decode_stream, encode_stream
@@ -27,6 +28,46 @@ from frittata.backends.vta.lower import join_bytes
 from frittata.backends.vta.simulator import Simulator
 from frittata.errors import ModuleFormatError
 from frittata.terms.dtypes import TensorType
+
+if TYPE_CHECKING:
+    from frittata.backends.vta.module import VtaModule
+
+SAVED_KIND = "vta"
+"""The "kind" of a saved VTA module's metadata, which `frittata.load` dispatches on."""
+
+
+class HostRunner(Protocol):
+    """A host part of a VTA module as it runs: constant, or computed from the environment."""
+
+    @property
+    def constant(self) -> bool: ...
+
+    def run(self, env: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+class InstructionStream(Protocol):
+    """What a call's stream must offer to run: its instructions."""
+
+    @property
+    def instructions(self) -> tuple[Instruction, ...]: ...
+
+
+class EmittedCall(Protocol):
+    """An accelerator call as it runs: its stream, operand and output buffers, result dtype."""
+
+    @property
+    def program(self) -> InstructionStream: ...
+
+    @property
+    def inputs(self) -> tuple[DramBuffer, DramBuffer]: ...
+
+    @property
+    def out(self) -> DramBuffer: ...
+
+    @property
+    def dtype(self) -> str: ...
+
+    def read(self, dram: Dram) -> np.ndarray: ...
 
 
 def _buffer_meta(buf: DramBuffer) -> list:
@@ -71,7 +112,7 @@ def save_vta(module: VtaModule, path) -> None:
         calls.append({"parts": [_part_meta(p, f"call{i}.part{j}", arrays) for j, p in enumerate(parts)],
                       "inputs": [_buffer_meta(b) for b in lowered.inputs],
                       "out": _buffer_meta(lowered.out), "dtype": lowered.dtype})
-    meta = {"kind": "vta", "config": asdict(module.cfg), "inputs": _signature(module.inputs),
+    meta = {"kind": SAVED_KIND, "config": asdict(module.cfg), "inputs": _signature(module.inputs),
             "outputs": _signature(module.outputs), "report": module.report, "calls": calls,
             "final": _part_meta(module.final, "final", arrays)}
     Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, "", arrays)))
@@ -128,17 +169,31 @@ def _load_part(meta: dict, key: str, arrays: dict[str, np.ndarray], threads: int
                                     f"or native, got {kind!r}")
 
 
-def load_vta(saved: fileformat.Saved, threads: int | None = None) -> VtaModule:
-    """The `VtaModule` saved by `save_vta` (already checksum-verified by `fileformat.decode`)."""
+@dataclass(frozen=True, slots=True)
+class VtaImage:
+    """A saved VTA module read back: what `VtaModule` is constructed from."""
+
+    cfg: VtaConfig
+    inputs: dict[str, TensorType]
+    outputs: dict[str, TensorType]
+    sim: Simulator
+    calls: Sequence[tuple[Sequence[HostRunner], EmittedCall]]
+    final: HostRunner
+    report: dict
+
+
+def read_vta(saved: fileformat.Saved, threads: int | None = None) -> VtaImage:
+    """The parts of the module `save_vta` wrote (already checksum-verified by `fileformat.decode`)."""
     meta, arrays = saved.meta, saved.params
     cfg = VtaConfig(**meta["config"])
     sim = Simulator(cfg, Dram.restore(arrays["dram"]))
-    calls = []
+    calls: list[tuple[Sequence[HostRunner], EmittedCall]] = []
     for i, call in enumerate(meta["calls"]):
-        parts = [_load_part(p, f"call{i}.part{j}", arrays, threads) for j, p in enumerate(call["parts"])]
+        parts: list[HostRunner] = [_load_part(p, f"call{i}.part{j}", arrays, threads)
+                                   for j, p in enumerate(call["parts"])]
         program = LoadedProgram(decode_stream(arrays[f"insn{i}"].tobytes(), cfg))
         x, w = (_buffer(b) for b in call["inputs"])
         calls.append((parts, LoadedCall(program, (x, w), _buffer(call["out"]), call["dtype"])))
     final = _load_part(meta["final"], "final", arrays, threads)
-    return VtaModule(cfg, _types(meta["inputs"]), _types(meta["outputs"]), sim, calls, final,
-                     meta.get("report", {}))
+    return VtaImage(cfg, _types(meta["inputs"]), _types(meta["outputs"]), sim, calls, final,
+                    meta.get("report", {}))

@@ -11,8 +11,8 @@ import pytest
 
 import frittata as ft
 from frittata import terms as T
-from frittata.backends import runtime
 from frittata.backends.llvm import build
+from frittata.backends.registry import load
 from tests.backends.llvm.helpers import rand
 
 
@@ -61,7 +61,7 @@ def test_save_load_in_fresh_process(mod, tmp_path):
     expected = mod.run(**inputs())
     script = textwrap.dedent(f"""
         import sys, numpy as np
-        from frittata.backends.runtime import load
+        from frittata.backends.registry import load
         mod = load({str(path)!r})
         out = mod.run(x=np.load({str(data)!r}))
         for banned in ("egglog", "frittata.rewrites", "frittata.extract"):
@@ -83,7 +83,7 @@ def _env():
 
 def test_round_trip_in_process(mod, tmp_path):
     mod.save(tmp_path / "m.ftm")
-    again = runtime.load(tmp_path / "m.ftm", threads=1)
+    again = load(tmp_path / "m.ftm", threads=1)
     assert again.report == mod.report
     for name, value in mod.run(**inputs()).items():
         np.testing.assert_array_equal(again.run(**inputs())[name], value)
@@ -107,7 +107,7 @@ def test_damaged_files_are_refused(mod, tmp_path, damage):
             data = bytearray()
     path.write_bytes(bytes(data))
     with pytest.raises(ft.ModuleFormatError):
-        runtime.load(path)
+        load(path)
 
 
 def test_vta_op_is_a_lowering_error():

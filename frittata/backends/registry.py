@@ -1,0 +1,40 @@
+"""The targets `compile` knows, and `load`, which reads a saved module with its target's loader.
+
+"llvm" and "vta" are built in; `register_target` adds a user's `Target` (or, with
+`replace=True`, swaps one). The registry is process-wide, like an import: register a target
+before compiling for it or loading its files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from frittata.backends import fileformat
+from frittata.backends.llvm.target import LLVM
+from frittata.backends.target import CompiledModule, Target, TargetRegistry
+from frittata.backends.vta.target import VTA
+
+TARGETS = TargetRegistry((LLVM, VTA))
+
+
+def get_target(name: str) -> Target:
+    """The registered target called `name`; FrittataError naming the known ones otherwise."""
+    return TARGETS.get(name)
+
+
+def register_target(target: Target, replace: bool = False) -> None:
+    """Make `target` available to `compile(..., target=target.name)` and its files to `load`."""
+    TARGETS.register(target, replace)
+
+
+def target_names() -> list[str]:
+    return TARGETS.names()
+
+
+def load(path: str | Path, threads: int | None = None) -> CompiledModule:
+    """The module saved at `path`, read by the loader of the target whose kind the file records
+    (files written before kinds were recorded are llvm modules). A truncated or altered file
+    raises ModuleFormatError."""
+    saved = fileformat.decode(Path(path).read_bytes(), str(path))
+    kind = saved.meta.get("kind", LLVM.saved_kind)
+    return TARGETS.for_kind(kind, str(path)).load(saved, threads)

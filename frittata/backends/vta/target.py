@@ -1,0 +1,41 @@
+"""The "vta" target: int8 GEMMs tensorized onto the (simulated) VTA, the rest on the host.
+
+The schedule and the cost model live in modules that need the rewrite and extraction stages
+(`tensorize`, `cost`), so they are imported when the driver asks for them; defining the
+target, and loading a saved module through it, needs neither.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from frittata.backends.target import Target
+from frittata.backends.vta.build import build
+from frittata.backends.vta.module import VtaModule
+from frittata.backends.vta.saved import SAVED_KIND
+
+if TYPE_CHECKING:
+    from frittata.extract.cost import CostModel
+    from frittata.rewrites.schedule import Schedule
+    from frittata.terms.program import Program
+
+
+def schedule() -> Schedule:
+    """The CPU phases with zero-point recentring first and tensorization last."""
+    from frittata.backends.vta.tensorize import VTA_SCHEDULE
+
+    return VTA_SCHEDULE
+
+
+def cost_model() -> CostModel:
+    """Accelerator calls priced by the cycle model, host ops by the Pynq's CPU model."""
+    from frittata.backends.vta.cost import VtaCostModel
+
+    return VtaCostModel()
+
+
+def build_accelerated(program: Program, threads: int | None) -> VtaModule:
+    return build(program, threads=threads)
+
+
+VTA = Target("vta", SAVED_KIND, schedule, cost_model, build_accelerated, VtaModule.load)
