@@ -2,7 +2,8 @@
 
 The graph is read from the source with `ast`, so imports inside functions (lazy imports, which
 hide a cycle from the interpreter until the function runs) count like the ones at the top of a
-module; only imports under `if TYPE_CHECKING:` are left out, since they never run. `from frittata.a import b` is an edge to `frittata.a.b` when that is a module, else to
+module; only imports under `if TYPE_CHECKING:` are left out, since they never run.
+`from frittata.a import b` is an edge to `frittata.a.b` when that is a module, else to
 `frittata.a`; importing a module also runs its package's `__init__`, but an edge to a package
 is only drawn where the source names it.
 """
@@ -46,7 +47,8 @@ def imported(name: str, path: Path, known: dict[str, Path]) -> set[str]:
                 found.update(a.name for a in aliases)
             case ast.ImportFrom(module=base, names=aliases, level=level):
                 if level:
-                    base = ".".join(package.split(".")[:len(package.split(".")) - level + 1] + ([base] if base else []))
+                    parts = package.split(".")
+                    base = ".".join(parts[:len(parts) - level + 1] + ([base] if base else []))
                 if base is None:
                     continue
                 found.update(f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in aliases)
