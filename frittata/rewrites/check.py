@@ -5,7 +5,8 @@ satisfy its guards; the right side is built from the same match, both sides are 
 the reference interpreter on random inputs and compared: exactly for integers and booleans,
 with a relative tolerance for floats (rounding differs when a rule reassociates). A rule fails
 if any instance differs, if its right side is ill-typed or changes the type, or if no
-instance could be generated (an untested rule is not a checked rule).
+instance could be generated (an untested rule is not a checked rule). A rule with sequence
+variables is checked on instances of randomly drawn sequence lengths (`draw_instance`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from frittata.rewrites.instances import Instance, random_array
 from frittata.rewrites.library import library_rules, load_file
 from frittata.rewrites.matching import build_rhs, guards_hold
 from frittata.rewrites.rules import Pattern, PVar, Rule
+from frittata.rewrites.sequences import draw_instance
 from frittata.terms.interp import evaluate
 from frittata.terms.program import Program
 from frittata.terms.term import Term
@@ -54,12 +56,13 @@ def check_rule(rule: Rule, examples: int = 12, attempts: int = 600, seed: int = 
     for _ in range(attempts):
         if tried >= examples:
             break
-        instance = Instance(rule, rng)
-        lhs = instance.build()
-        if lhs is None or not guards_hold(rule, instance.env):
+        fixed = draw_instance(rule, rng)
+        instance = Instance(fixed, rng) if fixed else None
+        lhs = instance.build() if instance else None
+        if lhs is None or not guards_hold(fixed, instance.env):
             continue
         tried += 1
-        failure = _compare(rule, instance, lhs, rng)
+        failure = _compare(fixed, instance, lhs, rng)
         if failure:
             return CheckResult(rule, tried, failure)
     if tried == 0:

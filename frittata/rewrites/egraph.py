@@ -1,25 +1,43 @@
 """The egglog adapter: every egglog-specific declaration and call of frittata lives here.
 
-Encoding. One egglog sort, `Tensor`, stands for an e-class of tensors. An e-node is
-`n<k>(op, attrs, child_1 .. child_k)`: the operator name (an `Op` value, as a String), its
-attributes as a Python literal tuple (a PyObject; a parameter carries only `(("name", n),)`,
-its data stays in Python) and k child e-classes. Two analyses, kept saturated by `ANALYSIS`:
+Encoding. Two egglog sorts: `Tensor`, an e-class of tensors, and `Operands`, an e-class of
+operand sequences. An e-node is `apply(op, attrs, operands)`: the operator name (an `Op`
+value, as a String), its attributes as a Python literal tuple (a PyObject; a parameter carries
+only `(("name", n),)`, its data stays in Python) and its operands, a cons list
+`cons(t1, cons(t2, ... nil))` of tensor classes. So any operand count is one constructor, and
+a rule's tail sequence variable (`?xs...`) is simply an `Operands` variable.
 
-  ty(t)         the tensor type of class t, as the literal `(shape, dtype)`; set for every
-                inserted node, inferred by `frittata.terms.infer` for nodes built by rules
-  param_only(t) t is computed from parameters and constants only (foldable after extraction)
+Why a cons list and not egglog's `Vec[Tensor]`: a nested pattern such as
+`(add (dense ?x ?w) ?b)` is then a join on table columns (`cons(d, cons(b, nil))` with
+`d = apply("dense", ...)`), whereas `vec-get` on a Vec is a primitive evaluated after the join,
+so the matcher would pair every `add` with every `dense` and filter; lists share their tails
+between nodes; and the analyses below are ordinary rules over `cons`, where a Vec needs an
+index loop. Containers such as Vec must never be unioned, while `Operands` classes are
+unioned freely: `append(xs, ys)` (built by rules that splice sequences) is rewritten into
+cons cells by `ANALYSIS`, so every list class holds exactly one `cons` or `nil` node.
 
-Programs go in SSA-style, one `let` per term node, so sharing is kept and depth never recurses.
+Analyses, kept saturated by `ANALYSIS` (plus the demand seeds of a compiled rule set):
+
+  ty(t)            the tensor type of class t, as the literal `(shape, dtype)`; set for every
+                   inserted node, inferred by `frittata.terms.infer` for nodes built by rules
+  types(l)         the tuple of `ty` of the operands in list l
+  param_only(t)    t is computed from parameters and constants only (foldable after extraction)
+  all_param(l)     every operand in l is `param_only`
+  split(l, p, r)   l = p ++ r, for every such p and r, on lists that some rule needs to cut in
+                   the middle (`wants_split(l)`, seeded per operator by `split_seed`)
+
+Programs go in SSA-style, one `let` per term node (long operand lists also get a `let` every
+`LET_EVERY` cells, so no expression nests deeply), so sharing is kept and depth never recurses.
 `EGraphHandle.data()` reads the e-graph back as plain Python data (`EGraphData`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from egglog import (Bool, EGraph, Expr, PyObject, String, StringLike, eq, function, relation, rule,
-                    ruleset, set_, var)
+                    ruleset, set_, union, unstable_combine_rulesets, var)
 from egglog.declarations import RuleDecl
 
 from frittata.errors import FrittataTypeError, RewriteError
@@ -31,46 +49,41 @@ from frittata.terms.ops import BY_NAME, Op
 from frittata.terms.program import Program
 from frittata.terms.term import Term
 
-MAX_ARITY = 8
+LET_EVERY = 32
+"""Cells of an inserted operand list between two `let`s (bounds expression depth)."""
 
 
 class Tensor(Expr):
     """An e-class of tensors."""
 
 
+class Operands(Expr):
+    """An e-class of operand sequences (a cons list of tensor classes)."""
+
+
 @function
-def n0(op: StringLike, attrs: PyObject) -> Tensor: ...
+def nil() -> Operands: ...
 @function
-def n1(op: StringLike, attrs: PyObject, a: Tensor) -> Tensor: ...
+def cons(head: Tensor, tail: Operands) -> Operands: ...
 @function
-def n2(op: StringLike, attrs: PyObject, a: Tensor, b: Tensor) -> Tensor: ...
+def append(front: Operands, back: Operands) -> Operands: ...
 @function
-def n3(op: StringLike, attrs: PyObject, a: Tensor, b: Tensor, c: Tensor) -> Tensor: ...
-@function
-def n4(op: StringLike, attrs: PyObject, a: Tensor, b: Tensor, c: Tensor, d: Tensor) -> Tensor: ...
-@function
-def n5(op: StringLike, attrs: PyObject, a: Tensor, b: Tensor, c: Tensor, d: Tensor, e: Tensor) -> Tensor: ...
-@function
-def n6(op: StringLike, attrs: PyObject, a: Tensor, b: Tensor, c: Tensor, d: Tensor, e: Tensor,
-       f: Tensor) -> Tensor: ...
-@function
-def n7(op: StringLike, attrs: PyObject, a: Tensor, b: Tensor, c: Tensor, d: Tensor, e: Tensor,
-       f: Tensor, g: Tensor) -> Tensor: ...
-@function
-def n8(op: StringLike, attrs: PyObject, a: Tensor, b: Tensor, c: Tensor, d: Tensor, e: Tensor,
-       f: Tensor, g: Tensor, h: Tensor) -> Tensor: ...
+def apply(op: StringLike, attrs: PyObject, operands: Operands) -> Tensor: ...
 
 
 @function(merge=lambda old, new: old)
 def ty(t: Tensor) -> PyObject: ...
+@function(merge=lambda old, new: old)
+def types(operands: Operands) -> PyObject: ...
 
 
 param_only = relation("param_only", Tensor)
+all_param = relation("all_param", Operands)
+wants_split = relation("wants_split", Operands)
+split = relation("split", Operands, Operands, Operands)
 
-CONSTRUCTORS: tuple[Callable[..., Tensor], ...] = (n0, n1, n2, n3, n4, n5, n6, n7, n8)
 _EGG_PREFIX = __name__.replace(".", "_")
-_EGG_NAMES = {f"{_EGG_PREFIX}_n{k}": k for k in range(MAX_ARITY + 1)}
-_EGG_TY = f"{_EGG_PREFIX}_ty"
+_EGG_APPLY, _EGG_CONS, _EGG_NIL, _EGG_TY = (f"{_EGG_PREFIX}_{n}" for n in ("apply", "cons", "nil", "ty"))
 
 
 class _Typed:
@@ -82,31 +95,30 @@ class _Typed:
         self.type = TensorType(tuple(literal[0]), literal[1])
 
 
-def infer_literal(op: str, attrs: tuple, *child_types: tuple) -> tuple:
+def infer_literal(op: str, attrs: tuple, child_types: tuple = ()) -> tuple:
     """The `(shape, dtype)` literal of a node built by a rule (called from egglog)."""
     ty_ = infer_type(BY_NAME[op], tuple(_Typed(t) for t in child_types), dict(attrs))
     return (ty_.shape, ty_.dtype)
 
 
+def _prepend(head: tuple, tail: tuple) -> tuple:
+    return (head, *tail)
+
+
+def operand_list(children: Iterable[Tensor | Operands], tail: Operands | None = None) -> Operands:
+    """The list expression of `children` (tensors, or `Operands` spliced in) before `tail`."""
+    items = list(children)
+    acc = nil() if tail is None else tail
+    if tail is None and items and isinstance(items[-1], Operands):
+        acc = items.pop()
+    for child in reversed(items):
+        acc = append(child, acc) if isinstance(child, Operands) else cons(child, acc)
+    return acc
+
+
 def node(op: str | String, attrs: PyObject, children: tuple[Tensor, ...]) -> Tensor:
     """The e-node expression `op(attrs; children)`."""
-    if len(children) > MAX_ARITY:
-        raise RewriteError(f"e-graph encoding: expected at most {MAX_ARITY} operands, got {len(children)} for {op}")
-    return CONSTRUCTORS[len(children)](op, attrs, *children)
-
-
-def _analysis_rules() -> Iterable:
-    t, at, op = var("t", Tensor), var("at", PyObject), var("op", String)
-    yield rule(eq_(t, n0("const", at))).then(
-        set_(ty(t)).to(PyObject(infer_literal)(PyObject("const"), at)), param_only(t))
-    yield rule(eq_(t, n0("param", at))).then(param_only(t))
-    for k in range(1, MAX_ARITY + 1):
-        cs = [var(f"c{i}", Tensor) for i in range(k)]
-        tys = [var(f"y{i}", PyObject) for i in range(k)]
-        lhs = node(op, at, tuple(cs))
-        yield rule(eq_(t, lhs), *(eq_(ty(c), y) for c, y in zip(cs, tys))).then(
-            set_(ty(t)).to(PyObject(infer_literal)(PyObject.from_string(op), at, *tys)))
-        yield rule(eq_(t, lhs), *(param_only(c) for c in cs)).then(param_only(t))
+    return apply(op, attrs, operand_list(children))
 
 
 def eq_(a, b):
@@ -119,7 +131,50 @@ def is_true(py: PyObject):
     return eq_(PyObject(bool)(py).to_bool(), Bool(True))
 
 
+def _list_rules() -> Iterable:
+    """`append` into cons cells, and `split` of the lists some rule wants cut."""
+    lst, tail, front, back = (var(n, Operands) for n in ("l", "tail", "front", "back"))
+    head = var("head", Tensor)
+    yield rule(eq_(lst, append(nil(), back))).then(union(lst).with_(back))
+    yield rule(eq_(lst, append(cons(head, tail), back))).then(union(lst).with_(cons(head, append(tail, back))))
+    yield rule(wants_split(lst)).then(split(lst, nil(), lst))
+    yield rule(wants_split(lst), eq_(lst, cons(head, tail))).then(wants_split(tail))
+    yield rule(wants_split(lst), eq_(lst, cons(head, tail)), split(tail, front, back)).then(
+        split(lst, cons(head, front), back))
+
+
+def _analysis_rules() -> Iterable:
+    t, at, op = var("t", Tensor), var("at", PyObject), var("op", String)
+    lst, tail, head = var("l", Operands), var("tail", Operands), var("head", Tensor)
+    y, ys = var("y", PyObject), var("ys", PyObject)
+    yield rule(eq_(lst, nil())).then(set_(types(lst)).to(PyObject(())))
+    yield rule(eq_(lst, cons(head, tail)), eq_(ty(head), y), eq_(types(tail), ys)).then(
+        set_(types(lst)).to(PyObject(_prepend)(y, ys)))
+    yield rule(eq_(t, apply("const", at, lst))).then(
+        set_(ty(t)).to(PyObject(infer_literal)(PyObject("const"), at)), param_only(t))
+    yield rule(eq_(t, apply("param", at, lst))).then(param_only(t))
+    yield rule(eq_(t, apply(op, at, lst)), eq_(lst, cons(head, tail)), eq_(types(lst), ys)).then(
+        set_(ty(t)).to(PyObject(infer_literal)(PyObject.from_string(op), at, ys)))
+    yield rule(eq_(lst, nil())).then(all_param(lst))
+    yield rule(eq_(lst, cons(head, tail)), param_only(head), all_param(tail)).then(all_param(lst))
+    yield rule(eq_(t, apply(op, at, lst)), eq_(lst, cons(head, tail)), all_param(lst)).then(param_only(t))
+    yield from _list_rules()
+
+
 ANALYSIS = ruleset(*_analysis_rules(), name="frittata-analysis")
+
+
+def split_seed(op: str):
+    """The rule asking for `split` rows of the operand lists of `op` nodes."""
+    lst, at = var("l", Operands), var("at", PyObject)
+    return rule(apply(op, at, lst), name=f"split-seed-{op}").then(wants_split(lst))
+
+
+def analysis_with(seeds: tuple) -> object:
+    """`ANALYSIS` plus extra always-saturated rules (the split seeds of a rule set)."""
+    if not seeds:
+        return ANALYSIS
+    return unstable_combine_rulesets(ANALYSIS, ruleset(*seeds))
 
 
 def encode_attrs(term: Term) -> tuple:
@@ -136,21 +191,35 @@ class EGraphHandle:
         self.egraph = EGraph()
         self.program = program
         self.params = dict(program.params)
+        self._lets = 0
         self._insert(program)
+
+    def _let(self, expr):
+        self._lets += 1
+        return self.egraph.let(f"t{self._lets}", expr)
 
     def _insert(self, program: Program) -> None:
         env: dict[int, Tensor] = {}
-        for i, term in enumerate(program.terms()):
-            expr = node(term.op.value, PyObject(encode_attrs(term)), tuple(env[id(a)] for a in term.args))
-            env[id(term)] = self.egraph.let(f"t{i}", expr)
+        for term in program.terms():
+            operands = self._operands([env[id(a)] for a in term.args])
+            env[id(term)] = self._let(apply(term.op.value, PyObject(encode_attrs(term)), operands))
             self.egraph.register(set_(ty(env[id(term)])).to(PyObject((term.shape, term.dtype))))
         self.egraph.run(ANALYSIS.saturate())
 
-    def run(self, rules, iterations: int = 1) -> dict[str, int]:
+    def _operands(self, children: list[Tensor]) -> Operands:
+        """The operand list of inserted children, let-bound every `LET_EVERY` cells."""
+        acc = nil()
+        for start in range(len(children) - LET_EVERY, -LET_EVERY, -LET_EVERY):
+            acc = operand_list(children[max(start, 0):start + LET_EVERY], acc)
+            if start > 0:
+                acc = self._let(acc)
+        return acc
+
+    def run(self, rules, iterations: int = 1, analysis=ANALYSIS) -> dict[str, int]:
         """Run `rules` for some iterations, then the analyses; per-rule match counts."""
         try:
             report = self.egraph.run(iterations, ruleset=rules)
-            self.egraph.run(ANALYSIS.saturate())
+            self.egraph.run(analysis.saturate())
         except FrittataTypeError as err:
             raise RewriteError(f"saturation: a rule built an ill-typed node: {err}") from err
         counts = {decl.name: n for decl, n in report.num_matches_per_rule.items()
@@ -175,16 +244,30 @@ class EGraphHandle:
 
 
 def decode_nodes(raw: dict) -> tuple[list[tuple[str, str, tuple, list[str]]], dict[str, tuple]]:
-    """Serialized egglog JSON -> (e-nodes as (class, op, attrs, child classes), class types)."""
+    """Serialized egglog JSON -> (e-nodes as (class, op, attrs, operand classes), class types)."""
     nodes = raw["nodes"]
     prim = {v["eclass"]: v["op"] for v in nodes.values() if not v["children"]}
-    enodes, types = [], {}
+    cells = {v["eclass"]: v["children"] for v in nodes.values() if v["op"] in (_EGG_CONS, _EGG_NIL)}
+    enodes, found = [], {}
     for entry in nodes.values():
         name, kids = entry["op"], entry["children"]
-        if name in _EGG_NAMES:
+        if name == _EGG_APPLY:
             op = json.loads(nodes[kids[0]]["op"])
             attrs = parse_literal(nodes[kids[1]]["op"])
-            enodes.append((entry["eclass"], op, attrs, [nodes[c]["eclass"] for c in kids[2:]]))
+            enodes.append((entry["eclass"], op, attrs, _operand_classes(nodes, cells, nodes[kids[2]]["eclass"])))
         elif name == _EGG_TY:
-            types[nodes[kids[0]]["eclass"]] = parse_literal(prim[entry["eclass"]])
-    return enodes, types
+            found[nodes[kids[0]]["eclass"]] = parse_literal(prim[entry["eclass"]])
+    return enodes, found
+
+
+def _operand_classes(nodes: dict, cells: dict[str, list], lst: str) -> list[str]:
+    """The tensor classes of operand list class `lst`, walking its cons cells."""
+    out = []
+    while True:
+        if lst not in cells:
+            raise RewriteError(f"e-graph decoding: expected a cons or nil node in operand list {lst}, got none")
+        kids = cells[lst]
+        if not kids:
+            return out
+        out.append(nodes[kids[0]]["eclass"])
+        lst = nodes[kids[1]]["eclass"]

@@ -5,6 +5,8 @@ Given the attributes of the left side's operator nodes and the types of its tens
 the right side's attributes and infers its types bottom-up. A match counts only if every guard
 holds and the right side is well typed with exactly the left side's type: so even a careless
 user rule cannot put an ill-typed node into the e-graph (the checker still reports it).
+A rule with sequence variables is judged on its instance of the matched lengths
+(`sequences.instantiate`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Sequence
 
 from frittata.errors import FrittataTypeError
 from frittata.rewrites.exprs import Var, evaluate, holds
-from frittata.rewrites.rules import Pattern, PNode, PVar, Rule
+from frittata.rewrites.rules import Pattern, PNode, PSeq, PVar, Rule
+from frittata.rewrites.sequences import element, instantiate, seq_vars
 from frittata.rewrites.signature import canonical_attrs
 from frittata.terms.dtypes import TensorType
 from frittata.terms.infer import infer_type
@@ -22,15 +25,17 @@ ROOT = "$root"
 _EVAL_ERRORS = (FrittataTypeError, KeyError, IndexError, TypeError, ValueError, ZeroDivisionError)
 
 
-def pattern_nodes(pattern: Pattern) -> list[PNode]:
+def pattern_nodes(pattern: Pattern | PSeq) -> list[PNode]:
     """Operator nodes of a pattern, children before parents (the order of their attributes)."""
-    if isinstance(pattern, PVar):
+    if isinstance(pattern, (PVar, PSeq)):
         return []
     return [n for a in pattern.args for n in pattern_nodes(a)] + [pattern]
 
 
-def tensor_vars(pattern: Pattern) -> list[str]:
+def tensor_vars(pattern: Pattern | PSeq) -> list[str]:
     """Tensor variables (operands and `as` names) of a left side, sorted, without repeats."""
+    if isinstance(pattern, PSeq):
+        return []
     if isinstance(pattern, PVar):
         return [pattern.name]
     names = {v for a in pattern.args for v in tensor_vars(a)}
@@ -81,8 +86,16 @@ def guards_hold(rule: Rule, env: dict) -> bool:
     return all(holds(g, env) for g in rule.guards)
 
 
-def match(rule: Rule, node_attrs: Sequence[tuple], types: dict[str, TensorType]) -> list[tuple] | None:
-    """Right-side attributes for a match of `rule`, or None if it must not fire."""
+def match(rule: Rule, node_attrs: Sequence[tuple], types: dict) -> list[tuple] | None:
+    """Right-side attributes for a match of `rule`, or None if it must not fire.
+
+    `types` maps tensor variables to their TensorType and sequence variables to a tuple of
+    them; the match is judged on the instance of those lengths.
+    """
+    sequences = seq_vars(rule.lhs)
+    if sequences:
+        rule = instantiate(rule, tuple(len(types[s]) for s in sequences))
+        types = {**types, **{element(s, i): t for s in sequences for i, t in enumerate(types[s])}}
     try:
         env = bind_lhs(rule, node_attrs, types)
     except _EVAL_ERRORS:
@@ -93,11 +106,20 @@ def match(rule: Rule, node_attrs: Sequence[tuple], types: dict[str, TensorType])
 
 
 def egraph_match(rule: Rule, n_nodes: int, *values) -> object:
-    """Called by egglog: node attributes, then `(shape, dtype)` of tensor vars and the root."""
-    names = tensor_vars(rule.lhs) + [ROOT]
-    types = {n: TensorType(tuple(v[0]), v[1]) for n, v in zip(names, values[n_nodes:])}
+    """Called by egglog: node attributes, then the `(shape, dtype)` literals of the tensor
+    variables (`tensor_vars` order), the tuples of them of the sequences (`seq_vars` order)
+    and the literal of the root."""
+    names = tensor_vars(rule.lhs)
+    sequences = seq_vars(rule.lhs)
+    literals = values[n_nodes:]
+    types: dict = {n: _type(v) for n, v in zip(names + [ROOT], literals[:len(names)] + literals[-1:])}
+    types.update({s: tuple(_type(t) for t in v) for s, v in zip(sequences, literals[len(names):-1])})
     found = match(rule, values[:n_nodes], types)
     return False if found is None else (True, *found)
+
+
+def _type(literal: tuple) -> TensorType:
+    return TensorType(tuple(literal[0]), literal[1])
 
 
 def pick(result: tuple, index: int) -> object:

@@ -15,9 +15,9 @@ operator (OP is an `Op` value). On the left an attribute VALUE is a `?var` (boun
 compared on later uses) or a constant; attributes not mentioned match anything. On the right
 every attribute must be given, as an expression (see `frittata.rewrites.exprs`). `(as ?y PAT)`
 on the left names a sub-term. Constants: integers, floats, "strings", none, true, false and
-tuples `[a b ...]`. An operand `?xs...` is a sequence variable: any number of operands (see
-`frittata.rewrites.sequences`, which expands such a rule into fixed-arity ones). Errors raise
-RewriteError with FILE:LINE:COL and the reason.
+tuples `[a b ...]`. An operand `?xs...` is a sequence variable: any number of operands, bound
+on the left and spliced on the right (see `frittata.rewrites.sequences` for its meaning and how
+it is matched). Errors raise RewriteError with FILE:LINE:COL and the reason.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from dataclasses import dataclass, replace
 from typing import TypeGuard
 
 from frittata.rewrites.exprs import FUNCTIONS, PREDICATES, Call, Expr, Lit, Tup, Var
-from frittata.rewrites.sequences import expand_sequences
 from frittata.rewrites.sexpr import Atom, Pos, SExpr, SList, read
-from frittata.rewrites.signature import ARITY, OP_ATTRS
+from frittata.rewrites.signature import OP_ATTRS, arity_fits, arity_text
 from frittata.terms.ops import BY_NAME, Op
 
 _NAME = re.compile(r"[a-z][a-z0-9-]*")
+_SEQ = "..."
 _CONSTANTS = {"none": None, "true": True, "false": False}
 
 
@@ -44,8 +44,18 @@ class PVar:
 
 
 @dataclass(frozen=True, slots=True)
+class PSeq:
+    """A sequence variable `?name...` among an operator's operands: any number of operands."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class PNode:
-    """An operator pattern; `bind` names the matched sub-term (`(as ?y ...)`)."""
+    """An operator pattern; `bind` names the matched sub-term (`(as ?y ...)`).
+
+    `args` holds patterns and `PSeq`s (a sequence variable is only ever an operand).
+    """
 
     op: Op
     args: tuple
@@ -87,11 +97,10 @@ def parse_rules(text: str, file: str = "<string>", family: str | None = None) ->
             case "family" if isinstance(form, SList):
                 family = _family_form(form)
             case "rule" if isinstance(form, SList):
-                for expanded in expand_sequences(form):
-                    rule = _RuleParser(expanded, family).parse()
-                    if any(r.name == rule.name for r in rules):
-                        raise form.pos.error(f"expected a unique rule name, got {rule.name!r} twice")
-                    rules.append(rule)
+                rule = _RuleParser(form, family).parse()
+                if any(r.name == rule.name for r in rules):
+                    raise form.pos.error(f"expected a unique rule name, got {rule.name!r} twice")
+                rules.append(rule)
             case _:
                 raise form.pos.error(f"expected (rule ...) or (family ...), got {head!r}")
     return rules
@@ -193,12 +202,17 @@ class _RuleParser:
             raise item.items[0].pos.error(f"expected an operator name (an Op value, not input/param), got {op_name!r}")
         rest = list(item.items[1:])
         split = next((i for i, x in enumerate(rest) if _is_symbol(x) and x.value.startswith(":")), len(rest))
-        args = tuple(self._pattern(x, left) for x in rest[:split])
-        low, high = ARITY[op]
-        if not low <= len(args) <= high:
-            raise item.pos.error(f"{op_name}: expected {low}..{high} operands, got {len(args)}")
+        args = tuple(self._operand(x, left) for x in rest[:split])
+        fixed = sum(not isinstance(a, PSeq) for a in args)
+        if not arity_fits(op, fixed, more=fixed < len(args)):
+            raise item.pos.error(f"{op_name}: expected {arity_text(op)} operands, got {_count(args)}")
         attrs = self._attrs(op, rest[split:], item.pos, left)
         return PNode(op, args, attrs)
+
+    def _operand(self, item: SExpr, left: bool) -> Pattern | PSeq:
+        if _is_symbol(item) and item.value.startswith("?") and item.value.endswith(_SEQ) and len(item.value) > 4:
+            return PSeq(self._var(Atom(item.value[:-len(_SEQ)], "symbol", item.pos), "sequence", left))
+        return self._pattern(item, left)
 
     def _attrs(self, op: Op, items: list, pos: Pos, left: bool) -> tuple[tuple[str, Expr], ...]:
         if len(items) % 2:
@@ -284,15 +298,20 @@ def _constant(expr: Expr) -> bool:
             return False
 
 
+def _count(args: tuple) -> str:
+    fixed = sum(not isinstance(a, PSeq) for a in args)
+    return str(fixed) if fixed == len(args) else f"{fixed} plus sequences"
+
+
 def _check_reversible(rule: Rule, pos: Pos) -> None:
-    def vars_of(p: Pattern) -> set[str]:
-        if isinstance(p, PVar):
+    def vars_of(p: Pattern | PSeq) -> set[str]:
+        if isinstance(p, (PVar, PSeq)):
             return {p.name}
         inner = {v.name for _, v in p.attrs if isinstance(v, Var)}
         return inner.union(*(vars_of(a) for a in p.args))
 
-    def simple(p: Pattern) -> bool:
-        if isinstance(p, PVar):
+    def simple(p: Pattern | PSeq) -> bool:
+        if isinstance(p, (PVar, PSeq)):
             return True
         plain = all(isinstance(v, Var) or _constant(v) for _, v in p.attrs)
         complete = len(p.attrs) == len(OP_ATTRS[p.op])

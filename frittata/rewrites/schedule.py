@@ -122,7 +122,7 @@ def run_phase(handle: EGraphHandle, phase: Phase, rules: list[Rule], limits: Lim
     report = PhaseReport(phase.name, "saturated", 0, handle.size(), 0.0)
     if not chosen:
         return report
-    ruleset = compile_rules(chosen, f"phase-{phase.name}-{id(report)}")
+    compiled = compile_rules(chosen, f"phase-{phase.name}-{id(report)}")
     start, growth, fired = time.perf_counter(), 2.0, Counter[str]()
     while True:
         report.stop_reason = _limit_hit(report, limits, time.perf_counter() - start)
@@ -132,7 +132,7 @@ def run_phase(handle: EGraphHandle, phase: Phase, rules: list[Rule], limits: Lim
         checkpoint = before * growth > limits.nodes
         if checkpoint:
             handle.push()
-        counts = handle.run(ruleset, 1)
+        counts = handle.run(compiled.rules, 1, compiled.analysis)
         size = handle.size()
         if size > limits.nodes and checkpoint:
             handle.pop()

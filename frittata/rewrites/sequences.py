@@ -1,89 +1,83 @@
-"""Operand-sequence variables of rule files: `?xs...` stands for any number of operands.
+"""Operand-sequence variables of rules: `?xs...` stands for any number of operands.
 
-A rule that mentions sequence variables is expanded, before parsing, into one ordinary rule
-per choice of their lengths for which every operator's operand count stays within its arity
-(`signature.ARITY`, at most `egraph.MAX_ARITY`). `?xs...` with length 2 becomes `?xs-0 ?xs-1`;
-the expansion is named `NAME-n1-n2...` after the lengths, in the order the variables first
-appear. So `(fused_elementwise ?xs... :expr ?e)` matches a fused kernel of any width, and the
-rest of the pipeline (e-graph compiler, property checker) only ever sees fixed-arity rules.
+Meaning. A rule with sequence variables stands for all of its *instances*: every `?xs...`
+replaced by n fresh tensor variables `?xs#0 .. ?xs#(n-1)` (the same n at each occurrence),
+for every choice of lengths that keeps each operator within its arity (`signature.ARITY`).
+No length is bounded.
+
+Matching. The e-graph matches every length at once (`frittata.rewrites.compile`): operands
+are a cons list, so a sequence variable that ends an operand list is a list variable, and one
+followed by more operands (`?y ?ys... (fused_elementwise ...)`) cuts its list with the
+e-graph's `split` analysis (l = p ++ r), computed only for the operand lists of operators that
+such a pattern names. A match is judged on the instance of the lengths it bound
+(`matching.match`), and the rule checker draws lengths (`draw_instance`), so matching and
+checking share this one meaning.
 """
 
 from __future__ import annotations
 
-import itertools
-from typing import TypeGuard
+import functools
 
-from frittata.rewrites.sexpr import Atom, SExpr, SList
-from frittata.rewrites.signature import ARITY
-from frittata.terms.ops import BY_NAME
+import numpy as np
 
-SUFFIX = "..."
-MAX_LENGTH = 8
+from frittata.rewrites.rules import Pattern, PNode, PSeq, PVar, Rule
+from frittata.rewrites.signature import arity_fits
 
-
-def is_sequence(item: SExpr) -> TypeGuard[Atom]:
-    """Whether `item` is a sequence variable `?name...`."""
-    return (isinstance(item, Atom) and item.kind == "symbol" and isinstance(item.value, str)
-            and item.value.startswith("?") and item.value.endswith(SUFFIX) and len(item.value) > 4)
+DRAW_ATTEMPTS = 20
+"""Tries of `draw_instance` to find lengths that fit every operator's arity."""
 
 
-def _names(form: SExpr) -> list[str]:
-    if is_sequence(form):
-        return [form.value]
-    if not isinstance(form, SList):
+def seq_vars(pattern: Pattern | PSeq) -> list[str]:
+    """Sequence variables of a pattern, in order of first appearance."""
+    if isinstance(pattern, PSeq):
+        return [pattern.name]
+    if isinstance(pattern, PVar):
         return []
-    return list(dict.fromkeys(n for item in form.items for n in _names(item)))
+    return list(dict.fromkeys(n for a in pattern.args for n in seq_vars(a)))
 
 
-def expand_sequences(form: SList) -> list[SList]:
-    """The fixed-arity rule forms a `(rule ...)` form stands for (itself if it has no `?xs...`)."""
-    names = _names(form)
-    if not names:
-        return [form]
-    out = []
-    for lengths in itertools.product(range(MAX_LENGTH + 1), repeat=len(names)):
-        expanded = _splice(form, dict(zip(names, lengths)))
-        assert isinstance(expanded, SList)
-        if _arities_fit(expanded):
-            out.append(_renamed(expanded, lengths))
-    return out
+def element(name: str, i: int) -> str:
+    """The tensor variable standing for item i of sequence `name` in an instance."""
+    return f"{name}#{i}"
 
 
-def _splice(form: SExpr, lengths: dict[str, int]) -> SExpr:
-    if not isinstance(form, SList):
-        return form
-    items: list[SExpr] = []
-    for item in form.items:
-        if is_sequence(item):
-            stem = item.value[:-len(SUFFIX)]
-            items.extend(Atom(f"{stem}-{i}", "symbol", item.pos) for i in range(lengths[item.value]))
+@functools.lru_cache(maxsize=4096)
+def instantiate(rule: Rule, lengths: tuple[int, ...]) -> Rule:
+    """The fixed-arity instance of `rule` with its sequences (`seq_vars` order) of `lengths`."""
+    sizes = dict(zip(seq_vars(rule.lhs), lengths))
+    if not sizes:
+        return rule
+    return Rule(rule.name, rule.family, _splice(rule.lhs, sizes), _splice(rule.rhs, sizes), rule.guards,
+                rule.bidirectional, rule.where, rule.target)
+
+
+def _splice(pattern: Pattern, sizes: dict[str, int]) -> Pattern:
+    if isinstance(pattern, PVar):
+        return pattern
+    args: list[Pattern] = []
+    for arg in pattern.args:
+        if isinstance(arg, PSeq):
+            args.extend(PVar(element(arg.name, i)) for i in range(sizes[arg.name]))
         else:
-            items.append(_splice(item, lengths))
-    return SList(tuple(items), form.bracket, form.pos)
+            args.append(_splice(arg, sizes))
+    return PNode(pattern.op, tuple(args), pattern.attrs, pattern.bind)
 
 
-def _arities_fit(form: SExpr) -> bool:
-    if not isinstance(form, SList):
+def fits(pattern: Pattern) -> bool:
+    """Whether every operator of a fixed-arity pattern has an operand count it takes."""
+    if isinstance(pattern, PVar):
         return True
-    head = form.items[0] if form.items else None
-    op = BY_NAME.get(head.value) if isinstance(head, Atom) and isinstance(head.value, str) else None
-    if form.bracket == "(" and op is not None:
-        rest = form.items[1:]
-        count = next((i for i, x in enumerate(rest) if _is_key(x)), len(rest))
-        low, high = ARITY[op]
-        if not low <= count <= high:
-            return False
-    return all(_arities_fit(item) for item in form.items)
+    return arity_fits(pattern.op, len(pattern.args)) and all(fits(a) for a in pattern.args)
 
 
-def _is_key(item: SExpr) -> bool:
-    return isinstance(item, Atom) and item.kind == "symbol" and str(item.value).startswith(":")
-
-
-def _renamed(form: SList, lengths: tuple[int, ...]) -> SList:
-    name = form.items[1]
-    if not (isinstance(name, Atom) and isinstance(name.value, str)):
-        return form
-    suffix = "-".join(str(n) for n in lengths)
-    return SList((form.items[0], Atom(f"{name.value}-{suffix}", "symbol", name.pos)) + form.items[2:],
-                 form.bracket, form.pos)
+def draw_instance(rule: Rule, rng: np.random.Generator) -> Rule | None:
+    """An instance of `rule` with random sequence lengths (mostly short) that fits, or None."""
+    names = seq_vars(rule.lhs)
+    if not names:
+        return rule
+    for _ in range(DRAW_ATTEMPTS):
+        lengths = tuple(int(n) for n in rng.geometric(0.35, size=len(names)) - 1)
+        instance = instantiate(rule, lengths)
+        if fits(instance.lhs) and fits(instance.rhs):
+            return instance
+    return None

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from frittata.terms.fused import MAX_OPERANDS, normalize_expr
+from frittata.terms.fused import normalize_expr
 from frittata.terms.kernels import normalize_epilogue
 from frittata.terms.ops import BINARY, UNARY, Op
 from frittata.terms.tiled import normalize_schedule
@@ -38,22 +38,37 @@ OP_ATTRS: dict[Op, tuple[str, ...]] = {
     Op.TILED_CONV2D: _CONV + ("epilogue", "schedule"), Op.TILED_DENSE: ("epilogue", "schedule"),
 }
 
-ARITY: dict[Op, tuple[int, int]] = {
+ARITY: dict[Op, tuple[int, int | None]] = {
     **{op: (2, 2) for op in BINARY}, **{op: (1, 1) for op in UNARY},
     Op.INPUT: (0, 0), Op.PARAM: (0, 0), Op.CONST: (0, 0), Op.WHERE: (3, 3),
     Op.MATMUL: (2, 2), Op.DENSE: (2, 2), Op.CONV2D: (2, 2),
     Op.MAX_POOL2D: (1, 1), Op.AVG_POOL2D: (1, 1), Op.GLOBAL_AVG_POOL: (1, 1),
     Op.BATCH_NORM: (5, 5), Op.LAYER_NORM: (3, 3), Op.SOFTMAX: (1, 1),
     Op.REDUCE_SUM: (1, 1), Op.REDUCE_MEAN: (1, 1), Op.REDUCE_MAX: (1, 1),
-    Op.RESHAPE: (1, 1), Op.TRANSPOSE: (1, 1), Op.CONCAT: (1, 8), Op.SLICE: (1, 1),
+    Op.RESHAPE: (1, 1), Op.TRANSPOSE: (1, 1), Op.CONCAT: (1, None), Op.SLICE: (1, 1),
     Op.PAD: (1, 1), Op.GATHER: (1, 1),
     Op.FUSED_CONV2D: (3, 4), Op.FUSED_DENSE: (3, 4), Op.PACK_NCHWC: (1, 1), Op.UNPACK_NCHWC: (1, 1),
-    Op.FUSED_ELEMENTWISE: (1, MAX_OPERANDS),
+    Op.FUSED_ELEMENTWISE: (1, None),
     Op.VTA_PACK: (1, 1), Op.VTA_UNPACK: (1, 1), Op.VTA_DENSE: (3, 3), Op.VTA_CONV2D: (3, 3),
     Op.TILED_CONV2D: (3, 4), Op.TILED_DENSE: (3, 4),
 }
+"""Operand counts (low, high) per operator; high None: no upper bound (variadic)."""
 
 assert set(OP_ATTRS) == set(Op) == set(ARITY), "every operator needs a rule signature"
+
+
+def arity_fits(op: Op, count: int, more: bool = False) -> bool:
+    """Whether `op` takes `count` operands (`more`: or `count` plus some more)."""
+    low, high = ARITY[op]
+    return (more or low <= count) and (high is None or count <= high)
+
+
+def arity_text(op: Op) -> str:
+    """The operand counts of `op` for error messages: "2", "3..4" or "1 or more"."""
+    low, high = ARITY[op]
+    if high is None:
+        return f"{low} or more"
+    return str(low) if low == high else f"{low}..{high}"
 
 
 def plain(value: Any) -> Any:

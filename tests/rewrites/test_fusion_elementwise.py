@@ -5,17 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 import frittata as ft
-from frittata.rewrites.rules import parse_rules
+from frittata.rewrites.rules import PVar, parse_rules
+from frittata.rewrites.sequences import element, instantiate, seq_vars
 from frittata.terms import builders as tb
 
 
-def test_sequence_variables_expand_within_arity():
-    rules = parse_rules("(rule r (fused_elementwise (fused_elementwise ?xs... :expr ?f) ?ys... :expr ?e)"
-                        " => (fused_elementwise ?xs... ?ys... :expr (ew-inline ?e 0 ?f)))", family="f")
-    widths = {tuple(len(n.args) for n in (r.lhs, r.lhs.args[0], r.rhs)) for r in rules}
-    assert all(outer <= 8 and inner >= 1 and rhs <= 8 for outer, inner, rhs in widths)
-    assert len(rules) == sum(9 - inner for inner in range(1, 9))
-    assert rules[0].name == "r-1-0"
+def test_sequence_variables_are_one_rule_and_instantiate_to_any_length():
+    (rule,) = parse_rules("(rule r (fused_elementwise (fused_elementwise ?xs... :expr ?f) ?ys... :expr ?e)"
+                          " => (fused_elementwise ?xs... ?ys... :expr (ew-inline ?e 0 ?f)))", family="f")
+    assert seq_vars(rule.lhs) == ["xs", "ys"]
+    wide = instantiate(rule, (40, 30))
+    assert [len(n.args) for n in (wide.lhs, wide.lhs.args[0], wide.rhs)] == [31, 40, 70]
+    assert wide.rhs.args[0] == PVar(element("xs", 0)) and wide.rhs.args[40] == PVar(element("ys", 0))
 
 
 def test_a_chain_compiles_to_one_fused_kernel():
