@@ -57,8 +57,10 @@ def check_rule(rule: Rule, examples: int = 12, attempts: int = 600, seed: int = 
         if tried >= examples:
             break
         fixed = draw_instance(rule, rng)
-        instance = Instance(fixed, rng) if fixed else None
-        lhs = instance.build() if instance else None
+        if fixed is None:
+            continue
+        instance = Instance(fixed, rng)
+        lhs = instance.build()
         if lhs is None or not guards_hold(fixed, instance.env):
             continue
         tried += 1

@@ -25,7 +25,7 @@ from frittata.rewrites.egraph import (Operands, Tensor, analysis_with, apply, co
                                       param_only, split, split_seed, ty, types)
 from frittata.rewrites.exprs import Var
 from frittata.rewrites.matching import egraph_match, pattern_nodes, pick, tensor_vars
-from frittata.rewrites.rules import Pattern, PNode, PSeq, PVar, Rule
+from frittata.rewrites.rules import Pattern, PSeq, PVar, Rule
 from frittata.rewrites.sequences import seq_vars
 
 

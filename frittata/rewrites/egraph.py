@@ -108,9 +108,11 @@ def _prepend(head: tuple, tail: tuple) -> tuple:
 def operand_list(children: Iterable[Tensor | Operands], tail: Operands | None = None) -> Operands:
     """The list expression of `children` (tensors, or `Operands` spliced in) before `tail`."""
     items = list(children)
-    acc = nil() if tail is None else tail
-    if tail is None and items and isinstance(items[-1], Operands):
-        acc = items.pop()
+    last = items[-1] if items and tail is None else None
+    acc = tail if tail is not None else nil()
+    if isinstance(last, Operands):
+        acc = last
+        items.pop()
     for child in reversed(items):
         acc = append(child, acc) if isinstance(child, Operands) else cons(child, acc)
     return acc
@@ -262,7 +264,7 @@ def decode_nodes(raw: dict) -> tuple[list[tuple[str, str, tuple, list[str]]], di
 
 def _operand_classes(nodes: dict, cells: dict[str, list], lst: str) -> list[str]:
     """The tensor classes of operand list class `lst`, walking its cons cells."""
-    out = []
+    out: list[str] = []
     while True:
         if lst not in cells:
             raise RewriteError(f"e-graph decoding: expected a cons or nil node in operand list {lst}, got none")

@@ -47,19 +47,20 @@ def instantiate(rule: Rule, lengths: tuple[int, ...]) -> Rule:
     sizes = dict(zip(seq_vars(rule.lhs), lengths))
     if not sizes:
         return rule
-    return Rule(rule.name, rule.family, _splice(rule.lhs, sizes), _splice(rule.rhs, sizes), rule.guards,
+    rhs = _splice(rule.rhs, sizes) if isinstance(rule.rhs, PNode) else rule.rhs
+    return Rule(rule.name, rule.family, _splice(rule.lhs, sizes), rhs, rule.guards,
                 rule.bidirectional, rule.where, rule.target)
 
 
-def _splice(pattern: Pattern, sizes: dict[str, int]) -> Pattern:
-    if isinstance(pattern, PVar):
-        return pattern
+def _splice(pattern: PNode, sizes: dict[str, int]) -> PNode:
     args: list[Pattern] = []
     for arg in pattern.args:
         if isinstance(arg, PSeq):
             args.extend(PVar(element(arg.name, i)) for i in range(sizes[arg.name]))
-        else:
+        elif isinstance(arg, PNode):
             args.append(_splice(arg, sizes))
+        else:
+            args.append(arg)
     return PNode(pattern.op, tuple(args), pattern.attrs, pattern.bind)
 
 
