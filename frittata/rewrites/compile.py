@@ -4,7 +4,13 @@ The left pattern becomes an egglog query over `apply` e-nodes with the operator 
 constants. Each operator's operands are an `Operands` list variable bound to a cons pattern:
 a fixed operand is a `cons` cell, a sequence variable that ends the list is the rest of the
 list, and one followed by more operands is cut out with `split` (`sequences` gives the
-meaning). Each operator's attributes and the types of each tensor variable (`ty`), sequence
+meaning). The end of a list of fixed operands is a fresh variable, equal to `nil` only when
+the operator's arity does not already imply it: one shared `nil` constant in a query with
+two list patterns made egglog's planner pair every list ending in `nil` with every other
+(measured: (add (dense ?x ?w) ?b) over 250 of each took 15 s, against 0.07 s with free ends
+and 0.14 s with one `nil` variable per list).
+
+Each operator's attributes and the types of each tensor variable (`ty`), sequence
 (`types`) and of the root are bound in the query and handed, with the rule itself, to
 `matching.egraph_match` (one Python call per match), which checks attribute patterns, guards
 and the right side's typing. (Binding the types of whole operand lists instead was measured
@@ -27,6 +33,8 @@ from frittata.rewrites.exprs import Var
 from frittata.rewrites.matching import egraph_match, pattern_nodes, pick, tensor_vars
 from frittata.rewrites.rules import Pattern, PSeq, PVar, Rule
 from frittata.rewrites.sequences import seq_vars
+from frittata.rewrites.signature import ARITY
+from frittata.terms.ops import Op
 
 
 class CompiledRules(NamedTuple):
@@ -56,7 +64,7 @@ class _Query:
         if isinstance(pattern, PVar):
             return self.tensors[pattern.name]
         operands = self.fresh()
-        self.facts.append(eq_(operands, self.operands(pattern.op.value, pattern.args)))
+        self.facts.append(eq_(operands, self.operands(pattern.op, pattern.args)))
         attrs = var(f"a{len(self.attrs)}", PyObject)
         self.attrs.append(attrs)
         expr = apply(pattern.op.value, attrs, operands)
@@ -65,10 +73,10 @@ class _Query:
         self.facts.append(eq_(self.tensors[pattern.bind], expr))
         return self.tensors[pattern.bind]
 
-    def operands(self, op: str, items: tuple):
+    def operands(self, op: Op, items: tuple):
         """The list pattern of `items`: cons cells, a tail sequence, or a `split` cut."""
         if not items:
-            return nil()
+            return self.end(op)
         first, rest = items[0], items[1:]
         if not isinstance(first, PSeq):
             return cons(self.lhs(first), self.operands(op, rest))
@@ -76,8 +84,16 @@ class _Query:
             return self.seqs[first.name]
         cut = self.fresh()
         self.facts.append(split(cut, self.seqs[first.name], self.operands(op, rest)))
-        self.cut.add(op)
+        self.cut.add(op.value)
         return cut
+
+    def end(self, op: Op):
+        """The end of a list of fixed operands: a free variable if `op`'s arity implies it."""
+        end = self.fresh()
+        low, high = ARITY[op]
+        if low != high:
+            self.facts.append(eq_(end, nil()))
+        return end
 
 
 @functools.cache

@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import frittata as ft
+from frittata.rewrites import Limits
 from frittata.terms import builders as tb
 
 
-def _compile_and_check(program: ft.Program, seed: int = 0) -> ft.Module:
-    mod = ft.compile(program, target="llvm")
+def _compile_and_check(program: ft.Program, seed: int = 0, **options) -> ft.Module:
+    mod = ft.compile(program, target="llvm", **options)
     rng = np.random.default_rng(seed)
     inputs = {n: rng.standard_normal(t.shape).astype(np.float32) for n, t in program.inputs.items()}
     got, want = mod.run(**inputs), ft.evaluate(program, inputs)
@@ -38,10 +39,25 @@ def test_concat_of_64_inputs():
     assert mod.report["program"]["output_ops"] == {"input": 64, "concat": 1}
 
 
+WIDE_FUSION = """(rule fuse-elementwise-first-wide
+  (fused_elementwise (fused_elementwise ?xs... :expr ?f) ?ys... :expr ?e)
+  => (fused_elementwise ?xs... ?ys... :expr (ew-inline ?e 0 ?f))
+  :if (ew-size-at-most (ew-inline ?e 0 ?f) 64) :family fusion)"""
+
+
 def test_sum_of_33_inputs():
     xs = [tb.var(f"x{i}", (4, 16)) for i in range(33)]
     mod = _compile_and_check(ft.Program({"out": functools.reduce(tb.add, xs)}))
     assert set(mod.report["program"]["output_ops"]) == {"input", "fused_elementwise"}
+
+
+def test_fusion_builds_a_33_operand_kernel_when_the_rules_allow_it():
+    """The library bounds kernels at 12 ops to keep saturation small; a wider rule fuses all."""
+    xs = [tb.var(f"x{i}", (4, 16)) for i in range(33)]
+    program = ft.Program({"out": functools.reduce(tb.add, xs)})
+    off = ["comm-add", "fuse-elementwise-first", "fuse-elementwise-last"]
+    mod = _compile_and_check(program, rules=[WIDE_FUSION], disable=off, limits=Limits(seconds=300))
+    assert mod.report["program"]["output_ops"] == {"input": 33, "fused_elementwise": 1}
 
 
 def test_a_33_operand_fused_kernel():

@@ -1,0 +1,58 @@
+"""Operand lists of any length: the e-graph round trip, sequence variables matching wide
+operand lists at the head, the tail and in the middle, and the checker drawing lengths."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from frittata.rewrites import check_rule, original_choice, parse_rules, saturate, smallest_choice
+from frittata.rewrites.egraph import EGraphHandle
+from frittata.terms import Program, concat, relu, var
+from frittata.terms.ops import Op
+
+FLATTEN = """
+(rule flatten-concat-last
+  (concat ?xs... (concat ?ys... :axis ?a) :axis ?a) => (concat ?xs... ?ys... :axis ?a))
+(rule flatten-concat-first
+  (concat (concat ?ys... :axis ?a) ?xs... :axis ?a) => (concat ?ys... ?xs... :axis ?a))
+"""
+
+
+def _inputs(prefix: str, n: int) -> list:
+    return [var(f"{prefix}{i}", (1, 1 + i % 3)) for i in range(n)]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 70))
+def test_any_operand_count_round_trips_through_the_egraph(n):
+    program = Program({"y": relu(concat(*_inputs("x", n), axis=1))})
+    data = EGraphHandle(program).data()
+    (cat,) = [node for node in data.nodes if node.op == Op.CONCAT]
+    assert len(cat.children) == n
+    assert data.to_program(original_choice(data)).outputs["y"] is program.outputs["y"]
+
+
+def _flattened(program: Program) -> Program:
+    data, report = saturate(program, rules=[FLATTEN], library=False)
+    assert report.fired()
+    return data.to_program(smallest_choice(data))
+
+
+def test_a_sequence_in_the_middle_matches_wide_lists():
+    outer, inner = _inputs("x", 40), _inputs("y", 30)
+    program = Program({"y": concat(*outer, concat(*inner, axis=1), axis=1)})
+    flat = _flattened(program).outputs["y"]
+    assert flat.op == Op.CONCAT and flat.args == tuple(outer + inner)
+
+
+def test_a_head_sequence_splices_before_a_wide_tail():
+    outer, inner = _inputs("x", 33), _inputs("y", 9)
+    program = Program({"y": concat(concat(*inner, axis=1), *outer, axis=1)})
+    assert _flattened(program).outputs["y"].args == tuple(inner + outer)
+
+
+def test_the_checker_draws_sequence_lengths():
+    for rule in parse_rules(FLATTEN, family="user"):
+        result = check_rule(rule)
+        assert result.passed and result.tried == 12, result.line()
