@@ -35,7 +35,7 @@ def test_attributes_constants_and_repr_round_trip():
     ((X, tb.var("z", (5,))), ("add", ("arg", 0), ("arg", 1)), "broadcast"),
     ((X,), ("frobnicate", ("arg", 0)), "expected an expression"),
     ((X,), ("clip", ("arg", 0)), "attributes"),
-    ((X,) * 9, ("neg", ("arg", 0)), "1..8 operands"),
+    ((), ("neg", ("arg", 0)), "1 or more operands"),
 ])
 def test_bad_nodes_say_what_was_expected(args, expr, message):
     with pytest.raises(ft.FrittataError, match=re.escape(message)):
