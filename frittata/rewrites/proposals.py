@@ -39,6 +39,8 @@ def _broadcast_partner(inst, x: TensorType) -> TensorType:
     choices = [x.shape, x.shape, ()]
     if x.rank >= 2:
         choices.append(tuple(d if a == 1 else 1 for a, d in enumerate(x.shape)))
+    if x.rank >= 3:  # a per-channel operand with the batch axis left to broadcasting: [C 1 1]
+        choices.append(x.shape[1:2] + (1,) * (x.rank - 2))
     if x.rank >= 1:
         choices.append(x.shape[-1:])
     return TensorType(choices[int(inst.rng.integers(len(choices)))], x.dtype)

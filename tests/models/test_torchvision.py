@@ -22,3 +22,5 @@ def test_exported_model_compiles_and_matches_onnxruntime(name, tmp_path):
     scale = float(np.abs(want).max())
     assert scale > 1e-3, f"{name}: the reference output is degenerate (max |y| = {scale})"
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4 * scale)
+    left = module.program.op_counts().get("conv2d", 0)
+    assert left == 0, f"{name}: {left} convolutions kept a separate bias pass (exported bias [C,1,1])"
