@@ -1,0 +1,208 @@
+"""Mutation score of frittata's tests: per package (mutmut) and for the rule files (the checker).
+
+Python packages: mutmut (configured in pyproject's [tool.mutmut]) mutates `frittata/terms`,
+`rewrites`, `extract` and the VTA simulator; a mutant is killed when a test that runs the
+mutated function fails or times out. The full sets (thousands of mutants) do not fit a run on
+a 2-core machine, so a fixed-seed random sample of `--sample` mutants per package is judged,
+and the score comes with a 95% Wilson interval for that sample. Rule files: every mutant of
+`bench/rule_mutants.py` is judged by the property checker (`frittata rules check`).
+
+Mutants listed in bench/equivalent_mutants.md (a line "- `ID`: reason") are left out of the
+score as equivalent. Mutants not judged within `--budget` minutes are counted apart, never as
+killed. Survivors are listed with FILE:LINE and the change.
+
+Run: nice -n 15 python bench/mutation_score.py [--sample 40] [--budget 45] [--only rules,terms]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.rule_mutants import file_mutants, judge  # noqa: E402
+from frittata.rewrites.library import library_files  # noqa: E402
+
+PACKAGES = {
+    "terms": ("frittata.terms.",),
+    "rewrites": ("frittata.rewrites.",),
+    "extract": ("frittata.extract.",),
+    "vta-sim": tuple(f"frittata.backends.vta.{m}." for m in
+                     ("simulator", "machine", "alu", "gemm", "dram", "timing", "encode")),
+}
+EQUIVALENTS = ROOT / "bench" / "equivalent_mutants.md"
+KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+GENERATE = """
+import os, mutmut.__main__ as m
+m.set_mutant_under_test("mutant_generation")
+os.makedirs("mutants", exist_ok=True)
+m.copy_src_dir(); m.copy_also_copy_files(); m.setup_source_paths(); m.create_mutants(1)
+"""
+
+
+@dataclass
+class Tally:
+    """Verdicts of one package: status -> mutant ids, plus the population size."""
+
+    name: str
+    population: int
+    sampled: list[str] = field(default_factory=list)
+    status: dict[str, str] = field(default_factory=dict)
+
+    def count(self, *statuses: str) -> int:
+        return sum(1 for s in self.status.values() if s in statuses)
+
+    def judged(self) -> int:
+        return sum(1 for s in self.status.values() if s not in ("not run", "equivalent", "stillborn"))
+
+    def killed(self) -> int:
+        return sum(1 for s in self.status.values() if s in KILLED)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for k successes in n trials."""
+    if n == 0:
+        return 0.0, 1.0
+    p, d = k / n, 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / d
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def listed_equivalents() -> dict[str, str]:
+    """Mutant id -> reason, from bench/equivalent_mutants.md."""
+    if not EQUIVALENTS.exists():
+        return {}
+    found = re.findall(r"^- `([^`]+)`: (.+)$", EQUIVALENTS.read_text(), re.MULTILINE)
+    return dict(found)
+
+
+def rule_tally(equivalents: dict[str, str], survivors: list[str]) -> Tally:
+    mutants = [m for path in library_files() for m in file_mutants(path)]
+    tally = Tally("rules", len(mutants), [m.id for m in mutants])
+    for mutant in mutants:
+        verdict = judge(mutant)
+        status = "equivalent" if verdict.status == "survived" and mutant.id in equivalents else verdict.status
+        tally.status[mutant.id] = status
+        if status == "survived":
+            survivors.append(f"  {Path(mutant.file).name}:{mutant.line}  [{mutant.rule}] {mutant.change}"
+                             f"  ({mutant.id})")
+    return tally
+
+
+def mutmut(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": ""}
+    return subprocess.run(["mutmut", *args], cwd=ROOT, env=env, timeout=max(timeout, 1.0),
+                          capture_output=True, text=True)
+
+
+def generate_mutants() -> dict[str, int | None]:
+    """A fresh mutants/ folder; every mutant name with its exit code (None: not run)."""
+    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    subprocess.run([sys.executable, "-c", GENERATE], cwd=ROOT, check=True, capture_output=True)
+    return read_exit_codes()
+
+
+def read_exit_codes() -> dict[str, int | None]:
+    codes: dict[str, int | None] = {}
+    for meta in (ROOT / "mutants" / "frittata").rglob("*.py.meta"):
+        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return codes
+
+
+def python_tallies(names: list[str], sample: int, seed: int, deadline: float, jobs: int,
+                   equivalents: dict[str, str], survivors: list[str], only: set[str]) -> list[Tally]:
+    from mutmut.stats import status_by_exit_code
+
+    tallies = []
+    chosen = [p for p in PACKAGES if p in only]
+    for i, package in enumerate(chosen):
+        population = sorted(n for n in names if n.startswith(PACKAGES[package]))
+        picked = sorted(random.Random(seed).sample(population, min(sample, len(population))))
+        tallies.append(Tally(package, len(population), picked))
+        share = (deadline - time.time()) / (len(chosen) - i)
+        try:
+            mutmut("run", "--max-children", str(jobs), *picked, timeout=share)
+        except subprocess.TimeoutExpired:
+            print(f"  {package}: budget share of {share / 60:.1f} min used up", file=sys.stderr)
+        codes = read_exit_codes()
+        for name in picked:
+            status = "not run" if codes.get(name) is None else status_by_exit_code[codes[name]]
+            if status not in KILLED and name in equivalents:
+                status = "equivalent"
+            tallies[-1].status[name] = status
+            if status in ("survived", "no tests", "suspicious", "skipped"):
+                survivors.append(f"  {describe(name)}  [{status}]  ({name})")
+    return tallies
+
+
+def describe(name: str) -> str:
+    """FILE:LINE  `old` -> `new` for a mutmut mutant."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        diff = get_diff_for_mutant(name).splitlines()
+    finally:
+        os.chdir(cwd)
+    path = ROOT / (name.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[0].replace(".", "/") + ".py")
+    old = next((d[1:].strip() for d in diff if d.startswith("-") and not d.startswith("---")), "")
+    new = next((d[1:].strip() for d in diff if d.startswith("+") and not d.startswith("+++")), "")
+    lines = path.read_text().splitlines()
+    line = next((k + 1 for k, text in enumerate(lines) if old and text.strip() == old), 0)
+    return f"{path.relative_to(ROOT)}:{line}  `{old}` -> `{new}`"
+
+
+def report(tallies: list[Tally], sample: int, seed: int) -> None:
+    print(f"mutation score (seed {seed}; Python packages: random sample of {sample} mutants each; "
+          f"rules: every mutant)")
+    print(f"{'package':<10}{'mutants':>8}{'sampled':>8}{'judged':>7}{'killed':>7}{'survived':>9}"
+          f"{'equiv':>6}{'stillb':>7}{'not run':>8}{'score':>8}   95% interval")
+    for t in tallies:
+        judged, killed = t.judged(), t.killed()
+        score = f"{100 * killed / judged:.1f}%" if judged else "-"
+        low, high = wilson(killed, judged)
+        exact = t.name == "rules" and judged + t.count("equivalent", "stillborn") == t.population
+        interval = "exact (every mutant)" if exact else f"[{100 * low:.0f}%, {100 * high:.0f}%]"
+        print(f"{t.name:<10}{t.population:>8}{len(t.sampled):>8}{judged:>7}{killed:>7}"
+              f"{judged - killed:>9}{t.count('equivalent'):>6}{t.count('stillborn'):>7}"
+              f"{t.count('not run'):>8}{score:>8}   {interval}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", type=int, default=40, help="mutants judged per Python package")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--budget", type=float, default=45, help="minutes for the whole run")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once")
+    parser.add_argument("--only", default=",".join(["rules", *PACKAGES]), help="comma-separated packages")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    deadline = time.time() + 60 * args.budget
+    equivalents, survivors, tallies = listed_equivalents(), [], []
+    if "rules" in only:
+        tallies.append(rule_tally(equivalents, survivors))
+    if only & set(PACKAGES):
+        names = list(generate_mutants())
+        tallies += python_tallies(names, args.sample, args.seed, deadline, args.jobs, equivalents,
+                                  survivors, only)
+    report(tallies, args.sample, args.seed)
+    print(f"\nsurviving mutants ({len(survivors)}):")
+    print("\n".join(survivors))
+
+
+if __name__ == "__main__":
+    main()
