@@ -17,12 +17,14 @@ Run: nice -n 15 python bench/mutation_score.py [--sample 40] [--budget 45] [--on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -85,7 +87,8 @@ def listed_equivalents() -> dict[str, str]:
     """Mutant id -> reason, from bench/equivalent_mutants.md."""
     if not EQUIVALENTS.exists():
         return {}
-    found = re.findall(r"^- `([^`]+)`: (.+)$", EQUIVALENTS.read_text(), re.MULTILINE)
+    text = EQUIVALENTS.read_text().split("\n## Not equivalent")[0]
+    found = re.findall(r"^- `([^`]+)`: (.+)$", text, re.MULTILINE)
     return dict(found)
 
 
@@ -102,10 +105,20 @@ def rule_tally(equivalents: dict[str, str], survivors: list[str]) -> Tally:
     return tally
 
 
-def mutmut(*args: str, timeout: float) -> subprocess.CompletedProcess:
+def run_mutmut(names: list[str], jobs: int, deadline: float) -> None:
+    """`mutmut run` on `names` until done or `deadline`; then the whole process group stops."""
     env = {**os.environ, "PYTHONPATH": ""}
-    return subprocess.run(["mutmut", *args], cwd=ROOT, env=env, timeout=max(timeout, 1.0),
-                          capture_output=True, text=True)
+    proc = subprocess.Popen(["mutmut", "run", "--max-children", str(jobs), *names], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        proc.wait(timeout=max(deadline - time.time(), 1.0))
+    except subprocess.TimeoutExpired:
+        print("budget used up: mutants not yet judged are counted as not run", file=sys.stderr)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            time.sleep(2)
+        proc.wait()
 
 
 def generate_mutants() -> dict[str, int | None]:
@@ -122,27 +135,25 @@ def read_exit_codes() -> dict[str, int | None]:
     return codes
 
 
-def python_tallies(names: list[str], sample: int, seed: int, deadline: float, jobs: int,
-                   equivalents: dict[str, str], survivors: list[str], only: set[str]) -> list[Tally]:
+def python_tallies(names: list[str], args: argparse.Namespace, deadline: float, equivalents: dict[str, str],
+                   survivors: list[str], only: set[str]) -> list[Tally]:
+    """Sample each package, judge the samples in one mutmut run (its test statistics are
+    collected once), and tally the verdicts per package."""
     from mutmut.stats import status_by_exit_code
 
     tallies = []
-    chosen = [p for p in PACKAGES if p in only]
-    for i, package in enumerate(chosen):
+    for package in (p for p in PACKAGES if p in only):
         population = sorted(n for n in names if n.startswith(PACKAGES[package]))
-        picked = sorted(random.Random(seed).sample(population, min(sample, len(population))))
-        tallies.append(Tally(package, len(population), picked))
-        share = (deadline - time.time()) / (len(chosen) - i)
-        try:
-            mutmut("run", "--max-children", str(jobs), *picked, timeout=share)
-        except subprocess.TimeoutExpired:
-            print(f"  {package}: budget share of {share / 60:.1f} min used up", file=sys.stderr)
-        codes = read_exit_codes()
-        for name in picked:
+        picked = random.Random(args.seed).sample(population, min(args.sample, len(population)))
+        tallies.append(Tally(package, len(population), sorted(picked)))
+    run_mutmut([n for t in tallies for n in t.sampled], args.jobs, deadline)
+    codes = read_exit_codes()
+    for tally in tallies:
+        for name in tally.sampled:
             status = "not run" if codes.get(name) is None else status_by_exit_code[codes[name]]
             if status not in KILLED and name in equivalents:
                 status = "equivalent"
-            tallies[-1].status[name] = status
+            tally.status[name] = status
             if status in ("survived", "no tests", "suspicious", "skipped"):
                 survivors.append(f"  {describe(name)}  [{status}]  ({name})")
     return tallies
@@ -156,6 +167,8 @@ def describe(name: str) -> str:
     os.chdir(ROOT)
     try:
         diff = get_diff_for_mutant(name).splitlines()
+    except Exception as err:  # noqa: BLE001 - a mutant mutmut cannot show is still listed
+        return f"(no diff: {type(err).__name__})"
     finally:
         os.chdir(cwd)
     path = ROOT / (name.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[0].replace(".", "/") + ".py")
@@ -197,8 +210,7 @@ def main() -> None:
         tallies.append(rule_tally(equivalents, survivors))
     if only & set(PACKAGES):
         names = list(generate_mutants())
-        tallies += python_tallies(names, args.sample, args.seed, deadline, args.jobs, equivalents,
-                                  survivors, only)
+        tallies += python_tallies(names, args, deadline, equivalents, survivors, only)
     report(tallies, args.sample, args.seed)
     print(f"\nsurviving mutants ({len(survivors)}):")
     print("\n".join(survivors))
