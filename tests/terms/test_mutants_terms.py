@@ -1,0 +1,58 @@
+"""Tests that kill surviving mutants of frittata.terms (bench/mutation_score.py)."""
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import frittata as ft
+from frittata.terms import builders as tb
+from frittata.terms.ops import Op
+
+from tests.terms.conftest import assert_matches_ort, one_node_model
+
+R = np.random.default_rng(21)
+
+
+def _f32(*shape: int) -> np.ndarray:
+    return R.standard_normal(shape).astype(np.float32)
+
+
+def test_ceil_mode_pool_pads_each_spatial_axis_by_its_own_size():
+    # 4 channels (even) and width 9 (odd): the ceil-mode extra of the width must come from
+    # the width, not from the channel count
+    x = _f32(1, 4, 7, 9)
+    pool = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)
+    assert_matches_ort(one_node_model(pool, {"x": x}), {"x": x})
+
+
+def test_layer_norm_without_epsilon_uses_the_default():
+    x, s = _f32(2, 3, 4), _f32(4)
+    norm = helper.make_node("LayerNormalization", ["x", "s"], ["y"], axis=-1)
+    model = one_node_model(norm, {"x": x}, initializers={"s": s}, opset=17)
+    assert_matches_ort(model, {"x": x}, atol=1e-4)
+
+
+def test_reduce_with_no_axes_and_noop_flag_is_the_identity():
+    x = _f32(2, 3)
+    reduce = helper.make_node("ReduceSum", ["x"], ["y"], noop_with_empty_axes=1)
+    assert_matches_ort(one_node_model(reduce, {"x": x}, opset=13), {"x": x})
+
+
+def test_slice_with_computed_ends_names_the_ends_input():
+    inputs = [helper.make_tensor_value_info("x", 1, [2, 3]), helper.make_tensor_value_info("e", 7, [1])]
+    slice_ = helper.make_node("Slice", ["x", "s", "e"], ["y"])
+    graph = helper.make_graph([slice_], "g", inputs, [helper.make_tensor_value_info("y", 1, None)],
+                              initializer=[helper.make_tensor("s", 7, [1], [0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
+    with pytest.raises(ft.FrontendError, match=r"input 2 \(ends\)"):
+        ft.from_onnx(model)
+
+
+def test_tiled_dense_is_a_tiled_dense_node_of_the_fused_type():
+    x, w, b = tb.var("x", (2, 8), "float32"), tb.param("w", np.ones((4, 8), np.float32)), tb.param(
+        "b", np.zeros(4, np.float32))
+    schedule = (("vec", 8), ("m_block", 2), ("m_tail", 0), ("n_block", 8), ("n_tail", 4),
+                ("k_block", 8), ("parallel", "n"))
+    term = tb.tiled_dense(x, w, b, schedule=schedule)
+    assert term.op == Op.TILED_DENSE and term.type == tb.fused_dense(x, w, b).type
+    assert term.attr("schedule") == schedule
