@@ -50,7 +50,7 @@ GENERATE = """
 import os, mutmut.__main__ as m
 m.set_mutant_under_test("mutant_generation")
 os.makedirs("mutants", exist_ok=True)
-m.copy_src_dir(); m.copy_also_copy_files(); m.setup_source_paths(); m.create_mutants(1)
+m.copy_src_dir(); m.copy_also_copy_files(); m.setup_source_paths(); m.create_mutants({jobs})
 """
 
 
@@ -121,10 +121,10 @@ def run_mutmut(names: list[str], jobs: int, deadline: float) -> None:
         proc.wait()
 
 
-def generate_mutants() -> dict[str, int | None]:
+def generate_mutants(jobs: int) -> dict[str, int | None]:
     """A fresh mutants/ folder; every mutant name with its exit code (None: not run)."""
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-    subprocess.run([sys.executable, "-c", GENERATE], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", GENERATE.format(jobs=jobs)], cwd=ROOT, check=True, capture_output=True)
     return read_exit_codes()
 
 
@@ -209,7 +209,7 @@ def main() -> None:
     if "rules" in only:
         tallies.append(rule_tally(equivalents, survivors))
     if only & set(PACKAGES):
-        names = list(generate_mutants())
+        names = list(generate_mutants(args.jobs))
         tallies += python_tallies(names, args, deadline, equivalents, survivors, only)
     report(tallies, args.sample, args.seed)
     print(f"\nsurviving mutants ({len(survivors)}):")

@@ -5,9 +5,9 @@ import pytest
 
 from frittata.backends.vta.config import VtaConfig
 from frittata.backends.vta.dram import Dram
-from frittata.backends.vta.errors import TokenError
+from frittata.backends.vta.errors import AddressError, TokenError
 from frittata.backends.vta.gemm import gemm_accumulate
-from frittata.backends.vta.isa import Deps, Finish, Gemm
+from frittata.backends.vta.isa import Deps, Finish, Gemm, Store
 from frittata.backends.vta.simulator import Simulator
 
 CFG = VtaConfig()
@@ -32,3 +32,10 @@ def test_many_products_into_one_row_accumulate_exactly():
     exact = np.einsum("nbk,ok->bo", inp.astype(np.int64), wgt[0].astype(np.int64))
     assert exact.max() > 1 << 24
     np.testing.assert_array_equal(acc[0], exact.astype(np.int32))
+
+
+def test_a_store_past_the_out_buffer_names_the_out_buffer():
+    sim = Simulator(CFG, Dram(1 << 16))
+    base = CFG.out_depth - 1
+    with pytest.raises(AddressError, match=rf"OUT SRAM rows \[{base}, {base + 2}\) overflow"):
+        sim.execute((Store(base, 0, 1, 2, 2), Finish()))
