@@ -12,10 +12,20 @@ import torch
 import torchvision
 
 
+SMALL = {
+    # DenseNet-121's structure at a test's size: a block of 10 layers, so its concats take up to
+    # 11 inputs (the exporter writes one Concat of every earlier feature map per layer)
+    "densenet_small": lambda: torchvision.models.DenseNet(growth_rate=8, block_config=(2, 10),
+                                                          num_init_features=16),
+}
+
+
 def randomized(name: str, seed: int):
-    """torchvision's `name` in eval mode, weights scaled by fan-in, batch-norm stats random."""
+    """torchvision's `name` (or one of SMALL) in eval mode, weights scaled by fan-in,
+    batch-norm statistics random."""
     generator = torch.Generator().manual_seed(seed)
-    model = getattr(torchvision.models, name)(weights=None).eval()
+    build = SMALL.get(name) or (lambda: getattr(torchvision.models, name)(weights=None))
+    model = build().eval()
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
