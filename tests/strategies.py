@@ -13,8 +13,11 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
+import frittata as ft
 from frittata import terms as T
 from frittata.terms import Program, Term
+from frittata.terms.ops import ops_in_class
+from frittata.terms.term import build
 
 DIM = st.integers(1, 5)
 
@@ -50,6 +53,24 @@ UNARY_SAFE = {
     "clip": lambda t: T.clip(t, -0.5, 0.75),
     "gelu_tanh": lambda t: T.gelu(t, "tanh"),
 }
+
+
+def _table_unary(op):
+    """A unary op of the operator table, its attributes drawn from its `Attr.choices`."""
+    return lambda t: build(op, (t,), **{a.name: a.choices(t.type)[0] for a in op.attrs})
+
+
+def _float_closed(op) -> bool:
+    x = T.var("x", (2,))
+    try:
+        return _table_unary(op)(x).dtype == "float32"
+    except ft.FrittataError:
+        return False
+
+
+UNARY_SAFE.update({op.value: _table_unary(op) for op in ops_in_class("unary")
+                   if op.value not in UNARY_SAFE and op.is_a("float_only") and _float_closed(op)})
+"""Float unary ops the table adds (total on floats, e.g. hard_swish) are drawn like the rest."""
 BINARY_SAFE = {
     "add": T.add, "sub": T.sub, "mul": T.mul, "maximum": T.maximum, "minimum": T.minimum,
     "div": lambda a, b: T.div(a, T.add(T.abs(b), 1.0)),

@@ -1,6 +1,7 @@
 """How much work one operator does: FLOPs, compulsory bytes, and what kind of loop it is.
 
-`work(info)` is a pure function of a `NodeInfo`, with one case per operator. FLOPs count a
+`work(info)` is a pure function of a `NodeInfo`, with one case per cost class of the operator
+table (`Op.cost`), so a new operator is priced by the class it declares. FLOPs count a
 fused multiply-add as 2; bytes are the operands read once plus the output written once (the
 compulsory traffic of a roofline). `lanes` is the fraction of the vector lanes a kernel keeps
 busy: contractions vectorize over their output channels (N of dense/matmul, O of conv2d),
@@ -17,10 +18,7 @@ from typing import assert_never
 
 from frittata.extract.cost import NodeInfo
 from frittata.terms.fused import expr_ops
-from frittata.terms.ops import BINARY, UNARY, Op
-
-TRANSCENDENTAL = frozenset({Op.EXP, Op.LOG, Op.ERF, Op.TANH, Op.SIGMOID, Op.GELU, Op.POW, Op.SQRT})
-"""Elementwise ops computed by a polynomial or iteration rather than one instruction."""
+from frittata.terms.ops import Cost, Op
 
 
 class Kind(enum.Enum):
@@ -58,45 +56,41 @@ def work(info: NodeInfo, transcendental_flops: float, lanes: int) -> Work:
     """The `Work` of one e-node (see the module docstring for the conventions)."""
     op, out = info.op, info.type
     moved = float(out.nbytes + sum(t.nbytes for t in info.operands))
-    match op:
-        case Op.INPUT | Op.PARAM | Op.CONST:
+    match op.cost:
+        case Cost.FREE:
             return Work(0.0, 0.0, Kind.FREE)
-        case Op.RESHAPE:
+        case Cost.VIEW:
             return Work(0.0, 0.0, Kind.VIEW)
-        case Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.TILED_CONV2D | Op.TILED_DENSE:
+        case Cost.CONTRACTION:
             return _contraction(info, moved, lanes)
-        case Op.WHERE:
+        case Cost.ELEMENTWISE:
             return Work(float(out.size), moved, Kind.ELEMENTWISE)
-        case _ if op in TRANSCENDENTAL:
+        case Cost.TRANSCENDENTAL:
             return Work(out.size * transcendental_flops, moved, Kind.ELEMENTWISE)
-        case _ if op in UNARY or op in BINARY:
-            return Work(float(out.size), moved, Kind.ELEMENTWISE)
-        case Op.MAX_POOL2D | Op.AVG_POOL2D:
+        case Cost.FUSED_ELEMENTWISE:
+            return _fused_elementwise(info, moved, transcendental_flops)
+        case Cost.WINDOW:
             kh, kw = info.attr("kernel")
             return Work(float(out.size * kh * kw), moved, Kind.REDUCTION)
-        case Op.GLOBAL_AVG_POOL | Op.REDUCE_SUM | Op.REDUCE_MEAN | Op.REDUCE_MAX:
+        case Cost.REDUCTION:
             return Work(float(info.operands[0].size), moved, Kind.REDUCTION)
-        case Op.BATCH_NORM | Op.LAYER_NORM | Op.SOFTMAX:
+        case Cost.NORMALIZATION:
             return _normalization(info, moved, transcendental_flops)
-        case Op.TRANSPOSE | Op.PACK_NCHWC | Op.UNPACK_NCHWC | Op.CONCAT | Op.SLICE | Op.PAD | Op.GATHER:
+        case Cost.COPY | Cost.STRIDED_COPY:
             return _movement(info, moved, lanes)
-        case Op.FUSED_ELEMENTWISE:
-            return _fused_elementwise(info, moved, transcendental_flops)
-        case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
+        case Cost.ACCELERATOR:
             return Work(0.0, 0.0, Kind.UNSUPPORTED)
         case _:
-            assert_never(op)  # type: ignore[arg-type]  # the `_ if op in ...` cases do not narrow
+            assert_never(op.cost)
 
 
 def _movement(info: NodeInfo, moved: float, lanes: int) -> Work:
-    """Copies: transposing ones (transpose, NCHWc pack/unpack) are strided, the rest stream."""
-    match info.op:
-        case Op.TRANSPOSE:
-            return Work(0.0, moved, Kind.STRIDED_COPY)
-        case Op.PACK_NCHWC | Op.UNPACK_NCHWC:
-            return Work(0.0, moved, Kind.STRIDED_COPY, lane_fraction(info.attr("c"), lanes))
-        case _:
-            return Work(0.0, moved, Kind.COPY)
+    """Copies: transposing ones are strided (blocked layouts use a channel block of the lanes)."""
+    if info.op.cost == Cost.COPY:
+        return Work(0.0, moved, Kind.COPY)
+    if info.op in (Op.PACK_NCHWC, Op.UNPACK_NCHWC):
+        return Work(0.0, moved, Kind.STRIDED_COPY, lane_fraction(info.attr("c"), lanes))
+    return Work(0.0, moved, Kind.STRIDED_COPY)
 
 
 def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
@@ -124,7 +118,8 @@ _FUSED = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE, Op.TILED_CONV2D, Op.TILED_D
 
 def _fused_elementwise(info: NodeInfo, moved: float, transcendental_flops: float) -> Work:
     """One pass over memory (operands read once, output written once) for the whole chain."""
-    per_element = sum(transcendental_flops if op in TRANSCENDENTAL else 1.0 for op in expr_ops(info.attr("expr")))
+    per_element = sum(transcendental_flops if op.cost == Cost.TRANSCENDENTAL else 1.0
+                      for op in expr_ops(info.attr("expr")))
     return Work(info.type.size * per_element, moved, Kind.ELEMENTWISE)
 
 

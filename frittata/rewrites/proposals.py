@@ -8,7 +8,7 @@ likely; type inference still decides (see `frittata.rewrites.instances`).
 from __future__ import annotations
 
 
-from frittata.terms.dtypes import INT_DTYPES, TensorType, is_int
+from frittata.terms.dtypes import TensorType, is_int
 from frittata.terms.ops import BINARY, Op
 from frittata.terms.term import Term
 
@@ -86,19 +86,15 @@ def _residual_dtype(x: TensorType, epilogue) -> str:
 
 
 def sample_attr(inst, p, name: str, args: list[Term], hint) -> object:
-    """A random value for attribute `name` of `p.op`, fitted to its first operand."""
+    """A random value for attribute `name` of `p.op`, fitted to its first operand.
+
+    Attributes that depend only on the operand draw from their op's table entry
+    (`Attr.choices`); the ones that depend on the pattern or the wanted type are drawn here.
+    """
     rng = inst.rng
-    x = args[0].type if args else TensorType((), "float32")  # operand-less ops have no attribute that reads x
+    x = args[0].type if args else None
     pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
     match p.op, name:
-        case (Op.CONV2D | Op.FUSED_CONV2D), "strides":
-            return pick([(1, 1), (2, 2)])
-        case (Op.CONV2D | Op.FUSED_CONV2D), "pads":
-            return pick([(0, 0, 0, 0), (1, 1, 1, 1)])
-        case (Op.CONV2D | Op.FUSED_CONV2D), "dilations":
-            return (1, 1)
-        case (Op.CONV2D | Op.FUSED_CONV2D), "groups":
-            return pick([1, 1, 1, x.shape[1]])
         case _, "epilogue":
             return _epilogue(inst, x, len(p.args) == 4)
         case Op.FUSED_ELEMENTWISE, "expr":
@@ -107,52 +103,11 @@ def sample_attr(inst, p, name: str, args: list[Term], hint) -> object:
             return hint.dtype if hint is not None else pick(["float32", "int32"])
         case Op.CONST, "value":
             return pick([0, 1, 2, -1, 3])
-        case Op.CLIP, "lo":
-            return pick([None, -1, 0])
-        case Op.CLIP, "hi":
-            return pick([None, 1, 6])
-        case Op.RIGHT_SHIFT, "shift":
-            return int(rng.integers(0, 9))
-        case Op.CAST, "dtype":
-            return pick(["float32", *INT_DTYPES])
-        case Op.TRANSPOSE, "perm":
-            return tuple(int(a) for a in rng.permutation(x.rank))
-        case Op.RESHAPE, "shape":
-            return pick([x.shape, (x.size,), (1,) + x.shape, x.shape[::-1]])
-        case Op.PACK_NCHWC, "c":
-            return pick([d for d in range(1, x.shape[1] + 1) if x.shape[1] % d == 0])
-        case Op.UNPACK_NCHWC, "c":
-            return x.shape[4]
         case _:
-            return _simple_attr(p.op, name, x, pick)
-
-
-def _simple_attr(op: Op, name: str, x: TensorType, pick) -> object:
-    match name:
-        case "eps":
-            return 1e-5
-        case "alpha":
-            return 0.1
-        case "approximate":
-            return pick(["none", "tanh"])
-        case "axis":
-            return x.rank - 1 if x.rank else 0
-        case "axes":
-            return (x.rank - 1,) if x.rank else ()
-        case "keepdims" | "count_include_pad":
-            return pick([False, True])
-        case "kernel" | "strides":
-            return (1, 1)
-        case "pads":
-            return (0, 0, 0, 0) if op in (Op.MAX_POOL2D, Op.AVG_POOL2D) else tuple((0, 0) for _ in x.shape)
-        case "value":
-            return 0
-        case "slices":
-            return tuple((0, d, 1) for d in x.shape)
-        case "indices" | "indices_shape":
-            return (0,) if name == "indices" else (1,)
-        case _:
-            raise KeyError(f"no sampler for attribute {name!r} of {op.value}")
+            spec = next((a for a in p.op.attrs if a.name == name), None)
+            if spec is None or spec.choices is None:
+                raise KeyError(f"no sampler for attribute {name!r} of {p.op.value}")
+            return pick(list(spec.choices(x)))
 
 
 def _elementwise_expr(inst, operands: int, dtype: str) -> tuple:

@@ -5,45 +5,41 @@ the broadcast of its operands, in one pass over memory. E is a nested tuple:
 
   ("arg", i)                        operand i (0 <= i < number of operands; each one is used)
   ("const", value, dtype)           a scalar constant
-  (OP, child ..., attr ...)         an elementwise op (an `Op` value: "add", "relu", "clip", ...)
-                                    with its operands (1, 2, or 3 for "where"), then its
-                                    attributes in the order of `ATTRS` (e.g. ("clip", c, lo, hi))
+  (OP, child ..., attr ...)         an elementwise op (any op of class "elementwise": "add",
+                                    "relu", "clip", ...) with its operands (as many as its
+                                    arity), then its attributes in the order of its schema
+                                    (e.g. ("clip", c, lo, hi))
 
 Its meaning is the meaning of its expansion: `expand(E, operands)` builds the plain terms, so
 type inference (broadcasting, dtype rules), the interpreter and ONNX export all reuse them.
-Any number of operands (at least one).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from frittata.errors import FrittataTypeError
-from frittata.terms.dtypes import TensorType, check_dtype, is_int
-from frittata.terms.ops import BINARY, BY_NAME, ELEMENTWISE, UNARY, Op
-from frittata.terms.term import Term
+from frittata.terms.dtypes import TensorType, check_dtype
+from frittata.terms.expansion import infer_by_expansion
+from frittata.terms.ops import BY_NAME, Attr, Cost, Op, define, variadic
+from frittata.terms.term import Term, build
 
-ATTRS: dict[Op, tuple[str, ...]] = {
-    Op.LEAKY_RELU: ("alpha",), Op.GELU: ("approximate",), Op.CLIP: ("lo", "hi"),
-    Op.CAST: ("dtype",), Op.RIGHT_SHIFT: ("shift",),
-}
+__all__ = ["fused_elementwise"]
 
 Expr = tuple
 
 
-def fused_elementwise(*operands: Term, expr: Expr) -> Term:
-    """One elementwise kernel computing `expr` over `operands` (see the module docstring)."""
-    return Term.make(Op.FUSED_ELEMENTWISE, tuple(operands), (("expr", normalize_expr(expr)),))
+def _elementwise(name: str) -> Op | None:
+    op = BY_NAME.get(name)
+    return op if op is not None and op.is_a("elementwise") else None
 
 
 def arity(op: Op) -> int:
     """Operand count of an elementwise op inside an expression."""
-    if op in UNARY:
-        return 1
-    return 2 if op in BINARY else 3
+    return op.arity.low
 
 
 def normalize_expr(expr) -> Expr:
@@ -54,11 +50,11 @@ def normalize_expr(expr) -> Expr:
         case ("const", value, dtype):
             dtype = check_dtype(dtype, "fused_elementwise const")
             return ("const", np.array(value).astype(dtype).item(), dtype)
-        case (str() as name, *rest) if BY_NAME.get(name) in ELEMENTWISE:
+        case (str() as name, *rest) if _elementwise(name) is not None:
             op = BY_NAME[name]
             n = arity(op)
-            if len(rest) != n + len(ATTRS.get(op, ())):
-                raise _bad(f"{name} with {n} operand(s) and attributes {ATTRS.get(op, ())}", expr)
+            if len(rest) != n + len(op.attrs):
+                raise _bad(f"{name} with {n} operand(s) and attributes {op.attr_names}", expr)
             return (name, *(normalize_expr(c) for c in rest[:n]), *rest[n:])
         case _:
             raise _bad('("arg", i), ("const", value, dtype) or (elementwise op, operands..., attrs...)', expr)
@@ -77,8 +73,6 @@ def args_used(expr: Expr) -> set[int]:
             return set()
         case (name, *rest):
             return set().union(*(args_used(c) for c in rest[:arity(BY_NAME[name])]))
-        case _:
-            raise _bad("a normalized expression", expr)
 
 
 def inline(outer: Expr, index: int, inner: Expr) -> Expr:
@@ -97,8 +91,6 @@ def inline(outer: Expr, index: int, inner: Expr) -> Expr:
             case (name, *rest):
                 n = arity(BY_NAME[name])
                 return (name, *(go(c) for c in rest[:n]), *rest[n:])
-            case _:
-                raise _bad("a normalized expression", e)
 
     return go(outer)
 
@@ -112,8 +104,6 @@ def _shifted(expr: Expr, by: int) -> Expr:
         case (name, *rest):
             n = arity(BY_NAME[name])
             return (name, *(_shifted(c, by) for c in rest[:n]), *rest[n:])
-        case _:
-            raise _bad("a normalized expression", expr)
 
 
 def expr_ops(expr: Expr) -> list[Op]:
@@ -124,8 +114,6 @@ def expr_ops(expr: Expr) -> list[Op]:
         case (name, *rest):
             op = BY_NAME[name]
             return [op] + [o for c in rest[:arity(op)] for o in expr_ops(c)]
-        case _:
-            raise _bad("a normalized expression", expr)
 
 
 def expand(expr: Expr, operands: Sequence[Term]) -> Term:
@@ -139,48 +127,33 @@ def expand(expr: Expr, operands: Sequence[Term]) -> Term:
             op = BY_NAME[name]
             n = arity(op)
             kids = tuple(expand(c, operands) for c in rest[:n])
-            return Term.make(op, kids, _attrs(op, kids[0], rest[n:]))
-        case _:
-            raise _bad("a normalized expression", expr)
+            return Term.make(op, kids, op.canonical(dict(zip(op.attr_names, rest[n:])), kids[0].type))
 
 
-def _attrs(op: Op, first: Term, values: list) -> tuple:
-    """Attributes in builder-normal form (clip bounds in the operand's number kind)."""
-    names = ATTRS.get(op, ())
-    match op:
-        case Op.CLIP:
-            conv = int if is_int(first.dtype) else float
-            values = [None if v is None else conv(v) for v in values]
-        case Op.LEAKY_RELU:
-            values = [float(values[0])]
-        case Op.RIGHT_SHIFT:
-            values = [int(values[0])]
-        case _:
-            pass
-    return tuple(zip(names, values))
-
-
-def placeholders(types: Sequence[TensorType]) -> list[Term]:
-    """Input terms `arg0`, `arg1`, ... of the given types, standing for the operands."""
-    return [Term.make(Op.INPUT, (), (("name", f"arg{i}"), ("shape", t.shape), ("dtype", t.dtype)))
-            for i, t in enumerate(types)]
-
-
-def infer_fused(types: list[TensorType], expr: Expr) -> TensorType:
-    """The type of the expansion over operands of `types`; checks the operand count and use."""
-    return _infer_cached(tuple(types), expr)
-
-
-@functools.lru_cache(maxsize=4096)
-def _infer_cached(types: tuple[TensorType, ...], expr: Expr) -> TensorType:
-    """`infer_fused`, memoised: the e-graph asks for the same few types over and over."""
-    if not types:
-        raise FrittataTypeError("fused_elementwise: expected 1 or more operands, got 0")
-    used = args_used(expr)
+def _check(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:
+    used, expr = args_used(attrs["expr"]), attrs["expr"]
     if used != set(range(len(types))):
         raise FrittataTypeError(f"fused_elementwise: expected an expression using operands "
                                 f"{list(range(len(types)))} each, got one using {sorted(used)}: {expr!r}")
+
+
+def _infer(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
+    """The type of the expansion; an ill-typed expansion's error names the expression."""
     try:
-        return expand(expr, placeholders(types)).type
+        return _by_expansion(op, types, attrs)
     except FrittataTypeError as err:
-        raise FrittataTypeError(f"fused_elementwise {expr!r}: {err}") from None
+        if str(err).startswith("fused_elementwise"):
+            raise
+        raise FrittataTypeError(f"fused_elementwise {attrs['expr']!r}: {err}") from None
+
+
+_by_expansion = infer_by_expansion(_check)
+FUSED_ELEMENTWISE = define(
+    "fused_elementwise", variadic(1), _infer, classes=("kernel",),
+    attrs=(Attr("expr", tuple, normalize=lambda v, x: normalize_expr(v)),), cost=Cost.FUSED_ELEMENTWISE,
+    expand=lambda op, args, attrs: expand(attrs["expr"], args))
+
+
+def fused_elementwise(*operands: Term, expr: Expr) -> Term:
+    """One elementwise kernel computing `expr` over `operands` (see the module docstring)."""
+    return build(FUSED_ELEMENTWISE, operands, expr=expr)

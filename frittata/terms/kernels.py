@@ -12,39 +12,30 @@ tuple of steps applied in order to the accumulator before it is stored:
 `fused_conv2d(x, w, b, [r], ...)` is conv2d's attributes plus `epilogue`; `fused_dense(x, w, b, [r])`
 is dense's. The bias has shape (O,) and the accumulator's dtype (float32, or int32 for integers).
 `pack_nchwc(x, c)` turns [N, C, H, W] into [N, C/c, H, W, c]; `unpack_nchwc` inverts it.
+
+Each op is defined by its expansion into plain ops (`expand_*`); its type, reference meaning
+and ONNX export derive from that expansion (`frittata.terms.expansion`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from frittata.errors import FrittataTypeError
+from frittata.terms.contractions import CONV_ATTRS, conv2d, dense, infer_conv2d, infer_dense
 from frittata.terms.dtypes import TensorType, check_dtype, is_int
-from frittata.terms.ops import Op
-from frittata.terms.term import Term
+from frittata.terms.elementwise import add
+from frittata.terms.activations import clip, relu
+from frittata.terms.conversions import cast, right_shift
+from frittata.terms.expansion import infer_by_expansion
+from frittata.terms.infer import fail
+from frittata.terms.movement_ops import reshape, transpose
+from frittata.terms.ops import Arity, Attr, Cost, Op, define
+from frittata.terms.term import Term, build
+
+__all__ = ["fused_conv2d", "fused_dense", "pack_nchwc", "unpack_nchwc"]
 
 Epilogue = tuple[tuple, ...]
-
-
-def fused_conv2d(x: Term, w: Term, bias: Term, *residual: Term, strides=(1, 1), pads=(0, 0, 0, 0),
-                 dilations=(1, 1), groups: int = 1, epilogue: Epilogue = ()) -> Term:
-    attrs = (("strides", tuple(strides)), ("pads", tuple(pads)), ("dilations", tuple(dilations)),
-             ("groups", int(groups)), ("epilogue", normalize_epilogue(epilogue)))
-    return Term.make(Op.FUSED_CONV2D, (x, w, bias) + residual, attrs)
-
-
-def fused_dense(x: Term, w: Term, bias: Term, *residual: Term, epilogue: Epilogue = ()) -> Term:
-    return Term.make(Op.FUSED_DENSE, (x, w, bias) + residual, (("epilogue", normalize_epilogue(epilogue)),))
-
-
-def pack_nchwc(x: Term, c: int) -> Term:
-    return Term.make(Op.PACK_NCHWC, (x,), (("c", int(c)),))
-
-
-def unpack_nchwc(x: Term, c: int) -> Term:
-    return Term.make(Op.UNPACK_NCHWC, (x,), (("c", int(c)),))
 
 
 def normalize_epilogue(steps) -> Epilogue:
@@ -67,27 +58,49 @@ def normalize_epilogue(steps) -> Epilogue:
     return tuple(out)
 
 
-def infer_kernel(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
-    from frittata.terms.infer import _conv2d, _matmul, fail
+def epilogue_terms(acc: Term, residual: tuple[Term, ...], steps: Epilogue) -> Term:
+    """The plain ops of an epilogue applied to `acc` (the contraction plus its bias)."""
+    for step in steps:
+        match step:
+            case ("add",):
+                acc = add(acc, residual[0])
+            case ("relu",):
+                acc = relu(acc)
+            case ("clip", lo, hi):
+                acc = clip(acc, lo, hi)
+            case ("shift", s):
+                acc = right_shift(acc, s)
+            case ("cast", dtype):
+                acc = cast(acc, dtype)
+    return acc
 
-    match op:
-        case Op.FUSED_CONV2D | Op.FUSED_DENSE:
-            if len(types) not in (3, 4):
-                raise fail(op, "x, w, bias and an optional residual", len(types))
-            acc = _conv2d(types[:2], attrs) if op == Op.FUSED_CONV2D else _matmul(Op.DENSE, types[:2])
-            channels = acc.shape[1] if op == Op.FUSED_CONV2D else acc.shape[-1]
-            if types[2] != TensorType((channels,), acc.dtype):
-                raise fail(op, f"bias {TensorType((channels,), acc.dtype)}", types[2])
-            return _epilogue_type(op, acc, types[3:], attrs["epilogue"])
-        case Op.PACK_NCHWC | Op.UNPACK_NCHWC:
-            return _layout_type(op, types, attrs["c"])
-        case _:
-            raise AssertionError(f"{op} is not a kernel op")
+
+def channel_bias(acc: Term, bias: Term) -> Term:
+    """acc[N, C, H, W] + bias[C]."""
+    return add(acc, reshape(bias, (bias.shape[0], 1, 1)))
 
 
-def _epilogue_type(op: Op, acc: TensorType, residual: list[TensorType], epilogue: Epilogue) -> TensorType:
-    from frittata.terms.infer import fail
+def _expand_fused(op: Op, args: tuple[Term, ...], attrs: dict[str, Any]) -> Term:
+    x, w, bias = args[:3]
+    if op == Op.FUSED_CONV2D:
+        conv = {k: attrs[k] for k in ("strides", "pads", "dilations", "groups")}
+        acc = channel_bias(conv2d(x, w, **conv), bias)
+    else:
+        acc = add(dense(x, w), bias)
+    return epilogue_terms(acc, args[3:], attrs["epilogue"])
 
+
+def _check_fused(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:
+    """The contraction's own checks, then bias and residual types, named after the kernel."""
+    core = Op.CONV2D if op == Op.FUSED_CONV2D else Op.DENSE
+    acc = infer_conv2d(core, types[:2], attrs) if op == Op.FUSED_CONV2D else infer_dense(core, types[:2], attrs)
+    channels = acc.shape[1] if op == Op.FUSED_CONV2D else acc.shape[-1]
+    if types[2] != TensorType((channels,), acc.dtype):
+        raise fail(op, f"bias {TensorType((channels,), acc.dtype)}", types[2])
+    check_epilogue(op, acc, types[3:], attrs["epilogue"])
+
+
+def check_epilogue(op: Op, acc: TensorType, residual: list[TensorType], epilogue: Epilogue) -> None:
     adds = sum(step[0] == "add" for step in epilogue)
     if adds != len(residual):
         raise fail(op, f"{adds} residual operand(s) for epilogue {epilogue}", len(residual))
@@ -99,55 +112,59 @@ def _epilogue_type(op: Op, acc: TensorType, residual: list[TensorType], epilogue
             raise fail(op, "an integer accumulator before a shift step", dtype)
         if step[0] == "cast":
             dtype = step[1]
-    return TensorType(acc.shape, dtype)
 
 
-def _layout_type(op: Op, types: list[TensorType], c: int) -> TensorType:
-    from frittata.terms.infer import fail
+def _pack(op: Op, args: tuple[Term, ...], attrs: dict[str, Any]) -> Term:
+    n, ch, h, w = args[0].shape
+    c = attrs["c"]
+    return transpose(reshape(args[0], (n, ch // c, c, h, w)), (0, 1, 3, 4, 2))
 
-    (x,) = types
-    if op == Op.PACK_NCHWC:
-        if x.rank != 4 or c < 1 or x.shape[1] % c:
-            raise fail(op, f"an NCHW tensor whose channels divide by {c}", x)
-        n, ch, h, w = x.shape
-        return TensorType((n, ch // c, h, w, c), x.dtype)
-    if x.rank != 5 or x.shape[4] != c:
+
+def _unpack(op: Op, args: tuple[Term, ...], attrs: dict[str, Any]) -> Term:
+    n, cb, h, w, c = args[0].shape
+    return reshape(transpose(args[0], (0, 1, 4, 2, 3)), (n, cb * c, h, w))
+
+
+def _check_layout(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:
+    (x,), c = types, attrs["c"]
+    if op == Op.PACK_NCHWC and (x.rank != 4 or c < 1 or x.shape[1] % c):
+        raise fail(op, f"an NCHW tensor whose channels divide by {c}", x)
+    if op == Op.UNPACK_NCHWC and (x.rank != 5 or x.shape[4] != c):
         raise fail(op, f"an NCHWc tensor with c = {c}", x)
-    n, cb, h, w, _ = x.shape
-    return TensorType((n, cb * c, h, w), x.dtype)
 
 
-def apply_epilogue(acc: np.ndarray, residual: list[np.ndarray], epilogue: Epilogue) -> np.ndarray:
-    """The reference meaning of an epilogue, applied to an accumulator (bias already added)."""
-    for step in epilogue:
-        match step:
-            case ("add",):
-                acc = acc + residual[0]
-            case ("relu",):
-                acc = np.maximum(acc, np.zeros((), acc.dtype))
-            case ("clip", lo, hi):
-                acc = np.clip(acc, lo, hi).astype(acc.dtype)
-            case ("shift", s):
-                wide = acc.astype(np.int64)
-                acc = (wide if s == 0 else (wide + (1 << (s - 1))) >> s).astype(acc.dtype)
-            case ("cast", dtype):
-                acc = acc.astype(dtype)
-    return acc
+EPILOGUE = Attr("epilogue", tuple, (), lambda v, x: normalize_epilogue(v))
+FUSED = ("kernel", "fused")
+FUSED_CONV2D = define("fused_conv2d", Arity(3, 4), infer_by_expansion(_check_fused), attrs=CONV_ATTRS + (EPILOGUE,),
+                      expand=_expand_fused, classes=FUSED, cost=Cost.CONTRACTION)
+FUSED_DENSE = define("fused_dense", Arity(3, 4), infer_by_expansion(_check_fused), attrs=(EPILOGUE,),
+                     expand=_expand_fused, classes=FUSED, cost=Cost.CONTRACTION)
+PACK_C = Attr("c", int, normalize=lambda v, x: int(v),
+              choices=lambda x: [d for d in range(1, x.shape[1] + 1) if x.shape[1] % d == 0])
+UNPACK_C = Attr("c", int, normalize=lambda v, x: int(v), choices=lambda x: [x.shape[4]])
+PACK_NCHWC = define("pack_nchwc", 1, infer_by_expansion(_check_layout), attrs=(PACK_C,), expand=_pack,
+                    classes=("kernel", "movement"), cost=Cost.STRIDED_COPY)
+UNPACK_NCHWC = define("unpack_nchwc", 1, infer_by_expansion(_check_layout), attrs=(UNPACK_C,), expand=_unpack,
+                      classes=("kernel", "movement"), cost=Cost.STRIDED_COPY)
 
 
-def eval_kernel(node: Term, args: list[np.ndarray], contraction) -> np.ndarray:
-    """Reference semantics of kernel ops; `contraction(node, [x, w])` computes the core."""
-    match node.op:
-        case Op.FUSED_CONV2D | Op.FUSED_DENSE:
-            bias = args[2].reshape((1, -1, 1, 1)) if node.op == Op.FUSED_CONV2D else args[2]
-            acc = (contraction(node, args[:2]) + bias).astype(node.args[2].dtype)
-            return apply_epilogue(acc, args[3:], node.attr("epilogue"))
-        case Op.PACK_NCHWC:
-            n, ch, h, w = args[0].shape
-            c = node.attr("c")
-            return args[0].reshape(n, ch // c, c, h, w).transpose(0, 1, 3, 4, 2)
-        case Op.UNPACK_NCHWC:
-            n, cb, h, w, c = args[0].shape
-            return args[0].transpose(0, 1, 4, 2, 3).reshape(n, cb * c, h, w)
-        case _:
-            raise AssertionError(f"{node.op} is not a kernel op")
+def fused_conv2d(x: Term, w: Term, bias: Term, *residual: Term, strides=(1, 1), pads=(0, 0, 0, 0),
+                 dilations=(1, 1), groups: int = 1, epilogue: Epilogue = ()) -> Term:
+    """epilogue(conv2d(x, w, ...) + bias[O]), one kernel (see the module docstring)."""
+    return build(FUSED_CONV2D, (x, w, bias) + residual, strides=strides, pads=pads, dilations=dilations,
+                 groups=groups, epilogue=epilogue)
+
+
+def fused_dense(x: Term, w: Term, bias: Term, *residual: Term, epilogue: Epilogue = ()) -> Term:
+    """epilogue(dense(x, w) + bias[N]), one kernel (see the module docstring)."""
+    return build(FUSED_DENSE, (x, w, bias) + residual, epilogue=epilogue)
+
+
+def pack_nchwc(x: Term, c: int) -> Term:
+    """[N, C, H, W] -> [N, C/c, H, W, c]."""
+    return build(PACK_NCHWC, (x,), c=c)
+
+
+def unpack_nchwc(x: Term, c: int) -> Term:
+    """[N, C/c, H, W, c] -> [N, C, H, W]."""
+    return build(UNPACK_NCHWC, (x,), c=c)

@@ -1,7 +1,11 @@
 """Export a `Program` to an ONNX model (opset 21): inputs, parameters as initializers, outputs.
 
-Each term op becomes a few ONNX nodes through the table in `frittata.terms.onnx_export_ops`;
-the result runs in onnxruntime, which is how tests compare frittata against a peer.
+Each term op becomes a few ONNX nodes as its operator-table entry says: its own `onnx_export`
+function, else its one-to-one ONNX operator (`Op.onnx`, attributes renamed), else — for kernel
+ops — its expansion into plain ops, exported like any other graph. An exporter takes the graph
+builder, the term, its arguments' value names and the wanted output name (or None), and returns
+the name of the value holding the term's result. The model runs in onnxruntime, which is how
+tests compare frittata against a peer.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from frittata.terms.expansion import expand
 from frittata.terms.ops import Op
 from frittata.terms.program import Program
 from frittata.terms.term import Term
@@ -42,6 +47,10 @@ class GraphBuilder:
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=self.fresh(f"n_{out}"), **attrs))
         return out
 
+    def dtype(self, name: str) -> int:
+        """The ONNX type code of a dtype name."""
+        return onnx_dtype(name)
+
     def constant(self, value, dtype: str | np.dtype, hint: str = "c") -> str:
         """An initializer holding `value` as `dtype`; returns its name."""
         name = self.fresh(hint)
@@ -51,8 +60,6 @@ class GraphBuilder:
 
 def to_onnx(program: Program, name: str = "frittata") -> onnx.ModelProto:
     """The ONNX model (opset 21) computing `program`; it passes `onnx.checker.check_model`."""
-    from frittata.terms.onnx_export_ops import export_node
-
     g = GraphBuilder(set(program.inputs) | set(program.params) | set(program.outputs))
     names: dict[int, str] = {}
     wanted = _output_names(program)
@@ -105,3 +112,34 @@ def _export_leaf(g: GraphBuilder, node: Term) -> str:
 
 def onnx_dtype(dtype: str) -> int:
     return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def export_node(g: GraphBuilder, node: Term, args: list[str], out: str | None) -> str:
+    """Emit the nodes computing `node` from `args`; return the result's value name."""
+    op = node.op
+    if op.onnx_export is not None:
+        return op.onnx_export(g, node, args, out)
+    if op.onnx is not None:
+        attrs = {theirs: _onnx_value(node.attr(ours)) for ours, theirs in op.onnx.attrs.items()}
+        return g.node(op.onnx.op_type, args, out, **attrs)
+    if op.expand is not None:
+        return _export_expanded(g, expand(node), dict(zip(map(id, node.args), args)), out)
+    raise AssertionError(f"{op} has no ONNX export: give it `onnx`, `onnx_export` or `expand`")
+
+
+def _onnx_value(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _export_expanded(g: GraphBuilder, term: Term, names: dict[int, str], out: str | None) -> str:
+    """Export `term` and the terms under it down to the already-named ones in `names`.
+
+    Recursive, but only as deep as one kernel's expansion (a handful of terms).
+    """
+    if id(term) not in names:
+        if term.op == Op.CONST:
+            names[id(term)] = g.constant(term.attr("value"), term.dtype, "const")
+        else:
+            args = [_export_expanded(g, a, names, None) for a in term.args]
+            names[id(term)] = export_node(g, term, args, out)
+    return names[id(term)]

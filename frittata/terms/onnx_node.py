@@ -33,6 +33,10 @@ class NodeView:
         value = self.attrs.get(name, default)
         return value.decode() if isinstance(value, bytes) else value
 
+    def dtype_attr(self, name: str) -> str:
+        """A dtype attribute (ONNX type code) as a numpy dtype name."""
+        return onnx_dtype_name(self.attr(name))
+
     def has(self, i: int) -> bool:
         return i < len(self.values) and self.values[i] is not None
 

@@ -1,80 +1,49 @@
-"""ONNX-import converters of elementwise and data-movement operators, and the full table.
+"""ONNX-import converters: the full table, from the operator table plus the many-to-one cases.
 
 `CONVERTERS` maps an ONNX op_type to a small function from a `NodeView` to the node's output
-term (or list of outputs); neural-network operators live in `onnx_nn`, quantized ones in
-`onnx_quant`.
+term (or list of outputs). An op that maps one-to-one onto an ONNX operator declares it in its
+table entry (`Op.onnx`, converted by `table_converter`) or gives its own converters
+(`Op.onnx_import`); the converters here cover ONNX operators that become several terms or none
+(Identity, Flatten, Squeeze, Slice, ...); neural-network operators live in `onnx_nn`, quantized
+ones in `onnx_quant`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import reduce
 
 import numpy as np
 
 from frittata.errors import FrontendError
 from frittata.terms import builders as tb
 from frittata.terms.onnx_nn import NN_CONVERTERS
-from frittata.terms.onnx_node import NodeView, Value, onnx_dtype_name, unsupported
+from frittata.terms.onnx_node import NodeView, Value, unsupported
 from frittata.terms.onnx_quant import QUANT_CONVERTERS
-from frittata.terms.term import Term
+from frittata.terms.ops import Op
+from frittata.terms.term import Term, build
 
 Converter = Callable[[NodeView], "Value | list[Value]"]
 
-BINARY = {"Add": tb.add, "Sub": tb.sub, "Mul": tb.mul, "Div": tb.div}
-UNARY = {"Neg": tb.neg, "Abs": tb.abs, "Round": tb.round, "Exp": tb.exp, "Log": tb.log, "Sqrt": tb.sqrt, "Erf": tb.erf,
-         "Tanh": tb.tanh, "Sigmoid": tb.sigmoid, "Relu": tb.relu}
+
+def table_converter(op: Op) -> Converter:
+    """The converter of an op's one-to-one ONNX operator: inputs in order, attributes renamed."""
+    assert op.onnx is not None
+    names = op.onnx.attrs
+
+    def convert(n: NodeView) -> Term:
+        attrs = {ours: n.attr(theirs) for ours, theirs in names.items() if theirs in n.attrs}
+        return build(op, n.terms(), **attrs)
+
+    return convert
 
 
-def _binary(n: NodeView) -> Term:
-    return BINARY[n.node.op_type](n.term(0), n.term(1))
-
-
-def _unary(n: NodeView) -> Term:
-    return UNARY[n.node.op_type](n.term(0))
-
-
-def _variadic(n: NodeView) -> Term:
-    """Max and Min take one or more inputs."""
-    fold = tb.maximum if n.node.op_type == "Max" else tb.minimum
-    return reduce(fold, n.terms())
-
-
-def _pow(n: NodeView) -> Term:
-    """ONNX lets the exponent have another dtype; it is cast to the base's."""
-    base, exponent = n.term(0), n.value(1)
-    if isinstance(exponent, np.ndarray):
-        exponent = n.importer.term(n.node.input[1] + ":" + base.dtype, exponent.astype(base.dtype))
-    elif exponent.dtype != base.dtype:
-        exponent = tb.cast(exponent, base.dtype)
-    return tb.pow(base, exponent)
-
-
-def _leaky_relu(n: NodeView) -> Term:
-    return tb.leaky_relu(n.term(0), n.attr("alpha", 0.01))
-
-
-def _gelu(n: NodeView) -> Term:
-    return tb.gelu(n.term(0), n.attr("approximate", "none"))
-
-
-def _clip(n: NodeView) -> Term:
-    """Constant bounds become `clip`; computed ones `maximum` / `minimum`."""
-    x = n.term(0)
-    bounds = [n.values[i] if n.has(i) else None for i in (1, 2)]
-    if all(b is None or isinstance(b, np.ndarray) for b in bounds):
-        return tb.clip(x, *(b.item() if isinstance(b, np.ndarray) else None for b in bounds))
-    lo, hi = (n.term(i) if n.has(i) else None for i in (1, 2))
-    x = x if lo is None else tb.maximum(x, lo)
-    return x if hi is None else tb.minimum(x, hi)
-
-
-def _where(n: NodeView) -> Term:
-    return tb.where(n.term(0), n.term(1), n.term(2))
-
-
-def _cast(n: NodeView) -> Term:
-    return tb.cast(n.term(0), onnx_dtype_name(n.attr("to")))
+def _from_table() -> dict[str, Converter]:
+    table: dict[str, Converter] = {}
+    for op in Op:
+        if op.onnx is not None:
+            table[op.onnx.op_type] = table_converter(op)
+        table.update(op.onnx_import)
+    return table
 
 
 def _identity(n: NodeView) -> Value:
@@ -168,9 +137,7 @@ def _reduce(n: NodeView) -> Term:
 
 
 CONVERTERS: dict[str, Converter] = {
-    **{op: _binary for op in BINARY}, **{op: _unary for op in UNARY},
-    "Max": _variadic, "Min": _variadic, "Pow": _pow, "LeakyRelu": _leaky_relu, "Gelu": _gelu,
-    "Clip": _clip, "Where": _where, "Cast": _cast, "Identity": _identity, "Dropout": _identity,
+    **_from_table(), "Identity": _identity, "Dropout": _identity,
     "Reshape": _reshape, "Transpose": _transpose, "Concat": _concat, "Flatten": _flatten,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Slice": _slice, "Pad": _pad, "Gather": _gather,
     "ReduceSum": _reduce, "ReduceMean": _reduce, "ReduceMax": _reduce,

@@ -1,95 +1,277 @@
-"""The closed set of operators of the term language.
+"""The operator table: one `Op` value per operator, registered by the module of its family.
 
-Each member's value is its name in rule files, ONNX-import reports and `repr`. Semantics live in
-the builders (`frittata.terms.builders`), type rules in `frittata.terms.infer`, and meaning in the
-reference interpreter (`frittata.terms.interp`).
+An `Op` (alias `OpDef`) holds every fact about one operator: its name (in rule files, `repr`
+and ONNX-import reports), operand arity, attribute schema, type rule, reference meaning, ONNX
+names, cost class, op classes, and — for elementwise ops — its scalar meaning as an expansion
+into the primitive scalar operations of `frittata.terms.prims`, which a backend implements once.
+Kernel ops give an `expand` instead: their meaning, type and ONNX export derive from it.
+
+This module is the core of the table and imports no family. The families register their ops
+when `frittata.terms` is imported (its `__init__` imports every family, then calls `seal`), so
+by the time any other package reads the table it is complete.
+
+`Op` keeps the spelling of the enum it replaces: `Op.ADD` looks up the registered op named
+"add" (any upper-case attribute is a registry lookup), `for op in Op` iterates the registered
+ops, `op.value` is the name, and ops compare by identity, so `match op: case Op.ADD:` works.
+The class sets `UNARY`, `BINARY`, `ELEMENTWISE`, `REDUCTIONS`, `KERNELS`, `TILED`, `VTA` and
+`LEAVES` are computed from the op classes on first use (`ops_in_class`).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from frittata.errors import FrittataTypeError
+from frittata.terms.dtypes import TensorType
+
+if TYPE_CHECKING:
+    from frittata.terms.term import Term
+
+Attrs = tuple[tuple[str, Any], ...]
+REQUIRED: Any = object()
+"""The default of an attribute that every node must give."""
 
 
-class Op(enum.Enum):
-    # leaves
-    INPUT = "input"
-    PARAM = "param"
-    CONST = "const"
-    # elementwise binary (numpy broadcasting, equal dtypes)
-    ADD = "add"
-    SUB = "sub"
-    MUL = "mul"
-    DIV = "div"
-    POW = "pow"
-    MAXIMUM = "maximum"
-    MINIMUM = "minimum"
-    # elementwise unary
-    NEG = "neg"
-    ABS = "abs"
-    EXP = "exp"
-    LOG = "log"
-    SQRT = "sqrt"
-    ERF = "erf"
-    TANH = "tanh"
-    SIGMOID = "sigmoid"
-    RELU = "relu"
-    LEAKY_RELU = "leaky_relu"
-    GELU = "gelu"
-    CLIP = "clip"
-    CAST = "cast"
-    RIGHT_SHIFT = "right_shift"
-    ROUND = "round"
-    # elementwise ternary
-    WHERE = "where"
-    # contractions
-    MATMUL = "matmul"
-    DENSE = "dense"
-    CONV2D = "conv2d"
-    # pooling and normalization
-    MAX_POOL2D = "max_pool2d"
-    AVG_POOL2D = "avg_pool2d"
-    GLOBAL_AVG_POOL = "global_avg_pool"
-    BATCH_NORM = "batch_norm"
-    LAYER_NORM = "layer_norm"
-    SOFTMAX = "softmax"
-    # reductions
-    REDUCE_SUM = "reduce_sum"
-    REDUCE_MEAN = "reduce_mean"
-    REDUCE_MAX = "reduce_max"
-    # data movement
-    RESHAPE = "reshape"
-    TRANSPOSE = "transpose"
-    CONCAT = "concat"
-    SLICE = "slice"
-    PAD = "pad"
-    GATHER = "gather"
-    # kernel ops: fused contractions with an epilogue, blocked layouts (see frittata.terms.kernels)
-    FUSED_CONV2D = "fused_conv2d"
-    FUSED_DENSE = "fused_dense"
-    PACK_NCHWC = "pack_nchwc"
-    UNPACK_NCHWC = "unpack_nchwc"
-    FUSED_ELEMENTWISE = "fused_elementwise"
-    # tiled kernel ops: a fused contraction plus its CPU loop schedule (see frittata.terms.tiled)
-    TILED_CONV2D = "tiled_conv2d"
-    TILED_DENSE = "tiled_dense"
-    # VTA kernel ops: blocked layouts and GEMM tiles of the accelerator (see frittata.terms.vta_ops)
-    VTA_PACK = "vta_pack"
-    VTA_UNPACK = "vta_unpack"
-    VTA_DENSE = "vta_dense"
-    VTA_CONV2D = "vta_conv2d"
+class Cost(enum.Enum):
+    """The kind of work an operator does, which decides how a cost model prices it."""
+
+    FREE = "free"                      # leaves: no run-time work
+    VIEW = "view"                      # metadata only (a reshape of a contiguous tensor)
+    ELEMENTWISE = "elementwise"        # one instruction or so per element
+    TRANSCENDENTAL = "transcendental"  # a polynomial or iteration per element (exp, erf, ...)
+    FUSED_ELEMENTWISE = "fused"        # a whole elementwise expression per element
+    CONTRACTION = "contraction"        # dense, matmul, conv2d and their kernel forms
+    WINDOW = "window"                  # sliding-window reductions (pools): kernel area per output
+    REDUCTION = "reduction"            # one pass over the input (reductions, global pools)
+    NORMALIZATION = "normalization"    # batch norm, layer norm, softmax
+    COPY = "copy"                      # contiguous data movement
+    STRIDED_COPY = "strided"           # transposing data movement
+    ACCELERATOR = "accelerator"        # runs on an accelerator (VTA), not on the CPU
 
 
-UNARY = frozenset(
-    {Op.NEG, Op.ABS, Op.EXP, Op.LOG, Op.SQRT, Op.ERF, Op.TANH, Op.SIGMOID, Op.RELU,
-     Op.LEAKY_RELU, Op.GELU, Op.CLIP, Op.CAST, Op.RIGHT_SHIFT, Op.ROUND}
-)
-BINARY = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM})
-ELEMENTWISE = UNARY | BINARY | {Op.WHERE}
-REDUCTIONS = frozenset({Op.REDUCE_SUM, Op.REDUCE_MEAN, Op.REDUCE_MAX})
-VTA = frozenset({Op.VTA_PACK, Op.VTA_UNPACK, Op.VTA_DENSE, Op.VTA_CONV2D})
-TILED = frozenset({Op.TILED_CONV2D, Op.TILED_DENSE})
-KERNELS = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE, Op.PACK_NCHWC, Op.UNPACK_NCHWC,
-                     Op.FUSED_ELEMENTWISE}) | VTA | TILED
-LEAVES = frozenset({Op.INPUT, Op.PARAM, Op.CONST})
+CLASSES: dict[str, str] = {
+    "leaf": "no operands: inputs, parameters, constants",
+    "elementwise": "computes each output element from the same element of its broadcast operands",
+    "unary": "elementwise with one operand",
+    "binary": "elementwise with two operands of one dtype",
+    "float_only": "defined on float operands only",
+    "contraction": "sums products over a reduction axis (matmul, dense, conv2d)",
+    "pool": "sliding-window or global pooling",
+    "normalization": "batch norm, layer norm, softmax",
+    "reduction": "reduces axes with sum, mean or max",
+    "movement": "moves data without arithmetic",
+    "kernel": "a kernel op, defined by its expansion into plain ops",
+    "fused": "a fused contraction with an epilogue",
+    "tiled": "a fused contraction with its CPU loop schedule",
+    "vta": "a VTA accelerator op or layout",
+}
+"""The op classes, with what membership means; `ops_in_class` accepts exactly these names."""
 
-BY_NAME = {op.value: op for op in Op}
+
+@dataclass(frozen=True, slots=True)
+class Arity:
+    """Operand count: `low` to `high` inclusive; `high` None means no upper limit (variadic)."""
+
+    low: int
+    high: int | None
+
+    def accepts(self, n: int) -> bool:
+        return self.low <= n and (self.high is None or n <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{self.low} or more operands"
+        return f"{self.low} operand(s)" if self.high == self.low else f"{self.low}..{self.high} operands"
+
+
+def fixed(n: int) -> Arity:
+    return Arity(n, n)
+
+
+def variadic(low: int = 1) -> Arity:
+    return Arity(low, None)
+
+
+def _keep(value: Any, first: TensorType | None) -> Any:
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    """One attribute: name, Python type (documentation), default, normalizer and sampler.
+
+    `normalize(value, first)` returns the builder-normal form of a value (idempotent); `first`
+    is the type of the node's first operand, or None where it is unknown (leaves, rule text).
+    `choices(first)` lists valid values worth testing for an operand of type `first`; program
+    generators draw from it (hypothesis: `st.sampled_from`, rule instances: a numpy rng).
+    """
+
+    name: str
+    kind: type | tuple[type, ...] = object
+    default: Any = REQUIRED
+    normalize: Callable[[Any, TensorType | None], Any] = _keep
+    choices: Callable[[TensorType], Sequence[Any]] | None = None
+
+
+Infer = Callable[["Op", list[TensorType], dict[str, Any]], TensorType]
+Evaluate = Callable[["Term", list[np.ndarray]], np.ndarray]
+Expand = Callable[["Op", tuple["Term", ...], dict[str, Any]], "Term"]
+
+
+@dataclass(frozen=True, slots=True)
+class Onnx:
+    """The ONNX operator an op maps to one-to-one: `op_type`, attributes (ours -> theirs).
+
+    Import builds the op from the node's inputs and attributes; export emits one node. Ops
+    that need more give `onnx_import` / `onnx_export` functions instead (or as well).
+    """
+
+    op_type: str
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+
+_BY_NAME: dict[str, Op] = {}
+
+
+class _Table(type):
+    """The metaclass of `Op`: `Op.NAME` looks up a registered op, `iter(Op)` lists them."""
+
+    def __getattr__(cls, attr: str) -> Op:
+        if attr.isupper() and attr.lower() in _BY_NAME:
+            return _BY_NAME[attr.lower()]
+        raise AttributeError(f"Op has no operator {attr!r}; registered: {sorted(_BY_NAME)}")
+
+    def __iter__(cls) -> Iterator[Op]:
+        return iter(list(_BY_NAME.values()))
+
+    def __len__(cls) -> int:
+        return len(_BY_NAME)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Op(metaclass=_Table):
+    """One operator of the term language (see the module docstring); built with `define`."""
+
+    name: str
+    arity: Arity
+    infer: Infer
+    attrs: tuple[Attr, ...] = ()
+    evaluate: Evaluate | None = None
+    expand: Expand | None = None
+    classes: frozenset[str] = frozenset()
+    cost: Cost = Cost.ELEMENTWISE
+    scalar: Callable[..., Any] | None = None
+    onnx: Onnx | None = None
+    onnx_import: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    onnx_export: Callable[..., str] | None = None
+    doc: str = ""
+
+    @property
+    def value(self) -> str:
+        """The name, as the enum this class replaces spelled it."""
+        return self.name
+
+    @property
+    def attr_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.attrs)
+
+    def is_a(self, cls: str) -> bool:
+        return cls in self.classes
+
+    def canonical(self, values: Mapping[str, Any], first: TensorType | None = None) -> Attrs:
+        """Attributes in declaration order and normal form, defaults filled in; unknown raise."""
+        unknown = set(values) - set(self.attr_names)
+        if unknown:
+            raise FrittataTypeError(f"{self.name}: expected attributes among {self.attr_names},"
+                                    f" got {sorted(unknown)}")
+        out = []
+        for spec in self.attrs:
+            value = values.get(spec.name, spec.default)
+            if value is REQUIRED:
+                raise FrittataTypeError(f"{self.name}: expected attribute {spec.name!r}, got none")
+            out.append((spec.name, spec.normalize(plain(value), first)))
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        return f"Op.{self.name.upper()}"
+
+    def __reduce__(self) -> tuple:
+        return (lookup, (self.name,))
+
+
+OpDef = Op
+BY_NAME: Mapping[str, Op] = _BY_NAME
+"""Every registered op by name (a live view of the table)."""
+_sealed = False
+
+
+def define(name: str, arity: Arity | int, infer: Infer, *, classes: tuple[str, ...] = (),
+           **fields: Any) -> Op:
+    """Build and register the op `name`; an int arity means a fixed operand count."""
+    unknown = set(classes) - set(CLASSES)
+    if unknown:
+        raise AssertionError(f"op {name!r}: unknown op classes {sorted(unknown)}; known: {sorted(CLASSES)}")
+    if name in _BY_NAME:
+        raise AssertionError(f"op {name!r} is registered twice")
+    op = Op(name, fixed(arity) if isinstance(arity, int) else arity, infer,
+            classes=frozenset(classes), **fields)
+    _BY_NAME[name] = op
+    _CLASS_CACHE.clear()
+    return op
+
+
+def lookup(name: str) -> Op:
+    """The registered op named `name`."""
+    if name not in _BY_NAME:
+        raise FrittataTypeError(f"expected an operator name, got {name!r}")
+    return _BY_NAME[name]
+
+
+def seal() -> None:
+    """Mark the table complete (called once every family is imported); class queries need it."""
+    global _sealed
+    _sealed = True
+
+
+_CLASS_CACHE: dict[str, frozenset[Op]] = {}
+
+
+def ops_in_class(name: str) -> list[Op]:
+    """The registered ops of op class `name` (one of `CLASSES`), in registration order."""
+    if name not in CLASSES:
+        raise FrittataTypeError(f"expected an op class in {sorted(CLASSES)}, got {name!r}")
+    if not _sealed:
+        raise AssertionError("ops_in_class before every op family registered (import frittata.terms first)")
+    return [op for op in _BY_NAME.values() if name in op.classes]
+
+
+def class_set(name: str) -> frozenset[Op]:
+    """`ops_in_class` as a frozenset (cached)."""
+    if name not in _CLASS_CACHE:
+        _CLASS_CACHE[name] = frozenset(ops_in_class(name))
+    return _CLASS_CACHE[name]
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars to Python numbers, lists to tuples (recursively)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+_SETS = {"UNARY": "unary", "BINARY": "binary", "ELEMENTWISE": "elementwise", "REDUCTIONS": "reduction",
+         "KERNELS": "kernel", "TILED": "tiled", "VTA": "vta", "LEAVES": "leaf"}
+
+
+def __getattr__(name: str) -> frozenset[Op]:
+    """`UNARY`, `BINARY`, ... as frozensets of the ops of that class (module attributes)."""
+    if name in _SETS:
+        return class_set(_SETS[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,11 +11,25 @@ from __future__ import annotations
 
 from collections import Counter
 
+from typing import TYPE_CHECKING
+
+import numpy as np
+
 from frittata.terms.ops import Op
-from frittata.terms.term import Term, _array_repr, postorder
+from frittata.terms.walk import postorder
+
+if TYPE_CHECKING:
+    from frittata.terms.term import Term
 
 
 MAX_NESTING = 60
+
+
+def array_repr(data: np.ndarray) -> str:
+    """Python that rebuilds `data`: the values when small, zeros of its shape when large."""
+    if data.size <= 64:
+        return f"np.array({data.tolist()!r}, dtype={data.dtype.name!r})"
+    return f"np.zeros({data.shape!r}, dtype={data.dtype.name!r})"
 
 
 def term_repr(root: Term) -> str:
@@ -82,7 +96,7 @@ def _leaf_text(node: Term) -> str:
             return f"var({node.attr('name')!r}, {node.shape!r}, {node.dtype!r})"
         case Op.PARAM:
             ref = node.attr("ref")
-            return f"param({ref.name!r}, {_array_repr(ref.data)})"
+            return f"param({ref.name!r}, {array_repr(ref.data)})"
         case Op.CONST:
             return f"const({node.attr('value')!r}, {node.dtype!r})"
         case _:

@@ -1,21 +1,26 @@
 """Immutable, hash-consed terms: equal terms are the same object, so a model is a DAG.
 
-A `Term` is an operator (`Op`), a tuple of argument terms, a tuple of `(name, value)` attributes
-and a static `TensorType` computed by type inference when the node is first built. Terms are
-interned: building the same node twice returns the same object, so `==` is identity and hashing
-is O(1). Parameters (`ParamRef`) hold numpy data that is kept out of the hash.
+A `Term` is an operator (an `Op` of the operator table), a tuple of argument terms, a tuple of
+`(name, value)` attributes and a static `TensorType` computed by type inference when the node is
+first built. Terms are interned: building the same node twice returns the same object, so `==` is
+identity and hashing is O(1). Parameters (`ParamRef`) hold numpy data that is kept out of the hash.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from frittata.terms.dtypes import TensorType
+from frittata.terms.infer import infer_type
 from frittata.terms.ops import Op
+from frittata.terms.printing import array_repr, term_repr
+from frittata.terms.walk import postorder
+
+__all__ = ["Attrs", "ParamRef", "Term", "build", "postorder"]
 
 Attrs = tuple[tuple[str, Any], ...]
 
@@ -43,13 +48,7 @@ class ParamRef:
         return hash((self.name, self.data.shape, self.data.dtype.str))
 
     def __repr__(self) -> str:
-        return f"ParamRef({self.name!r}, {_array_repr(self.data)})"
-
-
-def _array_repr(data: np.ndarray) -> str:
-    if data.size <= 64:
-        return f"np.array({data.tolist()!r}, dtype={data.dtype.name!r})"
-    return f"np.zeros({data.shape!r}, dtype={data.dtype.name!r})"
+        return f"ParamRef({self.name!r}, {array_repr(self.data)})"
 
 
 class Term:
@@ -73,8 +72,6 @@ class Term:
         found = cls._table.get(key)
         if found is not None:
             return found
-        from frittata.terms.infer import infer_type
-
         ty = infer_type(op, args, dict(attrs))
         node = object.__new__(cls)
         for name, value in (("op", op), ("args", args), ("attrs", attrs), ("type", ty), ("_key", key)):
@@ -103,27 +100,10 @@ class Term:
         raise KeyError(f"{self.op.value} has no attribute {name!r}; it has {[k for k, _ in self.attrs]}")
 
     def __repr__(self) -> str:
-        from frittata.terms.printing import term_repr
-
         return term_repr(self)
 
 
-def postorder(roots: Iterable[Term]) -> list[Term]:
-    """Every term reachable from `roots`, each once, children before parents (iterative)."""
-    seen: set[int] = set()
-    order: list[Term] = []
-    for root in roots:
-        if id(root) in seen:
-            continue
-        stack: list[tuple[Term, Iterator[Term]]] = [(root, iter(root.args))]
-        seen.add(id(root))
-        while stack:
-            node, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                stack.pop()
-                order.append(node)
-            elif id(child) not in seen:
-                seen.add(id(child))
-                stack.append((child, iter(child.args)))
-    return order
+def build(op: Op, args: Iterable[Term], **attrs: Any) -> Term:
+    """The term `op(*args, **attrs)`, its attributes normalized by `op`'s schema (defaults filled)."""
+    args = tuple(args)
+    return Term.make(op, args, op.canonical(attrs, args[0].type if args else None))

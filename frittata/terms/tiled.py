@@ -26,21 +26,25 @@ from typing import Any
 import numpy as np
 
 from frittata.terms.dtypes import TensorType
-from frittata.terms.kernels import Epilogue, fused_conv2d, fused_dense, infer_kernel
-from frittata.terms.ops import Op
+from frittata.terms.expansion import infer_by_expansion
+from frittata.terms.infer import fail
+from frittata.terms.kernels import EPILOGUE, Epilogue, fused_conv2d, fused_dense
+from frittata.terms.contractions import CONV_ATTRS
+from frittata.terms.ops import Arity, Attr, Cost, Op, define
 from frittata.terms.term import Term
+
+__all__ = ["tiled_conv2d", "tiled_dense"]
 
 Schedule = tuple[tuple[str, Any], ...]
 
 VECTOR_WIDTHS = (4, 8, 16)
 MAX_VECTORS = 4
 MAX_ROWS = 32
-PARALLEL = {Op.TILED_CONV2D: ("oc", "pixel"), Op.TILED_DENSE: ("n", "m")}
+PARALLEL = {"tiled_conv2d": ("oc", "pixel"), "tiled_dense": ("n", "m")}
 KEYS = {
-    Op.TILED_CONV2D: ("vec", "oc_block", "oc_tail", "ow_block", "ow_tail", "c_block", "c_tail", "parallel"),
-    Op.TILED_DENSE: ("vec", "m_block", "m_tail", "n_block", "n_tail", "k_block", "parallel"),
+    "tiled_conv2d": ("vec", "oc_block", "oc_tail", "ow_block", "ow_tail", "c_block", "c_tail", "parallel"),
+    "tiled_dense": ("vec", "m_block", "m_tail", "n_block", "n_tail", "k_block", "parallel"),
 }
-UNTILED = {Op.TILED_CONV2D: Op.FUSED_CONV2D, Op.TILED_DENSE: Op.FUSED_DENSE}
 
 
 def tiled_conv2d(x: Term, w: Term, bias: Term, *residual: Term, strides=(1, 1), pads=(0, 0, 0, 0),
@@ -48,13 +52,13 @@ def tiled_conv2d(x: Term, w: Term, bias: Term, *residual: Term, strides=(1, 1), 
     """`fused_conv2d` computed with `schedule` (see the module docstring); same type."""
     plain = fused_conv2d(x, w, bias, *residual, strides=strides, pads=pads, dilations=dilations,
                          groups=groups, epilogue=epilogue)
-    return Term.make(Op.TILED_CONV2D, plain.args, plain.attrs + (("schedule", normalize_schedule(schedule)),))
+    return Term.make(TILED_CONV2D, plain.args, plain.attrs + (("schedule", normalize_schedule(schedule)),))
 
 
 def tiled_dense(x: Term, w: Term, bias: Term, *residual: Term, epilogue: Epilogue = (), schedule: Schedule) -> Term:
     """`fused_dense` computed with `schedule` (see the module docstring); same type."""
     plain = fused_dense(x, w, bias, *residual, epilogue=epilogue)
-    return Term.make(Op.TILED_DENSE, plain.args, plain.attrs + (("schedule", normalize_schedule(schedule)),))
+    return Term.make(TILED_DENSE, plain.args, plain.attrs + (("schedule", normalize_schedule(schedule)),))
 
 
 def normalize_schedule(schedule) -> Schedule:
@@ -74,20 +78,22 @@ def schedule_of(term_or_attrs) -> dict[str, Any]:
 
 def untiled(node: Term) -> Term:
     """The fused op a tiled op computes: same operands and attributes, no schedule."""
-    attrs = tuple((k, v) for k, v in node.attrs if k != "schedule")
-    return Term.make(UNTILED[node.op], node.args, attrs)
+    return _untiled(node.op, node.args, dict(node.attrs))
 
 
-def infer_tiled(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
-    """The fused op's type, after checking the schedule against the operand shapes."""
-    from frittata.terms.infer import fail
+def _untiled(op: Op, args: tuple[Term, ...], attrs: dict[str, Any]) -> Term:
+    plain = tuple((k, v) for k, v in attrs.items() if k != "schedule")
+    return Term.make(UNTILED[op], args, plain)
 
+
+def _check_tiled(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:
+    """The schedule checked against the operand shapes (the fused op checks the rest)."""
     plain = {k: v for k, v in attrs.items() if k != "schedule"}
-    out = infer_kernel(UNTILED[op], types, plain)
+    out = UNTILED[op].infer(UNTILED[op], types, plain)
     schedule = attrs.get("schedule", ())
     keys = tuple(k for k, _ in schedule)
-    if keys != KEYS[op]:
-        raise fail(op, f"a schedule with keys {KEYS[op]}", keys)
+    if keys != KEYS[op.name]:
+        raise fail(op, f"a schedule with keys {KEYS[op.name]}", keys)
     s = dict(schedule)
     if op == Op.TILED_CONV2D and plain["groups"] != 1:
         raise fail(op, "groups = 1 (grouped convolutions have no tiled form)", plain["groups"])
@@ -103,9 +109,8 @@ def infer_tiled(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> Tenso
         _check_block(op, s, "c", types[0].shape[1], lambda cb: cb >= 1, "at least 1 channel")
     elif s["k_block"] < 1:
         raise fail(op, "a reduction block k_block >= 1", s["k_block"])
-    if s["parallel"] not in PARALLEL[op]:
-        raise fail(op, f"a parallel loop in {PARALLEL[op]}", s["parallel"])
-    return out
+    if s["parallel"] not in PARALLEL[op.name]:
+        raise fail(op, f"a parallel loop in {PARALLEL[op.name]}", s["parallel"])
 
 
 def _blocked_dims(op: Op, types: list[TensorType], out: TensorType) -> tuple[int, int]:
@@ -116,8 +121,6 @@ def _blocked_dims(op: Op, types: list[TensorType], out: TensorType) -> tuple[int
 
 
 def _check_block(op: Op, s: dict, key: str, size: int, ok, expected: str) -> None:
-    from frittata.terms.infer import fail
-
     block, tail = s[f"{key}_block"], s[f"{key}_tail"]
     if not isinstance(block, int) or not ok(block):
         raise fail(op, f"{key}_block {expected}", block)
@@ -125,8 +128,11 @@ def _check_block(op: Op, s: dict, key: str, size: int, ok, expected: str) -> Non
         raise fail(op, f"{key}_tail = {size} % {block} = {size % block} (the remainder)", tail)
 
 
-def eval_tiled(node: Term, args: list[np.ndarray], contraction) -> np.ndarray:
-    """Reference semantics: exactly the fused op's (a schedule never changes the value)."""
-    from frittata.terms.kernels import eval_kernel
-
-    return eval_kernel(untiled(node), args, contraction)
+SCHEDULE = Attr("schedule", tuple, normalize=lambda v, x: normalize_schedule(v))
+TILED = ("kernel", "tiled")
+TILED_CONV2D = define("tiled_conv2d", Arity(3, 4), infer_by_expansion(_check_tiled), classes=TILED,
+                      attrs=CONV_ATTRS + (EPILOGUE, SCHEDULE), expand=_untiled, cost=Cost.CONTRACTION)
+TILED_DENSE = define("tiled_dense", Arity(3, 4), infer_by_expansion(_check_tiled), classes=TILED,
+                     attrs=(EPILOGUE, SCHEDULE), expand=_untiled, cost=Cost.CONTRACTION)
+UNTILED = {TILED_CONV2D: Op.FUSED_CONV2D, TILED_DENSE: Op.FUSED_DENSE}
+"""The fused op each tiled op computes."""

@@ -23,6 +23,9 @@ ends with ("cast", "int8"), the truncating STORE: the output is int8 in the pack
 Without the final cast the int32 accumulator is the output (`dense` / `conv2d` of int8
 operands); VTA stores it as its four bytes, one STORE per byte between ALU shifts right by 8,
 and the host reassembles them (`backends/vta/lower.py`).
+
+Each op is defined by its expansion into plain ops (unpack as reshape + transpose, the plain
+contraction with its bias and epilogue, pack); type, meaning and ONNX export derive from it.
 """
 
 from __future__ import annotations
@@ -31,10 +34,17 @@ from typing import Any
 
 import numpy as np
 
+from frittata.terms.contractions import conv2d, dense
 from frittata.terms.dtypes import TensorType
-from frittata.terms.kernels import Epilogue, apply_epilogue, normalize_epilogue
-from frittata.terms.ops import Op
+from frittata.terms.elementwise import add
+from frittata.terms.expansion import infer_by_expansion
+from frittata.terms.infer import fail
+from frittata.terms.kernels import EPILOGUE, Epilogue, channel_bias, epilogue_terms, normalize_epilogue
+from frittata.terms.movement_ops import reshape, transpose
+from frittata.terms.ops import Attr, Cost, Op, define
 from frittata.terms.term import Term
+
+__all__ = ["vta_pack", "vta_unpack", "vta_dense", "vta_conv2d"]
 
 Block = tuple[int, int, int]
 IMM_MIN, IMM_MAX = -(1 << 15), (1 << 15) - 1
@@ -42,22 +52,22 @@ IMM_MIN, IMM_MAX = -(1 << 15), (1 << 15) - 1
 
 
 def vta_pack(x: Term, role: str, block: Block) -> Term:
-    return Term.make(Op.VTA_PACK, (x,), (("role", role), ("block", _block(block))))
+    return Term.make(VTA_PACK, (x,), (("role", role), ("block", _block(block))))
 
 
 def vta_unpack(y: Term, block: Block) -> Term:
-    return Term.make(Op.VTA_UNPACK, (y,), (("block", _block(block)),))
+    return Term.make(VTA_UNPACK, (y,), (("block", _block(block)),))
 
 
 def vta_dense(x: Term, w: Term, bias: Term, epilogue, block: Block) -> Term:
     attrs = (("epilogue", normalize_epilogue(epilogue)), ("block", _block(block)))
-    return Term.make(Op.VTA_DENSE, (x, w, bias), attrs)
+    return Term.make(VTA_DENSE, (x, w, bias), attrs)
 
 
 def vta_conv2d(x: Term, w: Term, bias: Term, strides, pads, epilogue, block: Block) -> Term:
     attrs = (("strides", tuple(int(s) for s in strides)), ("pads", tuple(int(p) for p in pads)),
              ("epilogue", normalize_epilogue(epilogue)), ("block", _block(block)))
-    return Term.make(Op.VTA_CONV2D, (x, w, bias), attrs)
+    return Term.make(VTA_CONV2D, (x, w, bias), attrs)
 
 
 def _block(block) -> Block:
@@ -113,47 +123,31 @@ def unpack_array(y: np.ndarray) -> np.ndarray:
     return moved.reshape(nb * outer, cb * inner, *spatial)
 
 
-def infer_vta(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
-    from frittata.terms.infer import fail
-
+def _check_block(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> tuple[int, int, int]:
     block = attrs["block"]
     if len(block) != 3 or min(block) < 1:
         raise fail(op, "block (BATCH, BLOCK_IN, BLOCK_OUT) of positive ints", block)
-    match op:
-        case Op.VTA_PACK:
-            return _pack_type(types, attrs["role"], block)
-        case Op.VTA_UNPACK:
-            (y,) = types
-            if y.rank not in (4, 6) or y.shape[-2:] != (block[0], block[2]):
-                raise fail(op, f"a packed output [NB, OB, (OH, OW,) {block[0]}, {block[2]}]", y)
-            nb, ob, *spatial, b, bo = y.shape
-            return TensorType((nb * b, ob * bo, *spatial), y.dtype)
-        case Op.VTA_DENSE | Op.VTA_CONV2D:
-            return _gemm_type(op, types, attrs, block)
-        case _:
-            raise AssertionError(f"{op} is not a VTA op")
+    return block
 
 
-def _pack_type(types: list[TensorType], role: str, block: Block) -> TensorType:
-    from frittata.terms.infer import fail
-
-    (x,) = types
+def _check_pack(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:
+    block, role, (x,) = _check_block(op, types, attrs), attrs["role"], types
     if role not in ("act", "wgt"):
-        raise fail(Op.VTA_PACK, 'role "act" or "wgt"', role)
+        raise fail(op, 'role "act" or "wgt"', role)
     outer, inner = _inner(role, block)
     if x.rank not in (2, 4) or x.shape[0] % outer or x.shape[1] % inner:
-        raise fail(Op.VTA_PACK, f"an [N, C] or NCHW tensor with N % {outer} == 0 and C % {inner} == 0", x)
-    return TensorType(packed_shape(x.shape, outer, inner), x.dtype)
+        raise fail(op, f"an [N, C] or NCHW tensor with N % {outer} == 0 and C % {inner} == 0", x)
 
 
-def _gemm_type(op: Op, types: list[TensorType], attrs: dict[str, Any], block: Block) -> TensorType:
-    from frittata.terms.infer import fail, window_out
+def _check_unpack(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:
+    block, (y,) = _check_block(op, types, attrs), types
+    if y.rank not in (4, 6) or y.shape[-2:] != (block[0], block[2]):
+        raise fail(op, f"a packed output [NB, OB, (OH, OW,) {block[0]}, {block[2]}]", y)
 
-    if len(types) != 3:
-        raise fail(op, "x, w and bias", len(types))
-    x, w, bias = types
+
+def _check_gemm(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:
+    (b, bi, bo), (x, w, bias) = _check_block(op, types, attrs), types
     rank = 4 if op == Op.VTA_DENSE else 6
-    (b, bi, bo) = block
     if x.rank != rank or w.rank != rank or x.dtype != "int8" or w.dtype != "int8":
         raise fail(op, f"int8 packed operands of rank {rank}", f"x {x}, w {w}")
     if x.shape[-2:] != (b, bi) or w.shape[-2:] != (bo, bi) or x.shape[1] != w.shape[1]:
@@ -164,34 +158,52 @@ def _gemm_type(op: Op, types: list[TensorType], attrs: dict[str, Any], block: Bl
     if not vta_epilogue_ok(attrs["epilogue"]):
         raise fail(op, "an epilogue of shift / relu / clip (16-bit) steps, then cast int8 or "
                    "nothing (int32 out)", attrs["epilogue"])
-    dtype = vta_out_dtype(attrs["epilogue"])
-    if op == Op.VTA_DENSE:
-        return TensorType((x.shape[0], w.shape[0], b, bo), dtype)
-    (sh, sw), (pt, pl, pb, pr) = attrs["strides"], attrs["pads"]
-    oh = window_out(op, x.shape[2], w.shape[2], sh, pt + pb)
-    ow = window_out(op, x.shape[3], w.shape[3], sw, pl + pr)
-    return TensorType((x.shape[0], w.shape[0], oh, ow, b, bo), dtype)
 
 
-def eval_vta(node: Term, args: list[np.ndarray]) -> np.ndarray:
-    """Reference semantics of the VTA ops (contractions exact, then wrapped to int32)."""
-    block = node.attr("block")
-    match node.op:
-        case Op.VTA_PACK:
-            return pack_array(args[0], *_inner(node.attr("role"), block))
-        case Op.VTA_UNPACK:
-            return unpack_array(args[0])
-        case Op.VTA_DENSE | Op.VTA_CONV2D:
-            x, w = unpack_array(args[0]), unpack_array(args[1])
-            if node.op == Op.VTA_DENSE:
-                acc = exact_dot(x, w.T) + args[2].astype(np.int64)
-            else:
-                acc = conv2d_int(x, w, node.attr("strides"), node.attr("pads"))
-                acc = acc + args[2].astype(np.int64).reshape(1, -1, 1, 1)
-            out = apply_epilogue(acc.astype(np.int32), [], node.attr("epilogue"))
-            return pack_array(out, block[0], block[2])
+def pack_term(x: Term, outer: int, inner: int) -> Term:
+    """[N, C, ...] -> [N/outer, C/inner, ..., outer, inner] as a reshape and a transpose."""
+    n, c, *spatial = x.shape
+    k = len(spatial)
+    split = reshape(x, (n // outer, outer, c // inner, inner, *spatial))
+    return transpose(split, (0, 2, *range(4, 4 + k), 1, 3))
+
+
+def unpack_term(y: Term) -> Term:
+    """The inverse of `pack_term`."""
+    nb, cb, *spatial, outer, inner = y.shape
+    k = len(spatial)
+    moved = transpose(y, (0, 2 + k, 1, 3 + k, *range(2, 2 + k)))
+    return reshape(moved, (nb * outer, cb * inner, *spatial))
+
+
+def _expand(op: Op, args: tuple[Term, ...], attrs: dict[str, Any]) -> Term:
+    batch, block_in, block_out = attrs["block"]
+    match op.name:
+        case "vta_pack":
+            return pack_term(args[0], *_inner(attrs["role"], attrs["block"]))
+        case "vta_unpack":
+            return unpack_term(args[0])
+        case "vta_dense":
+            x, w, bias = args
+            acc = add(dense(unpack_term(x), unpack_term(w)), bias)
         case _:
-            raise AssertionError(f"{node.op} is not a VTA op")
+            x, w, bias = args
+            acc = channel_bias(conv2d(unpack_term(x), unpack_term(w), attrs["strides"], attrs["pads"]), bias)
+    return pack_term(epilogue_terms(acc, (), attrs["epilogue"]), batch, block_out)
+
+
+BLOCK = Attr("block", tuple, normalize=lambda v, x: _block(v))
+_VTA = ("kernel", "vta")
+VTA_PACK = define("vta_pack", 1, infer_by_expansion(_check_pack), classes=_VTA + ("movement",),
+                  attrs=(Attr("role", str), BLOCK), expand=_expand, cost=Cost.ACCELERATOR)
+VTA_UNPACK = define("vta_unpack", 1, infer_by_expansion(_check_unpack), classes=_VTA + ("movement",),
+                    attrs=(BLOCK,), expand=_expand, cost=Cost.ACCELERATOR)
+VTA_DENSE = define("vta_dense", 3, infer_by_expansion(_check_gemm), classes=_VTA, attrs=(EPILOGUE, BLOCK),
+                   expand=_expand, cost=Cost.ACCELERATOR)
+VTA_CONV2D = define("vta_conv2d", 3, infer_by_expansion(_check_gemm), classes=_VTA,
+                    attrs=(Attr("strides", tuple, normalize=lambda v, x: tuple(int(s) for s in v)),
+                           Attr("pads", tuple, normalize=lambda v, x: tuple(int(p) for p in v)), EPILOGUE, BLOCK),
+                    expand=_expand, cost=Cost.ACCELERATOR)
 
 
 def exact_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -95,7 +95,7 @@ def evaluate(k: Kernel, expr: Expr, indices: list[ir.Value]) -> ir.Value:
             return llconst(expr.dtype, expr.value)
         case Apply():
             values = [evaluate(k, a, indices) for a in expr.args]
-            return scalar.elementwise(k.b, expr.op, expr.attr, [a.dtype for a in expr.args], values)
+            return scalar.elementwise(k.b, expr.op, expr.attrs, [a.dtype for a in expr.args], values)
 
 
 def emit_map(k: Kernel, shape: tuple[int, ...], out: View, expr: Expr) -> None:

@@ -1,12 +1,13 @@
 """Lower one planned step (a term and its buffers) to the body of one kernel function.
 
-The match over operators is exhaustive: every operator of the term language lowers natively.
-Contractions take the fast float32 GEMM / convolution paths when `fastpath` accepts them.
+Every operator of the term language lowers natively. Elementwise operators (and constants and
+inference batch norm) become a map over one expression, each op emitted through its scalar
+expansion (`scalar.elementwise`), so a new elementwise op needs no case here; the match over
+the other operators is exhaustive. Contractions take the fast float32 GEMM / convolution paths
+when `fastpath` accepts them.
 """
 
 from __future__ import annotations
-
-from typing import assert_never
 
 from frittata.backends.llvm import batched, fastpath, movement, nn, pool, reduce
 from frittata.backends.llvm.expr import Apply, Expr, Konst, Leaf, emit_map
@@ -15,7 +16,7 @@ from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
 from frittata.backends.llvm.views import (View, broadcast_to, channel_view, contiguous, nchwc_strides, padded,
                                          scatter_nchwc, slice_view, transpose)
 from frittata.errors import LoweringError
-from frittata.terms.fused import expand
+from frittata.terms.expansion import expand
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 from frittata.terms.tiled import UNTILED
@@ -54,7 +55,7 @@ def fused_expression(plan: Plan, t: Term) -> Expr:
             return Konst(node.attr("value"), node.dtype)
         return Apply(node.op, node.attrs, tuple(go(a) for a in node.args), node.dtype)
 
-    return go(expand(t.attr("expr"), t.args))
+    return go(expand(t))
 
 
 def _batch_norm(plan: Plan, t: Term, shape: tuple[int, ...]) -> Expr:
@@ -76,11 +77,10 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
         emit_map(k, t.shape, out, Leaf(view_of(plan, t)))
         return
     args = [view_of(plan, a) for a in t.args] if t.op not in EXPRESSION_OPS else []
+    if t.op.is_a("elementwise") or t.op in (Op.CONST, Op.BATCH_NORM):
+        emit_map(k, t.shape, out, node_expression(plan, t, t.shape))
+        return
     match t.op:
-        case (Op.ADD | Op.SUB | Op.MUL | Op.DIV | Op.POW | Op.MAXIMUM | Op.MINIMUM | Op.NEG | Op.ABS
-              | Op.ROUND | Op.EXP | Op.LOG | Op.SQRT | Op.ERF | Op.TANH | Op.SIGMOID | Op.RELU | Op.LEAKY_RELU
-              | Op.GELU | Op.CLIP | Op.CAST | Op.RIGHT_SHIFT | Op.WHERE | Op.CONST | Op.BATCH_NORM):
-            emit_map(k, t.shape, out, node_expression(plan, t, t.shape))
         case Op.FUSED_ELEMENTWISE:
             emit_map(k, t.shape, out, fused_expression(plan, t))
         case Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.TILED_CONV2D | Op.TILED_DENSE:
@@ -108,11 +108,11 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
             movement.emit_gather(k, args[0], t.attr("axis"), t.attr("indices"), out)
         case Op.INPUT | Op.PARAM | Op.RESHAPE:
             raise AssertionError(f"{t.op} is placed, never a kernel step")
-        case Op.VTA_PACK | Op.VTA_UNPACK | Op.VTA_DENSE | Op.VTA_CONV2D:
+        case _ if t.op.is_a("vta"):
             raise LoweringError(f"llvm: expected ops the CPU runs, got {t.op.value}, a VTA accelerator op "
                                 "(build for the vta target)")
         case _:
-            assert_never(t.op)
+            raise LoweringError(f"llvm: expected an operator the CPU backend lowers, got {t.op.value}")
 
 
 def _moved(t: Term, x: View) -> View:

@@ -1,17 +1,23 @@
-"""Scalar semantics of elementwise operators in LLVM IR, matching the reference interpreter.
+"""The primitive scalar operations in LLVM IR, and elementwise operators through them.
 
-Values are in their storage type (`irutil.ltype`); integers wrap like numpy; integer division
-truncates and gives 0 on a zero divisor; right shifts round half up; casts follow numpy `astype`
-on x86 (out-of-range float -> int gives the minimum integer); float max/min propagate NaN.
+Every elementwise operator of the table expands into the primitives of `frittata.terms.prims`
+(its `Op.scalar`); `LLVMPrims` implements them once, so `elementwise` emits any elementwise op
+without a case of its own. Semantics match the reference interpreter: values are in their
+storage type (`irutil.ltype`); integers wrap like numpy; integer division truncates and gives 0
+on a zero divisor; right shifts round half up; casts follow numpy `astype` on x86 (out-of-range
+float -> int gives the minimum integer); float max/min propagate NaN.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
+from typing import Any
+
 from llvmlite import ir
 
 from frittata.backends.llvm import vmath
 from frittata.backends.llvm.irutil import F32, I8, I32, I64, intrinsic, ltype
+from frittata.backends.llvm.irutil import const as llconst
 from frittata.terms.ops import Op
 
 SIGNED = frozenset({"int8", "int32", "int64"})
@@ -85,44 +91,6 @@ def _int_div(b: ir.IRBuilder, dtype: str, x: ir.Value, y: ir.Value) -> ir.Value:
     return b.trunc(fixed, x.type) if x.type != I64 else fixed
 
 
-def unary(b: ir.IRBuilder, node_op: Op, attr, dtype: str, x: ir.Value) -> ir.Value:
-    """`attr(name)` reads the operator's attributes; `dtype` is the operand's dtype."""
-    match node_op:
-        case Op.NEG:
-            return b.fneg(x) if dtype == "float32" else b.sub(ir.Constant(x.type, 0), x)
-        case Op.ABS:
-            return _abs(b, dtype, x)
-        case Op.EXP:
-            return vmath.exp(b, x)
-        case Op.ROUND:
-            return fcall(b, "llvm.roundeven.f32", x)
-        case Op.LOG:
-            return fcall(b, "llvm.log.f32", x)
-        case Op.SQRT:
-            return fcall(b, "llvm.sqrt.f32", x)
-        case Op.ERF:
-            return vmath.erf(b, x)
-        case Op.TANH:
-            return vmath.tanh(b, x)
-        case Op.SIGMOID:
-            return vmath.sigmoid(b, x)
-        case Op.RELU:
-            return clip(b, dtype, x, 0, None)
-        case Op.LEAKY_RELU:
-            scaled = b.fmul(x, ir.Constant(F32, attr("alpha")))
-            return b.select(b.fcmp_ordered(">=", x, ir.Constant(F32, 0.0)), x, scaled)
-        case Op.GELU:
-            return _gelu(b, x, attr("approximate"))
-        case Op.CLIP:
-            return clip(b, dtype, x, attr("lo"), attr("hi"))
-        case Op.CAST:
-            return cast(b, x, dtype, attr("dtype"))
-        case Op.RIGHT_SHIFT:
-            return right_shift(b, dtype, x, attr("shift"))
-        case _:
-            raise AssertionError(f"{node_op} is not unary")
-
-
 def _abs(b: ir.IRBuilder, dtype: str, x: ir.Value) -> ir.Value:
     if dtype == "float32":
         return fcall(b, "llvm.fabs.f32", x)
@@ -130,18 +98,6 @@ def _abs(b: ir.IRBuilder, dtype: str, x: ir.Value) -> ir.Value:
         return x
     negative = b.icmp_signed("<", x, ir.Constant(x.type, 0))
     return b.select(negative, b.sub(ir.Constant(x.type, 0), x), x)
-
-
-def _gelu(b: ir.IRBuilder, x: ir.Value, approximate: str) -> ir.Value:
-    """0.5 x (1 + erf(x / sqrt 2)), or the tanh formula, with the vectorizable `vmath` functions."""
-    if approximate == "tanh":
-        cube = b.fmul(b.fmul(x, x), x)
-        inner = b.fadd(x, b.fmul(ir.Constant(F32, 0.044715), cube))
-        core = vmath.tanh(b, b.fmul(ir.Constant(F32, math.sqrt(2 / math.pi)), inner))
-    else:
-        core = vmath.erf(b, b.fmul(x, ir.Constant(F32, 1 / math.sqrt(2))))
-    half = b.fmul(ir.Constant(F32, 0.5), x)
-    return b.fmul(half, b.fadd(ir.Constant(F32, 1.0), core))
 
 
 def clip(b: ir.IRBuilder, dtype: str, x: ir.Value, lo, hi) -> ir.Value:
@@ -211,16 +167,98 @@ def truth(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return b.icmp_signed("!=", x, ir.Constant(x.type, 0))
 
 
-def elementwise(b: ir.IRBuilder, op: Op, attr, dtypes: list[str], xs: list[ir.Value]) -> ir.Value:
-    """One elementwise operator on scalar operands of the given dtypes."""
-    match op:
-        case Op.WHERE:
-            return b.select(truth(b, xs[0]), xs[1], xs[2])
-        case Op.ADD | Op.SUB | Op.MUL | Op.DIV | Op.POW | Op.MAXIMUM | Op.MINIMUM:
-            return binary(b, op, dtypes[0], xs[0], xs[1])
-        case (Op.NEG | Op.ABS | Op.ROUND | Op.EXP | Op.LOG | Op.SQRT | Op.ERF | Op.TANH | Op.SIGMOID
-              | Op.RELU | Op.LEAKY_RELU | Op.GELU | Op.CLIP | Op.CAST | Op.RIGHT_SHIFT):
-            return unary(b, op, attr, dtypes[0], xs[0])
-        case _:
-            raise AssertionError(f"{op} is not elementwise")
+@dataclass(frozen=True, slots=True)
+class Val:
+    """An LLVM value in its storage type, with its dtype."""
 
+    value: ir.Value
+    dtype: str
+
+
+class LLVMPrims:
+    """`frittata.terms.prims.Prims` over `Val`s: each primitive emitted at the builder's position."""
+
+    def __init__(self, b: ir.IRBuilder) -> None:
+        self.b = b
+
+    def dtype(self, x: Val) -> str:
+        return x.dtype
+
+    def const(self, value: Any, like: Val) -> Val:
+        return Val(llconst(like.dtype, value), like.dtype)
+
+    def _binary(self, op: Op, x: Val, y: Val) -> Val:
+        return Val(binary(self.b, op, x.dtype, x.value, y.value), x.dtype)
+
+    def add(self, x: Val, y: Val) -> Val:
+        return self._binary(Op.ADD, x, y)
+
+    def sub(self, x: Val, y: Val) -> Val:
+        return self._binary(Op.SUB, x, y)
+
+    def mul(self, x: Val, y: Val) -> Val:
+        return self._binary(Op.MUL, x, y)
+
+    def div(self, x: Val, y: Val) -> Val:
+        return self._binary(Op.DIV, x, y)
+
+    def pow(self, x: Val, y: Val) -> Val:
+        return self._binary(Op.POW, x, y)
+
+    def maximum(self, x: Val, y: Val) -> Val:
+        return self._binary(Op.MAXIMUM, x, y)
+
+    def minimum(self, x: Val, y: Val) -> Val:
+        return self._binary(Op.MINIMUM, x, y)
+
+    def neg(self, x: Val) -> Val:
+        b = self.b
+        return Val(b.fneg(x.value) if x.dtype == "float32" else b.sub(ir.Constant(x.value.type, 0), x.value), x.dtype)
+
+    def abs(self, x: Val) -> Val:
+        return Val(_abs(self.b, x.dtype, x.value), x.dtype)
+
+    def exp(self, x: Val) -> Val:
+        return Val(vmath.exp(self.b, x.value), x.dtype)
+
+    def log(self, x: Val) -> Val:
+        return Val(fcall(self.b, "llvm.log.f32", x.value), x.dtype)
+
+    def sqrt(self, x: Val) -> Val:
+        return Val(fcall(self.b, "llvm.sqrt.f32", x.value), x.dtype)
+
+    def erf(self, x: Val) -> Val:
+        return Val(vmath.erf(self.b, x.value), x.dtype)
+
+    def tanh(self, x: Val) -> Val:
+        return Val(vmath.tanh(self.b, x.value), x.dtype)
+
+    def round(self, x: Val) -> Val:
+        return Val(fcall(self.b, "llvm.roundeven.f32", x.value), x.dtype)
+
+    def clip(self, x: Val, lo: Any, hi: Any) -> Val:
+        return Val(clip(self.b, x.dtype, x.value, lo, hi), x.dtype)
+
+    def right_shift(self, x: Val, shift: int) -> Val:
+        return Val(right_shift(self.b, x.dtype, x.value, shift), x.dtype)
+
+    def cast(self, x: Val, dtype: str) -> Val:
+        return Val(cast(self.b, x.value, x.dtype, dtype), dtype)
+
+    def ge(self, x: Val, y: Val) -> Val:
+        b = self.b
+        if x.dtype == "float32":
+            flag = b.fcmp_ordered(">=", x.value, y.value)
+        else:
+            flag = _int_cmp(b, x.dtype, ">=", x.value, y.value)
+        return Val(b.zext(flag, I8), "bool")
+
+    def select(self, cond: Val, a: Val, b: Val) -> Val:
+        return Val(self.b.select(truth(self.b, cond.value), a.value, b.value), a.dtype)
+
+
+def elementwise(b: ir.IRBuilder, op: Op, attrs: tuple, dtypes: list[str], xs: list[ir.Value]) -> ir.Value:
+    """One elementwise operator on scalar operands of the given dtypes, through its expansion."""
+    assert op.scalar is not None, f"{op} is not elementwise (it has no scalar expansion)"
+    result = op.scalar(LLVMPrims(b), *(Val(x, d) for x, d in zip(xs, dtypes)), **dict(attrs))
+    return result.value

@@ -1,0 +1,115 @@
+"""Activation functions: relu, leaky_relu, sigmoid, gelu, clip (elementwise)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from frittata.terms.dtypes import TensorType, is_int
+from frittata.terms.elementwise import unary_op
+from frittata.terms.infer import fail
+from frittata.terms.attr_forms import as_float
+from frittata.terms.ops import Attr, Onnx, Op
+from frittata.terms.term import Term, build
+
+__all__ = ["relu", "leaky_relu", "sigmoid", "gelu", "clip"]
+
+
+def _approximate(value: Any, first: TensorType | None) -> str:
+    if value not in ("none", "tanh"):
+        raise fail(Op.GELU, "approximate 'none' or 'tanh'", repr(value))
+    return value
+
+
+def _bound(value: Any, first: TensorType | None) -> int | float | None:
+    """A clip bound in the number kind of the operand (int for integer tensors)."""
+    if value is None or first is None:
+        return value
+    return int(value) if is_int(first.dtype) else float(value)
+
+
+def _check_clip(op: Op, x: TensorType, attrs: dict[str, Any]) -> None:
+    lo, hi = attrs["lo"], attrs["hi"]
+    if lo is not None and hi is not None and lo > hi:
+        raise fail(op, "lo <= hi", (lo, hi))
+
+
+def _gelu(x: np.ndarray, approximate: str) -> np.ndarray:
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + special.erf(x / np.sqrt(2)))
+
+
+def _gelu_scalar(p, x, approximate: str):
+    """0.5 x (1 + erf(x / sqrt 2)), or 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    if approximate == "tanh":
+        inner = p.add(x, p.mul(p.const(0.044715, x), p.mul(p.mul(x, x), x)))
+        core = p.tanh(p.mul(p.const(math.sqrt(2 / math.pi), x), inner))
+    else:
+        core = p.erf(p.mul(x, p.const(1 / math.sqrt(2), x)))
+    return p.mul(p.mul(p.const(0.5, x), x), p.add(p.const(1.0, x), core))
+
+
+def _import_clip(n) -> Term:
+    """Constant bounds become `clip`; computed ones `maximum` / `minimum`."""
+    x = n.term(0)
+    bounds = [n.values[i] if n.has(i) else None for i in (1, 2)]
+    if all(b is None or isinstance(b, np.ndarray) for b in bounds):
+        return clip(x, *(None if b is None else b.item() for b in bounds))
+    lo, hi = (n.term(i) if n.has(i) else None for i in (1, 2))
+    x = x if lo is None else Term.make(Op.MAXIMUM, (x, lo))
+    return x if hi is None else Term.make(Op.MINIMUM, (x, hi))
+
+
+def _export_clip(g, node: Term, args: list[str], out: str | None) -> str:
+    bounds = [("" if v is None else g.constant(v, node.dtype)) for v in (node.attr("lo"), node.attr("hi"))]
+    return g.node("Clip", args + bounds, out)
+
+
+RELU = unary_op("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)), lambda p, x: p.clip(x, 0, None),
+                onnx=Onnx("Relu"))
+LEAKY_RELU = unary_op(
+    "leaky_relu", lambda x, alpha: np.where(x >= 0, x, x * np.float32(alpha)),
+    lambda p, x, alpha: p.select(p.ge(x, p.const(0.0, x)), x, p.mul(x, p.const(alpha, x))),
+    float_only=True, attrs=(Attr("alpha", float, 0.01, as_float, lambda x: [0.1, 0.2]),),
+    onnx=Onnx("LeakyRelu", {"alpha": "alpha"}))
+SIGMOID = unary_op("sigmoid", special.expit,
+                   lambda p, x: p.div(p.const(1.0, x), p.add(p.const(1.0, x), p.exp(p.neg(x)))),
+                   float_only=True, transcendental=True, onnx=Onnx("Sigmoid"))
+GELU = unary_op("gelu", _gelu, _gelu_scalar, float_only=True, transcendental=True,
+                attrs=(Attr("approximate", str, "none", _approximate,
+                            lambda x: ["none", "tanh"]),),
+                onnx=Onnx("Gelu", {"approximate": "approximate"}))
+CLIP = unary_op("clip", lambda x, lo, hi: np.clip(x, lo, hi), lambda p, x, lo, hi: p.clip(x, lo, hi),
+                attrs=(Attr("lo", (int, float, type(None)), None, _bound,
+                            lambda x: [None, -1, 0]),
+                       Attr("hi", (int, float, type(None)), None, _bound,
+                            lambda x: [None, 1, 6])),
+                check=_check_clip, onnx_import={"Clip": _import_clip}, onnx_export=_export_clip)
+
+
+def relu(x: Term) -> Term:
+    return Term.make(RELU, (x,))
+
+
+def leaky_relu(x: Term, alpha: float = 0.01) -> Term:
+    """x if x >= 0 else alpha * x."""
+    return build(LEAKY_RELU, (x,), alpha=alpha)
+
+
+def sigmoid(x: Term) -> Term:
+    return Term.make(SIGMOID, (x,))
+
+
+def gelu(x: Term, approximate: str = "none") -> Term:
+    """0.5 x (1 + erf(x / sqrt 2)); with approximate="tanh" the tanh formula."""
+    return build(GELU, (x,), approximate=approximate)
+
+
+def clip(x: Term, lo: float | int | None = None, hi: float | int | None = None) -> Term:
+    """min(max(x, lo), hi); a bound of None is absent. Bounds take the dtype of x."""
+    return build(CLIP, (x,), lo=lo, hi=hi)
+
