@@ -1,4 +1,4 @@
-"""Activation functions: relu, leaky_relu, sigmoid, gelu, clip (elementwise)."""
+"""Activation functions: relu, leaky_relu, sigmoid, gelu, clip, hard_sigmoid, hard_swish (elementwise)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from frittata.terms.attr_forms import as_float
 from frittata.terms.ops import Attr, Onnx, Op
 from frittata.terms.term import Term, build
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "gelu", "clip"]
+__all__ = ["relu", "leaky_relu", "sigmoid", "gelu", "clip", "hard_sigmoid", "hard_swish"]
 
 
 def _approximate(value: Any, first: TensorType | None) -> str:
@@ -91,6 +91,24 @@ CLIP = unary_op("clip", lambda x, lo, hi: np.clip(x, lo, hi), lambda p, x, lo, h
                 check=_check_clip, onnx_import={"Clip": _import_clip}, onnx_export=_export_clip)
 
 
+def _hard_sigmoid(x: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    return np.clip(x * np.float32(alpha) + np.float32(beta), 0, 1)
+
+
+def _hard_sigmoid_scalar(p, x, alpha: float, beta: float):
+    return p.clip(p.add(p.mul(x, p.const(alpha, x)), p.const(beta, x)), 0.0, 1.0)
+
+
+HARD_SIGMOID = unary_op(
+    "hard_sigmoid", _hard_sigmoid, _hard_sigmoid_scalar, float_only=True,
+    attrs=(Attr("alpha", float, 0.2, as_float, lambda x: [0.2, 1 / 6]),
+           Attr("beta", float, 0.5, as_float, lambda x: [0.5])),
+    onnx=Onnx("HardSigmoid", {"alpha": "alpha", "beta": "beta"}))
+HARD_SWISH = unary_op("hard_swish", lambda x: x * _hard_sigmoid(x, 1 / 6, 0.5),
+                      lambda p, x: p.mul(x, _hard_sigmoid_scalar(p, x, 1 / 6, 0.5)),
+                      float_only=True, onnx=Onnx("HardSwish"))
+
+
 def relu(x: Term) -> Term:
     return Term.make(RELU, (x,))
 
@@ -113,3 +131,12 @@ def clip(x: Term, lo: float | int | None = None, hi: float | int | None = None) 
     """min(max(x, lo), hi); a bound of None is absent. Bounds take the dtype of x."""
     return build(CLIP, (x,), lo=lo, hi=hi)
 
+
+def hard_sigmoid(x: Term, alpha: float = 0.2, beta: float = 0.5) -> Term:
+    """max(0, min(1, alpha x + beta)) (ONNX HardSigmoid)."""
+    return build(HARD_SIGMOID, (x,), alpha=alpha, beta=beta)
+
+
+def hard_swish(x: Term) -> Term:
+    """x hard_sigmoid(x) with alpha = 1/6, beta = 1/2: x relu6(x + 3) / 6 (ONNX HardSwish, MobileNetV3)."""
+    return Term.make(HARD_SWISH, (x,))
