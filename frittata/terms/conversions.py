@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from frittata.terms.attr_forms import as_int
 from frittata.terms.dtypes import INT_DTYPES, TensorType, check_dtype, is_int
 from frittata.terms.elementwise import unary_op
 from frittata.terms.infer import fail
@@ -61,7 +62,7 @@ CAST = unary_op("cast", lambda x, dtype: x.astype(dtype), lambda p, x, dtype: p.
                             choices=lambda x: ["float32", *INT_DTYPES]),),
                 onnx_import={"Cast": _import_cast}, onnx_export=_export_cast)
 RIGHT_SHIFT = unary_op("right_shift", _shift, lambda p, x, shift: p.right_shift(x, shift),
-                       attrs=(Attr("shift", int, normalize=lambda v, x: int(v),
+                       attrs=(Attr("shift", int, normalize=as_int,
                                    choices=lambda x: list(range(9))),),
                        check=_check_shift, onnx_export=_export_shift)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from frittata.errors import FrittataTypeError
+from frittata.terms.attr_forms import as_int
 from frittata.terms.contractions import CONV_ATTRS, conv2d, dense, infer_conv2d, infer_dense
 from frittata.terms.dtypes import TensorType, check_dtype, is_int
 from frittata.terms.elementwise import add
@@ -139,9 +140,9 @@ FUSED_CONV2D = define("fused_conv2d", Arity(3, 4), infer_by_expansion(_check_fus
                       expand=_expand_fused, classes=FUSED, cost=Cost.CONTRACTION)
 FUSED_DENSE = define("fused_dense", Arity(3, 4), infer_by_expansion(_check_fused), attrs=(EPILOGUE,),
                      expand=_expand_fused, classes=FUSED, cost=Cost.CONTRACTION)
-PACK_C = Attr("c", int, normalize=lambda v, x: int(v),
+PACK_C = Attr("c", int, normalize=as_int,
               choices=lambda x: [d for d in range(1, x.shape[1] + 1) if x.shape[1] % d == 0])
-UNPACK_C = Attr("c", int, normalize=lambda v, x: int(v), choices=lambda x: [x.shape[4]])
+UNPACK_C = Attr("c", int, normalize=as_int, choices=lambda x: [x.shape[4]])
 PACK_NCHWC = define("pack_nchwc", 1, infer_by_expansion(_check_layout), attrs=(PACK_C,), expand=_pack,
                     classes=("kernel", "movement"), cost=Cost.STRIDED_COPY)
 UNPACK_NCHWC = define("unpack_nchwc", 1, infer_by_expansion(_check_layout), attrs=(UNPACK_C,), expand=_unpack,

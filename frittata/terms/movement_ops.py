@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from frittata.errors import FrittataTypeError
-from frittata.terms.attr_forms import as_axis, axis
+from frittata.terms.attr_forms import as_axis, axis, ints
 from frittata.terms.dtypes import TensorType, is_int
 from frittata.terms.infer import axis_in, fail
 from frittata.terms.ops import Attr, Cost, Op, define, variadic
@@ -183,9 +183,9 @@ PAD = define("pad", 1, _infer_pad, classes=("movement",), cost=Cost.COPY,
              onnx_export=_export_pad)
 GATHER = define("gather", 1, _infer_gather, classes=("movement",), cost=Cost.COPY,
                 attrs=(Attr("axis", int, 0, as_axis("gather"), lambda x: [0]),
-                       Attr("indices", tuple, normalize=lambda v, x: tuple(int(i) for i in v),
+                       Attr("indices", tuple, normalize=ints,
                             choices=lambda x: [(0,)]),
-                       Attr("indices_shape", tuple, normalize=lambda v, x: tuple(int(d) for d in v),
+                       Attr("indices_shape", tuple, normalize=ints,
                             choices=lambda x: [(1,)])),
                 evaluate=_gather, onnx_export=_export_gather)
 

@@ -34,15 +34,16 @@ from typing import Any
 
 import numpy as np
 
+from frittata.terms.attr_forms import ints
 from frittata.terms.contractions import conv2d, dense
 from frittata.terms.dtypes import TensorType
 from frittata.terms.elementwise import add
 from frittata.terms.expansion import infer_by_expansion
 from frittata.terms.infer import fail
-from frittata.terms.kernels import EPILOGUE, Epilogue, channel_bias, epilogue_terms, normalize_epilogue
+from frittata.terms.kernels import EPILOGUE, Epilogue, channel_bias, epilogue_terms
 from frittata.terms.movement_ops import reshape, transpose
 from frittata.terms.ops import Attr, Cost, Op, define
-from frittata.terms.term import Term
+from frittata.terms.term import Term, build
 
 __all__ = ["vta_pack", "vta_unpack", "vta_dense", "vta_conv2d"]
 
@@ -52,26 +53,19 @@ IMM_MIN, IMM_MAX = -(1 << 15), (1 << 15) - 1
 
 
 def vta_pack(x: Term, role: str, block: Block) -> Term:
-    return Term.make(VTA_PACK, (x,), (("role", role), ("block", _block(block))))
+    return build(VTA_PACK, (x,), role=role, block=block)
 
 
 def vta_unpack(y: Term, block: Block) -> Term:
-    return Term.make(VTA_UNPACK, (y,), (("block", _block(block)),))
+    return build(VTA_UNPACK, (y,), block=block)
 
 
 def vta_dense(x: Term, w: Term, bias: Term, epilogue, block: Block) -> Term:
-    attrs = (("epilogue", normalize_epilogue(epilogue)), ("block", _block(block)))
-    return Term.make(VTA_DENSE, (x, w, bias), attrs)
+    return build(VTA_DENSE, (x, w, bias), epilogue=epilogue, block=block)
 
 
 def vta_conv2d(x: Term, w: Term, bias: Term, strides, pads, epilogue, block: Block) -> Term:
-    attrs = (("strides", tuple(int(s) for s in strides)), ("pads", tuple(int(p) for p in pads)),
-             ("epilogue", normalize_epilogue(epilogue)), ("block", _block(block)))
-    return Term.make(VTA_CONV2D, (x, w, bias), attrs)
-
-
-def _block(block) -> Block:
-    return tuple(int(b) for b in block)  # type: ignore[return-value]
+    return build(VTA_CONV2D, (x, w, bias), strides=strides, pads=pads, epilogue=epilogue, block=block)
 
 
 def vta_out_dtype(epilogue: Epilogue) -> str:
@@ -192,7 +186,7 @@ def _expand(op: Op, args: tuple[Term, ...], attrs: dict[str, Any]) -> Term:
     return pack_term(epilogue_terms(acc, (), attrs["epilogue"]), batch, block_out)
 
 
-BLOCK = Attr("block", tuple, normalize=lambda v, x: _block(v))
+BLOCK = Attr("block", tuple, normalize=ints)
 _VTA = ("kernel", "vta")
 VTA_PACK = define("vta_pack", 1, infer_by_expansion(_check_pack), classes=_VTA + ("movement",),
                   attrs=(Attr("role", str), BLOCK), expand=_expand, cost=Cost.ACCELERATOR)
@@ -201,8 +195,8 @@ VTA_UNPACK = define("vta_unpack", 1, infer_by_expansion(_check_unpack), classes=
 VTA_DENSE = define("vta_dense", 3, infer_by_expansion(_check_gemm), classes=_VTA, attrs=(EPILOGUE, BLOCK),
                    expand=_expand, cost=Cost.ACCELERATOR)
 VTA_CONV2D = define("vta_conv2d", 3, infer_by_expansion(_check_gemm), classes=_VTA,
-                    attrs=(Attr("strides", tuple, normalize=lambda v, x: tuple(int(s) for s in v)),
-                           Attr("pads", tuple, normalize=lambda v, x: tuple(int(p) for p in v)), EPILOGUE, BLOCK),
+                    attrs=(Attr("strides", tuple, normalize=ints), Attr("pads", tuple, normalize=ints),
+                           EPILOGUE, BLOCK),
                     expand=_expand, cost=Cost.ACCELERATOR)
 
 
