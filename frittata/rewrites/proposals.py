@@ -92,7 +92,7 @@ def sample_attr(inst, p, name: str, args: list[Term], hint) -> object:
     (`Attr.choices`); the ones that depend on the pattern or the wanted type are drawn here.
     """
     rng = inst.rng
-    x = args[0].type if args else None
+    x = args[0].type if args else TensorType((), "float32")  # operand-less ops have no attribute that reads x
     pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
     match p.op, name:
         case _, "epilogue":

@@ -73,6 +73,8 @@ def args_used(expr: Expr) -> set[int]:
             return set()
         case (name, *rest):
             return set().union(*(args_used(c) for c in rest[:arity(BY_NAME[name])]))
+        case _:
+            raise _bad("a normalized expression", expr)
 
 
 def inline(outer: Expr, index: int, inner: Expr) -> Expr:
@@ -91,6 +93,8 @@ def inline(outer: Expr, index: int, inner: Expr) -> Expr:
             case (name, *rest):
                 n = arity(BY_NAME[name])
                 return (name, *(go(c) for c in rest[:n]), *rest[n:])
+            case _:
+                raise _bad("a normalized expression", e)
 
     return go(outer)
 
@@ -104,6 +108,8 @@ def _shifted(expr: Expr, by: int) -> Expr:
         case (name, *rest):
             n = arity(BY_NAME[name])
             return (name, *(_shifted(c, by) for c in rest[:n]), *rest[n:])
+        case _:
+            raise _bad("a normalized expression", expr)
 
 
 def expr_ops(expr: Expr) -> list[Op]:
@@ -114,6 +120,8 @@ def expr_ops(expr: Expr) -> list[Op]:
         case (name, *rest):
             op = BY_NAME[name]
             return [op] + [o for c in rest[:arity(op)] for o in expr_ops(c)]
+        case _:
+            raise _bad("a normalized expression", expr)
 
 
 def expand(expr: Expr, operands: Sequence[Term]) -> Term:
@@ -128,6 +136,8 @@ def expand(expr: Expr, operands: Sequence[Term]) -> Term:
             n = arity(op)
             kids = tuple(expand(c, operands) for c in rest[:n])
             return Term.make(op, kids, op.canonical(dict(zip(op.attr_names, rest[n:])), kids[0].type))
+        case _:
+            raise _bad("a normalized expression", expr)
 
 
 def _check(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:

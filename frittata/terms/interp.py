@@ -39,7 +39,7 @@ def _run(roots: list[Term], values: dict[int, np.ndarray], inputs: Mapping[str, 
     return values
 
 
-def check_inputs(expected: Mapping[str, TensorType], given: Mapping[str, np.ndarray], where: str) -> None:
+def check_inputs(expected: Mapping[str, TensorType], given: Mapping[str, object], where: str) -> None:
     """Raise RuntimeInputError unless `given` has exactly the expected names, shapes and dtypes."""
     missing = [n for n in expected if n not in given]
     extra = [n for n in given if n not in expected]
@@ -74,6 +74,7 @@ def eval_node(node: Term, args: list[np.ndarray], inputs: Mapping[str, np.ndarra
 
 def _expanded(node: Term, args: list[np.ndarray]) -> np.ndarray:
     """A kernel op's meaning: its expansion over stand-ins for the operands, evaluated."""
+    assert node.op.expand is not None
     stand_ins = placeholders([a.type for a in node.args])
     expansion = node.op.expand(node.op, tuple(stand_ins), dict(node.attrs))
     known = {id(t): _checked(t, a) for t, a in zip(stand_ins, args)}

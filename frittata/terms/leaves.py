@@ -50,7 +50,7 @@ def var(name: str, shape: Sequence[int], dtype: str = "float32") -> Term:
 def param(name: str, data: np.ndarray) -> Term:
     """A named constant tensor (weights); its data is kept out of the term's hash."""
     ref = ParamRef(str(name), np.asarray(data))
-    check_dtype(ref.data.dtype, f"param {name!r}")
+    check_dtype(ref.data.dtype.name, f"param {name!r}")
     return Term.make(PARAM, (), (("ref", ref),))
 
 
