@@ -110,7 +110,7 @@ DIV = binary_op("div", _int_div, lambda p, a, b: p.div(a, b), onnx=Onnx("Div"), 
 
 def _import_pow(n) -> Term:
     """ONNX lets the exponent have another dtype; it is cast to the base's."""
-    base, exponent = n.term(0), n.values[1]
+    base, exponent = n.term(0), n.value(1)
     if isinstance(exponent, np.ndarray):
         exponent = n.importer.term(n.node.input[1] + ":" + base.dtype, exponent.astype(base.dtype))
     elif exponent.dtype != base.dtype:

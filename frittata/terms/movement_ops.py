@@ -1,4 +1,8 @@
-"""Data movement: reshape (and flatten / squeeze / unsqueeze), transpose, concat, slice, pad, gather."""
+"""Data movement: reshape (and flatten / squeeze / unsqueeze), transpose, concat, slice, pad, gather.
+
+Each op's ONNX converters are in its table entry, including the ONNX operators that become a
+reshape (Flatten, Squeeze, Unsqueeze) and Pad with negative pads (a pad, then a slice).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from frittata.errors import FrittataTypeError
+from frittata.errors import FrittataTypeError, FrontendError
 from frittata.terms.attr_forms import as_axis, axis, ints
 from frittata.terms.dtypes import TensorType, is_int
 from frittata.terms.infer import axis_in, fail
@@ -152,6 +156,61 @@ def _export_simple(onnx_type: str, **attrs: str):
     return export
 
 
+def _import_reshape(n) -> Term:
+    x, shape = n.term(0), [int(d) for d in n.const(1, "shape")]
+    if not n.attr("allowzero", 0):
+        shape = [x.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+    return reshape(x, shape)
+
+
+def _import_unsqueeze(n) -> Term:
+    axes = n.axes(1)
+    if axes is None:
+        raise FrontendError("Unsqueeze: expected axes (an attribute or input 1), got none")
+    return unsqueeze(n.term(0), axes)
+
+
+def onnx_slice(dim: int, start: int, end: int, step: int) -> tuple[int, int | None, int]:
+    """ONNX Slice bounds of one axis as a Python (start, stop, step); stop None = before index 0."""
+    if step == 0:
+        raise FrontendError("unsupported: Slice with step 0")
+    start, end = (v + dim if v < 0 else v for v in (start, end))
+    if step > 0:
+        return (min(max(start, 0), dim), min(max(end, 0), dim), step)
+    start, end = min(max(start, 0), dim - 1), min(max(end, -1), dim - 1)
+    return (start, None if end < 0 else end, step)
+
+
+def _import_slice(n) -> Term:
+    x = n.term(0)
+    starts, ends = n.const(1, "starts"), n.const(2, "ends")
+    axes = n.const(3, "axes") if n.has(3) else np.arange(len(starts))
+    steps = n.const(4, "steps") if n.has(4) else np.ones(len(starts), np.int64)
+    triples: list[tuple[int, int | None, int]] = [(0, d, 1) for d in x.shape]
+    for start, end, where, step in zip(starts, ends, axes, steps):
+        where = int(where) % x.type.rank
+        triples[where] = onnx_slice(x.shape[where], int(start), int(end), int(step))
+    return slice(x, triples)
+
+
+def _import_pad(n) -> Term:
+    """Constant-mode Pad; negative pads crop (a slice after the pad)."""
+    if n.attr("mode", "constant") != "constant":
+        raise FrontendError(f"unsupported: Pad mode {n.attr('mode')!r}; only 'constant'")
+    x = n.term(0)
+    rank = x.type.rank
+    raw = [int(p) for p in (n.const(1, "pads") if n.has(1) else n.attr("pads"))]
+    axes = [a % rank for a in (n.axes(3) or range(rank))]
+    pairs = [(0, 0)] * rank
+    for i, where in enumerate(axes):
+        pairs[where] = (raw[i], raw[i + len(axes)])
+    value = n.optional_const(2, "constant_value")
+    padded = pad(x, [(max(b, 0), max(a, 0)) for b, a in pairs], 0 if value is None else value.item())
+    if all(b >= 0 and a >= 0 for b, a in pairs):
+        return padded
+    return slice(padded, [(-min(b, 0), d + min(a, 0), 1) for (b, a), d in zip(pairs, padded.shape)])
+
+
 def _perms(x: TensorType) -> list[tuple[int, ...]]:
     """The reversal and the rotations of the axes."""
     axes = tuple(range(x.rank))
@@ -161,33 +220,39 @@ def _perms(x: TensorType) -> list[tuple[int, ...]]:
 RESHAPE = define("reshape", 1, _infer_reshape, classes=("movement",), cost=Cost.VIEW,
                  attrs=(Attr("shape", tuple, normalize=_shape,
                              choices=lambda x: [x.shape, (x.size,), (1,) + x.shape, x.shape[::-1]]),),
-                 evaluate=lambda node, args: args[0].reshape(node.attr("shape")), onnx_export=_export_reshape)
+                 evaluate=lambda node, args: args[0].reshape(node.attr("shape")), onnx_export=_export_reshape,
+                 onnx_import={"Reshape": _import_reshape, "Unsqueeze": _import_unsqueeze,
+                              "Flatten": lambda n: flatten(n.term(0), n.attr("axis", 1)),
+                              "Squeeze": lambda n: squeeze(n.term(0), n.axes(1))})
 TRANSPOSE = define("transpose", 1, _infer_transpose, classes=("movement",), cost=Cost.STRIDED_COPY,
                    attrs=(Attr("perm", tuple, None, _perm, _perms),),
                    evaluate=lambda node, args: args[0].transpose(node.attr("perm")),
-                   onnx_export=_export_simple("Transpose", perm="perm"))
+                   onnx_export=_export_simple("Transpose", perm="perm"),
+                   onnx_import={"Transpose": lambda n: transpose(n.term(0), n.attr("perm"))})
 CONCAT = define("concat", variadic(1), _infer_concat, classes=("movement",), cost=Cost.COPY,
                 attrs=(Attr("axis", int, 0, as_axis("concat"), lambda x: list(range(max(x.rank, 1)))),),
                 evaluate=lambda node, args: np.concatenate(args, axis=node.attr("axis")),
-                onnx_export=_export_simple("Concat", axis="axis"))
+                onnx_export=_export_simple("Concat", axis="axis"),
+                onnx_import={"Concat": lambda n: concat(*n.terms(), axis=n.attr("axis"))})
 SLICE = define("slice", 1, _infer_slice, classes=("movement",), cost=Cost.COPY,
                attrs=(Attr("slices", tuple, normalize=_slices,
                            choices=lambda x: [tuple((0, d, 1) for d in x.shape)]),),
                evaluate=lambda node, args: args[0][tuple(builtins.slice(*s) for s in node.attr("slices"))],
-               onnx_export=_export_slice)
+               onnx_export=_export_slice, onnx_import={"Slice": _import_slice})
 PAD = define("pad", 1, _infer_pad, classes=("movement",), cost=Cost.COPY,
              attrs=(Attr("pads", tuple, normalize=lambda v, x: tuple((int(b), int(a)) for b, a in v),
                          choices=lambda x: [tuple((0, 0) for _ in x.shape)]),
                     Attr("value", (int, float), 0, _pad_value, lambda x: [0])),
              evaluate=lambda node, args: np.pad(args[0], node.attr("pads"), constant_values=node.attr("value")),
-             onnx_export=_export_pad)
+             onnx_export=_export_pad, onnx_import={"Pad": _import_pad})
 GATHER = define("gather", 1, _infer_gather, classes=("movement",), cost=Cost.COPY,
                 attrs=(Attr("axis", int, 0, as_axis("gather"), lambda x: [0]),
                        Attr("indices", tuple, normalize=ints,
                             choices=lambda x: [(0,)]),
                        Attr("indices_shape", tuple, normalize=ints,
                             choices=lambda x: [(1,)])),
-                evaluate=_gather, onnx_export=_export_gather)
+                evaluate=_gather, onnx_export=_export_gather,
+                onnx_import={"Gather": lambda n: gather(n.term(0), n.const(1, "indices"), n.attr("axis", 0))})
 
 
 def reshape(x: Term, shape: Sequence[int]) -> Term:

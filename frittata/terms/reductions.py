@@ -48,11 +48,19 @@ def _export(onnx_type: str):
 
 
 def _reduction(name: str, onnx_type: str, numpy, float_only: bool = False) -> Op:
+    def convert(n) -> Term:
+        """ONNX Reduce*: axes from the attribute or input 1; none means all, or none with noop_with_empty_axes."""
+        axes = n.axes(1)
+        if not axes and n.attr("noop_with_empty_axes", 0):
+            return n.term(0)
+        return build(op, (n.term(0),), axes=axes or None, keepdims=bool(n.attr("keepdims", 1)))
+
     attrs = (Attr("axes", tuple, None, _axes, lambda x: [(x.rank - 1,) if x.rank else ()]),
              Attr("keepdims", bool, False, as_bool, lambda x: [False, True]))
-    return define(name, 1, _infer, attrs=attrs, classes=("reduction",) + (("float_only",) if float_only else ()),
-                  cost=Cost.REDUCTION, onnx_export=_export(onnx_type),
-                  evaluate=lambda node, args: numpy(args[0], axis=node.attr("axes"), keepdims=node.attr("keepdims")))
+    op = define(name, 1, _infer, attrs=attrs, classes=("reduction",) + (("float_only",) if float_only else ()),
+                cost=Cost.REDUCTION, onnx_export=_export(onnx_type), onnx_import={onnx_type: convert},
+                evaluate=lambda node, args: numpy(args[0], axis=node.attr("axes"), keepdims=node.attr("keepdims")))
+    return op
 
 
 REDUCE_SUM = _reduction("reduce_sum", "ReduceSum", np.sum)
