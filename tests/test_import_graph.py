@@ -17,15 +17,9 @@ import frittata
 
 ROOT = Path(frittata.__file__).parent
 
-ALLOWED_CYCLE_MODULES = frozenset({
-    "frittata.terms.fused", "frittata.terms.infer", "frittata.terms.infer_movement",
-    "frittata.terms.kernels", "frittata.terms.printing", "frittata.terms.term",
-    "frittata.terms.tiled", "frittata.terms.vta_ops",
-    "frittata.terms.onnx_export", "frittata.terms.onnx_export_ops",
-})
-"""Term-core modules whose cycles are being untangled (the term core importing the op families,
-ONNX export and its op table); a cycle among these alone is tolerated. This set must shrink to
-empty: delete a name as soon as its cycle is gone, and never add one."""
+ALLOWED_CYCLE_MODULES: frozenset[str] = frozenset()
+"""Modules whose cycles are tolerated: none (the term core's cycles are gone with the operator
+table). Never add one."""
 
 
 def module_name(path: Path) -> str:
