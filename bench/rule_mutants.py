@@ -39,8 +39,9 @@ KINDS = ("swap-operands", "drop-guard", "change-constant", "change-op")
 
 @dataclass(frozen=True)
 class RuleMutant:
-    """One mutated rule form; `id` (FILE:LINE:COL:KIND) names it in reports and in the
-    equivalent-mutant list. `equivalent` is the reason when it is equivalent by construction."""
+    """One mutated rule form; `id` (FILE:RULE:KIND:N, the N-th mutant of that kind in the rule,
+    stable when other lines of the file move) names it in reports and in the equivalent-mutant
+    list. `equivalent` is the reason when it is equivalent by construction."""
 
     file: str
     family: str
@@ -51,10 +52,11 @@ class RuleMutant:
     change: str
     form: SList
     equivalent: str | None = None
+    ordinal: int = 0
 
     @property
     def id(self) -> str:
-        return f"{Path(self.file).name}:{self.line}:{self.col}:{self.kind}"
+        return f"{Path(self.file).name}:{self.rule}:{self.kind}:{self.ordinal}"
 
     @property
     def text(self) -> str:
@@ -93,7 +95,10 @@ def file_mutants(path: Path) -> list[RuleMutant]:
         if head == "family":
             family = form.items[1].value
         elif head == "rule":
-            out += [RuleMutant(str(path), family, form.items[1].value, *m) for m in _rule_mutations(form)]
+            seen: dict[str, int] = {}
+            for m in _rule_mutations(form):
+                seen[m[2]] = seen.get(m[2], 0) + 1
+                out.append(RuleMutant(str(path), family, form.items[1].value, *m, ordinal=seen[m[2]]))
     return out
 
 
