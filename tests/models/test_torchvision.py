@@ -11,7 +11,7 @@ import frittata as ft
 from frittata.terms.term import postorder
 from tests.models.torchvision_export import export
 
-MODELS = ["resnet18", "mobilenet_v2", "squeezenet1_0", "densenet_small"]
+MODELS = ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "squeezenet1_0", "densenet_small"]
 
 
 @pytest.mark.parametrize("name", MODELS)
