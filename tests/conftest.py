@@ -1,9 +1,27 @@
-"""Test configuration: hypothesis profiles (CI runs fewer examples, same assertions)."""
+"""Test configuration: hypothesis profiles, selected by FRITTATA_TEST_PROFILE.
+
+`dev` (the default) for local runs, `ci` (what `.ci/run` selects: fewer examples, derandomized,
+the same assertions) and `deep` for a long local hunt. Property tests do not pin
+`max_examples`, so the profile governs how hard every one of them looks.
+"""
 
 import os
+import zlib
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("dev", max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+PROFILE_VARIABLE = "FRITTATA_TEST_PROFILE"
+
+settings.register_profile("dev", max_examples=50, deadline=None, suppress_health_check=list(HealthCheck),
+                          print_blob=True)
 settings.register_profile("ci", parent=settings.get_profile("dev"), max_examples=20, derandomize=True)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+settings.register_profile("deep", parent=settings.get_profile("dev"), max_examples=500)
+settings.load_profile(os.environ.get(PROFILE_VARIABLE, "dev"))
+
+
+@pytest.fixture
+def rng(request) -> np.random.Generator:
+    """A generator seeded from the test's own id: its data does not depend on which tests ran."""
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 from hypothesis import strategies as st
 
 from frittata.errors import ExtractionError
@@ -37,6 +38,21 @@ def egraphs(draw, max_classes: int = 5, max_nodes: int = 3) -> EGraphData:
             arity = 0 if cls == 0 and k == 0 else draw(st.integers(0, 2))
             kids = tuple(draw(st.lists(st.integers(0, n_classes - 1), min_size=arity, max_size=arity)))
             cost = draw(st.integers(0, 20)) / 4
+            enodes.append(ENode(Op.ADD if kids else Op.INPUT, (("cost", cost),), kids, cls))
+    members = [tuple(i for i, n in enumerate(enodes) if n.eclass == c) for c in range(n_classes)]
+    classes = tuple(EClass(SCALAR, m) for m in members)
+    return EGraphData(tuple(enodes), classes, {"out": n_classes - 1}, {}, {})
+
+
+def seeded_egraph(seed: int, n_classes: int = 7, max_nodes: int = 3) -> EGraphData:
+    """An e-graph like `egraphs()` draws, from a numpy seed (for runs outside hypothesis)."""
+    rng = np.random.default_rng(seed)
+    enodes: list[ENode] = []
+    for cls in range(n_classes):
+        for k in range(int(rng.integers(1, max_nodes + 1))):
+            arity = 0 if cls == 0 and k == 0 else int(rng.integers(0, 3))
+            kids = tuple(int(c) for c in rng.integers(0, n_classes, arity))
+            cost = int(rng.integers(0, 21)) / 4
             enodes.append(ENode(Op.ADD if kids else Op.INPUT, (("cost", cost),), kids, cls))
     members = [tuple(i for i, n in enumerate(enodes) if n.eclass == c) for c in range(n_classes)]
     classes = tuple(EClass(SCALAR, m) for m in members)

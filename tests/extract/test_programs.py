@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from frittata import evaluate
@@ -30,7 +30,6 @@ def _assert_same_outputs(program, extracted, seed: int = 0) -> None:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4, err_msg=name)
 
 
-@settings(max_examples=15)
 @given(programs(), st.integers(0, 3), st.sampled_from(["greedy", "ilp"]))
 def test_extracted_program_evaluates_equal(program, seed, method):
     data, _ = saturate(program)

@@ -1,7 +1,7 @@
 """Hypothesis: every extraction from the saturated e-graph evaluates equal to the program."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from frittata.rewrites import EGraphData, Limits, fold_params, saturate
@@ -41,14 +41,12 @@ def _assert_same(program, data, seeds):
                     np.testing.assert_array_equal(got[name], value)
 
 
-@settings(max_examples=25)
 @given(programs(max_ops=6), st.lists(st.integers(0, 2**31), min_size=3, max_size=3))
 def test_any_extraction_of_a_float_program_is_equal(program, seeds):
     data, _ = saturate(program, limits=Limits(nodes=20_000, seconds=2.0))
     _assert_same(program, data, seeds)
 
 
-@settings(max_examples=15)
 @given(int_programs(), st.lists(st.integers(0, 2**31), min_size=3, max_size=3))
 def test_any_extraction_of_an_int8_program_is_bit_exact(program, seeds):
     data, report = saturate(program, limits=Limits(nodes=20_000, seconds=2.0))

@@ -21,13 +21,12 @@ from frittata.terms import builders as tb
 TILING = Path(ft.__file__).parent / "rewrites" / "rules" / "tiling.rules"
 AVX2 = CpuModel(vector_lanes=8, fp32_flops_per_core=121e9)
 AVX512 = CpuModel(vector_lanes=16)
-R = np.random.default_rng(0)
-
 
 def _conv(c: int, o: int, hw: int) -> ft.Program:
+    rng = np.random.default_rng([c, o, hw])
     x = tb.var("x", (1, c, hw, hw))
-    w = tb.param("w", R.standard_normal((o, c, 3, 3)).astype(np.float32))
-    b = tb.param("b", R.standard_normal(o).astype(np.float32))
+    w = tb.param("w", rng.standard_normal((o, c, 3, 3)).astype(np.float32))
+    b = tb.param("b", rng.standard_normal(o).astype(np.float32))
     return ft.Program({"y": tb.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",),))})
 
 

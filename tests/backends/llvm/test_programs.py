@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import given
 
 from tests.backends.llvm.helpers import check
 from tests.strategies import int_programs, programs
 
 
-@settings(max_examples=25)
 @given(programs())
 def test_generated_programs(program):
     check(program, rtol=2e-4, atol=2e-5)
 
 
-@settings(max_examples=10)
 @given(programs(max_ops=3))
 def test_generated_programs_single_thread(program):
     check(program, threads=1, rtol=2e-4, atol=2e-5)
 
 
-@settings(max_examples=15)
 @given(int_programs())
 def test_generated_int8_programs(program):
     check(program)

@@ -16,12 +16,24 @@ from frittata.backends.registry import load
 from tests.backends.llvm.helpers import rand
 
 
-@pytest.fixture(scope="module")
-def mod():
+def _program() -> ft.Program:
     x = T.var("x", (2, 3, 8, 8))
     w, b = T.param("w", rand((4, 3, 3, 3), seed=1)), T.param("b", rand((4,), seed=2))
     y = T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",),))
-    return build(ft.Program({"y": y, "s": T.softmax(T.reshape(T.tanh(y), (2, 256)))}))
+    return ft.Program({"y": y, "s": T.softmax(T.reshape(T.tanh(y), (2, 256)))})
+
+
+@pytest.fixture(scope="module")
+def mod():
+    return build(_program())
+
+
+def assert_matches_interpreter(outputs) -> None:
+    """The oracle independent of the compiled and saved module: the reference interpreter."""
+    want = ft.evaluate(_program(), inputs())
+    assert set(outputs) == set(want)
+    for name, value in want.items():
+        np.testing.assert_allclose(outputs[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def inputs():
@@ -47,11 +59,34 @@ def test_non_contiguous_input_is_accepted(mod):
     np.testing.assert_array_equal(mod(x=strided)["y"], mod(x=x)["y"])
 
 
-def test_report_and_benchmark(mod):
+def test_report(mod):
     report = mod.report["backend"]
     assert report["kernels"] and report["peak_bytes"] == mod.peak_bytes > 0
-    timing = mod.benchmark(inputs(), repeat=3)
-    assert timing["min_ms"] <= timing["median_ms"] <= timing["max_ms"]
+
+
+def test_time_runs_warms_up_then_reports_median_min_max_of_each_run(monkeypatch):
+    """A fake clock: run k takes k ms (1 + 3 + 2 after two warm-ups), so the figures are exact."""
+    durations = iter([0.001, 0.003, 0.002])
+    clock = {"now": 0.0}
+    calls = []
+
+    def run(**inputs):
+        calls.append(inputs)
+        if len(calls) > 2:
+            clock["now"] += next(durations)
+
+    monkeypatch.setattr(runtime.time, "perf_counter", lambda: clock["now"])
+    timing = runtime.time_runs(run, {"x": 1}, repeat=3, warmup=2)
+    assert len(calls) == 5 and calls[0] == {"x": 1}
+    assert timing == pytest.approx({"median_ms": 2.0, "min_ms": 1.0, "max_ms": 3.0, "repeat": 3})
+
+
+def test_benchmark_runs_the_module_repeat_plus_warmup_times(mod, monkeypatch):
+    runs = []
+    real = mod.run
+    monkeypatch.setattr(mod, "run", lambda **x: runs.append(1) or real(**x))
+    timing = mod.benchmark(inputs(), repeat=3, warmup=1)
+    assert len(runs) == 4 and timing["repeat"] == 3 and timing["min_ms"] > 0
 
 
 def test_save_load_in_fresh_process(mod, tmp_path):
@@ -69,9 +104,10 @@ def test_save_load_in_fresh_process(mod, tmp_path):
         np.savez({str(tmp_path / 'out.npz')!r}, **out)
     """)
     subprocess.run([sys.executable, "-c", script], check=True, cwd=str(tmp_path.parent), env=_env())
-    got = np.load(tmp_path / "out.npz")
+    got = dict(np.load(tmp_path / "out.npz"))
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name])
+    assert_matches_interpreter(got)
 
 
 def _env():
@@ -87,6 +123,7 @@ def test_round_trip_in_process(mod, tmp_path):
     assert again.report == mod.report
     for name, value in mod.run(**inputs()).items():
         np.testing.assert_array_equal(again.run(**inputs())[name], value)
+    assert_matches_interpreter(again.run(**inputs()))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "magic", "version", "empty"])

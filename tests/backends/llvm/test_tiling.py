@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import frittata as ft
@@ -41,13 +41,11 @@ def tiled_convs(draw):
                            epilogue=steps, schedule=schedule)
 
 
-@settings(max_examples=20)
 @given(tiled_convs(), st.sampled_from([1, 2]))
 def test_tiled_conv2d_equals_the_interpreter(term, threads):
     check(ft.Program({"y": term}), threads=threads, rtol=1e-4, atol=1e-4)
 
 
-@settings(max_examples=20)
 @given(st.integers(1, 14), st.integers(1, 40), st.integers(1, 300), st.sampled_from([4, 8, 16]),
        st.sampled_from(["n", "m"]),
        st.integers(1, 8), st.integers(1, 3), st.sampled_from([7, 64, 256]), st.booleans())

@@ -73,7 +73,11 @@ def test_back_to_back_accumulation_into_one_row_is_a_hazard():
     kernel = Gemm(0, 1, iter_out=4, src_factor_out=1, wgt_factor_out=1)
     with pytest.raises(HazardError, match="ACC row 0"):
         simulate(kernel, uops=[Uop(0, 0, 0)])
-    simulate(kernel, check_hazards=False, uops=[Uop(0, 0, 0)])
+    sim = Simulator(CFG, Dram(1 << 16), check_hazards=False)
+    sim.machine.uop[0] = encode_uop(Uop(0, 0, 0), CFG)
+    sim.machine.inp[:4], sim.machine.wgt[:4] = 1, 2
+    sim.execute((kernel, Finish()))
+    assert (sim.machine.acc[0] == 4 * 2 * CFG.block_in).all()  # four sums, none lost
 
 
 def test_distance_two_is_also_a_hazard_but_three_is_not():
@@ -83,8 +87,14 @@ def test_distance_two_is_also_a_hazard_but_three_is_not():
     simulate(Gemm(0, 3, iter_out=2), uops=uops + [Uop(2, 0, 0)])
 
 
-def test_reset_gemm_may_repeat_rows():
-    simulate(Gemm(0, 1, iter_out=5, reset=True), uops=[Uop(0, 0, 0)])
+def test_reset_gemm_may_repeat_rows_and_zeroes_them():
+    """A reset GEMM writes no sum, so repeating a row is no hazard; the row ends all zero."""
+    sim = Simulator(CFG, Dram(1 << 16))
+    sim.machine.uop[0] = encode_uop(Uop(0, 0, 0), CFG)
+    sim.machine.acc[0] = 7
+    sim.machine.inp[0], sim.machine.wgt[0] = 1, 1
+    sim.execute((Gemm(0, 1, iter_out=5, reset=True), Finish()))
+    assert not sim.machine.acc[0].any()
 
 
 @pytest.mark.parametrize("insns, match", [

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from frittata.backends.vta.config import VtaConfig
@@ -35,7 +35,6 @@ def conv_reference(x, w, stride, pad):
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-@settings(max_examples=8)
 @given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 6), n=st.integers(1, 4),
        k=st.integers(1, 5), shift=st.integers(0, 12))
 def test_blocked_matmul(name, seed, m, n, k, shift):

@@ -14,7 +14,6 @@ from frittata.rewrites.library import load_file
 from frittata.rewrites.rules import parse_rules
 from frittata.terms import builders as tb
 
-R = np.random.default_rng(0)
 LIBRARY = load_file(__import__("frittata.rewrites", fromlist=["x"]).__path__[0] + "/rules/tensorize_vta.rules")
 SMALL = VtaConfig(log_batch=1, log_block=3, log_wgt_buff_size=16, log_inp_buff_size=14, log_acc_buff_size=15)
 
@@ -25,44 +24,44 @@ def test_rule_is_sound(rule):
     assert result.passed, result.line()
 
 
-def int8_conv_program(channels: int = 64):
+def int8_conv_program(rng: np.random.Generator, channels: int = 64):
     x = tb.var("x", (1, channels, 14, 14), "int8")
-    w = tb.param("w", R.integers(-128, 128, (channels, channels, 3, 3)).astype(np.int8))
-    b = tb.param("b", R.integers(-1000, 1000, (1, channels, 1, 1)).astype(np.int32))
+    w = tb.param("w", rng.integers(-128, 128, (channels, channels, 3, 3)).astype(np.int8))
+    b = tb.param("b", rng.integers(-1000, 1000, (1, channels, 1, 1)).astype(np.int32))
     y = tb.cast(tb.clip(tb.right_shift(tb.add(tb.conv2d(x, w, pads=1), b), 9), -127, 127), "int8")
     return ft.Program({"z": tb.softmax(tb.cast(tb.flatten(y), "float32"))})
 
 
-def _run(program, **options):
+def _run(rng: np.random.Generator, program, **options):
     module = ft.compile(program, target="vta", **options)
-    x = R.integers(-128, 128, program.inputs["x"].shape).astype(np.int8)
+    x = rng.integers(-128, 128, program.inputs["x"].shape).astype(np.int8)
     np.testing.assert_allclose(module.run(x=x)["z"], ft.evaluate(program, {"x": x})["z"], rtol=1e-5, atol=1e-7)
     return module.report["backend"]["split"]
 
 
-def test_large_int8_conv_runs_on_vta_softmax_on_cpu():
-    split = _run(int8_conv_program())
+def test_large_int8_conv_runs_on_vta_softmax_on_cpu(rng):
+    split = _run(rng, int8_conv_program(rng))
     assert split["vta"] == ["vta_conv2d"] and "softmax" in split["cpu"]
 
 
-def test_a_slow_accelerator_clock_flips_the_choice_to_the_cpu():
-    split = _run(int8_conv_program(), cost=VtaCostModel(clock_hz=1e5))
+def test_a_slow_accelerator_clock_flips_the_choice_to_the_cpu(rng):
+    split = _run(rng, int8_conv_program(rng), cost=VtaCostModel(clock_hz=1e5))
     assert split["vta"] == [] and "fused_conv2d" in split["cpu"]
 
 
-def test_a_fast_host_cpu_flips_the_choice_to_the_cpu():
-    split = _run(int8_conv_program(), cost=VtaCostModel(cpu=CpuModel()))
+def test_a_fast_host_cpu_flips_the_choice_to_the_cpu(rng):
+    split = _run(rng, int8_conv_program(rng), cost=VtaCostModel(cpu=CpuModel()))
     assert split["vta"] == []
 
 
-def test_padding_rules_put_odd_channel_counts_on_vta():
-    split = _run(int8_conv_program(channels=40))
+def test_padding_rules_put_odd_channel_counts_on_vta(rng):
+    split = _run(rng, int8_conv_program(rng, channels=40))
     assert split["vta"] == ["vta_conv2d"]
 
 
-def test_float_conv_stays_on_the_cpu():
+def test_float_conv_stays_on_the_cpu(rng):
     x = tb.var("x", (1, 16, 8, 8))
-    w = tb.param("w", R.standard_normal((16, 16, 3, 3)).astype(np.float32))
+    w = tb.param("w", rng.standard_normal((16, 16, 3, 3)).astype(np.float32))
     program = ft.Program({"y": tb.relu(tb.conv2d(x, w, pads=1))})
     module = ft.compile(program, target="vta")
     assert module.report["backend"]["split"]["vta"] == []
