@@ -61,9 +61,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         case "run":
             return _run(args)
         case "rules":
+            from frittata.backends.llvm import build
             from frittata.rewrites.check import rules_check_main
 
-            return rules_check_main(args.files)
+            return rules_check_main(args.files, compiled=lambda program, inputs: build(program).run(**inputs))
         case "bench":
             from frittata.benchmark import run_bench
 

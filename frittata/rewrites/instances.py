@@ -4,10 +4,13 @@ The left pattern is built bottom-up as a real term. A tensor variable becomes a 
 `param` if a `param-only` guard names it, else an `input`) whose type is proposed from its
 operator, position and already-built siblings (a conv2d weight fits its input, a bias has the
 output's channels, a residual has the output's shape, ...). Attributes not fixed by the
-pattern are sampled per operator; a `dtype-is` guard on a variable sets its leaf's dtype.
-Dimensions come from a small per-instance palette, so equal
-dimensions — which guards often want — are likely. Ill-typed attempts return None; the
-checker simply tries again.
+pattern are sampled per operator. A leaf's dtype comes from the instance's dtype variant
+(`dtype_variants`: every dtype its guards admit, so `is-8-bit` is tried on int8 and on uint8).
+A leaf's data comes from the valid domain of the operand it feeds (`DOMAINS`: a batch-norm
+variance is positive, a divisor non-zero), so an instance is not vacuous by construction.
+Dimensions come from a small per-instance palette, so equal dimensions — which guards often
+want — are likely; rules producing tiled kernels draw from a wider palette, so their blocks and
+remainders both occur. Ill-typed attempts return None; the checker simply tries again.
 """
 
 from __future__ import annotations
@@ -17,39 +20,92 @@ import numpy as np
 from frittata.errors import FrittataTypeError
 from frittata.rewrites.exprs import Lit, Var, evaluate
 from frittata.rewrites.proposals import propose, sample_attr
-from frittata.rewrites.rules import Pattern, PNode, Rule
+from frittata.rewrites.rules import Pattern, PNode, PSeq, PVar, Rule
 from frittata.rewrites.signature import OP_ATTRS, canonical_attrs
 from frittata.terms.builders import param, var
-from frittata.terms.dtypes import TensorType, is_int
+from frittata.terms.dtypes import INT_DTYPES, TensorType, is_int
 from frittata.terms.infer import FLOAT_ONLY
-from frittata.terms.ops import BINARY, Op
+from frittata.terms.ops import BINARY, TILED, Op
 from frittata.terms.term import Term
 
 _DIMS = (1, 2, 3, 4, 8, 16)
+_WIDE_DIMS = (1, 3, 8, 13, 16, 24, 33, 40, 70)  # blocks of 4..48 with and without remainders
+_MAX_LEAF = 1 << 17  # elements: keeps the interpreter fast on the wide palette
 _FLOAT_OPS = FLOAT_ONLY | {Op.BATCH_NORM, Op.LAYER_NORM, Op.SOFTMAX, Op.AVG_POOL2D,
                            Op.GLOBAL_AVG_POOL, Op.REDUCE_MEAN}
+# The valid domain of an operand, by (operator, position); "any" elsewhere.
+DOMAINS = {(Op.BATCH_NORM, 4): "positive", (Op.DIV, 1): "nonzero", (Op.SQRT, 0): "positive",
+           (Op.LOG, 0): "positive", (Op.POW, 0): "positive"}
+# Dtypes admitted by a dtype guard on a leaf (`dtype-is` admits the dtype it names).
+GUARD_DTYPES = {"is-8-bit": ("int8", "uint8"), "is-float": ("float32",), "is-int": INT_DTYPES}
 _RANK = {Op.CONV2D: 4, Op.FUSED_CONV2D: 4, Op.PACK_NCHWC: 4, Op.UNPACK_NCHWC: 5, Op.BATCH_NORM: 4,
          Op.MAX_POOL2D: 4, Op.AVG_POOL2D: 4, Op.GLOBAL_AVG_POOL: 4, Op.DENSE: 2, Op.FUSED_DENSE: 2,
          Op.MATMUL: 2}
 
 
-class Instance:
-    """One left-side instance: its term and the variable environment of the match."""
+def dtype_variants(rule: Rule) -> list[dict[str, str]]:
+    """Every combination of the dtypes the guards admit for the rule's leaves ([{}] if none)."""
+    leaves = _leaf_names(rule.lhs)
+    admitted: dict[str, tuple[str, ...]] = {}
+    for guard in rule.guards:
+        if not guard.args or not isinstance(guard.args[0], Var) or guard.args[0].name not in leaves:
+            continue
+        if guard.fn == "dtype-is" and len(guard.args) == 2 and isinstance(guard.args[1], Lit):
+            dtypes: tuple[str, ...] = (str(guard.args[1].value),)
+        elif guard.fn in GUARD_DTYPES:
+            dtypes = GUARD_DTYPES[guard.fn]
+        else:
+            continue
+        name = guard.args[0].name
+        admitted[name] = tuple(d for d in admitted.get(name, dtypes) if d in dtypes)
+    variants: list[dict[str, str]] = [{}]
+    for name, dtypes in sorted(admitted.items()):
+        variants = [{**v, name: d} for v in variants for d in dtypes]
+    return variants
 
-    def __init__(self, rule: Rule, rng: np.random.Generator) -> None:
-        self.rule, self.rng = rule, rng
-        self.palette = tuple(rng.choice(_DIMS, size=int(rng.integers(2, 4)), replace=False))
+
+def _leaf_names(p: Pattern | PSeq) -> set[str]:
+    match p:
+        case PVar():
+            return {p.name}
+        case PSeq():
+            return set()
+        case PNode():
+            return set().union(*(_leaf_names(a) for a in p.args))
+
+
+def wants_wide_dims(rule: Rule) -> bool:
+    """Whether the right side makes a tiled kernel (its schedule depends on the sizes)."""
+    def ops(p: Pattern | PSeq) -> set[Op]:
+        return {p.op}.union(*(ops(a) for a in p.args)) if isinstance(p, PNode) else set()
+    return bool(ops(rule.rhs) & TILED)
+
+
+class Instance:
+    """One left-side instance: its term and the variable environment of the match.
+
+    `dtypes` fixes leaf dtypes (one of `dtype_variants`); `suffix` is appended to leaf names,
+    so several instances can be outputs of one program.
+    """
+
+    def __init__(self, rule: Rule, rng: np.random.Generator, dtypes: dict[str, str] | None = None,
+                 suffix: str = "") -> None:
+        self.rule, self.rng, self.suffix = rule, rng, suffix
+        dims = _WIDE_DIMS if wants_wide_dims(rule) else _DIMS
+        self.palette = tuple(rng.choice(dims, size=int(rng.integers(2, 4)), replace=False))
         self.params = {a.name for g in rule.guards if g.fn == "param-only" for a in g.args if isinstance(a, Var)}
-        self.dtypes: dict[str, str] = {g.args[0].name: str(g.args[1].value) for g in rule.guards
-                       if g.fn == "dtype-is" and isinstance(g.args[0], Var) and isinstance(g.args[1], Lit)}
+        self.dtypes: dict[str, str] = dict(dtypes or {})
         self.terms: dict[str, Term] = {}
         self.env: dict[str, object] = {}
+        self.domains: dict[str, str] = {}  # leaf name (with suffix) -> domain of its data
+        self.parents: list[tuple[Op, int]] = []  # (operator, position) above the node being built
+        self.positive = bool(rng.random() < 0.5)  # unconstrained float data: positive or normal
 
     def build(self) -> Term | None:
         """The left side as a term, or None if this attempt is ill-typed."""
         try:
             lhs = self._node(self.rule.lhs, None)
-        except (FrittataTypeError, ValueError, IndexError, KeyError, ZeroDivisionError):
+        except (FrittataTypeError, ValueError, IndexError, KeyError, ZeroDivisionError, _TooLarge):
             return None
         self.env["$root"] = lhs.type
         return lhs
@@ -69,20 +125,35 @@ class Instance:
 
     def _arg(self, p: PNode, i: int, arg: Pattern, prev: list[Term], attrs: dict, hint) -> Term:
         if isinstance(arg, PNode):
-            return self._node(arg, self._propose(p, i, prev, attrs, hint))
+            self.parents.append((p.op, i))
+            try:
+                return self._node(arg, self._propose(p, i, prev, attrs, hint))
+            finally:
+                self.parents.pop()
         if arg.name in self.terms:
             return self.terms[arg.name]
         ty = self._propose(p, i, prev, attrs, hint)
-        if arg.name in self.dtypes:  # a dtype-is guard names the leaf's dtype
+        if arg.name in self.dtypes:  # the variant names the leaf's dtype
             ty = TensorType(ty.shape, self.dtypes[arg.name])
-        term = self._leaf(arg.name, ty)
+        if ty.size > _MAX_LEAF:
+            raise _TooLarge(ty)
+        term = self._leaf(arg.name, ty, DOMAINS.get((p.op, i), "any"))
         self.terms[arg.name], self.env[arg.name] = term, ty
         return term
 
-    def _leaf(self, name: str, ty: TensorType) -> Term:
+    def _leaf(self, name: str, ty: TensorType, domain: str) -> Term:
+        leaf = name + self.suffix
+        self.domains[leaf] = domain
         if name in self.params:
-            return param(name, random_array(ty, self.rng))
-        return var(name, ty.shape, ty.dtype)
+            return param(leaf, self.data(leaf, ty))
+        return var(leaf, ty.shape, ty.dtype)
+
+    def data(self, leaf: str, ty: TensorType) -> np.ndarray:
+        """Random data for a leaf, from the domain of the operand it feeds."""
+        domain = self.domains.get(leaf, "any")
+        if domain == "any":
+            domain = "positive" if self.positive else "any"
+        return random_array(ty, self.rng, domain)
 
     def _attrs(self, p: PNode, args: list[Term], hint: TensorType | None = None) -> dict:
         given = dict(p.attrs)
@@ -103,7 +174,11 @@ class Instance:
         return propose(self, p, i, prev, attrs, hint)
 
     def _sample(self, p: PNode, name: str, args: list[Term], hint) -> object:
-        return sample_attr(self, p, name, args, hint)
+        value = sample_attr(self, p, name, args, hint)
+        scale = self.parents and self.parents[-1][0] in (Op.MUL, Op.DIV)
+        if p.op == Op.CONST and name == "value" and value == 0 and scale:
+            return 1  # a zero scale makes the instance vacuous (x * 0 == y * 0)
+        return value
 
     def dims(self, rank: int) -> tuple[int, ...]:
         return tuple(int(self.rng.choice(self.palette)) for _ in range(rank))
@@ -120,13 +195,32 @@ class Instance:
         return TensorType(self.dims(rank), dtype)
 
 
-def random_array(ty: TensorType, rng: np.random.Generator, positive: bool = False) -> np.ndarray:
-    """Random data of a type: signed normals or positive values for floats, full-ish int ranges."""
+class _TooLarge(Exception):
+    """A leaf bigger than `_MAX_LEAF` elements: this attempt is dropped."""
+
+
+def random_array(ty: TensorType, rng: np.random.Generator, domain: str = "any") -> np.ndarray:
+    """Random data of a type within a domain: "any" (signed normals for floats), "positive"
+    (floats in [0.5, 2)) or "nonzero" (magnitudes in [0.5, 2), either sign); integers across
+    a full-ish range (positive or non-zero where the domain says so)."""
     if ty.dtype == "bool":
         return rng.random(ty.shape) < 0.5
     if is_int(ty.dtype):
         info = np.iinfo(ty.dtype)
         lo, hi = max(info.min, -1000), min(info.max, 1000)
-        return rng.integers(lo, hi, size=ty.shape, endpoint=True).astype(ty.dtype)
-    data = rng.uniform(0.5, 2.0, ty.shape) if positive else rng.standard_normal(ty.shape)
+        if domain == "positive":
+            lo = 1
+        data = rng.integers(lo, hi, size=ty.shape, endpoint=True)
+        if domain == "nonzero":
+            data = np.where(data == 0, 1, data)
+        return data.astype(ty.dtype)
+    match domain:
+        case "any":
+            data = rng.standard_normal(ty.shape)
+        case "positive":
+            data = rng.uniform(0.5, 2.0, ty.shape)
+        case "nonzero":
+            data = rng.uniform(0.5, 2.0, ty.shape) * rng.choice([-1.0, 1.0], ty.shape)
+        case _:
+            raise ValueError(f"expected a domain any, positive or nonzero, got {domain!r}")
     return np.asarray(data, dtype=ty.dtype)

@@ -1,15 +1,25 @@
-"""Property checking of rules: the library passes, unsound rules are caught."""
+"""Property checking of rules: the library passes with meaningful instances only; unsound rules,
+vacuous rules, rules wrong on one admitted dtype and miscompiled schedules are caught."""
 
 import io
+from pathlib import Path
 
-from frittata.rewrites.check import check_rule, rules_check_main
+import frittata as ft
+from frittata.rewrites.check import check_rule, check_rules, rules_check_main
+from frittata.rewrites.instances import dtype_variants
+from frittata.rewrites.library import library_rules, load_file
 from frittata.rewrites.rules import parse_rules
 
+RULES = Path(ft.__file__).parent / "rewrites" / "rules"
 
-def test_library_rules_all_pass():
-    out = io.StringIO()
-    assert rules_check_main([], out) == 0, out.getvalue()
-    assert "0 failed" in out.getvalue()
+
+def test_library_rules_all_pass_with_meaningful_instances_only():
+    """12 meaningful instances for every rule and every dtype its guards admit."""
+    results = check_rules(library_rules())
+    failed = [r.line() for r in results if not r.passed]
+    assert not failed, "\n".join(failed)
+    short = [r.line() for r in results if set(r.meaningful.values()) != {12}]
+    assert not short, "\n".join(short)
 
 
 def test_unsound_rule_file_is_caught_with_a_counterexample(tmp_path):
@@ -22,7 +32,7 @@ def test_unsound_rule_file_is_caught_with_a_counterexample(tmp_path):
     text = out.getvalue()
     assert "FAIL bad-sub-comm" in text and "counterexample: lhs = sub(" in text
     assert "PASS ok-neg-neg" in text
-    assert "2 rules: 1 passed, 1 failed (bad-sub-comm)" in text
+    assert "2 rules: 1 passed, 1 failed; " in text and text.rstrip().endswith("(bad-sub-comm)")
 
 
 def test_ill_typed_right_side_fails():
@@ -37,3 +47,72 @@ def test_malformed_file_exits_1(tmp_path):
     out = io.StringIO()
     assert rules_check_main([str(path)], out) == 1
     assert "broken.rules:1:1" in out.getvalue()
+
+
+def test_nan_on_both_sides_is_not_agreement():
+    """Both sides are NaN everywhere (log of a negative number): no instance is meaningful."""
+    (rule,) = parse_rules("(rule nan-both (log (neg (exp ?x))) => (log (neg (exp (neg ?x)))))", family="t")
+    result = check_rule(rule)
+    assert not result.passed and result.total == 0 and "only 0 meaningful instances" in result.failure
+
+
+def test_a_right_side_that_introduces_nan_is_a_counterexample():
+    (rule,) = parse_rules("(rule sqrt-square (sqrt (mul ?x ?x)) => (sqrt ?x))", family="t")
+    result = check_rule(rule)
+    assert not result.passed and "counterexample" in result.failure
+
+
+def test_batch_norm_folding_sees_positive_variances_only():
+    """Each instance is meaningful: variances come from the operand's domain (positive)."""
+    for rule in library_rules():
+        if rule.name.startswith("fold-batch-norm"):
+            result = check_rule(rule)
+            assert result.passed and result.tried == result.total == 12, result.line()
+
+
+def _mutant(tmp_path, name: str, old: str, new: str) -> str:
+    text = (RULES / name).read_text()
+    assert old in text
+    path = tmp_path / name
+    path.write_text(text.replace(old, new, 1))
+    return str(path)
+
+
+def test_broken_batch_norm_folding_is_caught(tmp_path):
+    """Mean and bias swapped in the folded bias of fold-batch-norm-conv2d."""
+    path = _mutant(tmp_path, "fold.rules", "(reshape (sub ?bias (mul ?mean", "(reshape (sub ?mean (mul ?bias")
+    out = io.StringIO()
+    assert rules_check_main([path], out) == 1
+    assert "FAIL fold-batch-norm-conv2d" in out.getvalue() and "PASS fold-batch-norm-dense" in out.getvalue()
+
+
+def test_is_8_bit_rules_are_tried_on_int8_and_uint8():
+    rule = next(r for r in library_rules() if r.name == "tensorize-vta-zero-point-conv2d-padded")
+    assert dtype_variants(rule) == [{"x": "int8"}, {"x": "uint8"}]
+    result = check_rule(rule)
+    assert result.passed and result.meaningful == {"[x=int8]": 12, "[x=uint8]": 12}
+
+
+def test_a_wrong_pad_value_in_quant_vta_is_caught_on_uint8(tmp_path):
+    """Padding x' with z (right for int8, where the offset is 0) instead of z - 128 for uint8."""
+    path = _mutant(tmp_path, "quant_vta.rules", ":pads (nchw-pads ?p) :value (- ?z (int8-offset ?x))",
+                   ":pads (nchw-pads ?p) :value ?z")
+    (mutant,) = [r for r in load_file(path) if r.name == "tensorize-vta-zero-point-conv2d-padded"]
+    result = check_rule(mutant)
+    assert not result.passed and "counterexample" in result.failure and "uint8" in result.failure
+    assert result.meaningful["[x=int8]"] == 12  # int8 alone would not have caught it
+
+
+def _miscompiled(program, inputs):
+    """A runner whose kernels drop the last output channel (a lost remainder block)."""
+    out = dict(ft.evaluate(program, inputs))
+    for value in out.values():
+        value[:, -1] = 0
+    return out
+
+
+def test_a_miscompiled_schedule_is_caught_by_running_the_kernel():
+    rule = next(r for r in library_rules() if r.name == "tile-dense-v8-m6x16-k256-0")
+    assert check_rule(rule, compiled=lambda p, x: ft.evaluate(p, x)).passed
+    result = check_rule(rule, compiled=_miscompiled)
+    assert not result.passed and "compiled right side differs" in result.failure

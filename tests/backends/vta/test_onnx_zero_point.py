@@ -4,8 +4,8 @@ correction. Compiled for vta, the models match onnxruntime bit for bit.
 
 onnxruntime's u8 x s8 kernels sum pairs of products in int16 with saturation on AVX2 / AVX-512
 CPUs, so the weights here stay in [-64, 64): then |pair| <= 2 * 255 * 64 < 2^15 and onnxruntime
-is exact. The rules themselves are also checked exactly on uint8 instances, which the library
-checker (`frittata rules check`, int8 instances only) does not draw.
+is exact. The rules themselves are also checked exactly on uint8 instances here, at shapes and
+zero points of our choosing (`frittata rules check` draws int8 and uint8 instances at random).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def test_qlinear_conv_uint8_per_channel_scales_runs_on_vta(x_zp, rng):
     assert check_on_vta(model, _activations(rng, (1, 64, 14, 14), np.uint8))["vta"] == ["vta_conv2d"]
 
 
-# the rules on uint8 instances (k = 128); `frittata rules check` draws int8 leaves only (k = 0)
+# the rules on uint8 instances (k = 128) at chosen shapes and zero points
 
 RULES = {r.name: r for r in library_rules() if r.family == "quant_vta"}
 
