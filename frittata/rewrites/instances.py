@@ -206,14 +206,7 @@ def random_array(ty: TensorType, rng: np.random.Generator, domain: str = "any") 
     if ty.dtype == "bool":
         return rng.random(ty.shape) < 0.5
     if is_int(ty.dtype):
-        info = np.iinfo(ty.dtype)
-        lo, hi = max(info.min, -1000), min(info.max, 1000)
-        if domain == "positive":
-            lo = 1
-        data = rng.integers(lo, hi, size=ty.shape, endpoint=True)
-        if domain == "nonzero":
-            data = np.where(data == 0, 1, data)
-        return data.astype(ty.dtype)
+        return _random_ints(ty, rng, domain)
     match domain:
         case "any":
             data = rng.standard_normal(ty.shape)
@@ -224,3 +217,12 @@ def random_array(ty: TensorType, rng: np.random.Generator, domain: str = "any") 
         case _:
             raise ValueError(f"expected a domain any, positive or nonzero, got {domain!r}")
     return np.asarray(data, dtype=ty.dtype)
+
+
+def _random_ints(ty: TensorType, rng: np.random.Generator, domain: str) -> np.ndarray:
+    info = np.iinfo(ty.dtype)
+    lo, hi = (1 if domain == "positive" else max(info.min, -1000)), min(info.max, 1000)
+    data = rng.integers(lo, hi, size=ty.shape, endpoint=True)
+    if domain == "nonzero":
+        data = np.where(data == 0, 1, data)
+    return data.astype(ty.dtype)

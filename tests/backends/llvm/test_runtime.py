@@ -11,6 +11,7 @@ import pytest
 
 import frittata as ft
 from frittata import terms as T
+from frittata.backends import runtime
 from frittata.backends.llvm import build
 from frittata.backends.registry import load
 from tests.backends.llvm.helpers import rand
