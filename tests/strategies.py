@@ -4,6 +4,13 @@ Shared by every layer's property tests: the interpreter, rules, extraction and b
 check `evaluate(transformed(p)) == evaluate(p)` on programs drawn from here. Programs are grown
 one operator at a time from a pool of typed terms; numerically touchy operators are drawn in a
 guarded form (log of |x| + 1, division by |x| + 1) so generated values stay finite.
+
+A third of the programs are small (every dimension 1..5, shrinking there); the others have the
+shapes the kernels specialize on: channels up to 72 that are and are not multiples of 8 and
+16, spatial sizes up to 40 with remainders, dense layers up to 256 wide, within a budget of
+elements and multiply-adds. Convolutions, dense/matmul and their fused forms are drawn three
+times as often as other operators. `vta_programs` draws int8 and uint8 contractions (with and
+without zero points) for the VTA target at random shapes.
 """
 
 from __future__ import annotations
@@ -20,16 +27,29 @@ from frittata.terms.ops import ops_in_class
 from frittata.terms.term import build
 
 DIM = st.integers(1, 5)
+# channel counts: multiples of 8 and 16 (the vector and block widths) and their neighbours
+CHANNELS = st.sampled_from([8, 16, 3, 5, 12, 17, 20, 24, 32, 33, 40, 48, 64, 65, 72])
+WIDTHS = st.sampled_from([8, 16, 1, 7, 24, 31, 32, 64, 100, 128, 200, 256])
+ROWS = st.sampled_from([1, 2, 5, 6, 8, 13, 16, 33, 64])  # GEMM row blocks are 4, 6 and 8
+SPATIAL = (1, 2, 3, 5, 7, 8, 9, 14, 15, 16, 17, 28, 31, 40)  # output rows of 8, 16, 24, 32 and not
+MAX_ELEMENTS = 1 << 16  # per input tensor
+MAX_MACS = 20_000_000  # per contraction: the interpreter runs these in well under a second
 
 
 class _Builder:
-    """Draws operators over a growing pool of terms; params get seeded random data."""
+    """Draws operators over a growing pool of terms; params get seeded random data.
 
-    def __init__(self, draw, seed: int) -> None:
+    `big` programs draw kernel-sized dimensions (see the module docstring)."""
+
+    def __init__(self, draw, seed: int, big: bool = False) -> None:
         self.draw = draw
         self.rng = np.random.default_rng(seed)
         self.pool: list[Term] = []
         self.params = 0
+        self.big = big
+
+    def dim(self, big: st.SearchStrategy[int] = CHANNELS) -> int:
+        return self.draw(big if self.big else DIM)
 
     def param(self, shape: tuple[int, ...], dtype: str = "float32", scale: float = 1.0) -> Term:
         self.params += 1
@@ -40,7 +60,8 @@ class _Builder:
         return T.param(f"p{self.params}", data)
 
     def pick(self, rank: int | None = None, min_rank: int = 0) -> Term | None:
-        choices = [t for t in self.pool if t.dtype == "float32" and t.type.rank >= min_rank
+        """A float term of the pool, newest first (so programs grow as chains, and shrink so)."""
+        choices = [t for t in reversed(self.pool) if t.dtype == "float32" and t.type.rank >= min_rank
                    and (rank is None or t.type.rank == rank)]
         return self.draw(st.sampled_from(choices)) if choices else None
 
@@ -105,29 +126,48 @@ def _matmul(b: _Builder) -> Term | None:
     a = b.pick(min_rank=1)
     if a is None:
         return None
-    n = b.draw(DIM)
     k = a.shape[-1]
-    if a.type.rank >= 2 and b.draw(st.booleans()):
-        return T.matmul(a, b.param((k, n), scale=1 / math.sqrt(k)))
-    return T.dense(a, b.param((n, k), scale=1 / math.sqrt(k)))
+    n = max(1, min(b.dim(WIDTHS), MAX_MACS // a.type.size))
+    match b.draw(st.sampled_from(["matmul", "dense", "fused"])):
+        case "matmul" if a.type.rank >= 2:
+            return T.matmul(a, b.param((k, n), scale=1 / math.sqrt(k)))
+        case "fused":
+            w = b.param((n, k), scale=1 / math.sqrt(k))
+            out = a.shape[:-1] + (n,)
+            residual = (b.param(out),) if b.draw(st.booleans()) else ()
+            steps = (("add",),) if residual else ()
+            steps += b.draw(st.sampled_from([(), (("relu",),), (("clip", -1.0, 1.0),)]))
+            return T.fused_dense(a, w, b.param((n,)), *residual, epilogue=steps)
+        case _:
+            return T.dense(a, b.param((n, k), scale=1 / math.sqrt(k)))
 
 
 def _conv_args(b: _Builder, x: Term) -> dict:
-    c = x.shape[1]
-    groups = b.draw(st.sampled_from([g for g in (1, 2, c) if c % g == 0]))
-    kh, kw = b.draw(DIM.filter(lambda k: k <= x.shape[2] + 2)), b.draw(st.integers(1, 3))
-    pads = tuple(b.draw(st.integers(0, 1)) for _ in range(4))
+    c, h, w_in = x.shape[1:]
+    groups = b.draw(st.sampled_from([g for g in (1, 1, 2, 4, 8, c) if c % g == 0]))
+    kh, kw = (b.draw(st.sampled_from([k for k in (1, 3, 3, 5) if k <= n + 2])) for n in (h, w_in))
+    pads = tuple(b.draw(st.integers(0, 2 if b.big else 1)) for _ in range(4))
     dil = b.draw(st.integers(1, 2))
-    if x.shape[2] + pads[0] + pads[2] < dil * (kh - 1) + 1 or x.shape[3] + pads[1] + pads[3] < dil * (kw - 1) + 1:
+    if h + pads[0] + pads[2] < dil * (kh - 1) + 1 or w_in + pads[1] + pads[3] < dil * (kw - 1) + 1:
         dil, kh, kw = 1, 1, 1
-    out = groups * b.draw(st.integers(1, 3))
+    strides = (b.draw(st.integers(1, 2)), b.draw(st.integers(1, 2)))
+    macs = x.type.size // groups * kh * kw // (strides[0] * strides[1])  # per output channel
+    out = groups * max(1, min(b.dim() if b.big else b.draw(st.integers(1, 3)), MAX_MACS // max(1, macs)))
     w = b.param((out, c // groups, kh, kw), scale=1 / math.sqrt(c // groups * kh * kw))
-    return dict(w=w, strides=(b.draw(st.integers(1, 2)), b.draw(st.integers(1, 2))), pads=pads,
-                dilations=(dil, dil), groups=groups)
+    return dict(w=w, strides=strides, pads=pads, dilations=(dil, dil), groups=groups)
+
+
+def _nchw(b: _Builder) -> Term | None:
+    """A rank-4 term of the pool, or the newest term reshaped to NCHW (channels first)."""
+    x = b.pick(rank=4)
+    if x is not None or b.pick() is None:
+        return x
+    t = b.pick()
+    return T.reshape(t, ((1,) + t.shape + (1, 1, 1))[:4] if t.type.rank < 4 else (1, t.type.size, 1, 1))
 
 
 def _conv(b: _Builder) -> Term | None:
-    x = b.pick(rank=4)
+    x = _nchw(b)
     if x is None:
         return None
     args = _conv_args(b, x)
@@ -209,26 +249,43 @@ def _layout(b: _Builder) -> Term | None:
     x = b.pick(rank=4)
     if x is None:
         return None
-    c = b.draw(st.sampled_from([d for d in (1, 2, 4) if x.shape[1] % d == 0]))
+    c = b.draw(st.sampled_from([d for d in (1, 2, 4, 8, 16) if x.shape[1] % d == 0]))
     return T.unpack_nchwc(T.relu(T.pack_nchwc(x, c)), c)
 
 
 MOVES = {"unary": _unary, "binary": _binary, "where": _where, "matmul": _matmul, "conv": _conv,
          "pool": _pool, "norm": _norm, "movement": _movement, "layout": _layout}
+WEIGHT = {"matmul": 3, "conv": 4}  # contractions (plain and fused) drawn three to four times as often
+
+
+def _input_shape(draw, big: bool) -> tuple[int, ...]:
+    """The first input's shape: small, or NCHW / [M, K] of kernel size within `MAX_ELEMENTS`."""
+    if not big:
+        return tuple(draw(DIM) for _ in range(draw(st.sampled_from([1, 2, 3, 4, 4]))))
+    match draw(st.sampled_from([4, 4, 4, 2, 3])):
+        case 4:
+            n, c = draw(st.integers(1, 2)), draw(CHANNELS)
+            sides = st.sampled_from([d for d in SPATIAL if d * d * n * c <= MAX_ELEMENTS])
+            return (n, c, draw(sides), draw(sides))
+        case 2:
+            return (draw(ROWS), draw(WIDTHS))
+        case _:
+            return (draw(st.integers(1, 8)), draw(st.sampled_from(SPATIAL)), draw(CHANNELS))
 
 
 @st.composite
 def programs(draw, max_ops: int = 6, moves: tuple[str, ...] = tuple(MOVES)) -> Program:
     """A random float32 program: 1-2 inputs, up to `max_ops` drawn operators, 1-2 outputs."""
-    b = _Builder(draw, draw(st.integers(0, 2**32 - 1)))
-    rank = draw(st.sampled_from([1, 2, 3, 4, 4]))
-    shape = tuple(draw(DIM) for _ in range(rank))
+    big = draw(st.sampled_from([False, True, True]))
+    b = _Builder(draw, draw(st.integers(0, 2**32 - 1)), big)
+    shape = _input_shape(draw, big)
     b.pool.append(T.var("x", shape, "float32"))
     if draw(st.booleans()):
         b.pool.append(T.var("y", shape, "float32"))
+    weighted = [m for m in moves for _ in range(WEIGHT.get(m, 1))]
     for _ in range(draw(st.integers(1, max_ops))):
-        term = MOVES[draw(st.sampled_from(moves))](b)
-        if term is not None and term.type.size > 0:
+        term = MOVES[draw(st.sampled_from(weighted))](b)
+        if term is not None and 0 < term.type.size <= 4 * MAX_ELEMENTS:
             b.pool.append(term)
     outputs = {"out": b.pool[-1]}
     if draw(st.booleans()) and len(b.pool) > 2:
@@ -248,15 +305,51 @@ def int_programs(draw) -> Program:
         x = T.var("x", (1, draw(DIM), draw(DIM) + 2, draw(DIM) + 2), "int8")
         acc = T.conv2d(x, b.param((draw(st.integers(1, 8)), x.shape[1], 3, 3), "int8"), pads=1)
         bias_shape = (1, acc.shape[1], 1, 1)
+    return Program({"out": _requantize(draw, b, acc, bias_shape)})
+
+
+def _requantize(draw, b: _Builder, acc: Term, bias_shape: tuple[int, ...]) -> Term:
+    """acc + bias, [relu], >> shift, clip to int8: the epilogue VTA runs on its ALU."""
     acc = T.add(acc, T.cast(b.param(bias_shape, "int8"), "int32"))
     if draw(st.booleans()):
         acc = T.relu(acc)
     shifted = T.right_shift(acc, draw(st.integers(0, 10)))
-    return Program({"out": T.cast(T.clip(shifted, -127, 127), "int8")})
+    return T.cast(T.clip(shifted, -127, 127), "int8")
+
+
+def _activation(draw, shape: tuple[int, ...]) -> Term:
+    """An int8 or uint8 input, minus a zero point (widened to int32) or not."""
+    dtype = draw(st.sampled_from(["int8", "uint8"]))
+    x = T.var("x", shape, dtype)
+    if not draw(st.booleans()):
+        return x
+    zero = draw(st.integers(0, 255) if dtype == "uint8" else st.integers(-128, 127))
+    return T.sub(T.cast(x, "int32"), T.const(zero, "int32"))
+
+
+@st.composite
+def vta_programs(draw) -> Program:
+    """An 8-bit contraction for VTA at a random shape: int8 or uint8 activations, with or
+    without a zero point; dense [M <= 64, K <= 256] x [N <= 256] or conv2d [1, C <= 72, H, W]
+    with O <= 72 (multiples of the 16-wide GEMM block and not), requantized to int8."""
+    b = _Builder(draw, draw(st.integers(0, 2**32 - 1)), big=True)
+    if draw(st.booleans()):
+        m, k, n = draw(ROWS), draw(WIDTHS), draw(WIDTHS)
+        acc = T.dense(_activation(draw, (m, k)), b.param((n, k), "int8"))
+        bias_shape: tuple[int, ...] = (n,)
+    else:
+        c, o = draw(CHANNELS), draw(CHANNELS)
+        pads, stride = draw(st.sampled_from([0, 1])), draw(st.sampled_from([1, 1, 2]))
+        # at least 3 output rows: VTA's conv lowering tiles no fewer (test_programs has the case)
+        h = draw(st.sampled_from([d for d in SPATIAL if 2 * stride + 3 <= d + 2 * pads and d <= 17]))
+        w = draw(st.sampled_from([d for d in SPATIAL if 3 <= d <= 17]))
+        acc = T.conv2d(_activation(draw, (1, c, h, w)), b.param((o, c, 3, 3), "int8"), strides=stride, pads=pads)
+        bias_shape = (1, o, 1, 1)
+    return Program({"out": _requantize(draw, b, acc, bias_shape)})
 
 
 def inputs_for(program: Program, seed: int = 0) -> dict[str, np.ndarray]:
-    """Seeded inputs for a program: floats in [-2, 2), integers across their full range."""
+    """Seeded inputs for a program: floats in [-2, 2), 8-bit integers across their full range."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, ty in program.inputs.items():
@@ -264,7 +357,8 @@ def inputs_for(program: Program, seed: int = 0) -> dict[str, np.ndarray]:
             out[name] = rng.uniform(-2, 2, ty.shape).astype(np.float32)
         elif ty.dtype == "bool":
             out[name] = rng.integers(0, 2, ty.shape).astype(bool)
-        else:
+        else:  # 8-bit types over their whole range, wider ones over int8's
             info = np.iinfo(ty.dtype)
-            out[name] = rng.integers(max(info.min, -128), min(info.max, 127) + 1, ty.shape).astype(ty.dtype)
+            lo, hi = (info.min, info.max) if info.bits == 8 else (-128, 127)
+            out[name] = rng.integers(lo, hi + 1, ty.shape).astype(ty.dtype)
     return out

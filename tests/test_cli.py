@@ -1,13 +1,21 @@
-"""The command line end to end: compile, report, run, errors, demo."""
+"""The command line end to end, run as users run it (`python -m frittata ...` in a subprocess, in
+temporary folders): every README command, its outputs checked against the interpreter, and its
+exit codes (0 success, 1 a rule check failed, 2 an error)."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
+import frittata as ft
+from frittata import terms as T
 from frittata.terms import zoo
 from frittata.terms.onnx_export import save_onnx
+from tests.backends.vta.onnx_models import one_node_model
 
 
 def frittata(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -72,3 +80,128 @@ def test_show_draws_the_compiled_program_as_dot_text(tmp_path):
 def test_demo_for_vta_quantizes_and_checks_bit_exactly():
     done = frittata("demo", "--model", "mlp", "--target", "vta")
     assert "quantize   int8" in done.stdout and "-> ok" in done.stdout and "VtaModule" in done.stdout
+
+
+# ---- every README command, as a user types it, with its exit code ----------------------------
+
+RULES = Path(ft.__file__).parent / "rewrites" / "rules"
+CLIP_RULE = "(family mine)\n(rule simplify-clip0-relu (clip (relu ?x) :lo 0.0 :hi ?hi) => (clip ?x :lo 0.0 :hi ?hi))\n"
+
+
+def _clip_model(folder: Path, batch: int | str = 2) -> tuple[Path, ft.Program, np.ndarray]:
+    """relu -> clip(0, 6) after a dense layer, saved as ONNX (batch symbolic if a str)."""
+    weight = np.random.default_rng(5).standard_normal((16, 32)).astype(np.float32)
+    program = ft.Program({"y": T.clip(T.relu(T.dense(T.var("x", (2, 32)), T.param("w", weight))), 0.0, 6.0)})
+    path = folder / "clip.onnx"
+    save_onnx(program, path)
+    if isinstance(batch, str):
+        model = onnx.load(path)
+        model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = batch
+        onnx.save(model, path)
+    return path, program, weight
+
+
+def test_default_demo_runs_resnet18_and_checks_it():
+    """`python -m frittata demo`, exactly as the README's first command."""
+    done = frittata("demo")
+    assert "resnet18" in done.stdout and "-> ok" in done.stdout and "MISMATCH" not in done.stdout
+
+
+def test_compile_report_and_svg_then_run_equals_the_interpreter(tmp_path):
+    """`compile model.onnx --target llvm -o model.ftm --report --show model.svg`, then `run`."""
+    model, program, _ = _clip_model(tmp_path)
+    done = frittata("compile", str(model), "--target", "llvm", "-o", str(tmp_path / "m.ftm"),
+                    "--report", "--show", str(tmp_path / "m.svg"))
+    assert "saturate" in done.stdout and "saved" in done.stdout
+    svg = (tmp_path / "m.svg").read_text()
+    assert svg.lstrip().startswith(("<?xml", "<svg")) and "</svg>" in svg
+    x = np.random.default_rng(6).standard_normal((2, 32)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    frittata("run", str(tmp_path / "m.ftm"), "--input", f"x={tmp_path / 'x.npy'}", "--output", str(tmp_path / "out"))
+    np.testing.assert_allclose(np.load(tmp_path / "out" / "y.npy"), ft.evaluate(program, {"x": x})["y"],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_rules_and_disable_change_what_fires(tmp_path):
+    model, _, _ = _clip_model(tmp_path)
+    (tmp_path / "mine.rules").write_text(CLIP_RULE)
+    mine = frittata("-q", "compile", str(model), "--report", "--rules", str(tmp_path / "mine.rules"))
+    assert "simplify-clip0-relu" in mine.stdout
+    plain = frittata("-q", "compile", str(model), "--report")
+    assert "simplify-clip0-relu" not in plain.stdout and "fuse-" in plain.stdout
+    off = frittata("-q", "compile", str(model), "--report", "--disable", "fusion")
+    assert "fuse-" not in off.stdout
+
+
+def test_shape_fixes_a_symbolic_dimension(tmp_path):
+    model, _, weight = _clip_model(tmp_path, batch="N")
+    missing = frittata("compile", str(model), check=False)
+    assert missing.returncode == 2 and "frittata: error:" in missing.stderr and "N" in missing.stderr
+    bad = frittata("compile", str(model), "--shape", "x=four,32", check=False)
+    assert bad.returncode == 2 and "--shape: expected NAME=D,D,.." in bad.stderr
+    frittata("-q", "compile", str(model), "--shape", "x=5,32", "-o", str(tmp_path / "m.ftm"))
+    x = np.random.default_rng(7).standard_normal((5, 32)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    done = frittata("run", str(tmp_path / "m.ftm"), "--input", f"x={tmp_path / 'x.npy'}", "--output", str(tmp_path))
+    assert done.stdout.startswith("y: float32[5, 16]")
+    want = np.clip(x @ weight.T, 0, 6)  # numpy as the oracle: the program was never built at batch 5
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), want, rtol=1e-5, atol=1e-5)
+
+
+def test_compile_for_vta_then_run_is_bit_exact_against_onnxruntime(tmp_path):
+    """An int8 MatMulInteger model compiled with `--target vta`, saved, and run from the file."""
+    rng = np.random.default_rng(8)
+    node = onnx.helper.make_node("MatMulInteger", ["x", "w"], ["y"])
+    weight = rng.integers(-128, 128, (256, 256)).astype(np.int8)
+    model = one_node_model(node, {"x": ((64, 256), np.int8)}, ((64, 256), np.int32), {"w": weight})
+    onnx.save(model, tmp_path / "q.onnx")
+    done = frittata("compile", str(tmp_path / "q.onnx"), "--target", "vta", "--report", "-o", str(tmp_path / "q.ftm"))
+    assert "vta_dense" in done.stdout and "1 accelerator call(s)" in done.stdout
+    data = rng.integers(-128, 128, (64, 256)).astype(np.int8)
+    np.save(tmp_path / "x.npy", data)
+    frittata("run", str(tmp_path / "q.ftm"), "--input", f"x={tmp_path / 'x.npy'}", "--output", str(tmp_path / "out"))
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": data})[0]
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "y.npy"), want)
+
+
+@pytest.mark.xfail(strict=True, reason="known bug: save_onnx exports right_shift through Mod, which "
+                                       "from_onnx does not import (found compiling an exported int8 model)")
+def test_an_exported_int8_model_with_a_right_shift_imports(tmp_path):
+    x = T.var("x", (4, 16), "int8")
+    w = T.param("w", np.ones((8, 16), np.int8))
+    program = ft.Program({"y": T.cast(T.clip(T.right_shift(T.dense(x, w), 2), -127, 127), "int8")})
+    save_onnx(program, tmp_path / "q.onnx")
+    data = np.arange(64, dtype=np.int8).reshape(4, 16)
+    np.testing.assert_array_equal(ft.evaluate(ft.from_onnx(tmp_path / "q.onnx"), {"x": data})["y"],
+                                  ft.evaluate(program, {"x": data})["y"])
+
+
+def test_rules_check_exits_0_on_a_sound_file_and_1_on_a_counterexample(tmp_path):
+    (tmp_path / "mine.rules").write_text(CLIP_RULE)
+    done = frittata("rules", "check", str(tmp_path / "mine.rules"))
+    assert "PASS simplify-clip0-relu" in done.stdout and "1 rules: 1 passed, 0 failed" in done.stdout
+    wrong = (RULES / "quant_vta.rules").read_text().replace(
+        ":pads (nchw-pads ?p) :value (- ?z (int8-offset ?x))", ":pads (nchw-pads ?p) :value ?z")
+    (tmp_path / "wrong.rules").write_text(wrong)
+    failed = frittata("rules", "check", str(tmp_path / "wrong.rules"), check=False)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "FAIL tensorize-vta-zero-point-conv2d-padded" in failed.stdout and "uint8" in failed.stdout
+    missing = frittata("rules", "check", str(tmp_path / "nope.rules"), check=False)
+    assert missing.returncode == 1 and "error:" in missing.stdout
+
+
+def test_rules_check_compiles_tiled_schedules(tmp_path):
+    text = (RULES / "tiling.rules").read_text()
+    first = text[:text.index("(rule tile-conv2d-v8-oc12x8-par-pixel")]
+    (tmp_path / "one.rules").write_text(first)
+    done = frittata("rules", "check", str(tmp_path / "one.rules"))
+    assert "2 compiled" in done.stdout and "2 rules: 2 passed, 0 failed" in done.stdout
+
+
+def test_bench_prints_a_ratio_row_and_rejects_unknown_models():
+    done = frittata("bench", "--models", "mlp", "--threads", "1")
+    header, row = done.stdout.splitlines()[:2]
+    assert "ort/ft" in header and row.split()[0] == "mlp"
+    assert all(float(v) > 0 for v in row.split()[1:3])
+    unknown = frittata("bench", "--models", "nope", check=False)
+    assert unknown.returncode == 2 and "expected a model name in" in unknown.stderr

@@ -1,7 +1,9 @@
 """Readable text snapshots of the LLVM IR emitted (before optimization) for small kernels.
 
 Regenerate a snapshot by deleting its .ll file and running the test once (it is rewritten and
-the test fails, so a changed snapshot is always looked at in review).
+the test fails, so a changed snapshot is always looked at in review). Beside each snapshot, its
+text itself is JIT-compiled, run and compared with the reference interpreter, so a snapshot
+records code that is known to compute the right thing.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import pytest
 
 import frittata as ft
 from frittata import terms as T
+from frittata.backends import fileformat
 from frittata.backends.jit import HostTarget, verify
 from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
+from frittata.backends.runtime import Module
+from tests.strategies import inputs_for
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 AVX2 = HostTarget("x86_64-unknown-linux-gnu", "znver3", "+avx,+avx2,+fma")
@@ -41,3 +46,17 @@ def test_ir_snapshot(name):
         path.write_text(text)
         pytest.fail(f"snapshot {path.name} written; review it and run again")
     assert text == path.read_text()
+
+
+@pytest.mark.parametrize("name", ["fused_elementwise", "int8_dense", "reduce_sum"])
+def test_snapshot_text_runs_equal_to_the_interpreter(name):
+    program = _programs()[name]
+    plan = make_plan(program, lambda t: 0)
+    meta = {"inputs": {n: [list(t.shape), t.dtype] for n, t in program.inputs.items()},
+            "outputs": {n: [list(t.shape), t.dtype] for n, t in program.outputs.items()},
+            "arena_bytes": plan.arena_bytes, "features": AVX2.features, "threads": 1}
+    module = Module(fileformat.Saved(meta, (SNAPSHOTS / f"{name}.ll").read_text(), plan.params), threads=1)
+    inputs = inputs_for(program, seed=3)
+    want = ft.evaluate(program, inputs)
+    for out, value in module.run(**inputs).items():
+        np.testing.assert_allclose(value, want[out], rtol=1e-6, atol=1e-6, err_msg=out)
