@@ -3,7 +3,7 @@ operand lists at the head, the tail and in the middle, and the checker drawing l
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from frittata.rewrites import check_rule, original_choice, parse_rules, saturate, smallest_choice
@@ -23,7 +23,6 @@ def _inputs(prefix: str, n: int) -> list:
     return [var(f"{prefix}{i}", (1, 1 + i % 3)) for i in range(n)]
 
 
-@settings(max_examples=15, deadline=None)
 @given(st.integers(1, 70))
 def test_any_operand_count_round_trips_through_the_egraph(n):
     program = Program({"y": relu(concat(*_inputs("x", n), axis=1))})
