@@ -1,22 +1,22 @@
 """Compiling `Rule` values into egglog rules (the only place rules meet egglog).
 
 The left pattern becomes an egglog query over `apply` e-nodes with the operator names as
-constants. Each operator's operands are an `Operands` list variable bound to a cons pattern:
-a fixed operand is a `cons` cell, a sequence variable that ends the list is the rest of the
-list, and one followed by more operands is cut out with `split` (`sequences` gives the
-meaning). The end of a list of fixed operands is a fresh variable, equal to `nil` only when
-the operator's arity does not already imply it: one shared `nil` constant in a query with
-two list patterns made egglog's planner pair every list ending in `nil` with every other
-(measured: (add (dense ?x ?w) ?b) over 250 of each took 15 s, against 0.07 s with free ends
-and 0.14 s with one `nil` variable per list).
+constants. Each operator's operands are an `Operands` list variable bound to a cons pattern: a
+fixed operand is a `cons` cell, a sequence variable that ends the list is the rest of the list,
+and one followed by more operands is cut out with `last` (one fixed operand follows it to the
+end) or `split` (`sequences` gives the meaning). The end of a list of fixed operands is a fresh
+variable, equal to `nil` only when the operator's arity does not already imply it: one shared
+`nil` constant in a query with two list patterns made egglog's planner pair every list ending
+in `nil` with every other (measured: (add (dense ?x ?w) ?b) over 250 of each took 15 s, against
+0.07 s with free ends and 0.14 s with one `nil` variable per list).
 
-Each operator's attributes and the types of each tensor variable (`ty`), sequence
-(`types`) and of the root are bound in the query and handed, with the rule itself, to
-`matching.egraph_match` (one Python call per match), which checks attribute patterns, guards
-and the right side's typing. (Binding the types of whole operand lists instead was measured
-8x slower on ResNet-18's fusion rules: egglog's planner joins those rows early.)
-`param-only` guards become `param_only` facts. The action builds the right side (sequences
-spliced with `append`) and unions it with the matched class.
+Each operator's attributes and the types of each tensor variable (`ty`), sequence (`types`) and
+of the root are bound in the query and handed, with the rule itself, to `matching.egraph_match`
+(one Python call per match), which checks attribute patterns, guards and the right side's
+typing. (Binding the types of whole operand lists instead was measured 8x slower on ResNet-18's
+fusion rules: egglog's planner joins those rows early.) `param-only` guards become `param_only`
+facts. The action builds the right side (sequences spliced with `append`) and unions it with
+the matched class.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import NamedTuple
 from egglog import PyObject, rule, ruleset, union, var
 
 from frittata.rewrites.egraph import (Operands, Tensor, analysis_with, apply, cons, eq_, is_true, nil, operand_list,
-                                      param_only, split, split_seed, ty, types)
+                                      param_only, cut_seed, last, split, ty, types)
 from frittata.rewrites.exprs import Var
 from frittata.rewrites.matching import egraph_match, pattern_nodes, pick, tensor_vars
 from frittata.rewrites.rules import Pattern, PSeq, PVar, Rule
@@ -52,7 +52,7 @@ class _Query:
         self.seqs = {n: var(f"s{i}", Operands) for i, n in enumerate(seq_vars(rule_.lhs))}
         self.attrs: list = []
         self.facts: list = []
-        self.cut: set[str] = set()
+        self.cut: set[tuple[str, str]] = set()
         self.count = 0
 
     def fresh(self):
@@ -74,7 +74,7 @@ class _Query:
         return self.tensors[pattern.bind]
 
     def operands(self, op: Op, items: tuple):
-        """The list pattern of `items`: cons cells, a tail sequence, or a `split` cut."""
+        """The list pattern of `items`: cons cells, a tail sequence, or a `last` / `split` cut."""
         if not items:
             return self.end(op)
         first, rest = items[0], items[1:]
@@ -83,8 +83,12 @@ class _Query:
         if not rest:
             return self.seqs[first.name]
         cut = self.fresh()
+        if len(rest) == 1 and not isinstance(rest[0], PSeq):
+            self.facts.append(last(cut, self.seqs[first.name], self.lhs(rest[0])))
+            self.cut.add(("last", op.value))
+            return cut
         self.facts.append(split(cut, self.seqs[first.name], self.operands(op, rest)))
-        self.cut.add(op.value)
+        self.cut.add(("split", op.value))
         return cut
 
     def end(self, op: Op):
@@ -129,4 +133,4 @@ def compile_rules(rules: Iterable[Rule], name: str) -> CompiledRules:
     """An egglog ruleset holding every direction of `rules`, and the analyses it needs."""
     compiled = [compile_rule(one) for r in rules for one in r.directions()]
     cut = sorted(set().union(*(ops for _, ops in compiled)))
-    return CompiledRules(ruleset(*(r for r, _ in compiled), name=name), analysis_with(tuple(map(split_seed, cut))))
+    return CompiledRules(ruleset(*(r for r, _ in compiled), name=name), analysis_with(tuple(cut_seed(*c) for c in cut)))

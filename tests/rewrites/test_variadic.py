@@ -3,9 +3,13 @@ operand lists at the head, the tail and in the middle, and the checker drawing l
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from frittata.errors import RewriteError
 from frittata.rewrites import check_rule, original_choice, parse_rules, saturate, smallest_choice
 from frittata.rewrites.egraph import EGraphHandle
 from frittata.terms import Program, concat, relu, var
@@ -45,6 +49,18 @@ def test_a_sequence_in_the_middle_matches_wide_lists():
     assert flat.op == Op.CONCAT and flat.args == tuple(outer + inner)
 
 
+def test_a_sequence_before_a_sequence_cuts_anywhere():
+    anywhere = ("(rule flatten-concat-anywhere (concat ?xs... (concat ?ys... :axis ?a) ?zs... :axis ?a)"
+                " => (concat ?xs... ?ys... ?zs... :axis ?a))")
+    before, inner, after = _inputs("x", 20), _inputs("y", 30), _inputs("z", 25)
+    program = Program({"y": concat(*before, concat(*inner, axis=1), *after, axis=1)})
+    data, report = saturate(program, rules=[anywhere], library=False)
+    assert report.fired() == {"flatten-concat-anywhere": 1}
+    assert data.to_program(smallest_choice(data)).outputs["y"].args == tuple(before + inner + after)
+    (rule,) = parse_rules(anywhere, family="user")
+    assert check_rule(rule).passed
+
+
 def test_a_head_sequence_splices_before_a_wide_tail():
     outer, inner = _inputs("x", 33), _inputs("y", 9)
     program = Program({"y": concat(concat(*inner, axis=1), *outer, axis=1)})
@@ -55,3 +71,13 @@ def test_the_checker_draws_sequence_lengths():
     for rule in parse_rules(FLATTEN, family="user"):
         result = check_rule(rule)
         assert result.passed and result.tried == 12, result.line()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("(rule r (relu ?x) => (concat ?xs... :axis 0))", "?xs is not bound by the left side"),
+    ("(rule r (concat ?xs... :axis 0) => ?xs)", "?xs is used as a tensor but was bound as a sequence"),
+    ("(rule r (relu ?x ?y ?xs...) => ?x)", "relu: expected 1 operands, got 2 plus sequences"),
+])
+def test_sequence_variables_are_checked_when_parsed(text, message):
+    with pytest.raises(RewriteError, match=re.escape(message)):
+        parse_rules(text, family="user")
