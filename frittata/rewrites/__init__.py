@@ -11,7 +11,7 @@ from frittata.rewrites.data import EClass, EGraphData, ENode
 from frittata.rewrites.extractors import original_choice, smallest_choice
 from frittata.rewrites.fold import fold_params
 from frittata.rewrites.library import library_rules, select_rules
-from frittata.rewrites.rules import Rule, parse_rules
+from frittata.rewrites.rule_format import Rule, parse_rules
 from frittata.rewrites.schedule import (DEFAULT_SCHEDULE, Limits, Phase, PhaseReport, SaturationReport,
                                         saturate)
 

@@ -30,7 +30,7 @@ from frittata.errors import FrittataError
 from frittata.rewrites.instances import Instance, dtype_variants, wants_wide_dims
 from frittata.rewrites.library import library_rules, load_file
 from frittata.rewrites.matching import build_rhs, guards_hold
-from frittata.rewrites.rules import Pattern, PVar, Rule
+from frittata.rewrites.rule_format import Pattern, PVar, Rule
 from frittata.rewrites.sequences import draw_instance
 from frittata.terms.interp import evaluate
 from frittata.terms.program import Program

@@ -31,7 +31,7 @@ from frittata.rewrites.egraph import (Operands, Tensor, analysis_with, apply, co
                                       param_only, cut_seed, last, split, ty, types)
 from frittata.rewrites.exprs import Var
 from frittata.rewrites.matching import egraph_match, pattern_nodes, pick, tensor_vars
-from frittata.rewrites.rules import Pattern, PSeq, PVar, Rule
+from frittata.rewrites.rule_format import Pattern, PSeq, PVar, Rule
 from frittata.rewrites.sequences import seq_vars
 from frittata.rewrites.signature import ARITY
 from frittata.terms.ops import Op

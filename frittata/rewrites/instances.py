@@ -20,7 +20,7 @@ import numpy as np
 from frittata.errors import FrittataTypeError
 from frittata.rewrites.exprs import Lit, Var, evaluate
 from frittata.rewrites.proposals import propose, sample_attr
-from frittata.rewrites.rules import Pattern, PNode, PSeq, PVar, Rule
+from frittata.rewrites.rule_format import Pattern, PNode, PSeq, PVar, Rule
 from frittata.rewrites.signature import OP_ATTRS, canonical_attrs
 from frittata.terms.builders import param, var
 from frittata.terms.dtypes import INT_DTYPES, TensorType, is_int

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from frittata.errors import RewriteError
-from frittata.rewrites.rules import Rule, parse_rules
+from frittata.rewrites.rule_format import Rule, parse_rules
 
 Source = str | Path
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from frittata.errors import FrittataTypeError
 from frittata.rewrites.exprs import Var, evaluate, holds
-from frittata.rewrites.rules import Pattern, PNode, PSeq, PVar, Rule
+from frittata.rewrites.rule_format import Pattern, PNode, PSeq, PVar, Rule
 from frittata.rewrites.sequences import element, instantiate, seq_vars
 from frittata.rewrites.signature import canonical_attrs
 from frittata.terms.dtypes import TensorType

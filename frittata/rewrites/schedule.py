@@ -20,7 +20,7 @@ from frittata.rewrites.compile import compile_rules
 from frittata.rewrites.data import EGraphData
 from frittata.rewrites.egraph import EGraphHandle
 from frittata.rewrites.library import Source, library_families, select_rules
-from frittata.rewrites.rules import Rule
+from frittata.rewrites.rule_format import Rule
 from frittata.terms.program import Program
 
 

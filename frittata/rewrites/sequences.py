@@ -20,7 +20,7 @@ import functools
 
 import numpy as np
 
-from frittata.rewrites.rules import Pattern, PNode, PSeq, PVar, Rule
+from frittata.rewrites.rule_format import Pattern, PNode, PSeq, PVar, Rule
 from frittata.rewrites.signature import arity_fits
 
 DRAW_ATTEMPTS = 20

@@ -8,7 +8,7 @@ import frittata as ft
 from frittata.rewrites.check import check_rule, check_rules, rules_check_main
 from frittata.rewrites.instances import dtype_variants
 from frittata.rewrites.library import library_rules, load_file
-from frittata.rewrites.rules import parse_rules
+from frittata.rewrites.rule_format import parse_rules
 
 RULES = Path(ft.__file__).parent / "rewrites" / "rules"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import frittata as ft
-from frittata.rewrites.rules import PVar, parse_rules
+from frittata.rewrites.rule_format import PVar, parse_rules
 from frittata.rewrites.sequences import element, instantiate, seq_vars
 from frittata.terms import builders as tb
 

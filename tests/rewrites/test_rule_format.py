@@ -5,7 +5,7 @@ import pytest
 from frittata.errors import RewriteError
 from frittata.rewrites.exprs import Call, Var
 from frittata.rewrites.library import library_rules, select_rules
-from frittata.rewrites.rules import PNode, PVar, parse_rules
+from frittata.rewrites.rule_format import PNode, PVar, parse_rules
 from frittata.terms.ops import Op
 
 

@@ -19,7 +19,7 @@ from onnx import helper
 import frittata as ft
 from frittata.rewrites.library import library_rules
 from frittata.rewrites.matching import match
-from frittata.rewrites.rules import PVar
+from frittata.rewrites.rule_format import PVar
 from frittata.terms import builders as tb
 from frittata.terms.term import Term
 from tests.backends.vta.onnx_models import check_on_vta, one_node_model

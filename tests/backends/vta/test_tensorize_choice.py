@@ -11,7 +11,7 @@ from frittata.backends.vta import VtaConfig, VtaCostModel, tensorize_rules
 from frittata.extract.cpu_model import CpuModel
 from frittata.rewrites.check import check_rule
 from frittata.rewrites.library import load_file
-from frittata.rewrites.rules import parse_rules
+from frittata.rewrites.rule_format import parse_rules
 from frittata.terms import builders as tb
 
 LIBRARY = load_file(__import__("frittata.rewrites", fromlist=["x"]).__path__[0] + "/rules/tensorize_vta.rules")
