@@ -87,7 +87,7 @@ def optimize(program: Program, target: Target, opts: CompileOptions, log: StageL
     data, saturation = log.run(
         "saturate",
         lambda: saturate(program, rules=list(opts.rules), disable=list(opts.disable),
-                         schedule=schedule, limits=opts.limits),
+                         schedule=schedule, limits=opts.limits, params=target.rule_params()),
         lambda r: _saturation_summary(r[1]))
     model = opts.cost if opts.cost is not None else target.cost_model()
     choice, _ = log.run("extract",

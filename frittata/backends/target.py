@@ -7,6 +7,7 @@ A target names everything the driver and `load` need to know about it, in one pl
     build(program, threads)   the extracted program lowered into a runnable module
     saved_kind            the "kind" its modules write into a saved file's metadata
     load(saved, threads)  a runnable module from such a file (`fileformat.Saved`)
+    rule_params()         values of the rules' `$parameters` from its configuration (default none)
 
 The fields are functions, so a target can be defined, registered and looked up without
 importing the stages it uses: loading a saved module needs only `load`, never the rewrites or
@@ -62,6 +63,7 @@ class Target:
     cost_model: Callable[[], CostModel]
     build: Callable[[Program, int | None], CompiledModule]
     load: Callable[[Saved, int | None], CompiledModule]
+    rule_params: Callable[[], Mapping[str, object]] = dict
 
 
 class TargetRegistry:

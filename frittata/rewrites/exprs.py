@@ -5,8 +5,8 @@ a tuple `[e ...]` or a call `(fn e ...)` of one of FUNCTIONS. A guard is a call 
 PREDICATES. Argument kinds: "t" is a tensor variable, "v" any expression.
 
 Functions:  (dim ?x i) (shape ?x) (rank ?x) (dtype ?x) (+ a b) (- a b) (* a b) (// a b) (% a b)
-            (size ?x)
-            (append tuple item) (compose-perm p q) (inverse-perm p)
+            (size ?x) (round-up n m) -- the smallest multiple of m that is >= n
+            (append tuple item) (join tuple tuple) (compose-perm p q) (inverse-perm p)
             (ew-inline e i f) (ew-arity e)   -- expressions of `fused_elementwise`: e with its
             operand i replaced by f (frittata.terms.fused.inline), and e's operand count
             (int8-offset ?x) -- k such that x - k is int8 for an 8-bit x: 128 (uint8), 0 (int8)
@@ -91,7 +91,9 @@ FUNCTIONS: dict[str, tuple[str, Callable]] = {
     "*": ("vv", lambda a, b: a * b),
     "//": ("vv", lambda a, b: a // b),
     "%": ("vv", lambda a, b: a % b),
+    "round-up": ("vv", lambda n, m: -(-n // m) * m),
     "append": ("vv", lambda t, item: tuple(t) + (item,)),
+    "join": ("vv", lambda a, b: tuple(a) + tuple(b)),
     "compose-perm": ("vv", _perm_compose),
     "inverse-perm": ("v", _perm_inverse),
     "ew-inline": ("vvv", lambda e, i, f: inline(normalize_expr(e), i, normalize_expr(f))),

@@ -1,13 +1,15 @@
 """Finding rules: the library shipped in `rules/*.rules`, user files and strings, disabling.
 
 A rule source is a path to a `.rules` file, or rule text (anything containing "(rule").
-Disabling takes rule names or family names; an unknown name is an error (typos must not
-silently keep a rule on).
+`params` bind the rules' `$parameters` (a target passes its configuration's numbers; files
+give defaults with `(parameters ...)`). Disabling takes rule names, source-rule names (every
+instance of a template) or family names; an unknown name is an error (typos must not silently
+keep a rule on).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from frittata.errors import RewriteError
 from frittata.rewrites.rule_format import Rule, parse_rules
 
 Source = str | Path
+Params = Mapping[str, object] | None
 
 
 def library_files() -> list[Path]:
@@ -28,31 +31,32 @@ def library_families() -> list[str]:
     return [p.stem for p in library_files()]
 
 
-def load_file(path: Source) -> list[Rule]:
+def load_file(path: Source, params: Params = None) -> list[Rule]:
     """Rules of one file; the family defaults to the file's stem."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as err:
         raise RewriteError(f"rules: expected a readable rule file, got {path} ({err.strerror})") from None
-    return parse_rules(text, str(path), family=path.stem)
+    return parse_rules(text, str(path), family=path.stem, params=params)
 
 
-def load_source(source: Source) -> list[Rule]:
+def load_source(source: Source, params: Params = None) -> list[Rule]:
     """Rules of a file path or of rule text."""
     if isinstance(source, str) and "(rule" in source:
-        return parse_rules(source, "<string>", family="user")
-    return load_file(source)
+        return parse_rules(source, "<string>", family="user", params=params)
+    return load_file(source, params)
 
 
-def library_rules() -> list[Rule]:
-    return [r for path in library_files() for r in load_file(path)]
+def library_rules(params: Params = None) -> list[Rule]:
+    """Every rule of the library, with `$parameters` bound by `params` over the files' defaults."""
+    return [r for path in library_files() for r in load_file(path, params)]
 
 
 def select_rules(sources: Iterable[Source] = (), disable: Iterable[str] = (),
-                 library: bool = True) -> list[Rule]:
+                 library: bool = True, params: Params = None) -> list[Rule]:
     """Library rules (unless `library` is false) plus `sources`, minus the `disable`d ones."""
-    rules = (library_rules() if library else []) + [r for s in sources for r in load_source(s)]
+    rules = (library_rules(params) if library else []) + [r for s in sources for r in load_source(s, params)]
     seen: dict[str, Rule] = {}
     for rule in rules:
         if rule.name in seen:
@@ -60,8 +64,8 @@ def select_rules(sources: Iterable[Source] = (), disable: Iterable[str] = (),
                                f" and {rule.where}")
         seen[rule.name] = rule
     off = set(disable)
-    known = set(seen) | {r.family for r in rules}
+    known = set(seen) | {r.family for r in rules} | {r.source for r in rules}
     unknown = sorted(off - known)
     if unknown:
         raise RewriteError(f"rules: cannot disable {unknown}: expected rule or family names among the loaded rules")
-    return [r for r in rules if r.name not in off and r.family not in off]
+    return [r for r in rules if not off & {r.name, r.source, r.family}]

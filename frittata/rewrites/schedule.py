@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from frittata.rewrites.compile import compile_rules
 from frittata.rewrites.data import EGraphData
 from frittata.rewrites.egraph import EGraphHandle
-from frittata.rewrites.library import Source, library_families, select_rules
+from frittata.rewrites.library import Params, Source, library_families, select_rules
 from frittata.rewrites.rule_format import Rule
 from frittata.terms.program import Program
 
@@ -97,12 +97,13 @@ class SaturationReport:
 
 def saturate(program: Program, rules: list[Source] | tuple[Source, ...] = (), disable=(),
              schedule: Schedule | None = None, limits: Limits | None = None,
-             library: bool = True) -> tuple[EGraphData, SaturationReport]:
+             library: bool = True, params: Params = None) -> tuple[EGraphData, SaturationReport]:
     """Saturate `program` with the library (and user `rules`), phase by phase, within limits.
 
-    Returns the e-graph as data (extract from it, then `to_program`) and the report.
+    `params` bind the rules' `$parameters` (the target's configuration). Returns the e-graph
+    as data (extract from it, then `to_program`) and the report.
     """
-    selected = select_rules(rules, disable, library)
+    selected = select_rules(rules, disable, library, params)
     handle = EGraphHandle(program)
     reports = [run_phase(handle, phase, selected, phase.limits or limits or Limits())
                for phase in with_user_phases(schedule or DEFAULT_SCHEDULE, selected)]

@@ -56,6 +56,11 @@ class SList:
 SExpr = Atom | SList
 
 
+def symbol(item: SExpr | None) -> str:
+    """The text of a symbol atom; "" for anything else (no symbol is empty)."""
+    return str(item.value) if isinstance(item, Atom) and item.kind == "symbol" else ""
+
+
 def read(text: str, file: str = "<string>") -> list[SExpr]:
     """All top-level s-expressions of `text`."""
     stack: list[tuple[str, Pos, list]] = [("", Pos(file, 1, 1), [])]

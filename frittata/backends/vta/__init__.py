@@ -14,12 +14,12 @@ Modules, left to right in the order data flows through them:
   schedule, matmul   a hand-written double-buffered int8 matmul built on the emitter
   lower*    vta_dense / vta_conv2d terms -> streams (tiles, bias + ALU epilogue, 1 or 2 threads);
             the one conv2d on VTA
-  tensorize the target's schedule and its tensorization rules for any configuration
+  tensorize the target's schedule, and the rule parameters of a configuration
   cost      the VTA cost model
   build     program -> module: accelerator calls simulated, host parts native
   module    the built module (VtaModule): runs calls and host parts in order
   saved     save / load of built modules (one checksummed file)
-  target    the "vta" Target: schedule, cost model, build and loader
+  target    the "vta" Target: schedule, cost model, rule parameters, build and loader
 
 `tensorize` and `cost` depend on the rewrite and extraction stages, so they are imported on
 first use of their names: loading a saved module needs neither.
@@ -40,8 +40,7 @@ from frittata.backends.vta.module import VtaModule
 from frittata.backends.vta.simulator import Simulator
 from frittata.backends.vta.timing import Report, TimingParams
 
-_LAZY = {"VtaCostModel": "cost", "VTA_SCHEDULE": "tensorize", "schedule_for": "tensorize",
-         "tensorize_rules": "tensorize"}
+_LAZY = {"VtaCostModel": "cost", "VTA_SCHEDULE": "tensorize", "rule_parameters": "tensorize"}
 
 
 def __getattr__(name: str):
@@ -56,5 +55,5 @@ __all__ = [
     "Instruction", "Load", "MemType", "Opcode", "Program", "Queue", "Report", "Simulator",
     "Stage", "Store", "StreamError", "TimingParams", "TokenError", "Uop", "UopLoop",
     "VTA_SCHEDULE", "VtaConfig", "VtaCostModel", "VtaModule", "build", "rows_kernel",
-    "schedule_for", "tensorize_rules",
+    "rule_parameters",
 ]

@@ -7,6 +7,7 @@ target, and loading a saved module through it, needs neither.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from frittata.backends.target import Target
@@ -34,8 +35,16 @@ def cost_model() -> CostModel:
     return VtaCostModel()
 
 
+def rule_params() -> Mapping[str, object]:
+    """$BATCH, $BLOCK_IN and $BLOCK_OUT of the tensorization rules: the default configuration's."""
+    from frittata.backends.vta.config import VtaConfig
+    from frittata.backends.vta.tensorize import rule_parameters
+
+    return rule_parameters(VtaConfig())
+
+
 def build_accelerated(program: Program, threads: int | None) -> VtaModule:
     return build(program, threads=threads)
 
 
-VTA = Target("vta", SAVED_KIND, schedule, cost_model, build_accelerated, VtaModule.load)
+VTA = Target("vta", SAVED_KIND, schedule, cost_model, build_accelerated, VtaModule.load, rule_params)

@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 
 import frittata as ft
-from frittata.backends.vta import VtaConfig, VtaCostModel, tensorize_rules
+from frittata.backends.vta import VtaConfig, VtaCostModel, rule_parameters
 from frittata.extract.cpu_model import CpuModel
 from frittata.rewrites.check import check_rule
 from frittata.rewrites.library import load_file
-from frittata.rewrites.rule_format import parse_rules
 from frittata.terms import builders as tb
 
-LIBRARY = load_file(__import__("frittata.rewrites", fromlist=["x"]).__path__[0] + "/rules/tensorize_vta.rules")
+PATH = __import__("frittata.rewrites", fromlist=["x"]).__path__[0] + "/rules/tensorize_vta.rules"
+LIBRARY = load_file(PATH)
 SMALL = VtaConfig(log_batch=1, log_block=3, log_wgt_buff_size=16, log_inp_buff_size=14, log_acc_buff_size=15)
 
 
-@pytest.mark.parametrize("rule", LIBRARY + parse_rules(tensorize_rules(SMALL)[1]), ids=lambda r: r.name)
+@pytest.mark.parametrize("rule", LIBRARY + load_file(PATH, rule_parameters(SMALL)), ids=lambda r: r.name)
 def test_rule_is_sound(rule):
     result = check_rule(rule, examples=3, attempts=3000)
     assert result.passed, result.line()
