@@ -23,7 +23,7 @@ from pathlib import Path
 
 from frittata.errors import FrittataError
 from frittata.rewrites.check import check_rules
-from frittata.rewrites.rules import parse_rules
+from frittata.rewrites.rule_format import parse_rules
 from frittata.rewrites.sexpr import Atom, SList, read
 
 # Each operator's replacement under `change-op`: same operand count and attributes, other meaning.
@@ -53,6 +53,7 @@ class RuleMutant:
     form: SList
     equivalent: str | None = None
     ordinal: int = 0
+    prelude: str = ""  # the file's (parameters ...) forms, which bind the rule's $parameters
 
     @property
     def id(self) -> str:
@@ -60,7 +61,7 @@ class RuleMutant:
 
     @property
     def text(self) -> str:
-        return show(self.form)
+        return f"{self.prelude}\n{show(self.form)}" if self.prelude else show(self.form)
 
 
 @dataclass(frozen=True)
@@ -88,17 +89,20 @@ def show(item: Atom | SList) -> str:
 
 def file_mutants(path: Path) -> list[RuleMutant]:
     """Every mutant of every rule in the file at `path`, in file order."""
-    family = path.stem
+    family, prelude = path.stem, ""
     out: list[RuleMutant] = []
     for form in read(path.read_text(), str(path)):
         head = form.items[0].value if isinstance(form, SList) and form.items else None
         if head == "family":
             family = form.items[1].value
+        elif head == "parameters":
+            prelude = f"{prelude}\n{show(form)}".strip()
         elif head == "rule":
             seen: dict[str, int] = {}
             for m in _rule_mutations(form):
                 seen[m[2]] = seen.get(m[2], 0) + 1
-                out.append(RuleMutant(str(path), family, form.items[1].value, *m, ordinal=seen[m[2]]))
+                out.append(RuleMutant(str(path), family, form.items[1].value, *m, ordinal=seen[m[2]],
+                                      prelude=prelude))
     return out
 
 

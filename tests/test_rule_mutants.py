@@ -2,7 +2,7 @@
 
 from bench.rule_mutants import RuleMutant, file_mutants, judge, show
 from frittata.rewrites.library import library_files
-from frittata.rewrites.rules import parse_rules
+from frittata.rewrites.rule_format import parse_rules
 from frittata.rewrites.sexpr import read
 
 RULES = """(family algebraic)
@@ -58,7 +58,9 @@ def test_a_mutant_the_parser_rejects_is_stillborn():
 def test_printing_a_library_rule_reads_back_as_the_same_rules():
     for path in library_files():
         by_name = {r.name: r for r in parse_rules(path.read_text(), str(path), family="f")}
-        forms = [f for f in read(path.read_text(), str(path)) if f.items[0].value == "rule"]
-        for rule in (r for form in forms for r in parse_rules(show(form), str(path), family="f")):
+        forms = read(path.read_text(), str(path))
+        prelude = " ".join(show(f) for f in forms if f.items[0].value == "parameters")
+        rules = [f for f in forms if f.items[0].value == "rule"]
+        for rule in (r for form in rules for r in parse_rules(f"{prelude} {show(form)}", str(path), family="f")):
             expected = by_name[rule.name]
             assert (rule.lhs, rule.rhs, rule.guards) == (expected.lhs, expected.rhs, expected.guards)
