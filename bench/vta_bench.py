@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
 from frittata.backends.vta.lower import config_block, emit_vta_term
-from frittata.backends.vta.simulator import Simulator
+from frittata.backends.vta.hw.simulator import Simulator
 from frittata.terms import builders as tb
 from frittata.terms.interp import evaluate
 from frittata.terms.program import Program

@@ -12,14 +12,14 @@ import time
 
 import numpy as np
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
-from frittata.backends.vta.emitter import Emitter, Program
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
+from frittata.backends.vta.hw.emitter import Emitter, InstructionStream
 from frittata.backends.vta.lower import Lowered, config_block, emit_vta_term
 from frittata.backends.vta.matmul import emit_matmul, pack_matmul, unpack_matmul
-from frittata.backends.vta.schedule import Requant
-from frittata.backends.vta.simulator import Simulator
-from frittata.backends.vta.timing import Report
+from frittata.backends.vta.matmul_pipeline import Requant
+from frittata.backends.vta.hw.simulator import Simulator
+from frittata.backends.vta.hw.timing import Report
 from frittata.terms import builders as tb
 from frittata.terms.vta_ops import pack_array, unpack_array
 
@@ -75,7 +75,7 @@ def bench_gemm(rng: np.random.Generator) -> str:
     pa, pb = pack_matmul(a, b, VtaConfig())
     bufs = {}
 
-    def emit(dram: Dram) -> Program:
+    def emit(dram: Dram) -> InstructionStream:
         em = Emitter(VtaConfig(), dram)
         bufs["c"] = dram.alloc((256, 16, 1, 16), np.int8)
         emit_matmul(em, dram.put(pa), dram.put(pb), bufs["c"])
@@ -98,7 +98,7 @@ def bench_conv(name: str, rng: np.random.Generator) -> tuple[str, float]:
                          (stride, stride), (pad,) * 4, EPILOGUE, config_block(cfg))
     lowered: list[Lowered] = []
 
-    def emit(dram: Dram) -> Program:
+    def emit(dram: Dram) -> InstructionStream:
         lowered.append(emit_vta_term(node, args, cfg, dram))
         return lowered[0].program
     times, report, dram = timed_run(emit)

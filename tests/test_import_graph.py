@@ -116,3 +116,24 @@ def test_cycle_finder_finds_a_cycle():
 def test_no_import_cycles():
     found = [c for c in cycles(import_graph()) if not set(c) <= ALLOWED_CYCLE_MODULES]
     assert not found, "import cycles in frittata (each line one cycle):\n" + "\n".join(" ".join(c) for c in found)
+
+
+STAGES = ("terms", "rewrites", "extract", "backends")
+"""The pipeline's stages, left to right: a module depends only on stages to its left."""
+
+
+def test_stages_import_only_stages_to_their_left():
+    def stage(module: str) -> int | None:
+        parts = module.split(".")
+        return STAGES.index(parts[1]) if len(parts) > 1 and parts[1] in STAGES else None
+
+    backwards = [f"{a} -> {b}" for a, deps in import_graph().items() for b in deps
+                 if stage(a) is not None and stage(b) is not None and stage(b) > stage(a)]
+    assert not backwards, "imports of a later stage:\n" + "\n".join(sorted(backwards))
+
+
+def test_the_vta_hardware_model_imports_no_compiler():
+    hw = "frittata.backends.vta.hw"
+    outside = [f"{a} -> {b}" for a, deps in import_graph().items() if a.startswith(hw)
+               for b in deps if not b.startswith(hw) and b != "frittata.errors"]
+    assert not outside, "the hardware model imports the compiler:\n" + "\n".join(sorted(outside))

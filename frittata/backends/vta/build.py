@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from frittata.backends.runtime import Module
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
 from frittata.backends.vta.lower import Lowered, emit_vta_term
 from frittata.backends.vta.module import VtaModule
-from frittata.backends.vta.simulator import Simulator
+from frittata.backends.vta.hw.simulator import Simulator
 from frittata.errors import LoweringError
 from frittata.terms import builders as tb
 from frittata.terms.interp import evaluate

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
-from frittata.backends.vta.isa import stage_of
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
+from frittata.backends.vta.hw.isa import stage_of
 from frittata.backends.vta.lower import emit_vta_term
-from frittata.backends.vta.timing import TimingParams, cycles
+from frittata.backends.vta.hw.timing import TimingParams, cycles
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb

@@ -4,9 +4,7 @@
 stream (`lower_dense` / `lower_conv2d`), simulates it and returns the packed result with the
 cycle report.  `emit_vta_term` stops before simulating, for benchmarks of compile time.
 
-The output buffer holds one int8 plane per byte of the output dtype: an int8 result is one
-plane; an int32 result is four planes, plane k holding byte k (the k-th STORE after k ALU
-shifts right by 8), which `Lowered.read` reassembles as little-endian two's complement.
+The output buffer holds one int8 plane per byte of the output dtype (`planes`).
 """
 
 from __future__ import annotations
@@ -15,13 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram, DramBuffer
-from frittata.backends.vta.emitter import Emitter, Program
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram, DramBuffer
+from frittata.backends.vta.hw.emitter import Emitter, InstructionStream
 from frittata.backends.vta.lower_conv2d import ConvGeom, emit_conv2d
 from frittata.backends.vta.lower_dense import emit_dense
-from frittata.backends.vta.simulator import Simulator
-from frittata.backends.vta.timing import Report
+from frittata.backends.vta.planes import plane_buffers, read_planes
+from frittata.backends.vta.hw.simulator import Simulator
+from frittata.backends.vta.hw.timing import Report
 from frittata.errors import LoweringError
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
@@ -32,7 +31,7 @@ class Lowered:
     """An emitted kernel: its stream, the x and w buffers, the output byte planes
     (int8 [planes, *shape]), the output dtype and the tiling."""
 
-    program: Program
+    program: InstructionStream
     inputs: tuple[DramBuffer, DramBuffer]
     out: DramBuffer
     dtype: str
@@ -40,23 +39,7 @@ class Lowered:
 
     def read(self, dram: Dram) -> np.ndarray:
         """The output as its dtype, reassembled from its byte planes."""
-        planes = dram.get(self.out)
-        if self.dtype == "int8":
-            return planes[0]
-        return join_bytes(planes)
-
-
-def join_bytes(planes: np.ndarray) -> np.ndarray:
-    """int32 from its four byte planes (byte 0 first), two's complement."""
-    b = planes.view(np.uint8).astype(np.uint32)
-    return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)).view(np.int32)
-
-
-def plane_buffers(out: DramBuffer) -> tuple[DramBuffer, ...]:
-    """The planes of an output buffer [planes, *shape] as separate int8 buffers."""
-    shape = out.shape[1:]
-    size = int(np.prod(shape, dtype=np.int64))
-    return tuple(DramBuffer(out.addr + k * size, shape, np.dtype(np.int8)) for k in range(out.shape[0]))
+        return read_planes(dram, self.out, self.dtype)
 
 
 def config_block(cfg: VtaConfig) -> tuple[int, int, int]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import product
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import DramBuffer
-from frittata.backends.vta.emitter import Emitter
-from frittata.backends.vta.isa import MemType, Uop
-from frittata.backends.vta.kernel import GemmKernel, UopLoop
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import DramBuffer
+from frittata.backends.vta.hw.emitter import Emitter
+from frittata.backends.vta.hw.isa import MemType, Uop
+from frittata.backends.vta.hw.kernel import GemmKernel, UopLoop
 from frittata.backends.vta.lower_pipeline import AccLayout, bias_kernel, divisors, run_pipeline
 from frittata.errors import LoweringError
 

@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from frittata.backends.vta.emitter import Emitter
-from frittata.backends.vta.isa import AluOp, Stage, Uop
-from frittata.backends.vta.kernel import AluKernel, UopLoop, rows_kernel
+from frittata.backends.vta.hw.emitter import Emitter
+from frittata.backends.vta.hw.isa import AluOp, Stage, Uop
+from frittata.backends.vta.hw.kernel import AluKernel, UopLoop, rows_kernel
 
 LOAD, COMPUTE, STORE = Stage.LOAD, Stage.COMPUTE, Stage.STORE
 

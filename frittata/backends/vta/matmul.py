@@ -13,15 +13,15 @@ from itertools import product
 
 import numpy as np
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram, DramBuffer
-from frittata.backends.vta.emitter import Emitter
-from frittata.backends.vta.errors import EmitError
-from frittata.backends.vta.isa import MemType, Uop
-from frittata.backends.vta.kernel import GemmKernel, UopLoop
-from frittata.backends.vta.schedule import Requant, divisors, run_tiles
-from frittata.backends.vta.simulator import Simulator
-from frittata.backends.vta.timing import Report
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram, DramBuffer
+from frittata.backends.vta.hw.emitter import Emitter
+from frittata.backends.vta.hw.errors import EmitError
+from frittata.backends.vta.hw.isa import MemType, Uop
+from frittata.backends.vta.hw.kernel import GemmKernel, UopLoop
+from frittata.backends.vta.matmul_pipeline import Requant, divisors, run_tiles
+from frittata.backends.vta.hw.simulator import Simulator
+from frittata.backends.vta.hw.timing import Report
 
 
 def pack_matmul(a: np.ndarray, b: np.ndarray, cfg: VtaConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -13,10 +13,10 @@ import numpy as np
 
 from frittata.backends import fileformat
 from frittata.backends.runtime import time_runs
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram, DramBuffer
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram, DramBuffer
 from frittata.backends.vta.saved import EmittedCall, HostRunner, read_vta, save_vta
-from frittata.backends.vta.simulator import Simulator
+from frittata.backends.vta.hw.simulator import Simulator
 from frittata.terms.interp import check_inputs
 from frittata.terms.program import Program
 

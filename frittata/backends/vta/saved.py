@@ -20,12 +20,12 @@ import numpy as np
 
 from frittata.backends import fileformat
 from frittata.backends.runtime import Module
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram, DramBuffer
-from frittata.backends.vta.encode import decode_stream, encode_stream
-from frittata.backends.vta.isa import Instruction
-from frittata.backends.vta.lower import join_bytes
-from frittata.backends.vta.simulator import Simulator
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram, DramBuffer
+from frittata.backends.vta.hw.encode import decode_stream, encode_stream
+from frittata.backends.vta.hw.emitter import InstructionStream
+from frittata.backends.vta.hw.simulator import Simulator
+from frittata.backends.vta.planes import read_planes
 from frittata.errors import ModuleFormatError
 from frittata.terms.dtypes import TensorType
 
@@ -43,13 +43,6 @@ class HostRunner(Protocol):
     def constant(self) -> bool: ...
 
     def run(self, env: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
-
-
-class InstructionStream(Protocol):
-    """What a call's stream must offer to run: its instructions."""
-
-    @property
-    def instructions(self) -> tuple[Instruction, ...]: ...
 
 
 class EmittedCall(Protocol):
@@ -137,22 +130,16 @@ class LoadedPart:
 
 
 @dataclass(frozen=True, slots=True)
-class LoadedProgram:
-    instructions: tuple[Instruction, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class LoadedCall:
     """What `VtaModule.run` needs of an emitted call: its stream, operand and output buffers."""
 
-    program: LoadedProgram
+    program: InstructionStream
     inputs: tuple[DramBuffer, DramBuffer]
     out: DramBuffer
     dtype: str
 
     def read(self, dram: Dram) -> np.ndarray:
-        planes = dram.get(self.out)
-        return planes[0] if self.dtype == "int8" else join_bytes(planes)
+        return read_planes(dram, self.out, self.dtype)
 
 
 def _load_part(meta: dict, key: str, arrays: dict[str, np.ndarray], threads: int | None) -> LoadedPart:
@@ -191,7 +178,7 @@ def read_vta(saved: fileformat.Saved, threads: int | None = None) -> VtaImage:
     for i, call in enumerate(meta["calls"]):
         parts: list[HostRunner] = [_load_part(p, f"call{i}.part{j}", arrays, threads)
                                    for j, p in enumerate(call["parts"])]
-        program = LoadedProgram(decode_stream(arrays[f"insn{i}"].tobytes(), cfg))
+        program = InstructionStream(cfg, decode_stream(arrays[f"insn{i}"].tobytes(), cfg), None)
         x, w = (_buffer(b) for b in call["inputs"])
         calls.append((parts, LoadedCall(program, (x, w), _buffer(call["out"]), call["dtype"])))
     final = _load_part(meta["final"], "final", arrays, threads)

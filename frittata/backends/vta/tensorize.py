@@ -10,7 +10,7 @@ rules are loaded (`saturate(..., params=rule_parameters(cfg))`).
 
 from __future__ import annotations
 
-from frittata.backends.vta.config import VtaConfig
+from frittata.backends.vta.hw.config import VtaConfig
 from frittata.rewrites.schedule import DEFAULT_SCHEDULE, Phase
 
 FAMILY = "tensorize_vta"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
-from frittata.backends.vta.emitter import Emitter
-from frittata.backends.vta.isa import MemType, Stage
-from frittata.backends.vta.kernel import AluKernel
-from frittata.backends.vta.simulator import Simulator
-from frittata.backends.vta.timing import Report
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
+from frittata.backends.vta.hw.emitter import Emitter
+from frittata.backends.vta.hw.isa import MemType, Stage
+from frittata.backends.vta.hw.kernel import AluKernel
+from frittata.backends.vta.hw.simulator import Simulator
+from frittata.backends.vta.hw.timing import Report
 
 
 class Device:

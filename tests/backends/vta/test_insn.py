@@ -5,13 +5,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
-from frittata.backends.vta.isa import AluOp, MemType, Stage
-from frittata.backends.vta.kernel import rows_kernel
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
+from frittata.backends.vta.hw.isa import AluOp, MemType, Stage
+from frittata.backends.vta.hw.kernel import rows_kernel
 from frittata.backends.vta.matmul import (
     MatmulTiling, emit_matmul, pack_matmul, unpack_matmul)
-from frittata.backends.vta.schedule import Requant
+from frittata.backends.vta.matmul_pipeline import Requant
 
 from tests.backends.vta.helpers import Device, acc_roundtrip
 

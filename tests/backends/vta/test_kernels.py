@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from frittata.backends.vta.config import VtaConfig
+from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.lower import config_block, run_vta_term
 from frittata.backends.vta.matmul import run_matmul
-from frittata.backends.vta.schedule import Requant
+from frittata.backends.vta.matmul_pipeline import Requant
 from frittata.terms import builders as tb
 from frittata.terms.vta_ops import pack_array, unpack_array
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from frittata.backends.vta.encode import decode_uop
-from frittata.backends.vta.listing import uop_listing
+from frittata.backends.vta.hw.encode import decode_uop
+from frittata.backends.vta.hw.listing import uop_listing
 from frittata.backends.vta.matmul import MatmulTiling, emit_matmul, pack_matmul, unpack_matmul
-from frittata.backends.vta.schedule import Requant
+from frittata.backends.vta.matmul_pipeline import Requant
 
 from tests.backends.vta.helpers import Device
 

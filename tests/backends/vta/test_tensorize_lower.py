@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from frittata.backends.vta.config import VtaConfig
+from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.lower import config_block, run_vta_term
 from frittata.errors import LoweringError
 from frittata.terms import builders as tb

@@ -4,11 +4,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.encode import (
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.encode import (
     decode, decode_stream, decode_uop, encode, encode_stream, encode_uop, layout)
-from frittata.backends.vta.errors import EncodingError
-from frittata.backends.vta.isa import (
+from frittata.backends.vta.hw.errors import EncodingError
+from frittata.backends.vta.hw.isa import (
     Alu, AluOp, Deps, Finish, Gemm, Load, MemType, Opcode, Store, Uop)
 
 CONFIGS = [VtaConfig(), VtaConfig(log_block=5), VtaConfig(log_batch=2)]

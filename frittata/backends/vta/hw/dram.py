@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from frittata.backends.vta.errors import AddressError
+from frittata.backends.vta.hw.errors import AddressError
 
 PAGE_BYTES = 4096
 

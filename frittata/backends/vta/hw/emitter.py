@@ -26,18 +26,18 @@ from typing import Any, assert_never
 
 import numpy as np
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram, DramBuffer
-from frittata.backends.vta.encode import encode, encode_stream, encode_uop
-from frittata.backends.vta.errors import EmitError
-from frittata.backends.vta.isa import (
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram, DramBuffer
+from frittata.backends.vta.hw.encode import encode, encode_stream, encode_uop
+from frittata.backends.vta.hw.errors import EmitError
+from frittata.backends.vta.hw.isa import (
     Alu, Deps, Finish, Gemm, Instruction, Load, MemType, Stage, Store, Uop, stage_of)
-from frittata.backends.vta.kernel import AluKernel, GemmKernel, Kernel, UopLoop
-from frittata.backends.vta.listing import listing
+from frittata.backends.vta.hw.kernel import AluKernel, GemmKernel, Kernel, UopLoop
+from frittata.backends.vta.hw.listing import listing
 
 
 @dataclass(frozen=True, slots=True)
-class Program:
+class InstructionStream:
     """A finished stream: its instructions and the DRAM buffer holding its micro-ops."""
 
     cfg: VtaConfig
@@ -84,7 +84,7 @@ def _check_pair(src: Stage, dst: Stage) -> None:
 
 
 class Emitter:
-    """Builds one instruction stream at a time; `synchronize` returns it as a `Program`."""
+    """Builds one instruction stream at a time; `synchronize` returns it as an `InstructionStream`."""
 
     def __init__(self, cfg: VtaConfig, dram: Dram) -> None:
         self.cfg, self.dram = cfg, dram
@@ -174,7 +174,7 @@ class Emitter:
             self._commit(dst)
         self._pending[dst] = replace(self._pending.get(dst, Deps()), **{flag: True})
 
-    def synchronize(self) -> Program:
+    def synchronize(self) -> InstructionStream:
         """Close the stream: drain the store and load modules into compute, then FINISH.
         Returns the program (micro-ops written to DRAM) and starts a new, empty stream."""
         for stage in Stage:
@@ -186,7 +186,7 @@ class Emitter:
         self._commit(Stage.COMPUTE)
         self._insns.append(Finish())
         uops = self._uop_buffer()
-        program = Program(self.cfg, self._relocated(uops), uops)
+        program = InstructionStream(self.cfg, self._relocated(uops), uops)
         self._reset()
         return program
 

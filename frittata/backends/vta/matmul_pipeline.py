@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from frittata.backends.vta.emitter import Emitter
-from frittata.backends.vta.isa import AluOp, Stage
-from frittata.backends.vta.kernel import rows_kernel
+from frittata.backends.vta.hw.emitter import Emitter
+from frittata.backends.vta.hw.isa import AluOp, Stage
+from frittata.backends.vta.hw.kernel import rows_kernel
 
 LOAD, COMPUTE, STORE = Stage.LOAD, Stage.COMPUTE, Stage.STORE
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import assert_never
 
-from frittata.backends.vta.errors import ConfigError
-from frittata.backends.vta.isa import MemType
+from frittata.backends.vta.hw.errors import ConfigError
+from frittata.backends.vta.hw.isa import MemType
 
 UOP_WIDTH = 32
 """Bits per micro-op (fixed by the ISA)."""

@@ -4,11 +4,11 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
-from frittata.backends.vta.encode import encode_uop
-from frittata.backends.vta.isa import Alu, AluOp, Gemm, Uop
-from frittata.backends.vta.machine import Machine
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
+from frittata.backends.vta.hw.encode import encode_uop
+from frittata.backends.vta.hw.isa import Alu, AluOp, Gemm, Uop
+from frittata.backends.vta.hw.machine import Machine
 
 CFG = VtaConfig()
 N_ROWS = 24

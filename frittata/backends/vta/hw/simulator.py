@@ -13,15 +13,15 @@ from __future__ import annotations
 from collections import deque
 from typing import assert_never
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
-from frittata.backends.vta.encode import decode_stream
-from frittata.backends.vta.errors import StreamError, TokenError
-from frittata.backends.vta.isa import (
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
+from frittata.backends.vta.hw.encode import decode_stream
+from frittata.backends.vta.hw.errors import StreamError, TokenError
+from frittata.backends.vta.hw.isa import (
     Alu, Finish, Gemm, Instruction, Load, Queue, Stage, Store, stage_of)
-from frittata.backends.vta.listing import describe
-from frittata.backends.vta.machine import Machine
-from frittata.backends.vta.timing import Counters, Report, TimingParams, cycles
+from frittata.backends.vta.hw.listing import describe
+from frittata.backends.vta.hw.machine import Machine
+from frittata.backends.vta.hw.timing import Counters, Report, TimingParams, cycles
 
 Pending = dict[Stage, deque[tuple[int, Instruction]]]
 

@@ -14,10 +14,10 @@ from typing import Any, assert_never
 
 import numpy as np
 
-from frittata.backends.vta.config import (
+from frittata.backends.vta.hw.config import (
     INSN_WIDTH, LOOP_ITER_WIDTH, SRAM_ADDR_WIDTH, VtaConfig)
-from frittata.backends.vta.errors import EncodingError
-from frittata.backends.vta.isa import (
+from frittata.backends.vta.hw.errors import EncodingError
+from frittata.backends.vta.hw.isa import (
     Alu, AluOp, Deps, Finish, Gemm, Instruction, Load, MemType, Opcode, Store, Uop, opcode_of)
 
 Layout = tuple[tuple[str, int, int], ...]

@@ -10,7 +10,7 @@ from typing import assert_never
 
 import numpy as np
 
-from frittata.backends.vta.isa import Alu, AluOp
+from frittata.backends.vta.hw.isa import Alu, AluOp
 
 
 def _shift(x: np.ndarray, amount: np.ndarray | np.int64) -> np.ndarray:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from frittata.backends.vta.errors import EmitError
-from frittata.backends.vta.isa import AluOp, Uop
+from frittata.backends.vta.hw.errors import EmitError
+from frittata.backends.vta.hw.isa import AluOp, Uop
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,13 @@ from typing import assert_never
 
 import numpy as np
 
-from frittata.backends.vta.alu import alu_apply, alu_sequential, vectorisable
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
-from frittata.backends.vta.encode import split_uops
-from frittata.backends.vta.errors import AddressError, HazardError, StreamError
-from frittata.backends.vta.gemm import gemm_accumulate
-from frittata.backends.vta.isa import Alu, Gemm, Load, MemType, Store
+from frittata.backends.vta.hw.alu import alu_apply, alu_sequential, vectorisable
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
+from frittata.backends.vta.hw.encode import split_uops
+from frittata.backends.vta.hw.errors import AddressError, HazardError, StreamError
+from frittata.backends.vta.hw.gemm_core import gemm_accumulate
+from frittata.backends.vta.hw.isa import Alu, Gemm, Load, MemType, Store
 
 
 class Machine:

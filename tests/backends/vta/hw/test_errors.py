@@ -5,15 +5,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
-from frittata.backends.vta.encode import encode_uop
-from frittata.backends.vta.errors import (
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
+from frittata.backends.vta.hw.encode import encode_uop
+from frittata.backends.vta.hw.errors import (
     AddressError, EmitError, HazardError, StreamError, TokenError)
-from frittata.backends.vta.isa import (
+from frittata.backends.vta.hw.isa import (
     Alu, AluOp, Deps, Finish, Gemm, Load, MemType, Stage, Store, Uop)
-from frittata.backends.vta.kernel import GemmKernel, UopLoop
-from frittata.backends.vta.simulator import Simulator
+from frittata.backends.vta.hw.kernel import GemmKernel, UopLoop
+from frittata.backends.vta.hw.simulator import Simulator
 from frittata.errors import FrittataError
 
 from tests.backends.vta.helpers import Device

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import assert_never
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.isa import Alu, Finish, Gemm, Instruction, Load, MemType, Stage, Store
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.isa import Alu, Finish, Gemm, Instruction, Load, MemType, Stage, Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.errors import ConfigError
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.errors import ConfigError
 from frittata.errors import HardwareError
 
 

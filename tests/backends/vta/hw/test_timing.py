@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
-from frittata.backends.vta.isa import Alu, AluOp, Deps, Finish, Gemm, Load, MemType, Store
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
+from frittata.backends.vta.hw.isa import Alu, AluOp, Deps, Finish, Gemm, Load, MemType, Store
 from frittata.backends.vta.matmul import run_matmul
-from frittata.backends.vta.simulator import Simulator
-from frittata.backends.vta.timing import TimingParams, cycles
+from frittata.backends.vta.hw.simulator import Simulator
+from frittata.backends.vta.hw.timing import TimingParams, cycles
 
 CFG = VtaConfig()
 P = TimingParams()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from frittata.backends.vta.isa import (
+from frittata.backends.vta.hw.isa import (
     Alu, Deps, Finish, Gemm, Instruction, Load, Queue, Stage, Store, Uop, stage_of)
 
 
