@@ -41,8 +41,8 @@ PACKAGES = {
     "terms": ("frittata.terms.",),
     "rewrites": ("frittata.rewrites.",),
     "extract": ("frittata.extract.",),
-    "vta-sim": tuple(f"frittata.backends.vta.{m}." for m in
-                     ("simulator", "machine", "alu", "gemm", "dram", "timing", "encode")),
+    "vta-sim": tuple(f"frittata.backends.vta.hw.{m}." for m in
+                     ("simulator", "machine", "alu", "gemm_core", "dram", "timing", "encode")),
 }
 EQUIVALENTS = ROOT / "bench" / "equivalent_mutants.md"
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from frittata.backends.vta.config import VtaConfig
-from frittata.backends.vta.dram import Dram
-from frittata.backends.vta.errors import AddressError, TokenError
-from frittata.backends.vta.gemm import gemm_accumulate
-from frittata.backends.vta.isa import Deps, Finish, Gemm, Store
-from frittata.backends.vta.simulator import Simulator
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.dram import Dram
+from frittata.backends.vta.hw.errors import AddressError, TokenError
+from frittata.backends.vta.hw.gemm_core import gemm_accumulate
+from frittata.backends.vta.hw.isa import Deps, Finish, Gemm, Store
+from frittata.backends.vta.hw.simulator import Simulator
 
 CFG = VtaConfig()
 
