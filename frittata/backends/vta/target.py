@@ -37,7 +37,7 @@ def cost_model() -> CostModel:
 
 def rule_params() -> Mapping[str, object]:
     """$BATCH, $BLOCK_IN and $BLOCK_OUT of the tensorization rules: the default configuration's."""
-    from frittata.backends.vta.config import VtaConfig
+    from frittata.backends.vta.hw.config import VtaConfig
     from frittata.backends.vta.tensorize import rule_parameters
 
     return rule_parameters(VtaConfig())
