@@ -192,7 +192,8 @@ def test_rules_check_exits_0_on_a_sound_file_and_1_on_a_counterexample(tmp_path)
 
 def test_rules_check_compiles_tiled_schedules(tmp_path):
     text = (RULES / "tiling.rules").read_text()
-    first = text[:text.index("(rule tile-conv2d-v8-oc12x8-par-pixel")]
+    first_row = text.index("(v8-oc12x8-par-oc")
+    first = text[:text.index("\n", first_row)] + ")\n"  # the conv table cut to its first row
     (tmp_path / "one.rules").write_text(first)
     done = frittata("rules", "check", str(tmp_path / "one.rules"))
     assert "2 compiled" in done.stdout and "1 rules: 1 passed, 0 failed" in done.stdout
