@@ -120,7 +120,7 @@ def parse_rules(text: str, file: str = "<string>", family: str | None = None,
             case "family":
                 family = _family_form(form)
             case "parameters":
-                pass
+                continue  # its defaults were read into `bound` before the loop
             case "rule":
                 for rule in _rule_form(form, family, bound):
                     if any(r.name == rule.name for r in rules):
