@@ -5,8 +5,9 @@ A rule file is read as s-expressions; every `(rule ...)` form yields mutants of 
 `change-constant` (an integer +1, a float doubled or +1 when zero, true <-> false) and
 `change-op` (an operator or an op name inside an attribute, e.g. a kernel expression or an
 epilogue, replaced by its sibling in `OP_SIBLINGS`). Each mutant is one rule form re-printed,
-parsed alone with the family its file gives it, and checked with
-`frittata.rewrites.check.check_rules`: a failing rule kills it. A mutant the parser rejects is
+parsed alone with the family its file gives it, and checked as `frittata rules check` checks
+it (`frittata.rewrites.check.check_rules` with the LLVM and VTA runners, so kernels on the
+right side are compiled and run): a failing rule kills it. A mutant the parser rejects is
 stillborn (it could never ship, so it is left out of the score); a swap under a commutative
 operator, or of two equal operands, is equivalent by construction and is not run.
 
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from frittata.backends.rule_runners import RUNNERS
 from frittata.errors import FrittataError
 from frittata.rewrites.check import check_rules
 from frittata.rewrites.rule_format import parse_rules
@@ -115,7 +117,7 @@ def judge(mutant: RuleMutant) -> Verdict:
     except FrittataError as err:
         return Verdict(mutant, "stillborn", str(err))
     try:
-        failed = [r for r in check_rules(rules) if not r.passed]
+        failed = [r for r in check_rules(rules, compiled=RUNNERS) if not r.passed]
     except Exception as err:  # noqa: BLE001 - a checker that stops with an error rejects the rule too
         return Verdict(mutant, "killed", f"checker crashed: {type(err).__name__}: {err}")
     if failed:

@@ -61,10 +61,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         case "run":
             return _run(args)
         case "rules":
-            from frittata.backends.llvm import build
+            from frittata.backends.rule_runners import RUNNERS
             from frittata.rewrites.check import rules_check_main
 
-            return rules_check_main(args.files, compiled=lambda program, inputs: build(program).run(**inputs))
+            return rules_check_main(args.files, compiled=RUNNERS)
         case "bench":
             from frittata.benchmark import run_bench
 

@@ -11,10 +11,12 @@ values into NaN or infinity is a counterexample.
 A rule fails if any instance differs, if its right side is ill-typed or changes the type, or if
 fewer than `minimum` meaningful instances were found for one of its dtype variants (an
 untested rule is not a checked rule). A rule with sequence variables is checked on instances
-of randomly drawn sequence lengths (`draw_instance`). Rules whose right side is a tiled kernel carry a loop
-schedule the interpreter ignores: given a `compiled` runner (the CLI passes the LLVM backend's),
-their meaningful instances are also compiled, as outputs of one program, and run against the
-interpreter's left side.
+of randomly drawn sequence lengths (`draw_instance`). A right side that builds a kernel (a
+fused epilogue, a tiled loop schedule, a VTA block) means more than the interpreter sees: given
+`compiled` runners by target (the CLI passes the LLVM backend's as "llvm" and the VTA
+simulator's as "vta"), its largest meaningful instances are also compiled, each as its own
+program, run (VTA ops on "vta", other kernels on "llvm") and compared with the interpreter's
+left side; a right side that does not build or run fails the rule.
 """
 
 from __future__ import annotations
@@ -27,20 +29,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from frittata.errors import FrittataError
-from frittata.rewrites.instances import Instance, dtype_variants, wants_wide_dims
+from frittata.rewrites.exprs import PREDICATES
+from frittata.rewrites.instances import Instance, dtype_variants, rhs_ops
 from frittata.rewrites.library import library_rules, load_file
 from frittata.rewrites.matching import build_rhs, guards_hold
 from frittata.rewrites.rule_format import Pattern, PVar, Rule
 from frittata.rewrites.sequences import draw_instance
 from frittata.terms.interp import evaluate
+from frittata.terms.ops import KERNELS, VTA, Op
 from frittata.terms.program import Program
-from frittata.terms.term import Term
+from frittata.terms.term import Term, postorder
 
 RTOL, ATOL = 1e-3, 1e-4
-COMPILED = 2  # largest instances of a tiled rule compiled, as one program (~1-2 s per kernel)
+COMPILED = 2  # largest instances of a kernel rule compiled, each its own program (~1-2 s per kernel)
+FORMS = 8  # at most this many compiled in all: the largest instance of each kernel form first
 
 # Compiles a program and runs it on named inputs (e.g. the LLVM backend's build + run).
 Runner = Callable[[Program, Mapping[str, np.ndarray]], Mapping[str, np.ndarray]]
+Runners = Mapping[str, Runner]  # by target: "llvm", "vta"
 
 
 @dataclass
@@ -80,10 +86,10 @@ class _Case:
 
 
 def check_rule(rule: Rule, examples: int = 12, attempts: int = 2500, seed: int = 0,
-               compiled: Runner | None = None, minimum: int | None = None) -> CheckResult:
+               compiled: Runners | None = None, minimum: int | None = None) -> CheckResult:
     """Check one rule on `examples` meaningful instances per dtype variant (drawn in at most
     `attempts` tries each); fail below `minimum` (default: half of `examples`, at least 1).
-    With `compiled`, a tiled right side is also compiled on `COMPILED` of its instances."""
+    With `compiled`, a kernel right side is also compiled on `_compiled_cases` of its instances."""
     rng = np.random.default_rng([seed, zlib.crc32(rule.name.encode())])
     need = max(1, examples // 2) if minimum is None else minimum
     result = CheckResult(rule, 0)
@@ -97,7 +103,7 @@ def check_rule(rule: Rule, examples: int = 12, attempts: int = 2500, seed: int =
             fixed = draw_instance(rule, rng)  # sequence variables get drawn lengths
             if fixed is None:
                 continue
-            instance = Instance(fixed, rng, variant, suffix=f"_{len(cases)}" if compiled else "")
+            instance = Instance(fixed, rng, variant)
             lhs = instance.build()
             if lhs is None or not guards_hold(fixed, instance.env):
                 continue
@@ -115,10 +121,48 @@ def check_rule(rule: Rule, examples: int = 12, attempts: int = 2500, seed: int =
                               f"in {attempts} attempts, {result.tried} satisfying the guards; expected "
                               f">= {need} ({rule.where})")
             return result
-    if compiled is not None and wants_wide_dims(rule):
-        chosen = sorted(cases, key=lambda c: -c.expected.size)[:COMPILED]  # most blocks and tails
-        result.compiled, result.failure = len(chosen), _run_compiled(chosen, compiled)
+    runner = _runner(rule, compiled or {})
+    if runner is not None:
+        chosen = _compiled_cases(cases)
+        result.compiled, result.failure = len(chosen), _run_compiled(chosen, runner)
     return result
+
+
+def _compiled_cases(cases: list[_Case]) -> list[_Case]:
+    """The cases worth compiling: the largest of each kernel form (`_form`: a backend
+    specializes on it), then the largest overall (most blocks and tails), `COMPILED` at least
+    and `FORMS` at most."""
+    by_size = sorted(cases, key=lambda c: -c.expected.size)
+    firsts: dict[tuple, _Case] = {}
+    for case in by_size:
+        firsts.setdefault(_form(case.rhs), case)
+    chosen = list(firsts.values())[:FORMS]
+    extra = [c for c in by_size if all(c is not k for k in chosen)]
+    return chosen + extra[:max(0, COMPILED - len(chosen))]
+
+
+def _form(term: Term) -> tuple:
+    """What a backend specializes a kernel on, sizes aside, as the library's guards see it:
+    each kernel node's op, its operands' dtypes, ranks and parameter-ness, and whether its epilogue is one VTA
+    runs, one a float register block runs, and has a none bound."""
+    form = []
+    for node in postorder([term]):
+        if node.op in KERNELS:
+            steps = tuple(dict(node.attrs).get("epilogue", ()))
+            epilogue = (PREDICATES["vta-epilogue"][1](steps), PREDICATES["float-epilogue"][1](steps),
+                        any(v is None for step in steps for v in step[1:]))
+            operands = tuple((a.dtype, a.type.rank, a.op == Op.PARAM) for a in node.args)
+            form.append((node.op, operands, epilogue))
+    return tuple(form)
+
+
+def _runner(rule: Rule, compiled: Runners) -> Runner | None:
+    """The runner a rule's right side is compiled with: "vta" for VTA ops, "llvm" for other
+    kernels; None for plain ops (the interpreter is their meaning) or no such runner."""
+    ops = rhs_ops(rule)
+    if ops & VTA:
+        return compiled.get("vta")
+    return compiled.get("llvm") if ops & KERNELS else None
 
 
 def _compare(rule: Rule, instance: Instance, lhs: Term) -> _Case | str | None:
@@ -138,18 +182,19 @@ def _compare(rule: Rule, instance: Instance, lhs: Term) -> _Case | str | None:
 
 
 def _run_compiled(cases: list[_Case], compiled: Runner) -> str | None:
-    """Compile every case's right side as one program; the first that differs, or None."""
-    if not cases:
-        return None
-    program = Program({f"case{i}": c.rhs for i, c in enumerate(cases)})
-    inputs = {n: v for c in cases for n, v in c.inputs.items() if n in program.inputs}
-    got = compiled(program, inputs)
-    for i, case in enumerate(cases):
-        value = got[f"case{i}"]
+    """Compile and run each case's right side as its own program (one instance per program:
+    what is checked is the rule, not how a backend plans several outputs); the first that
+    fails or differs, or None."""
+    for case in cases:
+        program = Program({"rhs": case.rhs})
+        inputs = {n: v for n, v in case.inputs.items() if n in program.inputs}
+        try:
+            value = compiled(program, inputs)["rhs"]
+        except Exception as err:  # noqa: BLE001 - whatever stops the backend, the rule's right side fails
+            return f"compiled right side does not build or run: {type(err).__name__}: {err}; rhs = {case.rhs!r}"
         if not (_finite(value) and _close(case.expected, value)):
-            shown = _shown({n: v for n, v in case.inputs.items() if n in program.inputs})
             return (f"compiled right side differs from the interpreter's left side: rhs = {case.rhs!r}; "
-                    f"inputs {shown}; {_diff(case.expected, value)}")
+                    f"inputs {_shown(inputs)}; {_diff(case.expected, value)}")
     return None
 
 
@@ -187,11 +232,11 @@ def _diff(a: np.ndarray, b: np.ndarray) -> str:
 
 
 def check_rules(rules: Iterable[Rule], examples: int = 12, seed: int = 0,
-                compiled: Runner | None = None) -> list[CheckResult]:
+                compiled: Runners | None = None) -> list[CheckResult]:
     return [check_rule(r, examples, seed=seed, compiled=compiled) for r in rules for r in r.directions()]
 
 
-def rules_check_main(files: list[str], out=sys.stdout, compiled: Runner | None = None) -> int:
+def rules_check_main(files: list[str], out=sys.stdout, compiled: Runners | None = None) -> int:
     """`frittata rules check [FILES]`: check the given files (default: the library).
 
     Prints one line per rule (meaningful instances per dtype variant, compiled ones) and a

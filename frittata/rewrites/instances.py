@@ -8,9 +8,14 @@ pattern are sampled per operator. A leaf's dtype comes from the instance's dtype
 (`dtype_variants`: every dtype its guards admit, so `is-8-bit` is tried on int8 and on uint8).
 A leaf's data comes from the valid domain of the operand it feeds (`DOMAINS`: a batch-norm
 variance is positive, a divisor non-zero), so an instance is not vacuous by construction.
-Dimensions come from a small per-instance palette, so equal dimensions — which guards often
-want — are likely; rules producing tiled kernels draw from a wider palette, so their blocks and
-remainders both occur. Ill-typed attempts return None; the checker simply tries again.
+An integer leaf no guard names sometimes takes another integer dtype, and any leaf is
+sometimes a parameter (a contraction's weights and bias together in half the instances), so
+a dropped dtype or param-only guard shows (backends specialize on both). Dimensions come from
+a small per-instance palette, so equal dimensions — which guards often want — are likely;
+rules producing sized kernels or testing divisibility by a block draw from a wider palette,
+so blocks, remainders and sizes past one block all occur; dense and matmul inputs are
+sometimes batched (rank 3). Ill-typed attempts return None; the checker
+simply tries again.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from frittata.rewrites.signature import OP_ATTRS, canonical_attrs
 from frittata.terms.builders import param, var
 from frittata.terms.dtypes import INT_DTYPES, TensorType, is_int
 from frittata.terms.infer import FLOAT_ONLY
-from frittata.terms.ops import BINARY, TILED, Op
+from frittata.terms.ops import BINARY, TILED, VTA, Op, class_set
 from frittata.terms.term import Term
 
 _DIMS = (1, 2, 3, 4, 8, 16)
@@ -38,9 +43,17 @@ DOMAINS = {(Op.BATCH_NORM, 4): "positive", (Op.DIV, 1): "nonzero", (Op.SQRT, 0):
            (Op.LOG, 0): "positive", (Op.POW, 0): "positive"}
 # Dtypes admitted by a dtype guard on a leaf (`dtype-is` admits the dtype it names).
 GUARD_DTYPES = {"is-8-bit": ("int8", "uint8"), "is-float": ("float32",), "is-int": INT_DTYPES}
-_RANK = {Op.CONV2D: 4, Op.FUSED_CONV2D: 4, Op.PACK_NCHWC: 4, Op.UNPACK_NCHWC: 5, Op.BATCH_NORM: 4,
-         Op.MAX_POOL2D: 4, Op.AVG_POOL2D: 4, Op.GLOBAL_AVG_POOL: 4, Op.DENSE: 2, Op.FUSED_DENSE: 2,
-         Op.MATMUL: 2}
+# Ranks of a first operand with nothing to fit (a contraction's input is sometimes batched).
+_RANK = {Op.CONV2D: (4,), Op.FUSED_CONV2D: (4,), Op.PACK_NCHWC: (4,), Op.UNPACK_NCHWC: (5,), Op.BATCH_NORM: (4,),
+         Op.MAX_POOL2D: (4,), Op.AVG_POOL2D: (4,), Op.GLOBAL_AVG_POOL: (4,), Op.DENSE: (2, 2, 3),
+         Op.FUSED_DENSE: (2, 2, 3), Op.MATMUL: (2, 2, 3), Op.VTA_UNPACK: (4,)}
+# Guards that test a dimension against a block size: their rules draw from the wide palette.
+_BLOCK_GUARDS = frozenset({"divisible", "not-divisible", "fits-block"})
+# Integer dtypes an unguarded integer leaf may take instead of its sibling's (a dtype guard,
+# when dropped, must be missed by some instance).
+_INT_WANDER = ("int8", "uint8", "int32")
+_CONTRACTIONS = frozenset({Op.CONV2D, Op.DENSE, Op.MATMUL, Op.FUSED_CONV2D, Op.FUSED_DENSE})
+_PARAM_RATE = 0.3  # a leaf no param-only guard names is a parameter this often (backends pack weights)
 
 
 def dtype_variants(rule: Rule) -> list[dict[str, str]]:
@@ -74,30 +87,37 @@ def _leaf_names(p: Pattern | PSeq) -> set[str]:
             return set().union(*(_leaf_names(a) for a in p.args))
 
 
-def wants_wide_dims(rule: Rule) -> bool:
-    """Whether the right side makes a tiled kernel (its schedule depends on the sizes)."""
+def rhs_ops(rule: Rule) -> set[Op]:
+    """The operators the rule's right side builds."""
     def ops(p: Pattern | PSeq) -> set[Op]:
         return {p.op}.union(*(ops(a) for a in p.args)) if isinstance(p, PNode) else set()
-    return bool(ops(rule.rhs) & TILED)
+    return ops(rule.rhs)
+
+
+def wants_wide_dims(rule: Rule) -> bool:
+    """Whether sizes past a block matter: the right side makes a sized kernel (a fused epilogue,
+    a tiled schedule, a VTA block) or a guard tests divisibility by a block."""
+    sized = TILED | VTA | class_set("fused")
+    return bool(rhs_ops(rule) & sized) or any(g.fn in _BLOCK_GUARDS for g in rule.guards)
 
 
 class Instance:
     """One left-side instance: its term and the variable environment of the match.
 
-    `dtypes` fixes leaf dtypes (one of `dtype_variants`); `suffix` is appended to leaf names,
-    so several instances can be outputs of one program.
+    `dtypes` fixes leaf dtypes (one of `dtype_variants`).
     """
 
-    def __init__(self, rule: Rule, rng: np.random.Generator, dtypes: dict[str, str] | None = None,
-                 suffix: str = "") -> None:
-        self.rule, self.rng, self.suffix = rule, rng, suffix
+    def __init__(self, rule: Rule, rng: np.random.Generator, dtypes: dict[str, str] | None = None) -> None:
+        self.rule, self.rng = rule, rng
         dims = _WIDE_DIMS if wants_wide_dims(rule) else _DIMS
         self.palette = tuple(rng.choice(dims, size=int(rng.integers(2, 4)), replace=False))
         self.params = {a.name for g in rule.guards if g.fn == "param-only" for a in g.args if isinstance(a, Var)}
+        self.params |= {n for n in sorted(_leaf_names(rule.lhs)) if rng.random() < _PARAM_RATE}
+        self.weights_params = bool(rng.random() < 0.5)  # a contraction's weights and bias, as in a model
         self.dtypes: dict[str, str] = dict(dtypes or {})
         self.terms: dict[str, Term] = {}
         self.env: dict[str, object] = {}
-        self.domains: dict[str, str] = {}  # leaf name (with suffix) -> domain of its data
+        self.domains: dict[str, str] = {}  # leaf name -> domain of its data
         self.parents: list[tuple[Op, int]] = []  # (operator, position) above the node being built
         self.positive = bool(rng.random() < 0.5)  # unconstrained float data: positive or normal
 
@@ -135,18 +155,22 @@ class Instance:
         ty = self._propose(p, i, prev, attrs, hint)
         if arg.name in self.dtypes:  # the variant names the leaf's dtype
             ty = TensorType(ty.shape, self.dtypes[arg.name])
+        elif ty.dtype in _INT_WANDER and self.rng.random() < 0.25:
+            ty = TensorType(ty.shape, str(self.rng.choice(_INT_WANDER)))
         if ty.size > _MAX_LEAF:
             raise _TooLarge(ty)
-        term = self._leaf(arg.name, ty, DOMAINS.get((p.op, i), "any"))
+        term = self._leaf(arg.name, ty, p.op, i)
         self.terms[arg.name], self.env[arg.name] = term, ty
         return term
 
-    def _leaf(self, name: str, ty: TensorType, domain: str) -> Term:
-        leaf = name + self.suffix
-        self.domains[leaf] = domain
+    def _leaf(self, name: str, ty: TensorType, op: Op, position: int) -> Term:
+        """A leaf for operand `position` of `op`, its data from that operand's domain."""
+        self.domains[name] = DOMAINS.get((op, position), "any")
+        if self.weights_params and op in _CONTRACTIONS and position in (1, 2):
+            self.params.add(name)
         if name in self.params:
-            return param(leaf, self.data(leaf, ty))
-        return var(leaf, ty.shape, ty.dtype)
+            return param(name, self.data(name, ty))
+        return var(name, ty.shape, ty.dtype)
 
     def data(self, leaf: str, ty: TensorType) -> np.ndarray:
         """Random data for a leaf, from the domain of the operand it feeds."""
@@ -187,7 +211,7 @@ class Instance:
         """A type for a first operand with nothing to fit."""
         if hint is not None and (op in BINARY or op in _FLOAT_OPS or op not in _RANK):
             return hint
-        rank = _RANK.get(op, int(self.rng.integers(0, 5)))
+        rank = int(self.rng.choice(_RANK[op])) if op in _RANK else int(self.rng.integers(0, 5))
         float_only = op in _FLOAT_OPS
         dtype = "float32" if float_only else str(self.rng.choice(["float32", "float32", "int32", "int8"]))
         if op == Op.RIGHT_SHIFT and not is_int(dtype):

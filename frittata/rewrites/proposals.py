@@ -25,8 +25,9 @@ def propose(inst, p, i: int, prev: list[Term], attrs: dict, hint) -> TensorType:
             return _conv_operand(inst, i, prev, attrs)
         case Op.DENSE | Op.FUSED_DENSE:
             return _dense_operand(inst, i, prev, attrs)
-        case Op.MATMUL:
-            return TensorType((x.shape[-1], inst.dims(1)[0]), x.dtype)
+        case Op.MATMUL:  # a batched x sometimes meets batched weights
+            batch = x.shape[:-2] if x.rank > 2 and inst.rng.random() < 0.5 else ()
+            return TensorType(batch + (x.shape[-1], inst.dims(1)[0]), x.dtype)
         case Op.BATCH_NORM:
             return TensorType((x.shape[1],), x.dtype)
         case Op.LAYER_NORM:
@@ -124,14 +125,20 @@ def _elementwise_expr(inst, operands: int, dtype: str) -> tuple:
 
 
 def _epilogue(inst, x: TensorType, residual: bool) -> tuple:
+    """0-2 random steps (a residual add inserted anywhere): relu, shift, clip (integer bounds
+    near the data, past VTA's 16-bit immediates, or none), a cast to int8 (last, or first).
+    Float clips have both bounds: the fusion rules make no other (the LLVM float kernels
+    take numbers)."""
     rng = inst.rng
     integer = is_int(x.dtype)
+    bounds = [(-4, 4), (-4, 4), (None, 4), (-4, None), (-70000, 70000)] if integer else [(-1.0, 1.0)]
     steps: list[tuple] = []
     for _ in range(int(rng.integers(0, 3))):
-        steps.append([("relu",), ("clip", -4, 4) if integer else ("clip", -1.0, 1.0),
+        lo, hi = bounds[int(rng.integers(len(bounds)))]
+        steps.append([("relu",), ("clip", lo, hi),
                       ("shift", int(rng.integers(0, 5))) if integer else ("relu",)][int(rng.integers(3))])
     if residual:
         steps.insert(int(rng.integers(len(steps) + 1)), ("add",))
     if integer and rng.random() < 0.3:
-        steps.append(("cast", "int8"))
+        steps.insert(len(steps) if rng.random() < 0.8 else 0, ("cast", "int8"))
     return tuple(steps)

@@ -14,7 +14,8 @@ from frittata.terms.term import Term, build
 
 __all__ = ["batch_norm", "layer_norm", "softmax"]
 
-EPS = Attr("eps", float, 1e-5, as_float, lambda x: [1e-5])
+# eps from the usual 1e-5 up to 0.5: only a large eps shows a rule that adds it wrongly
+EPS = Attr("eps", float, 1e-5, as_float, lambda x: [1e-5, 1e-3, 0.1, 0.5])
 
 
 def _infer_batch_norm(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> TensorType:

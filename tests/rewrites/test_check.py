@@ -113,6 +113,6 @@ def _miscompiled(program, inputs):
 
 def test_a_miscompiled_schedule_is_caught_by_running_the_kernel():
     rule = next(r for r in library_rules() if r.name == "tile-dense/v8-m6x16-k256")
-    assert check_rule(rule, compiled=lambda p, x: ft.evaluate(p, x)).passed
-    result = check_rule(rule, compiled=_miscompiled)
+    assert check_rule(rule, compiled={"llvm": lambda p, x: ft.evaluate(p, x)}).passed
+    result = check_rule(rule, compiled={"llvm": _miscompiled})
     assert not result.passed and "compiled right side differs" in result.failure

@@ -39,14 +39,15 @@ def _picked(program: ft.Program, model: CpuModel) -> dict:
 
 
 def test_every_tiling_rule_passes_the_property_check_compiled_with_llvm():
-    """The interpreter ignores schedules: each rule's two largest instances are also compiled
-    (one program per rule) and run against the interpreter's left side."""
+    """The interpreter ignores schedules: each rule's largest instances (the largest of each
+    kernel form, two at least) are also compiled, one program each, and run against the
+    interpreter's left side."""
     rules = load_file(TILING)
     assert rules and all(r.name.startswith("tile-") and r.family == "tiling" for r in rules)
-    results = [check_rule(r, compiled=lambda p, x: build(p).run(**x)) for r in rules]
+    results = [check_rule(r, compiled={"llvm": lambda p, x: build(p).run(**x)}) for r in rules]
     failures = [r.line() for r in results if not r.passed]
     assert not failures, "\n".join(failures)
-    assert all(r.compiled == 2 and r.total == 12 for r in results)
+    assert all(r.compiled >= 2 and r.total == 12 for r in results)
 
 
 GOOD = {"vec": 8, "oc_block": 12, "oc_tail": 8, "ow_block": 8, "ow_tail": 2, "c_block": 2, "c_tail": 1,
