@@ -49,8 +49,12 @@ def register_target(target: Target, replace: bool = False) -> None:
     _register(target, replace)
 
 
-def from_onnx(model, shapes=None) -> Program:
-    """Import an ONNX model (path, bytes or ModelProto) as a Program; see `frittata.terms.onnx_import`."""
+def from_onnx(model, shapes=None, constants=None) -> Program:
+    """Import an ONNX model (path, bytes or ModelProto) as a Program; see `frittata.terms.onnx_import`.
+
+    `shapes` fixes symbolic input dimensions; `constants` binds graph inputs that steer shapes
+    (axes, pads, starts/ends, shape, bounds, k) to values at compile time.
+    """
     from frittata.terms.onnx_import import from_onnx as _from_onnx
 
-    return _from_onnx(model, shapes=shapes)
+    return _from_onnx(model, shapes=shapes, constants=constants)

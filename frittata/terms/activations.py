@@ -54,8 +54,11 @@ def _gelu_scalar(p, x, approximate: str):
 
 
 def _import_clip(n) -> Term:
-    """Constant bounds become `clip`; computed ones `maximum` / `minimum`."""
+    """Constant bounds become `clip`; computed ones `maximum` / `minimum`. Before opset 11 the
+    bounds are the `min` / `max` attributes."""
     x = n.term(0)
+    if n.opset < 11:
+        return clip(x, n.attr("min"), n.attr("max"))
     bounds = [n.values[i] if n.has(i) else None for i in (1, 2)]
     if all(b is None or isinstance(b, np.ndarray) for b in bounds):
         return clip(x, *(None if b is None else b.item() for b in bounds))

@@ -12,7 +12,13 @@ from frittata.errors import FrittataTypeError
 
 FLOAT_DTYPES = ("float32",)
 INT_DTYPES = ("int8", "uint8", "int32", "int64")
-DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
+CORE_DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
+"""The dtypes every stage handles: rules sample them, the LLVM backend computes in them."""
+EXTRA_FLOAT_DTYPES = ("float16", "float64")
+EXTRA_INT_DTYPES = ("int16", "uint16", "uint32", "uint64")
+DTYPES = CORE_DTYPES + EXTRA_FLOAT_DTYPES + EXTRA_INT_DTYPES
+"""Every dtype a term may have: the core ones, and the ones the interpreter and ONNX import
+also accept (ONNX models and node tests use them); the LLVM backend rejects the extra ones."""
 
 
 def check_dtype(dtype: DTypeLike, where: str) -> str:
@@ -32,11 +38,11 @@ def _is_numpy_dtype(dtype: DTypeLike) -> bool:
 
 
 def is_float(dtype: str) -> bool:
-    return dtype in FLOAT_DTYPES
+    return dtype in FLOAT_DTYPES or dtype in EXTRA_FLOAT_DTYPES
 
 
 def is_int(dtype: str) -> bool:
-    return dtype in INT_DTYPES
+    return dtype in INT_DTYPES or dtype in EXTRA_INT_DTYPES
 
 
 @dataclass(frozen=True, slots=True)

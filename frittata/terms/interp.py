@@ -9,6 +9,7 @@ and wrap to int32 like the hardware does.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from frittata.terms.term import Term, postorder
 
 def evaluate(program: Program | Term, inputs: Mapping[str, np.ndarray] | None = None):
     """Evaluate a Program (-> dict of outputs) or a single Term (-> array) on named inputs."""
-    inputs = dict(inputs or {})
+    inputs = {name: as_array(value) for name, value in (inputs or {}).items()}
     if isinstance(program, Term):
         return evaluate(Program({"out": program}), inputs)["out"]
     check_inputs(program.inputs, inputs, "evaluate")
@@ -37,6 +38,11 @@ def _run(roots: list[Term], values: dict[int, np.ndarray], inputs: Mapping[str, 
             if id(node) not in values:
                 values[id(node)] = _checked(node, eval_node(node, [values[id(a)] for a in node.args], inputs))
     return values
+
+
+def as_array(value: Any) -> Any:
+    """A numpy scalar (np.float32(1.5)) as the 0-d array it stands for; anything else unchanged."""
+    return np.asarray(value) if isinstance(value, np.generic) else value
 
 
 def check_inputs(expected: Mapping[str, TensorType], given: Mapping[str, object], where: str) -> None:

@@ -181,11 +181,21 @@ def onnx_slice(dim: int, start: int, end: int, step: int) -> tuple[int, int | No
     return (start, None if end < 0 else end, step)
 
 
-def _import_slice(n) -> Term:
-    x = n.term(0)
+def _slice_bounds(n) -> tuple[np.ndarray, ...]:
+    """(starts, ends, axes, steps): attributes before opset 10, constant inputs 1..4 since."""
+    if n.opset < 10:
+        starts, ends = np.array(n.attr("starts"), np.int64), np.array(n.attr("ends"), np.int64)
+        axes = np.array(n.attr("axes", range(len(starts))), np.int64)
+        return starts, ends, axes, np.ones(len(starts), np.int64)
     starts, ends = n.const(1, "starts"), n.const(2, "ends")
     axes = n.const(3, "axes") if n.has(3) else np.arange(len(starts))
     steps = n.const(4, "steps") if n.has(4) else np.ones(len(starts), np.int64)
+    return starts, ends, axes, steps
+
+
+def _import_slice(n) -> Term:
+    x = n.term(0)
+    starts, ends, axes, steps = _slice_bounds(n)
     triples: list[tuple[int, int | None, int]] = [(0, d, 1) for d in x.shape]
     for start, end, where, step in zip(starts, ends, axes, steps):
         where = int(where) % x.type.rank
@@ -193,22 +203,78 @@ def _import_slice(n) -> Term:
     return slice(x, triples)
 
 
-def _import_pad(n) -> Term:
-    """Constant-mode Pad; negative pads crop (a slice after the pad)."""
-    if n.attr("mode", "constant") != "constant":
-        raise FrontendError(f"unsupported: Pad mode {n.attr('mode')!r}; only 'constant'")
-    x = n.term(0)
-    rank = x.type.rank
-    raw = [int(p) for p in (n.const(1, "pads") if n.has(1) else n.attr("pads"))]
+def _pad_pairs(n, rank: int) -> list[tuple[int, int]]:
+    """(before, after) per axis from `pads` (an attribute before opset 11, input 1 since) and axes."""
+    raw = [int(p) for p in (n.const(1, "pads") if n.opset >= 11 else n.attr("pads"))]
     axes = [a % rank for a in (n.axes(3) or range(rank))]
+    if len(raw) != 2 * len(axes):
+        raise FrontendError(f"Pad: expected {2 * len(axes)} pads for axes {axes}, got {raw}")
     pairs = [(0, 0)] * rank
     for i, where in enumerate(axes):
         pairs[where] = (raw[i], raw[i + len(axes)])
-    value = n.optional_const(2, "constant_value")
+    return pairs
+
+
+def _border_indices(mode: str, dim: int, before: int, after: int) -> list[int]:
+    """Source index of each padded position for the edge, reflect and wrap modes."""
+    if mode == "reflect" and dim < 2 and before + after > 0:
+        raise FrontendError(f"unsupported: Pad mode 'reflect' of an axis of {dim}")
+    out = []
+    for i in range(-before, dim + after):
+        if mode == "edge":
+            out.append(min(max(i, 0), dim - 1))
+        elif mode == "wrap":
+            out.append(i % dim)
+        else:
+            period = 2 * (dim - 1)
+            j = i % period
+            out.append(j if j < dim else period - j)
+    return out
+
+
+def _import_pad(n) -> Term:
+    """Pad: constant mode is `pad`; edge, reflect and wrap gather border rows; negative pads crop."""
+    mode = n.attr("mode", "constant")
+    if mode not in ("constant", "edge", "reflect", "wrap"):
+        raise FrontendError(f"unsupported: Pad mode {mode!r}; expected constant, edge, reflect or wrap")
+    x = n.term(0)
+    pairs = _pad_pairs(n, x.type.rank)
+    if mode != "constant":
+        for where, (b, a) in enumerate(pairs):
+            if b or a:
+                x = gather(x, _border_indices(mode, x.shape[where], b, a), where)
+        return x
+    value = n.optional_const(2, "constant_value") if n.opset >= 11 else np.array(n.attr("value", 0.0))
     padded = pad(x, [(max(b, 0), max(a, 0)) for b, a in pairs], 0 if value is None else value.item())
     if all(b >= 0 and a >= 0 for b, a in pairs):
         return padded
     return slice(padded, [(-min(b, 0), d + min(a, 0), 1) for (b, a), d in zip(pairs, padded.shape)])
+
+
+def _split_sizes(n, dim: int) -> list[int]:
+    """Part sizes: `split` (attribute before opset 13, input 1 since), else equal parts of
+    ceil(dim / parts) with a smaller last one, parts = `num_outputs` (opset 18) or the outputs."""
+    given = n.attr("split") if n.opset < 13 else n.optional_const(1, "split")
+    if given is not None and len(given):
+        return [int(v) for v in np.asarray(given).reshape(-1)]
+    parts = n.attr("num_outputs", len(n.node.output))
+    size = -(-dim // parts)
+    return [min(size, dim - i * size) for i in range(parts)]
+
+
+def _import_split(n) -> list[Term]:
+    x = n.term(0)
+    where = axis(n.attr("axis", 0), x.type.rank, "Split")
+    sizes = _split_sizes(n, x.shape[where])
+    if sum(sizes) != x.shape[where] or any(v < 0 for v in sizes):
+        raise FrontendError(f"Split: expected part sizes summing to {x.shape[where]}, got {sizes}")
+    parts, start = [], 0
+    for size in sizes:
+        triples = [(0, d, 1) for d in x.shape]
+        triples[where] = (start, start + size, 1)
+        parts.append(slice(x, triples))
+        start += size
+    return parts
 
 
 def _perms(x: TensorType) -> list[tuple[int, ...]]:
@@ -238,7 +304,7 @@ SLICE = define("slice", 1, _infer_slice, classes=("movement",), cost=Cost.COPY,
                attrs=(Attr("slices", tuple, normalize=_slices,
                            choices=lambda x: [tuple((0, d, 1) for d in x.shape)]),),
                evaluate=lambda node, args: args[0][tuple(builtins.slice(*s) for s in node.attr("slices"))],
-               onnx_export=_export_slice, onnx_import={"Slice": _import_slice})
+               onnx_export=_export_slice, onnx_import={"Slice": _import_slice, "Split": _import_split})
 PAD = define("pad", 1, _infer_pad, classes=("movement",), cost=Cost.COPY,
              attrs=(Attr("pads", tuple, normalize=lambda v, x: tuple((int(b), int(a)) for b, a in v),
                          choices=lambda x: [tuple((0, 0) for _ in x.shape)]),

@@ -1,6 +1,7 @@
-"""ONNX import: an ONNX model (opsets 11-21) becomes a `Program` of terms.
+"""ONNX import: an ONNX model (default-domain opsets 7 to the newest `onnx` defines) becomes a `Program`.
 
-Graph inputs become `var`s, initializers become `param`s, and every node is converted by the
+Graph inputs become `var`s (or constants, when `constants=` binds them), initializers become
+`param`s (old exporters also list them among the graph inputs), and every node is converted by the
 table in `frittata.terms.onnx_ops` (quantized operators in `frittata.terms.onnx_quant`).
 Nodes whose inputs are all known at import time (shape sub-graphs: Shape -> Gather -> Concat ->
 Reshape, Constant, ConstantOfShape, ...) are folded to numpy constants with the ONNX reference
@@ -21,25 +22,34 @@ from onnx.reference import ReferenceEvaluator
 from frittata.errors import FrittataError, FrontendError
 from frittata.terms import builders as tb
 from frittata.terms.dtypes import DTYPES
-from frittata.terms.onnx_node import NodeView, Value
+from frittata.terms.onnx_node import NodeView, UnboundInputError, Value
 from frittata.terms.onnx_ops import CONVERTERS
 from frittata.terms.program import Program
 from frittata.terms.term import Term
 
-OPSETS = range(11, 22)
+OPSETS = range(7, onnx.defs.onnx_opset_version() + 1)
+"""The default-domain opsets import reads: 7 to the newest the installed `onnx` defines."""
 DEFAULT_DOMAINS = ("", "ai.onnx")
 STATIC_SHAPE_OPS = frozenset({"Shape", "Size"})
 
 
 def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto,
-              shapes: Mapping[str, Sequence[int]] | None = None) -> Program:
-    """Import an ONNX model as a Program; `shapes` fixes the symbolic dims of named inputs."""
+              shapes: Mapping[str, Sequence[int]] | None = None,
+              constants: Mapping[str, object] | None = None) -> Program:
+    """Import an ONNX model as a Program.
+
+    `shapes` fixes the symbolic dims of named inputs; `constants` binds named graph inputs to
+    values known at compile time (axes, pads, shapes, bounds a model takes as inputs), which
+    are then no longer inputs of the program. numpy scalars count as 0-d arrays.
+    """
     proto = load_model(model)
     opset = _default_opset(proto)
     graph = proto.graph
-    _check_supported(graph)
+    bound = _bound_constants(graph, constants or {})
+    _check_supported(graph, set(bound))
     importer = _Importer(opset)
     importer.add_initializers(graph)
+    importer.env.update(bound)
     inputs = importer.add_inputs(graph, dict(shapes or {}))
     for node in graph.node:
         importer.convert(node)
@@ -68,13 +78,29 @@ def load_model(model: str | os.PathLike | bytes | onnx.ModelProto) -> onnx.Model
 def _default_opset(proto: onnx.ModelProto) -> int:
     versions = [o.version for o in proto.opset_import if o.domain in DEFAULT_DOMAINS]
     if not versions or versions[0] not in OPSETS:
-        raise FrontendError(f"ONNX model: expected default-domain opset in 11..21, got {versions or 'none'}")
+        raise FrontendError(f"ONNX model: expected default-domain opset in {OPSETS.start}..{OPSETS.stop - 1},"
+                            f" got {versions or 'none'}")
     return versions[0]
 
 
-def _check_supported(graph: onnx.GraphProto) -> None:
+def _bound_constants(graph: onnx.GraphProto, constants: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """`constants=` as numpy arrays of the inputs' declared dtypes; an unknown name is an error."""
+    declared = {i.name: i for i in graph.input}
+    unknown = sorted(set(constants) - set(declared))
+    if unknown:
+        raise FrontendError(f"from_onnx constants=: expected graph input names {sorted(declared)},"
+                            f" got {unknown}")
+    bound = {}
+    for name, value in constants.items():
+        code = declared[name].type.tensor_type.elem_type
+        dtype = helper.tensor_dtype_to_np_dtype(code) if code else np.asarray(value).dtype
+        bound[name] = np.asarray(value, dtype=dtype)
+    return bound
+
+
+def _check_supported(graph: onnx.GraphProto, bound: set[str]) -> None:
     """Raise one FrontendError listing every unsupported operator type, with counts and nodes."""
-    known = {i.name for i in graph.initializer}
+    known = {i.name for i in graph.initializer} | bound
     bad: dict[str, list[str]] = {}
     for node in graph.node:
         custom = node.domain not in DEFAULT_DOMAINS
@@ -136,7 +162,9 @@ class _Importer:
     def convert(self, node: onnx.NodeProto) -> None:
         view = NodeView(node, [self.lookup(node, n) for n in node.input], self)
         try:
-            outputs = self._fold(view) if view.foldable() else CONVERTERS[node.op_type](view)
+            outputs = self.fold(view) if view.foldable() else CONVERTERS[node.op_type](view)
+        except UnboundInputError as e:
+            raise UnboundInputError(e.names, f"ONNX node {node.name!r} ({node.op_type}): {e}") from e
         except FrittataError as e:
             raise FrontendError(f"ONNX node {node.name!r} ({node.op_type}): {e}") from e
         outputs = outputs if isinstance(outputs, list) else [outputs]
@@ -144,20 +172,32 @@ class _Importer:
             if name:
                 self.env[name] = value
 
-    def _fold(self, view: NodeView) -> list[np.ndarray]:
+    def fold(self, view: NodeView) -> list[np.ndarray]:
+        """The outputs of a node whose inputs are all constants, by the ONNX reference evaluator."""
         node = view.node
         if node.op_type in STATIC_SHAPE_OPS:
             return [view.static_shape_op()]
-        feeds = {n: v for n, v in zip(node.input, view.values) if n}
+        feeds = {n: v for n, v in zip(node.input, view.values) if n and isinstance(v, np.ndarray)}
         try:
-            return list(ReferenceEvaluator(node, opsets={"": self.opset}).run(None, feeds))
+            outputs = ReferenceEvaluator(_one_node_model(node, feeds, self.opset)).run(None, feeds)
         except Exception as e:
             raise FrontendError(f"constant folding failed: {type(e).__name__}: {e}") from e
+        return [np.asarray(o) for o in outputs]
 
     def program(self, graph: onnx.GraphProto, inputs: list[str]) -> Program:
         outputs = {o.name: self.term(o.name, self.env[o.name]) for o in graph.output}
         used = Program(outputs).inputs
         return Program(outputs, input_order=[n for n in inputs if n in used])
+
+
+def _one_node_model(node: onnx.NodeProto, feeds: Mapping[str, np.ndarray], opset: int) -> onnx.ModelProto:
+    """`node` as a model of `opset`: the reference evaluator picks an operator's version from a
+    model's opset import (given a bare node it may pick a newer version's semantics)."""
+    inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+              for n, v in feeds.items()]
+    outputs = [helper.make_value_info(n, onnx.TypeProto()) for n in node.output if n]
+    graph = helper.make_graph([node], "fold", inputs, outputs)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def _input_var(info: onnx.ValueInfoProto, fixed: Sequence[int] | None) -> Term:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -77,10 +79,14 @@ def _gemm(n: NodeView) -> Term:
 
 
 def _batch_norm(n: NodeView) -> Term:
+    """Inference batch norm; opsets 7-8 may say `spatial=0` (statistics per activation), which
+    is the same op when the statistics are per channel ([C]) and unsupported otherwise."""
     if n.attr("training_mode", 0):
         raise unsupported("BatchNormalization with training_mode=1")
     n.no_extra_outputs()
     x, scale, bias, mean, var = (n.term(i) for i in range(5))
+    if not n.attr("spatial", 1) and any(t.type.rank != 1 for t in (scale, bias, mean, var)):
+        raise unsupported(f"BatchNormalization spatial=0 with statistics {scale.type}; expected [C]")
     return tb.batch_norm(x, scale, bias, mean, var, eps=n.attr("epsilon", 1e-5))
 
 
@@ -138,21 +144,29 @@ def _softmax(n: NodeView) -> Term:
     return tb.reshape(tb.softmax(tb.flatten(x, axis), -1), x.shape)
 
 
-def _layer_norm(n: NodeView) -> Term:
-    """Scale and bias of the normalized shape go in the op; broadcastable ones are applied after."""
-    n.no_extra_outputs()
+def _layer_norm(n: NodeView) -> list[Term]:
+    """LayerNormalization: `layer_norm` (scale and bias of the normalized shape go in the op,
+    broadcastable ones are applied after it); the optional Mean and InvStdDev outputs are the
+    statistics with the normalized axes kept as 1s."""
     x = n.term(0)
     axis = n.attr("axis", -1) % x.type.rank
+    eps = n.attr("epsilon", 1e-5)
     scale, bias = n.term(1), (n.term(2) if n.has(2) else None)
     norm = x.shape[axis:]
-    if scale.shape == norm and (bias is None or bias.shape == norm):
-        if bias is None:
-            bias = n.importer.term(n.node.output[0] + ":zero_bias", np.zeros(norm, scale.dtype))
-        return tb.layer_norm(x, scale, bias, axis, n.attr("epsilon", 1e-5))
-    raise unsupported(f"LayerNormalization scale {scale.type} / bias of a shape other than {norm}")
+    fits = scale.shape == norm and (bias is None or bias.shape == norm)
+    ones = n.importer.term(n.node.output[0] + ":ones", np.ones(norm, x.dtype))
+    zeros = n.importer.term(n.node.output[0] + ":zeros", np.zeros(norm, x.dtype))
+    y = tb.layer_norm(x, scale if fits else ones, bias if fits and bias is not None else zeros, axis, eps)
+    if not fits:
+        y = tb.mul(y, scale) if bias is None else tb.add(tb.mul(y, scale), bias)
+    axes = list(range(axis, x.type.rank))
+    mean = tb.reduce_mean(x, axes, keepdims=True)
+    variance = tb.reduce_mean(tb.mul(tb.sub(x, mean), tb.sub(x, mean)), axes, keepdims=True)
+    inv_std = tb.div(1.0, tb.sqrt(tb.add(variance, eps)))
+    return [y, mean, inv_std][:max(1, len(n.node.output))]
 
 
-NN_CONVERTERS = {
+NN_CONVERTERS: dict[str, Callable[[NodeView], Any]] = {
     "Conv": _conv, "MatMul": _matmul, "Gemm": _gemm, "BatchNormalization": _batch_norm,
     "MaxPool": _max_pool, "AveragePool": _avg_pool, "GlobalAveragePool": _global_avg_pool,
     "Softmax": _softmax, "LayerNormalization": _layer_norm,

@@ -10,13 +10,22 @@ import onnx
 from onnx import helper
 
 from frittata.errors import FrontendError
-from frittata.terms.term import Term
+from frittata.terms.term import Term, postorder
 
 if TYPE_CHECKING:
     from frittata.terms.onnx_import import _Importer
 
 Value = Term | np.ndarray
 """An ONNX value during import: a numpy constant (known at import time) or a term."""
+
+
+class UnboundInputError(FrontendError):
+    """A value import needs as a constant is computed from graph inputs; `names` are the inputs
+    to bind with `from_onnx(..., constants=...)`."""
+
+    def __init__(self, names: list[str], message: str) -> None:
+        super().__init__(message)
+        self.names = names
 
 
 class NodeView:
@@ -62,10 +71,16 @@ class NodeView:
     def const(self, i: int, what: str) -> np.ndarray:
         """Input i as a numpy constant; an absent input or a computed tensor is an error."""
         value = self.value(i)
-        if not isinstance(value, np.ndarray):
-            raise FrontendError(f"expected input {i} ({what}) to be a constant known at import time,"
-                                f" got a computed tensor {value.type}")
-        return value
+        if isinstance(value, np.ndarray):
+            return value
+        names = sorted({t.attr("name") for t in postorder([value]) if t.op.name == "input"})
+        if names:
+            binding = ", ".join(f"{n!r}: array" for n in names)
+            raise UnboundInputError(names, f"expected input {i} ({what}) to be a constant known at import"
+                                    f" time, got {value.type} computed from graph input(s) {names}; bind"
+                                    f" them with from_onnx(..., constants={{{binding}}})")
+        raise FrontendError(f"expected input {i} ({what}) to be a constant known at import time,"
+                            f" got a computed tensor {value.type}")
 
     def optional_const(self, i: int, what: str) -> np.ndarray | None:
         """Input i as a numpy constant, None if absent; a computed tensor is an error."""

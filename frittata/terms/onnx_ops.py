@@ -13,8 +13,11 @@ from collections.abc import Callable
 
 
 from frittata.terms.onnx_nn import NN_CONVERTERS
-from frittata.terms.onnx_node import NodeView, Value
+import numpy as np
+
+from frittata.terms.onnx_node import NodeView, Value, unsupported
 from frittata.terms.onnx_quant import QUANT_CONVERTERS
+from frittata.terms.onnx_resize import RESIZE_CONVERTERS
 from frittata.terms.ops import Op
 from frittata.terms.term import Term, build
 
@@ -43,11 +46,40 @@ def _from_table() -> dict[str, Converter]:
 
 
 def _identity(n: NodeView) -> Value:
-    """Identity, and Dropout at inference (its mask output is not supported)."""
     n.no_extra_outputs()
     return n.value(0)
 
 
+def _dropout(n: NodeView) -> list[Value]:
+    """Dropout at inference: the input, and its mask: all true since opset 12; before, the spec
+    leaves it unfilled at inference and onnxruntime gives zeros (bool since opset 10, before of
+    the input's dtype), as we do.
+    Training mode (opset 12 input 2, a constant) with a non-zero ratio is random: unsupported."""
+    x = n.value(0)
+    training = n.optional_const(2, "training_mode") if n.opset >= 12 else None
+    ratio = n.optional_const(1, "ratio") if n.opset >= 12 else None
+    if training is not None and bool(training) and (ratio is None or float(ratio) > 0):
+        raise unsupported("Dropout with training_mode=true (random); export the model for inference")
+    shape = x.shape if isinstance(x, np.ndarray) else x.type.shape
+    if n.opset >= 12:
+        return [x, np.ones(shape, bool)]
+    dtype = "bool" if n.opset >= 10 else (x.dtype.name if isinstance(x, np.ndarray) else x.dtype)
+    return [x, np.zeros(shape, dtype)]
+
+
+def _constants_only(n: NodeView) -> list[Value]:
+    """Operators import only folds (shape arithmetic): every given input must be a constant."""
+    for i, name in enumerate(n.node.input):
+        if name:
+            n.const(i, name)
+    return list(n.importer.fold(n))
+
+
+FOLDED = ("Constant", "ConstantOfShape", "Range", "Shape", "Size", "EyeLike", "OneHot", "NonZero")
+"""Operators supported when their inputs are known at import time (they are folded)."""
+
 CONVERTERS: dict[str, Converter] = {
-    **_from_table(), "Identity": _identity, "Dropout": _identity, **NN_CONVERTERS, **QUANT_CONVERTERS,
+    **{op_type: _constants_only for op_type in FOLDED},
+    **_from_table(), "Identity": _identity, "Dropout": _dropout, **NN_CONVERTERS, **QUANT_CONVERTERS,
+    **RESIZE_CONVERTERS,
 }

@@ -11,11 +11,14 @@ from frittata.backends.llvm import batched, fastpath
 from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
 from frittata.backends.runtime import Module
+from frittata.errors import LoweringError
+from frittata.terms.dtypes import CORE_DTYPES
 from frittata.terms.program import Program
 
 
 def build(program: Program, threads: int | None = None) -> Module:
     """Compile `program` to native code; `threads` defaults to the number of CPUs."""
+    check_dtypes(program)
     threads = max(1, int(threads or os.cpu_count() or 1))
     target = host()
     start = time.perf_counter()
@@ -43,3 +46,11 @@ def build(program: Program, threads: int | None = None) -> Module:
         "jit_s": round(time.perf_counter() - optimized, 4),
     }
     return mod
+
+
+def check_dtypes(program: Program) -> None:
+    """Raise LoweringError at the first term of a dtype the backend does not compute in."""
+    for t in program.terms():
+        if t.dtype not in CORE_DTYPES:
+            raise LoweringError(f"llvm: expected dtypes in {CORE_DTYPES}, got {t.dtype} at {t.op.value} {t.type}"
+                                " (ft.evaluate runs it; cast to a supported dtype to compile)")
