@@ -327,25 +327,46 @@ def _activation(draw, shape: tuple[int, ...]) -> Term:
     return T.sub(T.cast(x, "int32"), T.const(zero, "int32"))
 
 
+# Past where an eager VTA cost model prefers the accelerator: ~2^14 multiply-adds for an int8
+# dense layer, more for uint8 and zero points (their corrections run on the host).
+VTA_SIZED_MACS = 1 << 17
+
+
 @st.composite
 def vta_programs(draw) -> Program:
     """An 8-bit contraction for VTA at a random shape: int8 or uint8 activations, with or
     without a zero point; dense [M <= 64, K <= 256] x [N <= 256] or conv2d [1, C <= 72, H, W]
-    with O <= 72 (multiples of the 16-wide GEMM block and not), requantized to int8."""
+    with O <= 72 (multiples of the 16-wide GEMM block and not), requantized to int8. Two thirds
+    of them are accelerator-sized (at least `VTA_SIZED_MACS` multiply-adds), so a good share
+    reaches the accelerator, not only the host fallback of small contractions (conv2d: channels
+    of 32 or more and 8 or more rows and columns)."""
     b = _Builder(draw, draw(st.integers(0, 2**32 - 1)), big=True)
+    sized = draw(st.sampled_from([True, True, False]))
     if draw(st.booleans()):
-        m, k, n = draw(ROWS), draw(WIDTHS), draw(WIDTHS)
+        m, k, n = _dense_sizes(draw, sized)
         acc = T.dense(_activation(draw, (m, k)), b.param((n, k), "int8"))
         bias_shape: tuple[int, ...] = (n,)
     else:
-        c, o = draw(CHANNELS), draw(CHANNELS)
+        channels = st.sampled_from([32, 48, 64, 72]) if sized else CHANNELS
+        c, o = draw(channels), draw(channels)
         pads, stride = draw(st.sampled_from([0, 1])), draw(st.sampled_from([1, 1, 2]))
         # at least 3 output rows: VTA's conv lowering tiles no fewer (test_programs has the case)
-        h = draw(st.sampled_from([d for d in SPATIAL if 2 * stride + 3 <= d + 2 * pads and d <= 17]))
-        w = draw(st.sampled_from([d for d in SPATIAL if 3 <= d <= 17]))
+        low = 8 if sized else 3
+        h = draw(st.sampled_from([d for d in SPATIAL if 2 * stride + 3 <= d + 2 * pads and low <= d <= 17]))
+        w = draw(st.sampled_from([d for d in SPATIAL if low <= d <= 17]))
         acc = T.conv2d(_activation(draw, (1, c, h, w)), b.param((o, c, 3, 3), "int8"), strides=stride, pads=pads)
         bias_shape = (1, o, 1, 1)
     return Program({"out": _requantize(draw, b, acc, bias_shape)})
+
+
+def _dense_sizes(draw, sized: bool) -> tuple[int, int, int]:
+    """M, K, N of a dense layer; accelerator-sized ones have K >= 128, N >= 64 and
+    M*K*N >= `VTA_SIZED_MACS`."""
+    if not sized:
+        return draw(ROWS), draw(WIDTHS), draw(WIDTHS)
+    k, n = draw(st.sampled_from([128, 200, 256])), draw(st.sampled_from([64, 100, 128, 200, 256]))
+    rows = [r for r in (1, 2, 5, 6, 8, 13, 16, 33, 64) if r * k * n >= VTA_SIZED_MACS]
+    return draw(st.sampled_from(rows)), k, n
 
 
 def inputs_for(program: Program, seed: int = 0) -> dict[str, np.ndarray]:

@@ -13,8 +13,7 @@ from frittata.terms.onnx_export import to_onnx
 from frittata.terms.ops import Op
 from tests.terms.conftest import assert_matches_ort, one_node_model, run_ort
 
-R = np.random.default_rng(14)
-X = (R.standard_normal((3, 4, 5)) * 3).astype(np.float32)
+X = (np.random.default_rng(14).standard_normal((3, 4, 5)) * 3).astype(np.float32)  # fixed data, drawn once
 
 
 def relu6(x: np.ndarray) -> np.ndarray:
@@ -55,10 +54,10 @@ def test_onnx_export_runs_in_onnxruntime():
                                rtol=1e-6, atol=1e-6)
 
 
-def test_compiled_for_llvm_fuses_and_matches_interpreter_and_onnxruntime():
+def test_compiled_for_llvm_fuses_and_matches_interpreter_and_onnxruntime(rng):
     """A MobileNetV3-style tail: hard_swish of a biased value, then a scaled hard_sigmoid gate."""
     x = tb.var("x", X.shape)
-    bias = tb.param("b", R.standard_normal(5).astype(np.float32))
+    bias = tb.param("b", rng.standard_normal(5).astype(np.float32))
     h = tb.hard_swish(tb.add(x, bias))
     program = ft.Program({"y": tb.mul(h, tb.hard_sigmoid(h))})
     module = ft.compile(program, target="llvm")

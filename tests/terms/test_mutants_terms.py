@@ -10,30 +10,28 @@ from frittata.terms.ops import Op
 
 from tests.terms.conftest import assert_matches_ort, one_node_model
 
-R = np.random.default_rng(21)
+
+def _f32(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
 
 
-def _f32(*shape: int) -> np.ndarray:
-    return R.standard_normal(shape).astype(np.float32)
-
-
-def test_ceil_mode_pool_pads_each_spatial_axis_by_its_own_size():
+def test_ceil_mode_pool_pads_each_spatial_axis_by_its_own_size(rng):
     # 4 channels (even) and width 9 (odd): the ceil-mode extra of the width must come from
     # the width, not from the channel count
-    x = _f32(1, 4, 7, 9)
+    x = _f32(rng, 1, 4, 7, 9)
     pool = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)
     assert_matches_ort(one_node_model(pool, {"x": x}), {"x": x})
 
 
-def test_layer_norm_without_epsilon_uses_the_default():
-    x, s = _f32(2, 3, 4), _f32(4)
+def test_layer_norm_without_epsilon_uses_the_default(rng):
+    x, s = _f32(rng, 2, 3, 4), _f32(rng, 4)
     norm = helper.make_node("LayerNormalization", ["x", "s"], ["y"], axis=-1)
     model = one_node_model(norm, {"x": x}, initializers={"s": s}, opset=17)
     assert_matches_ort(model, {"x": x}, atol=1e-4)
 
 
-def test_reduce_with_no_axes_and_noop_flag_is_the_identity():
-    x = _f32(2, 3)
+def test_reduce_with_no_axes_and_noop_flag_is_the_identity(rng):
+    x = _f32(rng, 2, 3)
     reduce = helper.make_node("ReduceSum", ["x"], ["y"], noop_with_empty_axes=1)
     assert_matches_ort(one_node_model(reduce, {"x": x}, opset=13), {"x": x})
 

@@ -13,7 +13,7 @@ from frittata.terms.ops import ELEMENTWISE, Op
 from frittata.terms.term import build
 from tests.terms.conftest import run_ort
 
-R = np.random.default_rng(4)
+R = np.random.default_rng(4)  # the module's fixed parameters only, drawn once at import; tests use `rng`
 X = tb.var("x", (2, 4, 6, 6))
 M = tb.var("m", (3, 5))
 I32 = tb.var("i", (3, 5), "int32")
@@ -70,19 +70,19 @@ CASES = {
 }
 
 
-def _inputs(term) -> dict[str, np.ndarray]:
+def _inputs(term, rng: np.random.Generator) -> dict[str, np.ndarray]:
     program = ft.Program({"y": term})
     out = {}
     for name, ty in program.inputs.items():
-        values = R.standard_normal(ty.shape) * (40 if ty.dtype != "float32" else 1)
+        values = rng.standard_normal(ty.shape) * (40 if ty.dtype != "float32" else 1)
         out[name] = values.astype(ty.dtype)
     return out
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_export_runs_in_onnxruntime(name):
+def test_export_runs_in_onnxruntime(name, rng):
     term = CASES[name]
-    program, inputs = ft.Program({"y": term}), _inputs(term)
+    program, inputs = ft.Program({"y": term}), _inputs(term, rng)
     want = ft.evaluate(program, inputs)["y"]
     got = run_ort(to_onnx(program), inputs)[0]
     assert got.dtype == want.dtype and got.shape == want.shape
@@ -99,10 +99,10 @@ def _elementwise_case(op: Op):
 
 
 @pytest.mark.parametrize("op", sorted(ELEMENTWISE, key=lambda op: op.value), ids=lambda op: op.value)
-def test_every_elementwise_op_exports(op):
+def test_every_elementwise_op_exports(op, rng):
     """Every elementwise op of the table, generated from its entry (attributes from its samplers)."""
     term = _elementwise_case(op)
-    program, inputs = ft.Program({"y": term}), _inputs(term)
+    program, inputs = ft.Program({"y": term}), _inputs(term, rng)
     with np.errstate(all="ignore"):
         want = ft.evaluate(program, inputs)["y"]
     got = run_ort(to_onnx(program), inputs)[0]
@@ -115,10 +115,10 @@ def test_every_op_is_exported_by_some_case():
     assert used | ELEMENTWISE == set(Op)
 
 
-def test_outputs_that_are_inputs_or_shared_get_identity_nodes():
+def test_outputs_that_are_inputs_or_shared_get_identity_nodes(rng):
     program = ft.Program({"a": M, "b": tb.relu(M), "c": tb.relu(M)})
     model = to_onnx(program)
     assert [o.name for o in model.graph.output] == ["a", "b", "c"]
-    inputs = {"m": R.standard_normal((3, 5)).astype(np.float32)}
+    inputs = {"m": rng.standard_normal((3, 5)).astype(np.float32)}
     for got, want in zip(run_ort(model, inputs), ft.evaluate(program, inputs).values()):
         np.testing.assert_array_equal(got, want)

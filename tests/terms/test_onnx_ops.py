@@ -8,11 +8,11 @@ from onnx import helper
 
 from tests.terms.conftest import assert_matches_ort, one_node_model
 
-R = np.random.default_rng(1)
+FIXED = np.random.default_rng(1)  # the parametrized cases' data only, drawn once at import; tests use `rng`
 
 
-def f32(*shape: int, positive: bool = False) -> np.ndarray:
-    x = R.standard_normal(shape).astype(np.float32)
+def f32(rng: np.random.Generator, *shape: int, positive: bool = False) -> np.ndarray:
+    x = rng.standard_normal(shape).astype(np.float32)
     return np.abs(x) + 0.1 if positive else x
 
 
@@ -20,20 +20,20 @@ def node(op_type: str, inputs: list[str], **attrs):
     return helper.make_node(op_type, inputs, ["y"], name=f"{op_type.lower()}_0", **attrs)
 
 
-X = f32(2, 3, 4)
+X = f32(FIXED, 2, 3, 4)
 ELEMENTWISE = [
-    (node(op, ["a", "b"]), {"a": X, "b": f32(3, 1)}) for op in ("Add", "Sub", "Mul", "Div", "Max", "Min")
+    (node(op, ["a", "b"]), {"a": X, "b": f32(FIXED, 3, 1)}) for op in ("Add", "Sub", "Mul", "Div", "Max", "Min")
 ] + [
     (node(op, ["a"]), {"a": X}) for op in ("Neg", "Abs", "Exp", "Erf", "Tanh", "Sigmoid", "Relu")
 ] + [
-    (node("Log", ["a"]), {"a": f32(5, positive=True)}),
-    (node("Sqrt", ["a"]), {"a": f32(5, positive=True)}),
-    (node("Pow", ["a", "b"]), {"a": f32(4, 5, positive=True), "b": f32(5)}),
-    (node("Max", ["a", "b", "c"]), {"a": X, "b": f32(4), "c": f32(1, 3, 1)}),
+    (node("Log", ["a"]), {"a": f32(FIXED, 5, positive=True)}),
+    (node("Sqrt", ["a"]), {"a": f32(FIXED, 5, positive=True)}),
+    (node("Pow", ["a", "b"]), {"a": f32(FIXED, 4, 5, positive=True), "b": f32(FIXED, 5)}),
+    (node("Max", ["a", "b", "c"]), {"a": X, "b": f32(FIXED, 4), "c": f32(FIXED, 1, 3, 1)}),
     (node("LeakyRelu", ["a"], alpha=0.2), {"a": X}),
     (node("Gelu", ["a"]), {"a": X}),
     (node("Gelu", ["a"], approximate="tanh"), {"a": X}),
-    (node("Where", ["c", "a", "b"]), {"c": X > 0, "a": X, "b": f32(4)}),
+    (node("Where", ["c", "a", "b"]), {"c": X > 0, "a": X, "b": f32(FIXED, 4)}),
     (node("Identity", ["a"]), {"a": X}),
 ]
 
@@ -76,14 +76,14 @@ CONV = [
 
 
 @pytest.mark.parametrize("attrs", CONV, ids=str)
-def test_conv(attrs):
-    x, w, b = f32(1, 4, 9, 8), f32(6, 4 // attrs.get("group", 1), 3, 3), f32(6)
+def test_conv(attrs, rng):
+    x, w, b = f32(rng, 1, 4, 9, 8), f32(rng, 6, 4 // attrs.get("group", 1), 3, 3), f32(rng, 6)
     model = one_node_model(node("Conv", ["x", "w", "b"], **attrs), {"x": x}, initializers={"w": w, "b": b})
     assert_matches_ort(model, {"x": x})
 
 
-def test_depthwise_conv():
-    x, w = f32(1, 8, 7, 7), f32(8, 1, 3, 3)
+def test_depthwise_conv(rng):
+    x, w = f32(rng, 1, 8, 7, 7), f32(rng, 8, 1, 3, 3)
     model = one_node_model(node("Conv", ["x", "w"], group=8, pads=[1, 1, 1, 1]), {"x": x, "w": w})
     assert_matches_ort(model, {"x": x, "w": w})
 
@@ -93,8 +93,8 @@ def test_depthwise_conv():
     (dict(transA=1, transB=1, alpha=0.5, beta=2.0), (4, 3), (5, 4), (3, 5)),
     (dict(transB=1), (3, 4), (5, 4), None),
 ])
-def test_gemm(attrs, a_shape, b_shape, c_shape):
-    inputs = {"a": f32(*a_shape), "b": f32(*b_shape)} | ({"c": f32(*c_shape)} if c_shape else {})
+def test_gemm(attrs, a_shape, b_shape, c_shape, rng):
+    inputs = {"a": f32(rng, *a_shape), "b": f32(rng, *b_shape)} | ({"c": f32(rng, *c_shape)} if c_shape else {})
     assert_matches_ort(one_node_model(node("Gemm", list(inputs), **attrs), inputs), inputs)
 
 
@@ -102,14 +102,14 @@ MATMUL_SHAPES = [((2, 3, 4), (4, 5)), ((4,), (4, 5)), ((2, 1, 3, 4), (3, 4, 2)),
 
 
 @pytest.mark.parametrize("a_shape,b_shape", MATMUL_SHAPES)
-def test_matmul(a_shape, b_shape):
-    inputs = {"a": f32(*a_shape), "b": f32(*b_shape)}
+def test_matmul(a_shape, b_shape, rng):
+    inputs = {"a": f32(rng, *a_shape), "b": f32(rng, *b_shape)}
     assert_matches_ort(one_node_model(node("MatMul", ["a", "b"]), inputs), inputs)
 
 
-def test_batch_norm():
-    x = f32(2, 3, 4, 5)
-    params = {"s": f32(3), "b": f32(3), "m": f32(3), "v": f32(3, positive=True)}
+def test_batch_norm(rng):
+    x = f32(rng, 2, 3, 4, 5)
+    params = {"s": f32(rng, 3), "b": f32(rng, 3), "m": f32(rng, 3), "v": f32(rng, 3, positive=True)}
     model = one_node_model(node("BatchNormalization", ["x", "s", "b", "m", "v"], epsilon=1e-3),
                            {"x": x}, initializers=params)
     assert_matches_ort(model, {"x": x})
@@ -127,22 +127,22 @@ POOLS = [
 
 
 @pytest.mark.parametrize("op,attrs", POOLS, ids=str)
-def test_pool(op, attrs):
-    x = f32(1, 3, 7, 9)
+def test_pool(op, attrs, rng):
+    x = f32(rng, 1, 3, 7, 9)
     assert_matches_ort(one_node_model(node(op, ["x"], **attrs), {"x": x}), {"x": x})
 
 
 @pytest.mark.parametrize("axis,opset", [(1, 21), (-1, 13), (1, 11), (2, 11)])
-def test_softmax(axis, opset):
-    x = f32(2, 3, 4)
+def test_softmax(axis, opset, rng):
+    x = f32(rng, 2, 3, 4)
     assert_matches_ort(one_node_model(node("Softmax", ["x"], axis=axis), {"x": x}, opset=opset), {"x": x})
 
 
 @pytest.mark.parametrize("axis,bias", [(-1, True), (1, True), (-1, False)])
-def test_layer_norm(axis, bias):
-    x = f32(2, 3, 4)
+def test_layer_norm(axis, bias, rng):
+    x = f32(rng, 2, 3, 4)
     norm = x.shape[axis % 3:]
-    inits = {"s": f32(*norm)} | ({"b": f32(*norm)} if bias else {})
+    inits = {"s": f32(rng, *norm)} | ({"b": f32(rng, *norm)} if bias else {})
     model = one_node_model(node("LayerNormalization", ["x"] + list(inits), axis=axis, epsilon=1e-4),
                            {"x": x}, initializers=inits, opset=17)
     assert_matches_ort(model, {"x": x}, atol=1e-4)

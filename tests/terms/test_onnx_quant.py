@@ -8,12 +8,9 @@ from onnx import helper
 
 from tests.terms.conftest import assert_matches_ort, one_node_model
 
-R = np.random.default_rng(3)
-
-
-def q(dtype: str, *shape: int) -> np.ndarray:
+def q(rng: np.random.Generator, dtype: str, *shape: int) -> np.ndarray:
     info = np.iinfo(dtype)
-    return R.integers(info.min, info.max + 1, shape).astype(dtype)
+    return rng.integers(info.min, info.max + 1, shape).astype(dtype)
 
 
 def scalar(value, dtype: str) -> np.ndarray:
@@ -25,24 +22,24 @@ def node(op_type: str, inputs: list[str], **attrs):
 
 
 @pytest.mark.parametrize("dtype,zp", [("int8", 3), ("uint8", 128), ("uint8", 0)])
-def test_quantize_rounds_half_to_even_and_saturates(dtype, zp):
+def test_quantize_rounds_half_to_even_and_saturates(dtype, zp, rng):
     ties = np.arange(-300, 300, dtype=np.float32) * 0.5 * 0.25
-    x = np.concatenate([ties, R.standard_normal(200).astype(np.float32) * 40])
+    x = np.concatenate([ties, rng.standard_normal(200).astype(np.float32) * 40])
     inits = {"s": scalar(0.25, "float32"), "z": scalar(zp, dtype)}
     model = one_node_model(node("QuantizeLinear", ["x", "s", "z"]), {"x": x}, dtype, inits)
     assert_matches_ort(model, {"x": x}, exact=True)
 
 
-def test_quantize_per_axis():
-    x = R.standard_normal((2, 3, 4)).astype(np.float32) * 10
+def test_quantize_per_axis(rng):
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32) * 10
     inits = {"s": np.array([0.1, 0.3, 0.07], np.float32), "z": np.zeros(3, np.int8)}
     model = one_node_model(node("QuantizeLinear", ["x", "s", "z"], axis=1), {"x": x}, "int8", inits)
     assert_matches_ort(model, {"x": x}, exact=True)
 
 
 @pytest.mark.parametrize("dtype,zp,axis", [("int8", -5, None), ("uint8", 131, None), ("int8", 0, 0)])
-def test_dequantize(dtype, zp, axis):
-    x = q(dtype, 3, 7)
+def test_dequantize(dtype, zp, axis, rng):
+    x = q(rng, dtype, 3, 7)
     scale = np.array([0.02, 0.5, 0.1], np.float32) if axis is not None else scalar(0.037, "float32")
     zeros = np.full(scale.shape, zp, dtype)
     attrs = {} if axis is None else {"axis": axis}
@@ -53,9 +50,9 @@ def test_dequantize(dtype, zp, axis):
 
 @pytest.mark.parametrize("a_dtype,b_dtype,zps", [("uint8", "uint8", (7, 130)), ("uint8", "int8", (0, 0)),
                                                  ("int8", "int8", (-3, 0))])
-def test_matmul_integer(a_dtype, b_dtype, zps):
+def test_matmul_integer(a_dtype, b_dtype, zps, rng):
     """uint8 x int8 keeps a below 128: onnxruntime's u8s8 kernel saturates pairs of products to int16."""
-    a, b = q(a_dtype, 2, 5, 16), q(b_dtype, 16, 6)
+    a, b = q(rng, a_dtype, 2, 5, 16), q(rng, b_dtype, 16, 6)
     a = a >> 1 if (a_dtype, b_dtype) == ("uint8", "int8") else a
     inits = {"az": scalar(zps[0], a_dtype), "bz": scalar(zps[1], b_dtype)}
     model = one_node_model(node("MatMulInteger", ["a", "b", "az", "bz"]), {"a": a, "b": b}, "int32", inits)
@@ -63,16 +60,16 @@ def test_matmul_integer(a_dtype, b_dtype, zps):
 
 
 @pytest.mark.parametrize("x_zp,pads", [(0, [0, 0, 0, 0]), (120, [1, 2, 1, 0])])
-def test_conv_integer(x_zp, pads):
-    x, w = q("uint8", 1, 4, 8, 8), q("uint8", 5, 4, 3, 3)
+def test_conv_integer(x_zp, pads, rng):
+    x, w = q(rng, "uint8", 1, 4, 8, 8), q(rng, "uint8", 5, 4, 3, 3)
     inits = {"w": w, "xz": scalar(x_zp, "uint8"), "wz": scalar(3, "uint8")}
     model = one_node_model(node("ConvInteger", ["x", "w", "xz", "wz"], pads=pads), {"x": x}, "int32", inits)
     assert_matches_ort(model, {"x": x}, exact=True)
 
 
 @pytest.mark.parametrize("dtype,zps", [("uint8", (120, 128, 100)), ("int8", (-4, 0, 6))])
-def test_qlinear_matmul(dtype, zps):
-    a, b = q(dtype, 3, 32), q(dtype, 32, 8)
+def test_qlinear_matmul(dtype, zps, rng):
+    a, b = q(rng, dtype, 3, 32), q(rng, dtype, 32, 8)
     inits = {"as": scalar(0.02, "float32"), "az": scalar(zps[0], dtype), "b": b,
              "bs": scalar(0.013, "float32"), "bz": scalar(zps[1], dtype),
              "ys": scalar(0.11, "float32"), "yz": scalar(zps[2], dtype)}
@@ -82,12 +79,13 @@ def test_qlinear_matmul(dtype, zps):
 
 
 @pytest.mark.parametrize("dtype,group,per_channel", [("uint8", 1, False), ("int8", 1, True), ("uint8", 4, True)])
-def test_qlinear_conv(dtype, group, per_channel):
-    x, w = q(dtype, 1, 8, 9, 9), q("int8" if dtype == "int8" else "uint8", 8, 8 // group, 3, 3)
-    w_scale = (R.random(8) * 0.02 + 0.005).astype(np.float32) if per_channel else scalar(0.01, "float32")
+def test_qlinear_conv(dtype, group, per_channel, rng):
+    x, w = q(rng, dtype, 1, 8, 9, 9), q(rng, "int8" if dtype == "int8" else "uint8", 8, 8 // group, 3, 3)
+    w_scale = (rng.random(8) * 0.02 + 0.005).astype(np.float32) if per_channel else scalar(0.01, "float32")
     w_zp = np.zeros(w_scale.shape, w.dtype) if dtype == "int8" else np.full(w_scale.shape, 120, "uint8")
     x_zp, y_zp = (5, -2) if dtype == "int8" else (130, 127)
     inits = {"xs": scalar(0.05, "float32"), "xz": scalar(x_zp, dtype), "w": w, "ws": w_scale, "wz": w_zp,
-             "ys": scalar(0.4, "float32"), "yz": scalar(y_zp, dtype), "b": R.integers(-2000, 2000, 8).astype(np.int32)}
+             "ys": scalar(0.4, "float32"), "yz": scalar(y_zp, dtype),
+             "b": rng.integers(-2000, 2000, 8).astype(np.int32)}
     n = node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], pads=[1, 1, 1, 1], group=group)
     assert_matches_ort(one_node_model(n, {"x": x}, dtype, inits), {"x": x}, exact=True)
