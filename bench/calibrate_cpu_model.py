@@ -35,11 +35,38 @@ def best_seconds(fn: Callable[[], object], inner: int = 1) -> float:
     return min(times)
 
 
-def sgemm_efficiency(cores: int) -> float:
-    """Fraction of the all-core FMA peak reached by numpy's BLAS sgemm at 1024^3."""
-    a, b = (np.random.default_rng(0).standard_normal((1024, 1024), dtype=np.float32) for _ in range(2))
-    seconds = best_seconds(lambda: a @ b)
-    return 2 * 1024**3 / seconds / (PEAK_FP32_FLOPS_PER_CORE * cores)
+def generic_efficiency(program, inputs: dict[str, np.ndarray], flops: float, cores: int) -> float:
+    """Fraction of the all-core FMA peak (scaled to the host's vector width) that frittata's
+    LLVM build of `program` reaches: a contraction the blocked paths do not take runs on the
+    generic loop nests, which is what this measures."""
+    from frittata.backends.llvm import build
+
+    module = build(program, threads=cores)
+    assert not module.report["backend"]["fast_paths"], "expected the generic loops"
+    seconds = best_seconds(lambda: module.run(**inputs))
+    lanes = 16 if has_avx512() else 8
+    return flops / seconds / (PEAK_FP32_FLOPS_PER_CORE * lanes / 16 * cores)
+
+
+def generic_contraction_efficiency(cores: int) -> float:
+    """A 256 x 512 x 512 dense with run-time weights (the blocked path needs constant ones)."""
+    from frittata import Program
+    from frittata import terms as T
+
+    program = Program({"y": T.dense(T.var("x", (256, 512)), T.var("w", (512, 512)))})
+    inputs = {"x": np.ones((256, 512), np.float32), "w": np.ones((512, 512), np.float32)}
+    return generic_efficiency(program, inputs, 2 * 256 * 512 * 512, cores)
+
+
+def depthwise_efficiency(cores: int) -> float:
+    """A depthwise 3x3 convolution of 32 channels at 112x112 (MobileNet's first block)."""
+    from frittata import Program
+    from frittata import terms as T
+
+    weights = T.param("w", np.ones((32, 1, 3, 3), np.float32))
+    program = Program({"y": T.conv2d(T.var("x", (1, 32, 112, 112)), weights, pads=(1, 1, 1, 1), groups=32)})
+    inputs = {"x": np.ones((1, 32, 112, 112), np.float32)}
+    return generic_efficiency(program, inputs, 2 * 32 * 112 * 112 * 9, cores)
 
 
 def copy_bandwidth(nbytes: int, inner: int) -> float:
@@ -75,28 +102,6 @@ def launch_seconds() -> float:
     return best_seconds(lambda: np.add(a, a, out=out), 2000)
 
 
-def ort_conv_efficiency(cores: int) -> float | None:
-    """Fraction of the FMA peak reached by onnxruntime's 3x3 conv 64->64 at 56x56 (None without it)."""
-    try:
-        import onnxruntime as ort
-        from onnx import TensorProto, helper
-    except ImportError:
-        return None
-    weight = np.random.default_rng(0).standard_normal(64 * 64 * 9).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "conv",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 56, 56])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64, 56, 56])],
-        [helper.make_tensor("w", TensorProto.FLOAT, [64, 64, 3, 3], weight)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = cores
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    x = np.ones((1, 64, 56, 56), np.float32)
-    seconds = best_seconds(lambda: session.run(None, {"x": x}), 5)
-    return 2 * 64 * 64 * 9 * 56 * 56 / seconds / (PEAK_FP32_FLOPS_PER_CORE * cores)
-
-
 def has_avx512() -> bool:
     """Whether /proc/cpuinfo lists avx512f (the model assumes 16 fp32 lanes)."""
     try:
@@ -109,11 +114,11 @@ def has_avx512() -> bool:
 def measure() -> dict[str, float]:
     """Every CpuModel field this script can measure here, by name."""
     cores = os.cpu_count() or 1
-    conv = ort_conv_efficiency(cores)
     return {
         "cores": cores,
         "vector_lanes": 16 if has_avx512() else 8,
-        "contraction_efficiency": round(max(sgemm_efficiency(cores), conv or 0.0), 3),
+        "generic_contraction_efficiency": round(generic_contraction_efficiency(cores), 4),
+        "depthwise_efficiency": round(depthwise_efficiency(cores), 4),
         "dram_bandwidth": round(copy_bandwidth(256 << 20, 1), -8),
         "cache_bandwidth": round(copy_bandwidth(512 << 10, 200), -8),
         "strided_copy_efficiency": round(strided_copy_efficiency(), 3),

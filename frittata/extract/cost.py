@@ -19,7 +19,7 @@ Invariants every model must keep (the extractor checks the first two and raises
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,6 +27,7 @@ from frittata.errors import ExtractionError
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 from frittata.terms.program import Program
+from frittata.terms.term import Term
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +35,10 @@ class NodeInfo:
     """Everything a cost model may look at for one e-node.
 
     `attrs` are the term's attributes (a parameter carries only `(("name", n),)`), `type` is
-    the output type, `operands` the operand types in order, and `constant` says the node is
-    computed from parameters and constants only, so a backend folds it at compile time.
+    the output type, `operands` the operand types in order, `constant_operands` says which
+    operands are compile-time constants (computed from parameters and constants only: folded
+    into parameters before the backend runs; empty means none), and `constant` says the node
+    itself is one, so a backend folds it at compile time.
     """
 
     op: Op
@@ -43,6 +46,11 @@ class NodeInfo:
     type: TensorType
     operands: tuple[TensorType, ...]
     constant: bool = False
+    constant_operands: tuple[bool, ...] = ()
+
+    def operand_constant(self, index: int) -> bool:
+        """Whether operand `index` is a compile-time constant."""
+        return index < len(self.constant_operands) and self.constant_operands[index]
 
     def attr(self, name: str, default: Any = None) -> Any:
         """The attribute `name`, or `default` when the node has none."""
@@ -104,14 +112,17 @@ def checked_cost(model: CostModel, info: NodeInfo) -> float:
     return value
 
 
+def term_infos(program: Program) -> Iterator[tuple[Term, NodeInfo]]:
+    """Every distinct term of `program` with its `NodeInfo`, operands first."""
+    constant: dict[int, bool] = {}
+    for term in program.terms():
+        operands = tuple(constant[id(a)] for a in term.args)
+        folded = term.op != Op.INPUT and all(operands)
+        constant[id(term)] = folded
+        yield term, NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args), folded, operands)
+
+
 def program_cost(program: Program, model: CostLike) -> float:
     """Model seconds of a whole program: every distinct term priced once (DAG cost)."""
     priced = as_cost_model(model)
-    constant: dict[int, bool] = {}
-    total = 0.0
-    for term in program.terms():
-        folded = term.op != Op.INPUT and all(constant[id(a)] for a in term.args)
-        constant[id(term)] = folded
-        info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args), folded)
-        total += checked_cost(priced, info)
-    return total
+    return sum((checked_cost(priced, info) for _, info in term_infos(program)), 0.0)

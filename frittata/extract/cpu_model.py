@@ -12,7 +12,10 @@ tensors nor pays their launches; `pack_nchwc`/`unpack_nchwc` cost a strided copy
 that cancels an unpack saves it; channel blocks and output widths that are multiples of the
 16 fp32 lanes of AVX-512 keep every lane busy; a working set that fits in the L2 caches streams
 at cache bandwidth. Leaves, reshapes (views) and constant nodes (folded at compile time) are
-free. A tiled contraction's compute time is its schedule's (`schedule_cost`). Accelerator
+free. A contraction the backend runs on its register-blocked path (`cpu_schedules`: a tiled one
+with its own schedule, an untiled one with the default) costs its schedule's compute time
+(`schedule_cost`); one it runs on generic loop nests (integers, grouped convolutions, weights
+computed at run time) the generic loops' efficiency. Accelerator
 (VTA) ops cost `inf`: the CPU cannot run them, so extraction never picks them.
 """
 
@@ -23,8 +26,8 @@ from dataclasses import dataclass
 
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import Kind, Work, work
-from frittata.extract.schedule_cost import host_vector_lanes, tiled_compute_seconds
-from frittata.terms.ops import TILED
+from frittata.terms.cpu_schedules import blocked_schedule
+from frittata.extract.schedule_cost import blocked_compute_seconds, host_vector_lanes
 
 KIB = 1024
 
@@ -48,10 +51,13 @@ class CpuModel:
     """FLOP/s: zmm FMA microbenchmark peak per core (CPU_PERF_NOTES)."""
     int8_ops_per_core: float = 870e9
     """OP/s: AVX-512 VNNI int8 peak per core (CPU_PERF_NOTES)."""
-    contraction_efficiency: float = 0.70
-    """Fraction of peak of a register-blocked GEMM/conv: OpenBLAS sgemm 1024^3, 340 of 484 GFLOP/s."""
-    depthwise_efficiency: float = 0.25
-    """Depthwise conv: two vector loads per FMA halve the FMA rate, edges halve it again (estimate)."""
+    generic_contraction_efficiency: float = 0.003
+    """Fraction of peak of a contraction on the generic loop nests (a scalar accumulator per
+    output, no register blocking): 0.002-0.003 for a 256 x 512 x 512 dense with run-time weights,
+    2 threads (calibrate_cpu_model.py, 2026-12, AMD EPYC AVX2, shared machine)."""
+    depthwise_efficiency: float = 0.01
+    """Depthwise conv, which runs on the generic loops too: 0.003-0.014 for 3x3 over 32 channels
+    at 112x112, 2 threads (calibrate_cpu_model.py, same run; the spread is the machine's load)."""
     elementwise_efficiency: float = 0.50
     """Streaming elementwise and reduction loops: one load/store port pair per FMA (estimate)."""
     transcendental_flops: float = 20.0
@@ -88,14 +94,21 @@ class CpuModel:
         return self.launch_seconds + max(self.compute_seconds(done, info), self.memory_seconds(done))
 
     def compute_seconds(self, done: Work, info: NodeInfo) -> float:
-        """FLOPs over the reachable FMA throughput of this kind of loop."""
+        """FLOPs over the reachable FMA throughput of this kind of loop (a contraction's
+        epilogue, applied once per output, at the streaming loops' rate)."""
         if done.flops == 0:
             return 0.0
-        if info.op in TILED:
-            return tiled_compute_seconds(info, done.flops, self)
+        if done.kind is Kind.CONTRACTION:
+            constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
+            schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant,
+                                        self.vector_lanes)
+            if schedule is not None:
+                return blocked_compute_seconds(info, schedule, done.flops, self)
         int8 = bool(info.operands) and all(t.dtype in ("int8", "uint8") for t in info.operands[:2])
         peak = self.int8_ops_per_core if int8 and done.kind is Kind.CONTRACTION else self.fp32_flops_per_core
-        return done.flops / (self.cores * peak * self._efficiency(done.kind) * done.lanes)
+        core = done.flops - done.epilogue_flops
+        epilogue = done.epilogue_flops / (self.cores * self.fp32_flops_per_core * self.elementwise_efficiency)
+        return core / (self.cores * peak * self._efficiency(done.kind) * done.lanes) + epilogue
 
     def memory_seconds(self, done: Work) -> float:
         """Bytes over the bandwidth of the level the working set fits in."""
@@ -107,7 +120,7 @@ class CpuModel:
     def _efficiency(self, kind: Kind) -> float:
         match kind:
             case Kind.CONTRACTION:
-                return self.contraction_efficiency
+                return self.generic_contraction_efficiency
             case Kind.DEPTHWISE:
                 return self.depthwise_efficiency
             case (Kind.ELEMENTWISE | Kind.REDUCTION | Kind.COPY | Kind.STRIDED_COPY | Kind.FREE | Kind.VIEW

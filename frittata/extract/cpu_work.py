@@ -37,12 +37,15 @@ class Kind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Work:
-    """FLOPs (FMA = 2), bytes (read + written), loop kind, busy fraction of vector lanes."""
+    """FLOPs (FMA = 2), bytes (read + written), loop kind, busy fraction of vector lanes, and
+    how many of the FLOPs are a contraction's per-output epilogue (bias, activations), which
+    runs once per output rather than in the reduction loop."""
 
     flops: float
     bytes: float
     kind: Kind
     lanes: float = 1.0
+    epilogue_flops: float = 0.0
 
 
 def lane_fraction(width: int, lanes: int) -> float:
@@ -106,11 +109,12 @@ def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
         case _:
             raise AssertionError(f"{info.op} is not a contraction")
     epilogue = info.attr("epilogue", ())
-    flops = 2.0 * out.size * depth + out.size * (len(epilogue) + (info.op in _FUSED))
+    tail = float(out.size * (len(epilogue) + (info.op in _FUSED)))
+    flops = 2.0 * out.size * depth + tail
     depthwise = info.op in (Op.CONV2D, Op.FUSED_CONV2D) and info.attr("groups", 1) > 1 and w.shape[1] == 1
     if depthwise:
-        return Work(flops, moved, Kind.DEPTHWISE, lane_fraction(x.shape[1], lanes))
-    return Work(flops, moved, Kind.CONTRACTION, lane_fraction(width, lanes))
+        return Work(flops, moved, Kind.DEPTHWISE, lane_fraction(x.shape[1], lanes), tail)
+    return Work(flops, moved, Kind.CONTRACTION, lane_fraction(width, lanes), tail)
 
 
 _FUSED = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE, Op.TILED_CONV2D, Op.TILED_DENSE})

@@ -34,9 +34,10 @@ def build_problem(data: EGraphData, model: CostModel) -> Problem:
     constant = constant_classes(data)
     costs = []
     for enode in data.nodes:
+        operands = tuple(constant[c] for c in enode.children)
         info = NodeInfo(enode.op, enode.attrs, data.classes[enode.eclass].type,
                         tuple(data.classes[c].type for c in enode.children),
-                        enode.op != Op.INPUT and all(constant[c] for c in enode.children))
+                        enode.op != Op.INPUT and all(operands), operands)
         costs.append(checked_cost(model, info))
     return Problem(data, tuple(costs), _undominated(data, costs, _usable(data, costs)))
 

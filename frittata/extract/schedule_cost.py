@@ -1,6 +1,7 @@
-"""The CPU price of a loop schedule: how fast a tiled contraction runs with its register blocks.
+"""The CPU price of a loop schedule: how fast a contraction runs with its register blocks.
 
-A `tiled_conv2d` / `tiled_dense` (`frittata.terms.tiled`) runs as register blocks of MR rows by
+A contraction on the CPU's blocked path (`cpu_schedules.blocked_schedule`: a `tiled_conv2d` /
+`tiled_dense` with its own schedule, or an untiled one with the default) runs as register blocks of MR rows by
 NV vectors of L lanes. Its compute time is
 
     flops / (cores * peak * REACHABLE * registers * lanes * balance * depth)
@@ -34,16 +35,13 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
-from frittata.terms.ops import Op
+from frittata.terms.cpu_schedules import CONV_OPS, Schedule
 
 KIB = 1024
 
 REACHABLE = 0.9
 """Fraction of FMA peak a register-blocked micro-kernel keeps with all factors at 1: loop and
-call overhead and the epilogue pass (estimate). An untiled contraction is priced at the model's
-`contraction_efficiency` (0.70, OpenBLAS with its edges and threading, CPU_PERF_NOTES), so a
-schedule is picked over the backend's own blocking only when its factors multiply above
-0.70 / 0.9 ~ 0.78."""
+call overhead and the epilogue pass (estimate)."""
 FMA_PORTS = 2
 """Vector FMAs issued per cycle: two FMA pipes on Zen 3 and on Sapphire Rapids (vendor guides)."""
 LOAD_PORTS = 2
@@ -109,11 +107,10 @@ def balance(units: int, cores: int) -> float:
     return units / (cores * math.ceil(units / cores)) if units else 1.0
 
 
-def schedule_efficiency(info: NodeInfo, lanes: int, cores: int) -> float:
+def schedule_efficiency(info: NodeInfo, s: Schedule, lanes: int, cores: int) -> float:
     """The product of the factors of the module docstring, REACHABLE included."""
-    s = dict(info.attr("schedule"))
     rows, cols, units = _geometry(info, s)
-    row_key, col_key = ("oc", "ow") if info.op == Op.TILED_CONV2D else ("m", "n")
+    row_key, col_key = ("oc", "ow") if info.op in CONV_OPS else ("m", "n")
     mr, nr, vec = s[f"{row_key}_block"], s[f"{col_key}_block"], s["vec"]
     efficiency = (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes)
                   * lane_efficiency(cols, nr, vec, lanes) * balance(units, cores))
@@ -125,7 +122,7 @@ def schedule_efficiency(info: NodeInfo, lanes: int, cores: int) -> float:
 def _reduction_block(info: NodeInfo, s: dict) -> tuple[int, int]:
     """(k steps per reduction block, bytes of the weight block re-read on every step of it)."""
     x, w = info.operands[0], info.operands[1]
-    if info.op == Op.TILED_DENSE:
+    if info.op not in CONV_OPS:
         kc = min(s["k_block"], max(x.shape[-1], 1))
         return kc, kc * s["n_block"] * 4
     taps = w.shape[2] * w.shape[3]
@@ -133,18 +130,19 @@ def _reduction_block(info: NodeInfo, s: dict) -> tuple[int, int]:
     return kc, s["oc_block"] * kc * 4
 
 
-def tiled_compute_seconds(info: NodeInfo, flops: float, model) -> float:
-    """Seconds of a tiled contraction on `model` (a `CpuModel`): FMA-bound or stream-bound."""
-    efficiency = schedule_efficiency(info, model.vector_lanes, model.cores)
+def blocked_compute_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float:
+    """Seconds of a contraction run with schedule `s` on `model` (a `CpuModel`): FMA-bound or
+    stream-bound."""
+    efficiency = schedule_efficiency(info, s, model.vector_lanes, model.cores)
     fma = flops / (model.cores * model.fp32_flops_per_core * efficiency)
     l2_share = model.cache_bytes / model.cores
-    return max(fma, stream_seconds(info, model.cores, l2_share, model.dram_bandwidth))
+    return max(fma, stream_seconds(info, s, model.cores, l2_share, model.dram_bandwidth))
 
 
 def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
     """(rows, columns, units of the parallel loop) of the blocked iteration space."""
     out = info.type
-    if info.op == Op.TILED_CONV2D:
+    if info.op in CONV_OPS:
         o, oh, ow = out.shape[1], out.shape[2], out.shape[3]
         pixel_tiles = oh * math.ceil(ow / s["ow_block"])
         units = math.ceil(o / s["oc_block"]) if s["parallel"] == "oc" else pixel_tiles
@@ -155,7 +153,7 @@ def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
     return m, n, units
 
 
-def stream_seconds(info: NodeInfo, cores: int, l2_bytes: float, dram_bandwidth: float) -> float:
+def stream_seconds(info: NodeInfo, s: Schedule, cores: int, l2_bytes: float, dram_bandwidth: float) -> float:
     """Seconds to re-read the operand the inner loop sweeps, once per outer unit, per core.
 
     A convolution split over channel blocks sweeps the padded input once per block; one split
@@ -164,10 +162,9 @@ def stream_seconds(info: NodeInfo, cores: int, l2_bytes: float, dram_bandwidth: 
     rows (`GEMM_MC`). The operand streams from L2 if it fits one core's share of L2, else
     from memory.
     """
-    s = dict(info.attr("schedule"))
     x, w = info.operands[0], info.operands[1]
     swept: float
-    if info.op == Op.TILED_CONV2D:
+    if info.op in CONV_OPS:
         passes = math.ceil(_geometry(info, s)[2] / cores)
         swept = x.nbytes if s["parallel"] == "oc" else w.nbytes
     else:

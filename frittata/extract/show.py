@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from frittata.errors import FrittataError
-from frittata.extract.cost import CostModel, NodeInfo, checked_cost
+from frittata.extract.cost import CostModel, checked_cost, term_infos
 from frittata.rewrites.data import Choice, EGraphData
 from frittata.terms.ops import KERNELS, Op
 from frittata.terms.program import Program
@@ -51,16 +51,13 @@ def program_dot(program: Program, target: str | None = None, cost_model: CostMod
     lines = ["digraph program {", "  rankdir=TB;", '  node [shape=box, fontname="Helvetica", fontsize=10];']
     if heading:
         lines.append(f"  labelloc=t; label={quote(heading)};")
-    constant: dict[int, bool] = {}
-    for term in program.terms():
-        constant[id(term)] = term.op != Op.INPUT and all(constant[id(a)] for a in term.args)
+    for term, info in term_infos(program):
         if term.op == Op.PARAM:
             continue
         label = term_label(term)
         if cost_model is not None and term.op not in (Op.INPUT, Op.CONST):
-            info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args), constant[id(term)])
             label += f"\n{checked_cost(cost_model, info) * 1e6:.1f} us"
-        lines.append(f"  {ids[id(term)]} [label={quote(label)}{_style(term, constant[id(term)])}];")
+        lines.append(f"  {ids[id(term)]} [label={quote(label)}{_style(term, info.constant)}];")
         lines += [f"  {ids[id(a)]} -> {ids[id(term)]};" for a in term.args if a.op != Op.PARAM]
     for name, term in program.outputs.items():
         lines.append(f"  out_{name} [label={quote(name)}, shape=ellipse];")

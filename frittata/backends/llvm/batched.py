@@ -17,39 +17,11 @@ from frittata.backends.llvm.irutil import F32, for_range, i64
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import Step
 from frittata.backends.llvm.views import View
-from frittata.terms.ops import Op
-from frittata.terms.term import Term
 
 
-def accepts(term: Term, lanes: int) -> bool:
-    """A float32 matmul with a batched right operand and equal (unbroadcast) batch axes."""
-    if term.op != Op.MATMUL or lanes < 8 or term.dtype != "float32":
-        return False
-    a, b = term.args
-    if a.dtype != "float32" or b.type.rank < 3 or term.type.size == 0 or a.shape[-1] == 0:
-        return False
-    return a.shape[:-2] == b.shape[:-2] == term.shape[:-2]
-
-
-def _gemm(term: Term, lanes: int) -> Gemm:
-    a, b = term.args
-    return Gemm(a.shape[-2], b.shape[-1], a.shape[-1], lanes, None, ())
-
-
-def scratch_bytes(term: Term, lanes: int, threads: int) -> int:
-    """Bytes of packed panels of one batch item of b (each thread packs its own panels)."""
-    if not accepts(term, lanes):
-        return 0
-    g = _gemm(term, lanes)
-    return g.panels * g.nr * g.k * 4
-
-
-def lower(k: Kernel, step: Step, args: list[View], lanes: int) -> bool:
-    """Emit the batched fast path for `step` if it applies; False leaves it to other paths."""
+def lower(k: Kernel, step: Step, args: list[View], g: Gemm) -> None:
+    """Emit the batched GEMM `g` (one batch item's sizes and blocking) for `step`."""
     t = step.term
-    if not accepts(t, lanes):
-        return False
-    g = _gemm(t, lanes)
     b = k.b
     a_base, b_base, c_base = k.base(args[0].buf), k.base(args[1].buf), k.base(step.out)
     assert step.scratch is not None
@@ -63,4 +35,3 @@ def lower(k: Kernel, step: Step, args: list[View], lanes: int) -> bool:
             emit_pack_runtime(k, g, b_ptr, g.n, panels, p0, p1)
 
         emit_blocked(k, g, a_ptr, g.k, panels, c_ptr, g.n, None, None, pack)
-    return True

@@ -7,7 +7,7 @@ import time
 
 from frittata.backends import fileformat
 from frittata.backends.jit import host, optimize, verify
-from frittata.backends.llvm import batched, fastpath
+from frittata.backends.llvm import fastpath
 from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
 from frittata.backends.runtime import Module
@@ -22,8 +22,7 @@ def build(program: Program, threads: int | None = None) -> Module:
     threads = max(1, int(threads or os.cpu_count() or 1))
     target = host()
     start = time.perf_counter()
-    plan = make_plan(program, lambda t: fastpath.scratch_bytes(t, target.lanes, threads)
-                     or batched.scratch_bytes(t, target.lanes, threads))
+    plan = make_plan(program, lambda t: fastpath.scratch_bytes(t, target.lanes))
     module = emit_module(plan, target)
     emitted = time.perf_counter()
     llmod = verify(str(module), "llvm backend")
@@ -39,8 +38,7 @@ def build(program: Program, threads: int | None = None) -> Module:
     mod.report["backend"] = {
         "target": f"{target.triple} {target.cpu} ({target.lanes} fp32 lanes)",
         "kernels": [f.name for f in module.functions if f.name.startswith("k") and f.blocks],
-        "fast_paths": [s.term.op.value for s in plan.steps
-                       if fastpath.accepts(s.term, target.lanes) or batched.accepts(s.term, target.lanes)],
+        "fast_paths": [s.term.op.value for s in plan.steps if fastpath.schedule(s.term, target.lanes) is not None],
         "peak_bytes": plan.arena_bytes, "threads": threads,
         "codegen_s": round(emitted - start, 4), "optimize_s": round(optimized - emitted, 4),
         "jit_s": round(time.perf_counter() - optimized, 4),

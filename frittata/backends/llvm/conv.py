@@ -8,16 +8,15 @@ straight from xq (no im2col), one vector per tap, broadcasting one weight per ch
 weights are packed at compile time into blocks of mr output channels, the mr weights of one
 (channel, tap) adjacent: wp[o // mr][c][r][s][o % mr] (zero-padded), so a tile reads one
 contiguous stream instead of mr rows a whole filter apart (which alias in L1 for wide layers).
-A `tiled_conv2d` gives the vector width, mr, NR and the parallel (outermost) loop in its
-schedule; other convolutions take the heuristics of `Geometry.of`:
+The schedule (a `tiled_conv2d`'s own, or the default of `cpu_schedules.default_conv_schedule`)
+gives the vector width, mr, NR, the channel block and the parallel (outermost) loop:
 
     for n:  pad (threads split channels); barrier
             for outer in this thread's share (channel blocks or pixel tiles):
               for c0 < C step cb:  for inner:
                 micro(wp block at c0, xq at (c0, oh, ow0), out[o0, oh, ow0], first = c0 == 0, last = c0 + cb >= C)
             barrier
-The channel block cb (the schedule's c_block; untiled, as many channels as fit
-`WEIGHT_BLOCK_BYTES`) keeps a tile's weights in L1 across the inner loop; partial sums go
+The channel block cb keeps a tile's weights in L1 across the inner loop; partial sums go
 through the output.
 """
 
@@ -35,12 +34,6 @@ from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
-from frittata.terms.tiled import schedule_of
-
-
-WEIGHT_BLOCK_BYTES = 16 * 1024
-"""Weights of one tile's channel block when no schedule says: half of a 32 KiB L1d (Zen 3),
-the other half for the input stream and the output tile (the BLIS convention)."""
 
 
 @dataclass(frozen=True)
@@ -61,23 +54,17 @@ class Geometry:
     mr: int
     nv: int
     cb: int
-    parallel: str | None
-    """"oc" or "pixel" from a schedule; None: weights outer when they outweigh the padded input."""
+    parallel: str
+    """The outermost, threaded loop: output-channel blocks ("oc") or pixel tiles ("pixel")."""
 
     @classmethod
-    def of(cls, term: Term, lanes: int) -> Geometry:
+    def of(cls, term: Term, schedule: dict) -> Geometry:
+        """The convolution `term` blocked as its schedule (the tiled_conv2d vocabulary) says."""
         (n, c, h, w), (o, _, kh, kw) = term.args[0].shape, term.args[1].shape
-        ow = term.shape[3]
-        if term.op == Op.TILED_CONV2D:
-            s = schedule_of(term)
-            lanes, mr, nv, parallel = s["vec"], s["oc_block"], s["ow_block"] // s["vec"], s["parallel"]
-            cb = s["c_block"]
-        else:
-            nv = 1 if ow <= lanes else 2
-            mr, parallel = (12 if nv == 1 else 6) * (2 if lanes == 16 else 1), None
-            cb = max(1, min(c, WEIGHT_BLOCK_BYTES // (mr * kh * kw * 4)))
-        return cls(n, c, h, w, o, kh, kw, term.shape[2], ow, term.attr("strides"),
-                   term.attr("pads"), term.attr("dilations"), lanes, mr, nv, cb, parallel)
+        lanes = schedule["vec"]
+        return cls(n, c, h, w, o, kh, kw, term.shape[2], term.shape[3], term.attr("strides"),
+                   term.attr("pads"), term.attr("dilations"), lanes, schedule["oc_block"],
+                   schedule["ow_block"] // lanes, schedule["c_block"], schedule["parallel"])
 
     @property
     def nr(self) -> int:
@@ -103,13 +90,13 @@ class Geometry:
         return phase * self.hq * self.wq + (row // sh) * self.wq + col // sw
 
 
-def scratch_bytes(term: Term, lanes: int) -> int:
-    g = Geometry.of(term, lanes)
+def scratch_bytes(term: Term, schedule: dict) -> int:
+    g = Geometry.of(term, schedule)
     return (g.c * g.channel_stride + g.wq + 2 * g.nr) * 4
 
 
-def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> None:
-    t, g = step.term, Geometry.of(step.term, lanes)
+def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
+    t, g = step.term, Geometry.of(step.term, schedule)
     fused = t.op in (Op.FUSED_CONV2D, Op.TILED_CONV2D)
     steps = t.attr("epilogue") if fused else ()
     spec = MicroSpec(g.mr, g.lanes, g.nv, "row" if fused else None, steps)
@@ -164,13 +151,11 @@ def _within(b: ir.IRBuilder, index, size: int):
 
 
 def _emit_tiles(k: Kernel, g: Geometry, kernels, w, xq, out, bias, residual) -> None:
-    """The parallel loop outermost: channel blocks or pixel tiles as the schedule says; untiled,
-    channel blocks when the weights outweigh the padded input (they stay in cache), else pixels."""
+    """The parallel loop outermost: channel blocks or pixel tiles, as the schedule says."""
     b = k.b
     blocks, columns = -(-g.o // g.mr), -(-g.ow // g.nr)
     pixels = g.oh * columns
-    weights_first = (g.parallel == "oc" if g.parallel is not None
-                     else g.o * g.c * g.kh * g.kw > g.c * g.channel_stride)
+    weights_first = g.parallel == "oc"
     outer, inner = (blocks, pixels) if weights_first else (pixels, blocks)
     lo, hi = k.split(outer)
     with for_range(b, lo, hi, name="outer") as i:

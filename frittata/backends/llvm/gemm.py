@@ -21,13 +21,6 @@ from frittata.backends.llvm.irutil import F32, I32, for_range, i64, thread_range
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, emit_micro
 
-KC = 256
-
-
-def tile_shape(lanes: int) -> tuple[int, int]:
-    """(MR, NV): 6 x 2 vectors with 16 registers (AVX2), 8 x 2 with 32 (AVX-512)."""
-    return (8, 2) if lanes == 16 else (6, 2)
-
 
 def pack_panels(b_matrix: np.ndarray, nr: int) -> np.ndarray:
     """[K, N] -> [ceil(N/nr), K, nr], zero-padded: the compile-time packing of a constant B."""
@@ -40,32 +33,27 @@ def pack_panels(b_matrix: np.ndarray, nr: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Gemm:
-    """One GEMM call: sizes, vector width, bias kind and epilogue, and its blocking.
-
-    `block` = (MR, NV, KC) and `split` (the parallel loop, "n" or "m") come from a tiled term's
-    schedule; by default `tile_shape`, `KC` and "n".
-    """
+    """One GEMM call: sizes, bias kind and epilogue, and the blocking its schedule names: the
+    vector width, MR rows by NV vectors per register block, KC reduction depth per cache block,
+    and the loop the threads split (`split`: column panels "n" or row blocks "m")."""
 
     m: int
     n: int
     k: int
-    lanes: int
     bias: str | None
     steps: tuple
-    block: tuple[int, int, int] | None = None
-    split: str = "n"
+    lanes: int
+    mr: int
+    nv: int
+    kc: int
+    split: str
 
-    @property
-    def mr(self) -> int:
-        return self.block[0] if self.block else tile_shape(self.lanes)[0]
-
-    @property
-    def nv(self) -> int:
-        return self.block[1] if self.block else tile_shape(self.lanes)[1]
-
-    @property
-    def kc(self) -> int:
-        return self.block[2] if self.block else KC
+    @classmethod
+    def of(cls, m: int, n: int, k: int, schedule: dict, bias: str | None = None, steps: tuple = ()) -> Gemm:
+        """The GEMM that runs with a dense schedule (the tiled_dense vocabulary)."""
+        vec = schedule["vec"]
+        return cls(m, n, k, bias, steps, vec, schedule["m_block"], schedule["n_block"] // vec,
+                   schedule["k_block"], schedule["parallel"])
 
     @property
     def nr(self) -> int:

@@ -3,13 +3,13 @@
 Every operator of the term language lowers natively. Elementwise operators (and constants and
 inference batch norm) become a map over one expression, each op emitted through its scalar
 expansion (`scalar.elementwise`), so a new elementwise op needs no case here; the match over
-the other operators is exhaustive. Contractions take the fast float32 GEMM / convolution paths
-when `fastpath` accepts them.
+the other operators is exhaustive. Contractions take the register-blocked float32 GEMM /
+convolution paths when their schedule says so (`fastpath`), the generic loops otherwise.
 """
 
 from __future__ import annotations
 
-from frittata.backends.llvm import batched, fastpath, movement, nn, pool, reduce
+from frittata.backends.llvm import fastpath, movement, nn, pool, reduce
 from frittata.backends.llvm.expr import Apply, Expr, Konst, Leaf, emit_map
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
@@ -27,16 +27,14 @@ def view_of(plan: Plan, t: Term) -> View:
 
 
 def operand(plan: Plan, t: Term, shape: tuple[int, ...]) -> Expr:
-    """`t` broadcast to `shape`: a read of its buffer, a constant, or its inlined expression."""
-    if id(t) in plan.location:
-        return Leaf(broadcast_to(view_of(plan, t), shape))
-    if t.op == Op.CONST:
+    """`t` broadcast to `shape`: a read of its buffer, or an inlined constant."""
+    if id(t) in plan.inlined:
         return Konst(t.attr("value"), t.dtype)
-    return node_expression(plan, t, shape)
+    return Leaf(broadcast_to(view_of(plan, t), shape))
 
 
 def node_expression(plan: Plan, t: Term, shape: tuple[int, ...]) -> Expr:
-    """The expression computing elementwise term `t` (its operands read or inlined)."""
+    """The expression computing elementwise term `t` from its operands."""
     if t.op == Op.CONST:
         return Konst(t.attr("value"), t.dtype)
     if t.op == Op.BATCH_NORM:
@@ -130,7 +128,7 @@ def _moved(t: Term, x: View) -> View:
 
 def _contraction(k: Kernel, plan: Plan, step: Step, args: list[View], out: View) -> None:
     t = step.term
-    if fastpath.lower(k, plan, step, args, k.lanes) or batched.lower(k, step, args, k.lanes):
+    if fastpath.lower(k, plan, step, args, k.lanes):
         return
     match t.op:
         case Op.MATMUL:

@@ -1,16 +1,17 @@
 """Scheduling and static memory planning: which terms get a buffer, where, and for how long.
 
-A term is *inlined* into its consumer (evaluated inside the consumer's loop, never stored) when
-it is elementwise, used exactly once, by an elementwise consumer of the same shape, and is not an
-output. `reshape` aliases its operand's buffer. Every other non-leaf term is a *step*: one
-kernel, run in program order, writing its own buffer. Outputs are written straight into the
+The plan fuses nothing: which ops share a loop is decided by the rewrite rules (a chain of
+elementwise ops is one `fused_elementwise` term, a contraction's epilogue is part of its
+`fused_*` term), where the cost model prices it. Every non-leaf term is a *step*: one kernel,
+run in program order, writing its own buffer, except a scalar `const` read only by elementwise
+ops, which is *inlined* as an immediate of their expressions, and `reshape`, which aliases its
+operand's buffer. Outputs are written straight into the
 caller's arrays; intermediates share one arena, where a buffer is reused once its last reader
 has run (first fit, 64-byte aligned). Pointer slots: 0 arena, then inputs, outputs, params.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,26 +67,16 @@ class Plan:
         return 1 + len(self.inputs) + len(self.outputs) + len(self.params)
 
 
-def consumers(program: Program) -> Counter:
-    """How many times each term (by id) is used as an argument."""
-    return Counter(id(a) for t in program.terms() for a in t.args)
-
-
 def inline_set(program: Program) -> set[int]:
-    uses = consumers(program)
+    """The constants every reader of which is elementwise (and which are not outputs)."""
     users: dict[int, list[Term]] = {}
     for t in program.terms():
         for a in t.args:
             users.setdefault(id(a), []).append(t)
     outputs = {id(t) for t in program.outputs.values()}
-    inlined = set()
-    for t in program.terms():
-        mine = users.get(id(t), [])
-        if id(t) in outputs or not mine or any(u.op not in ELEMENTWISE for u in mine):
-            continue
-        if t.op == Op.CONST or (t.op in ELEMENTWISE and uses[id(t)] == 1 and mine[0].shape == t.shape):
-            inlined.add(id(t))
-    return inlined
+    return {id(t) for t in program.terms()
+            if t.op == Op.CONST and id(t) not in outputs and id(t) in users
+            and all(u.op in ELEMENTWISE for u in users[id(t)])}
 
 
 def make_plan(program: Program, scratch_bytes) -> Plan:

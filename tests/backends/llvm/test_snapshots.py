@@ -30,7 +30,8 @@ def _programs() -> dict[str, ft.Program]:
     x = T.var("x", (4, 8))
     w = np.arange(12, dtype=np.int8).reshape(3, 4)
     return {
-        "fused_elementwise": ft.Program({"y": T.relu(T.add(T.mul(x, 2.0), T.var("b", (8,))))}),
+        "fused_elementwise": ft.Program({"y": T.fused_elementwise(
+            x, T.var("b", (8,)), expr=("relu", ("add", ("mul", ("arg", 0), ("const", 2.0, "float32")), ("arg", 1))))}),
         "reduce_sum": ft.Program({"y": T.reduce_sum(x, axes=(1,))}),
         "int8_dense": ft.Program({"y": T.dense(T.var("q", (2, 4), "int8"), T.param("wq", w))}),
     }

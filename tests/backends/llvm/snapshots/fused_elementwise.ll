@@ -45,7 +45,7 @@ declare void @"llvm.x86.sse2.pause"()
 
 declare i32 @"sched_yield"()
 
-define internal void @"k0_relu"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define internal void @"k0_fused_elementwise"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
   %".40" = getelementptr inbounds ptr, ptr %".1", i64 3
@@ -109,7 +109,7 @@ declare float @"llvm.maximum.f32"(float %".1", float %".2")
 define void @"frittata_run"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 {
 entry:
-  call void @"k0_relu"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+  call void @"k0_fused_elementwise"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   ret void
 }

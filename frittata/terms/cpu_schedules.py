@@ -1,0 +1,103 @@
+"""Which CPU kernel runs a contraction, and with which loop schedule: one decision, two readers.
+
+It lives with the terms (beside the schedule vocabulary of `tiled`) because both the CPU cost
+model and the LLVM backend read it, and a saved module loads without the compiler's stages.
+The LLVM backend runs a float32 contraction on its register-blocked GEMM / direct-convolution
+path when this module gives it a schedule, and on generic loop nests otherwise; the CPU cost
+model prices the same schedule (`schedule_cost`), or the generic loops, so the extractor sees
+what the backend will do. The schedule is a `tiled_*` term's own; an untiled contraction gets
+the default below. A contraction takes the blocked path when
+
+  * the host has vectors of at least 8 fp32 lanes, and every operand and the result are float32;
+  * its epilogue steps are ones a float register block applies (add, relu, clip);
+  * dense / fused_dense / tiled_dense: weights and bias are compile-time constants (packed into
+    panels at compile time);
+  * matmul: the right operand is a matrix (packed at compile time when constant, by each thread
+    at run time otherwise), or a batch of matrices with the left operand's batch axes
+    (attention: one blocked GEMM per batch item);
+  * conv2d / fused_conv2d / tiled_conv2d: one group, weights (and bias) compile-time constants.
+
+`constant[i]` says operand i is a compile-time constant: a constant e-class for the cost model
+(folded into a parameter before the backend runs), a parameter for the backend.
+
+Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails included):
+  dense, matmul  MR x 2 vectors: MR = 8 rows with 32 vector registers (16 lanes), 6 with 16;
+                 K blocks of 256; threads split the column panels.
+  conv2d         one vector of pixels when the output row fits in it, else two; MR = 12 output
+                 channels with one vector, 6 with two, doubled with 32 vector registers; as
+                 many input channels per block as keep one tile's weights in
+                 `WEIGHT_BLOCK_BYTES`; threads split the output-channel blocks when the weights
+                 outweigh the padded input (they then stay in cache), else the pixel tiles.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from frittata.terms.dtypes import TensorType
+from frittata.terms.ops import Op
+
+Schedule = dict[str, Any]
+
+FLOAT_STEPS = frozenset({"add", "relu", "clip"})
+"""Epilogue steps the blocked float paths apply in registers."""
+DEFAULT_K_BLOCK = 256
+"""Reduction depth of one cache block of a dense layer (GotoBLAS's KC for a 32 KiB L1d)."""
+WEIGHT_BLOCK_BYTES = 16 * 1024
+"""Weights of one convolution tile's channel block: half of a 32 KiB L1d (Zen 3), the other
+half for the input stream and the output tile (the BLIS convention)."""
+
+DENSE_OPS = frozenset({Op.DENSE, Op.FUSED_DENSE, Op.TILED_DENSE})
+CONV_OPS = frozenset({Op.CONV2D, Op.FUSED_CONV2D, Op.TILED_CONV2D})
+EPILOGUE_OPS = frozenset({Op.FUSED_DENSE, Op.FUSED_CONV2D, Op.TILED_DENSE, Op.TILED_CONV2D})
+TILED_OPS = frozenset({Op.TILED_DENSE, Op.TILED_CONV2D})
+
+
+def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, operands: Sequence[TensorType],
+                     constant: Sequence[bool], lanes: int) -> Schedule | None:
+    """The schedule the blocked path runs this contraction with, or None for the generic loops."""
+    values = dict(attrs)
+    if lanes < 8 or out.dtype != "float32" or any(t.dtype != "float32" for t in operands):
+        return None
+    if op in EPILOGUE_OPS and any(step[0] not in FLOAT_STEPS for step in values["epilogue"]):
+        return None
+    if op in DENSE_OPS or op in CONV_OPS:
+        if not all(constant[1:3]) or (op in CONV_OPS and values.get("groups", 1) != 1):
+            return None
+    elif op == Op.MATMUL:
+        a, b = operands
+        if b.rank < 2 or (b.rank > 2 and not a.shape[:-2] == b.shape[:-2] == out.shape[:-2]):
+            return None
+    else:
+        return None
+    if op in TILED_OPS:
+        return dict(values["schedule"])
+    if op in CONV_OPS:
+        return default_conv_schedule(operands[0], operands[1], out, values, lanes)
+    n = out.shape[-1]
+    return default_dense_schedule(out.size // n if n else 0, n, lanes)
+
+
+def default_dense_schedule(m: int, n: int, lanes: int) -> Schedule:
+    """The default blocking of an [M, K] x [K, N] GEMM (see the module docstring)."""
+    mr, nr = (8 if lanes >= 16 else 6), 2 * lanes
+    return {"vec": lanes, "m_block": mr, "m_tail": m % mr, "n_block": nr, "n_tail": n % nr,
+            "k_block": DEFAULT_K_BLOCK, "parallel": "n"}
+
+
+def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: dict[str, Any],
+                          lanes: int) -> Schedule:
+    """The default blocking of a one-group direct convolution (see the module docstring)."""
+    c, h, width = x.shape[1:]
+    o, _, kh, kw = w.shape
+    ow = out.shape[3]
+    nv = 1 if ow <= lanes else 2
+    mr = (12 if nv == 1 else 6) * (2 if lanes >= 16 else 1)
+    cb = max(1, min(c, WEIGHT_BLOCK_BYTES // (mr * kh * kw * 4)))
+    (sh, sw), pads = attrs["strides"], attrs["pads"]
+    padded_plane = sh * sw * math.ceil((h + pads[0] + pads[2]) / sh) * math.ceil((width + pads[1] + pads[3]) / sw)
+    parallel = "oc" if o * c * kh * kw > c * padded_plane else "pixel"
+    return {"vec": lanes, "oc_block": mr, "oc_tail": o % mr, "ow_block": nv * lanes, "ow_tail": ow % (nv * lanes),
+            "c_block": cb, "c_tail": c % cb, "parallel": parallel}
