@@ -35,7 +35,8 @@ PINS = {
         "mul": 1, "reshape": 4, "softmax": 1, "transpose": 4}),
     ("transformer_block", "avx2"): (0.0012028112505130687, {
         "const": 1, "fused_dense": 6, "gelu": 1, "layer_norm": 2, "matmul": 2, "mul": 1, "reshape": 4,
-        "softmax": 1, "transpose": 4}
+        "softmax": 1, "transpose": 4}),
+}
 
 
 @pytest.fixture(scope="module", params=["resnet18", "mobilenet_v2", "transformer_block"])
