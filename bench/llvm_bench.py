@@ -5,9 +5,10 @@ Prints median latencies and ratios (frittata / peer; below 1 is faster) for matm
 transformer block, on 1 and 2 threads, plus compile time per model. numpy's BLAS runs on the
 same number of threads (through threadpoolctl, a bench-only dependency: `pip install
 threadpoolctl`; without it the numpy column is left out).
-Run: python bench/llvm_bench.py [--repeat N] [--only NAME] [--optimize]
-(--optimize compiles with `ft.compile`: saturation, extraction with the cost model and folding,
-so the picked tile schedules run; without it the program is built as written.)
+Run: python bench/llvm_bench.py [--repeat N] [--only NAME] [--as-written]
+Each program is compiled as users compile it, with `ft.compile` (saturation, extraction with the
+cost model, folding): the rules fuse and tile, the backend only lowers. --as-written builds the
+program exactly as written instead (no fusion or tiling beyond what it spells out).
 """
 
 from __future__ import annotations
@@ -66,6 +67,23 @@ CASES = {
 }
 
 
+def host_description() -> str:
+    """The CPU's name and the vector ISA the backend targets on it."""
+    from frittata.backends.jit import host
+
+    target = host()
+    name = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), "?")
+    return f"{name}; llvm cpu {target.cpu}, {target.lanes} fp32 lanes"
+
+
+def _cpuinfo() -> list[str]:
+    try:
+        with open("/proc/cpuinfo") as info:
+            return info.read().splitlines()
+    except OSError:
+        return []
+
+
 def numpy_column(a: np.ndarray, b: np.ndarray, ours: float, threads: int, repeat: int) -> str:
     """numpy's `a @ b` with its BLAS limited to `threads` threads, as a column of the matmul line."""
     if threadpool_limits is None:
@@ -75,7 +93,7 @@ def numpy_column(a: np.ndarray, b: np.ndarray, ours: float, threads: int, repeat
     return f"  numpy {numpy_ms:8.3f} ms  throughput vs numpy {numpy_ms / ours:5.2f}x"
 
 
-def bench_case(name: str, make, flops, repeat: int, optimize: bool = False) -> None:
+def bench_case(name: str, make, flops, repeat: int, optimize: bool = True) -> None:
     program = make()
     inputs = inputs_of(program)
     for threads in (1, 2):
@@ -98,11 +116,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--only", default=None, help="run the cases whose name contains this")
-    parser.add_argument("--optimize", action="store_true", help="compile with ft.compile (rules + cost model)")
+    parser.add_argument("--as-written", action="store_true", help="build the programs without optimizing them")
     args = parser.parse_args()
+    print(f"# {host_description()}")
     for name, (make, flops) in CASES.items():
         if args.only is None or args.only in name:
-            bench_case(name, make, flops, args.repeat, args.optimize)
+            bench_case(name, make, flops, args.repeat, not args.as_written)
 
 
 if __name__ == "__main__":

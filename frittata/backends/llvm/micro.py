@@ -155,7 +155,10 @@ def _step(b: ir.IRBuilder, spec: MicroSpec, step: tuple, value, res_rows, r: int
         case ("relu",):
             return b.call(maximum, [value, ir.Constant(vec, [0.0] * spec.lanes)])
         case ("clip", lo, hi):
-            value = b.call(maximum, [value, ir.Constant(vec, [float(lo)] * spec.lanes)])
-            return b.call(minimum, [value, ir.Constant(vec, [float(hi)] * spec.lanes)])
+            if lo is not None:
+                value = b.call(maximum, [value, ir.Constant(vec, [float(lo)] * spec.lanes)])
+            if hi is not None:
+                value = b.call(minimum, [value, ir.Constant(vec, [float(hi)] * spec.lanes)])
+            return value
         case _:
             raise AssertionError(f"the float32 micro-kernel has no epilogue step {step}")

@@ -90,7 +90,8 @@ def make_plan(program: Program, scratch_bytes) -> Plan:
     order = [t for t in program.terms() if _is_step(plan, t, root)]
     owned = {id(t) for t in order}
     copies = [(name, t) for name, t in program.outputs.items() if out_slot[id(t)] != name or id(t) not in owned]
-    offsets, scratch, plan.arena_bytes = _assign_arena(plan, order, root, out_slot, scratch_bytes)
+    copied = [root.get(id(t), t) for _, t in copies]
+    offsets, scratch, plan.arena_bytes = _assign_arena(plan, order, copied, root, out_slot, scratch_bytes)
     for t in program.terms():
         _locate(plan, t, root, out_slot, offsets)
     for t in order:
@@ -137,12 +138,15 @@ def _reads(plan: Plan, t: Term, root: dict[int, Term]) -> list[Term]:
     return found
 
 
-def _assign_arena(plan: Plan, order: list[Term], root, out_slot, scratch_bytes):
-    """First-fit offsets for arena terms and per-step scratch; returns (offsets, scratch, peak)."""
+def _assign_arena(plan: Plan, order: list[Term], copied: list[Term], root, out_slot, scratch_bytes):
+    """First-fit offsets for arena terms and per-step scratch; returns (offsets, scratch, peak).
+    A term that an output copy reads (`copied`, after every step) stays live to the end."""
     last = {id(t): i for i, t in enumerate(order)}
     for i, t in enumerate(order):
         for r in _reads(plan, t, root):
             last[id(r)] = max(last.get(id(r), i), i)
+    for t in copied:
+        last[id(t)] = len(order)
     live: list[tuple[int, int, int]] = []  # (offset, size, last step)
     offsets, scratch, peak = {}, {}, 0
     for i, t in enumerate(order):

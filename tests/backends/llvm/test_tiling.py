@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -73,11 +74,21 @@ def test_schedule_decides_the_micro_kernels():
     assert kernels == {12: ["micro12", "micro8"], 5: ["micro5"]}
 
 
-def test_untiled_fused_ops_keep_their_heuristics():
+def test_untiled_fused_ops_run_the_default_schedule():
     x = tb.var("x", (1, 8, 10, 10))
     term = tb.fused_conv2d(x, tb.param("w", rand((20, 8, 3, 3))), tb.param("b", rand((20,))), pads=(1, 1, 1, 1))
     mod = check(ft.Program({"y": term}))
     assert "fused_conv2d" in mod.report["backend"]["fast_paths"]
+
+
+@pytest.mark.parametrize("lo, hi", [(None, 0.5), (-0.5, None), (-0.5, 0.5)])
+def test_blocked_epilogue_clip_with_an_open_bound(lo, hi):
+    x = tb.var("x", (1, 8, 10, 10))
+    clip = (("clip", lo, hi),)
+    conv = tb.fused_conv2d(x, tb.param("w", rand((20, 8, 3, 3))), tb.param("b", rand((20,))), epilogue=clip)
+    dense = tb.fused_dense(tb.var("d", (5, 12)), tb.param("v", rand((9, 12))), tb.param("c", rand((9,))), epilogue=clip)
+    mod = check(ft.Program({"y": conv, "z": dense}))
+    assert mod.report["backend"]["fast_paths"] == ["fused_conv2d", "fused_dense"]
 
 
 def test_compile_runs_the_picked_schedule():
