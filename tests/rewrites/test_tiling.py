@@ -18,6 +18,8 @@ from frittata.rewrites import saturate
 from frittata.rewrites.check import check_rule
 from frittata.rewrites.library import load_file
 from frittata.terms import builders as tb
+from frittata.terms.cpu_schedules import blocked_schedule
+from frittata.terms.ops import Op
 
 TILING = Path(ft.__file__).parent / "rewrites" / "rules" / "tiling.rules"
 AVX2 = CpuModel(vector_lanes=8, fp32_flops_per_core=121e9)
@@ -32,10 +34,14 @@ def _conv(c: int, o: int, hw: int) -> ft.Program:
 
 
 def _picked(program: ft.Program, model: CpuModel) -> dict:
+    """The schedule the extracted convolution runs with: a tiled op's own, or the default."""
     data, _ = saturate(program)
     choice, _ = extract(data, model)
-    (tiled,) = [t for t in data.to_program(choice).terms() if t.op.value.startswith("tiled")]
-    return dict(tiled.attr("schedule"))
+    (conv,) = [t for t in data.to_program(choice).terms() if t.op.value.endswith("conv2d")]
+    schedule = blocked_schedule(conv.op, conv.attrs, conv.type, tuple(a.type for a in conv.args),
+                                tuple(a.op == Op.PARAM for a in conv.args), model.vector_lanes)
+    assert schedule is not None
+    return schedule
 
 
 def test_every_tiling_rule_passes_the_property_check_compiled_with_llvm():
@@ -72,10 +78,12 @@ def test_bad_schedules_are_type_errors(change, message):
 
 
 def test_the_pick_depends_on_the_shape():
-    large = _picked(_conv(64, 64, 56), AVX2)
-    small = _picked(_conv(32, 48, 20), AVX2)
-    assert large != small
-    assert large["parallel"] == "oc" and small["parallel"] == "pixel"
+    """A deep layer's weights outweigh its input: threads split the output channels (each
+    sweeps the small input); a wide layer's input outweighs its weights: they split pixels."""
+    deep = _picked(_conv(256, 256, 14), AVX2)
+    wide = _picked(_conv(64, 64, 56), AVX2)
+    assert deep != wide
+    assert deep["parallel"] == "oc" and wide["parallel"] == "pixel"
 
 
 def test_the_pick_follows_the_vector_width():
