@@ -1,4 +1,4 @@
-"""Activation functions: relu, leaky_relu, sigmoid, gelu, clip, hard_sigmoid, hard_swish (elementwise)."""
+"""Activation functions: relu, leaky_relu, prelu, sigmoid, gelu, clip, hard_sigmoid, hard_swish (elementwise)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import numpy as np
 from scipy import special
 
 from frittata.terms.dtypes import TensorType, is_int
-from frittata.terms.elementwise import unary_op
+from frittata.terms.elementwise import binary_op, unary_op
 from frittata.terms.infer import fail
 from frittata.terms.attr_forms import as_float
 from frittata.terms.ops import Attr, Onnx, Op
 from frittata.terms.term import Term, build
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "gelu", "clip", "hard_sigmoid", "hard_swish"]
+__all__ = ["relu", "leaky_relu", "prelu", "sigmoid", "gelu", "clip", "hard_sigmoid", "hard_swish"]
 
 
 def _approximate(value: Any, first: TensorType | None) -> str:
@@ -79,6 +79,9 @@ LEAKY_RELU = unary_op(
     lambda p, x, alpha: p.select(p.ge(x, p.const(0.0, x)), x, p.mul(x, p.const(alpha, x))),
     float_only=True, attrs=(Attr("alpha", float, 0.01, as_float, lambda x: [0.1, 0.2]),),
     onnx=Onnx("LeakyRelu", {"alpha": "alpha"}))
+PRELU = binary_op("prelu", lambda x, slope: np.where(x >= 0, x, x * slope),
+                  lambda p, x, slope: p.select(p.ge(x, p.const(0.0, x)), x, p.mul(x, slope)),
+                  float_only=True, onnx=Onnx("PRelu"))
 SIGMOID = unary_op("sigmoid", special.expit,
                    lambda p, x: p.div(p.const(1.0, x), p.add(p.const(1.0, x), p.exp(p.neg(x)))),
                    float_only=True, transcendental=True, onnx=Onnx("Sigmoid"))
@@ -119,6 +122,11 @@ def relu(x: Term) -> Term:
 def leaky_relu(x: Term, alpha: float = 0.01) -> Term:
     """x if x >= 0 else alpha * x."""
     return build(LEAKY_RELU, (x,), alpha=alpha)
+
+
+def prelu(x: Term, slope: Term) -> Term:
+    """x if x >= 0 else slope x; slope broadcasts against x (ONNX PRelu, per-channel slopes)."""
+    return Term.make(PRELU, (x, slope))
 
 
 def sigmoid(x: Term) -> Term:

@@ -7,9 +7,13 @@ the op's attribute schema and build an interned `Term`, whose type is inferred o
 rebuilds it. Python numbers mixed with terms become `const` leaves of the term's dtype.
 """
 
-from frittata.terms import (activations, contractions, conversions, elementwise, fused, kernels, leaves,
-                            movement_ops, normalization, pooling, reductions, tiled, unary, vta_ops)
+from frittata.terms import (activations, arg_reductions, broadcast_ops, comparisons, contractions, conversions,
+                            elementwise, fused, kernels, leaves, movement_ops, normalization, pooling, reductions,
+                            smooth_activations, tiled, unary, vta_ops)
 from frittata.terms.activations import *  # noqa: F403
+from frittata.terms.arg_reductions import *  # noqa: F403
+from frittata.terms.broadcast_ops import *  # noqa: F403
+from frittata.terms.comparisons import *  # noqa: F403
 from frittata.terms.contractions import *  # noqa: F403
 from frittata.terms.conversions import *  # noqa: F403
 from frittata.terms.elementwise import *  # noqa: F403
@@ -20,12 +24,14 @@ from frittata.terms.movement_ops import *  # noqa: F403
 from frittata.terms.normalization import *  # noqa: F403
 from frittata.terms.pooling import *  # noqa: F403
 from frittata.terms.reductions import *  # noqa: F403
+from frittata.terms.smooth_activations import *  # noqa: F403
 from frittata.terms.tiled import *  # noqa: F403
 from frittata.terms.unary import *  # noqa: F403
 from frittata.terms.vta_ops import *  # noqa: F403
 
-FAMILIES = (leaves, elementwise, unary, activations, conversions, contractions, pooling, normalization,
-            reductions, movement_ops, kernels, fused, tiled, vta_ops)
+FAMILIES = (leaves, elementwise, unary, activations, smooth_activations, comparisons, conversions, contractions,
+            pooling, normalization, reductions, arg_reductions, movement_ops, broadcast_ops, kernels, fused, tiled,
+            vta_ops)
 """Every op family module, in registration order."""
 
 __all__: list[str] = []

@@ -102,7 +102,15 @@ def _export_div(g, node: Term, args: list[str], out: str | None) -> str:
     return g.node("Where", [is_zero, zero, g.node("Div", [args[0], safe])], out)
 
 
-ADD = binary_op("add", np.add, lambda p, a, b: p.add(a, b), onnx=Onnx("Add"))
+def _import_mean(n) -> Term:
+    """Mean of any number of broadcasting operands: their sum over the count."""
+    terms = n.terms()
+    total = functools.reduce(add, terms)
+    return total if len(terms) == 1 else div(total, len(terms))
+
+
+ADD = binary_op("add", np.add, lambda p, a, b: p.add(a, b), onnx=Onnx("Add"),
+                onnx_import={"Sum": lambda n: functools.reduce(add, n.terms()), "Mean": _import_mean})
 SUB = binary_op("sub", np.subtract, lambda p, a, b: p.sub(a, b), onnx=Onnx("Sub"))
 MUL = binary_op("mul", np.multiply, lambda p, a, b: p.mul(a, b), onnx=Onnx("Mul"))
 DIV = binary_op("div", _int_div, lambda p, a, b: p.div(a, b), onnx=Onnx("Div"), onnx_export=_export_div)

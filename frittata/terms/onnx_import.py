@@ -45,6 +45,8 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto,
     proto = load_model(model)
     opset = _default_opset(proto)
     graph = proto.graph
+    if opset < OPSETS.start:
+        _check_early_opset(graph, opset)
     bound = _bound_constants(graph, constants or {})
     _check_supported(graph, set(bound))
     importer = _Importer(opset)
@@ -77,10 +79,28 @@ def load_model(model: str | os.PathLike | bytes | onnx.ModelProto) -> onnx.Model
 
 def _default_opset(proto: onnx.ModelProto) -> int:
     versions = [o.version for o in proto.opset_import if o.domain in DEFAULT_DOMAINS]
-    if not versions or versions[0] not in OPSETS:
+    if not versions or not 1 <= versions[0] < OPSETS.stop:
         raise FrontendError(f"ONNX model: expected default-domain opset in {OPSETS.start}..{OPSETS.stop - 1},"
                             f" got {versions or 'none'}")
     return versions[0]
+
+
+def _check_early_opset(graph: onnx.GraphProto, opset: int) -> None:
+    """A model of opset 1-6 imports when each of its operators means at `opset` what it means at
+    opset 7 (the same schema version in `onnx.defs`), as for ops unchanged since opset 1."""
+    changed = sorted({n.op_type for n in graph.node if n.domain in DEFAULT_DOMAINS
+                      and _schema_version(n.op_type, opset) != _schema_version(n.op_type, OPSETS.start)})
+    if changed:
+        raise FrontendError(f"ONNX model: expected default-domain opset in {OPSETS.start}..{OPSETS.stop - 1},"
+                            f" got [{opset}], where {changed} mean something else than at opset"
+                            f" {OPSETS.start}; convert it with onnx.version_converter")
+
+
+def _schema_version(op_type: str, opset: int) -> int | None:
+    try:
+        return onnx.defs.get_schema(op_type, opset).since_version
+    except onnx.defs.SchemaError:
+        return None
 
 
 def _bound_constants(graph: onnx.GraphProto, constants: Mapping[str, object]) -> dict[str, np.ndarray]:

@@ -12,12 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 
+from frittata.terms.onnx_conv_transpose import CONV_TRANSPOSE_CONVERTERS
+from frittata.terms.onnx_cumsum import CUMSUM_CONVERTERS
+from frittata.terms.onnx_einsum import EINSUM_CONVERTERS
 from frittata.terms.onnx_nn import NN_CONVERTERS
+from frittata.terms.onnx_norm import NORM_CONVERTERS
 import numpy as np
 
 from frittata.terms.onnx_node import NodeView, Value, unsupported
 from frittata.terms.onnx_quant import QUANT_CONVERTERS
 from frittata.terms.onnx_resize import RESIZE_CONVERTERS
+from frittata.terms.onnx_traced import TRACED_CONVERTERS
 from frittata.terms.ops import Op
 from frittata.terms.term import Term, build
 
@@ -81,5 +86,6 @@ FOLDED = ("Constant", "ConstantOfShape", "Range", "Shape", "Size", "EyeLike", "O
 CONVERTERS: dict[str, Converter] = {
     **{op_type: _constants_only for op_type in FOLDED},
     **_from_table(), "Identity": _identity, "Dropout": _dropout, **NN_CONVERTERS, **QUANT_CONVERTERS,
-    **RESIZE_CONVERTERS,
+    **RESIZE_CONVERTERS, **NORM_CONVERTERS, **TRACED_CONVERTERS, **EINSUM_CONVERTERS, **CONV_TRANSPOSE_CONVERTERS,
+    **CUMSUM_CONVERTERS,
 }

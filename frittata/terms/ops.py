@@ -60,6 +60,8 @@ CLASSES: dict[str, str] = {
     "unary": "elementwise with one operand",
     "binary": "elementwise with two operands of one dtype",
     "float_only": "defined on float operands only",
+    "compare": "elementwise comparison of two operands of one dtype, giving bool",
+    "logic": "elementwise logic on bool operands",
     "contraction": "sums products over a reduction axis (matmul, dense, conv2d)",
     "pool": "sliding-window or global pooling",
     "normalization": "batch norm, layer norm, softmax",

@@ -1,4 +1,8 @@
-"""Reductions over a set of axes: reduce_sum, reduce_mean, reduce_max."""
+"""Reductions over a set of axes: reduce_sum, reduce_mean, reduce_max, reduce_min.
+
+ONNX's other Reduce* operators import as compositions: ReduceSumSquare, ReduceL1, ReduceL2,
+ReduceLogSum and ReduceLogSumExp (stabilized by the maximum) over reduce_sum / reduce_max.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from frittata.terms.attr_forms import as_bool, axis
 from frittata.terms.dtypes import TensorType
 from frittata.terms.infer import fail, need_float
 from frittata.terms.ops import Attr, Cost, Op, define
+from frittata.terms.movement_ops import reshape
 from frittata.terms.term import Term, build
 
-__all__ = ["reduce_sum", "reduce_mean", "reduce_max"]
+__all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min"]
 
 
 def _axes(value: Any, first: TensorType | None) -> tuple[int, ...]:
@@ -31,7 +36,7 @@ def _infer(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> TensorType
         raise fail(op, f"sorted distinct axes in [0, {x.rank})", axes)
     if op == Op.REDUCE_MEAN:
         need_float(op, x)
-    if op == Op.REDUCE_MAX and any(x.shape[a] == 0 for a in axes):
+    if op in (Op.REDUCE_MAX, Op.REDUCE_MIN) and any(x.shape[a] == 0 for a in axes):
         raise fail(op, "non-empty reduced axes", x)
     keep = attrs["keepdims"]
     shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes)
@@ -47,25 +52,62 @@ def _export(onnx_type: str):
     return export
 
 
-def _reduction(name: str, onnx_type: str, numpy, float_only: bool = False) -> Op:
+def onnx_reduce_args(n) -> tuple[list[int] | None, bool] | None:
+    """(axes, keepdims) of an ONNX Reduce* node: axes from the attribute or input 1, None = all;
+    None overall when the axes are empty and noop_with_empty_axes says to return the input."""
+    axes = n.axes(1)
+    if not axes and n.attr("noop_with_empty_axes", 0):
+        return None
+    return axes or None, bool(n.attr("keepdims", 1))
+
+
+def _reduction(name: str, onnx_type: str, numpy, float_only: bool = False, composites=None) -> Op:
     def convert(n) -> Term:
-        """ONNX Reduce*: axes from the attribute or input 1; none means all, or none with noop_with_empty_axes."""
-        axes = n.axes(1)
-        if not axes and n.attr("noop_with_empty_axes", 0):
-            return n.term(0)
-        return build(op, (n.term(0),), axes=axes or None, keepdims=bool(n.attr("keepdims", 1)))
+        args = onnx_reduce_args(n)
+        return n.term(0) if args is None else build(op, (n.term(0),), axes=args[0], keepdims=args[1])
 
     attrs = (Attr("axes", tuple, None, _axes, lambda x: [(x.rank - 1,) if x.rank else ()]),
              Attr("keepdims", bool, False, as_bool, lambda x: [False, True]))
     op = define(name, 1, _infer, attrs=attrs, classes=("reduction",) + (("float_only",) if float_only else ()),
-                cost=Cost.REDUCTION, onnx_export=_export(onnx_type), onnx_import={onnx_type: convert},
+                cost=Cost.REDUCTION, onnx_export=_export(onnx_type),
+                onnx_import={onnx_type: convert, **(composites or {})},
                 evaluate=lambda node, args: numpy(args[0], axis=node.attr("axes"), keepdims=node.attr("keepdims")))
     return op
 
 
-REDUCE_SUM = _reduction("reduce_sum", "ReduceSum", np.sum)
+def _composite(body):
+    """An ONNX Reduce* converter: body(x, axes, keepdims) -> term, or the input for a no-op."""
+    def convert(n) -> Term:
+        args = onnx_reduce_args(n)
+        return n.term(0) if args is None else body(n.term(0), *args)
+
+    return convert
+
+
+def _log_sum_exp(x: Term, axes, keepdims: bool) -> Term:
+    """log(sum(exp(x - m))) + m with m the maximum over the axes (no overflow)."""
+    peak = reduce_max(x, axes, keepdims=True)
+    total = reduce_sum(Term.make(Op.EXP, (Term.make(Op.SUB, (x, peak)),)), axes, keepdims=True)
+    out = Term.make(Op.ADD, (Term.make(Op.LOG, (total,)), peak))
+    return out if keepdims else reshape(out, reduce_sum(x, axes).shape)
+
+
+def _square(x: Term) -> Term:
+    return Term.make(Op.MUL, (x, x))
+
+
+COMPOSITES = {
+    "ReduceSumSquare": _composite(lambda x, axes, keep: reduce_sum(_square(x), axes, keep)),
+    "ReduceL1": _composite(lambda x, axes, keep: reduce_sum(Term.make(Op.ABS, (x,)), axes, keep)),
+    "ReduceL2": _composite(lambda x, axes, keep: Term.make(Op.SQRT, (reduce_sum(_square(x), axes, keep),))),
+    "ReduceLogSum": _composite(lambda x, axes, keep: Term.make(Op.LOG, (reduce_sum(x, axes, keep),))),
+    "ReduceLogSumExp": _composite(_log_sum_exp),
+}
+
+REDUCE_SUM = _reduction("reduce_sum", "ReduceSum", np.sum, composites=COMPOSITES)
 REDUCE_MEAN = _reduction("reduce_mean", "ReduceMean", np.mean, float_only=True)
 REDUCE_MAX = _reduction("reduce_max", "ReduceMax", np.max)
+REDUCE_MIN = _reduction("reduce_min", "ReduceMin", np.min)
 
 
 def reduce_sum(x: Term, axes=None, keepdims: bool = False) -> Term:
@@ -78,3 +120,7 @@ def reduce_mean(x: Term, axes=None, keepdims: bool = False) -> Term:
 
 def reduce_max(x: Term, axes=None, keepdims: bool = False) -> Term:
     return build(REDUCE_MAX, (x,), axes=axes, keepdims=keepdims)
+
+
+def reduce_min(x: Term, axes=None, keepdims: bool = False) -> Term:
+    return build(REDUCE_MIN, (x,), axes=axes, keepdims=keepdims)

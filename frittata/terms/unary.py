@@ -1,4 +1,4 @@
-"""Unary math operators: neg, abs, exp, log, sqrt, erf, tanh, round (elementwise)."""
+"""Unary math operators: neg, abs, exp, log, sqrt, erf, tanh, round, floor, ceil, reciprocal, sign."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from frittata.terms.elementwise import unary_op
 from frittata.terms.ops import Onnx
 from frittata.terms.term import Term
 
-__all__ = ["neg", "abs", "exp", "log", "sqrt", "erf", "tanh", "round"]
+__all__ = ["neg", "abs", "exp", "log", "sqrt", "erf", "tanh", "round", "floor", "ceil", "reciprocal", "sign"]
 
 NEG = unary_op("neg", np.negative, lambda p, x: p.neg(x), onnx=Onnx("Neg"))
 ABS = unary_op("abs", np.abs, lambda p, x: p.abs(x), onnx=Onnx("Abs"))
@@ -22,6 +22,21 @@ ERF = unary_op("erf", special.erf, lambda p, x: p.erf(x), float_only=True, trans
 TANH = unary_op("tanh", np.tanh, lambda p, x: p.tanh(x), float_only=True, transcendental=True,
                 onnx=Onnx("Tanh"))
 ROUND = unary_op("round", np.rint, lambda p, x: p.round(x), float_only=True, onnx=Onnx("Round"))
+
+FLOOR = unary_op("floor", np.floor, lambda p, x: p.floor(x), float_only=True, onnx=Onnx("Floor"))
+CEIL = unary_op("ceil", np.ceil, lambda p, x: p.ceil(x), float_only=True, onnx=Onnx("Ceil"))
+RECIPROCAL = unary_op("reciprocal", np.reciprocal, lambda p, x: p.div(p.const(1.0, x), x), float_only=True,
+                      onnx=Onnx("Reciprocal"))
+
+
+def _sign_scalar(p, x):
+    """1 above zero, -1 below, else x * 0 (0, or NaN for NaN)."""
+    zero = p.const(0, x)
+    below = p.select(p.compare("<", x, zero), p.const(-1, x), p.mul(x, zero))
+    return p.select(p.compare(">", x, zero), p.const(1, x), below)
+
+
+SIGN = unary_op("sign", np.sign, _sign_scalar, onnx=Onnx("Sign"))
 
 
 def neg(x: Term) -> Term:
@@ -55,3 +70,21 @@ def tanh(x: Term) -> Term:
 def round(x: Term) -> Term:  # noqa: A001
     """Round to the nearest integer, ties to even (numpy rint, ONNX Round); stays float."""
     return Term.make(ROUND, (x,))
+
+
+def floor(x: Term) -> Term:
+    return Term.make(FLOOR, (x,))
+
+
+def ceil(x: Term) -> Term:
+    return Term.make(CEIL, (x,))
+
+
+def reciprocal(x: Term) -> Term:
+    """1 / x (floats)."""
+    return Term.make(RECIPROCAL, (x,))
+
+
+def sign(x: Term) -> Term:
+    """-1, 0 or 1 by the sign of x (NaN stays NaN); integers too."""
+    return Term.make(SIGN, (x,))

@@ -62,7 +62,7 @@ def cases() -> tuple[Case, ...]:
     return tuple(Case(c.name, c.model, c.data_sets, c.rtol, c.atol) for c in found)
 
 
-def _dtypes(model: onnx.ModelProto) -> set[str]:
+def dtypes(model: onnx.ModelProto) -> set[str]:
     """numpy names of the element types of the graph's inputs and outputs and of Cast targets."""
     graph = model.graph
     values = list(graph.input) + list(graph.output)
@@ -86,7 +86,7 @@ def claimed(case: Case) -> bool:
 
 def exotic_dtypes(case: Case) -> set[str]:
     """The case's dtypes frittata has no term type for (bfloat16, float8, int4, string, ...)."""
-    return _dtypes(case.model) - set(DTYPES)
+    return dtypes(case.model) - set(DTYPES)
 
 
 def in_scope(case: Case) -> bool:

@@ -40,6 +40,9 @@ CASES = {
                                       tb.param("b", np.zeros((6, 6), np.float32)), axis=2), axis=1),
     "gap_dense": tb.dense(tb.flatten(tb.global_avg_pool(X)), tb.param("d", np.ones((3, 4), np.float32))),
     "reduce": tb.add(tb.reduce_sum(M, 1, True), tb.reduce_max(M, (), False)),
+    "reduce_min": tb.reduce_min(M, (0,), True),
+    "arg_reductions": tb.add(tb.arg_max(M, 1, True), tb.arg_min(tb.neg(M), 1, True, last=True)),
+    "broadcast_to": tb.broadcast_to(tb.reduce_sum(M, 1, True), (2, 3, 5)),
     "reduce_mean_all": tb.reduce_mean(M),
     "movement": tb.concat(tb.slice(tb.pad(M, [(1, 0), (0, 2)], 9.0), [(None, None, -1), (5, 0, -2)]),
                           tb.reshape(tb.gather(M, [-1, 0, 2], axis=1), (3, 3)), axis=0),
@@ -95,6 +98,8 @@ def _elementwise_case(op: Op):
     xs = [tb.var(f"e{i}", (3, 5), dtype) for i in range(op.arity.low)]
     if op is Op.WHERE:
         xs[0] = tb.cast(xs[0], "bool")
+    if op.is_a("logic"):
+        xs = [tb.cast(x, "bool") for x in xs]
     return build(op, xs, **{a.name: a.choices(xs[-1].type)[0] for a in op.attrs})
 
 

@@ -9,7 +9,8 @@ float4, int4/uint4, int2/uint2, string, complex — or sequence / optional value
 
 from __future__ import annotations
 
-from tests.terms.onnx_node_cases import cases, in_scope, outcome
+from frittata.terms.dtypes import CORE_DTYPES
+from tests.terms.onnx_node_cases import Case, dtypes, cases, in_scope, llvm, outcome
 
 POOL_SHAPES = """averagepool_1d_default averagepool_3d_default averagepool_3d_dilations_small
 averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True
@@ -25,7 +26,15 @@ KNOWN_FAILURES = {
     "maxpool indices": "maxpool_with_argmax_2d_precomputed_pads maxpool_with_argmax_2d_precomputed_strides",
     # Convolution is 2-D only; these expanded graphs convolve in 1-D.
     "conv 1-D": """causal_conv_with_state_with_past_state_expanded causal_conv_with_state_decode_step_expanded
-                   causal_conv_with_state_with_bias_and_past_state_expanded""",
+                   causal_conv_with_state_with_bias_and_past_state_expanded convtranspose_1d convtranspose_3d""",
+    # Scatter with a reduction (add, mul, max, min) combines elements: not a movement of data.
+    "scatter reductions": """scatter_elements_with_duplicate_indices scatter_elements_with_reduction_mul
+        scatter_elements_with_reduction_max scatter_elements_with_reduction_min scatternd_add scatternd_multiply
+        scatternd_max scatternd_min scatternd_max_with_element_indices scatternd_min_with_element_indices""",
+    # Einsum: no ellipsis, no diagonal (a letter repeated in one operand).
+    "einsum": "einsum_batch_diagonal",
+    # CumSum is a matmul with a triangular matrix, so float only.
+    "integer cumsum": "cumsum_2d_int32 cumsum_1d_int32_exclusive",
     # Training mode is random (Dropout) or computes batch statistics (BatchNormalization): inference only.
     "training mode": """batchnorm_example_training_mode batchnorm_epsilon_training_mode training_dropout_default
                         training_dropout_default_mask training_dropout training_dropout_mask""",
@@ -34,8 +43,10 @@ KNOWN_FAILURES = {
     # Quantization is per-tensor or per-axis to int8/uint8: no 16-bit outputs, no blocked scales.
     "quantization": """quantizelinear_uint16 quantizelinear_int16 quantizelinear_blocked_asymmetric
                        quantizelinear_blocked_symmetric dequantizelinear_blocked""",
-    # reduce_max of an empty axis (ONNX gives -inf, or False for bool) is rejected at type inference.
-    "empty reduce_max": "reduce_max_empty_set reduce_max_empty_set_bool",
+    # reduce_max / reduce_min of an empty axis (ONNX gives -inf / inf, False / True for bool) are
+    # rejected at type inference; ReduceLogSumExp takes the maximum first.
+    "empty reductions": """reduce_max_empty_set reduce_max_empty_set_bool reduce_min_empty_set
+                           reduce_log_sum_exp_empty_set""",
     # Resize: cubic interpolation, antialiasing and tf_crop_and_resize (regions of interest) are not supported.
     "resize modes": """resize_upsample_scales_cubic resize_upsample_scales_cubic_align_corners
         resize_downsample_scales_cubic resize_downsample_scales_cubic_align_corners resize_upsample_sizes_cubic
@@ -57,3 +68,16 @@ def test_node_tests_of_claimed_operators_pass_in_the_interpreter():
     fixed = EXPECTED_TO_FAIL - set(failures)
     assert not fixed, f"these node tests pass now; remove them from KNOWN_FAILURES: {sorted(fixed)}"
     print(f"ONNX node tests: {len(scope) - len(failures)} of {len(scope)} in scope pass")
+
+
+def test_one_node_test_per_operator_compiles_for_llvm_and_matches():
+    """The first passing node test of each operator (core dtypes: the LLVM backend rejects the
+    others by name), compiled with `ft.compile(..., target="llvm")`."""
+    first: dict[str, Case] = {}
+    for case in cases():
+        if (in_scope(case) and case.operator not in first and not case.operator.startswith("expanded:")
+                and dtypes(case.model) <= set(CORE_DTYPES) and outcome(case) is None):
+            first[case.operator] = case
+    failures = {op: reason for op, case in first.items() if (reason := outcome(case, llvm)) is not None}
+    assert not failures, failures
+    print(f"LLVM: one node test for each of {len(first)} operators passes")

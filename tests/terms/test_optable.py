@@ -103,6 +103,14 @@ class NumpyPrims:
     def ge(self, x, y):
         return x >= y
 
+    floor, ceil = np.floor, np.ceil
+    logical_and, logical_or, logical_xor, logical_not = (np.logical_and, np.logical_or, np.logical_xor,
+                                                         np.logical_not)
+
+    def compare(self, pred, x, y):
+        return {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
+                ">=": np.greater_equal}[pred](x, y)
+
     def select(self, cond, a, b):
         return np.where(cond, a, b)
 
@@ -110,7 +118,7 @@ class NumpyPrims:
 def _sample(op: Op, rng: np.random.Generator) -> tuple[Term, dict]:
     """A node of `op` over float32 (integer for integer-only ops) inputs, attributes drawn."""
     integer = op is Op.RIGHT_SHIFT
-    dtype = "int32" if integer else "float32"
+    dtype = "bool" if op.is_a("logic") else "int32" if integer else "float32"
     xs = [T.var(f"x{i}", (64,), "bool" if op is Op.WHERE and i == 0 else dtype) for i in range(op.arity.low)]
     x = xs[-1].type
     attrs = {a.name: a.choices(x)[int(rng.integers(len(a.choices(x))))] for a in op.attrs}

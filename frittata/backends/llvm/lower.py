@@ -90,8 +90,10 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
         case Op.GLOBAL_AVG_POOL:
             axes = tuple(range(2, len(t.shape)))
             reduce.emit_reduce(k, Op.REDUCE_MEAN, args[0], axes, contiguous(step.out, t.shape[:2]))
-        case Op.REDUCE_SUM | Op.REDUCE_MEAN | Op.REDUCE_MAX:
+        case Op.REDUCE_SUM | Op.REDUCE_MEAN | Op.REDUCE_MAX | Op.REDUCE_MIN:
             reduce.emit_reduce(k, t.op, args[0], t.attr("axes"), out)
+        case Op.ARG_MAX | Op.ARG_MIN:
+            reduce.emit_arg_reduce(k, t.op, args[0], t.attr("axis"), t.attr("last"), out)
         case Op.SOFTMAX:
             reduce.emit_softmax(k, args[0], t.attr("axis"), out)
         case Op.LAYER_NORM:
@@ -100,6 +102,8 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
             emit_map(k, t.shape, out, Leaf(_moved(t, args[0])))
         case Op.UNPACK_NCHWC:
             emit_map(k, args[0].shape, scatter_nchwc(step.out, t.attr("c")), Leaf(args[0]))
+        case Op.BROADCAST_TO:
+            emit_map(k, t.shape, out, Leaf(broadcast_to(args[0], t.shape)))
         case Op.CONCAT:
             movement.emit_concat(k, args, t.attr("axis"), out)
         case Op.GATHER:

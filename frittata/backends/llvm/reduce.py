@@ -1,4 +1,4 @@
-"""Reductions and normalizations: reduce_sum/mean/max, global_avg_pool, softmax, layer_norm.
+"""Reductions and normalizations: reduce_sum/mean/max/min, global_avg_pool, softmax, layer_norm.
 
 Each emitter makes an outer loop over kept positions (split across threads) and inner loops
 over the reduced axes; float sums accumulate in f64 so they stay close to numpy's pairwise sums.
@@ -22,7 +22,7 @@ from frittata.terms.ops import Op
 
 
 def emit_reduce(k: Kernel, op: Op, x: View, axes: tuple[int, ...], out: View) -> None:
-    """out (kept axes, row-major) = reduction of x over `axes`; `op` is sum, mean or max."""
+    """out (kept axes, row-major) = reduction of x over `axes`; `op` is sum, mean, max or min."""
     kept = [d for d in range(len(x.shape)) if d not in axes]
     moved = transpose(x, tuple(kept + list(axes)))
     outer, inner = moved.shape[:len(kept)], moved.shape[len(kept):]
@@ -41,6 +41,40 @@ def emit_reduce(k: Kernel, op: Op, x: View, axes: tuple[int, ...], out: View) ->
         b.store(result, k.address(flat_out, [o]))
 
 
+def emit_arg_reduce(k: Kernel, op: Op, x: View, axis: int, last: bool, out: View) -> None:
+    """out (kept axes, row-major, int64) = position of the max / min of x along `axis`: a strict
+    comparison keeps the first of ties, a non-strict one (attribute `last`) the last.
+
+        for o in kept:  best = x[o, 0]; at = 0;  for j in 1..n: if x[o, j] beats best: best, at = x[o, j], j
+    """
+    kept = [d for d in range(len(x.shape)) if d != axis]
+    moved = transpose(x, tuple(kept + [axis]))
+    outer, n = moved.shape[:-1], moved.shape[-1]
+    flat_out = View(out.buf, (math.prod(outer),), out.offset, (1,))
+    b = k.b
+    best, at = entry_alloca(b, ltype(x.dtype), "best"), entry_alloca(b, I64, "at")
+    larger = op.name == "arg_max"
+    lo, hi = k.split(math.prod(outer))
+    with for_range(b, lo, hi, name="o") as o:
+        idx = _unflatten(b, o, outer)
+        b.store(load(k, moved, idx + [ir.Constant(I64, 0)]), best)
+        b.store(ir.Constant(I64, 0), at)
+        with for_range(b, 1, n, name="j") as j:
+            value = load(k, moved, idx + [j])
+            beats = _beats(b, x.dtype, (">" if larger else "<") + ("=" if last else ""), value, b.load(best))
+            b.store(b.select(beats, value, b.load(best)), best)
+            b.store(b.select(beats, j, b.load(at)), at)
+        b.store(b.load(at), k.address(flat_out, [o]))
+
+
+def _beats(b: ir.IRBuilder, dtype: str, pred: str, value: ir.Value, best: ir.Value) -> ir.Value:
+    if dtype == "float32":
+        return b.fcmp_ordered(pred, value, best)
+    if dtype in scalar.SIGNED:
+        return b.icmp_signed(pred, value, best)
+    return b.icmp_unsigned(pred, value, best)
+
+
 def _unflatten(b: ir.IRBuilder, flat: ir.Value, shape: tuple[int, ...]) -> list[ir.Value]:
     """Row-major multi-index of `flat` in `shape`."""
     indices = []
@@ -50,24 +84,29 @@ def _unflatten(b: ir.IRBuilder, flat: ir.Value, shape: tuple[int, ...]) -> list[
     return list(reversed(indices))
 
 
+EXTREMES = {Op.REDUCE_MAX: Op.MAXIMUM, Op.REDUCE_MIN: Op.MINIMUM}
+"""The reductions that keep an extreme value, and the binary op that combines two."""
+
+
 def _acc_type(op: Op, dtype: str) -> ir.Type:
     if dtype == "float32":
-        return F32 if op == Op.REDUCE_MAX else F64
-    return ltype(dtype) if op == Op.REDUCE_MAX else I64
+        return F32 if op in EXTREMES else F64
+    return ltype(dtype) if op in EXTREMES else I64
 
 
 def _init(op: Op, dtype: str, acc_type: ir.Type) -> ir.Constant:
-    if op != Op.REDUCE_MAX:
+    if op not in EXTREMES:
         return ir.Constant(acc_type, 0.0 if dtype == "float32" else 0)
     if dtype == "float32":
-        return ir.Constant(F32, float("-inf"))
-    signed = dtype in scalar.SIGNED
-    return ir.Constant(acc_type, -(1 << (acc_type.width - 1)) if signed else 0)
+        return ir.Constant(F32, float("-inf" if op == Op.REDUCE_MAX else "inf"))
+    signed, width = dtype in scalar.SIGNED, acc_type.width
+    lowest, highest = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    return ir.Constant(acc_type, lowest if op == Op.REDUCE_MAX else highest)
 
 
 def _combine(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, value: ir.Value) -> ir.Value:
-    if op == Op.REDUCE_MAX:
-        return scalar.binary(b, Op.MAXIMUM, dtype, acc, value)
+    if op in EXTREMES:
+        return scalar.binary(b, EXTREMES[op], dtype, acc, value)
     if dtype == "float32":
         return b.fadd(acc, b.fpext(value, F64))
     return b.add(acc, scalar.widen(b, value, dtype))
@@ -75,7 +114,7 @@ def _combine(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, value: ir.Value
 
 def _finish(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, count: int) -> ir.Value:
     match op:
-        case Op.REDUCE_MAX:
+        case Op.REDUCE_MAX | Op.REDUCE_MIN:
             return acc
         case Op.REDUCE_MEAN:
             return b.fptrunc(b.fdiv(acc, ir.Constant(F64, float(count))), F32)

@@ -245,6 +245,33 @@ class LLVMPrims:
     def cast(self, x: Val, dtype: str) -> Val:
         return Val(cast(self.b, x.value, x.dtype, dtype), dtype)
 
+    def floor(self, x: Val) -> Val:
+        return Val(fcall(self.b, "llvm.floor.f32", x.value), x.dtype)
+
+    def ceil(self, x: Val) -> Val:
+        return Val(fcall(self.b, "llvm.ceil.f32", x.value), x.dtype)
+
+    def compare(self, pred: str, x: Val, y: Val) -> Val:
+        """x pred y as a bool byte; on floats an ordered comparison except `!=` (true on NaN)."""
+        b = self.b
+        if x.dtype == "float32":
+            flag = (b.fcmp_unordered if pred == "!=" else b.fcmp_ordered)(pred, x.value, y.value)
+        else:
+            flag = _int_cmp(b, x.dtype, pred, x.value, y.value)
+        return Val(b.zext(flag, I8), "bool")
+
+    def logical_and(self, x: Val, y: Val) -> Val:
+        return Val(self.b.and_(x.value, y.value), "bool")
+
+    def logical_or(self, x: Val, y: Val) -> Val:
+        return Val(self.b.or_(x.value, y.value), "bool")
+
+    def logical_xor(self, x: Val, y: Val) -> Val:
+        return Val(self.b.xor(x.value, y.value), "bool")
+
+    def logical_not(self, x: Val) -> Val:
+        return Val(self.b.xor(x.value, ir.Constant(I8, 1)), "bool")
+
     def ge(self, x: Val, y: Val) -> Val:
         b = self.b
         if x.dtype == "float32":
