@@ -1,4 +1,4 @@
-"""The `frittata` command line: demo, compile, run, rules check, bench."""
+"""The `frittata` command line: demo, compile, run, rules check, bench, cache."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="compiled zoo models against installed peers")
     bench.add_argument("--models", nargs="*", default=None, help="zoo model names (default: all)")
     bench.add_argument("--threads", type=int, default=None)
+    cache = sub.add_parser("cache", help="the kernel cache: where it is and how big, or empty it")
+    cache.add_argument("cache_command", choices=("info", "clear"))
     return parser
 
 
@@ -69,8 +71,26 @@ def _dispatch(args: argparse.Namespace) -> int:
             from frittata.benchmark import run_bench
 
             return run_bench(args.models, threads=args.threads)
+        case "cache":
+            return _cache(args.cache_command)
         case _:
             raise AssertionError(f"unhandled command {args.command}")
+
+
+def _cache(command: str) -> int:
+    from frittata.backends.kernel_cache import KINDS, default_cache
+
+    for kind in KINDS:
+        cache = default_cache(kind)
+        if cache is None:
+            print("cache: off (FRITTATA_CACHE=0)")
+            return 0
+        if command == "clear":
+            print(f"cache {cache.folder}: removed {cache.clear()} entries")
+            continue
+        info = cache.info()
+        print(f"cache {info['path']}: {info['entries']} entries, {info['bytes'] / 1e6:.1f} MB")
+    return 0
 
 
 def _load_model(spec: str, shapes: list[str]):

@@ -10,11 +10,16 @@ is bounded, so compile always finishes with a valid program: at worst the input 
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from frittata import compile_cache
+from frittata.backends import fileformat
+from frittata.backends.kernel_cache import default_cache
 from frittata.backends.registry import get_target
 from frittata.backends.target import CompiledModule, Target
 from frittata.terms.program import Program
@@ -67,6 +72,10 @@ def compile(program: Program, target: str | Target = "llvm", *,
     opts = CompileOptions(target=target, **options)
     chosen = opts.target if isinstance(opts.target, Target) else get_target(opts.target)
     log = StageLog(progress)
+    key = _cache_key(program, opts)
+    found = log.run("cache", lambda: key and compile_cache.lookup(key), lambda r: {"hit": bool(r)})
+    if key and found:
+        return _from_cache(chosen, opts, log, key, *found)
     optimized = optimize(program, chosen, opts, log) if opts.optimize else program
     module = log.run("build", lambda: chosen.build(optimized, opts.threads),
                      lambda m: dict(m.report.get("backend", {})))
@@ -74,7 +83,36 @@ def compile(program: Program, target: str | Target = "llvm", *,
     module.report["target"] = chosen.name
     module.report["program"] = {"input_ops": program.op_counts(), "output_ops": optimized.op_counts()}
     module.program = optimized
+    if key:
+        log.run("store", lambda: compile_cache.store(key, optimized, _saved_bytes(module)), lambda _: {})
     return module
+
+
+def _cache_key(program: Program, opts: CompileOptions) -> str | None:
+    """The compile cache's key, or None when the cache is off or an option is code, not data."""
+    if not isinstance(opts.target, str) or default_cache("compiles") is None:
+        return None
+    options = {k: v for k, v in vars(opts).items() if k != "target"}
+    return compile_cache.compile_key(program, opts.target, options)
+
+
+def _from_cache(target: Target, opts: CompileOptions, log: StageLog, key: str, optimized: Program,
+                saved: fileformat.Saved) -> CompiledModule:
+    """The module a previous compile saved. Its report is that compile's stages, then this
+    compile's cache lookup and load; `report["cached"]` names the entry and this compile's time."""
+    module = log.run("load", lambda: target.load(saved, opts.threads), lambda _: {})
+    earlier = {k: v for k, v in module.report.get("stages", {}).items() if k not in log.stages and k != "store"}
+    module.report["stages"] = earlier | log.stages
+    module.report["cached"] = {"key": key[:16], "seconds": round(sum(s["seconds"] for s in log.stages.values()), 4)}
+    module.program = optimized
+    return module
+
+
+def _saved_bytes(module: CompiledModule) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "module.ftm"
+        module.save(path)
+        return path.read_bytes()
 
 
 def optimize(program: Program, target: Target, opts: CompileOptions, log: StageLog) -> Program:

@@ -6,6 +6,10 @@ from __future__ import annotations
 def format_report(report: dict) -> str:
     """The stages in order: time, then what each did (phases, rules fired, extraction, kernels)."""
     lines = [f"target {report.get('target', '?')}"]
+    if "cached" in report:
+        cached = report["cached"]
+        lines.append(f"from the compile cache (entry {cached['key']}) in {cached['seconds']:.3f} s; "
+                     "the stages before 'cache' are the compile that filled it")
     for name, stage in report.get("stages", {}).items():
         lines.append(f"{name:<9} {stage['seconds']:8.3f} s")
         lines.extend("  " + line for line in _stage_lines(name, stage))
@@ -29,9 +33,13 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
                     f" (input program {before * 1e3 if before is not None else float('nan'):.3f} ms),"
                     f" gap {gap}, {stage['status']}, {stage['e_nodes']} e-nodes / {stage['e_classes']} e-classes"]
         case "build":
-            return [f"{k}: {_short(v)}" for k, v in stage.items() if k != "seconds"]
+            slowest = stage.get("slowest", [])
+            lines = [f"{k}: {_short(v)}" for k, v in stage.items() if k not in ("seconds", "slowest", "helpers")]
+            return lines + [f"slow kernel {r['kernel']:<22} x{r['steps']:<3} emit {r['emit_s']:.3f} s, "
+                            f"optimize {r['optimize_s']:.3f} s, codegen {r['codegen_s']:.3f} s" for r in slowest]
         case _:
-            return [", ".join(f"{k} {v}" for k, v in stage.items() if k != "seconds")]
+            line = ", ".join(f"{k} {v}" for k, v in stage.items() if k != "seconds")
+            return [line] if line else []
 
 
 def _short(value) -> str:

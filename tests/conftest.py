@@ -25,3 +25,12 @@ settings.load_profile(os.environ.get(PROFILE_VARIABLE, "dev"))
 def rng(request) -> np.random.Generator:
     """A generator seeded from the test's own id: its data does not depend on which tests ran."""
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_kernel_cache(tmp_path_factory):
+    """Every test session compiles into its own, initially empty kernel cache, never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FRITTATA_CACHE_DIR", str(tmp_path_factory.mktemp("kernel-cache")))
+        patch.delenv("FRITTATA_CACHE", raising=False)
+        yield

@@ -4,11 +4,14 @@
            8   version   u32 little-endian (FORMAT_VERSION)
           12   length    u64, bytes of the payload
           20   sha256    32 bytes, of the payload
-          52   payload:  u64 n | n bytes of JSON metadata | u64 m | m bytes of LLVM IR | parameter bytes
+          52   payload:  u64 n | n bytes of JSON metadata | blob bytes
 
-The metadata names the signature, the parameters (dtype, shape, offset into the parameter
-bytes), the arena size, the CPU features the IR was optimized for, and the compile report.
-Any mismatch (magic, version, length, checksum, metadata) raises `ModuleFormatError`.
+The metadata names the signature, the named byte sections (LLVM IR, object code, instruction
+streams: name, offset and size in the blob) and the parameters (dtype, shape, offset), the arena
+size, the CPU the code was built for, and the compile report. Each parameter is stored once.
+Version 1 files (one LLVM IR text between the metadata and the parameters) are still read; their
+IR becomes the section "module.ll". Any mismatch (magic, version, length, checksum, metadata)
+raises `ModuleFormatError`.
 """
 
 from __future__ import annotations
@@ -16,36 +19,44 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from frittata.errors import ModuleFormatError
 
 MAGIC = b"FRITTATA"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 HEADER = struct.Struct("<8sIQ32s")
+LENGTH = struct.Struct("<Q")
 
 
 @dataclass
 class Saved:
-    """Everything a module needs to run, without the compiler."""
+    """Everything a module needs to run, without the compiler: metadata, named byte sections
+    (code) and named parameter arrays."""
 
     meta: dict
-    ir_text: str
-    params: dict[str, np.ndarray]
+    sections: dict[str, bytes] = field(default_factory=dict)
+    params: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def encode(saved: Saved) -> bytes:
-    blobs, specs, offset = [], [], 0
-    for name, array in saved.params.items():
-        data = np.ascontiguousarray(array).tobytes()
-        specs.append({"name": name, "dtype": array.dtype.name, "shape": list(array.shape), "offset": offset})
+    blobs: list[bytes] = []
+    offset = 0
+
+    def place(data: bytes) -> int:
+        nonlocal offset
+        at, offset = offset, offset + len(data)
         blobs.append(data)
-        offset += len(data)
-    meta = json.dumps(dict(saved.meta, params=specs), default=str).encode()
-    text = saved.ir_text.encode()
-    payload = b"".join([struct.pack("<Q", len(meta)), meta, struct.pack("<Q", len(text)), text] + blobs)
+        return at
+
+    sections = [{"name": n, "offset": place(data), "size": len(data)} for n, data in saved.sections.items()]
+    specs = [{"name": n, "dtype": a.dtype.name, "shape": list(a.shape),
+              "offset": place(np.ascontiguousarray(a).tobytes())} for n, a in saved.params.items()]
+    meta = json.dumps(dict(saved.meta, sections=sections, params=specs), default=str).encode()
+    payload = b"".join([LENGTH.pack(len(meta)), meta] + blobs)
     return HEADER.pack(MAGIC, FORMAT_VERSION, len(payload), hashlib.sha256(payload).digest()) + payload
 
 
@@ -55,30 +66,45 @@ def decode(data: bytes, where: str) -> Saved:
     magic, version, length, digest = HEADER.unpack_from(data)
     if magic != MAGIC:
         raise ModuleFormatError(f"{where}: expected magic {MAGIC!r}, got {magic!r} (not a frittata module)")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModuleFormatError(f"{where}: expected format version {FORMAT_VERSION}, got {version}")
-    payload = data[HEADER.size:]
+    payload = memoryview(data)[HEADER.size:]
     if len(payload) != length:
         raise ModuleFormatError(f"{where}: expected a payload of {length} bytes, got {len(payload)} (truncated?)")
     if hashlib.sha256(payload).digest() != digest:
         raise ModuleFormatError(f"{where}: checksum mismatch, the file was altered or corrupted")
     try:
-        return _parse(payload)
+        return _parse(payload) if version == FORMAT_VERSION else _parse_v1(payload)
     except (ValueError, KeyError, TypeError, struct.error) as error:
         raise ModuleFormatError(f"{where}: expected well-formed metadata, got {error!r}") from None
 
 
-def _parse(payload: bytes) -> Saved:
-    (n,) = struct.unpack_from("<Q", payload, 0)
-    meta = json.loads(payload[8:8 + n].decode())
-    (m,) = struct.unpack_from("<Q", payload, 8 + n)
+def _parse(payload: memoryview) -> Saved:
+    (n,) = LENGTH.unpack_from(payload, 0)
+    meta = json.loads(bytes(payload[8:8 + n]).decode())
+    blob = payload[8 + n:]
+    sections = {s["name"]: _cut(blob, s["offset"], s["size"]) for s in meta.pop("sections")}
+    return Saved(meta, sections, _params(blob, meta.pop("params")))
+
+
+def _parse_v1(payload: memoryview) -> Saved:
+    (n,) = LENGTH.unpack_from(payload, 0)
+    meta = json.loads(bytes(payload[8:8 + n]).decode())
+    (m,) = LENGTH.unpack_from(payload, 8 + n)
     start = 16 + n
-    ir_text = payload[start:start + m].decode()
-    blob = payload[start + m:]
+    return Saved(meta, {"module.ll": bytes(payload[start:start + m])}, _params(payload[start + m:], meta.pop("params")))
+
+
+def _cut(blob: memoryview, offset: int, size: int) -> bytes:
+    if offset < 0 or size < 0 or offset + size > len(blob):
+        raise ValueError(f"section [{offset}, {offset + size}) outside the {len(blob)} blob bytes")
+    return bytes(blob[offset:offset + size])
+
+
+def _params(blob: memoryview, specs: list[dict]) -> dict[str, np.ndarray]:
     params = {}
-    for spec in meta.pop("params"):
+    for spec in specs:
         dtype, shape = np.dtype(spec["dtype"]), tuple(spec["shape"])
         count = int(np.prod(shape, dtype=np.int64))
-        array = np.frombuffer(blob, dtype=dtype, count=count, offset=spec["offset"]).reshape(shape)
-        params[spec["name"]] = array
-    return Saved(meta, ir_text, params)
+        params[spec["name"]] = np.frombuffer(blob, dtype=dtype, count=count, offset=spec["offset"]).reshape(shape)
+    return params

@@ -3,8 +3,9 @@
 A module owns a JIT engine, its parameters, one arena for intermediates (its size is the
 planned peak), and a small team of threads that enter the native code together (ctypes
 releases the GIL). Inputs are checked by name, shape and dtype before any native code runs.
-Loading a saved module needs only this module, `fileformat`, `jit` and llvmlite: never the
-compiler stages.
+Its code is a list of units (`jit.Unit`), saved as sections "NAME.ll" (optimized IR) and
+"NAME.o" (object code for the CPU named in the metadata). Loading a saved module needs only
+this module, `fileformat`, `jit` and llvmlite: never the compiler stages.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from frittata.backends import fileformat
-from frittata.backends.jit import Engine
+from frittata.backends.jit import Engine, Unit
 from frittata.backends.team import Team
+from frittata.errors import ModuleFormatError
 from frittata.terms.dtypes import TensorType
 from frittata.terms.interp import check_inputs
 from frittata.terms.program import Program
@@ -29,6 +31,21 @@ ALIGN = 64
 
 SAVED_KIND = "llvm"
 """The "kind" a saved `Module` records in its metadata, which `frittata.load` dispatches on."""
+
+
+def saved_units(units: list[Unit]) -> dict[str, bytes]:
+    """The file sections holding `units`: NAME.ll for each IR, NAME.o for each object code."""
+    sections = {f"{u.name}.ll": u.ir.encode() for u in units}
+    return sections | {f"{u.name}.o": u.obj for u in units if u.obj}
+
+
+def units_of(saved: fileformat.Saved) -> list[Unit]:
+    """The units a saved module lists (a version 1 file holds one, "module", as IR only)."""
+    names = saved.meta.get("units", ["module"])
+    missing = [n for n in names if f"{n}.ll" not in saved.sections]
+    if missing:
+        raise ModuleFormatError(f"module: expected the IR of units {missing}, got sections {sorted(saved.sections)}")
+    return [Unit(n, saved.sections[f"{n}.ll"].decode(), saved.sections.get(f"{n}.o", b"")) for n in names]
 
 
 def aligned(nbytes: int, dtype: str = "uint8", shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -57,7 +74,7 @@ class Module:
         self.program: Program | None = None
         """The optimized program `compile` built this from (not saved with the module)."""
         self.peak_bytes: int = meta["arena_bytes"]
-        self._engine = Engine(saved.ir_text, meta["features"])
+        self._engine = Engine(units_of(saved), meta.get("cpu", ""), meta["features"])
         self._params = [aligned_copy(a) for a in saved.params.values()]
         self._arena = aligned(max(self.peak_bytes, ALIGN))
         self._slots = np.zeros(1 + len(self.inputs) + len(self.outputs) + len(self._params), np.uint64)
@@ -69,6 +86,12 @@ class Module:
         self.threads = int(threads or meta.get("threads", 1))
         self._team = Team(self._engine.entry, self.threads)
         weakref.finalize(self, self._team.close)
+
+    @property
+    def from_objects(self) -> bool:
+        """True when the saved object code was linked as it is (same CPU), False when the IR
+        was compiled again for this CPU."""
+        return self._engine.from_objects
 
     def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Check inputs against the signature, run natively, return fresh output arrays."""
@@ -93,7 +116,7 @@ class Module:
     def save(self, path: str | Path) -> None:
         """Write the module to one file (see `frittata.backends.fileformat`)."""
         meta = dict(self._saved.meta, kind=SAVED_KIND, report=self.report)
-        Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, self._saved.ir_text, self._saved.params)))
+        Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, self._saved.sections, self._saved.params)))
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{n}: {t}" for n, t in self.inputs.items())

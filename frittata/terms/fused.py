@@ -17,6 +17,7 @@ type inference (broadcasting, dtype rules), the interpreter and ONNX export all 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,21 @@ def arity(op: Op) -> int:
 
 
 def normalize_expr(expr) -> Expr:
-    """The expression with lists as tuples and numbers as Python numbers; malformed raises."""
+    """The expression with lists as tuples and numbers as Python numbers; malformed raises.
+    Saturation asks for the same few expressions thousands of times, so hashable ones (tuples)
+    are remembered; equal expressions have equal normal forms."""
+    try:
+        return _normalized(expr)
+    except TypeError:  # unhashable (lists inside): normalize without remembering
+        return _normalize(expr)
+
+
+@lru_cache(maxsize=1 << 14)
+def _normalized(expr) -> Expr:
+    return _normalize(expr)
+
+
+def _normalize(expr) -> Expr:
     match tuple(expr) if isinstance(expr, (tuple, list)) else expr:
         case ("arg", int() as i) if i >= 0:
             return ("arg", i)
@@ -55,7 +70,7 @@ def normalize_expr(expr) -> Expr:
             n = arity(op)
             if len(rest) != n + len(op.attrs):
                 raise _bad(f"{name} with {n} operand(s) and attributes {op.attr_names}", expr)
-            return (name, *(normalize_expr(c) for c in rest[:n]), *rest[n:])
+            return (name, *(_normalize(c) for c in rest[:n]), *rest[n:])
         case _:
             raise _bad('("arg", i), ("const", value, dtype) or (elementwise op, operands..., attrs...)', expr)
 
@@ -64,15 +79,20 @@ def _bad(expected: str, got) -> FrittataTypeError:
     return FrittataTypeError(f"fused_elementwise: expected an expression {expected}, got {got!r}")
 
 
-def args_used(expr: Expr) -> set[int]:
-    """Operand indices the expression reads."""
+def args_used(expr: Expr) -> frozenset[int]:
+    """Operand indices the expression reads (remembered, like `normalize_expr`)."""
+    return _args_used(expr)
+
+
+@lru_cache(maxsize=1 << 14)
+def _args_used(expr: Expr) -> frozenset[int]:
     match expr:
         case ("arg", i):
-            return {i}
+            return frozenset((i,))
         case ("const", *_):
-            return set()
+            return frozenset()
         case (name, *rest):
-            return set().union(*(args_used(c) for c in rest[:arity(BY_NAME[name])]))
+            return frozenset().union(*(_args_used(c) for c in rest[:arity(BY_NAME[name])]))
         case _:
             raise _bad("a normalized expression", expr)
 

@@ -100,6 +100,31 @@ def resnet18(seed: int = 0, blocks: tuple[int, ...] = (2, 2, 2, 2)) -> Program:
     return Program({"y": _dense(w, h, 1000, gain=1.0)})
 
 
+def _bottleneck(w: _Weights, x: Term, width: int, stride: int) -> Term:
+    h = tb.relu(_conv_bn(w, x, width, 1))
+    h = tb.relu(_conv_bn(w, h, width, 3, stride))
+    h = _conv_bn(w, h, 4 * width, 1, gain=RESIDUAL_GAIN)
+    skip = x if stride == 1 and x.shape[1] == 4 * width else _conv_bn(w, x, 4 * width, 1, stride)
+    return tb.relu(tb.add(h, skip))
+
+
+def resnet50(seed: int = 0, blocks: tuple[int, ...] = (3, 4, 6, 3)) -> Program:
+    """ResNet-50: x float32[1, 3, 224, 224] -> y float32[1, 1000] (logits).
+
+    As `resnet18`, with bottleneck blocks (1x1 reduce, 3x3 with the stage's stride, 1x1 expand
+    to 4x the width; a 1x1 conv + batch norm shortcut where the shape changes) of widths 64,
+    128, 256, 512.
+    """
+    w = _Weights(seed)
+    h = tb.relu(_conv_bn(w, tb.var("x", (1, 3, 224, 224)), 64, 7, 2))
+    h = tb.max_pool2d(h, 3, 2, pads=1)
+    for stage, count in enumerate(blocks):
+        for i in range(count):
+            h = _bottleneck(w, h, 64 << stage, 2 if stage and not i else 1)
+    h = tb.flatten(tb.global_avg_pool(h))
+    return Program({"y": _dense(w, h, 1000, gain=1.0)})
+
+
 MOBILENET_V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
                        (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 """(expansion t, channels c, repeats n, first stride s) of each MobileNetV2 stage."""
@@ -135,6 +160,51 @@ def mobilenet_v2(seed: int = 0, width: float = 1.0, size: int = 224) -> Program:
         for i in range(n):
             h = _inverted_residual(w, h, t, _channels(c, width), s if i == 0 else 1)
     h = _relu6(_conv_bn(w, h, 1280, 1))
+    h = tb.flatten(tb.global_avg_pool(h))
+    return Program({"y": _dense(w, h, 1000, gain=1.0)})
+
+
+EFFICIENTNET_STAGES = ((1, 16, 1, 1, 3), (6, 24, 2, 2, 3), (6, 40, 2, 2, 5), (6, 80, 3, 2, 3),
+                       (6, 112, 3, 1, 5), (6, 192, 4, 2, 5), (6, 320, 1, 1, 3))
+"""(expansion, channels, repeats, first stride, kernel size) of each EfficientNet-B0 stage."""
+
+
+def _silu(x: Term) -> Term:
+    return tb.mul(x, tb.sigmoid(x))
+
+
+def _squeeze_excite(w: _Weights, x: Term, squeezed: int) -> Term:
+    """x * sigmoid(expand(silu(reduce(mean over pixels of x)))), the 1x1 convs with biases."""
+    c = x.shape[1]
+    s = tb.global_avg_pool(x)
+    s = _silu(tb.add(tb.conv2d(s, w.he((squeezed, c, 1, 1), c)), tb.reshape(w.bias(squeezed), (1, squeezed, 1, 1))))
+    s = tb.add(tb.conv2d(s, w.he((c, squeezed, 1, 1), squeezed, 1.0)), tb.reshape(w.bias(c), (1, c, 1, 1)))
+    return tb.mul(x, tb.sigmoid(s))
+
+
+def _mbconv(w: _Weights, x: Term, t: int, out: int, stride: int, k: int) -> Term:
+    cin = x.shape[1]
+    h = _silu(_conv_bn(w, x, cin * t, 1)) if t != 1 else x
+    h = _silu(_conv_bn(w, h, cin * t, k, stride, groups=cin * t))
+    h = _squeeze_excite(w, h, max(1, cin // 4))
+    residual = stride == 1 and cin == out
+    h = _conv_bn(w, h, out, 1, gain=RESIDUAL_GAIN if residual else 1.0)
+    return tb.add(x, h) if residual else h
+
+
+def efficientnet_style(seed: int = 0, size: int = 224) -> Program:
+    """An EfficientNet-B0-style network: x float32[1, 3, size, size] -> y float32[1, 1000].
+
+    3x3/2 conv, MBConv blocks (1x1 expand, kxk depthwise, squeeze-and-excite, 1x1 linear
+    projection; SiLU as x * sigmoid(x), identity shortcut when shapes allow), 1x1 conv to 1280,
+    global average pool and a dense classifier.
+    """
+    w = _Weights(seed)
+    h = _silu(_conv_bn(w, tb.var("x", (1, 3, size, size)), 32, 3, 2))
+    for t, c, n, s, k in EFFICIENTNET_STAGES:
+        for i in range(n):
+            h = _mbconv(w, h, t, c, s if i == 0 else 1, k)
+    h = _silu(_conv_bn(w, h, 1280, 1))
     h = tb.flatten(tb.global_avg_pool(h))
     return Program({"y": _dense(w, h, 1000, gain=1.0)})
 
@@ -175,13 +245,21 @@ ZOO: dict[str, Callable[..., Program]] = {
 }
 
 
+LARGE: dict[str, Callable[..., Program]] = {
+    "resnet50": resnet50,
+    "efficientnet_style": efficientnet_style,
+}
+"""Bigger models, for compile-time benchmarks; `get` builds them too (tests iterate `ZOO` only)."""
+
+
 def get(name: str, seed: int = 0) -> Program:
-    """Build the zoo model `name` with weights drawn from `seed`."""
-    if name not in ZOO:
+    """Build the zoo (or `LARGE`) model `name` with weights drawn from `seed`."""
+    builders = ZOO | LARGE
+    if name not in builders:
         from frittata.errors import FrontendError
 
-        raise FrontendError(f"zoo: expected a model name in {sorted(ZOO)}, got {name!r}")
-    return ZOO[name](seed=seed)
+        raise FrontendError(f"zoo: expected a model name in {sorted(builders)}, got {name!r}")
+    return builders[name](seed=seed)
 
 
 def example_input(program: Program, seed: int = 0) -> dict[str, np.ndarray]:

@@ -38,7 +38,7 @@ class InterpModule:
         key = f"program{len(TOY_PROGRAMS)}"
         TOY_PROGRAMS[key] = self.program
         meta = {"kind": "toy-interp", "program": key, "report": self.report}
-        Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, "", {})))
+        Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta)))
 
 
 def load_toy(saved: fileformat.Saved, threads: int | None) -> InterpModule:
@@ -100,7 +100,7 @@ def test_load_dispatches_on_the_saved_kind(tmp_path):
     llvm = ft.compile(_program(), optimize=False)
     llvm.save(tmp_path / "m.ftm")
     assert type(load(tmp_path / "m.ftm")) is type(llvm)
-    unknown = fileformat.Saved({"kind": "tpu"}, "", {})
+    unknown = fileformat.Saved({"kind": "tpu"})
     (tmp_path / "tpu.ftm").write_bytes(fileformat.encode(unknown))
     with pytest.raises(ft.ModuleFormatError, match=r"expected a saved module of kind \[.*'llvm'.*\], got 'tpu'"):
         ft.load(tmp_path / "tpu.ftm")

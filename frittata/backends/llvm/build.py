@@ -1,19 +1,27 @@
-"""`build(program) -> Module`: plan, emit, verify, optimize and JIT a program for the host CPU."""
+"""`build(program) -> Module`: plan, emit, compile (each distinct kernel once, cached) and link
+a program for the host CPU."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 
 from frittata.backends import fileformat
-from frittata.backends.jit import host, optimize, verify
+from frittata.backends.jit import host
+from frittata.backends.kernel_cache import default_cache
 from frittata.backends.llvm import fastpath
-from frittata.backends.llvm.codegen import emit_module
+from frittata.backends.llvm.codegen import Emitted, emit_module
+from frittata.backends.llvm.native import Built, build_units
 from frittata.backends.llvm.plan import make_plan
-from frittata.backends.runtime import Module
+from frittata.backends.runtime import Module, saved_units
 from frittata.errors import LoweringError
 from frittata.terms.dtypes import CORE_DTYPES
 from frittata.terms.program import Program
+
+SLOWEST = 5
+HELPER = re.compile(r'^define [^@]*@"(fk_\w+\.\w+)"', re.MULTILINE)
+"""A function a kernel unit defines beside its kernel (a micro-kernel, say): fk_<hash>.<part>."""
 
 
 def build(program: Program, threads: int | None = None) -> Module:
@@ -23,25 +31,25 @@ def build(program: Program, threads: int | None = None) -> Module:
     target = host()
     start = time.perf_counter()
     plan = make_plan(program, lambda t: fastpath.scratch_bytes(t, target.lanes))
-    module = emit_module(plan, target)
-    emitted = time.perf_counter()
-    llmod = verify(str(module), "llvm backend")
-    optimize(llmod, target)
-    optimized = time.perf_counter()
+    emitted = emit_module(plan, target)
+    emit_done = time.perf_counter()
+    built = build_units(emitted, target, default_cache())
+    compiled = time.perf_counter()
     meta = {
         "inputs": {n: [list(t.shape), t.dtype] for n, t in program.inputs.items()},
         "outputs": {n: [list(t.shape), t.dtype] for n, t in program.outputs.items()},
-        "arena_bytes": plan.arena_bytes, "features": target.features, "threads": threads,
+        "arena_bytes": plan.arena_bytes, "cpu": target.cpu, "features": target.features, "threads": threads,
+        "units": list(built),
     }
-    saved = fileformat.Saved(meta, str(llmod), plan.params)
-    mod = Module(saved, threads)
+    params = {name: plan.params[name] for name in emitted.params}
+    mod = Module(fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params), threads)
     mod.report["backend"] = {
         "target": f"{target.triple} {target.cpu} ({target.lanes} fp32 lanes)",
-        "kernels": [f.name for f in module.functions if f.name.startswith("k") and f.blocks],
         "fast_paths": [s.term.op.value for s in plan.steps if fastpath.schedule(s.term, target.lanes) is not None],
         "peak_bytes": plan.arena_bytes, "threads": threads,
-        "codegen_s": round(emitted - start, 4), "optimize_s": round(optimized - emitted, 4),
-        "jit_s": round(time.perf_counter() - optimized, 4),
+        **_kernel_report(emitted, built),
+        "emit_s": round(emit_done - start, 4), "compile_s": round(compiled - emit_done, 4),
+        "link_s": round(time.perf_counter() - compiled, 4),
     }
     return mod
 
@@ -52,3 +60,25 @@ def check_dtypes(program: Program) -> None:
         if t.dtype not in CORE_DTYPES:
             raise LoweringError(f"llvm: expected dtypes in {CORE_DTYPES}, got {t.dtype} at {t.op.value} {t.type}"
                                 " (ft.evaluate runs it; cast to a supported dtype to compile)")
+
+
+def _kernel_report(emitted: Emitted, built: dict[str, Built]) -> dict:
+    """Steps, distinct kernels, cache hits, seconds per phase, and the slowest kernels."""
+    steps: dict[str, list[str]] = {}
+    emit_s: dict[str, float] = {}
+    for call in emitted.calls:
+        steps.setdefault(call.symbol, []).append(call.step)
+        emit_s[call.symbol] = emit_s.get(call.symbol, 0.0) + call.emit_seconds
+    fresh = {name: b.times for name, b in built.items() if b.times is not None}
+    slowest = sorted((s for s in fresh if s in steps), key=lambda s: -(fresh[s].optimize + fresh[s].codegen))
+    rows = [{"kernel": steps[s][0], "steps": len(steps[s]), "emit_s": round(emit_s[s], 4),
+             "optimize_s": round(fresh[s].optimize, 4), "codegen_s": round(fresh[s].codegen, 4)} for s in slowest]
+    return {
+        "kernels": [call.step for call in emitted.calls],
+        "helpers": [name for text in emitted.kernels.values() for name in HELPER.findall(text)],
+        "distinct_kernels": len(emitted.kernels), "cache_hits": len(built) - len(fresh),
+        "parse_s": round(sum(t.parse for t in fresh.values()), 4),
+        "optimize_s": round(sum(t.optimize for t in fresh.values()), 4),
+        "codegen_s": round(sum(t.codegen for t in fresh.values()), 4),
+        "slowest": rows[:SLOWEST],
+    }

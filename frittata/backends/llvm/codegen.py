@@ -1,53 +1,132 @@
-"""Emit the LLVM module of a planned program: one kernel per step, a barrier, one entry point.
+"""Emit the LLVM IR of a planned program: one unit per distinct kernel, and an entry unit.
 
-    void frittata_run(ptr slots, i32 tid, i32 nthreads, ptr barrier):
-        k0(slots, tid, nthreads); barrier(...); k1(...); barrier(...); ...
+    unit fk_<hash>:  void fk_<hash>(ptr table, i32 tid, i32 nthreads, ptr barrier)
+    entry unit:      void frittata_run(ptr slots, i32 tid, i32 nthreads, ptr barrier):
+                         table0 = {slots[s] + offset, ...}; fk_a(table0, ...); barrier(...)
+                         table1 = {...};                    fk_b(table1, ...); barrier(...) ...
 
-Every thread runs the same entry; each kernel does its thread's share and the barrier (a
-sense-counting spin barrier on {count, generation}) keeps the steps in order.
+A kernel reads its buffers' addresses from the table its call passes (`Kernel.base`), so its
+text names no slot or offset: two steps with the same workload and schedule emit the same text,
+named by its hash, and are compiled once. Every thread runs the same entry; each kernel does its
+thread's share and the barrier (a sense-counting spin barrier on {count, generation}) keeps the
+steps in order. Parameters no kernel reads (weights a fast path packed) get no slot.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
+from dataclasses import dataclass
+
 from llvmlite import ir
 
 from frittata.backends.jit import ENTRY, HostTarget
-from frittata.backends.llvm.irutil import I32, PTR, VOID, i64, if_then, intrinsic
-from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.irutil import I8, I32, PTR, VOID, i64, if_then, intrinsic
+from frittata.backends.llvm.kernel import KERNEL_TYPE, Kernel
 from frittata.backends.llvm.lower import lower_step
 from frittata.backends.llvm.plan import Plan
 
 SPINS = 2000
+BARRIER = "frittata_barrier"
+BARRIER_TYPE = ir.FunctionType(VOID, [PTR, I32])
+PLACEHOLDER = "kernel"
+UNIT_MARK = "; unit "
 
 
-def emit_module(plan: Plan, target: HostTarget, name: str = "frittata") -> ir.Module:
+@dataclass(frozen=True)
+class Call:
+    """One step of the program: the kernel unit it calls and the (slot, offset) of each table entry."""
+
+    step: str
+    symbol: str
+    buffers: tuple[tuple[int, int], ...]
+    emit_seconds: float
+
+
+@dataclass
+class Emitted:
+    """The program's units: `kernels` (symbol -> IR text, each distinct kernel once), the calls in
+    program order, the entry unit's IR, and the parameters the kernels read (runtime slot order)."""
+
+    kernels: dict[str, str]
+    calls: list[Call]
+    entry: str
+    params: list[str]
+
+    def units(self) -> dict[str, str]:
+        """Every unit's IR by name: "entry", then the kernels."""
+        return {"entry": self.entry} | self.kernels
+
+    def text(self) -> str:
+        """All units, each after a line `; unit NAME` (what a reader or a snapshot looks at)."""
+        return "".join(f"{UNIT_MARK}{name}\n{text}" for name, text in self.units().items())
+
+
+def split_units(text: str) -> dict[str, str]:
+    """The units of an `Emitted.text()`, by name."""
+    parts = text.split(UNIT_MARK)[1:]
+    return {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in parts}
+
+
+def emit_module(plan: Plan, target: HostTarget, name: str = "frittata") -> Emitted:
+    kernels: dict[str, str] = {}
+    calls = []
+    for index, step in enumerate(plan.steps):
+        start = time.perf_counter()
+        step_name = f"k{index}_{step.term.op.value}" + ("_copy" if step.copy_of else "")
+        module = ir.Module(name=PLACEHOLDER)
+        module.triple = target.triple
+        kernel = Kernel(module, step_name, target.lanes, ir.Function(module, BARRIER_TYPE, name=BARRIER))
+        lower_step(kernel, plan, step)
+        kernel.finish()
+        symbol, text = _named_by_hash(str(module), step_name)
+        kernels.setdefault(symbol, text)
+        calls.append(Call(step_name, symbol, tuple(kernel.buffers), time.perf_counter() - start))
+    slots, params = _compact_slots(plan, calls)
+    return Emitted(kernels, calls, _emit_entry(name, target, calls, slots), params)
+
+
+def _named_by_hash(text: str, step_name: str) -> tuple[str, str]:
+    """The kernel's symbol (a hash of its text with its own names taken out) and its text under it."""
+    neutral = text.replace(f'@"{step_name}', f'@"{PLACEHOLDER}')
+    symbol = "fk_" + hashlib.sha256(neutral.encode()).hexdigest()[:24]
+    return symbol, neutral.replace(f'@"{PLACEHOLDER}', f'@"{symbol}')
+
+
+def _compact_slots(plan: Plan, calls: list[Call]) -> tuple[dict[int, int], list[str]]:
+    """Runtime slot of each plan slot: arena, inputs and outputs keep theirs; parameters that some
+    kernel reads are numbered after them in plan order, the others are dropped."""
+    first = 1 + len(plan.inputs) + len(plan.outputs)
+    read = {slot for call in calls for slot, _ in call.buffers}
+    names = list(plan.params)
+    used = [slot for slot in range(first, first + len(names)) if slot in read]
+    slots = {slot: slot for slot in range(first)} | {slot: first + i for i, slot in enumerate(used)}
+    return slots, [names[slot - first] for slot in used]
+
+
+def _emit_entry(name: str, target: HostTarget, calls: list[Call], slots: dict[int, int]) -> str:
     module = ir.Module(name=name)
     module.triple = target.triple
     barrier = _emit_barrier(module)
-    kernels = []
-    for index, step in enumerate(plan.steps):
-        name = f"k{index}_{step.term.op.value}" + ("_copy" if step.copy_of else "")
-        kernel = Kernel(module, name, target.lanes, barrier)
-        lower_step(kernel, plan, step)
-        kernels.append(kernel.finish())
-    _emit_entry(module, kernels, barrier)
-    return module
-
-
-def _emit_entry(module: ir.Module, kernels: list[ir.Function], barrier: ir.Function) -> None:
     entry = ir.Function(module, ir.FunctionType(VOID, [PTR, I32, I32, PTR]), name=ENTRY)
-    slots, tid, nthreads, state = entry.args
+    table_arg, tid, nthreads, state = entry.args
     b = ir.IRBuilder(entry.append_basic_block("entry"))
-    for kernel in kernels:
-        b.call(kernel, [slots, tid, nthreads, state])
+    for call in calls:
+        callee = module.globals.get(call.symbol) or ir.Function(module, KERNEL_TYPE, name=call.symbol)
+        table = b.alloca(PTR, size=max(1, len(call.buffers)), name=call.step)
+        for i, (slot, offset) in enumerate(call.buffers):
+            base = b.load(b.gep(table_arg, [i64(slots[slot])], source_etype=PTR, inbounds=True), typ=PTR, align=8)
+            address = b.gep(base, [i64(offset)], source_etype=I8, inbounds=True)
+            b.store(address, b.gep(table, [i64(i)], source_etype=PTR, inbounds=True))
+        b.call(callee, [table, tid, nthreads, state])
         b.call(barrier, [state, nthreads])
     b.ret_void()
+    return str(module)
 
 
 def _emit_barrier(module: ir.Module) -> ir.Function:
     """Blocks: entry ─(n > 1)─► arrive ─(last)─► release ─► done; arrive ─► spin ⟲ ─► done."""
-    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I32]), name="frittata_barrier")
-    fn.linkage = "internal"
+    fn = ir.Function(module, BARRIER_TYPE, name=BARRIER)
     state, n = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     count, generation = state, b.gep(state, [i64(1)], source_etype=I32)

@@ -1,14 +1,17 @@
-"""One kernel function under construction: `void name(ptr slots, i32 tid, i32 nthreads, ptr barrier)`.
+"""One kernel function under construction: `void name(ptr table, i32 tid, i32 nthreads, ptr barrier)`.
 
-`slots` is the runtime pointer table (arena, inputs, outputs, parameters); a kernel reads its
-buffers' base addresses from it and works on its thread's share of its outermost parallel loop.
+`table` holds the addresses of the buffers this kernel touches, in the order it first asks for
+them (`buffers`); the caller fills it from the runtime pointer slots. Because a kernel never sees
+slot numbers or arena offsets, two steps with the same workload and schedule emit the same
+function text, which the build compiles once. A kernel works on its thread's share of its
+outermost parallel loop.
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
 
-from frittata.backends.llvm.irutil import I8, I32, PTR, VOID, element_ptr, i64, thread_range
+from frittata.backends.llvm.irutil import I32, PTR, VOID, element_ptr, i64, thread_range
 from frittata.backends.llvm.views import Buf, View
 
 KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, PTR])
@@ -20,15 +23,16 @@ class Kernel:
     def __init__(self, module: ir.Module, name: str, lanes: int, barrier: ir.Function) -> None:
         self.module, self.lanes, self._barrier = module, lanes, barrier
         self.function = ir.Function(module, KERNEL_TYPE, name=name)
-        self.function.linkage = "internal"
         self.function.attributes.add("nounwind")
         self.function.attributes.add("noinline")
-        self.slots, self.tid, self.nthreads, self.state = self.function.args
+        self.table, self.tid, self.nthreads, self.state = self.function.args
         self.b = ir.IRBuilder(self.function.append_basic_block("entry"))
         self._bases: dict[tuple[int, int], ir.Value] = {}
+        self.buffers: list[tuple[int, int]] = []
+        """(slot, byte offset) of each table entry, in table order."""
 
     def base(self, buf: Buf) -> ir.Value:
-        """The address of `buf` (loaded once, in the entry block)."""
+        """The address of `buf` (read from the table once, in the entry block)."""
         key = (buf.slot, buf.offset)
         if key not in self._bases:
             saved = self.b.block
@@ -37,9 +41,9 @@ class Kernel:
                 self.b.position_before(entry.instructions[0])
             else:
                 self.b.position_at_end(entry)
-            slot = self.b.gep(self.slots, [i64(buf.slot)], source_etype=PTR, inbounds=True)
-            pointer = self.b.load(slot, typ=PTR, align=8)
-            self._bases[key] = self.b.gep(pointer, [i64(buf.offset)], source_etype=I8, inbounds=True)
+            entry_at = self.b.gep(self.table, [i64(len(self.buffers))], source_etype=PTR, inbounds=True)
+            self._bases[key] = self.b.load(entry_at, typ=PTR, align=8)
+            self.buffers.append(key)
             self.b.position_at_end(saved)
         return self._bases[key]
 

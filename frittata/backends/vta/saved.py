@@ -108,7 +108,7 @@ def save_vta(module: VtaModule, path) -> None:
     meta = {"kind": SAVED_KIND, "config": asdict(module.cfg), "inputs": _signature(module.inputs),
             "outputs": _signature(module.outputs), "report": module.report, "calls": calls,
             "final": _part_meta(module.final, "final", arrays)}
-    Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, "", arrays)))
+    Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, {}, arrays)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import pytest
 
 import frittata as ft
 from frittata import terms as T
-from frittata.backends import runtime
+from frittata.backends import fileformat, runtime
 from frittata.backends.llvm import build
 from frittata.backends.registry import load
 from tests.backends.llvm.helpers import rand
@@ -125,6 +125,31 @@ def test_round_trip_in_process(mod, tmp_path):
     for name, value in mod.run(**inputs()).items():
         np.testing.assert_array_equal(again.run(**inputs())[name], value)
     assert_matches_interpreter(again.run(**inputs()))
+
+
+def test_a_saved_module_links_its_object_code_on_the_same_cpu(mod, tmp_path):
+    mod.save(tmp_path / "m.ftm")
+    again = load(tmp_path / "m.ftm", threads=1)
+    assert again.from_objects
+    assert_matches_interpreter(again.run(**inputs()))
+
+
+def test_a_module_saved_on_another_cpu_falls_back_to_its_ir(mod, tmp_path):
+    mod.save(tmp_path / "m.ftm")
+    saved = fileformat.decode((tmp_path / "m.ftm").read_bytes(), "m.ftm")
+    saved.meta["cpu"] = "some-other-cpu"
+    (tmp_path / "other.ftm").write_bytes(fileformat.encode(saved))
+    again = load(tmp_path / "other.ftm", threads=2)
+    assert not again.from_objects
+    assert_matches_interpreter(again.run(**inputs()))
+
+
+def test_each_parameter_is_saved_once(mod, tmp_path):
+    """The convolution's weights are saved packed; the unpacked originals, which no kernel
+    reads, are not saved beside them."""
+    mod.save(tmp_path / "m.ftm")
+    saved = fileformat.decode((tmp_path / "m.ftm").read_bytes(), "m.ftm")
+    assert sorted(name.rsplit(".", 1)[-1] for name in saved.params) == ["b", "wpack"]
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "magic", "version", "empty"])

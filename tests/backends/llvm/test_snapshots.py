@@ -16,10 +16,10 @@ import pytest
 import frittata as ft
 from frittata import terms as T
 from frittata.backends import fileformat
-from frittata.backends.jit import HostTarget, verify
-from frittata.backends.llvm.codegen import emit_module
+from frittata.backends.jit import HostTarget, Unit, verify
+from frittata.backends.llvm.codegen import emit_module, split_units
 from frittata.backends.llvm.plan import make_plan
-from frittata.backends.runtime import Module
+from frittata.backends.runtime import Module, saved_units
 from tests.strategies import inputs_for
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -40,8 +40,9 @@ def _programs() -> dict[str, ft.Program]:
 @pytest.mark.parametrize("name", ["fused_elementwise", "int8_dense", "reduce_sum"])
 def test_ir_snapshot(name):
     program = _programs()[name]
-    text = str(emit_module(make_plan(program, lambda t: 0), AVX2, name=name))
-    verify(text, name)
+    text = emit_module(make_plan(program, lambda t: 0), AVX2, name=name).text()
+    for unit, ir_text in split_units(text).items():
+        verify(ir_text, f"{name} {unit}")
     path = SNAPSHOTS / f"{name}.ll"
     if not path.exists():
         path.write_text(text)
@@ -53,10 +54,14 @@ def test_ir_snapshot(name):
 def test_snapshot_text_runs_equal_to_the_interpreter(name):
     program = _programs()[name]
     plan = make_plan(program, lambda t: 0)
+    emitted = emit_module(plan, AVX2, name=name)
+    units = [Unit(unit, ir_text) for unit, ir_text in split_units((SNAPSHOTS / f"{name}.ll").read_text()).items()]
     meta = {"inputs": {n: [list(t.shape), t.dtype] for n, t in program.inputs.items()},
             "outputs": {n: [list(t.shape), t.dtype] for n, t in program.outputs.items()},
-            "arena_bytes": plan.arena_bytes, "features": AVX2.features, "threads": 1}
-    module = Module(fileformat.Saved(meta, (SNAPSHOTS / f"{name}.ll").read_text(), plan.params), threads=1)
+            "arena_bytes": plan.arena_bytes, "cpu": AVX2.cpu, "features": AVX2.features, "threads": 1,
+            "units": [u.name for u in units]}
+    params = {n: plan.params[n] for n in emitted.params}
+    module = Module(fileformat.Saved(meta, saved_units(units), params), threads=1)
     inputs = inputs_for(program, seed=3)
     want = ft.evaluate(program, inputs)
     for out, value in module.run(**inputs).items():

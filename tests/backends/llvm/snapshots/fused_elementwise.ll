@@ -1,8 +1,9 @@
+; unit entry
 ; ModuleID = "fused_elementwise"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
-define internal void @"frittata_barrier"(ptr %".1", i32 %".2")
+define void @"frittata_barrier"(ptr %".1", i32 %".2")
 {
 entry:
   %".4" = getelementptr i32, ptr %".1", i64 1
@@ -45,18 +46,47 @@ declare void @"llvm.x86.sse2.pause"()
 
 declare i32 @"sched_yield"()
 
-define internal void @"k0_fused_elementwise"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"frittata_run"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 {
 entry:
-  %".40" = getelementptr inbounds ptr, ptr %".1", i64 3
-  %".41" = load ptr, ptr %".40", align 8
-  %".42" = getelementptr inbounds i8, ptr %".41", i64 0
-  %".29" = getelementptr inbounds ptr, ptr %".1", i64 2
-  %".30" = load ptr, ptr %".29", align 8
-  %".31" = getelementptr inbounds i8, ptr %".30", i64 0
-  %".21" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %"k0_relu" = alloca ptr, i32 3
+  %".6" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".7" = load ptr, ptr %".6", align 8
+  %".8" = getelementptr inbounds i8, ptr %".7", i64 0
+  %".9" = getelementptr inbounds ptr, ptr %"k0_relu", i64 0
+  store ptr %".8", ptr %".9"
+  %".11" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".12" = load ptr, ptr %".11", align 8
+  %".13" = getelementptr inbounds i8, ptr %".12", i64 0
+  %".14" = getelementptr inbounds ptr, ptr %"k0_relu", i64 1
+  store ptr %".13", ptr %".14"
+  %".16" = getelementptr inbounds ptr, ptr %".1", i64 3
+  %".17" = load ptr, ptr %".16", align 8
+  %".18" = getelementptr inbounds i8, ptr %".17", i64 0
+  %".19" = getelementptr inbounds ptr, ptr %"k0_relu", i64 2
+  store ptr %".18", ptr %".19"
+  call void @"fk_cd5cd57a207f670b92321008"(ptr %"k0_relu", i32 %".2", i32 %".3", ptr %".4")
+  call void @"frittata_barrier"(ptr %".4", i32 %".3")
+  ret void
+}
+
+declare void @"fk_cd5cd57a207f670b92321008"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+; unit fk_cd5cd57a207f670b92321008
+; ModuleID = "kernel"
+target triple = "x86_64-unknown-linux-gnu"
+target datalayout = ""
+
+declare void @"frittata_barrier"(ptr %".1", i32 %".2")
+
+define void @"fk_cd5cd57a207f670b92321008"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+{
+entry:
+  %".38" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".39" = load ptr, ptr %".38", align 8
+  %".28" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".29" = load ptr, ptr %".28", align 8
+  %".21" = getelementptr inbounds ptr, ptr %".1", i64 0
   %".22" = load ptr, ptr %".21", align 8
-  %".23" = getelementptr inbounds i8, ptr %".22", i64 0
   %".6" = sext i32 %".2" to i64
   %".7" = sext i32 %".3" to i64
   %".8" = mul i64 4, %".6"
@@ -82,21 +112,21 @@ d0.body:
   %".18" = add i64 0, %".17"
   %".19" = mul i64 %"d0", 1
   %".20" = add i64 %".18", %".19"
-  %".24" = getelementptr inbounds float, ptr %".23", i64 %".20"
-  %".25" = load float, ptr %".24"
-  %".26" = fmul float %".25", 0x4000000000000000
-  %".27" = mul i64 %"d0", 1
-  %".28" = add i64 0, %".27"
-  %".32" = getelementptr inbounds float, ptr %".31", i64 %".28"
-  %".33" = load float, ptr %".32"
-  %".34" = fadd float %".26", %".33"
-  %".35" = call float @"llvm.maximum.f32"(float %".34", float              0x0)
-  %".36" = mul i64 %"p", 8
-  %".37" = add i64 0, %".36"
-  %".38" = mul i64 %"d0", 1
-  %".39" = add i64 %".37", %".38"
-  %".43" = getelementptr inbounds float, ptr %".42", i64 %".39"
-  store float %".35", ptr %".43"
+  %".23" = getelementptr inbounds float, ptr %".22", i64 %".20"
+  %".24" = load float, ptr %".23"
+  %".25" = fmul float %".24", 0x4000000000000000
+  %".26" = mul i64 %"d0", 1
+  %".27" = add i64 0, %".26"
+  %".30" = getelementptr inbounds float, ptr %".29", i64 %".27"
+  %".31" = load float, ptr %".30"
+  %".32" = fadd float %".25", %".31"
+  %".33" = call float @"llvm.maximum.f32"(float %".32", float              0x0)
+  %".34" = mul i64 %"p", 8
+  %".35" = add i64 0, %".34"
+  %".36" = mul i64 %"d0", 1
+  %".37" = add i64 %".35", %".36"
+  %".40" = getelementptr inbounds float, ptr %".39", i64 %".37"
+  store float %".33", ptr %".40"
   %"d0.next" = add i64 %"d0", 1
   br label %"d0.cond"
 d0.end:
@@ -105,11 +135,3 @@ d0.end:
 }
 
 declare float @"llvm.maximum.f32"(float %".1", float %".2")
-
-define void @"frittata_run"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
-{
-entry:
-  call void @"k0_fused_elementwise"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
-  call void @"frittata_barrier"(ptr %".4", i32 %".3")
-  ret void
-}

@@ -1,8 +1,9 @@
+; unit entry
 ; ModuleID = "int8_dense"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
-define internal void @"frittata_barrier"(ptr %".1", i32 %".2")
+define void @"frittata_barrier"(ptr %".1", i32 %".2")
 {
 entry:
   %".4" = getelementptr i32, ptr %".1", i64 1
@@ -45,18 +46,47 @@ declare void @"llvm.x86.sse2.pause"()
 
 declare i32 @"sched_yield"()
 
-define internal void @"k0_dense"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"frittata_run"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 {
 entry:
-  %".53" = getelementptr inbounds ptr, ptr %".1", i64 2
-  %".54" = load ptr, ptr %".53", align 8
-  %".55" = getelementptr inbounds i8, ptr %".54", i64 0
-  %".37" = getelementptr inbounds ptr, ptr %".1", i64 3
-  %".38" = load ptr, ptr %".37", align 8
-  %".39" = getelementptr inbounds i8, ptr %".38", i64 0
-  %".28" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %"k0_dense" = alloca ptr, i32 3
+  %".6" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".7" = load ptr, ptr %".6", align 8
+  %".8" = getelementptr inbounds i8, ptr %".7", i64 0
+  %".9" = getelementptr inbounds ptr, ptr %"k0_dense", i64 0
+  store ptr %".8", ptr %".9"
+  %".11" = getelementptr inbounds ptr, ptr %".1", i64 3
+  %".12" = load ptr, ptr %".11", align 8
+  %".13" = getelementptr inbounds i8, ptr %".12", i64 0
+  %".14" = getelementptr inbounds ptr, ptr %"k0_dense", i64 1
+  store ptr %".13", ptr %".14"
+  %".16" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".17" = load ptr, ptr %".16", align 8
+  %".18" = getelementptr inbounds i8, ptr %".17", i64 0
+  %".19" = getelementptr inbounds ptr, ptr %"k0_dense", i64 2
+  store ptr %".18", ptr %".19"
+  call void @"fk_1cd6d156f4fc3de6c23a129d"(ptr %"k0_dense", i32 %".2", i32 %".3", ptr %".4")
+  call void @"frittata_barrier"(ptr %".4", i32 %".3")
+  ret void
+}
+
+declare void @"fk_1cd6d156f4fc3de6c23a129d"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+; unit fk_1cd6d156f4fc3de6c23a129d
+; ModuleID = "kernel"
+target triple = "x86_64-unknown-linux-gnu"
+target datalayout = ""
+
+declare void @"frittata_barrier"(ptr %".1", i32 %".2")
+
+define void @"fk_1cd6d156f4fc3de6c23a129d"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+{
+entry:
+  %".51" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".52" = load ptr, ptr %".51", align 8
+  %".36" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".37" = load ptr, ptr %".36", align 8
+  %".28" = getelementptr inbounds ptr, ptr %".1", i64 0
   %".29" = load ptr, ptr %".28", align 8
-  %".30" = getelementptr inbounds i8, ptr %".29", i64 0
   %"acc" = alloca i32
   %".6" = sext i32 %".2" to i64
   %".7" = sext i32 %".3" to i64
@@ -96,37 +126,29 @@ k.body:
   %".25" = add i64 0, %".24"
   %".26" = mul i64 %"k", 1
   %".27" = add i64 %".25", %".26"
-  %".31" = getelementptr inbounds i8, ptr %".30", i64 %".27"
-  %".32" = load i8, ptr %".31"
-  %".33" = mul i64 %"col", 4
-  %".34" = add i64 0, %".33"
-  %".35" = mul i64 %"k", 1
-  %".36" = add i64 %".34", %".35"
-  %".40" = getelementptr inbounds i8, ptr %".39", i64 %".36"
-  %".41" = load i8, ptr %".40"
-  %".42" = sext i8 %".32" to i32
-  %".43" = sext i8 %".41" to i32
-  %".44" = mul i32 %".42", %".43"
-  %".45" = add i32 %".23", %".44"
-  store i32 %".45", i32* %"acc"
+  %".30" = getelementptr inbounds i8, ptr %".29", i64 %".27"
+  %".31" = load i8, ptr %".30"
+  %".32" = mul i64 %"col", 4
+  %".33" = add i64 0, %".32"
+  %".34" = mul i64 %"k", 1
+  %".35" = add i64 %".33", %".34"
+  %".38" = getelementptr inbounds i8, ptr %".37", i64 %".35"
+  %".39" = load i8, ptr %".38"
+  %".40" = sext i8 %".31" to i32
+  %".41" = sext i8 %".39" to i32
+  %".42" = mul i32 %".40", %".41"
+  %".43" = add i32 %".23", %".42"
+  store i32 %".43", i32* %"acc"
   %"k.next" = add i64 %"k", 1
   br label %"k.cond"
 k.end:
-  %".48" = load i32, i32* %"acc"
-  %".49" = mul i64 %".14", 3
-  %".50" = add i64 0, %".49"
-  %".51" = mul i64 %"col", 1
-  %".52" = add i64 %".50", %".51"
-  %".56" = getelementptr inbounds i32, ptr %".55", i64 %".52"
-  store i32 %".48", ptr %".56"
+  %".46" = load i32, i32* %"acc"
+  %".47" = mul i64 %".14", 3
+  %".48" = add i64 0, %".47"
+  %".49" = mul i64 %"col", 1
+  %".50" = add i64 %".48", %".49"
+  %".53" = getelementptr inbounds i32, ptr %".52", i64 %".50"
+  store i32 %".46", ptr %".53"
   %"col.next" = add i64 %"col", 1
   br label %"col.cond"
-}
-
-define void @"frittata_run"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
-{
-entry:
-  call void @"k0_dense"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
-  call void @"frittata_barrier"(ptr %".4", i32 %".3")
-  ret void
 }

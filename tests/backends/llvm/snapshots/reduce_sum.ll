@@ -1,8 +1,9 @@
+; unit entry
 ; ModuleID = "reduce_sum"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
-define internal void @"frittata_barrier"(ptr %".1", i32 %".2")
+define void @"frittata_barrier"(ptr %".1", i32 %".2")
 {
 entry:
   %".4" = getelementptr i32, ptr %".1", i64 1
@@ -45,15 +46,40 @@ declare void @"llvm.x86.sse2.pause"()
 
 declare i32 @"sched_yield"()
 
-define internal void @"k0_reduce_sum"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"frittata_run"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 {
 entry:
-  %".38" = getelementptr inbounds ptr, ptr %".1", i64 2
-  %".39" = load ptr, ptr %".38", align 8
-  %".40" = getelementptr inbounds i8, ptr %".39", i64 0
-  %".24" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %"k0_reduce_sum" = alloca ptr, i32 2
+  %".6" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".7" = load ptr, ptr %".6", align 8
+  %".8" = getelementptr inbounds i8, ptr %".7", i64 0
+  %".9" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 0
+  store ptr %".8", ptr %".9"
+  %".11" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".12" = load ptr, ptr %".11", align 8
+  %".13" = getelementptr inbounds i8, ptr %".12", i64 0
+  %".14" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
+  store ptr %".13", ptr %".14"
+  call void @"fk_845ef2da9158a6cc6ffe86be"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"frittata_barrier"(ptr %".4", i32 %".3")
+  ret void
+}
+
+declare void @"fk_845ef2da9158a6cc6ffe86be"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+; unit fk_845ef2da9158a6cc6ffe86be
+; ModuleID = "kernel"
+target triple = "x86_64-unknown-linux-gnu"
+target datalayout = ""
+
+declare void @"frittata_barrier"(ptr %".1", i32 %".2")
+
+define void @"fk_845ef2da9158a6cc6ffe86be"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+{
+entry:
+  %".37" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".38" = load ptr, ptr %".37", align 8
+  %".24" = getelementptr inbounds ptr, ptr %".1", i64 0
   %".25" = load ptr, ptr %".24", align 8
-  %".26" = getelementptr inbounds i8, ptr %".25", i64 0
   %"acc" = alloca double
   %".6" = sext i32 %".2" to i64
   %".7" = sext i32 %".3" to i64
@@ -83,29 +109,21 @@ r0.body:
   %".21" = add i64 0, %".20"
   %".22" = mul i64 %"r0", 1
   %".23" = add i64 %".21", %".22"
-  %".27" = getelementptr inbounds float, ptr %".26", i64 %".23"
-  %".28" = load float, ptr %".27"
-  %".29" = load double, double* %"acc"
-  %".30" = fpext float %".28" to double
-  %".31" = fadd double %".29", %".30"
-  store double %".31", double* %"acc"
+  %".26" = getelementptr inbounds float, ptr %".25", i64 %".23"
+  %".27" = load float, ptr %".26"
+  %".28" = load double, double* %"acc"
+  %".29" = fpext float %".27" to double
+  %".30" = fadd double %".28", %".29"
+  store double %".30", double* %"acc"
   %"r0.next" = add i64 %"r0", 1
   br label %"r0.cond"
 r0.end:
-  %".34" = load double, double* %"acc"
-  %".35" = fptrunc double %".34" to float
-  %".36" = mul i64 %"o", 1
-  %".37" = add i64 0, %".36"
-  %".41" = getelementptr inbounds float, ptr %".40", i64 %".37"
-  store float %".35", ptr %".41"
+  %".33" = load double, double* %"acc"
+  %".34" = fptrunc double %".33" to float
+  %".35" = mul i64 %"o", 1
+  %".36" = add i64 0, %".35"
+  %".39" = getelementptr inbounds float, ptr %".38", i64 %".36"
+  store float %".34", ptr %".39"
   %"o.next" = add i64 %"o", 1
   br label %"o.cond"
-}
-
-define void @"frittata_run"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
-{
-entry:
-  call void @"k0_reduce_sum"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
-  call void @"frittata_barrier"(ptr %".4", i32 %".3")
-  ret void
 }

@@ -1,0 +1,69 @@
+"""The compile cache: a second compile of the same program and options is read back (same
+outputs, same optimized program), anything else that changes the result misses, options that
+are code are not cached, and a damaged entry is rebuilt with a warning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import frittata as ft
+from frittata import compile_cache
+from frittata.backends.kernel_cache import CacheWarning, EntryCache
+from frittata.extract.cpu_model import CpuModel
+from frittata.terms import zoo
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("FRITTATA_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _check(module, program: ft.Program) -> None:
+    inputs = zoo.example_input(program)
+    np.testing.assert_allclose(module.run(**inputs)["y"], ft.evaluate(program, inputs)["y"], rtol=1e-4, atol=1e-5)
+
+
+def test_a_second_compile_is_read_back(cache_dir):
+    program = zoo.get("mlp")
+    first = ft.compile(program, threads=1)
+    again = ft.compile(program, threads=1)
+    assert "cached" not in first.report and again.report["cached"]["key"]
+    assert again.report["stages"]["cache"]["hit"] and "saturate" in again.report["stages"]
+    assert again.program.outputs["y"] is first.program.outputs["y"]
+    _check(again, program)
+
+
+def test_other_weights_or_options_miss(cache_dir):
+    ft.compile(zoo.get("mlp"), threads=1)
+    assert "cached" not in ft.compile(zoo.get("mlp", seed=1), threads=1).report
+    assert "cached" not in ft.compile(zoo.get("mlp"), threads=1, disable=["fuse-dense-bias"]).report
+
+
+def test_options_that_are_code_are_not_cached(cache_dir):
+    program = zoo.get("mlp")
+    assert compile_cache.compile_key(program, "llvm", {"cost": CpuModel.for_host()}) is None
+    ft.compile(program, threads=1, cost=CpuModel.for_host())
+    assert "cached" not in ft.compile(program, threads=1, cost=CpuModel.for_host()).report
+
+
+def test_cache_off_compiles_every_time(cache_dir, monkeypatch):
+    monkeypatch.setenv("FRITTATA_CACHE", "0")
+    program = zoo.get("mlp")
+    ft.compile(program, threads=1)
+    assert "cached" not in ft.compile(program, threads=1).report
+    assert not (cache_dir / "compiles").exists()
+
+
+def test_a_damaged_entry_is_rebuilt_with_a_warning(cache_dir):
+    program = zoo.get("mlp")
+    ft.compile(program, threads=1)
+    (entry,) = EntryCache(cache_dir, "compiles").entries()
+    data = entry.read_bytes()
+    entry.write_bytes(data[:200] + b"\xff" * 64 + data[264:])
+    with pytest.warns(CacheWarning, match="corrupted or foreign"):
+        rebuilt = ft.compile(program, threads=1)
+    assert "cached" not in rebuilt.report
+    _check(rebuilt, program)
+    assert "cached" in ft.compile(program, threads=1).report
