@@ -11,7 +11,7 @@ in `nil` with every other (measured: (add (dense ?x ?w) ?b) over 250 of each too
 0.07 s with free ends and 0.14 s with one `nil` variable per list).
 
 Each operator's attributes and the types of each tensor variable (`ty`), sequence (`types`) and
-of the root are bound in the query and handed, with the rule itself, to `matching.egraph_match`
+of the root are bound in the query and handed, with the rule (a `RuleRef`), to `matching.egraph_match`
 (one Python call per match), which checks attribute patterns, guards and the right side's
 typing. (Binding the types of whole operand lists instead was measured 8x slower on ResNet-18's
 fusion rules: egglog's planner joins those rows early.) `param-only` guards become `param_only`
@@ -30,7 +30,7 @@ from egglog import PyObject, rule, ruleset, union, var
 from frittata.rewrites.egraph import (Operands, Tensor, analysis_with, apply, cons, eq_, is_true, nil, operand_list,
                                       param_only, cut_seed, last, split, ty, types)
 from frittata.rewrites.exprs import Var
-from frittata.rewrites.matching import egraph_match, pattern_nodes, pick, tensor_vars
+from frittata.rewrites.matching import RuleRef, egraph_match, pattern_nodes, pick, tensor_vars
 from frittata.rewrites.rule_format import Pattern, PSeq, PVar, Rule
 from frittata.rewrites.sequences import seq_vars
 from frittata.rewrites.signature import ARITY
@@ -113,7 +113,7 @@ def compile_rule(rule_: Rule):
         if guard.fn == "param-only":
             facts.extend(param_only(query.tensors[a.name]) for a in guard.args if isinstance(a, Var))
     result = var("match", PyObject)
-    call = PyObject(egraph_match)(PyObject(rule_), PyObject(len(query.attrs)), *query.attrs, *values)
+    call = PyObject(egraph_match)(PyObject(RuleRef.of(rule_)), PyObject(len(query.attrs)), *query.attrs, *values)
     facts += [eq_(result, call), is_true(result)]
     counter = iter(range(1, len(pattern_nodes(rule_.rhs)) + 1))
     rhs = _rhs(rule_.rhs, query, result, counter)
