@@ -9,6 +9,9 @@
 The metadata names the signature, the named byte sections (LLVM IR, object code, instruction
 streams: name, offset and size in the blob) and the parameters (dtype, shape, offset), the arena
 size, the CPU the code was built for, and the compile report. Each parameter is stored once.
+The metadata is padded with spaces so that the blob starts at a multiple of ALIGN bytes in the
+file, and every item starts at a multiple of ALIGN in the blob: a file read into an aligned
+buffer (`read_aligned`) gives parameters that native code can use where they lie, uncopied.
 Version 1 files (one LLVM IR text between the metadata and the parameters) are still read; their
 IR becomes the section "module.ll". Any mismatch (magic, version, length, checksum, metadata)
 raises `ModuleFormatError`.
@@ -18,8 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +35,7 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 HEADER = struct.Struct("<8sIQ32s")
 LENGTH = struct.Struct("<Q")
+ALIGN = 64
 
 
 @dataclass
@@ -48,27 +54,43 @@ def encode(saved: Saved) -> bytes:
 
     def place(data: bytes) -> int:
         nonlocal offset
-        at, offset = offset, offset + len(data)
-        blobs.append(data)
+        padding = -offset % ALIGN
+        blobs.extend([bytes(padding), data])
+        at, offset = offset + padding, offset + padding + len(data)
         return at
 
     sections = [{"name": n, "offset": place(data), "size": len(data)} for n, data in saved.sections.items()]
     specs = [{"name": n, "dtype": a.dtype.name, "shape": list(a.shape),
               "offset": place(np.ascontiguousarray(a).tobytes())} for n, a in saved.params.items()]
     meta = json.dumps(dict(saved.meta, sections=sections, params=specs), default=str).encode()
+    meta += b" " * (-(HEADER.size + LENGTH.size + len(meta)) % ALIGN)
     payload = b"".join([LENGTH.pack(len(meta)), meta] + blobs)
     return HEADER.pack(MAGIC, FORMAT_VERSION, len(payload), hashlib.sha256(payload).digest()) + payload
 
 
-def decode(data: bytes, where: str) -> Saved:
+def read_aligned(path: str | Path) -> memoryview:
+    """The bytes of the file at `path` in an ALIGN-aligned buffer."""
+    size = os.path.getsize(path)
+    raw = np.empty(size + ALIGN, np.uint8)
+    start = -raw.ctypes.data % ALIGN
+    buffer = raw[start:start + size].data
+    with open(path, "rb") as file:
+        if file.readinto(buffer) != size:
+            raise ModuleFormatError(f"{path}: expected {size} bytes, the file changed while being read")
+    return buffer
+
+
+def decode(data: bytes | memoryview, where: str) -> Saved:
+    """The module in `data` (bytes, or a buffer from `read_aligned`; parameters are views of it)."""
     if len(data) < HEADER.size:
         raise ModuleFormatError(f"{where}: expected a frittata module of at least {HEADER.size} bytes, got {len(data)}")
+    data = memoryview(data).cast("B")
     magic, version, length, digest = HEADER.unpack_from(data)
     if magic != MAGIC:
         raise ModuleFormatError(f"{where}: expected magic {MAGIC!r}, got {magic!r} (not a frittata module)")
     if version not in READABLE_VERSIONS:
         raise ModuleFormatError(f"{where}: expected format version {FORMAT_VERSION}, got {version}")
-    payload = memoryview(data)[HEADER.size:]
+    payload = data[HEADER.size:]
     if len(payload) != length:
         raise ModuleFormatError(f"{where}: expected a payload of {length} bytes, got {len(payload)} (truncated?)")
     if hashlib.sha256(payload).digest() != digest:

@@ -35,6 +35,6 @@ def load(path: str | Path, threads: int | None = None) -> CompiledModule:
     """The module saved at `path`, read by the loader of the target whose kind the file records
     (files written before kinds were recorded are llvm modules). A truncated or altered file
     raises ModuleFormatError."""
-    saved = fileformat.decode(Path(path).read_bytes(), str(path))
+    saved = fileformat.decode(fileformat.read_aligned(path), str(path))
     kind = saved.meta.get("kind", LLVM.saved_kind)
     return TARGETS.for_kind(kind, str(path)).load(saved, threads)

@@ -75,7 +75,7 @@ class Module:
         """The optimized program `compile` built this from (not saved with the module)."""
         self.peak_bytes: int = meta["arena_bytes"]
         self._engine = Engine(units_of(saved), meta.get("cpu", ""), meta["features"])
-        self._params = [aligned_copy(a) for a in saved.params.values()]
+        self._params = [a if a.ctypes.data % ALIGN == 0 else aligned_copy(a) for a in saved.params.values()]
         self._arena = aligned(max(self.peak_bytes, ALIGN))
         self._slots = np.zeros(1 + len(self.inputs) + len(self.outputs) + len(self._params), np.uint64)
         self._slots[0] = self._arena.ctypes.data

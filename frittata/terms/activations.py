@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from frittata.terms.dtypes import TensorType, is_int
 from frittata.terms.elementwise import binary_op, unary_op
@@ -16,6 +15,18 @@ from frittata.terms.ops import Attr, Onnx, Op
 from frittata.terms.term import Term, build
 
 __all__ = ["relu", "leaky_relu", "prelu", "sigmoid", "gelu", "clip", "hard_sigmoid", "hard_swish"]
+
+
+def _special(name: str):
+    """A scipy.special function, imported on first use (scipy.special takes about a second to
+    import, and loading a saved module needs none of the interpreter)."""
+    from scipy import special
+
+    return getattr(special, name)
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return _special("expit")(x)
 
 
 def _approximate(value: Any, first: TensorType | None) -> str:
@@ -40,7 +51,7 @@ def _check_clip(op: Op, x: TensorType, attrs: dict[str, Any]) -> None:
 def _gelu(x: np.ndarray, approximate: str) -> np.ndarray:
     if approximate == "tanh":
         return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
-    return 0.5 * x * (1 + special.erf(x / np.sqrt(2)))
+    return 0.5 * x * (1 + _special("erf")(x / np.sqrt(2)))
 
 
 def _gelu_scalar(p, x, approximate: str):
@@ -82,7 +93,7 @@ LEAKY_RELU = unary_op(
 PRELU = binary_op("prelu", lambda x, slope: np.where(x >= 0, x, x * slope),
                   lambda p, x, slope: p.select(p.ge(x, p.const(0.0, x)), x, p.mul(x, slope)),
                   float_only=True, onnx=Onnx("PRelu"))
-SIGMOID = unary_op("sigmoid", special.expit,
+SIGMOID = unary_op("sigmoid", _expit,
                    lambda p, x: p.div(p.const(1.0, x), p.add(p.const(1.0, x), p.exp(p.neg(x)))),
                    float_only=True, transcendental=True, onnx=Onnx("Sigmoid"))
 GELU = unary_op("gelu", _gelu, _gelu_scalar, float_only=True, transcendental=True,

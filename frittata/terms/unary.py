@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 from frittata.terms.elementwise import unary_op
 from frittata.terms.ops import Onnx
@@ -11,13 +10,22 @@ from frittata.terms.term import Term
 
 __all__ = ["neg", "abs", "exp", "log", "sqrt", "erf", "tanh", "round", "floor", "ceil", "reciprocal", "sign"]
 
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """scipy's erf, imported on first use (scipy.special takes about a second to import, and
+    loading a saved module needs none of the interpreter)."""
+    from scipy import special
+
+    return special.erf(x)
+
+
 NEG = unary_op("neg", np.negative, lambda p, x: p.neg(x), onnx=Onnx("Neg"))
 ABS = unary_op("abs", np.abs, lambda p, x: p.abs(x), onnx=Onnx("Abs"))
 EXP = unary_op("exp", np.exp, lambda p, x: p.exp(x), float_only=True, transcendental=True, onnx=Onnx("Exp"))
 LOG = unary_op("log", np.log, lambda p, x: p.log(x), float_only=True, transcendental=True, onnx=Onnx("Log"))
 SQRT = unary_op("sqrt", np.sqrt, lambda p, x: p.sqrt(x), float_only=True, transcendental=True,
                 onnx=Onnx("Sqrt"))
-ERF = unary_op("erf", special.erf, lambda p, x: p.erf(x), float_only=True, transcendental=True,
+ERF = unary_op("erf", _erf, lambda p, x: p.erf(x), float_only=True, transcendental=True,
                onnx=Onnx("Erf"))
 TANH = unary_op("tanh", np.tanh, lambda p, x: p.tanh(x), float_only=True, transcendental=True,
                 onnx=Onnx("Tanh"))

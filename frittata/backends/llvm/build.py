@@ -33,7 +33,9 @@ def build(program: Program, threads: int | None = None) -> Module:
     plan = make_plan(program, lambda t: fastpath.scratch_bytes(t, target.lanes))
     emitted = emit_module(plan, target)
     emit_done = time.perf_counter()
-    built = build_units(emitted, target, default_cache())
+    fast = [s.copy_of is None and fastpath.schedule(s.term, target.lanes) is not None for s in plan.steps]
+    vectorized = frozenset(call.symbol for call, is_fast in zip(emitted.calls, fast) if is_fast)
+    built = build_units(emitted, target, default_cache(), vectorized)
     compiled = time.perf_counter()
     meta = {
         "inputs": {n: [list(t.shape), t.dtype] for n, t in program.inputs.items()},
@@ -45,7 +47,7 @@ def build(program: Program, threads: int | None = None) -> Module:
     mod = Module(fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params), threads)
     mod.report["backend"] = {
         "target": f"{target.triple} {target.cpu} ({target.lanes} fp32 lanes)",
-        "fast_paths": [s.term.op.value for s in plan.steps if fastpath.schedule(s.term, target.lanes) is not None],
+        "fast_paths": [s.term.op.value for s, is_fast in zip(plan.steps, fast) if is_fast],
         "peak_bytes": plan.arena_bytes, "threads": threads,
         **_kernel_report(emitted, built),
         "emit_s": round(emit_done - start, 4), "compile_s": round(compiled - emit_done, 4),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from frittata.backends.llvm.build import build
 from frittata.backends.runtime import SAVED_KIND, Module
 from frittata.backends.target import Target
 
@@ -29,6 +28,10 @@ def cost_model() -> CostModel:
 
 
 def build_native(program: Program, threads: int | None) -> Module:
+    """The llvm backend's build, imported when first asked for: loading a saved module needs
+    only the runtime."""
+    from frittata.backends.llvm.build import build
+
     return build(program, threads=threads)
 
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from frittata.backends.target import Target
-from frittata.backends.vta.build import build
 from frittata.backends.vta.module import VtaModule
 from frittata.backends.vta.saved import SAVED_KIND
 
@@ -44,6 +43,10 @@ def rule_params() -> Mapping[str, object]:
 
 
 def build_accelerated(program: Program, threads: int | None) -> VtaModule:
+    """The vta backend's build, imported when first asked for: loading a saved module needs
+    only the module's loader."""
+    from frittata.backends.vta.build import build
+
     return build(program, threads=threads)
 
 

@@ -152,6 +152,15 @@ def test_each_parameter_is_saved_once(mod, tmp_path):
     assert sorted(name.rsplit(".", 1)[-1] for name in saved.params) == ["b", "wpack"]
 
 
+def test_parameters_read_into_an_aligned_buffer_are_used_in_place(mod, tmp_path):
+    mod.save(tmp_path / "m.ftm")
+    buffer = fileformat.read_aligned(tmp_path / "m.ftm")
+    saved = fileformat.decode(buffer, "m.ftm")
+    for array in saved.params.values():
+        assert array.ctypes.data % fileformat.ALIGN == 0
+        assert np.shares_memory(array, np.frombuffer(buffer, np.uint8))
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "magic", "version", "empty"])
 def test_damaged_files_are_refused(mod, tmp_path, damage):
     path = tmp_path / "m.ftm"
