@@ -49,23 +49,23 @@ declare i32 @"sched_yield"()
 define void @"frittata_run"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 {
 entry:
-  %"k0_relu" = alloca ptr, i32 3
+  %"k0_fused_elementwise" = alloca ptr, i32 3
   %".6" = getelementptr inbounds ptr, ptr %".1", i64 1
   %".7" = load ptr, ptr %".6", align 8
   %".8" = getelementptr inbounds i8, ptr %".7", i64 0
-  %".9" = getelementptr inbounds ptr, ptr %"k0_relu", i64 0
+  %".9" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 0
   store ptr %".8", ptr %".9"
   %".11" = getelementptr inbounds ptr, ptr %".1", i64 2
   %".12" = load ptr, ptr %".11", align 8
   %".13" = getelementptr inbounds i8, ptr %".12", i64 0
-  %".14" = getelementptr inbounds ptr, ptr %"k0_relu", i64 1
+  %".14" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 1
   store ptr %".13", ptr %".14"
   %".16" = getelementptr inbounds ptr, ptr %".1", i64 3
   %".17" = load ptr, ptr %".16", align 8
   %".18" = getelementptr inbounds i8, ptr %".17", i64 0
-  %".19" = getelementptr inbounds ptr, ptr %"k0_relu", i64 2
+  %".19" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
   store ptr %".18", ptr %".19"
-  call void @"fk_cd5cd57a207f670b92321008"(ptr %"k0_relu", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_cd5cd57a207f670b92321008"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   ret void
 }
