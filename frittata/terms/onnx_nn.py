@@ -33,7 +33,7 @@ def window_pads(n: NodeView, size: tuple[int, ...], kernel: tuple[int, ...],
 def conv_attrs(n: NodeView, x: Term, w: Term) -> dict:
     """Keyword arguments of `tb.conv2d` for a Conv-like node (2-D, NCHW only)."""
     if x.type.rank != 4 or w.type.rank != 4:
-        raise unsupported(f"{x.type.rank - 2}-D convolution; only 2-D (NCHW input, OIHW weights)")
+        raise unsupported(f"{x.type.rank - 2}-D convolution; only 1-D (NCL) and 2-D (NCHW input, OIHW weights)")
     strides = tuple(n.attr("strides", [1, 1]))
     dilations = tuple(n.attr("dilations", [1, 1]))
     pads = window_pads(n, x.shape[2:], w.shape[2:], strides, dilations)
@@ -41,14 +41,27 @@ def conv_attrs(n: NodeView, x: Term, w: Term) -> dict:
 
 
 def channel_bias(y: Term, bias: Term) -> Term:
-    """y[N, C, H, W] + bias[C]."""
-    return tb.add(y, tb.reshape(bias, (bias.shape[0], 1, 1)))
+    """y[N, C, ...] + bias[C]."""
+    return tb.add(y, tb.reshape(bias, (bias.shape[0],) + (1,) * (y.type.rank - 2)))
 
 
 def _conv(n: NodeView) -> Term:
     x, w = n.term(0), n.term(1)
-    y = tb.conv2d(x, w, **conv_attrs(n, x, w))
+    y = conv1d(n, x, w) if x.type.rank == 3 and w.type.rank == 3 else tb.conv2d(x, w, **conv_attrs(n, x, w))
     return channel_bias(y, n.term(2)) if n.has(2) else y
+
+
+def conv1d(n: NodeView, x: Term, w: Term) -> Term:
+    """A 1-D convolution [N, C, L] as a 2-D one of height 1 (the kernel and geometry lifted)."""
+    strides, dilations = tuple(n.attr("strides", [1])), tuple(n.attr("dilations", [1]))
+    if n.attr("auto_pad", "NOTSET") == "NOTSET":
+        begin, end = n.attr("pads", [0, 0])
+    else:
+        begin, end = window_pads(n, x.shape[2:], w.shape[2:], strides, dilations)[:2]
+    y = tb.conv2d(tb.reshape(x, x.shape[:2] + (1,) + x.shape[2:]), tb.reshape(w, w.shape[:2] + (1,) + w.shape[2:]),
+                  strides=(1,) + strides, pads=(0, begin, 0, end), dilations=(1,) + dilations,
+                  groups=n.attr("group", 1))
+    return tb.reshape(y, y.shape[:2] + y.shape[3:])
 
 
 def matmul_nd(a: Term, b: Term) -> Term:

@@ -24,9 +24,8 @@ KNOWN_FAILURES = {
     "pool shapes": POOL_SHAPES,
     # MaxPool's second output (argmax Indices) is not supported.
     "maxpool indices": "maxpool_with_argmax_2d_precomputed_pads maxpool_with_argmax_2d_precomputed_strides",
-    # Convolution is 2-D only; these expanded graphs convolve in 1-D.
-    "conv 1-D": """causal_conv_with_state_with_past_state_expanded causal_conv_with_state_decode_step_expanded
-                   causal_conv_with_state_with_bias_and_past_state_expanded convtranspose_1d convtranspose_3d""",
+    # ConvTranspose is 2-D only.
+    "conv transpose 1-D / 3-D": "convtranspose_1d convtranspose_3d",
     # Scatter with a reduction (add, mul, max, min) combines elements: not a movement of data.
     "scatter reductions": """scatter_elements_with_duplicate_indices scatter_elements_with_reduction_mul
         scatter_elements_with_reduction_max scatter_elements_with_reduction_min scatternd_add scatternd_multiply

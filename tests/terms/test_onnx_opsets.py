@@ -137,3 +137,15 @@ def test_extra_dtypes_evaluate_and_llvm_names_them(dtype):
     assert_matches_ort(model, {"x": x}, exact=True)
     with pytest.raises(ft.LoweringError, match=f"llvm: expected dtypes in .*, got {dtype} at"):
         ft.compile(ft.from_onnx(model), target="llvm")
+
+
+@pytest.mark.parametrize("attrs", [dict(pads=[1, 2], strides=[2]), dict(dilations=[2], group=2),
+                                   dict(auto_pad="SAME_UPPER", strides=[3])], ids=["pads", "dilated-grouped", "same"])
+def test_conv_1d_is_a_conv2d_of_height_1(attrs):
+    x = R.standard_normal((2, 4, 11)).astype(np.float32)
+    w = R.standard_normal((6, 4 // attrs.get("group", 1), 3)).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], **attrs)
+    model = one_node_model(node, {"x": x}, initializers={"w": w, "b": R.standard_normal(6).astype(np.float32)})
+    assert_matches_ort(model, {"x": x})
+    got = ft.compile(ft.from_onnx(model), target="llvm").run(x=x)["y"]
+    np.testing.assert_allclose(got, run_ort(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
