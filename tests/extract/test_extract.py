@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import assume, given
 
@@ -132,3 +133,15 @@ def test_unsupported_nodes_are_never_picked():
     assert choice[2] == 3 and report.cost == 10.0
     with pytest.raises(ExtractionError, match="unsupported"):
         extract(data, lambda info: math.inf)
+
+
+def test_the_scipy_ilp_path_reports_its_dual_bound():
+    """min 3 a + 2 b with a + b >= 1 over {0, 1}: b alone, optimal, and the bound is the optimum
+    (the path used when highspy is not installed)."""
+    from frittata.extract.ilp_model import Arrays
+
+    ilp = Arrays(cost=np.array([3.0, 2.0]), col_upper=np.ones(2), integer=np.ones(2), row_lower=np.array([1.0]),
+                 row_upper=np.array([np.inf]), starts=np.array([0, 2]), index=np.array([0, 1]),
+                 value=np.array([1.0, 1.0]))
+    out = ilp_solvers._scipy(ilp, 10.0, 0.0)
+    assert out.optimal and list(out.values) == [0.0, 1.0] and out.bound == 2.0

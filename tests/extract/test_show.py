@@ -55,3 +55,14 @@ def test_write_svg_without_dot_is_a_clear_error(monkeypatch, tmp_path):
 def test_write_svg_renders(tmp_path):
     path = show.write_svg(show.program_dot(_fused_program()), tmp_path / "p.svg")
     assert "<svg" in path.read_text()
+
+
+def test_only_parameter_arithmetic_is_drawn_as_folded():
+    """Nodes of parameters and constants only are dashed grey (folded at compile time); a node
+    that reads an input is not, nor is the input."""
+    x = T.var("x", (4,))
+    folded = T.add(T.param("p", np.ones(4, np.float32)), 1.0)
+    lines = show.program_dot(Program({"y": T.relu(T.add(x, folded))})).splitlines()
+    dashed = [line.split('"')[1].split("\\n")[0] for line in lines if "dashed" in line]
+    assert dashed == ["const", "add"]
+    assert "params: p" in next(line for line in lines if "dashed" in line and "add" in line)

@@ -127,3 +127,13 @@ def test_outputs_that_are_inputs_or_shared_get_identity_nodes(rng):
     inputs = {"m": rng.standard_normal((3, 5)).astype(np.float32)}
     for got, want in zip(run_ort(model, inputs), ft.evaluate(program, inputs).values()):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("reduce", [tb.reduce_sum, tb.reduce_mean, tb.reduce_max])
+def test_reductions_export_their_axes(reduce, rng):
+    """Reduce* over axis 1 only (an export that dropped the axes would reduce all of them)."""
+    program = ft.Program({"y": reduce(tb.var("m", (3, 5, 2)), (1,), keepdims=False)})
+    inputs = {"m": rng.standard_normal((3, 5, 2)).astype(np.float32)}
+    got = run_ort(to_onnx(program), inputs)[0]
+    assert got.shape == (3, 2)
+    np.testing.assert_allclose(got, ft.evaluate(program, inputs)["y"], rtol=1e-5, atol=1e-5)
