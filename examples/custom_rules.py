@@ -1,7 +1,8 @@
 """Write rewrite rules as data, property-check them, and watch one fire during compile.
 
 clip(relu(x), lo, hi) == clip(x, lo, hi) holds only when lo >= 0. The first version below
-forgets that; `check_rule` finds a counterexample. The second pins lo to 0 and passes.
+forgets that; `check_rule` finds a counterexample, and `compile` (which checks user rules before
+it applies them) refuses it. The second pins lo to 0 and passes.
 """
 
 import numpy as np
@@ -25,6 +26,11 @@ for text, expect in ((UNSOUND, False), (SOUND, True)):
 x = T.var("x", (1, 64))
 w = T.param("w", np.random.default_rng(0).standard_normal((32, 64)).astype(np.float32))
 program = ft.Program({"y": T.clip(T.relu(T.dense(x, w)), 0.0, 6.0)})
+try:
+    ft.compile(program, rules=[UNSOUND])
+    raise AssertionError("compile applied an unsound rule")
+except ft.RuleCheckError as error:
+    print("compile refused the unsound rule:", str(error)[:120], "...")
 module = ft.compile(program, rules=[SOUND])
 fired = module.report["stages"]["saturate"]["fired"]
 print("fired:", fired)

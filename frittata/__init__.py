@@ -14,6 +14,7 @@ from frittata.errors import (
     LoweringError,
     ModuleFormatError,
     RewriteError,
+    RuleCheckError,
     RuntimeInputError,
 )
 from frittata.backends.target import Target
@@ -22,7 +23,7 @@ from frittata.terms import Program, Term, evaluate
 
 __all__ = [
     "ExtractionError", "FrittataError", "FrittataTypeError", "FrontendError", "HardwareError",
-    "LoweringError", "ModuleFormatError", "Program", "RewriteError", "RuntimeInputError", "Target",
+    "LoweringError", "ModuleFormatError", "Program", "RewriteError", "RuleCheckError", "RuntimeInputError", "Target",
     "Term", "compile", "evaluate", "from_onnx", "load", "quantize", "register_target", "terms",
 ]
 

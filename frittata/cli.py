@@ -4,52 +4,109 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
+from importlib.metadata import version
 from pathlib import Path
 
-from frittata.errors import FrittataError, RuntimeInputError
+from frittata.errors import FrittataError, RuleCheckError, RuntimeInputError
+
+
+EPILOG = """exit status:
+  0  success
+  1  a check failed (a rule is unsound, compiled outputs differ from the interpreter)
+  2  usage or input error (bad arguments, unreadable or malformed files, wrong inputs)"""
+
+
+def _global_flags(defaults: bool) -> argparse.ArgumentParser:
+    """-q and --debug, accepted before and after the subcommand: the main parser sets the
+    defaults, the subcommands' copies leave the attribute alone unless the flag is given."""
+    flags = argparse.ArgumentParser(add_help=False)
+    default = False if defaults else argparse.SUPPRESS
+    flags.add_argument("-q", "--quiet", action="store_true", default=default, help="no progress output")
+    flags.add_argument("--debug", action="store_true", default=default, help="print the traceback of an error")
+    return flags
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="frittata", description=__doc__)
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    parser = argparse.ArgumentParser(prog="frittata", description=__doc__, epilog=EPILOG,
+                                     parents=[_global_flags(True)],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('frittata')}")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="import a zoo model, run every stage, check it, report")
+    flags = _global_flags(False)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[flags], epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    demo = command("demo", "import a zoo model, run every stage, check it, report")
     demo.add_argument("--model", default="resnet18", help="zoo model (mlp, resnet18, mobilenet_v2, transformer_block)")
     demo.add_argument("--target", default="llvm", choices=("llvm", "vta"))
-    comp = sub.add_parser("compile", help="compile an ONNX model (or a zoo:NAME model) to a module file")
+    comp = command("compile", "compile an ONNX model (or a zoo:NAME model) to a module file")
     comp.add_argument("model", help="MODEL.onnx, or zoo:NAME for a built-in model")
     comp.add_argument("--target", default="llvm", help="llvm | vta | a registered target")
     comp.add_argument("-o", "--output", help="where to save the compiled module (.ftm)")
     comp.add_argument("--report", action="store_true", help="print what every stage did")
     comp.add_argument("--show", metavar="PATH", help="draw the compiled program (.svg, or .dot for text)")
-    comp.add_argument("--rules", nargs="*", default=[], help="extra rule files")
+    comp.add_argument("--rules", nargs="*", default=[],
+                      help="extra rule files, property-checked first (a rule that passed is remembered)")
+    comp.add_argument("--no-check-rules", dest="check_rules", action="store_false",
+                      help="trust the --rules files without checking them (checked offline)")
     comp.add_argument("--disable", nargs="*", default=[], help="rule or family names to leave out")
     comp.add_argument("--shape", action="append", default=[], metavar="NAME=D,D,..",
                       help="fix the shape of an input with symbolic dimensions")
     comp.add_argument("--threads", type=int, default=None)
-    run = sub.add_parser("run", help="run a compiled module on .npy inputs")
+    run = command("run", "run a compiled module on .npy inputs")
     run.add_argument("module", help="a .ftm file written by `frittata compile`")
     run.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy")
     run.add_argument("--output", metavar="DIR", help="save each output as DIR/NAME.npy")
-    rules = sub.add_parser("rules", help="rule-library tools")
+    run.add_argument("--time", action="store_true", help="also print the median wall time of a run")
+    run.add_argument("--repeat", type=_positive, default=10, help="runs timed by --time (default 10)")
+    rules = command("rules", "rule-library tools")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
-    check = rules_sub.add_parser("check", help="property-check rules against the interpreter")
+    check = rules_sub.add_parser("check", help="property-check rules against the interpreter", parents=[flags])
     check.add_argument("files", nargs="*", help="rule files (default: the shipped library)")
-    bench = sub.add_parser("bench", help="compiled zoo models against installed peers")
+    bench = command("bench", "compiled zoo models against installed peers")
     bench.add_argument("--models", nargs="*", default=None, help="zoo model names (default: all)")
     bench.add_argument("--threads", type=int, default=None)
-    cache = sub.add_parser("cache", help="the kernel cache: where it is and how big, or empty it")
+    cache = command("cache", "the kernel cache: where it is and how big, or empty it")
     cache.add_argument("cache_command", choices=("info", "clear"))
     return parser
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run the command line on `argv` (default: `sys.argv[1:]`); return the exit status
+    (see `EPILOG`). A frittata error or an unreadable file is one line on stderr, with the
+    traceback only under `--debug`."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error (argparse printed it)
+        return done.code if isinstance(done.code, int) else 2
     try:
         return _dispatch(args)
-    except FrittataError as error:
-        print(f"frittata: error: {error}", file=sys.stderr)
-        return 2
+    except (FrittataError, OSError) as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"frittata: error: {_one_line(error)}", file=sys.stderr)
+        return 1 if isinstance(error, RuleCheckError) else 2
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, OSError) and error.filename is not None:
+        text = f"{error.filename}: {error.strerror}"
+    else:
+        text = str(error)
+    return " ".join(text.split())
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -116,8 +173,8 @@ def _compile(args: argparse.Namespace) -> int:
 
     program = _load_model(args.model, args.shape)
     with stage_progress(quiet=args.quiet) as progress:
-        module = compile(program, args.target, rules=args.rules, disable=args.disable,
-                         threads=args.threads, progress=progress)
+        module = compile(program, args.target, rules=args.rules, check_rules=args.check_rules,
+                         disable=args.disable, threads=args.threads, progress=progress)
     if args.report:
         print(format_report(module.report))
     if args.show:
@@ -161,6 +218,11 @@ def _run(args: argparse.Namespace) -> int:
             Path(args.output).mkdir(parents=True, exist_ok=True)
             np.save(Path(args.output) / f"{name}.npy", value)
         print(f"{name}: {value.dtype}{list(value.shape)} {np.array2string(value.reshape(-1)[:8], precision=4)}")
+    if args.time:
+        from frittata.benchmark import median_ms
+
+        print(f"time: median {median_ms(lambda: module.run(**inputs), repeat=args.repeat):.3f} ms "
+              f"over {args.repeat} runs")
     return 0
 
 

@@ -1,8 +1,9 @@
 """`compile`: the pipeline as a straight line of named stages, each reporting what it did.
 
-    program ─saturate─► e-graph ─extract─► program ─fold─► program ─build─► Module
+    program ─check-rules─saturate─► e-graph ─extract─► program ─fold─► program ─build─► Module
 
-`saturate` runs the rule library (plus user rules) in bounded phases; `extract` picks the
+`check-rules` property-checks the user's rules (an unsound one stops the compile before it is
+applied); `saturate` runs the rule library (plus user rules) in bounded phases; `extract` picks the
 cheapest equivalent program under the target's cost model; `fold` evaluates the parameter
 arithmetic that folding rules introduced; `build` lowers the result for the target. Every stage
 is bounded, so compile always finishes with a valid program: at worst the input program.
@@ -27,11 +28,13 @@ from frittata.terms.program import Program
 
 @dataclass
 class CompileOptions:
-    """Everything `compile` can be told. `rules` are extra rule files (paths) or rule text;
-    `target` is a registered target's name or a `Target` value."""
+    """Everything `compile` can be told. `rules` are extra rule files (paths) or rule text,
+    property-checked first unless `check_rules` is false; `target` is a registered target's
+    name or a `Target` value."""
 
     target: str | Target = "llvm"
     rules: Sequence[str] = ()
+    check_rules: bool = True
     disable: Sequence[str] = ()
     cost: Any = None
     limits: Any = None
@@ -63,7 +66,9 @@ def compile(program: Program, target: str | Target = "llvm", *,
     """Compile `program` for `target` ("llvm", "vta", a registered target's name, or a `Target`)
     into a runnable module.
 
-    Options: rules (extra rule files or rule text), disable (rule or family names), cost (a cost
+    Options: rules (extra rule files or rule text; each is property-checked against the
+    interpreter first and a `RuleCheckError` names a counterexample, unless check_rules=False;
+    rules that passed are remembered in the cache folder), disable (rule or family names), cost (a cost
     model, or a function of `frittata.extract.NodeInfo`), limits (`frittata.rewrites.Limits`),
     schedule (phases), extractor ("auto" | "greedy" | "ilp"), extract_seconds, threads,
     optimize (False skips saturation and extraction). The module's `report` holds each stage's report
@@ -121,6 +126,8 @@ def optimize(program: Program, target: Target, opts: CompileOptions, log: StageL
     from frittata.extract import extract
     from frittata.rewrites import fold_params, saturate
 
+    if opts.rules and opts.check_rules:
+        log.run("check-rules", lambda: _check_user_rules(opts.rules, target), lambda r: r.summary())
     schedule = opts.schedule if opts.schedule is not None else target.schedule()
     data, saturation = log.run(
         "saturate",
@@ -133,6 +140,16 @@ def optimize(program: Program, target: Target, opts: CompileOptions, log: StageL
                         lambda r: _extraction_summary(r[1]))
     chosen = data.to_program(choice)
     return log.run("fold", lambda: fold_params(chosen), lambda p: {"params": len(p.params), "terms": len(p.terms())})
+
+
+def _check_user_rules(rules: Sequence[str], target: Target):
+    from frittata.backends.kernel_cache import cache_root
+    from frittata.backends.rule_runners import RUNNERS
+    from frittata.rewrites.user_check import check_user_rules
+
+    root = cache_root()
+    return check_user_rules(rules, target.rule_params(), None if root is None else root / "checked-rules",
+                            compiled=RUNNERS)
 
 
 def _saturation_summary(report) -> dict:

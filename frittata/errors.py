@@ -20,6 +20,11 @@ class RewriteError(FrittataError):
     """A rule file is malformed, or saturation failed."""
 
 
+class RuleCheckError(RewriteError):
+    """A rule failed its property check: the message names the rule and gives the
+    counterexample (the input values and both sides' outputs)."""
+
+
 class ExtractionError(FrittataError):
     """No valid program could be extracted from the e-graph."""
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-STAGES = ("saturate", "extract", "fold", "build")
+STAGES = ("check-rules", "saturate", "extract", "fold", "build")
 
 
 @contextmanager

@@ -1,7 +1,9 @@
 """The command line end to end, run as users run it (`python -m frittata ...` in a subprocess, in
-temporary folders): every README command, its outputs checked against the interpreter, and its
-exit codes (0 success, 1 a rule check failed, 2 an error)."""
+temporary folders, or `main(argv)` where no compile is needed): every README command, its
+outputs checked against the interpreter, its global flags in either position, and its exit codes
+(0 success, 1 a check failed, 2 a usage or input error)."""
 
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 import frittata as ft
 from frittata import terms as T
+from frittata.cli import main
 from frittata.terms import zoo
 from frittata.terms.onnx_export import save_onnx
 from tests.backends.vta.onnx_models import one_node_model
@@ -39,6 +42,28 @@ def test_compile_reports_every_stage(compiled):
     for stage in ("saturate", "extract", "fold", "build"):
         assert stage in done.stdout
     assert "fired fuse-dense-bias" in done.stdout
+
+
+def test_quiet_before_the_subcommand_hides_the_progress_bar(compiled):
+    _, _, done = compiled
+    assert "compile:" not in done.stderr and "saved" not in done.stdout
+
+
+def test_quiet_after_the_subcommand_hides_the_progress_bar(compiled):
+    folder, _, _ = compiled
+    done = frittata("compile", str(folder / "mlp.onnx"), "-o", str(folder / "again.ftm"), "-q")
+    assert "compile:" not in done.stderr and "saved" not in done.stdout
+    assert (folder / "again.ftm").exists()
+
+
+def test_run_time_prints_the_median_over_repeats(compiled):
+    folder, program, _ = compiled
+    np.save(folder / "x.npy", zoo.example_input(program)["x"])
+    done = frittata("run", str(folder / "mlp.ftm"), "--input", f"x={folder / 'x.npy'}", "--time", "--repeat", "3")
+    outputs, timing = done.stdout.splitlines()
+    assert outputs.startswith("y: float32[1, 10]")
+    words = timing.split()
+    assert words[:2] == ["time:", "median"] and float(words[2]) > 0 and words[3:] == ["ms", "over", "3", "runs"]
 
 
 def test_run_prints_and_saves_outputs_equal_to_the_interpreter(compiled):
@@ -187,7 +212,7 @@ def test_rules_check_exits_0_on_a_sound_file_and_1_on_a_counterexample(tmp_path)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "FAIL tensorize-vta-zero-point-conv2d-padded" in failed.stdout and "uint8" in failed.stdout
     missing = frittata("rules", "check", str(tmp_path / "nope.rules"), check=False)
-    assert missing.returncode == 1 and "error:" in missing.stdout
+    assert missing.returncode == 2 and "frittata: error: rules: expected a readable rule file" in missing.stderr
 
 
 def test_rules_check_compiles_tiled_schedules(tmp_path):
@@ -207,3 +232,62 @@ def test_bench_prints_a_ratio_row_and_rejects_unknown_models():
     assert all(float(v) > 0 for v in row.split()[1:3])
     unknown = frittata("bench", "--models", "nope", check=False)
     assert unknown.returncode == 2 and "expected a model name in" in unknown.stderr
+
+
+# ---- conventional flags, exit codes and error lines ------------------------------------------
+
+
+def test_version_and_help(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"frittata {importlib.metadata.version('frittata')}"
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for line in ("exit status:", "0  success", "1  a check failed", "2  usage or input error"):
+        assert line in text
+    assert main(["run", "--help"]) == 0 and "--time" in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main([]) == 2
+    assert main(["compile", "zoo:mlp", "--no-such-flag"]) == 2
+    assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
+    assert main(["run", "m.ftm", "--time", "--repeat", "0"]) == 2
+    assert "expected a positive integer, got '0'" in capsys.readouterr().err
+
+
+def test_global_flags_parse_in_either_position(tmp_path, capsys):
+    path = tmp_path / "mine.rules"
+    path.write_text(CLIP_RULE)
+    for argv in (["-q", "--debug", "rules", "check", str(path)], ["rules", "check", str(path), "-q", "--debug"],
+                 ["rules", "-q", "check", str(path)]):
+        assert main(argv) == 0, argv
+    assert main(["rules", "check", str(path)]) == 0
+    assert "1 rules: 1 passed, 0 failed" in capsys.readouterr().out
+
+
+def test_an_input_error_is_one_line_without_traceback_unless_debug(tmp_path, capsys):
+    missing = str(tmp_path / "nope.ftm")
+    assert main(["run", missing]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("frittata: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert main(["run", missing, "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and err.splitlines()[-1].startswith("frittata: error: ")
+
+
+def test_a_failed_check_exits_1(tmp_path, capsys):
+    path = tmp_path / "bad.rules"
+    path.write_text("(family mine)\n(rule bad-relu-neg (relu ?x) => (neg ?x))\n")
+    assert main(["-q", "rules", "check", str(path)]) == 1
+    assert "FAIL bad-relu-neg" in capsys.readouterr().out
+
+
+def test_compile_refuses_an_unsound_rule_file_unless_told_not_to_check(tmp_path):
+    model, _, _ = _clip_model(tmp_path)
+    (tmp_path / "bad.rules").write_text("(family mine)\n(rule bad-relu-neg (relu ?x) => (neg ?x))\n")
+    refused = frittata("compile", str(model), "--rules", str(tmp_path / "bad.rules"), "-q", check=False)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith("frittata: error: rule bad-relu-neg (") and "counterexample" in refused.stderr
+    trusted = frittata("compile", str(model), "--rules", str(tmp_path / "bad.rules"), "--no-check-rules",
+                       "--report", "-q")
+    assert "fired bad-relu-neg" in trusted.stdout and "check-rules" not in trusted.stdout

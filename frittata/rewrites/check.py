@@ -25,10 +25,10 @@ import sys
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TextIO
 
 import numpy as np
 
-from frittata.errors import FrittataError
 from frittata.rewrites.exprs import PREDICATES
 from frittata.rewrites.instances import Instance, dtype_variants, rhs_ops
 from frittata.rewrites.library import library_rules, load_file
@@ -178,7 +178,9 @@ def _compare(rule: Rule, instance: Instance, lhs: Term) -> _Case | str | None:
         return None
     if _close(out["lhs"], out["rhs"]):
         return _Case(rhs, inputs, out["lhs"])
-    return f"counterexample: lhs = {lhs!r}; rhs = {rhs!r}; inputs {_shown(inputs)}; {_diff(out['lhs'], out['rhs'])}"
+    at = _first_difference(out["lhs"], out["rhs"])
+    return (f"counterexample: lhs = {lhs!r}; rhs = {rhs!r}; inputs {_shown(inputs, out['lhs'], at)}; "
+            f"{_diff(out['lhs'], out['rhs'])}")
 
 
 def _run_compiled(cases: list[_Case], compiled: Runner) -> str | None:
@@ -194,7 +196,8 @@ def _run_compiled(cases: list[_Case], compiled: Runner) -> str | None:
             return f"compiled right side does not build or run: {type(err).__name__}: {err}; rhs = {case.rhs!r}"
         if not (_finite(value) and _close(case.expected, value)):
             return (f"compiled right side differs from the interpreter's left side: rhs = {case.rhs!r}; "
-                    f"inputs {_shown(inputs)}; {_diff(case.expected, value)}")
+                    f"inputs {_shown(inputs, case.expected, _first_difference(case.expected, value))}; "
+                    f"{_diff(case.expected, value)}")
     return None
 
 
@@ -219,16 +222,40 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return _finite(b) and bool(np.allclose(a, b, rtol=RTOL, atol=ATOL * scale))
 
 
-def _shown(inputs: Mapping[str, np.ndarray]) -> dict:
-    return {n: v.tolist() if v.size <= 8 else f"{v.dtype}{list(v.shape)}" for n, v in inputs.items()}
+def _shown(inputs: Mapping[str, np.ndarray], output: np.ndarray | None = None,
+           at: tuple[int, ...] | None = None) -> dict:
+    """Small inputs in full; a larger one by its type, and by the value it gives the output's
+    element `at` (where the two sides differ) when it broadcasts to the output's shape."""
+    shown: dict[str, object] = {}
+    for name, value in inputs.items():
+        if value.size <= 8:
+            shown[name] = value.tolist()
+        elif output is not None and at is not None and _broadcasts(value.shape, output.shape):
+            shown[name] = f"{value.dtype}{list(value.shape)} giving {np.broadcast_to(value, output.shape)[at]} at {at}"
+        else:
+            shown[name] = f"{value.dtype}{list(value.shape)}"
+    return shown
+
+
+def _broadcasts(shape: tuple[int, ...], to: tuple[int, ...]) -> bool:
+    return len(shape) <= len(to) and all(d in (1, t) for d, t in zip(shape[::-1], to[::-1], strict=False))
+
+
+def _first_difference(a: np.ndarray, b: np.ndarray) -> tuple[int, ...] | None:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return None
+    bad = np.argwhere(~np.isclose(a, b) if a.dtype.kind == "f" else a != b)
+    return tuple(int(i) for i in bad[0]) if len(bad) else None
 
 
 def _diff(a: np.ndarray, b: np.ndarray) -> str:
+    """Where and how both sides' outputs differ: in full when small, else at the first difference."""
     if a.shape != b.shape or a.dtype != b.dtype:
         return f"lhs gives {a.dtype}{list(a.shape)}, rhs gives {b.dtype}{list(b.shape)}"
-    bad = np.argwhere(~np.isclose(a, b) if a.dtype.kind == "f" else a != b)[0]
-    at = tuple(int(i) for i in bad)
-    return f"at index {at}: lhs {a[at]!r}, rhs {b[at]!r}"
+    at = _first_difference(a, b)
+    if a.size <= 8:
+        return f"outputs: lhs {a.tolist()}, rhs {b.tolist()}" + (f" (first difference at {at})" if at else "")
+    return f"at index {at}: lhs {a[at]}, rhs {b[at]}" if at is not None else "outputs differ (non-finite rhs)"
 
 
 def check_rules(rules: Iterable[Rule], examples: int = 12, seed: int = 0,
@@ -236,17 +263,15 @@ def check_rules(rules: Iterable[Rule], examples: int = 12, seed: int = 0,
     return [check_rule(r, examples, seed=seed, compiled=compiled) for r in rules for r in r.directions()]
 
 
-def rules_check_main(files: list[str], out=sys.stdout, compiled: Runners | None = None) -> int:
+def rules_check_main(files: list[str], out: TextIO | None = None, compiled: Runners | None = None) -> int:
     """`frittata rules check [FILES]`: check the given files (default: the library).
 
     Prints one line per rule (meaningful instances per dtype variant, compiled ones) and a
-    summary; returns 0 if every rule passed, else 1.
+    summary; returns 0 if every rule passed, else 1. A file that cannot be read or parsed
+    raises its `RewriteError` (an input error, not a failed check).
     """
-    try:
-        rules = [r for f in files for r in load_file(f)] if files else library_rules()
-    except FrittataError as err:
-        print(f"error: {err}", file=out)
-        return 1
+    out = out or sys.stdout
+    rules = [r for f in files for r in load_file(f)] if files else library_rules()
     results = check_rules(rules, compiled=compiled)
     for result in results:
         print(result.line(), file=out)

@@ -4,7 +4,10 @@ vacuous rules, rules wrong on one admitted dtype and miscompiled schedules are c
 import io
 from pathlib import Path
 
+import pytest
+
 import frittata as ft
+from frittata.errors import RewriteError
 from frittata.rewrites.check import check_rule, check_rules, rules_check_main
 from frittata.rewrites.instances import dtype_variants
 from frittata.rewrites.library import library_rules, load_file
@@ -41,12 +44,11 @@ def test_ill_typed_right_side_fails():
     assert not result.passed and "ill-typed" in result.failure
 
 
-def test_malformed_file_exits_1(tmp_path):
+def test_a_malformed_file_is_an_input_error_not_a_failed_check(tmp_path):
     path = tmp_path / "broken.rules"
     path.write_text("(rule broken (neg ?x) =>")
-    out = io.StringIO()
-    assert rules_check_main([str(path)], out) == 1
-    assert "broken.rules:1:1" in out.getvalue()
+    with pytest.raises(RewriteError, match="broken.rules:1:1"):
+        rules_check_main([str(path)], io.StringIO())
 
 
 def test_nan_on_both_sides_is_not_agreement():
