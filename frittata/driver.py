@@ -98,7 +98,19 @@ def _cache_key(program: Program, opts: CompileOptions) -> str | None:
     if not isinstance(opts.target, str) or default_cache("compiles") is None:
         return None
     options = {k: v for k, v in vars(opts).items() if k != "target"}
+    options["rules"] = [_rule_text(source) for source in opts.rules]
     return compile_cache.compile_key(program, opts.target, options)
+
+
+def _rule_text(source: str) -> str:
+    """What a rule source means to the compile cache: its text, so an edited rule file misses.
+    An unreadable file keys by its path (loading it will raise the error)."""
+    if "(rule" in source:
+        return source
+    try:
+        return Path(source).read_text()
+    except OSError:
+        return source
 
 
 def _from_cache(target: Target, opts: CompileOptions, log: StageLog, key: str, optimized: Program,

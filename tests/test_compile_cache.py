@@ -9,6 +9,7 @@ import pytest
 
 import frittata as ft
 from frittata import compile_cache
+from frittata import terms as T
 from frittata.backends.kernel_cache import CacheWarning, EntryCache
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import zoo
@@ -67,3 +68,13 @@ def test_a_damaged_entry_is_rebuilt_with_a_warning(cache_dir):
     assert "cached" not in rebuilt.report
     _check(rebuilt, program)
     assert "cached" in ft.compile(program, threads=1).report
+
+
+def test_an_edited_rule_file_misses(cache_dir, tmp_path):
+    program = ft.Program({"y": T.clip(T.relu(T.var("x", (2, 8))), 0.0, 0.5)})
+    path = tmp_path / "mine.rules"
+    path.write_text("(family mine)\n(rule mine-a (clip (relu ?x) :lo 0.0 :hi ?hi) => (clip ?x :lo 0.0 :hi ?hi))\n")
+    ft.compile(program, rules=[str(path)])
+    path.write_text(path.read_text().replace("mine-a", "mine-b"))
+    edited = ft.compile(program, rules=[str(path)])
+    assert "cached" not in edited.report and edited.report["stages"]["saturate"]["fired"].get("mine-b", 0) >= 1
