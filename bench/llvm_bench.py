@@ -1,8 +1,10 @@
 """frittata's llvm backend against numpy and onnxruntime, measured in the same run.
 
-Prints median latencies and ratios (frittata / peer; below 1 is faster) for matmul 512 and
-1024, a 3x3 conv 64->64 at 56x56 with bias and relu, and the zoo's MLP, ResNet-18 and
-transformer block, on 1 and 2 threads, plus compile time per model. numpy's BLAS runs on the
+Prints the host CPU and its vector ISA, then median latencies and ratios (frittata / peer;
+below 1 is faster) for matmul 512 and 1024, a 3x3 conv 64->64 at 56x56 with bias and relu, a
+depthwise 3x3 conv over 32 channels at 112x112 with bias and ReLU6 (MobileNetV2's first block),
+and the zoo's MLP, ResNet-18, MobileNetV2 and transformer block, on 1 and 2 threads, plus
+compile time per model. numpy's BLAS runs on the
 same number of threads (through threadpoolctl, a bench-only dependency: `pip install
 threadpoolctl`; without it the numpy column is left out).
 Run: python bench/llvm_bench.py [--repeat N] [--only NAME] [--as-written]
@@ -57,12 +59,22 @@ def conv() -> ft.Program:
     return ft.Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",),))})
 
 
+def depthwise() -> ft.Program:
+    rng = np.random.default_rng(2)
+    w = T.param("w", (rng.standard_normal((32, 1, 3, 3)) * 0.3).astype(np.float32))
+    b = T.param("b", rng.standard_normal(32).astype(np.float32))
+    x = T.var("x", (1, 32, 112, 112))
+    return ft.Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), groups=32, epilogue=(("clip", 0.0, 6.0),))})
+
+
 CASES = {
     "matmul 512": (lambda: matmul(512), 2 * 512**3),
     "matmul 1024": (lambda: matmul(1024), 2 * 1024**3),
     "conv 64x56x56 3x3+bias+relu": (conv, 2 * 64 * 64 * 9 * 56 * 56),
+    "depthwise 32x112x112 3x3+bias+relu6": (depthwise, 2 * 32 * 9 * 112 * 112),
     "mlp": (zoo.mlp, None),
     "resnet18": (zoo.resnet18, None),
+    "mobilenet_v2": (zoo.mobilenet_v2, None),
     "transformer_block": (zoo.transformer_block, None),
 }
 

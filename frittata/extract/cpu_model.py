@@ -14,8 +14,9 @@ that cancels an unpack saves it; channel blocks and output widths that are multi
 at cache bandwidth. Leaves, reshapes (views) and constant nodes (folded at compile time) are
 free. A contraction the backend runs on its register-blocked path (`cpu_schedules`: a tiled one
 with its own schedule, an untiled one with the default) costs its schedule's compute time
-(`schedule_cost`); one it runs on generic loop nests (integers, grouped convolutions, weights
-computed at run time) the generic loops' efficiency. Accelerator
+(`schedule_cost`), a depthwise one on the vectorized depthwise kernel its measured efficiency;
+one it runs on generic loop nests (integers, grouped convolutions with several channels per
+group, dense weights computed at run time) the generic loops' efficiency. Accelerator
 (VTA) ops cost `inf`: the CPU cannot run them, so extraction never picks them.
 """
 
@@ -55,9 +56,10 @@ class CpuModel:
     """Fraction of peak of a contraction on the generic loop nests (a scalar accumulator per
     output, no register blocking): 0.002-0.003 for a 256 x 512 x 512 dense with run-time weights,
     2 threads (calibrate_cpu_model.py, 2026-12, AMD EPYC AVX2, shared machine)."""
-    depthwise_efficiency: float = 0.01
-    """Depthwise conv, which runs on the generic loops too: 0.003-0.014 for 3x3 over 32 channels
-    at 112x112, 2 threads (calibrate_cpu_model.py, same run; the spread is the machine's load)."""
+    depthwise_efficiency: float = 0.10
+    """Fraction of peak of the vectorized depthwise kernel (`cpu_schedules.depthwise_schedule`),
+    full tiles: 0.14 for 3x3 over 32 channels at 112x112 on 1 thread, 0.06-0.14 on 2
+    (calibrate_cpu_model.py, 2026-12, AMD EPYC AVX2, load average ~8 on the shared machine)."""
     elementwise_efficiency: float = 0.50
     """Streaming elementwise and reduction loops: one load/store port pair per FMA (estimate)."""
     transcendental_flops: float = 20.0
@@ -98,7 +100,7 @@ class CpuModel:
         epilogue, applied once per output, at the streaming loops' rate)."""
         if done.flops == 0:
             return 0.0
-        if done.kind is Kind.CONTRACTION:
+        if done.kind in (Kind.CONTRACTION, Kind.DEPTHWISE):
             constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
             schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant,
                                         self.vector_lanes)
@@ -119,10 +121,8 @@ class CpuModel:
 
     def _efficiency(self, kind: Kind) -> float:
         match kind:
-            case Kind.CONTRACTION:
+            case Kind.CONTRACTION | Kind.DEPTHWISE:
                 return self.generic_contraction_efficiency
-            case Kind.DEPTHWISE:
-                return self.depthwise_efficiency
             case (Kind.ELEMENTWISE | Kind.REDUCTION | Kind.COPY | Kind.STRIDED_COPY | Kind.FREE | Kind.VIEW
                   | Kind.UNSUPPORTED):
                 return self.elementwise_efficiency

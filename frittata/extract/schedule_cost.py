@@ -22,6 +22,10 @@ inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
              channels x taps of weights) fits in half of L1 (the other half holds the streamed operand and C,
              the BLIS convention), or streams from L2.
 
+A depthwise convolution (`cpu_schedules.depthwise_schedule`) has no register block to price:
+it runs at the model's measured `depthwise_efficiency`, times its busy lanes (partial pixel
+tiles) and the balance of its channels over the cores.
+
 Invariant: seconds >= 0, proportional to FLOPs for a fixed schedule; only the schedule's
 attributes and the operand shapes matter. The host figures are the model's `vector_lanes`,
 `cores`, `fp32_flops_per_core`, `cache_bytes` and `dram_bandwidth`.
@@ -35,7 +39,7 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
-from frittata.terms.cpu_schedules import CONV_OPS, Schedule
+from frittata.terms.cpu_schedules import CONV_OPS, Schedule, is_depthwise
 
 KIB = 1024
 
@@ -132,11 +136,19 @@ def _reduction_block(info: NodeInfo, s: dict) -> tuple[int, int]:
 
 def blocked_compute_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float:
     """Seconds of a contraction run with schedule `s` on `model` (a `CpuModel`): FMA-bound or
-    stream-bound."""
+    stream-bound; a depthwise one at its measured efficiency (see the module docstring)."""
+    if is_depthwise(s):
+        return flops / (model.cores * model.fp32_flops_per_core * depthwise_efficiency(info, s, model))
     efficiency = schedule_efficiency(info, s, model.vector_lanes, model.cores)
     fma = flops / (model.cores * model.fp32_flops_per_core * efficiency)
     l2_share = model.cache_bytes / model.cores
     return max(fma, stream_seconds(info, s, model.cores, l2_share, model.dram_bandwidth))
+
+
+def depthwise_efficiency(info: NodeInfo, s: Schedule, model) -> float:
+    """The model's depthwise kernel efficiency times busy lanes and the channels' balance."""
+    lanes = lane_efficiency(info.type.shape[3], s["ow_block"], s["vec"], model.vector_lanes)
+    return model.depthwise_efficiency * lanes * balance(info.operands[0].shape[1], model.cores)
 
 
 def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:

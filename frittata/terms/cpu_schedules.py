@@ -15,7 +15,10 @@ the default below. A contraction takes the blocked path when
   * matmul: the right operand is a matrix (packed at compile time when constant, by each thread
     at run time otherwise), or a batch of matrices with the left operand's batch axes
     (attention: one blocked GEMM per batch item);
-  * conv2d / fused_conv2d / tiled_conv2d: one group, weights (and bias) compile-time constants.
+  * conv2d / fused_conv2d / tiled_conv2d: one group, weights (and bias) compile-time constants;
+  * conv2d / fused_conv2d with one input channel per group (depthwise, groups = C, any channel
+    multiplier O / C): the vectorized depthwise kernel (`depthwise_schedule`), weights and bias
+    constant or not.
 
 `constant[i]` says operand i is a compile-time constant: a constant e-class for the cost model
 (folded into a parameter before the backend runs), a parameter for the backend.
@@ -28,6 +31,8 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  many input channels per block as keep one tile's weights in
                  `WEIGHT_BLOCK_BYTES`; threads split the output-channel blocks when the weights
                  outweigh the padded input (they then stay in cache), else the pixel tiles.
+  depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row; threads
+                 split the input channels. Its schedule says so: `"kernel": "depthwise"`.
 """
 
 from __future__ import annotations
@@ -49,6 +54,11 @@ WEIGHT_BLOCK_BYTES = 16 * 1024
 """Weights of one convolution tile's channel block: half of a 32 KiB L1d (Zen 3), the other
 half for the input stream and the output tile (the BLIS convention)."""
 
+DEPTHWISE_VECTORS = 4
+"""Vectors of output pixels per depthwise tile: 4 accumulators beside the 9 splat weights of a
+3x3 kernel and a tap vector fit the 16 vector registers of AVX2."""
+DEPTHWISE = "depthwise"
+
 DENSE_OPS = frozenset({Op.DENSE, Op.FUSED_DENSE, Op.TILED_DENSE})
 CONV_OPS = frozenset({Op.CONV2D, Op.FUSED_CONV2D, Op.TILED_CONV2D})
 EPILOGUE_OPS = frozenset({Op.FUSED_DENSE, Op.FUSED_CONV2D, Op.TILED_DENSE, Op.TILED_CONV2D})
@@ -63,8 +73,10 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
         return None
     if op in EPILOGUE_OPS and any(step[0] not in FLOAT_STEPS for step in values["epilogue"]):
         return None
+    if op in CONV_OPS and values.get("groups", 1) != 1:
+        return depthwise_schedule(operands[0], out, values["groups"], lanes)
     if op in DENSE_OPS or op in CONV_OPS:
-        if not all(constant[1:3]) or (op in CONV_OPS and values.get("groups", 1) != 1):
+        if not all(constant[1:3]):
             return None
     elif op == Op.MATMUL:
         a, b = operands
@@ -101,3 +113,18 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
     parallel = "oc" if o * c * kh * kw > c * padded_plane else "pixel"
     return {"vec": lanes, "oc_block": mr, "oc_tail": o % mr, "ow_block": nv * lanes, "ow_tail": ow % (nv * lanes),
             "c_block": cb, "c_tail": c % cb, "parallel": parallel}
+
+
+def depthwise_schedule(x: TensorType, out: TensorType, groups: int, lanes: int) -> Schedule | None:
+    """The depthwise kernel's tiling of a grouped convolution with one input channel per group,
+    or None (several channels per group run on the generic loops)."""
+    if groups != x.shape[1]:
+        return None
+    ow = out.shape[3]
+    nr = min(DEPTHWISE_VECTORS, max(1, math.ceil(ow / lanes))) * lanes
+    return {"kernel": DEPTHWISE, "vec": lanes, "ow_block": nr, "ow_tail": ow % nr, "parallel": "channel"}
+
+
+def is_depthwise(schedule: Schedule) -> bool:
+    """Whether `schedule` runs the depthwise kernel (rather than the blocked GEMM / convolution)."""
+    return schedule.get("kernel") == DEPTHWISE

@@ -8,7 +8,7 @@ import re
 import time
 
 from frittata.backends import fileformat
-from frittata.backends.jit import host
+from frittata.backends.jit import HostTarget, host
 from frittata.backends.kernel_cache import default_cache
 from frittata.backends.llvm import fastpath
 from frittata.backends.llvm.codegen import Emitted, emit_module
@@ -24,11 +24,13 @@ HELPER = re.compile(r'^define [^@]*@"(fk_\w+\.\w+)"', re.MULTILINE)
 """A function a kernel unit defines beside its kernel (a micro-kernel, say): fk_<hash>.<part>."""
 
 
-def build(program: Program, threads: int | None = None) -> Module:
-    """Compile `program` to native code; `threads` defaults to the number of CPUs."""
+def build(program: Program, threads: int | None = None, target: HostTarget | None = None) -> Module:
+    """Compile `program` to native code; `threads` defaults to the number of CPUs, `target` to
+    the host (another x86 target, e.g. AVX2 on an AVX-512 machine, picks that ISA's kernels; the
+    module loads where the CPU has the target's features)."""
     check_dtypes(program)
     threads = max(1, int(threads or os.cpu_count() or 1))
-    target = host()
+    target = target or host()
     start = time.perf_counter()
     plan = make_plan(program, lambda t: fastpath.scratch_bytes(t, target.lanes))
     emitted = emit_module(plan, target)

@@ -6,6 +6,7 @@
                                            parameter) or at run time; a batched b with a's batch
                                            axes runs one GEMM per batch item (`batched`)
     conv2d / fused_conv2d / tiled_conv2d   groups = 1: the register-blocked direct convolution of `conv`
+    conv2d / fused_conv2d                  one input channel per group: the vectorized kernel of `depthwise`
 
 The backend decides nothing here: `cpu_schedules.blocked_schedule` (which the CPU cost model reads
 too) says whether a step takes the blocked path and with which schedule; every other
@@ -16,12 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from frittata.backends.llvm import batched, conv
+from frittata.backends.llvm import batched, conv, depthwise
 from frittata.backends.llvm.gemm import Gemm, emit_blocked, emit_pack_runtime, pack_panels
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
-from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, Schedule, blocked_schedule
+from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, Schedule, blocked_schedule, is_depthwise
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -39,6 +40,8 @@ def scratch_bytes(term: Term, lanes: int) -> int:
     s = schedule(term, lanes)
     if s is None:
         return 0
+    if is_depthwise(s):
+        return depthwise.scratch_bytes(term, s)
     if term.op in CONV_OPS:
         return conv.scratch_bytes(term, s)
     if term.op == Op.MATMUL and (term.args[1].op != Op.PARAM or term.args[1].type.rank > 2):
@@ -64,6 +67,9 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> bo
     s = schedule(t, lanes)
     if s is None or t.type.size == 0 or t.args[0].shape[-1] == 0:
         return False
+    if is_depthwise(s):
+        depthwise.lower(k, step, args, s)
+        return True
     if t.op in CONV_OPS:
         conv.lower(k, plan, step, args, s)
         return True

@@ -145,20 +145,29 @@ def _epilogue(b: ir.IRBuilder, spec: MicroSpec, acc, bias, residual, ldc, ncols,
 
 
 def _step(b: ir.IRBuilder, spec: MicroSpec, step: tuple, value, res_rows, r: int, v: int):
-    vec = ir.VectorType(F32, spec.lanes)
-    maximum = intrinsic(b.module, f"llvm.maximum.v{spec.lanes}f32", vec, [vec, vec])
-    minimum = intrinsic(b.module, f"llvm.minimum.v{spec.lanes}f32", vec, [vec, vec])
+    residual = None
+    if step == ("add",):
+        vec = ir.VectorType(F32, spec.lanes)
+        residual = b.load(b.gep(res_rows[r], [i64(v * spec.lanes)], source_etype=F32), typ=vec, align=4)
+    return vector_step(b, spec.lanes, step, value, residual)
+
+
+def vector_step(b: ir.IRBuilder, lanes: int, step: tuple, value, residual=None):
+    """One float epilogue step on a vector of `lanes` floats (`residual`: the "add" operand)."""
+    vec = ir.VectorType(F32, lanes)
+    maximum = intrinsic(b.module, f"llvm.maximum.v{lanes}f32", vec, [vec, vec])
+    minimum = intrinsic(b.module, f"llvm.minimum.v{lanes}f32", vec, [vec, vec])
     match step:
         case ("add",):
-            res = b.gep(res_rows[r], [i64(v * spec.lanes)], source_etype=F32)
-            return b.fadd(value, b.load(res, typ=vec, align=4))
+            assert residual is not None
+            return b.fadd(value, residual)
         case ("relu",):
-            return b.call(maximum, [value, ir.Constant(vec, [0.0] * spec.lanes)])
+            return b.call(maximum, [value, ir.Constant(vec, [0.0] * lanes)])
         case ("clip", lo, hi):
             if lo is not None:
-                value = b.call(maximum, [value, ir.Constant(vec, [float(lo)] * spec.lanes)])
+                value = b.call(maximum, [value, ir.Constant(vec, [float(lo)] * lanes)])
             if hi is not None:
-                value = b.call(minimum, [value, ir.Constant(vec, [float(hi)] * spec.lanes)])
+                value = b.call(minimum, [value, ir.Constant(vec, [float(hi)] * lanes)])
             return value
         case _:
-            raise AssertionError(f"the float32 micro-kernel has no epilogue step {step}")
+            raise AssertionError(f"the float32 vector epilogue has no step {step}")
