@@ -130,7 +130,7 @@ def _reduction_block(info: NodeInfo, s: dict) -> tuple[int, int]:
         kc = min(s["k_block"], max(x.shape[-1], 1))
         return kc, kc * s["n_block"] * 4
     taps = w.shape[2] * w.shape[3]
-    kc = min(s["c_block"], max(x.shape[1], 1)) * taps
+    kc = min(s["c_block"], max(w.shape[1], 1)) * taps
     return kc, s["oc_block"] * kc * 4
 
 
@@ -152,10 +152,11 @@ def depthwise_efficiency(info: NodeInfo, s: Schedule, model) -> float:
 
 
 def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
-    """(rows, columns, units of the parallel loop) of the blocked iteration space."""
+    """(rows, columns, units of the parallel loop) of the blocked iteration space (a convolution's:
+    of one group)."""
     out = info.type
     if info.op in CONV_OPS:
-        o, oh, ow = out.shape[1], out.shape[2], out.shape[3]
+        o, oh, ow = out.shape[1] // info.attr("groups", 1), out.shape[2], out.shape[3]
         pixel_tiles = oh * math.ceil(ow / s["ow_block"])
         units = math.ceil(o / s["oc_block"]) if s["parallel"] == "oc" else pixel_tiles
         return o, ow, units
@@ -169,16 +170,17 @@ def stream_seconds(info: NodeInfo, s: Schedule, cores: int, l2_bytes: float, dra
     """Seconds to re-read the operand the inner loop sweeps, once per outer unit, per core.
 
     A convolution split over channel blocks sweeps the padded input once per block; one split
-    over pixel tiles sweeps all the weights once per tile. A dense layer streams its packed
-    weights (its share of them when the threads split the columns) once per row block of 96
-    rows (`GEMM_MC`). The operand streams from L2 if it fits one core's share of L2, else
-    from memory.
+    over pixel tiles sweeps all the weights once per tile (a grouped one: its group's, per
+    group). A dense layer streams its packed weights (its share of them when the threads split
+    the columns) once per row block of 96 rows (`GEMM_MC`). The operand streams from L2 if it
+    fits one core's share of L2, else from memory.
     """
     x, w = info.operands[0], info.operands[1]
     swept: float
     if info.op in CONV_OPS:
-        passes = math.ceil(_geometry(info, s)[2] / cores)
-        swept = x.nbytes if s["parallel"] == "oc" else w.nbytes
+        groups = info.attr("groups", 1)
+        passes = math.ceil(_geometry(info, s)[2] / cores) * groups
+        swept = (x.nbytes if s["parallel"] == "oc" else w.nbytes) / groups
     else:
         blocks = math.ceil(_geometry(info, s)[0] / GEMM_MC)
         passes, swept = ((blocks, w.nbytes / cores) if s["parallel"] == "n"

@@ -15,10 +15,11 @@ the default below. A contraction takes the blocked path when
   * matmul: the right operand is a matrix (packed at compile time when constant, by each thread
     at run time otherwise), or a batch of matrices with the left operand's batch axes
     (attention: one blocked GEMM per batch item);
-  * conv2d / fused_conv2d / tiled_conv2d: one group, weights (and bias) compile-time constants;
-  * conv2d / fused_conv2d with one input channel per group (depthwise, groups = C, any channel
-    multiplier O / C): the vectorized depthwise kernel (`depthwise_schedule`), weights and bias
-    constant or not.
+  * conv2d / fused_conv2d / tiled_conv2d: weights (and bias) compile-time constants; a grouped
+    convolution with several input channels per group runs the blocked loops once per group;
+  * conv2d / fused_conv2d with one input channel per group (depthwise, groups = C > 1, any
+    channel multiplier O / C): the vectorized depthwise kernel (`depthwise_schedule`), weights
+    and bias constant or not.
 
 `constant[i]` says operand i is a compile-time constant: a constant e-class for the cost model
 (folded into a parameter before the backend runs), a parameter for the backend.
@@ -26,7 +27,7 @@ the default below. A contraction takes the blocked path when
 Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails included):
   dense, matmul  MR x 2 vectors: MR = 8 rows with 32 vector registers (16 lanes), 6 with 16;
                  K blocks of 256; threads split the column panels.
-  conv2d         one vector of pixels when the output row fits in it, else two; MR = 12 output
+  conv2d         (per group) one vector of pixels when the output row fits in it, else two; MR = 12 output
                  channels with one vector, 6 with two, doubled with 32 vector registers; as
                  many input channels per block as keep one tile's weights in
                  `WEIGHT_BLOCK_BYTES`; threads split the output-channel blocks when the weights
@@ -73,8 +74,8 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
         return None
     if op in EPILOGUE_OPS and any(step[0] not in FLOAT_STEPS for step in values["epilogue"]):
         return None
-    if op in CONV_OPS and values.get("groups", 1) != 1:
-        return depthwise_schedule(operands[0], out, values["groups"], lanes)
+    if op in CONV_OPS and 1 < values.get("groups", 1) == operands[0].shape[1]:
+        return depthwise_schedule(out, lanes)
     if op in DENSE_OPS or op in CONV_OPS:
         if not all(constant[1:3]):
             return None
@@ -101,9 +102,10 @@ def default_dense_schedule(m: int, n: int, lanes: int) -> Schedule:
 
 def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: dict[str, Any],
                           lanes: int) -> Schedule:
-    """The default blocking of a one-group direct convolution (see the module docstring)."""
-    c, h, width = x.shape[1:]
-    o, _, kh, kw = w.shape
+    """The default blocking of one group of a direct convolution (see the module docstring)."""
+    h, width = x.shape[2:]
+    o, c, kh, kw = w.shape
+    o //= attrs.get("groups", 1)
     ow = out.shape[3]
     nv = 1 if ow <= lanes else 2
     mr = (12 if nv == 1 else 6) * (2 if lanes >= 16 else 1)
@@ -115,11 +117,8 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
             "c_block": cb, "c_tail": c % cb, "parallel": parallel}
 
 
-def depthwise_schedule(x: TensorType, out: TensorType, groups: int, lanes: int) -> Schedule | None:
-    """The depthwise kernel's tiling of a grouped convolution with one input channel per group,
-    or None (several channels per group run on the generic loops)."""
-    if groups != x.shape[1]:
-        return None
+def depthwise_schedule(out: TensorType, lanes: int) -> Schedule:
+    """The depthwise kernel's tiling of a convolution with one input channel per group."""
     ow = out.shape[3]
     nr = min(DEPTHWISE_VECTORS, max(1, math.ceil(ow / lanes))) * lanes
     return {"kernel": DEPTHWISE, "vec": lanes, "ow_block": nr, "ow_tail": ow % nr, "parallel": "channel"}

@@ -1,4 +1,4 @@
-"""Register-blocked direct float32 convolution (groups = 1) on the GEMM micro-kernel's tiles.
+"""Register-blocked direct float32 convolution on the GEMM micro-kernel's tiles, one group at a time.
 
 The input is first copied, zero-padded and split into stride phases, so that the taps of a
 run of consecutive output pixels are consecutive floats:
@@ -17,7 +17,8 @@ gives the vector width, mr, NR, the channel block and the parallel (outermost) l
                 micro(wp block at c0, xq at (c0, oh, ow0), out[o0, oh, ow0], first = c0 == 0, last = c0 + cb >= C)
             barrier
 The channel block cb keeps a tile's weights in L1 across the inner loop; partial sums go
-through the output.
+through the output. A grouped convolution (several input channels per group) runs the tile loops
+once per group on that group's channels, weight blocks and outputs (C and O below are a group's).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Geometry:
     strides: tuple[int, int]
     pads: tuple[int, int, int, int]
     dilations: tuple[int, int]
+    groups: int
     lanes: int
     mr: int
     nv: int
@@ -59,11 +61,12 @@ class Geometry:
 
     @classmethod
     def of(cls, term: Term, schedule: dict) -> Geometry:
-        """The convolution `term` blocked as its schedule (the tiled_conv2d vocabulary) says."""
-        (n, c, h, w), (o, _, kh, kw) = term.args[0].shape, term.args[1].shape
-        lanes = schedule["vec"]
-        return cls(n, c, h, w, o, kh, kw, term.shape[2], term.shape[3], term.attr("strides"),
-                   term.attr("pads"), term.attr("dilations"), lanes, schedule["oc_block"],
+        """The convolution `term` blocked as its schedule (the tiled_conv2d vocabulary) says; c and
+        o are one group's input and output channels."""
+        (n, _, h, w), (o, c, kh, kw) = term.args[0].shape, term.args[1].shape
+        lanes, groups = schedule["vec"], term.attr("groups")
+        return cls(n, c, h, w, o // groups, kh, kw, term.shape[2], term.shape[3], term.attr("strides"),
+                   term.attr("pads"), term.attr("dilations"), groups, lanes, schedule["oc_block"],
                    schedule["ow_block"] // lanes, schedule["c_block"], schedule["parallel"])
 
     @property
@@ -92,7 +95,7 @@ class Geometry:
 
 def scratch_bytes(term: Term, schedule: dict) -> int:
     g = Geometry.of(term, schedule)
-    return (g.c * g.channel_stride + g.wq + 2 * g.nr) * 4
+    return (g.groups * g.c * g.channel_stride + g.wq + 2 * g.nr) * 4
 
 
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
@@ -103,19 +106,30 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     kernels = {rows: emit_micro(k.module, MicroSpec(rows, g.lanes, g.nv, spec.bias, steps),
                                 f"{k.function.name}.micro{rows}", _k_loop(g)) for rows in {g.mr, g.o % g.mr} if rows}
     ptr = k.base
-    packed = pack_weights(t.args[1].attr("ref").data, g.mr)
+    weights = t.args[1].attr("ref").data
+    per_group = np.split(weights, g.groups)
+    packed = np.concatenate([pack_weights(part, g.mr) for part in per_group])
     assert step.scratch is not None
     xq, x, w = ptr(step.scratch), ptr(args[0].buf), ptr(plan.add_param(f"{k.function.name}.wpack", packed))
     bias = ptr(args[2].buf) if fused else None
     residual = ptr(args[3].buf) if len(args) > 3 else None
     out, b = ptr(step.out), k.b
+    channels, outputs = g.groups * g.c, g.groups * g.o
     with for_range(b, 0, g.n, name="n") as n:
-        _emit_pad(k, g, b.gep(x, [b.mul(n, i64(g.c * g.h * g.w))], source_etype=F32), xq)
+        _emit_pad(k, g, b.gep(x, [b.mul(n, i64(channels * g.h * g.w))], source_etype=F32), xq)
         k.sync()
-        image = b.mul(n, i64(g.o * g.oh * g.ow))
-        at = lambda p: None if p is None else b.gep(p, [image], source_etype=F32)  # noqa: E731
-        _emit_tiles(k, g, kernels, w, xq, at(out), bias, at(residual))
+        image = b.mul(n, i64(outputs * g.oh * g.ow))
+        with for_range(b, 0, g.groups, name="group") as group:
+            first_out = b.add(image, b.mul(group, i64(g.o * g.oh * g.ow)))
+            _emit_tiles(k, g, kernels, _at(b, w, b.mul(group, i64(packed.size // g.groups))),
+                        _at(b, xq, b.mul(group, i64(g.c * g.channel_stride))), _at(b, out, first_out),
+                        _at(b, bias, b.mul(group, i64(g.o))), _at(b, residual, first_out))
         k.sync()
+
+
+def _at(b: ir.IRBuilder, base, offset):
+    """`base` advanced by `offset` floats (None stays None)."""
+    return None if base is None else b.gep(base, [offset], source_etype=F32)
 
 
 def pack_weights(w: np.ndarray, mr: int) -> np.ndarray:
@@ -128,10 +142,11 @@ def pack_weights(w: np.ndarray, mr: int) -> np.ndarray:
 
 
 def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:
-    """xq[c][ph][pw][i][j] = x[c][i*sh + ph - top][j*sw + pw - left], zero outside (threads split c)."""
+    """xq[c][ph][pw][i][j] = x[c][i*sh + ph - top][j*sw + pw - left], zero outside (threads split
+    the channels of every group)."""
     b = k.b
     (sh, sw), (top, left) = g.strides, (g.pads[0], g.pads[1])
-    lo, hi = k.split(g.c)
+    lo, hi = k.split(g.groups * g.c)
     with for_range(b, lo, hi, name="c") as c:
         with loop_nest(b, (sh, sw, g.hq, g.wq), name="q") as (ph, pw, i, j):
             ih = b.sub(b.add(b.mul(i, i64(sh)), ph), i64(top))

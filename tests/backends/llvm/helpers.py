@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 import frittata as ft
+from frittata.backends.jit import HostTarget, host
 from frittata.backends.llvm import build
 from tests.strategies import inputs_for
+
+AVX2_FEATURES = "+avx,+avx2,+fma"
+AVX512_FEATURES = AVX2_FEATURES + ",+avx512f,+avx512bw,+avx512dq,+avx512vl"
 
 
 def check(program: ft.Program, inputs=None, threads: int = 2, rtol: float = 1e-4, atol: float = 1e-5):
@@ -30,3 +36,32 @@ def rand(shape, dtype="float32", seed=0, scale=1.0) -> np.ndarray:
     if dtype == "float32":
         return (rng.standard_normal(shape) * scale).astype(np.float32)
     return rng.integers(-128, 128, shape).astype(dtype)
+
+
+@dataclass(frozen=True)
+class SixteenLanes(HostTarget):
+    """An AVX2 target that emits the AVX-512 (16-lane) kernels."""
+
+    @property
+    def lanes(self) -> int:
+        return 16
+
+
+def targets() -> dict[str, HostTarget]:
+    """Both ISAs' kernels, forced through the LLVM target: AVX2 runs anywhere with AVX2; AVX-512
+    runs on an AVX-512 host, and elsewhere its 16-lane kernels are built for AVX2 (LLVM splits
+    every vector in two), so the variant's indexing and tails are checked on any x86 machine."""
+    triple = host().triple
+    avx512 = (HostTarget(triple, "skylake-avx512", AVX512_FEATURES) if "+avx512f" in host().features.split(",")
+              else SixteenLanes(triple, "znver3", AVX2_FEATURES))
+    return {"avx2": HostTarget(triple, "znver3", AVX2_FEATURES), "avx512": avx512}
+
+
+def check_on(program: ft.Program, target: HostTarget, threads: int = 2) -> ft.Module:
+    """`check` with the kernels of `target` (see `targets`)."""
+    inputs = inputs_for(program, seed=4)
+    mod = build(program, threads=threads, target=target)
+    got, want = mod.run(**inputs), ft.evaluate(program, inputs)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4, err_msg=name)
+    return mod

@@ -1,48 +1,18 @@
 """The vectorized depthwise convolution equals the interpreter, on the 8-lane (AVX2) and 16-lane
-(AVX-512) variants, whichever the host is.
-
-Each variant is forced through the LLVM target: AVX2 runs anywhere with AVX2; AVX-512 runs on an
-AVX-512 host, and elsewhere its 16-lane kernels are built for AVX2 (LLVM splits every vector in
-two), so the variant's indexing and tails are checked on any x86 machine.
-"""
+(AVX-512) variants, whichever the host is (each forced through the LLVM target, `helpers.targets`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import frittata as ft
-from frittata.backends.jit import HostTarget, host
-from frittata.backends.llvm import build
 from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
 from frittata.terms.cpu_schedules import blocked_schedule, is_depthwise
-from tests.backends.llvm.helpers import rand
-from tests.strategies import inputs_for
-
-AVX2_FEATURES = "+avx,+avx2,+fma"
-AVX512_FEATURES = AVX2_FEATURES + ",+avx512f,+avx512bw,+avx512dq,+avx512vl"
-
-
-@dataclass(frozen=True)
-class SixteenLanes(HostTarget):
-    """An AVX2 target that emits the AVX-512 (16-lane) kernels."""
-
-    @property
-    def lanes(self) -> int:
-        return 16
-
-
-def targets() -> dict[str, HostTarget]:
-    triple = host().triple
-    avx512 = (HostTarget(triple, "skylake-avx512", AVX512_FEATURES) if "+avx512f" in host().features.split(",")
-              else SixteenLanes(triple, "znver3", AVX2_FEATURES))
-    return {"avx2": HostTarget(triple, "znver3", AVX2_FEATURES), "avx512": avx512}
+from tests.backends.llvm.helpers import check_on, rand, targets
 
 
 @st.composite
@@ -68,15 +38,6 @@ def depthwise_convs(draw):
     return tb.fused_conv2d(x, weights, bias, tb.var("r", plain.shape), epilogue=(("add",), ("relu",)), **attrs)
 
 
-def check_on(program: ft.Program, target: HostTarget, threads: int = 2) -> ft.Module:
-    inputs = inputs_for(program, seed=4)
-    mod = build(program, threads=threads, target=target)
-    got, want = mod.run(**inputs), ft.evaluate(program, inputs)
-    for name in want:
-        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4, err_msg=name)
-    return mod
-
-
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
 @given(term=depthwise_convs(), threads=st.sampled_from([1, 2]))
 def test_depthwise_equals_the_interpreter(isa, term, threads):
@@ -96,13 +57,6 @@ def test_depthwise_tiles_follow_the_isa(isa):
     assert schedule is not None and is_depthwise(schedule)
     assert (schedule["ow_block"], schedule["ow_tail"]) == {"avx2": (32, 16), "avx512": (64, 48)}[isa]
     check_on(ft.Program({"y": term}), target)
-
-
-def test_grouped_convolutions_with_several_channels_per_group_keep_the_generic_loops():
-    x = tb.var("x", (1, 8, 6, 6))
-    term = tb.conv2d(x, tb.param("w", rand((8, 2, 3, 3))), pads=(1, 1, 1, 1), groups=4)
-    mod = check_on(ft.Program({"y": term}), targets()["avx2"])
-    assert mod.report["backend"]["fast_paths"] == []
 
 
 def test_the_cost_model_prices_the_depthwise_kernel_far_below_the_generic_loops():
