@@ -3,7 +3,8 @@
 `vta_dense` / `vta_conv2d` cost `cycles / clock_hz + transfer`, where cycles come from the
 emitted instruction stream and the timing model (the busiest module's total, which is what a
 perfectly overlapped double-buffered pipeline takes), and transfer is the operand and result
-bytes over the host link.  `vta_pack` / `vta_unpack` run on the host as a transpose.  Every
+bytes over the host link; one whose bias is computed at run time costs `inf` (the build loads
+the bias into the accumulator from constants only), so extraction never picks it.  `vta_pack` / `vta_unpack` run on the host as a transpose.  Every
 other op is priced by the analytical CPU model of the host the accelerator is attached to —
 by default the Pynq-Z1's dual Cortex-A9 (`PYNQ_HOST`), not the compiling machine.  Units:
 seconds; the cost is monotone in the work (more GEMM micro-ops, DMA rows or bytes never cost
@@ -12,6 +13,7 @@ less).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -61,6 +63,8 @@ class VtaCostModel:
 
     def node_cost(self, info: NodeInfo) -> float:
         match info.op:
+            case Op.VTA_DENSE | Op.VTA_CONV2D if info.constant_operands and not info.operand_constant(2):
+                return math.inf
             case Op.VTA_DENSE | Op.VTA_CONV2D:
                 key = (info.op, info.attrs, info.operands)
                 if key not in self._memo:

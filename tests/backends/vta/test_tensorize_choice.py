@@ -69,3 +69,18 @@ def test_float_conv_stays_on_the_cpu(rng):
     program = ft.Program({"y": tb.relu(tb.conv2d(x, w, pads=1))})
     module = ft.compile(program, target="vta")
     assert module.report["backend"]["split"]["vta"] == []
+
+
+def test_a_bias_computed_at_run_time_keeps_the_dense_on_the_cpu(rng):
+    """VTA loads a bias from constants only: the cost model prices a vta_dense with a run-time
+    bias as unsupported, so the extracted program keeps the run-time bias off the accelerator
+    (a zero-bias contraction on VTA, the add on the CPU) and compile finishes."""
+    x, b = tb.var("x", (16, 64), "int8"), tb.var("b", (64,), "int32")
+    w = tb.param("w", rng.integers(-128, 128, (64, 64)).astype(np.int8))
+    program = ft.Program({"y": tb.add(tb.dense(x, w), b)})
+    module = ft.compile(program, target="vta")
+    inputs = {"x": rng.integers(-128, 128, (16, 64)).astype(np.int8),
+              "b": rng.integers(-1000, 1000, 64).astype(np.int32)}
+    np.testing.assert_array_equal(module.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])
+    calls = [t for t in module.program.terms() if t.op.is_a("vta") and t.op.value in ("vta_dense", "vta_conv2d")]
+    assert all(t.args[2].op.value == "param" for t in calls)
