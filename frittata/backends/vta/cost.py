@@ -4,11 +4,11 @@
 emitted instruction stream and the timing model (the busiest module's total, which is what a
 perfectly overlapped double-buffered pipeline takes), and transfer is the operand and result
 bytes over the host link; one whose bias is computed at run time costs `inf` (the build loads
-the bias into the accumulator from constants only), so extraction never picks it.  `vta_pack` / `vta_unpack` run on the host as a transpose.  Every
-other op is priced by the analytical CPU model of the host the accelerator is attached to —
-by default the Pynq-Z1's dual Cortex-A9 (`PYNQ_HOST`), not the compiling machine.  Units:
-seconds; the cost is monotone in the work (more GEMM micro-ops, DMA rows or bytes never cost
-less).
+the bias into the accumulator from constants only), so extraction never picks it.
+`vta_pack` / `vta_unpack` run on the host as a transpose.  Every other op is priced by the
+analytical CPU model of the host the accelerator is attached to — by default the Pynq-Z1's
+dual Cortex-A9 (`PYNQ_HOST`), not the compiling machine.  Units: seconds; the cost is monotone
+in the work (more GEMM micro-ops, DMA rows or bytes never cost less).
 """
 
 from __future__ import annotations
