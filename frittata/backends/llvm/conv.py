@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from llvmlite import ir
 
+from frittata.backends.llvm.conv_shape import ConvShape
 from frittata.backends.llvm.irutil import F32, I32, for_range, i64, intrinsic, loop_nest
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, emit_micro, splat
@@ -38,20 +39,10 @@ from frittata.terms.term import Term
 
 
 @dataclass(frozen=True)
-class Geometry:
-    n: int
-    c: int
-    h: int
-    w: int
-    o: int
-    kh: int
-    kw: int
-    oh: int
-    ow: int
-    strides: tuple[int, int]
-    pads: tuple[int, int, int, int]
-    dilations: tuple[int, int]
-    groups: int
+class Geometry(ConvShape):
+    """The convolution's sizes and its blocking; `gc` and `go` are one group's input and output
+    channels."""
+
     lanes: int
     mr: int
     nv: int
@@ -61,13 +52,17 @@ class Geometry:
 
     @classmethod
     def of(cls, term: Term, schedule: dict) -> Geometry:
-        """The convolution `term` blocked as its schedule (the tiled_conv2d vocabulary) says; c and
-        o are one group's input and output channels."""
-        (n, _, h, w), (o, c, kh, kw) = term.args[0].shape, term.args[1].shape
-        lanes, groups = schedule["vec"], term.attr("groups")
-        return cls(n, c, h, w, o // groups, kh, kw, term.shape[2], term.shape[3], term.attr("strides"),
-                   term.attr("pads"), term.attr("dilations"), groups, lanes, schedule["oc_block"],
-                   schedule["ow_block"] // lanes, schedule["c_block"], schedule["parallel"])
+        """The convolution `term` blocked as its schedule (the tiled_conv2d vocabulary) says."""
+        return cls(**ConvShape.fields(term), lanes=schedule["vec"], mr=schedule["oc_block"],
+                   nv=schedule["ow_block"] // schedule["vec"], cb=schedule["c_block"], parallel=schedule["parallel"])
+
+    @property
+    def gc(self) -> int:
+        return self.c // self.groups
+
+    @property
+    def go(self) -> int:
+        return self.o // self.groups
 
     @property
     def nr(self) -> int:
@@ -95,7 +90,7 @@ class Geometry:
 
 def scratch_bytes(term: Term, schedule: dict) -> int:
     g = Geometry.of(term, schedule)
-    return (g.groups * g.c * g.channel_stride + g.wq + 2 * g.nr) * 4
+    return (g.c * g.channel_stride + g.wq + 2 * g.nr) * 4
 
 
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
@@ -104,7 +99,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     steps = t.attr("epilogue") if fused else ()
     spec = MicroSpec(g.mr, g.lanes, g.nv, "row" if fused else None, steps)
     kernels = {rows: emit_micro(k.module, MicroSpec(rows, g.lanes, g.nv, spec.bias, steps),
-                                f"{k.function.name}.micro{rows}", _k_loop(g)) for rows in {g.mr, g.o % g.mr} if rows}
+                                f"{k.function.name}.micro{rows}", _k_loop(g)) for rows in {g.mr, g.go % g.mr} if rows}
     ptr = k.base
     weights = t.args[1].attr("ref").data
     per_group = np.split(weights, g.groups)
@@ -114,16 +109,15 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     bias = ptr(args[2].buf) if fused else None
     residual = ptr(args[3].buf) if len(args) > 3 else None
     out, b = ptr(step.out), k.b
-    channels, outputs = g.groups * g.c, g.groups * g.o
     with for_range(b, 0, g.n, name="n") as n:
-        _emit_pad(k, g, b.gep(x, [b.mul(n, i64(channels * g.h * g.w))], source_etype=F32), xq)
+        _emit_pad(k, g, b.gep(x, [b.mul(n, i64(g.c * g.h * g.w))], source_etype=F32), xq)
         k.sync()
-        image = b.mul(n, i64(outputs * g.oh * g.ow))
+        image = b.mul(n, i64(g.o * g.oh * g.ow))
         with for_range(b, 0, g.groups, name="group") as group:
-            first_out = b.add(image, b.mul(group, i64(g.o * g.oh * g.ow)))
+            first_out = b.add(image, b.mul(group, i64(g.go * g.oh * g.ow)))
             _emit_tiles(k, g, kernels, _at(b, w, b.mul(group, i64(packed.size // g.groups))),
-                        _at(b, xq, b.mul(group, i64(g.c * g.channel_stride))), _at(b, out, first_out),
-                        _at(b, bias, b.mul(group, i64(g.o))), _at(b, residual, first_out))
+                        _at(b, xq, b.mul(group, i64(g.gc * g.channel_stride))), _at(b, out, first_out),
+                        _at(b, bias, b.mul(group, i64(g.go))), _at(b, residual, first_out))
         k.sync()
 
 
@@ -146,7 +140,7 @@ def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:
     the channels of every group)."""
     b = k.b
     (sh, sw), (top, left) = g.strides, (g.pads[0], g.pads[1])
-    lo, hi = k.split(g.groups * g.c)
+    lo, hi = k.split(g.c)
     with for_range(b, lo, hi, name="c") as c:
         with loop_nest(b, (sh, sw, g.hq, g.wq), name="q") as (ph, pw, i, j):
             ih = b.sub(b.add(b.mul(i, i64(sh)), ph), i64(top))
@@ -168,13 +162,13 @@ def _within(b: ir.IRBuilder, index, size: int):
 def _emit_tiles(k: Kernel, g: Geometry, kernels, w, xq, out, bias, residual) -> None:
     """The parallel loop outermost: channel blocks or pixel tiles, as the schedule says."""
     b = k.b
-    blocks, columns = -(-g.o // g.mr), -(-g.ow // g.nr)
+    blocks, columns = -(-g.go // g.mr), -(-g.ow // g.nr)
     pixels = g.oh * columns
     weights_first = g.parallel == "oc"
     outer, inner = (blocks, pixels) if weights_first else (pixels, blocks)
     lo, hi = k.split(outer)
     with for_range(b, lo, hi, name="outer") as i:
-        with for_range(b, 0, g.c, g.cb, name="cb") as c0:
+        with for_range(b, 0, g.gc, g.cb, name="cb") as c0:
             with for_range(b, 0, inner, name="inner") as j:
                 block, pixel = (i, j) if weights_first else (j, i)
                 call_args = _tile_args(b, g, block, pixel, columns, c0, w, xq, out, bias, residual)
@@ -189,15 +183,15 @@ def _tile_args(b: ir.IRBuilder, g: Geometry, block, pixel, columns: int, c0, w, 
     ncols = b.sub(i64(g.ow), ow0)
     ncols = b.select(b.icmp_signed("<", ncols, i64(g.nr)), ncols, i64(g.nr))
     taps = g.kh * g.kw
-    a = b.gep(w, [b.add(b.mul(block, i64(g.c * taps * g.mr)), b.mul(c0, i64(taps * g.mr)))], source_etype=F32)
+    a = b.gep(w, [b.add(b.mul(block, i64(g.gc * taps * g.mr)), b.mul(c0, i64(taps * g.mr)))], source_etype=F32)
     bp = b.gep(xq, [b.add(b.mul(c0, i64(g.channel_stride)), b.add(b.mul(oh, i64(g.wq)), ow0))], source_etype=F32)
     at = b.add(b.mul(o0, i64(g.oh * g.ow)), b.add(b.mul(oh, i64(g.ow)), ow0))
     c_ptr = b.gep(out, [at], source_etype=F32)
     res_ptr = c_ptr if residual is None else b.gep(residual, [at], source_etype=F32)
     bias_ptr = c_ptr if bias is None else b.gep(bias, [o0], source_etype=F32)
-    kc = _min(b, i64(g.cb), b.sub(i64(g.c), c0))
+    kc = _min(b, i64(g.cb), b.sub(i64(g.gc), c0))
     first = b.zext(b.icmp_signed("==", c0, i64(0)), I32)
-    last = b.zext(b.icmp_signed(">=", b.add(c0, i64(g.cb)), i64(g.c)), I32)
+    last = b.zext(b.icmp_signed(">=", b.add(c0, i64(g.cb)), i64(g.gc)), I32)
     return [a, i64(g.mr), bp, kc, c_ptr, i64(g.oh * g.ow), ncols, first, last, bias_ptr, res_ptr]
 
 
@@ -208,11 +202,11 @@ def _min(b: ir.IRBuilder, x, y):
 def _emit_tile(b: ir.IRBuilder, g: Geometry, kernels, block, call_args: list) -> None:
     """One micro-kernel call: the full-height kernel, or the tail kernel on the last block of
     output channels."""
-    tail = g.o % g.mr
+    tail = g.go % g.mr
     if not tail:
         b.call(kernels[g.mr], call_args)
         return
-    is_tail = b.icmp_signed("==", block, i64(g.o // g.mr))
+    is_tail = b.icmp_signed("==", block, i64(g.go // g.mr))
     with b.if_else(is_tail) as (last, full):
         with last:
             b.call(kernels[tail], call_args)

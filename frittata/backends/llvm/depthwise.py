@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
+from frittata.backends.llvm.conv_shape import ConvShape
 from frittata.backends.llvm.irutil import F32, I1, I8, I32, I64, PTR, VOID, for_range, i64, intrinsic
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat, vector_step
@@ -38,29 +39,16 @@ from frittata.terms.term import Term
 
 
 @dataclass(frozen=True)
-class Geometry:
-    n: int
-    c: int
-    h: int
-    w: int
-    o: int
-    kh: int
-    kw: int
-    oh: int
-    ow: int
-    strides: tuple[int, int]
-    pads: tuple[int, int, int, int]
-    dilations: tuple[int, int]
+class Geometry(ConvShape):
+    """The depthwise convolution's sizes and its tiling (NV vectors of `lanes` pixels)."""
+
     lanes: int
     nv: int
 
     @classmethod
     def of(cls, term: Term, schedule: dict) -> Geometry:
         """The depthwise convolution `term` tiled as its schedule (`cpu_schedules.depthwise_schedule`) says."""
-        (n, c, h, w), (o, _, kh, kw) = term.args[0].shape, term.args[1].shape
-        lanes = schedule["vec"]
-        return cls(n, c, h, w, o, kh, kw, term.shape[2], term.shape[3], term.attr("strides"),
-                   term.attr("pads"), term.attr("dilations"), lanes, schedule["ow_block"] // lanes)
+        return cls(**ConvShape.fields(term), lanes=schedule["vec"], nv=schedule["ow_block"] // schedule["vec"])
 
     @property
     def nr(self) -> int:

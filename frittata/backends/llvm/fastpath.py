@@ -22,15 +22,13 @@ from frittata.backends.llvm.gemm import Gemm, emit_blocked, emit_pack_runtime, p
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
-from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, Schedule, blocked_schedule, is_depthwise
+from frittata.terms.cpu_schedules import CONV_OPS, Schedule, blocked_schedule, is_depthwise
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
 
 def schedule(term: Term, lanes: int) -> Schedule | None:
     """The blocked path's schedule for `term` (its constant operands are its parameters), or None."""
-    if not (term.op in DENSE_OPS or term.op in CONV_OPS or term.op == Op.MATMUL):
-        return None
     return blocked_schedule(term.op, term.attrs, term.type, tuple(a.type for a in term.args),
                             tuple(a.op == Op.PARAM for a in term.args), lanes)
 
