@@ -10,6 +10,7 @@ from frittata.errors import (
     FrittataError,
     FrittataTypeError,
     FrontendError,
+    GradientError,
     HardwareError,
     LoweringError,
     ModuleFormatError,
@@ -22,9 +23,9 @@ from frittata.quantize import quantize
 from frittata.terms import Program, Term, evaluate
 
 __all__ = [
-    "ExtractionError", "FrittataError", "FrittataTypeError", "FrontendError", "HardwareError",
+    "ExtractionError", "FrittataError", "FrittataTypeError", "FrontendError", "GradientError", "HardwareError",
     "LoweringError", "ModuleFormatError", "Program", "RewriteError", "RuleCheckError", "RuntimeInputError", "Target",
-    "Term", "compile", "evaluate", "from_onnx", "load", "quantize", "register_target", "terms",
+    "Term", "compile", "evaluate", "from_onnx", "grad", "load", "quantize", "register_target", "terms",
 ]
 
 
@@ -33,6 +34,14 @@ def compile(program: Program, target: str | Target = "llvm", **options):  # noqa
     from frittata.driver import compile as _compile
 
     return _compile(program, target, **options)
+
+
+def grad(program: Program, wrt=None, of: str = "loss") -> Program:
+    """The program of `of`'s value and its gradients `grad_<w>` for each `w` in `wrt` (inputs or
+    parameters; None: every float parameter); see `frittata.autodiff.grad`."""
+    from frittata.autodiff import grad as _grad
+
+    return _grad(program, wrt, of)
 
 
 def load(path, threads: int | None = None):

@@ -1,4 +1,4 @@
-"""The `frittata` command line: demo, compile, run, rules check, bench, cache."""
+"""The `frittata` command line: demo, compile, run, rules check, grad check, bench, cache."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from frittata.errors import FrittataError, RuleCheckError, RuntimeInputError
 
 EPILOG = """exit status:
   0  success
-  1  a check failed (a rule is unsound, compiled outputs differ from the interpreter)
+  1  a check failed (a rule is unsound, a VJP disagrees with finite differences, compiled
+     outputs differ from the interpreter)
   2  usage or input error (bad arguments, unreadable or malformed files, wrong inputs)"""
 
 
@@ -66,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
     check = rules_sub.add_parser("check", help="property-check rules against the interpreter", parents=[flags])
     check.add_argument("files", nargs="*", help="rule files (default: the shipped library)")
+    grad = command("grad", "gradient tools")
+    grad_sub = grad.add_subparsers(dest="grad_command", required=True)
+    grad_check = grad_sub.add_parser("check", parents=[flags],
+                                     help="check every op's VJP against finite differences (float64)")
+    grad_check.add_argument("ops", nargs="*", help="op names (default: every op with a VJP)")
+    grad_check.add_argument("--examples", type=_positive, default=8, help="random cases per op (default 8)")
+    grad_check.add_argument("--seed", type=int, default=0)
     bench = command("bench", "compiled zoo models against installed peers")
     bench.add_argument("--models", nargs="*", default=None, help="zoo model names (default: all)")
     bench.add_argument("--threads", type=int, default=None)
@@ -124,6 +132,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             from frittata.rewrites.check import rules_check_main
 
             return rules_check_main(args.files, compiled=RUNNERS)
+        case "grad":
+            from frittata.autodiff.check import grad_check_main
+
+            return grad_check_main(args.ops, examples=args.examples, seed=args.seed)
         case "bench":
             from frittata.benchmark import run_bench
 

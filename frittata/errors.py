@@ -43,3 +43,9 @@ class ModuleFormatError(FrittataError):
 
 class HardwareError(FrittataError):
     """An accelerator configuration or instruction stream is invalid (VTA)."""
+
+
+class GradientError(FrittataError):
+    """A gradient was asked of something that has none: an op that is not differentiable
+    (comparisons, arg_max, integer ops) on the path from the parameters to the loss, a
+    non-scalar or integer loss, or an unknown `wrt` name."""

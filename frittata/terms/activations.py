@@ -64,6 +64,31 @@ def _gelu_scalar(p, x, approximate: str):
     return p.mul(p.mul(p.const(0.5, x), x), p.add(p.const(1.0, x), core))
 
 
+def _gelu_slope(b, x: Term, approximate: str) -> Term:
+    """d gelu / dx: Phi(x) + x phi(x) exactly; for the tanh form 0.5 (1 + t) + 0.5 x (1 - t^2) u'
+    with t = tanh(u), u = c (x + 0.044715 x^3), u' = c (1 + 3 * 0.044715 x^2), c = sqrt(2 / pi)."""
+    if approximate == "tanh":
+        c = math.sqrt(2 / math.pi)
+        t = b.tanh(b.mul(b.add(x, b.mul(b.mul(b.mul(x, x), x), 0.044715)), c))
+        du = b.mul(b.add(b.mul(b.mul(x, x), 3 * 0.044715), 1), c)
+        return b.add(b.mul(b.add(t, 1), 0.5), b.mul(b.mul(x, 0.5), b.mul(b.sub(1, b.mul(t, t)), du)))
+    cdf = b.mul(b.add(b.erf(b.mul(x, 1 / math.sqrt(2))), 1), 0.5)
+    pdf = b.mul(b.exp(b.mul(b.mul(x, x), -0.5)), 1 / math.sqrt(2 * math.pi))
+    return b.add(cdf, b.mul(x, pdf))
+
+
+def _prelu_vjp(b, x: Term, slope: Term, g: Term) -> tuple[Term, Term]:
+    positive = b.greater_equal(x, 0)
+    return (b.sum_to(b.where(positive, g, b.mul(g, slope)), x),
+            b.sum_to(b.where(positive, 0, b.mul(g, x)), slope))
+
+
+def _hard_swish_vjp(b, x: Term, g: Term) -> tuple[Term]:
+    """x relu6(x + 3) / 6 has slope 0 below -3, 1 above 3 and x / 3 + 1/2 between."""
+    inner = b.where(b.greater(x, 3), g, b.mul(g, b.add(b.div(x, 3), 0.5)))
+    return (b.where(b.less(x, -3), 0, inner),)
+
+
 def _import_clip(n) -> Term:
     """Constant bounds become `clip`; computed ones `maximum` / `minimum`. Before opset 11 the
     bounds are the `min` / `max` attributes."""
@@ -84,28 +109,32 @@ def _export_clip(g, node: Term, args: list[str], out: str | None) -> str:
 
 
 RELU = unary_op("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)), lambda p, x: p.clip(x, 0, None),
-                onnx=Onnx("Relu"))
+                onnx=Onnx("Relu"), vjp=lambda b, n, g: (b.where(b.greater(n.args[0], 0), g, 0),))
 LEAKY_RELU = unary_op(
     "leaky_relu", lambda x, alpha: np.where(x >= 0, x, x * np.float32(alpha)),
     lambda p, x, alpha: p.select(p.ge(x, p.const(0.0, x)), x, p.mul(x, p.const(alpha, x))),
     float_only=True, attrs=(Attr("alpha", float, 0.01, as_float, lambda x: [0.1, 0.2]),),
-    onnx=Onnx("LeakyRelu", {"alpha": "alpha"}))
+    onnx=Onnx("LeakyRelu", {"alpha": "alpha"}),
+    vjp=lambda b, n, g: (b.where(b.greater_equal(n.args[0], 0), g, b.mul(g, n.attr("alpha"))),))
 PRELU = binary_op("prelu", lambda x, slope: np.where(x >= 0, x, x * slope),
                   lambda p, x, slope: p.select(p.ge(x, p.const(0.0, x)), x, p.mul(x, slope)),
-                  float_only=True, onnx=Onnx("PRelu"))
+                  float_only=True, onnx=Onnx("PRelu"), vjp=lambda b, n, g: _prelu_vjp(b, n.args[0], n.args[1], g))
 SIGMOID = unary_op("sigmoid", _expit,
                    lambda p, x: p.div(p.const(1.0, x), p.add(p.const(1.0, x), p.exp(p.neg(x)))),
-                   float_only=True, transcendental=True, onnx=Onnx("Sigmoid"))
+                   float_only=True, transcendental=True, onnx=Onnx("Sigmoid"),
+                   vjp=lambda b, n, g: (b.mul(g, b.mul(n, b.sub(1, n))),))
 GELU = unary_op("gelu", _gelu, _gelu_scalar, float_only=True, transcendental=True,
                 attrs=(Attr("approximate", str, "none", _approximate,
                             lambda x: ["none", "tanh"]),),
-                onnx=Onnx("Gelu", {"approximate": "approximate"}))
+                onnx=Onnx("Gelu", {"approximate": "approximate"}),
+                vjp=lambda b, n, g: (b.mul(g, _gelu_slope(b, n.args[0], n.attr("approximate"))),))
 CLIP = unary_op("clip", lambda x, lo, hi: np.clip(x, lo, hi), lambda p, x, lo, hi: p.clip(x, lo, hi),
                 attrs=(Attr("lo", (int, float, type(None)), None, _bound,
                             lambda x: [None, -1, 0]),
                        Attr("hi", (int, float, type(None)), None, _bound,
                             lambda x: [None, 1, 6])),
-                check=_check_clip, onnx_import={"Clip": _import_clip}, onnx_export=_export_clip)
+                check=_check_clip, onnx_import={"Clip": _import_clip}, onnx_export=_export_clip,
+                vjp=lambda b, n, g: (b.where(b.equal(n, n.args[0]), g, 0),))
 
 
 def _hard_sigmoid(x: np.ndarray, alpha: float, beta: float) -> np.ndarray:
@@ -120,10 +149,11 @@ HARD_SIGMOID = unary_op(
     "hard_sigmoid", _hard_sigmoid, _hard_sigmoid_scalar, float_only=True,
     attrs=(Attr("alpha", float, 0.2, as_float, lambda x: [0.2, 1 / 6]),
            Attr("beta", float, 0.5, as_float, lambda x: [0.5])),
-    onnx=Onnx("HardSigmoid", {"alpha": "alpha", "beta": "beta"}))
+    onnx=Onnx("HardSigmoid", {"alpha": "alpha", "beta": "beta"}),
+    vjp=lambda b, n, g: (b.where(b.logical_and(b.greater(n, 0), b.less(n, 1)), b.mul(g, n.attr("alpha")), 0),))
 HARD_SWISH = unary_op("hard_swish", lambda x: x * _hard_sigmoid(x, 1 / 6, 0.5),
                       lambda p, x: p.mul(x, _hard_sigmoid_scalar(p, x, 1 / 6, 0.5)),
-                      float_only=True, onnx=Onnx("HardSwish"))
+                      float_only=True, onnx=Onnx("HardSwish"), vjp=lambda b, n, g: _hard_swish_vjp(b, n.args[0], g))
 
 
 def relu(x: Term) -> Term:

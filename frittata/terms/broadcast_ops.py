@@ -46,7 +46,8 @@ def _export(g, node: Term, args: list[str], out: str | None) -> str:
 BROADCAST_TO = define("broadcast_to", 1, _infer, classes=("movement",), cost=Cost.COPY,
                       attrs=(Attr("shape", tuple, normalize=ints, choices=lambda x: [(2,) + x.shape]),),
                       evaluate=lambda node, args: np.broadcast_to(args[0], node.attr("shape")).copy(),
-                      onnx_export=_export, onnx_import={"Expand": _import_expand})
+                      onnx_export=_export, onnx_import={"Expand": _import_expand},
+                      vjp=lambda b, n, g: (b.sum_to(g, n.args[0]),))
 
 
 def broadcast_to(x: Term, shape: Sequence[int]) -> Term:

@@ -108,6 +108,21 @@ def _as_uint8(g, arg: str, term: Term) -> tuple[str, str]:
     return g.node("Cast", [wide], to=g.dtype("uint8")), g.constant(128, "uint8")
 
 
+def _swap_last(b, x: Term) -> Term:
+    return b.transpose(x, tuple(range(x.type.rank - 2)) + (x.type.rank - 1, x.type.rank - 2))
+
+
+def _matmul_vjp(b, x: Term, y: Term, g: Term) -> tuple[Term, Term]:
+    """d(x @ y): g @ y^T for x, x^T @ g for y, each summed over the batch axes it was broadcast on."""
+    return b.sum_to(b.matmul(g, _swap_last(b, y)), x), b.sum_to(b.matmul(_swap_last(b, x), g), y)
+
+
+def _dense_vjp(b, x: Term, w: Term, g: Term) -> tuple[Term, Term]:
+    """d(x w^T): g w for x, g^T x over all leading axes for w."""
+    rows_g, rows_x = b.reshape(g, (-1, w.shape[0])), b.reshape(x, (-1, w.shape[1]))
+    return b.dense(g, b.transpose(w)), b.matmul(b.transpose(rows_g), rows_x)
+
+
 CONV_ATTRS = (
     Attr("strides", tuple, (1, 1), as_pair("strides"), lambda x: [(1, 1), (2, 2)]),
     Attr("pads", tuple, (0, 0, 0, 0), as_pads, lambda x: [(0, 0, 0, 0), (1, 1, 1, 1)]),
@@ -117,13 +132,14 @@ CONV_ATTRS = (
 """The attributes of conv2d, shared by its kernel forms."""
 
 MATMUL = define("matmul", 2, _infer_matmul, classes=("contraction",), cost=Cost.CONTRACTION,
-                evaluate=lambda node, args: _exact(args, np.matmul), onnx_export=_export_matmul)
+                evaluate=lambda node, args: _exact(args, np.matmul), onnx_export=_export_matmul,
+                vjp=lambda b, n, g: _matmul_vjp(b, n.args[0], n.args[1], g))
 DENSE = define("dense", 2, infer_dense, classes=("contraction",), cost=Cost.CONTRACTION,
                evaluate=lambda node, args: _exact(args, lambda x, w: np.matmul(x, w.T)),
-               onnx_export=_export_dense)
+               onnx_export=_export_dense, vjp=lambda b, n, g: _dense_vjp(b, n.args[0], n.args[1], g))
 CONV2D = define("conv2d", 2, infer_conv2d, attrs=CONV_ATTRS, classes=("contraction",), cost=Cost.CONTRACTION,
                 evaluate=lambda node, args: _exact(args, lambda x, w: interp_nn.conv2d(x, w, node)),
-                onnx_export=_export_conv2d)
+                onnx_export=_export_conv2d, vjp=lambda b, n, g: b.conv2d_vjp(n, g))
 
 
 def matmul(a: Term, b: Term) -> Term:

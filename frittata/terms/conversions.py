@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from frittata.terms.attr_forms import as_int
-from frittata.terms.dtypes import INT_DTYPES, TensorType, check_dtype, is_int
+from frittata.terms.dtypes import INT_DTYPES, TensorType, check_dtype, is_float, is_int
 from frittata.terms.elementwise import unary_op
 from frittata.terms.infer import fail
 from frittata.terms.ops import Attr, Op
@@ -56,11 +56,21 @@ def _export_shift(g, node: Term, args: list[str], out: str | None) -> str:
     return g.node("Cast", [g.node("Div", [floored, step])], out, to=g.dtype(node.dtype))
 
 
+def _cast_vjp(b, node: Term, g: Term) -> tuple[Term]:
+    """A cast between float types passes the cotangent back in the source type; a cast to or
+    from an integer type is a step function, without a gradient."""
+    source = node.args[0].dtype
+    if not (is_float(source) and is_float(node.dtype)):
+        b.not_differentiable(node, f"a cast from {source} (computed by {node.args[0].op.name}) to {node.dtype};"
+                                   " only a cast from float to float has a gradient")
+    return (b.cast(g, source),)
+
+
 CAST = unary_op("cast", lambda x, dtype: x.astype(dtype), lambda p, x, dtype: p.cast(x, dtype),
                 infer=_infer_cast,
                 attrs=(Attr("dtype", str, normalize=_dtype,
                             choices=lambda x: ["float32", *INT_DTYPES]),),
-                onnx_import={"Cast": _import_cast}, onnx_export=_export_cast)
+                onnx_import={"Cast": _import_cast}, onnx_export=_export_cast, vjp=lambda b, n, g: _cast_vjp(b, n, g))
 RIGHT_SHIFT = unary_op("right_shift", _shift, lambda p, x, shift: p.right_shift(x, shift),
                        attrs=(Attr("shift", int, normalize=as_int,
                                    choices=lambda x: list(range(9))),),

@@ -110,10 +110,16 @@ def _import_mean(n) -> Term:
 
 
 ADD = binary_op("add", np.add, lambda p, a, b: p.add(a, b), onnx=Onnx("Add"),
+                vjp=lambda b, n, g: (b.sum_to(g, n.args[0]), b.sum_to(g, n.args[1])),
                 onnx_import={"Sum": lambda n: functools.reduce(add, n.terms()), "Mean": _import_mean})
-SUB = binary_op("sub", np.subtract, lambda p, a, b: p.sub(a, b), onnx=Onnx("Sub"))
-MUL = binary_op("mul", np.multiply, lambda p, a, b: p.mul(a, b), onnx=Onnx("Mul"))
-DIV = binary_op("div", _int_div, lambda p, a, b: p.div(a, b), onnx=Onnx("Div"), onnx_export=_export_div)
+SUB = binary_op("sub", np.subtract, lambda p, a, b: p.sub(a, b), onnx=Onnx("Sub"),
+                vjp=lambda b, n, g: (b.sum_to(g, n.args[0]), b.sum_to(b.neg(g), n.args[1])))
+MUL = binary_op("mul", np.multiply, lambda p, a, b: p.mul(a, b), onnx=Onnx("Mul"),
+                vjp=lambda b, n, g: (b.sum_to(b.mul(g, n.args[1]), n.args[0]),
+                                     b.sum_to(b.mul(g, n.args[0]), n.args[1])))
+DIV = binary_op("div", _int_div, lambda p, a, b: p.div(a, b), onnx=Onnx("Div"), onnx_export=_export_div,
+                vjp=lambda b, n, g: (b.sum_to(b.div(g, n.args[1]), n.args[0]),
+                                     b.sum_to(b.neg(b.div(b.mul(g, n), n.args[1])), n.args[1])))
 
 
 def _import_pow(n) -> Term:
@@ -127,11 +133,24 @@ def _import_pow(n) -> Term:
 
 
 POW = binary_op("pow", np.power, lambda p, a, b: p.pow(a, b), float_only=True, transcendental=True,
-                onnx=Onnx("Pow"), onnx_import={"Pow": _import_pow})
+                onnx=Onnx("Pow"), onnx_import={"Pow": _import_pow},
+                vjp=lambda b, n, g: (b.sum_to(b.mul(g, b.mul(n.args[1], b.pow(n.args[0], b.sub(n.args[1], 1)))),
+                                              n.args[0]),
+                                     b.sum_to(b.mul(g, b.mul(n, b.log(n.args[0]))), n.args[1])))
+def _pick(b, first: Term, node: Term, g: Term) -> tuple[Term, Term]:
+    """The VJP of choosing between the last two operands of `node`: the cotangent goes to the
+    first of them where `first` holds, to the second elsewhere (ties go to the first)."""
+    x, y = node.args[-2:]
+    zero = b.zeros((), g.dtype)
+    return b.sum_to(b.where(first, g, zero), x), b.sum_to(b.where(first, zero, g), y)
+
+
 MAXIMUM = binary_op("maximum", np.maximum, lambda p, a, b: p.maximum(a, b), onnx=Onnx("Max"),
-                    onnx_import={"Max": lambda n: functools.reduce(maximum, n.terms())})
+                    onnx_import={"Max": lambda n: functools.reduce(maximum, n.terms())},
+                    vjp=lambda b, n, g: _pick(b, b.greater_equal(*n.args), n, g))
 MINIMUM = binary_op("minimum", np.minimum, lambda p, a, b: p.minimum(a, b), onnx=Onnx("Min"),
-                    onnx_import={"Min": lambda n: functools.reduce(minimum, n.terms())})
+                    onnx_import={"Min": lambda n: functools.reduce(minimum, n.terms())},
+                    vjp=lambda b, n, g: _pick(b, b.less_equal(*n.args), n, g))
 
 
 def _infer_where(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
@@ -142,7 +161,8 @@ def _infer_where(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> Tens
 
 
 WHERE = define("where", 3, _infer_where, classes=("elementwise",), evaluate=lambda node, args: np.where(*args),
-               scalar=lambda p, c, a, b: p.select(c, a, b), onnx=Onnx("Where"))
+               scalar=lambda p, c, a, b: p.select(c, a, b), onnx=Onnx("Where"),
+               vjp=lambda b, n, g: (None,) + _pick(b, n.args[0], n, g))
 
 
 def add(a: Operand, b: Operand) -> Term:

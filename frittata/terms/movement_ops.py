@@ -283,10 +283,32 @@ def _perms(x: TensorType) -> list[tuple[int, ...]]:
     return [tuple(reversed(axes))] + [axes[i:] + axes[:i] for i in range(max(x.rank, 1))]
 
 
+def _concat_vjp(b, node: Term, g: Term) -> tuple[Term, ...]:
+    """Each operand gets its own stretch of g along the axis."""
+    where, start, parts = node.attr("axis"), 0, []
+    for arg in node.args:
+        bounds = [(0, d, 1) for d in g.shape]
+        bounds[where] = (start, start + arg.shape[where], 1)
+        parts.append(b.slice(g, bounds))
+        start += arg.shape[where]
+    return tuple(parts)
+
+
+def _gather_vjp(b, node: Term, g: Term) -> tuple[Term]:
+    """Scatter-add as a product with the constant [D, K] one-hot matrix of the K indices."""
+    (x,), where, indices = node.args, node.attr("axis"), node.attr("indices")
+    rows = math.prod(x.shape[:where])
+    picked = b.reshape(g, (rows, len(indices), -1))
+    onehot = np.zeros((x.shape[where], len(indices)), dtype=g.dtype)
+    onehot[list(indices), range(len(indices))] = 1
+    return (b.reshape(b.matmul(b.constant("gather.scatter", onehot), picked), x.shape),)
+
+
 RESHAPE = define("reshape", 1, _infer_reshape, classes=("movement",), cost=Cost.VIEW,
                  attrs=(Attr("shape", tuple, normalize=_shape,
                              choices=lambda x: [x.shape, (x.size,), (1,) + x.shape, x.shape[::-1]]),),
                  evaluate=lambda node, args: args[0].reshape(node.attr("shape")), onnx_export=_export_reshape,
+                 vjp=lambda b, n, g: (b.reshape(g, n.args[0].shape),),
                  onnx_import={"Reshape": _import_reshape, "Unsqueeze": _import_unsqueeze,
                               "Flatten": lambda n: flatten(n.term(0), n.attr("axis", 1)),
                               "Squeeze": lambda n: squeeze(n.term(0), n.axes(1))})
@@ -294,30 +316,34 @@ TRANSPOSE = define("transpose", 1, _infer_transpose, classes=("movement",), cost
                    attrs=(Attr("perm", tuple, None, _perm, _perms),),
                    evaluate=lambda node, args: args[0].transpose(node.attr("perm")),
                    onnx_export=_export_simple("Transpose", perm="perm"),
+                   vjp=lambda b, n, g: (b.transpose(g, tuple(np.argsort(n.attr("perm")))),),
                    onnx_import={"Transpose": lambda n: transpose(n.term(0), n.attr("perm"))})
 CONCAT = define("concat", variadic(1), _infer_concat, classes=("movement",), cost=Cost.COPY,
                 attrs=(Attr("axis", int, 0, as_axis("concat"), lambda x: list(range(max(x.rank, 1)))),),
                 evaluate=lambda node, args: np.concatenate(args, axis=node.attr("axis")),
-                onnx_export=_export_simple("Concat", axis="axis"),
+                onnx_export=_export_simple("Concat", axis="axis"), vjp=lambda b, n, g: _concat_vjp(b, n, g),
                 onnx_import={"Concat": lambda n: concat(*n.terms(), axis=n.attr("axis"))})
 SLICE = define("slice", 1, _infer_slice, classes=("movement",), cost=Cost.COPY,
                attrs=(Attr("slices", tuple, normalize=_slices,
                            choices=lambda x: [tuple((0, d, 1) for d in x.shape)]),),
                evaluate=lambda node, args: args[0][tuple(builtins.slice(*s) for s in node.attr("slices"))],
-               onnx_export=_export_slice, onnx_import={"Slice": _import_slice, "Split": _import_split})
+               onnx_export=_export_slice, onnx_import={"Slice": _import_slice, "Split": _import_split},
+               vjp=lambda b, n, g: (b.unslice(g, n.args[0].shape, n.attr("slices")),))
 PAD = define("pad", 1, _infer_pad, classes=("movement",), cost=Cost.COPY,
              attrs=(Attr("pads", tuple, normalize=lambda v, x: tuple((int(b), int(a)) for b, a in v),
                          choices=lambda x: [tuple((0, 0) for _ in x.shape)]),
                     Attr("value", (int, float), 0, _pad_value, lambda x: [0])),
              evaluate=lambda node, args: np.pad(args[0], node.attr("pads"), constant_values=node.attr("value")),
-             onnx_export=_export_pad, onnx_import={"Pad": _import_pad})
+             onnx_export=_export_pad, onnx_import={"Pad": _import_pad},
+             vjp=lambda b, n, g: (b.slice(
+                 g, [(lo, lo + d, 1) for (lo, _), d in zip(n.attr("pads"), n.args[0].shape)]),))
 GATHER = define("gather", 1, _infer_gather, classes=("movement",), cost=Cost.COPY,
                 attrs=(Attr("axis", int, 0, as_axis("gather"), lambda x: [0]),
                        Attr("indices", tuple, normalize=ints,
                             choices=lambda x: [(0,)]),
                        Attr("indices_shape", tuple, normalize=ints,
                             choices=lambda x: [(1,)])),
-                evaluate=_gather, onnx_export=_export_gather,
+                evaluate=_gather, onnx_export=_export_gather, vjp=lambda b, n, g: _gather_vjp(b, n, g),
                 onnx_import={"Gather": lambda n: gather(n.term(0), n.const(1, "indices"), n.attr("axis", 0))})
 
 

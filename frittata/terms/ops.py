@@ -2,7 +2,8 @@
 
 An `Op` (alias `OpDef`) holds every fact about one operator: its name (in rule files, `repr`
 and ONNX-import reports), operand arity, attribute schema, type rule, reference meaning, ONNX
-names, cost class, op classes, and — for elementwise ops — its scalar meaning as an expansion
+names, cost class, op classes, its vector-Jacobian product (`vjp`, the template reverse-mode
+differentiation instantiates) and — for elementwise ops — its scalar meaning as an expansion
 into the primitive scalar operations of `frittata.terms.prims`, which a backend implements once.
 Kernel ops give an `expand` instead: their meaning, type and ONNX export derive from it.
 
@@ -123,6 +124,12 @@ class Attr:
 Infer = Callable[["Op", list[TensorType], dict[str, Any]], TensorType]
 Evaluate = Callable[["Term", list[np.ndarray]], np.ndarray]
 Expand = Callable[["Op", tuple["Term", ...], dict[str, Any]], "Term"]
+Vjp = Callable[[Any, "Term", "Term"], tuple["Term | None", ...]]
+"""An op's vector-Jacobian product: `vjp(b, node, g)` gives, for each operand of `node`, the
+cotangent that the output cotangent `g` (shaped like `node`) sends to it, shaped like that
+operand, or None for an operand no gradient flows into (a bool condition). `b` is the builder
+kit of `frittata.autodiff.kit` (every builder, plus `sum_to` and the other gradient helpers), so
+a template names the ops it builds without importing their families."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +178,7 @@ class Op(metaclass=_Table):
     onnx: Onnx | None = None
     onnx_import: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     onnx_export: Callable[..., str] | None = None
+    vjp: Vjp | None = None
     doc: str = ""
 
     @property

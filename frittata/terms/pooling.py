@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from frittata.terms import interp_nn
@@ -55,15 +56,18 @@ WINDOW = (
 )
 
 MAX_POOL2D = define("max_pool2d", 1, _infer_pool, attrs=WINDOW, classes=("pool",), cost=Cost.WINDOW,
-                    evaluate=lambda node, args: interp_nn.pool2d(args[0], node), onnx_export=_export_max)
+                    evaluate=lambda node, args: interp_nn.pool2d(args[0], node), onnx_export=_export_max,
+                    vjp=lambda b, n, g: (b.max_pool2d_vjp(n, g),))
 AVG_POOL2D = define("avg_pool2d", 1, _infer_pool, classes=("pool", "float_only"), cost=Cost.WINDOW,
                     attrs=WINDOW + (Attr("count_include_pad", bool, False, as_bool,
                                          lambda x: [False, True]),),
-                    evaluate=lambda node, args: interp_nn.pool2d(args[0], node), onnx_export=_export_avg)
+                    evaluate=lambda node, args: interp_nn.pool2d(args[0], node), onnx_export=_export_avg,
+                    vjp=lambda b, n, g: (b.avg_pool2d_vjp(n, g),))
 GLOBAL_AVG_POOL = define(
     "global_avg_pool", 1, _infer_global, classes=("pool", "float_only"), cost=Cost.REDUCTION,
     evaluate=lambda node, args: args[0].mean(axis=tuple(range(2, args[0].ndim)), keepdims=True),
-    onnx=Onnx("GlobalAveragePool"))
+    onnx=Onnx("GlobalAveragePool"),
+    vjp=lambda b, n, g: (b.div(b.broadcast_to(g, n.args[0].shape), math.prod(n.args[0].shape[2:])),))
 
 
 def max_pool2d(x: Term, kernel, strides=None, pads=0) -> Term:

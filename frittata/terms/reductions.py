@@ -6,6 +6,7 @@ ReduceLogSum and ReduceLogSumExp (stabilized by the maximum) over reduce_sum / r
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,7 @@ def onnx_reduce_args(n) -> tuple[list[int] | None, bool] | None:
     return axes or None, bool(n.attr("keepdims", 1))
 
 
-def _reduction(name: str, onnx_type: str, numpy, float_only: bool = False, composites=None) -> Op:
+def _reduction(name: str, onnx_type: str, numpy, vjp, float_only: bool = False, composites=None) -> Op:
     def convert(n) -> Term:
         args = onnx_reduce_args(n)
         return n.term(0) if args is None else build(op, (n.term(0),), axes=args[0], keepdims=args[1])
@@ -71,7 +72,8 @@ def _reduction(name: str, onnx_type: str, numpy, float_only: bool = False, compo
     op = define(name, 1, _infer, attrs=attrs, classes=("reduction",) + (("float_only",) if float_only else ()),
                 cost=Cost.REDUCTION, onnx_export=_export(onnx_type),
                 onnx_import={onnx_type: convert, **(composites or {})},
-                evaluate=lambda node, args: numpy(args[0], axis=node.attr("axes"), keepdims=node.attr("keepdims")))
+                evaluate=lambda node, args: numpy(args[0], axis=node.attr("axes"), keepdims=node.attr("keepdims")),
+                vjp=vjp)
     return op
 
 
@@ -104,10 +106,27 @@ COMPOSITES = {
     "ReduceLogSumExp": _composite(_log_sum_exp),
 }
 
-REDUCE_SUM = _reduction("reduce_sum", "ReduceSum", np.sum, composites=COMPOSITES)
-REDUCE_MEAN = _reduction("reduce_mean", "ReduceMean", np.mean, float_only=True)
-REDUCE_MAX = _reduction("reduce_max", "ReduceMax", np.max)
-REDUCE_MIN = _reduction("reduce_min", "ReduceMin", np.min)
+def _sum_vjp(b, node: Term, g: Term) -> tuple[Term]:
+    return (b.unreduce(g, node.args[0].shape, node.attr("axes")),)
+
+
+def _mean_vjp(b, node: Term, g: Term) -> tuple[Term]:
+    (x,), axes = node.args, node.attr("axes")
+    return (b.div(b.unreduce(g, x.shape, axes), math.prod(x.shape[a] for a in axes)),)
+
+
+def _extreme_vjp(b, node: Term, g: Term) -> tuple[Term]:
+    """The cotangent goes to the elements equal to the extreme, shared evenly between ties."""
+    (x,), axes = node.args, node.attr("axes")
+    hit = b.cast(b.equal(x, b.unreduce(node, x.shape, axes)), x.dtype)
+    ties = b.unreduce(b.reduce_sum(hit, axes, keepdims=True), x.shape, axes)
+    return (b.mul(b.unreduce(g, x.shape, axes), b.div(hit, ties)),)
+
+
+REDUCE_SUM = _reduction("reduce_sum", "ReduceSum", np.sum, _sum_vjp, composites=COMPOSITES)
+REDUCE_MEAN = _reduction("reduce_mean", "ReduceMean", np.mean, _mean_vjp, float_only=True)
+REDUCE_MAX = _reduction("reduce_max", "ReduceMax", np.max, _extreme_vjp)
+REDUCE_MIN = _reduction("reduce_min", "ReduceMin", np.min, _extreme_vjp)
 
 
 def reduce_sum(x: Term, axes=None, keepdims: bool = False) -> Term:

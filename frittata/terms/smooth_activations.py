@@ -57,22 +57,33 @@ def _softplus_scalar(p, x):
     return p.add(p.maximum(x, p.const(0.0, x)), tail)
 
 
+def _mish_vjp(b, x: Term, g: Term) -> tuple[Term]:
+    """d/dx x tanh(softplus(x)) = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x))."""
+    t = b.tanh(b.softplus(x))
+    return (b.mul(g, b.add(t, b.mul(b.mul(x, b.sigmoid(x)), b.sub(1, b.mul(t, t))))),)
+
+
 ALPHA = Attr("alpha", float, 1.0, as_float, lambda x: [1.0, 0.5])
 ELU = unary_op("elu", _elu, _elu_scalar, float_only=True, transcendental=True, attrs=(ALPHA,),
-               onnx=Onnx("Elu", {"alpha": "alpha"}))
+               onnx=Onnx("Elu", {"alpha": "alpha"}),
+               vjp=lambda b, n, g: (b.where(b.greater_equal(n.args[0], 0), g, b.mul(g, b.add(n, n.attr("alpha")))),))
 SELU = unary_op("selu", _selu, _selu_scalar, float_only=True, transcendental=True,
                 attrs=(Attr("alpha", float, SELU_ALPHA, as_float, lambda x: [SELU_ALPHA, 2.0]),
                        Attr("gamma", float, SELU_GAMMA, as_float, lambda x: [SELU_GAMMA, 3.0])),
-                onnx=Onnx("Selu", {"alpha": "alpha", "gamma": "gamma"}))
+                onnx=Onnx("Selu", {"alpha": "alpha", "gamma": "gamma"}),
+                vjp=lambda b, n, g: (b.mul(g, b.where(b.greater(n.args[0], 0), n.attr("gamma"),
+                                                      b.add(n, n.attr("alpha") * n.attr("gamma")))),))
 CELU = unary_op("celu", _celu, _celu_scalar, float_only=True, transcendental=True, attrs=(ALPHA,),
-                onnx=Onnx("Celu", {"alpha": "alpha"}))
+                onnx=Onnx("Celu", {"alpha": "alpha"}),
+                vjp=lambda b, n, g: (b.mul(g, b.minimum(b.exp(b.div(n.args[0], n.attr("alpha"))), 1)),))
 SOFTPLUS = unary_op("softplus", _softplus, _softplus_scalar, float_only=True, transcendental=True,
-                    onnx=Onnx("Softplus"))
+                    onnx=Onnx("Softplus"), vjp=lambda b, n, g: (b.mul(g, b.sigmoid(n.args[0])),))
 SOFTSIGN = unary_op("softsign", lambda x: x / (1 + np.abs(x)),
                     lambda p, x: p.div(x, p.add(p.const(1.0, x), p.abs(x))), float_only=True,
-                    onnx=Onnx("Softsign"))
+                    onnx=Onnx("Softsign"),
+                    vjp=lambda b, n, g: (b.div(g, b.pow(b.add(b.abs(n.args[0]), 1), 2)),))
 MISH = unary_op("mish", lambda x: x * np.tanh(_softplus(x)), lambda p, x: p.mul(x, p.tanh(_softplus_scalar(p, x))),
-                float_only=True, transcendental=True, onnx=Onnx("Mish"))
+                float_only=True, transcendental=True, onnx=Onnx("Mish"), vjp=lambda b, n, g: _mish_vjp(b, n.args[0], g))
 
 
 def elu(x: Term, alpha: float = 1.0) -> Term:

@@ -1,6 +1,11 @@
-"""Unary math operators: neg, abs, exp, log, sqrt, erf, tanh, round, floor, ceil, reciprocal, sign."""
+"""Unary math operators: neg, abs, exp, log, sqrt, erf, tanh, round, floor, ceil, reciprocal, sign.
+
+round, floor, ceil and sign are piecewise constant and have no VJP: a gradient through them is
+refused rather than silently zero."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -19,22 +24,26 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return special.erf(x)
 
 
-NEG = unary_op("neg", np.negative, lambda p, x: p.neg(x), onnx=Onnx("Neg"))
-ABS = unary_op("abs", np.abs, lambda p, x: p.abs(x), onnx=Onnx("Abs"))
-EXP = unary_op("exp", np.exp, lambda p, x: p.exp(x), float_only=True, transcendental=True, onnx=Onnx("Exp"))
-LOG = unary_op("log", np.log, lambda p, x: p.log(x), float_only=True, transcendental=True, onnx=Onnx("Log"))
+NEG = unary_op("neg", np.negative, lambda p, x: p.neg(x), onnx=Onnx("Neg"), vjp=lambda b, n, g: (b.neg(g),))
+ABS = unary_op("abs", np.abs, lambda p, x: p.abs(x), onnx=Onnx("Abs"),
+               vjp=lambda b, n, g: (b.mul(g, b.sign(n.args[0])),))
+EXP = unary_op("exp", np.exp, lambda p, x: p.exp(x), float_only=True, transcendental=True, onnx=Onnx("Exp"),
+               vjp=lambda b, n, g: (b.mul(g, n),))
+LOG = unary_op("log", np.log, lambda p, x: p.log(x), float_only=True, transcendental=True, onnx=Onnx("Log"),
+               vjp=lambda b, n, g: (b.div(g, n.args[0]),))
 SQRT = unary_op("sqrt", np.sqrt, lambda p, x: p.sqrt(x), float_only=True, transcendental=True,
-                onnx=Onnx("Sqrt"))
+                onnx=Onnx("Sqrt"), vjp=lambda b, n, g: (b.div(b.mul(g, 0.5), n),))
 ERF = unary_op("erf", _erf, lambda p, x: p.erf(x), float_only=True, transcendental=True,
-               onnx=Onnx("Erf"))
+               onnx=Onnx("Erf"),
+               vjp=lambda b, n, g: (b.mul(g, b.mul(b.exp(b.neg(b.mul(*n.args * 2))), 2 / math.sqrt(math.pi))),))
 TANH = unary_op("tanh", np.tanh, lambda p, x: p.tanh(x), float_only=True, transcendental=True,
-                onnx=Onnx("Tanh"))
+                onnx=Onnx("Tanh"), vjp=lambda b, n, g: (b.mul(g, b.sub(1, b.mul(n, n))),))
 ROUND = unary_op("round", np.rint, lambda p, x: p.round(x), float_only=True, onnx=Onnx("Round"))
 
 FLOOR = unary_op("floor", np.floor, lambda p, x: p.floor(x), float_only=True, onnx=Onnx("Floor"))
 CEIL = unary_op("ceil", np.ceil, lambda p, x: p.ceil(x), float_only=True, onnx=Onnx("Ceil"))
 RECIPROCAL = unary_op("reciprocal", np.reciprocal, lambda p, x: p.div(p.const(1.0, x), x), float_only=True,
-                      onnx=Onnx("Reciprocal"))
+                      onnx=Onnx("Reciprocal"), vjp=lambda b, n, g: (b.neg(b.mul(g, b.mul(n, n))),))
 
 
 def _sign_scalar(p, x):
