@@ -43,6 +43,7 @@ class CompileOptions:
     extract_seconds: float = 5.0
     threads: int | None = None
     optimize: bool = True
+    records: Any = None
 
 
 @dataclass
@@ -71,10 +72,16 @@ def compile(program: Program, target: str | Target = "llvm", *,
     rules that passed are remembered in the cache folder), disable (rule or family names), cost (a cost
     model, or a function of `frittata.extract.NodeInfo`), limits (`frittata.rewrites.Limits`),
     schedule (phases), extractor ("auto" | "greedy" | "ilp"), extract_seconds, threads,
-    optimize (False skips saturation and extraction). The module's `report` holds each stage's report
+    optimize (False skips saturation and extraction), records (tuning records, `frittata.extract.records.Records`
+    or a JSONL path: the kernels they measured on this device are priced by their measurements, and
+    the report's extract stage lists what priced each chosen kernel). The module's `report` holds each stage's report
     and `program` the optimized program it was built from (not saved with the module).
     """
     opts = CompileOptions(target=target, **options)
+    if opts.records is not None:
+        from frittata.extract.records import Records
+
+        opts.records = Records.from_any(opts.records)
     chosen = opts.target if isinstance(opts.target, Target) else get_target(opts.target)
     log = StageLog(progress)
     key = _cache_key(program, opts)
@@ -99,6 +106,7 @@ def _cache_key(program: Program, opts: CompileOptions) -> str | None:
         return None
     options = {k: v for k, v in vars(opts).items() if k != "target"}
     options["rules"] = [_rule_text(source) for source in opts.rules]
+    options["records"] = None if opts.records is None else opts.records.digest()
     return compile_cache.compile_key(program, opts.target, options)
 
 
@@ -147,11 +155,29 @@ def optimize(program: Program, target: Target, opts: CompileOptions, log: StageL
                          schedule=schedule, limits=opts.limits, params=target.rule_params()),
         lambda r: _saturation_summary(r[1]))
     model = opts.cost if opts.cost is not None else target.cost_model()
+    if opts.records is not None:
+        data, model = _measured(data, model, opts.records, opts.threads)
     choice, _ = log.run("extract",
                         lambda: extract(data, model, method=opts.extractor, time_limit=opts.extract_seconds),
                         lambda r: _extraction_summary(r[1]))
+    if opts.records is not None:
+        from frittata.extract.measured import pricing
+
+        log.stages["extract"]["kernels"] = pricing(data, choice, model)  # type: ignore[arg-type]
     chosen = data.to_program(choice)
     return log.run("fold", lambda: fold_params(chosen), lambda p: {"params": len(p.params), "terms": len(p.terms())})
+
+
+def _measured(data, model, records, threads: int | None):
+    """The e-graph with the records' best schedules added, and the cost model pricing by records
+    measured on this host (`frittata.extract.measured`)."""
+    from frittata.extract.measured import MeasuredCost, with_recorded_schedules
+    from frittata.tune.device import host_device
+
+    device = host_device(threads)
+    lanes = getattr(model, "vector_lanes", device.lanes)
+    return (with_recorded_schedules(data, records, device.key, lanes),
+            MeasuredCost(records, device.key, model, lanes))
 
 
 def _check_user_rules(rules: Sequence[str], target: Target):

@@ -29,6 +29,11 @@ class ExtractionError(FrittataError):
     """No valid program could be extracted from the e-graph."""
 
 
+class TuningError(FrittataError):
+    """A tuning record file is malformed, a record does not fit its workload, or a tuning run
+    was asked for something it cannot do (an unknown runner, no tasks)."""
+
+
 class LoweringError(FrittataError):
     """A term could not be lowered to code for the chosen target."""
 

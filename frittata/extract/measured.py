@@ -1,0 +1,163 @@
+"""Extraction with measured costs: tuning records price the kernels they measured.
+
+`MeasuredCost` wraps a target's analytical model. A schedulable contraction e-node (see
+`records.workload_of`) whose workload and schedule were measured on this device costs its
+measured seconds; any other contraction on the register-blocked path costs the analytical price
+times `scale`, the median
+ratio measured / analytical over the measurements that apply here, so measured and unmeasured
+alternatives are compared in the same units (the roofline model is calibrated for another
+machine and the measurements include what it leaves out); every other e-node costs what the
+analytical model says. `source(info)` says which priced an e-node.
+
+Invariant: a cost is >= 0 seconds, or inf where the analytical model says inf; it depends only
+on the `NodeInfo` and the records given at construction.
+
+`with_recorded_schedules` adds to an e-graph, beside each schedulable e-node, a tiled e-node with
+the fastest recorded schedule of its workload (sound: a tiled op computes its fused op whatever
+its schedule, and the schedule is type-checked against the operands), so the tuner's best
+schedules are candidates even where the rules' table does not propose them.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field, replace
+
+from frittata.errors import FrittataTypeError, TuningError
+from frittata.extract.cost import CostModel, NodeInfo, checked_cost
+from frittata.extract.problem import chosen_nodes, constant_classes
+from frittata.extract.records import TILED_OF, Records, Schedule, Workload, infer_output, workload_of
+from frittata.rewrites.data import Choice, EClass, EGraphData, ENode
+from frittata.terms.cpu_schedules import blocked_schedule, is_depthwise
+from frittata.terms.ops import BY_NAME, Op
+
+MEASURED, SCALED, MODEL = "measured", "model x scale", "model"
+
+
+@dataclass
+class MeasuredCost:
+    """A cost model: measured seconds where records have them, else the scaled `fallback`."""
+
+    records: Records
+    device: str
+    fallback: CostModel
+    lanes: int
+    times: dict[tuple[str, Schedule], float] = field(init=False)
+    scale: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.times = self.records.measured(self.device)
+        workloads = {r.workload.key: r.workload for r in self.records}
+        ratios = []
+        for (key, schedule), seconds in self.times.items():
+            modelled = self._fallback_seconds(workloads[key], schedule)
+            if modelled and seconds:
+                ratios.append(seconds / modelled)
+        self.scale = statistics.median(ratios) if ratios else 1.0
+
+    @property
+    def name(self) -> str:
+        return f"measured({len(self.times)} kernels)+{self.fallback.name}"
+
+    def node_cost(self, info: NodeInfo) -> float:
+        match self.source(info):
+            case "measured":
+                found = workload_of(info, self.lanes)
+                assert found is not None
+                return self.times[(found[0].key, found[1])]
+            case "model x scale":
+                return checked_cost(self.fallback, info) * self.scale
+            case _:
+                return checked_cost(self.fallback, info)
+
+    def source(self, info: NodeInfo) -> str:
+        """What prices `info`: MEASURED, SCALED (an unmeasured contraction) or MODEL."""
+        found = workload_of(info, self.lanes)
+        if found is not None and (found[0].key, found[1]) in self.times:
+            return MEASURED
+        if not info.constant and _blocked(info, self.lanes):
+            return SCALED
+        return MODEL
+
+    def _fallback_seconds(self, workload: Workload, schedule: Schedule) -> float | None:
+        info = infer_output(workload)
+        tiled = TILED_OF[info.op]
+        try:
+            tiled_info = replace(info, op=tiled, attrs=info.attrs + (("schedule", schedule),))
+            tiled.infer(tiled, list(info.operands), dict(tiled_info.attrs))
+        except FrittataTypeError:
+            return None
+        cost = checked_cost(self.fallback, tiled_info)
+        return cost if math.isfinite(cost) else None
+
+
+def with_recorded_schedules(data: EGraphData, records: Records, device: str, lanes: int) -> EGraphData:
+    """`data` with a tiled e-node of the best recorded schedule beside each schedulable e-node
+    whose workload has one (and no e-node of that schedule already); TuningError if a recorded
+    schedule does not fit its workload."""
+    best = records.best(device)
+    constant = constant_classes(data)
+    present = {(n.op, n.attrs, n.children) for n in data.nodes}
+    added: list[ENode] = []
+    for enode in data.nodes:
+        info = enode_info(data, enode, constant)
+        found = workload_of(info, lanes)
+        if found is None or found[0].key not in best:
+            continue
+        record = best[found[0].key]
+        tiled = TILED_OF[BY_NAME[record.workload.op]]
+        attrs = tiled.canonical(dict(record.workload.attrs) | {"schedule": record.schedule}, info.operands[0])
+        candidate = ENode(tiled, attrs, enode.children, enode.eclass)
+        if (tiled, attrs, enode.children) in present:
+            continue
+        _check_schedule(tiled, info, attrs, record.workload)
+        present.add((tiled, attrs, enode.children))
+        added.append(candidate)
+    if not added:
+        return data
+    nodes = data.nodes + tuple(added)
+    members = [list(c.nodes) for c in data.classes]
+    for i, enode in enumerate(added, len(data.nodes)):
+        members[enode.eclass].append(i)
+    classes = tuple(EClass(c.type, tuple(m)) for c, m in zip(data.classes, members))
+    return replace(data, nodes=nodes, classes=classes)
+
+
+def _blocked(info: NodeInfo, lanes: int) -> bool:
+    """Whether `info` runs on the register-blocked GEMM / convolution path (not the depthwise one)."""
+    constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
+    schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant, lanes)
+    return schedule is not None and not is_depthwise(schedule)
+
+
+def _check_schedule(tiled, info: NodeInfo, attrs: tuple, workload: Workload) -> None:
+    try:
+        tiled.infer(tiled, list(info.operands), dict(attrs))
+    except FrittataTypeError as problem:
+        raise TuningError(f"tuning record for {workload} ({workload.key}): expected a schedule that fits the "
+                          f"workload, got {dict(attrs)['schedule']} ({problem})") from None
+
+
+def enode_info(data: EGraphData, enode: ENode, constant: list[bool]) -> NodeInfo:
+    """The `NodeInfo` extraction prices `enode` with (`constant` from `problem.constant_classes`)."""
+    operands = tuple(constant[c] for c in enode.children)
+    return NodeInfo(enode.op, enode.attrs, data.classes[enode.eclass].type,
+                    tuple(data.classes[c].type for c in enode.children),
+                    enode.op != Op.INPUT and all(operands), operands)
+
+
+def pricing(data: EGraphData, choice: Choice, model: MeasuredCost) -> list[dict]:
+    """For each chosen contraction kernel: what it is, its cost and what priced it."""
+    constant = constant_classes(data)
+    rows = []
+    for n in chosen_nodes(data, choice):
+        enode = data.nodes[n]
+        info = enode_info(data, enode, constant)
+        source = model.source(info)
+        if source == MODEL:
+            continue
+        schedule = dict(info.attrs).get("schedule")
+        rows.append({"kernel": f"{enode.op.value} {info.type}", "schedule": dict(schedule) if schedule else "default",
+                     "seconds": model.node_cost(info), "priced_by": source})
+    return rows

@@ -1,0 +1,235 @@
+"""Tuning records: measured run times of candidate kernels, one JSON object per line.
+
+A record says how long one *workload* (a fused contraction the tiling rules can schedule: its
+operator, operand types, which operands are compile-time constants and its attributes) ran
+with one *schedule* on one *device*, or why it could not run. A line is
+
+    {"version": 1, "workload": {"op": "fused_conv2d", "operands": [[[1, 64, 56, 56], "float32"], ...],
+     "constant": [false, true, true], "attrs": [["strides", [1, 1]], ...]},
+     "schedule": [["vec", 8], ["oc_block", 6], ...], "device": "llvm/znver3/8-lanes/2-threads/1a2b3c4d",
+     "target": {"cpu": "znver3", "cpu_name": "AMD EPYC ...", "features": "+avx2,...", "lanes": 8, "threads": 2},
+     "seconds": 0.00412, "error": null, "timestamp": 1764700000.0}
+
+`seconds` is the median of the timed runs less the call overhead of a module; a record with an
+`error` (build failure, crash, timeout, wrong result) has `seconds` null. The device key names
+everything a measurement depends on (LLVM's CPU name, vector lanes, threads, a hash of the CPU
+features), so records measured on one machine price kernels on any machine of the same kind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from frittata.errors import TuningError
+from frittata.extract.cost import NodeInfo
+from frittata.terms.cpu_schedules import blocked_schedule, is_depthwise
+from frittata.terms.dtypes import TensorType
+from frittata.terms.ops import BY_NAME
+from frittata.terms.tiled import UNTILED, normalize_schedule
+
+RECORD_VERSION = 1
+TILED_OF = {plain: tiled for tiled, plain in UNTILED.items()}
+"""The tiled op scheduling each fused contraction."""
+
+Schedule = tuple[tuple[str, Any], ...]
+
+
+def _frozen(value: Any) -> Any:
+    """JSON lists back into the tuples terms use for attribute values."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One fused contraction as a kernel sees it; `key` identifies it across runs and machines."""
+
+    op: str
+    operands: tuple[tuple[tuple[int, ...], str], ...]
+    constant: tuple[bool, ...]
+    attrs: tuple[tuple[str, Any], ...]
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def operand_types(self) -> tuple[TensorType, ...]:
+        return tuple(TensorType(shape, dtype) for shape, dtype in self.operands)
+
+    def to_json(self) -> dict:
+        return {"op": self.op, "operands": [[list(s), d] for s, d in self.operands],
+                "constant": list(self.constant), "attrs": [[k, v] for k, v in self.attrs]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Workload:
+        return cls(str(data["op"]), tuple((tuple(int(n) for n in s), str(d)) for s, d in data["operands"]),
+                   tuple(bool(c) for c in data["constant"]), tuple((str(k), _frozen(v)) for k, v in data["attrs"]))
+
+    def __str__(self) -> str:
+        shapes = " ".join("x".join(map(str, s)) for s, _ in self.operands)
+        steps = "+".join(str(step[0]) for step in dict(self.attrs).get("epilogue", ()))
+        return f"{self.op}[{shapes}]" + (f"+{steps}" if steps else "")
+
+
+def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
+    """The workload of a schedulable contraction e-node and the schedule it runs with (a tiled
+    node's own, the default of an untiled one), or None for any other e-node.
+
+    Schedulable: a `fused_conv2d` with one group or a `fused_dense` (or their tiled forms) that
+    takes the register-blocked path (`cpu_schedules.blocked_schedule`) on a host of `lanes`.
+    """
+    plain_op = UNTILED.get(info.op, info.op)
+    if plain_op not in TILED_OF or info.constant or info.attr("groups", 1) != 1:
+        return None
+    constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
+    schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant, lanes)
+    if schedule is None or is_depthwise(schedule):
+        return None
+    attrs = tuple((k, v) for k, v in info.attrs if k != "schedule")
+    operands = tuple((t.shape, t.dtype) for t in info.operands)
+    return Workload(plain_op.value, operands, constant, attrs), normalize_schedule(schedule.items())
+
+
+@dataclass(frozen=True)
+class Record:
+    """One measurement (see the module docstring); `ok` when it has a time, not an error."""
+
+    workload: Workload
+    schedule: Schedule
+    device: str
+    target: dict
+    seconds: float | None
+    error: str | None
+    timestamp: float
+    version: int = RECORD_VERSION
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.seconds is not None
+
+    def to_json(self) -> dict:
+        return {"version": self.version, "workload": self.workload.to_json(),
+                "schedule": [[k, v] for k, v in self.schedule], "device": self.device, "target": self.target,
+                "seconds": self.seconds, "error": self.error, "timestamp": self.timestamp}
+
+    @classmethod
+    def from_json(cls, data: dict, where: str) -> Record:
+        """A record from its JSON object; TuningError naming `where` if a field is missing or wrong."""
+        try:
+            version = int(data["version"])
+            if version != RECORD_VERSION:
+                raise TuningError(f"{where}: expected record version {RECORD_VERSION}, got {version}")
+            seconds = None if data["seconds"] is None else float(data["seconds"])
+            error = None if data["error"] is None else str(data["error"])
+            if (seconds is None) == (error is None) or (seconds is not None and not seconds >= 0):
+                raise TuningError(f"{where}: expected seconds >= 0 or an error (one of them), got "
+                                  f"seconds={data['seconds']!r} error={data['error']!r}")
+            return cls(Workload.from_json(data["workload"]), normalize_schedule(data["schedule"]),
+                       str(data["device"]), dict(data["target"]), seconds, error, float(data["timestamp"]), version)
+        except (KeyError, TypeError, ValueError) as problem:
+            raise TuningError(f"{where}: expected a tuning record (version, workload, schedule, device, target, "
+                              f"seconds, error, timestamp), got {type(problem).__name__}: {problem}") from None
+
+
+@dataclass
+class Records:
+    """An ordered collection of records: load, append, merge, and the best per workload."""
+
+    records: list[Record] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Records:
+        """Every record of a JSONL file (blank lines skipped); TuningError at `path:line` otherwise."""
+        found = []
+        for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as problem:
+                raise TuningError(f"{path}:{number}: expected one JSON object per line, got {problem}") from None
+            if not isinstance(data, dict):
+                raise TuningError(f"{path}:{number}: expected a JSON object, got {type(data).__name__}")
+            found.append(Record.from_json(data, f"{path}:{number}"))
+        return cls(found)
+
+    @classmethod
+    def from_any(cls, source: Records | str | Path | Iterable[Record]) -> Records:
+        """Records as given, or loaded from a path."""
+        if isinstance(source, Records):
+            return source
+        if isinstance(source, (str, Path)):
+            return cls.load(source)
+        return cls(list(source))
+
+    def digest(self) -> str:
+        """A hash of the records' content (what the compile cache keys a compile with records by)."""
+        text = "".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in self.records)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text("".join(json.dumps(r.to_json()) + "\n" for r in self.records))
+
+    def append(self, record: Record, path: str | Path | None = None) -> None:
+        """Add `record`; with `path`, also append its line to that file (a run's log)."""
+        self.records.append(record)
+        if path is not None:
+            with open(path, "a") as log:
+                log.write(json.dumps(record.to_json()) + "\n")
+
+    def merge(self, *others: Records) -> Records:
+        """These records and the others', each (workload, schedule, device, timestamp) once."""
+        seen, merged = set(), []
+        for record in [*self.records, *(r for other in others for r in other)]:
+            identity = (record.workload.key, record.schedule, record.device, record.timestamp)
+            if identity not in seen:
+                seen.add(identity)
+                merged.append(record)
+        return Records(merged)
+
+    def measured(self, device: str) -> dict[tuple[str, Schedule], float]:
+        """(workload key, schedule) -> median seconds of its successful records on `device`."""
+        times: dict[tuple[str, Schedule], list[float]] = {}
+        for record in self.records:
+            if record.device == device and record.ok:
+                assert record.seconds is not None
+                times.setdefault((record.workload.key, record.schedule), []).append(record.seconds)
+        return {key: statistics.median(values) for key, values in times.items()}
+
+    def tried(self, device: str) -> set[tuple[str, Schedule]]:
+        """(workload key, schedule) of every record on `device`, failed ones included."""
+        return {(r.workload.key, r.schedule) for r in self.records if r.device == device}
+
+    def best(self, device: str) -> dict[str, Record]:
+        """Per workload key, its fastest successful record on `device`."""
+        best: dict[str, Record] = {}
+        for record in self.records:
+            if record.device != device or not record.ok:
+                continue
+            held = best.get(record.workload.key)
+            if held is None or record.seconds < held.seconds:  # type: ignore[operator]
+                best[record.workload.key] = record
+        return best
+
+
+def infer_output(workload: Workload) -> NodeInfo:
+    """The `NodeInfo` of an untiled e-node of `workload` (its output type from the operator)."""
+    op = BY_NAME.get(workload.op)
+    if op not in TILED_OF:
+        raise TuningError(f"workload {workload.key}: expected an op in {sorted(o.value for o in TILED_OF)}, "
+                          f"got {workload.op!r}")
+    types = list(workload.operand_types)
+    out = op.infer(op, types, dict(workload.attrs))
+    return NodeInfo(op, workload.attrs, out, tuple(types), False, workload.constant)

@@ -1,0 +1,126 @@
+"""Tuning tasks: the distinct schedulable kernels of a saturated e-graph and their schedule spaces.
+
+A task is one workload (`extract.records.Workload`: a fused contraction with its operand types,
+constant operands and attributes); identical layers are one task. Its candidates are the
+schedules the e-graph already holds for it (the default schedule of the untiled e-node and the
+rows of the tiling rules' table) followed by the register-blocked space of the host:
+
+  convolution  vec = host lanes; NV = 1..MAX_VECTORS vectors of output pixels (no more than the
+               output row needs); MR output channels from ROWS, with MR * NV accumulators + NV
+               loaded vectors + 1 broadcast fitting the host's vector registers; input-channel
+               blocks CB from C_BLOCKS (and C); both parallel loops.
+  dense        the same register blocks over rows x columns; reduction blocks KC from K_BLOCKS
+               (and K); both parallel loops.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from frittata.extract.cpu_model import CpuModel
+from frittata.extract.cpu_work import work
+from frittata.extract.measured import enode_info
+from frittata.extract.problem import constant_classes
+from frittata.extract.records import Schedule, Workload, infer_output, workload_of
+from frittata.extract.schedule_cost import registers_for
+from frittata.rewrites.data import EGraphData
+from frittata.terms.tiled import KEYS, MAX_VECTORS, PARALLEL
+
+ROWS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 24, 32)
+C_BLOCKS = (8, 16, 32, 64, 128, 256)
+K_BLOCKS = (64, 128, 256, 512)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One workload to tune: its proposed schedules, how often it occurs, and its model price."""
+
+    workload: Workload
+    proposed: tuple[Schedule, ...]
+    count: int
+    flops: float
+    model_seconds: float
+
+    def space(self, lanes: int) -> tuple[Schedule, ...]:
+        """Every candidate schedule, the proposed ones first, each once."""
+        seen = dict.fromkeys(self.proposed)
+        seen.update(dict.fromkeys(generated_space(self.workload, lanes)))
+        return tuple(seen)
+
+    def __str__(self) -> str:
+        return f"{self.workload} x{self.count}"
+
+
+def tasks_of(data: EGraphData, lanes: int, model: CpuModel | None = None) -> list[Task]:
+    """The tasks of a saturated e-graph, costliest first (model seconds of the default schedule
+    times the number of e-nodes of the workload)."""
+    model = model or CpuModel.for_host()
+    constant = constant_classes(data)
+    found: dict[str, tuple[Workload, dict[Schedule, None], list[int]]] = {}
+    for enode in data.nodes:
+        known = workload_of(enode_info(data, enode, constant), lanes)
+        if known is None:
+            continue
+        workload, schedule = known
+        entry = found.setdefault(workload.key, (workload, {}, []))
+        entry[1][schedule] = None
+        if enode.op.value == workload.op:
+            entry[2].append(enode.eclass)
+    tasks = []
+    for workload, schedules, classes in found.values():
+        info = infer_output(workload)
+        tasks.append(Task(workload, tuple(schedules), max(1, len(set(classes))),
+                          work(info, model.transcendental_flops, lanes).flops, model.node_cost(info)))
+    return sorted(tasks, key=lambda t: (-t.model_seconds * t.count, t.workload.key))
+
+
+def generated_space(workload: Workload, lanes: int) -> list[Schedule]:
+    """The host's register-blocked schedules of `workload` (see the module docstring)."""
+    info = infer_output(workload)
+    conv = workload.op == "fused_conv2d"
+    if conv:
+        rows, cols, depth = info.type.shape[1], info.type.shape[3], info.operands[0].shape[1]
+        blocks: tuple[int, ...] = C_BLOCKS
+    else:
+        cols = info.type.shape[-1]
+        rows, depth = info.type.size // max(cols, 1), info.operands[0].shape[-1]
+        blocks = K_BLOCKS
+    depths = sorted({b for b in blocks if b < depth} | {depth})
+    tiled = "tiled_conv2d" if conv else "tiled_dense"
+    space = []
+    for nv, mr in register_blocks(rows, cols, lanes):
+        for kc in depths:
+            for parallel in PARALLEL[tiled]:
+                space.append(_schedule(tiled, lanes, mr, rows, nv * lanes, cols, kc, depth, parallel))
+    return space
+
+
+def register_blocks(rows: int, cols: int, lanes: int) -> list[tuple[int, int]]:
+    """(vectors, rows) of the register blocks that fit the host's vector registers."""
+    registers = registers_for(lanes)
+    blocks = []
+    for nv in range(1, MAX_VECTORS + 1):
+        if nv > 1 and (nv - 1) * lanes >= cols:
+            break
+        for mr in ROWS:
+            if mr * nv + nv + 1 <= registers and mr <= max(rows, 1):
+                blocks.append((nv, mr))
+    return blocks
+
+
+def _schedule(tiled: str, vec: int, mr: int, rows: int, nr: int, cols: int, kc: int, depth: int,
+              parallel: str) -> Schedule:
+    if tiled == "tiled_conv2d":
+        values: dict[str, Any] = {"vec": vec, "oc_block": mr, "oc_tail": rows % mr, "ow_block": nr,
+                                  "ow_tail": cols % nr, "c_block": kc, "c_tail": depth % kc, "parallel": parallel}
+    else:
+        values = {"vec": vec, "m_block": mr, "m_tail": rows % mr, "n_block": nr, "n_tail": cols % nr,
+                  "k_block": kc, "parallel": parallel}
+    return tuple((key, values[key]) for key in KEYS[tiled])
+
+
+def gflops(task: Task, seconds: float) -> float:
+    """Throughput of one run of the task's kernel in `seconds`."""
+    return task.flops / seconds / 1e9 if seconds > 0 else math.inf

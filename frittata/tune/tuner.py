@@ -1,0 +1,226 @@
+"""`tune`: measure candidate kernels of a program's tasks and log them as tuning records.
+
+    program ─saturate─► e-graph ─tasks─► per task: proposed schedules, then batches the search
+    picks ─runner─► results ─► records (appended to the JSONL log as they arrive)
+
+Tasks the analytical extraction's program uses come first (costliest first), then the other
+workloads of the e-graph; the trial budget is shared among the tasks in proportion to their
+model seconds (each gets at least one batch while the budget lasts). Within a task the
+schedules the e-graph holds are measured first, then batches chosen by the search:
+
+  "learned"  the `RankModel`, refitted on the device's records after every batch, ranks the
+             unmeasured candidates; a batch is its best (1 - epsilon) share plus random others
+             (epsilon-greedy). The spaces are enumerable (a few hundred schedules), so the model
+             scores all of them instead of sampling them by simulated annealing.
+  "random"   uniformly random unmeasured candidates (the baseline of the tuning curve).
+
+Every search is bounded: a task stops when its share of trials is spent, its space is
+exhausted, or `early_stop` trials passed without a better time; the run stops when the budget
+or `time_limit` is spent or every task stopped. The report says why each stopped. With
+`resume`, candidates the log already holds for this device are not measured again.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from frittata.errors import TuningError
+from frittata.extract.records import Record, Records, Schedule, workload_of
+from frittata.terms.program import Program
+from frittata.tune.device import Device, host_device
+from frittata.tune.measure import Job, reference_output
+from frittata.tune.model import RankModel
+from frittata.tune.runners import LocalRunner, Runner
+from frittata.tune.tasks import Task, gflops, tasks_of
+
+SEARCHES = ("learned", "random")
+
+
+@dataclass
+class TaskReport:
+    """One task's outcome: trials measured here, errors among them, best time, stop reason."""
+
+    task: Task
+    trials: int = 0
+    errors: int = 0
+    resumed: int = 0
+    best_seconds: float | None = None
+    best_schedule: Schedule | None = None
+    stop: str = "not started (budget spent)"
+    curve: list[float] = field(default_factory=list)
+    """Best GFLOP/s after each trial of this task (0 before the first success)."""
+
+
+@dataclass
+class TuneReport:
+    """What `tune` did: per task, the totals, the device, and why the run stopped."""
+
+    device: Device
+    tasks: list[TaskReport]
+    records: Records
+    stop: str = ""
+    seconds: float = 0.0
+
+    @property
+    def trials(self) -> int:
+        return sum(t.trials for t in self.tasks)
+
+    def __str__(self) -> str:
+        lines = [f"tune on {self.device.cpu_name} ({self.device.key}): {self.trials} trials, "
+                 f"{sum(t.errors for t in self.tasks)} errors, {self.seconds:.1f} s; stopped: {self.stop}"]
+        for t in self.tasks:
+            best = "-" if t.best_seconds is None else (f"{t.best_seconds * 1e3:.3f} ms "
+                                                      f"({gflops(t.task, t.best_seconds):.1f} GFLOP/s)")
+            lines.append(f"  {t.task}: {t.trials} trials (+{t.resumed} resumed), best {best}; {t.stop}")
+        return "\n".join(lines)
+
+
+Progress = Callable[[TaskReport, int, int], None]
+"""Told after every batch: the task's report, trials so far in the run, the run's budget."""
+
+
+def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: str | Path | None = None,
+         runner: Runner | None = None, resume: bool = True, search: str = "learned", batch: int = 8,
+         threads: int | None = None, early_stop: int | None = None, time_limit: float | None = None,
+         epsilon: float = 0.2, progress: Progress | None = None, seed: int = 0) -> TuneReport:
+    """Tune `program`'s kernels for `target` (the host's "llvm") with at most `trials` measurements.
+
+    `records` is the JSONL log (appended as measurements arrive; with `resume`, what it holds
+    for this device is not measured again); `runner` a `LocalRunner` (default) or `RayRunner`.
+    """
+    if target != "llvm":
+        raise TuningError(f"tune: expected target 'llvm' (kernels are measured on the host), got {target!r}")
+    if search not in SEARCHES:
+        raise TuningError(f"tune: expected search in {SEARCHES}, got {search!r}")
+    start = time.perf_counter()
+    device = host_device(threads)
+    log = Records.load(records) if records is not None and resume and Path(records).exists() else Records()
+    if records is not None and not resume:
+        Path(records).write_text("")
+    report = TuneReport(device, [TaskReport(t) for t in program_tasks(program, device)], log)
+    own_runner = runner is None
+    runner = runner or LocalRunner()
+    session = _Session(report, runner, records, search, batch, early_stop, epsilon, progress, seed, device)
+    try:
+        report.stop = session.run(trials, None if time_limit is None else start + time_limit)
+    finally:
+        if own_runner:
+            runner.close()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def program_tasks(program: Program, device: Device) -> list[Task]:
+    """The tasks of `program`'s saturated e-graph, those its analytical extraction uses first."""
+    from frittata.backends.registry import get_target
+    from frittata.extract import extract
+    from frittata.extract.measured import enode_info
+    from frittata.extract.problem import chosen_nodes, constant_classes
+    from frittata.rewrites import saturate
+
+    target = get_target("llvm")
+    data, _ = saturate(program, schedule=target.schedule(), params=target.rule_params())
+    tasks = tasks_of(data, device.lanes)
+    choice, _ = extract(data, target.cost_model(), method="greedy")
+    constant = constant_classes(data)
+    used = set()
+    for n in chosen_nodes(data, choice):
+        found = workload_of(enode_info(data, data.nodes[n], constant), device.lanes)
+        if found is not None:
+            used.add(found[0].key)
+    return [t for t in tasks if t.workload.key in used] + [t for t in tasks if t.workload.key not in used]
+
+
+class _Session:
+    """One run's state: the log, the runner, the search and the ranking model."""
+
+    def __init__(self, report: TuneReport, runner: Runner, path, search: str, batch: int, early_stop,
+                 epsilon: float, progress, seed: int, device: Device) -> None:
+        self.report, self.runner, self.path, self.search = report, runner, path, search
+        self.batch, self.early_stop, self.epsilon, self.progress = max(1, batch), early_stop, epsilon, progress
+        self.random, self.device = random.Random(seed), device
+        self.model = RankModel(device.lanes, device.threads)
+        self.spent = self.trials = 0
+
+    def run(self, trials: int, deadline: float | None) -> str:
+        self.trials = trials
+        weights = [t.task.model_seconds * t.task.count for t in self.report.tasks]
+        total = sum(weights) or 1.0
+        for task_report, weight in zip(self.report.tasks, weights):
+            left = trials - self.spent
+            if left <= 0:
+                return f"trial budget spent ({trials})"
+            if deadline is not None and time.perf_counter() >= deadline:
+                return "time limit"
+            share = min(left, max(self.batch, math.ceil(trials * weight / total)))
+            self._tune_task(task_report, share, deadline)
+        return "every task stopped"
+
+    def _tune_task(self, tr: TaskReport, share: int, deadline: float | None) -> None:
+        task, key = tr.task, tr.task.workload.key
+        tried = self.report.records.tried(self.device.key)
+        space = task.space(self.device.lanes)
+        tr.resumed = sum((key, s) in tried for s in space)
+        self._note_best(tr, self.report.records.best(self.device.key).get(key))
+        left = [s for s in space if (key, s) not in tried]
+        reference = reference_output(task.workload, 0)
+        since_better = 0
+        while True:
+            if tr.trials >= share:
+                tr.stop = f"its share of trials spent ({share})"
+                return
+            if not left:
+                tr.stop = f"space exhausted ({len(space)} schedules)"
+                return
+            if self.early_stop is not None and since_better >= self.early_stop:
+                tr.stop = f"no better time in {since_better} trials (early stop)"
+                return
+            if deadline is not None and time.perf_counter() >= deadline:
+                tr.stop = "time limit"
+                return
+            picked = self._pick(task, left, min(self.batch, share - tr.trials))
+            left = [s for s in left if s not in picked]
+            since_better = 0 if self._measure(tr, picked, reference) else since_better + len(picked)
+
+    def _pick(self, task: Task, left: list[Schedule], n: int) -> list[Schedule]:
+        proposed = [s for s in left if s in task.proposed]
+        if proposed:
+            return proposed[:n]
+        if self.search == "random" or len(left) <= n:
+            return self.random.sample(left, min(n, len(left)))
+        scores = self.model.scores(task.workload, left)
+        ranked = [left[i] for i in sorted(range(len(left)), key=lambda i: -scores[i])]
+        greedy = ranked[:n - int(self.epsilon * n)]
+        rest = ranked[len(greedy):]
+        return greedy + self.random.sample(rest, min(n - len(greedy), len(rest)))
+
+    def _measure(self, tr: TaskReport, schedules: list[Schedule], reference) -> bool:
+        """Measure `schedules`, log them, refit the model; True if the task's best improved."""
+        jobs = [Job(tr.task.workload, s, self.device.threads, reference) for s in schedules]
+        before = tr.best_seconds
+        for schedule, result in zip(schedules, self.runner.run(jobs)):
+            record = Record(tr.task.workload, schedule, self.device.key, self.device.target(), result.seconds,
+                            result.error, time.time())
+            self.report.records.append(record, self.path)
+            tr.trials += 1
+            tr.errors += not record.ok
+            self._note_best(tr, record)
+            tr.curve.append(gflops(tr.task, tr.best_seconds) if tr.best_seconds else 0.0)
+        self.spent += len(schedules)
+        if self.search == "learned":
+            self.model.fit([r for r in self.report.records if r.device == self.device.key])
+        if self.progress:
+            self.progress(tr, self.spent, self.trials)
+        return tr.best_seconds is not None and (before is None or tr.best_seconds < before)
+
+    @staticmethod
+    def _note_best(tr: TaskReport, record: Record | None) -> None:
+        if record is None or record.seconds is None or record.error is not None:
+            return
+        if tr.best_seconds is None or record.seconds < tr.best_seconds:
+            tr.best_seconds, tr.best_schedule = record.seconds, record.schedule

@@ -1,0 +1,68 @@
+"""Extraction with measured costs: records decide between schedules the analytical model ranks
+otherwise (or ties), and the report says what priced each chosen kernel."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+import frittata as ft
+from frittata.backends.registry import get_target
+from frittata.extract.records import Record, Records, infer_output
+from frittata.terms.ops import Op
+from frittata.terms.tiled import schedule_of
+from frittata.tune.device import host_device
+from frittata.tune.tuner import program_tasks
+from tests.tune.programs import conv_program, conv_schedule, conv_workload
+
+
+def _records(times: dict[tuple, float]) -> Records:
+    device = host_device(1)
+    return Records([Record(conv_workload(), s, device.key, device.target(), t, None, 1.0) for s, t in times.items()])
+
+
+def _kernel(module):
+    (conv,) = [t for t in module.program.terms() if t.op.value in ("tiled_conv2d", "fused_conv2d")]
+    return conv
+
+
+def _proposed() -> tuple:
+    """The schedules the e-graph holds for the convolution: its default and the tiling table's."""
+    (task, _) = program_tasks(conv_program(), host_device(1))
+    assert task.workload == conv_workload()
+    return task.proposed
+
+
+def test_extraction_picks_the_schedule_measured_fastest_against_the_model():
+    program = conv_program()
+    fast = conv_schedule(2, 1, 8, parallel="pixel")
+    proposed = _proposed()
+    assert fast not in proposed  # the analytical extraction cannot pick it: the tuner found it
+    times = {s: 5e-5 for s in proposed} | {fast: 1e-5}
+    module = ft.compile(program, threads=1, records=_records(times))
+    assert _kernel(module).op.value == "tiled_conv2d" and tuple(schedule_of(_kernel(module)).items()) == fast
+    (row,) = module.report["stages"]["extract"]["kernels"]
+    assert row["priced_by"] == "measured" and row["seconds"] == 1e-5
+    x = np.random.default_rng(1).standard_normal((1, 16, 12, 12)).astype(np.float32)
+    np.testing.assert_allclose(module.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
+
+
+def test_measurements_break_a_tie_of_the_analytical_model():
+    a, b = conv_schedule(4, 1, 16, parallel="oc"), conv_schedule(4, 1, 16, parallel="pixel")
+    info = infer_output(conv_workload())
+    model = get_target("llvm").cost_model()
+    priced = [model.node_cost(replace(info, op=Op.TILED_CONV2D, attrs=info.attrs + (("schedule", s),)))
+              for s in (a, b)]
+    assert priced[0] == priced[1]  # both loops split evenly and stream from L2: the model ties
+    slower = {s: 5e-5 for s in _proposed()}
+    for fast, slow in ((a, b), (b, a)):
+        module = ft.compile(conv_program(), threads=1, records=_records(slower | {fast: 1e-5, slow: 2e-5}))
+        assert tuple(schedule_of(_kernel(module)).items()) == fast
+
+
+def test_unmeasured_contractions_are_scaled_and_other_ops_priced_by_the_model():
+    module = ft.compile(conv_program(), threads=1, records=_records({conv_schedule(4, 2, 16): 1e-5}))
+    rows = module.report["stages"]["extract"]["kernels"]
+    assert [r["priced_by"] for r in rows] == ["measured"]
+    assert module.report["stages"]["extract"]["model"].startswith("measured(1 kernels)")

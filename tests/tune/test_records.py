@@ -1,0 +1,75 @@
+"""Tuning records: JSONL round-trip, merge, best, and malformed files as TuningError."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from frittata.errors import TuningError
+from frittata.extract.records import Record, Records, Workload
+from tests.tune.programs import conv_schedule, conv_workload
+
+DEVICE = "llvm/test/8-lanes/2-threads/00000000"
+
+
+def record(seconds: float | None, oc: int = 4, device: str = DEVICE, at: float = 1.0) -> Record:
+    error = None if seconds is not None else "build failed: LoweringError: no"
+    return Record(conv_workload(), conv_schedule(oc, 1, 16), device, {"cpu": "test"}, seconds, error, at)
+
+
+def test_records_round_trip_through_jsonl(tmp_path):
+    log = Records([record(2e-4), record(None, oc=6), record(1e-4, oc=8, at=2.0)])
+    path = tmp_path / "r.jsonl"
+    log.save(path)
+    assert Records.load(path).records == log.records
+    assert Workload.from_json(json.loads(json.dumps(conv_workload().to_json()))) == conv_workload()
+
+
+def test_append_writes_one_line_per_record(tmp_path):
+    path = tmp_path / "r.jsonl"
+    log = Records()
+    log.append(record(2e-4), path)
+    log.append(record(None, oc=6), path)
+    assert len(path.read_text().splitlines()) == 2
+    assert Records.load(path).records == log.records
+
+
+def test_merge_keeps_each_measurement_once_and_best_is_the_fastest():
+    a = Records([record(3e-4, oc=4), record(2e-4, oc=6)])
+    b = Records([record(2e-4, oc=6), record(1e-4, oc=8, at=5.0), record(5e-5, oc=2, device="other")])
+    merged = a.merge(b)
+    assert len(merged) == 4
+    best = merged.best(DEVICE)[conv_workload().key]
+    assert best.seconds == 1e-4 and dict(best.schedule)["oc_block"] == 8
+    assert merged.best("other")[conv_workload().key].seconds == 5e-5
+    assert (conv_workload().key, conv_schedule(6, 1, 16)) in merged.tried(DEVICE)
+
+
+def test_failed_records_are_tried_but_never_best():
+    log = Records([record(None, oc=6), record(3e-4, oc=4)])
+    assert log.best(DEVICE)[conv_workload().key].seconds == 3e-4
+    assert (conv_workload().key, conv_schedule(6, 1, 16)) not in log.measured(DEVICE)
+    assert (conv_workload().key, conv_schedule(6, 1, 16)) in log.tried(DEVICE)
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("not json", "one JSON object per line"),
+    ("[1, 2]", "expected a JSON object"),
+    ('{"version": 1}', "expected a tuning record"),
+    ('{"version": 99}', "record version 1, got 99"),
+])
+def test_malformed_lines_name_the_file_and_line(tmp_path, line, expected):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(record(1e-4).to_json()) + "\n" + line + "\n")
+    with pytest.raises(TuningError, match=expected) as info:
+        Records.load(path)
+    assert f"{path}:2" in str(info.value)
+
+
+def test_a_record_with_both_or_neither_time_and_error_is_rejected(tmp_path):
+    data = record(1e-4).to_json() | {"error": "boom"}
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(data) + "\n")
+    with pytest.raises(TuningError, match="seconds >= 0 or an error"):
+        Records.load(path)
