@@ -39,7 +39,10 @@ class LoweringError(FrittataError):
 
 
 class RuntimeInputError(FrittataError):
-    """Inputs given to a compiled module or the interpreter do not match its signature."""
+    """Inputs given to a compiled module or the interpreter do not match its signature, or an
+    index computed from them (a token id, say) is outside the range its operator accepts: the
+    message names the operator, the index, its position and the valid range. Compiled code
+    checks such indices before any access and raises this after the kernel returns."""
 
 
 class ModuleFormatError(FrittataError):

@@ -22,7 +22,7 @@ import numpy as np
 from frittata.backends import fileformat
 from frittata.backends.jit import Engine, Unit
 from frittata.backends.team import Team
-from frittata.errors import ModuleFormatError
+from frittata.errors import ModuleFormatError, RuntimeInputError
 from frittata.terms.dtypes import TensorType
 from frittata.terms.interp import check_inputs
 from frittata.terms.program import Program
@@ -74,6 +74,9 @@ class Module:
         self.program: Program | None = None
         """The optimized program `compile` built this from (not saved with the module)."""
         self.peak_bytes: int = meta["arena_bytes"]
+        self._checks: list = meta.get("checks", [])
+        """[arena offset of a status record, op, what its indices address, indices shape] per
+        kernel that checks run-time indices."""
         self._engine = Engine(units_of(saved), meta.get("cpu", ""), meta["features"])
         self._params = [a if a.ctypes.data % ALIGN == 0 else aligned_copy(a) for a in saved.params.values()]
         self._arena = aligned(max(self.peak_bytes, ALIGN))
@@ -101,9 +104,20 @@ class Module:
             for i, array in enumerate(list(arrays.values()) + list(outputs.values())):
                 self._slots[1 + i] = array.ctypes.data
             self._team.run(self._slots.ctypes.data, self._barrier.ctypes.data)
+            self._raise_bad_index()
         return outputs
 
     __call__ = run
+
+    def _raise_bad_index(self) -> None:
+        """Raise RuntimeInputError for the first kernel whose status record says an index was
+        out of range (the kernel skipped its accesses; the outputs are not returned)."""
+        for offset, op, what, shape in self._checks:
+            failed, value, position, bound = (int(w) for w in self._arena[offset:offset + 32].view(np.int64))
+            if failed:
+                at = tuple(int(i) for i in np.unravel_index(position, shape))
+                raise RuntimeInputError(f"{op}: index {value} at position {at} of the indices is outside the"
+                                        f" valid range [{-bound}, {bound}) of {what}")
 
     def _checked(self, given: Mapping[str, object]) -> dict[str, np.ndarray]:
         check_inputs(self.inputs, given, "module")

@@ -8,8 +8,8 @@ rebuilds it. Python numbers mixed with terms become `const` leaves of the term's
 """
 
 from frittata.terms import (activations, arg_reductions, broadcast_ops, comparisons, contractions, conversions,
-                            elementwise, fused, kernels, leaves, movement_ops, normalization, pooling, reductions,
-                            smooth_activations, tiled, unary, vta_ops)
+                            elementwise, fused, indexing, kernels, leaves, movement_ops, normalization, pooling,
+                            reductions, smooth_activations, tiled, unary, vta_ops)
 from frittata.terms.activations import *  # noqa: F403
 from frittata.terms.arg_reductions import *  # noqa: F403
 from frittata.terms.broadcast_ops import *  # noqa: F403
@@ -18,6 +18,7 @@ from frittata.terms.contractions import *  # noqa: F403
 from frittata.terms.conversions import *  # noqa: F403
 from frittata.terms.elementwise import *  # noqa: F403
 from frittata.terms.fused import *  # noqa: F403
+from frittata.terms.indexing import *  # noqa: F403
 from frittata.terms.kernels import *  # noqa: F403
 from frittata.terms.leaves import *  # noqa: F403
 from frittata.terms.movement_ops import *  # noqa: F403
@@ -30,8 +31,8 @@ from frittata.terms.unary import *  # noqa: F403
 from frittata.terms.vta_ops import *  # noqa: F403
 
 FAMILIES = (leaves, elementwise, unary, activations, smooth_activations, comparisons, conversions, contractions,
-            pooling, normalization, reductions, arg_reductions, movement_ops, broadcast_ops, kernels, fused, tiled,
-            vta_ops)
+            pooling, normalization, reductions, arg_reductions, movement_ops, indexing, broadcast_ops, kernels, fused,
+            tiled, vta_ops)
 """Every op family module, in registration order."""
 
 __all__: list[str] = []

@@ -343,8 +343,7 @@ GATHER = define("gather", 1, _infer_gather, classes=("movement",), cost=Cost.COP
                             choices=lambda x: [(0,)]),
                        Attr("indices_shape", tuple, normalize=ints,
                             choices=lambda x: [(1,)])),
-                evaluate=_gather, onnx_export=_export_gather, vjp=lambda b, n, g: _gather_vjp(b, n, g),
-                onnx_import={"Gather": lambda n: gather(n.term(0), n.const(1, "indices"), n.attr("axis", 0))})
+                evaluate=_gather, onnx_export=_export_gather, vjp=lambda b, n, g: _gather_vjp(b, n, g))
 
 
 def reshape(x: Term, shape: Sequence[int]) -> Term:

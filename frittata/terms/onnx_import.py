@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
 from frittata.errors import FrittataError, FrontendError
 from frittata.terms import builders as tb
 from frittata.terms.dtypes import DTYPES
+from frittata.terms.onnx_initializers import initializer_array
 from frittata.terms.onnx_node import NodeView, UnboundInputError, Value
 from frittata.terms.onnx_ops import CONVERTERS
 from frittata.terms.program import Program
@@ -43,6 +44,7 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto,
     are then no longer inputs of the program. numpy scalars count as 0-d arrays.
     """
     proto = load_model(model)
+    base_dir = os.path.dirname(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else None
     opset = _default_opset(proto)
     graph = proto.graph
     if opset < OPSETS.start:
@@ -50,7 +52,7 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto,
     bound = _bound_constants(graph, constants or {})
     _check_supported(graph, set(bound))
     importer = _Importer(opset)
-    importer.add_initializers(graph)
+    importer.add_initializers(graph, base_dir)
     importer.env.update(bound)
     inputs = importer.add_inputs(graph, dict(shapes or {}))
     for node in graph.node:
@@ -145,9 +147,9 @@ class _Importer:
         self.env: dict[str, Value] = {}
         self.materialized: dict[str, Term] = {}
 
-    def add_initializers(self, graph: onnx.GraphProto) -> None:
+    def add_initializers(self, graph: onnx.GraphProto, base_dir: str | None) -> None:
         for init in graph.initializer:
-            self.env[init.name] = numpy_helper.to_array(init)
+            self.env[init.name] = initializer_array(init, base_dir)
 
     def add_inputs(self, graph: onnx.GraphProto, shapes: dict) -> list[str]:
         unknown = set(shapes) - {i.name for i in graph.input}

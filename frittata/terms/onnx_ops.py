@@ -15,6 +15,7 @@ from collections.abc import Callable
 from frittata.terms.onnx_conv_transpose import CONV_TRANSPOSE_CONVERTERS
 from frittata.terms.onnx_cumsum import CUMSUM_CONVERTERS
 from frittata.terms.onnx_einsum import EINSUM_CONVERTERS
+from frittata.terms.onnx_indexing import INDEXING_CONVERTERS
 from frittata.terms.onnx_nn import NN_CONVERTERS
 from frittata.terms.onnx_norm import NORM_CONVERTERS
 import numpy as np
@@ -80,12 +81,12 @@ def _constants_only(n: NodeView) -> list[Value]:
     return list(n.importer.fold(n))
 
 
-FOLDED = ("Constant", "ConstantOfShape", "Range", "Shape", "Size", "EyeLike", "OneHot", "NonZero")
+FOLDED = ("Constant", "ConstantOfShape", "Range", "Shape", "Size", "EyeLike", "NonZero")
 """Operators supported when their inputs are known at import time (they are folded)."""
 
 CONVERTERS: dict[str, Converter] = {
     **{op_type: _constants_only for op_type in FOLDED},
     **_from_table(), "Identity": _identity, "Dropout": _dropout, **NN_CONVERTERS, **QUANT_CONVERTERS,
     **RESIZE_CONVERTERS, **NORM_CONVERTERS, **TRACED_CONVERTERS, **EINSUM_CONVERTERS, **CONV_TRANSPOSE_CONVERTERS,
-    **CUMSUM_CONVERTERS,
+    **CUMSUM_CONVERTERS, **INDEXING_CONVERTERS,
 }

@@ -68,6 +68,7 @@ CLASSES: dict[str, str] = {
     "normalization": "batch norm, layer norm, softmax",
     "reduction": "reduces axes with sum, mean or max",
     "movement": "moves data without arithmetic",
+    "indexed": "reads or writes at positions given by a run-time operand (its indices are bounds-checked)",
     "kernel": "a kernel op, defined by its expansion into plain ops",
     "fused": "a fused contraction with an epilogue",
     "tiled": "a fused contraction with its CPU loop schedule",

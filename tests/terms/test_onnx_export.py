@@ -23,6 +23,7 @@ W = tb.param("w", R.standard_normal((4, 2, 3, 3)).astype(np.float32))
 V = tb.param("v", R.standard_normal(4).astype(np.float32))
 VAR = tb.param("var", (R.random(4) + 0.5).astype(np.float32))
 
+ROW = tb.slice(M, [(0, 1, 1), (0, 5, 1)])
 CASES = {
     "binary": tb.add(tb.sub(tb.mul(M, 2.0), tb.div(M, 3.0)), tb.maximum(tb.minimum(M, 0.5), -0.5)),
     "pow": tb.pow(tb.abs(M), 1.5),
@@ -46,6 +47,12 @@ CASES = {
     "reduce_mean_all": tb.reduce_mean(M),
     "movement": tb.concat(tb.slice(tb.pad(M, [(1, 0), (0, 2)], 9.0), [(None, None, -1), (5, 0, -2)]),
                           tb.reshape(tb.gather(M, [-1, 0, 2], axis=1), (3, 3)), axis=0),
+    "indexing": tb.add(tb.add(tb.reduce_sum(tb.take(M, tb.param("ti", np.array([[1, -1], [0, 2]])), axis=1)),
+                              tb.reduce_sum(tb.gather_elements(M, tb.param("ei", np.array([[2, -3, 0, 1, -1]])), 0))),
+                       tb.add(tb.reduce_sum(tb.gather_nd(M, tb.param("ni", np.array([[1, 2], [0, -1]])))),
+                              tb.reduce_sum(tb.one_hot(tb.param("hi", np.array([3, -1, 9])), 4)))),
+    "scatters": tb.scatter_nd(tb.scatter_elements(M, tb.param("si", np.array([[2, -3, 0, 2, -1]])), ROW, 0, "add"),
+                              tb.param("ri", np.array([[1]])), ROW),
     "fused_conv2d": kernels.unpack_nchwc(kernels.pack_nchwc(kernels.fused_conv2d(
         X, W, V, X, pads=(1, 1, 1, 1), groups=2, epilogue=(("add",), ("relu",), ("clip", 0.0, 1.0))), 2), 2),
     "fused_dense_int": kernels.fused_dense(I32, I32, tb.param("ib", np.arange(3, dtype=np.int32)),

@@ -26,10 +26,10 @@ KNOWN_FAILURES = {
     "maxpool indices": "maxpool_with_argmax_2d_precomputed_pads maxpool_with_argmax_2d_precomputed_strides",
     # ConvTranspose is 2-D only.
     "conv transpose 1-D / 3-D": "convtranspose_1d convtranspose_3d",
-    # Scatter with a reduction (add, mul, max, min) combines elements: not a movement of data.
-    "scatter reductions": """scatter_elements_with_duplicate_indices scatter_elements_with_reduction_mul
-        scatter_elements_with_reduction_max scatter_elements_with_reduction_min scatternd_add scatternd_multiply
-        scatternd_max scatternd_min scatternd_max_with_element_indices scatternd_min_with_element_indices""",
+    # Scatter reductions other than none and add (mul, max, min) are not supported.
+    "scatter reductions": """scatter_elements_with_reduction_mul scatter_elements_with_reduction_max
+        scatter_elements_with_reduction_min scatternd_multiply scatternd_max scatternd_min
+        scatternd_max_with_element_indices scatternd_min_with_element_indices""",
     # Einsum: no ellipsis, no diagonal (a letter repeated in one operand).
     "einsum": "einsum_batch_diagonal",
     # CumSum is a matmul with a triangular matrix, so float only.

@@ -10,7 +10,7 @@ import time
 from frittata.backends import fileformat
 from frittata.backends.jit import HostTarget, host
 from frittata.backends.kernel_cache import default_cache
-from frittata.backends.llvm import fastpath
+from frittata.backends.llvm import fastpath, indexing
 from frittata.backends.llvm.codegen import Emitted, emit_module
 from frittata.backends.llvm.native import Built, build_units
 from frittata.backends.llvm.plan import make_plan
@@ -44,6 +44,7 @@ def build(program: Program, threads: int | None = None, target: HostTarget | Non
         "outputs": {n: [list(t.shape), t.dtype] for n, t in program.outputs.items()},
         "arena_bytes": plan.arena_bytes, "cpu": target.cpu, "features": target.features, "threads": threads,
         "units": list(built),
+        "checks": [[s.status.offset, *indexing.check_message(s.term)] for s in plan.steps if s.status is not None],
     }
     params = {name: plan.params[name] for name in emitted.params}
     mod = Module(fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params), threads)

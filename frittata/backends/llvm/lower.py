@@ -9,7 +9,7 @@ convolution paths when their schedule says so (`fastpath`), the generic loops ot
 
 from __future__ import annotations
 
-from frittata.backends.llvm import fastpath, movement, nn, pool, reduce
+from frittata.backends.llvm import fastpath, indexing, movement, nn, pool, reduce
 from frittata.backends.llvm.expr import Apply, Expr, Konst, Leaf, emit_map
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
@@ -108,6 +108,8 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
             movement.emit_concat(k, args, t.attr("axis"), out)
         case Op.GATHER:
             movement.emit_gather(k, args[0], t.attr("axis"), t.attr("indices"), out)
+        case Op.TAKE | Op.GATHER_ELEMENTS | Op.GATHER_ND | Op.SCATTER_ELEMENTS | Op.SCATTER_ND | Op.ONE_HOT:
+            indexing.emit(k, t, args, out, None if step.status is None else contiguous(step.status))
         case Op.INPUT | Op.PARAM | Op.RESHAPE:
             raise AssertionError(f"{t.op} is placed, never a kernel step")
         case _ if t.op.is_a("vta"):

@@ -8,6 +8,8 @@ ops, which is *inlined* as an immediate of their expressions, and `reshape`, whi
 operand's buffer. Outputs are written straight into the
 caller's arrays; intermediates share one arena, where a buffer is reused once its last reader
 has run (first fit, 64-byte aligned). Pointer slots: 0 arena, then inputs, outputs, params.
+A step of an "indexed" op (whose indices are checked at run time) also gets a status record
+of `STATUS_BYTES` after the intermediates, which its kernel writes on every call.
 """
 
 from __future__ import annotations
@@ -23,17 +25,21 @@ from frittata.terms.program import Program
 from frittata.terms.term import Term
 
 ALIGN = 64
+STATUS_BYTES = 32
+"""One status record: four int64 words (failed, bad index, its position, the bound)."""
 EXPRESSION_OPS = ELEMENTWISE | {Op.CONST, Op.BATCH_NORM}
 
 
 @dataclass(frozen=True)
 class Step:
-    """One kernel: compute `term` into `out`; `copy_of` marks an output copy of a placed term."""
+    """One kernel: compute `term` into `out`; `copy_of` marks an output copy of a placed term;
+    `status` is the record an index-checking kernel writes."""
 
     term: Term
     out: Buf
     scratch: Buf | None = None
     copy_of: Term | None = None
+    status: Buf | None = None
 
 
 @dataclass
@@ -96,8 +102,12 @@ def make_plan(program: Program, scratch_bytes) -> Plan:
         _locate(plan, t, root, out_slot, offsets)
     for t in order:
         size = scratch.get(id(t))
+        status = None
+        if t.op.is_a("indexed"):
+            status = Buf(0, _align(plan.arena_bytes), TensorType((STATUS_BYTES // 8,), "int64"))
+            plan.arena_bytes = status.offset + STATUS_BYTES
         plan.steps.append(Step(t, plan.location[id(t)], None if size is None else
-                               Buf(0, size[0], TensorType((size[1],), "uint8"))))
+                               Buf(0, size[0], TensorType((size[1],), "uint8")), status=status))
     for name, t in copies:
         plan.steps.append(Step(t, Buf(plan.slot("output", name), 0, t.type), copy_of=t))
     return plan
