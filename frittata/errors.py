@@ -57,3 +57,8 @@ class GradientError(FrittataError):
     """A gradient was asked of something that has none: an op that is not differentiable
     (comparisons, arg_max, integer ops) on the path from the parameters to the loss, a
     non-scalar or integer loss, or an unknown `wrt` name."""
+
+
+class DeployError(FrittataError):
+    """A module asked to run or be exported where it cannot: code compiled for another machine
+    run here, a C compiler or linker for the target missing, a tool that failed."""

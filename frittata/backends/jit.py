@@ -17,7 +17,9 @@ from functools import cache
 
 from llvmlite import binding as llvm
 
-from frittata.errors import LoweringError, ModuleFormatError
+from frittata.backends import fileformat
+from frittata.errors import FrittataError, LoweringError, ModuleFormatError
+from frittata.terms.cpu_schedules import vector_lanes
 
 ENTRY = "frittata_run"
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p)
@@ -33,33 +35,76 @@ def _initialize() -> None:
 
 
 @dataclass(frozen=True)
-class HostTarget:
-    """The host CPU as LLVM sees it: triple, features string and fp32 vector lanes."""
+class Machine:
+    """A CPU as LLVM sees it: triple, CPU name and features string. `host()` is the one this
+    process runs on; `Machine.parse` reads another from a target string (cross-compilation)."""
 
     triple: str
     cpu: str
     features: str
 
+    @classmethod
+    def parse(cls, spec: str) -> Machine:
+        """The machine a target string names, TVM-style: "llvm -mtriple=aarch64-linux-gnu
+        -mcpu=cortex-a72 -mattr=+neon"; plain "llvm" is the host, and an option left out is the host's triple or
+        LLVM's generic default (CPU "generic", no extra features)."""
+        words = spec.split()
+        if not words or words[0] != "llvm":
+            raise FrittataError(f"target {spec!r}: expected 'llvm' followed by -mtriple=, -mcpu=, -mattr= "
+                                "options")
+        options: dict[str, str] = {}
+        for word in words[1:]:
+            key, _, value = word.partition("=")
+            if key not in ("-mtriple", "-mcpu", "-mattr") or not value:
+                raise FrittataError(f"target {spec!r}: expected options -mtriple=, -mcpu=, -mattr= each "
+                                    f"with a value, got {word!r}")
+            options[key] = value
+        if not options:
+            return host()
+        _initialize_all()
+        triple = options.get("-mtriple", host().triple)
+        try:
+            llvm.Target.from_triple(triple)
+        except RuntimeError as error:
+            raise FrittataError(f"target {spec!r}: expected a triple LLVM can generate code for, got "
+                                f"{triple!r} ({error})") from None
+        return cls(triple, options.get("-mcpu", "generic"), options.get("-mattr", ""))
+
+    @property
+    def arch(self) -> str:
+        """The triple's architecture: x86_64, aarch64, wasm32, ..."""
+        return self.triple.split("-", 1)[0]
+
     @property
     def lanes(self) -> int:
-        """fp32 lanes of the widest vector register (16 with AVX-512F, 8 with AVX2, else 4)."""
-        enabled = set(self.features.split(","))
-        return 16 if "+avx512f" in enabled else 8 if "+avx2" in enabled else 4
+        """fp32 lanes of the widest vector register (`cpu_schedules.vector_lanes`)."""
+        return vector_lanes(self.triple, self.features)
 
-    def machine(self) -> llvm.TargetMachine:
-        """The target machine; with AVX-512 the 256-bit preference is switched off (as the
+    def machine(self, shared: bool = False) -> llvm.TargetMachine:
+        """The target machine; `shared` makes position-independent code for a shared library
+        (else the JIT's code model). With AVX-512 the 256-bit preference is switched off (as the
         function attribute "prefer-vector-width"="512" would, which llvmlite cannot attach)."""
         target = llvm.Target.from_triple(self.triple)
         features = self.features + (",-prefer-256-bit" if self.lanes == 16 else "")
+        if shared:
+            return target.create_target_machine(cpu=self.cpu, features=features, opt=3, reloc="pic",
+                                                codemodel="default")
         return target.create_target_machine(cpu=self.cpu, features=features, opt=3,
                                              reloc="default", codemodel="jitdefault")
 
 
 @cache
-def host() -> HostTarget:
+def _initialize_all() -> None:
+    """Every code generator llvmlite has (AArch64, WebAssembly, NVPTX, ...), for cross targets."""
     _initialize()
-    return HostTarget(llvm.get_process_triple(), llvm.get_host_cpu_name(),
-                      llvm.get_host_cpu_features().flatten())
+    llvm.initialize_all_targets()
+    llvm.initialize_all_asmprinters()
+
+
+@cache
+def host() -> Machine:
+    _initialize()
+    return Machine(llvm.get_process_triple(), llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())
 
 
 def verify(text: str, where: str) -> llvm.ModuleRef:
@@ -73,7 +118,7 @@ def verify(text: str, where: str) -> llvm.ModuleRef:
     return module
 
 
-def optimize(module: llvm.ModuleRef, target: HostTarget, speed: int = 3) -> None:
+def optimize(module: llvm.ModuleRef, target: Machine, speed: int = 3) -> None:
     """The new pass manager's pipeline at `speed` (0-3) for the host machine; loop and SLP
     vectorization from level 2 up."""
     tuning = llvm.create_pipeline_tuning_options(speed_level=speed)
@@ -103,7 +148,7 @@ class UnitTimes:
     codegen: float
 
 
-def compile_unit(name: str, text: str, target: HostTarget, speed: int) -> tuple[Unit, UnitTimes]:
+def compile_unit(name: str, text: str, target: Machine, speed: int) -> tuple[Unit, UnitTimes]:
     """Verify, optimize at `speed` and emit object code for one unit of IR."""
     start = time.perf_counter()
     module = verify(text, name)
@@ -136,7 +181,7 @@ class Engine:
         self.entry = ENTRY_TYPE(self._engine.get_function_address(ENTRY))
 
 
-def _check_features(features: str, target: HostTarget) -> None:
+def _check_features(features: str, target: Machine) -> None:
     missing = set(f for f in features.split(",") if f.startswith("+")) - set(target.features.split(","))
     if missing:
         raise ModuleFormatError(f"module: expected a CPU with {sorted(missing)}, got {target.cpu}")
@@ -149,3 +194,18 @@ def _parse(unit: Unit) -> llvm.ModuleRef:
     except RuntimeError as error:
         raise ModuleFormatError(f"module unit {unit.name}: expected valid LLVM IR, got: {error}") from None
     return module
+
+
+def saved_units(units: list[Unit]) -> dict[str, bytes]:
+    """The file sections holding `units`: NAME.ll for each IR, NAME.o for each object code."""
+    sections = {f"{u.name}.ll": u.ir.encode() for u in units}
+    return sections | {f"{u.name}.o": u.obj for u in units if u.obj}
+
+
+def units_of(saved: fileformat.Saved) -> list[Unit]:
+    """The units a saved module lists (a version 1 file holds one, "module", as IR only)."""
+    names = saved.meta.get("units", ["module"])
+    missing = [n for n in names if f"{n}.ll" not in saved.sections]
+    if missing:
+        raise ModuleFormatError(f"module: expected the IR of units {missing}, got sections {sorted(saved.sections)}")
+    return [Unit(n, saved.sections[f"{n}.ll"].decode(), saved.sections.get(f"{n}.o", b"")) for n in names]

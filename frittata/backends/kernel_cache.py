@@ -30,7 +30,7 @@ from pathlib import Path
 import llvmlite
 from llvmlite import binding as llvm
 
-from frittata.backends.jit import HostTarget, Unit
+from frittata.backends.jit import Machine, Unit
 
 MAGIC = b"FRTKCACH"
 LENGTH = struct.Struct("<Q")
@@ -63,7 +63,7 @@ def compiler_version() -> str:
             f"llvm {llvm.llvm_version_info}")
 
 
-def kernel_key(text: str, target: HostTarget, speed: int) -> str:
+def kernel_key(text: str, target: Machine, speed: int) -> str:
     parts = [text, target.triple, target.cpu, target.features, str(speed), compiler_version()]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from frittata.backends import fileformat
-from frittata.backends.llvm.target import LLVM
+from frittata.backends.llvm.target import LLVM, for_machine
 from frittata.backends.target import CompiledModule, Target, TargetRegistry
 from frittata.backends.vta.target import VTA
 
@@ -18,7 +18,10 @@ TARGETS = TargetRegistry((LLVM, VTA))
 
 
 def get_target(name: str) -> Target:
-    """The registered target called `name`; FrittataError naming the known ones otherwise."""
+    """The registered target called `name`, or the llvm target for the machine a target string
+    names ("llvm -mtriple=... -mcpu=... -mattr=..."); FrittataError naming the known ones otherwise."""
+    if name.startswith("llvm "):
+        return for_machine(name)
     return TARGETS.get(name)
 
 

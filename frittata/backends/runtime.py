@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from frittata.backends import fileformat
-from frittata.backends.jit import Engine, Unit
+from frittata.backends.jit import Engine, host, units_of
 from frittata.backends.team import Team
-from frittata.errors import ModuleFormatError, RuntimeInputError
+from frittata.errors import DeployError, RuntimeInputError
 from frittata.terms.dtypes import TensorType
 from frittata.terms.interp import check_inputs
 from frittata.terms.program import Program
@@ -31,21 +31,6 @@ ALIGN = 64
 
 SAVED_KIND = "llvm"
 """The "kind" a saved `Module` records in its metadata, which `frittata.load` dispatches on."""
-
-
-def saved_units(units: list[Unit]) -> dict[str, bytes]:
-    """The file sections holding `units`: NAME.ll for each IR, NAME.o for each object code."""
-    sections = {f"{u.name}.ll": u.ir.encode() for u in units}
-    return sections | {f"{u.name}.o": u.obj for u in units if u.obj}
-
-
-def units_of(saved: fileformat.Saved) -> list[Unit]:
-    """The units a saved module lists (a version 1 file holds one, "module", as IR only)."""
-    names = saved.meta.get("units", ["module"])
-    missing = [n for n in names if f"{n}.ll" not in saved.sections]
-    if missing:
-        raise ModuleFormatError(f"module: expected the IR of units {missing}, got sections {sorted(saved.sections)}")
-    return [Unit(n, saved.sections[f"{n}.ll"].decode(), saved.sections.get(f"{n}.o", b"")) for n in names]
 
 
 def aligned(nbytes: int, dtype: str = "uint8", shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -77,6 +62,11 @@ class Module:
         self._checks: list = meta.get("checks", [])
         """[arena offset of a status record, op, what its indices address, indices shape] per
         kernel that checks run-time indices."""
+        self.triple: str = meta.get("triple", host().triple)
+        """The LLVM triple of the machine the code is for (this one's)."""
+        if self.triple != host().triple:
+            raise DeployError(f"module: expected code for this machine ({host().triple}), got code for "
+                              f"{meta['triple']} (frittata.load gives a CrossModule for it)")
         self._engine = Engine(units_of(saved), meta.get("cpu", ""), meta["features"])
         self._params = [a if a.ctypes.data % ALIGN == 0 else aligned_copy(a) for a in saved.params.values()]
         self._arena = aligned(max(self.peak_bytes, ALIGN))
@@ -126,6 +116,13 @@ class Module:
     def benchmark(self, inputs: Mapping[str, np.ndarray], repeat: int = 20, warmup: int = 2) -> dict[str, float]:
         """Wall time of `run` in milliseconds: median, min and max over `repeat` runs."""
         return time_runs(self.run, inputs, repeat, warmup)
+
+    def export_library(self, path: str | Path, cc: str | None = None) -> Path:
+        """A shared library with a C API for this module (see `frittata.backends.export`), and
+        its header beside it; returns the library's path."""
+        from frittata.backends.export import export_library
+
+        return export_library(self._saved, path, cc)
 
     def save(self, path: str | Path) -> None:
         """Write the module to one file (see `frittata.backends.fileformat`)."""

@@ -78,9 +78,13 @@ class CpuModel:
 
     @classmethod
     def for_host(cls, **overrides) -> CpuModel:
-        """The model with the vector width of the CPU this process runs on (AVX2: 8 lanes) and
-        the FMA peak scaled to it (half of the 512-bit peak with 256-bit vectors, CPU_PERF_NOTES)."""
-        lanes = host_vector_lanes()
+        """The model with the vector width of the CPU this process runs on (AVX2: 8 lanes)."""
+        return cls.for_lanes(host_vector_lanes(), **overrides)
+
+    @classmethod
+    def for_lanes(cls, lanes: int, **overrides) -> CpuModel:
+        """The model of a CPU with `lanes` fp32 vector lanes, the FMA peak scaled to it (half of
+        the 512-bit peak with 256-bit vectors); the other figures are the measured machine's."""
         scaled = {"vector_lanes": lanes, "fp32_flops_per_core": cls.fp32_flops_per_core * lanes / 16}
         return cls(**{**scaled, **overrides})
 

@@ -39,7 +39,7 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
-from frittata.terms.cpu_schedules import CONV_OPS, Schedule, is_depthwise
+from frittata.terms.cpu_schedules import CONV_OPS, Schedule, is_depthwise, vector_lanes
 
 KIB = 1024
 
@@ -69,9 +69,8 @@ panel, a convolution's MR rows of weights) misses L1 and streams from L2 (estima
 
 @cache
 def host_vector_lanes() -> int:
-    """fp32 lanes of the host's widest vector register: 16 with AVX-512F, 8 with AVX2, else 4."""
-    enabled = set(llvm.get_host_cpu_features().flatten().split(","))
-    return 16 if "+avx512f" in enabled else 8 if "+avx2" in enabled else 4
+    """fp32 lanes of the host's widest vector register (`cpu_schedules.vector_lanes`)."""
+    return vector_lanes(llvm.get_process_triple(), llvm.get_host_cpu_features().flatten())
 
 
 def registers_for(lanes: int) -> int:

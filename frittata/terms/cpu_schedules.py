@@ -66,6 +66,19 @@ EPILOGUE_OPS = frozenset({Op.FUSED_DENSE, Op.FUSED_CONV2D, Op.TILED_DENSE, Op.TI
 TILED_OPS = frozenset({Op.TILED_DENSE, Op.TILED_CONV2D})
 
 
+def vector_lanes(triple: str, features: str) -> int:
+    """fp32 lanes of a CPU's widest vector register, from its LLVM triple and feature string:
+    16 with AVX-512F, 8 with AVX2, 4 on other x86, AArch64 (NEON) and WebAssembly with SIMD128,
+    else 1 (scalar code)."""
+    enabled = set(features.split(","))
+    arch = triple.split("-", 1)[0]
+    if arch in ("x86_64", "i686", "i386"):
+        return 16 if "+avx512f" in enabled else 8 if "+avx2" in enabled else 4
+    if arch in ("aarch64", "arm64") or "+neon" in enabled or "+simd128" in enabled:
+        return 4
+    return 1
+
+
 def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, operands: Sequence[TensorType],
                      constant: Sequence[bool], lanes: int) -> Schedule | None:
     """The schedule the blocked path runs this contraction with, or None for the generic loops."""

@@ -8,13 +8,14 @@ import re
 import time
 
 from frittata.backends import fileformat
-from frittata.backends.jit import HostTarget, host
+from frittata.backends.cross import CrossModule
+from frittata.backends.jit import Machine, host, saved_units
 from frittata.backends.kernel_cache import default_cache
 from frittata.backends.llvm import fastpath, indexing
 from frittata.backends.llvm.codegen import Emitted, emit_module
 from frittata.backends.llvm.native import Built, build_units
 from frittata.backends.llvm.plan import make_plan
-from frittata.backends.runtime import Module, saved_units
+from frittata.backends.runtime import Module
 from frittata.errors import LoweringError
 from frittata.terms.dtypes import CORE_DTYPES
 from frittata.terms.program import Program
@@ -24,10 +25,11 @@ HELPER = re.compile(r'^define [^@]*@"(fk_\w+\.\w+)"', re.MULTILINE)
 """A function a kernel unit defines beside its kernel (a micro-kernel, say): fk_<hash>.<part>."""
 
 
-def build(program: Program, threads: int | None = None, target: HostTarget | None = None) -> Module:
+def build(program: Program, threads: int | None = None, target: Machine | None = None) -> Module | CrossModule:
     """Compile `program` to native code; `threads` defaults to the number of CPUs, `target` to
-    the host (another x86 target, e.g. AVX2 on an AVX-512 machine, picks that ISA's kernels; the
-    module loads where the CPU has the target's features)."""
+    the host. Another x86 target (e.g. AVX2 on an AVX-512 machine) picks that ISA's kernels and
+    the module runs where the CPU has the target's features; another architecture's (AArch64,
+    say) gives a `CrossModule`, which exports and saves but does not run here."""
     check_dtypes(program)
     threads = max(1, int(threads or os.cpu_count() or 1))
     target = target or host()
@@ -42,12 +44,14 @@ def build(program: Program, threads: int | None = None, target: HostTarget | Non
     meta = {
         "inputs": {n: [list(t.shape), t.dtype] for n, t in program.inputs.items()},
         "outputs": {n: [list(t.shape), t.dtype] for n, t in program.outputs.items()},
-        "arena_bytes": plan.arena_bytes, "cpu": target.cpu, "features": target.features, "threads": threads,
+        "arena_bytes": plan.arena_bytes, "triple": target.triple, "cpu": target.cpu, "features": target.features,
+        "threads": threads,
         "units": list(built),
         "checks": [[s.status.offset, *indexing.check_message(s.term)] for s in plan.steps if s.status is not None],
     }
     params = {name: plan.params[name] for name in emitted.params}
-    mod = Module(fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params), threads)
+    saved = fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params)
+    mod = Module(saved, threads) if target.triple == host().triple else CrossModule(saved)
     mod.report["backend"] = {
         "target": f"{target.triple} {target.cpu} ({target.lanes} fp32 lanes)",
         "fast_paths": [s.term.op.value for s, is_fast in zip(plan.steps, fast) if is_fast],

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from frittata.backends.jit import ENTRY, HostTarget
+from frittata.backends.jit import ENTRY, Machine
 from frittata.backends.llvm.irutil import I8, I32, PTR, VOID, i64, if_then, intrinsic
 from frittata.backends.llvm.kernel import KERNEL_TYPE, Kernel
 from frittata.backends.llvm.lower import lower_step
@@ -68,7 +68,7 @@ def split_units(text: str) -> dict[str, str]:
     return {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in parts}
 
 
-def emit_module(plan: Plan, target: HostTarget, name: str = "frittata") -> Emitted:
+def emit_module(plan: Plan, target: Machine, name: str = "frittata") -> Emitted:
     kernels: dict[str, str] = {}
     calls = []
     for index, step in enumerate(plan.steps):
@@ -104,10 +104,10 @@ def _compact_slots(plan: Plan, calls: list[Call]) -> tuple[dict[int, int], list[
     return slots, [names[slot - first] for slot in used]
 
 
-def _emit_entry(name: str, target: HostTarget, calls: list[Call], slots: dict[int, int]) -> str:
+def _emit_entry(name: str, target: Machine, calls: list[Call], slots: dict[int, int]) -> str:
     module = ir.Module(name=name)
     module.triple = target.triple
-    barrier = _emit_barrier(module)
+    barrier = _emit_barrier(module, target)
     entry = ir.Function(module, ir.FunctionType(VOID, [PTR, I32, I32, PTR]), name=ENTRY)
     table_arg, tid, nthreads, state = entry.args
     b = ir.IRBuilder(entry.append_basic_block("entry"))
@@ -124,11 +124,15 @@ def _emit_entry(name: str, target: HostTarget, calls: list[Call], slots: dict[in
     return str(module)
 
 
-def _emit_barrier(module: ir.Module) -> ir.Function:
-    """Blocks: entry ─(n > 1)─► arrive ─(last)─► release ─► done; arrive ─► spin ⟲ ─► done."""
+def _emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
+    """Blocks: entry ─(n > 1)─► arrive ─(last)─► release ─► done; arrive ─► spin ⟲ ─► done.
+    WebAssembly modules run on one thread, so there the barrier returns at once."""
     fn = ir.Function(module, BARRIER_TYPE, name=BARRIER)
     state, n = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
+    if target.arch.startswith("wasm"):
+        b.ret_void()
+        return fn
     count, generation = state, b.gep(state, [i64(1)], source_etype=I32)
     with if_then(b, b.icmp_signed(">", n, ir.Constant(I32, 1)), "parallel"):
         seen = b.load_atomic(generation, "acquire", 4, typ=I32)
@@ -139,14 +143,15 @@ def _emit_barrier(module: ir.Module) -> ir.Function:
                 b.atomic_rmw("xchg", count, ir.Constant(I32, 0), "monotonic")
                 b.atomic_rmw("add", generation, ir.Constant(I32, 1), "release")
             with wait:
-                _spin_until_changed(b, generation, seen)
+                _spin_until_changed(b, generation, seen, target)
     b.ret_void()
     return fn
 
 
-def _spin_until_changed(b: ir.IRBuilder, generation: ir.Value, seen: ir.Value) -> None:
-    """Blocks: spin ─(same generation)─► spin; spin ─► out. After SPINS pauses each round also
-    yields the CPU (sched_yield), so a descheduled partner on a busy machine is not starved."""
+def _spin_until_changed(b: ir.IRBuilder, generation: ir.Value, seen: ir.Value, target: Machine) -> None:
+    """Blocks: spin ─(same generation)─► spin; spin ─► out. After SPINS pauses (x86 `pause`,
+    AArch64 `yield`) each round also yields the CPU (sched_yield), so a descheduled partner on a
+    busy machine is not starved."""
     pre = b.block
     spin = b.append_basic_block("spin")
     out = b.append_basic_block("spin.out")
@@ -154,10 +159,21 @@ def _spin_until_changed(b: ir.IRBuilder, generation: ir.Value, seen: ir.Value) -
     b.position_at_end(spin)
     rounds = b.phi(I32, name="rounds")
     rounds.add_incoming(ir.Constant(I32, 0), pre)
-    b.call(intrinsic(b.module, "llvm.x86.sse2.pause", VOID, []), [])
+    _pause(b, target)
     with if_then(b, b.icmp_signed(">", rounds, ir.Constant(I32, SPINS)), "yield"):
         b.call(intrinsic(b.module, "sched_yield", I32, []), [])
     rounds.add_incoming(b.add(rounds, ir.Constant(I32, 1)), b.block)
     now = b.load_atomic(generation, "acquire", 4, typ=I32)
     b.cbranch(b.icmp_signed("==", now, seen), spin, out)
     b.position_at_end(out)
+
+
+def _pause(b: ir.IRBuilder, target: Machine) -> None:
+    """The CPU's spin-wait hint, where it has one."""
+    match target.arch:
+        case "x86_64" | "i686" | "i386":
+            b.call(intrinsic(b.module, "llvm.x86.sse2.pause", VOID, []), [])
+        case "aarch64" | "arm64":
+            b.call(intrinsic(b.module, "llvm.aarch64.hint", VOID, [I32]), [ir.Constant(I32, 1)])
+        case _:
+            pass

@@ -20,7 +20,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from frittata.backends.jit import HostTarget, Unit, UnitTimes, compile_unit
+from frittata.backends.jit import Machine, Unit, UnitTimes, compile_unit
 from frittata.backends.kernel_cache import EntryCache, kernel_key
 from frittata.backends.llvm.codegen import Emitted
 
@@ -40,7 +40,7 @@ class Built:
     times: UnitTimes | None
 
 
-def build_units(emitted: Emitted, target: HostTarget, cache: EntryCache | None,
+def build_units(emitted: Emitted, target: Machine, cache: EntryCache | None,
                 vectorized: frozenset[str] = frozenset()) -> dict[str, Built]:
     """Every kernel unit, then the entry unit (named "entry"), compiled or read from `cache`;
     `vectorized` names the kernels written with explicit vectors."""
@@ -64,7 +64,7 @@ def build_units(emitted: Emitted, target: HostTarget, cache: EntryCache | None,
     return built
 
 
-def _compile_all(jobs: dict[str, tuple[str, int]], target: HostTarget) -> dict[str, tuple[Unit, UnitTimes]]:
+def _compile_all(jobs: dict[str, tuple[str, int]], target: Machine) -> dict[str, tuple[Unit, UnitTimes]]:
     workers = min(len(jobs), os.cpu_count() or 1)
     size = sum(len(text) for text, _ in jobs.values())
     if workers < 2 or len(jobs) < PARALLEL_UNITS or size < PARALLEL_BYTES:

@@ -1,9 +1,15 @@
-"""The "llvm" target: the host CPU, priced by the analytical CPU model, built through LLVM."""
+"""The "llvm" target: the host CPU, priced by the analytical CPU model, built through LLVM; and
+the same for another machine named by a target string ("llvm -mtriple=aarch64-linux-gnu
+-mcpu=cortex-a72"): its vector width in the cost model and the kernels, its code generator,
+a `CrossModule` as the result."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from frittata.backends import fileformat
+from frittata.backends.cross import CrossModule
+from frittata.backends.jit import Machine, host
 from frittata.backends.runtime import SAVED_KIND, Module
 from frittata.backends.target import Target
 
@@ -27,7 +33,7 @@ def cost_model() -> CostModel:
     return CpuModel.for_host()
 
 
-def build_native(program: Program, threads: int | None) -> Module:
+def build_native(program: Program, threads: int | None) -> Module | CrossModule:
     """The llvm backend's build, imported when first asked for: loading a saved module needs
     only the runtime."""
     from frittata.backends.llvm.build import build
@@ -35,4 +41,31 @@ def build_native(program: Program, threads: int | None) -> Module:
     return build(program, threads=threads)
 
 
-LLVM = Target("llvm", SAVED_KIND, schedule, cost_model, build_native, Module)
+def load(saved: fileformat.Saved, threads: int | None) -> Module | CrossModule:
+    """A runnable module when the file's code is for this machine's architecture, else a
+    `CrossModule` (files without a triple are for this architecture)."""
+    if saved.meta.get("triple", host().triple) != host().triple:
+        return CrossModule(saved)
+    return Module(saved, threads)
+
+
+LLVM = Target("llvm", SAVED_KIND, schedule, cost_model, build_native, load)
+
+
+def for_machine(spec: str) -> Target:
+    """The llvm target for the machine the target string `spec` names (`jit.Machine.parse`)."""
+    machine = Machine.parse(spec)
+    if machine == host():
+        return LLVM
+
+    def model() -> CostModel:
+        from frittata.extract.cpu_model import CpuModel
+
+        return CpuModel.for_lanes(machine.lanes)
+
+    def build_for(program: Program, threads: int | None) -> Module | CrossModule:
+        from frittata.backends.llvm.build import build
+
+        return build(program, threads=threads, target=machine)
+
+    return Target(spec, SAVED_KIND, schedule, model, build_for, load)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from frittata.backends.cross import CrossModule
 from frittata.backends.runtime import Module
 from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram
@@ -54,7 +55,7 @@ class HostPart:
         self.constant = not self.program.inputs
         self.value: dict[str, np.ndarray] = evaluate(self.program) if self.constant else {}
         self.passthrough = all(t.op == Op.INPUT for t in outputs.values())
-        self.module: Module | None = None
+        self.module: Module | CrossModule | None = None
         if not (self.constant or self.passthrough):
             from frittata.backends.llvm import build as build_llvm
 

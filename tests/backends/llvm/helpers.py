@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import frittata as ft
-from frittata.backends.jit import HostTarget, host
+from frittata.backends.jit import Machine, host
 from frittata.backends.llvm import build
 from tests.strategies import inputs_for
 
@@ -39,7 +39,7 @@ def rand(shape, dtype="float32", seed=0, scale=1.0) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class SixteenLanes(HostTarget):
+class SixteenLanes(Machine):
     """An AVX2 target that emits the AVX-512 (16-lane) kernels."""
 
     @property
@@ -47,17 +47,17 @@ class SixteenLanes(HostTarget):
         return 16
 
 
-def targets() -> dict[str, HostTarget]:
+def targets() -> dict[str, Machine]:
     """Both ISAs' kernels, forced through the LLVM target: AVX2 runs anywhere with AVX2; AVX-512
     runs on an AVX-512 host, and elsewhere its 16-lane kernels are built for AVX2 (LLVM splits
     every vector in two), so the variant's indexing and tails are checked on any x86 machine."""
     triple = host().triple
-    avx512 = (HostTarget(triple, "skylake-avx512", AVX512_FEATURES) if "+avx512f" in host().features.split(",")
+    avx512 = (Machine(triple, "skylake-avx512", AVX512_FEATURES) if "+avx512f" in host().features.split(",")
               else SixteenLanes(triple, "znver3", AVX2_FEATURES))
-    return {"avx2": HostTarget(triple, "znver3", AVX2_FEATURES), "avx512": avx512}
+    return {"avx2": Machine(triple, "znver3", AVX2_FEATURES), "avx512": avx512}
 
 
-def check_on(program: ft.Program, target: HostTarget, threads: int = 2) -> ft.Module:
+def check_on(program: ft.Program, target: Machine, threads: int = 2) -> ft.Module:
     """`check` with the kernels of `target` (see `targets`)."""
     inputs = inputs_for(program, seed=4)
     mod = build(program, threads=threads, target=target)

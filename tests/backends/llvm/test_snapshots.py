@@ -16,14 +16,14 @@ import pytest
 import frittata as ft
 from frittata import terms as T
 from frittata.backends import fileformat
-from frittata.backends.jit import HostTarget, Unit, verify
+from frittata.backends.jit import Machine, Unit, saved_units, verify
 from frittata.backends.llvm.codegen import emit_module, split_units
 from frittata.backends.llvm.plan import make_plan
-from frittata.backends.runtime import Module, saved_units
+from frittata.backends.runtime import Module
 from tests.strategies import inputs_for
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-AVX2 = HostTarget("x86_64-unknown-linux-gnu", "znver3", "+avx,+avx2,+fma")
+AVX2 = Machine("x86_64-unknown-linux-gnu", "znver3", "+avx,+avx2,+fma")
 
 
 def _programs() -> dict[str, ft.Program]:
