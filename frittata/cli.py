@@ -8,7 +8,7 @@ import traceback
 from importlib.metadata import version
 from pathlib import Path
 
-from frittata.errors import FrittataError, RuleCheckError, RuntimeInputError
+from frittata.errors import DeployError, FrittataError, RuleCheckError, RuntimeInputError
 
 
 EPILOG = """exit status:
@@ -45,8 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--target", default="llvm", choices=("llvm", "vta"))
     comp = command("compile", "compile an ONNX model (or a zoo:NAME model) to a module file")
     comp.add_argument("model", help="MODEL.onnx, or zoo:NAME for a built-in model")
-    comp.add_argument("--target", default="llvm", help="llvm | vta | a registered target")
-    comp.add_argument("-o", "--output", help="where to save the compiled module (.ftm)")
+    comp.add_argument("--target", default="llvm",
+                      help='llvm | vta | a registered target | "llvm -mtriple=T -mcpu=C -mattr=F" (cross)')
+    comp.add_argument("-o", "--output", help="where to write what --emit names")
+    comp.add_argument("--emit", choices=("ftm", "so", "c-header"), default="ftm",
+                      help="ftm: a module file for frittata.load; so: a shared library with a C API (llvm "
+                           "targets), its header beside it; c-header: that header alone")
     comp.add_argument("--report", action="store_true", help="print what every stage did")
     comp.add_argument("--show", metavar="PATH", help="draw the compiled program (.svg, or .dot for text)")
     comp.add_argument("--rules", nargs="*", default=[],
@@ -192,10 +196,26 @@ def _compile(args: argparse.Namespace) -> int:
     if args.show:
         _show(module.program, args.show, args.target, Path(args.model).stem)
     if args.output:
-        module.save(args.output)
+        _emit(module, args.emit, Path(args.output))
         if not args.quiet:
-            print(f"saved {args.output}: {module}")
+            print(f"wrote {args.output} ({args.emit}): {module}")
     return 0
+
+
+def _emit(module, kind: str, path: Path) -> None:
+    match kind:
+        case "ftm":
+            module.save(path)
+        case "so" | "c-header" if not hasattr(module, "export_library"):
+            raise DeployError(f"--emit {kind}: expected an llvm target's module, got {type(module).__name__}")
+        case "so":
+            module.export_library(path)
+        case "c-header":
+            from frittata.backends.export import header_text
+
+            path.write_text(header_text())
+        case _:
+            raise AssertionError(f"--emit {kind} is not a choice")
 
 
 def _show(program, path: str, target: str, title: str) -> None:

@@ -3,6 +3,7 @@ temporary folders, or `main(argv)` where no compile is needed): every README com
 outputs checked against the interpreter, its global flags in either position, and its exit codes
 (0 success, 1 a check failed, 2 a usage or input error)."""
 
+import ctypes
 import importlib.metadata
 import subprocess
 import sys
@@ -291,3 +292,12 @@ def test_compile_refuses_an_unsound_rule_file_unless_told_not_to_check(tmp_path)
     trusted = frittata("compile", str(model), "--rules", str(tmp_path / "bad.rules"), "--no-check-rules",
                        "--report", "-q")
     assert "fired bad-relu-neg" in trusted.stdout and "check-rules" not in trusted.stdout
+
+
+def test_compile_emits_a_shared_library_and_its_header(compiled, tmp_path):
+    folder, program, _ = compiled
+    frittata("-q", "compile", str(folder / "mlp.onnx"), "--emit", "so", "-o", str(tmp_path / "lib" / "mlp.so"))
+    frittata("-q", "compile", str(folder / "mlp.onnx"), "--emit", "c-header", "-o", str(tmp_path / "api.h"))
+    assert (tmp_path / "api.h").read_text() == (tmp_path / "lib" / "frittata_model.h").read_text()
+    lib = ctypes.CDLL(str(tmp_path / "lib" / "mlp.so"))
+    assert (lib.frittata_model_num_inputs(), lib.frittata_model_num_outputs()) == (1, 1)

@@ -60,19 +60,25 @@ def export_library(saved: fileformat.Saved, path: str | Path, cc: str | None = N
         raise DeployError(f"export_library: expected the C compiler {compiler!r} for {machine.triple} on PATH, "
                           "found none (install it, e.g. Debian's gcc-aarch64-linux-gnu, or pass cc=)")
     out = Path(path).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="frittata-export-") as scratch:
         work = Path(scratch)
         objects = write_objects(saved, machine, work)
         (work / "params.bin").write_bytes(_params_blob(saved)[0])
         (work / "tables.c").write_text(tables_source(saved, work / "params.bin"))
         (work / "exports.map").write_text(EXPORTS)
-        for name in (HEADER, RUNTIME):
-            (work / name).write_text(resources.files("frittata.backends").joinpath("c", name).read_text())
+        (work / HEADER).write_text(header_text())
+        (work / RUNTIME).write_text(resources.files("frittata.backends").joinpath("c", RUNTIME).read_text())
         command = [compiler, *C_FLAGS, f"-I{work}", "-o", str(out), str(work / RUNTIME), str(work / "tables.c"),
                    *map(str, objects), f"-Wl,--version-script={work / 'exports.map'}", "-lpthread", "-lm"]
         _run(command, "export_library")
-    (out.parent / HEADER).write_text(resources.files("frittata.backends").joinpath("c", HEADER).read_text())
+    (out.parent / HEADER).write_text(header_text())
     return out
+
+
+def header_text() -> str:
+    """`frittata_model.h`: the C API every exported library implements."""
+    return resources.files("frittata.backends").joinpath("c", HEADER).read_text()
 
 
 def write_objects(saved: fileformat.Saved, machine: Machine, directory: Path) -> list[Path]:

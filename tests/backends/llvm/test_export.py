@@ -1,0 +1,124 @@
+"""Cross-compilation and the deployable shared library: the C runtime and the example runner
+(`examples/deploy_c`) against the interpreter, on the host and on AArch64 under qemu-user."""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import frittata as ft
+from frittata.backends.cross import CrossModule
+from frittata.backends.jit import Machine, host
+from frittata.errors import DeployError, FrittataError
+from frittata.terms import builders as T
+from frittata.terms import zoo
+
+AARCH64 = "llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a72"
+AARCH64_TOOLS = ("aarch64-linux-gnu-gcc", "qemu-aarch64")
+"""Debian's gcc-aarch64-linux-gnu and qemu-user, which the test command installs."""
+
+_spec = importlib.util.spec_from_file_location(
+    "deploy", Path(__file__).parents[3] / "examples" / "deploy_c" / "deploy.py")
+assert _spec is not None and _spec.loader is not None
+deploy = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(deploy)
+
+
+def small_cnn() -> ft.Program:
+    """conv (bias, relu) -> max pool -> conv -> global average -> dense: every kind of kernel."""
+    rng = np.random.default_rng(3)
+
+    def param(name, *shape):
+        return T.param(name, (rng.standard_normal(shape) * 0.3).astype(np.float32))
+
+    x = T.var("x", (1, 3, 16, 16))
+    y = T.relu(T.add(T.conv2d(x, param("w1", 8, 3, 3, 3), pads=1), T.reshape(param("b1", 8), (1, 8, 1, 1))))
+    y = T.max_pool2d(y, kernel=2, strides=2)
+    y = T.relu(T.conv2d(y, param("w2", 16, 8, 3, 3), pads=1))
+    y = T.reshape(T.reduce_mean(y, axes=(2, 3)), (1, 16))
+    return ft.Program({"logits": T.add(T.dense(y, param("w3", 10, 16)), param("b3", 10))})
+
+
+PROGRAMS = {"mlp": zoo.mlp, "cnn": small_cnn}
+
+
+def check_from_c(module, program: ft.Program, directory: Path, threads: int = 1) -> None:
+    inputs = zoo.example_input(program)
+    got, printed = deploy.run_from_c(module, inputs, directory, repeat=2, threads=threads)
+    want = ft.evaluate(program, inputs)
+    assert set(got) == set(want) and "median" in printed
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_host_library_from_c_equals_the_interpreter(name, tmp_path):
+    program = PROGRAMS[name]()
+    check_from_c(ft.compile(program), program, tmp_path, threads=2)
+
+
+@pytest.mark.skipif(any(shutil.which(tool) is None for tool in AARCH64_TOOLS),
+                    reason=f"needs {AARCH64_TOOLS} (Debian gcc-aarch64-linux-gnu, qemu-user)")
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_aarch64_library_under_qemu_equals_the_interpreter(name, tmp_path):
+    program = PROGRAMS[name]()
+    module = ft.compile(program, target=AARCH64)
+    assert isinstance(module, CrossModule) and module.triple == "aarch64-linux-gnu"
+    assert "aarch64" in module.report["backend"]["target"]
+    check_from_c(module, program, tmp_path, threads=2)
+
+
+def test_c_api_checks_names_sizes_and_state(tmp_path):
+    program = zoo.mlp()
+    lib = ctypes.CDLL(str(ft.compile(program).export_library(tmp_path / "mlp.so")))
+    lib.frittata_model_error.restype = ctypes.c_char_p
+    lib.frittata_model_input.restype = ctypes.c_void_p
+    assert (tmp_path / "frittata_model.h").exists()
+    model = ctypes.c_void_p()
+    assert lib.frittata_model_create(0, ctypes.byref(model)) == 5
+    assert b"expected 1 or more threads, got 0" in lib.frittata_model_error(None)
+    assert lib.frittata_model_create(1, ctypes.byref(model)) == 0
+    (name, x), = zoo.example_input(program).items()
+    data = x.ctypes.data_as(ctypes.c_void_p)
+    assert lib.frittata_model_run(model) == 4
+    assert f"input '{name}' is not".encode() in lib.frittata_model_error(model)
+    assert lib.frittata_model_set_input(model, b"nope", data, ctypes.c_size_t(x.nbytes)) == 1
+    assert f"expected one of the inputs '{name}', got 'nope'".encode() in lib.frittata_model_error(model)
+    assert lib.frittata_model_set_input(model, name.encode(), data, ctypes.c_size_t(x.nbytes - 4)) == 2
+    assert f"expected {x.nbytes} bytes (float32), got {x.nbytes - 4}".encode() in lib.frittata_model_error(model)
+    assert lib.frittata_model_set_input(model, name.encode(), data, ctypes.c_size_t(x.nbytes)) == 0
+    assert lib.frittata_model_run(model) == 0
+    (out_name, want), = ft.evaluate(program, {name: x}).items()
+    out = np.empty_like(want)
+    assert lib.frittata_model_get_output(model, out_name.encode(), out.ctypes.data_as(ctypes.c_void_p),
+                                         ctypes.c_size_t(out.nbytes)) == 0
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    assert lib.frittata_model_num_inputs() == 1 and lib.frittata_model_input(1) is None
+    lib.frittata_model_free(model)
+
+
+def test_cross_module_saves_loads_and_refuses_to_run_here(tmp_path):
+    module = ft.compile(zoo.mlp(), target=AARCH64)
+    with pytest.raises(DeployError, match="expected to run on a aarch64-linux-gnu machine"):
+        module.run(**zoo.example_input(zoo.mlp()))
+    module.save(tmp_path / "mlp.ftm")
+    loaded = ft.load(tmp_path / "mlp.ftm")
+    assert isinstance(loaded, CrossModule) and loaded.inputs == module.inputs
+    with pytest.raises(DeployError, match="expected the C compiler 'no-such-cc'"):
+        loaded.export_library(tmp_path / "mlp.so", cc="no-such-cc")
+
+
+def test_target_strings():
+    assert Machine.parse("llvm") == host()
+    machine = Machine.parse(AARCH64)
+    assert (machine.triple, machine.cpu, machine.lanes) == ("aarch64-linux-gnu", "cortex-a72", 4)
+    assert Machine.parse("llvm -mtriple=wasm32-unknown-unknown -mattr=+simd128").lanes == 4
+    for bad, message in [("gcc", "expected 'llvm'"), ("llvm -mcpu", "each with a value"),
+                         ("llvm -O3=1", "expected options"), ("llvm -mtriple=nope-nope", "a triple LLVM")]:
+        with pytest.raises(FrittataError, match=message):
+            Machine.parse(bad)
