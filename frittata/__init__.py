@@ -18,6 +18,7 @@ from frittata.errors import (
     RuleCheckError,
     RuntimeInputError,
 )
+from frittata.autodiff import optim
 from frittata.backends.target import Target
 from frittata.quantize import quantize
 from frittata.terms import Program, Term, evaluate
@@ -25,7 +26,7 @@ from frittata.terms import Program, Term, evaluate
 __all__ = [
     "ExtractionError", "FrittataError", "FrittataTypeError", "FrontendError", "GradientError", "HardwareError",
     "LoweringError", "ModuleFormatError", "Program", "RewriteError", "RuleCheckError", "RuntimeInputError", "Target",
-    "Term", "compile", "evaluate", "from_onnx", "grad", "load", "quantize", "register_target", "terms",
+    "Term", "compile", "evaluate", "from_onnx", "grad", "load", "optim", "quantize", "register_target", "terms",
 ]
 
 

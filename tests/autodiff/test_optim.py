@@ -1,0 +1,60 @@
+"""Optimizer steps as terms against torch.optim, and the compiled training step against the
+interpreted one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import frittata as ft
+from frittata.autodiff.models import classifier, mlp
+from frittata.terms.dtypes import TensorType
+
+torch = pytest.importorskip("torch", reason="torch is not installed: no optimizer to compare with")
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (ft.optim.SGD(lr=0.1, momentum=0.9, weight_decay=0.01),
+     lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01)),
+    (ft.optim.SGD(lr=0.05), lambda p: torch.optim.SGD(p, lr=0.05)),
+    (ft.optim.Adam(lr=0.01, beta1=0.8, beta2=0.99, eps=1e-6),
+     lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), eps=1e-6)),
+])
+def test_step_programs_match_torch_optim(ours, theirs, rng):
+    w = rng.standard_normal((3, 4)).astype(np.float32)
+    program = ft.optim.step_program(ours, {"w": TensorType((3, 4), "float32")})
+    tensor = torch.tensor(w.copy(), requires_grad=True)
+    optimizer = theirs([tensor])
+    state = {f"{s}.w": np.zeros_like(w) for s in ours.slots}
+    for step in range(1, 4):
+        g = rng.standard_normal((3, 4)).astype(np.float32)
+        feed = {"w": w, "grad_w": g, **state, "step": np.float32(step)}
+        out = ft.evaluate(program, {n: feed[n] for n in program.inputs})
+        w, state = out["w"], {n: out[n] for n in state}
+        tensor.grad = torch.tensor(g)
+        optimizer.step()
+        np.testing.assert_allclose(w, tensor.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_train_step_equals_interpreted(rng):
+    model = classifier(mlp(4, (16, 8, 4)))
+    model = model.with_outputs({"loss": model.outputs["loss"]})
+    optimizer = ft.optim.Adam(lr=0.01)
+    interpreted = ft.optim.TrainStep(model, optimizer)
+    compiled = ft.optim.TrainStep(model, optimizer).compile("llvm")
+    for _ in range(3):
+        batch = {"x": rng.standard_normal((4, 16)).astype(np.float32),
+                 "y": np.eye(4, dtype=np.float32)[rng.integers(0, 4, 4)]}
+        assert compiled.step(**batch) == pytest.approx(interpreted.step(**batch), rel=1e-5)
+        for table in ("params", "state"):
+            ours, ref = getattr(compiled, table), getattr(interpreted, table)
+            assert sorted(ours) == sorted(ref)
+            for name in ref:
+                np.testing.assert_allclose(ours[name], ref[name], rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_train_step_names_missing_batch_inputs():
+    model = classifier(mlp(2, (3, 2)))
+    step = ft.optim.TrainStep(model, ft.optim.SGD())
+    with pytest.raises(ft.FrittataTypeError, match="'y'"):
+        step.step(x=np.zeros((2, 3), np.float32))
