@@ -3,7 +3,8 @@ was compiled for (the host, or a cross target such as AArch64).
 
 The library holds the module's kernels and entry point (object code emitted again from the
 saved optimized IR, position-independent), its parameters (embedded with the assembler's
-`.incbin`, each 64-byte aligned), generated tables (signature, parameter offsets, arena size)
+`.incbin`, each 64-byte aligned), generated tables (signature, parameter offsets, arena size,
+the status records of run-time index checks)
 and the runtime `c/frittata_model.c`, which implements the API of `c/frittata_model.h`:
 create, set input by name, run, get output, free, errors as codes plus a message. Only the
 `frittata_model_*` functions are exported. The system's C compiler for the target links it:
@@ -119,6 +120,11 @@ def tables_source(saved: fileformat.Saved, params_path: Path) -> str:
             entries.append(f'    {{"{_c_string(name)}", "{dtype}", {len(shape)}, {kind}_shape_{i}, {nbytes}u}},')
         lines += [f"const frittata_tensor_info frittata_{kind}_[] = {{", *(entries or ["    {0}"]), "};",
                   f"const int frittata_num_{kind}_ = {len(entries)};", ""]
+    checks = [f'    {{{int(offset)}u, "{_c_string(op)}", "{_c_string(what)}"}},'
+              for offset, op, what, _ in meta.get("checks", [])]
+    lines += ["typedef struct index_check { uint64_t offset; const char *op; const char *what; } index_check;",
+              "const index_check frittata_checks_[] = {", *(checks or ["    {0}"]), "};",
+              f"const int frittata_num_checks_ = {len(checks)};", ""]
     lines += [f"const uint64_t frittata_param_offsets_[] = {{{', '.join(map(str, offsets)) or '0'}}};",
               f"const int frittata_num_params_ = {len(offsets)};",
               f"const uint64_t frittata_arena_bytes_ = {int(meta['arena_bytes'])}u;", "",

@@ -30,6 +30,16 @@ extern const uint64_t frittata_param_offsets_[];
 extern const int frittata_num_params_;
 extern const uint64_t frittata_arena_bytes_;
 
+/* A kernel that indexes by run-time values writes a status record {failed, value, flat position,
+   bound} (int64) into the arena before it touches memory; these name the op and what it indexes. */
+typedef struct index_check {
+    uint64_t offset;
+    const char *op;
+    const char *what;
+} index_check;
+extern const index_check frittata_checks_[];
+extern const int frittata_num_checks_;
+
 void frittata_run(void **slots, int32_t tid, int32_t nthreads, int32_t *barrier);
 
 typedef struct worker {
@@ -224,6 +234,14 @@ int frittata_model_run(frittata_model *m) {
     pthread_mutex_lock(&m->lock);
     while (m->finished < m->started) pthread_cond_wait(&m->done, &m->lock);
     pthread_mutex_unlock(&m->lock);
+    for (int i = 0; i < frittata_num_checks_; i++) {
+        const int64_t *status = (const int64_t *)((const char *)m->arena + frittata_checks_[i].offset);
+        if (status[0])
+            return fail(m->error, FRITTATA_ERROR_INDEX,
+                        "%s: index %lld at flat position %lld of the indices is outside the valid range "
+                        "[%lld, %lld) of %s", frittata_checks_[i].op, (long long)status[1], (long long)status[2],
+                        -(long long)status[3], (long long)status[3], frittata_checks_[i].what);
+    }
     return FRITTATA_OK;
 }
 

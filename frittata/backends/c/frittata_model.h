@@ -32,7 +32,9 @@ enum {
     FRITTATA_ERROR_SIZE = 2,     /* the buffer size is not the tensor's size in bytes */
     FRITTATA_ERROR_MEMORY = 3,   /* an allocation or a thread failed */
     FRITTATA_ERROR_STATE = 4,    /* run before every input was set */
-    FRITTATA_ERROR_ARGUMENT = 5  /* a NULL pointer or a thread count below 1 */
+    FRITTATA_ERROR_ARGUMENT = 5, /* a NULL pointer or a thread count below 1 */
+    FRITTATA_ERROR_INDEX = 6     /* an input index (a token id, say) was out of range: the kernel
+                                    skipped its accesses and the outputs of this run are invalid */
 };
 
 typedef struct frittata_tensor_info {

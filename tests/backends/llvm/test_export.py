@@ -122,3 +122,28 @@ def test_target_strings():
                          ("llvm -O3=1", "expected options"), ("llvm -mtriple=nope-nope", "a triple LLVM")]:
         with pytest.raises(FrittataError, match=message):
             Machine.parse(bad)
+
+
+def test_c_api_reports_an_out_of_range_index(tmp_path):
+    """A run-time index check (an embedding lookup) fails the C run with FRITTATA_ERROR_INDEX."""
+    from frittata.terms.indexing import take
+
+    table = T.param("table", np.arange(40, dtype=np.float32).reshape(10, 4))
+    program = ft.Program({"rows": take(table, T.var("ids", (3,), "int64"))})
+    lib = ctypes.CDLL(str(ft.compile(program).export_library(tmp_path / "lookup.so")))
+    lib.frittata_model_error.restype = ctypes.c_char_p
+    model = ctypes.c_void_p()
+    assert lib.frittata_model_create(1, ctypes.byref(model)) == 0
+    rows = np.empty((3, 4), np.float32)
+    for ids, code in [([1, -1, 9], 0), ([1, 10, 2], 6), ([0, 0, 0], 0)]:
+        x = np.array(ids, np.int64)
+        assert lib.frittata_model_set_input(model, b"ids", x.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(24)) == 0
+        assert lib.frittata_model_run(model) == code, lib.frittata_model_error(model)
+        if code:
+            assert b"index 10 at flat position 1" in lib.frittata_model_error(model)
+            assert b"[-10, 10)" in lib.frittata_model_error(model)
+            continue
+        assert lib.frittata_model_get_output(model, b"rows", rows.ctypes.data_as(ctypes.c_void_p),
+                                             ctypes.c_size_t(rows.nbytes)) == 0
+        np.testing.assert_array_equal(rows, np.take(np.arange(40, dtype=np.float32).reshape(10, 4), ids, axis=0))
+    lib.frittata_model_free(model)
