@@ -3,8 +3,10 @@
 Prints the host CPU and its vector ISA, then median latencies and ratios (frittata / peer;
 below 1 is faster) for matmul 512 and 1024, a 3x3 conv 64->64 at 56x56 with bias and relu, a
 depthwise 3x3 conv over 32 channels at 112x112 with bias and ReLU6 (MobileNetV2's first block),
-and the zoo's MLP, ResNet-18, MobileNetV2 and transformer block, on 1 and 2 threads, plus
-compile time per model. numpy's BLAS runs on the
+and the zoo's MLP, ResNet-18, MobileNetV2 and transformer block, plus two token-input language
+models imported from ONNX (`frittata.terms.zoo_lm`: a GPT-style decoder, context 128, 4 layers,
+width 256; a BERT-style encoder, sequence 128, 4 layers, width 256; vocabulary 8192), which
+onnxruntime runs from the same ONNX model, on 1 and 2 threads, plus compile time per model. numpy's BLAS runs on the
 same number of threads (through threadpoolctl, a bench-only dependency: `pip install
 threadpoolctl`; without it the numpy column is left out).
 Run: python bench/llvm_bench.py [--repeat N] [--only NAME] [--as-written]
@@ -20,6 +22,7 @@ import functools
 import time
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 try:
@@ -31,15 +34,16 @@ import frittata as ft
 from frittata import terms as T
 from frittata.backends.llvm import build
 from frittata.benchmark import median_ms
-from frittata.terms import zoo
+from frittata.terms import zoo, zoo_lm
 from frittata.terms.onnx_export import to_onnx
 
 
-def ort_session(program: ft.Program, threads: int) -> ort.InferenceSession:
+def ort_session(program: ft.Program | onnx.ModelProto, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(to_onnx(program).SerializeToString(), options, providers=["CPUExecutionProvider"])
+    model = to_onnx(program) if isinstance(program, ft.Program) else program
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
 def inputs_of(program: ft.Program) -> dict[str, np.ndarray]:
@@ -79,6 +83,14 @@ CASES = {
 }
 
 
+LM_VOCAB = 8192
+LANGUAGE_MODELS = {
+    "gpt decoder ctx128 L4 w256": lambda: zoo_lm.gpt(LM_VOCAB, context=128, width=256, heads=4, layers=4),
+    "bert encoder seq128 L4 w256": lambda: zoo_lm.bert(LM_VOCAB, seq=128, width=256, heads=4, layers=4),
+}
+"""ONNX models: frittata imports them, onnxruntime runs them as they are."""
+
+
 def host_description() -> str:
     """The CPU's name and the vector ISA the backend targets on it."""
     from frittata.backends.jit import host
@@ -106,14 +118,16 @@ def numpy_column(a: np.ndarray, b: np.ndarray, ours: float, threads: int, repeat
 
 
 def bench_case(name: str, make, flops, repeat: int, optimize: bool = True) -> None:
-    program = make()
-    inputs = inputs_of(program)
+    made = make()
+    onnx_model = made if not isinstance(made, ft.Program) else None
+    program = made if onnx_model is None else ft.from_onnx(onnx_model)
+    inputs = inputs_of(program) if onnx_model is None else zoo_lm.token_inputs(onnx_model, LM_VOCAB, padding=16)
     for threads in (1, 2):
         start = time.perf_counter()
         mod = ft.compile(program, threads=threads) if optimize else build(program, threads=threads)
         compile_s = time.perf_counter() - start
         ours = mod.benchmark(inputs, repeat=repeat)["median_ms"]
-        session = ort_session(program, threads)
+        session = ort_session(program if onnx_model is None else onnx_model, threads)
         theirs = median_ms(functools.partial(session.run, None, inputs), repeat, warmup=1)
         line = (f"{name:30s} t={threads}  frittata {ours:8.3f} ms  onnxruntime {theirs:8.3f} ms"
                 f"  ratio {ours / theirs:5.2f}  compile {compile_s:5.2f} s")
@@ -131,7 +145,7 @@ def main() -> None:
     parser.add_argument("--as-written", action="store_true", help="build the programs without optimizing them")
     args = parser.parse_args()
     print(f"# {host_description()}")
-    for name, (make, flops) in CASES.items():
+    for name, (make, flops) in (CASES | {n: (m, None) for n, m in LANGUAGE_MODELS.items()}).items():
         if args.only is None or args.only in name:
             bench_case(name, make, flops, args.repeat, not args.as_written)
 

@@ -40,7 +40,7 @@ _FLOAT_OPS = FLOAT_ONLY | {Op.BATCH_NORM, Op.LAYER_NORM, Op.SOFTMAX, Op.AVG_POOL
                            Op.GLOBAL_AVG_POOL, Op.REDUCE_MEAN}
 # The valid domain of an operand, by (operator, position); "any" elsewhere.
 DOMAINS = {(Op.BATCH_NORM, 4): "positive", (Op.DIV, 1): "nonzero", (Op.SQRT, 0): "positive",
-           (Op.LOG, 0): "positive", (Op.POW, 0): "positive"}
+           (Op.LOG, 0): "positive", (Op.POW, 0): "positive", (Op.TAKE, 1): "index"}
 # Dtypes admitted by a dtype guard on a leaf (`dtype-is` admits the dtype it names).
 GUARD_DTYPES = {"is-8-bit": ("int8", "uint8"), "is-float": ("float32",), "is-int": INT_DTYPES}
 # Ranks of a first operand with nothing to fit (a contraction's input is sometimes batched).
@@ -226,7 +226,8 @@ class _TooLarge(Exception):
 def random_array(ty: TensorType, rng: np.random.Generator, domain: str = "any") -> np.ndarray:
     """Random data of a type within a domain: "any" (signed normals for floats), "positive"
     (floats in [0.5, 2)) or "nonzero" (magnitudes in [0.5, 2), either sign); integers across
-    a full-ish range (positive or non-zero where the domain says so)."""
+    a full-ish range (positive or non-zero where the domain says so), or, for "index", -1 and
+    0 (the last and the first position, valid on an axis of any size)."""
     if ty.dtype == "bool":
         return rng.random(ty.shape) < 0.5
     if is_int(ty.dtype):
@@ -244,6 +245,8 @@ def random_array(ty: TensorType, rng: np.random.Generator, domain: str = "any") 
 
 
 def _random_ints(ty: TensorType, rng: np.random.Generator, domain: str) -> np.ndarray:
+    if domain == "index":  # in range of any axis: the first and the last position
+        return rng.integers(-1, 0, size=ty.shape, endpoint=True).astype(ty.dtype)
     info = np.iinfo(ty.dtype)
     lo, hi = (1 if domain == "positive" else max(info.min, -1000)), min(info.max, 1000)
     data = rng.integers(lo, hi, size=ty.shape, endpoint=True)

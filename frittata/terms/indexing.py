@@ -20,11 +20,14 @@ import numpy as np
 from frittata.errors import RuntimeInputError
 from frittata.terms.attr_forms import as_axis, as_int
 from frittata.terms.dtypes import TensorType, check_dtype, is_float, is_int
+from frittata.terms.elementwise import add
+from frittata.terms.expansion import infer_by_expansion
 from frittata.terms.infer import axis_in, fail
 from frittata.terms.ops import Attr, Cost, Op, define
 from frittata.terms.term import Term, build
 
-__all__ = ["take", "gather_elements", "gather_nd", "scatter_elements", "scatter_nd", "one_hot", "check_indices"]
+__all__ = ["take", "take_add", "gather_elements", "gather_nd", "scatter_elements", "scatter_nd", "one_hot",
+           "check_indices"]
 INDEX_DTYPES = ("int32", "int64")
 REDUCTIONS = ("none", "add")
 INDEXED = ("movement", "indexed")
@@ -62,6 +65,19 @@ def _take(node: Term, args: list[np.ndarray]) -> np.ndarray:
     where = node.attr("axis")
     flat = check_indices("take", indices, data.shape[where], f"axis {where} of data {node.args[0].type}")
     return np.take(data, flat, axis=where)
+
+
+def _check_take_add(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:
+    table, indices, addend = types
+    taken = _infer_take(op, [table, indices], attrs)
+    lead = taken.rank - addend.rank
+    fits = lead >= 0 and all(a in (1, t) for a, t in zip(addend.shape, taken.shape[lead:]))
+    if not fits or addend.dtype != table.dtype:
+        raise fail(op, f"an addend of dtype {table.dtype} that broadcasts to {taken}", addend)
+
+
+def _expand_take_add(op: Op, args: tuple[Term, ...], attrs: dict[str, Any]) -> Term:
+    return add(take(args[0], args[1], attrs["axis"]), args[2])
 
 
 def _infer_gather_elements(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
@@ -199,6 +215,9 @@ def _reduction(value: Any, first: TensorType | None) -> str:
 TAKE = define("take", 2, _infer_take, classes=INDEXED, cost=Cost.COPY,
               attrs=(Attr("axis", int, 0, as_axis("take"), lambda x: [0]),),
               evaluate=_take, onnx_export=_export("Gather", axis="axis"))
+TAKE_ADD = define("take_add", 3, infer_by_expansion(_check_take_add), classes=("kernel", "indexed"),
+                  cost=Cost.COPY, attrs=(Attr("axis", int, 0, as_axis("take_add"), lambda x: [0]),),
+                  expand=_expand_take_add)
 GATHER_ELEMENTS = define("gather_elements", 2, _infer_gather_elements, classes=INDEXED, cost=Cost.COPY,
                          attrs=(Attr("axis", int, 0, as_axis("gather_elements"), lambda x: [0]),),
                          evaluate=_gather_elements, onnx_export=_export("GatherElements", axis="axis"))
@@ -227,6 +246,12 @@ def take(data: Term, indices: Term, axis: int = 0) -> Term:
     """ONNX Gather with run-time indices (numpy `take`): out[pre, idx..., post] =
     data[pre, indices[idx...], post] along `axis`; shape data[:axis] + indices + data[axis+1:]."""
     return build(TAKE, (data, indices), axis=axis)
+
+
+def take_add(data: Term, indices: Term, addend: Term, axis: int = 0) -> Term:
+    """take(data, indices, axis) + addend in one pass (an embedding lookup and the position
+    embedding or bias added to it); the addend broadcasts to the take's shape."""
+    return build(TAKE_ADD, (data, indices, addend), axis=axis)
 
 
 def gather_elements(data: Term, indices: Term, axis: int = 0) -> Term:

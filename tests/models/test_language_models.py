@@ -43,6 +43,7 @@ def test_built_in_code_import_evaluate_and_compile(kind):
     assert "take" in _token_ops(program)
     _close(ft.evaluate(program, feeds), want)
     mod = ft.compile(program)
+    assert mod.program is not None and "take_add" in _token_ops(mod.program), "fuse-take-add did not fire"
     _close(mod.run(**feeds), want)
     feeds["ids"][0, 3] = VOCAB
     with pytest.raises(ft.RuntimeInputError, match=rf"take: index {VOCAB} at position \(0, 3\)"):

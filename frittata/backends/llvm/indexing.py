@@ -14,6 +14,8 @@ one per call) and raises `RuntimeInputError`. A negative index in range counts f
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from llvmlite import ir
@@ -24,7 +26,7 @@ from frittata.backends.llvm.irutil import (I1, I64, PTR, VOID, element_ptr, entr
 from frittata.backends.llvm.irutil import const as llconst
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.scalar import binary, cast, widen
-from frittata.backends.llvm.views import View, row_major
+from frittata.backends.llvm.views import View, broadcast_to, row_major
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -33,14 +35,15 @@ STATUS_WORDS = 4
 
 
 def check_message(t: Term) -> list:
-    """What the runtime needs to report a failed check of step `t`: the op, what the indices
-    address, and the indices' shape (to turn a flat position into an index)."""
+    """What the runtime needs to report a failed check of step `t`: the op (take_add names the
+    take of its expansion, as the interpreter does), what the indices address, and the indices'
+    shape (to turn a flat position into an index)."""
     data, indices = t.args[0].type, t.args[1].type
     if t.op in (Op.GATHER_ND, Op.SCATTER_ND):
         what = f"data {data}"
     else:
         what = f"axis {t.attr('axis')} of data {data}"
-    return [t.op.value, what, list(indices.shape)]
+    return ["take" if t.op == Op.TAKE_ADD else t.op.value, what, list(indices.shape)]
 
 
 def index_bounds(t: Term) -> tuple[int, ...]:
@@ -131,6 +134,33 @@ def emit_take(k: Kernel, data: View, indices: View, axis: int, out: View, status
             row = _wrapped(k, _index(k, indices, j), i64(n))
             source = b.mul(b.add(b.mul(p, i64(n)), row), i64(post))
             _memcpy(k, _at(k, out, b.mul(r, i64(post))), _at(k, data, source), size)
+
+
+def emit_take_add(k: Kernel, data: View, indices: View, addend: View, axis: int, out: View, status: View) -> None:
+    """out[p, j, q] = data[p, idx[j], q] + addend[p, j, q] (the addend broadcast), one pass."""
+    b = k.b
+    n, ranked = data.shape[axis], len(indices.shape)
+    shape, strides = out.shape, row_major(indices.shape)
+    bias = broadcast_to(addend, shape)
+    with if_then(b, check(k, indices, (n,), status), "ok"):
+        with _split_nest(k, shape) as at:
+            position = _dot(k, at[axis:axis + ranked], strides)
+            source = at[:axis] + [_wrapped(k, _index(k, indices, position), i64(n))] + at[axis + ranked:]
+            total = binary(b, Op.ADD, data.dtype, load(k, data, source), load(k, bias, at))
+            b.store(total, k.address(out, at))
+
+
+@contextmanager
+def _split_nest(k: Kernel, shape: tuple[int, ...]) -> Iterator[list[ir.Value]]:
+    """The loops over `shape`, axis 0 split across threads (a rank-0 shape: no loop, thread 0)."""
+    if not shape:
+        with if_then(k.b, k.b.icmp_signed("==", k.tid, ir.Constant(k.tid.type, 0)), "scalar"):
+            yield []
+        return
+    lo, hi = k.split(shape[0])
+    with for_range(k.b, lo, hi, name="p") as outer:
+        with loop_nest(k.b, shape[1:]) as inner:
+            yield [outer] + inner
 
 
 def emit_gather_elements(k: Kernel, data: View, indices: View, axis: int, out: View, status: View) -> None:
@@ -255,7 +285,8 @@ def _itemsize(dtype: str) -> int:
 
 
 def emit(k: Kernel, t: Term, args: list[View], out: View, status: View | None) -> None:
-    """The kernel of indexing step `t`; `status` is its record (every op but one_hot has one)."""
+    """The kernel of indexing step `t` (take_add too); `status` is its record (every op but
+    one_hot has one)."""
     if t.op == Op.ONE_HOT:
         axis = t.attr("axis") % (t.args[0].type.rank + 1)
         emit_one_hot(k, args[0], t.attr("depth"), axis, t.attr("off"), t.attr("on"), out)
@@ -264,6 +295,8 @@ def emit(k: Kernel, t: Term, args: list[View], out: View, status: View | None) -
     match t.op:
         case Op.TAKE:
             emit_take(k, args[0], args[1], t.attr("axis"), out, status)
+        case Op.TAKE_ADD:
+            emit_take_add(k, args[0], args[1], args[2], t.attr("axis"), out, status)
         case Op.GATHER_ELEMENTS:
             emit_gather_elements(k, args[0], args[1], t.attr("axis"), out, status)
         case Op.GATHER_ND:

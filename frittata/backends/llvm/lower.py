@@ -108,7 +108,7 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
             movement.emit_concat(k, args, t.attr("axis"), out)
         case Op.GATHER:
             movement.emit_gather(k, args[0], t.attr("axis"), t.attr("indices"), out)
-        case Op.TAKE | Op.GATHER_ELEMENTS | Op.GATHER_ND | Op.SCATTER_ELEMENTS | Op.SCATTER_ND | Op.ONE_HOT:
+        case _ if t.op.is_a("indexed") or t.op == Op.ONE_HOT:
             indexing.emit(k, t, args, out, None if step.status is None else contiguous(step.status))
         case Op.INPUT | Op.PARAM | Op.RESHAPE:
             raise AssertionError(f"{t.op} is placed, never a kernel step")

@@ -30,6 +30,21 @@ def test_take_rows_and_inner_axes(dtype):
     check(program, {"ids": _ids([[0, 10, -1, -11, 3], [5, 5, 2, 1, 0]], dtype), "x": rand((3, 11, 4))})
 
 
+def test_take_add_broadcasts_its_addend_and_checks_its_indices():
+    ids = T.var("ids", (2, 5), "int64")
+    program = ft.Program({"rows": T.take_add(T.param("table", TABLE), ids, T.var("pos", (5, 24))),
+                          "cols": T.take_add(T.var("x", (3, 11)), ids, T.var("b", (3, 1, 1)), axis=1),
+                          "scalar": T.take_add(T.var("v", (11,)), T.var("one", (), "int32"), T.var("s", ()))})
+    inputs = {"ids": _ids([[0, 10, -1, -11, 3], [5, 5, 2, 1, 0]]), "pos": rand((5, 24), seed=4),
+              "x": rand((3, 11), seed=5), "b": rand((3, 1, 1), seed=6), "v": rand((11,), seed=7),
+              "one": np.array(-2, np.int32), "s": np.array(0.5, np.float32)}
+    mod = check(program, inputs)
+    bad = inputs | {"one": np.array(11, np.int32)}
+    for runner in (mod.run, lambda **kw: ft.evaluate(program, kw)):
+        with pytest.raises(ft.RuntimeInputError, match=r"take: index 11 at position \(\) .*\[-11, 11\)"):
+            runner(**bad)
+
+
 def test_gather_elements_and_nd():
     x = T.var("x", (3, 4, 5))
     program = ft.Program({"e": T.gather_elements(x, T.var("e", (3, 2, 5), "int64"), axis=1),
