@@ -7,7 +7,7 @@ an ordinary `Program` that the interpreter evaluates and `frittata.compile` comp
 
 from frittata.autodiff.check import check_gradients, to_float64
 from frittata.autodiff.losses import batch_norm_train, log_softmax, mse, softmax_cross_entropy
-from frittata.autodiff.reverse import GRAD_PREFIX, backprop, grad, lift_params
+from frittata.autodiff.reverse import GRAD_PREFIX, backprop, bind_params, grad, lift_params
 
-__all__ = ["GRAD_PREFIX", "backprop", "batch_norm_train", "check_gradients", "grad", "lift_params", "log_softmax",
-           "mse", "softmax_cross_entropy", "to_float64"]
+__all__ = ["GRAD_PREFIX", "backprop", "batch_norm_train", "bind_params", "check_gradients", "grad", "lift_params",
+           "log_softmax", "mse", "softmax_cross_entropy", "to_float64"]

@@ -11,11 +11,13 @@ expansion into plain ops.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
 
 from frittata.autodiff import kit
 from frittata.errors import GradientError
-from frittata.terms.builders import add, broadcast_to, const, var
+from frittata.terms.builders import add, broadcast_to, const, param, var
 from frittata.terms.dtypes import is_float
 from frittata.terms.expansion import expand
 from frittata.terms.ops import Op
@@ -62,6 +64,19 @@ def lift_params(root: Term, names: Iterable[str]) -> Term:
             args = tuple(rebuilt[a] for a in node.args)
             rebuilt[node] = node if args == node.args else Term.make(node.op, args, node.attrs)
     return rebuilt[root]
+
+
+def bind_params(program: Program, values: Mapping[str, np.ndarray]) -> Program:
+    """`program` with the data of each parameter named in `values` replaced (trained weights)."""
+    rebuilt: dict[Term, Term] = {}
+    for node in program.terms():
+        if node.op == Op.PARAM and node.attr("ref").name in values:
+            name = node.attr("ref").name
+            rebuilt[node] = param(name, np.asarray(values[name], node.dtype).reshape(node.shape))
+        else:
+            args = tuple(rebuilt[a] for a in node.args)
+            rebuilt[node] = node if args == node.args else Term.make(node.op, args, node.attrs)
+    return program.with_outputs({n: rebuilt[t] for n, t in program.outputs.items()})
 
 
 def backprop(root: Term, seed: Term, targets: Iterable[Term]) -> dict[Term, Term]:

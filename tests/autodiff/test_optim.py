@@ -37,14 +37,14 @@ def test_step_programs_match_torch_optim(ours, theirs, rng):
 
 
 def test_compiled_train_step_equals_interpreted(rng):
-    model = classifier(mlp(4, (16, 8, 4)))
-    model = model.with_outputs({"loss": model.outputs["loss"]})
-    optimizer = ft.optim.Adam(lr=0.01)
+    """The digits example's MLP step (the same program, so a test session compiles it once)."""
+    model = classifier(mlp(64))
+    optimizer = ft.optim.Adam(lr=3e-3)
     interpreted = ft.optim.TrainStep(model, optimizer)
     compiled = ft.optim.TrainStep(model, optimizer).compile("llvm")
     for _ in range(3):
-        batch = {"x": rng.standard_normal((4, 16)).astype(np.float32),
-                 "y": np.eye(4, dtype=np.float32)[rng.integers(0, 4, 4)]}
+        batch = {"x": rng.random((64, 64)).astype(np.float32),
+                 "y": np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)]}
         assert compiled.step(**batch) == pytest.approx(interpreted.step(**batch), rel=1e-5)
         for table in ("params", "state"):
             ours, ref = getattr(compiled, table), getattr(interpreted, table)
