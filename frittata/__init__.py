@@ -45,6 +45,15 @@ def grad(program: Program, wrt=None, of: str = "loss") -> Program:
     return _grad(program, wrt, of)
 
 
+def tune(program: Program, target: str = "llvm", **options):
+    """Measure `program`'s candidate kernels on this machine and log them as tuning records
+    (trials=, records="model.jsonl", runner=, resume=, search=, ...); `ft.compile(program,
+    records=...)` then prices kernels by them. See `frittata.tuning.tuner.tune`."""
+    from frittata.tuning.tuner import tune as _tune
+
+    return _tune(program, target, **options)
+
+
 def load(path, threads: int | None = None):
     """Load a saved module with its target's loader; needs neither egglog nor the rewrite and
     extraction stages."""

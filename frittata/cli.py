@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--shape", action="append", default=[], metavar="NAME=D,D,..",
                       help="fix the shape of an input with symbolic dimensions")
     comp.add_argument("--threads", type=int, default=None)
+    comp.add_argument("--records", help="tuning records (JSONL from `frittata tune`) to price kernels by")
     run = command("run", "run a compiled module on .npy inputs")
     run.add_argument("module", help="a .ftm file written by `frittata compile`")
     run.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy")
@@ -81,6 +82,18 @@ def _parser() -> argparse.ArgumentParser:
     bench = command("bench", "compiled zoo models against installed peers")
     bench.add_argument("--models", nargs="*", default=None, help="zoo model names (default: all)")
     bench.add_argument("--threads", type=int, default=None)
+    tune = command("tune", "measure a model's candidate kernels and log them as tuning records")
+    tune.add_argument("model", help="MODEL.onnx, or zoo:NAME for a built-in model")
+    tune.add_argument("--records", required=True, help="the JSONL log of measurements (compile with --records)")
+    tune.add_argument("--trials", type=_positive, default=200, help="measurements in this run (default 200)")
+    tune.add_argument("--resume", action="store_true", help="continue the run logged in --records")
+    tune.add_argument("--ray", metavar="ADDRESS", nargs="?", const="", default=None,
+                      help="measure on a Ray cluster's workers of this device (no address: a local Ray)")
+    tune.add_argument("--search", choices=("learned", "random"), default="learned")
+    tune.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds")
+    tune.add_argument("--plot", metavar="PATH", help="write the tuning curve (.png or .svg)")
+    tune.add_argument("--shape", action="append", default=[], metavar="NAME=D,D,..")
+    tune.add_argument("--threads", type=int, default=None)
     cache = command("cache", "the kernel cache: where it is and how big, or empty it")
     cache.add_argument("cache_command", choices=("info", "clear"))
     return parser
@@ -146,6 +159,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             return run_bench(args.models, threads=args.threads)
         case "cache":
             return _cache(args.cache_command)
+        case "tune":
+            from frittata.tuning.command import run_tune
+
+            return run_tune(_load_model(args.model, args.shape), args.records, args.trials, args.resume, args.ray,
+                            args.search, args.threads, args.time_limit, args.plot, args.quiet)
         case _:
             raise AssertionError(f"unhandled command {args.command}")
 
@@ -190,7 +208,7 @@ def _compile(args: argparse.Namespace) -> int:
     program = _load_model(args.model, args.shape)
     with stage_progress(quiet=args.quiet) as progress:
         module = compile(program, args.target, rules=args.rules, check_rules=args.check_rules,
-                         disable=args.disable, threads=args.threads, progress=progress)
+                         disable=args.disable, threads=args.threads, progress=progress, records=args.records)
     if args.report:
         print(format_report(module.report))
     if args.show:

@@ -172,7 +172,7 @@ def _measured(data, model, records, threads: int | None):
     """The e-graph with the records' best schedules added, and the cost model pricing by records
     measured on this host (`frittata.extract.measured`)."""
     from frittata.extract.measured import MeasuredCost, with_recorded_schedules
-    from frittata.tune.device import host_device
+    from frittata.tuning.device import host_device
 
     device = host_device(threads)
     lanes = getattr(model, "vector_lanes", device.lanes)

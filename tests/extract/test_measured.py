@@ -12,9 +12,9 @@ from frittata.backends.registry import get_target
 from frittata.extract.records import Record, Records, infer_output
 from frittata.terms.ops import Op
 from frittata.terms.tiled import schedule_of
-from frittata.tune.device import host_device
-from frittata.tune.tuner import program_tasks
-from tests.tune.programs import conv_program, conv_schedule, conv_workload
+from frittata.tuning.device import host_device
+from frittata.tuning.tuner import program_tasks
+from tests.tuning.programs import conv_program, conv_schedule, conv_workload
 
 
 def _records(times: dict[tuple, float]) -> Records:

@@ -1,6 +1,6 @@
 """Tuning: measure candidate kernels of a program, log them as records, learn to rank them.
 
-    report = tune(program, trials=200, records="resnet18.jsonl")   # measure (resumable)
+    report = frittata.tune(program, trials=200, records="resnet18.jsonl")   # measure (resumable)
     module = frittata.compile(program, records="resnet18.jsonl")   # extraction prices by them
 
 `tasks` finds the workloads and schedule spaces in the saturated e-graph, `measure` builds and
@@ -9,9 +9,9 @@ ranking, `tuner` the search, `plot` the tuning curve.
 """
 
 from frittata.extract.records import Record, Records, Workload
-from frittata.tune.device import Device, host_device
-from frittata.tune.runners import LocalRunner
-from frittata.tune.tasks import Task
-from frittata.tune.tuner import TuneReport, tune
+from frittata.tuning.device import Device, host_device
+from frittata.tuning.runners import LocalRunner
+from frittata.tuning.tasks import Task
+from frittata.tuning.tuner import TuneReport, tune
 
 __all__ = ["Device", "LocalRunner", "Record", "Records", "Task", "TuneReport", "Workload", "host_device", "tune"]

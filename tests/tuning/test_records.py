@@ -8,7 +8,7 @@ import pytest
 
 from frittata.errors import TuningError
 from frittata.extract.records import Record, Records, Workload
-from tests.tune.programs import conv_schedule, conv_workload
+from tests.tuning.programs import conv_schedule, conv_workload
 
 DEVICE = "llvm/test/8-lanes/2-threads/00000000"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from frittata.tune.measure import Job, Result, run_job
+from frittata.tuning.measure import Job, Result, run_job
 
 CRASH, HANG = 13, 14
 

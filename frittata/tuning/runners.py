@@ -5,9 +5,9 @@ bad candidate: a worker that crashes (a segfault in generated code, say) or over
 seconds is killed, its job becomes an error result, and a fresh worker takes the next job.
 Every worker runs `measure.run_job` (or the function `work` names, "module:function").
 
-`LocalRunner(parallel=1)`: `parallel` worker processes (`python -m frittata.tune.worker`, so no
+`LocalRunner(parallel=1)`: `parallel` worker processes (`python -m frittata.tuning.worker`, so no
 state of the tuner leaks into them and a script needs no `__main__` guard); on a 2-core machine
-one worker at a time keeps measurements from disturbing each other. `RayRunner` lives in `frittata.tune.fleet`.
+one worker at a time keeps measurements from disturbing each other. `RayRunner` lives in `frittata.tuning.fleet`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Protocol
 
-from frittata.tune.measure import Job, Result
-from frittata.tune.pipe import receive, send
+from frittata.tuning.measure import Job, Result
+from frittata.tuning.pipe import receive, send
 
-WORK = "frittata.tune.measure:run_job"
+WORK = "frittata.tuning.measure:run_job"
 
 
 class Runner(Protocol):
@@ -39,12 +39,12 @@ class Runner(Protocol):
 
 
 class _Worker:
-    """One `frittata.tune.worker` process and the job it is running."""
+    """One `frittata.tuning.worker` process and the job it is running."""
 
     def __init__(self, work: str) -> None:
         package_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
-        self.process = subprocess.Popen([sys.executable, "-m", "frittata.tune.worker", work],
+        self.process = subprocess.Popen([sys.executable, "-m", "frittata.tuning.worker", work],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.started: float = 0.0
         self.index: int = -1

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from frittata.tune.measure import Job, candidate_program, reference_output, run_job
-from frittata.tune.runners import LocalRunner
-from tests.tune.programs import conv_schedule, conv_workload
-from tests.tune.workers import CRASH, HANG
+from frittata.tuning.measure import Job, candidate_program, reference_output, run_job
+from frittata.tuning.runners import LocalRunner
+from tests.tuning.programs import conv_schedule, conv_workload
+from tests.tuning.workers import CRASH, HANG
 
 WORKLOAD = conv_workload()
 
@@ -36,7 +36,7 @@ def test_crashes_and_timeouts_become_error_results_and_the_runner_goes_on():
     reference = reference_output(WORKLOAD, 0)
     good = Job(WORKLOAD, conv_schedule(4, 1, 16), threads=1, reference=reference, repeat=2)
     jobs = [good, Job(WORKLOAD, good.schedule, 1, seed=CRASH), Job(WORKLOAD, good.schedule, 1, seed=HANG), good]
-    with LocalRunner(timeout=6.0, work="tests.tune.workers:faulty") as runner:
+    with LocalRunner(timeout=6.0, work="tests.tuning.workers:faulty") as runner:
         results = runner.run(jobs)
     assert [r.error is None for r in results] == [True, False, False, True]
     assert results[1].error.startswith("worker crashed (exit code")

@@ -32,11 +32,11 @@ from pathlib import Path
 from frittata.errors import TuningError
 from frittata.extract.records import Record, Records, Schedule, workload_of
 from frittata.terms.program import Program
-from frittata.tune.device import Device, host_device
-from frittata.tune.measure import Job, reference_output
-from frittata.tune.model import RankModel
-from frittata.tune.runners import LocalRunner, Runner
-from frittata.tune.tasks import Task, gflops, tasks_of
+from frittata.tuning.device import Device, host_device
+from frittata.tuning.measure import Job, reference_output
+from frittata.tuning.model import RankModel
+from frittata.tuning.runners import LocalRunner, Runner
+from frittata.tuning.tasks import Task, gflops, tasks_of
 
 SEARCHES = ("learned", "random")
 

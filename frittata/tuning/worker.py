@@ -1,4 +1,4 @@
-"""A measuring worker process: `python -m frittata.tune.worker [MODULE:FUNCTION]`.
+"""A measuring worker process: `python -m frittata.tuning.worker [MODULE:FUNCTION]`.
 
 It reads jobs from stdin and writes results to stdout, each a pickle framed by its 8-byte
 length, until stdin closes. The function run on each job is `measure.run_job` unless another is
@@ -11,11 +11,11 @@ from __future__ import annotations
 import importlib
 import sys
 
-from frittata.tune.pipe import receive, send
+from frittata.tuning.pipe import receive, send
 
 
 def main(argv: list[str]) -> None:
-    module, _, name = (argv[0] if argv else "frittata.tune.measure:run_job").partition(":")
+    module, _, name = (argv[0] if argv else "frittata.tuning.measure:run_job").partition(":")
     work = getattr(importlib.import_module(module), name)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # anything a job prints must not corrupt the result stream

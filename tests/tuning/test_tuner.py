@@ -1,0 +1,60 @@
+"""`tune` end to end on one small convolution: records logged, resume skips what was measured,
+and a compile with the records runs the measured-best kernel correctly."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+
+import frittata as ft
+from frittata.extract.records import Records
+from tests.tuning.programs import conv_program
+
+
+def test_tune_logs_records_resumes_without_remeasuring_and_compiles_with_them(local_run, tmp_path):
+    first_log, first, seen = local_run
+    assert first.trials == 4 and len(Records.load(first_log)) == 4
+    assert seen[-1] == (4, 4) and [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert first.stop in ("trial budget spent (4)", "every task stopped")
+    path = tmp_path / "resumed.jsonl"
+    shutil.copy(first_log, path)
+    program = conv_program()
+    second = ft.tune(program, trials=3, records=path, batch=3, threads=1, search="learned")
+    log = Records.load(path)
+    tried = [(r.workload.key, r.schedule) for r in log]
+    assert len(log) == 7 and len(set(tried)) == 7  # nothing measured twice
+    assert sum(t.resumed for t in second.tasks) >= first.tasks[0].trials
+    assert all(r.ok for r in log), [r.error for r in log if not r.ok]
+    module = ft.compile(program, threads=1, records=path)
+    rows = module.report["stages"]["extract"]["kernels"]
+    assert rows and rows[0]["priced_by"] == "measured"
+    x = np.random.default_rng(2).standard_normal((1, 16, 12, 12)).astype(np.float32)
+    np.testing.assert_allclose(module.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
+
+
+def test_the_tune_command_refuses_to_overwrite_a_log_and_resumes_it(local_run, tmp_path, capsys):
+    from frittata.cli import main
+
+    path = tmp_path / "cli.jsonl"
+    shutil.copy(local_run[0], path)
+    assert main(["tune", "zoo:mlp", "--records", str(path), "--trials", "1"]) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    assert main(["-q", "tune", "zoo:mlp", "--records", str(path), "--trials", "1", "--resume",
+                 "--threads", "1"]) == 0
+    assert "1 trials" in capsys.readouterr().out and len(Records.load(path)) == 5
+
+
+def test_tuning_curves_are_written_as_png_and_svg(local_run, tmp_path):
+    import pytest
+
+    from frittata.errors import TuningError
+    from frittata.tuning.plot import plot_curves
+
+    report = local_run[1]
+    assert len(report.tasks[0].curve) == report.tasks[0].trials
+    for name in ("curve.png", "curve.svg"):
+        plot_curves({"random": report, "by hand": [1.0, 2.0, 2.0]}, tmp_path / name)
+        assert (tmp_path / name).stat().st_size > 1000
+    with pytest.raises(TuningError, match="ending in"):
+        plot_curves({"random": report}, tmp_path / "curve.pdf")
