@@ -52,7 +52,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="ftm: a module file for frittata.load; so: a shared library with a C API (llvm "
                            "targets), its header beside it; c-header: that header alone")
     comp.add_argument("--report", action="store_true", help="print what every stage did")
-    comp.add_argument("--show", metavar="PATH", help="draw the compiled program (.svg, or .dot for text)")
+    comp.add_argument("--show", metavar="PATH", help="draw the compiled program (.svg, or .dot for text); "
+                      "with --profile, with measured times")
+    comp.add_argument("--profile", action="store_true",
+                      help="run the module on random inputs and print the measured time of each kernel")
+    comp.add_argument("--repeat", type=_positive, default=10, help="runs timed by --profile (default 10)")
     comp.add_argument("--rules", nargs="*", default=[],
                       help="extra rule files, property-checked first (a rule that passed is remembered)")
     comp.add_argument("--no-check-rules", dest="check_rules", action="store_false",
@@ -67,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy")
     run.add_argument("--output", metavar="DIR", help="save each output as DIR/NAME.npy")
     run.add_argument("--time", action="store_true", help="also print the median wall time of a run")
-    run.add_argument("--repeat", type=_positive, default=10, help="runs timed by --time (default 10)")
+    run.add_argument("--profile", action="store_true", help="also print the measured time of each kernel")
+    run.add_argument("--repeat", type=_positive, default=10, help="runs timed by --time or --profile (default 10)")
     rules = command("rules", "rule-library tools")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
     check = rules_sub.add_parser("check", help="property-check rules against the interpreter", parents=[flags])
@@ -211,8 +216,15 @@ def _compile(args: argparse.Namespace) -> int:
                          disable=args.disable, threads=args.threads, progress=progress, records=args.records)
     if args.report:
         print(format_report(module.report))
+    profile = None
+    if args.profile:
+        from frittata.terms import zoo
+
+        profile = module.profile(zoo.example_input(program), repeat=args.repeat)
+        print(profile)
     if args.show:
-        _show(module.program, args.show, args.target, Path(args.model).stem)
+        _show(module.program, args.show, args.target, Path(args.model).stem,
+              profile.measured() if profile is not None else None)
     if args.output:
         _emit(module, args.emit, Path(args.output))
         if not args.quiet:
@@ -236,11 +248,12 @@ def _emit(module, kind: str, path: Path) -> None:
             raise AssertionError(f"--emit {kind} is not a choice")
 
 
-def _show(program, path: str, target: str, title: str) -> None:
+def _show(program, path: str, target: str, title: str, measured: dict[int, float] | None) -> None:
     from frittata.backends.registry import get_target
     from frittata.extract.show import program_dot, write_svg
 
-    dot = program_dot(program, target=target, cost_model=get_target(target).cost_model(), title=title)
+    dot = program_dot(program, target=target, cost_model=get_target(target).cost_model(), title=title,
+                      measured=measured)
     if path.endswith(".dot"):
         Path(path).write_text(dot)
     else:
@@ -273,6 +286,8 @@ def _run(args: argparse.Namespace) -> int:
 
         print(f"time: median {median_ms(lambda: module.run(**inputs), repeat=args.repeat):.3f} ms "
               f"over {args.repeat} runs")
+    if args.profile:
+        print(module.profile(inputs, repeat=args.repeat))
     return 0
 
 

@@ -1,18 +1,20 @@
 """`CrossModule`: an llvm module compiled for another machine than this one (a cross target).
 
 It has the signature, report and saved form of a `runtime.Module`, but its code cannot run
-here: `run` raises `DeployError`, `export_library` writes the shared library for its machine
+here: `run` (and `benchmark`, `profile`) raises `DeployError`, `export_library` writes the shared library for its machine
 (linked by that machine's C cross compiler) and `save` writes a file that `frittata.load` reads
 back as a `CrossModule` here and as a runnable module on a machine of that architecture.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from frittata.backends import fileformat
+from frittata.backends.profile import Profile
 from frittata.backends.runtime import SAVED_KIND
 from frittata.errors import DeployError
 from frittata.terms.dtypes import TensorType
@@ -36,6 +38,9 @@ class CrossModule:
     __call__ = run
 
     def benchmark(self, inputs: dict[str, np.ndarray], repeat: int = 20, warmup: int = 2) -> dict[str, float]:
+        raise self._elsewhere()
+
+    def profile(self, inputs: Mapping[str, np.ndarray], repeat: int = 10, warmup: int = 1) -> Profile:
         raise self._elsewhere()
 
     def _elsewhere(self) -> DeployError:

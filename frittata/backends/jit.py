@@ -23,6 +23,11 @@ from frittata.terms.cpu_schedules import vector_lanes
 
 ENTRY = "frittata_run"
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p)
+PROFILE_ENTRY = "frittata_profile"
+PROFILE_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p,
+                                ctypes.c_void_p)
+"""`frittata_profile(slots, tid, nthreads, barrier, ns)`: the entry's calls, each followed by a
+clock reading into ns (one int64 per call, plus one on entry and one when the team has met)."""
 
 
 @cache
@@ -161,10 +166,10 @@ def compile_unit(name: str, text: str, target: Machine, speed: int) -> tuple[Uni
 
 
 class Engine:
-    """Compiled units linked in one JIT, and the ctypes entry point
-    `frittata_run(slots, tid, nthreads, barrier)`. The object code is used as it is when `cpu`
-    and `features` are this host's; otherwise the IR is compiled again for this host (after
-    checking it has every feature the IR was optimized for)."""
+    """Compiled units linked in one JIT, and the ctypes entry points
+    `frittata_run(slots, tid, nthreads, barrier)` and `frittata_profile` (`PROFILE_TYPE`). The
+    object code is used as it is when `cpu` and `features` are this host's; otherwise the IR is
+    compiled again for this host (after checking it has every feature the IR was optimized for)."""
 
     def __init__(self, units: Sequence[Unit], cpu: str, features: str) -> None:
         target = host()
@@ -179,6 +184,9 @@ class Engine:
                 self._engine.add_module(_parse(unit))
         self._engine.finalize_object()
         self.entry = ENTRY_TYPE(self._engine.get_function_address(ENTRY))
+        profile = self._engine.get_function_address(PROFILE_ENTRY)
+        self.profile_entry = PROFILE_TYPE(profile) if profile else None
+        """The timing entry, or None in a module saved before it existed."""
 
 
 def _check_features(features: str, target: Machine) -> None:

@@ -21,6 +21,8 @@ import numpy as np
 
 from frittata.backends import fileformat
 from frittata.backends.jit import Engine, host, units_of
+from frittata.backends.peak import host_peak
+from frittata.backends.profile import Profile, Timed, collect, samples
 from frittata.backends.team import Team
 from frittata.errors import DeployError, RuntimeInputError
 from frittata.terms.dtypes import TensorType
@@ -58,6 +60,9 @@ class Module:
         self.report: dict = meta.get("report", {})
         self.program: Program | None = None
         """The optimized program `compile` built this from (not saved with the module)."""
+        self.steps: list[dict] = meta.get("steps", [])
+        """Each kernel call in program order: name, op, flops, bytes, the model's seconds and
+        the index of its term in `program.terms()` (None for an output copy)."""
         self.peak_bytes: int = meta["arena_bytes"]
         self._checks: list = meta.get("checks", [])
         """[arena offset of a status record, op, what its indices address, indices shape] per
@@ -88,16 +93,44 @@ class Module:
 
     def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Check inputs against the signature, run natively, return fresh output arrays."""
+        return self._native(inputs, None)
+
+    __call__ = run
+
+    def _native(self, inputs: Mapping[str, object], entry) -> dict[str, np.ndarray]:
+        """Check `inputs`, run the entry point (or `entry`, of the same four arguments) on the
+        team, raise for an index out of range, return fresh output arrays."""
         arrays = self._checked(inputs)
         outputs = {n: np.empty(t.shape, t.dtype) for n, t in self.outputs.items()}
         with self._lock:
             for i, array in enumerate(list(arrays.values()) + list(outputs.values())):
                 self._slots[1 + i] = array.ctypes.data
-            self._team.run(self._slots.ctypes.data, self._barrier.ctypes.data)
+            self._team.run(self._slots.ctypes.data, self._barrier.ctypes.data, entry)
             self._raise_bad_index()
         return outputs
 
-    __call__ = run
+    def run_timed(self, **inputs: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """`run` through the profiling entry point: the outputs, and seconds on thread 0: first
+        the wait for the team's threads to start, then each step's (from the end of the
+        previous step to the end of this one)."""
+        if self._engine.profile_entry is None or len(self.steps) == 0:
+            raise ModuleFormatError("module: expected a profiling entry point and step table, got a module "
+                                    "saved without them; compile it again with this version")
+        stamps = np.zeros(len(self.steps) + 2, np.int64)
+        profile, address = self._engine.profile_entry, stamps.ctypes.data
+        outputs = self._native(inputs, lambda slots, tid, n, barrier: profile(slots, tid, n, barrier, address))
+        return outputs, np.diff(stamps) * 1e-9
+
+    def profile(self, inputs: Mapping[str, np.ndarray], repeat: int = 10, warmup: int = 1) -> Profile:
+        """Measured time per kernel (`frittata.backends.profile.Profile`): `repeat` profiled runs
+        interleaved with as many plain ones, after `warmup` of each."""
+        given = dict(inputs)
+        kernels = samples(self.steps, self.program.terms() if self.program is not None else None)
+
+        def profiled() -> Timed:
+            return [(k, float(s), None) for k, s in zip(kernels, self.run_timed(**given)[1])]
+
+        return collect("llvm", lambda: self.run(**given), profiled, repeat, warmup, host_peak(self.threads))
 
     def _raise_bad_index(self) -> None:
         """Raise RuntimeInputError for the first kernel whose status record says an index was

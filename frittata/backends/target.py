@@ -25,6 +25,7 @@ from frittata.errors import FrittataError, ModuleFormatError
 
 if TYPE_CHECKING:
     from frittata.backends.fileformat import Saved
+    from frittata.backends.profile import Profile
     from frittata.extract.cost import CostModel
     import numpy as np
 
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
 
 
 class CompiledModule(Protocol):
-    """What `build` and `load` return: named inputs and outputs, run, benchmark, save, a report,
-    and the program `compile` built it from (None when loaded)."""
+    """What `build` and `load` return: named inputs and outputs, run, benchmark, profile (the
+    measured time of each kernel), save, a report, and the program `compile` built it from
+    (None when loaded)."""
 
     report: dict
     program: Program | None
@@ -49,6 +51,8 @@ class CompiledModule(Protocol):
     def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]: ...
 
     def benchmark(self, inputs: dict[str, np.ndarray], repeat: int = 20, warmup: int = 2) -> dict[str, float]: ...
+
+    def profile(self, inputs: Mapping[str, np.ndarray], repeat: int = 10, warmup: int = 1) -> Profile: ...
 
     def save(self, path: str | Path) -> None: ...
 

@@ -23,7 +23,8 @@ class Team:
 
     def _serve(self, tid: int, inbox: queue.SimpleQueue) -> None:
         while (job := inbox.get()) is not None:
-            self._entry(job[0], tid, self.threads, job[1])
+            entry, slots, barrier = job
+            entry(slots, tid, self.threads, barrier)
             self._done.put(tid)
 
     def close(self) -> None:
@@ -31,10 +32,12 @@ class Team:
         for inbox in self._work:
             inbox.put(None)
 
-    def run(self, slots: int, barrier: int) -> None:
-        """One run of the entry point on every thread of the team; returns when all are done."""
+    def run(self, slots: int, barrier: int, entry=None) -> None:
+        """One run of the entry point (or of `entry`, a function of the same four arguments) on
+        every thread of the team; returns when all are done."""
+        entry = entry or self._entry
         for inbox in self._work:
-            inbox.put((slots, barrier))
-        self._entry(slots, 0, self.threads, barrier)
+            inbox.put((entry, slots, barrier))
+        entry(slots, 0, self.threads, barrier)
         for _ in self._work:
             self._done.get()

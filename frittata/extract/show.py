@@ -3,7 +3,8 @@
 `program_dot` draws one box per kernel (operator, attributes, output type; fused kernels
 list their epilogue and are filled), with inputs and outputs as ellipses and parameters folded
 into their consumer's label, and nodes computed from parameters only (folded at compile time)
-dashed; with a cost model, each kernel shows its modelled time. `egraph_dot`
+dashed; with a cost model, each kernel shows its modelled time, and with measured times (a
+profile's, `Profile.measured()`) its measured time first. `egraph_dot`
 draws the e-classes below one e-class as clusters of their e-nodes, the chosen ones bold.
 DOT text needs nothing installed; `write_svg` runs the graphviz `dot` program.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from frittata.errors import FrittataError
@@ -44,8 +46,9 @@ def term_label(term: Term) -> str:
 
 
 def program_dot(program: Program, target: str | None = None, cost_model: CostModel | None = None,
-                title: str | None = None) -> str:
-    """DOT text of `program`, operands above their users; parameters shown in labels."""
+                title: str | None = None, measured: Mapping[int, float] | None = None) -> str:
+    """DOT text of `program`, operands above their users; parameters shown in labels;
+    `measured` maps `id(term)` to measured seconds."""
     ids = {id(t): f"n{i}" for i, t in enumerate(program.terms())}
     heading = " | ".join(s for s in (title, f"target {target}" if target else None) if s)
     lines = ["digraph program {", "  rankdir=TB;", '  node [shape=box, fontname="Helvetica", fontsize=10];']
@@ -55,8 +58,10 @@ def program_dot(program: Program, target: str | None = None, cost_model: CostMod
         if term.op == Op.PARAM:
             continue
         label = term_label(term)
+        if measured is not None and id(term) in measured:
+            label += f"\nmeasured {measured[id(term)] * 1e6:.1f} us"
         if cost_model is not None and term.op not in (Op.INPUT, Op.CONST):
-            label += f"\n{checked_cost(cost_model, info) * 1e6:.1f} us"
+            label += f"\n{'model ' if measured is not None else ''}{checked_cost(cost_model, info) * 1e6:.1f} us"
         lines.append(f"  {ids[id(term)]} [label={quote(label)}{_style(term, info.constant)}];")
         lines += [f"  {ids[id(a)]} -> {ids[id(term)]};" for a in term.args if a.op != Op.PARAM]
     for name, term in program.outputs.items():

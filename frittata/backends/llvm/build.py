@@ -14,7 +14,7 @@ from frittata.backends.kernel_cache import default_cache
 from frittata.backends.llvm import fastpath, indexing
 from frittata.backends.llvm.codegen import Emitted, emit_module
 from frittata.backends.llvm.native import Built, build_units
-from frittata.backends.llvm.plan import make_plan
+from frittata.backends.llvm.plan import Plan, make_plan
 from frittata.backends.runtime import Module
 from frittata.errors import LoweringError
 from frittata.terms.dtypes import CORE_DTYPES
@@ -46,7 +46,7 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
         "outputs": {n: [list(t.shape), t.dtype] for n, t in program.outputs.items()},
         "arena_bytes": plan.arena_bytes, "triple": target.triple, "cpu": target.cpu, "features": target.features,
         "threads": threads,
-        "units": list(built),
+        "units": list(built), "steps": step_facts(program, plan, [call.step for call in emitted.calls]),
         "checks": [[s.status.offset, *indexing.check_message(s.term)] for s in plan.steps if s.status is not None],
     }
     params = {name: plan.params[name] for name in emitted.params}
@@ -61,6 +61,33 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
         "link_s": round(time.perf_counter() - compiled, 4),
     }
     return mod
+
+
+def step_facts(program: Program, plan: Plan, names: list[str]) -> list[dict]:
+    """What a profile needs of each step (saved with the module): its name and op, its FLOPs
+    and bytes (`cpu_work.work`), the llvm target's cost model's seconds for it, and the index
+    of its term in `program.terms()` (an output copy is not a term of the program: bytes only,
+    no model, no term). The extractor's modules are
+    imported here, not with this module: the llvm package is imported when a saved module is
+    loaded, which must not need the compiler stages."""
+    from frittata.extract.cost import term_infos
+    from frittata.extract.cpu_model import CpuModel
+    from frittata.extract.cpu_work import work
+
+    model = CpuModel.for_host()
+    infos = {id(term): info for term, info in term_infos(program)}
+    index = {id(term): i for i, term in enumerate(program.terms())}
+    facts = []
+    for name, step in zip(names, plan.steps):
+        if step.copy_of is not None:
+            facts.append({"name": name, "op": "copy", "flops": 0.0, "bytes": 2.0 * step.term.type.nbytes,
+                          "model_s": None, "term": None})
+            continue
+        info = infos[id(step.term)]
+        done = work(info, model.transcendental_flops, model.vector_lanes)
+        facts.append({"name": name, "op": step.term.op.value, "flops": done.flops, "bytes": done.bytes,
+                      "model_s": model.node_cost(info), "term": index[id(step.term)]})
+    return facts
 
 
 def check_dtypes(program: Program) -> None:

@@ -4,12 +4,19 @@
     entry unit:      void frittata_run(ptr slots, i32 tid, i32 nthreads, ptr barrier):
                          table0 = {slots[s] + offset, ...}; fk_a(table0, ...); barrier(...)
                          table1 = {...};                    fk_b(table1, ...); barrier(...) ...
+                     void frittata_profile(ptr slots, i32 tid, i32 nthreads, ptr barrier, ptr ns):
+                         ns[0] = now(); barrier(...); ns[1] = now()
+                         fk_a(table0, ...); barrier(...); ns[2] = now() ...
 
 A kernel reads its buffers' addresses from the table its call passes (`Kernel.base`), so its
 text names no slot or offset: two steps with the same workload and schedule emit the same text,
 named by its hash, and are compiled once. Every thread runs the same entry; each kernel does its
 thread's share and the barrier (a sense-counting spin barrier on {count, generation}) keeps the
 steps in order. Parameters no kernel reads (weights a fast path packed) get no slot.
+`frittata_profile` makes the same calls and, on thread 0, reads the monotonic clock
+(`clock_gettime`, nanoseconds) on entry and after each barrier: ns[1] - ns[0] is the wait for
+the team's other threads to arrive, and kernel i took ns[i + 2] - ns[i + 1]. It is a separate
+function, so a plain run pays nothing for profiling.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from frittata.backends.jit import ENTRY, Machine
-from frittata.backends.llvm.irutil import I8, I32, PTR, VOID, i64, if_then, intrinsic
+from frittata.backends.jit import ENTRY, PROFILE_ENTRY, Machine
+from frittata.backends.llvm.irutil import I8, I32, I64, PTR, VOID, i64, if_then, intrinsic
 from frittata.backends.llvm.kernel import KERNEL_TYPE, Kernel
 from frittata.backends.llvm.lower import lower_step
 from frittata.backends.llvm.plan import Plan
@@ -29,6 +36,8 @@ from frittata.backends.llvm.plan import Plan
 SPINS = 2000
 BARRIER = "frittata_barrier"
 BARRIER_TYPE = ir.FunctionType(VOID, [PTR, I32])
+CLOCK_MONOTONIC = 1
+"""Linux's clock id of `clock_gettime(CLOCK_MONOTONIC, ...)`."""
 PLACEHOLDER = "kernel"
 UNIT_MARK = "; unit "
 
@@ -105,14 +114,34 @@ def _compact_slots(plan: Plan, calls: list[Call]) -> tuple[dict[int, int], list[
 
 
 def _emit_entry(name: str, target: Machine, calls: list[Call], slots: dict[int, int]) -> str:
+    """The entry unit: `frittata_run`, and (except on WebAssembly, which has no clock to call)
+    `frittata_profile` timing each call."""
     module = ir.Module(name=name)
     module.triple = target.triple
     barrier = _emit_barrier(module, target)
     entry = ir.Function(module, ir.FunctionType(VOID, [PTR, I32, I32, PTR]), name=ENTRY)
-    table_arg, tid, nthreads, state = entry.args
     b = ir.IRBuilder(entry.append_basic_block("entry"))
-    for call in calls:
-        callee = module.globals.get(call.symbol) or ir.Function(module, KERNEL_TYPE, name=call.symbol)
+    _emit_calls(b, calls, slots, barrier, entry.args, lambda index: None)
+    b.ret_void()
+    if target.arch.startswith("wasm"):
+        return str(module)
+    profile = ir.Function(module, ir.FunctionType(VOID, [PTR, I32, I32, PTR, PTR]), name=PROFILE_ENTRY)
+    b = ir.IRBuilder(profile.append_basic_block("entry"))
+    stamp = _clock_stamp(b, profile.args[1], profile.args[4])
+    stamp(0)
+    b.call(barrier, [profile.args[3], profile.args[2]])
+    stamp(1)
+    _emit_calls(b, calls, slots, barrier, profile.args[:4], lambda index: stamp(index + 2))
+    b.ret_void()
+    return str(module)
+
+
+def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barrier: ir.Function,
+                args, after) -> None:
+    """Each call: fill its table from the slots, call its kernel, wait at the barrier, `after(i)`."""
+    table_arg, tid, nthreads, state = args
+    for index, call in enumerate(calls):
+        callee = b.module.globals.get(call.symbol) or ir.Function(b.module, KERNEL_TYPE, name=call.symbol)
         table = b.alloca(PTR, size=max(1, len(call.buffers)), name=call.step)
         for i, (slot, offset) in enumerate(call.buffers):
             base = b.load(b.gep(table_arg, [i64(slots[slot])], source_etype=PTR, inbounds=True), typ=PTR, align=8)
@@ -120,8 +149,24 @@ def _emit_entry(name: str, target: Machine, calls: list[Call], slots: dict[int, 
             b.store(address, b.gep(table, [i64(i)], source_etype=PTR, inbounds=True))
         b.call(callee, [table, tid, nthreads, state])
         b.call(barrier, [state, nthreads])
-    b.ret_void()
-    return str(module)
+        after(index)
+
+
+def _clock_stamp(b: ir.IRBuilder, tid: ir.Value, ns: ir.Value):
+    """A function `stamp(k)` emitting: on thread 0, ns[k] = the monotonic clock in nanoseconds."""
+    timespec = ir.LiteralStructType([I64, I64])
+    clock = ir.Function(b.module, ir.FunctionType(I32, [I32, PTR]), name="clock_gettime")
+    now = b.alloca(timespec, name="now")
+
+    def stamp(k: int) -> None:
+        with if_then(b, b.icmp_signed("==", tid, ir.Constant(I32, 0)), "stamp"):
+            b.call(clock, [ir.Constant(I32, CLOCK_MONOTONIC), now])
+            seconds = b.load(b.gep(now, [ir.Constant(I32, 0), ir.Constant(I32, 0)], source_etype=timespec), typ=I64)
+            nanos = b.load(b.gep(now, [ir.Constant(I32, 0), ir.Constant(I32, 1)], source_etype=timespec), typ=I64)
+            total = b.add(b.mul(seconds, i64(1_000_000_000)), nanos)
+            b.store(total, b.gep(ns, [i64(k)], source_etype=I64, inbounds=True))
+
+    return stamp
 
 
 def _emit_barrier(module: ir.Module, target: Machine) -> ir.Function:

@@ -79,7 +79,8 @@ class _Builder:
         self.sim = Simulator(cfg, Dram())
         self.calls: list[tuple[list[HostPart], Lowered]] = []
         results: dict[int, Term] = {}
-        for i, node in enumerate(t for t in postorder(program.outputs.values()) if t.op in CALLS):
+        self.nodes = [t for t in postorder(program.outputs.values()) if t.op in CALLS]
+        for i, node in enumerate(self.nodes):
             self.calls.append(self._call(node, results))
             results[id(node)] = tb.var(f"vta{i}", node.shape, node.dtype)
         roots = list(program.outputs.values())
@@ -102,8 +103,18 @@ def _split(program: Program) -> dict:
 
 
 def build(program: Program, config: VtaConfig = VtaConfig(), threads: int | None = None) -> VtaModule:
-    """A module running `program`'s VTA calls on the simulator and the rest natively."""
+    """A module running `program`'s VTA calls on the simulator and the rest natively; each call
+    records its op and the VTA cost model's seconds for a profile. The cost model (and the
+    extractor's modules it needs) is imported here: the package is imported when a saved
+    module is loaded, which must not need the compiler stages."""
+    from frittata.backends.vta.cost import VtaCostModel
+    from frittata.extract.cost import term_infos
+
     built = _Builder(program, config, threads)
     outputs = {n: t.type for n, t in program.outputs.items()}
     report = {"backend": {"target": f"vta {config.name} (simulated) + llvm host", "split": _split(program)}}
-    return VtaModule(config, program.inputs, outputs, built.sim, built.calls, built.final, report)
+    model = VtaCostModel(cfg=config)
+    infos = {id(t): info for t, info in term_infos(program)}
+    index = {id(t): i for i, t in enumerate(program.terms())}
+    facts = [{"op": t.op.value, "model_s": model.node_cost(infos[id(t)]), "term": index[id(t)]} for t in built.nodes]
+    return VtaModule(config, program.inputs, outputs, built.sim, built.calls, built.final, report, facts)

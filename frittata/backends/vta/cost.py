@@ -22,7 +22,7 @@ from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram
 from frittata.backends.vta.hw.isa import stage_of
 from frittata.backends.vta.lower import emit_vta_term
-from frittata.backends.vta.hw.timing import TimingParams, cycles
+from frittata.backends.vta.hw.timing import CLOCK_HZ, TimingParams, cycles
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
@@ -54,8 +54,7 @@ class VtaCostModel:
     name: str = "vta"
     cfg: VtaConfig = VtaConfig()
     timing: TimingParams = TimingParams()
-    clock_hz: float = 100e6
-    """Accelerator clock: Pynq, 100 MHz (VTA_SPEC §1.3)."""
+    clock_hz: float = CLOCK_HZ
     link_bytes_per_s: float = 1e9
     """Host <-> accelerator DRAM copy bandwidth (estimate for a shared-DRAM SoC)."""
     cpu: CpuModel = PYNQ_HOST

@@ -7,14 +7,18 @@ part.  Built by `frittata.backends.vta.build`; written and read back by `saved`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from frittata.backends import fileformat
+from frittata.backends.peak import host_peak
+from frittata.backends.profile import Profile, Sample, Timed, VtaCounters, collect, samples
 from frittata.backends.runtime import time_runs
 from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram, DramBuffer
+from frittata.backends.vta.hw.timing import CLOCK_HZ, Report
 from frittata.backends.vta.saved import EmittedCall, HostRunner, read_vta, save_vta
 from frittata.backends.vta.hw.simulator import Simulator
 from frittata.terms.interp import check_inputs
@@ -25,16 +29,20 @@ class VtaModule:
     """A program split between the VTA simulator and native host code; `run` / `__call__` take
     the program's named inputs and return a dict of outputs, like `runtime.Module`.  `calls`
     are (host parts computing x, w and bias; the emitted stream), `final` computes the
-    outputs; `save` writes everything to one file that `frittata.load` reads back."""
+    outputs; `save` writes everything to one file that `frittata.load` reads back.
+    `call_facts` say per call its op, the cost model's seconds (`model_s`, None if unknown) and
+    the index of its term in `program.terms()` (`term`)."""
 
     def __init__(self, cfg: VtaConfig, inputs: dict, outputs: dict, sim: Simulator,
                  calls: Sequence[tuple[Sequence[HostRunner], EmittedCall]], final: HostRunner,
-                 report: dict) -> None:
+                 report: dict, call_facts: Sequence[Mapping] = ()) -> None:
         self.cfg, self.inputs, self.outputs, self.sim = cfg, inputs, outputs, sim
         self.calls, self.final, self.report = calls, final, report
+        self.call_facts = list(call_facts) or [{"op": "vta_call", "model_s": None, "term": None} for _ in calls]
         self.program: Program | None = None
         """The optimized program `compile` built this from (not saved with the module)."""
-        self.last_reports: list = []
+        self.last_reports: list[Report] = []
+        """The simulator's counters of each call of the last `run` (`timing.Report`), in order."""
 
     def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         check_inputs(self.inputs, inputs, "vta module")
@@ -50,6 +58,48 @@ class VtaModule:
         return self.final.run(env)
 
     __call__ = run
+
+    def profile(self, inputs: Mapping[str, np.ndarray], repeat: int = 10, warmup: int = 1) -> Profile:
+        """Measured time per kernel (`frittata.backends.profile.Profile`), in program order: the
+        host parts' kernels (named `vta<i>.x/...`, `vta<i>.w/...`, `out/...`) and each
+        accelerator call `vta<i>` (operand copies, simulation and read-back) with the
+        simulator's counters; `repeat` profiled runs interleaved with as many plain ones."""
+        given = dict(inputs)
+        threads = max([p.module.threads for p in self._parts() if p.module is not None], default=1)
+        return collect("vta", lambda: self.run(**given), lambda: self._profiled(given), repeat, warmup,
+                       host_peak(threads))
+
+    def _parts(self) -> list[HostRunner]:
+        return [part for parts, _ in self.calls for part in parts] + [self.final]
+
+    def _profiled(self, inputs: dict[str, np.ndarray]) -> Timed:
+        """One run like `run`, timing every host kernel and accelerator call."""
+        check_inputs(self.inputs, inputs, "vta module")
+        env: dict[str, np.ndarray] = dict(inputs)
+        rows: Timed = []
+        dram = self.sim.machine.dram
+        for i, (parts, lowered) in enumerate(self.calls):
+            values = [None if part.constant else _timed_part(part, env, f"vta{i}.{role}/", rows)["v"]
+                      for part, role in zip(parts[:2], "xw")]
+            start = time.perf_counter()
+            for value, buf in zip(values, lowered.inputs):
+                if value is not None:
+                    self._write(dram, buf, value)
+            report = self.sim.execute(lowered.program.instructions)
+            env[f"vta{i}"] = lowered.read(dram)
+            rows.append((self._call_sample(i, report), time.perf_counter() - start,
+                         VtaCounters(report.cycles, report.gemm_utilization, report.moved, CLOCK_HZ)))
+        _timed_part(self.final, env, "out/", rows)
+        return rows
+
+    def _call_sample(self, index: int, report: Report) -> Sample:
+        """Call `index` as a profile sample: its GEMM work (2 ops per MAC of every non-reset
+        micro-op, padding included) and the bytes its instructions moved."""
+        macs = report.gemm_uops * self.cfg.batch * self.cfg.block_in * self.cfg.block_out
+        facts = self.call_facts[index]
+        term = None if self.program is None or facts["term"] is None else self.program.terms()[facts["term"]]
+        return Sample(f"vta{index}", facts["op"], 2.0 * macs, float(sum(report.moved.values())),
+                      facts["model_s"], term)
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{n}: {t}" for n, t in self.inputs.items())
@@ -73,4 +123,14 @@ class VtaModule:
         """The module `save` wrote (`saved` is the decoded, checksum-verified file)."""
         image = read_vta(saved, threads)
         return cls(image.cfg, image.inputs, image.outputs, image.sim, image.calls, image.final,
-                   image.report)
+                   image.report, image.call_facts)
+
+
+def _timed_part(part: HostRunner, env: dict[str, np.ndarray], prefix: str, rows: Timed) -> dict[str, np.ndarray]:
+    """`part.run(env)`, adding a row per kernel of a native part to `rows`."""
+    module = part.module
+    if module is None:
+        return part.run(env)
+    outputs, seconds = module.run_timed(**{n: env[n] for n in module.inputs})
+    rows += [(k, float(s), None) for k, s in zip(samples(module.steps, None, prefix), seconds)]
+    return outputs

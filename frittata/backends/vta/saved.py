@@ -42,6 +42,11 @@ class HostRunner(Protocol):
     @property
     def constant(self) -> bool: ...
 
+    @property
+    def module(self) -> Module | None:
+        """The native module computing a non-constant part (None for constants and renames)."""
+        ...
+
     def run(self, env: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
@@ -104,7 +109,7 @@ def save_vta(module: VtaModule, path) -> None:
         arrays[f"insn{i}"] = np.frombuffer(image, np.uint8)
         calls.append({"parts": [_part_meta(p, f"call{i}.part{j}", arrays) for j, p in enumerate(parts)],
                       "inputs": [_buffer_meta(b) for b in lowered.inputs],
-                      "out": _buffer_meta(lowered.out), "dtype": lowered.dtype})
+                      "out": _buffer_meta(lowered.out), "dtype": lowered.dtype, **module.call_facts[i]})
     meta = {"kind": SAVED_KIND, "config": asdict(module.cfg), "inputs": _signature(module.inputs),
             "outputs": _signature(module.outputs), "report": module.report, "calls": calls,
             "final": _part_meta(module.final, "final", arrays)}
@@ -167,6 +172,7 @@ class VtaImage:
     calls: Sequence[tuple[Sequence[HostRunner], EmittedCall]]
     final: HostRunner
     report: dict
+    call_facts: list[dict]
 
 
 def read_vta(saved: fileformat.Saved, threads: int | None = None) -> VtaImage:
@@ -182,5 +188,7 @@ def read_vta(saved: fileformat.Saved, threads: int | None = None) -> VtaImage:
         x, w = (_buffer(b) for b in call["inputs"])
         calls.append((parts, LoadedCall(program, (x, w), _buffer(call["out"]), call["dtype"])))
     final = _load_part(meta["final"], "final", arrays, threads)
+    facts = [{"op": call.get("op", "vta_call"), "model_s": call.get("model_s"), "term": call.get("term")}
+             for call in meta["calls"]]
     return VtaImage(cfg, _types(meta["inputs"]), _types(meta["outputs"]), sim, calls, final,
-                    meta.get("report", {}))
+                    meta.get("report", {}), facts)

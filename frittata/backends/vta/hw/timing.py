@@ -17,6 +17,10 @@ from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.isa import Alu, Finish, Gemm, Instruction, Load, MemType, Stage, Store
 
 
+CLOCK_HZ = 100e6
+"""The accelerator clock the cycles stand for: Pynq, 100 MHz (VTA_SPEC §1.3)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TimingParams:
     """Cycle-model parameters.  Defaults: a 64-bit AXI bus (Pynq) and small pipeline latencies."""
@@ -69,8 +73,10 @@ def cycles(insn: Instruction, cfg: VtaConfig, p: TimingParams) -> int:
 class Report:
     """What one run did.  `cycles` is when the last module went idle; `busy` is per module;
     `gemm_utilization` = non-reset GEMM micro-op executions / cycles (1.0 = peak MACs);
-    `bytes_loaded` per memory type excludes padding (as fsim counts); instruction counts are
-    by mnemonic ("LOAD INP", "GEMM", ...)."""
+    `bytes_loaded` per memory type excludes padding (as fsim counts); `moved` is the bytes each
+    module's instructions transferred between DRAM and SRAM (load: INP and WGT loads; compute:
+    ACC and micro-op loads; store: OUT stores); instruction counts are by mnemonic ("LOAD INP",
+    "GEMM", ...)."""
 
     cycles: int
     busy: dict[str, int]
@@ -80,6 +86,7 @@ class Report:
     bytes_stored: int
     instructions: dict[str, int]
     uops_loaded: int
+    moved: dict[str, int]
 
     @property
     def gemm_utilization(self) -> float:
@@ -103,6 +110,7 @@ class Counters:
     bytes_stored: int = 0
     instructions: dict[str, int] = field(default_factory=dict)
     uops_loaded: int = 0
+    moved: dict[Stage, int] = field(default_factory=lambda: dict.fromkeys(Stage, 0))
 
     def record(self, insn: Instruction, stage: Stage, busy: int, cfg: VtaConfig) -> None:
         self.busy[stage] += busy
@@ -111,12 +119,16 @@ class Counters:
         match insn:
             case Load(mem=MemType.UOP):
                 self.uops_loaded += insn.x_size
+                self.moved[stage] += insn.x_size * cfg.uop_elem_bytes
             case Load():
                 nbytes = insn.x_size * insn.y_size * cfg.elem_bytes(insn.mem)
                 key = insn.mem.name
                 self.bytes_loaded[key] = self.bytes_loaded.get(key, 0) + nbytes
+                self.moved[stage] += nbytes
             case Store():
-                self.bytes_stored += insn.x_size * insn.y_size * cfg.out_elem_bytes
+                nbytes = insn.x_size * insn.y_size * cfg.out_elem_bytes
+                self.bytes_stored += nbytes
+                self.moved[stage] += nbytes
             case Gemm(reset=False):
                 self.gemm_uops += uop_executions(insn)
             case Alu():
@@ -129,7 +141,8 @@ class Counters:
     def report(self, total_cycles: int) -> Report:
         return Report(total_cycles, {s.name.lower(): c for s, c in self.busy.items()},
                       self.gemm_uops, self.alu_uops, dict(self.bytes_loaded),
-                      self.bytes_stored, dict(self.instructions), self.uops_loaded)
+                      self.bytes_stored, dict(self.instructions), self.uops_loaded,
+                      {s.name.lower(): n for s, n in self.moved.items()})
 
 
 def _mnemonic(insn: Instruction) -> str:

@@ -71,6 +71,76 @@ entry:
 }
 
 declare void @"fk_cd5cd57a207f670b92321008"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+
+define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
+{
+entry:
+  %"now" = alloca {i64, i64}
+  %".7" = icmp eq i32 %".2", 0
+  br i1 %".7", label %"stamp.then", label %"stamp.end"
+stamp.then:
+  %".9" = call i32 @"clock_gettime"(i32 1, {i64, i64}* %"now")
+  %".10" = getelementptr {i64, i64}, {i64, i64}* %"now", i32 0, i32 0
+  %".11" = load i64, {i64, i64}* %".10"
+  %".12" = getelementptr {i64, i64}, {i64, i64}* %"now", i32 0, i32 1
+  %".13" = load i64, {i64, i64}* %".12"
+  %".14" = mul i64 %".11", 1000000000
+  %".15" = add i64 %".14", %".13"
+  %".16" = getelementptr inbounds i64, ptr %".5", i64 0
+  store i64 %".15", ptr %".16"
+  br label %"stamp.end"
+stamp.end:
+  call void @"frittata_barrier"(ptr %".4", i32 %".3")
+  %".20" = icmp eq i32 %".2", 0
+  br i1 %".20", label %"stamp.then.1", label %"stamp.end.1"
+stamp.then.1:
+  %".22" = call i32 @"clock_gettime"(i32 1, {i64, i64}* %"now")
+  %".23" = getelementptr {i64, i64}, {i64, i64}* %"now", i32 0, i32 0
+  %".24" = load i64, {i64, i64}* %".23"
+  %".25" = getelementptr {i64, i64}, {i64, i64}* %"now", i32 0, i32 1
+  %".26" = load i64, {i64, i64}* %".25"
+  %".27" = mul i64 %".24", 1000000000
+  %".28" = add i64 %".27", %".26"
+  %".29" = getelementptr inbounds i64, ptr %".5", i64 1
+  store i64 %".28", ptr %".29"
+  br label %"stamp.end.1"
+stamp.end.1:
+  %"k0_fused_elementwise" = alloca ptr, i32 3
+  %".32" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".33" = load ptr, ptr %".32", align 8
+  %".34" = getelementptr inbounds i8, ptr %".33", i64 0
+  %".35" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 0
+  store ptr %".34", ptr %".35"
+  %".37" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".38" = load ptr, ptr %".37", align 8
+  %".39" = getelementptr inbounds i8, ptr %".38", i64 0
+  %".40" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 1
+  store ptr %".39", ptr %".40"
+  %".42" = getelementptr inbounds ptr, ptr %".1", i64 3
+  %".43" = load ptr, ptr %".42", align 8
+  %".44" = getelementptr inbounds i8, ptr %".43", i64 0
+  %".45" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
+  store ptr %".44", ptr %".45"
+  call void @"fk_cd5cd57a207f670b92321008"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
+  call void @"frittata_barrier"(ptr %".4", i32 %".3")
+  %".49" = icmp eq i32 %".2", 0
+  br i1 %".49", label %"stamp.then.2", label %"stamp.end.2"
+stamp.then.2:
+  %".51" = call i32 @"clock_gettime"(i32 1, {i64, i64}* %"now")
+  %".52" = getelementptr {i64, i64}, {i64, i64}* %"now", i32 0, i32 0
+  %".53" = load i64, {i64, i64}* %".52"
+  %".54" = getelementptr {i64, i64}, {i64, i64}* %"now", i32 0, i32 1
+  %".55" = load i64, {i64, i64}* %".54"
+  %".56" = mul i64 %".53", 1000000000
+  %".57" = add i64 %".56", %".55"
+  %".58" = getelementptr inbounds i64, ptr %".5", i64 2
+  store i64 %".57", ptr %".58"
+  br label %"stamp.end.2"
+stamp.end.2:
+  ret void
+}
+
+declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
 ; unit fk_cd5cd57a207f670b92321008
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
