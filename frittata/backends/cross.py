@@ -1,9 +1,10 @@
 """`CrossModule`: an llvm module compiled for another machine than this one (a cross target).
 
 It has the signature, report and saved form of a `runtime.Module`, but its code cannot run
-here: `run` (and `benchmark`, `profile`) raises `DeployError`, `export_library` writes the shared library for its machine
-(linked by that machine's C cross compiler) and `save` writes a file that `frittata.load` reads
-back as a `CrossModule` here and as a runnable module on a machine of that architecture.
+here: `run` (and `benchmark`, `profile`) raises `DeployError`, `export_library` writes the
+shared library for its machine (linked by that machine's C cross compiler) and `save` writes a
+file that `frittata.load` reads back as a `CrossModule` here and as a runnable module on a
+machine of that architecture.
 """
 
 from __future__ import annotations

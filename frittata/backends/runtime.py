@@ -24,7 +24,7 @@ from frittata.backends.jit import Engine, host, units_of
 from frittata.backends.peak import host_peak
 from frittata.backends.profile import Profile, Timed, collect, samples
 from frittata.backends.team import Team
-from frittata.errors import DeployError, RuntimeInputError
+from frittata.errors import DeployError, ModuleFormatError, RuntimeInputError
 from frittata.terms.dtypes import TensorType
 from frittata.terms.interp import check_inputs
 from frittata.terms.program import Program

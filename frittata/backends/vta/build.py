@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from frittata.backends.cross import CrossModule
 from frittata.backends.runtime import Module
 from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram
@@ -55,11 +54,13 @@ class HostPart:
         self.constant = not self.program.inputs
         self.value: dict[str, np.ndarray] = evaluate(self.program) if self.constant else {}
         self.passthrough = all(t.op == Op.INPUT for t in outputs.values())
-        self.module: Module | CrossModule | None = None
+        self.module: Module | None = None
         if not (self.constant or self.passthrough):
             from frittata.backends.llvm import build as build_llvm
 
-            self.module = build_llvm(self.program, threads=threads)
+            built = build_llvm(self.program, threads=threads)
+            assert isinstance(built, Module), "a host part is built for this host"
+            self.module = built
 
     def run(self, env: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self.constant:
