@@ -96,6 +96,33 @@ def test_native_bounds_checks_match_the_interpreter(embedding, values):
     np.testing.assert_array_equal(embedding.run(ids=ids)["y"], want)
 
 
+SCATTER = ft.Program({"y": T.scatter_elements(T.var("d", (5, 3)), T.var("i", (2, 3), "int64"),
+                                              T.var("u", (2, 3)), axis=0, reduction="add")})
+
+
+@pytest.fixture(scope="module")
+def scatter() -> ft.Module:
+    return build(SCATTER, threads=2)
+
+
+@given(st.lists(st.one_of(st.integers(-5, 4), ADVERSARIAL), min_size=6, max_size=6))
+def test_native_scatter_never_writes_out_of_range(scatter, values):
+    """Adversarial scatter indices: the same RuntimeInputError as the interpreter, or the same
+    output in full; the caller's input arrays are never written."""
+    inputs = {"d": rand((5, 3), seed=8), "i": _ids(values).reshape(2, 3), "u": rand((2, 3), seed=9)}
+    kept = {n: v.copy() for n, v in inputs.items()}
+    try:
+        want = ft.evaluate(SCATTER, inputs)["y"]
+    except ft.RuntimeInputError as error:
+        with pytest.raises(ft.RuntimeInputError) as raised:
+            scatter.run(**inputs)
+        assert str(raised.value) == str(error)
+    else:
+        np.testing.assert_allclose(scatter.run(**inputs)["y"], want, rtol=1e-6)
+    for name, value in kept.items():
+        np.testing.assert_array_equal(inputs[name], value)
+
+
 def test_every_checked_op_refuses_a_bad_index_and_the_saved_module_too(tmp_path):
     d = T.var("d", (4, 3))
     program = ft.Program({
