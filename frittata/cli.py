@@ -1,4 +1,4 @@
-"""The `frittata` command line: demo, compile, run, rules check, grad check, bench, cache."""
+"""The `frittata` command line: demo, compile, run, rules check, grad check, onnx check, bench, cache."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from frittata.errors import DeployError, FrittataError, RuleCheckError, RuntimeI
 EPILOG = """exit status:
   0  success
   1  a check failed (a rule is unsound, a VJP disagrees with finite differences, compiled
-     outputs differ from the interpreter)
+     outputs differ from the interpreter, an ONNX model uses unsupported operators)
   2  usage or input error (bad arguments, unreadable or malformed files, wrong inputs)"""
 
 
@@ -84,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     grad_check.add_argument("ops", nargs="*", help="op names (default: every op with a VJP)")
     grad_check.add_argument("--examples", type=_positive, default=8, help="random cases per op (default 8)")
     grad_check.add_argument("--seed", type=int, default=0)
+    onnx = command("onnx", "ONNX model tools")
+    onnx_sub = onnx.add_subparsers(dest="onnx_command", required=True)
+    onnx_check = onnx_sub.add_parser("check", parents=[flags],
+                                     help="which operators of a model import (counts, nodes), without compiling")
+    onnx_check.add_argument("model", help="MODEL.onnx")
     bench = command("bench", "compiled zoo models against installed peers")
     bench.add_argument("--models", nargs="*", default=None, help="zoo model names (default: all)")
     bench.add_argument("--threads", type=int, default=None)
@@ -158,6 +163,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             from frittata.autodiff.check import grad_check_main
 
             return grad_check_main(args.ops, examples=args.examples, seed=args.seed)
+        case "onnx":
+            from frittata.terms.onnx_check import check_onnx
+
+            coverage = check_onnx(args.model)
+            print(coverage)
+            return 0 if coverage.supported else 1
         case "bench":
             from frittata.benchmark import run_bench
 

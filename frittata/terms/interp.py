@@ -46,14 +46,15 @@ def as_array(value: Any) -> Any:
 
 
 def check_inputs(expected: Mapping[str, TensorType], given: Mapping[str, object], where: str) -> None:
-    """Raise RuntimeInputError unless `given` has exactly the expected names, shapes and dtypes."""
+    """Raise RuntimeInputError unless `given` has exactly the expected names, shapes and dtypes
+    (a numpy scalar counts as the 0-d array it stands for)."""
     missing = [n for n in expected if n not in given]
     extra = [n for n in given if n not in expected]
     if missing or extra:
         raise RuntimeInputError(f"{where}: expected inputs {list(expected)}, got {list(given)}"
                                 f" (missing {missing}, unexpected {extra})")
     for name, ty in expected.items():
-        value = given[name]
+        value = as_array(given[name])
         if not isinstance(value, np.ndarray):
             raise RuntimeInputError(f"{where}: input {name!r}: expected a numpy array {ty}, got {type(value).__name__}")
         if value.shape != ty.shape or value.dtype.name != ty.dtype:

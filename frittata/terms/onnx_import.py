@@ -45,10 +45,10 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto,
     """
     proto = load_model(model)
     base_dir = os.path.dirname(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else None
-    opset = _default_opset(proto)
+    opset = default_opset(proto)
     graph = proto.graph
     if opset < OPSETS.start:
-        _check_early_opset(graph, opset)
+        check_early_opset(graph, opset)
     bound = _bound_constants(graph, constants or {})
     _check_supported(graph, set(bound))
     importer = _Importer(opset)
@@ -79,7 +79,7 @@ def load_model(model: str | os.PathLike | bytes | onnx.ModelProto) -> onnx.Model
     return proto
 
 
-def _default_opset(proto: onnx.ModelProto) -> int:
+def default_opset(proto: onnx.ModelProto) -> int:
     versions = [o.version for o in proto.opset_import if o.domain in DEFAULT_DOMAINS]
     if not versions or not 1 <= versions[0] < OPSETS.stop:
         raise FrontendError(f"ONNX model: expected default-domain opset in {OPSETS.start}..{OPSETS.stop - 1},"
@@ -87,7 +87,7 @@ def _default_opset(proto: onnx.ModelProto) -> int:
     return versions[0]
 
 
-def _check_early_opset(graph: onnx.GraphProto, opset: int) -> None:
+def check_early_opset(graph: onnx.GraphProto, opset: int) -> None:
     """A model of opset 1-6 imports when each of its operators means at `opset` what it means at
     opset 7 (the same schema version in `onnx.defs`), as for ops unchanged since opset 1."""
     changed = sorted({n.op_type for n in graph.node if n.domain in DEFAULT_DOMAINS
@@ -120,18 +120,36 @@ def _bound_constants(graph: onnx.GraphProto, constants: Mapping[str, object]) ->
     return bound
 
 
-def _check_supported(graph: onnx.GraphProto, bound: set[str]) -> None:
-    """Raise one FrontendError listing every unsupported operator type, with counts and nodes."""
+def node_status(graph: onnx.GraphProto, bound: set[str]) -> list[tuple[onnx.NodeProto, str, str]]:
+    """Each node with its operator's name (`domain.op` outside the default domain) and what
+    import does with it: "folded" (its inputs are known at import time, or it only reads a
+    shape: evaluated to a constant), "converted" (a converter makes it a term) or
+    "unsupported". `bound` names the graph inputs bound to constants."""
     known = {i.name for i in graph.initializer} | bound
-    bad: dict[str, list[str]] = {}
+    status = []
     for node in graph.node:
         custom = node.domain not in DEFAULT_DOMAINS
+        key = node.op_type if not custom else f"{node.domain}.{node.op_type}"
         foldable = all(n in known or not n for n in node.input) or node.op_type in STATIC_SHAPE_OPS
         if foldable and not custom:
             known.update(node.output)
-        elif custom or node.op_type not in CONVERTERS:
-            key = node.op_type if not custom else f"{node.domain}.{node.op_type}"
-            bad.setdefault(key, []).append(node.name or f"<unnamed, output {node.output[0]!r}>")
+            status.append((node, key, "folded"))
+        else:
+            status.append((node, key, "unsupported" if custom or node.op_type not in CONVERTERS else "converted"))
+    return status
+
+
+def node_label(node: onnx.NodeProto) -> str:
+    """A node's name, or what names it when it has none."""
+    return node.name or f"<unnamed, output {node.output[0]!r}>"
+
+
+def _check_supported(graph: onnx.GraphProto, bound: set[str]) -> None:
+    """Raise one FrontendError listing every unsupported operator type, with counts and nodes."""
+    bad: dict[str, list[str]] = {}
+    for node, key, status in node_status(graph, bound):
+        if status == "unsupported":
+            bad.setdefault(key, []).append(node_label(node))
     if bad:
         counts = Counter({k: len(v) for k, v in bad.items()})
         lines = [f"  {op} x{n}: {', '.join(bad[op])}" for op, n in counts.most_common()]
