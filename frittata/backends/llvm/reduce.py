@@ -123,7 +123,9 @@ def _finish(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, count: int) -> i
 
 
 def emit_softmax(k: Kernel, x: View, axis: int, out: View) -> None:
-    """out = exp(x - max) / sum(exp(x - max)) along `axis` (three passes per row)."""
+    """out = exp(x - max) / sum(exp(x - max)) along `axis` (four passes per row: the exp pass
+    holds no running sum, so it vectorizes; the float64 sum is a pass of its own, which may
+    add in any order: partial sums in vector lanes)."""
     rank = len(x.shape)
     perm = tuple([d for d in range(rank) if d != axis] + [axis])
     xs, outs = transpose(x, perm), transpose(out, perm)
@@ -136,11 +138,13 @@ def emit_softmax(k: Kernel, x: View, axis: int, out: View) -> None:
         b.store(ir.Constant(F32, float("-inf")), top)
         with for_range(b, 0, n, name="j") as j:
             b.store(scalar.binary(b, Op.MAXIMUM, "float32", b.load(top), load(k, xs, idx + [j])), top)
-        b.store(ir.Constant(F64, 0.0), total)
         with for_range(b, 0, n, name="j") as j:
             e = vmath.exp(b, b.fsub(load(k, xs, idx + [j]), b.load(top)))
             b.store(e, k.address(outs, idx + [j]))
-            b.store(b.fadd(b.load(total), b.fpext(e, F64)), total)
+        b.store(ir.Constant(F64, 0.0), total)
+        with for_range(b, 0, n, name="j") as j:
+            e = b.load(k.address(outs, idx + [j]), typ=F32)
+            b.store(b.fadd(b.load(total), b.fpext(e, F64), flags=("reassoc",)), total)
         denominator = b.fptrunc(b.load(total), F32)
         with for_range(b, 0, n, name="j") as j:
             slot = k.address(outs, idx + [j])
