@@ -1,14 +1,16 @@
-"""VJPs of the sliding-window ops, as plain terms: conv2d's as convolutions, pooling's per tap.
+"""VJPs of the sliding-window ops, as plain terms: conv2d's as GEMMs over unfolded windows,
+pooling's per tap.
 
-conv2d (strides s, dilations d, pads p, groups G) of x [N, C, H, W] by w [O, C/G, kh, kw]:
-- the data gradient is the transposed convolution: g spread by s (s - 1 zeros between
-  neighbours), padded by d (k - 1) on both sides, convolved at stride 1 and dilation d with w
-  flipped spatially and its channel axes swapped within each group; the rows of the padded
-  input no window reached get zeros, and the padding is cropped;
-- the weight gradient is a convolution over the batch: the padded x with batch and channel
-  swapped, [C/G, G N, Hp, Wp], convolved with g as the kernel, [O, N, OH, OW], at stride d and
-  dilation s in G groups, gives [C/G, O, >= kh, >= kw]; its first kh x kw taps, transposed, are
-  [O, C/G, kh, kw].
+conv2d (strides s, dilations d, pads p, G groups) of x [N, C, H, W] by w [O, C/G, kh, kw] reads,
+for each of the T = kh kw kernel taps, a strided window of the padded input shaped like the
+output's pixels (P = OH OW of them). Unfolding them gives cols [G, C/G T, N P], and with g as
+[G, O/G, N P]:
+- the weight gradient is one GEMM per group, g · colsᵀ -> [G, O/G, C/G T], i.e. [O, C/G, kh, kw];
+- the data gradient is wᵀ · g -> [G, C/G T, N P], each tap's slice put back where the forward
+  read it (`unslice`), summed, and the padding cropped.
+Both operands are run-time values in training (the weights are inputs), and a matmul takes the
+register-blocked path with run-time operands, which a convolution does only with constant
+weights; so the backward contractions are spelled as matmuls.
 
 A pool of a k x k kernel reads k^2 taps, each a strided slice of the padded input shaped like
 the output; the cotangent goes back through each tap (`unslice`): divided by the window's
@@ -21,48 +23,42 @@ from __future__ import annotations
 import numpy as np
 
 from frittata.autodiff.adjoints import constant, unslice, zeros
-from frittata.terms.builders import (add, broadcast_to, conv2d, div, equal, logical_and, logical_not, logical_or,
-                                     pad, reshape, slice, transpose, where)
+from frittata.terms.builders import (add, broadcast_to, concat, div, equal, logical_and, logical_not, logical_or,
+                                     matmul, pad, reshape, slice, transpose, where)
 from frittata.terms.term import Term
+
+Bounds = list[tuple[int, int | None, int]]
 
 
 def conv2d_vjp(node: Term, g: Term) -> tuple[Term, Term]:
     """The cotangents of conv2d's input and weights (see the module docstring)."""
-    return _conv_data_grad(node, g), _conv_weight_grad(node, g)
-
-
-def _conv_data_grad(node: Term, g: Term) -> Term:
     x, w = node.args
-    (sh, sw), (dh, dw), (pt, pl, pb, pr) = node.attr("strides"), node.attr("dilations"), node.attr("pads")
-    groups = node.attr("groups")
-    o, ci, kh, kw = w.shape
-    spread = unslice(g, g.shape[:2] + ((g.shape[2] - 1) * sh + 1, (g.shape[3] - 1) * sw + 1),
-                     [(0, None, 1), (0, None, 1), (0, None, sh), (0, None, sw)])
-    grown = pad(spread, [(0, 0), (0, 0), (dh * (kh - 1),) * 2, (dw * (kw - 1),) * 2])
-    swapped = reshape(transpose(reshape(w, (groups, o // groups, ci, kh, kw)), (0, 2, 1, 3, 4)),
-                      (groups * ci, o // groups, kh, kw))
-    flipped = slice(swapped, [(0, groups * ci, 1), (0, o // groups, 1), (kh - 1, None, -1), (kw - 1, None, -1)])
-    full = conv2d(grown, flipped, dilations=(dh, dw), groups=groups)
-    height, width = x.shape[2] + pt + pb, x.shape[3] + pl + pr
-    padded = pad(full, [(0, 0), (0, 0), (0, height - full.shape[2]), (0, width - full.shape[3])])
-    return slice(padded, [(0, x.shape[0], 1), (0, x.shape[1], 1), (pt, pt + x.shape[2], 1), (pl, pl + x.shape[3], 1)])
+    groups, (o, ci, kh, kw) = node.attr("groups"), w.shape
+    n, _, oh, ow = g.shape
+    rows = reshape(transpose(reshape(g, (n, groups, o // groups, oh * ow)), (1, 2, 0, 3)),
+                   (groups, o // groups, n * oh * ow))
+    source = _padded(node, 0.0)
+    taps = [reshape(slice(source, bounds), (n, groups * ci, 1, oh * ow)) for bounds in _conv_taps(node)]
+    unfolded = reshape(concat(*taps, axis=2), (n, groups, ci * kh * kw, oh * ow))
+    cols = reshape(transpose(unfolded, (1, 2, 0, 3)), (groups, ci * kh * kw, n * oh * ow))
+    dw = reshape(matmul(rows, transpose(cols, (0, 2, 1))), w.shape)
+    wt = transpose(reshape(w, (groups, o // groups, ci * kh * kw)), (0, 2, 1))
+    dcols = reshape(matmul(wt, rows), (groups, ci, kh * kw, n, oh, ow))
+    per_tap = reshape(transpose(dcols, (3, 0, 1, 2, 4, 5)), (n, groups * ci, kh * kw, oh, ow))
+    parts = [reshape(slice(per_tap, [(0, n, 1), (0, groups * ci, 1), (t, t + 1, 1), (0, oh, 1), (0, ow, 1)]),
+                     (n, groups * ci, oh, ow)) for t in range(kh * kw)]
+    return _sum_taps(node, parts, _conv_taps(node), source.shape), dw
 
 
-def _conv_weight_grad(node: Term, g: Term) -> Term:
-    x, w = node.args
-    (pt, pl, pb, pr), groups = node.attr("pads"), node.attr("groups")
-    n, c, _, _ = x.shape
-    o, ci, kh, kw = w.shape
-    xp = pad(x, [(0, 0), (0, 0), (pt, pb), (pl, pr)]) if any(node.attr("pads")) else x
-    batch_major = reshape(transpose(reshape(xp, (n, groups, ci) + xp.shape[2:]), (2, 1, 0, 3, 4)),
-                          (ci, groups * n) + xp.shape[2:])
-    kernel = transpose(g, (1, 0, 2, 3))
-    taps = conv2d(batch_major, kernel, strides=node.attr("dilations"), dilations=node.attr("strides"), groups=groups)
-    first = slice(taps, [(0, ci, 1), (0, o, 1), (0, kh, 1), (0, kw, 1)]) if taps.shape[2:] != (kh, kw) else taps
-    return transpose(first, (1, 0, 2, 3))
+def _conv_taps(node: Term) -> list[Bounds]:
+    """The slices of conv2d's padded input that each kernel tap reads, in (row, column) order."""
+    (_, _, kh, kw), (sh, sw), (dh, dw) = node.args[1].shape, node.attr("strides"), node.attr("dilations")
+    n, c, oh, ow = node.args[0].shape[:2] + node.shape[2:]
+    return [[(0, n, 1), (0, c, 1), (i * dh, i * dh + (oh - 1) * sh + 1, sh), (j * dw, j * dw + (ow - 1) * sw + 1, sw)]
+            for i in range(kh) for j in range(kw)]
 
 
-def _taps(node: Term) -> list[list[tuple[int, int | None, int]]]:
+def _taps(node: Term) -> list[Bounds]:
     """The slices of the padded input that give each kernel tap's values, in scan order."""
     (kh, kw), (sh, sw) = node.attr("kernel"), node.attr("strides")
     n, c, oh, ow = node.shape
@@ -82,9 +78,10 @@ def _crop(node: Term, grad: Term) -> Term:
     return slice(grad, [(0, x.shape[0], 1), (0, x.shape[1], 1), (pt, pt + x.shape[2], 1), (pl, pl + x.shape[3], 1)])
 
 
-def _sum_taps(node: Term, parts: list[Term], shape: tuple[int, ...]) -> Term:
+def _sum_taps(node: Term, parts: list[Term], taps: list[Bounds], shape: tuple[int, ...]) -> Term:
+    """The parts put back where their taps read them, summed, with the padding cropped."""
     total = None
-    for part, bounds in zip(parts, _taps(node)):
+    for part, bounds in zip(parts, taps):
         back = unslice(part, shape, bounds)
         total = back if total is None else add(total, back)
     return _crop(node, total if total is not None else zeros(shape, node.dtype))
@@ -100,7 +97,7 @@ def max_pool2d_vjp(node: Term, g: Term) -> Term:
         first = hit if taken is None else logical_and(hit, logical_not(taken))
         taken = hit if taken is None else logical_or(taken, hit)
         parts.append(where(first, g, 0))
-    return _sum_taps(node, parts, source.shape)
+    return _sum_taps(node, parts, _taps(node), source.shape)
 
 
 def avg_pool2d_vjp(node: Term, g: Term) -> Term:
@@ -112,4 +109,4 @@ def avg_pool2d_vjp(node: Term, g: Term) -> Term:
         ones = np.pad(np.ones(x.shape[2:], dtype=x.dtype), [node.attr("pads")[0::2], node.attr("pads")[1::2]])
         counts = sum(ones[b[2][0]:b[2][1]:b[2][2], b[3][0]:b[3][1]:b[3][2]] for b in _taps(node))
         share = div(g, broadcast_to(constant("avg_pool.count", np.asarray(counts, dtype=x.dtype)), g.shape))
-    return _sum_taps(node, [share] * (kh * kw), _padded(node, 0.0).shape)
+    return _sum_taps(node, [share] * (kh * kw), _taps(node), _padded(node, 0.0).shape)

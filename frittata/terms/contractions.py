@@ -118,9 +118,9 @@ def _matmul_vjp(b, x: Term, y: Term, g: Term) -> tuple[Term, Term]:
 
 
 def _dense_vjp(b, x: Term, w: Term, g: Term) -> tuple[Term, Term]:
-    """d(x w^T): g w for x, g^T x over all leading axes for w."""
+    """d(x w^T): g w for x, g^T x over all leading axes for w (both as matmuls of rows)."""
     rows_g, rows_x = b.reshape(g, (-1, w.shape[0])), b.reshape(x, (-1, w.shape[1]))
-    return b.dense(g, b.transpose(w)), b.matmul(b.transpose(rows_g), rows_x)
+    return b.reshape(b.matmul(rows_g, w), x.shape), b.matmul(b.transpose(rows_g), rows_x)
 
 
 CONV_ATTRS = (
