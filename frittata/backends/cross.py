@@ -54,6 +54,12 @@ class CrossModule:
 
         return export_library(self._saved, path, cc)
 
+    def export_wasm(self, path: str | Path) -> Path:
+        """A `.wasm` module and its layout files (see `frittata.backends.wasm`), for a wasm32 build."""
+        from frittata.backends.wasm import export_wasm
+
+        return export_wasm(self._saved, path)
+
     def save(self, path: str | Path) -> None:
         meta = dict(self._saved.meta, kind=SAVED_KIND, report=self.report)
         Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, self._saved.sections, self._saved.params)))

@@ -65,7 +65,7 @@ def export_library(saved: fileformat.Saved, path: str | Path, cc: str | None = N
     with tempfile.TemporaryDirectory(prefix="frittata-export-") as scratch:
         work = Path(scratch)
         objects = write_objects(saved, machine, work)
-        (work / "params.bin").write_bytes(_params_blob(saved)[0])
+        (work / "params.bin").write_bytes(params_blob(saved)[0])
         (work / "tables.c").write_text(tables_source(saved, work / "params.bin"))
         (work / "exports.map").write_text(EXPORTS)
         (work / HEADER).write_text(header_text())
@@ -95,7 +95,7 @@ def write_objects(saved: fileformat.Saved, machine: Machine, directory: Path) ->
     return paths
 
 
-def _params_blob(saved: fileformat.Saved) -> tuple[bytes, list[int]]:
+def params_blob(saved: fileformat.Saved) -> tuple[bytes, list[int]]:
     """The parameters in slot order, each at a multiple of ALIGN bytes, and their offsets."""
     blob, offsets = bytearray(), []
     for array in saved.params.values():
@@ -109,7 +109,7 @@ def tables_source(saved: fileformat.Saved, params_path: Path) -> str:
     """C source of the tables `frittata_model.c` reads: signature, parameter offsets, arena size,
     and the parameters themselves, included from `params_path` by the assembler."""
     meta = saved.meta
-    _, offsets = _params_blob(saved)
+    _, offsets = params_blob(saved)
     lines = ['#include <stdint.h>', '#include "frittata_model.h"', ""]
     for kind in ("inputs", "outputs"):
         entries = []

@@ -154,9 +154,12 @@ class UnitTimes:
 
 
 def compile_unit(name: str, text: str, target: Machine, speed: int) -> tuple[Unit, UnitTimes]:
-    """Verify, optimize at `speed` and emit object code for one unit of IR."""
+    """Verify, optimize at `speed` and emit object code for one unit of IR (the target's data
+    layout set first: pointer size and alignments differ between targets, wasm32's pointers are
+    32-bit)."""
     start = time.perf_counter()
     module = verify(text, name)
+    module.data_layout = str(target.machine().target_data)
     parsed = time.perf_counter()
     optimize(module, target, speed)
     optimized = time.perf_counter()

@@ -136,11 +136,9 @@ class Module:
         """Raise RuntimeInputError for the first kernel whose status record says an index was
         out of range (the kernel skipped its accesses; the outputs are not returned)."""
         for offset, op, what, shape in self._checks:
-            failed, value, position, bound = (int(w) for w in self._arena[offset:offset + 32].view(np.int64))
-            if failed:
-                at = tuple(int(i) for i in np.unravel_index(position, shape))
-                raise RuntimeInputError(f"{op}: index {value} at position {at} of the indices is outside the"
-                                        f" valid range [{-bound}, {bound}) of {what}")
+            error = index_error(self._arena[offset:offset + 32].view(np.int64), op, what, shape)
+            if error is not None:
+                raise error
 
     def _checked(self, given: Mapping[str, object]) -> dict[str, np.ndarray]:
         check_inputs(self.inputs, given, "module")
@@ -166,6 +164,17 @@ class Module:
         ins = ", ".join(f"{n}: {t}" for n, t in self.inputs.items())
         outs = ", ".join(f"{n}: {t}" for n, t in self.outputs.items())
         return f"<Module ({ins}) -> ({outs}); {self.threads} thread(s), peak {self.peak_bytes} bytes>"
+
+
+def index_error(status: np.ndarray, op: str, what: str, shape: list[int]) -> RuntimeInputError | None:
+    """The error a kernel's index-check status record {failed, value, flat position, bound}
+    reports, or None when its indices were in range."""
+    failed, value, position, bound = (int(w) for w in status)
+    if not failed:
+        return None
+    at = tuple(int(i) for i in np.unravel_index(position, shape))
+    return RuntimeInputError(f"{op}: index {value} at position {at} of the indices is outside the valid range "
+                             f"[{-bound}, {bound}) of {what}")
 
 
 def time_runs(run, inputs: Mapping[str, np.ndarray], repeat: int = 20, warmup: int = 2) -> dict[str, float]:

@@ -76,6 +76,19 @@ def mlp(seed: int = 0, batch: int = 1) -> Program:
     return Program({"y": _dense(w, h, 10, gain=1.0)})
 
 
+def small_cnn(seed: int = 0) -> Program:
+    """conv 3x3 (bias, relu) -> max pool -> conv 3x3 (relu) -> global average -> dense:
+    x float32[1, 3, 16, 16] -> logits float32[1, 10]. Every kind of kernel in a few milliseconds,
+    for deployment tests on slow (emulated) targets."""
+    w = _Weights(seed)
+    x = tb.var("x", (1, 3, 16, 16))
+    h = tb.relu(tb.add(tb.conv2d(x, w.he((8, 3, 3, 3), 27), pads=1), tb.reshape(w.bias(8), (1, 8, 1, 1))))
+    h = tb.max_pool2d(h, kernel=2, strides=2)
+    h = tb.relu(tb.conv2d(h, w.he((16, 8, 3, 3), 72), pads=1))
+    h = tb.reshape(tb.reduce_mean(h, axes=(2, 3)), (1, 16))
+    return Program({"logits": _dense(w, h, 10, gain=1.0)})
+
+
 def _basic_block(w: _Weights, x: Term, out: int, stride: int) -> Term:
     h = tb.relu(_conv_bn(w, x, out, 3, stride))
     h = _conv_bn(w, h, out, 3, 1, gain=RESIDUAL_GAIN)
@@ -252,9 +265,13 @@ LARGE: dict[str, Callable[..., Program]] = {
 """Bigger models, for compile-time benchmarks; `get` builds them too (tests iterate `ZOO` only)."""
 
 
+SMALL: dict[str, Callable[..., Program]] = {"small_cnn": small_cnn}
+"""Tiny models for targets where every millisecond is emulated; `get` builds them too."""
+
+
 def get(name: str, seed: int = 0) -> Program:
-    """Build the zoo (or `LARGE`) model `name` with weights drawn from `seed`."""
-    builders = ZOO | LARGE
+    """Build the zoo (or `LARGE`, `SMALL`) model `name` with weights drawn from `seed`."""
+    builders = ZOO | LARGE | SMALL
     if name not in builders:
         from frittata.errors import FrontendError
 

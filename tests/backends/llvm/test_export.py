@@ -29,22 +29,7 @@ deploy = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(deploy)
 
 
-def small_cnn() -> ft.Program:
-    """conv (bias, relu) -> max pool -> conv -> global average -> dense: every kind of kernel."""
-    rng = np.random.default_rng(3)
-
-    def param(name, *shape):
-        return T.param(name, (rng.standard_normal(shape) * 0.3).astype(np.float32))
-
-    x = T.var("x", (1, 3, 16, 16))
-    y = T.relu(T.add(T.conv2d(x, param("w1", 8, 3, 3, 3), pads=1), T.reshape(param("b1", 8), (1, 8, 1, 1))))
-    y = T.max_pool2d(y, kernel=2, strides=2)
-    y = T.relu(T.conv2d(y, param("w2", 16, 8, 3, 3), pads=1))
-    y = T.reshape(T.reduce_mean(y, axes=(2, 3)), (1, 16))
-    return ft.Program({"logits": T.add(T.dense(y, param("w3", 10, 16)), param("b3", 10))})
-
-
-PROGRAMS = {"mlp": zoo.mlp, "cnn": small_cnn}
+PROGRAMS = {"mlp": zoo.mlp, "cnn": zoo.small_cnn}
 
 
 def check_from_c(module, program: ft.Program, directory: Path, threads: int = 1) -> None:
@@ -147,3 +132,54 @@ def test_c_api_reports_an_out_of_range_index(tmp_path):
                                              ctypes.c_size_t(rows.nbytes)) == 0
         np.testing.assert_array_equal(rows, np.take(np.arange(40, dtype=np.float32).reshape(10, 4), ids, axis=0))
     lib.frittata_model_free(model)
+
+
+WASM = "llvm -mtriple=wasm32-unknown-unknown -mattr=+simd128,+bulk-memory"
+
+
+@pytest.mark.skipif(shutil.which("wasm-ld") is None or importlib.util.find_spec("wasmtime") is None,
+                    reason="needs wasm-ld (Debian lld) and the wasmtime package")
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_wasm_module_in_wasmtime_equals_the_interpreter(name, tmp_path):
+    from frittata.backends.wasm import WasmModule
+
+    program = PROGRAMS[name]()
+    module = ft.compile(program, target=WASM)
+    assert isinstance(module, CrossModule) and module.triple == "wasm32-unknown-unknown"
+    with pytest.raises(DeployError, match="export_wasm"):
+        module.export_library(tmp_path / "no.so")
+    wasm = WasmModule(module.export_wasm(tmp_path / f"{name}.wasm"))
+    inputs = zoo.example_input(program)
+    got, want = wasm.run(**inputs), ft.evaluate(program, inputs)
+    for out in want:
+        np.testing.assert_allclose(got[out], want[out], rtol=1e-4, atol=1e-5, err_msg=out)
+
+
+@pytest.mark.skipif(shutil.which("wasm-ld") is None or importlib.util.find_spec("wasmtime") is None,
+                    reason="needs wasm-ld (Debian lld) and the wasmtime package")
+def test_wasm_module_checks_run_time_indices(tmp_path):
+    from frittata.backends.wasm import WasmModule
+    from frittata.errors import RuntimeInputError
+    from frittata.terms.indexing import take
+
+    table = T.param("table", np.arange(40, dtype=np.float32).reshape(10, 4))
+    program = ft.Program({"rows": take(table, T.var("ids", (3,), "int64"))})
+    wasm = WasmModule(ft.compile(program, target=WASM).export_wasm(tmp_path / "lookup.wasm"))
+    ids = np.array([3, -2, 0], np.int64)
+    np.testing.assert_array_equal(wasm.run(ids=ids)["rows"], np.arange(40, dtype=np.float32).reshape(10, 4)[ids])
+    with pytest.raises(RuntimeInputError, match=r"index -11 at position \(2,\)"):
+        wasm.run(ids=np.array([0, 1, -11], np.int64))
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_ptx_kernels_are_emitted_and_assemble(name):
+    """Each distinct kernel becomes a PTX module with a launcher entry; ptxas (CUDA) accepts it
+    when it is installed. Running it needs a GPU, which this machine does not have."""
+    from frittata.backends.ptx import assemble, emit_ptx
+
+    modules = emit_ptx(ft.compile(PROGRAMS[name]()).program)
+    assert modules
+    for symbol, ptx in modules.items():
+        assert ".target sm_80" in ptx and f".visible .entry {symbol}_entry(" in ptx and "bar.sync" in ptx
+        if shutil.which("ptxas"):
+            assert assemble(ptx)
