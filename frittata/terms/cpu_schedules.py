@@ -8,7 +8,8 @@ model prices the same schedule (`schedule_cost`), or the generic loops, so the e
 what the backend will do. The schedule is a `tiled_*` term's own; an untiled contraction gets
 the default below. A contraction takes the blocked path when
 
-  * the host has vectors of at least 8 fp32 lanes, and every operand and the result are float32;
+  * the target has vectors of at least 4 fp32 lanes (SSE, NEON, AVX2, AVX-512), and every operand
+    and the result are float32;
   * its epilogue steps are ones a float register block applies (add, relu, clip);
   * dense / fused_dense / tiled_dense: weights and bias are compile-time constants (packed into
     panels at compile time);
@@ -83,7 +84,7 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
                      constant: Sequence[bool], lanes: int) -> Schedule | None:
     """The schedule the blocked path runs this contraction with, or None for the generic loops."""
     values = dict(attrs)
-    if lanes < 8 or out.dtype != "float32" or any(t.dtype != "float32" for t in operands):
+    if lanes < 4 or out.dtype != "float32" or any(t.dtype != "float32" for t in operands):
         return None
     if op in EPILOGUE_OPS and any(step[0] not in FLOAT_STEPS for step in values["epilogue"]):
         return None
