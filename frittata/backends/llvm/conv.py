@@ -220,7 +220,7 @@ def _k_loop(g: Geometry):
 
     def emit(b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
         vec = ir.VectorType(F32, spec.lanes)
-        fma = intrinsic(b.module, f"llvm.fma.v{spec.lanes}f32", vec, [vec, vec, vec])
+        fma = intrinsic(b.module, f"llvm.fmuladd.v{spec.lanes}f32", vec, [vec, vec, vec])
         with for_range(b, 0, kc, name="c") as c:
             xc = b.gep(bp, [b.mul(c, i64(g.channel_stride))], source_etype=F32)
             wc = b.gep(a, [b.mul(c, i64(g.kh * g.kw * g.mr))], source_etype=F32)

@@ -157,7 +157,7 @@ def _emit_rows(b: ir.IRBuilder, g: Geometry, ch: Channel) -> None:
 def _emit_tile(b: ir.IRBuilder, g: Geometry, ch: Channel, row, out_row, ow0, pixels: int) -> None:
     """`pixels` outputs of one row from pixel ow0: accumulate the taps, apply the epilogue, store."""
     vec = ir.VectorType(F32, g.lanes)
-    fma = intrinsic(b.module, f"llvm.fma.v{g.lanes}f32", vec, [vec, vec, vec])
+    fma = intrinsic(b.module, f"llvm.fmuladd.v{g.lanes}f32", vec, [vec, vec, vec])
     vectors = -(-pixels // g.lanes)
     acc = [ir.Constant(vec, [0.0] * g.lanes)] * vectors
     for r in range(g.kh):

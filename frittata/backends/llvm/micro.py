@@ -65,7 +65,7 @@ def emit_micro(module: ir.Module, spec: MicroSpec, name: str, k_loop=None) -> ir
 
 def gemm_k_loop(b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
     vec = ir.VectorType(F32, spec.lanes)
-    fma = intrinsic(b.module, f"llvm.fma.v{spec.lanes}f32", vec, [vec, vec, vec])
+    fma = intrinsic(b.module, f"llvm.fmuladd.v{spec.lanes}f32", vec, [vec, vec, vec])
     rows = [b.gep(a, [b.mul(lda, i64(r))], source_etype=F32) for r in range(spec.mr)]
     with for_range(b, 0, kc, name="k") as k:
         panel = b.gep(bp, [b.mul(k, i64(spec.nr))], source_etype=F32)

@@ -39,7 +39,9 @@ def _call(b: ir.IRBuilder, name: str, *args: ir.Value) -> ir.Value:
 
 
 def _fma(b: ir.IRBuilder, x: ir.Value, y: ir.Value, z: ir.Value) -> ir.Value:
-    return _call(b, "llvm.fma.f32", x, y, z)
+    """x * y + z, fused where the target has an FMA instruction (x86 FMA3, NEON) and a multiply
+    and an add elsewhere (wasm32): `llvm.fmuladd` never becomes a libm call, `llvm.fma` would."""
+    return _call(b, "llvm.fmuladd.f32", x, y, z)
 
 
 def _poly(b: ir.IRBuilder, x: ir.Value, coefficients: tuple[float, ...]) -> ir.Value:
