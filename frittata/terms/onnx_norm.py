@@ -1,5 +1,6 @@
-"""ONNX import of the normalizations that become several terms: LogSoftmax, InstanceNormalization,
-GroupNormalization and LRN, built from reductions, elementwise ops, pads and slices."""
+"""ONNX import of the normalizations that become several terms: LogSoftmax, Hardmax,
+InstanceNormalization, GroupNormalization and LRN, built from reductions, elementwise ops, pads
+and slices."""
 
 from __future__ import annotations
 
@@ -27,6 +28,25 @@ def _log_softmax(n: NodeView) -> Term:
         return log_softmax(x, n.attr("axis", -1) % rank)
     axis = n.attr("axis", 1) % rank
     return tb.reshape(log_softmax(tb.flatten(x, axis), 1), x.shape)
+
+
+def hardmax(x: Term, axis: int) -> Term:
+    """1 at the first maximum along `axis` and 0 elsewhere: the position of the maximum (arg_max
+    keeps the first of ties) compared with every position along the axis."""
+    shape = [1] * x.type.rank
+    shape[axis] = x.shape[axis]
+    positions = tb.param(f"hardmax_positions_{'x'.join(map(str, shape))}",
+                         np.arange(x.shape[axis], dtype=np.int64).reshape(shape))
+    return tb.cast(tb.equal(positions, tb.arg_max(x, axis, keepdims=True)), x.dtype)
+
+
+def _hardmax(n: NodeView) -> Term:
+    """Opset >= 13: along one axis (default -1); before, over the flattened axes [axis, rank)."""
+    x = n.term(0)
+    rank = x.type.rank
+    if n.opset >= 13:
+        return hardmax(x, n.attr("axis", -1) % rank)
+    return tb.reshape(hardmax(tb.flatten(x, n.attr("axis", 1) % rank), 1), x.shape)
 
 
 def normalize(x: Term, axes: list[int], eps: float) -> Term:
@@ -85,6 +105,6 @@ def _lrn(n: NodeView) -> Term:
 
 
 NORM_CONVERTERS: dict[str, Callable[[NodeView], Any]] = {
-    "LogSoftmax": _log_softmax, "InstanceNormalization": _instance_norm, "GroupNormalization": _group_norm,
-    "LRN": _lrn,
+    "LogSoftmax": _log_softmax, "Hardmax": _hardmax, "InstanceNormalization": _instance_norm,
+    "GroupNormalization": _group_norm, "LRN": _lrn,
 }

@@ -66,7 +66,7 @@ CLASSES: dict[str, str] = {
     "contraction": "sums products over a reduction axis (matmul, dense, conv2d)",
     "pool": "sliding-window or global pooling",
     "normalization": "batch norm, layer norm, softmax",
-    "reduction": "reduces axes with sum, mean or max",
+    "reduction": "reduces axes with sum, product, mean, max or min",
     "movement": "moves data without arithmetic",
     "indexed": "reads or writes at positions given by a run-time operand (its indices are bounds-checked)",
     "kernel": "a kernel op, defined by its expansion into plain ops",

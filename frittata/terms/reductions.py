@@ -1,4 +1,4 @@
-"""Reductions over a set of axes: reduce_sum, reduce_mean, reduce_max, reduce_min.
+"""Reductions over a set of axes: reduce_sum, reduce_mean, reduce_max, reduce_min, reduce_prod.
 
 ONNX's other Reduce* operators import as compositions: ReduceSumSquare, ReduceL1, ReduceL2,
 ReduceLogSum and ReduceLogSumExp (stabilized by the maximum) over reduce_sum / reduce_max.
@@ -18,7 +18,7 @@ from frittata.terms.ops import Attr, Cost, Op, define
 from frittata.terms.movement_ops import reshape
 from frittata.terms.term import Term, build
 
-__all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min"]
+__all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod"]
 
 
 def _axes(value: Any, first: TensorType | None) -> tuple[int, ...]:
@@ -127,6 +127,8 @@ REDUCE_SUM = _reduction("reduce_sum", "ReduceSum", np.sum, _sum_vjp, composites=
 REDUCE_MEAN = _reduction("reduce_mean", "ReduceMean", np.mean, _mean_vjp, float_only=True)
 REDUCE_MAX = _reduction("reduce_max", "ReduceMax", np.max, _extreme_vjp)
 REDUCE_MIN = _reduction("reduce_min", "ReduceMin", np.min, _extreme_vjp)
+REDUCE_PROD = _reduction("reduce_prod", "ReduceProd", np.prod, None)
+"""The product over the axes (1 over none); integers wrap around like numpy's, and no VJP."""
 
 
 def reduce_sum(x: Term, axes=None, keepdims: bool = False) -> Term:
@@ -143,3 +145,7 @@ def reduce_max(x: Term, axes=None, keepdims: bool = False) -> Term:
 
 def reduce_min(x: Term, axes=None, keepdims: bool = False) -> Term:
     return build(REDUCE_MIN, (x,), axes=axes, keepdims=keepdims)
+
+
+def reduce_prod(x: Term, axes=None, keepdims: bool = False) -> Term:
+    return build(REDUCE_PROD, (x,), axes=axes, keepdims=keepdims)

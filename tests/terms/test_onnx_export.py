@@ -42,6 +42,7 @@ CASES = {
     "gap_dense": tb.dense(tb.flatten(tb.global_avg_pool(X)), tb.param("d", np.ones((3, 4), np.float32))),
     "reduce": tb.add(tb.reduce_sum(M, 1, True), tb.reduce_max(M, (), False)),
     "reduce_min": tb.reduce_min(M, (0,), True),
+    "reduce_prod": tb.reduce_prod(M, (1,), True),
     "arg_reductions": tb.add(tb.arg_max(M, 1, True), tb.arg_min(tb.neg(M), 1, True, last=True)),
     "broadcast_to": tb.broadcast_to(tb.reduce_sum(M, 1, True), (2, 3, 5)),
     "reduce_mean_all": tb.reduce_mean(M),

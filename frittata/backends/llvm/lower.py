@@ -90,7 +90,7 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
         case Op.GLOBAL_AVG_POOL:
             axes = tuple(range(2, len(t.shape)))
             reduce.emit_reduce(k, Op.REDUCE_MEAN, args[0], axes, contiguous(step.out, t.shape[:2]))
-        case Op.REDUCE_SUM | Op.REDUCE_MEAN | Op.REDUCE_MAX | Op.REDUCE_MIN:
+        case Op.REDUCE_SUM | Op.REDUCE_MEAN | Op.REDUCE_MAX | Op.REDUCE_MIN | Op.REDUCE_PROD:
             reduce.emit_reduce(k, t.op, args[0], t.attr("axes"), out)
         case Op.ARG_MAX | Op.ARG_MIN:
             reduce.emit_arg_reduce(k, t.op, args[0], t.attr("axis"), t.attr("last"), out)

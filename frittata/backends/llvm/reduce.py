@@ -1,9 +1,9 @@
-"""Reductions and normalizations: reduce_sum/mean/max/min, global_avg_pool, softmax, layer_norm.
+"""Reductions and normalizations: reduce_sum/mean/max/min/prod, global_avg_pool, softmax, layer_norm.
 
 Each emitter makes an outer loop over kept positions (split across threads) and inner loops
-over the reduced axes; float sums accumulate in f64 so they stay close to numpy's pairwise sums.
+over the reduced axes; float sums (and products) accumulate in f64 so they stay close to numpy's pairwise sums.
 
-    for o in this thread's kept positions:   acc = init;  for r in reduced: acc = acc (+|max) x[o, r]
+    for o in this thread's kept positions:   acc = init;  for r in reduced: acc = acc (+|*|max) x[o, r]
                                               out[o] = finish(acc)
 """
 
@@ -22,7 +22,7 @@ from frittata.terms.ops import Op
 
 
 def emit_reduce(k: Kernel, op: Op, x: View, axes: tuple[int, ...], out: View) -> None:
-    """out (kept axes, row-major) = reduction of x over `axes`; `op` is sum, mean, max or min."""
+    """out (kept axes, row-major) = reduction of x over `axes`; `op` is sum, mean, max, min or prod."""
     kept = [d for d in range(len(x.shape)) if d not in axes]
     moved = transpose(x, tuple(kept + list(axes)))
     outer, inner = moved.shape[:len(kept)], moved.shape[len(kept):]
@@ -96,7 +96,8 @@ def _acc_type(op: Op, dtype: str) -> ir.Type:
 
 def _init(op: Op, dtype: str, acc_type: ir.Type) -> ir.Constant:
     if op not in EXTREMES:
-        return ir.Constant(acc_type, 0.0 if dtype == "float32" else 0)
+        unit = 1 if op == Op.REDUCE_PROD else 0
+        return ir.Constant(acc_type, float(unit) if dtype == "float32" else unit)
     if dtype == "float32":
         return ir.Constant(F32, float("-inf" if op == Op.REDUCE_MAX else "inf"))
     signed, width = dtype in scalar.SIGNED, acc_type.width
@@ -108,8 +109,8 @@ def _combine(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, value: ir.Value
     if op in EXTREMES:
         return scalar.binary(b, EXTREMES[op], dtype, acc, value)
     if dtype == "float32":
-        return b.fadd(acc, b.fpext(value, F64))
-    return b.add(acc, scalar.widen(b, value, dtype))
+        return (b.fmul if op == Op.REDUCE_PROD else b.fadd)(acc, b.fpext(value, F64))
+    return (b.mul if op == Op.REDUCE_PROD else b.add)(acc, scalar.widen(b, value, dtype))
 
 
 def _finish(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, count: int) -> ir.Value:
