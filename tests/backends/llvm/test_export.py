@@ -47,6 +47,12 @@ def test_host_library_from_c_equals_the_interpreter(name, tmp_path):
     check_from_c(ft.compile(program), program, tmp_path, threads=2)
 
 
+def test_host_library_runs_resnet18_from_c(tmp_path):
+    """The deployment example's default: ResNet-18 (zoo) as a shared library, run by the C runner."""
+    program = zoo.resnet18()
+    check_from_c(ft.compile(program), program, tmp_path, threads=2)
+
+
 @pytest.mark.skipif(any(shutil.which(tool) is None for tool in AARCH64_TOOLS),
                     reason=f"needs {AARCH64_TOOLS} (Debian gcc-aarch64-linux-gnu, qemu-user)")
 @pytest.mark.parametrize("name", PROGRAMS)
