@@ -7,8 +7,8 @@ in a model), the others inputs, all filled from `seed`, so any process rebuilds 
 makes a candidate measured before cost nothing to build), runs it once and compares with the
 reference output (`reference`, the interpreter's, computed once per task by the tuner), then
 times `repeat` runs after `warmup` and keeps the median, less the median call overhead of a
-one-element module measured in the same process. Any failure is a result with an error, never
-an exception: a build error, a wrong result, a time that is not finite.
+one-element module measured in the same process (at least MIN_SECONDS). Any failure is a result
+with an error, never an exception: a build error, a wrong result, a time that is not finite.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from frittata.terms.ops import BY_NAME
 from frittata.terms.program import Program
 from frittata.terms.term import Term, build
 
+MIN_SECONDS = 1e-6
+"""Floor of a measured time: a kernel faster than the noise of the call overhead costs about a
+kernel call (a microsecond, the roofline model's launch order)."""
 RTOL, ATOL = 1e-4, 1e-4
 """float32 tolerance of a kernel against the interpreter (reassociated sums of products)."""
 
@@ -106,7 +109,7 @@ def run_job(job: Job) -> Result:
         median = module.benchmark(inputs, repeat=job.repeat, warmup=job.warmup)["median_ms"] / 1e3
     except Exception as problem:  # noqa: BLE001
         return Result(None, f"run failed: {type(problem).__name__}: {problem}\n{traceback.format_exc(limit=3)}", built)
-    seconds = max(median - call_overhead(job.threads), 0.0)
+    seconds = max(median - call_overhead(job.threads), MIN_SECONDS)
     if not math.isfinite(seconds):
         return Result(None, f"timing failed: median {median!r}", built)
     return Result(seconds, None, built)

@@ -8,6 +8,8 @@ import struct
 from typing import BinaryIO
 
 LENGTH = struct.Struct("<Q")
+READY = "ready"
+"""What a worker sends once it has started, before its first result."""
 
 
 def send(stream: BinaryIO, value: object) -> None:

@@ -2,12 +2,14 @@
 
 A runner's `run(jobs)` returns one `measure.Result` per job, in order, and never raises for a
 bad candidate: a worker that crashes (a segfault in generated code, say) or overruns `timeout`
-seconds is killed, its job becomes an error result, and a fresh worker takes the next job.
-Every worker runs `measure.run_job` (or the function `work` names, "module:function").
+seconds (counted from when a started worker got the job) is killed, its job becomes an error
+result, and a fresh worker takes the next job. Every worker runs `measure.run_job` (or the
+function `work` names, "module:function").
 
 `LocalRunner(parallel=1)`: `parallel` worker processes (`python -m frittata.tuning.worker`, so no
 state of the tuner leaks into them and a script needs no `__main__` guard); on a 2-core machine
-one worker at a time keeps measurements from disturbing each other. `RayRunner` lives in `frittata.tuning.fleet`.
+one worker at a time keeps measurements from disturbing each other. `RayRunner` lives in
+`frittata.tuning.fleet`.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from frittata.tuning.measure import Job, Result
-from frittata.tuning.pipe import receive, send
+from frittata.errors import TuningError
+from frittata.tuning.pipe import READY, receive, send
 
 WORK = "frittata.tuning.measure:run_job"
+STARTUP_SECONDS = 120.0
+"""How long a worker may take to import what it runs (a job's timeout starts after that)."""
 
 
 class Runner(Protocol):
@@ -48,6 +53,11 @@ class _Worker:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.started: float = 0.0
         self.index: int = -1
+        ready = wait([self.process.stdout], timeout=STARTUP_SECONDS)  # type: ignore[list-item]
+        if not ready or self._receive() != READY:
+            self.stop()
+            raise TuningError(f"local runner: expected a worker to start within {STARTUP_SECONDS} s, got "
+                              f"{'none' if not ready else 'one that failed (its error is above)'} ({work})")
 
     def give(self, index: int, job: Job) -> None:
         self.index, self.started = index, time.perf_counter()
@@ -56,11 +66,14 @@ class _Worker:
 
     def answer(self) -> Result | None:
         """The running job's result, or None when the process died."""
+        result = self._receive()
+        return result if isinstance(result, Result) else None
+
+    def _receive(self) -> object:
         try:
-            result = receive(self.process.stdout)  # type: ignore[arg-type]
+            return receive(self.process.stdout)  # type: ignore[arg-type]
         except (EOFError, pickle.UnpicklingError):
             return None
-        return result if isinstance(result, Result) else None
 
     def stop(self) -> None:
         if self.process.poll() is None:

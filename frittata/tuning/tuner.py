@@ -74,9 +74,14 @@ class TuneReport:
         lines = [f"tune on {self.device.cpu_name} ({self.device.key}): {self.trials} trials, "
                  f"{sum(t.errors for t in self.tasks)} errors, {self.seconds:.1f} s; stopped: {self.stop}"]
         for t in self.tasks:
+            if not t.trials and not t.resumed:
+                continue
             best = "-" if t.best_seconds is None else (f"{t.best_seconds * 1e3:.3f} ms "
                                                       f"({gflops(t.task, t.best_seconds):.1f} GFLOP/s)")
             lines.append(f"  {t.task}: {t.trials} trials (+{t.resumed} resumed), best {best}; {t.stop}")
+        untouched = sum(not t.trials and not t.resumed for t in self.tasks)
+        if untouched:
+            lines.append(f"  {untouched} more tasks not measured (budget spent first)")
         return "\n".join(lines)
 
 
@@ -87,11 +92,13 @@ Progress = Callable[[TaskReport, int, int], None]
 def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: str | Path | None = None,
          runner: Runner | None = None, resume: bool = True, search: str = "learned", batch: int = 8,
          threads: int | None = None, early_stop: int | None = None, time_limit: float | None = None,
-         epsilon: float = 0.2, progress: Progress | None = None, seed: int = 0) -> TuneReport:
+         epsilon: float = 0.2, max_tasks: int | None = None, progress: Progress | None = None,
+         seed: int = 0) -> TuneReport:
     """Tune `program`'s kernels for `target` (the host's "llvm") with at most `trials` measurements.
 
     `records` is the JSONL log (appended as measurements arrive; with `resume`, what it holds
-    for this device is not measured again); `runner` a `LocalRunner` (default) or `RayRunner`.
+    for this device is not measured again); `runner` a `LocalRunner` (default) or `RayRunner`;
+    `max_tasks` tunes only the first tasks (the costliest the analytical extraction uses).
     """
     if target != "llvm":
         raise TuningError(f"tune: expected target 'llvm' (kernels are measured on the host), got {target!r}")
@@ -102,7 +109,8 @@ def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: 
     log = Records.load(records) if records is not None and resume and Path(records).exists() else Records()
     if records is not None and not resume:
         Path(records).write_text("")
-    report = TuneReport(device, [TaskReport(t) for t in program_tasks(program, device)], log)
+    tasks = program_tasks(program, device)[:max_tasks]
+    report = TuneReport(device, [TaskReport(t) for t in tasks], log)
     own_runner = runner is None
     runner = runner or LocalRunner()
     session = _Session(report, runner, records, search, batch, early_stop, epsilon, progress, seed, device)

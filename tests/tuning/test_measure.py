@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from frittata.tuning.measure import Job, candidate_program, reference_output, run_job
 from frittata.tuning.runners import LocalRunner
 from tests.tuning.programs import conv_schedule, conv_workload
-from tests.tuning.workers import CRASH, HANG
+from tests.tuning.workers import ANSWER, CRASH, HANG
 
 WORKLOAD = conv_workload()
 
@@ -33,12 +31,11 @@ def test_an_invalid_schedule_is_a_build_error():
 
 
 def test_crashes_and_timeouts_become_error_results_and_the_runner_goes_on():
-    reference = reference_output(WORKLOAD, 0)
-    good = Job(WORKLOAD, conv_schedule(4, 1, 16), threads=1, reference=reference, repeat=2)
+    good = Job(WORKLOAD, conv_schedule(4, 1, 16), threads=1)
     jobs = [good, Job(WORKLOAD, good.schedule, 1, seed=CRASH), Job(WORKLOAD, good.schedule, 1, seed=HANG), good]
-    with LocalRunner(timeout=6.0, work="tests.tuning.workers:faulty") as runner:
+    with LocalRunner(timeout=4.0, work="tests.tuning.workers:faulty") as runner:
         results = runner.run(jobs)
     assert [r.error is None for r in results] == [True, False, False, True]
     assert results[1].error.startswith("worker crashed (exit code")
-    assert results[2].error == "timeout after 6 s"
-    assert np.isfinite(results[3].seconds)
+    assert results[2].error == "timeout after 4 s"
+    assert results[0] == results[3] == ANSWER

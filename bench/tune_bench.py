@@ -1,0 +1,106 @@
+"""Tuned against untuned against onnxruntime, in the same run, and the tuning curve.
+
+For each model (ResNet-18 and MobileNetV2 from the zoo): the median latency of the module
+`ft.compile` builds untuned (the roofline model prices every kernel), then `ft.tune` with at
+most --trials measurements (the learned search; the log is resumed if it exists), the module
+compiled with those records, and onnxruntime on the same number of threads. The tuned module's
+outputs are checked against the interpreter. Then the tuning curve: the costliest layer of
+ResNet-18 alone (3x3 conv 64->64 at 56x56 with bias and ReLU) tuned --curve-trials times by
+the learned search and by random search, best GFLOP/s against trials, written as a PNG.
+Prints the host CPU and its vector ISA first.
+
+Run: python bench/tune_bench.py [--trials 200] [--models resnet18 mobilenet_v2] [--curve-trials 48]
+     [--out bench/tune_out] [--repeat 20] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import frittata as ft
+from frittata.benchmark import median_ms
+from frittata.terms import zoo
+from frittata.tuning.command import tune_progress
+from frittata.tuning.plot import plot_curves
+
+sys.path.insert(0, str(Path(__file__).parent))
+from llvm_bench import conv, host_description, inputs_of, ort_session  # noqa: E402
+
+
+def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int) -> None:
+    program = zoo.get(name)
+    inputs = inputs_of(program)
+    untuned = ft.compile(program, threads=threads)
+    untuned_ms = untuned.benchmark(inputs, repeat=repeat)["median_ms"]
+    records = out / f"{name}.jsonl"
+    start = time.perf_counter()
+    with tune_progress(trials) as progress:
+        report = ft.tune(program, trials=trials, records=records, threads=threads, progress=progress)
+    tune_s = time.perf_counter() - start
+    print(report, flush=True)
+    tuned = ft.compile(program, threads=threads, records=records)
+    check(program, tuned, inputs)
+    tuned_ms = tuned.benchmark(inputs, repeat=repeat)["median_ms"]
+    session = ort_session(program, threads)
+    ort_ms = median_ms(functools.partial(session.run, None, inputs), repeat, warmup=2)
+    untuned_ms = untuned.benchmark(inputs, repeat=repeat)["median_ms"]  # again, after onnxruntime's threads
+    measured = sum(r["priced_by"] == "measured" for r in tuned.report["stages"]["extract"]["kernels"])
+    print(f"{name:14s} t={threads}  untuned {untuned_ms:8.3f} ms  tuned {tuned_ms:8.3f} ms  "
+          f"onnxruntime {ort_ms:8.3f} ms  tuned/ort {tuned_ms / ort_ms:5.2f}  untuned/ort {untuned_ms / ort_ms:5.2f}  "
+          f"speed-up {untuned_ms / tuned_ms:5.2f}x  ({report.trials} trials this run, {len(report.records)} records, "
+          f"{measured} chosen kernels measured, tuning {tune_s:.0f} s)", flush=True)
+
+
+def check(program: ft.Program, module, inputs: dict) -> None:
+    want = ft.evaluate(program, inputs)
+    got = module.run(**inputs)
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-3, atol=1e-3, err_msg=f"tuned output {name}")
+
+
+def tuning_curve(trials: int, out: Path, threads: int) -> None:
+    program = conv()
+    runs = {}
+    for search in ("learned", "random"):
+        report = ft.tune(program, trials=trials, records=out / f"curve-{search}.jsonl", resume=False,
+                         search=search, threads=threads, max_tasks=1)
+        runs[search] = report
+        curve = report.tasks[0].curve
+        reach = {k: next((i + 1 for i, v in enumerate(curve) if v >= k * max(curve)), None) for k in (0.9, 1.0)}
+        print(f"curve {search:8s}: best {max(curve):6.1f} GFLOP/s after {len(curve)} trials; "
+              f"90% of its best at trial {reach[0.9]}, its best at trial {reach[1.0]}", flush=True)
+    learned, random = runs["learned"].tasks[0].curve, runs["random"].tasks[0].curve
+    target = max(random)
+    first = next((i + 1 for i, v in enumerate(learned) if v >= target), None)
+    print(f"curve: the learned search reached random search's best ({target:.1f} GFLOP/s) at trial {first} "
+          f"(random: trial {random.index(target) + 1})", flush=True)
+    path = out / "tuning_curve.png"
+    plot_curves(runs, path, title=f"{runs['learned'].tasks[0].task} ({runs['learned'].device.cpu_name})")
+    print(f"plot: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--models", nargs="*", default=["resnet18", "mobilenet_v2"])
+    parser.add_argument("--curve-trials", type=int, default=48)
+    parser.add_argument("--out", type=Path, default=Path("bench/tune_out"))
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"# {host_description()}", flush=True)
+    for name in args.models:
+        bench_model(name, args.trials, args.out, args.repeat, args.threads)
+    if args.curve_trials:
+        tuning_curve(args.curve_trials, args.out, args.threads)
+
+
+if __name__ == "__main__":
+    main()
