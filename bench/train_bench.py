@@ -23,7 +23,7 @@ import numpy as np
 import frittata as ft
 from frittata.autodiff.models import classifier, mlp, small_cnn
 from frittata.benchmark import median_ms
-from frittata.tune.device import cpu_name
+from frittata.backends.peak import cpu_name
 
 CASES = {"mlp": (mlp, 64, (64,)), "cnn": (small_cnn, 32, (1, 8, 8))}
 

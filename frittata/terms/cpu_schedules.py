@@ -11,8 +11,8 @@ the default below. A contraction takes the blocked path when
   * the target has vectors of at least 4 fp32 lanes (SSE, NEON, AVX2, AVX-512), and every operand
     and the result are float32;
   * its epilogue steps are ones a float register block applies (add, relu, clip);
-  * dense / fused_dense / tiled_dense: weights and bias are compile-time constants (packed into
-    panels at compile time);
+  * dense / fused_dense / tiled_dense: the bias is a compile-time constant; the weights are packed
+    into panels at compile time when constant, by each thread at run time otherwise (training);
   * matmul: the right operand is a matrix (packed at compile time when constant, by each thread
     at run time otherwise), or a batch of matrices with the left operand's batch axes
     (attention: one blocked GEMM per batch item);
@@ -90,8 +90,11 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
         return None
     if op in CONV_OPS and 1 < values.get("groups", 1) == operands[0].shape[1]:
         return depthwise_schedule(out, lanes)
-    if op in DENSE_OPS or op in CONV_OPS:
+    if op in CONV_OPS:
         if not all(constant[1:3]):
+            return None
+    elif op in DENSE_OPS:
+        if not all(constant[2:3]):
             return None
     elif op == Op.MATMUL:
         a, b = operands

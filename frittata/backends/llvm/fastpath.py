@@ -1,7 +1,8 @@
 """The register-blocked float32 contraction paths: which steps take them, their scratch, their lowering.
 
     dense / fused_dense / tiled_dense      x[..., K] · w[N, K]ᵀ: w packed into panels at compile
-                                           time (bias per column)
+                                           time, or at run time when it is computed (training);
+                                           the bias (per column) is a parameter
     matmul                                 a[..., M, K] · b[K, N]: b packed at compile time (a
                                            parameter) or at run time; a batched b with a's batch
                                            axes runs one GEMM per batch item (`batched`)
@@ -42,7 +43,7 @@ def scratch_bytes(term: Term, lanes: int) -> int:
         return depthwise.scratch_bytes(term, s)
     if term.op in CONV_OPS:
         return conv.scratch_bytes(term, s)
-    if term.op == Op.MATMUL and (term.args[1].op != Op.PARAM or term.args[1].type.rank > 2):
+    if term.args[1].op != Op.PARAM or (term.op == Op.MATMUL and term.args[1].type.rank > 2):
         g = _gemm(term, s)
         return g.panels * g.nr * g.k * 4
     return 0
@@ -83,10 +84,12 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> bo
         padded = np.zeros(g.panels * g.nr, np.float32)
         padded[:g.n] = t.args[2].attr("ref").data
         bias = ptr(plan.add_param(f"{name}.bias", padded))
-    if t.op == Op.MATMUL and t.args[1].op != Op.PARAM:
+    if t.args[1].op != Op.PARAM:
         assert step.scratch is not None
         panels = ptr(step.scratch)
-        pack = lambda p0, p1: emit_pack_runtime(k, g, ptr(args[1].buf), g.n, panels, p0, p1)  # noqa: E731
+        dense = t.op != Op.MATMUL
+        pack = lambda p0, p1: emit_pack_runtime(k, g, ptr(args[1].buf), g.k if dense else g.n,  # noqa: E731
+                                                panels, p0, p1, transposed=dense)
     else:
         weights = t.args[1].attr("ref").data
         panels = ptr(plan.add_param(name, pack_panels(weights.T if t.op != Op.MATMUL else weights, g.nr)))

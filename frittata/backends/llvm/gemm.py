@@ -134,17 +134,19 @@ def _caller(k: Kernel, g: Gemm, a, lda, panels, c, ldc, bias, residual, pc, kc, 
     return call
 
 
-def emit_pack_runtime(k: Kernel, g: Gemm, src, ld: int, scratch, p0, p1) -> None:
-    """Pack this thread's panels [p0, p1) of a row-major [K, N] matrix into `scratch` (zero-padded)."""
+def emit_pack_runtime(k: Kernel, g: Gemm, src, ld: int, scratch, p0, p1, transposed: bool = False) -> None:
+    """Pack this thread's panels [p0, p1) of a row-major [K, N] matrix into `scratch` (zero-padded);
+    `transposed`: `src` is the row-major [N, K] matrix (dense's weights), read down its columns."""
     b = k.b
     with for_range(b, p0, p1, name="pp") as p:
         with for_range(b, 0, g.k, name="pk") as kk:
-            row = b.gep(src, [b.mul(kk, i64(ld))], source_etype=F32)
+            row = b.gep(src, [kk if transposed else b.mul(kk, i64(ld))], source_etype=F32)
             dst = b.gep(scratch, [b.add(b.mul(p, i64(g.k * g.nr)), b.mul(kk, i64(g.nr)))], source_etype=F32)
             with for_range(b, 0, g.nr, name="pj") as j:
                 col = b.add(b.mul(p, i64(g.nr)), j)
                 inside = b.icmp_signed("<", col, i64(g.n))
                 safe = b.select(inside, col, i64(0))
-                value = b.load(b.gep(row, [safe], source_etype=F32), typ=F32)
+                at = b.mul(safe, i64(ld)) if transposed else safe
+                value = b.load(b.gep(row, [at], source_etype=F32), typ=F32)
                 b.store(b.select(inside, value, ir.Constant(F32, 0.0)), b.gep(dst, [j], source_etype=F32))
 
