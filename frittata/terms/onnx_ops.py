@@ -23,6 +23,7 @@ import numpy as np
 from frittata.terms.onnx_node import NodeView, Value, unsupported
 from frittata.terms.onnx_quant import QUANT_CONVERTERS
 from frittata.terms.onnx_resize import RESIZE_CONVERTERS
+from frittata.terms.onnx_topk import TOPK_CONVERTERS
 from frittata.terms.onnx_traced import TRACED_CONVERTERS
 from frittata.terms.ops import Op
 from frittata.terms.term import Term, build
@@ -88,5 +89,5 @@ CONVERTERS: dict[str, Converter] = {
     **{op_type: _constants_only for op_type in FOLDED},
     **_from_table(), "Identity": _identity, "Dropout": _dropout, **NN_CONVERTERS, **QUANT_CONVERTERS,
     **RESIZE_CONVERTERS, **NORM_CONVERTERS, **TRACED_CONVERTERS, **EINSUM_CONVERTERS, **CONV_TRANSPOSE_CONVERTERS,
-    **CUMSUM_CONVERTERS, **INDEXING_CONVERTERS,
+    **CUMSUM_CONVERTERS, **INDEXING_CONVERTERS, **TOPK_CONVERTERS,
 }
