@@ -152,8 +152,12 @@ class Records:
     @classmethod
     def load(cls, path: str | Path) -> Records:
         """Every record of a JSONL file (blank lines skipped); TuningError at `path:line` otherwise."""
+        try:
+            text = Path(path).read_text()
+        except OSError as problem:
+            raise TuningError(f"tuning records: expected a readable JSONL file at {path}, got {problem}") from None
         found = []
-        for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:

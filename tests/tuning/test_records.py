@@ -73,3 +73,8 @@ def test_a_record_with_both_or_neither_time_and_error_is_rejected(tmp_path):
     path.write_text(json.dumps(data) + "\n")
     with pytest.raises(TuningError, match="seconds >= 0 or an error"):
         Records.load(path)
+
+
+def test_a_missing_records_file_is_a_tuning_error(tmp_path):
+    with pytest.raises(TuningError, match="readable JSONL file"):
+        Records.load(tmp_path / "none.jsonl")
