@@ -172,14 +172,19 @@ class Profile:
         return "\n".join(lines)
 
 
+def _speed(row: KernelRow) -> str:
+    """GFLOP/s or GB/s on the kernel's side of the roofline; accelerator time for a VTA call."""
+    if row.vta is not None:
+        return f"{row.vta.seconds * 1e3:8.3f} vta ms"
+    if row.bound == "compute":
+        return f"{row.rate / 1e9:8.2f} GFLOP/s"
+    return f"{row.rate / 1e9:9.2f} GB/s"
+
+
 def _line(index: int, row: KernelRow, vta: bool) -> str:
-    speed = (f"{row.rate / 1e9:8.2f} GFLOP/s" if row.bound == "compute" else
-             f"{row.rate / 1e9:9.2f} GB/s" if row.bound == "memory" else f"{row.vta.seconds * 1e3:8.3f} vta ms"
-             if row.vta is not None else "")
     model = "" if row.model is None else f"{row.model * 1e3:9.3f}"
     text = (f"{index:>3}  {row.kernel[:28]:<28} {row.seconds * 1e3:9.3f} {row.best * 1e3:9.3f} {row.share:6.1%} "
-            f"{speed:>14} "
-            f"{row.of_peak:6.1%} {model:>9}")
+            f"{_speed(row):>14} {row.of_peak:6.1%} {model:>9}")
     if vta and row.vta is not None:
         moved = row.vta.moved
         text += (f" {row.vta.cycles:>10} {row.vta.gemm_utilization:6.1%} {moved.get('load', 0):>9} "
