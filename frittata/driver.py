@@ -160,6 +160,9 @@ def optimize(program: Program, target: Target, opts: CompileOptions, log: StageL
     choice, _ = log.run("extract",
                         lambda: extract(data, model, method=opts.extractor, time_limit=opts.extract_seconds),
                         lambda r: _extraction_summary(r[1]))
+    unavailable = getattr(model, "unavailable", None)
+    if unavailable:
+        log.stages["extract"]["unavailable"] = dict(unavailable)
     if opts.records is not None:
         from frittata.extract.measured import pricing
 

@@ -4,7 +4,9 @@
 emitted instruction stream and the timing model (the busiest module's total, which is what a
 perfectly overlapped double-buffered pipeline takes), and transfer is the operand and result
 bytes over the host link; one whose bias is computed at run time costs `inf` (the build loads
-the bias into the accumulator from constants only), so extraction never picks it.
+the bias into the accumulator from constants only), so extraction never picks it, and so does one
+the configuration cannot lower (no tile fits the buffers, padding too wide): the extractor keeps
+that layer on the CPU and `unavailable` says why, for the compile report.
 `vta_pack` / `vta_unpack` run on the host as a transpose.  Every other op is priced by the
 analytical CPU model of the host the accelerator is attached to — by default the Pynq-Z1's
 dual Cortex-A9 (`PYNQ_HOST`), not the compiling machine.  Units: seconds; the cost is monotone
@@ -25,6 +27,7 @@ from frittata.backends.vta.lower import emit_vta_term
 from frittata.backends.vta.hw.timing import CLOCK_HZ, TimingParams, cycles
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_model import CpuModel
+from frittata.errors import LoweringError
 from frittata.terms import builders as tb
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
@@ -58,6 +61,8 @@ class VtaCostModel:
     link_bytes_per_s: float = 1e9
     """Host <-> accelerator DRAM copy bandwidth (estimate for a shared-DRAM SoC)."""
     cpu: CpuModel = PYNQ_HOST
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Accelerator alternatives priced `inf` because they cannot be lowered: what -> why."""
     _memo: dict = field(default_factory=dict)
 
     def node_cost(self, info: NodeInfo) -> float:
@@ -67,12 +72,20 @@ class VtaCostModel:
             case Op.VTA_DENSE | Op.VTA_CONV2D:
                 key = (info.op, info.attrs, info.operands)
                 if key not in self._memo:
-                    self._memo[key] = self._accelerator(info)
+                    self._memo[key] = self._priced(info)
                 return self._memo[key]
             case Op.VTA_PACK | Op.VTA_UNPACK:
                 return self.cpu.node_cost(replace(info, op=Op.TRANSPOSE, attrs=(("perm", ()),)))
             case _:
                 return self.cpu.node_cost(info)
+
+    def _priced(self, info: NodeInfo) -> float:
+        try:
+            return self._accelerator(info)
+        except LoweringError as error:
+            shapes = " x ".join(str(list(t.shape)) for t in info.operands[:2])
+            self.unavailable[f"{info.op.value} {shapes}"] = str(error)
+            return math.inf
 
     def _accelerator(self, info: NodeInfo) -> float:
         args = [tb.var(f"a{i}", t.shape, t.dtype) for i, t in enumerate(info.operands)]

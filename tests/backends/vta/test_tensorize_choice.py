@@ -84,3 +84,21 @@ def test_a_bias_computed_at_run_time_keeps_the_dense_on_the_cpu(rng):
     np.testing.assert_array_equal(module.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])
     calls = [t for t in module.program.terms() if t.op.is_a("vta") and t.op.value in ("vta_dense", "vta_conv2d")]
     assert all(t.args[2].op.value == "param" for t in calls)
+
+
+def test_a_conv_no_tile_fits_stays_on_the_cpu_and_the_report_says_why(rng):
+    """ResNet's 224x224 stem (7x7, stride 2, 16 channels after padding) fits no tile of the
+    default buffers: the VTA alternative is priced as unavailable, so compile finishes with the
+    conv on the CPU (it raised LoweringError from the cost model before), bit-exact, and the
+    extract stage of the report names the layer and the reason."""
+    x = tb.var("x", (1, 16, 224, 224), "int8")
+    w = tb.param("w", rng.integers(-128, 128, (64, 16, 7, 7)).astype(np.int8))
+    b = tb.param("b", rng.integers(-1000, 1000, (1, 64, 1, 1)).astype(np.int32))
+    y = tb.cast(tb.clip(tb.right_shift(tb.add(tb.conv2d(x, w, strides=2, pads=3), b), 9), -127, 127), "int8")
+    program = ft.Program({"y": y})
+    module = ft.compile(program, target="vta")
+    assert not module.report["backend"]["split"]["vta"]
+    (what, why), = module.report["stages"]["extract"]["unavailable"].items()
+    assert what.startswith("vta_conv2d") and "none does" in why
+    inputs = {"x": rng.integers(-128, 128, (1, 16, 224, 224)).astype(np.int8)}
+    np.testing.assert_array_equal(module.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])
