@@ -6,7 +6,8 @@ most --trials measurements (the learned search; the log is resumed if it exists)
 compiled with those records, and onnxruntime on the same number of threads. The tuned module's
 outputs are checked against the interpreter. Then the tuning curve: the costliest layer of
 ResNet-18 alone (3x3 conv 64->64 at 56x56 with bias and ReLU) tuned --curve-trials times by
-the learned search and by random search, best GFLOP/s against trials, written as a PNG.
+the learned search and by random search, a batch of each in turn so both meet the same load,
+best GFLOP/s against trials, written as a PNG.
 Prints the host CPU and its vector ISA first.
 
 Run: python bench/tune_bench.py [--trials 200] [--models resnet18 mobilenet_v2] [--curve-trials 48]
@@ -25,8 +26,11 @@ import numpy as np
 
 import frittata as ft
 from frittata.benchmark import median_ms
+from frittata.extract.records import Records
 from frittata.terms import zoo
+from frittata.tuning import LocalRunner
 from frittata.tuning.command import tune_progress
+from frittata.tuning.tasks import gflops
 from frittata.tuning.plot import plot_curves
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -64,25 +68,44 @@ def check(program: ft.Program, module, inputs: dict) -> None:
         np.testing.assert_allclose(got[name], value, rtol=1e-3, atol=1e-3, err_msg=f"tuned output {name}")
 
 
-def tuning_curve(trials: int, out: Path, threads: int) -> None:
+def tuning_curve(trials: int, out: Path, threads: int, batch: int = 8) -> None:
+    """The learned and the random search on one layer, a batch of each in turn (so both meet the
+    same load on a shared machine), each resuming its own log; curves read from the logs."""
     program = conv()
-    runs = {}
-    for search in ("learned", "random"):
-        report = ft.tune(program, trials=trials, records=out / f"curve-{search}.jsonl", resume=False,
-                         search=search, threads=threads, max_tasks=1)
-        runs[search] = report
-        curve = report.tasks[0].curve
-        reach = {k: next((i + 1 for i, v in enumerate(curve) if v >= k * max(curve)), None) for k in (0.9, 1.0)}
+    logs = {search: out / f"curve-{search}.jsonl" for search in ("learned", "random")}
+    for path in logs.values():
+        path.unlink(missing_ok=True)
+    task = None
+    with LocalRunner() as runner:
+        for step in range(0, trials, batch):
+            for search, path in logs.items():
+                report = ft.tune(program, trials=min(batch, trials - step), records=path, search=search,
+                                 threads=threads, max_tasks=1, batch=batch, runner=runner, seed=step)
+                task = report.tasks[0].task
+    assert task is not None
+    curves = {search: best_curve(task, Records.load(path)) for search, path in logs.items()}
+    for search, curve in curves.items():
+        reach = next(i + 1 for i, v in enumerate(curve) if v >= 0.9 * max(curve))
         print(f"curve {search:8s}: best {max(curve):6.1f} GFLOP/s after {len(curve)} trials; "
-              f"90% of its best at trial {reach[0.9]}, its best at trial {reach[1.0]}", flush=True)
-    learned, random = runs["learned"].tasks[0].curve, runs["random"].tasks[0].curve
-    target = max(random)
-    first = next((i + 1 for i, v in enumerate(learned) if v >= target), None)
-    print(f"curve: the learned search reached random search's best ({target:.1f} GFLOP/s) at trial {first} "
-          f"(random: trial {random.index(target) + 1})", flush=True)
+              f"90% of it at trial {reach}", flush=True)
+    learned, random = curves["learned"], curves["random"]
+    first = next((i + 1 for i, v in enumerate(learned) if v >= max(random)), None)
+    print(f"curve: the learned search reached random search's best ({max(random):.1f} GFLOP/s) at trial {first} "
+          f"(random: trial {random.index(max(random)) + 1})", flush=True)
     path = out / "tuning_curve.png"
-    plot_curves(runs, path, title=f"{runs['learned'].tasks[0].task} ({runs['learned'].device.cpu_name})")
+    plot_curves(curves, path, title=f"{task} ({host_description().split(';')[0]})")
     print(f"plot: {path}")
+
+
+def best_curve(task, records: Records) -> list[float]:
+    """Best GFLOP/s of `task` after each of its records, in log order."""
+    curve, best = [], 0.0
+    for record in records:
+        if record.workload.key == task.workload.key:
+            if record.ok and record.seconds:
+                best = max(best, gflops(task, record.seconds))
+            curve.append(best)
+    return curve
 
 
 def main() -> None:

@@ -154,6 +154,8 @@ class _Session:
         self.random, self.device = random.Random(seed), device
         self.model = RankModel(device.lanes, device.threads)
         self.spent = self.trials = 0
+        if search == "learned":  # what a resumed log (or earlier workloads) taught carries over
+            self.model.fit([r for r in report.records if r.device == device.key])
 
     def run(self, trials: int, deadline: float | None) -> str:
         self.trials = trials
