@@ -16,7 +16,8 @@ the default below. A contraction takes the blocked path when
   * matmul: the right operand is a matrix (packed at compile time when constant, by each thread
     at run time otherwise), or a batch of matrices with the left operand's batch axes
     (attention: one blocked GEMM per batch item);
-  * conv2d / fused_conv2d / tiled_conv2d: weights (and bias) compile-time constants; a grouped
+  * conv2d / fused_conv2d / tiled_conv2d: the bias a compile-time constant, the weights packed at
+    compile time when constant, by the kernel at run time otherwise; a grouped
     convolution with several input channels per group runs the blocked loops once per group;
   * conv2d / fused_conv2d with one input channel per group (depthwise, groups = C > 1, any
     channel multiplier O / C): the vectorized depthwise kernel (`depthwise_schedule`), weights
@@ -90,10 +91,7 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
         return None
     if op in CONV_OPS and 1 < values.get("groups", 1) == operands[0].shape[1]:
         return depthwise_schedule(out, lanes)
-    if op in CONV_OPS:
-        if not all(constant[1:3]):
-            return None
-    elif op in DENSE_OPS:
+    if op in CONV_OPS or op in DENSE_OPS:
         if not all(constant[2:3]):
             return None
     elif op == Op.MATMUL:

@@ -5,7 +5,8 @@ run of consecutive output pixels are consecutive floats:
     xq[c][ph][pw][i][j] = xpad[c][i*sh + ph][j*sw + pw]
 A tile is mr output channels x NR consecutive pixels of one output row; its "B" operand is read
 straight from xq (no im2col), one vector per tap, broadcasting one weight per channel row. The
-weights are packed at compile time into blocks of mr output channels, the mr weights of one
+weights are packed (at compile time, or by the kernel when the program computes them) into
+blocks of mr output channels, the mr weights of one
 (channel, tap) adjacent: wp[o // mr][c][r][s][o % mr] (zero-padded), so a tile reads one
 contiguous stream instead of mr rows a whole filter apart (which alias in L1 for wide layers).
 The schedule (a `tiled_conv2d`'s own, or the default of `cpu_schedules.default_conv_schedule`)
@@ -65,6 +66,11 @@ class Geometry(ConvShape):
         return self.o // self.groups
 
     @property
+    def packed_group(self) -> int:
+        """Floats of one group's packed weights: [ceil(go / mr), gc * kh * kw, mr]."""
+        return -(-self.go // self.mr) * self.gc * self.kh * self.kw * self.mr
+
+    @property
     def nr(self) -> int:
         return self.nv * self.lanes
 
@@ -89,8 +95,10 @@ class Geometry(ConvShape):
 
 
 def scratch_bytes(term: Term, schedule: dict) -> int:
+    """The padded input, then (run-time weights) the packed weights."""
     g = Geometry.of(term, schedule)
-    return (g.c * g.channel_stride + g.wq + 2 * g.nr) * 4
+    packed = 0 if term.args[1].op == Op.PARAM else g.groups * g.packed_group
+    return (g.c * g.channel_stride + g.wq + 2 * g.nr + packed) * 4
 
 
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
@@ -101,11 +109,15 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     kernels = {rows: emit_micro(k.module, MicroSpec(rows, g.lanes, g.nv, spec.bias, steps),
                                 f"{k.function.name}.micro{rows}", _k_loop(g)) for rows in {g.mr, g.go % g.mr} if rows}
     ptr = k.base
-    weights = t.args[1].attr("ref").data
-    per_group = np.split(weights, g.groups)
-    packed = np.concatenate([pack_weights(part, g.mr) for part in per_group])
     assert step.scratch is not None
-    xq, x, w = ptr(step.scratch), ptr(args[0].buf), ptr(plan.add_param(f"{k.function.name}.wpack", packed))
+    xq, x = ptr(step.scratch), ptr(args[0].buf)
+    if t.args[1].op == Op.PARAM:
+        per_group = np.split(t.args[1].attr("ref").data, g.groups)
+        packed = np.concatenate([pack_weights(part, g.mr) for part in per_group])
+        w = ptr(plan.add_param(f"{k.function.name}.wpack", packed))
+    else:
+        w = _at(k.b, xq, i64(g.c * g.channel_stride + g.wq + 2 * g.nr))
+        _emit_pack(k, g, ptr(args[1].buf), w)
     bias = ptr(args[2].buf) if fused else None
     residual = ptr(args[3].buf) if len(args) > 3 else None
     out, b = ptr(step.out), k.b
@@ -115,7 +127,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
         image = b.mul(n, i64(g.o * g.oh * g.ow))
         with for_range(b, 0, g.groups, name="group") as group:
             first_out = b.add(image, b.mul(group, i64(g.go * g.oh * g.ow)))
-            _emit_tiles(k, g, kernels, _at(b, w, b.mul(group, i64(packed.size // g.groups))),
+            _emit_tiles(k, g, kernels, _at(b, w, b.mul(group, i64(g.packed_group))),
                         _at(b, xq, b.mul(group, i64(g.gc * g.channel_stride))), _at(b, out, first_out),
                         _at(b, bias, b.mul(group, i64(g.go))), _at(b, residual, first_out))
         k.sync()
@@ -133,6 +145,25 @@ def pack_weights(w: np.ndarray, mr: int) -> np.ndarray:
     flat = np.zeros((blocks * mr, w[0].size), np.float32)
     flat[:o] = w.reshape(o, -1)
     return np.ascontiguousarray(flat.reshape(blocks, mr, -1).transpose(0, 2, 1))
+
+
+def _emit_pack(k: Kernel, g: Geometry, w, wp) -> None:
+    """`pack_weights` at run time, for weights computed by the program (training): threads split
+    the (group, block) pairs; wp[group][block][q][r] = w[group * go + block * mr + r][q], zero
+    past the group's outputs."""
+    b, blocks, taps = k.b, -(-g.go // g.mr), g.gc * g.kh * g.kw
+    lo, hi = k.split(i64(g.groups * blocks))
+    with for_range(b, lo, hi, name="wb") as pair:
+        group, block = b.sdiv(pair, i64(blocks)), b.srem(pair, i64(blocks))
+        with for_range(b, 0, taps, name="wq") as q:
+            dst = b.gep(wp, [b.mul(b.add(b.mul(pair, i64(taps)), q), i64(g.mr))], source_etype=F32)
+            with for_range(b, 0, g.mr, name="wr") as r:
+                local = b.add(b.mul(block, i64(g.mr)), r)
+                inside = b.icmp_signed("<", local, i64(g.go))
+                row = b.add(b.mul(group, i64(g.go)), b.select(inside, local, i64(0)))
+                value = b.load(b.gep(w, [b.add(b.mul(row, i64(taps)), q)], source_etype=F32), typ=F32)
+                b.store(b.select(inside, value, ir.Constant(F32, 0.0)), b.gep(dst, [r], source_etype=F32))
+    k.sync()
 
 
 def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:

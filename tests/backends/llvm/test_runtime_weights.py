@@ -1,4 +1,4 @@
-"""dense and fused_dense with run-time weights (training: the weights are inputs) take the
+"""Contractions with run-time weights (training: the weights are inputs) take the
 register-blocked path, packing the weights at run time, and equal the interpreter."""
 
 from __future__ import annotations
@@ -35,3 +35,25 @@ def test_a_runtime_bias_stays_on_the_generic_loops():
     program = ft.Program({"y": T.fused_dense(T.var("x", (4, 8)), T.var("w", (5, 8)), T.var("b", (5,)))})
     mod = check_on(program, targets()["avx2"])
     assert mod.report["backend"]["fast_paths"] == []
+
+
+def _convs() -> dict[str, ft.Program]:
+    x, w = T.var("x", (2, 6, 9, 11)), T.var("w", (10, 3, 3, 2))
+    bias = T.param("b", np.linspace(-1, 1, 10, dtype=np.float32))
+    residual = T.var("r", (2, 10, 4, 10))
+    return {
+        "conv": ft.Program({"y": T.conv2d(T.var("x", (3, 5, 8, 8)), T.var("w", (13, 5, 3, 3)), pads=1)}),
+        "grouped_strided": ft.Program({"y": T.conv2d(x, w, strides=(2, 1), pads=(1, 0, 0, 1), dilations=(1, 2),
+                                                     groups=2)}),
+        "fused": ft.Program({"y": T.fused_conv2d(x, w, bias, residual, strides=(2, 1), pads=(1, 0, 0, 1),
+                                                 dilations=(1, 2), groups=2, epilogue=(("add",), ("relu",)))}),
+    }
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@pytest.mark.parametrize("name", ["conv", "grouped_strided", "fused"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv_with_runtime_weights_takes_the_blocked_path(isa, name, threads):
+    program = _convs()[name]
+    mod = check_on(program, targets()[isa], threads=threads)
+    assert mod.report["backend"]["fast_paths"] == [program.outputs["y"].op.name]
