@@ -79,3 +79,19 @@ def test_training_mode_batch_norm_and_strided_grouped_conv_match_torch(rng):
         return (F.avg_pool2d(F.relu(h), 2, 1) * p["r"]).mean()
 
     _compare(program, inputs, forward)
+
+
+def test_gradients_of_an_imported_onnx_model_match_the_built_one(rng):
+    from frittata.terms.onnx_export import to_onnx
+
+    built = classifier(small_cnn(batch=2))
+    logits = ft.from_onnx(to_onnx(built.with_outputs({"logits": built.outputs["logits"]})).SerializeToString())
+    y = tb.var("y", (2, 10))
+    imported = ft.Program({"loss": softmax_cross_entropy(logits.outputs["logits"], y)})
+    inputs = {"x": rng.standard_normal((2, 1, 8, 8)).astype(np.float32),
+              "y": np.eye(10, dtype=np.float32)[[3, 7]]}
+    ours = ft.evaluate(ft.grad(built.with_outputs({"loss": built.outputs["loss"]})), {**inputs, **built.params})
+    theirs = ft.evaluate(ft.grad(imported), {**inputs, **imported.params})
+    assert sorted(theirs) == sorted(ours)
+    for name, want in ours.items():
+        np.testing.assert_allclose(theirs[name], want, rtol=1e-5, atol=1e-7, err_msg=name)
