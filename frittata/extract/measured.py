@@ -2,7 +2,9 @@
 
 `MeasuredCost` wraps a target's analytical model. A schedulable contraction e-node (see
 `records.workload_of`) whose workload and schedule were measured on this device costs its
-measured seconds; any other contraction on the register-blocked path costs the analytical price
+measured seconds; an unmeasured schedule of a workload the `learned` predictor prices (the
+tuning package's ranking model, calibrated on the workload's measurements) costs its
+prediction; any other contraction on the register-blocked path costs the analytical price
 times `scale`, the median
 ratio measured / analytical over the measurements that apply here, so measured and unmeasured
 alternatives are compared in the same units (the roofline model is calibrated for another
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from frittata.errors import FrittataTypeError, TuningError
@@ -32,7 +35,10 @@ from frittata.rewrites.data import Choice, EClass, EGraphData, ENode
 from frittata.terms.cpu_schedules import blocked_schedule, is_depthwise
 from frittata.terms.ops import BY_NAME, Op
 
-MEASURED, SCALED, MODEL = "measured", "model x scale", "model"
+MEASURED, LEARNED, SCALED, MODEL = "measured", "learned", "model x scale", "model"
+
+Predict = Callable[[Workload, Schedule], "float | None"]
+"""Seconds a learned model predicts for a schedule of a workload, or None where it cannot."""
 
 
 @dataclass
@@ -43,6 +49,7 @@ class MeasuredCost:
     device: str
     fallback: CostModel
     lanes: int
+    learned: Predict | None = None
     times: dict[tuple[str, Schedule], float] = field(init=False)
     scale: float = field(init=False)
 
@@ -66,16 +73,23 @@ class MeasuredCost:
                 found = workload_of(info, self.lanes)
                 assert found is not None
                 return self.times[(found[0].key, found[1])]
+            case "learned":
+                found = workload_of(info, self.lanes)
+                assert found is not None and self.learned is not None
+                return float(self.learned(*found))  # type: ignore[arg-type]
             case "model x scale":
                 return checked_cost(self.fallback, info) * self.scale
             case _:
                 return checked_cost(self.fallback, info)
 
     def source(self, info: NodeInfo) -> str:
-        """What prices `info`: MEASURED, SCALED (an unmeasured contraction) or MODEL."""
+        """What prices `info`: MEASURED, LEARNED (an unmeasured schedule of a workload the learned
+        model prices), SCALED (another contraction) or MODEL."""
         found = workload_of(info, self.lanes)
         if found is not None and (found[0].key, found[1]) in self.times:
             return MEASURED
+        if found is not None and self.learned is not None and self.learned(*found) is not None:
+            return LEARNED
         if not info.constant and _blocked(info, self.lanes):
             return SCALED
         return MODEL

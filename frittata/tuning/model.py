@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -117,3 +117,35 @@ class RankModel:
         if self.booster is None:
             return -matrix[:, -1]
         return np.asarray(self.booster.predict(matrix))
+
+
+class LearnedPrice:
+    """Seconds for unmeasured schedules of measured workloads: the ranking model's score mapped
+    to seconds by a least-squares line through (score, log seconds) of the workload's measured
+    candidates (at least `MIN_MEASURED`, and only where faster ones score higher)."""
+
+    MIN_MEASURED = 4
+
+    def __init__(self, records: Sequence[Record], lanes: int, cores: int) -> None:
+        self.model = RankModel(lanes, cores)
+        self.lines: dict[str, tuple[float, float]] = {}
+        if not self.model.fit(records):
+            return
+        groups: dict[str, list[Record]] = {}
+        for record in records:
+            if record.ok and record.seconds:
+                groups.setdefault(record.workload.key, []).append(record)
+        for key, members in groups.items():
+            if len(members) >= self.MIN_MEASURED:
+                scores = self.model.scores(members[0].workload, [r.schedule for r in members])
+                logs = np.log([float(r.seconds) for r in members if r.seconds])
+                slope, intercept = np.polyfit(scores, logs, 1) if np.ptp(scores) > 0 else (0.0, 0.0)
+                if slope < 0:
+                    self.lines[key] = (float(slope), float(intercept))
+
+    def __call__(self, workload: Workload, schedule: Schedule) -> float | None:
+        line = self.lines.get(workload.key)
+        if line is None:
+            return None
+        (score,) = self.model.scores(workload, [schedule])
+        return math.exp(line[0] * float(score) + line[1])

@@ -66,3 +66,27 @@ def test_unmeasured_contractions_are_scaled_and_other_ops_priced_by_the_model():
     rows = module.report["stages"]["extract"]["kernels"]
     assert [r["priced_by"] for r in rows] == ["measured"]
     assert module.report["stages"]["extract"]["model"].startswith("measured(1 kernels)")
+
+
+def test_the_learned_model_prices_unmeasured_schedules_of_measured_workloads():
+    from frittata.extract.measured import MeasuredCost
+    from frittata.tuning.model import LearnedPrice
+    from frittata.tuning.tasks import generated_space
+
+    device = host_device(1)
+    model = get_target("llvm").cost_model()
+    info = infer_output(conv_workload())
+
+    def tiled(s):
+        return replace(info, op=Op.TILED_CONV2D, attrs=info.attrs + (("schedule", s),))
+
+    space = generated_space(conv_workload(), device.lanes)
+    measured = space[::7][:12]
+    records = _records({s: 2 * model.node_cost(tiled(s)) for s in measured})
+    price = LearnedPrice(list(records), device.lanes, device.threads)
+    assert conv_workload().key in price.lines
+    cost = MeasuredCost(records, device.key, model, device.lanes, price)
+    unmeasured = [tiled(s) for s in space if s not in measured][:6]
+    assert [cost.source(i) for i in unmeasured] == ["learned"] * 6
+    assert all(0 < cost.node_cost(i) < 1.0 for i in unmeasured)
+    assert cost.source(tiled(measured[0])) == "measured"
