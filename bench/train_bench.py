@@ -4,9 +4,11 @@ One step is forward, softmax cross-entropy, backward and an Adam update, for the
 (64-128-64-10, batch 64) and the small digits CNN (two 3x3 conv stages, batch 32) of
 `frittata.autodiff.models`; PyTorch runs the same model with the same initial weights and
 torch.optim.Adam. Prints the CPU, compile time, median step times and the ratio frittata /
-torch (below 1: frittata is faster), on the threads given (default: all cores, both sides).
+torch (below 1: frittata is faster), for each thread count given (default: 1 and all cores; both
+sides use the same count). On a host shared with other work, the multi-thread figures measure
+waits at the kernels' barriers for a descheduled thread more than the kernels.
 --digits also runs examples/train_digits.py in full (the accuracy run, 95% / 97% asserted).
-Run: python bench/train_bench.py [--repeat N] [--threads T] [--digits]
+Run: python bench/train_bench.py [--repeat N] [--threads T [T ...]] [--digits]
 """
 
 from __future__ import annotations
@@ -83,16 +85,18 @@ def _torch_cnn(p, x):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, nargs="+", default=sorted({1, os.cpu_count() or 1}))
     parser.add_argument("--digits", action="store_true", help="also the full digits training run")
     args = parser.parse_args()
-    print(f"CPU: {cpu_name()}, {args.threads} thread(s)")
-    print(f"{'model':<6} {'batch':>5} {'compile s':>9} {'frittata ms':>11} {'torch ms':>9} {'ft/torch':>8}")
-    for name, (_, batch, _) in CASES.items():
-        compile_s, step_ms, _ = ours(name, args.threads, args.repeat)
-        theirs = torch_step_ms(name, args.threads, args.repeat)
-        peer = f"{theirs:9.3f} {step_ms / theirs:8.2f}" if theirs is not None else f"{'n/a':>9} {'':>8}"
-        print(f"{name:<6} {batch:>5} {compile_s:9.1f} {step_ms:11.3f} {peer}")
+    print(f"CPU: {cpu_name()}")
+    print(f"{'model':<6} {'batch':>5} {'threads':>7} {'compile s':>9} {'frittata ms':>11} {'torch ms':>9} "
+          f"{'ft/torch':>8}")
+    for threads in args.threads:
+        for name, (_, batch, _) in CASES.items():
+            compile_s, step_ms, _ = ours(name, threads, args.repeat)
+            theirs = torch_step_ms(name, threads, args.repeat)
+            peer = f"{theirs:9.3f} {step_ms / theirs:8.2f}" if theirs is not None else f"{'n/a':>9} {'':>8}"
+            print(f"{name:<6} {batch:>5} {threads:>7} {compile_s:9.1f} {step_ms:11.3f} {peer}")
     if args.digits:
         script = Path(__file__).parent.parent / "examples" / "train_digits.py"
         started = time.perf_counter()
