@@ -9,11 +9,14 @@ are measure-zero for normal data. `CASES` must name every op that has a VJP.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import numpy as np
+
 from frittata.terms import builders as tb
-from frittata.terms.builders import var
+from frittata.terms.builders import param, var
 from frittata.terms.ops import Op, ops_in_class
 from frittata.terms.term import Term, build
 
@@ -197,6 +200,51 @@ def _global_avg_pool(d: Draw) -> Term:
     return tb.global_avg_pool(_Operands()(d.dim(1, 2), d.dim(1, 3), d.dim(), d.dim()))
 
 
+def _indices(d: Draw, shape: tuple[int, ...], bound: int) -> Term:
+    """A constant int64 index tensor of `shape`, each index in [-bound, bound)."""
+    values = np.array([d.choice(range(-bound, bound)) for _ in range(math.prod(shape))], np.int64)
+    return param(f"i{shape}", values.reshape(shape))
+
+
+def _take(d: Draw) -> Term:
+    x = _Operands()(*_shape(d, d.choice([1, 2, 3])))
+    axis = d.choice(range(x.type.rank))
+    return tb.take(x, _indices(d, _shape(d, d.choice([0, 1, 2])), x.shape[axis]), axis)
+
+
+def _gather_elements(d: Draw) -> Term:
+    x = _Operands()(*_shape(d, d.choice([1, 2, 3])))
+    axis = d.choice(range(x.type.rank))
+    shape = tuple(n if i != axis else d.dim() for i, n in enumerate(x.shape))
+    return tb.gather_elements(x, _indices(d, shape, x.shape[axis]), axis)
+
+
+def _gather_nd(d: Draw) -> Term:
+    x = _Operands()(*_shape(d, d.choice([1, 2, 3])))
+    k = d.dim(1, x.type.rank)
+    rows = _shape(d, d.choice([1, 2]))
+    values = [[d.choice(range(x.shape[j])) for j in range(k)] for _ in range(math.prod(rows))]
+    return tb.gather_nd(x, param(f"nd{rows}", np.array(values, np.int64).reshape(rows + (k,))))
+
+
+def _scatter_elements(d: Draw) -> Term:
+    new = _Operands()
+    x = new(*_shape(d, d.choice([1, 2, 3])))
+    axis = d.choice(range(x.type.rank))
+    shape = tuple(n if i != axis else d.dim() for i, n in enumerate(x.shape))
+    return tb.scatter_elements(x, _indices(d, shape, x.shape[axis]), new(*shape), axis, reduction="add")
+
+
+def _scatter_nd(d: Draw) -> Term:
+    new = _Operands()
+    x = new(*_shape(d, d.choice([1, 2, 3])))
+    k = d.dim(1, x.type.rank)
+    rows = _shape(d, d.choice([1, 2]))
+    values = [[d.choice(range(x.shape[j])) for j in range(k)] for _ in range(math.prod(rows))]
+    indices = param(f"nd{rows}", np.array(values, np.int64).reshape(rows + (k,)))
+    return tb.scatter_nd(x, indices, new(*rows, *x.shape[k:]), reduction="add")
+
+
 def _table() -> dict[str, Case]:
     cases: dict[str, Case] = {}
     for op in ops_in_class("elementwise"):
@@ -210,7 +258,9 @@ def _table() -> dict[str, Case]:
     cases.update(matmul=_matmul, dense=_dense, conv2d=_conv2d, max_pool2d=_pool(Op.MAX_POOL2D),
                  avg_pool2d=_pool(Op.AVG_POOL2D), global_avg_pool=_global_avg_pool, batch_norm=_batch_norm,
                  layer_norm=_layer_norm, softmax=_softmax, slice=_slice, concat=_concat, gather=_gather, pad=_pad,
-                 transpose=_transpose, reshape=_reshape, broadcast_to=_broadcast_to, where=_where, cast=_cast)
+                 transpose=_transpose, reshape=_reshape, broadcast_to=_broadcast_to, where=_where, cast=_cast,
+                 take=_take, gather_elements=_gather_elements, gather_nd=_gather_nd,
+                 scatter_elements=_scatter_elements, scatter_nd=_scatter_nd)
     return cases
 
 

@@ -214,24 +214,28 @@ def _reduction(value: Any, first: TensorType | None) -> str:
 
 TAKE = define("take", 2, _infer_take, classes=INDEXED, cost=Cost.COPY,
               attrs=(Attr("axis", int, 0, as_axis("take"), lambda x: [0]),),
-              evaluate=_take, onnx_export=_export("Gather", axis="axis"))
+              evaluate=_take, onnx_export=_export("Gather", axis="axis"), vjp=lambda b, n, g: b.take_vjp(n, g))
 TAKE_ADD = define("take_add", 3, infer_by_expansion(_check_take_add), classes=("kernel", "indexed"),
                   cost=Cost.COPY, attrs=(Attr("axis", int, 0, as_axis("take_add"), lambda x: [0]),),
                   expand=_expand_take_add)
 GATHER_ELEMENTS = define("gather_elements", 2, _infer_gather_elements, classes=INDEXED, cost=Cost.COPY,
                          attrs=(Attr("axis", int, 0, as_axis("gather_elements"), lambda x: [0]),),
-                         evaluate=_gather_elements, onnx_export=_export("GatherElements", axis="axis"))
+                         evaluate=_gather_elements, onnx_export=_export("GatherElements", axis="axis"),
+                         vjp=lambda b, n, g: b.gather_elements_vjp(n, g))
 GATHER_ND = define("gather_nd", 2, _infer_gather_nd, classes=INDEXED, cost=Cost.COPY,
                    attrs=(Attr("batch_dims", int, 0, as_int, lambda x: [0]),),
-                   evaluate=_gather_nd, onnx_export=_export("GatherND", batch_dims="batch_dims"))
+                   evaluate=_gather_nd, onnx_export=_export("GatherND", batch_dims="batch_dims"),
+                   vjp=lambda b, n, g: b.gather_nd_vjp(n, g))
 SCATTER_ELEMENTS = define("scatter_elements", 3, _infer_scatter, classes=INDEXED, cost=Cost.COPY,
                           attrs=(Attr("axis", int, 0, as_axis("scatter_elements"), lambda x: [0]),
                                  Attr("reduction", str, "none", _reduction, lambda x: list(REDUCTIONS))),
                           evaluate=_scatter_elements,
-                          onnx_export=_export("ScatterElements", axis="axis", reduction="reduction"))
+                          onnx_export=_export("ScatterElements", axis="axis", reduction="reduction"),
+                          vjp=lambda b, n, g: b.scatter_vjp(n, g))
 SCATTER_ND = define("scatter_nd", 3, _infer_scatter, classes=INDEXED, cost=Cost.COPY,
                     attrs=(Attr("reduction", str, "none", _reduction, lambda x: list(REDUCTIONS)),),
-                    evaluate=_scatter_nd, onnx_export=_export("ScatterND", reduction="reduction"))
+                    evaluate=_scatter_nd, onnx_export=_export("ScatterND", reduction="reduction"),
+                    vjp=lambda b, n, g: b.scatter_vjp(n, g))
 ONE_HOT = define("one_hot", 1, _infer_one_hot, classes=("movement",), cost=Cost.COPY,
                  attrs=(Attr("depth", int, normalize=as_int, choices=lambda x: [4]),
                         Attr("axis", int, -1, as_int, lambda x: [-1]),
