@@ -31,7 +31,9 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
             before = stage["input_cost"]
             return [f"{stage['method']} extraction with the {stage['model']} model: cost {stage['cost'] * 1e3:.3f} ms"
                     f" (input program {before * 1e3 if before is not None else float('nan'):.3f} ms),"
-                    f" gap {gap}, {stage['status']}, {stage['e_nodes']} e-nodes / {stage['e_classes']} e-classes"]
+                    f" gap {gap}, {stage['status']}, {stage['e_nodes']} e-nodes / {stage['e_classes']} e-classes"
+                    ] + [f"kernel {k['kernel']} {k['seconds'] * 1e3:.3f} ms priced by {k['priced_by']}"
+                         for k in stage.get("kernels", [])]
         case "build":
             slowest = stage.get("slowest", [])
             lines = [f"{k}: {_short(v)}" for k, v in stage.items() if k not in ("seconds", "slowest", "helpers")]

@@ -43,6 +43,8 @@ def test_the_tune_command_refuses_to_overwrite_a_log_and_resumes_it(local_run, t
     assert main(["-q", "tune", "zoo:mlp", "--records", str(path), "--trials", "1", "--resume",
                  "--threads", "1"]) == 0
     assert "1 trials" in capsys.readouterr().out and len(Records.load(path)) == 5
+    assert main(["-q", "compile", "zoo:mlp", "--records", str(path), "--report", "--threads", "1"]) == 0
+    assert "fused_dense float32[1, 512]" in capsys.readouterr().out.split("priced by")[0]
 
 
 def test_tuning_curves_are_written_as_png_and_svg(local_run, tmp_path):
