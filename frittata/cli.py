@@ -239,7 +239,7 @@ def _compile(args: argparse.Namespace) -> int:
     if args.output:
         _emit(module, args.emit, Path(args.output))
         if not args.quiet:
-            print(f"wrote {args.output} ({args.emit}): {module}")
+            print(f"saved {args.output} ({args.emit}): {module}")
     return 0
 
 

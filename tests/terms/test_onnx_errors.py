@@ -31,17 +31,17 @@ def test_wrong_shape_and_dtype_to_evaluate():
 
 
 def test_unsupported_ops_listed_once_with_counts_and_names():
-    nodes = [helper.make_node("TopK", ["x", "k"], ["v", "i"], name="topk_a"),
+    nodes = [helper.make_node("RoiAlign", ["x", "k", "k"], ["v"], name="roi_a"),
              helper.make_node("Relu", ["v"], ["r"], name="relu"),
              helper.make_node("Det", ["r"], ["e"], name="det"),
-             helper.make_node("TopK", ["e", "k"], ["y", "j"], name="topk_b"),
+             helper.make_node("RoiAlign", ["e", "k", "k"], ["y"], name="roi_b"),
              helper.make_node("FusedGemm", ["y"], ["z"], name="custom", domain="com.microsoft")]
     model = graph_model(nodes, [X], inits=[helper.make_tensor("k", 7, [1], [1])])
     with pytest.raises(ft.FrontendError) as info:
         ft.from_onnx(model)
     message = str(info.value)
     assert "4 node(s) of 3 unsupported operator type(s)" in message
-    assert "TopK x2: topk_a, topk_b" in message
+    assert "RoiAlign x2: roi_a, roi_b" in message
     assert "Det x1: det" in message and "com.microsoft.FusedGemm x1: custom" in message
     assert "Relu" not in message
 
