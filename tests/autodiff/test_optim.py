@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 import frittata as ft
+from frittata import terms as T
+from frittata.autodiff import softmax_cross_entropy
 from frittata.autodiff.models import classifier, mlp
 from frittata.terms.dtypes import TensorType
 
@@ -61,3 +63,21 @@ def test_train_step_names_missing_batch_inputs():
     step = ft.optim.TrainStep(model, ft.optim.SGD())
     with pytest.raises(ft.FrittataTypeError, match="'y'"):
         step.step(x=np.zeros((2, 3), np.float32))
+
+
+def test_compiled_embedding_step_equals_interpreted(rng):
+    """take's VJP (a scatter-add into the embedding rows) compiled for llvm, repeated tokens too."""
+    tokens = T.var("tok", (8,), "int64")
+    table = T.param("emb", rng.standard_normal((50, 16)).astype(np.float32))
+    w = T.param("w", (rng.standard_normal((5, 16)) * 0.3).astype(np.float32))
+    logits = T.dense(T.take(table, tokens, 0), w)
+    model = ft.Program({"loss": softmax_cross_entropy(logits, T.var("y", (8, 5)))})
+    interpreted = ft.optim.TrainStep(model, ft.optim.SGD(lr=0.5, momentum=0.9))
+    compiled = ft.optim.TrainStep(model, ft.optim.SGD(lr=0.5, momentum=0.9)).compile("llvm")
+    for _ in range(3):
+        batch = {"tok": rng.integers(0, 50, 8), "y": np.eye(5, dtype=np.float32)[rng.integers(0, 5, 8)]}
+        batch["tok"][1] = batch["tok"][0]
+        assert compiled.step(**batch) == pytest.approx(interpreted.step(**batch), rel=1e-5)
+        for name, ref in {**interpreted.params, **interpreted.state}.items():
+            got = compiled.params.get(name, compiled.state.get(name))
+            np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6, err_msg=name)
