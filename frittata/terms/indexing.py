@@ -86,6 +86,8 @@ def _infer_gather_elements(op: Op, types: list[TensorType], attrs: dict[str, Any
     axis_in(op, attrs["axis"], data.rank)
     if indices.rank != data.rank:
         raise fail(op, f"indices of rank {data.rank} (the data's)", indices)
+    if any(i > d for a, (i, d) in enumerate(zip(indices.shape, data.shape)) if a != attrs["axis"]):
+        raise fail(op, f"indices no larger than the data {data} off axis {attrs['axis']}", indices)
     return TensorType(indices.shape, data.dtype)
 
 
@@ -93,7 +95,8 @@ def _gather_elements(node: Term, args: list[np.ndarray]) -> np.ndarray:
     data, indices = args
     where = node.attr("axis")
     flat = check_indices("gather_elements", indices, data.shape[where], f"axis {where} of data {node.args[0].type}")
-    return np.take_along_axis(data, flat, axis=where)
+    window = tuple(slice(None) if a == where else slice(0, n) for a, n in enumerate(indices.shape))
+    return np.take_along_axis(data[window], flat, axis=where)
 
 
 def _nd_bound(data: tuple[int, ...], depth: int, batch: int) -> np.ndarray:

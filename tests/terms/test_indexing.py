@@ -48,6 +48,19 @@ def test_gather_elements(rng, axis):
                        {"data": data, "i": indices}, exact=True)
 
 
+@pytest.mark.parametrize("axis, shape", [(0, (1, 1, 1)), (2, (1, 2, 1)), (1, (1, 2, 2))])
+def test_gather_elements_with_indices_smaller_than_the_data(rng, axis, shape):
+    """The output has the indices' shape: off the axis, the data is read in the indices' window
+    (numpy's take_along_axis would broadcast instead), in the interpreter and compiled."""
+    data = rng.standard_normal((1, 3, 2)).astype(np.float32)
+    indices = rng.integers(0, data.shape[axis], shape).astype(np.int64)
+    got = assert_matches_ort(_model("GatherElements", {"data": data, "i": indices}, axis=axis),
+                             {"data": data, "i": indices}, exact=True)
+    program = ft.Program({"y": T.gather_elements(T.param("d", data), T.var("i", shape, "int64"), axis=axis)})
+    np.testing.assert_array_equal(ft.compile(program).run(i=indices)["y"], ft.evaluate(program, {"i": indices})["y"])
+    assert ft.evaluate(program, {"i": indices})["y"].shape == shape and got is not None
+
+
 @pytest.mark.parametrize("batch_dims, shape", [(0, (2, 2)), (0, (3, 1)), (1, (2, 1))])
 def test_gather_nd(rng, batch_dims, shape):
     data = rng.standard_normal((2, 3, 4)).astype(np.float32)
