@@ -49,10 +49,11 @@ def aligned_copy(array: np.ndarray) -> np.ndarray:
     return out
 
 
-class Module:
-    """A compiled program. `mod.run(x=...)` or `mod(x=...)` returns a dict of numpy arrays."""
+class CompiledCode:
+    """What every llvm module has, whether its code runs on this machine or not: the saved form
+    (code units, parameters, metadata), the signature and report; it saves and exports itself."""
 
-    def __init__(self, saved: fileformat.Saved, threads: int | None = None) -> None:
+    def __init__(self, saved: fileformat.Saved) -> None:
         meta = saved.meta
         self._saved = saved
         self.inputs = {n: TensorType(tuple(s), d) for n, (s, d) in meta["inputs"].items()}
@@ -60,15 +61,41 @@ class Module:
         self.report: dict = meta.get("report", {})
         self.program: Program | None = None
         """The optimized program `compile` built this from (not saved with the module)."""
+        self.peak_bytes: int = meta["arena_bytes"]
+        self.triple: str = meta.get("triple", host().triple)
+        """The LLVM triple of the machine the code is for (files without one are this machine's)."""
+
+    def export_library(self, path: str | Path, cc: str | None = None) -> Path:
+        """A shared library with a C API for this module (see `frittata.backends.export`), and
+        its header beside it; returns the library's path."""
+        from frittata.backends.export import export_library
+
+        return export_library(self._saved, path, cc)
+
+    def save(self, path: str | Path) -> None:
+        """Write the module to one file (see `frittata.backends.fileformat`)."""
+        meta = dict(self._saved.meta, kind=SAVED_KIND, report=self.report)
+        Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, self._saved.sections, self._saved.params)))
+
+    def signature(self) -> str:
+        """The inputs and outputs with their types, `(x: float32[1, 3]) -> (y: float32[1, 10])`."""
+        ins = ", ".join(f"{n}: {t}" for n, t in self.inputs.items())
+        outs = ", ".join(f"{n}: {t}" for n, t in self.outputs.items())
+        return f"({ins}) -> ({outs})"
+
+
+class Module(CompiledCode):
+    """A compiled program. `mod.run(x=...)` or `mod(x=...)` returns a dict of numpy arrays."""
+
+    def __init__(self, saved: fileformat.Saved, threads: int | None = None) -> None:
+        super().__init__(saved)
+        meta = saved.meta
         self.steps: list[dict] = meta.get("steps", [])
         """Each kernel call in program order: name, op, flops, bytes, the model's seconds and
         the index of its term in `program.terms()` (None for an output copy)."""
-        self.peak_bytes: int = meta["arena_bytes"]
         self._checks: list = meta.get("checks", [])
         """[arena offset of a status record, op, what its indices address, indices shape] per
         kernel that checks run-time indices."""
-        self.triple: str = meta.get("triple", host().triple)
-        """The LLVM triple of the machine the code is for (this one's)."""
         if self.triple != host().triple:
             raise DeployError(f"module: expected code for this machine ({host().triple}), got code for "
                               f"{meta['triple']} (frittata.load gives a CrossModule for it)")
@@ -148,22 +175,8 @@ class Module:
         """Wall time of `run` in milliseconds: median, min and max over `repeat` runs."""
         return time_runs(self.run, inputs, repeat, warmup)
 
-    def export_library(self, path: str | Path, cc: str | None = None) -> Path:
-        """A shared library with a C API for this module (see `frittata.backends.export`), and
-        its header beside it; returns the library's path."""
-        from frittata.backends.export import export_library
-
-        return export_library(self._saved, path, cc)
-
-    def save(self, path: str | Path) -> None:
-        """Write the module to one file (see `frittata.backends.fileformat`)."""
-        meta = dict(self._saved.meta, kind=SAVED_KIND, report=self.report)
-        Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, self._saved.sections, self._saved.params)))
-
     def __repr__(self) -> str:
-        ins = ", ".join(f"{n}: {t}" for n, t in self.inputs.items())
-        outs = ", ".join(f"{n}: {t}" for n, t in self.outputs.items())
-        return f"<Module ({ins}) -> ({outs}); {self.threads} thread(s), peak {self.peak_bytes} bytes>"
+        return f"<Module {self.signature()}; {self.threads} thread(s), peak {self.peak_bytes} bytes>"
 
 
 def index_error(status: np.ndarray, op: str, what: str, shape: list[int]) -> RuntimeInputError | None:

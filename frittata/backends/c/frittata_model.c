@@ -188,32 +188,31 @@ int frittata_model_create(int threads, frittata_model **out) {
     return FRITTATA_OK;
 }
 
-static int find(const frittata_tensor_info *infos, int count, const char *name) {
-    for (int i = 0; i < count; i++)
-        if (strcmp(infos[i].name, name) == 0) return i;
-    return -1;
-}
-
-static void names(const frittata_tensor_info *infos, int count, char *buffer, size_t size) {
-    buffer[0] = 0;
+/* The index of the tensor called `name` among `count` infos (inputs or outputs, `kind`), or a
+   negative error code with the message set: an unknown name, or a buffer of the wrong size. */
+static int lookup(frittata_model *m, const char *where, const char *kind, const frittata_tensor_info *infos,
+                  int count, const char *name, const void *data, size_t nbytes) {
+    if (!name || !data)
+        return -fail(m->error, FRITTATA_ERROR_ARGUMENT, "%s: expected a name and data, got NULL", where);
     for (int i = 0; i < count; i++) {
-        size_t used = strlen(buffer);
-        snprintf(buffer + used, size - used, "%s'%s'", i ? ", " : "", infos[i].name);
+        if (strcmp(infos[i].name, name) != 0) continue;
+        if (nbytes != infos[i].nbytes)
+            return -fail(m->error, FRITTATA_ERROR_SIZE, "%s '%s': expected %zu bytes (%s), got %zu", where, name,
+                         infos[i].nbytes, infos[i].dtype, nbytes);
+        return i;
     }
+    char known[160] = "";
+    for (int i = 0; i < count; i++) {
+        size_t used = strlen(known);
+        snprintf(known + used, sizeof known - used, "%s'%s'", i ? ", " : "", infos[i].name);
+    }
+    return -fail(m->error, FRITTATA_ERROR_NAME, "%s: expected one of the %s %s, got '%s'", where, kind, known, name);
 }
 
 int frittata_model_set_input(frittata_model *m, const char *name, const void *data, size_t nbytes) {
     if (!m) return FRITTATA_ERROR_ARGUMENT;
-    if (!name || !data) return fail(m->error, FRITTATA_ERROR_ARGUMENT, "set_input: expected a name and data, got NULL");
-    int i = find(frittata_inputs_, frittata_num_inputs_, name);
-    if (i < 0) {
-        char known[160];
-        names(frittata_inputs_, frittata_num_inputs_, known, sizeof known);
-        return fail(m->error, FRITTATA_ERROR_NAME, "set_input: expected one of the inputs %s, got '%s'", known, name);
-    }
-    if (nbytes != frittata_inputs_[i].nbytes)
-        return fail(m->error, FRITTATA_ERROR_SIZE, "set_input '%s': expected %zu bytes (%s), got %zu", name,
-                    frittata_inputs_[i].nbytes, frittata_inputs_[i].dtype, nbytes);
+    int i = lookup(m, "set_input", "inputs", frittata_inputs_, frittata_num_inputs_, name, data, nbytes);
+    if (i < 0) return -i;
     memcpy(m->inputs[i], data, nbytes);
     m->input_set[i] = 1;
     return FRITTATA_OK;
@@ -247,16 +246,8 @@ int frittata_model_run(frittata_model *m) {
 
 int frittata_model_get_output(frittata_model *m, const char *name, void *data, size_t nbytes) {
     if (!m) return FRITTATA_ERROR_ARGUMENT;
-    if (!name || !data) return fail(m->error, FRITTATA_ERROR_ARGUMENT, "get_output: expected a name and data, got NULL");
-    int i = find(frittata_outputs_, frittata_num_outputs_, name);
-    if (i < 0) {
-        char known[160];
-        names(frittata_outputs_, frittata_num_outputs_, known, sizeof known);
-        return fail(m->error, FRITTATA_ERROR_NAME, "get_output: expected one of the outputs %s, got '%s'", known, name);
-    }
-    if (nbytes != frittata_outputs_[i].nbytes)
-        return fail(m->error, FRITTATA_ERROR_SIZE, "get_output '%s': expected %zu bytes (%s), got %zu", name,
-                    frittata_outputs_[i].nbytes, frittata_outputs_[i].dtype, nbytes);
+    int i = lookup(m, "get_output", "outputs", frittata_outputs_, frittata_num_outputs_, name, data, nbytes);
+    if (i < 0) return -i;
     memcpy(data, m->outputs[i], nbytes);
     return FRITTATA_OK;
 }
