@@ -28,7 +28,11 @@ def test_tune_logs_records_resumes_without_remeasuring_and_compiles_with_them(lo
     assert all(r.ok for r in log), [r.error for r in log if not r.ok]
     module = ft.compile(program, threads=1, records=path)
     rows = module.report["stages"]["extract"]["kernels"]
-    assert rows and rows[0]["priced_by"] == "measured"
+    # Priced through the records: by a measurement, or (an untiled conv2d is not a recorded
+    # workload) by the roofline scaled to the measurements. Which of the two wins depends on the
+    # measured times, which are noisy on a shared machine (CI picked the plain conv2d once);
+    # tests/extract/test_measured.py checks the choice itself on fixed records.
+    assert rows and all(row["priced_by"] in ("measured", "learned", "model x scale") for row in rows), rows
     x = np.random.default_rng(2).standard_normal((1, 16, 12, 12)).astype(np.float32)
     np.testing.assert_allclose(module.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
 
