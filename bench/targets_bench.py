@@ -16,6 +16,7 @@ Run: python bench/targets_bench.py [--models mlp small_cnn resnet18] [--repeat 5
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import os
 import statistics
@@ -36,6 +37,7 @@ TARGETS = {
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
 def _deploy_example():
     spec = importlib.util.spec_from_file_location("deploy", ROOT / "examples" / "deploy_c" / "deploy.py")
     assert spec is not None and spec.loader is not None
@@ -81,11 +83,11 @@ def measure(name: str, target: str, repeat: int, work: Path) -> str:
             times.append((time.perf_counter() - t0) * 1e3)
         run = f"{statistics.median(times):9.3f} ms (wasmtime)"
     else:
-        path = module.export_library(work / f"{name}-{target}.so")
-        exported = time.perf_counter() - start - compiled
         directory = work / f"{name}-{target}"
         directory.mkdir()
-        _, printed = _deploy_example().run_from_c(module, inputs, directory, repeat=repeat)
+        path = module.export_library(directory / "model.so")
+        exported = time.perf_counter() - start - compiled
+        _, printed = _deploy_example().run_from_c(module, inputs, directory, repeat=repeat, library=path)
         label = "EMULATED (qemu)" if target == "aarch64" else "native, C"
         run = f"{float(printed.split()[1]):9.3f} ms ({label})"
     return (f"{name:10s} {target:8s} compile {compiled:6.2f} s  export {exported:5.2f} s  "

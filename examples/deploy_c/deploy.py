@@ -28,9 +28,10 @@ QEMU = {"aarch64": ("qemu-aarch64", "/usr/aarch64-linux-gnu")}
 """Emulator and sysroot of each foreign architecture the runner can be started under."""
 
 
-def build_runner(module, directory: Path) -> Path:
-    """model.so, its header and the runner linked against them, in `directory`."""
-    library = module.export_library(directory / "model.so")
+def build_runner(module, directory: Path, library: Path | None = None) -> Path:
+    """The runner linked against `library` (by default model.so, exported into `directory`
+    with its header beside it)."""
+    library = library or module.export_library(directory / "model.so")
     shutil.copyfile(HERE / "run_model.c", directory / "run_model.c")
     compiler = default_compiler(module.triple)
     runner = directory / "run_model"
@@ -49,9 +50,10 @@ def command(runner: Path, arch: str) -> list[str]:
 
 
 def run_from_c(module, inputs: dict[str, np.ndarray], directory: Path, repeat: int = 1,
-               threads: int = 1) -> tuple[dict[str, np.ndarray], str]:
-    """The module's outputs computed by the C runner, and what it printed."""
-    runner = build_runner(module, directory)
+               threads: int = 1, library: Path | None = None) -> tuple[dict[str, np.ndarray], str]:
+    """The module's outputs computed by the C runner (on `library`, exported into `directory`
+    when not given), and what it printed."""
+    runner = build_runner(module, directory, library)
     for name, array in inputs.items():
         np.ascontiguousarray(array, dtype=module.inputs[name].dtype).tofile(directory / f"{name}.bin")
     arch = module.triple.split("-", 1)[0]

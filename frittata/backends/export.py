@@ -24,7 +24,7 @@ import numpy as np
 from llvmlite import binding as llvm
 
 from frittata.backends import fileformat
-from frittata.backends.jit import Machine, host, units_of
+from frittata.backends.jit import Machine, host, machine_of, units_of
 from frittata.errors import DeployError
 
 HEADER = "frittata_model.h"
@@ -32,13 +32,6 @@ RUNTIME = "frittata_model.c"
 ALIGN = 64
 EXPORTS = "{ global: frittata_model_*; local: *; };\n"
 C_FLAGS = ("-shared", "-fPIC", "-O2", "-std=c11", "-D_POSIX_C_SOURCE=200809L")
-
-
-def machine_of(saved: fileformat.Saved) -> Machine:
-    """The machine a saved llvm module's code was compiled for (files without a triple are the
-    host's architecture)."""
-    meta = saved.meta
-    return Machine(meta.get("triple", host().triple), meta.get("cpu", ""), meta.get("features", ""))
 
 
 def default_compiler(triple: str) -> str:
@@ -65,8 +58,9 @@ def export_library(saved: fileformat.Saved, path: str | Path, cc: str | None = N
     with tempfile.TemporaryDirectory(prefix="frittata-export-") as scratch:
         work = Path(scratch)
         objects = write_objects(saved, machine, work)
-        (work / "params.bin").write_bytes(params_blob(saved)[0])
-        (work / "tables.c").write_text(tables_source(saved, work / "params.bin"))
+        blob, offsets = params_blob(saved)
+        (work / "params.bin").write_bytes(blob)
+        (work / "tables.c").write_text(tables_source(saved, offsets, work / "params.bin"))
         (work / "exports.map").write_text(EXPORTS)
         (work / HEADER).write_text(header_text())
         (work / RUNTIME).write_text(resources.files("frittata.backends").joinpath("c", RUNTIME).read_text())
@@ -105,11 +99,10 @@ def params_blob(saved: fileformat.Saved) -> tuple[bytes, list[int]]:
     return bytes(blob), offsets
 
 
-def tables_source(saved: fileformat.Saved, params_path: Path) -> str:
-    """C source of the tables `frittata_model.c` reads: signature, parameter offsets, arena size,
-    and the parameters themselves, included from `params_path` by the assembler."""
+def tables_source(saved: fileformat.Saved, offsets: list[int], params_path: Path) -> str:
+    """C source of the tables `frittata_model.c` reads: signature, parameter `offsets` in the
+    blob, arena size, and the parameters themselves, included from `params_path` by the assembler."""
     meta = saved.meta
-    _, offsets = params_blob(saved)
     lines = ['#include <stdint.h>', '#include "frittata_model.h"', ""]
     for kind in ("inputs", "outputs"):
         entries = []

@@ -213,6 +213,13 @@ def saved_units(units: list[Unit]) -> dict[str, bytes]:
     return sections | {f"{u.name}.o": u.obj for u in units if u.obj}
 
 
+def machine_of(saved: fileformat.Saved) -> Machine:
+    """The machine a saved llvm module's code was compiled for (a file without a triple, written
+    before cross-compilation, is for this machine's architecture)."""
+    meta = saved.meta
+    return Machine(meta.get("triple", host().triple), meta.get("cpu", ""), meta.get("features", ""))
+
+
 def units_of(saved: fileformat.Saved) -> list[Unit]:
     """The units a saved module lists (a version 1 file holds one, "module", as IR only)."""
     names = saved.meta.get("units", ["module"])

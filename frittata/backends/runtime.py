@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from frittata.backends import fileformat
-from frittata.backends.jit import Engine, host, units_of
+from frittata.backends.jit import Engine, host, machine_of, units_of
 from frittata.backends.peak import host_peak
 from frittata.backends.profile import Profile, Timed, collect, samples
 from frittata.backends.team import Team
@@ -62,8 +62,8 @@ class CompiledCode:
         self.program: Program | None = None
         """The optimized program `compile` built this from (not saved with the module)."""
         self.peak_bytes: int = meta["arena_bytes"]
-        self.triple: str = meta.get("triple", host().triple)
-        """The LLVM triple of the machine the code is for (files without one are this machine's)."""
+        self.triple: str = machine_of(saved).triple
+        """The LLVM triple of the machine the code is for."""
 
     def export_library(self, path: str | Path, cc: str | None = None) -> Path:
         """A shared library with a C API for this module (see `frittata.backends.export`), and

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from frittata.backends import fileformat
-from frittata.backends.export import ALIGN, machine_of, params_blob, write_objects
+from frittata.backends.export import ALIGN, params_blob, write_objects
+from frittata.backends.jit import machine_of
 from frittata.backends.runtime import index_error
 from frittata.errors import DeployError
 from frittata.terms.dtypes import TensorType

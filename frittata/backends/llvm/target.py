@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from frittata.backends import fileformat
 from frittata.backends.cross import CrossModule
-from frittata.backends.jit import Machine, host
+from frittata.backends.jit import Machine, host, machine_of
 from frittata.backends.runtime import SAVED_KIND, Module
 from frittata.backends.target import Target
 
@@ -44,7 +44,7 @@ def build_native(program: Program, threads: int | None) -> Module | CrossModule:
 def load(saved: fileformat.Saved, threads: int | None) -> Module | CrossModule:
     """A runnable module when the file's code is for this machine's architecture, else a
     `CrossModule` (files without a triple are for this architecture)."""
-    if saved.meta.get("triple", host().triple) != host().triple:
+    if machine_of(saved).triple != host().triple:
         return CrossModule(saved)
     return Module(saved, threads)
 
