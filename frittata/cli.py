@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("model", help="MODEL.onnx, or zoo:NAME for a built-in model")
     comp.add_argument("--target", default="llvm",
                       help='llvm | vta | a registered target | "llvm -mtriple=T -mcpu=C -mattr=F" (cross)')
+    comp.add_argument("--vta-config", metavar="FILE",
+                      help="the VTA hardware configuration (a vta_config.json file, or pynq, ultra96, "
+                           "zcu104, de10nano) for --target vta")
     comp.add_argument("-o", "--output", help="where to write what --emit names")
     comp.add_argument("--emit", choices=("ftm", "so", "c-header"), default="ftm",
                       help="ftm: a module file for frittata.load; so: a shared library with a C API (llvm "
@@ -224,7 +227,8 @@ def _compile(args: argparse.Namespace) -> int:
     program = _load_model(args.model, args.shape)
     with stage_progress(quiet=args.quiet) as progress:
         module = compile(program, args.target, rules=args.rules, check_rules=args.check_rules,
-                         disable=args.disable, threads=args.threads, progress=progress, records=args.records)
+                         disable=args.disable, threads=args.threads, progress=progress, records=args.records,
+                         config=args.vta_config)
     if args.report:
         print(format_report(module.report))
     profile = None

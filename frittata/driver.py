@@ -30,7 +30,7 @@ from frittata.terms.program import Program
 class CompileOptions:
     """Everything `compile` can be told. `rules` are extra rule files (paths) or rule text,
     property-checked first unless `check_rules` is false; `target` is a registered target's
-    name or a `Target` value."""
+    name or a `Target` value; `config` is a hardware configuration for targets that take one."""
 
     target: str | Target = "llvm"
     rules: Sequence[str] = ()
@@ -44,6 +44,7 @@ class CompileOptions:
     threads: int | None = None
     optimize: bool = True
     records: Any = None
+    config: Any = None
 
 
 @dataclass
@@ -72,10 +73,13 @@ def compile(program: Program, target: str | Target = "llvm", *,
     rules that passed are remembered in the cache folder), disable (rule or family names), cost (a cost
     model, or a function of `frittata.extract.NodeInfo`), limits (`frittata.rewrites.Limits`),
     schedule (phases), extractor ("auto" | "greedy" | "ilp"), extract_seconds, threads,
-    optimize (False skips saturation and extraction), records (tuning records, `frittata.extract.records.Records`
-    or a JSONL path: the kernels they measured on this device are priced by their measurements, and
-    the report's extract stage lists what priced each chosen kernel). The module's `report` holds each stage's report
-    and `program` the optimized program it was built from (not saved with the module).
+    optimize (False skips saturation and extraction), config (the target's hardware
+    configuration: for "vta" a `VtaConfig`, a dict of `vta_config.json` keys, a path to such a
+    file or a shipped board name: "pynq", "ultra96", "zcu104", "de10nano"),
+    records (tuning records, `frittata.extract.records.Records` or a JSONL path: the kernels
+    they measured on this device are priced by their measurements, and the report's extract
+    stage lists what priced each chosen kernel). The module's `report` holds each stage's
+    report and `program` the optimized program it was built from (not saved with the module).
     """
     opts = CompileOptions(target=target, **options)
     if opts.records is not None:
@@ -83,8 +87,10 @@ def compile(program: Program, target: str | Target = "llvm", *,
 
         opts.records = Records.from_any(opts.records)
     chosen = opts.target if isinstance(opts.target, Target) else get_target(opts.target)
+    if opts.config is not None:
+        chosen = chosen.with_config(opts.config)
     log = StageLog(progress)
-    key = _cache_key(program, opts)
+    key = _cache_key(program, opts, chosen)
     found = log.run("cache", lambda: key and compile_cache.lookup(key), lambda r: {"hit": bool(r)})
     if key and found:
         return _from_cache(chosen, opts, log, key, *found)
@@ -100,11 +106,12 @@ def compile(program: Program, target: str | Target = "llvm", *,
     return module
 
 
-def _cache_key(program: Program, opts: CompileOptions) -> str | None:
+def _cache_key(program: Program, opts: CompileOptions, target: Target) -> str | None:
     """The compile cache's key, or None when the cache is off or an option is code, not data."""
     if not isinstance(opts.target, str) or default_cache("compiles") is None:
         return None
     options = {k: v for k, v in vars(opts).items() if k != "target"}
+    options["config"] = sorted(target.config.items())
     options["rules"] = [_rule_text(source) for source in opts.rules]
     options["records"] = None if opts.records is None else opts.records.digest()
     return compile_cache.compile_key(program, opts.target, options)

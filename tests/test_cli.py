@@ -4,6 +4,7 @@ outputs checked against the interpreter, its global flags in either position, an
 (0 success, 1 a check failed, 2 a usage or input error)."""
 
 import ctypes
+import json
 import importlib.metadata
 import subprocess
 import sys
@@ -188,6 +189,23 @@ def test_compile_for_vta_then_run_is_bit_exact_against_onnxruntime(tmp_path):
     frittata("run", str(tmp_path / "q.ftm"), "--input", f"x={tmp_path / 'x.npy'}", "--output", str(tmp_path / "out"))
     want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": data})[0]
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "y.npy"), want)
+
+
+def test_compile_for_vta_takes_a_config_file_and_names_a_bad_one(tmp_path):
+    """`--vta-config FILE` builds for that design (a 1x32x32 GEMM here); a bad key is exit 2
+    with the file and the key named."""
+    node = onnx.helper.make_node("MatMulInteger", ["x", "w"], ["y"])
+    weight = np.random.default_rng(9).integers(-128, 128, (64, 64)).astype(np.int8)
+    onnx.save(one_node_model(node, {"x": ((2, 64), np.int8)}, ((2, 64), np.int32), {"w": weight}), tmp_path / "q.onnx")
+    config = json.loads((Path(ft.__file__).parent / "backends/vta/hw/configs/pynq.json").read_text())
+    (tmp_path / "vta.json").write_text(json.dumps(config | {"LOG_BLOCK": 5}))
+    done = frittata("compile", str(tmp_path / "q.onnx"), "--target", "vta", "--vta-config",
+                    str(tmp_path / "vta.json"), "-o", str(tmp_path / "q.ftm"))
+    assert "1 accelerator call(s) on 1x32_i8w8a32" in done.stdout
+    (tmp_path / "bad.json").write_text(json.dumps(config | {"LOG_BATCH": "one"}))
+    failed = frittata("compile", str(tmp_path / "q.onnx"), "--target", "vta", "--vta-config",
+                      str(tmp_path / "bad.json"), check=False)
+    assert failed.returncode == 2 and "bad.json: LOG_BATCH: expected an int, got 'one'" in failed.stderr
 
 
 @pytest.mark.xfail(strict=True, reason="known bug: save_onnx exports right_shift through Mod, which "

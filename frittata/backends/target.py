@@ -8,6 +8,8 @@ A target names everything the driver and `load` need to know about it, in one pl
     saved_kind            the "kind" its modules write into a saved file's metadata
     load(saved, threads)  a runnable module from such a file (`fileformat.Saved`)
     rule_params()         values of the rules' `$parameters` from its configuration (default none)
+    configure(config)     the same target for another hardware configuration (None: it has none)
+    config                that configuration as plain data (for the compile cache and reports)
 
 The fields are functions, so a target can be defined, registered and looked up without
 importing the stages it uses: loading a saved module needs only `load`, never the rewrites or
@@ -17,7 +19,7 @@ the extractor.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -68,6 +70,15 @@ class Target:
     build: Callable[[Program, int | None], CompiledModule]
     load: Callable[[Saved, int | None], CompiledModule]
     rule_params: Callable[[], Mapping[str, object]] = dict
+    configure: Callable[[object], Target] | None = None
+    config: Mapping[str, object] = field(default_factory=dict)
+
+    def with_config(self, config: object) -> Target:
+        """This target for the hardware configuration `config` (whatever its `configure` takes)."""
+        if self.configure is None:
+            raise FrittataError(f"target {self.name!r}: expected no hardware configuration (only "
+                                f"targets with one, such as vta, take config=), got {config!r}")
+        return self.configure(config)
 
 
 class TargetRegistry:

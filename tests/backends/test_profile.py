@@ -139,7 +139,7 @@ def test_vta_rows_are_the_simulators_counters(vta_mlp):
             "compute": loaded.get("ACC", 0) + report.uops_loaded * cfg.uop_elem_bytes,
             "store": report.bytes_stored}
         assert row.flops == 2 * report.gemm_uops * cfg.batch * cfg.block_in * cfg.block_out
-        assert row.vta.seconds == pytest.approx(report.cycles / VtaCostModel().clock_hz)
+        assert row.vta.seconds == pytest.approx(report.cycles / VtaCostModel().cfg.clock_hz)
     infos = {id(t): info for t, info in term_infos(module.program)}
     assert [r.model for r in calls] == [VtaCostModel().node_cost(infos[id(r.term)]) for r in calls]
     assert all(r.term.op in (Op.VTA_DENSE, Op.VTA_CONV2D) for r in calls)

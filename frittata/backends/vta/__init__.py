@@ -23,7 +23,7 @@ from frittata.backends.vta.hw import (
     AddressError, Alu, AluKernel, AluOp, ConfigError, Deps, Dram, DramBuffer, EmitError, Emitter,
     EncodingError, Finish, Gemm, GemmKernel, HazardError, Instruction, InstructionStream, Load,
     MemType, Opcode, Queue, Report, Simulator, Stage, Store, StreamError, TimingParams, TokenError,
-    Uop, UopLoop, VtaConfig, rows_kernel)
+    Uop, UopLoop, VtaConfig, as_config, config_to_dict, load_config, rows_kernel)
 from frittata.backends.vta.module import VtaModule
 
 _LAZY = {"VtaCostModel": "cost", "VTA_SCHEDULE": "tensorize", "rule_parameters": "tensorize"}
@@ -41,6 +41,6 @@ __all__ = [
     "EmitError", "Emitter", "EncodingError", "Finish", "Gemm", "GemmKernel", "HazardError",
     "Instruction", "InstructionStream", "Load", "MemType", "Opcode", "Queue", "Report", "Simulator",
     "Stage", "Store", "StreamError", "TimingParams", "TokenError", "Uop", "UopLoop",
-    "VTA_SCHEDULE", "VtaConfig", "VtaCostModel", "VtaModule", "build", "rows_kernel",
-    "rule_parameters",
+    "VTA_SCHEDULE", "VtaConfig", "VtaCostModel", "VtaModule", "as_config", "build", "config_to_dict",
+    "load_config", "rows_kernel", "rule_parameters",
 ]

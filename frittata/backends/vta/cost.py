@@ -24,7 +24,7 @@ from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram
 from frittata.backends.vta.hw.isa import stage_of
 from frittata.backends.vta.lower import emit_vta_term
-from frittata.backends.vta.hw.timing import CLOCK_HZ, TimingParams, cycles
+from frittata.backends.vta.hw.timing import TimingParams, cycles
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_model import CpuModel
 from frittata.errors import LoweringError
@@ -57,7 +57,8 @@ class VtaCostModel:
     name: str = "vta"
     cfg: VtaConfig = VtaConfig()
     timing: TimingParams = TimingParams()
-    clock_hz: float = CLOCK_HZ
+    clock_hz: float | None = None
+    """The accelerator clock; None: the configuration's."""
     link_bytes_per_s: float = 1e9
     """Host <-> accelerator DRAM copy bandwidth (estimate for a shared-DRAM SoC)."""
     cpu: CpuModel = PYNQ_HOST
@@ -96,5 +97,6 @@ class VtaCostModel:
         else:
             node = tb.vta_conv2d(x, w, bias, attrs["strides"], attrs["pads"], attrs["epilogue"], attrs["block"])
         moved = sum(t.nbytes for t in info.operands) + info.type.nbytes
-        return stream_cycles(node, self.cfg, self.timing) / self.clock_hz + moved / self.link_bytes_per_s
+        clock = self.cfg.clock_hz if self.clock_hz is None else self.clock_hz
+        return stream_cycles(node, self.cfg, self.timing) / clock + moved / self.link_bytes_per_s
 

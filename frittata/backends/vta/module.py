@@ -18,7 +18,7 @@ from frittata.backends.profile import Profile, Sample, Timed, VtaCounters, colle
 from frittata.backends.runtime import time_runs
 from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram, DramBuffer
-from frittata.backends.vta.hw.timing import CLOCK_HZ, Report
+from frittata.backends.vta.hw.timing import Report
 from frittata.backends.vta.saved import EmittedCall, HostRunner, read_vta, save_vta
 from frittata.backends.vta.hw.simulator import Simulator
 from frittata.terms.interp import check_inputs
@@ -88,7 +88,7 @@ class VtaModule:
             report = self.sim.execute(lowered.program.instructions)
             env[f"vta{i}"] = lowered.read(dram)
             rows.append((self._call_sample(i, report), time.perf_counter() - start,
-                         VtaCounters(report.cycles, report.gemm_utilization, report.moved, CLOCK_HZ)))
+                         VtaCounters(report.cycles, report.gemm_utilization, report.moved, self.cfg.clock_hz)))
         _timed_part(self.final, env, "out/", rows)
         return rows
 

@@ -2,6 +2,7 @@
 
 Modules, left to right in the order data flows through them:
   config     VtaConfig: the primary knobs and every derived constant
+  config_file  the vta_config.json form (and TVM's sample files, in configs/)
   isa        instruction and micro-op values (Load, Store, Gemm, Alu, Finish, Uop)
   encode     128-bit instruction / 32-bit micro-op encoder and decoder
   listing    readable disassembly
@@ -17,6 +18,7 @@ Nothing here imports the compiler: these modules import only each other and frit
 """
 
 from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.config_file import as_config, config_to_dict, load_config
 from frittata.backends.vta.hw.dram import Dram, DramBuffer
 from frittata.backends.vta.hw.emitter import Emitter, InstructionStream
 from frittata.backends.vta.hw.errors import (
@@ -32,5 +34,5 @@ __all__ = [
     "EmitError", "Emitter", "EncodingError", "Finish", "Gemm", "GemmKernel", "HazardError",
     "Instruction", "InstructionStream", "Load", "MemType", "Opcode", "Queue", "Report", "Simulator",
     "Stage", "Store", "StreamError", "TimingParams", "TokenError", "Uop", "UopLoop", "VtaConfig",
-    "rows_kernel",
+    "as_config", "config_to_dict", "load_config", "rows_kernel",
 ]

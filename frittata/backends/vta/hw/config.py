@@ -2,8 +2,11 @@
 
 The primary parameters are the keys of TVM's `vta_config.json` (all base-2 logarithms); every
 other number (element sizes, buffer depths, instruction field widths) is a property computed from
-them, so a configuration is exactly as valid as its primaries.  `VtaConfig()` is the default
-`1x16_i8w8a32_15_15_18_17` accelerator.
+them, so a configuration is exactly as valid as its primaries.  Three circuit knobs complete a
+design: the clock, the AXI data width of the DMA engines, and the pipeline stages of the GEMM
+datapath (which the resource model's clock ceiling and the cycle model's GEMM latency read).
+`VtaConfig()` is the default `1x16_i8w8a32_15_15_18_17` accelerator at 100 MHz on a 64-bit bus,
+as on the Pynq-Z1.  `config_file` reads and writes the `vta_config.json` form.
 """
 
 from __future__ import annotations
@@ -38,13 +41,20 @@ class VtaConfig:
     log_inp_buff_size: int = 15
     log_wgt_buff_size: int = 18
     log_acc_buff_size: int = 17
+    clock_mhz: float = 100.0
+    log_bus_width: int = 6
+    gemm_stages: int = 1
 
     def __post_init__(self) -> None:
-        values = {f: getattr(self, f) for f in self.__dataclass_fields__}
-        bad = {f: v for f, v in values.items() if not isinstance(v, int) or not 0 <= v <= 32}
+        values = {f: getattr(self, f) for f in (*LOG_FIELDS, "log_bus_width")}
+        bad = {f: v for f, v in values.items()
+               if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 32}
         if bad:
             raise ConfigError(f"invalid VTA configuration: expected log2 parameters as ints "
                               f"in [0, 32], got {bad}")
+        circuit = _circuit_reason(self)
+        if circuit:
+            raise ConfigError(f"invalid VTA configuration: {circuit}")
         reasons = _violations(self)
         if reasons:
             raise ConfigError(f"invalid VTA configuration {self.name}: " + "; ".join(reasons))
@@ -184,6 +194,26 @@ class VtaConfig:
         return self.batch * self.block_in * self.block_out
 
     @property
+    def clock_hz(self) -> float:
+        return self.clock_mhz * 1e6
+
+    @property
+    def bus_bytes(self) -> int:
+        """Bytes the DMA engines move per cycle (the AXI data width)."""
+        return (1 << self.log_bus_width) // 8
+
+    @property
+    def peak_gops(self) -> float:
+        """2 ops per MAC of the GEMM array per cycle, at the clock."""
+        return 2 * self.macs_per_cycle * self.clock_mhz / 1e3
+
+    @property
+    def design(self) -> str:
+        """The bitstream name with the circuit knobs, e.g. `1x16_i8w8a32_15_15_18_17@100MHz_axi64_p1`:
+        unique per design point."""
+        return f"{self.name}@{self.clock_mhz:g}MHz_axi{8 * self.bus_bytes}_p{self.gemm_stages}"
+
+    @property
     def name(self) -> str:
         """The bitstream name, e.g. `1x16_i8w8a32_15_15_18_17`."""
         return (
@@ -191,6 +221,27 @@ class VtaConfig:
             f"_{self.log_uop_buff_size}_{self.log_inp_buff_size}"
             f"_{self.log_wgt_buff_size}_{self.log_acc_buff_size}"
         )
+
+
+LOG_FIELDS = ("log_inp_width", "log_wgt_width", "log_acc_width", "log_batch", "log_block",
+              "log_uop_buff_size", "log_inp_buff_size", "log_wgt_buff_size", "log_acc_buff_size")
+"""The primary parameters, log2 each (TVM's `vta_config.json` keys, lower-cased)."""
+MAX_CLOCK_MHZ = 1000.0
+MAX_GEMM_STAGES = 8
+
+
+def _circuit_reason(cfg: VtaConfig) -> str:
+    """Why the clock, bus width or pipeline depth is out of range; empty when they are fine."""
+    clock = cfg.clock_mhz
+    if isinstance(clock, bool) or not isinstance(clock, (int, float)) or not 0 < clock <= MAX_CLOCK_MHZ:
+        return f"clock_mhz: expected a number in (0, {MAX_CLOCK_MHZ:g}], got {clock!r}"
+    if not 5 <= cfg.log_bus_width <= 10:
+        return (f"log_bus_width: expected 5..10 (a 32- to 1024-bit AXI bus), "
+                f"got {cfg.log_bus_width!r}")
+    stages = cfg.gemm_stages
+    if isinstance(stages, bool) or not isinstance(stages, int) or not 1 <= stages <= MAX_GEMM_STAGES:
+        return f"gemm_stages: expected an int in [1, {MAX_GEMM_STAGES}], got {stages!r}"
+    return ""
 
 
 def _log2(n: int) -> int:

@@ -1,11 +1,13 @@
 """The cycle-approximate cost of each instruction, and the counters a run reports.
 
-Model (VTA_SPEC §5.4; latencies are parameters, not measurements): GEMM issues one micro-op per
-cycle after a pipeline fill; ALU one per cycle with an immediate and one per two cycles with a
-tensor operand (one register-file read per cycle); LOAD / STORE are 2-D DMAs costing a fixed
-latency plus, per row, a burst setup and ceil(row bytes / bus bytes) beats, plus one cycle per
-zero-padded element written.  Costs are in accelerator clock cycles and are monotone in the
-amount of work.  The event loop in `simulator` overlaps the modules as the tokens allow.
+Model (latencies are parameters, not measurements): GEMM issues one micro-op per cycle after a
+pipeline fill of `gemm_latency` cycles plus one per GEMM datapath stage of the configuration;
+ALU one per cycle with an immediate and one per two cycles with a tensor operand (one
+register-file read per cycle); LOAD / STORE are 2-D DMAs costing a fixed latency plus, per row,
+a burst setup and ceil(row bytes / bus bytes) beats (the bus width is the configuration's),
+plus one cycle per zero-padded element written.  Costs are in accelerator clock cycles and are
+monotone in the amount of work.  The event loop in `simulator` overlaps the modules as the
+tokens allow.
 """
 
 from __future__ import annotations
@@ -17,19 +19,15 @@ from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.isa import Alu, Finish, Gemm, Instruction, Load, MemType, Stage, Store
 
 
-CLOCK_HZ = 100e6
-"""The accelerator clock the cycles stand for: Pynq, 100 MHz (VTA_SPEC §1.3)."""
-
-
 @dataclass(frozen=True, slots=True)
 class TimingParams:
-    """Cycle-model parameters.  Defaults: a 64-bit AXI bus (Pynq) and small pipeline latencies."""
+    """Cycle-model latencies (the bus width and the GEMM pipeline depth are the configuration's).
+    `gemm_latency` is the GEMM fill besides its datapath stages: 3 + 1 stage = 4 cycles by default."""
 
-    bus_bytes: int = 8
     dma_latency: int = 32
     dma_row_overhead: int = 2
     pad_cycles_per_elem: int = 1
-    gemm_latency: int = 4
+    gemm_latency: int = 3
     alu_latency: int = 4
     alu_imm_cycles: int = 1
     alu_tensor_cycles: int = 2
@@ -40,8 +38,8 @@ def uop_executions(insn: Gemm | Alu) -> int:
     return insn.iter_out * insn.iter_in * max(insn.uop_end - insn.uop_bgn, 0)
 
 
-def _dma(rows: int, row_bytes: int, p: TimingParams) -> int:
-    beats = -(-row_bytes // p.bus_bytes)
+def _dma(rows: int, row_bytes: int, p: TimingParams, bus_bytes: int) -> int:
+    beats = -(-row_bytes // bus_bytes)
     return p.dma_latency + rows * (p.dma_row_overhead + beats)
 
 
@@ -51,17 +49,17 @@ def cycles(insn: Instruction, cfg: VtaConfig, p: TimingParams) -> int:
         case Load(x_size=0) | Store(x_size=0) | Finish():
             return p.nop_cycles
         case Load(mem=MemType.UOP):
-            return _dma(1, insn.x_size * cfg.uop_elem_bytes, p)
+            return _dma(1, insn.x_size * cfg.uop_elem_bytes, p, cfg.bus_bytes)
         case Load():
             padded = ((insn.y_size + insn.y_pad0 + insn.y_pad1)
                       * (insn.x_size + insn.x_pad0 + insn.x_pad1))
             pad_cycles = (padded - insn.y_size * insn.x_size) * p.pad_cycles_per_elem
             row_bytes = insn.x_size * cfg.elem_bytes(insn.mem)
-            return _dma(insn.y_size, row_bytes, p) + pad_cycles
+            return _dma(insn.y_size, row_bytes, p, cfg.bus_bytes) + pad_cycles
         case Store():
-            return _dma(insn.y_size, insn.x_size * cfg.out_elem_bytes, p)
+            return _dma(insn.y_size, insn.x_size * cfg.out_elem_bytes, p, cfg.bus_bytes)
         case Gemm():
-            return p.gemm_latency + uop_executions(insn)
+            return p.gemm_latency + cfg.gemm_stages + uop_executions(insn)
         case Alu():
             rate = p.alu_imm_cycles if insn.use_imm else p.alu_tensor_cycles
             return p.alu_latency + rate * uop_executions(insn)

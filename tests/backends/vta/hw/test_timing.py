@@ -14,15 +14,15 @@ P = TimingParams()
 
 
 def test_instruction_costs_follow_the_model():
-    assert cycles(Gemm(0, 4, 3, 2), CFG, P) == P.gemm_latency + 24
+    assert cycles(Gemm(0, 4, 3, 2), CFG, P) == P.gemm_latency + CFG.gemm_stages + 24
     assert cycles(Alu(AluOp.ADD, 0, 1, 1, 10, use_imm=True), CFG, P) == P.alu_latency + 10
     assert cycles(Alu(AluOp.ADD, 0, 1, 1, 10), CFG, P) == P.alu_latency + 20
-    row = P.dma_row_overhead + 4 * 16 // P.bus_bytes
+    row = P.dma_row_overhead + 4 * 16 // CFG.bus_bytes
     assert cycles(Load(MemType.INP, 0, 0, 3, 4, 4), CFG, P) == P.dma_latency + 3 * row
     padded = Load(MemType.INP, 0, 0, 3, 4, 4, 1, 1, 1, 1)
     assert cycles(padded, CFG, P) == P.dma_latency + 3 * row + (5 * 6 - 12)
     assert cycles(Store(0, 0, 2, 8, 8), CFG, P) == P.dma_latency + 2 * (
-        P.dma_row_overhead + 8 * 16 // P.bus_bytes)
+        P.dma_row_overhead + 8 * 16 // CFG.bus_bytes)
     assert cycles(Finish(), CFG, P) == 1
 
 
@@ -38,7 +38,7 @@ def _two_module_stream(dependent: bool):
 def test_independent_modules_overlap_and_tokens_serialise():
     overlapped, serial = _two_module_stream(False), _two_module_stream(True)
     assert overlapped.cycles == max(overlapped.busy.values())
-    assert serial.cycles == serial.busy["load"] + P.gemm_latency + P.nop_cycles
+    assert serial.cycles == serial.busy["load"] + P.gemm_latency + CFG.gemm_stages + P.nop_cycles
 
 
 def test_counters_of_a_matmul():
@@ -63,6 +63,11 @@ def test_double_buffering_beats_one_tile_at_a_time():
 
 
 def test_a_wider_bus_makes_loads_cheaper():
-    narrow, wide = TimingParams(bus_bytes=8), TimingParams(bus_bytes=16)
+    narrow, wide = VtaConfig(log_bus_width=6), VtaConfig(log_bus_width=7)
     load = Load(MemType.WGT, 0, 0, 4, 8, 8)
-    assert cycles(load, CFG, wide) < cycles(load, CFG, narrow)
+    assert cycles(load, wide, P) < cycles(load, narrow, P)
+
+
+def test_deeper_gemm_pipelines_take_longer_to_fill():
+    gemm = Gemm(0, 4, 3, 2)
+    assert cycles(gemm, VtaConfig(gemm_stages=3), P) == cycles(gemm, CFG, P) + 2
