@@ -12,6 +12,7 @@ Modules, left to right in the order data flows through them:
   machine    SRAMs and the bit-exact semantics (with alu.py and gemm_core.py)
   simulator  the load / compute / store event loop with token queues
   timing     per-instruction cycle costs and the counters of a run
+  resources  FPGA resources and clock ceiling of a design, the named parts (parts.json)
   errors     the hardware errors (all HardwareError)
 
 Nothing here imports the compiler: these modules import only each other and frittata.errors.

@@ -34,3 +34,8 @@ class AddressError(StreamError):
 
 class HazardError(StreamError):
     """A GEMM writes the same accumulator row within the pipeline's hazard window."""
+
+
+class ResourceError(ConfigError):
+    """A design does not fit its FPGA part: the message names each overflowing resource (LUTs,
+    flip-flops, block RAM, AXI bits) or the clock its critical path cannot reach."""
