@@ -47,8 +47,9 @@ def scatter_vjp(node: Term, g: Term) -> tuple[Term, None, Term]:
     """An "add" scatter: the data's cotangent is g, the updates' is g gathered where they went."""
     _, indices, _ = node.args
     if node.attr("reduction") != "add":
-        not_differentiable(node, "a scatter that overwrites (reduction 'none') has no VJP: with repeated "
-                                 "indices only the last update reaches the output")
+        not_differentiable(node, f"only a scatter that adds has a VJP; reduction {node.attr('reduction')!r} "
+                                 "overwrites (only the last of repeated indices reaches the output) or folds "
+                                 "with *, max or min")
     if node.op.name == "scatter_nd":
         return g, None, gather_nd(g, indices)
     return g, None, gather_elements(g, indices, node.attr("axis"))

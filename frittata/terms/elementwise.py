@@ -123,8 +123,17 @@ DIV = binary_op("div", _int_div, lambda p, a, b: p.div(a, b), onnx=Onnx("Div"), 
 
 
 def _import_pow(n) -> Term:
-    """ONNX lets the exponent have another dtype; it is cast to the base's."""
+    """ONNX lets the exponent have another dtype; it is cast to the base's. An integer base is
+    raised in float64 (exact for the integers float64 holds) and the result cast back, so the
+    output keeps the base's dtype as ONNX says."""
     base, exponent = n.term(0), n.value(1)
+    if np.dtype(base.dtype).kind in "iu":
+        wide = Term.make(Op.CAST, (base,), (("dtype", "float64"),))
+        if isinstance(exponent, np.ndarray):
+            power = n.importer.term(n.node.input[1] + ":float64", exponent.astype(np.float64))
+        else:
+            power = Term.make(Op.CAST, (exponent,), (("dtype", "float64"),))
+        return Term.make(Op.CAST, (pow(wide, power),), (("dtype", base.dtype),))
     if isinstance(exponent, np.ndarray):
         exponent = n.importer.term(n.node.input[1] + ":" + base.dtype, exponent.astype(base.dtype))
     elif exponent.dtype != base.dtype:

@@ -29,7 +29,10 @@ from frittata.terms.term import Term, build
 __all__ = ["take", "take_add", "gather_elements", "gather_nd", "scatter_elements", "scatter_nd", "one_hot",
            "check_indices"]
 INDEX_DTYPES = ("int32", "int64")
-REDUCTIONS = ("none", "add")
+REDUCTIONS = ("none", "add", "mul", "max", "min")
+"""How a scatter combines an update with what is there: "none" overwrites (a later duplicate
+index wins), the others fold every update in with +, *, max or min (order does not matter)."""
+COMBINE = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
 INDEXED = ("movement", "indexed")
 
 
@@ -168,11 +171,11 @@ def _scatter_nd(node: Term, args: list[np.ndarray]) -> np.ndarray:
 
 
 def _apply(out: np.ndarray, at: tuple, updates: np.ndarray, reduction: str) -> None:
-    """Write `updates` at `at` in order (a later duplicate wins), or add them (duplicates add)."""
-    if reduction == "add":
-        np.add.at(out, at, updates)
-    else:
+    """Write `updates` at `at` in order (a later duplicate wins), or fold each one in."""
+    if reduction == "none":
         out[at] = updates
+    else:
+        COMBINE[reduction].at(out, at, updates)
 
 
 def _infer_one_hot(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> TensorType:

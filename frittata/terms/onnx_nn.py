@@ -15,12 +15,13 @@ from frittata.terms.term import Term
 
 def window_pads(n: NodeView, size: tuple[int, ...], kernel: tuple[int, ...],
                 strides: tuple[int, ...], dilations: tuple[int, ...]) -> tuple[int, ...]:
-    """(top, left, bottom, right) from `pads` or `auto_pad` (SAME_UPPER, SAME_LOWER, VALID)."""
+    """(begins..., ends...) over the spatial axes, e.g. (top, left, bottom, right), from `pads` or
+    `auto_pad` (SAME_UPPER, SAME_LOWER, VALID)."""
     auto = n.attr("auto_pad", "NOTSET")
     if auto == "NOTSET":
-        return tuple(n.attr("pads", [0, 0, 0, 0]))
+        return tuple(n.attr("pads", [0] * 2 * len(size)))
     if auto == "VALID":
-        return (0, 0, 0, 0)
+        return (0,) * 2 * len(size)
     begin, end = [], []
     for d, k, s, dil in zip(size, kernel, strides, dilations):
         total = max(0, (math.ceil(d / s) - 1) * s + (k - 1) * dil + 1 - d)
@@ -103,44 +104,6 @@ def _batch_norm(n: NodeView) -> Term:
     return tb.batch_norm(x, scale, bias, mean, var, eps=n.attr("epsilon", 1e-5))
 
 
-def _pool_geometry(n: NodeView, x: Term) -> tuple[tuple, tuple, tuple]:
-    """(kernel, strides, pads) of a 2-D pool; ceil_mode becomes extra bottom/right padding."""
-    if x.type.rank != 4:
-        raise unsupported(f"{x.type.rank - 2}-D pooling; only 2-D (NCHW)")
-    if any(d != 1 for d in n.attr("dilations", [1, 1])):
-        raise unsupported(f"pooling with dilations {n.attr('dilations')}")
-    kernel, strides = tuple(n.attr("kernel_shape")), tuple(n.attr("strides", [1, 1]))
-    pads = list(window_pads(n, x.shape[2:], kernel, strides, (1, 1)))
-    if n.attr("ceil_mode", 0):
-        for i in range(2):
-            pads[i + 2] += _ceil_extra(x.shape[2 + i], kernel[i], strides[i], pads[i], pads[i + 2])
-    return kernel, strides, tuple(pads)
-
-
-def _ceil_extra(size: int, k: int, s: int, begin: int, end: int) -> int:
-    """Padding that turns the floor output length into ceil mode's (last window starts in bounds)."""
-    span = size + begin + end - k
-    out = -(-span // s) + 1
-    if (out - 1) * s >= size + begin:
-        out -= 1
-    return max(0, (out - 1) * s + k - (size + begin + end))
-
-
-def _max_pool(n: NodeView) -> Term:
-    n.no_extra_outputs()
-    x = n.term(0)
-    return tb.max_pool2d(x, *_pool_geometry(n, x))
-
-
-def _avg_pool(n: NodeView) -> Term:
-    x = n.term(0)
-    kernel, strides, pads = _pool_geometry(n, x)
-    floor_pads = window_pads(n, x.shape[2:], kernel, strides, (1, 1))
-    if n.attr("count_include_pad", 0) and pads != floor_pads:
-        raise unsupported("AveragePool with ceil_mode=1 and count_include_pad=1 on a partial window")
-    return tb.avg_pool2d(x, kernel, strides, pads, bool(n.attr("count_include_pad", 0)))
-
-
 def _global_avg_pool(n: NodeView) -> Term:
     return tb.global_avg_pool(n.term(0))
 
@@ -181,6 +144,6 @@ def _layer_norm(n: NodeView) -> list[Term]:
 
 NN_CONVERTERS: dict[str, Callable[[NodeView], Any]] = {
     "Conv": _conv, "MatMul": _matmul, "Gemm": _gemm, "BatchNormalization": _batch_norm,
-    "MaxPool": _max_pool, "AveragePool": _avg_pool, "GlobalAveragePool": _global_avg_pool,
+    "GlobalAveragePool": _global_avg_pool,
     "Softmax": _softmax, "LayerNormalization": _layer_norm,
 }

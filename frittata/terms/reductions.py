@@ -65,7 +65,14 @@ def onnx_reduce_args(n) -> tuple[list[int] | None, bool] | None:
 def _reduction(name: str, onnx_type: str, numpy, vjp, float_only: bool = False, composites=None) -> Op:
     def convert(n) -> Term:
         args = onnx_reduce_args(n)
-        return n.term(0) if args is None else build(op, (n.term(0),), axes=args[0], keepdims=args[1])
+        if args is None:
+            return n.term(0)
+        x = n.term(0)
+        if name in EMPTY_FILL and any(x.shape[a] == 0 for a in _axes(args[0], x.type)):
+            out = reduce_sum(x, args[0], args[1]).type
+            fill = np.full(out.shape, EMPTY_FILL[name](out.dtype), out.dtype)
+            return n.importer.term(n.node.output[0] + ":empty", fill)
+        return build(op, (x,), axes=args[0], keepdims=args[1])
 
     attrs = (Attr("axes", tuple, None, _axes, lambda x: [(x.rank - 1,) if x.rank else ()]),
              Attr("keepdims", bool, False, as_bool, lambda x: [False, True]))
@@ -86,8 +93,25 @@ def _composite(body):
     return convert
 
 
+def _extreme(dtype: str, side: str):
+    """The largest ("max") or smallest ("min") value of a dtype: infinities for floats."""
+    kind = np.dtype(dtype).kind
+    if kind == "f":
+        return np.inf if side == "max" else -np.inf
+    info = np.iinfo(np.uint8) if kind == "b" else np.iinfo(dtype)
+    return getattr(info, side)
+
+
+EMPTY_FILL = {"reduce_max": lambda dtype: _extreme(dtype, "min"), "reduce_min": lambda dtype: _extreme(dtype, "max")}
+"""ONNX's value of a max / min over no elements (opset 18): the dtype's lowest / highest value,
+so the ONNX converters give that constant where a reduced axis has length 0 (the ops refuse it)."""
+
+
 def _log_sum_exp(x: Term, axes, keepdims: bool) -> Term:
-    """log(sum(exp(x - m))) + m with m the maximum over the axes (no overflow)."""
+    """log(sum(exp(x - m))) + m with m the maximum over the axes (no overflow); over no elements,
+    log(0) = -inf."""
+    if any(x.shape[a] == 0 for a in _axes(axes, x.type)):
+        return Term.make(Op.LOG, (reduce_sum(Term.make(Op.EXP, (x,)), axes, keepdims),))
     peak = reduce_max(x, axes, keepdims=True)
     total = reduce_sum(Term.make(Op.EXP, (Term.make(Op.SUB, (x, peak)),)), axes, keepdims=True)
     out = Term.make(Op.ADD, (Term.make(Op.LOG, (total,)), peak))

@@ -69,7 +69,7 @@ def test_gather_nd(rng, batch_dims, shape):
                        {"data": data, "i": indices}, exact=True)
 
 
-@pytest.mark.parametrize("reduction", ["none", "add"])
+@pytest.mark.parametrize("reduction", ["none", "add", "mul", "max", "min"])
 def test_scatters(rng, reduction):
     data = rng.standard_normal((4, 3)).astype(np.float32)
     elements = np.array([[1, -1, 0], [3, 2, 0]], np.int64)
@@ -116,7 +116,7 @@ def test_types_are_checked():
     with pytest.raises(ft.FrittataTypeError, match="rank 2"):
         T.gather_elements(data, T.var("i", (2,), "int64"))
     with pytest.raises(ft.FrittataTypeError, match="reduction"):
-        T.scatter_elements(data, T.var("i", (3, 4), "int64"), data, reduction="mul")
+        T.scatter_elements(data, T.var("i", (3, 4), "int64"), data, reduction="xor")
     assert T.take(data, T.var("i", (2, 6), "int32"), axis=-1).shape == (3, 2, 6)
     assert Op.TAKE.is_a("indexed") and not Op.ONE_HOT.is_a("indexed")
 

@@ -17,8 +17,10 @@ from frittata.backends.llvm.native import Built, build_units
 from frittata.backends.llvm.plan import Plan, make_plan
 from frittata.backends.runtime import Module
 from frittata.errors import LoweringError
+from frittata.terms import expansion
 from frittata.terms.dtypes import CORE_DTYPES
 from frittata.terms.program import Program
+from frittata.terms.walk import postorder
 
 SLOWEST = 5
 HELPER = re.compile(r'^define [^@]*@"(fk_\w+\.\w+)"', re.MULTILINE)
@@ -91,11 +93,15 @@ def step_facts(program: Program, plan: Plan, names: list[str]) -> list[dict]:
 
 
 def check_dtypes(program: Program) -> None:
-    """Raise LoweringError at the first term of a dtype the backend does not compute in."""
+    """Raise LoweringError at the first term of a dtype the backend does not compute in,
+    including the values inside a kernel op (a fused expression's intermediate cast, say)."""
     for t in program.terms():
-        if t.dtype not in CORE_DTYPES:
-            raise LoweringError(f"llvm: expected dtypes in {CORE_DTYPES}, got {t.dtype} at {t.op.value} {t.type}"
-                                " (ft.evaluate runs it; cast to a supported dtype to compile)")
+        inner = postorder([expansion.expand(t)]) if t.op.expand is not None else [t]
+        for u in inner:
+            if u.dtype not in CORE_DTYPES:
+                raise LoweringError(f"llvm: expected dtypes in {CORE_DTYPES}, got {u.dtype} at {u.op.value}"
+                                    f" {u.type}{'' if u is t else f' inside {t.op.value} {t.type}'}"
+                                    " (ft.evaluate runs it; cast to a supported dtype to compile)")
 
 
 def _kernel_report(emitted: Emitted, built: dict[str, Built]) -> dict:

@@ -265,11 +265,15 @@ def _copy(k: Kernel, data: View, out: View) -> None:
     k.sync()
 
 
+COMBINE = {"add": Op.ADD, "mul": Op.MUL, "max": Op.MAXIMUM, "min": Op.MINIMUM}
+"""The elementwise op a scatter reduction folds each update in with."""
+
+
 def _update(k: Kernel, target: ir.Value, source: ir.Value, dtype: str, reduction: str) -> None:
     b = k.b
     value = b.load(source, typ=ltype(dtype))
-    if reduction == "add":
-        value = binary(b, Op.ADD, dtype, b.load(target, typ=ltype(dtype)), value)
+    if reduction != "none":
+        value = binary(b, COMBINE[reduction], dtype, b.load(target, typ=ltype(dtype)), value)
     b.store(value, target)
 
 

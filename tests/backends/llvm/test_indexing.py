@@ -54,7 +54,7 @@ def test_gather_elements_and_nd():
                     "nd": _ids([[0, -5], [3, 4], [-4, 0]], "int32")})
 
 
-@pytest.mark.parametrize("reduction", ["none", "add"])
+@pytest.mark.parametrize("reduction", ["none", "add", "mul", "max", "min"])
 def test_scatters(reduction):
     data = T.var("d", (6, 4))
     program = ft.Program({
