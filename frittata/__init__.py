@@ -18,6 +18,7 @@ from frittata.errors import (
     RuleCheckError,
     RuntimeInputError,
 )
+from frittata import vta
 from frittata.autodiff import optim
 from frittata.backends.target import Target
 from frittata.quantize import quantize
@@ -27,6 +28,7 @@ __all__ = [
     "ExtractionError", "FrittataError", "FrittataTypeError", "FrontendError", "GradientError", "HardwareError",
     "LoweringError", "ModuleFormatError", "Program", "RewriteError", "RuleCheckError", "RuntimeInputError", "Target",
     "Term", "compile", "evaluate", "from_onnx", "grad", "load", "optim", "quantize", "register_target", "terms",
+    "vta",
 ]
 
 

@@ -1,4 +1,5 @@
-"""The `frittata` command line: demo, compile, run, rules check, grad check, onnx check, bench, cache."""
+"""The `frittata` command line: demo, compile, run, rules check, grad check, onnx check, bench, tune,
+vta explore, cache."""
 
 from __future__ import annotations
 
@@ -107,6 +108,21 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--plot", metavar="PATH", help="write the tuning curve (.png or .svg)")
     tune.add_argument("--shape", action="append", default=[], metavar="NAME=D,D,..")
     tune.add_argument("--threads", type=int, default=None)
+    vta = command("vta", "VTA hardware tools")
+    vta_sub = vta.add_subparsers(dest="vta_command", required=True)
+    explore = vta_sub.add_parser("explore", parents=[flags], epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 help="explore VTA designs for a model on an FPGA part: JSON lines, Pareto plot")
+    explore.add_argument("--part", default="pynq-z1", help="pynq-z1 | ultra96 | zcu104 (or the chip's name)")
+    explore.add_argument("--model", default="resnet18", help="a zoo model's name, or MODEL.onnx")
+    explore.add_argument("--budget", type=_positive, default=200, help="designs to evaluate (default 200)")
+    explore.add_argument("-o", "--output", required=True, metavar="DIR",
+                         help="where to write results.jsonl, summary.txt, pareto.png and pareto.svg")
+    explore.add_argument("--workers", type=int, default=2, help="worker processes (default 2; 0: this one)")
+    explore.add_argument("--ray", metavar="ADDRESS", nargs="?", const="", default=None,
+                         help="evaluate on Ray (no address: a local Ray)")
+    explore.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds")
+    explore.add_argument("--seed", type=int, default=0, help="the order the space is walked in")
     cache = command("cache", "the kernel cache: where it is and how big, or empty it")
     cache.add_argument("cache_command", choices=("info", "clear"))
     return parser
@@ -178,6 +194,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return run_bench(args.models, threads=args.threads)
         case "cache":
             return _cache(args.cache_command)
+        case "vta":
+            return _vta_explore(args)
         case "tune":
             from frittata.tuning.command import run_tune
 
@@ -200,6 +218,19 @@ def _cache(command: str) -> int:
             continue
         info = cache.info()
         print(f"cache {info['path']}: {info['entries']} entries, {info['bytes'] / 1e6:.1f} MB")
+    return 0
+
+
+def _vta_explore(args: argparse.Namespace) -> int:
+    from frittata import vta
+
+    spec = args.model.removeprefix("zoo:")
+    model = vta.Workload.from_program(_load_model(spec, []), Path(spec).stem) if spec.endswith(".onnx") else spec
+    found = vta.explore(None, model, args.part, budget=args.budget, workers=args.workers,
+                        runner="local" if args.ray is None else "ray", address=args.ray or None,
+                        time_limit=args.time_limit, seed=args.seed, out=args.output, quiet=args.quiet)
+    print(found.summary())
+    print(f"wrote {args.output}/results.jsonl, summary.txt, pareto.png, pareto.svg")
     return 0
 
 

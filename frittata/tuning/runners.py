@@ -1,6 +1,7 @@
 """Runners take measurements: a local pool of worker processes (the default) or a Ray fleet.
 
-A runner's `run(jobs)` returns one `measure.Result` per job, in order, and never raises for a
+A runner's `run(jobs)` returns one `measure.Result` per job, in order (or what the work function
+returns, for other work such as design-space exploration), and never raises for a
 bad candidate: a worker that crashes (a segfault in generated code, say) or overruns `timeout`
 seconds (counted from when a started worker got the job) is killed, its job becomes an error
 result, and a fresh worker takes the next job. Every worker runs `measure.run_job` (or the
@@ -64,10 +65,10 @@ class _Worker:
         assert self.process.stdin is not None
         send(self.process.stdin, job)  # type: ignore[arg-type]
 
-    def answer(self) -> Result | None:
-        """The running job's result, or None when the process died."""
-        result = self._receive()
-        return result if isinstance(result, Result) else None
+    def answer(self) -> Any:
+        """What the work function returned for the running job (a `Result` for measurements),
+        or None when the process died."""
+        return self._receive()
 
     def _receive(self) -> object:
         try:

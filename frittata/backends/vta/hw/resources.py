@@ -79,10 +79,11 @@ BRAM18_ASPECTS = ((32, 512), (16, 1024), (8, 2048), (4, 4096), (2, 8192), (1, 16
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """An FPGA part's budget (`parts.json`)."""
+    """An FPGA part's budget (`parts.json`) and the shipped configuration of its board."""
 
     name: str
     chip: str
+    board_config: str
     family: str
     lut: int
     ff: int

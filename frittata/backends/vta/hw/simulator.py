@@ -39,8 +39,10 @@ class Simulator:
         """Fetch, decode and execute an encoded instruction stream."""
         return self.execute(decode_stream(image, self.cfg))
 
-    def execute(self, insns: tuple[Instruction, ...]) -> Report:
-        """Execute decoded instructions; returns the cycle report."""
+    def execute(self, insns: tuple[Instruction, ...], functional: bool = True) -> Report:
+        """Execute decoded instructions; returns the cycle report.  With `functional=False` only
+        the cycle model runs (no SRAM or DRAM is touched, as fsim's skip-exec flag): the same
+        report, for design-space exploration."""
         pending = _route(insns)
         tokens: dict[Queue, deque[int]] = {q: deque() for q in Queue}
         free = dict.fromkeys(Stage, 0)
@@ -51,7 +53,8 @@ class Simulator:
             pops, pushes = _queues(insn, stage)
             for queue in pops:
                 tokens[queue].popleft()
-            self._apply(insn, f"instruction #{index} ({describe(insn)})")
+            if functional:
+                self._apply(insn, f"instruction #{index} ({describe(insn)})")
             busy = cycles(insn, self.cfg, self.timing)
             free[stage] = start + busy
             for queue in pushes:

@@ -1,0 +1,205 @@
+"""`explore(space, workload, part)`: evaluate designs of a space in parallel, keep the Pareto front.
+
+The search is bounded: the part's shipped configuration (the baseline) is evaluated first, then
+points of the space in a seeded random order; points that are not designs for the part (invalid,
+or overflowing a resource: `space.design_for`) are counted by reason and never compiled.  It
+stops when `budget` designs have been evaluated, when the space has no more designs, or at the
+time limit, and says which.  Designs run on a pool of `workers` local processes (the tuning
+runner's `LocalRunner`, a fresh interpreter per worker) or on Ray (`runner="ray"`, a local Ray
+or the cluster at `address`), in batches, with a progress bar.  Each evaluated design is one
+JSON line in `DIR/results.jsonl`; the Pareto front (latency against area) is plotted.
+
+Which knob mattered (`Exploration.ablation`): for each knob where the best design differs from
+the baseline, the baseline with only that knob changed, and the best design with only that knob
+set back, are evaluated (clocks re-derived): the speedup the knob gives alone, and the slowdown
+its reversal causes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from frittata.backends.vta.dse.evaluate import DesignJob, DesignResult
+from frittata.backends.vta.dse.runners import DesignRunner, design_runner
+from frittata.backends.vta.dse.space import DesignSpace, design_for
+from frittata.backends.vta.dse.workload import Workload
+from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.config_file import config_from_dict, load_config
+from frittata.backends.vta.hw.resources import Part, get_part
+from frittata.errors import FrittataError
+from tqdm import tqdm
+
+
+@dataclass
+class Exploration:
+    """What an exploration found (see the module docstring)."""
+
+    part: Part
+    workload: str
+    baseline: DesignResult
+    results: list[DesignResult]
+    scanned: int
+    rejected: dict[str, int]
+    errors: list[str]
+    stop: str
+    seconds: float
+    space_size: int
+    ablation: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def best(self) -> DesignResult:
+        return min(self.results, key=lambda r: r.latency_s)
+
+    @property
+    def speedup(self) -> float:
+        """The baseline's latency over the best design's."""
+        return self.baseline.latency_s / self.best.latency_s
+
+    @property
+    def pareto(self) -> list[DesignResult]:
+        return pareto_front(self.results)
+
+    def summary(self) -> str:
+        best, base = self.best, self.baseline
+        knobs = "; ".join(f"{k} {getattr(_config(base), k)}->{getattr(_config(best), k)}: alone x{alone:.2f}, "
+                          f"reverted x{reverted:.2f}"
+                          for k, (alone, reverted) in sorted(self.ablation.items(), key=lambda kv: -_number(kv[1][0])))
+        rejected = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items()))
+        return "\n".join([
+            f"explored {len(self.results)} designs of {self.space_size} points for {self.workload} on "
+            f"{self.part.name} ({self.part.chip}) in {self.seconds:.0f} s; stop: {self.stop}",
+            f"{self.scanned} points scanned, pruned before compiling: {rejected or 'none'}; "
+            f"errors: {len(self.errors)}",
+            f"baseline {base.design}: {base.latency_s * 1e3:.2f} ms, {base.gops:.1f} GOPS, area {base.area:.0%}",
+            f"best     {best.design}: {best.latency_s * 1e3:.2f} ms, {best.gops:.1f} GOPS, area {best.area:.0%}",
+            f"speedup {self.speedup:.2f}x end to end at the same part budget; Pareto front {len(self.pareto)} designs",
+            "knobs (alone: speedup of the baseline with only that knob of the best design; reverted: "
+            "slowdown of the best design with that knob set back)",
+            f"  {knobs or 'none'}",
+        ])
+
+
+def pareto_front(results: list[DesignResult]) -> list[DesignResult]:
+    """The designs no other design beats on both latency and area, by latency."""
+    front: list[DesignResult] = []
+    for r in sorted(results, key=lambda r: (r.latency_s, r.area)):
+        if not front or r.area < front[-1].area:
+            front.append(r)
+    return front
+
+
+def explore(space: DesignSpace, workload: Workload, part: str | Part, budget: int = 200,
+            workers: int = 2, runner: str = "local", address: str | None = None,
+            time_limit: float | None = None, seed: int = 0, out: str | Path | None = None,
+            quiet: bool = False) -> Exploration:
+    """Explore `space` for `workload` on `part` (see the module docstring)."""
+    if budget < 1:
+        raise FrittataError(f"explore: expected a budget of at least 1 design, got {budget}")
+    part = part if isinstance(part, Part) else get_part(part)
+    start = time.perf_counter()
+    baseline_cfg = load_config(part.board_config)
+    scan = Scan()
+    designs = scan.designs(space, part, seed, baseline_cfg)
+    results: list[DesignResult] = []
+    errors: list[object] = []
+    done, todo, stop = 0, [baseline_cfg], ""
+    with design_runner(runner, workers, address) as pool, _bar(budget, quiet) as bar:
+        while True:
+            todo += _take(designs, min(budget - done, 4 * max(workers, 1)) - len(todo))
+            if not todo:
+                stop = (f"budget reached: {budget} designs evaluated" if done >= budget else
+                        f"space exhausted: all {done} designs of the {space.size} points evaluated")
+                break
+            for outcome in pool.run([DesignJob(cfg, workload, part.name) for cfg in todo]):
+                (results if isinstance(outcome, DesignResult) else errors).append(outcome)
+            done, todo = done + len(todo), []
+            bar.update(len(results) + len(errors) - bar.n)
+            if results:
+                bar.set_postfix_str(f"best {min(r.latency_s for r in results) * 1e3:.1f} ms")
+            if time_limit is not None and time.perf_counter() - start > time_limit:
+                stop = f"time limit: {time_limit:g} s"
+                break
+        baseline = next((r for r in results if r.design == baseline_cfg.design), None)
+        if baseline is None:
+            raise FrittataError(f"explore: the baseline {baseline_cfg.design} could not be evaluated: {errors[:1]}")
+        best = min(results, key=lambda r: r.latency_s)
+        knob_effects = ablation(best, baseline, workload, part, space, pool)
+    found = Exploration(part, workload.name, baseline, results, scan.scanned, dict(scan.rejected),
+                        [str(e) for e in errors], stop, time.perf_counter() - start, space.size, knob_effects)
+    if out is not None:
+        write(found, Path(out))
+    return found
+
+
+def ablation(best: DesignResult, baseline: DesignResult, workload: Workload, part: Part,
+             space: DesignSpace, pool: DesignRunner) -> dict[str, tuple[float, float]]:
+    """Per knob where `best` differs from `baseline`: (alone, reverted) = the speedup over the
+    baseline of the baseline with only that knob of `best`, and the slowdown of `best` with
+    that knob set back to the baseline's (clocks re-derived; `nan` when the point is not a
+    design for the part)."""
+    best_cfg, base_cfg = _config(best), _config(baseline)
+    knobs = [k for k in space.knobs if getattr(best_cfg, k) != getattr(base_cfg, k)]
+    points = [({k: getattr(base_cfg, k) for k in space.knobs} | {knob: getattr(best_cfg, knob)},
+               {k: getattr(best_cfg, k) for k in space.knobs} | {knob: getattr(base_cfg, knob)}) for knob in knobs]
+    variants = [design_for(p, part, space.clocks_mhz) for pair in points for p in pair]
+    outcomes = iter(pool.run([DesignJob(v, workload, part.name) for v in variants if isinstance(v, VtaConfig)]))
+    latency = [next(outcomes) if isinstance(v, VtaConfig) else None for v in variants]
+    seconds = [r.latency_s if isinstance(r, DesignResult) else math.nan for r in latency]
+    return {knob: (baseline.latency_s / seconds[2 * i], seconds[2 * i + 1] / best.latency_s)
+            for i, knob in enumerate(knobs)}
+
+
+def write(found: Exploration, folder: Path) -> None:
+    """`results.jsonl` (one line per design, `pareto` marking the front), `summary.txt`, and the
+    Pareto plot as `pareto.png` and `pareto.svg`."""
+    from frittata.backends.vta.dse.plot import plot_pareto
+
+    folder.mkdir(parents=True, exist_ok=True)
+    front = {r.design for r in found.pareto}
+    with open(folder / "results.jsonl", "w") as lines:
+        for r in found.results:
+            record = r.record() | {"pareto": r.design in front, "baseline": r is found.baseline}
+            lines.write(json.dumps(record) + "\n")
+    (folder / "summary.txt").write_text(found.summary() + "\n")
+    for suffix in (".png", ".svg"):
+        plot_pareto(found, folder / f"pareto{suffix}")
+
+
+class Scan:
+    """Walks the space's points in order: the designs, and the points pruned by reason."""
+
+    def __init__(self) -> None:
+        self.scanned = 0
+        self.rejected: Counter[str] = Counter()
+
+    def designs(self, space: DesignSpace, part: Part, seed: int, baseline: VtaConfig) -> Iterator[VtaConfig]:
+        for point in space.points(seed):
+            self.scanned += 1
+            design = design_for(point, part, space.clocks_mhz)
+            if isinstance(design, str):
+                self.rejected[design] += 1
+            elif design != baseline:
+                yield design
+
+
+def _take(designs: Iterator[VtaConfig], n: int) -> list[VtaConfig]:
+    return [d for _, d in zip(range(max(n, 0)), designs)]
+
+
+def _number(value: float) -> float:
+    return 0.0 if math.isnan(value) else value
+
+
+def _config(result: DesignResult) -> VtaConfig:
+    return config_from_dict(result.config)
+
+
+def _bar(total: int, quiet: bool) -> tqdm:
+    return tqdm(total=total, desc="explore", unit="design", file=sys.stderr, disable=quiet, leave=False)
