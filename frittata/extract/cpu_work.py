@@ -96,10 +96,26 @@ def _movement(info: NodeInfo, moved: float, lanes: int) -> Work:
     return Work(0.0, moved, Kind.STRIDED_COPY)
 
 
+WORD_PAIR_FLOPS = 32.0
+"""The price of one packed word pair of a bit-serial contraction (and, popcount, shift-add of
+64 bits) in fp32 FLOPs: about two vector instructions per 64-bit word on AVX2 (the
+nibble-lookup popcount of four words takes about eight), where one 8-lane FMA instruction
+does 16 FLOPs."""
+
+
+def _bitserial(info: NodeInfo, moved: float, lanes: int) -> Work:
+    """Word pairs per output: the window, both bit-plane counts, the words of one pixel."""
+    out, (x, w) = info.type, info.operands[:2]
+    pairs = x.shape[-2] * math.prod(w.shape[1:])
+    return Work(WORD_PAIR_FLOPS * out.size * pairs, moved, Kind.CONTRACTION, lane_fraction(w.shape[0], lanes))
+
+
 def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
     """2 FLOPs per multiply-add of the core, 1 per element per epilogue step, bias included."""
     out, (x, w) = info.type, info.operands[:2]
     match info.op:
+        case Op.BITSERIAL_CONV2D | Op.BITSERIAL_DENSE:
+            return _bitserial(info, moved, lanes)
         case Op.MATMUL:
             depth, width = x.shape[-1], out.shape[-1]
         case Op.DENSE | Op.FUSED_DENSE | Op.TILED_DENSE:

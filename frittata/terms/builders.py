@@ -7,11 +7,12 @@ the op's attribute schema and build an interned `Term`, whose type is inferred o
 rebuilds it. Python numbers mixed with terms become `const` leaves of the term's dtype.
 """
 
-from frittata.terms import (activations, arg_reductions, broadcast_ops, comparisons, contractions, conversions,
-                            elementwise, fused, indexing, kernels, leaves, movement_ops, normalization, pooling,
-                            reductions, smooth_activations, tiled, unary, vta_ops)
+from frittata.terms import (activations, arg_reductions, bitserial, broadcast_ops, comparisons, contractions,
+                            conversions, elementwise, fused, indexing, kernels, leaves, movement_ops, normalization,
+                            pooling, reductions, smooth_activations, tiled, unary, vta_ops)
 from frittata.terms.activations import *  # noqa: F403
 from frittata.terms.arg_reductions import *  # noqa: F403
+from frittata.terms.bitserial import *  # noqa: F403
 from frittata.terms.broadcast_ops import *  # noqa: F403
 from frittata.terms.comparisons import *  # noqa: F403
 from frittata.terms.contractions import *  # noqa: F403
@@ -32,7 +33,7 @@ from frittata.terms.vta_ops import *  # noqa: F403
 
 FAMILIES = (leaves, elementwise, unary, activations, smooth_activations, comparisons, conversions, contractions,
             pooling, normalization, reductions, arg_reductions, movement_ops, indexing, broadcast_ops, kernels, fused,
-            tiled, vta_ops)
+            tiled, vta_ops, bitserial)
 """Every op family module, in registration order."""
 
 __all__: list[str] = []
