@@ -14,7 +14,8 @@ that cancels an unpack saves it; channel blocks and output widths that are multi
 at cache bandwidth. Leaves, reshapes (views) and constant nodes (folded at compile time) are
 free. A contraction the backend runs on its register-blocked path (`cpu_schedules`: a tiled one
 with its own schedule, an untiled one with the default) costs its schedule's compute time
-(`schedule_cost`), a depthwise one on the vectorized depthwise kernel its measured efficiency;
+(`schedule_cost`), a depthwise one on the vectorized depthwise kernel its measured efficiency,
+a Winograd one its transforms and GEMMs (`winograd_cost`);
 one it runs on generic loop nests (integers, grouped convolutions with several channels per
 group, dense weights computed at run time) the generic loops' efficiency. Accelerator
 (VTA) ops cost `inf`: the CPU cannot run them, so extraction never picks them.
@@ -27,8 +28,9 @@ from dataclasses import dataclass
 
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import Kind, Work, work
-from frittata.terms.cpu_schedules import blocked_schedule
+from frittata.terms.cpu_schedules import blocked_schedule, is_winograd
 from frittata.extract.schedule_cost import blocked_compute_seconds, host_vector_lanes
+from frittata.extract.winograd_cost import winograd_seconds
 
 KIB = 1024
 
@@ -108,6 +110,8 @@ class CpuModel:
             constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
             schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant,
                                         self.vector_lanes)
+            if schedule is not None and is_winograd(schedule):
+                return winograd_seconds(info, schedule, self)
             if schedule is not None:
                 return blocked_compute_seconds(info, schedule, done.flops, self)
         int8 = bool(info.operands) and all(t.dtype in ("int8", "uint8") for t in info.operands[:2])

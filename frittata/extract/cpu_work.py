@@ -120,7 +120,7 @@ def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
             depth, width = x.shape[-1], out.shape[-1]
         case Op.DENSE | Op.FUSED_DENSE | Op.TILED_DENSE:
             depth, width = x.shape[-1], w.shape[0]
-        case Op.CONV2D | Op.FUSED_CONV2D | Op.TILED_CONV2D:
+        case Op.CONV2D | Op.FUSED_CONV2D | Op.TILED_CONV2D | Op.WINOGRAD_CONV2D:
             depth, width = w.shape[1] * w.shape[2] * w.shape[3], w.shape[0] // info.attr("groups", 1)
         case _:
             raise AssertionError(f"{info.op} is not a contraction")
@@ -133,7 +133,7 @@ def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
     return Work(flops, moved, Kind.CONTRACTION, lane_fraction(width, lanes), tail)
 
 
-_FUSED = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE, Op.TILED_CONV2D, Op.TILED_DENSE})
+_FUSED = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE, Op.TILED_CONV2D, Op.TILED_DENSE, Op.WINOGRAD_CONV2D})
 
 
 def _fused_elementwise(info: NodeInfo, moved: float, transcendental_flops: float) -> Work:

@@ -52,7 +52,7 @@ DEFAULT_SCHEDULE: Schedule = (
     Phase("simplify", ("algebraic", "cancel", "fold")),
     Phase("fuse", ("fusion", "cancel")),
     Phase("layout", ("layout", "cancel")),
-    Phase("tile", ("tiling",)),
+    Phase("tile", ("tiling", "algorithm")),
 )
 
 

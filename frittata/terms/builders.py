@@ -9,7 +9,7 @@ rebuilds it. Python numbers mixed with terms become `const` leaves of the term's
 
 from frittata.terms import (activations, arg_reductions, bitserial, broadcast_ops, comparisons, contractions,
                             conversions, elementwise, fused, indexing, kernels, leaves, movement_ops, normalization,
-                            pooling, reductions, smooth_activations, tiled, unary, vta_ops)
+                            pooling, reductions, smooth_activations, tiled, unary, vta_ops, winograd)
 from frittata.terms.activations import *  # noqa: F403
 from frittata.terms.arg_reductions import *  # noqa: F403
 from frittata.terms.bitserial import *  # noqa: F403
@@ -30,10 +30,11 @@ from frittata.terms.smooth_activations import *  # noqa: F403
 from frittata.terms.tiled import *  # noqa: F403
 from frittata.terms.unary import *  # noqa: F403
 from frittata.terms.vta_ops import *  # noqa: F403
+from frittata.terms.winograd import *  # noqa: F403
 
 FAMILIES = (leaves, elementwise, unary, activations, smooth_activations, comparisons, conversions, contractions,
             pooling, normalization, reductions, arg_reductions, movement_ops, indexing, broadcast_ops, kernels, fused,
-            tiled, vta_ops, bitserial)
+            tiled, winograd, vta_ops, bitserial)
 """Every op family module, in registration order."""
 
 __all__: list[str] = []

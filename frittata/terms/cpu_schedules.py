@@ -21,7 +21,9 @@ the default below. A contraction takes the blocked path when
     convolution with several input channels per group runs the blocked loops once per group;
   * conv2d / fused_conv2d with one input channel per group (depthwise, groups = C > 1, any
     channel multiplier O / C): the vectorized depthwise kernel (`depthwise_schedule`), weights
-    and bias constant or not.
+    and bias constant or not;
+  * winograd_conv2d: the Winograd kernel (`winograd_schedule`) when its weights and bias are
+    compile-time constants (the weight transform is done at compile time), else the generic loops.
 
 `constant[i]` says operand i is a compile-time constant: a constant e-class for the cost model
 (folded into a parameter before the backend runs), a parameter for the backend.
@@ -36,6 +38,12 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  outweigh the padded input (they then stay in cache), else the pixel tiles.
   depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row; threads
                  split the input channels. Its schedule says so: `"kernel": "depthwise"`.
+  winograd       as few blocks of output tiles as keep a block's transformed inputs and products
+                 in `WINOGRAD_BLOCK_BYTES`, at least `WINOGRAD_MIN_BLOCKS` when the image has
+                 that many tiles, the tiles shared evenly (the last block's spare tiles are
+                 computed and dropped: 24 tiles per block for 49 ran 20% slower than 25);
+                 the GEMMs over a block as dense's (MR x 2 vectors, K blocks of 256); threads
+                 split the blocks. Its schedule says so: `"kernel": "winograd"`.
 """
 
 from __future__ import annotations
@@ -61,6 +69,12 @@ DEPTHWISE_VECTORS = 4
 """Vectors of output pixels per depthwise tile: 4 accumulators beside the 9 splat weights of a
 3x3 kernel and a tap vector fit the 16 vector registers of AVX2."""
 DEPTHWISE = "depthwise"
+WINOGRAD = "winograd"
+WINOGRAD_BLOCK_BYTES = 256 * 1024
+"""A Winograd tile block's transformed inputs and products: half of a 512 KiB L2 (Zen 3), so
+they stay in L2 from the input transform through the GEMMs to the output transform."""
+WINOGRAD_MIN_BLOCKS = 4
+"""Tile blocks per image at least (when it has that many tiles): shares for 2 or 4 threads."""
 
 DENSE_OPS = frozenset({Op.DENSE, Op.FUSED_DENSE, Op.TILED_DENSE})
 CONV_OPS = frozenset({Op.CONV2D, Op.FUSED_CONV2D, Op.TILED_CONV2D})
@@ -91,6 +105,8 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
         return None
     if op in CONV_OPS and 1 < values.get("groups", 1) == operands[0].shape[1]:
         return depthwise_schedule(out, lanes)
+    if op == Op.WINOGRAD_CONV2D:
+        return winograd_schedule(operands[0], out, values, lanes) if all(constant[1:3]) else None
     if op in CONV_OPS or op in DENSE_OPS:
         if not all(constant[2:3]):
             return None
@@ -137,6 +153,29 @@ def depthwise_schedule(out: TensorType, lanes: int) -> Schedule:
     ow = out.shape[3]
     nr = min(DEPTHWISE_VECTORS, max(1, math.ceil(ow / lanes))) * lanes
     return {"kernel": DEPTHWISE, "vec": lanes, "ow_block": nr, "ow_tail": ow % nr, "parallel": "channel"}
+
+
+def winograd_schedule(x: TensorType, out: TensorType, attrs: dict[str, Any], lanes: int) -> Schedule:
+    """The Winograd kernel's blocking of a `winograd_conv2d` (see the module docstring)."""
+    m = attrs["tile"]
+    dense = default_dense_schedule(0, 0, lanes)
+    mr, nr = dense["m_block"], dense["n_block"]
+    c, o = _round_up(x.shape[1], lanes), _round_up(out.shape[1], nr)
+    tiles = math.ceil(out.shape[2] / m) * math.ceil(out.shape[3] / m)
+    per_tile = (m + 2) ** 2 * (c + o) * 4
+    blocks = max(min(WINOGRAD_MIN_BLOCKS, tiles), math.ceil(tiles * per_tile / WINOGRAD_BLOCK_BYTES))
+    block = math.ceil(tiles / blocks)
+    return {"kernel": WINOGRAD, "tile": m, "vec": lanes, "m_block": mr, "n_block": nr,
+            "k_block": DEFAULT_K_BLOCK, "tile_block": block}
+
+
+def _round_up(n: int, m: int) -> int:
+    return -(-n // m) * m
+
+
+def is_winograd(schedule: Schedule) -> bool:
+    """Whether `schedule` runs the Winograd kernel."""
+    return schedule.get("kernel") == WINOGRAD
 
 
 def is_depthwise(schedule: Schedule) -> bool:

@@ -21,11 +21,12 @@ MODELS = {
 }
 
 PINS = {
-    ("resnet18", "avx512"): (0.01294903647867506, {
-        "fused_conv2d": 17, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1,
-        "tiled_conv2d": 3}),
-    ("resnet18", "avx2"): (0.02004467529914238, {
-        "fused_conv2d": 20, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1}),
+    ("resnet18", "avx512"): (0.009433518832910482, {
+        "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1,
+        "winograd_conv2d": 13}),
+    ("resnet18", "avx2"): (0.012702649051765498, {
+        "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1,
+        "winograd_conv2d": 13}),
     ("mobilenet_v2", "avx512"): (0.011137350642072125, {
         "fused_conv2d": 51, "fused_dense": 1, "global_avg_pool": 1, "reshape": 1, "tiled_conv2d": 1}),
     ("mobilenet_v2", "avx2"): (0.020790976266098996, {

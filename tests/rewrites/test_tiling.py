@@ -34,8 +34,9 @@ def _conv(c: int, o: int, hw: int) -> ft.Program:
 
 
 def _picked(program: ft.Program, model: CpuModel) -> dict:
-    """The schedule the extracted convolution runs with: a tiled op's own, or the default."""
-    data, _ = saturate(program)
+    """The schedule the extracted convolution runs with: a tiled op's own, or the default (the
+    direct kernel's: the algorithm family, which offers Winograd, is off)."""
+    data, _ = saturate(program, disable=["algorithm"])
     choice, _ = extract(data, model)
     (conv,) = [t for t in data.to_program(choice).terms() if t.op.value.endswith("conv2d")]
     schedule = blocked_schedule(conv.op, conv.attrs, conv.type, tuple(a.type for a in conv.args),

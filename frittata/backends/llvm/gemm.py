@@ -3,7 +3,8 @@
 C[M, N] = A[M, K] · B[K, N], B in panels of NR columns ([N/NR][K][NR], zero-padded), packed at
 compile time when B is a parameter and at run time (each thread packs its own panels) otherwise.
 Threads split the panels (`split` "n"), or, with B packed at compile time, the row blocks of
-MR rows ("m"). Per thread:
+MR rows ("m"); with "serial" the calling thread runs the whole GEMM (a kernel whose threads
+already split an outer loop). Per thread:
 
     [pack my panels of B into scratch]
     for pc < K step KC:  for ic in my rows step MC:  for p in my panels:  for ir in ic..ic+MC step MR:
@@ -35,7 +36,7 @@ def pack_panels(b_matrix: np.ndarray, nr: int) -> np.ndarray:
 class Gemm:
     """One GEMM call: sizes, bias kind and epilogue, and the blocking its schedule names: the
     vector width, MR rows by NV vectors per register block, KC reduction depth per cache block,
-    and the loop the threads split (`split`: column panels "n" or row blocks "m")."""
+    and the loop the threads split (`split`: column panels "n", row blocks "m", or none: "serial")."""
 
     m: int
     n: int
@@ -96,8 +97,10 @@ def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, res
 
 def _shares(k: Kernel, g: Gemm) -> tuple:
     """(first panel, end panel, first row, end row) of this thread: all rows and its share of
-    the panels, or all panels and its share of the MR-row blocks."""
+    the panels, all panels and its share of the MR-row blocks, or everything (serial)."""
     b = k.b
+    if g.split == "serial":
+        return i64(0), i64(g.panels), i64(0), i64(g.m)
     if g.split == "n":
         p0, p1 = thread_range(b, g.panels, k.tid, k.nthreads)
         return p0, p1, i64(0), i64(g.m)

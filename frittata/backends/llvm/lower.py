@@ -81,7 +81,8 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
     match t.op:
         case Op.FUSED_ELEMENTWISE:
             emit_map(k, t.shape, out, fused_expression(plan, t))
-        case Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.TILED_CONV2D | Op.TILED_DENSE:
+        case (Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.TILED_CONV2D | Op.TILED_DENSE
+              | Op.WINOGRAD_CONV2D):
             _contraction(k, plan, step, args, out)
         case Op.MAX_POOL2D:
             pool.emit_max_pool(k, args[0], t.attr, out)
@@ -143,5 +144,7 @@ def _contraction(k: Kernel, plan: Plan, step: Step, args: list[View], out: View)
             nn.emit_dense(k, args[0], args[1], out)
         case Op.CONV2D:
             nn.emit_conv2d(k, args[0], args[1], t.attr, out)
+        case Op.WINOGRAD_CONV2D:
+            nn.emit_fused(k, Op.FUSED_CONV2D, t.attr, args, out)
         case _:
             nn.emit_fused(k, UNTILED.get(t.op, t.op), t.attr, args, out)

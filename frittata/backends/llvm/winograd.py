@@ -1,0 +1,295 @@
+"""Winograd F(m x m, 3 x 3) float32 convolution: transforms around the GEMM micro-kernel.
+
+With n = m + 2, an image's output is cut into P = ceil(OH/m) x ceil(OW/m) tiles of m x m, each
+computed from an n x n input tile. The weights are transformed at compile time, U = G g Gᵀ,
+and packed per transform position e = (ξ, ν) into the GEMM's column panels ([C, O] with the
+output channels in panels of NR). Per image:
+
+    xp[i][j][c] = x[c][i - top][j - left] (zero outside; channels innermost, padded to L)   threads split rows
+    barrier
+    for block in this thread's share of the tile blocks (PB tiles each):
+      V[e][t][c] = (Bᵀ d_t B)[e] for the block's tiles t, L channels at a time      (input transform)
+      for e < n²:  M[e] = V[e] · U[e]     [PB, C] x [C, O]: the blocked GEMM, run serially
+      out tile t, L output channels at a time = epilogue(Aᵀ M_t A + bias)          (output transform)
+    barrier
+
+V and M live in the scratch region of the thread's first block, so a thread reuses one
+L2-sized region (`cpu_schedules.winograd_schedule` sizes the blocks); the last block's tiles
+past P repeat tile P - 1 and are not stored. Output tiles that cross the image's edge store
+only their pixels inside it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from llvmlite import ir
+
+from frittata.backends.llvm.conv_shape import ConvShape
+from frittata.backends.llvm.gemm import Gemm, emit_blocked, pack_panels
+from frittata.backends.llvm.irutil import F32, for_range, i64, if_then, loop_nest
+from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.micro import vector_step
+from frittata.backends.llvm.plan import Plan, Step
+from frittata.backends.llvm.views import View
+from frittata.terms.term import Term
+from frittata.terms.winograd import transform_weights, transforms
+
+
+@dataclass(frozen=True)
+class Tiling(ConvShape):
+    """The convolution's sizes and the Winograd schedule's blocking."""
+
+    m: int
+    lanes: int
+    mr: int
+    nr: int
+    kc: int
+    block: int
+
+    @classmethod
+    def of(cls, term: Term, schedule: dict) -> Tiling:
+        return cls(**ConvShape.fields(term), m=schedule["tile"], lanes=schedule["vec"], mr=schedule["m_block"],
+                   nr=schedule["n_block"], kc=schedule["k_block"], block=schedule["tile_block"])
+
+    @property
+    def side(self) -> int:
+        """Input tile side m + 2."""
+        return self.m + 2
+
+    @property
+    def positions(self) -> int:
+        return self.side * self.side
+
+    @property
+    def c_pad(self) -> int:
+        """Input channels padded to whole vectors."""
+        return -(-self.c // self.lanes) * self.lanes
+
+    @property
+    def o_pad(self) -> int:
+        """Output channels padded to whole GEMM panels."""
+        return -(-self.o // self.nr) * self.nr
+
+    @property
+    def th(self) -> int:
+        return math.ceil(self.oh / self.m)
+
+    @property
+    def tw(self) -> int:
+        return math.ceil(self.ow / self.m)
+
+    @property
+    def tiles(self) -> int:
+        return self.th * self.tw
+
+    @property
+    def blocks(self) -> int:
+        return math.ceil(self.tiles / self.block)
+
+    @property
+    def hp(self) -> int:
+        return self.th * self.m + 2
+
+    @property
+    def wp(self) -> int:
+        return self.tw * self.m + 2
+
+    @property
+    def padded(self) -> int:
+        """Floats of the padded, channels-innermost input of one image."""
+        return self.hp * self.wp * self.c_pad
+
+    @property
+    def v_stride(self) -> int:
+        """Floats from one position's V[e] to the next (`skewed`)."""
+        return skewed(self.block * self.c_pad)
+
+    @property
+    def m_stride(self) -> int:
+        return skewed(self.block * self.o_pad)
+
+    @property
+    def region(self) -> int:
+        """Floats of one tile block's V and M."""
+        return self.positions * (self.v_stride + self.m_stride)
+
+    def gemm(self) -> Gemm:
+        return Gemm(self.block, self.o_pad, self.c_pad, None, (), self.lanes, self.mr, self.nr // self.lanes, self.kc,
+                    "serial")
+
+
+def skewed(floats: int) -> int:
+    """`floats` rounded up to an odd number of 64-byte cache lines: the transforms touch all n²
+    positions of a tile at once, and strides of a multiple of 128 bytes put them in few L1 sets
+    (measured here: 24 and 48 tiles per block of 64 channels ran 15-40% slower than 25 and 49)."""
+    lines = -(-floats // 16)
+    return (lines + 1 - lines % 2) * 16
+
+
+def scratch_bytes(term: Term, schedule: dict) -> int:
+    """The padded input, then one V and M region per tile block."""
+    t = Tiling.of(term, schedule)
+    return (t.padded + t.blocks * t.region) * 4
+
+
+def packed_weights(w: np.ndarray, t: Tiling) -> np.ndarray:
+    """U = G g Gᵀ per position, as GEMM panels: [n², O_p / NR, C_p, NR] (zero-padded)."""
+    u = transform_weights(w, t.m).reshape(t.positions, t.c, t.o)
+    padded = np.zeros((t.positions, t.c_pad, t.o), np.float32)
+    padded[:, :t.c] = u
+    return np.stack([pack_panels(padded[e], t.nr) for e in range(t.positions)])
+
+
+def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
+    term, t = step.term, Tiling.of(step.term, schedule)
+    ptr, b = k.base, k.b
+    name = k.function.name
+    u = ptr(plan.add_param(f"{name}.wino", packed_weights(term.args[1].attr("ref").data, t)))
+    bias = np.zeros(t.o_pad, np.float32)
+    bias[:t.o] = term.args[2].attr("ref").data
+    bias_ptr = ptr(plan.add_param(f"{name}.wbias", bias))
+    residual = ptr(args[3].buf) if len(args) > 3 else None
+    assert step.scratch is not None
+    xp, x, out = ptr(step.scratch), ptr(args[0].buf), ptr(step.out)
+    g = t.gemm()
+    with for_range(b, 0, t.n, name="n") as n:
+        _emit_pad(k, t, _at(b, x, b.mul(n, i64(t.c * t.h * t.w))), xp)
+        k.sync()
+        image = b.mul(n, i64(t.o * t.oh * t.ow))
+        lo, hi = k.split(t.blocks)
+        region = _at(b, xp, b.add(i64(t.padded), b.mul(lo, i64(t.region))))
+        v, mm = region, _at(b, region, i64(t.positions * t.v_stride))
+        with for_range(b, lo, hi, name="blk") as blk:
+            first = b.mul(blk, i64(t.block))
+            _emit_input_transform(k, t, xp, v, first)
+            with for_range(b, 0, t.positions, name="e") as e:
+                a = _at(b, v, b.mul(e, i64(t.v_stride)))
+                panels = _at(b, u, b.mul(e, i64(t.o_pad * t.c_pad)))
+                emit_blocked(k, g, a, t.c_pad, panels, _at(b, mm, b.mul(e, i64(t.m_stride))), t.o_pad, None, None)
+            _emit_output_transform(k, t, term.attr("epilogue"), mm, first, bias_ptr,
+                                   _at(b, out, image), _at(b, residual, image))
+        k.sync()
+
+
+def _at(b: ir.IRBuilder, base, offset):
+    """`base` advanced by `offset` floats (None stays None)."""
+    return None if base is None else b.gep(base, [offset], source_etype=F32)
+
+
+def _emit_pad(k: Kernel, t: Tiling, x, xp) -> None:
+    """xp[i][j][c] = x[c][i - top][j - left], zero outside the image and past C (threads split rows)."""
+    b = k.b
+    top, left = t.pads[0], t.pads[1]
+    lo, hi = k.split(t.hp)
+    with for_range(b, lo, hi, name="pi") as i:
+        with loop_nest(b, (t.wp, t.c_pad), name="pq") as (j, c):
+            ih, iw = b.sub(i, i64(top)), b.sub(j, i64(left))
+            inside = b.and_(b.and_(_within(b, ih, t.h), _within(b, iw, t.w)), b.icmp_signed("<", c, i64(t.c)))
+            src = b.add(b.mul(b.select(inside, c, i64(0)), i64(t.h * t.w)),
+                        b.add(b.mul(b.select(inside, ih, i64(0)), i64(t.w)), b.select(inside, iw, i64(0))))
+            value = b.select(inside, b.load(_at(b, x, src), typ=F32), ir.Constant(F32, 0.0))
+            b.store(value, _at(b, xp, b.add(b.mul(b.add(b.mul(i, i64(t.wp)), j), i64(t.c_pad)), c)))
+
+
+def _within(b: ir.IRBuilder, index, size: int):
+    return b.and_(b.icmp_signed(">=", index, i64(0)), b.icmp_signed("<", index, i64(size)))
+
+
+def _combine(b: ir.IRBuilder, coefficients, values, vec: ir.VectorType):
+    """Σ coefficients[i] * values[i] over the nonzero coefficients (±1 as adds and subtracts)."""
+    total = None
+    for coefficient, value in zip(coefficients, values):
+        if coefficient == 0:
+            continue
+        if abs(coefficient) != 1:
+            value = b.fmul(value, ir.Constant(vec, [float(abs(coefficient))] * vec.count))
+        if total is None:
+            total = value if coefficient > 0 else b.fneg(value)
+        else:
+            total = b.fadd(total, value) if coefficient > 0 else b.fsub(total, value)
+    return total if total is not None else ir.Constant(vec, [0.0] * vec.count)
+
+
+def _sandwich(b: ir.IRBuilder, left: np.ndarray, tile: list[list], vec: ir.VectorType) -> list[list]:
+    """left · tile · leftᵀ on a grid of vectors: rows first, then columns."""
+    rows = [[_combine(b, coeffs, [tile[i][j] for i in range(len(tile))], vec) for j in range(len(tile[0]))]
+            for coeffs in left]
+    return [[_combine(b, coeffs, row, vec) for coeffs in left] for row in rows]
+
+
+def _tile_origin(b: ir.IRBuilder, t: Tiling, tile):
+    """(first output row, first output column) of tile `tile`."""
+    return b.mul(b.udiv(tile, i64(t.tw)), i64(t.m)), b.mul(b.urem(tile, i64(t.tw)), i64(t.m))
+
+
+def _emit_input_transform(k: Kernel, t: Tiling, xp, v, first) -> None:
+    """V[e][s][c..c+L] = (Bᵀ d B)[e] of tile first + s (the last tile past P), L channels at a time."""
+    b = k.b
+    _, _, bt = transforms(t.m)
+    vec = ir.VectorType(F32, t.lanes)
+    with for_range(b, 0, t.block, name="ts") as s:
+        tile = b.add(first, s)
+        tile = b.select(b.icmp_signed("<", tile, i64(t.tiles)), tile, i64(t.tiles - 1))
+        row, col = _tile_origin(b, t, tile)
+        corner = b.mul(b.add(b.mul(row, i64(t.wp)), col), i64(t.c_pad))
+        with for_range(b, 0, t.c_pad, t.lanes, name="tc") as c:
+            base = _at(b, xp, b.add(corner, c))
+            d = [[b.load(_at(b, base, i64((i * t.wp + j) * t.c_pad)), typ=vec, align=4) for j in range(t.side)]
+                 for i in range(t.side)]
+            transformed = _sandwich(b, bt, d, vec)
+            at = b.add(b.mul(s, i64(t.c_pad)), c)
+            for e in range(t.positions):
+                value = transformed[e // t.side][e % t.side]
+                b.store(value, _at(b, v, b.add(at, i64(e * t.v_stride))), align=4)
+
+
+def _emit_output_transform(k: Kernel, t: Tiling, steps: tuple, mm, first, bias, out, residual) -> None:
+    """out[o][y][x] = epilogue((Aᵀ M A)[i][j] + bias[o]) for the tiles first.. of the block inside
+    P, L output channels at a time (the last vector: only the channels below O)."""
+    b = k.b
+    full = t.o // t.lanes * t.lanes
+    with for_range(b, 0, t.block, name="to") as s:
+        tile = b.add(first, s)
+        with if_then(b, b.icmp_signed("<", tile, i64(t.tiles)), "inside"):
+            origin = _tile_origin(b, t, tile)
+            if full:
+                with for_range(b, 0, full, t.lanes, name="oc") as o:
+                    _emit_output_vector(b, t, steps, mm, s, o, t.lanes, origin, bias, out, residual)
+            if full < t.o:
+                _emit_output_vector(b, t, steps, mm, s, i64(full), t.o - full, origin, bias, out, residual)
+
+
+def _emit_output_vector(b: ir.IRBuilder, t: Tiling, steps, mm, s, o, valid: int, origin, bias, out, residual):
+    """One tile's m x m outputs of L channels from o (`valid` of them stored)."""
+    at, _, _ = transforms(t.m)
+    vec = ir.VectorType(F32, t.lanes)
+    at_m = b.add(b.mul(s, i64(t.o_pad)), o)
+    grid = [[b.load(_at(b, mm, b.add(at_m, i64((xi * t.side + nu) * t.m_stride))), typ=vec, align=4)
+             for nu in range(t.side)] for xi in range(t.side)]
+    y = _sandwich(b, at, grid, vec)
+    shift = b.load(_at(b, bias, o), typ=vec, align=4)
+    row0, col0 = origin
+    for i in range(t.m):
+        for j in range(t.m):
+            oy, ox = b.add(row0, i64(i)), b.add(col0, i64(j))
+            inside = b.and_(b.icmp_signed("<", oy, i64(t.oh)), b.icmp_signed("<", ox, i64(t.ow)))
+            with if_then(b, inside, "px"):
+                pixel = b.add(b.mul(oy, i64(t.ow)), ox)
+                offsets = [b.add(b.mul(b.add(o, i64(lane)), i64(t.oh * t.ow)), pixel) for lane in range(valid)]
+                value = b.fadd(y[i][j], shift)
+                for step in steps:
+                    extra = _gather(b, residual, offsets, vec) if step == ("add",) else None
+                    value = vector_step(b, t.lanes, step, value, extra)
+                for lane, offset in enumerate(offsets):
+                    b.store(b.extract_element(value, i64(lane)), _at(b, out, offset))
+
+
+def _gather(b: ir.IRBuilder, base, offsets, vec: ir.VectorType):
+    """A vector of the floats at `offsets` from `base` (lanes past them zero)."""
+    value = ir.Constant(vec, [0.0] * vec.count)
+    for lane, offset in enumerate(offsets):
+        value = b.insert_element(value, b.load(_at(b, base, offset), typ=F32), i64(lane))
+    return value

@@ -1,0 +1,76 @@
+"""The CPU price of a Winograd convolution (`cpu_schedules.winograd_schedule`).
+
+The kernel (`frittata.backends.llvm.winograd`) runs, per image, a pad pass, then per block of
+PB output tiles an input transform, n² GEMMs [PB, C] x [C, O] on the micro-kernel, and an
+output transform (n = m + 2). Its time is
+
+    pad + max(gemm, weights) + transforms
+
+  gemm        2 n² PB·blocks C O FLOPs (channels padded to the vectors, tiles to whole blocks)
+              at the register block's efficiency (`schedule_cost.rows_efficiency` over PB rows,
+              the reduction depth, the blocks' balance over the cores);
+  weights     every block re-reads all of U (n² C O floats), from L2 when U fits one core's
+              share of it, else at `WEIGHT_STREAM_BANDWIDTH` per core;
+  transforms  the vector adds and multiplies of Bᵀ d B per tile and L input channels and of
+              Aᵀ M A per tile and L output channels, plus one scalar store per output element,
+              at `TRANSFORM_OPS` per second per core; the pad pass one scalar copy per element.
+
+Invariant: seconds >= 0, more tiles, channels or blocks never cost less.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import numpy as np
+
+from frittata.extract.cost import NodeInfo
+from frittata.extract.schedule_cost import C_BLOCK_STEPS, L2_BANDWIDTH, REACHABLE, balance, rows_efficiency
+from frittata.terms.cpu_schedules import Schedule
+from frittata.terms.winograd import transforms
+
+TRANSFORM_OPS = 3.0e9
+"""Vector adds / multiplies / stores per second per core in the transform loops (they are
+load-store bound, about one per cycle at ~3 GHz; estimate, see `calibrate`)."""
+WEIGHT_STREAM_BANDWIDTH = 35e9
+"""Bytes/s one core re-reads U at when it misses L2 (a sequential read the prefetchers follow,
+from L3 on Zen 3): measured here, 256 channels at 14x14 with F(4, 3) reads its 9.4 MB U four
+times in 1.13 ms on 1 thread (2026-12, AMD EPYC, shared machine)."""
+PAD_OPS = 1.0e9
+"""Elements per second per core the scalar pad pass copies (estimate)."""
+
+
+@cache
+def sandwich_ops(m: int, which: str) -> int:
+    """Vector operations of `X · d · Xᵀ` on a grid of vectors, X = Bᵀ ("input") or Aᵀ ("output")
+    of F(m, 3): one per nonzero coefficient (a multiply unless ±1, an add after the first)."""
+    at, _, bt = transforms(m)
+    x = bt if which == "input" else at
+    per_row = sum(int(np.count_nonzero(row)) + int(np.count_nonzero(np.abs(row[row != 0]) != 1)) - 1 for row in x)
+    n = x.shape[1]
+    return per_row * n + per_row * x.shape[0]
+
+
+def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
+    """Seconds of the Winograd convolution `info` with schedule `s` on `model` (a `CpuModel`)."""
+    (batch, c, _, _), out = info.operands[0].shape, info.type
+    o, oh, ow = out.shape[1], out.shape[2], out.shape[3]
+    m, lanes, block = s["tile"], s["vec"], s["tile_block"]
+    side = m + 2
+    c_pad, o_pad = -(-c // lanes) * lanes, -(-o // s["n_block"]) * s["n_block"]
+    tiles = math.ceil(oh / m) * math.ceil(ow / m)
+    blocks = math.ceil(tiles / block)
+    cores = model.cores
+    kc = min(s["k_block"], c_pad)
+    efficiency = (REACHABLE * rows_efficiency(block, s["m_block"], s["n_block"] // lanes, lanes, model.vector_lanes)
+                  * kc / (kc + C_BLOCK_STEPS) * balance(blocks, cores))
+    gemm = 2.0 * side * side * block * blocks * c_pad * o_pad / (cores * model.fp32_flops_per_core * efficiency)
+    u_bytes = side * side * c_pad * o_pad * 4
+    bandwidth = L2_BANDWIDTH if u_bytes <= model.cache_bytes / cores else WEIGHT_STREAM_BANDWIDTH
+    weights = math.ceil(blocks / cores) * u_bytes / bandwidth
+    vectors = (block * blocks * (c_pad // lanes) * sandwich_ops(m, "input")
+               + tiles * (o_pad // lanes) * sandwich_ops(m, "output") + o * oh * ow)
+    transform = vectors / (cores * TRANSFORM_OPS * balance(blocks, cores))
+    pad = (m * math.ceil(oh / m) + 2) * (m * math.ceil(ow / m) + 2) * c_pad / (cores * PAD_OPS)
+    return batch * (pad + max(gemm, weights) + transform)
