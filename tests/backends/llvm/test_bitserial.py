@@ -1,0 +1,97 @@
+"""Bit-serial conv2d / dense and bit (un)packing compiled: equal to the interpreter on random
+shapes, bit widths, encodings and word dtypes, with both ISAs' kernels (AVX2, and the AVX-512
+kernels, run here when the host has AVX-512); the popcount is VPOPCNTQ on a target with
+AVX512-VPOPCNTDQ and the nibble lookup (VPSHUFB) on AVX2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import frittata.terms as T
+from frittata.backends.jit import Machine, host, optimize, verify
+from frittata.backends.llvm import build
+from frittata.backends.llvm.codegen import emit_module
+from frittata.backends.llvm.plan import make_plan
+from frittata.terms.bitserial import WORD_BITS
+from tests.backends.llvm.helpers import AVX512_FEATURES, targets
+
+TARGETS = targets()
+
+
+def packed_weights(codes: np.ndarray, bits: int, word: str) -> T.Term:
+    return T.param("w", T.evaluate(T.bitpack(T.var("c", codes.shape, "int8"), bits, 1, word), {"c": codes}))
+
+
+def assert_compiled_equal(program: T.Program, inputs: dict, target: Machine) -> None:
+    got = build(program, threads=2, target=target).run(**inputs)
+    for name, want in T.evaluate(program, inputs).items():
+        assert got[name].dtype == want.dtype
+        np.testing.assert_array_equal(got[name], want, err_msg=name)
+
+
+@st.composite
+def conv_cases(draw):
+    a_bits, w_bits = draw(st.integers(1, 4)), draw(st.integers(1, 2))
+    c, o = draw(st.integers(1, 130)), draw(st.integers(1, 11))
+    k, stride, pad = draw(st.sampled_from([1, 3])), draw(st.integers(1, 2)), draw(st.integers(0, 1))
+    h, w = draw(st.integers(k, 9)), draw(st.integers(k, 9))
+    return (a_bits, w_bits, (draw(st.integers(1, 2)), c, h, w), (o, c, k, k), stride, pad,
+            draw(st.sampled_from(["unipolar", "bipolar"])), draw(st.sampled_from(sorted(WORD_BITS))),
+            draw(st.booleans()), draw(st.sampled_from(sorted(TARGETS))))
+
+
+@given(conv_cases(), st.integers(0, 2**32 - 1))
+def test_bitserial_conv2d_compiled_equals_the_interpreter(case, seed):
+    a_bits, w_bits, xs, ws, stride, pad, encoding, word, constant, target = case
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 1 << a_bits, xs).astype(np.int8)
+    codes = rng.integers(0, 1 << w_bits, ws).astype(np.int8)
+    inputs = {"x": x}
+    if constant:
+        wp = packed_weights(codes, w_bits, word)
+    else:
+        wp, inputs["c"] = T.bitpack(T.var("c", ws, "int8"), w_bits, 1, word), codes
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1, word), wp, stride, pad, encoding=encoding)
+    assert_compiled_equal(T.Program({"y": conv}), inputs, TARGETS[target])
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("encoding, out_dtype", [("bipolar", "int32"), ("unipolar", "int64")])
+def test_bitserial_dense_compiled_equals_the_interpreter(rng, target, encoding, out_dtype):
+    x = rng.integers(0, 4, (3, 200)).astype(np.int8)
+    codes = rng.integers(0, 2, (13, 200)).astype(np.int8)
+    dense = T.bitserial_dense(T.bitpack(T.var("x", x.shape, "int8"), 2, 1), packed_weights(codes, 1, "int64"),
+                              encoding, out_dtype)
+    assert_compiled_equal(T.Program({"y": dense}), {"x": x}, TARGETS[target])
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_bitpack_and_bitunpack_compiled(rng, axis):
+    x = rng.integers(-128, 128, (5, 70, 3)).astype(np.int8)
+    packed = T.bitpack(T.var("x", x.shape, "int8"), 3, axis, "int32")
+    program = T.Program({"packed": packed, "back": T.bitunpack(packed, x.shape[axis], axis, "bipolar")})
+    assert_compiled_equal(program, {"x": x}, host())
+
+
+def _assembly(program: T.Program, target: Machine) -> str:
+    emitted = emit_module(make_plan(program, lambda t: 0), target)
+    text = ""
+    for ir_text in emitted.kernels.values():
+        module = verify(ir_text, "test")
+        optimize(module, target)
+        text += target.machine().emit_assembly(module)
+    return text
+
+
+def test_the_popcount_instruction_follows_the_target():
+    triple = host().triple
+    x = T.var("x", (1, 64, 6, 6), "int8")
+    program = T.Program({"y": T.bitserial_conv2d(T.bitpack(x, 2, 1), packed_weights(np.ones((8, 64, 3, 3), np.int8),
+                                                                                     1, "int64"), 1, 1)})
+    avx2 = _assembly(program, Machine(triple, "znver3", "+avx,+avx2,+fma"))
+    assert "vpshufb" in avx2 and "vpopcnt" not in avx2
+    avx512 = _assembly(program, Machine(triple, "icelake-server", AVX512_FEATURES + ",+avx512vpopcntdq"))
+    assert "vpopcntq" in avx512 and "zmm" in avx512
