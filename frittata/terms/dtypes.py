@@ -13,12 +13,14 @@ from frittata.errors import FrittataTypeError
 FLOAT_DTYPES = ("float32",)
 INT_DTYPES = ("int8", "uint8", "int32", "int64")
 CORE_DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
-"""The dtypes every stage handles: rules sample them, the LLVM backend computes in them."""
+"""The dtypes every stage handles: rules sample them, every LLVM kernel computes in them."""
 EXTRA_FLOAT_DTYPES = ("float16", "float64")
 EXTRA_INT_DTYPES = ("int16", "uint16", "uint32", "uint64")
 DTYPES = CORE_DTYPES + EXTRA_FLOAT_DTYPES + EXTRA_INT_DTYPES
 """Every dtype a term may have: the core ones, and the ones the interpreter and ONNX import
-also accept (ONNX models and node tests use them); the LLVM backend rejects the extra ones."""
+also accept (ONNX models and node tests use them). The LLVM backend's elementwise, reduction,
+movement and plain contraction kernels compute in the extra ones too (float16 in float32,
+rounded after each op); its other kernels refuse them by name."""
 
 
 def check_dtype(dtype: DTypeLike, where: str) -> str:

@@ -51,8 +51,8 @@ def test_node_tests_of_claimed_operators_pass_in_the_interpreter():
 
 
 def test_one_node_test_per_operator_compiles_for_llvm_and_matches():
-    """The first passing node test of each operator (core dtypes: the LLVM backend rejects the
-    others by name), compiled with `ft.compile(..., target="llvm")`."""
+    """The first passing node test of each operator in the core dtypes, compiled with
+    `ft.compile(..., target="llvm")`."""
     first: dict[str, Case] = {}
     for case in cases():
         if (in_scope(case) and case.operator not in first and not case.operator.startswith("expanded:")
@@ -63,10 +63,21 @@ def test_one_node_test_per_operator_compiles_for_llvm_and_matches():
     print(f"LLVM: one node test for each of {len(first)} operators passes")
 
 
+def test_node_tests_in_other_dtypes_compile_for_llvm_and_match():
+    """Every passing node test whose tensors include a dtype beyond the core ones (float16,
+    float64, int16, uint16, uint32, uint64: comparisons, arithmetic, Max/Min, casts, CumSum and
+    Einsum in float64, Range in float16, ...) also runs compiled for LLVM."""
+    other = [c for c in cases() if in_scope(c) and not c.operator.startswith("expanded:")
+             and not dtypes(c.model) <= set(CORE_DTYPES) and outcome(c) is None]
+    assert len(other) >= 90, len(other)
+    failures = {c.name: reason for c in other if (reason := outcome(c, llvm)) is not None}
+    assert not failures, failures
+
+
 COMPOSED = """averagepool_1d_default averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True
 maxpool_2d_dilations maxpool_3d_dilations averagepool_2d_ceil reduce_max_empty_set
 reduce_log_sum_exp_empty_set scatter_elements_with_reduction_mul scatter_elements_with_reduction_min
-scatternd_max scatternd_multiply""".split()
+scatternd_max scatternd_multiply pow_types_int64_int64 pow_types_int32_float32""".split()
 
 
 def _named(names: list[str]) -> dict[str, Case]:
@@ -77,15 +88,8 @@ def _named(names: list[str]) -> dict[str, Case]:
 
 def test_windows_empty_reductions_and_scatter_reductions_compile_for_llvm_and_match():
     """The converters that build these from other ops (pooling over 1-D, 3-D and dilated windows
-    as strided slices, a max over no elements as a constant) and the scatters that fold updates
-    with *, max and min give programs the LLVM backend runs to the node tests' outputs."""
+    as strided slices, a max over no elements as a constant, an integer pow in float64) and the
+    scatters that fold updates with *, max and min give programs the LLVM backend runs to the
+    node tests' outputs."""
     failures = {name: reason for name, case in _named(COMPOSED).items() if (reason := outcome(case, llvm)) is not None}
     assert not failures, failures
-
-
-def test_integer_pow_is_refused_by_llvm_by_its_float64_intermediate():
-    """An integer Pow is raised in float64 (the interpreter runs it); the LLVM backend computes
-    in the core dtypes only and says so, naming the cast inside the fused kernel, not a crash."""
-    (case,) = _named(["pow_types_int64_int64"]).values()
-    reason = outcome(case, llvm)
-    assert reason is not None and reason.startswith("LoweringError") and "float64" in reason, reason

@@ -20,6 +20,7 @@ from frittata.errors import LoweringError
 from frittata.terms import expansion
 from frittata.terms.dtypes import CORE_DTYPES
 from frittata.terms.program import Program
+from frittata.terms.term import Term
 from frittata.terms.walk import postorder
 
 SLOWEST = 5
@@ -92,16 +93,31 @@ def step_facts(program: Program, plan: Plan, names: list[str]) -> list[dict]:
     return facts
 
 
+EVERY_DTYPE = ("leaf", "elementwise", "reduction", "movement", "indexed", "contraction")
+"""The op classes whose kernels compute in every dtype (through the scalar primitives, by
+copying, or the plain contraction loops: the fast paths take float32 only); the other kernels
+(pooling, normalization, fused and tiled kernels) compute in the core dtypes only."""
+
+
+def _inside(t: Term) -> list[Term]:
+    """The plain terms a kernel op stands for (its expansion over placeholders of its operands'
+    types, so not the operands' own terms), or the term itself."""
+    if t.op.expand is None:
+        return [t]
+    return postorder([t.op.expand(t.op, tuple(expansion.placeholders([a.type for a in t.args])), dict(t.attrs))])
+
+
 def check_dtypes(program: Program) -> None:
-    """Raise LoweringError at the first term of a dtype the backend does not compute in,
-    including the values inside a kernel op (a fused expression's intermediate cast, say)."""
+    """Raise LoweringError at the first term whose kernel does not compute in its dtypes; a
+    kernel op is judged by its expansion (a fused expression's casts, say)."""
     for t in program.terms():
-        inner = postorder([expansion.expand(t)]) if t.op.expand is not None else [t]
-        for u in inner:
-            if u.dtype not in CORE_DTYPES:
-                raise LoweringError(f"llvm: expected dtypes in {CORE_DTYPES}, got {u.dtype} at {u.op.value}"
-                                    f" {u.type}{'' if u is t else f' inside {t.op.value} {t.type}'}"
-                                    " (ft.evaluate runs it; cast to a supported dtype to compile)")
+        for u in _inside(t):
+            extra = sorted({v.dtype for v in (u, *u.args)} - set(CORE_DTYPES))
+            if extra and not any(u.op.is_a(c) for c in EVERY_DTYPE):
+                where = "" if u is t else f" inside {t.op.value} {t.type}"
+                raise LoweringError(f"llvm: expected {u.op.value} over dtypes in {CORE_DTYPES} (only elementwise,"
+                                    f" reduction, movement and contraction kernels take {extra[0]} too), got"
+                                    f" {u.op.value} {u.type}{where} (ft.evaluate runs it; cast to float32 to compile)")
 
 
 def _kernel_report(emitted: Emitted, built: dict[str, Built]) -> dict:

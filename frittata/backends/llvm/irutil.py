@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import numpy as np
 from llvmlite import ir
 
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
+I16 = ir.IntType(16)
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
 F32 = ir.FloatType()
@@ -24,7 +26,11 @@ F64 = ir.DoubleType()
 PTR = ir.PointerType()
 VOID = ir.VoidType()
 
-LLVM_TYPES = {"float32": F32, "int8": I8, "uint8": I8, "int32": I32, "int64": I64, "bool": I8}
+LLVM_TYPES = {"float16": I16, "float32": F32, "float64": F64, "int8": I8, "uint8": I8, "int16": I16, "uint16": I16,
+              "int32": I32, "uint32": I32, "int64": I64, "uint64": I64, "bool": I8}
+"""Every dtype's storage type; float16 is stored as its bits (the `half` module converts)."""
+FLOAT_SUFFIX = {F32: "f32", F64: "f64"}
+"""The overload suffix of a float type in intrinsic names (llvm.sqrt.f64, say)."""
 
 
 def ltype(dtype: str) -> ir.Type:
@@ -32,14 +38,20 @@ def ltype(dtype: str) -> ir.Type:
     return LLVM_TYPES[dtype]
 
 
+def is_float_type(ty: ir.Type) -> bool:
+    return ty in FLOAT_SUFFIX
+
+
 def i64(value: int) -> ir.Constant:
     return ir.Constant(I64, int(value))
 
 
 def const(dtype: str, value) -> ir.Constant:
-    """A constant of `dtype` (floats exactly as numpy float32 rounds them)."""
-    if dtype == "float32":
-        return ir.Constant(F32, float(value))
+    """A constant of `dtype` (floats exactly as numpy rounds them to the dtype)."""
+    if dtype == "float16":
+        return ir.Constant(I16, int(np.array(value, np.float16).view(np.uint16)))
+    if dtype in ("float32", "float64"):
+        return ir.Constant(ltype(dtype), float(np.array(value, dtype)))
     if dtype == "bool":
         return ir.Constant(I8, int(bool(value)))
     bits = ltype(dtype).width

@@ -16,22 +16,36 @@ from llvmlite import ir
 
 from frittata.backends.llvm import scalar
 from frittata.backends.llvm.expr import load
-from frittata.backends.llvm.irutil import F32, I32, I64, entry_alloca, for_range, i64, if_then, loop_nest
+from frittata.backends.llvm.irutil import F32, I64, entry_alloca, for_range, i64, if_then, loop_nest, ltype
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View, broadcast_to, padded
+from frittata.terms.dtypes import is_float
 from frittata.terms.ops import Op
 
 
+def _acc_dtype(dtype: str) -> str:
+    """What a contraction accumulates in: float64 in double, the other floats (float16 too) in
+    float32, integers in int32 (wrapping)."""
+    if dtype == "float64":
+        return dtype
+    return "float32" if is_float(dtype) else "int32"
+
+
 def _acc_type(dtype: str) -> ir.Type:
-    return F32 if dtype == "float32" else I32
+    return ltype(_acc_dtype(dtype))
 
 
 def _mac(b: ir.IRBuilder, acc: ir.Value, x: ir.Value, xd: str, w: ir.Value, wd: str) -> ir.Value:
-    """acc + x * w in the accumulator type (integers widened to i32, wrapping)."""
-    if xd == "float32":
-        return b.fadd(acc, b.fmul(x, w))
-    return b.add(acc, b.mul(scalar.cast(b, x, xd, "int32"), scalar.cast(b, w, wd, "int32")))
+    """acc + x * w in the accumulator type."""
+    accd = _acc_dtype(xd)
+    product = scalar.binary(b, Op.MUL, accd, scalar.cast(b, x, xd, accd), scalar.cast(b, w, wd, accd))
+    return scalar.binary(b, Op.ADD, accd, acc, product)
+
+
+def _stored(b: ir.IRBuilder, acc: ir.Value, dtype: str) -> ir.Value:
+    """The accumulator as the output's dtype (float16 rounds once, at the end)."""
+    return scalar.cast(b, acc, _acc_dtype(dtype), dtype)
 
 
 def emit_matmul(k: Kernel, a: View, w: View, out: View) -> None:
@@ -61,7 +75,8 @@ def _emit_dot(k: Kernel, out: View, rows: tuple, n: int, kdim: int, a_at, w_at, 
                 (av, ai), (wv, wi) = a_at(idx, col, r), w_at(idx, col, r)
                 value = _mac(b, b.load(acc), load(k, av, ai), av.dtype, load(k, wv, wi), wv.dtype)
                 b.store(value, acc)
-            result = b.load(acc) if epilogue is None else epilogue(k, b.load(acc), idx + [col], col)
+            total = b.load(acc)
+            result = _stored(b, total, out.dtype) if epilogue is None else epilogue(k, total, idx + [col], col)
             b.store(result, k.address(out, idx + [col]))
 
 
@@ -86,7 +101,8 @@ def emit_conv2d(k: Kernel, x: View, w: View, node_attr, out: View, epilogue=None
                 xv = load(k, xp, [n, b.add(base_c, c), ih, iw])
                 b.store(_mac(b, b.load(acc), xv, x.dtype, load(k, w, [oc, c, r, s]), w.dtype), acc)
             idx = [n, oc, oh, ow]
-            result = b.load(acc) if epilogue is None else epilogue(k, b.load(acc), idx, oc)
+            total = b.load(acc)
+            result = _stored(b, total, out.dtype) if epilogue is None else epilogue(k, total, idx, oc)
             b.store(result, k.address(out, idx))
 
 

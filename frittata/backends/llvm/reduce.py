@@ -16,8 +16,10 @@ from llvmlite import ir
 from frittata.backends.llvm import scalar, vmath
 from frittata.backends.llvm.expr import load
 from frittata.backends.llvm.irutil import F32, F64, I64, entry_alloca, for_range, loop_nest, ltype
+from frittata.backends.llvm.irutil import const as llconst
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.views import View, contiguous, transpose
+from frittata.terms.dtypes import is_float
 from frittata.terms.ops import Op
 
 
@@ -68,7 +70,10 @@ def emit_arg_reduce(k: Kernel, op: Op, x: View, axis: int, last: bool, out: View
 
 
 def _beats(b: ir.IRBuilder, dtype: str, pred: str, value: ir.Value, best: ir.Value) -> ir.Value:
-    if dtype == "float32":
+    if dtype == "float16":
+        return _beats(b, "float32", pred, scalar.cast(b, value, dtype, "float32"),
+                      scalar.cast(b, best, dtype, "float32"))
+    if is_float(dtype):
         return b.fcmp_ordered(pred, value, best)
     if dtype in scalar.SIGNED:
         return b.icmp_signed(pred, value, best)
@@ -89,17 +94,18 @@ EXTREMES = {Op.REDUCE_MAX: Op.MAXIMUM, Op.REDUCE_MIN: Op.MINIMUM}
 
 
 def _acc_type(op: Op, dtype: str) -> ir.Type:
-    if dtype == "float32":
-        return F32 if op in EXTREMES else F64
-    return ltype(dtype) if op in EXTREMES else I64
+    """Extremes keep the dtype; sums and products add floats in double, integers in i64."""
+    if op in EXTREMES:
+        return ltype(dtype)
+    return F64 if is_float(dtype) else I64
 
 
 def _init(op: Op, dtype: str, acc_type: ir.Type) -> ir.Constant:
     if op not in EXTREMES:
         unit = 1 if op == Op.REDUCE_PROD else 0
-        return ir.Constant(acc_type, float(unit) if dtype == "float32" else unit)
-    if dtype == "float32":
-        return ir.Constant(F32, float("-inf" if op == Op.REDUCE_MAX else "inf"))
+        return ir.Constant(acc_type, float(unit) if is_float(dtype) else unit)
+    if is_float(dtype):
+        return llconst(dtype, float("-inf" if op == Op.REDUCE_MAX else "inf"))
     signed, width = dtype in scalar.SIGNED, acc_type.width
     lowest, highest = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
     return ir.Constant(acc_type, lowest if op == Op.REDUCE_MAX else highest)
@@ -108,8 +114,8 @@ def _init(op: Op, dtype: str, acc_type: ir.Type) -> ir.Constant:
 def _combine(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, value: ir.Value) -> ir.Value:
     if op in EXTREMES:
         return scalar.binary(b, EXTREMES[op], dtype, acc, value)
-    if dtype == "float32":
-        return (b.fmul if op == Op.REDUCE_PROD else b.fadd)(acc, b.fpext(value, F64))
+    if is_float(dtype):
+        return (b.fmul if op == Op.REDUCE_PROD else b.fadd)(acc, scalar.cast(b, value, dtype, "float64"))
     return (b.mul if op == Op.REDUCE_PROD else b.add)(acc, scalar.widen(b, value, dtype))
 
 
@@ -118,9 +124,9 @@ def _finish(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, count: int) -> i
         case Op.REDUCE_MAX | Op.REDUCE_MIN:
             return acc
         case Op.REDUCE_MEAN:
-            return b.fptrunc(b.fdiv(acc, ir.Constant(F64, float(count))), F32)
+            return scalar.cast(b, b.fdiv(acc, ir.Constant(F64, float(count))), "float64", dtype)
         case _:
-            return b.fptrunc(acc, F32) if dtype == "float32" else scalar.cast(b, acc, "int64", dtype)
+            return scalar.cast(b, acc, "float64" if is_float(dtype) else "int64", dtype)
 
 
 def emit_softmax(k: Kernel, x: View, axis: int, out: View) -> None:

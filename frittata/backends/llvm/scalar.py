@@ -15,18 +15,31 @@ from typing import Any
 
 from llvmlite import ir
 
-from frittata.backends.llvm import vmath
-from frittata.backends.llvm.irutil import F32, I8, I32, I64, intrinsic, ltype
+from frittata.backends.llvm import half, vmath
+from frittata.backends.llvm.irutil import F32, F64, FLOAT_SUFFIX, I8, I32, I64, intrinsic, ltype
 from frittata.backends.llvm.irutil import const as llconst
+from frittata.terms.dtypes import is_float
 from frittata.terms.ops import Op
 
-SIGNED = frozenset({"int8", "int32", "int64"})
+SIGNED = frozenset({"int8", "int16", "int32", "int64"})
+WIDTH = {F32: 32, F64: 64}
 
 
 def fcall(b: ir.IRBuilder, name: str, *args: ir.Value) -> ir.Value:
-    """Call an f32 intrinsic or libm function `name` (e.g. "llvm.exp.f32", "erf" on f64)."""
+    """Call an intrinsic or libm function `name` (e.g. "llvm.exp.f32", "erf" on f64)."""
     ty = args[0].type
     return b.call(intrinsic(b.module, name, ty, [a.type for a in args]), list(args))
+
+
+def fintrinsic(b: ir.IRBuilder, name: str, *args: ir.Value) -> ir.Value:
+    """The float intrinsic `llvm.<name>` overloaded on the operands' type (f32 or f64)."""
+    return fcall(b, f"llvm.{name}.{FLOAT_SUFFIX[args[0].type]}", *args)
+
+
+def through_f32(b: ir.IRBuilder, f, libm: str, x: ir.Value) -> ir.Value:
+    """f (one of vmath's float32 routines) at x; on a double, the libm function `libm` instead,
+    for double's precision."""
+    return f(b, x) if x.type == F32 else fcall(b, libm, x)
 
 
 def widen(b: ir.IRBuilder, x: ir.Value, dtype: str) -> ir.Value:
@@ -37,7 +50,9 @@ def widen(b: ir.IRBuilder, x: ir.Value, dtype: str) -> ir.Value:
 
 
 def binary(b: ir.IRBuilder, op: Op, dtype: str, x: ir.Value, y: ir.Value) -> ir.Value:
-    if dtype == "float32":
+    if dtype == "float16":
+        return half.narrow(b, _float_binary(b, op, half.widen(b, x), half.widen(b, y)))
+    if is_float(dtype):
         return _float_binary(b, op, x, y)
     match op:
         case Op.ADD:
@@ -66,11 +81,11 @@ def _float_binary(b: ir.IRBuilder, op: Op, x: ir.Value, y: ir.Value) -> ir.Value
         case Op.DIV:
             return b.fdiv(x, y)
         case Op.POW:
-            return fcall(b, "llvm.pow.f32", x, y)
+            return fintrinsic(b, "pow", x, y)
         case Op.MAXIMUM:
-            return fcall(b, "llvm.maximum.f32", x, y)
+            return fintrinsic(b, "maximum", x, y)
         case Op.MINIMUM:
-            return fcall(b, "llvm.minimum.f32", x, y)
+            return fintrinsic(b, "minimum", x, y)
         case _:
             raise AssertionError(f"{op} is not binary")
 
@@ -92,8 +107,8 @@ def _int_div(b: ir.IRBuilder, dtype: str, x: ir.Value, y: ir.Value) -> ir.Value:
 
 
 def _abs(b: ir.IRBuilder, dtype: str, x: ir.Value) -> ir.Value:
-    if dtype == "float32":
-        return fcall(b, "llvm.fabs.f32", x)
+    if is_float(dtype):
+        return fintrinsic(b, "fabs", x)
     if dtype not in SIGNED:
         return x
     negative = b.icmp_signed("<", x, ir.Constant(x.type, 0))
@@ -102,11 +117,11 @@ def _abs(b: ir.IRBuilder, dtype: str, x: ir.Value) -> ir.Value:
 
 def clip(b: ir.IRBuilder, dtype: str, x: ir.Value, lo, hi) -> ir.Value:
     """min(max(x, lo), hi); a bound of None is absent. Integers clamp in i64 then wrap."""
-    if dtype == "float32":
+    if is_float(dtype):
         if lo is not None:
-            x = fcall(b, "llvm.maximum.f32", x, ir.Constant(F32, float(lo)))
+            x = fintrinsic(b, "maximum", x, llconst(dtype, lo))
         if hi is not None:
-            x = fcall(b, "llvm.minimum.f32", x, ir.Constant(F32, float(hi)))
+            x = fintrinsic(b, "minimum", x, llconst(dtype, hi))
         return x
     wide = widen(b, x, dtype)
     if lo is not None:
@@ -129,17 +144,23 @@ def right_shift(b: ir.IRBuilder, dtype: str, x: ir.Value, shift: int) -> ir.Valu
 
 def cast(b: ir.IRBuilder, x: ir.Value, src: str, dst: str) -> ir.Value:
     """numpy `astype` from `src` to `dst`."""
-    to = ltype(dst)
     if src == dst:
         return x
+    if src == "float16":
+        return cast(b, half.widen(b, x), "float32", dst)
+    if dst == "float16":
+        return half.narrow(b, x if is_float(src) else cast(b, x, src, "float64"))
+    to = ltype(dst)
     if dst == "bool":
-        nonzero = (b.fcmp_unordered("!=", x, ir.Constant(F32, 0.0)) if src == "float32"
+        nonzero = (b.fcmp_unordered("!=", x, ir.Constant(x.type, 0.0)) if is_float(src)
                    else b.icmp_signed("!=", x, ir.Constant(x.type, 0)))
         return b.zext(nonzero, I8)
-    if src == "float32":
+    if is_float(src) and is_float(dst):
+        return b.fpext(x, to) if WIDTH[to] > WIDTH[x.type] else b.fptrunc(x, to)
+    if is_float(src):
         return _float_to_int(b, x, dst)
-    if dst == "float32":
-        return b.sitofp(x, F32) if src in SIGNED else b.uitofp(x, F32)
+    if is_float(dst):
+        return b.sitofp(x, to) if src in SIGNED else b.uitofp(x, to)
     return _int_resize(b, x, src, to)
 
 
@@ -152,13 +173,18 @@ def _int_resize(b: ir.IRBuilder, x: ir.Value, src: str, to: ir.IntType) -> ir.Va
 
 
 def _float_to_int(b: ir.IRBuilder, x: ir.Value, dst: str) -> ir.Value:
-    """Truncation toward zero through i32 (i64 for int64); out of range gives the minimum, as x86 does."""
-    wide = I64 if dst == "int64" else I32
+    """Truncation toward zero through i32 (i64 for the 64-bit dtypes and uint32, as numpy
+    converts them); out of range gives the minimum, as x86 does; uint64 takes [2^63, 2^64) too."""
+    wide = I64 if dst in ("int64", "uint64", "uint32") else I32
     limit = float(1 << (wide.width - 1))
-    in_range = b.and_(b.fcmp_ordered(">=", x, ir.Constant(F32, -limit)),
-                      b.fcmp_ordered("<", x, ir.Constant(F32, limit)))
-    safe = b.select(in_range, x, ir.Constant(F32, 0.0))
+    in_range = b.and_(b.fcmp_ordered(">=", x, ir.Constant(x.type, -limit)),
+                      b.fcmp_ordered("<", x, ir.Constant(x.type, limit)))
+    safe = b.select(in_range, x, ir.Constant(x.type, 0.0))
     value = b.select(in_range, b.fptosi(safe, wide), ir.Constant(wide, -(1 << (wide.width - 1))))
+    if dst == "uint64":
+        high = b.and_(b.fcmp_ordered(">=", x, ir.Constant(x.type, limit)),
+                      b.fcmp_ordered("<", x, ir.Constant(x.type, 2 * limit)))
+        value = b.select(high, b.fptoui(b.select(high, x, ir.Constant(x.type, 0.0)), wide), value)
     return value if wide == ltype(dst) else b.trunc(value, ltype(dst))
 
 
@@ -213,28 +239,28 @@ class LLVMPrims:
 
     def neg(self, x: Val) -> Val:
         b = self.b
-        return Val(b.fneg(x.value) if x.dtype == "float32" else b.sub(ir.Constant(x.value.type, 0), x.value), x.dtype)
+        return Val(b.fneg(x.value) if is_float(x.dtype) else b.sub(ir.Constant(x.value.type, 0), x.value), x.dtype)
 
     def abs(self, x: Val) -> Val:
         return Val(_abs(self.b, x.dtype, x.value), x.dtype)
 
     def exp(self, x: Val) -> Val:
-        return Val(vmath.exp(self.b, x.value), x.dtype)
+        return Val(through_f32(self.b, vmath.exp, "exp", x.value), x.dtype)
 
     def log(self, x: Val) -> Val:
-        return Val(fcall(self.b, "llvm.log.f32", x.value), x.dtype)
+        return Val(fintrinsic(self.b, "log", x.value), x.dtype)
 
     def sqrt(self, x: Val) -> Val:
-        return Val(fcall(self.b, "llvm.sqrt.f32", x.value), x.dtype)
+        return Val(fintrinsic(self.b, "sqrt", x.value), x.dtype)
 
     def erf(self, x: Val) -> Val:
-        return Val(vmath.erf(self.b, x.value), x.dtype)
+        return Val(through_f32(self.b, vmath.erf, "erf", x.value), x.dtype)
 
     def tanh(self, x: Val) -> Val:
-        return Val(vmath.tanh(self.b, x.value), x.dtype)
+        return Val(through_f32(self.b, vmath.tanh, "tanh", x.value), x.dtype)
 
     def round(self, x: Val) -> Val:
-        return Val(fcall(self.b, "llvm.roundeven.f32", x.value), x.dtype)
+        return Val(fintrinsic(self.b, "roundeven", x.value), x.dtype)
 
     def clip(self, x: Val, lo: Any, hi: Any) -> Val:
         return Val(clip(self.b, x.dtype, x.value, lo, hi), x.dtype)
@@ -246,15 +272,15 @@ class LLVMPrims:
         return Val(cast(self.b, x.value, x.dtype, dtype), dtype)
 
     def floor(self, x: Val) -> Val:
-        return Val(fcall(self.b, "llvm.floor.f32", x.value), x.dtype)
+        return Val(fintrinsic(self.b, "floor", x.value), x.dtype)
 
     def ceil(self, x: Val) -> Val:
-        return Val(fcall(self.b, "llvm.ceil.f32", x.value), x.dtype)
+        return Val(fintrinsic(self.b, "ceil", x.value), x.dtype)
 
     def compare(self, pred: str, x: Val, y: Val) -> Val:
         """x pred y as a bool byte; on floats an ordered comparison except `!=` (true on NaN)."""
         b = self.b
-        if x.dtype == "float32":
+        if is_float(x.dtype):
             flag = (b.fcmp_unordered if pred == "!=" else b.fcmp_ordered)(pred, x.value, y.value)
         else:
             flag = _int_cmp(b, x.dtype, pred, x.value, y.value)
@@ -274,7 +300,7 @@ class LLVMPrims:
 
     def ge(self, x: Val, y: Val) -> Val:
         b = self.b
-        if x.dtype == "float32":
+        if is_float(x.dtype):
             flag = b.fcmp_ordered(">=", x.value, y.value)
         else:
             flag = _int_cmp(b, x.dtype, ">=", x.value, y.value)
@@ -287,5 +313,15 @@ class LLVMPrims:
 def elementwise(b: ir.IRBuilder, op: Op, attrs: tuple, dtypes: list[str], xs: list[ir.Value]) -> ir.Value:
     """One elementwise operator on scalar operands of the given dtypes, through its expansion."""
     assert op.scalar is not None, f"{op} is not elementwise (it has no scalar expansion)"
+    if op != Op.CAST and "float16" in dtypes:
+        wide = [half.widen(b, x) if d == "float16" else x for x, d in zip(xs, dtypes)]
+        result = elementwise(b, op, attrs, [_computed_in(d) for d in dtypes], wide)
+        return half.narrow(b, result) if result.type == F32 else result
     result = op.scalar(LLVMPrims(b), *(Val(x, d) for x, d in zip(xs, dtypes)), **dict(attrs))
     return result.value
+
+
+def _computed_in(dtype: str) -> str:
+    """float16 operands are computed in float32 and each op's result rounded back (as
+    onnxruntime's CPU provider does); the op's float32 result then stands for a float16 one."""
+    return "float32" if dtype == "float16" else dtype
