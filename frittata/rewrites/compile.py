@@ -14,8 +14,9 @@ Each operator's attributes and the types of each tensor variable (`ty`), sequenc
 of the root are bound in the query and handed, with the rule (a `RuleRef`), to `matching.egraph_match`
 (one Python call per match), which checks attribute patterns, guards and the right side's
 typing. (Binding the types of whole operand lists instead was measured 8x slower on ResNet-18's
-fusion rules: egglog's planner joins those rows early.) `param-only` guards become `param_only`
-facts. The action builds the right side (sequences spliced with `append`) and unions it with
+fusion rules: egglog's planner joins those rows early.) `param-only`, `depends-on-input` and
+`single-use` guards become `param_only`, `on_input` and `single_use` facts. The action builds the right side (sequences
+spliced with `append`) and unions it with
 the matched class.
 """
 
@@ -27,14 +28,18 @@ from typing import NamedTuple
 
 from egglog import PyObject, rule, ruleset, union, var
 
-from frittata.rewrites.egraph import (Operands, Tensor, analysis_with, apply, cons, eq_, is_true, nil, operand_list,
-                                      param_only, cut_seed, last, split, ty, types)
+from frittata.rewrites.egraph import (Operands, Tensor, analysis_with, apply, cons, eq_, is_true, nil, on_input,
+                                      operand_list, param_only, cut_seed, last, single_use, split, ty, types)
 from frittata.rewrites.exprs import Var
 from frittata.rewrites.matching import RuleRef, egraph_match, pattern_nodes, pick, tensor_vars
 from frittata.rewrites.rule_format import Pattern, PSeq, PVar, Rule
 from frittata.rewrites.sequences import seq_vars
 from frittata.rewrites.signature import ARITY
 from frittata.terms.ops import Op
+
+
+STRUCTURAL = {"param-only": param_only, "depends-on-input": on_input, "single-use": single_use}
+"""Guards decided by the e-graph's analyses (a fact per named tensor), not by `egraph_match`."""
 
 
 class CompiledRules(NamedTuple):
@@ -110,8 +115,8 @@ def compile_rule(rule_: Rule):
     values = [var(f"y{i}", PyObject) for i in range(len(typed))]
     facts += [eq_(t, y) for t, y in zip(typed, values)]
     for guard in rule_.guards:
-        if guard.fn == "param-only":
-            facts.extend(param_only(query.tensors[a.name]) for a in guard.args if isinstance(a, Var))
+        if guard.fn in STRUCTURAL:
+            facts.extend(STRUCTURAL[guard.fn](query.tensors[a.name]) for a in guard.args if isinstance(a, Var))
     result = var("match", PyObject)
     call = PyObject(egraph_match)(PyObject(RuleRef.of(rule_)), PyObject(len(query.attrs)), *query.attrs, *values)
     facts += [eq_(result, call), is_true(result)]

@@ -23,6 +23,15 @@ Analyses, kept saturated by `ANALYSIS` (plus the demand seeds of a compiled rule
   types(l)         the tuple of `ty` of the operands in list l
   param_only(t)    t is computed from parameters and constants only (foldable after extraction)
   all_param(l)     every operand in l is `param_only`
+  on_input(t)      t depends on a program input (so it is computed at run time, not folded)
+  any_on_input(l)  some operand in l is `on_input`
+  single_use(t)    t holds an inserted term that exactly one other term of the input program
+                   uses (not an output); set at insertion, never inferred, so a class that rules
+                   built lacks it. Fusing only such producers is what bounds elementwise
+                   fusion: a producer with two consumers would be computed twice, and letting
+                   every class be absorbed joins a whole network's residual chain into one
+                   tree whose subtrees (times the operand orders `comm-add` adds) are counted
+                   in tens of thousands
   last(l, p, x)    l = p ++ [x], on lists that some rule needs to cut before their last operand
   split(l, p, r)   l = p ++ r, for every such p and r, on lists that some rule needs to cut
                    elsewhere in the middle (O(n^2) rows for n operands, `last` only O(n))
@@ -83,6 +92,9 @@ def types(operands: Operands) -> PyObject: ...
 
 param_only = relation("param_only", Tensor)
 all_param = relation("all_param", Operands)
+on_input = relation("on_input", Tensor)
+any_on_input = relation("any_on_input", Operands)
+single_use = relation("single_use", Tensor)
 wants = relation("wants", String, Operands)
 last = relation("last", Operands, Operands, Tensor)
 split = relation("split", Operands, Operands, Operands)
@@ -171,6 +183,10 @@ def _analysis_rules() -> Iterable:
     yield rule(eq_(lst, nil())).then(all_param(lst))
     yield rule(eq_(lst, cons(head, tail)), param_only(head), all_param(tail)).then(all_param(lst))
     yield rule(eq_(t, apply(op, at, lst)), eq_(lst, cons(head, tail)), all_param(lst)).then(param_only(t))
+    yield rule(eq_(t, apply("input", at, lst))).then(on_input(t))
+    yield rule(eq_(lst, cons(head, tail)), on_input(head)).then(any_on_input(lst))
+    yield rule(eq_(lst, cons(head, tail)), any_on_input(tail)).then(any_on_input(lst))
+    yield rule(eq_(t, apply(op, at, lst)), any_on_input(lst)).then(on_input(t))
     yield from _list_rules()
 
 
@@ -217,6 +233,8 @@ class EGraphHandle:
             operands = self._operands([env[id(a)] for a in term.args])
             env[id(term)] = self._let(apply(term.op.value, PyObject(encode_attrs(term)), operands))
             self.egraph.register(set_(ty(env[id(term)])).to(PyObject((term.shape, term.dtype))))
+        for key in _single_use(program):
+            self.egraph.register(single_use(env[key]))
         self.egraph.run(ANALYSIS.saturate())
 
     def _operands(self, children: list[Tensor]) -> Operands:
@@ -272,6 +290,16 @@ class EGraphHandle:
         """The e-graph as plain Python data (see `EGraphData`)."""
         raw = json.loads(self.egraph._egraph.serialize([]).to_json())
         return build_data(decode_nodes(raw), self.program, self.params)
+
+
+def _single_use(program: Program) -> list[int]:
+    """Ids of the terms that exactly one other term uses (outputs excluded)."""
+    users: dict[int, set[int]] = {}
+    for term in program.terms():
+        for arg in term.args:
+            users.setdefault(id(arg), set()).add(id(term))
+    outputs = {id(t) for t in program.outputs.values()}
+    return [key for key, found in users.items() if len(found) == 1 and key not in outputs]
 
 
 def decode_nodes(raw: dict) -> tuple[list[tuple[str, str, tuple, list[str]]], dict[str, tuple]]:

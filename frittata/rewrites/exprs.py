@@ -14,12 +14,15 @@ Functions:  (dim ?x i) (shape ?x) (rank ?x) (dtype ?x) (+ a b) (- a b) (* a b) (
 Predicates: (divisible a b) (equal a b) (not-none a) (equal-shape ?x ?y) (same-type ?x ?y)
             (shape-is ?x s) (rank-is ?x n) (dtype-is ?x d) (is-float ?x) (is-int ?x)
             (fits-block ?x c) (identity-perm p) (perm-inverse p q) (param-only ?x ...)
+            (depends-on-input ?x ...) (single-use ?x ...)
             (ew-size-at-most e n) -- a fused_elementwise expression has at most n ops
             (not-divisible a b) (vta-epilogue e) (float-epilogue e)
             (is-8-bit ?x) -- an int8 or uint8 tensor;  (fits-int8 a) -- -128 <= a <= 127
             (has-padding p) -- some conv2d pad of p is not zero
-`param-only` is structural (the operand is computed from parameters and constants only) and
-is decided by the e-graph analysis, not by this module.
+`param-only` (the operand is computed from parameters and constants only),
+`depends-on-input` (the operand depends on a program input, so it is computed at run time) and
+`single-use` (the operand is a term of the input program that exactly one other term uses) are
+structural: the e-graph decides them, not this module.
 """
 
 from __future__ import annotations
@@ -122,6 +125,8 @@ PREDICATES: dict[str, tuple[str, Callable]] = {
     "identity-perm": ("v", lambda p: tuple(p) == tuple(range(len(p)))),
     "perm-inverse": ("vv", lambda p, q: _perm_compose(p, q) == tuple(range(len(p)))),
     "param-only": ("t*", lambda *ts: True),
+    "depends-on-input": ("t*", lambda *ts: True),
+    "single-use": ("t*", lambda *ts: True),
     "ew-size-at-most": ("vv", lambda e, n: len(expr_ops(normalize_expr(e))) <= n),
     "not-divisible": ("vv", lambda a, b: b != 0 and a % b != 0),
     "vta-epilogue": ("v", lambda e: vta_epilogue_ok(tuple(e))),
