@@ -1,4 +1,4 @@
-"""ONNX import of ConvTranspose (2-D, NCHW, constant weights) as a convolution.
+"""ONNX import of ConvTranspose (1-D and 2-D, constant weights) as a convolution.
 
 A transposed convolution with stride s is a stride-1 convolution of the input with s - 1
 zeros inserted between neighbouring elements, padded by dilation * (kernel - 1) minus the
@@ -34,11 +34,13 @@ def flipped_kernel(w: np.ndarray, groups: int) -> np.ndarray:
 
 
 def _pads(n: NodeView, size: tuple[int, ...], kernel: tuple[int, ...], strides, dilations, extra) -> list[int]:
-    """(top, left, bottom, right) from pads, or from output_shape / auto_pad (ONNX's formula)."""
+    """(begins..., ends...) per spatial axis from pads, or from output_shape / auto_pad (ONNX's
+    formula)."""
+    rank = len(size)
     auto, output_shape = n.attr("auto_pad", "NOTSET"), n.attr("output_shape")
     if output_shape is None and auto in ("NOTSET", "VALID"):
-        return list(n.attr("pads", [0, 0, 0, 0])) if auto == "NOTSET" else [0, 0, 0, 0]
-    wanted = list(output_shape)[-2:] if output_shape is not None else [d * s for d, s in zip(size, strides)]
+        return list(n.attr("pads", [0] * 2 * rank)) if auto == "NOTSET" else [0] * 2 * rank
+    wanted = list(output_shape)[-rank:] if output_shape is not None else [d * s for d, s in zip(size, strides)]
     total = [s * (d - 1) + e + (k - 1) * dil + 1 - o
              for d, k, s, dil, e, o in zip(size, kernel, strides, dilations, extra, wanted)]
     upper = auto == "SAME_UPPER"
@@ -47,15 +49,27 @@ def _pads(n: NodeView, size: tuple[int, ...], kernel: tuple[int, ...], strides, 
 
 
 def _conv_transpose(n: NodeView) -> Term:
+    """2-D as below; 1-D ([N, C, L]) as the 2-D one of height 1 (geometry lifted, output squeezed)."""
     x = n.term(0)
     w = n.const(1, "weights")
-    if x.type.rank != 4 or w.ndim != 4:
-        raise unsupported(f"{x.type.rank - 2}-D ConvTranspose; only 2-D (NCHW)")
+    rank = x.type.rank - 2
+    if rank not in (1, 2) or w.ndim != x.type.rank:
+        raise unsupported(f"{rank}-D ConvTranspose of {x.type} with weights {list(w.shape)}; only 1-D and 2-D")
+    strides, dilations = tuple(n.attr("strides", [1] * rank)), tuple(n.attr("dilations", [1] * rank))
+    extra = tuple(n.attr("output_padding", [0] * rank))
+    pads = _pads(n, x.shape[2:], w.shape[2:], strides, dilations, extra)
+    if rank == 2:
+        return _transposed_2d(n, x, w, strides, dilations, extra, pads)
+    lifted = tb.reshape(x, x.shape[:2] + (1,) + x.shape[2:])
+    y = _transposed_2d(n, lifted, w.reshape(w.shape[:2] + (1,) + w.shape[2:]), (1,) + strides, (1,) + dilations,
+                       (0,) + extra, [0, pads[0], 0, pads[1]])
+    return tb.reshape(y, y.shape[:2] + y.shape[3:])
+
+
+def _transposed_2d(n: NodeView, x: Term, w: np.ndarray, strides: tuple, dilations: tuple, extra: tuple,
+                   pads: list[int]) -> Term:
     groups = n.attr("group", 1)
-    strides, dilations = tuple(n.attr("strides", [1, 1])), tuple(n.attr("dilations", [1, 1]))
-    extra = tuple(n.attr("output_padding", [0, 0]))
     kernel = w.shape[2:]
-    pads = _pads(n, x.shape[2:], kernel, strides, dilations, extra)
     z = spread(x, strides)
     grow = [dil * (k - 1) for k, dil in zip(kernel, dilations)]
     before = [g - p for g, p in zip(grow, pads[:2])]

@@ -1,4 +1,4 @@
-"""ONNX import of CumSum (float tensors, constant axis) as a matmul with a triangular matrix.
+"""ONNX import of CumSum (constant axis) as a matmul with a triangular matrix.
 
 The running sums along an axis are x @ T with T[i, j] = 1 where position i counts towards
 output j: i <= j (inclusive), i < j (exclusive), mirrored for `reverse`. The axis is moved last
@@ -23,8 +23,10 @@ def counts_towards(length: int, exclusive: bool, reverse: bool) -> np.ndarray:
 
 
 def cumsum(x: Term, axis: int, exclusive: bool, reverse: bool) -> Term:
-    if not x.dtype.startswith("float"):
-        raise unsupported(f"CumSum of {x.type}; expected a float tensor")
+    """Integers of up to 32 bits sum in the int32 matmul and are cast back (wrapping as numpy's
+    running sums in their dtype do); 64-bit integers would not fit the int32 accumulator."""
+    if x.dtype in ("int64", "uint64", "bool"):
+        raise unsupported(f"CumSum of {x.type}; expected a float tensor or integers of up to 32 bits")
     rank = x.type.rank
     perm = [d for d in range(rank) if d != axis] + [axis]
     moved = tb.transpose(x, perm) if axis != rank - 1 else x
@@ -32,7 +34,8 @@ def cumsum(x: Term, axis: int, exclusive: bool, reverse: bool) -> Term:
     rows = tb.reshape(moved, (math.prod(moved.shape[:-1]), length))
     triangle = tb.param(f"cumsum_{length}_{int(exclusive)}{int(reverse)}_{x.dtype}",
                         counts_towards(length, exclusive, reverse).astype(x.dtype))
-    sums = tb.reshape(tb.matmul(rows, triangle), moved.shape)
+    product = tb.matmul(rows, triangle)
+    sums = tb.reshape(product if product.dtype == x.dtype else tb.cast(product, x.dtype), moved.shape)
     return tb.transpose(sums, list(np.argsort(perm))) if axis != rank - 1 else sums
 
 

@@ -15,12 +15,10 @@ from tests.terms.onnx_node_cases import Case, dtypes, cases, in_scope, llvm, out
 KNOWN_FAILURES = {
     # MaxPool's second output (argmax Indices) is not supported.
     "maxpool indices": "maxpool_with_argmax_2d_precomputed_pads maxpool_with_argmax_2d_precomputed_strides",
-    # ConvTranspose is 2-D only.
-    "conv transpose 1-D / 3-D": "convtranspose_1d convtranspose_3d",
+    # ConvTranspose is 1-D or 2-D.
+    "conv transpose 3-D": "convtranspose_3d",
     # Einsum: no ellipsis, no diagonal (a letter repeated in one operand).
     "einsum": "einsum_batch_diagonal",
-    # CumSum is a matmul with a triangular matrix, so float only.
-    "integer cumsum": "cumsum_2d_int32 cumsum_1d_int32_exclusive",
     # Training mode is random (Dropout) or computes batch statistics (BatchNormalization): inference only.
     "training mode": """batchnorm_example_training_mode batchnorm_epsilon_training_mode training_dropout_default
                         training_dropout_default_mask training_dropout training_dropout_mask""",
