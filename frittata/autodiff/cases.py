@@ -220,11 +220,14 @@ def _gather_elements(d: Draw) -> Term:
 
 
 def _gather_nd(d: Draw) -> Term:
+    """With batch_dims 0 or 1: the indices' leading axis then runs along the data's."""
     x = _Operands()(*_shape(d, d.choice([1, 2, 3])))
-    k = d.dim(1, x.type.rank)
-    rows = _shape(d, d.choice([1, 2]))
-    values = [[d.choice(range(x.shape[j])) for j in range(k)] for _ in range(math.prod(rows))]
-    return tb.gather_nd(x, param(f"nd{rows}", np.array(values, np.int64).reshape(rows + (k,))))
+    batch = d.choice([0, 1]) if x.type.rank > 1 else 0
+    k = d.dim(1, x.type.rank - batch)
+    rows = x.shape[:batch] + _shape(d, d.choice([1, 2]))
+    values = [[d.choice(range(x.shape[batch + j])) for j in range(k)] for _ in range(math.prod(rows))]
+    indices = param(f"nd{rows}b{batch}", np.array(values, np.int64).reshape(rows + (k,)))
+    return tb.gather_nd(x, indices, batch_dims=batch)
 
 
 def _scatter_elements(d: Draw) -> Term:
@@ -232,7 +235,8 @@ def _scatter_elements(d: Draw) -> Term:
     x = new(*_shape(d, d.choice([1, 2, 3])))
     axis = d.choice(range(x.type.rank))
     shape = tuple(n if i != axis else d.dim() for i, n in enumerate(x.shape))
-    return tb.scatter_elements(x, _indices(d, shape, x.shape[axis]), new(*shape), axis, reduction="add")
+    return tb.scatter_elements(x, _indices(d, shape, x.shape[axis]), new(*shape), axis,
+                               reduction=d.choice(["add", "none"]))
 
 
 def _scatter_nd(d: Draw) -> Term:
@@ -242,7 +246,7 @@ def _scatter_nd(d: Draw) -> Term:
     rows = _shape(d, d.choice([1, 2]))
     values = [[d.choice(range(x.shape[j])) for j in range(k)] for _ in range(math.prod(rows))]
     indices = param(f"nd{rows}", np.array(values, np.int64).reshape(rows + (k,)))
-    return tb.scatter_nd(x, indices, new(*rows, *x.shape[k:]), reduction="add")
+    return tb.scatter_nd(x, indices, new(*rows, *x.shape[k:]), reduction=d.choice(["add", "none"]))
 
 
 def _table() -> dict[str, Case]:

@@ -151,8 +151,21 @@ REDUCE_SUM = _reduction("reduce_sum", "ReduceSum", np.sum, _sum_vjp, composites=
 REDUCE_MEAN = _reduction("reduce_mean", "ReduceMean", np.mean, _mean_vjp, float_only=True)
 REDUCE_MAX = _reduction("reduce_max", "ReduceMax", np.max, _extreme_vjp)
 REDUCE_MIN = _reduction("reduce_min", "ReduceMin", np.min, _extreme_vjp)
-REDUCE_PROD = _reduction("reduce_prod", "ReduceProd", np.prod, None)
-"""The product over the axes (1 over none); integers wrap around like numpy's, and no VJP."""
+def _prod_vjp(b, node: Term, g: Term) -> tuple[Term]:
+    """d/dx_i of the product is the product of the others: product / x_i where x_i != 0; at a
+    zero, the product of the non-zero others if it is the only zero, else 0."""
+    (x,), axes = node.args, node.attr("axes")
+    zero = b.equal(x, 0.0)
+    zeros = b.unreduce(b.reduce_sum(b.cast(zero, x.dtype), axes, keepdims=True), x.shape, axes)
+    others = b.unreduce(b.reduce_prod(b.where(zero, 1.0, x), axes, keepdims=True), x.shape, axes)
+    at_zero = b.where(b.equal(zeros, 1.0), others, 0.0)
+    product = b.unreduce(node, x.shape, axes)
+    slope = b.where(zero, at_zero, b.div(product, b.where(zero, 1.0, x)))
+    return (b.mul(b.unreduce(g, x.shape, axes), slope),)
+
+
+REDUCE_PROD = _reduction("reduce_prod", "ReduceProd", np.prod, _prod_vjp)
+"""The product over the axes (1 over none); integers wrap around like numpy's."""
 
 
 def reduce_sum(x: Term, axes=None, keepdims: bool = False) -> Term:

@@ -24,6 +24,12 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return special.erf(x)
 
 
+def _flat(b, node: Term, g: Term) -> tuple[Term]:
+    """Piecewise-constant ops (round, floor, ceil, sign): the derivative is 0 wherever it
+    exists, and 0 is what PyTorch and JAX give at the steps too."""
+    return (b.zeros(node.shape, g.dtype),)
+
+
 NEG = unary_op("neg", np.negative, lambda p, x: p.neg(x), onnx=Onnx("Neg"), vjp=lambda b, n, g: (b.neg(g),))
 ABS = unary_op("abs", np.abs, lambda p, x: p.abs(x), onnx=Onnx("Abs"),
                vjp=lambda b, n, g: (b.mul(g, b.sign(n.args[0])),))
@@ -38,10 +44,9 @@ ERF = unary_op("erf", _erf, lambda p, x: p.erf(x), float_only=True, transcendent
                vjp=lambda b, n, g: (b.mul(g, b.mul(b.exp(b.neg(b.mul(*n.args * 2))), 2 / math.sqrt(math.pi))),))
 TANH = unary_op("tanh", np.tanh, lambda p, x: p.tanh(x), float_only=True, transcendental=True,
                 onnx=Onnx("Tanh"), vjp=lambda b, n, g: (b.mul(g, b.sub(1, b.mul(n, n))),))
-ROUND = unary_op("round", np.rint, lambda p, x: p.round(x), float_only=True, onnx=Onnx("Round"))
-
-FLOOR = unary_op("floor", np.floor, lambda p, x: p.floor(x), float_only=True, onnx=Onnx("Floor"))
-CEIL = unary_op("ceil", np.ceil, lambda p, x: p.ceil(x), float_only=True, onnx=Onnx("Ceil"))
+ROUND = unary_op("round", np.rint, lambda p, x: p.round(x), float_only=True, onnx=Onnx("Round"), vjp=_flat)
+FLOOR = unary_op("floor", np.floor, lambda p, x: p.floor(x), float_only=True, onnx=Onnx("Floor"), vjp=_flat)
+CEIL = unary_op("ceil", np.ceil, lambda p, x: p.ceil(x), float_only=True, onnx=Onnx("Ceil"), vjp=_flat)
 RECIPROCAL = unary_op("reciprocal", np.reciprocal, lambda p, x: p.div(p.const(1.0, x), x), float_only=True,
                       onnx=Onnx("Reciprocal"), vjp=lambda b, n, g: (b.neg(b.mul(g, b.mul(n, n))),))
 
@@ -53,7 +58,7 @@ def _sign_scalar(p, x):
     return p.select(p.compare(">", x, zero), p.const(1, x), below)
 
 
-SIGN = unary_op("sign", np.sign, _sign_scalar, onnx=Onnx("Sign"))
+SIGN = unary_op("sign", np.sign, _sign_scalar, onnx=Onnx("Sign"), vjp=_flat)
 
 
 def neg(x: Term) -> Term:

@@ -93,7 +93,7 @@ def test_softmax_cross_entropy_gradient_is_softmax_minus_targets(rng):
 @pytest.mark.parametrize("make, name", [
     (lambda x: T.cast(T.arg_max(x, 1), "float32"), "arg_max"),
     (lambda x: T.cast(T.greater(x, 0.0), "float32"), "cast"),
-    (lambda x: T.floor(x), "floor"),
+    (lambda x: T.scatter_elements(x, T.param("i", np.zeros((2, 3), np.int64)), x, 0, "max"), "scatter_elements"),
     (lambda x: T.cast(T.cast(x, "int32"), "float32"), "cast"),
 ])
 def test_non_differentiable_ops_are_named(make, name):
@@ -101,6 +101,14 @@ def test_non_differentiable_ops_are_named(make, name):
     program = ft.Program({"loss": T.reduce_sum(make(x))})
     with pytest.raises(ft.GradientError, match=name):
         ft.grad(program, wrt=["x"])
+
+
+def test_steps_have_zero_gradients_as_pytorch_gives():
+    x = T.var("x", (4,), "float64")
+    program = ft.Program({"loss": T.reduce_sum(T.mul(x, T.add(T.floor(x), T.sign(x))))})
+    values = np.array([-1.5, 0.25, 2.0, 3.75])
+    got = ft.evaluate(ft.grad(program, ["x"]), {"x": values})["grad_x"]
+    np.testing.assert_array_equal(got, np.floor(values) + np.sign(values))
 
 
 def test_a_bool_condition_needs_no_gradient():
