@@ -95,7 +95,7 @@ def test_the_timing_only_cycles_are_the_functional_simulators(workload, rng):
     cfg = VtaConfig(log_block=3, log_inp_buff_size=13, log_wgt_buff_size=16, log_acc_buff_size=15, gemm_stages=2,
                     log_bus_width=7)
     layer = workload.layers[1]
-    timed = time_layer(layer, cfg)
+    (timed,) = time_layer(layer, [cfg])
     node = layer_term(layer, cfg)
     args = [rng.integers(-8, 8, a.shape).astype(a.dtype) for a in node.args]
     sim = Simulator(cfg, Dram())
@@ -120,3 +120,14 @@ def _fields(result: DesignResult) -> dict:
 
     cfg = config_from_dict(result.config)
     return {name: getattr(cfg, name) for name in cfg.__dataclass_fields__}
+
+
+def test_designs_of_one_architecture_evaluate_together_as_alone(workload):
+    from frittata.backends.vta.dse.evaluate import evaluate_design, evaluate_designs
+
+    part = get_part("pynq-z1")
+    group = [VtaConfig(clock_mhz=100), VtaConfig(clock_mhz=150, gemm_stages=2, log_bus_width=7)]
+    together = evaluate_designs(group, workload, part)
+    for cfg, result in zip(group, together):
+        assert isinstance(result, DesignResult)
+        assert result.layers == evaluate_design(cfg, workload, part).layers

@@ -1,13 +1,15 @@
-"""`explore(space, workload, part)`: evaluate designs of a space in parallel, keep the Pareto front.
+"""`explore(space, workload, part)`: a space's designs evaluated in parallel, and the Pareto front.
 
 The search is bounded: the part's shipped configuration (the baseline) is evaluated first, then
-points of the space in a seeded random order; points that are not designs for the part (invalid,
-or overflowing a resource: `space.design_for`) are counted by reason and never compiled.  It
-stops when `budget` designs have been evaluated, when the space has no more designs, or at the
-time limit, and says which.  Designs run on a pool of `workers` local processes (the tuning
-runner's `LocalRunner`, a fresh interpreter per worker) or on Ray (`runner="ray"`, a local Ray
-or the cluster at `address`), in batches, with a progress bar.  Each evaluated design is one
-JSON line in `DIR/results.jsonl`; the Pareto front (latency against area) is plotted.
+the space's architectures (GEMM shape and buffers) in a seeded random order, each with every
+value of its circuit knobs (AXI width, GEMM stages: one stream, timed for each); points that are
+not designs for the part (invalid, or overflowing a resource: `space.design_for`) are counted by
+reason and never compiled. It stops when `budget` designs have been evaluated, when the space
+has no more designs, or at the time limit, and says which. Designs run on a pool of `workers`
+local processes (the tuning runner's `LocalRunner`, a fresh interpreter per worker) or on Ray
+(`runner="ray"`, a local Ray or the cluster at `address`), in batches, with a progress bar. Each
+evaluated design is one JSON line in `DIR/results.jsonl`; the Pareto front (latency against
+area) is plotted.
 
 Which knob mattered (`Exploration.ablation`): for each knob where the best design differs from
 the baseline, the baseline with only that knob changed, and the best design with only that knob
@@ -106,21 +108,24 @@ def explore(space: DesignSpace, workload: Workload, part: str | Part, budget: in
     start = time.perf_counter()
     baseline_cfg = load_config(part.board_config)
     scan = Scan()
-    designs = scan.designs(space, part, seed, baseline_cfg)
+    groups = scan.groups(space, part, seed, baseline_cfg)
     results: list[DesignResult] = []
-    errors: list[object] = []
-    done, todo, stop = 0, [baseline_cfg], ""
+    errors: list[str] = []
+    todo: list[tuple[VtaConfig, ...]] = [(baseline_cfg,)]
+    done, stop = 0, ""
     with design_runner(runner, workers, address) as pool, _bar(budget, quiet) as bar:
         while True:
-            todo += _take(designs, min(budget - done, 4 * max(workers, 1)) - len(todo))
+            todo += _take(groups, budget - done - sum(map(len, todo)), 2 * max(workers, 1) - len(todo))
             if not todo:
                 stop = (f"budget reached: {budget} designs evaluated" if done >= budget else
                         f"space exhausted: all {done} designs of the {space.size} points evaluated")
                 break
-            for outcome in pool.run([DesignJob(cfg, workload, part.name) for cfg in todo]):
-                (results if isinstance(outcome, DesignResult) else errors).append(outcome)
-            done, todo = done + len(todo), []
-            bar.update(len(results) + len(errors) - bar.n)
+            for group, outcome in zip(todo, pool.run([DesignJob(g, workload, part.name) for g in todo])):
+                items = outcome if isinstance(outcome, list) else [f"{c.design}: {outcome}" for c in group]
+                for item in items:
+                    (results if isinstance(item, DesignResult) else errors).append(item)  # type: ignore[arg-type]
+            done, todo = done + sum(map(len, todo)), []
+            bar.update(done - bar.n)
             if results:
                 bar.set_postfix_str(f"best {min(r.latency_s for r in results) * 1e3:.1f} ms")
             if time_limit is not None and time.perf_counter() - start > time_limit:
@@ -132,7 +137,7 @@ def explore(space: DesignSpace, workload: Workload, part: str | Part, budget: in
         best = min(results, key=lambda r: r.latency_s)
         knob_effects = ablation(best, baseline, workload, part, space, pool)
     found = Exploration(part, workload.name, baseline, results, scan.scanned, dict(scan.rejected),
-                        [str(e) for e in errors], stop, time.perf_counter() - start, space.size, knob_effects)
+                        errors, stop, time.perf_counter() - start, space.size, knob_effects)
     if out is not None:
         write(found, Path(out))
     return found
@@ -149,8 +154,8 @@ def ablation(best: DesignResult, baseline: DesignResult, workload: Workload, par
     points = [({k: getattr(base_cfg, k) for k in space.knobs} | {knob: getattr(best_cfg, knob)},
                {k: getattr(best_cfg, k) for k in space.knobs} | {knob: getattr(base_cfg, knob)}) for knob in knobs]
     variants = [design_for(p, part, space.clocks_mhz) for pair in points for p in pair]
-    outcomes = iter(pool.run([DesignJob(v, workload, part.name) for v in variants if isinstance(v, VtaConfig)]))
-    latency = [next(outcomes) if isinstance(v, VtaConfig) else None for v in variants]
+    outcomes = iter(pool.run([DesignJob((v,), workload, part.name) for v in variants if isinstance(v, VtaConfig)]))
+    latency = [_first(next(outcomes)) if isinstance(v, VtaConfig) else None for v in variants]
     seconds = [r.latency_s if isinstance(r, DesignResult) else math.nan for r in latency]
     return {knob: (baseline.latency_s / seconds[2 * i], seconds[2 * i + 1] / best.latency_s)
             for i, knob in enumerate(knobs)}
@@ -173,24 +178,42 @@ def write(found: Exploration, folder: Path) -> None:
 
 
 class Scan:
-    """Walks the space's points in order: the designs, and the points pruned by reason."""
+    """Walks the space's architectures in order: their designs, and the points pruned by reason."""
 
     def __init__(self) -> None:
         self.scanned = 0
         self.rejected: Counter[str] = Counter()
 
-    def designs(self, space: DesignSpace, part: Part, seed: int, baseline: VtaConfig) -> Iterator[VtaConfig]:
-        for point in space.points(seed):
-            self.scanned += 1
-            design = design_for(point, part, space.clocks_mhz)
-            if isinstance(design, str):
-                self.rejected[design] += 1
-            elif design != baseline:
-                yield design
+    def groups(self, space: DesignSpace, part: Part, seed: int, baseline: VtaConfig) -> Iterator[list[VtaConfig]]:
+        """The designs of each architecture (those of its points that are designs), skipping
+        architectures with none."""
+        for points in space.architectures(seed):
+            group = []
+            for point in points:
+                self.scanned += 1
+                design = design_for(point, part, space.clocks_mhz)
+                if isinstance(design, str):
+                    self.rejected[design] += 1
+                elif design != baseline:
+                    group.append(design)
+            if group:
+                yield group
 
 
-def _take(designs: Iterator[VtaConfig], n: int) -> list[VtaConfig]:
-    return [d for _, d in zip(range(max(n, 0)), designs)]
+def _take(groups: Iterator[list[VtaConfig]], designs: int, jobs: int) -> list[tuple[VtaConfig, ...]]:
+    """Up to `jobs` groups holding at most `designs` designs in all (the last one cut)."""
+    taken: list[tuple[VtaConfig, ...]] = []
+    while designs > 0 and len(taken) < jobs:
+        group = next(groups, None)
+        if group is None:
+            break
+        taken.append(tuple(group[:designs]))
+        designs -= len(taken[-1])
+    return taken
+
+
+def _first(outcome: object) -> object:
+    return outcome[0] if isinstance(outcome, list) else outcome
 
 
 def _number(value: float) -> float:

@@ -18,6 +18,8 @@ from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.errors import ConfigError
 from frittata.backends.vta.hw.resources import Part, estimate, overflows
 
+CIRCUIT = ("log_bus_width", "gemm_stages")
+"""Knobs that change a design's timing but not its instruction streams (the clock too)."""
 CLOCKS_MHZ = (50.0, 75.0, 100.0, 125.0, 150.0, 175.0, 200.0, 250.0, 300.0, 333.0, 375.0, 400.0, 450.0)
 """Clocks a design may run at (what a board's clock generator offers, roughly)."""
 
@@ -49,13 +51,21 @@ class DesignSpace:
             size *= len(values)
         return size
 
-    def points(self, seed: int = 0) -> Iterator[dict[str, int]]:
-        """Every point once, in an order shuffled by `seed`."""
+    def architectures(self, seed: int = 0) -> Iterator[list[dict[str, int]]]:
+        """Every point once, grouped by architecture (the knobs other than `CIRCUIT`), the
+        architectures in an order shuffled by `seed`."""
         knobs = self.knobs
-        combos = list(itertools.product(*knobs.values()))
+        shape = [k for k in knobs if k not in CIRCUIT]
+        combos = list(itertools.product(*(knobs[k] for k in shape)))
         random.Random(seed).shuffle(combos)
         for combo in combos:
-            yield dict(zip(knobs, combo))
+            yield [dict(zip(shape, combo)) | dict(zip(CIRCUIT, circuit))
+                   for circuit in itertools.product(*(knobs[k] for k in CIRCUIT))]
+
+    def points(self, seed: int = 0) -> Iterator[dict[str, int]]:
+        """Every point once, in the order of `architectures`."""
+        for group in self.architectures(seed):
+            yield from group
 
 
 def design_for(point: dict[str, int], part: Part, clocks_mhz: tuple[float, ...] = CLOCKS_MHZ) -> VtaConfig | str:
