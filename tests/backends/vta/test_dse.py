@@ -131,3 +131,13 @@ def test_designs_of_one_architecture_evaluate_together_as_alone(workload):
     for cfg, result in zip(group, together):
         assert isinstance(result, DesignResult)
         assert result.layers == evaluate_design(cfg, workload, part).layers
+
+
+def test_a_local_ray_run_finds_what_this_process_finds(workload):
+    pytest.importorskip("ray")
+    space = DesignSpace(log_batch=(0,), log_block=(4,), log_inp_buff_size=(15,), log_wgt_buff_size=(17, 18),
+                        log_acc_buff_size=(17,), log_bus_width=(6,), gemm_stages=(1, 2))
+    here = explore(space, workload, "pynq-z1", budget=10, workers=0, quiet=True)
+    fleet = explore(space, workload, "pynq-z1", budget=10, workers=2, runner="ray", quiet=True)
+    assert fleet.stop == here.stop and [r.record()["cycles"] for r in fleet.results] == [
+        r.record()["cycles"] for r in here.results]

@@ -14,8 +14,8 @@ from frittata.quantize import quantize
 from frittata.terms import builders as tb
 from frittata.terms import zoo
 
-DESIGNS = {"1x32x32": VtaConfig(log_block=5, log_wgt_buff_size=19),
-           "4x16x16": VtaConfig(log_batch=2, log_inp_buff_size=16, log_acc_buff_size=17)}
+DESIGNS = {"1x32x32": VtaConfig(log_block=5, log_wgt_buff_size=19, clock_mhz=150, gemm_stages=3),
+           "4x16x16": VtaConfig(log_batch=2, log_inp_buff_size=16, log_acc_buff_size=17, log_bus_width=7)}
 
 
 def _eager(cfg: VtaConfig) -> VtaCostModel:
@@ -23,22 +23,29 @@ def _eager(cfg: VtaConfig) -> VtaCostModel:
     return VtaCostModel(cfg=cfg, clock_hz=1e12, link_bytes_per_s=1e15)
 
 
-def _check(program: ft.Program, cfg: VtaConfig, inputs: dict[str, np.ndarray]) -> dict:
+def _check(program: ft.Program, cfg: VtaConfig, inputs: dict[str, np.ndarray], saved=None) -> dict:
+    """Compile for `cfg`, run bit-exactly, and (given a path) save, load and run again."""
     module = ft.compile(program, target="vta", config=cfg, cost=_eager(cfg))
     want = ft.evaluate(program, inputs)
     got = module.run(**inputs)
     for name in want:
         np.testing.assert_array_equal(got[name], want[name])
     assert cfg.name in module.report["backend"]["target"]
+    if saved is not None:
+        module.save(saved)
+        loaded = ft.load(saved)
+        assert loaded.cfg == cfg
+        for name in want:
+            np.testing.assert_array_equal(loaded.run(**inputs)[name], want[name])
     return module.report["backend"]["split"]
 
 
 @pytest.mark.parametrize("design", sorted(DESIGNS))
-def test_the_quantized_mlp_is_bit_exact(design):
+def test_the_quantized_mlp_is_bit_exact_and_saves_with_its_design(design, tmp_path):
     cfg = DESIGNS[design]
     program = zoo.mlp(batch=4)
     calibration = [zoo.example_input(program, seed=s) for s in range(1, 4)]
-    split = _check(quantize(program, calibration), cfg, zoo.example_input(program, seed=7))
+    split = _check(quantize(program, calibration), cfg, zoo.example_input(program, seed=7), tmp_path / "m.ftm")
     assert split["vta"] == ["vta_dense"] * 3
 
 
