@@ -109,38 +109,59 @@ def explore(space: DesignSpace, workload: Workload, part: str | Part, budget: in
     baseline_cfg = load_config(part.board_config)
     scan = Scan()
     groups = scan.groups(space, part, seed, baseline_cfg)
-    results: list[DesignResult] = []
-    errors: list[str] = []
-    todo: list[tuple[VtaConfig, ...]] = [(baseline_cfg,)]
-    done, stop = 0, ""
     with design_runner(runner, workers, address) as pool, _bar(budget, quiet) as bar:
-        while True:
-            todo += _take(groups, budget - done - sum(map(len, todo)), 2 * max(workers, 1) - len(todo))
-            if not todo:
-                stop = (f"budget reached: {budget} designs evaluated" if done >= budget else
-                        f"space exhausted: all {done} designs of the {space.size} points evaluated")
-                break
-            for group, outcome in zip(todo, pool.run([DesignJob(g, workload, part.name) for g in todo])):
-                items = outcome if isinstance(outcome, list) else [f"{c.design}: {outcome}" for c in group]
-                for item in items:
-                    (results if isinstance(item, DesignResult) else errors).append(item)  # type: ignore[arg-type]
-            done, todo = done + sum(map(len, todo)), []
-            bar.update(done - bar.n)
-            if results:
-                bar.set_postfix_str(f"best {min(r.latency_s for r in results) * 1e3:.1f} ms")
-            if time_limit is not None and time.perf_counter() - start > time_limit:
-                stop = f"time limit: {time_limit:g} s"
-                break
-        baseline = next((r for r in results if r.design == baseline_cfg.design), None)
+        batch = Batches(pool, workload, part, 2 * max(workers, 1), bar)
+        stop = batch.search(groups, (baseline_cfg,), budget, time_limit, start)
+        baseline = next((r for r in batch.results if r.design == baseline_cfg.design), None)
         if baseline is None:
-            raise FrittataError(f"explore: the baseline {baseline_cfg.design} could not be evaluated: {errors[:1]}")
-        best = min(results, key=lambda r: r.latency_s)
+            raise FrittataError(f"explore: the baseline {baseline_cfg.design} could not be evaluated: "
+                                f"{batch.errors[:1]}")
+        best = min(batch.results, key=lambda r: r.latency_s)
         knob_effects = ablation(best, baseline, workload, part, space, pool)
-    found = Exploration(part, workload.name, baseline, results, scan.scanned, dict(scan.rejected),
-                        errors, stop, time.perf_counter() - start, space.size, knob_effects)
+    found = Exploration(part, workload.name, baseline, batch.results, scan.scanned, dict(scan.rejected),
+                        batch.errors, stop, time.perf_counter() - start, space.size, knob_effects)
     if out is not None:
         write(found, Path(out))
     return found
+
+
+class Batches:
+    """Sends designs to the pool `jobs` groups at a time, collecting results and errors."""
+
+    def __init__(self, pool: DesignRunner, workload: Workload, part: Part, jobs: int, bar: tqdm) -> None:
+        self.pool, self.workload, self.part, self.jobs, self.bar = pool, workload, part, jobs, bar
+        self.results: list[DesignResult] = []
+        self.errors: list[str] = []
+        self.done = 0
+
+    def search(self, groups: Iterator[list[VtaConfig]], first: tuple[VtaConfig, ...], budget: int,
+               time_limit: float | None, start: float) -> str:
+        """Evaluate `first`, then `groups`, until the budget, the groups or the time (counted
+        from `start`) run out; returns why it stopped."""
+        todo = [first]
+        while True:
+            todo += _take(groups, budget - self.done - sum(map(len, todo)), self.jobs - len(todo))
+            if not todo:
+                return (f"budget reached: {budget} designs evaluated" if self.done >= budget else
+                        f"space exhausted: every design of the space evaluated ({self.done} with the baseline)")
+            self.run(todo)
+            todo = []
+            if time_limit is not None and time.perf_counter() - start > time_limit:
+                return f"time limit: {time_limit:g} s"
+
+    def run(self, todo: list[tuple[VtaConfig, ...]]) -> None:
+        outcomes = self.pool.run([DesignJob(group, self.workload, self.part.name) for group in todo])
+        for group, outcome in zip(todo, outcomes):
+            items = outcome if isinstance(outcome, list) else [f"{c.design}: {outcome}" for c in group]
+            for item in items:
+                if isinstance(item, DesignResult):
+                    self.results.append(item)
+                else:
+                    self.errors.append(str(item))
+        self.done += sum(map(len, todo))
+        self.bar.update(self.done - self.bar.n)
+        if self.results:
+            self.bar.set_postfix_str(f"best {min(r.latency_s for r in self.results) * 1e3:.1f} ms")
 
 
 def ablation(best: DesignResult, baseline: DesignResult, workload: Workload, part: Part,
