@@ -121,7 +121,8 @@ class TrainStep:
 
     `step(**batch)` feeds the batch, the current parameters and state and the step number,
     keeps the new parameters and state, and returns the loss. `compile(...)` runs the step as
-    a compiled module from then on (the same program, so the same arithmetic up to rounding).
+    a compiled module from then on (the same program, so the same arithmetic up to rounding),
+    which updates the parameter and state arrays in place where its plan proves it safe.
     """
 
     def __init__(self, model: Program, optimizer: Optimizer, of: str = "loss",
@@ -148,7 +149,10 @@ class TrainStep:
         if missing:
             raise FrittataTypeError(f"TrainStep: expected the batch inputs {missing}, got {sorted(batch)}")
         feed = {n: feed[n] for n in self.program.inputs}
-        out = self._module.run(**feed) if self._module is not None else evaluate(self.program, feed)
+        if self._module is None:
+            out = evaluate(self.program, feed)
+        else:  # the llvm module updates in place; others (vta) run plainly
+            out = getattr(self._module, "run_in_place", self._module.run)(**feed)
         for table in (self.params, self.state):
             table.update((n, out[n]) for n in table if n in out)
         return float(out[self.of])

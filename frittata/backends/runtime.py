@@ -93,6 +93,9 @@ class Module(CompiledCode):
         self.steps: list[dict] = meta.get("steps", [])
         """Each kernel call in program order: name, op, flops, bytes, the model's seconds and
         the index of its term in `program.terms()` (None for an output copy)."""
+        self.in_place: tuple[str, ...] = tuple(meta.get("in_place", ()))
+        """The outputs `run_in_place` writes into the input array of the same name (the plan
+        proved each input element is read before the same output element is written)."""
         self._checks: list = meta.get("checks", [])
         """[arena offset of a status record, op, what its indices address, indices shape] per
         kernel that checks run-time indices."""
@@ -124,11 +127,29 @@ class Module(CompiledCode):
 
     __call__ = run
 
-    def _native(self, inputs: Mapping[str, object], entry) -> dict[str, np.ndarray]:
-        """Check `inputs`, run the entry point (or `entry`, of the same four arguments) on the
-        team, raise for an index out of range, return fresh output arrays."""
+    def run_in_place(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """`run`, with each output of `in_place` written into the input array of its name and
+        returned as that array (a training step updating its parameters and state without new
+        buffers). An input array that cannot take it (not a C-contiguous writable array of the
+        exact type, or sharing memory with another input) gets a fresh output instead."""
         arrays = self._checked(inputs)
-        outputs = {n: np.empty(t.shape, t.dtype) for n, t in self.outputs.items()}
+        into = {}
+        for name in self.in_place:
+            given = inputs[name]
+            others = (a for n, a in arrays.items() if n != name)
+            if (given is arrays[name] and given.flags.writeable and given.dtype == self.outputs[name].dtype
+                    and not any(np.shares_memory(given, other) for other in others)):
+                into[name] = given
+        return self._native(inputs, None, into)
+
+    def _native(self, inputs: Mapping[str, object], entry,
+                into: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Check `inputs`, run the entry point (or `entry`, of the same four arguments) on the
+        team, raise for an index out of range, return the output arrays (fresh ones, or those
+        of `into`)."""
+        arrays = self._checked(inputs)
+        chosen = into or {}
+        outputs = {n: chosen[n] if n in chosen else np.empty(t.shape, t.dtype) for n, t in self.outputs.items()}
         with self._lock:
             for i, array in enumerate(list(arrays.values()) + list(outputs.values())):
                 self._slots[1 + i] = array.ctypes.data

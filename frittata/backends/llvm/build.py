@@ -14,7 +14,7 @@ from frittata.backends.kernel_cache import default_cache
 from frittata.backends.llvm import fastpath, indexing
 from frittata.backends.llvm.codegen import Emitted, emit_module
 from frittata.backends.llvm.native import Built, build_units
-from frittata.backends.llvm.plan import Plan, make_plan
+from frittata.backends.llvm.plan import Plan, in_place_outputs, make_plan
 from frittata.backends.runtime import Module
 from frittata.errors import LoweringError
 from frittata.terms import expansion
@@ -51,6 +51,7 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
         "threads": threads,
         "units": list(built), "steps": step_facts(program, plan, [call.step for call in emitted.calls]),
         "checks": [[s.status.offset, *indexing.check_message(s.term)] for s in plan.steps if s.status is not None],
+        "in_place": list(in_place_outputs(plan, program)),
     }
     params = {name: plan.params[name] for name in emitted.params}
     saved = fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params)

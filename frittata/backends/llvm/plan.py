@@ -175,6 +175,43 @@ def _assign_arena(plan: Plan, order: list[Term], copied: list[Term], root, out_s
     return offsets, scratch, peak
 
 
+def in_place_outputs(plan: Plan, program: Program) -> tuple[str, ...]:
+    """The outputs that may be written into the buffer of the input of the same name (a training
+    step's parameters and optimizer state): the output is computed by one elementwise step, which
+    reads that input, if at all, as a direct operand of the output's own shape (so each element
+    is read before the same element is written), and no later step or output copy reads the
+    input. A plan whose kernels check run-time indices has none: an index out of range is
+    reported after every step ran, and by then the input would be overwritten."""
+    if any(step.status is not None for step in plan.steps):
+        return ()
+    root: dict[int, Term] = {}
+    for t in program.terms():
+        if t.op == Op.RESHAPE:
+            root[id(t)] = root.get(id(t.args[0]), t.args[0])
+    position = {id(step.term): i for i, step in enumerate(plan.steps) if step.copy_of is None}
+    readers: dict[str, list[int]] = {}
+    for i, step in enumerate(plan.steps):
+        for r in _reads(plan, step.term, root):
+            if r.op == Op.INPUT:
+                readers.setdefault(r.attr("name"), []).append(len(plan.steps) if step.copy_of is not None else i)
+    chosen = []
+    for name, t in program.outputs.items():
+        where = position.get(id(t))
+        if (name not in program.inputs or program.inputs[name] != t.type or where is None
+                or plan.location[id(t)] != Buf(plan.slot("output", name), 0, t.type)
+                or t.op not in ELEMENTWISE | {Op.FUSED_ELEMENTWISE}):
+            continue
+        direct = all(a.shape == t.shape for a in t.args if _input_name(a) == name)
+        aliased = any(id(a) in root and _input_name(root[id(a)]) == name for a in t.args)
+        if direct and not aliased and all(i <= where for i in readers.get(name, [])):
+            chosen.append(name)
+    return tuple(chosen)
+
+
+def _input_name(t: Term) -> str | None:
+    return t.attr("name") if t.op == Op.INPUT else None
+
+
 def _first_fit(live: list[tuple[int, int, int]], size: int) -> int:
     offset = 0
     for start, length, _ in sorted(live):
