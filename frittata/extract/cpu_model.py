@@ -62,6 +62,10 @@ class CpuModel:
     """Fraction of peak of the vectorized depthwise kernel (`cpu_schedules.depthwise_schedule`),
     full tiles: 0.14 for 3x3 over 32 channels at 112x112 on 1 thread, 0.06-0.14 on 2
     (calibrate_cpu_model.py, 2026-12, AMD EPYC AVX2, load average ~8 on the shared machine)."""
+    bitserial_efficiency: float = 0.35
+    """Fraction of the fp32 peak reached by the bit-serial kernels, their work counted in
+    `cpu_work.WORD_PAIR_FLOPS`: 0.33 for A1W1 3x3 64 -> 64 at 56x56 on 2 threads, 0.75 on 1
+    (2026-12, AMD EPYC Zen 3 AVX2, shared machine)."""
     elementwise_efficiency: float = 0.50
     """Streaming elementwise and reduction loops: one load/store port pair per FMA (estimate)."""
     transcendental_flops: float = 20.0
@@ -131,6 +135,8 @@ class CpuModel:
         match kind:
             case Kind.CONTRACTION | Kind.DEPTHWISE:
                 return self.generic_contraction_efficiency
+            case Kind.BITSERIAL:
+                return self.bitserial_efficiency
             case (Kind.ELEMENTWISE | Kind.REDUCTION | Kind.COPY | Kind.STRIDED_COPY | Kind.FREE | Kind.VIEW
                   | Kind.UNSUPPORTED):
                 return self.elementwise_efficiency

@@ -29,6 +29,7 @@ class Kind(enum.Enum):
     VIEW = "view"                # a reshape of a contiguous tensor: metadata only
     CONTRACTION = "contraction"  # dense, matmul, conv2d (register-blocked FMA loops)
     DEPTHWISE = "depthwise"      # grouped conv with one input channel per group
+    BITSERIAL = "bitserial"      # popcounts of packed words, vectorized over output channels
     ELEMENTWISE = "elementwise"  # one pass over memory
     REDUCTION = "reduction"      # pools, norms, reductions
     COPY = "copy"                # contiguous data movement (concat, slice, pad, gather)
@@ -107,7 +108,7 @@ def _bitserial(info: NodeInfo, moved: float, lanes: int) -> Work:
     """Word pairs per output: the window, both bit-plane counts, the words of one pixel."""
     out, (x, w) = info.type, info.operands[:2]
     pairs = x.shape[-2] * math.prod(w.shape[1:])
-    return Work(WORD_PAIR_FLOPS * out.size * pairs, moved, Kind.CONTRACTION, lane_fraction(w.shape[0], lanes))
+    return Work(WORD_PAIR_FLOPS * out.size * pairs, moved, Kind.BITSERIAL, lane_fraction(w.shape[0], lanes // 2))
 
 
 def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:

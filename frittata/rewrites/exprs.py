@@ -11,6 +11,8 @@ Functions:  (dim ?x i) (shape ?x) (rank ?x) (dtype ?x) (+ a b) (- a b) (* a b) (
             operand i replaced by f (frittata.terms.fused.inline), and e's operand count
             (int8-offset ?x) -- k such that x - k is int8 for an 8-bit x: 128 (uint8), 0 (int8)
             (nchw-pads p)    -- `pad` pairs of conv2d pads p = [top left bottom right] (NCHW)
+            (bit-width n)    -- bits of the non-negative int n (its bit_length)
+            (word-bits ?p)   -- bits per word of a packing dtype (bitpack): 8, 32 or 64
 Predicates: (divisible a b) (equal a b) (not-none a) (equal-shape ?x ?y) (same-type ?x ?y)
             (shape-is ?x s) (rank-is ?x n) (dtype-is ?x d) (is-float ?x) (is-int ?x)
             (fits-block ?x c) (identity-perm p) (perm-inverse p q) (param-only ?x ...)
@@ -19,6 +21,8 @@ Predicates: (divisible a b) (equal a b) (not-none a) (equal-shape ?x ?y) (same-t
             (not-divisible a b) (vta-epilogue e) (float-epilogue e)
             (is-8-bit ?x) -- an int8 or uint8 tensor;  (fits-int8 a) -- -128 <= a <= 127
             (has-padding p) -- some conv2d pad of p is not zero
+            (fits-bits n b) -- the int n is in [1, 2^b): values clipped to [0, n] need at most b bits
+            (at-most a b)
 `param-only` (the operand is computed from parameters and constants only),
 `depends-on-input` (the operand depends on a program input, so it is computed at run time) and
 `single-use` (the operand is a term of the input program that exactly one other term uses) are
@@ -30,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from frittata.terms.bitserial import WORD_BITS
 from frittata.terms.dtypes import TensorType, is_float, is_int
 from frittata.terms.fused import args_used, expr_ops, inline, normalize_expr
 from frittata.terms.vta_ops import vta_epilogue_ok
@@ -103,6 +108,8 @@ FUNCTIONS: dict[str, tuple[str, Callable]] = {
     "ew-arity": ("v", lambda e: len(args_used(normalize_expr(e)))),
     "int8-offset": ("t", lambda t: INT8_OFFSET[t.dtype]),
     "nchw-pads": ("v", _nchw_pads),
+    "bit-width": ("v", lambda n: int(n).bit_length()),
+    "word-bits": ("t", lambda t: WORD_BITS[t.dtype]),
 }
 
 
@@ -134,6 +141,8 @@ PREDICATES: dict[str, tuple[str, Callable]] = {
     "is-8-bit": ("t", lambda t: t.dtype in INT8_OFFSET),
     "fits-int8": ("v", lambda a: -128 <= a <= 127),
     "has-padding": ("v", lambda p: any(p)),
+    "fits-bits": ("vv", lambda n, b: isinstance(n, int) and 1 <= n < 1 << b),
+    "at-most": ("vv", lambda a, b: a <= b),
 }
 
 

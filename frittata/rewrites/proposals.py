@@ -8,6 +8,8 @@ likely; type inference still decides (see `frittata.rewrites.instances`).
 from __future__ import annotations
 
 
+from frittata.rewrites.exprs import Lit
+from frittata.terms.bitserial import WORD_BITS
 from frittata.terms.dtypes import TensorType, is_int
 from frittata.terms.ops import BINARY, Op
 from frittata.terms.term import Term
@@ -15,6 +17,8 @@ from frittata.terms.term import Term
 
 def propose(inst, p, i: int, prev: list[Term], attrs: dict, hint) -> TensorType:
     """A type for operand i of `p.op`, fitted to the operands `prev` built before it."""
+    if i == 0 and p.op == Op.BITUNPACK and hint is not None:
+        return _packed_operand(inst, p, hint)
     if i == 0:
         return inst.free_type(p.op, hint)
     x = prev[0].type
@@ -34,6 +38,21 @@ def propose(inst, p, i: int, prev: list[Term], attrs: dict, hint) -> TensorType:
             return TensorType(x.shape[attrs["axis"]:], x.dtype)
         case _:
             return x
+
+
+def _unpacked_axis(p, hint: TensorType) -> int:
+    """The axis a bitunpack pattern unpacks along: its literal, else 0."""
+    given = dict(p.attrs).get("axis")
+    return given.value if isinstance(given, Lit) and isinstance(given.value, int) else 0
+
+
+def _packed_operand(inst, p, hint: TensorType) -> TensorType:
+    """Packed words whose unpacking has the wanted type: its axis gives 1-2 bit planes of words."""
+    axis = _unpacked_axis(p, hint)
+    word = str(inst.rng.choice(sorted(WORD_BITS)))
+    words = -(-hint.shape[axis] // WORD_BITS[word])
+    rest = hint.shape[:axis] + hint.shape[axis + 1:]
+    return TensorType(rest + (int(inst.rng.integers(1, 3)), words), word)
 
 
 def _broadcast_partner(inst, x: TensorType) -> TensorType:
@@ -104,6 +123,8 @@ def sample_attr(inst, p, name: str, args: list[Term], hint) -> object:
             return hint.dtype if hint is not None else pick(["float32", "int32"])
         case Op.CONST, "value":
             return pick([0, 1, 2, -1, 3])
+        case Op.BITUNPACK, "size" if hint is not None:
+            return hint.shape[_unpacked_axis(p, hint)]
         case _:
             spec = next((a for a in p.op.attrs if a.name == name), None)
             if spec is None or spec.choices is None:

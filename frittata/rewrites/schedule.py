@@ -49,7 +49,7 @@ class Phase:
 Schedule = tuple[Phase, ...]
 
 DEFAULT_SCHEDULE: Schedule = (
-    Phase("simplify", ("algebraic", "cancel", "fold")),
+    Phase("simplify", ("algebraic", "cancel", "fold", "lowbit")),
     Phase("fuse", ("fusion", "cancel")),
     Phase("layout", ("layout", "cancel")),
     Phase("tile", ("tiling", "algorithm")),

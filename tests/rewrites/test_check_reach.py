@@ -33,6 +33,8 @@ CASES = [  # file, rule, old, new, what the failure says
     ("tensorize_vta.rules", "tensorize-vta-pad-dense-out", "(round-up (dim ?w 0)", "(round-up (dim ?w 1)", ""),
     ("tensorize_vta.rules", "tensorize-vta-dense", ' (dtype-is ?w "int8")', "", ""),  # int32/uint8 weights
     ("tensorize_vta.rules", "tensorize-vta-dense", " (vta-epilogue ?e)", "", ""),  # clip past 16 bits
+    ("lowbit.rules", "lower-bitserial-conv2d", ":encoding ?e :out", ':encoding "bipolar" :out', "counterexample"),
+    ("lowbit.rules", "lower-bitserial-dense", ":bits (bit-width ?hi)", ":bits 1", "counterexample"),  # hi = 6
 ]
 
 
