@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from frittata.errors import FrittataError
+from frittata.quantize_lowbit import INTEGER_PASS, check_bits, unsigned_exponent, weight_codes
 from frittata.terms import builders as tb
 from frittata.terms.interp import evaluate
 from frittata.terms.ops import Op
@@ -39,10 +40,12 @@ QMAX = 127
 
 @dataclass(frozen=True, slots=True)
 class Quantized:
-    """An int8 term `q` standing for q * 2^exp."""
+    """An int8 term `q` standing for q * 2^exp: signed in [-127, 127] (bits 0), or unsigned
+    in [0, 2^bits - 1] (a low-bit activation, `frittata.quantize_lowbit`)."""
 
     q: Term
     exp: int
+    bits: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +200,106 @@ class _Quantizer:
         return Quantized(_requantize(tb.add(_widen(a, exp), _widen(b, exp)), relu, e_y - exp), e_y)
 
 
-def quantize(program: Program, calibration_inputs: Sequence[Mapping[str, np.ndarray]]) -> Program:
+def _contractions(program: Program) -> list[int]:
+    """Ids of the layers' contraction terms (conv2d / dense), in program order."""
+    seen: list[int] = []
+    for node in postorder(program.outputs.values()):
+        layer = _match_conv(node) or _match_dense(node)
+        key = id(_contraction(node, layer)) if layer is not None else None
+        if key is not None and key not in seen:
+            seen.append(key)
+    return seen
+
+
+def _contraction(node: Term, layer: Layer) -> Term:
+    if layer.conv is not None:
+        return layer.conv
+    t = node.args[0] if node.op == Op.RELU else node
+    return t.args[0]
+
+
+class LowBitQuantizer(_Quantizer):
+    """`_Quantizer` with low-bit middle layers (the formats of `frittata.quantize_lowbit`)."""
+
+    def __init__(self, peaks: dict[int, float], bits: Mapping[str, int], program: Program) -> None:
+        super().__init__(peaks)
+        self.weight_bits, self.activation_bits = check_bits(bits)
+        layers = _contractions(program)
+        self.int8_layers = {layers[0], layers[-1]} if layers else set()
+        self.inputs: dict[int, Quantized] = {}
+
+    @property
+    def hi(self) -> int:
+        return (1 << self.activation_bits) - 1
+
+    def visit(self, node: Term) -> None:
+        layer = _match_conv(node) or _match_dense(node)
+        if layer is not None and id(_contraction(node, layer)) not in self.int8_layers:
+            self._produce(node, self._lowbit_layer(node, layer))
+        elif node.op in INTEGER_PASS and id(node.args[0]) in self.ints:
+            x = self.ints[id(node.args[0])]
+            self._produce(node, Quantized(Term.make(node.op, (x.q,), node.attrs), x.exp, x.bits))
+        else:
+            super().visit(node)
+
+    def lowbit(self, original: Term) -> Quantized:
+        """The low-bit activation form of an original term (`frittata.quantize_lowbit`)."""
+        if id(original) in self.inputs:
+            return self.inputs[id(original)]
+        e = unsigned_exponent(self.peaks[id(original)], self.hi)
+        if id(original) not in self.ints:
+            v = tb.round(tb.mul(self.memo[id(original)], float(2.0 ** -e)))
+            value = Quantized(tb.cast(tb.clip(v, 0, self.hi), "int8"), e, self.activation_bits)
+        elif self._is_activation(self.ints[id(original)]):
+            value = self.ints[id(original)]
+        else:
+            x = self.ints[id(original)]
+            e = max(e, x.exp) if x.bits != self.activation_bits else x.exp
+            v = tb.right_shift(tb.cast(x.q, "int32"), e - x.exp) if e > x.exp else x.q
+            value = Quantized(tb.cast(tb.clip(v, 0, self.hi), "int8"), e, self.activation_bits)
+        self.inputs[id(original)] = value
+        return value
+
+    def _is_activation(self, x: Quantized) -> bool:
+        """Whether q is literally cast(clip(v, 0, hi), int8) of this quantizer's bits."""
+        q = x.q
+        return (x.bits == self.activation_bits and q.op == Op.CAST and q.attr("dtype") == "int8"
+                and q.args[0].op == Op.CLIP and q.args[0].attr("lo") == 0 and q.args[0].attr("hi") == self.hi)
+
+    def _lowbit_layer(self, node: Term, layer: Layer) -> Quantized:
+        x = self.lowbit(layer.x)
+        codes, e_w = weight_codes(layer.weight, self.weight_bits)
+        packed = tb.bitpack(tb.param(f"{layer.name}:codes", codes), self.weight_bits, 1, "int64")
+        w = tb.bitunpack(packed, codes.shape[1], 1, "bipolar")
+        bq = np.rint(layer.bias * 2.0 ** -(x.exp + e_w)).astype(np.int32)
+        if layer.conv is None:
+            acc = tb.add(tb.dense(x.q, w), tb.param(f"{layer.name}:bq", bq))
+        else:
+            attrs = dict(layer.conv.attrs)
+            conv = tb.conv2d(x.q, w, attrs["strides"], attrs["pads"], attrs["dilations"])
+            acc = tb.add(conv, tb.param(f"{layer.name}:bq", bq.reshape(1, -1, 1, 1)))
+        peak = self.peaks[id(node)]
+        if not layer.relu:
+            e_y = max(_exponent(peak), x.exp + e_w)
+            return Quantized(_requantize(acc, False, e_y - x.exp - e_w), e_y)
+        e_y = max(unsigned_exponent(peak, self.hi), x.exp + e_w)
+        shifted = tb.right_shift(acc, e_y - x.exp - e_w)
+        return Quantized(tb.cast(tb.clip(shifted, 0, self.hi), "int8"), e_y, self.activation_bits)
+
+
+def quantize(program: Program, calibration_inputs: Sequence[Mapping[str, np.ndarray]],
+             bits: Mapping[str, int] | None = None) -> Program:
     """An int8 version of `program`'s conv / dense layers and residual adds (see the module
-    docstring); the outputs stay float32."""
+    docstring); the outputs stay float32. With `bits` ({"weights": 1 or 2, "activations":
+    1 to 4}) every layer but the first and the last gets low-bit weights and activations
+    (`frittata.quantize_lowbit`), which the CPU target runs on bit-serial kernels."""
     if not calibration_inputs:
         raise FrittataError("quantize: expected at least one calibration input dict, got none")
-    quantizer = _Quantizer(_peaks(program, calibration_inputs))
+    peaks = _peaks(program, calibration_inputs)
+    if bits is None:
+        quantizer = _Quantizer(peaks)
+    else:
+        quantizer = LowBitQuantizer(peaks, bits, program)
     for node in postorder(program.outputs.values()):
         quantizer.visit(node)
     return Program({n: quantizer.memo[id(t)] for n, t in program.outputs.items()})

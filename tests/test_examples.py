@@ -7,7 +7,7 @@ import sys
 import pytest
 
 EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "examples").glob("*.py"))
-ARGS = {"train_digits.py": ["--quick"]}
+ARGS = {"train_digits.py": ["--quick"], "lowbit_networks.py": ["--quick"]}
 """Arguments that shorten a script's run for CI (the full run is a benchmark)."""
 
 

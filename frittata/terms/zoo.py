@@ -96,21 +96,39 @@ def _basic_block(w: _Weights, x: Term, out: int, stride: int) -> Term:
     return tb.relu(tb.add(h, skip))
 
 
-def resnet18(seed: int = 0, blocks: tuple[int, ...] = (2, 2, 2, 2)) -> Program:
-    """ResNet-18: x float32[1, 3, 224, 224] -> y float32[1, 1000] (logits).
+def resnet18(seed: int = 0, blocks: tuple[int, ...] = (2, 2, 2, 2), size: int = 224) -> Program:
+    """ResNet-18: x float32[1, 3, size, size] (224 by default) -> y float32[1, 1000] (logits).
 
     7x7/2 conv, 3x3/2 max pool, four stages of basic blocks (64, 128, 256, 512 channels; the
     first block of stages 2-4 strides by 2 with a 1x1 conv + batch norm shortcut), global
     average pool and a dense layer. `blocks` sets the blocks per stage (ResNet-34: 3, 4, 6, 3).
     """
     w = _Weights(seed)
-    h = tb.relu(_conv_bn(w, tb.var("x", (1, 3, 224, 224)), 64, 7, 2))
+    h = tb.relu(_conv_bn(w, tb.var("x", (1, 3, size, size)), 64, 7, 2))
     h = tb.max_pool2d(h, 3, 2, pads=1)
     for stage, count in enumerate(blocks):
         for i in range(count):
             h = _basic_block(w, h, 64 << stage, 2 if stage and not i else 1)
     h = tb.flatten(tb.global_avg_pool(h))
     return Program({"y": _dense(w, h, 1000, gain=1.0)})
+
+
+VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
+"""VGG-11's features: 3x3 convolutions (output channels) and 2x2 max pools ("M")."""
+
+
+def vgg11(seed: int = 0, size: int = 224, classes: int = 1000) -> Program:
+    """A VGG-11-style network: x float32[1, 3, size, size] -> y float32[1, classes].
+
+    VGG-11's eight 3x3 convolutions (each with batch norm and ReLU) and five 2x2 max pools,
+    then a global average pool and one dense layer in place of the three fully connected
+    layers (which would hold 120 M of its 130 M parameters); `size` must divide by 32.
+    """
+    w = _Weights(seed)
+    h = tb.var("x", (1, 3, size, size))
+    for layer in VGG11:
+        h = tb.max_pool2d(h, 2, 2) if layer == "M" else tb.relu(_conv_bn(w, h, int(layer), 3))
+    return Program({"y": _dense(w, tb.flatten(tb.global_avg_pool(h)), classes, gain=1.0)})
 
 
 def _bottleneck(w: _Weights, x: Term, width: int, stride: int) -> Term:
@@ -261,6 +279,7 @@ ZOO: dict[str, Callable[..., Program]] = {
 LARGE: dict[str, Callable[..., Program]] = {
     "resnet50": resnet50,
     "efficientnet_style": efficientnet_style,
+    "vgg11": vgg11,
 }
 """Bigger models, for compile-time benchmarks; `get` builds them too (tests iterate `ZOO` only)."""
 

@@ -1,0 +1,67 @@
+"""Low-bit quantization: the middle layers get packed 1-2 bit weights and 1-4 bit activations
+with integer glue only, the first and last stay int8, and the CPU target runs them on the
+bit-serial kernels bit-exact against the interpreter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import frittata as ft
+from frittata.quantize_lowbit import weight_codes
+from frittata.terms import zoo
+from frittata.terms.ops import Op
+from frittata.terms.term import postorder
+
+
+def _calibrated(program: ft.Program, rng, bits: dict) -> tuple[ft.Program, dict]:
+    shape = program.inputs["x"].shape
+    calibration = [{"x": rng.standard_normal(shape).astype(np.float32)} for _ in range(2)]
+    return ft.quantize(program, calibration, bits=bits), {"x": rng.standard_normal(shape).astype(np.float32)}
+
+
+def _lowbit_contractions(program: ft.Program) -> list:
+    return [t for t in postorder(program.outputs.values())
+            if t.op in (Op.CONV2D, Op.DENSE) and t.args[1].op == Op.BITUNPACK]
+
+
+def _integer_back_to_a_layer(t) -> bool:
+    """Every term from `t` back to the contractions that produced it is an integer."""
+    if t.op in (Op.CONV2D, Op.DENSE, Op.PARAM, Op.CONST):
+        return True
+    return t.dtype != "float32" and all(_integer_back_to_a_layer(a) for a in t.args)
+
+
+@pytest.mark.parametrize("model, weights, activations, kernel", [
+    ("small_cnn", 1, 2, "bitserial_conv2d"), ("mlp", 2, 3, "bitserial_dense")])
+def test_middle_layers_run_bit_serial_and_bit_exact(rng, model, weights, activations, kernel):
+    program = zoo.get(model)
+    low, x = _calibrated(program, rng, {"weights": weights, "activations": activations})
+    contractions = [t for t in postorder(low.outputs.values()) if t.op in (Op.CONV2D, Op.DENSE)]
+    middle = _lowbit_contractions(low)
+    assert len(middle) == 1 and contractions[0] not in middle and contractions[-1] not in middle
+    assert middle[0].args[1].args[0].shape[-2] == weights
+    clip = middle[0].args[0].args[0]
+    assert clip.op == Op.CLIP and (clip.attr("lo"), clip.attr("hi")) == (0, (1 << activations) - 1)
+    assert _integer_back_to_a_layer(middle[0].args[0]), "requantization between layers must be integer"
+    module = ft.compile(low, target="llvm")
+    assert kernel in [k.split("_", 1)[1] for k in module.report["backend"]["kernels"]]
+    for name, want in ft.evaluate(low, x).items():
+        np.testing.assert_array_equal(module.run(**x)[name], want)
+
+
+def test_weight_codes_are_signs_scaled_by_the_mean_magnitude(rng):
+    w = rng.standard_normal((8, 16, 3, 3)).astype(np.float32) * 0.1
+    codes, e_w = weight_codes(w, 1)
+    np.testing.assert_array_equal(codes, (w >= 0).astype(np.int8))
+    assert 0.5 < 2.0 ** e_w / np.abs(w).mean() < 2
+    codes, e_w = weight_codes(w, 2)
+    values = (2 * codes.astype(np.float64) - 3) * 2.0 ** e_w
+    assert set(np.unique(codes)) <= {0, 1, 2, 3} and np.abs(values - w).mean() < np.abs(w).mean() / 2
+
+
+@pytest.mark.parametrize("bits", [{"weights": 3, "activations": 2}, {"weights": 1, "activations": 8},
+                                  {"weights": 1}])
+def test_bad_bits_are_refused(bits):
+    with pytest.raises(ft.FrittataError, match="quantize: expected"):
+        ft.quantize(zoo.get("small_cnn"), [{"x": np.zeros((1, 3, 16, 16), np.float32)}], bits=bits)
