@@ -1,0 +1,131 @@
+"""Low-bit (bit-serial) convolutions and a low-bit VGG-11-style network against frittata fp32 and
+int8 and onnxruntime fp32, measured in the same run on 1 and 2 threads.
+
+Prints the CPU and its vector ISA, then median latencies and ratios (peer / ours: above 1 means
+the low-bit form is faster):
+  * the 3x3 convolutions of ResNet-18 (batch 1, 224x224 input) as fp32 conv2d, int8 conv2d,
+    A1W1 and A2W1 bitserial_conv2d over 64-bit words (the run-time bitpack of the activations
+    included), and onnxruntime's fp32 Conv;
+  * a VGG-11-style network (`zoo.vgg11`: VGG-11's convolutions with batch norm, a global pool
+    and one dense layer) compiled in fp32, quantized to int8 (`ft.quantize`), and to W1A1 and
+    W1A2 (`ft.quantize(..., bits=...)`, first and last layers int8), and onnxruntime fp32.
+The issue's goal: W1A2 >= 3x faster than our fp32 whole network, W1A1 >= 5x.
+Run: python bench/lowbit_bench.py [--repeat N] [--size S] [--skip-layers] [--skip-network]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+import frittata as ft
+from frittata import terms as T
+from frittata.backends.jit import host
+from frittata.benchmark import median_ms
+from frittata.terms import zoo
+from frittata.terms.onnx_export import to_onnx
+
+RESNET18_CONVS = [  # (in channels, out channels, input size, stride): ResNet-18's 3x3 convolutions
+    (64, 64, 56, 1), (64, 128, 56, 2), (128, 128, 28, 1), (128, 256, 28, 2), (256, 256, 14, 1),
+    (256, 512, 14, 2), (512, 512, 7, 1)]
+THREADS = (1, 2)
+
+
+def cpu() -> str:
+    """The CPU's name, the llvm target and whether it has a vector popcount."""
+    name = "?"
+    try:
+        with open("/proc/cpuinfo") as info:
+            name = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "?")
+    except OSError:
+        pass
+    target = host()
+    popcount = "VPOPCNTQ" if "+avx512vpopcntdq" in target.features.split(",") else "nibble-lookup (VPSHUFB)"
+    return f"{name}; llvm cpu {target.cpu}, {target.lanes} fp32 lanes, popcount {popcount}"
+
+
+def ort_ms(program: ft.Program, inputs: dict, threads: int, repeat: int) -> float:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    session = ort.InferenceSession(to_onnx(program).SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    return median_ms(lambda: session.run(None, inputs), repeat)
+
+
+def ours_ms(program: ft.Program, inputs: dict, threads: int, repeat: int) -> float:
+    module = ft.compile(program, target="llvm", threads=threads)
+    once = time.perf_counter()
+    module.run(**inputs)
+    slow = time.perf_counter() - once > 1.0
+    return median_ms(lambda: module.run(**inputs), 3 if slow else repeat, warmup=0 if slow else 2)
+
+
+def conv_forms(cin: int, cout: int, size: int, stride: int, rng: np.random.Generator) -> dict:
+    """fp32, int8, A1W1 and A2W1 forms of one convolution, with their inputs."""
+    xf = rng.standard_normal((1, cin, size, size)).astype(np.float32)
+    wf = (rng.standard_normal((cout, cin, 3, 3)) * 0.05).astype(np.float32)
+    codes = rng.integers(0, 2, (cout, cin, 3, 3)).astype(np.int8)
+    packed = T.param("w", T.evaluate(T.bitpack(T.var("c", codes.shape, "int8"), 1, 1), {"c": codes}))
+    forms = {
+        "fp32": (T.conv2d(T.var("x", xf.shape), T.param("w", wf), stride, 1), xf),
+        "int8": (T.conv2d(T.var("x", xf.shape, "int8"), T.param("w", (wf * 1000).astype(np.int8)), stride, 1),
+                 rng.integers(-127, 128, xf.shape).astype(np.int8)),
+    }
+    for bits in (1, 2):
+        x = T.bitpack(T.var("x", xf.shape, "int8"), bits, 1)
+        forms[f"A{bits}W1"] = (T.bitserial_conv2d(x, packed, stride, 1, encoding="bipolar"),
+                               rng.integers(0, 1 << bits, xf.shape).astype(np.int8))
+    return {name: (ft.Program({"y": term}), {"x": data}) for name, (term, data) in forms.items()}
+
+
+def bench_layers(repeat: int) -> None:
+    rng = np.random.default_rng(0)
+    print("\nResNet-18 3x3 convolutions, ms (median); ratio = fp32 / low-bit")
+    for cin, cout, size, stride in RESNET18_CONVS:
+        forms = conv_forms(cin, cout, size, stride, rng)
+        for threads in THREADS:
+            ms = {name: ours_ms(p, x, threads, repeat) for name, (p, x) in forms.items()}
+            onnx = ort_ms(*forms["fp32"], threads, repeat)
+            print(f"  {cin:>3}->{cout:<3} {size:>3}x{size:<3} s{stride} {threads}T: fp32 {ms['fp32']:7.3f}  "
+                  f"int8 {ms['int8']:8.3f}  A1W1 {ms['A1W1']:6.3f}  A2W1 {ms['A2W1']:6.3f}  ort {onnx:7.3f}  "
+                  f"| A1W1 {ms['fp32'] / ms['A1W1']:5.2f}x ({onnx / ms['A1W1']:5.2f}x ort)  "
+                  f"A2W1 {ms['fp32'] / ms['A2W1']:5.2f}x ({onnx / ms['A2W1']:5.2f}x ort)")
+
+
+def bench_network(size: int, repeat: int) -> None:
+    rng = np.random.default_rng(0)
+    program = zoo.vgg11(size=size)
+    x = {"x": rng.standard_normal(program.inputs["x"].shape).astype(np.float32)}
+    calibration = [x]
+    forms = {"fp32": program, "int8": ft.quantize(program, calibration),
+             "W1A1": ft.quantize(program, calibration, bits={"weights": 1, "activations": 1}),
+             "W1A2": ft.quantize(program, calibration, bits={"weights": 1, "activations": 2})}
+    print(f"\nVGG-11-style network at {size}x{size}, ms (median); ratio = fp32 / low-bit")
+    for threads in THREADS:
+        ms = {name: ours_ms(p, x, threads, repeat) for name, p in forms.items()}
+        onnx = ort_ms(program, x, threads, repeat)
+        print(f"  {threads}T: fp32 {ms['fp32']:8.2f}  int8 {ms['int8']:8.2f}  W1A1 {ms['W1A1']:8.2f}  "
+              f"W1A2 {ms['W1A2']:8.2f}  ort fp32 {onnx:8.2f}  | W1A1 {ms['fp32'] / ms['W1A1']:5.2f}x "
+              f"({onnx / ms['W1A1']:5.2f}x ort)  W1A2 {ms['fp32'] / ms['W1A2']:5.2f}x ({onnx / ms['W1A2']:5.2f}x ort)"
+              f"  goal W1A2 >= 3x, W1A1 >= 5x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--size", type=int, default=224, help="VGG input size (a multiple of 32)")
+    parser.add_argument("--skip-layers", action="store_true")
+    parser.add_argument("--skip-network", action="store_true")
+    args = parser.parse_args()
+    print(cpu())
+    if not args.skip_layers:
+        bench_layers(args.repeat)
+    if not args.skip_network:
+        bench_network(args.size, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
