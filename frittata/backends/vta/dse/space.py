@@ -32,9 +32,9 @@ class DesignSpace:
     log_batch: tuple[int, ...] = (0, 1, 2)
     log_block: tuple[int, ...] = (3, 4, 5)
     log_uop_buff_size: tuple[int, ...] = (15,)
-    log_inp_buff_size: tuple[int, ...] = (14, 15, 16)
-    log_wgt_buff_size: tuple[int, ...] = (17, 18, 19)
-    log_acc_buff_size: tuple[int, ...] = (16, 17, 18)
+    log_inp_buff_size: tuple[int, ...] = (13, 14, 15, 16)
+    log_wgt_buff_size: tuple[int, ...] = (16, 17, 18, 19)
+    log_acc_buff_size: tuple[int, ...] = (15, 16, 17, 18)
     log_bus_width: tuple[int, ...] = (6, 7, 8)
     gemm_stages: tuple[int, ...] = (1, 2, 3, 4)
     clocks_mhz: tuple[float, ...] = CLOCKS_MHZ
