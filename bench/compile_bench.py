@@ -8,7 +8,9 @@ extraction and emission again, no LLVM work); then the saved file's size and its
 (`frittata.load`, in this process), and the run time of the compiled module (median of 20 runs)
 to check it did not change. Goals for
 ResNet-18 / ResNet-50 on 2 cores: cold < 5 s / < 15 s, warm < 1 s, load < 0.5 s. The machine
-is shared, so every figure is the median over --repeat rounds; print the CPU with it.
+is shared, so every figure is the median over --repeat rounds; print the CPU with it. The
+bench keeps its caches in a temporary folder of its own (so the cold compile is cold), whatever
+FRITTATA_CACHE and FRITTATA_CACHE_DIR say.
 
 Run: python bench/compile_bench.py [--models resnet18 resnet50 ...] [--repeat 3] [--threads 2]
 """
@@ -60,6 +62,7 @@ def bench(name: str, repeat: int, threads: int | None) -> None:
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as cache:
             os.environ["FRITTATA_CACHE_DIR"] = cache
+            os.environ["FRITTATA_CACHE"] = "1"
             for kind in rounds:
                 if kind == "kernel-warm":
                     shutil.rmtree(Path(cache) / "compiles")

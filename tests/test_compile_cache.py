@@ -1,6 +1,7 @@
 """The compile cache: a second compile of the same program and options is read back (same
 outputs, same optimized program), anything else that changes the result misses, options that
-are code are not cached, and a damaged entry is rebuilt with a warning."""
+are code are not cached, a damaged entry is rebuilt with a warning, and an entry's parameters
+are used where they lie in the file read back (aligned, uncopied)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 import frittata as ft
 from frittata import compile_cache
+from frittata.backends import fileformat
 from frittata import terms as T
 from frittata.backends.kernel_cache import CacheWarning, EntryCache
 from frittata.extract.cpu_model import CpuModel
@@ -78,3 +80,12 @@ def test_an_edited_rule_file_misses(cache_dir, tmp_path):
     path.write_text(path.read_text().replace("mine-a", "mine-b"))
     edited = ft.compile(program, rules=[str(path)])
     assert "cached" not in edited.report and edited.report["stages"]["saturate"]["fired"].get("mine-b", 0) >= 1
+
+
+def test_an_entry_gives_aligned_parameters_where_they_lie(cache_dir):
+    first = ft.compile(zoo.get("mlp"), threads=1)
+    (entry,) = EntryCache(cache_dir, "compiles").entries()
+    _, saved = compile_cache.lookup(entry.stem)
+    assert saved.params and all(a.ctypes.data % fileformat.ALIGN == 0 and not a.flags.owndata
+                                for a in saved.params.values())
+    _check(ft.compile(zoo.get("mlp"), threads=1), first.program)

@@ -30,9 +30,13 @@ from pathlib import Path
 import llvmlite
 from llvmlite import binding as llvm
 
+from frittata.backends.fileformat import read_aligned
 from frittata.backends.jit import Machine, Unit
+from frittata.errors import ModuleFormatError
 
 MAGIC = b"FRTKCACH"
+HEAD = len(MAGIC) + 64
+"""Bytes of an entry's frame before its body: magic, key and checksum."""
 LENGTH = struct.Struct("<Q")
 SUFFIX = ".fkc"
 KINDS = ("kernels", "compiles")
@@ -79,12 +83,14 @@ class EntryCache:
     def path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}{SUFFIX}"
 
-    def read(self, key: str) -> bytes | None:
-        """The body filed under `key`, or None (missing, or unreadable: then a CacheWarning)."""
+    def read(self, key: str) -> memoryview | None:
+        """The body filed under `key`, or None (missing, or unreadable: then a CacheWarning).
+        The file is read into an ALIGN-aligned buffer and the body is a view of it, uncopied:
+        the body's byte `i` lies at an address `HEAD + i` past a multiple of ALIGN."""
         path = self.path(key)
         try:
-            data = path.read_bytes()
-        except OSError:
+            data = read_aligned(path)
+        except (OSError, ModuleFormatError):
             return None
         body = _unframe(data, key)
         if body is None:
@@ -92,14 +98,19 @@ class EntryCache:
                           f"{key[:16]}...); rebuilding it", CacheWarning, stacklevel=3)
         return body
 
-    def write(self, key: str, body: bytes) -> None:
-        """File `body` under `key`: a temporary file renamed into place (atomic)."""
+    def write(self, key: str, *body: bytes) -> None:
+        """File the concatenation of the `body` parts under `key`: a temporary file renamed into
+        place (atomic). The parts are hashed and written one after the other, never joined."""
         path = self.path(key)
+        digest = hashlib.sha256()
+        for part in body:
+            digest.update(part)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=SUFFIX)
             with os.fdopen(fd, "wb") as out:
-                out.write(MAGIC + bytes.fromhex(key) + hashlib.sha256(body).digest() + body)
+                for part in (MAGIC, bytes.fromhex(key), digest.digest(), *body):
+                    out.write(part)
             os.replace(tmp, path)
         except OSError as error:
             warnings.warn(f"cache: could not write {path}: {error}", CacheWarning, stacklevel=3)
@@ -107,7 +118,7 @@ class EntryCache:
     def get(self, key: str) -> Unit | None:
         """The kernel unit filed under `key`, or None."""
         body = self.read(key)
-        unit = None if body is None else _unit(body)
+        unit = None if body is None else _unit(bytes(body))
         if body is not None and unit is None:
             warnings.warn(f"cache: {self.path(key)} holds no kernel unit; rebuilding it", CacheWarning, stacklevel=2)
         return unit
@@ -131,12 +142,11 @@ class EntryCache:
         return len(files)
 
 
-def _unframe(data: bytes, key: str) -> bytes | None:
-    head = len(MAGIC) + 64
-    if len(data) < head or data[:len(MAGIC)] != MAGIC or data[len(MAGIC):len(MAGIC) + 32] != bytes.fromhex(key):
+def _unframe(data: memoryview, key: str) -> memoryview | None:
+    if len(data) < HEAD or data[:len(MAGIC)] != MAGIC or data[len(MAGIC):len(MAGIC) + 32] != bytes.fromhex(key):
         return None
-    body = data[head:]
-    return body if hashlib.sha256(body).digest() == data[len(MAGIC) + 32:head] else None
+    body = data[HEAD:]
+    return body if hashlib.sha256(body).digest() == data[len(MAGIC) + 32:HEAD] else None
 
 
 def _unit(body: bytes) -> Unit | None:
