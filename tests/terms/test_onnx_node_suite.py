@@ -25,15 +25,6 @@ KNOWN_FAILURES = {
     # Quantization is per-tensor or per-axis to int8/uint8: no 16-bit outputs, no blocked scales.
     "quantization": """quantizelinear_uint16 quantizelinear_int16 quantizelinear_blocked_asymmetric
                        quantizelinear_blocked_symmetric dequantizelinear_blocked""",
-    # Resize: cubic interpolation, antialiasing and tf_crop_and_resize (regions of interest) are not supported.
-    "resize modes": """resize_upsample_scales_cubic resize_upsample_scales_cubic_align_corners
-        resize_downsample_scales_cubic resize_downsample_scales_cubic_align_corners resize_upsample_sizes_cubic
-        resize_downsample_sizes_cubic resize_upsample_scales_cubic_A_n0p5_exclude_outside
-        resize_downsample_scales_cubic_A_n0p5_exclude_outside resize_upsample_scales_cubic_asymmetric
-        resize_tf_crop_and_resize resize_tf_crop_and_resize_extrapolation_value
-        resize_downsample_scales_linear_antialias resize_downsample_sizes_linear_antialias
-        resize_downsample_scales_cubic_antialias resize_downsample_sizes_cubic_antialias
-        resize_tf_crop_and_resize_axes_2_3 resize_tf_crop_and_resize_axes_3_2""",
 }
 EXPECTED_TO_FAIL = {"test_" + name for names in KNOWN_FAILURES.values() for name in names.split()}
 
