@@ -9,7 +9,9 @@ V words of one (kh, kw, j, k) adjacent, so one vector load gives the words of V 
 
 with V the 64-bit lanes of the target's vectors (4 with AVX2, 8 with AVX-512); computed weights
 are read in place with V = 1 (the same layout). Each thread takes a share of the rows
-(n, ob, oh) and walks a row in blocks of up to R pixels, each pixel's accumulator a vector:
+(n, oh, ob) (the channel blocks of one output row in turn, its input rows staying in cache) and
+walks a row in blocks of up to R pixels, each pixel's accumulator a vector; only
+the border columns, whose window may leave the image, check the column of each load:
 
     acc[r] += ctpop(splat(x[n, ih, iw_r, i, k]) & wv[ob, kh, kw, j, k, :]) << (i + j)
     bipolar weights: out = 2 acc - (2^B - 1) Σ_{kh,kw,k,i} ctpop(x[n, ih, iw_r, i, k]) << i
@@ -58,6 +60,16 @@ class Geometry:
     strides: tuple[int, int]
     dilations: tuple[int, int]
     v: int
+    width: int
+    left: int
+
+    @property
+    def interior(self) -> tuple[int, int]:
+        """[lo, hi): the output columns whose window lies inside the image's columns."""
+        sw, reach = self.strides[1], (self.kw - 1) * self.dilations[1]
+        lo = min(-(-self.left // sw), self.ow)
+        hi = min(self.ow, (self.width - 1 + self.left - reach) // sw + 1)
+        return lo, max(lo, hi)
 
     @property
     def blocks(self) -> int:
@@ -69,10 +81,10 @@ class Geometry:
         v = max(1, lanes // 2) if t.args[1].op == Op.PARAM else 1
         if t.op == Op.BITSERIAL_DENSE:
             m = x.size // (x.shape[-1] * x.shape[-2])
-            return cls(m, w.shape[0], 1, 1, 1, 1, x.shape[-2], w.shape[-2], w.shape[-1], (1, 1), (1, 1), v)
+            return cls(m, w.shape[0], 1, 1, 1, 1, x.shape[-2], w.shape[-2], w.shape[-1], (1, 1), (1, 1), v, 1, 0)
         _, o, oh, ow = t.shape
         return cls(x.shape[0], o, oh, ow, w.shape[1], w.shape[2], x.shape[-2], w.shape[-2], w.shape[-1],
-                   t.attr("strides"), t.attr("dilations"), v)
+                   t.attr("strides"), t.attr("dilations"), v, x.shape[2], t.attr("pads")[1])
 
 
 def repack(weights: np.ndarray, v: int) -> np.ndarray:
@@ -118,18 +130,44 @@ class Emitter:
         self.ctpop1 = intrinsic(k.module, f"llvm.ctpop.i{self.wtype.width}", self.wtype, [self.wtype])
 
     def rows(self) -> None:
-        """This thread's rows (n, ob, oh), each in blocks of PIXELS pixels and a tail."""
+        """This thread's rows (n, oh, ob): the columns whose window is inside the image without
+        a column check, the left and right border columns with one."""
         g, b = self.g, self.k.b
         lo, hi = self.k.split(g.n * g.blocks * g.oh)
+        inside, outside = g.interior
         with for_range(b, lo, hi, name="row") as row:
-            n, ob, oh = _unflatten(b, row, (g.n, g.blocks, g.oh))
-            r = min(PIXELS, g.ow)
-            with for_range(b, 0, g.ow // r, name="px") as block:
-                self.pixels(n, ob, oh, b.mul(block, i64(r)), r)
-            for ow in range(g.ow // r * r, g.ow):
-                self.pixels(n, ob, oh, i64(ow), 1)
+            n, oh, ob = _unflatten(b, row, (g.n, g.oh, g.blocks))
+            self.segment(n, ob, oh, 0, inside, True)
+            self.segment(n, ob, oh, inside, outside, False)
+            self.segment(n, ob, oh, outside, g.ow, True)
 
-    def pixels(self, n: ir.Value, ob: ir.Value, oh: ir.Value, ow0: ir.Value, count: int) -> None:
+    def segment(self, n, ob, oh, start: int, stop: int, checked: bool) -> None:
+        """Columns [start, stop) of a row: blocks of PIXELS, then single pixels."""
+        b, r = self.k.b, PIXELS
+        blocks = (stop - start) // r
+        if blocks:
+            with for_range(b, 0, blocks, name="px") as block:
+                self.pixels(n, ob, oh, b.add(b.mul(block, i64(r)), i64(start)), r, checked)
+        if start + blocks * r < stop:
+            with for_range(b, start + blocks * r, stop, name="one") as ow:
+                self.pixels(n, ob, oh, ow, 1, checked)
+
+    def load_x(self, n, ih, iw, plane: int, word, checked: bool) -> ir.Value:
+        """x[n, ih, iw, plane, word] in padded coordinates, 0 in the padding; the column is
+        checked only where the window may leave the image."""
+        if self.x.bounds is None:
+            return load(self.k, self.x, [n, ih, iw, i64(plane), word])
+        b, (_, (top, bottom), (left, right), _, _) = self.k.b, self.x.bounds
+        valid = b.and_(b.icmp_signed(">=", ih, i64(top)), b.icmp_signed("<", ih, i64(bottom)))
+        ih = b.select(valid, ih, i64(top))
+        if checked:
+            inside = b.and_(b.icmp_signed(">=", iw, i64(left)), b.icmp_signed("<", iw, i64(right)))
+            valid, iw = b.and_(valid, inside), b.select(inside, iw, i64(left))
+        plain = View(self.x.buf, self.x.shape, self.x.offset, self.x.strides)
+        value = b.load(self.k.address(plain, [n, ih, iw, i64(plane), word]), typ=self.wtype)
+        return b.select(valid, value, ir.Constant(self.wtype, 0))
+
+    def pixels(self, n: ir.Value, ob: ir.Value, oh: ir.Value, ow0: ir.Value, count: int, checked: bool) -> None:
         g, b = self.g, self.k.b
         accs = [entry_alloca(b, self.acc_type, "acc") for _ in range(count)]
         ones = [entry_alloca(b, I64, "ones") for _ in range(count)] if self.bipolar else []
@@ -144,18 +182,18 @@ class Emitter:
             for s in range(g.kw):
                 iws = [b.add(b.mul(b.add(ow0, i64(p)), i64(sw)), i64(s * dw)) for p in range(count)]
                 with for_range(b, 0, g.words, name="word") as word:
-                    self.step(n, ih, iws, ob, r, s, word, accs, ones)
+                    self.step(n, ih, iws, ob, r, s, word, accs, ones, checked)
         for p in range(count):
             self.store(n, ob, oh, b.add(ow0, i64(p)), accs[p], ones[p] if ones else None)
 
-    def step(self, n, ih, iws, ob, r: int, s: int, word, accs: list, ones: list) -> None:
+    def step(self, n, ih, iws, ob, r: int, s: int, word, accs: list, ones: list, checked: bool) -> None:
         """One word of every plane pair, for each pixel of the block."""
         g, b = self.g, self.k.b
         splats = []
         for i in range(g.a):
             row = []
             for p, iw in enumerate(iws):
-                value = load(self.k, self.x, [n, ih, iw, i64(i), word])
+                value = self.load_x(n, ih, iw, i, word, checked)
                 if ones:
                     counted = b.shl(b.zext(b.call(self.ctpop1, [value]), I64) if self.wtype.width < 64
                                     else b.call(self.ctpop1, [value]), i64(i))
