@@ -2,7 +2,7 @@
 int8 and onnxruntime fp32, measured in the same run on 1 and 2 threads.
 
 Prints the CPU and its vector ISA, then median latencies and ratios (peer / ours: above 1 means
-the low-bit form is faster):
+the low-bit form is faster), every form of a case timed in interleaved rounds:
   * the 3x3 convolutions of ResNet-18 (batch 1, 224x224 input) as fp32 conv2d, int8 conv2d,
     A1W1 and A2W1 bitserial_conv2d over 64-bit words (the run-time bitpack of the activations
     included), and onnxruntime's fp32 Conv;
@@ -24,7 +24,6 @@ import onnxruntime as ort
 import frittata as ft
 from frittata import terms as T
 from frittata.backends.jit import host
-from frittata.benchmark import median_ms
 from frittata.terms import zoo
 from frittata.terms.onnx_export import to_onnx
 
@@ -32,6 +31,7 @@ RESNET18_CONVS = [  # (in channels, out channels, input size, stride): ResNet-18
     (64, 64, 56, 1), (64, 128, 56, 2), (128, 128, 28, 1), (128, 256, 28, 2), (256, 256, 14, 1),
     (256, 512, 14, 2), (512, 512, 7, 1)]
 THREADS = (1, 2)
+SLOW_S = 1.0
 
 
 def cpu() -> str:
@@ -47,20 +47,34 @@ def cpu() -> str:
     return f"{name}; llvm cpu {target.cpu}, {target.lanes} fp32 lanes, popcount {popcount}"
 
 
-def ort_ms(program: ft.Program, inputs: dict, threads: int, repeat: int) -> float:
+def ort_run(program: ft.Program, inputs: dict, threads: int):
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     session = ort.InferenceSession(to_onnx(program).SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
-    return median_ms(lambda: session.run(None, inputs), repeat)
+    return lambda: session.run(None, inputs)
 
 
-def ours_ms(program: ft.Program, inputs: dict, threads: int, repeat: int) -> float:
+def ours_run(program: ft.Program, inputs: dict, threads: int):
     module = ft.compile(program, target="llvm", threads=threads)
-    once = time.perf_counter()
-    module.run(**inputs)
-    slow = time.perf_counter() - once > 1.0
-    return median_ms(lambda: module.run(**inputs), 3 if slow else repeat, warmup=0 if slow else 2)
+    return lambda: module.run(**inputs)
+
+
+def interleaved_ms(runs: dict, repeat: int) -> dict[str, float]:
+    """Median ms of each run, measured in rounds (one call of each per round, after a warm-up
+    call) so that the load of a shared machine falls on all of them alike; a run slower than
+    SLOW_S gets 3 rounds."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():
+        run()
+    for round_ in range(repeat):
+        for name, run in runs.items():
+            if round_ >= 3 and times[name] and min(times[name]) > SLOW_S:
+                continue
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) * 1e3 for name, t in times.items()}
 
 
 def conv_forms(cin: int, cout: int, size: int, stride: int, rng: np.random.Generator) -> dict:
@@ -87,8 +101,9 @@ def bench_layers(repeat: int) -> None:
     for cin, cout, size, stride in RESNET18_CONVS:
         forms = conv_forms(cin, cout, size, stride, rng)
         for threads in THREADS:
-            ms = {name: ours_ms(p, x, threads, repeat) for name, (p, x) in forms.items()}
-            onnx = ort_ms(*forms["fp32"], threads, repeat)
+            runs = {name: ours_run(p, x, threads) for name, (p, x) in forms.items()}
+            ms = interleaved_ms({**runs, "ort": ort_run(*forms["fp32"], threads)}, repeat)
+            onnx = ms["ort"]
             print(f"  {cin:>3}->{cout:<3} {size:>3}x{size:<3} s{stride} {threads}T: fp32 {ms['fp32']:7.3f}  "
                   f"int8 {ms['int8']:8.3f}  A1W1 {ms['A1W1']:6.3f}  A2W1 {ms['A2W1']:6.3f}  ort {onnx:7.3f}  "
                   f"| A1W1 {ms['fp32'] / ms['A1W1']:5.2f}x ({onnx / ms['A1W1']:5.2f}x ort)  "
@@ -105,8 +120,9 @@ def bench_network(size: int, repeat: int) -> None:
              "W1A2": ft.quantize(program, calibration, bits={"weights": 1, "activations": 2})}
     print(f"\nVGG-11-style network at {size}x{size}, ms (median); ratio = fp32 / low-bit")
     for threads in THREADS:
-        ms = {name: ours_ms(p, x, threads, repeat) for name, p in forms.items()}
-        onnx = ort_ms(program, x, threads, repeat)
+        runs = {name: ours_run(p, x, threads) for name, p in forms.items()}
+        ms = interleaved_ms({**runs, "ort": ort_run(program, x, threads)}, repeat)
+        onnx = ms["ort"]
         print(f"  {threads}T: fp32 {ms['fp32']:8.2f}  int8 {ms['int8']:8.2f}  W1A1 {ms['W1A1']:8.2f}  "
               f"W1A2 {ms['W1A2']:8.2f}  ort fp32 {onnx:8.2f}  | W1A1 {ms['fp32'] / ms['W1A1']:5.2f}x "
               f"({onnx / ms['W1A1']:5.2f}x ort)  W1A2 {ms['fp32'] / ms['W1A2']:5.2f}x ({onnx / ms['W1A2']:5.2f}x ort)"

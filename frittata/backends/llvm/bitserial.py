@@ -16,10 +16,16 @@ the border columns, whose window may leave the image, check the column of each l
     acc[r] += ctpop(splat(x[n, ih, iw_r, i, k]) & wv[ob, kh, kw, j, k, :]) << (i + j)
     bipolar weights: out = 2 acc - (2^B - 1) Σ_{kh,kw,k,i} ctpop(x[n, ih, iw_r, i, k]) << i
 
-(popcount(x & w) - popcount(x & ~w) = 2 popcount(x & w) - popcount(x)). `llvm.ctpop` on the
-vector becomes VPOPCNTQ where the target has AVX512-VPOPCNTDQ, and the nibble lookup (VPSHUFB of
-each half byte, VPSADBW summing the bytes) on AVX2. Pixels in the padding read as 0 words (a
-select after a clamped load), which contribute nothing.
+(popcount(x & w) - popcount(x & ~w) = 2 popcount(x & w) - popcount(x)). Two popcount paths:
+
+  * `llvm.ctpop` of the 64-bit lanes, which is VPOPCNTQ where the target has AVX512-VPOPCNTDQ
+    (the AVX-512 kernels, V = 8) and LLVM's expansion elsewhere;
+  * on AVX2 (V = 4 words of 64 bits) the nibble lookup: `llvm.ctpop.v32i8` (VPSHUFB of each
+    half byte in a 16-entry table, added) per word pair, accumulated as byte counts per shift
+    class c = i + j, and only every so many words (the whole window when at most 255 // 8
+    words fit, else a kernel row, a tap or a word) summed by VPSADBW into the accumulators.
+
+Pixels in the padding read as 0 words (a select after a clamped load), which contribute nothing.
 """
 
 from __future__ import annotations
@@ -41,7 +47,9 @@ from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
 PIXELS = 4
-"""R: output pixels of one row sharing each weight vector load."""
+"""R: output pixels of one row sharing each weight vector load (fewer where byte counters
+would not leave the 16 AVX2 registers enough room)."""
+BYTES = ir.VectorType(ir.IntType(8), 32)
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,25 @@ class Emitter:
         self.acc_type = ir.VectorType(I64, g.v)
         self.ctpop = intrinsic(k.module, f"llvm.ctpop.v{g.v}i{self.wtype.width}", self.vec, [self.vec])
         self.ctpop1 = intrinsic(k.module, f"llvm.ctpop.i{self.wtype.width}", self.wtype, [self.wtype])
+        self.classes = g.a + g.b - 1
+        self.bytewise = k.module.triple.split("-")[0] == "x86_64" and k.lanes == 8 and word == "int64" and g.v == 4
+        if self.bytewise:
+            self.ctpop8 = intrinsic(k.module, "llvm.ctpop.v32i8", BYTES, [BYTES])
+            self.psadbw = intrinsic(k.module, "llvm.x86.avx2.psad.bw", self.acc_type, [BYTES, BYTES])
+        self.pixels_per_block = max(1, min(PIXELS, 12 // (self.classes + 1))) if self.bytewise else PIXELS
+        self.flush_at = self._flush_level()
+
+    def _flush_level(self) -> str:
+        """Where byte counts are summed into the 64-bit accumulators: each byte gains at most 8
+        per word of a class's plane pairs, so up to 255 // (8 * pairs) words fit in between."""
+        if not self.bytewise:
+            return "word"
+        g = self.g
+        room = 255 // (8 * min(g.a, g.b))
+        for level, words in (("window", g.kh * g.kw * g.words), ("row", g.kw * g.words), ("tap", g.words)):
+            if words <= room:
+                return level
+        return "word"
 
     def rows(self) -> None:
         """This thread's rows (n, oh, ob): the columns whose window is inside the image without
@@ -143,7 +170,7 @@ class Emitter:
 
     def segment(self, n, ob, oh, start: int, stop: int, checked: bool) -> None:
         """Columns [start, stop) of a row: blocks of PIXELS, then single pixels."""
-        b, r = self.k.b, PIXELS
+        b, r = self.k.b, self.pixels_per_block
         blocks = (stop - start) // r
         if blocks:
             with for_range(b, 0, blocks, name="px") as block:
@@ -175,6 +202,9 @@ class Emitter:
             b.store(ir.Constant(self.acc_type, None), slot)
         for slot in ones:
             b.store(i64(0), slot)
+        counts = [[entry_alloca(b, BYTES, "bytes") for _ in range(self.classes if self.bytewise else 0)]
+                  for _ in range(count)]
+        self.flush(accs, counts, None)
         sh, sw = g.strides
         dh, dw = g.dilations
         for r in range(g.kh):
@@ -182,11 +212,30 @@ class Emitter:
             for s in range(g.kw):
                 iws = [b.add(b.mul(b.add(ow0, i64(p)), i64(sw)), i64(s * dw)) for p in range(count)]
                 with for_range(b, 0, g.words, name="word") as word:
-                    self.step(n, ih, iws, ob, r, s, word, accs, ones, checked)
+                    self.step(n, ih, iws, ob, r, s, word, accs, ones, checked, counts)
+                    self.flush(accs, counts, "word")
+                self.flush(accs, counts, "tap")
+            self.flush(accs, counts, "row")
+        self.flush(accs, counts, "window")
         for p in range(count):
             self.store(n, ob, oh, b.add(ow0, i64(p)), accs[p], ones[p] if ones else None)
 
-    def step(self, n, ih, iws, ob, r: int, s: int, word, accs: list, ones: list, checked: bool) -> None:
+    def flush(self, accs: list, counts: list, level: str | None) -> None:
+        """At this kernel's flush level (or, with None, to start): add the byte counts of each
+        class c, summed by VPSADBW and shifted by c, to the 64-bit accumulators; zero them."""
+        if not self.bytewise or (level is not None and level != self.flush_at):
+            return
+        b = self.k.b
+        for slot, classes in zip(accs, counts):
+            for c, count in enumerate(classes):
+                if level is not None:
+                    summed = b.call(self.psadbw, [b.load(count), ir.Constant(BYTES, None)])
+                    shifted = b.shl(summed, ir.Constant(self.acc_type, [c] * self.g.v)) if c else summed
+                    b.store(b.add(b.load(slot), shifted), slot)
+                b.store(ir.Constant(BYTES, None), count)
+
+    def step(self, n, ih, iws, ob, r: int, s: int, word, accs: list, ones: list, checked: bool,
+             counts: list) -> None:
         """One word of every plane pair, for each pixel of the block."""
         g, b = self.g, self.k.b
         splats = []
@@ -207,6 +256,10 @@ class Emitter:
             wv = b.load(element_ptr(b, self.weights, self.word, at), typ=self.vec, align=self.wtype.width // 8)
             for i in range(g.a):
                 for p, slot in enumerate(accs):
+                    if self.bytewise:
+                        bits = b.call(self.ctpop8, [b.bitcast(b.and_(splats[i][p], wv), BYTES)])
+                        b.store(b.add(b.load(counts[p][i + j]), bits), counts[p][i + j])
+                        continue
                     bits = b.call(self.ctpop, [b.and_(splats[i][p], wv)])
                     wide = b.zext(bits, self.acc_type) if self.wtype.width < 64 else bits
                     shifted = b.shl(wide, ir.Constant(self.acc_type, [i + j] * g.v)) if i + j else wide
