@@ -169,9 +169,10 @@ class Emitter:
             self.segment(n, ob, oh, outside, g.ow, True)
 
     def segment(self, n, ob, oh, start: int, stop: int, checked: bool) -> None:
-        """Columns [start, stop) of a row: blocks of PIXELS, then single pixels."""
+        """Columns [start, stop) of a row: blocks of pixels, then single pixels (border columns,
+        a few per row, one by one: less code to compile)."""
         b, r = self.k.b, self.pixels_per_block
-        blocks = (stop - start) // r
+        blocks = 0 if checked else (stop - start) // r
         if blocks:
             with for_range(b, 0, blocks, name="px") as block:
                 self.pixels(n, ob, oh, b.add(b.mul(block, i64(r)), i64(start)), r, checked)
