@@ -31,7 +31,9 @@ def plot_pareto(found: Exploration, path: Path) -> None:
     latency = [r.latency_s * 1e3 for r in results]
     figure, (left, right) = pyplot.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     dots = left.scatter([r.area * 100 for r in results], latency, c=macs, cmap="viridis", s=14, alpha=0.7)
-    left.plot([r.area * 100 for r in front], [r.latency_s * 1e3 for r in front], "r-", lw=1.2, label="Pareto front")
+    steps = sorted(front, key=lambda r: r.area)  # the best latency reachable within each area
+    left.plot([r.area * 100 for r in steps], [r.latency_s * 1e3 for r in steps], "r-", lw=1.2,
+              drawstyle="steps-post", label="Pareto front")
     right.scatter([r.utilization["bram18"] * 100 for r in results], latency, c=macs, cmap="viridis", s=14, alpha=0.7)
     for axes, x in ((left, lambda r: r.area * 100), (right, lambda r: r.utilization["bram18"] * 100)):
         for r, marker, name in ((found.baseline, "s", "baseline"), (found.best, "*", "best")):
