@@ -4,8 +4,10 @@
 3-D, dilated, or an average over a partial ceil-mode window that counts padding) is built from
 the window's definition: the input padded once, one strided slice per kernel offset, combined
 with `maximum` or `add`, and an average divided by the constant count of cells each window
-covers. That costs one slice per kernel cell, which is fine for the small kernels such models
-use and keeps these rarer forms out of the kernels.
+covers. MaxPool's optional Indices output is built the same way: per cell, where it holds the
+window's maximum and no earlier cell did, its flat input position. That costs one slice per
+kernel cell, which is fine for the small kernels such models use and keeps these rarer forms
+out of the kernels.
 """
 
 from __future__ import annotations
@@ -84,18 +86,55 @@ def _ceil_extra(size: int, span: int, stride: int, begin: int, end: int) -> int:
     return max(0, (out - 1) * stride + span - (size + begin + end))
 
 
-def _combine(x: Term, window: Window, fill: float | int, join: Callable[[Term, Term], Term]) -> Term:
-    """join over the kernel offsets of the strided slices of x padded with `fill`."""
+def _offsets(window: Window) -> list[tuple[int, ...]]:
+    """The kernel's cells, row-major (the order ONNX breaks ties of a maximum in)."""
+    return list(itertools.product(*(range(k) for k in window.kernel)))
+
+
+def _parts(x: Term, window: Window, fill: float | int) -> list[Term]:
+    """Per kernel cell, the strided slice of x padded with `fill` that the cell reads."""
     size = x.shape[2:]
     padded = tb.pad(x, [(0, 0), (0, 0)] + [(window.begin(i), window.end(i)) for i in range(window.rank)], fill)
     outs = [window.out(i, d) for i, d in enumerate(size)]
     parts = []
-    for offset in itertools.product(*(range(k) for k in window.kernel)):
+    for offset in _offsets(window):
         starts = [j * dil for j, dil in zip(offset, window.dilations)]
         slices = [(0, x.shape[0], 1), (0, x.shape[1], 1)] + [
             (s, s + (o - 1) * stride + 1, stride) for s, o, stride in zip(starts, outs, window.strides)]
         parts.append(tb.slice(padded, slices))
-    return reduce(join, parts)
+    return parts
+
+
+def _combine(x: Term, window: Window, fill: float | int, join: Callable[[Term, Term], Term]) -> Term:
+    """join over the kernel cells of the strided slices of x padded with `fill`."""
+    return reduce(join, _parts(x, window, fill))
+
+
+def _argmax_indices(n: NodeView, x: Term, window: Window, parts: list[Term], y: Term) -> Term:
+    """MaxPool's Indices: the flat input position of each window's first maximum (row-major
+    over N, C and the spatial axes; storage_order 1 makes the spatial axes column-major)."""
+    size = x.shape[2:]
+    outs = [window.out(i, d) for i, d in enumerate(size)]
+    spatial_strides = np.cumprod((1,) + size[:-1]) if n.attr("storage_order", 0) else \
+        np.cumprod((1,) + size[::-1][:-1])[::-1]
+    plane = int(np.prod(size))
+    base = (np.arange(x.shape[0] * x.shape[1], dtype=np.int64) * plane).reshape(x.shape[:2] + (1,) * window.rank)
+    key = n.node.output[1]
+    total: Term | None = None
+    taken: Term | None = None
+    for k, offset in enumerate(_offsets(window)):
+        grids = np.meshgrid(*(np.arange(o) * window.strides[i] + offset[i] * window.dilations[i] - window.begin(i)
+                              for i, o in enumerate(outs)), indexing="ij")
+        flat = np.sum([g * int(s) for g, s in zip(grids, spatial_strides)], axis=0, dtype=np.int64)
+        position = tb.add(n.importer.term(f"{key}:base", base),
+                          n.importer.term(f"{key}:cell{k}", flat.reshape((1, 1) + flat.shape)))
+        hit = tb.equal(parts[k], y)
+        first = hit if taken is None else tb.logical_and(hit, tb.logical_not(taken))
+        taken = hit if taken is None else tb.logical_or(taken, hit)
+        chosen = tb.where(first, position, 0)
+        total = chosen if total is None else tb.add(total, chosen)
+    assert total is not None
+    return total
 
 
 def _counts(size: tuple[int, ...], window: Window, include_pad: bool) -> np.ndarray:
@@ -114,13 +153,16 @@ def _lowest(x: Term) -> float | int:
     return -math.inf if np.dtype(x.dtype).kind == "f" else int(np.iinfo(x.dtype).min)
 
 
-def _max_pool(n: NodeView) -> Term:
-    n.no_extra_outputs()
+def _max_pool(n: NodeView) -> Term | list[Term]:
+    """The maximum; with a second output, also the Indices of each window's first maximum."""
     x = n.term(0)
     window = _window(n, x)
-    if window.plain_2d():
+    wants_indices = len(n.node.output) > 1 and bool(n.node.output[1])
+    if window.plain_2d() and not wants_indices:
         return tb.max_pool2d(x, window.kernel, window.strides, _padding_2d(window))
-    return _combine(x, window, _lowest(x), tb.maximum)
+    parts = _parts(x, window, _lowest(x))
+    y = reduce(tb.maximum, parts)
+    return [y, _argmax_indices(n, x, window, parts, y)] if wants_indices else y
 
 
 def _avg_pool(n: NodeView) -> Term:

@@ -13,8 +13,6 @@ from frittata.terms.dtypes import CORE_DTYPES
 from tests.terms.onnx_node_cases import Case, dtypes, cases, in_scope, llvm, outcome
 
 KNOWN_FAILURES = {
-    # MaxPool's second output (argmax Indices) is not supported.
-    "maxpool indices": "maxpool_with_argmax_2d_precomputed_pads maxpool_with_argmax_2d_precomputed_strides",
     # ConvTranspose is 1-D or 2-D.
     "conv transpose 3-D": "convtranspose_3d",
     # Einsum: no ellipsis, no diagonal (a letter repeated in one operand).
