@@ -9,13 +9,14 @@ scales of QLinearMatMul / QLinearConv are computed in float32 as x_scale * w_sca
 from __future__ import annotations
 
 import numpy as np
+from onnx import helper
 
 from frittata.terms import builders as tb
 from frittata.terms.onnx_nn import channel_bias, conv_attrs, matmul_nd
 from frittata.terms.onnx_node import NodeView, unsupported
 from frittata.terms.term import Term
 
-QRANGE = {"int8": (-128, 127), "uint8": (0, 255)}
+QRANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "uint16": (0, 65535)}
 
 
 def _const(n: NodeView, i: int, what: str, shape: tuple[int, ...] | None = None,
@@ -41,16 +42,25 @@ def _axis_shape(rank: int, axis: int, size: int) -> tuple[int, ...]:
     return tuple(size if d == axis % rank else 1 for d in range(rank))
 
 
-def _saturate_round(n: NodeView, v: Term, zp_index: int, shape: tuple[int, ...] = ()) -> Term:
-    """Quantize float32 v (already divided by the scale) with the zero point of input zp_index.
+def _output_dtype(n: NodeView) -> str:
+    """Without a zero point: QuantizeLinear's output_dtype attribute (opset 21), else uint8."""
+    code = n.attr("output_dtype", 0) if n.node.op_type == "QuantizeLinear" else 0
+    return np.dtype(helper.tensor_dtype_to_np_dtype(code)).name if code else "uint8"
+
+
+def _saturate_round(n: NodeView, v: Term, zp_index: int, shape: tuple[int, ...] = (),
+                    spread=lambda a: a) -> Term:
+    """Quantize float32 v (already divided by the scale) with the zero point of input zp_index
+    (laid out by `spread`, which repeats a blocked one over its blocks).
 
     Saturating first to [lo - zp, hi - zp], then rounding and adding zp, equals onnxruntime's
     round, add, saturate because the bounds are integers.
     """
     zp = n.optional_const(zp_index, "zero point")
-    dtype = "uint8" if zp is None else zp.dtype.name
+    zp = None if zp is None else spread(zp)
+    dtype = _output_dtype(n) if zp is None else zp.dtype.name
     if dtype not in QRANGE:
-        raise unsupported(f"quantized output dtype {dtype}; expected int8 or uint8")
+        raise unsupported(f"quantized output dtype {dtype}; expected one of {list(QRANGE)}")
     lo, hi = QRANGE[dtype]
     if zp is None or zp.size == 1:
         z = 0 if zp is None else int(zp.reshape(-1)[0])
@@ -64,8 +74,32 @@ def _saturate_round(n: NodeView, v: Term, zp_index: int, shape: tuple[int, ...] 
     return tb.cast(tb.add(tb.round(clipped), offset), dtype)
 
 
+def _blocks(n: NodeView, x: Term):
+    """For blocked quantization (block_size > 0, opset 21): a function repeating a scale or zero
+    point of x's shape with axis `axis` counted in blocks over the elements of each block."""
+    block, axis = n.attr("block_size", 0), n.attr("axis", 1) % x.type.rank
+    if not block:
+        return None
+    length = x.shape[axis]
+
+    def spread(a: np.ndarray) -> np.ndarray:
+        if a.ndim != x.type.rank or a.shape[axis] != -(-length // block):
+            raise unsupported(f"blocked scale or zero point of shape {list(a.shape)} for {x.type} with "
+                              f"block_size {block} on axis {axis}")
+        return np.ascontiguousarray(np.repeat(a, block, axis=axis).take(range(length), axis=axis))
+
+    return spread
+
+
 def _dequantize(n: NodeView) -> Term:
     x = n.term(0)
+    spread = _blocks(n, x)
+    if spread is not None:
+        scales = n.importer.term(f"{n.node.output[0]}:scale", spread(n.const(1, "x_scale")))
+        zp = n.optional_const(2, "zero point")
+        centered = x if zp is None or not zp.any() else tb.sub(
+            tb.cast(x, "int32"), n.importer.term(f"{n.node.output[0]}:zero_point", spread(zp).astype(np.int32)))
+        return tb.mul(tb.cast(centered, "float32"), scales)
     scale = n.const(1, "x_scale")
     shape = _axis_shape(x.type.rank, n.attr("axis", 1), scale.size) if scale.size > 1 else None
     centered = _centered(n, x, 2, shape or ())
@@ -74,6 +108,10 @@ def _dequantize(n: NodeView) -> Term:
 
 def _quantize(n: NodeView) -> Term:
     x = n.term(0)
+    spread = _blocks(n, x)
+    if spread is not None:
+        scales = n.importer.term(f"{n.node.output[0]}:scale", spread(n.const(1, "y_scale")))
+        return _saturate_round(n, tb.div(x, scales), 2, x.shape, spread)
     scale = n.const(1, "y_scale")
     shape = _axis_shape(x.type.rank, n.attr("axis", 1), scale.size) if scale.size > 1 else None
     return _saturate_round(n, tb.div(x, _const(n, 1, "y_scale", shape or ())), 2, shape or ())

@@ -20,9 +20,6 @@ KNOWN_FAILURES = {
     # Training mode is random (Dropout) or computes batch statistics (BatchNormalization): inference only.
     "training mode": """batchnorm_example_training_mode batchnorm_epsilon_training_mode training_dropout_default
                         training_dropout_default_mask training_dropout training_dropout_mask""",
-    # Quantization is per-tensor or per-axis to int8/uint8: no 16-bit outputs, no blocked scales.
-    "quantization": """quantizelinear_uint16 quantizelinear_int16 quantizelinear_blocked_asymmetric
-                       quantizelinear_blocked_symmetric dequantizelinear_blocked""",
 }
 EXPECTED_TO_FAIL = {"test_" + name for names in KNOWN_FAILURES.values() for name in names.split()}
 

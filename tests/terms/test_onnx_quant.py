@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import helper
+from onnx import TensorProto, helper
+
+import frittata as ft
 
 from tests.terms.conftest import assert_matches_ort, one_node_model
 
@@ -89,3 +91,39 @@ def test_qlinear_conv(dtype, group, per_channel, rng):
              "b": rng.integers(-2000, 2000, 8).astype(np.int32)}
     n = node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], pads=[1, 1, 1, 1], group=group)
     assert_matches_ort(one_node_model(n, {"x": x}, dtype, inits), {"x": x}, exact=True)
+
+
+@pytest.mark.parametrize("dtype, zp", [("int16", -300), ("uint16", 40000)])
+def test_quantize_to_16_bits_and_back(dtype, zp, rng):
+    """16-bit zero points give 16-bit outputs; DequantizeLinear reads them back; both compile."""
+    x = (rng.standard_normal((3, 5)) * 2000).astype(np.float32)
+    inits = {"s": np.array(0.5, np.float32), "z": np.array(zp, dtype)}
+    q = one_node_model(helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"]), {"x": x}, dtype, inits)
+    codes = assert_matches_ort(q, {"x": x}, exact=True)
+    np.testing.assert_array_equal(ft.compile(ft.from_onnx(q), target="llvm").run(x=x)["y"], codes)
+    d = one_node_model(helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"]), {"q": codes}, "float32", inits)
+    assert_matches_ort(d, {"q": codes}, exact=True)
+
+
+def test_quantize_output_dtype_attribute_without_a_zero_point(rng):
+    x = (rng.standard_normal((4,)) * 100).astype(np.float32)
+    node = helper.make_node("QuantizeLinear", ["x", "s"], ["y"], output_dtype=TensorProto.INT16)
+    assert_matches_ort(one_node_model(node, {"x": x}, "int16", {"s": np.array(0.25, np.float32)}), {"x": x},
+                       exact=True)
+
+
+@pytest.mark.parametrize("block", [2, 3])
+def test_blocked_quantization_repeats_each_scale_over_its_block(block, rng):
+    """Opset 21's block_size: the scales (and zero points) of axis 1 count blocks of `block`."""
+    x = rng.standard_normal((2, 7)).astype(np.float32)
+    blocks = -(-7 // block)
+    scales = rng.uniform(0.01, 0.05, (2, blocks)).astype(np.float32)
+    zps = rng.integers(-20, 20, (2, blocks)).astype(np.int8)
+    inits = {"s": scales, "z": zps}
+    q = one_node_model(helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], axis=1, block_size=block),
+                       {"x": x}, "int8", inits)
+    codes = assert_matches_ort(q, {"x": x}, exact=True)
+    d = one_node_model(helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=1, block_size=block),
+                       {"q": codes}, "float32", inits)
+    want = assert_matches_ort(d, {"q": codes}, exact=True)
+    np.testing.assert_array_equal(ft.compile(ft.from_onnx(d), target="llvm").run(q=codes)["y"], want)
