@@ -9,8 +9,8 @@ V words of one (kh, kw, j, k) adjacent, so one vector load gives the words of V 
 
 with V the 64-bit lanes of the target's vectors (4 with AVX2, 8 with AVX-512); computed weights
 are read in place with V = 1 (the same layout). Each thread takes a share of the rows
-(n, oh, ob) (the channel blocks of one output row in turn, its input rows staying in cache) and
-walks a row in blocks of up to R pixels, each pixel's accumulator a vector; only
+(n, block group, oh, block) -- a group of channel blocks whose weights fit half of L1 is walked
+over all output rows, each row's input rows staying in cache across the group -- and walks a row in blocks of up to R pixels, each pixel's accumulator a vector; only
 the border columns, whose window may leave the image, check the column of each load:
 
     acc[r] += ctpop(splat(x[n, ih, iw_r, i, k]) & wv[ob, kh, kw, j, k, :]) << (i + j)
@@ -50,6 +50,9 @@ PIXELS = 4
 """R: output pixels of one row sharing each weight vector load (fewer where byte counters
 would not leave the 16 AVX2 registers enough room)."""
 BYTES = ir.VectorType(ir.IntType(8), 32)
+WEIGHT_CACHE_BYTES = 16 * 1024
+"""Weights of the channel blocks walked together over the rows: half of a 32 KiB L1 data
+cache (Zen 3; 48 KiB on Sapphire Rapids), the other half for the input rows they read."""
 
 
 @dataclass(frozen=True)
@@ -157,16 +160,26 @@ class Emitter:
         return "word"
 
     def rows(self) -> None:
-        """This thread's rows (n, oh, ob): the columns whose window is inside the image without
+        """This thread's rows (n, group, oh, block): the columns whose window is inside the image without
         a column check, the left and right border columns with one."""
         g, b = self.g, self.k.b
-        lo, hi = self.k.split(g.n * g.blocks * g.oh)
+        lo, hi = self.k.split(g.n * g.blocks * g.oh)  # rows (n, block group, oh, block in group)
         inside, outside = g.interior
+        group = self.block_group()
         with for_range(b, lo, hi, name="row") as row:
-            n, oh, ob = _unflatten(b, row, (g.n, g.oh, g.blocks))
+            n, outer, oh, inner = _unflatten(b, row, (g.n, g.blocks // group, g.oh, group))
+            ob = b.add(b.mul(outer, i64(group)), inner)
             self.segment(n, ob, oh, 0, inside, True)
             self.segment(n, ob, oh, inside, outside, False)
             self.segment(n, ob, oh, outside, g.ow, True)
+
+    def block_group(self) -> int:
+        """Channel blocks whose weights stay in L1 while the rows are walked: the largest
+        divisor of the block count whose weights fit WEIGHT_CACHE_BYTES (at least 1)."""
+        g = self.g
+        per_block = g.kh * g.kw * g.b * g.words * g.v * self.wtype.width // 8
+        fits = [d for d in range(1, g.blocks + 1) if g.blocks % d == 0 and d * per_block <= WEIGHT_CACHE_BYTES]
+        return max(fits, default=1)
 
     def segment(self, n, ob, oh, start: int, stop: int, checked: bool) -> None:
         """Columns [start, stop) of a row: blocks of pixels, then single pixels (border columns,
