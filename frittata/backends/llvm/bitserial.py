@@ -10,8 +10,9 @@ V words of one (kh, kw, j, k) adjacent, so one vector load gives the words of V 
 with V the 64-bit lanes of the target's vectors (4 with AVX2, 8 with AVX-512); computed weights
 are read in place with V = 1 (the same layout). Each thread takes a share of the rows
 (n, block group, oh, block) -- a group of channel blocks whose weights fit half of L1 is walked
-over all output rows, each row's input rows staying in cache across the group -- and walks a row in blocks of up to R pixels, each pixel's accumulator a vector; only
-the border columns, whose window may leave the image, check the column of each load:
+over all output rows, each row's input rows staying in cache across the group -- and walks a
+row in blocks of up to R pixels, each pixel's accumulator a vector; only the border columns,
+whose window may leave the image, check the column of each load:
 
     acc[r] += ctpop(splat(x[n, ih, iw_r, i, k]) & wv[ob, kh, kw, j, k, :]) << (i + j)
     bipolar weights: out = 2 acc - (2^B - 1) Σ_{kh,kw,k,i} ctpop(x[n, ih, iw_r, i, k]) << i
