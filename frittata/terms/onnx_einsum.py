@@ -4,8 +4,10 @@ Letters of an operand that neither the other operand nor the output has are summ
 Then, for two operands, the letters in both operands and the output are batch axes, those in
 both operands only are contracted, and the rest are kept: A becomes [batch, kept_a, contracted],
 B [batch, contracted, kept_b], one matmul multiplies them, and the result is reshaped and
-transposed into the output's order. Ellipses and repeated letters in one operand (diagonals)
-are not supported.
+transposed into the output's order. An ellipsis stands for letters of its own (the operands'
+ellipsis axes aligned from the right, as numpy broadcasts them), and a letter repeated in one
+operand takes that operand's diagonal first (a gather of the positions i * (n + 1) of the two
+axes flattened).
 """
 
 from __future__ import annotations
@@ -17,21 +19,42 @@ from frittata.terms.onnx_node import NodeView, unsupported
 from frittata.terms.term import Term
 
 
-def parse(equation: str, count: int) -> tuple[list[str], str]:
-    """Operand letter strings and output letters (implicit output: letters seen once, sorted)."""
+SPARE = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+"""Letters an ellipsis expands to (ONNX equations use lower-case letters)."""
+
+
+def parse(equation: str, ranks: list[int]) -> tuple[list[str], str]:
+    """Operand letter strings and output letters (implicit output: the ellipsis's letters, then
+    the letters seen once, sorted), with each ellipsis expanded to letters of its own."""
     equation = equation.replace(" ", "")
-    if "..." in equation:
-        raise unsupported(f"Einsum with an ellipsis ({equation!r})")
     inputs, _, output = equation.partition("->")
     operands = inputs.split(",")
-    if len(operands) != count or count not in (1, 2):
-        raise unsupported(f"Einsum {equation!r} of {count} operand(s); expected 1 or 2")
-    if any(len(set(s)) != len(s) for s in operands):
-        raise unsupported(f"Einsum {equation!r} repeating a letter in one operand (a diagonal)")
+    if len(operands) != len(ranks) or len(ranks) not in (1, 2):
+        raise unsupported(f"Einsum {equation!r} of {len(ranks)} operand(s); expected 1 or 2")
+    width = max((rank - len(s.replace("...", "")) for s, rank in zip(operands, ranks) if "..." in s), default=0)
+    spare = SPARE[:width]
+    operands = [s.replace("...", spare[len(spare) - (rank - len(s.replace("...", ""))):])
+                for s, rank in zip(operands, ranks)]
     if "->" not in equation:
         letters = "".join(operands)
-        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    return operands, output
+        output = spare + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in spare))
+    return operands, output.replace("...", spare)
+
+
+def _diagonals(x: Term, letters: str) -> tuple[Term, str]:
+    """x with each letter repeated in `letters` reduced to its diagonal (one axis per letter)."""
+    for c in dict.fromkeys(letters):
+        while letters.count(c) > 1:
+            p, q = letters.index(c), letters.index(c, letters.index(c) + 1)
+            n = x.shape[p]
+            if x.shape[q] != n:
+                raise unsupported(f"Einsum diagonal of letter {c!r} over axes of {n} and {x.shape[q]}")
+            rest = [i for i in range(len(letters)) if i not in (p, q)]
+            moved = tb.transpose(x, rest + [p, q])
+            flat = tb.reshape(moved, tuple(x.shape[i] for i in rest) + (n * n,))
+            x = tb.gather(flat, [i * (n + 1) for i in range(n)], len(rest))
+            letters = "".join(letters[i] for i in rest) + c
+    return x, letters
 
 
 def _sum_out(x: Term, letters: str, keep: set[str]) -> tuple[Term, str]:
@@ -48,6 +71,8 @@ def _arrange(x: Term, letters: str, order: str) -> Term:
 
 
 def einsum(xs: list[Term], operands: list[str], output: str) -> Term:
+    diagonals = [_diagonals(x, letters) for x, letters in zip(xs, operands)]
+    xs, operands = [x for x, _ in diagonals], [letters for _, letters in diagonals]
     if len(xs) == 1:
         x, letters = _sum_out(xs[0], operands[0], set(output))
         return _arrange(x, letters, output)
@@ -73,7 +98,7 @@ def einsum(xs: list[Term], operands: list[str], output: str) -> Term:
 
 def _einsum(n: NodeView) -> Term:
     xs = n.terms()
-    operands, output = parse(n.attr("equation"), len(xs))
+    operands, output = parse(n.attr("equation"), [x.type.rank for x in xs])
     return einsum(xs, operands, output)
 
 

@@ -15,8 +15,6 @@ from tests.terms.onnx_node_cases import Case, dtypes, cases, in_scope, llvm, out
 KNOWN_FAILURES = {
     # ConvTranspose is 1-D or 2-D.
     "conv transpose 3-D": "convtranspose_3d",
-    # Einsum: no ellipsis, no diagonal (a letter repeated in one operand).
-    "einsum": "einsum_batch_diagonal",
     # Training mode is random (Dropout) or computes batch statistics (BatchNormalization): inference only.
     "training mode": """batchnorm_example_training_mode batchnorm_epsilon_training_mode training_dropout_default
                         training_dropout_default_mask training_dropout training_dropout_mask""",

@@ -1,6 +1,7 @@
 """Windows the importer builds from other ops, against onnxruntime on generated geometry: MaxPool
 and AveragePool over 1-D, 2-D and 3-D windows with strides, dilations, padding, ceil mode and
-count_include_pad; ConvTranspose 1-D; CumSum of integers. A few compile for LLVM as well."""
+count_include_pad; ConvTranspose 1-D; CumSum of integers; Einsum with ellipses and diagonals.
+A few compile for LLVM as well."""
 
 from __future__ import annotations
 
@@ -108,3 +109,16 @@ def test_cumsum_of_64_bit_integers_is_refused_by_name():
     model = one_node_model(node, {"x": x}, out_dtype="int64", initializers={"axis": np.array(0, np.int64)})
     with pytest.raises(ft.FrontendError, match=r"CumSum of int64\[2, 3\]; expected a float tensor or integers"):
         ft.from_onnx(model)
+
+
+@pytest.mark.parametrize("equation, shapes", [
+    ("...ii->...i", [(2, 3, 3)]), ("ii", [(4, 4)]), ("bii->b", [(2, 3, 3)]), ("ij,jj->i", [(2, 3), (3, 3)]),
+    ("...ij,...jk->...ik", [(2, 2, 3, 4), (2, 2, 4, 5)]), ("i...->...", [(3, 2, 4)]), ("...,...", [(2, 3), (2, 3)]),
+])
+def test_einsum_ellipses_and_diagonals_match_onnxruntime(equation, shapes):
+    rng = np.random.default_rng(5)
+    inputs = {f"x{i}": rng.standard_normal(s).astype(np.float32) for i, s in enumerate(shapes)}
+    model = one_node_model(helper.make_node("Einsum", list(inputs), ["y"], equation=equation), inputs)
+    want = assert_matches_ort(model, inputs, rtol=1e-5, atol=1e-5)
+    got = ft.compile(ft.from_onnx(model), target="llvm").run(**inputs)["y"]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
