@@ -2,11 +2,14 @@
 
 Packed operands (VTA_SPEC §3.5): x (NB, CB, H, W, BATCH, BLOCK_IN), w (OB, CB, KH, KW,
 BLOCK_OUT, BLOCK_IN), out (NB, OB, OH, OW, BATCH, BLOCK_OUT).  A tile is `th` output rows x
-`tco` output-channel blocks, reduced over steps of `tci` input-channel blocks.  Input rows are
-loaded with the spatial zero padding done by the DMA (INP row c*rows*Wp + r*Wp + col, Wp the
-padded width); one GEMM per (c, kh, kw) runs uops over output columns inside loops over
-output-channel blocks (outer) and output rows (inner), so a tile of >= 3 ACC rows never writes
-a row twice in a row.
+`tw` output columns x `tco` output-channel blocks, reduced over steps of `tci` input-channel
+blocks.  The tile's input window (its rows and columns plus the kernel's halo) is loaded with the
+spatial zero padding done by the DMA: a window reaching past an image border gets zero rows /
+columns there, so edge tiles need no special code (INP element c*rows*cols + r*cols + col, cols
+the window width).  One GEMM per (c, kh, kw) runs uops over the tile's output columns inside
+loops over output-channel blocks (outer) and output rows (inner), so a tile of >= 3 ACC rows
+never writes a row twice in a row.  Whole-row tiles (`tw` = OW) are preferred; narrower ones
+are used only when no whole-row tile fits the buffers (a 224x224 stem, say).
 """
 
 from __future__ import annotations
@@ -59,36 +62,55 @@ class ConvGeom:
         """Input rows (with padding) that `th` output rows read."""
         return (th - 1) * self.strides[0] + self.kh
 
+    def in_cols(self, tw: int) -> int:
+        """Input columns (with padding) that `tw` output columns read."""
+        return (tw - 1) * self.strides[1] + self.kw
+
+    def col_window(self, ow0: int, tw: int) -> tuple[int, int, int]:
+        """The input window of output columns [ow0, ow0 + tw): its first image column and the
+        zero columns the DMA adds before / after it."""
+        iw0 = ow0 * self.strides[1] - self.pads[1]
+        return max(iw0, 0), max(0, -iw0), max(0, iw0 + self.in_cols(tw) - self.w)
+
+    def touches_image(self, tw: int) -> bool:
+        """Whether every column tile of width `tw` reads at least one image column."""
+        return all(sum(self.col_window(ow0, tw)[1:]) < self.in_cols(tw) for ow0 in range(0, self.ow, tw))
+
 
 @dataclass(frozen=True, slots=True)
 class ConvTiling:
     th: int
+    tw: int
     tco: int
     tci: int
 
 
 def choose_conv_tiling(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> ConvTiling:
     """The tiling fitting one buffer of each SRAM that moves the fewest bytes (inputs re-read
-    per output-channel tile, weights per row tile); ties go to deeper reductions."""
+    per output-channel tile and in the halos, weights per spatial tile); ties go to deeper
+    reductions.  Whole-row tiles win whenever one fits."""
     kk, n = s.kh * s.kw, acc.threads
-    fits = [ConvTiling(th, tco, tci)
-            for th, tco, tci in product(divisors(s.oh), divisors(s.ob), divisors(s.cb))
-            if tci * s.in_rows(th) * s.wp <= cfg.inp_depth // n and tco * tci * kk <= cfg.wgt_depth // n
-            and 3 <= tco * th * s.ow <= acc.region and s.ow <= cfg.uop_depth // 8]
+    widths = [tw for tw in divisors(s.ow) if tw <= cfg.uop_depth // 8 and s.touches_image(tw)]
+    fits = [ConvTiling(th, tw, tco, tci)
+            for th, tw, tco, tci in product(divisors(s.oh), widths, divisors(s.ob), divisors(s.cb))
+            if tci * s.in_rows(th) * s.in_cols(tw) <= cfg.inp_depth // n
+            and tco * tci * kk <= cfg.wgt_depth // n and 3 <= tco * th * tw <= acc.region]
     if max(s.pads) > MAX_PAD or not fits:
         raise LoweringError(f"vta_conv2d {s}: expected pads <= {MAX_PAD} and a tile of >= 3 "
-                            f"output rows fitting the buffers of {cfg.name}; none does")
+                            f"output pixels fitting the buffers of {cfg.name}; none does")
 
     def traffic(t: ConvTiling) -> tuple[float, int]:
-        inputs = s.cb * s.h * s.w * (s.ob / t.tco) * s.in_rows(t.th) / (t.th * s.strides[0])
-        weights = s.ob * s.cb * kk * cfg.wgt_elem_bytes / cfg.inp_elem_bytes * (s.oh / t.th)
+        halo = s.in_rows(t.th) * s.in_cols(t.tw) / (t.th * s.strides[0] * t.tw * s.strides[1])
+        inputs = s.cb * s.h * s.w * (s.ob / t.tco) * halo
+        weights = s.ob * s.cb * kk * cfg.wgt_elem_bytes / cfg.inp_elem_bytes * (s.oh / t.th) * (s.ow / t.tw)
         return inputs + weights, -t.tci
-    return min(fits, key=traffic)
+    whole = [t for t in fits if t.tw == s.ow]
+    return min(whole or fits, key=traffic)
 
 
 @dataclass(slots=True)
 class ConvOps:
-    """The `TileOps` of a conv2d layer (tile = (n, oh0, oc0), step = c0)."""
+    """The `TileOps` of a conv2d layer (tile = (n, oh0, ow0, oc0), step = c0)."""
 
     cfg: VtaConfig
     em: Emitter
@@ -106,26 +128,27 @@ class ConvOps:
         return buf * (self.cfg.inp_depth // n), buf * (self.cfg.wgt_depth // n)
 
     def acc_rows(self, tile, half):
-        return self.acc.base(half), self.t.tco * self.t.th * self.s.ow
+        return self.acc.base(half), self.t.tco * self.t.th * self.t.tw
 
     def reset(self, tile, half):
         base, count = self.acc_rows(tile, half)
         self.em.gemm(GemmKernel((Uop(base, 0, 0),), (UopLoop(count, 1),), reset=True))
 
     def load(self, tile, c0, buf):
-        (n, oh0, oc0), s, t = tile, self.s, self.t
+        (n, oh0, ow0, oc0), s, t = tile, self.s, self.t
         inp, wgt = self._buffers(buf)
-        rows, ih0 = s.in_rows(t.th), oh0 * s.strides[0] - s.pads[0]
+        rows, cols, ih0 = s.in_rows(t.th), s.in_cols(t.tw), oh0 * s.strides[0] - s.pads[0]
         top, bottom = max(0, -ih0), max(0, ih0 + rows - s.h)
+        iw0, left, right = s.col_window(ow0, t.tw)
         for c in range(t.tci):
-            offset = ((n * s.cb + c0 + c) * s.h + max(ih0, 0)) * s.w
+            offset = ((n * s.cb + c0 + c) * s.h + max(ih0, 0)) * s.w + iw0
             if rows > top + bottom:
                 load = (self.x, offset, rows - top - bottom, (top, bottom))
             else:  # the window lies in the padding, so rows <= pad <= 15: one zero row, padded
                 load = (self.zeros, 0, 1, (rows - 1, 0))
             src, offset, valid, y_pad = load
-            self.em.load_2d(MemType.INP, inp + c * rows * s.wp, src, offset,
-                            valid, s.w, s.w, y_pad, (s.pads[1], s.pads[3]))
+            self.em.load_2d(MemType.INP, inp + c * rows * cols, src, offset,
+                            valid, cols - left - right, s.w, y_pad, (left, right))
         kk = s.kh * s.kw
         self.em.load_2d(MemType.WGT, wgt, self.w, (oc0 * s.cb + c0) * kk, t.tco, t.tci * kk, s.cb * kk)
 
@@ -133,28 +156,33 @@ class ConvOps:
         s, t = self.s, self.t
         inp, wgt = self._buffers(buf)
         acc = self.acc.base(half)
-        rows, kk = s.in_rows(t.th), s.kh * s.kw
-        loops = (UopLoop(t.tco, t.th * s.ow, 0, t.tci * kk), UopLoop(t.th, s.ow, s.strides[0] * s.wp))
+        rows, cols, kk = s.in_rows(t.th), s.in_cols(t.tw), s.kh * s.kw
+        loops = (UopLoop(t.tco, t.th * t.tw, 0, t.tci * kk), UopLoop(t.th, t.tw, s.strides[0] * cols))
         for c, kh, kw in product(range(t.tci), range(s.kh), range(s.kw)):
-            src = inp + c * rows * s.wp + kh * s.wp + kw
+            src = inp + c * rows * cols + kh * cols + kw
             self.em.gemm(self._kernel(acc, src, wgt + c * kk + kh * s.kw + kw, loops))
 
     def _kernel(self, acc: int, src: int, wgt: int, loops: tuple[UopLoop, ...]) -> GemmKernel:
-        """Uops over output columns; built once per distinct (acc, src, wgt) base."""
+        """Uops over a tile's output columns; built once per distinct (acc, src, wgt) base."""
         key = (acc, src, wgt)
         if key not in self.kernels:
-            uops = tuple(Uop(acc + ow, src + ow * self.s.strides[1], wgt) for ow in range(self.s.ow))
+            uops = tuple(Uop(acc + ow, src + ow * self.s.strides[1], wgt) for ow in range(self.t.tw))
             self.kernels[key] = GemmKernel(uops, loops)
         return self.kernels[key]
 
     def bias(self, tile, half):
-        (_, _, oc0), rows = tile, self.t.th * self.s.ow
+        oc0, rows = tile[3], self.t.th * self.t.tw
         return bias_kernel(self.acc.base(half), oc0, UopLoop(self.t.tco, rows, 1), UopLoop(rows, 1, 0))
 
     def store(self, tile, half, plane):
-        (n, oh0, oc0), s, t = tile, self.s, self.t
-        offset = ((n * s.ob + oc0) * s.oh + oh0) * s.ow
-        self.em.store_2d(self.acc.base(half), self.outs[plane], offset, t.tco, t.th * s.ow, s.oh * s.ow)
+        (n, oh0, ow0, oc0), s, t = tile, self.s, self.t
+        base, offset, plane_size = self.acc.base(half), ((n * s.ob + oc0) * s.oh + oh0) * s.ow + ow0, s.oh * s.ow
+        if t.tw == s.ow:  # whole rows: each channel block's rows are contiguous in DRAM
+            self.em.store_2d(base, self.outs[plane], offset, t.tco, t.th * s.ow, plane_size)
+            return
+        for co in range(t.tco):
+            self.em.store_2d(base + co * t.th * t.tw, self.outs[plane], offset + co * plane_size,
+                             t.th, t.tw, s.ow)
 
 
 def emit_conv2d(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer,
@@ -167,8 +195,9 @@ def emit_conv2d(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer,
     acc = AccLayout(s.ob, threads, cfg.acc_depth, len(outs))
     t = choose_conv_tiling(s, cfg, acc)
     em.load_2d(MemType.ACC, 0, bias, 0, 1, s.ob, s.ob)
-    tiles = [((n, oh0, oc0), range(0, s.cb, t.tci)) for n in range(s.nb)
-             for oh0 in range(0, s.oh, t.th) for oc0 in range(0, s.ob, t.tco)]
+    tiles = [((n, oh0, ow0, oc0), range(0, s.cb, t.tci)) for n in range(s.nb)
+             for oh0 in range(0, s.oh, t.th) for ow0 in range(0, s.ow, t.tw)
+             for oc0 in range(0, s.ob, t.tco)]
     zeros = em.dram.alloc((s.w, cfg.batch, cfg.block_in), np.int8)
     run_pipeline(em, tiles, ConvOps(cfg, em, x, w, outs, s, t, acc, zeros), epilogue, acc)
     return t

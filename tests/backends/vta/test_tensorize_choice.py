@@ -86,19 +86,33 @@ def test_a_bias_computed_at_run_time_keeps_the_dense_on_the_cpu(rng):
     assert all(t.args[2].op.value == "param" for t in calls)
 
 
-def test_a_conv_no_tile_fits_stays_on_the_cpu_and_the_report_says_why(rng):
-    """ResNet's 224x224 stem (7x7, stride 2, 16 channels after padding) fits no tile of the
-    default buffers: the VTA alternative is priced as unavailable, so compile finishes with the
-    conv on the CPU (it raised LoweringError from the cost model before), bit-exact, and the
-    extract stage of the report names the layer and the reason."""
-    x = tb.var("x", (1, 16, 224, 224), "int8")
+def stem_program(rng, hw: int):
+    """ResNet's stem as quantized: 7x7, stride 2, pads 3, input channels padded to 16."""
+    x = tb.var("x", (1, 16, hw, hw), "int8")
     w = tb.param("w", rng.integers(-128, 128, (64, 16, 7, 7)).astype(np.int8))
     b = tb.param("b", rng.integers(-1000, 1000, (1, 64, 1, 1)).astype(np.int32))
     y = tb.cast(tb.clip(tb.right_shift(tb.add(tb.conv2d(x, w, strides=2, pads=3), b), 9), -127, 127), "int8")
-    program = ft.Program({"y": y})
-    module = ft.compile(program, target="vta")
+    return ft.Program({"y": y}), {"x": rng.integers(-128, 128, (1, 16, hw, hw)).astype(np.int8)}
+
+
+def test_a_conv_no_tile_fits_stays_on_the_cpu_and_the_report_says_why(rng):
+    """With 16 INP elements per buffer not even one output pixel's 7x7 window fits: the VTA
+    alternative is priced as unavailable, so compile finishes with the conv on the CPU (it
+    raised LoweringError from the cost model before), bit-exact, and the extract stage of the
+    report names the layer and the reason."""
+    program, inputs = stem_program(rng, 64)
+    module = ft.compile(program, target="vta", config=VtaConfig(log_inp_buff_size=9))
     assert not module.report["backend"]["split"]["vta"]
     (what, why), = module.report["stages"]["extract"]["unavailable"].items()
     assert what.startswith("vta_conv2d") and "none does" in why
-    inputs = {"x": rng.integers(-128, 128, (1, 16, 224, 224)).astype(np.int8)}
+    np.testing.assert_array_equal(module.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])
+
+
+def test_the_224_stem_tiles_in_width_and_runs_on_vta(rng):
+    """No whole output row of the 224x224 stem fits the default INP buffer (7 rows x 229
+    columns), so it is tiled in both dimensions; it runs on VTA, bit-exact."""
+    program, inputs = stem_program(rng, 224)
+    module = ft.compile(program, target="vta")
+    assert module.report["backend"]["split"]["vta"] == ["vta_conv2d"]
+    assert "unavailable" not in module.report["stages"]["extract"]
     np.testing.assert_array_equal(module.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from frittata.backends.vta.hw.config import VtaConfig
-from frittata.backends.vta.lower import config_block, run_vta_term
+from frittata.backends.vta.hw.dram import Dram
+from frittata.backends.vta.lower import config_block, emit_vta_term, run_vta_term
 from frittata.errors import LoweringError
 from frittata.terms import builders as tb
 from frittata.terms.interp import evaluate
@@ -71,6 +72,17 @@ def test_int32_dense_is_stored_as_four_byte_planes(n, k, o, threads):
     assert node.dtype == "int32"
     report = _check(node, x, VtaConfig(), threads)
     assert report.bytes_stored == 4 * n * o
+
+
+def test_a_stem_too_wide_for_whole_rows_tiles_in_width_bit_exact():
+    """A 7x7 stride-2 stem at 144x144 (reduced from 224 for CI time): one output row reads 7
+    input rows of 150 padded columns, more than an INP buffer (1024 elements), so the lowering,
+    which refused it before, tiles the columns too; edge tiles get their zero halo from the
+    DMA's padding."""
+    node, x = conv_node(np.random.default_rng(7), VtaConfig(), 144, 16, 64, 7, (2, 2), (3,) * 4)
+    tiling = emit_vta_term(node, [np.zeros(a.shape, a.dtype) for a in node.args], VtaConfig(), Dram()).tiling
+    assert tiling.tw < 72 and tiling.th < 72
+    _check(node, x, VtaConfig())
 
 
 def test_int32_conv_keeps_negative_and_large_accumulators():
