@@ -61,9 +61,9 @@ def ours_run(program: ft.Program, inputs: dict, threads: int):
 
 
 def interleaved_ms(runs: dict, repeat: int) -> dict[str, float]:
-    """Median ms of each run, measured in rounds (one call of each per round, after a warm-up
-    call) so that the load of a shared machine falls on all of them alike; a run slower than
-    SLOW_S gets 3 rounds."""
+    """Median ms of each run, measured in rounds (per round, each run called twice and the second
+    call timed, so that it is warm) so that the load of a shared machine falls on all of them
+    alike; a run slower than SLOW_S gets 3 rounds."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for run in runs.values():
         run()
@@ -71,6 +71,7 @@ def interleaved_ms(runs: dict, repeat: int) -> dict[str, float]:
         for name, run in runs.items():
             if round_ >= 3 and times[name] and min(times[name]) > SLOW_S:
                 continue
+            run()  # warm again: the previous form's run has left the caches to itself
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
