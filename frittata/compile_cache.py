@@ -66,7 +66,8 @@ def compile_key(program: Program, target: str, options: Mapping[str, Any]) -> st
 
 
 def lookup(key: str) -> tuple[Program, fileformat.Saved] | None:
-    """The optimized program and saved module filed under `key`, or None."""
+    """The optimized program and saved module filed under `key`, or None. The entry's checksum
+    covers the module file, so the file's own is not computed again."""
     store = default_cache("compiles")
     body = store.read(key) if store is not None else None
     if body is None:
@@ -74,7 +75,8 @@ def lookup(key: str) -> tuple[Program, fileformat.Saved] | None:
     try:
         (n,) = LENGTH.unpack_from(body, 0)
         program = _unflatten(*pickle.loads(body[8:8 + n]))
-        return program, fileformat.decode(body[8 + n + _padding(n):], str(store.path(key)) if store else key)
+        where = str(store.path(key)) if store else key
+        return program, fileformat.decode(body[8 + n + _padding(n):], where, checked=True)
     except (ModuleFormatError, pickle.UnpicklingError, struct.error, ValueError, TypeError, KeyError) as error:
         warnings.warn(f"cache: compile entry {key[:16]}... is unreadable ({error}); rebuilding it",
                       CacheWarning, stacklevel=2)
