@@ -3,12 +3,13 @@
 Prints the host CPU and its vector ISA, then median latencies and ratios (frittata / peer;
 below 1 is faster) for matmul 512 and 1024, a 3x3 conv 64->64 at 56x56 with bias and relu, a
 depthwise 3x3 conv over 32 channels at 112x112 with bias and ReLU6 (MobileNetV2's first block),
-and the zoo's MLP, ResNet-18, MobileNetV2 and transformer block, plus two token-input language
-models imported from ONNX (`frittata.terms.zoo_lm`: a GPT-style decoder, context 128, 4 layers,
-width 256; a BERT-style encoder, sequence 128, 4 layers, width 256; vocabulary 8192), which
-onnxruntime runs from the same ONNX model, on 1 and 2 threads, plus compile time per model. numpy's BLAS runs on the
-same number of threads (through threadpoolctl, a bench-only dependency: `pip install
-threadpoolctl`; without it the numpy column is left out).
+and the zoo's MLP, ResNet-18 (float32, and int8 through `ft.quantize`), MobileNetV2 and
+transformer block, plus two token-input language models imported from ONNX
+(`frittata.terms.zoo_lm`: a GPT-style decoder, context 128, 4 layers, width 256; a BERT-style
+encoder, sequence 128, 4 layers, width 256; vocabulary 8192), which onnxruntime runs from the
+same ONNX model, on 1 and 2 threads, the two timed alternately, plus compile time per model.
+numpy's BLAS runs on the same number of threads (through threadpoolctl, a bench-only
+dependency: `pip install threadpoolctl`; without it the numpy column is left out).
 Run: python bench/llvm_bench.py [--repeat N] [--only NAME] [--as-written]
 Each program is compiled as users compile it, with `ft.compile` (saturation, extraction with the
 cost model, folding): the rules fuse and tile, the backend only lowers. --as-written builds the
@@ -71,6 +72,13 @@ def depthwise() -> ft.Program:
     return ft.Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), groups=32, epilogue=(("clip", 0.0, 6.0),))})
 
 
+def resnet18_int8() -> ft.Program:
+    """The zoo ResNet-18 quantized by `ft.quantize` (int8 convolutions with shift requantization),
+    calibrated on the zoo's example input; onnxruntime runs its ONNX export (ConvInteger)."""
+    program = zoo.resnet18()
+    return ft.quantize(program, [zoo.example_input(program)])
+
+
 CASES = {
     "matmul 512": (lambda: matmul(512), 2 * 512**3),
     "matmul 1024": (lambda: matmul(1024), 2 * 1024**3),
@@ -78,6 +86,7 @@ CASES = {
     "depthwise 32x112x112 3x3+bias+relu6": (depthwise, 2 * 32 * 9 * 112 * 112),
     "mlp": (zoo.mlp, None),
     "resnet18": (zoo.resnet18, None),
+    "resnet18 int8": (resnet18_int8, None),
     "mobilenet_v2": (zoo.mobilenet_v2, None),
     "transformer_block": (zoo.transformer_block, None),
 }
@@ -117,6 +126,19 @@ def numpy_column(a: np.ndarray, b: np.ndarray, ours: float, threads: int, repeat
     return f"  numpy {numpy_ms:8.3f} ms  throughput vs numpy {numpy_ms / ours:5.2f}x"
 
 
+def paired_medians(ours, theirs, repeat: int) -> tuple[float, float]:
+    """Median milliseconds of `ours()` and `theirs()`, timed alternately (one warm-up call each
+    first), so both meet the same load on a shared machine."""
+    ours(), theirs()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for fn, out in ((ours, times[0]), (theirs, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times[0])), float(np.median(times[1]))
+
+
 def bench_case(name: str, make, flops, repeat: int, optimize: bool = True) -> None:
     made = make()
     onnx_model = made if not isinstance(made, ft.Program) else None
@@ -126,9 +148,9 @@ def bench_case(name: str, make, flops, repeat: int, optimize: bool = True) -> No
         start = time.perf_counter()
         mod = ft.compile(program, threads=threads) if optimize else build(program, threads=threads)
         compile_s = time.perf_counter() - start
-        ours = mod.benchmark(inputs, repeat=repeat)["median_ms"]
         session = ort_session(program if onnx_model is None else onnx_model, threads)
-        theirs = median_ms(functools.partial(session.run, None, inputs), repeat, warmup=1)
+        ours, theirs = paired_medians(functools.partial(mod.run, **inputs),
+                                      functools.partial(session.run, None, inputs), repeat)
         line = (f"{name:30s} t={threads}  frittata {ours:8.3f} ms  onnxruntime {theirs:8.3f} ms"
                 f"  ratio {ours / theirs:5.2f}  compile {compile_s:5.2f} s")
         if name.startswith("matmul"):

@@ -10,6 +10,7 @@ this module, `fileformat`, `jit` and llvmlite: never the compiler stages.
 
 from __future__ import annotations
 
+import ctypes
 import statistics
 import threading
 import time
@@ -30,6 +31,13 @@ from frittata.terms.interp import check_inputs
 from frittata.terms.program import Program
 
 ALIGN = 64
+
+SERIAL_BELOW_SECONDS = 100e-6
+"""`compile` builds a module whose kernels the cost model prices below this to run on the
+calling thread alone, whatever thread count was asked for: waking the helper team and the
+barriers between its kernels cost more than splitting saves. Measured on the shared 2-core AMD EPYC (2026-12, load
+~4-5): a one-kernel program runs in 6 us on one thread and 77 us (median; 27 us fastest) on
+two; the zoo MLP at batch 1 (modelled 58 us) in 69 us on one thread and 258 us on two."""
 
 SAVED_KIND = "llvm"
 """The "kind" a saved `Module` records in its metadata, which `frittata.load` dispatches on."""
@@ -110,9 +118,14 @@ class Module(CompiledCode):
         for i, p in enumerate(self._params):
             self._slots[1 + len(self.inputs) + len(self.outputs) + i] = p.ctypes.data
         self._barrier = np.zeros(2, np.int32)
+        self._addresses = (self._slots.ctypes.data, self._barrier.ctypes.data)
+        self._specs = [(n, t.shape, np.dtype(t.dtype)) for n, t in self.inputs.items()]
         self._lock = threading.Lock()
         self.threads = int(threads or meta.get("threads", 1))
-        self._team = Team(self._engine.entry, self.threads)
+        """The threads asked for; `team_threads` run: the build's choice (one, for a program too
+        small to split) unless a count is asked for here."""
+        self.team_threads = int(meta.get("team_threads", self.threads)) if threads is None else self.threads
+        self._team = Team(self._engine.entry, self.team_threads)
         weakref.finalize(self, self._team.close)
 
     @property
@@ -151,9 +164,9 @@ class Module(CompiledCode):
         chosen = into or {}
         outputs = {n: chosen[n] if n in chosen else np.empty(t.shape, t.dtype) for n, t in self.outputs.items()}
         with self._lock:
-            for i, array in enumerate(list(arrays.values()) + list(outputs.values())):
-                self._slots[1 + i] = array.ctypes.data
-            self._team.run(self._slots.ctypes.data, self._barrier.ctypes.data, entry)
+            for i, array in enumerate(arrays + list(outputs.values()), start=1):
+                self._slots[i] = _address(array)
+            self._team.run(*self._addresses, entry)
             self._raise_bad_index()
         return outputs
 
@@ -178,7 +191,7 @@ class Module(CompiledCode):
         def profiled() -> Timed:
             return [(k, float(s), None) for k, s in zip(kernels, self.run_timed(**given)[1])]
 
-        return collect("llvm", lambda: self.run(**given), profiled, repeat, warmup, host_peak(self.threads))
+        return collect("llvm", lambda: self.run(**given), profiled, repeat, warmup, host_peak(self.team_threads))
 
     def _raise_bad_index(self) -> None:
         """Raise RuntimeInputError for the first kernel whose status record says an index was
@@ -188,16 +201,35 @@ class Module(CompiledCode):
             if error is not None:
                 raise error
 
-    def _checked(self, given: Mapping[str, object]) -> dict[str, np.ndarray]:
-        check_inputs(self.inputs, given, "module")
-        return {name: np.ascontiguousarray(given[name]) for name in self.inputs}
+    def _checked(self, given: Mapping[str, object]) -> list[np.ndarray]:
+        """The inputs in signature order, C-contiguous; anything but exactly the expected arrays
+        goes through `check_inputs`, which raises (or accepts a numpy scalar for a 0-d input)."""
+        arrays = []
+        for name, shape, dtype in self._specs:
+            value = given.get(name)
+            if type(value) is not np.ndarray or value.shape != shape or value.dtype != dtype:
+                break
+            arrays.append(value)
+        if len(arrays) != len(self._specs) or len(given) != len(self._specs):
+            check_inputs(self.inputs, given, "module")
+            arrays = [given[name] for name in self.inputs]  # type: ignore[misc]
+        return [np.ascontiguousarray(a) for a in arrays]
 
     def benchmark(self, inputs: Mapping[str, np.ndarray], repeat: int = 20, warmup: int = 2) -> dict[str, float]:
         """Wall time of `run` in milliseconds: median, min and max over `repeat` runs."""
         return time_runs(self.run, inputs, repeat, warmup)
 
     def __repr__(self) -> str:
-        return f"<Module {self.signature()}; {self.threads} thread(s), peak {self.peak_bytes} bytes>"
+        return f"<Module {self.signature()}; {self.team_threads} thread(s), peak {self.peak_bytes} bytes>"
+
+
+def _address(array: np.ndarray) -> int:
+    """The address of a C-contiguous array's data: through a ctypes view of its buffer (a third
+    of the time of `array.ctypes.data`), or `ctypes.data` for a read-only or empty array."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(array.data))
+    except (TypeError, ValueError):
+        return array.ctypes.data
 
 
 def index_error(status: np.ndarray, op: str, what: str, shape: list[int]) -> RuntimeInputError | None:

@@ -28,11 +28,14 @@ HELPER = re.compile(r'^define [^@]*@"(fk_\w+\.\w+)"', re.MULTILINE)
 """A function a kernel unit defines beside its kernel (a micro-kernel, say): fk_<hash>.<part>."""
 
 
-def build(program: Program, threads: int | None = None, target: Machine | None = None) -> Module | CrossModule:
+def build(program: Program, threads: int | None = None, target: Machine | None = None,
+          serial_below: float = 0.0) -> Module | CrossModule:
     """Compile `program` to native code; `threads` defaults to the number of CPUs, `target` to
     the host. Another x86 target (e.g. AVX2 on an AVX-512 machine) picks that ISA's kernels and
     the module runs where the CPU has the target's features; another architecture's (AArch64,
-    say) gives a `CrossModule`, which exports and saves but does not run here."""
+    say) gives a `CrossModule`, which exports and saves but does not run here. A program whose
+    kernels the cost model prices below `serial_below` seconds runs on one thread (`compile`
+    passes `runtime.SERIAL_BELOW_SECONDS`)."""
     check_dtypes(program)
     threads = max(1, int(threads or os.cpu_count() or 1))
     target = target or host()
@@ -44,22 +47,25 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
     vectorized = frozenset(call.symbol for call, is_fast in zip(emitted.calls, fast) if is_fast)
     built = build_units(emitted, target, default_cache(), vectorized)
     compiled = time.perf_counter()
+    steps = step_facts(program, plan, [call.step for call in emitted.calls])
+    modelled = sum(step["model_s"] or 0.0 for step in steps)
     meta = {
+        "team_threads": 1 if steps and modelled < serial_below else threads,
         "inputs": {n: [list(t.shape), t.dtype] for n, t in program.inputs.items()},
         "outputs": {n: [list(t.shape), t.dtype] for n, t in program.outputs.items()},
         "arena_bytes": plan.arena_bytes, "triple": target.triple, "cpu": target.cpu, "features": target.features,
         "threads": threads,
-        "units": list(built), "steps": step_facts(program, plan, [call.step for call in emitted.calls]),
+        "units": list(built), "steps": steps,
         "checks": [[s.status.offset, *indexing.check_message(s.term)] for s in plan.steps if s.status is not None],
         "in_place": list(in_place_outputs(plan, program)),
     }
     params = {name: plan.params[name] for name in emitted.params}
     saved = fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params)
-    mod = Module(saved, threads) if target.triple == host().triple else CrossModule(saved)
+    mod = Module(saved) if target.triple == host().triple else CrossModule(saved)
     mod.report["backend"] = {
         "target": f"{target.triple} {target.cpu} ({target.lanes} fp32 lanes)",
         "fast_paths": [s.term.op.value for s, is_fast in zip(plan.steps, fast) if is_fast],
-        "peak_bytes": plan.arena_bytes, "threads": threads,
+        "peak_bytes": plan.arena_bytes, "threads": threads, "team_threads": meta["team_threads"],
         **_kernel_report(emitted, built),
         "emit_s": round(emit_done - start, 4), "compile_s": round(compiled - emit_done, 4),
         "link_s": round(time.perf_counter() - compiled, 4),

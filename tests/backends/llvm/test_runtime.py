@@ -60,6 +60,34 @@ def test_non_contiguous_input_is_accepted(mod):
     np.testing.assert_array_equal(mod(x=strided)["y"], mod(x=x)["y"])
 
 
+def test_read_only_and_scalar_inputs_are_accepted():
+    x = rand((2, 3, 8, 8), seed=3)
+    x.flags.writeable = False
+    np.testing.assert_array_equal(build(_program(), threads=1)(x=x)["y"], ft.evaluate(_program(), {"x": x})["y"])
+    scalar = build(ft.Program({"y": T.relu(T.var("s", ()))}), threads=1)
+    assert scalar(s=np.float32(-2.0))["y"] == 0.0 and scalar(s=np.array(3.0, np.float32))["y"] == 3.0
+
+
+def test_a_compiled_program_too_small_to_split_runs_on_the_calling_thread_alone(tmp_path):
+    """Priced below SERIAL_BELOW_SECONDS by the cost model: `compile` builds a team of one, the
+    saved module loads with it, and asking for a count on load (or building with `build`, as
+    the kernel tests do) runs that many."""
+    program = ft.Program({"y": T.relu(T.var("x", (64,)))})
+    small = ft.compile(program, threads=2)
+    assert small.threads == 2 and small.team_threads == 1 and "1 thread(s)" in repr(small)
+    x = rand((64,), seed=4)
+    np.testing.assert_array_equal(small(x=x)["y"], np.maximum(x, 0))
+    small.save(tmp_path / "small.ftm")
+    assert ft.load(tmp_path / "small.ftm").team_threads == 1
+    assert ft.load(tmp_path / "small.ftm", threads=2).team_threads == 2
+    assert build(program, threads=2).team_threads == 2
+    x = T.var("x", (1, 64, 56, 56))
+    w, b = T.param("w", rand((64, 64, 3, 3), seed=5)), T.param("b", rand((64,), seed=6))
+    large = ft.compile(ft.Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1))}), threads=2)
+    assert sum(step["model_s"] or 0.0 for step in large.steps) > runtime.SERIAL_BELOW_SECONDS
+    assert large.team_threads == 2
+
+
 def test_report(mod):
     report = mod.report["backend"]
     assert report["kernels"] and report["peak_bytes"] == mod.peak_bytes > 0
