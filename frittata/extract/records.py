@@ -28,7 +28,7 @@ from typing import Any
 
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo
-from frittata.terms.cpu_schedules import blocked_schedule, is_depthwise
+from frittata.terms.cpu_schedules import blocked_schedule, has_own_kernel
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import BY_NAME
 from frittata.terms.tiled import UNTILED, normalize_schedule
@@ -82,14 +82,15 @@ def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
     node's own, the default of an untiled one), or None for any other e-node.
 
     Schedulable: a `fused_conv2d` with one group or a `fused_dense` (or their tiled forms) that
-    takes the register-blocked path (`cpu_schedules.blocked_schedule`) on a host of `lanes`.
+    takes the register-blocked path (`cpu_schedules.blocked_schedule`) on a host of `lanes`, not
+    a kernel of its own (depthwise, int8: their schedules have no tiled form).
     """
     plain_op = UNTILED.get(info.op, info.op)
     if plain_op not in TILED_OF or info.constant or info.attr("groups", 1) != 1:
         return None
     constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
     schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant, lanes)
-    if schedule is None or is_depthwise(schedule):
+    if schedule is None or has_own_kernel(schedule):
         return None
     attrs = tuple((k, v) for k, v in info.attrs if k != "schedule")
     operands = tuple((t.shape, t.dtype) for t in info.operands)

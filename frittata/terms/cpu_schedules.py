@@ -22,6 +22,9 @@ the default below. A contraction takes the blocked path when
   * conv2d / fused_conv2d with one input channel per group (depthwise, groups = C > 1, any
     channel multiplier O / C): the vectorized depthwise kernel (`depthwise_schedule`), weights
     and bias constant or not;
+  * conv2d / fused_conv2d of int8 x int8 with one group, constant weights and bias, and an
+    integer epilogue (`INT_STEPS`; a cast only as the last step, to an `INT8_OUTPUTS` dtype):
+    the int8 kernel (`int8_conv_schedule`; int16 pairs into int32 lanes, exact);
   * winograd_conv2d: the Winograd kernel (`winograd_schedule`) when its weights and bias are
     compile-time constants (the weight transform is done at compile time), else the generic loops.
 
@@ -70,6 +73,13 @@ DEPTHWISE_VECTORS = 4
 3x3 kernel and a tap vector fit the 16 vector registers of AVX2."""
 DEPTHWISE = "depthwise"
 WINOGRAD = "winograd"
+INT8 = "int8"
+INT_STEPS = frozenset({"relu", "shift", "clip", "cast"})
+"""Epilogue steps the int8 kernel applies to its int32 accumulators in registers."""
+INT8_OUTPUTS = frozenset({"int8", "uint8", "int32", "float32"})
+INT8_ROWS = 6
+"""Output channels per int8 tile with 16 vector registers (12 with 32): 6 x 2 accumulators, the
+pixel vectors and a broadcast weight pair, as the float kernel's 6 x 2 block."""
 WINOGRAD_BLOCK_BYTES = 256 * 1024
 """A Winograd tile block's transformed inputs and products: half of a 512 KiB L2 (Zen 3), so
 they stay in L2 from the input transform through the GEMMs to the output transform."""
@@ -99,6 +109,8 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
                      constant: Sequence[bool], lanes: int) -> Schedule | None:
     """The schedule the blocked path runs this contraction with, or None for the generic loops."""
     values = dict(attrs)
+    if op in (Op.CONV2D, Op.FUSED_CONV2D) and len(operands) >= 2 and operands[0].dtype == operands[1].dtype == "int8":
+        return int8_conv_schedule(out, operands, values, constant, lanes)
     if lanes < 4 or out.dtype != "float32" or any(t.dtype != "float32" for t in operands):
         return None
     if op in EPILOGUE_OPS and any(step[0] not in FLOAT_STEPS for step in values["epilogue"]):
@@ -169,8 +181,36 @@ def winograd_schedule(x: TensorType, out: TensorType, attrs: dict[str, Any], lan
             "k_block": DEFAULT_K_BLOCK, "tile_block": block}
 
 
+def int8_conv_schedule(out: TensorType, operands: Sequence[TensorType], attrs: dict[str, Any],
+                       constant: Sequence[bool], lanes: int) -> Schedule | None:
+    """The int8 kernel's blocking of an int8 x int8 convolution, or None (generic loops): one
+    group, constant weights and bias, an integer epilogue (`INT_STEPS`, a cast only last)."""
+    steps = attrs.get("epilogue", ())
+    casts = [i for i, step in enumerate(steps) if step[0] == "cast"]
+    if (lanes < 8 or attrs["groups"] != 1 or not all(constant[1:3]) or len(operands) > 3
+            or any(step[0] not in INT_STEPS for step in steps) or casts not in ([], [len(steps) - 1])
+            or out.dtype not in INT8_OUTPUTS):
+        return None
+    mr = INT8_ROWS * (2 if lanes >= 16 else 1)
+    ow = out.shape[3]
+    nr = (1 if ow <= lanes else 2) * lanes
+    return {"kernel": INT8, "vec": lanes, "oc_block": mr, "oc_tail": out.shape[1] % mr, "ow_block": nr,
+            "ow_tail": ow % nr}
+
+
 def _round_up(n: int, m: int) -> int:
     return -(-n // m) * m
+
+
+def has_own_kernel(schedule: Schedule) -> bool:
+    """Whether `schedule` runs a kernel of its own (depthwise, Winograd, int8), not the blocked
+    GEMM / direct convolution whose schedules the tiled ops spell."""
+    return "kernel" in schedule
+
+
+def is_int8(schedule: Schedule) -> bool:
+    """Whether `schedule` runs the int8 convolution kernel."""
+    return schedule.get("kernel") == INT8
 
 
 def is_winograd(schedule: Schedule) -> bool:

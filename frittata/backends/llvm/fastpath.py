@@ -9,6 +9,7 @@
     conv2d / fused_conv2d / tiled_conv2d   groups = 1: the register-blocked direct convolution of `conv`
     conv2d / fused_conv2d                  one input channel per group: the vectorized kernel of `depthwise`
     winograd_conv2d                        weights and bias parameters: the transforms and GEMMs of `winograd`
+    conv2d / fused_conv2d                  int8 x int8, weights and bias parameters: the int16-pair kernel of `int8conv`
 
 The backend decides nothing here: `cpu_schedules.blocked_schedule` (which the CPU cost model reads
 too) says whether a step takes the blocked path and with which schedule; every other
@@ -19,12 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from frittata.backends.llvm import batched, conv, depthwise, winograd
+from frittata.backends.llvm import batched, conv, depthwise, int8conv, winograd
 from frittata.backends.llvm.gemm import Gemm, emit_blocked, emit_pack_runtime, pack_panels
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
-from frittata.terms.cpu_schedules import CONV_OPS, Schedule, blocked_schedule, is_depthwise, is_winograd
+from frittata.terms.cpu_schedules import CONV_OPS, Schedule, blocked_schedule, is_depthwise, is_int8, is_winograd
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -44,6 +45,8 @@ def scratch_bytes(term: Term, lanes: int) -> int:
         return depthwise.scratch_bytes(term, s)
     if is_winograd(s):
         return winograd.scratch_bytes(term, s)
+    if is_int8(s):
+        return int8conv.scratch_bytes(term, s)
     if term.op in CONV_OPS:
         return conv.scratch_bytes(term, s)
     if term.args[1].op != Op.PARAM or (term.op == Op.MATMUL and term.args[1].type.rank > 2):
@@ -74,6 +77,9 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> bo
         return True
     if is_winograd(s):
         winograd.lower(k, plan, step, args, s)
+        return True
+    if is_int8(s):
+        int8conv.lower(k, plan, step, args, s)
         return True
     if t.op in CONV_OPS:
         conv.lower(k, plan, step, args, s)

@@ -1,0 +1,114 @@
+"""The int8 convolution kernel is bit-exact against the interpreter on the 8-lane (AVX2) and
+16-lane (AVX-512) variants, over any int8 data (-128 included), and the cost model prices it far
+below the generic loops int8 convolutions ran on before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from llvmlite import binding as llvm
+from llvmlite import ir
+
+import frittata as ft
+from frittata.backends.jit import Machine, host, optimize
+from frittata.backends.llvm import build, int8conv
+from frittata.extract.cost import program_cost
+from frittata.extract.cpu_model import CpuModel
+from frittata.terms import builders as tb
+from frittata.terms.cpu_schedules import blocked_schedule, is_int8
+from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES, targets
+from tests.strategies import inputs_for
+
+EPILOGUES = [None, (), (("shift", 8), ("clip", -127, 127), ("cast", "int8")),
+             (("relu",), ("shift", 3), ("cast", "float32")), (("shift", 0), ("clip", 0, 100), ("cast", "uint8")),
+             (("clip", -1000, None),)]
+
+
+@st.composite
+def int8_convs(draw):
+    n, c, o = draw(st.integers(1, 2)), draw(st.sampled_from([1, 2, 3, 8, 13])), draw(st.sampled_from([1, 5, 6, 13]))
+    k, stride, dilation = draw(st.sampled_from([1, 3])), draw(st.sampled_from([1, 2])), draw(st.sampled_from([1, 2]))
+    pads = tuple(draw(st.integers(0, k // 2 + 1)) for _ in range(4))
+    reach = (k - 1) * dilation + 1
+    h = draw(st.integers(max(1, reach - pads[0] - pads[2]), 9))
+    w = draw(st.integers(max(1, reach - pads[1] - pads[3]), 21))
+    rng = np.random.default_rng([n, c, o, k, h, w])
+    weights = tb.param("w", rng.integers(-128, 128, (o, c, k, k)).astype(np.int8))
+    x = tb.var("x", (n, c, h, w), "int8")
+    attrs = {"strides": (stride, stride), "pads": pads, "dilations": (dilation, dilation)}
+    steps = draw(st.sampled_from(EPILOGUES))
+    if steps is None:
+        return tb.conv2d(x, weights, **attrs)
+    bias = tb.param("b", rng.integers(-(1 << 16), 1 << 16, (o,)).astype(np.int32))
+    return tb.fused_conv2d(x, weights, bias, epilogue=steps, **attrs)
+
+
+def check_exact(term, target, threads: int) -> ft.Module:
+    program = ft.Program({"y": term})
+    inputs = inputs_for(program, seed=4)
+    inputs["x"] = np.random.default_rng(5).integers(-128, 128, term.args[0].shape).astype(np.int8)
+    mod = build(program, threads=threads, target=target)
+    got, want = mod.run(**inputs)["y"], ft.evaluate(program, inputs)["y"]
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    return mod
+
+
+@given(term=int8_convs(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
+def test_int8_convolution_is_bit_exact(term, isa, threads):
+    """Each example draws the ISA's kernels too (one build per example keeps the test short)."""
+    mod = check_exact(term, targets()[isa], threads)
+    assert mod.report["backend"]["fast_paths"] == [term.op.value]
+
+
+def test_extreme_values_do_not_saturate():
+    """Every input and weight -128: each product is 2^14, a pair 2^15 (one past int16)."""
+    x = tb.var("x", (1, 64, 5, 5), "int8")
+    term = tb.conv2d(x, tb.param("w", np.full((8, 64, 3, 3), -128, np.int8)), pads=(1, 1, 1, 1))
+    mod = build(ft.Program({"y": term}), threads=2)
+    got = mod.run(x=np.full((1, 64, 5, 5), -128, np.int8))["y"]
+    assert got[0, 0, 2, 2] == 64 * 9 * (1 << 14)
+
+
+@pytest.mark.parametrize("steps", [(("cast", "int8"), ("relu",)), (("add",),)])
+def test_epilogues_the_kernel_does_not_apply_take_the_generic_loops(steps):
+    """A cast before other steps (they then work on int8), or a residual operand."""
+    x, w = tb.var("x", (1, 4, 6, 6), "int8"), tb.param("w", np.ones((4, 4, 3, 3), np.int8))
+    b = tb.param("b", np.zeros(4, np.int32))
+    residual = (tb.var("r", (1, 4, 4, 4), "int32"),) if ("add",) in steps else ()
+    term = tb.fused_conv2d(x, w, b, *residual, epilogue=steps)
+    assert blocked_schedule(term.op, term.attrs, term.type, [a.type for a in term.args],
+                            (False, True, True, False), 8) is None
+
+
+def test_the_cost_model_prices_the_int8_kernel_far_below_the_generic_loops():
+    model = CpuModel(vector_lanes=8, fp32_flops_per_core=121e9)
+    x = tb.var("x", (1, 64, 28, 28), "int8")
+    term = tb.conv2d(x, tb.param("w", np.ones((64, 64, 3, 3), np.int8)), pads=(1, 1, 1, 1))
+    schedule = blocked_schedule(term.op, term.attrs, term.type, [x.type, term.args[1].type], (False, True), 8)
+    assert schedule is not None and is_int8(schedule)
+    generic = tb.conv2d(x, tb.var("v", (64, 64, 3, 3), "int8"), pads=(1, 1, 1, 1))
+    fast, slow = (program_cost(ft.Program({"y": t}), model) for t in (term, generic))
+    assert 10 * fast < slow
+
+
+@pytest.mark.parametrize("features, lanes, instruction", [
+    (AVX2_FEATURES, 8, "vpmaddwd\t%ymm"),
+    (AVX512_FEATURES, 16, "vpmaddwd\t%zmm"),
+    (AVX512_FEATURES + ",+avx512vnni", 16, "vpdpwssd\t%zmm"),
+])
+def test_the_pair_multiply_add_selects_the_isa_dot_product(features, lanes, instruction):
+    """The kernel's generic multiply-add of int16 pairs, accumulated, compiles to vpmaddwd, and
+    to the VNNI dot product vpdpwssd where the CPU has AVX-512 VNNI (compiled, not run: this host
+    may lack the ISA)."""
+    module = ir.Module()
+    vec = ir.VectorType(ir.IntType(32), lanes)
+    fn = ir.Function(module, ir.FunctionType(vec, [vec, vec, vec]), name="madd")
+    b = ir.IRBuilder(fn.append_basic_block())
+    b.ret(b.add(fn.args[2], int8conv.madd(b, fn.args[0], fn.args[1], lanes)))
+    machine = Machine(host().triple, "x86-64", features)
+    parsed = llvm.parse_assembly(str(module))
+    optimize(parsed, machine)
+    assert instruction in machine.machine().emit_assembly(parsed)
