@@ -145,7 +145,7 @@ class Module(CompiledCode):
         returned as that array (a training step updating its parameters and state without new
         buffers). An input array that cannot take it (not a C-contiguous writable array of the
         exact type, or sharing memory with another input) gets a fresh output instead."""
-        arrays = self._checked(inputs)
+        arrays = dict(zip(self.inputs, self._checked(inputs)))
         into = {}
         for name in self.in_place:
             given = inputs[name]
