@@ -100,8 +100,9 @@ def choose_conv_tiling(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> ConvTilin
                             f"output pixels fitting the buffers of {cfg.name}; none does")
 
     def traffic(t: ConvTiling) -> tuple[float, int]:
-        halo = s.in_rows(t.th) * s.in_cols(t.tw) / (t.th * s.strides[0] * t.tw * s.strides[1])
-        inputs = s.cb * s.h * s.w * (s.ob / t.tco) * halo
+        rows = s.in_rows(t.th) / (t.th * s.strides[0])
+        cols = s.in_cols(t.tw) * (s.ow / t.tw) / s.in_cols(s.ow)  # halo columns re-read: 1 for whole rows
+        inputs = s.cb * s.h * s.w * (s.ob / t.tco) * rows * cols
         weights = s.ob * s.cb * kk * cfg.wgt_elem_bytes / cfg.inp_elem_bytes * (s.oh / t.th) * (s.ow / t.tw)
         return inputs + weights, -t.tci
     whole = [t for t in fits if t.tw == s.ow]
