@@ -119,9 +119,10 @@ def test_opsets_before_7_import_only_operators_unchanged_since():
 
 
 def test_unsupported_attribute_value():
-    model = one_node_model(helper.make_node("Resize", ["x", "", "s"], ["y"], name="cubic", mode="cubic"),
+    model = one_node_model(helper.make_node("Resize", ["x", "", "s"], ["y"], name="blur", mode="nearest", antialias=1),
                            {"x": np.zeros((2, 3), np.float32)}, initializers={"s": np.ones(2, np.float32)})
-    with pytest.raises(ft.FrontendError, match="node 'cubic' \\(Resize\\): unsupported: Resize mode 'cubic'"):
+    with pytest.raises(ft.FrontendError, match="node 'blur' \\(Resize\\): unsupported: Resize mode 'nearest' with"
+                                               " antialias=1"):
         ft.from_onnx(model)
 
 
