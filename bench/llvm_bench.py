@@ -40,9 +40,12 @@ from frittata.terms.onnx_export import to_onnx
 
 
 def ort_session(program: ft.Program | onnx.ModelProto, threads: int) -> ort.InferenceSession:
+    """An onnxruntime session on `threads` threads whose pool does not spin between runs (see
+    `PAIRED_BATCH`)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     model = to_onnx(program) if isinstance(program, ft.Program) else program
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
@@ -126,16 +129,26 @@ def numpy_column(a: np.ndarray, b: np.ndarray, ours: float, threads: int, repeat
     return f"  numpy {numpy_ms:8.3f} ms  throughput vs numpy {numpy_ms / ours:5.2f}x"
 
 
+PAIRED_BATCH = 5
+"""Runs of one side in a row when the two are timed alternately. onnxruntime's pool threads
+would spin after each run and share the two cores with the frittata run timed next, so its
+sessions are made without spinning (`ort_session`): measured here with 2 threads, the conv
+64x56x56 row read frittata 3.99 ms / onnxruntime 2.60 ms with spinning, 0.67 / 1.58 ms without
+(onnxruntime itself is faster without it on this shared 2-core machine)."""
+
+
 def paired_medians(ours, theirs, repeat: int) -> tuple[float, float]:
-    """Median milliseconds of `ours()` and `theirs()`, timed alternately (one warm-up call each
-    first), so both meet the same load on a shared machine."""
+    """Median milliseconds of `ours()` and `theirs()`, timed alternately in batches of
+    `PAIRED_BATCH` runs (one warm-up call each first), so both meet the same load on a shared
+    machine."""
     ours(), theirs()
     times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeat):
+    for _ in range(max(1, repeat // PAIRED_BATCH)):
         for fn, out in ((ours, times[0]), (theirs, times[1])):
-            start = time.perf_counter()
-            fn()
-            out.append((time.perf_counter() - start) * 1e3)
+            for _ in range(PAIRED_BATCH):
+                start = time.perf_counter()
+                fn()
+                out.append((time.perf_counter() - start) * 1e3)
     return float(np.median(times[0])), float(np.median(times[1]))
 
 

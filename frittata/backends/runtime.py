@@ -122,9 +122,10 @@ class Module(CompiledCode):
         self._specs = [(n, t.shape, np.dtype(t.dtype)) for n, t in self.inputs.items()]
         self._lock = threading.Lock()
         self.threads = int(threads or meta.get("threads", 1))
-        """The threads asked for; `team_threads` run: the build's choice (one, for a program too
-        small to split) unless a count is asked for here."""
-        self.team_threads = int(meta.get("team_threads", self.threads)) if threads is None else self.threads
+        """The threads asked for; `team_threads` run: the build's choice for the count it was
+        built for (one, for a program too small to split), else the count asked for here."""
+        built_for = meta.get("threads", self.threads)
+        self.team_threads = int(meta.get("team_threads", built_for)) if self.threads == built_for else self.threads
         self._team = Team(self._engine.entry, self.team_threads)
         weakref.finalize(self, self._team.close)
 
