@@ -19,6 +19,7 @@ from frittata.backends.runtime import time_runs
 from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram, DramBuffer
 from frittata.backends.vta.hw.timing import Report
+from frittata.backends.vta.layers import LayerReport, layer_report
 from frittata.backends.vta.saved import EmittedCall, HostRunner, read_vta, save_vta
 from frittata.backends.vta.hw.simulator import Simulator
 from frittata.terms.interp import check_inputs
@@ -43,6 +44,8 @@ class VtaModule:
         """The optimized program `compile` built this from (not saved with the module)."""
         self.last_reports: list[Report] = []
         """The simulator's counters of each call of the last `run` (`timing.Report`), in order."""
+        self.runs = 0
+        """How many times `run` has completed."""
 
     def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         check_inputs(self.inputs, inputs, "vta module")
@@ -55,7 +58,9 @@ class VtaModule:
                     self._write(dram, buf, part.run(env)["v"])
             self.last_reports.append(self.sim.execute(lowered.program.instructions))
             env[f"vta{i}"] = lowered.read(dram)
-        return self.final.run(env)
+        outputs = self.final.run(env)
+        self.runs += 1
+        return outputs
 
     __call__ = run
 
@@ -68,6 +73,12 @@ class VtaModule:
         threads = max([p.module.threads for p in self._parts() if p.module is not None], default=1)
         return collect("vta", lambda: self.run(**given), lambda: self._profiled(given), repeat, warmup,
                        host_peak(threads))
+
+    def layer_report(self) -> LayerReport:
+        """Per layer of the last `run`: where it ran (VTA or host) and why, cycles, GEMM
+        utilization and bytes moved; the end-to-end simulated latency at the configuration's
+        clock and the host's share (`frittata.backends.vta.layers`)."""
+        return layer_report(self)
 
     def _parts(self) -> list[HostRunner]:
         return [part for parts, _ in self.calls for part in parts] + [self.final]
