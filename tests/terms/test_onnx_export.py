@@ -57,6 +57,9 @@ CASES = {
                               tb.param("ri", np.array([[1]])), tb.take(M, tb.param("tk", np.array([-1])))),
     "fused_conv2d": kernels.unpack_nchwc(kernels.pack_nchwc(kernels.fused_conv2d(
         X, W, V, X, pads=(1, 1, 1, 1), groups=2, epilogue=(("add",), ("relu",), ("clip", 0.0, 1.0))), 2), 2),
+    "winograd_conv2d": tb.winograd_conv2d(X, tb.param("ww", R.standard_normal((3, 4, 3, 3)).astype(np.float32)),
+                                          tb.param("wb", R.standard_normal(3).astype(np.float32)), pads=(1, 1, 1, 1),
+                                          epilogue=(("relu",),), tile=2),
     "fused_dense_int": kernels.fused_dense(I32, I32, tb.param("ib", np.arange(3, dtype=np.int32)),
                                            epilogue=(("shift", 3), ("clip", -100, 100), ("cast", "int8"))),
     "fused_elementwise": tb.fused_elementwise(M, tb.param("row", np.arange(5, dtype=np.float32)), expr=(
