@@ -6,7 +6,9 @@ BLOCK_OUT, BLOCK_IN), out (NB, OB, OH, OW, BATCH, BLOCK_OUT).  A tile is `th` ou
 blocks.  The tile's input window (its rows and columns plus the kernel's halo) is loaded with the
 spatial zero padding done by the DMA: a window reaching past an image border gets zero rows /
 columns there, so edge tiles need no special code (INP element c*rows*cols + r*cols + col, cols
-the window width).  One GEMM per (c, kh, kw) runs uops over the tile's output columns inside
+the window width).  A one-row kernel keeps only the rows its taps read (every stride-th row,
+loaded with a DRAM row pitch of stride rows), so a 1x1 stride-2 conv moves half the input.
+One GEMM per (c, kh, kw) runs uops over the tile's output columns inside
 loops over output-channel blocks (outer) and output rows (inner), so a tile of >= 3 ACC rows
 never writes a row twice in a row.  Whole-row tiles (`tw` = OW) are preferred; narrower ones
 are used only when no whole-row tile fits the buffers (a 224x224 stem, say).
@@ -62,6 +64,24 @@ class ConvGeom:
         """Input rows (with padding) that `th` output rows read."""
         return (th - 1) * self.strides[0] + self.kh
 
+    @property
+    def row_pitch(self) -> int:
+        """Image rows from one kept INP row to the next: the stride for a one-row kernel, whose
+        taps never read the rows between (a 1x1 stride-2 conv reads every other row), else 1."""
+        return self.strides[0] if self.kh == 1 else 1
+
+    def kept_rows(self, th: int) -> int:
+        """INP rows per input-channel block that a tile of `th` output rows keeps."""
+        return th if self.kh == 1 else self.in_rows(th)
+
+    def row_window(self, oh0: int, th: int) -> tuple[int, int, int]:
+        """The kept input rows of output rows [oh0, oh0 + th): the first image row among them
+        and the zero rows the DMA adds before / after the image's rows."""
+        ih0, pitch, kept = oh0 * self.strides[0] - self.pads[0], self.row_pitch, self.kept_rows(th)
+        top = min(kept, max(0, -(ih0 // pitch)))
+        bottom = max(0, kept - max(0, -((ih0 - self.h) // pitch)))
+        return ih0 + top * pitch, top, bottom
+
     def in_cols(self, tw: int) -> int:
         """Input columns (with padding) that `tw` output columns read."""
         return (tw - 1) * self.strides[1] + self.kw
@@ -93,14 +113,14 @@ def choose_conv_tiling(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> ConvTilin
     widths = [tw for tw in divisors(s.ow) if tw <= cfg.uop_depth // 8 and s.touches_image(tw)]
     fits = [ConvTiling(th, tw, tco, tci)
             for th, tw, tco, tci in product(divisors(s.oh), widths, divisors(s.ob), divisors(s.cb))
-            if tci * s.in_rows(th) * s.in_cols(tw) <= cfg.inp_depth // n
+            if tci * s.kept_rows(th) * s.in_cols(tw) <= cfg.inp_depth // n
             and tco * tci * kk <= cfg.wgt_depth // n and 3 <= tco * th * tw <= acc.region]
     if max(s.pads) > MAX_PAD or not fits:
         raise LoweringError(f"vta_conv2d {s}: expected pads <= {MAX_PAD} and a tile of >= 3 "
                             f"output pixels fitting the buffers of {cfg.name}; none does")
 
     def traffic(t: ConvTiling) -> tuple[float, int]:
-        rows = s.in_rows(t.th) / (t.th * s.strides[0])
+        rows = s.kept_rows(t.th) / (t.th * s.strides[0])
         cols = s.in_cols(t.tw) * (s.ow / t.tw) / s.in_cols(s.ow)  # halo columns re-read: 1 for whole rows
         inputs = s.cb * s.h * s.w * (s.ob / t.tco) * rows * cols
         weights = s.ob * s.cb * kk * cfg.wgt_elem_bytes / cfg.inp_elem_bytes * (s.oh / t.th) * (s.ow / t.tw)
@@ -138,18 +158,18 @@ class ConvOps:
     def load(self, tile, c0, buf):
         (n, oh0, ow0, oc0), s, t = tile, self.s, self.t
         inp, wgt = self._buffers(buf)
-        rows, cols, ih0 = s.in_rows(t.th), s.in_cols(t.tw), oh0 * s.strides[0] - s.pads[0]
-        top, bottom = max(0, -ih0), max(0, ih0 + rows - s.h)
+        rows, cols = s.kept_rows(t.th), s.in_cols(t.tw)
+        ih0, top, bottom = s.row_window(oh0, t.th)
         iw0, left, right = s.col_window(ow0, t.tw)
         for c in range(t.tci):
-            offset = ((n * s.cb + c0 + c) * s.h + max(ih0, 0)) * s.w + iw0
+            offset = ((n * s.cb + c0 + c) * s.h + ih0) * s.w + iw0
             if rows > top + bottom:
                 load = (self.x, offset, rows - top - bottom, (top, bottom))
             else:  # the window lies in the padding, so rows <= pad <= 15: one zero row, padded
                 load = (self.zeros, 0, 1, (rows - 1, 0))
             src, offset, valid, y_pad = load
             self.em.load_2d(MemType.INP, inp + c * rows * cols, src, offset,
-                            valid, cols - left - right, s.w, y_pad, (left, right))
+                            valid, cols - left - right, s.row_pitch * s.w, y_pad, (left, right))
         kk = s.kh * s.kw
         self.em.load_2d(MemType.WGT, wgt, self.w, (oc0 * s.cb + c0) * kk, t.tco, t.tci * kk, s.cb * kk)
 
@@ -157,8 +177,9 @@ class ConvOps:
         s, t = self.s, self.t
         inp, wgt = self._buffers(buf)
         acc = self.acc.base(half)
-        rows, cols, kk = s.in_rows(t.th), s.in_cols(t.tw), s.kh * s.kw
-        loops = (UopLoop(t.tco, t.th * t.tw, 0, t.tci * kk), UopLoop(t.th, t.tw, s.strides[0] * cols))
+        rows, cols, kk = s.kept_rows(t.th), s.in_cols(t.tw), s.kh * s.kw
+        step = s.strides[0] // s.row_pitch * cols
+        loops = (UopLoop(t.tco, t.th * t.tw, 0, t.tci * kk), UopLoop(t.th, t.tw, step))
         for c, kh, kw in product(range(t.tci), range(s.kh), range(s.kw)):
             src = inp + c * rows * cols + kh * cols + kw
             self.em.gemm(self._kernel(acc, src, wgt + c * kk + kh * s.kw + kw, loops))
