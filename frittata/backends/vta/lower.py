@@ -52,6 +52,19 @@ def bias_rows(bias: np.ndarray, cfg: VtaConfig) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(blocks, (blocks.shape[0], cfg.batch, cfg.block_out)))
 
 
+def fold_rounding(epilogue: tuple, bias: np.ndarray, terms: int) -> tuple[tuple, np.ndarray]:
+    """A first rounding shift by s >= 1 as 2^(s-1) added to the bias and a flooring shift
+    ("floor_shift", s): floor((v + b + 2^(s-1)) / 2^s) is the rounding shift of v + b, in one
+    ALU pass instead of three.  Only when no sum can wrap: |b| + 2^(s-1) + terms * 2^14 < 2^31
+    (`terms` int8 x int8 products of magnitude <= 2^14 per output)."""
+    match epilogue:
+        case (("shift", s), *rest) if s >= 1:
+            wide = bias.astype(np.int64)
+            if int(np.abs(wide).max(initial=0)) + 2 ** (s - 1) + terms * 2 ** 14 < 2 ** 31:
+                return (("floor_shift", s), *rest), (wide + 2 ** (s - 1)).astype(np.int32)
+    return epilogue, bias
+
+
 def emit_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig, dram: Dram,
                   threads: int = 2) -> Lowered:
     """Put `node`'s operands in `dram` and emit its instruction stream."""
@@ -61,10 +74,12 @@ def emit_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig, dram: Dram
         raise LoweringError(f"{node.op.value}: expected block {config_block(cfg)} of {cfg.name}, "
                             f"got {node.attr('block')}; tensorize for this configuration")
     x, w = dram.put(np.ascontiguousarray(args[0])), dram.put(np.ascontiguousarray(args[1]))
-    bias = dram.put(bias_rows(args[2], cfg))
+    terms = args[1].size // (args[1].shape[0] * cfg.block_out)
+    epilogue, bias_values = fold_rounding(node.attr("epilogue"), np.asarray(args[2]), terms)
+    bias = dram.put(bias_rows(bias_values, cfg))
     out = dram.alloc((np.dtype(node.dtype).itemsize, *node.shape), np.int8)
     em = Emitter(cfg, dram)
-    epilogue, planes = node.attr("epilogue"), plane_buffers(out)
+    planes = plane_buffers(out)
     tiling: object
     if node.op == Op.VTA_DENSE:
         tiling = emit_dense(em, x, w, bias, planes, epilogue, threads)

@@ -9,8 +9,10 @@ Tokens: l2g per step, g2l from step s to s+threads, g2s per tile, s2g from tile 
 The accumulator holds the per-channel bias rows at the top (`bias_base`, one row per output
 channel block, loaded once with LOAD ACC); the tile regions follow.  The epilogue is the
 `vta_ops` epilogue as ALU instructions: ADD bias rows, then per step a rounding shift
-(SHR s-1, ADD 1, SHR 1 — exactly floor((v + 2^(s-1)) / 2^s) with no overflowing immediate),
-MAX 0 (relu), MIN hi / MAX lo (clip); the final cast is the truncating STORE.
+(SHR s-1, ADD 1, SHR 1 — exactly floor((v + 2^(s-1)) / 2^s) with no overflowing immediate;
+a first shift whose 2^(s-1) the lowering folded into the bias is one SHR s, "floor_shift"),
+MAX 0 (relu), MIN hi / MAX lo (clip), a MIN or MAX after one of its kind merged into it;
+the final cast is the truncating STORE.
 
 An int32 output (an epilogue without the cast) is stored in `planes` = 4 byte planes: STORE
 keeps the low 8 bits, so the tile is stored, shifted right by 8 (arithmetic, so the top byte
@@ -72,25 +74,32 @@ def acc_threads(threads: int, planes: int) -> int:
 
 
 def epilogue_kernels(epilogue: tuple, base: int, count: int) -> list[AluKernel]:
-    """ALU kernels over ACC rows [base, base + count) computing the epilogue steps."""
-    kernels: list[AluKernel] = []
+    """ALU kernels over ACC rows [base, base + count) computing the epilogue steps; a MIN or
+    MAX right after one of its kind is merged into it (MAX lo then MAX 0, a clip then a relu,
+    is MAX max(lo, 0)), one ALU pass fewer."""
+    steps: list[tuple[AluOp, int]] = []
     for step in epilogue:
         match step:
             case ("shift", 0) | ("cast", _):
                 pass
+            case ("floor_shift", s):
+                steps.append((AluOp.SHR, s))
             case ("shift", s):
-                if s > 1:
-                    kernels.append(rows_kernel(AluOp.SHR, base, count, imm=s - 1))
-                kernels.append(rows_kernel(AluOp.ADD, base, count, imm=1))
-                kernels.append(rows_kernel(AluOp.SHR, base, count, imm=1))
+                steps += [(AluOp.SHR, s - 1)] if s > 1 else []
+                steps += [(AluOp.ADD, 1), (AluOp.SHR, 1)]
             case ("relu",):
-                kernels.append(rows_kernel(AluOp.MAX, base, count, imm=0))
+                steps.append((AluOp.MAX, 0))
             case ("clip", lo, hi):
-                kernels.append(rows_kernel(AluOp.MIN, base, count, imm=hi))
-                kernels.append(rows_kernel(AluOp.MAX, base, count, imm=lo))
+                steps += [(AluOp.MIN, hi), (AluOp.MAX, lo)]
             case _:
                 raise AssertionError(f"epilogue step {step} is not a VTA step")
-    return kernels
+    merged: list[tuple[AluOp, int]] = []
+    for op, imm in steps:
+        if merged and op in (AluOp.MIN, AluOp.MAX) and merged[-1][0] == op:
+            merged[-1] = (op, (max if op == AluOp.MAX else min)(merged[-1][1], imm))
+        else:
+            merged.append((op, imm))
+    return [rows_kernel(op, base, count, imm=imm) for op, imm in merged]
 
 
 def bias_kernel(dst: int, src: int, outer: UopLoop, inner: UopLoop) -> AluKernel:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram
-from frittata.backends.vta.lower import config_block, emit_vta_term, run_vta_term
+from frittata.backends.vta.lower import config_block, emit_vta_term, fold_rounding, run_vta_term
 from frittata.errors import LoweringError
 from frittata.terms import builders as tb
 from frittata.terms.interp import evaluate
@@ -82,6 +82,22 @@ def test_a_stem_too_wide_for_whole_rows_tiles_in_width_bit_exact():
     node, x = conv_node(np.random.default_rng(7), VtaConfig(), 144, 16, 64, 7, (2, 2), (3,) * 4)
     tiling = emit_vta_term(node, [np.zeros(a.shape, a.dtype) for a in node.args], VtaConfig(), Dram()).tiling
     assert tiling.tw < 72 and tiling.th < 72
+    _check(node, x, VtaConfig())
+
+
+def test_rounding_folds_into_the_bias_only_when_no_sum_can_wrap():
+    """A first shift's 2^(s-1) goes into the bias (one SHR instead of three ALU passes) unless
+    |bias| + 2^(s-1) + terms * 2^14 could reach 2^31; both forms are bit-exact."""
+    bias = np.array([-5, 7], np.int32)
+    assert fold_rounding(REQUANT, bias, 576)[0][0] == ("floor_shift", 8)
+    np.testing.assert_array_equal(fold_rounding(REQUANT, bias, 576)[1], bias + 128)
+    big = np.array([2 ** 31 - 2 ** 20, 0], np.int32)
+    assert fold_rounding(REQUANT, big, 576) == (REQUANT, big)
+    assert fold_rounding((("relu",), ("shift", 3)), bias, 576)[0] == (("relu",), ("shift", 3))
+    rng = np.random.default_rng(8)
+    node, x = conv_node(rng, VtaConfig(), 8, 32, 32, 3, (1, 1), (1,) * 4)
+    large = tb.param("b", np.full(32, 2 ** 31 - 2 ** 22, np.int32))
+    node = tb.vta_conv2d(node.args[0], node.args[1], large, (1, 1), (1,) * 4, REQUANT, config_block(VtaConfig()))
     _check(node, x, VtaConfig())
 
 
