@@ -60,6 +60,12 @@ CASES = {
     "winograd_conv2d": tb.winograd_conv2d(X, tb.param("ww", R.standard_normal((3, 4, 3, 3)).astype(np.float32)),
                                           tb.param("wb", R.standard_normal(3).astype(np.float32)), pads=(1, 1, 1, 1),
                                           epilogue=(("relu",),), tile=2),
+    "bitserial": tb.add(
+        tb.cast(tb.reduce_sum(tb.bitserial_conv2d(tb.bitpack(I8, 2, 1, "uint8"), tb.bitpack(W8, 1, 1, "uint8"), 1, 1,
+                                                  encoding="bipolar"), (1, 2, 3)), "int32"),
+        tb.reduce_sum(tb.bitserial_dense(tb.bitpack(tb.reshape(I8, (5, 20)), 2, 1, "int32"),
+                                         tb.bitpack(tb.bitunpack(tb.bitpack(tb.reshape(W8, (9, 12)), 1, 1, "uint8"),
+                                                                 12, 1), 1, 1, "int32")), (1,))),
     "fused_dense_int": kernels.fused_dense(I32, I32, tb.param("ib", np.arange(3, dtype=np.int32)),
                                            epilogue=(("shift", 3), ("clip", -100, 100), ("cast", "int8"))),
     "fused_elementwise": tb.fused_elementwise(M, tb.param("row", np.arange(5, dtype=np.float32)), expr=(
