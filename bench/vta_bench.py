@@ -109,3 +109,7 @@ def main() -> None:
     layers()
     if "--layers" not in sys.argv:
         network()
+
+
+if __name__ == "__main__":
+    main()

@@ -63,6 +63,8 @@ class LayerReport:
     rows: tuple[LayerRow, ...]
     vta_seconds: float
     host_seconds: float
+    host_ops: tuple[tuple[str, float], ...] = ()
+    """The host model's seconds per op kind, largest first."""
 
     @property
     def seconds(self) -> float:
@@ -80,21 +82,23 @@ class LayerReport:
     def to_dict(self) -> dict[str, Any]:
         return {"config": self.config, "clock_hz": self.clock_hz, "host": self.host,
                 "ms": self.seconds * 1e3, "vta_ms": self.vta_seconds * 1e3, "host_ms": self.host_seconds * 1e3,
-                "host_share": self.host_share, "cycles": self.cycles, "layers": [r.to_dict() for r in self.rows]}
+                "host_share": self.host_share, "host_ops_ms": {op: t * 1e3 for op, t in self.host_ops},
+                "cycles": self.cycles, "layers": [r.to_dict() for r in self.rows]}
 
     def __str__(self) -> str:
         lines = [f"layers on VTA {self.config} at {self.clock_hz / 1e6:g} MHz, host {self.host} (modeled)",
-                 f"{'#':>3} {'op':<12} {'shape':<30} {'on':<4} {'ms':>8} {'cycles':>10} {'GEMM':>6} "
+                 f"{'#':>3} {'op':<12} {'shape':<36} {'on':<4} {'ms':>8} {'cycles':>10} {'GEMM':>6} "
                  f"{'load B':>9} {'compute B':>9} {'store B':>9}  why"]
         for i, r in enumerate(self.rows):
             moved = r.moved or {}
             counters = ("" if r.cycles is None else f"{r.cycles:>10} {r.gemm_utilization:6.1%} "
                         f"{moved.get('load', 0):>9} {moved.get('compute', 0):>9} {moved.get('store', 0):>9}")
-            lines.append(f"{i:>3} {r.op[:12]:<12} {r.shape[:30]:<30} {r.where:<4} {r.seconds * 1e3:8.3f} "
+            lines.append(f"{i:>3} {r.op[:12]:<12} {r.shape[:36]:<36} {r.where:<4} {r.seconds * 1e3:8.3f} "
                          f"{counters:<57}  {r.why}")
         lines.append(f"end to end: {self.seconds * 1e3:.3f} ms = VTA {self.vta_seconds * 1e3:.3f} ms "
                      f"({self.cycles} cycles) + host {self.host_seconds * 1e3:.3f} ms "
                      f"(host share {self.host_share:.1%})")
+        lines.append("host by op: " + ", ".join(f"{op} {t * 1e3:.3f} ms" for op, t in self.host_ops))
         return "\n".join(lines)
 
 
@@ -113,7 +117,7 @@ def layer_report(module: VtaModule) -> LayerReport:
     model, cfg = VtaCostModel(cfg=module.cfg), module.cfg
     unavailable = module.report.get("stages", {}).get("extract", {}).get("unavailable", {})
     rows: list[LayerRow] = []
-    host = 0.0
+    host: dict[str, float] = {}
     call = 0
     for term, info in term_infos(program):
         if term.op in CALLS:
@@ -124,12 +128,13 @@ def layer_report(module: VtaModule) -> LayerReport:
                                  dict(report.moved)))
         elif term.op not in LEAVES and not info.constant:
             seconds = model.node_cost(info)
-            host += seconds
+            host[term.op.value] = host.get(term.op.value, 0.0) + seconds
             if term.op.cost == Cost.CONTRACTION:
                 rows.append(LayerRow(term.op.value, _describe(term, cfg), "cpu",
                                      _host_reason(term, cfg, unavailable), seconds))
     return LayerReport(cfg.name, cfg.clock_hz, model.cpu.name, tuple(rows),
-                       sum(r.cycles or 0 for r in rows) / cfg.clock_hz, host)
+                       sum(r.cycles or 0 for r in rows) / cfg.clock_hz, sum(host.values()),
+                       tuple(sorted(host.items(), key=lambda item: -item[1])))
 
 
 def _describe(term: Term, cfg: VtaConfig) -> str:

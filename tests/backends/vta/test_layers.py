@@ -43,6 +43,8 @@ def test_vta_rows_are_the_calls_counters_and_latency_adds_up(rng):
     assert report.vta_seconds == sum(r.cycles for r in module.last_reports) / module.cfg.clock_hz
     assert 0 < report.host_share < 1 and report.seconds == report.vta_seconds + report.host_seconds
     assert "end to end" in str(report) and report.to_dict()["layers"][0]["where"] == "vta"
+    assert sum(t for _, t in report.host_ops) == pytest.approx(report.host_seconds)
+    assert {"softmax", "vta_pack"} <= {op for op, _ in report.host_ops}
 
 
 def test_host_rows_say_why(rng):
