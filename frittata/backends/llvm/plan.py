@@ -5,9 +5,10 @@ elementwise ops is one `fused_elementwise` term, a contraction's epilogue is par
 `fused_*` term), where the cost model prices it. Every non-leaf term is a *step*: one kernel,
 run in program order, writing its own buffer, except a scalar `const` read only by elementwise
 ops, which is *inlined* as an immediate of their expressions, and `reshape`, which aliases its
-operand's buffer. Outputs are written straight into the
-caller's arrays; intermediates share one arena, where a buffer is reused once its last reader
-has run (first fit, 64-byte aligned). Pointer slots: 0 arena, then inputs, outputs, params.
+operand's buffer. Outputs are written straight into the caller's arrays (a step whose result
+an output only reshapes writes that output); intermediates share one arena, where a buffer is
+reused once its last reader has run (first fit, 64-byte aligned). Pointer slots: 0 arena, then
+inputs, outputs, params.
 A step of an "indexed" op (whose indices are checked at run time) also gets a status record
 of `STATUS_BYTES` after the intermediates, which its kernel writes on every call.
 """
@@ -95,7 +96,12 @@ def make_plan(program: Program, scratch_bytes) -> Plan:
     root: dict[int, Term] = {}
     order = [t for t in program.terms() if _is_step(plan, t, root)]
     owned = {id(t) for t in order}
-    copies = [(name, t) for name, t in program.outputs.items() if out_slot[id(t)] != name or id(t) not in owned]
+    for name, t in program.outputs.items():
+        base = root.get(id(t))
+        if base is not None and id(base) in owned and id(base) not in out_slot and out_slot[id(t)] == name:
+            out_slot[id(base)] = name  # an output that reshapes a step: the step writes the output
+    copies = [(name, t) for name, t in program.outputs.items()
+              if out_slot[id(t)] != name or (id(t) not in owned and not _reshapes_into(t, name, root, out_slot))]
     copied = [root.get(id(t), t) for _, t in copies]
     offsets, scratch, plan.arena_bytes = _assign_arena(plan, order, copied, root, out_slot, scratch_bytes)
     for t in program.terms():
@@ -111,6 +117,11 @@ def make_plan(program: Program, scratch_bytes) -> Plan:
     for name, t in copies:
         plan.steps.append(Step(t, Buf(plan.slot("output", name), 0, t.type), copy_of=t))
     return plan
+
+
+def _reshapes_into(t: Term, name: str, root: dict[int, Term], out_slot: dict[int, str]) -> bool:
+    """True when output `name` is a reshape of a step that writes that output itself."""
+    return id(t) in root and out_slot.get(id(root[id(t)])) == name
 
 
 def _is_step(plan: Plan, t: Term, root: dict[int, Term]) -> bool:

@@ -158,6 +158,13 @@ def test_nchwc_layout():
     check(ft.Program({"packed": packed, "round": T.unpack_nchwc(T.relu(packed), 4)}))
 
 
+def test_an_output_that_reshapes_a_step_is_written_by_the_step():
+    """No copy step: the relu writes the caller's array of the reshaped output directly."""
+    x = T.var("x", (4, 6))
+    mod = check(ft.Program({"r": T.reshape(T.relu(x), (24,)), "s": T.reshape(x, (3, 8))}))
+    assert [s["name"] for s in mod.steps] == ["k0_relu", "k1_reshape_copy"], mod.steps  # the copy is of x
+
+
 def test_shared_outputs_and_aliases():
     x = T.var("x", (4, 6))
     y = T.relu(x)
