@@ -24,6 +24,7 @@ import onnxruntime as ort
 import frittata as ft
 from frittata import terms as T
 from frittata.backends.jit import host
+from frittata.backends.peak import cpu_name
 from frittata.terms import zoo
 from frittata.terms.onnx_export import to_onnx
 
@@ -36,15 +37,9 @@ SLOW_S = 1.0
 
 def cpu() -> str:
     """The CPU's name, the llvm target and whether it has a vector popcount."""
-    name = "?"
-    try:
-        with open("/proc/cpuinfo") as info:
-            name = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "?")
-    except OSError:
-        pass
     target = host()
     popcount = "VPOPCNTQ" if "+avx512vpopcntdq" in target.features.split(",") else "nibble-lookup (VPSHUFB)"
-    return f"{name}; llvm cpu {target.cpu}, {target.lanes} fp32 lanes, popcount {popcount}"
+    return f"{cpu_name()}; {target.lanes} fp32 lanes, popcount {popcount}"
 
 
 def ort_run(program: ft.Program, inputs: dict, threads: int):

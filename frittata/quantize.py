@@ -133,6 +133,16 @@ def _bias(t: Term, channels: int) -> np.ndarray | None:
     return _data(inner).reshape(-1).astype(np.float64)
 
 
+def _accumulate(layer: Layer, x: Term, w: Term, bias: np.ndarray) -> Term:
+    """The int32 accumulator of `layer` over quantized x and w: its dense or conv2d (with the
+    float layer's geometry) plus the integer bias."""
+    if layer.conv is None:
+        return tb.add(tb.dense(x, w), tb.param(f"{layer.name}:bq", bias))
+    attrs = dict(layer.conv.attrs)
+    conv = tb.conv2d(x, w, attrs["strides"], attrs["pads"], attrs["dilations"])
+    return tb.add(conv, tb.param(f"{layer.name}:bq", bias.reshape(1, -1, 1, 1)))
+
+
 def _requantize(acc: Term, relu: bool, shift: int) -> Term:
     acc = tb.relu(acc) if relu else acc
     return tb.cast(tb.clip(tb.right_shift(acc, shift), -QMAX, QMAX), "int8")
@@ -180,12 +190,7 @@ class _Quantizer:
         e_y = max(_exponent(peak_out), x.exp + e_w)
         wq = tb.param(f"{layer.name}:q", np.clip(np.rint(layer.weight * 2.0 ** -e_w), -QMAX, QMAX).astype(np.int8))
         bq = np.rint(layer.bias * 2.0 ** -(x.exp + e_w)).astype(np.int32)
-        if layer.conv is None:
-            acc = tb.add(tb.dense(x.q, wq), tb.param(f"{layer.name}:bq", bq))
-        else:
-            attrs = dict(layer.conv.attrs)
-            conv = tb.conv2d(x.q, wq, attrs["strides"], attrs["pads"], attrs["dilations"])
-            acc = tb.add(conv, tb.param(f"{layer.name}:bq", bq.reshape(1, -1, 1, 1)))
+        acc = _accumulate(layer, x.q, wq, bq)
         return Quantized(_requantize(acc, layer.relu, e_y - x.exp - e_w), e_y)
 
     def _is_residual(self, node: Term) -> bool:
@@ -272,12 +277,7 @@ class LowBitQuantizer(_Quantizer):
         packed = tb.bitpack(tb.param(f"{layer.name}:codes", codes), self.weight_bits, 1, "int64")
         w = tb.bitunpack(packed, codes.shape[1], 1, "bipolar")
         bq = np.rint(layer.bias * 2.0 ** -(x.exp + e_w)).astype(np.int32)
-        if layer.conv is None:
-            acc = tb.add(tb.dense(x.q, w), tb.param(f"{layer.name}:bq", bq))
-        else:
-            attrs = dict(layer.conv.attrs)
-            conv = tb.conv2d(x.q, w, attrs["strides"], attrs["pads"], attrs["dilations"])
-            acc = tb.add(conv, tb.param(f"{layer.name}:bq", bq.reshape(1, -1, 1, 1)))
+        acc = _accumulate(layer, x.q, w, bq)
         peak = self.peaks[id(node)]
         if not layer.relu:
             e_y = max(_exponent(peak), x.exp + e_w)

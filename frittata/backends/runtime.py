@@ -137,7 +137,7 @@ class Module(CompiledCode):
 
     def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Check inputs against the signature, run natively, return fresh output arrays."""
-        return self._native(inputs, None)
+        return self._native(self._checked(inputs), None)
 
     __call__ = run
 
@@ -146,7 +146,8 @@ class Module(CompiledCode):
         returned as that array (a training step updating its parameters and state without new
         buffers). An input array that cannot take it (not a C-contiguous writable array of the
         exact type, or sharing memory with another input) gets a fresh output instead."""
-        arrays = dict(zip(self.inputs, self._checked(inputs)))
+        checked = self._checked(inputs)
+        arrays = dict(zip(self.inputs, checked))
         into = {}
         for name in self.in_place:
             given = inputs[name]
@@ -154,14 +155,13 @@ class Module(CompiledCode):
             if (given is arrays[name] and given.flags.writeable and given.dtype == self.outputs[name].dtype
                     and not any(np.shares_memory(given, other) for other in others)):
                 into[name] = given
-        return self._native(inputs, None, into)
+        return self._native(checked, None, into)
 
-    def _native(self, inputs: Mapping[str, object], entry,
+    def _native(self, arrays: list[np.ndarray], entry,
                 into: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        """Check `inputs`, run the entry point (or `entry`, of the same four arguments) on the
-        team, raise for an index out of range, return the output arrays (fresh ones, or those
-        of `into`)."""
-        arrays = self._checked(inputs)
+        """Run the entry point (or `entry`, of the same four arguments) on the team over the
+        checked input `arrays`, raise for an index out of range, return the output arrays
+        (fresh ones, or those of `into`)."""
         chosen = into or {}
         outputs = {n: chosen[n] if n in chosen else np.empty(t.shape, t.dtype) for n, t in self.outputs.items()}
         with self._lock:
@@ -180,7 +180,10 @@ class Module(CompiledCode):
                                     "saved without them; compile it again with this version")
         stamps = np.zeros(len(self.steps) + 2, np.int64)
         profile, address = self._engine.profile_entry, stamps.ctypes.data
-        outputs = self._native(inputs, lambda slots, tid, n, barrier: profile(slots, tid, n, barrier, address))
+        def timed(slots, tid, n, barrier):
+            return profile(slots, tid, n, barrier, address)
+
+        outputs = self._native(self._checked(inputs), timed)
         return outputs, np.diff(stamps) * 1e-9
 
     def profile(self, inputs: Mapping[str, np.ndarray], repeat: int = 10, warmup: int = 1) -> Profile:

@@ -51,6 +51,8 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
     location: dict[int, Buf] = field(default_factory=dict)
     inlined: set[int] = field(default_factory=set)
+    roots: dict[int, Term] = field(default_factory=dict)
+    """The term whose buffer each reshape aliases (by the reshape's id)."""
     arena_bytes: int = 0
 
     def slot(self, kind: str, name: str) -> int:
@@ -93,7 +95,7 @@ def make_plan(program: Program, scratch_bytes) -> Plan:
     out_slot: dict[int, str] = {}
     for name, t in program.outputs.items():
         out_slot.setdefault(id(t), name)
-    root: dict[int, Term] = {}
+    root = plan.roots
     order = [t for t in program.terms() if _is_step(plan, t, root)]
     owned = {id(t) for t in order}
     for name, t in program.outputs.items():
@@ -195,10 +197,7 @@ def in_place_outputs(plan: Plan, program: Program) -> tuple[str, ...]:
     reported after every step ran, and by then the input would be overwritten."""
     if any(step.status is not None for step in plan.steps):
         return ()
-    root: dict[int, Term] = {}
-    for t in program.terms():
-        if t.op == Op.RESHAPE:
-            root[id(t)] = root.get(id(t.args[0]), t.args[0])
+    root = plan.roots
     position = {id(step.term): i for i, step in enumerate(plan.steps) if step.copy_of is None}
     readers: dict[str, list[int]] = {}
     for i, step in enumerate(plan.steps):

@@ -12,6 +12,7 @@ for every design.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -45,19 +46,8 @@ class Layer:
     pads: tuple[int, int, int, int]
     count: int
     cpu_seconds: float
-
-    @property
-    def oh(self) -> int:
-        return (self.h + self.pads[0] + self.pads[2] - self.kh) // self.strides[0] + 1
-
-    @property
-    def ow(self) -> int:
-        return (self.w + self.pads[1] + self.pads[3] - self.kw) // self.strides[1] + 1
-
-    @property
-    def macs(self) -> int:
-        """Multiply-accumulates of one such layer (no padding to the GEMM block)."""
-        return self.n * self.o * self.c * self.kh * self.kw * self.oh * self.ow
+    macs: int
+    """Multiply-accumulates of one such layer (no padding to the GEMM block)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,4 +98,5 @@ def _layer(name: str, shape: tuple, count: int) -> Layer:
     x, wt = tb.var("x", (n, c, h, w), "int8"), tb.var("w", (o, c, kh, kw), "int8")
     node = tb.conv2d(x, wt, strides=strides, pads=pads)
     *_, (_, info) = term_infos(Program({"y": node}))
-    return Layer(name, kind, n, c, o, h, w, kh, kw, strides, pads, count, PYNQ_HOST.node_cost(info))
+    macs = math.prod(node.shape) * c * kh * kw
+    return Layer(name, kind, n, c, o, h, w, kh, kw, strides, pads, count, PYNQ_HOST.node_cost(info), macs)
