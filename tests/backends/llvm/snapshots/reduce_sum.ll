@@ -60,12 +60,12 @@ entry:
   %".13" = getelementptr inbounds i8, ptr %".12", i64 0
   %".14" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".13", ptr %".14"
-  call void @"fk_845ef2da9158a6cc6ffe86be"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_cf7fbdd27bf128d99ab67d35"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   ret void
 }
 
-declare void @"fk_845ef2da9158a6cc6ffe86be"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_cf7fbdd27bf128d99ab67d35"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -111,7 +111,7 @@ stamp.end.1:
   %".39" = getelementptr inbounds i8, ptr %".38", i64 0
   %".40" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".39", ptr %".40"
-  call void @"fk_845ef2da9158a6cc6ffe86be"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_cf7fbdd27bf128d99ab67d35"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   %".44" = icmp eq i32 %".2", 0
   br i1 %".44", label %"stamp.then.2", label %"stamp.end.2"
@@ -131,14 +131,14 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_845ef2da9158a6cc6ffe86be
+; unit fk_cf7fbdd27bf128d99ab67d35
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2")
 
-define void @"fk_845ef2da9158a6cc6ffe86be"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_cf7fbdd27bf128d99ab67d35"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
   %".37" = getelementptr inbounds ptr, ptr %".1", i64 1
@@ -178,7 +178,7 @@ r0.body:
   %".27" = load float, ptr %".26"
   %".28" = load double, double* %"acc"
   %".29" = fpext float %".27" to double
-  %".30" = fadd double %".28", %".29"
+  %".30" = fadd reassoc double %".28", %".29"
   store double %".30", double* %"acc"
   %"r0.next" = add i64 %"r0", 1
   br label %"r0.cond"
