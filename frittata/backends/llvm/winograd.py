@@ -29,7 +29,7 @@ from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
 from frittata.backends.llvm.gemm import Gemm, emit_blocked, pack_panels
-from frittata.backends.llvm.irutil import F32, for_range, i64, if_then, loop_nest
+from frittata.backends.llvm.irutil import F32, entry_alloca, for_range, i64, if_then, loop_nest
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import vector_step
 from frittata.backends.llvm.plan import Plan, Step
@@ -263,7 +263,8 @@ def _emit_output_transform(k: Kernel, t: Tiling, steps: tuple, mm, first, bias, 
 
 
 def _emit_output_vector(b: ir.IRBuilder, t: Tiling, steps, mm, s, o, valid: int, origin, bias, out, residual):
-    """One tile's m x m outputs of L channels from o (`valid` of them stored)."""
+    """One tile's m x m outputs of L channels from o (`valid` of them stored): the transform
+    into a stack array of m² vectors, then a loop over its pixels."""
     at, _, _ = transforms(t.m)
     vec = ir.VectorType(F32, t.lanes)
     at_m = b.add(b.mul(s, i64(t.o_pad)), o)
@@ -271,20 +272,23 @@ def _emit_output_vector(b: ir.IRBuilder, t: Tiling, steps, mm, s, o, valid: int,
              for nu in range(t.side)] for xi in range(t.side)]
     y = _sandwich(b, at, grid, vec)
     shift = b.load(_at(b, bias, o), typ=vec, align=4)
-    row0, col0 = origin
+    stage = entry_alloca(b, ir.ArrayType(vec, t.m * t.m), name="ytile")
     for i in range(t.m):
         for j in range(t.m):
-            oy, ox = b.add(row0, i64(i)), b.add(col0, i64(j))
-            inside = b.and_(b.icmp_signed("<", oy, i64(t.oh)), b.icmp_signed("<", ox, i64(t.ow)))
-            with if_then(b, inside, "px"):
-                pixel = b.add(b.mul(oy, i64(t.ow)), ox)
-                offsets = [b.add(b.mul(b.add(o, i64(lane)), i64(t.oh * t.ow)), pixel) for lane in range(valid)]
-                value = b.fadd(y[i][j], shift)
-                for step in steps:
-                    extra = _gather(b, residual, offsets, vec) if step == ("add",) else None
-                    value = vector_step(b, t.lanes, step, value, extra)
-                for lane, offset in enumerate(offsets):
-                    b.store(b.extract_element(value, i64(lane)), _at(b, out, offset))
+            b.store(b.fadd(y[i][j], shift), b.gep(stage, [i64(0), i64(i * t.m + j)], inbounds=True))
+    row0, col0 = origin
+    with for_range(b, 0, t.m * t.m, name="px") as p:
+        oy, ox = b.add(row0, b.udiv(p, i64(t.m))), b.add(col0, b.urem(p, i64(t.m)))
+        inside = b.and_(b.icmp_signed("<", oy, i64(t.oh)), b.icmp_signed("<", ox, i64(t.ow)))
+        with if_then(b, inside, "px"):
+            pixel = b.add(b.mul(oy, i64(t.ow)), ox)
+            offsets = [b.add(b.mul(b.add(o, i64(lane)), i64(t.oh * t.ow)), pixel) for lane in range(valid)]
+            value = b.load(b.gep(stage, [i64(0), p], inbounds=True), typ=vec)
+            for step in steps:
+                extra = _gather(b, residual, offsets, vec) if step == ("add",) else None
+                value = vector_step(b, t.lanes, step, value, extra)
+            for lane, offset in enumerate(offsets):
+                b.store(b.extract_element(value, i64(lane)), _at(b, out, offset))
 
 
 def _gather(b: ir.IRBuilder, base, offsets, vec: ir.VectorType):
