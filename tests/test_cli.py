@@ -156,7 +156,7 @@ def test_rules_and_disable_change_what_fires(tmp_path):
     assert "simplify-clip0-relu" in mine.stdout
     plain = frittata("-q", "compile", str(model), "--report")
     assert "simplify-clip0-relu" not in plain.stdout and "fuse-" in plain.stdout
-    off = frittata("-q", "compile", str(model), "--report", "--disable", "fusion")
+    off = frittata("-q", "compile", str(model), "--report", "--disable", "fusion", "fusion_elementwise")
     assert "fuse-" not in off.stdout
 
 

@@ -50,7 +50,7 @@ Schedule = tuple[Phase, ...]
 
 DEFAULT_SCHEDULE: Schedule = (
     Phase("simplify", ("algebraic", "cancel", "fold", "lowbit")),
-    Phase("fuse", ("fusion", "cancel")),
+    Phase("fuse", ("fusion", "fusion_elementwise", "cancel")),
     Phase("layout", ("layout", "cancel")),
     Phase("tile", ("tiling", "algorithm")),
 )

@@ -58,13 +58,15 @@ def test_malformed_file_names_the_file(tmp_path):
 
 def test_library_has_every_family_and_unique_names():
     rules = library_rules()
-    assert {r.family for r in rules} >= {"algebraic", "cancel", "fold", "fusion", "layout"}
+    assert {r.family for r in rules} >= {"algebraic", "cancel", "fold", "fusion", "fusion_elementwise", "layout"}
     assert len({r.name for r in rules}) == len(rules)
 
 
 def test_disable_by_rule_and_family():
-    names = {r.name for r in select_rules(disable=["fusion", "comm-add"])}
+    names = {r.name for r in select_rules(disable=["fusion", "fusion_elementwise", "comm-add"])}
     assert "comm-add" not in names and not any(n.startswith("fuse-") for n in names)
+    contractions_off = {r.name for r in select_rules(disable=["fusion"])}
+    assert "fuse-conv2d-bias" not in contractions_off and "fuse-elementwise-first" in contractions_off
     assert "comm-mul" in names
 
 

@@ -3,14 +3,17 @@ the CPU, with a cost parameter that flips the choice."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 import frittata as ft
-from frittata.backends.vta import VtaConfig, VtaCostModel, rule_parameters
+from frittata.backends.vta import VTA_SCHEDULE, VtaConfig, VtaCostModel, rule_parameters
 from frittata.extract.cpu_model import CpuModel
 from frittata.rewrites.check import check_rule
 from frittata.rewrites.library import load_file
+from frittata.rewrites.schedule import Limits
 from frittata.terms import builders as tb
 
 PATH = __import__("frittata.rewrites", fromlist=["x"]).__path__[0] + "/rules/tensorize_vta.rules"
@@ -115,4 +118,22 @@ def test_the_224_stem_tiles_in_width_and_runs_on_vta(rng):
     module = ft.compile(program, target="vta")
     assert module.report["backend"]["split"]["vta"] == ["vta_conv2d"]
     assert "unavailable" not in module.report["stages"]["extract"]
+    np.testing.assert_array_equal(module.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])
+
+
+def test_a_requantized_layer_is_fused_whole_before_the_time_limited_fuse_phase(rng):
+    """The stem as quantized (3 input channels, relu, rounding shift, clip, int8) with the CPU's
+    fuse phase allowed no step, as when its time limit stops it early on a loaded machine: the
+    contraction phase before it has fused the whole epilogue, so the conv still runs on VTA
+    with an int8 output (one store plane), bit-exact."""
+    x = tb.var("x", (1, 3, 32, 32), "int8")
+    w = tb.param("w", rng.integers(-128, 128, (64, 3, 7, 7)).astype(np.int8))
+    b = tb.param("b", rng.integers(-1000, 1000, (1, 64, 1, 1)).astype(np.int32))
+    conv = tb.relu(tb.add(tb.conv2d(x, w, strides=2, pads=3), b))
+    program = ft.Program({"y": tb.cast(tb.clip(tb.right_shift(conv, 9), -127, 127), "int8")})
+    schedule = tuple(replace(p, limits=Limits(iterations=0)) if p.name == "fuse" else p for p in VTA_SCHEDULE)
+    module = ft.compile(program, target="vta", schedule=schedule)
+    (call,) = [t for t in module.program.terms() if t.op.value == "vta_conv2d"]
+    assert call.dtype == "int8" and ("relu",) in call.attr("epilogue")
+    inputs = {"x": rng.integers(-128, 128, (1, 3, 32, 32)).astype(np.int8)}
     np.testing.assert_array_equal(module.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])
