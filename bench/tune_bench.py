@@ -8,10 +8,19 @@ outputs are checked against the interpreter. Then the tuning curve: the costlies
 ResNet-18 alone (3x3 conv 64->64 at 56x56 with bias and ReLU) tuned --curve-trials times by
 the learned search and by random search, a batch of each in turn so both meet the same load,
 best GFLOP/s against trials, written as a PNG.
+
+The replay (--replay SEEDS) compares the two searches free of the machine's noise: it measures
+every candidate of four ResNet-18 layers once (3x3 convolutions with bias and ReLU, 64 channels
+at 56x56 to 512 at 7x7; resumed from bench/tune_out/replay.jsonl when it exists), then runs each
+search SEEDS times per layer with --replay-trials trials against that table (`RecordedRunner`:
+both searches see the same time for the same candidate), the learned model starting from the
+other three layers' records (transfer). It prints, per layer and search, the mean trials to
+reach 95% of the layer's best and the mean share of the best found, and plots the mean share
+against trials.
 Prints the host CPU and its vector ISA first.
 
 Run: python bench/tune_bench.py [--trials 200] [--models resnet18 mobilenet_v2] [--curve-trials 48]
-     [--out bench/tune_out] [--repeat 20] [--threads 2]
+     [--replay SEEDS] [--replay-trials 64] [--out bench/tune_out] [--repeat 20] [--threads 2]
 """
 
 from __future__ import annotations
@@ -28,9 +37,11 @@ import frittata as ft
 from frittata.benchmark import median_ms
 from frittata.extract.records import Records
 from frittata.terms import zoo
-from frittata.tuning import LocalRunner
+from frittata import terms as T
+from frittata.tuning import LocalRunner, RecordedRunner, host_device
 from frittata.tuning.command import tune_progress
 from frittata.tuning.tasks import gflops
+from frittata.tuning.tuner import program_tasks
 from frittata.tuning.plot import plot_curves
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -108,11 +119,66 @@ def best_curve(task, records: Records) -> list[float]:
     return curve
 
 
+REPLAY_LAYERS = ((64, 56), (128, 28), (256, 14), (512, 7))
+"""(channels, height = width) of the ResNet-18 3x3 convolutions the replay tunes."""
+
+
+def resnet_layer(channels: int, size: int) -> ft.Program:
+    """A ResNet-18 3x3 convolution, `channels` in and out at `size` x `size`, with bias and ReLU."""
+    rng = np.random.default_rng(channels)
+    w = T.param("w", (rng.standard_normal((channels, channels, 3, 3)) * 0.05).astype(np.float32))
+    b = T.param("b", rng.standard_normal(channels).astype(np.float32))
+    x = T.var("x", (1, channels, size, size))
+    return ft.Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",),))})
+
+
+def replay(seeds: int, trials: int, out: Path, threads: int) -> None:
+    """Measure every candidate of `REPLAY_LAYERS` once, then replay both searches on the table."""
+    table_path = out / "replay.jsonl"
+    programs = [resnet_layer(c, s) for c, s in REPLAY_LAYERS]
+    with LocalRunner() as runner:
+        for program in programs:
+            report = ft.tune(program, trials=100_000, records=table_path, search="random", threads=threads,
+                             max_tasks=1, runner=runner)
+            print(f"table: {report.tasks[0].task}: {report.tasks[0].trials} measured now, "
+                  f"{report.tasks[0].resumed} logged before; {report.tasks[0].stop}", flush=True)
+    table = Records.load(table_path)
+    device = host_device(threads).key
+    shares: dict[str, list[list[float]]] = {"learned": [], "random": []}
+    for program in programs:
+        task = program_tasks(program, host_device(threads))[0]
+        key = task.workload.key
+        best = gflops(task, min(r.seconds for r in table if r.ok and r.device == device and r.workload.key == key))
+        others = Records([r for r in table if r.workload.key != key])
+        reached: dict[str, list[int]] = {"learned": [], "random": []}
+        for seed in range(seeds):
+            for search in shares:
+                log = out / f"replay-{search}.jsonl"
+                others.save(log)
+                report = ft.tune(program, trials=trials, records=log, search=search, threads=threads,
+                                 max_tasks=1, runner=RecordedRunner(table, device), seed=seed)
+                share = [value / best for value in report.tasks[0].curve]
+                shares[search].append(share)
+                reached[search].append(next((i + 1 for i, v in enumerate(share) if v >= 0.95), trials + 1))
+        for search, found in reached.items():
+            last = [curve[-1] for curve in shares[search][-seeds:]]
+            print(f"replay {task.workload} {search:8s}: 95% of the best ({best:.1f} GFLOP/s) after "
+                  f"{np.mean(found):5.1f} trials on average (median {np.median(found):.0f}; {trials + 1} = not "
+                  f"reached), {np.mean(last):.3f} of the best after {trials}", flush=True)
+    means = {search: list(np.mean(np.array(curves), axis=0)) for search, curves in shares.items()}
+    path = out / "replay_curve.png"
+    plot_curves(means, path, title=f"replay: 4 ResNet-18 layers x {seeds} seeds ({host_description().split(';')[0]})",
+                ylabel="share of the layer's best")
+    print(f"plot: {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--models", nargs="*", default=["resnet18", "mobilenet_v2"])
     parser.add_argument("--curve-trials", type=int, default=48)
+    parser.add_argument("--replay", type=int, default=0, metavar="SEEDS")
+    parser.add_argument("--replay-trials", type=int, default=64)
     parser.add_argument("--out", type=Path, default=Path("bench/tune_out"))
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
@@ -123,6 +189,8 @@ def main() -> None:
         bench_model(name, args.trials, args.out, args.repeat, args.threads)
     if args.curve_trials:
         tuning_curve(args.curve_trials, args.out, args.threads)
+    if args.replay:
+        replay(args.replay, args.replay_trials, args.out, args.threads)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ ranking, `tuner` the search, `plot` the tuning curve.
 
 from frittata.extract.records import Record, Records, Workload
 from frittata.tuning.device import Device, host_device
-from frittata.tuning.runners import LocalRunner
+from frittata.tuning.runners import LocalRunner, RecordedRunner
 from frittata.tuning.tasks import Task
 from frittata.tuning.tuner import TuneReport, tune
 
-__all__ = ["Device", "LocalRunner", "Record", "Records", "Task", "TuneReport", "Workload", "host_device", "tune"]
+__all__ = ["Device", "LocalRunner", "Record", "RecordedRunner", "Records", "Task", "TuneReport", "Workload",
+           "host_device", "tune"]

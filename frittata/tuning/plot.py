@@ -16,7 +16,8 @@ def report_curve(report: TuneReport) -> list[float]:
     return list(report.tasks[0].curve) if report.tasks else []
 
 
-def plot_curves(runs: Mapping[str, TuneReport | Sequence[float]], path: str | Path, title: str = "") -> None:
+def plot_curves(runs: Mapping[str, TuneReport | Sequence[float]], path: str | Path, title: str = "",
+                ylabel: str = "best GFLOP/s") -> None:
     """Draw each run's curve (a report's first task, or the values given) into `path`."""
     if Path(path).suffix not in FORMATS:
         raise TuningError(f"plot: expected a path ending in {FORMATS}, got {str(path)!r}")
@@ -34,7 +35,7 @@ def plot_curves(runs: Mapping[str, TuneReport | Sequence[float]], path: str | Pa
     if not title:
         first = next(iter(runs.values()), None)
         title = str(first.tasks[0].task) if isinstance(first, TuneReport) and first.tasks else "tuning"
-    axes.set(xlabel="trials", ylabel="best GFLOP/s", title=title)
+    axes.set(xlabel="trials", ylabel=ylabel, title=title)
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()

@@ -10,7 +10,8 @@ function `work` names, "module:function").
 `LocalRunner(parallel=1)`: `parallel` worker processes (`python -m frittata.tuning.worker`, so no
 state of the tuner leaks into them and a script needs no `__main__` guard); on a 2-core machine
 one worker at a time keeps measurements from disturbing each other. `RayRunner` lives in
-`frittata.tuning.fleet`.
+`frittata.tuning.fleet`. `RecordedRunner` measures nothing: it answers from a tuning log, so
+two searches can be compared on the same measurements (a replay), free of the machine's noise.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Protocol
 
-from frittata.tuning.measure import Job, Result
 from frittata.errors import TuningError
+from frittata.extract.records import Records
+from frittata.tuning.measure import Job, Result
 from frittata.tuning.pipe import READY, receive, send
 
 WORK = "frittata.tuning.measure:run_job"
@@ -149,3 +151,23 @@ class LocalRunner:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class RecordedRunner:
+    """Answer each job with what `records` logged for its workload and schedule on `device`
+    (the last such record): its seconds, or its error. A candidate the log does not hold is an
+    error result, never a measurement."""
+
+    name = "recorded"
+
+    def __init__(self, records: Records, device: str) -> None:
+        self._answers = {(r.workload.key, r.schedule): Result(r.seconds, r.error)
+                         for r in records if r.device == device}
+        self.device = device
+
+    def run(self, jobs: Sequence[Job]) -> list[Result]:
+        missing = Result(None, f"recorded runner: expected a record of this candidate on {self.device}, got none")
+        return [self._answers.get((job.workload.key, job.schedule), missing) for job in jobs]
+
+    def close(self) -> None:
+        """Nothing to release."""

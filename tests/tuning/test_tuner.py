@@ -64,3 +64,22 @@ def test_tuning_curves_are_written_as_png_and_svg(local_run, tmp_path):
         assert (tmp_path / name).stat().st_size > 1000
     with pytest.raises(TuningError, match="ending in"):
         plot_curves({"random": report}, tmp_path / "curve.pdf")
+
+
+def test_a_replay_answers_from_the_log_and_an_unrecorded_candidate_is_an_error_record(local_run, tmp_path):
+    from frittata.tuning import RecordedRunner, host_device
+
+    table = Records.load(local_run[0])
+    device = host_device(1).key
+    runner = RecordedRunner(table, device)
+    replayed = ft.tune(conv_program(), trials=6, records=tmp_path / "replay.jsonl", batch=2, threads=1,
+                       search="random", runner=runner)
+    logged = {(r.workload.key, r.schedule): r.seconds for r in table}
+    answered = Records.load(tmp_path / "replay.jsonl")
+    assert replayed.trials == 6 and len(answered) == 6
+    for record in answered:
+        if (record.workload.key, record.schedule) in logged:
+            assert record.ok and record.seconds == logged[record.workload.key, record.schedule]
+        else:
+            assert not record.ok and "expected a record of this candidate" in str(record.error)
+    assert sum(r.ok for r in answered) == len(table)  # both runs measure the proposed schedules first
