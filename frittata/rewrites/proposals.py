@@ -56,7 +56,9 @@ def _packed_operand(inst, p, hint: TensorType) -> TensorType:
 
 
 def _broadcast_partner(inst, x: TensorType) -> TensorType:
-    choices = [x.shape, x.shape, ()]
+    """A second operand x broadcasts with: x's shape, a scalar, a per-axis vector, or a shape
+    with a leading axis more (x broadcasts up, so the result is not x's shape)."""
+    choices = [x.shape, x.shape, (), (2,) + x.shape]
     if x.rank >= 2:
         choices.append(tuple(d if a == 1 else 1 for a, d in enumerate(x.shape)))
     if x.rank >= 3:  # a per-channel operand with the batch axis left to broadcasting: [C 1 1]
@@ -147,12 +149,12 @@ def _elementwise_expr(inst, operands: int, dtype: str) -> tuple:
 
 def _epilogue(inst, x: TensorType, residual: bool) -> tuple:
     """0-2 random steps (a residual add inserted anywhere): relu, shift, clip (integer bounds
-    near the data, past VTA's 16-bit immediates, or none), a cast to int8 (last, or first).
-    Float clips have both bounds: the fusion rules make no other (the LLVM float kernels
-    take numbers)."""
+    near the data, past VTA's 16-bit immediates, or one of them none), a cast to int8 (last,
+    or first). Float clips have both bounds or one of them none."""
     rng = inst.rng
     integer = is_int(x.dtype)
-    bounds = [(-4, 4), (-4, 4), (None, 4), (-4, None), (-70000, 70000)] if integer else [(-1.0, 1.0)]
+    bounds = ([(-4, 4), (-4, 4), (None, 4), (-4, None), (-70000, 70000)] if integer
+              else [(-1.0, 1.0), (-1.0, 1.0), (None, 1.0), (-1.0, None)])
     steps: list[tuple] = []
     for _ in range(int(rng.integers(0, 3))):
         lo, hi = bounds[int(rng.integers(len(bounds)))]
