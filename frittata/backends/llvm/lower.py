@@ -9,7 +9,7 @@ convolution paths when their schedule says so (`fastpath`), the generic loops ot
 
 from __future__ import annotations
 
-from frittata.backends.llvm import bitserial, fastpath, indexing, movement, nn, pool, reduce
+from frittata.backends.llvm import bitpack, bitserial, fastpath, indexing, movement, nn, pool, reduce
 from frittata.backends.llvm.expr import Apply, Expr, Konst, Leaf, emit_map
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
@@ -87,9 +87,9 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
         case Op.BITSERIAL_CONV2D | Op.BITSERIAL_DENSE:
             bitserial.lower(k, plan, step, args)
         case Op.BITPACK:
-            bitserial.lower_bitpack(k, t, args[0], out)
+            bitpack.lower_bitpack(k, t, args[0], out)
         case Op.BITUNPACK:
-            bitserial.lower_bitunpack(k, t, args[0], out)
+            bitpack.lower_bitunpack(k, t, args[0], out)
         case Op.MAX_POOL2D:
             pool.emit_max_pool(k, args[0], t.attr, out)
         case Op.AVG_POOL2D:
