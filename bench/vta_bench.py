@@ -3,14 +3,17 @@
 Per conv layer (C1 the stem, its 3 input channels padded to 16 as the padding rules do; C2-C11
 as in TVM's VTA test suite), the `vta_conv2d` term lowered by `frittata.backends.vta.lower` with
 bias + requantize epilogue: compile (emission) time, the tiling, simulated cycles and GEMM
-utilization with one and with two virtual threads (double buffering).  Then the whole zoo
-ResNet-18 at 1x3x224x224, quantized, compiled for VTA and run on the simulator: its per-layer
-report (`module.layer_report()`) and the end-to-end simulated latency at the configuration's
-clock with the host's share.  Every result is checked bit-exact against the reference
+utilization with one and with two virtual threads (double buffering).  Then whole networks at
+1x3x224x224 (the zoo ResNet-18 and MobileNetV2, and torchvision's ResNet-18 exported with
+`torch.onnx.export`), quantized, compiled for VTA and run on the simulator over a batch of
+inputs: bit-exactness and top-1 agreement with the float model, the per-layer report
+(`module.layer_report()`) and the end-to-end simulated latency at the configuration's clock
+with the host's share.  Every result is checked bit-exact against the reference
 interpreter.  TVM publishes no ResNet-18 latency for this configuration in text (its blog has
 plots only), so there is no published figure to put beside ours.
 
-Run: `python bench/vta_bench.py` (`--layers` for the layer table only).  Goals (issue 19):
+Run: `python bench/vta_bench.py` (`--layers` for the layer table only, `--networks` for the
+whole networks only).  Goals (issue 19):
 >= 90% GEMM utilization on the 3x3 layers, >= 70% on the 1x1 stride-2 ones.
 """
 
@@ -87,28 +90,71 @@ def layers() -> None:
               f"{'ok' if exact else 'MISMATCH'}")
 
 
-def network() -> None:
-    """The quantized zoo ResNet-18 at 224x224 on the simulated default VTA."""
+def torch_resnet18(folder: str) -> ft.Program:
+    """torchvision's ResNet-18 with random weights (never downloaded) and random batch-norm
+    statistics, exported by `torch.onnx.export` as a user would, imported from the file."""
+    import torch
+    import torchvision
+
+    generator = torch.Generator().manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.copy_(0.5 + torch.rand(module.weight.shape, generator=generator))
+                module.bias.copy_(0.1 * torch.randn(module.bias.shape, generator=generator))
+                module.running_mean.copy_(0.1 * torch.randn(module.running_mean.shape, generator=generator))
+                module.running_var.copy_(0.5 + torch.rand(module.running_var.shape, generator=generator))
+    path = f"{folder}/resnet18.onnx"
+    torch.onnx.export(model, (torch.zeros(1, 3, 224, 224),), path, dynamo=False, opset_version=17,
+                      input_names=["x"], output_names=["y"])
+    return ft.from_onnx(path)
+
+
+def network(name: str, program: ft.Program, batch: int) -> None:
+    """`program` at 1x3x224x224 quantized (two calibration inputs), compiled for the simulated
+    default VTA and run on `batch` other inputs: bit-exact against the interpreter on the
+    quantized program for each, and the top-1 class against the float model's (compiled for
+    this CPU).  Prints the layer report of the last run."""
     rng = np.random.default_rng(0)
-    program = zoo.resnet18()
-    samples = [{"x": rng.standard_normal((1, 3, 224, 224)).astype(np.float32)} for _ in range(3)]
+    (x_name, x_type), = program.inputs.items()
+    (y_name, _), = program.outputs.items()
+    images = [{x_name: rng.standard_normal(x_type.shape).astype(np.float32)} for _ in range(batch + 2)]
     start = time.perf_counter()
-    quantized = ft.quantize(program, samples[:2])
+    quantized = ft.quantize(program, images[:2])
     module = ft.compile(quantized, target="vta")
     built = time.perf_counter()
-    got = module.run(**samples[2])["y"]
-    ran = time.perf_counter()
-    exact = np.array_equal(got, ft.evaluate(quantized, samples[2])["y"])
-    print(f"\nResNet-18 1x3x224x224, quantized: quantize + compile {built - start:.1f} s, "
-          f"one simulated run {ran - built:.1f} s wall, {len(module.calls)} VTA calls, "
-          f"{'bit-exact' if exact else 'MISMATCH'} against the interpreter")
+    reference = ft.compile(program, target="llvm")
+    exact, agree, run_seconds = 0, 0, []
+    for image in images[2:]:
+        before = time.perf_counter()
+        got = module.run(**image)[y_name]
+        run_seconds.append(time.perf_counter() - before)
+        exact += np.array_equal(got, ft.evaluate(quantized, image)[y_name])
+        agree += int(np.argmax(got) == np.argmax(reference.run(**image)[y_name]))
+    calls = len(module.calls)
+    print(f"\n{name} 1x3x224x224, quantized: quantize + compile {built - start:.1f} s, one simulated "
+          f"run {np.median(run_seconds):.1f} s wall (median of {batch}), {calls} VTA calls; bit-exact "
+          f"against the interpreter on {exact}/{batch} inputs; top-1 equal to the float model's on "
+          f"{agree}/{batch}")
     print(module.layer_report())
 
 
+def networks(batch: int) -> None:
+    """The zoo ResNet-18 and MobileNetV2 and a torch-exported ResNet-18, all at 224x224."""
+    import tempfile
+
+    network("zoo ResNet-18", zoo.resnet18(), batch)
+    network("zoo MobileNetV2", zoo.mobilenet_v2(), batch)
+    with tempfile.TemporaryDirectory() as folder:
+        network("torchvision ResNet-18 (torch.onnx.export)", torch_resnet18(folder), batch)
+
+
 def main() -> None:
-    layers()
+    if "--networks" not in sys.argv:
+        layers()
     if "--layers" not in sys.argv:
-        network()
+        networks(batch=8)
 
 
 if __name__ == "__main__":

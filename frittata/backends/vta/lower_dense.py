@@ -3,9 +3,11 @@
 Packed operands (VTA_SPEC §3.5): x (NB, KB, BATCH, BLOCK_IN), w (OB, KB, BLOCK_OUT, BLOCK_IN),
 out (NB, OB, BATCH, BLOCK_OUT).  A tile is `tm` batch blocks x `tn` output blocks reduced over
 steps of `tk` input blocks; INP row m*tk+k, WGT tile n*tk+k, ACC row m*tn+n.  One GEMM per
-step runs uops over m inside loops over k (outer) and n (inner), so consecutive uops write
-different rows; a tile of fewer than 3 ACC rows gets one GEMM per k instead, which never
-writes a row twice (the accumulator hazard of VTA_SPEC §2.9).
+step runs uops over m inside loops over k (outer) and n (inner), so a row is written again
+only after every other row of the tile; a tile of at most `MAX_HAZARD_WINDOW` ACC rows gets one
+GEMM per k instead, which never writes a row twice: the accumulator hazard (a row written
+again within the pipeline's hazard window reads a stale value) is avoided for every pipeline
+depth, so the stream is the same whatever the configuration's GEMM stages.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import product
 
-from frittata.backends.vta.hw.config import VtaConfig
+from frittata.backends.vta.hw.config import MAX_HAZARD_WINDOW, VtaConfig
 from frittata.backends.vta.hw.dram import DramBuffer
 from frittata.backends.vta.hw.emitter import Emitter
 from frittata.backends.vta.hw.isa import MemType, Uop
@@ -79,7 +81,7 @@ class DenseOps:
         t, acc = self.t, self.acc.base(half)
         inp, wgt = self._buffers(buf)
         uops = tuple(Uop(acc + m * t.tn, inp + m * t.tk, wgt) for m in range(t.tm))
-        if t.tm * t.tn >= 3:
+        if t.tm * t.tn > MAX_HAZARD_WINDOW:
             self.em.gemm(GemmKernel(uops, (UopLoop(t.tk, 0, 1, 1), UopLoop(t.tn, 1, 0, t.tk))))
             return
         for k in range(t.tk):

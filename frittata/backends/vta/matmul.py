@@ -51,9 +51,9 @@ def choose_tiling(mb: int, nb: int, kb: int, cfg: VtaConfig) -> MatmulTiling:
     fits = [MatmulTiling(tm, tn, tk)
             for tm, tn, tk in product(divisors(mb), divisors(nb), divisors(kb))
             if tm * tk <= cfg.inp_depth // 2 and tn * tk <= cfg.wgt_depth // 2
-            and tm * tn <= cfg.acc_depth // 2 and tm * tn >= 3 and tm <= cfg.uop_depth // 8]
+            and tm * tn <= cfg.acc_depth // 2 and tm * tn > cfg.hazard_window and tm <= cfg.uop_depth // 8]
     if not fits:
-        raise EmitError(f"matmul blocks ({mb}, {nb}, {kb}): expected a tile of >= 3 ACC rows "
+        raise EmitError(f"matmul blocks ({mb}, {nb}, {kb}): expected a tile of > {cfg.hazard_window} ACC rows "
                         f"fitting the buffers of {cfg.name}; pad M or N")
     return max(fits, key=lambda t: (t.tm * t.tn, t.tk))
 

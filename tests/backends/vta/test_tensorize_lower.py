@@ -66,6 +66,15 @@ def test_dense_bit_exact(n, k, o):
     _check(node, x, VtaConfig())
 
 
+def test_dense_tiles_are_hazard_free_on_the_deepest_gemm_pipeline():
+    """Tiles of 4 and 8 ACC rows with several reduction steps: the emitted stream never writes
+    a row within the widest hazard window (8 GEMM stages), checked by the simulator, bit-exact."""
+    deep = VtaConfig(gemm_stages=8)
+    for n, o in ((1, 64), (1, 128)):
+        node, x = dense_node(np.random.default_rng(3), deep, n, 96, o)
+        _check(node, x, deep)
+
+
 @pytest.mark.parametrize("n,k,o,threads", [(1, 512, 16, 2), (16, 256, 128, 2), (4, 32, 48, 1)])
 def test_int32_dense_is_stored_as_four_byte_planes(n, k, o, threads):
     node, x = dense_node(np.random.default_rng(5), VtaConfig(), n, k, o, epilogue=())

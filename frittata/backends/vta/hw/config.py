@@ -194,6 +194,14 @@ class VtaConfig:
         return self.batch * self.block_in * self.block_out
 
     @property
+    def hazard_window(self) -> int:
+        """Uop executions after a GEMM's accumulate into an ACC row during which another one
+        into that row would read it before the first has written it back: 2 for the one-stage
+        datapath (VTA's runtime rejects a row written within the previous two uops), one more
+        per further datapath stage between the accumulator's read and its write (our model)."""
+        return self.gemm_stages + 1
+
+    @property
     def clock_hz(self) -> float:
         return self.clock_mhz * 1e6
 
@@ -228,6 +236,9 @@ LOG_FIELDS = ("log_inp_width", "log_wgt_width", "log_acc_width", "log_batch", "l
 """The primary parameters, log2 each (TVM's `vta_config.json` keys, lower-cased)."""
 MAX_CLOCK_MHZ = 1000.0
 MAX_GEMM_STAGES = 8
+MAX_HAZARD_WINDOW = MAX_GEMM_STAGES + 1
+"""The widest `hazard_window` of any valid configuration: lowering keeps writes of one ACC row
+further apart than this, so a stream does not depend on the pipeline depth."""
 
 
 def _circuit_reason(cfg: VtaConfig) -> str:

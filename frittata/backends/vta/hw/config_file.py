@@ -2,7 +2,7 @@
 
 A file holds the primary keys `LOG_INP_WIDTH`, `LOG_WGT_WIDTH`, `LOG_ACC_WIDTH`, `LOG_BATCH`,
 `LOG_BLOCK` (or, as older TVM releases wrote it, `LOG_BLOCK_IN` and `LOG_BLOCK_OUT`, which must
-be equal here: one layer's packed output is the next layer's packed input) and
+be equal here) and
 `LOG_{UOP,INP,WGT,ACC}_BUFF_SIZE`, each an int; `TARGET` and `HW_VER` name the board and the
 bitstream version.  The circuit keys are optional: `HW_FREQ` (MHz, as older TVM releases wrote
 it), `LOG_BUS_WIDTH` (log2 bits of the DMA's AXI data port) and `GEMM_STAGES` (pipeline stages
@@ -10,6 +10,13 @@ of the GEMM datapath).  Missing clock and bus keys default to the board `TARGET`
 builds its Pynq and DE10-Nano bitstreams at 100 MHz on a 64-bit bus and its Ultra96 and ZCU104
 ones at 333 MHz on a 128-bit bus.  TVM's published sample files ship in `configs/` and load as
 they are, by path or by board name (`load_config("zcu104")`).
+
+Unequal LOG_BLOCK_IN and LOG_BLOCK_OUT are refused, by decision: TVM's configurations since
+HW_VER 0.0.1 have one LOG_BLOCK (its package config derives both blocks from it; the split keys
+are the v0.5 format), so no shipped design has them; and a layer's packed output, in blocks of
+BLOCK_OUT channels, is the next layer's packed input, in blocks of BLOCK_IN, with no relayout
+between them (the tensorization rules cancel the unpack / pack pair); unequal blocks would
+need a repack on the host between every two layers.
 """
 
 from __future__ import annotations
@@ -116,7 +123,8 @@ def _merge_blocks(values: dict[str, object], where: str) -> None:
     block_in, block_out = values.pop("LOG_BLOCK_IN"), values.pop("LOG_BLOCK_OUT")
     if block_in != block_out:
         raise ConfigError(f"{where}: expected LOG_BLOCK_IN == LOG_BLOCK_OUT (a layer's packed output "
-                          f"is the next layer's packed input), got {block_in} and {block_out}")
+                          f"is the next layer's packed input), got {block_in} and {block_out}; "
+                          f"unequal GEMM blocks are not supported: give one LOG_BLOCK")
     values["LOG_BLOCK"] = block_in
 
 

@@ -106,7 +106,7 @@ class Machine:
         _check_indices("INP", src, self.cfg.inp_depth, where)
         _check_indices("WGT", wgt, self.cfg.wgt_depth, where)
         if check_hazards:
-            _check_hazard(dst, where)
+            _check_hazard(dst, self.cfg.hazard_window, where)
         rows = gemm_accumulate(self.acc, self.inp, self.wgt, dst, src, wgt)
         self.out[rows] = self.acc[rows].astype(np.int8)
 
@@ -151,13 +151,15 @@ def _check_indices(name: str, idx: np.ndarray, depth: int, where: str) -> None:
                            f"< {depth} (the buffer depth)")
 
 
-def _check_hazard(dst: np.ndarray, where: str) -> None:
-    """Reject a GEMM that writes one ACC row in two of any three consecutive uop executions
-    (the HLS pipeline has no read-after-write check on the accumulator)."""
-    for gap in (1, 2):
+def _check_hazard(dst: np.ndarray, window: int, where: str) -> None:
+    """Reject a GEMM that writes one ACC row twice within `window` consecutive uop executions
+    (the configuration's `hazard_window`: the pipeline has no read-after-write check on the
+    accumulator)."""
+    for gap in range(1, window + 1):
         clash = np.flatnonzero(dst[gap:] == dst[:-gap])
         if clash.size:
             k = int(clash[0])
             raise HazardError(f"{where}: uop executions {k} and {k + gap} both accumulate into "
-                              f"ACC row {int(dst[k])}; expected at least 2 other writes between "
-                              f"two writes of a row (put an output axis innermost)")
+                              f"ACC row {int(dst[k])}; expected at least {window} other writes "
+                              f"between two writes of a row with a hazard window of {window} "
+                              f"(put an output axis innermost)")

@@ -21,9 +21,9 @@ from tests.backends.vta.helpers import Device
 CFG = VtaConfig()
 
 
-def simulate(*insns, check_hazards=True, uops=()):
-    sim = Simulator(CFG, Dram(1 << 16), check_hazards=check_hazards)
-    sim.machine.uop[:len(uops)] = [encode_uop(u, CFG) for u in uops]
+def simulate(*insns, check_hazards=True, uops=(), cfg=CFG):
+    sim = Simulator(cfg, Dram(1 << 16), check_hazards=check_hazards)
+    sim.machine.uop[:len(uops)] = [encode_uop(u, cfg) for u in uops]
     return sim.execute(tuple(insns) + (Finish(),))
 
 
@@ -85,6 +85,21 @@ def test_distance_two_is_also_a_hazard_but_three_is_not():
     with pytest.raises(HazardError):
         simulate(Gemm(0, 2, iter_out=2), uops=uops)
     simulate(Gemm(0, 3, iter_out=2), uops=uops + [Uop(2, 0, 0)])
+
+
+@pytest.mark.parametrize("stages", [1, 3, 8])
+def test_the_hazard_window_grows_with_the_gemm_pipeline(stages):
+    """A datapath of `stages` stages writes a sum back `stages` + 1 uops after reading the row:
+    a row written again within that window is a hazard, one written after it is not."""
+    cfg = VtaConfig(gemm_stages=stages)
+    window = cfg.hazard_window
+    assert window == stages + 1
+
+    def rows(n):
+        return [Uop(i, 0, 0) for i in range(n)]
+    with pytest.raises(HazardError, match=f"hazard window of {window}"):
+        simulate(Gemm(0, window, iter_out=2), uops=rows(window), cfg=cfg)
+    simulate(Gemm(0, window + 1, iter_out=2), uops=rows(window + 1), cfg=cfg)
 
 
 def test_reset_gemm_may_repeat_rows_and_zeroes_them():
