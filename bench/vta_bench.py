@@ -29,6 +29,8 @@ import frittata as ft
 from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram
 from frittata.backends.vta.lower import config_block, emit_vta_term
+from frittata.backends.vta.lower_conv2d import ConvTiling
+from frittata.backends.vta.tile_search import search_conv_schedule
 from frittata.backends.vta.hw.simulator import Simulator
 from frittata.terms import builders as tb
 from frittata.terms.interp import evaluate
@@ -44,6 +46,7 @@ RESNET18 = {  # name: (H=W, C, O, K, pad, stride)
     "C11": (7, 512, 512, 3, 1, 1),
 }
 EPILOGUE = (("shift", 8), ("clip", -127, 127), ("relu",), ("cast", "int8"))
+SEARCH_BUDGET = 8
 
 
 def layer(name: str, cfg: VtaConfig, rng: np.random.Generator):
@@ -61,22 +64,34 @@ def layer(name: str, cfg: VtaConfig, rng: np.random.Generator):
     return node, args, x
 
 
-def run(node, args, cfg: VtaConfig, threads: int):
+def run(node, args, cfg: VtaConfig, threads: int, tiling: ConvTiling | None = None):
     """(emit seconds, report, packed output) of one lowering and simulation."""
     sim = Simulator(cfg, Dram())
     start = time.perf_counter()
-    lowered = emit_vta_term(node, args, cfg, sim.machine.dram, threads)
+    lowered = emit_vta_term(node, args, cfg, sim.machine.dram, threads, tiling)
     image = lowered.program.image()
     emit = time.perf_counter() - start
     report = sim.run(image)
     return emit, report, lowered.read(sim.machine.dram)
 
 
+def epilogue_bound(name: str) -> float:
+    """The GEMM utilization no schedule of the layer can pass on the compute module: per output
+    ACC row, its C/16 * K * K GEMM micro-ops against 6 cycles that are not GEMM work (reset 1,
+    bias ADD with a tensor operand 2, shift, MIN and MAX 1 each), all on the in-order compute
+    module (VTA_SPEC: GEMM one uop per cycle, ALU 1 with an immediate, 2 with a tensor)."""
+    _, c, _, k, _, _ = RESNET18[name]
+    gemm = c // 16 * k * k
+    return gemm / (gemm + 6)
+
+
 def layers() -> None:
     cfg, rng = VtaConfig(), np.random.default_rng(0)
-    print(f"VTA {cfg.name}: vta_conv2d + bias + requantize, lowered and simulated")
+    print(f"VTA {cfg.name}: vta_conv2d + bias + requantize, lowered and simulated; 'searched' is the "
+          f"fastest of {SEARCH_BUDGET} tilings per thread count by the cycle model (tile_search)")
     print(f"{'layer':<6} {'compile':>9} {'tile th,tw,tco,tci':>19} {'cycles 1T':>11} {'util 1T':>8} "
-          f"{'cycles 2T':>11} {'util 2T':>8} {'ms 2T':>7}  check")
+          f"{'cycles 2T':>11} {'util 2T':>8} {'ms 2T':>7}  {'searched':>19} {'cycles':>11} {'util':>6} "
+          f"{'bound':>6}  check")
     for name in RESNET18:
         node, args, x = layer(name, cfg, rng)
         want = evaluate(Program({"y": node}), {"x": x})["y"]
@@ -84,9 +99,14 @@ def layers() -> None:
         emit, two, out2 = run(node, args, cfg, threads=2)
         tiling = emit_vta_term(node, args, cfg, Dram()).tiling
         tile = f"{tiling.th},{tiling.tw},{tiling.tco},{tiling.tci}"
-        exact = np.array_equal(out1, want) and np.array_equal(out2, want)
+        found = search_conv_schedule(node, cfg, SEARCH_BUDGET).best
+        _, best, out3 = run(node, args, cfg, found.threads, found.tiling)
+        t = found.tiling
+        searched = f"{t.th},{t.tw},{t.tco},{t.tci} {found.threads}T"
+        exact = all(np.array_equal(out, want) for out in (out1, out2, out3))
         print(f"{name:<6} {emit * 1e3:7.1f}ms {tile:>19} {one.cycles:>11,} {one.gemm_utilization:8.1%} "
               f"{two.cycles:>11,} {two.gemm_utilization:8.1%} {two.cycles / cfg.clock_hz * 1e3:7.2f}  "
+              f"{searched:>19} {best.cycles:>11,} {best.gemm_utilization:6.1%} {epilogue_bound(name):6.1%}  "
               f"{'ok' if exact else 'MISMATCH'}")
 
 

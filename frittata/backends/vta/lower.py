@@ -16,7 +16,7 @@ import numpy as np
 from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram, DramBuffer
 from frittata.backends.vta.hw.emitter import Emitter, InstructionStream
-from frittata.backends.vta.lower_conv2d import ConvGeom, emit_conv2d
+from frittata.backends.vta.lower_conv2d import ConvGeom, ConvTiling, emit_conv2d
 from frittata.backends.vta.lower_dense import emit_dense
 from frittata.backends.vta.planes import plane_buffers, read_planes
 from frittata.backends.vta.hw.simulator import Simulator
@@ -65,9 +65,16 @@ def fold_rounding(epilogue: tuple, bias: np.ndarray, terms: int) -> tuple[tuple,
     return epilogue, bias
 
 
+def conv_geom(node: Term) -> ConvGeom:
+    """The blocked geometry of a `vta_conv2d` from its packed operands' shapes."""
+    (nb, cb, h, w, *_), (ob, _, kh, kw, *_) = node.args[0].shape, node.args[1].shape
+    return ConvGeom(nb, cb, ob, h, w, kh, kw, node.attr("strides"), node.attr("pads"))
+
+
 def emit_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig, dram: Dram,
-                  threads: int = 2) -> Lowered:
-    """Put `node`'s operands in `dram` and emit its instruction stream."""
+                  threads: int = 2, tiling: ConvTiling | None = None) -> Lowered:
+    """Put `node`'s operands in `dram` and emit its instruction stream (a conv with `tiling`
+    when given, see `emit_conv2d`)."""
     if node.op not in (Op.VTA_DENSE, Op.VTA_CONV2D):
         raise LoweringError(f"vta lowering: expected vta_dense or vta_conv2d, got {node.op.value}")
     if node.attr("block") != config_block(cfg):
@@ -80,14 +87,14 @@ def emit_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig, dram: Dram
     out = dram.alloc((np.dtype(node.dtype).itemsize, *node.shape), np.int8)
     em = Emitter(cfg, dram)
     planes = plane_buffers(out)
-    tiling: object
+    used: object
+    if node.op == Op.VTA_DENSE and tiling is not None:
+        raise LoweringError(f"vta_dense: expected no conv tiling, got {tiling}")
     if node.op == Op.VTA_DENSE:
-        tiling = emit_dense(em, x, w, bias, planes, epilogue, threads)
+        used = emit_dense(em, x, w, bias, planes, epilogue, threads)
     else:
-        geom = ConvGeom(x.shape[0], x.shape[1], w.shape[0], x.shape[2], x.shape[3], w.shape[2],
-                        w.shape[3], node.attr("strides"), node.attr("pads"))
-        tiling = emit_conv2d(em, x, w, bias, planes, geom, epilogue, threads)
-    return Lowered(em.synchronize(), (x, w), out, node.dtype, tiling)
+        used = emit_conv2d(em, x, w, bias, planes, conv_geom(node), epilogue, threads, tiling)
+    return Lowered(em.synchronize(), (x, w), out, node.dtype, used)
 
 
 def run_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig = VtaConfig(),

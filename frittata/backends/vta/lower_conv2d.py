@@ -105,10 +105,10 @@ class ConvTiling:
     tci: int
 
 
-def choose_conv_tiling(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> ConvTiling:
-    """The tiling fitting one buffer of each SRAM that moves the fewest bytes (inputs re-read
-    per output-channel tile and in the halos, weights per spatial tile); ties go to deeper
-    reductions.  Whole-row tiles win whenever one fits."""
+def conv_tilings(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> list[ConvTiling]:
+    """Every tiling fitting one buffer of each SRAM, best first by the traffic model: whole-row
+    tiles before narrower ones, then the fewest bytes moved (inputs re-read per output-channel
+    tile and in the halos, weights per spatial tile), then deeper reductions."""
     kk, n = s.kh * s.kw, acc.threads
     widths = [tw for tw in divisors(s.ow) if tw <= cfg.uop_depth // 8 and s.touches_image(tw)]
     fits = [ConvTiling(th, tw, tco, tci)
@@ -119,14 +119,18 @@ def choose_conv_tiling(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> ConvTilin
         raise LoweringError(f"vta_conv2d {s}: expected pads <= {MAX_PAD} and a tile of >= 3 "
                             f"output pixels fitting the buffers of {cfg.name}; none does")
 
-    def traffic(t: ConvTiling) -> tuple[float, int]:
+    def rank(t: ConvTiling) -> tuple[bool, float, int]:
         rows = s.kept_rows(t.th) / (t.th * s.strides[0])
         cols = s.in_cols(t.tw) * (s.ow / t.tw) / s.in_cols(s.ow)  # halo columns re-read: 1 for whole rows
         inputs = s.cb * s.h * s.w * (s.ob / t.tco) * rows * cols
         weights = s.ob * s.cb * kk * cfg.wgt_elem_bytes / cfg.inp_elem_bytes * (s.oh / t.th) * (s.ow / t.tw)
-        return inputs + weights, -t.tci
-    whole = [t for t in fits if t.tw == s.ow]
-    return min(whole or fits, key=traffic)
+        return t.tw != s.ow, inputs + weights, -t.tci
+    return sorted(fits, key=rank)
+
+
+def choose_conv_tiling(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> ConvTiling:
+    """The traffic model's best tiling (`conv_tilings`' first)."""
+    return conv_tilings(s, cfg, acc)[0]
 
 
 @dataclass(slots=True)
@@ -209,13 +213,18 @@ class ConvOps:
 
 def emit_conv2d(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer,
                 outs: tuple[DramBuffer, ...], geom: ConvGeom, epilogue: tuple,
-                threads: int = 2) -> ConvTiling:
+                threads: int = 2, tiling: ConvTiling | None = None) -> ConvTiling:
     """Emit outs = epilogue(conv2d(x, w) + bias) for packed DRAM buffers, in byte planes `outs`
-    (one for int8, four for int32); `bias` holds one ACC element per output block.  Returns
-    the tiling used."""
+    (one for int8, four for int32); `bias` holds one ACC element per output block.  `tiling`
+    is one of `conv_tilings` (a searched schedule), by default the traffic model's best.
+    Returns the tiling used."""
     s, cfg = geom, em.cfg
     acc = AccLayout(s.ob, threads, cfg.acc_depth, len(outs))
-    t = choose_conv_tiling(s, cfg, acc)
+    fitting = conv_tilings(s, cfg, acc)
+    if tiling is not None and tiling not in fitting:
+        raise LoweringError(f"vta_conv2d {s}: tiling {tiling} does not fit the buffers of {cfg.name} "
+                            f"with {threads} virtual thread(s); expected one of conv_tilings' {len(fitting)}")
+    t = fitting[0] if tiling is None else tiling
     em.load_2d(MemType.ACC, 0, bias, 0, 1, s.ob, s.ob)
     tiles = [((n, oh0, ow0, oc0), range(0, s.cb, t.tci)) for n in range(s.nb)
              for oh0 in range(0, s.oh, t.th) for ow0 in range(0, s.ow, t.tw)
