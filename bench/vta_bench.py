@@ -13,7 +13,7 @@ interpreter.  TVM publishes no ResNet-18 latency for this configuration in text 
 plots only), so there is no published figure to put beside ours.
 
 Run: `python bench/vta_bench.py` (`--layers` for the layer table only, `--networks` for the
-whole networks only).  Goals (issue 19):
+whole networks only, then optionally names among resnet18, mobilenet_v2, torch_resnet18).  Goals (issue 19):
 >= 90% GEMM utilization on the 3x3 layers, >= 70% on the 1x1 stride-2 ones.
 """
 
@@ -133,9 +133,11 @@ def torch_resnet18(folder: str) -> ft.Program:
 
 def network(name: str, program: ft.Program, batch: int) -> None:
     """`program` at 1x3x224x224 quantized (two calibration inputs), compiled for the simulated
-    default VTA and run on `batch` other inputs: bit-exact against the interpreter on the
-    quantized program for each, and the top-1 class against the float model's (compiled for
-    this CPU).  Prints the layer report of the last run."""
+    default VTA and run on `batch` other inputs: per input, bit-exact against the interpreter
+    on the quantized program or not, and the top-1 class against the float model's (compiled
+    for this CPU), with the float top-1 in the quantized top 5 and the logits' relative error;
+    on the first input, every VTA call checked against the interpreter on the operands it was
+    fed (`check_calls`).  Prints the layer report of the last run."""
     rng = np.random.default_rng(0)
     (x_name, x_type), = program.inputs.items()
     (y_name, _), = program.outputs.items()
@@ -145,36 +147,47 @@ def network(name: str, program: ft.Program, batch: int) -> None:
     module = ft.compile(quantized, target="vta")
     built = time.perf_counter()
     reference = ft.compile(program, target="llvm")
-    exact, agree, run_seconds = 0, 0, []
+    calls = module.check_calls(**images[2])
+    exact, top1, top5, errors, run_seconds, worst = 0, 0, 0, [], [], 0.0
     for image in images[2:]:
         before = time.perf_counter()
         got = module.run(**image)[y_name]
         run_seconds.append(time.perf_counter() - before)
-        exact += np.array_equal(got, ft.evaluate(quantized, image)[y_name])
-        agree += int(np.argmax(got) == np.argmax(reference.run(**image)[y_name]))
-    calls = len(module.calls)
+        want = ft.evaluate(quantized, image)[y_name]
+        exact += np.array_equal(got, want)
+        worst = max(worst, float(np.abs(got.astype(np.float64) - want).max()))
+        floats = reference.run(**image)[y_name].reshape(-1)
+        top1 += int(np.argmax(got) == np.argmax(floats))
+        top5 += int(np.argmax(floats) in np.argsort(got.reshape(-1))[-5:])
+        errors.append(float(np.linalg.norm(got.reshape(-1) - floats) / np.linalg.norm(floats)))
     print(f"\n{name} 1x3x224x224, quantized: quantize + compile {built - start:.1f} s, one simulated "
-          f"run {np.median(run_seconds):.1f} s wall (median of {batch}), {calls} VTA calls; bit-exact "
-          f"against the interpreter on {exact}/{batch} inputs; top-1 equal to the float model's on "
-          f"{agree}/{batch}")
+          f"run {np.median(run_seconds):.1f} s wall (median of {batch}), {len(module.calls)} VTA calls, "
+          f"{sum(calls)}/{len(calls)} bit-exact on the operands they were fed; whole output bit-exact "
+          f"against the interpreter on {exact}/{batch} inputs (largest difference {worst:.3g}); against "
+          f"the float model: top-1 equal on {top1}/{batch}, float top-1 in the top 5 on {top5}/{batch}, "
+          f"logits' relative error median {np.median(errors):.3f}")
     print(module.layer_report())
 
 
-def networks(batch: int) -> None:
-    """The zoo ResNet-18 and MobileNetV2 and a torch-exported ResNet-18, all at 224x224."""
+def networks(batch: int, names: list[str]) -> None:
+    """The zoo ResNet-18 and MobileNetV2 and a torch-exported ResNet-18, all at 224x224 (those
+    of `names` among "resnet18", "mobilenet_v2", "torch_resnet18"; all when empty)."""
     import tempfile
 
-    network("zoo ResNet-18", zoo.resnet18(), batch)
-    network("zoo MobileNetV2", zoo.mobilenet_v2(), batch)
-    with tempfile.TemporaryDirectory() as folder:
-        network("torchvision ResNet-18 (torch.onnx.export)", torch_resnet18(folder), batch)
+    if not names or "resnet18" in names:
+        network("zoo ResNet-18", zoo.resnet18(), batch)
+    if not names or "mobilenet_v2" in names:
+        network("zoo MobileNetV2", zoo.mobilenet_v2(), batch)
+    if not names or "torch_resnet18" in names:
+        with tempfile.TemporaryDirectory() as folder:
+            network("torchvision ResNet-18 (torch.onnx.export)", torch_resnet18(folder), batch)
 
 
 def main() -> None:
     if "--networks" not in sys.argv:
         layers()
     if "--layers" not in sys.argv:
-        networks(batch=8)
+        networks(8, [a for a in sys.argv[1:] if not a.startswith("--")])
 
 
 if __name__ == "__main__":

@@ -22,8 +22,11 @@ from frittata.backends.vta.hw.timing import Report
 from frittata.backends.vta.layers import LayerReport, layer_report
 from frittata.backends.vta.saved import EmittedCall, HostRunner, read_vta, save_vta
 from frittata.backends.vta.hw.simulator import Simulator
-from frittata.terms.interp import check_inputs
+from frittata.errors import RuntimeInputError
+from frittata.terms import builders as tb
+from frittata.terms.interp import check_inputs, evaluate
 from frittata.terms.program import Program
+from frittata.terms.term import Term
 
 
 class VtaModule:
@@ -63,6 +66,30 @@ class VtaModule:
         return outputs
 
     __call__ = run
+
+    def check_calls(self, **inputs: np.ndarray) -> list[bool]:
+        """Run once and say per accelerator call whether its output equals the reference
+        interpreter's on the very operands the host parts fed it: the calls' own
+        bit-exactness, apart from host parts that compute in float (whose order of summation
+        may differ from numpy's).  Needs `program`, so a compiled module, not a loaded one."""
+        if self.program is None or any(f["term"] is None for f in self.call_facts):
+            raise RuntimeInputError("check_calls: expected a module from compile (it keeps its program), "
+                                    "got one without it (loaded from a file?)")
+        check_inputs(self.inputs, inputs, "vta module")
+        env: dict[str, np.ndarray] = dict(inputs)
+        terms, dram, exact = self.program.terms(), self.sim.machine.dram, []
+        for i, (parts, lowered) in enumerate(self.calls):
+            operands = {f"a{j}": part.run(env)["v"] for j, part in enumerate(parts)}
+            for part, buf, value in zip(parts[:2], lowered.inputs, operands.values()):
+                if not part.constant:
+                    self._write(dram, buf, value)
+            self.sim.execute(lowered.program.instructions)
+            env[f"vta{i}"] = lowered.read(dram)
+            node = terms[self.call_facts[i]["term"]]
+            call = Term.make(node.op, tuple(tb.var(n, v.shape, v.dtype.name) for n, v in operands.items()),
+                             node.attrs)
+            exact.append(np.array_equal(env[f"vta{i}"], evaluate(Program({"y": call}), operands)["y"]))
+        return exact
 
     def profile(self, inputs: Mapping[str, np.ndarray], repeat: int = 10, warmup: int = 1) -> Profile:
         """Measured time per kernel (`frittata.backends.profile.Profile`), in program order: the

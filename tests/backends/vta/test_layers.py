@@ -45,6 +45,7 @@ def test_vta_rows_are_the_calls_counters_and_latency_adds_up(rng):
     assert "end to end" in str(report) and report.to_dict()["layers"][0]["where"] == "vta"
     assert sum(t for _, t in report.host_ops) == pytest.approx(report.host_seconds)
     assert {"softmax", "vta_pack"} <= {op for op, _ in report.host_ops}
+    assert module.check_calls(x=x) == [True, True]
 
 
 def test_host_rows_say_why(rng):
