@@ -6,8 +6,10 @@ processes, pruning designs that do not fit the part, until --budget designs are 
 layer of each design is compiled by the VTA backend's lowering and timed by the simulator's
 cycle model.  Printed: the exploration's summary (the baseline is TVM's shipped Pynq
 configuration, 1x16x16 at 100 MHz), the best design's per-layer cycles against the baseline's,
-which knob mattered, and a bit-exact check of the best design on every ResNet-18 layer it runs
-(simulated with data, against the reference interpreter, with the cycles the model gave).  Writes DIR/results.jsonl,
+which knob mattered, both designs' conv layers tuned per layer (tile sizes and virtual threads
+by the cycle model, `dse.tune`) with the tuned end-to-end latencies, and a bit-exact check of
+the best design on every ResNet-18 layer it runs (simulated with data, against the reference
+interpreter, with the cycles the model gave).  Writes DIR/results.jsonl,
 DIR/summary.txt and the Pareto plot DIR/pareto.png / .svg.  Goal (issue 16): >= 200 designs in
 under 10 minutes on 2 cores, and a design >= 1.5x faster end to end than the default at the same
 part budget.
@@ -26,6 +28,7 @@ import numpy as np
 
 import frittata as ft
 from frittata.backends.vta.dse.evaluate import layer_term
+from frittata.backends.vta.dse.tune import tune_design
 from frittata.backends.vta.hw.config_file import config_from_dict
 from frittata.backends.vta.lower import run_vta_term
 from frittata.terms import zoo
@@ -86,6 +89,19 @@ def main() -> None:
         print(f"{layer.name:<5} {shape:<28} {layer.count:>2} {b.cycles:>16,} {o.cycles:>12,} "
               f"{b.seconds * 1e3:>8.2f} {o.seconds * 1e3:>8.2f}")
     print(f"host part (every design): {workload.host_seconds * 1e3:.2f} ms")
+    tuned = {name: tune_design(result, workload) for name, result in (("baseline", base), ("best", best))}
+    print("\ntuned (tile_search, 8 tilings per thread count, conv layers on VTA): cycles per layer")
+    print(f"{'layer':<5} {'baseline':>12} {'tuned':>12} {'best':>12} {'tuned':>12}  best's tuned tiling")
+    for layer in workload.layers:
+        row = [tuned[k].searches.get(layer.name) for k in ("baseline", "best")]
+        if None in row:
+            continue
+        t = row[1].best.tiling
+        print(f"{layer.name:<5} {row[0].default.cycles:>12,} {row[0].best.cycles:>12,} {row[1].default.cycles:>12,} "
+              f"{row[1].best.cycles:>12,}  {t.th},{t.tw},{t.tco},{t.tci} {row[1].best.threads}T")
+    base_ms, best_ms = tuned["baseline"].latency_s * 1e3, tuned["best"].latency_s * 1e3
+    print(f"tuned end to end: baseline {base.latency_s * 1e3:.2f} -> {base_ms:.2f} ms, best "
+          f"{best.latency_s * 1e3:.2f} -> {best_ms:.2f} ms; tuned best / tuned baseline: {base_ms / best_ms:.2f}x")
     exact = all([bit_exact(found, layer.name) for layer in workload.layers if best.layers[layer.name].on == "vta"])
     designs = len(found.results)
     print(f"\n{designs} designs in {elapsed:.0f} s wall ({elapsed / designs:.2f} s per design); "

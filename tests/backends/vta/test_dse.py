@@ -141,3 +141,18 @@ def test_a_local_ray_run_finds_what_this_process_finds(workload):
     fleet = explore(space, workload, "pynq-z1", budget=10, workers=2, runner="ray", quiet=True)
     assert fleet.stop == here.stop and [r.record()["cycles"] for r in fleet.results] == [
         r.record()["cycles"] for r in here.results]
+
+
+def test_tuning_a_design_searches_its_vta_convs_and_never_slows_it(workload, found):
+    """The best design's conv layers on VTA are searched (2 tilings per thread count here); each
+    search's best is no slower than the explorer's schedule, and the tuned latency no longer."""
+    from frittata.backends.vta.dse.tune import tune_design
+
+    best = found.best
+    tuned = tune_design(best, workload, budget=2)
+    on_vta = {k for k, t in best.layers.items() if t.on == "vta" and k in
+              {layer.name for layer in workload.layers if layer.kind == "conv2d"}}
+    assert set(tuned.searches) == on_vta and on_vta
+    for name, search in tuned.searches.items():
+        assert search.best.cycles <= best.layers[name].cycles and search.tried <= 4
+    assert tuned.latency_s <= best.latency_s and tuned.design == best.design

@@ -140,3 +140,16 @@ def test_block_of_another_config_is_rejected():
     node, x = dense_node(np.random.default_rng(4), SMALL, 2, 16, 16)
     with pytest.raises(LoweringError, match="expected block"):
         run_vta_term(node, [np.zeros(a.shape, a.dtype) for a in node.args], VtaConfig())
+
+
+def test_weights_too_large_for_the_buffer_are_reduced_in_input_channel_steps():
+    """A WGT buffer of 16 tiles (8 per virtual thread) cannot hold the 16 input-channel blocks of
+    one output block of a 256-channel 1x1 conv: the reduction runs in steps of at most 8 input
+    blocks, accumulating across steps, bit-exact."""
+    cfg = VtaConfig(log_wgt_buff_size=12)
+    node, x = conv_node(np.random.default_rng(6), cfg, 8, 256, 32, 1, (1, 1), (0,) * 4)
+    args = [np.zeros(a.shape, a.dtype) for a in node.args]
+    tiling = emit_vta_term(node, args, cfg, Dram()).tiling
+    assert tiling.tco * tiling.tci <= 8 and tiling.tci < 16
+    report = _check(node, x, cfg)
+    assert report.instructions["LOAD WGT"] == 16 // tiling.tci * 2 // tiling.tco * (8 // tiling.th)
