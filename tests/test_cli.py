@@ -208,8 +208,6 @@ def test_compile_for_vta_takes_a_config_file_and_names_a_bad_one(tmp_path):
     assert failed.returncode == 2 and "bad.json: LOG_BATCH: expected an int, got 'one'" in failed.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: save_onnx exports right_shift through Mod, which "
-                                       "from_onnx does not import (found compiling an exported int8 model)")
 def test_an_exported_int8_model_with_a_right_shift_imports(tmp_path):
     x = T.var("x", (4, 16), "int8")
     w = T.param("w", np.ones((8, 16), np.int8))

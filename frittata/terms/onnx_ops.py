@@ -16,6 +16,7 @@ from frittata.terms.onnx_conv_transpose import CONV_TRANSPOSE_CONVERTERS
 from frittata.terms.onnx_cumsum import CUMSUM_CONVERTERS
 from frittata.terms.onnx_einsum import EINSUM_CONVERTERS
 from frittata.terms.onnx_indexing import INDEXING_CONVERTERS
+from frittata.terms.onnx_mod import MOD_CONVERTERS
 from frittata.terms.onnx_nn import NN_CONVERTERS
 from frittata.terms.onnx_pool import POOL_CONVERTERS
 from frittata.terms.onnx_norm import NORM_CONVERTERS
@@ -90,5 +91,5 @@ CONVERTERS: dict[str, Converter] = {
     **{op_type: _constants_only for op_type in FOLDED},
     **_from_table(), "Identity": _identity, "Dropout": _dropout, **NN_CONVERTERS, **POOL_CONVERTERS, **QUANT_CONVERTERS,
     **RESIZE_CONVERTERS, **NORM_CONVERTERS, **TRACED_CONVERTERS, **EINSUM_CONVERTERS, **CONV_TRANSPOSE_CONVERTERS,
-    **CUMSUM_CONVERTERS, **INDEXING_CONVERTERS, **TOPK_CONVERTERS,
+    **CUMSUM_CONVERTERS, **INDEXING_CONVERTERS, **TOPK_CONVERTERS, **MOD_CONVERTERS,
 }
