@@ -125,10 +125,14 @@ def verify(text: str, where: str) -> llvm.ModuleRef:
 
 def optimize(module: llvm.ModuleRef, target: Machine, speed: int = 3) -> None:
     """The new pass manager's pipeline at `speed` (0-3) for the host machine; loop and SLP
-    vectorization from level 2 up."""
+    vectorization and loop unrolling from level 2 up. Level 1 is for code written with explicit
+    vectors and register blocking, which LLVM's unroller only hurts: unrolling the reduction
+    loop of a 12 x 1-vector convolution tile by two spilled accumulators to the stack (1x1
+    convolution 160 -> 960 at 7x7, AMD EPYC znver3: 0.29 ms unrolled, 0.23 ms not)."""
     tuning = llvm.create_pipeline_tuning_options(speed_level=speed)
     tuning.loop_vectorization = speed >= 2
     tuning.slp_vectorization = speed >= 2
+    tuning.loop_unrolling = speed >= 2
     builder = llvm.create_pass_builder(target.machine(), tuning)
     builder.getModulePassManager().run(module, builder)
     module.verify()
