@@ -1,19 +1,22 @@
 """The CPU price of a Winograd convolution (`cpu_schedules.winograd_schedule`).
 
-The kernel (`frittata.backends.llvm.winograd`) runs, per image, a pad pass, then per block of
-PB output tiles an input transform, n² GEMMs [PB, C] x [C, O] on the micro-kernel, and an
-output transform (n = m + 2). Its time is
+The kernel (`frittata.backends.llvm.winograd`) runs, per image, a pad pass, then per item (a
+block of PB output tiles and a group of O/G output channels) an input transform (when the block
+changes), n² GEMMs [PB, C] x [C, O/G] on the micro-kernel, and an output transform (n = m + 2);
+the cores split the items. Its time is
 
     pad + max(gemm, weights) + transforms
 
   gemm        2 n² PB·blocks C O FLOPs (channels padded to the vectors, tiles to whole blocks)
               at the register block's efficiency (`schedule_cost.rows_efficiency` over PB rows,
               the reduction depth, the blocks' balance over the cores);
-  weights     every block re-reads all of U (n² C O floats), from L2 when U fits one core's
-              share of it, else at `WEIGHT_STREAM_BANDWIDTH` per core;
-  transforms  the vector adds and multiplies of Bᵀ d B per tile and L input channels and of
-              Aᵀ M A per tile and L output channels, plus one scalar store per output element,
-              at `TRANSFORM_OPS` per second per core; the pad pass one scalar copy per element.
+  weights     every item reads its group's share of U (n² C O/G floats), from L2 when U fits
+              one core's share of it, else at `WEIGHT_STREAM_BANDWIDTH` per core;
+  transforms  the vector adds and multiplies of Bᵀ d B per tile and L input channels, on each
+              core once per block it starts (a block split into groups is transformed by every
+              core that has one of them), and of Aᵀ M A per tile and L output channels, plus one
+              scalar store per output element, at `TRANSFORM_OPS` per second per core; the pad
+              pass one scalar copy per element.
 
 Invariant: seconds >= 0, more tiles, channels or blocks never cost less.
 """
@@ -52,25 +55,35 @@ def sandwich_ops(m: int, which: str) -> int:
     return per_row * n + per_row * x.shape[0]
 
 
+def blocks_started(blocks: int, groups: int, cores: int) -> int:
+    """The most blocks one core transforms: the cores split the blocks x groups items into
+    contiguous shares (block-major), and a core transforms each block its share touches."""
+    items = blocks * groups
+    shares = [(items * t // cores, items * (t + 1) // cores) for t in range(cores)]
+    return max((hi - 1) // groups - lo // groups + 1 if hi > lo else 0 for lo, hi in shares)
+
+
 def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     """Seconds of the Winograd convolution `info` with schedule `s` on `model` (a `CpuModel`)."""
     (batch, c, _, _), out = info.operands[0].shape, info.type
     o, oh, ow = out.shape[1], out.shape[2], out.shape[3]
-    m, lanes, block = s["tile"], s["vec"], s["tile_block"]
+    m, lanes, block, groups = s["tile"], s["vec"], s["tile_block"], s["oc_groups"]
     side = m + 2
     c_pad, o_pad = -(-c // lanes) * lanes, -(-o // s["n_block"]) * s["n_block"]
     tiles = math.ceil(oh / m) * math.ceil(ow / m)
     blocks = math.ceil(tiles / block)
     cores = model.cores
+    share = math.ceil(blocks * groups / cores)
     kc = min(s["k_block"], c_pad)
     efficiency = (REACHABLE * rows_efficiency(block, s["m_block"], s["n_block"] // lanes, lanes, model.vector_lanes)
-                  * kc / (kc + C_BLOCK_STEPS) * balance(blocks, cores))
+                  * kc / (kc + C_BLOCK_STEPS) * balance(blocks * groups, cores))
     gemm = 2.0 * side * side * block * blocks * c_pad * o_pad / (cores * model.fp32_flops_per_core * efficiency)
     u_bytes = side * side * c_pad * o_pad * 4
     bandwidth = L2_BANDWIDTH if u_bytes <= model.cache_bytes / cores else WEIGHT_STREAM_BANDWIDTH
-    weights = math.ceil(blocks / cores) * u_bytes / bandwidth
-    vectors = (block * blocks * (c_pad // lanes) * sandwich_ops(m, "input")
-               + tiles * (o_pad // lanes) * sandwich_ops(m, "output") + o * oh * ow)
-    transform = vectors / (cores * TRANSFORM_OPS * balance(blocks, cores))
+    weights = share * u_bytes / groups / bandwidth
+    inputs = blocks_started(blocks, groups, cores) * block * (c_pad // lanes) * sandwich_ops(m, "input")
+    outputs = ((tiles * (o_pad // lanes) * sandwich_ops(m, "output") + o * oh * ow)
+               / (cores * balance(blocks * groups, cores)))
+    transform = (inputs + outputs) / TRANSFORM_OPS
     pad = (m * math.ceil(oh / m) + 2) * (m * math.ceil(ow / m) + 2) * c_pad / (cores * PAD_OPS)
     return batch * (pad + max(gemm, weights) + transform)

@@ -5,18 +5,24 @@ computed from an n x n input tile. The weights are transformed at compile time, 
 and packed per transform position e = (ξ, ν) into the GEMM's column panels ([C, O] with the
 output channels in panels of NR). Per image:
 
+    [barrier, after the first image]
     xp[i][j][c] = x[c][i - top][j - left] (zero outside; channels innermost, padded to L)   threads split rows
     barrier
-    for block in this thread's share of the tile blocks (PB tiles each):
-      V[e][t][c] = (Bᵀ d_t B)[e] for the block's tiles t, L channels at a time      (input transform)
-      for e < n²:  M[e] = V[e] · U[e]     [PB, C] x [C, O]: the blocked GEMM, run serially
-      out tile t, L output channels at a time = epilogue(Aᵀ M_t A + bias)          (output transform)
-    barrier
+    for (block, group) in this thread's share of the items, blocks × channel groups, block-major:
+      when the block changes:
+        V[e][t][c] = (Bᵀ d_t B)[e] for the block's tiles t, L channels at a time     (input transform)
+      for e < n²:  M[e] = V[e] · U[e][:, group]   [PB, C] x [C, O/G]: the blocked GEMM, serially
+      out tile t, L channels of the group at a time = epilogue(Aᵀ M_t A + bias)   (output transform)
 
-V and M live in the scratch region of the thread's first block, so a thread reuses one
-L2-sized region (`cpu_schedules.winograd_schedule` sizes the blocks); the last block's tiles
-past P repeat tile P - 1 and are not stored. Output tiles that cross the image's edge store
-only their pixels inside it.
+The output channels are cut into G groups of whole panels, so a layer whose transformed weights
+U outweigh its tiles (few tiles, many channels: ResNet's 512 channels at 7x7) runs its tiles as
+one block and the threads split U between them, reading it once, instead of every block
+re-reading all of it; a thread recomputes the block's V when its share starts inside a block
+(cheap beside the GEMMs of such a layer). V and M live in the scratch region of the thread's
+first item, so a thread reuses one region (`cpu_schedules.winograd_schedule` sizes the blocks
+and groups); the last block's tiles past P repeat tile P - 1 and are not stored. Output tiles
+that cross the image's edge store only their pixels inside it. The kernel's caller waits for
+every thread after the last image.
 """
 
 from __future__ import annotations
@@ -48,11 +54,13 @@ class Tiling(ConvShape):
     nr: int
     kc: int
     block: int
+    oc_groups: int
 
     @classmethod
     def of(cls, term: Term, schedule: dict) -> Tiling:
         return cls(**ConvShape.fields(term), m=schedule["tile"], lanes=schedule["vec"], mr=schedule["m_block"],
-                   nr=schedule["n_block"], kc=schedule["k_block"], block=schedule["tile_block"])
+                   nr=schedule["n_block"], kc=schedule["k_block"], block=schedule["tile_block"],
+                   oc_groups=schedule["oc_groups"])
 
     @property
     def side(self) -> int:
@@ -74,6 +82,11 @@ class Tiling(ConvShape):
         return -(-self.o // self.nr) * self.nr
 
     @property
+    def width(self) -> int:
+        """Output channels of one group (whole panels: the schedule's groups divide the panels)."""
+        return self.o_pad // self.oc_groups
+
+    @property
     def th(self) -> int:
         return math.ceil(self.oh / self.m)
 
@@ -88,6 +101,11 @@ class Tiling(ConvShape):
     @property
     def blocks(self) -> int:
         return math.ceil(self.tiles / self.block)
+
+    @property
+    def items(self) -> int:
+        """(tile block, channel group) pairs per image, the threads' unit of work."""
+        return self.blocks * self.oc_groups
 
     @property
     def hp(self) -> int:
@@ -109,15 +127,16 @@ class Tiling(ConvShape):
 
     @property
     def m_stride(self) -> int:
-        return skewed(self.block * self.o_pad)
+        return skewed(self.block * self.width)
 
     @property
     def region(self) -> int:
-        """Floats of one tile block's V and M."""
+        """Floats of one item's V and M."""
         return self.positions * (self.v_stride + self.m_stride)
 
     def gemm(self) -> Gemm:
-        return Gemm(self.block, self.o_pad, self.c_pad, None, (), self.lanes, self.mr, self.nr // self.lanes, self.kc,
+        """One position's product of a block and a group: [PB, C] x [C, O/G]."""
+        return Gemm(self.block, self.width, self.c_pad, None, (), self.lanes, self.mr, self.nr // self.lanes, self.kc,
                     "serial")
 
 
@@ -130,9 +149,9 @@ def skewed(floats: int) -> int:
 
 
 def scratch_bytes(term: Term, schedule: dict) -> int:
-    """The padded input, then one V and M region per tile block."""
+    """The padded input, then one V and M region per item."""
     t = Tiling.of(term, schedule)
-    return (t.padded + t.blocks * t.region) * 4
+    return (t.padded + t.items * t.region) * 4
 
 
 def packed_weights(w: np.ndarray, t: Tiling) -> np.ndarray:
@@ -154,24 +173,33 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     residual = ptr(args[3].buf) if len(args) > 3 else None
     assert step.scratch is not None
     xp, x, out = ptr(step.scratch), ptr(args[0].buf), ptr(step.out)
-    g = t.gemm()
     with for_range(b, 0, t.n, name="n") as n:
+        with if_then(b, b.icmp_signed(">", n, i64(0)), "next_image"):
+            k.sync()
         _emit_pad(k, t, _at(b, x, b.mul(n, i64(t.c * t.h * t.w))), xp)
         k.sync()
         image = b.mul(n, i64(t.o * t.oh * t.ow))
-        lo, hi = k.split(t.blocks)
-        region = _at(b, xp, b.add(i64(t.padded), b.mul(lo, i64(t.region))))
-        v, mm = region, _at(b, region, i64(t.positions * t.v_stride))
-        with for_range(b, lo, hi, name="blk") as blk:
-            first = b.mul(blk, i64(t.block))
+        _emit_items(k, t, term.attr("epilogue"), (xp, u, bias_ptr), _at(b, out, image), _at(b, residual, image))
+
+
+def _emit_items(k: Kernel, t: Tiling, steps: tuple, consts: tuple, out, residual) -> None:
+    """This thread's share of the (block, group) items of one image (see the module docstring)."""
+    b = k.b
+    xp, u, bias = consts
+    lo, hi = k.split(t.items)
+    region = _at(b, xp, b.add(i64(t.padded), b.mul(lo, i64(t.region))))
+    v, mm = region, _at(b, region, i64(t.positions * t.v_stride))
+    with for_range(b, lo, hi, name="item") as item:
+        blk, group = b.udiv(item, i64(t.oc_groups)), b.urem(item, i64(t.oc_groups))
+        first = b.mul(blk, i64(t.block))
+        with if_then(b, b.or_(b.icmp_signed("==", item, lo), b.icmp_signed("==", group, i64(0))), "new_block"):
             _emit_input_transform(k, t, xp, v, first)
-            with for_range(b, 0, t.positions, name="e") as e:
-                a = _at(b, v, b.mul(e, i64(t.v_stride)))
-                panels = _at(b, u, b.mul(e, i64(t.o_pad * t.c_pad)))
-                emit_blocked(k, g, a, t.c_pad, panels, _at(b, mm, b.mul(e, i64(t.m_stride))), t.o_pad, None, None)
-            _emit_output_transform(k, t, term.attr("epilogue"), mm, first, bias_ptr,
-                                   _at(b, out, image), _at(b, residual, image))
-        k.sync()
+        own = _at(b, u, b.mul(group, i64(t.width * t.c_pad)))
+        with for_range(b, 0, t.positions, name="e") as e:
+            a = _at(b, v, b.mul(e, i64(t.v_stride)))
+            panels = _at(b, own, b.mul(e, i64(t.o_pad * t.c_pad)))
+            emit_blocked(k, t.gemm(), a, t.c_pad, panels, _at(b, mm, b.mul(e, i64(t.m_stride))), t.width, None, None)
+        _emit_output_transform(k, t, steps, mm, (first, group), bias, out, residual)
 
 
 def _at(b: ir.IRBuilder, base, offset):
@@ -246,29 +274,38 @@ def _emit_input_transform(k: Kernel, t: Tiling, xp, v, first) -> None:
                 b.store(value, _at(b, v, b.add(at, i64(e * t.v_stride))), align=4)
 
 
-def _emit_output_transform(k: Kernel, t: Tiling, steps: tuple, mm, first, bias, out, residual) -> None:
+def _emit_output_transform(k: Kernel, t: Tiling, steps: tuple, mm, item: tuple, bias, out, residual) -> None:
     """out[o][y][x] = epilogue((Aᵀ M A)[i][j] + bias[o]) for the tiles first.. of the block inside
-    P, L output channels at a time (the last vector: only the channels below O)."""
+    P and the group's channels, L at a time (the last vector of the last group: only the channels
+    below O)."""
     b = k.b
+    first, group = item
     full = t.o // t.lanes * t.lanes
+    start = b.mul(group, i64(t.width))
+    end = _min(b, b.add(start, i64(t.width)), i64(full))
     with for_range(b, 0, t.block, name="to") as s:
         tile = b.add(first, s)
         with if_then(b, b.icmp_signed("<", tile, i64(t.tiles)), "inside"):
             origin = _tile_origin(b, t, tile)
-            if full:
-                with for_range(b, 0, full, t.lanes, name="oc") as o:
-                    _emit_output_vector(b, t, steps, mm, s, o, t.lanes, origin, bias, out, residual)
+            at = b.sub(b.mul(s, i64(t.width)), start)
+            with for_range(b, start, end, t.lanes, name="oc") as o:
+                _emit_output_vector(b, t, steps, _at(b, mm, b.add(at, o)), o, t.lanes, origin, bias, out, residual)
             if full < t.o:
-                _emit_output_vector(b, t, steps, mm, s, i64(full), t.o - full, origin, bias, out, residual)
+                with if_then(b, b.icmp_signed("==", group, i64(t.oc_groups - 1)), "tail"):
+                    _emit_output_vector(b, t, steps, _at(b, mm, b.add(at, i64(full))), i64(full), t.o - full, origin,
+                                        bias, out, residual)
 
 
-def _emit_output_vector(b: ir.IRBuilder, t: Tiling, steps, mm, s, o, valid: int, origin, bias, out, residual):
-    """One tile's m x m outputs of L channels from o (`valid` of them stored): the transform
-    into a stack array of m² vectors, then a loop over its pixels."""
+def _min(b: ir.IRBuilder, x, y):
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def _emit_output_vector(b: ir.IRBuilder, t: Tiling, steps, products, o, valid: int, origin, bias, out, residual):
+    """One tile's m x m outputs of L channels from o (`valid` of them stored), from its products
+    at position 0: the transform into a stack array of m² vectors, then a loop over its pixels."""
     at, _, _ = transforms(t.m)
     vec = ir.VectorType(F32, t.lanes)
-    at_m = b.add(b.mul(s, i64(t.o_pad)), o)
-    grid = [[b.load(_at(b, mm, b.add(at_m, i64((xi * t.side + nu) * t.m_stride))), typ=vec, align=4)
+    grid = [[b.load(_at(b, products, i64((xi * t.side + nu) * t.m_stride)), typ=vec, align=4)
              for nu in range(t.side)] for xi in range(t.side)]
     y = _sandwich(b, at, grid, vec)
     shift = b.load(_at(b, bias, o), typ=vec, align=4)

@@ -4,6 +4,7 @@ the rules with the cost model choose it where it pays."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,15 @@ from frittata.backends.llvm import build
 from frittata.rewrites.check import check_rule
 from frittata.rewrites.library import load_file
 from frittata.terms import builders as tb
+from frittata.terms.cpu_schedules import winograd_schedule
+from frittata.terms.dtypes import TensorType
 from tests.backends.llvm.helpers import check_on, rand, targets
 
 
 @st.composite
 def winograd_convs(draw):
-    n, c, o = draw(st.integers(1, 2)), draw(st.sampled_from([1, 3, 8, 13, 24])), draw(st.sampled_from([1, 5, 16, 21]))
+    n, c = draw(st.integers(1, 2)), draw(st.sampled_from([1, 3, 8, 13, 24]))
+    o = draw(st.sampled_from([1, 5, 16, 21, 40]))  # 21 and 40: channel groups on few tiles, with a tail vector
     pads = tuple(draw(st.integers(0, 2)) for _ in range(4))
     h = draw(st.integers(max(1, 3 - pads[0] - pads[2]), 14))
     w = draw(st.integers(max(1, 3 - pads[1] - pads[3]), 14))
@@ -39,6 +43,19 @@ def winograd_convs(draw):
 def test_winograd_equals_the_interpreter(isa, term, threads):
     mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
     assert mod.report["backend"]["fast_paths"] == ["winograd_conv2d"]
+
+
+@pytest.mark.parametrize("lanes", [8, 16])
+def test_weight_heavy_layers_read_their_transformed_weights_once(lanes):
+    """ResNet's 512 channels at 7x7: one block of all tiles, the output channels split in groups
+    for the threads; 64 channels at 56x56: blocks of tiles, one group."""
+    def schedule(c, hw, m):
+        return winograd_schedule(TensorType((1, c, hw, hw), "float32"), TensorType((1, c, hw, hw), "float32"),
+                                 {"tile": m}, lanes)
+
+    deep, wide = schedule(512, 7, 2), schedule(64, 56, 4)
+    assert (deep["tile_block"], deep["oc_groups"]) == (16, 4)
+    assert wide["oc_groups"] == 1 and math.ceil(196 / wide["tile_block"]) >= 4
 
 
 ERROR_BOUND = {2: 2e-6, 4: 2e-5}
