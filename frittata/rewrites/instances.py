@@ -46,7 +46,7 @@ GUARD_DTYPES = {"is-8-bit": ("int8", "uint8"), "is-float": ("float32",), "is-int
 # Ranks of a first operand with nothing to fit (a contraction's input is sometimes batched; a
 # matmul's in half the instances, since only a batched input can meet batched weights).
 _RANK = {Op.CONV2D: (4,), Op.FUSED_CONV2D: (4,), Op.PACK_NCHWC: (4,), Op.UNPACK_NCHWC: (5,), Op.BATCH_NORM: (4,),
-         Op.MAX_POOL2D: (4,), Op.AVG_POOL2D: (4,), Op.GLOBAL_AVG_POOL: (4,), Op.DENSE: (2, 2, 3),
+         Op.MAX_POOL2D: (4,), Op.AVG_POOL2D: (4,), Op.GLOBAL_AVG_POOL: (4,), Op.DENSE: (1, 2, 2, 3),
          Op.FUSED_DENSE: (2, 2, 3), Op.MATMUL: (2, 3), Op.VTA_UNPACK: (4,)}
 # Guards that test a dimension against a block size: their rules draw from the wide palette.
 _BLOCK_GUARDS = frozenset({"divisible", "not-divisible", "fits-block"})

@@ -47,10 +47,11 @@ def _unpacked_axis(p, hint: TensorType) -> int:
 
 
 def _packed_operand(inst, p, hint: TensorType) -> TensorType:
-    """Packed words whose unpacking has the wanted type: its axis gives 1-2 bit planes of words."""
+    """Packed words whose unpacking has the wanted type: its axis gives 1-2 bit planes of words,
+    as many words as it needs or, in a quarter of the instances, one more (unpacking drops it)."""
     axis = _unpacked_axis(p, hint)
     word = str(inst.rng.choice(sorted(WORD_BITS)))
-    words = -(-hint.shape[axis] // WORD_BITS[word])
+    words = -(-hint.shape[axis] // WORD_BITS[word]) + int(inst.rng.random() < 0.25)
     rest = hint.shape[:axis] + hint.shape[axis + 1:]
     return TensorType(rest + (int(inst.rng.integers(1, 3)), words), word)
 

@@ -15,7 +15,7 @@ from frittata.backends.jit import Machine, host, optimize, verify
 from frittata.backends.llvm import build
 from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
-from frittata.terms.bitserial import WORD_BITS
+from frittata.terms.bitserial import MAX_BITS, WORD_BITS
 from tests.backends.llvm.helpers import AVX512_FEATURES, targets
 
 TARGETS = targets()
@@ -34,7 +34,7 @@ def assert_compiled_equal(program: T.Program, inputs: dict, target: Machine) -> 
 
 @st.composite
 def conv_cases(draw):
-    a_bits, w_bits = draw(st.integers(1, 4)), draw(st.integers(1, 2))
+    a_bits, w_bits = draw(st.integers(1, MAX_BITS)), draw(st.integers(1, MAX_BITS))
     c, o = draw(st.integers(1, 130)), draw(st.integers(1, 11))
     k, stride, pad = draw(st.sampled_from([1, 3])), draw(st.integers(1, 2)), draw(st.integers(0, 1))
     h, w = draw(st.integers(k, 9)), draw(st.integers(k, 9))
