@@ -8,12 +8,16 @@
 
 The metadata names the signature, the named byte sections (LLVM IR, object code, instruction
 streams: name, offset and size in the blob) and the parameters (dtype, shape, offset), the arena
-size, the CPU the code was built for, and the compile report. Each parameter is stored once.
+size, the CPU the code was built for, and the compile report. Each parameter is stored once;
+one a kernel derived from the model's weights (`packing`: Winograd-transformed filters, four
+times their bytes) is stored as those weights, with the recipe (`"derive"`) that makes it again
+when the file is read, so a file holds about the model's parameter bytes.
 The metadata is padded with spaces so that the blob starts at a multiple of ALIGN bytes in the
 file, and every item starts at a multiple of ALIGN in the blob: a file read into an aligned
 buffer (`read_aligned`) gives parameters that native code can use where they lie, uncopied.
 Version 1 files (one LLVM IR text between the metadata and the parameters) are still read; their
-IR becomes the section "module.ll". Any mismatch (magic, version, length, checksum, metadata)
+IR becomes the section "module.ll"; version 2 files are version 3 files without derived
+parameters. Any mismatch (magic, version, length, checksum, metadata)
 raises `ModuleFormatError`.
 """
 
@@ -28,11 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+from frittata.backends.packing import Derivation, derive
 from frittata.errors import ModuleFormatError
 
 MAGIC = b"FRITTATA"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 HEADER = struct.Struct("<8sIQ32s")
 LENGTH = struct.Struct("<Q")
 ALIGN = 64
@@ -46,6 +51,8 @@ class Saved:
     meta: dict
     sections: dict[str, bytes] = field(default_factory=dict)
     params: dict[str, np.ndarray] = field(default_factory=dict)
+    derived: dict[str, Derivation] = field(default_factory=dict)
+    """How the params named here are made from the weights the file stores in their place."""
 
 
 def encode(saved: Saved) -> bytes:
@@ -60,12 +67,22 @@ def encode(saved: Saved) -> bytes:
         return at
 
     sections = [{"name": n, "offset": place(data), "size": len(data)} for n, data in saved.sections.items()]
-    specs = [{"name": n, "dtype": a.dtype.name, "shape": list(a.shape),
-              "offset": place(np.ascontiguousarray(a).tobytes())} for n, a in saved.params.items()]
+    specs = [_spec(n, a, saved.derived.get(n), place) for n, a in saved.params.items()]
     meta = json.dumps(dict(saved.meta, sections=sections, params=specs), default=str).encode()
     meta += b" " * (-(HEADER.size + LENGTH.size + len(meta)) % ALIGN)
     payload = b"".join([LENGTH.pack(len(meta)), meta] + blobs)
     return HEADER.pack(MAGIC, FORMAT_VERSION, len(payload), hashlib.sha256(payload).digest()) + payload
+
+
+def _spec(name: str, array: np.ndarray, derivation: Derivation | None, place) -> dict:
+    """A parameter's entry in the metadata; a derived one's bytes are its source's."""
+    spec = {"name": name, "dtype": array.dtype.name, "shape": list(array.shape)}
+    if derivation is None:
+        return spec | {"offset": place(np.ascontiguousarray(array).tobytes())}
+    source = derivation.source
+    return spec | {"offset": place(np.ascontiguousarray(source).tobytes()),
+                   "derive": {"recipe": derivation.recipe, "args": derivation.args,
+                              "dtype": source.dtype.name, "shape": list(source.shape)}}
 
 
 def read_aligned(path: str | Path) -> memoryview:
@@ -81,9 +98,10 @@ def read_aligned(path: str | Path) -> memoryview:
 
 
 def decode(data: bytes | memoryview, where: str, checked: bool = False) -> Saved:
-    """The module in `data` (bytes, or a buffer from `read_aligned`; parameters are views of it).
-    `checked` says the caller has already verified a checksum covering all of `data` (a cache
-    entry's frame does), so its own sha256 is not computed again (0.1 s per 100 MB)."""
+    """The module in `data` (bytes, or a buffer from `read_aligned`; parameters are views of it,
+    derived ones are made again). `checked` says the caller has already verified a checksum
+    covering all of `data` (a cache entry's frame does), so its own sha256 is not computed
+    again (0.1 s per 100 MB)."""
     if len(data) < HEADER.size:
         raise ModuleFormatError(f"{where}: expected a frittata module of at least {HEADER.size} bytes, got {len(data)}")
     data = memoryview(data).cast("B")
@@ -98,7 +116,7 @@ def decode(data: bytes | memoryview, where: str, checked: bool = False) -> Saved
     if not checked and hashlib.sha256(payload).digest() != digest:
         raise ModuleFormatError(f"{where}: checksum mismatch, the file was altered or corrupted")
     try:
-        return _parse(payload) if version == FORMAT_VERSION else _parse_v1(payload)
+        return _parse_v1(payload) if version == 1 else _parse(payload)
     except (ValueError, KeyError, TypeError, struct.error) as error:
         raise ModuleFormatError(f"{where}: expected well-formed metadata, got {error!r}") from None
 
@@ -108,7 +126,9 @@ def _parse(payload: memoryview) -> Saved:
     meta = json.loads(bytes(payload[8:8 + n]).decode())
     blob = payload[8 + n:]
     sections = {s["name"]: _cut(blob, s["offset"], s["size"]) for s in meta.pop("sections")}
-    return Saved(meta, sections, _params(blob, meta.pop("params")))
+    specs = meta.pop("params")
+    derived = {s["name"]: _derivation(blob, s) for s in specs if "derive" in s}
+    return Saved(meta, sections, _params(blob, specs, derived), derived)
 
 
 def _parse_v1(payload: memoryview) -> Saved:
@@ -125,10 +145,31 @@ def _cut(blob: memoryview, offset: int, size: int) -> bytes:
     return bytes(blob[offset:offset + size])
 
 
-def _params(blob: memoryview, specs: list[dict]) -> dict[str, np.ndarray]:
+def _params(blob: memoryview, specs: list[dict], derived: dict[str, Derivation] | None = None) -> dict[str, np.ndarray]:
+    """Each parameter: a view of the blob, or made by its recipe (then checked against the
+    dtype and shape the metadata records, since kernels will read it unchecked)."""
     params = {}
     for spec in specs:
         dtype, shape = np.dtype(spec["dtype"]), tuple(spec["shape"])
-        count = int(np.prod(shape, dtype=np.int64))
-        params[spec["name"]] = np.frombuffer(blob, dtype=dtype, count=count, offset=spec["offset"]).reshape(shape)
+        if derived and spec["name"] in derived:
+            d = derived[spec["name"]]
+            array = derive(d.recipe, d.source, d.args)
+            if array.dtype != dtype or array.shape != shape:
+                raise ValueError(f"parameter {spec['name']}: recipe {d.recipe} made {array.dtype}{list(array.shape)},"
+                                 f" the file records {dtype}{list(shape)}")
+            params[spec["name"]] = array
+            continue
+        params[spec["name"]] = _view(blob, dtype, shape, spec["offset"])
     return params
+
+
+def _derivation(blob: memoryview, spec: dict) -> Derivation:
+    """The recipe of a derived parameter's entry, with its stored source."""
+    recipe = spec["derive"]
+    source = _view(blob, np.dtype(recipe["dtype"]), tuple(recipe["shape"]), spec["offset"])
+    return Derivation(recipe["recipe"], {k: int(v) for k, v in recipe["args"].items()}, source)
+
+
+def _view(blob: memoryview, dtype: np.dtype, shape: tuple[int, ...], offset: int) -> np.ndarray:
+    count = int(np.prod(shape, dtype=np.int64))
+    return np.frombuffer(blob, dtype=dtype, count=count, offset=offset).reshape(shape)

@@ -11,6 +11,7 @@ this module, `fileformat`, `jit` and llvmlite: never the compiler stages.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import statistics
 import threading
 import time
@@ -22,6 +23,7 @@ import numpy as np
 
 from frittata.backends import fileformat
 from frittata.backends.jit import Engine, host, machine_of, units_of
+from frittata.backends.packing import ALIGN, aligned
 from frittata.backends.peak import host_peak
 from frittata.backends.profile import Profile, Timed, collect, samples
 from frittata.backends.team import Team
@@ -30,7 +32,6 @@ from frittata.terms.dtypes import TensorType
 from frittata.terms.interp import check_inputs
 from frittata.terms.program import Program
 
-ALIGN = 64
 
 SERIAL_BELOW_SECONDS = 100e-6
 """`compile` builds a module whose kernels the cost model prices below this to run on the
@@ -41,14 +42,6 @@ two; the zoo MLP at batch 1 (modelled 58 us) in 69 us on one thread and 258 us o
 
 SAVED_KIND = "llvm"
 """The "kind" a saved `Module` records in its metadata, which `frittata.load` dispatches on."""
-
-
-def aligned(nbytes: int, dtype: str = "uint8", shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """A zeroed, 64-byte aligned array of `nbytes` bytes (viewed as `dtype`, `shape`)."""
-    raw = np.zeros(nbytes + ALIGN, dtype=np.uint8)
-    start = -raw.ctypes.data % ALIGN
-    array = raw[start:start + nbytes].view(dtype)
-    return array.reshape(shape) if shape is not None else array
 
 
 def aligned_copy(array: np.ndarray) -> np.ndarray:
@@ -83,7 +76,7 @@ class CompiledCode:
     def save(self, path: str | Path) -> None:
         """Write the module to one file (see `frittata.backends.fileformat`)."""
         meta = dict(self._saved.meta, kind=SAVED_KIND, report=self.report)
-        Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, self._saved.sections, self._saved.params)))
+        Path(path).write_bytes(fileformat.encode(dataclasses.replace(self._saved, meta=meta)))
 
     def signature(self) -> str:
         """The inputs and outputs with their types, `(x: float32[1, 3]) -> (y: float32[1, 10])`."""

@@ -95,11 +95,13 @@ def transforms(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.array([[float(v) for v in row] for row in mat]) for mat in (at, g, bt))  # type: ignore[return-value]
 
 
-def transform_weights(w: np.ndarray, m: int) -> np.ndarray:
-    """G g Gᵀ of every filter: [O, C, 3, 3] -> [n, n, C, O] float32 (computed in float64)."""
+@cache
+def tap_combination(m: int) -> np.ndarray:
+    """[n², 9] float64: position (i, j) of G g Gᵀ is Σ G[i, k] G[j, l] g[k, l] over the nine taps
+    (k, l), so the transform of many filters is one product with their taps as columns."""
     _, g, _ = transforms(m)
-    u = np.einsum("ik,ockl,jl->ijco", g, w.astype(np.float64), g)
-    return np.ascontiguousarray(u.astype(np.float32))
+    n = g.shape[0]
+    return np.einsum("ik,jl->ijkl", g, g).reshape(n * n, KERNEL * KERNEL)
 
 
 def winograd_conv2d(x: Term, w: Term, bias: Term, *residual: Term, pads=(0, 0, 0, 0), epilogue: Epilogue = (),

@@ -60,7 +60,8 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
         "in_place": list(in_place_outputs(plan, program)),
     }
     params = {name: plan.params[name] for name in emitted.params}
-    saved = fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params)
+    derived = {name: plan.derived[name] for name in params if name in plan.derived}
+    saved = fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params, derived)
     mod = Module(saved) if target.triple == host().triple else CrossModule(saved)
     mod.report["backend"] = {
         "target": f"{target.triple} {target.cpu} ({target.lanes} fp32 lanes)",

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from frittata.backends.llvm import batched, conv, depthwise, int8conv, winograd
-from frittata.backends.llvm.gemm import Gemm, emit_blocked, emit_pack_runtime, pack_panels
+from frittata.backends.llvm.gemm import Gemm, emit_blocked, emit_pack_runtime
+from frittata.backends.packing import panels as pack_panels
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View

@@ -15,21 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.irutil import F32, I32, for_range, i64, thread_range
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, emit_micro
-
-
-def pack_panels(b_matrix: np.ndarray, nr: int) -> np.ndarray:
-    """[K, N] -> [ceil(N/nr), K, nr], zero-padded: the compile-time packing of a constant B."""
-    k, n = b_matrix.shape
-    panels = -(-n // nr)
-    padded = np.zeros((k, panels * nr), np.float32)
-    padded[:, :n] = b_matrix
-    return np.ascontiguousarray(padded.reshape(k, panels, nr).transpose(1, 0, 2))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from frittata.backends.llvm.views import Buf
+from frittata.backends.packing import Derivation, derive
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import ELEMENTWISE, Op
 from frittata.terms.program import Program
@@ -54,6 +55,8 @@ class Plan:
     roots: dict[int, Term] = field(default_factory=dict)
     """The term whose buffer each reshape aliases (by the reshape's id)."""
     arena_bytes: int = 0
+    derived: dict[str, Derivation] = field(default_factory=dict)
+    """How the params a kernel derived from the model's weights were made (`add_derived`)."""
 
     def slot(self, kind: str, name: str) -> int:
         """Pointer-table index of an input, output or param by name."""
@@ -70,6 +73,12 @@ class Plan:
         data = np.ascontiguousarray(data)
         self.params[name] = data
         return Buf(self.slot("param", name), 0, TensorType(tuple(data.shape), data.dtype.name))
+
+    def add_derived(self, name: str, derivation: Derivation) -> Buf:
+        """Register a constant made from the model's weights by a recipe (a module file stores
+        the weights and the recipe, not the constant); returns its buffer."""
+        self.derived[name] = derivation
+        return self.add_param(name, derive(derivation.recipe, derivation.source, derivation.args))
 
     @property
     def slot_count(self) -> int:

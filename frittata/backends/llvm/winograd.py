@@ -3,7 +3,8 @@
 With n = m + 2, an image's output is cut into P = ceil(OH/m) x ceil(OW/m) tiles of m x m, each
 computed from an n x n input tile. The weights are transformed at compile time, U = G g Gᵀ,
 and packed per transform position e = (ξ, ν) into the GEMM's column panels ([C, O] with the
-output channels in panels of NR). Per image:
+output channels in panels of NR; the recipe "winograd-panels", so a module file stores the
+filters and derives U when it is read). Per image:
 
     [barrier, after the first image]
     xp[i][j][c] = x[c][i - top][j - left] (zero outside; channels innermost, padded to L)   threads split rows
@@ -34,14 +35,15 @@ import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
-from frittata.backends.llvm.gemm import Gemm, emit_blocked, pack_panels
+from frittata.backends.llvm.gemm import Gemm, emit_blocked
 from frittata.backends.llvm.irutil import F32, entry_alloca, for_range, i64, if_then, loop_nest
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import vector_step
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
+from frittata.backends.packing import Derivation
 from frittata.terms.term import Term
-from frittata.terms.winograd import transform_weights, transforms
+from frittata.terms.winograd import transforms
 
 
 @dataclass(frozen=True)
@@ -154,19 +156,12 @@ def scratch_bytes(term: Term, schedule: dict) -> int:
     return (t.padded + t.items * t.region) * 4
 
 
-def packed_weights(w: np.ndarray, t: Tiling) -> np.ndarray:
-    """U = G g Gᵀ per position, as GEMM panels: [n², O_p / NR, C_p, NR] (zero-padded)."""
-    u = transform_weights(w, t.m).reshape(t.positions, t.c, t.o)
-    padded = np.zeros((t.positions, t.c_pad, t.o), np.float32)
-    padded[:, :t.c] = u
-    return np.stack([pack_panels(padded[e], t.nr) for e in range(t.positions)])
-
-
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
     term, t = step.term, Tiling.of(step.term, schedule)
     ptr, b = k.base, k.b
     name = k.function.name
-    u = ptr(plan.add_param(f"{name}.wino", packed_weights(term.args[1].attr("ref").data, t)))
+    recipe = Derivation("winograd-panels", {"m": t.m, "nr": t.nr, "c_pad": t.c_pad}, term.args[1].attr("ref").data)
+    u = ptr(plan.add_derived(f"{name}.wino", recipe))
     bias = np.zeros(t.o_pad, np.float32)
     bias[:t.o] = term.args[2].attr("ref").data
     bias_ptr = ptr(plan.add_param(f"{name}.wbias", bias))

@@ -4,6 +4,7 @@ the rules with the cost model choose it where it pays."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -13,12 +14,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import frittata as ft
+from frittata.backends import fileformat
 from frittata.backends.llvm import build
+from frittata.backends.packing import Derivation, winograd_panels
 from frittata.rewrites.check import check_rule
 from frittata.rewrites.library import load_file
 from frittata.terms import builders as tb
 from frittata.terms.cpu_schedules import winograd_schedule
 from frittata.terms.dtypes import TensorType
+from frittata.terms.winograd import transforms
 from tests.backends.llvm.helpers import check_on, rand, targets
 
 
@@ -102,3 +106,57 @@ def test_the_algorithm_rules_pass_the_property_check_compiled_with_llvm():
     failures = [r.line() for r in results if not r.passed]
     assert not failures, "\n".join(failures)
     assert all(r.compiled >= 1 for r in results)
+
+
+WEIGHTS = rand((48, 32, 3, 3), seed=10, scale=0.1)
+
+
+def winograd_module() -> tuple[ft.Module, dict[str, np.ndarray]]:
+    x, w = rand((1, 32, 12, 12), seed=9), WEIGHTS
+    term = tb.winograd_conv2d(tb.var("x", x.shape), tb.param("w", w), tb.param("b", rand((48,), seed=11)),
+                              pads=(1, 1, 1, 1), epilogue=(("relu",),), tile=4)
+    return build(ft.Program({"y": term}), threads=2), {"x": x}
+
+
+def test_a_saved_winograd_module_stores_the_filters_and_derives_their_transform_when_loaded(tmp_path):
+    mod, inputs = winograd_module()
+    mod.save(tmp_path / "m.ftm")
+    saved = fileformat.decode((tmp_path / "m.ftm").read_bytes(), "m.ftm")
+    (derivation,) = saved.derived.values()
+    np.testing.assert_array_equal(derivation.source, WEIGHTS)
+    code = sum(len(section) for section in saved.sections.values())
+    filters, transformed = 48 * 32 * 9 * 4, 36 * 48 * 32 * 4
+    assert (tmp_path / "m.ftm").stat().st_size < code + filters + 16 * 1024 < code + transformed
+    again = ft.load(tmp_path / "m.ftm")
+    np.testing.assert_array_equal(again.run(**inputs)["y"], mod.run(**inputs)["y"])
+    again.save(tmp_path / "again.ftm")
+    assert (tmp_path / "again.ftm").stat().st_size == (tmp_path / "m.ftm").stat().st_size
+
+
+@pytest.mark.parametrize("damage", ["unknown recipe", "other shape"])
+def test_a_derived_parameter_that_does_not_derive_as_recorded_is_refused(tmp_path, damage):
+    mod = winograd_module()[0]
+    mod.save(tmp_path / "m.ftm")
+    saved = fileformat.decode((tmp_path / "m.ftm").read_bytes(), "m.ftm")
+    (name, derivation), = saved.derived.items()
+    if damage == "unknown recipe":
+        changed = Derivation("winograd-panels-v9", derivation.args, derivation.source)
+    else:
+        changed = Derivation(derivation.recipe, derivation.args | {"c_pad": 40}, derivation.source)
+    (tmp_path / "bad.ftm").write_bytes(fileformat.encode(dataclasses.replace(saved, derived={name: changed})))
+    with pytest.raises(ft.ModuleFormatError, match="recipe"):
+        ft.load(tmp_path / "bad.ftm")
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+def test_the_packed_weights_are_g_w_g_transposed_per_filter_in_panels(tile):
+    """Position e, output-channel panel p, input channel c, lane l: U[e] of filter (p·16 + l, c);
+    zero past the channels."""
+    _, g, _ = transforms(tile)
+    packed = winograd_panels(WEIGHTS, tile, 16, 40)
+    n = tile + 2
+    assert packed.shape == (n * n, 3, 40, 16) and packed.ctypes.data % 64 == 0
+    for o, c in [(0, 0), (17, 31), (47, 5)]:
+        u = g.astype(np.float64) @ WEIGHTS[o, c] @ g.T
+        np.testing.assert_allclose(packed[:, o // 16, c, o % 16], u.reshape(-1), rtol=1e-5, atol=1e-6)
+    assert not packed[:, :, 32:].any()

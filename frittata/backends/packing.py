@@ -1,0 +1,83 @@
+"""Weight layouts that kernels read, derived from a model's weights by named recipes.
+
+A kernel may read its weights in a layout of its own (a Winograd kernel reads G g Gᵀ of every
+filter, packed as GEMM panels: four times the bytes of the filters with F(4x4, 3x3)). A module
+file stores such a parameter as the model's weights and the recipe's name and arguments, and
+the recipe runs again when the file is read; the recipes are pure numpy functions of their
+source array, so compile and load derive the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from frittata.errors import ModuleFormatError
+from frittata.terms.winograd import tap_combination
+
+
+ALIGN = 64
+"""Bytes every array native code reads starts at a multiple of (a cache line, a zmm vector)."""
+
+
+def aligned(nbytes: int, dtype: str = "uint8", shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A zeroed, ALIGN-aligned array of `nbytes` bytes (viewed as `dtype`, `shape`)."""
+    raw = np.zeros(nbytes + ALIGN, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGN
+    array = raw[start:start + nbytes].view(dtype)
+    return array.reshape(shape) if shape is not None else array
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The parameter is `derive(recipe, source, args)`; `args` are ints (saved as JSON)."""
+
+    recipe: str
+    args: dict[str, int]
+    source: np.ndarray
+
+
+def panels(b_matrix: np.ndarray, nr: int) -> np.ndarray:
+    """[..., K, N] -> [..., ceil(N/nr), K, nr] float32, zero-padded, ALIGN-aligned: a constant
+    GEMM operand B packed in column panels of width nr."""
+    *lead, k, n = b_matrix.shape
+    count = -(-n // nr)
+    padded = np.zeros((*lead, k, count * nr), np.float32)
+    padded[..., :n] = b_matrix
+    shape = (*lead, count, k, nr)
+    out = aligned(int(np.prod(shape)) * 4, "float32", shape)
+    out[...] = np.swapaxes(padded.reshape(*lead, k, count, nr), -3, -2)
+    return out
+
+
+def winograd_panels(w: np.ndarray, m: int, nr: int, c_pad: int) -> np.ndarray:
+    """U = G g Gᵀ of every filter of `w` [O, C, 3, 3] for F(m x m, 3 x 3) as GEMM panels per
+    transform position: [n², ceil(O/nr), c_pad, nr] float32 (C zero-padded to c_pad). The taps
+    are packed first (the transform mixes taps, never filters, so it commutes with the packing),
+    then one product writes the panels, with no transposes of U. It is numpy's einsum loop in
+    float32 (at most 1.9e-6 from the float64 transform on normal(0, 1) filters, F(4x4)): a BLAS
+    product's threads took ten times as long for these shapes on a busy 2-core machine."""
+    o, c = w.shape[:2]
+    taps = np.zeros((9, c_pad, o), np.float32)
+    taps[:, :c] = w.reshape(o, c, 9).transpose(2, 1, 0)
+    packed = panels(taps, nr)
+    combination = tap_combination(m).astype(np.float32)
+    out = aligned(combination.shape[0] * packed[0].nbytes, "float32", (combination.shape[0], *packed.shape[1:]))
+    np.einsum("et,tn->en", combination, packed.reshape(9, -1), out=out.reshape(combination.shape[0], -1))
+    return out
+
+
+RECIPES: dict[str, Callable[..., np.ndarray]] = {"winograd-panels": winograd_panels}
+"""Every recipe a module file may name. A recipe's meaning never changes under its name: a
+changed layout gets a new name, so an older file still derives what its kernels read."""
+
+
+def derive(recipe: str, source: np.ndarray, args: dict[str, int]) -> np.ndarray:
+    """The parameter `recipe` makes of `source`; an unknown recipe (a file from a newer version)
+    is a ModuleFormatError."""
+    if recipe not in RECIPES:
+        raise ModuleFormatError(f"module: expected a weight recipe in {sorted(RECIPES)}, got {recipe!r} "
+                                f"(saved by a newer frittata?)")
+    return RECIPES[recipe](source, **args)
