@@ -105,10 +105,8 @@ class ConvTiling:
     tci: int
 
 
-def conv_tilings(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> list[ConvTiling]:
-    """Every tiling fitting one buffer of each SRAM, best first by the traffic model: whole-row
-    tiles before narrower ones, then the fewest bytes moved (inputs re-read per output-channel
-    tile and in the halos, weights per spatial tile), then deeper reductions."""
+def fitting_tilings(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> list[ConvTiling]:
+    """Every tiling fitting one buffer of each SRAM; LoweringError when none does."""
     kk, n = s.kh * s.kw, acc.threads
     widths = [tw for tw in divisors(s.ow) if tw <= cfg.uop_depth // 8 and s.touches_image(tw)]
     fits = [ConvTiling(th, tw, tco, tci)
@@ -118,19 +116,32 @@ def conv_tilings(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> list[ConvTiling
     if max(s.pads) > MAX_PAD or not fits:
         raise LoweringError(f"vta_conv2d {s}: expected pads <= {MAX_PAD} and a tile of >= 3 "
                             f"output pixels fitting the buffers of {cfg.name}; none does")
+    return fits
 
-    def rank(t: ConvTiling) -> tuple[bool, float, int]:
-        rows = s.kept_rows(t.th) / (t.th * s.strides[0])
-        cols = s.in_cols(t.tw) * (s.ow / t.tw) / s.in_cols(s.ow)  # halo columns re-read: 1 for whole rows
-        inputs = s.cb * s.h * s.w * (s.ob / t.tco) * rows * cols
-        weights = s.ob * s.cb * kk * cfg.wgt_elem_bytes / cfg.inp_elem_bytes * (s.oh / t.th) * (s.ow / t.tw)
-        return t.tw != s.ow, inputs + weights, -t.tci
-    return sorted(fits, key=rank)
+
+def _traffic(s: ConvGeom, cfg: VtaConfig, t: ConvTiling) -> tuple[float, int]:
+    """Elements moved (inputs re-read per output-channel tile and in the halos, weights per
+    spatial tile), then deeper reductions first."""
+    kk = s.kh * s.kw
+    rows = s.kept_rows(t.th) / (t.th * s.strides[0])
+    cols = s.in_cols(t.tw) * (s.ow / t.tw) / s.in_cols(s.ow)  # halo columns re-read: 1 for whole rows
+    inputs = s.cb * s.h * s.w * (s.ob / t.tco) * rows * cols
+    weights = s.ob * s.cb * kk * cfg.wgt_elem_bytes / cfg.inp_elem_bytes * (s.oh / t.th) * (s.ow / t.tw)
+    return inputs + weights, -t.tci
+
+
+def conv_tilings(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> list[ConvTiling]:
+    """Every fitting tiling, best first by the traffic model: whole-row tiles before narrower
+    ones, then the fewest elements moved, then deeper reductions (`choose_conv_tiling` first)."""
+    return sorted(fitting_tilings(s, cfg, acc), key=lambda t: (t.tw != s.ow, *_traffic(s, cfg, t)))
 
 
 def choose_conv_tiling(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> ConvTiling:
-    """The traffic model's best tiling (`conv_tilings`' first)."""
-    return conv_tilings(s, cfg, acc)[0]
+    """The traffic model's best tiling, `conv_tilings`' first without ranking them all: whole-row
+    tiles win whenever one fits."""
+    fits = fitting_tilings(s, cfg, acc)
+    whole = [t for t in fits if t.tw == s.ow]
+    return min(whole or fits, key=lambda t: _traffic(s, cfg, t))
 
 
 @dataclass(slots=True)
@@ -220,11 +231,13 @@ def emit_conv2d(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer,
     Returns the tiling used."""
     s, cfg = geom, em.cfg
     acc = AccLayout(s.ob, threads, cfg.acc_depth, len(outs))
-    fitting = conv_tilings(s, cfg, acc)
-    if tiling is not None and tiling not in fitting:
+    if tiling is None:
+        t = choose_conv_tiling(s, cfg, acc)
+    elif tiling in fitting_tilings(s, cfg, acc):
+        t = tiling
+    else:
         raise LoweringError(f"vta_conv2d {s}: tiling {tiling} does not fit the buffers of {cfg.name} "
-                            f"with {threads} virtual thread(s); expected one of conv_tilings' {len(fitting)}")
-    t = fitting[0] if tiling is None else tiling
+                            f"with {threads} virtual thread(s)")
     em.load_2d(MemType.ACC, 0, bias, 0, 1, s.ob, s.ob)
     tiles = [((n, oh0, ow0, oc0), range(0, s.cb, t.tci)) for n in range(s.nb)
              for oh0 in range(0, s.oh, t.th) for ow0 in range(0, s.ow, t.tw)
