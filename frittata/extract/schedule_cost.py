@@ -41,7 +41,7 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
-from frittata.terms.cpu_schedules import CONV_OPS, Schedule, is_depthwise, is_int8, vector_lanes
+from frittata.terms.cpu_schedules import CONV_OPS, Schedule, is_depthwise, is_int8, pixel_rows, vector_lanes
 
 KIB = 1024
 
@@ -173,7 +173,8 @@ def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
     of one group)."""
     out = info.type
     if info.op in CONV_OPS:
-        o, oh, ow = out.shape[1] // info.attr("groups", 1), out.shape[2], out.shape[3]
+        o = out.shape[1] // info.attr("groups", 1)
+        oh, ow = pixel_rows(out, info.operands[1].shape[2:], dict(info.attrs))
         pixel_tiles = oh * math.ceil(ow / s["ow_block"])
         units = math.ceil(o / s["oc_block"]) if s["parallel"] == "oc" else pixel_tiles
         return o, ow, units

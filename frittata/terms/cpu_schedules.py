@@ -34,11 +34,13 @@ the default below. A contraction takes the blocked path when
 Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails included):
   dense, matmul  MR x 2 vectors: MR = 8 rows with 32 vector registers (16 lanes), 6 with 16;
                  K blocks of 256; threads split the column panels.
-  conv2d         (per group) one vector of pixels when the output row fits in it, else two; MR = 12 output
-                 channels with one vector, 6 with two, doubled with 32 vector registers; as
-                 many input channels per block as keep one tile's weights in
-                 `WEIGHT_BLOCK_BYTES`; threads split the output-channel blocks when the weights
-                 outweigh the padded input (they then stay in cache), else the pixel tiles.
+  conv2d         (per group) one vector of pixels when the output row fits in it or tiles of two
+                 would pad it to more vectors, else two (a `pointwise` convolution's row is the
+                 whole image); MR = 12 output channels with one vector, 6 with two, doubled with
+                 32 vector registers; as many input channels per block as keep one tile's
+                 weights in `WEIGHT_BLOCK_BYTES`; threads split the output-channel blocks when
+                 the weights outweigh the padded input (they then stay in cache), else the
+                 pixel tiles.
   depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row; threads
                  split the input channels. Its schedule says so: `"kernel": "depthwise"`.
   winograd       when the transformed weights U outweigh the transformed input V of an image
@@ -158,21 +160,34 @@ def default_dense_schedule(m: int, n: int, lanes: int) -> Schedule:
             "k_block": DEFAULT_K_BLOCK, "parallel": "n"}
 
 
+def pointwise(kernel: Sequence[int], attrs: dict[str, Any]) -> bool:
+    """A 1x1 convolution of stride 1 without padding: its output pixels are its input pixels, so
+    the direct kernel runs each image as one row of OH x OW pixels, read in place (no padded copy)."""
+    return tuple(kernel) == (1, 1) and tuple(attrs["strides"]) == (1, 1) and not any(attrs["pads"])
+
+
+def pixel_rows(out: TensorType, kernel: Sequence[int], attrs: dict[str, Any]) -> tuple[int, int]:
+    """(rows, pixels per row) the direct convolution kernel tiles: one row of OH x OW pixels for a
+    `pointwise` convolution, else the output's OH rows of OW."""
+    oh, ow = out.shape[2], out.shape[3]
+    return (1, oh * ow) if pointwise(kernel, attrs) else (oh, ow)
+
+
 def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: dict[str, Any],
                           lanes: int) -> Schedule:
     """The default blocking of one group of a direct convolution (see the module docstring)."""
     h, width = x.shape[2:]
     o, c, kh, kw = w.shape
     o //= attrs.get("groups", 1)
-    ow = out.shape[3]
-    nv = 1 if ow <= lanes else 2
+    _, ow = pixel_rows(out, (kh, kw), attrs)
+    nv = 1 if ow <= lanes or _round_up(ow, lanes) < _round_up(ow, 2 * lanes) else 2
     mr = (12 if nv == 1 else 6) * (2 if lanes >= 16 else 1)
     cb = max(1, min(c, WEIGHT_BLOCK_BYTES // (mr * kh * kw * 4)))
     (sh, sw), pads = attrs["strides"], attrs["pads"]
     padded_plane = sh * sw * math.ceil((h + pads[0] + pads[2]) / sh) * math.ceil((width + pads[1] + pads[3]) / sw)
     parallel = "oc" if o * c * kh * kw > c * padded_plane else "pixel"
-    return {"vec": lanes, "oc_block": mr, "oc_tail": o % mr, "ow_block": nv * lanes, "ow_tail": ow % (nv * lanes),
-            "c_block": cb, "c_tail": c % cb, "parallel": parallel}
+    return {"vec": lanes, "oc_block": mr, "oc_tail": o % mr, "ow_block": nv * lanes,
+            "ow_tail": out.shape[3] % (nv * lanes), "c_block": cb, "c_tail": c % cb, "parallel": parallel}
 
 
 def depthwise_schedule(out: TensorType, lanes: int) -> Schedule:

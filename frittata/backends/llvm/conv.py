@@ -20,6 +20,12 @@ gives the vector width, mr, NR, the channel block and the parallel (outermost) l
 The channel block cb keeps a tile's weights in L1 across the inner loop; partial sums go
 through the output. A grouped convolution (several input channels per group) runs the tile loops
 once per group on that group's channels, weight blocks and outputs (C and O below are a group's).
+
+A pointwise convolution (1x1, stride 1, no padding: `cpu_schedules.pointwise`) runs each image
+as one row of OH x OW pixels and reads its input in place, so there is no padded copy and only
+the image's last tile is partial; that tile reads its pixels from a copy zero-padded to NR
+(xt[c][j] = x[c][P - tail + j], made where the pad pass would be), because NR floats from its
+first pixel run past the end of the input's last channel.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, emit_micro, splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
+from frittata.terms.cpu_schedules import pointwise
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -53,9 +60,31 @@ class Geometry(ConvShape):
 
     @classmethod
     def of(cls, term: Term, schedule: dict) -> Geometry:
-        """The convolution `term` blocked as its schedule (the tiled_conv2d vocabulary) says."""
-        return cls(**ConvShape.fields(term), lanes=schedule["vec"], mr=schedule["oc_block"],
+        """The convolution `term` blocked as its schedule (the tiled_conv2d vocabulary) says; a
+        pointwise one as a convolution of one row of all its pixels."""
+        fields = ConvShape.fields(term)
+        if pointwise((fields["kh"], fields["kw"]), dict(strides=fields["strides"], pads=fields["pads"])):
+            fields |= dict(h=1, w=fields["h"] * fields["w"], oh=1, ow=fields["oh"] * fields["ow"])
+        return cls(**fields, lanes=schedule["vec"], mr=schedule["oc_block"],
                    nv=schedule["ow_block"] // schedule["vec"], cb=schedule["c_block"], parallel=schedule["parallel"])
+
+    @property
+    def in_place(self) -> bool:
+        """Whether the kernel reads the input where it is (a pointwise convolution, see above)."""
+        return pointwise((self.kh, self.kw), dict(strides=self.strides, pads=self.pads))
+
+    @property
+    def tail(self) -> int:
+        """Pixels of a row's last, partial tile (0: whole tiles)."""
+        return self.ow % self.nr
+
+    @property
+    def staged(self) -> int:
+        """Floats of the scratch the input goes through: the padded, phase-split copy xq, or
+        (in place) the zero-padded last tiles xt, [C, NR]."""
+        if self.in_place:
+            return self.c * self.nr
+        return self.c * self.channel_stride + self.wq + 2 * self.nr
 
     @property
     def gc(self) -> int:
@@ -98,7 +127,7 @@ def scratch_bytes(term: Term, schedule: dict) -> int:
     """The padded input, then (run-time weights) the packed weights."""
     g = Geometry.of(term, schedule)
     packed = 0 if term.args[1].op == Op.PARAM else g.groups * g.packed_group
-    return (g.c * g.channel_stride + g.wq + 2 * g.nr + packed) * 4
+    return (g.staged + packed) * 4
 
 
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
@@ -116,21 +145,48 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
         packed = np.concatenate([pack_weights(part, g.mr) for part in per_group])
         w = ptr(plan.add_param(f"{k.function.name}.wpack", packed))
     else:
-        w = _at(k.b, xq, i64(g.c * g.channel_stride + g.wq + 2 * g.nr))
+        w = _at(k.b, xq, i64(g.staged))
         _emit_pack(k, g, ptr(args[1].buf), w)
     bias = ptr(args[2].buf) if fused else None
     residual = ptr(args[3].buf) if len(args) > 3 else None
     out, b = ptr(step.out), k.b
     with for_range(b, 0, g.n, name="n") as n:
-        _emit_pad(k, g, b.gep(x, [b.mul(n, i64(g.c * g.h * g.w))], source_etype=F32), xq)
+        image_in = b.gep(x, [b.mul(n, i64(g.c * g.h * g.w))], source_etype=F32)
+        if g.in_place:
+            _emit_last_tiles(k, g, image_in, xq)
+        else:
+            _emit_pad(k, g, image_in, xq)
         k.sync()
         image = b.mul(n, i64(g.o * g.oh * g.ow))
         with for_range(b, 0, g.groups, name="group") as group:
             first_out = b.add(image, b.mul(group, i64(g.go * g.oh * g.ow)))
+            source = _source(b, g, image_in, xq, group)
             _emit_tiles(k, g, kernels, _at(b, w, b.mul(group, i64(g.packed_group))),
-                        _at(b, xq, b.mul(group, i64(g.gc * g.channel_stride))), _at(b, out, first_out),
+                        source, _at(b, out, first_out),
                         _at(b, bias, b.mul(group, i64(g.go))), _at(b, residual, first_out))
         k.sync()
+
+
+def _source(b: ir.IRBuilder, g: Geometry, x, xq, group) -> tuple:
+    """(input of the group's tiles, its channel stride, the last tiles' copy or None)."""
+    if g.in_place:
+        return _at(b, x, b.mul(group, i64(g.gc * g.ow))), g.ow, _at(b, xq, b.mul(group, i64(g.gc * g.nr)))
+    return _at(b, xq, b.mul(group, i64(g.gc * g.channel_stride))), g.channel_stride, None
+
+
+def _emit_last_tiles(k: Kernel, g: Geometry, x, xt) -> None:
+    """xt[c][j] = x[c][OW - tail + j] for j < tail, zero up to NR (threads split the channels):
+    the in-place kernel's last tile, which must not read past the input."""
+    if not g.tail:
+        return
+    b = k.b
+    lo, hi = k.split(g.c)
+    with for_range(b, lo, hi, name="c") as c:
+        with for_range(b, 0, g.nr, name="j") as j:
+            inside = b.icmp_signed("<", j, i64(g.tail))
+            src = b.add(b.mul(c, i64(g.ow)), b.add(i64(g.ow - g.tail), b.select(inside, j, i64(0))))
+            value = b.select(inside, b.load(b.gep(x, [src], source_etype=F32), typ=F32), ir.Constant(F32, 0.0))
+            b.store(value, b.gep(xt, [b.add(b.mul(c, i64(g.nr)), j)], source_etype=F32))
 
 
 def _at(b: ir.IRBuilder, base, offset):
@@ -190,7 +246,7 @@ def _within(b: ir.IRBuilder, index, size: int):
     return b.and_(b.icmp_signed(">=", index, i64(0)), b.icmp_signed("<", index, i64(size)))
 
 
-def _emit_tiles(k: Kernel, g: Geometry, kernels, w, xq, out, bias, residual) -> None:
+def _emit_tiles(k: Kernel, g: Geometry, kernels, w, source: tuple, out, bias, residual) -> None:
     """The parallel loop outermost: channel blocks or pixel tiles, as the schedule says."""
     b = k.b
     blocks, columns = -(-g.go // g.mr), -(-g.ow // g.nr)
@@ -202,12 +258,14 @@ def _emit_tiles(k: Kernel, g: Geometry, kernels, w, xq, out, bias, residual) -> 
         with for_range(b, 0, g.gc, g.cb, name="cb") as c0:
             with for_range(b, 0, inner, name="inner") as j:
                 block, pixel = (i, j) if weights_first else (j, i)
-                call_args = _tile_args(b, g, block, pixel, columns, c0, w, xq, out, bias, residual)
+                call_args = _tile_args(b, g, block, pixel, columns, c0, w, source, out, bias, residual)
                 _emit_tile(b, g, kernels, block, call_args)
 
 
-def _tile_args(b: ir.IRBuilder, g: Geometry, block, pixel, columns: int, c0, w, xq, out, bias, residual) -> list:
-    """The micro-kernel's arguments for one tile and channel block (see `micro.emit_micro`)."""
+def _tile_args(b: ir.IRBuilder, g: Geometry, block, pixel, columns: int, c0, w, source: tuple, out, bias,
+               residual) -> list:
+    """The micro-kernel's arguments for one tile and channel block (see `micro.emit_micro`); the
+    input's channel stride goes in as `lda` (`_k_loop` steps through the channels by it)."""
     oh, col = b.udiv(pixel, i64(columns)), b.urem(pixel, i64(columns))
     ow0 = b.mul(col, i64(g.nr))
     o0 = b.mul(block, i64(g.mr))
@@ -215,7 +273,13 @@ def _tile_args(b: ir.IRBuilder, g: Geometry, block, pixel, columns: int, c0, w, 
     ncols = b.select(b.icmp_signed("<", ncols, i64(g.nr)), ncols, i64(g.nr))
     taps = g.kh * g.kw
     a = b.gep(w, [b.add(b.mul(block, i64(g.gc * taps * g.mr)), b.mul(c0, i64(taps * g.mr)))], source_etype=F32)
-    bp = b.gep(xq, [b.add(b.mul(c0, i64(g.channel_stride)), b.add(b.mul(oh, i64(g.wq)), ow0))], source_etype=F32)
+    xs, stride, last = source
+    bp = b.gep(xs, [b.add(b.mul(c0, i64(stride)), b.add(b.mul(oh, i64(g.wq)), ow0))], source_etype=F32)
+    lda = i64(stride)
+    if last is not None and g.tail:
+        partial = b.icmp_signed("<", ncols, i64(g.nr))
+        bp = b.select(partial, b.gep(last, [b.mul(c0, i64(g.nr))], source_etype=F32), bp)
+        lda = b.select(partial, i64(g.nr), lda)
     at = b.add(b.mul(o0, i64(g.oh * g.ow)), b.add(b.mul(oh, i64(g.ow)), ow0))
     c_ptr = b.gep(out, [at], source_etype=F32)
     res_ptr = c_ptr if residual is None else b.gep(residual, [at], source_etype=F32)
@@ -223,7 +287,7 @@ def _tile_args(b: ir.IRBuilder, g: Geometry, block, pixel, columns: int, c0, w, 
     kc = _min(b, i64(g.cb), b.sub(i64(g.gc), c0))
     first = b.zext(b.icmp_signed("==", c0, i64(0)), I32)
     last = b.zext(b.icmp_signed(">=", b.add(c0, i64(g.cb)), i64(g.gc)), I32)
-    return [a, i64(g.mr), bp, kc, c_ptr, i64(g.oh * g.ow), ncols, first, last, bias_ptr, res_ptr]
+    return [a, lda, bp, kc, c_ptr, i64(g.oh * g.ow), ncols, first, last, bias_ptr, res_ptr]
 
 
 def _min(b: ir.IRBuilder, x, y):
@@ -246,14 +310,15 @@ def _emit_tile(b: ir.IRBuilder, g: Geometry, kernels, block, call_args: list) ->
 
 
 def _k_loop(g: Geometry):
-    """for c < kc: for each tap (unrolled): b_v = xq[c][tap + v*L]; acc[r][v] += wp[c][tap][r] * b_v."""
+    """for c < kc: for each tap (unrolled): b_v = xq[c][tap + v*L]; acc[r][v] += wp[c][tap][r] * b_v,
+    with the input's channels `lda` floats apart."""
     taps = [(r * g.kw + s, g.tap(r, s)) for r in range(g.kh) for s in range(g.kw)]
 
     def emit(b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
         vec = ir.VectorType(F32, spec.lanes)
         fma = intrinsic(b.module, f"llvm.fmuladd.v{spec.lanes}f32", vec, [vec, vec, vec])
         with for_range(b, 0, kc, name="c") as c:
-            xc = b.gep(bp, [b.mul(c, i64(g.channel_stride))], source_etype=F32)
+            xc = b.gep(bp, [b.mul(c, lda)], source_etype=F32)
             wc = b.gep(a, [b.mul(c, i64(g.kh * g.kw * g.mr))], source_etype=F32)
             for index, offset in taps:
                 bv = [b.load(b.gep(xc, [i64(offset + v * spec.lanes)], source_etype=F32), typ=vec, align=4)

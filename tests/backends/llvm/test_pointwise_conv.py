@@ -1,0 +1,68 @@
+"""Pointwise convolutions (1x1, stride 1, no padding) run the direct kernel on one row of all
+their pixels, reading the input in place; they equal the interpreter on both ISAs (see
+`helpers.targets`), whole tiles or not, with constant or computed weights."""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import frittata as ft
+from frittata.backends.llvm import build, conv
+from frittata.backends.llvm.fastpath import schedule
+from frittata.terms import builders as tb
+from tests.backends.llvm.helpers import check_on, rand, targets
+
+
+@st.composite
+def pointwise_convs(draw):
+    c, o = draw(st.integers(1, 40), label="c"), draw(st.integers(1, 30), label="o")
+    x = tb.var("x", (draw(st.integers(1, 2)), c, draw(st.integers(1, 12)), draw(st.integers(1, 12))))
+    weights = tb.var("w", (o, c, 1, 1)) if draw(st.booleans(), label="computed weights") else \
+        tb.param("w", rand((o, c, 1, 1), seed=7))
+    if draw(st.booleans(), label="plain"):
+        return tb.conv2d(x, weights)
+    steps = draw(st.sampled_from([(), (("relu",),), (("clip", 0.0, 6.0),), (("add",), ("relu",))]))
+    shape = (x.shape[0], o, *x.shape[2:])
+    residual = (tb.var("r", shape),) if ("add",) in steps else ()
+    return tb.fused_conv2d(x, weights, tb.param("b", rand((o,), seed=8)), *residual, epilogue=steps)
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@given(term=pointwise_convs(), threads=st.sampled_from([1, 2]))
+def test_pointwise_conv_equals_the_interpreter(isa, term, threads):
+    mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
+    assert mod.report["backend"]["fast_paths"] == [term.op.value]
+
+
+@pytest.mark.parametrize("lanes", [8, 16])
+def test_a_pointwise_conv_is_one_row_of_all_its_pixels(lanes):
+    x = tb.var("x", (1, 24, 7, 7))
+    term = tb.fused_conv2d(x, tb.param("w", rand((40, 24, 1, 1))), tb.param("b", rand((40,))))
+    g = conv.Geometry.of(term, schedule(term, lanes))
+    assert (g.oh, g.ow, g.in_place) == (1, 49, True)
+    assert g.tail == 49 % g.nr and g.staged == 24 * g.nr
+    padded = tb.fused_conv2d(x, tb.param("w", rand((40, 24, 1, 1))), tb.param("b", rand((40,))), pads=(1, 1, 1, 1))
+    assert not conv.Geometry.of(padded, schedule(padded, lanes)).in_place
+
+
+def test_the_last_tile_does_not_read_past_the_input():
+    """The input ends right before a page the process may not touch (PROT_NONE: a read there is a crash):
+    the last partial tile reads its copy, not the NR floats from its first pixel."""
+    page = mmap.PAGESIZE
+    memory = mmap.mmap(-1, 2 * page)
+    start = ctypes.addressof(ctypes.c_char.from_buffer(memory))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    assert libc.mprotect(start + page, page, 0) == 0, ctypes.get_errno()
+    x = np.frombuffer(memory, np.float32, count=15, offset=page - 60).reshape(1, 3, 1, 5)
+    x[...] = rand(x.shape, seed=9)
+    program = ft.Program({"y": tb.conv2d(tb.var("x", x.shape), tb.param("w", rand((2, 3, 1, 1), seed=10)))})
+    got = build(program, threads=1, target=targets()["avx2"]).run(x=x)["y"]
+    np.testing.assert_allclose(got, ft.evaluate(program, {"x": np.array(x)})["y"], rtol=1e-5, atol=1e-6)
+    libc.mprotect(start + page, page, mmap.PROT_READ | mmap.PROT_WRITE)
