@@ -9,6 +9,8 @@ workload (a zoo model's name, a `Program`, or a `Workload`), in parallel, and re
 Pareto front of latency against area with the best design, its speedup over the part's
 shipped configuration and which knobs mattered; with `out=DIR` it writes `results.jsonl`,
 `summary.txt` and the Pareto plot.  See `frittata.backends.vta.dse.explore`.
+`tune_design(found.best, workload)` then searches each of that design's VTA conv layers over
+tile sizes and virtual threads by the cycle model (`frittata.backends.vta.dse.tune`).
 The names are imported on first use, so `import frittata` does not load the VTA backend.
 """
 
@@ -20,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from frittata.backends.vta.dse.explore import Exploration
     from frittata.backends.vta.dse.space import DesignSpace
+    from frittata.backends.vta.dse.tune import TunedDesign, tune_design
     from frittata.backends.vta.dse.workload import Workload
 
-_LAZY = {"DesignSpace": "space", "Workload": "workload", "Exploration": "explore"}
+_LAZY = {"DesignSpace": "space", "Workload": "workload", "Exploration": "explore", "TunedDesign": "tune",
+         "tune_design": "tune"}
 
 
 def explore(space: DesignSpace | None = None, workload: Workload | Any = "resnet18", part: str = "pynq-z1",
@@ -48,4 +52,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"frittata.backends.vta.dse.{_LAZY[name]}"), name)
 
 
-__all__ = ["DesignSpace", "Exploration", "Workload", "explore"]
+__all__ = ["DesignSpace", "Exploration", "TunedDesign", "Workload", "explore", "tune_design"]

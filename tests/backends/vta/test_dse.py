@@ -146,10 +146,8 @@ def test_a_local_ray_run_finds_what_this_process_finds(workload):
 def test_tuning_a_design_searches_its_vta_convs_and_never_slows_it(workload, found):
     """The best design's conv layers on VTA are searched (2 tilings per thread count here); each
     search's best is no slower than the explorer's schedule, and the tuned latency no longer."""
-    from frittata.backends.vta.dse.tune import tune_design
-
     best = found.best
-    tuned = tune_design(best, workload, budget=2)
+    tuned = ft.vta.tune_design(best, workload, budget=2)
     on_vta = {k for k, t in best.layers.items() if t.on == "vta" and k in
               {layer.name for layer in workload.layers if layer.kind == "conv2d"}}
     assert set(tuned.searches) == on_vta and on_vta
