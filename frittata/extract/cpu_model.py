@@ -15,7 +15,8 @@ at cache bandwidth. Leaves, reshapes (views) and constant nodes (folded at compi
 free. A contraction the backend runs on its register-blocked path (`cpu_schedules`: a tiled one
 with its own schedule, an untiled one with the default) costs its schedule's compute time
 (`schedule_cost`), a depthwise one on the vectorized depthwise kernel its measured efficiency,
-a Winograd one its transforms and GEMMs (`winograd_cost`);
+a Winograd one its transforms and GEMMs (`winograd_cost`), a bit-serial one its word pairs at the
+host's popcount rate and its register block's efficiency (`bitserial_cost`);
 one it runs on generic loop nests (integers, grouped convolutions with several channels per
 group, dense weights computed at run time) the generic loops' efficiency. Accelerator
 (VTA) ops cost `inf`: the CPU cannot run them, so extraction never picks them.
@@ -26,13 +27,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from llvmlite import binding as llvm
+
+from frittata.extract.bitserial_cost import bitserial_seconds, popcount_rate
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import Kind, Work, work
-from frittata.terms.cpu_schedules import blocked_schedule, is_winograd
-from frittata.extract.schedule_cost import blocked_compute_seconds, host_vector_lanes
+from frittata.terms.cpu_schedules import blocked_schedule, is_winograd, vector_lanes
+from frittata.extract.schedule_cost import blocked_compute_seconds
 from frittata.extract.winograd_cost import winograd_seconds
 
 KIB = 1024
+VNNI_INT8_PER_FP32 = 870 / 242
+"""int8 OP/s per fp32 FLOP/s with AVX-512 VNNI (VPDPBUSD): 870 vs 242 G per core measured on
+Sapphire Rapids (CPU_PERF_NOTES)."""
+PAIRS_INT8_PER_FP32 = 2.0
+"""int8 OP/s per fp32 FLOP/s without VNNI: VPMADDWD does 2 x lanes multiply-adds of int16 pairs
+(4 x lanes OPs) per instruction against an FMA's 2 x lanes FLOPs, at the same throughput (two
+a cycle on Zen 3)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,11 @@ class CpuModel:
     fp32_flops_per_core: float = 242e9
     """FLOP/s: zmm FMA microbenchmark peak per core (CPU_PERF_NOTES)."""
     int8_ops_per_core: float = 870e9
-    """OP/s: AVX-512 VNNI int8 peak per core (CPU_PERF_NOTES)."""
+    """OP/s: AVX-512 VNNI int8 peak per core (CPU_PERF_NOTES); `for_machine` scales it to the
+    host's fp32 peak by `VNNI_INT8_PER_FP32` or `PAIRS_INT8_PER_FP32`."""
+    word_pairs_per_core: float = 242e9 / 64 * 4.0
+    """64-bit word pairs (AND, popcount, accumulate) per second per core of the bit-serial
+    kernels: VPOPCNTQ at the default machine's clock (`bitserial_cost.popcount_rate`)."""
     generic_contraction_efficiency: float = 0.003
     """Fraction of peak of a contraction on the generic loop nests (a scalar accumulator per
     output, no register blocking): 0.002-0.003 for a 256 x 512 x 512 dense with run-time weights,
@@ -62,10 +77,6 @@ class CpuModel:
     """Fraction of peak of the vectorized depthwise kernel (`cpu_schedules.depthwise_schedule`),
     full tiles: 0.14 for 3x3 over 32 channels at 112x112 on 1 thread, 0.06-0.14 on 2
     (calibrate_cpu_model.py, 2026-12, AMD EPYC AVX2, load average ~8 on the shared machine)."""
-    bitserial_efficiency: float = 0.35
-    """Fraction of the fp32 peak reached by the bit-serial kernels, their work counted in
-    `cpu_work.WORD_PAIR_FLOPS`: 0.33 for A1W1 3x3 64 -> 64 at 56x56 on 2 threads, 0.75 on 1
-    (2026-12, AMD EPYC Zen 3 AVX2, shared machine)."""
     elementwise_efficiency: float = 0.50
     """Streaming elementwise and reduction loops: one load/store port pair per FMA (estimate)."""
     transcendental_flops: float = 20.0
@@ -84,14 +95,21 @@ class CpuModel:
 
     @classmethod
     def for_host(cls, **overrides) -> CpuModel:
-        """The model with the vector width of the CPU this process runs on (AVX2: 8 lanes)."""
-        return cls.for_lanes(host_vector_lanes(), **overrides)
+        """The model of the CPU this process runs on (`for_machine` of its triple and features)."""
+        return cls.for_machine(llvm.get_process_triple(), llvm.get_host_cpu_features().flatten(), **overrides)
 
     @classmethod
-    def for_lanes(cls, lanes: int, **overrides) -> CpuModel:
-        """The model of a CPU with `lanes` fp32 vector lanes, the FMA peak scaled to it (half of
-        the 512-bit peak with 256-bit vectors); the other figures are the measured machine's."""
-        scaled = {"vector_lanes": lanes, "fp32_flops_per_core": cls.fp32_flops_per_core * lanes / 16}
+    def for_machine(cls, triple: str, features: str, **overrides) -> CpuModel:
+        """The model of a CPU from its LLVM triple and features: its fp32 vector lanes, the FMA
+        peak scaled to them (half of the 512-bit peak with 256-bit vectors), the int8 peak from
+        its multiply-add instructions and the word-pair rate of its popcount; the other figures
+        are the measured machine's."""
+        lanes = vector_lanes(triple, features)
+        fp32 = cls.fp32_flops_per_core * lanes / 16
+        vnni = {"+avx512vnni", "+avxvnni"} & set(features.split(","))
+        scaled = {"vector_lanes": lanes, "fp32_flops_per_core": fp32,
+                  "int8_ops_per_core": fp32 * (VNNI_INT8_PER_FP32 if vnni else PAIRS_INT8_PER_FP32),
+                  "word_pairs_per_core": popcount_rate(features, lanes, fp32)}
         return cls(**{**scaled, **overrides})
 
     def node_cost(self, info: NodeInfo) -> float:
@@ -110,6 +128,8 @@ class CpuModel:
         epilogue, applied once per output, at the streaming loops' rate)."""
         if done.flops == 0:
             return 0.0
+        if done.kind is Kind.BITSERIAL:
+            return bitserial_seconds(info, self.cores, self.word_pairs_per_core, self.vector_lanes)
         if done.kind in (Kind.CONTRACTION, Kind.DEPTHWISE):
             constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
             schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant,
@@ -136,7 +156,7 @@ class CpuModel:
             case Kind.CONTRACTION | Kind.DEPTHWISE:
                 return self.generic_contraction_efficiency
             case Kind.BITSERIAL:
-                return self.bitserial_efficiency
+                raise AssertionError("a bit-serial contraction is priced by bitserial_cost")
             case (Kind.ELEMENTWISE | Kind.REDUCTION | Kind.COPY | Kind.STRIDED_COPY | Kind.FREE | Kind.VIEW
                   | Kind.UNSUPPORTED):
                 return self.elementwise_efficiency

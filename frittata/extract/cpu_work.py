@@ -98,10 +98,10 @@ def _movement(info: NodeInfo, moved: float, lanes: int) -> Work:
 
 
 WORD_PAIR_FLOPS = 32.0
-"""The price of one packed word pair of a bit-serial contraction (and, popcount, shift-add of
-64 bits) in fp32 FLOPs: about two vector instructions per 64-bit word on AVX2 (the
-nibble-lookup popcount of four words takes about eight), where one 8-lane FMA instruction
-does 16 FLOPs."""
+"""The work of one packed word pair of a bit-serial contraction (and, popcount, shift-add of 64
+bits) in fp32-FLOP units, as profiles and tuning tasks report it: about two vector instructions
+per 64-bit word on AVX2, where one 8-lane FMA instruction does 16 FLOPs. Its price is
+`bitserial_cost`'s (word pairs at the host's popcount rate)."""
 
 
 def _bitserial(info: NodeInfo, moved: float, lanes: int) -> Work:

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field, replace
 from frittata.errors import FrittataTypeError, TuningError
 from frittata.extract.cost import CostModel, NodeInfo, checked_cost
 from frittata.extract.problem import chosen_nodes, constant_classes
-from frittata.extract.records import TILED_OF, Records, Schedule, Workload, infer_output, workload_of
+from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Records, Schedule, Workload, infer_output,
+                                      workload_of)
 from frittata.rewrites.data import Choice, EClass, EGraphData, ENode
 from frittata.terms.cpu_schedules import blocked_schedule, is_depthwise
 from frittata.terms.ops import BY_NAME, Op
@@ -139,7 +140,10 @@ def with_recorded_schedules(data: EGraphData, records: Records, device: str, lan
 
 
 def _blocked(info: NodeInfo, lanes: int) -> bool:
-    """Whether `info` runs on the register-blocked GEMM / convolution path (not the depthwise one)."""
+    """Whether `info` runs on the register-blocked GEMM / convolution path (not the depthwise
+    one) or is a bit-serial contraction (register-blocked kernels of their own)."""
+    if info.op in SCHEDULED_IN_PLACE:
+        return True
     constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
     schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant, lanes)
     return schedule is not None and not is_depthwise(schedule)

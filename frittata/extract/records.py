@@ -28,14 +28,17 @@ from typing import Any
 
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo
-from frittata.terms.cpu_schedules import blocked_schedule, has_own_kernel
+from frittata.terms.bitserial import SCHEDULE_KEYS as BITSERIAL_KEYS
+from frittata.terms.cpu_schedules import bitserial_schedule, blocked_schedule, has_own_kernel
 from frittata.terms.dtypes import TensorType
-from frittata.terms.ops import BY_NAME
+from frittata.terms.ops import BY_NAME, Op
 from frittata.terms.tiled import UNTILED, normalize_schedule
 
 RECORD_VERSION = 1
-TILED_OF = {plain: tiled for tiled, plain in UNTILED.items()}
-"""The tiled op scheduling each fused contraction."""
+SCHEDULED_IN_PLACE = frozenset({Op.BITSERIAL_CONV2D, Op.BITSERIAL_DENSE})
+"""Contractions whose schedule is an attribute of their own (the bit-serial ones)."""
+TILED_OF = {plain: tiled for tiled, plain in UNTILED.items()} | {op: op for op in SCHEDULED_IN_PLACE}
+"""The op scheduling each contraction: a fused one's tiled op, a bit-serial one itself."""
 
 Schedule = tuple[tuple[str, Any], ...]
 
@@ -83,17 +86,24 @@ def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
 
     Schedulable: a `fused_conv2d` with one group or a `fused_dense` (or their tiled forms) that
     takes the register-blocked path (`cpu_schedules.blocked_schedule`) on a host of `lanes`, not
-    a kernel of its own (depthwise, int8: their schedules have no tiled form).
+    a kernel of its own (depthwise, int8: their schedules have no tiled form); a bit-serial
+    contraction with constant weights (its register block, `cpu_schedules.bitserial_schedule`).
     """
     plain_op = UNTILED.get(info.op, info.op)
     if plain_op not in TILED_OF or info.constant or info.attr("groups", 1) != 1:
         return None
     constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
+    attrs = tuple((k, v) for k, v in info.attrs if k != "schedule")
+    operands = tuple((t.shape, t.dtype) for t in info.operands)
+    if plain_op in SCHEDULED_IN_PLACE:
+        if not constant[1]:
+            return None
+        block = bitserial_schedule(info.op, info.attrs, info.operands[0], info.operands[1], True, lanes)
+        return (Workload(plain_op.value, operands, constant, attrs),
+                normalize_schedule((key, block[key]) for key in BITSERIAL_KEYS))
     schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant, lanes)
     if schedule is None or has_own_kernel(schedule):
         return None
-    attrs = tuple((k, v) for k, v in info.attrs if k != "schedule")
-    operands = tuple((t.shape, t.dtype) for t in info.operands)
     return Workload(plain_op.value, operands, constant, attrs), normalize_schedule(schedule.items())
 
 

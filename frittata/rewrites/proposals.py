@@ -19,6 +19,8 @@ def propose(inst, p, i: int, prev: list[Term], attrs: dict, hint) -> TensorType:
     """A type for operand i of `p.op`, fitted to the operands `prev` built before it."""
     if i == 0 and p.op == Op.BITUNPACK and hint is not None:
         return _packed_operand(inst, p, hint)
+    if p.op in (Op.BITSERIAL_CONV2D, Op.BITSERIAL_DENSE):
+        return _bitserial_operand(inst, p.op, i, prev)
     if i == 0:
         return inst.free_type(p.op, hint)
     x = prev[0].type
@@ -54,6 +56,20 @@ def _packed_operand(inst, p, hint: TensorType) -> TensorType:
     words = -(-hint.shape[axis] // WORD_BITS[word]) + int(inst.rng.random() < 0.25)
     rest = hint.shape[:axis] + hint.shape[axis + 1:]
     return TensorType(rest + (int(inst.rng.integers(1, 3)), words), word)
+
+
+def _bitserial_operand(inst, op: Op, i: int, prev: list[Term]) -> TensorType:
+    """Packed activations [N, H, W, bits, words] (dense: [M, bits, words]), then weights of the
+    same word dtype and count with 1-2 bit planes ([O, k, k, bits, words]; dense [O, bits, words])."""
+    conv = op == Op.BITSERIAL_CONV2D
+    if i == 0:
+        word = str(inst.rng.choice(sorted(WORD_BITS)))
+        pixels = tuple(int(d) for d in inst.rng.integers(3, 7, 2)) if conv else ()
+        return TensorType((int(inst.rng.integers(1, 3)),) + pixels + (int(inst.rng.integers(1, 4)),
+                                                                       int(inst.rng.integers(1, 3))), word)
+    x = prev[0].type
+    k = (int(inst.rng.choice([1, 3])),) * 2 if conv else ()
+    return TensorType((inst.dims(1)[0],) + k + (int(inst.rng.integers(1, 3)), x.shape[-1]), x.dtype)
 
 
 def _broadcast_partner(inst, x: TensorType) -> TensorType:

@@ -22,6 +22,11 @@ popcount(x & w) - popcount(x & ~w)). Padding bits are 0 in both operands, and an
 0 contributes nothing whatever the weight, so padding (of channels to whole words, or of the
 image) needs no correction. Each is defined by its expansion (conv2d / dense over bitunpack),
 so the reference meaning and ONNX export derive from it.
+
+Both bit-serial ops carry a `schedule`: () for the CPU backend's default register block, or
+(("pixels", P), ("blocks", M)) -- a tile of P output pixels of one row by M blocks of output
+channels (a block is the channels one vector of words holds) -- which the tiling rules propose
+and the tuner measures. It does not change the meaning.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from frittata.terms.expansion import infer_by_expansion
 from frittata.terms.infer import fail, need_rank
 from frittata.terms.ops import Attr, Cost, Op, define
 from frittata.terms.term import Term, build
+from frittata.terms.tiled import normalize_schedule
 
 __all__ = ["bitpack", "bitunpack", "bitserial_conv2d", "bitserial_dense", "WORD_BITS", "MAX_BITS"]
 
@@ -47,6 +53,10 @@ MAX_BITS = 7
 """The widest value a bit plane stack holds: every unpacked value fits int8."""
 ENCODINGS = ("unipolar", "bipolar")
 OUT_DTYPES = ("int32", "int64")
+SCHEDULE_KEYS = ("pixels", "blocks")
+MAX_PIXELS = 8
+MAX_BLOCKS = 16
+"""Bounds of a bit-serial schedule's register block (far past what 32 vector registers hold)."""
 
 
 def _check_bits(op: Op, bits: int) -> None:
@@ -168,6 +178,18 @@ def _check_operands(op: Op, xp: TensorType, wp: TensorType, attrs: dict[str, Any
         raise fail(op, f"encoding in {ENCODINGS}", attrs["encoding"])
     if attrs["out_dtype"] not in OUT_DTYPES:
         raise fail(op, f"out_dtype in {OUT_DTYPES}", attrs["out_dtype"])
+    _check_schedule(op, attrs.get("schedule", ()))
+
+
+def _check_schedule(op: Op, schedule: tuple) -> None:
+    if schedule == ():
+        return
+    keys = tuple(k for k, _ in schedule)
+    if keys != SCHEDULE_KEYS:
+        raise fail(op, f"a schedule () or with keys {SCHEDULE_KEYS}", schedule)
+    s = dict(schedule)
+    if not 1 <= s["pixels"] <= MAX_PIXELS or not 1 <= s["blocks"] <= MAX_BLOCKS:
+        raise fail(op, f"pixels in [1, {MAX_PIXELS}] and blocks in [1, {MAX_BLOCKS}]", schedule)
 
 
 def _check_conv(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:
@@ -211,6 +233,8 @@ def _choices(values: tuple) -> Any:
 ENCODING = Attr("encoding", str, "unipolar", lambda v, x: str(v), _choices(ENCODINGS))
 OUT_DTYPE = Attr("out_dtype", str, "int32", lambda v, x: str(v), _choices(OUT_DTYPES))
 BITS = Attr("bits", int, normalize=as_int, choices=lambda x: [1, 2, 3])
+SCHEDULE = Attr("schedule", tuple, (), lambda v, x: normalize_schedule(v),
+                lambda x: [(), (("pixels", 2), ("blocks", 3))])
 BITSERIAL = ("kernel", "contraction")
 
 BITPACK = define("bitpack", 1, _infer_bitpack, classes=("movement",), cost=Cost.COPY,
@@ -226,9 +250,9 @@ BITSERIAL_CONV2D = define("bitserial_conv2d", 2, infer_by_expansion(_check_conv)
                           attrs=(Attr("strides", tuple, (1, 1), as_pair("strides"), lambda x: [(1, 1), (2, 2)]),
                                  Attr("pads", tuple, (0, 0, 0, 0), as_pads, lambda x: [(0, 0, 0, 0), (1, 1, 1, 1)]),
                                  Attr("dilations", tuple, (1, 1), as_pair("dilations"), lambda x: [(1, 1)]),
-                                 ENCODING, OUT_DTYPE))
+                                 ENCODING, OUT_DTYPE, SCHEDULE))
 BITSERIAL_DENSE = define("bitserial_dense", 2, infer_by_expansion(_check_dense), classes=BITSERIAL,
-                         cost=Cost.CONTRACTION, expand=_expand_dense, attrs=(ENCODING, OUT_DTYPE))
+                         cost=Cost.CONTRACTION, expand=_expand_dense, attrs=(ENCODING, OUT_DTYPE, SCHEDULE))
 
 
 def bitpack(x: Term, bits: int, axis: int = 1, pack_dtype: str = "int64") -> Term:
@@ -244,15 +268,15 @@ def bitunpack(p: Term, size: int, axis: int = 0, encoding: str = "unipolar") -> 
 
 
 def bitserial_conv2d(xp: Term, wp: Term, strides=1, pads=0, dilations=1, encoding: str = "unipolar",
-                     out_dtype: str = "int32") -> Term:
+                     out_dtype: str = "int32", schedule=()) -> Term:
     """conv2d of unpacked unipolar activations xp [N, H, W, a_bits, words] and weights
     wp [O, KH, KW, w_bits, words] (packed along C, same word dtype and count) -> [N, O, OH, OW]
-    of `out_dtype`; pads (top, left, bottom, right) of zeros."""
+    of `out_dtype`; pads (top, left, bottom, right) of zeros; `schedule` as the module says."""
     return build(BITSERIAL_CONV2D, (xp, wp), strides=strides, pads=pads, dilations=dilations, encoding=encoding,
-                 out_dtype=out_dtype)
+                 out_dtype=out_dtype, schedule=schedule)
 
 
-def bitserial_dense(xp: Term, wp: Term, encoding: str = "unipolar", out_dtype: str = "int32") -> Term:
+def bitserial_dense(xp: Term, wp: Term, encoding: str = "unipolar", out_dtype: str = "int32", schedule=()) -> Term:
     """dense of unpacked unipolar activations xp [..., a_bits, words] and weights
-    wp [N, w_bits, words] (packed along K) -> [..., N] of `out_dtype`."""
-    return build(BITSERIAL_DENSE, (xp, wp), encoding=encoding, out_dtype=out_dtype)
+    wp [N, w_bits, words] (packed along K) -> [..., N] of `out_dtype`; `schedule` as the module says."""
+    return build(BITSERIAL_DENSE, (xp, wp), encoding=encoding, out_dtype=out_dtype, schedule=schedule)

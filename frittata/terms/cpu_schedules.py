@@ -43,6 +43,12 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  pixel tiles.
   depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row; threads
                  split the input channels. Its schedule says so: `"kernel": "depthwise"`.
+  bit-serial     (`bitserial_schedule`) a tile of output pixels by channel blocks (a block: the
+                 64-bit words of one vector, 4 channels with AVX2); AVX2's nibble lookup takes 1
+                 pixel by as many blocks as its byte counters, split activation nibbles and
+                 lookup tables leave room for in 16 registers (at most MAX_BITSERIAL_BLOCKS and
+                 the channels' blocks); `llvm.ctpop` kernels BITSERIAL_PIXELS pixels by what is
+                 left of the registers over them; computed weights one channel a block.
   winograd       when the transformed weights U outweigh the transformed input V of an image
                  (few tiles, many channels: ResNet's 3x3 layers from 28x28 on): all tiles in one
                  block and the output channels in up to `WINOGRAD_MIN_BLOCKS` groups of whole
@@ -246,22 +252,39 @@ def uses_nibbles(lanes: int, word: str, constant_weights: bool) -> bool:
 
 def bitserial_schedule(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, w: TensorType, constant: bool,
                        lanes: int) -> Schedule:
-    """The register block of a bit-serial contraction: its own schedule if it has one, else the
-    default (see the module docstring). Computed weights are read in place, one channel a block."""
+    """The kernel schedule of a bit-serial contraction: "vec" the fp32 lanes its channel blocks
+    are cut for, "pixels" x "blocks" its register block -- the op's own schedule if it has one,
+    else the default (see the module docstring). Computed weights are read in place, one
+    channel a block (so one block a tile)."""
     given = dict(dict(attrs).get("schedule", ()))
-    if given:
-        return given
     if not constant:
-        return {"kernel": BITSERIAL, "vec": 2, "pixels": BITSERIAL_PIXELS, "blocks": 1}
+        return {"kernel": BITSERIAL, "vec": 2, "pixels": given.get("pixels", BITSERIAL_PIXELS), "blocks": 1}
+    if given:
+        return {"kernel": BITSERIAL, "vec": lanes, **given}
     a, b = x.shape[-2], w.shape[-2]
+    channel_blocks = -(-w.shape[0] // max(1, lanes // 2))
     if not uses_nibbles(lanes, x.dtype, constant):
-        blocks = max(1, min(MAX_BITSERIAL_BLOCKS, (_vector_registers(lanes) - a - 2) // BITSERIAL_PIXELS))
-        return {"kernel": BITSERIAL, "vec": lanes, "pixels": BITSERIAL_PIXELS, "blocks": blocks}
-    scaled = 8 * ((1 << a) - 1) * ((1 << b) - 1) <= 255
-    tables, counters = (a + b - 1, 1) if scaled else (1, a + b - 1)
-    free = _vector_registers(lanes) - 2 * a - tables - 2
+        blocks = (_vector_registers(lanes) - a - 2) // BITSERIAL_PIXELS
+        return {"kernel": BITSERIAL, "vec": lanes, "pixels": BITSERIAL_PIXELS,
+                "blocks": max(1, min(MAX_BITSERIAL_BLOCKS, channel_blocks, blocks))}
+    blocks = (_vector_registers(lanes) - bitserial_registers(a, b, 1, 0)) // nibble_counters(a, b)
     return {"kernel": BITSERIAL, "vec": lanes, "pixels": 1,
-            "blocks": max(1, min(MAX_BITSERIAL_BLOCKS, free // counters))}
+            "blocks": max(1, min(MAX_BITSERIAL_BLOCKS, channel_blocks, blocks))}
+
+
+def nibble_counters(a: int, b: int) -> int:
+    """Byte counters per pixel and block of the nibble-lookup kernel with a activation and b
+    weight bit planes: one through tables scaled by 2^(i+j) while a word's counts fit a byte
+    (8 (2^a - 1)(2^b - 1) <= 255), else one per class i + j."""
+    return 1 if 8 * ((1 << a) - 1) * ((1 << b) - 1) <= 255 else a + b - 1
+
+
+def bitserial_registers(a: int, b: int, pixels: int, blocks: int) -> int:
+    """Vector registers a nibble-lookup tile holds: its byte counters, one activation word's
+    split nibbles per plane, the lookup tables, the nibble mask and a temporary (the weights are
+    folded into the ANDs as memory operands)."""
+    scaled = nibble_counters(a, b) == 1
+    return pixels * blocks * nibble_counters(a, b) + 2 * a + (a + b - 1 if scaled else 1) + 2
 
 
 def _vector_registers(lanes: int) -> int:

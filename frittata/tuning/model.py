@@ -25,8 +25,12 @@ from typing import Any
 import numpy as np
 
 from frittata.extract.cpu_model import CpuModel
-from frittata.extract.records import TILED_OF, Record, Schedule, Workload, infer_output
+from frittata.extract.bitserial_cost import tile_efficiency
+from frittata.extract.cost import NodeInfo
+from frittata.extract.records import SCHEDULED_IN_PLACE, TILED_OF, Record, Schedule, Workload, infer_output
 from frittata.extract.schedule_cost import balance, registers_for, schedule_efficiency
+from frittata.terms.cpu_schedules import bitserial_registers, uses_nibbles
+from frittata.terms.ops import Op
 
 MAX_LABEL = 30
 """Highest relevance: LightGBM's default label gains cover 0..30."""
@@ -39,6 +43,8 @@ def features(workload: Workload, schedule: Schedule, lanes: int, cores: int, mod
     """The feature vector of one candidate (see the module docstring)."""
     info = infer_output(workload)
     s = dict(schedule)
+    if info.op in SCHEDULED_IN_PLACE:
+        return bitserial_features(info, s, lanes, cores, model)
     conv = workload.op == "fused_conv2d"
     out, x, w = info.type, info.operands[0], info.operands[1]
     if conv:
@@ -65,6 +71,32 @@ def features(workload: Workload, schedule: Schedule, lanes: int, cores: int, mod
         (rows % mr) / mr, (cols % nr) / nr, float(s["parallel"] in ("pixel", "m")),
         balance(units, cores), math.log2(units), moved / flops,
         schedule_efficiency(tiled, s, lanes, cores), math.log(seconds) if seconds > 0 else 0.0,
+    ]
+
+
+def bitserial_features(info: NodeInfo, s: dict, lanes: int, cores: int, model: CpuModel) -> list[float]:
+    """A bit-serial candidate in the same terms: rows the output channels, columns the output
+    pixels of a row, depth the word pairs of one tap (word pairs counted as the kernel's work
+    units), the register block `blocks` channel blocks by `pixels` pixels."""
+    out, x, w = info.type, info.operands[0], info.operands[1]
+    conv = info.op == Op.BITSERIAL_CONV2D
+    rows, cols = w.shape[0], out.shape[3] if conv else 1
+    other = out.size // (rows * cols)
+    taps, depth = (w.shape[1] * w.shape[2] if conv else 1), x.shape[-2] * w.shape[-2] * w.shape[-1]
+    channels = s["blocks"] * max(1, lanes // 2)
+    mr, nr, units = channels, s["pixels"], other * math.ceil(rows / channels)
+    scheduled = replace(info, attrs=info.attrs + (("schedule", tuple(s.items())),))
+    seconds = model.node_cost(scheduled)
+    nibbles = uses_nibbles(lanes, x.dtype, True)
+    tile = tile_efficiency(x.shape[-2], w.shape[-2], nr, s["blocks"], nibbles, lanes)
+    needed = bitserial_registers(x.shape[-2], w.shape[-2], nr, s["blocks"]) if nibbles else nr * s["blocks"] + 3
+    flops = 64.0 * rows * cols * other * depth * taps
+    moved = out.nbytes + sum(t.nbytes for t in info.operands)
+    return [
+        math.log2(flops), math.log2(rows), math.log2(cols), math.log2(depth), float(taps), math.log2(other),
+        float(lanes), 1.0, float(mr), float(nr), float(s["blocks"] * nr), needed / registers_for(lanes),
+        math.log2(depth), math.log2(channels * depth * taps * 8), (rows % mr) / mr, (cols % nr) / nr, 0.0,
+        balance(units, cores), math.log2(units), moved / flops, tile, math.log(seconds) if seconds > 0 else 0.0,
     ]
 
 

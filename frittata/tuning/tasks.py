@@ -11,6 +11,9 @@ rows of the tiling rules' table) followed by the register-blocked space of the h
                blocks CB from C_BLOCKS (and C); both parallel loops.
   dense        the same register blocks over rows x columns; reduction blocks KC from K_BLOCKS
                (and K); both parallel loops.
+  bit-serial   tiles of P output pixels (PIXELS; 1 for dense) by M channel blocks (BLOCKS, no
+               more than the output channels fill) whose accumulators, operands and tables fit
+               the host's vector registers (`cpu_schedules.bitserial_registers` on AVX2).
 """
 
 from __future__ import annotations
@@ -23,14 +26,18 @@ from frittata.extract.cpu_model import CpuModel
 from frittata.extract.cpu_work import work
 from frittata.extract.measured import enode_info
 from frittata.extract.problem import constant_classes
-from frittata.extract.records import Schedule, Workload, infer_output, workload_of
+from frittata.extract.records import SCHEDULED_IN_PLACE, Schedule, Workload, infer_output, workload_of
 from frittata.extract.schedule_cost import registers_for
 from frittata.rewrites.data import EGraphData
-from frittata.terms.tiled import KEYS, MAX_VECTORS, PARALLEL
+from frittata.terms.cpu_schedules import bitserial_registers, uses_nibbles
+from frittata.terms.ops import BY_NAME
+from frittata.terms.tiled import KEYS, MAX_VECTORS, PARALLEL, normalize_schedule
 
 ROWS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 24, 32)
 C_BLOCKS = (8, 16, 32, 64, 128, 256)
 K_BLOCKS = (64, 128, 256, 512)
+PIXELS = (1, 2, 3, 4)
+BLOCKS = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,8 @@ def tasks_of(data: EGraphData, lanes: int, model: CpuModel | None = None) -> lis
 
 def generated_space(workload: Workload, lanes: int) -> list[Schedule]:
     """The host's register-blocked schedules of `workload` (see the module docstring)."""
+    if BY_NAME[workload.op] in SCHEDULED_IN_PLACE:
+        return bitserial_space(workload, lanes)
     info = infer_output(workload)
     conv = workload.op == "fused_conv2d"
     if conv:
@@ -94,6 +103,22 @@ def generated_space(workload: Workload, lanes: int) -> list[Schedule]:
         for kc in depths:
             for parallel in PARALLEL[tiled]:
                 space.append(_schedule(tiled, lanes, mr, rows, nv * lanes, cols, kc, depth, parallel))
+    return space
+
+
+def bitserial_space(workload: Workload, lanes: int) -> list[Schedule]:
+    """The tiles of a bit-serial workload that fit the host's vector registers."""
+    x, w = workload.operand_types[:2]
+    a, b = x.shape[-2], w.shape[-2]
+    nibbles = uses_nibbles(lanes, x.dtype, workload.constant[1])
+    channel_blocks = -(-w.shape[0] // max(1, lanes // 2))
+    pixels = PIXELS if workload.op == "bitserial_conv2d" else (1,)
+    space = []
+    for p in pixels:
+        for m in BLOCKS:
+            needed = bitserial_registers(a, b, p, m) if nibbles else p * m + a + 2
+            if m <= channel_blocks and needed <= registers_for(lanes):
+                space.append(normalize_schedule((("pixels", p), ("blocks", m))))
     return space
 
 

@@ -1,7 +1,9 @@
 """Bit-serial conv2d / dense and bit (un)packing compiled: equal to the interpreter on random
-shapes, bit widths, encodings and word dtypes, with both ISAs' kernels (AVX2, and the AVX-512
-kernels, run here when the host has AVX-512); the popcount is VPOPCNTQ on a target with
-AVX512-VPOPCNTDQ and the nibble lookup (VPSHUFB) on AVX2."""
+shapes, bit widths, encodings, word dtypes and register blocks, with both popcount paths: the
+AVX2 nibble lookup and `llvm.ctpop` of 64-bit lanes (the AVX-512 kernels, run here when the host
+has AVX-512 and otherwise built with 16-lane vectors for AVX2; also any word dtype but int64 and
+computed weights); the popcount is VPOPCNTQ on a target with AVX512-VPOPCNTDQ and the nibble
+lookup (VPSHUFB) on AVX2."""
 
 from __future__ import annotations
 
@@ -40,12 +42,18 @@ def conv_cases(draw):
     h, w = draw(st.integers(k, 9)), draw(st.integers(k, 9))
     return (a_bits, w_bits, (draw(st.integers(1, 2)), c, h, w), (o, c, k, k), stride, pad,
             draw(st.sampled_from(["unipolar", "bipolar"])), draw(st.sampled_from(sorted(WORD_BITS))),
-            draw(st.booleans()), draw(st.sampled_from(sorted(TARGETS))))
+            draw(st.booleans()), draw(st.sampled_from(sorted(TARGETS))), draw(schedules()))
+
+
+def schedules():
+    """The default register block or an explicit one (tiles wider than the channels included)."""
+    return st.one_of(st.just(()), st.tuples(st.integers(1, 4), st.integers(1, 4)).map(
+        lambda t: (("pixels", t[0]), ("blocks", t[1]))))
 
 
 @given(conv_cases(), st.integers(0, 2**32 - 1))
 def test_bitserial_conv2d_compiled_equals_the_interpreter(case, seed):
-    a_bits, w_bits, xs, ws, stride, pad, encoding, word, constant, target = case
+    a_bits, w_bits, xs, ws, stride, pad, encoding, word, constant, target, schedule = case
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 1 << a_bits, xs).astype(np.int8)
     codes = rng.integers(0, 1 << w_bits, ws).astype(np.int8)
@@ -54,17 +62,19 @@ def test_bitserial_conv2d_compiled_equals_the_interpreter(case, seed):
         wp = packed_weights(codes, w_bits, word)
     else:
         wp, inputs["c"] = T.bitpack(T.var("c", ws, "int8"), w_bits, 1, word), codes
-    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1, word), wp, stride, pad, encoding=encoding)
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1, word), wp, stride, pad, encoding=encoding,
+                              schedule=schedule)
     assert_compiled_equal(T.Program({"y": conv}), inputs, TARGETS[target])
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
-@pytest.mark.parametrize("encoding, out_dtype", [("bipolar", "int32"), ("unipolar", "int64")])
-def test_bitserial_dense_compiled_equals_the_interpreter(rng, target, encoding, out_dtype):
+@pytest.mark.parametrize("encoding, out_dtype, schedule", [("bipolar", "int32", ()),
+                                                           ("unipolar", "int64", (("pixels", 1), ("blocks", 3)))])
+def test_bitserial_dense_compiled_equals_the_interpreter(rng, target, encoding, out_dtype, schedule):
     x = rng.integers(0, 4, (3, 200)).astype(np.int8)
     codes = rng.integers(0, 2, (13, 200)).astype(np.int8)
     dense = T.bitserial_dense(T.bitpack(T.var("x", x.shape, "int8"), 2, 1), packed_weights(codes, 1, "int64"),
-                              encoding, out_dtype)
+                              encoding, out_dtype, schedule)
     assert_compiled_equal(T.Program({"y": dense}), {"x": x}, TARGETS[target])
 
 

@@ -1,0 +1,79 @@
+"""The CPU price of a bit-serial contraction: word pairs over the host's popcount rate and the
+register block's efficiency.
+
+A bit-serial kernel (`backends/llvm/bitserial.py`) ANDs, popcounts and accumulates 64-bit word
+pairs. Its compute time is
+
+    pairs / (cores * word_pairs_per_core * tile * lanes)
+
+with `word_pairs_per_core` the host's rate on the default register block (`popcount_rate`),
+`tile` the schedule's efficiency relative to it (`tile_efficiency`, in (0, 1.1]) and `lanes` the
+busy fraction of the channel blocks (output channels padded to whole tiles).
+"""
+
+from __future__ import annotations
+
+import math
+
+from frittata.extract.cost import NodeInfo
+from frittata.extract.cpu_work import lane_fraction
+from frittata.terms.cpu_schedules import (MAX_BITSERIAL_BLOCKS, bitserial_registers, bitserial_schedule,
+                                          uses_nibbles)
+
+NIBBLE_PAIRS_PER_CYCLE = 1.9
+"""Word pairs per cycle of the AVX2 nibble-lookup kernel on its default tile (1 pixel x 8
+blocks): 6.0-6.2 G/s on one Zen 3 core whose FMA peak (101.5 GFLOP/s) puts it at 3.17 GHz
+(A1W1 256 -> 256 and 512 -> 512 at 28-56 px, 2026-12). The instruction bound is 2.5 (2 AND,
+2 VPSHUFB, 2 byte adds per 4 pairs, 4 vector ALUs)."""
+VPOPCNTQ_PAIRS_PER_CYCLE = 4.0
+"""Word pairs per cycle with AVX512-VPOPCNTDQ: one VPOPCNTQ (8 pairs) a cycle on one port, its
+AND and add on the others, taken at half (an estimate: compiled here, never run on such a host)."""
+SCALAR_PAIRS_PER_CYCLE = 1.0
+"""Word pairs per cycle of scalar POPCNT (one port on Intel cores; an estimate)."""
+NIBBLE_OPS = 6
+"""Vector ALU operations per weight vector of a nibble-lookup step: 2 AND, 2 VPSHUFB, 2 adds."""
+SPLIT_OPS = 4
+"""Operations per activation word and plane: broadcast, shift and two ANDs (the nibble split)."""
+CTPOP_OPS = 3
+"""Operations per weight vector of a VPOPCNTQ step: AND, VPOPCNTQ, add (the broadcast is a load)."""
+
+
+def popcount_rate(features: str, lanes: int, fp32_flops_per_core: float) -> float:
+    """Word pairs per second per core of the host's popcount path: VPOPCNTQ where the CPU has
+    AVX512-VPOPCNTDQ, a nibble lookup with AVX2 or AVX-512 (LLVM's own on AVX-512, counted as
+    the AVX2 kernel's), scalar POPCNT otherwise; cycles from the FMA peak (2 FMA units x lanes
+    x 2 FLOPs a cycle)."""
+    enabled = set(features.split(","))
+    per_cycle = (VPOPCNTQ_PAIRS_PER_CYCLE if "+avx512vpopcntdq" in enabled and lanes >= 16
+                 else NIBBLE_PAIRS_PER_CYCLE if lanes >= 8 else SCALAR_PAIRS_PER_CYCLE)
+    return fp32_flops_per_core / (4 * lanes) * per_cycle
+
+
+def tile_efficiency(a: int, b: int, pixels: int, blocks: int, nibbles: bool, lanes: int) -> float:
+    """Throughput of a pixels x blocks tile relative to the default one: operations per weight
+    vector (the activation split shared by the blocks and weight planes) against those of the
+    widest default block; a tile needing more vector registers than the host has spills."""
+    registers = 32 if lanes >= 16 else 16
+    if nibbles:
+        ops = NIBBLE_OPS + SPLIT_OPS / (blocks * b)
+        best = NIBBLE_OPS + SPLIT_OPS / (MAX_BITSERIAL_BLOCKS * b)
+        needed = bitserial_registers(a, b, pixels, blocks)
+    else:
+        ops = CTPOP_OPS + 1 / (blocks * b)
+        best = CTPOP_OPS + 1 / (MAX_BITSERIAL_BLOCKS * b)
+        needed = pixels * blocks + a + 2
+    efficiency = best / ops
+    return efficiency * (registers / needed) ** 2 if needed > registers else efficiency
+
+
+def bitserial_seconds(info: NodeInfo, cores: int, word_pairs_per_core: float, lanes: int) -> float:
+    """Compute seconds of a bit-serial contraction on `cores` (see the module docstring)."""
+    (x, w), out = info.operands[:2], info.type
+    constant = info.operand_constant(1)
+    schedule = bitserial_schedule(info.op, info.attrs, x, w, constant, lanes)
+    nibbles = uses_nibbles(lanes, x.dtype, constant)
+    a, b = x.shape[-2], w.shape[-2]
+    pairs = out.size * a * math.prod(w.shape[1:])
+    tile = tile_efficiency(a, b, schedule["pixels"], schedule["blocks"], nibbles, lanes)
+    busy = lane_fraction(w.shape[0], schedule["vec"] // 2 * schedule["blocks"])
+    return pairs / (cores * word_pairs_per_core * tile * busy)

@@ -1,0 +1,62 @@
+"""The CPU price of bit-serial contractions: host-dependent popcount and int8 peaks, the register
+block's efficiency, and bit-serial workloads as tuning tasks (their space, a measured candidate)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from frittata import terms as T
+from frittata.extract import CpuModel, NodeInfo
+from frittata.extract.bitserial_cost import tile_efficiency
+from frittata.extract.records import workload_of
+from frittata.terms.cpu_schedules import bitserial_registers
+from frittata.tuning.measure import Job, reference_output, run_job
+from frittata.tuning.tasks import generated_space
+
+TRIPLE = "x86_64-unknown-linux-gnu"
+AVX2 = "+avx,+avx2,+fma,+popcnt"
+AVX512 = AVX2 + ",+avx512f,+avx512bw,+avx512dq,+avx512vl"
+
+
+def _conv(schedule=(), out_channels: int = 64, bits: int = 1) -> T.Term:
+    x = T.bitpack(T.var("x", (1, 128, 14, 14), "int8"), bits, 1)
+    w = T.param("w", np.zeros((out_channels, 3, 3, 1, 2), np.int64))
+    return T.bitserial_conv2d(x, w, 1, 1, encoding="bipolar", schedule=schedule)
+
+
+def _info(term: T.Term) -> NodeInfo:
+    return NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args), False, (False, True))
+
+
+def test_the_int8_and_popcount_peaks_follow_the_host_features():
+    avx2 = CpuModel.for_machine(TRIPLE, AVX2)
+    vnni = CpuModel.for_machine(TRIPLE, AVX512 + ",+avx512vnni")
+    popcnt = CpuModel.for_machine(TRIPLE, AVX512 + ",+avx512vpopcntdq")
+    sse = CpuModel.for_machine(TRIPLE, "+sse4.2,+popcnt")
+    assert avx2.vector_lanes == 8 and avx2.int8_ops_per_core == 2 * avx2.fp32_flops_per_core
+    assert vnni.int8_ops_per_core > 3.5 * vnni.fp32_flops_per_core
+    assert popcnt.word_pairs_per_core > avx2.word_pairs_per_core > sse.word_pairs_per_core
+    assert CpuModel.for_machine(TRIPLE, AVX512).word_pairs_per_core < popcnt.word_pairs_per_core
+
+
+def test_a_narrow_or_spilling_register_block_costs_more_than_the_default():
+    model = CpuModel.for_machine(TRIPLE, AVX2)
+    default = model.node_cost(_info(_conv()))
+    narrow = model.node_cost(_info(_conv((("pixels", 4), ("blocks", 1)))))
+    spilling = model.node_cost(_info(_conv((("pixels", 4), ("blocks", 8)))))
+    assert default < narrow and default < spilling
+    assert bitserial_registers(1, 1, 4, 8) > 16 > bitserial_registers(1, 1, 1, 8)
+    assert tile_efficiency(1, 1, 1, 8, True, 8) > tile_efficiency(1, 1, 1, 2, True, 8)
+
+
+def test_a_bitserial_workload_is_a_tuning_task_whose_candidates_run_exactly():
+    found = workload_of(_info(_conv()), 8)
+    assert found is not None
+    workload, default = found
+    assert workload.op == "bitserial_conv2d" and dict(default) == {"pixels": 1, "blocks": 8}
+    space = generated_space(workload, 8)
+    assert default in space and all(bitserial_registers(1, 1, s[0][1], s[1][1]) <= 16 for s in space)
+    assert {s[0][1] for s in space} == {1, 2, 3, 4}
+    assert max(s[1][1] for s in space) == 10  # 10 counters, 2 split nibbles, table, mask, temporary: 15 of 16
+    result = run_job(Job(workload, space[-1], 1, reference_output(workload, 0), repeat=2, warmup=1))
+    assert result.error is None and result.seconds > 0
