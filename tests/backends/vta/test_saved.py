@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import frittata as ft
+from frittata.errors import RuntimeInputError
 from frittata.terms import builders as tb
 
 
@@ -56,6 +57,9 @@ def test_round_trip_in_process(compiled, module, tmp_path):
     for name in want:
         np.testing.assert_array_equal(got[name], want[name])
     _assert_matches_interpreter(compiled, got)
+    assert module.check_calls(x=_x()) == [True, True]
+    with pytest.raises(RuntimeInputError, match="check_calls: expected a module from compile"):
+        again.check_calls(x=_x())
 
 
 def test_load_in_fresh_process_without_the_compiler(compiled, module, tmp_path):
