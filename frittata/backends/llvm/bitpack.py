@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+from llvmlite import ir
+
 from frittata.backends.llvm.irutil import I64, entry_alloca, for_range, i64, ltype
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.reduce import _unflatten
@@ -13,34 +15,66 @@ from frittata.terms.bitserial import WORD_BITS
 from frittata.terms.term import Term
 
 
+PIXELS = (8, 4)
+"""Elements of the last other axis packed together when that axis is contiguous (the first of
+these dividing it): one vector load of as many values per bit, their bits or-ed into as many
+words per plane (8: two AVX2 registers)."""
+
+
 def lower_bitpack(k: Kernel, t: Term, x: View, out: View) -> None:
-    """Each thread packs a share of the output's pixels: per word, the W elements along the
-    axis are read once (a clamped load and a select past the end) and each of their low bits
-    is or-ed into its plane's word, kept in a register."""
+    """Each thread packs a share of the output's words: per word, the W elements along the axis
+    are read once (a clamped load and a select past the end) and each of their low bits is
+    or-ed into its plane's word, kept in a register. Where the last other axis is contiguous
+    (NCHW packed along C: the pixels of a row), PIXELS words of adjacent positions are packed
+    at once from vector loads (elsewhere one word at a time, in scalars)."""
     b = k.b
     where, bits, width = t.attr("axis"), t.attr("bits"), WORD_BITS[t.dtype]
     rank = len(x.shape)
     moved = transpose(x, tuple(i for i in range(rank) if i != where) + (where,))
     rest, length, words = moved.shape[:-1], moved.shape[-1], t.shape[-1]
-    word_type = ltype(t.dtype)
-    planes = [entry_alloca(b, I64, "plane") for _ in range(bits)]
-    lo, hi = k.split(math.prod(rest) * words)
+    contiguous = bool(rest) and moved.strides[len(rest) - 1] == 1 and x.bounds is None
+    g = next((n for n in PIXELS if contiguous and rest[-1] % n == 0), 1)
+    groups = rest[:-1] + (rest[-1] // g,) if rest else rest
+    wide = ir.VectorType(I64, g) if g > 1 else I64
+    zero = ir.Constant(wide, None) if g > 1 else i64(0)
+    planes = [entry_alloca(b, wide, "plane") for _ in range(bits)]
+    lo, hi = k.split(math.prod(groups) * words)
     with for_range(b, lo, hi, name="word") as flat:
-        *at, word = _unflatten(b, flat, rest + (words,))
+        *at, word = _unflatten(b, flat, groups + (words,))
+        if g > 1:
+            at[-1] = b.mul(at[-1], i64(g))
         for slot in planes:
-            b.store(i64(0), slot)
+            b.store(zero, slot)
         with for_range(b, 0, width, name="bit") as bit:
             c = b.add(b.mul(word, i64(width)), bit)
             inside = b.icmp_signed("<", c, i64(length))
-            value = b.load(k.address(moved, at + [b.select(inside, c, i64(0))]), typ=ltype(x.dtype))
-            value = b.select(inside, b.sext(value, I64) if ltype(x.dtype).width < 64 else value, i64(0))
+            value = b.load(k.address(moved, at + [b.select(inside, c, i64(0))]),
+                           typ=ir.VectorType(ltype(x.dtype), g) if g > 1 else ltype(x.dtype), align=1)
+            value = b.sext(value, wide) if ltype(x.dtype).width < 64 else value
+            value = b.select(inside, value, zero)
+            shift = _splat(b, bit, g)
             for plane, slot in enumerate(planes):
-                one = b.and_(b.lshr(value, i64(plane)), i64(1))
-                b.store(b.or_(b.load(slot), b.shl(one, bit)), slot)
+                one = b.and_(b.lshr(value, _splat(b, i64(plane), g)), _splat(b, i64(1), g))
+                b.store(b.or_(b.load(slot), b.shl(one, shift)), slot)
+        word_type = ltype(t.dtype)
         for plane, slot in enumerate(planes):
             packed = b.load(slot)
-            packed = b.trunc(packed, word_type) if word_type.width < 64 else packed
-            b.store(packed, k.address(out, at + [i64(plane), word]))
+            for lane in range(g):
+                one = b.extract_element(packed, ir.Constant(ir.IntType(32), lane)) if g > 1 else packed
+                one = b.trunc(one, word_type) if word_type.width < 64 else one
+                position = at[:-1] + [b.add(at[-1], i64(lane))] if at else at
+                b.store(one, k.address(out, position + [i64(plane), word]))
+
+
+def _splat(b: ir.IRBuilder, value: ir.Value, g: int) -> ir.Value:
+    """An i64 in every lane of a g-lane vector (g = 1: the scalar itself)."""
+    if g == 1:
+        return value
+    if isinstance(value, ir.Constant):
+        return ir.Constant(ir.VectorType(I64, g), [value.constant] * g)
+    vector = ir.VectorType(I64, g)
+    one = b.insert_element(ir.Constant(vector, None), value, ir.Constant(ir.IntType(32), 0))
+    return b.shuffle_vector(one, ir.Constant(vector, None), ir.Constant(ir.VectorType(ir.IntType(32), g), [0] * g))
 
 
 def lower_bitunpack(k: Kernel, t: Term, p: View, out: View) -> None:

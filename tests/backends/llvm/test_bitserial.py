@@ -78,9 +78,11 @@ def test_bitserial_dense_compiled_equals_the_interpreter(rng, target, encoding, 
     assert_compiled_equal(T.Program({"y": dense}), {"x": x}, TARGETS[target])
 
 
-@pytest.mark.parametrize("axis", [0, 1, 2])
-def test_bitpack_and_bitunpack_compiled(rng, axis):
-    x = rng.integers(-128, 128, (5, 70, 3)).astype(np.int8)
+@pytest.mark.parametrize("shape, axis", [((5, 70, 3), 0), ((5, 70, 3), 1), ((5, 70, 3), 2), ((2, 70, 3, 16), 1),
+                                         ((1, 70, 2, 12), 1)])
+def test_bitpack_and_bitunpack_compiled(rng, shape, axis):
+    """The last two shapes pack 8 and 4 adjacent positions of their contiguous last axis at once."""
+    x = rng.integers(-128, 128, shape).astype(np.int8)
     packed = T.bitpack(T.var("x", x.shape, "int8"), 3, axis, "int32")
     program = T.Program({"packed": packed, "back": T.bitunpack(packed, x.shape[axis], axis, "bipolar")})
     assert_compiled_equal(program, {"x": x}, host())
