@@ -36,7 +36,8 @@ from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
 from frittata.backends.llvm.gemm import Gemm, emit_blocked
-from frittata.backends.llvm.irutil import F32, entry_alloca, for_range, i64, if_then, loop_nest
+from frittata.backends.llvm.irutil import (F32, I1, I8, I64, PTR, VOID, entry_alloca, for_range, i64, if_then,
+                                           intrinsic)
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import vector_step
 from frittata.backends.llvm.plan import Plan, Step
@@ -203,18 +204,25 @@ def _at(b: ir.IRBuilder, base, offset):
 
 
 def _emit_pad(k: Kernel, t: Tiling, x, xp) -> None:
-    """xp[i][j][c] = x[c][i - top][j - left], zero outside the image and past C (threads split rows)."""
+    """xp[i][j][c] = x[c][i - top][j - left], zero outside the image and past C (threads split
+    rows): a row is zeroed whole, then its image pixels are copied channel by channel, a
+    contiguous read of each channel's row (selects on every element took 18% of the 64-channel
+    56x56 layer)."""
     b = k.b
     top, left = t.pads[0], t.pads[1]
+    memset = intrinsic(b.module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1])
     lo, hi = k.split(t.hp)
     with for_range(b, lo, hi, name="pi") as i:
-        with loop_nest(b, (t.wp, t.c_pad), name="pq") as (j, c):
-            ih, iw = b.sub(i, i64(top)), b.sub(j, i64(left))
-            inside = b.and_(b.and_(_within(b, ih, t.h), _within(b, iw, t.w)), b.icmp_signed("<", c, i64(t.c)))
-            src = b.add(b.mul(b.select(inside, c, i64(0)), i64(t.h * t.w)),
-                        b.add(b.mul(b.select(inside, ih, i64(0)), i64(t.w)), b.select(inside, iw, i64(0))))
-            value = b.select(inside, b.load(_at(b, x, src), typ=F32), ir.Constant(F32, 0.0))
-            b.store(value, _at(b, xp, b.add(b.mul(b.add(b.mul(i, i64(t.wp)), j), i64(t.c_pad)), c)))
+        row = _at(b, xp, b.mul(i, i64(t.wp * t.c_pad)))
+        b.call(memset, [row, ir.Constant(I8, 0), i64(4 * t.wp * t.c_pad), ir.Constant(I1, 0)])
+        ih = b.sub(i, i64(top))
+        with if_then(b, _within(b, ih, t.h), "image_row"):
+            with for_range(b, 0, t.c, name="pc") as c:
+                src = _at(b, x, b.add(b.mul(c, i64(t.h * t.w)), b.mul(ih, i64(t.w))))
+                dst = _at(b, row, b.add(i64(left * t.c_pad), c))
+                with for_range(b, 0, t.w, name="pj") as j:
+                    value = b.load(_at(b, src, j), typ=F32)
+                    b.store(value, _at(b, dst, b.mul(j, i64(t.c_pad))))
 
 
 def _within(b: ir.IRBuilder, index, size: int):
