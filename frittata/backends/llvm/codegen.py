@@ -88,7 +88,7 @@ def emit_module(plan: Plan, target: Machine, name: str = "frittata") -> Emitted:
         kernel = Kernel(module, step_name, target.lanes, ir.Function(module, BARRIER_TYPE, name=BARRIER))
         lower_step(kernel, plan, step)
         kernel.finish()
-        symbol, text = _named_by_hash(str(module), step_name)
+        symbol, text = _named_by_hash(kernel.text(), step_name)
         kernels.setdefault(symbol, text)
         calls.append(Call(step_name, symbol, tuple(kernel.buffers), time.perf_counter() - start))
     slots, params = _compact_slots(plan, calls)

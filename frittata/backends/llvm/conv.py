@@ -38,7 +38,7 @@ from llvmlite import ir
 from frittata.backends.llvm.conv_shape import ConvShape
 from frittata.backends.llvm.irutil import F32, I32, for_range, i64, intrinsic, loop_nest
 from frittata.backends.llvm.kernel import Kernel
-from frittata.backends.llvm.micro import MicroSpec, emit_micro, splat
+from frittata.backends.llvm.micro import MicroSpec, micro_function, splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
 from frittata.terms.cpu_schedules import pointwise
@@ -135,8 +135,9 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     fused = t.op in (Op.FUSED_CONV2D, Op.TILED_CONV2D)
     steps = t.attr("epilogue") if fused else ()
     spec = MicroSpec(g.mr, g.lanes, g.nv, "row" if fused else None, steps)
-    kernels = {rows: emit_micro(k.module, MicroSpec(rows, g.lanes, g.nv, spec.bias, steps),
-                                f"{k.function.name}.micro{rows}", _k_loop(g)) for rows in {g.mr, g.go % g.mr} if rows}
+    kernels = {rows: micro_function(k, MicroSpec(rows, g.lanes, g.nv, spec.bias, steps),
+                                    f"{k.function.name}.micro{rows}", _k_loop(g), loop_key=g)
+               for rows in {g.mr, g.go % g.mr} if rows}
     ptr = k.base
     assert step.scratch is not None
     xq, x = ptr(step.scratch), ptr(args[0].buf)

@@ -19,7 +19,7 @@ from llvmlite import ir
 
 from frittata.backends.llvm.irutil import F32, I32, for_range, i64, thread_range
 from frittata.backends.llvm.kernel import Kernel
-from frittata.backends.llvm.micro import MicroSpec, emit_micro
+from frittata.backends.llvm.micro import MicroSpec, micro_function
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,9 @@ class Gemm:
     def panels(self) -> int:
         return -(-self.n // self.nr)
 
-    def micro(self, module: ir.Module, rows: int, tag: str) -> ir.Function:
+    def micro(self, k: Kernel, rows: int) -> ir.Function:
         spec = MicroSpec(rows, self.lanes, self.nv, self.bias, self.steps)
-        return emit_micro(module, spec, f"{tag}.micro{rows}")
+        return micro_function(k, spec, f"{k.function.name}.micro{rows}")
 
 
 def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, residual, pack=None) -> None:
@@ -67,9 +67,9 @@ def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, res
     if pack is not None:
         pack(p0, p1)
     full, tail = g.m // g.mr * g.mr, g.m % g.mr
-    kernels = {g.mr: g.micro(k.module, g.mr, k.function.name)}
+    kernels = {g.mr: g.micro(k, g.mr)}
     if tail:
-        kernels[tail] = g.micro(k.module, tail, k.function.name)
+        kernels[tail] = g.micro(k, tail)
     mc = max(g.mr, 96 // g.mr * g.mr)
     with for_range(b, 0, g.k, g.kc, name="pc") as pc:
         kc = _min(b, i64(g.kc), b.sub(i64(g.k), pc))

@@ -9,6 +9,8 @@ outermost parallel loop.
 
 from __future__ import annotations
 
+import re
+
 from llvmlite import ir
 
 from frittata.backends.llvm.irutil import I32, PTR, VOID, element_ptr, i64, thread_range
@@ -30,6 +32,7 @@ class Kernel:
         self._bases: dict[tuple[int, int], ir.Value] = {}
         self.buffers: list[tuple[int, int]] = []
         """(slot, byte offset) of each table entry, in table order."""
+        self._spliced: dict[str, str] = {}
 
     def base(self, buf: Buf) -> ir.Value:
         """The address of `buf` (read from the table once, in the entry block)."""
@@ -62,6 +65,21 @@ class Kernel:
     def sync(self) -> None:
         """Wait until every thread of the team has reached this point."""
         self.b.call(self._barrier, [self.state, self.nthreads])
+
+    def splice(self, ftype: ir.FunctionType, name: str, definition: str) -> ir.Function:
+        """A function of the unit given as its definition's text (built once for many units):
+        declared here, so calls to it can be built, and defined in `text()`."""
+        self._spliced[name] = definition
+        return ir.Function(self.module, ftype, name=name)
+
+    def text(self) -> str:
+        """The unit's IR text, each spliced function's declaration replaced by its definition."""
+        text = str(self.module)
+        for name, definition in self._spliced.items():
+            declaration = re.search(rf'^declare [^\n]*@"{re.escape(name)}"\(.*$', text, re.MULTILINE)
+            assert declaration is not None, name
+            text = text[:declaration.start()] + definition.rstrip("\n") + text[declaration.end():]
+        return text
 
     def finish(self) -> ir.Function:
         self.b.ret_void()

@@ -18,13 +18,18 @@ tile's kc x mr x NV FMAs.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from llvmlite import ir
 
 from frittata.backends.llvm.irutil import F32, I32, I64, PTR, VOID, for_range, i64, if_then, intrinsic
+from frittata.backends.llvm.kernel import Kernel
 
 ARGS = [PTR, I64, PTR, I64, PTR, I64, I64, I32, I32, PTR, PTR]
+PLACEHOLDER = "micro"
+_TEXTS: dict[tuple, tuple[str, tuple[ir.Function, ...]]] = {}
+"""A memo of `_micro_text`: the text is a pure function of its key."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,32 @@ class MicroSpec:
     @property
     def nr(self) -> int:
         return self.lanes * self.nv
+
+
+def micro_function(k: Kernel, spec: MicroSpec, name: str, k_loop=None, loop_key: Hashable = None) -> ir.Function:
+    """The micro-kernel `name` in `k`'s unit. Its text is built once per process for each
+    (spec, loop_key, triple) and spliced into every unit that calls it (`Kernel.splice`): the
+    builder and the printer took half of a Winograd unit's emission time, for a function that
+    ResNet-18's 13 Winograd steps share a few specs of. `k_loop` must be the same emitter for
+    the same `loop_key`; with a `k_loop` and no key, the function is built in the unit."""
+    if k_loop is not None and loop_key is None:
+        return emit_micro(k.module, spec, name, k_loop)
+    text, declared = _micro_text(spec, loop_key, k.module.triple, k_loop)
+    for callee in declared:
+        intrinsic(k.module, callee.name, callee.ftype.return_type, callee.ftype.args)
+    return k.splice(ir.FunctionType(VOID, ARGS), name, text.replace(f'@"{PLACEHOLDER}"', f'@"{name}"', 1))
+
+
+def _micro_text(spec: MicroSpec, loop_key: Hashable, triple: str, k_loop) -> tuple[str, tuple[ir.Function, ...]]:
+    """The micro-kernel's definition text under the name PLACEHOLDER, and the functions it calls
+    (`k_loop` is not part of the key: `loop_key` stands for it)."""
+    key = (spec, loop_key, triple)
+    if key not in _TEXTS:
+        module = ir.Module(name=PLACEHOLDER)
+        module.triple = triple
+        fn = emit_micro(module, spec, PLACEHOLDER, k_loop)
+        _TEXTS[key] = str(fn), tuple(f for f in module.functions if f is not fn)
+    return _TEXTS[key]
 
 
 def emit_micro(module: ir.Module, spec: MicroSpec, name: str, k_loop=None) -> ir.Function:
