@@ -2,7 +2,8 @@
 
 `dev` (the default) for local runs, `ci` (what `.ci/run` selects: fewer examples, derandomized,
 the same assertions) and `deep` for a long local hunt. Property tests do not pin
-`max_examples`, so the profile governs how hard every one of them looks.
+`max_examples`, so the profile governs how hard every one of them looks; the ones that compile
+a program per example are marked `compiling`, and the ci profile draws fewer of those.
 """
 
 import os
@@ -19,6 +20,17 @@ settings.register_profile("dev", max_examples=50, deadline=None, suppress_health
 settings.register_profile("ci", parent=settings.get_profile("dev"), max_examples=20, derandomize=True)
 settings.register_profile("deep", parent=settings.get_profile("dev"), max_examples=500)
 settings.load_profile(os.environ.get(PROFILE_VARIABLE, "dev"))
+
+CI_COMPILING_EXAMPLES = 8
+
+
+def compiling(test):
+    """For a property test that compiles a program for every example (a second or two each on
+    CI's two shared cores): the `ci` profile draws `CI_COMPILING_EXAMPLES` examples instead of
+    its count; the other profiles keep theirs. The assertions are the same in every profile."""
+    if os.environ.get(PROFILE_VARIABLE, "dev") != "ci":
+        return test
+    return settings(max_examples=CI_COMPILING_EXAMPLES)(test)
 
 
 @pytest.fixture

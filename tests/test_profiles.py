@@ -5,7 +5,7 @@ from pathlib import Path
 
 from hypothesis import settings
 
-from tests.conftest import PROFILE_VARIABLE
+from tests.conftest import CI_COMPILING_EXAMPLES, PROFILE_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,6 +16,7 @@ def test_ci_script_selects_a_registered_profile_with_fewer_examples():
     assert found, f".ci/run must export {PROFILE_VARIABLE}"
     ci, dev = settings.get_profile(found.group(1)), settings.get_profile("dev")
     assert 0 < ci.max_examples < dev.max_examples and ci.derandomize
+    assert 0 < CI_COMPILING_EXAMPLES < ci.max_examples  # property tests marked `compiling`
     assert script.index(f"export {PROFILE_VARIABLE}") < script.index("python -m pytest")
 
 

@@ -13,6 +13,7 @@ from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
 from frittata.terms.cpu_schedules import blocked_schedule, is_depthwise
 from tests.backends.llvm.helpers import check_on, rand, targets
+from tests.conftest import compiling
 
 
 @st.composite
@@ -39,6 +40,7 @@ def depthwise_convs(draw):
 
 
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@compiling
 @given(term=depthwise_convs(), threads=st.sampled_from([1, 2]))
 def test_depthwise_equals_the_interpreter(isa, term, threads):
     mod = check_on(ft.Program({"y": term}), targets()[isa], threads)

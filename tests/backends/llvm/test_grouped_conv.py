@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import frittata as ft
 from frittata.terms import builders as tb
 from tests.backends.llvm.helpers import check_on, rand, targets
+from tests.conftest import compiling
 
 
 @st.composite
@@ -29,6 +30,7 @@ def grouped_convs(draw):
 
 
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@compiling
 @given(term=grouped_convs(), threads=st.sampled_from([1, 2]))
 def test_grouped_conv_equals_the_interpreter(isa, term, threads):
     mod = check_on(ft.Program({"y": term}), targets()[isa], threads)

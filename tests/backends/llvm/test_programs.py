@@ -8,19 +8,23 @@ import frittata as ft
 from frittata import terms as T
 
 from tests.backends.llvm.helpers import check
+from tests.conftest import compiling
 from tests.strategies import int_programs, programs
 
 
+@compiling
 @given(programs())
 def test_generated_programs(program):
     check(program, rtol=2e-4, atol=2e-5)
 
 
+@compiling
 @given(programs(max_ops=3))
 def test_generated_programs_single_thread(program):
     check(program, threads=1, rtol=2e-4, atol=2e-5)
 
 
+@compiling
 @given(int_programs())
 def test_generated_int8_programs(program):
     check(program)

@@ -13,6 +13,7 @@ from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
 from tests.backends.llvm.helpers import check, rand
+from tests.conftest import compiling
 
 
 def conv_schedule(o: int, ow: int, vec: int, mr: int, nv: int, parallel: str, c: int = 8, cb: int = 64):
@@ -44,11 +45,13 @@ def tiled_convs(draw):
                            epilogue=steps, schedule=schedule)
 
 
+@compiling
 @given(tiled_convs(), st.sampled_from([1, 2]))
 def test_tiled_conv2d_equals_the_interpreter(term, threads):
     check(ft.Program({"y": term}), threads=threads, rtol=1e-4, atol=1e-4)
 
 
+@compiling
 @given(st.integers(1, 14), st.integers(1, 40), st.integers(1, 300), st.sampled_from([4, 8, 16]),
        st.sampled_from(["n", "m"]),
        st.integers(1, 8), st.integers(1, 3), st.sampled_from([7, 64, 256]), st.booleans())

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import frittata as ft
 from frittata.rewrites import Limits
 from frittata.terms import builders as tb
+from tests.conftest import compiling
 
 
 def _compile_and_check(program: ft.Program, seed: int = 0, **options) -> ft.Module:
@@ -67,6 +68,7 @@ def test_a_33_operand_fused_kernel():
     assert mod.report["program"]["output_ops"]["fused_elementwise"] == 1
 
 
+@compiling
 @given(st.integers(1, 70))
 def test_any_operand_count(n):
     xs = [tb.var(f"x{i}", (2, 3)) for i in range(n)]

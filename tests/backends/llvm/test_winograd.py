@@ -24,6 +24,7 @@ from frittata.terms.cpu_schedules import winograd_schedule
 from frittata.terms.dtypes import TensorType
 from frittata.terms.winograd import transforms
 from tests.backends.llvm.helpers import check_on, rand, targets
+from tests.conftest import compiling
 
 
 @st.composite
@@ -43,6 +44,7 @@ def winograd_convs(draw):
 
 
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@compiling
 @given(term=winograd_convs(), threads=st.sampled_from([1, 2]))
 def test_winograd_equals_the_interpreter(isa, term, threads):
     mod = check_on(ft.Program({"y": term}), targets()[isa], threads)

@@ -10,6 +10,7 @@ from hypothesis import given
 import frittata as ft
 from frittata.backends.vta import VtaCostModel
 from frittata.terms import builders as tb
+from tests.conftest import compiling
 from tests.strategies import inputs_for, vta_programs
 
 # an accelerator so fast that every contraction the rules can tensorize goes to VTA
@@ -19,6 +20,7 @@ EAGER = VtaCostModel(clock_hz=1e12, link_bytes_per_s=1e15)
 def test_random_8_bit_programs_on_vta_are_bit_exact():
     on_vta = []
 
+    @compiling
     @given(vta_programs())
     def check(program):
         module = ft.compile(program, target="vta", cost=EAGER)
