@@ -1,6 +1,9 @@
 """Tests that kill surviving mutants of frittata.rewrites (bench/mutation_score.py)."""
 
+from types import SimpleNamespace
+
 import numpy as np
+import pytest
 from egglog import ruleset
 
 from frittata.rewrites import egraph, saturate
@@ -36,3 +39,40 @@ def _same_after_rebuild(program: Program, monkeypatch) -> None:
     with monkeypatch.context() as patch:
         patch.setattr(egraph, "ANALYSIS", rebuilt)
         assert _size(program) == expected
+
+
+def _arg_order(expr) -> list[int]:
+    if expr[0] == "arg":
+        return [expr[1]]
+    return [i for operand in expr[1:] if isinstance(operand, tuple) for i in _arg_order(operand)]
+
+
+def test_a_drawn_elementwise_expression_uses_each_operand_once_in_order():
+    from frittata.rewrites.proposals import _elementwise_expr
+
+    inst = SimpleNamespace(rng=np.random.default_rng(0))
+    for operands in range(1, 6):
+        for dtype in ("float32", "int32"):
+            assert all(_arg_order(_elementwise_expr(inst, operands, dtype)) == list(range(operands))
+                       for _ in range(20))
+
+
+def test_fused_dense_instances_get_a_residual_of_the_accumulator_type():
+    from frittata.rewrites.instances import Instance
+    from frittata.rewrites.rule_format import parse_rules
+
+    (rule,) = parse_rules("(rule keep (relu (fused_dense ?x ?w ?b ?r :epilogue ?e))"
+                          " => (relu (fused_dense ?x ?w ?b ?r :epilogue ?e)))", family="t")
+    rng = np.random.default_rng(0)
+    built = [t.args[0] for t in (Instance(rule, rng).build() for _ in range(300)) if t is not None]
+    assert len(built) >= 30, len(built)
+    # the residual is added in the accumulator's type (int32 for integer inputs) or after a cast
+    assert {t.args[3].dtype for t in built if t.args[0].dtype == "int8"} >= {"int32"}
+
+
+def test_a_rule_file_error_shows_the_literal_it_got():
+    from frittata.errors import FrittataError
+    from frittata.rewrites.rule_format import parse_rules
+
+    with pytest.raises(FrittataError, match=r"expected a guard \(predicate \.\.\.\), got 5$"):
+        parse_rules("(rule r (relu ?x) => ?x :if 5)", family="t")
