@@ -36,7 +36,7 @@ import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
-from frittata.backends.llvm.irutil import F32, I32, for_range, i64, intrinsic, loop_nest
+from frittata.backends.llvm.irutil import F32, I1, I8, I32, I64, PTR, VOID, for_range, i64, intrinsic
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, micro_function, splat
 from frittata.backends.llvm.plan import Plan, Step
@@ -225,26 +225,30 @@ def _emit_pack(k: Kernel, g: Geometry, w, wp) -> None:
 
 def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:
     """xq[c][ph][pw][i][j] = x[c][i*sh + ph - top][j*sw + pw - left], zero outside (threads split
-    the channels of every group)."""
+    the channels of every group): a channel's planes are zeroed whole, then each image row is
+    copied into its row phase, one column phase at a time (every sw-th pixel from pw); the
+    columns each phase takes are known at compile time, so no element needs a bounds select."""
     b = k.b
     (sh, sw), (top, left) = g.strides, (g.pads[0], g.pads[1])
+    memset = intrinsic(b.module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1])
     lo, hi = k.split(g.c)
     with for_range(b, lo, hi, name="c") as c:
-        with loop_nest(b, (sh, sw, g.hq, g.wq), name="q") as (ph, pw, i, j):
-            ih = b.sub(b.add(b.mul(i, i64(sh)), ph), i64(top))
-            iw = b.sub(b.add(b.mul(j, i64(sw)), pw), i64(left))
-            inside = b.and_(_within(b, ih, g.h), _within(b, iw, g.w))
-            src = b.add(b.mul(c, i64(g.h * g.w)), b.add(b.mul(b.select(inside, ih, i64(0)), i64(g.w)),
-                                                        b.select(inside, iw, i64(0))))
-            value = b.select(inside, b.load(b.gep(x, [src], source_etype=F32), typ=F32), ir.Constant(F32, 0.0))
-            dst = b.add(b.mul(c, i64(g.channel_stride)),
-                        b.add(b.mul(b.add(b.mul(ph, i64(sw)), pw), i64(g.hq * g.wq)),
-                              b.add(b.mul(i, i64(g.wq)), j)))
-            b.store(value, b.gep(xq, [dst], source_etype=F32))
-
-
-def _within(b: ir.IRBuilder, index, size: int):
-    return b.and_(b.icmp_signed(">=", index, i64(0)), b.icmp_signed("<", index, i64(size)))
+        plane = b.gep(xq, [b.mul(c, i64(g.channel_stride))], source_etype=F32)
+        b.call(memset, [plane, ir.Constant(I8, 0), i64(4 * g.channel_stride), ir.Constant(I1, 0)])
+        with for_range(b, 0, g.h, name="ih") as ih:
+            row = b.add(ih, i64(top))
+            ph, i = b.urem(row, i64(sh)), b.udiv(row, i64(sh))
+            src = b.gep(x, [b.add(b.mul(c, i64(g.h * g.w)), b.mul(ih, i64(g.w)))], source_etype=F32)
+            for pw in range(sw):
+                first = max(0, -(-(left - pw) // sw))
+                end = min(g.wq, -(-(g.w + left - pw) // sw))
+                if first >= end:
+                    continue
+                at = b.add(b.mul(b.add(b.mul(ph, i64(sw)), i64(pw)), i64(g.hq * g.wq)), b.mul(i, i64(g.wq)))
+                dst = b.gep(plane, [at], source_etype=F32)
+                with for_range(b, first, end, name="j") as j:
+                    value = b.load(b.gep(src, [b.add(b.mul(j, i64(sw)), i64(pw - left))], source_etype=F32), typ=F32)
+                    b.store(value, b.gep(dst, [j], source_etype=F32))
 
 
 def _emit_tiles(k: Kernel, g: Geometry, kernels, w, source: tuple, out, bias, residual) -> None:
