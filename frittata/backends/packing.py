@@ -60,9 +60,12 @@ def winograd_panels(w: np.ndarray, m: int, nr: int, c_pad: int) -> np.ndarray:
     float32 (at most 1.9e-6 from the float64 transform on normal(0, 1) filters, F(4x4)): a BLAS
     product's threads took ten times as long for these shapes on a busy 2-core machine."""
     o, c = w.shape[:2]
-    taps = np.zeros((9, c_pad, o), np.float32)
-    taps[:, :c] = w.reshape(o, c, 9).transpose(2, 1, 0)
-    packed = panels(taps, nr)
+    o_pad = -(-o // nr) * nr
+    filters = w.reshape(o, c, 9)
+    if (o_pad, c_pad) != (o, c):
+        filters = np.zeros((o_pad, c_pad, 9), np.float32)
+        filters[:o, :c] = w.reshape(o, c, 9)
+    packed = np.ascontiguousarray(filters.reshape(o_pad // nr, nr, c_pad, 9).transpose(3, 0, 2, 1))
     combination = tap_combination(m).astype(np.float32)
     out = aligned(combination.shape[0] * packed[0].nbytes, "float32", (combination.shape[0], *packed.shape[1:]))
     np.einsum("et,tn->en", combination, packed.reshape(9, -1), out=out.reshape(combination.shape[0], -1))
