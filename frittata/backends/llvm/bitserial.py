@@ -247,8 +247,8 @@ class Emitter:
         slot = entry_alloca(b, I64, "ones")
         b.store(i64(0), slot)
         (sh, sw), (dh, dw) = g.strides, g.dilations
-        for r in range(g.kh):
-            ih = b.add(b.mul(oh, i64(sh)), i64(r * dh))
+        with for_range(b, 0, g.kh, name="or") as r:
+            ih = b.add(b.mul(oh, i64(sh)), b.mul(r, i64(dh)))
             with self.row_inside(ih):
                 for s in range(g.kw):
                     iw = b.add(b.mul(ow, i64(sw)), i64(s * dw))
@@ -260,13 +260,14 @@ class Emitter:
         return b.load(slot)
 
     def tile(self, n, tile, oh, ow0, count: int, checked: bool, ones: list[ir.Value]) -> None:
-        """One register block: `count` pixels from ow0 by `blocks` channel blocks of `tile`."""
+        """One register block: `count` pixels from ow0 by `blocks` channel blocks of `tile`; the
+        kernel rows are a loop (the taps of a row and the tile unrolled in it)."""
         g, b = self.g, self.k.b
         state = self.new_tile(count, ones)
         (sh, sw), (dh, dw) = g.strides, g.dilations
         plan, every = self.plan
-        for r in range(g.kh):
-            ih = b.add(b.mul(oh, i64(sh)), i64(r * dh))
+        with for_range(b, 0, g.kh, name="kr") as r:
+            ih = b.add(b.mul(oh, i64(sh)), b.mul(r, i64(dh)))
             with self.row_inside(ih):
                 for s in range(g.kw):
                     iws = [b.add(b.mul(b.add(ow0, i64(p)), i64(sw)), i64(s * dw)) for p in range(count)]
@@ -276,8 +277,9 @@ class Emitter:
                             self.flush(state)
                     if plan == "taps" and ((s + 1) % every == 0 or s == g.kw - 1):
                         self.flush(state)
-            if plan == "rows" and (r + 1) % every == 0:
-                self.flush(state)
+            if plan == "rows":
+                with if_then(b, b.icmp_signed("==", b.urem(b.add(r, i64(1)), i64(every)), i64(0)), "flush"):
+                    self.flush(state)
         if plan == "window" or (plan == "rows" and g.kh % every):
             self.flush(state)
         self.store(n, tile, oh, ow0, state)
@@ -318,7 +320,7 @@ class Emitter:
                        typ=self.wtype)
         return b.select(inside, value, ir.Constant(self.wtype, 0))
 
-    def step(self, n, ih, iws, tile, r: int, s: int, word, state: Tile, checked: bool) -> None:
+    def step(self, n, ih, iws, tile, r: ir.Value, s: int, word, state: Tile, checked: bool) -> None:
         """One word of every plane pair, for each pixel and channel block of the tile."""
         g = self.g
         for p, iw in enumerate(iws):
@@ -346,11 +348,11 @@ class Emitter:
             slot = state.accs[p][m]
             b.store(b.add(b.load(slot), shifted), slot)
 
-    def weight_vectors(self, tile, m: int, r: int, s: int, j: int, word) -> list[ir.Value]:
+    def weight_vectors(self, tile, m: int, r: ir.Value, s: int, j: int, word) -> list[ir.Value]:
         """wv[tile*M + m, r, s, j, word] (nibbles: its low and high halves, as bytes)."""
         g, b = self.g, self.k.b
         ob = b.add(b.mul(tile, i64(g.blocks)), i64(m))
-        at = b.add(b.mul(b.add(b.mul(b.add(b.mul(ob, i64(g.kh)), i64(r)), i64(g.kw)), i64(s)), i64(g.b)), i64(j))
+        at = b.add(b.mul(b.add(b.mul(b.add(b.mul(ob, i64(g.kh)), r), i64(g.kw)), i64(s)), i64(g.b)), i64(j))
         at = b.add(b.mul(at, i64(g.words)), word)
         align = self.wtype.width // 8
         if not self.nibbles:
