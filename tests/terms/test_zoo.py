@@ -62,3 +62,15 @@ def test_save_onnx_and_load_from_path(tmp_path):
 def test_unknown_zoo_name():
     with pytest.raises(ft.FrontendError, match="expected a model name in .*'resnet18'.*got 'vgg'"):
         zoo.get("vgg")
+
+
+def test_efficientnet_style_at_a_small_size_matches_onnxruntime():
+    """The compile-benchmark model (MBConv blocks, squeeze-and-excite, SiLU) at 32x32."""
+    program = zoo.efficientnet_style(size=32)
+    depthwise = [t for t in program.terms() if t.op.value == "conv2d" and t.attr("groups") == t.shape[1] > 1]
+    assert len(depthwise) == 16  # EfficientNet-B0's MBConv blocks: 1 + 2 + 2 + 3 + 3 + 4 + 1
+    inputs = zoo.example_input(program)
+    got = ft.evaluate(program, inputs)["y"]
+    want = run_ort(to_onnx(program), inputs)[0]
+    assert got.shape == (1, 1000) and np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
