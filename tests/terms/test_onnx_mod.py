@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from onnx import helper
 
 import frittata as ft
+from tests.conftest import compiling
 from tests.terms.conftest import one_node_model, run_ort
 
 INTEGERS = ("int8", "int32", "int64", "uint8", "uint32")
@@ -38,6 +39,7 @@ def _model(a: np.ndarray, b: np.ndarray, fmod: int):
     return one_node_model(node, {"a": a, "b": b}, str(a.dtype), opset=13)
 
 
+@compiling
 @given(_operands(INTEGERS), st.sampled_from([0, 1]))
 def test_integer_mod_matches_onnxruntime_exactly_evaluated_and_compiled(case, fmod):
     a, b = case
@@ -48,6 +50,7 @@ def test_integer_mod_matches_onnxruntime_exactly_evaluated_and_compiled(case, fm
     np.testing.assert_array_equal(ft.compile(program, optimize=False).run(a=a, b=b)["y"], want)
 
 
+@compiling
 @given(_operands(("float32", "float64")), st.sampled_from([0, 1]))
 def test_float_mod_matches_c_fmod_or_python_modulo(case, fmod):
     """fmod=1 is C's fmod (onnxruntime's kernel); fmod=0 is Python's % (numpy's np.mod), which
