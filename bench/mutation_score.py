@@ -11,6 +11,13 @@ Mutants listed in bench/equivalent_mutants.md (a line "- `ID`: reason") are left
 score as equivalent. Mutants not judged within `--budget` minutes are counted apart, never as
 killed. Survivors are listed with FILE:LINE and the change.
 
+`--rejudge` scores the same sample again after tests were added: it keeps the mutants/ folder
+of the earlier run (its population, so the same seed draws the same sample, and mutmut's test
+statistics, extended with the new tests only) and reruns only the sampled mutants that were not
+killed; a killed verdict stands, since tests are only added between the two runs. The source
+must be the earlier run's (mutmut regenerates the mutants of a changed function under new
+numbers).
+
 Run: nice -n 15 python bench/mutation_score.py [--sample 40] [--budget 45] [--only rules,terms]
 """
 
@@ -146,7 +153,11 @@ def python_tallies(names: list[str], args: argparse.Namespace, deadline: float, 
         population = sorted(n for n in names if n.startswith(PACKAGES[package]))
         picked = random.Random(args.seed).sample(population, min(args.sample, len(population)))
         tallies.append(Tally(package, len(population), sorted(picked)))
-    run_mutmut([n for t in tallies for n in t.sampled], args.jobs, deadline)
+    earlier = read_exit_codes() if args.rejudge else {}
+    pending = [n for t in tallies for n in t.sampled
+               if earlier.get(n) is None or status_by_exit_code[earlier[n]] not in KILLED]
+    if pending:  # `mutmut run` without names would run every mutant
+        run_mutmut(pending, args.jobs, deadline)
     codes = read_exit_codes()
     for tally in tallies:
         for name in tally.sampled:
@@ -202,6 +213,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=45, help="minutes for the whole run")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once")
     parser.add_argument("--only", default=",".join(["rules", *PACKAGES]), help="comma-separated packages")
+    parser.add_argument("--rejudge", action="store_true",
+                        help="rerun the earlier run's sample (its mutants/ folder) where it was not killed")
     args = parser.parse_args()
     only = set(args.only.split(","))
     deadline = time.time() + 60 * args.budget
@@ -209,7 +222,7 @@ def main() -> None:
     if "rules" in only:
         tallies.append(rule_tally(equivalents, survivors))
     if only & set(PACKAGES):
-        names = list(generate_mutants(args.jobs))
+        names = list(read_exit_codes() if args.rejudge else generate_mutants(args.jobs))
         tallies += python_tallies(names, args, deadline, equivalents, survivors, only)
     report(tallies, args.sample, args.seed)
     print(f"\nsurviving mutants ({len(survivors)}):")
