@@ -32,8 +32,11 @@ def _float_kernels(lo, hi) -> dict[str, ft.Term]:
 
 
 def _check_open(term: ft.Term, x: np.ndarray, bounds) -> None:
-    """Equal to the interpreter on the kernel's fast path, with outputs past the open bound."""
-    mod = check(ft.Program({"y": term}), {"x": x})
+    """Equal to the interpreter on the kernel's fast path, with outputs past the open bound.
+    The outputs reach ~50 in magnitude: float kernels that reorder sums (Winograd's transforms)
+    differ from the interpreter by ~1e-5 there, so atol is 1e-4; a bound applied where it is
+    None would be off by 0.5 or more."""
+    mod = check(ft.Program({"y": term}), {"x": x}, atol=1e-4)
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
     y = mod.run(x=x)["y"]
     lo, hi = bounds
