@@ -130,6 +130,8 @@ class CpuModel:
             return 0.0
         if done.kind is Kind.BITSERIAL:
             return bitserial_seconds(info, self.cores, self.word_pairs_per_core, self.vector_lanes)
+        core = done.flops - done.epilogue_flops
+        epilogue = done.epilogue_flops / (self.cores * self.fp32_flops_per_core * self.elementwise_efficiency)
         if done.kind in (Kind.CONTRACTION, Kind.DEPTHWISE):
             constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
             schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant,
@@ -137,11 +139,9 @@ class CpuModel:
             if schedule is not None and is_winograd(schedule):
                 return winograd_seconds(info, schedule, self)
             if schedule is not None:
-                return blocked_compute_seconds(info, schedule, done.flops, self)
+                return blocked_compute_seconds(info, schedule, core, self) + epilogue
         int8 = bool(info.operands) and all(t.dtype in ("int8", "uint8") for t in info.operands[:2])
         peak = self.int8_ops_per_core if int8 and done.kind is Kind.CONTRACTION else self.fp32_flops_per_core
-        core = done.flops - done.epilogue_flops
-        epilogue = done.epilogue_flops / (self.cores * self.fp32_flops_per_core * self.elementwise_efficiency)
         return core / (self.cores * peak * self._efficiency(done.kind) * done.lanes) + epilogue
 
     def memory_seconds(self, done: Work) -> float:

@@ -66,7 +66,7 @@ def work(info: NodeInfo, transcendental_flops: float, lanes: int) -> Work:
         case Cost.VIEW:
             return Work(0.0, 0.0, Kind.VIEW)
         case Cost.CONTRACTION:
-            return _contraction(info, moved, lanes)
+            return _contraction(info, moved, lanes, transcendental_flops)
         case Cost.ELEMENTWISE:
             return Work(float(out.size), moved, Kind.ELEMENTWISE)
         case Cost.TRANSCENDENTAL:
@@ -111,8 +111,9 @@ def _bitserial(info: NodeInfo, moved: float, lanes: int) -> Work:
     return Work(WORD_PAIR_FLOPS * out.size * pairs, moved, Kind.BITSERIAL, lane_fraction(w.shape[0], lanes // 2))
 
 
-def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
-    """2 FLOPs per multiply-add of the core, 1 per element per epilogue step, bias included."""
+def _contraction(info: NodeInfo, moved: float, lanes: int, transcendental_flops: float) -> Work:
+    """2 FLOPs per multiply-add of the core, per element 1 for the bias and each epilogue step
+    (`transcendental_flops` for a sigmoid, one more for a SiLU's multiply, 4 for a hard swish)."""
     out, (x, w) = info.type, info.operands[:2]
     match info.op:
         case Op.BITSERIAL_CONV2D | Op.BITSERIAL_DENSE:
@@ -126,12 +127,24 @@ def _contraction(info: NodeInfo, moved: float, lanes: int) -> Work:
         case _:
             raise AssertionError(f"{info.op} is not a contraction")
     epilogue = info.attr("epilogue", ())
-    tail = float(out.size * (len(epilogue) + (info.op in _FUSED)))
+    tail = float(out.size * (sum(_step_flops(step, transcendental_flops) for step in epilogue) + (info.op in _FUSED)))
     flops = 2.0 * out.size * depth + tail
     depthwise = info.op in (Op.CONV2D, Op.FUSED_CONV2D) and info.attr("groups", 1) > 1 and w.shape[1] == 1
     if depthwise:
         return Work(flops, moved, Kind.DEPTHWISE, lane_fraction(x.shape[1], lanes), tail)
     return Work(flops, moved, Kind.CONTRACTION, lane_fraction(width, lanes), tail)
+
+
+def _step_flops(step: tuple, transcendental_flops: float) -> float:
+    match step[0]:
+        case "sigmoid":
+            return transcendental_flops
+        case "silu":
+            return transcendental_flops + 1.0
+        case "hard_swish":
+            return 4.0
+        case _:
+            return 1.0
 
 
 _FUSED = frozenset({Op.FUSED_CONV2D, Op.FUSED_DENSE, Op.TILED_CONV2D, Op.TILED_DENSE, Op.WINOGRAD_CONV2D})

@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from frittata.terms.bitserial import WORD_BITS
+from frittata.terms.cpu_schedules import FLOAT_STEPS
 from frittata.terms.dtypes import TensorType, is_float, is_int
 from frittata.terms.fused import args_used, expr_ops, inline, normalize_expr
 from frittata.terms.vta_ops import vta_epilogue_ok
@@ -42,8 +43,6 @@ from frittata.terms.vta_ops import vta_epilogue_ok
 INT8_OFFSET = {"int8": 0, "uint8": 128}
 """k per 8-bit dtype such that x - k fits int8 (VTA's operand type) for every x of that dtype."""
 
-FLOAT_STEPS = frozenset({"add", "relu", "clip"})
-"""Epilogue steps a float32 register block applies in place (no shift, no cast)."""
 
 
 @dataclass(frozen=True, slots=True)

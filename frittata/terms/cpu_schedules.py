@@ -74,8 +74,8 @@ from frittata.terms.ops import Op
 
 Schedule = dict[str, Any]
 
-FLOAT_STEPS = frozenset({"add", "relu", "clip"})
-"""Epilogue steps the blocked float paths apply in registers."""
+FLOAT_STEPS = frozenset({"add", "relu", "clip", "sigmoid", "silu", "hard_swish"})
+"""Epilogue steps the blocked float paths apply in registers (no shift, no cast)."""
 DEFAULT_K_BLOCK = 256
 """Reduction depth of one cache block of a dense layer (GotoBLAS's KC for a 32 KiB L1d)."""
 WEIGHT_BLOCK_BYTES = 16 * 1024

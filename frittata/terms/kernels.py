@@ -6,6 +6,9 @@ tuple of steps applied in order to the accumulator before it is stored:
   ("add",)          add the residual operand (the 4th argument, same shape as the output)
   ("relu",)         max(v, 0)
   ("clip", lo, hi)  min(max(v, lo), hi)
+  ("sigmoid",)      1 / (1 + e^-v)                      (floats)
+  ("silu",)         v * sigmoid(v), SiLU or swish       (floats)
+  ("hard_swish",)   v * clip(v / 6 + 1/2, 0, 1)         (floats)
   ("shift", s)      rounding arithmetic shift right by s (integers): (v + 2^(s-1)) >> s
   ("cast", dtype)   numpy astype to dtype (the output dtype becomes dtype)
 
@@ -24,9 +27,9 @@ from typing import Any
 from frittata.errors import FrittataTypeError
 from frittata.terms.attr_forms import as_int
 from frittata.terms.contractions import CONV_ATTRS, conv2d, dense, infer_conv2d, infer_dense
-from frittata.terms.dtypes import TensorType, check_dtype, is_int
-from frittata.terms.elementwise import add
-from frittata.terms.activations import clip, relu
+from frittata.terms.dtypes import TensorType, check_dtype, is_float, is_int
+from frittata.terms.elementwise import add, mul
+from frittata.terms.activations import clip, hard_swish, relu, sigmoid
 from frittata.terms.conversions import cast, right_shift
 from frittata.terms.expansion import infer_by_expansion
 from frittata.terms.infer import fail
@@ -37,6 +40,8 @@ from frittata.terms.term import Term, build
 __all__ = ["fused_conv2d", "fused_dense", "pack_nchwc", "unpack_nchwc"]
 
 Epilogue = tuple[tuple, ...]
+FLOAT_ONLY_STEPS = frozenset({"sigmoid", "silu", "hard_swish"})
+"""Epilogue steps defined on floats only (activations with transcendental or fractional math)."""
 
 
 def normalize_epilogue(steps) -> Epilogue:
@@ -45,7 +50,7 @@ def normalize_epilogue(steps) -> Epilogue:
     for step in steps:
         name, *rest = step
         match name, rest:
-            case ("add" | "relu"), []:
+            case ("add" | "relu" | "sigmoid" | "silu" | "hard_swish"), []:
                 out.append((name,))
             case "clip", [lo, hi]:
                 out.append(("clip", lo, hi))
@@ -55,7 +60,8 @@ def normalize_epilogue(steps) -> Epilogue:
                 out.append(("cast", check_dtype(dtype, "epilogue cast")))
             case _:
                 raise FrittataTypeError(
-                    f"epilogue: expected add, relu, clip lo hi, shift s or cast dtype, got {step!r}")
+                    f"epilogue: expected add, relu, sigmoid, silu, hard_swish, clip lo hi, shift s or cast dtype, "
+                    f"got {step!r}")
     return tuple(out)
 
 
@@ -67,6 +73,12 @@ def epilogue_terms(acc: Term, residual: tuple[Term, ...], steps: Epilogue) -> Te
                 acc = add(acc, residual[0])
             case ("relu",):
                 acc = relu(acc)
+            case ("sigmoid",):
+                acc = sigmoid(acc)
+            case ("silu",):
+                acc = mul(acc, sigmoid(acc))
+            case ("hard_swish",):
+                acc = hard_swish(acc)
             case ("clip", lo, hi):
                 acc = clip(acc, lo, hi)
             case ("shift", s):
@@ -111,6 +123,8 @@ def check_epilogue(op: Op, acc: TensorType, residual: list[TensorType], epilogue
             raise fail(op, f"residual {TensorType(acc.shape, dtype)}", residual[0])
         if step[0] == "shift" and not is_int(dtype):
             raise fail(op, "an integer accumulator before a shift step", dtype)
+        if step[0] in FLOAT_ONLY_STEPS and not is_float(dtype):
+            raise fail(op, f"a float accumulator before a {step[0]} step", dtype)
         if step[0] == "cast":
             dtype = step[1]
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
+from frittata.backends.llvm import vmath
 from frittata.backends.llvm.irutil import F32, I32, I64, PTR, VOID, for_range, i64, if_then, intrinsic
 from frittata.backends.llvm.kernel import Kernel
 
@@ -207,5 +208,11 @@ def vector_step(b: ir.IRBuilder, lanes: int, step: tuple, value, residual=None):
             if hi is not None:
                 value = b.call(minimum, [value, ir.Constant(vec, [float(hi)] * lanes)])
             return value
+        case ("sigmoid",):
+            return vmath.sigmoid(b, value)
+        case ("silu",):
+            return b.fmul(value, vmath.sigmoid(b, value))
+        case ("hard_swish",):
+            return vmath.hard_swish(b, value)
         case _:
             raise AssertionError(f"the float32 vector epilogue has no step {step}")

@@ -137,6 +137,13 @@ class Epilogue:
                     value = scalar.clip(b, dtype, value, 0, None)
                 case ("clip", lo, hi):
                     value = scalar.clip(b, dtype, value, lo, hi)
+                case ("sigmoid",):
+                    value = scalar.elementwise(b, Op.SIGMOID, (), [dtype], [value])
+                case ("silu",):
+                    gate = scalar.elementwise(b, Op.SIGMOID, (), [dtype], [value])
+                    value = scalar.binary(b, Op.MUL, dtype, value, gate)
+                case ("hard_swish",):
+                    value = scalar.elementwise(b, Op.HARD_SWISH, (), [dtype], [value])
                 case ("shift", s):
                     value = scalar.right_shift(b, dtype, value, s)
                 case ("cast", to):

@@ -1,5 +1,8 @@
 """Branch-free float32 exp, tanh, erf and sigmoid in LLVM IR, so loops of them vectorize.
 
+Each takes a float32 value or a vector of them (the blocked kernels' epilogues call them on
+whole registers) and builds its constants and intrinsics at that type.
+
 libm calls (`expf`, `tanhf`, `erf`) stop LLVM's loop vectorizer; these are straight-line
 polynomials with selects instead of branches, so the vectorizer turns a loop over them into
 <8 x float> (AVX2) or <16 x float> (AVX-512) code. Accuracy: a few ulp (relative ~1e-6 or
@@ -30,60 +33,77 @@ ERF_BETA = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
 LN2_HI, LN2_LO = 0.693359375, -2.12194440e-4
 
 
-def _c(value: float) -> ir.Constant:
+def _c(like: ir.Value, value: float) -> ir.Constant:
+    """`value` as a float32 constant of `like`'s type (a scalar, or a vector of them)."""
+    if isinstance(like.type, ir.VectorType):
+        return ir.Constant(like.type, [value] * like.type.count)
     return ir.Constant(F32, value)
 
 
+def _int_like(like: ir.Value) -> ir.Type:
+    """i32, or a vector of i32 as wide as `like`."""
+    return ir.VectorType(I32, like.type.count) if isinstance(like.type, ir.VectorType) else I32
+
+
+def _i(like: ir.Value, value: int) -> ir.Constant:
+    kind = _int_like(like)
+    return ir.Constant(kind, [value] * kind.count if isinstance(kind, ir.VectorType) else value)
+
+
 def _call(b: ir.IRBuilder, name: str, *args: ir.Value) -> ir.Value:
-    return b.call(intrinsic(b.module, name, F32, [F32] * len(args)), list(args))
+    """The float intrinsic `name` ("llvm.fabs", say) at the type of `args[0]` (.f32 or .vNf32)."""
+    kind = args[0].type
+    suffix = f"v{kind.count}f32" if isinstance(kind, ir.VectorType) else "f32"
+    return b.call(intrinsic(b.module, f"{name}.{suffix}", kind, [kind] * len(args)), list(args))
 
 
 def _fma(b: ir.IRBuilder, x: ir.Value, y: ir.Value, z: ir.Value) -> ir.Value:
     """x * y + z, fused where the target has an FMA instruction (x86 FMA3, NEON) and a multiply
     and an add elsewhere (wasm32): `llvm.fmuladd` never becomes a libm call, `llvm.fma` would."""
-    return _call(b, "llvm.fmuladd.f32", x, y, z)
+    return _call(b, "llvm.fmuladd", x, y, z)
 
 
 def _poly(b: ir.IRBuilder, x: ir.Value, coefficients: tuple[float, ...]) -> ir.Value:
     """Horner's scheme, highest degree first."""
-    acc = _c(coefficients[0])
+    acc = _c(x, coefficients[0])
     for c in coefficients[1:]:
-        acc = _fma(b, acc, x, _c(c))
+        acc = _fma(b, acc, x, _c(x, c))
     return acc
 
 
 def exp(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     """e^x for float32 x (NaN propagates; overflow gives +inf, underflow subnormals then 0)."""
-    clamped = _call(b, "llvm.minnum.f32", _call(b, "llvm.maxnum.f32", x, _c(-104.0)), _c(88.72283))
-    n = _call(b, "llvm.roundeven.f32", b.fmul(clamped, _c(1 / math.log(2))))
-    r = _fma(b, n, _c(-LN2_LO), _fma(b, n, _c(-LN2_HI), clamped))
-    p = _fma(b, b.fmul(_poly(b, r, EXP_P), r), r, b.fadd(r, _c(1.0)))
-    whole = b.fptosi(n, I32)
-    half = b.ashr(whole, ir.Constant(I32, 1))
+    clamped = _call(b, "llvm.minnum", _call(b, "llvm.maxnum", x, _c(x, -104.0)), _c(x, 88.72283))
+    n = _call(b, "llvm.roundeven", b.fmul(clamped, _c(x, 1 / math.log(2))))
+    r = _fma(b, n, _c(x, -LN2_LO), _fma(b, n, _c(x, -LN2_HI), clamped))
+    p = _fma(b, b.fmul(_poly(b, r, EXP_P), r), r, b.fadd(r, _c(x, 1.0)))
+    whole = b.fptosi(n, _int_like(x))
+    half = b.ashr(whole, _i(x, 1))
     scaled = b.fmul(b.fmul(p, _pow2(b, half)), _pow2(b, b.sub(whole, half)))
-    big = b.select(b.fcmp_ordered(">", x, _c(88.72283)), _c(math.inf), scaled)
+    big = b.select(b.fcmp_ordered(">", x, _c(x, 88.72283)), _c(x, math.inf), scaled)
     return b.select(b.fcmp_unordered("uno", x, x), x, big)
 
 
 def _pow2(b: ir.IRBuilder, n: ir.Value) -> ir.Value:
-    """2^n for an i32 n in the normal exponent range, built in the exponent bits."""
-    return b.bitcast(b.shl(b.add(n, ir.Constant(I32, 127)), ir.Constant(I32, 23)), F32)
+    """2^n for an i32 n (or vector of them) in the normal exponent range, built in the exponent bits."""
+    kind = ir.VectorType(F32, n.type.count) if isinstance(n.type, ir.VectorType) else F32
+    return b.bitcast(b.shl(b.add(n, _i(n, 127)), _i(n, 23)), kind)
 
 
 def tanh(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     """tanh(x) for float32 x."""
-    ax = _call(b, "llvm.fabs.f32", x)
+    ax = _call(b, "llvm.fabs", x)
     x2 = b.fmul(x, x)
     small = _fma(b, b.fmul(_poly(b, x2, TANH_P), x2), x, x)
-    e = exp(b, b.fmul(_call(b, "llvm.minnum.f32", ax, _c(20.0)), _c(2.0)))
-    large = b.fsub(_c(1.0), b.fdiv(_c(2.0), b.fadd(e, _c(1.0))))
-    signed = _call(b, "llvm.copysign.f32", large, x)
-    return b.select(b.fcmp_unordered("<", ax, _c(0.625)), small, signed)
+    e = exp(b, b.fmul(_call(b, "llvm.minnum", ax, _c(x, 20.0)), _c(x, 2.0)))
+    large = b.fsub(_c(x, 1.0), b.fdiv(_c(x, 2.0), b.fadd(e, _c(x, 1.0))))
+    signed = _call(b, "llvm.copysign", large, x)
+    return b.select(b.fcmp_unordered("<", ax, _c(x, 0.625)), small, signed)
 
 
 def erf(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     """erf(x) for float32 x."""
-    clamped = _call(b, "llvm.minnum.f32", _call(b, "llvm.maxnum.f32", x, _c(-4.0)), _c(4.0))
+    clamped = _call(b, "llvm.minnum", _call(b, "llvm.maxnum", x, _c(x, -4.0)), _c(x, 4.0))
     x2 = b.fmul(clamped, clamped)
     p = b.fmul(clamped, _poly(b, x2, ERF_ALPHA))
     return b.select(b.fcmp_unordered("uno", x, x), x, b.fdiv(p, _poly(b, x2, ERF_BETA)))
@@ -91,5 +111,12 @@ def erf(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
 
 def sigmoid(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     """1 / (1 + e^(-x)) for float32 x."""
-    one = _c(1.0)
+    one = _c(x, 1.0)
     return b.fdiv(one, b.fadd(one, exp(b, b.fneg(x))))
+
+
+def hard_swish(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """x * clip(x * (1/6) + 1/2, 0, 1) for float32 x, rounded as the interpreter rounds it (a
+    multiply, then an add: no fused multiply-add)."""
+    gate = b.fadd(b.fmul(x, _c(x, 1 / 6)), _c(x, 0.5))
+    return b.fmul(x, _call(b, "llvm.minimum", _call(b, "llvm.maximum", gate, _c(x, 0.0)), _c(x, 1.0)))

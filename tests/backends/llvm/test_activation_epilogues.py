@@ -1,0 +1,98 @@
+"""Sigmoid, SiLU and hard-swish epilogue steps: fused into convolutions and dense layers by the
+rules from the forms exporters write, and computed in registers by every float kernel (GEMM,
+blocked and Winograd convolution, depthwise) and by the generic loops, equal to the interpreter
+on the 8- and 16-lane variants."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from onnx import helper, numpy_helper
+
+import frittata as ft
+from frittata.terms import builders as tb
+from tests.backends.llvm.helpers import check_on, rand, targets
+
+ACTIVATIONS = ("sigmoid", "silu", "hard_swish")
+
+
+@st.composite
+def contractions(draw):
+    """A fused dense or convolution (1x1, 3x3 Winograd-shaped, depthwise, or grouped, which only
+    the generic loops run) whose epilogue holds an activation step, maybe after a residual add."""
+    kind = draw(st.sampled_from(["dense", "conv1x1", "conv3x3", "depthwise", "grouped"]))
+    steps = ((("add",),) if draw(st.booleans()) else ()) + ((draw(st.sampled_from(ACTIVATIONS)),),)
+    scale = draw(st.sampled_from([0.3, 3.0]))
+    if kind == "dense":
+        rows, depth, width = draw(st.integers(1, 9)), draw(st.integers(1, 40)), draw(st.integers(1, 40))
+        x, w = tb.var("x", (rows, depth)), tb.param("w", rand((width, depth), seed=1, scale=scale))
+        out_shape, bias = (rows, width), tb.param("b", rand((width,), seed=2))
+        residual = (tb.var("r", out_shape),) if ("add",) in steps else ()
+        return tb.fused_dense(x, w, bias, *residual, epilogue=steps)
+    channels = draw(st.sampled_from([4, 8, 16]))
+    size = draw(st.integers(4, 10))
+    x = tb.var("x", (1, channels, size, size))
+    k, groups, out = {"conv1x1": (1, 1, 2 * channels), "conv3x3": (3, 1, channels),
+                      "depthwise": (3, channels, channels), "grouped": (3, 2, channels)}[kind]
+    w = tb.param("w", rand((out, channels // groups, k, k), seed=1, scale=scale / k))
+    pads = (k // 2,) * 4
+    bias = tb.param("b", rand((out,), seed=2))
+    out_shape = (1, out, size, size)
+    residual = (tb.var("r", out_shape),) if ("add",) in steps else ()
+    return tb.fused_conv2d(x, w, bias, *residual, pads=pads, groups=groups, epilogue=steps)
+
+
+@given(term=contractions(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
+def test_activation_epilogues_equal_the_interpreter(term, isa, threads):
+    check_on(ft.Program({"y": term}), targets()[isa], threads)
+
+
+def test_activation_steps_take_the_fast_paths():
+    """Depthwise, blocked 1x1 and dense kernels keep their fast path with an activation step."""
+    x = tb.var("x", (1, 16, 12, 12))
+    depthwise = tb.fused_conv2d(x, tb.param("w", rand((16, 1, 3, 3))), tb.param("b", rand((16,))), pads=(1,) * 4,
+                                groups=16, epilogue=(("silu",),))
+    pointwise = tb.fused_conv2d(x, tb.param("v", rand((32, 16, 1, 1))), tb.param("c", rand((32,))),
+                                epilogue=(("hard_swish",),))
+    dense = tb.fused_dense(tb.var("d", (4, 64)), tb.param("u", rand((48, 64))), tb.param("e", rand((48,))),
+                           epilogue=(("sigmoid",),))
+    for term in (depthwise, pointwise, dense):
+        module = check_on(ft.Program({"y": term}), targets()["avx2"], threads=1)
+        assert module.report["backend"]["fast_paths"] == [term.op.value], term.op
+
+
+def test_an_integer_accumulator_refuses_an_activation_step():
+    x, w = tb.var("q", (1, 4, 5, 5), "int8"), tb.param("wq", rand((8, 4, 3, 3), "int8"))
+    with pytest.raises(ft.FrittataTypeError, match="expected a float accumulator before a silu step"):
+        tb.fused_conv2d(x, w, tb.param("bq", np.zeros(8, np.int32)), epilogue=(("silu",),))
+
+
+def _conv_model(activation: str) -> onnx.ModelProto:
+    """Conv with a bias, then SiLU as torch exports it (Sigmoid, Mul) or HardSwish."""
+    w = numpy_helper.from_array(rand((8, 4, 1, 1), seed=3), "w")
+    b = numpy_helper.from_array(rand((8,), seed=4), "b")
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"])]
+    if activation == "silu":
+        nodes += [helper.make_node("Sigmoid", ["c"], ["s"]), helper.make_node("Mul", ["c", "s"], ["y"])]
+    else:
+        nodes.append(helper.make_node("HardSwish", ["c"], ["y"]))
+    inputs = [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4, 9, 9])]
+    outputs = [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)]
+    graph = helper.make_graph(nodes, "block", inputs, outputs, initializer=[w, b])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("activation", ["silu", "hard_swish"])
+def test_an_exported_conv_with_its_activation_compiles_to_one_kernel(activation):
+    import onnxruntime as ort
+
+    model = _conv_model(activation)
+    module = ft.compile(ft.from_onnx(model), threads=1)
+    (out,) = module.program.outputs.values()
+    assert out.op.value in ("fused_conv2d", "tiled_conv2d") and out.attr("epilogue") == ((activation,),)
+    x = rand((1, 4, 9, 9), seed=5)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(module.run(x=x)["y"], want, rtol=1e-5, atol=1e-5)
