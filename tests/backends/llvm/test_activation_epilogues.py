@@ -15,6 +15,7 @@ from onnx import helper, numpy_helper
 import frittata as ft
 from frittata.terms import builders as tb
 from tests.backends.llvm.helpers import check_on, rand, targets
+from tests.conftest import compiling
 
 ACTIVATIONS = ("sigmoid", "silu", "hard_swish")
 
@@ -45,6 +46,7 @@ def contractions(draw):
     return tb.fused_conv2d(x, w, bias, *residual, pads=pads, groups=groups, epilogue=steps)
 
 
+@compiling
 @given(term=contractions(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
 def test_activation_epilogues_equal_the_interpreter(term, isa, threads):
     check_on(ft.Program({"y": term}), targets()[isa], threads)
