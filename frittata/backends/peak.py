@@ -5,12 +5,11 @@ many chains as hide the FMA latency on current cores, at the host's vector width
 here through LLVM; the figure is the best of a few runs. Memory bandwidth: the best of a few
 copies of a buffer far larger than the caches, bytes read plus bytes written. Both are
 measured once per process and thread count (a fraction of a second) and only when a profile
-asks for them, or (FMA only) when a module is built without a thread count: `default_threads`.
+asks for them.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import time
 from dataclasses import dataclass
@@ -51,21 +50,6 @@ class Peak:
 def host_peak(threads: int) -> Peak:
     """The measured peaks of this host with `threads` threads (memoised for the process)."""
     return Peak(fma_flops(threads), copy_bandwidth(), threads, cpu_name())
-
-
-@cache
-def default_threads() -> int:
-    """Threads a module runs on when the caller names none: as many as the CPUs add FMA
-    throughput (the peak on every CPU over the peak on one, rounded; at least 1), as
-    onnxruntime defaults to the physical cores. A virtual machine's CPUs may be SMT siblings of
-    one physical core, which the OS does not show: on a 2-vCPU AMD EPYC (Zen 3) one thread
-    reached 101.4 GFLOP/s and two 97.0 (101.8 with 20x longer runs), and a second thread only
-    split every kernel and added a barrier after it (MobileNetV2 9.8 ms on one thread, 16.5 on
-    two). Measured once per process, about 20 ms."""
-    count = os.cpu_count() or 1
-    if count == 1:
-        return 1
-    return max(1, min(count, round(fma_flops(count) / fma_flops(1))))
 
 
 def cpu_name() -> str:

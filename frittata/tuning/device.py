@@ -10,6 +10,7 @@ TVM's RPC tracker keys its devices).
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 
 
@@ -31,13 +32,11 @@ class Device:
 
 
 def host_device(threads: int | None = None) -> Device:
-    """This machine, running kernels on `threads` threads (default: the CPUs that add FMA
-    throughput, as `build` defaults)."""
+    """This machine, running kernels on `threads` threads (default: every CPU, as `build` does)."""
     from frittata.backends.jit import host
-    from frittata.backends.peak import default_threads
 
     target = host()
-    count = max(1, int(threads or default_threads()))
+    count = max(1, int(threads or os.cpu_count() or 1))
     features = hashlib.sha256(target.features.encode()).hexdigest()[:8]
     key = f"llvm/{target.cpu}/{target.lanes}-lanes/{count}-threads/{features}"
     return Device(key, target.cpu, cpu_name(), target.features, target.lanes, count)

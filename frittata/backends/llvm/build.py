@@ -3,6 +3,7 @@ a program for the host CPU."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -14,7 +15,6 @@ from frittata.backends.llvm import fastpath, indexing
 from frittata.backends.llvm.codegen import Emitted, emit_module
 from frittata.backends.llvm.native import Built, build_units
 from frittata.backends.llvm.plan import Plan, in_place_outputs, make_plan
-from frittata.backends.peak import default_threads
 from frittata.backends.runtime import Module
 from frittata.errors import LoweringError
 from frittata.terms import expansion
@@ -30,15 +30,14 @@ HELPER = re.compile(r'^define [^@]*@"(fk_\w+\.\w+)"', re.MULTILINE)
 
 def build(program: Program, threads: int | None = None, target: Machine | None = None,
           serial_below: float = 0.0) -> Module | CrossModule:
-    """Compile `program` to native code; `threads` defaults to the CPUs that add FMA
-    throughput (`peak.default_threads`: the physical cores, where the OS cannot tell), `target` to
+    """Compile `program` to native code; `threads` defaults to the number of CPUs, `target` to
     the host. Another x86 target (e.g. AVX2 on an AVX-512 machine) picks that ISA's kernels and
     the module runs where the CPU has the target's features; another architecture's (AArch64,
     say) gives a `CrossModule`, which exports and saves but does not run here. A program whose
     kernels the cost model prices below `serial_below` seconds runs on one thread (`compile`
     passes `runtime.SERIAL_BELOW_SECONDS`)."""
     check_dtypes(program)
-    threads = max(1, int(threads or default_threads()))
+    threads = max(1, int(threads or os.cpu_count() or 1))
     target = target or host()
     start = time.perf_counter()
     plan = make_plan(program, lambda t: fastpath.scratch_bytes(t, target.lanes))
