@@ -44,7 +44,6 @@ INT8_OFFSET = {"int8": 0, "uint8": 128}
 """k per 8-bit dtype such that x - k fits int8 (VTA's operand type) for every x of that dtype."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class Lit:
     value: object

@@ -151,8 +151,10 @@ HARD_SIGMOID = unary_op(
            Attr("beta", float, 0.5, as_float, lambda x: [0.5])),
     onnx=Onnx("HardSigmoid", {"alpha": "alpha", "beta": "beta"}),
     vjp=lambda b, n, g: (b.where(b.logical_and(b.greater(n, 0), b.less(n, 1)), b.mul(g, n.attr("alpha")), 0),))
-HARD_SWISH = unary_op("hard_swish", lambda x: x * _hard_sigmoid(x, 1 / 6, 0.5),
-                      lambda p, x: p.mul(x, _hard_sigmoid_scalar(p, x, 1 / 6, 0.5)),
+HARD_SWISH_ALPHA, HARD_SWISH_BETA = 1 / 6, 0.5
+"""The hard sigmoid inside a hard swish (ONNX HardSwish's fixed alpha and beta)."""
+HARD_SWISH = unary_op("hard_swish", lambda x: x * _hard_sigmoid(x, HARD_SWISH_ALPHA, HARD_SWISH_BETA),
+                      lambda p, x: p.mul(x, _hard_sigmoid_scalar(p, x, HARD_SWISH_ALPHA, HARD_SWISH_BETA)),
                       float_only=True, onnx=Onnx("HardSwish"), vjp=lambda b, n, g: _hard_swish_vjp(b, n.args[0], g))
 
 

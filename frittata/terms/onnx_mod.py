@@ -38,7 +38,7 @@ def float_mod(a: Term, b: Term, floored: bool) -> Term:
     wide_a, wide_b = tb.cast(a, "float64"), tb.cast(b, "float64")
     quotient = tb.div(wide_a, wide_b)
     truncated = tb.where(tb.less(quotient, 0.0), tb.ceil(quotient), tb.floor(quotient))
-    multiple = tb.where(tb.equal(truncated, 0.0), tb.mul(truncated, 0.0), tb.mul(wide_b, truncated))
+    multiple = tb.where(tb.equal(truncated, 0.0), truncated, tb.mul(wide_b, truncated))
     remainder = tb.sub(wide_a, multiple)
     if floored:
         remainder = _floored(remainder, wide_b)

@@ -23,6 +23,7 @@ import math
 from llvmlite import ir
 
 from frittata.backends.llvm.irutil import F32, I32, intrinsic
+from frittata.terms.activations import HARD_SWISH_ALPHA, HARD_SWISH_BETA
 
 EXP_P = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1)
 TANH_P = (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1)
@@ -116,7 +117,7 @@ def sigmoid(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
 
 
 def hard_swish(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
-    """x * clip(x * (1/6) + 1/2, 0, 1) for float32 x, rounded as the interpreter rounds it (a
-    multiply, then an add: no fused multiply-add)."""
-    gate = b.fadd(b.fmul(x, _c(x, 1 / 6)), _c(x, 0.5))
+    """x * clip(x * alpha + beta, 0, 1) for float32 x (the hard_swish op's alpha and beta),
+    rounded as the interpreter rounds it (a multiply, then an add: no fused multiply-add)."""
+    gate = b.fadd(b.fmul(x, _c(x, HARD_SWISH_ALPHA)), _c(x, HARD_SWISH_BETA))
     return b.fmul(x, _call(b, "llvm.minimum", _call(b, "llvm.maximum", gate, _c(x, 0.0)), _c(x, 1.0)))
