@@ -59,11 +59,12 @@ def matmul(n: int) -> ft.Program:
     return ft.Program({"c": T.matmul(T.var("a", (n, n)), T.var("b", (n, n)))})
 
 
-def conv() -> ft.Program:
+def conv(channels: int = 64, size: int = 56) -> ft.Program:
+    """A 3x3 convolution, `channels` in and out at `size` x `size`, with bias and ReLU (ResNet's)."""
     rng = np.random.default_rng(1)
-    w = T.param("w", (rng.standard_normal((64, 64, 3, 3)) * 0.05).astype(np.float32))
-    b = T.param("b", rng.standard_normal(64).astype(np.float32))
-    x = T.var("x", (1, 64, 56, 56))
+    w = T.param("w", (rng.standard_normal((channels, channels, 3, 3)) * 0.05).astype(np.float32))
+    b = T.param("b", rng.standard_normal(channels).astype(np.float32))
+    x = T.var("x", (1, channels, size, size))
     return ft.Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",),))})
 
 

@@ -37,11 +37,9 @@ import frittata as ft
 from frittata.benchmark import median_ms
 from frittata.extract.records import Records
 from frittata.terms import zoo
-from frittata import terms as T
-from frittata.tuning import LocalRunner, RecordedRunner, host_device
+from frittata.tuning import LocalRunner, RecordedRunner
 from frittata.tuning.command import tune_progress
 from frittata.tuning.tasks import gflops
-from frittata.tuning.tuner import program_tasks
 from frittata.tuning.plot import plot_curves
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -123,30 +121,22 @@ REPLAY_LAYERS = ((64, 56), (128, 28), (256, 14), (512, 7))
 """(channels, height = width) of the ResNet-18 3x3 convolutions the replay tunes."""
 
 
-def resnet_layer(channels: int, size: int) -> ft.Program:
-    """A ResNet-18 3x3 convolution, `channels` in and out at `size` x `size`, with bias and ReLU."""
-    rng = np.random.default_rng(channels)
-    w = T.param("w", (rng.standard_normal((channels, channels, 3, 3)) * 0.05).astype(np.float32))
-    b = T.param("b", rng.standard_normal(channels).astype(np.float32))
-    x = T.var("x", (1, channels, size, size))
-    return ft.Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",),))})
-
-
 def replay(seeds: int, trials: int, out: Path, threads: int) -> None:
     """Measure every candidate of `REPLAY_LAYERS` once, then replay both searches on the table."""
     table_path = out / "replay.jsonl"
-    programs = [resnet_layer(c, s) for c, s in REPLAY_LAYERS]
+    programs = [conv(c, s) for c, s in REPLAY_LAYERS]
+    tasks = []
     with LocalRunner() as runner:
         for program in programs:
             report = ft.tune(program, trials=100_000, records=table_path, search="random", threads=threads,
                              max_tasks=1, runner=runner)
+            tasks.append(report.tasks[0].task)
             print(f"table: {report.tasks[0].task}: {report.tasks[0].trials} measured now, "
                   f"{report.tasks[0].resumed} logged before; {report.tasks[0].stop}", flush=True)
     table = Records.load(table_path)
-    device = host_device(threads).key
+    device = report.device.key
     shares: dict[str, list[list[float]]] = {"learned": [], "random": []}
-    for program in programs:
-        task = program_tasks(program, host_device(threads))[0]
+    for program, task in zip(programs, tasks):
         key = task.workload.key
         best = gflops(task, min(r.seconds for r in table if r.ok and r.device == device and r.workload.key == key))
         others = Records([r for r in table if r.workload.key != key])
