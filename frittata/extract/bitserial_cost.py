@@ -17,7 +17,8 @@ import math
 
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import lane_fraction
-from frittata.terms.cpu_schedules import (MAX_BITSERIAL_BLOCKS, bitserial_registers, bitserial_schedule,
+from frittata.extract.schedule_cost import registers_for
+from frittata.terms.cpu_schedules import (MAX_BITSERIAL_BLOCKS, bitserial_schedule, bitserial_tile_registers,
                                           uses_nibbles)
 
 NIBBLE_PAIRS_PER_CYCLE = 1.9
@@ -53,15 +54,13 @@ def tile_efficiency(a: int, b: int, pixels: int, blocks: int, nibbles: bool, lan
     """Throughput of a pixels x blocks tile relative to the default one: operations per weight
     vector (the activation split shared by the blocks and weight planes) against those of the
     widest default block; a tile needing more vector registers than the host has spills."""
-    registers = 32 if lanes >= 16 else 16
+    registers, needed = registers_for(lanes), bitserial_tile_registers(a, b, pixels, blocks, nibbles)
     if nibbles:
         ops = NIBBLE_OPS + SPLIT_OPS / (blocks * b)
         best = NIBBLE_OPS + SPLIT_OPS / (MAX_BITSERIAL_BLOCKS * b)
-        needed = bitserial_registers(a, b, pixels, blocks)
     else:
         ops = CTPOP_OPS + 1 / (blocks * b)
         best = CTPOP_OPS + 1 / (MAX_BITSERIAL_BLOCKS * b)
-        needed = pixels * blocks + a + 2
     efficiency = best / ops
     return efficiency * (registers / needed) ** 2 if needed > registers else efficiency
 

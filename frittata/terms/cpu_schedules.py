@@ -264,7 +264,7 @@ def bitserial_schedule(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, 
     a, b = x.shape[-2], w.shape[-2]
     channel_blocks = -(-w.shape[0] // max(1, lanes // 2))
     if not uses_nibbles(lanes, x.dtype, constant):
-        blocks = (_vector_registers(lanes) - a - 2) // BITSERIAL_PIXELS
+        blocks = (_vector_registers(lanes) - bitserial_tile_registers(a, b, 1, 0, False)) // BITSERIAL_PIXELS
         return {"kernel": BITSERIAL, "vec": lanes, "pixels": BITSERIAL_PIXELS,
                 "blocks": max(1, min(MAX_BITSERIAL_BLOCKS, channel_blocks, blocks))}
     blocks = (_vector_registers(lanes) - bitserial_registers(a, b, 1, 0)) // nibble_counters(a, b)
@@ -285,6 +285,13 @@ def bitserial_registers(a: int, b: int, pixels: int, blocks: int) -> int:
     folded into the ANDs as memory operands)."""
     scaled = nibble_counters(a, b) == 1
     return pixels * blocks * nibble_counters(a, b) + 2 * a + (a + b - 1 if scaled else 1) + 2
+
+
+def bitserial_tile_registers(a: int, b: int, pixels: int, blocks: int, nibbles: bool) -> int:
+    """Vector registers a bit-serial tile holds: `bitserial_registers` on the nibble-lookup
+    kernel; on `llvm.ctpop` an accumulator per pixel and block, a splat activation word per
+    plane and 2 more."""
+    return bitserial_registers(a, b, pixels, blocks) if nibbles else pixels * blocks + a + 2
 
 
 def _vector_registers(lanes: int) -> int:

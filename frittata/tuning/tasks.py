@@ -13,7 +13,7 @@ rows of the tiling rules' table) followed by the register-blocked space of the h
                (and K); both parallel loops.
   bit-serial   tiles of P output pixels (PIXELS; 1 for dense) by M channel blocks (BLOCKS, no
                more than the output channels fill) whose accumulators, operands and tables fit
-               the host's vector registers (`cpu_schedules.bitserial_registers` on AVX2).
+               the host's vector registers (`cpu_schedules.bitserial_tile_registers`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from frittata.extract.problem import constant_classes
 from frittata.extract.records import SCHEDULED_IN_PLACE, Schedule, Workload, infer_output, workload_of
 from frittata.extract.schedule_cost import registers_for
 from frittata.rewrites.data import EGraphData
-from frittata.terms.cpu_schedules import bitserial_registers, uses_nibbles
+from frittata.terms.cpu_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.ops import BY_NAME
 from frittata.terms.tiled import KEYS, MAX_VECTORS, PARALLEL, normalize_schedule
 
@@ -116,8 +116,7 @@ def bitserial_space(workload: Workload, lanes: int) -> list[Schedule]:
     space = []
     for p in pixels:
         for m in BLOCKS:
-            needed = bitserial_registers(a, b, p, m) if nibbles else p * m + a + 2
-            if m <= channel_blocks and needed <= registers_for(lanes):
+            if m <= channel_blocks and bitserial_tile_registers(a, b, p, m, nibbles) <= registers_for(lanes):
                 space.append(normalize_schedule((("pixels", p), ("blocks", m))))
     return space
 

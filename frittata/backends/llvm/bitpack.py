@@ -7,8 +7,9 @@ import math
 
 from llvmlite import ir
 
-from frittata.backends.llvm.irutil import I64, entry_alloca, for_range, i64, ltype
+from frittata.backends.llvm.irutil import I32, I64, entry_alloca, for_range, i64, ltype
 from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View, transpose
 from frittata.terms.bitserial import WORD_BITS
@@ -60,7 +61,7 @@ def lower_bitpack(k: Kernel, t: Term, x: View, out: View) -> None:
         for plane, slot in enumerate(planes):
             packed = b.load(slot)
             for lane in range(g):
-                one = b.extract_element(packed, ir.Constant(ir.IntType(32), lane)) if g > 1 else packed
+                one = b.extract_element(packed, ir.Constant(I32, lane)) if g > 1 else packed
                 one = b.trunc(one, word_type) if word_type.width < 64 else one
                 position = at[:-1] + [b.add(at[-1], i64(lane))] if at else at
                 b.store(one, k.address(out, position + [i64(plane), word]))
@@ -72,9 +73,7 @@ def _splat(b: ir.IRBuilder, value: ir.Value, g: int) -> ir.Value:
         return value
     if isinstance(value, ir.Constant):
         return ir.Constant(ir.VectorType(I64, g), [value.constant] * g)
-    vector = ir.VectorType(I64, g)
-    one = b.insert_element(ir.Constant(vector, None), value, ir.Constant(ir.IntType(32), 0))
-    return b.shuffle_vector(one, ir.Constant(vector, None), ir.Constant(ir.VectorType(ir.IntType(32), g), [0] * g))
+    return splat(b, value, g)
 
 
 def lower_bitunpack(k: Kernel, t: Term, p: View, out: View) -> None:

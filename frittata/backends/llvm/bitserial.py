@@ -46,17 +46,17 @@ import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.expr import load
-from frittata.backends.llvm.irutil import I64, element_ptr, entry_alloca, for_range, i64, if_then, intrinsic, ltype
+from frittata.backends.llvm.irutil import I32, I64, element_ptr, entry_alloca, for_range, i64, if_then, intrinsic, ltype
 from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View, contiguous, padded
-from frittata.terms.cpu_schedules import bitserial_schedule, uses_nibbles
+from frittata.terms.cpu_schedules import bitserial_schedule, nibble_counters, uses_nibbles
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
 BYTES = ir.VectorType(ir.IntType(8), 32)
-I32 = ir.IntType(32)
 WEIGHT_CACHE_BYTES = 16 * 1024
 """Weights of the tiles walked together over the rows: half of a 32 KiB L1 data cache (Zen 3;
 48 KiB on Sapphire Rapids), the other half for the input rows they read."""
@@ -172,9 +172,9 @@ class Emitter:
         self.acc_type = ir.VectorType(I64, g.v)
         self.ctpop = intrinsic(k.module, f"llvm.ctpop.v{g.v}i{self.wtype.width}", self.vec, [self.vec])
         self.ctpop1 = intrinsic(k.module, f"llvm.ctpop.i{self.wtype.width}", self.wtype, [self.wtype])
+        self.counters = nibble_counters(g.a, g.b) if nibbles else 0
+        self.scaled = self.counters == 1
         weighted = 8 * ((1 << g.a) - 1) * ((1 << g.b) - 1)
-        self.scaled = nibbles and weighted <= BYTE_ROOM
-        self.counters = 0 if not nibbles else 1 if self.scaled else g.a + g.b - 1
         self.room = BYTE_ROOM // (weighted if self.scaled else 8 * min(g.a, g.b))
         if nibbles:
             self.pshufb = intrinsic(k.module, "llvm.x86.avx2.pshuf.b", BYTES, [BYTES, BYTES])
@@ -327,7 +327,7 @@ class Emitter:
             xs = []
             for i in range(g.a):
                 value = self.load_x(n, ih, iw, i, word, checked)
-                xs.append(self.split(value) if self.nibbles else [self.splat(value, self.vec)])
+                xs.append(self.split(value) if self.nibbles else [splat(self.k.b, value, g.v)])
             for m in range(g.blocks):
                 for j in range(g.b):
                     self.pair(self.weight_vectors(tile, m, r, s, j, word), xs, j, state, p, m)
@@ -364,19 +364,13 @@ class Emitter:
     def split(self, value: ir.Value) -> list[ir.Value]:
         """A word splat to every lane as bytes: its low nibbles, its high nibbles shifted down."""
         b = self.k.b
-        bytes_ = b.bitcast(self.splat(value, self.vec), BYTES)
+        bytes_ = b.bitcast(splat(b, value, self.g.v), BYTES)
         mask = ir.Constant(BYTES, [0x0F] * 32)
         return [b.and_(bytes_, mask), b.and_(b.lshr(bytes_, ir.Constant(BYTES, [4] * 32)), mask)]
 
     def table(self, shift: int) -> ir.Constant:
         """The VPSHUFB table of nibble popcounts times 2^shift, in both 128-bit halves."""
         return ir.Constant(BYTES, [count << shift for count in NIBBLE_COUNTS] * 2)
-
-    def splat(self, value: ir.Value, vec: ir.VectorType) -> ir.Value:
-        b = self.k.b
-        one = b.insert_element(ir.Constant(vec, None), value, ir.Constant(I32, 0))
-        zeros = ir.Constant(ir.VectorType(I32, vec.count), [0] * vec.count)
-        return b.shuffle_vector(one, ir.Constant(vec, None), zeros)
 
     def flush(self, state: Tile) -> None:
         """Add each byte counter, summed by VPSADBW (and shifted by its class), to its
@@ -399,7 +393,7 @@ class Emitter:
             ow = b.add(ow0, i64(p))
             correction = None
             if state.ones:
-                correction = self.splat(b.mul(state.ones[p], i64((1 << g.b) - 1)), self.acc_type)
+                correction = splat(b, b.mul(state.ones[p], i64((1 << g.b) - 1)), g.v)
             for m, slot in enumerate(accs):
                 acc = b.load(slot)
                 if correction is not None:
