@@ -133,9 +133,10 @@ def _bias(t: Term, channels: int) -> np.ndarray | None:
     return _data(inner).reshape(-1).astype(np.float64)
 
 
-def _accumulate(layer: Layer, x: Term, w: Term, bias: np.ndarray) -> Term:
-    """The int32 accumulator of `layer` over quantized x and w: its dense or conv2d (with the
-    float layer's geometry) plus the integer bias."""
+def _accumulate(layer: Layer, x: Term, w: Term, exp: int) -> Term:
+    """The int32 accumulator of `layer` over quantized x and w, whose products have exponent
+    `exp`: its dense or conv2d (with the float layer's geometry) plus the bias at that exponent."""
+    bias = np.rint(layer.bias * 2.0 ** -exp).astype(np.int32)
     if layer.conv is None:
         return tb.add(tb.dense(x, w), tb.param(f"{layer.name}:bq", bias))
     attrs = dict(layer.conv.attrs)
@@ -189,8 +190,7 @@ class _Quantizer:
         e_w = _exponent(float(np.abs(layer.weight).max()))
         e_y = max(_exponent(peak_out), x.exp + e_w)
         wq = tb.param(f"{layer.name}:q", np.clip(np.rint(layer.weight * 2.0 ** -e_w), -QMAX, QMAX).astype(np.int8))
-        bq = np.rint(layer.bias * 2.0 ** -(x.exp + e_w)).astype(np.int32)
-        acc = _accumulate(layer, x.q, wq, bq)
+        acc = _accumulate(layer, x.q, wq, x.exp + e_w)
         return Quantized(_requantize(acc, layer.relu, e_y - x.exp - e_w), e_y)
 
     def _is_residual(self, node: Term) -> bool:
@@ -276,8 +276,7 @@ class LowBitQuantizer(_Quantizer):
         codes, e_w = weight_codes(layer.weight, self.weight_bits)
         packed = tb.bitpack(tb.param(f"{layer.name}:codes", codes), self.weight_bits, 1, "int64")
         w = tb.bitunpack(packed, codes.shape[1], 1, "bipolar")
-        bq = np.rint(layer.bias * 2.0 ** -(x.exp + e_w)).astype(np.int32)
-        acc = _accumulate(layer, x.q, w, bq)
+        acc = _accumulate(layer, x.q, w, x.exp + e_w)
         peak = self.peaks[id(node)]
         if not layer.relu:
             e_y = max(_exponent(peak), x.exp + e_w)

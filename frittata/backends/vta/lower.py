@@ -80,6 +80,8 @@ def emit_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig, dram: Dram
     if node.attr("block") != config_block(cfg):
         raise LoweringError(f"{node.op.value}: expected block {config_block(cfg)} of {cfg.name}, "
                             f"got {node.attr('block')}; tensorize for this configuration")
+    if node.op == Op.VTA_DENSE and tiling is not None:
+        raise LoweringError(f"vta_dense: expected no conv tiling, got {tiling}")
     x, w = dram.put(np.ascontiguousarray(args[0])), dram.put(np.ascontiguousarray(args[1]))
     terms = args[1].size // (args[1].shape[0] * cfg.block_out)
     epilogue, bias_values = fold_rounding(node.attr("epilogue"), np.asarray(args[2]), terms)
@@ -88,8 +90,6 @@ def emit_vta_term(node: Term, args: list[np.ndarray], cfg: VtaConfig, dram: Dram
     em = Emitter(cfg, dram)
     planes = plane_buffers(out)
     used: object
-    if node.op == Op.VTA_DENSE and tiling is not None:
-        raise LoweringError(f"vta_dense: expected no conv tiling, got {tiling}")
     if node.op == Op.VTA_DENSE:
         used = emit_dense(em, x, w, bias, planes, epilogue, threads)
     else:

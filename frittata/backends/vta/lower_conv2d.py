@@ -119,29 +119,27 @@ def fitting_tilings(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> list[ConvTil
     return fits
 
 
-def _traffic(s: ConvGeom, cfg: VtaConfig, t: ConvTiling) -> tuple[float, int]:
-    """Elements moved (inputs re-read per output-channel tile and in the halos, weights per
-    spatial tile), then deeper reductions first."""
+def _rank(s: ConvGeom, cfg: VtaConfig, t: ConvTiling) -> tuple[bool, float, int]:
+    """The traffic model's order: whole-row tiles before narrower ones, then the fewest elements
+    moved (inputs re-read per output-channel tile and in the halos, weights per spatial tile),
+    then deeper reductions."""
     kk = s.kh * s.kw
     rows = s.kept_rows(t.th) / (t.th * s.strides[0])
     cols = s.in_cols(t.tw) * (s.ow / t.tw) / s.in_cols(s.ow)  # halo columns re-read: 1 for whole rows
     inputs = s.cb * s.h * s.w * (s.ob / t.tco) * rows * cols
     weights = s.ob * s.cb * kk * cfg.wgt_elem_bytes / cfg.inp_elem_bytes * (s.oh / t.th) * (s.ow / t.tw)
-    return inputs + weights, -t.tci
+    return t.tw != s.ow, inputs + weights, -t.tci
 
 
 def conv_tilings(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> list[ConvTiling]:
-    """Every fitting tiling, best first by the traffic model: whole-row tiles before narrower
-    ones, then the fewest elements moved, then deeper reductions (`choose_conv_tiling` first)."""
-    return sorted(fitting_tilings(s, cfg, acc), key=lambda t: (t.tw != s.ow, *_traffic(s, cfg, t)))
+    """Every fitting tiling, best first by the traffic model (`choose_conv_tiling` first)."""
+    return sorted(fitting_tilings(s, cfg, acc), key=lambda t: _rank(s, cfg, t))
 
 
 def choose_conv_tiling(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> ConvTiling:
     """The traffic model's best tiling, `conv_tilings`' first without ranking them all: whole-row
     tiles win whenever one fits."""
-    fits = fitting_tilings(s, cfg, acc)
-    whole = [t for t in fits if t.tw == s.ow]
-    return min(whole or fits, key=lambda t: _traffic(s, cfg, t))
+    return min(fitting_tilings(s, cfg, acc), key=lambda t: _rank(s, cfg, t))
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ same lowering is what the backend's tests check; here only time is wanted.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -97,6 +98,17 @@ def layer_term(layer: Layer, cfg: VtaConfig) -> Term:
                          layer.strides, layer.pads, EPILOGUE, block)
 
 
+def link_bytes(node: Term) -> int:
+    """Bytes `node`'s call moves over the host link: its operands and its int8 result."""
+    return sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize for a in node.args) + math.prod(node.shape)
+
+
+def call_seconds(cycles: int, moved: int, cfg: VtaConfig) -> float:
+    """A layer's seconds on `cfg`: its `cycles` at the design's clock plus `moved` bytes over
+    the host link."""
+    return cycles / cfg.clock_hz + moved / LINK_BYTES_PER_S
+
+
 def circuit_free(cfg: VtaConfig) -> VtaConfig:
     """`cfg` with its circuit knobs (clock, bus width, GEMM stages) at their defaults: designs
     equal under it emit the same instruction streams (only their timing differs)."""
@@ -111,7 +123,7 @@ def time_layer(layer: Layer, cfgs: Sequence[VtaConfig]) -> list[LayerTime]:
     for every design."""
     node = layer_term(layer, cfgs[0])
     args = [np.zeros(a.shape, a.dtype) for a in node.args]
-    moved = sum(a.nbytes for a in args) + int(np.prod(node.shape))
+    moved = link_bytes(node)
     best: list[LayerTime | None] = [None] * len(cfgs)
     why = ""
     for threads in (1, 2):
@@ -122,7 +134,7 @@ def time_layer(layer: Layer, cfgs: Sequence[VtaConfig]) -> list[LayerTime]:
             continue
         for i, cfg in enumerate(cfgs):
             report = Simulator(cfg, Dram()).execute(stream.instructions, functional=False)
-            seconds = report.cycles / cfg.clock_hz + moved / LINK_BYTES_PER_S
+            seconds = call_seconds(report.cycles, moved, cfg)
             if best[i] is None or seconds < best[i].seconds:  # type: ignore[union-attr]
                 best[i] = LayerTime("vta", report.cycles, threads, report.gemm_uops, seconds)
     host = LayerTime("cpu", 0, 0, 0, layer.cpu_seconds, why or "faster on the host")

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from frittata.backends.vta.dse.evaluate import LINK_BYTES_PER_S, DesignResult, layer_term
+from frittata.backends.vta.dse.evaluate import DesignResult, call_seconds, layer_term, link_bytes
 from frittata.backends.vta.dse.workload import Workload
 from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.config_file import config_from_dict
@@ -43,8 +41,7 @@ def tune_design(result: DesignResult, workload: Workload, budget: int = 8) -> Tu
             continue
         node = layer_term(layer, cfg)
         found = search_conv_schedule(node, cfg, budget)
-        moved = sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize for a in node.args) + int(np.prod(node.shape))
-        tuned = found.best.cycles / cfg.clock_hz + moved / LINK_BYTES_PER_S
+        tuned = call_seconds(found.best.cycles, link_bytes(node), cfg)
         latency += (tuned - timed.seconds) * layer.count
         searches[layer.name] = found
     return TunedDesign(result.design, searches, latency)
