@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from frittata.backends.packing import Derivation, derive
+from frittata.backends.packing import ALIGN, Derivation, derive
 from frittata.errors import ModuleFormatError
 
 MAGIC = b"FRITTATA"
@@ -40,7 +40,6 @@ FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
 HEADER = struct.Struct("<8sIQ32s")
 LENGTH = struct.Struct("<Q")
-ALIGN = 64
 
 
 @dataclass

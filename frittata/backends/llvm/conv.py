@@ -36,7 +36,7 @@ import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
-from frittata.backends.llvm.irutil import F32, I1, I8, I32, I64, PTR, VOID, for_range, i64, intrinsic
+from frittata.backends.llvm.irutil import F32, I32, for_range, i64, intrinsic, smin, zero_floats
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, micro_function, splat
 from frittata.backends.llvm.plan import Plan, Step
@@ -230,11 +230,10 @@ def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:
     columns each phase takes are known at compile time, so no element needs a bounds select."""
     b = k.b
     (sh, sw), (top, left) = g.strides, (g.pads[0], g.pads[1])
-    memset = intrinsic(b.module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1])
     lo, hi = k.split(g.c)
     with for_range(b, lo, hi, name="c") as c:
         plane = b.gep(xq, [b.mul(c, i64(g.channel_stride))], source_etype=F32)
-        b.call(memset, [plane, ir.Constant(I8, 0), i64(4 * g.channel_stride), ir.Constant(I1, 0)])
+        zero_floats(b, plane, g.channel_stride)
         with for_range(b, 0, g.h, name="ih") as ih:
             row = b.add(ih, i64(top))
             ph, i = b.urem(row, i64(sh)), b.udiv(row, i64(sh))
@@ -278,25 +277,21 @@ def _tile_args(b: ir.IRBuilder, g: Geometry, block, pixel, columns: int, c0, w, 
     ncols = b.select(b.icmp_signed("<", ncols, i64(g.nr)), ncols, i64(g.nr))
     taps = g.kh * g.kw
     a = b.gep(w, [b.add(b.mul(block, i64(g.gc * taps * g.mr)), b.mul(c0, i64(taps * g.mr)))], source_etype=F32)
-    xs, stride, last = source
+    xs, stride, tail_copy = source
     bp = b.gep(xs, [b.add(b.mul(c0, i64(stride)), b.add(b.mul(oh, i64(g.wq)), ow0))], source_etype=F32)
     lda = i64(stride)
-    if last is not None and g.tail:
+    if tail_copy is not None and g.tail:
         partial = b.icmp_signed("<", ncols, i64(g.nr))
-        bp = b.select(partial, b.gep(last, [b.mul(c0, i64(g.nr))], source_etype=F32), bp)
+        bp = b.select(partial, b.gep(tail_copy, [b.mul(c0, i64(g.nr))], source_etype=F32), bp)
         lda = b.select(partial, i64(g.nr), lda)
     at = b.add(b.mul(o0, i64(g.oh * g.ow)), b.add(b.mul(oh, i64(g.ow)), ow0))
     c_ptr = b.gep(out, [at], source_etype=F32)
     res_ptr = c_ptr if residual is None else b.gep(residual, [at], source_etype=F32)
     bias_ptr = c_ptr if bias is None else b.gep(bias, [o0], source_etype=F32)
-    kc = _min(b, i64(g.cb), b.sub(i64(g.gc), c0))
+    kc = smin(b, i64(g.cb), b.sub(i64(g.gc), c0))
     first = b.zext(b.icmp_signed("==", c0, i64(0)), I32)
     last = b.zext(b.icmp_signed(">=", b.add(c0, i64(g.cb)), i64(g.gc)), I32)
     return [a, lda, bp, kc, c_ptr, i64(g.oh * g.ow), ncols, first, last, bias_ptr, res_ptr]
-
-
-def _min(b: ir.IRBuilder, x, y):
-    return b.select(b.icmp_signed("<", x, y), x, y)
 
 
 def _emit_tile(b: ir.IRBuilder, g: Geometry, kernels, block, call_args: list) -> None:

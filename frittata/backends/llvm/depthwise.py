@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
-from frittata.backends.llvm.irutil import F32, I1, I8, I32, I64, PTR, VOID, for_range, i64, intrinsic
+from frittata.backends.llvm.irutil import F32, I1, I32, I64, PTR, VOID, for_range, i64, intrinsic, zero_floats
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat, vector_step
 from frittata.backends.llvm.plan import Step
@@ -120,20 +120,14 @@ def _emit_pad(b: ir.IRBuilder, g: Geometry, src, plane) -> None:
     top, left = g.pads[0], g.pads[1]
     right = g.wp - left - g.w
     with for_range(b, 0, top, name="top") as i:
-        _zero(b, b.gep(plane, [b.mul(i, i64(g.wp))], source_etype=F32), g.wp)
+        zero_floats(b, b.gep(plane, [b.mul(i, i64(g.wp))], source_etype=F32), g.wp)
     with for_range(b, 0, g.h, name="row") as i:
         dst = b.gep(plane, [b.mul(b.add(i, i64(top)), i64(g.wp))], source_etype=F32)
-        _zero(b, dst, left)
+        zero_floats(b, dst, left)
         _copy(b, b.gep(dst, [i64(left)], source_etype=F32), b.gep(src, [b.mul(i, i64(g.w))], source_etype=F32), g.w)
-        _zero(b, b.gep(dst, [i64(left + g.w)], source_etype=F32), right)
+        zero_floats(b, b.gep(dst, [i64(left + g.w)], source_etype=F32), right)
     with for_range(b, top + g.h, g.hp, name="bottom") as i:
-        _zero(b, b.gep(plane, [b.mul(i, i64(g.wp))], source_etype=F32), g.wp)
-
-
-def _zero(b: ir.IRBuilder, dst, floats: int) -> None:
-    if floats:
-        memset = intrinsic(b.module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1])
-        b.call(memset, [dst, ir.Constant(I8, 0), i64(4 * floats), ir.Constant(I1, 0)])
+        zero_floats(b, b.gep(plane, [b.mul(i, i64(g.wp))], source_etype=F32), g.wp)
 
 
 def _copy(b: ir.IRBuilder, dst, src, floats: int) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from frittata.backends.llvm.irutil import F32, I32, for_range, i64, thread_range
+from frittata.backends.llvm.irutil import F32, I32, for_range, i64, smin, thread_range
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, micro_function
 
@@ -72,14 +72,14 @@ def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, res
         kernels[tail] = g.micro(k, tail)
     mc = max(g.mr, 96 // g.mr * g.mr)
     with for_range(b, 0, g.k, g.kc, name="pc") as pc:
-        kc = _min(b, i64(g.kc), b.sub(i64(g.k), pc))
+        kc = smin(b, i64(g.kc), b.sub(i64(g.k), pc))
         flags = (b.zext(b.icmp_signed("==", pc, i64(0)), I32),
                  b.zext(b.icmp_signed(">=", b.add(pc, i64(g.kc)), i64(g.k)), I32))
         with for_range(b, r0, r1, mc, name="ic") as ic:
-            end = _min(b, b.add(ic, i64(mc)), r1)
+            end = smin(b, b.add(ic, i64(mc)), r1)
             with for_range(b, p0, p1, name="p") as p:
                 call = _caller(k, g, a, lda, panels, c, ldc, bias, residual, pc, kc, p, flags)
-                with for_range(b, ic, _min(b, end, i64(full)), g.mr, name="ir") as ir_:
+                with for_range(b, ic, smin(b, end, i64(full)), g.mr, name="ir") as ir_:
                     call(kernels[g.mr], ir_)
                 if tail:
                     _tail(b, ic, end, full, lambda: call(kernels[tail], i64(full)))
@@ -95,7 +95,7 @@ def _shares(k: Kernel, g: Gemm) -> tuple:
         p0, p1 = thread_range(b, g.panels, k.tid, k.nthreads)
         return p0, p1, i64(0), i64(g.m)
     b0, b1 = thread_range(b, -(-g.m // g.mr), k.tid, k.nthreads)
-    return i64(0), i64(g.panels), b.mul(b0, i64(g.mr)), _min(b, b.mul(b1, i64(g.mr)), i64(g.m))
+    return i64(0), i64(g.panels), b.mul(b0, i64(g.mr)), smin(b, b.mul(b1, i64(g.mr)), i64(g.m))
 
 
 def _tail(b: ir.IRBuilder, ic, end, full: int, emit) -> None:
@@ -105,14 +105,10 @@ def _tail(b: ir.IRBuilder, ic, end, full: int, emit) -> None:
         emit()
 
 
-def _min(b: ir.IRBuilder, x, y):
-    return b.select(b.icmp_signed("<", x, y), x, y)
-
-
 def _caller(k: Kernel, g: Gemm, a, lda, panels, c, ldc, bias, residual, pc, kc, p, flags):
     b = k.b
     col = b.mul(p, i64(g.nr))
-    ncols = _min(b, i64(g.nr), b.sub(i64(g.n), col))
+    ncols = smin(b, i64(g.nr), b.sub(i64(g.n), col))
     panel = b.gep(panels, [b.add(b.mul(p, i64(g.k * g.nr)), b.mul(pc, i64(g.nr)))], source_etype=F32)
 
     def call(fn: ir.Function, row) -> None:

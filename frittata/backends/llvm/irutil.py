@@ -136,6 +136,18 @@ def intrinsic(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type
     return ir.Function(module, ir.FunctionType(ret, list(args)), name=name)
 
 
+def smin(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    """The smaller of two signed integers."""
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def zero_floats(b: ir.IRBuilder, dst: ir.Value, floats: int) -> None:
+    """Zero `floats` float32s from `dst` (one `llvm.memset`; nothing when `floats` is 0)."""
+    if floats:
+        memset = intrinsic(b.module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1])
+        b.call(memset, [dst, ir.Constant(I8, 0), i64(4 * floats), ir.Constant(I1, 0)])
+
+
 def thread_range(b: ir.IRBuilder, total, tid: ir.Value, nthreads: ir.Value) -> tuple[ir.Value, ir.Value]:
     """This thread's share [lo, hi) of range(total): contiguous, balanced chunks."""
     total = as_i64(b, total)

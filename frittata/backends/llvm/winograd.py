@@ -36,8 +36,7 @@ from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
 from frittata.backends.llvm.gemm import Gemm, emit_blocked
-from frittata.backends.llvm.irutil import (F32, I1, I8, I64, PTR, VOID, entry_alloca, for_range, i64, if_then,
-                                           intrinsic)
+from frittata.backends.llvm.irutil import F32, entry_alloca, for_range, i64, if_then, smin, zero_floats
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import vector_step
 from frittata.backends.llvm.plan import Plan, Step
@@ -210,11 +209,10 @@ def _emit_pad(k: Kernel, t: Tiling, x, xp) -> None:
     56x56 layer)."""
     b = k.b
     top, left = t.pads[0], t.pads[1]
-    memset = intrinsic(b.module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1])
     lo, hi = k.split(t.hp)
     with for_range(b, lo, hi, name="pi") as i:
         row = _at(b, xp, b.mul(i, i64(t.wp * t.c_pad)))
-        b.call(memset, [row, ir.Constant(I8, 0), i64(4 * t.wp * t.c_pad), ir.Constant(I1, 0)])
+        zero_floats(b, row, t.wp * t.c_pad)
         ih = b.sub(i, i64(top))
         with if_then(b, _within(b, ih, t.h), "image_row"):
             with for_range(b, 0, t.c, name="pc") as c:
@@ -285,7 +283,7 @@ def _emit_output_transform(k: Kernel, t: Tiling, steps: tuple, mm, item: tuple, 
     first, group = item
     full = t.o // t.lanes * t.lanes
     start = b.mul(group, i64(t.width))
-    end = _min(b, b.add(start, i64(t.width)), i64(full))
+    end = smin(b, b.add(start, i64(t.width)), i64(full))
     with for_range(b, 0, t.block, name="to") as s:
         tile = b.add(first, s)
         with if_then(b, b.icmp_signed("<", tile, i64(t.tiles)), "inside"):
@@ -297,10 +295,6 @@ def _emit_output_transform(k: Kernel, t: Tiling, steps: tuple, mm, item: tuple, 
                 with if_then(b, b.icmp_signed("==", group, i64(t.oc_groups - 1)), "tail"):
                     _emit_output_vector(b, t, steps, _at(b, mm, b.add(at, i64(full))), i64(full), t.o - full, origin,
                                         bias, out, residual)
-
-
-def _min(b: ir.IRBuilder, x, y):
-    return b.select(b.icmp_signed("<", x, y), x, y)
 
 
 def _emit_output_vector(b: ir.IRBuilder, t: Tiling, steps, products, o, valid: int, origin, bias, out, residual):
