@@ -29,7 +29,7 @@ from frittata.extract.bitserial_cost import tile_efficiency
 from frittata.extract.cost import NodeInfo
 from frittata.extract.records import SCHEDULED_IN_PLACE, TILED_OF, Record, Schedule, Workload, infer_output
 from frittata.extract.schedule_cost import balance, registers_for, schedule_efficiency
-from frittata.terms.cpu_schedules import bitserial_registers, uses_nibbles
+from frittata.terms.cpu_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.ops import Op
 
 MAX_LABEL = 30
@@ -89,7 +89,7 @@ def bitserial_features(info: NodeInfo, s: dict, lanes: int, cores: int, model: C
     seconds = model.node_cost(scheduled)
     nibbles = uses_nibbles(lanes, x.dtype, True)
     tile = tile_efficiency(x.shape[-2], w.shape[-2], nr, s["blocks"], nibbles, lanes)
-    needed = bitserial_registers(x.shape[-2], w.shape[-2], nr, s["blocks"]) if nibbles else nr * s["blocks"] + 3
+    needed = bitserial_tile_registers(x.shape[-2], w.shape[-2], nr, s["blocks"], nibbles)
     flops = 64.0 * rows * cols * other * depth * taps
     moved = out.nbytes + sum(t.nbytes for t in info.operands)
     return [

@@ -9,7 +9,9 @@ from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo
 from frittata.extract.bitserial_cost import tile_efficiency
 from frittata.extract.records import workload_of
-from frittata.terms.cpu_schedules import bitserial_registers
+from frittata.extract.schedule_cost import registers_for
+from frittata.terms.cpu_schedules import bitserial_registers, bitserial_tile_registers
+from frittata.tuning.model import features
 from frittata.tuning.measure import Job, reference_output, run_job
 from frittata.tuning.tasks import generated_space
 
@@ -60,3 +62,16 @@ def test_a_bitserial_workload_is_a_tuning_task_whose_candidates_run_exactly():
     assert max(s[1][1] for s in space) == 10  # 10 counters, 2 split nibbles, table, mask, temporary: 15 of 16
     result = run_job(Job(workload, space[-1], 1, reference_output(workload, 0), repeat=2, warmup=1))
     assert result.error is None and result.seconds > 0
+
+
+def test_the_learned_model_counts_a_tiles_registers_as_the_kernels_do():
+    """Two activation planes on `llvm.ctpop` (AVX-512): a splat word per plane, so the count
+    differs from the 1-bit one; the model's register feature reads the kernels' count."""
+    model = CpuModel.for_machine(TRIPLE, AVX512 + ",+avx512vpopcntdq")
+    found = workload_of(_info(_conv(bits=2)), 16)
+    assert found is not None
+    workload, schedule = found
+    s = dict(schedule)
+    needed = bitserial_tile_registers(2, 1, s["pixels"], s["blocks"], False)
+    assert needed == s["pixels"] * s["blocks"] + 4
+    assert features(workload, schedule, 16, 2, model)[11] == needed / registers_for(16)
