@@ -112,6 +112,19 @@ def host() -> Machine:
     return Machine(llvm.get_process_triple(), llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())
 
 
+@cache
+def marketing_name() -> str:
+    """The host CPU's marketing name from /proc/cpuinfo ("unknown" where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def verify(text: str, where: str) -> llvm.ModuleRef:
     """Parse and verify LLVM IR text; a malformed module is a compiler bug reported as LoweringError."""
     _initialize()

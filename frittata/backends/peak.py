@@ -10,7 +10,6 @@ asks for them.
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -18,7 +17,7 @@ from functools import cache
 import numpy as np
 from llvmlite import ir
 
-from frittata.backends.jit import ENTRY, Engine, compile_unit, host
+from frittata.backends.jit import ENTRY, Engine, compile_unit, host, marketing_name
 from frittata.backends.team import Team
 
 CHAINS = 12
@@ -53,13 +52,8 @@ def host_peak(threads: int) -> Peak:
 
 
 def cpu_name() -> str:
-    """The CPU's marketing name from /proc/cpuinfo, with LLVM's name for its core."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            names = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
-    except OSError:
-        names = []
-    return f"{names[0] if names else platform.processor() or platform.machine()} ({host().cpu})"
+    """The CPU's marketing name, with LLVM's name for its core."""
+    return f"{marketing_name()} ({host().cpu})"
 
 
 def fma_flops(threads: int) -> float:

@@ -33,22 +33,10 @@ class Device:
 
 def host_device(threads: int | None = None) -> Device:
     """This machine, running kernels on `threads` threads (default: every CPU, as `build` does)."""
-    from frittata.backends.jit import host
+    from frittata.backends.jit import host, marketing_name
 
     target = host()
     count = max(1, int(threads or os.cpu_count() or 1))
     features = hashlib.sha256(target.features.encode()).hexdigest()[:8]
     key = f"llvm/{target.cpu}/{target.lanes}-lanes/{count}-threads/{features}"
-    return Device(key, target.cpu, cpu_name(), target.features, target.lanes, count)
-
-
-def cpu_name() -> str:
-    """The CPU's marketing name from /proc/cpuinfo ("unknown" where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
+    return Device(key, target.cpu, marketing_name(), target.features, target.lanes, count)
