@@ -46,6 +46,18 @@ def choose_dense_tiling(nb: int, ob: int, kb: int, cfg: VtaConfig, acc: AccLayou
     return max(fits, key=lambda t: (t.tm * t.tn, t.tk))
 
 
+def step_kernels(acc: int, inp: int, wgt: int, tm: int, tn: int, tk: int) -> list[GemmKernel]:
+    """The GEMMs of one reduction step of a `tm` x `tn` tile over `tk` input blocks (INP row
+    inp + m*tk + k, WGT tile wgt + n*tk + k, ACC row acc + m*tn + n): one GEMM over k (outer)
+    and n (inner) loops when the tile has more than `MAX_HAZARD_WINDOW` rows, else one GEMM per
+    k, which writes each row once (see the module docstring)."""
+    uops = tuple(Uop(acc + m * tn, inp + m * tk, wgt) for m in range(tm))
+    if tm * tn > MAX_HAZARD_WINDOW:
+        return [GemmKernel(uops, (UopLoop(tk, 0, 1, 1), UopLoop(tn, 1, 0, tk)))]
+    return [GemmKernel(tuple(Uop(u.dst, u.src + k, u.wgt + k) for u in uops), (UopLoop(tn, 1, 0, tk),))
+            for k in range(tk)]
+
+
 @dataclass(slots=True)
 class DenseOps:
     """The `TileOps` of a dense layer (tile = (m0, n0), step = k0)."""
@@ -78,15 +90,8 @@ class DenseOps:
         self.em.load_2d(MemType.WGT, wgt, self.w, n0 * self.kb + k0, t.tn, t.tk, self.kb)
 
     def gemm(self, tile, k0, buf, half):
-        t, acc = self.t, self.acc.base(half)
-        inp, wgt = self._buffers(buf)
-        uops = tuple(Uop(acc + m * t.tn, inp + m * t.tk, wgt) for m in range(t.tm))
-        if t.tm * t.tn > MAX_HAZARD_WINDOW:
-            self.em.gemm(GemmKernel(uops, (UopLoop(t.tk, 0, 1, 1), UopLoop(t.tn, 1, 0, t.tk))))
-            return
-        for k in range(t.tk):
-            shifted = tuple(Uop(u.dst, u.src + k, u.wgt + k) for u in uops)
-            self.em.gemm(GemmKernel(shifted, (UopLoop(t.tn, 1, 0, t.tk),)))
+        for kernel in step_kernels(self.acc.base(half), *self._buffers(buf), self.t.tm, self.t.tn, self.t.tk):
+            self.em.gemm(kernel)
 
     def bias(self, tile, half):
         (_, n0), t = tile, self.t

@@ -2,8 +2,10 @@
 
 Packed layouts (VTA_SPEC §3.5): A as (M/BATCH, K/BLOCK_IN, BATCH, BLOCK_IN), B as
 (N/BLOCK_OUT, K/BLOCK_IN, BLOCK_OUT, BLOCK_IN), C as (M/BATCH, N/BLOCK_OUT, BATCH, BLOCK_OUT).
-Within an SRAM tile, INP row m*tk+k, WGT tile n*tk+k and ACC row m*tn+n; one GEMM per step runs
-uops over m inside loops over k (outer) and n (inner), so consecutive uops hit different rows.
+Within an SRAM tile, INP row m*tk+k, WGT tile n*tk+k and ACC row m*tn+n; each step runs the
+GEMMs of the dense lowering (`lower_dense.step_kernels`), so the two keep one rule against the
+accumulator hazard: the widest window of any configuration (`MAX_HAZARD_WINDOW`), which makes
+the stream the same at every GEMM pipeline depth.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import numpy as np
 from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram, DramBuffer
 from frittata.backends.vta.hw.emitter import Emitter
-from frittata.backends.vta.hw.errors import EmitError
 from frittata.backends.vta.hw.isa import MemType, Uop
 from frittata.backends.vta.hw.kernel import GemmKernel, UopLoop
+from frittata.backends.vta.lower_dense import step_kernels
 from frittata.backends.vta.matmul_pipeline import Requant, divisors, run_tiles
 from frittata.backends.vta.hw.simulator import Simulator
 from frittata.backends.vta.hw.timing import Report
@@ -47,14 +49,12 @@ class MatmulTiling:
 
 
 def choose_tiling(mb: int, nb: int, kb: int, cfg: VtaConfig) -> MatmulTiling:
-    """The largest output tile (then deepest reduction) that fits half of each SRAM."""
+    """The largest output tile (then deepest reduction) that fits half of each SRAM (a tile of
+    one block of each always does)."""
     fits = [MatmulTiling(tm, tn, tk)
             for tm, tn, tk in product(divisors(mb), divisors(nb), divisors(kb))
             if tm * tk <= cfg.inp_depth // 2 and tn * tk <= cfg.wgt_depth // 2
-            and tm * tn <= cfg.acc_depth // 2 and tm * tn > cfg.hazard_window and tm <= cfg.uop_depth // 8]
-    if not fits:
-        raise EmitError(f"matmul blocks ({mb}, {nb}, {kb}): expected a tile of > {cfg.hazard_window} ACC rows "
-                        f"fitting the buffers of {cfg.name}; pad M or N")
+            and tm * tn <= cfg.acc_depth // 2 and tm <= cfg.uop_depth // 8]
     return max(fits, key=lambda t: (t.tm * t.tn, t.tk))
 
 
@@ -86,9 +86,8 @@ class _MatmulOps:
     def gemm(self, tile, k0, buf, half):
         t, acc = self.t, half * (self.cfg.acc_depth // 2)
         inp, wgt = buf * (self.cfg.inp_depth // 2), buf * (self.cfg.wgt_depth // 2)
-        uops = tuple(Uop(acc + m * t.tn, inp + m * t.tk, wgt) for m in range(t.tm))
-        loops = (UopLoop(t.tk, 0, 1, 1), UopLoop(t.tn, 1, 0, t.tk))
-        self.em.gemm(GemmKernel(uops, loops))
+        for kernel in step_kernels(acc, inp, wgt, t.tm, t.tn, t.tk):
+            self.em.gemm(kernel)
 
     def store(self, tile, half):
         (m0, n0), t = tile, self.t
