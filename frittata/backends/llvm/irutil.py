@@ -141,6 +141,11 @@ def smin(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
     return b.select(b.icmp_signed("<", x, y), x, y)
 
 
+def smax(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    """The larger of two signed integers."""
+    return b.select(b.icmp_signed(">", x, y), x, y)
+
+
 def zero_floats(b: ir.IRBuilder, dst: ir.Value, floats: int) -> None:
     """Zero `floats` float32s from `dst` (one `llvm.memset`; nothing when `floats` is 0)."""
     if floats:

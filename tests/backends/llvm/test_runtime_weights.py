@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import frittata as ft
 from frittata import terms as T
 from tests.backends.llvm.helpers import check_on, targets
+from tests.conftest import compiling
 
 
 def _programs() -> dict[str, ft.Program]:
@@ -56,3 +59,15 @@ def test_conv_with_runtime_weights_takes_the_blocked_path(isa, name):
     program = _convs()[name]
     mod = check_on(program, targets()[isa], threads=2)
     assert mod.report["backend"]["fast_paths"] == [program.outputs["y"].op.name]
+
+
+@compiling
+@given(st.integers(1, 20), st.integers(1, 300), st.integers(1, 80), st.sampled_from(["avx2", "avx512"]),
+       st.sampled_from([1, 2]), st.booleans())
+def test_matmul_packed_at_run_time_equals_the_interpreter(m, k, n, isa, threads, batched):
+    """Whole panels (vector copies) and the partial last one (element by element), each thread
+    packing its own, for a matrix and for a batch of them (attention's shapes)."""
+    batch = (2,) if batched else ()
+    program = ft.Program({"y": T.matmul(T.var("a", batch + (m, k)), T.var("b", batch + (k, n)))})
+    mod = check_on(program, targets()[isa], threads=threads)
+    assert mod.report["backend"]["fast_paths"] == ["matmul"]
