@@ -5,7 +5,8 @@ A quantized tensor is an int8 term q standing for q * 2^e.  A float tensor enter
 is quantized as q(x) = cast(clip(round(x * 2^-e), -127, 127), int8).  The layers:
 
   conv layer   [relu](batch_norm(conv2d(x, W)))    batch norm folded into W and a bias first,
-               or [relu](conv2d(x, W) [+ bias])
+               or [relu](conv2d(x, W) [+ bias]), of one group or depthwise (one input
+               channel per group; VTA runs the former, the host CPU the latter in integers)
   dense layer  [relu](add(dense(x, W), b))
       ->  cast(clip(right_shift([relu](contraction(q(x), Wq) + bq), k), -127, 127), int8)
       with Wq = round(W * 2^-e_w) (int8), bq = round(b * 2^-(e_x+e_w)) (int32) and the shift
@@ -120,7 +121,10 @@ def _match_conv(node: Term) -> Layer | None:
 
 
 def _plain_conv(conv: Term, bias: np.ndarray, relu: bool) -> Layer | None:
-    if conv.args[1].op != Op.PARAM or conv.attr("groups") != 1:
+    """The layer of a dense (one group) or depthwise (one input channel per group) convolution;
+    other grouped convolutions stay float (the CPU has int8 kernels for these two only)."""
+    groups = conv.attr("groups")
+    if conv.args[1].op != Op.PARAM or groups not in (1, conv.args[0].shape[1]):
         return None
     return Layer(conv.args[0], conv.args[1].attr("ref").name, _data(conv.args[1]), bias, relu, conv)
 
@@ -140,7 +144,7 @@ def _accumulate(layer: Layer, x: Term, w: Term, exp: int) -> Term:
     if layer.conv is None:
         return tb.add(tb.dense(x, w), tb.param(f"{layer.name}:bq", bias))
     attrs = dict(layer.conv.attrs)
-    conv = tb.conv2d(x, w, attrs["strides"], attrs["pads"], attrs["dilations"])
+    conv = tb.conv2d(x, w, attrs["strides"], attrs["pads"], attrs["dilations"], attrs["groups"])
     return tb.add(conv, tb.param(f"{layer.name}:bq", bias.reshape(1, -1, 1, 1)))
 
 
@@ -239,13 +243,19 @@ class LowBitQuantizer(_Quantizer):
 
     def visit(self, node: Term) -> None:
         layer = _match_conv(node) or _match_dense(node)
-        if layer is not None and id(_contraction(node, layer)) not in self.int8_layers:
+        if layer is not None and self._lowbit(node, layer):
             self._produce(node, self._lowbit_layer(node, layer))
         elif node.op in INTEGER_PASS and id(node.args[0]) in self.ints:
             x = self.ints[id(node.args[0])]
             self._produce(node, Quantized(Term.make(node.op, (x.q,), node.attrs), x.exp, x.bits))
         else:
             super().visit(node)
+
+    def _lowbit(self, node: Term, layer: Layer) -> bool:
+        """Whether `layer` gets low-bit operands: not the first or the last layer, nor a
+        depthwise conv (int8: the bit-serial rules match one group only)."""
+        depthwise = layer.conv is not None and layer.conv.attr("groups") != 1
+        return not depthwise and id(_contraction(node, layer)) not in self.int8_layers
 
     def lowbit(self, original: Term) -> Quantized:
         """The low-bit activation form of an original term (`frittata.quantize_lowbit`)."""
