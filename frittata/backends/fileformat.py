@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,20 +147,33 @@ def _cut(blob: memoryview, offset: int, size: int) -> bytes:
 
 def _params(blob: memoryview, specs: list[dict], derived: dict[str, Derivation] | None = None) -> dict[str, np.ndarray]:
     """Each parameter: a view of the blob, or made by its recipe (then checked against the
-    dtype and shape the metadata records, since kernels will read it unchecked)."""
+    dtype and shape the metadata records, since kernels will read it unchecked). The recipes
+    run on every core (numpy's loops release the GIL), the largest first."""
+    derived = derived or {}
+    made = _derive_all(derived)
     params = {}
     for spec in specs:
         dtype, shape = np.dtype(spec["dtype"]), tuple(spec["shape"])
-        if derived and spec["name"] in derived:
-            d = derived[spec["name"]]
-            array = derive(d.recipe, d.source, d.args)
+        if spec["name"] in derived:
+            array = made[spec["name"]]
             if array.dtype != dtype or array.shape != shape:
-                raise ValueError(f"parameter {spec['name']}: recipe {d.recipe} made {array.dtype}{list(array.shape)},"
-                                 f" the file records {dtype}{list(shape)}")
+                raise ValueError(f"parameter {spec['name']}: recipe {derived[spec['name']].recipe} made "
+                                 f"{array.dtype}{list(array.shape)}, the file records {dtype}{list(shape)}")
             params[spec["name"]] = array
             continue
         params[spec["name"]] = _view(blob, dtype, shape, spec["offset"])
     return params
+
+
+def _derive_all(derived: dict[str, Derivation]) -> dict[str, np.ndarray]:
+    workers = min(len(derived), os.cpu_count() or 1)
+    if workers < 2:
+        return {name: derive(d.recipe, d.source, d.args) for name, d in derived.items()}
+    largest_first = sorted(derived, key=lambda name: -derived[name].source.nbytes)
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {name: pool.submit(derive, derived[name].recipe, derived[name].source, derived[name].args)
+                   for name in largest_first}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def _derivation(blob: memoryview, spec: dict) -> Derivation:

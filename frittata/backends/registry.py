@@ -1,6 +1,7 @@
 """The targets `compile` knows, and `load`, which reads a saved module with its target's loader.
 
-"llvm" and "vta" are built in; `register_target` adds a user's `Target` (or, with
+"llvm" and "vta" are built in (vta is imported when first asked for: by its name, or by a file
+no other target reads); `register_target` adds a user's `Target` (or, with
 `replace=True`, swaps one). The registry is process-wide, like an import: register a target
 before compiling for it or loading its files.
 """
@@ -12,9 +13,15 @@ from pathlib import Path
 from frittata.backends import fileformat
 from frittata.backends.llvm.target import LLVM, for_machine
 from frittata.backends.target import CompiledModule, Target, TargetRegistry
-from frittata.backends.vta.target import VTA
 
-TARGETS = TargetRegistry((LLVM, VTA))
+
+def _vta() -> Target:
+    from frittata.backends.vta.target import VTA
+
+    return VTA
+
+
+TARGETS = TargetRegistry((LLVM,), deferred={"vta": _vta})
 
 
 def get_target(name: str) -> Target:

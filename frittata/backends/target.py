@@ -82,15 +82,21 @@ class Target:
 
 
 class TargetRegistry:
-    """Targets by name; each saved-file kind is loaded by exactly one of them."""
+    """Targets by name; each saved-file kind is loaded by exactly one of them. A `deferred` target
+    is a function importing it, called the first time its name is asked for or a kind no loaded
+    target reads: loading an llvm module then never imports the vta target (and its simulator)."""
 
-    def __init__(self, targets: tuple[Target, ...] = ()) -> None:
+    def __init__(self, targets: tuple[Target, ...] = (),
+                 deferred: Mapping[str, Callable[[], Target]] | None = None) -> None:
         self._targets: dict[str, Target] = {}
+        self._deferred: dict[str, Callable[[], Target]] = {}
         for target in targets:
             self.register(target)
+        self._deferred = dict(deferred or {})
 
     def register(self, target: Target, replace: bool = False) -> None:
         """Add `target`; replacing a target of the same name needs `replace=True`."""
+        self._import_deferred()
         if target.name in self._targets and not replace:
             raise FrittataError(f"targets: {target.name!r} is already registered; pass replace=True "
                                 "to swap it")
@@ -101,10 +107,12 @@ class TargetRegistry:
         self._targets[target.name] = target
 
     def names(self) -> list[str]:
-        return sorted(self._targets)
+        return sorted({*self._targets, *self._deferred})
 
     def get(self, name: str) -> Target:
         """The target called `name`, or FrittataError naming the known ones."""
+        if name in self._deferred:
+            self._import_deferred()
         if name not in self._targets:
             raise FrittataError(f"targets: expected one of {self.names()}, got {name!r} "
                                 "(register a new one with frittata.register_target)")
@@ -113,11 +121,20 @@ class TargetRegistry:
     def for_kind(self, kind: str, where: str) -> Target:
         """The target loading saved files of `kind` (read from the file at `where`)."""
         target = self._by_kind(kind)
+        if target is None and self._deferred:
+            self._import_deferred()
+            target = self._by_kind(kind)
         if target is None:
             kinds = sorted(t.saved_kind for t in self._targets.values())
             raise ModuleFormatError(f"{where}: expected a saved module of kind {kinds}, got "
                                     f"{kind!r} (is its target registered?)")
         return target
+
+    def _import_deferred(self) -> None:
+        """Import every deferred target (a registered one of the same name stays)."""
+        deferred, self._deferred = self._deferred, {}
+        for name, importer in deferred.items():
+            self._targets.setdefault(name, importer())
 
     def _by_kind(self, kind: str) -> Target | None:
         return next((t for t in self._targets.values() if t.saved_kind == kind), None)

@@ -95,15 +95,6 @@ def transforms(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.array([[float(v) for v in row] for row in mat]) for mat in (at, g, bt))  # type: ignore[return-value]
 
 
-@cache
-def tap_combination(m: int) -> np.ndarray:
-    """[n², 9] float64: position (i, j) of G g Gᵀ is Σ G[i, k] G[j, l] g[k, l] over the nine taps
-    (k, l), so the transform of many filters is one product with their taps as columns."""
-    _, g, _ = transforms(m)
-    n = g.shape[0]
-    return np.einsum("ik,jl->ijkl", g, g).reshape(n * n, KERNEL * KERNEL)
-
-
 def winograd_conv2d(x: Term, w: Term, bias: Term, *residual: Term, pads=(0, 0, 0, 0), epilogue: Epilogue = (),
                     tile: int, strides=(1, 1), dilations=(1, 1), groups: int = 1) -> Term:
     """`fused_conv2d` computed with Winograd F(tile x tile, 3 x 3) (see the module docstring); same type."""

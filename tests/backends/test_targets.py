@@ -116,3 +116,20 @@ def test_registry_refuses_silent_replacement():
         registry.register(thief)
     assert registry.names() == ["toy"]
     assert registry.for_kind("toy-interp", "here") is TOY
+
+
+def test_a_deferred_target_is_imported_when_its_name_or_kind_is_first_asked_for():
+    imported: list[str] = []
+
+    def toy() -> Target:
+        imported.append("toy")
+        return TOY
+
+    by_name = TargetRegistry(deferred={"toy": toy})
+    assert by_name.names() == ["toy"] and not imported
+    assert by_name.get("toy") is TOY and imported == ["toy"]
+    by_kind = TargetRegistry(deferred={"toy": toy})
+    assert by_kind.for_kind("toy-interp", "here") is TOY and imported == ["toy", "toy"]
+    thief = Target("thief", "toy-interp", TOY.schedule, TOY.cost_model, TOY.build, TOY.load)
+    with pytest.raises(ft.FrittataError, match="expected a saved kind no other target loads"):
+        TargetRegistry(deferred={"toy": toy}).register(thief)

@@ -8,7 +8,7 @@ import pytest
 
 from frittata.errors import FrittataTypeError
 from frittata.terms import builders as tb
-from frittata.terms.winograd import tap_combination, transforms
+from frittata.terms.winograd import transforms
 
 
 @pytest.mark.parametrize("m", [2, 4])
@@ -27,14 +27,6 @@ def test_f2_has_the_integer_input_transform_of_the_literature():
     assert bt.tolist() == [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, -1, 0, 1]]
     assert at.tolist() == [[1, 1, 1, 0], [0, 1, -1, 1]]
     assert g.tolist() == [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
-
-
-def test_the_weight_transform_is_g_w_g_transposed_per_filter():
-    w = np.random.default_rng(0).standard_normal((5, 3, 3, 3)).astype(np.float32)
-    u = tap_combination(4) @ w.reshape(5, 3, 9).transpose(2, 1, 0).reshape(9, 15)
-    _, g, _ = transforms(4)
-    assert u.shape == (36, 15)
-    np.testing.assert_allclose(u[:, 2 * 5 + 4].reshape(6, 6), g @ w[4, 2] @ g.T, rtol=1e-12)
 
 
 def test_winograd_conv2d_has_the_fused_convolution_type():

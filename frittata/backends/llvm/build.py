@@ -1,20 +1,21 @@
 """`build(program) -> Module`: plan, emit, compile (each distinct kernel once, cached) and link
-a program for the host CPU."""
+a program for the host CPU.
+
+The planner, the emitters and the unit compiler are imported when `build` first runs, not with
+this module: `frittata.load` imports the llvm package (its target's loader) and needs none of
+them (they were a third of a fresh process's load of ResNet-18)."""
 
 from __future__ import annotations
 
 import os
 import re
 import time
+from typing import TYPE_CHECKING
 
 from frittata.backends import fileformat
 from frittata.backends.cross import CrossModule
 from frittata.backends.jit import Machine, host, saved_units
 from frittata.backends.kernel_cache import default_cache
-from frittata.backends.llvm import fastpath, indexing
-from frittata.backends.llvm.codegen import Emitted, emit_module
-from frittata.backends.llvm.native import Built, build_units
-from frittata.backends.llvm.plan import Plan, in_place_outputs, make_plan
 from frittata.backends.runtime import Module
 from frittata.errors import LoweringError
 from frittata.terms import expansion
@@ -22,6 +23,11 @@ from frittata.terms.dtypes import CORE_DTYPES
 from frittata.terms.program import Program
 from frittata.terms.term import Term
 from frittata.terms.walk import postorder
+
+if TYPE_CHECKING:
+    from frittata.backends.llvm.codegen import Emitted
+    from frittata.backends.llvm.native import Built
+    from frittata.backends.llvm.plan import Plan
 
 SLOWEST = 5
 HELPER = re.compile(r'^define [^@]*@"(fk_\w+\.\w+)"', re.MULTILINE)
@@ -36,6 +42,11 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
     say) gives a `CrossModule`, which exports and saves but does not run here. A program whose
     kernels the cost model prices below `serial_below` seconds runs on one thread (`compile`
     passes `runtime.SERIAL_BELOW_SECONDS`)."""
+    from frittata.backends.llvm import fastpath, indexing
+    from frittata.backends.llvm.codegen import emit_module
+    from frittata.backends.llvm.native import build_units
+    from frittata.backends.llvm.plan import in_place_outputs, make_plan
+
     check_dtypes(program)
     threads = max(1, int(threads or os.cpu_count() or 1))
     target = target or host()
