@@ -4,14 +4,16 @@ with symmetric per-tensor power-of-two scales, so that every requantization is a
 A quantized tensor is an int8 term q standing for q * 2^e.  A float tensor entering a layer
 is quantized as q(x) = cast(clip(round(x * 2^-e), -127, 127), int8).  The layers:
 
-  conv layer   [relu](batch_norm(conv2d(x, W)))    batch norm folded into W and a bias first,
-               or [relu](conv2d(x, W) [+ bias]), of one group or depthwise (one input
+  conv layer   [act](batch_norm(conv2d(x, W)))     batch norm folded into W and a bias first,
+               or [act](conv2d(x, W) [+ bias]), of one group or depthwise (one input
                channel per group; VTA runs the former, the host CPU the latter in integers)
-  dense layer  [relu](add(dense(x, W), b))
-      ->  cast(clip(right_shift([relu](contraction(q(x), Wq) + bq), k), -127, 127), int8)
+  dense layer  [act](add(dense(x, W), b))
+      ->  cast(clip(right_shift([relu](contraction(q(x), Wq) + bq), k), -127, hi), int8)
       with Wq = round(W * 2^-e_w) (int8), bq = round(b * 2^-(e_x+e_w)) (int32) and the shift
       k = e_y - e_x - e_w >= 0: exactly what the VTA tensorization rules map onto the GEMM
-      and the ALU, so consecutive layers hand int8 data to each other on the accelerator;
+      and the ALU, so consecutive layers hand int8 data to each other on the accelerator.
+      act is a relu, or a capped relu clip(0, c) (relu6), whose cap becomes hi =
+      round(c * 2^-e_y) (else hi = 127), so the clip joins the layer's epilogue;
   residual     [relu](add(a, b)) of two quantized tensors
       ->  both widened to int32 at the finer exponent (a left shift is a multiplication by
       a power of two), added, [relu], shifted to e_y, clipped and cast to int8 (host ops).
@@ -60,6 +62,8 @@ class Layer:
     bias: np.ndarray
     relu: bool
     conv: Term | None
+    cap: float | None = None
+    """The upper clip bound of a capped relu (relu6 = clip(0, 6)), None for a plain relu or none."""
 
 
 def _exponent(peak: float) -> int:
@@ -86,47 +90,55 @@ def _unrelu(t: Term) -> tuple[Term, bool]:
     return (t.args[0], True) if t.op == Op.RELU else (t, False)
 
 
+def _activation(t: Term) -> tuple[Term, bool, float | None]:
+    """(input, relu, cap) of a relu, of a capped relu clip(0, hi) (hi > 0: relu6) or of neither."""
+    if t.op == Op.CLIP and t.attr("lo") == 0 and t.attr("hi") > 0:
+        return t.args[0], True, float(t.attr("hi"))
+    return *_unrelu(t), None
+
+
 def _match_dense(node: Term) -> Layer | None:
-    t, relu = _unrelu(node)
+    t, relu, cap = _activation(node)
     if not (t.op == Op.ADD and t.dtype == "float32" and t.args[0].op == Op.DENSE
             and t.args[1].op == Op.PARAM and t.args[0].args[1].op == Op.PARAM):
         return None
     dense, bias = t.args
     w = dense.args[1]
-    return Layer(dense.args[0], w.attr("ref").name, _data(w), _data(bias), relu, None)
+    return Layer(dense.args[0], w.attr("ref").name, _data(w), _data(bias), relu, None, cap)
 
 
 def _match_conv(node: Term) -> Layer | None:
-    """[relu](conv2d(x, W) [+ bias]) or [relu](batch_norm(conv2d(x, W))), W and the rest parameters.
+    """[act](conv2d(x, W) [+ bias]) or [act](batch_norm(conv2d(x, W))), W and the rest
+    parameters, act a relu or a capped relu (`_activation`).
 
     A batch norm is folded into W and a bias; a bias is a parameter of C or (C, 1, 1) elements,
     possibly reshaped (what ONNX Conv imports as).
     """
-    t, relu = _unrelu(node)
+    t, relu, cap = _activation(node)
     if t.dtype != "float32":
         return None
     match t.op:
         case Op.CONV2D:
-            return _plain_conv(t, np.zeros(t.shape[1]), relu)
+            return _plain_conv(t, np.zeros(t.shape[1]), relu, cap)
         case Op.ADD if t.args[0].op == Op.CONV2D and (bias := _bias(t.args[1], t.shape[1])) is not None:
-            return _plain_conv(t.args[0], bias, relu)
+            return _plain_conv(t.args[0], bias, relu, cap)
         case Op.BATCH_NORM if all(a.op == Op.PARAM for a in t.args[1:]) and t.args[0].op == Op.CONV2D:
             gamma, beta, mean, var = (_data(a).astype(np.float64) for a in t.args[1:])
             scale = gamma / np.sqrt(var + t.attr("eps"))
-            layer = _plain_conv(t.args[0], beta - mean * scale, relu)
+            layer = _plain_conv(t.args[0], beta - mean * scale, relu, cap)
             return None if layer is None else Layer(layer.x, layer.name, layer.weight * scale.reshape(-1, 1, 1, 1),
-                                                    layer.bias, relu, layer.conv)
+                                                    layer.bias, relu, layer.conv, cap)
         case _:
             return None
 
 
-def _plain_conv(conv: Term, bias: np.ndarray, relu: bool) -> Layer | None:
-    """The layer of a dense (one group) or depthwise (one input channel per group) convolution;
-    other grouped convolutions stay float (the CPU has int8 kernels for these two only)."""
+def _plain_conv(conv: Term, bias: np.ndarray, relu: bool, cap: float | None) -> Layer | None:
+    """The layer of a convolution of one group or a depthwise one (one input channel per group);
+    other grouped convolutions stay float."""
     groups = conv.attr("groups")
     if conv.args[1].op != Op.PARAM or groups not in (1, conv.args[0].shape[1]):
         return None
-    return Layer(conv.args[0], conv.args[1].attr("ref").name, _data(conv.args[1]), bias, relu, conv)
+    return Layer(conv.args[0], conv.args[1].attr("ref").name, _data(conv.args[1]), bias, relu, conv, cap)
 
 
 def _bias(t: Term, channels: int) -> np.ndarray | None:
@@ -148,9 +160,15 @@ def _accumulate(layer: Layer, x: Term, w: Term, exp: int) -> Term:
     return tb.add(conv, tb.param(f"{layer.name}:bq", bias.reshape(1, -1, 1, 1)))
 
 
-def _requantize(acc: Term, relu: bool, shift: int) -> Term:
+def _requantize(acc: Term, relu: bool, shift: int, hi: int = QMAX) -> Term:
     acc = tb.relu(acc) if relu else acc
-    return tb.cast(tb.clip(tb.right_shift(acc, shift), -QMAX, QMAX), "int8")
+    return tb.cast(tb.clip(tb.right_shift(acc, shift), -QMAX, hi), "int8")
+
+
+def _cap_code(layer: Layer, e_y: int) -> int:
+    """The int8 code of the layer's cap at exponent e_y (rounded as the quantization of a
+    value at the cap), QMAX without a cap."""
+    return QMAX if layer.cap is None else min(QMAX, round(layer.cap * 2.0 ** -e_y))
 
 
 def _widen(a: Quantized, exp: int) -> Term:
@@ -176,8 +194,12 @@ class _Quantizer:
             self.ints[id(original)] = Quantized(tb.cast(tb.clip(tb.round(x), -QMAX, QMAX), "int8"), e)
         return self.ints[id(original)]
 
+    def match(self, node: Term) -> Layer | None:
+        """The layer `node` ends, if it ends one."""
+        return _match_conv(node) or _match_dense(node)
+
     def visit(self, node: Term) -> None:
-        layer = _match_conv(node) or _match_dense(node)
+        layer = self.match(node)
         if layer is not None:
             self._produce(node, self._layer(layer, self.peaks[id(node)]))
         elif self._is_residual(node):
@@ -195,7 +217,7 @@ class _Quantizer:
         e_y = max(_exponent(peak_out), x.exp + e_w)
         wq = tb.param(f"{layer.name}:q", np.clip(np.rint(layer.weight * 2.0 ** -e_w), -QMAX, QMAX).astype(np.int8))
         acc = _accumulate(layer, x.q, wq, x.exp + e_w)
-        return Quantized(_requantize(acc, layer.relu, e_y - x.exp - e_w), e_y)
+        return Quantized(_requantize(acc, layer.relu, e_y - x.exp - e_w, _cap_code(layer, e_y)), e_y)
 
     def _is_residual(self, node: Term) -> bool:
         t, _ = _unrelu(node)
@@ -241,8 +263,14 @@ class LowBitQuantizer(_Quantizer):
     def hi(self) -> int:
         return (1 << self.activation_bits) - 1
 
+    def match(self, node: Term) -> Layer | None:
+        """`_Quantizer.match` without capped relus: a low-bit layer's activations are unsigned
+        codes up to 2^bits - 1, so a relu6 after one stays a float op."""
+        layer = super().match(node)
+        return None if layer is None or layer.cap is not None else layer
+
     def visit(self, node: Term) -> None:
-        layer = _match_conv(node) or _match_dense(node)
+        layer = self.match(node)
         if layer is not None and self._lowbit(node, layer):
             self._produce(node, self._lowbit_layer(node, layer))
         elif node.op in INTEGER_PASS and id(node.args[0]) in self.ints:

@@ -142,17 +142,23 @@ def test_depthwise_convs_are_quantized_and_the_whole_block_is_bit_exact_on_vta()
     """MobileNetV2's inverted residual block: its depthwise conv is int8 too (a float one sums
     in another order in LLVM than in numpy, so an output landing on a rounding boundary
     quantizes one step apart), so VTA (the 1x1 convs) with the host CPU (the depthwise conv,
-    in integers) matches the interpreter bit for bit."""
+    in integers) matches the interpreter bit for bit.  The relu6s join their layers' integer
+    clips (no float clip(0, 6) left).  Measured: largest error 0.030-0.035 of the largest output
+    (0.036-0.043 when the relu6s were float ops between layers)."""
     rng = np.random.default_rng(4)
     program = _inverted_residual(rng, 16, 64, 14)
     quantized = ft.quantize(program, _inputs(rng, (1, 16, 14, 14), 2))
     convs = [t for t in quantized.terms() if t.op == Op.CONV2D]
     assert [c.attr("groups") for c in convs].count(64) == 1
     assert all(c.args[0].dtype == c.args[1].dtype == "int8" for c in convs)
+    assert not [t for t in quantized.terms() if t.op == Op.CLIP and t.dtype == "float32" and t.attr("lo") == 0]
     module = ft.compile(quantized, target="vta")
     assert module.report["backend"]["split"]["vta"].count("vta_conv2d") == 2
     for x in _inputs(rng, (1, 16, 14, 14), 3):
-        np.testing.assert_array_equal(module.run(**x)["y"], ft.evaluate(quantized, x)["y"])
+        want = ft.evaluate(quantized, x)["y"]
+        np.testing.assert_array_equal(module.run(**x)["y"], want)
+        reference = ft.evaluate(program, x)["y"]
+        assert np.abs(want - reference).max() < 0.04 * np.abs(reference).max()
 
 
 def test_the_mlp_bounds_catch_a_quantizer_that_loses_one_bit_per_layer(monkeypatch, rng):
