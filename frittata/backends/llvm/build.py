@@ -1,5 +1,6 @@
 """`build(program) -> Module`: plan, emit, compile (each distinct kernel once, cached) and link
-a program for the host CPU.
+a program for the host CPU. The kernels compile while the next ones are emitted, so the
+report's `emit_s` is planning and emission and `compile_s` the wait for the units after it.
 
 The planner, the emitters and the unit compiler are imported when `build` first runs, not with
 this module: `frittata.load` imports the llvm package (its target's loader) and needs none of
@@ -44,20 +45,26 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
     passes `runtime.SERIAL_BELOW_SECONDS`)."""
     from frittata.backends.llvm import fastpath, indexing
     from frittata.backends.llvm.codegen import emit_module
-    from frittata.backends.llvm.native import build_units
-    from frittata.backends.llvm.plan import in_place_outputs, make_plan
+    from frittata.backends.llvm.native import ENTRY_SPEED, UnitBuilds, speed
+    from frittata.backends.llvm.plan import Step, in_place_outputs, make_plan
 
     check_dtypes(program)
     threads = max(1, int(threads or os.cpu_count() or 1))
     target = target or host()
     start = time.perf_counter()
     plan = make_plan(program, lambda t: fastpath.scratch_bytes(t, target.lanes))
-    emitted = emit_module(plan, target)
-    emit_done = time.perf_counter()
-    fast = [s.copy_of is None and fastpath.schedule(s.term, target.lanes) is not None for s in plan.steps]
-    vectorized = frozenset(call.symbol for call, is_fast in zip(emitted.calls, fast) if is_fast)
-    built = build_units(emitted, target, default_cache(), vectorized)
+
+    def is_fast(s: Step) -> bool:
+        return s.copy_of is None and fastpath.schedule(s.term, target.lanes) is not None
+
+    with UnitBuilds(target, default_cache()) as builds:
+        emitted = emit_module(plan, target,
+                              on_kernel=lambda symbol, text, s: builds.add(symbol, text, speed(is_fast(s))))
+        builds.add("entry", emitted.entry, ENTRY_SPEED)
+        emit_done = time.perf_counter()
+        built = builds.finish()
     compiled = time.perf_counter()
+    fast = [is_fast(s) for s in plan.steps]
     steps = step_facts(program, plan, [call.step for call in emitted.calls])
     modelled = sum(step["model_s"] or 0.0 for step in steps)
     meta = {

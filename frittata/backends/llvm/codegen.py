@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -31,7 +32,7 @@ from frittata.backends.jit import ENTRY, PROFILE_ENTRY, Machine
 from frittata.backends.llvm.irutil import I8, I32, I64, PTR, VOID, i64, if_then, intrinsic
 from frittata.backends.llvm.kernel import KERNEL_TYPE, Kernel
 from frittata.backends.llvm.lower import lower_step
-from frittata.backends.llvm.plan import Plan
+from frittata.backends.llvm.plan import Plan, Step
 
 SPINS = 2000
 BARRIER = "frittata_barrier"
@@ -77,7 +78,10 @@ def split_units(text: str) -> dict[str, str]:
     return {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in parts}
 
 
-def emit_module(plan: Plan, target: Machine, name: str = "frittata") -> Emitted:
+def emit_module(plan: Plan, target: Machine, name: str = "frittata",
+                on_kernel: Callable[[str, str, Step], None] | None = None) -> Emitted:
+    """The units of `plan`; `on_kernel(symbol, text, step)` is told of each distinct kernel as
+    soon as it is emitted (the build compiles it while the next ones are emitted)."""
     kernels: dict[str, str] = {}
     calls = []
     for index, step in enumerate(plan.steps):
@@ -89,7 +93,10 @@ def emit_module(plan: Plan, target: Machine, name: str = "frittata") -> Emitted:
         lower_step(kernel, plan, step)
         kernel.finish()
         symbol, text = _named_by_hash(kernel.text(), step_name)
-        kernels.setdefault(symbol, text)
+        if symbol not in kernels:
+            kernels[symbol] = text
+            if on_kernel is not None:
+                on_kernel(symbol, text, step)
         calls.append(Call(step_name, symbol, tuple(kernel.buffers), time.perf_counter() - start))
     slots, params = _compact_slots(plan, calls)
     return Emitted(kernels, calls, _emit_entry(name, target, calls, slots), params)
