@@ -200,7 +200,8 @@ def depthwise_schedule(out: TensorType, lanes: int) -> Schedule:
     """The depthwise kernel's tiling of a convolution with one input channel per group."""
     ow = out.shape[3]
     nr = min(DEPTHWISE_VECTORS, max(1, math.ceil(ow / lanes))) * lanes
-    return {"kernel": DEPTHWISE, "vec": lanes, "ow_block": nr, "ow_tail": ow % nr, "parallel": "channel"}
+    return {"kernel": DEPTHWISE, "vec": lanes, "ow_block": nr, "ow_tail": ow % nr, "oh_block": 1,
+            "parallel": "channel"}
 
 
 def winograd_schedule(x: TensorType, out: TensorType, attrs: dict[str, Any], lanes: int) -> Schedule:

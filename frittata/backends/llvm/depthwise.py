@@ -1,25 +1,32 @@
 """Vectorized float32 depthwise convolution (one input channel per group) with a fused epilogue.
 
 Output channel o reads input channel c = o // m (m = O / C, the channel multiplier). The thread
-that owns channel c first copies its zero-padded plane into scratch, rows of `wp` floats (wide
-enough for the last tile's over-read), so no load of the tile loop needs a bounds check:
+that owns channel c copies the zero-padded rows of its plane into a ring of S rows in scratch as
+the output rows come to need them, so no load of the tile loop needs a bounds check. A ring row
+holds a padded row split into its sw column phases (phase q: padded columns q, q + sw, ...), each
+`pw` floats wide (the image, its pads, and the last vector's reach):
 
-    xp[c][i][j] = x[n, c, i - top, j - left]   (zero outside the image)
+    ring[p % S][q][j] = x[n, c, p - top, j*sw + q - left]        (zero outside the image)
 
-then sweeps the output rows in tiles of NV vectors of L consecutive pixels, the kh x kw weights
-of o splat once per channel:
+so the taps of L consecutive output pixels are L consecutive floats of one phase, whatever the
+column stride: tap s of output column ow is padded column ow*sw + s*dw, phase (s*dw) % sw,
+index ow + (s*dw) // sw. A tile is RB output rows by NV vectors of L pixels (`oh_block`,
+`ow_block`); each tap vector is loaded once per tile and feeds every row of the tile that reads
+it, with the kh x kw weights of o splat once per channel:
 
-    acc[v] = sum_{r,s} splat(w[o, 0, r, s]) * xp[c][oh*sh + r*dh][(ow0 + v*L + lane)*sw + s*dw]
-    out[n, o, oh, ow0 + v*L + lane] = epilogue(acc[v] + bias[o])     (residual add, relu, clip)
+    acc[i][v] = sum_{r,s} splat(w[o, 0, r, s]) * ring[(oh0 + i)*sh + r*dh][phase s][ow0 + v*L + lane + (s*dw)//sw]
+    out[n, o, oh0 + i, ow0 + v*L + lane] = epilogue(acc[i][v] + bias[o])   (residual add, activations)
 
-With a column stride sw > 1 a vector of taps is sw*L consecutive floats keeping every sw-th.
-The last tile of a row (OW % NR pixels, known at compile time) has fewer vectors and stores its
-last partial vector lane by lane. Threads split the input channels and each pads the planes it
-reads, so no barrier is needed:
+The ring holds the S = (RB - 1)*sh + (kh - 1)*dh + 1 rows one block of RB output rows reads; a
+block fills the rows its predecessor did not hold. The last column tile (OW % NR pixels, known
+at compile time) has fewer vectors and stores its last partial vector under a mask; the last
+row block (OH % RB rows) has fewer rows. Threads split the input channels; each channel has its
+own ring, so no barrier is needed:
 
-    for n:  for c in this thread's share of C:
-              pad plane c
-              for o in c*m .. c*m + m:  for oh:  full tiles;  tail tile
+    for c in this thread's share of C:  for n:
+        for each block of RB output rows:
+            fill the ring rows the block reads and the ring does not hold yet
+            for o in c*m .. c*m + m:  full column tiles;  tail tile
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
-from frittata.backends.llvm.irutil import F32, I1, I32, I64, PTR, VOID, for_range, i64, intrinsic, zero_floats
+from frittata.backends.llvm.irutil import F32, I1, I32, PTR, VOID, for_range, i64, if_then, intrinsic, smin, zero_floats
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat, vector_step
 from frittata.backends.llvm.plan import Step
@@ -38,167 +45,265 @@ from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
 
+RING_BYTES = 4096
+"""A channel's ring of padded rows at most, unless one block's rows need more: rows are filled
+this far ahead of their first reader, so its loads do not wait on the stores that filled them
+(filled just before, a 14x14 plane ran at half the speed), and the ring stays in L1."""
+
+
 @dataclass(frozen=True)
 class Geometry(ConvShape):
-    """The depthwise convolution's sizes and its tiling (NV vectors of `lanes` pixels)."""
+    """The depthwise convolution's sizes and its tiling: RB rows by NV vectors of `lanes` pixels."""
 
     lanes: int
     nv: int
+    rb: int
 
     @classmethod
     def of(cls, term: Term, schedule: dict) -> Geometry:
         """The depthwise convolution `term` tiled as its schedule (`cpu_schedules.depthwise_schedule`) says."""
-        return cls(**ConvShape.fields(term), lanes=schedule["vec"], nv=schedule["ow_block"] // schedule["vec"])
+        return cls(**ConvShape.fields(term), lanes=schedule["vec"], nv=schedule["ow_block"] // schedule["vec"],
+                   rb=schedule["oh_block"])
 
     @property
     def nr(self) -> int:
         return self.nv * self.lanes
 
     @property
-    def hp(self) -> int:
-        return self.h + self.pads[0] + self.pads[2]
+    def reach(self) -> int:
+        """Padded rows one output row reads."""
+        return (self.kh - 1) * self.dilations[0] + 1
 
     @property
-    def wp(self) -> int:
-        """Padded row length: the image with its pads, or the last vector's reach if longer."""
+    def last(self) -> int:
+        """Padded rows the output reads: rows [0, last)."""
+        return (self.oh - 1) * self.strides[0] + self.reach
+
+    @property
+    def lead(self) -> int:
+        """Rows filled ahead of the block that first reads them: one block's input rows, or as
+        many more as keep the ring within `RING_BYTES`."""
+        needed = (self.rb - 1) * self.strides[0] + self.reach
+        return max(self.rb * self.strides[0], RING_BYTES // (4 * self.row) - needed)
+
+    @property
+    def ring(self) -> int:
+        """Rows of the ring: those one block of RB output rows reads, and the lead (no more than
+        the output reads)."""
+        return min(self.last, (self.rb - 1) * self.strides[0] + self.reach + self.lead)
+
+    @property
+    def pw(self) -> int:
+        """Floats of one column phase of a padded row: the image with its left pad, or the last
+        vector's reach if longer."""
+        sw = self.strides[1]
         vectors = -(-self.ow // self.lanes)
-        reach = vectors * self.lanes * self.strides[1] + (self.kw - 1) * self.dilations[1]
-        return max(self.w + self.pads[1] + self.pads[3], reach)
+        chunks = -(-self.w // (sw * self.lanes))
+        return max(chunks * self.lanes + (sw - 1 + self.pads[1]) // sw,
+                   vectors * self.lanes + (self.kw - 1) * self.dilations[1] // sw)
 
     @property
-    def plane(self) -> int:
-        return self.hp * self.wp
+    def row(self) -> int:
+        """Floats of one ring row (its sw phases)."""
+        return self.strides[1] * self.pw
 
 
 def scratch_bytes(term: Term, schedule: dict) -> int:
-    """One padded plane per input channel."""
+    """One ring of padded rows per input channel."""
     g = Geometry.of(term, schedule)
-    return g.c * g.plane * 4
+    return g.c * g.ring * g.row * 4
 
 
 def lower(k: Kernel, step: Step, args: list[View], schedule: dict) -> None:
     t, g = step.term, Geometry.of(step.term, schedule)
     fused = t.op == Op.FUSED_CONV2D
-    steps = t.attr("epilogue") if fused else ()
     ptr, b = k.base, k.b
     assert step.scratch is not None
     scratch, x, w, out = ptr(step.scratch), ptr(args[0].buf), ptr(args[1].buf), ptr(step.out)
-    bias = ptr(args[2].buf) if fused else None
-    residual = ptr(args[3].buf) if len(args) > 3 else None
-    mult, taps = g.o // g.c, g.kh * g.kw
+    io = Io(x, w, ptr(args[2].buf) if fused else None, out, ptr(args[3].buf) if len(args) > 3 else None,
+            t.attr("epilogue") if fused else ())
     lo, hi = k.split(g.c)
-    with for_range(b, 0, g.n, name="n") as n:
-        with for_range(b, lo, hi, name="c") as c:
-            plane = b.gep(scratch, [b.mul(c, i64(g.plane))], source_etype=F32)
-            _emit_pad(b, g, b.gep(x, [b.mul(b.add(b.mul(n, i64(g.c)), c), i64(g.h * g.w))], source_etype=F32), plane)
-            with for_range(b, 0, mult, name="m") as j:
-                o = b.add(b.mul(c, i64(mult)), j)
-                weights = [splat(b, b.load(b.gep(w, [b.add(b.mul(o, i64(taps)), i64(i))], source_etype=F32), typ=F32),
-                                 g.lanes) for i in range(taps)]
-                shift = None if bias is None else splat(b, b.load(b.gep(bias, [o], source_etype=F32), typ=F32), g.lanes)
-                at = b.mul(b.add(b.mul(n, i64(g.o)), o), i64(g.oh * g.ow))
-                channel = Channel(plane, weights, shift, steps, b.gep(out, [at], source_etype=F32),
-                                  None if residual is None else b.gep(residual, [at], source_etype=F32))
-                _emit_rows(b, g, channel)
+    with for_range(b, lo, hi, name="c") as c:
+        ring = b.gep(scratch, [b.mul(c, i64(g.ring * g.row))], source_etype=F32)
+        weights = _channel(b, g, io, c, i64(0)) if g.o == g.c else None
+        with for_range(b, 0, g.n, name="n") as n:
+            src = b.gep(x, [b.mul(b.add(b.mul(n, i64(g.c)), c), i64(g.h * g.w))], source_etype=F32)
+            blocks, tail = divmod(g.oh, g.rb)
+            if blocks:
+                with for_range(b, 0, blocks, name="block") as block:
+                    _emit_block(b, g, io, Rows(src, ring, n, c, b.mul(block, i64(g.rb)), g.rb), weights)
+            if tail:
+                _emit_block(b, g, io, Rows(src, ring, n, c, i64(blocks * g.rb), tail), weights)
+
+
+@dataclass(frozen=True)
+class Io:
+    """The kernel's buffers (bias and residual None when absent) and its epilogue steps."""
+
+    x: ir.Value
+    w: ir.Value
+    bias: ir.Value | None
+    out: ir.Value
+    residual: ir.Value | None
+    steps: tuple
+
+
+@dataclass(frozen=True)
+class Rows:
+    """One block of output rows: the image plane and ring it reads, its image and input channel,
+    its first output row and (compile-time) row count."""
+
+    src: ir.Value
+    ring: ir.Value
+    n: ir.Value
+    c: ir.Value
+    oh0: ir.Value
+    count: int
 
 
 @dataclass(frozen=True)
 class Channel:
-    """What one output channel's rows read and write: its padded input plane, its splat
-    weights and bias, its epilogue steps, its output plane and residual plane."""
+    """One output channel's splat weights (kh x kw) and splat bias (None without one)."""
 
-    plane: ir.Value
     weights: list
     bias: ir.Value | None
-    steps: tuple
-    out: ir.Value
-    residual: ir.Value | None
 
 
-def _emit_pad(b: ir.IRBuilder, g: Geometry, src, plane) -> None:
-    """Zero rows above and below the image; image rows copied between zeroed pad columns."""
-    top, left = g.pads[0], g.pads[1]
-    right = g.wp - left - g.w
-    with for_range(b, 0, top, name="top") as i:
-        zero_floats(b, b.gep(plane, [b.mul(i, i64(g.wp))], source_etype=F32), g.wp)
-    with for_range(b, 0, g.h, name="row") as i:
-        dst = b.gep(plane, [b.mul(b.add(i, i64(top)), i64(g.wp))], source_etype=F32)
-        zero_floats(b, dst, left)
-        _copy(b, b.gep(dst, [i64(left)], source_etype=F32), b.gep(src, [b.mul(i, i64(g.w))], source_etype=F32), g.w)
-        zero_floats(b, b.gep(dst, [i64(left + g.w)], source_etype=F32), right)
-    with for_range(b, top + g.h, g.hp, name="bottom") as i:
-        zero_floats(b, b.gep(plane, [b.mul(i, i64(g.wp))], source_etype=F32), g.wp)
+def _channel(b: ir.IRBuilder, g: Geometry, io: Io, c, j) -> Channel:
+    """The splat weights and bias of output channel c*m + j."""
+    o = b.add(b.mul(c, i64(g.o // g.c)), j)
+    taps = g.kh * g.kw
+    weights = [splat(b, b.load(b.gep(io.w, [b.add(b.mul(o, i64(taps)), i64(i))], source_etype=F32), typ=F32),
+                     g.lanes) for i in range(taps)]
+    bias = None if io.bias is None else splat(b, b.load(b.gep(io.bias, [o], source_etype=F32), typ=F32), g.lanes)
+    return Channel(weights, bias)
 
 
-def _copy(b: ir.IRBuilder, dst, src, floats: int) -> None:
-    memcpy = intrinsic(b.module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, I64, I1])
-    b.call(memcpy, [dst, src, i64(4 * floats), ir.Constant(I1, 0)])
+def _emit_block(b: ir.IRBuilder, g: Geometry, io: Io, rows: Rows, weights: Channel | None) -> None:
+    """Fill the ring rows the block needs, then every output channel's tiles of the block."""
+    sh = g.strides[0]
+    first = b.mul(rows.oh0, i64(sh))
+    ahead = lambda output_row: smin(b, i64(g.last), b.add(b.mul(output_row, i64(sh)), i64(g.reach + g.lead)))  # noqa: E731
+    lo = b.select(b.icmp_signed("==", rows.oh0, i64(0)), i64(0), ahead(b.sub(rows.oh0, i64(1))))
+    with for_range(b, lo, ahead(b.add(rows.oh0, i64(rows.count - 1))), name="fill") as p:
+        _emit_fill(b, g, rows, p)
+    ring_rows = {i * sh + r * g.dilations[0] for i in range(rows.count) for r in range(g.kh)}
+    at = {rr: b.gep(rows.ring, [b.mul(b.urem(b.add(first, i64(rr)), i64(g.ring)), i64(g.row))], source_etype=F32)
+          for rr in sorted(ring_rows)}
+    mult = g.o // g.c
+    if weights is not None:
+        _emit_tiles(b, g, io, rows, at, weights, rows.c)
+        return
+    with for_range(b, 0, mult, name="m") as j:
+        _emit_tiles(b, g, io, rows, at, _channel(b, g, io, rows.c, j), b.add(b.mul(rows.c, i64(mult)), j))
 
 
-def _emit_rows(b: ir.IRBuilder, g: Geometry, ch: Channel) -> None:
-    """Every output row of one channel: its full tiles, then its tail tile."""
+def _emit_fill(b: ir.IRBuilder, g: Geometry, rows: Rows, p) -> None:
+    """Padded row p into ring slot p % S: its image row split into column phases, or zeros."""
+    slot = b.gep(rows.ring, [b.mul(b.urem(p, i64(g.ring)), i64(g.row))], source_etype=F32)
+    image_row = b.sub(p, i64(g.pads[0]))
+    inside = b.icmp_unsigned("<", image_row, i64(g.h))
+    with if_then(b, b.not_(inside), name="pad"):
+        zero_floats(b, slot, g.row)
+    with if_then(b, inside, name="image"):
+        _emit_phases(b, g, b.gep(rows.src, [b.mul(image_row, i64(g.w))], source_etype=F32), slot)
+
+
+def _emit_phases(b: ir.IRBuilder, g: Geometry, src, slot) -> None:
+    """Image row `src` into the column phases of `slot`, sw*L floats at a time (the last chunk
+    read under a mask, its missing lanes stored as zeros), and zeros on either side of the image
+    in each phase."""
+    sw, left, lanes = g.strides[1], g.pads[1], g.lanes
+    chunks, rest = divmod(g.w, sw * lanes)
+    if chunks:
+        with for_range(b, 0, chunks, name="chunk") as m:
+            _emit_chunk(b, g, src, slot, m, sw * lanes)
+    if rest:
+        _emit_chunk(b, g, src, slot, i64(chunks), rest)
+    for q in range(sw):
+        held = [(i + left) // sw for i in range(chunks * sw * lanes + (sw * lanes if rest else 0))
+                if (i + left) % sw == q]
+        start, stop = (held[0], held[-1] + 1) if held else (g.pw, g.pw)
+        zero_floats(b, b.gep(slot, [i64(q * g.pw)], source_etype=F32), start)
+        zero_floats(b, b.gep(slot, [i64(q * g.pw + stop)], source_etype=F32), g.pw - stop)
+
+
+def _emit_chunk(b: ir.IRBuilder, g: Geometry, src, slot, m, valid: int) -> None:
+    """Image columns m*sw*L .. + sw*L (the first `valid` of them read, the rest zero) into the
+    column phases: lanes q, q + sw, ... are padded columns of phase (q + left) % sw."""
+    sw, left, lanes = g.strides[1], g.pads[1], g.lanes
+    wide = ir.VectorType(F32, sw * lanes)
+    block = _load_partial(b, b.gep(src, [b.mul(m, i64(sw * lanes))], source_etype=F32), sw * lanes, valid)
+    for q in range(sw):
+        keep = ir.Constant(ir.VectorType(I32, lanes), list(range(q, sw * lanes, sw)))
+        phase = block if sw == 1 else b.shuffle_vector(block, ir.Constant(wide, ir.Undefined), keep)
+        index = b.add(b.mul(m, i64(lanes)), i64((q + left) % sw * g.pw + (q + left) // sw))
+        b.store(phase, b.gep(slot, [index], source_etype=F32), align=4)
+
+
+def _emit_tiles(b: ir.IRBuilder, g: Geometry, io: Io, rows: Rows, at: dict, ch: Channel, o) -> None:
+    """Output channel o's rows of the block: its full column tiles, then its tail tile."""
     tiles, tail = divmod(g.ow, g.nr)
-    with for_range(b, 0, g.oh, name="oh") as oh:
-        row = b.gep(ch.plane, [b.mul(oh, i64(g.strides[0] * g.wp))], source_etype=F32)
-        out_row = b.mul(oh, i64(g.ow))
-        if tiles:
-            with for_range(b, 0, tiles, name="tile") as t:
-                _emit_tile(b, g, ch, row, out_row, b.mul(t, i64(g.nr)), g.nr)
-        if tail:
-            _emit_tile(b, g, ch, row, out_row, i64(tiles * g.nr), tail)
+    plane = b.mul(b.add(b.mul(rows.n, i64(g.o)), o), i64(g.oh * g.ow))
+    first = b.add(plane, b.mul(rows.oh0, i64(g.ow)))
+    if tiles:
+        with for_range(b, 0, tiles, name="tile") as t:
+            _emit_tile(b, g, io, rows.count, at, ch, first, b.mul(t, i64(g.nr)), g.nr)
+    if tail:
+        _emit_tile(b, g, io, rows.count, at, ch, first, i64(tiles * g.nr), tail)
 
 
-def _emit_tile(b: ir.IRBuilder, g: Geometry, ch: Channel, row, out_row, ow0, pixels: int) -> None:
-    """`pixels` outputs of one row from pixel ow0: accumulate the taps, apply the epilogue, store."""
+def _emit_tile(b: ir.IRBuilder, g: Geometry, io: Io, count: int, at: dict, ch: Channel, first, ow0,
+               pixels: int) -> None:
+    """`count` rows by `pixels` outputs from column ow0: accumulate the taps (each tap vector
+    loaded once for every row that reads it), apply the epilogue, store."""
     vec = ir.VectorType(F32, g.lanes)
     fma = intrinsic(b.module, f"llvm.fmuladd.v{g.lanes}f32", vec, [vec, vec, vec])
     vectors = -(-pixels // g.lanes)
-    acc = [ir.Constant(vec, [0.0] * g.lanes)] * vectors
-    for r in range(g.kh):
+    sh, sw, dh, dw = *g.strides, *g.dilations
+    acc = [[ir.Constant(vec, [0.0] * g.lanes)] * vectors for _ in range(count)]
+    for rr in sorted(at):
+        readers = [(i, (rr - i * sh) // dh) for i in range(count)
+                   if 0 <= rr - i * sh < g.reach and (rr - i * sh) % dh == 0]
         for s in range(g.kw):
-            weight = ch.weights[r * g.kw + s]
+            column = b.add(ow0, i64((s * dw) % sw * g.pw + (s * dw) // sw))
             for v in range(vectors):
-                column = b.add(b.mul(b.add(ow0, i64(v * g.lanes)), i64(g.strides[1])), i64(s * g.dilations[1]))
-                taps = b.gep(row, [b.add(i64(r * g.dilations[0] * g.wp), column)], source_etype=F32)
-                acc[v] = b.call(fma, [weight, _load_taps(b, g, taps), acc[v]])
-    for v in range(vectors):
-        valid = min(g.lanes, pixels - v * g.lanes)
-        at = b.add(out_row, b.add(ow0, i64(v * g.lanes)))
-        value = acc[v] if ch.bias is None else b.fadd(acc[v], ch.bias)
-        for step in ch.steps:
-            residual = None
-            if step == ("add",):
-                residual = _load_partial(b, g, b.gep(ch.residual, [at], source_etype=F32), valid)
-            value = vector_step(b, g.lanes, step, value, residual)
-        _store_partial(b, value, b.gep(ch.out, [at], source_etype=F32), valid)
+                tap = b.load(b.gep(at[rr], [b.add(column, i64(v * g.lanes))], source_etype=F32), typ=vec, align=4)
+                for i, r in readers:
+                    acc[i][v] = b.call(fma, [ch.weights[r * g.kw + s], tap, acc[i][v]])
+    for i in range(count):
+        out_row = b.add(first, i64(i * g.ow))
+        for v in range(vectors):
+            valid = min(g.lanes, pixels - v * g.lanes)
+            here = b.add(out_row, b.add(ow0, i64(v * g.lanes)))
+            value = acc[i][v] if ch.bias is None else b.fadd(acc[i][v], ch.bias)
+            for step in io.steps:
+                residual = None
+                if step == ("add",):
+                    residual = _load_partial(b, b.gep(io.residual, [here], source_etype=F32), g.lanes, valid)
+                value = vector_step(b, g.lanes, step, value, residual)
+            _store_partial(b, value, b.gep(io.out, [here], source_etype=F32), valid)
 
 
-def _load_taps(b: ir.IRBuilder, g: Geometry, at) -> ir.Value:
-    """L taps from `at`: consecutive floats, or every sw-th of sw*L consecutive ones."""
-    sw = g.strides[1]
-    if sw == 1:
-        return b.load(at, typ=ir.VectorType(F32, g.lanes), align=4)
-    wide = b.load(at, typ=ir.VectorType(F32, sw * g.lanes), align=4)
-    keep = ir.Constant(ir.VectorType(I32, g.lanes), [lane * sw for lane in range(g.lanes)])
-    return b.shuffle_vector(wide, ir.Constant(wide.type, ir.Undefined), keep)
+def _mask(lanes: int, valid: int) -> ir.Constant:
+    return ir.Constant(ir.VectorType(I1, lanes), [int(lane < valid) for lane in range(lanes)])
 
 
-def _load_partial(b: ir.IRBuilder, g: Geometry, at, valid: int) -> ir.Value:
-    """A vector whose first `valid` lanes are read from `at` (the rest zero)."""
-    vec = ir.VectorType(F32, g.lanes)
-    if valid == g.lanes:
+def _load_partial(b: ir.IRBuilder, at, lanes: int, valid: int) -> ir.Value:
+    """A vector of `lanes` floats whose first `valid` are read from `at` (the rest zero, not read)."""
+    vec = ir.VectorType(F32, lanes)
+    if valid == lanes:
         return b.load(at, typ=vec, align=4)
-    value: ir.Value = ir.Constant(vec, [0.0] * g.lanes)
-    for lane in range(valid):
-        scalar = b.load(b.gep(at, [i64(lane)], source_etype=F32), typ=F32)
-        value = b.insert_element(value, scalar, ir.Constant(I32, lane))
-    return value
+    load = intrinsic(b.module, f"llvm.masked.load.v{lanes}f32.p0", vec, [PTR, I32, ir.VectorType(I1, lanes), vec])
+    return b.call(load, [at, ir.Constant(I32, 4), _mask(lanes, valid), ir.Constant(vec, [0.0] * lanes)])
 
 
 def _store_partial(b: ir.IRBuilder, value: ir.Value, at, valid: int) -> None:
     """Store the first `valid` lanes of `value` at `at` (a whole vector when all are)."""
-    if valid == value.type.count:
+    lanes = value.type.count
+    if valid == lanes:
         b.store(value, at, align=4)
         return
-    for lane in range(valid):
-        b.store(b.extract_element(value, ir.Constant(I32, lane)), b.gep(at, [i64(lane)], source_etype=F32))
+    store = intrinsic(b.module, f"llvm.masked.store.v{lanes}f32.p0", VOID,
+                      [value.type, PTR, I32, ir.VectorType(I1, lanes)])
+    b.call(store, [value, at, ir.Constant(I32, 4), _mask(lanes, valid)])
