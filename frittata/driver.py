@@ -11,6 +11,7 @@ is bounded, so compile always finishes with a valid program: at worst the input 
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -49,7 +50,10 @@ class CompileOptions:
 
 @dataclass
 class StageLog:
-    """The report of every stage, in order, with wall time; `progress` is told of each stage."""
+    """The report of every stage, in order, with wall time (`seconds`) and CPU time
+    (`cpu_seconds`: this process's and that of the worker processes it waited for, such as the
+    build's LLVM workers; on a shared machine the wall time counts the other users' load, the
+    CPU time does not); `progress` is told of each stage."""
 
     progress: Callable[[str], None] | None = None
     stages: dict[str, dict] = field(default_factory=dict)
@@ -57,10 +61,17 @@ class StageLog:
     def run(self, name: str, fn: Callable[[], Any], summarize: Callable[[Any], dict]) -> Any:
         if self.progress:
             self.progress(name)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         result = fn()
-        self.stages[name] = {**summarize(result), "seconds": round(time.perf_counter() - start, 4)}
+        self.stages[name] = {**summarize(result), "seconds": round(time.perf_counter() - start, 4),
+                             "cpu_seconds": round(_cpu_seconds() - cpu, 4)}
         return result
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU seconds of this process and its finished children (`os.times`)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def compile(program: Program, target: str | Target = "llvm", *,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+TIMES = ("seconds", "cpu_seconds")
+"""A stage's wall and CPU time, printed on its first line."""
+
 
 def format_report(report: dict) -> str:
     """The stages in order: time, then what each did (phases, rules fired, extraction, kernels)."""
@@ -11,7 +14,8 @@ def format_report(report: dict) -> str:
         lines.append(f"from the compile cache (entry {cached['key']}) in {cached['seconds']:.3f} s; "
                      "the stages before 'cache' are the compile that filled it")
     for name, stage in report.get("stages", {}).items():
-        lines.append(f"{name:<9} {stage['seconds']:8.3f} s")
+        cpu = f" (cpu {stage['cpu_seconds']:.3f} s)" if "cpu_seconds" in stage else ""
+        lines.append(f"{name:<9} {stage['seconds']:8.3f} s{cpu}")
         lines.extend("  " + line for line in _stage_lines(name, stage))
     ops = report.get("program", {})
     if ops:
@@ -36,11 +40,11 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
                          for k in stage.get("kernels", [])]
         case "build":
             slowest = stage.get("slowest", [])
-            lines = [f"{k}: {_short(v)}" for k, v in stage.items() if k not in ("seconds", "slowest", "helpers")]
+            lines = [f"{k}: {_short(v)}" for k, v in stage.items() if k not in (*TIMES, "slowest", "helpers")]
             return lines + [f"slow kernel {r['kernel']:<22} x{r['steps']:<3} emit {r['emit_s']:.3f} s, "
                             f"optimize {r['optimize_s']:.3f} s, codegen {r['codegen_s']:.3f} s" for r in slowest]
         case _:
-            line = ", ".join(f"{k} {v}" for k, v in stage.items() if k != "seconds")
+            line = ", ".join(f"{k} {v}" for k, v in stage.items() if k not in TIMES)
             return [line] if line else []
 
 

@@ -6,6 +6,7 @@ outputs checked against the interpreter, its global flags in either position, an
 import ctypes
 import json
 import importlib.metadata
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def compiled(tmp_path_factory):
 def test_compile_reports_every_stage(compiled):
     _, _, done = compiled
     for stage in ("saturate", "extract", "fold", "build"):
-        assert stage in done.stdout
+        assert re.search(rf"^{stage} +[0-9.]+ s \(cpu [0-9.]+ s\)$", done.stdout, re.MULTILINE), stage
     assert "fired fuse-dense-bias" in done.stdout
 
 

@@ -163,7 +163,8 @@ class Unit:
 
 @dataclass(frozen=True)
 class UnitTimes:
-    """Seconds spent on one unit: parse and verify, optimize, code generation."""
+    """CPU seconds spent on one unit: parse and verify, optimize, code generation (CPU time, so
+    a worker descheduled on a busy machine does not inflate them)."""
 
     parse: float
     optimize: float
@@ -174,14 +175,14 @@ def compile_unit(name: str, text: str, target: Machine, speed: int) -> tuple[Uni
     """Verify, optimize at `speed` and emit object code for one unit of IR (the target's data
     layout set first: pointer size and alignments differ between targets, wasm32's pointers are
     32-bit)."""
-    start = time.perf_counter()
+    start = time.thread_time()
     module = verify(text, name)
     module.data_layout = str(target.machine().target_data)
-    parsed = time.perf_counter()
+    parsed = time.thread_time()
     optimize(module, target, speed)
-    optimized = time.perf_counter()
+    optimized = time.thread_time()
     obj = target.machine().emit_object(module)
-    done = time.perf_counter()
+    done = time.thread_time()
     return Unit(name, str(module), obj), UnitTimes(parsed - start, optimized - parsed, done - optimized)
 
 
