@@ -24,6 +24,8 @@ inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
 
 An int8 convolution (`cpu_schedules.int8_conv_schedule`) runs at `INT8_PEAK_SCALE` of the fp32
 peak, times its busy lanes and its tiles' balance.
+A small pointwise convolution's pixel GEMM (`cpu_schedules.pixel_gemm_schedule`) is priced as a
+dense layer over its pixels, with its transposed store (`pixel_gemm_seconds`).
 A depthwise convolution (`cpu_schedules.depthwise_schedule`) has no register block to price:
 it runs at the model's measured `depthwise_efficiency`, times its busy lanes (partial pixel
 tiles) and the balance of its channels over the cores.
@@ -41,7 +43,8 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
-from frittata.terms.cpu_schedules import CONV_OPS, Schedule, is_depthwise, is_int8, pixel_rows, vector_lanes
+from frittata.terms.cpu_schedules import (CONV_OPS, Schedule, is_depthwise, is_int8, is_pixel_gemm, pixel_rows,
+                                         vector_lanes)
 
 KIB = 1024
 
@@ -146,6 +149,8 @@ def blocked_compute_seconds(info: NodeInfo, s: Schedule, flops: float, model) ->
         return flops / (model.cores * model.fp32_flops_per_core * depthwise_efficiency(info, s, model))
     if is_int8(s):
         return int8_conv_seconds(info, s, flops, model)
+    if is_pixel_gemm(s):
+        return pixel_gemm_seconds(info, s, flops, model)
     efficiency = schedule_efficiency(info, s, model.vector_lanes, model.cores)
     fma = flops / (model.cores * model.fp32_flops_per_core * efficiency)
     l2_share = model.cache_bytes / model.cores
@@ -160,6 +165,20 @@ def int8_conv_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float
     tiles = math.ceil(out.shape[1] / s["oc_block"]) * out.shape[2] * math.ceil(out.shape[3] / s["ow_block"])
     rate = model.cores * model.fp32_flops_per_core * INT8_PEAK_SCALE * lanes * balance(tiles, model.cores)
     return flops / rate
+
+
+def pixel_gemm_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float:
+    """Seconds of the pixel GEMM of a pointwise convolution: register blocks of MR pixels by NR
+    output channels priced as a dense layer's (rows: the pixels; columns: the output channels,
+    whose panels the threads split), the whole reduction (C input channels) in one block call,
+    and the block's transposed store, one element at a time: MR x NR scalar moves against MR x
+    NV FMAs per k step, about L (lanes) k steps' worth, hence a factor C / (C + L)."""
+    out, c = info.type, info.operands[0].shape[1]
+    mr, nr, vec, lanes = s["m_block"], s["n_block"], s["vec"], model.vector_lanes
+    efficiency = (REACHABLE * rows_efficiency(out.shape[2] * out.shape[3], mr, nr // vec, vec, lanes)
+                  * lane_efficiency(out.shape[1], nr, vec, lanes) * balance(math.ceil(out.shape[1] / nr), model.cores)
+                  * c / (c + vec))
+    return flops / (model.cores * model.fp32_flops_per_core * efficiency)
 
 
 def depthwise_efficiency(info: NodeInfo, s: Schedule, model) -> float:

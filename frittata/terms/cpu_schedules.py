@@ -41,6 +41,10 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  as many input channels per block as keep one tile's weights in
                  `WEIGHT_BLOCK_BYTES`; threads split the output-channel blocks when the weights
                  outweigh the padded input (they then stay in cache), else the pixel tiles.
+  pointwise      (small images: `takes_pixel_gemm`) the pixel GEMM of `pixel_gemm_schedule`: the
+                 output pixels are the GEMM's rows, MR to a block, the output channels its
+                 columns (panels of 2 vectors); threads split the panels. Its schedule says so:
+                 `"kernel": "pixel_gemm"`.
   depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row; threads
                  split the input channels. Its schedule says so: `"kernel": "depthwise"`.
   bit-serial     (`bitserial_schedule`) a tile of output pixels by channel blocks (a block: the
@@ -86,6 +90,17 @@ DEPTHWISE_VECTORS = 4
 """Vectors of output pixels per depthwise tile: 4 accumulators beside the 9 splat weights of a
 3x3 kernel and a tap vector fit the 16 vector registers of AVX2."""
 DEPTHWISE = "depthwise"
+PIXEL_GEMM = "pixel_gemm"
+PIXEL_GEMM_PIXELS = 8 * 8
+PIXEL_GEMM_WIDE_PIXELS = 14 * 14
+"""Output pixels of a pointwise convolution at most for the pixel GEMM, and at most when the
+direct kernel would split its input channels. One thread, AMD EPYC znver3 (CPU time, shared
+machine), pixel GEMM against direct kernel: 7x7 160 -> 960 202 / 242 us, 960 -> 160 200 / 261,
+320 -> 1280 475 / 645; 14x14 1024 -> 256 1268 / 1919, 768 -> 128 529 / 574; but 14x14 64 -> 384
+167 / 143 and 28x28 192 -> 32 205 / 135 (few channels: the direct kernel's pixel vectors win)."""
+FMA_CHAIN_ROWS = 4
+"""Rows of 2-vector accumulators that keep both FMA pipes busy through the FMA latency (2 x 4
+= 8 independent accumulators: two pipes, latency 4 on Zen 3 and Sapphire Rapids)."""
 WINOGRAD = "winograd"
 INT8 = "int8"
 BITSERIAL = "bitserial"
@@ -154,6 +169,8 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
     if op in TILED_OPS:
         return dict(values["schedule"])
     if op in CONV_OPS:
+        if takes_pixel_gemm(operands[0], operands[1], out, values, constant[1], lanes):
+            return pixel_gemm_schedule(out, lanes)
         return default_conv_schedule(operands[0], operands[1], out, values, lanes)
     n = out.shape[-1]
     return default_dense_schedule(out.size // n if n else 0, n, lanes)
@@ -177,6 +194,38 @@ def pixel_rows(out: TensorType, kernel: Sequence[int], attrs: dict[str, Any]) ->
     `pointwise` convolution, else the output's OH rows of OW."""
     oh, ow = out.shape[2], out.shape[3]
     return (1, oh * ow) if pointwise(kernel, attrs) else (oh, ow)
+
+
+def takes_pixel_gemm(x: TensorType, w: TensorType, out: TensorType, attrs: dict[str, Any], constant_weights: bool,
+                     lanes: int) -> bool:
+    """Whether an untiled convolution runs the pixel GEMM (`pixel_gemm_schedule`): one group, a
+    `pointwise` kernel, constant weights, and at most `PIXEL_GEMM_PIXELS` output pixels, or at
+    most `PIXEL_GEMM_WIDE_PIXELS` when the direct kernel would take its input channels in
+    several blocks (partial sums through the output)."""
+    if attrs.get("groups", 1) != 1 or not pointwise(w.shape[2:], attrs) or not constant_weights:
+        return False
+    pixels = out.shape[2] * out.shape[3]
+    blocks = default_conv_schedule(x, w, out, attrs, lanes)["c_block"] < w.shape[1]
+    return pixels <= PIXEL_GEMM_PIXELS or (blocks and pixels <= PIXEL_GEMM_WIDE_PIXELS)
+
+
+def pixel_gemm_schedule(out: TensorType, lanes: int) -> Schedule:
+    """The pixel GEMM's blocking: MR pixels by 2 vectors of output channels, MR the row count
+    (from 4 up to the register file's limit: 6 with 16 vector registers, 12 with 32) whose blocks
+    take the fewest FMA-latency-bound cycles per input channel, a block of t rows costing
+    max(t, FMA_CHAIN_ROWS) cycles (2t independent accumulators, 2 FMA pipes, latency 4); the larger
+    MR on a tie. 49 pixels: 9 blocks of 5 and one of 4 (49 cycles) rather than 8 of 6 and one
+    of 1 (52)."""
+    pixels = out.shape[2] * out.shape[3]
+
+    def cycles(mr: int) -> int:
+        full, tail = divmod(pixels, mr)
+        return full * mr + (max(tail, FMA_CHAIN_ROWS) if tail else 0)
+
+    most = 12 if lanes >= 16 else 6
+    mr = min(range(most, FMA_CHAIN_ROWS - 1, -1), key=cycles)
+    return {"kernel": PIXEL_GEMM, "vec": lanes, "m_block": mr, "m_tail": pixels % mr, "n_block": 2 * lanes,
+            "n_tail": out.shape[1] % (2 * lanes), "parallel": "n"}
 
 
 def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: dict[str, Any],
@@ -313,6 +362,11 @@ def is_int8(schedule: Schedule) -> bool:
 def is_winograd(schedule: Schedule) -> bool:
     """Whether `schedule` runs the Winograd kernel."""
     return schedule.get("kernel") == WINOGRAD
+
+
+def is_pixel_gemm(schedule: Schedule) -> bool:
+    """Whether `schedule` runs the pixel GEMM of a small pointwise convolution."""
+    return schedule.get("kernel") == PIXEL_GEMM
 
 
 def is_depthwise(schedule: Schedule) -> bool:

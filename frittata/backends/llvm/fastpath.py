@@ -10,6 +10,8 @@
     conv2d / fused_conv2d                  one input channel per group: the vectorized kernel of `depthwise`
     winograd_conv2d                        weights and bias parameters: the transforms and GEMMs of `winograd`
     conv2d / fused_conv2d                  int8 x int8, weights and bias parameters: the int16-pair kernel of `int8conv`
+    conv2d / fused_conv2d                  pointwise, weights a parameter, a small image: the GEMM over its
+                                           pixels of `pixel_gemm`
 
 The backend decides nothing here: `cpu_schedules.blocked_schedule` (which the CPU cost model reads
 too) says whether a step takes the blocked path and with which schedule; every other
@@ -20,13 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from frittata.backends.llvm import batched, conv, depthwise, int8conv, winograd
+from frittata.backends.llvm import batched, conv, depthwise, int8conv, pixel_gemm, winograd
 from frittata.backends.llvm.gemm import Gemm, emit_blocked, emit_pack_runtime
 from frittata.backends.packing import panels as pack_panels
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
-from frittata.terms.cpu_schedules import CONV_OPS, Schedule, blocked_schedule, is_depthwise, is_int8, is_winograd
+from frittata.terms.cpu_schedules import (CONV_OPS, Schedule, blocked_schedule, is_depthwise, is_int8,
+                                         is_pixel_gemm, is_winograd)
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -42,6 +45,8 @@ def scratch_bytes(term: Term, lanes: int) -> int:
     s = schedule(term, lanes)
     if s is None:
         return 0
+    if is_pixel_gemm(s):
+        return pixel_gemm.scratch_bytes(term, s)
     if is_depthwise(s):
         return depthwise.scratch_bytes(term, s)
     if is_winograd(s):
@@ -81,6 +86,9 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> bo
         return True
     if is_int8(s):
         int8conv.lower(k, plan, step, args, s)
+        return True
+    if is_pixel_gemm(s):
+        pixel_gemm.lower(k, plan, step, args, s)
         return True
     if t.op in CONV_OPS:
         conv.lower(k, plan, step, args, s)

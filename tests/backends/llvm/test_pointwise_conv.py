@@ -1,6 +1,7 @@
 """Pointwise convolutions (1x1, stride 1, no padding) run the direct kernel on one row of all
-their pixels, reading the input in place; they equal the interpreter on both ISAs (see
-`helpers.targets`), whole tiles or not, with constant or computed weights."""
+their pixels, reading the input in place, or (small images, constant weights) the GEMM over
+their pixels of `pixel_gemm`; they equal the interpreter on both ISAs (see `helpers.targets`),
+whole tiles or not, with constant or computed weights."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import frittata as ft
 from frittata.backends.llvm import build, conv
 from frittata.backends.llvm.fastpath import schedule
 from frittata.terms import builders as tb
+from frittata.terms.cpu_schedules import is_pixel_gemm
 from tests.backends.llvm.helpers import check_on, rand, targets
+from tests.conftest import compiling
 
 
 @st.composite
@@ -39,27 +42,60 @@ def test_pointwise_conv_equals_the_interpreter(term, isa, threads):
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
 
 
+@compiling
+@given(c=st.integers(1, 40), o=st.integers(1, 40), n=st.integers(1, 2), h=st.integers(1, 8), w=st.integers(1, 8),
+       steps=st.sampled_from([(), (("clip", 0.0, 6.0),), (("add",), ("relu",)), (("silu",),)]),
+       isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
+def test_the_pixel_gemm_equals_the_interpreter(c, o, n, h, w, steps, isa, threads):
+    """Every row block count and tail (pixels 1..64), partial channel panels, each epilogue
+    (the residual read transposed), several images."""
+    x = tb.var("x", (n, c, h, w))
+    residual = (tb.var("r", (n, o, h, w)),) if ("add",) in steps else ()
+    term = tb.fused_conv2d(x, tb.param("w", rand((o, c, 1, 1), seed=3)), tb.param("b", rand((o,), seed=4)), *residual,
+                           epilogue=steps)
+    assert is_pixel_gemm(schedule(term, targets()[isa].lanes))
+    mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
+    assert mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_wide_pointwise_convs_take_the_pixel_gemm_up_to_14x14(isa):
+    """More input channels than the direct kernel's channel block (682 with 16 vector registers,
+    341 with 32): the pixel GEMM up to 14x14, the direct kernel past it and with few channels."""
+    lanes = targets()[isa].lanes
+
+    def conv(c: int, size: int):
+        x = tb.var("x", (1, c, size, size))
+        return tb.conv2d(x, tb.param("w", rand((20, c, 1, 1), seed=5, scale=0.05)))
+
+    assert is_pixel_gemm(schedule(conv(700, 14), lanes)) and not is_pixel_gemm(schedule(conv(700, 15), lanes))
+    assert not is_pixel_gemm(schedule(conv(300, 14), lanes))
+    check_on(ft.Program({"y": conv(700, 14)}), targets()[isa], threads=2)
+
+
 @pytest.mark.parametrize("lanes", [8, 16])
 def test_a_pointwise_conv_is_one_row_of_all_its_pixels(lanes):
-    x = tb.var("x", (1, 24, 7, 7))
+    x = tb.var("x", (1, 24, 9, 9))
     term = tb.fused_conv2d(x, tb.param("w", rand((40, 24, 1, 1))), tb.param("b", rand((40,))))
     g = conv.Geometry.of(term, schedule(term, lanes))
-    assert (g.oh, g.ow, g.in_place) == (1, 49, True)
+    assert (g.oh, g.ow, g.in_place) == (1, 81, True)
     assert g.tail == 49 % g.nr and g.staged == 24 * g.nr
     padded = tb.fused_conv2d(x, tb.param("w", rand((40, 24, 1, 1))), tb.param("b", rand((40,))), pads=(1, 1, 1, 1))
     assert not conv.Geometry.of(padded, schedule(padded, lanes)).in_place
 
 
-def test_the_last_tile_does_not_read_past_the_input():
+@pytest.mark.parametrize("width", [5, 65])
+def test_the_last_tile_does_not_read_past_the_input(width):
     """The input ends right before a page the process may not touch (PROT_NONE: a read there is a crash):
-    the last partial tile reads its copy, not the NR floats from its first pixel."""
+    the direct kernel's last partial tile (65 pixels) reads its copy, not the NR floats from its
+    first pixel, and the pixel GEMM's packing (5 pixels) reads no pixel past the image."""
     page = mmap.PAGESIZE
     memory = mmap.mmap(-1, 2 * page)
     start = ctypes.addressof(ctypes.c_char.from_buffer(memory))
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     assert libc.mprotect(start + page, page, 0) == 0, ctypes.get_errno()
-    x = np.frombuffer(memory, np.float32, count=15, offset=page - 60).reshape(1, 3, 1, 5)
+    x = np.frombuffer(memory, np.float32, count=3 * width, offset=page - 12 * width).reshape(1, 3, 1, width)
     x[...] = rand(x.shape, seed=9)
     program = ft.Program({"y": tb.conv2d(tb.var("x", x.shape), tb.param("w", rand((2, 3, 1, 1), seed=10)))})
     got = build(program, threads=1, target=targets()["avx2"]).run(x=x)["y"]

@@ -1,0 +1,186 @@
+"""A small pointwise float32 convolution as a GEMM over its pixels (`cpu_schedules.pixel_gemm_schedule`).
+
+out[o, p] = sum_c w[o, c] x[c, p] is computed transposed, Cᵀ[p, o] = Xᵀ[p, c] · Wᵀ[c, o]: the
+output pixels are the GEMM's rows, MR to a register block (any count: 49 pixels are 9 blocks of
+5 and one of 4), the output channels its columns, in panels of NR packed at compile time (dense's
+layout), the input channels its reduction. The direct kernel (`conv`) vectorizes over the pixels
+instead, and a 7x7 image's 49 pixels fill its tiles of 16 to 49 / 64. The input is packed first
+into row blocks, xp[block][c][r] = x[c][block * MR + r] (zero past the image), so a register
+block broadcasts from one contiguous stream (read in place, it took one cache line per input
+channel for MR floats of it, and ran no faster than the direct kernel).
+
+    for n:  pack x[n] (threads split the blocks); barrier
+            for p in this thread's panels:  for each row block:  block(xp[block], panel p, out[n, p*NR:, r0:])
+            barrier
+    block:  acc[r][v] = sum_c splat(xp[block][c][r]) * panel[c, v*L : v*L + L]
+            acc = steps(acc + bias[o0 + v*L ...])        (a residual is read transposed, as below)
+            out[o0 + j, r0 + r] = acc[r][j] for j < ncols (through a stack tile, element by element)
+
+The whole reduction runs in one block call (a panel of 960 channels, 61 KiB, streams from L2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from llvmlite import ir
+
+from frittata.backends.llvm.irutil import F32, I64, PTR, VOID, for_range, i64, intrinsic, smin
+from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.micro import splat, vector_step
+from frittata.backends.llvm.plan import Plan, Step
+from frittata.backends.llvm.views import View
+from frittata.backends.packing import panels as pack_panels
+from frittata.terms.ops import Op
+from frittata.terms.term import Term
+
+BLOCK_ARGS = [PTR, PTR, PTR, PTR, PTR, I64]
+"""block(x, panel, out, bias, residual, ncols)"""
+
+
+@dataclass(frozen=True)
+class PixelGemm:
+    """Sizes of one image (c input channels, o output channels, p pixels) and the blocking."""
+
+    images: int
+    c: int
+    o: int
+    p: int
+    lanes: int
+    mr: int
+    nv: int
+    steps: tuple
+    residual: bool
+
+    @property
+    def nr(self) -> int:
+        return self.lanes * self.nv
+
+    @property
+    def panels(self) -> int:
+        return -(-self.o // self.nr)
+
+
+def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
+    """Emit the pixel GEMM for `step` (see the module docstring)."""
+    t = step.term
+    (images, c, h, w), o = t.args[0].shape, t.args[1].shape[0]
+    fused = t.op == Op.FUSED_CONV2D
+    g = PixelGemm(images, c, o, h * w, schedule["vec"], schedule["m_block"], schedule["n_block"] // schedule["vec"],
+                  t.attr("epilogue") if fused else (), len(args) > 3)
+    name = k.function.name
+    panels = k.base(plan.add_param(f"{name}.wpack", pack_panels(t.args[1].attr("ref").data.reshape(o, c).T, g.nr)))
+    padded = np.zeros(g.panels * g.nr, np.float32)
+    if fused:
+        padded[:o] = t.args[2].attr("ref").data.reshape(o)
+    bias = k.base(plan.add_param(f"{name}.bias", padded))
+    x, out = k.base(args[0].buf), k.base(step.out)
+    residual = k.base(args[3].buf) if g.residual else out
+    assert step.scratch is not None
+    xp, b = k.base(step.scratch), k.b
+    with for_range(b, 0, g.images, name="n") as n:
+        _emit_pack(k, g, b.gep(x, [b.mul(n, i64(g.c * g.p))], source_etype=F32), xp)
+        k.sync()
+        image = b.mul(n, i64(g.o * g.p))
+        _emit_panels(k, g, xp, panels, b.gep(out, [image], source_etype=F32), bias,
+                     b.gep(residual, [image], source_etype=F32))
+        k.sync()
+
+
+def _emit_panels(k: Kernel, g: PixelGemm, xp, panels, out, bias, residual) -> None:
+    """This thread's panels of one image, each over all row blocks (the last one partial)."""
+    b = k.b
+    full, tail = g.p // g.mr * g.mr, g.p % g.mr
+    blocks = {rows: _block(k.module, g, rows, f"{k.function.name}.block{rows}") for rows in {g.mr, tail} if rows}
+    p0, p1 = k.split(g.panels)
+    with for_range(b, p0, p1, name="panel") as p:
+        o0 = b.mul(p, i64(g.nr))
+        ncols = smin(b, i64(g.nr), b.sub(i64(g.o), o0))
+        panel = b.gep(panels, [b.mul(p, i64(g.c * g.nr))], source_etype=F32)
+
+        def call(rows: int, r0) -> None:
+            at = b.add(b.mul(o0, i64(g.p)), r0)
+            b.call(blocks[rows], [b.gep(xp, [b.mul(r0, i64(g.c))], source_etype=F32), panel,
+                                  b.gep(out, [at], source_etype=F32), b.gep(bias, [o0], source_etype=F32),
+                                  b.gep(residual, [at], source_etype=F32), ncols])
+
+        with for_range(b, 0, full, g.mr, name="r0") as r0:
+            call(g.mr, r0)
+        if tail:
+            call(tail, i64(full))
+
+
+def scratch_bytes(term: Term, schedule: dict) -> int:
+    """The packed input of one image: [ceil(P / MR), C, MR] floats."""
+    (_, c, h, w), mr = term.args[0].shape, schedule["m_block"]
+    return -(-h * w // mr) * mr * c * 4
+
+
+def _emit_pack(k: Kernel, g: PixelGemm, x, xp) -> None:
+    """xp[block][c][r] = x[c][block * MR + r], zero past the image's P pixels (threads split the
+    blocks)."""
+    b = k.b
+    lo, hi = k.split(-(-g.p // g.mr))
+    with for_range(b, lo, hi, name="pb") as block:
+        dst = b.gep(xp, [b.mul(block, i64(g.c * g.mr))], source_etype=F32)
+        first = b.mul(block, i64(g.mr))
+        with for_range(b, 0, g.c, name="pc") as c:
+            src = b.gep(x, [b.add(b.mul(c, i64(g.p)), first)], source_etype=F32)
+            row = b.gep(dst, [b.mul(c, i64(g.mr))], source_etype=F32)
+            for r in range(g.mr):
+                inside = b.icmp_signed("<", b.add(first, i64(r)), i64(g.p))
+                value = b.load(b.gep(src, [b.select(inside, i64(r), i64(0))], source_etype=F32), typ=F32)
+                b.store(b.select(inside, value, ir.Constant(F32, 0.0)), b.gep(row, [i64(r)], source_etype=F32))
+
+
+def _block(module: ir.Module, g: PixelGemm, rows: int, name: str) -> ir.Function:
+    """The register block of `rows` pixels by NR output channels (see the module docstring)."""
+    fn = ir.Function(module, ir.FunctionType(VOID, BLOCK_ARGS), name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    for arg in fn.args[:3]:
+        arg.add_attribute("noalias")
+    x, panel, out, bias, residual, ncols = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    vec = ir.VectorType(F32, g.lanes)
+    vectors = b.alloca(vec, size=i64(rows * g.nv), name="tile")
+    tile = b.bitcast(vectors, F32.as_pointer())
+    acc = [[b.alloca(vec, name=f"acc{r}_{v}") for v in range(g.nv)] for r in range(rows)]
+    for row in acc:
+        for slot in row:
+            b.store(ir.Constant(vec, [0.0] * g.lanes), slot)
+    fma = intrinsic(module, f"llvm.fmuladd.v{g.lanes}f32", vec, [vec, vec, vec])
+    with for_range(b, 0, g.c, name="c") as c:
+        weights = b.gep(panel, [b.mul(c, i64(g.nr))], source_etype=F32)
+        bv = [b.load(b.gep(weights, [i64(v * g.lanes)], source_etype=F32), typ=vec, align=4) for v in range(g.nv)]
+        pixels = b.gep(x, [b.mul(c, i64(g.mr))], source_etype=F32)
+        for r in range(rows):
+            av = splat(b, b.load(b.gep(pixels, [i64(r)], source_etype=F32), typ=F32), g.lanes)
+            for v in range(g.nv):
+                b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])
+    if g.residual:
+        _transpose(b, g, rows, ncols, residual, tile, to_tile=True)
+    for r in range(rows):
+        for v in range(g.nv):
+            value = b.fadd(b.load(acc[r][v]), b.load(b.gep(bias, [i64(v * g.lanes)], source_etype=F32), typ=vec,
+                                                      align=4))
+            lanes = b.gep(vectors, [i64(r * g.nv + v)], source_etype=vec)
+            for step in g.steps:
+                added = b.load(lanes, typ=vec, align=4) if step == ("add",) else None
+                value = vector_step(b, g.lanes, step, value, added)
+            b.store(value, lanes, align=4)
+    _transpose(b, g, rows, ncols, out, tile, to_tile=False)
+    b.ret_void()
+    return fn
+
+
+def _transpose(b: ir.IRBuilder, g: PixelGemm, rows: int, ncols, image, tile, to_tile: bool) -> None:
+    """tile[r][j] <-> image[j][r] (rows P floats apart) for j < ncols, r < rows."""
+    with for_range(b, 0, ncols, name="j") as j:
+        channel = b.gep(image, [b.mul(j, i64(g.p))], source_etype=F32)
+        for r in range(rows):
+            staged = b.gep(tile, [b.add(i64(r * g.nr), j)], source_etype=F32)
+            pixel = b.gep(channel, [i64(r)], source_etype=F32)
+            src, dst = (pixel, staged) if to_tile else (staged, pixel)
+            b.store(b.load(src, typ=F32), dst)
