@@ -53,16 +53,23 @@ def bias_rows(bias: np.ndarray, cfg: VtaConfig) -> np.ndarray:
 
 
 def fold_rounding(epilogue: tuple, bias: np.ndarray, terms: int) -> tuple[tuple, np.ndarray]:
-    """A first rounding shift by s >= 1 as 2^(s-1) added to the bias and a flooring shift
-    ("floor_shift", s): floor((v + b + 2^(s-1)) / 2^s) is the rounding shift of v + b, in one
-    ALU pass instead of three.  Only when no sum can wrap: |b| + 2^(s-1) + terms * 2^14 < 2^31
-    (`terms` int8 x int8 products of magnitude <= 2^14 per output)."""
+    """A first rounding shift by s >= 1, alone or after a relu, as h = 2^(s-1) added to the bias
+    and a flooring shift ("floor_shift", s), in one ALU pass instead of three:
+    floor((u + h) / 2^s) is the rounding shift of u = v + b, and so is floor(relu(u + h) / 2^s)
+    of relu(u) (for u < 0 both are 0: 0 <= relu(u + h) < h < 2^s).  Only when no sum can wrap:
+    |b| + h + terms * 2^14 < 2^31 (`terms` int8 x int8 products of magnitude <= 2^14 per
+    output)."""
     match epilogue:
+        case (("relu",), ("shift", s), *rest) if s >= 1:
+            head: tuple = (("relu",),)
         case (("shift", s), *rest) if s >= 1:
-            wide = bias.astype(np.int64)
-            if int(np.abs(wide).max(initial=0)) + 2 ** (s - 1) + terms * 2 ** 14 < 2 ** 31:
-                return (("floor_shift", s), *rest), (wide + 2 ** (s - 1)).astype(np.int32)
-    return epilogue, bias
+            head = ()
+        case _:
+            return epilogue, bias
+    wide = bias.astype(np.int64)
+    if int(np.abs(wide).max(initial=0)) + 2 ** (s - 1) + terms * 2 ** 14 >= 2 ** 31:
+        return epilogue, bias
+    return (*head, ("floor_shift", s), *rest), (wide + 2 ** (s - 1)).astype(np.int32)
 
 
 def conv_geom(node: Term) -> ConvGeom:

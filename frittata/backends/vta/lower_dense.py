@@ -39,7 +39,7 @@ def choose_dense_tiling(nb: int, ob: int, kb: int, cfg: VtaConfig, acc: AccLayou
     fits = [DenseTiling(tm, tn, tk)
             for tm, tn, tk in product(divisors(nb), divisors(ob), divisors(kb))
             if tm * tk <= cfg.inp_depth // th and tn * tk <= cfg.wgt_depth // th
-            and tm * tn <= acc.region and tm <= cfg.uop_depth // 8]
+            and tm * tn <= acc.capacity((nb // tm) * (ob // tn)) and tm <= cfg.uop_depth // 8]
     if not fits:
         raise LoweringError(f"vta_dense blocks (NB {nb}, OB {ob}, KB {kb}): expected a tile "
                             f"fitting the buffers of {cfg.name}; none does")
@@ -97,9 +97,13 @@ class DenseOps:
         (_, n0), t = tile, self.t
         return bias_kernel(self.acc.base(half), n0, UopLoop(t.tm, t.tn, 0), UopLoop(t.tn, 1, 1))
 
-    def store(self, tile, half, plane):
+    def units(self, tile):
+        return self.t.tm
+
+    def store(self, tile, half, plane, first, count):
         (m0, n0), t = tile, self.t
-        self.em.store_2d(self.acc.base(half), self.outs[plane], m0 * self.ob + n0, t.tm, t.tn, self.ob)
+        self.em.store_2d(self.acc.base(half) + first * t.tn, self.outs[plane], (m0 + first) * self.ob + n0,
+                         count, t.tn, self.ob)
 
 
 def emit_dense(em: Emitter, x: DramBuffer, w: DramBuffer, bias: DramBuffer,

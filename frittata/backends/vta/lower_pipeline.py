@@ -32,6 +32,10 @@ from frittata.backends.vta.hw.isa import AluOp, Stage, Uop
 from frittata.backends.vta.hw.kernel import AluKernel, UopLoop, rows_kernel
 
 LOAD, COMPUTE, STORE = Stage.LOAD, Stage.COMPUTE, Stage.STORE
+MIN_PART_ROWS = 32
+"""ACC rows per part of the last tile's drain at least: each of the part's ALU passes then
+takes >= 32 cycles against its 4-cycle issue latency, and its store moves >= 512 bytes against
+the DMA's 32-cycle setup (the cycle model's defaults)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +60,25 @@ class AccLayout:
     def base(self, half: int) -> int:
         return self.bias_rows + half * self.region
 
+    def capacity(self, tiles: int) -> int:
+        """ACC rows one of `tiles` tiles may use: a region, or every row past the bias rows when
+        the operator is a single tile (no next tile's compute to overlap with its store)."""
+        return self.depth - self.bias_rows if tiles == 1 else self.region
+
 
 class TileOps(Protocol):
-    """What an operator supplies; `buf` / `half` select an SRAM buffer / ACC region."""
+    """What an operator supplies; `buf` / `half` select an SRAM buffer / ACC region.  A tile's
+    ACC rows are `units` units of equal size along its outer output axis (output-channel
+    blocks of a conv, batch rows of a dense layer); `store` writes units [first, first + count)
+    of one byte plane."""
 
     def load(self, tile, step, buf: int) -> None: ...
     def reset(self, tile, half: int) -> None: ...
     def gemm(self, tile, step, buf: int, half: int) -> None: ...
     def bias(self, tile, half: int) -> AluKernel: ...
-    def store(self, tile, half: int, plane: int) -> None: ...
+    def store(self, tile, half: int, plane: int, first: int, count: int) -> None: ...
     def acc_rows(self, tile, half: int) -> tuple[int, int]: ...
+    def units(self, tile) -> int: ...
 
 
 def acc_threads(threads: int, planes: int) -> int:
@@ -76,7 +89,8 @@ def acc_threads(threads: int, planes: int) -> int:
 def epilogue_kernels(epilogue: tuple, base: int, count: int) -> list[AluKernel]:
     """ALU kernels over ACC rows [base, base + count) computing the epilogue steps; a MIN or
     MAX right after one of its kind is merged into it (MAX lo then MAX 0, a clip then a relu,
-    is MAX max(lo, 0)), one ALU pass fewer."""
+    is MAX max(lo, 0)), one ALU pass fewer, and a MAX lo <= 0 on rows already non-negative
+    (after a relu, through shifts, ADD 1 and MIN hi >= 0: a relu then a clip) is left out."""
     steps: list[tuple[AluOp, int]] = []
     for step in epilogue:
         match step:
@@ -94,11 +108,15 @@ def epilogue_kernels(epilogue: tuple, base: int, count: int) -> list[AluKernel]:
             case _:
                 raise AssertionError(f"epilogue step {step} is not a VTA step")
     merged: list[tuple[AluOp, int]] = []
+    nonnegative = False
     for op, imm in steps:
+        if op == AluOp.MAX and imm <= 0 and nonnegative:
+            continue
         if merged and op in (AluOp.MIN, AluOp.MAX) and merged[-1][0] == op:
             merged[-1] = (op, (max if op == AluOp.MAX else min)(merged[-1][1], imm))
         else:
             merged.append((op, imm))
+        nonnegative = (op == AluOp.MAX and imm >= 0) or (nonnegative and (op != AluOp.MIN or imm >= 0))
     return [rows_kernel(op, base, count, imm=imm) for op, imm in merged]
 
 
@@ -123,11 +141,35 @@ def run_pipeline(em: Emitter, tiles: Sequence[tuple[object, Sequence[object]]], 
             _step(em, ops, tile, step, step_no, half, total, threads)
             step_no += 1
         em.alu(ops.bias(tile, half))
+        if t + 1 == len(tiles) and planes == 1:
+            _drain_in_parts(em, ops, tile, half, epilogue)
+            continue
         for kernel in epilogue_kernels(epilogue, *ops.acc_rows(tile, half)):
             em.alu(kernel)
         _store_planes(em, ops, tile, half, planes)
         if t + regions < len(tiles):
             em.dep_push(STORE, COMPUTE)
+
+
+def _drain_in_parts(em: Emitter, ops: TileOps, tile, half: int, epilogue: tuple) -> None:
+    """The last tile's epilogue and store, part by part: the store module writes part p while
+    compute runs the epilogue of part p + 1, so what is left after compute ends is the last
+    part's store, not the whole tile's (the store of every other tile overlaps the next
+    tile's compute).  A part is as many units as make `MIN_PART_ROWS` ACC rows; the parts'
+    ALU micro-ops arrive in one LOAD UOP."""
+    base, rows = ops.acc_rows(tile, half)
+    units = ops.units(tile)
+    per_part = min(units, -(-MIN_PART_ROWS * units // rows))
+    parts = [(first, min(per_part, units - first)) for first in range(0, units, per_part)]
+    kernels = [epilogue_kernels(epilogue, base + first * rows // units, count * rows // units)
+               for first, count in parts]
+    em.preload([k for part in kernels for k in part])
+    for (first, count), part in zip(parts, kernels):
+        for kernel in part:
+            em.alu(kernel)
+        em.dep_push(COMPUTE, STORE)
+        em.dep_pop(COMPUTE, STORE)
+        ops.store(tile, half, 0, first, count)
 
 
 def _store_planes(em: Emitter, ops: TileOps, tile, half: int, planes: int) -> None:
@@ -138,7 +180,7 @@ def _store_planes(em: Emitter, ops: TileOps, tile, half: int, planes: int) -> No
             em.alu(rows_kernel(AluOp.SHR, *ops.acc_rows(tile, half), imm=8))
         em.dep_push(COMPUTE, STORE)
         em.dep_pop(COMPUTE, STORE)
-        ops.store(tile, half, plane)
+        ops.store(tile, half, plane, 0, ops.units(tile))
         if plane + 1 < planes:
             em.dep_push(STORE, COMPUTE)
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram
-from frittata.backends.vta.hw.isa import AluOp, MemType, Stage
+from frittata.backends.vta.hw.isa import AluOp, Load, MemType, Stage
 from frittata.backends.vta.hw.kernel import rows_kernel
 from frittata.backends.vta.matmul import (
     MatmulTiling, emit_matmul, pack_matmul, unpack_matmul)
@@ -123,6 +123,29 @@ def test_relu():
     y = acc_roundtrip(Device(), x, [rows_kernel(AluOp.MAX, 0, 80, imm=0),
                                     rows_kernel(AluOp.MIN, 0, 80, imm=127)])
     np.testing.assert_array_equal(y, x.clip(0, 127).astype(np.int8))
+
+
+def test_preloaded_kernels_share_one_uop_load():
+    """`preload` puts several kernels' micro-ops in the uop buffer with one LOAD UOP (a kernel
+    already resident or repeated loads nothing); the ALU instructions running them load
+    nothing more, and compute the same rows."""
+    x = rows(np.random.default_rng(8), 64, -256, 256)
+    relus = [rows_kernel(AluOp.MAX, base, 16, imm=0) for base in range(0, 64, 16)]
+    dev = Device()
+    src, out = dev.dram.put(x), dev.dram.alloc(x.shape, np.int8)
+    dev.em.load_2d(MemType.ACC, 0, src, 0, 1, 64, 64)
+    dev.em.alu(relus[0])
+    dev.em.preload(relus + relus[1:2])
+    for kernel in relus[1:] + [rows_kernel(AluOp.MIN, 0, 64, imm=127)]:
+        dev.em.alu(kernel)
+    dev.em.dep_push(Stage.COMPUTE, Stage.STORE)
+    dev.em.dep_pop(Stage.COMPUTE, Stage.STORE)
+    dev.em.store_2d(0, out, 0, 1, 64, 64)
+    stream = dev.em.synchronize()
+    loads = [i.x_size for i in stream.instructions if isinstance(i, Load) and i.mem == MemType.UOP and i.x_size]
+    assert loads == [1, 3]  # the MIN over all rows shares the first relu's micro-op
+    dev.sim.run(stream.image())
+    np.testing.assert_array_equal(dev.dram.get(out), x.clip(0, 127).astype(np.int8))
 
 
 @given(add=st.integers(0, 7), shift=st.integers(1, 4))

@@ -21,6 +21,7 @@ in by a LOAD UOP emitted just before its GEMM / ALU.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
@@ -133,26 +134,38 @@ class Emitter:
         self._append(Alu(kernel.op, bgn, bgn + len(kernel.uops), use_imm=kernel.imm is not None,
                          imm=imm, **fields))
 
+    def preload(self, kernels: Sequence[Kernel]) -> None:
+        """Make `kernels` resident with one LOAD UOP for the micro-ops of those that are not
+        (one DMA setup instead of one per kernel)."""
+        missing = list(dict.fromkeys(k.uops for k in kernels if k.uops not in self._resident))
+        if missing:
+            self._load_uops(missing)
+
     def _cache(self, kernel: Kernel) -> int:
-        """The uop SRAM offset of `kernel`'s micro-ops, loading them (and evicting kernels they
-        overwrite) when not resident.  Kernels with equal micro-ops share one copy."""
-        if kernel.uops in self._resident:
-            return self._resident[kernel.uops]
-        n, depth = len(kernel.uops), self.cfg.uop_depth
+        """The uop SRAM offset of `kernel`'s micro-ops, loading them when not resident.
+        Kernels with equal micro-ops share one copy."""
+        if kernel.uops not in self._resident:
+            self._load_uops([kernel.uops])
+        return self._resident[kernel.uops]
+
+    def _load_uops(self, groups: list[tuple[Uop, ...]]) -> None:
+        """One LOAD UOP of `groups` side by side, evicting the kernels they overwrite."""
+        n, depth = sum(len(uops) for uops in groups), self.cfg.uop_depth
         if n > depth:
-            raise EmitError(f"kernel of {n} micro-ops: expected at most the uop buffer "
-                            f"depth {depth}; split it")
+            raise EmitError(f"kernels of {n} micro-ops: expected at most the uop buffer "
+                            f"depth {depth}; split them")
         if self._uop_top + n > depth:
             self._uop_top = 0
         lo, hi = self._uop_top, self._uop_top + n
         for uops in [u for u, b in self._resident.items() if b < hi and b + len(u) > lo]:
             del self._resident[uops]
         offset = len(self._uop_words)
-        self._uop_words.extend(encode_uop(uop, self.cfg) for uop in kernel.uops)
+        self._uop_words.extend(encode_uop(uop, self.cfg) for uops in groups for uop in uops)
         self._uop_loads.append(len(self._insns))
         self._append(Load(MemType.UOP, lo, offset, 1, n, n))
-        self._resident[kernel.uops], self._uop_top = lo, hi
-        return lo
+        for uops in groups:
+            self._resident[uops], lo = lo, lo + len(uops)
+        self._uop_top = hi
 
     # ---- dependency tokens ----------------------------------------------------------------------
     def dep_push(self, src: Stage, dst: Stage) -> None:
