@@ -75,8 +75,12 @@ class CompiledCode:
 
     def save(self, path: str | Path) -> None:
         """Write the module to one file (see `frittata.backends.fileformat`)."""
+        Path(path).write_bytes(self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        """The bytes `save` writes."""
         meta = dict(self._saved.meta, kind=SAVED_KIND, report=self.report)
-        Path(path).write_bytes(fileformat.encode(dataclasses.replace(self._saved, meta=meta)))
+        return fileformat.encode(dataclasses.replace(self._saved, meta=meta))
 
     def signature(self) -> str:
         """The inputs and outputs with their types, `(x: float32[1, 3]) -> (y: float32[1, 10])`."""

@@ -182,6 +182,11 @@ def test_each_parameter_is_saved_once(mod, tmp_path):
     assert sorted(name.rsplit(".", 1)[-1] for name in saved.params) == ["b", "wpack"]
 
 
+def test_to_bytes_is_the_file_save_writes(mod, tmp_path):
+    mod.save(tmp_path / "m.ftm")
+    assert (tmp_path / "m.ftm").read_bytes() == mod.to_bytes()
+
+
 def test_parameters_read_into_an_aligned_buffer_are_used_in_place(mod, tmp_path):
     mod.save(tmp_path / "m.ftm")
     buffer = fileformat.read_aligned(tmp_path / "m.ftm")
