@@ -111,15 +111,16 @@ def if_then(b: ir.IRBuilder, pred: ir.Value, name: str = "if") -> Iterator[None]
     b.position_at_end(end)
 
 
-def entry_alloca(b: ir.IRBuilder, ty: ir.Type, name: str = "acc") -> ir.Value:
-    """An alloca in the function's entry block (promoted to a register by mem2reg)."""
+def entry_alloca(b: ir.IRBuilder, ty: ir.Type, name: str = "acc", count: int = 1) -> ir.Value:
+    """An alloca in the function's entry block (promoted to a register by mem2reg; `count`
+    elements: an array on the stack)."""
     saved = b.block
     entry = b.function.entry_basic_block
     if entry.instructions:
         b.position_before(entry.instructions[0])
     else:
         b.position_at_end(entry)
-    slot = b.alloca(ty, name=name)
+    slot = b.alloca(ty, size=i64(count) if count > 1 else None, name=name)
     b.position_at_end(saved)
     return slot
 

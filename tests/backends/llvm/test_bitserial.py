@@ -19,6 +19,7 @@ from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
 from frittata.terms.bitserial import MAX_BITS, WORD_BITS
 from tests.backends.llvm.helpers import AVX512_FEATURES, targets
+from tests.conftest import compiling
 
 TARGETS = targets()
 
@@ -65,6 +66,33 @@ def test_bitserial_conv2d_compiled_equals_the_interpreter(case, seed):
     conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1, word), wp, stride, pad, encoding=encoding,
                               schedule=schedule)
     assert_compiled_equal(T.Program({"y": conv}), inputs, TARGETS[target])
+
+
+@st.composite
+def staged_cases(draw):
+    """Output planes of at least 32 KiB, whose tiles' values the kernel stages and copies out a
+    chunk of 8 pixels at a time (rows of any length: a shorter last chunk; tiles of several
+    pixels: chunks completed in the middle of a tile)."""
+    out_dtype = draw(st.sampled_from(["int32", "int64"]))
+    ow = draw(st.integers(8, 140))
+    oh = -(-32 * 1024 // (ow * (4 if out_dtype == "int32" else 8))) + draw(st.integers(0, 2))
+    k = draw(st.sampled_from([1, 3]))
+    c, o = draw(st.integers(1, 130)), draw(st.integers(1, 40))
+    return ((1, c, oh + k - 1 - 2 * (k // 2), ow + k - 1 - 2 * (k // 2)), (o, c, k, k), k // 2, out_dtype,
+            draw(st.integers(1, 3)), draw(st.sampled_from(["unipolar", "bipolar"])),
+            draw(st.sampled_from(sorted(TARGETS))), draw(schedules()))
+
+
+@compiling
+@given(staged_cases(), st.integers(0, 2**32 - 1))
+def test_bitserial_conv2d_on_large_planes_stages_its_stores_exactly(case, seed):
+    xs, ws, pad, out_dtype, a_bits, encoding, target, schedule = case
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 1 << a_bits, xs).astype(np.int8)
+    codes = rng.integers(0, 2, ws).astype(np.int8)
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1), packed_weights(codes, 1, "int64"), 1,
+                              pad, encoding=encoding, out_dtype=out_dtype, schedule=schedule)
+    assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS[target])
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
