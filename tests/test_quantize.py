@@ -159,6 +159,8 @@ def test_depthwise_convs_are_quantized_and_the_whole_block_is_bit_exact_on_vta()
         np.testing.assert_array_equal(module.run(**x)["y"], want)
         reference = ft.evaluate(program, x)["y"]
         assert np.abs(want - reference).max() < 0.04 * np.abs(reference).max()
+    host = [r for r in module.layer_report().rows if r.where == "cpu"]
+    assert [r.why for r in host] == ["64 groups (VTA tensorizes convolutions of one group)"]
 
 
 def test_the_mlp_bounds_catch_a_quantizer_that_loses_one_bit_per_layer(monkeypatch, rng):

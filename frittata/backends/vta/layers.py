@@ -8,7 +8,8 @@ the bytes each instruction module moved, and its time at the configuration's clo
 row carries the host CPU model's seconds (the board's CPU, by default the Pynq-Z1's Cortex-A9,
 not the compiling machine).  Why a layer is on the host: the extractor's reason when its VTA
 form could not be lowered for the configuration, else that its operands are float (VTA
-computes int8 only) or that the cost model priced the host cheaper.
+computes int8 only), that it has several groups (a depthwise conv) or that the cost model
+priced the host cheaper.
 
 End to end: the simulated accelerator time (every call's cycles at the clock) plus the host
 model's time for every other op (layouts, pooling, residual adds, the host's layers), and the
@@ -151,7 +152,8 @@ def _describe(term: Term, cfg: VtaConfig) -> str:
 
 def _host_reason(term: Term, cfg: VtaConfig, unavailable: Mapping[str, str]) -> str:
     """Why a contraction runs on the host: its VTA form's lowering error when the extractor
-    priced one for these shapes, else float operands or the cost model's choice."""
+    priced one for these shapes, else several groups (VTA has a form for one group only),
+    float operands or the cost model's choice."""
     if dict(term.attrs).get("strides") is not None and len(term.args[0].shape) == 4:
         (n, c, h, w), (o, _, kh, kw) = term.args[0].shape, term.args[1].shape
         nb, cb, ob = -(-n // cfg.batch), -(-c // cfg.block_in), -(-o // cfg.block_out)
@@ -159,6 +161,9 @@ def _host_reason(term: Term, cfg: VtaConfig, unavailable: Mapping[str, str]) -> 
                f"{[ob, cb, kh, kw, cfg.block_out, cfg.block_in]}")
         if key in unavailable:
             return f"VTA unavailable: {unavailable[key]}"
+    groups = dict(term.attrs).get("groups", 1)
+    if groups != 1:
+        return f"{groups} groups (VTA tensorizes convolutions of one group)"
     if any(a.dtype != "int8" for a in term.args[:2]):
         return f"{term.args[0].dtype} operands (the extractor kept this form; VTA computes int8)"
     return "cheaper on the host (cost model)"

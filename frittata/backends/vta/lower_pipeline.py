@@ -6,12 +6,15 @@ buffers and ACC tiles between two regions (loads of step s+1 overlap compute of 
 tile t overlap compute of tile t+1); with `threads=1` every module waits for the previous one.
 Tokens: l2g per step, g2l from step s to s+threads, g2s per tile, s2g from tile t to t+threads.
 
-The accumulator holds the per-channel bias rows at the top (`bias_base`, one row per output
-channel block, loaded once with LOAD ACC); the tile regions follow.  The epilogue is the
-`vta_ops` epilogue as ALU instructions: ADD bias rows, then per step a rounding shift
-(SHR s-1, ADD 1, SHR 1 — exactly floor((v + 2^(s-1)) / 2^s) with no overflowing immediate;
-a first shift whose 2^(s-1) the lowering folded into the bias is one SHR s, "floor_shift"),
-MAX 0 (relu), MIN hi / MAX lo (clip), a MIN or MAX after one of its kind merged into it;
+The accumulator holds the per-channel bias rows at the top (`AccLayout.bias_rows`, one row
+per output channel block, loaded once with LOAD ACC); the tile regions follow (an operator
+that is one tile may use every row past the bias, `AccLayout.capacity`).  The last tile's
+epilogue and store run part by part, so only its last part's store is left after compute
+ends.  The epilogue is the `vta_ops` epilogue as ALU instructions: ADD bias rows, then per
+step a rounding shift (SHR s-1, ADD 1, SHR 1 — exactly floor((v + 2^(s-1)) / 2^s) with no
+overflowing immediate; a first shift whose 2^(s-1) the lowering folded into the bias is one
+SHR s, "floor_shift"), MAX 0 (relu), MIN hi / MAX lo (clip), a MIN or MAX after one of its
+kind merged into it, a MAX lo <= 0 on rows already non-negative left out;
 the final cast is the truncating STORE.
 
 An int32 output (an epilogue without the cast) is stored in `planes` = 4 byte planes: STORE
