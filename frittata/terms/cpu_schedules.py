@@ -92,12 +92,13 @@ DEPTHWISE_VECTORS = 4
 DEPTHWISE = "depthwise"
 PIXEL_GEMM = "pixel_gemm"
 PIXEL_GEMM_PIXELS = 8 * 8
-PIXEL_GEMM_WIDE_PIXELS = 14 * 14
-"""Output pixels of a pointwise convolution at most for the pixel GEMM, and at most when the
-direct kernel would split its input channels. One thread, AMD EPYC znver3 (CPU time, shared
-machine), pixel GEMM against direct kernel: 7x7 160 -> 960 202 / 242 us, 960 -> 160 200 / 261,
-320 -> 1280 475 / 645; 14x14 1024 -> 256 1268 / 1919, 768 -> 128 529 / 574; but 14x14 64 -> 384
-167 / 143 and 28x28 192 -> 32 205 / 135 (few channels: the direct kernel's pixel vectors win)."""
+PIXEL_GEMM_NARROWING_PIXELS = 14 * 14
+"""Output pixels of a pointwise convolution at most for the pixel GEMM, and at most when it
+narrows the channels (O < C). One thread, AMD EPYC znver3 (CPU time, shared machine), pixel GEMM
+against the direct kernel: 7x7 160 -> 960 198 / 251 us, 960 -> 160 206 / 278, 320 -> 1280
+475 / 645; 14x14 1024 -> 256 1587 / 2539, 384 -> 96 221 / 237, 384 -> 64 139 / 148, 576 -> 96
+296 / 322; but 14x14 64 -> 384 155 / 135, 96 -> 576 304 / 291, 256 -> 1024 1464 / 1420, and
+28x28 192 -> 32 160 / 141 (the direct kernel's pixel vectors win)."""
 FMA_CHAIN_ROWS = 4
 """Rows of 2-vector accumulators that keep both FMA pipes busy through the FMA latency (2 x 4
 = 8 independent accumulators: two pipes, latency 4 on Zen 3 and Sapphire Rapids)."""
@@ -169,7 +170,7 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
     if op in TILED_OPS:
         return dict(values["schedule"])
     if op in CONV_OPS:
-        if takes_pixel_gemm(operands[0], operands[1], out, values, constant[1], lanes):
+        if takes_pixel_gemm(operands[1], out, values, constant[1]):
             return pixel_gemm_schedule(out, lanes)
         return default_conv_schedule(operands[0], operands[1], out, values, lanes)
     n = out.shape[-1]
@@ -196,17 +197,14 @@ def pixel_rows(out: TensorType, kernel: Sequence[int], attrs: dict[str, Any]) ->
     return (1, oh * ow) if pointwise(kernel, attrs) else (oh, ow)
 
 
-def takes_pixel_gemm(x: TensorType, w: TensorType, out: TensorType, attrs: dict[str, Any], constant_weights: bool,
-                     lanes: int) -> bool:
+def takes_pixel_gemm(w: TensorType, out: TensorType, attrs: dict[str, Any], constant_weights: bool) -> bool:
     """Whether an untiled convolution runs the pixel GEMM (`pixel_gemm_schedule`): one group, a
     `pointwise` kernel, constant weights, and at most `PIXEL_GEMM_PIXELS` output pixels, or at
-    most `PIXEL_GEMM_WIDE_PIXELS` when the direct kernel would take its input channels in
-    several blocks (partial sums through the output)."""
+    most `PIXEL_GEMM_NARROWING_PIXELS` when it has fewer output channels than input channels."""
     if attrs.get("groups", 1) != 1 or not pointwise(w.shape[2:], attrs) or not constant_weights:
         return False
     pixels = out.shape[2] * out.shape[3]
-    blocks = default_conv_schedule(x, w, out, attrs, lanes)["c_block"] < w.shape[1]
-    return pixels <= PIXEL_GEMM_PIXELS or (blocks and pixels <= PIXEL_GEMM_WIDE_PIXELS)
+    return pixels <= PIXEL_GEMM_PIXELS or (w.shape[0] < w.shape[1] and pixels <= PIXEL_GEMM_NARROWING_PIXELS)
 
 
 def pixel_gemm_schedule(out: TensorType, lanes: int) -> Schedule:

@@ -5,8 +5,8 @@ output pixels are the GEMM's rows, MR to a register block (any count: 49 pixels 
 5 and one of 4), the output channels its columns, in panels of NR packed at compile time (dense's
 layout), the input channels its reduction. The direct kernel (`conv`) vectorizes over the pixels
 instead, and a 7x7 image's 49 pixels fill its tiles of 16 to 49 / 64. The input is packed first
-into row blocks, xp[block][c][r] = x[c][block * MR + r] (zero past the image), so a register
-block broadcasts from one contiguous stream (read in place, it took one cache line per input
+into row blocks, xp[block][c][r] = x[c][block * MR + r] (zero past the image; `_emit_pack`), so
+a register block broadcasts from one contiguous stream (read in place, it took one cache line per input
 channel for MR floats of it, and ran no faster than the direct kernel).
 
     for n:  pack x[n] (threads split the blocks); barrier
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from llvmlite import ir
 
-from frittata.backends.llvm.irutil import F32, I64, PTR, VOID, for_range, i64, intrinsic, smin
+from frittata.backends.llvm.irutil import F32, I64, PTR, VOID, for_range, i64, intrinsic, smax, smin
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat, vector_step
 from frittata.backends.llvm.plan import Plan, Step
@@ -61,14 +61,25 @@ class PixelGemm:
     def panels(self) -> int:
         return -(-self.o // self.nr)
 
+    @property
+    def copy_width(self) -> int:
+        """Floats the packing copies per channel at once: MR rounded up to a power of two."""
+        return 1 << (self.mr - 1).bit_length()
+
+    @property
+    def block_floats(self) -> int:
+        """Floats of one packed row block: C rows of MR, and room for the last row's wider copy."""
+        return self.c * self.mr + self.copy_width - self.mr
+
+    @property
+    def blocks(self) -> int:
+        return -(-self.p // self.mr)
+
 
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
     """Emit the pixel GEMM for `step` (see the module docstring)."""
-    t = step.term
-    (images, c, h, w), o = t.args[0].shape, t.args[1].shape[0]
-    fused = t.op == Op.FUSED_CONV2D
-    g = PixelGemm(images, c, o, h * w, schedule["vec"], schedule["m_block"], schedule["n_block"] // schedule["vec"],
-                  t.attr("epilogue") if fused else (), len(args) > 3)
+    t, g = step.term, _geometry(step.term, schedule)
+    c, o, fused = g.c, g.o, t.op == Op.FUSED_CONV2D
     name = k.function.name
     panels = k.base(plan.add_param(f"{name}.wpack", pack_panels(t.args[1].attr("ref").data.reshape(o, c).T, g.nr)))
     padded = np.zeros(g.panels * g.nr, np.float32)
@@ -88,6 +99,13 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
         k.sync()
 
 
+def _geometry(t: Term, schedule: dict) -> PixelGemm:
+    (images, c, h, w), o = t.args[0].shape, t.args[1].shape[0]
+    fused = t.op == Op.FUSED_CONV2D
+    return PixelGemm(images, c, o, h * w, schedule["vec"], schedule["m_block"], schedule["n_block"] // schedule["vec"],
+                     t.attr("epilogue") if fused else (), len(t.args) > 3)
+
+
 def _emit_panels(k: Kernel, g: PixelGemm, xp, panels, out, bias, residual) -> None:
     """This thread's panels of one image, each over all row blocks (the last one partial)."""
     b = k.b
@@ -101,7 +119,8 @@ def _emit_panels(k: Kernel, g: PixelGemm, xp, panels, out, bias, residual) -> No
 
         def call(rows: int, r0) -> None:
             at = b.add(b.mul(o0, i64(g.p)), r0)
-            b.call(blocks[rows], [b.gep(xp, [b.mul(r0, i64(g.c))], source_etype=F32), panel,
+            packed = b.gep(xp, [b.mul(b.udiv(r0, i64(g.mr)), i64(g.block_floats))], source_etype=F32)
+            b.call(blocks[rows], [packed, panel,
                                   b.gep(out, [at], source_etype=F32), b.gep(bias, [o0], source_etype=F32),
                                   b.gep(residual, [at], source_etype=F32), ncols])
 
@@ -112,19 +131,27 @@ def _emit_panels(k: Kernel, g: PixelGemm, xp, panels, out, bias, residual) -> No
 
 
 def scratch_bytes(term: Term, schedule: dict) -> int:
-    """The packed input of one image: [ceil(P / MR), C, MR] floats."""
-    (_, c, h, w), mr = term.args[0].shape, schedule["m_block"]
-    return -(-h * w // mr) * mr * c * 4
+    """The packed input of one image (`PixelGemm.block_floats` per row block)."""
+    return _geometry(term, schedule).blocks * _geometry(term, schedule).block_floats * 4
 
 
 def _emit_pack(k: Kernel, g: PixelGemm, x, xp) -> None:
     """xp[block][c][r] = x[c][block * MR + r], zero past the image's P pixels (threads split the
-    blocks)."""
-    b = k.b
-    lo, hi = k.split(-(-g.p // g.mr))
-    with for_range(b, lo, hi, name="pb") as block:
-        dst = b.gep(xp, [b.mul(block, i64(g.c * g.mr))], source_etype=F32)
-        first = b.mul(block, i64(g.mr))
+    blocks). A block whose pixels and the copy's spare ones are all inside the image copies one
+    vector of `copy_width` floats per channel, in channel order, each store's spare floats
+    overwritten by the next channel's (the last channel's land in the block's spare room); the
+    others copy element by element, reading no pixel past the image."""
+    b, width = k.b, g.copy_width
+    lo, hi = k.split(g.blocks)
+    whole = max(0, (g.p - width) // g.mr + 1)
+    vec = ir.VectorType(F32, width)
+    with for_range(b, lo, smin(b, hi, i64(whole)), name="pv") as block:
+        dst, first = b.gep(xp, [b.mul(block, i64(g.block_floats))], source_etype=F32), b.mul(block, i64(g.mr))
+        with for_range(b, 0, g.c, name="pvc") as c:
+            src = b.gep(x, [b.add(b.mul(c, i64(g.p)), first)], source_etype=F32)
+            b.store(b.load(src, typ=vec, align=4), b.gep(dst, [b.mul(c, i64(g.mr))], source_etype=F32), align=4)
+    with for_range(b, smax(b, lo, i64(whole)), hi, name="pb") as block:
+        dst, first = b.gep(xp, [b.mul(block, i64(g.block_floats))], source_etype=F32), b.mul(block, i64(g.mr))
         with for_range(b, 0, g.c, name="pc") as c:
             src = b.gep(x, [b.add(b.mul(c, i64(g.p)), first)], source_etype=F32)
             row = b.gep(dst, [b.mul(c, i64(g.mr))], source_etype=F32)
