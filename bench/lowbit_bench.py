@@ -2,7 +2,9 @@
 int8 and onnxruntime fp32, measured in the same run on 1 and 2 threads.
 
 Prints the CPU and its vector ISA, then median latencies and ratios (peer / ours: above 1 means
-the low-bit form is faster), every form of a case timed in interleaved rounds:
+the low-bit form is faster), every form of a case timed in interleaved rounds, and on one thread
+the median CPU time of the process as well (on a shared machine the wall time also counts other
+processes' time slices; the CPU time does not):
   * the 3x3 convolutions of ResNet-18 (batch 1, 224x224 input) as fp32 conv2d, int8 conv2d,
     A1W1 and A2W1 bitserial_conv2d over 64-bit words (the run-time bitpack of the activations
     included), and onnxruntime's fp32 Conv;
@@ -55,22 +57,31 @@ def ours_run(program: ft.Program, inputs: dict, threads: int):
     return lambda: module.run(**inputs)
 
 
-def interleaved_ms(runs: dict, repeat: int) -> dict[str, float]:
-    """Median ms of each run, measured in rounds (per round, each run called twice and the second
-    call timed, so that it is warm) so that the load of a shared machine falls on all of them
-    alike; a run slower than SLOW_S gets 3 rounds."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
+def interleaved_ms(runs: dict, repeat: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall ms and median process CPU ms of each run, measured in rounds (per round, each
+    run called twice and the second call timed, so that it is warm) so that the load of a shared
+    machine falls on all of them alike; a run slower than SLOW_S gets 3 rounds."""
+    wall: dict[str, list[float]] = {name: [] for name in runs}
+    cpu_time: dict[str, list[float]] = {name: [] for name in runs}
     for run in runs.values():
         run()
     for round_ in range(repeat):
         for name, run in runs.items():
-            if round_ >= 3 and times[name] and min(times[name]) > SLOW_S:
+            if round_ >= 3 and wall[name] and min(wall[name]) > SLOW_S:
                 continue
             run()  # warm again: the previous form's run has left the caches to itself
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             run()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) * 1e3 for name, t in times.items()}
+            wall[name].append(time.perf_counter() - start)
+            cpu_time[name].append(time.process_time() - start_cpu)
+    return ({name: float(np.median(t)) * 1e3 for name, t in wall.items()},
+            {name: float(np.median(t)) * 1e3 for name, t in cpu_time.items()})
+
+
+def kinds(wall: dict, cpu_ms: dict, threads: int) -> list[tuple[str, dict]]:
+    """The medians to print: wall time, and on one thread the CPU time too (on two, the process's
+    CPU time adds both threads' work and says nothing of the latency)."""
+    return [("wall", wall), ("cpu", cpu_ms)] if threads == 1 else [("wall", wall)]
 
 
 def conv_forms(cin: int, cout: int, size: int, stride: int, rng: np.random.Generator) -> dict:
@@ -98,12 +109,14 @@ def bench_layers(repeat: int) -> None:
         forms = conv_forms(cin, cout, size, stride, rng)
         for threads in THREADS:
             runs = {name: ours_run(p, x, threads) for name, (p, x) in forms.items()}
-            ms = interleaved_ms({**runs, "ort": ort_run(*forms["fp32"], threads)}, repeat)
-            onnx = ms["ort"]
-            print(f"  {cin:>3}->{cout:<3} {size:>3}x{size:<3} s{stride} {threads}T: fp32 {ms['fp32']:7.3f}  "
-                  f"int8 {ms['int8']:8.3f}  A1W1 {ms['A1W1']:6.3f}  A2W1 {ms['A2W1']:6.3f}  ort {onnx:7.3f}  "
-                  f"| A1W1 {ms['fp32'] / ms['A1W1']:5.2f}x ({onnx / ms['A1W1']:5.2f}x ort)  "
-                  f"A2W1 {ms['fp32'] / ms['A2W1']:5.2f}x ({onnx / ms['A2W1']:5.2f}x ort)")
+            wall, cpu_ms = interleaved_ms({**runs, "ort": ort_run(*forms["fp32"], threads)}, repeat)
+            for kind, ms in kinds(wall, cpu_ms, threads):
+                onnx = ms["ort"]
+                print(f"  {cin:>3}->{cout:<3} {size:>3}x{size:<3} s{stride} {threads}T {kind:<4}: "
+                      f"fp32 {ms['fp32']:7.3f}  int8 {ms['int8']:8.3f}  A1W1 {ms['A1W1']:6.3f}  "
+                      f"A2W1 {ms['A2W1']:6.3f}  ort {onnx:7.3f}  "
+                      f"| A1W1 {ms['fp32'] / ms['A1W1']:5.2f}x ({onnx / ms['A1W1']:5.2f}x ort)  "
+                      f"A2W1 {ms['fp32'] / ms['A2W1']:5.2f}x ({onnx / ms['A2W1']:5.2f}x ort)")
 
 
 def bench_network(size: int, repeat: int) -> None:
@@ -117,12 +130,13 @@ def bench_network(size: int, repeat: int) -> None:
     print(f"\nVGG-11-style network at {size}x{size}, ms (median); ratio = fp32 / low-bit")
     for threads in THREADS:
         runs = {name: ours_run(p, x, threads) for name, p in forms.items()}
-        ms = interleaved_ms({**runs, "ort": ort_run(program, x, threads)}, repeat)
-        onnx = ms["ort"]
-        print(f"  {threads}T: fp32 {ms['fp32']:8.2f}  int8 {ms['int8']:8.2f}  W1A1 {ms['W1A1']:8.2f}  "
-              f"W1A2 {ms['W1A2']:8.2f}  ort fp32 {onnx:8.2f}  | W1A1 {ms['fp32'] / ms['W1A1']:5.2f}x "
-              f"({onnx / ms['W1A1']:5.2f}x ort)  W1A2 {ms['fp32'] / ms['W1A2']:5.2f}x ({onnx / ms['W1A2']:5.2f}x ort)"
-              f"  goal W1A2 >= 3x, W1A1 >= 5x")
+        wall, cpu_ms = interleaved_ms({**runs, "ort": ort_run(program, x, threads)}, repeat)
+        for kind, ms in kinds(wall, cpu_ms, threads):
+            onnx = ms["ort"]
+            print(f"  {threads}T {kind:<4}: fp32 {ms['fp32']:8.2f}  int8 {ms['int8']:8.2f}  W1A1 {ms['W1A1']:8.2f}  "
+                  f"W1A2 {ms['W1A2']:8.2f}  ort fp32 {onnx:8.2f}  | W1A1 {ms['fp32'] / ms['W1A1']:5.2f}x "
+                  f"({onnx / ms['W1A1']:5.2f}x ort)  W1A2 {ms['fp32'] / ms['W1A2']:5.2f}x "
+                  f"({onnx / ms['W1A2']:5.2f}x ort)  goal W1A2 >= 3x, W1A1 >= 5x")
 
 
 def main() -> None:
