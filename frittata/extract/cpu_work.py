@@ -18,6 +18,7 @@ from typing import assert_never
 
 from frittata.extract.cost import NodeInfo
 from frittata.terms.fused import expr_ops
+from frittata.terms.cpu_schedules import CONV_OPS
 from frittata.terms.ops import Cost, Op
 
 
@@ -129,7 +130,7 @@ def _contraction(info: NodeInfo, moved: float, lanes: int, transcendental_flops:
     epilogue = info.attr("epilogue", ())
     tail = float(out.size * (sum(_step_flops(step, transcendental_flops) for step in epilogue) + (info.op in _FUSED)))
     flops = 2.0 * out.size * depth + tail
-    depthwise = info.op in (Op.CONV2D, Op.FUSED_CONV2D) and info.attr("groups", 1) > 1 and w.shape[1] == 1
+    depthwise = info.op in CONV_OPS and info.attr("groups", 1) > 1 and w.shape[1] == 1
     if depthwise:
         return Work(flops, moved, Kind.DEPTHWISE, lane_fraction(x.shape[1], lanes), tail)
     return Work(flops, moved, Kind.CONTRACTION, lane_fraction(width, lanes), tail)

@@ -4,8 +4,8 @@
 `records.workload_of`) whose workload and schedule were measured on this device costs its
 measured seconds; an unmeasured schedule of a workload the `learned` predictor prices (the
 tuning package's ranking model, calibrated on the workload's measurements) costs its
-prediction; any other contraction on the register-blocked path costs the analytical price
-times `scale`, the median
+prediction; any other contraction on a vectorized kernel (register-blocked, depthwise,
+Winograd, int8) or bit-serial costs the analytical price times `scale`, the median
 ratio measured / analytical over the measurements that apply here, so measured and unmeasured
 alternatives are compared in the same units (the roofline model is calibrated for another
 machine and the measurements include what it leaves out); every other e-node costs what the
@@ -33,7 +33,7 @@ from frittata.extract.problem import chosen_nodes, constant_classes
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Records, Schedule, Workload, infer_output,
                                       workload_of)
 from frittata.rewrites.data import Choice, EClass, EGraphData, ENode
-from frittata.terms.cpu_schedules import blocked_schedule, is_depthwise
+from frittata.terms.cpu_schedules import blocked_schedule
 from frittata.terms.ops import BY_NAME, Op
 
 MEASURED, LEARNED, SCALED, MODEL = "measured", "learned", "model x scale", "model"
@@ -140,13 +140,14 @@ def with_recorded_schedules(data: EGraphData, records: Records, device: str, lan
 
 
 def _blocked(info: NodeInfo, lanes: int) -> bool:
-    """Whether `info` runs on the register-blocked GEMM / convolution path (not the depthwise
-    one) or is a bit-serial contraction (register-blocked kernels of their own)."""
+    """Whether `info` runs on a vectorized contraction kernel, whose measured times the tuner's
+    measurements scale (the register-blocked GEMM / convolution, depthwise, Winograd or int8
+    kernel), or is a bit-serial contraction."""
     if info.op in SCHEDULED_IN_PLACE:
         return True
     constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
     schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant, lanes)
-    return schedule is not None and not is_depthwise(schedule)
+    return schedule is not None
 
 
 def _check_schedule(tiled, info: NodeInfo, attrs: tuple, workload: Workload) -> None:

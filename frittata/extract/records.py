@@ -29,10 +29,10 @@ from typing import Any
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo
 from frittata.terms.bitserial import SCHEDULE_KEYS as BITSERIAL_KEYS
-from frittata.terms.cpu_schedules import bitserial_schedule, blocked_schedule, has_own_kernel
+from frittata.terms.cpu_schedules import bitserial_schedule, blocked_schedule, has_own_kernel, is_depthwise
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import BY_NAME, Op
-from frittata.terms.tiled import UNTILED, normalize_schedule
+from frittata.terms.tiled import DEPTHWISE_KEYS, UNTILED, normalize_schedule
 
 RECORD_VERSION = 1
 SCHEDULED_IN_PLACE = frozenset({Op.BITSERIAL_CONV2D, Op.BITSERIAL_DENSE})
@@ -85,12 +85,14 @@ def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
     node's own, the default of an untiled one), or None for any other e-node.
 
     Schedulable: a `fused_conv2d` with one group or a `fused_dense` (or their tiled forms) that
-    takes the register-blocked path (`cpu_schedules.blocked_schedule`) on a host of `lanes`, not
-    a kernel of its own (depthwise, int8: their schedules have no tiled form); a bit-serial
-    contraction with constant weights (its register block, `cpu_schedules.bitserial_schedule`).
+    takes the register-blocked path (`cpu_schedules.blocked_schedule`) on a host of `lanes`; a
+    depthwise `fused_conv2d` (groups = C, or its tiled form: the depthwise kernel's rows and
+    vectors, `tiled.DEPTHWISE_KEYS`); not a kernel of its own otherwise (Winograd, int8: their
+    schedules have no tiled form); a bit-serial contraction with constant weights (its register
+    block, `cpu_schedules.bitserial_schedule`).
     """
     plain_op = UNTILED.get(info.op, info.op)
-    if plain_op not in TILED_OF or info.constant or info.attr("groups", 1) != 1:
+    if plain_op not in TILED_OF or info.constant:
         return None
     constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
     attrs = tuple((k, v) for k, v in info.attrs if k != "schedule")
@@ -102,9 +104,20 @@ def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
         return (Workload(plain_op.value, operands, constant, attrs),
                 normalize_schedule((key, block[key]) for key in BITSERIAL_KEYS))
     schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant, lanes)
-    if schedule is None or has_own_kernel(schedule):
+    if schedule is None:
         return None
-    return Workload(plain_op.value, operands, constant, attrs), normalize_schedule(schedule.items())
+    if is_depthwise(schedule):
+        keys: Iterable[str] = DEPTHWISE_KEYS
+    elif has_own_kernel(schedule) or info.attr("groups", 1) != 1:
+        return None
+    else:
+        keys = schedule.keys()
+    return Workload(plain_op.value, operands, constant, attrs), normalize_schedule((k, schedule[k]) for k in keys)
+
+
+def is_depthwise_workload(workload: Workload) -> bool:
+    """Whether `workload` is a depthwise convolution (groups = input channels > 1)."""
+    return workload.op == "fused_conv2d" and 1 < dict(workload.attrs).get("groups", 1) == workload.operands[0][0][1]
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,12 @@ An int8 convolution (`cpu_schedules.int8_conv_schedule`) runs at `INT8_PEAK_SCAL
 peak, times its busy lanes and its tiles' balance.
 A small pointwise convolution's pixel GEMM (`cpu_schedules.pixel_gemm_schedule`) is priced as a
 dense layer over its pixels, with its transposed store (`pixel_gemm_seconds`).
-A depthwise convolution (`cpu_schedules.depthwise_schedule`) has no register block to price:
-it runs at the model's measured `depthwise_efficiency`, times its busy lanes (partial pixel
-tiles) and the balance of its channels over the cores.
+A depthwise convolution runs at the model's measured `depthwise_efficiency` (measured with the
+default tile, `cpu_schedules.depthwise_schedule`), times its busy lanes (partial pixel tiles),
+the balance of its channels over the cores, and its tile's throughput relative to the default
+tile's (`depthwise_tile_efficiency`: a tile of RB rows by NV vectors issues RB*NV*taps FMAs,
+loads each distinct tap vector once, reloads the weights when they, the accumulators and a tap
+do not fit the vector registers, and waits on chains of taps dependent FMAs per accumulator).
 
 Invariant: seconds >= 0, proportional to FLOPs for a fixed schedule; only the schedule's
 attributes and the operand shapes matter. The host figures are the model's `vector_lanes`,
@@ -43,8 +46,8 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
-from frittata.terms.cpu_schedules import (CONV_OPS, Schedule, is_depthwise, is_int8, is_pixel_gemm, pixel_rows,
-                                         vector_lanes)
+from frittata.terms.cpu_schedules import (CONV_OPS, Schedule, depthwise_schedule, is_depthwise, is_int8, is_pixel_gemm,
+                                         pixel_rows, vector_lanes)
 
 KIB = 1024
 
@@ -182,9 +185,26 @@ def pixel_gemm_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> floa
 
 
 def depthwise_efficiency(info: NodeInfo, s: Schedule, model) -> float:
-    """The model's depthwise kernel efficiency times busy lanes and the channels' balance."""
+    """The model's depthwise kernel efficiency times busy lanes, the channels' balance and the
+    tile's throughput relative to the default tile's."""
     lanes = lane_efficiency(info.type.shape[3], s["ow_block"], s["vec"], model.vector_lanes)
-    return model.depthwise_efficiency * lanes * balance(info.operands[0].shape[1], model.cores)
+    default = depthwise_schedule(info.type, s["vec"])
+    tile = depthwise_tile_efficiency(info, s, model.vector_lanes) / depthwise_tile_efficiency(info, default,
+                                                                                              model.vector_lanes)
+    return model.depthwise_efficiency * lanes * balance(info.operands[0].shape[1], model.cores) * tile
+
+
+def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
+    """FMA throughput of one depthwise tile (see the module docstring), in (0, 1]."""
+    kh, kw = info.operands[1].shape[2:]
+    (sh, _), (dh, _) = dict(info.attrs)["strides"], dict(info.attrs)["dilations"]
+    rows, nv = s["oh_block"], (s["ow_block"] // s["vec"]) * max(1, s["vec"] // lanes)
+    fmas = rows * nv * kh * kw
+    loads = len({i * sh + r * dh for i in range(rows) for r in range(kh)}) * kw * nv
+    if kh * kw + rows * nv + 1 > registers_for(lanes):
+        loads += fmas
+    cycles = max(fmas / FMA_PORTS, loads / LOAD_PORTS, kh * kw * FMA_LATENCY)
+    return fmas / FMA_PORTS / cycles
 
 
 def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:

@@ -19,9 +19,9 @@ the default below. A contraction takes the blocked path when
   * conv2d / fused_conv2d / tiled_conv2d: the bias a compile-time constant, the weights packed at
     compile time when constant, by the kernel at run time otherwise; a grouped
     convolution with several input channels per group runs the blocked loops once per group;
-  * conv2d / fused_conv2d with one input channel per group (depthwise, groups = C > 1, any
-    channel multiplier O / C): the vectorized depthwise kernel (`depthwise_schedule`), weights
-    and bias constant or not;
+  * conv2d / fused_conv2d / tiled_conv2d with one input channel per group (depthwise, groups =
+    C > 1, any channel multiplier O / C): the vectorized depthwise kernel (`depthwise_schedule`,
+    or the tiled op's own), weights and bias constant or not;
   * conv2d / fused_conv2d of int8 x int8 with one group, constant weights and bias, and an
     integer epilogue (`INT_STEPS`; a cast only as the last step, to an `INT8_OUTPUTS` dtype):
     the int8 kernel (`int8_conv_schedule`; int16 pairs into int32 lanes, exact);
@@ -45,8 +45,9 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  output pixels are the GEMM's rows, MR to a block, the output channels its
                  columns (panels of 2 vectors); threads split the panels. Its schedule says so:
                  `"kernel": "pixel_gemm"`.
-  depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row; threads
-                 split the input channels. Its schedule says so: `"kernel": "depthwise"`.
+  depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row (a
+                 `tiled_conv2d` with groups = C says its own rows and vectors); threads split
+                 the input channels. Its schedule says so: `"kernel": "depthwise"`.
   bit-serial     (`bitserial_schedule`) a tile of output pixels by channel blocks (a block: the
                  64-bit words of one vector, 4 channels with AVX2); AVX2's nibble lookup takes 1
                  pixel by as many blocks as its byte counters, split activation nibbles and
@@ -155,7 +156,7 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
     if op in EPILOGUE_OPS and any(step[0] not in FLOAT_STEPS for step in values["epilogue"]):
         return None
     if op in CONV_OPS and 1 < values.get("groups", 1) == operands[0].shape[1]:
-        return depthwise_schedule(out, lanes)
+        return {"kernel": DEPTHWISE, **dict(values["schedule"])} if op in TILED_OPS else depthwise_schedule(out, lanes)
     if op == Op.WINOGRAD_CONV2D:
         return winograd_schedule(operands[0], out, values, lanes) if all(constant[1:3]) else None
     if op in CONV_OPS or op in DENSE_OPS:
@@ -244,10 +245,11 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
 
 
 def depthwise_schedule(out: TensorType, lanes: int) -> Schedule:
-    """The depthwise kernel's tiling of a convolution with one input channel per group."""
+    """The depthwise kernel's default tiling of a convolution with one input channel per group:
+    one output row by up to `DEPTHWISE_VECTORS` vectors (the tiled form's keys, `tiled.DEPTHWISE_KEYS`)."""
     ow = out.shape[3]
     nr = min(DEPTHWISE_VECTORS, max(1, math.ceil(ow / lanes))) * lanes
-    return {"kernel": DEPTHWISE, "vec": lanes, "ow_block": nr, "ow_tail": ow % nr, "oh_block": 1,
+    return {"kernel": DEPTHWISE, "vec": lanes, "oh_block": 1, "oh_tail": 0, "ow_block": nr, "ow_tail": ow % nr,
             "parallel": "channel"}
 
 

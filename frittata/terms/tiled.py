@@ -9,14 +9,21 @@ how a CPU backend runs them. It is a tuple of `(key, value)` pairs, in this orde
   tiled_dense   ("vec", L) ("m_block", MR) ("m_tail", M % MR) ("n_block", NR) ("n_tail", N % NR)
                 ("k_block", KC) ("parallel", "n" | "m")
 
+A depthwise `tiled_conv2d` (groups = C: one input channel per group) runs the depthwise kernel,
+whose schedule is
+
+  depthwise     ("vec", L) ("oh_block", RB) ("oh_tail", OH % RB) ("ow_block", NR) ("ow_tail", OW % NR)
+                ("parallel", "channel")
+
+a tile of RB output rows by NR output pixels of one channel; threads split the input channels.
 L is the fp32 lanes of one vector (4, 8 or 16); a register block is MR output channels (rows)
 by NR output pixels (columns), NR a multiple of L of at most `MAX_VECTORS` vectors; KC (dense)
 and CB (input channels of a convolution) are the depth of a cache block of the reduction. The
 tails are the explicit remainders: type inference checks that they equal the dimension modulo
 the block, so a schedule states how big the remainder tiles are (0: the blocks divide it). "parallel" names the
 loop that runs outermost and is split across threads (output-channel blocks or pixel tiles of a
-convolution; column panels or row blocks of a dense layer). Grouped convolutions have no
-tiled form.
+convolution; column panels or row blocks of a dense layer). Grouped convolutions with several
+input channels per group have no tiled form.
 """
 
 from __future__ import annotations
@@ -40,6 +47,10 @@ Schedule = tuple[tuple[str, Any], ...]
 VECTOR_WIDTHS = (4, 8, 16)
 MAX_VECTORS = 4
 MAX_ROWS = 32
+MAX_DEPTHWISE_ROWS = 8
+"""Output rows of a depthwise tile at most (RB x NV accumulators)."""
+DEPTHWISE_KEYS = ("vec", "oh_block", "oh_tail", "ow_block", "ow_tail", "parallel")
+DEPTHWISE_PARALLEL = ("channel",)
 PARALLEL = {"tiled_conv2d": ("oc", "pixel"), "tiled_dense": ("n", "m")}
 KEYS = {
     "tiled_conv2d": ("vec", "oc_block", "oc_tail", "ow_block", "ow_tail", "c_block", "c_tail", "parallel"),
@@ -92,11 +103,15 @@ def _check_tiled(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None
     out = UNTILED[op].infer(UNTILED[op], types, plain)
     schedule = attrs.get("schedule", ())
     keys = tuple(k for k, _ in schedule)
+    if op == Op.TILED_CONV2D and plain["groups"] != 1:
+        if plain["groups"] != types[0].shape[1]:
+            raise fail(op, "groups = 1 or groups = input channels (depthwise; other grouped convolutions "
+                           "have no tiled form)", plain["groups"])
+        _check_depthwise(op, keys, dict(schedule), out)
+        return
     if keys != KEYS[op.name]:
         raise fail(op, f"a schedule with keys {KEYS[op.name]}", keys)
     s = dict(schedule)
-    if op == Op.TILED_CONV2D and plain["groups"] != 1:
-        raise fail(op, "groups = 1 (grouped convolutions have no tiled form)", plain["groups"])
     rows, cols = _blocked_dims(op, types, out)
     row_key, col_key = ("oc", "ow") if op == Op.TILED_CONV2D else ("m", "n")
     _check_block(op, s, row_key, rows, lambda mr: 1 <= mr <= MAX_ROWS, f"1..{MAX_ROWS} rows")
@@ -111,6 +126,21 @@ def _check_tiled(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None
         raise fail(op, "a reduction block k_block >= 1", s["k_block"])
     if s["parallel"] not in PARALLEL[op.name]:
         raise fail(op, f"a parallel loop in {PARALLEL[op.name]}", s["parallel"])
+
+
+def _check_depthwise(op: Op, keys: tuple, s: dict, out: TensorType) -> None:
+    """A depthwise schedule (see the module docstring) checked against the output shape."""
+    if keys != DEPTHWISE_KEYS:
+        raise fail(op, f"a depthwise schedule with keys {DEPTHWISE_KEYS}", keys)
+    vec = s["vec"]
+    if vec not in VECTOR_WIDTHS:
+        raise fail(op, f"a vector width in {VECTOR_WIDTHS}", vec)
+    _check_block(op, s, "ow", out.shape[3], lambda nr: nr % vec == 0 and 1 <= nr // vec <= MAX_VECTORS,
+                 f"a multiple of vec = {vec}, at most {MAX_VECTORS} vectors")
+    _check_block(op, s, "oh", out.shape[2], lambda rb: 1 <= rb <= MAX_DEPTHWISE_ROWS,
+                 f"1..{MAX_DEPTHWISE_ROWS} rows")
+    if s["parallel"] not in DEPTHWISE_PARALLEL:
+        raise fail(op, f"a parallel loop in {DEPTHWISE_PARALLEL}", s["parallel"])
 
 
 def _blocked_dims(op: Op, types: list[TensorType], out: TensorType) -> tuple[int, int]:

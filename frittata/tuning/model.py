@@ -27,8 +27,9 @@ import numpy as np
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.bitserial_cost import tile_efficiency
 from frittata.extract.cost import NodeInfo
-from frittata.extract.records import SCHEDULED_IN_PLACE, TILED_OF, Record, Schedule, Workload, infer_output
-from frittata.extract.schedule_cost import balance, registers_for, schedule_efficiency
+from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Record, Schedule, Workload, infer_output,
+                                      is_depthwise_workload)
+from frittata.extract.schedule_cost import balance, depthwise_tile_efficiency, registers_for, schedule_efficiency
 from frittata.terms.cpu_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.ops import Op
 
@@ -45,6 +46,8 @@ def features(workload: Workload, schedule: Schedule, lanes: int, cores: int, mod
     s = dict(schedule)
     if info.op in SCHEDULED_IN_PLACE:
         return bitserial_features(info, s, lanes, cores, model)
+    if is_depthwise_workload(workload):
+        return depthwise_features(info, schedule, lanes, cores, model)
     conv = workload.op == "fused_conv2d"
     out, x, w = info.type, info.operands[0], info.operands[1]
     if conv:
@@ -71,6 +74,30 @@ def features(workload: Workload, schedule: Schedule, lanes: int, cores: int, mod
         (rows % mr) / mr, (cols % nr) / nr, float(s["parallel"] in ("pixel", "m")),
         balance(units, cores), math.log2(units), moved / flops,
         schedule_efficiency(tiled, s, lanes, cores), math.log(seconds) if seconds > 0 else 0.0,
+    ]
+
+
+def depthwise_features(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> list[float]:
+    """A depthwise candidate in the same terms: rows the output channels, columns the output
+    pixels of a row, depth 1 (one input channel), the register block `oh_block` rows by the
+    vectors of `ow_block`, the parallel units the input channels."""
+    s = dict(schedule)
+    out, w = info.type, info.operands[1]
+    rows, cols, other, taps = out.shape[1], out.shape[3], out.shape[2], w.shape[2] * w.shape[3]
+    rb, nr = s["oh_block"], s["ow_block"]
+    nv = max(1, nr // s["vec"])
+    flops = 2.0 * out.size * taps
+    moved = out.nbytes + sum(t.nbytes for t in info.operands)
+    tiled = replace(info, op=TILED_OF[info.op], attrs=info.attrs + (("schedule", schedule),))
+    seconds = model.node_cost(tiled)
+    units = info.operands[0].shape[1]
+    return [
+        math.log2(flops), math.log2(rows), math.log2(cols), 0.0, float(taps), math.log2(other),
+        float(s["vec"]), float(s["vec"] / lanes), float(rb), float(nv), float(rb * nv),
+        float(taps + rb * nv + 1) / registers_for(lanes), 0.0, math.log2(taps * 4),
+        (other % rb) / rb, (cols % nr) / nr, 0.0,
+        balance(units, cores), math.log2(units), moved / flops,
+        depthwise_tile_efficiency(info, s, lanes), math.log(seconds) if seconds > 0 else 0.0,
     ]
 
 

@@ -11,6 +11,8 @@ rows of the tiling rules' table) followed by the register-blocked space of the h
                blocks CB from C_BLOCKS (and C); both parallel loops.
   dense        the same register blocks over rows x columns; reduction blocks KC from K_BLOCKS
                (and K); both parallel loops.
+  depthwise    vec = host lanes; tiles of RB output rows (DEPTHWISE_ROWS, no more than the output
+               has) by NV = 1..MAX_VECTORS vectors of pixels (no more than the output row needs).
   bit-serial   tiles of P output pixels (PIXELS; 1 for dense) by M channel blocks (BLOCKS, no
                more than the output channels fill) whose accumulators, operands and tables fit
                the host's vector registers (`cpu_schedules.bitserial_tile_registers`).
@@ -26,18 +28,20 @@ from frittata.extract.cpu_model import CpuModel
 from frittata.extract.cpu_work import work
 from frittata.extract.measured import enode_info
 from frittata.extract.problem import constant_classes
-from frittata.extract.records import SCHEDULED_IN_PLACE, Schedule, Workload, infer_output, workload_of
+from frittata.extract.records import (SCHEDULED_IN_PLACE, Schedule, Workload, infer_output, is_depthwise_workload,
+                                      workload_of)
 from frittata.extract.schedule_cost import registers_for
 from frittata.rewrites.data import EGraphData
 from frittata.terms.cpu_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.ops import BY_NAME
-from frittata.terms.tiled import KEYS, MAX_VECTORS, PARALLEL, normalize_schedule
+from frittata.terms.tiled import DEPTHWISE_KEYS, KEYS, MAX_VECTORS, PARALLEL, normalize_schedule
 
 ROWS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 24, 32)
 C_BLOCKS = (8, 16, 32, 64, 128, 256)
 K_BLOCKS = (64, 128, 256, 512)
 PIXELS = (1, 2, 3, 4)
 BLOCKS = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)
+DEPTHWISE_ROWS = (1, 2, 3, 4, 6, 8)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ def generated_space(workload: Workload, lanes: int) -> list[Schedule]:
     if BY_NAME[workload.op] in SCHEDULED_IN_PLACE:
         return bitserial_space(workload, lanes)
     info = infer_output(workload)
+    if is_depthwise_workload(workload):
+        return depthwise_space(info.type.shape[2], info.type.shape[3], lanes)
     conv = workload.op == "fused_conv2d"
     if conv:
         rows, cols, depth = info.type.shape[1], info.type.shape[3], info.operands[0].shape[1]
@@ -103,6 +109,20 @@ def generated_space(workload: Workload, lanes: int) -> list[Schedule]:
         for kc in depths:
             for parallel in PARALLEL[tiled]:
                 space.append(_schedule(tiled, lanes, mr, rows, nv * lanes, cols, kc, depth, parallel))
+    return space
+
+
+def depthwise_space(oh: int, ow: int, lanes: int) -> list[Schedule]:
+    """The depthwise kernel's tiles of an OH x OW output (see the module docstring)."""
+    space = []
+    for nv in range(1, MAX_VECTORS + 1):
+        if nv > 1 and (nv - 1) * lanes >= ow:
+            break
+        for rb in DEPTHWISE_ROWS:
+            if rb <= max(oh, 1):
+                values = {"vec": lanes, "oh_block": rb, "oh_tail": oh % rb, "ow_block": nv * lanes,
+                          "ow_tail": ow % (nv * lanes), "parallel": "channel"}
+                space.append(tuple((key, values[key]) for key in DEPTHWISE_KEYS))
     return space
 
 

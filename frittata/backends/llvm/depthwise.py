@@ -116,7 +116,7 @@ def scratch_bytes(term: Term, schedule: dict) -> int:
 
 def lower(k: Kernel, step: Step, args: list[View], schedule: dict) -> None:
     t, g = step.term, Geometry.of(step.term, schedule)
-    fused = t.op == Op.FUSED_CONV2D
+    fused = t.op != Op.CONV2D
     ptr, b = k.base, k.b
     assert step.scratch is not None
     scratch, x, w, out = ptr(step.scratch), ptr(args[0].buf), ptr(args[1].buf), ptr(step.out)

@@ -1,5 +1,6 @@
 """The vectorized depthwise convolution equals the interpreter, on the 8-lane (AVX2) and 16-lane
-(AVX-512) variants, whichever the host is (each forced through the LLVM target, `helpers.targets`)."""
+(AVX-512) variants, whichever the host is (each forced through the LLVM target, `helpers.targets`),
+with its default tile and with every tile the tuner's space offers."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
 from frittata.terms.cpu_schedules import blocked_schedule, is_depthwise
+from frittata.terms.tiled import tiled_conv2d
+from frittata.tuning.tasks import depthwise_space
 from tests.backends.llvm.helpers import check_on, rand, targets
 from tests.conftest import compiling
 
 
 @st.composite
-def depthwise_convs(draw):
+def depthwise_convs(draw, lanes: int = 8):
+    """A depthwise convolution (any channels, multiplier, kernel 1/3/5, stride, dilation, pads),
+    plain, fused (ReLU6, SiLU, hard swish, or a residual add and ReLU), or tiled by a schedule
+    drawn from the tuner's space for `lanes` (a single channel is an ordinary convolution)."""
     channels = draw(st.sampled_from([1, 3, 8, 13, 16, 24, 33]), label="channels")
     multiplier = draw(st.sampled_from([1, 1, 2]))
     k = draw(st.sampled_from([1, 3, 5]))
@@ -31,20 +37,45 @@ def depthwise_convs(draw):
     attrs = {"strides": (stride, stride), "pads": pads, "dilations": (dilation, dilation), "groups": channels}
     plain = tb.conv2d(x, weights, **attrs)
     bias = tb.param("b", rand((channels * multiplier,), seed=2))
-    fused = draw(st.sampled_from(["none", "relu6", "residual"]))
+    fused = draw(st.sampled_from(["none", "relu6", "silu", "hard_swish", "residual"]))
     if fused == "none":
         return plain
-    if fused == "relu6":
-        return tb.fused_conv2d(x, weights, bias, epilogue=(("clip", 0.0, 6.0),), **attrs)
-    return tb.fused_conv2d(x, weights, bias, tb.var("r", plain.shape), epilogue=(("add",), ("relu",)), **attrs)
+    residual = (tb.var("r", plain.shape),) if fused == "residual" else ()
+    epilogue = {"relu6": (("clip", 0.0, 6.0),), "silu": (("silu",),), "hard_swish": (("hard_swish",),),
+                "residual": (("add",), ("relu",))}[fused]
+    tiles = depthwise_space(plain.shape[2], plain.shape[3], lanes) if channels > 1 else []
+    schedule = draw(st.sampled_from([None, *tiles]))
+    if schedule is None:
+        return tb.fused_conv2d(x, weights, bias, *residual, epilogue=epilogue, **attrs)
+    return tiled_conv2d(x, weights, bias, *residual, epilogue=epilogue, schedule=schedule, **attrs)
 
 
-@pytest.mark.parametrize("isa", ["avx2", "avx512"])
 @compiling
-@given(term=depthwise_convs(), threads=st.sampled_from([1, 2]))
-def test_depthwise_equals_the_interpreter(isa, term, threads):
-    mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
+@given(term=depthwise_convs(8), threads=st.sampled_from([1, 2]))
+def test_depthwise_equals_the_interpreter_with_8_lanes(term, threads):
+    mod = check_on(ft.Program({"y": term}), targets()["avx2"], threads)
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
+
+
+@compiling
+@given(term=depthwise_convs(16), threads=st.sampled_from([1, 2]))
+def test_depthwise_equals_the_interpreter_with_16_lanes(term, threads):
+    mod = check_on(ft.Program({"y": term}), targets()["avx512"], threads)
+    assert mod.report["backend"]["fast_paths"] == [term.op.value]
+
+
+def test_a_tiled_depthwise_convolution_checks_its_schedule():
+    """The depthwise schedule's keys, its tails and its row block are checked where the term is built."""
+    x, w, b = tb.var("x", (1, 8, 9, 9)), tb.param("w", rand((8, 1, 3, 3))), tb.param("b", rand((8,)))
+    (good,) = [s for s in depthwise_space(7, 7, 8) if dict(s)["oh_block"] == 4]
+    assert tiled_conv2d(x, w, b, groups=8, schedule=good).shape == (1, 8, 7, 7)
+    wrong_tail = tuple((k, 2 if k == "oh_tail" else v) for k, v in good)
+    with pytest.raises(ft.FrittataError, match="oh_tail = 7 % 4 = 3"):
+        tiled_conv2d(x, w, b, groups=8, schedule=wrong_tail)
+    with pytest.raises(ft.FrittataError, match="a depthwise schedule with keys"):
+        tiled_conv2d(x, w, b, groups=8, schedule=good[:-1])
+    with pytest.raises(ft.FrittataError, match="groups = 1 or groups = input channels"):
+        tiled_conv2d(x, tb.param("v", rand((8, 2, 3, 3))), b, groups=4, schedule=good)
 
 
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
