@@ -3,7 +3,8 @@
 Prints the host CPU and its vector ISA, then median latencies and ratios (frittata / peer;
 below 1 is faster) for matmul 512 and 1024, a 3x3 conv 64->64 at 56x56 with bias and relu, a
 depthwise 3x3 conv over 32 channels at 112x112 with bias and ReLU6 (MobileNetV2's first block),
-and the zoo's MLP, ResNet-18 (float32, and int8 through `ft.quantize`), MobileNetV2 and
+the stride-2 depthwise layers of MobileNetV2 (96 channels 112 -> 56, ReLU6) and EfficientNet-B0
+(144 channels 56 -> 28, 5x5, SiLU), and the zoo's MLP, ResNet-18 (float32, and int8 through `ft.quantize`), MobileNetV2 and
 transformer block, plus two token-input language models imported from ONNX
 (`frittata.terms.zoo_lm`: a GPT-style decoder, context 128, 4 layers, width 256; a BERT-style
 encoder, sequence 128, 4 layers, width 256; vocabulary 8192), which onnxruntime runs from the
@@ -68,12 +69,15 @@ def conv(channels: int = 64, size: int = 56) -> ft.Program:
     return ft.Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",),))})
 
 
-def depthwise() -> ft.Program:
+def depthwise(channels: int = 32, size: int = 112, k: int = 3, stride: int = 1,
+              epilogue: tuple = (("clip", 0.0, 6.0),)) -> ft.Program:
+    """A k x k depthwise convolution with bias and an activation, `channels` at `size` x `size`."""
     rng = np.random.default_rng(2)
-    w = T.param("w", (rng.standard_normal((32, 1, 3, 3)) * 0.3).astype(np.float32))
-    b = T.param("b", rng.standard_normal(32).astype(np.float32))
-    x = T.var("x", (1, 32, 112, 112))
-    return ft.Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), groups=32, epilogue=(("clip", 0.0, 6.0),))})
+    w = T.param("w", (rng.standard_normal((channels, 1, k, k)) * 0.3).astype(np.float32))
+    b = T.param("b", rng.standard_normal(channels).astype(np.float32))
+    x = T.var("x", (1, channels, size, size))
+    return ft.Program({"y": T.fused_conv2d(x, w, b, strides=(stride, stride), pads=(k // 2,) * 4, groups=channels,
+                                           epilogue=epilogue)})
 
 
 def resnet18_int8() -> ft.Program:
@@ -88,6 +92,8 @@ CASES = {
     "matmul 1024": (lambda: matmul(1024), 2 * 1024**3),
     "conv 64x56x56 3x3+bias+relu": (conv, 2 * 64 * 64 * 9 * 56 * 56),
     "depthwise 32x112x112 3x3+bias+relu6": (depthwise, 2 * 32 * 9 * 112 * 112),
+    "depthwise 96x112x112 3x3/2+relu6": (lambda: depthwise(96, 112, 3, 2), 2 * 96 * 9 * 56 * 56),
+    "depthwise 144x56x56 5x5/2+silu": (lambda: depthwise(144, 56, 5, 2, (("silu",),)), 2 * 144 * 25 * 28 * 28),
     "mlp": (zoo.mlp, None),
     "resnet18": (zoo.resnet18, None),
     "resnet18 int8": (resnet18_int8, None),
