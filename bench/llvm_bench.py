@@ -4,8 +4,8 @@ Prints the host CPU and its vector ISA, then median latencies and ratios (fritta
 below 1 is faster) for matmul 512 and 1024, a 3x3 conv 64->64 at 56x56 with bias and relu, a
 depthwise 3x3 conv over 32 channels at 112x112 with bias and ReLU6 (MobileNetV2's first block),
 the stride-2 depthwise layers of MobileNetV2 (96 channels 112 -> 56, ReLU6) and EfficientNet-B0
-(144 channels 56 -> 28, 5x5, SiLU), and the zoo's MLP, ResNet-18 (float32, and int8 through `ft.quantize`), MobileNetV2 and
-transformer block, plus two token-input language models imported from ONNX
+(144 channels 56 -> 28, 5x5, SiLU), and the zoo's MLP, ResNet-18 (float32, and int8 through
+`ft.quantize`), MobileNetV2 and transformer block, plus two token-input language models imported from ONNX
 (`frittata.terms.zoo_lm`: a GPT-style decoder, context 128, 4 layers, width 256; a BERT-style
 encoder, sequence 128, 4 layers, width 256; vocabulary 8192), which onnxruntime runs from the
 same ONNX model, on 1 and 2 threads, the two timed alternately, plus compile time per model.
