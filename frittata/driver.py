@@ -223,6 +223,7 @@ def _saturation_summary(report) -> dict:
         "phases": [{"name": p.name, "stop": p.stop_reason, "iterations": p.iterations, "nodes": p.nodes,
                     "seconds": round(p.seconds, 4)} for p in report.phases],
         "nodes": report.nodes,
+        "rules": list(report.rules),
         "fired": report.fired(),
     }
 

@@ -24,7 +24,9 @@ from frittata.rewrites.compile import compile_rules
 from frittata.rewrites.data import EGraphData
 from frittata.rewrites.egraph import EGraphHandle
 from frittata.rewrites.library import Params, Source, library_families, select_rules
-from frittata.rewrites.rule_format import Rule
+from frittata.rewrites.matching import pattern_nodes
+from frittata.rewrites.rule_format import Pattern, Rule
+from frittata.terms.ops import Op
 from frittata.terms.program import Program
 
 
@@ -74,9 +76,11 @@ class PhaseReport:
 
 @dataclass
 class SaturationReport:
-    """The per-phase reports of one saturation, in order."""
+    """The per-phase reports of one saturation, in order, and how many of the selected one-way
+    rules could fire on the program (`firable`) of how many."""
 
     phases: list[PhaseReport]
+    rules: tuple[int, int] = (0, 0)
 
     @property
     def seconds(self) -> float:
@@ -108,10 +112,33 @@ def saturate(program: Program, rules: list[Source] | tuple[Source, ...] = (), di
     as data (extract from it, then `to_program`) and the report.
     """
     selected = select_rules(rules, disable, library, params)
+    live = firable(selected, program)
     handle = EGraphHandle(program)
-    reports = [run_phase(handle, phase, selected, phase.limits or limits or Limits())
+    reports = [run_phase(handle, phase, live, phase.limits or limits or Limits())
                for phase in with_user_phases(schedule or DEFAULT_SCHEDULE, selected)]
-    return handle.data(), SaturationReport(reports)
+    return handle.data(), SaturationReport(reports, (len(live), sum(len(r.directions()) for r in selected)))
+
+
+def firable(rules: list[Rule], program: Program) -> list[Rule]:
+    """The one-way rules that can fire on `program`: those whose left side's operators all occur
+    in the program or on the right side of a rule that can fire (a fixpoint over every phase,
+    so an over-approximation). A rule left out could never match; compiling it into each phase's
+    ruleset cost egglog time for nothing (ResNet-18 and ResNet-50 reach 63 of the library's
+    125 one-way rules)."""
+    directions = [(d, _ops(d.lhs), _ops(d.rhs)) for r in rules for d in r.directions()]
+    present = {t.op for t in program.terms()}
+    grew = True
+    while grew:
+        before = len(present)
+        for _, lhs, rhs in directions:
+            if lhs <= present:
+                present |= rhs
+        grew = len(present) > before
+    return [d for d, lhs, _ in directions if lhs <= present]
+
+
+def _ops(pattern: Pattern) -> set[Op]:
+    return {node.op for node in pattern_nodes(pattern)}
 
 
 def with_user_phases(schedule: Schedule, rules: list[Rule]) -> Schedule:

@@ -79,3 +79,31 @@ def test_fold_params_evaluates_parameter_arithmetic():
     assert folded.op_counts() == {"input": 1, "param": 1, "conv2d": 1}
     inputs = {"x": np.ones((1, 3, 2, 2), np.float32)}
     np.testing.assert_array_equal(evaluate(folded, inputs)["y"], evaluate(program, inputs)["y"])
+
+
+def test_only_rules_that_can_fire_are_run():
+    """A rule needing an operator the program lacks, and that no firable rule makes, is left out;
+    one needing an operator a firable rule makes (fused_conv2d from conv2d) is kept."""
+    from frittata.rewrites.library import select_rules
+    from frittata.rewrites.schedule import firable
+
+    x = var("x", (1, 8, 6, 6))
+    program = Program({"y": relu(conv2d(x, param("w", np.ones((8, 8, 3, 3), np.float32)), pads=(1, 1, 1, 1)))})
+    live = {r.name for r in firable(select_rules(), program)}
+    assert "fuse-conv2d-relu" in live and "layout-fused-conv2d-nchw16c" in live
+    assert not any(name.startswith(("tile-dense", "fuse-dense")) for name in live)
+    _, report = saturate(program)
+    assert report.rules[0] == len(live) < report.rules[1]
+    assert set(report.fired()) <= live
+
+
+@pytest.mark.parametrize("name", ["resnet18", "transformer_block"])
+def test_leaving_out_rules_that_cannot_fire_changes_no_e_graph(name, monkeypatch):
+    from frittata.rewrites import schedule
+
+    program = zoo.get(name)
+    data, report = saturate(program)
+    monkeypatch.setattr(schedule, "firable", lambda rules, _: [d for r in rules for d in r.directions()])
+    every, every_report = saturate(program)
+    assert [(p.nodes, p.fired) for p in report.phases] == [(p.nodes, p.fired) for p in every_report.phases]
+    assert len(data.nodes) == len(every.nodes)
