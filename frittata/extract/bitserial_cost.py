@@ -19,7 +19,8 @@ from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import lane_fraction
 from frittata.extract.schedule_cost import registers_for
 from frittata.terms.cpu_schedules import (MAX_BITSERIAL_BLOCKS, bitserial_schedule, bitserial_tile_registers,
-                                          uses_nibbles)
+                                          bitserial_weight_bytes, streams_weights, uses_nibbles)
+from frittata.terms.dtypes import TensorType
 
 NIBBLE_PAIRS_PER_CYCLE = 1.9
 """Word pairs per cycle of the AVX2 nibble-lookup kernel on its default tile (1 pixel x 8
@@ -37,6 +38,10 @@ SPLIT_OPS = 4
 """Operations per activation word and plane: broadcast, shift and two ANDs (the nibble split)."""
 CTPOP_OPS = 3
 """Operations per weight vector of a VPOPCNTQ step: AND, VPOPCNTQ, add (the broadcast is a load)."""
+STREAMED_WEIGHTS = 0.9
+"""Throughput of a nibble-lookup tile whose weights stream from L2 (`streams_weights`) relative
+to its operation count: 8 blocks ran at 0.90-0.95 of 6 blocks' speed where the operation count
+says 1.03 (A1W1 512 -> 512 at 28x28 and 14x14, one Zen 3 core)."""
 
 
 def popcount_rate(features: str, lanes: int, fp32_flops_per_core: float) -> float:
@@ -50,10 +55,13 @@ def popcount_rate(features: str, lanes: int, fp32_flops_per_core: float) -> floa
     return fp32_flops_per_core / (4 * lanes) * per_cycle
 
 
-def tile_efficiency(a: int, b: int, pixels: int, blocks: int, nibbles: bool, lanes: int) -> float:
-    """Throughput of a pixels x blocks tile relative to the default one: operations per weight
-    vector (the activation split shared by the blocks and weight planes) against those of the
-    widest default block; a tile needing more vector registers than the host has spills."""
+def tile_efficiency(w: TensorType, a: int, pixels: int, blocks: int, nibbles: bool, lanes: int) -> float:
+    """Throughput of a pixels x blocks tile of the packed weights w [O, ..., B, K] relative to
+    the default one: operations per weight vector (the activation split shared by the blocks
+    and weight planes) against those of the widest default block; a tile needing more vector
+    registers than the host has spills; a nibble-lookup tile whose weights stream from L2
+    runs at STREAMED_WEIGHTS."""
+    b = w.shape[-2]
     registers, needed = registers_for(lanes), bitserial_tile_registers(a, b, pixels, blocks, nibbles)
     if nibbles:
         ops = NIBBLE_OPS + SPLIT_OPS / (blocks * b)
@@ -62,6 +70,8 @@ def tile_efficiency(a: int, b: int, pixels: int, blocks: int, nibbles: bool, lan
         ops = CTPOP_OPS + 1 / (blocks * b)
         best = CTPOP_OPS + 1 / (MAX_BITSERIAL_BLOCKS * b)
     efficiency = best / ops
+    if nibbles and streams_weights(a, bitserial_weight_bytes(w, blocks, lanes, nibbles)):
+        efficiency *= STREAMED_WEIGHTS
     return efficiency * (registers / needed) ** 2 if needed > registers else efficiency
 
 
@@ -71,8 +81,8 @@ def bitserial_seconds(info: NodeInfo, cores: int, word_pairs_per_core: float, la
     constant = info.operand_constant(1)
     schedule = bitserial_schedule(info.op, info.attrs, x, w, constant, lanes)
     nibbles = uses_nibbles(lanes, x.dtype, constant)
-    a, b = x.shape[-2], w.shape[-2]
+    a = x.shape[-2]
     pairs = out.size * a * math.prod(w.shape[1:])
-    tile = tile_efficiency(a, b, schedule["pixels"], schedule["blocks"], nibbles, lanes)
+    tile = tile_efficiency(w, a, schedule["pixels"], schedule["blocks"], nibbles, lanes)
     busy = lane_fraction(w.shape[0], schedule["vec"] // 2 * schedule["blocks"])
     return pairs / (cores * word_pairs_per_core * tile * busy)

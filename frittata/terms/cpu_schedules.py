@@ -52,7 +52,8 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  64-bit words of one vector, 4 channels with AVX2); AVX2's nibble lookup takes 1
                  pixel by as many blocks as its byte counters, split activation nibbles and
                  lookup tables leave room for in 16 registers (at most MAX_BITSERIAL_BLOCKS and
-                 the channels' blocks); `llvm.ctpop` kernels BITSERIAL_PIXELS pixels by what is
+                 the channels' blocks, and fewer while its weights would stream from L2:
+                 `streams_weights`); `llvm.ctpop` kernels BITSERIAL_PIXELS pixels by what is
                  left of the registers over them; computed weights one channel a block.
   winograd       when the transformed weights U outweigh the transformed input V of an image
                  (few tiles, many channels: ResNet's 3x3 layers from 28x28 on): all tiles in one
@@ -113,6 +114,8 @@ MAX_BITSERIAL_BLOCKS = 8
 at 6.2-6.4 G word pairs/s with 1 pixel x 8 blocks, 5.7 with 10, 5.4 with 12, 3.3 with 16 (spills),
 4.6-5.1 with 4 x 2, 2 x 4 or 3 x 3 (the nibble split of each activation word is shared by fewer
 weight vectors)."""
+L1_DATA_BYTES = 32 * 1024
+"""A core's L1 data cache (Zen 3; 48 KiB on Sapphire Rapids)."""
 INT_STEPS = frozenset({"relu", "shift", "clip", "cast"})
 """Epilogue steps the int8 kernel applies to its int32 accumulators in registers."""
 INT8_OUTPUTS = frozenset({"int8", "uint8", "int32", "float32"})
@@ -318,8 +321,25 @@ def bitserial_schedule(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, 
         return {"kernel": BITSERIAL, "vec": lanes, "pixels": BITSERIAL_PIXELS,
                 "blocks": max(1, min(MAX_BITSERIAL_BLOCKS, channel_blocks, blocks))}
     blocks = (_vector_registers(lanes) - bitserial_registers(a, b, 1, 0)) // nibble_counters(a, b)
-    return {"kernel": BITSERIAL, "vec": lanes, "pixels": 1,
-            "blocks": max(1, min(MAX_BITSERIAL_BLOCKS, channel_blocks, blocks))}
+    blocks = max(1, min(MAX_BITSERIAL_BLOCKS, channel_blocks, blocks))
+    while blocks > 1 and streams_weights(a, bitserial_weight_bytes(w, blocks, lanes, True)):
+        blocks -= 1
+    return {"kernel": BITSERIAL, "vec": lanes, "pixels": 1, "blocks": blocks}
+
+
+def bitserial_weight_bytes(w: TensorType, blocks: int, lanes: int, nibbles: bool) -> int:
+    """Bytes of repacked weights a bit-serial tile of `blocks` channel blocks (lanes / 2 channels
+    each) reads for one output pixel: its channels' words of every tap and plane, twice over
+    when the nibble-lookup kernel stores their low and high nibbles apart."""
+    return blocks * max(1, lanes // 2) * (w.nbytes // max(1, w.shape[0])) * (2 if nibbles else 1)
+
+
+def streams_weights(a: int, weight_bytes: int) -> bool:
+    """Whether a nibble-lookup tile reads its weights from L2 at a cost: they do not fit the L1
+    data cache, and each weight vector loaded serves one activation plane. One Zen 3 core, A1W1
+    512 -> 512: 8 blocks (37 KiB of weights) ran 10% slower than 6 (28 KiB) at 28x28 and 5% at
+    14x14; with two activation planes 8 blocks stayed 4% faster than 6."""
+    return a == 1 and weight_bytes > L1_DATA_BYTES
 
 
 def nibble_counters(a: int, b: int) -> int:

@@ -115,7 +115,7 @@ def bitserial_features(info: NodeInfo, s: dict, lanes: int, cores: int, model: C
     scheduled = replace(info, attrs=info.attrs + (("schedule", tuple(s.items())),))
     seconds = model.node_cost(scheduled)
     nibbles = uses_nibbles(lanes, x.dtype, True)
-    tile = tile_efficiency(x.shape[-2], w.shape[-2], nr, s["blocks"], nibbles, lanes)
+    tile = tile_efficiency(w, x.shape[-2], nr, s["blocks"], nibbles, lanes)
     needed = bitserial_tile_registers(x.shape[-2], w.shape[-2], nr, s["blocks"], nibbles)
     flops = 64.0 * rows * cols * other * depth * taps
     moved = out.nbytes + sum(t.nbytes for t in info.operands)

@@ -10,8 +10,12 @@ from frittata.extract import CpuModel, NodeInfo
 from frittata.extract.bitserial_cost import tile_efficiency
 from frittata.extract.records import workload_of
 from frittata.extract.schedule_cost import registers_for
-from frittata.terms.cpu_schedules import bitserial_registers, bitserial_tile_registers
+from frittata.backends.jit import Machine, host
+from frittata.backends.llvm import build
+from frittata.terms.cpu_schedules import (L1_DATA_BYTES, bitserial_registers, bitserial_schedule,
+                                          bitserial_tile_registers, bitserial_weight_bytes)
 from frittata.tuning.model import features
+from tests.backends.llvm.helpers import AVX2_FEATURES
 from frittata.tuning.measure import Job, reference_output, run_job
 from frittata.tuning.tasks import generated_space
 
@@ -20,9 +24,9 @@ AVX2 = "+avx,+avx2,+fma,+popcnt"
 AVX512 = AVX2 + ",+avx512f,+avx512bw,+avx512dq,+avx512vl"
 
 
-def _conv(schedule=(), out_channels: int = 64, bits: int = 1) -> T.Term:
-    x = T.bitpack(T.var("x", (1, 128, 14, 14), "int8"), bits, 1)
-    w = T.param("w", np.zeros((out_channels, 3, 3, 1, 2), np.int64))
+def _conv(schedule=(), out_channels: int = 64, bits: int = 1, channels: int = 128) -> T.Term:
+    x = T.bitpack(T.var("x", (1, channels, 14, 14), "int8"), bits, 1)
+    w = T.param("w", np.zeros((out_channels, 3, 3, 1, channels // 64), np.int64))
     return T.bitserial_conv2d(x, w, 1, 1, encoding="bipolar", schedule=schedule)
 
 
@@ -48,7 +52,8 @@ def test_a_narrow_or_spilling_register_block_costs_more_than_the_default():
     spilling = model.node_cost(_info(_conv((("pixels", 4), ("blocks", 8)))))
     assert default < narrow and default < spilling
     assert bitserial_registers(1, 1, 4, 8) > 16 > bitserial_registers(1, 1, 1, 8)
-    assert tile_efficiency(1, 1, 1, 8, True, 8) > tile_efficiency(1, 1, 1, 2, True, 8)
+    w = _conv().args[1].type
+    assert tile_efficiency(w, 1, 1, 8, True, 8) > tile_efficiency(w, 1, 1, 2, True, 8)
 
 
 def test_a_bitserial_workload_is_a_tuning_task_whose_candidates_run_exactly():
@@ -75,3 +80,30 @@ def test_the_learned_model_counts_a_tiles_registers_as_the_kernels_do():
     needed = bitserial_tile_registers(2, 1, s["pixels"], s["blocks"], False)
     assert needed == s["pixels"] * s["blocks"] + 4
     assert features(workload, schedule, 16, 2, model)[11] == needed / registers_for(16)
+
+
+def test_a_one_plane_tile_keeps_its_weights_within_the_l1_cache():
+    """512 input channels (8 words a tap): 8 blocks would read 36 KiB of weights per pixel, so
+    the AVX2 default takes 7 (31.5 KiB) and the cost model prices 6 below 8; two activation
+    planes keep 8."""
+    model = CpuModel.for_machine(TRIPLE, AVX2)
+    one, two = _conv(channels=512), _conv(channels=512, bits=2)
+    w = one.args[1].type
+    assert bitserial_weight_bytes(w, 8, 8, True) > L1_DATA_BYTES >= bitserial_weight_bytes(w, 7, 8, True)
+    assert bitserial_schedule(one.op, one.attrs, one.args[0].type, w, True, 8)["blocks"] == 7
+    assert bitserial_schedule(two.op, two.attrs, two.args[0].type, w, True, 8)["blocks"] == 8
+    six, eight = ((("pixels", 1), ("blocks", m)) for m in (6, 8))
+    one_six, one_eight = (_conv(s, 512, channels=512) for s in (six, eight))
+    assert model.node_cost(_info(one_six)) < model.node_cost(_info(one_eight))
+    two_six, two_eight = (_conv(s, 512, bits=2, channels=512) for s in (six, eight))
+    assert model.node_cost(_info(two_eight)) < model.node_cost(_info(two_six))
+
+
+def test_the_l1_limited_default_tile_runs_exactly(rng):
+    x = rng.integers(0, 2, (1, 512, 5, 6)).astype(np.int8)
+    codes = rng.integers(0, 2, (30, 512, 3, 3)).astype(np.int8)
+    w = T.param("w", T.evaluate(T.bitpack(T.var("c", codes.shape, "int8"), 1, 1), {"c": codes}))
+    program = T.Program({"y": T.bitserial_conv2d(T.bitpack(T.var("x", x.shape, "int8"), 1, 1), w, 1, 1,
+                                                 encoding="bipolar")})
+    got = build(program, threads=2, target=Machine(host().triple, "znver3", AVX2_FEATURES)).run(x=x)["y"]
+    np.testing.assert_array_equal(got, T.evaluate(program, {"x": x})["y"])
