@@ -10,7 +10,10 @@ and the largest difference from onnxruntime's output relative to its largest val
 geometric mean of the ratios per thread count.
 Needs torch and torchvision (bench-only: `pip install torch torchvision`).
 
-Run: python bench/torch_models_bench.py [--repeat N] [--only NAME ...] [--size 224]
+`--dynamo` exports with torch's default exporter (torch.export + onnxscript, opset 18+) instead
+of the TorchScript one at opset 17.
+
+Run: python bench/torch_models_bench.py [--repeat N] [--only NAME ...] [--size 224] [--dynamo]
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import frittata as ft  # noqa: E402
 from llvm_bench import host_description, ort_session, paired_medians  # noqa: E402
-from tests.models.torchvision_export import export  # noqa: E402 - needs torch
+from tests.models.torchvision_export import export, exporter_options  # noqa: E402 - needs torch
 
 TORCHVISION = ("resnet18", "resnet50", "mobilenet_v2", "squeezenet1_0", "efficientnet_b0", "convnext_tiny",
                "googlenet", "regnet_y_400mf")
@@ -38,7 +41,7 @@ ENCODER = "transformer_encoder"
 """torch.nn.TransformerEncoder: 2 layers, width 256, 4 heads, feed-forward 1024, sequence 128."""
 
 
-def export_encoder(folder: Path) -> tuple[Path, np.ndarray]:
+def export_encoder(folder: Path, dynamo: bool) -> tuple[Path, np.ndarray]:
     import torch
 
     torch.manual_seed(0)
@@ -46,14 +49,15 @@ def export_encoder(folder: Path) -> tuple[Path, np.ndarray]:
     model = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).eval()
     sample = torch.randn(1, 128, 256, generator=torch.Generator().manual_seed(1))
     path = folder / f"{ENCODER}.onnx"
-    torch.onnx.export(model, (sample,), str(path), dynamo=False, opset_version=17, input_names=["x"],
-                      output_names=["y"])
+    torch.onnx.export(model, (sample,), str(path), input_names=["x"], output_names=["y"],
+                      **exporter_options(dynamo, 17))
     return path, sample.numpy()
 
 
-def bench_model(name: str, size: int, folder: Path, repeat: int) -> list[float]:
+def bench_model(name: str, size: int, folder: Path, repeat: int, dynamo: bool) -> list[float]:
     """The model's rows; returns its ratios at 1 and 2 threads."""
-    path, sample = export_encoder(folder) if name == ENCODER else export(name, size, folder)
+    path, sample = (export_encoder(folder, dynamo) if name == ENCODER
+                    else export(name, size, folder, dynamo=dynamo))
     model = onnx.load(str(path))
     program = ft.from_onnx(model)
     inputs = {"x": sample}
@@ -79,13 +83,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--dynamo", action="store_true", help="torch's default (dynamo) exporter")
     args = parser.parse_args()
     print(f"# {host_description()}", flush=True)
     names = [n for n in (*TORCHVISION, ENCODER) if args.only is None or n in args.only]
     ratios = []
     with tempfile.TemporaryDirectory() as folder:
         for name in names:
-            ratios.append(bench_model(name, args.size, Path(folder), args.repeat))
+            ratios.append(bench_model(name, args.size, Path(folder), args.repeat, args.dynamo))
     for threads, column in zip((1, 2), zip(*ratios)):
         print(f"geomean t={threads} over {len(column)} models: {float(np.exp(np.mean(np.log(column)))):.2f}")
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from tests.models.torchvision_export import exporter_options
+
 
 class Attention(nn.Module):
     def __init__(self, width: int, heads: int, causal: bool) -> None:
@@ -78,15 +80,16 @@ class BERT(nn.Module):
 
 
 def export(kind: str, folder: Path, vocab: int = 97, length: int = 16, width: int = 32, heads: int = 4,
-           layers: int = 2, seed: int = 0) -> Path:
+           layers: int = 2, seed: int = 0, dynamo: bool = False) -> Path:
     """Export a GPT ("gpt": ids -> logits) or BERT ("bert": ids, token_type_ids,
-    attention_mask -> hidden) for int64[1, length] inputs; returns the ONNX path."""
+    attention_mask -> hidden) for int64[1, length] inputs, by torch's default (dynamo) exporter
+    or the TorchScript one at opset 17; returns the ONNX path."""
     torch.manual_seed(seed)
     model = (GPT if kind == "gpt" else BERT)(vocab, length, width, heads, layers).eval()
     ids = torch.zeros(1, length, dtype=torch.int64)
-    args = (ids,) if kind == "gpt" else (ids, ids, torch.ones_like(ids))
+    args = (ids,) if kind == "gpt" else (ids, torch.zeros_like(ids), torch.ones_like(ids))
     names = ["ids"] if kind == "gpt" else ["ids", "token_type_ids", "attention_mask"]
-    path = folder / f"{kind}.onnx"
-    torch.onnx.export(model, args, str(path), dynamo=False, opset_version=17, input_names=names,
-                      output_names=["y"])
+    path = folder / f"{kind}{'_dynamo' if dynamo else ''}.onnx"
+    torch.onnx.export(model, args, str(path), input_names=names, output_names=["y"],
+                      **exporter_options(dynamo, 17))
     return path

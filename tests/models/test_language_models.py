@@ -50,10 +50,11 @@ def test_built_in_code_import_evaluate_and_compile(kind):
         mod.run(**feeds)
 
 
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
 @pytest.mark.parametrize("kind", ["gpt", "bert"])
-def test_torch_export_import_evaluate_and_compile(kind, tmp_path):
+def test_torch_export_import_evaluate_and_compile(kind, dynamo, tmp_path):
     lm_export = pytest.importorskip("tests.models.lm_export")
-    path = lm_export.export(kind, tmp_path, VOCAB, layers=1)
+    path = lm_export.export(kind, tmp_path, VOCAB, layers=1, dynamo=dynamo)
     rng = np.random.default_rng(2)
     feeds = {"ids": rng.integers(-VOCAB, VOCAB, (1, 16)).astype(np.int64)}
     if kind == "bert":

@@ -41,11 +41,21 @@ def randomized(name: str, seed: int):
     return model
 
 
-def export(name: str, size: int, folder: Path, seed: int = 0, opset: int = 17) -> tuple[Path, np.ndarray]:
-    """Export `name` for a 1x3xSIZExSIZE input named "x"; the ONNX path and a sample input."""
+def export(name: str, size: int, folder: Path, seed: int = 0, opset: int = 17,
+           dynamo: bool = False) -> tuple[Path, np.ndarray]:
+    """Export `name` for a 1x3xSIZExSIZE input named "x"; the ONNX path and a sample input.
+
+    `dynamo=True` is torch's default exporter (torch.export, then onnxscript's optimizer; the
+    opset is the exporter's own, 18 or later, and `opset` is ignored); `dynamo=False` the
+    TorchScript exporter at `opset`."""
     model = randomized(name, seed)
     sample = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed + 1))
-    path = folder / f"{name}_{size}.onnx"
-    torch.onnx.export(model, (sample,), str(path), dynamo=False, opset_version=opset,
-                      input_names=["x"], output_names=["y"])
+    path = folder / f"{name}_{size}{'_dynamo' if dynamo else ''}.onnx"
+    torch.onnx.export(model, (sample,), str(path), input_names=["x"], output_names=["y"],
+                      **exporter_options(dynamo, opset))
     return path, sample.numpy()
+
+
+def exporter_options(dynamo: bool, opset: int) -> dict:
+    """`torch.onnx.export`'s keywords for the dynamo exporter (quiet) or TorchScript's at `opset`."""
+    return {"dynamo": True, "verbose": False} if dynamo else {"dynamo": False, "opset_version": opset}
