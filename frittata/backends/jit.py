@@ -23,6 +23,9 @@ from frittata.terms.cpu_schedules import vector_lanes
 
 ENTRY = "frittata_run"
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p)
+BARRIER_WORDS = 3
+"""int32 words of the team's shared state the entry's last argument points at: the barrier's
+arrival count and generation, and the work counter kernels take items from (`Kernel.take`)."""
 PROFILE_ENTRY = "frittata_profile"
 PROFILE_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p,
                                 ctypes.c_void_p)

@@ -54,7 +54,7 @@ struct frittata_model {
     void **inputs;
     void **outputs;
     unsigned char *input_set;
-    int32_t barrier[2];
+    int32_t barrier[3]; /* arrivals, generation, work counter */
     char error[256];
     /* the helper threads 1 .. threads-1 */
     pthread_t *ids;

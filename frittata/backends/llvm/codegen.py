@@ -11,7 +11,8 @@
 A kernel reads its buffers' addresses from the table its call passes (`Kernel.base`), so its
 text names no slot or offset: two steps with the same workload and schedule emit the same text,
 named by its hash, and are compiled once. Every thread runs the same entry; each kernel does its
-thread's share and the barrier (a sense-counting spin barrier on {count, generation}) keeps the
+thread's share (a static range, or items taken from the shared work counter) and the barrier (a
+sense-counting spin barrier on {count, generation}, which also zeroes the work counter) keeps the
 steps in order. Parameters no kernel reads (weights a fast path packed) get no slot.
 `frittata_profile` makes the same calls and, on thread 0, reads the monotonic clock
 (`clock_gettime`, nanoseconds) on entry and after each barrier: ns[1] - ns[0] is the wait for
@@ -177,8 +178,12 @@ def _clock_stamp(b: ir.IRBuilder, tid: ir.Value, ns: ir.Value):
 
 
 def _emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
-    """Blocks: entry ─(n > 1)─► arrive ─(last)─► release ─► done; arrive ─► spin ⟲ ─► done.
-    WebAssembly modules run on one thread, so there the barrier returns at once."""
+    """Blocks: entry ─(n > 1)─► arrive ─(last)─► release ─► done; arrive ─► spin ⟲ ─► done;
+    entry ─(else)─► alone ─► done. The state is {arrivals, generation, work}: the thread that
+    releases the team, or a team of one, zeroes the work counter (`Kernel.take`) first, after
+    every thread has stopped taking from it and before any starts the next kernel.
+    WebAssembly modules run on one thread, and their kernels take no work from the counter, so
+    there the barrier returns at once."""
     fn = ir.Function(module, BARRIER_TYPE, name=BARRIER)
     state, n = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -186,16 +191,21 @@ def _emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
         b.ret_void()
         return fn
     count, generation = state, b.gep(state, [i64(1)], source_etype=I32)
-    with if_then(b, b.icmp_signed(">", n, ir.Constant(I32, 1)), "parallel"):
-        seen = b.load_atomic(generation, "acquire", 4, typ=I32)
-        arrived = b.atomic_rmw("add", count, ir.Constant(I32, 1), "acq_rel")
-        last = b.icmp_signed("==", arrived, b.sub(n, ir.Constant(I32, 1)))
-        with b.if_else(last) as (release, wait):
-            with release:
-                b.atomic_rmw("xchg", count, ir.Constant(I32, 0), "monotonic")
-                b.atomic_rmw("add", generation, ir.Constant(I32, 1), "release")
-            with wait:
-                _spin_until_changed(b, generation, seen, target)
+    work = b.gep(state, [i64(2)], source_etype=I32)
+    with b.if_else(b.icmp_signed(">", n, ir.Constant(I32, 1))) as (parallel, alone):
+        with parallel:
+            seen = b.load_atomic(generation, "acquire", 4, typ=I32)
+            arrived = b.atomic_rmw("add", count, ir.Constant(I32, 1), "acq_rel")
+            last = b.icmp_signed("==", arrived, b.sub(n, ir.Constant(I32, 1)))
+            with b.if_else(last) as (release, wait):
+                with release:
+                    b.atomic_rmw("xchg", work, ir.Constant(I32, 0), "monotonic")
+                    b.atomic_rmw("xchg", count, ir.Constant(I32, 0), "monotonic")
+                    b.atomic_rmw("add", generation, ir.Constant(I32, 1), "release")
+                with wait:
+                    _spin_until_changed(b, generation, seen, target)
+        with alone:
+            b.store(ir.Constant(I32, 0), work, align=4)
     b.ret_void()
     return fn
 

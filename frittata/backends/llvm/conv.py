@@ -13,7 +13,7 @@ The schedule (a `tiled_conv2d`'s own, or the default of `cpu_schedules.default_c
 gives the vector width, mr, NR, the channel block and the parallel (outermost) loop:
 
     for n:  pad (threads split channels); barrier
-            for outer in this thread's share (channel blocks or pixel tiles):
+            for outer in the items this thread takes (channel blocks or pixel tiles; `Kernel.take`):
               for c0 < C step cb:  for inner:
                 micro(wp block at c0, xq at (c0, oh, ow0), out[o0, oh, ow0], first = c0 == 0, last = c0 + cb >= C)
             barrier
@@ -30,6 +30,8 @@ first pixel run past the end of the input's last channel.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -257,13 +259,26 @@ def _emit_tiles(k: Kernel, g: Geometry, kernels, w, source: tuple, out, bias, re
     pixels = g.oh * columns
     weights_first = g.parallel == "oc"
     outer, inner = (blocks, pixels) if weights_first else (pixels, blocks)
-    lo, hi = k.split(outer)
-    with for_range(b, lo, hi, name="outer") as i:
+    with _outer_range(k, g, outer) as i:
         with for_range(b, 0, g.gc, g.cb, name="cb") as c0:
             with for_range(b, 0, inner, name="inner") as j:
                 block, pixel = (i, j) if weights_first else (j, i)
                 call_args = _tile_args(b, g, block, pixel, columns, c0, w, source, out, bias, residual)
                 _emit_tile(b, g, kernels, block, call_args)
+
+
+@contextmanager
+def _outer_range(k: Kernel, g: Geometry, outer: int) -> Iterator[ir.Value]:
+    """The parallel loop's items: taken from the team's work counter (`Kernel.take`) with one
+    group, a static share with several (the group loop around it would take from the counter
+    again before the barrier that zeroes it)."""
+    if g.groups == 1:
+        with k.take(outer) as i:
+            yield i
+        return
+    lo, hi = k.split(outer)
+    with for_range(k.b, lo, hi, name="outer") as i:
+        yield i
 
 
 def _tile_args(b: ir.IRBuilder, g: Geometry, block, pixel, columns: int, c0, w, source: tuple, out, bias,

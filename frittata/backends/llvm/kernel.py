@@ -10,13 +10,18 @@ outermost parallel loop.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from llvmlite import ir
 
-from frittata.backends.llvm.irutil import I32, PTR, VOID, element_ptr, i64, thread_range
+from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, element_ptr, for_range, i64, smin, thread_range
 from frittata.backends.llvm.views import Buf, View
 
 KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, PTR])
+TAKE_CHUNKS = 32
+"""Chunks `Kernel.take` cuts a loop into (at most, about): few enough that the atomic add per
+chunk costs nothing beside a chunk's work, enough that the last ones balance the threads."""
 
 
 class Kernel:
@@ -61,6 +66,37 @@ class Kernel:
     def split(self, total) -> tuple[ir.Value, ir.Value]:
         """This thread's [lo, hi) of range(total)."""
         return thread_range(self.b, total, self.tid, self.nthreads)
+
+    @contextmanager
+    def take(self, total: int) -> Iterator[ir.Value]:
+        """`for i in range(total)`, the items shared out dynamically: each thread takes a chunk of
+        total // TAKE_CHUNKS consecutive items (at least one) at a time from the team's work
+        counter (an atomic add) until none are left, so a thread the OS deschedules holds up only
+        the items it has taken, where a static split (`split`) makes the others wait at the
+        barrier for its whole share. The barrier
+        zeroes the counter, so a kernel takes from it in one loop between two barriers at most.
+        A WebAssembly module (one thread, a barrier that does nothing) runs range(total) in order.
+
+        Blocks: pre ─► claim ─(first < total)─► body (the chunk's items) ─► claim; claim ─► end."""
+        b = self.b
+        if self.module.triple.startswith("wasm"):
+            with for_range(b, 0, total, name="take") as index:
+                yield index
+            return
+        chunk = max(1, total // TAKE_CHUNKS)
+        work = b.gep(self.state, [i64(2)], source_etype=I32)
+        claim = b.append_basic_block("take.claim")
+        body = b.append_basic_block("take.body")
+        end = b.append_basic_block("take.end")
+        b.branch(claim)
+        b.position_at_end(claim)
+        first = b.sext(b.atomic_rmw("add", work, ir.Constant(I32, chunk), "monotonic"), I64)
+        b.cbranch(b.icmp_signed("<", first, i64(total)), body, end)
+        b.position_at_end(body)
+        with for_range(b, first, smin(b, b.add(first, i64(chunk)), i64(total)), name="take") as index:
+            yield index
+        b.branch(claim)
+        b.position_at_end(end)
 
     def sync(self) -> None:
         """Wait until every thread of the team has reached this point."""

@@ -10,7 +10,7 @@ a register block broadcasts from one contiguous stream (read in place, it took o
 channel for MR floats of it, and ran no faster than the direct kernel).
 
     for n:  pack x[n] (threads split the blocks); barrier
-            for p in this thread's panels:  for each row block:  block(xp[block], panel p, out[n, p*NR:, r0:])
+            for p in the panels this thread takes:  for each row block:  block(xp[block], panel p, out[n, p*NR:, r0:])
             barrier
     block:  acc[r][v] = sum_c splat(xp[block][c][r]) * panel[c, v*L : v*L + L]
             acc = steps(acc + bias[o0 + v*L ...])        (a residual is read transposed, as below)
@@ -107,12 +107,12 @@ def _geometry(t: Term, schedule: dict) -> PixelGemm:
 
 
 def _emit_panels(k: Kernel, g: PixelGemm, xp, panels, out, bias, residual) -> None:
-    """This thread's panels of one image, each over all row blocks (the last one partial)."""
+    """The panels of one image this thread takes (`Kernel.take`), each over all row blocks (the
+    last one partial)."""
     b = k.b
     full, tail = g.p // g.mr * g.mr, g.p % g.mr
     blocks = {rows: _block(k.module, g, rows, f"{k.function.name}.block{rows}") for rows in {g.mr, tail} if rows}
-    p0, p1 = k.split(g.panels)
-    with for_range(b, p0, p1, name="panel") as p:
+    with k.take(g.panels) as p:
         o0 = b.mul(p, i64(g.nr))
         ncols = smin(b, i64(g.nr), b.sub(i64(g.o), o0))
         panel = b.gep(panels, [b.mul(p, i64(g.c * g.nr))], source_etype=F32)

@@ -117,3 +117,18 @@ def test_row_split_dense_crosses_cache_blocks():
         schedule = dense_schedule(m, n, 8, 6, 2, 32, split)
         term = tb.tiled_dense(x, weights, bias, epilogue=(("relu",),), schedule=schedule)
         check(ft.Program({"y": term}), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_kernels_that_take_items_run_again(threads):
+    """The direct and pixel-GEMM kernels take their items from the team's work counter, which the
+    barrier after each kernel zeroes (on one thread too): runs after the first, and a second
+    kernel in the same run, compute every item again."""
+    x = tb.var("x", (1, 8, 12, 12))
+    conv = tb.fused_conv2d(x, tb.param("w", rand((20, 8, 3, 3))), tb.param("b", rand((20,))), pads=(1, 1, 1, 1))
+    pointwise = tb.fused_conv2d(conv, tb.param("v", rand((24, 20, 1, 1), seed=1)), tb.param("c", rand((24,), seed=2)))
+    program = ft.Program({"y": pointwise})
+    mod = build(program, threads=threads)
+    for seed in range(3):
+        inputs = {"x": rand((1, 8, 12, 12), seed=seed)}
+        np.testing.assert_allclose(mod.run(**inputs)["y"], ft.evaluate(program, inputs)["y"], rtol=1e-4, atol=1e-4)

@@ -7,39 +7,44 @@ define void @"frittata_barrier"(ptr %".1", i32 %".2")
 {
 entry:
   %".4" = getelementptr i32, ptr %".1", i64 1
-  %".5" = icmp sgt i32 %".2", 1
-  br i1 %".5", label %"parallel.then", label %"parallel.end"
-parallel.then:
-  %".7" = load atomic i32, ptr %".4" acquire, align 4
-  %".8" = atomicrmw add ptr %".1", i32 1 acq_rel
-  %".9" = sub i32 %".2", 1
-  %".10" = icmp eq i32 %".8", %".9"
-  br i1 %".10", label %"parallel.then.if", label %"parallel.then.else"
-parallel.end:
+  %".5" = getelementptr i32, ptr %".1", i64 2
+  %".6" = icmp sgt i32 %".2", 1
+  br i1 %".6", label %"entry.if", label %"entry.else"
+entry.if:
+  %".8" = load atomic i32, ptr %".4" acquire, align 4
+  %".9" = atomicrmw add ptr %".1", i32 1 acq_rel
+  %".10" = sub i32 %".2", 1
+  %".11" = icmp eq i32 %".9", %".10"
+  br i1 %".11", label %"entry.if.if", label %"entry.if.else"
+entry.else:
+  store i32 0, ptr %".5", align 4
+  br label %"entry.endif"
+entry.endif:
   ret void
-parallel.then.if:
-  %".12" = atomicrmw xchg ptr %".1", i32 0 monotonic
-  %".13" = atomicrmw add ptr %".4", i32 1 release
-  br label %"parallel.then.endif"
-parallel.then.else:
+entry.if.if:
+  %".13" = atomicrmw xchg ptr %".5", i32 0 monotonic
+  %".14" = atomicrmw xchg ptr %".1", i32 0 monotonic
+  %".15" = atomicrmw add ptr %".4", i32 1 release
+  br label %"entry.if.endif"
+entry.if.else:
   br label %"spin"
-parallel.then.endif:
-  br label %"parallel.end"
+entry.if.endif:
+  br label %"entry.endif"
 spin:
-  %"rounds" = phi  i32 [0, %"parallel.then.else"], [%".21", %"yield.end"]
+  %"rounds" = phi  i32 [0, %"entry.if.else"], [%".23", %"yield.end"]
   call void @"llvm.x86.sse2.pause"()
-  %".17" = icmp sgt i32 %"rounds", 2000
-  br i1 %".17", label %"yield.then", label %"yield.end"
+  %".19" = icmp sgt i32 %"rounds", 2000
+  br i1 %".19", label %"yield.then", label %"yield.end"
 spin.out:
-  br label %"parallel.then.endif"
+  br label %"entry.if.endif"
 yield.then:
-  %".19" = call i32 @"sched_yield"()
+  %".21" = call i32 @"sched_yield"()
   br label %"yield.end"
 yield.end:
-  %".21" = add i32 %"rounds", 1
-  %".22" = load atomic i32, ptr %".4" acquire, align 4
-  %".23" = icmp eq i32 %".22", %".7"
-  br i1 %".23", label %"spin", label %"spin.out"
+  %".23" = add i32 %"rounds", 1
+  %".24" = load atomic i32, ptr %".4" acquire, align 4
+  %".25" = icmp eq i32 %".24", %".8"
+  br i1 %".25", label %"spin", label %"spin.out"
 }
 
 declare void @"llvm.x86.sse2.pause"()
