@@ -18,7 +18,7 @@ its columns unrolled (the 7x7 stem of ResNet-18 with all 49 taps unrolled ran in
 the rows a loop in 4.7 ms):
 
     for n:  pack (threads split channel pairs); barrier
-            for (block, pixel tile) in this thread's share:
+            for (block, pixel tile) in the items this thread takes (`Kernel.take`):
               acc[r][v] = 0
               for c2 < C/2:  for kernel row:  for kernel column (unrolled):
                 acc[r][v] += pmaddwd(xq[c2][tap + v*L ..], splat(wp[..][r]))
@@ -86,8 +86,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
         k.sync()
         element = ltype(t.dtype) if t.dtype != "float32" else ir.FloatType()
         image = _at(b, out, b.mul(n, i64(g.o * g.oh * g.ow)), element)
-        lo, hi = k.split(blocks * g.oh * columns)
-        with for_range(b, lo, hi, name="tile") as tile:
+        with k.take(blocks * g.oh * columns) as tile:
             block = b.udiv(tile, i64(g.oh * columns))
             pixel = b.urem(tile, i64(g.oh * columns))
             tail = g.o % g.mr

@@ -63,6 +63,19 @@ def test_int8_convolution_is_bit_exact(term, isa, threads):
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_runs_after_the_first_compute_every_tile(threads):
+    """The kernel takes its tiles from the team's work counter, which the barrier zeroes."""
+    x = tb.var("x", (2, 8, 9, 12), "int8")
+    term = tb.conv2d(x, tb.param("w", np.random.default_rng(6).integers(-128, 128, (13, 8, 3, 3)).astype(np.int8)))
+    program = ft.Program({"y": term})
+    mod = build(program, threads=threads)
+    assert mod.report["backend"]["fast_paths"] == ["conv2d"]
+    for seed in range(3):
+        inputs = {"x": np.random.default_rng(seed).integers(-128, 128, x.shape).astype(np.int8)}
+        np.testing.assert_array_equal(mod.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])
+
+
 def test_extreme_values_do_not_saturate():
     """Every input and weight -128: each product is 2^14, a pair 2^15 (one past int16)."""
     x = tb.var("x", (1, 64, 5, 5), "int8")
