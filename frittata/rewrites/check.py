@@ -30,18 +30,21 @@ from typing import TextIO
 import numpy as np
 
 from frittata.rewrites.exprs import PREDICATES
-from frittata.rewrites.instances import Instance, dtype_variants, rhs_ops
+from frittata.rewrites.instances import Instance, dtype_variants, rhs_ops, size_sensitive
 from frittata.rewrites.library import library_rules, load_file
 from frittata.rewrites.matching import build_rhs, guards_hold
 from frittata.rewrites.rule_format import Pattern, PVar, Rule
 from frittata.rewrites.sequences import draw_instance
+from frittata.terms.dtypes import is_int
 from frittata.terms.interp import evaluate
+from frittata.terms.leaves import param
 from frittata.terms.ops import KERNELS, VTA, Op
 from frittata.terms.program import Program
 from frittata.terms.term import Term, postorder
 
 RTOL, ATOL = 1e-3, 1e-4
 COMPILED = 2  # largest instances of a kernel rule compiled, each its own program (~1-2 s per kernel)
+SIZE_SENSITIVE = 4  # times the instances for a rule whose soundness turns on sizes
 FORMS = 8  # at most this many compiled in all: the largest instance of each kernel form first
 
 # Compiles a program and runs it on named inputs (e.g. the LLVM backend's build + run).
@@ -87,11 +90,15 @@ class _Case:
 
 def check_rule(rule: Rule, examples: int = 12, attempts: int = 2500, seed: int = 0,
                compiled: Runners | None = None, minimum: int | None = None) -> CheckResult:
-    """Check one rule on `examples` meaningful instances per dtype variant (drawn in at most
-    `attempts` tries each); fail below `minimum` (default: half of `examples`, at least 1).
+    """Check one rule on `examples` meaningful instances per dtype variant (`SIZE_SENSITIVE`
+    times as many if its soundness turns on sizes: `instances.size_sensitive`), drawn in at most
+    `attempts` tries each; fail below `minimum` (default: half of `examples`, at least 1).
     With `compiled`, a kernel right side is also compiled on `_compiled_cases` of its instances."""
     rng = np.random.default_rng([seed, zlib.crc32(rule.name.encode())])
+    edges = np.random.default_rng([seed, zlib.crc32(rule.name.encode()), 1])  # apart: `rng` draws the same instances
     need = max(1, examples // 2) if minimum is None else minimum
+    if size_sensitive(rule):
+        examples *= SIZE_SENSITIVE
     result = CheckResult(rule, 0)
     cases: list[_Case] = []
     for variant in dtype_variants(rule):
@@ -108,7 +115,7 @@ def check_rule(rule: Rule, examples: int = 12, attempts: int = 2500, seed: int =
             if lhs is None or not guards_hold(fixed, instance.env):
                 continue
             result.tried += 1
-            outcome = _compare(fixed, instance, lhs)
+            outcome = _compare(fixed, instance, lhs, edges)
             if isinstance(outcome, str):
                 result.failure = outcome
                 return result
@@ -165,7 +172,7 @@ def _runner(rule: Rule, compiled: Runners) -> Runner | None:
     return compiled.get("llvm") if ops & KERNELS else None
 
 
-def _compare(rule: Rule, instance: Instance, lhs: Term) -> _Case | str | None:
+def _compare(rule: Rule, instance: Instance, lhs: Term, edges: np.random.Generator) -> _Case | str | None:
     """A meaningful case, a counterexample (str), or None for a vacuous instance."""
     attrs = build_rhs(rule, instance.env)
     if attrs is None:
@@ -176,8 +183,38 @@ def _compare(rule: Rule, instance: Instance, lhs: Term) -> _Case | str | None:
     out = evaluate(program, inputs)
     if not _finite(out["lhs"]):
         return None
-    if _close(out["lhs"], out["rhs"]):
-        return _Case(rhs, inputs, out["lhs"])
+    if not _close(out["lhs"], out["rhs"]):
+        return _counterexample(lhs, rhs, inputs, out)
+    return _at_the_edges(instance, lhs, rhs, inputs, edges) or _Case(rhs, inputs, out["lhs"])
+
+
+def _at_the_edges(instance: Instance, lhs: Term, rhs: Term, inputs: dict[str, np.ndarray],
+                  rng: np.random.Generator) -> str | None:
+    """The same instance with every integer leaf (inputs and parameters) at an edge of its
+    range (`Instance.edge_data`, drawn from `rng`): a counterexample, or None if both sides
+    agree there (or have no integer leaf)."""
+    leaves = [n for n in postorder([lhs, rhs]) if n.op in (Op.INPUT, Op.PARAM) and is_int(n.dtype)]
+    if not leaves:
+        return None
+    edges = {n: instance.edge_data(_leaf_name(n), n.type, rng) for n in leaves}
+    built: dict[Term, Term] = {}
+    for node in postorder([lhs, rhs]):
+        if node.op == Op.PARAM and node in edges:
+            built[node] = param(_leaf_name(node), edges[node])
+        else:
+            built[node] = Term.make(node.op, tuple(built[a] for a in node.args), node.attrs)
+    at_edges = {**inputs, **{_leaf_name(n): v for n, v in edges.items() if n.op == Op.INPUT}}
+    out = evaluate(Program({"lhs": built[lhs], "rhs": built[rhs]}), at_edges)
+    if not _finite(out["lhs"]) or _close(out["lhs"], out["rhs"]):
+        return None
+    return "at the edges of the integer range: " + _counterexample(built[lhs], built[rhs], at_edges, out)
+
+
+def _leaf_name(leaf: Term) -> str:
+    return leaf.attr("ref").name if leaf.op == Op.PARAM else leaf.attr("name")
+
+
+def _counterexample(lhs: Term, rhs: Term, inputs: dict[str, np.ndarray], out: dict[str, np.ndarray]) -> str:
     at = _first_difference(out["lhs"], out["rhs"])
     return (f"counterexample: lhs = {lhs!r}; rhs = {rhs!r}; inputs {_shown(inputs, out['lhs'], at)}; "
             f"{_diff(out['lhs'], out['rhs'])}")

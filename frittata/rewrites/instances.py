@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from frittata.errors import FrittataTypeError
-from frittata.rewrites.exprs import Lit, Var, evaluate
+from frittata.rewrites.exprs import Call, Lit, Var, evaluate
 from frittata.rewrites.proposals import propose, sample_attr
 from frittata.rewrites.rule_format import Pattern, PNode, PSeq, PVar, Rule
 from frittata.rewrites.signature import OP_ATTRS, canonical_attrs
@@ -48,8 +48,10 @@ GUARD_DTYPES = {"is-8-bit": ("int8", "uint8"), "is-float": ("float32",), "is-int
 _RANK = {Op.CONV2D: (4,), Op.FUSED_CONV2D: (4,), Op.PACK_NCHWC: (4,), Op.UNPACK_NCHWC: (5,), Op.BATCH_NORM: (4,),
          Op.MAX_POOL2D: (4,), Op.AVG_POOL2D: (4,), Op.GLOBAL_AVG_POOL: (4,), Op.DENSE: (1, 2, 2, 3),
          Op.FUSED_DENSE: (2, 2, 3), Op.MATMUL: (2, 3), Op.VTA_UNPACK: (4,)}
-# Guards that test a dimension against a block size: their rules draw from the wide palette.
+# Guards that test a dimension against a block size: their rules draw from the wide palette,
+# as do rules whose guards compute with dimensions (a word count, a reduction's length).
 _BLOCK_GUARDS = frozenset({"divisible", "not-divisible", "fits-block"})
+_ARITHMETIC = frozenset({"+", "-", "*", "//"})
 # Integer dtypes an unguarded integer leaf may take instead of its sibling's (a dtype guard,
 # when dropped, must be missed by some instance).
 _INT_WANDER = ("int8", "uint8", "int32")
@@ -90,16 +92,53 @@ def _leaf_names(p: Pattern | PSeq) -> set[str]:
 
 def rhs_ops(rule: Rule) -> set[Op]:
     """The operators the rule's right side builds."""
-    def ops(p: Pattern | PSeq) -> set[Op]:
-        return {p.op}.union(*(ops(a) for a in p.args)) if isinstance(p, PNode) else set()
-    return ops(rule.rhs)
+    return _ops(rule.rhs)
+
+
+def _ops(p: Pattern | PSeq) -> set[Op]:
+    return {p.op}.union(*(_ops(a) for a in p.args)) if isinstance(p, PNode) else set()
 
 
 def wants_wide_dims(rule: Rule) -> bool:
     """Whether sizes past a block matter: the right side makes a sized kernel (a fused epilogue,
-    a tiled schedule, a VTA block) or a guard tests divisibility by a block."""
+    a tiled schedule, a VTA block), a guard tests divisibility by a block, a guard computes
+    with dimensions (its arithmetic meets sizes where the cases differ), or the left side is a
+    contraction over integers a guard admits (long reductions are where integer sums overflow
+    or stop being exact in float32)."""
     sized = TILED | VTA | class_set("fused")
-    return bool(rhs_ops(rule) & sized) or any(g.fn in _BLOCK_GUARDS for g in rule.guards)
+    integer = any(is_int(d) for v in dtype_variants(rule) for d in v.values())
+    return (bool(rhs_ops(rule) & sized) or any(g.fn in _BLOCK_GUARDS for g in rule.guards)
+            or any(dims_arithmetic(g) for g in rule.guards) or (integer and bool(_ops(rule.lhs) & _CONTRACTIONS)))
+
+
+def size_sensitive(rule: Rule) -> bool:
+    """Whether a rule's soundness turns on sizes, so that it is checked on more instances: its
+    guards compute with dimensions, or its right side casts to a float dtype its left side
+    never casts to (float32 holds integers exactly only below 2^24, which long reductions of
+    large values pass)."""
+    floats = _cast_dtypes(rule.rhs) - _cast_dtypes(rule.lhs)
+    return any(dims_arithmetic(g) for g in rule.guards) or any(not is_int(d) for d in floats)
+
+
+def _cast_dtypes(p: Pattern | PSeq) -> set[str]:
+    if not isinstance(p, PNode):
+        return set()
+    given = dict(p.attrs).get("dtype") if p.op == Op.CAST else None
+    own = {str(given.value)} if isinstance(given, Lit) else set()
+    return own.union(*(_cast_dtypes(a) for a in p.args))
+
+
+def dims_arithmetic(expr) -> bool:
+    """Whether a guard expression does arithmetic on a `dim`."""
+    if not isinstance(expr, Call):
+        return False
+    if expr.fn in _ARITHMETIC and any(_mentions_dim(a) for a in expr.args):
+        return True
+    return any(dims_arithmetic(a) for a in expr.args)
+
+
+def _mentions_dim(expr) -> bool:
+    return isinstance(expr, Call) and (expr.fn == "dim" or any(_mentions_dim(a) for a in expr.args))
 
 
 class Instance:
@@ -175,10 +214,16 @@ class Instance:
 
     def data(self, leaf: str, ty: TensorType) -> np.ndarray:
         """Random data for a leaf, from the domain of the operand it feeds."""
+        return random_array(ty, self.rng, self._domain(leaf))
+
+    def edge_data(self, leaf: str, ty: TensorType, rng: np.random.Generator) -> np.ndarray:
+        """Data for an integer leaf at an edge of its operand's domain (`edge_array`), drawn
+        from `rng` (not the instance's own generator, so that drawing it changes no instance)."""
+        return edge_array(ty, rng, self._domain(leaf))
+
+    def _domain(self, leaf: str) -> str:
         domain = self.domains.get(leaf, "any")
-        if domain == "any":
-            domain = "positive" if self.positive else "any"
-        return random_array(ty, self.rng, domain)
+        return ("positive" if self.positive else "any") if domain == "any" else domain
 
     def _attrs(self, p: PNode, args: list[Term], hint: TensorType | None = None) -> dict:
         given = dict(p.attrs)
@@ -245,11 +290,30 @@ def random_array(ty: TensorType, rng: np.random.Generator, domain: str = "any") 
     return np.asarray(data, dtype=ty.dtype)
 
 
+def edge_array(ty: TensorType, rng: np.random.Generator, domain: str = "any") -> np.ndarray:
+    """Integer data at one edge of the range `random_array` draws from (its top tenth, or its
+    bottom tenth where that is negative; one edge per array): products and sums are then as
+    large as the data allows, so a rule that is exact only while they stay small shows. Index
+    data stays in range (`random_array`'s)."""
+    if domain == "index":
+        return _random_ints(ty, rng, domain)
+    lo, hi = _int_range(ty.dtype, domain)
+    width = max(1, (hi - lo) // 10)
+    low = lo < 0 and rng.random() < 0.5
+    data = rng.integers(lo if low else hi - width, lo + width if low else hi, size=ty.shape, endpoint=True)
+    return np.where(data == 0, 1, data).astype(ty.dtype) if domain == "nonzero" else data.astype(ty.dtype)
+
+
+def _int_range(dtype: str, domain: str) -> tuple[int, int]:
+    """The integers drawn: the dtype's range within [-1000, 1000], from 1 if positive."""
+    info = np.iinfo(dtype)
+    return (1 if domain == "positive" else max(info.min, -1000)), min(info.max, 1000)
+
+
 def _random_ints(ty: TensorType, rng: np.random.Generator, domain: str) -> np.ndarray:
     if domain == "index":  # in range of any axis: the first and the last position
         return rng.integers(-1, 0, size=ty.shape, endpoint=True).astype(ty.dtype)
-    info = np.iinfo(ty.dtype)
-    lo, hi = (1 if domain == "positive" else max(info.min, -1000)), min(info.max, 1000)
+    lo, hi = _int_range(ty.dtype, domain)
     data = rng.integers(lo, hi, size=ty.shape, endpoint=True)
     if domain == "nonzero":
         data = np.where(data == 0, 1, data)

@@ -50,10 +50,11 @@ def _unpacked_axis(p, hint: TensorType) -> int:
 
 def _packed_operand(inst, p, hint: TensorType) -> TensorType:
     """Packed words whose unpacking has the wanted type: its axis gives 1-2 bit planes of words,
-    as many words as it needs or, in a quarter of the instances, one more (unpacking drops it)."""
+    as many words as it needs or, in half of the instances, one or two more (packed for a wider
+    layer; unpacking drops them)."""
     axis = _unpacked_axis(p, hint)
     word = str(inst.rng.choice(sorted(WORD_BITS)))
-    words = -(-hint.shape[axis] // WORD_BITS[word]) + int(inst.rng.random() < 0.25)
+    words = -(-hint.shape[axis] // WORD_BITS[word]) + int(inst.rng.choice([0, 0, 1, 2]))
     rest = hint.shape[:axis] + hint.shape[axis + 1:]
     return TensorType(rest + (int(inst.rng.integers(1, 3)), words), word)
 
@@ -89,13 +90,20 @@ def _acc_dtype(x: TensorType) -> str:
     return "int32" if is_int(x.dtype) else x.dtype
 
 
+# Kernel sizes as models use them: mostly 1x1 and 3x3; 5x5, 7x7 first layers; in half the
+# instances height and width are drawn apart (1x7 / 7x1 as in Inception).
+_KERNEL_SIZES = (1, 1, 3, 3, 5, 7)
+
+
 def _conv_operand(inst, i: int, prev: list[Term], attrs: dict) -> TensorType:
     x = prev[0].type
     if i == 1:
         groups = attrs["groups"]
         out = groups * inst.dims(1)[0]
-        k, (top, left, bottom, right) = int(inst.rng.choice([1, 3])), attrs["pads"]
-        kh, kw = min(k, x.shape[2] + top + bottom), min(k, x.shape[3] + left + right)
+        top, left, bottom, right = attrs["pads"]
+        k = int(inst.rng.choice(_KERNEL_SIZES))
+        k2 = int(inst.rng.choice(_KERNEL_SIZES)) if inst.rng.random() < 0.5 else k
+        kh, kw = min(k, x.shape[2] + top + bottom), min(k2, x.shape[3] + left + right)
         return TensorType((out, x.shape[1] // groups, kh, kw), x.dtype)
     conv_attrs = tuple((k, attrs[k]) for k in ("strides", "pads", "dilations", "groups"))
     acc = Term.make(Op.CONV2D, tuple(prev[:2]), conv_attrs)

@@ -8,8 +8,9 @@ import pytest
 
 import frittata as ft
 from frittata.errors import RewriteError
-from frittata.rewrites.check import check_rule, check_rules, rules_check_main
-from frittata.rewrites.instances import dtype_variants
+from frittata.rewrites.check import SIZE_SENSITIVE, check_rule, check_rules, rules_check_main
+from frittata.rewrites.instances import dtype_variants, edge_array, size_sensitive
+from frittata.terms.dtypes import TensorType
 from frittata.rewrites.library import library_rules, load_file
 from frittata.rewrites.rule_format import parse_rules
 
@@ -17,12 +18,15 @@ RULES = Path(ft.__file__).parent / "rewrites" / "rules"
 
 
 def test_library_rules_all_pass_with_meaningful_instances_only():
-    """12 meaningful instances for every rule and every dtype its guards admit."""
+    """12 meaningful instances for every rule and every dtype its guards admit (4 times as many
+    where soundness turns on sizes)."""
     results = check_rules(library_rules())
     failed = [r.line() for r in results if not r.passed]
     assert not failed, "\n".join(failed)
-    short = [r.line() for r in results if set(r.meaningful.values()) != {12}]
+    wanted = {r.rule.name: 12 * (SIZE_SENSITIVE if size_sensitive(r.rule) else 1) for r in results}
+    short = [r.line() for r in results if set(r.meaningful.values()) != {wanted[r.rule.name]}]
     assert not short, "\n".join(short)
+    assert set(wanted.values()) == {12, 12 * SIZE_SENSITIVE}
 
 
 def test_unsound_rule_file_is_caught_with_a_counterexample(tmp_path):
@@ -118,3 +122,33 @@ def test_a_miscompiled_schedule_is_caught_by_running_the_kernel():
     assert check_rule(rule, compiled={"llvm": lambda p, x: ft.evaluate(p, x)}).passed
     result = check_rule(rule, compiled={"llvm": _miscompiled})
     assert not result.passed and "compiled right side differs" in result.failure
+
+
+# lower-8-bit-conv2d-exact-float32 and lower-bitserial-conv2d with a guard weakened: float32 is
+# exact on sums of 8-bit products only up to 2^24 (258 products of 255 * 255), which only long
+# reductions over data near the top of the range reach; packed weights must have exactly the
+# words x's channels need (weights packed for a wider layer carry more).
+EXACT = ":if (is-8-bit ?x) (is-8-bit ?w) (at-most (* (dim ?w 1) (* (dim ?w 2) (dim ?w 3))) 256)"
+WORDS = "(equal (dim ?wp 4) (// (+ (dim ?x 1)"
+
+
+@pytest.mark.parametrize("rule, old, new", [
+    ("lower-8-bit-conv2d-exact-float32", EXACT, ":if (is-8-bit ?x) (is-8-bit ?w)"),  # any reduction length
+    ("lower-8-bit-conv2d-exact-float32", EXACT, EXACT.replace("(is-8-bit ?x) ", "")),  # int32 x
+    ("lower-8-bit-conv2d-exact-float32", EXACT, EXACT.replace("(dim ?w 2)", "(dim ?w 3)")),  # kw * kw
+    ("lower-bitserial-conv2d", WORDS, WORDS.replace("(dim ?x 1)", "(dim ?x 2)")),  # x's height, not channels
+], ids=["no-size-bound", "x-any-dtype", "square-kernel-size", "words-from-height"])
+def test_a_weakened_guard_of_a_lowbit_rule_is_caught(tmp_path, rule, old, new):
+    (mutant,) = [r for r in load_file(_mutant(tmp_path, "lowbit.rules", old, new)) if r.name == rule]
+    result = check_rule(mutant)
+    assert not result.passed and ("counterexample" in result.failure or "ill-typed" in result.failure)
+
+
+@pytest.mark.parametrize("dtype, low, high", [("int8", -128, 127), ("uint8", 0, 255), ("int32", -1000, 1000)])
+def test_edge_data_lies_in_one_tenth_at_an_end_of_the_range(dtype, low, high, rng):
+    tenth = (high - low) // 10
+    for _ in range(20):
+        data = edge_array(TensorType((64,), dtype), rng).astype(int)
+        assert data.min() >= high - tenth or data.max() <= low + tenth
+        assert low <= data.min() and data.max() <= high
+    assert set(edge_array(TensorType((64,), "int32"), rng, "index").tolist()) <= {-1, 0}

@@ -121,6 +121,16 @@ def test_types_are_checked():
     assert Op.TAKE.is_a("indexed") and not Op.ONE_HOT.is_a("indexed")
 
 
+@pytest.mark.parametrize("indices, updates", [((2, 3), (2,)), ((2, 1), (2, 5)), ((2,), (4,))])
+def test_scatter_nd_states_the_updates_shape_it_expects(indices, updates):
+    """ONNX's rule: indices [..., k] with 1 <= k <= rank(data), updates indices[:-1] + data[k:]."""
+    data = T.var("d", (3, 4))
+    expected = r"expected indices \[\.\.\., k\] \(1 <= k <= 2\) and updates of shape indices\[:-1\] \+ data\[k:\]"
+    with pytest.raises(ft.FrittataTypeError, match=expected):
+        T.scatter_nd(data, T.var("i", indices, "int64"), T.var("u", updates))
+    assert T.scatter_nd(data, T.var("i", (2, 1), "int64"), T.var("u", (2, 4))).type == data.type
+
+
 def test_export_round_trip(rng):
     data, ids = T.var("d", (6, 3)), T.var("i", (2,), "int64")
     program = ft.Program({"a": T.take(data, ids), "b": T.one_hot(ids, 6, off=-1.0, on=3.0),
