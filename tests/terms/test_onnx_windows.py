@@ -1,6 +1,6 @@
 """Windows the importer builds from other ops, against onnxruntime on generated geometry: MaxPool
 and AveragePool over 1-D, 2-D and 3-D windows with strides, dilations, padding, ceil mode and
-count_include_pad; ConvTranspose 1-D; CumSum of integers; Einsum with ellipses and diagonals.
+count_include_pad; ConvTranspose 1-D; CumSum along each axis, of integers; Einsum with ellipses and diagonals.
 A few compile for LLVM as well."""
 
 from __future__ import annotations
@@ -101,6 +101,17 @@ def test_cumsum_of_32_bit_integers_matches_running_sums(dtype):
     program = ft.from_onnx(model)
     np.testing.assert_array_equal(ft.evaluate(program, {"x": x})["y"], want)
     np.testing.assert_array_equal(ft.compile(program, target="llvm").run(x=x)["y"], want)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("exclusive, reverse", [(0, 0), (1, 1)])
+def test_cumsum_along_each_axis_matches_onnxruntime(axis, exclusive, reverse):
+    """Float running sums along a leading, a middle and the last axis (the importer moves the
+    axis last for its matmul and back)."""
+    x = np.random.default_rng(3).standard_normal((3, 4, 5)).astype(np.float32)
+    node = helper.make_node("CumSum", ["x", "axis"], ["y"], exclusive=exclusive, reverse=reverse)
+    model = one_node_model(node, {"x": x}, initializers={"axis": np.array(axis, np.int64)})
+    assert_matches_ort(model, {"x": x})
 
 
 def test_cumsum_of_64_bit_integers_is_refused_by_name():
