@@ -1,37 +1,39 @@
 """Mutation score of frittata's tests: per package (mutmut) and for the rule files (the checker).
 
-Python packages: mutmut (configured in pyproject's [tool.mutmut]) mutates `frittata/terms`,
-`rewrites`, `extract` and the VTA simulator; a mutant is killed when a test that runs the
-mutated function fails or times out. The full sets (thousands of mutants) do not fit a run on
-a 2-core machine, so a fixed-seed random sample of `--sample` mutants per package is judged,
-and the score comes with a 95% Wilson interval for that sample. Rule files: every mutant of
-`bench/rule_mutants.py` is judged by the property checker (`frittata rules check`).
+Python packages: mutmut (configured in pyproject's [tool.mutmut]) generates the mutants of
+`frittata/terms`, `rewrites`, `extract` and the VTA simulator; `bench/mutant_runner.py` judges
+them, each on the tests most likely to reach it, first failure ending its run (mutmut's own
+`run` spends half an hour learning which tests reach which function before judging any). The
+full sets (thousands of mutants) do not fit a run on a 2-core machine, so a fixed-seed random
+sample of `--sample` mutants per package is judged, and the score comes with a 95% Wilson
+interval for that sample. Rule files: every mutant of `bench/rule_mutants.py` is judged by the
+property checker (`frittata rules check`).
 
 Mutants listed in bench/equivalent_mutants.md (a line "- `ID`: reason") are left out of the
-score as equivalent. Mutants not judged within `--budget` minutes are counted apart, never as
-killed. Survivors are listed with FILE:LINE and the change.
+score as equivalent. Mutants not judged within `--budget` minutes ("not run"), or whose tests
+were still passing when their `--cap` ran out ("cap"), are counted apart, never as killed; the
+run says why it stopped. Survivors are listed with FILE:LINE and the change.
 
 `--rejudge` scores the same sample again after tests were added: it keeps the mutants/ folder
-of the earlier run (its population, so the same seed draws the same sample, and mutmut's test
-statistics, extended with the new tests only) and reruns only the sampled mutants that were not
-killed; a killed verdict stands, since tests are only added between the two runs. The source
-must be the earlier run's (mutmut regenerates the mutants of a changed function under new
-numbers).
+of the earlier run (its population, so the same seed draws the same sample) and its verdicts
+(mutants/verdicts.json), and reruns only the sampled mutants that were not killed, on the
+current tests; a killed verdict stands, since tests are only added between the two runs. The
+source must be the earlier run's (mutmut regenerates the mutants of a changed function under
+new numbers).
 
-Run: nice -n 15 python bench/mutation_score.py [--sample 40] [--budget 45] [--only rules,terms]
+Run: nice -n 19 python bench/mutation_score.py [--sample 40] [--budget 45] [--cap 240] [--only rules,terms]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import itertools
 import json
 import math
 import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -41,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.mutant_runner import MUTANTS, NOT_KILLED, Verdict, judge_all  # noqa: E402
 from bench.rule_mutants import file_mutants, judge  # noqa: E402
 from frittata.rewrites.library import library_files  # noqa: E402
 
@@ -52,7 +55,9 @@ PACKAGES = {
                      ("simulator", "machine", "alu", "gemm_core", "dram", "timing", "encode")),
 }
 EQUIVALENTS = ROOT / "bench" / "equivalent_mutants.md"
-KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+KILLED = {"killed"}
+UNJUDGED = ("not run", "cap", "equivalent", "stillborn")
+VERDICTS = MUTANTS / "verdicts.json"
 GENERATE = """
 import os, mutmut.__main__ as m
 m.set_mutant_under_test("mutant_generation")
@@ -74,7 +79,7 @@ class Tally:
         return sum(1 for s in self.status.values() if s in statuses)
 
     def judged(self) -> int:
-        return sum(1 for s in self.status.values() if s not in ("not run", "equivalent", "stillborn"))
+        return sum(1 for s in self.status.values() if s not in UNJUDGED)
 
     def killed(self) -> int:
         return sum(1 for s in self.status.values() if s in KILLED)
@@ -112,60 +117,48 @@ def rule_tally(equivalents: dict[str, str], survivors: list[str]) -> Tally:
     return tally
 
 
-def run_mutmut(names: list[str], jobs: int, deadline: float) -> None:
-    """`mutmut run` on `names` until done or `deadline`; then the whole process group stops."""
-    env = {**os.environ, "PYTHONPATH": ""}
-    proc = subprocess.Popen(["mutmut", "run", "--max-children", str(jobs), *names], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        proc.wait(timeout=max(deadline - time.time(), 1.0))
-    except subprocess.TimeoutExpired:
-        print("budget used up: mutants not yet judged are counted as not run", file=sys.stderr)
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
-            time.sleep(2)
-        proc.wait()
-
-
-def generate_mutants(jobs: int) -> dict[str, int | None]:
-    """A fresh mutants/ folder; every mutant name with its exit code (None: not run)."""
+def generate_mutants(jobs: int) -> list[str]:
+    """A fresh mutants/ folder; every mutant's name."""
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     subprocess.run([sys.executable, "-c", GENERATE.format(jobs=jobs)], cwd=ROOT, check=True, capture_output=True)
-    return read_exit_codes()
+    return mutant_names()
 
 
-def read_exit_codes() -> dict[str, int | None]:
-    codes: dict[str, int | None] = {}
-    for meta in (ROOT / "mutants" / "frittata").rglob("*.py.meta"):
-        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
-    return codes
+def mutant_names() -> list[str]:
+    """Every mutant's name in the mutants/ folder (mutmut's .meta files list them)."""
+    names: list[str] = []
+    for meta in sorted((MUTANTS / "frittata").rglob("*.py.meta")):
+        names += json.loads(meta.read_text())["exit_code_by_key"]
+    return names
 
 
 def python_tallies(names: list[str], args: argparse.Namespace, deadline: float, equivalents: dict[str, str],
                    survivors: list[str], only: set[str]) -> list[Tally]:
-    """Sample each package, judge the samples in one mutmut run (its test statistics are
-    collected once), and tally the verdicts per package."""
-    from mutmut.stats import status_by_exit_code
-
+    """Sample each package, judge the samples (`mutant_runner.judge_all`), and tally the
+    verdicts per package."""
     tallies = []
     for package in (p for p in PACKAGES if p in only):
         population = sorted(n for n in names if n.startswith(PACKAGES[package]))
         picked = random.Random(args.seed).sample(population, min(args.sample, len(population)))
         tallies.append(Tally(package, len(population), sorted(picked)))
-    earlier = read_exit_codes() if args.rejudge else {}
-    pending = [n for t in tallies for n in t.sampled
-               if earlier.get(n) is None or status_by_exit_code[earlier[n]] not in KILLED]
-    if pending:  # `mutmut run` without names would run every mutant
-        run_mutmut(pending, args.jobs, deadline)
-    codes = read_exit_codes()
+    earlier = {}
+    if args.rejudge and VERDICTS.exists():
+        earlier = {n: Verdict(**v) for n, v in json.loads(VERDICTS.read_text()).items()}
+    rounds = itertools.zip_longest(*(t.sampled for t in tallies))  # packages in turn: a cut run stays balanced
+    pending = [n for r in rounds for n in r if n is not None and n not in equivalents
+               and (n not in earlier or earlier[n].status not in KILLED)]
+
+    def save(judged: dict[str, Verdict]) -> None:
+        VERDICTS.write_text(json.dumps({n: vars(v) for n, v in {**earlier, **judged}.items()}, indent=1))
+
+    verdicts, stopped = judge_all(pending, args.cap, deadline, save)
+    verdicts = {**earlier, **verdicts}
+    print(stopped, file=sys.stderr)
     for tally in tallies:
         for name in tally.sampled:
-            status = "not run" if codes.get(name) is None else status_by_exit_code[codes[name]]
-            if status not in KILLED and name in equivalents:
-                status = "equivalent"
+            status = "equivalent" if name in equivalents else verdicts.get(name, Verdict("not run")).status
             tally.status[name] = status
-            if status in ("survived", "no tests", "suspicious", "skipped"):
+            if status in NOT_KILLED:
                 survivors.append(f"  {describe(name)}  [{status}]  ({name})")
     return tallies
 
@@ -194,7 +187,7 @@ def report(tallies: list[Tally], sample: int, seed: int) -> None:
     print(f"mutation score (seed {seed}; Python packages: random sample of {sample} mutants each; "
           f"rules: every mutant)")
     print(f"{'package':<10}{'mutants':>8}{'sampled':>8}{'judged':>7}{'killed':>7}{'survived':>9}"
-          f"{'equiv':>6}{'stillb':>7}{'not run':>8}{'score':>8}   95% interval")
+          f"{'equiv':>6}{'stillb':>7}{'unjudged':>9}{'score':>8}   95% interval")
     for t in tallies:
         judged, killed = t.judged(), t.killed()
         score = f"{100 * killed / judged:.1f}%" if judged else "-"
@@ -203,7 +196,7 @@ def report(tallies: list[Tally], sample: int, seed: int) -> None:
         interval = "exact (every mutant)" if exact else f"[{100 * low:.0f}%, {100 * high:.0f}%]"
         print(f"{t.name:<10}{t.population:>8}{len(t.sampled):>8}{judged:>7}{killed:>7}"
               f"{judged - killed:>9}{t.count('equivalent'):>6}{t.count('stillborn'):>7}"
-              f"{t.count('not run'):>8}{score:>8}   {interval}")
+              f"{t.count('not run', 'cap'):>9}{score:>8}   {interval}")
 
 
 def main() -> None:
@@ -211,7 +204,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=40, help="mutants judged per Python package")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--budget", type=float, default=45, help="minutes for the whole run")
-    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once")
+    parser.add_argument("--jobs", type=int, default=1, help="processes generating mutants")
+    parser.add_argument("--cap", type=float, default=240, help="seconds of tests per mutant at most")
     parser.add_argument("--only", default=",".join(["rules", *PACKAGES]), help="comma-separated packages")
     parser.add_argument("--rejudge", action="store_true",
                         help="rerun the earlier run's sample (its mutants/ folder) where it was not killed")
@@ -222,7 +216,7 @@ def main() -> None:
     if "rules" in only:
         tallies.append(rule_tally(equivalents, survivors))
     if only & set(PACKAGES):
-        names = list(read_exit_codes() if args.rejudge else generate_mutants(args.jobs))
+        names = mutant_names() if args.rejudge else generate_mutants(args.jobs)
         tallies += python_tallies(names, args, deadline, equivalents, survivors, only)
     report(tallies, args.sample, args.seed)
     print(f"\nsurviving mutants ({len(survivors)}):")

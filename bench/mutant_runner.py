@@ -1,0 +1,213 @@
+"""Judge mutmut mutants one at a time, each on the tests most likely to reach it, within a budget.
+
+mutmut's own `run` first runs every selected test once to learn which tests call which function
+(half an hour on a shared 2-core machine), then runs every test that calls a mutant's function;
+a run on a sample spent most of its budget before judging half of it. This runner skips the
+statistics and judges each mutant of `frittata/<pkg>/<module>.py` in two phases, each one
+`pytest -x` in the mutants/ folder (the first failure ends it) with the mutant active from
+import on: first on its targeted test files (the module's own `test_<module>.py`, the test files
+of the modules importing it, files that import the module or name the mutated public function),
+then, once every mutant had its first phase, the ones not killed on the rest of the selection
+(`tests/<pkg>` first), each group smallest file first.
+
+Verdicts: "killed" (a test failed, and passes again without the mutant: the failing test is
+rerun unmutated, and a test that fails either way makes the verdict "suspicious"; a mutant
+that breaks importing its module, which runs module-level code such as egraph's rulesets, is
+killed too), "survived" (every selected test passed and one of them ran the mutated
+function), "no tests" (every selected test passed and none ran it;
+`tests/mutation_profile.py --mutant-reach` records that), "cap" (the mutant's own time cap
+ran out with its tests still passing: not judged), "not run" (the whole budget ran out
+first). A mutant that hangs therefore reads "cap", never "killed": mutmut would call it a
+timeout (killed); this runner cannot tell it from a slow test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MUTANTS = ROOT / "mutants"
+NOT_KILLED = ("survived", "no tests", "suspicious")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one mutant's run found: status, the test that decided it, seconds spent."""
+
+    status: str
+    test: str = ""
+    seconds: float = 0.0
+
+
+def pytest_options() -> tuple[list[str], list[str]]:
+    """The test selection and extra pytest options of pyproject's [tool.mutmut]."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    return config["pytest_add_cli_args_test_selection"], config["pytest_add_cli_args"]
+
+
+def selected_files(selection: list[str]) -> list[Path]:
+    """The test files of the selection (directories expanded to their test_*.py files)."""
+    files: list[Path] = []
+    for entry in selection:
+        path = ROOT / entry
+        files += sorted(path.rglob("test_*.py")) if path.is_dir() else [path]
+    return files
+
+
+def module_of(name: str) -> tuple[str, str]:
+    """A mutant name's module (`frittata.terms.reductions`) and function (`_prod_vjp`)."""
+    module, key = name.rsplit(".", 1)
+    mangled = key.rsplit("__mutmut_", 1)[0]
+    function = mangled.split("ǁ")[-1] if "ǁ" in mangled else mangled.removeprefix("x_")
+    return module, function
+
+
+def _imports(module: str) -> re.Pattern:
+    package, stem = module.rsplit(".", 1)
+    return re.compile(rf"\b{re.escape(module)}\b|from {re.escape(package)} import [^\n]*\b{stem}\b")
+
+
+def importers(module: str) -> set[str]:
+    """The stems of the frittata modules that import `module`."""
+    pattern = _imports(module)
+    return {p.stem for p in (ROOT / "frittata").rglob("*.py") if pattern.search(p.read_text())}
+
+
+@functools.cache
+def _sources() -> str:
+    return "\n".join(p.read_text() for p in sorted((ROOT / "frittata").rglob("*.py")))
+
+
+def _distinctive(function: str) -> bool:
+    """Whether a test naming `function` likely calls this one: a public name defined once."""
+    return not function.startswith("_") and len(re.findall(rf"\bdef {re.escape(function)}\b", _sources())) == 1
+
+
+def ordered_tests(name: str, files: list[Path]) -> tuple[list[Path], list[Path]]:
+    """The selected files a mutant's tests come from: the targeted ones (its module's test
+    file, files importing the module or naming the function, the test files of the modules
+    importing it) and the rest (its package's tests first), each smallest file first."""
+    module, function = module_of(name)
+    stem, package = module.rsplit(".", 1)[1], module.split(".")[1]
+    imports = _imports(module)
+    named = re.compile(rf"\b{re.escape(function)}\b") if _distinctive(function) else None
+    mirrors = {f"test_{m}.py" for m in {stem} | importers(module)}
+
+    def targeted(path: Path) -> bool:
+        text = path.read_text()
+        return path.name in mirrors or bool(imports.search(text)) or bool(named and named.search(text))
+
+    def rank(path: Path) -> tuple[bool, int]:
+        return ROOT / "tests" / package not in path.parents, path.stat().st_size
+
+    near = sorted((p for p in files if targeted(p)), key=rank)
+    return near, sorted((p for p in files if not targeted(p)), key=rank)
+
+
+def sync_tests() -> None:
+    """The mutants/ folder runs the current tests (mutmut copied them when it generated)."""
+    shutil.rmtree(MUTANTS / "tests", ignore_errors=True)
+    shutil.copytree(ROOT / "tests", MUTANTS / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def judge_mutant(name: str, files: list[Path], options: list[str], cap: float) -> Verdict:
+    """Run `files` with the mutant active, first failure ending the run, for at most `cap` seconds."""
+    if not files:
+        return Verdict("no tests")
+    start = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        reach = Path(tmp) / "reached"
+        tests = [str(p.relative_to(ROOT)) for p in files]
+        args = ["-x", "-rfE", "-p", "no:randomly", "--mutant-reach", str(reach), *options, *tests]
+        code, out = _pytest(args, name, cap)
+        seconds = time.time() - start
+        if code is None:
+            return Verdict("cap", seconds=seconds)
+        if code == 0:
+            return Verdict("survived" if reach.exists() else "no tests", seconds=seconds)
+        if code == 3 and _breaks_import(name):  # pytest's internal error from the reach plugin's import
+            return Verdict("killed", f"import {module_of(name)[0]} fails", seconds)
+        failed = re.search(r"^(?:FAILED|ERROR) (\S+)", out, re.MULTILINE)
+        test = failed.group(1) if failed else ""
+        if code not in (1, 2) or not test:
+            return Verdict("suspicious", test or f"pytest exit code {code}", seconds)
+        control, _ = _pytest([*options, test.split(" ")[0]], "", cap)
+        return Verdict("killed" if control == 0 else "suspicious", test, time.time() - start)
+
+
+def _breaks_import(mutant: str) -> bool:
+    """Whether importing the mutant's module fails with the mutant active and not without it."""
+    def imports(active: str) -> bool:
+        env = {**os.environ, "MUTANT_UNDER_TEST": active, "PYTHONPATH": str(MUTANTS)}
+        command = [sys.executable, "-c", f"import {module_of(mutant)[0]}"]
+        return subprocess.run(command, cwd=MUTANTS, env=env, capture_output=True).returncode == 0
+    return not imports(mutant) and imports("")
+
+
+def _pytest(args: list[str], mutant: str, cap: float) -> tuple[int | None, str]:
+    """pytest in the mutants/ folder with `mutant` active; (exit code or None on the cap, output)."""
+    env = {**os.environ, "MUTANT_UNDER_TEST": mutant, "PYTHONPATH": str(MUTANTS),
+           "FRITTATA_TEST_PROFILE": "ci", "PY_IGNORE_IMPORTMISMATCH": "1"}
+    command = [sys.executable, "-m", "pytest", "--rootdir=.", "--tb=line", "-q", *args]
+    proc = subprocess.Popen(command, cwd=MUTANTS, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=max(cap, 1.0))
+    except subprocess.TimeoutExpired:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            time.sleep(1)
+        proc.communicate()
+        return None, ""
+    return proc.returncode, out
+
+
+def judge_all(names: list[str], cap: float, deadline: float, save: Callable[[dict[str, Verdict]], None],
+              log=sys.stderr) -> tuple[dict[str, Verdict], str]:
+    """Judge `names` until done or `deadline`: each first on its targeted tests, then the ones
+    not killed on the rest of the selection; `save` is given the verdicts after each mutant.
+    The verdicts and why the run stopped."""
+    selection, options = pytest_options()
+    files = selected_files(selection)
+    sync_tests()
+    plans = {name: ordered_tests(name, files) for name in names}
+    verdicts: dict[str, Verdict] = {}
+    for phase in (0, 1):
+        todo = [n for n in names if phase == 0 or verdicts[n].status in ("survived", "no tests")]
+        for k, name in enumerate(todo):
+            left = deadline - time.time()
+            if left < 30:
+                return verdicts, (f"budget used up in phase {phase + 1} of 2: {len(todo) - k} of {len(todo)} "
+                                  f"mutants of the phase not run")
+            verdict = judge_mutant(name, plans[name][phase], options, min(cap, left))
+            if verdict.status == "cap" and left < cap:
+                return verdicts, f"budget used up during {name} in phase {phase + 1} of 2"
+            verdicts[name] = _merged(verdicts.get(name), verdict)
+            save(verdicts)
+            print(f"[{phase + 1}: {k + 1}/{len(todo)}] {verdict.status:<10} {verdict.seconds:6.0f} s  {name}  "
+                  f"{verdict.test}", file=log, flush=True)
+    return verdicts, f"done: all {len(names)} mutants judged on their targeted tests, the ones not killed on the rest"
+
+
+def _merged(targeted: Verdict | None, rest: Verdict) -> Verdict:
+    """The verdict over both phases: a reach in either counts, seconds add up."""
+    if targeted is None:
+        return rest
+    status = rest.status
+    if status == "no tests" and targeted.status == "survived":
+        status = "survived"
+    return Verdict(status, rest.test, targeted.seconds + rest.seconds)
