@@ -42,6 +42,9 @@ def test_bidirectional_rule_has_a_reverse():
     ("(family f)\n(rule r (neg ?x) => ?x)\n(rule r (abs ?x) => ?x)", "3:1", "unique"),
     ('(family f)\n(rule r (const :dtype "float32) => ?x)', "2:23", "unterminated"),
     ("(family f)\n(rule r (neg ?x) => ?x))", "2:24", "no open bracket"),
+    ("(family Bad)\n(rule r (neg ?x) => ?x)", "1:1", "expected (family NAME) with a lower-case name"),
+    ('(family f)\n(rule r (neg ?x) => ?x :if (equal (op-name) "neg"))', "2:35",
+     "op-name: expected a left node named with (as ?name ...), got nothing"),
 ])
 def test_malformed_rules_report_line_and_column(text, where, reason):
     with pytest.raises(RewriteError) as err:

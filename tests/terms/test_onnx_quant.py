@@ -50,6 +50,16 @@ def test_dequantize(dtype, zp, axis, rng):
     assert_matches_ort(model, {"x": x}, exact=True)
 
 
+@pytest.mark.parametrize("axis", [None, 0])
+def test_dequantize_without_a_zero_point(axis, rng):
+    """The zero point is optional (0): only x and its scale."""
+    x = q(rng, "int8", 3, 7)
+    scale = np.array([0.02, 0.5, 0.1], np.float32) if axis is not None else scalar(0.037, "float32")
+    model = one_node_model(node("DequantizeLinear", ["x", "s"], **({} if axis is None else {"axis": axis})),
+                           {"x": x}, initializers={"s": scale})
+    assert_matches_ort(model, {"x": x}, exact=True)
+
+
 @pytest.mark.parametrize("a_dtype,b_dtype,zps", [("uint8", "uint8", (7, 130)), ("uint8", "int8", (0, 0)),
                                                  ("int8", "int8", (-3, 0))])
 def test_matmul_integer(a_dtype, b_dtype, zps, rng):
