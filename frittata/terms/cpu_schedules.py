@@ -96,12 +96,14 @@ DEPTHWISE = "depthwise"
 PIXEL_GEMM = "pixel_gemm"
 PIXEL_GEMM_PIXELS = 8 * 8
 PIXEL_GEMM_NARROWING_PIXELS = 14 * 14
+PIXEL_GEMM_NARROWING_CHANNELS = 256
 """Output pixels of a pointwise convolution at most for the pixel GEMM, and at most when it
 narrows the channels (O < C). One thread, AMD EPYC znver3 (CPU time, shared machine), pixel GEMM
 against the direct kernel: 7x7 160 -> 960 198 / 251 us, 960 -> 160 206 / 278, 320 -> 1280
 475 / 645; 14x14 1024 -> 256 1587 / 2539, 384 -> 96 221 / 237, 384 -> 64 139 / 148, 576 -> 96
-296 / 322; but 14x14 64 -> 384 155 / 135, 96 -> 576 304 / 291, 256 -> 1024 1464 / 1420, and
-28x28 192 -> 32 160 / 141 (the direct kernel's pixel vectors win)."""
+296 / 322; but 14x14 64 -> 384 155 / 135, 96 -> 576 304 / 291, 256 -> 1024 1464 / 1420,
+192 -> 64 82 / 78 (fewer channels amortize the packing and the transposed store less), and
+28x28 192 -> 32 160 / 141, 56x56 144 -> 24 674 / 348 (the direct kernel's pixel vectors win)."""
 FMA_CHAIN_ROWS = 4
 """Rows of 2-vector accumulators that keep both FMA pipes busy through the FMA latency (2 x 4
 = 8 independent accumulators: two pipes, latency 4 on Zen 3 and Sapphire Rapids)."""
@@ -205,11 +207,13 @@ def pixel_rows(out: TensorType, kernel: Sequence[int], attrs: dict[str, Any]) ->
 def takes_pixel_gemm(w: TensorType, out: TensorType, attrs: dict[str, Any], constant_weights: bool) -> bool:
     """Whether an untiled convolution runs the pixel GEMM (`pixel_gemm_schedule`): one group, a
     `pointwise` kernel, constant weights, and at most `PIXEL_GEMM_PIXELS` output pixels, or at
-    most `PIXEL_GEMM_NARROWING_PIXELS` when it has fewer output channels than input channels."""
+    most `PIXEL_GEMM_NARROWING_PIXELS` when it has fewer output channels than input channels,
+    and at least `PIXEL_GEMM_NARROWING_CHANNELS` of those."""
     if attrs.get("groups", 1) != 1 or not pointwise(w.shape[2:], attrs) or not constant_weights:
         return False
-    pixels = out.shape[2] * out.shape[3]
-    return pixels <= PIXEL_GEMM_PIXELS or (w.shape[0] < w.shape[1] and pixels <= PIXEL_GEMM_NARROWING_PIXELS)
+    pixels, (o, c) = out.shape[2] * out.shape[3], w.shape[:2]
+    narrowing = o < c and c >= PIXEL_GEMM_NARROWING_CHANNELS
+    return pixels <= PIXEL_GEMM_PIXELS or (narrowing and pixels <= PIXEL_GEMM_NARROWING_PIXELS)
 
 
 def pixel_gemm_schedule(out: TensorType, lanes: int) -> Schedule:

@@ -60,17 +60,18 @@ def test_the_pixel_gemm_equals_the_interpreter(c, o, n, h, w, steps, isa, thread
 
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
 def test_narrowing_pointwise_convs_take_the_pixel_gemm_up_to_14x14(isa):
-    """Fewer output than input channels: the pixel GEMM up to 14x14, the direct kernel past it;
-    a widening convolution takes it up to 8x8 only."""
+    """Fewer output than input channels, and at least 256 of those: the pixel GEMM up to 14x14,
+    the direct kernel past it; other convolutions take it up to 8x8 only."""
     lanes = targets()[isa].lanes
 
     def conv(c: int, o: int, size: int):
         x = tb.var("x", (1, c, size, size))
         return tb.conv2d(x, tb.param("w", rand((o, c, 1, 1), seed=5, scale=0.2)))
 
-    assert is_pixel_gemm(schedule(conv(30, 20, 14), lanes)) and not is_pixel_gemm(schedule(conv(30, 20, 15), lanes))
+    assert is_pixel_gemm(schedule(conv(256, 20, 14), lanes)) and not is_pixel_gemm(schedule(conv(256, 20, 15), lanes))
+    assert not is_pixel_gemm(schedule(conv(255, 20, 14), lanes))
     assert is_pixel_gemm(schedule(conv(20, 30, 8), lanes)) and not is_pixel_gemm(schedule(conv(20, 30, 9), lanes))
-    check_on(ft.Program({"y": conv(30, 20, 14)}), targets()[isa], threads=2)
+    check_on(ft.Program({"y": conv(256, 20, 14)}), targets()[isa], threads=2)
 
 
 @pytest.mark.parametrize("lanes", [8, 16])
