@@ -17,8 +17,9 @@ it, with the kh x kw weights of o splat once per channel:
     acc[i][v] = sum_{r,s} splat(w[o, 0, r, s]) * ring[(oh0 + i)*sh + r*dh][phase s][ow0 + v*L + lane + (s*dw)//sw]
     out[n, o, oh0 + i, ow0 + v*L + lane] = epilogue(acc[i][v] + bias[o])   (residual add, activations)
 
-The ring holds the S = (RB - 1)*sh + (kh - 1)*dh + 1 rows one block of RB output rows reads; a
-block fills the rows its predecessor did not hold. The last column tile (OW % NR pixels, known
+The ring holds the (RB - 1)*sh + (kh - 1)*dh + 1 rows one block of RB output rows reads and
+`lead` rows more (`RING_BYTES`): each block fills, up to `lead` rows past the last one it reads,
+the rows its predecessor did not fill. The last column tile (OW % NR pixels, known
 at compile time) has fewer vectors and stores its last partial vector under a mask; the last
 row block (OH % RB rows) has fewer rows. Threads split the input channels; each channel has its
 own ring, so no barrier is needed:
@@ -115,6 +116,7 @@ def scratch_bytes(term: Term, schedule: dict) -> int:
 
 
 def lower(k: Kernel, step: Step, args: list[View], schedule: dict) -> None:
+    """Emit the depthwise kernel of `step` (see the module docstring) with its tile `schedule`."""
     t, g = step.term, Geometry.of(step.term, schedule)
     fused = t.op != Op.CONV2D
     ptr, b = k.base, k.b
