@@ -91,9 +91,14 @@ def _unrelu(t: Term) -> tuple[Term, bool]:
 
 
 def _activation(t: Term) -> tuple[Term, bool, float | None]:
-    """(input, relu, cap) of a relu, of a capped relu clip(0, hi) (hi > 0: relu6) or of neither."""
-    if t.op == Op.CLIP and t.attr("lo") == 0 and t.attr("hi") > 0:
-        return t.args[0], True, float(t.attr("hi"))
+    """(input, relu, cap) of a relu, of a capped relu clip(0, hi) (hi > 0: relu6), of an uncapped
+    clip(0, None) (a relu) or of neither."""
+    if t.op == Op.CLIP and t.attr("lo") == 0:
+        match t.attr("hi"):
+            case None:
+                return t.args[0], True, None
+            case hi if hi > 0:
+                return t.args[0], True, float(hi)
     return *_unrelu(t), None
 
 
@@ -245,8 +250,7 @@ def _contractions(program: Program) -> list[int]:
 def _contraction(node: Term, layer: Layer) -> Term:
     if layer.conv is not None:
         return layer.conv
-    t = node.args[0] if node.op == Op.RELU else node
-    return t.args[0]
+    return _activation(node)[0].args[0]
 
 
 class LowBitQuantizer(_Quantizer):
