@@ -57,7 +57,7 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
     def is_fast(s: Step) -> bool:
         return s.copy_of is None and fastpath.schedule(s.term, target.lanes) is not None
 
-    with UnitBuilds(target, default_cache()) as builds:
+    with UnitBuilds(target, default_cache(), units=len(plan.steps) + 1) as builds:
         emitted = emit_module(plan, target,
                               on_kernel=lambda symbol, text, s: builds.add(symbol, text, speed(is_fast(s))))
         builds.add("entry", emitted.entry, ENTRY_SPEED)

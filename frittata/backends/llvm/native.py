@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from frittata.backends.jit import Machine, Unit, UnitTimes, compile_unit
 from frittata.backends.kernel_cache import EntryCache, kernel_key
+from frittata.errors import LoweringError
 
 KERNEL_SPEED = 3
 VECTORIZED_SPEED = 1
@@ -50,15 +51,17 @@ class UnitBuilds:
     and `PARALLEL_BYTES` of IR wait, a pool of worker processes starts and takes every unit from
     then on, so LLVM runs on the other cores while this process emits the next kernels; a
     program below both limits compiles here, after emission. Use it as a context manager: the
-    pool stops with it, also when emission fails."""
+    pool stops with it, also when emission fails. `units` bounds how many units will be added:
+    the pool has no more workers than that or the host's cores (forked workers all start with the
+    pool)."""
 
-    def __init__(self, target: Machine, cache: EntryCache | None) -> None:
+    def __init__(self, target: Machine, cache: EntryCache | None, units: int) -> None:
         self._target, self._cache = target, cache
         self._keys: dict[str, str] = {}
         self._hits: dict[str, Unit] = {}
         self._waiting: dict[str, tuple[str, int]] = {}
         self._futures: dict[str, Future[tuple[Unit, UnitTimes]]] = {}
-        self._workers = os.cpu_count() or 1
+        self._workers = min(units, os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> UnitBuilds:
@@ -88,7 +91,7 @@ class UnitBuilds:
         if self._pool is not None:
             self._submit()
         fresh = {name: compile_unit(name, text, self._target, level) for name, (text, level) in self._waiting.items()}
-        fresh |= {name: future.result() for name, future in self._futures.items()}
+        fresh |= {name: _result(name, future) for name, future in self._futures.items()}
         built = {}
         for name, key in self._keys.items():
             if name in self._hits:
@@ -105,3 +108,14 @@ class UnitBuilds:
         for name in sorted(self._waiting, key=lambda name: -len(self._waiting[name][0])):
             text, level = self._waiting.pop(name)
             self._futures[name] = self._pool.submit(compile_unit, name, text, self._target, level)
+
+
+def _result(name: str, future: Future[tuple[Unit, UnitTimes]]) -> tuple[Unit, UnitTimes]:
+    """A worker's unit; a worker that failed or died is a LoweringError naming the unit."""
+    try:
+        return future.result()
+    except LoweringError:
+        raise
+    except Exception as error:
+        raise LoweringError(f"compiling unit {name} in a worker process: expected object code, "
+                            f"got {type(error).__name__}: {error}") from error

@@ -28,6 +28,7 @@ def _units(module) -> dict[str, bytes]:
 def test_units_compiled_by_workers_during_emission_are_the_units_compiled_here(monkeypatch):
     program = _program()
     monkeypatch.setenv("FRITTATA_CACHE", "0")
+    monkeypatch.setattr(native.os, "cpu_count", lambda: 2)
     here = build(program, threads=2)
     monkeypatch.setattr(native, "PARALLEL_UNITS", 2)
     monkeypatch.setattr(native, "PARALLEL_BYTES", 1)
@@ -43,14 +44,34 @@ def test_units_compiled_by_workers_during_emission_are_the_units_compiled_here(m
 
 
 def test_the_pool_stops_when_emission_fails(monkeypatch):
+    monkeypatch.setattr(native.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(native, "PARALLEL_UNITS", 1)
     monkeypatch.setattr(native, "PARALLEL_BYTES", 1)
     unit = 'define void @"f"() {\nentry:\n  ret void\n}\n'
     with pytest.raises(ft.LoweringError, match="emitting"):
-        with UnitBuilds(host(), None) as builds:
+        with UnitBuilds(host(), None, units=2) as builds:
             builds.add("f", unit, native.KERNEL_SPEED)
             pool = builds._pool
             raise ft.LoweringError("emitting failed")
     assert pool is not None
     with pytest.raises(RuntimeError, match="after shutdown"):
         pool.submit(print)
+
+
+def test_the_pool_has_no_more_workers_than_units(monkeypatch):
+    """Forked workers all start with the pool: a 64-core host compiling 3 units forks 3."""
+    monkeypatch.setattr(native.os, "cpu_count", lambda: 64)
+    assert UnitBuilds(host(), None, units=3)._workers == 3
+    monkeypatch.setattr(native.os, "cpu_count", lambda: 2)
+    assert UnitBuilds(host(), None, units=30)._workers == 2
+
+
+def test_a_unit_failing_in_a_worker_is_a_lowering_error_naming_it(monkeypatch):
+    monkeypatch.setattr(native.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(native, "PARALLEL_UNITS", 1)
+    monkeypatch.setattr(native, "PARALLEL_BYTES", 1)
+    with UnitBuilds(host(), None, units=2) as builds:
+        builds.add("broken", "define void @broken( {", native.KERNEL_SPEED)
+        assert builds._pool is not None
+        with pytest.raises(ft.LoweringError, match="broken"):
+            builds.finish()
