@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import frittata as ft  # noqa: E402
 from llvm_bench import host_description, ort_session, paired_medians  # noqa: E402
-from tests.models.torchvision_export import export, exporter_options  # noqa: E402 - needs torch
+from tests.models.exporters import exporter_options  # noqa: E402
+from tests.models.torchvision_export import export  # noqa: E402 - needs torch
 
 TORCHVISION = ("resnet18", "resnet50", "mobilenet_v2", "squeezenet1_0", "efficientnet_b0", "convnext_tiny",
                "googlenet", "regnet_y_400mf")

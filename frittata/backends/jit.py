@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import platform
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,7 +118,8 @@ def host() -> Machine:
 
 @cache
 def marketing_name() -> str:
-    """The host CPU's marketing name from /proc/cpuinfo ("unknown" where there is none)."""
+    """The host CPU's marketing name from /proc/cpuinfo, else what `platform` says (processor or
+    machine: aarch64 Linux has no "model name" line, macOS no /proc), else "unknown"."""
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:
@@ -125,7 +127,7 @@ def marketing_name() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return "unknown"
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def verify(text: str, where: str) -> llvm.ModuleRef:

@@ -58,10 +58,10 @@ def winograd_panels(w: np.ndarray, m: int, nr: int, c_pad: int) -> np.ndarray:
     are packed first (the transform mixes taps, never filters, so it commutes with the packing),
     then two products write the panels, with no transposes of U: T = G g over the taps' rows
     ([n, 3] by [3, 3, ...]), then U = T Gᵀ over their columns straight into the aligned panels,
-    126 multiply-adds per filter where one product with the 36 x 9 tap combination took 324. They
-    are numpy's einsum loops in float32 (at most 3e-6 from the float64 transform on normal(0, 1)
-    filters, F(4x4)): a BLAS product's threads took two to ten times as long for these shapes on
-    a busy 2-core machine."""
+    162 multiply-adds per filter for F(4x4) (84 for F(2x2)) where one product with the 36 x 9 tap
+    combination took 324. They are numpy's einsum loops in float32 (at most 3e-6 from the float64
+    transform on normal(0, 1) filters, F(4x4)): a BLAS product's threads took two to ten times as
+    long for these shapes on a busy 2-core machine."""
     o, c = w.shape[:2]
     o_pad = -(-o // nr) * nr
     filters = w.reshape(o, c, 9)

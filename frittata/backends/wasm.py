@@ -23,7 +23,7 @@ import numpy as np
 
 from frittata.backends import fileformat
 from frittata.backends.export import ALIGN, params_blob, write_objects
-from frittata.backends.jit import machine_of
+from frittata.backends.jit import BARRIER_WORDS, machine_of
 from frittata.backends.runtime import index_error
 from frittata.errors import DeployError
 from frittata.terms.dtypes import TensorType
@@ -91,7 +91,7 @@ class WasmModule:
         slots = [self._arena, *self._in.values(), *self._out.values(), *(base + o for o in layout["param_offsets"])]
         self._slots = self._allocate(4 * len(slots))
         self._memory.write(self._store, np.array(slots, np.uint32).tobytes(), self._slots)
-        self._barrier = self._allocate(8)
+        self._barrier = self._allocate(4 * BARRIER_WORDS)
 
     def _allocate(self, nbytes: int) -> int:
         at, self._top = self._top, _aligned(self._top + nbytes)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tests.models.torchvision_export import exporter_options
+from tests.models.exporters import exporter_options
 
 
 class Attention(nn.Module):

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import torchvision
 
+from tests.models.exporters import exporter_options
+
 
 SMALL = {
     # DenseNet-121's structure at a test's size: a block of 10 layers, so its concats take up to
@@ -55,7 +57,3 @@ def export(name: str, size: int, folder: Path, seed: int = 0, opset: int = 17,
                       **exporter_options(dynamo, opset))
     return path, sample.numpy()
 
-
-def exporter_options(dynamo: bool, opset: int) -> dict:
-    """`torch.onnx.export`'s keywords for the dynamo exporter (quiet) or TorchScript's at `opset`."""
-    return {"dynamo": True, "verbose": False} if dynamo else {"dynamo": False, "opset_version": opset}

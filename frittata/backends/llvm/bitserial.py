@@ -267,10 +267,12 @@ class Emitter:
     def staging_buffer(self) -> ir.Value | None:
         """The per-thread buffer a tile group's values wait in until a chunk of the row is
         complete (see the module docstring), or None: planes under STAGE_PLANE_BYTES, rows
-        shorter than a chunk, or a group whose buffer would pass STAGE_BYTES."""
+        shorter than a chunk, a group whose buffer would pass STAGE_BYTES, or tiles wider than a
+        chunk (the buffer's two chunks per row hold a tile only when it spans at most two)."""
         g, width = self.g, self.out_type.width // 8
         size = self.group * g.blocks * g.v * 2 * STAGE_PIXELS
-        if g.oh * g.ow * width < STAGE_PLANE_BYTES or g.ow < STAGE_PIXELS or size * width > STAGE_BYTES:
+        if (g.oh * g.ow * width < STAGE_PLANE_BYTES or g.ow < STAGE_PIXELS or size * width > STAGE_BYTES
+                or g.pixels > STAGE_PIXELS):
             return None
         return entry_alloca(self.k.b, self.out_type, "stage", size)
 

@@ -13,7 +13,8 @@ import pytest
 
 import frittata as ft
 from frittata.backends.cross import CrossModule
-from frittata.backends.jit import Machine, host
+from frittata.backends.export import RUNTIME
+from frittata.backends.jit import BARRIER_WORDS, Machine, host
 from frittata.errors import DeployError, FrittataError
 from frittata.terms import builders as T
 from frittata.terms import zoo
@@ -215,3 +216,10 @@ def test_four_lane_blocked_kernels_equal_the_interpreter():
         assert module.report["backend"]["fast_paths"] == [term.op.value]
         inputs = zoo.example_input(program)
         np.testing.assert_allclose(module.run(**inputs)["y"], ft.evaluate(program, inputs)["y"], rtol=1e-4, atol=1e-4)
+
+
+def test_the_c_runtime_allocates_the_barrier_the_kernels_use():
+    """The kernels' team state (arrivals, generation, work counter) is BARRIER_WORDS int32s; the
+    exported C runtime declares its own copy of it."""
+    source = (Path(ft.__file__).parent / "backends" / "c" / RUNTIME).read_text()
+    assert f"int32_t barrier[{BARRIER_WORDS}];" in source

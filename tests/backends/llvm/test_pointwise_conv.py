@@ -85,11 +85,13 @@ def test_a_pointwise_conv_is_one_row_of_all_its_pixels(lanes):
     assert not conv.Geometry.of(padded, schedule(padded, lanes)).in_place
 
 
-@pytest.mark.parametrize("width", [5, 65])
+@pytest.mark.parametrize("width", [5, 13, 65])
 def test_the_last_tile_does_not_read_past_the_input(width):
     """The input ends right before a page the process may not touch (PROT_NONE: a read there is a crash):
     the direct kernel's last partial tile (65 pixels) reads its copy, not the NR floats from its
-    first pixel, and the pixel GEMM's packing (5 pixels) reads no pixel past the image."""
+    first pixel, and the pixel GEMM's packing reads no pixel past the image, element by element
+    (5 pixels: one partial block) or with whole-vector copies (13 pixels on AVX2: blocks of 5,
+    the second one's 8-float copy ending at the last pixel)."""
     page = mmap.PAGESIZE
     memory = mmap.mmap(-1, 2 * page)
     start = ctypes.addressof(ctypes.c_char.from_buffer(memory))

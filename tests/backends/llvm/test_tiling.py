@@ -8,10 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import frittata as ft
+from frittata.backends.jit import host
 from frittata.backends.llvm import build
+from frittata.backends.llvm.fastpath import schedule
 from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
+from frittata.terms.cpu_schedules import is_pixel_gemm
 from tests.backends.llvm.helpers import check, rand
 from tests.conftest import compiling
 
@@ -125,10 +128,13 @@ def test_kernels_that_take_items_run_again(threads):
     barrier after each kernel zeroes (on one thread too): runs after the first, and a second
     kernel in the same run, compute every item again."""
     x = tb.var("x", (1, 8, 12, 12))
-    conv = tb.fused_conv2d(x, tb.param("w", rand((20, 8, 3, 3))), tb.param("b", rand((20,))), pads=(1, 1, 1, 1))
+    conv = tb.fused_conv2d(x, tb.param("w", rand((20, 8, 3, 3))), tb.param("b", rand((20,))), pads=(1, 1, 1, 1),
+                           strides=(2, 2))
     pointwise = tb.fused_conv2d(conv, tb.param("v", rand((24, 20, 1, 1), seed=1)), tb.param("c", rand((24,), seed=2)))
     program = ft.Program({"y": pointwise})
     mod = build(program, threads=threads)
+    assert mod.report["backend"]["fast_paths"] == ["fused_conv2d", "fused_conv2d"]
+    assert is_pixel_gemm(schedule(pointwise, host().lanes)) and not is_pixel_gemm(schedule(conv, host().lanes))
     for seed in range(3):
         inputs = {"x": rand((1, 8, 12, 12), seed=seed)}
         np.testing.assert_allclose(mod.run(**inputs)["y"], ft.evaluate(program, inputs)["y"], rtol=1e-4, atol=1e-4)
