@@ -177,23 +177,27 @@ def _pytest(args: list[str], mutant: str, cap: float) -> tuple[int | None, str]:
 
 
 def judge_all(names: list[str], cap: float, deadline: float, save: Callable[[dict[str, Verdict]], None],
-              log=sys.stderr) -> tuple[dict[str, Verdict], str]:
+              earlier: dict[str, Verdict] | None = None, log=sys.stderr) -> tuple[dict[str, Verdict], str]:
     """Judge `names` until done or `deadline`: each first on its targeted tests, then the ones
     not killed on the rest of the selection; `save` is given the verdicts after each mutant.
-    The verdicts and why the run stopped."""
+    A mutant whose `earlier` verdict passed its targeted tests skips the first phase and runs
+    them (since changed, perhaps) first in the second. The verdicts and why the run stopped."""
     selection, options = pytest_options()
     files = selected_files(selection)
     sync_tests()
     plans = {name: ordered_tests(name, files) for name in names}
-    verdicts: dict[str, Verdict] = {}
+    passed = {n for n, v in (earlier or {}).items() if n in plans and v.status in ("survived", "no tests")}
+    verdicts: dict[str, Verdict] = {n: (earlier or {})[n] for n in passed}
     for phase in (0, 1):
-        todo = [n for n in names if phase == 0 or verdicts[n].status in ("survived", "no tests")]
+        todo = [n for n in names if n not in passed] if phase == 0 else \
+            [n for n in names if verdicts.get(n, Verdict("not run")).status in ("survived", "no tests")]
         for k, name in enumerate(todo):
             left = deadline - time.time()
             if left < 30:
                 return verdicts, (f"budget used up in phase {phase + 1} of 2: {len(todo) - k} of {len(todo)} "
                                   f"mutants of the phase not run")
-            verdict = judge_mutant(name, plans[name][phase], options, min(cap, left))
+            tests = plans[name][0] + plans[name][1] if phase and name in passed else plans[name][phase]
+            verdict = judge_mutant(name, tests, options, min(cap, left))
             if verdict.status == "cap" and left < cap:
                 return verdicts, f"budget used up during {name} in phase {phase + 1} of 2"
             verdicts[name] = _merged(verdicts.get(name), verdict)

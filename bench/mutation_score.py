@@ -19,7 +19,8 @@ of the earlier run (its population, so the same seed draws the same sample) and 
 (mutants/verdicts.json), and reruns only the sampled mutants that were not killed, on the
 current tests; a killed verdict stands, since tests are only added between the two runs. The
 source must be the earlier run's (mutmut regenerates the mutants of a changed function under
-new numbers).
+new numbers), and so must the tests but for the added ones: a tree rebased since then has
+tests of code the mutants/ folder does not have, which fail to collect there ("suspicious").
 
 Run: nice -n 19 python bench/mutation_score.py [--sample 40] [--budget 45] [--cap 240] [--only rules,terms]
 """
@@ -151,7 +152,7 @@ def python_tallies(names: list[str], args: argparse.Namespace, deadline: float, 
     def save(judged: dict[str, Verdict]) -> None:
         VERDICTS.write_text(json.dumps({n: vars(v) for n, v in {**earlier, **judged}.items()}, indent=1))
 
-    verdicts, stopped = judge_all(pending, args.cap, deadline, save)
+    verdicts, stopped = judge_all(pending, args.cap, deadline, save, earlier)
     verdicts = {**earlier, **verdicts}
     print(stopped, file=sys.stderr)
     for tally in tallies:
