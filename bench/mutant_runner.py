@@ -208,10 +208,12 @@ def judge_all(names: list[str], cap: float, deadline: float, save: Callable[[dic
 
 
 def _merged(targeted: Verdict | None, rest: Verdict) -> Verdict:
-    """The verdict over both phases: a reach in either counts, seconds add up."""
+    """The verdict over both phases: a reach in either counts, seconds add up. A mutant that
+    outlived its targeted tests keeps that verdict when the rest were cut short ("cap", "not
+    run"): left out as unjudged it would raise the score, so the score is a lower bound."""
     if targeted is None:
         return rest
     status = rest.status
-    if status == "no tests" and targeted.status == "survived":
-        status = "survived"
+    if status in ("cap", "not run") or (status == "no tests" and targeted.status == "survived"):
+        status = targeted.status
     return Verdict(status, rest.test, targeted.seconds + rest.seconds)

@@ -1,0 +1,21 @@
+"""bench/mutant_runner.py's verdict over its two phases (targeted tests, then the rest)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.mutant_runner import Verdict, _merged
+
+
+@pytest.mark.parametrize("cut", ["cap", "not run"])
+@pytest.mark.parametrize("first", ["survived", "no tests"])
+def test_a_mutant_whose_second_phase_was_cut_short_keeps_its_first_verdict(first, cut):
+    """Left unjudged, a mutant that outlived its targeted tests would leave the denominator and
+    raise the score; it counts as not killed instead."""
+    assert _merged(Verdict(first, seconds=3.0), Verdict(cut, seconds=4.0)) == Verdict(first, "", 7.0)
+
+
+def test_a_kill_in_the_second_phase_counts_and_a_reach_in_either_phase_counts():
+    assert _merged(Verdict("survived", seconds=1.0), Verdict("killed", "t::x", 2.0)) == Verdict("killed", "t::x", 3.0)
+    assert _merged(Verdict("survived"), Verdict("no tests")).status == "survived"
+    assert _merged(None, Verdict("cap")).status == "cap"
