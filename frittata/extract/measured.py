@@ -5,11 +5,17 @@
 measured seconds; an unmeasured schedule of a workload the `learned` predictor prices (the
 tuning package's ranking model, calibrated on the workload's measurements) costs its
 prediction; any other contraction on a vectorized kernel (register-blocked, depthwise,
-Winograd, int8) or bit-serial costs the analytical price times `scale`, the median
-ratio measured / analytical over the measurements that apply here, so measured and unmeasured
-alternatives are compared in the same units (the roofline model is calibrated for another
-machine and the measurements include what it leaves out); every other e-node costs what the
-analytical model says. `source(info)` says which priced an e-node.
+Winograd, int8) or bit-serial costs the analytical price times a measured ratio measured /
+analytical, so measured and unmeasured alternatives are compared in the same units (the roofline
+model is calibrated for another machine and the measurements include what it leaves out): the
+median ratio of the measurements of the same contraction (`geometry`: its input and weight
+shapes and convolution attributes, whatever its epilogue, bias or tiling) where there are
+some, else the median over all. Per contraction, because a model's error differs from layer to
+layer: with one median for all, an unmeasured plain conv2d plus a separate bias-and-clip pass
+undercut the measured fused kernel of the same layer wherever the model was more optimistic
+about that layer than about the median one, and a tuned MobileNetV2 unfused 19 of its
+convolutions and ran 6-14% slower than untuned. Every other e-node costs what the analytical
+model says. `source(info)` says which priced an e-node.
 
 Invariant: a cost is >= 0 seconds, or inf where the analytical model says inf; it depends only
 on the `NodeInfo` and the records given at construction.
@@ -26,6 +32,7 @@ import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from frittata.errors import FrittataTypeError, TuningError
 from frittata.extract.cost import CostModel, NodeInfo, checked_cost
@@ -33,7 +40,7 @@ from frittata.extract.problem import chosen_nodes, constant_classes
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Records, Schedule, Workload, infer_output,
                                       workload_of)
 from frittata.rewrites.data import Choice, EClass, EGraphData, ENode
-from frittata.terms.cpu_schedules import blocked_schedule
+from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, blocked_schedule
 from frittata.terms.ops import BY_NAME, Op
 
 MEASURED, LEARNED, SCALED, MODEL = "measured", "learned", "model x scale", "model"
@@ -53,16 +60,21 @@ class MeasuredCost:
     learned: Predict | None = None
     times: dict[tuple[str, Schedule], float] = field(init=False)
     scale: float = field(init=False)
+    scales: dict[tuple, float] = field(init=False)
+    """Median ratio measured / analytical per contraction `geometry`."""
 
     def __post_init__(self) -> None:
         self.times = self.records.measured(self.device)
         workloads = {r.workload.key: r.workload for r in self.records}
-        ratios = []
+        ratios: dict[tuple, list[float]] = {}
         for (key, schedule), seconds in self.times.items():
             modelled = self._fallback_seconds(workloads[key], schedule)
             if modelled and seconds:
-                ratios.append(seconds / modelled)
-        self.scale = statistics.median(ratios) if ratios else 1.0
+                workload = workloads[key]
+                shapes = tuple(shape for shape, _ in workload.operands)
+                ratios.setdefault(geometry(BY_NAME[workload.op], shapes, workload.attrs), []).append(seconds / modelled)
+        self.scales = {g: statistics.median(r) for g, r in ratios.items()}
+        self.scale = statistics.median([r for rs in ratios.values() for r in rs]) if ratios else 1.0
 
     @property
     def name(self) -> str:
@@ -79,7 +91,9 @@ class MeasuredCost:
                 assert found is not None and self.learned is not None
                 return float(self.learned(*found))  # type: ignore[arg-type]
             case "model x scale":
-                return checked_cost(self.fallback, info) * self.scale
+                shapes = tuple(t.shape for t in info.operands)
+                return checked_cost(self.fallback, info) * self.scales.get(geometry(info.op, shapes, info.attrs),
+                                                                           self.scale)
             case _:
                 return checked_cost(self.fallback, info)
 
@@ -137,6 +151,17 @@ def with_recorded_schedules(data: EGraphData, records: Records, device: str, lan
         members[enode.eclass].append(i)
     classes = tuple(EClass(c.type, tuple(m)) for c, m in zip(data.classes, members))
     return replace(data, nodes=nodes, classes=classes)
+
+
+GEOMETRY_ATTRS = ("strides", "pads", "dilations", "groups")
+
+
+def geometry(op: Op, shapes: tuple[tuple[int, ...], ...], attrs: tuple[tuple[str, Any], ...]) -> tuple:
+    """What a contraction computes whatever its epilogue, bias, fusion or tiling: convolution or
+    dense (else the op itself), input and weight shapes, convolution attributes."""
+    family = "conv2d" if op in CONV_OPS else "dense" if op in DENSE_OPS else op.value
+    values = dict(attrs)
+    return (family, shapes[:2], tuple((k, values.get(k)) for k in GEOMETRY_ATTRS))
 
 
 def _blocked(info: NodeInfo, lanes: int) -> bool:

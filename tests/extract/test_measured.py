@@ -92,3 +92,35 @@ def test_the_learned_model_prices_unmeasured_schedules_of_measured_workloads():
     assert [cost.source(i) for i in unmeasured] == ["learned"] * 6
     assert all(0 < cost.node_cost(i) < 1.0 for i in unmeasured)
     assert cost.source(tiled(measured[0])) == "measured"
+
+
+def test_an_unmeasured_alternative_is_scaled_by_its_own_layers_measurements():
+    """The plain conv2d of a measured layer (its bias and relu a separate pass) costs the
+    analytical price times that layer's measured ratio, not the median of every layer's: with
+    the median (here 0.5 from two measurements of another layer) it undercut the measured fused
+    kernel (3x the model). A layer with no measurement takes the median."""
+    from frittata.extract.measured import SCALED, MeasuredCost
+
+    device = host_device(1)
+    model = get_target("llvm").cost_model()
+    layers = {12: 3.0, 24: 0.5}
+    records = []
+    for size, ratio in layers.items():
+        workload = conv_workload(size=size)
+        info = infer_output(workload)
+        for oc in (4, 8) if size == 24 else (4,):
+            schedule = conv_schedule(oc, 1, 16, size=size)
+            seconds = ratio * model.node_cost(replace(info, op=Op.TILED_CONV2D, attrs=info.attrs + (("schedule", schedule),)))
+            records.append(Record(workload, schedule, device.key, device.target(), seconds, None, 1.0))
+    cost = MeasuredCost(Records(records), device.key, model, device.lanes)
+    assert cost.scale == 0.5
+
+    def plain(size: int):
+        fused = infer_output(conv_workload(size=size))
+        attrs = tuple((k, v) for k, v in fused.attrs if k != "epilogue")
+        return replace(fused, op=Op.CONV2D, attrs=attrs, operands=fused.operands[:2], constant_operands=(False, True))
+
+    for size, ratio in (12, 3.0), (20, 0.5):
+        info = plain(size)
+        assert cost.source(info) == SCALED
+        assert cost.node_cost(info) == model.node_cost(info) * ratio
