@@ -110,7 +110,8 @@ def test_an_unmeasured_alternative_is_scaled_by_its_own_layers_measurements():
         info = infer_output(workload)
         for oc in (4, 8) if size == 24 else (4,):
             schedule = conv_schedule(oc, 1, 16, size=size)
-            seconds = ratio * model.node_cost(replace(info, op=Op.TILED_CONV2D, attrs=info.attrs + (("schedule", schedule),)))
+            tiled = replace(info, op=Op.TILED_CONV2D, attrs=info.attrs + (("schedule", schedule),))
+            seconds = ratio * model.node_cost(tiled)
             records.append(Record(workload, schedule, device.key, device.target(), seconds, None, 1.0))
     cost = MeasuredCost(Records(records), device.key, model, device.lanes)
     assert cost.scale == 0.5
