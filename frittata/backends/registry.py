@@ -1,7 +1,7 @@
 """The targets `compile` knows, and `load`, which reads a saved module with its target's loader.
 
-"llvm" and "vta" are built in (vta is imported when first asked for: by its name, or by a file
-no other target reads); `register_target` adds a user's `Target` (or, with
+"llvm" and "vta" are built in (vta is imported when first asked for: by its name, by a file no
+other target reads, or by `register_target`); `register_target` adds a user's `Target` (or, with
 `replace=True`, swaps one). The registry is process-wide, like an import: register a target
 before compiling for it or loading its files.
 """

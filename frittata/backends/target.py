@@ -83,8 +83,9 @@ class Target:
 
 class TargetRegistry:
     """Targets by name; each saved-file kind is loaded by exactly one of them. A `deferred` target
-    is a function importing it, called the first time its name is asked for or a kind no loaded
-    target reads: loading an llvm module then never imports the vta target (and its simulator)."""
+    is a function importing it, called the first time its name is asked for, a kind no loaded
+    target reads, or a target is registered (every deferred one is imported then, so that kinds
+    stay unique): loading an llvm module never imports the vta target (and its simulator)."""
 
     def __init__(self, targets: tuple[Target, ...] = (),
                  deferred: Mapping[str, Callable[[], Target]] | None = None) -> None:

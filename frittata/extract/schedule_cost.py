@@ -46,8 +46,8 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
-from frittata.terms.cpu_schedules import (CONV_OPS, Schedule, depthwise_schedule, is_depthwise, is_int8, is_pixel_gemm,
-                                         pixel_rows, vector_lanes)
+from frittata.terms.cpu_schedules import (CONV_OPS, L1_DATA_BYTES, Schedule, depthwise_schedule, is_depthwise, is_int8,
+                                         is_pixel_gemm, pixel_rows, vector_lanes)
 
 KIB = 1024
 
@@ -62,8 +62,8 @@ guide); measured here, a 12 x 1-vector 3x3 conv block runs ~12% slower than a 6 
 counting each broadcast against these two ports predicts (13 loads per 12 FMAs)."""
 FMA_LATENCY = 4
 """Cycles from one FMA to a dependent one (Zen 3 and Sapphire Rapids: 4)."""
-L1_BYTES = 32 * KIB
-"""L1 data cache per core: 32 KiB on Zen 3 (48 KiB on Sapphire Rapids; the smaller is assumed)."""
+L1_BYTES = L1_DATA_BYTES
+"""L1 data cache per core (the smaller of the machines seen, `cpu_schedules.L1_DATA_BYTES`)."""
 L2_BANDWIDTH = 96e9
 """Bytes/s one core streams from its L2: 32 bytes/cycle at ~3 GHz (Zen 3 optimization guide)."""
 C_BLOCK_STEPS = 8.0

@@ -95,10 +95,13 @@ DEPTHWISE_VECTORS = 4
 DEPTHWISE = "depthwise"
 PIXEL_GEMM = "pixel_gemm"
 PIXEL_GEMM_PIXELS = 8 * 8
-PIXEL_GEMM_NARROWING_PIXELS = 14 * 14
+"""Output pixels of a pointwise convolution at most for the pixel GEMM (any channel counts)."""
 PIXEL_GEMM_NARROWING_CHANNELS = 256
-"""Output pixels of a pointwise convolution at most for the pixel GEMM, and at most when it
-narrows the channels (O < C). One thread, AMD EPYC znver3 (CPU time, shared machine), pixel GEMM
+"""Input channels at least for the pixel GEMM up to PIXEL_GEMM_NARROWING_PIXELS: at 14x14,
+192 -> 64 ran 82 us against the direct kernel's 78 (few channels amortize the packing less)."""
+PIXEL_GEMM_NARROWING_PIXELS = 14 * 14
+"""Output pixels at most for the pixel GEMM when the convolution narrows the channels (O < C)
+from at least PIXEL_GEMM_NARROWING_CHANNELS. One thread, AMD EPYC znver3 (CPU time, shared machine), pixel GEMM
 against the direct kernel: 7x7 160 -> 960 198 / 251 us, 960 -> 160 206 / 278, 320 -> 1280
 475 / 645; 14x14 1024 -> 256 1587 / 2539, 384 -> 96 221 / 237, 384 -> 64 139 / 148, 576 -> 96
 296 / 322; but 14x14 64 -> 384 155 / 135, 96 -> 576 304 / 291, 256 -> 1024 1464 / 1420,
@@ -118,7 +121,7 @@ at 6.2-6.4 G word pairs/s with 1 pixel x 8 blocks, 5.7 with 10, 5.4 with 12, 3.3
 4.6-5.1 with 4 x 2, 2 x 4 or 3 x 3 (the nibble split of each activation word is shared by fewer
 weight vectors)."""
 L1_DATA_BYTES = 32 * 1024
-"""A core's L1 data cache (Zen 3; 48 KiB on Sapphire Rapids)."""
+"""A core's L1 data cache: 32 KiB on Zen 3 (48 KiB on Sapphire Rapids; the smaller is assumed)."""
 INT_STEPS = frozenset({"relu", "shift", "clip", "cast"})
 """Epilogue steps the int8 kernel applies to its int32 accumulators in registers."""
 INT8_OUTPUTS = frozenset({"int8", "uint8", "int32", "float32"})
@@ -221,8 +224,8 @@ def pixel_gemm_schedule(out: TensorType, lanes: int) -> Schedule:
     (from 4 up to the register file's limit: 6 with 16 vector registers, 12 with 32) whose blocks
     take the fewest FMA-latency-bound cycles per input channel, a block of t rows costing
     max(t, FMA_CHAIN_ROWS) cycles (2t independent accumulators, 2 FMA pipes, latency 4); the larger
-    MR on a tie. 49 pixels: 9 blocks of 5 and one of 4 (49 cycles) rather than 8 of 6 and one
-    of 1 (52)."""
+    MR on a tie. 49 pixels on AVX2: 9 blocks of 5 and one of 4 (49 cycles) rather than 8 of 6 and
+    one of 1 (52); on AVX-512 (32 registers) 4 of 11 and one of 5."""
     pixels = out.shape[2] * out.shape[3]
 
     def cycles(mr: int) -> int:
@@ -347,7 +350,7 @@ def bitserial_weight_bytes(w: TensorType, blocks: int, lanes: int, nibbles: bool
 def streams_weights(a: int, weight_bytes: int) -> bool:
     """Whether a nibble-lookup tile reads its weights from L2 at a cost: they do not fit the L1
     data cache, and each weight vector loaded serves one activation plane. One Zen 3 core, A1W1
-    512 -> 512: 8 blocks (37 KiB of weights) ran 10% slower than 6 (28 KiB) at 28x28 and 5% at
+    512 -> 512: 8 blocks (36 KiB of weights) ran 10% slower than 6 (27 KiB) at 28x28 and 5% at
     14x14; with two activation planes 8 blocks stayed 4% faster than 6."""
     return a == 1 and weight_bytes > L1_DATA_BYTES
 

@@ -60,14 +60,14 @@ from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View, contiguous, padded
-from frittata.terms.cpu_schedules import bitserial_schedule, nibble_counters, uses_nibbles
+from frittata.terms.cpu_schedules import L1_DATA_BYTES, bitserial_schedule, nibble_counters, uses_nibbles
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
 BYTES = ir.VectorType(ir.IntType(8), 32)
-WEIGHT_CACHE_BYTES = 16 * 1024
-"""Weights of the tiles walked together over the rows: half of a 32 KiB L1 data cache (Zen 3;
-48 KiB on Sapphire Rapids), the other half for the input rows they read."""
+WEIGHT_CACHE_BYTES = L1_DATA_BYTES // 2
+"""Weights of the tiles walked together over the rows: half of the L1 data cache, the other
+half for the input rows they read."""
 NIBBLE_COUNTS = [bin(n).count("1") for n in range(16)]
 LOW_NIBBLES = 0x0F0F0F0F0F0F0F0F
 BYTE_ROOM = 255

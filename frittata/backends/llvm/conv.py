@@ -13,7 +13,8 @@ The schedule (a `tiled_conv2d`'s own, or the default of `cpu_schedules.default_c
 gives the vector width, mr, NR, the channel block and the parallel (outermost) loop:
 
     for n:  pad (threads split channels); barrier
-            for outer in the items this thread takes (channel blocks or pixel tiles; `Kernel.take`):
+            for outer in the items this thread takes (channel blocks or pixel tiles; `Kernel.take`;
+                          a grouped convolution splits them statically, `Kernel.split`):
               for c0 < C step cb:  for inner:
                 micro(wp block at c0, xq at (c0, oh, ow0), out[o0, oh, ow0], first = c0 == 0, last = c0 + cb >= C)
             barrier

@@ -47,9 +47,10 @@ from frittata.terms.term import Term
 
 
 RING_BYTES = 4096
-"""A channel's ring of padded rows at most, unless one block's rows need more: rows are filled
-this far ahead of their first reader, so its loads do not wait on the stores that filled them
-(filled just before, a 14x14 plane ran at half the speed), and the ring stays in L1."""
+"""A channel's ring of padded rows, unless the rows one block reads plus the rows filled ahead of
+it (at least a block's) need more: rows are filled this far ahead of their first reader, so its
+loads do not wait on the stores that filled them (filled just before, a 14x14 plane ran at half
+the speed), and the ring stays in L1."""
 
 
 @dataclass(frozen=True)

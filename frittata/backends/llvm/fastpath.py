@@ -7,7 +7,7 @@
                                            parameter) or at run time; a batched b with a's batch
                                            axes runs one GEMM per batch item (`batched`)
     conv2d / fused_conv2d / tiled_conv2d   groups = 1: the register-blocked direct convolution of `conv`
-    conv2d / fused_conv2d                  one input channel per group: the vectorized kernel of `depthwise`
+    conv2d / fused_conv2d / tiled_conv2d   one input channel per group: the vectorized kernel of `depthwise`
     winograd_conv2d                        weights and bias parameters: the transforms and GEMMs of `winograd`
     conv2d / fused_conv2d                  int8 x int8, weights and bias parameters: the int16-pair kernel of `int8conv`
     conv2d / fused_conv2d                  pointwise, weights a parameter, a small image: the GEMM over its

@@ -3,8 +3,8 @@
 `table` holds the addresses of the buffers this kernel touches, in the order it first asks for
 them (`buffers`); the caller fills it from the runtime pointer slots. Because a kernel never sees
 slot numbers or arena offsets, two steps with the same workload and schedule emit the same
-function text, which the build compiles once. A kernel works on its thread's share of its
-outermost parallel loop.
+function text, which the build compiles once. A kernel's threads share its outermost parallel
+loop: a static share each (`split`) or chunks taken from the team's work counter (`take`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from frittata.backends.llvm.views import Buf, View
 
 KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, PTR])
 TAKE_CHUNKS = 32
-"""Chunks `Kernel.take` cuts a loop into (at most, about): few enough that the atomic add per
-chunk costs nothing beside a chunk's work, enough that the last ones balance the threads."""
+"""Chunks `Kernel.take` cuts a loop into, at least (fewer than twice as many; one item each when
+the loop has fewer items): few enough that the atomic add per chunk costs nothing beside a
+chunk's work, enough that the last ones balance the threads."""
 
 
 class Kernel:
@@ -78,6 +79,7 @@ class Kernel:
         A WebAssembly module (one thread, a barrier that does nothing) runs range(total) in order.
 
         Blocks: pre ─► claim ─(first < total)─► body (the chunk's items) ─► claim; claim ─► end."""
+        assert total < 2**30, f"Kernel.take: expected fewer than 2**30 items (an int32 counter), got {total}"
         b = self.b
         if self.module.triple.startswith("wasm"):
             with for_range(b, 0, total, name="take") as index:

@@ -1,8 +1,8 @@
 """A small pointwise float32 convolution as a GEMM over its pixels (`cpu_schedules.pixel_gemm_schedule`).
 
 out[o, p] = sum_c w[o, c] x[c, p] is computed transposed, Cᵀ[p, o] = Xᵀ[p, c] · Wᵀ[c, o]: the
-output pixels are the GEMM's rows, MR to a register block (any count: 49 pixels are 9 blocks of
-5 and one of 4), the output channels its columns, in panels of NR packed at compile time (dense's
+output pixels are the GEMM's rows, MR to a register block (any count: on AVX2 49 pixels are 9
+blocks of 5 and one of 4), the output channels its columns, in panels of NR packed at compile time (dense's
 layout), the input channels its reduction. The direct kernel (`conv`) vectorizes over the pixels
 instead, and a 7x7 image's 49 pixels fill its tiles of 16 to 49 / 64. The input is packed first
 into row blocks, xp[block][c][r] = x[c][block * MR + r] (zero past the image; `_emit_pack`), so
