@@ -122,12 +122,10 @@ def marketing_name() -> str:
     machine: aarch64 Linux has no "model name" line, macOS no /proc), else "unknown"."""
     try:
         with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            names = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
     except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
+        names = []
+    return names[0] if names else platform.processor() or platform.machine() or "unknown"
 
 
 def verify(text: str, where: str) -> llvm.ModuleRef:

@@ -46,7 +46,7 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
     from frittata.backends.llvm import fastpath, indexing
     from frittata.backends.llvm.codegen import emit_module
     from frittata.backends.llvm.native import ENTRY_SPEED, UnitBuilds, speed
-    from frittata.backends.llvm.plan import Step, in_place_outputs, make_plan
+    from frittata.backends.llvm.plan import in_place_outputs, make_plan
 
     check_dtypes(program)
     threads = max(1, int(threads or os.cpu_count() or 1))
@@ -54,17 +54,15 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
     start = time.perf_counter()
     plan = make_plan(program, lambda t: fastpath.scratch_bytes(t, target.lanes))
 
-    def is_fast(s: Step) -> bool:
-        return s.copy_of is None and fastpath.schedule(s.term, target.lanes) is not None
-
+    fast = [s.copy_of is None and fastpath.schedule(s.term, target.lanes) is not None for s in plan.steps]
+    fast_step = {id(s): f for s, f in zip(plan.steps, fast)}
     with UnitBuilds(target, default_cache(), units=len(plan.steps) + 1) as builds:
         emitted = emit_module(plan, target,
-                              on_kernel=lambda symbol, text, s: builds.add(symbol, text, speed(is_fast(s))))
+                              on_kernel=lambda symbol, text, s: builds.add(symbol, text, speed(fast_step[id(s)])))
         builds.add("entry", emitted.entry, ENTRY_SPEED)
         emit_done = time.perf_counter()
         built = builds.finish()
     compiled = time.perf_counter()
-    fast = [is_fast(s) for s in plan.steps]
     steps = step_facts(program, plan, [call.step for call in emitted.calls])
     modelled = sum(step["model_s"] or 0.0 for step in steps)
     meta = {
