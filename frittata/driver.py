@@ -12,7 +12,6 @@ is bounded, so compile always finishes with a valid program: at worst the input 
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 from collections.abc import Callable, Sequence
@@ -113,7 +112,7 @@ def compile(program: Program, target: str | Target = "llvm", *,
     module.report["program"] = {"input_ops": program.op_counts(), "output_ops": optimized.op_counts()}
     module.program = optimized
     if key:
-        log.run("store", lambda: compile_cache.store(key, optimized, _saved_bytes(module)), lambda _: {})
+        log.run("store", lambda: compile_cache.store(key, optimized, module.to_bytes()), lambda _: {})
     return module
 
 
@@ -149,18 +148,6 @@ def _from_cache(target: Target, opts: CompileOptions, log: StageLog, key: str, o
     module.report["cached"] = {"key": key[:16], "seconds": round(sum(s["seconds"] for s in log.stages.values()), 4)}
     module.program = optimized
     return module
-
-
-def _saved_bytes(module: CompiledModule) -> bytes:
-    """The module's file, encoded in memory when the module can (`to_bytes`: ResNet-50's 105 MB
-    file took 0.25 s of CPU more through a temporary file), else through `save`."""
-    to_bytes = getattr(module, "to_bytes", None)
-    if to_bytes is not None:
-        return to_bytes()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "module.ftm"
-        module.save(path)
-        return path.read_bytes()
 
 
 def optimize(program: Program, target: Target, opts: CompileOptions, log: StageLog) -> Program:

@@ -89,3 +89,19 @@ def test_an_entry_gives_aligned_parameters_where_they_lie(cache_dir):
     assert saved.params and all(a.ctypes.data % fileformat.ALIGN == 0 and not a.flags.owndata
                                 for a in saved.params.values())
     _check(ft.compile(zoo.get("mlp"), threads=1), first.program)
+
+
+def test_a_vta_module_is_read_back_with_its_host_parts(cache_dir):
+    """The cache stores a module's `to_bytes`; a VTA module's holds its native host parts (here
+    the float scaling after the accelerator's int32 dense) as saved llvm modules."""
+    rng = np.random.default_rng(2)
+    x = T.var("x", (16, 64), "int8")
+    w = T.param("w", rng.integers(-128, 128, (32, 64)).astype(np.int8))
+    program = ft.Program({"y": T.mul(T.cast(T.dense(x, w), "float32"), 1e-3)})
+    first = ft.compile(program, target="vta")
+    again = ft.compile(program, target="vta")
+    assert first.report["backend"]["split"]["vta"] == ["vta_dense"]
+    assert again.report["cached"]["key"] and again.report["backend"] == first.report["backend"]
+    inputs = {"x": rng.integers(-128, 128, (16, 64)).astype(np.int8)}
+    np.testing.assert_array_equal(again.run(**inputs)["y"], first.run(**inputs)["y"])
+    _check(again, program)

@@ -38,8 +38,9 @@ if TYPE_CHECKING:
 
 class CompiledModule(Protocol):
     """What `build` and `load` return: named inputs and outputs, run, benchmark, profile (the
-    measured time of each kernel), save, a report, and the program `compile` built it from
-    (None when loaded)."""
+    measured time of each kernel), save (and `to_bytes`, the bytes `save` writes, which the
+    compile cache stores), a report, and the program `compile` built it from (None when
+    loaded)."""
 
     report: dict
     program: Program | None
@@ -57,6 +58,8 @@ class CompiledModule(Protocol):
     def profile(self, inputs: Mapping[str, np.ndarray], repeat: int = 10, warmup: int = 1) -> Profile: ...
 
     def save(self, path: str | Path) -> None: ...
+
+    def to_bytes(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,11 +34,14 @@ class InterpModule:
         return ft.evaluate(self.program, inputs)
 
     def save(self, path: str | Path) -> None:
+        Path(path).write_bytes(self.to_bytes())
+
+    def to_bytes(self) -> bytes:
         assert self.program is not None
         key = f"program{len(TOY_PROGRAMS)}"
         TOY_PROGRAMS[key] = self.program
         meta = {"kind": "toy-interp", "program": key, "report": self.report}
-        Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta)))
+        return fileformat.encode(fileformat.Saved(meta))
 
 
 def load_toy(saved: fileformat.Saved, threads: int | None) -> InterpModule:

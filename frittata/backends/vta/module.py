@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from frittata.backends.vta.hw.config import VtaConfig
 from frittata.backends.vta.hw.dram import Dram, DramBuffer
 from frittata.backends.vta.hw.timing import Report
 from frittata.backends.vta.layers import LayerReport, layer_report
-from frittata.backends.vta.saved import EmittedCall, HostRunner, read_vta, save_vta
+from frittata.backends.vta.saved import EmittedCall, HostRunner, encode_vta, read_vta
 from frittata.backends.vta.hw.simulator import Simulator
 from frittata.errors import RuntimeInputError
 from frittata.terms import builders as tb
@@ -152,9 +153,13 @@ class VtaModule:
     def _write(dram: Dram, buf: DramBuffer, array: np.ndarray) -> None:
         dram.data[buf.addr:buf.addr + buf.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
 
-    def save(self, path) -> None:
+    def save(self, path: str | Path) -> None:
         """Write the module to one checksummed file (`frittata.backends.vta.saved`)."""
-        save_vta(self, path)
+        Path(path).write_bytes(self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        """The bytes `save` writes."""
+        return encode_vta(self)
 
     @classmethod
     def load(cls, saved: fileformat.Saved, threads: int | None = None) -> VtaModule:

@@ -10,10 +10,8 @@ extractor.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -93,14 +91,12 @@ def _part_meta(part, key: str, arrays: dict[str, np.ndarray]) -> dict:
         return {"kind": "constant", "names": list(part.value)}
     if part.passthrough:
         return {"kind": "passthrough", "map": {n: t.attr("name") for n, t in part.program.outputs.items()}}
-    with tempfile.TemporaryDirectory() as tmp:
-        part.module.save(Path(tmp) / "part.ftm")
-        arrays[key] = np.frombuffer((Path(tmp) / "part.ftm").read_bytes(), np.uint8)
+    arrays[key] = np.frombuffer(part.module.to_bytes(), np.uint8)
     return {"kind": "native"}
 
 
-def save_vta(module: VtaModule, path) -> None:
-    """Write `module` to `path` (see the module docstring)."""
+def encode_vta(module: VtaModule) -> bytes:
+    """The bytes of `module`'s file (see the module docstring)."""
     dram = module.sim.machine.dram
     arrays: dict[str, np.ndarray] = {"dram": dram.data[:dram.top].copy()}
     calls = []
@@ -113,7 +109,7 @@ def save_vta(module: VtaModule, path) -> None:
     meta = {"kind": SAVED_KIND, "config": asdict(module.cfg), "inputs": _signature(module.inputs),
             "outputs": _signature(module.outputs), "report": module.report, "calls": calls,
             "final": _part_meta(module.final, "final", arrays)}
-    Path(path).write_bytes(fileformat.encode(fileformat.Saved(meta, {}, arrays)))
+    return fileformat.encode(fileformat.Saved(meta, {}, arrays))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +172,7 @@ class VtaImage:
 
 
 def read_vta(saved: fileformat.Saved, threads: int | None = None) -> VtaImage:
-    """The parts of the module `save_vta` wrote (already checksum-verified by `fileformat.decode`)."""
+    """The parts of the module `encode_vta` encoded (already checksum-verified by `fileformat.decode`)."""
     meta, arrays = saved.meta, saved.params
     cfg = VtaConfig(**meta["config"])
     sim = Simulator(cfg, Dram.restore(arrays["dram"]))
