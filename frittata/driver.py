@@ -210,7 +210,7 @@ def _saturation_summary(report) -> dict:
         "phases": [{"name": p.name, "stop": p.stop_reason, "iterations": p.iterations, "nodes": p.nodes,
                     "seconds": round(p.seconds, 4)} for p in report.phases],
         "nodes": report.nodes,
-        "rules": list(report.rules),
+        "rules": {"firable": report.firable, "selected": report.selected},
         "fired": report.fired(),
     }
 

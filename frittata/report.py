@@ -30,7 +30,8 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
             lines = [f"phase {p['name']:<9} {p['stop']:<10} iterations {p['iterations']:<3} "
                      f"e-graph rows {p['nodes']:<7} {p['seconds']:.3f} s" for p in stage["phases"]]
             if "rules" in stage:
-                lines.append(f"rules     {stage['rules'][0]} of {stage['rules'][1]} can fire on the program")
+                rules = stage["rules"]
+                lines.append(f"rules     {rules['firable']} of {rules['selected']} can fire on the program")
             return lines + [f"fired {rule}: {n}" for rule, n in stage["fired"].items()]
         case "extract":
             gap = "unknown" if stage["gap"] is None else f"{stage['gap']:.2%}"

@@ -45,6 +45,7 @@ def test_compile_reports_every_stage(compiled):
     for stage in ("saturate", "extract", "fold", "build"):
         assert re.search(rf"^{stage} +[0-9.]+ s \(cpu [0-9.]+ s\)$", done.stdout, re.MULTILINE), stage
     assert "fired fuse-dense-bias" in done.stdout
+    assert re.search(r"^  rules +[0-9]+ of [0-9]+ can fire on the program$", done.stdout, re.MULTILINE)
 
 
 def test_quiet_before_the_subcommand_hides_the_progress_bar(compiled):

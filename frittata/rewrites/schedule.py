@@ -76,11 +76,12 @@ class PhaseReport:
 
 @dataclass
 class SaturationReport:
-    """The per-phase reports of one saturation, in order, and how many of the selected one-way
-    rules could fire on the program (`firable`) of how many."""
+    """The per-phase reports of one saturation, in order, and how many (`firable`) of the
+    `selected` one-way rules could fire on the program."""
 
     phases: list[PhaseReport]
-    rules: tuple[int, int] = (0, 0)
+    firable: int = 0
+    selected: int = 0
 
     @property
     def seconds(self) -> float:
@@ -116,7 +117,7 @@ def saturate(program: Program, rules: list[Source] | tuple[Source, ...] = (), di
     handle = EGraphHandle(program)
     reports = [run_phase(handle, phase, live, phase.limits or limits or Limits())
                for phase in with_user_phases(schedule or DEFAULT_SCHEDULE, selected)]
-    return handle.data(), SaturationReport(reports, (len(live), sum(len(r.directions()) for r in selected)))
+    return handle.data(), SaturationReport(reports, len(live), sum(len(r.directions()) for r in selected))
 
 
 def firable(rules: list[Rule], program: Program) -> list[Rule]:
