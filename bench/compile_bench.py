@@ -33,7 +33,7 @@ from frittata.terms import zoo
 
 MODELS = [*zoo.ZOO, *zoo.LARGE]
 STAGES = ("saturate", "extract", "fold", "build")
-BUILD_PARTS = ("emit_s", "compile_s", "link_s")
+BUILD_PARTS = ("emit_wall_s", "compile_wall_s", "link_wall_s")
 
 
 def compile_once(program: ft.Program, threads: int | None) -> tuple[dict[str, float], object]:

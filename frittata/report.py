@@ -44,8 +44,9 @@ def _stage_lines(name: str, stage: dict) -> list[str]:
         case "build":
             slowest = stage.get("slowest", [])
             lines = [f"{k}: {_short(v)}" for k, v in stage.items() if k not in (*TIMES, "slowest", "helpers")]
-            return lines + [f"slow kernel {r['kernel']:<22} x{r['steps']:<3} emit {r['emit_s']:.3f} s, "
-                            f"optimize {r['optimize_s']:.3f} s, codegen {r['codegen_s']:.3f} s" for r in slowest]
+            return lines + [f"slow kernel {r['kernel']:<22} x{r['steps']:<3} emit {r['emit_wall_s']:.3f} s wall, "
+                            f"optimize {r['optimize_cpu_s']:.3f} s cpu, codegen {r['codegen_cpu_s']:.3f} s cpu"
+                            for r in slowest]
         case _:
             line = ", ".join(f"{k} {v}" for k, v in stage.items() if k not in TIMES)
             return [line] if line else []

@@ -46,6 +46,8 @@ def test_compile_reports_every_stage(compiled):
         assert re.search(rf"^{stage} +[0-9.]+ s \(cpu [0-9.]+ s\)$", done.stdout, re.MULTILINE), stage
     assert "fired fuse-dense-bias" in done.stdout
     assert re.search(r"^  rules +[0-9]+ of [0-9]+ can fire on the program$", done.stdout, re.MULTILINE)
+    for part in ("emit_wall_s", "compile_wall_s", "link_wall_s", "parse_cpu_s", "optimize_cpu_s", "codegen_cpu_s"):
+        assert re.search(rf"^  {part}: [0-9.]+$", done.stdout, re.MULTILINE), part
 
 
 def test_quiet_before_the_subcommand_hides_the_progress_bar(compiled):

@@ -1,6 +1,9 @@
 """`build(program) -> Module`: plan, emit, compile (each distinct kernel once, cached) and link
 a program for the host CPU. The kernels compile while the next ones are emitted, so the
-report's `emit_s` is planning and emission and `compile_s` the wait for the units after it.
+report's `emit_wall_s` is planning and emission and `compile_wall_s` the wait for the units
+after it. The report's keys say which clock they read: `*_wall_s` are wall seconds of this
+process, `*_cpu_s` CPU seconds of LLVM's work on the units compiled anew (in whichever process
+compiled them).
 
 The planner, the emitters and the unit compiler are imported when `build` first runs, not with
 this module: `frittata.load` imports the llvm package (its target's loader) and needs none of
@@ -84,8 +87,8 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
         "fast_paths": [s.term.op.value for s, is_fast in zip(plan.steps, fast) if is_fast],
         "peak_bytes": plan.arena_bytes, "threads": threads, "team_threads": meta["team_threads"],
         **_kernel_report(emitted, built),
-        "emit_s": round(emit_done - start, 4), "compile_s": round(compiled - emit_done, 4),
-        "link_s": round(time.perf_counter() - compiled, 4),
+        "emit_wall_s": round(emit_done - start, 4), "compile_wall_s": round(compiled - emit_done, 4),
+        "link_wall_s": round(time.perf_counter() - compiled, 4),
     }
     return mod
 
@@ -145,7 +148,8 @@ def check_dtypes(program: Program) -> None:
 
 
 def _kernel_report(emitted: Emitted, built: dict[str, Built]) -> dict:
-    """Steps, distinct kernels, cache hits, seconds per phase, and the slowest kernels."""
+    """Steps, distinct kernels, cache hits, LLVM's CPU seconds per phase over the units compiled
+    anew, and the slowest kernels (emission wall time, LLVM CPU time)."""
     steps: dict[str, list[str]] = {}
     emit_s: dict[str, float] = {}
     for call in emitted.calls:
@@ -153,14 +157,15 @@ def _kernel_report(emitted: Emitted, built: dict[str, Built]) -> dict:
         emit_s[call.symbol] = emit_s.get(call.symbol, 0.0) + call.emit_seconds
     fresh = {name: b.times for name, b in built.items() if b.times is not None}
     slowest = sorted((s for s in fresh if s in steps), key=lambda s: -(fresh[s].optimize + fresh[s].codegen))
-    rows = [{"kernel": steps[s][0], "steps": len(steps[s]), "emit_s": round(emit_s[s], 4),
-             "optimize_s": round(fresh[s].optimize, 4), "codegen_s": round(fresh[s].codegen, 4)} for s in slowest]
+    rows = [{"kernel": steps[s][0], "steps": len(steps[s]), "emit_wall_s": round(emit_s[s], 4),
+             "optimize_cpu_s": round(fresh[s].optimize, 4), "codegen_cpu_s": round(fresh[s].codegen, 4)}
+            for s in slowest]
     return {
         "kernels": [call.step for call in emitted.calls],
         "helpers": [name for text in emitted.kernels.values() for name in HELPER.findall(text)],
         "distinct_kernels": len(emitted.kernels), "cache_hits": len(built) - len(fresh),
-        "parse_s": round(sum(t.parse for t in fresh.values()), 4),
-        "optimize_s": round(sum(t.optimize for t in fresh.values()), 4),
-        "codegen_s": round(sum(t.codegen for t in fresh.values()), 4),
+        "parse_cpu_s": round(sum(t.parse for t in fresh.values()), 4),
+        "optimize_cpu_s": round(sum(t.optimize for t in fresh.values()), 4),
+        "codegen_cpu_s": round(sum(t.codegen for t in fresh.values()), 4),
         "slowest": rows[:SLOWEST],
     }
