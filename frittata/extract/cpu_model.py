@@ -123,6 +123,20 @@ class CpuModel:
             return 0.0
         return self.launch_seconds + max(self.compute_seconds(done, info), self.memory_seconds(done))
 
+    def epilogue_seconds(self, info: NodeInfo) -> float:
+        """The part of `node_cost(info)` a contraction's epilogue (its bias and activation steps,
+        applied on the accumulators) adds: the cost less that of the same loops without it (0 for
+        a memory-bound kernel, whose epilogue hides under the traffic, and for other ops)."""
+        if info.constant:
+            return 0.0
+        done = work(info, self.transcendental_flops, self.vector_lanes)
+        if done.kind not in (Kind.CONTRACTION, Kind.DEPTHWISE) or not done.epilogue_flops:
+            return 0.0
+        epilogue = done.epilogue_flops / (self.cores * self.fp32_flops_per_core * self.elementwise_efficiency)
+        compute = self.compute_seconds(done, info)
+        bare = self.launch_seconds + max(compute - epilogue, self.memory_seconds(done))
+        return max(0.0, self.node_cost(info) - bare)
+
     def compute_seconds(self, done: Work, info: NodeInfo) -> float:
         """FLOPs over the reachable FMA throughput of this kind of loop (a contraction's
         epilogue, applied once per output, at the streaming loops' rate)."""

@@ -7,15 +7,27 @@ tuning package's ranking model, calibrated on the workload's measurements) costs
 prediction; any other contraction on a vectorized kernel (register-blocked, depthwise,
 Winograd, int8) or bit-serial costs the analytical price times a measured ratio measured /
 analytical, so measured and unmeasured alternatives are compared in the same units (the roofline
-model is calibrated for another machine and the measurements include what it leaves out): the
-median ratio of the measurements of the same contraction (`geometry`: its input and weight
-shapes and convolution attributes, whatever its epilogue, bias or tiling) where there are
-some, else the median over all. Per contraction, because a model's error differs from layer to
-layer: with one median for all, an unmeasured plain conv2d plus a separate bias-and-clip pass
-undercut the measured fused kernel of the same layer wherever the model was more optimistic
-about that layer than about the median one, and a tuned MobileNetV2 unfused 19 of its
-convolutions and ran 6-14% slower than untuned. Every other e-node costs what the analytical
-model says. `source(info)` says which priced an e-node.
+model is calibrated for another machine and the measurements include what it leaves out). The
+ratio is that of the measurements of the same loops where there are some: the same contraction
+(`geometry`: its input and weight shapes and convolution attributes, whatever its epilogue, bias
+or tiling) run with the same schedule (an untiled conv2d and the untiled fused kernel of its
+layer run the same default schedule); else the median ratio of the same contraction's
+measurements; else the median over all. Per layer and schedule, because the model's error
+differs from one to the other: with one median for all, an unmeasured plain conv2d plus a
+separate bias-and-clip pass undercut the measured fused kernel of the same layer wherever the
+model was more optimistic about that layer than about the median one (a tuned MobileNetV2
+unfused 19 of its convolutions and ran 6-14% slower than untuned); with the median of the
+layer's schedules, wherever the model was more optimistic about the default schedule than about
+the layer's others (9 of them, one thread).
+
+The ratio calibrates the contraction's loops only: what the analytical model adds for a fused
+epilogue (`CpuModel.epilogue_seconds`: its bias and activation steps on the accumulators) is
+left out of both sides of a measured ratio and added unscaled to a scaled price, in the units of
+the separate elementwise pass an unfused alternative pays instead (which the model prices, as
+every e-node that is not a contraction). Scaled, the fused epilogue cost ratio times what the
+model says and the pass what the model says, so a large ratio alone made the unfused form look
+cheaper. Every other e-node costs what the analytical model says. `source(info)` says which
+priced an e-node.
 
 Invariant: a cost is >= 0 seconds, or inf where the analytical model says inf; it depends only
 on the `NodeInfo` and the records given at construction.
@@ -62,19 +74,27 @@ class MeasuredCost:
     scale: float = field(init=False)
     scales: dict[tuple, float] = field(init=False)
     """Median ratio measured / analytical per contraction `geometry`."""
+    loop_scales: dict[tuple, float] = field(init=False)
+    """Median ratio measured / analytical per contraction `geometry` and schedule (`loops`)."""
 
     def __post_init__(self) -> None:
         self.times = self.records.measured(self.device)
         workloads = {r.workload.key: r.workload for r in self.records}
-        ratios: dict[tuple, list[float]] = {}
+        layers: dict[tuple, list[float]] = {}
+        loops: dict[tuple, list[float]] = {}
         for (key, schedule), seconds in self.times.items():
-            modelled = self._fallback_seconds(workloads[key], schedule)
-            if modelled and seconds:
-                workload = workloads[key]
-                shapes = tuple(shape for shape, _ in workload.operands)
-                ratios.setdefault(geometry(BY_NAME[workload.op], shapes, workload.attrs), []).append(seconds / modelled)
-        self.scales = {g: statistics.median(r) for g, r in ratios.items()}
-        self.scale = statistics.median([r for rs in ratios.values() for r in rs]) if ratios else 1.0
+            tiled = self._tiled_info(workloads[key], schedule)
+            if tiled is None:
+                continue
+            modelled, epilogue = checked_cost(self.fallback, tiled), self._epilogue(tiled)
+            if math.isfinite(modelled) and seconds > epilogue and modelled > epilogue:
+                ratio = (seconds - epilogue) / (modelled - epilogue)
+                layer = geometry(tiled.op, tuple(t.shape for t in tiled.operands), tiled.attrs)
+                layers.setdefault(layer, []).append(ratio)
+                loops.setdefault((layer, self._loops(tiled)), []).append(ratio)
+        self.scales = {g: statistics.median(r) for g, r in layers.items()}
+        self.loop_scales = {g: statistics.median(r) for g, r in loops.items()}
+        self.scale = statistics.median([r for rs in layers.values() for r in rs]) if layers else 1.0
 
     @property
     def name(self) -> str:
@@ -91,9 +111,7 @@ class MeasuredCost:
                 assert found is not None and self.learned is not None
                 return float(self.learned(*found))  # type: ignore[arg-type]
             case "model x scale":
-                shapes = tuple(t.shape for t in info.operands)
-                return checked_cost(self.fallback, info) * self.scales.get(geometry(info.op, shapes, info.attrs),
-                                                                           self.scale)
+                return self.scaled(info)
             case _:
                 return checked_cost(self.fallback, info)
 
@@ -109,7 +127,27 @@ class MeasuredCost:
             return SCALED
         return MODEL
 
-    def _fallback_seconds(self, workload: Workload, schedule: Schedule) -> float | None:
+    def scaled(self, info: NodeInfo) -> float:
+        """The analytical price of a contraction's loops times the ratio of the measurements of
+        the same loops (see the module docstring), plus the model's price of its epilogue."""
+        layer = geometry(info.op, tuple(t.shape for t in info.operands), info.attrs)
+        ratio = self.loop_scales.get((layer, self._loops(info)), self.scales.get(layer, self.scale))
+        modelled, epilogue = checked_cost(self.fallback, info), self._epilogue(info)
+        return (modelled - epilogue) * ratio + epilogue
+
+    def _epilogue(self, info: NodeInfo) -> float:
+        share = getattr(self.fallback, "epilogue_seconds", None)
+        return 0.0 if share is None else min(share(info), checked_cost(self.fallback, info))
+
+    def _loops(self, info: NodeInfo) -> frozenset | None:
+        """The schedule `info` runs (the kernel and its blocking), or None on the generic loops."""
+        constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
+        schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant, self.lanes)
+        return None if schedule is None else frozenset(schedule.items())
+
+    @staticmethod
+    def _tiled_info(workload: Workload, schedule: Schedule) -> NodeInfo | None:
+        """The `NodeInfo` of `workload`'s scheduling op with `schedule`, or None if it does not fit."""
         info = infer_output(workload)
         tiled = TILED_OF[info.op]
         try:
@@ -117,8 +155,7 @@ class MeasuredCost:
             tiled.infer(tiled, list(info.operands), dict(tiled_info.attrs))
         except FrittataTypeError:
             return None
-        cost = checked_cost(self.fallback, tiled_info)
-        return cost if math.isfinite(cost) else None
+        return tiled_info
 
 
 def with_recorded_schedules(data: EGraphData, records: Records, device: str, lanes: int) -> EGraphData:

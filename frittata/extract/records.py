@@ -10,7 +10,7 @@ with one *schedule* on one *device*, or why it could not run. A line is
      "target": {"cpu": "znver3", "cpu_name": "AMD EPYC ...", "features": "+avx2,...", "lanes": 8, "threads": 2},
      "seconds": 0.00412, "error": null, "timestamp": 1764700000.0}
 
-`seconds` is the median of the timed runs less the call overhead of a module; a record with an
+`seconds` is the shortest of the timed runs less the call overhead of a module; a record with an
 `error` (build failure, crash, timeout, wrong result) has `seconds` null. The device key names
 everything a measurement depends on (LLVM's CPU name, vector lanes, threads, a hash of the CPU
 features), so records measured on one machine price kernels on any machine of the same kind.

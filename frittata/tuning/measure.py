@@ -6,9 +6,17 @@ in a model), the others inputs, all filled from `seed`, so any process rebuilds 
 `run_job` (what a runner's worker executes) builds it with the LLVM backend (the kernel cache
 makes a candidate measured before cost nothing to build), runs it once and compares with the
 reference output (`reference`, the interpreter's, computed once per task by the tuner), then
-times `repeat` runs after `warmup` and keeps the median, less the median call overhead of a
-one-element module measured in the same process (at least MIN_SECONDS). Any failure is a result
-with an error, never an exception: a build error, a wrong result, a time that is not finite.
+times `repeat` runs after `warmup` and keeps the shortest, less the shortest call overhead of a
+one-element module on as many threads, timed in the same job (at least MIN_SECONDS).
+
+The shortest run, not the median: other processes only ever lengthen a run, and on a machine
+shared with other jobs most runs of a two-thread kernel can be lengthened (a descheduled thread
+holds the other at the kernel's barrier for a scheduler slice, ~4 ms): medians of one candidate
+measured twice differed up to 20x there (3.9 ms against 0.18 ms), so the median ranked the load,
+not the schedules. The overhead is timed per job for the same reason: timed once per worker, a
+disturbed overhead shifted every later time of that worker (small kernels read 1 us, the floor).
+Any failure is a result with an error, never an exception: a build error, a wrong result, a time
+that is not finite.
 """
 
 from __future__ import annotations
@@ -106,21 +114,31 @@ def run_job(job: Job) -> Result:
         if job.reference is not None and not np.allclose(got, job.reference, rtol=RTOL, atol=ATOL):
             worst = float(np.max(np.abs(got - job.reference)))
             return Result(None, f"wrong result: max abs difference {worst:.3g} from the interpreter", built)
-        median = module.benchmark(inputs, repeat=job.repeat, warmup=job.warmup)["median_ms"] / 1e3
+        shortest = module.benchmark(inputs, repeat=job.repeat, warmup=job.warmup)["min_ms"] / 1e3
     except Exception as problem:  # noqa: BLE001
         return Result(None, f"run failed: {type(problem).__name__}: {problem}\n{traceback.format_exc(limit=3)}", built)
-    seconds = max(median - call_overhead(job.threads), MIN_SECONDS)
+    seconds = max(shortest - call_overhead(job.threads), MIN_SECONDS)
     if not math.isfinite(seconds):
-        return Result(None, f"timing failed: median {median!r}", built)
+        return Result(None, f"timing failed: shortest run {shortest!r}", built)
     return Result(seconds, None, built)
 
 
-@cache
+OVERHEAD_RUNS = 20
+"""Runs of the one-element module per job (about 30 us each on two threads)."""
+
+
 def call_overhead(threads: int) -> float:
-    """Median seconds of running a one-element module: what `run` costs besides the kernel."""
+    """Shortest seconds of OVERHEAD_RUNS runs of a one-element module on `threads`: what `run`
+    costs besides the kernel."""
+    return overhead_module(threads).benchmark({"z": np.ones(1, np.float32)}, repeat=OVERHEAD_RUNS,
+                                              warmup=2)["min_ms"] / 1e3
+
+
+@cache
+def overhead_module(threads: int):
+    """The one-element module `call_overhead` times (built once per process and thread count)."""
     from frittata.backends.llvm.build import build as build_llvm
     from frittata.terms.leaves import var
     from frittata.terms.activations import relu
 
-    module = build_llvm(Program({"y": relu(var("z", (1,)))}), threads)
-    return module.benchmark({"z": np.ones(1, np.float32)}, repeat=50, warmup=5)["median_ms"] / 1e3
+    return build_llvm(Program({"y": relu(var("z", (1,)))}), threads)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 import frittata as ft
 from frittata.backends.registry import get_target
@@ -94,6 +95,27 @@ def test_the_learned_model_prices_unmeasured_schedules_of_measured_workloads():
     assert cost.source(tiled(measured[0])) == "measured"
 
 
+def _plain(size: int):
+    """The plain conv2d of the layer of `conv_workload(size=size)` (no bias, no epilogue)."""
+    fused = infer_output(conv_workload(size=size))
+    attrs = tuple((k, v) for k, v in fused.attrs if k != "epilogue")
+    return replace(fused, op=Op.CONV2D, attrs=attrs, operands=fused.operands[:2], constant_operands=(False, True))
+
+
+def _tiled(workload, schedule):
+    info = infer_output(workload)
+    return replace(info, op=Op.TILED_CONV2D, attrs=info.attrs + (("schedule", schedule),))
+
+
+def _at_ratio(model, workload, schedule, ratio: float) -> Record:
+    """A record of `schedule` whose loops ran `ratio` times the model's price (its epilogue as priced)."""
+    device = host_device(1)
+    info = _tiled(workload, schedule)
+    epilogue = model.epilogue_seconds(info)
+    seconds = ratio * (model.node_cost(info) - epilogue) + epilogue
+    return Record(workload, schedule, device.key, device.target(), seconds, None, 1.0)
+
+
 def test_an_unmeasured_alternative_is_scaled_by_its_own_layers_measurements():
     """The plain conv2d of a measured layer (its bias and relu a separate pass) costs the
     analytical price times that layer's measured ratio, not the median of every layer's: with
@@ -104,24 +126,39 @@ def test_an_unmeasured_alternative_is_scaled_by_its_own_layers_measurements():
     device = host_device(1)
     model = get_target("llvm").cost_model()
     layers = {12: 3.0, 24: 0.5}
-    records = []
-    for size, ratio in layers.items():
-        workload = conv_workload(size=size)
-        info = infer_output(workload)
-        for oc in (4, 8) if size == 24 else (4,):
-            schedule = conv_schedule(oc, 1, 16, size=size)
-            tiled = replace(info, op=Op.TILED_CONV2D, attrs=info.attrs + (("schedule", schedule),))
-            seconds = ratio * model.node_cost(tiled)
-            records.append(Record(workload, schedule, device.key, device.target(), seconds, None, 1.0))
+    records = [_at_ratio(model, conv_workload(size=size), conv_schedule(oc, 1, 16, size=size), ratio)
+               for size, ratio in layers.items() for oc in ((4, 8) if size == 24 else (4,))]
     cost = MeasuredCost(Records(records), device.key, model, device.lanes)
-    assert cost.scale == 0.5
-
-    def plain(size: int):
-        fused = infer_output(conv_workload(size=size))
-        attrs = tuple((k, v) for k, v in fused.attrs if k != "epilogue")
-        return replace(fused, op=Op.CONV2D, attrs=attrs, operands=fused.operands[:2], constant_operands=(False, True))
-
+    assert cost.scale == pytest.approx(0.5)
     for size, ratio in (12, 3.0), (20, 0.5):
-        info = plain(size)
+        info = _plain(size)
         assert cost.source(info) == SCALED
-        assert cost.node_cost(info) == model.node_cost(info) * ratio
+        assert cost.node_cost(info) == pytest.approx(model.node_cost(info) * ratio)
+
+
+def test_a_scaled_contraction_takes_the_ratio_of_its_own_schedule_where_it_was_measured():
+    """The plain conv2d runs its layer's default schedule: measured at 4x the model with that
+    schedule, the layer's other schedules at 1x (their median 1x), the plain conv2d costs 4x."""
+    from frittata.extract.measured import MeasuredCost
+    from frittata.extract.records import workload_of
+
+    device = host_device(1)
+    model = get_target("llvm").cost_model()
+    workload = conv_workload()
+    (_, default), others = workload_of(infer_output(workload), device.lanes), [(4, 1, 16), (2, 1, 8), (8, 1, 16)]
+    records = [_at_ratio(model, workload, default, 4.0)]
+    records += [_at_ratio(model, workload, conv_schedule(*block), 1.0) for block in others]
+    cost = MeasuredCost(Records(records), device.key, model, device.lanes)
+    assert cost.node_cost(_plain(12)) == pytest.approx(4.0 * model.node_cost(_plain(12)))
+
+
+def test_a_large_measured_ratio_never_unfuses_the_epilogue_into_a_separate_pass():
+    """Every schedule of the layer measured at 200x the model: scaled by the same ratio, the fused
+    epilogue cost 200x what the model says while the separate bias-and-relu pass of the plain
+    conv2d costs what the model says, and extraction took conv2d + pass. The ratio calibrates the
+    loops; the epilogue is priced as the model prices the pass, so the fused kernel stays."""
+    model = get_target("llvm").cost_model()
+    records = Records([_at_ratio(model, conv_workload(), s, 200.0) for s in _proposed()])
+    module = ft.compile(conv_program(), threads=1, records=records, disable=["algorithm"])
+    ops = {t.op for t in module.program.terms()}
+    assert Op.CONV2D not in ops and ops & {Op.TILED_CONV2D, Op.FUSED_CONV2D}, ops

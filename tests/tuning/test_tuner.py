@@ -37,18 +37,41 @@ def test_tune_logs_records_resumes_without_remeasuring_and_compiles_with_them(lo
     np.testing.assert_allclose(module.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
 
 
-def test_the_tune_command_refuses_to_overwrite_a_log_and_resumes_it(local_run, tmp_path, capsys):
+class _FixedRunner:
+    """Answers every job with the same time: what the tune command does with a measurement is
+    under test, not the machine (a live time decided which kernel the compile chose)."""
+
+    name = "fixed"
+    SECONDS = 5e-5
+
+    def run(self, jobs):
+        from frittata.tuning.measure import Result
+
+        return [Result(self.SECONDS, None) for _ in jobs]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_the_tune_command_refuses_to_overwrite_a_log_and_resumes_it(local_run, tmp_path, capsys, monkeypatch):
+    from dataclasses import replace
+
     from frittata.cli import main
 
     path = tmp_path / "cli.jsonl"
-    shutil.copy(local_run[0], path)
+    Records([replace(r, seconds=1e-4) for r in Records.load(local_run[0])]).save(path)
     assert main(["tune", "zoo:mlp", "--records", str(path), "--trials", "1"]) == 2
     assert "pass --resume" in capsys.readouterr().err
+    monkeypatch.setattr("frittata.tuning.tuner.LocalRunner", _FixedRunner)
     assert main(["-q", "tune", "zoo:mlp", "--records", str(path), "--trials", "1", "--resume",
                  "--threads", "1"]) == 0
     assert "1 trials" in capsys.readouterr().out and len(Records.load(path)) == 5
+    (added,) = Records.load(path).records[4:]
+    assert added.workload.op == "fused_dense" and added.seconds == _FixedRunner.SECONDS
     assert main(["-q", "compile", "zoo:mlp", "--records", str(path), "--report", "--threads", "1"]) == 0
-    assert "fused_dense float32[1, 512]" in capsys.readouterr().out.split("priced by")[0]
+    kernels = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("kernel ")]
+    measured = [k for k in kernels if k[-1] == "measured"]
+    assert measured == [["kernel", "fused_dense", "float32[1,", "512]", "0.050", "ms", "priced", "by", "measured"]]
 
 
 def test_tuning_curves_are_written_as_png_and_svg(local_run, tmp_path):
