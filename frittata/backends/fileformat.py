@@ -148,7 +148,10 @@ def _cut(blob: memoryview, offset: int, size: int) -> bytes:
 def _params(blob: memoryview, specs: list[dict], derived: dict[str, Derivation] | None = None) -> dict[str, np.ndarray]:
     """Each parameter: a view of the blob, or made by its recipe (then checked against the
     dtype and shape the metadata records, since kernels will read it unchecked). The recipes
-    run on every core (numpy's loops release the GIL), the largest first."""
+    run on every core (numpy's loops release the GIL), the largest first: this is load-time
+    work, decoded before any thread count is known, and a recipe's arguments are a kernel's
+    layout (tile, panel width, padding), never a thread count, so a module loaded for any
+    number of threads runs on the same derived parameters."""
     derived = derived or {}
     made = _derive_all(derived)
     params = {}

@@ -131,6 +131,9 @@ def test_a_saved_winograd_module_stores_the_filters_and_derives_their_transform_
     assert (tmp_path / "m.ftm").stat().st_size < code + filters + 16 * 1024 < code + transformed
     again = ft.load(tmp_path / "m.ftm")
     np.testing.assert_array_equal(again.run(**inputs)["y"], mod.run(**inputs)["y"])
+    alone = ft.load(tmp_path / "m.ftm", threads=1)  # built for two: the same derived filters serve one
+    assert alone.team_threads == 1
+    np.testing.assert_array_equal(alone.run(**inputs)["y"], mod.run(**inputs)["y"])
     again.save(tmp_path / "again.ftm")
     assert (tmp_path / "again.ftm").stat().st_size == (tmp_path / "m.ftm").stat().st_size
 
