@@ -13,7 +13,11 @@ better) on the whole float range, checked against the interpreter in tests.
          gradually). Clamped to [-104, 88.72], +inf above.
   tanh:  |x| < 0.625: x + x^3 P(x^2) (Cephes tanhf); else sign(x) (1 - 2 / (e^(2|x|) + 1)).
   erf:   x clamped to [-4, 4]; x P(x^2) / Q(x^2), a rational minimax fit (Eigen's float erf).
-  sigmoid: 1 / (1 + e^(-x)).
+  sigmoid: 1 / (1 + e^(-x)), 0 below x = -88 and -x clamped to [-88, 88], so e^(-x) needs one
+         exponent factor; n rounds to an integer by adding 1.5 * 2^23 (no float-to-int
+         conversion, so a NaN stays a NaN). The divide may become a reciprocal estimate refined
+         by one Newton step (`arcp`: vrcpps on AVX2, vrcp14ps on AVX-512; x86 keeps a true divide
+         for scalars), within a few ulp as well.
 """
 
 from __future__ import annotations
@@ -32,6 +36,13 @@ ERF_ALPHA = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
 ERF_BETA = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
             -1.42647390514189e-02)
 LN2_HI, LN2_LO = 0.693359375, -2.12194440e-4
+SIGMOID_SATURATES = 88.0
+"""Where sigmoid saturates: sigmoid(88) rounds to 1, and below -88 it is 0 (the true value is
+below the smallest normal float, 2^-126; x * sigmoid(x) must stay 0 there). e^88 ~ 1.7e38 keeps
+1 + e^88 finite and needs one exponent factor, 2^127."""
+ROUNDING_SHIFT = 1.5 * 2**23
+"""Adding it to a float of magnitude below 2^22 rounds it to an integer (ties to even), which the
+sum's low mantissa bits then hold as two's complement."""
 
 
 def _c(like: ir.Value, value: float) -> ir.Constant:
@@ -76,13 +87,18 @@ def exp(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     """e^x for float32 x (NaN propagates; overflow gives +inf, underflow subnormals then 0)."""
     clamped = _call(b, "llvm.minnum", _call(b, "llvm.maxnum", x, _c(x, -104.0)), _c(x, 88.72283))
     n = _call(b, "llvm.roundeven", b.fmul(clamped, _c(x, 1 / math.log(2))))
-    r = _fma(b, n, _c(x, -LN2_LO), _fma(b, n, _c(x, -LN2_HI), clamped))
-    p = _fma(b, b.fmul(_poly(b, r, EXP_P), r), r, b.fadd(r, _c(x, 1.0)))
+    p = _exp_reduced(b, clamped, n)
     whole = b.fptosi(n, _int_like(x))
     half = b.ashr(whole, _i(x, 1))
     scaled = b.fmul(b.fmul(p, _pow2(b, half)), _pow2(b, b.sub(whole, half)))
     big = b.select(b.fcmp_ordered(">", x, _c(x, 88.72283)), _c(x, math.inf), scaled)
     return b.select(b.fcmp_unordered("uno", x, x), x, big)
+
+
+def _exp_reduced(b: ir.IRBuilder, x: ir.Value, n: ir.Value) -> ir.Value:
+    """e^(x - n ln2) for n the integer nearest x / ln2 (Cody-Waite reduction, then the polynomial)."""
+    r = _fma(b, n, _c(x, -LN2_LO), _fma(b, n, _c(x, -LN2_HI), x))
+    return _fma(b, b.fmul(_poly(b, r, EXP_P), r), r, b.fadd(r, _c(x, 1.0)))
 
 
 def _pow2(b: ir.IRBuilder, n: ir.Value) -> ir.Value:
@@ -111,9 +127,23 @@ def erf(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
 
 
 def sigmoid(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
-    """1 / (1 + e^(-x)) for float32 x."""
+    """1 / (1 + e^(-x)) for float32 x (NaN propagates)."""
+    t = _clamp_keeping_nan(b, b.fneg(x), SIGMOID_SATURATES)
+    shifted = _fma(b, t, _c(x, 1 / math.log(2)), _c(x, ROUNDING_SHIFT))
+    n = b.fsub(shifted, _c(x, ROUNDING_SHIFT))
+    exponent = b.shl(b.bitcast(shifted, _int_like(x)), _i(x, 23))
+    scale = b.bitcast(b.add(exponent, _i(x, 127 << 23)), x.type)
     one = _c(x, 1.0)
-    return b.fdiv(one, b.fadd(one, exp(b, b.fneg(x))))
+    denominator = b.fadd(one, b.fmul(_exp_reduced(b, t, n), scale))
+    reciprocal = b.fdiv(one, denominator, flags=("arcp", "ninf", "contract"))
+    return b.select(b.fcmp_ordered("<", x, _c(x, -SIGMOID_SATURATES)), _c(x, 0.0), reciprocal)
+
+
+def _clamp_keeping_nan(b: ir.IRBuilder, x: ir.Value, bound: float) -> ir.Value:
+    """x clamped to [-bound, bound]; a NaN stays a NaN (a compare and select each side: one vminps
+    or vmaxps on x86, unlike llvm.minnum, which must pick the bound for a NaN)."""
+    above = b.select(b.fcmp_ordered(">", x, _c(x, bound)), _c(x, bound), x)
+    return b.select(b.fcmp_ordered("<", above, _c(x, -bound)), _c(x, -bound), above)
 
 
 def hard_swish(b: ir.IRBuilder, x: ir.Value) -> ir.Value:

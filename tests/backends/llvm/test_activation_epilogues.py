@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from onnx import helper, numpy_helper
 
 import frittata as ft
+from frittata.backends.llvm import build
 from frittata.terms import builders as tb
 from tests.backends.llvm.helpers import check_on, rand, targets
 from tests.conftest import compiling
@@ -50,6 +51,43 @@ def contractions(draw):
 @given(term=contractions(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
 def test_activation_epilogues_equal_the_interpreter(term, isa, threads):
     check_on(ft.Program({"y": term}), targets()[isa], threads)
+
+
+EDGES = np.array([np.inf, -np.inf, np.nan, 0.0, 1.0, -17.0, 17.0, 87.5, -87.5, 88.0, -88.0, 88.5, -88.5, -103.0,
+                  3e38, -3e38], np.float32)
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_sigmoid_and_silu_registers_are_within_a_few_ulp_and_saturate(isa):
+    """The vector sigmoid (an estimated reciprocal on AVX2 and AVX-512) in a depthwise kernel
+    that passes its input on (a 3x3 identity), over 16 channels of 130 rows of 32: rows 0-127 a
+    sweep of [-100, 100], row 129 the edge cases at even columns (a NaN or infinity times a zero
+    tap spoils its neighbours, so row 128 and the odd columns are zeros, not compared). Within
+    4 ulp of float64, or 1e-35 (a reciprocal estimate flushes a result below 2^-126 to 0); 0
+    below x = -88 (SiLU of a huge negative number is 0, not huge times tiny); infinities
+    saturate (SiLU of -inf is -inf times 0, NaN) and NaN stays NaN."""
+    x = np.zeros((1, 16, 130, 32), np.float32)
+    x[0, :, :128] = np.linspace(-100, 100, 16 * 128 * 32, dtype=np.float32).reshape(16, 128, 32)
+    x[0, :, 129, 0::2] = EDGES
+    compared = np.ones(x.shape, bool)
+    compared[0, :, 128] = compared[0, :, 129, 1::2] = False
+    for step in ("sigmoid", "silu"):
+        w = np.zeros((16, 1, 3, 3), np.float32)
+        w[:, 0, 1, 1] = 1.0
+        term = tb.fused_conv2d(tb.var("x", x.shape), tb.param("w", w), tb.param("b", np.zeros(16, np.float32)),
+                               pads=(1,) * 4, groups=16, epilogue=((step,),))
+        module = build(ft.Program({"y": term}), threads=1, target=targets()[isa])
+        assert module.report["backend"]["fast_paths"] == [term.op.value]
+        got = module.run(x=x)["y"][compared]
+        x64 = x[compared].astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gate = np.where(x64 < -88, 0.0, 1 / (1 + np.exp(-x64)))
+            want = gate * x64 if step == "silu" else gate
+        assert np.array_equal(np.isnan(got), np.isnan(want)), step
+        finite = np.isfinite(want)
+        assert np.array_equal(got[~finite], want[~finite], equal_nan=True), step
+        allowed = np.maximum(4 * np.spacing(np.abs(want[finite]).astype(np.float32)), 1e-35)
+        assert np.all(np.abs(got[finite] - want[finite]) <= allowed), step
 
 
 def test_activation_steps_take_the_fast_paths():
