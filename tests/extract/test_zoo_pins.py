@@ -21,11 +21,11 @@ MODELS = {
 }
 
 PINS = {
-    ("resnet18", "avx512"): (0.006638677129316581, {
-        "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1,
+    ("resnet18", "avx512"): (0.006602218262633587, {
+        "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1, "slice": 1,
         "winograd_conv2d": 13}),
-    ("resnet18", "avx2"): (0.01068594430733876, {
-        "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1,
+    ("resnet18", "avx2"): (0.01067548182727535, {
+        "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1, "slice": 1,
         "winograd_conv2d": 13}),
     ("mobilenet_v2", "avx512"): (0.0032876934401924285, {
         "fused_conv2d": 48, "fused_dense": 1, "global_avg_pool": 1, "reshape": 1, "tiled_conv2d": 4}),
