@@ -90,7 +90,9 @@ def _acc_dtype(x: TensorType) -> str:
     return "int32" if is_int(x.dtype) else x.dtype
 
 
-_KERNEL_SIZES = (1, 1, 3, 3, 5, 7)  # as models use them: mostly 1x1 and 3x3; 5x5, and 7x7 first layers
+# Kernel sizes as models use them: mostly 1x1 and 3x3; 5x5, 7x7 first layers; in half the
+# instances height and width are drawn apart (1x7 / 7x1 as in Inception).
+_KERNEL_SIZES = (1, 1, 3, 3, 5, 7)
 
 
 def _conv_operand(inst, i: int, prev: list[Term], attrs: dict) -> TensorType:
@@ -98,8 +100,10 @@ def _conv_operand(inst, i: int, prev: list[Term], attrs: dict) -> TensorType:
     if i == 1:
         groups = attrs["groups"]
         out = groups * inst.dims(1)[0]
-        k, (top, left, bottom, right) = int(inst.rng.choice(_KERNEL_SIZES)), attrs["pads"]
-        kh, kw = min(k, x.shape[2] + top + bottom), min(k, x.shape[3] + left + right)
+        top, left, bottom, right = attrs["pads"]
+        k = int(inst.rng.choice(_KERNEL_SIZES))
+        k2 = int(inst.rng.choice(_KERNEL_SIZES)) if inst.rng.random() < 0.5 else k
+        kh, kw = min(k, x.shape[2] + top + bottom), min(k2, x.shape[3] + left + right)
         return TensorType((out, x.shape[1] // groups, kh, kw), x.dtype)
     conv_attrs = tuple((k, attrs[k]) for k in ("strides", "pads", "dilations", "groups"))
     acc = Term.make(Op.CONV2D, tuple(prev[:2]), conv_attrs)

@@ -9,8 +9,9 @@ columns there, so edge tiles need no special code (INP element c*rows*cols + r*c
 the window width).  A one-row kernel keeps only the rows its taps read (every stride-th row,
 loaded with a DRAM row pitch of stride rows), so a 1x1 stride-2 conv moves half the input.
 One GEMM per (c, kh, kw) runs uops over the tile's output columns inside
-loops over output-channel blocks (outer) and output rows (inner), so a tile of >= 3 ACC rows
-never writes a row twice in a row.  Whole-row tiles (`tw` = OW) are preferred; narrower ones
+loops over output-channel blocks (outer) and output rows (inner), so it writes each of the
+tile's ACC rows once: no tile, down to one pixel of one output block (a 1x1 output), meets the
+accumulator hazard, whatever the pipeline depth.  Whole-row tiles (`tw` = OW) are preferred; narrower ones
 are used only when no whole-row tile fits the buffers (a 224x224 stem, say).
 """
 
@@ -113,10 +114,10 @@ def fitting_tilings(s: ConvGeom, cfg: VtaConfig, acc: AccLayout) -> list[ConvTil
             for th, tw, tco, tci in product(divisors(s.oh), widths, divisors(s.ob), divisors(s.cb))
             if tci * s.kept_rows(th) * s.in_cols(tw) <= cfg.inp_depth // n
             and tco * tci * kk <= cfg.wgt_depth // n
-            and 3 <= tco * th * tw <= acc.capacity(s.nb * (s.oh // th) * (s.ow // tw) * (s.ob // tco))]
+            and tco * th * tw <= acc.capacity(s.nb * (s.oh // th) * (s.ow // tw) * (s.ob // tco))]
     if max(s.pads) > MAX_PAD or not fits:
-        raise LoweringError(f"vta_conv2d {s}: expected pads <= {MAX_PAD} and a tile of >= 3 "
-                            f"output pixels fitting the buffers of {cfg.name}; none does")
+        raise LoweringError(f"vta_conv2d {s}: expected pads <= {MAX_PAD} and a tile fitting the "
+                            f"buffers of {cfg.name}; none does")
     return fits
 
 
