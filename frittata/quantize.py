@@ -53,17 +53,22 @@ class Quantized:
 
 @dataclass(frozen=True, slots=True)
 class Layer:
-    """A matched contraction layer: its input, float weight and bias, relu, and the
-    contraction's attributes (conv2d) or None (dense)."""
+    """A matched contraction layer: its input, float weight and bias, relu, and its
+    contraction term (the conv2d or dense of the float program)."""
 
     x: Term
     name: str
     weight: np.ndarray
     bias: np.ndarray
     relu: bool
-    conv: Term | None
+    contraction: Term
     cap: float | None = None
     """The upper clip bound of a capped relu (relu6 = clip(0, 6)), None for a plain relu or none."""
+
+    @property
+    def conv(self) -> Term | None:
+        """The conv2d whose attributes the quantized layer keeps, None for a dense layer."""
+        return self.contraction if self.contraction.op == Op.CONV2D else None
 
 
 def _exponent(peak: float) -> int:
@@ -109,7 +114,7 @@ def _match_dense(node: Term) -> Layer | None:
         return None
     dense, bias = t.args
     w = dense.args[1]
-    return Layer(dense.args[0], w.attr("ref").name, _data(w), _data(bias), relu, None, cap)
+    return Layer(dense.args[0], w.attr("ref").name, _data(w), _data(bias), relu, dense, cap)
 
 
 def _match_conv(node: Term) -> Layer | None:
@@ -132,9 +137,14 @@ def _match_conv(node: Term) -> Layer | None:
             scale = gamma / np.sqrt(var + t.attr("eps"))
             layer = _plain_conv(t.args[0], beta - mean * scale, relu, cap)
             return None if layer is None else Layer(layer.x, layer.name, layer.weight * scale.reshape(-1, 1, 1, 1),
-                                                    layer.bias, relu, layer.conv, cap)
+                                                    layer.bias, relu, layer.contraction, cap)
         case _:
             return None
+
+
+def _match_layer(node: Term) -> Layer | None:
+    """The conv or dense layer `node` ends, if it ends one."""
+    return _match_conv(node) or _match_dense(node)
 
 
 def _plain_conv(conv: Term, bias: np.ndarray, relu: bool, cap: float | None) -> Layer | None:
@@ -201,7 +211,7 @@ class _Quantizer:
 
     def match(self, node: Term) -> Layer | None:
         """The layer `node` ends, if it ends one."""
-        return _match_conv(node) or _match_dense(node)
+        return _match_layer(node)
 
     def visit(self, node: Term) -> None:
         layer = self.match(node)
@@ -240,17 +250,10 @@ def _contractions(program: Program) -> list[int]:
     """Ids of the layers' contraction terms (conv2d / dense), in program order."""
     seen: list[int] = []
     for node in postorder(program.outputs.values()):
-        layer = _match_conv(node) or _match_dense(node)
-        key = id(_contraction(node, layer)) if layer is not None else None
-        if key is not None and key not in seen:
-            seen.append(key)
+        layer = _match_layer(node)
+        if layer is not None and id(layer.contraction) not in seen:
+            seen.append(id(layer.contraction))
     return seen
-
-
-def _contraction(node: Term, layer: Layer) -> Term:
-    if layer.conv is not None:
-        return layer.conv
-    return _activation(node)[0].args[0]
 
 
 class LowBitQuantizer(_Quantizer):
@@ -275,7 +278,7 @@ class LowBitQuantizer(_Quantizer):
 
     def visit(self, node: Term) -> None:
         layer = self.match(node)
-        if layer is not None and self._lowbit(node, layer):
+        if layer is not None and self._lowbit(layer):
             self._produce(node, self._lowbit_layer(node, layer))
         elif node.op in INTEGER_PASS and id(node.args[0]) in self.ints:
             x = self.ints[id(node.args[0])]
@@ -283,11 +286,11 @@ class LowBitQuantizer(_Quantizer):
         else:
             super().visit(node)
 
-    def _lowbit(self, node: Term, layer: Layer) -> bool:
+    def _lowbit(self, layer: Layer) -> bool:
         """Whether `layer` gets low-bit operands: not the first or the last layer, nor a
         depthwise conv (int8: the bit-serial rules match one group only)."""
         depthwise = layer.conv is not None and layer.conv.attr("groups") != 1
-        return not depthwise and id(_contraction(node, layer)) not in self.int8_layers
+        return not depthwise and id(layer.contraction) not in self.int8_layers
 
     def lowbit(self, original: Term) -> Quantized:
         """The low-bit activation form of an original term (`frittata.quantize_lowbit`)."""
