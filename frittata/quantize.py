@@ -13,7 +13,10 @@ is quantized as q(x) = cast(clip(round(x * 2^-e), -127, 127), int8).  The layers
       k = e_y - e_x - e_w >= 0: exactly what the VTA tensorization rules map onto the GEMM
       and the ALU, so consecutive layers hand int8 data to each other on the accelerator.
       act is a relu, or a capped relu clip(0, c) (relu6), whose cap becomes hi =
-      round(c * 2^-e_y) (else hi = 127), so the clip joins the layer's epilogue;
+      min(127, round(c * 2^-e_y)) (else hi = 127), so the clip joins the layer's epilogue.
+      The rounding is half to even, the code a value at c quantizes to: the output saturates
+      at c rounded to a multiple of 2^e_y, exactly c where c * 2^-e_y is an integer (relu6:
+      every e_y <= 1); a cap of 6.5 at e_y = 0 saturates at 6;
   residual     [relu](add(a, b)) of two quantized tensors
       ->  both widened to int32 at the finer exponent (a left shift is a multiplication by
       a power of two), added, [relu], shifted to e_y, clipped and cast to int8 (host ops).
@@ -181,8 +184,8 @@ def _requantize(acc: Term, relu: bool, shift: int, hi: int = QMAX) -> Term:
 
 
 def _cap_code(layer: Layer, e_y: int) -> int:
-    """The int8 code of the layer's cap at exponent e_y (rounded as the quantization of a
-    value at the cap), QMAX without a cap."""
+    """The int8 code of the layer's cap at exponent e_y: round(cap * 2^-e_y) half to even
+    (as `np.rint` quantizes a value at the cap), at most QMAX; QMAX without a cap."""
     return QMAX if layer.cap is None else min(QMAX, round(layer.cap * 2.0 ** -e_y))
 
 

@@ -166,7 +166,7 @@ def test_depthwise_convs_are_quantized_and_the_whole_block_is_bit_exact_on_vta()
 def test_an_uncapped_clip_is_a_relu_and_a_relu6_output_saturates_at_six(rng):
     """ONNX Clip(min=0) imports as clip(x, 0, None): quantized as a relu. A relu6 whose
     pre-activation passes 6 dequantizes to exactly 6 there (the cap code round(6 * 2^-e), an
-    integer for every exponent the calibration gives), not to the int8 range's top. Measured:
+    integer for every e <= 1; the calibration here gives e = -4), not to the int8 range's top. Measured:
     largest error 0.64 (steps of 0.125 at the output, a gain of ~5 from the hidden layer's)."""
     x = tb.var("x", (1, 4, 6, 6))
     w1 = tb.param("w1", (rng.standard_normal((8, 4, 3, 3)) * 0.5).astype(np.float32))
@@ -183,6 +183,18 @@ def test_an_uncapped_clip_is_a_relu_and_a_relu6_output_saturates_at_six(rng):
     got = ft.evaluate(quantized, sample)["y"]
     assert got.max() == 6.0
     assert np.abs(got - reference).max() < 0.8
+
+
+@pytest.mark.parametrize("cap, e_y, code", [(6.0, -4, 96), (6.0, 1, 3), (6.0, 2, 2), (6.5, 0, 6), (1.5, 0, 2),
+                                           (0.3, -4, 5), (100.0, -1, 127)])
+def test_a_cap_code_is_the_code_a_value_at_the_cap_quantizes_to(cap, e_y, code):
+    """round(cap * 2^-e_y) half to even, at most 127: exactly the cap where that is an integer
+    (6 at e_y <= 1), else the cap rounded to a multiple of 2^e_y (6 at e_y = 2 saturates at 8,
+    6.5 at e_y = 0 at 6)."""
+    module = importlib.import_module("frittata.quantize")
+    layer = module.Layer(tb.var("x", (1, 4)), "w", np.ones((2, 4)), np.zeros(2), True, tb.var("d", (1, 2)), cap)
+    assert module._cap_code(layer, e_y) == code
+    assert code == min(127, np.rint(cap * 2.0 ** -e_y))
 
 
 def test_the_mlp_bounds_catch_a_quantizer_that_loses_one_bit_per_layer(monkeypatch, rng):
