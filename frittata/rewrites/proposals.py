@@ -61,8 +61,11 @@ def _packed_operand(inst, p, hint: TensorType) -> TensorType:
 
 def _bitserial_operand(inst, op: Op, i: int, prev: list[Term]) -> TensorType:
     """Packed activations [N, H, W, bits, words] (dense: [M, bits, words]), then weights of the
-    same word dtype and count with 1-2 bit planes ([O, k, k, bits, words]; dense [O, bits, words])."""
+    same word dtype and count with 1-2 bit planes ([O, k, k, bits, words]; dense [O, bits, words]),
+    then a convolution's int32 bias [O]."""
     conv = op == Op.BITSERIAL_CONV2D
+    if i == 2:
+        return TensorType(prev[1].shape[:1], "int32")
     if i == 0:
         word = str(inst.rng.choice(sorted(WORD_BITS)))
         pixels = tuple(int(d) for d in inst.rng.integers(3, 7, 2)) if conv else ()

@@ -23,6 +23,12 @@ popcount(x & w) - popcount(x & ~w)). Padding bits are 0 in both operands, and an
 image) needs no correction. Each is defined by its expansion (conv2d / dense over bitunpack),
 so the reference meaning and ONNX export derive from it.
 
+`bitserial_conv2d` may also take a bias [O] (int32) as a third operand and an integer
+`epilogue` (`frittata.terms.kernels`: relu, clip, rounding shift, and casts to a dtype of at
+most 32 bits), applied to the int32 sum plus the bias before it is stored: the requantization
+between low-bit layers, done by the kernel that produces the sums, with no int32 tensor
+written in between.
+
 Both bit-serial ops carry a `schedule`: () for the CPU backend's default register block, or
 (("pixels", P), ("blocks", M)) -- a tile of P output pixels of one row by M blocks of output
 channels (a block is the channels one vector of words holds) -- which the tiling rules propose
@@ -41,7 +47,8 @@ from frittata.terms.conversions import cast
 from frittata.terms.dtypes import TensorType, is_int
 from frittata.terms.expansion import infer_by_expansion
 from frittata.terms.infer import fail, need_rank
-from frittata.terms.ops import Attr, Cost, Op, define
+from frittata.terms.kernels import EPILOGUE, channel_bias, check_epilogue, epilogue_terms
+from frittata.terms.ops import Arity, Attr, Cost, Op, define
 from frittata.terms.term import Term, build
 from frittata.terms.tiled import normalize_schedule
 
@@ -54,6 +61,10 @@ MAX_BITS = 7
 ENCODINGS = ("unipolar", "bipolar")
 OUT_DTYPES = ("int32", "int64")
 SCHEDULE_KEYS = ("pixels", "blocks")
+EPILOGUE_STEPS = ("relu", "clip", "shift", "cast")
+EPILOGUE_CASTS = ("int8", "uint8", "int16", "uint16", "int32")
+"""The epilogue steps of a bit-serial conv2d and the dtypes its casts go to: integer steps that
+an int32 register holds exactly."""
 MAX_PIXELS = 8
 MAX_BLOCKS = 16
 """Bounds of a bit-serial schedule's register block (far past what 32 vector registers hold)."""
@@ -196,6 +207,16 @@ def _check_conv(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:
     need_rank(op, types[0], 5)
     need_rank(op, types[1], 5)
     _check_operands(op, types[0], types[1], attrs)
+    epilogue = attrs["epilogue"]
+    if (len(types) == 3 or epilogue) and attrs["out_dtype"] != "int32":
+        raise fail(op, "out_dtype int32 with a bias or an epilogue", attrs["out_dtype"])
+    bias = TensorType((types[1].shape[0],), "int32")
+    if len(types) == 3 and types[2] != bias:
+        raise fail(op, f"bias {bias}", types[2])
+    for step in epilogue:
+        if step[0] not in EPILOGUE_STEPS or (step[0] == "cast" and step[1] not in EPILOGUE_CASTS):
+            raise fail(op, f"epilogue steps {EPILOGUE_STEPS} (casts to {EPILOGUE_CASTS})", step)
+    check_epilogue(op, TensorType((), "int32"), [], epilogue)
 
 
 def _check_dense(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None:
@@ -214,10 +235,11 @@ def _out(acc: Term, out_dtype: str) -> Term:
 
 
 def _expand_conv(op: Op, args: tuple[Term, ...], attrs: dict[str, Any]) -> Term:
-    xp, wp = args
+    xp, wp = args[:2]
     acc = conv2d(_unpacked(xp, 1, "unipolar"), _unpacked(wp, 1, attrs["encoding"]), attrs["strides"],
                  attrs["pads"], attrs["dilations"])
-    return _out(acc, attrs["out_dtype"])
+    acc = _out(acc, attrs["out_dtype"])
+    return epilogue_terms(channel_bias(acc, args[2]) if len(args) == 3 else acc, (), attrs["epilogue"])
 
 
 def _expand_dense(op: Op, args: tuple[Term, ...], attrs: dict[str, Any]) -> Term:
@@ -245,12 +267,12 @@ BITUNPACK = define("bitunpack", 1, _infer_bitunpack, classes=("movement",), cost
                    attrs=(Attr("size", int, normalize=as_int, choices=lambda x: [x.shape[-1] * WORD_BITS[x.dtype]]),
                           Attr("axis", int, 0, as_int, lambda x: [0]), ENCODING),
                    evaluate=_bitunpack, onnx_export=_export_bitunpack)
-BITSERIAL_CONV2D = define("bitserial_conv2d", 2, infer_by_expansion(_check_conv), classes=BITSERIAL,
+BITSERIAL_CONV2D = define("bitserial_conv2d", Arity(2, 3), infer_by_expansion(_check_conv), classes=BITSERIAL,
                           cost=Cost.CONTRACTION, expand=_expand_conv,
                           attrs=(Attr("strides", tuple, (1, 1), as_pair("strides"), lambda x: [(1, 1), (2, 2)]),
                                  Attr("pads", tuple, (0, 0, 0, 0), as_pads, lambda x: [(0, 0, 0, 0), (1, 1, 1, 1)]),
                                  Attr("dilations", tuple, (1, 1), as_pair("dilations"), lambda x: [(1, 1)]),
-                                 ENCODING, OUT_DTYPE, SCHEDULE))
+                                 ENCODING, OUT_DTYPE, EPILOGUE, SCHEDULE))
 BITSERIAL_DENSE = define("bitserial_dense", 2, infer_by_expansion(_check_dense), classes=BITSERIAL,
                          cost=Cost.CONTRACTION, expand=_expand_dense, attrs=(ENCODING, OUT_DTYPE, SCHEDULE))
 
@@ -268,12 +290,14 @@ def bitunpack(p: Term, size: int, axis: int = 0, encoding: str = "unipolar") -> 
 
 
 def bitserial_conv2d(xp: Term, wp: Term, strides=1, pads=0, dilations=1, encoding: str = "unipolar",
-                     out_dtype: str = "int32", schedule=()) -> Term:
+                     out_dtype: str = "int32", schedule=(), bias: Term | None = None, epilogue=()) -> Term:
     """conv2d of unpacked unipolar activations xp [N, H, W, a_bits, words] and weights
     wp [O, KH, KW, w_bits, words] (packed along C, same word dtype and count) -> [N, O, OH, OW]
-    of `out_dtype`; pads (top, left, bottom, right) of zeros; `schedule` as the module says."""
-    return build(BITSERIAL_CONV2D, (xp, wp), strides=strides, pads=pads, dilations=dilations, encoding=encoding,
-                 out_dtype=out_dtype, schedule=schedule)
+    of `out_dtype`; pads (top, left, bottom, right) of zeros; `schedule`, `bias` and `epilogue`
+    as the module says."""
+    operands = (xp, wp) if bias is None else (xp, wp, bias)
+    return build(BITSERIAL_CONV2D, operands, strides=strides, pads=pads, dilations=dilations, encoding=encoding,
+                 out_dtype=out_dtype, epilogue=epilogue, schedule=schedule)
 
 
 def bitserial_dense(xp: Term, wp: Term, encoding: str = "unipolar", out_dtype: str = "int32", schedule=()) -> Term:

@@ -77,6 +77,21 @@ def test_bitserial_conv2d_is_the_integer_conv2d(case, seed):
                                   T.evaluate(want, {"x": x, "v": weight_values(codes, w_bits, encoding)}))
 
 
+def test_bias_and_epilogue_requantize_the_sums():
+    """bitserial_conv2d(..., bias, epilogue) = epilogue(conv + bias): here the rounding shift,
+    the clip to the 2-bit codes and the cast of a low-bit layer's requantization."""
+    x = np.array([[[[1]], [[3]], [[2]]]], np.int8)
+    codes = np.array([[[[1]], [[1]], [[0]]], [[[0]], [[1]], [[1]]]], np.int8)
+    xv, wv = T.var("x", x.shape, "int8"), T.var("w", codes.shape, "int8")
+    bias = T.param("b", np.array([2, -9], np.int32))
+    got = T.bitserial_conv2d(T.bitpack(xv, 2, 1), T.bitpack(wv, 1, 1), encoding="bipolar", bias=bias,
+                             epilogue=[("shift", 1), ("clip", 0, 3), ("cast", "int8")])
+    assert got.dtype == "int8"
+    sums = np.array([1 + 3 - 2 + 2, -1 + 3 + 2 - 9])  # 4 and -5
+    want = np.clip((sums + 1) >> 1, 0, 3)  # 2 and 0 (-5 rounds half up to -2, then clipped)
+    assert T.evaluate(got, {"x": x, "w": codes}).reshape(-1).tolist() == want.tolist()
+
+
 @given(st.integers(1, 4), st.integers(1, 2), st.integers(1, 3), st.integers(1, 130), st.integers(1, 9), ENCODINGS,
        WORDS, st.integers(0, 2**32 - 1))
 def test_bitserial_dense_is_the_integer_dense(a_bits, w_bits, m, k, n, encoding, word, seed):
@@ -112,6 +127,13 @@ def test_bad_operands_name_the_op():
     packed = T.bitpack(x, 2, 1, "int64")
     with pytest.raises(FrittataTypeError, match="bitserial_conv2d: expected weights packed like"):
         T.bitserial_conv2d(packed, T.bitpack(T.var("w", (2, 8, 3, 3), "int8"), 1, 1, "int32"))
+    weights = T.bitpack(T.var("w", (2, 8, 3, 3), "int8"), 1, 1)
+    with pytest.raises(FrittataTypeError, match="bitserial_conv2d: expected bias int32\\[2\\]"):
+        T.bitserial_conv2d(packed, weights, bias=T.var("b", (3,), "int32"))
+    with pytest.raises(FrittataTypeError, match="bitserial_conv2d: expected out_dtype int32 with a bias"):
+        T.bitserial_conv2d(packed, weights, out_dtype="int64", epilogue=[("relu",)])
+    with pytest.raises(FrittataTypeError, match="bitserial_conv2d: expected epilogue steps"):
+        T.bitserial_conv2d(packed, weights, epilogue=[("cast", "float32")])
     with pytest.raises(FrittataTypeError, match="bitserial_dense: expected encoding"):
         T.bitserial_dense(T.bitpack(T.var("d", (2, 8), "int8"), 1, 1), T.bitpack(T.var("v", (3, 8), "int8"), 1, 1),
                           encoding="ternary")

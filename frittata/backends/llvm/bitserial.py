@@ -35,6 +35,11 @@ skipped; only the border columns, whose window may leave the image, check each l
 
 Padding columns read as 0 words (a select after a clamped load), which contribute nothing.
 
+A bias and an integer epilogue (relu, clip, rounding shift, casts) are applied to each block's
+vector of sums before it is stored, in int32 (a cast wraps to its dtype and extends back), so
+the output is the requantized tensor itself. A bias that is a parameter is padded at compile
+time to whole tiles and read as vectors; a computed one lane by lane at a clamped channel.
+
 The output is NCHW, so a tile's channels are as many planes: stored in place, each of its values
 goes to its own page. Where the planes are large (`STAGE_PLANE_BYTES`), a tile's values go to a
 small per-thread buffer instead, [channel of the tile group][2 chunks of STAGE_PIXELS
@@ -163,8 +168,36 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View]) -> None:
         weights = k.base(plan.add_param(f"{k.function.name}.bitserial", data))
     else:
         weights = k.base(args[1].buf)
-    Emitter(k, g, _x_view(t, args[0]), weights, contiguous(step.out, (g.n, g.o, g.oh, g.ow)),
-            t.attr("encoding") == "bipolar", t.args[0].dtype, nibbles).rows()
+    emitter = Emitter(k, g, _x_view(t, args[0]), weights, contiguous(step.out, (g.n, g.o, g.oh, g.ow)),
+                      t.attr("encoding") == "bipolar", t.args[0].dtype, nibbles)
+    if len(t.args) == 3 or dict(t.attrs).get("epilogue"):
+        emitter.epilogue = Epilogue(_bias(k, plan, t, args, g), t.attr("epilogue"))
+    emitter.rows()
+
+
+def _bias(k: Kernel, plan: Plan, t: Term, args: list[View], g: Geometry) -> ir.Value | View | None:
+    """The bias operand: a parameter padded with zeros to whole tiles (its address), a computed
+    one as its view, or None."""
+    if len(t.args) < 3:
+        return None
+    if t.args[2].op != Op.PARAM:
+        return args[2]
+    data = np.zeros(g.tiles * g.blocks * g.v, np.int32)
+    data[:g.o] = t.args[2].attr("ref").data
+    return k.base(plan.add_param(f"{k.function.name}.bias", data))
+
+
+@dataclass(frozen=True)
+class Epilogue:
+    """What is applied to the sums before they are stored: a bias (a padded parameter's address
+    or a computed operand's view) and the integer epilogue steps."""
+
+    bias: ir.Value | View | None
+    steps: tuple
+
+
+SIGNED = {"int8": True, "uint8": False, "int16": True, "uint16": False, "int32": True}
+"""The dtypes an epilogue casts to, and whether each is signed."""
 
 
 @dataclass
@@ -199,6 +232,7 @@ class Emitter:
         self.group = self.tile_group()
         self.out_type = ltype(out.dtype)
         self.stage = self.staging_buffer()
+        self.epilogue: Epilogue | None = None
 
     def flush_plan(self) -> tuple[str, int]:
         """Where byte counters are summed into the accumulators, at most `room` words apart:
@@ -448,9 +482,9 @@ class Emitter:
                     b.store(ir.Constant(BYTES, None), count)
 
     def store(self, n, tiles: tuple[ir.Value, ir.Value], oh, ow0, state: Tile) -> None:
-        """acc (bipolar: 2 acc - (2^B - 1) ones) lane by lane into out[n, o, oh, ow0 + p] or its
-        slot of the staging buffer; the lanes of the padding channels past O (in the last tile)
-        are not stored."""
+        """acc (bipolar: 2 acc - (2^B - 1) ones; requantized by the epilogue if there is one) lane
+        by lane into out[n, o, oh, ow0 + p] or its slot of the staging buffer; the lanes of the
+        padding channels past O (in the last tile) are not stored."""
         g, b = self.g, self.k.b
         (tile, inner), out_type, spare = tiles, self.out_type, g.tiles * g.blocks * g.v - g.o
         for p, accs in enumerate(state.accs):
@@ -462,16 +496,57 @@ class Emitter:
                 acc = b.load(slot)
                 if correction is not None:
                     acc = b.sub(b.shl(acc, ir.Constant(self.acc_type, [1] * g.v)), correction)
+                if self.epilogue is not None:
+                    acc = self.requantize(acc, b.add(b.mul(tile, i64(g.blocks)), i64(m)))
                 for v in range(g.v):
                     lane = m * g.v + v
                     o = b.add(b.mul(tile, i64(g.blocks * g.v)), i64(lane))
                     value = b.extract_element(acc, ir.Constant(I32, v))
-                    value = b.trunc(value, out_type) if out_type.width < 64 else value
+                    value = b.trunc(value, out_type) if out_type.width < value.type.width else value
                     guard = (if_then(b, b.icmp_signed("<", o, i64(g.o))) if lane >= g.blocks * g.v - spare
                              else nullcontext())
                     with guard:
                         b.store(value, self.value_address(n, o, oh, ow, b.add(b.mul(inner, i64(g.blocks * g.v)),
                                                                                  i64(lane))))
+
+    def requantize(self, acc: ir.Value, block: ir.Value) -> ir.Value:
+        """The epilogue on channel block `block`'s sums (a vector of V int64): as int32, plus
+        the bias, then each step (a cast wraps to its dtype and extends back to int32)."""
+        g, b, epilogue = self.g, self.k.b, self.epilogue
+        assert epilogue is not None
+        vec = ir.VectorType(I32, g.v)
+
+        def splat_int(n: int) -> ir.Constant:
+            return ir.Constant(vec, [n] * g.v)
+
+        value = b.trunc(acc, vec)
+        if isinstance(epilogue.bias, View):
+            last = i64(g.o - 1)
+            for v in range(g.v):
+                channel = smin(b, b.add(b.mul(block, i64(g.v)), i64(v)), last)
+                lane = b.load(self.k.address(epilogue.bias, [channel]), typ=I32)
+                value = b.add(value, b.insert_element(ir.Constant(vec, None), lane, ir.Constant(I32, v)))
+        elif epilogue.bias is not None:
+            at = element_ptr(b, epilogue.bias, "int32", b.mul(block, i64(g.v)))
+            value = b.add(value, b.load(at, typ=vec, align=4))
+        for step in epilogue.steps:
+            match step:
+                case ("relu",):
+                    value = b.select(b.icmp_signed(">", value, splat_int(0)), value, splat_int(0))
+                case ("clip", lo, hi):
+                    if lo is not None:
+                        bound = splat_int(max(int(lo), -2**31))
+                        value = b.select(b.icmp_signed("<", value, bound), bound, value)
+                    if hi is not None:
+                        bound = splat_int(min(int(hi), 2**31 - 1))
+                        value = b.select(b.icmp_signed(">", value, bound), bound, value)
+                case ("shift", s) if s > 0:
+                    half = b.and_(b.ashr(value, splat_int(s - 1)), splat_int(1))
+                    value = b.add(b.ashr(value, splat_int(s)), half)
+                case ("cast", dtype) if dtype != "int32":
+                    narrow = b.trunc(value, ir.VectorType(ltype(dtype), g.v))
+                    value = b.sext(narrow, vec) if SIGNED[dtype] else b.zext(narrow, vec)
+        return value
 
     def value_address(self, n, o, oh, ow, channel) -> ir.Value:
         """Where out[n, o, oh, ow] goes: in place, or the staging buffer's slot of the tile

@@ -2,8 +2,8 @@
 shapes, bit widths, encodings, word dtypes and register blocks, with both popcount paths: the
 AVX2 nibble lookup and `llvm.ctpop` of 64-bit lanes (the AVX-512 kernels, run here when the host
 has AVX-512 and otherwise built with 16-lane vectors for AVX2; also any word dtype but int64 and
-computed weights); the popcount is VPOPCNTQ on a target with AVX512-VPOPCNTDQ and the nibble
-lookup (VPSHUFB) on AVX2."""
+computed weights), with and without a bias and a requantization epilogue; the popcount is
+VPOPCNTQ on a target with AVX512-VPOPCNTDQ and the nibble lookup (VPSHUFB) on AVX2."""
 
 from __future__ import annotations
 
@@ -65,6 +65,47 @@ def test_bitserial_conv2d_compiled_equals_the_interpreter(case, seed):
         wp, inputs["c"] = T.bitpack(T.var("c", ws, "int8"), w_bits, 1, word), codes
     conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1, word), wp, stride, pad, encoding=encoding,
                               schedule=schedule)
+    assert_compiled_equal(T.Program({"y": conv}), inputs, TARGETS[target])
+
+
+EPILOGUE_STEPS = st.one_of(st.just(("relu",)), st.tuples(st.just("clip"), st.sampled_from([None, -3, 0]),
+                                                         st.sampled_from([None, 1, 3, 200])),
+                           st.tuples(st.just("shift"), st.integers(0, 6)),
+                           st.tuples(st.just("cast"), st.sampled_from(["int8", "uint8", "int16", "uint16", "int32"])))
+
+
+@st.composite
+def requantized_cases(draw):
+    """A bit-serial conv2d with a bias (a parameter, computed, or none; large in some cases, so
+    that the int32 sum wraps) and integer epilogue steps in any order."""
+    c, o = draw(st.integers(1, 130)), draw(st.integers(1, 40))
+    k, stride, pad = draw(st.sampled_from([1, 3])), draw(st.integers(1, 2)), draw(st.integers(0, 1))
+    h, w = draw(st.integers(k, 9)), draw(st.integers(k, 9))
+    return ((draw(st.integers(1, 2)), c, h, w), (o, c, k, k), stride, pad, draw(st.integers(1, 3)),
+            draw(st.integers(1, 2)), draw(st.sampled_from(["unipolar", "bipolar"])),
+            draw(st.sampled_from(["param", "computed", "none"])), draw(st.sampled_from([60, 2**31 - 1])),
+            draw(st.lists(EPILOGUE_STEPS, min_size=0, max_size=4)), draw(st.sampled_from(sorted(TARGETS))),
+            draw(schedules()))
+
+
+@compiling
+@given(requantized_cases(), st.integers(0, 2**32 - 1))
+def test_bitserial_conv2d_requantizes_its_sums_exactly(case, seed):
+    xs, ws, stride, pad, a_bits, w_bits, encoding, bias_kind, top, steps, target, schedule = case
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 1 << a_bits, xs).astype(np.int8)
+    codes = rng.integers(0, 1 << w_bits, ws).astype(np.int8)
+    inputs = {"x": x}
+    bias = None
+    values = rng.integers(-top, top, ws[0], endpoint=True).astype(np.int32)
+    if bias_kind == "param":
+        bias = T.param("b", values)
+    elif bias_kind == "computed":
+        bias, inputs["b"] = T.var("b", (ws[0],), "int32"), values
+    if bias is None and not steps:
+        steps = [("relu",)]
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1), packed_weights(codes, w_bits, "int64"),
+                              stride, pad, encoding=encoding, schedule=schedule, bias=bias, epilogue=steps)
     assert_compiled_equal(T.Program({"y": conv}), inputs, TARGETS[target])
 
 
