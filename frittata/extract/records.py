@@ -29,10 +29,11 @@ from typing import Any
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo
 from frittata.terms.bitserial import SCHEDULE_KEYS as BITSERIAL_KEYS
-from frittata.terms.cpu_schedules import bitserial_schedule, blocked_schedule, has_own_kernel, is_depthwise
+from frittata.terms.cpu_schedules import (bitserial_schedule, blocked_schedule, has_own_kernel, is_depthwise,
+                                         is_pixel_gemm)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import BY_NAME, Op
-from frittata.terms.tiled import DEPTHWISE_KEYS, UNTILED, normalize_schedule
+from frittata.terms.tiled import DEPTHWISE_KEYS, PIXEL_GEMM_KEYS, UNTILED, normalize_schedule
 
 RECORD_VERSION = 1
 SCHEDULED_IN_PLACE = frozenset({Op.BITSERIAL_CONV2D, Op.BITSERIAL_DENSE})
@@ -87,7 +88,8 @@ def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
     Schedulable: a `fused_conv2d` with one group or a `fused_dense` (or their tiled forms) that
     takes the register-blocked path (`cpu_schedules.blocked_schedule`) on a host of `lanes`; a
     depthwise `fused_conv2d` (groups = C, or its tiled form: the depthwise kernel's rows and
-    vectors, `tiled.DEPTHWISE_KEYS`); not a kernel of its own otherwise (Winograd, int8: their
+    vectors, `tiled.DEPTHWISE_KEYS`); a pointwise one on the pixel GEMM (its blocks,
+    `tiled.PIXEL_GEMM_KEYS`); not a kernel of its own otherwise (Winograd, int8: their
     schedules have no tiled form); a bit-serial contraction with constant weights (its register
     block, `cpu_schedules.bitserial_schedule`).
     """
@@ -108,6 +110,8 @@ def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
         return None
     if is_depthwise(schedule):
         keys: Iterable[str] = DEPTHWISE_KEYS
+    elif is_pixel_gemm(schedule):
+        keys = PIXEL_GEMM_KEYS
     elif has_own_kernel(schedule) or info.attr("groups", 1) != 1:
         return None
     else:

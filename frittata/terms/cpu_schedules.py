@@ -44,7 +44,9 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
   pointwise      (small images: `takes_pixel_gemm`) the pixel GEMM of `pixel_gemm_schedule`: the
                  output pixels are the GEMM's rows, MR to a block, the output channels its
                  columns (panels of 2 vectors); threads split the panels. Its schedule says so:
-                 `"kernel": "pixel_gemm"`.
+                 `"kernel": "pixel_gemm"`. A pointwise `tiled_conv2d` whose schedule spells the
+                 pixel GEMM's blocks (`tiled.PIXEL_GEMM_KEYS`) runs it too, at any image size,
+                 when its weights are constant (else the generic loops).
   depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row, or of
                  `DEPTHWISE_VECTORS` rows of one vector (a `tiled_conv2d` with groups = C says
                  its own rows and vectors); threads split the input channels. Its schedule says
@@ -178,7 +180,10 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
     else:
         return None
     if op in TILED_OPS:
-        return dict(values["schedule"])
+        tiled = dict(values["schedule"])
+        if "m_block" in tiled and op == Op.TILED_CONV2D:
+            return {"kernel": PIXEL_GEMM, **tiled} if constant[1] else None
+        return tiled
     if op in CONV_OPS:
         if takes_pixel_gemm(operands[1], out, values, constant[1]):
             return pixel_gemm_schedule(out, lanes)

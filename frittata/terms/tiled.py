@@ -16,6 +16,14 @@ whose schedule is
                 ("parallel", "channel")
 
 a tile of RB output rows by NR output pixels of one channel; threads split the input channels.
+A pointwise `tiled_conv2d` (1x1 kernel, stride 1, no padding, one group) may instead run the
+pixel GEMM (its output pixels the GEMM's rows, its output channels the columns), whose schedule is
+
+  pixel GEMM    ("vec", L) ("m_block", MR) ("m_tail", P % MR) ("n_block", NR) ("n_tail", O % NR)
+                ("parallel", "n")
+
+MR output pixels (of the P = OH x OW of an image) by NR output channels; threads split the
+column panels; the whole reduction (the C input channels) runs in one block.
 L is the fp32 lanes of one vector (4, 8 or 16); a register block is MR output channels (rows)
 by NR output pixels (columns), NR a multiple of L of at most `MAX_VECTORS` vectors; KC (dense)
 and CB (input channels of a convolution) are the depth of a cache block of the reduction. The
@@ -51,6 +59,8 @@ MAX_DEPTHWISE_ROWS = 8
 """Output rows of a depthwise tile at most (RB x NV accumulators)."""
 DEPTHWISE_KEYS = ("vec", "oh_block", "oh_tail", "ow_block", "ow_tail", "parallel")
 DEPTHWISE_PARALLEL = ("channel",)
+PIXEL_GEMM_KEYS = ("vec", "m_block", "m_tail", "n_block", "n_tail", "parallel")
+PIXEL_GEMM_PARALLEL = ("n",)
 PARALLEL = {"tiled_conv2d": ("oc", "pixel"), "tiled_dense": ("n", "m")}
 KEYS = {
     "tiled_conv2d": ("vec", "oc_block", "oc_tail", "ow_block", "ow_tail", "c_block", "c_tail", "parallel"),
@@ -109,6 +119,9 @@ def _check_tiled(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None
                            "have no tiled form)", plain["groups"])
         _check_depthwise(op, keys, dict(schedule), out)
         return
+    if op == Op.TILED_CONV2D and keys == PIXEL_GEMM_KEYS:
+        _check_pixel_gemm(op, dict(schedule), types[1], out, plain)
+        return
     if keys != KEYS[op.name]:
         raise fail(op, f"a schedule with keys {KEYS[op.name]}", keys)
     s = dict(schedule)
@@ -141,6 +154,21 @@ def _check_depthwise(op: Op, keys: tuple, s: dict, out: TensorType) -> None:
                  f"1..{MAX_DEPTHWISE_ROWS} rows")
     if s["parallel"] not in DEPTHWISE_PARALLEL:
         raise fail(op, f"a parallel loop in {DEPTHWISE_PARALLEL}", s["parallel"])
+
+
+def _check_pixel_gemm(op: Op, s: dict, w: TensorType, out: TensorType, attrs: dict[str, Any]) -> None:
+    """A pixel GEMM schedule (see the module docstring) checked against a pointwise convolution."""
+    if tuple(w.shape[2:]) != (1, 1) or tuple(attrs["strides"]) != (1, 1) or any(attrs["pads"]):
+        raise fail(op, "a pointwise convolution (1x1 kernel, stride 1, no padding) for a pixel GEMM schedule",
+                   f"kernel {tuple(w.shape[2:])}, strides {tuple(attrs['strides'])}, pads {tuple(attrs['pads'])}")
+    vec = s["vec"]
+    if vec not in VECTOR_WIDTHS:
+        raise fail(op, f"a vector width in {VECTOR_WIDTHS}", vec)
+    _check_block(op, s, "m", out.shape[2] * out.shape[3], lambda mr: 1 <= mr <= MAX_ROWS, f"1..{MAX_ROWS} pixels")
+    _check_block(op, s, "n", out.shape[1], lambda nr: nr % vec == 0 and 1 <= nr // vec <= MAX_VECTORS,
+                 f"a multiple of vec = {vec}, at most {MAX_VECTORS} vectors")
+    if s["parallel"] not in PIXEL_GEMM_PARALLEL:
+        raise fail(op, f"a parallel loop in {PIXEL_GEMM_PARALLEL}", s["parallel"])
 
 
 def _blocked_dims(op: Op, types: list[TensorType], out: TensorType) -> tuple[int, int]:

@@ -48,6 +48,8 @@ def features(workload: Workload, schedule: Schedule, lanes: int, cores: int, mod
         return bitserial_features(info, s, lanes, cores, model)
     if is_depthwise_workload(workload):
         return depthwise_features(info, schedule, lanes, cores, model)
+    if "m_block" in s and workload.op == "fused_conv2d":
+        return pixel_gemm_features(info, schedule, lanes, cores, model)
     conv = workload.op == "fused_conv2d"
     out, x, w = info.type, info.operands[0], info.operands[1]
     if conv:
@@ -98,6 +100,31 @@ def depthwise_features(info: NodeInfo, schedule: Schedule, lanes: int, cores: in
         (other % rb) / rb, (cols % nr) / nr, 0.0,
         balance(units, cores), math.log2(units), moved / flops,
         depthwise_tile_efficiency(info, s, lanes), math.log(seconds) if seconds > 0 else 0.0,
+    ]
+
+
+def pixel_gemm_features(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> list[float]:
+    """A pointwise convolution's pixel GEMM in a dense layer's terms: rows the output pixels,
+    columns the output channels, depth the input channels (one reduction block), the register
+    block `m_block` pixels by the vectors of `n_block`, the parallel units the column panels."""
+    s = dict(schedule)
+    out, x = info.type, info.operands[0]
+    rows, cols, depth = out.shape[2] * out.shape[3], out.shape[1], x.shape[1]
+    mr, nr = s["m_block"], s["n_block"]
+    nv = max(1, nr // s["vec"])
+    flops = 2.0 * rows * cols * depth
+    moved = out.nbytes + sum(t.nbytes for t in info.operands)
+    tiled = replace(info, op=TILED_OF[info.op], attrs=info.attrs + (("schedule", schedule),))
+    seconds = model.node_cost(tiled)
+    units = math.ceil(cols / nr)
+    efficiency = flops / (seconds * cores * model.fp32_flops_per_core) if seconds > 0 else 0.0
+    return [
+        math.log2(flops), math.log2(rows), math.log2(cols), math.log2(depth), 1.0, 0.0,
+        float(s["vec"]), float(s["vec"] / lanes), float(mr), float(nv), float(mr * nv),
+        float(mr * nv + nv + 1) / registers_for(lanes), math.log2(depth), math.log2(depth * nr * 4),
+        (rows % mr) / mr, (cols % nr) / nr, 0.0,
+        balance(units, cores), math.log2(units), moved / flops,
+        efficiency, math.log(seconds) if seconds > 0 else 0.0,
     ]
 
 

@@ -8,7 +8,11 @@ rows of the tiling rules' table) followed by the register-blocked space of the h
   convolution  vec = host lanes; NV = 1..MAX_VECTORS vectors of output pixels (no more than the
                output row needs); MR output channels from ROWS, with MR * NV accumulators + NV
                loaded vectors + 1 broadcast fitting the host's vector registers; input-channel
-               blocks CB from C_BLOCKS (and C); both parallel loops.
+               blocks CB from C_BLOCKS (and C); both parallel loops. A pointwise convolution
+               with constant weights also has the pixel GEMM's blocks: MR output pixels from
+               ROWS (no more than the image has) by NV = 1..MAX_VECTORS vectors of output
+               channels (no more than the channels need), fitting the vector registers as
+               above; threads split the channel panels.
   dense        the same register blocks over rows x columns; reduction blocks KC from K_BLOCKS
                (and K); both parallel loops.
   depthwise    vec = host lanes; tiles of RB output rows (DEPTHWISE_ROWS, no more than the output
@@ -32,9 +36,10 @@ from frittata.extract.records import (SCHEDULED_IN_PLACE, Schedule, Workload, in
                                       workload_of)
 from frittata.extract.schedule_cost import registers_for
 from frittata.rewrites.data import EGraphData
-from frittata.terms.cpu_schedules import bitserial_tile_registers, uses_nibbles
+from frittata.terms.cpu_schedules import bitserial_tile_registers, pointwise, uses_nibbles
 from frittata.terms.ops import BY_NAME
-from frittata.terms.tiled import DEPTHWISE_KEYS, KEYS, MAX_VECTORS, PARALLEL, normalize_schedule
+from frittata.terms.tiled import (DEPTHWISE_KEYS, KEYS, MAX_VECTORS, PARALLEL, PIXEL_GEMM_KEYS,
+                                  normalize_schedule)
 
 ROWS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 24, 32)
 C_BLOCKS = (8, 16, 32, 64, 128, 256)
@@ -109,6 +114,20 @@ def generated_space(workload: Workload, lanes: int) -> list[Schedule]:
         for kc in depths:
             for parallel in PARALLEL[tiled]:
                 space.append(_schedule(tiled, lanes, mr, rows, nv * lanes, cols, kc, depth, parallel))
+    if conv and workload.constant[1] and pointwise(info.operands[1].shape[2:], dict(workload.attrs)):
+        space += pixel_gemm_space(info.type.shape[2] * info.type.shape[3], rows, lanes)
+    return space
+
+
+def pixel_gemm_space(pixels: int, channels: int, lanes: int) -> list[Schedule]:
+    """The pixel GEMM's blocks of a pointwise convolution of `pixels` output pixels and
+    `channels` output channels (see the module docstring)."""
+    space = []
+    for nv, mr in register_blocks(pixels, channels, lanes):
+        nr = nv * lanes
+        values = {"vec": lanes, "m_block": mr, "m_tail": pixels % mr, "n_block": nr, "n_tail": channels % nr,
+                  "parallel": "n"}
+        space.append(tuple((key, values[key]) for key in PIXEL_GEMM_KEYS))
     return space
 
 

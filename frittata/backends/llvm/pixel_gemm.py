@@ -79,7 +79,7 @@ class PixelGemm:
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
     """Emit the pixel GEMM for `step` (see the module docstring)."""
     t, g = step.term, _geometry(step.term, schedule)
-    c, o, fused = g.c, g.o, t.op == Op.FUSED_CONV2D
+    c, o, fused = g.c, g.o, t.op != Op.CONV2D
     name = k.function.name
     panels = k.base(plan.add_param(f"{name}.wpack", pack_panels(t.args[1].attr("ref").data.reshape(o, c).T, g.nr)))
     padded = np.zeros(g.panels * g.nr, np.float32)
@@ -101,7 +101,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
 
 def _geometry(t: Term, schedule: dict) -> PixelGemm:
     (images, c, h, w), o = t.args[0].shape, t.args[1].shape[0]
-    fused = t.op == Op.FUSED_CONV2D
+    fused = t.op != Op.CONV2D
     return PixelGemm(images, c, o, h * w, schedule["vec"], schedule["m_block"], schedule["n_block"] // schedule["vec"],
                      t.attr("epilogue") if fused else (), len(t.args) > 3)
 
