@@ -13,6 +13,7 @@ that every test passed can be told apart from one no test reached.
 
 import functools
 import importlib
+import inspect
 import os
 from pathlib import Path
 
@@ -32,20 +33,39 @@ def pytest_sessionstart(session) -> None:
         _watch(os.environ["MUTANT_UNDER_TEST"], Path(marker))
 
 
+CLASS_SEPARATOR = "\u01c1"
+"""What mutmut 3.8.1 puts around the class name of a method's mutant: x<sep>Class<sep>method__mutmut_3."""
+
+
 def _watch(mutant: str, marker: Path) -> None:
-    """Wrap the mutant's entry in its function's mutant table (mutmut's trampoline looks the
-    mutated function up there on every call) so that its first call creates `marker`."""
+    """Make the mutant's first call create `marker`. mutmut's trampoline looks the mutated
+    function up in its function's mutant table on every call, so the table entry is wrapped;
+    for a classmethod it then calls the class's attribute of that entry's name instead (bound to
+    the class the call came through), so that attribute is wrapped too."""
     module_name, key = mutant.rsplit(".", 1)
-    table = getattr(importlib.import_module(module_name), f"mutants_{key.rsplit('__mutmut_', 1)[0]}__mutmut")
-    mutated = table[key]
+    module = importlib.import_module(module_name)
+    table = getattr(module, f"mutants_{key.rsplit('__mutmut_', 1)[0]}__mutmut")
+    reach = _Reach(marker)
+    table[key] = reach.wrap(table[key])
+    if key.startswith(f"x{CLASS_SEPARATOR}"):
+        owner = getattr(module, key.split(CLASS_SEPARATOR)[1])
+        method = inspect.getattr_static(owner, key)
+        if isinstance(method, classmethod):
+            setattr(owner, key, classmethod(reach.wrap(method.__func__)))
 
-    seen = []
 
-    @functools.wraps(mutated)
-    def reached(*args, **kwargs):
-        if not seen:
-            marker.touch()
-            seen.append(True)
-        return mutated(*args, **kwargs)
+class _Reach:
+    """Creates `marker` on the first call of any function it wrapped."""
 
-    table[key] = reached
+    def __init__(self, marker: Path) -> None:
+        self.marker, self.seen = marker, False
+
+    def wrap(self, fn):
+        @functools.wraps(fn)
+        def reached(*args, **kwargs):
+            if not self.seen:
+                self.marker.touch()
+                self.seen = True
+            return fn(*args, **kwargs)
+
+        return reached
