@@ -45,6 +45,23 @@ def test_egraph_dot_marks_the_chosen_nodes():
         show.egraph_dot(data, len(data.classes))
 
 
+def test_egraph_dot_styles_the_chosen_node_of_each_class_alone():
+    """Each e-node is one line, `e<n> [label="<op>"];`, with `, style=bold, color=red` before the
+    bracket for the chosen node of its class and nothing else for the others."""
+    x = T.var("x", (4, 8))
+    w, b = T.param("w", np.ones((16, 8), np.float32)), T.param("b", np.ones((16,), np.float32))
+    data, _ = saturate(Program({"y": T.relu(T.add(T.dense(x, w), b))}))
+    choice, _ = extract(data, CpuModel())
+    lines = show.egraph_dot(data, data.roots["y"], depth=3, choice=choice).splitlines()
+    shown = {int(line.split("cluster_")[1].split()[0]) for line in lines if "subgraph cluster_" in line}
+    chosen = {choice[c] for c in shown if c in choice}
+    others = {n for c in shown for n in data.classes[c].nodes} - chosen
+    assert chosen and others
+    for n in chosen | others:
+        bold = ", style=bold, color=red" if n in chosen else ""
+        assert f'    e{n} [label="{data.nodes[n].op.value}"{bold}];' in lines
+
+
 def test_write_svg_without_dot_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(FrittataError, match="graphviz `dot` program"):

@@ -12,6 +12,7 @@ region crops it (the reference and frittata crop it), so the generated crops cha
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from onnx import helper
@@ -63,3 +64,20 @@ def test_an_antialiased_cubic_downsample_compiles_for_llvm():
     model = one_node_model(node, {"x": x}, initializers={"sizes": np.array([1, 3, 6, 5], np.int64)}, opset=19)
     got = ft.compile(ft.from_onnx(model), target="llvm").run(x=x)["y"]
     np.testing.assert_allclose(got, run_ort(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
+
+
+
+@pytest.mark.parametrize("nearest", ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"])
+@pytest.mark.parametrize("coordinates", ["half_pixel", "asymmetric", "tf_crop_and_resize"])
+def test_nearest_resizes_match_onnxruntime(nearest, coordinates):
+    """Nearest-neighbour resizes by ratios that are not integers (5x7 -> 8x3, up and down), each
+    rounding mode, plain (a gather) and through a cropped region (taps, with the extrapolation
+    value outside the image), against onnxruntime."""
+    x = np.random.default_rng(1).standard_normal((1, 2, 5, 7)).astype(np.float32)
+    crop = coordinates == "tf_crop_and_resize"
+    roi = np.array([0, 0, 0.1, -0.2, 1, 1, 0.9, 0.8] if crop else [], np.float32)  # no source coordinate at a tie
+    node = helper.make_node("Resize", ["x", "roi", "", "sizes"], ["y"], mode="nearest", nearest_mode=nearest,
+                            coordinate_transformation_mode=coordinates, extrapolation_value=7.0)
+    model = one_node_model(node, {"x": x}, initializers={"roi": roi, "sizes": np.array([1, 2, 8, 3], np.int64)},
+                           opset=19)
+    np.testing.assert_array_equal(ft.evaluate(ft.from_onnx(model), {"x": x})["y"], run_ort(model, {"x": x})[0])

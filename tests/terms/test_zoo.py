@@ -74,3 +74,21 @@ def test_efficientnet_style_at_a_small_size_matches_onnxruntime():
     want = run_ort(to_onnx(program), inputs)[0]
     assert got.shape == (1, 1000) and np.isfinite(got).all()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
+
+
+def test_the_mobilenet_stages_halve_the_image_five_times():
+    """The stem and the first block of four stages have stride 2 (MobileNetV2's table), so a
+    64x64 image reaches the last 1x1 conv at 2x2."""
+    program = zoo.mobilenet_v2(size=64)
+    convs = [t for t in program.terms() if t.op.value == "conv2d"]
+    assert sum(t.attr("strides") == (2, 2) for t in convs) == 5
+    assert convs[-1].shape[1:] == (1280, 2, 2)
+
+
+def test_small_cnn_matches_onnxruntime():
+    """The deployment tests' small CNN (not in the zoo table): built, exported and run."""
+    program = zoo.small_cnn()
+    inputs = zoo.example_input(program)
+    got = ft.evaluate(program, inputs)["logits"]
+    assert got.shape == (1, 10)
+    np.testing.assert_allclose(got, run_ort(to_onnx(program), inputs)[0], rtol=1e-4, atol=1e-4)
