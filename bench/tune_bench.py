@@ -1,10 +1,13 @@
 """Tuned against untuned against onnxruntime, in the same run, and the tuning curve.
 
-For each model (ResNet-18 and MobileNetV2 from the zoo): the median latency of the module
-`ft.compile` builds untuned (the roofline model prices every kernel), then `ft.tune` with at
-most --trials measurements (the learned search; the log is resumed if it exists), the module
-compiled with those records, and onnxruntime on the same number of threads. The tuned module's
-outputs are checked against the interpreter. Then the tuning curve: the costliest layer of
+For each model (ResNet-18 and MobileNetV2 from the zoo): `ft.tune` with at most --trials
+measurements (the learned search; the log is resumed if it exists), then the module compiled
+with those records (its outputs checked against the interpreter), the module `ft.compile` builds
+untuned (the roofline model prices every kernel) and onnxruntime on the same number of threads,
+timed in turn for ROUNDS rounds (`alternated`), so the three meet the same load: median
+milliseconds of each and the paired speed-up (the median over the rounds of untuned / tuned).
+Wall time, and with --threads 1 also the thread's CPU time (what a machine shared with other
+jobs leaves comparable: the time the run was descheduled does not count). Then the tuning curve: the costliest layer of
 ResNet-18 alone (3x3 conv 64->64 at 56x56 with bias and ReLU) tuned --curve-trials times by
 the learned search and by random search, a batch of each in turn so both meet the same load,
 best GFLOP/s against trials, written as a PNG.
@@ -20,7 +23,7 @@ against trials.
 Prints the host CPU and its vector ISA first.
 
 Run: python bench/tune_bench.py [--trials 200] [--models resnet18 mobilenet_v2] [--curve-trials 48]
-     [--replay SEEDS] [--replay-trials 64] [--out bench/tune_out] [--repeat 20] [--threads 2]
+     [--replay SEEDS] [--replay-trials 64] [--out bench/tune_out] [--repeat 45] [--threads 2]
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from pathlib import Path
 import numpy as np
 
 import frittata as ft
-from frittata.benchmark import median_ms
 from frittata.extract.records import Records
 from frittata.terms import zoo
 from frittata.tuning import LocalRunner, RecordedRunner
@@ -50,7 +52,6 @@ def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int) ->
     program = zoo.get(name)
     inputs = inputs_of(program)
     untuned = ft.compile(program, threads=threads)
-    untuned_ms = untuned.benchmark(inputs, repeat=repeat)["median_ms"]
     records = out / f"{name}.jsonl"
     start = time.perf_counter()
     with tune_progress(trials) as progress:
@@ -59,15 +60,44 @@ def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int) ->
     print(report, flush=True)
     tuned = ft.compile(program, threads=threads, records=records)
     check(program, tuned, inputs)
-    tuned_ms = tuned.benchmark(inputs, repeat=repeat)["median_ms"]
     session = ort_session(program, threads)
-    ort_ms = median_ms(functools.partial(session.run, None, inputs), repeat, warmup=2)
-    untuned_ms = untuned.benchmark(inputs, repeat=repeat)["median_ms"]  # again, after onnxruntime's threads
+    sides = {"untuned": lambda: untuned.run(**inputs), "tuned": lambda: tuned.run(**inputs),
+             "onnxruntime": functools.partial(session.run, None, inputs)}
     measured = sum(r["priced_by"] == "measured" for r in tuned.report["stages"]["extract"]["kernels"])
-    print(f"{name:14s} t={threads}  untuned {untuned_ms:8.3f} ms  tuned {tuned_ms:8.3f} ms  "
-          f"onnxruntime {ort_ms:8.3f} ms  tuned/ort {tuned_ms / ort_ms:5.2f}  untuned/ort {untuned_ms / ort_ms:5.2f}  "
-          f"speed-up {untuned_ms / tuned_ms:5.2f}x  ({report.trials} trials this run, {len(report.records)} records, "
-          f"{measured} chosen kernels measured, tuning {tune_s:.0f} s)", flush=True)
+    clocks = {"wall": time.perf_counter} | ({"thread CPU": time.thread_time} if threads == 1 else {})
+    for clock_name, clock in clocks.items():
+        ms, speedup = alternated(sides, repeat, clock)
+        print(f"{name:14s} t={threads} {clock_name:10s} untuned {ms['untuned']:8.3f} ms  tuned {ms['tuned']:8.3f} ms  "
+              f"onnxruntime {ms['onnxruntime']:8.3f} ms  tuned/ort {ms['tuned'] / ms['onnxruntime']:5.2f}  "
+              f"untuned/ort {ms['untuned'] / ms['onnxruntime']:5.2f}  speed-up {speedup:5.2f}x (paired)  "
+              f"({report.trials} trials this run, {len(report.records)} records, {measured} chosen kernels "
+              f"measured, tuning {tune_s:.0f} s)", flush=True)
+
+
+ROUNDS = 9
+"""Rounds of `alternated`: each side runs repeat // ROUNDS times (at least 3) per round, in turn."""
+
+
+def alternated(sides: dict, repeat: int, clock) -> tuple[dict[str, float], float]:
+    """Median milliseconds of each side on `clock`, the sides timed in turn for ROUNDS rounds (so
+    all meet the same load on a shared machine; one warm-up call each first), and the median over
+    the rounds of the untuned / tuned ratio of that round's medians (the paired speed-up)."""
+    for run in sides.values():
+        run()
+    times: dict[str, list[float]] = {side: [] for side in sides}
+    ratios = []
+    for _ in range(ROUNDS):
+        medians = {}
+        for side, run in sides.items():
+            runs = []
+            for _ in range(max(3, repeat // ROUNDS)):
+                begin = clock()
+                run()
+                runs.append((clock() - begin) * 1e3)
+            times[side] += runs
+            medians[side] = float(np.median(runs))
+        ratios.append(medians["untuned"] / medians["tuned"])
+    return {side: float(np.median(values)) for side, values in times.items()}, float(np.median(ratios))
 
 
 def check(program: ft.Program, module, inputs: dict) -> None:
@@ -170,7 +200,7 @@ def main() -> None:
     parser.add_argument("--replay", type=int, default=0, metavar="SEEDS")
     parser.add_argument("--replay-trials", type=int, default=64)
     parser.add_argument("--out", type=Path, default=Path("bench/tune_out"))
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=45)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

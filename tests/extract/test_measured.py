@@ -162,3 +162,23 @@ def test_a_large_measured_ratio_never_unfuses_the_epilogue_into_a_separate_pass(
     module = ft.compile(conv_program(), threads=1, records=records, disable=["algorithm"])
     ops = {t.op for t in module.program.terms()}
     assert Op.CONV2D not in ops and ops & {Op.TILED_CONV2D, Op.FUSED_CONV2D}, ops
+
+
+def test_a_schedule_replaces_the_default_only_when_measured_faster_by_more_than_the_margin():
+    """The default measured at 50 us: another schedule at 49 us (2% faster, inside the noise)
+    leaves the default; at 45 us (10% faster) it replaces it. Either way the ReLU stays fused (the
+    same loops without it, scaled by their schedule's ratio, plus a separate ReLU pass undercut a
+    margined fused kernel while the margin applied to measured prices only)."""
+    from frittata.extract.measured import SWITCH_MARGIN
+    from frittata.extract.records import workload_of
+
+    device = host_device(1)
+    default = workload_of(infer_output(conv_workload()), device.lanes)[1]
+    other = conv_schedule(2, 1, 8, parallel="pixel")
+    assert other != default and 0.98 > 1 / (1 + SWITCH_MARGIN) > 0.9
+    for seconds, chosen in ((4.9e-5, default), (4.5e-5, other)):
+        times = {s: 1e-4 for s in _proposed()} | {default: 5e-5, other: seconds}
+        module = ft.compile(conv_program(), threads=1, records=_records(times), disable=["algorithm"])
+        kernel = _kernel(module)
+        assert (tuple(schedule_of(kernel).items()) if kernel.op == Op.TILED_CONV2D else default) == chosen
+        assert dict(kernel.attrs)["epilogue"] == (("relu",),)  # the margin is no reason to unfuse
