@@ -112,8 +112,17 @@ def compile(program: Program, target: str | Target = "llvm", *,
     module.report["program"] = {"input_ops": program.op_counts(), "output_ops": optimized.op_counts()}
     module.program = optimized
     if key:
-        log.run("store", lambda: compile_cache.store(key, optimized, module.to_bytes()), lambda _: {})
+        log.run("store", lambda: _store(key, optimized, module), lambda stored: {"stored": stored})
     return module
+
+
+def _store(key: str, optimized: Program, module: CompiledModule) -> bool:
+    """Put the module in the compile cache; False for a user target's module that cannot be
+    written as bytes (no `to_bytes`): it is compiled again next time, not refused."""
+    if not hasattr(module, "to_bytes"):
+        return False
+    compile_cache.store(key, optimized, module.to_bytes())
+    return True
 
 
 def _cache_key(program: Program, opts: CompileOptions, target: Target) -> str | None:

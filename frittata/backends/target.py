@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 class CompiledModule(Protocol):
     """What `build` and `load` return: named inputs and outputs, run, benchmark, profile (the
     measured time of each kernel), save (and `to_bytes`, the bytes `save` writes, which the
-    compile cache stores), a report, and the program `compile` built it from (None when
+    compile cache stores; a user target's module may leave it out, and is then compiled again
+    each time instead of cached), a report, and the program `compile` built it from (None when
     loaded)."""
 
     report: dict

@@ -136,3 +136,25 @@ def test_a_deferred_target_is_imported_when_its_name_or_kind_is_first_asked_for(
     thief = Target("thief", "toy-interp", TOY.schedule, TOY.cost_model, TOY.build, TOY.load)
     with pytest.raises(ft.FrittataError, match="expected a saved kind no other target loads"):
         TargetRegistry(deferred={"toy": toy}).register(thief)
+
+
+class UnsavedModule:
+    """A user module that cannot be written as bytes (no `save`, no `to_bytes`)."""
+
+    def __init__(self, program: ft.Program, threads: int | None) -> None:
+        self.program, self.report = program, {}
+        self.inputs, self.outputs = program.inputs, {n: t.type for n, t in program.outputs.items()}
+
+    def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        return ft.evaluate(self.program, inputs)
+
+
+def test_a_module_without_to_bytes_is_compiled_each_time_not_cached():
+    target = Target(name="toy-unsaved", saved_kind="toy-unsaved", schedule=TOY.schedule,
+                    cost_model=CpuModel.for_host, build=UnsavedModule, load=load_toy)
+    ft.register_target(target, replace=True)
+    for _ in range(2):
+        module = ft.compile(_program(), target="toy-unsaved")
+        assert module.report["stages"]["cache"]["hit"] is False
+        assert module.report["stages"]["store"]["stored"] is False
+        np.testing.assert_array_equal(module.run(x=_x())["y"], ft.evaluate(_program(), {"x": _x()})["y"])
