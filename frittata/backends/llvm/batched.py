@@ -1,11 +1,12 @@
 """Fast path for batched float32 matmul whose right operand is an activation (attention).
 
 `matmul(a[B..., M, K], b[B..., K, N])` with the same batch axes on both sides runs the
-packed GEMM of `gemm` once per batch item: each thread packs its own panels of b[i] at run
-time into its part of the scratch buffer (no other thread reads them, so no barrier is needed)
-and runs the register-blocked micro-kernel over them.
+packed GEMM of `gemm` once per batch item: the threads pack b[i]'s panels into the scratch
+buffer at run time and run the register-blocked micro-kernel over them, sharing both out from
+the team's work counter. A barrier ends each item: it zeroes the counter the next item's work is
+taken from, and the next item's panels overwrite the scratch.
 
-    for i < prod(B):   [pack my panels of b[i]];   blocked GEMM  c[i] = a[i] · b[i]
+    for i < prod(B):   pack b[i] (shared);  barrier;  blocked GEMM  c[i] = a[i] · b[i] (shared);  barrier
 """
 
 from __future__ import annotations
@@ -35,3 +36,4 @@ def lower(k: Kernel, step: Step, args: list[View], g: Gemm) -> None:
             emit_pack_runtime(k, g, b_ptr, g.n, panels, p0, p1)
 
         emit_blocked(k, g, a_ptr, g.k, panels, c_ptr, g.n, None, None, pack)
+        k.sync()

@@ -20,7 +20,7 @@ from frittata.backends.llvm.views import Buf, View
 
 KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, PTR])
 TAKE_CHUNKS = 32
-"""Chunks `Kernel.take` cuts a loop into, at least (fewer than twice as many; one item each when
+"""Chunks `Kernel.chunks` cuts a loop into, at least (fewer than twice as many; one item each when
 the loop has fewer items): few enough that the atomic add per chunk costs nothing beside a
 chunk's work, enough that the last ones balance the threads."""
 
@@ -70,33 +70,41 @@ class Kernel:
 
     @contextmanager
     def take(self, total: int) -> Iterator[ir.Value]:
-        """`for i in range(total)`, the items shared out dynamically: each thread takes a chunk of
-        total // TAKE_CHUNKS consecutive items (at least one) at a time from the team's work
-        counter (an atomic add) until none are left, so a thread the OS deschedules holds up only
-        the items it has taken, where a static split (`split`) makes the others wait at the
-        barrier for its whole share. The barrier
-        zeroes the counter, so a kernel takes from it in one loop between two barriers at most.
-        A WebAssembly module (one thread, a barrier that does nothing) runs range(total) in order.
+        """`for i in range(total)`, the items shared out dynamically in chunks (`chunks`)."""
+        with self.chunks(total) as (first, end):
+            with for_range(self.b, first, end, name="take") as index:
+                yield index
 
-        Blocks: pre ─► claim ─(first < total)─► body (the chunk's items) ─► claim; claim ─► end."""
-        assert total < 2**30, f"Kernel.take: expected fewer than 2**30 items (an int32 counter), got {total}"
+    @contextmanager
+    def chunks(self, total: int, count: int = TAKE_CHUNKS) -> Iterator[tuple[ir.Value, ir.Value]]:
+        """[first, end) of each chunk of range(total) this thread takes: total // count
+        consecutive items (at least one) at a time from the team's work counter (an atomic add)
+        until none are left, so a thread the OS deschedules holds up only the items it has
+        taken, where a static split (`split`) makes the others wait at the barrier for its whole
+        share. A team of one takes all the items as one chunk (the loops inside a chunk may keep
+        data in cache across its items: the GEMM's row blocks sweep all of a chunk's panels).
+        The barrier zeroes the counter, so a kernel takes from it in one loop between two
+        barriers at most. A WebAssembly module (one thread, a barrier that does nothing) runs
+        range(total) as one chunk.
+
+        Blocks: pre ─► claim ─(first < total)─► body (the chunk) ─► claim; claim ─► end."""
+        assert total < 2**30, f"Kernel.chunks: expected fewer than 2**30 items (an int32 counter), got {total}"
         b = self.b
         if self.module.triple.startswith("wasm"):
-            with for_range(b, 0, total, name="take") as index:
-                yield index
+            yield i64(0), i64(total)
             return
-        chunk = max(1, total // TAKE_CHUNKS)
+        alone = b.icmp_signed("==", self.nthreads, ir.Constant(I32, 1))
+        chunk = b.select(alone, ir.Constant(I32, max(1, total)), ir.Constant(I32, max(1, total // count)))
         work = b.gep(self.state, [i64(2)], source_etype=I32)
         claim = b.append_basic_block("take.claim")
         body = b.append_basic_block("take.body")
         end = b.append_basic_block("take.end")
         b.branch(claim)
         b.position_at_end(claim)
-        first = b.sext(b.atomic_rmw("add", work, ir.Constant(I32, chunk), "monotonic"), I64)
+        first = b.sext(b.atomic_rmw("add", work, chunk, "monotonic"), I64)
         b.cbranch(b.icmp_signed("<", first, i64(total)), body, end)
         b.position_at_end(body)
-        with for_range(b, first, smin(b, b.add(first, i64(chunk)), i64(total)), name="take") as index:
-            yield index
+        yield first, smin(b, b.add(first, b.sext(chunk, I64)), i64(total))
         b.branch(claim)
         b.position_at_end(end)
 

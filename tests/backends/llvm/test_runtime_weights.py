@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import frittata as ft
 from frittata import terms as T
-from tests.backends.llvm.helpers import check_on, targets
+from tests.backends.llvm.helpers import check_on, rand, targets
 from tests.conftest import compiling
 
 
@@ -65,9 +65,23 @@ def test_conv_with_runtime_weights_takes_the_blocked_path(isa, name):
 @given(st.integers(1, 20), st.integers(1, 300), st.integers(1, 80), st.sampled_from(["avx2", "avx512"]),
        st.sampled_from([1, 2]), st.booleans())
 def test_matmul_packed_at_run_time_equals_the_interpreter(m, k, n, isa, threads, batched):
-    """Whole panels (vector copies) and the partial last one (element by element), each thread
-    packing its own, for a matrix and for a batch of them (attention's shapes)."""
+    """Whole panels (vector copies) and the partial last one (element by element), the threads
+    sharing the packing, for a matrix and for a batch of them (attention's shapes)."""
     batch = (2,) if batched else ()
     program = ft.Program({"y": T.matmul(T.var("a", batch + (m, k)), T.var("b", batch + (k, n)))})
     mod = check_on(program, targets()[isa], threads=threads)
     assert mod.report["backend"]["fast_paths"] == ["matmul"]
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gemm_work_items_cover_the_output_once(isa, threads):
+    """203 rows (three row groups of whole 96-row blocks, the last partial with an MR tail) by
+    150 columns (panel groups of unequal size, the last panel partial): the items the threads
+    take cover C once, for B packed at run time (one matrix and a batch) and at compile time."""
+    m, k, n = 203, 37, 150
+    a, b = T.var("a", (m, k)), T.var("b", (k, n))
+    program = ft.Program({"mm": T.matmul(a, b), "batched": T.matmul(T.var("c", (2, m, k)), T.var("d", (2, k, n))),
+                          "dense": T.dense(a, T.param("w", rand((n, k), seed=3)))})
+    mod = check_on(program, targets()[isa], threads=threads)
+    assert sorted(mod.report["backend"]["fast_paths"]) == ["dense", "matmul", "matmul"]
