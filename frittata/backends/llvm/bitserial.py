@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from llvmlite import ir
@@ -82,6 +82,14 @@ STAGE_PLANE_BYTES = 32 * 1024
 """Output planes from which a tile's values are staged. On one Zen 3 core (CPU time, medians):
 planes of 112x112 int32 (49 KiB) A1W1 64 -> 128 3.7 -> 3.1 ms, A2W1 5.9 -> 5.2 ms, A1W1 64 ->
 64 2.0 -> 1.5 ms; planes of 56x56 (12 KiB) 0-8% slower staged (A2W1 128 -> 256 4.9 -> 5.4 ms)."""
+TABLE_CHANNELS = 32
+"""Output channels of one block of the activation-indexed kernel: one byte counter each."""
+TABLE_PIXELS, TABLE_BLOCKS = 2, 4
+"""Its register block: 2 pixels by 4 blocks of 32 channels (8 byte counters, 4 weight vectors,
+2 tables)."""
+TABLE_BYTE = np.array([c if c < 8 else c + 8 if c < 16 else c - 8 if c < 24 else c for c in range(32)])
+"""The byte of a counter vector that counts channel c of its block: unpacking the bytes with
+zeros (VPUNPCKLBW / VPUNPCKHBW, per 128-bit half) then gives channels 0-15 and 16-31 in order."""
 STAGE_BYTES = 16 * 1024
 """The staging buffer at most (a stack array): past it, values are stored in place."""
 
@@ -163,6 +171,9 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View]) -> None:
     """Emit bitserial_conv2d / bitserial_dense `step` (see the module docstring)."""
     t, g = step.term, Geometry.of(step.term, k.lanes)
     nibbles = uses_nibbles(k.lanes, t.args[0].dtype, t.args[1].op == Op.PARAM)
+    if nibbles and uses_tables(t, g):
+        _lower_tables(k, plan, step, args, g)
+        return
     if t.args[1].op == Op.PARAM:
         data = repack(t.args[1].attr("ref").data, g.v, g.blocks, nibbles)
         weights = k.base(plan.add_param(f"{k.function.name}.bitserial", data))
@@ -173,6 +184,58 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View]) -> None:
     if len(t.args) == 3 or dict(t.attrs).get("epilogue"):
         emitter.epilogue = Epilogue(_bias(k, plan, t, args, g), t.attr("epilogue"))
     emitter.rows()
+
+
+def _lower_tables(k: Kernel, plan: Plan, step: Step, args: list[View], g: Geometry) -> None:
+    """The activation-indexed lookup kernel (`TableEmitter`) for `step`."""
+    t = step.term
+    g = replace(g, v=TABLE_CHANNELS, pixels=TABLE_PIXELS, blocks=min(TABLE_BLOCKS, -(-g.o // TABLE_CHANNELS)))
+    weights = k.base(plan.add_param(f"{k.function.name}.bitserial", table_weights(t.args[1].attr("ref").data, g)))
+    tables = k.base(plan.add_param(f"{k.function.name}.tables", activation_tables(g.a)))
+    emitter = TableEmitter(k, g, _x_view(t, args[0]), weights, contiguous(step.out, (g.n, g.o, g.oh, g.ow)),
+                           t.attr("encoding") == "bipolar", tables)
+    if len(t.args) == 3 or dict(t.attrs).get("epilogue"):
+        emitter.epilogue = Epilogue(_bias(k, plan, t, args, g), t.attr("epilogue"))
+    emitter.rows()
+
+
+def uses_tables(t: Term, g: Geometry) -> bool:
+    """Whether a nibble-lookup contraction runs the activation-indexed kernel (`TableEmitter`): a
+    convolution with the default schedule, one weight plane, two activation planes, and sums
+    that fit its 16-bit counters (the window's bits times the largest activation, at most 65535).
+    With two activation planes one lookup counts both, so it does half the nibble kernel's work:
+    A2W1 on one Zen 3 core (CPU time, with the requantization) 256 -> 256 at 56x56 11.3 -> 7.9 ms,
+    512 -> 512 at 28x28 10.7-11.4 -> 6.6-6.8 ms, 128 -> 256 at 56x56 6.1 -> 3.8 ms. With one
+    plane it does the nibble kernel's work plus a 16-bit flush every few words, and measured
+    0.98-1.7x its time, so one-plane activations keep the nibble kernel."""
+    return (t.op == Op.BITSERIAL_CONV2D and not dict(t.attrs).get("schedule") and g.b == 1 and g.a == 2
+            and g.kh * g.kw * g.words * 64 * ((1 << g.a) - 1) <= 0xFFFF)
+
+
+def table_weights(weights: np.ndarray, g: Geometry) -> np.ndarray:
+    """wp [O, KH, KW, 1, K] as the table kernel's shuffle indices, uint8
+    [groups, KH, KW, K, 16, 32]: per group of 32 channels, word and nibble q, the channels' nibble
+    q, channel c at byte `TABLE_BYTE[c]` (zeros past O)."""
+    o, kh, kw, _, words = weights.shape
+    total = g.tiles * g.blocks * TABLE_CHANNELS
+    unsigned = np.zeros((total, kh, kw, words), np.uint64)
+    unsigned[:o] = weights[:, :, :, 0, :].astype(np.int64).view(np.uint64)
+    nibbles = (unsigned[..., None] >> (4 * np.arange(16, dtype=np.uint64))) & np.uint64(15)
+    grouped = nibbles.astype(np.uint8).reshape((total // TABLE_CHANNELS, TABLE_CHANNELS, kh, kw, words, 16))
+    placed = np.empty_like(grouped)
+    placed[:, TABLE_BYTE] = grouped
+    return np.ascontiguousarray(np.moveaxis(placed, 1, -1))
+
+
+def activation_tables(a: int) -> np.ndarray:
+    """The shuffle tables, uint8 [16^a, 32]: row r = n_0 + 16 n_1 (the activation planes' nibbles)
+    holds, at byte i of each 128-bit half, Σ_i' 2^i' popcount(n_i' & i) (i = a weight nibble)."""
+    rows = np.arange(16 ** a)
+    table = np.zeros((16 ** a, 16), np.uint8)
+    for plane in range(a):
+        nibble = (rows >> (4 * plane)) & 15
+        table += np.array([[bin(int(n) & i).count("1") << plane for i in range(16)] for n in nibble], np.uint8)
+    return np.ascontiguousarray(np.concatenate([table, table], axis=1))
 
 
 def _bias(k: Kernel, plan: Plan, t: Term, args: list[View], g: Geometry) -> ir.Value | View | None:
@@ -493,7 +556,7 @@ class Emitter:
             if state.ones:
                 correction = splat(b, b.mul(state.ones[p], i64((1 << g.b) - 1)), g.v)
             for m, slot in enumerate(accs):
-                acc = b.load(slot)
+                acc = self.sums(slot)
                 if correction is not None:
                     acc = b.sub(b.shl(acc, ir.Constant(self.acc_type, [1] * g.v)), correction)
                 if self.epilogue is not None:
@@ -508,6 +571,10 @@ class Emitter:
                     with guard:
                         b.store(value, self.value_address(n, o, oh, ow, b.add(b.mul(inner, i64(g.blocks * g.v)),
                                                                                  i64(lane))))
+
+    def sums(self, slot) -> ir.Value:
+        """A block's accumulated sums as a vector of V int64."""
+        return self.k.b.load(slot)
 
     def requantize(self, acc: ir.Value, block: ir.Value) -> ir.Value:
         """The epilogue on channel block `block`'s sums (a vector of V int64): as int32, plus
@@ -554,3 +621,97 @@ class Emitter:
         if self.stage is None:
             return self.k.address(self.out, [n, o, oh, ow])
         return self.stage_address(channel, self.k.b.urem(ow, i64(2 * STAGE_PIXELS)))
+
+
+class TableEmitter(Emitter):
+    """The activation-indexed lookup kernel of one weight plane and up to two activation planes
+    (`uses_tables` takes it for two): VPSHUFB looks up, for 32 channels at a time, a table chosen by the
+    activations with the weights' nibbles as indices, so a lookup counts 32 channels' nibble
+    pairs with no AND and both activation planes at once:
+
+        counts[p, m] += pshufb(tables[n_0 + 16 n_1], wt[tile*M + m, kh, kw, k, q])
+
+    with n_i nibble q of pixel p's word k of activation plane i and `tables` from
+    `activation_tables`, whose entries count popcount(n_i & w) << i. The weights' nibbles are laid
+    out at compile time (`table_weights`). Byte counters are widened to 16-bit sums (unpacked with
+    zeros) every `room` words, before a byte can pass 255; those sums fit 16 bits by `uses_tables`.
+    The rows, tile groups, padding, bipolar correction, epilogue and stores are `Emitter`'s, with
+    V = 32 channels a block."""
+
+    def __init__(self, k: Kernel, g: Geometry, x: View, weights: ir.Value, out: View, bipolar: bool,
+                 tables: ir.Value) -> None:
+        self.k, self.g, self.x, self.weights, self.out, self.bipolar = k, g, x, weights, out, bipolar
+        self.tables = tables
+        self.word, self.wtype, self.nibbles = "int64", I64, True
+        self.acc_type = ir.VectorType(I64, g.v)
+        self.half = ir.VectorType(ir.IntType(16), g.v // 2)
+        self.ctpop1 = intrinsic(k.module, "llvm.ctpop.i64", I64, [I64])
+        self.pshufb = intrinsic(k.module, "llvm.x86.avx2.pshuf.b", BYTES, [BYTES, BYTES])
+        self.room = BYTE_ROOM // (16 * 4 * ((1 << g.a) - 1))
+        self.plan = self.flush_plan()
+        self.group = self.tile_group()
+        self.out_type = ltype(out.dtype)
+        self.stage = self.staging_buffer()
+        self.epilogue = None
+
+    def new_tile(self, count: int, ones: list[ir.Value]) -> Tile:
+        """Zeroed 16-bit sums (two vectors of 16 per block) and byte counters for `count` pixels."""
+        b, blocks = self.k.b, self.g.blocks
+        accs = [[(entry_alloca(b, self.half, "low"), entry_alloca(b, self.half, "high")) for _ in range(blocks)]
+                for _ in range(count)]
+        counters = [[[entry_alloca(b, BYTES, "bytes")] for _ in range(blocks)] for _ in range(count)]
+        for pair in [pair for row in accs for pair in row]:
+            for slot in pair:
+                b.store(ir.Constant(self.half, None), slot)
+        for slot in [s for row in counters for block in row for s in block]:
+            b.store(ir.Constant(BYTES, None), slot)
+        return Tile(accs, counters, ones)
+
+    def step(self, n, ih, iws, tile, r: ir.Value, s: int, word, state: Tile, checked: bool) -> None:
+        """One word of every pixel of the tile: its 16 nibbles, each a table per pixel against the
+        weight vector of each block."""
+        g, b = self.g, self.k.b
+        words = [[self.load_x(n, ih, iw, i, word, checked) for i in range(g.a)] for iw in iws]
+        for q in range(16):
+            tables = [self.table_row(planes, q) for planes in words]
+            for m in range(g.blocks):
+                indices = self.weight_indices(tile, m, r, s, word, q)
+                for p, table in enumerate(tables):
+                    slot = state.counters[p][m][0]
+                    b.store(b.add(b.load(slot), b.call(self.pshufb, [table, indices])), slot)
+
+    def table_row(self, planes: list[ir.Value], q: int) -> ir.Value:
+        """The table of nibble q of the activation planes' words (row n_0 + 16 n_1)."""
+        b = self.k.b
+        row = i64(0)
+        for i, word in enumerate(planes):
+            nibble = b.and_(b.lshr(word, i64(4 * q)), i64(15))
+            row = b.or_(row, b.shl(nibble, i64(4 * i))) if i else nibble
+        return b.load(element_ptr(b, self.tables, "uint8", b.mul(row, i64(32))), typ=BYTES, align=1)
+
+    def weight_indices(self, tile, m: int, r: ir.Value, s: int, word, q: int) -> ir.Value:
+        """wt[tile*M + m, r, s, word, q]: the 32 channels' nibbles q."""
+        g, b = self.g, self.k.b
+        ob = b.add(b.mul(tile, i64(g.blocks)), i64(m))
+        at = b.add(b.mul(b.add(b.mul(b.add(b.mul(ob, i64(g.kh)), r), i64(g.kw)), i64(s)), i64(g.words)), word)
+        at = b.mul(b.add(b.mul(at, i64(16)), i64(q)), i64(32))
+        return b.load(element_ptr(b, self.weights, "uint8", at), typ=BYTES, align=1)
+
+    def flush(self, state: Tile) -> None:
+        """Add each byte counter, unpacked with zeros into 16-bit lanes, to its sums, and zero it."""
+        b, zero = self.k.b, ir.Constant(BYTES, None)
+        masks = [ir.Constant(ir.VectorType(I32, 32), [i for half in (start, start + 16) for j in range(8)
+                                                       for i in (half + j, 32 + half + j)]) for start in (0, 8)]
+        for accs, counters in zip(state.accs, state.counters):
+            for pair, (count,) in zip(accs, counters):
+                counted = b.load(count)
+                for slot, mask in zip(pair, masks):
+                    wide = b.bitcast(b.shuffle_vector(counted, zero, mask), self.half)
+                    b.store(b.add(b.load(slot), wide), slot)
+                b.store(zero, count)
+
+    def sums(self, slot) -> ir.Value:
+        """A block's two 16-bit sums (channels 0-15, 16-31) as one vector of 32 int64."""
+        b = self.k.b
+        low, high = (b.zext(b.load(half), ir.VectorType(I64, self.g.v // 2)) for half in slot)
+        return b.shuffle_vector(low, high, ir.Constant(ir.VectorType(I32, self.g.v), list(range(self.g.v))))

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import frittata.terms as T
 from frittata.backends.jit import Machine, host, optimize, verify
 from frittata.backends.llvm import build
+from frittata.backends.llvm.bitserial import Geometry, uses_tables
 from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
 from frittata.terms.bitserial import MAX_BITS, WORD_BITS
@@ -110,6 +111,47 @@ def test_bitserial_conv2d_requantizes_its_sums_exactly(case, seed):
 
 
 @st.composite
+def table_cases(draw):
+    """Two-bit activations and one-bit weights with the default schedule on AVX2: the
+    activation-indexed table kernel (channels past the last block of 32, padding, strides, a
+    bias and requantization or none)."""
+    c, o = draw(st.integers(1, 200)), draw(st.integers(1, 80))
+    k, stride, pad = draw(st.sampled_from([1, 3])), draw(st.integers(1, 2)), draw(st.integers(0, 1))
+    h, w = draw(st.integers(k, 10)), draw(st.integers(k, 10))
+    steps = draw(st.sampled_from([(), (("shift", 3), ("clip", 0, 3), ("cast", "int8"))]))
+    encoding = draw(st.sampled_from(["unipolar", "bipolar"]))
+    return (draw(st.integers(1, 2)), c, h, w), (o, c, k, k), stride, pad, encoding, steps
+
+
+@compiling
+@given(table_cases(), st.integers(0, 2**32 - 1))
+def test_two_bit_activations_run_the_table_kernel_exactly(case, seed):
+    xs, ws, stride, pad, encoding, steps = case
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4, xs).astype(np.int8)
+    codes = rng.integers(0, 2, ws).astype(np.int8)
+    bias = T.param("b", rng.integers(-40, 40, ws[0]).astype(np.int32)) if steps else None
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), 2, 1), packed_weights(codes, 1, "int64"), stride,
+                              pad, encoding=encoding, bias=bias, epilogue=steps)
+    assert uses_tables(conv, Geometry.of(conv, 8))
+    assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS["avx2"])
+
+
+def test_the_table_kernel_takes_two_bit_activations_within_its_16_bit_sums():
+    def conv(a_bits: int, channels: int, k: int, schedule=()) -> T.Term:
+        x = T.bitpack(T.var("x", (1, channels, 9, 9), "int8"), a_bits, 1)
+        weights = packed_weights(np.zeros((4, channels, k, k), np.int8), 1, "int64")
+        return T.bitserial_conv2d(x, weights, 1, k // 2, schedule=schedule)
+
+    def tables(t: T.Term) -> bool:
+        return uses_tables(t, Geometry.of(t, 8))
+
+    assert tables(conv(2, 512, 3)) and tables(conv(2, 64 * 37, 3))  # 9 * 37 * 64 * 3 = 63936 <= 65535
+    assert not tables(conv(2, 64 * 38, 3)) and not tables(conv(1, 512, 3)) and not tables(conv(3, 512, 3))
+    assert not tables(conv(2, 512, 3, (("pixels", 1), ("blocks", 4))))
+
+
+@st.composite
 def staged_cases(draw):
     """Output planes of at least 32 KiB, whose tiles' values the kernel stages and copies out a
     chunk of 8 pixels at a time (rows of any length: a shorter last chunk; tiles of several
@@ -168,11 +210,18 @@ def _assembly(program: T.Program, target: Machine) -> str:
 
 
 def test_the_popcount_instruction_follows_the_target():
+    """AVX2: the nibble lookup (its byte counters summed by VPSADBW) with one activation plane,
+    the table kernel (byte counters unpacked to 16 bits) with two; AVX-512: VPOPCNTQ."""
     triple = host().triple
-    x = T.var("x", (1, 64, 6, 6), "int8")
-    program = T.Program({"y": T.bitserial_conv2d(T.bitpack(x, 2, 1), packed_weights(np.ones((8, 64, 3, 3), np.int8),
-                                                                                     1, "int64"), 1, 1)})
-    avx2 = _assembly(program, Machine(triple, "znver3", "+avx,+avx2,+fma"))
-    assert "vpshufb" in avx2 and "vpsadbw" in avx2 and "vpopcnt" not in avx2
-    avx512 = _assembly(program, Machine(triple, "icelake-server", AVX512_FEATURES + ",+avx512vpopcntdq"))
+
+    def program(a_bits: int) -> T.Program:
+        x = T.bitpack(T.var("x", (1, 64, 6, 6), "int8"), a_bits, 1)
+        return T.Program({"y": T.bitserial_conv2d(x, packed_weights(np.ones((8, 64, 3, 3), np.int8), 1, "int64"), 1,
+                                                  1)})
+
+    avx2 = Machine(triple, "znver3", "+avx,+avx2,+fma")
+    nibbles, tables = _assembly(program(1), avx2), _assembly(program(2), avx2)
+    assert "vpshufb" in nibbles and "vpsadbw" in nibbles and "vpopcnt" not in nibbles
+    assert "vpshufb" in tables and "vpunpcklbw" in tables and "vpsadbw" not in tables and "vpopcnt" not in tables
+    avx512 = _assembly(program(2), Machine(triple, "icelake-server", AVX512_FEATURES + ",+avx512vpopcntdq"))
     assert "vpopcntq" in avx512 and "zmm" in avx512
