@@ -7,9 +7,9 @@ output channels in panels of NR; the recipe "winograd-panels", so a module file 
 filters and derives U when it is read). Per image:
 
     [barrier, after the first image]
-    xp[i][j][c] = x[c][i - top][j - left] (zero outside; channels innermost, padded to L)   threads split rows
+    xp[i][j][c] = x[c][i - top][j - left] (zero outside; channels innermost, padded to L)   rows taken
     barrier
-    for (block, group) in this thread's share of the items, blocks × channel groups, block-major:
+    for (block, group) in the items this thread takes (blocks × channel groups, block-major):
       when the block changes:
         V[e][t][c] = (Bᵀ d_t B)[e] for the block's tiles t, L channels at a time     (input transform)
       for e < n²:  M[e] = V[e] · U[e][:, group]   [PB, C] x [C, O/G]: the blocked GEMM, serially
@@ -18,11 +18,13 @@ filters and derives U when it is read). Per image:
 The output channels are cut into G groups of whole panels, so a layer whose transformed weights
 U outweigh its tiles (few tiles, many channels: ResNet's 512 channels at 7x7) runs its tiles as
 one block and the threads split U between them, reading it once, instead of every block
-re-reading all of it; a thread recomputes the block's V when its share starts inside a block
-(cheap beside the GEMMs of such a layer). V and M live in the scratch region of the thread's
-first item, so a thread reuses one region (`cpu_schedules.winograd_schedule` sizes the blocks
-and groups); the last block's tiles past P repeat tile P - 1 and are not stored. Output tiles
-that cross the image's edge store only their pixels inside it. The kernel's caller waits for
+re-reading all of it; a thread recomputes the block's V when a chunk it takes starts inside a
+block (cheap beside the GEMMs of such a layer). The threads take the rows to pad and the items
+from the team's work counter (`Kernel.take`, `Kernel.chunks`: a thread the OS deschedules holds
+up the items it took, not a static share); V and M live in the scratch region of a chunk's
+first item (`cpu_schedules.winograd_schedule` sizes the blocks and groups); the last block's
+tiles past P repeat tile P - 1 and are not stored. Output tiles that cross the image's edge
+store only their pixels inside it. The kernel's caller waits for
 every thread after the last image.
 """
 
@@ -178,10 +180,17 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
 
 
 def _emit_items(k: Kernel, t: Tiling, steps: tuple, consts: tuple, out, residual) -> None:
-    """This thread's share of the (block, group) items of one image (see the module docstring)."""
+    """The (block, group) items of one image this thread takes (see the module docstring)."""
+    with k.chunks(t.items) as (lo, hi):
+        _emit_chunk(k, t, steps, consts, (lo, hi), out, residual)
+
+
+def _emit_chunk(k: Kernel, t: Tiling, steps: tuple, consts: tuple, chunk: tuple, out, residual) -> None:
+    """Items [lo, hi) in the scratch region of item lo: V when the block changes (or the chunk
+    starts inside one), the GEMM of each position, the output transform."""
     b = k.b
     xp, u, bias = consts
-    lo, hi = k.split(t.items)
+    lo, hi = chunk
     region = _at(b, xp, b.add(i64(t.padded), b.mul(lo, i64(t.region))))
     v, mm = region, _at(b, region, i64(t.positions * t.v_stride))
     with for_range(b, lo, hi, name="item") as item:
@@ -203,14 +212,13 @@ def _at(b: ir.IRBuilder, base, offset):
 
 
 def _emit_pad(k: Kernel, t: Tiling, x, xp) -> None:
-    """xp[i][j][c] = x[c][i - top][j - left], zero outside the image and past C (threads split
+    """xp[i][j][c] = x[c][i - top][j - left], zero outside the image and past C (threads take
     rows): a row is zeroed whole, then its image pixels are copied channel by channel, a
     contiguous read of each channel's row (selects on every element took 18% of the 64-channel
     56x56 layer)."""
     b = k.b
     top, left = t.pads[0], t.pads[1]
-    lo, hi = k.split(t.hp)
-    with for_range(b, lo, hi, name="pi") as i:
+    with k.take(t.hp) as i:
         row = _at(b, xp, b.mul(i, i64(t.wp * t.c_pad)))
         zero_floats(b, row, t.wp * t.c_pad)
         ih = b.sub(i, i64(top))
