@@ -43,6 +43,8 @@ def test_bidirectional_rule_has_a_reverse():
     ('(family f)\n(rule r (const :dtype "float32) => ?x)', "2:23", "unterminated"),
     ("(family f)\n(rule r (neg ?x) => ?x))", "2:24", "no open bracket"),
     ("(family Bad)\n(rule r (neg ?x) => ?x)", "1:1", "expected (family NAME) with a lower-case name"),
+    ("(family f)\n(rule r (neg ?x) => ?x :family Bad)", "2:32",
+     "expected a lower-case name like llvm or fusion, got Bad"),
     ('(family f)\n(rule r (neg ?x) => ?x :if (equal (op-name) "neg"))', "2:35",
      "op-name: expected a left node named with (as ?name ...), got nothing"),
 ])
@@ -171,6 +173,8 @@ def test_disable_a_template_by_its_source_name():
     ("(rule r (relu ?x) => ?x\n  :table [$a] (one 1 2))", "2:15", "expected 1 values"),
     ("(rule r (relu ?x) => ?x\n  :table [$a] (one 1))", "1:1", "not used"),
     ("(rule r (relu ?x) => ?x\n  :table [a] (one 1))", "2:3", ":table [$column ...]"),
+    ("(rule r (relu ?x) => ?x\n  :table [$a])", "2:3",
+     "expected :table [$column ...] followed by (ROW value ...) rows, got no rows"),
     ("(rule r (reshape ?x :shape [$a]) => ?x\n  :table [$a] (one 1) (one 2))", "2:3", "unique row names"),
     ("(rule r (reshape ?x :shape [$a]) => ?x\n  :table [$a] (one ?x))", "2:20", "expected a constant"),
     ("(rule r (as ?y (clip ?x)) => (fused_elementwise ?x :expr (attr-values ?y)))", "1:58", "add ... to the left"),
