@@ -8,7 +8,9 @@ pairs. Its compute time is
 
 with `word_pairs_per_core` the host's rate on the default register block (`popcount_rate`),
 `tile` the schedule's efficiency relative to it (`tile_efficiency`, in (0, 1.1]) and `lanes` the
-busy fraction of the channel blocks (output channels padded to whole tiles).
+busy fraction of the channel blocks (output channels padded to whole tiles). A convolution on
+AVX2's table kernel (`cpu_schedules.uses_tables`) counts one lookup for both activation planes:
+its pairs are those of one plane, at TABLE_EFFICIENCY, over blocks of 32 channels.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import math
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import lane_fraction
 from frittata.extract.schedule_cost import registers_for
-from frittata.terms.cpu_schedules import (MAX_BITSERIAL_BLOCKS, bitserial_schedule, bitserial_tile_registers,
-                                          bitserial_weight_bytes, streams_weights, uses_nibbles)
+from frittata.terms.cpu_schedules import (MAX_BITSERIAL_BLOCKS, TABLE_BLOCKS, TABLE_CHANNELS, bitserial_schedule,
+                                          bitserial_tile_registers, bitserial_weight_bytes, streams_weights,
+                                          uses_nibbles, uses_tables)
 from frittata.terms.dtypes import TensorType
 
 NIBBLE_PAIRS_PER_CYCLE = 1.9
@@ -30,6 +33,10 @@ blocks): 6.0-6.2 G/s on one Zen 3 core whose FMA peak (101.5 GFLOP/s) puts it at
 VPOPCNTQ_PAIRS_PER_CYCLE = 4.0
 """Word pairs per cycle with AVX512-VPOPCNTDQ: one VPOPCNTQ (8 pairs) a cycle on one port, its
 AND and add on the others, taken at half (an estimate: compiled here, never run on such a host)."""
+TABLE_EFFICIENCY = 0.75
+"""The table kernel's one-plane pairs per second relative to the nibble kernel's pairs: A2W1 ran
+1.44-1.65x faster on it than on the nibble kernel, whose pairs are twice as many (one Zen 3
+core, 128 -> 256 at 56x56, 256 -> 256 at 56x56, 512 -> 512 at 28x28, 2026-12)."""
 SCALAR_PAIRS_PER_CYCLE = 1.0
 """Word pairs per cycle of scalar POPCNT (one port on Intel cores; an estimate)."""
 NIBBLE_OPS = 6
@@ -82,6 +89,10 @@ def bitserial_seconds(info: NodeInfo, cores: int, word_pairs_per_core: float, la
     schedule = bitserial_schedule(info.op, info.attrs, x, w, constant, lanes)
     nibbles = uses_nibbles(lanes, x.dtype, constant)
     a = x.shape[-2]
+    if uses_tables(info.op, info.attrs, x, w, constant, lanes):
+        lookups = out.size * math.prod(w.shape[1:])
+        busy = lane_fraction(w.shape[0], TABLE_CHANNELS * min(TABLE_BLOCKS, -(-w.shape[0] // TABLE_CHANNELS)))
+        return lookups / (cores * word_pairs_per_core * TABLE_EFFICIENCY * busy)
     pairs = out.size * a * math.prod(w.shape[1:])
     tile = tile_efficiency(w, a, schedule["pixels"], schedule["blocks"], nibbles, lanes)
     busy = lane_fraction(w.shape[0], schedule["vec"] // 2 * schedule["blocks"])

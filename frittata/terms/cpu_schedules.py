@@ -57,7 +57,10 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  lookup tables leave room for in 16 registers (at most MAX_BITSERIAL_BLOCKS and
                  the channels' blocks, and fewer while its weights would stream from L2:
                  `streams_weights`); `llvm.ctpop` kernels BITSERIAL_PIXELS pixels by what is
-                 left of the registers over them; computed weights one channel a block.
+                 left of the registers over them; computed weights one channel a block. A
+                 convolution of two activation planes and one weight plane with the default
+                 schedule runs AVX2's activation-indexed table kernel instead (`uses_tables`:
+                 a fixed tile of 2 pixels by 4 blocks of 32 channels).
   winograd       when the transformed weights U outweigh the transformed input V of an image
                  (few tiles, many channels: ResNet's 3x3 layers from 28x28 on): all tiles in one
                  block and the output channels in up to `WINOGRAD_MIN_BLOCKS` groups of whole
@@ -319,6 +322,28 @@ def uses_nibbles(lanes: int, word: str, constant_weights: bool) -> bool:
     words, weights constant so that their nibbles are split at compile time) rather than
     `llvm.ctpop` of 64-bit lanes (VPOPCNTQ on AVX-512)."""
     return lanes == 8 and word == "int64" and constant_weights
+
+
+TABLE_SUM_LIMIT = 0xFFFF
+"""The largest sum the table kernel's 16-bit counters hold."""
+TABLE_CHANNELS = 32
+"""Output channels of one block of the table kernel: one byte counter each."""
+TABLE_PIXELS, TABLE_BLOCKS = 2, 4
+"""The table kernel's register block: 2 pixels by 4 blocks of 32 channels (8 byte counters, 4
+weight vectors, 2 tables)."""
+
+
+def uses_tables(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, w: TensorType, constant: bool,
+                lanes: int) -> bool:
+    """Whether a bit-serial contraction runs AVX2's activation-indexed table kernel: a nibble-lookup
+    convolution with the default schedule, two activation planes and one weight plane, whose
+    window's sums fit its 16-bit counters (window bits times the largest activation, 3, at most
+    TABLE_SUM_LIMIT). One lookup counts both planes, so it does half the nibble kernel's work;
+    with one plane it does the same work plus its counters' flushes, so the nibble kernel keeps
+    those (measured in `frittata.backends.llvm.bitserial`)."""
+    if op != Op.BITSERIAL_CONV2D or dict(attrs).get("schedule") or not uses_nibbles(lanes, x.dtype, constant):
+        return False
+    return w.shape[-2] == 1 and x.shape[-2] == 2 and math.prod(w.shape[1:3]) * w.shape[-1] * 64 * 3 <= TABLE_SUM_LIMIT
 
 
 def bitserial_schedule(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, w: TensorType, constant: bool,

@@ -107,3 +107,13 @@ def test_the_l1_limited_default_tile_runs_exactly(rng):
                                                  encoding="bipolar")})
     got = build(program, threads=2, target=Machine(host().triple, "znver3", AVX2_FEATURES)).run(x=x)["y"]
     np.testing.assert_array_equal(got, T.evaluate(program, {"x": x})["y"])
+
+
+def test_two_activation_planes_on_the_table_kernel_cost_one_planes_lookups():
+    """AVX2 runs a default-schedule A2W1 convolution on the table kernel (one lookup counts both
+    planes): priced below the nibble kernel's two planes, above one plane's."""
+    model = CpuModel.for_machine(TRIPLE, AVX2)
+    tables = model.node_cost(_info(_conv(bits=2, out_channels=128)))
+    nibbles = model.node_cost(_info(_conv((("pixels", 1), ("blocks", 8)), bits=2, out_channels=128)))
+    one_plane = model.node_cost(_info(_conv(bits=1, out_channels=128)))
+    assert one_plane < tables < nibbles

@@ -65,7 +65,8 @@ from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View, contiguous, padded
-from frittata.terms.cpu_schedules import L1_DATA_BYTES, bitserial_schedule, nibble_counters, uses_nibbles
+from frittata.terms.cpu_schedules import (L1_DATA_BYTES, TABLE_BLOCKS, TABLE_CHANNELS, TABLE_PIXELS,
+                                          bitserial_schedule, nibble_counters, uses_nibbles, uses_tables)
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -82,11 +83,6 @@ STAGE_PLANE_BYTES = 32 * 1024
 """Output planes from which a tile's values are staged. On one Zen 3 core (CPU time, medians):
 planes of 112x112 int32 (49 KiB) A1W1 64 -> 128 3.7 -> 3.1 ms, A2W1 5.9 -> 5.2 ms, A1W1 64 ->
 64 2.0 -> 1.5 ms; planes of 56x56 (12 KiB) 0-8% slower staged (A2W1 128 -> 256 4.9 -> 5.4 ms)."""
-TABLE_CHANNELS = 32
-"""Output channels of one block of the activation-indexed kernel: one byte counter each."""
-TABLE_PIXELS, TABLE_BLOCKS = 2, 4
-"""Its register block: 2 pixels by 4 blocks of 32 channels (8 byte counters, 4 weight vectors,
-2 tables)."""
 TABLE_BYTE = np.array([c if c < 8 else c + 8 if c < 16 else c - 8 if c < 24 else c for c in range(32)])
 """The byte of a counter vector that counts channel c of its block: unpacking the bytes with
 zeros (VPUNPCKLBW / VPUNPCKHBW, per 128-bit half) then gives channels 0-15 and 16-31 in order."""
@@ -171,7 +167,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View]) -> None:
     """Emit bitserial_conv2d / bitserial_dense `step` (see the module docstring)."""
     t, g = step.term, Geometry.of(step.term, k.lanes)
     nibbles = uses_nibbles(k.lanes, t.args[0].dtype, t.args[1].op == Op.PARAM)
-    if nibbles and uses_tables(t, g):
+    if uses_tables(t.op, t.attrs, t.args[0].type, t.args[1].type, t.args[1].op == Op.PARAM, k.lanes):
         _lower_tables(k, plan, step, args, g)
         return
     if t.args[1].op == Op.PARAM:
@@ -197,19 +193,6 @@ def _lower_tables(k: Kernel, plan: Plan, step: Step, args: list[View], g: Geomet
     if len(t.args) == 3 or dict(t.attrs).get("epilogue"):
         emitter.epilogue = Epilogue(_bias(k, plan, t, args, g), t.attr("epilogue"))
     emitter.rows()
-
-
-def uses_tables(t: Term, g: Geometry) -> bool:
-    """Whether a nibble-lookup contraction runs the activation-indexed kernel (`TableEmitter`): a
-    convolution with the default schedule, one weight plane, two activation planes, and sums
-    that fit its 16-bit counters (the window's bits times the largest activation, at most 65535).
-    With two activation planes one lookup counts both, so it does half the nibble kernel's work:
-    A2W1 on one Zen 3 core (CPU time, with the requantization) 256 -> 256 at 56x56 11.3 -> 7.9 ms,
-    512 -> 512 at 28x28 10.7-11.4 -> 6.6-6.8 ms, 128 -> 256 at 56x56 6.1 -> 3.8 ms. With one
-    plane it does the nibble kernel's work plus a 16-bit flush every few words, and measured
-    0.98-1.7x its time, so one-plane activations keep the nibble kernel."""
-    return (t.op == Op.BITSERIAL_CONV2D and not dict(t.attrs).get("schedule") and g.b == 1 and g.a == 2
-            and g.kh * g.kw * g.words * 64 * ((1 << g.a) - 1) <= 0xFFFF)
 
 
 def table_weights(weights: np.ndarray, g: Geometry) -> np.ndarray:
@@ -625,7 +608,7 @@ class Emitter:
 
 class TableEmitter(Emitter):
     """The activation-indexed lookup kernel of one weight plane and up to two activation planes
-    (`uses_tables` takes it for two): VPSHUFB looks up, for 32 channels at a time, a table chosen by the
+    (`cpu_schedules.uses_tables` takes it for two): VPSHUFB looks up, for 32 channels at a time, a table chosen by the
     activations with the weights' nibbles as indices, so a lookup counts 32 channels' nibble
     pairs with no AND and both activation planes at once:
 
@@ -636,7 +619,12 @@ class TableEmitter(Emitter):
     out at compile time (`table_weights`). Byte counters are widened to 16-bit sums (unpacked with
     zeros) every `room` words, before a byte can pass 255; those sums fit 16 bits by `uses_tables`.
     The rows, tile groups, padding, bipolar correction, epilogue and stores are `Emitter`'s, with
-    V = 32 channels a block."""
+    V = 32 channels a block.
+
+    A2W1 on one Zen 3 core (CPU time, with the requantization), nibble kernel -> this one:
+    256 -> 256 at 56x56 11.3 -> 7.9 ms, 512 -> 512 at 28x28 10.7-11.4 -> 6.6-6.8 ms, 128 -> 256
+    at 56x56 6.1 -> 3.8 ms. With one activation plane it measured 0.98-1.7x the nibble kernel's
+    time (the same lookups, plus a flush of the byte counters every word or three)."""
 
     def __init__(self, k: Kernel, g: Geometry, x: View, weights: ir.Value, out: View, bipolar: bool,
                  tables: ir.Value) -> None:

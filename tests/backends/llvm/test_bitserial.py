@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import frittata.terms as T
 from frittata.backends.jit import Machine, host, optimize, verify
 from frittata.backends.llvm import build
-from frittata.backends.llvm.bitserial import Geometry, uses_tables
+from frittata.terms.cpu_schedules import uses_tables
 from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
 from frittata.terms.bitserial import MAX_BITS, WORD_BITS
@@ -110,6 +110,11 @@ def test_bitserial_conv2d_requantizes_its_sums_exactly(case, seed):
     assert_compiled_equal(T.Program({"y": conv}), inputs, TARGETS[target])
 
 
+def tables(t: T.Term) -> bool:
+    """Whether the AVX2 target runs `t` on the table kernel."""
+    return uses_tables(t.op, t.attrs, t.args[0].type, t.args[1].type, t.args[1].op == T.Op.PARAM, 8)
+
+
 @st.composite
 def table_cases(draw):
     """Two-bit activations and one-bit weights with the default schedule on AVX2: the
@@ -133,7 +138,7 @@ def test_two_bit_activations_run_the_table_kernel_exactly(case, seed):
     bias = T.param("b", rng.integers(-40, 40, ws[0]).astype(np.int32)) if steps else None
     conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), 2, 1), packed_weights(codes, 1, "int64"), stride,
                               pad, encoding=encoding, bias=bias, epilogue=steps)
-    assert uses_tables(conv, Geometry.of(conv, 8))
+    assert tables(conv)
     assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS["avx2"])
 
 
@@ -142,9 +147,6 @@ def test_the_table_kernel_takes_two_bit_activations_within_its_16_bit_sums():
         x = T.bitpack(T.var("x", (1, channels, 9, 9), "int8"), a_bits, 1)
         weights = packed_weights(np.zeros((4, channels, k, k), np.int8), 1, "int64")
         return T.bitserial_conv2d(x, weights, 1, k // 2, schedule=schedule)
-
-    def tables(t: T.Term) -> bool:
-        return uses_tables(t, Geometry.of(t, 8))
 
     assert tables(conv(2, 512, 3)) and tables(conv(2, 64 * 37, 3))  # 9 * 37 * 64 * 3 = 63936 <= 65535
     assert not tables(conv(2, 64 * 38, 3)) and not tables(conv(1, 512, 3)) and not tables(conv(3, 512, 3))
