@@ -1,7 +1,10 @@
-"""Recorded schedules join the e-graph: a layer whose recorded best is already there does not
-keep another layer's from being added."""
+"""Recorded schedules: they join the e-graph (a layer whose recorded best is already there does
+not keep another layer's from being added), and they scale the analytical model where it
+prices them."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ import pytest
 import frittata as ft
 from frittata import terms as T
 from frittata.backends.registry import get_target
-from frittata.extract.measured import with_recorded_schedules
+from frittata.extract.measured import MeasuredCost, with_recorded_schedules
 from frittata.extract.records import Record, Records
 from frittata.rewrites import saturate
 from frittata.terms.ops import Op
@@ -44,3 +47,26 @@ def test_a_recorded_schedule_already_present_does_not_stop_the_other_layers(tune
                        Record(conv_workload(tuned, 32, 12), found, device.key, device.target(), 1e-5, None, 1.0)])
     added = with_recorded_schedules(data, records, device.key, device.lanes).nodes[len(data.nodes):]
     assert [tuple(dict(n.attrs)["schedule"]) for n in added] == [found]
+
+
+class _Unpriced:
+    """An analytical model that cannot price one schedule (inf) and prices the others 10 us."""
+
+    name = "unpriced"
+
+    def __init__(self, schedule: tuple) -> None:
+        self.schedule = schedule
+
+    def node_cost(self, info) -> float:
+        return math.inf if dict(info.attrs).get("schedule") == self.schedule else 1e-5
+
+
+def test_the_scale_leaves_out_measurements_the_model_cannot_price():
+    """Two schedules of one workload measured at 40 and 30 us; the model prices the first at
+    inf, the second at 10 us: the measured / model scale is 3 (an inf would enter the median as
+    a ratio of 0 and halve it)."""
+    device = host_device(1)
+    a, b = conv_schedule(4, 1, 16), conv_schedule(2, 1, 8, parallel="pixel")
+    records = Records([Record(conv_workload(), s, device.key, device.target(), t, None, 1.0)
+                       for s, t in ((a, 4e-5), (b, 3e-5))])
+    assert MeasuredCost(records, device.key, _Unpriced(a), device.lanes).scale == pytest.approx(3.0)
