@@ -19,10 +19,9 @@ import math
 
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import lane_fraction
-from frittata.extract.schedule_cost import registers_for
 from frittata.terms.cpu_schedules import (MAX_BITSERIAL_BLOCKS, TABLE_BLOCKS, TABLE_CHANNELS, bitserial_schedule,
-                                          bitserial_tile_registers, bitserial_weight_bytes, streams_weights,
-                                          uses_nibbles, uses_tables)
+                                          bitserial_tile_registers, bitserial_weight_bytes, registers_for,
+                                          streams_weights, uses_nibbles, uses_tables)
 from frittata.terms.dtypes import TensorType
 
 NIBBLE_PAIRS_PER_CYCLE = 1.9

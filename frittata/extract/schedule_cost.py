@@ -46,22 +46,18 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
-from frittata.terms.cpu_schedules import (CONV_OPS, L1_DATA_BYTES, Schedule, depthwise_schedule, is_depthwise, is_int8,
-                                         is_pixel_gemm, pixel_rows, vector_lanes)
+from frittata.terms.cpu_schedules import (CONV_OPS, FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES, Schedule, depthwise_schedule,
+                                         is_depthwise, is_int8, is_pixel_gemm, pixel_rows, registers_for, vector_lanes)
 
 KIB = 1024
 
 REACHABLE = 0.9
 """Fraction of FMA peak a register-blocked micro-kernel keeps with all factors at 1: loop and
 call overhead and the epilogue pass (estimate)."""
-FMA_PORTS = 2
-"""Vector FMAs issued per cycle: two FMA pipes on Zen 3 and on Sapphire Rapids (vendor guides)."""
 LOAD_PORTS = 2
 """Vector loads or load-broadcasts per cycle: 2 x 256-bit on Zen 3 (AMD Zen 3 software optimization
 guide); measured here, a 12 x 1-vector 3x3 conv block runs ~12% slower than a 6 x 2 one, as
 counting each broadcast against these two ports predicts (13 loads per 12 FMAs)."""
-FMA_LATENCY = 4
-"""Cycles from one FMA to a dependent one (Zen 3 and Sapphire Rapids: 4)."""
 L1_BYTES = L1_DATA_BYTES
 """L1 data cache per core (the smaller of the machines seen, `cpu_schedules.L1_DATA_BYTES`)."""
 L2_BANDWIDTH = 96e9
@@ -83,11 +79,6 @@ panel, a convolution's MR rows of weights) misses L1 and streams from L2 (estima
 def host_vector_lanes() -> int:
     """fp32 lanes of the host's widest vector register (`cpu_schedules.vector_lanes`)."""
     return vector_lanes(llvm.get_process_triple(), llvm.get_host_cpu_features().flatten())
-
-
-def registers_for(lanes: int) -> int:
-    """Architectural vector registers: 32 with AVX-512 (16 lanes), 16 with AVX2 or SSE."""
-    return 32 if lanes >= 16 else 16
 
 
 def block_efficiency(rows: int, nv: int, vec: int, lanes: int) -> float:

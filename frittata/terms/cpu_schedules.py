@@ -112,9 +112,15 @@ against the direct kernel: 7x7 160 -> 960 198 / 251 us, 960 -> 160 206 / 278, 32
 296 / 322; but 14x14 64 -> 384 155 / 135, 96 -> 576 304 / 291, 256 -> 1024 1464 / 1420,
 192 -> 64 82 / 78 (fewer channels amortize the packing and the transposed store less), and
 28x28 192 -> 32 160 / 141, 56x56 144 -> 24 674 / 348 (the direct kernel's pixel vectors win)."""
-FMA_CHAIN_ROWS = 4
-"""Rows of 2-vector accumulators that keep both FMA pipes busy through the FMA latency (2 x 4
-= 8 independent accumulators: two pipes, latency 4 on Zen 3 and Sapphire Rapids)."""
+FMA_PORTS = 2
+"""Vector FMAs issued per cycle: two FMA pipes on Zen 3 and on Sapphire Rapids (vendor guides)."""
+FMA_LATENCY = 4
+"""Cycles from one FMA to a dependent one (Zen 3 and Sapphire Rapids: 4)."""
+ROW_VECTORS = 2
+"""Vectors per row of the pixel GEMM's register block (NR = 2 x lanes; the int8 kernel's: at most)."""
+FMA_CHAIN_ROWS = FMA_PORTS * FMA_LATENCY // ROW_VECTORS
+"""Rows of ROW_VECTORS accumulators that keep the FMA pipes busy through the FMA latency
+(FMA_PORTS x FMA_LATENCY = 8 independent accumulators: 4 rows)."""
 WINOGRAD = "winograd"
 INT8 = "int8"
 BITSERIAL = "bitserial"
@@ -130,9 +136,18 @@ L1_DATA_BYTES = 32 * 1024
 INT_STEPS = frozenset({"relu", "shift", "clip", "cast"})
 """Epilogue steps the int8 kernel applies to its int32 accumulators in registers."""
 INT8_OUTPUTS = frozenset({"int8", "uint8", "int32", "float32"})
-INT8_ROWS = 6
-"""Output channels per int8 tile with 16 vector registers (12 with 32): 6 x 2 accumulators, the
-pixel vectors and a broadcast weight pair, as the float kernel's 6 x 2 block."""
+
+
+def registers_for(lanes: int) -> int:
+    """Architectural vector registers: 32 with AVX-512 (16 lanes), 16 with AVX2 or SSE."""
+    return 32 if lanes >= 16 else 16
+
+
+def block_rows(lanes: int) -> int:
+    """Rows of ROW_VECTORS accumulators a register block holds at most, three eighths of the
+    register file (6 of 16, 12 of 32), the rest for the row's input vectors and broadcasts: the
+    pixel GEMM's largest MR and the int8 kernel's output channels per tile."""
+    return 3 * registers_for(lanes) // 8
 WINOGRAD_BLOCK_BYTES = 256 * 1024
 """A Winograd tile block's transformed inputs and products: half of a 512 KiB L2 (Zen 3), so
 they stay in L2 from the input transform through the GEMMs to the output transform."""
@@ -229,21 +244,21 @@ def takes_pixel_gemm(w: TensorType, out: TensorType, attrs: dict[str, Any], cons
 
 def pixel_gemm_schedule(out: TensorType, lanes: int) -> Schedule:
     """The pixel GEMM's blocking: MR pixels by 2 vectors of output channels, MR the row count
-    (from 4 up to the register file's limit: 6 with 16 vector registers, 12 with 32) whose blocks
-    take the fewest FMA-latency-bound cycles per input channel, a block of t rows costing
-    max(t, FMA_CHAIN_ROWS) cycles (2t independent accumulators, 2 FMA pipes, latency 4); the larger
-    MR on a tie. 49 pixels on AVX2: 9 blocks of 5 and one of 4 (49 cycles) rather than 8 of 6 and
-    one of 1 (52); on AVX-512 (32 registers) 4 of 11 and one of 5."""
+    (from FMA_CHAIN_ROWS up to `block_rows`: 6 with 16 vector registers, 12 with 32) whose
+    blocks take the fewest FMA-latency-bound cycles per input channel, a block of t rows costing
+    max(t, FMA_CHAIN_ROWS) cycles (2t independent accumulators); the larger MR on a tie. 49
+    pixels on AVX2: 9 blocks of 5 and one of 4 (49 cycles) rather than 8 of 6 and one of 1 (52);
+    on AVX-512 (32 registers) 4 of 11 and one of 5."""
     pixels = out.shape[2] * out.shape[3]
 
     def cycles(mr: int) -> int:
         full, tail = divmod(pixels, mr)
         return full * mr + (max(tail, FMA_CHAIN_ROWS) if tail else 0)
 
-    most = 12 if lanes >= 16 else 6
-    mr = min(range(most, FMA_CHAIN_ROWS - 1, -1), key=cycles)
-    return {"kernel": PIXEL_GEMM, "vec": lanes, "m_block": mr, "m_tail": pixels % mr, "n_block": 2 * lanes,
-            "n_tail": out.shape[1] % (2 * lanes), "parallel": "n"}
+    mr = min(range(block_rows(lanes), FMA_CHAIN_ROWS - 1, -1), key=cycles)
+    nr = ROW_VECTORS * lanes
+    return {"kernel": PIXEL_GEMM, "vec": lanes, "m_block": mr, "m_tail": pixels % mr, "n_block": nr,
+            "n_tail": out.shape[1] % nr, "parallel": "n"}
 
 
 def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: dict[str, Any],
@@ -306,9 +321,9 @@ def int8_conv_schedule(out: TensorType, operands: Sequence[TensorType], attrs: d
             or any(step[0] not in INT_STEPS for step in steps) or casts not in ([], [len(steps) - 1])
             or out.dtype not in INT8_OUTPUTS):
         return None
-    mr = INT8_ROWS * (2 if lanes >= 16 else 1)
+    mr = block_rows(lanes)
     ow = out.shape[3]
-    nr = (1 if ow <= lanes else 2) * lanes
+    nr = (1 if ow <= lanes else ROW_VECTORS) * lanes
     return {"kernel": INT8, "vec": lanes, "oc_block": mr, "oc_tail": out.shape[1] % mr, "ow_block": nr,
             "ow_tail": ow % nr}
 
@@ -360,10 +375,10 @@ def bitserial_schedule(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, 
     a, b = x.shape[-2], w.shape[-2]
     channel_blocks = -(-w.shape[0] // max(1, lanes // 2))
     if not uses_nibbles(lanes, x.dtype, constant):
-        blocks = (_vector_registers(lanes) - bitserial_tile_registers(a, b, 1, 0, False)) // BITSERIAL_PIXELS
+        blocks = (registers_for(lanes) - bitserial_tile_registers(a, b, 1, 0, False)) // BITSERIAL_PIXELS
         return {"kernel": BITSERIAL, "vec": lanes, "pixels": BITSERIAL_PIXELS,
                 "blocks": max(1, min(MAX_BITSERIAL_BLOCKS, channel_blocks, blocks))}
-    blocks = (_vector_registers(lanes) - bitserial_registers(a, b, 1, 0)) // nibble_counters(a, b)
+    blocks = (registers_for(lanes) - bitserial_registers(a, b, 1, 0)) // nibble_counters(a, b)
     blocks = max(1, min(MAX_BITSERIAL_BLOCKS, channel_blocks, blocks))
     while blocks > 1 and streams_weights(a, bitserial_weight_bytes(w, blocks, lanes, True)):
         blocks -= 1
@@ -405,10 +420,6 @@ def bitserial_tile_registers(a: int, b: int, pixels: int, blocks: int, nibbles: 
     kernel; on `llvm.ctpop` an accumulator per pixel and block, a splat activation word per
     plane and 2 more."""
     return bitserial_registers(a, b, pixels, blocks) if nibbles else pixels * blocks + a + 2
-
-
-def _vector_registers(lanes: int) -> int:
-    return 32 if lanes >= 16 else 16
 
 
 def has_own_kernel(schedule: Schedule) -> bool:

@@ -34,9 +34,8 @@ from frittata.extract.measured import enode_info
 from frittata.extract.problem import constant_classes
 from frittata.extract.records import (SCHEDULED_IN_PLACE, Schedule, Workload, infer_output, is_depthwise_workload,
                                       workload_of)
-from frittata.extract.schedule_cost import registers_for
 from frittata.rewrites.data import EGraphData
-from frittata.terms.cpu_schedules import bitserial_tile_registers, pointwise, uses_nibbles
+from frittata.terms.cpu_schedules import bitserial_tile_registers, pointwise, registers_for, uses_nibbles
 from frittata.terms.ops import BY_NAME
 from frittata.terms.tiled import (DEPTHWISE_KEYS, KEYS, MAX_VECTORS, PARALLEL, PIXEL_GEMM_KEYS,
                                   normalize_schedule)
