@@ -7,7 +7,9 @@ untuned (the roofline model prices every kernel) and onnxruntime on the same num
 timed in turn for ROUNDS rounds (`alternated`), so the three meet the same load: median
 milliseconds of each and the paired speed-up (the median over the rounds of untuned / tuned).
 Wall time, and with --threads 1 also the thread's CPU time (what a machine shared with other
-jobs leaves comparable: the time the run was descheduled does not count). Then the tuning curve: the costliest layer of
+jobs leaves comparable: the time the run was descheduled does not count). With --profile, the
+kernels whose shortest profiled time differs by more than 10% between the two modules
+(`kernel_diff`): where tuning gained or lost in the network. Then the tuning curve: the costliest layer of
 ResNet-18 alone (3x3 conv 64->64 at 56x56 with bias and ReLU) tuned --curve-trials times by
 the learned search and by random search, a batch of each in turn so both meet the same load,
 best GFLOP/s against trials, written as a PNG.
@@ -23,7 +25,7 @@ against trials.
 Prints the host CPU and its vector ISA first.
 
 Run: python bench/tune_bench.py [--trials 200] [--models resnet18 mobilenet_v2] [--curve-trials 48]
-     [--replay SEEDS] [--replay-trials 64] [--out bench/tune_out] [--repeat 45] [--threads 2]
+     [--replay SEEDS] [--replay-trials 64] [--out bench/tune_out] [--repeat 45] [--threads 2] [--profile]
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from llvm_bench import conv, host_description, inputs_of, ort_session  # noqa: E402
 
 
-def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int) -> None:
+def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int, profile: bool = False) -> None:
     program = zoo.get(name)
     inputs = inputs_of(program)
     untuned = ft.compile(program, threads=threads)
@@ -65,6 +67,8 @@ def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int) ->
              "onnxruntime": functools.partial(session.run, None, inputs)}
     measured = sum(r["priced_by"] == "measured" for r in tuned.report["stages"]["extract"]["kernels"])
     clocks = {"wall": time.perf_counter} | ({"thread CPU": time.thread_time} if threads == 1 else {})
+    if profile:
+        kernel_diff(untuned.profile(inputs, repeat=repeat), tuned.profile(inputs, repeat=repeat))
     for clock_name, clock in clocks.items():
         ms, speedup = alternated(sides, repeat, clock)
         print(f"{name:14s} t={threads} {clock_name:10s} untuned {ms['untuned']:8.3f} ms  tuned {ms['tuned']:8.3f} ms  "
@@ -72,6 +76,20 @@ def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int) ->
               f"untuned/ort {ms['untuned'] / ms['onnxruntime']:5.2f}  speed-up {speedup:5.2f}x (paired)  "
               f"({report.trials} trials this run, {len(report.records)} records, {measured} chosen kernels "
               f"measured, tuning {tune_s:.0f} s)", flush=True)
+
+
+def kernel_diff(untuned, tuned, threshold: float = 0.1) -> None:
+    """Where the tuned module gains or loses against the untuned one, kernel by kernel (the
+    shortest of the profiled runs of each; rows paired in program order when the two modules have
+    as many kernels), rows that differ by more than `threshold`, and the sums."""
+    print(f"kernels: untuned {len(untuned.rows)}, sum of shortest {sum(r.best for r in untuned.rows) * 1e3:.3f} ms; "
+          f"tuned {len(tuned.rows)}, {sum(r.best for r in tuned.rows) * 1e3:.3f} ms", flush=True)
+    if len(untuned.rows) != len(tuned.rows):
+        return
+    for before, after in zip(untuned.rows, tuned.rows):
+        if abs(after.best - before.best) > threshold * before.best:
+            print(f"  {before.kernel:28s} {before.best * 1e6:8.1f} us -> {after.kernel:28s} {after.best * 1e6:8.1f} us "
+                  f"({after.best / before.best:4.2f}x)", flush=True)
 
 
 ROUNDS = 9
@@ -119,7 +137,7 @@ def tuning_curve(trials: int, out: Path, threads: int, batch: int = 8) -> None:
         for step in range(0, trials, batch):
             for search, path in logs.items():
                 report = ft.tune(program, trials=min(batch, trials - step), records=path, search=search,
-                                 threads=threads, max_tasks=1, batch=batch, runner=runner, seed=step)
+                                 threads=threads, max_tasks=1, batch=batch, runner=runner, seed=step, confirm=False)
                 task = report.tasks[0].task
     assert task is not None
     curves = {search: best_curve(task, Records.load(path)) for search, path in logs.items()}
@@ -159,7 +177,7 @@ def replay(seeds: int, trials: int, out: Path, threads: int) -> None:
     with LocalRunner() as runner:
         for program in programs:
             report = ft.tune(program, trials=100_000, records=table_path, search="random", threads=threads,
-                             max_tasks=1, runner=runner)
+                             max_tasks=1, runner=runner, confirm=False)
             tasks.append(report.tasks[0].task)
             print(f"table: {report.tasks[0].task}: {report.tasks[0].trials} measured now, "
                   f"{report.tasks[0].resumed} logged before; {report.tasks[0].stop}", flush=True)
@@ -176,7 +194,7 @@ def replay(seeds: int, trials: int, out: Path, threads: int) -> None:
                 log = out / f"replay-{search}.jsonl"
                 others.save(log)
                 report = ft.tune(program, trials=trials, records=log, search=search, threads=threads,
-                                 max_tasks=1, runner=RecordedRunner(table, device), seed=seed)
+                                 max_tasks=1, runner=RecordedRunner(table, device), seed=seed, confirm=False)
                 share = [value / best for value in report.tasks[0].curve]
                 shares[search].append(share)
                 reached[search].append(next((i + 1 for i, v in enumerate(share) if v >= 0.95), trials + 1))
@@ -202,11 +220,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/tune_out"))
     parser.add_argument("--repeat", type=int, default=45)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--profile", action="store_true", help="per-kernel times, untuned against tuned")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"# {host_description()}", flush=True)
     for name in args.models:
-        bench_model(name, args.trials, args.out, args.repeat, args.threads)
+        bench_model(name, args.trials, args.out, args.repeat, args.threads, args.profile)
     if args.curve_trials:
         tuning_curve(args.curve_trials, args.out, args.threads)
     if args.replay:

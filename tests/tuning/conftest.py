@@ -8,7 +8,7 @@ import pytest
 from frittata.tuning import LocalRunner, tune
 from tests.tuning.programs import conv_program
 
-LOCAL_RUN = {"trials": 4, "batch": 2, "threads": 1, "search": "random", "seed": 3}
+LOCAL_RUN = {"trials": 4, "batch": 2, "threads": 1, "search": "random", "seed": 3, "confirm": False}
 
 
 @pytest.fixture(scope="package")

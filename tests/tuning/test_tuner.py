@@ -20,7 +20,7 @@ def test_tune_logs_records_resumes_without_remeasuring_and_compiles_with_them(lo
     path = tmp_path / "resumed.jsonl"
     shutil.copy(first_log, path)
     program = conv_program()
-    second = ft.tune(program, trials=3, records=path, batch=3, threads=1, search="learned")
+    second = ft.tune(program, trials=3, records=path, batch=3, threads=1, search="learned", confirm=False)
     log = Records.load(path)
     tried = [(r.workload.key, r.schedule) for r in log]
     assert len(log) == 7 and len(set(tried)) == 7  # nothing measured twice
@@ -51,6 +51,43 @@ class _FixedRunner:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class _ByScheduleRunner:
+    """Answers the default schedule with 50 us and every other with 40 us (nothing measured)."""
+
+    name = "by schedule"
+
+    def __init__(self, default) -> None:
+        self.default = default
+
+    def run(self, jobs):
+        from frittata.tuning.measure import Result
+
+        return [Result(5e-5 if job.schedule == self.default else 4e-5, None) for job in jobs]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_a_best_other_than_the_default_is_measured_again_beside_the_default(tmp_path):
+    """4 trials (the default first): the best is another schedule, so the task ends with one more
+    measurement of it, then one of the default; with `confirm=False` it does not."""
+    from frittata.extract.records import infer_output, workload_of
+    from frittata.tuning import host_device
+    from tests.tuning.programs import conv_workload
+
+    default = workload_of(infer_output(conv_workload()), host_device(1).lanes)[1]
+    for confirm, extra in ((True, 2), (False, 0)):
+        path = tmp_path / f"confirm-{confirm}.jsonl"
+        report = ft.tune(conv_program(), trials=4, records=path, batch=2, threads=1, search="random",
+                         runner=_ByScheduleRunner(default), max_tasks=1, confirm=confirm)
+        (task,) = report.tasks
+        log = Records.load(path).records
+        assert task.trials == 4 and task.confirmed == extra and len(log) == 4 + extra
+        assert log[0].schedule == default and task.best_schedule != default
+        assert [r.schedule for r in log[4:]] == [task.best_schedule, default][:extra]
+        assert ("2 confirmed" in str(report)) == confirm
 
 
 def test_the_tune_command_refuses_to_overwrite_a_log_and_resumes_it(local_run, tmp_path, capsys, monkeypatch):
@@ -96,7 +133,7 @@ def test_a_replay_answers_from_the_log_and_an_unrecorded_candidate_is_an_error_r
     device = host_device(1).key
     runner = RecordedRunner(table, device)
     replayed = ft.tune(conv_program(), trials=6, records=tmp_path / "replay.jsonl", batch=2, threads=1,
-                       search="random", runner=runner)
+                       search="random", runner=runner, confirm=False)
     logged = {(r.workload.key, r.schedule): r.seconds for r in table}
     answered = Records.load(tmp_path / "replay.jsonl")
     assert replayed.trials == 6 and len(answered) == 6
