@@ -659,22 +659,33 @@ class TableEmitter(Emitter):
         """One word of every pixel of the tile: its 16 nibbles, each a table per pixel against the
         weight vector of each block."""
         g, b = self.g, self.k.b
-        words = [[self.load_x(n, ih, iw, i, word, checked) for i in range(g.a)] for iw in iws]
+        rows = [self.table_rows([self.load_x(n, ih, iw, i, word, checked) for i in range(g.a)]) for iw in iws]
         for q in range(16):
-            tables = [self.table_row(planes, q) for planes in words]
+            tables = [self.table_row(pixel_rows, q) for pixel_rows in rows]
             for m in range(g.blocks):
                 indices = self.weight_indices(tile, m, r, s, word, q)
                 for p, table in enumerate(tables):
                     slot = state.counters[p][m][0]
                     b.store(b.add(b.load(slot), b.call(self.pshufb, [table, indices])), slot)
 
-    def table_row(self, planes: list[ir.Value], q: int) -> ir.Value:
-        """The table of nibble q of the activation planes' words (row n_0 + 16 n_1)."""
-        b = self.k.b
-        row = i64(0)
+    def table_rows(self, planes: list[ir.Value]) -> tuple[ir.Value, ir.Value]:
+        """The table rows of a word's 16 nibbles as bytes of two words: byte k of the first is
+        row n_0 + 16 n_1 of nibble 2k (the planes' low nibbles of byte k), of the second that of
+        nibble 2k + 1 (their high nibbles)."""
+        b, low = self.k.b, i64(LOW_NIBBLES)
+        even = odd = None
         for i, word in enumerate(planes):
-            nibble = b.and_(b.lshr(word, i64(4 * q)), i64(15))
-            row = b.or_(row, b.shl(nibble, i64(4 * i))) if i else nibble
+            lows, highs = b.and_(word, low), b.and_(b.lshr(word, i64(4)), low)
+            if i:
+                lows, highs = b.shl(lows, i64(4 * i)), b.shl(highs, i64(4 * i))
+            even, odd = (lows, highs) if even is None else (b.or_(even, lows), b.or_(odd, highs))
+        assert even is not None and odd is not None
+        return even, odd
+
+    def table_row(self, rows: tuple[ir.Value, ir.Value], q: int) -> ir.Value:
+        """The table of nibble q (row n_0 + 16 n_1, from `table_rows`)."""
+        b = self.k.b
+        row = b.and_(b.lshr(rows[q % 2], i64(8 * (q // 2))), i64(255))
         return b.load(element_ptr(b, self.tables, "uint8", b.mul(row, i64(32))), typ=BYTES, align=1)
 
     def weight_indices(self, tile, m: int, r: ir.Value, s: int, word, q: int) -> ir.Value:
