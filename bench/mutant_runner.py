@@ -144,8 +144,14 @@ def judge_mutant(name: str, files: list[Path], options: list[str], cap: float) -
         test = failed.group(1) if failed else ""
         if code not in (1, 2) or not test:
             return Verdict("suspicious", test or f"pytest exit code {code}", seconds)
-        control, _ = _pytest([*options, test.split(" ")[0]], "", cap)
+        control, _ = _pytest([*options, control_target(test)], "", cap)
         return Verdict("killed" if control == 0 else "suspicious", test, time.time() - start)
+
+
+def control_target(test: str) -> str:
+    """What to rerun unmutated for the failing `test` of pytest's summary: its node id, or the
+    whole test function when the summary cut a parametrized id at a space (`test[(rule r`)."""
+    return test.split("[")[0] if "[" in test and not test.endswith("]") else test
 
 
 def _breaks_import(mutant: str) -> bool:

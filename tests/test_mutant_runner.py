@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.mutant_runner import Verdict, _merged
+from bench.mutant_runner import Verdict, _merged, control_target
 
 
 @pytest.mark.parametrize("cut", ["cap", "not run"])
@@ -19,3 +19,14 @@ def test_a_kill_in_the_second_phase_counts_and_a_reach_in_either_phase_counts():
     assert _merged(Verdict("survived", seconds=1.0), Verdict("killed", "t::x", 2.0)) == Verdict("killed", "t::x", 3.0)
     assert _merged(Verdict("survived"), Verdict("no tests")).status == "survived"
     assert _merged(None, Verdict("cap")).status == "cap"
+
+
+@pytest.mark.parametrize("test, rerun", [
+    ("tests/a.py::test_x", "tests/a.py::test_x"),
+    ("tests/a.py::test_x[1-int8]", "tests/a.py::test_x[1-int8]"),
+    ("tests/a.py::test_x[(rule", "tests/a.py::test_x"),  # an id with spaces, cut by the summary line
+])
+def test_the_control_reruns_the_failing_test_or_its_whole_function_when_its_id_was_cut(test, rerun):
+    """A kill is confirmed by rerunning the failing test unmutated; a parametrized id holding a
+    space (a rule text) reached the control cut at it, selected nothing, and read 'suspicious'."""
+    assert control_target(test) == rerun
