@@ -20,7 +20,10 @@ inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
              input channels times the taps);
   cache      the block re-read every k step (dense: KC x NR of packed weights; conv: MR x CB
              channels x taps of weights) fits in half of L1 (the other half holds the streamed operand and C,
-             the BLIS convention), or streams from L2.
+             the BLIS convention), or streams from L2;
+  strided    a strided convolution's tile input (row slices of several phases per channel)
+             stays in L1 across the output-channel blocks (pixel split, a channel block's rows
+             fitting L1: `_strided_input_in_l1`), or streams from L2.
 
 An int8 convolution (`cpu_schedules.int8_conv_schedule`) runs at `INT8_PEAK_SCALE` of the fp32
 peak, times its busy lanes and its tiles' balance.
@@ -47,7 +50,8 @@ from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
 from frittata.terms.cpu_schedules import (CONV_OPS, FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES, Schedule, depthwise_schedule,
-                                         is_depthwise, is_int8, is_pixel_gemm, pixel_rows, registers_for, vector_lanes)
+                                         is_depthwise, is_int8, is_pixel_gemm, pixel_item_tiles, pixel_rows,
+                                         registers_for, strided_tile_bytes, vector_lanes)
 
 KIB = 1024
 
@@ -122,7 +126,23 @@ def schedule_efficiency(info: NodeInfo, s: Schedule, lanes: int, cores: int) -> 
                   * lane_efficiency(cols, nr, vec, lanes) * balance(units, cores))
     kc, reread = _reduction_block(info, s)
     efficiency *= kc / (kc + C_BLOCK_STEPS)
+    efficiency *= 1.0 if _strided_input_in_l1(info, s) else L2_RESIDENT
     return efficiency * (1.0 if reread <= L1_BYTES // 2 else L2_RESIDENT)
+
+
+def _strided_input_in_l1(info: NodeInfo, s: dict) -> bool:
+    """Whether a convolution's tiles find their input in L1: always at stride 1 or with one tap;
+    a strided tile's input rows (`strided_tile_bytes` per channel) stay there across the output
+    channel blocks only when the threads split items of pixel tiles and a channel block's rows
+    fit L1, else they stream from L2 (one Zen 3 core: 3x3 stride-2 128 -> 128 at 56x56 and
+    256 -> 256 at 28x28 ran ~1.2x slower with blocks of 75 channels than of 28)."""
+    if info.op not in CONV_OPS:
+        return True
+    (_, _, kh, kw), (sh, sw) = info.operands[1].shape, dict(info.attrs)["strides"]
+    if (sh, sw) == (1, 1) or kh * kw == 1:
+        return True
+    cb = min(s["c_block"], max(info.operands[1].shape[1], 1))
+    return s["parallel"] == "pixel" and cb * strided_tile_bytes(kh, kw, sw, s["ow_block"]) <= L1_BYTES
 
 
 def _reduction_block(info: NodeInfo, s: dict) -> tuple[int, int]:
@@ -206,7 +226,9 @@ def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
         o = out.shape[1] // info.attr("groups", 1)
         oh, ow = pixel_rows(out, info.operands[1].shape[2:], dict(info.attrs))
         pixel_tiles = oh * math.ceil(ow / s["ow_block"])
-        units = math.ceil(o / s["oc_block"]) if s["parallel"] == "oc" else pixel_tiles
+        channel_blocks = math.ceil(info.operands[1].shape[1] / s["c_block"])
+        units = (math.ceil(o / s["oc_block"]) if s["parallel"] == "oc"
+                 else math.ceil(pixel_tiles / pixel_item_tiles(pixel_tiles, s["ow_block"], channel_blocks)))
         return o, ow, units
     n = out.shape[-1]
     m = out.size // max(n, 1)
@@ -218,10 +240,10 @@ def stream_seconds(info: NodeInfo, s: Schedule, cores: int, l2_bytes: float, dra
     """Seconds to re-read the operand the inner loop sweeps, once per outer unit, per core.
 
     A convolution split over channel blocks sweeps the padded input once per block; one split
-    over pixel tiles sweeps all the weights once per tile (a grouped one: its group's, per
-    group). A dense layer streams its packed weights (its share of them when the threads split
-    the columns) once per row block of 96 rows (`GEMM_MC`). The operand streams from L2 if it
-    fits one core's share of L2, else from memory.
+    over pixel tiles sweeps all the weights once per item of tiles (`pixel_item_tiles`; a
+    grouped one: its group's, per group). A dense layer streams its packed weights (its share
+    of them when the threads split the columns) once per row block of 96 rows (`GEMM_MC`). The
+    operand streams from L2 if it fits one core's share of L2, else from memory.
     """
     x, w = info.operands[0], info.operands[1]
     swept: float

@@ -41,6 +41,14 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  as many input channels per block as keep one tile's weights in
                  `WEIGHT_BLOCK_BYTES`; threads split the output-channel blocks when the weights
                  outweigh the padded input (they then stay in cache), else the pixel tiles.
+                 A strided one with more than one tap splits items of pixel tiles
+                 (`pixel_item_tiles`) with channel blocks whose tile input rows fill L1
+                 (`strided_tile_bytes`), unless its weights swept once per item outweigh its
+                 input swept once per output-channel block (one Zen 3 core, ResNet-50's 3x3
+                 stride-2 128 -> 128 at 56x56 and 256 -> 256 at 28x28: ~1.2x faster than the
+                 split the rule above chose, single-tile items and output-channel blocks, with
+                 blocks of 75 channels; 512 -> 512 at 14x14, 7 tiles, keeps its output-channel
+                 blocks). A 1x1 tile reads one input row per channel, strided or not.
   pointwise      (small images: `takes_pixel_gemm`) the pixel GEMM of `pixel_gemm_schedule`: the
                  output pixels are the GEMM's rows, MR to a block, the output channels its
                  columns (panels of 2 vectors); threads split the panels. Its schedule says so:
@@ -93,6 +101,13 @@ DEFAULT_K_BLOCK = 256
 WEIGHT_BLOCK_BYTES = 16 * 1024
 """Weights of one convolution tile's channel block: half of a 32 KiB L1d (Zen 3), the other
 half for the input stream and the output tile (the BLIS convention)."""
+PIXEL_ITEM_PIXELS = 64
+"""Output pixels per item of a direct convolution whose threads split the pixels (whole tiles,
+`pixel_item_tiles`): the item's tiles share each channel block's weights of every output
+channel, read once per item instead of once per tile."""
+PIXEL_ITEMS = 4
+"""Items of a pixel-split direct convolution at least where the image has that many tiles, for
+two cores' balance."""
 
 DEPTHWISE_VECTORS = 4
 """Vectors of output pixels per depthwise tile: 4 accumulators beside the 9 splat weights of a
@@ -230,6 +245,16 @@ def pixel_rows(out: TensorType, kernel: Sequence[int], attrs: dict[str, Any]) ->
     return (1, oh * ow) if pointwise(kernel, attrs) else (oh, ow)
 
 
+def pixel_item_tiles(tiles: int, nr: int, channel_blocks: int) -> int:
+    """Consecutive pixel tiles (of `nr` pixels; `tiles` in the image) per item of a direct
+    convolution whose threads split the pixels: with one channel block, one (its tiles share
+    nothing beyond the one pass over the weights); else enough for `PIXEL_ITEM_PIXELS` pixels,
+    fewer when the image has under `PIXEL_ITEMS` items of that many, at least one."""
+    if channel_blocks <= 1:
+        return 1
+    return max(1, min(-(-PIXEL_ITEM_PIXELS // nr), tiles // PIXEL_ITEMS))
+
+
 def takes_pixel_gemm(w: TensorType, out: TensorType, attrs: dict[str, Any], constant_weights: bool) -> bool:
     """Whether an untiled convolution runs the pixel GEMM (`pixel_gemm_schedule`): one group, a
     `pointwise` kernel, constant weights, and at most `PIXEL_GEMM_PIXELS` output pixels, or at
@@ -267,15 +292,30 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
     h, width = x.shape[2:]
     o, c, kh, kw = w.shape
     o //= attrs.get("groups", 1)
-    _, ow = pixel_rows(out, (kh, kw), attrs)
+    oh, ow = pixel_rows(out, (kh, kw), attrs)
     nv = 1 if ow <= lanes else 2
     mr = (12 if nv == 1 else 6) * (2 if lanes >= 16 else 1)
-    cb = max(1, min(c, WEIGHT_BLOCK_BYTES // (mr * kh * kw * 4)))
     (sh, sw), pads = attrs["strides"], attrs["pads"]
     padded_plane = sh * sw * math.ceil((h + pads[0] + pads[2]) / sh) * math.ceil((width + pads[1] + pads[3]) / sw)
-    parallel = "oc" if o * c * kh * kw > c * padded_plane else "pixel"
+    tiles = oh * math.ceil(ow / (nv * lanes))
+    strided_cb = max(1, min(c, L1_DATA_BYTES // strided_tile_bytes(kh, kw, sw, nv * lanes)))
+    items = math.ceil(tiles / pixel_item_tiles(tiles, nv * lanes, math.ceil(c / strided_cb)))
+    if (sh, sw) != (1, 1) and kh * kw > 1 and o * kh * kw * items <= padded_plane * math.ceil(o / mr):
+        cb, parallel = strided_cb, "pixel"
+    else:
+        cb = max(1, min(c, WEIGHT_BLOCK_BYTES // (mr * kh * kw * 4)))
+        parallel = "oc" if o * c * kh * kw > c * padded_plane else "pixel"
     return {"vec": lanes, "oc_block": mr, "oc_tail": o % mr, "ow_block": nv * lanes,
             "ow_tail": out.shape[3] % (nv * lanes), "c_block": cb, "c_tail": c % cb, "parallel": parallel}
+
+
+def strided_tile_bytes(kh: int, kw: int, sw: int, nr: int) -> int:
+    """Bytes of cache lines one input channel of a strided convolution's tile reads: a row of
+    NR taps (plus the window's reach) in each of its kh rows and min(sw, kw) column phases, one
+    line more for a row that starts mid-line."""
+    line = 64
+    row = (-(-(nr + (kw - 1) // sw) * 4 // line) + 1) * line
+    return kh * min(sw, kw) * row
 
 
 def depthwise_schedule(out: TensorType, lanes: int) -> Schedule:

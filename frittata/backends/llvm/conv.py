@@ -13,12 +13,17 @@ The schedule (a `tiled_conv2d`'s own, or the default of `cpu_schedules.default_c
 gives the vector width, mr, NR, the channel block and the parallel (outermost) loop:
 
     for n:  pad (threads split channels); barrier
-            for outer in the items this thread takes (channel blocks or pixel tiles; `Kernel.take`;
-                          a grouped convolution splits them statically, `Kernel.split`):
-              for c0 < C step cb:  for inner:
-                micro(wp block at c0, xq at (c0, oh, ow0), out[o0, oh, ow0], first = c0 == 0, last = c0 + cb >= C)
+            for item this thread takes (`Kernel.take`; a grouped convolution splits them
+                                        statically, `Kernel.split`):
+              "oc":    an output-channel block o0;  for c0 < C step cb:  for each pixel tile:  micro
+              "pixel": `pixel_item_tiles` consecutive pixel tiles;
+                       for c0 < C step cb:  for each tile of the item:  for each block o0:  micro
+              micro(wp block at c0, xq at (c0, oh, ow0), out[o0, oh, ow0], first = c0 == 0, last = c0 + cb >= C)
             barrier
-The channel block cb keeps a tile's weights in L1 across the inner loop; partial sums go
+Over channel blocks the weights stay in L1 across the pixel tiles ("oc"), or a tile's input
+rows stay in L1 across the output-channel blocks while the item's tiles share the channel
+block's weights ("pixel": a strided convolution's tile reads two column phases and more row
+slices per channel, so its input, not the weights, is what must stay close); partial sums go
 through the output. A grouped convolution (several input channels per group) runs the tile loops
 once per group on that group's channels, weight blocks and outputs (C and O below are a group's).
 
@@ -44,7 +49,7 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, micro_function, splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
-from frittata.terms.cpu_schedules import pointwise
+from frittata.terms.cpu_schedules import pixel_item_tiles, pointwise
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -254,18 +259,31 @@ def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:
 
 
 def _emit_tiles(k: Kernel, g: Geometry, kernels, w, source: tuple, out, bias, residual) -> None:
-    """The parallel loop outermost: channel blocks or pixel tiles, as the schedule says."""
+    """The parallel loop outermost, as the schedule says: output-channel blocks, each sweeping
+    its channel blocks over all the pixel tiles ("oc"); or items of `pixel_item_tiles`
+    consecutive pixel tiles ("pixel"), each running its tiles' channel blocks in turn, every
+    tile of the item under every output-channel block before the next channel block."""
     b = k.b
     blocks, columns = -(-g.go // g.mr), -(-g.ow // g.nr)
     pixels = g.oh * columns
-    weights_first = g.parallel == "oc"
-    outer, inner = (blocks, pixels) if weights_first else (pixels, blocks)
-    with _outer_range(k, g, outer) as i:
+
+    def tile(block, pixel, c0) -> None:
+        _emit_tile(b, g, kernels, block, _tile_args(b, g, block, pixel, columns, c0, w, source, out, bias, residual))
+
+    if g.parallel == "oc":
+        with _outer_range(k, g, blocks) as block:
+            with for_range(b, 0, g.gc, g.cb, name="cb") as c0:
+                with for_range(b, 0, pixels, name="pixel") as pixel:
+                    tile(block, pixel, c0)
+        return
+    per_item = pixel_item_tiles(pixels, g.nr, -(-g.gc // g.cb))
+    with _outer_range(k, g, -(-pixels // per_item)) as item:
+        first = b.mul(item, i64(per_item))
+        end = smin(b, b.add(first, i64(per_item)), i64(pixels))
         with for_range(b, 0, g.gc, g.cb, name="cb") as c0:
-            with for_range(b, 0, inner, name="inner") as j:
-                block, pixel = (i, j) if weights_first else (j, i)
-                call_args = _tile_args(b, g, block, pixel, columns, c0, w, source, out, bias, residual)
-                _emit_tile(b, g, kernels, block, call_args)
+            with for_range(b, first, end, name="pixel") as pixel:
+                with for_range(b, 0, blocks, name="block") as block:
+                    tile(block, pixel, c0)
 
 
 @contextmanager

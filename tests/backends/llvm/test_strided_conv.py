@@ -1,0 +1,61 @@
+"""Strided direct convolutions: their threads split items of consecutive pixel tiles by default,
+each item sweeping its channel blocks (sized so that a tile's strided input rows fit L1) over
+all its tiles and output-channel blocks, unless the weights swept once per item outweigh the
+input swept once per output-channel block. They equal the interpreter on both ISAs (see
+`helpers.targets`), with odd sizes, uneven pads, stride 2 or 3 (or one axis only), several
+channel blocks, a partial last item and partial tiles."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+import frittata as ft
+from frittata.backends.llvm.fastpath import schedule
+from frittata.terms import builders as tb
+from frittata.terms.cpu_schedules import pixel_item_tiles
+from tests.backends.llvm.helpers import check_on, rand, targets
+from tests.conftest import compiling
+
+
+@st.composite
+def strided_convs(draw):
+    c, o = draw(st.integers(1, 48), label="c"), draw(st.integers(1, 20), label="o")
+    kh, kw = draw(st.integers(1, 5), label="kh"), draw(st.integers(2, 5), label="kw")
+    sh, sw = draw(st.sampled_from([(2, 2), (3, 3), (2, 1), (1, 3)]), label="strides")
+    pads = tuple(draw(st.lists(st.integers(0, 2), min_size=4, max_size=4), label="pads"))
+    h = draw(st.integers(max(1, kh - pads[0] - pads[2]), 23), label="h")
+    w = draw(st.integers(max(1, kw - pads[1] - pads[3]), 41), label="w")
+    x = tb.var("x", (draw(st.integers(1, 2)), c, h, w))
+    steps = draw(st.sampled_from([(), (("relu",),), (("add",), ("relu",))]))
+    plain = tb.conv2d(x, tb.param("w", rand((o, c, kh, kw), seed=5)), strides=(sh, sw), pads=pads)
+    residual = (tb.var("r", plain.shape),) if ("add",) in steps else ()
+    return tb.fused_conv2d(x, tb.param("w", rand((o, c, kh, kw), seed=5)), tb.param("b", rand((o,), seed=6)),
+                           *residual, strides=(sh, sw), pads=pads, epilogue=steps)
+
+
+@compiling
+@given(term=strided_convs(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
+def test_strided_conv_equals_the_interpreter(term, isa, threads):
+    mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
+    assert mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
+
+
+def test_a_3x3_stride_2_conv_blocks_its_channels_for_l1():
+    """ResNet-50's 128 -> 128 at 56x56, stride 2: 28 channels per block with AVX2 (a tile's six
+    strided input rows of 17 floats take 3 lines each: 1152 bytes a channel), items of 4 tiles
+    of 16 pixels (two output rows), 14 of them."""
+    x = tb.var("x", (1, 128, 56, 56))
+    term = tb.conv2d(x, tb.param("w", rand((128, 128, 3, 3))), strides=(2, 2), pads=(1, 1, 1, 1))
+    s = schedule(term, 8)
+    assert (s["parallel"], s["c_block"], s["c_tail"], s["ow_block"]) == ("pixel", 28, 128 % 28, 16)
+    assert pixel_item_tiles(28 * 2, 16, 5) == 4
+
+
+def test_pixel_items_cover_the_image_in_at_least_four_where_it_can():
+    assert pixel_item_tiles(56, 16, 5) == 4
+    assert pixel_item_tiles(14, 16, 10) == 3
+    assert pixel_item_tiles(7, 8, 14) == 1
+    assert pixel_item_tiles(3, 8, 2) == 1
+    assert pixel_item_tiles(1000, 32, 2) == 2
+    assert pixel_item_tiles(1000, 32, 1) == 1
