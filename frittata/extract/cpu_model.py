@@ -132,20 +132,22 @@ class CpuModel:
         done = work(info, self.transcendental_flops, self.vector_lanes)
         if done.kind not in (Kind.CONTRACTION, Kind.DEPTHWISE) or not done.epilogue_flops:
             return 0.0
-        epilogue = done.epilogue_flops / (self.cores * self.fp32_flops_per_core * self.elementwise_efficiency)
-        compute = self.compute_seconds(done, info)
-        bare = self.launch_seconds + max(compute - epilogue, self.memory_seconds(done))
+        bare = self.launch_seconds + max(self.compute_seconds(done, info, epilogue=False), self.memory_seconds(done))
         return max(0.0, self.node_cost(info) - bare)
 
-    def compute_seconds(self, done: Work, info: NodeInfo) -> float:
+    def compute_seconds(self, done: Work, info: NodeInfo, epilogue: bool = True) -> float:
         """FLOPs over the reachable FMA throughput of this kind of loop (a contraction's
-        epilogue, applied once per output, at the streaming loops' rate)."""
+        epilogue, applied once per output, at the streaming loops' rate; left out with
+        `epilogue` false). Winograd's price charges no epilogue: the kernel applies it in its
+        output transform, beside the store per output element that the price counts, so its
+        `epilogue_seconds` is 0 and a measured ratio scales its whole price."""
         if done.flops == 0:
             return 0.0
         if done.kind is Kind.BITSERIAL:
             return bitserial_seconds(info, self.cores, self.word_pairs_per_core, self.vector_lanes)
         core = done.flops - done.epilogue_flops
-        epilogue = done.epilogue_flops / (self.cores * self.fp32_flops_per_core * self.elementwise_efficiency)
+        rate = self.cores * self.fp32_flops_per_core * self.elementwise_efficiency
+        epilogue_s = done.epilogue_flops / rate if epilogue else 0.0
         if done.kind in (Kind.CONTRACTION, Kind.DEPTHWISE):
             constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
             schedule = blocked_schedule(info.op, info.attrs, info.type, info.operands, constant,
@@ -153,10 +155,10 @@ class CpuModel:
             if schedule is not None and is_winograd(schedule):
                 return winograd_seconds(info, schedule, self)
             if schedule is not None:
-                return blocked_compute_seconds(info, schedule, core, self) + epilogue
+                return blocked_compute_seconds(info, schedule, core, self) + epilogue_s
         int8 = bool(info.operands) and all(t.dtype in ("int8", "uint8") for t in info.operands[:2])
         peak = self.int8_ops_per_core if int8 and done.kind is Kind.CONTRACTION else self.fp32_flops_per_core
-        return core / (self.cores * peak * self._efficiency(done.kind) * done.lanes) + epilogue
+        return core / (self.cores * peak * self._efficiency(done.kind) * done.lanes) + epilogue_s
 
     def memory_seconds(self, done: Work) -> float:
         """Bytes over the bandwidth of the level the working set fits in."""

@@ -12,7 +12,8 @@ from frittata.extract.records import workload_of
 from frittata.backends.jit import Machine, host
 from frittata.backends.llvm import build
 from frittata.terms.cpu_schedules import (L1_DATA_BYTES, bitserial_registers, bitserial_schedule,
-                                          bitserial_tile_registers, bitserial_weight_bytes, registers_for)
+                                          bitserial_tile_registers, bitserial_weight_bytes, registers_for,
+                                          uses_tables)
 from frittata.tuning.model import features
 from tests.backends.llvm.helpers import AVX2_FEATURES
 from frittata.tuning.measure import Job, reference_output, run_job
@@ -66,6 +67,16 @@ def test_a_bitserial_workload_is_a_tuning_task_whose_candidates_run_exactly():
     assert max(s[1][1] for s in space) == 10  # 10 counters, 2 split nibbles, table, mask, temporary: 15 of 16
     result = run_job(Job(workload, space[-1], 1, reference_output(workload, 0), repeat=2, warmup=1))
     assert result.error is None and result.seconds > 0
+
+
+def test_an_untiled_table_kernel_conv_is_not_a_task_its_tiled_forms_are():
+    """AVX2 runs a 2-bit-activation, 1-bit-weight conv with the default schedule on the table
+    kernel, and any explicit schedule on the nibble kernel: a measured "default" candidate would
+    time the nibble kernel and price the table kernel with it, so the untiled node is no task."""
+    plain, tiled = _conv(bits=2), _conv((("pixels", 1), ("blocks", 8)), bits=2)
+    assert uses_tables(plain.op, plain.attrs, plain.args[0].type, plain.args[1].type, True, 8)
+    assert workload_of(_info(plain), 8) is None
+    assert workload_of(_info(tiled), 8) is not None and workload_of(_info(plain), 16) is not None
 
 
 def test_the_learned_model_counts_a_tiles_registers_as_the_kernels_do():

@@ -74,3 +74,17 @@ def test_user_models_go_through_the_protocol(seconds):
     assert model.node_cost(None) == seconds and model.name == "<lambda>"
     assert as_cost_model(CPU) is CPU
     assert program_cost(Program({"y": T.relu(T.var("x", (4,)))}), model) == pytest.approx(2 * seconds)
+
+
+def test_a_winograd_epilogue_is_not_priced_apart():
+    """Winograd's price has no epilogue term, so none of it is the epilogue's (a measured ratio
+    then scales all of it); a direct conv's relu epilogue is a positive part of its price."""
+    model = CpuModel(vector_lanes=8)
+    x, w, b = T.var("x", (1, 64, 28, 28)), T.param("w", np.zeros((64, 64, 3, 3), np.float32)), T.param(
+        "b", np.zeros(64, np.float32))
+    wino = T.winograd_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",),), tile=4)
+    direct = T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",), ("sigmoid",)))
+    infos = [NodeInfo(t.op, t.attrs, t.type, tuple(a.type for a in t.args), False, (False, True, True))
+             for t in (wino, direct)]
+    assert model.epilogue_seconds(infos[0]) == 0.0
+    assert 0.0 < model.epilogue_seconds(infos[1]) < model.node_cost(infos[1])

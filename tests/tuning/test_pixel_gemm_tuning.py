@@ -49,7 +49,8 @@ def test_a_small_pointwise_convolution_is_a_task_whose_default_is_the_pixel_gemm
     attrs = {"groups": 1, "strides": (1, 1), "pads": (0, 0, 0, 0)}
     assert takes_pixel_gemm(TensorType((12, 20, 1, 1), "float32"), TensorType((1, 12, 7, 7), "float32"), attrs, True)
     assert task.proposed[0] in _pixel_gemm(space)
-    assert {dict(s)["n_block"] for s in _pixel_gemm(space)} == ({lanes, 2 * lanes} if lanes < 12 else {lanes})
+    # the tuner's blocks stop at one vector of the 12 channels on AVX-512; the default's is two
+    assert {dict(s)["n_block"] for s in _pixel_gemm(space)} == {lanes, 2 * lanes}
     assert len(_pixel_gemm(space)) < len(space)
 
 

@@ -65,6 +65,8 @@ from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View, contiguous, padded
+from frittata.errors import LoweringError
+from frittata.terms.bitserial import EPILOGUE_STEPS
 from frittata.terms.cpu_schedules import (L1_DATA_BYTES, TABLE_BLOCKS, TABLE_CHANNELS, TABLE_PIXELS,
                                           bitserial_schedule, nibble_counters, uses_nibbles, uses_tables)
 from frittata.terms.ops import Op
@@ -596,6 +598,11 @@ class Emitter:
                 case ("cast", dtype) if dtype != "int32":
                     narrow = b.trunc(value, ir.VectorType(ltype(dtype), g.v))
                     value = b.sext(narrow, vec) if SIGNED[dtype] else b.zext(narrow, vec)
+                case ("shift", 0) | ("cast", "int32"):
+                    pass
+                case _:
+                    raise LoweringError(f"bitserial_conv2d epilogue: expected a step of {EPILOGUE_STEPS}, "
+                                        f"got {step}")
         return value
 
     def value_address(self, n, o, oh, ow, channel) -> ir.Value:
@@ -628,6 +635,7 @@ class TableEmitter(Emitter):
 
     def __init__(self, k: Kernel, g: Geometry, x: View, weights: ir.Value, out: View, bipolar: bool,
                  tables: ir.Value) -> None:
+        assert g.a <= 2 and g.b == 1, f"the table kernel takes <= 2 activation planes and 1 weight plane, got {g}"
         self.k, self.g, self.x, self.weights, self.out, self.bipolar = k, g, x, weights, out, bipolar
         self.tables = tables
         self.word, self.wtype, self.nibbles = "int64", I64, True
