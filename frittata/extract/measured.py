@@ -81,9 +81,10 @@ class MeasuredCost:
     times: dict[tuple[str, Schedule], float] = field(init=False)
     scale: float = field(init=False)
     scales: dict[tuple, float] = field(init=False)
-    """Median ratio measured / analytical per contraction `geometry`."""
+    """Median ratio measured / analytical per contraction `geometry`, both less the model's
+    epilogue price (`scaled`)."""
     loop_scales: dict[tuple, float] = field(init=False)
-    """Median ratio measured / analytical per contraction `geometry` and schedule (`loops`)."""
+    """The same ratio per contraction `geometry` and schedule (`loops`)."""
 
     def __post_init__(self) -> None:
         self.times = self.records.measured(self.device)

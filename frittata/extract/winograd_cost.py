@@ -57,7 +57,10 @@ def sandwich_ops(m: int, which: str) -> int:
 
 def blocks_started(blocks: int, groups: int, cores: int) -> int:
     """The most blocks one core transforms: the cores split the blocks x groups items into
-    contiguous shares (block-major), and a core transforms each block its share touches."""
+    contiguous shares (block-major), and a core transforms each block its share touches. The
+    kernel takes the items in chunks from the team's work counter (`Kernel.chunks`), so the
+    shares are an approximation: a core that takes more, smaller runs of items starts at most
+    one block more per run."""
     items = blocks * groups
     shares = [(items * t // cores, items * (t + 1) // cores) for t in range(cores)]
     return max((hi - 1) // groups - lo // groups + 1 if hi > lo else 0 for lo, hi in shares)

@@ -479,7 +479,8 @@ def is_winograd(schedule: Schedule) -> bool:
 
 
 def is_pixel_gemm(schedule: Schedule) -> bool:
-    """Whether `schedule` runs the pixel GEMM of a small pointwise convolution."""
+    """Whether `schedule` runs the pixel GEMM of a pointwise convolution (a small one by
+    default, `takes_pixel_gemm`; any size when a tiled schedule spells its blocks)."""
     return schedule.get("kernel") == PIXEL_GEMM
 
 

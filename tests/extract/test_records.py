@@ -46,6 +46,15 @@ def test_merge_keeps_each_measurement_once_and_best_is_the_fastest():
     assert (conv_workload().key, conv_schedule(6, 1, 16)) in merged.tried(DEVICE)
 
 
+def test_best_is_the_schedule_of_the_shortest_median_not_the_luckiest_run():
+    """oc_block 8 measured 1.0e-4 once, then 3e-4 and 2.8e-4 (median 2.8e-4); oc_block 4 twice
+    near 2e-4: extraction prices the medians, so best is oc_block 4 (its fastest run)."""
+    log = Records([record(1e-4, oc=8), record(3e-4, oc=8, at=2.0), record(2.8e-4, oc=8, at=3.0),
+                   record(2.1e-4, oc=4), record(1.9e-4, oc=4, at=2.0)])
+    best = log.best(DEVICE)[conv_workload().key]
+    assert dict(best.schedule)["oc_block"] == 4 and best.seconds == 1.9e-4
+
+
 def test_failed_records_are_tried_but_never_best():
     log = Records([record(None, oc=6), record(3e-4, oc=4)])
     assert log.best(DEVICE)[conv_workload().key].seconds == 3e-4

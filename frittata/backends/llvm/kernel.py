@@ -76,13 +76,14 @@ class Kernel:
                 yield index
 
     @contextmanager
-    def chunks(self, total: int, count: int = TAKE_CHUNKS) -> Iterator[tuple[ir.Value, ir.Value]]:
-        """[first, end) of each chunk of range(total) this thread takes: total // count
+    def chunks(self, total: int) -> Iterator[tuple[ir.Value, ir.Value]]:
+        """[first, end) of each chunk of range(total) this thread takes: total // TAKE_CHUNKS
         consecutive items (at least one) at a time from the team's work counter (an atomic add)
         until none are left, so a thread the OS deschedules holds up only the items it has
         taken, where a static split (`split`) makes the others wait at the barrier for its whole
         share. A team of one takes all the items as one chunk (the loops inside a chunk may keep
-        data in cache across its items: the GEMM's row blocks sweep all of a chunk's panels).
+        data in cache across its items: Winograd keeps a block's transformed input across the
+        chunk's items of that block).
         The barrier zeroes the counter, so a kernel takes from it in one loop between two
         barriers at most. A WebAssembly module (one thread, a barrier that does nothing) runs
         range(total) as one chunk.
@@ -94,7 +95,7 @@ class Kernel:
             yield i64(0), i64(total)
             return
         alone = b.icmp_signed("==", self.nthreads, ir.Constant(I32, 1))
-        chunk = b.select(alone, ir.Constant(I32, max(1, total)), ir.Constant(I32, max(1, total // count)))
+        chunk = b.select(alone, ir.Constant(I32, max(1, total)), ir.Constant(I32, max(1, total // TAKE_CHUNKS)))
         work = b.gep(self.state, [i64(2)], source_etype=I32)
         claim = b.append_basic_block("take.claim")
         body = b.append_basic_block("take.body")
