@@ -98,15 +98,17 @@ ROUNDS = 9
 
 def alternated(sides: dict, repeat: int, clock) -> tuple[dict[str, float], float]:
     """Median milliseconds of each side on `clock`, the sides timed in turn for ROUNDS rounds (so
-    all meet the same load on a shared machine; one warm-up call each first), and the median over
+    all meet the same load on a shared machine; one warm-up call each first; each round starts
+    with the next side, so no side always runs first), and the median over
     the rounds of the untuned / tuned ratio of that round's medians (the paired speed-up)."""
     for run in sides.values():
         run()
     times: dict[str, list[float]] = {side: [] for side in sides}
     ratios = []
-    for _ in range(ROUNDS):
+    order = list(sides.items())
+    for round_ in range(ROUNDS):
         medians = {}
-        for side, run in sides.items():
+        for side, run in order[round_ % len(order):] + order[:round_ % len(order)]:
             runs = []
             for _ in range(max(3, repeat // ROUNDS)):
                 begin = clock()

@@ -60,7 +60,7 @@ class TaskReport:
     best_seconds: float | None = None
     best_schedule: Schedule | None = None
     confirmed: int = 0
-    """Re-measurements of the best and the default schedule (see the module docstring)."""
+    """Successful re-measurements of the best and the default schedule (see the module docstring)."""
     stop: str = "not started (budget spent)"
     curve: list[float] = field(default_factory=list)
     """Best GFLOP/s after each trial of this task (0 before the first success)."""
@@ -222,11 +222,12 @@ class _Session:
         if default is None or tr.best_schedule in (None, default[1]) or (key, default[1]) not in times:
             return
         schedules = [tr.best_schedule, default[1]]
-        jobs = [Job(task.workload, s, self.device.threads, reference_output(task.workload, 0)) for s in schedules]
+        reference = reference_output(task.workload, 0)
+        jobs = [Job(task.workload, s, self.device.threads, reference) for s in schedules]
         for schedule, result in zip(schedules, self.runner.run(jobs)):
             self.report.records.append(Record(task.workload, schedule, self.device.key, self.device.target(),
                                               result.seconds, result.error, time.time()), self.path)
-            tr.confirmed += 1
+            tr.confirmed += result.error is None
 
     def _pick(self, task: Task, left: list[Schedule], n: int) -> list[Schedule]:
         proposed = [s for s in left if s in task.proposed]
