@@ -599,7 +599,7 @@ class Emitter:
                     narrow = b.trunc(value, ir.VectorType(ltype(dtype), g.v))
                     value = b.sext(narrow, vec) if SIGNED[dtype] else b.zext(narrow, vec)
                 case ("shift", 0) | ("cast", "int32"):
-                    pass
+                    continue  # no-ops on the int32 accumulator
                 case _:
                     raise LoweringError(f"bitserial_conv2d epilogue: expected a step of {EPILOGUE_STEPS}, "
                                         f"got {step}")
