@@ -19,9 +19,9 @@ import math
 
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import lane_fraction
-from frittata.terms.cpu_schedules import (MAX_BITSERIAL_BLOCKS, TABLE_BLOCKS, TABLE_CHANNELS, bitserial_schedule,
+from frittata.terms.cpu_schedules import (MAX_BITSERIAL_BLOCKS, TABLE_CHANNELS, bitserial_schedule,
                                           bitserial_tile_registers, bitserial_weight_bytes, registers_for,
-                                          streams_weights, uses_nibbles, uses_tables)
+                                          streams_weights, table_blocks, uses_nibbles, uses_tables)
 from frittata.terms.dtypes import TensorType
 
 NIBBLE_PAIRS_PER_CYCLE = 1.9
@@ -90,7 +90,7 @@ def bitserial_seconds(info: NodeInfo, cores: int, word_pairs_per_core: float, la
     a = x.shape[-2]
     if uses_tables(info.op, info.attrs, x, w, constant, lanes):
         lookups = out.size * math.prod(w.shape[1:])
-        busy = lane_fraction(w.shape[0], TABLE_CHANNELS * min(TABLE_BLOCKS, -(-w.shape[0] // TABLE_CHANNELS)))
+        busy = lane_fraction(w.shape[0], TABLE_CHANNELS * table_blocks(w.shape[0]))
         return lookups / (cores * word_pairs_per_core * TABLE_EFFICIENCY * busy)
     pairs = out.size * a * math.prod(w.shape[1:])
     tile = tile_efficiency(w, a, schedule["pixels"], schedule["blocks"], nibbles, lanes)

@@ -89,6 +89,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from frittata.terms.bitserial import WORD_BITS
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
@@ -388,17 +389,31 @@ TABLE_PIXELS, TABLE_BLOCKS = 2, 4
 weight vectors, 2 tables)."""
 
 
+def table_blocks(channels: int) -> int:
+    """The table kernel's channel blocks per tile for `channels` output channels: TABLE_BLOCKS,
+    fewer when the channels fill fewer blocks."""
+    return min(TABLE_BLOCKS, -(-channels // TABLE_CHANNELS))
+
+
+def table_word_sum(planes: int) -> int:
+    """The most one 64-bit activation word of `planes` planes adds to a channel's table-kernel
+    sum: its 64 bits times the largest activation, 2^planes - 1 (also what its 16 lookups add to
+    a byte counter: 16 nibbles of at most 4 bits each)."""
+    return WORD_BITS["int64"] * ((1 << planes) - 1)
+
+
 def uses_tables(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, w: TensorType, constant: bool,
                 lanes: int) -> bool:
     """Whether a bit-serial contraction runs AVX2's activation-indexed table kernel: a nibble-lookup
     convolution with the default schedule, two activation planes and one weight plane, whose
-    window's sums fit its 16-bit counters (window bits times the largest activation, 3, at most
+    window's sums fit its 16-bit counters (its words times `table_word_sum(2)` at most
     TABLE_SUM_LIMIT). One lookup counts both planes, so it does half the nibble kernel's work;
     with one plane it does the same work plus its counters' flushes, so the nibble kernel keeps
-    those (measured in `frittata.backends.llvm.bitserial`)."""
+    those (measured in `frittata.backends.llvm.bitserial_tables`)."""
     if op != Op.BITSERIAL_CONV2D or dict(attrs).get("schedule") or not uses_nibbles(lanes, x.dtype, constant):
         return False
-    return w.shape[-2] == 1 and x.shape[-2] == 2 and math.prod(w.shape[1:3]) * w.shape[-1] * 64 * 3 <= TABLE_SUM_LIMIT
+    window_words = math.prod(w.shape[1:3]) * w.shape[-1]
+    return w.shape[-2] == 1 and x.shape[-2] == 2 and window_words * table_word_sum(2) <= TABLE_SUM_LIMIT
 
 
 def bitserial_schedule(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, w: TensorType, constant: bool,

@@ -1,0 +1,488 @@
+"""The loops of a bit-serial kernel as LLVM IR: rows, tile groups, register tiles, the word
+step of both popcount paths, byte counters and their flushes, the epilogue and the stores (the
+layout and the arithmetic are in `frittata.backends.llvm.bitserial`'s docstring).
+
+Padding columns read as 0 words (a select after a clamped load), which contribute nothing.
+
+A bias and an integer epilogue (relu, clip, rounding shift, casts) are applied to each block's
+vector of sums before it is stored, in int32 (a cast wraps to its dtype and extends back), so
+the output is the requantized tensor itself. A bias that is a parameter is padded at compile
+time to whole tiles and read as vectors; a computed one lane by lane at a clamped channel.
+
+The output is NCHW, so a tile's channels are as many planes: stored in place, each of its values
+goes to its own page. Where the planes are large (`STAGE_PLANE_BYTES`), a tile's values go to a
+small per-thread buffer instead, [channel of the tile group][2 chunks of STAGE_PIXELS
+pixels], and each completed chunk of a row is copied out with one vector store per channel
+(the row's last, shorter chunk element by element); two chunks, because a tile of several
+pixels may finish one chunk and start the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from frittata.backends.llvm.expr import load
+from frittata.backends.llvm.irutil import (I32, I64, element_ptr, entry_alloca, for_range, i64, if_then, intrinsic,
+                                           ltype, smin)
+from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.micro import splat
+from frittata.backends.llvm.reduce import _unflatten
+from frittata.backends.llvm.views import View
+from frittata.errors import LoweringError
+from frittata.terms.bitserial import EPILOGUE_STEPS
+from frittata.terms.cpu_schedules import L1_DATA_BYTES, bitserial_schedule, nibble_counters
+from frittata.terms.ops import Op
+from frittata.terms.term import Term
+
+BYTES = ir.VectorType(ir.IntType(8), 32)
+WEIGHT_CACHE_BYTES = L1_DATA_BYTES // 2
+"""Weights of the tiles walked together over the rows: half of the L1 data cache, the other
+half for the input rows they read."""
+NIBBLE_COUNTS = [bin(n).count("1") for n in range(16)]
+LOW_NIBBLES = 0x0F0F0F0F0F0F0F0F
+BYTE_ROOM = 255
+STAGE_PIXELS = 8
+"""Pixels of a row per copied chunk: 32 bytes of int32 per channel, one AVX2 store."""
+STAGE_PLANE_BYTES = 32 * 1024
+"""Output planes from which a tile's values are staged. On one Zen 3 core (CPU time, medians):
+planes of 112x112 int32 (49 KiB) A1W1 64 -> 128 3.7 -> 3.1 ms, A2W1 5.9 -> 5.2 ms, A1W1 64 ->
+64 2.0 -> 1.5 ms; planes of 56x56 (12 KiB) 0-8% slower staged (A2W1 128 -> 256 4.9 -> 5.4 ms)."""
+STAGE_BYTES = 16 * 1024
+"""The staging buffer at most (a stack array): past it, values are stored in place."""
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The sizes of a bit-serial contraction seen as a convolution, its channel block V and its
+    register block (`pixels` x `blocks` channel blocks)."""
+
+    n: int
+    o: int
+    oh: int
+    ow: int
+    kh: int
+    kw: int
+    a: int
+    b: int
+    words: int
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    v: int
+    width: int
+    left: int
+    pixels: int
+    blocks: int
+
+    @property
+    def interior(self) -> tuple[int, int]:
+        """[lo, hi): the output columns whose window lies inside the image's columns."""
+        sw, reach = self.strides[1], (self.kw - 1) * self.dilations[1]
+        lo = min(-(-self.left // sw), self.ow)
+        hi = min(self.ow, (self.width - 1 + self.left - reach) // sw + 1)
+        return lo, max(lo, hi)
+
+    @property
+    def tiles(self) -> int:
+        """Tiles of `blocks` channel blocks of V channels covering O (the last one padded)."""
+        return -(-self.o // (self.v * self.blocks))
+
+    @classmethod
+    def of(cls, t: Term, lanes: int) -> Geometry:
+        x, w = t.args[0].type, t.args[1].type
+        schedule = bitserial_schedule(t.op, t.attrs, x, w, t.args[1].op == Op.PARAM, lanes)
+        v, tile = schedule["vec"] // 2, (schedule["pixels"], schedule["blocks"])
+        if t.op == Op.BITSERIAL_DENSE:
+            m = x.size // (x.shape[-1] * x.shape[-2])
+            return cls(m, w.shape[0], 1, 1, 1, 1, x.shape[-2], w.shape[-2], w.shape[-1], (1, 1), (1, 1), v, 1, 0,
+                       *tile)
+        _, o, oh, ow = t.shape
+        return cls(x.shape[0], o, oh, ow, w.shape[1], w.shape[2], x.shape[-2], w.shape[-2], w.shape[-1],
+                   t.attr("strides"), t.attr("dilations"), v, x.shape[2], t.attr("pads")[1], *tile)
+
+
+@dataclass(frozen=True)
+class Epilogue:
+    """What is applied to the sums before they are stored: a bias (a padded parameter's address
+    or a computed operand's view) and the integer epilogue steps."""
+
+    bias: ir.Value | View | None
+    steps: tuple
+
+
+SIGNED = {"int8": True, "uint8": False, "int16": True, "uint16": False, "int32": True}
+"""The dtypes an epilogue casts to, and whether each is signed."""
+
+
+@dataclass
+class Tile:
+    """The accumulators of one register block: per pixel and channel block a vector of 64-bit
+    sums and (nibble lookup) byte counters; per pixel the window's popcount of x (bipolar)."""
+
+    accs: list[list[ir.Value]]
+    counters: list[list[list[ir.Value]]]
+    ones: list[ir.Value]
+
+
+class Emitter:
+    """The loops of one bit-serial kernel (see the module docstring)."""
+
+    def __init__(self, k: Kernel, g: Geometry, x: View, weights: ir.Value, out: View, bipolar: bool,
+                 word: str, nibbles: bool) -> None:
+        self.k, self.g, self.x, self.weights, self.out, self.bipolar = k, g, x, weights, out, bipolar
+        self.word, self.wtype, self.nibbles = word, ltype(word), nibbles
+        self.vec = ir.VectorType(self.wtype, g.v)
+        self.acc_type = ir.VectorType(I64, g.v)
+        self.ctpop1 = intrinsic(k.module, f"llvm.ctpop.i{self.wtype.width}", self.wtype, [self.wtype])
+        if nibbles:
+            self.pshufb = intrinsic(k.module, "llvm.x86.avx2.pshuf.b", BYTES, [BYTES, BYTES])
+        self.counters = nibble_counters(g.a, g.b) if nibbles else 0
+        self.scaled = self.counters == 1
+        self.room = self.byte_room()
+        self.plan = self.flush_plan()
+        self.group = self.tile_group()
+        self.out_type = ltype(out.dtype)
+        self.stage = self.staging_buffer()
+        self.epilogue: Epilogue | None = None
+
+    def byte_room(self) -> int:
+        """Words a byte counter takes before it could pass 255: 8 per word pair, times 2^(i+j)
+        with one scaled counter, else per class of the smaller plane count."""
+        g = self.g
+        weighted = 8 * ((1 << g.a) - 1) * ((1 << g.b) - 1)
+        return BYTE_ROOM // (weighted if self.scaled else 8 * min(g.a, g.b))
+
+    def flush_plan(self) -> tuple[str, int]:
+        """Where byte counters are summed into the accumulators, at most `room` words apart:
+        ("window", 0) once, ("rows", F) every F kernel rows, ("taps", F) every F taps of a row,
+        ("word", 1) every word; ("none", 0) without byte counters."""
+        g = self.g
+        if not self.nibbles:
+            return "none", 0
+        per_row = g.kw * g.words
+        if g.kh * per_row <= self.room:
+            return "window", 0
+        if per_row <= self.room:
+            return "rows", self.room // per_row
+        if g.words <= self.room:
+            return "taps", self.room // g.words
+        return "word", 1
+
+    def rows(self) -> None:
+        """This thread's rows (n, tile group, oh): the columns whose window is inside the image
+        without a column check, the left and right border columns with one."""
+        g, b, group = self.g, self.k.b, self.group
+        lo, hi = self.k.split(g.n * (g.tiles // group) * g.oh)
+        inside, outside = g.interior
+        with for_range(b, lo, hi, name="row") as row:
+            n, outer, oh = _unflatten(b, row, (g.n, g.tiles // group, g.oh))
+            tiles = (b.mul(outer, i64(group)), group)
+            self.segment(n, tiles, oh, 0, inside, True)
+            self.segment(n, tiles, oh, inside, outside, False)
+            self.segment(n, tiles, oh, outside, g.ow, True)
+            if self.stage is not None and g.ow % STAGE_PIXELS:
+                self.copy_chunk(n, tiles[0], oh, i64(g.ow // STAGE_PIXELS), g.ow % STAGE_PIXELS)
+
+    def tile_group(self) -> int:
+        """Tiles whose weights stay in L1 while the rows are walked: the largest divisor of the
+        tile count whose weights fit WEIGHT_CACHE_BYTES (at least 1)."""
+        g = self.g
+        per_tile = g.blocks * g.kh * g.kw * g.b * g.words * g.v * self.wtype.width // 8 * (2 if self.nibbles else 1)
+        fits = [d for d in range(1, g.tiles + 1) if g.tiles % d == 0 and d * per_tile <= WEIGHT_CACHE_BYTES]
+        return max(fits, default=1)
+
+    def segment(self, n, tiles: tuple[ir.Value, int], oh, start: int, stop: int, checked: bool) -> None:
+        """Columns [start, stop) of a row: blocks of `pixels`, then single pixels (the border
+        columns, a few per row, one by one: less code to compile)."""
+        b, r = self.k.b, self.g.pixels
+        blocks = 0 if checked else (stop - start) // r
+        if blocks:
+            with for_range(b, 0, blocks, name="px") as block:
+                self.pixels(n, tiles, oh, b.add(b.mul(block, i64(r)), i64(start)), r, checked)
+        if start + blocks * r < stop:
+            with for_range(b, start + blocks * r, stop, name="one") as ow:
+                self.pixels(n, tiles, oh, ow, 1, checked)
+
+    def pixels(self, n, tiles: tuple[ir.Value, int], oh, ow0, count: int, checked: bool) -> None:
+        """`count` pixels from ow0 against each tile of the group (bipolar weights: the window's
+        popcount of each pixel first, shared by the tiles)."""
+        b = self.k.b
+        ones = [self.window_ones(n, oh, b.add(ow0, i64(p)), checked) for p in range(count)] if self.bipolar else []
+        first, group = tiles
+        with for_range(b, 0, group, name="tile") as inner:
+            self.tile(n, (b.add(first, inner), inner), oh, ow0, count, checked, ones)
+        if self.stage is not None:
+            done = b.udiv(b.add(ow0, i64(count)), i64(STAGE_PIXELS))
+            with if_then(b, b.icmp_unsigned(">", done, b.udiv(ow0, i64(STAGE_PIXELS))), "chunk"):
+                self.copy_chunk(n, first, oh, b.sub(done, i64(1)), STAGE_PIXELS)
+
+    def staging_buffer(self) -> ir.Value | None:
+        """The per-thread buffer a tile group's values wait in until a chunk of the row is
+        complete (see the module docstring), or None: planes under STAGE_PLANE_BYTES, rows
+        shorter than a chunk, a group whose buffer would pass STAGE_BYTES, or tiles wider than a
+        chunk (the buffer's two chunks per row hold a tile only when it spans at most two)."""
+        g, width = self.g, self.out_type.width // 8
+        size = self.group * g.blocks * g.v * 2 * STAGE_PIXELS
+        if (g.oh * g.ow * width < STAGE_PLANE_BYTES or g.ow < STAGE_PIXELS or size * width > STAGE_BYTES
+                or g.pixels > STAGE_PIXELS):
+            return None
+        return entry_alloca(self.k.b, self.out_type, "stage", size)
+
+    def copy_chunk(self, n, first, oh, chunk, pixels: int) -> None:
+        """Copy chunk `chunk` of the row (its first `pixels` pixels) from the staging buffer to
+        out[n, o, oh, :] for each channel o of the tile group from tile `first`."""
+        g, b = self.g, self.k.b
+        channels = g.blocks * g.v
+        base = b.mul(first, i64(channels))
+        count = smin(b, i64(self.group * channels), b.sub(i64(g.o), base))
+        half = b.mul(b.urem(chunk, i64(2)), i64(STAGE_PIXELS))
+        row = ir.VectorType(self.out_type, STAGE_PIXELS)
+        align = self.out_type.width // 8
+        with for_range(b, 0, count, name="copy") as c:
+            source = self.stage_address(c, half)
+            target = self.k.address(self.out, [n, b.add(base, c), oh, b.mul(chunk, i64(STAGE_PIXELS))])
+            if pixels == STAGE_PIXELS:
+                b.store(b.load(source, typ=row, align=align), target, align=align)
+            for p in range(pixels if pixels < STAGE_PIXELS else 0):
+                value = b.load(b.gep(source, [i64(p)], source_etype=self.out_type), typ=self.out_type)
+                b.store(value, b.gep(target, [i64(p)], source_etype=self.out_type))
+
+    def stage_address(self, channel, slot) -> ir.Value:
+        """The staging buffer's element for the tile group's `channel` and slot (pixel mod 2 chunks)."""
+        b = self.k.b
+        return element_ptr(b, self.stage, self.out.dtype, b.add(b.mul(channel, i64(2 * STAGE_PIXELS)), slot))
+
+    def window_ones(self, n, oh, ow, checked: bool) -> ir.Value:
+        """Σ over the window of ctpop(x[n, ih, iw, i, k]) << i: the activations' bits counted for
+        the bipolar correction."""
+        g, b = self.g, self.k.b
+        slot = entry_alloca(b, I64, "ones")
+        b.store(i64(0), slot)
+        (sh, sw), (dh, dw) = g.strides, g.dilations
+        with for_range(b, 0, g.kh, name="or") as r:
+            ih = b.add(b.mul(oh, i64(sh)), b.mul(r, i64(dh)))
+            with self.row_inside(ih):
+                for s in range(g.kw):
+                    iw = b.add(b.mul(ow, i64(sw)), i64(s * dw))
+                    with for_range(b, 0, g.words, name="oword") as word:
+                        for i in range(g.a):
+                            counted = b.call(self.ctpop1, [self.load_x(n, ih, iw, i, word, checked)])
+                            counted = b.zext(counted, I64) if self.wtype.width < 64 else counted
+                            b.store(b.add(b.load(slot), b.shl(counted, i64(i))), slot)
+        return b.load(slot)
+
+    def tile(self, n, tiles: tuple[ir.Value, ir.Value], oh, ow0, count: int, checked: bool,
+             ones: list[ir.Value]) -> None:
+        """One register block: `count` pixels from ow0 by `blocks` channel blocks of tile
+        tiles[0] (tiles[1] in its group); the kernel rows are a loop (the taps of a row and the
+        tile unrolled in it)."""
+        g, b = self.g, self.k.b
+        tile = tiles[0]
+        state = self.new_tile(count, ones)
+        (sh, sw), (dh, dw) = g.strides, g.dilations
+        plan, every = self.plan
+        with for_range(b, 0, g.kh, name="kr") as r:
+            ih = b.add(b.mul(oh, i64(sh)), b.mul(r, i64(dh)))
+            with self.row_inside(ih):
+                for s in range(g.kw):
+                    iws = [b.add(b.mul(b.add(ow0, i64(p)), i64(sw)), i64(s * dw)) for p in range(count)]
+                    with for_range(b, 0, g.words, name="word") as word:
+                        self.step(n, ih, iws, tile, r, s, word, state, checked)
+                        if plan == "word":
+                            self.flush(state)
+                    if plan == "taps" and ((s + 1) % every == 0 or s == g.kw - 1):
+                        self.flush(state)
+            if plan == "rows":
+                with if_then(b, b.icmp_signed("==", b.urem(b.add(r, i64(1)), i64(every)), i64(0)), "flush"):
+                    self.flush(state)
+        if plan == "window" or (plan == "rows" and g.kh % every):
+            self.flush(state)
+        self.store(n, tiles, oh, ow0, state)
+
+    def new_tile(self, count: int, ones: list[ir.Value]) -> Tile:
+        """Zeroed accumulators for `count` pixels (and their window popcounts, bipolar)."""
+        b, blocks = self.k.b, self.g.blocks
+        accs = [[entry_alloca(b, self.acc_type, "acc") for _ in range(blocks)] for _ in range(count)]
+        counters = [[[entry_alloca(b, BYTES, "bytes") for _ in range(self.counters)] for _ in range(blocks)]
+                    for _ in range(count)]
+        for slot in [s for row in accs for s in row]:
+            b.store(ir.Constant(self.acc_type, None), slot)
+        for slot in [s for row in counters for block in row for s in block]:
+            b.store(ir.Constant(BYTES, None), slot)
+        return Tile(accs, counters, ones)
+
+    @contextmanager
+    def row_inside(self, ih: ir.Value) -> Iterator[None]:
+        """The body runs only when input row ih (padded coordinates) is inside the image."""
+        if self.x.bounds is None or self.x.bounds[1] == (0, self.x.shape[1]):
+            yield
+            return
+        b, (top, bottom) = self.k.b, self.x.bounds[1]
+        with if_then(b, b.and_(b.icmp_signed(">=", ih, i64(top)), b.icmp_signed("<", ih, i64(bottom))), "row"):
+            yield
+
+    def load_x(self, n, ih, iw, plane: int, word, checked: bool) -> ir.Value:
+        """x[n, ih, iw, plane, word] in padded coordinates (ih inside the image), 0 in the
+        padding columns; the column is checked only where the window may leave the image."""
+        if self.x.bounds is None:
+            return load(self.k, self.x, [n, ih, iw, i64(plane), word])
+        b, plain = self.k.b, View(self.x.buf, self.x.shape, self.x.offset, self.x.strides)
+        if not checked:
+            return b.load(self.k.address(plain, [n, ih, iw, i64(plane), word]), typ=self.wtype)
+        left, right = self.x.bounds[2]
+        inside = b.and_(b.icmp_signed(">=", iw, i64(left)), b.icmp_signed("<", iw, i64(right)))
+        value = b.load(self.k.address(plain, [n, ih, b.select(inside, iw, i64(left)), i64(plane), word]),
+                       typ=self.wtype)
+        return b.select(inside, value, ir.Constant(self.wtype, 0))
+
+    def step(self, n, ih, iws, tile, r: ir.Value, s: int, word, state: Tile, checked: bool) -> None:
+        """One word of every plane pair, for each pixel and channel block of the tile."""
+        g = self.g
+        for p, iw in enumerate(iws):
+            xs = []
+            for i in range(g.a):
+                value = self.load_x(n, ih, iw, i, word, checked)
+                xs.append(self.split(value) if self.nibbles else [splat(self.k.b, value, g.v)])
+            for m in range(g.blocks):
+                for j in range(g.b):
+                    self.pair(self.weight_vectors(tile, m, r, s, j, word), xs, j, state, p, m)
+
+    def pair(self, weights: list[ir.Value], xs: list[list[ir.Value]], j: int, state: Tile, p: int, m: int) -> None:
+        """Add one weight plane j against every activation plane of pixel p into block m."""
+        b = self.k.b
+        for i, parts in enumerate(xs):
+            if self.nibbles:
+                table = self.table(i + j if self.scaled else 0)
+                low, high = (b.call(self.pshufb, [table, b.and_(xp, wp)]) for xp, wp in zip(parts, weights))
+                slot = state.counters[p][m][0 if self.scaled else i + j]
+                b.store(b.add(b.load(slot), b.add(low, high)), slot)
+                continue
+            ctpop = intrinsic(self.k.module, f"llvm.ctpop.v{self.g.v}i{self.wtype.width}", self.vec, [self.vec])
+            bits = b.call(ctpop, [b.and_(parts[0], weights[0])])
+            wide = b.zext(bits, self.acc_type) if self.wtype.width < 64 else bits
+            shifted = b.shl(wide, ir.Constant(self.acc_type, [i + j] * self.g.v)) if i + j else wide
+            slot = state.accs[p][m]
+            b.store(b.add(b.load(slot), shifted), slot)
+
+    def weight_vectors(self, tile, m: int, r: ir.Value, s: int, j: int, word) -> list[ir.Value]:
+        """wv[tile*M + m, r, s, j, word] (nibbles: its low and high halves, as bytes)."""
+        g, b = self.g, self.k.b
+        ob = b.add(b.mul(tile, i64(g.blocks)), i64(m))
+        at = b.add(b.mul(b.add(b.mul(b.add(b.mul(ob, i64(g.kh)), r), i64(g.kw)), i64(s)), i64(g.b)), i64(j))
+        at = b.add(b.mul(at, i64(g.words)), word)
+        align = self.wtype.width // 8
+        if not self.nibbles:
+            return [b.load(element_ptr(b, self.weights, self.word, b.mul(at, i64(g.v))), typ=self.vec, align=align)]
+        at = b.mul(at, i64(2 * g.v))
+        return [b.bitcast(b.load(element_ptr(b, self.weights, self.word, b.add(at, i64(half * g.v))), typ=self.vec,
+                                 align=align), BYTES) for half in (0, 1)]
+
+    def split(self, value: ir.Value) -> list[ir.Value]:
+        """A word splat to every lane as bytes: its low nibbles, its high nibbles shifted down."""
+        b = self.k.b
+        bytes_ = b.bitcast(splat(b, value, self.g.v), BYTES)
+        mask = ir.Constant(BYTES, [0x0F] * 32)
+        return [b.and_(bytes_, mask), b.and_(b.lshr(bytes_, ir.Constant(BYTES, [4] * 32)), mask)]
+
+    def table(self, shift: int) -> ir.Constant:
+        """The VPSHUFB table of nibble popcounts times 2^shift, in both 128-bit halves."""
+        return ir.Constant(BYTES, [count << shift for count in NIBBLE_COUNTS] * 2)
+
+    def flush(self, state: Tile) -> None:
+        """Add each byte counter, summed by VPSADBW (and shifted by its class), to its
+        accumulator, and zero it."""
+        b = self.k.b
+        psadbw = intrinsic(self.k.module, "llvm.x86.avx2.psad.bw", self.acc_type, [BYTES, BYTES])
+        for accs, counters in zip(state.accs, state.counters):
+            for slot, classes in zip(accs, counters):
+                for c, count in enumerate(classes):
+                    summed = b.call(psadbw, [b.load(count), ir.Constant(BYTES, None)])
+                    shifted = b.shl(summed, ir.Constant(self.acc_type, [c] * self.g.v)) if c else summed
+                    b.store(b.add(b.load(slot), shifted), slot)
+                    b.store(ir.Constant(BYTES, None), count)
+
+    def store(self, n, tiles: tuple[ir.Value, ir.Value], oh, ow0, state: Tile) -> None:
+        """acc (bipolar: 2 acc - (2^B - 1) ones; requantized by the epilogue if there is one) lane
+        by lane into out[n, o, oh, ow0 + p] or its slot of the staging buffer; the lanes of the
+        padding channels past O (in the last tile) are not stored."""
+        g, b = self.g, self.k.b
+        (tile, inner), out_type, spare = tiles, self.out_type, g.tiles * g.blocks * g.v - g.o
+        for p, accs in enumerate(state.accs):
+            ow = b.add(ow0, i64(p))
+            correction = None
+            if state.ones:
+                correction = splat(b, b.mul(state.ones[p], i64((1 << g.b) - 1)), g.v)
+            for m, slot in enumerate(accs):
+                acc = self.sums(slot)
+                if correction is not None:
+                    acc = b.sub(b.shl(acc, ir.Constant(self.acc_type, [1] * g.v)), correction)
+                if self.epilogue is not None:
+                    acc = self.requantize(acc, b.add(b.mul(tile, i64(g.blocks)), i64(m)))
+                for v in range(g.v):
+                    lane = m * g.v + v
+                    o = b.add(b.mul(tile, i64(g.blocks * g.v)), i64(lane))
+                    value = b.extract_element(acc, ir.Constant(I32, v))
+                    value = b.trunc(value, out_type) if out_type.width < value.type.width else value
+                    guard = (if_then(b, b.icmp_signed("<", o, i64(g.o))) if lane >= g.blocks * g.v - spare
+                             else nullcontext())
+                    with guard:
+                        b.store(value, self.value_address(n, o, oh, ow, b.add(b.mul(inner, i64(g.blocks * g.v)),
+                                                                                 i64(lane))))
+
+    def sums(self, slot) -> ir.Value:
+        """A block's accumulated sums as a vector of V int64."""
+        return self.k.b.load(slot)
+
+    def requantize(self, acc: ir.Value, block: ir.Value) -> ir.Value:
+        """The epilogue on channel block `block`'s sums (a vector of V int64): as int32, plus
+        the bias, then each step (a cast wraps to its dtype and extends back to int32)."""
+        g, b, epilogue = self.g, self.k.b, self.epilogue
+        assert epilogue is not None
+        vec = ir.VectorType(I32, g.v)
+
+        def splat_int(n: int) -> ir.Constant:
+            return ir.Constant(vec, [n] * g.v)
+
+        value = b.trunc(acc, vec)
+        if isinstance(epilogue.bias, View):
+            last = i64(g.o - 1)
+            for v in range(g.v):
+                channel = smin(b, b.add(b.mul(block, i64(g.v)), i64(v)), last)
+                lane = b.load(self.k.address(epilogue.bias, [channel]), typ=I32)
+                value = b.add(value, b.insert_element(ir.Constant(vec, None), lane, ir.Constant(I32, v)))
+        elif epilogue.bias is not None:
+            at = element_ptr(b, epilogue.bias, "int32", b.mul(block, i64(g.v)))
+            value = b.add(value, b.load(at, typ=vec, align=4))
+        for step in epilogue.steps:
+            match step:
+                case ("relu",):
+                    value = b.select(b.icmp_signed(">", value, splat_int(0)), value, splat_int(0))
+                case ("clip", lo, hi):
+                    if lo is not None:
+                        bound = splat_int(max(int(lo), -2**31))
+                        value = b.select(b.icmp_signed("<", value, bound), bound, value)
+                    if hi is not None:
+                        bound = splat_int(min(int(hi), 2**31 - 1))
+                        value = b.select(b.icmp_signed(">", value, bound), bound, value)
+                case ("shift", s) if s > 0:
+                    half = b.and_(b.ashr(value, splat_int(s - 1)), splat_int(1))
+                    value = b.add(b.ashr(value, splat_int(s)), half)
+                case ("cast", dtype) if dtype != "int32":
+                    narrow = b.trunc(value, ir.VectorType(ltype(dtype), g.v))
+                    value = b.sext(narrow, vec) if SIGNED[dtype] else b.zext(narrow, vec)
+                case ("shift", 0) | ("cast", "int32"):
+                    continue  # no-ops on the int32 accumulator
+                case _:
+                    raise LoweringError(f"bitserial_conv2d epilogue: expected a step of {EPILOGUE_STEPS}, "
+                                        f"got {step}")
+        return value
+
+    def value_address(self, n, o, oh, ow, channel) -> ir.Value:
+        """Where out[n, o, oh, ow] goes: in place, or the staging buffer's slot of the tile
+        group's `channel` at pixel ow."""
+        if self.stage is None:
+            return self.k.address(self.out, [n, o, oh, ow])
+        return self.stage_address(channel, self.k.b.urem(ow, i64(2 * STAGE_PIXELS)))
