@@ -29,10 +29,12 @@ model says and the pass what the model says, so a large ratio alone made the unf
 cheaper. Every other e-node costs what the analytical model says. `source(info)` says which
 priced an e-node. A schedule other than the workload's default costs SWITCH_MARGIN more than its
 measurement, prediction or scaled price, so it replaces the default only where it was measured
-faster by more than the noise.
+faster by more than the noise. A workload with a verdict (`records.Verdict`: its best schedule
+timed against its default inside the network) runs the schedule the verdict pins: its other
+schedules cost inf (PINNED_OUT), since a kernel measured faster alone can run slower in place.
 
-Invariant: a cost is >= 0 seconds, or inf where the analytical model says inf; it depends only
-on the `NodeInfo` and the records given at construction.
+Invariant: a cost is >= 0 seconds, or inf where the analytical model says inf or a verdict pins
+another schedule; it depends only on the `NodeInfo` and the records given at construction.
 
 `with_recorded_schedules` adds to an e-graph, beside each schedulable e-node, a tiled e-node with
 the fastest recorded schedule of its workload (sound: a tiled op computes its fused op whatever
@@ -58,6 +60,8 @@ from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, blocked_schedule
 from frittata.terms.ops import BY_NAME, Op
 
 MEASURED, LEARNED, SCALED, MODEL = "measured", "learned", "model x scale", "model"
+PINNED_OUT = math.inf
+"""The cost of a schedule of a workload whose verdict pins another: never chosen."""
 SWITCH_MARGIN = 0.05
 """How much faster than its workload's default a schedule must be priced to replace it: its
 price is its time times 1 + SWITCH_MARGIN. Times of one candidate measured again at one
@@ -79,6 +83,8 @@ class MeasuredCost:
     lanes: int
     learned: Predict | None = None
     times: dict[tuple[str, Schedule], float] = field(init=False)
+    pinned: dict[str, Schedule] = field(init=False)
+    """Per workload key, the schedule its verdict pins (`Records.pinned`)."""
     scale: float = field(init=False)
     scales: dict[tuple, float] = field(init=False)
     """Median ratio measured / analytical per contraction `geometry`, both less the model's
@@ -88,6 +94,7 @@ class MeasuredCost:
 
     def __post_init__(self) -> None:
         self.times = self.records.measured(self.device)
+        self.pinned = self.records.pinned(self.device)
         workloads = {r.workload.key: r.workload for r in self.records}
         layers: dict[tuple, list[float]] = {}
         loops: dict[tuple, list[float]] = {}
@@ -113,9 +120,13 @@ class MeasuredCost:
         """`seconds(info)`, times 1 + SWITCH_MARGIN for a schedule other than its workload's
         default, however priced (a scaled one too: else the same loops without the epilogue,
         scaled by that schedule's measured ratio, plus a separate pass undercut the measured
-        fused kernel by the margin)."""
+        fused kernel by the margin); PINNED_OUT for a schedule other than its verdict's."""
         found = workload_of(info, self.lanes)
-        return self.seconds(info) * (1.0 if found is None else self._switch(*found))
+        if found is None:
+            return self.seconds(info)
+        if self.pinned.get(found[0].key, found[1]) != found[1]:
+            return PINNED_OUT
+        return self.seconds(info) * self._switch(*found)
 
     def seconds(self, info: NodeInfo) -> float:
         """What `source(info)` says `info` takes."""

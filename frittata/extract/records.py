@@ -14,6 +14,12 @@ with one *schedule* on one *device*, or why it could not run. A line is
 `error` (build failure, crash, timeout, wrong result) has `seconds` null. The device key names
 everything a measurement depends on (LLVM's CPU name, vector lanes, threads, a hash of the CPU
 features), so records measured on one machine price kernels on any machine of the same kind.
+
+A log may also hold *verdicts*, lines `{"version": 1, "verdict": {...}}`: the outcome of timing
+a workload's best schedule against its default inside the compiled network (`Verdict`; the
+tuner's in-network check). A verdict pins the schedule its workload runs on its device:
+`Records.pinned` gives it, `Records.best` answers with it, and measured-cost extraction prices
+the workload's other schedules out. The latest verdict of a workload counts.
 """
 
 from __future__ import annotations
@@ -167,11 +173,58 @@ class Record:
                               f"seconds, error, timestamp), got {type(problem).__name__}: {problem}") from None
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """A workload's `candidate` schedule timed against its `default` in the compiled network:
+    `kept` when it won there; `gain` the median over paired rounds of the default's time / the
+    candidate's, less 1; `noise` the half-width of that median's interval (`rounds` rounds)."""
+
+    workload: Workload
+    device: str
+    candidate: Schedule
+    default: Schedule
+    kept: bool
+    gain: float
+    noise: float
+    rounds: int
+    timestamp: float
+    version: int = RECORD_VERSION
+
+    @property
+    def schedule(self) -> Schedule:
+        """The schedule the workload runs: the candidate if kept, else the default."""
+        return self.candidate if self.kept else self.default
+
+    def to_json(self) -> dict:
+        return {"version": self.version, "verdict": {
+            "workload": self.workload.to_json(), "device": self.device,
+            "candidate": [[k, v] for k, v in self.candidate], "default": [[k, v] for k, v in self.default],
+            "kept": self.kept, "gain": self.gain, "noise": self.noise, "rounds": self.rounds,
+            "timestamp": self.timestamp}}
+
+    @classmethod
+    def from_json(cls, data: dict, where: str) -> Verdict:
+        """A verdict from its JSON line; TuningError naming `where` if a field is missing or wrong."""
+        try:
+            version, body = int(data["version"]), data["verdict"]
+            if version != RECORD_VERSION:
+                raise TuningError(f"{where}: expected record version {RECORD_VERSION}, got {version}")
+            return cls(Workload.from_json(body["workload"]), str(body["device"]),
+                       normalize_schedule(body["candidate"]), normalize_schedule(body["default"]),
+                       bool(body["kept"]), float(body["gain"]), float(body["noise"]), int(body["rounds"]),
+                       float(body["timestamp"]), version)
+        except (KeyError, TypeError, ValueError) as problem:
+            raise TuningError(f"{where}: expected a verdict (workload, device, candidate, default, kept, gain, "
+                              f"noise, rounds, timestamp), got {type(problem).__name__}: {problem}") from None
+
+
 @dataclass
 class Records:
-    """An ordered collection of records: load, append, merge, and the best per workload."""
+    """An ordered collection of records and verdicts: load, append, merge, and the best per
+    workload. Iterating yields the records (measurements) only."""
 
     records: list[Record] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -181,12 +234,13 @@ class Records:
 
     @classmethod
     def load(cls, path: str | Path) -> Records:
-        """Every record of a JSONL file (blank lines skipped); TuningError at `path:line` otherwise."""
+        """Every record and verdict of a JSONL file (blank lines skipped); TuningError at
+        `path:line` otherwise."""
         try:
             text = Path(path).read_text()
         except OSError as problem:
             raise TuningError(f"tuning records: expected a readable JSONL file at {path}, got {problem}") from None
-        found = []
+        found, verdicts = [], []
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
@@ -196,8 +250,11 @@ class Records:
                 raise TuningError(f"{path}:{number}: expected one JSON object per line, got {problem}") from None
             if not isinstance(data, dict):
                 raise TuningError(f"{path}:{number}: expected a JSON object, got {type(data).__name__}")
-            found.append(Record.from_json(data, f"{path}:{number}"))
-        return cls(found)
+            if "verdict" in data:
+                verdicts.append(Verdict.from_json(data, f"{path}:{number}"))
+            else:
+                found.append(Record.from_json(data, f"{path}:{number}"))
+        return cls(found, verdicts)
 
     @classmethod
     def from_any(cls, source: Records | str | Path | Iterable[Record]) -> Records:
@@ -209,29 +266,43 @@ class Records:
         return cls(list(source))
 
     def digest(self) -> str:
-        """A hash of the records' content (what the compile cache keys a compile with records by)."""
-        text = "".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in self.records)
+        """A hash of the content (what the compile cache keys a compile with records by)."""
+        text = "".join(json.dumps(line, sort_keys=True) + "\n" for line in self._lines())
         return hashlib.sha256(text.encode()).hexdigest()
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text("".join(json.dumps(r.to_json()) + "\n" for r in self.records))
+        Path(path).write_text("".join(json.dumps(line) + "\n" for line in self._lines()))
 
-    def append(self, record: Record, path: str | Path | None = None) -> None:
-        """Add `record`; with `path`, also append its line to that file (a run's log)."""
-        self.records.append(record)
+    def _lines(self) -> list[dict]:
+        """The JSON objects of the records, then of the verdicts."""
+        return [r.to_json() for r in self.records] + [v.to_json() for v in self.verdicts]
+
+    def append(self, record: Record | Verdict, path: str | Path | None = None) -> None:
+        """Add `record` (or a verdict); with `path`, also append its line to that file (a run's log)."""
+        if isinstance(record, Verdict):
+            self.verdicts.append(record)
+        else:
+            self.records.append(record)
         if path is not None:
             with open(path, "a") as log:
                 log.write(json.dumps(record.to_json()) + "\n")
 
     def merge(self, *others: Records) -> Records:
-        """These records and the others', each (workload, schedule, device, timestamp) once."""
+        """These records and verdicts and the others', each record (workload, schedule, device,
+        timestamp) and each verdict once."""
         seen, merged = set(), []
         for record in [*self.records, *(r for other in others for r in other)]:
             identity = (record.workload.key, record.schedule, record.device, record.timestamp)
             if identity not in seen:
                 seen.add(identity)
                 merged.append(record)
-        return Records(merged)
+        verdicts = list(dict.fromkeys([*self.verdicts, *(v for other in others for v in other.verdicts)]))
+        return Records(merged, verdicts)
+
+    def pinned(self, device: str) -> dict[str, Schedule]:
+        """Per workload key, the schedule its latest verdict on `device` says it runs."""
+        return {v.workload.key: v.schedule for v in sorted(self.verdicts, key=lambda v: v.timestamp)
+                if v.device == device}
 
     def measured(self, device: str) -> dict[tuple[str, Schedule], float]:
         """(workload key, schedule) -> median seconds of its successful records on `device`."""
@@ -249,13 +320,14 @@ class Records:
     def best(self, device: str) -> dict[str, Record]:
         """Per workload key, the fastest successful record on `device` of the schedule whose
         median (`measured`, what extraction prices) is the shortest: a schedule measured again
-        (the tuner's confirmation) is judged by its median, not by its luckiest run."""
-        medians = self.measured(device)
+        (the tuner's confirmation) is judged by its median, not by its luckiest run. A workload
+        with a verdict: the fastest record of the schedule it pins."""
+        medians, pinned = self.measured(device), self.pinned(device)
         best: dict[str, Record] = {}
         for record in self.records:
-            if record.device != device or not record.ok:
-                continue
             key = record.workload.key
+            if record.device != device or not record.ok or pinned.get(key, record.schedule) != record.schedule:
+                continue
             held = best.get(key)
             ours, theirs = medians[key, record.schedule], None if held is None else medians[key, held.schedule]
             if theirs is None or (ours, record.seconds) < (theirs, held.seconds):  # type: ignore[union-attr]

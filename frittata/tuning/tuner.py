@@ -26,6 +26,9 @@ records, so a best that won by a lucky measurement regresses toward its time, an
 (measured once, first, when the machine may have been busier) gets a second time taken beside
 it. On a shared machine the best of 8 candidates often won that way: a MobileNetV2 layer's
 default measured 402 us and its best 325, both measured again 296 and 334 (one thread, load ~5).
+Then the best schedules still other than their defaults are timed against them inside the
+compiled network (`in_network.check_in_network`), and each keeps its place only if it wins
+there by more than the measured noise; the verdicts are logged with the records.
 """
 
 from __future__ import annotations
@@ -41,12 +44,15 @@ from frittata.errors import TuningError
 from frittata.extract.records import Record, Records, Schedule, infer_output, workload_of
 from frittata.terms.program import Program
 from frittata.tuning.device import Device, host_device
+from frittata.tuning.in_network import NetworkCheck, check_in_network
 from frittata.tuning.measure import Job, reference_output
 from frittata.tuning.model import RankModel
 from frittata.tuning.runners import LocalRunner, Runner
 from frittata.tuning.tasks import Task, gflops, tasks_of
 
 SEARCHES = ("learned", "random")
+IN_NETWORK_SECONDS = 60.0
+"""Seconds the in-network check's rounds may take at most."""
 
 
 @dataclass
@@ -75,6 +81,8 @@ class TuneReport:
     records: Records
     stop: str = ""
     seconds: float = 0.0
+    network: NetworkCheck | None = None
+    """The in-network check of the tasks' best schedules (None when not run)."""
 
     @property
     def trials(self) -> int:
@@ -93,6 +101,8 @@ class TuneReport:
         untouched = sum(not t.trials and not t.resumed for t in self.tasks)
         if untouched:
             lines.append(f"  {untouched} more tasks not measured (budget spent first)")
+        if self.network is not None:
+            lines.append(str(self.network))
         return "\n".join(lines)
 
 
@@ -110,8 +120,9 @@ def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: 
     `records` is the JSONL log (appended as measurements arrive; with `resume`, what it holds
     for this device is not measured again); `runner` a `LocalRunner` (default) or `RayRunner`;
     `max_tasks` tunes only the first tasks (the costliest the analytical extraction uses);
-    `confirm` measures each task's best and default once more (see the module docstring; off for
-    comparing searches trial by trial).
+    `confirm` measures each task's best and default once more, then times the best against the
+    default in the compiled network (see the module docstring; off for comparing searches trial
+    by trial).
     """
     if target != "llvm":
         raise TuningError(f"tune: expected target 'llvm' (kernels are measured on the host), got {target!r}")
@@ -127,11 +138,15 @@ def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: 
     own_runner = runner is None
     runner = runner or LocalRunner()
     session = _Session(report, runner, records, search, batch, early_stop, epsilon, progress, seed, device, confirm)
+    deadline = None if time_limit is None else start + time_limit
     try:
-        report.stop = session.run(trials, None if time_limit is None else start + time_limit)
+        report.stop = session.run(trials, deadline)
     finally:
         if own_runner:
             runner.close()
+    if confirm and (deadline is None or time.perf_counter() < deadline):
+        left = IN_NETWORK_SECONDS if deadline is None else min(IN_NETWORK_SECONDS, deadline - time.perf_counter())
+        report.network = check_in_network(program, log, device, records, time_limit=left)
     report.seconds = time.perf_counter() - start
     return report
 

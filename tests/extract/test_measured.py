@@ -182,3 +182,29 @@ def test_a_schedule_replaces_the_default_only_when_measured_faster_by_more_than_
         kernel = _kernel(module)
         assert (tuple(schedule_of(kernel).items()) if kernel.op == Op.TILED_CONV2D else default) == chosen
         assert dict(kernel.attrs)["epilogue"] == (("relu",),)  # the margin is no reason to unfuse
+
+
+def test_a_verdict_of_the_in_network_check_pins_the_schedule_extraction_runs():
+    """Another schedule measured 20% faster alone replaces the default, unless a verdict rejected
+    it in the network; a verdict that kept it changes nothing. Either way the pinned workload's
+    other schedules cost inf."""
+    import math
+
+    from frittata.extract.measured import SWITCH_MARGIN, MeasuredCost
+    from frittata.extract.records import Verdict, workload_of
+
+    device = host_device(1)
+    default = workload_of(infer_output(conv_workload()), device.lanes)[1]
+    other = conv_schedule(2, 1, 8, parallel="pixel")
+    times = {s: 1e-4 for s in _proposed()} | {default: 5e-5, other: 4e-5}
+    for kept, chosen in ((None, other), (False, default), (True, other)):
+        records = _records(times)
+        if kept is not None:
+            records.append(Verdict(conv_workload(), device.key, other, default, kept, 0.0, 0.0, 10, 2.0))
+        module = ft.compile(conv_program(), threads=1, records=records, disable=["algorithm"])
+        kernel = _kernel(module)
+        assert (tuple(schedule_of(kernel).items()) if kernel.op == Op.TILED_CONV2D else default) == chosen
+    cost = MeasuredCost(records, device.key, get_target("llvm").cost_model(), device.lanes)
+    tiled = replace(infer_output(conv_workload()), op=Op.TILED_CONV2D)
+    priced = {s: cost.node_cost(replace(tiled, attrs=tiled.attrs + (("schedule", s),))) for s in (default, other)}
+    assert math.isinf(priced[default]) and priced[other] == pytest.approx(4e-5 * (1 + SWITCH_MARGIN))

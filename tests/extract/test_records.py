@@ -7,7 +7,7 @@ import json
 import pytest
 
 from frittata.errors import TuningError
-from frittata.extract.records import Record, Records, Workload
+from frittata.extract.records import Record, Records, Verdict, Workload
 from tests.tuning.programs import conv_schedule, conv_workload
 
 DEVICE = "llvm/test/8-lanes/2-threads/00000000"
@@ -87,3 +87,34 @@ def test_a_record_with_both_or_neither_time_and_error_is_rejected(tmp_path):
 def test_a_missing_records_file_is_a_tuning_error(tmp_path):
     with pytest.raises(TuningError, match="readable JSONL file"):
         Records.load(tmp_path / "none.jsonl")
+
+
+def verdict(kept: bool, at: float = 2.0, candidate_oc: int = 8) -> Verdict:
+    return Verdict(conv_workload(), DEVICE, conv_schedule(candidate_oc, 1, 16), conv_schedule(4, 1, 16), kept,
+                   0.05 if kept else -0.1, 0.01, 40, at)
+
+
+def test_verdicts_round_trip_merge_and_pin_the_schedule_best_answers_with(tmp_path):
+    """oc_block 8 is fastest alone; a verdict that rejected it in the network pins the default
+    (oc_block 4), a later one that kept it pins oc_block 8 again."""
+    log = Records([record(2e-4, oc=4), record(1e-4, oc=8)])
+    path = tmp_path / "r.jsonl"
+    log.save(path)
+    log.append(verdict(False), path)
+    loaded = Records.load(path)
+    assert loaded.records == log.records and loaded.verdicts == [verdict(False)] and list(loaded) == log.records
+    assert loaded.digest() != Records(log.records).digest()
+    assert loaded.pinned(DEVICE) == {conv_workload().key: conv_schedule(4, 1, 16)} and loaded.pinned("other") == {}
+    assert dict(loaded.best(DEVICE)[conv_workload().key].schedule)["oc_block"] == 4
+    merged = loaded.merge(Records([], [verdict(True, at=3.0)]), loaded)
+    assert merged.verdicts == [verdict(False), verdict(True, at=3.0)]
+    assert dict(merged.best(DEVICE)[conv_workload().key].schedule)["oc_block"] == 8
+
+
+def test_a_malformed_verdict_is_a_tuning_error_naming_the_line(tmp_path):
+    path = tmp_path / "r.jsonl"
+    data = verdict(True).to_json()
+    del data["verdict"]["kept"]
+    path.write_text(json.dumps(record(1e-4).to_json()) + "\n" + json.dumps(data) + "\n")
+    with pytest.raises(TuningError, match=r"r.jsonl:2: expected a verdict .*kept"):
+        Records.load(path)

@@ -88,6 +88,8 @@ def test_a_best_other_than_the_default_is_measured_again_beside_the_default(tmp_
         assert log[0].schedule == default and task.best_schedule != default
         assert [r.schedule for r in log[4:]] == [task.best_schedule, default][:extra]
         assert ("2 confirmed" in str(report)) == confirm
+        # Confirmed, the best is then checked in the compiled network (which runs Winograd here).
+        assert (report.network is not None) == confirm and ("in-network check:" in str(report)) == confirm
 
 
 def test_the_tune_command_refuses_to_overwrite_a_log_and_resumes_it(local_run, tmp_path, capsys, monkeypatch):

@@ -1,0 +1,245 @@
+"""The in-network check: a task's best schedule replaces its default only if it wins in place.
+
+A kernel measured faster alone can run slower inside the network: there its input comes from
+the previous kernel (warm or cold in cache as in the real run), its neighbours compete for the
+caches and its threads wake from the previous kernel's barrier. On this project's AMD EPYC
+(Zen 3, one thread) the kernels a tuned MobileNetV2 swapped in ran 10-18% slower in the network
+than the defaults they replaced, although measured faster alone (the 64 -> 384 1x1 layers at
+14x14: 126 -> 145 us), so tuning lost 3-4% against the untuned module.
+
+`check_in_network` compiles the program twice with the tuning records: "tuned", where
+extraction is free to choose each task's best schedule (the candidates), and "baseline", where
+every candidate's workload is pinned to its default. It times both in turn, round after round,
+the order alternating, and reads each kernel's time from the module's timed run
+(`Module.run_timed`: the compiled network with a time stamp between kernels), so each kernel
+runs after its real predecessor, on its real input, with its real threads. Per candidate, a
+round gives one paired ratio: the baseline's seconds of the workload's kernels over the tuned
+module's.
+
+`decide`, from MIN_ROUNDS rounds on: gain = median ratio - 1, noise = NOTCH * IQR / sqrt(n)
+(the half-width of a notched box plot's notch, an approximate 95% interval of a median:
+McGill, Tukey and Larsen, 1978); KEPT when gain - noise > MIN_GAIN, REJECTED when
+gain + noise < MIN_GAIN, undecided otherwise. The check stops when every candidate is decided,
+the round budget is spent or the time limit passes, and says which; an undecided candidate
+keeps its default (it was not shown to win). Each outcome is logged as a `Verdict`, which pins
+the schedule its workload runs (`Records.pinned`); a candidate a verdict judged is not checked
+again.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from frittata.extract.cost import NodeInfo, term_infos
+from frittata.extract.measured import geometry
+from frittata.extract.records import Records, Schedule, Verdict, Workload, infer_output, workload_of
+from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS
+from frittata.terms.program import Program
+from frittata.tuning.device import Device
+
+KEPT, REJECTED = "kept", "rejected"
+MIN_ROUNDS = 10
+"""Rounds before any decision (a quartile of fewer paired ratios says little)."""
+MAX_ROUNDS = 600
+"""The round budget: at one thread a round of MobileNetV2 (both networks, their kernels timed)
+took about 50 ms on a loaded AMD EPYC (Zen 3)."""
+TIME_LIMIT = 60.0
+"""Seconds the rounds may take at most (compiles not counted)."""
+MIN_GAIN = 0.02
+"""The smallest in-place gain worth a switch from the default (2%)."""
+NOTCH = 1.58
+"""A median's interval half-width in IQRs per sqrt(rounds) (notched box plots)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A workload whose fastest schedule measured alone is not its default."""
+
+    workload: Workload
+    default: Schedule
+    schedule: Schedule
+
+
+@dataclass
+class NetworkCheck:
+    """What the check did: its verdicts, candidates it could not time (and why), rounds, stop."""
+
+    verdicts: list[Verdict] = field(default_factory=list)
+    decisions: dict[str, str | None] = field(default_factory=dict)
+    """Per candidate workload key: KEPT, REJECTED, or None (undecided: it keeps its default)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    rounds: int = 0
+    stop: str = "no candidate (every task's best is its default or was judged before)"
+    whole: float | None = None
+    """Median over the rounds of the baseline network's time over the tuned one's."""
+
+    def __str__(self) -> str:
+        kept = sum(v.kept for v in self.verdicts)
+        whole = "" if self.whole is None else f", whole network baseline / tuned {self.whole:.3f}"
+        lines = [f"in-network check: {len(self.verdicts)} candidates timed in place, {kept} kept, "
+                 f"{self.rounds} rounds{whole}; stopped: {self.stop}"]
+        for v in self.verdicts:
+            decision = self.decisions.get(v.workload.key) or "undecided (keeps its default)"
+            lines.append(f"  {v.workload}: {decision}, in place {v.gain:+.1%} +- {v.noise:.1%}")
+        lines += [f"  {name}: not timed ({why})" for name, why in self.skipped.items()]
+        return "\n".join(lines)
+
+
+def decide(ratios: Sequence[float], min_rounds: int = MIN_ROUNDS) -> tuple[str | None, float, float]:
+    """(KEPT, REJECTED or None when undecided, gain, noise) of paired ratios default / candidate
+    (see the module docstring)."""
+    if not ratios:
+        return None, 0.0, float("inf")
+    q1, median, q3 = np.percentile(ratios, [25, 50, 75])
+    gain, noise = float(median) - 1.0, NOTCH * float(q3 - q1) / len(ratios) ** 0.5
+    if len(ratios) < min_rounds:
+        return None, gain, noise
+    if gain - noise > MIN_GAIN:
+        return KEPT, gain, noise
+    if gain + noise < MIN_GAIN:
+        return REJECTED, gain, noise
+    return None, gain, noise
+
+
+Round = Callable[[int], dict[str, tuple[float, float]]]
+"""Times one round (its index given): per candidate key, (baseline seconds, tuned seconds)."""
+
+
+def run_rounds(keys: Sequence[str], measure: Round, max_rounds: int = MAX_ROUNDS, min_rounds: int = MIN_ROUNDS,
+               deadline: float | None = None) -> tuple[dict[str, list[float]], dict[str, str | None], int, str]:
+    """Paired ratios per key, the decisions, the rounds run and why they stopped."""
+    ratios: dict[str, list[float]] = {key: [] for key in keys}
+    decisions: dict[str, str | None] = dict.fromkeys(keys)
+    for n in range(max_rounds):
+        if deadline is not None and time.perf_counter() >= deadline:
+            return ratios, decisions, n, f"time limit after {n} rounds"
+        for key, (baseline, tuned) in measure(n).items():
+            ratios[key].append(baseline / tuned if tuned > 0 else float("inf"))
+        decisions = {key: decide(values, min_rounds)[0] for key, values in ratios.items()}
+        if all(decisions.values()):
+            return ratios, decisions, n + 1, f"every candidate decided after {n + 1} rounds"
+    return ratios, decisions, max_rounds, f"round budget spent ({max_rounds})"
+
+
+def candidates(records: Records, device: str, lanes: int) -> list[Candidate]:
+    """Per workload, its schedule of the shortest median time alone, where that is not its
+    default (measured too) and no verdict judged it."""
+    medians = records.measured(device)
+    judged = {(v.workload.key, v.candidate) for v in records.verdicts if v.device == device}
+    fastest: dict[str, tuple[float, Schedule]] = {}
+    workloads: dict[str, Workload] = {}
+    for (key, schedule), seconds in medians.items():
+        if key not in fastest or seconds < fastest[key][0]:
+            fastest[key] = (seconds, schedule)
+    for record in records:
+        workloads.setdefault(record.workload.key, record.workload)
+    found = []
+    for key, (_, schedule) in fastest.items():
+        default = workload_of(infer_output(workloads[key]), lanes)
+        if default is not None and default[1] != schedule and (key, default[1]) in medians \
+                and (key, schedule) not in judged:
+            found.append(Candidate(workloads[key], default[1], schedule))
+    return found
+
+
+def check_in_network(program: Program, records: Records, device: Device, path: str | Path | None = None, *,
+                     max_rounds: int = MAX_ROUNDS, time_limit: float = TIME_LIMIT, seed: int = 0) -> NetworkCheck:
+    """Time each candidate against its default inside `program`'s compiled network and log a
+    verdict for each (appended to `records`, and to the log at `path`)."""
+    from frittata.driver import compile as compile_program
+
+    report = NetworkCheck()
+    found = candidates(records, device.key, device.lanes)
+    if not found:
+        return report
+    tuned = compile_program(program, threads=device.threads, records=records)
+    running = _running(tuned, device.lanes)
+    chosen = [c for c in found if (c.workload.key, c.schedule) in running]
+    report.skipped = {str(c.workload): "extraction did not choose it" for c in found if c not in chosen}
+    if not chosen:
+        report.stop = "no candidate runs in the tuned network"
+        return report
+    pins = [Verdict(c.workload, device.key, c.schedule, c.default, False, 0.0, 0.0, 0, time.time()) for c in chosen]
+    baseline = compile_program(program, threads=device.threads,
+                               records=Records(records.records, records.verdicts + pins))
+    layers = [_geometry(infer_output(c.workload)) for c in chosen]
+    steps = (_layer_steps(baseline, layers), _layer_steps(tuned, layers))
+    rng = np.random.default_rng(seed)
+    inputs = {n: rng.standard_normal(t.shape).astype(t.dtype) for n, t in program.inputs.items()}
+    wholes: list[float] = []
+    ratios, report.decisions, report.rounds, report.stop = run_rounds(
+        [c.workload.key for c in chosen], _round_timer((baseline, tuned), steps, inputs, chosen, wholes),
+        max_rounds, deadline=time.perf_counter() + time_limit)
+    report.whole = statistics.median(wholes) if wholes else None
+    for c in chosen:
+        _, gain, noise = decide(ratios[c.workload.key])
+        verdict = Verdict(c.workload, device.key, c.schedule, c.default, report.decisions[c.workload.key] == KEPT,
+                          gain, noise, len(ratios[c.workload.key]), time.time())
+        records.append(verdict, path)
+        report.verdicts.append(verdict)
+    return report
+
+
+def _running(module, lanes: int) -> set[tuple[str, Schedule]]:
+    """(workload key, schedule) of every schedulable kernel `module` runs."""
+    found = (workload_of(info, lanes) for _, info in term_infos(module.program))
+    return {(workload.key, schedule) for workload, schedule in filter(None, found)}
+
+
+def _geometry(info: NodeInfo) -> tuple | None:
+    """The contraction `info` computes (`measured.geometry`), or None if it is none."""
+    if info.op not in CONV_OPS | DENSE_OPS:
+        return None
+    return geometry(info.op, tuple(t.shape for t in info.operands), info.attrs)
+
+
+def _layer_steps(module, layers: list[tuple | None]) -> list[list[int]]:
+    """Per layer (a contraction's `geometry`), the indices of `module`'s timed steps that run it:
+    the contraction's kernels, whatever their fusion or schedule, and the kernels that take their
+    output and are no contraction (an epilogue run as a separate pass)."""
+    from frittata.backends.profile import samples
+
+    infos = dict((id(term), info) for term, info in term_infos(module.program))
+    steps: list[list[int]] = [[] for _ in layers]
+    producers: dict[int, int] = {}
+    for i, sample in enumerate(samples(module.steps, module.program.terms())):
+        if sample.term is None:
+            continue
+        layer = _geometry(infos[id(sample.term)])
+        if layer in layers:
+            producers[id(sample.term)] = layers.index(layer)
+            steps[layers.index(layer)].append(i)
+        elif layer is None:
+            fed = {producers[id(a)] for a in sample.term.args if id(a) in producers}
+            for index in fed:
+                steps[index].append(i)
+    return steps
+
+
+def _round_timer(modules: tuple[Any, Any], steps: tuple[list[list[int]], list[list[int]]], inputs: dict,
+                 chosen: list[Candidate], wholes: list[float]) -> Round:
+    """A `Round` timing the baseline and the tuned module once each (the first alternating, after
+    two warm-up runs of each): per candidate, the seconds of its layer's steps in each; each
+    round's whole-network ratio baseline / tuned is appended to `wholes`."""
+    (base, tune), (base_steps, tune_steps) = modules, steps
+    for _ in range(2):
+        base.run_timed(**inputs)
+        tune.run_timed(**inputs)
+
+    def measure(n: int) -> dict[str, tuple[float, float]]:
+        if n % 2:
+            after, before = tune.run_timed(**inputs)[1], base.run_timed(**inputs)[1]
+        else:
+            before, after = base.run_timed(**inputs)[1], tune.run_timed(**inputs)[1]
+        wholes.append(float(before.sum() / after.sum()))
+        return {c.workload.key: (float(before[base_steps[i]].sum()), float(after[tune_steps[i]].sum()))
+                for i, c in enumerate(chosen)}
+
+    return measure
