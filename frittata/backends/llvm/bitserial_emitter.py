@@ -120,7 +120,8 @@ SIGNED = {"int8": True, "uint8": False, "int16": True, "uint16": False, "int32":
 @dataclass
 class Tile:
     """The accumulators of one register block: per pixel and channel block a vector of 64-bit
-    sums and (nibble lookup) byte counters; per pixel the window's popcount of x (bipolar)."""
+    sums and (nibble lookup) byte counters; per pixel a slot of the window's popcount of x
+    (bipolar)."""
 
     accs: list[list[ir.Value]]
     counters: list[list[list[ir.Value]]]
@@ -154,6 +155,12 @@ class Emitter:
         g = self.g
         weighted = 8 * ((1 << g.a) - 1) * ((1 << g.b) - 1)
         return BYTE_ROOM // (weighted if self.scaled else 8 * min(g.a, g.b))
+
+    @property
+    def shares_ones(self) -> bool:
+        """Whether a bipolar kernel counts each pixel's window popcount once, before the tiles of
+        its group (`window_ones`), rather than in each tile's word steps."""
+        return True
 
     def flush_plan(self) -> tuple[str, int]:
         """Where byte counters are summed into the accumulators, at most `room` words apart:
@@ -208,9 +215,11 @@ class Emitter:
 
     def pixels(self, n, tiles: tuple[ir.Value, int], oh, ow0, count: int, checked: bool) -> None:
         """`count` pixels from ow0 against each tile of the group (bipolar weights: the window's
-        popcount of each pixel first, shared by the tiles)."""
+        popcount of each pixel first, shared by the tiles, unless `shares_ones` is False)."""
         b = self.k.b
-        ones = [self.window_ones(n, oh, b.add(ow0, i64(p)), checked) for p in range(count)] if self.bipolar else []
+        ones = []
+        if self.bipolar and self.shares_ones:
+            ones = [self.window_ones(n, oh, b.add(ow0, i64(p)), checked) for p in range(count)]
         first, group = tiles
         with for_range(b, 0, group, name="tile") as inner:
             self.tile(n, (b.add(first, inner), inner), oh, ow0, count, checked, ones)
@@ -256,8 +265,8 @@ class Emitter:
         return element_ptr(b, self.stage, self.out.dtype, b.add(b.mul(channel, i64(2 * STAGE_PIXELS)), slot))
 
     def window_ones(self, n, oh, ow, checked: bool) -> ir.Value:
-        """Σ over the window of ctpop(x[n, ih, iw, i, k]) << i: the activations' bits counted for
-        the bipolar correction."""
+        """A slot holding Σ over the window of ctpop(x[n, ih, iw, i, k]) << i: the activations'
+        bits counted for the bipolar correction."""
         g, b = self.g, self.k.b
         slot = entry_alloca(b, I64, "ones")
         b.store(i64(0), slot)
@@ -272,7 +281,7 @@ class Emitter:
                             counted = b.call(self.ctpop1, [self.load_x(n, ih, iw, i, word, checked)])
                             counted = b.zext(counted, I64) if self.wtype.width < 64 else counted
                             b.store(b.add(b.load(slot), b.shl(counted, i64(i))), slot)
-        return b.load(slot)
+        return slot
 
     def tile(self, n, tiles: tuple[ir.Value, ir.Value], oh, ow0, count: int, checked: bool,
              ones: list[ir.Value]) -> None:
@@ -414,7 +423,7 @@ class Emitter:
             ow = b.add(ow0, i64(p))
             correction = None
             if state.ones:
-                correction = splat(b, b.mul(state.ones[p], i64((1 << g.b) - 1)), g.v)
+                correction = splat(b, b.mul(b.load(state.ones[p]), i64((1 << g.b) - 1)), g.v)
             for m, slot in enumerate(accs):
                 acc = self.sums(slot)
                 if correction is not None:

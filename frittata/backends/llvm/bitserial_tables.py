@@ -77,9 +77,22 @@ class TableEmitter(Emitter):
         `table_word_sum`."""
         return BYTE_ROOM // table_word_sum(self.g.a)
 
+    @property
+    def shares_ones(self) -> bool:
+        """Only for groups of several tiles. A group is usually one tile (a 3x3 tile's weights
+        pass half of L1 from 64 input channels on), and then a tile counts its pixels' window
+        popcounts in its word steps, two scalar popcounts a word beside the table rows built
+        from the same words, instead of in one more pass over the window."""
+        return self.group > 1
+
     def new_tile(self, count: int, ones: list[ir.Value]) -> Tile:
-        """Zeroed 16-bit sums (two vectors of 16 per block) and byte counters for `count` pixels."""
+        """Zeroed 16-bit sums (two vectors of 16 per block) and byte counters for `count` pixels,
+        and (bipolar) zeroed slots of their window popcounts, which `step` counts."""
         b, blocks = self.k.b, self.g.blocks
+        if self.bipolar and not self.shares_ones:
+            ones = [entry_alloca(b, I64, "ones") for _ in range(count)]
+            for slot in ones:
+                b.store(i64(0), slot)
         accs = [[(entry_alloca(b, self.half, "low"), entry_alloca(b, self.half, "high")) for _ in range(blocks)]
                 for _ in range(count)]
         counters = [[[entry_alloca(b, BYTES, "bytes")] for _ in range(blocks)] for _ in range(count)]
@@ -94,7 +107,11 @@ class TableEmitter(Emitter):
         """One word of every pixel of the tile: its 16 nibbles, each a table per pixel against the
         weight vector of each block."""
         g, b = self.g, self.k.b
-        rows = [self.table_rows([self.load_x(n, ih, iw, i, word, checked) for i in range(g.a)]) for iw in iws]
+        words = [[self.load_x(n, ih, iw, i, word, checked) for i in range(g.a)] for iw in iws]
+        for slot, planes in zip(state.ones if self.bipolar and not self.shares_ones else [], words):
+            for i, plane in enumerate(planes):
+                b.store(b.add(b.load(slot), b.shl(b.call(self.ctpop1, [plane]), i64(i))), slot)
+        rows = [self.table_rows(planes) for planes in words]
         for q in range(16):
             tables = [self.table_row(pixel_rows, q) for pixel_rows in rows]
             for m in range(g.blocks):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import frittata.terms as T
@@ -118,9 +118,9 @@ def tables(t: T.Term) -> bool:
 @st.composite
 def table_cases(draw):
     """Two-bit activations and one-bit weights with the default schedule on AVX2: the
-    activation-indexed table kernel (channels past the last block of 32, padding, strides, a
-    bias and requantization or none)."""
-    c, o = draw(st.integers(1, 200)), draw(st.integers(1, 80))
+    activation-indexed table kernel (channels past the last block of 32, one or two tiles of
+    128 channels, padding, strides, a bias and requantization or none)."""
+    c, o = draw(st.integers(1, 200)), draw(st.integers(1, 160))
     k, stride, pad = draw(st.sampled_from([1, 3])), draw(st.integers(1, 2)), draw(st.integers(0, 1))
     h, w = draw(st.integers(k, 10)), draw(st.integers(k, 10))
     steps = draw(st.sampled_from([(), (("shift", 3), ("clip", 0, 3), ("cast", "int8"))]))
@@ -130,6 +130,8 @@ def table_cases(draw):
 
 @compiling
 @given(table_cases(), st.integers(0, 2**32 - 1))
+@example(((1, 70, 5, 6), (40, 70, 3, 3), 1, 1, "bipolar", ()), 0)  # a tile counts its window's bits
+@example(((1, 64, 4, 5), (150, 64, 1, 1), 1, 0, "bipolar", ()), 0)  # a group of two tiles shares them
 def test_two_bit_activations_run_the_table_kernel_exactly(case, seed):
     xs, ws, stride, pad, encoding, steps = case
     rng = np.random.default_rng(seed)
