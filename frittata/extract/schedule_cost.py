@@ -15,7 +15,9 @@ inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
              a block needing more vector registers than the host has spills;
   lanes      busy lanes: a vector narrower than the host's wastes the rest; one wider than the
              host's is split into several host vectors; partial column tiles compute whole tiles;
-  balance    the parallel loop's units over the cores (ceil(units / cores) per core);
+  balance    the parallel loop's units over the cores (ceil(units / cores) per core); a GEMM
+             whose threads split "n" takes items of rows by panels (`cpu_schedules.gemm_items`)
+             from a work counter, balanced as the cores take them (`taken_balance`);
   depth      the C block is loaded and stored once per reduction block (dense: KC; conv: CB
              input channels times the taps);
   cache      the block re-read every k step (dense: KC x NR of packed weights; conv: MR x CB
@@ -45,13 +47,15 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from typing import assert_never
 
 from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
-from frittata.terms.cpu_schedules import (CONV_OPS, FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES, Schedule, depthwise_schedule,
-                                         is_depthwise, is_int8, is_pixel_gemm, pixel_item_tiles, pixel_rows,
-                                         registers_for, strided_tile_bytes, vector_lanes)
+from frittata.terms.cpu_schedules import (CONV_OPS, FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES, Schedule,
+                                         depthwise_registers, depthwise_schedule, gemm_item_sizes, gemm_mc,
+                                         kernel_of, pixel_item_tiles, pixel_rows, registers_for,
+                                         strided_tile_bytes, vector_lanes)
 
 KIB = 1024
 
@@ -68,15 +72,15 @@ L2_BANDWIDTH = 96e9
 """Bytes/s one core streams from its L2: 32 bytes/cycle at ~3 GHz (Zen 3 optimization guide)."""
 C_BLOCK_STEPS = 8.0
 """k steps' worth of time to load and store one C block at the ends of a reduction block (estimate)."""
-GEMM_MC = 96
-"""Rows of A per cache block of the LLVM GEMM driver (`frittata.backends.llvm.gemm`)."""
 INT8_PEAK_SCALE = 0.75
 """Fraction of the fp32 FMA peak (in FLOPs, a multiply-add = 2) the int8 convolution kernel
 reaches: a 3x3 64 -> 64 int8 convolution at 56x56 ran in 2.45 ms (94 GOP/s; fastest of 15 on 1
 thread, 2026-12, AMD EPYC znver3, shared machine) against a 121 GFLOP/s peak."""
 L2_RESIDENT = 0.8
 """Efficiency left when the block the micro-kernel re-reads every k step (a dense layer's KC x NR
-panel, a convolution's MR rows of weights) misses L1 and streams from L2 (estimate)."""
+panel, a convolution's MR rows of weights) misses L1 and streams from L2 (estimate); also when a
+strided convolution's tile input rows do (`_strided_input_in_l1`; one Zen 3 core: ResNet-50's
+3x3 stride-2 layers ran ~1.2x slower so)."""
 
 
 @cache
@@ -117,13 +121,24 @@ def balance(units: int, cores: int) -> float:
     return units / (cores * math.ceil(units / cores)) if units else 1.0
 
 
+def taken_balance(sizes: list[int], cores: int) -> float:
+    """Fraction of the cores kept busy when items of these sizes are taken in order from a work
+    counter, each by the core that is free first."""
+    loads = [0] * cores
+    for size in sizes:
+        loads[loads.index(min(loads))] += size
+    return sum(sizes) / (cores * max(loads)) if sum(sizes) else 1.0
+
+
 def schedule_efficiency(info: NodeInfo, s: Schedule, lanes: int, cores: int) -> float:
     """The product of the factors of the module docstring, REACHABLE included."""
     rows, cols, units = _geometry(info, s)
     row_key, col_key = ("oc", "ow") if info.op in CONV_OPS else ("m", "n")
     mr, nr, vec = s[f"{row_key}_block"], s[f"{col_key}_block"], s["vec"]
+    shared = (taken_balance(gemm_item_sizes(rows, units, mr), cores) if info.op not in CONV_OPS and s["parallel"] == "n"
+              else balance(units, cores))
     efficiency = (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes)
-                  * lane_efficiency(cols, nr, vec, lanes) * balance(units, cores))
+                  * lane_efficiency(cols, nr, vec, lanes) * shared)
     kc, reread = _reduction_block(info, s)
     efficiency *= kc / (kc + C_BLOCK_STEPS)
     efficiency *= 1.0 if _strided_input_in_l1(info, s) else L2_RESIDENT
@@ -141,8 +156,8 @@ def _strided_input_in_l1(info: NodeInfo, s: dict) -> bool:
     (_, _, kh, kw), (sh, sw) = info.operands[1].shape, dict(info.attrs)["strides"]
     if (sh, sw) == (1, 1) or kh * kw == 1:
         return True
-    cb = min(s["c_block"], max(info.operands[1].shape[1], 1))
-    return s["parallel"] == "pixel" and cb * strided_tile_bytes(kh, kw, sw, s["ow_block"]) <= L1_BYTES
+    cb, dw = min(s["c_block"], max(info.operands[1].shape[1], 1)), dict(info.attrs)["dilations"][1]
+    return s["parallel"] == "pixel" and cb * strided_tile_bytes(kh, kw, sw, s["ow_block"], dw) <= L1_BYTES
 
 
 def _reduction_block(info: NodeInfo, s: dict) -> tuple[int, int]:
@@ -159,12 +174,19 @@ def _reduction_block(info: NodeInfo, s: dict) -> tuple[int, int]:
 def blocked_compute_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float:
     """Seconds of a contraction run with schedule `s` on `model` (a `CpuModel`): FMA-bound or
     stream-bound; a depthwise one at its measured efficiency (see the module docstring)."""
-    if is_depthwise(s):
-        return flops / (model.cores * model.fp32_flops_per_core * depthwise_efficiency(info, s, model))
-    if is_int8(s):
-        return int8_conv_seconds(info, s, flops, model)
-    if is_pixel_gemm(s):
-        return pixel_gemm_seconds(info, s, flops, model)
+    match kernel_of(s):
+        case "depthwise":
+            return flops / (model.cores * model.fp32_flops_per_core * depthwise_efficiency(info, s, model))
+        case "int8":
+            return int8_conv_seconds(info, s, flops, model)
+        case "pixel_gemm":
+            return pixel_gemm_seconds(info, s, flops, model)
+        case "winograd":
+            raise AssertionError("blocked_compute_seconds: a Winograd schedule is priced by winograd_cost")
+        case "blocked":
+            pass
+        case unknown:
+            assert_never(unknown)
     efficiency = schedule_efficiency(info, s, model.vector_lanes, model.cores)
     fma = flops / (model.cores * model.fp32_flops_per_core * efficiency)
     l2_share = model.cache_bytes / model.cores
@@ -212,7 +234,7 @@ def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
     rows, nv = s["oh_block"], (s["ow_block"] // s["vec"]) * max(1, s["vec"] // lanes)
     fmas = rows * nv * kh * kw
     loads = len({i * sh + r * dh for i in range(rows) for r in range(kh)}) * kw * nv
-    if kh * kw + rows * nv + 1 > registers_for(lanes):
+    if depthwise_registers(kh * kw, rows, nv) > registers_for(lanes):
         loads += fmas
     cycles = max(fmas / FMA_PORTS, loads / LOAD_PORTS, kh * kw * FMA_LATENCY)
     return fmas / FMA_PORTS / cycles
@@ -220,7 +242,7 @@ def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
 
 def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
     """(rows, columns, units of the parallel loop) of the blocked iteration space (a convolution's:
-    of one group)."""
+    of one group; a GEMM split "n": its column panels, which `gemm_items` groups)."""
     out = info.type
     if info.op in CONV_OPS:
         o = out.shape[1] // info.attr("groups", 1)
@@ -242,7 +264,7 @@ def stream_seconds(info: NodeInfo, s: Schedule, cores: int, l2_bytes: float, dra
     A convolution split over channel blocks sweeps the padded input once per block; one split
     over pixel tiles sweeps all the weights once per item of tiles (`pixel_item_tiles`; a
     grouped one: its group's, per group). A dense layer streams its packed weights (its share
-    of them when the threads split the columns) once per row block of 96 rows (`GEMM_MC`). The
+    of them when the threads split the columns) once per cache block of rows (`gemm_mc`). The
     operand streams from L2 if it fits one core's share of L2, else from memory.
     """
     x, w = info.operands[0], info.operands[1]
@@ -252,7 +274,7 @@ def stream_seconds(info: NodeInfo, s: Schedule, cores: int, l2_bytes: float, dra
         passes = math.ceil(_geometry(info, s)[2] / cores) * groups
         swept = (x.nbytes if s["parallel"] == "oc" else w.nbytes) / groups
     else:
-        blocks = math.ceil(_geometry(info, s)[0] / GEMM_MC)
+        blocks = math.ceil(_geometry(info, s)[0] / gemm_mc(s["m_block"]))
         passes, swept = ((blocks, w.nbytes / cores) if s["parallel"] == "n"
                          else (math.ceil(blocks / cores), w.nbytes))
     bandwidth = L2_BANDWIDTH if swept <= l2_bytes else dram_bandwidth / cores

@@ -87,7 +87,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from frittata.terms.bitserial import WORD_BITS
 from frittata.terms.dtypes import TensorType
@@ -154,6 +154,27 @@ INT_STEPS = frozenset({"relu", "shift", "clip", "cast"})
 INT8_OUTPUTS = frozenset({"int8", "uint8", "int32", "float32"})
 
 
+WINOGRAD_BLOCK_BYTES = 256 * 1024
+"""A Winograd tile block's transformed inputs and products: half of a 512 KiB L2 (Zen 3), so
+they stay in L2 from the input transform through the GEMMs to the output transform."""
+WINOGRAD_MIN_BLOCKS = 4
+"""Tile blocks (or output-channel groups) per image at least, when it has that many: shares for
+2 or 4 threads."""
+
+CACHE_LINE_BYTES = 64
+"""Bytes of one cache line (x86 and the AArch64 cores seen)."""
+GEMM_MC = 96
+"""Rows of A per cache block of the blocked GEMM (its MC), rounded down to whole MR blocks (`gemm_mc`)."""
+GEMM_ROW_GROUPS = 4
+GEMM_ITEMS = 16
+"""A threaded GEMM's work items (`gemm_items`): up to GEMM_ROW_GROUPS groups of whole MC-row blocks
+times enough panel groups to make about GEMM_ITEMS items, taken from the team's work counter.
+Each item reads its rows of A and its panels of B about as often as a static half did (a row
+block sweeps the item's panels; 16 items of matmul 1024 read A 4 times and B 4 times, where
+chunks of 2 or 8 panels read all of A 32 or 8 times: 5-20% more CPU time at two threads, AMD
+EPYC znver3), and 16 items leave the last ones small enough to balance two threads."""
+
+
 def registers_for(lanes: int) -> int:
     """Architectural vector registers: 32 with AVX-512 (16 lanes), 16 with AVX2 or SSE."""
     return 32 if lanes >= 16 else 16
@@ -164,12 +185,7 @@ def block_rows(lanes: int) -> int:
     register file (6 of 16, 12 of 32), the rest for the row's input vectors and broadcasts: the
     pixel GEMM's largest MR and the int8 kernel's output channels per tile."""
     return 3 * registers_for(lanes) // 8
-WINOGRAD_BLOCK_BYTES = 256 * 1024
-"""A Winograd tile block's transformed inputs and products: half of a 512 KiB L2 (Zen 3), so
-they stay in L2 from the input transform through the GEMMs to the output transform."""
-WINOGRAD_MIN_BLOCKS = 4
-"""Tile blocks (or output-channel groups) per image at least, when it has that many: shares for
-2 or 4 threads."""
+
 
 DENSE_OPS = frozenset({Op.DENSE, Op.FUSED_DENSE, Op.TILED_DENSE})
 CONV_OPS = frozenset({Op.CONV2D, Op.FUSED_CONV2D, Op.TILED_CONV2D})
@@ -231,6 +247,32 @@ def default_dense_schedule(m: int, n: int, lanes: int) -> Schedule:
     mr, nr = (8 if lanes >= 16 else 6), 2 * lanes
     return {"vec": lanes, "m_block": mr, "m_tail": m % mr, "n_block": nr, "n_tail": n % nr,
             "k_block": DEFAULT_K_BLOCK, "parallel": "n"}
+
+
+def gemm_mc(mr: int) -> int:
+    """Rows per cache block of A: `GEMM_MC` rounded down to whole blocks of `mr` rows, at least one."""
+    return max(mr, GEMM_MC // mr * mr)
+
+
+def gemm_items(m: int, panels: int, mr: int) -> tuple[int, int]:
+    """(row groups, panel groups) of a GEMM whose threads split "n": the items are their
+    products, a row group whole MC-row blocks (`gemm_mc`), a panel group consecutive panels,
+    each shared out as evenly as integer division does (see `GEMM_ITEMS`)."""
+    blocks = max(1, -(-m // gemm_mc(mr)))
+    row_groups = min(blocks, GEMM_ROW_GROUPS)
+    return row_groups, max(1, min(panels, -(-GEMM_ITEMS // row_groups)))
+
+
+def gemm_item_sizes(m: int, panels: int, mr: int) -> list[int]:
+    """Rows times panels of each item of a GEMM whose threads split "n", in the order the
+    threads take them (`gemm_items`; the kernel's bounds: group g of G over B holds
+    [g B / G, (g + 1) B / G))."""
+    mc, (row_groups, panel_groups) = gemm_mc(mr), gemm_items(m, panels, mr)
+    blocks = max(1, -(-m // mc))
+    rows = [min(m, (g + 1) * blocks // row_groups * mc) - min(m, g * blocks // row_groups * mc)
+            for g in range(row_groups)]
+    cols = [(g + 1) * panels // panel_groups - g * panels // panel_groups for g in range(panel_groups)]
+    return [r * c for r in rows for c in cols]
 
 
 def pointwise(kernel: Sequence[int], attrs: dict[str, Any]) -> bool:
@@ -299,7 +341,8 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
     (sh, sw), pads = attrs["strides"], attrs["pads"]
     padded_plane = sh * sw * math.ceil((h + pads[0] + pads[2]) / sh) * math.ceil((width + pads[1] + pads[3]) / sw)
     tiles = oh * math.ceil(ow / (nv * lanes))
-    strided_cb = max(1, min(c, L1_DATA_BYTES // strided_tile_bytes(kh, kw, sw, nv * lanes)))
+    strided_cb = max(1, min(c, L1_DATA_BYTES // strided_tile_bytes(kh, kw, sw, nv * lanes,
+                                                                   attrs["dilations"][1])))
     items = math.ceil(tiles / pixel_item_tiles(tiles, nv * lanes, math.ceil(c / strided_cb)))
     if (sh, sw) != (1, 1) and kh * kw > 1 and o * kh * kw * items <= padded_plane * math.ceil(o / mr):
         cb, parallel = strided_cb, "pixel"
@@ -310,13 +353,20 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
             "ow_tail": out.shape[3] % (nv * lanes), "c_block": cb, "c_tail": c % cb, "parallel": parallel}
 
 
-def strided_tile_bytes(kh: int, kw: int, sw: int, nr: int) -> int:
-    """Bytes of cache lines one input channel of a strided convolution's tile reads: a row of
-    NR taps (plus the window's reach) in each of its kh rows and min(sw, kw) column phases, one
-    line more for a row that starts mid-line."""
-    line = 64
-    row = (-(-(nr + (kw - 1) // sw) * 4 // line) + 1) * line
-    return kh * min(sw, kw) * row
+def strided_tile_bytes(kh: int, kw: int, sw: int, nr: int, dw: int = 1) -> int:
+    """Bytes of cache lines one input channel of a strided convolution's tile reads: in each of
+    its kh rows, a row of NR taps plus the window's reach ((kw - 1) dw // sw) in each column
+    phase its taps touch (the distinct s dw mod sw, at most min(sw, kw)), one line more for a
+    row that starts mid-line."""
+    phases = len({s * dw % sw for s in range(kw)})
+    row = (-(-(nr + (kw - 1) * dw // sw) * 4 // CACHE_LINE_BYTES) + 1) * CACHE_LINE_BYTES
+    return kh * phases * row
+
+
+def depthwise_registers(taps: int, rows: int, nv: int) -> int:
+    """Vector registers a depthwise tile of `rows` by `nv` vectors holds: its accumulators, the
+    splat weights of its `taps`, and one tap vector."""
+    return taps + rows * nv + 1
 
 
 def depthwise_schedule(out: TensorType, lanes: int) -> Schedule:
@@ -475,6 +525,18 @@ def bitserial_tile_registers(a: int, b: int, pixels: int, blocks: int, nibbles: 
     kernel; on `llvm.ctpop` an accumulator per pixel and block, a splat activation word per
     plane and 2 more."""
     return bitserial_registers(a, b, pixels, blocks) if nibbles else pixels * blocks + a + 2
+
+
+BlockedKernel = Literal["blocked", "depthwise", "pixel_gemm", "winograd", "int8"]
+"""The kernels a `blocked_schedule` runs: the blocked GEMM / direct convolution ("blocked": a
+schedule without a "kernel" key, the tiled ops' vocabulary), or the kernel its "kernel" key names."""
+
+
+def kernel_of(schedule: Schedule) -> BlockedKernel:
+    """Which kernel runs a schedule of `blocked_schedule` (dispatch on it with an exhaustive match)."""
+    name = schedule.get("kernel", "blocked")
+    assert name in get_args(BlockedKernel), f"kernel_of: expected one of {get_args(BlockedKernel)}, got {name!r}"
+    return cast(BlockedKernel, name)
 
 
 def has_own_kernel(schedule: Schedule) -> bool:

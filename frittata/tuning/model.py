@@ -30,7 +30,8 @@ from frittata.extract.cost import NodeInfo
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Record, Schedule, Workload, infer_output,
                                       is_depthwise_workload)
 from frittata.extract.schedule_cost import balance, depthwise_tile_efficiency, schedule_efficiency
-from frittata.terms.cpu_schedules import bitserial_tile_registers, registers_for, uses_nibbles
+from frittata.terms.cpu_schedules import (bitserial_tile_registers, depthwise_registers, registers_for,
+                                         uses_nibbles)
 from frittata.terms.ops import Op
 
 MAX_LABEL = 30
@@ -96,7 +97,7 @@ def depthwise_features(info: NodeInfo, schedule: Schedule, lanes: int, cores: in
     return [
         math.log2(flops), math.log2(rows), math.log2(cols), 0.0, float(taps), math.log2(other),
         float(s["vec"]), float(s["vec"] / lanes), float(rb), float(nv), float(rb * nv),
-        float(taps + rb * nv + 1) / registers_for(lanes), 0.0, math.log2(taps * 4),
+        float(depthwise_registers(taps, rb, nv)) / registers_for(lanes), 0.0, math.log2(taps * 4),
         (other % rb) / rb, (cols % nr) / nr, 0.0,
         balance(units, cores), math.log2(units), moved / flops,
         depthwise_tile_efficiency(info, s, lanes), math.log(seconds) if seconds > 0 else 0.0,

@@ -1,4 +1,6 @@
-"""The Winograd cost model's share of transformed tile blocks per core."""
+"""The Winograd cost model's share of transformed tile blocks per core: the static contiguous
+shares `blocks_started` assumes, checked by hand (the kernel takes dynamic chunks from the work
+counter, which the model approximates by these shares; see its docstring)."""
 
 import pytest
 

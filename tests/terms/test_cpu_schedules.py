@@ -1,6 +1,11 @@
-"""Which contractions the LLVM backend's blocked path takes, and with which default schedule."""
+"""Which contractions the LLVM backend's blocked path takes, and with which default schedule and work split."""
 
-from frittata.terms.cpu_schedules import blocked_schedule, default_dense_schedule
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from frittata.terms.cpu_schedules import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_ROW_GROUPS, blocked_schedule,
+                                         default_dense_schedule, gemm_item_sizes, gemm_items, gemm_mc,
+                                         strided_tile_bytes)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
@@ -20,3 +25,25 @@ def test_a_matmul_takes_the_blocked_path_with_matrix_or_batched_weights_only():
     assert blocked_schedule(Op.MATMUL, (), f32(20), [f32(20, 16), f32(16)], [False, True], lanes) is None
     assert blocked_schedule(Op.MATMUL, (), f32(3, 20, 24), [f32(3, 20, 16), f32(1, 16, 24)], [False, True],
                             lanes) is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(m=st.integers(1, 2000), panels=st.integers(1, 80), mr=st.integers(1, 12))
+def test_a_threaded_gemms_items_cover_its_rows_and_panels_once(m, panels, mr):
+    """The items of a GEMM split "n" (row groups of whole MC blocks times panel groups, as the
+    kernel bounds them) add up to every row of every panel, none empty, at most GEMM_ITEMS-ish
+    (GEMM_ROW_GROUPS x ceil(GEMM_ITEMS / row groups))."""
+    row_groups, panel_groups = gemm_items(m, panels, mr)
+    sizes = gemm_item_sizes(m, panels, mr)
+    assert len(sizes) == row_groups * panel_groups <= GEMM_ITEMS + GEMM_ROW_GROUPS
+    assert sum(sizes) == m * panels
+    assert row_groups <= -(-m // gemm_mc(mr)) and panel_groups <= panels
+    assert gemm_mc(mr) % mr == 0 or gemm_mc(mr) == mr
+
+
+def test_strided_tile_bytes_counts_the_column_phases_and_reach_of_a_dilated_window():
+    """3x3 stride 2: undilated, taps 0, 1, 2 fall in two column phases with a reach of 1; with
+    dilation 2 all three fall in phase 0 (columns 0, 2, 4) with a reach of 2: one phase's lines.
+    A row of 16 taps plus its reach is 17 or 18 floats: two lines, three with the mid-line start."""
+    assert strided_tile_bytes(3, 3, 2, 16) == 3 * 2 * 3 * CACHE_LINE_BYTES
+    assert strided_tile_bytes(3, 3, 2, 16, dw=2) == 3 * 1 * 3 * CACHE_LINE_BYTES

@@ -82,17 +82,21 @@ class Geometry(ConvShape):
         return (self.oh - 1) * self.strides[0] + self.reach
 
     @property
+    def block_reads(self) -> int:
+        """Padded rows one block of RB output rows reads."""
+        return (self.rb - 1) * self.strides[0] + self.reach
+
+    @property
     def lead(self) -> int:
         """Rows filled ahead of the block that first reads them: one block's input rows, or as
         many more as keep the ring within `RING_BYTES`."""
-        needed = (self.rb - 1) * self.strides[0] + self.reach
-        return max(self.rb * self.strides[0], RING_BYTES // (4 * self.row) - needed)
+        return max(self.rb * self.strides[0], RING_BYTES // (4 * self.row) - self.block_reads)
 
     @property
     def ring(self) -> int:
         """Rows of the ring: those one block of RB output rows reads, and the lead (no more than
         the output reads)."""
-        return min(self.last, (self.rb - 1) * self.strides[0] + self.reach + self.lead)
+        return min(self.last, self.block_reads + self.lead)
 
     @property
     def pw(self) -> int:

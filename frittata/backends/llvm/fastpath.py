@@ -20,6 +20,8 @@ contraction takes the generic loops of `nn`.
 
 from __future__ import annotations
 
+from typing import assert_never
+
 import numpy as np
 
 from frittata.backends.llvm import batched, conv, depthwise, int8conv, pixel_gemm, winograd
@@ -28,8 +30,7 @@ from frittata.backends.packing import panels as pack_panels
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
-from frittata.terms.cpu_schedules import (CONV_OPS, Schedule, blocked_schedule, is_depthwise, is_int8,
-                                         is_pixel_gemm, is_winograd)
+from frittata.terms.cpu_schedules import CONV_OPS, Schedule, blocked_schedule, kernel_of
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -45,20 +46,24 @@ def scratch_bytes(term: Term, lanes: int) -> int:
     s = schedule(term, lanes)
     if s is None:
         return 0
-    if is_pixel_gemm(s):
-        return pixel_gemm.scratch_bytes(term, s)
-    if is_depthwise(s):
-        return depthwise.scratch_bytes(term, s)
-    if is_winograd(s):
-        return winograd.scratch_bytes(term, s)
-    if is_int8(s):
-        return int8conv.scratch_bytes(term, s)
-    if term.op in CONV_OPS:
-        return conv.scratch_bytes(term, s)
-    if term.args[1].op != Op.PARAM or (term.op == Op.MATMUL and term.args[1].type.rank > 2):
-        g = _gemm(term, s)
-        return g.panels * g.nr * g.k * 4
-    return 0
+    match kernel_of(s):
+        case "pixel_gemm":
+            return pixel_gemm.scratch_bytes(term, s)
+        case "depthwise":
+            return depthwise.scratch_bytes(term, s)
+        case "winograd":
+            return winograd.scratch_bytes(term, s)
+        case "int8":
+            return int8conv.scratch_bytes(term, s)
+        case "blocked" if term.op in CONV_OPS:
+            return conv.scratch_bytes(term, s)
+        case "blocked":
+            if term.args[1].op != Op.PARAM or (term.op == Op.MATMUL and term.args[1].type.rank > 2):
+                g = _gemm(term, s)
+                return g.panels * g.nr * g.k * 4
+            return 0
+        case unknown:
+            assert_never(unknown)
 
 
 def _gemm(term: Term, s: Schedule) -> Gemm:
@@ -78,25 +83,32 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> bo
     s = schedule(t, lanes)
     if s is None or t.type.size == 0 or t.args[0].shape[-1] == 0:
         return False
-    if is_depthwise(s):
-        depthwise.lower(k, step, args, s)
-        return True
-    if is_winograd(s):
-        winograd.lower(k, plan, step, args, s)
-        return True
-    if is_int8(s):
-        int8conv.lower(k, plan, step, args, s)
-        return True
-    if is_pixel_gemm(s):
-        pixel_gemm.lower(k, plan, step, args, s)
-        return True
-    if t.op in CONV_OPS:
-        conv.lower(k, plan, step, args, s)
-        return True
+    match kernel_of(s):
+        case "depthwise":
+            depthwise.lower(k, step, args, s)
+        case "winograd":
+            winograd.lower(k, plan, step, args, s)
+        case "int8":
+            int8conv.lower(k, plan, step, args, s)
+        case "pixel_gemm":
+            pixel_gemm.lower(k, plan, step, args, s)
+        case "blocked" if t.op in CONV_OPS:
+            conv.lower(k, plan, step, args, s)
+        case "blocked":
+            _lower_gemm(k, plan, step, args, s)
+        case unknown:
+            assert_never(unknown)
+    return True
+
+
+def _lower_gemm(k: Kernel, plan: Plan, step: Step, args: list[View], s: Schedule) -> None:
+    """Emit a dense layer or matmul on the blocked GEMM (weights packed at compile time, or by
+    the threads at run time); a batched matmul on one GEMM per batch item."""
+    t = step.term
     g = _gemm(t, s)
     if t.op == Op.MATMUL and t.args[1].type.rank > 2:
         batched.lower(k, step, args, g)
-        return True
+        return
     name = f"{k.function.name}.packed"
     ptr = k.base
     out, residual = ptr(step.out), (ptr(args[3].buf) if len(args) > 3 else None)
@@ -116,4 +128,3 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> bo
         panels = ptr(plan.add_param(name, pack_panels(weights.T if t.op != Op.MATMUL else weights, g.nr)))
         pack = None
     emit_blocked(k, g, ptr(args[0].buf), g.k, panels, out, g.n, bias, residual, pack)
-    return True

@@ -3,7 +3,7 @@
 C[M, N] = A[M, K] · B[K, N], B in panels of NR columns ([N/NR][K][NR], zero-padded), packed at
 compile time when B is a parameter and at run time otherwise. With split "n" the threads first
 pack B (chunks of panels taken from the team's work counter, `Kernel.chunks`; a barrier), then
-take the items (`GEMM_ITEMS`: groups of row blocks times groups of panels) from the counter;
+take the items (`cpu_schedules.gemm_items`: groups of row blocks times groups of panels) from the counter;
 with "m" (B packed at compile time) each thread runs a static share of the row blocks of MR
 rows; with "serial" the calling thread runs the whole GEMM (a kernel whose threads already
 split an outer loop). Per item or share:
@@ -21,15 +21,7 @@ from llvmlite import ir
 from frittata.backends.llvm.irutil import F32, I32, for_range, i64, smax, smin, thread_range
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, micro_function
-
-GEMM_ROW_GROUPS = 4
-GEMM_ITEMS = 16
-"""A threaded GEMM's work items: up to GEMM_ROW_GROUPS groups of whole MC-row blocks times
-enough panel groups to make about GEMM_ITEMS items, taken from the team's work counter. Each
-item reads its rows of A and its panels of B about as often as a static half did (a row block
-sweeps the item's panels; 16 items of matmul 1024 read A 4 times and B 4 times, where chunks of
-2 or 8 panels read all of A 32 or 8 times: 5-20% more CPU time at two threads, AMD EPYC
-znver3), and 16 items leave the last ones small enough to balance two threads."""
+from frittata.terms.cpu_schedules import gemm_items, gemm_mc
 
 
 @dataclass(frozen=True)
@@ -62,8 +54,8 @@ class Gemm:
 
     @property
     def mc(self) -> int:
-        """Rows per cache block of A: 96 (`schedule_cost.GEMM_MC`) rounded down to whole MR blocks."""
-        return max(self.mr, 96 // self.mr * self.mr)
+        """Rows per cache block of A (`cpu_schedules.gemm_mc`)."""
+        return gemm_mc(self.mr)
 
     @property
     def panels(self) -> int:
@@ -87,8 +79,7 @@ def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, res
         k.sync()
     b = k.b
     blocks = -(-g.m // g.mc)
-    row_groups = min(blocks, GEMM_ROW_GROUPS)
-    panel_groups = min(g.panels, -(-GEMM_ITEMS // row_groups))
+    row_groups, panel_groups = gemm_items(g.m, g.panels, g.mr)
     with k.take(row_groups * panel_groups) as item:
         rows, cols = b.udiv(item, i64(panel_groups)), b.urem(item, i64(panel_groups))
         b0, b1 = (b.udiv(b.mul(x, i64(blocks)), i64(row_groups)) for x in (rows, b.add(rows, i64(1))))
