@@ -40,7 +40,9 @@ import numpy as np
 from frittata.extract.cost import NodeInfo, term_infos
 from frittata.extract.measured import geometry
 from frittata.extract.records import Records, Schedule, Verdict, Workload, infer_output, workload_of
+from frittata.terms import ops
 from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS
+from frittata.terms.ops import Op
 from frittata.terms.program import Program
 from frittata.tuning.device import Device
 
@@ -193,17 +195,27 @@ def _running(module, lanes: int) -> set[tuple[str, Schedule]]:
     return {(workload.key, schedule) for workload, schedule in filter(None, found)}
 
 
+LAYER_OPS = CONV_OPS | DENSE_OPS | {Op.WINOGRAD_CONV2D}
+"""Contractions a layer may run as: a convolution or dense layer whatever its fusion, schedule or
+algorithm (Winograd computes the convolution of its operands)."""
+
+
 def _geometry(info: NodeInfo) -> tuple | None:
     """The contraction `info` computes (`measured.geometry`), or None if it is none."""
-    if info.op not in CONV_OPS | DENSE_OPS:
+    if info.op not in LAYER_OPS:
         return None
-    return geometry(info.op, tuple(t.shape for t in info.operands), info.attrs)
+    op = Op.CONV2D if info.op == Op.WINOGRAD_CONV2D else info.op
+    return geometry(op, tuple(t.shape for t in info.operands), info.attrs)
+
+
+EPILOGUE_PASSES = ops.ELEMENTWISE | {Op.FUSED_ELEMENTWISE}
+"""Kernels that may run a contraction's epilogue as a separate pass over its output."""
 
 
 def _layer_steps(module, layers: list[tuple | None]) -> list[list[int]]:
     """Per layer (a contraction's `geometry`), the indices of `module`'s timed steps that run it:
-    the contraction's kernels, whatever their fusion or schedule, and the kernels that take their
-    output and are no contraction (an epilogue run as a separate pass)."""
+    the contraction's kernels, whatever their fusion, schedule or algorithm, and the elementwise
+    kernels that take their output (an epilogue run as a separate pass)."""
     from frittata.backends.profile import samples
 
     infos = dict((id(term), info) for term, info in term_infos(module.program))
@@ -216,7 +228,7 @@ def _layer_steps(module, layers: list[tuple | None]) -> list[list[int]]:
         if layer in layers:
             producers[id(sample.term)] = layers.index(layer)
             steps[layers.index(layer)].append(i)
-        elif layer is None:
+        elif sample.term.op in EPILOGUE_PASSES:
             fed = {producers[id(a)] for a in sample.term.args if id(a) in producers}
             for index in fed:
                 steps[index].append(i)
