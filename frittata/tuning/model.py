@@ -1,11 +1,14 @@
 """The learned cost model: a gradient-boosted ranking of candidate schedules (LightGBM lambdarank).
 
-Features of a candidate (a workload and a schedule, see `features`) describe its loops and
-memory traffic in terms that carry over from one workload to another: log FLOPs, extents of
-the blocked iteration space, vector width, the register block (rows, vectors, accumulators,
-registers it needs against the host's), the reduction block and the bytes of weights re-read
-per k step (cache footprint), the remainder fractions, the parallel loop and how evenly its
-units split over the threads, bytes moved per FLOP, and the analytical model's log seconds.
+Features of a candidate (a workload and a schedule) describe its loops and memory traffic in
+terms that carry over from one workload to another. Each kernel family maps its candidate to
+one `Loops` (the blocked iteration space, register block, reduction block, remainders, parallel
+units, bytes moved, the analytical model's efficiency and seconds), and the table `FEATURES`
+names each feature and computes it from the `Loops`: log FLOPs, extents of the blocked iteration
+space, vector width, the register block (rows, vectors, accumulators, registers it needs against
+the host's), the reduction block and the bytes of weights re-read per k step (cache footprint),
+the remainder fractions, the parallel loop and how evenly its units split over the threads,
+bytes moved per FLOP, and the analytical model's efficiency and log seconds.
 
 The model ranks the candidates of one workload; it is fitted on all the records of a device
 (every workload at once, so what was learned on earlier workloads transfers to a new one), with
@@ -18,8 +21,8 @@ next batch needs, and its wheel is a few MB with no GPU libraries.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -41,16 +44,92 @@ PARAMS = {"objective": "lambdarank", "num_leaves": 15, "learning_rate": 0.1, "mi
 ROUNDS = 60
 
 
+@dataclass(frozen=True)
+class Loops:
+    """A candidate's loops in the terms every kernel family maps to: a blocked `rows` x `cols`
+    iteration space repeated `other` times, reducing over `depth` per tap of `taps`; a register
+    block of `block_rows` rows by `block_vectors` vectors (`accumulators` registers of results,
+    `registers` in all) of `vec`-lane vectors; reduction blocks of `reduction_block`, re-reading
+    `footprint` bytes of weights per step; the remainders' shares of a block (`row_tail`,
+    `col_tail`); `units` parallel units over `cores` (split by pixel or row when
+    `pixel_parallel`); `moved` bytes of operands and output; the analytical model's `efficiency`
+    and `seconds`. Each family's function (`features`) says how its kernel maps to them."""
+
+    flops: float
+    rows: int
+    cols: int
+    depth: int
+    taps: int
+    other: int
+    vec: int
+    lanes: int
+    block_rows: int
+    block_vectors: int
+    accumulators: int
+    registers: int
+    reduction_block: int
+    footprint: float
+    row_tail: float
+    col_tail: float
+    pixel_parallel: bool
+    units: int
+    cores: int
+    moved: float
+    efficiency: float
+    seconds: float
+
+
+FEATURES: tuple[tuple[str, Callable[[Loops], float]], ...] = (
+    ("log2_flops", lambda c: math.log2(c.flops)),
+    ("log2_rows", lambda c: math.log2(c.rows)),
+    ("log2_cols", lambda c: math.log2(c.cols)),
+    ("log2_depth", lambda c: math.log2(c.depth)),
+    ("taps", lambda c: float(c.taps)),
+    ("log2_other", lambda c: math.log2(c.other)),
+    ("vec", lambda c: float(c.vec)),
+    ("vec_share_of_lanes", lambda c: float(c.vec / c.lanes)),
+    ("block_rows", lambda c: float(c.block_rows)),
+    ("block_vectors", lambda c: float(c.block_vectors)),
+    ("accumulators", lambda c: float(c.accumulators)),
+    ("register_share", lambda c: float(c.registers) / registers_for(c.lanes)),
+    ("log2_reduction_block", lambda c: math.log2(c.reduction_block)),
+    ("log2_footprint_bytes", lambda c: math.log2(c.footprint)),
+    ("row_tail", lambda c: c.row_tail),
+    ("col_tail", lambda c: c.col_tail),
+    ("pixel_parallel", lambda c: float(c.pixel_parallel)),
+    ("thread_balance", lambda c: balance(c.units, c.cores)),
+    ("log2_units", lambda c: math.log2(c.units)),
+    ("bytes_per_flop", lambda c: c.moved / c.flops),
+    ("model_efficiency", lambda c: c.efficiency),
+    ("log_model_seconds", lambda c: math.log(c.seconds) if c.seconds > 0 else 0.0),
+)
+"""The learned model's features, by name: what each is computed from a candidate's `Loops`."""
+FEATURE_NAMES = tuple(name for name, _ in FEATURES)
+MODEL_SECONDS = FEATURE_NAMES.index("log_model_seconds")
+
+
 def features(workload: Workload, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> list[float]:
-    """The feature vector of one candidate (see the module docstring)."""
+    """The feature vector of one candidate, in FEATURES' order (see the module docstring)."""
+    loops = candidate_loops(workload, schedule, lanes, cores, model)
+    return [compute(loops) for _, compute in FEATURES]
+
+
+def named_features(workload: Workload, schedule: Schedule, lanes: int, cores: int,
+                   model: CpuModel) -> dict[str, float]:
+    """The features of one candidate by name."""
+    return dict(zip(FEATURE_NAMES, features(workload, schedule, lanes, cores, model)))
+
+
+def candidate_loops(workload: Workload, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> Loops:
+    """The `Loops` of one candidate, by its kernel family."""
     info = infer_output(workload)
     s = dict(schedule)
     if info.op in SCHEDULED_IN_PLACE:
-        return bitserial_features(info, s, lanes, cores, model)
+        return bitserial_loops(info, s, lanes, cores, model)
     if is_depthwise_workload(workload):
-        return depthwise_features(info, schedule, lanes, cores, model)
+        return depthwise_loops(info, schedule, lanes, cores, model)
     if "m_block" in s and workload.op == "fused_conv2d":
-        return pixel_gemm_features(info, schedule, lanes, cores, model)
+        return pixel_gemm_loops(info, schedule, lanes, cores, model)
     conv = workload.op == "fused_conv2d"
     out, x, w = info.type, info.operands[0], info.operands[1]
     if conv:
@@ -65,46 +144,31 @@ def features(workload: Workload, schedule: Schedule, lanes: int, cores: int, mod
         units = math.ceil(cols / nr) if s["parallel"] == "n" else math.ceil(rows / mr)
         other = 1
     nv = max(1, nr // s["vec"])
-    flops = 2.0 * rows * cols * other * depth * taps
-    moved = out.nbytes + sum(t.nbytes for t in info.operands)
-    tiled = replace(info, op=TILED_OF[info.op], attrs=info.attrs + (("schedule", schedule),))
-    seconds = model.node_cost(tiled)
-    return [
-        math.log2(flops), math.log2(rows), math.log2(cols), math.log2(depth), float(taps), math.log2(other),
-        float(s["vec"]), float(s["vec"] / lanes), float(mr), float(nv), float(mr * nv),
-        float(mr * nv + nv + 1) / registers_for(lanes), math.log2(min(kc, depth)),
-        math.log2(mr * min(kc, depth) * taps * 4 if conv else min(kc, depth) * nr * 4),
-        (rows % mr) / mr, (cols % nr) / nr, float(s["parallel"] in ("pixel", "m")),
-        balance(units, cores), math.log2(units), moved / flops,
-        schedule_efficiency(tiled, s, lanes, cores), math.log(seconds) if seconds > 0 else 0.0,
-    ]
+    block = min(kc, depth)
+    tiled = _tiled(info, schedule)
+    return Loops(2.0 * rows * cols * other * depth * taps, rows, cols, depth, taps, other, s["vec"], lanes, mr, nv,
+                 mr * nv, mr * nv + nv + 1, block, mr * block * taps * 4 if conv else block * nr * 4,
+                 (rows % mr) / mr, (cols % nr) / nr, s["parallel"] in ("pixel", "m"), units, cores, _moved(info),
+                 schedule_efficiency(tiled, s, lanes, cores), model.node_cost(tiled))
 
 
-def depthwise_features(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> list[float]:
-    """A depthwise candidate in the same terms: rows the output channels, columns the output
-    pixels of a row, depth 1 (one input channel), the register block `oh_block` rows by the
-    vectors of `ow_block`, the parallel units the input channels."""
+def depthwise_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> Loops:
+    """A depthwise candidate: rows the output channels, columns the output pixels of a row,
+    `other` the output rows, depth 1 (one input channel), the register block `oh_block` rows by
+    the vectors of `ow_block` (with the taps' weights in registers), no reduction block, the
+    parallel units the input channels."""
     s = dict(schedule)
     out, w = info.type, info.operands[1]
     rows, cols, other, taps = out.shape[1], out.shape[3], out.shape[2], w.shape[2] * w.shape[3]
     rb, nr = s["oh_block"], s["ow_block"]
     nv = max(1, nr // s["vec"])
-    flops = 2.0 * out.size * taps
-    moved = out.nbytes + sum(t.nbytes for t in info.operands)
-    tiled = replace(info, op=TILED_OF[info.op], attrs=info.attrs + (("schedule", schedule),))
-    seconds = model.node_cost(tiled)
-    units = info.operands[0].shape[1]
-    return [
-        math.log2(flops), math.log2(rows), math.log2(cols), 0.0, float(taps), math.log2(other),
-        float(s["vec"]), float(s["vec"] / lanes), float(rb), float(nv), float(rb * nv),
-        float(depthwise_registers(taps, rb, nv)) / registers_for(lanes), 0.0, math.log2(taps * 4),
-        (other % rb) / rb, (cols % nr) / nr, 0.0,
-        balance(units, cores), math.log2(units), moved / flops,
-        depthwise_tile_efficiency(info, s, lanes), math.log(seconds) if seconds > 0 else 0.0,
-    ]
+    return Loops(2.0 * out.size * taps, rows, cols, 1, taps, other, s["vec"], lanes, rb, nv, rb * nv,
+                 depthwise_registers(taps, rb, nv), 1, taps * 4, (other % rb) / rb, (cols % nr) / nr, False,
+                 info.operands[0].shape[1], cores, _moved(info), depthwise_tile_efficiency(info, s, lanes),
+                 model.node_cost(_tiled(info, schedule)))
 
 
-def pixel_gemm_features(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> list[float]:
+def pixel_gemm_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> Loops:
     """A pointwise convolution's pixel GEMM in a dense layer's terms: rows the output pixels,
     columns the output channels, depth the input channels (one reduction block), the register
     block `m_block` pixels by the vectors of `n_block`, the parallel units the column panels."""
@@ -114,45 +178,41 @@ def pixel_gemm_features(info: NodeInfo, schedule: Schedule, lanes: int, cores: i
     mr, nr = s["m_block"], s["n_block"]
     nv = max(1, nr // s["vec"])
     flops = 2.0 * rows * cols * depth
-    moved = out.nbytes + sum(t.nbytes for t in info.operands)
-    tiled = replace(info, op=TILED_OF[info.op], attrs=info.attrs + (("schedule", schedule),))
-    seconds = model.node_cost(tiled)
-    units = math.ceil(cols / nr)
+    seconds = model.node_cost(_tiled(info, schedule))
     efficiency = flops / (seconds * cores * model.fp32_flops_per_core) if seconds > 0 else 0.0
-    return [
-        math.log2(flops), math.log2(rows), math.log2(cols), math.log2(depth), 1.0, 0.0,
-        float(s["vec"]), float(s["vec"] / lanes), float(mr), float(nv), float(mr * nv),
-        float(mr * nv + nv + 1) / registers_for(lanes), math.log2(depth), math.log2(depth * nr * 4),
-        (rows % mr) / mr, (cols % nr) / nr, 0.0,
-        balance(units, cores), math.log2(units), moved / flops,
-        efficiency, math.log(seconds) if seconds > 0 else 0.0,
-    ]
+    return Loops(flops, rows, cols, depth, 1, 1, s["vec"], lanes, mr, nv, mr * nv, mr * nv + nv + 1, depth,
+                 depth * nr * 4, (rows % mr) / mr, (cols % nr) / nr, False, math.ceil(cols / nr), cores,
+                 _moved(info), efficiency, seconds)
 
 
-def bitserial_features(info: NodeInfo, s: dict, lanes: int, cores: int, model: CpuModel) -> list[float]:
-    """A bit-serial candidate in the same terms: rows the output channels, columns the output
-    pixels of a row, depth the word pairs of one tap (word pairs counted as the kernel's work
-    units), the register block `blocks` channel blocks by `pixels` pixels."""
+def bitserial_loops(info: NodeInfo, s: dict, lanes: int, cores: int, model: CpuModel) -> Loops:
+    """A bit-serial candidate: rows the output channels, columns the output pixels of a row,
+    depth the word pairs of one tap (word pairs counted as the kernel's work units), the
+    register block `blocks` channel blocks (block rows: their channels) by `pixels` pixels (block
+    vectors), full-width vectors, the reduction block a tap's word pairs."""
     out, x, w = info.type, info.operands[0], info.operands[1]
     conv = info.op == Op.BITSERIAL_CONV2D
     rows, cols = w.shape[0], out.shape[3] if conv else 1
     other = out.size // (rows * cols)
     taps, depth = (w.shape[1] * w.shape[2] if conv else 1), x.shape[-2] * w.shape[-2] * w.shape[-1]
-    channels = s["blocks"] * max(1, lanes // 2)
-    mr, nr, units = channels, s["pixels"], other * math.ceil(rows / channels)
-    scheduled = replace(info, attrs=info.attrs + (("schedule", tuple(s.items())),))
-    seconds = model.node_cost(scheduled)
+    channels, pixels = s["blocks"] * max(1, lanes // 2), s["pixels"]
     nibbles = uses_nibbles(lanes, x.dtype, True)
-    tile = tile_efficiency(w, x.shape[-2], nr, s["blocks"], nibbles, lanes)
-    needed = bitserial_tile_registers(x.shape[-2], w.shape[-2], nr, s["blocks"], nibbles)
-    flops = 64.0 * rows * cols * other * depth * taps
-    moved = out.nbytes + sum(t.nbytes for t in info.operands)
-    return [
-        math.log2(flops), math.log2(rows), math.log2(cols), math.log2(depth), float(taps), math.log2(other),
-        float(lanes), 1.0, float(mr), float(nr), float(s["blocks"] * nr), needed / registers_for(lanes),
-        math.log2(depth), math.log2(channels * depth * taps * 8), (rows % mr) / mr, (cols % nr) / nr, 0.0,
-        balance(units, cores), math.log2(units), moved / flops, tile, math.log(seconds) if seconds > 0 else 0.0,
-    ]
+    scheduled = replace(info, attrs=info.attrs + (("schedule", tuple(s.items())),))
+    return Loops(64.0 * rows * cols * other * depth * taps, rows, cols, depth, taps, other, lanes, lanes, channels,
+                 pixels, s["blocks"] * pixels, bitserial_tile_registers(x.shape[-2], w.shape[-2], pixels, s["blocks"],
+                                                                        nibbles),
+                 depth, channels * depth * taps * 8, (rows % channels) / channels, (cols % pixels) / pixels, False,
+                 other * math.ceil(rows / channels), cores, _moved(info),
+                 tile_efficiency(w, x.shape[-2], pixels, s["blocks"], nibbles, lanes), model.node_cost(scheduled))
+
+
+def _tiled(info: NodeInfo, schedule: Schedule) -> NodeInfo:
+    return replace(info, op=TILED_OF[info.op], attrs=info.attrs + (("schedule", schedule),))
+
+
+def _moved(info: NodeInfo) -> float:
+    """Bytes of the operands and the output."""
+    return info.type.nbytes + sum(t.nbytes for t in info.operands)
 
 
 class RankModel:
@@ -202,7 +262,7 @@ class RankModel:
         """Higher is predicted faster; the analytical model's ranking while untrained."""
         matrix = np.array([self.vector(workload, s) for s in schedules])
         if self.booster is None:
-            return -matrix[:, -1]
+            return -matrix[:, MODEL_SECONDS]
         return np.asarray(self.booster.predict(matrix))
 
 

@@ -14,7 +14,7 @@ from frittata.backends.llvm import build
 from frittata.terms.cpu_schedules import (L1_DATA_BYTES, bitserial_registers, bitserial_schedule,
                                           bitserial_tile_registers, bitserial_weight_bytes, registers_for,
                                           uses_tables)
-from frittata.tuning.model import features
+from frittata.tuning.model import named_features
 from tests.backends.llvm.helpers import AVX2_FEATURES
 from frittata.tuning.measure import Job, reference_output, run_job
 from frittata.tuning.tasks import generated_space
@@ -89,7 +89,7 @@ def test_the_learned_model_counts_a_tiles_registers_as_the_kernels_do():
     s = dict(schedule)
     needed = bitserial_tile_registers(2, 1, s["pixels"], s["blocks"], False)
     assert needed == s["pixels"] * s["blocks"] + 4
-    assert features(workload, schedule, 16, 2, model)[11] == needed / registers_for(16)
+    assert named_features(workload, schedule, 16, 2, model)["register_share"] == needed / registers_for(16)
 
 
 def test_a_one_plane_tile_keeps_its_weights_within_the_l1_cache():

@@ -52,3 +52,18 @@ def test_an_untrained_model_ranks_by_the_roofline_and_fitting_needs_a_spread():
     group = next(iter(groups.values()))
     assert not model.trained and len(model.scores(group[0].workload, [r.schedule for r in group])) == len(group)
     assert not model.fit(group[:1])
+
+
+def test_features_have_one_name_each_and_read_as_the_candidate():
+    """A 3x3 convolution 16 -> 32 at 12x12 with 4 x 2 register blocks of 8 lanes over 8 input
+    channels, split by pixels: each named feature says what it measures."""
+    from frittata.tuning.model import FEATURE_NAMES, named_features
+    from tests.tuning.programs import conv_schedule, conv_workload
+
+    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
+    model = _model()
+    found = named_features(conv_workload(), conv_schedule(4, 2, 8, parallel="pixel"), LANES, CORES, model.model)
+    assert list(found) == list(FEATURE_NAMES)
+    assert (found["block_rows"], found["block_vectors"], found["accumulators"], found["taps"]) == (4, 2, 8, 9)
+    assert found["register_share"] == (4 * 2 + 2 + 1) / 16 and found["log2_reduction_block"] == 3
+    assert found["pixel_parallel"] == 1 and found["col_tail"] == (12 % 16) / 16 and found["log2_depth"] == 4
