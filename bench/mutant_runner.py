@@ -15,10 +15,11 @@ rerun unmutated, and a test that fails either way makes the verdict "suspicious"
 that breaks importing its module, which runs module-level code such as egraph's rulesets, is
 killed too), "survived" (every selected test passed and one of them ran the mutated
 function), "no tests" (every selected test passed and none ran it;
-`tests/mutation_profile.py --mutant-reach` records that), "cap" (the mutant's own time cap
-ran out with its tests still passing: not judged), "not run" (the whole budget ran out
-first). A mutant that hangs therefore reads "cap", never "killed": mutmut would call it a
-timeout (killed); this runner cannot tell it from a slow test.
+`tests/mutation_profile.py --mutant-reach` records that), "timeout" (the mutant's cap ran out
+in a test that had by then run `TIMEOUT_FACTOR` times as long as the same test takes
+unmutated, rerun alone, and `TIMEOUT_FLOOR` seconds at least: the mutant made it hang or crawl;
+counted as killed, as mutmut counts a timeout), "cap" (the cap ran out otherwise, its tests
+still passing: not judged), "not run" (the whole budget ran out first).
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MUTANTS = ROOT / "mutants"
 NOT_KILLED = ("survived", "no tests", "suspicious")
+TIMEOUT_FACTOR = 10
+TIMEOUT_FLOOR = 20.0
+"""A capped mutant reads "timeout" when the test it was in had run this many times as long as
+the test takes unmutated (its setup, call and teardown as pytest's durations report them, rerun
+alone), and this many seconds at least: a load spike does not slow a test tenfold."""
 
 
 @dataclass(frozen=True)
@@ -129,13 +135,14 @@ def judge_mutant(name: str, files: list[Path], options: list[str], cap: float) -
         return Verdict("no tests")
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        reach = Path(tmp) / "reached"
+        reach, current = Path(tmp) / "reached", Path(tmp) / "current"
         tests = [str(p.relative_to(ROOT)) for p in files]
-        args = ["-x", "-rfE", "-p", "no:randomly", "--mutant-reach", str(reach), *options, *tests]
+        args = ["-x", "-rfE", "-p", "no:randomly", "--mutant-reach", str(reach), "--mutant-current", str(current),
+                *options, *tests]
         code, out = _pytest(args, name, cap)
         seconds = time.time() - start
         if code is None:
-            return Verdict("cap", seconds=seconds)
+            return _capped(current, options, cap, start)
         if code == 0:
             return Verdict("survived" if reach.exists() else "no tests", seconds=seconds)
         if code == 3 and _breaks_import(name):  # pytest's internal error from the reach plugin's import
@@ -146,6 +153,26 @@ def judge_mutant(name: str, files: list[Path], options: list[str], cap: float) -
             return Verdict("suspicious", test or f"pytest exit code {code}", seconds)
         control, _ = _pytest([*options, control_target(test)], "", cap)
         return Verdict("killed" if control == 0 else "suspicious", test, time.time() - start)
+
+
+def _capped(current: Path, options: list[str], cap: float, start: float) -> Verdict:
+    """The verdict of a mutant whose cap ran out: "timeout" if the test it was in (`current`
+    holds its node id, written when it started) had run long past its time unmutated, rerun
+    alone (`hung`), else "cap"."""
+    if not current.exists():
+        return Verdict("cap", seconds=time.time() - start)
+    test, stuck = current.read_text(), time.time() - current.stat().st_mtime
+    code, out = _pytest([*options, "--durations=0", "--durations-min=0", test], "", cap)
+    alone = sum(float(t) for t in re.findall(r"^([\d.]+)s (?:setup|call|teardown) ", out, re.MULTILINE))
+    status = "timeout" if hung(stuck, alone, code) else "cap"
+    return Verdict(status, test if status == "timeout" else "", time.time() - start)
+
+
+def hung(stuck: float, alone: float, code: int | None) -> bool:
+    """Whether a test the mutant held for `stuck` seconds hung: unmutated it passed (exit code
+    `code` 0) in `alone` seconds, and `stuck` is past `TIMEOUT_FACTOR` times that and
+    `TIMEOUT_FLOOR`."""
+    return code == 0 and stuck > max(TIMEOUT_FACTOR * alone, TIMEOUT_FLOOR)
 
 
 def control_target(test: str) -> str:

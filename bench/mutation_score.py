@@ -12,7 +12,9 @@ property checker (`frittata rules check`).
 Mutants listed in bench/equivalent_mutants.md (a line "- `ID`: reason") are left out of the
 score as equivalent. Mutants not judged within `--budget` minutes ("not run"), or whose tests
 were still passing when their `--cap` ran out ("cap"), are counted apart, never as killed; the
-run says why it stopped. Survivors are listed with FILE:LINE and the change.
+run says why it stopped. A mutant cut at its cap in a test that had run ten times as long as
+that test takes unmutated ("timeout": it made the test hang) counts as killed, as mutmut
+counts a timeout (`mutant_runner.hung`). Survivors are listed with FILE:LINE and the change.
 
 `--rejudge` scores the same sample again after tests were added: it keeps the mutants/ folder
 of the earlier run (its population, so the same seed draws the same sample) and its verdicts
@@ -56,7 +58,7 @@ PACKAGES = {
                      ("simulator", "machine", "alu", "gemm_core", "dram", "timing", "encode")),
 }
 EQUIVALENTS = ROOT / "bench" / "equivalent_mutants.md"
-KILLED = {"killed"}
+KILLED = {"killed", "timeout"}
 UNJUDGED = ("not run", "cap", "equivalent", "stillborn")
 VERDICTS = MUTANTS / "verdicts.json"
 GENERATE = """

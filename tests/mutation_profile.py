@@ -8,7 +8,9 @@ timeout); at most 20 examples where a test does not pin its own count (the CI pr
 
 `--mutant-reach FILE` (bench/mutant_runner.py passes it) creates FILE when the mutated function
 of the mutant under test (`MUTANT_UNDER_TEST`, as mutmut names it) first runs, so a mutant
-that every test passed can be told apart from one no test reached.
+that every test passed can be told apart from one no test reached. `--mutant-current FILE`
+holds the node id of the test running, so a run cut at its time cap can tell which test it
+was in (bench/mutant_runner.py judges whether the mutant made that test hang).
 """
 
 import functools
@@ -22,6 +24,15 @@ from hypothesis import Phase, settings
 
 def pytest_addoption(parser) -> None:
     parser.addoption("--mutant-reach", default=None, help="file created when the mutant under test runs")
+    parser.addoption("--mutant-current", default=None, help="file holding the node id of the test running")
+
+
+def pytest_runtest_protocol(item, nextitem) -> None:
+    """Write the starting test's node id to `--mutant-current`, so a run cut at its cap can
+    tell which test it was in, and since when (the file's modification time)."""
+    current = item.config.getoption("--mutant-current")
+    if current:
+        Path(current).write_text(item.nodeid)
 
 
 def pytest_sessionstart(session) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.mutant_runner import Verdict, _merged, control_target
+from bench.mutant_runner import TIMEOUT_FACTOR, TIMEOUT_FLOOR, Verdict, _merged, control_target, hung
 
 
 @pytest.mark.parametrize("cut", ["cap", "not run"])
@@ -30,3 +30,15 @@ def test_the_control_reruns_the_failing_test_or_its_whole_function_when_its_id_w
     """A kill is confirmed by rerunning the failing test unmutated; a parametrized id holding a
     space (a rule text) reached the control cut at it, selected nothing, and read 'suspicious'."""
     assert control_target(test) == rerun
+
+
+@pytest.mark.parametrize("stuck, alone, code, verdict", [
+    (100.0, 3.0, 0, True),  # a 3 s test held 100 s by the mutant: it hung
+    (100.0, 12.0, 0, False),  # not ten times its own time: a slow test on a loaded machine
+    (15.0, 1.0, 0, False),  # below the floor
+    (100.0, 3.0, 1, False),  # fails unmutated: no evidence about the mutant
+    (100.0, 3.0, None, False),  # capped unmutated too
+])
+def test_a_capped_mutant_hung_only_if_its_test_ran_ten_times_its_unmutated_time(stuck, alone, code, verdict):
+    assert (TIMEOUT_FACTOR, TIMEOUT_FLOOR) == (10, 20.0)
+    assert hung(stuck, alone, code) is verdict

@@ -103,6 +103,18 @@ def test_cycles_are_never_returned():
         assert choice == {0: 0, 1: 2} and report.cost == 10.0
 
 
+def test_a_cyclic_choice_is_refused_when_read_back():
+    """The loop x -> p -> x chosen ({0: 1, 1: 2}: x = u(p), p = pack(x)) is no term: reading it
+    back raises, naming an e-class of the cycle; the acyclic choice reads back u(pack(leaf))."""
+    nodes = (ENode(Op.INPUT, (("name", "x"), ("shape", (1,)), ("dtype", "float32")), (), 0),
+             ENode(Op.RELU, (), (1,), 0),
+             ENode(Op.RELU, (), (0,), 1))
+    data = EGraphData(nodes, (EClass(SCALAR, (0, 1)), EClass(SCALAR, (2,))), {"out": 1}, {}, {})
+    with pytest.raises(ExtractionError, match="expected an acyclic choice, got a cycle through e-class [01]"):
+        data.to_term({0: 1, 1: 2}, 1)
+    assert data.to_program({0: 0, 1: 2}).outputs["out"].op == Op.RELU
+
+
 def test_bad_method_and_bad_costs_are_errors():
     data = _shared_diamond()
     with pytest.raises(ExtractionError, match="method"):

@@ -1,13 +1,30 @@
-"""The schedule cost model: depthwise efficiency, a strided convolution's tile input in L1, a GEMM's items."""
+"""The schedule cost model: a register block that spills, depthwise efficiency, a strided
+convolution's tile input in L1, a GEMM's items."""
 
 import math
 
 import numpy as np
+import pytest
 
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo
-from frittata.extract.schedule_cost import blocked_compute_seconds, depthwise_efficiency
+from frittata.extract.schedule_cost import block_efficiency, blocked_compute_seconds, depthwise_efficiency
 from frittata.terms.cpu_schedules import default_conv_schedule, default_dense_schedule, depthwise_schedule, gemm_items
+
+
+@pytest.mark.parametrize("lanes, registers", [(8, 16), (16, 32)])
+def test_a_register_block_spills_one_register_past_the_register_file(lanes, registers):
+    """AVX2 has 16 vector registers, AVX-512 32. A block of R rows by one vector needs R + 2 (R
+    accumulators, the row's input vector, the broadcast) and issues R FMAs a step on 2 FMA ports
+    against R + 1 loads on 2 load ports: a block of R = registers - 2 fits and runs at that
+    ratio; one more row spills, priced (registers / needed)^2 below it."""
+    def ratio(rows: int) -> float:
+        return (rows / 2) / max(rows / 2, (rows + 1) / 2, 4)
+
+    fits, spills = registers - 2, registers - 1
+    assert block_efficiency(fits, 1, lanes, lanes) == pytest.approx(ratio(fits))
+    spilled = ratio(spills) * (registers / (registers + 1)) ** 2
+    assert block_efficiency(spills, 1, lanes, lanes) == pytest.approx(spilled)
 
 
 def test_depthwise_efficiency_counts_the_busy_lanes_of_the_output_rows():

@@ -1,10 +1,17 @@
-"""The Winograd cost model's share of transformed tile blocks per core: the static contiguous
-shares `blocks_started` assumes, checked by hand (the kernel takes dynamic chunks from the work
-counter, which the model approximates by these shares; see its docstring)."""
+"""The Winograd cost model: the static contiguous shares of transformed tile blocks per core
+that `blocks_started` assumes, checked by hand (the kernel takes dynamic chunks from the work
+counter, which the model approximates by these shares; see its docstring), and a layer's price
+per image."""
 
+import math
+
+import numpy as np
 import pytest
 
-from frittata.extract.winograd_cost import blocks_started
+from frittata import terms as T
+from frittata.extract import CpuModel, NodeInfo
+from frittata.extract.winograd_cost import blocks_started, winograd_seconds
+from frittata.terms.cpu_schedules import blocked_schedule, is_winograd
 
 
 def _by_hand(blocks: int, groups: int, cores: int) -> int:
@@ -20,3 +27,23 @@ def _by_hand(blocks: int, groups: int, cores: int) -> int:
 @pytest.mark.parametrize("blocks", [1, 2, 5, 7, 16])
 def test_blocks_started_counts_the_blocks_of_the_largest_share(blocks, groups, cores):
     assert blocks_started(blocks, groups, cores) == _by_hand(blocks, groups, cores)
+
+
+def _winograd(batch: int, out_channels: int) -> NodeInfo:
+    x = T.var("x", (batch, 32, 28, 28))
+    w = T.param("w", np.ones((out_channels, 32, 3, 3), np.float32))
+    term = T.winograd_conv2d(x, w, T.param("b", np.ones(out_channels, np.float32)), pads=(1, 1, 1, 1), tile=4)
+    return NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
+
+
+def test_a_winograd_layer_is_priced_per_image_and_grows_with_its_output_channels():
+    """32 -> 64 channels at 28x28, F(4x4, 3x3) with its default schedule on AVX2: two images
+    cost twice one; 128 output channels (more GEMM work and transformed outputs) cost more."""
+    model = CpuModel(vector_lanes=8)
+    one = _winograd(1, 64)
+    s = blocked_schedule(one.op, one.attrs, one.type, one.operands, (False, True, True), 8)
+    assert s is not None and is_winograd(s) and s["tile"] == 4
+    seconds = winograd_seconds(one, s, model)
+    assert 0 < seconds < math.inf
+    assert winograd_seconds(_winograd(2, 64), s, model) == pytest.approx(2 * seconds)
+    assert winograd_seconds(_winograd(1, 128), s, model) > seconds

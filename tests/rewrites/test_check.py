@@ -186,3 +186,13 @@ def test_a_compiled_cast_of_a_float_sum_may_step_by_one_at_an_integer_only(neare
     result = check_rule(rule, compiled={"llvm": _stepped(nearest, step)})
     assert result.passed == passes, result.failure
     assert passes or "compiled right side differs" in result.failure
+
+
+def test_a_minimum_above_the_instances_found_fails_the_rule():
+    """A sound rule checked on 4 instances passes by default (at least 2 needed) and with
+    `minimum=4`, and fails with `minimum=5`, naming the count found and the one expected."""
+    (rule,) = parse_rules("(rule neg-neg (neg (neg ?x)) => ?x)", family="t")
+    assert check_rule(rule, examples=4).passed and check_rule(rule, examples=4, minimum=4).passed
+    result = check_rule(rule, examples=4, minimum=5)
+    assert not result.passed and result.total == 4
+    assert "only 4 meaningful instances" in result.failure and "expected >= 5" in result.failure

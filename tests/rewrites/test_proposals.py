@@ -1,9 +1,10 @@
-"""Operand proposals for rule instances: convolution weights that fit the padded image, and a
-residual of the output's shape."""
+"""Operand proposals for rule instances: convolution weights that fit the padded image, a
+residual of the output's shape, and epilogue clips that leave a range of values."""
 
 import numpy as np
+import pytest
 
-from frittata.rewrites.instances import Instance
+from frittata.rewrites.instances import Instance, dtype_variants
 from frittata.rewrites.rule_format import parse_rules
 
 
@@ -19,3 +20,18 @@ def test_fused_conv2d_instances_get_fitting_kernels_and_a_residual_of_the_output
         assert w.shape[2] <= x.shape[2] + top + bottom and w.shape[3] <= x.shape[3] + left + right
         assert residual.shape == conv.shape
     assert {w.shape[2] for _, w, *_ in (c.args for c in convs)} > {1}  # not only 1x1 kernels
+
+
+@pytest.mark.parametrize("guards", ["", " :if (is-8-bit ?x) (is-8-bit ?w)"], ids=["any-dtype", "8-bit"])
+def test_epilogue_clips_leave_a_range_of_values(guards):
+    """Every clip an instance's epilogue draws has a bound of none or a lower bound below the
+    upper one: a clip to one value would make the kernel's output a constant, an instance that
+    checks nothing of the convolution below it. One-sided clips of both kinds are drawn."""
+    (rule,) = parse_rules("(rule keep (fused_conv2d ?x ?w ?b ?r ... :epilogue ?e)"
+                          f" => (fused_conv2d ?x ?w ?b ?r ... :epilogue ?e){guards})", family="t")
+    rng, variants = np.random.default_rng(1), dtype_variants(rule)
+    clips = [step[1:] for k in range(400) for term in [Instance(rule, rng, variants[k % len(variants)]).build()]
+             if term is not None for step in term.attr("epilogue") if step[0] == "clip"]
+    assert len(clips) >= 40, len(clips)
+    assert all(low is None or high is None or low < high for low, high in clips), sorted(set(clips), key=str)
+    assert any(low is None for low, _ in clips) and any(high is None for _, high in clips)

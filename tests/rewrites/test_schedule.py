@@ -19,3 +19,13 @@ def test_each_phase_reports_its_steps_and_the_rules_that_fired():
     assert fuse.iterations >= 2 and fuse.fired.get("fuse-dense-bias") and fuse.fired.get("fuse-dense-relu")
     sizes = [p.nodes for p in report.phases]
     assert sizes == sorted(sizes)
+
+
+def test_a_phase_without_a_rule_that_can_fire_reports_saturated_after_no_step():
+    """A program of one input: no rule can fire, so every phase stops at once, saturated, after
+    0 iterations, with the e-graph's size and no rule fired."""
+    _, report = saturate(Program({"y": T.var("x", (3,))}))
+    assert report.firable == 0
+    assert [(p.name, p.stop_reason, p.iterations, p.fired) for p in report.phases] == \
+        [(p.name, "saturated", 0, {}) for p in DEFAULT_SCHEDULE]
+    assert {p.nodes for p in report.phases} == {report.phases[0].nodes} and report.phases[0].nodes >= 1

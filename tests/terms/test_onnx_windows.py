@@ -1,6 +1,6 @@
 """Windows the importer builds from other ops, against onnxruntime on generated geometry: MaxPool
 and AveragePool over 1-D, 2-D and 3-D windows with strides, dilations, padding, ceil mode and
-count_include_pad; ConvTranspose 1-D; CumSum along each axis, of integers; Einsum with ellipses and diagonals.
+count_include_pad; CumSum along each axis, of integers; Einsum with ellipses and diagonals.
 A few compile for LLVM as well."""
 
 from __future__ import annotations
@@ -72,20 +72,6 @@ def test_a_3d_dilated_ceil_mode_average_compiles_for_llvm():
     model = one_node_model(node, {"x": x}, opset=19)
     got = ft.compile(ft.from_onnx(model), target="llvm").run(x=x)["y"]
     np.testing.assert_allclose(got, run_ort(model, {"x": x})[0], rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("attrs", [dict(strides=[2], pads=[1, 0], output_padding=[1]),
-                                   dict(group=2, dilations=[2]), dict(strides=[3], output_shape=[16])],
-                         ids=["strided", "grouped-dilated", "output-shape"])
-def test_conv_transpose_1d_is_the_2d_one_of_height_1(attrs):
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((2, 4, 6)).astype(np.float32)
-    w = rng.standard_normal((4, 3, 3)).astype(np.float32)
-    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], **attrs)
-    model = one_node_model(node, {"x": x}, initializers={"w": w})
-    want = assert_matches_ort(model, {"x": x})
-    np.testing.assert_allclose(ft.compile(ft.from_onnx(model), target="llvm").run(x=x)["y"], want, rtol=1e-5,
-                               atol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", ["int32", "uint32"])

@@ -75,10 +75,14 @@ def test_matmul_packed_at_run_time_equals_the_interpreter(m, k, n, isa, threads,
 
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_gemm_work_items_cover_the_output_once(isa, threads):
+def test_gemm_work_items_cover_the_output(isa, threads):
     """203 rows (three row groups of whole 96-row blocks, the last partial with an MR tail) by
     150 columns (panel groups of unequal size, the last panel partial): the items the threads
-    take cover C once, for B packed at run time (one matrix and a batch) and at compile time."""
+    take cover every element of C (one left out keeps whatever the fresh output buffer held
+    and differs from the interpreter), for B packed at run time (one matrix and a batch) and at
+    compile time. That no element is covered twice the outputs cannot show: an item's first
+    reduction block stores its part of C rather than adding to it, so an item run twice writes
+    the same values again."""
     m, k, n = 203, 37, 150
     a, b = T.var("a", (m, k)), T.var("b", (k, n))
     program = ft.Program({"mm": T.matmul(a, b), "batched": T.matmul(T.var("c", (2, m, k)), T.var("d", (2, k, n))),
