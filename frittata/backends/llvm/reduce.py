@@ -7,6 +7,11 @@ row of 256 at a quarter of the speed).
 
     for o in this thread's kept positions:   acc = init;  for r in reduced: acc = acc (+|*|max) x[o, r]
                                               out[o] = finish(acc)
+
+The reduced axes are merged where the input walks them contiguously (`_merged`); a float32 sum
+or mean over one contiguous run adds whole vectors of floats into an <L x double> accumulator
+and the rest of the run one by one (`_vector_sum`): on one Zen 3 core, a global average pool of
+1152 channels at 7x7 ran in 7 us instead of 36, of 480 at 14x14 in 11 instead of 75.
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ from llvmlite import ir
 
 from frittata.backends.llvm import scalar, vmath
 from frittata.backends.llvm.expr import load
-from frittata.backends.llvm.irutil import F32, F64, I64, entry_alloca, for_range, loop_nest, ltype
+from frittata.backends.llvm.irutil import F32, F64, I64, entry_alloca, for_range, i64, intrinsic, loop_nest, ltype
 from frittata.backends.llvm.irutil import const as llconst
 from frittata.backends.llvm.kernel import Kernel
-from frittata.backends.llvm.views import View, contiguous, transpose
+from frittata.backends.llvm.views import View, collapse, contiguous, transpose
 from frittata.terms.dtypes import is_float
 from frittata.terms.ops import Op
 
@@ -28,21 +33,64 @@ from frittata.terms.ops import Op
 def emit_reduce(k: Kernel, op: Op, x: View, axes: tuple[int, ...], out: View) -> None:
     """out (kept axes, row-major) = reduction of x over `axes`; `op` is sum, mean, max, min or prod."""
     kept = [d for d in range(len(x.shape)) if d not in axes]
-    moved = transpose(x, tuple(kept + list(axes)))
+    moved = _merged(transpose(x, tuple(kept + list(axes))), len(kept))
     outer, inner = moved.shape[:len(kept)], moved.shape[len(kept):]
     flat_out = View(out.buf, (math.prod(outer),), out.offset, (1,))
     b = k.b
     acc_type = _acc_type(op, x.dtype)
     acc = entry_alloca(b, acc_type)
     lo, hi = k.split(math.prod(outer))
+    vectors = _summed_in_vectors(k, op, moved, len(kept))
     with for_range(b, lo, hi, name="o") as o:
         outer_idx = _unflatten(b, o, outer)
-        b.store(_init(op, x.dtype, acc_type), acc)
-        with loop_nest(b, inner, name="r") as r:
-            value = load(k, moved, outer_idx + r)
-            b.store(_combine(b, op, x.dtype, b.load(acc), value), acc)
+        if vectors:
+            b.store(_vector_sum(k, moved, outer_idx, vectors), acc)
+        else:
+            b.store(_init(op, x.dtype, acc_type), acc)
+            with loop_nest(b, inner, name="r") as r:
+                value = load(k, moved, outer_idx + r)
+                b.store(_combine(b, op, x.dtype, b.load(acc), value), acc)
         result = _finish(b, op, x.dtype, b.load(acc), math.prod(inner))
         b.store(result, k.address(flat_out, [o]))
+
+
+def _summed_in_vectors(k: Kernel, op: Op, v: View, kept: int) -> int:
+    """Vectors of `Kernel.lanes` floats the float32 sum or mean of a view whose one reduced axis
+    (`_merged`) is contiguous takes per row (0: the scalar loop)."""
+    if op not in (Op.REDUCE_SUM, Op.REDUCE_MEAN) or v.dtype != "float32" or k.lanes < 4 or v.bounds is not None:
+        return 0
+    if len(v.shape) != kept + 1 or v.strides[-1] != 1:
+        return 0
+    return v.shape[-1] // k.lanes
+
+
+def _vector_sum(k: Kernel, v: View, outer_idx: list, vectors: int) -> ir.Value:
+    """The double sum of row `outer_idx` of `v`: `vectors` vectors of L floats widened into an
+    <L x double> accumulator, the rest of the row one by one, then the lanes added."""
+    b, lanes = k.b, k.lanes
+    wide = ir.VectorType(F64, lanes)
+    row = k.address(v, outer_idx + [ir.Constant(I64, 0)])
+    total = entry_alloca(b, wide, "lanes")
+    b.store(ir.Constant(wide, [0.0] * lanes), total)
+    with for_range(b, 0, vectors * lanes, lanes, name="rv") as j:
+        chunk = b.load(b.gep(row, [j], source_etype=F32), typ=ir.VectorType(F32, lanes), align=4)
+        b.store(b.fadd(b.load(total), b.fpext(chunk, wide), flags=("reassoc",)), total)
+    reduce = intrinsic(b.module, f"llvm.vector.reduce.fadd.v{lanes}f64", F64, [F64, wide])
+    sum_ = b.call(reduce, [ir.Constant(F64, 0.0), b.load(total)], fastmath=("reassoc",))
+    for j in range(vectors * lanes, v.shape[-1]):
+        sum_ = b.fadd(sum_, b.fpext(b.load(b.gep(row, [i64(j)], source_etype=F32), typ=F32), F64))
+    return sum_
+
+
+def _merged(v: View, kept: int) -> View:
+    """`v` with its reduced axes (those after the first `kept`) merged where it walks them
+    contiguously (`collapse`), so the inner loop runs the whole reduced extent at once (a global
+    average pool's H x W) and vectorizes: by rows of a 7x7 plane it ran 3-4x slower."""
+    inner = View(v.buf, v.shape[kept:], v.offset, v.strides[kept:], v.bounds)
+    shape, (merged,) = collapse(inner.shape, [inner]) if v.bounds is None else (inner.shape, [inner])
+    if not shape:
+        return v
+    return View(v.buf, v.shape[:kept] + shape, v.offset, v.strides[:kept] + merged.strides)
 
 
 def emit_arg_reduce(k: Kernel, op: Op, x: View, axis: int, last: bool, out: View) -> None:

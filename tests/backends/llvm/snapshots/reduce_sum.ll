@@ -65,12 +65,12 @@ entry:
   %".13" = getelementptr inbounds i8, ptr %".12", i64 0
   %".14" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".13", ptr %".14"
-  call void @"fk_cf7fbdd27bf128d99ab67d35"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_c1d3a5e526708173af928b11"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   ret void
 }
 
-declare void @"fk_cf7fbdd27bf128d99ab67d35"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_c1d3a5e526708173af928b11"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -116,7 +116,7 @@ stamp.end.1:
   %".39" = getelementptr inbounds i8, ptr %".38", i64 0
   %".40" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".39", ptr %".40"
-  call void @"fk_cf7fbdd27bf128d99ab67d35"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_c1d3a5e526708173af928b11"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   %".44" = icmp eq i32 %".2", 0
   br i1 %".44", label %"stamp.then.2", label %"stamp.end.2"
@@ -136,20 +136,21 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_cf7fbdd27bf128d99ab67d35
+; unit fk_c1d3a5e526708173af928b11
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2")
 
-define void @"fk_cf7fbdd27bf128d99ab67d35"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_c1d3a5e526708173af928b11"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
-  %".37" = getelementptr inbounds ptr, ptr %".1", i64 1
-  %".38" = load ptr, ptr %".37", align 8
-  %".24" = getelementptr inbounds ptr, ptr %".1", i64 0
-  %".25" = load ptr, ptr %".24", align 8
+  %".41" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".42" = load ptr, ptr %".41", align 8
+  %"lanes" = alloca <8 x double>
+  %".20" = getelementptr inbounds ptr, ptr %".1", i64 0
+  %".21" = load ptr, ptr %".20", align 8
   %"acc" = alloca double
   %".6" = sext i32 %".2" to i64
   %".7" = sext i32 %".3" to i64
@@ -160,40 +161,46 @@ entry:
   %"hi" = sdiv i64 %".10", %".7"
   br label %"o.cond"
 o.cond:
-  %"o" = phi  i64 [%"lo", %"entry"], [%"o.next", %"r0.end"]
+  %"o" = phi  i64 [%"lo", %"entry"], [%"o.next", %"rv.end"]
   %".12" = icmp slt i64 %"o", %"hi"
   br i1 %".12", label %"o.body", label %"o.end"
 o.body:
   %".14" = urem i64 %"o", 4
   %".15" = udiv i64 %"o", 4
-  store double              0x0, double* %"acc"
-  br label %"r0.cond"
+  %".16" = mul i64 %".14", 8
+  %".17" = add i64 0, %".16"
+  %".18" = mul i64 0, 1
+  %".19" = add i64 %".17", %".18"
+  %".22" = getelementptr inbounds float, ptr %".21", i64 %".19"
+  store <8 x double> <double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0>, <8 x double>* %"lanes"
+  br label %"rv.cond"
 o.end:
   ret void
-r0.cond:
-  %"r0" = phi  i64 [0, %"o.body"], [%"r0.next", %"r0.body"]
-  %".18" = icmp slt i64 %"r0", 8
-  br i1 %".18", label %"r0.body", label %"r0.end"
-r0.body:
-  %".20" = mul i64 %".14", 8
-  %".21" = add i64 0, %".20"
-  %".22" = mul i64 %"r0", 1
-  %".23" = add i64 %".21", %".22"
-  %".26" = getelementptr inbounds float, ptr %".25", i64 %".23"
-  %".27" = load float, ptr %".26"
-  %".28" = load double, double* %"acc"
-  %".29" = fpext float %".27" to double
-  %".30" = fadd reassoc double %".28", %".29"
-  store double %".30", double* %"acc"
-  %"r0.next" = add i64 %"r0", 1
-  br label %"r0.cond"
-r0.end:
-  %".33" = load double, double* %"acc"
-  %".34" = fptrunc double %".33" to float
-  %".35" = mul i64 %"o", 1
-  %".36" = add i64 0, %".35"
-  %".39" = getelementptr inbounds float, ptr %".38", i64 %".36"
-  store float %".34", ptr %".39"
+rv.cond:
+  %"rv" = phi  i64 [0, %"o.body"], [%"rv.next", %"rv.body"]
+  %".25" = icmp slt i64 %"rv", 8
+  br i1 %".25", label %"rv.body", label %"rv.end"
+rv.body:
+  %".27" = getelementptr float, ptr %".22", i64 %"rv"
+  %".28" = load <8 x float>, ptr %".27", align 4
+  %".29" = load <8 x double>, <8 x double>* %"lanes"
+  %".30" = fpext <8 x float> %".28" to <8 x double>
+  %".31" = fadd reassoc <8 x double> %".29", %".30"
+  store <8 x double> %".31", <8 x double>* %"lanes"
+  %"rv.next" = add i64 %"rv", 8
+  br label %"rv.cond"
+rv.end:
+  %".34" = load <8 x double>, <8 x double>* %"lanes"
+  %".35" = call reassoc double @"llvm.vector.reduce.fadd.v8f64"(double              0x0, <8 x double> %".34")
+  store double %".35", double* %"acc"
+  %".37" = load double, double* %"acc"
+  %".38" = fptrunc double %".37" to float
+  %".39" = mul i64 %"o", 1
+  %".40" = add i64 0, %".39"
+  %".43" = getelementptr inbounds float, ptr %".42", i64 %".40"
+  store float %".38", ptr %".43"
   %"o.next" = add i64 %"o", 1
   br label %"o.cond"
 }
+
+declare double @"llvm.vector.reduce.fadd.v8f64"(double %".1", <8 x double> %".2")
