@@ -12,12 +12,20 @@ processes' time slices; the CPU time does not):
     and one dense layer) compiled in fp32, quantized to int8 (`ft.quantize`), and to W1A1 and
     W1A2 (`ft.quantize(..., bits=...)`, first and last layers int8), and onnxruntime fp32.
 The issue's goal: W1A2 >= 3x faster than our fp32 whole network, W1A1 >= 5x.
-Run: python bench/lowbit_bench.py [--repeat N] [--size S] [--skip-layers] [--skip-network]
+With --breakdown, the network's time by kind of kernel instead -- bit-serial convolutions, other
+convolutions (the 8-bit first layer; every layer in fp32), bitpack, max pools, elementwise glue
+and the rest -- and each bit-serial layer's, on one thread: the kernels' shares of their median
+wall times (`module.profile`) times the median CPU time of a whole run. Under load a kernel of
+several milliseconds is rarely timed without a preemption, so its shortest wall time is no
+better than its median; preemptions fall on the kernels in proportion to their length, so the
+shares of the medians hold.
+Run: python bench/lowbit_bench.py [--repeat N] [--size S] [--skip-layers] [--skip-network] [--breakdown]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import time
 
 import numpy as np
@@ -120,13 +128,8 @@ def bench_layers(repeat: int) -> None:
 
 
 def bench_network(size: int, repeat: int) -> None:
-    rng = np.random.default_rng(0)
-    program = zoo.vgg11(size=size)
-    x = {"x": rng.standard_normal(program.inputs["x"].shape).astype(np.float32)}
-    calibration = [x]
-    forms = {"fp32": program, "int8": ft.quantize(program, calibration),
-             "W1A1": ft.quantize(program, calibration, bits={"weights": 1, "activations": 1}),
-             "W1A2": ft.quantize(program, calibration, bits={"weights": 1, "activations": 2})}
+    forms, x = network_forms(size)
+    program = forms["fp32"]
     print(f"\nVGG-11-style network at {size}x{size}, ms (median); ratio = fp32 / low-bit")
     for threads in THREADS:
         runs = {name: ours_run(p, x, threads) for name, p in forms.items()}
@@ -139,14 +142,59 @@ def bench_network(size: int, repeat: int) -> None:
                   f"({onnx / ms['W1A2']:5.2f}x ort)  goal W1A2 >= 3x, W1A1 >= 5x")
 
 
+def network_forms(size: int) -> tuple[dict[str, ft.Program], dict[str, np.ndarray]]:
+    """The VGG-11-style network in fp32, int8, W1A1 and W1A2, and its input."""
+    rng = np.random.default_rng(0)
+    program = zoo.vgg11(size=size)
+    x = {"x": rng.standard_normal(program.inputs["x"].shape).astype(np.float32)}
+    calibration = [x]
+    return {"fp32": program, "int8": ft.quantize(program, calibration),
+            "W1A1": ft.quantize(program, calibration, bits={"weights": 1, "activations": 1}),
+            "W1A2": ft.quantize(program, calibration, bits={"weights": 1, "activations": 2})}, x
+
+
+def kernel_kind(op: str) -> str:
+    """The kind of kernel an op's row of a profile is counted under."""
+    if op == "bitserial_conv2d":
+        return "bit-serial conv"
+    if "conv" in op:
+        return "other conv"
+    if op in ("bitpack", "fused_elementwise"):
+        return {"bitpack": "bitpack", "fused_elementwise": "elementwise glue"}[op]
+    return "max pool" if op == "max_pool2d" else "rest"
+
+
+def bench_breakdown(size: int, repeat: int) -> None:
+    forms, x = network_forms(size)
+    print(f"\nVGG-11-style network at {size}x{size}, one thread: each kind's share of the kernels' median "
+          f"wall times ({repeat} profiled runs) times the median CPU time of a whole run")
+    for name in ("fp32", "W1A1", "W1A2"):
+        module = ft.compile(forms[name], target="llvm", threads=1)
+        rows = module.profile(x, repeat=repeat).rows
+        cpu_ms = interleaved_ms({name: lambda module=module: module.run(**x)}, repeat)[1][name]
+        sums: collections.Counter[str] = collections.Counter()
+        for row in rows:
+            sums[kernel_kind(row.op)] += row.seconds
+        scale = cpu_ms / sum(sums.values())
+        shares = "  ".join(f"{k} {s * scale:.2f} ({100 * s * scale / cpu_ms:.1f}%)" for k, s in sums.most_common())
+        print(f"  {name}: {cpu_ms:.2f} ms CPU = {shares}")
+        layers = [f"{row.seconds * scale:.2f}" for row in rows if row.op == "bitserial_conv2d"]
+        if layers:
+            print(f"    bit-serial layers, ms: {' '.join(layers)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--size", type=int, default=224, help="VGG input size (a multiple of 32)")
     parser.add_argument("--skip-layers", action="store_true")
     parser.add_argument("--skip-network", action="store_true")
+    parser.add_argument("--breakdown", action="store_true", help="only the network's time per kind of kernel")
     args = parser.parse_args()
     print(cpu())
+    if args.breakdown:
+        bench_breakdown(args.size, args.repeat)
+        return
     if not args.skip_layers:
         bench_layers(args.repeat)
     if not args.skip_network:
