@@ -22,8 +22,10 @@ from tests.conftest import compiling
 @st.composite
 def depthwise_convs(draw, lanes: int = 8):
     """A depthwise convolution (any channels, multiplier, kernel 1/3/5, stride, dilation, pads),
-    plain, fused (ReLU6, SiLU, hard swish, or a residual add and ReLU), or tiled by a schedule
-    drawn from the tuner's space for `lanes` (a single channel is an ordinary convolution)."""
+    plain, fused (ReLU6, SiLU, hard swish, a residual add and ReLU, or ReLU then the sigmoid and
+    a residual add: steps the tile applies and steps the deferred pass over the planes applies),
+    or tiled by a schedule drawn from the tuner's space for `lanes` (a single channel is an
+    ordinary convolution)."""
     channels = draw(st.sampled_from([1, 3, 8, 13, 16, 24, 33]), label="channels")
     multiplier = draw(st.sampled_from([1, 1, 2]))
     k = draw(st.sampled_from([1, 3, 5]))
@@ -37,12 +39,13 @@ def depthwise_convs(draw, lanes: int = 8):
     attrs = {"strides": (stride, stride), "pads": pads, "dilations": (dilation, dilation), "groups": channels}
     plain = tb.conv2d(x, weights, **attrs)
     bias = tb.param("b", rand((channels * multiplier,), seed=2))
-    fused = draw(st.sampled_from(["none", "relu6", "silu", "hard_swish", "residual"]))
+    fused = draw(st.sampled_from(["none", "relu6", "silu", "hard_swish", "residual", "gated residual"]))
     if fused == "none":
         return plain
-    residual = (tb.var("r", plain.shape),) if fused == "residual" else ()
+    residual = (tb.var("r", plain.shape),) if "residual" in fused else ()
     epilogue = {"relu6": (("clip", 0.0, 6.0),), "silu": (("silu",),), "hard_swish": (("hard_swish",),),
-                "residual": (("add",), ("relu",))}[fused]
+                "residual": (("add",), ("relu",)),
+                "gated residual": (("relu",), ("sigmoid",), ("add",))}[fused]
     tiles = depthwise_space(plain.shape[2], plain.shape[3], lanes) if channels > 1 else []
     schedule = draw(st.sampled_from([None, *tiles]))
     if schedule is None:
