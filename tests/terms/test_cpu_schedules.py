@@ -1,6 +1,6 @@
 """Which contractions the LLVM backend's blocked path takes, and with which default schedule and work split."""
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from frittata.terms.cpu_schedules import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_ROW_GROUPS, blocked_schedule,
@@ -27,7 +27,6 @@ def test_a_matmul_takes_the_blocked_path_with_matrix_or_batched_weights_only():
                             lanes) is None
 
 
-@settings(max_examples=50, deadline=None)
 @given(m=st.integers(1, 2000), panels=st.integers(1, 80), mr=st.integers(1, 12))
 def test_a_threaded_gemms_items_cover_its_rows_and_panels_once(m, panels, mr):
     """The items of a GEMM split "n" (row groups of whole MC blocks times panel groups, as the
