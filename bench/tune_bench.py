@@ -1,7 +1,9 @@
 """Tuned against untuned against onnxruntime, in the same run, and the tuning curve.
 
 For each model (ResNet-18 and MobileNetV2 from the zoo): `ft.tune` with at most --trials
-measurements (the learned search; the log is resumed if it exists), then the module compiled
+measurements (the learned search; the log is resumed if it exists; the run ends with the
+in-network check, which prints each task's best against its default timed in place and the
+verdict that pins which one runs), then the module compiled
 with those records (its outputs checked against the interpreter), the module `ft.compile` builds
 untuned (the roofline model prices every kernel) and onnxruntime on the same number of threads,
 timed in turn for ROUNDS rounds (`alternated`), so the three meet the same load: median

@@ -8,8 +8,9 @@ than the defaults they replaced, although measured faster alone (the 64 -> 384 1
 14x14: 126 -> 145 us), so tuning lost 3-4% against the untuned module.
 
 `check_in_network` compiles the program twice with the tuning records: "tuned", where
-extraction is free to choose each task's best schedule (the candidates), and "baseline", where
-every candidate's workload is pinned to its default. It times both in turn, round after round,
+extraction is free to choose each task's best schedule (the candidates; earlier verdicts on
+their workloads left out), and "baseline", where every candidate's workload is pinned to its
+default. It times both in turn, round after round,
 the order alternating, and reads each kernel's time from the module's timed run
 (`Module.run_timed`: the compiled network with a time stamp between kernels), so each kernel
 runs after its real predecessor, on its real input, with its real threads. Per candidate, a
@@ -71,12 +72,13 @@ class Candidate:
 
 @dataclass
 class NetworkCheck:
-    """What the check did: its verdicts, candidates it could not time (and why), rounds, stop."""
+    """What the check did: its verdicts, the candidates it did not time, rounds, why it stopped."""
 
     verdicts: list[Verdict] = field(default_factory=list)
     decisions: dict[str, str | None] = field(default_factory=dict)
     """Per candidate workload key: KEPT, REJECTED, or None (undecided: it keeps its default)."""
-    skipped: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    """Candidates the tuned network does not run (extraction chose another kernel)."""
     rounds: int = 0
     stop: str = "no candidate (every task's best is its default or was judged before)"
     whole: float | None = None
@@ -90,7 +92,8 @@ class NetworkCheck:
         for v in self.verdicts:
             decision = self.decisions.get(v.workload.key) or "undecided (keeps its default)"
             lines.append(f"  {v.workload}: {decision}, in place {v.gain:+.1%} +- {v.noise:.1%}")
-        lines += [f"  {name}: not timed ({why})" for name, why in self.skipped.items()]
+        if self.skipped:
+            lines.append(f"  {len(self.skipped)} more candidates not timed: extraction did not choose them")
         return "\n".join(lines)
 
 
@@ -161,16 +164,17 @@ def check_in_network(program: Program, records: Records, device: Device, path: s
     found = candidates(records, device.key, device.lanes)
     if not found:
         return report
-    tuned = compile_program(program, threads=device.threads, records=records)
+    keys = {c.workload.key for c in found}
+    free = Records(records.records, [v for v in records.verdicts if v.workload.key not in keys])
+    tuned = compile_program(program, threads=device.threads, records=free)
     running = _running(tuned, device.lanes)
     chosen = [c for c in found if (c.workload.key, c.schedule) in running]
-    report.skipped = {str(c.workload): "extraction did not choose it" for c in found if c not in chosen}
+    report.skipped = [str(c.workload) for c in found if c not in chosen]
     if not chosen:
         report.stop = "no candidate runs in the tuned network"
         return report
     pins = [Verdict(c.workload, device.key, c.schedule, c.default, False, 0.0, 0.0, 0, time.time()) for c in chosen]
-    baseline = compile_program(program, threads=device.threads,
-                               records=Records(records.records, records.verdicts + pins))
+    baseline = compile_program(program, threads=device.threads, records=Records(records.records, free.verdicts + pins))
     layers = [_geometry(infer_output(c.workload)) for c in chosen]
     steps = (_layer_steps(baseline, layers), _layer_steps(tuned, layers))
     rng = np.random.default_rng(seed)

@@ -97,3 +97,9 @@ def test_the_check_times_a_candidate_in_the_network_logs_its_verdict_and_the_com
     assert row["schedule"] == (dict(other) if verdict.kept else "default")
     x = rng.standard_normal((4, 64)).astype(np.float32)
     np.testing.assert_allclose(module.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
+    # A new fastest schedule is checked although a verdict pins the workload: the tuned network
+    # is compiled without that verdict, so extraction can choose the new candidate.
+    third = next(s for s in task.space(device.lanes) if s not in (default, other))
+    log.append(Record(task.workload, third, device.key, device.target(), 3e-5, None, 3.0), path)
+    again = check_in_network(program, log, device, path, max_rounds=MIN_ROUNDS)
+    assert [v.candidate for v in again.verdicts] == [third] and not again.skipped
