@@ -42,9 +42,9 @@ def test_extracted_program_evaluates_equal(program, seed, method):
 
 
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
-def test_zoo_extraction_costs_no_more_than_the_input(name):
+def test_zoo_extraction_costs_no_more_than_the_input(name, zoo_saturated):
     program = zoo.get(name)
-    data, _ = saturate(program)
+    data, _ = zoo_saturated(name)
     choice, report = extract(data, CPU, time_limit=2.0)
     extracted = data.to_program(choice)
     before = program_cost(program, CPU)

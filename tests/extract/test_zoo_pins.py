@@ -12,8 +12,7 @@ from __future__ import annotations
 import pytest
 
 from frittata.extract import CpuModel, extract
-from frittata.rewrites import fold_params, saturate
-from frittata.terms import zoo
+from frittata.rewrites import fold_params
 
 MODELS = {
     "avx512": CpuModel(vector_lanes=16),
@@ -41,8 +40,8 @@ PINS = {
 
 
 @pytest.fixture(scope="module", params=["resnet18", "mobilenet_v2", "transformer_block"])
-def saturated(request):
-    data, _ = saturate(zoo.get(request.param))
+def saturated(request, zoo_saturated):
+    data, _ = zoo_saturated(request.param)
     return request.param, data
 
 

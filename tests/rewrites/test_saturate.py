@@ -60,9 +60,9 @@ def test_schedule_is_a_value():
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "mlp", "transformer_block"])
-def test_zoo_fused_and_folded_equals_original(name):
+def test_zoo_fused_and_folded_equals_original(name, zoo_saturated):
     program = zoo.get(name)
-    data, report = saturate(program)
+    data, report = zoo_saturated(name)
     fused = fold_params(data.to_program(_prefer(data, {Op.FUSED_CONV2D, Op.FUSED_DENSE})))
     assert fused.op_counts().get("batch_norm", 0) == 0
     assert report.fired(), str(report)
@@ -98,11 +98,11 @@ def test_only_rules_that_can_fire_are_run():
 
 
 @pytest.mark.parametrize("name", ["resnet18", "transformer_block"])
-def test_leaving_out_rules_that_cannot_fire_changes_no_e_graph(name, monkeypatch):
+def test_leaving_out_rules_that_cannot_fire_changes_no_e_graph(name, monkeypatch, zoo_saturated):
     from frittata.rewrites import schedule
 
     program = zoo.get(name)
-    data, report = saturate(program)
+    data, report = zoo_saturated(name)
     monkeypatch.setattr(schedule, "firable", lambda rules, _: [d for r in rules for d in r.directions()])
     every, every_report = saturate(program)
     assert [(p.nodes, p.fired) for p in report.phases] == [(p.nodes, p.fired) for p in every_report.phases]
