@@ -9,8 +9,9 @@ pairs. Its compute time is
 with `word_pairs_per_core` the host's rate on the default register block (`popcount_rate`),
 `tile` the schedule's efficiency relative to it (`tile_efficiency`, in (0, 1.1]) and `lanes` the
 busy fraction of the channel blocks (output channels padded to whole tiles). A convolution on
-AVX2's table kernel (`cpu_schedules.uses_tables`) counts one lookup for both activation planes:
-its pairs are those of one plane, at TABLE_EFFICIENCY, over blocks of 32 channels.
+AVX2's table kernel (`cpu_schedules.uses_tables`) counts one lookup for both activation planes,
+or with one plane for two pixels: its lookups are the pairs of one plane (of half the pixels),
+at TABLE_EFFICIENCY (PAIR_TABLE_EFFICIENCY), over blocks of 32 channels.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ TABLE_EFFICIENCY = 0.75
 """The table kernel's one-plane pairs per second relative to the nibble kernel's pairs: A2W1 ran
 1.44-1.65x faster on it than on the nibble kernel, whose pairs are twice as many (one Zen 3
 core, 128 -> 256 at 56x56, 256 -> 256 at 56x56, 512 -> 512 at 28x28, 2026-12)."""
+PAIR_TABLE_EFFICIENCY = 0.6
+"""The one-plane table kernel's lookups (two pixels each) per second relative to the nibble
+kernel's pairs: A1W1 ran 1.10-1.24x faster on it, whose lookups are half as many (one Zen 3
+core, 64 -> 128 at 112x112, 128 -> 256 and 256 -> 256 at 56x56, 512 -> 512 at 28x28, 2026-12)."""
 SCALAR_PAIRS_PER_CYCLE = 1.0
 """Word pairs per cycle of scalar POPCNT (one port on Intel cores; an estimate)."""
 NIBBLE_OPS = 6
@@ -89,9 +94,10 @@ def bitserial_seconds(info: NodeInfo, cores: int, word_pairs_per_core: float, la
     nibbles = uses_nibbles(lanes, x.dtype, constant)
     a = x.shape[-2]
     if uses_tables(info.op, info.attrs, x, w, constant, lanes):
-        lookups = out.size * math.prod(w.shape[1:])
+        lookups = out.size * math.prod(w.shape[1:]) / (2 if a == 1 else 1)
         busy = lane_fraction(w.shape[0], TABLE_CHANNELS * table_blocks(w.shape[0]))
-        return lookups / (cores * word_pairs_per_core * TABLE_EFFICIENCY * busy)
+        efficiency = PAIR_TABLE_EFFICIENCY if a == 1 else TABLE_EFFICIENCY
+        return lookups / (cores * word_pairs_per_core * efficiency * busy)
     pairs = out.size * a * math.prod(w.shape[1:])
     tile = tile_efficiency(w, a, schedule["pixels"], schedule["blocks"], nibbles, lanes)
     busy = lane_fraction(w.shape[0], schedule["vec"] // 2 * schedule["blocks"])

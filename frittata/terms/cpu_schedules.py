@@ -66,8 +66,8 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  the channels' blocks, and fewer while its weights would stream from L2:
                  `streams_weights`); `llvm.ctpop` kernels BITSERIAL_PIXELS pixels by what is
                  left of the registers over them; computed weights one channel a block. A
-                 convolution of two activation planes and one weight plane with the default
-                 schedule runs AVX2's activation-indexed table kernel instead (`uses_tables`:
+                 convolution of one or two activation planes and one weight plane with the
+                 default schedule runs AVX2's activation-indexed table kernel instead (`uses_tables`:
                  a fixed tile of 2 pixels by 4 blocks of 32 channels).
   winograd       when the transformed weights U outweigh the transformed input V of an image
                  (few tiles, many channels: ResNet's 3x3 layers from 28x28 on): all tiles in one
@@ -455,15 +455,16 @@ def table_word_sum(planes: int) -> int:
 def uses_tables(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, w: TensorType, constant: bool,
                 lanes: int) -> bool:
     """Whether a bit-serial contraction runs AVX2's activation-indexed table kernel: a nibble-lookup
-    convolution with the default schedule, two activation planes and one weight plane, whose
-    window's sums fit its 16-bit counters (its words times `table_word_sum(2)` at most
-    TABLE_SUM_LIMIT). One lookup counts both planes, so it does half the nibble kernel's work;
-    with one plane it does the same work plus its counters' flushes, so the nibble kernel keeps
-    those (measured in `frittata.backends.llvm.bitserial_tables`)."""
+    convolution with the default schedule, one weight plane and one or two activation planes,
+    whose window's sums fit its 16-bit counters (its words times `table_word_sum` at most
+    TABLE_SUM_LIMIT). With two planes one lookup counts a pixel's two planes, with one plane two
+    pixels: either way half the nibble kernel's lookups (measured in
+    `frittata.backends.llvm.bitserial_tables`)."""
     if op != Op.BITSERIAL_CONV2D or dict(attrs).get("schedule") or not uses_nibbles(lanes, x.dtype, constant):
         return False
     window_words = math.prod(w.shape[1:3]) * w.shape[-1]
-    return w.shape[-2] == 1 and x.shape[-2] == 2 and window_words * table_word_sum(2) <= TABLE_SUM_LIMIT
+    planes = x.shape[-2]
+    return w.shape[-2] == 1 and planes in (1, 2) and window_words * table_word_sum(planes) <= TABLE_SUM_LIMIT
 
 
 def bitserial_schedule(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, w: TensorType, constant: bool,

@@ -57,7 +57,8 @@ def test_a_narrow_or_spilling_register_block_costs_more_than_the_default():
 
 
 def test_a_bitserial_workload_is_a_tuning_task_whose_candidates_run_exactly():
-    found = workload_of(_info(_conv()), 8)
+    """A tiled A1W1 conv on AVX2 (the nibble kernel; untiled, it runs the table kernel)."""
+    found = workload_of(_info(_conv((("pixels", 1), ("blocks", 8)))), 8)
     assert found is not None
     workload, default = found
     assert workload.op == "bitserial_conv2d" and dict(default) == {"pixels": 1, "blocks": 8}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from llvmlite import ir
 
@@ -126,6 +126,8 @@ class Tile:
     accs: list[list[ir.Value]]
     counters: list[list[list[ir.Value]]]
     ones: list[ir.Value]
+    fields: list[ir.Value] = field(default_factory=list)
+    """(the table kernel with one activation plane) per block, both pixels' counts in 4 bits each"""
 
 
 class Emitter:

@@ -13,6 +13,9 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.views import View
 from frittata.terms.cpu_schedules import TABLE_CHANNELS, table_word_sum
 
+FIELD_LOOKUPS = 3
+"""Lookups a one-plane table kernel's 4-bit fields take (at most 4 each: 12 < 16) before they
+are added to the pixels' byte counters."""
 TABLE_BYTE = np.array([c if c < 8 else c + 8 if c < 16 else c - 8 if c < 24 else c for c in range(32)])
 """The byte of a counter vector that counts channel c of its block: unpacking the bytes with
 zeros (VPUNPCKLBW / VPUNPCKHBW, per 128-bit half) then gives channels 0-15 and 16-31 in order."""
@@ -34,36 +37,42 @@ def table_weights(weights: np.ndarray, g: Geometry) -> np.ndarray:
 
 
 def activation_tables(a: int) -> np.ndarray:
-    """The shuffle tables, uint8 [16^a, 32]: row r = n_0 + 16 n_1 (the activation planes' nibbles)
-    holds, at byte i of each 128-bit half, Σ_i' 2^i' popcount(n_i' & i) (i = a weight nibble)."""
-    rows = np.arange(16 ** a)
-    table = np.zeros((16 ** a, 16), np.uint8)
-    for plane in range(a):
-        nibble = (rows >> (4 * plane)) & 15
-        table += np.array([[bin(int(n) & i).count("1") << plane for i in range(16)] for n in nibble], np.uint8)
+    """The shuffle tables, uint8 [256, 32]: row r = n_0 + 16 n_1 holds, at byte i of each 128-bit
+    half (i a weight nibble), Σ_j popcount(n_j & i) << (j * shift). With two activation planes,
+    n_j is plane j's nibble of one pixel and shift 1 (the sum of the nibble's products); with one,
+    n_j is pixel j's nibble and shift 4 (each pixel's count in its own 4 bits)."""
+    rows, shift = np.arange(256), 1 if a == 2 else 4
+    table = np.zeros((256, 16), np.uint8)
+    for j in range(2):
+        nibble = (rows >> (4 * j)) & 15
+        table += np.array([[bin(int(n) & i).count("1") << (j * shift) for i in range(16)] for n in nibble], np.uint8)
     return np.ascontiguousarray(np.concatenate([table, table], axis=1))
 
 
-
 class TableEmitter(Emitter):
-    """The activation-indexed lookup kernel of one weight plane and up to two activation planes
-    (`cpu_schedules.uses_tables` takes it for two): VPSHUFB looks up, for 32 channels at a time, a table chosen by the
-    activations with the weights' nibbles as indices, so a lookup counts 32 channels' nibble
-    pairs with no AND and both activation planes at once:
+    """The activation-indexed lookup kernel of one weight plane and one or two activation planes
+    (`cpu_schedules.uses_tables`): VPSHUFB looks up, for 32 channels at a time, a table chosen by
+    the activations with the weights' nibbles as indices, so a lookup counts 32 channels' nibble
+    pairs with no AND, and two nibbles of activations at once:
 
-        counts[p, m] += pshufb(tables[n_0 + 16 n_1], wt[tile*M + m, kh, kw, k, q])
+        two planes:  counts[p, m] += pshufb(tables[n_0 + 16 n_1], wt[tile*M + m, kh, kw, k, q])
+        one plane:   fields[m] += pshufb(tables[n_p0 + 16 n_p1], wt[tile*M + m, kh, kw, k, q])
 
-    with n_i nibble q of pixel p's word k of activation plane i and `tables` from
-    `activation_tables`, whose entries count popcount(n_i & w) << i. The weights' nibbles are laid
-    out at compile time (`table_weights`). Byte counters are widened to 16-bit sums (unpacked with
-    zeros) every `room` words, before a byte can pass 255; those sums fit 16 bits by `uses_tables`.
-    The rows, tile groups, padding, bipolar correction, epilogue and stores are `Emitter`'s, with
-    V = 32 channels a block.
+    with n_i nibble q of word k of activation plane i of pixel p, or n_pj that of pixel j of the
+    tile's two (`activation_tables`). With one plane a byte of `fields` holds both pixels' counts
+    in its two 4-bit halves, so every FIELD_LOOKUPS lookups the halves are added to the pixels'
+    byte counters and `fields` is zeroed. The weights' nibbles are laid out at compile time
+    (`table_weights`). Byte counters are widened to 16-bit sums (unpacked with zeros) every
+    `room` words, before a byte can pass 255; those sums fit 16 bits by `uses_tables`. The rows,
+    tile groups, padding, bipolar correction, epilogue and stores are `Emitter`'s, with V = 32
+    channels a block.
 
     A2W1 on one Zen 3 core (CPU time, with the requantization), nibble kernel -> this one:
     256 -> 256 at 56x56 11.3 -> 7.9 ms, 512 -> 512 at 28x28 10.7-11.4 -> 6.6-6.8 ms, 128 -> 256
-    at 56x56 6.1 -> 3.8 ms. With one activation plane it measured 0.98-1.7x the nibble kernel's
-    time (the same lookups, plus a flush of the byte counters every word or three)."""
+    at 56x56 6.1 -> 3.8 ms. A1W1 (bipolar, with the requantization, 15 rounds, load ~5.4):
+    256 -> 256 at 56x56 5.12 -> 4.30 ms, 512 -> 512 at 28x28 5.16 -> 4.18, 128 -> 256 at 56x56
+    2.84 -> 2.57, 64 -> 128 at 112x112 3.57 -> 3.00 (a table per pixel with one plane had
+    measured 0.98-1.7x the nibble kernel's time: the same lookups)."""
 
     def __init__(self, k: Kernel, g: Geometry, x: View, weights: ir.Value, out: View, bipolar: bool,
                  tables: ir.Value) -> None:
@@ -99,18 +108,22 @@ class TableEmitter(Emitter):
         for pair in [pair for row in accs for pair in row]:
             for slot in pair:
                 b.store(ir.Constant(self.half, None), slot)
-        for slot in [s for row in counters for block in row for s in block]:
+        fields = [entry_alloca(b, BYTES, "fields") for _ in range(blocks if self.g.a == 1 else 0)]
+        for slot in [s for row in counters for block in row for s in block] + fields:
             b.store(ir.Constant(BYTES, None), slot)
-        return Tile(accs, counters, ones)
+        return Tile(accs, counters, ones, fields)
 
     def step(self, n, ih, iws, tile, r: ir.Value, s: int, word, state: Tile, checked: bool) -> None:
-        """One word of every pixel of the tile: its 16 nibbles, each a table per pixel against the
-        weight vector of each block."""
+        """One word of every pixel of the tile: its 16 nibbles, each a table per pixel (one
+        plane: per pixel pair) against the weight vector of each block."""
         g, b = self.g, self.k.b
         words = [[self.load_x(n, ih, iw, i, word, checked) for i in range(g.a)] for iw in iws]
         for slot, planes in zip(state.ones if self.bipolar and not self.shares_ones else [], words):
             for i, plane in enumerate(planes):
                 b.store(b.add(b.load(slot), b.shl(b.call(self.ctpop1, [plane]), i64(i))), slot)
+        if g.a == 1:
+            self.pair_step(tile, r, s, word, [planes[0] for planes in words], state)
+            return
         rows = [self.table_rows(planes) for planes in words]
         for q in range(16):
             tables = [self.table_row(pixel_rows, q) for pixel_rows in rows]
@@ -119,6 +132,26 @@ class TableEmitter(Emitter):
                 for p, table in enumerate(tables):
                     slot = state.counters[p][m][0]
                     b.store(b.add(b.load(slot), b.call(self.pshufb, [table, indices])), slot)
+
+    def pair_step(self, tile, r: ir.Value, s: int, word, pixels: list[ir.Value], state: Tile) -> None:
+        """One word of one activation plane of the tile's pixels (a lone pixel: paired with a zero
+        word) as one table per nibble, its 4-bit fields added to each pixel's byte counters every
+        FIELD_LOOKUPS lookups."""
+        b, mask = self.k.b, ir.Constant(BYTES, [15] * 32)
+        shorts = ir.VectorType(ir.IntType(16), 16)
+        rows = self.table_rows(pixels if len(pixels) == 2 else [pixels[0], i64(0)])
+        for first in range(0, 16, FIELD_LOOKUPS):
+            for q in range(first, min(16, first + FIELD_LOOKUPS)):
+                table = self.table_row(rows, q)
+                for m, slot in enumerate(state.fields):
+                    indices = self.weight_indices(tile, m, r, s, word, q)
+                    b.store(b.add(b.load(slot), b.call(self.pshufb, [table, indices])), slot)
+            for m, slot in enumerate(state.fields):
+                both = b.load(slot)
+                high = b.bitcast(b.lshr(b.bitcast(both, shorts), ir.Constant(shorts, [4] * 16)), BYTES)
+                for counters, value in zip(state.counters, (both, high)):
+                    b.store(b.add(b.load(counters[m][0]), b.and_(value, mask)), counters[m][0])
+                b.store(ir.Constant(BYTES, None), slot)
 
     def table_rows(self, planes: list[ir.Value]) -> tuple[ir.Value, ir.Value]:
         """The table rows of a word's 16 nibbles as bytes of two words: byte k of the first is

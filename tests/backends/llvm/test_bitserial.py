@@ -117,7 +117,7 @@ def tables(t: T.Term) -> bool:
 
 @st.composite
 def table_cases(draw):
-    """Two-bit activations and one-bit weights with the default schedule on AVX2: the
+    """One- or two-bit activations and one-bit weights with the default schedule on AVX2: the
     activation-indexed table kernel (channels past the last block of 32, one or two tiles of
     128 channels, padding, strides, a bias and requantization or none)."""
     c, o = draw(st.integers(1, 200)), draw(st.integers(1, 160))
@@ -125,33 +125,35 @@ def table_cases(draw):
     h, w = draw(st.integers(k, 10)), draw(st.integers(k, 10))
     steps = draw(st.sampled_from([(), (("shift", 3), ("clip", 0, 3), ("cast", "int8"))]))
     encoding = draw(st.sampled_from(["unipolar", "bipolar"]))
-    return (draw(st.integers(1, 2)), c, h, w), (o, c, k, k), stride, pad, encoding, steps
+    return (draw(st.integers(1, 2)), c, h, w), (o, c, k, k), stride, pad, encoding, steps, draw(st.integers(1, 2))
 
 
 @compiling
 @given(table_cases(), st.integers(0, 2**32 - 1))
-@example(((1, 70, 5, 6), (40, 70, 3, 3), 1, 1, "bipolar", ()), 0)  # a tile counts its window's bits
-@example(((1, 64, 4, 5), (150, 64, 1, 1), 1, 0, "bipolar", ()), 0)  # a group of two tiles shares them
-def test_two_bit_activations_run_the_table_kernel_exactly(case, seed):
-    xs, ws, stride, pad, encoding, steps = case
+@example(((1, 70, 5, 6), (40, 70, 3, 3), 1, 1, "bipolar", (), 2), 0)  # a tile counts its window's bits
+@example(((1, 64, 4, 5), (150, 64, 1, 1), 1, 0, "bipolar", (), 2), 0)  # a group of two tiles shares them
+@example(((1, 200, 7, 9), (33, 200, 3, 3), 1, 1, "bipolar", (), 1), 0)  # pixel pairs and lone pixels
+def test_low_bit_activations_run_the_table_kernel_exactly(case, seed):
+    xs, ws, stride, pad, encoding, steps, a_bits = case
     rng = np.random.default_rng(seed)
-    x = rng.integers(0, 4, xs).astype(np.int8)
+    x = rng.integers(0, 1 << a_bits, xs).astype(np.int8)
     codes = rng.integers(0, 2, ws).astype(np.int8)
     bias = T.param("b", rng.integers(-40, 40, ws[0]).astype(np.int32)) if steps else None
-    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), 2, 1), packed_weights(codes, 1, "int64"), stride,
-                              pad, encoding=encoding, bias=bias, epilogue=steps)
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1), packed_weights(codes, 1, "int64"),
+                              stride, pad, encoding=encoding, bias=bias, epilogue=steps)
     assert tables(conv)
     assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS["avx2"])
 
 
-def test_the_table_kernel_takes_two_bit_activations_within_its_16_bit_sums():
+def test_the_table_kernel_takes_one_or_two_bit_activations_within_its_16_bit_sums():
     def conv(a_bits: int, channels: int, k: int, schedule=()) -> T.Term:
         x = T.bitpack(T.var("x", (1, channels, 9, 9), "int8"), a_bits, 1)
         weights = packed_weights(np.zeros((4, channels, k, k), np.int8), 1, "int64")
         return T.bitserial_conv2d(x, weights, 1, k // 2, schedule=schedule)
 
     assert tables(conv(2, 512, 3)) and tables(conv(2, 64 * 37, 3))  # 9 * 37 * 64 * 3 = 63936 <= 65535
-    assert not tables(conv(2, 64 * 38, 3)) and not tables(conv(1, 512, 3)) and not tables(conv(3, 512, 3))
+    assert tables(conv(1, 512, 3)) and tables(conv(1, 64 * 113, 3))  # 9 * 113 * 64 = 65088
+    assert not tables(conv(2, 64 * 38, 3)) and not tables(conv(1, 64 * 114, 3)) and not tables(conv(3, 512, 3))
     assert not tables(conv(2, 512, 3, (("pixels", 1), ("blocks", 4))))
 
 
@@ -214,8 +216,9 @@ def _assembly(program: T.Program, target: Machine) -> str:
 
 
 def test_the_popcount_instruction_follows_the_target():
-    """AVX2: the nibble lookup (its byte counters summed by VPSADBW) with one activation plane,
-    the table kernel (byte counters unpacked to 16 bits) with two; AVX-512: VPOPCNTQ."""
+    """AVX2: the nibble lookup (its byte counters summed by VPSADBW) with three activation
+    planes, the table kernel (byte counters unpacked to 16 bits) with one or two; AVX-512:
+    VPOPCNTQ."""
     triple = host().triple
 
     def program(a_bits: int) -> T.Program:
@@ -224,8 +227,9 @@ def test_the_popcount_instruction_follows_the_target():
                                                   1)})
 
     avx2 = Machine(triple, "znver3", "+avx,+avx2,+fma")
-    nibbles, tables = _assembly(program(1), avx2), _assembly(program(2), avx2)
+    nibbles = _assembly(program(3), avx2)
     assert "vpshufb" in nibbles and "vpsadbw" in nibbles and "vpopcnt" not in nibbles
-    assert "vpshufb" in tables and "vpunpcklbw" in tables and "vpsadbw" not in tables and "vpopcnt" not in tables
+    for tables in (_assembly(program(1), avx2), _assembly(program(2), avx2)):
+        assert "vpshufb" in tables and "vpunpcklbw" in tables and "vpsadbw" not in tables and "vpopcnt" not in tables
     avx512 = _assembly(program(2), Machine(triple, "icelake-server", AVX512_FEATURES + ",+avx512vpopcntdq"))
     assert "vpopcntq" in avx512 and "zmm" in avx512
