@@ -185,9 +185,9 @@ def test_a_schedule_replaces_the_default_only_when_measured_faster_by_more_than_
 
 
 def test_a_verdict_of_the_in_network_check_pins_the_schedule_extraction_runs():
-    """Another schedule measured 20% faster alone replaces the default, unless a verdict rejected
-    it in the network; a verdict that kept it changes nothing. Either way the pinned workload's
-    other schedules cost inf."""
+    """Another schedule measured 20% faster alone (which replaces the default without a verdict,
+    as in the margin test above) runs the default when a verdict rejected it in the network and
+    itself when a verdict kept it; the pinned workload's other schedules cost inf."""
     import math
 
     from frittata.extract.measured import SWITCH_MARGIN, MeasuredCost
@@ -197,10 +197,9 @@ def test_a_verdict_of_the_in_network_check_pins_the_schedule_extraction_runs():
     default = workload_of(infer_output(conv_workload()), device.lanes)[1]
     other = conv_schedule(2, 1, 8, parallel="pixel")
     times = {s: 1e-4 for s in _proposed()} | {default: 5e-5, other: 4e-5}
-    for kept, chosen in ((None, other), (False, default), (True, other)):
+    for kept, chosen in ((False, default), (True, other)):
         records = _records(times)
-        if kept is not None:
-            records.append(Verdict(conv_workload(), device.key, other, default, kept, 0.0, 0.0, 10, 2.0))
+        records.append(Verdict(conv_workload(), device.key, other, default, kept, 0.0, 0.0, 10, 2.0))
         module = ft.compile(conv_program(), threads=1, records=records, disable=["algorithm"])
         kernel = _kernel(module)
         assert (tuple(schedule_of(kernel).items()) if kernel.op == Op.TILED_CONV2D else default) == chosen
