@@ -53,6 +53,7 @@ def schedules():
         lambda t: (("pixels", t[0]), ("blocks", t[1]))))
 
 
+@compiling
 @given(conv_cases(), st.integers(0, 2**32 - 1))
 def test_bitserial_conv2d_compiled_equals_the_interpreter(case, seed):
     a_bits, w_bits, xs, ws, stride, pad, encoding, word, constant, target, schedule = case

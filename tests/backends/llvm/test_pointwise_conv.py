@@ -36,6 +36,7 @@ def pointwise_convs(draw):
     return tb.fused_conv2d(x, weights, tb.param("b", rand((o,), seed=8)), *residual, epilogue=steps)
 
 
+@compiling
 @given(term=pointwise_convs(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
 def test_pointwise_conv_equals_the_interpreter(term, isa, threads):
     mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
