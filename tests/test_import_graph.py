@@ -11,6 +11,7 @@ is only drawn where the source names it.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import frittata
@@ -62,7 +63,10 @@ def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
     return nodes
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
+    """Module -> the frittata modules it imports; parsed once per session (four tests read it,
+    none changes it)."""
     known = modules()
     return {name: imported(name, path, known) for name, path in known.items()}
 
