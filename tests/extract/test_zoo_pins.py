@@ -20,15 +20,15 @@ MODELS = {
 }
 
 PINS = {
-    ("resnet18", "avx512"): (0.006864285748481567, {
-        "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1, "slice": 1,
+    ("resnet18", "avx512"): (0.007185393741204107, {
+        "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1, "slice": 3,
         "winograd_conv2d": 13}),
-    ("resnet18", "avx2"): (0.010915009347540723, {
-        "fused_conv2d": 6, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1, "slice": 1,
-        "tiled_conv2d": 1, "winograd_conv2d": 13}),
-    ("mobilenet_v2", "avx512"): (0.0031867095207326855, {
+    ("resnet18", "avx2"): (0.011227168766150037, {
+        "fused_conv2d": 5, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1, "slice": 3,
+        "tiled_conv2d": 2, "winograd_conv2d": 13}),
+    ("mobilenet_v2", "avx512"): (0.0032709107681339325, {
         "fused_conv2d": 49, "fused_dense": 1, "global_avg_pool": 1, "reshape": 1, "tiled_conv2d": 3}),
-    ("mobilenet_v2", "avx2"): (0.005263692942753083, {
+    ("mobilenet_v2", "avx2"): (0.0053478941901543295, {
         "fused_conv2d": 49, "fused_dense": 1, "global_avg_pool": 1, "reshape": 1, "tiled_conv2d": 3}),
     ("transformer_block", "avx512"): (0.000787292175033266, {
         "const": 1, "dense": 1, "fused_dense": 5, "fused_elementwise": 1, "layer_norm": 2, "matmul": 2,
