@@ -95,7 +95,7 @@ def bitserial_seconds(info: NodeInfo, cores: int, word_pairs_per_core: float, la
     a = x.shape[-2]
     if uses_tables(info.op, info.attrs, x, w, constant, lanes):
         lookups = out.size * math.prod(w.shape[1:]) / (2 if a == 1 else 1)
-        busy = lane_fraction(w.shape[0], TABLE_CHANNELS * table_blocks(w.shape[0]))
+        busy = lane_fraction(w.shape[0], TABLE_CHANNELS * table_blocks(w.shape[0], a))
         efficiency = PAIR_TABLE_EFFICIENCY if a == 1 else TABLE_EFFICIENCY
         return lookups / (cores * word_pairs_per_core * efficiency * busy)
     pairs = out.size * a * math.prod(w.shape[1:])

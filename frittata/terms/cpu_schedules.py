@@ -68,7 +68,7 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  left of the registers over them; computed weights one channel a block. A
                  convolution of one or two activation planes and one weight plane with the
                  default schedule runs AVX2's activation-indexed table kernel instead (`uses_tables`:
-                 a fixed tile of 2 pixels by 4 blocks of 32 channels).
+                 a fixed tile of 2 pixels by 4 blocks of 32 channels, 2 blocks with one plane).
   winograd       when the transformed weights U outweigh the transformed input V of an image
                  (few tiles, many channels: ResNet's 3x3 layers from 28x28 on): all tiles in one
                  block and the output channels in up to `WINOGRAD_MIN_BLOCKS` groups of whole
@@ -435,14 +435,22 @@ TABLE_SUM_LIMIT = 0xFFFF
 TABLE_CHANNELS = 32
 """Output channels of one block of the table kernel: one byte counter each."""
 TABLE_PIXELS, TABLE_BLOCKS = 2, 4
-"""The table kernel's register block: 2 pixels by 4 blocks of 32 channels (8 byte counters, 4
-weight vectors, 2 tables)."""
+"""The table kernel's register block with two activation planes: 2 pixels by 4 blocks of 32
+channels (8 byte counters, 4 weight vectors, 2 tables)."""
 
 
-def table_blocks(channels: int) -> int:
-    """The table kernel's channel blocks per tile for `channels` output channels: TABLE_BLOCKS,
-    fewer when the channels fill fewer blocks."""
-    return min(TABLE_BLOCKS, -(-channels // TABLE_CHANNELS))
+PAIR_TABLE_BLOCKS = 2
+"""The table kernel's blocks with one activation plane (2 field counters, 4 byte counters, 2
+weight vectors, a table and a mask: no spills). A1W1 on one Zen 3 core (CPU time, 21 rounds,
+load ~6), 4 -> 2 blocks: 256 -> 256 at 56x56 4.20 -> 3.94 ms, 64 -> 128 at 112x112 2.90 -> 2.78,
+512 -> 512 at 14x14 1.60 -> 1.64."""
+
+
+def table_blocks(channels: int, planes: int) -> int:
+    """The table kernel's channel blocks per tile for `channels` output channels and `planes`
+    activation planes: TABLE_BLOCKS (one plane: PAIR_TABLE_BLOCKS), fewer when the channels fill
+    fewer blocks."""
+    return min(TABLE_BLOCKS if planes == 2 else PAIR_TABLE_BLOCKS, -(-channels // TABLE_CHANNELS))
 
 
 def table_word_sum(planes: int) -> int:

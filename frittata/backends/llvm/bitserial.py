@@ -100,7 +100,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View]) -> None:
 def _lower_tables(k: Kernel, plan: Plan, step: Step, args: list[View], g: Geometry) -> None:
     """The activation-indexed lookup kernel (`TableEmitter`) for `step`."""
     t = step.term
-    g = replace(g, v=TABLE_CHANNELS, pixels=TABLE_PIXELS, blocks=table_blocks(g.o))
+    g = replace(g, v=TABLE_CHANNELS, pixels=TABLE_PIXELS, blocks=table_blocks(g.o, g.a))
     weights = k.base(plan.add_param(f"{k.function.name}.bitserial", table_weights(t.args[1].attr("ref").data, g)))
     tables = k.base(plan.add_param(f"{k.function.name}.tables", activation_tables(g.a)))
     emitter = TableEmitter(k, g, _x_view(t, args[0]), weights, contiguous(step.out, (g.n, g.o, g.oh, g.ow)),

@@ -134,6 +134,7 @@ def table_cases(draw):
 @example(((1, 70, 5, 6), (40, 70, 3, 3), 1, 1, "bipolar", (), 2), 0)  # a tile counts its window's bits
 @example(((1, 64, 4, 5), (150, 64, 1, 1), 1, 0, "bipolar", (), 2), 0)  # a group of two tiles shares them
 @example(((1, 200, 7, 9), (33, 200, 3, 3), 1, 1, "bipolar", (), 1), 0)  # pixel pairs and lone pixels
+@example(((1, 64, 4, 5), (150, 64, 1, 1), 1, 0, "bipolar", (), 1), 0)  # pairs in a group of three tiles
 def test_low_bit_activations_run_the_table_kernel_exactly(case, seed):
     xs, ws, stride, pad, encoding, steps, a_bits = case
     rng = np.random.default_rng(seed)
