@@ -31,7 +31,8 @@ priced an e-node. A schedule other than the workload's default costs SWITCH_MARG
 measurement, prediction or scaled price, so it replaces the default only where it was measured
 faster by more than the noise. A workload with a verdict (`records.Verdict`: its best schedule
 timed against its default inside the network) runs the schedule the verdict pins: its other
-schedules cost inf (PINNED_OUT), since a kernel measured faster alone can run slower in place.
+schedules cost inf (PINNED_OUT), since a kernel measured faster alone can run slower in place,
+and so do tiled e-nodes of the same contraction with another schedule (an unfused variant).
 
 Invariant: a cost is >= 0 seconds, or inf where the analytical model says inf or a verdict pins
 another schedule; it depends only on the `NodeInfo` and the records given at construction.
@@ -56,7 +57,7 @@ from frittata.extract.problem import chosen_nodes, constant_classes
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Records, Schedule, Workload, infer_output,
                                       workload_of)
 from frittata.rewrites.data import Choice, EClass, EGraphData, ENode
-from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, blocked_schedule
+from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, TILED_OPS, blocked_schedule
 from frittata.terms.ops import BY_NAME, Op
 
 MEASURED, LEARNED, SCALED, MODEL = "measured", "learned", "model x scale", "model"
@@ -85,6 +86,8 @@ class MeasuredCost:
     times: dict[tuple[str, Schedule], float] = field(init=False)
     pinned: dict[str, Schedule] = field(init=False)
     """Per workload key, the schedule its verdict pins (`Records.pinned`)."""
+    pinned_layers: dict[tuple, Schedule] = field(init=False)
+    """The same per contraction `geometry`."""
     scale: float = field(init=False)
     scales: dict[tuple, float] = field(init=False)
     """Median ratio measured / analytical per contraction `geometry`, both less the model's
@@ -96,6 +99,8 @@ class MeasuredCost:
         self.times = self.records.measured(self.device)
         self.pinned = self.records.pinned(self.device)
         workloads = {r.workload.key: r.workload for r in self.records}
+        verdicts = {v.workload.key: v.workload for v in self.records.verdicts}
+        self.pinned_layers = {_layer(verdicts[key]): schedule for key, schedule in self.pinned.items()}
         layers: dict[tuple, list[float]] = {}
         loops: dict[tuple, list[float]] = {}
         for (key, schedule), seconds in self.times.items():
@@ -124,9 +129,18 @@ class MeasuredCost:
         found = workload_of(info, self.lanes)
         if found is None:
             return self.seconds(info)
-        if self.pinned.get(found[0].key, found[1]) != found[1]:
+        if self._pinned_out(info, *found):
             return PINNED_OUT
         return self.seconds(info) * self._switch(*found)
+
+    def _pinned_out(self, info: NodeInfo, workload: Workload, schedule: Schedule) -> bool:
+        """Whether a verdict pins another schedule: of this workload, or, for a tiled e-node, of
+        any workload of the same contraction (its unfused variant must not run the loops the
+        verdict rejected, with the epilogue in a separate pass)."""
+        pinned = self.pinned.get(workload.key)
+        if pinned is None and info.op in TILED_OPS:
+            pinned = self.pinned_layers.get(geometry(info.op, tuple(t.shape for t in info.operands), info.attrs))
+        return pinned is not None and pinned != schedule
 
     def seconds(self, info: NodeInfo) -> float:
         """What `source(info)` says `info` takes."""
@@ -234,6 +248,12 @@ def geometry(op: Op, shapes: tuple[tuple[int, ...], ...], attrs: tuple[tuple[str
     family = "conv2d" if op in CONV_OPS else "dense" if op in DENSE_OPS else op.value
     values = dict(attrs)
     return (family, shapes[:2], tuple((k, values.get(k)) for k in GEOMETRY_ATTRS))
+
+
+def _layer(workload: Workload) -> tuple:
+    """The `geometry` of `workload`'s contraction."""
+    info = infer_output(workload)
+    return geometry(info.op, tuple(t.shape for t in info.operands), info.attrs)
 
 
 def _blocked(info: NodeInfo, lanes: int) -> bool:

@@ -190,7 +190,7 @@ def test_a_verdict_of_the_in_network_check_pins_the_schedule_extraction_runs():
     itself when a verdict kept it; the pinned workload's other schedules cost inf."""
     import math
 
-    from frittata.extract.measured import SWITCH_MARGIN, MeasuredCost
+    from frittata.extract.measured import MeasuredCost
     from frittata.extract.records import Verdict, workload_of
 
     device = host_device(1)
@@ -203,7 +203,14 @@ def test_a_verdict_of_the_in_network_check_pins_the_schedule_extraction_runs():
         module = ft.compile(conv_program(), threads=1, records=records, disable=["algorithm"])
         kernel = _kernel(module)
         assert (tuple(schedule_of(kernel).items()) if kernel.op == Op.TILED_CONV2D else default) == chosen
-    cost = MeasuredCost(records, device.key, get_target("llvm").cost_model(), device.lanes)
+    model = get_target("llvm").cost_model()
     tiled = replace(infer_output(conv_workload()), op=Op.TILED_CONV2D)
-    priced = {s: cost.node_cost(replace(tiled, attrs=tiled.attrs + (("schedule", s),))) for s in (default, other)}
-    assert math.isinf(priced[default]) and priced[other] == pytest.approx(4e-5 * (1 + SWITCH_MARGIN))
+    unfused = replace(tiled, attrs=tuple((k, () if k == "epilogue" else v) for k, v in tiled.attrs))
+    for kept, pinned in ((True, other), (False, default)):
+        records = _records(times)
+        records.append(Verdict(conv_workload(), device.key, other, default, kept, 0.0, 0.0, 10, 2.0))
+        cost = MeasuredCost(records, device.key, model, device.lanes)
+        for node in (tiled, unfused):  # the unfused variant of the layer obeys the verdict too
+            priced = {s: cost.node_cost(replace(node, attrs=node.attrs + (("schedule", s),))) for s in (default, other)}
+            assert [s for s, seconds in priced.items() if math.isinf(seconds)] == [s for s in priced if s != pinned]
+    assert cost.node_cost(replace(tiled, attrs=tiled.attrs + (("schedule", default),))) == pytest.approx(5e-5)
