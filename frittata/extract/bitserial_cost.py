@@ -9,7 +9,7 @@ pairs. Its compute time is
 with `word_pairs_per_core` the host's rate on the default register block (`popcount_rate`),
 `tile` the schedule's efficiency relative to it (`tile_efficiency`, in (0, 1.1]) and `lanes` the
 busy fraction of the channel blocks (output channels padded to whole tiles). A convolution on
-AVX2's table kernel (`cpu_schedules.uses_tables`) counts one lookup for both activation planes,
+AVX2's table kernel (`bitserial_schedules.uses_tables`) counts one lookup for both activation planes,
 or with one plane for two pixels: its lookups are the pairs of one plane (of half the pixels),
 at TABLE_EFFICIENCY (PAIR_TABLE_EFFICIENCY), over blocks of 32 channels.
 """
@@ -20,9 +20,10 @@ import math
 
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import lane_fraction
-from frittata.terms.cpu_schedules import (MAX_BITSERIAL_BLOCKS, TABLE_CHANNELS, bitserial_schedule,
-                                          bitserial_tile_registers, bitserial_weight_bytes, registers_for,
-                                          streams_weights, table_blocks, uses_nibbles, uses_tables)
+from frittata.terms.bitserial_schedules import (MAX_BITSERIAL_BLOCKS, TABLE_CHANNELS, bitserial_schedule,
+                                                bitserial_tile_registers, bitserial_weight_bytes, streams_weights,
+                                                table_blocks, uses_nibbles, uses_tables)
+from frittata.terms.cpu_schedules import registers_for
 from frittata.terms.dtypes import TensorType
 
 NIBBLE_PAIRS_PER_CYCLE = 1.9

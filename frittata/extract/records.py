@@ -35,8 +35,8 @@ from typing import Any
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo
 from frittata.terms.bitserial import SCHEDULE_KEYS as BITSERIAL_KEYS
-from frittata.terms.cpu_schedules import (bitserial_schedule, blocked_schedule, has_own_kernel, is_depthwise,
-                                         is_pixel_gemm, uses_tables)
+from frittata.terms.bitserial_schedules import bitserial_schedule, uses_tables
+from frittata.terms.cpu_schedules import blocked_schedule, has_own_kernel, is_depthwise, is_pixel_gemm
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import BY_NAME, Op
 from frittata.terms.tiled import DEPTHWISE_KEYS, PIXEL_GEMM_KEYS, UNTILED, normalize_schedule
@@ -97,8 +97,8 @@ def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
     vectors, `tiled.DEPTHWISE_KEYS`); a pointwise one on the pixel GEMM (its blocks,
     `tiled.PIXEL_GEMM_KEYS`); not a kernel of its own otherwise (Winograd, int8: their
     schedules have no tiled form); a bit-serial contraction with constant weights (its register
-    block, `cpu_schedules.bitserial_schedule`), except an untiled one on AVX2's table kernel
-    (`cpu_schedules.uses_tables`): an explicit schedule runs the nibble kernel, so no candidate
+    block, `bitserial_schedules.bitserial_schedule`), except an untiled one on AVX2's table kernel
+    (`bitserial_schedules.uses_tables`): an explicit schedule runs the nibble kernel, so no candidate
     measures the table kernel, and it is priced by the model instead.
     """
     plain_op = UNTILED.get(info.op, info.op)

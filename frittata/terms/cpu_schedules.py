@@ -59,16 +59,7 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  `DEPTHWISE_VECTORS` rows of one vector (a `tiled_conv2d` with groups = C says
                  its own rows and vectors); threads split the input channels. Its schedule says
                  so: `"kernel": "depthwise"`.
-  bit-serial     (`bitserial_schedule`) a tile of output pixels by channel blocks (a block: the
-                 64-bit words of one vector, 4 channels with AVX2); AVX2's nibble lookup takes 1
-                 pixel by as many blocks as its byte counters, split activation nibbles and
-                 lookup tables leave room for in 16 registers (at most MAX_BITSERIAL_BLOCKS and
-                 the channels' blocks, and fewer while its weights would stream from L2:
-                 `streams_weights`); `llvm.ctpop` kernels BITSERIAL_PIXELS pixels by what is
-                 left of the registers over them; computed weights one channel a block. A
-                 convolution of one or two activation planes and one weight plane with the
-                 default schedule runs AVX2's activation-indexed table kernel instead (`uses_tables`:
-                 a fixed tile of 2 pixels by 4 blocks of 32 channels, 2 blocks with one plane).
+  bit-serial     `frittata.terms.bitserial_schedules` (its own kernels and schedules).
   winograd       when the transformed weights U outweigh the transformed input V of an image
                  (few tiles, many channels: ResNet's 3x3 layers from 28x28 on): all tiles in one
                  block and the output channels in up to `WINOGRAD_MIN_BLOCKS` groups of whole
@@ -89,7 +80,6 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal, cast, get_args
 
-from frittata.terms.bitserial import WORD_BITS
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
@@ -139,14 +129,6 @@ FMA_CHAIN_ROWS = FMA_PORTS * FMA_LATENCY // ROW_VECTORS
 (FMA_PORTS x FMA_LATENCY = 8 independent accumulators: 4 rows)."""
 WINOGRAD = "winograd"
 INT8 = "int8"
-BITSERIAL = "bitserial"
-BITSERIAL_PIXELS = 4
-"""Pixels of a bit-serial tile on the `llvm.ctpop` kernels (one accumulator per pixel and block)."""
-MAX_BITSERIAL_BLOCKS = 8
-"""Channel blocks of a bit-serial tile at most: on one Zen 3 core, A1W1 256 -> 256 at 56x56 ran
-at 6.2-6.4 G word pairs/s with 1 pixel x 8 blocks, 5.7 with 10, 5.4 with 12, 3.3 with 16 (spills),
-4.6-5.1 with 4 x 2, 2 x 4 or 3 x 3 (the nibble split of each activation word is shared by fewer
-weight vectors)."""
 L1_DATA_BYTES = 32 * 1024
 """A core's L1 data cache: 32 KiB on Zen 3 (48 KiB on Sapphire Rapids; the smaller is assumed)."""
 INT_STEPS = frozenset({"relu", "shift", "clip", "cast"})
@@ -421,119 +403,6 @@ def int8_conv_schedule(out: TensorType, operands: Sequence[TensorType], attrs: d
 
 def _round_up(n: int, m: int) -> int:
     return -(-n // m) * m
-
-
-def uses_nibbles(lanes: int, word: str, constant_weights: bool) -> bool:
-    """Whether a bit-serial contraction runs the AVX2 nibble-lookup kernel (8 fp32 lanes, 64-bit
-    words, weights constant so that their nibbles are split at compile time) rather than
-    `llvm.ctpop` of 64-bit lanes (VPOPCNTQ on AVX-512)."""
-    return lanes == 8 and word == "int64" and constant_weights
-
-
-TABLE_SUM_LIMIT = 0xFFFF
-"""The largest sum the table kernel's 16-bit counters hold."""
-TABLE_CHANNELS = 32
-"""Output channels of one block of the table kernel: one byte counter each."""
-TABLE_PIXELS, TABLE_BLOCKS = 2, 4
-"""The table kernel's register block with two activation planes: 2 pixels by 4 blocks of 32
-channels (8 byte counters, 4 weight vectors, 2 tables)."""
-
-
-PAIR_TABLE_BLOCKS = 2
-"""The table kernel's blocks with one activation plane (2 field counters, 4 byte counters, 2
-weight vectors, a table and a mask: no spills). A1W1 on one Zen 3 core (CPU time, 21 rounds,
-load ~6), 4 -> 2 blocks: 256 -> 256 at 56x56 4.20 -> 3.94 ms, 64 -> 128 at 112x112 2.90 -> 2.78,
-512 -> 512 at 14x14 1.60 -> 1.64."""
-
-
-def table_blocks(channels: int, planes: int) -> int:
-    """The table kernel's channel blocks per tile for `channels` output channels and `planes`
-    activation planes: TABLE_BLOCKS (one plane: PAIR_TABLE_BLOCKS), fewer when the channels fill
-    fewer blocks."""
-    return min(TABLE_BLOCKS if planes == 2 else PAIR_TABLE_BLOCKS, -(-channels // TABLE_CHANNELS))
-
-
-def table_word_sum(planes: int) -> int:
-    """The most one 64-bit activation word of `planes` planes adds to a channel's table-kernel
-    sum: its 64 bits times the largest activation, 2^planes - 1 (also what its 16 lookups add to
-    a byte counter: 16 nibbles of at most 4 bits each)."""
-    return WORD_BITS["int64"] * ((1 << planes) - 1)
-
-
-def uses_tables(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, w: TensorType, constant: bool,
-                lanes: int) -> bool:
-    """Whether a bit-serial contraction runs AVX2's activation-indexed table kernel: a nibble-lookup
-    convolution with the default schedule, one weight plane and one or two activation planes,
-    whose window's sums fit its 16-bit counters (its words times `table_word_sum` at most
-    TABLE_SUM_LIMIT). With two planes one lookup counts a pixel's two planes, with one plane two
-    pixels: either way half the nibble kernel's lookups (measured in
-    `frittata.backends.llvm.bitserial_tables`)."""
-    if op != Op.BITSERIAL_CONV2D or dict(attrs).get("schedule") or not uses_nibbles(lanes, x.dtype, constant):
-        return False
-    window_words = math.prod(w.shape[1:3]) * w.shape[-1]
-    planes = x.shape[-2]
-    return w.shape[-2] == 1 and planes in (1, 2) and window_words * table_word_sum(planes) <= TABLE_SUM_LIMIT
-
-
-def bitserial_schedule(op: Op, attrs: Sequence[tuple[str, Any]], x: TensorType, w: TensorType, constant: bool,
-                       lanes: int) -> Schedule:
-    """The kernel schedule of a bit-serial contraction: "vec" the fp32 lanes its channel blocks
-    are cut for, "pixels" x "blocks" its register block -- the op's own schedule if it has one,
-    else the default (see the module docstring). Computed weights are read in place, one
-    channel a block (so one block a tile)."""
-    given = dict(dict(attrs).get("schedule", ()))
-    if not constant:
-        return {"kernel": BITSERIAL, "vec": 2, "pixels": given.get("pixels", BITSERIAL_PIXELS), "blocks": 1}
-    if given:
-        return {"kernel": BITSERIAL, "vec": lanes, **given}
-    a, b = x.shape[-2], w.shape[-2]
-    channel_blocks = -(-w.shape[0] // max(1, lanes // 2))
-    if not uses_nibbles(lanes, x.dtype, constant):
-        blocks = (registers_for(lanes) - bitserial_tile_registers(a, b, 1, 0, False)) // BITSERIAL_PIXELS
-        return {"kernel": BITSERIAL, "vec": lanes, "pixels": BITSERIAL_PIXELS,
-                "blocks": max(1, min(MAX_BITSERIAL_BLOCKS, channel_blocks, blocks))}
-    blocks = (registers_for(lanes) - bitserial_registers(a, b, 1, 0)) // nibble_counters(a, b)
-    blocks = max(1, min(MAX_BITSERIAL_BLOCKS, channel_blocks, blocks))
-    while blocks > 1 and streams_weights(a, bitserial_weight_bytes(w, blocks, lanes, True)):
-        blocks -= 1
-    return {"kernel": BITSERIAL, "vec": lanes, "pixels": 1, "blocks": blocks}
-
-
-def bitserial_weight_bytes(w: TensorType, blocks: int, lanes: int, nibbles: bool) -> int:
-    """Bytes of repacked weights a bit-serial tile of `blocks` channel blocks (lanes / 2 channels
-    each) reads for one output pixel: its channels' words of every tap and plane, twice over
-    when the nibble-lookup kernel stores their low and high nibbles apart."""
-    return blocks * max(1, lanes // 2) * (w.nbytes // max(1, w.shape[0])) * (2 if nibbles else 1)
-
-
-def streams_weights(a: int, weight_bytes: int) -> bool:
-    """Whether a nibble-lookup tile reads its weights from L2 at a cost: they do not fit the L1
-    data cache, and each weight vector loaded serves one activation plane. One Zen 3 core, A1W1
-    512 -> 512: 8 blocks (36 KiB of weights) ran 10% slower than 6 (27 KiB) at 28x28 and 5% at
-    14x14; with two activation planes 8 blocks stayed 4% faster than 6."""
-    return a == 1 and weight_bytes > L1_DATA_BYTES
-
-
-def nibble_counters(a: int, b: int) -> int:
-    """Byte counters per pixel and block of the nibble-lookup kernel with a activation and b
-    weight bit planes: one through tables scaled by 2^(i+j) while a word's counts fit a byte
-    (8 (2^a - 1)(2^b - 1) <= 255), else one per class i + j."""
-    return 1 if 8 * ((1 << a) - 1) * ((1 << b) - 1) <= 255 else a + b - 1
-
-
-def bitserial_registers(a: int, b: int, pixels: int, blocks: int) -> int:
-    """Vector registers a nibble-lookup tile holds: its byte counters, one activation word's
-    split nibbles per plane, the lookup tables, the nibble mask and a temporary (the weights are
-    folded into the ANDs as memory operands)."""
-    scaled = nibble_counters(a, b) == 1
-    return pixels * blocks * nibble_counters(a, b) + 2 * a + (a + b - 1 if scaled else 1) + 2
-
-
-def bitserial_tile_registers(a: int, b: int, pixels: int, blocks: int, nibbles: bool) -> int:
-    """Vector registers a bit-serial tile holds: `bitserial_registers` on the nibble-lookup
-    kernel; on `llvm.ctpop` an accumulator per pixel and block, a splat activation word per
-    plane and 2 more."""
-    return bitserial_registers(a, b, pixels, blocks) if nibbles else pixels * blocks + a + 2
 
 
 BlockedKernel = Literal["blocked", "depthwise", "pixel_gemm", "winograd", "int8"]

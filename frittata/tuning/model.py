@@ -33,8 +33,8 @@ from frittata.extract.cost import NodeInfo
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Record, Schedule, Workload, infer_output,
                                       is_depthwise_workload)
 from frittata.extract.schedule_cost import balance, depthwise_tile_efficiency, schedule_efficiency
-from frittata.terms.cpu_schedules import (bitserial_tile_registers, depthwise_registers, registers_for,
-                                         uses_nibbles)
+from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
+from frittata.terms.cpu_schedules import depthwise_registers, registers_for
 from frittata.terms.ops import Op
 
 MAX_LABEL = 30

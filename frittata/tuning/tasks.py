@@ -19,7 +19,7 @@ rows of the tiling rules' table) followed by the register-blocked space of the h
                has) by NV = 1..MAX_VECTORS vectors of pixels (no more than the output row needs).
   bit-serial   tiles of P output pixels (PIXELS; 1 for dense) by M channel blocks (BLOCKS, no
                more than the output channels fill) whose accumulators, operands and tables fit
-               the host's vector registers (`cpu_schedules.bitserial_tile_registers`).
+               the host's vector registers (`bitserial_schedules.bitserial_tile_registers`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from frittata.extract.problem import constant_classes
 from frittata.extract.records import (SCHEDULED_IN_PLACE, Schedule, Workload, infer_output, is_depthwise_workload,
                                       workload_of)
 from frittata.rewrites.data import EGraphData
-from frittata.terms.cpu_schedules import bitserial_tile_registers, pointwise, registers_for, uses_nibbles
+from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
+from frittata.terms.cpu_schedules import pointwise, registers_for
 from frittata.terms.ops import BY_NAME
 from frittata.terms.tiled import (DEPTHWISE_KEYS, KEYS, MAX_VECTORS, PARALLEL, PIXEL_GEMM_KEYS,
                                   normalize_schedule)

@@ -8,7 +8,7 @@ V words of one (kh, kw, j, k) adjacent, so one vector load gives the words of V 
     wv[ob, kh, kw, j, k, v] = wp[ob*V + v, kh, kw, j, k]        (0 past O)
 
 with V the 64-bit lanes of the target's vectors (4 with AVX2, 8 with AVX-512); computed weights
-are read in place with V = 1 (the same layout). The schedule (`cpu_schedules.bitserial_schedule`)
+are read in place with V = 1 (the same layout). The schedule (`bitserial_schedules.bitserial_schedule`)
 sets the register block: a tile is `pixels` output pixels of one row by `blocks` channel blocks,
 so each activation word loaded is used by `blocks` weight vectors and each weight vector by
 `pixels` activation words. Each thread takes a share of the rows (n, tile group, oh, tile) -- a
@@ -49,7 +49,7 @@ from frittata.backends.llvm.bitserial_tables import TableEmitter, activation_tab
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View, contiguous, padded
-from frittata.terms.cpu_schedules import TABLE_CHANNELS, TABLE_PIXELS, table_blocks, uses_nibbles, uses_tables
+from frittata.terms.bitserial_schedules import TABLE_CHANNELS, TABLE_PIXELS, table_blocks, uses_nibbles, uses_tables
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 

@@ -34,7 +34,8 @@ from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View
 from frittata.errors import LoweringError
 from frittata.terms.bitserial import EPILOGUE_STEPS
-from frittata.terms.cpu_schedules import L1_DATA_BYTES, bitserial_schedule, nibble_counters
+from frittata.terms.bitserial_schedules import bitserial_schedule, nibble_counters
+from frittata.terms.cpu_schedules import L1_DATA_BYTES
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 

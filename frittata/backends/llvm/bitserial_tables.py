@@ -1,5 +1,5 @@
 """AVX2's activation-indexed table kernel for bit-serial convolutions of one weight plane and two
-activation planes (`cpu_schedules.uses_tables`): its weight layout, its lookup tables and its
+activation planes (`bitserial_schedules.uses_tables`): its weight layout, its lookup tables and its
 emitter, which reuses `Emitter`'s loops with its own word step, counters and flush."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from frittata.backends.llvm.bitserial_emitter import BYTE_ROOM, BYTES, LOW_NIBBL
 from frittata.backends.llvm.irutil import I32, I64, element_ptr, entry_alloca, i64
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.views import View
-from frittata.terms.cpu_schedules import TABLE_CHANNELS, table_word_sum
+from frittata.terms.bitserial_schedules import TABLE_CHANNELS, table_word_sum
 
 FIELD_LOOKUPS = 3
 """Lookups a one-plane table kernel's 4-bit fields take (at most 4 each: 12 < 16) before they
@@ -51,7 +51,7 @@ def activation_tables(a: int) -> np.ndarray:
 
 class TableEmitter(Emitter):
     """The activation-indexed lookup kernel of one weight plane and one or two activation planes
-    (`cpu_schedules.uses_tables`): VPSHUFB looks up, for 32 channels at a time, a table chosen by
+    (`bitserial_schedules.uses_tables`): VPSHUFB looks up, for 32 channels at a time, a table chosen by
     the activations with the weights' nibbles as indices, so a lookup counts 32 channels' nibble
     pairs with no AND, and two nibbles of activations at once:
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import frittata.terms as T
 from frittata.backends.jit import Machine, host, optimize, verify
 from frittata.backends.llvm import build
-from frittata.terms.cpu_schedules import uses_tables
+from frittata.terms.bitserial_schedules import uses_tables
 from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
 from frittata.terms.bitserial import MAX_BITS, WORD_BITS
