@@ -178,11 +178,7 @@ def _emit_deferred(b: ir.IRBuilder, g: Geometry, io: Io, steps: tuple, n, c) -> 
             valid = valid_last if v == count - 1 else lanes
             here = b.add(at, i64(v * lanes))
             value = _load_partial(b, b.gep(io.out, [here], source_etype=F32), lanes, valid)
-            for step in steps:
-                residual = None
-                if step == ("add",):
-                    residual = _load_partial(b, b.gep(io.residual, [here], source_etype=F32), lanes, valid)
-                value = vector_step(b, lanes, step, value, residual)
+            value = _apply_steps(b, lanes, steps, value, io.residual, here, valid)
             _store_partial(b, value, b.gep(io.out, [here], source_etype=F32), valid)
 
     with for_range(b, 0, mult, name="dm") as j:
@@ -336,12 +332,19 @@ def _emit_tile(b: ir.IRBuilder, g: Geometry, io: Io, count: int, at: dict, ch: C
             valid = min(g.lanes, pixels - v * g.lanes)
             here = b.add(out_row, b.add(ow0, i64(v * g.lanes)))
             value = acc[i][v] if ch.bias is None else b.fadd(acc[i][v], ch.bias)
-            for step in io.steps:
-                residual = None
-                if step == ("add",):
-                    residual = _load_partial(b, b.gep(io.residual, [here], source_etype=F32), g.lanes, valid)
-                value = vector_step(b, g.lanes, step, value, residual)
+            value = _apply_steps(b, g.lanes, io.steps, value, io.residual, here, valid)
             _store_partial(b, value, b.gep(io.out, [here], source_etype=F32), valid)
+
+
+def _apply_steps(b: ir.IRBuilder, lanes: int, steps: tuple, value, residual_ptr, here, valid: int):
+    """`value` (one vector of outputs at element `here`, `valid` lanes of them real) through the
+    epilogue `steps`; an "add" reads the residual at `here`."""
+    for step in steps:
+        residual = None
+        if step == ("add",):
+            residual = _load_partial(b, b.gep(residual_ptr, [here], source_etype=F32), lanes, valid)
+        value = vector_step(b, lanes, step, value, residual)
+    return value
 
 
 def _mask(lanes: int, valid: int) -> ir.Constant:

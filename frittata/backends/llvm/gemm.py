@@ -80,7 +80,7 @@ def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, res
     b = k.b
     blocks = -(-g.m // g.mc)
     row_groups, panel_groups = gemm_items(g.m, g.panels, g.mr)
-    with k.take(row_groups * panel_groups) as item:
+    with k.take(row_groups * panel_groups) as item:  # the bounds cpu_schedules.gemm_item_sizes prices
         rows, cols = b.udiv(item, i64(panel_groups)), b.urem(item, i64(panel_groups))
         b0, b1 = (b.udiv(b.mul(x, i64(blocks)), i64(row_groups)) for x in (rows, b.add(rows, i64(1))))
         p0, p1 = (b.udiv(b.mul(x, i64(g.panels)), i64(panel_groups)) for x in (cols, b.add(cols, i64(1))))
