@@ -83,3 +83,13 @@ def test_only_parameter_arithmetic_is_drawn_as_folded():
     dashed = [line.split('"')[1].split("\\n")[0] for line in lines if "dashed" in line]
     assert dashed == ["const", "add"]
     assert "params: p" in next(line for line in lines if "dashed" in line and "add" in line)
+
+
+def test_program_dot_lays_out_top_down_draws_inputs_as_ellipses_and_prints_measured_times():
+    program = _fused_program()
+    conv = program.outputs["y"]
+    text = show.program_dot(program, measured={id(conv): 12.5e-6})
+    assert "  rankdir=TB;" in text.splitlines()
+    inputs = [line for line in text.splitlines() if 'label="input' in line]
+    assert inputs and all(line.endswith(", shape=ellipse];") for line in inputs), inputs
+    assert "measured 12.5 us" in text and text.count("measured ") == 1
