@@ -87,7 +87,7 @@ class MeasuredCost:
     pinned: dict[str, Schedule] = field(init=False)
     """Per workload key, the schedule its verdict pins (`Records.pinned`)."""
     pinned_layers: dict[tuple, Schedule] = field(init=False)
-    """The same per contraction `geometry`."""
+    """The same per contraction `geometry`, where it is unambiguous (`pinned_layers`)."""
     scale: float = field(init=False)
     scales: dict[tuple, float] = field(init=False)
     """Median ratio measured / analytical per contraction `geometry`, both less the model's
@@ -99,8 +99,7 @@ class MeasuredCost:
         self.times = self.records.measured(self.device)
         self.pinned = self.records.pinned(self.device)
         workloads = {r.workload.key: r.workload for r in self.records}
-        verdicts = {v.workload.key: v.workload for v in self.records.verdicts}
-        self.pinned_layers = {_layer(verdicts[key]): schedule for key, schedule in self.pinned.items()}
+        self.pinned_layers = pinned_layers(self.records, self.device)
         layers: dict[tuple, list[float]] = {}
         loops: dict[tuple, list[float]] = {}
         for (key, schedule), seconds in self.times.items():
@@ -250,10 +249,22 @@ def geometry(op: Op, shapes: tuple[tuple[int, ...], ...], attrs: tuple[tuple[str
     return (family, shapes[:2], tuple((k, values.get(k)) for k in GEOMETRY_ATTRS))
 
 
-def _layer(workload: Workload) -> tuple:
+def layer_of(workload: Workload) -> tuple:
     """The `geometry` of `workload`'s contraction."""
     info = infer_output(workload)
     return geometry(info.op, tuple(t.shape for t in info.operands), info.attrs)
+
+
+def pinned_layers(records: Records, device: str) -> dict[tuple, Schedule]:
+    """Per contraction `geometry`, the schedule the verdicts on `device` pin for its workloads
+    (`Records.pinned`), where they all pin the same one. Where two workloads of one geometry (a
+    3x3 convolution + ReLU and the same one + residual add + ReLU) are pinned to different
+    schedules, the geometry is pinned by neither: each workload keeps its own pin only."""
+    workloads = {v.workload.key: v.workload for v in records.verdicts}
+    schedules: dict[tuple, set[Schedule]] = {}
+    for key, schedule in records.pinned(device).items():
+        schedules.setdefault(layer_of(workloads[key]), set()).add(schedule)
+    return {layer: next(iter(found)) for layer, found in schedules.items() if len(found) == 1}
 
 
 def _blocked(info: NodeInfo, lanes: int) -> bool:

@@ -175,7 +175,8 @@ class Record:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A workload's `candidate` schedule timed against its `default` in the compiled network:
+    """A workload's `candidate` schedule timed against its `default` (the schedule it ran before:
+    the one an earlier verdict pinned, else the untuned default) in the compiled network:
     `kept` when it won there; `gain` the median over paired rounds of the default's time / the
     candidate's, less 1; `noise` the half-width of that median's interval (`rounds` rounds)."""
 
@@ -300,9 +301,12 @@ class Records:
         return Records(merged, verdicts)
 
     def pinned(self, device: str) -> dict[str, Schedule]:
-        """Per workload key, the schedule its latest verdict on `device` says it runs."""
+        """Per workload key, the schedule its latest verdict on `device` says it runs. A verdict
+        whose pinned schedule has no successful record of the workload on `device` is ignored
+        (what it pins was never measured there, so `best` could not answer with it)."""
+        measured = {(r.workload.key, r.schedule) for r in self.records if r.device == device and r.ok}
         return {v.workload.key: v.schedule for v in sorted(self.verdicts, key=lambda v: v.timestamp)
-                if v.device == device}
+                if v.device == device and (v.workload.key, v.schedule) in measured}
 
     def measured(self, device: str) -> dict[tuple[str, Schedule], float]:
         """(workload key, schedule) -> median seconds of its successful records on `device`."""

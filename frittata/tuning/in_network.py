@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from frittata.extract.cost import NodeInfo, term_infos
-from frittata.extract.measured import geometry
+from frittata.extract.measured import geometry, layer_of
 from frittata.extract.records import Records, Schedule, Verdict, Workload, infer_output, workload_of
 from frittata.terms import ops
 from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS
@@ -63,7 +63,8 @@ NOTCH = 1.58
 
 @dataclass(frozen=True)
 class Candidate:
-    """A workload whose fastest schedule measured alone is not its default."""
+    """A workload whose fastest schedule measured alone, `schedule`, is not the one it runs now,
+    `default` (its pinned schedule, else its untuned default; see `candidates`)."""
 
     workload: Workload
     default: Schedule
@@ -134,9 +135,11 @@ def run_rounds(keys: Sequence[str], measure: Round, max_rounds: int = MAX_ROUNDS
 
 
 def candidates(records: Records, device: str, lanes: int) -> list[Candidate]:
-    """Per workload, its schedule of the shortest median time alone, where that is not its
-    default (measured too) and no verdict judged it."""
-    medians = records.measured(device)
+    """Per workload, its schedule of the shortest median time alone, where that is not the
+    schedule it runs now (measured too) and no verdict judged it. The schedule it runs now, the
+    candidate's `default`, is the one a verdict pins (`Records.pinned`) where there is one, else
+    the untuned default: a candidate rejected against a kept schedule leaves that one pinned."""
+    medians, pinned = records.measured(device), records.pinned(device)
     judged = {(v.workload.key, v.candidate) for v in records.verdicts if v.device == device}
     fastest: dict[str, tuple[float, Schedule]] = {}
     workloads: dict[str, Workload] = {}
@@ -147,10 +150,11 @@ def candidates(records: Records, device: str, lanes: int) -> list[Candidate]:
         workloads.setdefault(record.workload.key, record.workload)
     found = []
     for key, (_, schedule) in fastest.items():
-        default = workload_of(infer_output(workloads[key]), lanes)
-        if default is not None and default[1] != schedule and (key, default[1]) in medians \
+        untuned = workload_of(infer_output(workloads[key]), lanes)
+        default = pinned.get(key, None if untuned is None else untuned[1])
+        if default is not None and default != schedule and (key, default) in medians \
                 and (key, schedule) not in judged:
-            found.append(Candidate(workloads[key], default[1], schedule))
+            found.append(Candidate(workloads[key], default, schedule))
     return found
 
 
@@ -164,8 +168,7 @@ def check_in_network(program: Program, records: Records, device: Device, path: s
     found = candidates(records, device.key, device.lanes)
     if not found:
         return report
-    keys = {c.workload.key for c in found}
-    free = Records(records.records, [v for v in records.verdicts if v.workload.key not in keys])
+    free = unpinned(records, found)
     tuned = compile_program(program, threads=device.threads, records=free)
     running = _running(tuned, device.lanes)
     chosen = [c for c in found if (c.workload.key, c.schedule) in running]
@@ -191,6 +194,15 @@ def check_in_network(program: Program, records: Records, device: Device, path: s
         records.append(verdict, path)
         report.verdicts.append(verdict)
     return report
+
+
+def unpinned(records: Records, found: Sequence[Candidate]) -> Records:
+    """`records` without the verdicts on the candidates' workloads or on any workload of the same
+    contraction (`layer_of`): else another workload's verdict of the same geometry would still
+    price the candidate out of the tuned network."""
+    keys, layers = {c.workload.key for c in found}, {layer_of(c.workload) for c in found}
+    return Records(records.records, [v for v in records.verdicts
+                                     if v.workload.key not in keys and layer_of(v.workload) not in layers])
 
 
 def _running(module, lanes: int) -> set[tuple[str, Schedule]]:

@@ -10,6 +10,7 @@ import pytest
 
 import frittata as ft
 from frittata.backends.registry import get_target
+from frittata.extract.measured import layer_of
 from frittata.extract.records import Record, Records, infer_output
 from frittata.terms.ops import Op
 from frittata.terms.tiled import schedule_of
@@ -214,3 +215,63 @@ def test_a_verdict_of_the_in_network_check_pins_the_schedule_extraction_runs():
             priced = {s: cost.node_cost(replace(node, attrs=node.attrs + (("schedule", s),))) for s in (default, other)}
             assert [s for s, seconds in priced.items() if math.isinf(seconds)] == [s for s in priced if s != pinned]
     assert cost.node_cost(replace(tiled, attrs=tiled.attrs + (("schedule", default),))) == pytest.approx(5e-5)
+
+
+def _clipped_workload():
+    """A workload of the same contraction as `conv_workload` (its geometry) with another epilogue."""
+    attrs = tuple((k, (("clip", 0.0, 6.0),) if k == "epilogue" else v) for k, v in conv_workload().attrs)
+    return replace(conv_workload(), attrs=attrs)
+
+
+def test_a_layer_is_pinned_only_where_the_verdicts_on_its_workloads_agree():
+    """Two workloads of one geometry (ReLU and clip epilogues): verdicts that pin the same schedule
+    pin the layer (its unfused variant too); verdicts that disagree pin each workload only, in
+    whichever order they were logged."""
+    import math
+
+    from frittata.extract.measured import MeasuredCost
+    from frittata.extract.records import Verdict, workload_of
+
+    device = host_device(1)
+    relu, clipped = conv_workload(), _clipped_workload()
+    default = workload_of(infer_output(relu), device.lanes)[1]
+    other = conv_schedule(2, 1, 8, parallel="pixel")
+    measured = [Record(w, s, device.key, device.target(), t, None, 1.0)
+                for w in (relu, clipped) for s, t in ((default, 5e-5), (other, 4e-5))]
+    tiled = replace(infer_output(relu), op=Op.TILED_CONV2D)
+    unfused = replace(tiled, attrs=tuple((k, () if k == "epilogue" else v) for k, v in tiled.attrs))
+    clipped_tiled = replace(infer_output(clipped), op=Op.TILED_CONV2D)
+
+    def pinned_out(cost, node):
+        priced = {s: cost.node_cost(replace(node, attrs=node.attrs + (("schedule", s),))) for s in (default, other)}
+        return {s for s, seconds in priced.items() if math.isinf(seconds)}
+
+    model = get_target("llvm").cost_model()
+    agree = Records(measured, [Verdict(w, device.key, other, default, True, 0.1, 0.01, 10, 2.0)
+                               for w in (relu, clipped)])
+    cost = MeasuredCost(agree, device.key, model, device.lanes)
+    assert cost.pinned_layers == {layer_of(relu): other} and pinned_out(cost, unfused) == {default}
+    kept = Verdict(relu, device.key, other, default, True, 0.1, 0.01, 10, 2.0)
+    rejected = Verdict(clipped, device.key, other, default, False, -0.1, 0.01, 10, 3.0)
+    for verdicts in ([kept, rejected], [rejected, kept]):
+        cost = MeasuredCost(Records(measured, verdicts), device.key, model, device.lanes)
+        assert cost.pinned_layers == {}
+        assert (pinned_out(cost, tiled), pinned_out(cost, clipped_tiled), pinned_out(cost, unfused)) == \
+            ({default}, {other}, set())
+
+
+def test_a_kept_verdict_whose_schedule_was_never_measured_here_pins_nothing():
+    """The verdict's schedule has no successful record on this device: the compile ignores it and
+    finishes with the workload's fastest measured schedule (best() does not drop the workload)."""
+    from frittata.extract.records import Verdict, workload_of
+
+    device = host_device(1)
+    default = workload_of(infer_output(conv_workload()), device.lanes)[1]
+    other, never = conv_schedule(2, 1, 8, parallel="pixel"), conv_schedule(4, 1, 16)
+    records = _records({s: 1e-4 for s in _proposed()} | {default: 5e-5, other: 4e-5})
+    records.append(Record(conv_workload(), never, device.key, device.target(), None, "build failed: no", 1.5))
+    records.append(Verdict(conv_workload(), device.key, never, default, True, 0.1, 0.01, 10, 2.0))
+    assert records.pinned(device.key) == {} and records.best(device.key)[conv_workload().key].schedule == other
+    module = ft.compile(conv_program(), threads=1, records=records, disable=["algorithm"])
+    kernel = _kernel(module)
+    assert kernel.op == Op.TILED_CONV2D and tuple(schedule_of(kernel).items()) == other

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from frittata.extract.records import Record, Records, Verdict, infer_output, workload_of
-from frittata.tuning.in_network import KEPT, MIN_GAIN, MIN_ROUNDS, REJECTED, candidates, decide, run_rounds
+from frittata.extract.records import Record, Records, Verdict, Workload, infer_output, workload_of
+from frittata.tuning.in_network import (KEPT, MIN_GAIN, MIN_ROUNDS, REJECTED, Candidate, candidates, decide, run_rounds,
+                                        unpinned)
 from tests.tuning.programs import conv_schedule, conv_workload
 
 DEVICE = "llvm/test/8-lanes/1-threads/00000000"
@@ -59,6 +60,11 @@ def test_candidates_are_the_fastest_schedules_other_than_the_default_not_judged_
     log.append(Record(workload, slow, DEVICE, {}, 3e-5, None, 3.0))
     log.append(Record(workload, slow, DEVICE, {}, 3e-5, None, 4.0))
     assert [c.schedule for c in candidates(log, DEVICE, 8)] == [slow]  # a new fastest is
+    log.append(Verdict(workload, DEVICE, slow, default, True, 0.1, 0.01, 30, 5.0))
+    quicker = conv_schedule(8, 1, 16)
+    log.append(Record(workload, quicker, DEVICE, {}, 2e-5, None, 6.0))
+    (found,) = candidates(log, DEVICE, 8)  # timed against the kept schedule, not the untuned default
+    assert (found.default, found.schedule) == (slow, quicker)
     only_default = Records([Record(workload, fast, DEVICE, {}, 4e-5, None, 1.0)])
     assert candidates(only_default, DEVICE, 8) == []  # the default was never measured beside it
 
@@ -103,3 +109,13 @@ def test_the_check_times_a_candidate_in_the_network_logs_its_verdict_and_the_com
     log.append(Record(task.workload, third, device.key, device.target(), 3e-5, None, 3.0), path)
     again = check_in_network(program, log, device, path, max_rounds=MIN_ROUNDS)
     assert [v.candidate for v in again.verdicts] == [third] and not again.skipped
+
+
+def test_the_tuned_network_leaves_out_verdicts_on_the_candidates_layers_not_only_their_workloads():
+    workload = conv_workload()
+    attrs = tuple((k, (("clip", 0.0, 6.0),) if k == "epilogue" else v) for k, v in workload.attrs)
+    clipped, wider = Workload(workload.op, workload.operands, workload.constant, attrs), conv_workload(channels=8)
+    default, fast = workload_of(infer_output(workload), 8)[1], conv_schedule(2, 1, 8, parallel="pixel")
+    on = [Verdict(w, DEVICE, fast, default, False, -0.1, 0.01, 30, 2.0) for w in (workload, clipped, wider)]
+    free = unpinned(Records([], on), [Candidate(workload, default, fast)])
+    assert free.verdicts == [on[2]]  # the clipped workload's verdict pins the same contraction
