@@ -63,6 +63,7 @@ from frittata.terms.cpu_schedules import (CONV_OPS, FMA_LATENCY, FMA_PORTS, L1_D
                                          depthwise_registers, depthwise_schedule, gemm_item_sizes, gemm_mc,
                                          kernel_of, pixel_item_tiles, pixel_rows, registers_for,
                                          strided_tile_bytes, vector_lanes)
+from frittata.terms.ops import Op
 
 KIB = 1024
 
@@ -271,7 +272,8 @@ def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
 
 def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
     """(rows, columns, units of the parallel loop) of the blocked iteration space (a convolution's:
-    of one group; a GEMM split "n": its column panels, which `gemm_items` groups)."""
+    of one group; a GEMM split "n": its column panels, which `gemm_items` groups; a matmul of a
+    batch of right matrices: one batch item's, since the kernel runs one GEMM per item)."""
     out = info.type
     if info.op in CONV_OPS:
         o = out.shape[1] // info.attr("groups", 1)
@@ -282,7 +284,7 @@ def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
                  else math.ceil(pixel_tiles / pixel_item_tiles(pixel_tiles, s["ow_block"], channel_blocks)))
         return o, ow, units
     n = out.shape[-1]
-    m = out.size // max(n, 1)
+    m = out.shape[-2] if info.op == Op.MATMUL and len(info.operands[1].shape) > 2 else out.size // max(n, 1)
     units = math.ceil(n / s["n_block"]) if s["parallel"] == "n" else math.ceil(m / s["m_block"])
     return m, n, units
 

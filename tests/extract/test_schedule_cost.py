@@ -11,7 +11,8 @@ from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo
 from frittata.extract.schedule_cost import (block_efficiency, blocked_compute_seconds, depthwise_efficiency,
                                            phase_split_seconds)
-from frittata.terms.cpu_schedules import default_conv_schedule, default_dense_schedule, depthwise_schedule, gemm_items
+from frittata.terms.cpu_schedules import (blocked_schedule, default_conv_schedule, default_dense_schedule,
+                                         depthwise_schedule, gemm_items)
 
 
 @pytest.mark.parametrize("lanes, registers", [(8, 16), (16, 32)])
@@ -102,3 +103,21 @@ def test_a_strided_1x1_convolution_is_priced_with_its_pad_pass_above_slice_and_p
                                CpuModel(vector_lanes=8)) == 0
     compiled = ft.compile(ft.Program({"y": term}), threads=1)
     assert [step["op"] for step in compiled.steps] == ["slice", "fused_conv2d"]
+
+
+def test_a_batched_matmul_is_priced_per_batch_item_as_its_kernel_runs_it():
+    """Attention's [12, 64, 64] x [12, 64, 48] on two cores: the kernel runs one GEMM per batch
+    item (gemm_items of 64 rows: 1 row group x 3 panels, one core idle a third of the time),
+    so the model prices it as 12 of the single item's GEMM, not as one GEMM of 768 rows (4 x 3
+    items, balanced)."""
+    model = CpuModel(vector_lanes=8, cores=2)
+
+    def seconds(batch: tuple[int, ...]) -> float:
+        term = T.matmul(T.var("a", (*batch, 64, 64)), T.var("b", (*batch, 64, 48)))
+        info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
+        s = blocked_schedule(term.op, term.attrs, term.type, [a.type for a in term.args], [False, False], 8)
+        assert s is not None and s["parallel"] == "n"
+        return blocked_compute_seconds(info, s, 2 * math.prod(batch) * 64 * 64 * 48, model)
+
+    assert gemm_items(64, 3, 6) == (1, 3)
+    assert seconds((12,)) == pytest.approx(12 * seconds(()))

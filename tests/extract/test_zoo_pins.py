@@ -33,7 +33,7 @@ PINS = {
     ("transformer_block", "avx512"): (0.000787292175033266, {
         "const": 1, "dense": 1, "fused_dense": 5, "fused_elementwise": 1, "layer_norm": 2, "matmul": 2,
         "mul": 1, "reshape": 4, "softmax": 1, "transpose": 4}),
-    ("transformer_block", "avx2"): (0.0012039217028191572, {
+    ("transformer_block", "avx2"): (0.0012049090306428488, {
         "const": 1, "dense": 1, "fused_dense": 5, "fused_elementwise": 1, "layer_norm": 2, "matmul": 2,
         "mul": 1, "reshape": 4, "softmax": 1, "transpose": 4}),
 }
