@@ -130,16 +130,32 @@ def table_cases(draw):
 
 
 @compiling
-@given(table_cases(), st.integers(0, 2**32 - 1))
-@example(((1, 70, 5, 6), (40, 70, 3, 3), 1, 1, "bipolar", (), 2), 0)  # a tile counts its window's bits
-@example(((1, 64, 4, 5), (150, 64, 1, 1), 1, 0, "bipolar", (), 2), 0)  # a group of two tiles shares them
-@example(((1, 200, 7, 9), (33, 200, 3, 3), 1, 1, "bipolar", (), 1), 0)  # pixel pairs and lone pixels
-@example(((1, 64, 4, 5), (150, 64, 1, 1), 1, 0, "bipolar", (), 1), 0)  # pairs in a group of three tiles
-def test_low_bit_activations_run_the_table_kernel_exactly(case, seed):
+@given(table_cases(), st.integers(0, 2**32 - 1), st.booleans())
+@example(((1, 70, 5, 6), (40, 70, 3, 3), 1, 1, "bipolar", (), 2), 0, False)  # a tile counts its window's bits
+@example(((1, 64, 4, 5), (150, 64, 1, 1), 1, 0, "bipolar", (), 2), 0, False)  # a group of two tiles shares them
+@example(((1, 200, 7, 9), (33, 200, 3, 3), 1, 1, "bipolar", (), 1), 0, False)  # pixel pairs and lone pixels
+@example(((1, 64, 4, 5), (150, 64, 1, 1), 1, 0, "bipolar", (), 1), 0, False)  # pairs in a group of three tiles
+# All ones: the largest window sums `uses_tables` admits, 16-bit sums of 9 * 113 * 64 = 65088 (one
+# plane, a pixel pair: 4-bit fields at FIELD_LOOKUPS lookups of 4) and 9 * 37 * 64 * 3 = 63936
+# (two planes); then few words a tap, so that byte counters take `byte_room` words before a flush
+# (one plane: with lone pixels beside the padding).
+@example(((1, 64 * 113, 3, 4), (3, 64 * 113, 3, 3), 1, 0, "unipolar", (), 1), 0, True)
+@example(((1, 64 * 113, 3, 4), (3, 64 * 113, 3, 3), 1, 0, "bipolar", (), 1), 0, True)
+@example(((1, 64 * 37, 3, 4), (3, 64 * 37, 3, 3), 1, 0, "unipolar", (), 2), 0, True)
+@example(((1, 64 * 37, 3, 4), (3, 64 * 37, 3, 3), 1, 0, "bipolar", (), 2), 0, True)
+@example(((1, 256, 3, 5), (3, 256, 3, 3), 1, 1, "unipolar", (), 1), 0, True)
+@example(((1, 256, 3, 5), (3, 256, 3, 3), 1, 1, "bipolar", (), 1), 0, True)
+@example(((1, 128, 3, 5), (3, 128, 3, 3), 1, 1, "unipolar", (), 2), 0, True)
+@example(((1, 128, 3, 5), (3, 128, 3, 3), 1, 1, "bipolar", (), 2), 0, True)
+def test_low_bit_activations_run_the_table_kernel_exactly(case, seed, ones):
+    """Random bits, or (`ones`) every activation 2^a - 1 and every weight code 1: the largest
+    sums a window of the case's shape can make."""
     xs, ws, stride, pad, encoding, steps, a_bits = case
     rng = np.random.default_rng(seed)
-    x = rng.integers(0, 1 << a_bits, xs).astype(np.int8)
-    codes = rng.integers(0, 2, ws).astype(np.int8)
+    if ones:
+        x, codes = np.full(xs, (1 << a_bits) - 1, np.int8), np.ones(ws, np.int8)
+    else:
+        x, codes = rng.integers(0, 1 << a_bits, xs).astype(np.int8), rng.integers(0, 2, ws).astype(np.int8)
     bias = T.param("b", rng.integers(-40, 40, ws[0]).astype(np.int32)) if steps else None
     conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1), packed_weights(codes, 1, "int64"),
                               stride, pad, encoding=encoding, bias=bias, epilogue=steps)
