@@ -11,7 +11,10 @@ with `word_pairs_per_core` the host's rate on the default register block (`popco
 busy fraction of the channel blocks (output channels padded to whole tiles). A convolution on
 AVX2's table kernel (`bitserial_schedules.uses_tables`) counts one lookup for both activation planes,
 or with one plane for two pixels: its lookups are the pairs of one plane (of half the pixels),
-at TABLE_EFFICIENCY (PAIR_TABLE_EFFICIENCY), over blocks of 32 channels.
+at TABLE_EFFICIENCY (PAIR_TABLE_EFFICIENCY), over blocks of 32 channels. With one plane every
+lookup is priced as serving two pixels, but a lone pixel takes lookups of its own, paired with a
+zero word: the border columns whose window leaves the image (run one at a time) and the last of
+an odd interior. Padded convolutions with narrow output rows therefore cost more than priced.
 """
 
 from __future__ import annotations
@@ -41,7 +44,10 @@ core, 128 -> 256 at 56x56, 256 -> 256 at 56x56, 512 -> 512 at 28x28, 2026-12).""
 PAIR_TABLE_EFFICIENCY = 0.6
 """The one-plane table kernel's lookups (two pixels each) per second relative to the nibble
 kernel's pairs: A1W1 ran 1.10-1.24x faster on it, whose lookups are half as many (one Zen 3
-core, 64 -> 128 at 112x112, 128 -> 256 and 256 -> 256 at 56x56, 512 -> 512 at 28x28, 2026-12)."""
+core, 64 -> 128 at 112x112, 128 -> 256 and 256 -> 256 at 56x56, 512 -> 512 at 28x28, 2026-12).
+Measured with 4 blocks a tile; the 2 blocks of PAIR_TABLE_BLOCKS ran 1.04-1.07x faster than 4 on
+two of those layers (0.98x on 512 -> 512 at 14x14), which would put it at about 0.62-0.64 there;
+not re-derived."""
 SCALAR_PAIRS_PER_CYCLE = 1.0
 """Word pairs per cycle of scalar POPCNT (one port on Intel cores; an estimate)."""
 NIBBLE_OPS = 6

@@ -46,14 +46,20 @@ TABLE_CHANNELS = 32
 """Output channels of one block of the table kernel: one byte counter each."""
 TABLE_PIXELS, TABLE_BLOCKS = 2, 4
 """The table kernel's register block with two activation planes: 2 pixels by 4 blocks of 32
-channels (8 byte counters, 4 weight vectors, 2 tables)."""
+channels (8 byte counters, 4 weight vectors, 2 tables, beside the tile's 16 vectors of 16-bit
+sums: more than the 16 registers, so some live on the stack)."""
 
 
 PAIR_TABLE_BLOCKS = 2
-"""The table kernel's blocks with one activation plane (2 field counters, 4 byte counters, 2
-weight vectors, a table and a mask: no spills). A1W1 on one Zen 3 core (CPU time, 21 rounds,
-load ~6), 4 -> 2 blocks: 256 -> 256 at 56x56 4.20 -> 3.94 ms, 64 -> 128 at 112x112 2.90 -> 2.78,
-512 -> 512 at 14x14 1.60 -> 1.64."""
+"""The table kernel's blocks with one activation plane, chosen by measurement. Its registers are
+2 field counters, 4 byte counters, 2 weight vectors, a table and a mask, beside the tile's 8
+vectors of 16-bit sums: 18, so it spills too (its assembly stores and reloads ymm registers on
+the stack: 18 such references for 256 -> 64 channels at 3x3).
+A1W1 on one Zen 3 core (CPU time, with the requantization), blocks 4 / 3 / 2 / 5 (15 rounds,
+load ~6): 256 -> 256 at 56x56 6.86 / 7.52 / 5.11 / 6.93 ms, 512 -> 512 at 28x28 4.31 / 4.61 /
+4.07 / 5.54, 128 -> 256 at 56x56 3.78 / 4.00 / 3.70 / 3.90; 4 -> 2 blocks again (21 rounds):
+256 -> 256 at 56x56 4.20 -> 3.94 ms, 64 -> 128 at 112x112 2.90 -> 2.78, 512 -> 512 at 14x14
+1.60 -> 1.64."""
 
 
 def table_blocks(channels: int, planes: int) -> int:

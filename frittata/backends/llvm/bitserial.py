@@ -33,8 +33,8 @@ skipped; only the border columns, whose window may leave the image, check each l
     through tables scaled by 2^(i+j) (when 8 (2^A - 1)(2^B - 1) <= 255), else one counter per
     class c = i + j, shifted by c when summed.
 
-The loops are `bitserial_emitter.Emitter`'s; AVX2's table kernel for two activation planes and
-one weight plane is `bitserial_tables.TableEmitter`.
+The loops are `bitserial_emitter.Emitter`'s; AVX2's table kernel for one or two activation planes
+and one weight plane (one plane: two pixels a lookup) is `bitserial_tables.TableEmitter`.
 """
 
 from __future__ import annotations

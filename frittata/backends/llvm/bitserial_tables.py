@@ -1,6 +1,7 @@
-"""AVX2's activation-indexed table kernel for bit-serial convolutions of one weight plane and two
-activation planes (`bitserial_schedules.uses_tables`): its weight layout, its lookup tables and its
-emitter, which reuses `Emitter`'s loops with its own word step, counters and flush."""
+"""AVX2's activation-indexed table kernel for bit-serial convolutions of one weight plane and one
+or two activation planes (`bitserial_schedules.uses_tables`; one plane: two pixels a lookup): its
+weight layout, its lookup tables and its emitter, which reuses `Emitter`'s loops with its own
+word step, counters and flush."""
 
 from __future__ import annotations
 
