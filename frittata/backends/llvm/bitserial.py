@@ -81,20 +81,17 @@ def _x_view(t: Term, x: View) -> View:
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View]) -> None:
     """Emit bitserial_conv2d / bitserial_dense `step` (see the module docstring)."""
     t, g = step.term, Geometry.of(step.term, k.lanes)
-    nibbles = uses_nibbles(k.lanes, t.args[0].dtype, t.args[1].op == Op.PARAM)
     if uses_tables(t.op, t.attrs, t.args[0].type, t.args[1].type, t.args[1].op == Op.PARAM, k.lanes):
         _lower_tables(k, plan, step, args, g)
         return
+    nibbles = uses_nibbles(k.lanes, t.args[0].dtype, t.args[1].op == Op.PARAM)
     if t.args[1].op == Op.PARAM:
         data = repack(t.args[1].attr("ref").data, g.v, g.blocks, nibbles)
         weights = k.base(plan.add_param(f"{k.function.name}.bitserial", data))
     else:
         weights = k.base(args[1].buf)
-    emitter = Emitter(k, g, _x_view(t, args[0]), weights, contiguous(step.out, (g.n, g.o, g.oh, g.ow)),
-                      t.attr("encoding") == "bipolar", t.args[0].dtype, nibbles)
-    if len(t.args) == 3 or dict(t.attrs).get("epilogue"):
-        emitter.epilogue = Epilogue(_bias(k, plan, t, args, g), t.attr("epilogue"))
-    emitter.rows()
+    _run(k, plan, step, args, Emitter(k, g, _x_view(t, args[0]), weights, _out_view(step, g),
+                                       t.attr("encoding") == "bipolar", t.args[0].dtype, nibbles))
 
 
 def _lower_tables(k: Kernel, plan: Plan, step: Step, args: list[View], g: Geometry) -> None:
@@ -103,12 +100,21 @@ def _lower_tables(k: Kernel, plan: Plan, step: Step, args: list[View], g: Geomet
     g = replace(g, v=TABLE_CHANNELS, pixels=TABLE_PIXELS, blocks=table_blocks(g.o, g.a))
     weights = k.base(plan.add_param(f"{k.function.name}.bitserial", table_weights(t.args[1].attr("ref").data, g)))
     tables = k.base(plan.add_param(f"{k.function.name}.tables", activation_tables(g.a)))
-    emitter = TableEmitter(k, g, _x_view(t, args[0]), weights, contiguous(step.out, (g.n, g.o, g.oh, g.ow)),
-                           t.attr("encoding") == "bipolar", tables)
-    if len(t.args) == 3 or dict(t.attrs).get("epilogue"):
-        emitter.epilogue = Epilogue(_bias(k, plan, t, args, g), t.attr("epilogue"))
-    emitter.rows()
+    _run(k, plan, step, args, TableEmitter(k, g, _x_view(t, args[0]), weights, _out_view(step, g),
+                                            t.attr("encoding") == "bipolar", tables))
 
+
+def _out_view(step: Step, g: Geometry) -> View:
+    """The output as [N, O, OH, OW]."""
+    return contiguous(step.out, (g.n, g.o, g.oh, g.ow))
+
+
+def _run(k: Kernel, plan: Plan, step: Step, args: list[View], emitter: Emitter) -> None:
+    """Give `emitter` the step's bias and epilogue, if it has either, and emit its rows."""
+    t = step.term
+    if len(t.args) == 3 or dict(t.attrs).get("epilogue"):
+        emitter.epilogue = Epilogue(_bias(k, plan, t, args, emitter.g), t.attr("epilogue"))
+    emitter.rows()
 
 
 def _bias(k: Kernel, plan: Plan, t: Term, args: list[View], g: Geometry) -> ir.Value | View | None:

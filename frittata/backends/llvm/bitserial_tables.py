@@ -14,9 +14,10 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.views import View
 from frittata.terms.bitserial_schedules import TABLE_CHANNELS, table_word_sum
 
-FIELD_LOOKUPS = 3
-"""Lookups a one-plane table kernel's 4-bit fields take (at most 4 each: 12 < 16) before they
-are added to the pixels' byte counters."""
+FIELD_LOOKUPS = ((1 << 4) - 1) // 4
+"""Lookups a one-plane table kernel's 4-bit fields take before they are added to the pixels'
+byte counters: a field's capacity, 15, over the most one lookup adds to it, popcount(n & i) <= 4
+for nibbles n and i."""
 TABLE_BYTE = np.array([c if c < 8 else c + 8 if c < 16 else c - 8 if c < 24 else c for c in range(32)])
 """The byte of a counter vector that counts channel c of its block: unpacking the bytes with
 zeros (VPUNPCKLBW / VPUNPCKHBW, per 128-bit half) then gives channels 0-15 and 16-31 in order."""
@@ -95,11 +96,17 @@ class TableEmitter(Emitter):
         from the same words, instead of in one more pass over the window."""
         return self.group > 1
 
+    @property
+    def counts_ones_in_steps(self) -> bool:
+        """Whether a tile counts its pixels' window popcounts in its word steps (bipolar weights,
+        one tile a group: `shares_ones`)."""
+        return self.bipolar and not self.shares_ones
+
     def new_tile(self, count: int, ones: list[ir.Value]) -> Tile:
         """Zeroed 16-bit sums (two vectors of 16 per block) and byte counters for `count` pixels,
         and (bipolar) zeroed slots of their window popcounts, which `step` counts."""
         b, blocks = self.k.b, self.g.blocks
-        if self.bipolar and not self.shares_ones:
+        if self.counts_ones_in_steps:
             ones = [entry_alloca(b, I64, "ones") for _ in range(count)]
             for slot in ones:
                 b.store(i64(0), slot)
@@ -119,7 +126,7 @@ class TableEmitter(Emitter):
         plane: per pixel pair) against the weight vector of each block."""
         g, b = self.g, self.k.b
         words = [[self.load_x(n, ih, iw, i, word, checked) for i in range(g.a)] for iw in iws]
-        for slot, planes in zip(state.ones if self.bipolar and not self.shares_ones else [], words):
+        for slot, planes in zip(state.ones if self.counts_ones_in_steps else [], words):
             for i, plane in enumerate(planes):
                 b.store(b.add(b.load(slot), b.shl(b.call(self.ctpop1, [plane]), i64(i))), slot)
         if g.a == 1:
