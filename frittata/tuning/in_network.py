@@ -10,25 +10,35 @@ than the defaults they replaced, although measured faster alone (the 64 -> 384 1
 `check_in_network` compiles the program twice with the tuning records: "tuned", where
 extraction is free to choose each task's best schedule (the candidates; earlier verdicts on
 their workloads left out), and "baseline", where every candidate's workload is pinned to its
-default. It times both in turn, round after round,
-the order alternating, and reads each kernel's time from the module's timed run
-(`Module.run_timed`: the compiled network with a time stamp between kernels), so each kernel
-runs after its real predecessor, on its real input, with its real threads. Per candidate, a
-round gives one paired ratio: the baseline's seconds of the workload's kernels over the tuned
-module's.
+default (the schedule it runs now: see `candidates`). It times both in turn, round after round,
+and reads each kernel's time from the module's timed run (`Module.run_timed`: the compiled
+network with a time stamp between kernels), so each kernel runs after its real predecessor, on
+its real input, with its real threads. Rounds go in pairs, the baseline first in one and the
+tuned module first in the other; per candidate, a pair gives one ratio: the baseline's seconds
+of the candidate's layer over the tuned module's, both summed over the pair, so what running
+first or second costs cancels.
 
-`decide`, from MIN_ROUNDS rounds on: gain = median ratio - 1, noise = NOTCH * IQR / sqrt(n)
-(the half-width of a notched box plot's notch, an approximate 95% interval of a median:
-McGill, Tukey and Larsen, 1978); KEPT when gain - noise > MIN_GAIN, REJECTED when
-gain + noise < MIN_GAIN, undecided otherwise. The check stops when every candidate is decided,
-the round budget is spent or the time limit passes, and says which; an undecided candidate
-keeps its default (it was not shown to win). Each outcome is logged as a `Verdict`, which pins
-the schedule its workload runs (`Records.pinned`); a candidate a verdict judged is not checked
-again.
+A candidate's layer is the steps that run its workload (by workload key), and the steps of the
+same contraction (`measured.geometry`) that are no other tuned workload (an unfused variant, a
+Winograd form), with the elementwise passes that take their output. Two candidates of one
+contraction could not both be told apart that way, so one check times the first of them only:
+the others are skipped, not judged, and offered again by the next check.
+
+`decide`, from MIN_PAIRS pairs on: gain = median ratio - 1, noise = NOTCH * IQR / sqrt(n), the
+half-width of a notched box plot's notch (McGill, Tukey and Larsen, 1978: two medians whose
+notches do not overlap differ at about the 5% level; as an interval of one median of normal
+data it covers about 91%, 1.70 standard errors); KEPT when gain - noise > MIN_GAIN, REJECTED
+when gain + noise < MIN_GAIN, undecided otherwise. The check stops when every candidate is
+decided, the round budget is spent or the time limit passes, and says which. A decision is
+logged as a `Verdict`, which pins the schedule its workload runs (`Records.pinned`), and a
+candidate a verdict judged is not checked again; an undecided candidate (too few pairs, or a
+gain inside the noise) is not logged: it keeps the schedule it runs now and the next check
+offers it again.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo, term_infos
 from frittata.extract.measured import geometry, layer_of
 from frittata.extract.records import Records, Schedule, Verdict, Workload, infer_output, workload_of
@@ -48,11 +59,11 @@ from frittata.terms.program import Program
 from frittata.tuning.device import Device
 
 KEPT, REJECTED = "kept", "rejected"
-MIN_ROUNDS = 10
-"""Rounds before any decision (a quartile of fewer paired ratios says little)."""
+MIN_PAIRS = 10
+"""Pairs of rounds before any decision (a quartile of fewer paired ratios says little)."""
 MAX_ROUNDS = 600
-"""The round budget: at one thread a round of MobileNetV2 (both networks, their kernels timed)
-took about 50 ms on a loaded AMD EPYC (Zen 3)."""
+"""The round budget (300 pairs): at one thread a round of MobileNetV2 (both networks, their
+kernels timed) took about 50 ms on a loaded AMD EPYC (Zen 3)."""
 TIME_LIMIT = 60.0
 """Seconds the rounds may take at most (compiles not counted)."""
 MIN_GAIN = 0.02
@@ -75,37 +86,48 @@ class Candidate:
 class NetworkCheck:
     """What the check did: its verdicts, the candidates it did not time, rounds, why it stopped."""
 
+    ran: bool = True
+    """False when the check was not run (then `stop` says why)."""
+    timed: list[Candidate] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
+    """The decisions logged (kept or rejected; an undecided candidate is not logged)."""
     decisions: dict[str, str | None] = field(default_factory=dict)
-    """Per candidate workload key: KEPT, REJECTED, or None (undecided: it keeps its default)."""
-    skipped: list[str] = field(default_factory=list)
-    """Candidates the tuned network does not run (extraction chose another kernel)."""
+    """Per timed candidate's workload key: KEPT, REJECTED, or None (undecided)."""
+    outcomes: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Per timed candidate's workload key: (gain, noise) in place (see `decide`)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Candidates not timed (by workload) and why."""
     rounds: int = 0
-    stop: str = "no candidate (every task's best is its default or was judged before)"
+    stop: str = "no candidate (every task's best is the schedule it runs or was judged before)"
     whole: float | None = None
     """Median over the rounds of the baseline network's time over the tuned one's."""
 
     def __str__(self) -> str:
+        if not self.ran:
+            return f"in-network check: not run ({self.stop})"
         kept = sum(v.kept for v in self.verdicts)
         whole = "" if self.whole is None else f", whole network baseline / tuned {self.whole:.3f}"
-        lines = [f"in-network check: {len(self.verdicts)} candidates timed in place, {kept} kept, "
+        lines = [f"in-network check: {len(self.timed)} candidates timed in place, {kept} kept, "
                  f"{self.rounds} rounds{whole}; stopped: {self.stop}"]
-        for v in self.verdicts:
-            decision = self.decisions.get(v.workload.key) or "undecided (keeps its default)"
-            lines.append(f"  {v.workload}: {decision}, in place {v.gain:+.1%} +- {v.noise:.1%}")
-        if self.skipped:
-            lines.append(f"  {len(self.skipped)} more candidates not timed: extraction did not choose them")
+        for c in self.timed:
+            gain, noise = self.outcomes[c.workload.key]
+            decision = self.decisions[c.workload.key] or "undecided (keeps its schedule; offered again)"
+            lines.append(f"  {c.workload}: {decision}, in place {gain:+.1%} +- {noise:.1%}")
+        lines += [f"  {workload}: not timed ({why})" for workload, why in self.skipped.items()]
         return "\n".join(lines)
 
 
-def decide(ratios: Sequence[float], min_rounds: int = MIN_ROUNDS) -> tuple[str | None, float, float]:
+def decide(ratios: Sequence[float], min_pairs: int = MIN_PAIRS) -> tuple[str | None, float, float]:
     """(KEPT, REJECTED or None when undecided, gain, noise) of paired ratios default / candidate
-    (see the module docstring)."""
+    (see the module docstring); no ratio: undecided, gain 0, noise inf. TuningError if a ratio
+    is not positive and finite."""
     if not ratios:
-        return None, 0.0, float("inf")
+        return None, 0.0, math.inf
+    if not all(math.isfinite(r) and r > 0 for r in ratios):
+        raise TuningError(f"in-network check: expected positive finite ratios, got {list(ratios)}")
     q1, median, q3 = np.percentile(ratios, [25, 50, 75])
     gain, noise = float(median) - 1.0, NOTCH * float(q3 - q1) / len(ratios) ** 0.5
-    if len(ratios) < min_rounds:
+    if len(ratios) < min_pairs:
         return None, gain, noise
     if gain - noise > MIN_GAIN:
         return KEPT, gain, noise
@@ -118,20 +140,36 @@ Round = Callable[[int], dict[str, tuple[float, float]]]
 """Times one round (its index given): per candidate key, (baseline seconds, tuned seconds)."""
 
 
-def run_rounds(keys: Sequence[str], measure: Round, max_rounds: int = MAX_ROUNDS, min_rounds: int = MIN_ROUNDS,
+def run_rounds(keys: Sequence[str], measure: Round, max_rounds: int = MAX_ROUNDS, min_pairs: int = MIN_PAIRS,
                deadline: float | None = None) -> tuple[dict[str, list[float]], dict[str, str | None], int, str]:
-    """Paired ratios per key, the decisions, the rounds run and why they stopped."""
+    """Paired ratios per key (one per pair of rounds, see the module docstring), the decisions,
+    the rounds run and why they stopped: only ever after a whole pair (an odd round budget
+    leaves its last round out). TuningError naming the key and round if a time is not positive
+    and finite."""
     ratios: dict[str, list[float]] = {key: [] for key in keys}
     decisions: dict[str, str | None] = dict.fromkeys(keys)
-    for n in range(max_rounds):
+    budget = max_rounds - max_rounds % 2
+    for n in range(0, budget, 2):
         if deadline is not None and time.perf_counter() >= deadline:
             return ratios, decisions, n, f"time limit after {n} rounds"
-        for key, (baseline, tuned) in measure(n).items():
-            ratios[key].append(baseline / tuned if tuned > 0 else float("inf"))
-        decisions = {key: decide(values, min_rounds)[0] for key, values in ratios.items()}
+        first, second = measure(n), measure(n + 1)
+        for key in keys:
+            (b0, t0), (b1, t1) = _seconds(first, key, n), _seconds(second, key, n + 1)
+            ratios[key].append((b0 + b1) / (t0 + t1))
+        decisions = {key: decide(values, min_pairs)[0] for key, values in ratios.items()}
         if all(decisions.values()):
-            return ratios, decisions, n + 1, f"every candidate decided after {n + 1} rounds"
-    return ratios, decisions, max_rounds, f"round budget spent ({max_rounds})"
+            return ratios, decisions, n + 2, f"every candidate decided after {n + 2} rounds"
+    return ratios, decisions, budget, f"round budget spent ({budget} rounds)"
+
+
+def _seconds(times: dict[str, tuple[float, float]], key: str, n: int) -> tuple[float, float]:
+    """The (baseline, tuned) seconds of `key` in round `n`; TuningError unless both are positive
+    and finite."""
+    found = times.get(key)
+    if found is None or not all(math.isfinite(t) and t > 0 for t in found):
+        raise TuningError(f"in-network check: expected positive finite seconds (baseline, tuned) of workload "
+                          f"{key} in round {n}, got {found}")
+    return found
 
 
 def candidates(records: Records, device: str, lanes: int) -> list[Candidate]:
@@ -160,8 +198,8 @@ def candidates(records: Records, device: str, lanes: int) -> list[Candidate]:
 
 def check_in_network(program: Program, records: Records, device: Device, path: str | Path | None = None, *,
                      max_rounds: int = MAX_ROUNDS, time_limit: float = TIME_LIMIT, seed: int = 0) -> NetworkCheck:
-    """Time each candidate against its default inside `program`'s compiled network and log a
-    verdict for each (appended to `records`, and to the log at `path`)."""
+    """Time each candidate against the schedule it runs now inside `program`'s compiled network
+    and log a verdict for each decided one (appended to `records`, and to the log at `path`)."""
     from frittata.driver import compile as compile_program
 
     report = NetworkCheck()
@@ -170,16 +208,21 @@ def check_in_network(program: Program, records: Records, device: Device, path: s
         return report
     free = unpinned(records, found)
     tuned = compile_program(program, threads=device.threads, records=free)
-    running = _running(tuned, device.lanes)
-    chosen = [c for c in found if (c.workload.key, c.schedule) in running]
-    report.skipped = [str(c.workload) for c in found if c not in chosen]
+    chosen, report.skipped = _timeable(found, _running(tuned, device.lanes))
     if not chosen:
-        report.stop = "no candidate runs in the tuned network"
+        report.stop = "no candidate to time in the tuned network"
         return report
     pins = [Verdict(c.workload, device.key, c.schedule, c.default, False, 0.0, 0.0, 0, time.time()) for c in chosen]
     baseline = compile_program(program, threads=device.threads, records=Records(records.records, free.verdicts + pins))
-    layers = [_geometry(infer_output(c.workload)) for c in chosen]
-    steps = (_layer_steps(baseline, layers), _layer_steps(tuned, layers))
+    others = {r.workload.key for r in records} - {c.workload.key for c in chosen}
+    steps = (_layer_steps(baseline, chosen, others, device.lanes), _layer_steps(tuned, chosen, others, device.lanes))
+    for i, c in reversed(list(enumerate(chosen))):
+        if not (steps[0][i] and steps[1][i]):
+            report.skipped[str(c.workload)] = "no kernel of its layer found in both networks' timed steps"
+            del chosen[i], steps[0][i], steps[1][i]
+    if not chosen:
+        report.stop = "no candidate's layer found in both networks"
+        return report
     rng = np.random.default_rng(seed)
     inputs = {n: rng.standard_normal(t.shape).astype(t.dtype) for n, t in program.inputs.items()}
     wholes: list[float] = []
@@ -187,13 +230,33 @@ def check_in_network(program: Program, records: Records, device: Device, path: s
         [c.workload.key for c in chosen], _round_timer((baseline, tuned), steps, inputs, chosen, wholes),
         max_rounds, deadline=time.perf_counter() + time_limit)
     report.whole = statistics.median(wholes) if wholes else None
+    report.timed = chosen
     for c in chosen:
-        _, gain, noise = decide(ratios[c.workload.key])
-        verdict = Verdict(c.workload, device.key, c.schedule, c.default, report.decisions[c.workload.key] == KEPT,
-                          gain, noise, len(ratios[c.workload.key]), time.time())
-        records.append(verdict, path)
-        report.verdicts.append(verdict)
+        decision, gain, noise = decide(ratios[c.workload.key])
+        report.outcomes[c.workload.key] = (gain, noise)
+        if decision is not None:
+            verdict = Verdict(c.workload, device.key, c.schedule, c.default, decision == KEPT, gain, noise,
+                              report.rounds, time.time())
+            records.append(verdict, path)
+            report.verdicts.append(verdict)
     return report
+
+
+def _timeable(found: list[Candidate], running: set[tuple[str, Schedule]]) -> tuple[list[Candidate], dict[str, str]]:
+    """The candidates one check times: those the tuned network runs, the first of each
+    contraction (`layer_of`); and the others with why they are not timed."""
+    chosen: list[Candidate] = []
+    skipped: dict[str, str] = {}
+    layers: set[tuple] = set()
+    for c in found:
+        if (c.workload.key, c.schedule) not in running:
+            skipped[str(c.workload)] = "extraction did not choose it in the tuned network"
+        elif layer_of(c.workload) in layers:
+            skipped[str(c.workload)] = "another candidate of its contraction is timed first; offered again next check"
+        else:
+            layers.add(layer_of(c.workload))
+            chosen.append(c)
+    return chosen, skipped
 
 
 def unpinned(records: Records, found: Sequence[Candidate]) -> Records:
@@ -228,26 +291,32 @@ EPILOGUE_PASSES = ops.ELEMENTWISE | {Op.FUSED_ELEMENTWISE}
 """Kernels that may run a contraction's epilogue as a separate pass over its output."""
 
 
-def _layer_steps(module, layers: list[tuple | None]) -> list[list[int]]:
-    """Per layer (a contraction's `geometry`), the indices of `module`'s timed steps that run it:
-    the contraction's kernels, whatever their fusion, schedule or algorithm, and the elementwise
-    kernels that take their output (an epilogue run as a separate pass)."""
+def _layer_steps(module, chosen: list[Candidate], others: set[str], lanes: int) -> list[list[int]]:
+    """Per candidate, the indices of `module`'s timed steps that run its layer (see the module
+    docstring): a kernel of its workload; a kernel of its contraction (`geometry`) that is no
+    workload in `others` (another layer of the same shapes, which `chosen` holds at most one of
+    per contraction); and the elementwise kernels that take their output (an epilogue run as a
+    separate pass)."""
     from frittata.backends.profile import samples
 
+    keys = {c.workload.key: i for i, c in enumerate(chosen)}
+    layers = {_geometry(infer_output(c.workload)): i for i, c in enumerate(chosen)}
     infos = dict((id(term), info) for term, info in term_infos(module.program))
-    steps: list[list[int]] = [[] for _ in layers]
+    steps: list[list[int]] = [[] for _ in chosen]
     producers: dict[int, int] = {}
     for i, sample in enumerate(samples(module.steps, module.program.terms())):
         if sample.term is None:
             continue
-        layer = _geometry(infos[id(sample.term)])
-        if layer in layers:
-            producers[id(sample.term)] = layers.index(layer)
-            steps[layers.index(layer)].append(i)
+        info = infos[id(sample.term)]
+        found = workload_of(info, lanes)
+        key = None if found is None else found[0].key
+        index = keys.get(key) if key in keys else None if key in others else layers.get(_geometry(info))
+        if index is not None:
+            producers[id(sample.term)] = index
+            steps[index].append(i)
         elif sample.term.op in EPILOGUE_PASSES:
-            fed = {producers[id(a)] for a in sample.term.args if id(a) in producers}
-            for index in fed:
-                steps[index].append(i)
+            for fed in {producers[id(a)] for a in sample.term.args if id(a) in producers}:
+                steps[fed].append(i)
     return steps
 
 

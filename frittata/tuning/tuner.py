@@ -44,15 +44,13 @@ from frittata.errors import TuningError
 from frittata.extract.records import Record, Records, Schedule, infer_output, workload_of
 from frittata.terms.program import Program
 from frittata.tuning.device import Device, host_device
-from frittata.tuning.in_network import NetworkCheck, check_in_network
+from frittata.tuning.in_network import TIME_LIMIT, NetworkCheck, check_in_network
 from frittata.tuning.measure import Job, reference_output
 from frittata.tuning.model import RankModel
 from frittata.tuning.runners import LocalRunner, Runner
 from frittata.tuning.tasks import Task, gflops, tasks_of
 
 SEARCHES = ("learned", "random")
-IN_NETWORK_SECONDS = 60.0
-"""Seconds the in-network check's rounds may take at most."""
 
 
 @dataclass
@@ -82,7 +80,8 @@ class TuneReport:
     stop: str = ""
     seconds: float = 0.0
     network: NetworkCheck | None = None
-    """The in-network check of the tasks' best schedules (None when not run)."""
+    """The in-network check of the tasks' best schedules (None when not asked for; `ran` False when
+    the time limit had passed)."""
 
     @property
     def trials(self) -> int:
@@ -144,8 +143,10 @@ def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: 
     finally:
         if own_runner:
             runner.close()
-    if confirm and (deadline is None or time.perf_counter() < deadline):
-        left = IN_NETWORK_SECONDS if deadline is None else min(IN_NETWORK_SECONDS, deadline - time.perf_counter())
+    if confirm and deadline is not None and time.perf_counter() >= deadline:
+        report.network = NetworkCheck(ran=False, stop="time limit")
+    elif confirm:
+        left = TIME_LIMIT if deadline is None else min(TIME_LIMIT, deadline - time.perf_counter())
         report.network = check_in_network(program, log, device, records, time_limit=left)
     report.seconds = time.perf_counter() - start
     return report

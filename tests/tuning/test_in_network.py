@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import time
 
+import numpy as np
+import pytest
+
+from frittata.errors import TuningError
+from frittata.extract.measured import layer_of
 from frittata.extract.records import Record, Records, Verdict, Workload, infer_output, workload_of
-from frittata.tuning.in_network import (KEPT, MIN_GAIN, MIN_ROUNDS, REJECTED, Candidate, candidates, decide, run_rounds,
+from frittata.tuning.in_network import (KEPT, MIN_GAIN, MIN_PAIRS, REJECTED, Candidate, candidates, decide, run_rounds,
                                         unpinned)
 from tests.tuning.programs import conv_schedule, conv_workload
 
@@ -22,9 +28,18 @@ def test_a_candidate_is_kept_only_when_it_wins_in_place_by_more_than_the_noise()
     assert decide(_spread(0.90, 0.02, 20))[0] == REJECTED
     assert decide(_spread(1.005, 0.002, 20))[0] == REJECTED  # a gain below MIN_GAIN is no reason to switch
     assert decide(_spread(1.10, 0.6, 20))[0] is None  # +10% inside +-60% per round: undecided
-    assert decide(_spread(1.10, 0.02, MIN_ROUNDS - 1))[0] is None  # too few rounds
+    assert decide(_spread(1.10, 0.02, MIN_PAIRS - 1))[0] is None  # too few pairs
     verdict, gain, noise = decide(_spread(1.10, 0.6, 400))  # the median's interval narrows with rounds
     assert verdict == KEPT and abs(gain - 0.10) < 1e-9 and gain - noise > MIN_GAIN
+
+
+def test_a_ratio_that_is_not_positive_and_finite_is_an_error_not_a_verdict():
+    with pytest.raises(TuningError, match="positive finite ratios"):
+        decide([1.1] * MIN_PAIRS + [math.inf])
+    with pytest.raises(TuningError, match=r"seconds \(baseline, tuned\) of workload lost in round 0, got None"):
+        run_rounds(["lost"], lambda n: {}, max_rounds=2)
+    with pytest.raises(TuningError, match=r"of workload zero in round 1, got \(0.0, 0.0\)"):
+        run_rounds(["zero"], lambda n: {"zero": (1e-4, 1e-4) if n % 2 == 0 else (0.0, 0.0)}, max_rounds=2)
 
 
 def _rounds(ratios: dict[str, float], spread: dict[str, float]):
@@ -36,12 +51,12 @@ def _rounds(ratios: dict[str, float], spread: dict[str, float]):
 def test_rounds_stop_when_every_candidate_is_decided_or_the_budget_or_the_time_is_spent():
     clear = _rounds({"win": 1.2, "loss": 0.8}, {"win": 0.02, "loss": 0.02})
     _, decisions, rounds, stop = run_rounds(["win", "loss"], clear, max_rounds=100)
-    assert decisions == {"win": KEPT, "loss": REJECTED} and rounds == MIN_ROUNDS
-    assert stop == f"every candidate decided after {MIN_ROUNDS} rounds"
+    assert decisions == {"win": KEPT, "loss": REJECTED} and rounds == 2 * MIN_PAIRS
+    assert stop == f"every candidate decided after {2 * MIN_PAIRS} rounds"
     noisy = _rounds({"win": 1.2, "noisy": 1.02}, {"win": 0.02, "noisy": 0.5})
-    ratios, decisions, rounds, stop = run_rounds(["win", "noisy"], noisy, max_rounds=40)
-    assert decisions == {"win": KEPT, "noisy": None} and rounds == 40 == len(ratios["noisy"])
-    assert stop == "round budget spent (40)"
+    ratios, decisions, rounds, stop = run_rounds(["win", "noisy"], noisy, max_rounds=41)
+    assert decisions == {"win": KEPT, "noisy": None} and rounds == 40 == 2 * len(ratios["noisy"])
+    assert stop == "round budget spent (40 rounds)"  # whole pairs only: the 41st round is not run
     _, decisions, rounds, stop = run_rounds(["win"], clear, max_rounds=40, deadline=time.perf_counter() - 1)
     assert (decisions, rounds, stop) == ({"win": None}, 0, "time limit after 0 rounds")
 
@@ -69,22 +84,20 @@ def test_candidates_are_the_fastest_schedules_other_than_the_default_not_judged_
     assert candidates(only_default, DEVICE, 8) == []  # the default was never measured beside it
 
 
-def test_the_check_times_a_candidate_in_the_network_logs_its_verdict_and_the_compile_obeys_it(tmp_path):
+def test_the_check_times_a_candidate_in_the_network_logs_its_decision_and_the_compile_obeys_it(tmp_path):
     """A dense layer whose other schedule was 'measured' 20% faster alone: the check compiles the
-    network with and without it, times both (which wins is the machine's to say), logs one
-    verdict, and a compile with the log runs the schedule the verdict pins, correctly."""
+    network with and without it and times both (which wins is the machine's to say); a decision
+    is logged and a compile with the log runs the schedule it pins, correctly; no decision (no
+    rounds, or undecided) is not logged and the candidate is offered again."""
     import numpy as np
 
     import frittata as ft
-    from frittata import terms as T
     from frittata.tuning import host_device
     from frittata.tuning.in_network import check_in_network
     from frittata.tuning.tuner import program_tasks
 
     rng = np.random.default_rng(0)
-    w = T.param("w", (rng.standard_normal((96, 64)) * 0.1).astype(np.float32))
-    b = T.param("b", rng.standard_normal(96).astype(np.float32))
-    program = ft.Program({"y": T.relu(T.add(T.dense(T.var("x", (4, 64)), w), b))})
+    program = _dense_program(rng, relus=(True,))
     device = host_device(1)
     task = program_tasks(program, device)[0]  # the fused dense + bias + ReLU the extraction uses
     default = workload_of(infer_output(task.workload), device.lanes)[1]
@@ -93,22 +106,69 @@ def test_the_check_times_a_candidate_in_the_network_logs_its_verdict_and_the_com
                    for s, t in ((default, 5e-5), (other, 4e-5))])
     path = tmp_path / "log.jsonl"
     log.save(path)
-    report = check_in_network(program, log, device, path, max_rounds=3 * MIN_ROUNDS)
-    (verdict,) = Records.load(path).verdicts
-    assert (verdict.candidate, verdict.default, verdict.rounds) == (other, default, report.rounds)
-    assert report.verdicts == [verdict] and MIN_ROUNDS <= report.rounds <= 3 * MIN_ROUNDS
+    none = check_in_network(program, log, device, path, time_limit=0.0)
+    assert (none.rounds, none.verdicts, Records.load(path).verdicts) == (0, [], [])
+    assert none.decisions == {task.workload.key: None} and "undecided" in str(none)
+    report = check_in_network(program, log, device, path, max_rounds=6 * MIN_PAIRS)  # offered again
+    assert report.timed == [Candidate(task.workload, default, other)] and not report.skipped
+    decision, logged = report.decisions[task.workload.key], Records.load(path).verdicts
+    assert logged == report.verdicts and len(logged) == (decision is not None)
+    assert [(v.candidate, v.default, v.kept, v.rounds) for v in logged] == \
+        [(other, default, decision == KEPT, report.rounds)][:len(logged)]
+    assert 2 * MIN_PAIRS <= report.rounds <= 6 * MIN_PAIRS and report.rounds % 2 == 0
     assert report.stop.startswith(("every candidate decided", "round budget spent"))
+    runs = logged[0].schedule if logged else other
     module = ft.compile(program, threads=1, records=path)
     (row,) = module.report["stages"]["extract"]["kernels"]
-    assert (dict(default) if row["schedule"] == "default" else row["schedule"]) == dict(verdict.schedule)
+    assert (dict(default) if row["schedule"] == "default" else row["schedule"]) == dict(runs)
     x = rng.standard_normal((4, 64)).astype(np.float32)
-    np.testing.assert_allclose(module.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
-    # A new fastest schedule is checked although a verdict pins the workload: the tuned network
-    # is compiled without that verdict, so extraction can choose the new candidate.
+    np.testing.assert_allclose(module.run(x=x)["y0"], ft.evaluate(program, {"x": x})["y0"], rtol=1e-4, atol=1e-4)
+    # A new fastest schedule is checked although a verdict pins the workload, against the pinned
+    # schedule: the tuned network is compiled without that verdict, so extraction can choose it.
     third = next(s for s in task.space(device.lanes) if s not in (default, other))
     log.append(Record(task.workload, third, device.key, device.target(), 3e-5, None, 3.0), path)
-    again = check_in_network(program, log, device, path, max_rounds=MIN_ROUNDS)
-    assert [v.candidate for v in again.verdicts] == [third] and not again.skipped
+    again = check_in_network(program, log, device, path, max_rounds=2 * MIN_PAIRS)
+    baseline = logged[0].schedule if logged else default
+    assert again.timed == [Candidate(task.workload, baseline, third)] and not again.skipped
+
+
+def _dense_program(rng, relus: tuple[bool, ...]):
+    """relu?(dense(x, w_i) + b_i) per entry of `relus`, all of one geometry (x: 4 x 64, w: 96 x 64)."""
+    import frittata as ft
+    from frittata import terms as T
+
+    outputs = {}
+    for i, relu in enumerate(relus):
+        w = T.param(f"w{i}", (rng.standard_normal((96, 64)) * 0.1).astype(np.float32))
+        b = T.param(f"b{i}", rng.standard_normal(96).astype(np.float32))
+        y = T.add(T.dense(T.var("x", (4, 64)), w), b)
+        outputs[f"y{i}"] = T.relu(y) if relu else y
+    return ft.Program(outputs)
+
+
+def test_a_layer_is_timed_by_its_own_kernels_not_by_another_workload_of_its_geometry():
+    """Two dense layers of one geometry (with and without ReLU): the candidate's steps are its own
+    kernel's, not the other workload's; of two candidates of one geometry one check times the first."""
+    import frittata as ft
+    from frittata.tuning import host_device
+    from frittata.tuning.in_network import _layer_steps, _timeable
+    from frittata.tuning.tuner import program_tasks
+
+    program = _dense_program(np.random.default_rng(0), relus=(True, False))
+    device = host_device(1)
+    first, second = (t.workload for t in program_tasks(program, device))
+    assert layer_of(first) == layer_of(second) and first.key != second.key
+    module = ft.compile(program, threads=1)
+    default = workload_of(infer_output(first), device.lanes)[1]
+    one = Candidate(first, default, default)
+    (steps,) = _layer_steps(module, [one], {second.key}, device.lanes)
+    assert len(steps) == 1  # its kernel (fused with bias and ReLU); the other layer's is not counted
+    two = Candidate(second, default, default)
+    chosen, skipped = _timeable([one, two], {(first.key, default), (second.key, default)})
+    assert chosen == [one] and skipped == {str(second): "another candidate of its contraction is timed first; "
+                                                        "offered again next check"}
+    chosen, skipped = _timeable([one, two], {(second.key, default)})
+    assert chosen == [two] and skipped == {str(first): "extraction did not choose it in the tuned network"}
 
 
 def test_the_tuned_network_leaves_out_verdicts_on_the_candidates_layers_not_only_their_workloads():
@@ -119,3 +179,13 @@ def test_the_tuned_network_leaves_out_verdicts_on_the_candidates_layers_not_only
     on = [Verdict(w, DEVICE, fast, default, False, -0.1, 0.01, 30, 2.0) for w in (workload, clipped, wider)]
     free = unpinned(Records([], on), [Candidate(workload, default, fast)])
     assert free.verdicts == [on[2]]  # the clipped workload's verdict pins the same contraction
+
+
+def test_a_ratio_is_taken_over_a_pair_of_rounds_so_the_cost_of_running_first_cancels():
+    """Whichever module runs first takes 20% longer, the layer's own time being equal: a ratio
+    per round would alternate 1.2 and 1/1.2 (undecided); per pair it is 1 (rejected, no gain)."""
+    def first_pays(n: int) -> dict[str, tuple[float, float]]:
+        return {"same": (1.2e-4, 1e-4) if n % 2 == 0 else (1e-4, 1.2e-4)}
+
+    ratios, decisions, rounds, _ = run_rounds(["same"], first_pays, max_rounds=100)
+    assert ratios["same"] == [1.0] * MIN_PAIRS and decisions == {"same": REJECTED} and rounds == 2 * MIN_PAIRS

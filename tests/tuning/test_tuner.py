@@ -90,6 +90,9 @@ def test_a_best_other_than_the_default_is_measured_again_beside_the_default(tmp_
         assert ("2 confirmed" in str(report)) == confirm
         # Confirmed, the best is then checked in the compiled network (which runs Winograd here).
         assert (report.network is not None) == confirm and ("in-network check:" in str(report)) == confirm
+    late = ft.tune(conv_program(), trials=4, records=tmp_path / "late.jsonl", threads=1, search="random",
+                   runner=_ByScheduleRunner(default), max_tasks=1, time_limit=0.0)
+    assert late.network is not None and "in-network check: not run (time limit)" in str(late)
 
 
 def test_the_tune_command_refuses_to_overwrite_a_log_and_resumes_it(local_run, tmp_path, capsys, monkeypatch):
