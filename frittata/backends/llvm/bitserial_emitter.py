@@ -9,12 +9,7 @@ vector of sums before it is stored, in int32 (a cast wraps to its dtype and exte
 the output is the requantized tensor itself. A bias that is a parameter is padded at compile
 time to whole tiles and read as vectors; a computed one lane by lane at a clamped channel.
 
-The output is NCHW, so a tile's channels are as many planes: stored in place, each of its values
-goes to its own page. Where the planes are large (`STAGE_PLANE_BYTES`), a tile's values go to a
-small per-thread buffer instead, [channel of the tile group][2 chunks of STAGE_PIXELS
-pixels], and each completed chunk of a row is copied out with one vector store per channel
-(the row's last, shorter chunk element by element); two chunks, because a tile of several
-pixels may finish one chunk and start the next.
+The output is NCHW; where its planes are large, the stores are staged (`bitserial_staging`).
 """
 
 from __future__ import annotations
@@ -31,6 +26,7 @@ from frittata.backends.llvm.irutil import (I32, I64, element_ptr, entry_alloca, 
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.reduce import _unflatten
+from frittata.backends.llvm.bitserial_staging import STAGE_PIXELS, Staging
 from frittata.backends.llvm.views import View
 from frittata.errors import LoweringError
 from frittata.terms.bitserial import EPILOGUE_STEPS
@@ -46,14 +42,6 @@ half for the input rows they read."""
 NIBBLE_COUNTS = [bin(n).count("1") for n in range(16)]
 LOW_NIBBLES = 0x0F0F0F0F0F0F0F0F
 BYTE_ROOM = 255
-STAGE_PIXELS = 8
-"""Pixels of a row per copied chunk: 32 bytes of int32 per channel, one AVX2 store."""
-STAGE_PLANE_BYTES = 32 * 1024
-"""Output planes from which a tile's values are staged. On one Zen 3 core (CPU time, medians):
-planes of 112x112 int32 (49 KiB) A1W1 64 -> 128 3.7 -> 3.1 ms, A2W1 5.9 -> 5.2 ms, A1W1 64 ->
-64 2.0 -> 1.5 ms; planes of 56x56 (12 KiB) 0-8% slower staged (A2W1 128 -> 256 4.9 -> 5.4 ms)."""
-STAGE_BYTES = 16 * 1024
-"""The staging buffer at most (a stack array): past it, values are stored in place."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +137,7 @@ class Emitter:
         self.plan = self.flush_plan()
         self.group = self.tile_group()
         self.out_type = ltype(out.dtype)
-        self.stage = self.staging_buffer()
+        self.stage = Staging.of(k, out, g.blocks * g.v, self.group, g.pixels)
         self.epilogue: Epilogue | None = None
 
     def byte_room(self) -> int:
@@ -194,7 +182,7 @@ class Emitter:
             self.segment(n, tiles, oh, inside, outside, False)
             self.segment(n, tiles, oh, outside, g.ow, True)
             if self.stage is not None and g.ow % STAGE_PIXELS:
-                self.copy_chunk(n, tiles[0], oh, i64(g.ow // STAGE_PIXELS), g.ow % STAGE_PIXELS)
+                self.stage.copy_chunk(n, tiles[0], oh, i64(g.ow // STAGE_PIXELS), g.ow % STAGE_PIXELS)
 
     def tile_group(self) -> int:
         """Tiles whose weights stay in L1 while the rows are walked: the largest divisor of the
@@ -229,43 +217,7 @@ class Emitter:
         if self.stage is not None:
             done = b.udiv(b.add(ow0, i64(count)), i64(STAGE_PIXELS))
             with if_then(b, b.icmp_unsigned(">", done, b.udiv(ow0, i64(STAGE_PIXELS))), "chunk"):
-                self.copy_chunk(n, first, oh, b.sub(done, i64(1)), STAGE_PIXELS)
-
-    def staging_buffer(self) -> ir.Value | None:
-        """The per-thread buffer a tile group's values wait in until a chunk of the row is
-        complete (see the module docstring), or None: planes under STAGE_PLANE_BYTES, rows
-        shorter than a chunk, a group whose buffer would pass STAGE_BYTES, or tiles wider than a
-        chunk (the buffer's two chunks per row hold a tile only when it spans at most two)."""
-        g, width = self.g, self.out_type.width // 8
-        size = self.group * g.blocks * g.v * 2 * STAGE_PIXELS
-        if (g.oh * g.ow * width < STAGE_PLANE_BYTES or g.ow < STAGE_PIXELS or size * width > STAGE_BYTES
-                or g.pixels > STAGE_PIXELS):
-            return None
-        return entry_alloca(self.k.b, self.out_type, "stage", size)
-
-    def copy_chunk(self, n, first, oh, chunk, pixels: int) -> None:
-        """Copy chunk `chunk` of the row (its first `pixels` pixels) from the staging buffer to
-        out[n, o, oh, :] for each channel o of the tile group from tile `first`."""
-        g, b = self.g, self.k.b
-        channels = g.blocks * g.v
-        base = b.mul(first, i64(channels))
-        count = smin(b, i64(self.group * channels), b.sub(i64(g.o), base))
-        half = b.mul(b.urem(chunk, i64(2)), i64(STAGE_PIXELS))
-        row = ir.VectorType(self.out_type, STAGE_PIXELS)
-        align = self.out_type.width // 8
-        with for_range(b, 0, count, name="copy") as c:
-            source = self.stage_address(c, half)
-            target = self.k.address(self.out, [n, b.add(base, c), oh, b.mul(chunk, i64(STAGE_PIXELS))])
-            if pixels == STAGE_PIXELS:
-                b.store(b.load(source, typ=row, align=align), target, align=align)
-            for p in range(pixels if pixels < STAGE_PIXELS else 0):
-                value = b.load(b.gep(source, [i64(p)], source_etype=self.out_type), typ=self.out_type)
-                b.store(value, b.gep(target, [i64(p)], source_etype=self.out_type))
-
-    def stage_address(self, channel, slot) -> ir.Value:
-        """The staging buffer's element for the tile group's `channel` and slot (pixel mod 2 chunks)."""
-        b = self.k.b
-        return element_ptr(b, self.stage, self.out.dtype, b.add(b.mul(channel, i64(2 * STAGE_PIXELS)), slot))
+                self.stage.copy_chunk(n, first, oh, b.sub(done, i64(1)), STAGE_PIXELS)
 
     def window_ones(self, n, oh, ow, checked: bool) -> ir.Value:
         """A slot holding Σ over the window of ctpop(x[n, ih, iw, i, k]) << i: the activations'
@@ -497,4 +449,4 @@ class Emitter:
         group's `channel` at pixel ow."""
         if self.stage is None:
             return self.k.address(self.out, [n, o, oh, ow])
-        return self.stage_address(channel, self.k.b.urem(ow, i64(2 * STAGE_PIXELS)))
+        return self.stage.address(channel, ow)
