@@ -137,3 +137,14 @@ def test_bad_operands_name_the_op():
     with pytest.raises(FrittataTypeError, match="bitserial_dense: expected encoding"):
         T.bitserial_dense(T.bitpack(T.var("d", (2, 8), "int8"), 1, 1), T.bitpack(T.var("v", (3, 8), "int8"), 1, 1),
                           encoding="ternary")
+
+
+def test_unpacked_activations_and_out_of_range_schedules_are_refused():
+    dense_weights = T.bitpack(T.var("v", (3, 8), "int8"), 1, 1)
+    with pytest.raises(FrittataTypeError, match="bitserial_dense: expected packed activations of a packing dtype"):
+        T.bitserial_dense(T.var("p", (2, 1, 1), "float32"), dense_weights)
+    packed = T.bitpack(T.var("d", (2, 8), "int8"), 1, 1)
+    assert T.bitserial_dense(packed, dense_weights, schedule=(("pixels", 8), ("blocks", 16))).shape == (2, 3)
+    expected = r"bitserial_dense: expected pixels in \[1, 8\] and blocks in \[1, 16\]"
+    with pytest.raises(FrittataTypeError, match=expected):
+        T.bitserial_dense(packed, dense_weights, schedule=(("pixels", 9), ("blocks", 1)))

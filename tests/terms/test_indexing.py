@@ -117,6 +117,8 @@ def test_types_are_checked():
         T.gather_elements(data, T.var("i", (2,), "int64"))
     with pytest.raises(ft.FrittataTypeError, match="reduction"):
         T.scatter_elements(data, T.var("i", (3, 4), "int64"), data, reduction="xor")
+    with pytest.raises(ft.FrittataTypeError, match=r"gather_nd: expected batch_dims in \[0, 2\), got 2"):
+        T.gather_nd(data, T.var("i", (3, 1), "int64"), batch_dims=2)
     assert T.take(data, T.var("i", (2, 6), "int32"), axis=-1).shape == (3, 2, 6)
     assert Op.TAKE.is_a("indexed") and not Op.ONE_HOT.is_a("indexed")
 

@@ -69,6 +69,15 @@ def test_pad_with_axes_opset18():
     check("Pad", {"p": i64([1, 2]), "v": np.array(1.5, np.float32), "a": i64([-1])}, opset=18)
 
 
+def test_a_pad_value_computed_at_run_time_is_refused_naming_the_input():
+    """Pad's constant_value must be known at import (it becomes the pad op's fill): a graph input
+    there is refused, naming Pad's input 2 and what it is."""
+    n = helper.make_node("Pad", ["x", "p", "v"], ["y"])
+    model = one_node_model(n, {"x": X, "v": np.array(0.5, np.float32)}, initializers={"p": i64([0, 1, 0, 0, 1, 0])})
+    with pytest.raises(ft.FrittataError, match=r"expected input 2 \(constant_value\) to be a constant"):
+        ft.from_onnx(model)
+
+
 def test_squeeze_unsqueeze_both_opsets():
     x = X.reshape(4, 1, 5, 6)
     for opset, axes in ((11, None), (21, i64([1]))):
