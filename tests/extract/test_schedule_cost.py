@@ -1,5 +1,6 @@
 """The schedule cost model: a register block that spills, depthwise efficiency, a strided
-convolution's tile input in L1 and its pad pass, a GEMM's items."""
+convolution's tile input in L1 and its pad pass, a GEMM's items, the balance of channel blocks
+and the cost of a short reduction block."""
 
 import math
 
@@ -9,8 +10,8 @@ import pytest
 import frittata as ft
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo
-from frittata.extract.schedule_cost import (block_efficiency, blocked_compute_seconds, depthwise_efficiency,
-                                           phase_split_seconds)
+from frittata.extract.schedule_cost import (C_BLOCK_STEPS, block_efficiency, blocked_compute_seconds,
+                                           depthwise_efficiency, phase_split_seconds, schedule_efficiency)
 from frittata.terms.cpu_schedules import (blocked_schedule, default_conv_schedule, default_dense_schedule,
                                          depthwise_schedule, gemm_items)
 
@@ -121,3 +122,33 @@ def test_a_batched_matmul_is_priced_per_batch_item_as_its_kernel_runs_it():
 
     assert gemm_items(64, 3, 6) == (1, 3)
     assert seconds((12,)) == pytest.approx(12 * seconds(()))
+
+
+def test_a_convolution_split_over_channel_blocks_is_balanced_by_its_blocks():
+    """A 1x1 convolution at 14x14 split over blocks of 16 output channels on two cores: 64
+    channels are 4 blocks (both cores busy), 48 are 3 (one core idle a quarter of the time), so
+    48 channels run at 3/4 of 64's efficiency; the output's 14 rows do not enter the split."""
+    def efficiency(channels: int) -> float:
+        x = T.var("x", (1, 32, 14, 14))
+        term = T.conv2d(x, T.param("w", np.zeros((channels, 32, 1, 1), np.float32)))
+        info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
+        s = default_conv_schedule(x.type, term.args[1].type, term.type, dict(term.attrs), 8)
+        return schedule_efficiency(info, {**s, "parallel": "oc", "oc_block": 16, "oc_tail": 0}, 8, 2)
+
+    assert efficiency(48) == pytest.approx(0.75 * efficiency(64))
+
+
+def test_a_short_reduction_pays_its_c_block_over_fewer_steps():
+    """A GEMM's reduction block is min(k_block, K) steps, and loading and storing its C block
+    costs C_BLOCK_STEPS steps more: [96, K] x [K, 32] with K = 4 or 64 runs at
+    (K / (K + 8)) / (256 / 264) of K = 256's efficiency (one block of 256); M does not enter it."""
+    def efficiency(k: int) -> float:
+        term = T.dense(T.var("x", (96, k)), T.param("w", np.zeros((32, k), np.float32)))
+        info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
+        s = blocked_schedule(term.op, term.attrs, term.type, [a.type for a in term.args], [False, True], 8)
+        assert s is not None and s["k_block"] == 256
+        return schedule_efficiency(info, s, 8, 2)
+
+    for k in (4, 64):
+        share = (k / (k + C_BLOCK_STEPS)) / (256 / (256 + C_BLOCK_STEPS))
+        assert efficiency(k) == pytest.approx(share * efficiency(256))
