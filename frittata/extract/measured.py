@@ -32,7 +32,8 @@ measurement, prediction or scaled price, so it replaces the default only where i
 faster by more than the noise. A workload with a verdict (`records.Verdict`: its best schedule
 timed against its default inside the network) runs the schedule the verdict pins: its other
 schedules cost inf (PINNED_OUT), since a kernel measured faster alone can run slower in place,
-and so do tiled e-nodes of the same contraction with another schedule (an unfused variant).
+and so do tiled e-nodes of the same contraction with another schedule (an unfused variant)
+where the verdicts on that contraction's workloads all pin one schedule (`pinned_layers`).
 
 Invariant: a cost is >= 0 seconds, or inf where the analytical model says inf or a verdict pins
 another schedule; it depends only on the `NodeInfo` and the records given at construction.

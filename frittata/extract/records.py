@@ -19,7 +19,8 @@ A log may also hold *verdicts*, lines `{"version": 1, "verdict": {...}}`: the ou
 a workload's best schedule against its default inside the compiled network (`Verdict`; the
 tuner's in-network check). A verdict pins the schedule its workload runs on its device:
 `Records.pinned` gives it, `Records.best` answers with it, and measured-cost extraction prices
-the workload's other schedules out. The latest verdict of a workload counts.
+the workload's other schedules out. The latest verdict of a workload counts, among those whose
+pinned schedule has a successful record of the workload on the verdict's device.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ PARAMS = {"objective": "lambdarank", "num_leaves": 15, "learning_rate": 0.1, "mi
 ROUNDS = 60
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Loops:
     """A candidate's loops in the terms every kernel family maps to: a blocked `rows` x `cols`
     iteration space repeated `other` times, reducing over `depth` per tap of `taps`; a register
@@ -146,10 +146,12 @@ def candidate_loops(workload: Workload, schedule: Schedule, lanes: int, cores: i
     nv = max(1, nr // s["vec"])
     block = min(kc, depth)
     tiled = _tiled(info, schedule)
-    return Loops(2.0 * rows * cols * other * depth * taps, rows, cols, depth, taps, other, s["vec"], lanes, mr, nv,
-                 mr * nv, mr * nv + nv + 1, block, mr * block * taps * 4 if conv else block * nr * 4,
-                 (rows % mr) / mr, (cols % nr) / nr, s["parallel"] in ("pixel", "m"), units, cores, _moved(info),
-                 schedule_efficiency(tiled, s, lanes, cores), model.node_cost(tiled))
+    return Loops(
+        flops=2.0 * rows * cols * other * depth * taps, rows=rows, cols=cols, depth=depth, taps=taps, other=other,
+        vec=s["vec"], lanes=lanes, block_rows=mr, block_vectors=nv, accumulators=mr * nv, registers=mr * nv + nv + 1,
+        reduction_block=block, footprint=mr * block * taps * 4 if conv else block * nr * 4, row_tail=(rows % mr) / mr,
+        col_tail=(cols % nr) / nr, pixel_parallel=s["parallel"] in ("pixel", "m"), units=units, cores=cores,
+        moved=_moved(info), efficiency=schedule_efficiency(tiled, s, lanes, cores), seconds=model.node_cost(tiled))
 
 
 def depthwise_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> Loops:
@@ -162,10 +164,12 @@ def depthwise_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, 
     rows, cols, other, taps = out.shape[1], out.shape[3], out.shape[2], w.shape[2] * w.shape[3]
     rb, nr = s["oh_block"], s["ow_block"]
     nv = max(1, nr // s["vec"])
-    return Loops(2.0 * out.size * taps, rows, cols, 1, taps, other, s["vec"], lanes, rb, nv, rb * nv,
-                 depthwise_registers(taps, rb, nv), 1, taps * 4, (other % rb) / rb, (cols % nr) / nr, False,
-                 info.operands[0].shape[1], cores, _moved(info), depthwise_tile_efficiency(info, s, lanes),
-                 model.node_cost(_tiled(info, schedule)))
+    return Loops(
+        flops=2.0 * out.size * taps, rows=rows, cols=cols, depth=1, taps=taps, other=other, vec=s["vec"], lanes=lanes,
+        block_rows=rb, block_vectors=nv, accumulators=rb * nv, registers=depthwise_registers(taps, rb, nv),
+        reduction_block=1, footprint=taps * 4, row_tail=(other % rb) / rb, col_tail=(cols % nr) / nr,
+        pixel_parallel=False, units=info.operands[0].shape[1], cores=cores, moved=_moved(info),
+        efficiency=depthwise_tile_efficiency(info, s, lanes), seconds=model.node_cost(_tiled(info, schedule)))
 
 
 def pixel_gemm_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> Loops:
@@ -180,9 +184,11 @@ def pixel_gemm_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int,
     flops = 2.0 * rows * cols * depth
     seconds = model.node_cost(_tiled(info, schedule))
     efficiency = flops / (seconds * cores * model.fp32_flops_per_core) if seconds > 0 else 0.0
-    return Loops(flops, rows, cols, depth, 1, 1, s["vec"], lanes, mr, nv, mr * nv, mr * nv + nv + 1, depth,
-                 depth * nr * 4, (rows % mr) / mr, (cols % nr) / nr, False, math.ceil(cols / nr), cores,
-                 _moved(info), efficiency, seconds)
+    return Loops(
+        flops=flops, rows=rows, cols=cols, depth=depth, taps=1, other=1, vec=s["vec"], lanes=lanes, block_rows=mr,
+        block_vectors=nv, accumulators=mr * nv, registers=mr * nv + nv + 1, reduction_block=depth,
+        footprint=depth * nr * 4, row_tail=(rows % mr) / mr, col_tail=(cols % nr) / nr, pixel_parallel=False,
+        units=math.ceil(cols / nr), cores=cores, moved=_moved(info), efficiency=efficiency, seconds=seconds)
 
 
 def bitserial_loops(info: NodeInfo, s: dict, lanes: int, cores: int, model: CpuModel) -> Loops:
@@ -198,12 +204,15 @@ def bitserial_loops(info: NodeInfo, s: dict, lanes: int, cores: int, model: CpuM
     channels, pixels = s["blocks"] * max(1, lanes // 2), s["pixels"]
     nibbles = uses_nibbles(lanes, x.dtype, True)
     scheduled = replace(info, attrs=info.attrs + (("schedule", tuple(s.items())),))
-    return Loops(64.0 * rows * cols * other * depth * taps, rows, cols, depth, taps, other, lanes, lanes, channels,
-                 pixels, s["blocks"] * pixels, bitserial_tile_registers(x.shape[-2], w.shape[-2], pixels, s["blocks"],
-                                                                        nibbles),
-                 depth, channels * depth * taps * 8, (rows % channels) / channels, (cols % pixels) / pixels, False,
-                 other * math.ceil(rows / channels), cores, _moved(info),
-                 tile_efficiency(w, x.shape[-2], pixels, s["blocks"], nibbles, lanes), model.node_cost(scheduled))
+    return Loops(
+        flops=64.0 * rows * cols * other * depth * taps, rows=rows, cols=cols, depth=depth, taps=taps, other=other,
+        vec=lanes, lanes=lanes, block_rows=channels, block_vectors=pixels, accumulators=s["blocks"] * pixels,
+        registers=bitserial_tile_registers(x.shape[-2], w.shape[-2], pixels, s["blocks"], nibbles),
+        reduction_block=depth, footprint=channels * depth * taps * 8, row_tail=(rows % channels) / channels,
+        col_tail=(cols % pixels) / pixels, pixel_parallel=False, units=other * math.ceil(rows / channels),
+        cores=cores, moved=_moved(info),
+        efficiency=tile_efficiency(w, x.shape[-2], pixels, s["blocks"], nibbles, lanes),
+        seconds=model.node_cost(scheduled))
 
 
 def _tiled(info: NodeInfo, schedule: Schedule) -> NodeInfo:
