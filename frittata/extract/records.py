@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import statistics
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ from frittata.terms.ops import BY_NAME, Op
 from frittata.terms.tiled import DEPTHWISE_KEYS, PIXEL_GEMM_KEYS, UNTILED, normalize_schedule
 
 RECORD_VERSION = 1
+MIN_GAIN = 0.02
+"""The smallest in-place gain worth a switch from the schedule a workload runs (2%)."""
+MIN_PAIRS = 10
+"""Paired ratios before a verdict decides anything (a quartile of fewer says little)."""
 SCHEDULED_IN_PLACE = frozenset({Op.BITSERIAL_CONV2D, Op.BITSERIAL_DENSE})
 """Contractions whose schedule is an attribute of their own (the bit-serial ones)."""
 TILED_OF = {plain: tiled for tiled, plain in UNTILED.items()} | {op: op for op in SCHEDULED_IN_PLACE}
@@ -193,6 +198,16 @@ class Verdict:
     version: int = RECORD_VERSION
 
     @property
+    def decided(self) -> bool:
+        """Whether the verdict's own figures decide: at least MIN_PAIRS rounds, finite gain and
+        noise, and gain - noise > MIN_GAIN if kept, gain + noise < MIN_GAIN if not. The check logs
+        decisions only; older logs also hold undecided outcomes (and checks stopped at 0 rounds,
+        noise inf) as kept false, which this tells apart from rejections."""
+        if self.rounds < MIN_PAIRS or not (math.isfinite(self.gain) and math.isfinite(self.noise)):
+            return False
+        return self.gain - self.noise > MIN_GAIN if self.kept else self.gain + self.noise < MIN_GAIN
+
+    @property
     def schedule(self) -> Schedule:
         """The schedule the workload runs: the candidate if kept, else the default."""
         return self.candidate if self.kept else self.default
@@ -304,10 +319,11 @@ class Records:
     def pinned(self, device: str) -> dict[str, Schedule]:
         """Per workload key, the schedule its latest verdict on `device` says it runs. A verdict
         whose pinned schedule has no successful record of the workload on `device` is ignored
-        (what it pins was never measured there, so `best` could not answer with it)."""
+        (what it pins was never measured there, so `best` could not answer with it), and so is
+        one that did not decide (`Verdict.decided`)."""
         measured = {(r.workload.key, r.schedule) for r in self.records if r.device == device and r.ok}
         return {v.workload.key: v.schedule for v in sorted(self.verdicts, key=lambda v: v.timestamp)
-                if v.device == device and (v.workload.key, v.schedule) in measured}
+                if v.device == device and v.decided and (v.workload.key, v.schedule) in measured}
 
     def measured(self, device: str) -> dict[tuple[str, Schedule], float]:
         """(workload key, schedule) -> median seconds of its successful records on `device`."""

@@ -51,7 +51,8 @@ import numpy as np
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo, term_infos
 from frittata.extract.measured import geometry, layer_of
-from frittata.extract.records import Records, Schedule, Verdict, Workload, infer_output, workload_of
+from frittata.extract.records import (MIN_GAIN, MIN_PAIRS, Records, Schedule, Verdict, Workload, infer_output,
+                                      workload_of)
 from frittata.terms import ops
 from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS
 from frittata.terms.ops import Op
@@ -59,15 +60,11 @@ from frittata.terms.program import Program
 from frittata.tuning.device import Device
 
 KEPT, REJECTED = "kept", "rejected"
-MIN_PAIRS = 10
-"""Pairs of rounds before any decision (a quartile of fewer paired ratios says little)."""
 MAX_ROUNDS = 600
 """The round budget (300 pairs): at one thread a round of MobileNetV2 (both networks, their
 kernels timed) took about 50 ms on a loaded AMD EPYC (Zen 3)."""
 TIME_LIMIT = 60.0
 """Seconds the rounds may take at most (compiles not counted)."""
-MIN_GAIN = 0.02
-"""The smallest in-place gain worth a switch from the default (2%)."""
 NOTCH = 1.58
 """A median's interval half-width in IQRs per sqrt(rounds) (notched box plots)."""
 
@@ -174,11 +171,11 @@ def _seconds(times: dict[str, tuple[float, float]], key: str, n: int) -> tuple[f
 
 def candidates(records: Records, device: str, lanes: int) -> list[Candidate]:
     """Per workload, its schedule of the shortest median time alone, where that is not the
-    schedule it runs now (measured too) and no verdict judged it. The schedule it runs now, the
+    schedule it runs now (measured too) and no verdict decided on it (`Verdict.decided`). The schedule it runs now, the
     candidate's `default`, is the one a verdict pins (`Records.pinned`) where there is one, else
     the untuned default: a candidate rejected against a kept schedule leaves that one pinned."""
     medians, pinned = records.measured(device), records.pinned(device)
-    judged = {(v.workload.key, v.candidate) for v in records.verdicts if v.device == device}
+    judged = {(v.workload.key, v.candidate) for v in records.verdicts if v.device == device and v.decided}
     fastest: dict[str, tuple[float, Schedule]] = {}
     workloads: dict[str, Workload] = {}
     for (key, schedule), seconds in medians.items():
@@ -212,7 +209,7 @@ def check_in_network(program: Program, records: Records, device: Device, path: s
     if not chosen:
         report.stop = "no candidate to time in the tuned network"
         return report
-    pins = [Verdict(c.workload, device.key, c.schedule, c.default, False, 0.0, 0.0, 0, time.time()) for c in chosen]
+    pins = [_pin(c, device.key) for c in chosen]
     baseline = compile_program(program, threads=device.threads, records=Records(records.records, free.verdicts + pins))
     others = {r.workload.key for r in records} - {c.workload.key for c in chosen}
     steps = (_layer_steps(baseline, chosen, others, device.lanes), _layer_steps(tuned, chosen, others, device.lanes))
@@ -240,6 +237,14 @@ def check_in_network(program: Program, records: Records, device: Device, path: s
             records.append(verdict, path)
             report.verdicts.append(verdict)
     return report
+
+
+def _pin(candidate: Candidate, device: str) -> Verdict:
+    """A verdict that pins `candidate`'s workload to the schedule it runs now, for the baseline
+    compile only (never logged): a rejection by construction (gain -1, as if the candidate took
+    forever, no noise), so it decides (`Verdict.decided`)."""
+    return Verdict(candidate.workload, device, candidate.schedule, candidate.default, False, -1.0, 0.0, MIN_PAIRS,
+                   time.time())
 
 
 def _timeable(found: list[Candidate], running: set[tuple[str, Schedule]]) -> tuple[list[Candidate], dict[str, str]]:

@@ -200,7 +200,7 @@ def test_a_verdict_of_the_in_network_check_pins_the_schedule_extraction_runs():
     times = {s: 1e-4 for s in _proposed()} | {default: 5e-5, other: 4e-5}
     for kept, chosen in ((False, default), (True, other)):
         records = _records(times)
-        records.append(Verdict(conv_workload(), device.key, other, default, kept, 0.0, 0.0, 10, 2.0))
+        records.append(Verdict(conv_workload(), device.key, other, default, kept, 0.1 if kept else -0.1, 0.01, 10, 2.0))
         module = ft.compile(conv_program(), threads=1, records=records, disable=["algorithm"])
         kernel = _kernel(module)
         assert (tuple(schedule_of(kernel).items()) if kernel.op == Op.TILED_CONV2D else default) == chosen
@@ -209,7 +209,7 @@ def test_a_verdict_of_the_in_network_check_pins_the_schedule_extraction_runs():
     unfused = replace(tiled, attrs=tuple((k, () if k == "epilogue" else v) for k, v in tiled.attrs))
     for kept, pinned in ((True, other), (False, default)):
         records = _records(times)
-        records.append(Verdict(conv_workload(), device.key, other, default, kept, 0.0, 0.0, 10, 2.0))
+        records.append(Verdict(conv_workload(), device.key, other, default, kept, 0.1 if kept else -0.1, 0.01, 10, 2.0))
         cost = MeasuredCost(records, device.key, model, device.lanes)
         for node in (tiled, unfused):  # the unfused variant of the layer obeys the verdict too
             priced = {s: cost.node_cost(replace(node, attrs=node.attrs + (("schedule", s),))) for s in (default, other)}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 
 import pytest
 
@@ -118,3 +120,20 @@ def test_a_malformed_verdict_is_a_tuning_error_naming_the_line(tmp_path):
     path.write_text(json.dumps(record(1e-4).to_json()) + "\n" + json.dumps(data) + "\n")
     with pytest.raises(TuningError, match=r"r.jsonl:2: expected a verdict .*kept"):
         Records.load(path)
+
+
+def test_an_old_logs_undecided_outcome_loads_but_pins_nothing(tmp_path):
+    """Before the check logged decisions only, an undecided candidate and a check stopped at 0
+    rounds (noise inf, written as JSON's Infinity) were logged as kept false: they load, do not
+    decide (`Verdict.decided`) and pin nothing; a rejection of the same log still pins."""
+    undecided = replace(verdict(False), gain=0.01, noise=0.05)
+    unrun = replace(verdict(False, at=3.0), gain=0.0, noise=math.inf, rounds=0)
+    path = tmp_path / "old.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in
+                            [record(2e-4, oc=4).to_json(), record(1e-4, oc=8).to_json(), undecided.to_json(),
+                             unrun.to_json()]))
+    loaded = Records.load(path)
+    assert loaded.verdicts == [undecided, unrun] and not any(v.decided for v in loaded.verdicts)
+    assert loaded.pinned(DEVICE) == {} and dict(loaded.best(DEVICE)[conv_workload().key].schedule)["oc_block"] == 8
+    loaded.append(verdict(False, at=4.0))
+    assert loaded.pinned(DEVICE) == {conv_workload().key: conv_schedule(4, 1, 16)}

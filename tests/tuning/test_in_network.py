@@ -70,6 +70,8 @@ def test_candidates_are_the_fastest_schedules_other_than_the_default_not_judged_
     (found,) = candidates(log, DEVICE, 8)
     assert (found.workload, found.default, found.schedule) == (workload, default, fast)
     assert candidates(log, "another device", 8) == []
+    log.append(Verdict(workload, DEVICE, fast, default, False, 0.01, 0.05, 30, 1.5))
+    assert [c.schedule for c in candidates(log, DEVICE, 8)] == [fast]  # an old log's undecided outcome
     log.append(Verdict(workload, DEVICE, fast, default, False, -0.1, 0.01, 30, 2.0))
     assert candidates(log, DEVICE, 8) == []  # judged: not checked again
     log.append(Record(workload, slow, DEVICE, {}, 3e-5, None, 3.0))
