@@ -66,16 +66,6 @@ def test_an_antialiased_cubic_downsample_compiles_for_llvm():
     np.testing.assert_allclose(got, run_ort(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
 
 
-def test_an_antialiased_nearest_resize_is_refused_as_onnxruntime_refuses_it():
-    """ONNX defines antialias for linear and cubic only; onnxruntime rejects it with nearest."""
-    x = np.random.default_rng(4).standard_normal((1, 1, 6, 6)).astype(np.float32)
-    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="nearest", antialias=1)
-    model = one_node_model(node, {"x": x}, initializers={"sizes": np.array([1, 1, 3, 3], np.int64)}, opset=19)
-    with pytest.raises(Exception, match="only supports mode `LINEAR` and `CUBIC`"):
-        run_ort(model, {"x": x})
-    with pytest.raises(ft.FrontendError, match="Resize mode 'nearest' with antialias=1"):
-        ft.from_onnx(model)
-
 
 @pytest.mark.parametrize("nearest", ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"])
 @pytest.mark.parametrize("coordinates", ["half_pixel", "asymmetric", "tf_crop_and_resize"])
