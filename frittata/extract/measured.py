@@ -110,7 +110,7 @@ class MeasuredCost:
             modelled, epilogue = checked_cost(self.fallback, tiled), self._epilogue(tiled)
             if math.isfinite(modelled) and seconds > epilogue and modelled > epilogue:
                 ratio = (seconds - epilogue) / (modelled - epilogue)
-                layer = geometry(tiled.op, tuple(t.shape for t in tiled.operands), tiled.attrs)
+                layer = info_geometry(tiled)
                 layers.setdefault(layer, []).append(ratio)
                 loops.setdefault((layer, self._loops(tiled)), []).append(ratio)
         self.scales = {g: statistics.median(r) for g, r in layers.items()}
@@ -139,7 +139,7 @@ class MeasuredCost:
         verdict rejected, with the epilogue in a separate pass)."""
         pinned = self.pinned.get(workload.key)
         if pinned is None and info.op in TILED_OPS:
-            pinned = self.pinned_layers.get(geometry(info.op, tuple(t.shape for t in info.operands), info.attrs))
+            pinned = self.pinned_layers.get(info_geometry(info))
         return pinned is not None and pinned != schedule
 
     def seconds(self, info: NodeInfo) -> float:
@@ -179,7 +179,7 @@ class MeasuredCost:
     def scaled(self, info: NodeInfo) -> float:
         """The analytical price of a contraction's loops times the ratio of the measurements of
         the same loops (see the module docstring), plus the model's price of its epilogue."""
-        layer = geometry(info.op, tuple(t.shape for t in info.operands), info.attrs)
+        layer = info_geometry(info)
         ratio = self.loop_scales.get((layer, self._loops(info)), self.scales.get(layer, self.scale))
         modelled, epilogue = checked_cost(self.fallback, info), self._epilogue(info)
         return (modelled - epilogue) * ratio + epilogue
@@ -250,10 +250,14 @@ def geometry(op: Op, shapes: tuple[tuple[int, ...], ...], attrs: tuple[tuple[str
     return (family, shapes[:2], tuple((k, values.get(k)) for k in GEOMETRY_ATTRS))
 
 
+def info_geometry(info: NodeInfo) -> tuple:
+    """The `geometry` of the contraction `info` is."""
+    return geometry(info.op, tuple(t.shape for t in info.operands), info.attrs)
+
+
 def layer_of(workload: Workload) -> tuple:
     """The `geometry` of `workload`'s contraction."""
-    info = infer_output(workload)
-    return geometry(info.op, tuple(t.shape for t in info.operands), info.attrs)
+    return info_geometry(infer_output(workload))
 
 
 def pinned_layers(records: Records, device: str) -> dict[tuple, Schedule]:

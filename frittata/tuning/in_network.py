@@ -42,7 +42,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ import numpy as np
 
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo, term_infos
-from frittata.extract.measured import geometry, layer_of
+from frittata.extract.measured import info_geometry, layer_of
 from frittata.extract.records import (MIN_GAIN, MIN_PAIRS, Records, Schedule, Verdict, Workload, infer_output,
                                       workload_of)
 from frittata.terms import ops
@@ -288,8 +288,7 @@ def _geometry(info: NodeInfo) -> tuple | None:
     """The contraction `info` computes (`measured.geometry`), or None if it is none."""
     if info.op not in LAYER_OPS:
         return None
-    op = Op.CONV2D if info.op == Op.WINOGRAD_CONV2D else info.op
-    return geometry(op, tuple(t.shape for t in info.operands), info.attrs)
+    return info_geometry(replace(info, op=Op.CONV2D) if info.op == Op.WINOGRAD_CONV2D else info)
 
 
 EPILOGUE_PASSES = ops.ELEMENTWISE | {Op.FUSED_ELEMENTWISE}
