@@ -213,8 +213,13 @@ class Engine:
         """The timing entry, or None in a module saved before it existed."""
 
 
+def missing_features(features: str, target: Machine) -> set[str]:
+    """The features (+name) of the comma-separated `features` that `target` lacks."""
+    return set(f for f in features.split(",") if f.startswith("+")) - set(target.features.split(","))
+
+
 def _check_features(features: str, target: Machine) -> None:
-    missing = set(f for f in features.split(",") if f.startswith("+")) - set(target.features.split(","))
+    missing = missing_features(features, target)
     if missing:
         raise ModuleFormatError(f"module: expected a CPU with {sorted(missing)}, got {target.cpu}")
 

@@ -61,8 +61,8 @@ from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import Kind, Work
 from frittata.terms.cpu_schedules import (CONV_OPS, FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES, Schedule,
                                          depthwise_registers, depthwise_schedule, gemm_item_sizes, gemm_mc,
-                                         kernel_of, pixel_item_tiles, pixel_rows, registers_for,
-                                         strided_tile_bytes, vector_lanes)
+                                         kernel_of, padded_plane, pixel_item_tiles, pixel_rows,
+                                         registers_for, strided_tile_bytes, vector_lanes)
 from frittata.terms.ops import Op
 
 KIB = 1024
@@ -216,10 +216,9 @@ def phase_split_seconds(info: NodeInfo, model) -> float:
     270 us). 0 for a stride-1 convolution or a matmul."""
     if info.op not in CONV_OPS or tuple(dict(info.attrs)["strides"]) == (1, 1):
         return 0.0
-    x = info.operands[0]
-    (sh, sw), pads = dict(info.attrs)["strides"], dict(info.attrs)["pads"]
+    x, attrs = info.operands[0], dict(info.attrs)
     n, c, h, w = x.shape
-    phases = sh * sw * math.ceil((h + pads[0] + pads[2]) / sh) * math.ceil((w + pads[1] + pads[3]) / sw)
+    phases = padded_plane(h, w, attrs["strides"], attrs["pads"])
     return model.memory_seconds(Work(0.0, float(x.nbytes + n * c * phases * 4), Kind.STRIDED_COPY))
 
 

@@ -84,6 +84,13 @@ from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
 Schedule = dict[str, Any]
+BlockedKernel = Literal["blocked", "depthwise", "pixel_gemm", "winograd", "int8"]
+"""The kernels a `blocked_schedule` runs: the blocked GEMM / direct convolution ("blocked": a
+schedule without a "kernel" key, the tiled ops' vocabulary), or the kernel its "kernel" key names."""
+
+
+BLOCKED, DEPTHWISE, PIXEL_GEMM, WINOGRAD, INT8 = get_args(BlockedKernel)
+"""The kernel names, each spelled once: in `BlockedKernel`."""
 
 FLOAT_STEPS = frozenset({"add", "relu", "clip", "sigmoid", "silu", "hard_swish"})
 """Epilogue steps the blocked float paths apply in registers (no shift, no cast)."""
@@ -103,8 +110,6 @@ two cores' balance."""
 DEPTHWISE_VECTORS = 4
 """Vectors of output pixels per depthwise tile: 4 accumulators beside the 9 splat weights of a
 3x3 kernel and a tap vector fit the 16 vector registers of AVX2."""
-DEPTHWISE = "depthwise"
-PIXEL_GEMM = "pixel_gemm"
 PIXEL_GEMM_PIXELS = 8 * 8
 """Output pixels of a pointwise convolution at most for the pixel GEMM (any channel counts)."""
 PIXEL_GEMM_NARROWING_CHANNELS = 256
@@ -127,8 +132,6 @@ ROW_VECTORS = 2
 FMA_CHAIN_ROWS = FMA_PORTS * FMA_LATENCY // ROW_VECTORS
 """Rows of ROW_VECTORS accumulators that keep the FMA pipes busy through the FMA latency
 (FMA_PORTS x FMA_LATENCY = 8 independent accumulators: 4 rows)."""
-WINOGRAD = "winograd"
-INT8 = "int8"
 L1_DATA_BYTES = 32 * 1024
 """A core's L1 data cache: 32 KiB on Zen 3 (48 KiB on Sapphire Rapids; the smaller is assumed)."""
 INT_STEPS = frozenset({"relu", "shift", "clip", "cast"})
@@ -320,19 +323,34 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
     oh, ow = pixel_rows(out, (kh, kw), attrs)
     nv = 1 if ow <= lanes else 2
     mr = (12 if nv == 1 else 6) * (2 if lanes >= 16 else 1)
-    (sh, sw), pads = attrs["strides"], attrs["pads"]
-    padded_plane = sh * sw * math.ceil((h + pads[0] + pads[2]) / sh) * math.ceil((width + pads[1] + pads[3]) / sw)
+    sh, sw = attrs["strides"]
+    padded = padded_plane(h, width, attrs["strides"], attrs["pads"])
     tiles = oh * math.ceil(ow / (nv * lanes))
     strided_cb = max(1, min(c, L1_DATA_BYTES // strided_tile_bytes(kh, kw, sw, nv * lanes,
                                                                    attrs["dilations"][1])))
     items = math.ceil(tiles / pixel_item_tiles(tiles, nv * lanes, math.ceil(c / strided_cb)))
-    if (sh, sw) != (1, 1) and kh * kw > 1 and o * kh * kw * items <= padded_plane * math.ceil(o / mr):
+    if (sh, sw) != (1, 1) and kh * kw > 1 and o * kh * kw * items <= padded * math.ceil(o / mr):
         cb, parallel = strided_cb, "pixel"
     else:
         cb = max(1, min(c, WEIGHT_BLOCK_BYTES // (mr * kh * kw * 4)))
-        parallel = "oc" if o * c * kh * kw > c * padded_plane else "pixel"
+        parallel = "oc" if o * c * kh * kw > c * padded else "pixel"
     return {"vec": lanes, "oc_block": mr, "oc_tail": o % mr, "ow_block": nv * lanes,
             "ow_tail": out.shape[3] % (nv * lanes), "c_block": cb, "c_tail": c % cb, "parallel": parallel}
+
+
+def phase_plane(h: int, w: int, strides: Sequence[int], pads: Sequence[int]) -> tuple[int, int]:
+    """Rows and columns (hq, wq) of one stride phase of an h x w input zero-padded by `pads`
+    (top, left, bottom, right): the padded input split into sh x sw phases, phase (ph, pw)
+    holding the pixels at rows ph, ph + sh, ... and columns pw, pw + sw, ... ."""
+    (sh, sw), (top, left, bottom, right) = strides, pads
+    return -(-(h + top + bottom) // sh), -(-(w + left + right) // sw)
+
+
+def padded_plane(h: int, w: int, strides: Sequence[int], pads: Sequence[int]) -> int:
+    """Floats of one channel of a strided direct convolution's padded, phase-split input: its
+    sh x sw phases of `phase_plane` (the padded plane rounded up to whole strides)."""
+    hq, wq = phase_plane(h, w, strides, pads)
+    return strides[0] * strides[1] * hq * wq
 
 
 def strided_tile_bytes(kh: int, kw: int, sw: int, nr: int, dw: int = 1) -> int:
@@ -405,14 +423,9 @@ def _round_up(n: int, m: int) -> int:
     return -(-n // m) * m
 
 
-BlockedKernel = Literal["blocked", "depthwise", "pixel_gemm", "winograd", "int8"]
-"""The kernels a `blocked_schedule` runs: the blocked GEMM / direct convolution ("blocked": a
-schedule without a "kernel" key, the tiled ops' vocabulary), or the kernel its "kernel" key names."""
-
-
 def kernel_of(schedule: Schedule) -> BlockedKernel:
     """Which kernel runs a schedule of `blocked_schedule` (dispatch on it with an exhaustive match)."""
-    name = schedule.get("kernel", "blocked")
+    name = schedule.get("kernel", BLOCKED)
     assert name in get_args(BlockedKernel), f"kernel_of: expected one of {get_args(BlockedKernel)}, got {name!r}"
     return cast(BlockedKernel, name)
 

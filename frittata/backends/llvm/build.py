@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from frittata.backends import fileformat
 from frittata.backends.cross import CrossModule
-from frittata.backends.jit import Machine, host, saved_units
+from frittata.backends.jit import Machine, host, missing_features, saved_units
 from frittata.backends.kernel_cache import default_cache
 from frittata.backends.runtime import Module
 from frittata.errors import LoweringError
@@ -42,8 +42,9 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
           serial_below: float = 0.0) -> Module | CrossModule:
     """Compile `program` to native code; `threads` defaults to the number of CPUs, `target` to
     the host. Another x86 target (e.g. AVX2 on an AVX-512 machine) picks that ISA's kernels and
-    the module runs where the CPU has the target's features; another architecture's (AArch64,
-    say) gives a `CrossModule`, which exports and saves but does not run here. A program whose
+    the module runs where the CPU has the target's features; a target whose features this host
+    lacks (AVX-512 on an AVX2 machine), or another architecture (AArch64, say), gives a
+    `CrossModule`, which exports and saves but does not run here. A program whose
     kernels the cost model prices below `serial_below` seconds runs on one thread (`compile`
     passes `runtime.SERIAL_BELOW_SECONDS`)."""
     from frittata.backends.llvm import fastpath, indexing
@@ -81,7 +82,8 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
     params = {name: plan.params[name] for name in emitted.params}
     derived = {name: plan.derived[name] for name in params if name in plan.derived}
     saved = fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params, derived)
-    mod = Module(saved) if target.triple == host().triple else CrossModule(saved)
+    runs_here = target.triple == host().triple and not missing_features(target.features, host())
+    mod = Module(saved) if runs_here else CrossModule(saved)
     mod.report["backend"] = {
         "target": f"{target.triple} {target.cpu} ({target.lanes} fp32 lanes)",
         "fast_paths": [s.term.op.value for s, is_fast in zip(plan.steps, fast) if is_fast],

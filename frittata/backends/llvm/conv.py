@@ -49,7 +49,7 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, micro_function, splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
-from frittata.terms.cpu_schedules import pixel_item_tiles, pointwise
+from frittata.terms.cpu_schedules import padded_plane, phase_plane, pixel_item_tiles, pointwise
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -113,15 +113,15 @@ class Geometry(ConvShape):
 
     @property
     def hq(self) -> int:
-        return -(-(self.h + self.pads[0] + self.pads[2]) // self.strides[0])
+        return phase_plane(self.h, self.w, self.strides, self.pads)[0]
 
     @property
     def wq(self) -> int:
-        return -(-(self.w + self.pads[1] + self.pads[3]) // self.strides[1])
+        return phase_plane(self.h, self.w, self.strides, self.pads)[1]
 
     @property
     def channel_stride(self) -> int:
-        return self.strides[0] * self.strides[1] * self.hq * self.wq
+        return padded_plane(self.h, self.w, self.strides, self.pads)
 
     def tap(self, r: int, s: int) -> int:
         """Offset in xq of tap (r, s) relative to output pixel (oh, ow) of channel 0."""

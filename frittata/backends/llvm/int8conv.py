@@ -112,7 +112,7 @@ def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
     (sh, sw), (top, left) = g.strides, (g.pads[0], g.pads[1])
     lo, hi = k.split(pairs(g))
     with for_range(b, lo, hi, name="c2") as c2:
-        with for_range(b, 0, sh * sw * g.hq * g.wq, name="q") as q:
+        with for_range(b, 0, g.channel_stride, name="q") as q:
             phase, rest = b.udiv(q, i64(g.hq * g.wq)), b.urem(q, i64(g.hq * g.wq))
             ph, pw = b.udiv(phase, i64(sw)), b.urem(phase, i64(sw))
             ih = b.sub(b.add(b.mul(b.udiv(rest, i64(g.wq)), i64(sh)), ph), i64(top))
