@@ -41,13 +41,13 @@ TABLE_EFFICIENCY = 0.75
 """The table kernel's one-plane pairs per second relative to the nibble kernel's pairs: A2W1 ran
 1.44-1.65x faster on it than on the nibble kernel, whose pairs are twice as many (one Zen 3
 core, 128 -> 256 at 56x56, 256 -> 256 at 56x56, 512 -> 512 at 28x28, 2026-12)."""
-PAIR_TABLE_EFFICIENCY = 0.6
+PAIR_TABLE_EFFICIENCY = 0.69
 """The one-plane table kernel's lookups (two pixels each) per second relative to the nibble
-kernel's pairs: A1W1 ran 1.10-1.24x faster on it, whose lookups are half as many (one Zen 3
-core, 64 -> 128 at 112x112, 128 -> 256 and 256 -> 256 at 56x56, 512 -> 512 at 28x28, 2026-12).
-Measured with 4 blocks a tile; the 2 blocks of PAIR_TABLE_BLOCKS ran 1.04-1.07x faster than 4 on
-two of those layers (0.98x on 512 -> 512 at 14x14), which would put it at about 0.62-0.64 there;
-not re-derived."""
+kernel's pairs: A1W1 ran 1.29-1.50x faster on it (median 1.38), whose lookups are half as many
+(bipolar with the requantization, one Zen 3 core, CPU time, 9 rounds, load ~6.5: 64 -> 128 at
+112x112 1.50x, 128 -> 256 at 56x56 1.29x, 256 -> 256 at 56x56 1.34x, 512 -> 512 at 28x28 1.42x;
+2026-12, its tile of 2 pixels by PAIR_TABLE_BLOCKS with C / U counters and flushes every 3
+words)."""
 SCALAR_PAIRS_PER_CYCLE = 1.0
 """Word pairs per cycle of scalar POPCNT (one port on Intel cores; an estimate)."""
 NIBBLE_OPS = 6

@@ -9,7 +9,7 @@ stream from L2: `streams_weights`); `llvm.ctpop` kernels BITSERIAL_PIXELS pixels
 the registers over them; computed weights one channel a block. A convolution of one or two
 activation planes and one weight plane with the default schedule runs AVX2's activation-indexed
 table kernel instead (`uses_tables`: a fixed tile of 2 pixels by 4 blocks of 32 channels, 2 blocks
-with one plane).
+with one plane: `table_pixels`, `table_blocks`).
 """
 
 from __future__ import annotations
@@ -52,14 +52,27 @@ sums: more than the 16 registers, so some live on the stack)."""
 
 PAIR_TABLE_BLOCKS = 2
 """The table kernel's blocks with one activation plane, chosen by measurement. Its registers are
-2 field counters, 4 byte counters, 2 weight vectors, a table and a mask, beside the tile's 8
-vectors of 16-bit sums: 18, so it spills too (its assembly stores and reloads ymm registers on
-the stack: 18 such references for 256 -> 64 channels at 3x3).
+4 byte counters (C and U of each block), 2 run sums, a table and temporaries, beside the tile's 8
+vectors of 16-bit sums, so some of those sums live on the stack (touched at each flush).
 A1W1 on one Zen 3 core (CPU time, with the requantization), blocks 4 / 3 / 2 / 5 (15 rounds,
 load ~6): 256 -> 256 at 56x56 6.86 / 7.52 / 5.11 / 6.93 ms, 512 -> 512 at 28x28 4.31 / 4.61 /
 4.07 / 5.54, 128 -> 256 at 56x56 3.78 / 4.00 / 3.70 / 3.90; 4 -> 2 blocks again (21 rounds):
 256 -> 256 at 56x56 4.20 -> 3.94 ms, 64 -> 128 at 112x112 2.90 -> 2.78, 512 -> 512 at 14x14
 1.60 -> 1.64."""
+
+
+PAIR_TABLE_PIXELS = 2
+"""The table kernel's pixels with one activation plane: one pair. Two pairs sharing each weight
+vector loaded (4 pixels) ran slower, with 2 blocks (spilling its byte counters) or 1 (twice the
+table loads a channel): A1W1 on one Zen 3 core, CPU time, 7-9 rounds, load ~5.5, 2x2 -> 4x2 ->
+4x1: 256 -> 256 at 56x56 3.85 -> 5.27 ms (4.03 -> 5.07 with 4x1), 512 -> 512 at 28x28 3.73 ->
+4.16 (3.79 -> 5.30), 128 -> 256 at 56x56 2.21 -> 2.71 (2.57 -> 3.02). One pair by 1 block: 3.89
+-> 4.57, 3.75 -> 4.73 and 2.28 -> 2.56 ms."""
+
+
+def table_pixels(planes: int) -> int:
+    """The table kernel's pixels per tile with `planes` activation planes."""
+    return TABLE_PIXELS if planes == 2 else PAIR_TABLE_PIXELS
 
 
 def table_blocks(channels: int, planes: int) -> int:

@@ -49,7 +49,7 @@ from frittata.backends.llvm.bitserial_tables import TableEmitter, activation_tab
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View, contiguous, padded
-from frittata.terms.bitserial_schedules import TABLE_CHANNELS, TABLE_PIXELS, table_blocks, uses_nibbles, uses_tables
+from frittata.terms.bitserial_schedules import TABLE_CHANNELS, table_blocks, table_pixels, uses_nibbles, uses_tables
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -97,7 +97,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View]) -> None:
 def _lower_tables(k: Kernel, plan: Plan, step: Step, args: list[View], g: Geometry) -> None:
     """The activation-indexed lookup kernel (`TableEmitter`) for `step`."""
     t = step.term
-    g = replace(g, v=TABLE_CHANNELS, pixels=TABLE_PIXELS, blocks=table_blocks(g.o, g.a))
+    g = replace(g, v=TABLE_CHANNELS, pixels=table_pixels(g.a), blocks=table_blocks(g.o, g.a))
     weights = k.base(plan.add_param(f"{k.function.name}.bitserial", table_weights(t.args[1].attr("ref").data, g)))
     tables = k.base(plan.add_param(f"{k.function.name}.tables", activation_tables(g.a)))
     _run(k, plan, step, args, TableEmitter(k, g, _x_view(t, args[0]), weights, _out_view(step, g),

@@ -15,9 +15,9 @@ from frittata.backends.llvm.views import View
 from frittata.terms.bitserial_schedules import TABLE_CHANNELS, table_word_sum
 
 FIELD_LOOKUPS = ((1 << 4) - 1) // 4
-"""Lookups a one-plane table kernel's 4-bit fields take before they are added to the pixels'
-byte counters: a field's capacity, 15, over the most one lookup adds to it, popcount(n & i) <= 4
-for nibbles n and i."""
+"""Lookups a one-plane table kernel sums before it adds the sum to a pixel pair's counters (C and
+U, `pair_counts`): a 4-bit field's capacity, 15, over the most one lookup adds to it,
+popcount(n & i) <= 4 for nibbles n and i, so that the sum's fields do not carry."""
 TABLE_BYTE = np.array([c if c < 8 else c + 8 if c < 16 else c - 8 if c < 24 else c for c in range(32)])
 """The byte of a counter vector that counts channel c of its block: unpacking the bytes with
 zeros (VPUNPCKLBW / VPUNPCKHBW, per 128-bit half) then gives channels 0-15 and 16-31 in order."""
@@ -51,6 +51,22 @@ def activation_tables(a: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([table, table], axis=1))
 
 
+def pair_counts(b: ir.IRBuilder, c: ir.Value, u: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """A pixel pair's byte counters from C = Σ S and U = Σ S >> 4 (16-bit lanes), bytes added
+    mod 256, for sums S of table values p0 + 16 p1 whose 4-bit fields did not carry: in a
+    16-bit lane of channels c (low byte) and c' (high byte), C = (A + 16 B, D + 16 E) and
+    U = (B + 16 D, E) with A, D pixel 0's counts and B, E pixel 1's. So C - 16 U (bytewise)
+    = (A, D), and U - ((A, D) >> 4 & 0x00F0) = (B, E), exact while each count is at most 255."""
+    shorts = ir.VectorType(ir.IntType(16), 16)
+
+    def shifted(value: ir.Value, op, by: int, mask: int) -> ir.Value:
+        moved = op(b.bitcast(value, shorts), ir.Constant(shorts, [by] * 16))
+        return b.bitcast(b.and_(moved, ir.Constant(shorts, [mask] * 16)), BYTES)
+
+    first = b.sub(c, shifted(u, b.shl, 4, 0xF0F0))
+    return first, b.sub(u, shifted(first, b.lshr, 4, 0x00F0))
+
+
 class TableEmitter(Emitter):
     """The activation-indexed lookup kernel of one weight plane and one or two activation planes
     (`bitserial_schedules.uses_tables`): VPSHUFB looks up, for 32 channels at a time, a table chosen by
@@ -58,12 +74,14 @@ class TableEmitter(Emitter):
     pairs with no AND, and two nibbles of activations at once:
 
         two planes:  counts[p, m] += pshufb(tables[n_0 + 16 n_1], wt[tile*M + m, kh, kw, k, q])
-        one plane:   fields[m] += pshufb(tables[n_p0 + 16 n_p1], wt[tile*M + m, kh, kw, k, q])
+        one plane:   S[m] = Σ_{q in a run of FIELD_LOOKUPS} pshufb(tables[n_p0 + 16 n_p1], wt[..., q])
+                     C[m] += S[m];  U[m] += S[m] >> 4 (16-bit lanes)
 
     with n_i nibble q of word k of activation plane i of pixel p, or n_pj that of pixel j of the
-    tile's two (`activation_tables`). With one plane a byte of `fields` holds both pixels' counts
-    in its two 4-bit halves, so every FIELD_LOOKUPS lookups the halves are added to the pixels'
-    byte counters and `fields` is zeroed. The weights' nibbles are laid out at compile time
+    tile's pair (`activation_tables`). With one plane a byte of S holds both pixels' counts in
+    its two 4-bit halves, and C and U (bytes added mod 256) are decoded into the two pixels' byte
+    counters when they are flushed (`pair_counts`); a lone pixel (paired with a zero word) adds
+    its lookups to its counter. The weights' nibbles are laid out at compile time
     (`table_weights`). Byte counters are widened to 16-bit sums (unpacked with zeros) every
     `room` words, before a byte can pass 255; those sums fit 16 bits by `uses_tables`. The rows,
     tile groups, padding, bipolar correction, epilogue and stores are `Emitter`'s, with V = 32
@@ -74,7 +92,12 @@ class TableEmitter(Emitter):
     at 56x56 6.1 -> 3.8 ms. A1W1 (bipolar, with the requantization, 15 rounds, load ~5.4):
     256 -> 256 at 56x56 5.12 -> 4.30 ms, 512 -> 512 at 28x28 5.16 -> 4.18, 128 -> 256 at 56x56
     2.84 -> 2.57, 64 -> 128 at 112x112 3.57 -> 3.00 (a table per pixel with one plane had
-    measured 0.98-1.7x the nibble kernel's time: the same lookups)."""
+    measured 0.98-1.7x the nibble kernel's time: the same lookups). C and U in place of splitting
+    each run's fields into the pixels' counters (a shift, two ANDs and two adds -> a shift and
+    two adds), 3 rounds, load ~4: 256 -> 256 at 56x56 4.19 -> 3.99 ms, 128 -> 256 at 56x56 2.59
+    -> 2.53. With that and `flush_plan`'s flushes every 3 words, nibble kernel -> this one (9
+    rounds, load ~6.5): 256 -> 256 at 56x56 5.32 -> 3.98 ms, 512 -> 512 at 28x28 5.22 -> 3.69,
+    128 -> 256 at 56x56 3.03 -> 2.36, 64 -> 128 at 112x112 3.99 -> 2.65."""
 
     def __init__(self, k: Kernel, g: Geometry, x: View, weights: ir.Value, out: View, bipolar: bool,
                  tables: ir.Value) -> None:
@@ -116,10 +139,9 @@ class TableEmitter(Emitter):
         for pair in [pair for row in accs for pair in row]:
             for slot in pair:
                 b.store(ir.Constant(self.half, None), slot)
-        fields = [entry_alloca(b, BYTES, "fields") for _ in range(blocks if self.g.a == 1 else 0)]
-        for slot in [s for row in counters for block in row for s in block] + fields:
+        for slot in [s for row in counters for block in row for s in block]:
             b.store(ir.Constant(BYTES, None), slot)
-        return Tile(accs, counters, ones, fields)
+        return Tile(accs, counters, ones)
 
     def step(self, n, ih, iws, tile, r: ir.Value, s: int, word, state: Tile, checked: bool) -> None:
         """One word of every pixel of the tile: its 16 nibbles, each a table per pixel (one
@@ -142,24 +164,30 @@ class TableEmitter(Emitter):
                     b.store(b.add(b.load(slot), b.call(self.pshufb, [table, indices])), slot)
 
     def pair_step(self, tile, r: ir.Value, s: int, word, pixels: list[ir.Value], state: Tile) -> None:
-        """One word of one activation plane of the tile's pixels (a lone pixel: paired with a zero
-        word) as one table per nibble, its 4-bit fields added to each pixel's byte counters every
-        FIELD_LOOKUPS lookups."""
-        b, mask = self.k.b, ir.Constant(BYTES, [15] * 32)
+        """One word of one activation plane of the tile's pixels, in pairs (a lone last pixel:
+        paired with a zero word), as one table per pair and nibble against the weight vector of
+        each block, loaded once for all pairs. A lone pixel adds its lookups to its byte
+        counters; a pair adds each FIELD_LOOKUPS lookups' sum S to its counters C (S) and U
+        (S >> 4 in 16-bit lanes), which `flush` decodes (`pair_counts`)."""
+        b = self.k.b
         shorts = ir.VectorType(ir.IntType(16), 16)
-        rows = self.table_rows(pixels if len(pixels) == 2 else [pixels[0], i64(0)])
-        for first in range(0, 16, FIELD_LOOKUPS):
-            for q in range(first, min(16, first + FIELD_LOOKUPS)):
-                table = self.table_row(rows, q)
-                for m, slot in enumerate(state.fields):
+        pairs = [pixels[p:p + 2] for p in range(0, len(pixels), 2)]
+        rows = [self.table_rows(pair if len(pair) == 2 else [pair[0], i64(0)]) for pair in pairs]
+        group = FIELD_LOOKUPS if len(pixels) > 1 else 16
+        for first in range(0, 16, group):
+            sums: dict[tuple[int, int], ir.Value] = {}
+            for q in range(first, min(16, first + group)):
+                tables = [self.table_row(pair_rows, q) for pair_rows in rows]
+                for m in range(self.g.blocks):
                     indices = self.weight_indices(tile, m, r, s, word, q)
-                    b.store(b.add(b.load(slot), b.call(self.pshufb, [table, indices])), slot)
-            for m, slot in enumerate(state.fields):
-                both = b.load(slot)
-                high = b.bitcast(b.lshr(b.bitcast(both, shorts), ir.Constant(shorts, [4] * 16)), BYTES)
-                for counters, value in zip(state.counters, (both, high)):
-                    b.store(b.add(b.load(counters[m][0]), b.and_(value, mask)), counters[m][0])
-                b.store(ir.Constant(BYTES, None), slot)
+                    for k, table in enumerate(tables):
+                        found = b.call(self.pshufb, [table, indices])
+                        sums[k, m] = b.add(sums[k, m], found) if (k, m) in sums else found
+            for (k, m), value in sums.items():
+                parts = [value] if len(pairs[k]) == 1 else [
+                    value, b.bitcast(b.lshr(b.bitcast(value, shorts), ir.Constant(shorts, [4] * 16)), BYTES)]
+                for counters, part in zip(state.counters[2 * k:], parts):
+                    b.store(b.add(b.load(counters[m][0]), part), counters[m][0])
 
     def table_rows(self, planes: list[ir.Value]) -> tuple[ir.Value, ir.Value]:
         """The table rows of a word's 16 nibbles as bytes of two words: byte k of the first is
@@ -194,9 +222,11 @@ class TableEmitter(Emitter):
         b, zero = self.k.b, ir.Constant(BYTES, None)
         masks = [ir.Constant(ir.VectorType(I32, 32), [i for half in (start, start + 16) for j in range(8)
                                                        for i in (half + j, 32 + half + j)]) for start in (0, 8)]
-        for accs, counters in zip(state.accs, state.counters):
-            for pair, (count,) in zip(accs, counters):
-                counted = b.load(count)
+        counts = [[b.load(count) for (count,) in row] for row in state.counters]
+        for k in range(0, len(counts) - 1 if self.g.a == 1 else 0, 2):
+            counts[k:k + 2] = [list(pixel) for pixel in zip(*[pair_counts(b, *both) for both in zip(*counts[k:k + 2])])]
+        for accs, counters, values in zip(state.accs, state.counters, counts):
+            for pair, (count,), counted in zip(accs, counters, values):
                 for slot, mask in zip(pair, masks):
                     wide = b.bitcast(b.shuffle_vector(counted, zero, mask), self.half)
                     b.store(b.add(b.load(slot), wide), slot)

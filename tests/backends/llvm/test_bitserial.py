@@ -175,6 +175,18 @@ def test_the_table_kernel_takes_one_or_two_bit_activations_within_its_16_bit_sum
     assert not tables(conv(2, 512, 3, (("pixels", 1), ("blocks", 4))))
 
 
+@pytest.mark.parametrize("a_bits, w_bits, words", [(2, 1, 11), (4, 4, 8)])
+def test_the_nibble_kernel_flushes_its_byte_counters_within_a_tap_exactly(a_bits, w_bits, words):
+    """All ones, every activation 2^a - 1 and weight code 2^b - 1, with more words a tap than a
+    byte counter holds (`Emitter.byte_room`: 10 words with one scaled counter, 7 per class): the
+    counters are flushed every `byte_room` words and at the tap's end, at their largest sums."""
+    xs, ws = (1, 64 * words, 3, 4), (5, 64 * words, 3, 3)
+    x, codes = np.full(xs, (1 << a_bits) - 1, np.int8), np.full(ws, (1 << w_bits) - 1, np.int8)
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1), packed_weights(codes, w_bits, "int64"),
+                              1, 1, schedule=(("pixels", 1), ("blocks", 2)))
+    assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS["avx2"])
+
+
 @st.composite
 def staged_cases(draw):
     """Output planes of at least 32 KiB, whose tiles' values the kernel stages and copies out a
