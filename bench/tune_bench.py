@@ -1,6 +1,7 @@
 """Tuned against untuned against onnxruntime, in the same run, and the tuning curve.
 
-For each model (ResNet-18 and MobileNetV2 from the zoo): `ft.tune` with at most --trials
+For each model (ResNet-18 and MobileNetV2 from the zoo, or a torchvision architecture such as
+squeezenet1_0, exported with random weights): `ft.tune` with at most --trials
 measurements (the learned search; the log is resumed if it exists; the run ends with the
 in-network check, which prints each task's best against its default timed in place and the
 verdict that pins which one runs), then the module compiled
@@ -14,7 +15,10 @@ kernels whose shortest profiled time differs by more than 10% between the two mo
 (`kernel_diff`): where tuning gained or lost in the network. Then the tuning curve: the costliest layer of
 ResNet-18 alone (3x3 conv 64->64 at 56x56 with bias and ReLU) tuned --curve-trials times by
 the learned search and by random search, a batch of each in turn so both meet the same load,
-best GFLOP/s against trials, written as a PNG.
+best GFLOP/s against trials, written as a PNG. With --bound-trials N, after the timings the
+log is resumed for N more trials and the best-alone bound printed: the untuned module's
+schedulable kernels summed at their untuned schedules' measured times against each task's best
+(what tuning could gain at most if every best ran in place as fast as alone).
 
 The replay (--replay SEEDS) compares the two searches free of the machine's noise: it measures
 every candidate of four ResNet-18 layers once (3x3 convolutions with bias and ReLU, 64 channels
@@ -28,6 +32,7 @@ Prints the host CPU and its vector ISA first.
 
 Run: python bench/tune_bench.py [--trials 200] [--models resnet18 mobilenet_v2] [--curve-trials 48]
      [--replay SEEDS] [--replay-trials 64] [--out bench/tune_out] [--repeat 45] [--threads 2] [--profile]
+     [--bound-trials N]
 """
 
 from __future__ import annotations
@@ -52,9 +57,24 @@ sys.path.insert(0, str(Path(__file__).parent))
 from llvm_bench import conv, host_description, inputs_of, ort_session  # noqa: E402
 
 
-def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int, profile: bool = False) -> None:
-    program = zoo.get(name)
-    inputs = inputs_of(program)
+def load_model(name: str, out: Path) -> tuple[ft.Program, dict[str, np.ndarray]]:
+    """A zoo model, or a torchvision architecture (random weights, never downloaded) exported to
+    ONNX at 224x224 as bench/torch_models_bench.py does, and its inputs."""
+    if name in zoo.ZOO | zoo.LARGE | zoo.SMALL:
+        program = zoo.get(name)
+        return program, inputs_of(program)
+    import onnx
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.models.torchvision_export import export  # needs torch and torchvision
+
+    path, sample = export(name, 224, out)
+    return ft.from_onnx(onnx.load(str(path))), {"x": sample}
+
+
+def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int, profile: bool = False,
+                bound_trials: int = 0) -> None:
+    program, inputs = load_model(name, out)
     untuned = ft.compile(program, threads=threads)
     records = out / f"{name}.jsonl"
     start = time.perf_counter()
@@ -78,6 +98,50 @@ def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int, pr
               f"untuned/ort {ms['untuned'] / ms['onnxruntime']:5.2f}  speed-up {speedup:5.2f}x (paired)  "
               f"({report.trials} trials this run, {len(report.records)} records, {measured} chosen kernels "
               f"measured, tuning {tune_s:.0f} s)", flush=True)
+    if bound_trials:
+        ft.tune(program, trials=bound_trials, records=records, threads=threads, confirm=False)
+        untuned_s, best_s, measured_kernels, kernels = best_alone_bound(program, Records.load(records), threads)
+        print(f"{name:14s} best alone: the untuned module's {kernels} schedulable kernels ({measured_kernels} with "
+              f"both times measured) take {untuned_s * 1e3:.3f} ms with their untuned schedules, "
+              f"{best_s * 1e3:.3f} ms with each task's best: at most {untuned_s / best_s:.3f}x "
+              f"({len(Records.load(records))} records)", flush=True)
+
+
+def best_alone_bound(program: ft.Program, records: Records, threads: int) -> tuple[float, float, int, int]:
+    """What the best schedules could gain at most: the sums, over the schedulable kernels the
+    untuned module runs (the analytical extraction's, each layer once), of the median measured
+    time of its untuned schedule and of its task's best median (kernels with both measured), the
+    count of those kernels, and of all of them."""
+    from frittata.backends.registry import get_target
+    from frittata.extract import extract
+    from frittata.extract.measured import enode_info
+    from frittata.extract.problem import chosen_nodes, constant_classes
+    from frittata.extract.records import workload_of
+    from frittata.rewrites import saturate
+    from frittata.tuning.device import host_device
+
+    device = host_device(threads)
+    target = get_target("llvm")
+    data, _ = saturate(program, schedule=target.schedule(), params=target.rule_params())
+    choice, _ = extract(data, target.cost_model(), method="greedy")
+    constant = constant_classes(data)
+    times = records.measured(device.key)
+    best: dict[str, float] = {}
+    for (key, _), seconds in times.items():
+        best[key] = min(best.get(key, np.inf), seconds)
+    untuned_s = best_s = 0.0
+    measured = kernels = 0
+    for n in chosen_nodes(data, choice):
+        found = workload_of(enode_info(data, data.nodes[n], constant), device.lanes)
+        if found is None:
+            continue
+        kernels += 1
+        workload, schedule = found
+        if (workload.key, schedule) in times:
+            measured += 1
+            untuned_s += times[workload.key, schedule]
+            best_s += best[workload.key]
+    return untuned_s, best_s, measured, kernels
 
 
 def kernel_diff(untuned, tuned, threshold: float = 0.1) -> None:
@@ -225,11 +289,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=45)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="per-kernel times, untuned against tuned")
+    parser.add_argument("--bound-trials", type=int, default=0,
+                        help="then tune this many trials more (resumed, no check) and print the best-alone bound")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"# {host_description()}", flush=True)
     for name in args.models:
-        bench_model(name, args.trials, args.out, args.repeat, args.threads, args.profile)
+        bench_model(name, args.trials, args.out, args.repeat, args.threads, args.profile, args.bound_trials)
     if args.curve_trials:
         tuning_curve(args.curve_trials, args.out, args.threads)
     if args.replay:

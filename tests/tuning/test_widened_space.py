@@ -1,0 +1,148 @@
+"""Knobs the kernels take and the tuner proposes: the direct kernel's pixel tiles as wide as a
+pointwise convolution's row (the whole image, not one output row), the parallel split axis of a
+convolution (output channels or pixels, whichever the analytical default did not take), and
+every row count of the depthwise tiles. Each is in the task's space, every such candidate equals
+the interpreter on both ISAs, and a record of it round-trips through a log and is what
+extraction runs when it is measured fastest."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import frittata as ft
+from frittata import terms as T
+from frittata.extract.records import Record, Records, Workload
+from frittata.terms.tiled import KEYS, MAX_DEPTHWISE_ROWS, MAX_VECTORS, schedule_of, tiled_conv2d
+from frittata.tuning.device import host_device
+from frittata.tuning.tasks import DEPTHWISE_ROWS, generated_space, with_every_axis
+from frittata.tuning.tuner import program_tasks
+from tests.backends.llvm.helpers import check_on, rand, targets
+from tests.conftest import compiling
+from tests.tuning.test_pixel_gemm_tuning import pointwise_program
+
+DIRECT = KEYS["tiled_conv2d"]
+
+
+def _direct(space) -> list:
+    """The direct kernel's schedules of a space (not the pixel GEMM's)."""
+    return [s for s in space if tuple(k for k, _ in s) == DIRECT]
+
+
+def stem_program(size: int = 24) -> ft.Program:
+    """relu(conv2d 3 -> 16, 3x3, stride 2 (x, w) + b): a network's first layer, one channel block."""
+    w = T.param("w", rand((16, 3, 3, 3), seed=1, scale=0.3))
+    b = T.param("b", rand((16,), seed=2))
+    x = T.var("x", (1, 3, size, size))
+    conv = T.conv2d(x, w, strides=(2, 2), pads=(1, 1, 1, 1))
+    return ft.Program({"y": T.relu(T.add(conv, T.reshape(b, (1, 16, 1, 1))))})
+
+
+def _first_task(program: ft.Program):
+    return program_tasks(program, host_device(1))[0]
+
+
+def test_a_pointwise_convolution_offers_pixel_tiles_as_wide_as_its_image():
+    """A 7x7 pointwise convolution's direct kernel runs one row of 49 pixels: its space has tiles
+    of 1 to MAX_VECTORS vectors; a 3x3 one of the same 7-wide output rows only one vector."""
+    lanes = host_device(1).lanes
+    task = _first_task(pointwise_program(size=7))
+    widths = {dict(s)["ow_block"] // lanes for s in _direct(generated_space(task.workload, lanes))}
+    assert widths == set(range(1, MAX_VECTORS + 1))
+    attrs = dict(task.workload.attrs) | {"pads": (1, 1, 1, 1)}
+    (x, w, b) = task.workload.operands
+    three = Workload("fused_conv2d", (x, ((w[0][0], w[0][1], 3, 3), w[1]), b), task.workload.constant,
+                     tuple(attrs.items()))
+    assert {dict(s)["ow_block"] for s in _direct(generated_space(three, lanes))} == {lanes}
+
+
+def test_every_blocking_is_offered_with_both_parallel_split_axes_and_depthwise_with_every_row_count():
+    """The stem's space: every direct-kernel blocking (the proposed ones, whose channel blocks the
+    generated space need not hold, included) with each split axis, the default's twin right after
+    the proposed schedules."""
+    lanes = host_device(1).lanes
+    task = _first_task(stem_program())
+    space = task.space(lanes)
+    by_axis: dict[str, set] = {"oc": set(), "pixel": set()}
+    for s in _direct(space):
+        by_axis[dict(s)["parallel"]].add(tuple((k, v) for k, v in s if k != "parallel"))
+    assert by_axis["oc"] and by_axis["oc"] == by_axis["pixel"]
+    twin = with_every_axis(task.proposed[0])[1]
+    assert dict(twin)["parallel"] != dict(task.proposed[0])["parallel"]
+    assert space.index(twin) < len(set(task.proposed)) + len(task.proposed)
+    assert DEPTHWISE_ROWS == tuple(range(1, MAX_DEPTHWISE_ROWS + 1))
+
+
+@st.composite
+def wide_pointwise(draw, lanes: int):
+    """A pointwise convolution (1-2 images, bias, maybe ReLU or a residual add) tiled with a direct
+    kernel schedule of the tuner's space whose pixel tile is wider than an output row (the knob
+    the image-wide row adds; any direct schedule when the space has none)."""
+    c, o = draw(st.integers(1, 12), label="channels"), draw(st.integers(1, 20), label="out")
+    h, w = draw(st.integers(1, 9), label="h"), draw(st.integers(1, 2 * lanes), label="w")
+    n = draw(st.integers(1, 2))
+    epilogue = draw(st.sampled_from([(), (("relu",),), (("add",), ("relu",))]))
+    attrs = (("strides", (1, 1)), ("pads", (0, 0, 0, 0)), ("dilations", (1, 1)), ("groups", 1),
+             ("epilogue", epilogue))
+    residual = (((n, o, h, w), "float32"),) if epilogue[:1] == (("add",),) else ()
+    workload = Workload("fused_conv2d", (((n, c, h, w), "float32"), ((o, c, 1, 1), "float32"), ((o,), "float32"))
+                        + residual, (False, True, True) + (False,) * len(residual), attrs)
+    space = _direct(generated_space(workload, lanes))
+    wide = [s for s in space if dict(s)["ow_block"] - lanes >= w]
+    schedule = draw(st.sampled_from(wide or space))
+    args = (T.var("x", (n, c, h, w)), T.param("w", rand((o, c, 1, 1), seed=1)), T.param("b", rand((o,), seed=2)))
+    args += tuple(T.var("r", (n, o, h, w)) for _ in residual)
+    return tiled_conv2d(*args, epilogue=epilogue, schedule=schedule)
+
+
+@compiling
+@given(term=wide_pointwise(8), threads=st.sampled_from([1, 2]))
+def test_wide_pointwise_tiles_equal_the_interpreter_with_8_lanes(term, threads):
+    mod = check_on(ft.Program({"y": term}), targets()["avx2"], threads)
+    assert mod.report["backend"]["fast_paths"] == ["tiled_conv2d"]
+
+
+@compiling
+@given(term=wide_pointwise(16), threads=st.sampled_from([1, 2]))
+def test_wide_pointwise_tiles_equal_the_interpreter_with_16_lanes(term, threads):
+    mod = check_on(ft.Program({"y": term}), targets()["avx512"], threads)
+    assert mod.report["backend"]["fast_paths"] == ["tiled_conv2d"]
+
+
+def _runs_when_measured_fastest(program: ft.Program, pick, tmp_path) -> None:
+    """Log the task's proposed schedules at the model's price and the picked one at a fifth of it,
+    load the log back (the same records), compile with it: the kernel runs the picked schedule
+    and equals the interpreter."""
+    device = host_device(1)
+    task = _first_task(program)
+    chosen = pick(task, device.lanes)
+    assert chosen not in task.proposed
+    times = {s: task.model_seconds for s in task.proposed} | {chosen: task.model_seconds / 5}
+    log = Records([Record(task.workload, s, device.key, device.target(), t, None, 1.0) for s, t in times.items()])
+    log.save(tmp_path / "log.jsonl")
+    loaded = Records.load(tmp_path / "log.jsonl")
+    assert loaded.records == log.records
+    module = ft.compile(program, threads=1, records=tmp_path / "log.jsonl")
+    (kernel,) = [t for t in module.program.terms() if t.op.value in ("tiled_conv2d", "fused_conv2d")]
+    assert kernel.op.value == "tiled_conv2d" and tuple(schedule_of(kernel).items()) == chosen
+    x = rand(program.inputs["x"].shape, seed=3)
+    np.testing.assert_allclose(module.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
+
+
+def test_extraction_runs_a_measured_wide_pointwise_tile(tmp_path):
+    """7x7, 20 -> 12 channels (the pixel GEMM by default): a direct tile of 4 vectors of the 49
+    pixels, which no row of 7 would have offered."""
+    def pick(task, lanes):
+        return next(s for s in _direct(generated_space(task.workload, lanes))
+                    if dict(s)["ow_block"] == MAX_VECTORS * lanes and s not in task.proposed)
+    _runs_when_measured_fastest(pointwise_program(size=7), pick, tmp_path)
+
+
+def test_extraction_runs_a_measured_parallel_split_axis(tmp_path):
+    """The stem's default blocks with the split axis the analytical default did not take."""
+    def pick(task, lanes):
+        default = dict(task.proposed[0])
+        other = {"oc": "pixel", "pixel": "oc"}[default["parallel"]]
+        return tuple((k, other if k == "parallel" else v) for k, v in task.proposed[0])
+    _runs_when_measured_fastest(stem_program(), pick, tmp_path)
