@@ -72,6 +72,13 @@ class Task:
         seen.update(dict.fromkeys(generated_space(self.workload, lanes)))
         return tuple(seen)
 
+    def first(self, lanes: int) -> tuple[Schedule, ...]:
+        """The schedules measured before any search picks: the proposed ones, then the untiled
+        kernel's default with the other parallel split axis (`with_every_axis`)."""
+        default = workload_of(infer_output(self.workload), lanes)
+        twins = with_every_axis(default[1])[1:] if default is not None else []
+        return tuple(dict.fromkeys(self.proposed + tuple(twins)))
+
     def __str__(self) -> str:
         return f"{self.workload} x{self.count}"
 
