@@ -271,8 +271,9 @@ def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
 
 def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
     """(rows, columns, units of the parallel loop) of the blocked iteration space (a convolution's:
-    of one group; a GEMM split "n": its column panels, which `gemm_items` groups; a matmul of a
-    batch of right matrices: one batch item's, since the kernel runs one GEMM per item)."""
+    rows and columns of one group, units of every group, which the threads take from one range;
+    a GEMM split "n": its column panels, which `gemm_items` groups; a matmul of a batch of right
+    matrices: one batch item's, since the kernel runs one GEMM per item)."""
     out = info.type
     if info.op in CONV_OPS:
         o = out.shape[1] // info.attr("groups", 1)
@@ -281,7 +282,7 @@ def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:
         channel_blocks = math.ceil(info.operands[1].shape[1] / s["c_block"])
         units = (math.ceil(o / s["oc_block"]) if s["parallel"] == "oc"
                  else math.ceil(pixel_tiles / pixel_item_tiles(pixel_tiles, s["ow_block"], channel_blocks)))
-        return o, ow, units
+        return o, ow, units * info.attr("groups", 1)
     n = out.shape[-1]
     m = out.shape[-2] if info.op == Op.MATMUL and len(info.operands[1].shape) > 2 else out.size // max(n, 1)
     units = math.ceil(n / s["n_block"]) if s["parallel"] == "n" else math.ceil(m / s["m_block"])
@@ -301,7 +302,7 @@ def stream_seconds(info: NodeInfo, s: Schedule, cores: int, l2_bytes: float, dra
     swept: float
     if info.op in CONV_OPS:
         groups = info.attr("groups", 1)
-        passes = math.ceil(_geometry(info, s)[2] / cores) * groups
+        passes = math.ceil(_geometry(info, s)[2] / cores)
         swept = (x.nbytes if s["parallel"] == "oc" else w.nbytes) / groups
     else:
         blocks = math.ceil(_geometry(info, s)[0] / gemm_mc(s["m_block"]))

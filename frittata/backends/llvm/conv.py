@@ -13,8 +13,7 @@ The schedule (a `tiled_conv2d`'s own, or the default of `cpu_schedules.default_c
 gives the vector width, mr, NR, the channel block and the parallel (outermost) loop:
 
     for n:  pad (threads split channels); barrier
-            for item this thread takes (`Kernel.take`; a grouped convolution splits them
-                                        statically, `Kernel.split`):
+            for (group, item) this thread takes (`Kernel.take`, group-major; items `_items`):
               "oc":    an output-channel block o0;  for c0 < C step cb:  for each pixel tile:  micro
               "pixel": `pixel_item_tiles` consecutive pixel tiles;
                        for c0 < C step cb:  for each tile of the item:  for each block o0:  micro
@@ -44,7 +43,7 @@ import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
-from frittata.backends.llvm.irutil import F32, I32, for_range, i64, intrinsic, smin, zero_floats
+from frittata.backends.llvm.irutil import F32, I32, for_range, i64, intrinsic, smax, smin, zero_floats
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, micro_function, splat
 from frittata.backends.llvm.plan import Plan, Step
@@ -167,13 +166,30 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
             _emit_pad(k, g, image_in, xq)
         k.sync()
         image = b.mul(n, i64(g.o * g.oh * g.ow))
-        with for_range(b, 0, g.groups, name="group") as group:
+        with _group_items(k, g) as (group, item):
             first_out = b.add(image, b.mul(group, i64(g.go * g.oh * g.ow)))
             source = _source(b, g, image_in, xq, group)
-            _emit_tiles(k, g, kernels, _at(b, w, b.mul(group, i64(g.packed_group))),
-                        source, _at(b, out, first_out),
-                        _at(b, bias, b.mul(group, i64(g.go))), _at(b, residual, first_out))
+            _emit_item(b, g, kernels, item, _at(b, w, b.mul(group, i64(g.packed_group))),
+                       source, _at(b, out, first_out),
+                       _at(b, bias, b.mul(group, i64(g.go))), _at(b, residual, first_out))
         k.sync()
+
+
+@contextmanager
+def _group_items(k: Kernel, g: Geometry) -> Iterator[tuple[ir.Value, ir.Value]]:
+    """(group, item) of each item this thread takes: the groups' items (`_items`) in one range,
+    group-major, shared out in chunks from the team's work counter (`Kernel.chunks`), so the
+    threads balance over every group's items, not within each group; a chunk runs as a loop
+    over the groups it spans and one over each group's items in it (no division per item)."""
+    b, items = k.b, _items(g)
+    with k.chunks(g.groups * items) as (first, end):
+        last = b.sub(end, i64(1))
+        with for_range(b, b.udiv(first, i64(items)), b.add(b.udiv(last, i64(items)), i64(1)), name="group") as group:
+            base = b.mul(group, i64(items))
+            lo = b.sub(smax(b, first, base), base)
+            hi = b.sub(smin(b, end, b.add(base, i64(items))), base)
+            with for_range(b, lo, hi, name="item") as item:
+                yield group, item
 
 
 def _source(b: ir.IRBuilder, g: Geometry, x, xq, group) -> tuple:
@@ -258,12 +274,20 @@ def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:
                     b.store(value, b.gep(dst, [j], source_etype=F32))
 
 
-def _emit_tiles(k: Kernel, g: Geometry, kernels, w, source: tuple, out, bias, residual) -> None:
-    """The parallel loop outermost, as the schedule says: output-channel blocks, each sweeping
-    its channel blocks over all the pixel tiles ("oc"); or items of `pixel_item_tiles`
-    consecutive pixel tiles ("pixel"), each running its tiles' channel blocks in turn, every
-    tile of the item under every output-channel block before the next channel block."""
-    b = k.b
+def _items(g: Geometry) -> int:
+    """Items of one group's parallel loop: its output-channel blocks ("oc"), or its runs of
+    `pixel_item_tiles` consecutive pixel tiles ("pixel")."""
+    blocks, pixels = -(-g.go // g.mr), g.oh * -(-g.ow // g.nr)
+    if g.parallel == "oc":
+        return blocks
+    return -(-pixels // pixel_item_tiles(pixels, g.nr, -(-g.gc // g.cb)))
+
+
+def _emit_item(b: ir.IRBuilder, g: Geometry, kernels, item, w, source: tuple, out, bias, residual) -> None:
+    """One item of a group's parallel loop (`_items`), as the schedule says: an output-channel
+    block sweeping its channel blocks over all the pixel tiles ("oc"); or `pixel_item_tiles`
+    consecutive pixel tiles running their channel blocks in turn, every tile of the item under
+    every output-channel block before the next channel block ("pixel")."""
     blocks, columns = -(-g.go // g.mr), -(-g.ow // g.nr)
     pixels = g.oh * columns
 
@@ -271,33 +295,17 @@ def _emit_tiles(k: Kernel, g: Geometry, kernels, w, source: tuple, out, bias, re
         _emit_tile(b, g, kernels, block, _tile_args(b, g, block, pixel, columns, c0, w, source, out, bias, residual))
 
     if g.parallel == "oc":
-        with _outer_range(k, g, blocks) as block:
-            with for_range(b, 0, g.gc, g.cb, name="cb") as c0:
-                with for_range(b, 0, pixels, name="pixel") as pixel:
-                    tile(block, pixel, c0)
+        with for_range(b, 0, g.gc, g.cb, name="cb") as c0:
+            with for_range(b, 0, pixels, name="pixel") as pixel:
+                tile(item, pixel, c0)
         return
     per_item = pixel_item_tiles(pixels, g.nr, -(-g.gc // g.cb))
-    with _outer_range(k, g, -(-pixels // per_item)) as item:
-        first = b.mul(item, i64(per_item))
-        end = smin(b, b.add(first, i64(per_item)), i64(pixels))
-        with for_range(b, 0, g.gc, g.cb, name="cb") as c0:
-            with for_range(b, first, end, name="pixel") as pixel:
-                with for_range(b, 0, blocks, name="block") as block:
-                    tile(block, pixel, c0)
-
-
-@contextmanager
-def _outer_range(k: Kernel, g: Geometry, outer: int) -> Iterator[ir.Value]:
-    """The parallel loop's items: taken from the team's work counter (`Kernel.take`) with one
-    group, a static share with several (the group loop around it would take from the counter
-    again before the barrier that zeroes it)."""
-    if g.groups == 1:
-        with k.take(outer) as i:
-            yield i
-        return
-    lo, hi = k.split(outer)
-    with for_range(k.b, lo, hi, name="outer") as i:
-        yield i
+    first = b.mul(item, i64(per_item))
+    end = smin(b, b.add(first, i64(per_item)), i64(pixels))
+    with for_range(b, 0, g.gc, g.cb, name="cb") as c0:
+        with for_range(b, first, end, name="pixel") as pixel:
+            with for_range(b, 0, blocks, name="block") as block:
+                tile(block, pixel, c0)
 
 
 def _tile_args(b: ir.IRBuilder, g: Geometry, block, pixel, columns: int, c0, w, source: tuple, out, bias,
