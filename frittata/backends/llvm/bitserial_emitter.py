@@ -380,18 +380,21 @@ class Emitter:
     def store(self, n, tiles: tuple[ir.Value, ir.Value], oh, ow0, state: Tile) -> None:
         """acc (bipolar: 2 acc - (2^B - 1) ones; requantized by the epilogue if there is one) lane
         by lane into out[n, o, oh, ow0 + p] or its slot of the staging buffer; the lanes of the
-        padding channels past O (in the last tile) are not stored."""
+        padding channels past O (in the last tile) are not stored. The sums are corrected in
+        `lanes_type`."""
         g, b = self.g, self.k.b
         (tile, inner), out_type, spare = tiles, self.out_type, g.tiles * g.blocks * g.v - g.o
+        lanes = self.lanes_type
         for p, accs in enumerate(state.accs):
             ow = b.add(ow0, i64(p))
             correction = None
             if state.ones:
-                correction = splat(b, b.mul(b.load(state.ones[p]), i64((1 << g.b) - 1)), g.v)
+                ones = b.mul(b.load(state.ones[p]), i64((1 << g.b) - 1))
+                correction = splat(b, b.trunc(ones, lanes.element) if lanes.element.width < 64 else ones, g.v)
             for m, slot in enumerate(accs):
-                acc = self.sums(slot)
+                acc = self.sums(slot, lanes)
                 if correction is not None:
-                    acc = b.sub(b.shl(acc, ir.Constant(self.acc_type, [1] * g.v)), correction)
+                    acc = b.sub(b.shl(acc, ir.Constant(lanes, [1] * g.v)), correction)
                 if self.epilogue is not None:
                     acc = self.requantize(acc, b.add(b.mul(tile, i64(g.blocks)), i64(m)))
                 for v in range(g.v):
@@ -405,9 +408,17 @@ class Emitter:
                         b.store(value, self.value_address(n, o, oh, ow, b.add(b.mul(inner, i64(g.blocks * g.v)),
                                                                                  i64(lane))))
 
-    def sums(self, slot) -> ir.Value:
-        """A block's accumulated sums as a vector of V int64."""
-        return self.k.b.load(slot)
+    @property
+    def lanes_type(self) -> ir.VectorType:
+        """The lanes the sums are corrected in: int32 when the epilogue requantizes them in int32
+        or the output has at most 32 bits (exact: both wrap modulo 2^32), else int64."""
+        narrow = self.epilogue is not None or self.out_type.width <= 32
+        return ir.VectorType(I32 if narrow else I64, self.g.v)
+
+    def sums(self, slot, lanes: ir.VectorType) -> ir.Value:
+        """A block's accumulated sums as a vector of V `lanes` (the int64 sums truncated)."""
+        acc = self.k.b.load(slot)
+        return self.k.b.trunc(acc, lanes) if lanes.element.width < 64 else acc
 
     def requantize(self, acc: ir.Value, block: ir.Value) -> ir.Value:
         """The epilogue on channel block `block`'s sums (a vector of V int64): as int32, plus
@@ -419,7 +430,7 @@ class Emitter:
         def splat_int(n: int) -> ir.Constant:
             return ir.Constant(vec, [n] * g.v)
 
-        value = b.trunc(acc, vec)
+        value = b.trunc(acc, vec) if acc.type.element.width > 32 else acc
         if isinstance(epilogue.bias, View):
             last = i64(g.o - 1)
             for v in range(g.v):

@@ -232,8 +232,8 @@ class TableEmitter(Emitter):
                     b.store(b.add(b.load(slot), wide), slot)
                 b.store(zero, count)
 
-    def sums(self, slot) -> ir.Value:
-        """A block's two 16-bit sums (channels 0-15, 16-31) as one vector of 32 int64."""
+    def sums(self, slot, lanes: ir.VectorType) -> ir.Value:
+        """A block's two 16-bit sums (channels 0-15, 16-31) as one vector of 32 `lanes`."""
         b = self.k.b
-        low, high = (b.zext(b.load(half), ir.VectorType(I64, self.g.v // 2)) for half in slot)
+        low, high = (b.zext(b.load(half), ir.VectorType(lanes.element, self.g.v // 2)) for half in slot)
         return b.shuffle_vector(low, high, ir.Constant(ir.VectorType(I32, self.g.v), list(range(self.g.v))))
