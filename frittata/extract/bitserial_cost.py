@@ -13,8 +13,9 @@ AVX2's table kernel (`bitserial_schedules.uses_tables`) counts one lookup for bo
 or with one plane for two pixels: its lookups are the pairs of one plane (of half the pixels),
 at TABLE_EFFICIENCY (PAIR_TABLE_EFFICIENCY), over blocks of 32 channels. With one plane every
 lookup is priced as serving two pixels, but a lone pixel takes lookups of its own, paired with a
-zero word: the border columns whose window leaves the image (run one at a time) and the last of
-an odd interior. Padded convolutions with narrow output rows therefore cost more than priced.
+zero word: one of an odd count of columns left beside the interior's pairs (its border columns
+whose window leaves the image and its last, run in pairs: `Emitter.border_columns`), or every
+one of them when there are many. Such rows therefore cost a little more than priced.
 """
 
 from __future__ import annotations

@@ -36,6 +36,12 @@ from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
 BYTES = ir.VectorType(ir.IntType(8), 32)
+MAX_BORDER_TILES = 2
+"""Tiles of a row's border columns emitted as unrolled code at most (`Emitter.border_columns`).
+On the table kernels (3x3, pad 1: the 2 border columns one pair instead of two lone pixels), one
+Zen 3 core, CPU time, in-process A/B, load ~8: A1W1 512 -> 512 at 14x14 0.93 -> 0.87 ms, at
+28x28 3.65 -> 3.48, 256 -> 256 at 56x56 3.83 -> 3.70 (9 rounds); A2W1 2.87 -> 2.10, 8.96 ->
+7.96, 10.08 -> 9.40 (15 rounds)."""
 WEIGHT_CACHE_BYTES = L1_DATA_BYTES // 2
 """Weights of the tiles walked together over the rows: half of the L1 data cache, the other
 half for the input rows they read."""
@@ -179,9 +185,15 @@ class Emitter:
         with for_range(b, lo, hi, name="row") as row:
             n, outer, oh = _unflatten(b, row, (g.n, g.tiles // group, g.oh))
             tiles = (b.mul(outer, i64(group)), group)
-            self.segment(n, tiles, oh, 0, inside, True)
-            self.segment(n, tiles, oh, inside, outside, False)
-            self.segment(n, tiles, oh, outside, g.ow, True)
+            rest = self.border_columns()
+            if rest is None:
+                self.segment(n, tiles, oh, 0, inside, True)
+                self.segment(n, tiles, oh, inside, outside, False)
+                self.segment(n, tiles, oh, outside, g.ow, True)
+            else:
+                self.segment(n, tiles, oh, inside, inside + (outside - inside) // g.pixels * g.pixels, False)
+                for first in range(0, len(rest), g.pixels):
+                    self.pixels(n, tiles, oh, [i64(ow) for ow in rest[first:first + g.pixels]], True)
             if self.stage is not None and g.ow % STAGE_PIXELS:
                 self.stage.copy_chunk(n, tiles[0], oh, i64(g.ow // STAGE_PIXELS), g.ow % STAGE_PIXELS)
 
@@ -193,6 +205,19 @@ class Emitter:
         fits = [d for d in range(1, g.tiles + 1) if g.tiles % d == 0 and d * per_tile <= WEIGHT_CACHE_BYTES]
         return max(fits, default=1)
 
+    def border_columns(self) -> list[int] | None:
+        """The columns left beside the interior's whole tiles (its border columns and its last
+        few), run together in tiles of `pixels` with column checks, or None to run them one at a
+        time: when the output is staged (its chunks follow the columns in order) or there are
+        more than MAX_BORDER_TILES tiles of them (each is unrolled code)."""
+        g = self.g
+        inside, outside = g.interior
+        whole = inside + (outside - inside) // g.pixels * g.pixels
+        rest = list(range(inside)) + list(range(whole, g.ow))
+        if self.stage is not None or g.pixels == 1 or len(rest) > MAX_BORDER_TILES * g.pixels:
+            return None
+        return rest
+
     def segment(self, n, tiles: tuple[ir.Value, int], oh, start: int, stop: int, checked: bool) -> None:
         """Columns [start, stop) of a row: blocks of `pixels`, then single pixels (the border
         columns, a few per row, one by one: less code to compile)."""
@@ -200,22 +225,25 @@ class Emitter:
         blocks = 0 if checked else (stop - start) // r
         if blocks:
             with for_range(b, 0, blocks, name="px") as block:
-                self.pixels(n, tiles, oh, b.add(b.mul(block, i64(r)), i64(start)), r, checked)
+                ow0 = b.add(b.mul(block, i64(r)), i64(start))
+                self.pixels(n, tiles, oh, [b.add(ow0, i64(p)) for p in range(r)], checked)
         if start + blocks * r < stop:
             with for_range(b, start + blocks * r, stop, name="one") as ow:
-                self.pixels(n, tiles, oh, ow, 1, checked)
+                self.pixels(n, tiles, oh, [ow], checked)
 
-    def pixels(self, n, tiles: tuple[ir.Value, int], oh, ow0, count: int, checked: bool) -> None:
-        """`count` pixels from ow0 against each tile of the group (bipolar weights: the window's
-        popcount of each pixel first, shared by the tiles, unless `shares_ones` is False)."""
+    def pixels(self, n, tiles: tuple[ir.Value, int], oh, ows: list[ir.Value], checked: bool) -> None:
+        """The pixels of columns `ows` (consecutive when the output is staged) against each tile
+        of the group (bipolar weights: the window's popcount of each pixel first, shared by the
+        tiles, unless `shares_ones` is False)."""
         b = self.k.b
         ones = []
         if self.bipolar and self.shares_ones:
-            ones = [self.window_ones(n, oh, b.add(ow0, i64(p)), checked) for p in range(count)]
+            ones = [self.window_ones(n, oh, ow, checked) for ow in ows]
         first, group = tiles
         with for_range(b, 0, group, name="tile") as inner:
-            self.tile(n, (b.add(first, inner), inner), oh, ow0, count, checked, ones)
+            self.tile(n, (b.add(first, inner), inner), oh, ows, checked, ones)
         if self.stage is not None:
+            ow0, count = ows[0], len(ows)
             done = b.udiv(b.add(ow0, i64(count)), i64(STAGE_PIXELS))
             with if_then(b, b.icmp_unsigned(">", done, b.udiv(ow0, i64(STAGE_PIXELS))), "chunk"):
                 self.stage.copy_chunk(n, first, oh, b.sub(done, i64(1)), STAGE_PIXELS)
@@ -239,21 +267,21 @@ class Emitter:
                             b.store(b.add(b.load(slot), b.shl(counted, i64(i))), slot)
         return slot
 
-    def tile(self, n, tiles: tuple[ir.Value, ir.Value], oh, ow0, count: int, checked: bool,
+    def tile(self, n, tiles: tuple[ir.Value, ir.Value], oh, ows: list[ir.Value], checked: bool,
              ones: list[ir.Value]) -> None:
-        """One register block: `count` pixels from ow0 by `blocks` channel blocks of tile
+        """One register block: the pixels of columns `ows` by `blocks` channel blocks of tile
         tiles[0] (tiles[1] in its group); the kernel rows are a loop (the taps of a row and the
         tile unrolled in it)."""
         g, b = self.g, self.k.b
         tile = tiles[0]
-        state = self.new_tile(count, ones)
+        state = self.new_tile(len(ows), ones)
         (sh, sw), (dh, dw) = g.strides, g.dilations
         plan, every = self.plan
         with for_range(b, 0, g.kh, name="kr") as r:
             ih = b.add(b.mul(oh, i64(sh)), b.mul(r, i64(dh)))
             with self.row_inside(ih):
                 for s in range(g.kw):
-                    iws = [b.add(b.mul(b.add(ow0, i64(p)), i64(sw)), i64(s * dw)) for p in range(count)]
+                    iws = [b.add(b.mul(ow, i64(sw)), i64(s * dw)) for ow in ows]
                     with for_range(b, 0, g.words, name="word") as word:
                         self.step(n, ih, iws, tile, r, s, word, state, checked)
                         if plan == "words":
@@ -265,7 +293,7 @@ class Emitter:
                     self.flush(state)
         if plan == "window" or (plan == "rows" and g.kh % every):
             self.flush(state)
-        self.store(n, tiles, oh, ow0, state)
+        self.store(n, tiles, oh, ows, state)
 
     def flush_words(self, word: ir.Value, every: int, state: Tile) -> None:
         """Flush after word `word` of a tap if it ends a run of `every` words or the tap."""
@@ -377,16 +405,15 @@ class Emitter:
                     b.store(b.add(b.load(slot), shifted), slot)
                     b.store(ir.Constant(BYTES, None), count)
 
-    def store(self, n, tiles: tuple[ir.Value, ir.Value], oh, ow0, state: Tile) -> None:
+    def store(self, n, tiles: tuple[ir.Value, ir.Value], oh, ows: list[ir.Value], state: Tile) -> None:
         """acc (bipolar: 2 acc - (2^B - 1) ones; requantized by the epilogue if there is one) lane
-        by lane into out[n, o, oh, ow0 + p] or its slot of the staging buffer; the lanes of the
+        by lane into out[n, o, oh, ows[p]] or its slot of the staging buffer; the lanes of the
         padding channels past O (in the last tile) are not stored. The sums are corrected in
         `lanes_type`."""
         g, b = self.g, self.k.b
         (tile, inner), out_type, spare = tiles, self.out_type, g.tiles * g.blocks * g.v - g.o
         lanes = self.lanes_type
-        for p, accs in enumerate(state.accs):
-            ow = b.add(ow0, i64(p))
+        for p, (accs, ow) in enumerate(zip(state.accs, ows)):
             correction = None
             if state.ones:
                 ones = b.mul(b.load(state.ones[p]), i64((1 << g.b) - 1))
