@@ -38,10 +38,12 @@ blocks): 6.0-6.2 G/s on one Zen 3 core whose FMA peak (101.5 GFLOP/s) puts it at
 VPOPCNTQ_PAIRS_PER_CYCLE = 4.0
 """Word pairs per cycle with AVX512-VPOPCNTDQ: one VPOPCNTQ (8 pairs) a cycle on one port, its
 AND and add on the others, taken at half (an estimate: compiled here, never run on such a host)."""
-TABLE_EFFICIENCY = 0.75
+TABLE_EFFICIENCY = 0.73
 """The table kernel's one-plane pairs per second relative to the nibble kernel's pairs: A2W1 ran
-1.44-1.65x faster on it than on the nibble kernel, whose pairs are twice as many (one Zen 3
-core, 128 -> 256 at 56x56, 256 -> 256 at 56x56, 512 -> 512 at 28x28, 2026-12)."""
+1.19-1.46x faster on it (median 1.45) than on the nibble kernel, whose pairs are twice as many
+(bipolar with the requantization, one Zen 3 core, CPU time, 9 rounds, load ~7.5: 128 -> 256 at
+56x56 1.19x, 256 -> 256 at 56x56 1.45x, 512 -> 512 at 28x28 1.46x; 2026-12, its tile of 2 pixels
+by TABLE_BLOCKS)."""
 PAIR_TABLE_EFFICIENCY = 0.69
 """The one-plane table kernel's lookups (two pixels each) per second relative to the nibble
 kernel's pairs: A1W1 ran 1.29-1.50x faster on it (median 1.38), whose lookups are half as many

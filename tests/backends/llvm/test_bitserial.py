@@ -119,8 +119,8 @@ def tables(t: T.Term) -> bool:
 @st.composite
 def table_cases(draw):
     """One- or two-bit activations and one-bit weights with the default schedule on AVX2: the
-    activation-indexed table kernel (channels past the last block of 32, one or two tiles of
-    128 channels, padding, strides, a bias and requantization or none)."""
+    activation-indexed table kernel (channels past the last block of 32, one or more tiles of
+    64 channels, padding, strides, a bias and requantization or none)."""
     c, o = draw(st.integers(1, 200)), draw(st.integers(1, 160))
     k, stride, pad = draw(st.sampled_from([1, 3])), draw(st.integers(1, 2)), draw(st.integers(0, 1))
     h, w = draw(st.integers(k, 10)), draw(st.integers(k, 10))
