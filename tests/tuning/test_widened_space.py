@@ -111,39 +111,40 @@ def test_wide_pointwise_tiles_equal_the_interpreter_with_16_lanes(term, threads)
     assert mod.report["backend"]["fast_paths"] == ["tiled_conv2d"]
 
 
-def _runs_when_measured_fastest(program: ft.Program, pick, tmp_path) -> None:
-    """Log the task's proposed schedules at the model's price and the picked one at a fifth of it,
-    load the log back (the same records), compile with it: the kernel runs the picked schedule
-    and equals the interpreter."""
+def stem_then_pointwise() -> ft.Program:
+    """The stem at 14x14 (a 7x7 output), then clip(pointwise 16 -> 12 + b): two tasks."""
+    w = T.param("v", rand((12, 16, 1, 1), seed=4, scale=0.3))
+    b = T.param("c", rand((12,), seed=5))
+    stem = stem_program(14).outputs["y"]
+    return ft.Program({"y": T.clip(T.add(T.conv2d(stem, w), T.reshape(b, (1, 12, 1, 1))), 0.0, 6.0)})
+
+
+def test_extraction_runs_a_measured_wide_pointwise_tile_and_a_measured_split_axis(tmp_path):
+    """Each task's proposed schedules logged at the model's price and one new candidate at a fifth
+    of it: the stem's default blocks split over the other axis, and the pointwise layer's direct
+    tile of MAX_VECTORS vectors of its 49 pixels (no row of 7 offered one; the pixel GEMM is its
+    default). The log loads back as the same records, and the module compiled with it runs both
+    candidates and equals the interpreter."""
+    program = stem_then_pointwise()
     device = host_device(1)
-    task = _first_task(program)
-    chosen = pick(task, device.lanes)
-    assert chosen not in task.proposed
-    times = {s: task.model_seconds for s in task.proposed} | {chosen: task.model_seconds / 5}
-    log = Records([Record(task.workload, s, device.key, device.target(), t, None, 1.0) for s, t in times.items()])
+    lanes = device.lanes
+    tasks = {task.workload.operands[1][0][2:]: task for task in program_tasks(program, device)
+             if task.workload.operands[1][0][2:] in ((3, 3), (1, 1)) and dict(task.workload.attrs)["epilogue"]}
+    default = workload_of(infer_output(tasks[3, 3].workload), lanes)[1]
+    chosen = {(3, 3): with_every_axis(default)[1],
+              (1, 1): next(s for s in _direct(generated_space(tasks[1, 1].workload, lanes))
+                           if dict(s)["ow_block"] == MAX_VECTORS * lanes and s not in tasks[1, 1].proposed)}
+    log = Records()
+    for kernel, task in tasks.items():
+        assert chosen[kernel] not in task.proposed
+        times = {s: task.model_seconds for s in task.proposed} | {chosen[kernel]: task.model_seconds / 5}
+        for schedule, seconds in times.items():
+            log.append(Record(task.workload, schedule, device.key, device.target(), seconds, None, 1.0))
     log.save(tmp_path / "log.jsonl")
-    loaded = Records.load(tmp_path / "log.jsonl")
-    assert loaded.records == log.records
+    assert Records.load(tmp_path / "log.jsonl").records == log.records
     module = ft.compile(program, threads=1, records=tmp_path / "log.jsonl")
-    (kernel,) = [t for t in module.program.terms() if t.op.value in ("tiled_conv2d", "fused_conv2d")]
-    assert kernel.op.value == "tiled_conv2d" and tuple(schedule_of(kernel).items()) == chosen
+    kernels = [t for t in module.program.terms() if t.op.value in ("tiled_conv2d", "fused_conv2d")]
+    assert {t.op.value for t in kernels} == {"tiled_conv2d"}
+    assert {t.args[1].shape[2:]: tuple(schedule_of(t).items()) for t in kernels} == chosen
     x = rand(program.inputs["x"].shape, seed=3)
     np.testing.assert_allclose(module.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
-
-
-def test_extraction_runs_a_measured_wide_pointwise_tile(tmp_path):
-    """7x7, 20 -> 12 channels (the pixel GEMM by default): a direct tile of 4 vectors of the 49
-    pixels, which no row of 7 would have offered."""
-    def pick(task, lanes):
-        return next(s for s in _direct(generated_space(task.workload, lanes))
-                    if dict(s)["ow_block"] == MAX_VECTORS * lanes and s not in task.proposed)
-    _runs_when_measured_fastest(pointwise_program(size=7), pick, tmp_path)
-
-
-def test_extraction_runs_a_measured_parallel_split_axis(tmp_path):
-    """The stem's default blocks with the split axis the analytical default did not take."""
-    def pick(task, lanes):
-        default = dict(task.proposed[0])
-        other = {"oc": "pixel", "pixel": "oc"}[default["parallel"]]
-        return tuple((k, other if k == "parallel" else v) for k, v in task.proposed[0])
-    _runs_when_measured_fastest(stem_program(), pick, tmp_path)
