@@ -20,9 +20,13 @@ first or second costs cancels.
 
 A candidate's layer is the steps that run its workload (by workload key), and the steps of the
 same contraction (`measured.geometry`) that are no other tuned workload (an unfused variant, a
-Winograd form), with the elementwise passes that take their output. Two candidates of one
-contraction could not both be told apart that way, so one check times the first of them only:
-the others are skipped, not judged, and offered again by the next check.
+Winograd form), with the elementwise passes that take their output. Where either network runs
+the layer only as another tuned workload (SqueezeNet's stem, tuned bias-only, ran in the
+baseline fused with its ReLU, a workload of its own), the layer is every step of its contraction
+in both networks: before, such a candidate was left untimed, and ran in the tuned network
+unchecked. Two candidates of one contraction could not both be told apart that way, so one check
+times the first of them only: the others are skipped, not judged, and offered again by the next
+check.
 
 `decide`, from MIN_PAIRS pairs on: gain = median ratio - 1, noise = NOTCH * IQR / sqrt(n), the
 half-width of a notched box plot's notch (McGill, Tukey and Larsen, 1978: two medians whose
@@ -213,6 +217,10 @@ def check_in_network(program: Program, records: Records, device: Device, path: s
     baseline = compile_program(program, threads=device.threads, records=Records(records.records, free.verdicts + pins))
     others = {r.workload.key for r in records} - {c.workload.key for c in chosen}
     steps = (_layer_steps(baseline, chosen, others, device.lanes), _layer_steps(tuned, chosen, others, device.lanes))
+    loose = {i for i in range(len(chosen)) if not (steps[0][i] and steps[1][i])}
+    if loose:  # a network runs the layer as another tuned workload: its whole contraction in both
+        steps = (_layer_steps(baseline, chosen, others, device.lanes, loose),
+                 _layer_steps(tuned, chosen, others, device.lanes, loose))
     for i, c in reversed(list(enumerate(chosen))):
         if not (steps[0][i] and steps[1][i]):
             report.skipped[str(c.workload)] = "no kernel of its layer found in both networks' timed steps"
@@ -295,12 +303,14 @@ EPILOGUE_PASSES = ops.ELEMENTWISE | {Op.FUSED_ELEMENTWISE}
 """Kernels that may run a contraction's epilogue as a separate pass over its output."""
 
 
-def _layer_steps(module, chosen: list[Candidate], others: set[str], lanes: int) -> list[list[int]]:
+def _layer_steps(module, chosen: list[Candidate], others: set[str], lanes: int,
+                 loose: frozenset[int] | set[int] = frozenset()) -> list[list[int]]:
     """Per candidate, the indices of `module`'s timed steps that run its layer (see the module
     docstring): a kernel of its workload; a kernel of its contraction (`geometry`) that is no
     workload in `others` (another layer of the same shapes, which `chosen` holds at most one of
-    per contraction); and the elementwise kernels that take their output (an epilogue run as a
-    separate pass)."""
+    per contraction), or any kernel of its contraction for the candidates in `loose` (those a
+    network runs only as another tuned workload); and the elementwise kernels that take their
+    output (an epilogue run as a separate pass)."""
     from frittata.backends.profile import samples
 
     keys = {c.workload.key: i for i, c in enumerate(chosen)}
@@ -314,7 +324,8 @@ def _layer_steps(module, chosen: list[Candidate], others: set[str], lanes: int) 
         info = infos[id(sample.term)]
         found = workload_of(info, lanes)
         key = None if found is None else found[0].key
-        index = keys.get(key) if key in keys else None if key in others else layers.get(_geometry(info))
+        layer = layers.get(_geometry(info))
+        index = layer if layer in loose else keys.get(key) if key in keys else None if key in others else layer
         if index is not None:
             producers[id(sample.term)] = index
             steps[index].append(i)

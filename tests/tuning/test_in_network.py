@@ -173,6 +173,27 @@ def test_a_layer_is_timed_by_its_own_kernels_not_by_another_workload_of_its_geom
     assert chosen == [two] and skipped == {str(first): "extraction did not choose it in the tuned network"}
 
 
+def test_a_layer_the_network_runs_only_as_another_tuned_workload_is_timed_by_its_contraction():
+    """One dense layer with ReLU: the module runs it fused (a tuned workload), so a candidate of its
+    bias-only workload has no step of its own; loose, its layer is the fused kernel."""
+    import frittata as ft
+    from frittata.tuning import host_device
+    from frittata.tuning.in_network import _layer_steps
+    from frittata.tuning.tuner import program_tasks
+
+    program = _dense_program(np.random.default_rng(0), relus=(True,))
+    device = host_device(1)
+    fused, plain = sorted((t.workload for t in program_tasks(program, device)),
+                          key=lambda w: -len(dict(w.attrs)["epilogue"]))
+    module = ft.compile(program, threads=1)
+    default = workload_of(infer_output(plain), device.lanes)[1]
+    candidate = Candidate(plain, default, default)
+    assert _layer_steps(module, [candidate], {fused.key}, device.lanes) == [[]]
+    (steps,) = _layer_steps(module, [candidate], {fused.key}, device.lanes, loose={0})
+    assert len(steps) == 1 and _layer_steps(module, [Candidate(fused, default, default)], {plain.key},
+                                            device.lanes) == [steps]
+
+
 def test_the_tuned_network_leaves_out_verdicts_on_the_candidates_layers_not_only_their_workloads():
     workload = conv_workload()
     attrs = tuple((k, (("clip", 0.0, 6.0),) if k == "epilogue" else v) for k, v in workload.attrs)
