@@ -218,6 +218,24 @@ def missing_features(features: str, target: Machine) -> set[str]:
     return set(f for f in features.split(",") if f.startswith("+")) - set(target.features.split(","))
 
 
+def not_here(machine: Machine) -> str | None:
+    """Why code compiled for `machine` cannot run on this host, or None when it can: the host
+    must have the same triple and every feature (+name) the code was compiled for (AVX-512 code
+    does not run on an AVX2 host)."""
+    here = host()
+    if machine.triple != here.triple:
+        return f"expected to run on a {machine.triple} machine, this one is {here.triple}"
+    missing = missing_features(machine.features, here)
+    if missing:
+        return f"expected a CPU with {sorted(missing)}, this one ({here.cpu}) lacks them"
+    return None
+
+
+def runs_here(machine: Machine) -> bool:
+    """Whether code compiled for `machine` runs on this host (see `not_here`)."""
+    return not_here(machine) is None
+
+
 def _check_features(features: str, target: Machine) -> None:
     missing = missing_features(features, target)
     if missing:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from frittata.backends import fileformat
-from frittata.backends.jit import BARRIER_WORDS, Engine, host, machine_of, units_of
+from frittata.backends.jit import BARRIER_WORDS, Engine, machine_of, not_here, units_of
 from frittata.backends.packing import ALIGN, aligned
 from frittata.backends.peak import host_peak
 from frittata.backends.profile import Profile, Timed, collect, samples
@@ -104,9 +104,9 @@ class Module(CompiledCode):
         self._checks: list = meta.get("checks", [])
         """[arena offset of a status record, op, what its indices address, indices shape] per
         kernel that checks run-time indices."""
-        if self.triple != host().triple:
-            raise DeployError(f"module: expected code for this machine ({host().triple}), got code for "
-                              f"{meta['triple']} (frittata.load gives a CrossModule for it)")
+        reason = not_here(machine_of(saved))
+        if reason is not None:
+            raise DeployError(f"module: {reason} (frittata.load gives a CrossModule for such code)")
         self._engine = Engine(units_of(saved), meta.get("cpu", ""), meta["features"])
         self._params = [a if a.ctypes.data % ALIGN == 0 else aligned_copy(a) for a in saved.params.values()]
         self._arena = aligned(max(self.peak_bytes, ALIGN))

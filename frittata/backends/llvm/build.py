@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from frittata.backends import fileformat
 from frittata.backends.cross import CrossModule
-from frittata.backends.jit import Machine, host, missing_features, saved_units
+from frittata.backends.jit import Machine, host, runs_here, saved_units
 from frittata.backends.kernel_cache import default_cache
 from frittata.backends.runtime import Module
 from frittata.errors import LoweringError
@@ -82,8 +82,7 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
     params = {name: plan.params[name] for name in emitted.params}
     derived = {name: plan.derived[name] for name in params if name in plan.derived}
     saved = fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params, derived)
-    runs_here = target.triple == host().triple and not missing_features(target.features, host())
-    mod = Module(saved) if runs_here else CrossModule(saved)
+    mod = Module(saved) if runs_here(target) else CrossModule(saved)
     mod.report["backend"] = {
         "target": f"{target.triple} {target.cpu} ({target.lanes} fp32 lanes)",
         "fast_paths": [s.term.op.value for s, is_fast in zip(plan.steps, fast) if is_fast],

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from frittata.backends import fileformat
 from frittata.backends.cross import CrossModule
-from frittata.backends.jit import Machine, host, machine_of
+from frittata.backends.jit import Machine, host, machine_of, runs_here
 from frittata.backends.runtime import SAVED_KIND, SERIAL_BELOW_SECONDS, Module
 from frittata.backends.target import Target
 
@@ -42,11 +42,9 @@ def build_native(program: Program, threads: int | None) -> Module | CrossModule:
 
 
 def load(saved: fileformat.Saved, threads: int | None) -> Module | CrossModule:
-    """A runnable module when the file's code is for this machine's architecture, else a
-    `CrossModule` (files without a triple are for this architecture)."""
-    if machine_of(saved).triple != host().triple:
-        return CrossModule(saved)
-    return Module(saved, threads)
+    """A runnable module when the file's code runs here (this architecture, and every CPU feature
+    it was compiled for), else a `CrossModule` (files without a triple are for this architecture)."""
+    return Module(saved, threads) if runs_here(machine_of(saved)) else CrossModule(saved)
 
 
 LLVM = Target("llvm", SAVED_KIND, schedule, cost_model, build_native, load)

@@ -15,6 +15,8 @@ import frittata as ft
 from frittata.backends.cross import CrossModule
 from frittata.backends.export import RUNTIME
 from frittata.backends.jit import BARRIER_WORDS, Machine, host
+from frittata.backends.llvm.build import build
+from frittata.backends.runtime import Module
 from frittata.errors import DeployError, FrittataError
 from frittata.terms import builders as T
 from frittata.terms import zoo
@@ -96,13 +98,34 @@ def test_c_api_checks_names_sizes_and_state(tmp_path):
 
 def test_cross_module_saves_loads_and_refuses_to_run_here(tmp_path):
     module = ft.compile(zoo.mlp(), target=AARCH64)
-    with pytest.raises(DeployError, match="expected to run on a aarch64-linux-gnu machine"):
+    elsewhere = f"expected to run on a aarch64-linux-gnu machine, this one is {host().triple}"
+    with pytest.raises(DeployError, match=elsewhere):
         module.run(**zoo.example_input(zoo.mlp()))
     module.save(tmp_path / "mlp.ftm")
     loaded = ft.load(tmp_path / "mlp.ftm")
     assert isinstance(loaded, CrossModule) and loaded.inputs == module.inputs
     with pytest.raises(DeployError, match="expected the C compiler 'no-such-cc'"):
         loaded.export_library(tmp_path / "mlp.so", cc="no-such-cc")
+
+
+FEATURES_SOME_HOSTS_LACK = ("avx512f", "avx512fp16", "amx-tile", "avx512vp2intersect", "sha512")
+
+
+def test_code_for_features_this_host_lacks_is_a_cross_module(tmp_path):
+    """Code for this triple with a CPU feature the host lacks (AVX-512 on an AVX2 machine) builds,
+    saves and loads as a `CrossModule` that names the feature, and never runs here."""
+    here = host()
+    lacking = next(f for f in FEATURES_SOME_HOSTS_LACK if f"+{f}" not in here.features.split(","))
+    program = zoo.mlp()
+    module = build(program, target=Machine(here.triple, here.cpu, f"{here.features},+{lacking}"))
+    assert isinstance(module, CrossModule)
+    with pytest.raises(DeployError, match=f"expected a CPU with \\['\\+{lacking}'\\]"):
+        module.run(**zoo.example_input(program))
+    module.save(tmp_path / "mlp.ftm")
+    loaded = ft.load(tmp_path / "mlp.ftm")
+    assert isinstance(loaded, CrossModule) and loaded.inputs == module.inputs
+    with pytest.raises(DeployError, match=lacking):
+        Module(module._saved)
 
 
 def test_target_strings():
