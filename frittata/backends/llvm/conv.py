@@ -13,7 +13,7 @@ The schedule (a `tiled_conv2d`'s own, or the default of `cpu_schedules.default_c
 gives the vector width, mr, NR, the channel block and the parallel (outermost) loop:
 
     for n:  pad (threads split channels); barrier
-            for (group, item) this thread takes (`Kernel.take`, group-major; items `_items`):
+            for (group, item) this thread takes (`Kernel.chunks`, group-major; items `_items`):
               "oc":    an output-channel block o0;  for c0 < C step cb:  for each pixel tile:  micro
               "pixel": `pixel_item_tiles` consecutive pixel tiles;
                        for c0 < C step cb:  for each tile of the item:  for each block o0:  micro
