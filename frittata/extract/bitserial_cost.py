@@ -38,12 +38,12 @@ blocks): 6.0-6.2 G/s on one Zen 3 core whose FMA peak (101.5 GFLOP/s) puts it at
 VPOPCNTQ_PAIRS_PER_CYCLE = 4.0
 """Word pairs per cycle with AVX512-VPOPCNTDQ: one VPOPCNTQ (8 pairs) a cycle on one port, its
 AND and add on the others, taken at half (an estimate: compiled here, never run on such a host)."""
-TABLE_EFFICIENCY = 0.73
+TABLE_EFFICIENCY = 0.75
 """The table kernel's one-plane pairs per second relative to the nibble kernel's pairs: A2W1 ran
-1.19-1.46x faster on it (median 1.45) than on the nibble kernel, whose pairs are twice as many
-(bipolar with the requantization, one Zen 3 core, CPU time, 9 rounds, load ~7.5: 128 -> 256 at
-56x56 1.19x, 256 -> 256 at 56x56 1.45x, 512 -> 512 at 28x28 1.46x; 2026-12, its tile of 2 pixels
-by TABLE_BLOCKS)."""
+1.39-1.54x faster on it (median 1.51) than on the nibble kernel, whose pairs are twice as many
+(bipolar with the requantization, one Zen 3 core, CPU time, 11 rounds, load ~5: 128 -> 256 at
+56x56 1.39x, 256 -> 256 at 56x56 1.54x, 512 -> 512 at 28x28 1.51x; 2026-12, its tile of
+TABLE_PIXELS by TABLE_BLOCKS)."""
 PAIR_TABLE_EFFICIENCY = 0.69
 """The one-plane table kernel's lookups (two pixels each) per second relative to the nibble
 kernel's pairs: A1W1 ran 1.29-1.50x faster on it (median 1.38), whose lookups are half as many

@@ -8,8 +8,8 @@ registers (at most MAX_BITSERIAL_BLOCKS and the channels' blocks, and fewer whil
 stream from L2: `streams_weights`); `llvm.ctpop` kernels BITSERIAL_PIXELS pixels by what is left of
 the registers over them; computed weights one channel a block. A convolution of one or two
 activation planes and one weight plane with the default schedule runs AVX2's activation-indexed
-table kernel instead (`uses_tables`: a fixed tile of 2 pixels by 2 blocks of 32 channels:
-`table_pixels`, `table_blocks`).
+table kernel instead (`uses_tables`: a fixed tile of 1 pixel by 2 blocks of 32 channels with two
+planes, a pixel pair by 2 blocks with one: `table_pixels`, `table_blocks`).
 """
 
 from __future__ import annotations
@@ -44,13 +44,16 @@ TABLE_SUM_LIMIT = 0xFFFF
 """The largest sum the table kernel's 16-bit counters hold."""
 TABLE_CHANNELS = 32
 """Output channels of one block of the table kernel: one byte counter each."""
-TABLE_PIXELS, TABLE_BLOCKS = 2, 2
-"""The table kernel's register block with two activation planes: 2 pixels by 2 blocks of 32
-channels (4 byte counters, 2 tables, beside the tile's 8 vectors of 16-bit sums). With 4 blocks
-LLVM held the weight vectors in registers and spilled them and the sums to the stack (about two
-stack moves a lookup). A2W1 bipolar with the requantization, one Zen 3 core, CPU time, in-process
-A/B, 9 rounds, load ~8: 4 -> 2 blocks 256 -> 256 at 56x56 1.20x faster, 512 -> 512 at 28x28 1.21x,
-128 -> 256 at 56x56 1.36x, 64 -> 128 at 112x112 1.46x; 3 blocks ran 0.82-0.88x the speed of 2."""
+TABLE_PIXELS, TABLE_BLOCKS = 1, 2
+"""The table kernel's register block with two activation planes: 1 pixel by 2 blocks of 32
+channels (2 byte counters and a table, beside the tile's 4 vectors of 16-bit sums; each weight
+vector serves one lookup, read as its memory operand). With 2 pixels LLVM held the weight vectors
+in registers for both pixels' lookups and spilled them (about two stack moves a lookup with 4
+blocks, one with 2). A2W1 bipolar with the requantization, one Zen 3 core, CPU time, in-process
+A/B, bit-exact, load 5-8: 2 x 4 -> 2 x 2 (9 rounds) 256 -> 256 at 56x56 1.20x faster, 512 -> 512
+at 28x28 1.21x, 128 -> 256 at 56x56 1.36x, 64 -> 128 at 112x112 1.46x; the W1A2 VGG-11-style
+network (11-15 rounds, three runs) 2 x 2 -> 1 x 2: 31.4 -> 28.6 ms, 47.9 -> 31.2, 38.3 -> 28.6;
+1 x 2 / 1 x 3 / 1 x 1: 35.0 / 43.2 / 36.7 ms, 1 x 4: 33.2 and 36.7 against 1 x 2's 28.6 and 31.2."""
 
 
 PAIR_TABLE_BLOCKS = 2
