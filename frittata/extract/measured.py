@@ -29,7 +29,10 @@ model says and the pass what the model says, so a large ratio alone made the unf
 cheaper. Every other e-node costs what the analytical model says. `source(info)` says which
 priced an e-node. A schedule other than the workload's default costs SWITCH_MARGIN more than its
 measurement, prediction or scaled price, so it replaces the default only where it was measured
-faster by more than the noise. A workload with a verdict (`records.Verdict`: its best schedule
+faster by more than the noise. A measured workload without a decided verdict runs its default
+(its other schedules cost PINNED_OUT), unless the records leave it free (`Records.free`: the
+in-network check's tuned compile): a schedule measured faster alone replaces the default only
+when a verdict kept it in place. A workload with a verdict (`records.Verdict`: its best schedule
 timed against its default inside the network) runs the schedule the verdict pins: its other
 schedules cost inf (PINNED_OUT), since a kernel measured faster alone can run slower in place,
 and so do tiled e-nodes of the same contraction with another schedule (an unfused variant)
@@ -85,6 +88,8 @@ class MeasuredCost:
     lanes: int
     learned: Predict | None = None
     times: dict[tuple[str, Schedule], float] = field(init=False)
+    tasks: set[str] = field(init=False)
+    """The keys of the workloads measured on `device`: without a verdict, they run their default."""
     pinned: dict[str, Schedule] = field(init=False)
     """Per workload key, the schedule its verdict pins (`Records.pinned`)."""
     pinned_layers: dict[tuple, Schedule] = field(init=False)
@@ -98,6 +103,7 @@ class MeasuredCost:
 
     def __post_init__(self) -> None:
         self.times = self.records.measured(self.device)
+        self.tasks = {key for key, _ in self.times}
         self.pinned = self.records.pinned(self.device)
         workloads = {r.workload.key: r.workload for r in self.records}
         self.pinned_layers = pinned_layers(self.records, self.device)
@@ -136,10 +142,14 @@ class MeasuredCost:
     def _pinned_out(self, info: NodeInfo, workload: Workload, schedule: Schedule) -> bool:
         """Whether a verdict pins another schedule: of this workload, or, for a tiled e-node, of
         any workload of the same contraction (its unfused variant must not run the loops the
-        verdict rejected, with the epilogue in a separate pass)."""
+        verdict rejected, with the epilogue in a separate pass); or, with no verdict, whether a
+        measured workload that is not free (`Records.free`) runs other than its default."""
         pinned = self.pinned.get(workload.key)
         if pinned is None and info.op in TILED_OPS:
             pinned = self.pinned_layers.get(info_geometry(info))
+        if pinned is None and workload.key in self.tasks and workload.key not in self.records.free:
+            default = workload_of(infer_output(workload), self.lanes)
+            return default is not None and default[1] != schedule
         return pinned is not None and pinned != schedule
 
     def seconds(self, info: NodeInfo) -> float:

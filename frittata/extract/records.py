@@ -20,7 +20,9 @@ a workload's best schedule against its default inside the compiled network (`Ver
 tuner's in-network check). A verdict pins the schedule its workload runs on its device:
 `Records.pinned` gives it, `Records.best` answers with it, and measured-cost extraction prices
 the workload's other schedules out. The latest verdict of a workload counts, among those whose
-pinned schedule has a successful record of the workload on the verdict's device.
+pinned schedule has a successful record of the workload on the verdict's device. A measured
+workload without a decided verdict runs its default schedule, however fast another measured
+alone, except in the in-network check's tuned compile, whose candidates are `Records.free`.
 """
 
 from __future__ import annotations
@@ -242,6 +244,10 @@ class Records:
 
     records: list[Record] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
+    free: frozenset[str] = frozenset()
+    """Workload keys whose measured schedules extraction may choose without a verdict (the
+    in-network check's tuned compile; never saved): any other measured workload runs the schedule
+    its decided verdict pins, else its default."""
 
     def __len__(self) -> int:
         return len(self.records)
@@ -285,6 +291,8 @@ class Records:
     def digest(self) -> str:
         """A hash of the content (what the compile cache keys a compile with records by)."""
         text = "".join(json.dumps(line, sort_keys=True) + "\n" for line in self._lines())
+        if self.free:
+            text += json.dumps(sorted(self.free))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def save(self, path: str | Path) -> None:

@@ -8,9 +8,10 @@ than the defaults they replaced, although measured faster alone (the 64 -> 384 1
 14x14: 126 -> 145 us), so tuning lost 3-4% against the untuned module.
 
 `check_in_network` compiles the program twice with the tuning records: "tuned", where
-extraction is free to choose each task's best schedule (the candidates; earlier verdicts on
-their workloads left out), and "baseline", where every candidate's workload is pinned to its
-default (the schedule it runs now: see `candidates`). It times both in turn, round after round,
+extraction is free to choose the candidates' best schedules (`Records.free`; earlier verdicts
+on their workloads left out; every other workload runs its pin or default), and "baseline",
+where every candidate's workload is pinned to its default (the schedule it runs now: see
+`candidates`). It times both in turn, round after round,
 and reads each kernel's time from the module's timed run (`Module.run_timed`: the compiled
 network with a time stamp between kernels), so each kernel runs after its real predecessor, on
 its real input, with its real threads. Rounds go in pairs, the baseline first in one and the
@@ -36,8 +37,9 @@ when gain + noise < MIN_GAIN, undecided otherwise. The check stops when every ca
 decided, the round budget is spent or the time limit passes, and says which. A decision is
 logged as a `Verdict`, which pins the schedule its workload runs (`Records.pinned`), and a
 candidate a verdict judged is not checked again; an undecided candidate (too few pairs, or a
-gain inside the noise) is not logged: it keeps the schedule it runs now and the next check
-offers it again.
+gain inside the noise) is not logged: it keeps the schedule it runs now (a compile with the
+records runs a measured workload's schedule other than its default or pin only where a decided
+verdict kept it: `extract.measured`) and the next check offers it again.
 """
 
 from __future__ import annotations
@@ -273,12 +275,15 @@ def _timeable(found: list[Candidate], running: set[tuple[str, Schedule]]) -> tup
 
 
 def unpinned(records: Records, found: Sequence[Candidate]) -> Records:
-    """`records` without the verdicts on the candidates' workloads or on any workload of the same
-    contraction (`layer_of`): else another workload's verdict of the same geometry would still
-    price the candidate out of the tuned network."""
+    """`records` with the candidates' workloads free (`Records.free`: extraction may choose their
+    fastest schedules without a verdict; every other workload runs its pin or default), without
+    the verdicts on the candidates' workloads or on any workload of the same contraction
+    (`layer_of`): else another workload's verdict of the same geometry would still price the
+    candidate out of the tuned network."""
     keys, layers = {c.workload.key for c in found}, {layer_of(c.workload) for c in found}
     return Records(records.records, [v for v in records.verdicts
-                                     if v.workload.key not in keys and layer_of(v.workload) not in layers])
+                                     if v.workload.key not in keys and layer_of(v.workload) not in layers],
+                   frozenset(keys))
 
 
 def _running(module, lanes: int) -> set[tuple[str, Schedule]]:

@@ -19,9 +19,12 @@ from frittata.tuning.tuner import program_tasks
 from tests.tuning.programs import conv_program, conv_schedule, conv_workload
 
 
-def _records(times: dict[tuple, float]) -> Records:
+def _records(times: dict[tuple, float], free: bool = True) -> Records:
+    """Records of the convolution's schedules; `free` leaves extraction free to choose among them
+    as the in-network check's tuned compile does (else it runs its verdict's pin or its default)."""
     device = host_device(1)
-    return Records([Record(conv_workload(), s, device.key, device.target(), t, None, 1.0) for s, t in times.items()])
+    return Records([Record(conv_workload(), s, device.key, device.target(), t, None, 1.0) for s, t in times.items()],
+                   free=frozenset({conv_workload().key}) if free else frozenset())
 
 
 def _kernel(module):
@@ -262,16 +265,47 @@ def test_a_layer_is_pinned_only_where_the_verdicts_on_its_workloads_agree():
 
 def test_a_kept_verdict_whose_schedule_was_never_measured_here_pins_nothing():
     """The verdict's schedule has no successful record on this device: the compile ignores it and
-    finishes with the workload's fastest measured schedule (best() does not drop the workload)."""
+    runs the workload's default, not its fastest measured schedule (no decided verdict kept that);
+    best() does not drop the workload."""
     from frittata.extract.records import Verdict, workload_of
 
     device = host_device(1)
     default = workload_of(infer_output(conv_workload()), device.lanes)[1]
     other, never = conv_schedule(2, 1, 8, parallel="pixel"), conv_schedule(4, 1, 16)
-    records = _records({s: 1e-4 for s in _proposed()} | {default: 5e-5, other: 4e-5})
+    records = _records({s: 1e-4 for s in _proposed()} | {default: 5e-5, other: 4e-5}, free=False)
     records.append(Record(conv_workload(), never, device.key, device.target(), None, "build failed: no", 1.5))
     records.append(Verdict(conv_workload(), device.key, never, default, True, 0.1, 0.01, 10, 2.0))
     assert records.pinned(device.key) == {} and records.best(device.key)[conv_workload().key].schedule == other
     module = ft.compile(conv_program(), threads=1, records=records, disable=["algorithm"])
-    kernel = _kernel(module)
-    assert kernel.op == Op.TILED_CONV2D and tuple(schedule_of(kernel).items()) == other
+    assert _running(module) == default
+
+
+def _running(module) -> tuple:
+    """The schedule the module's convolution runs (its default's when untiled)."""
+    from frittata.extract.cost import term_infos
+    from frittata.extract.records import workload_of
+
+    infos = dict((id(t), info) for t, info in term_infos(module.program))
+    found = workload_of(infos[id(_kernel(module))], host_device(1).lanes)
+    assert found is not None and found[0] == conv_workload()
+    return found[1]
+
+
+def test_a_schedule_measured_faster_alone_replaces_the_default_only_by_a_decided_kept_verdict():
+    """Without a verdict, or with one whose figures do not decide (an in-network check stopped
+    early), the compile runs the default although another schedule measured 5x faster alone; a
+    decided kept verdict runs that one. Before, extraction took the fastest measured alone."""
+    from frittata.extract.records import MIN_PAIRS, Verdict, workload_of
+
+    device = host_device(1)
+    default = workload_of(infer_output(conv_workload()), device.lanes)[1]
+    fast = conv_schedule(2, 1, 8, parallel="pixel")
+    times = {s: 1e-4 for s in _proposed()} | {default: 5e-5, fast: 1e-5}
+    undecided = Verdict(conv_workload(), device.key, fast, default, True, 0.1, 0.2, MIN_PAIRS, 2.0)
+    kept = replace(undecided, noise=0.01)
+    for verdicts, runs in (([], default), ([undecided], default), ([kept], fast)):
+        records = _records(times, free=False)
+        for verdict in verdicts:
+            records.append(verdict)
+        module = ft.compile(conv_program(), threads=1, records=records, disable=["algorithm"])
+        assert _running(module) == runs, verdicts

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import frittata as ft
 from frittata import terms as T
-from frittata.extract.records import Record, Records, Workload, infer_output, workload_of
+from frittata.extract.records import MIN_PAIRS, Record, Records, Verdict, Workload, infer_output, workload_of
 from frittata.terms.tiled import KEYS, MAX_DEPTHWISE_ROWS, MAX_VECTORS, schedule_of, tiled_conv2d
 from frittata.tuning.device import host_device
 from frittata.tuning.tasks import DEPTHWISE_ROWS, generated_space, with_every_axis
@@ -123,13 +123,14 @@ def test_extraction_runs_a_measured_wide_pointwise_tile_and_a_measured_split_axi
     """Each task's proposed schedules logged at the model's price and one new candidate at a fifth
     of it: the stem's default blocks split over the other axis, and the pointwise layer's direct
     tile of MAX_VECTORS vectors of its 49 pixels (no row of 7 offered one; the pixel GEMM is its
-    default). The log loads back as the same records, and the module compiled with it runs both
-    candidates and equals the interpreter."""
+    default). The log loads back as the same records, and the module compiled with it (a kept
+    verdict on each) runs both candidates and equals the interpreter."""
     program = stem_then_pointwise()
     device = host_device(1)
     lanes = device.lanes
-    tasks = {task.workload.operands[1][0][2:]: task for task in program_tasks(program, device)
-             if task.workload.operands[1][0][2:] in ((3, 3), (1, 1)) and dict(task.workload.attrs)["epilogue"]}
+    weights = {(16, 3, 3, 3): (3, 3), (12, 16, 1, 1): (1, 1)}  # not the stem's im2col form (27 -> 16 1x1)
+    tasks = {weights[task.workload.operands[1][0]]: task for task in program_tasks(program, device)
+             if task.workload.operands[1][0] in weights and dict(task.workload.attrs)["epilogue"]}
     default = workload_of(infer_output(tasks[3, 3].workload), lanes)[1]
     chosen = {(3, 3): with_every_axis(default)[1],
               (1, 1): next(s for s in _direct(generated_space(tasks[1, 1].workload, lanes))
@@ -140,6 +141,8 @@ def test_extraction_runs_a_measured_wide_pointwise_tile_and_a_measured_split_axi
         times = {s: task.model_seconds for s in task.proposed} | {chosen[kernel]: task.model_seconds / 5}
         for schedule, seconds in times.items():
             log.append(Record(task.workload, schedule, device.key, device.target(), seconds, None, 1.0))
+        untuned = workload_of(infer_output(task.workload), lanes)[1]  # a kept verdict lets it run
+        log.append(Verdict(task.workload, device.key, chosen[kernel], untuned, True, 0.1, 0.01, MIN_PAIRS, 2.0))
     log.save(tmp_path / "log.jsonl")
     assert Records.load(tmp_path / "log.jsonl").records == log.records
     module = ft.compile(program, threads=1, records=tmp_path / "log.jsonl")
