@@ -2,9 +2,9 @@
 
 A task is one workload (`extract.records.Workload`: a fused contraction with its operand types,
 constant operands and attributes); identical layers are one task. Its candidates are the
-schedules the e-graph already holds for it (the default schedule of the untiled e-node and the
-rows of the tiling rules' table), those with the other parallel split axis, then the
-register-blocked space of the host:
+schedules the e-graph already holds for it of the target's vector width (the default schedule
+of the untiled e-node and the rows of the tiling rules' table), those with the other parallel
+split axis, then the register-blocked space of the host:
 
   convolution  vec = host lanes; NV = 1..MAX_VECTORS vectors of output pixels (no more than the
                kernel's pixel row needs: a pointwise convolution's row is the whole OH x OW image,
@@ -85,7 +85,8 @@ class Task:
 
 def tasks_of(data: EGraphData, lanes: int, model: CpuModel | None = None) -> list[Task]:
     """The tasks of a saturated e-graph, costliest first (model seconds of the default schedule
-    times the number of e-nodes of the workload)."""
+    times the number of e-nodes of the workload); the proposed schedules are those of the
+    target's vector `lanes` (`of_lanes`)."""
     model = model or CpuModel.for_host()
     constant = constant_classes(data)
     found: dict[str, tuple[Workload, dict[Schedule, None], list[int]]] = {}
@@ -95,7 +96,8 @@ def tasks_of(data: EGraphData, lanes: int, model: CpuModel | None = None) -> lis
             continue
         workload, schedule = known
         entry = found.setdefault(workload.key, (workload, {}, []))
-        entry[1][schedule] = None
+        if of_lanes(schedule, lanes):
+            entry[1][schedule] = None
         if enode.op.value == workload.op:
             entry[2].append(enode.eclass)
     tasks = []
@@ -104,6 +106,13 @@ def tasks_of(data: EGraphData, lanes: int, model: CpuModel | None = None) -> lis
         tasks.append(Task(workload, tuple(schedules), max(1, len(set(classes))),
                           work(info, model.transcendental_flops, lanes).flops, model.node_cost(info)))
     return sorted(tasks, key=lambda t: (-t.model_seconds * t.count, t.workload.key))
+
+
+def of_lanes(schedule: Schedule, lanes: int) -> bool:
+    """Whether `schedule` runs vectors of the target's `lanes` (a schedule with no vector width,
+    bit-serial, does). The tiling rules propose rows of both ISAs' widths (8 and 16 fp32 lanes):
+    tuned on an AVX2 host the 16-lane ones cost trials and never run there."""
+    return dict(schedule).get("vec", lanes) == lanes
 
 
 def generated_space(workload: Workload, lanes: int) -> list[Schedule]:

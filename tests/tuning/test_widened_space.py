@@ -8,6 +8,7 @@ extraction runs when it is measured fastest."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -151,3 +152,23 @@ def test_extraction_runs_a_measured_wide_pointwise_tile_and_a_measured_split_axi
     assert {t.args[1].shape[2:]: tuple(schedule_of(t).items()) for t in kernels} == chosen
     x = rand(program.inputs["x"].shape, seed=3)
     np.testing.assert_allclose(module.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_a_task_proposes_only_schedules_of_its_targets_vector_width(isa):
+    """The tiling rules propose 8- and 16-lane rows on either ISA; tuning for a target (forced
+    through its LLVM target string) measures only its own width (before, an AVX2 host measured
+    the 16-lane ones too)."""
+    from frittata.backends.registry import get_target
+    from frittata.rewrites import saturate
+    from frittata.tuning.tasks import tasks_of
+    from tests.extract.test_schedule_cost import TARGETS
+    from tests.tuning.programs import conv_program
+
+    target = get_target(TARGETS[isa])
+    lanes = target.cost_model().vector_lanes
+    assert lanes == {"avx2": 8, "avx512": 16}[isa]
+    data, _ = saturate(conv_program(), schedule=target.schedule(), params=target.rule_params())
+    for task in tasks_of(data, lanes):
+        assert {dict(s)["vec"] for s in task.proposed} == {lanes}, task
+        assert {dict(s)["vec"] for s in task.space(lanes)} == {lanes}, task
