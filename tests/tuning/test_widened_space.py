@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 import frittata as ft
 from frittata import terms as T
 from frittata.extract.records import MIN_PAIRS, Record, Records, Verdict, Workload, infer_output, workload_of
-from frittata.terms.tiled import KEYS, MAX_DEPTHWISE_ROWS, MAX_VECTORS, schedule_of, tiled_conv2d
+from frittata.terms.tiled import KEYS, MAX_VECTORS, schedule_of, tiled_conv2d
 from frittata.tuning.device import host_device
-from frittata.tuning.tasks import DEPTHWISE_ROWS, generated_space, with_every_axis
+from frittata.tuning.tasks import generated_space, with_every_axis
 from frittata.tuning.tuner import program_tasks
 from tests.backends.llvm.helpers import check_on, rand, targets
 from tests.conftest import compiling
@@ -58,10 +58,10 @@ def test_a_pointwise_convolution_offers_pixel_tiles_as_wide_as_its_image():
     assert {dict(s)["ow_block"] for s in _direct(generated_space(three, lanes))} == {lanes}
 
 
-def test_every_blocking_is_offered_with_both_parallel_split_axes_and_depthwise_with_every_row_count():
+def test_every_blocking_is_offered_with_both_parallel_split_axes_and_the_defaults_twin_first():
     """The stem's space: every direct-kernel blocking (the proposed ones, whose channel blocks the
-    generated space need not hold, included) with each split axis; the default's twin is measured
-    with the proposed schedules, before any search."""
+    generated space need not hold, included) with each split axis; the tuner's random search
+    picks the proposed schedules and the default's twin before any other schedule."""
     lanes = host_device(1).lanes
     task = _first_task(stem_program())
     space = task.space(lanes)
@@ -72,8 +72,36 @@ def test_every_blocking_is_offered_with_both_parallel_split_axes_and_depthwise_w
     default = workload_of(infer_output(task.workload), lanes)[1]
     twin = with_every_axis(default)[1]
     assert dict(twin)["parallel"] != dict(default)["parallel"] and twin in space
-    assert task.first(lanes) == tuple(dict.fromkeys(task.proposed + (twin,)))
-    assert DEPTHWISE_ROWS == tuple(range(1, MAX_DEPTHWISE_ROWS + 1))
+    first = set(task.proposed) | {twin}
+    assert _picked_before_others(task, space, first, batch=3) == first
+
+
+def _picked_before_others(task, space: tuple, first: set, batch: int) -> set:
+    """The first len(`first`) schedules the tuner's random search (`_Session._pick`) picks,
+    batch after batch, from the unmeasured `space` (shuffled)."""
+    import random
+
+    from frittata.tuning.tuner import TaskReport, TuneReport, _Session
+
+    device = host_device(1)
+    report = TuneReport(device, [TaskReport(task)], Records())
+    session = _Session(report, None, None, "random", batch, None, 0.0, None, 0, device, False)  # type: ignore[arg-type]
+    left, picked = random.Random(1).sample(space, len(space)), []
+    while left and len(picked) < len(first):
+        picked += session._pick(task, left, batch)
+        left = [s for s in left if s not in picked]
+    return set(picked[:len(first)])
+
+
+def test_a_seven_row_depthwise_task_offers_tiles_of_five_and_seven_rows():
+    """13x13 in, 5x5 stride 2: 7 output rows, which tiles of 5 and 7 rows fit (the space used to
+    stop at 4 and 6)."""
+    from tests.tuning.test_depthwise_tuning import _task, depthwise_program
+
+    task = _task(depthwise_program())
+    assert task.workload.operands[0][0][2] == 13
+    rows = {dict(s)["oh_block"] for s in generated_space(task.workload, host_device(1).lanes)}
+    assert {5, 7} <= rows and max(rows) == 7
 
 
 @st.composite
