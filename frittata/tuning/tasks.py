@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from frittata.extract.cpu_model import CpuModel
@@ -62,6 +63,8 @@ class Task:
     count: int
     flops: float
     model_seconds: float
+    default: Schedule | None = None
+    """The untiled kernel's schedule for the target's lanes (None where it has none)."""
 
     def space(self, lanes: int) -> tuple[Schedule, ...]:
         """Every candidate schedule, the proposed ones first, each once, then each proposed one
@@ -72,11 +75,11 @@ class Task:
         seen.update(dict.fromkeys(generated_space(self.workload, lanes)))
         return tuple(seen)
 
-    def first(self, lanes: int) -> tuple[Schedule, ...]:
+    @cached_property
+    def first(self) -> tuple[Schedule, ...]:
         """The schedules measured before any search picks: the proposed ones, then the untiled
         kernel's default with the other parallel split axis (`with_every_axis`)."""
-        default = workload_of(infer_output(self.workload), lanes)
-        twins = with_every_axis(default[1])[1:] if default is not None else []
+        twins = with_every_axis(self.default)[1:] if self.default is not None else []
         return tuple(dict.fromkeys(self.proposed + tuple(twins)))
 
     def __str__(self) -> str:
@@ -103,8 +106,10 @@ def tasks_of(data: EGraphData, lanes: int, model: CpuModel | None = None) -> lis
     tasks = []
     for workload, schedules, classes in found.values():
         info = infer_output(workload)
+        default = workload_of(info, lanes)
         tasks.append(Task(workload, tuple(schedules), max(1, len(set(classes))),
-                          work(info, model.transcendental_flops, lanes).flops, model.node_cost(info)))
+                          work(info, model.transcendental_flops, lanes).flops, model.node_cost(info),
+                          None if default is None else default[1]))
     return sorted(tasks, key=lambda t: (-t.model_seconds * t.count, t.workload.key))
 
 

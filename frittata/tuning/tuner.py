@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from frittata.errors import TuningError
-from frittata.extract.records import Record, Records, Schedule, infer_output, workload_of
+from frittata.extract.records import Record, Records, Schedule, workload_of
 from frittata.terms.program import Program
 from frittata.tuning.device import Device, host_device
 from frittata.tuning.in_network import TIME_LIMIT, NetworkCheck, check_in_network
@@ -235,11 +235,10 @@ class _Session:
         """Measure the task's best and default schedules once more, if they differ and both were
         measured (see the module docstring)."""
         task, key = tr.task, tr.task.workload.key
-        default = workload_of(infer_output(task.workload), self.device.lanes)
-        times = self.report.records.measured(self.device.key)
-        if default is None or tr.best_schedule in (None, default[1]) or (key, default[1]) not in times:
+        default, times = task.default, self.report.records.measured(self.device.key)
+        if default is None or tr.best_schedule in (None, default) or (key, default) not in times:
             return
-        schedules = [tr.best_schedule, default[1]]
+        schedules = [tr.best_schedule, default]
         reference = reference_output(task.workload, 0)
         jobs = [Job(task.workload, s, self.device.threads, reference) for s in schedules]
         for schedule, result in zip(schedules, self.runner.run(jobs)):
@@ -248,8 +247,7 @@ class _Session:
             tr.confirmed += result.error is None
 
     def _pick(self, task: Task, left: list[Schedule], n: int) -> list[Schedule]:
-        first = task.first(self.device.lanes)
-        proposed = [s for s in left if s in first]
+        proposed = [s for s in left if s in task.first]
         if proposed:
             return proposed[:n]
         if self.search == "random" or len(left) <= n:
