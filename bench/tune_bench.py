@@ -65,8 +65,7 @@ def load_model(name: str, out: Path) -> tuple[ft.Program, dict[str, np.ndarray]]
         return program, inputs_of(program)
     import onnx
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.models.torchvision_export import export  # needs torch and torchvision
+    from frittata.terms.torchvision_export import export  # needs torch and torchvision
 
     path, sample = export(name, 224, out)
     return ft.from_onnx(onnx.load(str(path))), {"x": sample}
@@ -100,39 +99,31 @@ def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int, pr
               f"measured, tuning {tune_s:.0f} s)", flush=True)
     if bound_trials:
         ft.tune(program, trials=bound_trials, records=records, threads=threads, confirm=False)
-        untuned_s, best_s, measured_kernels, kernels = best_alone_bound(program, Records.load(records), threads)
+        untuned_s, best_s, measured_kernels, kernels = best_alone_bound(untuned, Records.load(records), threads)
         print(f"{name:14s} best alone: the untuned module's {kernels} schedulable kernels ({measured_kernels} with "
               f"both times measured) take {untuned_s * 1e3:.3f} ms with their untuned schedules, "
               f"{best_s * 1e3:.3f} ms with each task's best: at most {untuned_s / best_s:.3f}x "
               f"({len(Records.load(records))} records)", flush=True)
 
 
-def best_alone_bound(program: ft.Program, records: Records, threads: int) -> tuple[float, float, int, int]:
+def best_alone_bound(untuned: ft.Module, records: Records, threads: int) -> tuple[float, float, int, int]:
     """What the best schedules could gain at most: the sums, over the schedulable kernels the
-    untuned module runs (the analytical extraction's, each layer once), of the median measured
-    time of its untuned schedule and of its task's best median (kernels with both measured), the
-    count of those kernels, and of all of them."""
-    from frittata.backends.registry import get_target
-    from frittata.extract import extract
-    from frittata.extract.measured import enode_info
-    from frittata.extract.problem import chosen_nodes, constant_classes
+    untuned module runs (its own program's terms), of the median measured time of its untuned
+    schedule and of its task's best median (kernels with both measured), the count of those
+    kernels, and of all of them."""
+    from frittata.extract.cost import term_infos
     from frittata.extract.records import workload_of
-    from frittata.rewrites import saturate
     from frittata.tuning.device import host_device
 
     device = host_device(threads)
-    target = get_target("llvm")
-    data, _ = saturate(program, schedule=target.schedule(), params=target.rule_params())
-    choice, _ = extract(data, target.cost_model(), method="greedy")
-    constant = constant_classes(data)
     times = records.measured(device.key)
     best: dict[str, float] = {}
     for (key, _), seconds in times.items():
         best[key] = min(best.get(key, np.inf), seconds)
     untuned_s = best_s = 0.0
     measured = kernels = 0
-    for n in chosen_nodes(data, choice):
-        found = workload_of(enode_info(data, data.nodes[n], constant), device.lanes)
+    for _, info in term_infos(untuned.program):
+        found = workload_of(info, device.lanes)
         if found is None:
             continue
         kernels += 1
