@@ -156,6 +156,15 @@ def test_edge_data_lies_in_one_tenth_at_an_end_of_the_range(dtype, low, high, rn
     assert set(edge_array(TensorType((64,), "int32"), rng, "index").tolist()) <= {-1, 0}
 
 
+def test_positive_integer_data_starts_at_one(rng):
+    """A positive integer operand takes every value from 1 (the smallest positive, where a
+    divisor or an exponent is the identity) to the top of its range."""
+    from frittata.rewrites.instances import random_array
+
+    data = random_array(TensorType((4096,), "uint8"), rng, "positive")
+    assert data.min() == 1 and data.max() == 255
+
+
 def _stepped(nearest: bool, step: int):
     """A runner whose conv kernel truncates one element to `step` below the interpreter's: the
     one whose float (before the epilogue's last step, a cast) is nearest an integer (what

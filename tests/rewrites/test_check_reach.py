@@ -35,6 +35,9 @@ CASES = [  # file, rule, old, new, what the failure says
     ("tensorize_vta.rules", "tensorize-vta-dense", " (vta-epilogue ?e)", "", ""),  # clip past 16 bits
     ("lowbit.rules", "lower-bitserial-conv2d", ":encoding ?e :out", ':encoding "bipolar" :out', "counterexample"),
     ("lowbit.rules", "lower-bitserial-dense", ":bits (bit-width ?hi)", ":bits 1", "counterexample"),  # hi = 6
+    # a [1 1 1 1] bias (a depthwise or one-tap weight's dim 1 is 1) the right side reshapes to [O]
+    ("fusion.rules", "fuse-conv2d-bias", "[1 (dim ?w 0) 1 1]", "[1 (dim ?w 1) 1 1]", "ill-typed"),
+    ("lowbit.rules", "fuse-bitserial-conv2d-bias", "[1 (dim ?w 0) 1 1]", "[1 (dim ?w 1) 1 1]", "ill-typed"),
 ]
 
 

@@ -37,6 +37,7 @@ def test_bidirectional_rule_has_a_reverse():
     ("(family f)\n(rule r (neg ?x) => ?y)", "2:21", "not bound"),
     ("(family f)\n(rule r\n  (transpose ?x :perm ?p) => ?x\n  :if (bogus ?p))", "4:7", "guard predicate"),
     ("(family f)\n(rule r (transpose ?x :prem ?p) => ?x)", "2:23", "attribute"),
+    ("(family f)\n(rule r (clip ?x :lo ?l ?hi ?h) => ?x)", "2:25", "attribute among ('lo', 'hi'), got ?hi"),
     ("(family f)\n(rule r (neg ?x) => (transpose ?x))", "2:21", "every attribute"),
     ("(family f)\n(rule r (neg ?x ?y) => ?x)", "2:9", "operands"),
     ("(family f)\n(rule r (neg ?x) => ?x)\n(rule r (abs ?x) => ?x)", "3:1", "unique"),

@@ -54,3 +54,27 @@ def test_tiled_dense_is_a_tiled_dense_node_of_the_fused_type():
     term = tb.tiled_dense(x, w, b, schedule=schedule)
     assert term.op == Op.TILED_DENSE and term.type == tb.fused_dense(x, w, b).type
     assert term.attr("schedule") == schedule
+
+
+@pytest.mark.parametrize("bounds", [("lo", "hi"), ("", "hi")])
+def test_clip_with_bounds_given_at_run_time(rng, bounds):
+    # bounds that are graph inputs (not constants) import as maximum / minimum
+    values = {"lo": np.array(-0.3, np.float32), "hi": np.array(0.4, np.float32)}
+    inputs = {"x": _f32(rng, 3, 4)} | {n: values[n] for n in bounds if n}
+    assert_matches_ort(one_node_model(helper.make_node("Clip", ["x", *bounds], ["y"]), inputs), inputs)
+
+
+def test_a_scalar_target_cuts_bit_serial_blocks_of_one_channel():
+    # one fp32 lane: a block is one channel (lanes // 2 is 0), so 2 output channels are 2 blocks
+    from frittata.terms.bitserial_schedules import bitserial_schedule
+    from frittata.terms.dtypes import TensorType
+
+    x, w = TensorType((1, 8, 8, 1, 1), "int64"), TensorType((2, 3, 3, 1, 1), "int64")
+    assert bitserial_schedule(Op.BITSERIAL_CONV2D, (), x, w, True, 1)["blocks"] == 2
+
+
+def test_inlining_a_malformed_expression_names_what_it_expected():
+    from frittata.terms.fused import inline
+
+    with pytest.raises(ft.FrittataError, match="a normalized expression"):
+        inline(("neg", 3.0), 0, ("arg", 0))
