@@ -78,3 +78,15 @@ def test_inlining_a_malformed_expression_names_what_it_expected():
 
     with pytest.raises(ft.FrittataError, match="a normalized expression"):
         inline(("neg", 3.0), 0, ("arg", 0))
+
+
+def test_depthwise_and_pixel_gemm_schedules_say_what_they_expected_and_got():
+    x = tb.var("x", (1, 8, 9, 9))
+    w, b = tb.param("w", np.zeros((8, 1, 3, 3), np.float32)), tb.param("b", np.zeros(8, np.float32))
+    depthwise = (("vec", 6), ("oh_block", 4), ("oh_tail", 3), ("ow_block", 8), ("ow_tail", 7), ("parallel", "channel"))
+    with pytest.raises(ft.FrittataError, match=r"tiled_conv2d: expected a vector width in \(4, 8, 16\), got 6"):
+        tb.tiled_conv2d(x, w, b, groups=8, schedule=depthwise)
+    v, c = tb.param("v", np.zeros((20, 8, 1, 1), np.float32)), tb.param("c", np.zeros(20, np.float32))
+    pixel_gemm = (("vec", 8), ("m_block", 4), ("m_tail", 1), ("n_block", 12), ("n_tail", 8), ("parallel", "n"))
+    with pytest.raises(ft.FrittataError, match="tiled_conv2d: expected n_block a multiple of vec = 8.*got 12"):
+        tb.tiled_conv2d(x, v, c, schedule=pixel_gemm)
