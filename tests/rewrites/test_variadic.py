@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from frittata.errors import RewriteError
 from frittata.rewrites import check_rule, original_choice, parse_rules, saturate, smallest_choice
 from frittata.rewrites.egraph import EGraphHandle
+from frittata.rewrites.sequences import draw_instance
 from frittata.terms import Program, concat, relu, var
 from frittata.terms.ops import Op
 
@@ -71,6 +73,14 @@ def test_the_checker_draws_sequence_lengths():
     for rule in parse_rules(FLATTEN, family="user"):
         result = check_rule(rule)
         assert result.passed and result.tried == 12, result.line()
+
+
+def test_a_drawn_instance_fits_both_sides():
+    """concat takes any operand count and add two: only a length of 2 is an instance of both."""
+    (rule,) = parse_rules("(rule r (concat ?xs... :axis 0) => (add ?xs...))", family="user")
+    rng = np.random.default_rng(0)
+    drawn = [draw_instance(rule, rng) for _ in range(30)]
+    assert {len(d.lhs.args) for d in drawn if d is not None} == {2}
 
 
 @pytest.mark.parametrize("text, message", [
