@@ -81,3 +81,10 @@ def test_check_rules_false_trusts_the_rules_unchecked(cache):
     assert "check-rules" not in module.report["stages"]
     assert module.report["stages"]["saturate"]["fired"].get("bad", 0) >= 1  # applied: the user's word
     assert not cache.exists()
+
+
+def test_a_cache_that_cannot_be_written_warns_and_the_rule_still_passes(tmp_path):
+    blocked = tmp_path / "checked-rules"
+    blocked.write_text("a file where the cache folder should be")
+    with pytest.warns(UserWarning, match=r"cannot write the cache entry .*checked again next time"):
+        assert check_user_rules([SOUND], cache=blocked).summary() == {"checked": 1, "remembered": 0}
