@@ -56,13 +56,6 @@ def test_tiled_dense_is_a_tiled_dense_node_of_the_fused_type():
     assert term.attr("schedule") == schedule
 
 
-@pytest.mark.parametrize("bounds", [("lo", "hi"), ("", "hi")])
-def test_clip_with_bounds_given_at_run_time(rng, bounds):
-    # bounds that are graph inputs (not constants) import as maximum / minimum
-    values = {"lo": np.array(-0.3, np.float32), "hi": np.array(0.4, np.float32)}
-    inputs = {"x": _f32(rng, 3, 4)} | {n: values[n] for n in bounds if n}
-    assert_matches_ort(one_node_model(helper.make_node("Clip", ["x", *bounds], ["y"]), inputs), inputs)
-
 
 def test_a_scalar_target_cuts_bit_serial_blocks_of_one_channel():
     # one fp32 lane: a block is one channel (lanes // 2 is 0), so 2 output channels are 2 blocks
