@@ -56,7 +56,6 @@ def test_tiled_dense_is_a_tiled_dense_node_of_the_fused_type():
     assert term.attr("schedule") == schedule
 
 
-
 def test_a_scalar_target_cuts_bit_serial_blocks_of_one_channel():
     # one fp32 lane: a block is one channel (lanes // 2 is 0), so 2 output channels are 2 blocks
     from frittata.terms.bitserial_schedules import bitserial_schedule
