@@ -47,13 +47,11 @@ TABLE_CHANNELS = 32
 TABLE_PIXELS, TABLE_BLOCKS = 1, 2
 """The table kernel's register block with two activation planes: 1 pixel by 2 blocks of 32
 channels (2 byte counters and a table, beside the tile's 4 vectors of 16-bit sums; each weight
-vector serves one lookup, read as its memory operand). With 2 pixels LLVM held the weight vectors
-in registers for both pixels' lookups and spilled them (about two stack moves a lookup with 4
-blocks, one with 2). A2W1 bipolar with the requantization, one Zen 3 core, CPU time, in-process
-A/B, bit-exact, load 5-8: 2 x 4 -> 2 x 2 (9 rounds) 256 -> 256 at 56x56 1.20x faster, 512 -> 512
-at 28x28 1.21x, 128 -> 256 at 56x56 1.36x, 64 -> 128 at 112x112 1.46x; the W1A2 VGG-11-style
-network (11-15 rounds, three runs) 2 x 2 -> 1 x 2: 31.4 -> 28.6 ms, 47.9 -> 31.2, 38.3 -> 28.6;
-1 x 2 / 1 x 3 / 1 x 1: 35.0 / 43.2 / 36.7 ms, 1 x 4: 33.2 and 36.7 against 1 x 2's 28.6 and 31.2."""
+vector serves one lookup, read as its memory operand). With 2 pixels LLVM holds each weight
+vector in a register for both pixels' lookups and spills some (about two stack moves a lookup
+with 4 blocks). The W1A2 VGG-11-style network, one Zen 3 core, CPU time, modules compiled and
+saved, then loaded in one process and run in alternating rounds (15 and 25 rounds, load 4-5,
+bit-exact): 2 x 4 37.8 / 41.1 ms, 2 x 2 36.4 / 39.9, 1 x 2 37.4 / 37.1."""
 
 
 PAIR_TABLE_BLOCKS = 2
