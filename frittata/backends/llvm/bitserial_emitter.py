@@ -442,10 +442,10 @@ class Emitter:
 
     @property
     def lanes_type(self) -> ir.VectorType:
-        """The lanes the sums are corrected in: int32 when the epilogue requantizes them in int32
-        or the output has at most 32 bits (exact: both wrap modulo 2^32), else int64."""
-        narrow = self.epilogue is not None or self.out_type.width <= 32
-        return ir.VectorType(I32 if narrow else I64, self.g.v)
+        """The lanes the sums are corrected in: int32 when the output has at most 32 bits (exact:
+        the correction wraps modulo 2^32 either way; a bias or an epilogue implies int32 out),
+        else int64."""
+        return ir.VectorType(I32 if self.out_type.width <= 32 else I64, self.g.v)
 
     def sums(self, slot, lanes: ir.VectorType) -> ir.Value:
         """A block's accumulated sums as a vector of V `lanes` (the int64 sums truncated)."""
@@ -453,16 +453,18 @@ class Emitter:
         return self.k.b.trunc(acc, lanes) if lanes.element.width < 64 else acc
 
     def requantize(self, acc: ir.Value, block: ir.Value) -> ir.Value:
-        """The epilogue on channel block `block`'s sums (a vector of V int64): as int32, plus
-        the bias, then each step (a cast wraps to its dtype and extends back to int32)."""
+        """The epilogue on channel block `block`'s sums (a vector of V int32, `lanes_type` of an
+        int32 output): plus the bias, then each step (a cast wraps to its dtype and extends back
+        to int32)."""
         g, b, epilogue = self.g, self.k.b, self.epilogue
         assert epilogue is not None
         vec = ir.VectorType(I32, g.v)
+        assert acc.type == vec, f"requantize: expected int32 sums {vec}, got {acc.type}"
 
         def splat_int(n: int) -> ir.Constant:
             return ir.Constant(vec, [n] * g.v)
 
-        value = b.trunc(acc, vec) if acc.type.element.width > 32 else acc
+        value = acc
         if isinstance(epilogue.bias, View):
             last = i64(g.o - 1)
             for v in range(g.v):
