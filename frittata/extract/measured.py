@@ -88,8 +88,12 @@ class MeasuredCost:
     lanes: int
     learned: Predict | None = None
     times: dict[tuple[str, Schedule], float] = field(init=False)
-    tasks: set[str] = field(init=False)
-    """The keys of the workloads measured on `device`: without a verdict, they run their default."""
+    held: set[str] = field(init=False)
+    """The keys of the workloads measured on `device` that the records do not leave free: without
+    a verdict, they run their default schedule."""
+    held_layers: set[tuple] = field(init=False)
+    """The contraction `geometry` of each held workload: a variant of the same loops that was
+    never measured (unfused, another epilogue) runs its default too."""
     pinned: dict[str, Schedule] = field(init=False)
     """Per workload key, the schedule its verdict pins (`Records.pinned`)."""
     pinned_layers: dict[tuple, Schedule] = field(init=False)
@@ -103,9 +107,10 @@ class MeasuredCost:
 
     def __post_init__(self) -> None:
         self.times = self.records.measured(self.device)
-        self.tasks = {key for key, _ in self.times}
         self.pinned = self.records.pinned(self.device)
         workloads = {r.workload.key: r.workload for r in self.records}
+        self.held = {key for key, _ in self.times} - self.records.free
+        self.held_layers = {layer_of(workloads[key]) for key in self.held}
         self.pinned_layers = pinned_layers(self.records, self.device)
         layers: dict[tuple, list[float]] = {}
         loops: dict[tuple, list[float]] = {}
@@ -143,14 +148,20 @@ class MeasuredCost:
         """Whether a verdict pins another schedule: of this workload, or, for a tiled e-node, of
         any workload of the same contraction (its unfused variant must not run the loops the
         verdict rejected, with the epilogue in a separate pass); or, with no verdict, whether a
-        measured workload that is not free (`Records.free`) runs other than its default."""
+        held workload (measured, not `Records.free`), or a tiled variant of a held workload's
+        loops, runs other than its default."""
+        tiled = info.op in TILED_OPS
         pinned = self.pinned.get(workload.key)
-        if pinned is None and info.op in TILED_OPS:
+        if pinned is None and tiled:
             pinned = self.pinned_layers.get(info_geometry(info))
-        if pinned is None and workload.key in self.tasks and workload.key not in self.records.free:
-            default = workload_of(infer_output(workload), self.lanes)
-            return default is not None and default[1] != schedule
-        return pinned is not None and pinned != schedule
+        if pinned is not None:
+            return pinned != schedule
+        held = workload.key in self.held or (
+            workload.key not in self.records.free and tiled and info_geometry(info) in self.held_layers)
+        if not held:
+            return False
+        default = workload_of(infer_output(workload), self.lanes)
+        return default is not None and default[1] != schedule
 
     def seconds(self, info: NodeInfo) -> float:
         """What `source(info)` says `info` takes."""

@@ -229,7 +229,8 @@ def _clipped_workload():
 def test_a_layer_is_pinned_only_where_the_verdicts_on_its_workloads_agree():
     """Two workloads of one geometry (ReLU and clip epilogues): verdicts that pin the same schedule
     pin the layer (its unfused variant too); verdicts that disagree pin each workload only, in
-    whichever order they were logged."""
+    whichever order they were logged, and the unfused variant, which no verdict covers, runs its
+    default as any variant of measured loops without a verdict does."""
     import math
 
     from frittata.extract.measured import MeasuredCost
@@ -260,7 +261,7 @@ def test_a_layer_is_pinned_only_where_the_verdicts_on_its_workloads_agree():
         cost = MeasuredCost(Records(measured, verdicts), device.key, model, device.lanes)
         assert cost.pinned_layers == {}
         assert (pinned_out(cost, tiled), pinned_out(cost, clipped_tiled), pinned_out(cost, unfused)) == \
-            ({default}, {other}, set())
+            ({default}, {other}, {other})
 
 
 def test_a_kept_verdict_whose_schedule_was_never_measured_here_pins_nothing():
@@ -280,14 +281,15 @@ def test_a_kept_verdict_whose_schedule_was_never_measured_here_pins_nothing():
     assert _running(module) == default
 
 
-def _running(module) -> tuple:
-    """The schedule the module's convolution runs (its default's when untiled)."""
+def _running(module, workload=None) -> tuple:
+    """The schedule the module's convolution (of `workload`, by default the relu one) runs (its
+    default's when untiled)."""
     from frittata.extract.cost import term_infos
     from frittata.extract.records import workload_of
 
     infos = dict((id(t), info) for t, info in term_infos(module.program))
     found = workload_of(infos[id(_kernel(module))], host_device(1).lanes)
-    assert found is not None and found[0] == conv_workload()
+    assert found is not None and found[0] == (workload or conv_workload())
     return found[1]
 
 
@@ -309,3 +311,20 @@ def test_a_schedule_measured_faster_alone_replaces_the_default_only_by_a_decided
             records.append(verdict)
         module = ft.compile(conv_program(), threads=1, records=records, disable=["algorithm"])
         assert _running(module) == runs, verdicts
+
+
+def test_an_unmeasured_variant_of_a_held_workloads_loops_runs_its_default_too():
+    """relu(conv + b) measured 5x faster alone with a proposed schedule, and no verdict: conv + b
+    (the same loops, another epilogue: a workload never measured, whose tiled e-node of that
+    schedule extraction prices by the measured layer's ratio) runs its default too."""
+    from frittata.extract.records import workload_of
+
+    default = workload_of(infer_output(conv_workload()), host_device(1).lanes)[1]
+    fast = next(s for s in _proposed() if s != default)
+    records = _records({default: 5e-5, fast: 1e-5}, free=False)
+    relu = conv_program().outputs["y"]
+    module = ft.compile(ft.Program({"y": relu.args[0]}), threads=1, records=records, disable=["algorithm"])
+    plain = conv_workload()
+    plain = replace(plain, attrs=tuple((k, () if k == "epilogue" else v) for k, v in plain.attrs))
+    assert _running(module, plain) == default
+
