@@ -65,7 +65,8 @@ def load_model(name: str, out: Path) -> tuple[ft.Program, dict[str, np.ndarray]]
         return program, inputs_of(program)
     import onnx
 
-    from frittata.terms.torchvision_export import export  # needs torch and torchvision
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.models.torchvision_export import export  # needs torch and torchvision
 
     path, sample = export(name, 224, out)
     return ft.from_onnx(onnx.load(str(path))), {"x": sample}

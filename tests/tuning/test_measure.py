@@ -33,9 +33,9 @@ def test_an_invalid_schedule_is_a_build_error():
 def test_crashes_and_timeouts_become_error_results_and_the_runner_goes_on():
     good = Job(WORKLOAD, conv_schedule(4, 1, 16), threads=1)
     jobs = [good, Job(WORKLOAD, good.schedule, 1, seed=CRASH), Job(WORKLOAD, good.schedule, 1, seed=HANG), good]
-    with LocalRunner(timeout=1.0, work="tests.tuning.workers:faulty") as runner:  # the good job answers at once
+    with LocalRunner(timeout=2.0, work="tests.tuning.workers:faulty") as runner:  # the good job answers at once
         results = runner.run(jobs)
     assert [r.error is None for r in results] == [True, False, False, True]
     assert results[1].error.startswith("worker crashed (exit code")
-    assert results[2].error == "timeout after 1 s"
+    assert results[2].error == "timeout after 2 s"
     assert results[0] == results[3] == ANSWER
