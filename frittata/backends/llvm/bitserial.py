@@ -44,7 +44,8 @@ from dataclasses import replace
 import numpy as np
 from llvmlite import ir
 
-from frittata.backends.llvm.bitserial_emitter import LOW_NIBBLES, Emitter, Epilogue, Geometry
+from frittata.backends.llvm.bitserial_emitter import LOW_NIBBLES, Emitter, Geometry
+from frittata.backends.llvm.bitserial_epilogue import Epilogue
 from frittata.backends.llvm.bitserial_tables import TableEmitter, activation_tables, table_weights
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import Plan, Step

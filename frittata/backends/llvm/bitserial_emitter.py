@@ -4,10 +4,8 @@ layout and the arithmetic are in `frittata.backends.llvm.bitserial`'s docstring)
 
 Padding columns read as 0 words (a select after a clamped load), which contribute nothing.
 
-A bias and an integer epilogue (relu, clip, rounding shift, casts) are applied to each block's
-vector of sums before it is stored, in int32 (a cast wraps to its dtype and extends back), so
-the output is the requantized tensor itself. A bias that is a parameter is padded at compile
-time to whole tiles and read as vectors; a computed one lane by lane at a clamped channel.
+A bias and an integer epilogue are applied to each block's vector of sums before it is stored
+(`bitserial_epilogue`).
 
 The output is NCHW; where its planes are large, the stores are staged (`bitserial_staging`).
 """
@@ -22,14 +20,13 @@ from llvmlite import ir
 
 from frittata.backends.llvm.expr import load
 from frittata.backends.llvm.irutil import (I32, I64, element_ptr, entry_alloca, for_range, i64, if_then, intrinsic,
-                                           ltype, smin)
+                                           ltype)
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.reduce import _unflatten
+from frittata.backends.llvm.bitserial_epilogue import Epilogue, requantize
 from frittata.backends.llvm.bitserial_staging import STAGE_PIXELS, Staging
 from frittata.backends.llvm.views import View
-from frittata.errors import LoweringError
-from frittata.terms.bitserial import EPILOGUE_STEPS
 from frittata.terms.bitserial_schedules import bitserial_schedule, nibble_counters
 from frittata.terms.cpu_schedules import L1_DATA_BYTES
 from frittata.terms.ops import Op
@@ -97,19 +94,6 @@ class Geometry:
         _, o, oh, ow = t.shape
         return cls(x.shape[0], o, oh, ow, w.shape[1], w.shape[2], x.shape[-2], w.shape[-2], w.shape[-1],
                    t.attr("strides"), t.attr("dilations"), v, x.shape[2], t.attr("pads")[1], *tile)
-
-
-@dataclass(frozen=True)
-class Epilogue:
-    """What is applied to the sums before they are stored: a bias (a padded parameter's address
-    or a computed operand's view) and the integer epilogue steps."""
-
-    bias: ir.Value | View | None
-    steps: tuple
-
-
-SIGNED = {"int8": True, "uint8": False, "int16": True, "uint16": False, "int32": True}
-"""The dtypes an epilogue casts to, and whether each is signed."""
 
 
 @dataclass
@@ -428,7 +412,7 @@ class Emitter:
                 if correction is not None:
                     acc = b.sub(b.shl(acc, ir.Constant(lanes, [1] * g.v)), correction)
                 if self.epilogue is not None:
-                    acc = self.requantize(acc, b.add(b.mul(tile, i64(g.blocks)), i64(m)))
+                    acc = requantize(self.k, g, self.epilogue, acc, b.add(b.mul(tile, i64(g.blocks)), i64(m)))
                 for v in range(g.v):
                     lane = m * g.v + v
                     o = b.add(b.mul(tile, i64(g.blocks * g.v)), i64(lane))
@@ -451,52 +435,6 @@ class Emitter:
         """A block's accumulated sums as a vector of V `lanes` (the int64 sums truncated)."""
         acc = self.k.b.load(slot)
         return self.k.b.trunc(acc, lanes) if lanes.element.width < 64 else acc
-
-    def requantize(self, acc: ir.Value, block: ir.Value) -> ir.Value:
-        """The epilogue on channel block `block`'s sums (a vector of V int32, `lanes_type` of an
-        int32 output): plus the bias, then each step (a cast wraps to its dtype and extends back
-        to int32)."""
-        g, b, epilogue = self.g, self.k.b, self.epilogue
-        assert epilogue is not None
-        vec = ir.VectorType(I32, g.v)
-        assert acc.type == vec, f"requantize: expected int32 sums {vec}, got {acc.type}"
-
-        def splat_int(n: int) -> ir.Constant:
-            return ir.Constant(vec, [n] * g.v)
-
-        value = acc
-        if isinstance(epilogue.bias, View):
-            last = i64(g.o - 1)
-            for v in range(g.v):
-                channel = smin(b, b.add(b.mul(block, i64(g.v)), i64(v)), last)
-                lane = b.load(self.k.address(epilogue.bias, [channel]), typ=I32)
-                value = b.add(value, b.insert_element(ir.Constant(vec, None), lane, ir.Constant(I32, v)))
-        elif epilogue.bias is not None:
-            at = element_ptr(b, epilogue.bias, "int32", b.mul(block, i64(g.v)))
-            value = b.add(value, b.load(at, typ=vec, align=4))
-        for step in epilogue.steps:
-            match step:
-                case ("relu",):
-                    value = b.select(b.icmp_signed(">", value, splat_int(0)), value, splat_int(0))
-                case ("clip", lo, hi):
-                    if lo is not None:
-                        bound = splat_int(max(int(lo), -2**31))
-                        value = b.select(b.icmp_signed("<", value, bound), bound, value)
-                    if hi is not None:
-                        bound = splat_int(min(int(hi), 2**31 - 1))
-                        value = b.select(b.icmp_signed(">", value, bound), bound, value)
-                case ("shift", s) if s > 0:
-                    half = b.and_(b.ashr(value, splat_int(s - 1)), splat_int(1))
-                    value = b.add(b.ashr(value, splat_int(s)), half)
-                case ("cast", dtype) if dtype != "int32":
-                    narrow = b.trunc(value, ir.VectorType(ltype(dtype), g.v))
-                    value = b.sext(narrow, vec) if SIGNED[dtype] else b.zext(narrow, vec)
-                case ("shift", 0) | ("cast", "int32"):
-                    continue  # no-ops on the int32 accumulator
-                case _:
-                    raise LoweringError(f"bitserial_conv2d epilogue: expected a step of {EPILOGUE_STEPS}, "
-                                        f"got {step}")
-        return value
 
     def value_address(self, n, o, oh, ow, channel) -> ir.Value:
         """Where out[n, o, oh, ow] goes: in place, or the staging buffer's slot of the tile
