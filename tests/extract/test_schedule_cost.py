@@ -166,21 +166,26 @@ def test_a_3x3_stride_2_convolution_runs_as_im2col_where_its_output_rows_are_sho
     """ResNet's downsampling 3x3 stride-2 convolutions: 128 -> 256 from 28x28 (14-pixel output
     rows) extracts as the pointwise convolution of its 9 stacked tap slices (one Zen 3 core: 1.83
     ms against 2.65 direct), 32 -> 32 from 56x56 stays direct (28-pixel rows, 1.1x slower as
-    im2col at 128 -> 128), for either ISA; on the host the im2col program equals the
-    interpreter."""
+    im2col at 128 -> 128), for either ISA; on the host an im2col program of two images, an odd
+    and an even side and a residual operand equals the interpreter."""
     rng = np.random.default_rng(0)
 
-    def compiled(c: int, o: int, size: int):
+    def compiled(c: int, o: int, shape: tuple[int, int, int], residual: bool = False):
+        n, h, w_ = shape
         w = T.param("w", (rng.standard_normal((o, c, 3, 3)) * 0.1).astype(np.float32))
         b = T.param("b", rng.standard_normal(o).astype(np.float32))
-        program = ft.Program({"y": T.fused_conv2d(T.var("x", (1, c, size, size)), w, b, strides=(2, 2),
-                                                  pads=(1, 1, 1, 1), epilogue=(("relu",),))})
+        rest = (T.var("r", (n, o, (h + 1) // 2, (w_ + 1) // 2)),) if residual else ()
+        steps = (("add",), ("relu",)) if residual else (("relu",),)
+        program = ft.Program({"y": T.fused_conv2d(T.var("x", (n, c, h, w_)), w, b, *rest, strides=(2, 2),
+                                                  pads=(1, 1, 1, 1), epilogue=steps)})
         return program, ft.compile(program, target=TARGETS[isa], threads=1)
 
-    program, short = compiled(128, 256, 27)
+    program, short = compiled(128, 256, (1, 27, 27))
     y = short.program.outputs["y"]
     assert (y.op.value, y.args[0].op.value, y.args[1].shape) == ("fused_conv2d", "concat", (256, 9 * 128, 1, 1))
     if isa == "avx2":
-        x = rng.standard_normal((1, 128, 27, 27)).astype(np.float32)
-        np.testing.assert_allclose(short.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
-    assert compiled(32, 32, 56)[1].program.outputs["y"].args[0].op.value == "input"
+        program, mixed = compiled(128, 256, (2, 28, 27), residual=True)
+        assert mixed.program.outputs["y"].args[0].op.value == "concat"
+        inputs = {name: rng.standard_normal(t.shape).astype(np.float32) for name, t in program.inputs.items()}
+        np.testing.assert_allclose(mixed.run(**inputs)["y"], ft.evaluate(program, inputs)["y"], rtol=1e-4, atol=1e-4)
+    assert compiled(32, 32, (1, 56, 56))[1].program.outputs["y"].args[0].op.value == "input"
