@@ -314,7 +314,8 @@ class Records:
 
     def merge(self, *others: Records) -> Records:
         """These records and verdicts and the others', each record (workload, schedule, device,
-        timestamp) and each verdict once."""
+        timestamp) and each verdict once. `free` is not merged (it belongs to one compile of the
+        in-network check): the merged records leave no workload free."""
         seen, merged = set(), []
         for record in [*self.records, *(r for other in others for r in other)]:
             identity = (record.workload.key, record.schedule, record.device, record.timestamp)

@@ -114,9 +114,9 @@ def tasks_of(data: EGraphData, lanes: int, model: CpuModel | None = None) -> lis
 
 
 def of_lanes(schedule: Schedule, lanes: int) -> bool:
-    """Whether `schedule` runs vectors of the target's `lanes` (a schedule with no vector width,
-    bit-serial, does). The tiling rules propose rows of both ISAs' widths (8 and 16 fp32 lanes):
-    tuned on an AVX2 host the 16-lane ones cost trials and never run there."""
+    """Whether `schedule` runs vectors of the target's `lanes` (a schedule without a "vec" key
+    passes). The tiling rules propose rows of both ISAs' widths (8 and 16 fp32 lanes): tuned on
+    an AVX2 host the 16-lane ones cost trials and never run there."""
     return dict(schedule).get("vec", lanes) == lanes
 
 
