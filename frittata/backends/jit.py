@@ -203,7 +203,9 @@ class Engine:
             for unit in units:
                 self._engine.add_object_file(llvm.ObjectFileRef.from_data(unit.obj))
         else:
-            _check_features(features, target)
+            reason = not_here(Machine(target.triple, cpu, features))
+            if reason is not None:
+                raise ModuleFormatError(f"module: {reason}")
             for unit in units:
                 self._engine.add_module(_parse(unit))
         self._engine.finalize_object()
@@ -236,10 +238,6 @@ def runs_here(machine: Machine) -> bool:
     return not_here(machine) is None
 
 
-def _check_features(features: str, target: Machine) -> None:
-    missing = missing_features(features, target)
-    if missing:
-        raise ModuleFormatError(f"module: expected a CPU with {sorted(missing)}, got {target.cpu}")
 
 
 def _parse(unit: Unit) -> llvm.ModuleRef:

@@ -94,6 +94,8 @@ class MeasuredCost:
     held_layers: set[tuple] = field(init=False)
     """The contraction `geometry` of each held workload: a variant of the same loops that was
     never measured (unfused, another epilogue) runs its default too."""
+    defaults: dict[str, Schedule | None] = field(init=False, default_factory=dict)
+    """Per workload key, its default schedule (`_default`), as first asked for."""
     pinned: dict[str, Schedule] = field(init=False)
     """Per workload key, the schedule its verdict pins (`Records.pinned`)."""
     pinned_layers: dict[tuple, Schedule] = field(init=False)
@@ -160,8 +162,8 @@ class MeasuredCost:
             workload.key not in self.records.free and tiled and info_geometry(info) in self.held_layers)
         if not held:
             return False
-        default = workload_of(infer_output(workload), self.lanes)
-        return default is not None and default[1] != schedule
+        default = self._default(workload)
+        return default is not None and default != schedule
 
     def seconds(self, info: NodeInfo) -> float:
         """What `source(info)` says `info` takes."""
@@ -194,8 +196,15 @@ class MeasuredCost:
     def _switch(self, workload: Workload, schedule: Schedule) -> float:
         """1 + SWITCH_MARGIN for a schedule other than the workload's default (the untiled
         kernel's), else 1."""
-        default = workload_of(infer_output(workload), self.lanes)
-        return 1.0 if default is not None and default[1] == schedule else 1.0 + SWITCH_MARGIN
+        return 1.0 if self._default(workload) == schedule else 1.0 + SWITCH_MARGIN
+
+    def _default(self, workload: Workload) -> Schedule | None:
+        """The untiled kernel's schedule of `workload` for these lanes (None where it has none),
+        derived once per workload: extraction asks for it at every priced e-node."""
+        if workload.key not in self.defaults:
+            found = workload_of(infer_output(workload), self.lanes)
+            self.defaults[workload.key] = None if found is None else found[1]
+        return self.defaults[workload.key]
 
     def scaled(self, info: NodeInfo) -> float:
         """The analytical price of a contraction's loops times the ratio of the measurements of
