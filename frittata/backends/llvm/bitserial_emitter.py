@@ -169,13 +169,14 @@ class Emitter:
         with for_range(b, lo, hi, name="row") as row:
             n, outer, oh = _unflatten(b, row, (g.n, g.tiles // group, g.oh))
             tiles = (b.mul(outer, i64(group)), group)
-            rest = self.border_columns()
-            if rest is None:
+            border = self.border_columns()
+            if border is None:
                 self.segment(n, tiles, oh, 0, inside, True)
                 self.segment(n, tiles, oh, inside, outside, False)
                 self.segment(n, tiles, oh, outside, g.ow, True)
             else:
-                self.segment(n, tiles, oh, inside, inside + (outside - inside) // g.pixels * g.pixels, False)
+                whole, rest = border
+                self.segment(n, tiles, oh, inside, whole, False)
                 for first in range(0, len(rest), g.pixels):
                     self.pixels(n, tiles, oh, [i64(ow) for ow in rest[first:first + g.pixels]], True)
             if self.stage is not None and g.ow % STAGE_PIXELS:
@@ -189,18 +190,19 @@ class Emitter:
         fits = [d for d in range(1, g.tiles + 1) if g.tiles % d == 0 and d * per_tile <= WEIGHT_CACHE_BYTES]
         return max(fits, default=1)
 
-    def border_columns(self) -> list[int] | None:
-        """The columns left beside the interior's whole tiles (its border columns and its last
-        few), run together in tiles of `pixels` with column checks, or None to run them one at a
-        time: when the output is staged (its chunks follow the columns in order) or there are
-        more than MAX_BORDER_TILES tiles of them (each is unrolled code)."""
+    def border_columns(self) -> tuple[int, list[int]] | None:
+        """Where the interior's whole tiles of `pixels` end, and the columns left beside them (the
+        border columns and the interior's last few), run together in tiles of `pixels` with
+        column checks; or None to run them one at a time: when the output is staged (its chunks
+        follow the columns in order) or there are more than MAX_BORDER_TILES tiles of them (each
+        is unrolled code)."""
         g = self.g
         inside, outside = g.interior
         whole = inside + (outside - inside) // g.pixels * g.pixels
         rest = list(range(inside)) + list(range(whole, g.ow))
         if self.stage is not None or g.pixels == 1 or len(rest) > MAX_BORDER_TILES * g.pixels:
             return None
-        return rest
+        return whole, rest
 
     def segment(self, n, tiles: tuple[ir.Value, int], oh, start: int, stop: int, checked: bool) -> None:
         """Columns [start, stop) of a row: blocks of `pixels`, then single pixels (the border
