@@ -7,7 +7,9 @@ Padding columns read as 0 words (a select after a clamped load), which contribut
 A bias and an integer epilogue are applied to each block's vector of sums before it is stored
 (`bitserial_epilogue`).
 
-The output is NCHW; where its planes are large, the stores are staged (`bitserial_staging`).
+The output is NCHW. 8-bit outputs (a requantized layer's) are staged a block's vector at a time
+and transposed into 8-byte rows (`bitserial_byte_staging`); wider ones are staged value by value
+where their planes are large (`bitserial_staging`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from frittata.backends.llvm.irutil import (I32, I64, element_ptr, entry_alloca, 
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.reduce import _unflatten
+from frittata.backends.llvm.bitserial_byte_staging import ByteStaging
 from frittata.backends.llvm.bitserial_epilogue import Epilogue, requantize
 from frittata.backends.llvm.bitserial_staging import STAGE_PIXELS, Staging
 from frittata.backends.llvm.views import View
@@ -125,7 +128,8 @@ class Emitter:
         self.plan = self.flush_plan()
         self.group = self.tile_group()
         self.out_type = ltype(out.dtype)
-        self.stage = Staging.of(k, out, g.blocks * g.v, self.group, g.pixels)
+        self.stage = (ByteStaging.of(k, out, g.blocks * g.v, self.group, g.pixels)
+                      or Staging.of(k, out, g.blocks * g.v, self.group, g.pixels))
         self.epilogue: Epilogue | None = None
 
     def byte_room(self) -> int:
@@ -162,7 +166,8 @@ class Emitter:
 
     def rows(self) -> None:
         """This thread's rows (n, tile group, oh): the columns whose window is inside the image
-        without a column check, the left and right border columns with one."""
+        without a column check, the left and right border columns with one (`border_tiles`:
+        after the interior, or staged before it), then the staged chunks no tile completed."""
         g, b, group = self.g, self.k.b, self.group
         lo, hi = self.k.split(g.n * (g.tiles // group) * g.oh)
         inside, outside = g.interior
@@ -176,11 +181,30 @@ class Emitter:
                 self.segment(n, tiles, oh, outside, g.ow, True)
             else:
                 whole, rest = border
+                if self.stage is not None:
+                    self.border_tiles(n, tiles, oh, rest)
                 self.segment(n, tiles, oh, inside, whole, False)
-                for first in range(0, len(rest), g.pixels):
-                    self.pixels(n, tiles, oh, [i64(ow) for ow in rest[first:first + g.pixels]], True)
-            if self.stage is not None and g.ow % STAGE_PIXELS:
-                self.stage.copy_chunk(n, tiles[0], oh, i64(g.ow // STAGE_PIXELS), g.ow % STAGE_PIXELS)
+                if self.stage is None:
+                    self.border_tiles(n, tiles, oh, rest)
+            if self.stage is not None:
+                for chunk in self.chunks_left(border):
+                    self.stage.copy_chunk(n, tiles[0], oh, i64(chunk), min(STAGE_PIXELS, g.ow - chunk * STAGE_PIXELS))
+
+    def chunks_left(self, border: tuple[int, list[int]] | None) -> list[int]:
+        """The staged chunks of a row that no tile completes (`pixels` copies a chunk when a tile
+        of consecutive columns ends it), copied at the row's end: a shorter last chunk; with
+        `border_tiles` first, each chunk whose end is not inside the interior's columns."""
+        g = self.g
+        last = (g.ow - 1) // STAGE_PIXELS
+        if border is None:
+            return [last] if g.ow % STAGE_PIXELS else []
+        inside, whole = g.interior[0], border[0]
+        return [c for c in range(last + 1) if not inside < (c + 1) * STAGE_PIXELS <= whole]
+
+    def border_tiles(self, n, tiles: tuple[ir.Value, int], oh, rest: list[int]) -> None:
+        """The columns `rest` of `border_columns` in tiles of `pixels`, with column checks."""
+        for first in range(0, len(rest), self.g.pixels):
+            self.pixels(n, tiles, oh, [i64(ow) for ow in rest[first:first + self.g.pixels]], True, False)
 
     def tile_group(self) -> int:
         """Tiles whose weights stay in L1 while the rows are walked: the largest divisor of the
@@ -193,14 +217,17 @@ class Emitter:
     def border_columns(self) -> tuple[int, list[int]] | None:
         """Where the interior's whole tiles of `pixels` end, and the columns left beside them (the
         border columns and the interior's last few), run together in tiles of `pixels` with
-        column checks; or None to run them one at a time: when the output is staged (its chunks
-        follow the columns in order) or there are more than MAX_BORDER_TILES tiles of them (each
-        is unrolled code)."""
+        column checks; or None to run them one at a time: when there are more than
+        MAX_BORDER_TILES tiles of them (each is unrolled code), or the output is staged and they
+        cannot run first (a `ByteStaging` holds the row's first and last chunks apart, so they
+        can when each lies in one of those; `Staging`'s chunks follow the columns in order)."""
         g = self.g
         inside, outside = g.interior
         whole = inside + (outside - inside) // g.pixels * g.pixels
         rest = list(range(inside)) + list(range(whole, g.ow))
-        if self.stage is not None or g.pixels == 1 or len(rest) > MAX_BORDER_TILES * g.pixels:
+        last = (g.ow - 1) // STAGE_PIXELS * STAGE_PIXELS
+        first = isinstance(self.stage, ByteStaging) and all(ow < STAGE_PIXELS or ow >= last for ow in rest)
+        if (self.stage is not None and not first) or g.pixels == 1 or len(rest) > MAX_BORDER_TILES * g.pixels:
             return None
         return whole, rest
 
@@ -217,10 +244,12 @@ class Emitter:
             with for_range(b, start + blocks * r, stop, name="one") as ow:
                 self.pixels(n, tiles, oh, [ow], checked)
 
-    def pixels(self, n, tiles: tuple[ir.Value, int], oh, ows: list[ir.Value], checked: bool) -> None:
-        """The pixels of columns `ows` (consecutive when the output is staged) against each tile
-        of the group (bipolar weights: the window's popcount of each pixel first, shared by the
-        tiles, unless `shares_ones` is False)."""
+    def pixels(self, n, tiles: tuple[ir.Value, int], oh, ows: list[ir.Value], checked: bool,
+               chunks: bool = True) -> None:
+        """The pixels of columns `ows` against each tile of the group (bipolar weights: the
+        window's popcount of each pixel first, shared by the tiles, unless `shares_ones` is
+        False); staged, then the chunk they complete is copied out if `chunks` (the columns
+        consecutive; `border_tiles` run first in a row complete none)."""
         b = self.k.b
         ones = []
         if self.bipolar and self.shares_ones:
@@ -228,7 +257,7 @@ class Emitter:
         first, group = tiles
         with for_range(b, 0, group, name="tile") as inner:
             self.tile(n, (b.add(first, inner), inner), oh, ows, checked, ones)
-        if self.stage is not None:
+        if self.stage is not None and chunks:
             ow0, count = ows[0], len(ows)
             done = b.udiv(b.add(ow0, i64(count)), i64(STAGE_PIXELS))
             with if_then(b, b.icmp_unsigned(">", done, b.udiv(ow0, i64(STAGE_PIXELS))), "chunk"):
@@ -397,13 +426,11 @@ class Emitter:
                     b.store(ir.Constant(BYTES, None), count)
 
     def store(self, n, tiles: tuple[ir.Value, ir.Value], oh, ows: list[ir.Value], state: Tile) -> None:
-        """acc (bipolar: 2 acc - (2^B - 1) ones; requantized by the epilogue if there is one) lane
-        by lane into out[n, o, oh, ows[p]] or its slot of the staging buffer; the lanes of the
-        padding channels past O (in the last tile) are not stored. The sums are corrected in
-        `lanes_type`."""
+        """acc (bipolar: 2 acc - (2^B - 1) ones; requantized by the epilogue if there is one) of
+        each pixel and block: staged as a vector of 8-bit values (`ByteStaging`), else lane by
+        lane (`store_lanes`). The sums are corrected in `lanes_type`."""
         g, b = self.g, self.k.b
-        (tile, inner), out_type, spare = tiles, self.out_type, g.tiles * g.blocks * g.v - g.o
-        lanes = self.lanes_type
+        (tile, inner), lanes = tiles, self.lanes_type
         for p, (accs, ow) in enumerate(zip(state.accs, ows)):
             correction = None
             if state.ones:
@@ -415,16 +442,25 @@ class Emitter:
                     acc = b.sub(b.shl(acc, ir.Constant(lanes, [1] * g.v)), correction)
                 if self.epilogue is not None:
                     acc = requantize(self.k, g, self.epilogue, acc, b.add(b.mul(tile, i64(g.blocks)), i64(m)))
-                for v in range(g.v):
-                    lane = m * g.v + v
-                    o = b.add(b.mul(tile, i64(g.blocks * g.v)), i64(lane))
-                    value = b.extract_element(acc, ir.Constant(I32, v))
-                    value = b.trunc(value, out_type) if out_type.width < value.type.width else value
-                    guard = (if_then(b, b.icmp_signed("<", o, i64(g.o))) if lane >= g.blocks * g.v - spare
-                             else nullcontext())
-                    with guard:
-                        b.store(value, self.value_address(n, o, oh, ow, b.add(b.mul(inner, i64(g.blocks * g.v)),
-                                                                                 i64(lane))))
+                if isinstance(self.stage, ByteStaging):
+                    channel = b.add(b.mul(inner, i64(g.blocks * g.v)), i64(m * g.v))
+                    self.stage.store(b.trunc(acc, ir.VectorType(self.out_type, g.v)), channel, ow)
+                else:
+                    self.store_lanes(n, tiles, oh, ow, m, acc)
+
+    def store_lanes(self, n, tiles: tuple[ir.Value, ir.Value], oh, ow, m: int, acc: ir.Value) -> None:
+        """Block m's values lane by lane into out[n, o, oh, ow] or its slot of the staging buffer;
+        the lanes of the padding channels past O (in the last tile) are not stored."""
+        g, b = self.g, self.k.b
+        (tile, inner), out_type, spare = tiles, self.out_type, g.tiles * g.blocks * g.v - g.o
+        for v in range(g.v):
+            lane = m * g.v + v
+            o = b.add(b.mul(tile, i64(g.blocks * g.v)), i64(lane))
+            value = b.extract_element(acc, ir.Constant(I32, v))
+            value = b.trunc(value, out_type) if out_type.width < value.type.width else value
+            guard = if_then(b, b.icmp_signed("<", o, i64(g.o))) if lane >= g.blocks * g.v - spare else nullcontext()
+            with guard:
+                b.store(value, self.value_address(n, o, oh, ow, b.add(b.mul(inner, i64(g.blocks * g.v)), i64(lane))))
 
     @property
     def lanes_type(self) -> ir.VectorType:
@@ -440,7 +476,8 @@ class Emitter:
 
     def value_address(self, n, o, oh, ow, channel) -> ir.Value:
         """Where out[n, o, oh, ow] goes: in place, or the staging buffer's slot of the tile
-        group's `channel` at pixel ow."""
+        group's `channel` at pixel ow (a `ByteStaging` takes whole vectors, in `store`)."""
         if self.stage is None:
             return self.k.address(self.out, [n, o, oh, ow])
+        assert isinstance(self.stage, Staging), "a ByteStaging takes a block's vector, not its values one by one"
         return self.stage.address(channel, ow)

@@ -189,28 +189,39 @@ def test_the_nibble_kernel_flushes_its_byte_counters_within_a_tap_exactly(a_bits
 
 @st.composite
 def staged_cases(draw):
-    """Output planes of at least 32 KiB, whose tiles' values the kernel stages and copies out a
-    chunk of 8 pixels at a time (rows of any length: a shorter last chunk; tiles of several
-    pixels: chunks completed in the middle of a tile)."""
-    out_dtype = draw(st.sampled_from(["int32", "int64"]))
+    """Staged stores: output planes of at least 32 KiB of int32 / int64, whose tiles' values the
+    kernel stages and copies out a chunk of 8 pixels at a time, or requantized 8-bit outputs
+    of rows of 8 pixels or more, whose tiles' vectors it stages and transposes (`ByteStaging`:
+    border tiles run before the row's interior, channels past a transpose's 32, a strided
+    window, groups of tiles). Rows of any length: a shorter last chunk; tiles of several
+    pixels: chunks completed in the middle of a tile."""
+    out_dtype = draw(st.sampled_from(["int32", "int64", "int8", "uint8"]))
     ow = draw(st.integers(8, 140))
-    oh = -(-32 * 1024 // (ow * (4 if out_dtype == "int32" else 8))) + draw(st.integers(0, 2))
-    k = draw(st.sampled_from([1, 3]))
-    c, o = draw(st.integers(1, 130)), draw(st.integers(1, 40))
-    return ((1, c, oh + k - 1 - 2 * (k // 2), ow + k - 1 - 2 * (k // 2)), (o, c, k, k), k // 2, out_dtype,
-            draw(st.integers(1, 3)), draw(st.sampled_from(["unipolar", "bipolar"])),
-            draw(st.sampled_from(sorted(TARGETS))), draw(schedules()))
+    bytes_ = 4 if out_dtype == "int32" else 8
+    oh = draw(st.integers(1, 3)) if out_dtype in ("int8", "uint8") else -(-32 * 1024 // (ow * bytes_))
+    oh += draw(st.integers(0, 2))
+    k, stride = draw(st.sampled_from([1, 3])), draw(st.sampled_from([1, 1, 2]))
+    c, o = draw(st.integers(1, 130)), draw(st.integers(1, 70))
+    size = [(side - 1) * stride + k - 2 * (k // 2) for side in (oh, ow)]
+    return ((1, c, *size), (o, c, k, k), stride, k // 2, out_dtype, draw(st.integers(1, 3)),
+            draw(st.sampled_from(["unipolar", "bipolar"])), draw(st.sampled_from(sorted(TARGETS))), draw(schedules()))
 
 
 @compiling
 @given(staged_cases(), st.integers(0, 2**32 - 1))
-def test_bitserial_conv2d_on_large_planes_stages_its_stores_exactly(case, seed):
-    xs, ws, pad, out_dtype, a_bits, encoding, target, schedule = case
+@example(((1, 64, 3, 56), (40, 64, 3, 3), 1, 1, "int8", 1, "bipolar", "avx2", ()), 0)  # border pairs first
+@example(((1, 64, 2, 27), (40, 64, 3, 3), 2, 1, "uint8", 2, "bipolar", "avx2", ()), 0)  # strided, last chunk short
+@example(((1, 1, 3, 9), (1, 1, 3, 3), 1, 1, "int8", 1, "bipolar", "avx2", ()), 0)  # border tiles end the first chunk
+def test_bitserial_conv2d_stages_its_stores_exactly(case, seed):
+    xs, ws, stride, pad, out_dtype, a_bits, encoding, target, schedule = case
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 1 << a_bits, xs).astype(np.int8)
     codes = rng.integers(0, 2, ws).astype(np.int8)
-    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1), packed_weights(codes, 1, "int64"), 1,
-                              pad, encoding=encoding, out_dtype=out_dtype, schedule=schedule)
+    steps: tuple = ()
+    if out_dtype in ("int8", "uint8"):
+        steps, out_dtype = (("shift", 1), ("clip", -100, 200), ("cast", out_dtype)), "int32"
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1), packed_weights(codes, 1, "int64"), stride,
+                              pad, encoding=encoding, out_dtype=out_dtype, schedule=schedule, epilogue=steps)
     assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS[target])
 
 
