@@ -88,6 +88,9 @@ class CpuModel:
     """Bytes/s of a 512 KiB copy, an L2-resident working set (calibrate_cpu_model.py)."""
     cache_bytes: int = 2 * 2048 * KIB
     """L2 of both cores (2 MiB each, CPU_PERF_NOTES): working sets below this stream from cache."""
+    last_level_cache_bytes: int = 32 * 1024 * KIB
+    """The shared last-level cache (32 MiB: the L3 of a Zen 3 CCD, lscpu on the measured AMD EPYC):
+    weights larger than this stream from DRAM on every read, also when one layer re-reads them."""
     strided_copy_efficiency: float = 0.30
     """Bandwidth of an NCHW -> NCHW16c pack relative to a plain copy (calibrate_cpu_model.py)."""
     launch_seconds: float = 0.6e-6

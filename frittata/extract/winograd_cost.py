@@ -11,7 +11,8 @@ the cores split the items. Its time is
               at the register block's efficiency (`schedule_cost.rows_efficiency` over PB rows,
               the reduction depth, the blocks' balance over the cores);
   weights     every item reads its group's share of U (n² C O/G floats), from L2 when U fits
-              one core's share of it, else at `WEIGHT_STREAM_BANDWIDTH` per core;
+              one core's share of it, else at `WEIGHT_STREAM_BANDWIDTH` per core when it fits
+              the last-level cache, else from DRAM (the cores share its bandwidth);
   transforms  the vector adds and multiplies of Bᵀ d B per tile and L input channels, on each
               core once per block it starts (a block split into groups is transformed by every
               core that has one of them), and of Aᵀ M A per tile and L output channels, plus one
@@ -82,7 +83,9 @@ def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
                   * kc / (kc + C_BLOCK_STEPS) * balance(blocks * groups, cores))
     gemm = 2.0 * side * side * block * blocks * c_pad * o_pad / (cores * model.fp32_flops_per_core * efficiency)
     u_bytes = side * side * c_pad * o_pad * 4
-    bandwidth = L2_BANDWIDTH if u_bytes <= model.cache_bytes / cores else WEIGHT_STREAM_BANDWIDTH
+    bandwidth = (L2_BANDWIDTH if u_bytes <= model.cache_bytes / cores
+                 else WEIGHT_STREAM_BANDWIDTH if u_bytes <= model.last_level_cache_bytes
+                 else model.dram_bandwidth / cores)
     weights = share * u_bytes / groups / bandwidth
     inputs = blocks_started(blocks, groups, cores) * block * (c_pad // lanes) * sandwich_ops(m, "input")
     outputs = ((tiles * (o_pad // lanes) * sandwich_ops(m, "output") + o * oh * ow)

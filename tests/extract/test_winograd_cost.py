@@ -47,3 +47,23 @@ def test_a_winograd_layer_is_priced_per_image_and_grows_with_its_output_channels
     assert 0 < seconds < math.inf
     assert winograd_seconds(_winograd(2, 64), s, model) == pytest.approx(2 * seconds)
     assert winograd_seconds(_winograd(1, 128), s, model) > seconds
+
+
+def test_transformed_weights_beyond_the_last_level_cache_stream_from_dram():
+    """512 -> 512 channels at 7x7, F(4x4, 3x3): U is 36 x 512 x 512 floats (37.7 MB), and a
+    GEMM of 4 tiles per channel pair is bound by reading it. Past the last-level cache it is
+    read at DRAM bandwidth, so F(2x2, 3x3) (U of 16.8 MB, still cached) becomes the cheaper."""
+    x = T.var("x", (1, 512, 7, 7))
+    w = T.param("w", np.ones((512, 512, 3, 3), np.float32))
+    b = T.param("b", np.ones(512, np.float32))
+    prices = {}
+    for cache_mib in (32, 64):
+        model = CpuModel(vector_lanes=8, last_level_cache_bytes=cache_mib << 20)
+        for tile in (2, 4):
+            term = T.winograd_conv2d(x, w, b, pads=(1, 1, 1, 1), tile=tile)
+            info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
+            s = blocked_schedule(info.op, info.attrs, info.type, info.operands, (False, True, True), 8)
+            prices[cache_mib, tile] = winograd_seconds(info, s, model)
+    assert prices[32, 2] == prices[64, 2]
+    assert prices[32, 4] > prices[64, 4]
+    assert prices[32, 2] < prices[32, 4]
