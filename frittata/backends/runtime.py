@@ -40,6 +40,13 @@ barriers between its kernels cost more than splitting saves. Measured on the sha
 ~4-5): a one-kernel program runs in 6 us on one thread and 77 us (median; 27 us fastest) on
 two; the zoo MLP at batch 1 (modelled 58 us) in 69 us on one thread and 258 us on two."""
 
+SOLO_STEP_SECONDS = 20e-6
+"""`compile` builds a step the cost model prices below this to run on thread 0 alone (the
+other threads wait at the barrier after it, `frittata.backends.llvm.codegen`): splitting a
+20 us kernel saves 10 us at best, and on the shared 2-core AMD EPYC (2026-12, load 3) each
+step on two threads risks a wait for a descheduled partner: ResNet-18's tap slices, 5-9 us on
+one thread, took 5-140 us each on two (13-18 us ones: 19-96 us)."""
+
 SAVED_KIND = "llvm"
 """The "kind" a saved `Module` records in its metadata, which `frittata.load` dispatches on."""
 

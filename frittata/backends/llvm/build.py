@@ -39,16 +39,17 @@ HELPER = re.compile(r'^define [^@]*@"(fk_\w+\.\w+)"', re.MULTILINE)
 
 
 def build(program: Program, threads: int | None = None, target: Machine | None = None,
-          serial_below: float = 0.0) -> Module | CrossModule:
+          serial_below: float = 0.0, solo_below: float = 0.0) -> Module | CrossModule:
     """Compile `program` to native code; `threads` defaults to the number of CPUs, `target` to
     the host. Another x86 target (e.g. AVX2 on an AVX-512 machine) picks that ISA's kernels and
     the module runs where the CPU has the target's features; a target whose features this host
     lacks (AVX-512 on an AVX2 machine), or another architecture (AArch64, say), gives a
     `CrossModule`, which exports and saves but does not run here. A program whose
-    kernels the cost model prices below `serial_below` seconds runs on one thread (`compile`
-    passes `runtime.SERIAL_BELOW_SECONDS`)."""
+    kernels the cost model prices below `serial_below` seconds runs on one thread, and a step it
+    prices below `solo_below` seconds on the first thread alone (`compile` passes
+    `runtime.SERIAL_BELOW_SECONDS` and `runtime.SOLO_STEP_SECONDS`)."""
     from frittata.backends.llvm import fastpath, indexing
-    from frittata.backends.llvm.codegen import emit_module
+    from frittata.backends.llvm.codegen import emit_module, step_name
     from frittata.backends.llvm.native import ENTRY_SPEED, UnitBuilds, speed
     from frittata.backends.llvm.plan import in_place_outputs, make_plan
 
@@ -60,17 +61,19 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
 
     fast = [s.copy_of is None and fastpath.schedule(s.term, target.lanes) is not None for s in plan.steps]
     fast_step = {id(s): f for s, f in zip(plan.steps, fast)}
+    steps = step_facts(program, plan, [step_name(i, s) for i, s in enumerate(plan.steps)])
+    modelled = sum(step["model_s"] or 0.0 for step in steps)
+    team = 1 if steps and modelled < serial_below else threads
+    solo = [team > 1 and step["model_s"] is not None and step["model_s"] < solo_below for step in steps]
     with UnitBuilds(target, default_cache(), units=len(plan.steps) + 1) as builds:
-        emitted = emit_module(plan, target,
+        emitted = emit_module(plan, target, solo=solo,
                               on_kernel=lambda symbol, text, s: builds.add(symbol, text, speed(fast_step[id(s)])))
         builds.add("entry", emitted.entry, ENTRY_SPEED)
         emit_done = time.perf_counter()
         built = builds.finish()
     compiled = time.perf_counter()
-    steps = step_facts(program, plan, [call.step for call in emitted.calls])
-    modelled = sum(step["model_s"] or 0.0 for step in steps)
     meta = {
-        "team_threads": 1 if steps and modelled < serial_below else threads,
+        "team_threads": team,
         "inputs": {n: [list(t.shape), t.dtype] for n, t in program.inputs.items()},
         "outputs": {n: [list(t.shape), t.dtype] for n, t in program.outputs.items()},
         "arena_bytes": plan.arena_bytes, "triple": target.triple, "cpu": target.cpu, "features": target.features,

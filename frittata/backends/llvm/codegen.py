@@ -7,13 +7,20 @@
                      void frittata_profile(ptr slots, i32 tid, i32 nthreads, ptr barrier, ptr ns):
                          ns[0] = now(); barrier(...); ns[1] = now()
                          fk_a(table0, ...); barrier(...); ns[2] = now() ...
+                     a run of solo steps (`solo`):
+                         if tid == 0: fk_c(table2, 0, 1, ...); fk_d(table3, 0, 1, ...) ...
+                         barrier(...)
 
 A kernel reads its buffers' addresses from the table its call passes (`Kernel.base`), so its
 text names no slot or offset: two steps with the same workload and schedule emit the same text,
 named by its hash, and are compiled once. Every thread runs the same entry; each kernel does its
 thread's share (a static range, or items taken from the shared work counter) and the barrier (a
 sense-counting spin barrier on {count, generation}, which also zeroes the work counter) keeps the
-steps in order. Parameters no kernel reads (weights a fast path packed) get no slot.
+steps in order. A *solo* step (one the cost model prices below `runtime.SOLO_STEP_SECONDS`) runs on
+thread 0 alone, as a team of one, and a run of consecutive solo steps ends at one barrier of the
+team: the other threads go straight to it, so small kernels (im2col's tap slices, a pad, a
+pooling) pay no wake-up or barrier of their own. Parameters no kernel reads (weights a fast path
+packed) get no slot.
 `frittata_profile` makes the same calls and, on thread 0, reads the monotonic clock
 (`clock_gettime`, nanoseconds) on entry and after each barrier: ns[1] - ns[0] is the wait for
 the team's other threads to arrive, and kernel i took ns[i + 2] - ns[i + 1]. It is a separate
@@ -24,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -52,6 +59,8 @@ class Call:
     symbol: str
     buffers: tuple[tuple[int, int], ...]
     emit_seconds: float
+    solo: bool = False
+    """Run on thread 0 alone (see the module docstring)."""
 
 
 @dataclass
@@ -79,26 +88,34 @@ def split_units(text: str) -> dict[str, str]:
     return {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in parts}
 
 
+def step_name(index: int, step: Step) -> str:
+    """The name of the `index`th step of a plan: k<index>_<op>, `_copy` for an output copy."""
+    return f"k{index}_{step.term.op.value}" + ("_copy" if step.copy_of else "")
+
+
 def emit_module(plan: Plan, target: Machine, name: str = "frittata",
-                on_kernel: Callable[[str, str, Step], None] | None = None) -> Emitted:
+                on_kernel: Callable[[str, str, Step], None] | None = None,
+                solo: Sequence[bool] = ()) -> Emitted:
     """The units of `plan`; `on_kernel(symbol, text, step)` is told of each distinct kernel as
-    soon as it is emitted (the build compiles it while the next ones are emitted)."""
+    soon as it is emitted (the build compiles it while the next ones are emitted); `solo[i]`
+    says step i runs on thread 0 alone (missing: no)."""
     kernels: dict[str, str] = {}
     calls = []
     for index, step in enumerate(plan.steps):
         start = time.perf_counter()
-        step_name = f"k{index}_{step.term.op.value}" + ("_copy" if step.copy_of else "")
+        step_name_ = step_name(index, step)
         module = ir.Module(name=PLACEHOLDER)
         module.triple = target.triple
-        kernel = Kernel(module, step_name, target.lanes, ir.Function(module, BARRIER_TYPE, name=BARRIER))
+        kernel = Kernel(module, step_name_, target.lanes, ir.Function(module, BARRIER_TYPE, name=BARRIER))
         lower_step(kernel, plan, step)
         kernel.finish()
-        symbol, text = _named_by_hash(kernel.text(), step_name)
+        symbol, text = _named_by_hash(kernel.text(), step_name_)
         if symbol not in kernels:
             kernels[symbol] = text
             if on_kernel is not None:
                 on_kernel(symbol, text, step)
-        calls.append(Call(step_name, symbol, tuple(kernel.buffers), time.perf_counter() - start))
+        calls.append(Call(step_name_, symbol, tuple(kernel.buffers), time.perf_counter() - start,
+                          index < len(solo) and solo[index]))
     slots, params = _compact_slots(plan, calls)
     return Emitted(kernels, calls, _emit_entry(name, target, calls, slots), params)
 
@@ -146,18 +163,42 @@ def _emit_entry(name: str, target: Machine, calls: list[Call], slots: dict[int, 
 
 def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barrier: ir.Function,
                 args, after) -> None:
-    """Each call: fill its table from the slots, call its kernel, wait at the barrier, `after(i)`."""
-    table_arg, tid, nthreads, state = args
-    for index, call in enumerate(calls):
-        callee = b.module.globals.get(call.symbol) or ir.Function(b.module, KERNEL_TYPE, name=call.symbol)
-        table = b.alloca(PTR, size=max(1, len(call.buffers)), name=call.step)
-        for i, (slot, offset) in enumerate(call.buffers):
-            base = b.load(b.gep(table_arg, [i64(slots[slot])], source_etype=PTR, inbounds=True), typ=PTR, align=8)
-            address = b.gep(base, [i64(offset)], source_etype=I8, inbounds=True)
-            b.store(address, b.gep(table, [i64(i)], source_etype=PTR, inbounds=True))
-        b.call(callee, [table, tid, nthreads, state])
+    """Each call: fill its table from the slots, call its kernel, wait at the barrier, `after(i)`;
+    a run of solo calls on thread 0 alone (a team of one), then one barrier of the team."""
+    _, tid, nthreads, state = args
+    one = ir.Constant(I32, 1)
+    index = 0
+    while index < len(calls):
+        if not calls[index].solo:
+            _emit_call(b, calls[index], slots, args, nthreads)
+            b.call(barrier, [state, nthreads])
+            after(index)
+            index += 1
+            continue
+        end = index
+        while end < len(calls) and calls[end].solo:
+            end += 1
+        with if_then(b, b.icmp_signed("==", tid, ir.Constant(I32, 0)), "solo"):
+            for i in range(index, end):
+                _emit_call(b, calls[i], slots, args, one)
+                b.call(barrier, [state, one])
+                if i < end - 1:
+                    after(i)
         b.call(barrier, [state, nthreads])
-        after(index)
+        after(end - 1)
+        index = end
+
+
+def _emit_call(b: ir.IRBuilder, call: Call, slots: dict[int, int], args, nthreads: ir.Value) -> None:
+    """Fill the call's table from the slots and call its kernel as a team of `nthreads`."""
+    table_arg, tid, _, state = args
+    callee = b.module.globals.get(call.symbol) or ir.Function(b.module, KERNEL_TYPE, name=call.symbol)
+    table = b.alloca(PTR, size=max(1, len(call.buffers)), name=call.step)
+    for i, (slot, offset) in enumerate(call.buffers):
+        base = b.load(b.gep(table_arg, [i64(slots[slot])], source_etype=PTR, inbounds=True), typ=PTR, align=8)
+        address = b.gep(base, [i64(offset)], source_etype=I8, inbounds=True)
+        b.store(address, b.gep(table, [i64(i)], source_etype=PTR, inbounds=True))
+    b.call(callee, [table, tid, nthreads, state])
 
 
 def _clock_stamp(b: ir.IRBuilder, tid: ir.Value, ns: ir.Value):

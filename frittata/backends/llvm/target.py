@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from frittata.backends import fileformat
 from frittata.backends.cross import CrossModule
 from frittata.backends.jit import Machine, host, machine_of, runs_here
-from frittata.backends.runtime import SAVED_KIND, SERIAL_BELOW_SECONDS, Module
+from frittata.backends.runtime import SAVED_KIND, SERIAL_BELOW_SECONDS, SOLO_STEP_SECONDS, Module
 from frittata.backends.target import Target
 
 if TYPE_CHECKING:
@@ -35,10 +35,12 @@ def cost_model() -> CostModel:
 
 def build_native(program: Program, threads: int | None) -> Module | CrossModule:
     """The llvm backend's build, imported when first asked for: loading a saved module needs
-    only the runtime. A program too small to split runs on one thread (`SERIAL_BELOW_SECONDS`)."""
+    only the runtime. A program too small to split runs on one thread (`SERIAL_BELOW_SECONDS`), a
+    small step on the first thread alone (`SOLO_STEP_SECONDS`)."""
     from frittata.backends.llvm.build import build
 
-    return build(program, threads=threads, serial_below=SERIAL_BELOW_SECONDS)
+    return build(program, threads=threads, serial_below=SERIAL_BELOW_SECONDS,
+                 solo_below=SOLO_STEP_SECONDS)
 
 
 def load(saved: fileformat.Saved, threads: int | None) -> Module | CrossModule:
@@ -64,6 +66,7 @@ def for_machine(spec: str) -> Target:
     def build_for(program: Program, threads: int | None) -> Module | CrossModule:
         from frittata.backends.llvm.build import build
 
-        return build(program, threads=threads, target=machine, serial_below=SERIAL_BELOW_SECONDS)
+        return build(program, threads=threads, target=machine, serial_below=SERIAL_BELOW_SECONDS,
+                 solo_below=SOLO_STEP_SECONDS)
 
     return Target(spec, SAVED_KIND, schedule, model, build_for, load)

@@ -89,6 +89,36 @@ def test_a_compiled_program_too_small_to_split_runs_on_the_calling_thread_alone(
     assert large.team_threads == 2
 
 
+def _mixed_program() -> ft.Program:
+    """Small steps (pad, slice, elementwise, softmax) around a direct convolution, which takes its
+    tiles from the team's work counter and waits at a barrier inside its kernel."""
+    x = T.var("x", (1, 8, 12, 12))
+    w, b = T.param("w", rand((16, 8, 3, 3), seed=7)), T.param("b", rand((16,), seed=8))
+    pad = T.pad(x, pads=((0, 0), (0, 0), (1, 1), (1, 1)))
+    cut = T.slice(pad, slices=((0, 1, 1), (0, 8, 1), (0, 13, 1), (1, 14, 1)))
+    y = T.fused_conv2d(T.tanh(cut), w, b, strides=(2, 2), pads=(1, 1, 1, 1), epilogue=(("relu",),))
+    return ft.Program({"y": y, "s": T.softmax(T.reshape(T.exp(y), (16, 49)))})
+
+
+@pytest.mark.parametrize("solo, threads", [("some", 3), ("all", 2)])
+def test_solo_steps_run_on_the_first_thread_and_the_team_waits_after_them(threads, solo):
+    """Steps priced below `solo_below` run on thread 0 alone, a run of them ending at one barrier
+    of the team: with some or all steps solo (the convolution, which takes work from the team's
+    counter, among them or not), on 2 and 3 threads, every run equals the interpreter."""
+    program = _mixed_program()
+    prices = sorted(step["model_s"] for step in build(program, threads=1).steps)
+    below = prices[-1] * 2 if solo == "all" else prices[len(prices) // 2]
+    mod = build(program, threads=threads, solo_below=below)
+    assert mod.team_threads == threads
+    x = rand((1, 8, 12, 12), seed=9)
+    want = ft.evaluate(program, {"x": x})
+    for _ in range(20):
+        got = mod(x=x)
+        for name in want:
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    assert len(mod.run_timed(x=x)[1]) == len(mod.steps) + 1
+
+
 def test_report(mod):
     report = mod.report["backend"]
     assert report["kernels"] and report["peak_bytes"] == mod.peak_bytes > 0
