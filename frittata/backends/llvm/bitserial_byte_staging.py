@@ -18,6 +18,7 @@ against the stores lane by lane, bit-exact, 31 rounds, load ~11: 64 -> 128 at 11
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,9 +145,17 @@ class ByteStaging:
                 words = b.bitcast(vectors[v], ir.VectorType(I64, 4))
                 for lane, c in enumerate(lane_channels):
                     o = b.add(c0, i64(c))
-                    with if_then(b, b.icmp_signed("<", o, count), "row"):
+                    with if_then(b, b.icmp_signed("<", o, count), "row") if self.partial else nullcontext():
                         target = self.k.address(self.out, [n, b.add(base, o), oh, b.mul(chunk, i64(STAGE_PIXELS))])
                         self._store_row(b.extract_element(words, ir.Constant(I32, lane)), target, pixels)
+
+    @property
+    def partial(self) -> bool:
+        """Whether a tile group's rows of the buffer may hold channels past O (then each
+        channel's store checks it): unless every group's channels are whole transposes of
+        channels under O."""
+        channels = self.group * self.tile_channels
+        return bool(self.out.shape[1] % channels or channels % TRANSPOSE_CHANNELS)
 
     def _store_row(self, word: ir.Value, target: ir.Value, pixels: int) -> None:
         """Store the first `pixels` bytes of `word` (pixel p in byte p) at `target`."""
