@@ -212,7 +212,7 @@ def staged_cases(draw):
 @example(((1, 64, 3, 56), (40, 64, 3, 3), 1, 1, "int8", 1, "bipolar", "avx2", ()), 0)  # border pairs first
 @example(((1, 64, 2, 27), (40, 64, 3, 3), 2, 1, "uint8", 2, "bipolar", "avx2", ()), 0)  # strided, last chunk short
 @example(((1, 1, 3, 9), (1, 1, 3, 3), 1, 1, "int8", 1, "bipolar", "avx2", ()), 0)  # border tiles end the first chunk
-@example(((1, 64, 2, 20), (128, 64, 3, 3), 1, 1, "int8", 2, "unipolar", "avx2", ()), 0)  # whole groups: no channel checks
+@example(((1, 64, 2, 20), (128, 64, 3, 3), 1, 1, "int8", 2, "unipolar", "avx2", ()), 0)  # whole groups, no checks
 def test_bitserial_conv2d_stages_its_stores_exactly(case, seed):
     xs, ws, stride, pad, out_dtype, a_bits, encoding, target, schedule = case
     rng = np.random.default_rng(seed)
