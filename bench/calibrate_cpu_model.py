@@ -4,7 +4,7 @@ Run `python bench/calibrate_cpu_model.py` (about 20 s). Each figure is the best 
 repetitions (the machines are shared: the fastest run is the least disturbed one). The memory
 and launch figures are what `frittata/extract/cpu_model.py` records as its defaults; the last
 line is a `CpuModel(...)` for this machine, to pass as `cost=`. The vector FMA peak itself comes from the
-zmm FMA microbenchmark in ../shared/CPU_PERF_NOTES.md (242 GFLOP/s fp32 per core), which numpy
+zmm FMA microbenchmark of a Sapphire Rapids core (242 GFLOP/s fp32), which numpy
 cannot reach; everything else is measured here.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 PEAK_FP32_FLOPS_PER_CORE = 242e9
-"""FLOP/s: zmm FMA microbenchmark, ../shared/CPU_PERF_NOTES.md."""
+"""FLOP/s: zmm FMA microbenchmark peak of a Sapphire Rapids core."""
 
 REPEATS = 7
 

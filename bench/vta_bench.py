@@ -79,7 +79,7 @@ def epilogue_bound(name: str) -> float:
     """The GEMM utilization no schedule of the layer can pass on the compute module: per output
     ACC row, its C/16 * K * K GEMM micro-ops against 6 cycles that are not GEMM work (reset 1,
     bias ADD with a tensor operand 2, shift, MIN and MAX 1 each), all on the in-order compute
-    module (VTA_SPEC: GEMM one uop per cycle, ALU 1 with an immediate, 2 with a tensor)."""
+    module (VTA's pipeline: GEMM one uop per cycle, ALU 1 with an immediate, 2 with a tensor)."""
     _, c, _, k, _, _ = RESNET18[name]
     gemm = c // 16 * k * k
     return gemm / (gemm + 6)

@@ -23,7 +23,7 @@ from frittata.backends.vta.hw.timing import Report
 from frittata.terms import builders as tb
 from frittata.terms.vta_ops import pack_array, unpack_array
 
-RESNET18 = {  # name: (H=W, C, O, K, pad, stride), VTA_SPEC §6 / T-CONV
+RESNET18 = {  # name: (H=W, C, O, K, pad, stride), ResNet-18's convolutions as TVM's VTA tests number them
     "C2": (56, 64, 64, 3, 1, 1), "C3": (56, 64, 128, 3, 1, 2), "C4": (56, 64, 128, 1, 0, 2),
     "C5": (28, 128, 128, 3, 1, 1), "C6": (28, 128, 256, 3, 1, 2),
     "C7": (28, 128, 256, 1, 0, 2), "C8": (14, 256, 256, 3, 1, 1),

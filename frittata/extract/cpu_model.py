@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from llvmlite import binding as llvm
 
@@ -38,8 +39,8 @@ from frittata.extract.winograd_cost import winograd_seconds
 
 KIB = 1024
 VNNI_INT8_PER_FP32 = 870 / 242
-"""int8 OP/s per fp32 FLOP/s with AVX-512 VNNI (VPDPBUSD): 870 vs 242 G per core measured on
-Sapphire Rapids (CPU_PERF_NOTES)."""
+"""int8 OP/s per fp32 FLOP/s with AVX-512 VNNI (VPDPBUSD): 870 vs 242 G per core, microbenchmark
+peaks measured on a Sapphire Rapids core."""
 PAIRS_INT8_PER_FP32 = 2.0
 """int8 OP/s per fp32 FLOP/s without VNNI: VPMADDWD does 2 x lanes multiply-adds of int16 pairs
 (4 x lanes OPs) per instruction against an FMA's 2 x lanes FLOPs, at the same throughput (two
@@ -50,7 +51,8 @@ a cycle on Zen 3)."""
 class CpuModel:
     """Roofline CPU model; invariant: cost >= 0 seconds, more FLOPs or bytes never cost less.
 
-    Compute figures describe the project's machine (Sapphire Rapids, ../shared/CPU_PERF_NOTES.md);
+    Compute figures describe the project's first machine (a Sapphire Rapids Xeon: microbenchmark
+    peaks of its cores); `for_host` reads the last-level cache's size from the host; the other
     memory and launch figures were measured by `bench/calibrate_cpu_model.py` (best of 7,
     2026-11, 2-core VM). Rerun that script and pass its output as keyword arguments to
     calibrate for another machine.
@@ -60,11 +62,11 @@ class CpuModel:
     cores: int = 2
     """Cores used by one kernel (the outer parallel loop is split across them)."""
     vector_lanes: int = 16
-    """fp32 lanes of one vector register: 512-bit AVX-512 (CPU_PERF_NOTES)."""
+    """fp32 lanes of one vector register: 512-bit AVX-512."""
     fp32_flops_per_core: float = 242e9
-    """FLOP/s: zmm FMA microbenchmark peak per core (CPU_PERF_NOTES)."""
+    """FLOP/s: zmm FMA microbenchmark peak per core (Sapphire Rapids: two 512-bit FMAs a cycle)."""
     int8_ops_per_core: float = 870e9
-    """OP/s: AVX-512 VNNI int8 peak per core (CPU_PERF_NOTES); `for_machine` scales it to the
+    """OP/s: AVX-512 VNNI int8 microbenchmark peak per core (Sapphire Rapids); `for_machine` scales it to the
     host's fp32 peak by `VNNI_INT8_PER_FP32` or `PAIRS_INT8_PER_FP32`."""
     word_pairs_per_core: float = 242e9 / 64 * 4.0
     """64-bit word pairs (AND, popcount, accumulate) per second per core of the bit-serial
@@ -87,10 +89,14 @@ class CpuModel:
     cache_bandwidth: float = 48.1e9
     """Bytes/s of a 512 KiB copy, an L2-resident working set (calibrate_cpu_model.py)."""
     cache_bytes: int = 2 * 2048 * KIB
-    """L2 of both cores (2 MiB each, CPU_PERF_NOTES): working sets below this stream from cache."""
+    """L2 of both cores (2 MiB each, Sapphire Rapids): working sets below this stream from cache. A
+    fitted figure, not read from the host: the efficiencies above were calibrated with it, and on
+    the AMD EPYC (512 KiB each) the real size changes ResNet-50's and the transformer block's
+    extracted programs, unmeasured (so it stays until a measured change moves it)."""
     last_level_cache_bytes: int = 32 * 1024 * KIB
-    """The shared last-level cache (32 MiB: the L3 of a Zen 3 CCD, lscpu on the measured AMD EPYC):
-    weights larger than this stream from DRAM on every read, also when one layer re-reads them."""
+    """The shared last-level cache (32 MiB: the L3 of a Zen 3 CCD on the measured AMD EPYC; `for_host`
+    reads the host's): weights larger than this stream from DRAM on every read, also when one
+    layer re-reads them."""
     strided_copy_efficiency: float = 0.30
     """Bandwidth of an NCHW -> NCHW16c pack relative to a plain copy (calibrate_cpu_model.py)."""
     launch_seconds: float = 0.6e-6
@@ -98,8 +104,12 @@ class CpuModel:
 
     @classmethod
     def for_host(cls, **overrides) -> CpuModel:
-        """The model of the CPU this process runs on (`for_machine` of its triple and features)."""
-        return cls.for_machine(llvm.get_process_triple(), llvm.get_host_cpu_features().flatten(), **overrides)
+        """The model of the CPU this process runs on: `for_machine` of its triple and features,
+        with its last-level cache's size where the system reports it (`host_last_level_cache_bytes`)."""
+        llc = host_last_level_cache_bytes()
+        measured = {} if llc is None else {"last_level_cache_bytes": llc}
+        return cls.for_machine(llvm.get_process_triple(), llvm.get_host_cpu_features().flatten(),
+                               **{**measured, **overrides})
 
     @classmethod
     def for_machine(cls, triple: str, features: str, **overrides) -> CpuModel:
@@ -179,3 +189,24 @@ class CpuModel:
             case (Kind.ELEMENTWISE | Kind.REDUCTION | Kind.COPY | Kind.STRIDED_COPY | Kind.FREE | Kind.VIEW
                   | Kind.UNSUPPORTED):
                 return self.elementwise_efficiency
+
+
+CACHE_INFO = Path("/sys/devices/system/cpu/cpu0/cache")
+"""Linux's description of the caches the first CPU sees: an indexN directory per cache, each with
+its `level`, `type` (Data, Instruction, Unified) and `size` ("32768K")."""
+SIZE_UNITS = {"K": KIB, "M": KIB * KIB, "G": KIB * KIB * KIB}
+
+
+def host_last_level_cache_bytes(info: Path = CACHE_INFO) -> int | None:
+    """Bytes of the highest-level data or unified cache `info` describes, or None where the system
+    does not say (no such directory, an unreadable entry: not Linux, a restricted container)."""
+    sizes = {}
+    try:
+        for index in info.glob("index*"):
+            if (index / "type").read_text().strip() in ("Data", "Unified"):
+                size = (index / "size").read_text().strip()
+                scale = SIZE_UNITS.get(size[-1:], 1)
+                sizes[int((index / "level").read_text())] = int(size.rstrip("KMG")) * scale
+    except (OSError, ValueError):
+        return None
+    return sizes[max(sizes)] if sizes else None

@@ -1,7 +1,7 @@
 """VTA kernel terms: the accelerator's blocked layouts and its GEMM tile operators.
 
 A block is `(BATCH, BLOCK_IN, BLOCK_OUT)`, the shape of the configured GEMM intrinsic
-(VTA_SPEC §3.5):
+(VTA's packed layouts):
 
   vta_pack(x, role, block)    role "act": [N, C] -> [N/BATCH, C/BLOCK_IN, BATCH, BLOCK_IN] and
                               [N, C, H, W] -> [N/BATCH, C/BLOCK_IN, H, W, BATCH, BLOCK_IN];
@@ -49,7 +49,7 @@ __all__ = ["vta_pack", "vta_unpack", "vta_dense", "vta_conv2d"]
 
 Block = tuple[int, int, int]
 IMM_MIN, IMM_MAX = -(1 << 15), (1 << 15) - 1
-"""The ALU immediate is a signed 16-bit field (VTA_SPEC §2.5)."""
+"""The ALU instruction's immediate is a signed 16-bit field."""
 
 
 def vta_pack(x: Term, role: str, block: Block) -> Term:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo, as_cost_model, program_cost
+from frittata.extract.cpu_model import host_last_level_cache_bytes
 from frittata.terms.program import Program
 from tests.strategies import programs
 
@@ -88,3 +89,23 @@ def test_a_winograd_epilogue_is_not_priced_apart():
              for t in (wino, direct)]
     assert model.epilogue_seconds(infos[0]) == 0.0
     assert 0.0 < model.epilogue_seconds(infos[1]) < model.node_cost(infos[1])
+
+
+def _cache(root, name: str, level: int, kind: str, size: str) -> None:
+    entry = root / name
+    entry.mkdir()
+    for field, value in (("level", level), ("type", kind), ("size", size)):
+        (entry / field).write_text(f"{value}\n")
+
+
+def test_the_hosts_last_level_cache_is_its_highest_data_or_unified_cache(tmp_path):
+    """Read as Linux describes a Sapphire Rapids VM's caches (L1 data and instruction, L2, a
+    105 MiB L3); no description, or an unreadable one, leaves the model's default."""
+    _cache(tmp_path, "index0", 1, "Data", "48K")
+    _cache(tmp_path, "index1", 1, "Instruction", "32K")
+    _cache(tmp_path, "index2", 2, "Unified", "2048K")
+    _cache(tmp_path, "index3", 3, "Unified", "107520K")
+    assert host_last_level_cache_bytes(tmp_path) == 105 << 20
+    assert host_last_level_cache_bytes(tmp_path / "absent") is None
+    (tmp_path / "index3" / "size").write_text("unknown\n")
+    assert host_last_level_cache_bytes(tmp_path) is None

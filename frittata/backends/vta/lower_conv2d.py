@@ -1,6 +1,6 @@
 """Lowering of `vta_conv2d` to an instruction stream: tiles, GEMM kernels, bias and epilogue.
 
-Packed operands (VTA_SPEC §3.5): x (NB, CB, H, W, BATCH, BLOCK_IN), w (OB, CB, KH, KW,
+Packed operands (VTA's layouts): x (NB, CB, H, W, BATCH, BLOCK_IN), w (OB, CB, KH, KW,
 BLOCK_OUT, BLOCK_IN), out (NB, OB, OH, OW, BATCH, BLOCK_OUT).  A tile is `th` output rows x
 `tw` output columns x `tco` output-channel blocks, reduced over steps of `tci` input-channel
 blocks.  The tile's input window (its rows and columns plus the kernel's halo) is loaded with the
@@ -31,7 +31,7 @@ from frittata.backends.vta.lower_pipeline import AccLayout, bias_kernel, divisor
 from frittata.errors import LoweringError
 
 MAX_PAD = 15
-"""LOAD pad fields are 4 bits wide (VTA_SPEC §2.3)."""
+"""The LOAD instruction's pad fields are 4 bits wide."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Lowering of `vta_dense` to an instruction stream: tiles, GEMM kernels, bias and epilogue.
 
-Packed operands (VTA_SPEC §3.5): x (NB, KB, BATCH, BLOCK_IN), w (OB, KB, BLOCK_OUT, BLOCK_IN),
+Packed operands (VTA's layouts): x (NB, KB, BATCH, BLOCK_IN), w (OB, KB, BLOCK_OUT, BLOCK_IN),
 out (NB, OB, BATCH, BLOCK_OUT).  A tile is `tm` batch blocks x `tn` output blocks reduced over
 steps of `tk` input blocks; INP row m*tk+k, WGT tile n*tk+k, ACC row m*tn+n.  One GEMM per
 step runs uops over m inside loops over k (outer) and n (inner), so a row is written again

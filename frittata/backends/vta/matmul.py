@@ -1,6 +1,6 @@
 """A hand-written blocked int8 matmul on VTA: C = requant(A @ B^T), A (M, K), B (N, K).
 
-Packed layouts (VTA_SPEC §3.5): A as (M/BATCH, K/BLOCK_IN, BATCH, BLOCK_IN), B as
+Packed layouts (VTA's): A as (M/BATCH, K/BLOCK_IN, BATCH, BLOCK_IN), B as
 (N/BLOCK_OUT, K/BLOCK_IN, BLOCK_OUT, BLOCK_IN), C as (M/BATCH, N/BLOCK_OUT, BATCH, BLOCK_OUT).
 Within an SRAM tile, INP row m*tk+k, WGT tile n*tk+k and ACC row m*tn+n; each step runs the
 GEMMs of the dense lowering (`lower_dense.step_kernels`), so the two keep one rule against the

@@ -1,4 +1,4 @@
-"""Our equivalents of TVM's VTA instruction tests (VTA_SPEC §6, T-INSN), bit-exact vs numpy."""
+"""Our equivalents of TVM's VTA instruction tests (TVM's test_vta_insn), bit-exact vs numpy."""
 
 import numpy as np
 import pytest

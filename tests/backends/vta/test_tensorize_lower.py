@@ -16,7 +16,7 @@ from frittata.terms.interp import evaluate
 from frittata.terms.program import Program
 
 REQUANT = (("shift", 8), ("clip", -127, 127), ("relu",), ("cast", "int8"))
-RESNET18 = {  # name: (H=W, C, O, K, pad, stride), VTA_SPEC §6 — a representative subset
+RESNET18 = {  # name: (H=W, C, O, K, pad, stride), a subset of ResNet-18's layers as TVM's VTA tests number them
     "C4": (56, 64, 128, 1, 0, 2), "C7": (28, 128, 256, 1, 0, 2), "C10": (14, 256, 512, 1, 0, 2),
     "C11": (7, 512, 512, 3, 1, 1),
 }

@@ -1,7 +1,7 @@
 """The functional core of the simulator: VTA's SRAMs as numpy arrays and the bit-exact meaning
 of LOAD, STORE, GEMM and ALU on them (FINISH has no data effect).
 
-Semantics follow VTA_SPEC §2: GEMM and ALU wrap at 32 bits; every GEMM / ALU write also
+Semantics follow VTA's ISA: GEMM and ALU wrap at 32 bits; every GEMM / ALU write also
 refreshes the OUT buffer with the low 8 bits of the row (as the HLS hardware does), and STORE
 copies from OUT, so a store of freshly loaded ACC data needs an ALU op in between.
 """
