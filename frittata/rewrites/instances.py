@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from frittata.errors import FrittataTypeError
-from frittata.rewrites.exprs import Call, Lit, Var, evaluate
+from frittata.rewrites.exprs import Call, Lit, Tup, Var, evaluate
 from frittata.rewrites.proposals import propose, sample_attr
 from frittata.rewrites.rule_format import Pattern, PNode, PSeq, PVar, Rule
 from frittata.rewrites.signature import OP_ATTRS, canonical_attrs
@@ -56,6 +56,7 @@ _ARITHMETIC = frozenset({"+", "-", "*", "//"})
 # when dropped, must be missed by some instance).
 _INT_WANDER = ("int8", "uint8", "int32")
 _CONTRACTIONS = frozenset({Op.CONV2D, Op.DENSE, Op.MATMUL, Op.FUSED_CONV2D, Op.FUSED_DENSE})
+_UNIT_RATE = 0.5  # instances of a rule whose guards read dimensions drawn from sizes 1 and one above
 _PARAM_RATE = 0.3  # a leaf no param-only guard names is a parameter this often (backends pack weights)
 
 
@@ -137,6 +138,24 @@ def dims_arithmetic(expr) -> bool:
     return any(dims_arithmetic(a) for a in expr.args)
 
 
+def reads_dims(rule: Rule) -> bool:
+    """Whether a guard reads a dimension (`dim`): where it does, an instance sometimes draws
+    every dimension from one size above 1 and size 1 (`_UNIT_RATE`), so each dimension the
+    guard reads is 1 while its neighbours are not, and the other way round (a size-1 axis
+    broadcasts, so a guard reading the wrong axis shows only there)."""
+    return any(_reads_dim(g) for g in rule.guards)
+
+
+def _reads_dim(expr) -> bool:
+    match expr:
+        case Call(fn="dim"):
+            return True
+        case Call(args=items) | Tup(items=items):
+            return any(_reads_dim(a) for a in items)
+        case _:
+            return False
+
+
 def _mentions_dim(expr) -> bool:
     return isinstance(expr, Call) and (expr.fn == "dim" or any(_mentions_dim(a) for a in expr.args))
 
@@ -151,6 +170,8 @@ class Instance:
         self.rule, self.rng = rule, rng
         dims = _WIDE_DIMS if wants_wide_dims(rule) else _DIMS
         self.palette = tuple(rng.choice(dims, size=int(rng.integers(2, 4)), replace=False))
+        if reads_dims(rule) and rng.random() < _UNIT_RATE:
+            self.palette = (1, int(rng.choice([d for d in dims if d > 1])))
         self.params = {a.name for g in rule.guards if g.fn == "param-only" for a in g.args if isinstance(a, Var)}
         self.params |= {n for n in sorted(_leaf_names(rule.lhs)) if rng.random() < _PARAM_RATE}
         self.weights_params = bool(rng.random() < 0.5)  # a contraction's weights and bias, as in a model
