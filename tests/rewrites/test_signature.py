@@ -9,8 +9,8 @@ from frittata.terms.ops import Op
 
 
 @pytest.mark.parametrize("op, text, fits", [
-    (Op.RELU, "1", [1]), (Op.ADD, "2", [2]), (Op.FUSED_DENSE, "3..4", [3, 4]), (Op.CONCAT, "1 or more", [1, 2, 3, 4, 5]),
-    (Op.INPUT, "0", [0]),
+    (Op.RELU, "1", [1]), (Op.ADD, "2", [2]), (Op.FUSED_DENSE, "3..4", [3, 4]),
+    (Op.CONCAT, "1 or more", [1, 2, 3, 4, 5]), (Op.INPUT, "0", [0]),
 ])
 def test_operand_counts_are_said_and_checked_alike(op, text, fits):
     assert arity_text(op) == text

@@ -12,7 +12,7 @@ import pytest
 from scipy import special
 
 import frittata.terms as T
-from frittata.terms.ops import BY_NAME, ELEMENTWISE, KERNELS, Cost, Op, ops_in_class
+from frittata.terms.ops import BY_NAME, ELEMENTWISE, KERNELS, Cost, Op, define, lookup, ops_in_class
 from frittata.errors import FrittataTypeError
 from frittata.terms.term import Term, build
 
@@ -47,6 +47,27 @@ def test_classes_are_queried_by_name():
     assert Op.FUSED_ELEMENTWISE in KERNELS and Op.FUSED_ELEMENTWISE not in ELEMENTWISE
     with pytest.raises(FrittataTypeError, match="op class"):
         ops_in_class("elementwize")
+
+
+def test_canonical_attributes_fill_defaults_and_name_unknown_or_missing_ones():
+    assert Op.CONV2D.canonical({"pads": 1}) == (("strides", (1, 1)), ("pads", (1, 1, 1, 1)), ("dilations", (1, 1)),
+                                                ("groups", 1))
+    with pytest.raises(FrittataTypeError, match=r"conv2d: expected attributes among \('strides', 'pads', "
+                                                r"'dilations', 'groups'\), got \['bogus'\]"):
+        Op.CONV2D.canonical({"strides": 1, "bogus": 2})
+    with pytest.raises(FrittataTypeError, match="reshape: expected attribute 'shape', got none"):
+        Op.RESHAPE.canonical({})
+
+
+def test_the_table_is_looked_up_by_name_and_refuses_a_second_definition():
+    assert lookup("relu") is Op.RELU
+    with pytest.raises(FrittataTypeError, match="expected an operator name, got 'nope'"):
+        lookup("nope")
+    with pytest.raises(AssertionError, match="op 'relu' is registered twice"):
+        define("relu", 1, Op.RELU.infer)
+    with pytest.raises(AssertionError, match=r"op 'zzz': unknown op classes \['nope'\]"):
+        define("zzz", 1, Op.RELU.infer, classes=("nope",))
+    assert "zzz" not in BY_NAME and lookup("relu") is Op.RELU
 
 
 @pytest.mark.parametrize("op", list(Op), ids=lambda op: op.value)
