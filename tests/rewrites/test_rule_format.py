@@ -55,6 +55,54 @@ def test_malformed_rules_report_line_and_column(text, where, reason):
     assert f"bad.rules:{where}:" in str(err.value) and reason in str(err.value)
 
 
+F = "(family f)\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    (F + "(frob x)", "2:1: expected (rule ...), (family ...) or (parameters ...), got 'frob'"),
+    (F + "42", "2:1: expected (rule ...), (family ...) or (parameters ...), got 42"),
+    (F + "(rule Bad-Name (neg ?x) => ?x)", "2:7: expected a rule name like fuse-conv2d-bias, got Bad-Name"),
+    ("(parameters $N)", "1:1: expected (parameters $NAME value ...) with one value per name"),
+    ("(parameters N 4)", "1:13: expected a new parameter name like $BLOCK_IN, got N"),
+    ("(parameters $N 4 $N 5)", "1:18: expected a new parameter name like $BLOCK_IN, got $N"),
+    (F + "(rule r (neg ?x))", "2:1: expected (rule NAME LHS => RHS [:if GUARD ...] [:family F] [:target T])"),
+    (F + "(rule r ?x => ?x)", "2:9: expected an operator pattern on the left, got a bare variable"),
+    ("(rule r (neg ?x) => ?x)", "1:1: rule r: expected a family (:family F or (family F) above)"),
+    (F + "(rule r (neg ?x) => ?x :when (is-float ?x))", "2:24: expected :if, :family, :target or :table, got :when"),
+    (F + "(rule r (neg ?x) => ?x :family)", "2:24: expected a name after :family"),
+    (F + "(rule r (neg 3) => ?x)", "2:14: expected a pattern (?var or (op ...)), got 3"),
+    (F + "(rule r (neg ?x) => (as ?y (neg ?x)))", "2:21: expected (as ?name PATTERN), only on the left side"),
+    (F + "(rule r (as ?y ?x) => ?x)", "2:9: expected (as ?name (op ...))"),
+    (F + "(rule r (input) => ?x)", "2:10: expected an operator name (an Op value, not input/param), got 'input'"),
+    (F + "(rule r (transpose ?x :perm) => ?x)", "2:9: transpose: expected :attribute VALUE pairs, got an odd count"),
+    (F + "(rule r (transpose ?x :perm ?p :perm ?q) => ?x)",
+     "2:32: transpose: expected a new attribute among ('perm',), got :perm"),
+    (F + "(rule r (neg (neg ?x)) => (neg ...))", "2:27: neg: expected 1 operands, got 0"),
+    (F + "(rule r (neg ?x) => ?x :if (is-float ?x ?x))", "2:28: is-float: expected 1 arguments, got 2"),
+    (F + "(rule r (neg ?x) => ?x :if (rank-is 3 4))", "2:37: rank-is: expected a tensor ?var, got 3"),
+    (F + "(rule r (neg ?x) => ?x :if is-float)", "2:28: expected a guard (predicate ...), got is-float"),
+    (F + "(rule r (transpose ?x :perm [1 ?x]) => ?x)",
+     "2:29: expected ?var or a constant as a left-side attribute, got a [...] form"),
+    (F + "(rule r (neg ?x) <=> ?x)", "2:1: rule r: <=> needs two operator patterns with the same variables"),
+    (F + "(rule r (transpose ?x :perm ?p) => (transpose ?x :perm [zz]))",
+     '2:57: expected a number, a "string", none/true/false, ?var or $param, got zz'),
+    (F + "(rule r (mul ?x ?y) => ?x :table [$v] (half 0.5) (half 0.25))",
+     "2:27: expected unique row names, got ['half', 'half']"),
+    (F + "(rule r (mul ?x ?y) => ?x :table [] (half))",
+     "2:27: expected :table [$column ...] with at least one $column"),
+    (F + '(rule r (mul ?x (const :value $v :dtype "float32")) => ?x :table [$v] (Half 0.5))',
+     "2:71: expected a table row (ROW-NAME value ...) with a lower-case name"),
+    (F + '(rule r (mul ?x (const :value $v :dtype "float32")) => ?x :table [$v] (half 0.5 1))',
+     "2:71: row half: expected 1 values (one per column), got 2"),
+    (F + "(rule r (mul ?x ?y) => ?x :table [$v] (half 0.5))", "2:1: rule r: table columns ['$v'] are not used"),
+    (F + "(rule r (@nope ?x) => ?x)", "2:10: expected an op class among ['@binary', "),
+])
+def test_a_malformed_rule_says_where_what_was_expected_and_what_was_found(text, message):
+    with pytest.raises(RewriteError) as err:
+        parse_rules(text, "bad.rules")
+    assert str(err.value).startswith(f"bad.rules:{message}")
+
+
 def test_malformed_file_names_the_file(tmp_path):
     path = tmp_path / "user.rules"
     path.write_text("(rule ok (neg (neg ?x)) => ?x)\n(rule bad (neg ?x) => [1 2])\n")
