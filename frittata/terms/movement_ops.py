@@ -80,6 +80,8 @@ def _slices(value: Any, first: TensorType | None) -> tuple:
         return tuple(tuple(s) for s in value)
     if len(value) != first.rank:
         raise FrittataTypeError(f"slice: expected {first.rank} (start, stop, step) triples, got {value!r}")
+    if any(tuple(s)[2:] == (0,) for s in value):
+        raise FrittataTypeError(f"slice: expected non-zero steps, got {value!r}")
     return tuple(normalize_slice(s, d) for s, d in zip(value, first.shape))
 
 

@@ -65,6 +65,7 @@ def test_squeeze_drops_the_size_1_axes_it_is_given_or_all_of_them():
      r"concat: expected operands like float32\[2, 3, 4\] except along axis 1, got int32\[2, 5, 4\]"),
     (lambda: T.concat(X, T.var("y", (2, 3)), axis=1), r"concat: expected operands like .* got float32\[2, 3\]"),
     (lambda: T.slice(X, [(0, 2, 1)]), r"slice: expected 3 \(start, stop, step\) triples, got \(\(0, 2, 1\),\)"),
+    (lambda: T.slice(X, [(0, 2, 1), (0, 3, 0), (0, 4, 1)]), r"slice: expected non-zero steps, got"),
     (lambda: T.pad(X, [(0, 0), (1, -2), (0, 1)]), r"pad: expected 3 non-negative \(before, after\) pairs, got"),
     (lambda: T.pad(X, [(0, 0), (1, 2)]), r"pad: expected 3 non-negative \(before, after\) pairs, got"),
     (lambda: T.gather(X, [3], axis=1), r"gather: expected 1 indices in \[0, 3\), got \(3,\)"),
