@@ -35,7 +35,7 @@ from typing import TextIO
 import numpy as np
 
 from frittata.rewrites.exprs import PREDICATES
-from frittata.rewrites.instances import Instance, dtype_variants, rhs_ops, size_sensitive
+from frittata.rewrites.instances import Instance, dtype_variants, reads_dims, rhs_ops, size_sensitive
 from frittata.rewrites.library import library_rules, load_file
 from frittata.rewrites.matching import build_rhs, guards_hold
 from frittata.rewrites.rule_format import Pattern, PVar, Rule
@@ -51,6 +51,7 @@ RTOL, ATOL = 1e-3, 1e-4
 COMPILED = 2  # largest instances of a kernel rule compiled, each its own program (~1-2 s per kernel)
 SIZE_SENSITIVE = 4  # times the instances for a rule whose soundness turns on sizes
 FORMS = 8  # at most this many compiled in all: the largest instance of each kernel form first
+UNIT = 2  # times the instances, of sizes 1 and one above, for a rule whose guards read dimensions
 
 # Compiles a program and runs it on named inputs (e.g. the LLVM backend's build + run).
 Runner = Callable[[Program, Mapping[str, np.ndarray]], Mapping[str, np.ndarray]]
@@ -135,11 +136,41 @@ def check_rule(rule: Rule, examples: int = 12, attempts: int = 2500, seed: int =
                               f"in {attempts} attempts, {result.tried} satisfying the guards; expected "
                               f">= {need} ({rule.where})")
             return result
+    if reads_dims(rule):
+        result.failure = _unit_failure(rule, UNIT * examples, attempts // 5, seed)
+        if result.failure:
+            return result
     runner = _runner(rule, compiled or {})
     if runner is not None:
         chosen = _compiled_cases(cases)
         result.compiled, result.failure = len(chosen), _run_compiled(chosen, runner)
     return result
+
+
+def _unit_failure(rule: Rule, examples: int, attempts: int, seed: int) -> str | None:
+    """The first counterexample among `examples` meaningful instances per dtype variant whose
+    every dimension is 1 or one size above (`Instance(unit=True)`), drawn in at most `attempts`
+    tries each. They have generators of their own, so the rule's other instances are the ones
+    it always had; they count toward no minimum and are not compiled."""
+    key = zlib.crc32(rule.name.encode())
+    rng, edges = np.random.default_rng([seed, key, 2]), np.random.default_rng([seed, key, 3])
+    for variant in dtype_variants(rule):
+        found = 0
+        for _ in range(attempts):
+            if found >= examples:
+                break
+            fixed = draw_instance(rule, rng)
+            if fixed is None:
+                continue
+            instance = Instance(fixed, rng, variant, unit=True)
+            lhs = instance.build()
+            if lhs is None or not guards_hold(fixed, instance.env):
+                continue
+            outcome = _compare(fixed, instance, lhs, edges)
+            if isinstance(outcome, str):
+                return outcome
+            found += outcome is not None
+    return None
 
 
 def _compiled_cases(cases: list[_Case]) -> list[_Case]:

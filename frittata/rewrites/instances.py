@@ -56,7 +56,6 @@ _ARITHMETIC = frozenset({"+", "-", "*", "//"})
 # when dropped, must be missed by some instance).
 _INT_WANDER = ("int8", "uint8", "int32")
 _CONTRACTIONS = frozenset({Op.CONV2D, Op.DENSE, Op.MATMUL, Op.FUSED_CONV2D, Op.FUSED_DENSE})
-_UNIT_RATE = 0.5  # instances of a rule whose guards read dimensions drawn from sizes 1 and one above
 _PARAM_RATE = 0.3  # a leaf no param-only guard names is a parameter this often (backends pack weights)
 
 
@@ -139,10 +138,10 @@ def dims_arithmetic(expr) -> bool:
 
 
 def reads_dims(rule: Rule) -> bool:
-    """Whether a guard reads a dimension (`dim`): where it does, an instance sometimes draws
-    every dimension from one size above 1 and size 1 (`_UNIT_RATE`), so each dimension the
-    guard reads is 1 while its neighbours are not, and the other way round (a size-1 axis
-    broadcasts, so a guard reading the wrong axis shows only there)."""
+    """Whether a guard reads a dimension (`dim`). Such a rule is also checked on instances whose
+    every dimension is 1 or one size above (`Instance(unit=True)`), so that each dimension the
+    guard reads is 1 while its neighbours are not, and the other way round: a size-1 axis
+    broadcasts, so a guard reading the wrong axis shows only there."""
     return any(_reads_dim(g) for g in rule.guards)
 
 
@@ -163,14 +162,16 @@ def _mentions_dim(expr) -> bool:
 class Instance:
     """One left-side instance: its term and the variable environment of the match.
 
-    `dtypes` fixes leaf dtypes (one of `dtype_variants`).
+    `dtypes` fixes leaf dtypes (one of `dtype_variants`). `unit` draws every dimension from
+    size 1 and one size above it (see `reads_dims`).
     """
 
-    def __init__(self, rule: Rule, rng: np.random.Generator, dtypes: dict[str, str] | None = None) -> None:
+    def __init__(self, rule: Rule, rng: np.random.Generator, dtypes: dict[str, str] | None = None,
+                 unit: bool = False) -> None:
         self.rule, self.rng = rule, rng
         dims = _WIDE_DIMS if wants_wide_dims(rule) else _DIMS
         self.palette = tuple(rng.choice(dims, size=int(rng.integers(2, 4)), replace=False))
-        if reads_dims(rule) and rng.random() < _UNIT_RATE:
+        if unit:
             self.palette = (1, int(rng.choice([d for d in dims if d > 1])))
         self.params = {a.name for g in rule.guards if g.fn == "param-only" for a in g.args if isinstance(a, Var)}
         self.params |= {n for n in sorted(_leaf_names(rule.lhs)) if rng.random() < _PARAM_RATE}

@@ -77,13 +77,12 @@ def _bitserial_operand(inst, op: Op, i: int, prev: list[Term]) -> TensorType:
 
 
 def _broadcast_partner(inst, x: TensorType) -> TensorType:
-    """A second operand x broadcasts with: x's shape, a scalar, a scalar kept at rank 1 (`[1]`,
-    as exporters spell a scalar bias) or at a rank up to x's (`[1 1 1 1]`): it broadcasts as a
-    scalar does, yet a shape guard reading a weight dimension that happens to be 1 takes it for
-    a per-channel operand; a per-axis vector, or a shape with a leading axis more (x broadcasts
-    up, so the result is not x's shape)."""
+    """A second operand x broadcasts with: x's shape, a scalar, a scalar kept at a rank up to
+    x's (`[1]`, `[1 1 1 1]`: it broadcasts as a scalar does, yet a shape guard reading a weight
+    dimension that happens to be 1 takes it for a per-channel operand), a per-axis vector, or a
+    shape with a leading axis more (x broadcasts up, so the result is not x's shape)."""
     ones = (1,) * int(inst.rng.integers(1, x.rank + 1)) if x.rank else ()
-    choices = [x.shape, x.shape, (), (1,), ones, (2,) + x.shape]
+    choices = [x.shape, x.shape, (), ones, (2,) + x.shape]
     if x.rank >= 2:
         choices.append(tuple(d if a == 1 else 1 for a, d in enumerate(x.shape)))
     if x.rank >= 3:  # a per-channel operand with the batch axis left to broadcasting: [C 1 1]

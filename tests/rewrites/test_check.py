@@ -205,3 +205,20 @@ def test_a_minimum_above_the_instances_found_fails_the_rule():
     result = check_rule(rule, examples=4, minimum=5)
     assert not result.passed and result.total == 4
     assert "only 4 meaningful instances" in result.failure and "expected >= 5" in result.failure
+
+
+def test_a_rule_whose_guards_read_dimensions_is_also_checked_where_they_are_1_or_one_size():
+    """A shape guard reading the wrong axis is wrong only where a size-1 axis broadcasts: the
+    unit instances draw every dimension from 1 and one size above, apart from the others."""
+    from frittata.rewrites.instances import Instance, reads_dims
+
+    (bias,) = parse_rules("(rule r (add (dense ?x ?w) ?b) => (fused_dense ?x ?w ?b :epilogue [])"
+                          " :if (shape-is ?b [(dim ?w 1)]))", family="f")
+    (plain,) = parse_rules("(rule p (neg (neg ?x)) => ?x)", family="f")
+    assert reads_dims(bias) and not reads_dims(plain)
+    rng = np.random.default_rng(0)
+    shapes = [inst.env["w"].shape for inst in (Instance(bias, rng, unit=True) for _ in range(40)) if inst.build()]
+    dims = {d for s in shapes for d in s}
+    assert 1 in dims and len(dims) >= 3 and all(len(set(s) - {1}) <= 1 for s in shapes)
+    result = check_rule(bias)
+    assert not result.passed and "ill-typed" in result.failure

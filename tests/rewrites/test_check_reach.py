@@ -1,7 +1,8 @@
 """What the rule checker reaches: each test breaks one library rule the way a mutant that once
 survived `frittata rules check` did, and the checker (with the backends' runners, as the CLI
 runs it) must reject it — a wide eps, batched contractions, sizes past one VTA block, integer
-dtypes a dropped guard would let in, VTA kernels run on the simulator."""
+dtypes a dropped guard would let in, VTA kernels run on the simulator, size-1 axes that
+broadcast."""
 
 from pathlib import Path
 
@@ -38,6 +39,8 @@ CASES = [  # file, rule, old, new, what the failure says
     # a [1 1 1 1] bias (a depthwise or one-tap weight's dim 1 is 1) the right side reshapes to [O]
     ("fusion.rules", "fuse-conv2d-bias", "[1 (dim ?w 0) 1 1]", "[1 (dim ?w 1) 1 1]", "ill-typed"),
     ("lowbit.rules", "fuse-bitserial-conv2d-bias", "[1 (dim ?w 0) 1 1]", "[1 (dim ?w 1) 1 1]", "ill-typed"),
+    # a [1] bias when K = 1 < O (instances of sizes 1 and one above), which fused_dense refuses
+    ("fusion.rules", "fuse-dense-bias", "[(dim ?w 0)]", "[(dim ?w 1)]", "ill-typed"),
 ]
 
 
