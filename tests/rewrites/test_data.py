@@ -51,3 +51,20 @@ def test_decoded_classes_are_numbered_densely_and_the_program_is_the_original_ch
         build_data((enodes, {"c-x": ((2, 3), "float32"), "c-y": ((2, 3), "float32")}), program, {"w": w})
     with pytest.raises(ExtractionError, match="e-graph decoding: the program's add node is missing"):
         build_data((enodes[:2] + enodes[3:], types), program, {"w": w})
+
+
+def test_the_smallest_choice_is_found_whatever_the_order_of_the_e_nodes():
+    """neg(relu(x)) == x in one class: the smallest tree of that class is x alone, found by the
+    fixed point in any order of the e-nodes (a parent listed before its children too)."""
+    import itertools
+
+    from frittata.rewrites.extractors import smallest_choice
+
+    made = [(Op.INPUT, X.attrs, (), 0), (Op.RELU, (), (0,), 1), (Op.NEG, (), (1,), 0), (Op.NEG, (), (0,), 2)]
+    for order in itertools.permutations(range(4)):
+        nodes = tuple(ENode(*made[i]) for i in order)
+        classes = tuple(EClass(F32, tuple(k for k, n in enumerate(nodes) if n.eclass == c)) for c in range(3))
+        data = EGraphData(nodes, classes, {"y": 2}, {}, {}, ("x",))
+        choice = smallest_choice(data)
+        assert data.to_program(choice).outputs["y"] is T.neg(X), order
+        assert nodes[choice[1]].op == Op.RELU

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from frittata.rewrites import Limits, Phase, fold_params, original_choice, saturate, smallest_choice
-from frittata.terms import Program, conv2d, evaluate, param, relu, transpose, var, zoo
+from frittata.terms import Program, add, const, conv2d, evaluate, neg, param, relu, transpose, var, zoo
 from frittata.terms.ops import Op
 from tests.conftest import ZOO_LIMITS_SECONDS
 
@@ -108,3 +108,13 @@ def test_leaving_out_rules_that_cannot_fire_changes_no_e_graph(name, monkeypatch
     every, every_report = saturate(program, limits=Limits(seconds=ZOO_LIMITS_SECONDS))
     assert [(p.nodes, p.fired) for p in report.phases] == [(p.nodes, p.fired) for p in every_report.phases]
     assert len(data.nodes) == len(every.nodes)
+
+
+@pytest.mark.parametrize("weights, fires", [
+    (const(2.0), True), (param("w", np.ones((2, 3), np.float32)), True),
+    (add(param("w", np.ones((2, 3), np.float32)), const(1.0)), True), (var("v", (2, 3)), False)])
+def test_param_only_holds_for_parameters_constants_and_what_is_computed_from_them(weights, fires):
+    rule = ('(rule neg-of-weights (neg ?w) => (mul ?w (const :value -1.0 :dtype "float32"))'
+            " :if (param-only ?w))")
+    _, report = saturate(Program({"y": add(var("x", (2, 3)), neg(weights))}), rules=[rule], library=False)
+    assert ("neg-of-weights" in report.fired()) is fires

@@ -82,3 +82,25 @@ def test_depthwise_and_pixel_gemm_schedules_say_what_they_expected_and_got():
     pixel_gemm = (("vec", 8), ("m_block", 4), ("m_tail", 1), ("n_block", 12), ("n_tail", 8), ("parallel", "n"))
     with pytest.raises(ft.FrittataError, match="tiled_conv2d: expected n_block a multiple of vec = 8.*got 12"):
         tb.tiled_conv2d(x, v, c, schedule=pixel_gemm)
+
+
+@pytest.mark.parametrize("lanes, word", [(8, "int64"), (8, "int32"), (16, "int64"), (16, "uint8")])
+def test_a_default_bit_serial_schedule_is_cut_for_the_targets_lanes(lanes, word):
+    # constant weights: the blocks are cut for the target's fp32 lanes, in both kernels (nibble
+    # table for 8 lanes and 64-bit words, popcount otherwise); computed weights: one channel a block
+    from frittata.terms.bitserial_schedules import bitserial_schedule
+    from frittata.terms.dtypes import TensorType
+
+    x, w = TensorType((1, 8, 8, 1, 1), word), TensorType((32, 3, 3, 1, 1), word)
+    schedule = bitserial_schedule(Op.BITSERIAL_CONV2D, (), x, w, True, lanes)
+    assert set(schedule) == {"kernel", "vec", "pixels", "blocks"} and schedule["vec"] == lanes
+    assert bitserial_schedule(Op.BITSERIAL_CONV2D, (), x, w, False, lanes)["vec"] == 2
+
+
+def test_an_element_index_out_of_range_names_the_axis_and_the_data():
+    data, indices = tb.var("d", (2, 3)), tb.var("i", (2, 2), "int64")
+    program = ft.Program({"y": tb.gather_elements(data, indices, axis=1)})
+    with pytest.raises(ft.RuntimeInputError, match=r"gather_elements: index 3 at position \(1, 0\) of the indices"
+                                                   r" is outside the valid range \[-3, 3\) of axis 1 of data "
+                                                   r"float32\[2, 3\]"):
+        ft.evaluate(program, {"d": np.zeros((2, 3), np.float32), "i": np.array([[0, 2], [3, 1]])})
