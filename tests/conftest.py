@@ -25,6 +25,13 @@ settings.load_profile(os.environ.get(PROFILE_VARIABLE, "dev"))
 CI_COMPILING_EXAMPLES = 8
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long_running` (a minute or so each on CI) run first, the rest in collection
+    order: pytest-xdist hands tests out in order, so a long test met last would run alone on one
+    worker while the other idles. The sort is stable and every worker makes the same one."""
+    items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
+
+
 def compiling(test):
     """For a property test that compiles a program for every example (a second or two each on
     CI's two shared cores): the `ci` profile draws `CI_COMPILING_EXAMPLES` examples instead of

@@ -5,7 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.long_running  # a cold mypy run takes a minute or more
 
 
 def _run(*args: str) -> None:

@@ -11,6 +11,8 @@ import frittata as ft
 from frittata.terms.term import postorder
 from tests.models.torchvision_export import export
 
+pytestmark = pytest.mark.long_running  # an export and a full compile: the suite's longest tests
+
 MODELS = ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "squeezenet1_0", "densenet_small"]
 DYNAMO_MODELS = ["resnet18", "mobilenet_v3_small"]
 """Also exported by torch's default exporter (dynamo=True, opset 18+), whose graphs differ: its

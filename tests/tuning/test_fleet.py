@@ -18,6 +18,7 @@ def _outcome(path) -> list[tuple]:
     return [(r.workload.key, r.schedule, r.device, r.ok) for r in Records.load(path)]
 
 
+@pytest.mark.xdist_group("ray")  # one local Ray cluster at a time under pytest-xdist
 def test_a_two_worker_local_ray_run_gives_the_same_records_as_the_local_pool(local_run, tmp_path):
     from frittata.tuning.fleet import RayRunner
 

@@ -133,6 +133,7 @@ def test_designs_of_one_architecture_evaluate_together_as_alone(workload):
         assert result.layers == evaluate_design(cfg, workload, part).layers
 
 
+@pytest.mark.xdist_group("ray")  # one local Ray cluster at a time under pytest-xdist
 def test_a_local_ray_run_finds_what_this_process_finds(workload):
     pytest.importorskip("ray")
     space = DesignSpace(log_batch=(0,), log_block=(4,), log_inp_buff_size=(15,), log_wgt_buff_size=(17, 18),
