@@ -66,7 +66,8 @@ def window_out(op: Op, size: int, kernel: int, stride: int, pad: int, dilation: 
         raise fail(op, "kernel, stride, dilation >= 1 and padding >= 0", (kernel, stride, dilation, pad))
     span = size + pad - dilation * (kernel - 1) - 1
     if span < 0:
-        raise fail(op, f"a window of {kernel} (dilation {dilation}) to fit input {size} + padding {pad}", span)
+        raise fail(op, f"a window spanning at most input {size} + padding {pad} = {size + pad}",
+                   f"a window of {kernel} (dilation {dilation}) spanning {dilation * (kernel - 1) + 1}")
     return span // stride + 1
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -69,9 +70,18 @@ def _infer_concat(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> Ten
     return TensorType(first.shape[:where] + (size,) + first.shape[where + 1:], first.dtype)
 
 
-def normalize_slice(triple: Sequence, dim: int) -> tuple[int, int | None, int]:
-    """`slice.indices`, except that a stop before index 0 (negative step) is None, not -1."""
-    start, stop, step = builtins.slice(*triple).indices(dim)
+def normalize_slice(triple: Sequence, dim: int, axis_index: int = 0) -> tuple[int, int | None, int]:
+    """`slice.indices` of a (start, stop, step) triple over an axis of `dim` (entries ints or
+    None, the step not 0), except that a stop before index 0 (negative step) is None, not -1.
+    Anything else raises FrittataTypeError naming the axis (`axis_index`)."""
+    entries = tuple(triple) if isinstance(triple, Sequence) and not isinstance(triple, str) else None
+    if (entries is None or len(entries) != 3
+            or any(e is not None and (isinstance(e, bool) or not isinstance(e, Integral)) for e in entries)):
+        raise FrittataTypeError(f"slice: expected a (start, stop, step) triple of ints or None on axis {axis_index}, "
+                                f"got {triple!r}")
+    if entries[2] == 0:
+        raise FrittataTypeError(f"slice: expected a non-zero step on axis {axis_index}, got {triple!r}")
+    start, stop, step = builtins.slice(*entries).indices(dim)
     return (start, None if stop < 0 else stop, step)
 
 
@@ -80,9 +90,7 @@ def _slices(value: Any, first: TensorType | None) -> tuple:
         return tuple(tuple(s) for s in value)
     if len(value) != first.rank:
         raise FrittataTypeError(f"slice: expected {first.rank} (start, stop, step) triples, got {value!r}")
-    if any(tuple(s)[2:] == (0,) for s in value):
-        raise FrittataTypeError(f"slice: expected non-zero steps, got {value!r}")
-    return tuple(normalize_slice(s, d) for s, d in zip(value, first.shape))
+    return tuple(normalize_slice(s, d, i) for i, (s, d) in enumerate(zip(value, first.shape)))
 
 
 def _infer_slice(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> TensorType:

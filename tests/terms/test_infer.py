@@ -26,8 +26,10 @@ def test_a_window_count_is_the_number_of_placements_that_fit():
 
 
 @pytest.mark.parametrize("args, message", [
-    ((5, 7, 1, 1, 1), r"conv2d: expected a window of 7 \(dilation 1\) to fit input 5 \+ padding 1, got -1"),
-    ((5, 3, 1, 0, 3), r"conv2d: expected a window of 3 \(dilation 3\) to fit input 5 \+ padding 0, got -2"),
+    ((5, 7, 1, 1, 1), r"conv2d: expected a window spanning at most input 5 \+ padding 1 = 6, "
+                      r"got a window of 7 \(dilation 1\) spanning 7"),
+    ((5, 3, 1, 0, 3), r"conv2d: expected a window spanning at most input 5 \+ padding 0 = 5, "
+                      r"got a window of 3 \(dilation 3\) spanning 7"),
     ((5, 3, 0, 0, 1), r"conv2d: expected kernel, stride, dilation >= 1 and padding >= 0, got \(3, 0, 1, 0\)"),
     ((5, 3, 1, -1, 1), r"conv2d: expected kernel, stride, dilation >= 1 and padding >= 0, got \(3, 1, 1, -1\)"),
     ((5, 0, 1, 0, 1), r"got \(0, 1, 1, 0\)"),
