@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
+from math import gcd
 
 import numpy as np
 from llvmlite import ir
@@ -100,7 +101,9 @@ class ByteStaging:
         if ltype(out.dtype).width != 8 or out.shape[3] < STAGE_PIXELS or size > BYTE_STAGE_BYTES \
                 or pixels > STAGE_PIXELS:
             return None
-        return cls(k, out, entry_alloca(k.b, ltype(out.dtype), "stage", size), tile_channels, group)
+        buffer = entry_alloca(k.b, ltype(out.dtype), "stage", size)
+        buffer.align = TRANSPOSE_CHANNELS  # every pixel's row starts at a multiple of 32 bytes
+        return cls(k, out, buffer, tile_channels, group)
 
     @property
     def width(self) -> int:
@@ -114,13 +117,15 @@ class ByteStaging:
         return b.mul(area, i64(STAGE_PIXELS * self.width))
 
     def store(self, values: ir.Value, channel, ow) -> None:
-        """Store a block's vector of 8-bit values (channels `channel`.. of the tile group) of
-        pixel ow."""
+        """Store a block's vector of 8-bit values (channels `channel`.. of the tile group, a
+        multiple of its lanes) of pixel ow: aligned to its lanes' largest power of two up to 32,
+        as the pixel's row starts at a multiple of 32 bytes."""
         b = self.k.b
         pixel = b.mul(b.urem(ow, i64(STAGE_PIXELS)), i64(self.width))
         row = b.add(self.area(b.udiv(ow, i64(STAGE_PIXELS))), pixel)
         target = element_ptr(b, self.buffer, self.out.dtype, b.add(row, channel))
-        b.store(values, b.bitcast(target, values.type.as_pointer()), align=1)
+        align = gcd(values.type.count, TRANSPOSE_CHANNELS)
+        b.store(values, b.bitcast(target, values.type.as_pointer()), align=align)
 
     def copy_chunk(self, n, first, oh, chunk, pixels: int) -> None:
         """Copy chunk `chunk` of the row (its first `pixels` pixels) from the buffer to
@@ -133,7 +138,8 @@ class ByteStaging:
         with for_range(b, 0, self.width // TRANSPOSE_CHANNELS, name="transpose") as block:
             c0 = b.mul(block, i64(TRANSPOSE_CHANNELS))
             vectors = [b.load(element_ptr(b, self.buffer, self.out.dtype,
-                                          b.add(b.add(start, i64(p * self.width)), c0)), typ=BYTES, align=1)
+                                          b.add(b.add(start, i64(p * self.width)), c0)), typ=BYTES,
+                              align=TRANSPOSE_CHANNELS)
                        for p in range(STAGE_PIXELS)]
             for first_, second, width, high in steps:
                 mask = ir.Constant(ir.VectorType(I32, TRANSPOSE_CHANNELS // width), _unpack_mask(width, high))

@@ -225,9 +225,10 @@ class Emitter:
         inside, outside = g.interior
         whole = inside + (outside - inside) // g.pixels * g.pixels
         rest = list(range(inside)) + list(range(whole, g.ow))
-        last = (g.ow - 1) // STAGE_PIXELS * STAGE_PIXELS
-        first = isinstance(self.stage, ByteStaging) and all(ow < STAGE_PIXELS or ow >= last for ow in rest)
-        if (self.stage is not None and not first) or g.pixels == 1 or len(rest) > MAX_BORDER_TILES * g.pixels:
+        last_chunk_start = (g.ow - 1) // STAGE_PIXELS * STAGE_PIXELS
+        border_first = isinstance(self.stage, ByteStaging) and all(
+            ow < STAGE_PIXELS or ow >= last_chunk_start for ow in rest)
+        if (self.stage is not None and not border_first) or g.pixels == 1 or len(rest) > MAX_BORDER_TILES * g.pixels:
             return None
         return whole, rest
 
