@@ -7,6 +7,10 @@ VPOPCNTQ on a target with AVX512-VPOPCNTDQ and the nibble lookup (VPSHUFB) on AV
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import example, given
@@ -15,11 +19,12 @@ from hypothesis import strategies as st
 import frittata.terms as T
 from frittata.backends.jit import Machine, host, optimize, verify
 from frittata.backends.llvm import build
+from frittata.backends.llvm.bitserial_byte_staging import ByteStaging
 from frittata.terms.bitserial_schedules import uses_tables
 from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
 from frittata.terms.bitserial import MAX_BITS, WORD_BITS
-from tests.backends.llvm.helpers import AVX512_FEATURES, targets
+from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES, targets
 from tests.conftest import compiling
 
 TARGETS = targets()
@@ -194,7 +199,8 @@ def staged_cases(draw):
     of rows of 8 pixels or more, whose tiles' vectors it stages and transposes (`ByteStaging`:
     border tiles run before the row's interior, channels past a transpose's 32, a strided
     window, groups of tiles). Rows of any length: a shorter last chunk; tiles of several
-    pixels: chunks completed in the middle of a tile."""
+    pixels: chunks completed in the middle of a tile. The 8-bit outputs in a batch of 1 or 2
+    (rows of both images split across the threads)."""
     out_dtype = draw(st.sampled_from(["int32", "int64", "int8", "uint8"]))
     ow = draw(st.integers(8, 140))
     bytes_ = 4 if out_dtype == "int32" else 8
@@ -203,7 +209,8 @@ def staged_cases(draw):
     k, stride = draw(st.sampled_from([1, 3])), draw(st.sampled_from([1, 1, 2]))
     c, o = draw(st.integers(1, 130)), draw(st.integers(1, 70))
     size = [(side - 1) * stride + k - 2 * (k // 2) for side in (oh, ow)]
-    return ((1, c, *size), (o, c, k, k), stride, k // 2, out_dtype, draw(st.integers(1, 3)),
+    batch = draw(st.integers(1, 2)) if out_dtype in ("int8", "uint8") else 1
+    return ((batch, c, *size), (o, c, k, k), stride, k // 2, out_dtype, draw(st.integers(1, 3)),
             draw(st.sampled_from(["unipolar", "bipolar"])), draw(st.sampled_from(sorted(TARGETS))), draw(schedules()))
 
 
@@ -213,6 +220,7 @@ def staged_cases(draw):
 @example(((1, 64, 2, 27), (40, 64, 3, 3), 2, 1, "uint8", 2, "bipolar", "avx2", ()), 0)  # strided, last chunk short
 @example(((1, 1, 3, 9), (1, 1, 3, 3), 1, 1, "int8", 1, "bipolar", "avx2", ()), 0)  # border tiles end the first chunk
 @example(((1, 64, 2, 20), (128, 64, 3, 3), 1, 1, "int8", 2, "unipolar", "avx2", ()), 0)  # whole groups, no checks
+@example(((2, 70, 3, 19), (40, 70, 3, 3), 1, 1, "int8", 1, "bipolar", "avx512", ()), 0)  # 16 lanes, batch 2
 def test_bitserial_conv2d_stages_its_stores_exactly(case, seed):
     xs, ws, stride, pad, out_dtype, a_bits, encoding, target, schedule = case
     rng = np.random.default_rng(seed)
@@ -223,7 +231,40 @@ def test_bitserial_conv2d_stages_its_stores_exactly(case, seed):
         steps, out_dtype = (("shift", 1), ("clip", -100, 200), ("cast", out_dtype)), "int32"
     conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1), packed_weights(codes, 1, "int64"), stride,
                               pad, encoding=encoding, out_dtype=out_dtype, schedule=schedule, epilogue=steps)
-    assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS[target])
+    with byte_stagings() as chosen:
+        assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS[target])
+    assert any(chosen) == bool(steps)  # the 8-bit outputs staged and transposed, the others not
+
+
+@contextmanager
+def byte_stagings() -> Iterator[list]:
+    """The `ByteStaging.of` answers (a buffer or None) of the kernels emitted inside the block."""
+    chosen: list = []
+    of = ByteStaging.of.__func__
+
+    def spy(cls, *args):
+        chosen.append(of(cls, *args))
+        return chosen[-1]
+
+    with mock.patch.object(ByteStaging, "of", classmethod(spy)):
+        yield chosen
+
+
+@pytest.mark.parametrize("cpu, features", [("icelake-server", AVX512_FEATURES), ("znver3", AVX2_FEATURES)])
+def test_the_byte_staging_builds_for_each_isa(cpu, features):
+    """An int8 requantized layer with rows of 8+ pixels stages and transposes its stores for the
+    AVX-512 kernels too (emitted and verified only: this host may lack AVX-512)."""
+    x = T.bitpack(T.var("x", (2, 64, 3, 12), "int8"), 1, 1)
+    steps = (("shift", 1), ("clip", -100, 100), ("cast", "int8"))
+    conv = T.bitserial_conv2d(x, packed_weights(np.ones((40, 64, 3, 3), np.int8), 1, "int64"), 1, 1,
+                              encoding="bipolar", out_dtype="int32", epilogue=steps)
+    target = Machine(host().triple, cpu, features)
+    with byte_stagings() as chosen:
+        emitted = emit_module(make_plan(T.Program({"y": conv}), lambda t: 0), target)
+    assert any(chosen) and chosen[-1].k.lanes == target.lanes
+    staged = [text for text in emitted.kernels.values() if "transpose.body" in text]
+    assert len(staged) == 1 and "align 32" in staged[0]
+    verify(staged[0], "staged")
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
