@@ -42,10 +42,15 @@ two; the zoo MLP at batch 1 (modelled 58 us) in 69 us on one thread and 258 us o
 
 SOLO_STEP_SECONDS = 20e-6
 """`compile` builds a step the cost model prices below this to run on thread 0 alone (the
-other threads wait at the barrier after it, `frittata.backends.llvm.codegen`): splitting a
-20 us kernel saves 10 us at best, and on the shared 2-core AMD EPYC (2026-12, load 3) each
-step on two threads risks a wait for a descheduled partner: ResNet-18's tap slices, 5-9 us on
-one thread, took 5-140 us each on two (13-18 us ones: 19-96 us)."""
+other threads wait at the barrier after it, `frittata.backends.llvm.codegen`). The unit is the
+model's: seconds of the kernel split over the model's `cores` (2), so a step at the threshold
+is ~40 us of one thread's work, ~20 us more than an even split of it. Against that, on the shared
+2-core AMD EPYC (2026-12, load 3) each step on two threads risks a wait for a descheduled
+partner: ResNet-18's tap slices, 5-9 us on one thread, took 5-140 us each on two (13-18 us ones:
+19-96 us). Zoo ResNet-18 at 2 threads, with this threshold compared as here: 0.865x and 0.886x
+the time of the build without solo steps (wall medians, load 13-14); the threshold compared with
+one thread's seconds instead (11 solo steps, not 24) ran 0.97x and 1.05x the time of this one
+(wall medians of 40 and 80 interleaved rounds, load 12-14: no difference measured)."""
 
 SAVED_KIND = "llvm"
 """The "kind" a saved `Module` records in its metadata, which `frittata.load` dispatches on."""
@@ -103,8 +108,9 @@ class Module(CompiledCode):
         super().__init__(saved)
         meta = saved.meta
         self.steps: list[dict] = meta.get("steps", [])
-        """Each kernel call in program order: name, op, flops, bytes, the model's seconds and
-        the index of its term in `program.terms()` (None for an output copy)."""
+        """Each kernel call in program order: name, op, flops, bytes, the model's seconds, the
+        index of its term in `program.terms()` (None for an output copy) and whether it runs on
+        thread 0 alone (`solo`; absent from modules saved before it was recorded)."""
         self.in_place: tuple[str, ...] = tuple(meta.get("in_place", ()))
         """The outputs `run_in_place` writes into the input array of the same name (the plan
         proved each input element is read before the same output element is written)."""

@@ -9,6 +9,8 @@ proves each choice optimal, so ties cannot flip between runs.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from frittata.extract import CpuModel, extract
@@ -26,7 +28,7 @@ PINS = {
         "concat": 2, "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "pad": 2,
         "reshape": 1, "slice": 21, "winograd_conv2d": 13}),
     # (avx2) the 512 -> 512 layers at 7x7 run F(2x2, 3x3): F(4x4, 3x3)'s transformed weights
-    # (37.7 MB) exceed the last-level cache and stream from DRAM
+    # (37.7 MB) exceed the last-level cache and stream from DRAM (`TILES`)
     ("resnet18", "avx2"): (0.011139478004399172, {
         "concat": 2, "fused_conv2d": 6, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "pad": 2,
         "reshape": 1, "slice": 21, "tiled_conv2d": 1, "winograd_conv2d": 13}),
@@ -41,6 +43,14 @@ PINS = {
         "const": 1, "dense": 1, "fused_dense": 5, "fused_elementwise": 1, "layer_norm": 2, "matmul": 2,
         "mul": 1, "reshape": 4, "softmax": 1, "transpose": 4}),
 }
+
+TILES = {
+    # the 512 -> 512 layers at 7x7 run F(2x2, 3x3), the others F(4x4, 3x3)
+    ("resnet18", "avx512"): {(64, 4): 4, (128, 4): 3, (256, 4): 3, (512, 2): 3},
+    ("resnet18", "avx2"): {(64, 4): 4, (128, 4): 3, (256, 4): 3, (512, 2): 3},
+}
+"""How many `winograd_conv2d` of each (output channels, tile m) a pinned program runs (m: the
+output tile of F(m x m, 3 x 3)), where its op counts cannot tell the tiles apart."""
 
 
 @pytest.fixture(scope="module", params=["resnet18", "mobilenet_v2", "transformer_block"])
@@ -59,3 +69,6 @@ def test_zoo_extracts_the_pinned_program(saturated, host):
     assert report.optimal, f"{name}/{host}: the exact extractor stopped early ({report.status})"
     assert report.cost <= cost * (1 + 1e-9), f"{name}/{host}: costs more than the pinned {cost}"
     assert counts == pinned_counts, f"{name}/{host}: extracted {counts}, pinned {pinned_counts}"
+    if (name, host) in TILES:
+        tiles = Counter((t.type.shape[1], t.attr("tile")) for t in program.terms() if t.op.value == "winograd_conv2d")
+        assert tiles == TILES[name, host], f"{name}/{host}: Winograd tiles {tiles}, pinned {TILES[name, host]}"

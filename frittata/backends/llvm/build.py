@@ -62,9 +62,11 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
     fast = [s.copy_of is None and fastpath.schedule(s.term, target.lanes) is not None for s in plan.steps]
     fast_step = {id(s): f for s, f in zip(plan.steps, fast)}
     steps = step_facts(program, plan, [step_name(i, s) for i, s in enumerate(plan.steps)])
-    modelled = sum(step["model_s"] or 0.0 for step in steps)
+    modelled = sum(step["model_s"] for step in steps)
     team = 1 if steps and modelled < serial_below else threads
-    solo = [team > 1 and step["model_s"] is not None and step["model_s"] < solo_below for step in steps]
+    for step in steps:
+        step["solo"] = team > 1 and step["model_s"] < solo_below
+    solo = [step["solo"] for step in steps]
     with UnitBuilds(target, default_cache(), units=len(plan.steps) + 1) as builds:
         emitted = emit_module(plan, target, solo=solo,
                               on_kernel=lambda symbol, text, s: builds.add(symbol, text, speed(fast_step[id(s)])))
@@ -100,13 +102,14 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
 def step_facts(program: Program, plan: Plan, names: list[str]) -> list[dict]:
     """What a profile needs of each step (saved with the module): its name and op, its FLOPs
     and bytes (`cpu_work.work`), the llvm target's cost model's seconds for it, and the index
-    of its term in `program.terms()` (an output copy is not a term of the program: bytes only,
-    no model, no term). The extractor's modules are
+    of its term in `program.terms()` (an output copy is not a term of the program: its bytes,
+    priced as a plain copy, and no term); `build` adds whether the step runs solo. The
+    extractor's modules are
     imported here, not with this module: the llvm package is imported when a saved module is
     loaded, which must not need the compiler stages."""
     from frittata.extract.cost import term_infos
     from frittata.extract.cpu_model import CpuModel
-    from frittata.extract.cpu_work import work
+    from frittata.extract.cpu_work import Kind, Work, work
 
     model = CpuModel.for_host()
     infos = {id(term): info for term, info in term_infos(program)}
@@ -114,8 +117,9 @@ def step_facts(program: Program, plan: Plan, names: list[str]) -> list[dict]:
     facts = []
     for name, step in zip(names, plan.steps):
         if step.copy_of is not None:
-            facts.append({"name": name, "op": "copy", "flops": 0.0, "bytes": 2.0 * step.term.type.nbytes,
-                          "model_s": None, "term": None})
+            moved = 2.0 * step.term.type.nbytes
+            copy_s = model.launch_seconds + model.memory_seconds(Work(0.0, moved, Kind.COPY))
+            facts.append({"name": name, "op": "copy", "flops": 0.0, "bytes": moved, "model_s": copy_s, "term": None})
             continue
         info = infos[id(step.term)]
         done = work(info, model.transcendental_flops, model.vector_lanes)

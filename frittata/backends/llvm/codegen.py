@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from frittata.backends.jit import ENTRY, PROFILE_ENTRY, Machine
-from frittata.backends.llvm.irutil import I8, I32, I64, PTR, VOID, i64, if_then, intrinsic
+from frittata.backends.llvm.irutil import I8, I32, I64, PTR, VOID, entry_alloca, i64, if_then, intrinsic
 from frittata.backends.llvm.kernel import KERNEL_TYPE, Kernel
 from frittata.backends.llvm.lower import lower_step
 from frittata.backends.llvm.plan import Plan, Step
@@ -103,18 +103,18 @@ def emit_module(plan: Plan, target: Machine, name: str = "frittata",
     calls = []
     for index, step in enumerate(plan.steps):
         start = time.perf_counter()
-        step_name_ = step_name(index, step)
+        label = step_name(index, step)
         module = ir.Module(name=PLACEHOLDER)
         module.triple = target.triple
-        kernel = Kernel(module, step_name_, target.lanes, ir.Function(module, BARRIER_TYPE, name=BARRIER))
+        kernel = Kernel(module, label, target.lanes, ir.Function(module, BARRIER_TYPE, name=BARRIER))
         lower_step(kernel, plan, step)
         kernel.finish()
-        symbol, text = _named_by_hash(kernel.text(), step_name_)
+        symbol, text = _named_by_hash(kernel.text(), label)
         if symbol not in kernels:
             kernels[symbol] = text
             if on_kernel is not None:
                 on_kernel(symbol, text, step)
-        calls.append(Call(step_name_, symbol, tuple(kernel.buffers), time.perf_counter() - start,
+        calls.append(Call(label, symbol, tuple(kernel.buffers), time.perf_counter() - start,
                           index < len(solo) and solo[index]))
     slots, params = _compact_slots(plan, calls)
     return Emitted(kernels, calls, _emit_entry(name, target, calls, slots), params)
@@ -190,10 +190,11 @@ def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barri
 
 
 def _emit_call(b: ir.IRBuilder, call: Call, slots: dict[int, int], args, nthreads: ir.Value) -> None:
-    """Fill the call's table from the slots and call its kernel as a team of `nthreads`."""
+    """Fill the call's table (an entry-block alloca: the call may sit in a solo run's branch)
+    from the slots and call its kernel as a team of `nthreads`."""
     table_arg, tid, _, state = args
     callee = b.module.globals.get(call.symbol) or ir.Function(b.module, KERNEL_TYPE, name=call.symbol)
-    table = b.alloca(PTR, size=max(1, len(call.buffers)), name=call.step)
+    table = entry_alloca(b, PTR, call.step, max(1, len(call.buffers)))
     for i, (slot, offset) in enumerate(call.buffers):
         base = b.load(b.gep(table_arg, [i64(slots[slot])], source_etype=PTR, inbounds=True), typ=PTR, align=8)
         address = b.gep(base, [i64(offset)], source_etype=I8, inbounds=True)

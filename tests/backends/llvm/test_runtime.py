@@ -100,16 +100,29 @@ def _mixed_program() -> ft.Program:
     return ft.Program({"y": y, "s": T.softmax(T.reshape(T.exp(y), (16, 49)))})
 
 
-@pytest.mark.parametrize("solo, threads", [("some", 3), ("all", 2)])
-def test_solo_steps_run_on_the_first_thread_and_the_team_waits_after_them(threads, solo):
+@pytest.fixture(scope="module")
+def mixed_prices() -> list[float]:
+    """The cost model's seconds of `_mixed_program`'s steps, in plan order."""
+    return [step["model_s"] for step in build(_mixed_program(), threads=1).steps]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("solo", ["some", "all"])
+def test_solo_steps_run_on_the_first_thread_and_the_team_waits_after_them(mixed_prices, threads, solo):
     """Steps priced below `solo_below` run on thread 0 alone, a run of them ending at one barrier
     of the team: with some or all steps solo (the convolution, which takes work from the team's
-    counter, among them or not), on 2 and 3 threads, every run equals the interpreter."""
+    counter, among them or not), on 2 and 3 threads, every run equals the interpreter. With some,
+    a team step runs before a solo run and a team step reads a solo step's output."""
     program = _mixed_program()
-    prices = sorted(step["model_s"] for step in build(program, threads=1).steps)
-    below = prices[-1] * 2 if solo == "all" else prices[len(prices) // 2]
+    below = max(mixed_prices) * 2 if solo == "all" else sorted(mixed_prices)[len(mixed_prices) // 2]
     mod = build(program, threads=threads, solo_below=below)
     assert mod.team_threads == threads
+    alone = [step["solo"] for step in mod.steps]
+    if solo == "all":
+        assert all(alone)
+    else:
+        assert any(not a and b for a, b in zip(alone, alone[1:])), f"no team step before a solo run: {alone}"
+        assert _team_reads_solo_output(program, mod.steps), f"no team step reads a solo output: {alone}"
     x = rand((1, 8, 12, 12), seed=9)
     want = ft.evaluate(program, {"x": x})
     for _ in range(20):
@@ -117,6 +130,14 @@ def test_solo_steps_run_on_the_first_thread_and_the_team_waits_after_them(thread
         for name in want:
             np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6, err_msg=name)
     assert len(mod.run_timed(x=x)[1]) == len(mod.steps) + 1
+
+
+def _team_reads_solo_output(program: ft.Program, steps: list[dict]) -> bool:
+    """Whether a team step's term takes a solo step's term as an operand."""
+    terms = program.terms()
+    solo_terms = {id(terms[step["term"]]) for step in steps if step["solo"] and step["term"] is not None}
+    return any(id(arg) in solo_terms for step in steps if not step["solo"] and step["term"] is not None
+               for arg in terms[step["term"]].args)
 
 
 def test_report(mod):
