@@ -70,3 +70,12 @@ def zoo_saturated():
         return data, report
 
     return functools.cache(saturated)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_kernel_cache(tmp_path_factory):
+    """Every test session compiles into its own, initially empty kernel cache, never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FRITTATA_CACHE_DIR", str(tmp_path_factory.mktemp("kernel-cache")))
+        patch.delenv("FRITTATA_CACHE", raising=False)
+        yield
