@@ -54,7 +54,7 @@ declare i32 @"sched_yield"()
 define void @"frittata_run"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 {
 entry:
-  %"k0_fused_elementwise" = alloca ptr, i32 3
+  %"k0_fused_elementwise" = alloca ptr, i64 3
   %".6" = getelementptr inbounds ptr, ptr %".1", i64 1
   %".7" = load ptr, ptr %".6", align 8
   %".8" = getelementptr inbounds i8, ptr %".7", i64 0
@@ -80,6 +80,7 @@ declare void @"fk_cd5cd57a207f670b92321008"(ptr %".1", i32 %".2", i32 %".3", ptr
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
 entry:
+  %"k0_fused_elementwise" = alloca ptr, i64 3
   %"now" = alloca {i64, i64}
   %".7" = icmp eq i32 %".2", 0
   br i1 %".7", label %"stamp.then", label %"stamp.end"
@@ -110,7 +111,6 @@ stamp.then.1:
   store i64 %".28", ptr %".29"
   br label %"stamp.end.1"
 stamp.end.1:
-  %"k0_fused_elementwise" = alloca ptr, i32 3
   %".32" = getelementptr inbounds ptr, ptr %".1", i64 1
   %".33" = load ptr, ptr %".32", align 8
   %".34" = getelementptr inbounds i8, ptr %".33", i64 0
