@@ -17,7 +17,9 @@ def test_a_dtype_numpy_understands_is_named_canonically(given, name):
 
 @pytest.mark.parametrize("given", ["complex64", object, "bfloat16", "string"])
 def test_a_dtype_we_do_not_compute_in_names_the_place_and_the_supported_ones(given):
-    with pytest.raises(ft.FrittataTypeError, match=re.escape(f"here: expected a dtype in {DTYPES!r}, got")):
+    supported = ("float32", "int8", "uint8", "int32", "int64", "bool", "float16", "float64", "int16", "uint16",
+                 "uint32", "uint64")
+    with pytest.raises(ft.FrittataTypeError, match=re.escape(f"here: expected a dtype in {supported!r}, got")):
         check_dtype(given, "here")
 
 
