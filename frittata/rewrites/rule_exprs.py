@@ -95,8 +95,9 @@ class ExprParser:
         args = item.items[1:]
         variadic = kinds.endswith("*")
         if (len(args) < 1) if variadic else (len(args) != len(kinds)):
-            raise item.pos.error(f"{head.value}: expected {'1 or more' if variadic else len(kinds)} arguments, "
-                                 f"got {len(args)}")
+            wanted = ("1 or more arguments" if variadic else "1 argument" if len(kinds) == 1
+                      else f"{len(kinds)} arguments")
+            raise item.pos.error(f"{head.value}: expected {wanted}, got {len(args)}")
         for kind, arg in zip(kinds.rstrip("*") * (len(args) if variadic else 1), args):
             if kind == "t" and not is_var(arg):
                 raise pos(arg).error(f"{head.value}: expected a tensor ?var, got {show(arg)}")

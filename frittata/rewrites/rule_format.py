@@ -38,7 +38,7 @@ from frittata.rewrites.exprs import Call, Expr, Var
 from frittata.rewrites.rule_exprs import ExprParser, is_constant, is_var, pos, show
 from frittata.rewrites.rule_templates import NAME, constant, instances, is_param
 from frittata.rewrites.sexpr import Atom, Pos, SExpr, SList, read, symbol
-from frittata.rewrites.signature import OP_ATTRS, arity_fits, arity_text
+from frittata.rewrites.signature import OP_ATTRS, arity_fits
 from frittata.terms.ops import BY_NAME, Op
 
 CARRY = "..."
@@ -285,7 +285,7 @@ class _RuleParser:
         args = tuple(self._operand(x, left) for x in rest[:split])
         fixed = sum(not isinstance(a, PSeq) for a in args)
         if not arity_fits(op, fixed, more=fixed < len(args)):
-            raise item.pos.error(f"{op_name}: expected {arity_text(op)} operands, got {_count(args)}")
+            raise item.pos.error(f"{op_name}: expected {op.arity}, got {_count(args)}")
         carry = [x for x in rest[split:] if _is_carry(x)]
         if len(carry) > 1:
             raise carry[1].pos.error(f"{op_name}: expected at most one ..., got {len(carry)}")

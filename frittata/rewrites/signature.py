@@ -30,14 +30,6 @@ def arity_fits(op: Op, count: int, more: bool = False) -> bool:
     return (more or low <= count) and (high is None or count <= high)
 
 
-def arity_text(op: Op) -> str:
-    """The operand counts of `op` for error messages: "2", "3..4" or "1 or more"."""
-    low, high = ARITY[op]
-    if high is None:
-        return f"{low} or more"
-    return str(low) if low == high else f"{low}..{high}"
-
-
 def canonical_attrs(op: Op, values: dict[str, Any], first: TensorType | None = None) -> tuple[tuple[str, Any], ...]:
     """Attributes of a node built by a rule, in term order and builder-normal form.
 

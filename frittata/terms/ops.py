@@ -88,9 +88,12 @@ class Arity:
         return self.low <= n and (self.high is None or n <= self.high)
 
     def __str__(self) -> str:
+        """The count for error messages: "1 operand", "2 operands", "3..4 operands", "1 or more operands"."""
         if self.high is None:
             return f"{self.low} or more operands"
-        return f"{self.low} operand(s)" if self.high == self.low else f"{self.low}..{self.high} operands"
+        if self.high != self.low:
+            return f"{self.low}..{self.high} operands"
+        return "1 operand" if self.low == 1 else f"{self.low} operands"
 
 
 def fixed(n: int) -> Arity:

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 
 import frittata.terms as T
-from frittata.rewrites.signature import OP_ATTRS, arity_fits, arity_text, canonical_attrs
+from frittata.rewrites.signature import OP_ATTRS, arity_fits, canonical_attrs
 from frittata.terms.ops import Op
 
 
 @pytest.mark.parametrize("op, text, fits", [
-    (Op.RELU, "1", [1]), (Op.ADD, "2", [2]), (Op.FUSED_DENSE, "3..4", [3, 4]),
-    (Op.CONCAT, "1 or more", [1, 2, 3, 4, 5]), (Op.INPUT, "0", [0]),
+    (Op.RELU, "1 operand", [1]), (Op.ADD, "2 operands", [2]), (Op.FUSED_DENSE, "3..4 operands", [3, 4]),
+    (Op.CONCAT, "1 or more operands", [1, 2, 3, 4, 5]), (Op.INPUT, "0 operands", [0]),
 ])
 def test_operand_counts_are_said_and_checked_alike(op, text, fits):
-    assert arity_text(op) == text
+    assert str(op.arity) == text
     assert [n for n in range(6) if arity_fits(op, n)] == fits
 
 

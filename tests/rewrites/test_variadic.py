@@ -86,7 +86,7 @@ def test_a_drawn_instance_fits_both_sides():
 @pytest.mark.parametrize("text, message", [
     ("(rule r (relu ?x) => (concat ?xs... :axis 0))", "?xs is not bound by the left side"),
     ("(rule r (concat ?xs... :axis 0) => ?xs)", "?xs is used as a tensor but was bound as a sequence"),
-    ("(rule r (relu ?x ?y ?xs...) => ?x)", "relu: expected 1 operands, got 2 plus sequences"),
+    ("(rule r (relu ?x ?y ?xs...) => ?x)", "relu: expected 1 operand, got 2 plus sequences"),
 ])
 def test_sequence_variables_are_checked_when_parsed(text, message):
     with pytest.raises(RewriteError, match=re.escape(message)):
