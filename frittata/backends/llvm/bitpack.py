@@ -39,8 +39,7 @@ def lower_bitpack(k: Kernel, t: Term, x: View, out: View) -> None:
     wide = ir.VectorType(I64, g) if g > 1 else I64
     zero = ir.Constant(wide, None) if g > 1 else i64(0)
     planes = [entry_alloca(b, wide, "plane") for _ in range(bits)]
-    lo, hi = k.split(math.prod(groups) * words)
-    with for_range(b, lo, hi, name="word") as flat:
+    with k.take(math.prod(groups) * words, name="word") as flat:
         *at, word = _unflatten(b, flat, groups + (words,))
         if g > 1:
             at[-1] = b.mul(at[-1], i64(g))
@@ -80,8 +79,7 @@ def lower_bitunpack(k: Kernel, t: Term, p: View, out: View) -> None:
     """Each output element from its bit of each plane: Σ_j bit_j 2^j (bipolar: 2v - (2^B - 1))."""
     b = k.b
     where, bits, width = t.attr("axis"), p.shape[-2], WORD_BITS[p.dtype]
-    lo, hi = k.split(math.prod(t.shape))
-    with for_range(b, lo, hi, name="e") as flat:
+    with k.take(math.prod(t.shape), name="e") as flat:
         index = _unflatten(b, flat, t.shape)
         element, rest = index[where], index[:where] + index[where + 1:]
         word, bit = b.udiv(element, i64(width)), b.urem(element, i64(width))

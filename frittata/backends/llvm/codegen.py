@@ -14,7 +14,7 @@
 A kernel reads its buffers' addresses from the table its call passes (`Kernel.base`), so its
 text names no slot or offset: two steps with the same workload and schedule emit the same text,
 named by its hash, and are compiled once. Every thread runs the same entry; each kernel does its
-thread's share (a static range, or items taken from the shared work counter) and the barrier (a
+thread's share (chunks of items taken from the shared work counter, or a static range) and the barrier (a
 sense-counting spin barrier on {count, generation}, which also zeroes the work counter) keeps the
 steps in order. A *solo* step (one the cost model prices below `runtime.SOLO_STEP_SECONDS`) runs on
 thread 0 alone, as a team of one, and a run of consecutive solo steps ends at one barrier of the

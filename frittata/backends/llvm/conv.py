@@ -12,7 +12,7 @@ contiguous stream instead of mr rows a whole filter apart (which alias in L1 for
 The schedule (a `tiled_conv2d`'s own, or the default of `cpu_schedules.default_conv_schedule`)
 gives the vector width, mr, NR, the channel block and the parallel (outermost) loop:
 
-    for n:  pad (threads split channels); barrier
+    for n:  pad (threads take channels in chunks); barrier
             for (group, item) this thread takes (`Kernel.chunks`, group-major; items `_items`):
               "oc":    an output-channel block o0;  for c0 < C step cb:  for each pixel tile:  micro
               "pixel": `pixel_item_tiles` consecutive pixel tiles;
@@ -200,13 +200,12 @@ def _source(b: ir.IRBuilder, g: Geometry, x, xq, group) -> tuple:
 
 
 def _emit_last_tiles(k: Kernel, g: Geometry, x, xt) -> None:
-    """xt[c][j] = x[c][OW - tail + j] for j < tail, zero up to NR (threads split the channels):
+    """xt[c][j] = x[c][OW - tail + j] for j < tail, zero up to NR (threads take the channels):
     the in-place kernel's last tile, which must not read past the input."""
     if not g.tail:
         return
     b = k.b
-    lo, hi = k.split(g.c)
-    with for_range(b, lo, hi, name="c") as c:
+    with k.take(g.c, name="c") as c:
         with for_range(b, 0, g.nr, name="j") as j:
             inside = b.icmp_signed("<", j, i64(g.tail))
             src = b.add(b.mul(c, i64(g.ow)), b.add(i64(g.ow - g.tail), b.select(inside, j, i64(0))))
@@ -229,12 +228,11 @@ def pack_weights(w: np.ndarray, mr: int) -> np.ndarray:
 
 
 def _emit_pack(k: Kernel, g: Geometry, w, wp) -> None:
-    """`pack_weights` at run time, for weights computed by the program (training): threads split
+    """`pack_weights` at run time, for weights computed by the program (training): threads take
     the (group, block) pairs; wp[group][block][q][r] = w[group * go + block * mr + r][q], zero
     past the group's outputs."""
     b, blocks, taps = k.b, -(-g.go // g.mr), g.gc * g.kh * g.kw
-    lo, hi = k.split(i64(g.groups * blocks))
-    with for_range(b, lo, hi, name="wb") as pair:
+    with k.take(g.groups * blocks, name="wb") as pair:
         group, block = b.sdiv(pair, i64(blocks)), b.srem(pair, i64(blocks))
         with for_range(b, 0, taps, name="wq") as q:
             dst = b.gep(wp, [b.mul(b.add(b.mul(pair, i64(taps)), q), i64(g.mr))], source_etype=F32)
@@ -248,14 +246,13 @@ def _emit_pack(k: Kernel, g: Geometry, w, wp) -> None:
 
 
 def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:
-    """xq[c][ph][pw][i][j] = x[c][i*sh + ph - top][j*sw + pw - left], zero outside (threads split
+    """xq[c][ph][pw][i][j] = x[c][i*sh + ph - top][j*sw + pw - left], zero outside (threads take
     the channels of every group): a channel's planes are zeroed whole, then each image row is
     copied into its row phase, one column phase at a time (every sw-th pixel from pw); the
     columns each phase takes are known at compile time, so no element needs a bounds select."""
     b = k.b
     (sh, sw), (top, left) = g.strides, (g.pads[0], g.pads[1])
-    lo, hi = k.split(g.c)
-    with for_range(b, lo, hi, name="c") as c:
+    with k.take(g.c, name="c") as c:
         plane = b.gep(xq, [b.mul(c, i64(g.channel_stride))], source_etype=F32)
         zero_floats(b, plane, g.channel_stride)
         with for_range(b, 0, g.h, name="ih") as ih:

@@ -21,10 +21,10 @@ The ring holds the (RB - 1)*sh + (kh - 1)*dh + 1 rows one block of RB output row
 `lead` rows more (`RING_BYTES`): each block fills, up to `lead` rows past the last one it reads,
 the rows its predecessor did not fill. The last column tile (OW % NR pixels, known
 at compile time) has fewer vectors and stores its last partial vector under a mask; the last
-row block (OH % RB rows) has fewer rows. Threads split the input channels; each channel has its
-own ring, so no barrier is needed:
+row block (OH % RB rows) has fewer rows. Threads take the input channels in chunks
+(`Kernel.take`); each channel has its own ring, so no barrier is needed:
 
-    for c in this thread's share of C:  for n:
+    for c in the chunks of C this thread takes:  for n:
         for each block of RB output rows:
             fill the ring rows the block reads and the ring does not hold yet
             for o in c*m .. c*m + m:  full column tiles;  tail tile
@@ -143,8 +143,7 @@ def lower(k: Kernel, step: Step, args: list[View], schedule: dict) -> None:
     scratch, x, w, out = ptr(step.scratch), ptr(args[0].buf), ptr(args[1].buf), ptr(step.out)
     inline, deferred = split_steps(t.attr("epilogue") if fused else ())
     io = Io(x, w, ptr(args[2].buf) if fused else None, out, ptr(args[3].buf) if len(args) > 3 else None, inline)
-    lo, hi = k.split(g.c)
-    with for_range(b, lo, hi, name="c") as c:
+    with k.take(g.c, name="c") as c:
         ring = b.gep(scratch, [b.mul(c, i64(g.ring * g.row))], source_etype=F32)
         weights = _channel(b, g, io, c, i64(0)) if g.o == g.c else None
         with for_range(b, 0, g.n, name="n") as n:

@@ -4,18 +4,19 @@ An `Expr` is a tree of `Leaf` (a view read at the iteration index), `Konst` and 
 elementwise operator). `emit_map` makes one loop nest over the iteration shape that evaluates
 the expression per element and stores it through the output view:
 
-    for d0 in this thread's share of axis 0:   for d1 ...:   out[view(d)] = expr(d)
+    for d0 in each chunk of axis 0 this thread takes:   for d1 ...:   out[view(d)] = expr(d)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from llvmlite import ir
 
 from frittata.backends.llvm import scalar
-from frittata.backends.llvm.irutil import I1, for_range, i64, loop_nest, ltype
+from frittata.backends.llvm.irutil import I1, for_range, i64, loop_nest, ltype, smax, smin
 from frittata.backends.llvm.irutil import const as llconst
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.views import View, collapse
@@ -99,16 +100,36 @@ def evaluate(k: Kernel, expr: Expr, indices: list[ir.Value]) -> ir.Value:
 
 
 def emit_map(k: Kernel, shape: tuple[int, ...], out: View, expr: Expr) -> None:
-    """Loop nest over `shape` (axis 0 split across threads): out[i] = expr(i)."""
+    """Loop nest over `shape` (axis 0 shared out in chunks, `Kernel.chunks`): out[i] = expr(i)."""
+    emit_maps(k, [(shape, out, expr)])
+
+
+def emit_maps(k: Kernel, maps: Sequence[tuple[tuple[int, ...], View, Expr]]) -> None:
+    """The loop nests of several `emit_map`s (shape, out, expr) as one loop over their axes 0 end
+    to end, shared out in chunks (`Kernel.chunks` takes from the work counter once between two
+    barriers): a chunk runs the part of each nest it spans (concat's operands)."""
+    nests = [_collapsed(shape, out, expr) for shape, out, expr in maps]
+    total = sum(shape[0] for shape, _, _ in nests)
+    b = k.b
+    with k.chunks(total) as (first, end):
+        start = 0
+        for shape, out, expr in nests:
+            stop = start + shape[0]
+            lo = b.sub(smax(b, first, i64(start)), i64(start)) if start else first
+            hi = b.sub(smin(b, end, i64(stop)), i64(start)) if start or stop < total else end
+            with for_range(b, lo, hi, name="p") as outer:
+                with loop_nest(b, shape[1:]) as inner:
+                    _store_at(k, out, expr, [outer] + inner)
+            start = stop
+
+
+def _collapsed(shape: tuple[int, ...], out: View, expr: Expr) -> tuple[tuple[int, ...], View, Expr]:
+    """The map over `shape` with its axes merged where every view allows (at least one axis)."""
     expr_leaves = leaves(expr)
     shape, views = collapse(shape, [out] + [leaf.view for leaf in expr_leaves])
     if not shape:
         shape, views = (1,), [View(v.buf, (1,), v.offset, (0,), v.bounds, v.fill) for v in views]
-    out, expr = views[0], _with_views(expr, {id(leaf): v for leaf, v in zip(expr_leaves, views[1:])})
-    lo, hi = k.split(shape[0])
-    with for_range(k.b, lo, hi, name="p") as outer:
-        with loop_nest(k.b, shape[1:]) as inner:
-            _store_at(k, out, expr, [outer] + inner)
+    return shape, views[0], _with_views(expr, {id(leaf): v for leaf, v in zip(expr_leaves, views[1:])})
 
 
 def _store_at(k: Kernel, out: View, expr: Expr, indices: list[ir.Value]) -> None:

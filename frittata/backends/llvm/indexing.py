@@ -128,8 +128,7 @@ def emit_take(k: Kernel, data: View, indices: View, axis: int, out: View, status
     m, size = math.prod(indices.shape), post * _itemsize(data.dtype)
     b = k.b
     with if_then(b, check(k, indices, (n,), status), "ok"):
-        lo, hi = k.split(pre * m)
-        with for_range(b, lo, hi, name="r") as r:
+        with k.take(pre * m, name="r") as r:
             p, j = b.sdiv(r, i64(m)), b.srem(r, i64(m))
             row = _wrapped(k, _index(k, indices, j), i64(n))
             source = b.mul(b.add(b.mul(p, i64(n)), row), i64(post))
@@ -152,13 +151,12 @@ def emit_take_add(k: Kernel, data: View, indices: View, addend: View, axis: int,
 
 @contextmanager
 def _split_nest(k: Kernel, shape: tuple[int, ...]) -> Iterator[list[ir.Value]]:
-    """The loops over `shape`, axis 0 split across threads (a rank-0 shape: no loop, thread 0)."""
+    """The loops over `shape`, axis 0 shared out in chunks (a rank-0 shape: no loop, thread 0)."""
     if not shape:
         with if_then(k.b, k.b.icmp_signed("==", k.tid, ir.Constant(k.tid.type, 0)), "scalar"):
             yield []
         return
-    lo, hi = k.split(shape[0])
-    with for_range(k.b, lo, hi, name="p") as outer:
+    with k.take(shape[0], name="p") as outer:
         with loop_nest(k.b, shape[1:]) as inner:
             yield [outer] + inner
 
@@ -168,8 +166,7 @@ def emit_gather_elements(k: Kernel, data: View, indices: View, axis: int, out: V
     b = k.b
     n, shape, strides = data.shape[axis], indices.shape, row_major(indices.shape)
     with if_then(b, check(k, indices, (n,), status), "ok"):
-        lo, hi = k.split(shape[0])
-        with for_range(b, lo, hi, name="p") as outer:
+        with k.take(shape[0], name="p") as outer:
             with loop_nest(b, shape[1:]) as inner:
                 at = [outer] + inner
                 flat = _dot(k, at, strides)
@@ -188,8 +185,7 @@ def emit_gather_nd(k: Kernel, data: View, indices: View, batch: int, out: View, 
     strides = row_major(inner_shape)[:depth]
     bounds = inner_shape[:depth]
     with if_then(b, check(k, indices, bounds, status), "ok"):
-        lo, hi = k.split(lead * rows)
-        with for_range(b, lo, hi, name="r") as r:
+        with k.take(lead * rows, name="r") as r:
             batch_base = b.mul(b.sdiv(r, i64(rows)), i64(math.prod(inner_shape)))
             source = _row_offset(k, indices, r, bounds, strides, batch_base)
             _memcpy(k, _at(k, out, b.mul(r, i64(size))), _at(k, data, source), size * _itemsize(data.dtype))
@@ -232,8 +228,7 @@ def emit_one_hot(k: Kernel, indices: View, depth: int, axis: int, off, on, out: 
     """out[p, d, q] = on if wrap(idx[p, q]) == d else off; an index outside [-depth, depth) matches no d."""
     b = k.b
     pre, post = math.prod(indices.shape[:axis]), math.prod(indices.shape[axis:])
-    lo, hi = k.split(pre)
-    with for_range(b, lo, hi, name="p") as p:
+    with k.take(pre, name="p") as p:
         with for_range(b, 0, post, name="q") as q:
             value = _integer(k, indices, b.add(b.mul(p, i64(post)), q))
             wrapped = b.select(b.icmp_signed("<", value, i64(0)), b.add(value, i64(depth)), value)
@@ -256,11 +251,10 @@ def _row_offset(k: Kernel, indices: View, r: ir.Value, bounds: tuple[int, ...], 
 
 
 def _copy(k: Kernel, data: View, out: View) -> None:
-    """out = data (contiguous, same shape), split across threads, then a barrier."""
+    """out = data (contiguous, same shape), shared out in chunks, then a barrier."""
     b = k.b
     total = math.prod(data.shape)
-    lo, hi = k.split(total)
-    with for_range(b, lo, hi, name="c") as i:
+    with k.take(total, name="c") as i:
         b.store(b.load(_at(k, data, i), typ=ltype(data.dtype)), _at(k, out, i))
     k.sync()
 

@@ -4,7 +4,10 @@
 them (`buffers`); the caller fills it from the runtime pointer slots. Because a kernel never sees
 slot numbers or arena offsets, two steps with the same workload and schedule emit the same
 function text, which the build compiles once. A kernel's threads share its outermost parallel
-loop: a static share each (`split`) or chunks taken from the team's work counter (`take`).
+loop in chunks taken from the team's work counter (`chunks`, `take`: the one place that defines
+the chunking), so a thread the OS deschedules holds up only the chunks it has taken; a static
+share each (`split`) is left to the loops that need one (a tuned GEMM's "m" split, the
+bit-serial convolution's rows).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from frittata.backends.llvm.views import Buf, View
 
 KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, PTR])
 TAKE_CHUNKS = 32
+TAKE_LIMIT = 2**30
+"""Loops of this many items or more (past an int32 counter) are split statically."""
 """Chunks `Kernel.chunks` cuts a loop into, at least (fewer than twice as many; one item each when
 the loop has fewer items): few enough that the atomic add per chunk costs nothing beside a
 chunk's work, enough that the last ones balance the threads."""
@@ -39,6 +44,8 @@ class Kernel:
         self.buffers: list[tuple[int, int]] = []
         """(slot, byte offset) of each table entry, in table order."""
         self._spliced: dict[str, str] = {}
+        self._counter_taken = False
+        """A loop took from the work counter since the last barrier (`sync`)."""
 
     def base(self, buf: Buf) -> ir.Value:
         """The address of `buf` (read from the table once, in the entry block)."""
@@ -69,10 +76,10 @@ class Kernel:
         return thread_range(self.b, total, self.tid, self.nthreads)
 
     @contextmanager
-    def take(self, total: int) -> Iterator[ir.Value]:
+    def take(self, total: int, name: str = "take") -> Iterator[ir.Value]:
         """`for i in range(total)`, the items shared out dynamically in chunks (`chunks`)."""
         with self.chunks(total) as (first, end):
-            with for_range(self.b, first, end, name="take") as index:
+            with for_range(self.b, first, end, name=name) as index:
                 yield index
 
     @contextmanager
@@ -85,15 +92,21 @@ class Kernel:
         data in cache across its items: Winograd keeps a block's transformed input across the
         chunk's items of that block).
         The barrier zeroes the counter, so a kernel takes from it in one loop between two
-        barriers at most. A WebAssembly module (one thread, a barrier that does nothing) runs
-        range(total) as one chunk.
+        barriers at most (asserted here: `sync` in between). A WebAssembly module (one thread, a
+        barrier that does nothing) runs range(total) as one chunk; an NVPTX one (a block's
+        `bar.sync`, which keeps no counter) and a loop of `TAKE_LIMIT` items or more take this
+        thread's static share (`split`) as their one chunk.
 
         Blocks: pre ─► claim ─(first < total)─► body (the chunk) ─► claim; claim ─► end."""
-        assert total < 2**30, f"Kernel.chunks: expected fewer than 2**30 items (an int32 counter), got {total}"
+        assert not self._counter_taken, "Kernel.chunks: a second loop takes from the work counter before a barrier"
         b = self.b
         if self.module.triple.startswith("wasm"):
             yield i64(0), i64(total)
             return
+        if total >= TAKE_LIMIT or self.module.triple.startswith("nvptx"):
+            yield self.split(total)
+            return
+        self._counter_taken = True
         alone = b.icmp_signed("==", self.nthreads, ir.Constant(I32, 1))
         chunk = b.select(alone, ir.Constant(I32, max(1, total)), ir.Constant(I32, max(1, total // TAKE_CHUNKS)))
         work = b.gep(self.state, [i64(2)], source_etype=I32)
@@ -110,8 +123,10 @@ class Kernel:
         b.position_at_end(end)
 
     def sync(self) -> None:
-        """Wait until every thread of the team has reached this point."""
+        """Wait until every thread of the team has reached this point (the barrier zeroes the
+        work counter)."""
         self.b.call(self._barrier, [self.state, self.nthreads])
+        self._counter_taken = False
 
     def splice(self, ftype: ir.FunctionType, name: str, definition: str) -> ir.Function:
         """A function of the unit given as its definition's text (built once for many units):

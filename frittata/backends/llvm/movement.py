@@ -1,7 +1,7 @@
 """Data movement that is not a single strided view: concat (one copy per operand) and gather.
 
-    concat:  for each operand i:  out[..., off_i + j, ...] = x_i[..., j, ...]   (a map kernel each)
-    gather:  for p in this thread's share:  for j:  for q:  out[p, j, q] = x[p, table[j], q]
+    concat:  for each operand i:  out[..., off_i + j, ...] = x_i[..., j, ...]   (one map kernel's loops)
+    gather:  for p in the chunks this thread takes:  for j:  for q:  out[p, j, q] = x[p, table[j], q]
 """
 
 from __future__ import annotations
@@ -10,18 +10,20 @@ import math
 
 from llvmlite import ir
 
-from frittata.backends.llvm.expr import Leaf, emit_map, load
+from frittata.backends.llvm.expr import Leaf, emit_maps, load
 from frittata.backends.llvm.irutil import I64, for_range, i64
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.views import View
 
 
 def emit_concat(k: Kernel, parts: list[View], axis: int, out: View) -> None:
+    maps = []
     offset = 0
     for part in parts:
         target = View(out.buf, part.shape, out.offset + offset * out.strides[axis], out.strides)
-        emit_map(k, part.shape, target, Leaf(part))
+        maps.append((part.shape, target, Leaf(part)))
         offset += part.shape[axis]
+    emit_maps(k, maps)
 
 
 def emit_gather(k: Kernel, x: View, axis: int, indices: tuple[int, ...], out: View) -> None:
@@ -30,8 +32,7 @@ def emit_gather(k: Kernel, x: View, axis: int, indices: tuple[int, ...], out: Vi
     flat_out = View(out.buf, (pre, len(indices), post), out.offset, (len(indices) * post, post, 1))
     table = _table(k, indices)
     b = k.b
-    lo, hi = k.split(pre)
-    with for_range(b, lo, hi, name="p") as p:
+    with k.take(pre, name="p") as p:
         with for_range(b, 0, len(indices), name="j") as j:
             row = b.load(b.gep(table, [i64(0), j], inbounds=True), typ=I64)
             with for_range(b, 0, post, name="q") as q:

@@ -3,7 +3,7 @@
 These are the reference-shaped kernels: every matmul / dense / conv2d / avg_pool2d term lowers
 here unless `gemm` / `conv` take it on a fast float32 path. Each makes
 
-    for flat output position p in this thread's share:    acc = 0
+    for flat output position p in the chunks this thread takes:    acc = 0
         for the reduction window / K:  acc += x[...] * w[...]      (f32, or i32 for integers)
         out[p] = epilogue(acc + bias)
 """
@@ -66,8 +66,7 @@ def emit_dense(k: Kernel, x: View, w: View, out: View) -> None:
 def _emit_dot(k: Kernel, out: View, rows: tuple, n: int, kdim: int, a_at, w_at, epilogue=None) -> None:
     b = k.b
     acc = entry_alloca(b, _acc_type(out.dtype if epilogue is None else epilogue.acc_dtype))
-    lo, hi = k.split(math.prod(rows))
-    with for_range(b, lo, hi, name="row") as row:
+    with k.take(math.prod(rows), name="row") as row:
         idx = _unflatten(b, row, rows)
         with for_range(b, 0, n, name="col") as col:
             b.store(ir.Constant(acc.allocated_type, 0), acc)
@@ -89,8 +88,7 @@ def emit_conv2d(k: Kernel, x: View, w: View, node_attr, out: View, epilogue=None
     per_group = o // groups
     b = k.b
     acc = entry_alloca(b, _acc_type(out.dtype if epilogue is None else epilogue.acc_dtype))
-    lo, hi = k.split(math.prod(out.shape[:2]))
-    with for_range(b, lo, hi, name="nc") as nc:
+    with k.take(math.prod(out.shape[:2]), name="nc") as nc:
         n, oc = _unflatten(b, nc, out.shape[:2])
         base_c = b.mul(b.udiv(oc, i64(per_group)), i64(ci))
         with loop_nest(b, out.shape[2:], name="s") as (oh, ow):
@@ -158,8 +156,7 @@ def emit_avg_pool(k: Kernel, x: View, node_attr, out: View) -> None:
     b = k.b
     acc = entry_alloca(b, F32)
     count = entry_alloca(b, I64, "count")
-    lo, hi = k.split(math.prod(out.shape[:2]))
-    with for_range(b, lo, hi, name="nc") as nc:
+    with k.take(math.prod(out.shape[:2]), name="nc") as nc:
         n, c = _unflatten(b, nc, out.shape[:2])
         with loop_nest(b, out.shape[2:], name="s") as (oh, ow):
             b.store(ir.Constant(F32, 0.0), acc)

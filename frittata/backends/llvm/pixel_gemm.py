@@ -9,7 +9,7 @@ into row blocks, xp[block][c][r] = x[c][block * MR + r] (zero past the image; `_
 a register block broadcasts from one contiguous stream (read in place, it took one cache line per input
 channel for MR floats of it, and ran no faster than the direct kernel).
 
-    for n:  pack x[n] (threads split the blocks); barrier
+    for n:  pack x[n] (threads take the blocks in chunks); barrier
             for p in the panels this thread takes:  for each row block:  block(xp[block], panel p, out[n, p*NR:, r0:])
             barrier
     block:  acc[r][v] = sum_c splat(xp[block][c][r]) * panel[c, v*L : v*L + L]
@@ -136,29 +136,29 @@ def scratch_bytes(term: Term, schedule: dict) -> int:
 
 
 def _emit_pack(k: Kernel, g: PixelGemm, x, xp) -> None:
-    """xp[block][c][r] = x[c][block * MR + r], zero past the image's P pixels (threads split the
-    blocks). A block whose pixels and the copy's spare ones are all inside the image copies one
+    """xp[block][c][r] = x[c][block * MR + r], zero past the image's P pixels (threads take the
+    blocks in chunks). A block whose pixels and the copy's spare ones are all inside the image copies one
     vector of `copy_width` floats per channel, in channel order, each store's spare floats
     overwritten by the next channel's (the last channel's land in the block's spare room); the
     others copy element by element, reading no pixel past the image."""
     b, width = k.b, g.copy_width
-    lo, hi = k.split(g.blocks)
-    whole = max(0, (g.p - width) // g.mr + 1)
-    vec = ir.VectorType(F32, width)
-    with for_range(b, lo, smin(b, hi, i64(whole)), name="pv") as block:
-        dst, first = b.gep(xp, [b.mul(block, i64(g.block_floats))], source_etype=F32), b.mul(block, i64(g.mr))
-        with for_range(b, 0, g.c, name="pvc") as c:
-            src = b.gep(x, [b.add(b.mul(c, i64(g.p)), first)], source_etype=F32)
-            b.store(b.load(src, typ=vec, align=4), b.gep(dst, [b.mul(c, i64(g.mr))], source_etype=F32), align=4)
-    with for_range(b, smax(b, lo, i64(whole)), hi, name="pb") as block:
-        dst, first = b.gep(xp, [b.mul(block, i64(g.block_floats))], source_etype=F32), b.mul(block, i64(g.mr))
-        with for_range(b, 0, g.c, name="pc") as c:
-            src = b.gep(x, [b.add(b.mul(c, i64(g.p)), first)], source_etype=F32)
-            row = b.gep(dst, [b.mul(c, i64(g.mr))], source_etype=F32)
-            for r in range(g.mr):
-                inside = b.icmp_signed("<", b.add(first, i64(r)), i64(g.p))
-                value = b.load(b.gep(src, [b.select(inside, i64(r), i64(0))], source_etype=F32), typ=F32)
-                b.store(b.select(inside, value, ir.Constant(F32, 0.0)), b.gep(row, [i64(r)], source_etype=F32))
+    with k.chunks(g.blocks) as (lo, hi):
+        whole = max(0, (g.p - width) // g.mr + 1)
+        vec = ir.VectorType(F32, width)
+        with for_range(b, lo, smin(b, hi, i64(whole)), name="pv") as block:
+            dst, first = b.gep(xp, [b.mul(block, i64(g.block_floats))], source_etype=F32), b.mul(block, i64(g.mr))
+            with for_range(b, 0, g.c, name="pvc") as c:
+                src = b.gep(x, [b.add(b.mul(c, i64(g.p)), first)], source_etype=F32)
+                b.store(b.load(src, typ=vec, align=4), b.gep(dst, [b.mul(c, i64(g.mr))], source_etype=F32), align=4)
+        with for_range(b, smax(b, lo, i64(whole)), hi, name="pb") as block:
+            dst, first = b.gep(xp, [b.mul(block, i64(g.block_floats))], source_etype=F32), b.mul(block, i64(g.mr))
+            with for_range(b, 0, g.c, name="pc") as c:
+                src = b.gep(x, [b.add(b.mul(c, i64(g.p)), first)], source_etype=F32)
+                row = b.gep(dst, [b.mul(c, i64(g.mr))], source_etype=F32)
+                for r in range(g.mr):
+                    inside = b.icmp_signed("<", b.add(first, i64(r)), i64(g.p))
+                    value = b.load(b.gep(src, [b.select(inside, i64(r), i64(0))], source_etype=F32), typ=F32)
+                    b.store(b.select(inside, value, ir.Constant(F32, 0.0)), b.gep(row, [i64(r)], source_etype=F32))
 
 
 def _block(module: ir.Module, g: PixelGemm, rows: int, name: str) -> ir.Function:

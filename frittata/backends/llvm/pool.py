@@ -43,8 +43,7 @@ def emit_max_pool(k: Kernel, x: View, node_attr, out: View) -> None:
     h, w = x.shape[2:]
     oh_n, ow_n = out.shape[2:]
     b = k.b
-    lo, hi = k.split(math.prod(out.shape[:3]))
-    with for_range(b, lo, hi, name="row") as row:
+    with k.take(math.prod(out.shape[:3]), name="row") as row:
         n, c, oh = _unflatten(b, row, out.shape[:3])
         base = b.sub(b.mul(oh, i64(sh)), i64(top))
         rows = [_clamp(b, b.add(base, i64(r)), h) for r in range(kh)]

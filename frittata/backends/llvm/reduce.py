@@ -1,6 +1,6 @@
 """Reductions and normalizations: reduce_sum/mean/max/min/prod, global_avg_pool, softmax, layer_norm.
 
-Each emitter makes an outer loop over kept positions (split across threads) and inner loops
+Each emitter makes an outer loop over kept positions (shared out in chunks) and inner loops
 over the reduced axes; float sums (and products) accumulate in f64 so they stay close to numpy's
 pairwise sums, in any order (partial sums in vector lanes: a serial chain of f64 adds ran a
 row of 256 at a quarter of the speed).
@@ -39,9 +39,8 @@ def emit_reduce(k: Kernel, op: Op, x: View, axes: tuple[int, ...], out: View) ->
     b = k.b
     acc_type = _acc_type(op, x.dtype)
     acc = entry_alloca(b, acc_type)
-    lo, hi = k.split(math.prod(outer))
     vectors = _summed_in_vectors(k, op, moved, len(kept))
-    with for_range(b, lo, hi, name="o") as o:
+    with k.take(math.prod(outer), name="o") as o:
         outer_idx = _unflatten(b, o, outer)
         if vectors:
             b.store(_vector_sum(k, moved, outer_idx, vectors), acc)
@@ -108,8 +107,7 @@ def emit_arg_reduce(k: Kernel, op: Op, x: View, axis: int, last: bool, out: View
     b = k.b
     best, at = entry_alloca(b, ltype(x.dtype), "best"), entry_alloca(b, I64, "at")
     larger = op.name == "arg_max"
-    lo, hi = k.split(math.prod(outer))
-    with for_range(b, lo, hi, name="o") as o:
+    with k.take(math.prod(outer), name="o") as o:
         idx = _unflatten(b, o, outer)
         b.store(load(k, moved, idx + [ir.Constant(I64, 0)]), best)
         b.store(ir.Constant(I64, 0), at)
@@ -192,8 +190,7 @@ def emit_softmax(k: Kernel, x: View, axis: int, out: View) -> None:
     outer, n = xs.shape[:-1], xs.shape[-1]
     b = k.b
     top, total = entry_alloca(b, F32, "max"), entry_alloca(b, F64, "sum")
-    lo, hi = k.split(math.prod(outer))
-    with for_range(b, lo, hi, name="o") as o:
+    with k.take(math.prod(outer), name="o") as o:
         idx = _unflatten(b, o, outer)
         b.store(ir.Constant(F32, float("-inf")), top)
         with for_range(b, 0, n, name="j") as j:
@@ -218,8 +215,7 @@ def emit_layer_norm(k: Kernel, x: View, scale: View, bias: View, axis: int, eps:
     sc, bi = contiguous(scale.buf, (n,)), contiguous(bias.buf, (n,))
     b = k.b
     total = entry_alloca(b, F64, "sum")
-    lo, hi = k.split(outer)
-    with for_range(b, lo, hi, name="o") as o:
+    with k.take(outer, name="o") as o:
         mean = _row_mean(k, total, n, lambda j: b.fpext(load(k, xs, [o, j]), F64))
         mean32 = b.fptrunc(mean, F32)
 

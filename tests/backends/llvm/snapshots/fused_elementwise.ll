@@ -70,12 +70,12 @@ entry:
   %".18" = getelementptr inbounds i8, ptr %".17", i64 0
   %".19" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
   store ptr %".18", ptr %".19"
-  call void @"fk_cd5cd57a207f670b92321008"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_c696193cb20cc070fb332230"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   ret void
 }
 
-declare void @"fk_cd5cd57a207f670b92321008"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_c696193cb20cc070fb332230"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -126,7 +126,7 @@ stamp.end.1:
   %".44" = getelementptr inbounds i8, ptr %".43", i64 0
   %".45" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
   store ptr %".44", ptr %".45"
-  call void @"fk_cd5cd57a207f670b92321008"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_c696193cb20cc070fb332230"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   %".49" = icmp eq i32 %".2", 0
   br i1 %".49", label %"stamp.then.2", label %"stamp.end.2"
@@ -146,62 +146,71 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_cd5cd57a207f670b92321008
+; unit fk_c696193cb20cc070fb332230
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2")
 
-define void @"fk_cd5cd57a207f670b92321008"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_c696193cb20cc070fb332230"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
-  %".38" = getelementptr inbounds ptr, ptr %".1", i64 2
-  %".39" = load ptr, ptr %".38", align 8
-  %".28" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".45" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".46" = load ptr, ptr %".45", align 8
+  %".35" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".36" = load ptr, ptr %".35", align 8
+  %".28" = getelementptr inbounds ptr, ptr %".1", i64 0
   %".29" = load ptr, ptr %".28", align 8
-  %".21" = getelementptr inbounds ptr, ptr %".1", i64 0
-  %".22" = load ptr, ptr %".21", align 8
-  %".6" = sext i32 %".2" to i64
-  %".7" = sext i32 %".3" to i64
-  %".8" = mul i64 4, %".6"
-  %"lo" = sdiv i64 %".8", %".7"
-  %".9" = add i64 %".6", 1
-  %".10" = mul i64 4, %".9"
-  %"hi" = sdiv i64 %".10", %".7"
+  %".6" = icmp eq i32 %".3", 1
+  %".7" = select  i1 %".6", i32 4, i32 1
+  %".8" = getelementptr i32, ptr %".4", i64 2
+  br label %"take.claim"
+take.claim:
+  %".10" = atomicrmw add ptr %".8", i32 %".7" monotonic
+  %".11" = sext i32 %".10" to i64
+  %".12" = icmp slt i64 %".11", 4
+  br i1 %".12", label %"take.body", label %"take.end"
+take.body:
+  %".14" = sext i32 %".7" to i64
+  %".15" = add i64 %".11", %".14"
+  %".16" = icmp slt i64 %".15", 4
+  %".17" = select  i1 %".16", i64 %".15", i64 4
   br label %"p.cond"
+take.end:
+  ret void
 p.cond:
-  %"p" = phi  i64 [%"lo", %"entry"], [%"p.next", %"d0.end"]
-  %".12" = icmp slt i64 %"p", %"hi"
-  br i1 %".12", label %"p.body", label %"p.end"
+  %"p" = phi  i64 [%".11", %"take.body"], [%"p.next", %"d0.end"]
+  %".19" = icmp slt i64 %"p", %".17"
+  br i1 %".19", label %"p.body", label %"p.end"
 p.body:
   br label %"d0.cond"
 p.end:
-  ret void
+  br label %"take.claim"
 d0.cond:
   %"d0" = phi  i64 [0, %"p.body"], [%"d0.next", %"d0.body"]
-  %".15" = icmp slt i64 %"d0", 8
-  br i1 %".15", label %"d0.body", label %"d0.end"
+  %".22" = icmp slt i64 %"d0", 8
+  br i1 %".22", label %"d0.body", label %"d0.end"
 d0.body:
-  %".17" = mul i64 %"p", 8
-  %".18" = add i64 0, %".17"
-  %".19" = mul i64 %"d0", 1
-  %".20" = add i64 %".18", %".19"
-  %".23" = getelementptr inbounds float, ptr %".22", i64 %".20"
-  %".24" = load float, ptr %".23"
-  %".25" = fmul float %".24", 0x4000000000000000
+  %".24" = mul i64 %"p", 8
+  %".25" = add i64 0, %".24"
   %".26" = mul i64 %"d0", 1
-  %".27" = add i64 0, %".26"
+  %".27" = add i64 %".25", %".26"
   %".30" = getelementptr inbounds float, ptr %".29", i64 %".27"
   %".31" = load float, ptr %".30"
-  %".32" = fadd float %".25", %".31"
-  %".33" = call float @"llvm.maximum.f32"(float %".32", float              0x0)
-  %".34" = mul i64 %"p", 8
-  %".35" = add i64 0, %".34"
-  %".36" = mul i64 %"d0", 1
-  %".37" = add i64 %".35", %".36"
-  %".40" = getelementptr inbounds float, ptr %".39", i64 %".37"
-  store float %".33", ptr %".40"
+  %".32" = fmul float %".31", 0x4000000000000000
+  %".33" = mul i64 %"d0", 1
+  %".34" = add i64 0, %".33"
+  %".37" = getelementptr inbounds float, ptr %".36", i64 %".34"
+  %".38" = load float, ptr %".37"
+  %".39" = fadd float %".32", %".38"
+  %".40" = call float @"llvm.maximum.f32"(float %".39", float              0x0)
+  %".41" = mul i64 %"p", 8
+  %".42" = add i64 0, %".41"
+  %".43" = mul i64 %"d0", 1
+  %".44" = add i64 %".42", %".43"
+  %".47" = getelementptr inbounds float, ptr %".46", i64 %".44"
+  store float %".40", ptr %".47"
   %"d0.next" = add i64 %"d0", 1
   br label %"d0.cond"
 d0.end:

@@ -70,12 +70,12 @@ entry:
   %".18" = getelementptr inbounds i8, ptr %".17", i64 0
   %".19" = getelementptr inbounds ptr, ptr %"k0_dense", i64 2
   store ptr %".18", ptr %".19"
-  call void @"fk_1cd6d156f4fc3de6c23a129d"(ptr %"k0_dense", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_03d76376381c410d2397ef99"(ptr %"k0_dense", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   ret void
 }
 
-declare void @"fk_1cd6d156f4fc3de6c23a129d"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_03d76376381c410d2397ef99"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -126,7 +126,7 @@ stamp.end.1:
   %".44" = getelementptr inbounds i8, ptr %".43", i64 0
   %".45" = getelementptr inbounds ptr, ptr %"k0_dense", i64 2
   store ptr %".44", ptr %".45"
-  call void @"fk_1cd6d156f4fc3de6c23a129d"(ptr %"k0_dense", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_03d76376381c410d2397ef99"(ptr %"k0_dense", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   %".49" = icmp eq i32 %".2", 0
   br i1 %".49", label %"stamp.then.2", label %"stamp.end.2"
@@ -146,45 +146,54 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_1cd6d156f4fc3de6c23a129d
+; unit fk_03d76376381c410d2397ef99
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2")
 
-define void @"fk_1cd6d156f4fc3de6c23a129d"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_03d76376381c410d2397ef99"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
-  %".51" = getelementptr inbounds ptr, ptr %".1", i64 2
-  %".52" = load ptr, ptr %".51", align 8
-  %".36" = getelementptr inbounds ptr, ptr %".1", i64 1
-  %".37" = load ptr, ptr %".36", align 8
-  %".28" = getelementptr inbounds ptr, ptr %".1", i64 0
-  %".29" = load ptr, ptr %".28", align 8
+  %".58" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".59" = load ptr, ptr %".58", align 8
+  %".43" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".44" = load ptr, ptr %".43", align 8
+  %".35" = getelementptr inbounds ptr, ptr %".1", i64 0
+  %".36" = load ptr, ptr %".35", align 8
   %"acc" = alloca i32
-  %".6" = sext i32 %".2" to i64
-  %".7" = sext i32 %".3" to i64
-  %".8" = mul i64 2, %".6"
-  %"lo" = sdiv i64 %".8", %".7"
-  %".9" = add i64 %".6", 1
-  %".10" = mul i64 2, %".9"
-  %"hi" = sdiv i64 %".10", %".7"
+  %".6" = icmp eq i32 %".3", 1
+  %".7" = select  i1 %".6", i32 2, i32 1
+  %".8" = getelementptr i32, ptr %".4", i64 2
+  br label %"take.claim"
+take.claim:
+  %".10" = atomicrmw add ptr %".8", i32 %".7" monotonic
+  %".11" = sext i32 %".10" to i64
+  %".12" = icmp slt i64 %".11", 2
+  br i1 %".12", label %"take.body", label %"take.end"
+take.body:
+  %".14" = sext i32 %".7" to i64
+  %".15" = add i64 %".11", %".14"
+  %".16" = icmp slt i64 %".15", 2
+  %".17" = select  i1 %".16", i64 %".15", i64 2
   br label %"row.cond"
+take.end:
+  ret void
 row.cond:
-  %"row" = phi  i64 [%"lo", %"entry"], [%"row.next", %"col.end"]
-  %".12" = icmp slt i64 %"row", %"hi"
-  br i1 %".12", label %"row.body", label %"row.end"
+  %"row" = phi  i64 [%".11", %"take.body"], [%"row.next", %"col.end"]
+  %".19" = icmp slt i64 %"row", %".17"
+  br i1 %".19", label %"row.body", label %"row.end"
 row.body:
-  %".14" = urem i64 %"row", 2
-  %".15" = udiv i64 %"row", 2
+  %".21" = urem i64 %"row", 2
+  %".22" = udiv i64 %"row", 2
   br label %"col.cond"
 row.end:
-  ret void
+  br label %"take.claim"
 col.cond:
   %"col" = phi  i64 [0, %"row.body"], [%"col.next", %"k.end"]
-  %".17" = icmp slt i64 %"col", 3
-  br i1 %".17", label %"col.body", label %"col.end"
+  %".24" = icmp slt i64 %"col", 3
+  br i1 %".24", label %"col.body", label %"col.end"
 col.body:
   store i32 0, i32* %"acc"
   br label %"k.cond"
@@ -193,37 +202,37 @@ col.end:
   br label %"row.cond"
 k.cond:
   %"k" = phi  i64 [0, %"col.body"], [%"k.next", %"k.body"]
-  %".21" = icmp slt i64 %"k", 4
-  br i1 %".21", label %"k.body", label %"k.end"
+  %".28" = icmp slt i64 %"k", 4
+  br i1 %".28", label %"k.body", label %"k.end"
 k.body:
-  %".23" = load i32, i32* %"acc"
-  %".24" = mul i64 %".14", 4
-  %".25" = add i64 0, %".24"
-  %".26" = mul i64 %"k", 1
-  %".27" = add i64 %".25", %".26"
-  %".30" = getelementptr inbounds i8, ptr %".29", i64 %".27"
-  %".31" = load i8, ptr %".30"
-  %".32" = mul i64 %"col", 4
-  %".33" = add i64 0, %".32"
-  %".34" = mul i64 %"k", 1
-  %".35" = add i64 %".33", %".34"
-  %".38" = getelementptr inbounds i8, ptr %".37", i64 %".35"
-  %".39" = load i8, ptr %".38"
-  %".40" = sext i8 %".31" to i32
-  %".41" = sext i8 %".39" to i32
-  %".42" = mul i32 %".40", %".41"
-  %".43" = add i32 %".23", %".42"
-  store i32 %".43", i32* %"acc"
+  %".30" = load i32, i32* %"acc"
+  %".31" = mul i64 %".21", 4
+  %".32" = add i64 0, %".31"
+  %".33" = mul i64 %"k", 1
+  %".34" = add i64 %".32", %".33"
+  %".37" = getelementptr inbounds i8, ptr %".36", i64 %".34"
+  %".38" = load i8, ptr %".37"
+  %".39" = mul i64 %"col", 4
+  %".40" = add i64 0, %".39"
+  %".41" = mul i64 %"k", 1
+  %".42" = add i64 %".40", %".41"
+  %".45" = getelementptr inbounds i8, ptr %".44", i64 %".42"
+  %".46" = load i8, ptr %".45"
+  %".47" = sext i8 %".38" to i32
+  %".48" = sext i8 %".46" to i32
+  %".49" = mul i32 %".47", %".48"
+  %".50" = add i32 %".30", %".49"
+  store i32 %".50", i32* %"acc"
   %"k.next" = add i64 %"k", 1
   br label %"k.cond"
 k.end:
-  %".46" = load i32, i32* %"acc"
-  %".47" = mul i64 %".14", 3
-  %".48" = add i64 0, %".47"
-  %".49" = mul i64 %"col", 1
-  %".50" = add i64 %".48", %".49"
-  %".53" = getelementptr inbounds i32, ptr %".52", i64 %".50"
-  store i32 %".46", ptr %".53"
+  %".53" = load i32, i32* %"acc"
+  %".54" = mul i64 %".21", 3
+  %".55" = add i64 0, %".54"
+  %".56" = mul i64 %"col", 1
+  %".57" = add i64 %".55", %".56"
+  %".60" = getelementptr inbounds i32, ptr %".59", i64 %".57"
+  store i32 %".53", ptr %".60"
   %"col.next" = add i64 %"col", 1
   br label %"col.cond"
 }

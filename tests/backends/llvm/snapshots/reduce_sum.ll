@@ -65,12 +65,12 @@ entry:
   %".13" = getelementptr inbounds i8, ptr %".12", i64 0
   %".14" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".13", ptr %".14"
-  call void @"fk_c1d3a5e526708173af928b11"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_f4bce4e2566c44289bf8a73f"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   ret void
 }
 
-declare void @"fk_c1d3a5e526708173af928b11"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_f4bce4e2566c44289bf8a73f"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -116,7 +116,7 @@ stamp.end.1:
   %".39" = getelementptr inbounds i8, ptr %".38", i64 0
   %".40" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".39", ptr %".40"
-  call void @"fk_c1d3a5e526708173af928b11"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_f4bce4e2566c44289bf8a73f"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   %".44" = icmp eq i32 %".2", 0
   br i1 %".44", label %"stamp.then.2", label %"stamp.end.2"
@@ -136,69 +136,78 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_c1d3a5e526708173af928b11
+; unit fk_f4bce4e2566c44289bf8a73f
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2")
 
-define void @"fk_c1d3a5e526708173af928b11"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_f4bce4e2566c44289bf8a73f"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
-  %".41" = getelementptr inbounds ptr, ptr %".1", i64 1
-  %".42" = load ptr, ptr %".41", align 8
+  %".48" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".49" = load ptr, ptr %".48", align 8
   %"lanes" = alloca <8 x double>
-  %".20" = getelementptr inbounds ptr, ptr %".1", i64 0
-  %".21" = load ptr, ptr %".20", align 8
+  %".27" = getelementptr inbounds ptr, ptr %".1", i64 0
+  %".28" = load ptr, ptr %".27", align 8
   %"acc" = alloca double
-  %".6" = sext i32 %".2" to i64
-  %".7" = sext i32 %".3" to i64
-  %".8" = mul i64 4, %".6"
-  %"lo" = sdiv i64 %".8", %".7"
-  %".9" = add i64 %".6", 1
-  %".10" = mul i64 4, %".9"
-  %"hi" = sdiv i64 %".10", %".7"
+  %".6" = icmp eq i32 %".3", 1
+  %".7" = select  i1 %".6", i32 4, i32 1
+  %".8" = getelementptr i32, ptr %".4", i64 2
+  br label %"take.claim"
+take.claim:
+  %".10" = atomicrmw add ptr %".8", i32 %".7" monotonic
+  %".11" = sext i32 %".10" to i64
+  %".12" = icmp slt i64 %".11", 4
+  br i1 %".12", label %"take.body", label %"take.end"
+take.body:
+  %".14" = sext i32 %".7" to i64
+  %".15" = add i64 %".11", %".14"
+  %".16" = icmp slt i64 %".15", 4
+  %".17" = select  i1 %".16", i64 %".15", i64 4
   br label %"o.cond"
+take.end:
+  ret void
 o.cond:
-  %"o" = phi  i64 [%"lo", %"entry"], [%"o.next", %"rv.end"]
-  %".12" = icmp slt i64 %"o", %"hi"
-  br i1 %".12", label %"o.body", label %"o.end"
+  %"o" = phi  i64 [%".11", %"take.body"], [%"o.next", %"rv.end"]
+  %".19" = icmp slt i64 %"o", %".17"
+  br i1 %".19", label %"o.body", label %"o.end"
 o.body:
-  %".14" = urem i64 %"o", 4
-  %".15" = udiv i64 %"o", 4
-  %".16" = mul i64 %".14", 8
-  %".17" = add i64 0, %".16"
-  %".18" = mul i64 0, 1
-  %".19" = add i64 %".17", %".18"
-  %".22" = getelementptr inbounds float, ptr %".21", i64 %".19"
+  %".21" = urem i64 %"o", 4
+  %".22" = udiv i64 %"o", 4
+  %".23" = mul i64 %".21", 8
+  %".24" = add i64 0, %".23"
+  %".25" = mul i64 0, 1
+  %".26" = add i64 %".24", %".25"
+  %".29" = getelementptr inbounds float, ptr %".28", i64 %".26"
   store <8 x double> <double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0>, <8 x double>* %"lanes"
   br label %"rv.cond"
 o.end:
-  ret void
+  br label %"take.claim"
 rv.cond:
   %"rv" = phi  i64 [0, %"o.body"], [%"rv.next", %"rv.body"]
-  %".25" = icmp slt i64 %"rv", 8
-  br i1 %".25", label %"rv.body", label %"rv.end"
+  %".32" = icmp slt i64 %"rv", 8
+  br i1 %".32", label %"rv.body", label %"rv.end"
 rv.body:
-  %".27" = getelementptr float, ptr %".22", i64 %"rv"
-  %".28" = load <8 x float>, ptr %".27", align 4
-  %".29" = load <8 x double>, <8 x double>* %"lanes"
-  %".30" = fpext <8 x float> %".28" to <8 x double>
-  %".31" = fadd reassoc <8 x double> %".29", %".30"
-  store <8 x double> %".31", <8 x double>* %"lanes"
+  %".34" = getelementptr float, ptr %".29", i64 %"rv"
+  %".35" = load <8 x float>, ptr %".34", align 4
+  %".36" = load <8 x double>, <8 x double>* %"lanes"
+  %".37" = fpext <8 x float> %".35" to <8 x double>
+  %".38" = fadd reassoc <8 x double> %".36", %".37"
+  store <8 x double> %".38", <8 x double>* %"lanes"
   %"rv.next" = add i64 %"rv", 8
   br label %"rv.cond"
 rv.end:
-  %".34" = load <8 x double>, <8 x double>* %"lanes"
-  %".35" = call reassoc double @"llvm.vector.reduce.fadd.v8f64"(double              0x0, <8 x double> %".34")
-  store double %".35", double* %"acc"
-  %".37" = load double, double* %"acc"
-  %".38" = fptrunc double %".37" to float
-  %".39" = mul i64 %"o", 1
-  %".40" = add i64 0, %".39"
-  %".43" = getelementptr inbounds float, ptr %".42", i64 %".40"
-  store float %".38", ptr %".43"
+  %".41" = load <8 x double>, <8 x double>* %"lanes"
+  %".42" = call reassoc double @"llvm.vector.reduce.fadd.v8f64"(double              0x0, <8 x double> %".41")
+  store double %".42", double* %"acc"
+  %".44" = load double, double* %"acc"
+  %".45" = fptrunc double %".44" to float
+  %".46" = mul i64 %"o", 1
+  %".47" = add i64 0, %".46"
+  %".50" = getelementptr inbounds float, ptr %".49", i64 %".47"
+  store float %".45", ptr %".50"
   %"o.next" = add i64 %"o", 1
   br label %"o.cond"
 }
