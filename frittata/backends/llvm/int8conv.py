@@ -107,31 +107,61 @@ def _at(b: ir.IRBuilder, base, offset, element: ir.Type = I32):
 
 
 def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
-    """xq[c2][ph][pw][i][j] = pair of x[2 c2], x[2 c2 + 1] at the padded position (zero outside)."""
+    """xq[c2][ph][pw][i][j] = pair of x[2 c2], x[2 c2 + 1] at the padded position (zero outside).
+
+    Each stride phase's rows and columns split in Python into the padding before the input, the
+    input's span and the padding after it, so no element tests a bound (`_phase_span`): rows
+    outside the span are zero, a row inside it is zero, a copy of pairs, zero. The copy's
+    column loop is plain loads and stores, which LLVM vectorizes.
+    """
     b = k.b
     (sh, sw), (top, left) = g.strides, (g.pads[0], g.pads[1])
     with k.take(pairs(g), name="c2") as c2:
-        with for_range(b, 0, g.channel_stride, name="q") as q:
-            phase, rest = b.udiv(q, i64(g.hq * g.wq)), b.urem(q, i64(g.hq * g.wq))
-            ph, pw = b.udiv(phase, i64(sw)), b.urem(phase, i64(sw))
-            ih = b.sub(b.add(b.mul(b.udiv(rest, i64(g.wq)), i64(sh)), ph), i64(top))
-            iw = b.sub(b.add(b.mul(b.urem(rest, i64(g.wq)), i64(sw)), pw), i64(left))
-            halves = [_element(b, g, x, b.add(b.mul(c2, i64(2)), i64(h)), ih, iw) for h in (0, 1)]
-            value = b.or_(halves[0], b.shl(halves[1], ir.Constant(I32, 16)))
-            b.store(value, _at(b, xq, b.add(b.mul(c2, i64(g.channel_stride)), q)))
+        first = b.mul(c2, i64(2))
+        second = b.add(first, i64(1))
+        has_second = b.icmp_signed("<", second, i64(g.c))
+        planes = [_at(b, x, b.mul(c, i64(g.h * g.w)), ir.IntType(8))
+                  for c in (first, b.select(has_second, second, first))]
+        channel = _at(b, xq, b.mul(c2, i64(g.channel_stride)))
+        for ph in range(sh):
+            ilo, ihi = _phase_span(ph, sh, top, g.h, g.hq)
+            for pw in range(sw):
+                jlo, jhi = _phase_span(pw, sw, left, g.w, g.wq)
+                plane = _at(b, channel, i64((ph * sw + pw) * g.hq * g.wq))
+                _emit_zero(b, plane, 0, ilo * g.wq)
+                with for_range(b, ilo, ihi, name="i") as i:
+                    row = _at(b, plane, b.mul(i, i64(g.wq)))
+                    ih = b.sub(b.add(b.mul(i, i64(sh)), i64(ph)), i64(top))
+                    _emit_zero(b, row, 0, jlo)
+                    with for_range(b, jlo, jhi, name="j") as j:
+                        at = b.add(b.mul(ih, i64(g.w)), i64(pw - left))
+                        at = b.add(at, b.mul(j, i64(sw)))
+                        low, high = (_half(b, plane_x, at) for plane_x in planes)
+                        high = b.select(has_second, high, ir.Constant(I32, 0))
+                        b.store(b.or_(low, b.shl(high, ir.Constant(I32, 16))), _at(b, row, j))
+                    _emit_zero(b, row, jhi, g.wq)
+                _emit_zero(b, plane, ihi * g.wq, g.hq * g.wq)
 
 
-def _element(b: ir.IRBuilder, g: Geometry, x, c, ih, iw):
-    """x[c][ih][iw] as the low 16 bits of an i32 (two's complement int16), zero outside x."""
-    inside = b.and_(b.and_(_within(b, ih, g.h), _within(b, iw, g.w)), b.icmp_signed("<", c, i64(g.c)))
-    at = b.add(b.mul(b.select(inside, c, i64(0)), i64(g.h * g.w)),
-               b.add(b.mul(b.select(inside, ih, i64(0)), i64(g.w)), b.select(inside, iw, i64(0))))
-    value = b.load(_at(b, x, at, ir.IntType(8)), typ=ir.IntType(8))
-    return b.zext(b.sext(b.select(inside, value, ir.Constant(ir.IntType(8), 0)), I16), I32)
+def _phase_span(phase: int, stride: int, pad: int, size: int, extent: int) -> tuple[int, int]:
+    """[lo, hi) of the phase-plane indices q < extent whose input index q * stride + phase - pad
+    lies in [0, size) (lo == hi when none does)."""
+    lo = min(extent, max(0, -(-(pad - phase) // stride)))
+    hi = min(extent, max(lo, (size - 1 + pad - phase) // stride + 1))
+    return lo, hi
 
 
-def _within(b: ir.IRBuilder, index, size: int):
-    return b.and_(b.icmp_signed(">=", index, i64(0)), b.icmp_signed("<", index, i64(size)))
+def _emit_zero(b: ir.IRBuilder, base, start: int, stop: int) -> None:
+    """base[start:stop] = 0 (i32 elements; no code when the range is empty)."""
+    if stop > start:
+        with for_range(b, start, stop, name="zero") as q:
+            b.store(ir.Constant(I32, 0), _at(b, base, q))
+
+
+def _half(b: ir.IRBuilder, plane, at):
+    """plane[at] (int8) as the low 16 bits of an i32 (two's complement int16)."""
+    value = b.load(_at(b, plane, at, ir.IntType(8)), typ=ir.IntType(8))
+    return b.zext(b.sext(value, I16), I32)
 
 
 def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq, w, bias, steps, out, element):
