@@ -12,6 +12,10 @@ The input is copied once, zero-padded, split into stride phases as the float ker
 and packed in pairs: xq[c/2][ph][pw][i][j] = (x[c][..] as int16) | (x[c+1][..] as int16) << 16.
 The weights are packed at compile time into blocks of mr output channels:
 wp[o / mr][c / 2][tap][o % mr] = (w[o][c][tap], w[o][c+1][tap]) as two int16 (zero-padded).
+An odd last channel would pair with zeros, a quarter of the work of a 3-channel image's
+convolution; with stride 1 its taps pair with each other instead (`split_last`, `tail_items`):
+two more planes hold its values paired with the next column's and with the next row's, and the
+tile adds one pmaddwd per tap pair (a 3x3 convolution of 3 channels: 9 + 5 per pixel, not 18).
 A tile is mr output channels by NR pixels of one output row, its int32 accumulators in
 registers over the whole reduction (no partial sums in memory); the kernel's rows are a loop,
 its columns unrolled (the 7x7 stem of ResNet-18 with all 49 taps unrolled ran in 13.7 ms, with
@@ -22,6 +26,7 @@ the rows a loop in 4.7 ms):
               acc[r][v] = 0
               for c2 < C/2:  for kernel row:  for kernel column (unrolled):
                 acc[r][v] += pmaddwd(xq[c2][tap + v*L ..], splat(wp[..][r]))
+              for each tail item (unrolled):  acc[r][v] += pmaddwd(its plane at its tap, ...)
               out[o0 + r][oh][ow0 + v*L ..] = epilogue(acc[r][v] + bias[o0 + r])
             barrier
 
@@ -52,24 +57,62 @@ def geometry(term: Term, schedule: dict) -> Geometry:
 
 
 def pairs(g: Geometry) -> int:
-    return -(-g.c // 2)
+    """Channel pairs of xq: every channel's, or (`split_last`) the even channels' only."""
+    return g.c // 2 if split_last(g) else -(-g.c // 2)
+
+
+def split_last(g: Geometry) -> bool:
+    """Whether an odd last channel's taps pair with each other (`tail_items`) rather than with a
+    zero channel: with stride 1 (one phase plane) and more than one tap. A 3x3 convolution of 3
+    channels then takes 9 + 5 pair products per pixel, not 2 x 9."""
+    return g.c % 2 == 1 and g.strides == (1, 1) and g.kh * g.kw > 1
+
+
+def tail_items(kh: int, kw: int) -> list[tuple[int, tuple[int, int], tuple[int, int] | None]]:
+    """The last channel's taps in pairs: (plane, tap, its partner), plane 0 pairing each tap with
+    the next column's (xq's row-pair plane), plane 1 the last column's with the next row's (the
+    column-pair plane); with an odd number of rows the last tap's partner is a zero weight."""
+    items: list[tuple[int, tuple[int, int], tuple[int, int] | None]] = [
+        (0, (r, s), (r, s + 1)) for r in range(kh) for s in range(0, kw - 1, 2)]
+    if kw % 2:
+        items += [(1, (r, kw - 1), (r + 1, kw - 1) if r + 1 < kh else None) for r in range(0, kh, 2)]
+    return items
+
+
+def planes(g: Geometry) -> int:
+    """Pair planes of xq: the channel pairs, then (`split_last`) the last channel's two."""
+    return pairs(g) + (2 if split_last(g) else 0)
+
+
+def reduction_pairs(g: Geometry) -> int:
+    """Weight pairs per output channel: a tap of each channel pair, then the tail items."""
+    return pairs(g) * g.kh * g.kw + (len(tail_items(g.kh, g.kw)) if split_last(g) else 0)
 
 
 def scratch_bytes(term: Term, schedule: dict) -> int:
     """The padded, pair-packed input, with a row of slack past its end for the last tile's reads."""
     g = geometry(term, schedule)
-    return (pairs(g) * g.channel_stride + g.wq + 2 * g.nr) * 4
+    return (planes(g) * g.channel_stride + g.wq + 2 * g.nr) * 4
 
 
-def pack_weights(w: np.ndarray, mr: int) -> np.ndarray:
-    """[O, C, KH, KW] int8 -> [ceil(O/mr), ceil(C/2), KH*KW, mr] int32 pairs (zero-padded)."""
-    o, c = w.shape[:2]
-    blocks, half = -(-o // mr), -(-c // 2)
-    wide = np.zeros((blocks * mr, 2 * half, w.shape[2] * w.shape[3]), np.int16)
-    wide[:o, :c] = w.reshape(o, c, -1)
-    bits = wide.view(np.uint16).astype(np.uint32)
-    packed = bits[:, 0::2] | (bits[:, 1::2] << 16)
-    return np.ascontiguousarray(packed.reshape(blocks, mr, half, -1).transpose(0, 2, 3, 1)).view(np.int32)
+def pack_weights(w: np.ndarray, mr: int, split: bool = False) -> np.ndarray:
+    """[O, C, KH, KW] int8 -> [ceil(O/mr), reduction pairs, mr] int32 pairs (zero-padded): each
+    channel pair's taps (C/2 x KH*KW, pair index major), then with `split` the odd last
+    channel's `tail_items`."""
+    o, c, kh, kw = w.shape
+    blocks, half = -(-o // mr), c // 2 if split else -(-c // 2)
+    wide = np.zeros((blocks * mr, 2 * half, kh * kw), np.int16)
+    wide[:o, :min(c, 2 * half)] = w[:, :2 * half].reshape(o, -1, kh * kw)
+    low, high = wide[:, 0::2].reshape(blocks * mr, -1), wide[:, 1::2].reshape(blocks * mr, -1)
+    if split:
+        last = np.zeros((blocks * mr, kh, kw), np.int16)
+        last[:o] = w[:, c - 1]
+        items = tail_items(kh, kw)
+        low = np.concatenate([low, np.stack([last[:, r, s] for _, (r, s), _ in items], 1)], 1)
+        partner = [last[:, p[0], p[1]] if p else np.zeros(blocks * mr, np.int16) for _, _, p in items]
+        high = np.concatenate([high, np.stack(partner, 1)], 1)
+    packed = low.view(np.uint16).astype(np.uint32) | (high.view(np.uint16).astype(np.uint32) << 16)
+    return np.ascontiguousarray(packed.reshape(blocks, mr, -1).transpose(0, 2, 1)).view(np.int32)
 
 
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
@@ -77,7 +120,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     ptr, b = k.base, k.b
     assert step.scratch is not None
     xq, x, out = ptr(step.scratch), ptr(args[0].buf), ptr(step.out)
-    w = ptr(plan.add_param(f"{k.function.name}.wpack", pack_weights(t.args[1].attr("ref").data, g.mr)))
+    w = ptr(plan.add_param(f"{k.function.name}.wpack", pack_weights(t.args[1].attr("ref").data, g.mr, split_last(g))))
     bias = ptr(args[2].buf) if t.op == Op.FUSED_CONV2D else None
     steps = t.attr("epilogue") if t.op == Op.FUSED_CONV2D else ()
     blocks, columns = -(-g.o // g.mr), -(-g.ow // g.nr)
@@ -107,7 +150,8 @@ def _at(b: ir.IRBuilder, base, offset, element: ir.Type = I32):
 
 
 def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
-    """xq[c2][ph][pw][i][j] = pair of x[2 c2], x[2 c2 + 1] at the padded position (zero outside).
+    """xq[c2][ph][pw][i][j] = pair of x[2 c2], x[2 c2 + 1] at the padded position (zero outside);
+    with `split_last`, two planes of the last channel's value pairs follow (`_emit_tail_plane`).
 
     Each stride phase's rows and columns split in Python into the padding before the input, the
     input's span and the padding after it, so no element tests a bound (`_phase_span`): rows
@@ -115,32 +159,72 @@ def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
     column loop is plain loads and stores, which LLVM vectorizes.
     """
     b = k.b
+    with k.take(planes(g), name="c2") as c2:
+        if split_last(g):
+            _emit_split_planes(b, g, x, xq, c2)
+        else:
+            _emit_pair_plane(b, g, x, xq, c2)
+
+
+def _emit_split_planes(b: ir.IRBuilder, g: Geometry, x, xq, c2) -> None:
+    """Plane c2 of xq with `split_last`: a channel pair's, or the last channel's row-pair plane
+    (c2 = pairs) or column-pair plane (c2 = pairs + 1)."""
+    last = _at(b, x, i64((g.c - 1) * g.h * g.w), ir.IntType(8))
+    plane = _at(b, xq, b.mul(c2, i64(g.channel_stride)))
+    with b.if_else(b.icmp_signed("<", c2, i64(pairs(g)))) as (pair, tail):
+        with pair:
+            _emit_pair_plane(b, g, x, xq, c2)
+        with tail:
+            with b.if_else(b.icmp_signed("==", c2, i64(pairs(g)))) as (row_pairs, column_pairs):
+                with row_pairs:
+                    _emit_tail_plane(b, g, last, plane, (0, g.dilations[1]))
+                with column_pairs:
+                    _emit_tail_plane(b, g, last, plane, (g.dilations[0], 0))
+
+
+def _emit_pair_plane(b: ir.IRBuilder, g: Geometry, x, xq, c2) -> None:
+    """Channel pair c2's planes of xq (every stride phase)."""
     (sh, sw), (top, left) = g.strides, (g.pads[0], g.pads[1])
-    with k.take(pairs(g), name="c2") as c2:
-        first = b.mul(c2, i64(2))
-        second = b.add(first, i64(1))
-        has_second = b.icmp_signed("<", second, i64(g.c))
-        planes = [_at(b, x, b.mul(c, i64(g.h * g.w)), ir.IntType(8))
-                  for c in (first, b.select(has_second, second, first))]
-        channel = _at(b, xq, b.mul(c2, i64(g.channel_stride)))
-        for ph in range(sh):
-            ilo, ihi = _phase_span(ph, sh, top, g.h, g.hq)
-            for pw in range(sw):
-                jlo, jhi = _phase_span(pw, sw, left, g.w, g.wq)
-                plane = _at(b, channel, i64((ph * sw + pw) * g.hq * g.wq))
-                _emit_zero(b, plane, 0, ilo * g.wq)
-                with for_range(b, ilo, ihi, name="i") as i:
-                    row = _at(b, plane, b.mul(i, i64(g.wq)))
-                    ih = b.sub(b.add(b.mul(i, i64(sh)), i64(ph)), i64(top))
-                    _emit_zero(b, row, 0, jlo)
-                    with for_range(b, jlo, jhi, name="j") as j:
-                        at = b.add(b.mul(ih, i64(g.w)), i64(pw - left))
-                        at = b.add(at, b.mul(j, i64(sw)))
-                        low, high = (_half(b, plane_x, at) for plane_x in planes)
-                        high = b.select(has_second, high, ir.Constant(I32, 0))
-                        b.store(b.or_(low, b.shl(high, ir.Constant(I32, 16))), _at(b, row, j))
-                    _emit_zero(b, row, jhi, g.wq)
-                _emit_zero(b, plane, ihi * g.wq, g.hq * g.wq)
+    first = b.mul(c2, i64(2))
+    second = b.add(first, i64(1))
+    has_second = b.icmp_signed("<", second, i64(g.c))
+    sources = [_at(b, x, b.mul(c, i64(g.h * g.w)), ir.IntType(8))
+               for c in (first, b.select(has_second, second, first))]
+    channel = _at(b, xq, b.mul(c2, i64(g.channel_stride)))
+    for ph in range(sh):
+        ilo, ihi = _phase_span(ph, sh, top, g.h, g.hq)
+        for pw in range(sw):
+            jlo, jhi = _phase_span(pw, sw, left, g.w, g.wq)
+            plane = _at(b, channel, i64((ph * sw + pw) * g.hq * g.wq))
+            _emit_zero(b, plane, 0, ilo * g.wq)
+            with for_range(b, ilo, ihi, name="i") as i:
+                row = _at(b, plane, b.mul(i, i64(g.wq)))
+                ih = b.sub(b.add(b.mul(i, i64(sh)), i64(ph)), i64(top))
+                _emit_zero(b, row, 0, jlo)
+                with for_range(b, jlo, jhi, name="j") as j:
+                    at = b.add(b.add(b.mul(ih, i64(g.w)), i64(pw - left)), b.mul(j, i64(sw)))
+                    low, high = (_half(b, source, at) for source in sources)
+                    high = b.select(has_second, high, ir.Constant(I32, 0))
+                    b.store(b.or_(low, b.shl(high, ir.Constant(I32, 16))), _at(b, row, j))
+                _emit_zero(b, row, jhi, g.wq)
+            _emit_zero(b, plane, ihi * g.wq, g.hq * g.wq)
+
+
+def _emit_tail_plane(b: ir.IRBuilder, g: Geometry, last, plane, partner: tuple[int, int]) -> None:
+    """plane[i][j] = (X[i][j], X[i + di][j + dj]) as int16 halves, X the last channel zero-padded
+    (stride 1: one phase) and (di, dj) = `partner`: a tap and the tap `tail_items` pairs it with."""
+    _emit_zero(b, plane, 0, g.channel_stride)
+    top, left = g.pads[0], g.pads[1]
+    for half, (di, dj) in enumerate(((0, 0), partner)):
+        ilo, ihi = _phase_span(di, 1, top, g.h, g.hq)
+        jlo, jhi = _phase_span(dj, 1, left, g.w, g.wq)
+        with for_range(b, ilo, ihi, name="i") as i:
+            ih = b.add(i, i64(di - top))
+            with for_range(b, jlo, jhi, name="j") as j:
+                value = b.load(_at(b, last, b.add(b.mul(ih, i64(g.w)), b.add(j, i64(dj - left))), ir.IntType(8)),
+                               typ=ir.IntType(8))
+                at = b.add(b.mul(b.add(b.mul(i, i64(g.wq)), j), i64(2)), i64(half))
+                b.store(b.sext(value, I16), _at(b, plane, at, I16))
 
 
 def _phase_span(phase: int, stride: int, pad: int, size: int, extent: int) -> tuple[int, int]:
@@ -175,7 +259,7 @@ def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq
         for slot in accumulators:
             b.store(ir.Constant(vec, [0] * lanes), slot)
     taps = g.kh * g.kw
-    wblock = _at(b, w, b.mul(block, i64(pairs(g) * taps * g.mr)))
+    wblock = _at(b, w, b.mul(block, i64(reduction_pairs(g) * g.mr)))
     xrow = _at(b, xq, b.add(b.mul(oh, i64(g.wq)), ow0))
     with for_range(b, 0, pairs(g), name="c2") as c2:
         xc = _at(b, xrow, b.mul(c2, i64(g.channel_stride)))
@@ -184,12 +268,11 @@ def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq
             xr = _at(b, xc, _row_offset(b, g, r))
             wr = _at(b, wc, b.mul(r, i64(g.kw * g.mr)))
             for s in range(g.kw):
-                offset = _column_offset(g, s)
-                xv = [b.load(_at(b, xr, i64(offset + v * lanes)), typ=vec, align=4) for v in range(nv)]
-                for row in range(rows):
-                    wv = splat(b, b.load(_at(b, wr, i64(s * g.mr + row)), typ=I32), lanes)
-                    for v in range(nv):
-                        b.store(b.add(b.load(acc[row][v]), madd(b, xv[v], wv, lanes)), acc[row][v])
+                _accumulate(b, g, acc, _at(b, xr, i64(_column_offset(g, s))), _at(b, wr, i64(s * g.mr)))
+    if split_last(g):
+        for item, (plane, (r, s), _) in enumerate(tail_items(g.kh, g.kw)):
+            xt = _at(b, xrow, i64((pairs(g) + plane) * g.channel_stride + g.tap(r, s)))
+            _accumulate(b, g, acc, xt, _at(b, wblock, i64((pairs(g) * taps + item) * g.mr)))
     o0 = b.mul(block, i64(g.mr))
     ncols = b.sub(i64(g.ow), ow0)
     for i in range(rows):
@@ -202,6 +285,16 @@ def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq
             value = _convert(b, int_epilogue(b, lanes, steps, value), element, lanes)
             _store(b, value, _at(b, out, b.add(at, i64(v * lanes)), element), element,
                    b.sub(ncols, i64(v * lanes)), lanes)
+
+
+def _accumulate(b: ir.IRBuilder, g: Geometry, acc: list, xt, wt) -> None:
+    """acc[row][v] += pmaddwd(the v-th vector of pairs at xt, the pair wt[row] on every lane)."""
+    vec = ir.VectorType(I32, g.lanes)
+    xv = [b.load(_at(b, xt, i64(v * g.lanes)), typ=vec, align=4) for v in range(g.nv)]
+    for row, slots in enumerate(acc):
+        wv = splat(b, b.load(_at(b, wt, i64(row)), typ=I32), g.lanes)
+        for v, slot in enumerate(slots):
+            b.store(b.add(b.load(slot), madd(b, xv[v], wv, g.lanes)), slot)
 
 
 def _row_offset(b: ir.IRBuilder, g: Geometry, r):

@@ -76,6 +76,27 @@ def test_runs_after_the_first_compute_every_tile(threads):
         np.testing.assert_array_equal(mod.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])
 
 
+@pytest.mark.parametrize("c, kernel, dilation, pads, threads", [
+    (3, (3, 3), 1, (1, 1, 1, 1), 1), (1, (3, 3), 2, (0, 2, 1, 0), 2), (5, (5, 3), 1, (2, 0, 1, 2), 1),
+    (3, (2, 4), 2, (0, 0, 0, 0), 2)])
+def test_an_odd_last_channel_pairs_its_own_taps(c, kernel, dilation, pads, threads):
+    """With stride 1 the last of an odd number of channels takes its taps in pairs (`tail_items`:
+    row pairs, then the odd column's taps down the rows, the odd row's last tap with a zero
+    weight), from two planes of its own, on both ISAs' kernels (on 1 and 2 threads across the
+    cases)."""
+    rng = np.random.default_rng(c)
+    x = tb.var("x", (2, c, 7, 19), "int8")
+    weights = tb.param("w", rng.integers(-128, 128, (13, c, *kernel)).astype(np.int8))
+    bias = tb.param("b", rng.integers(-(1 << 16), 1 << 16, (13,)).astype(np.int32))
+    term = tb.fused_conv2d(x, weights, bias, epilogue=(("relu",), ("shift", 7), ("clip", -127, 127), ("cast", "int8")),
+                           pads=pads, dilations=(dilation, dilation))
+    for isa, target in targets().items():
+        schedule = blocked_schedule(term.op, term.attrs, term.type, [a.type for a in term.args], (False, True, True),
+                                    target.lanes)
+        assert schedule is not None and int8conv.split_last(int8conv.geometry(term, schedule))
+        check_exact(term, target, threads)
+
+
 def test_extreme_values_do_not_saturate():
     """Every input and weight -128: each product is 2^14, a pair 2^15 (one past int16)."""
     x = tb.var("x", (1, 64, 5, 5), "int8")
