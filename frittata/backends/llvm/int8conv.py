@@ -13,9 +13,11 @@ and packed in pairs: xq[c/2][ph][pw][i][j] = (x[c][..] as int16) | (x[c+1][..] a
 The weights are packed at compile time into blocks of mr output channels:
 wp[o / mr][c / 2][tap][o % mr] = (w[o][c][tap], w[o][c+1][tap]) as two int16 (zero-padded).
 An odd last channel would pair with zeros, a quarter of the work of a 3-channel image's
-convolution; with stride 1 its taps pair with each other instead (`split_last`, `tail_items`):
-two more planes hold its values paired with the next column's and with the next row's, and the
-tile adds one pmaddwd per tap pair (a 3x3 convolution of 3 channels: 9 + 5 per pixel, not 18).
+convolution; with stride 1 the taps of each of its kernel rows pair with each other instead
+(`split_last`, `row_items`): two planes hold its values paired with zero (the pair plane it
+had) and with the next column's, and the tile adds one pmaddwd per pair in a loop over the kernel rows (a 3x3
+convolution of 3 channels: 9 + 6 per pixel, not 18. Pairing the odd column's taps down the rows
+would make 14, but not as a loop over rows: unrolled, its 14 spilled and ran no faster than 18).
 A tile is mr output channels by NR pixels of one output row, its int32 accumulators in
 registers over the whole reduction (no partial sums in memory); the kernel's rows are a loop,
 its columns unrolled (the 7x7 stem of ResNet-18 with all 49 taps unrolled ran in 13.7 ms, with
@@ -26,7 +28,7 @@ the rows a loop in 4.7 ms):
               acc[r][v] = 0
               for c2 < C/2:  for kernel row:  for kernel column (unrolled):
                 acc[r][v] += pmaddwd(xq[c2][tap + v*L ..], splat(wp[..][r]))
-              for each tail item (unrolled):  acc[r][v] += pmaddwd(its plane at its tap, ...)
+              for kernel row:  for row item (unrolled):  acc[r][v] += pmaddwd(its plane at its tap, ..)
               out[o0 + r][oh][ow0 + v*L ..] = epilogue(acc[r][v] + bias[o0 + r])
             barrier
 
@@ -62,31 +64,28 @@ def pairs(g: Geometry) -> int:
 
 
 def split_last(g: Geometry) -> bool:
-    """Whether an odd last channel's taps pair with each other (`tail_items`) rather than with a
-    zero channel: with stride 1 (one phase plane) and more than one tap. A 3x3 convolution of 3
-    channels then takes 9 + 5 pair products per pixel, not 2 x 9."""
-    return g.c % 2 == 1 and g.strides == (1, 1) and g.kh * g.kw > 1
+    """Whether an odd last channel's taps pair with each other (`row_items`) rather than with a
+    zero channel: with stride 1 (one phase plane) and kernel rows of more than one tap. A 3x3
+    convolution of 3 channels then takes 9 + 6 pair products per pixel, not 2 x 9."""
+    return g.c % 2 == 1 and g.strides == (1, 1) and g.kw > 1
 
 
-def tail_items(kh: int, kw: int) -> list[tuple[int, tuple[int, int], tuple[int, int] | None]]:
-    """The last channel's taps in pairs: (plane, tap, its partner), plane 0 pairing each tap with
-    the next column's (xq's row-pair plane), plane 1 the last column's with the next row's (the
-    column-pair plane); with an odd number of rows the last tap's partner is a zero weight."""
-    items: list[tuple[int, tuple[int, int], tuple[int, int] | None]] = [
-        (0, (r, s), (r, s + 1)) for r in range(kh) for s in range(0, kw - 1, 2)]
-    if kw % 2:
-        items += [(1, (r, kw - 1), (r + 1, kw - 1) if r + 1 < kh else None) for r in range(0, kh, 2)]
-    return items
+def row_items(kw: int) -> list[tuple[int, int]]:
+    """The last channel's items in each kernel row: (plane, column) of its first tap, plane 1
+    pairing the tap with the next column's (xq's column-pair plane), plane 0 an odd last
+    column's with zero (the plane of the last channel paired with none)."""
+    return [(1, s) for s in range(0, kw - 1, 2)] + ([(0, kw - 1)] if kw % 2 else [])
 
 
 def planes(g: Geometry) -> int:
-    """Pair planes of xq: the channel pairs, then (`split_last`) the last channel's two."""
-    return pairs(g) + (2 if split_last(g) else 0)
+    """Pair planes of xq: the channel pairs, the last channel paired with none, and with
+    `split_last` its column pairs."""
+    return -(-g.c // 2) + (1 if split_last(g) else 0)
 
 
 def reduction_pairs(g: Geometry) -> int:
     """Weight pairs per output channel: a tap of each channel pair, then the tail items."""
-    return pairs(g) * g.kh * g.kw + (len(tail_items(g.kh, g.kw)) if split_last(g) else 0)
+    return pairs(g) * g.kh * g.kw + (g.kh * len(row_items(g.kw)) if split_last(g) else 0)
 
 
 def scratch_bytes(term: Term, schedule: dict) -> int:
@@ -98,18 +97,18 @@ def scratch_bytes(term: Term, schedule: dict) -> int:
 def pack_weights(w: np.ndarray, mr: int, split: bool = False) -> np.ndarray:
     """[O, C, KH, KW] int8 -> [ceil(O/mr), reduction pairs, mr] int32 pairs (zero-padded): each
     channel pair's taps (C/2 x KH*KW, pair index major), then with `split` the odd last
-    channel's `tail_items`."""
+    channel's `row_items`, row by row."""
     o, c, kh, kw = w.shape
     blocks, half = -(-o // mr), c // 2 if split else -(-c // 2)
     wide = np.zeros((blocks * mr, 2 * half, kh * kw), np.int16)
     wide[:o, :min(c, 2 * half)] = w[:, :2 * half].reshape(o, -1, kh * kw)
     low, high = wide[:, 0::2].reshape(blocks * mr, -1), wide[:, 1::2].reshape(blocks * mr, -1)
     if split:
-        last = np.zeros((blocks * mr, kh, kw), np.int16)
-        last[:o] = w[:, c - 1]
-        items = tail_items(kh, kw)
-        low = np.concatenate([low, np.stack([last[:, r, s] for _, (r, s), _ in items], 1)], 1)
-        partner = [last[:, p[0], p[1]] if p else np.zeros(blocks * mr, np.int16) for _, _, p in items]
+        last = np.zeros((blocks * mr, kh, kw + 1), np.int16)
+        last[:o, :, :kw] = w[:, c - 1]
+        items = [(r, column) for r in range(kh) for _, column in row_items(kw)]
+        low = np.concatenate([low, np.stack([last[:, r, s] for r, s in items], 1)], 1)
+        partner = [last[:, r, s + 1] for r, s in items]  # column kw: zero
         high = np.concatenate([high, np.stack(partner, 1)], 1)
     packed = low.view(np.uint16).astype(np.uint32) | (high.view(np.uint16).astype(np.uint32) << 16)
     return np.ascontiguousarray(packed.reshape(blocks, mr, -1).transpose(0, 2, 1)).view(np.int32)
@@ -151,7 +150,7 @@ def _at(b: ir.IRBuilder, base, offset, element: ir.Type = I32):
 
 def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
     """xq[c2][ph][pw][i][j] = pair of x[2 c2], x[2 c2 + 1] at the padded position (zero outside);
-    with `split_last`, two planes of the last channel's value pairs follow (`_emit_tail_plane`).
+    with `split_last`, a plane of the last channel's column pairs follows (`_emit_tail_plane`).
 
     Each stride phase's rows and columns split in Python into the padding before the input, the
     input's span and the padding after it, so no element tests a bound (`_phase_span`): rows
@@ -167,19 +166,14 @@ def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
 
 
 def _emit_split_planes(b: ir.IRBuilder, g: Geometry, x, xq, c2) -> None:
-    """Plane c2 of xq with `split_last`: a channel pair's, or the last channel's row-pair plane
-    (c2 = pairs) or column-pair plane (c2 = pairs + 1)."""
-    last = _at(b, x, i64((g.c - 1) * g.h * g.w), ir.IntType(8))
-    plane = _at(b, xq, b.mul(c2, i64(g.channel_stride)))
-    with b.if_else(b.icmp_signed("<", c2, i64(pairs(g)))) as (pair, tail):
+    """Plane c2 of xq with `split_last`: a channel pair's (the last channel with none for
+    c2 = pairs), or the last channel's column pairs (c2 = pairs + 1)."""
+    with b.if_else(b.icmp_signed("<=", c2, i64(pairs(g)))) as (pair, columns):
         with pair:
             _emit_pair_plane(b, g, x, xq, c2)
-        with tail:
-            with b.if_else(b.icmp_signed("==", c2, i64(pairs(g)))) as (row_pairs, column_pairs):
-                with row_pairs:
-                    _emit_tail_plane(b, g, last, plane, (0, g.dilations[1]))
-                with column_pairs:
-                    _emit_tail_plane(b, g, last, plane, (g.dilations[0], 0))
+        with columns:
+            last = _at(b, x, i64((g.c - 1) * g.h * g.w), ir.IntType(8))
+            _emit_tail_plane(b, g, last, _at(b, xq, b.mul(c2, i64(g.channel_stride))), g.dilations[1])
 
 
 def _emit_pair_plane(b: ir.IRBuilder, g: Geometry, x, xq, c2) -> None:
@@ -210,16 +204,16 @@ def _emit_pair_plane(b: ir.IRBuilder, g: Geometry, x, xq, c2) -> None:
             _emit_zero(b, plane, ihi * g.wq, g.hq * g.wq)
 
 
-def _emit_tail_plane(b: ir.IRBuilder, g: Geometry, last, plane, partner: tuple[int, int]) -> None:
-    """plane[i][j] = (X[i][j], X[i + di][j + dj]) as int16 halves, X the last channel zero-padded
-    (stride 1: one phase) and (di, dj) = `partner`: a tap and the tap `tail_items` pairs it with."""
+def _emit_tail_plane(b: ir.IRBuilder, g: Geometry, last, plane, partner: int) -> None:
+    """plane[i][j] = (X[i][j], X[i][j + partner]) as int16 halves, X the last channel zero-padded
+    (stride 1: one phase)."""
     _emit_zero(b, plane, 0, g.channel_stride)
     top, left = g.pads[0], g.pads[1]
-    for half, (di, dj) in enumerate(((0, 0), partner)):
-        ilo, ihi = _phase_span(di, 1, top, g.h, g.hq)
+    for half, dj in enumerate((0, partner)):
+        ilo, ihi = _phase_span(0, 1, top, g.h, g.hq)
         jlo, jhi = _phase_span(dj, 1, left, g.w, g.wq)
         with for_range(b, ilo, ihi, name="i") as i:
-            ih = b.add(i, i64(di - top))
+            ih = b.sub(i, i64(top))
             with for_range(b, jlo, jhi, name="j") as j:
                 value = b.load(_at(b, last, b.add(b.mul(ih, i64(g.w)), b.add(j, i64(dj - left))), ir.IntType(8)),
                                typ=ir.IntType(8))
@@ -270,9 +264,14 @@ def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq
             for s in range(g.kw):
                 _accumulate(b, g, acc, _at(b, xr, i64(_column_offset(g, s))), _at(b, wr, i64(s * g.mr)))
     if split_last(g):
-        for item, (plane, (r, s), _) in enumerate(tail_items(g.kh, g.kw)):
-            xt = _at(b, xrow, i64((pairs(g) + plane) * g.channel_stride + g.tap(r, s)))
-            _accumulate(b, g, acc, xt, _at(b, wblock, i64((pairs(g) * taps + item) * g.mr)))
+        items = row_items(g.kw)
+        xt, wt = _at(b, xrow, i64(pairs(g) * g.channel_stride)), _at(b, wblock, i64(pairs(g) * taps * g.mr))
+        with for_range(b, 0, g.kh, name="kr") as r:
+            xr = _at(b, xt, _row_offset(b, g, r))
+            wr = _at(b, wt, b.mul(r, i64(len(items) * g.mr)))
+            for item, (plane, s) in enumerate(items):
+                _accumulate(b, g, acc, _at(b, xr, i64(plane * g.channel_stride + s * g.dilations[1])),
+                            _at(b, wr, i64(item * g.mr)))
     o0 = b.mul(block, i64(g.mr))
     ncols = b.sub(i64(g.ow), ow0)
     for i in range(rows):

@@ -80,10 +80,9 @@ def test_runs_after_the_first_compute_every_tile(threads):
     (3, (3, 3), 1, (1, 1, 1, 1), 1), (1, (3, 3), 2, (0, 2, 1, 0), 2), (5, (5, 3), 1, (2, 0, 1, 2), 1),
     (3, (2, 4), 2, (0, 0, 0, 0), 2)])
 def test_an_odd_last_channel_pairs_its_own_taps(c, kernel, dilation, pads, threads):
-    """With stride 1 the last of an odd number of channels takes its taps in pairs (`tail_items`:
-    row pairs, then the odd column's taps down the rows, the odd row's last tap with a zero
-    weight), from two planes of its own, on both ISAs' kernels (on 1 and 2 threads across the
-    cases)."""
+    """With stride 1 the last of an odd number of channels takes each kernel row's taps in pairs
+    (`row_items`: a tap with the next column's, an odd last column's with zero), on both ISAs'
+    kernels (on 1 and 2 threads across the cases)."""
     rng = np.random.default_rng(c)
     x = tb.var("x", (2, c, 7, 19), "int8")
     weights = tb.param("w", rng.integers(-128, 128, (13, c, *kernel)).astype(np.int8))
