@@ -89,7 +89,7 @@ def test_an_odd_last_channel_pairs_its_own_taps(c, kernel, dilation, pads, threa
     bias = tb.param("b", rng.integers(-(1 << 16), 1 << 16, (13,)).astype(np.int32))
     term = tb.fused_conv2d(x, weights, bias, epilogue=(("relu",), ("shift", 7), ("clip", -127, 127), ("cast", "int8")),
                            pads=pads, dilations=(dilation, dilation))
-    for isa, target in targets().items():
+    for target in targets().values():
         schedule = blocked_schedule(term.op, term.attrs, term.type, [a.type for a in term.args], (False, True, True),
                                     target.lanes)
         assert schedule is not None and int8conv.split_last(int8conv.geometry(term, schedule))
