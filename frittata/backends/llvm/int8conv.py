@@ -132,7 +132,8 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
             block = b.udiv(tile, i64(g.oh * columns))
             pixel = b.urem(tile, i64(g.oh * columns))
             tail = g.o % g.mr
-            emit = lambda rows: _emit_tile(k, g, rows, block, pixel, columns, xq, w, bias, steps, image, element)  # noqa: E731
+            emit = lambda rows: _emit_tile(k, g, rows, block, pixel, columns, xq, w, bias, steps, image, element,  # noqa: E731
+                                           accumulator_bound(t, g))
             if not tail:
                 emit(g.mr)
             else:
@@ -142,6 +143,13 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
                     with full:
                         emit(g.mr)
         k.sync()
+
+
+def accumulator_bound(t: Term, g: Geometry) -> int:
+    """|acc + bias| at most: C x KH x KW products of at most 2^14 (int8 x int8) and the largest
+    |bias| (the epilogue's rounding shifts fold when that leaves room, `int_epilogue`)."""
+    bias = np.abs(t.args[2].attr("ref").data.astype(np.int64)).max(initial=0) if t.op == Op.FUSED_CONV2D else 0
+    return g.c * g.kh * g.kw * (1 << 14) + int(bias)
 
 
 def _at(b: ir.IRBuilder, base, offset, element: ir.Type = I32):
@@ -242,8 +250,9 @@ def _half(b: ir.IRBuilder, plane, at):
     return b.zext(b.sext(value, I16), I32)
 
 
-def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq, w, bias, steps, out, element):
-    """One tile of `rows` output channels (see the module docstring)."""
+def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq, w, bias, steps, out, element,
+               bound: int):
+    """One tile of `rows` output channels (see the module docstring); |acc + bias| <= bound."""
     b = k.b
     lanes, nv = g.lanes, g.nv
     vec = ir.VectorType(I32, lanes)
@@ -281,7 +290,7 @@ def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq
         for v in range(nv):
             value = b.load(acc[i][v])
             value = value if shift is None else b.add(value, shift)
-            value = _convert(b, int_epilogue(b, lanes, steps, value), element, lanes)
+            value = _convert(b, int_epilogue(b, lanes, steps, value, bound), element, lanes)
             _store(b, value, _at(b, out, b.add(at, i64(v * lanes)), element), element,
                    b.sub(ncols, i64(v * lanes)), lanes)
 
@@ -321,17 +330,32 @@ def madd(b: ir.IRBuilder, x, w, lanes: int):
     return b.add(even, odd)
 
 
-def int_epilogue(b: ir.IRBuilder, lanes: int, steps: tuple, value):
-    """The integer epilogue on an int32 vector (a cast step is the store's conversion)."""
+def int_epilogue(b: ir.IRBuilder, lanes: int, steps: tuple, value, bound: int | None = None):
+    """The integer epilogue on an int32 vector (a cast step is the store's conversion).
+
+    A rounding shift by s is (v >> s) + bit s-1 of v, which is (v + 2^(s-1)) >> s wherever that
+    sum does not wrap: with `bound` (|v| <= bound, followed through the steps) small enough it is
+    emitted so, and a relu just before it as max(v + 2^(s-1), 2^(s-1)) (3 operations, not 6)."""
     vec = ir.VectorType(I32, lanes)
 
     def splat_int(n: int):
         return ir.Constant(vec, [int(n)] * lanes)
 
-    for step in steps:
+    def smax(v, n: int):
+        return b.select(b.icmp_signed(">", v, splat_int(n)), v, splat_int(n))
+
+    for i, step in enumerate(steps):
+        fold = _folds(step, bound)
         match step:
+            case ("relu",) if i + 1 < len(steps) and _folds(steps[i + 1], bound):
+                half = 1 << (steps[i + 1][1] - 1)
+                value = smax(b.add(value, splat_int(half)), half)
             case ("relu",):
-                value = b.select(b.icmp_signed(">", value, splat_int(0)), value, splat_int(0))
+                value = smax(value, 0)
+            case ("shift", s) if fold and i > 0 and steps[i - 1] == ("relu",):
+                value = b.ashr(value, splat_int(s))
+            case ("shift", s) if fold:
+                value = b.ashr(b.add(value, splat_int(1 << (s - 1))), splat_int(s))
             case ("shift", 0):
                 pass
             case ("shift", s):
@@ -346,7 +370,25 @@ def int_epilogue(b: ir.IRBuilder, lanes: int, steps: tuple, value):
                 pass
             case _:
                 raise AssertionError(f"the int8 kernel's epilogue has no step {step}")
+        bound = _bound_after(step, bound)
     return value
+
+
+def _folds(step: tuple, bound: int | None) -> bool:
+    """Whether `step` is a rounding shift whose half added to a value of at most `bound` (None:
+    unknown) cannot wrap."""
+    return bound is not None and step[0] == "shift" and step[1] > 0 and bound + (1 << (step[1] - 1)) < 1 << 31
+
+
+def _bound_after(step: tuple, bound: int | None) -> int | None:
+    """|value| at most after `step`, given at most `bound` before (None: unknown)."""
+    match step:
+        case ("shift", s) if bound is not None:
+            return (bound >> s) + 1
+        case ("clip", lo, hi) if lo is not None and hi is not None:
+            return max(abs(lo), abs(hi)) if bound is None else min(bound, max(abs(lo), abs(hi)))
+        case _:
+            return bound
 
 
 def _store(b: ir.IRBuilder, value, at, element: ir.Type, valid, lanes: int) -> None:

@@ -96,6 +96,21 @@ def test_an_odd_last_channel_pairs_its_own_taps(c, kernel, dilation, pads, threa
         check_exact(term, target, threads)
 
 
+@pytest.mark.parametrize("steps", [(("shift", 8), ("cast", "int32")), (("relu",), ("shift", 8), ("cast", "int32"))])
+def test_a_rounding_shift_near_the_int32_limit_is_exact(steps):
+    """The rounding shift adds its half before shifting only where the sum cannot wrap: here
+    acc + bias is within 2^7 of 2^31 - 1, so it must keep (v >> 8) + bit 7 of v."""
+    x = tb.var("x", (1, 1, 2, 8), "int8")
+    weights = tb.param("w", np.full((2, 1, 1, 1), 100, np.int8))
+    bias = tb.param("b", np.array([2**31 - 1 - 127, -(2**31) + 127], np.int32))
+    term = tb.fused_conv2d(x, weights, bias, epilogue=steps)
+    program = ft.Program({"y": term})
+    mod = build(program, threads=1)
+    assert mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
+    inputs = {"x": np.arange(-8, 8, dtype=np.int8).reshape(1, 1, 2, 8)}
+    np.testing.assert_array_equal(mod.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])
+
+
 def test_extreme_values_do_not_saturate():
     """Every input and weight -128: each product is 2^14, a pair 2^15 (one past int16)."""
     x = tb.var("x", (1, 64, 5, 5), "int8")
