@@ -27,7 +27,9 @@ def lower_bitpack(k: Kernel, t: Term, x: View, out: View) -> None:
     are read once (a clamped load and a select past the end) and each of their low bits is
     or-ed into its plane's word, kept in a register. Where the last other axis is contiguous
     (NCHW packed along C: the pixels of a row), PIXELS words of adjacent positions are packed
-    at once from vector loads (elsewhere one word at a time, in scalars)."""
+    at once from vector loads (elsewhere one word at a time, in scalars), their bits gathered
+    in 32-bit lanes (a 64-bit word as two halves: a vector of 8 words is one AVX2 register per
+    operation, not two)."""
     b = k.b
     where, bits, width = t.attr("axis"), t.attr("bits"), WORD_BITS[t.dtype]
     rank = len(x.shape)
@@ -36,43 +38,60 @@ def lower_bitpack(k: Kernel, t: Term, x: View, out: View) -> None:
     contiguous = bool(rest) and moved.strides[len(rest) - 1] == 1 and x.bounds is None
     g = next((n for n in PIXELS if contiguous and rest[-1] % n == 0), 1)
     groups = rest[:-1] + (rest[-1] // g,) if rest else rest
-    wide = ir.VectorType(I64, g) if g > 1 else I64
+    lane = I32 if g > 1 else I64
+    halves = 2 if g > 1 and width == 64 else 1
+    span = width // halves
+    wide = ir.VectorType(lane, g) if g > 1 else I64
     zero = ir.Constant(wide, None) if g > 1 else i64(0)
-    planes = [entry_alloca(b, wide, "plane") for _ in range(bits)]
+    planes = [[entry_alloca(b, wide, "plane") for _ in range(halves)] for _ in range(bits)]
+    source = ltype(x.dtype)
     with k.take(math.prod(groups) * words, name="word") as flat:
         *at, word = _unflatten(b, flat, groups + (words,))
         if g > 1:
             at[-1] = b.mul(at[-1], i64(g))
-        for slot in planes:
-            b.store(zero, slot)
-        with for_range(b, 0, width, name="bit") as bit:
-            c = b.add(b.mul(word, i64(width)), bit)
-            inside = b.icmp_signed("<", c, i64(length))
-            value = b.load(k.address(moved, at + [b.select(inside, c, i64(0))]),
-                           typ=ir.VectorType(ltype(x.dtype), g) if g > 1 else ltype(x.dtype), align=1)
-            value = b.sext(value, wide) if ltype(x.dtype).width < 64 else value
-            value = b.select(inside, value, zero)
-            shift = _splat(b, bit, g)
-            for plane, slot in enumerate(planes):
-                one = b.and_(b.lshr(value, _splat(b, i64(plane), g)), _splat(b, i64(1), g))
-                b.store(b.or_(b.load(slot), b.shl(one, shift)), slot)
+        for half in range(halves):
+            for slots in planes:
+                b.store(zero, slots[half])
+            with for_range(b, 0, span, name="bit") as bit:
+                c = b.add(b.mul(word, i64(width)), b.add(bit, i64(half * span)))
+                inside = b.icmp_signed("<", c, i64(length))
+                value = b.load(k.address(moved, at + [b.select(inside, c, i64(0))]),
+                               typ=ir.VectorType(source, g) if g > 1 else source, align=1)
+                if source.width < lane.width:
+                    value = b.sext(value, wide)
+                elif source.width > lane.width:
+                    value = b.trunc(value, wide)
+                value = b.select(inside, value, zero)
+                shift = _splat(b, bit, g, lane)
+                for plane, slots in enumerate(planes):
+                    one = b.and_(b.lshr(value, _splat(b, i64(plane), g, lane)), _splat(b, i64(1), g, lane))
+                    b.store(b.or_(b.load(slots[half]), b.shl(one, shift)), slots[half])
         word_type = ltype(t.dtype)
-        for plane, slot in enumerate(planes):
-            packed = b.load(slot)
-            for lane in range(g):
-                one = b.extract_element(packed, ir.Constant(I32, lane)) if g > 1 else packed
-                one = b.trunc(one, word_type) if word_type.width < 64 else one
-                position = at[:-1] + [b.add(at[-1], i64(lane))] if at else at
+        for plane, slots in enumerate(planes):
+            packed = _joined(b, [b.load(slot) for slot in slots], g)
+            for lane_index in range(g):
+                one = b.extract_element(packed, ir.Constant(I32, lane_index)) if g > 1 else packed
+                one = b.trunc(one, word_type) if word_type.width < one.type.width else one
+                position = at[:-1] + [b.add(at[-1], i64(lane_index))] if at else at
                 b.store(one, k.address(out, position + [i64(plane), word]))
 
 
-def _splat(b: ir.IRBuilder, value: ir.Value, g: int) -> ir.Value:
-    """An i64 in every lane of a g-lane vector (g = 1: the scalar itself)."""
+def _joined(b: ir.IRBuilder, halves: list, g: int):
+    """One plane's words from their halves: itself, or low | high << 32 as g i64 lanes."""
+    if len(halves) == 1:
+        return halves[0]
+    wide = ir.VectorType(I64, g)
+    low, high = (b.zext(half, wide) for half in halves)
+    return b.or_(low, b.shl(high, ir.Constant(wide, [32] * g)))
+
+
+def _splat(b: ir.IRBuilder, value: ir.Value, g: int, lane: ir.IntType) -> ir.Value:
+    """An i64 in every `lane`-typed lane of a g-lane vector (g = 1: the i64 scalar itself)."""
     if g == 1:
         return value
     if isinstance(value, ir.Constant):
-        return ir.Constant(ir.VectorType(I64, g), [value.constant] * g)
-    return splat(b, value, g)
+        return ir.Constant(ir.VectorType(lane, g), [value.constant] * g)
+    return splat(b, b.trunc(value, lane) if lane.width < 64 else value, g)
 
 
 def lower_bitunpack(k: Kernel, t: Term, p: View, out: View) -> None:

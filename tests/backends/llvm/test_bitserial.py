@@ -278,12 +278,14 @@ def test_bitserial_dense_compiled_equals_the_interpreter(rng, target, encoding, 
     assert_compiled_equal(T.Program({"y": dense}), {"x": x}, TARGETS[target])
 
 
-@pytest.mark.parametrize("shape, axis", [((5, 70, 3), 0), ((5, 70, 3), 1), ((5, 70, 3), 2), ((2, 70, 3, 16), 1),
-                                         ((1, 70, 2, 12), 1)])
-def test_bitpack_and_bitunpack_compiled(rng, shape, axis):
-    """The last two shapes pack 8 and 4 adjacent positions of their contiguous last axis at once."""
+@pytest.mark.parametrize("shape, axis, word", [((5, 70, 3), 0, "int32"), ((5, 70, 3), 1, "int32"),
+                                               ((5, 70, 3), 2, "int32"), ((2, 70, 3, 16), 1, "int32"),
+                                               ((1, 70, 2, 12), 1, "int32"), ((2, 130, 3, 16), 1, "int64")])
+def test_bitpack_and_bitunpack_compiled(rng, shape, axis, word):
+    """The last three shapes pack 8, 4 and 8 adjacent positions of their contiguous last axis at
+    once (a 64-bit word from two 32-bit halves in the last, its third word partly past the axis)."""
     x = rng.integers(-128, 128, shape).astype(np.int8)
-    packed = T.bitpack(T.var("x", x.shape, "int8"), 3, axis, "int32")
+    packed = T.bitpack(T.var("x", x.shape, "int8"), 3, axis, word)
     program = T.Program({"packed": packed, "back": T.bitunpack(packed, x.shape[axis], axis, "bipolar")})
     assert_compiled_equal(program, {"x": x}, host())
 
