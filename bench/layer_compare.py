@@ -57,10 +57,19 @@ def conv_key(x: tuple, w: tuple, y: tuple) -> str:
 
 
 def our_key(term) -> str:
-    """The key of a frittata step's term."""
+    """The key of a frittata step's term. A convolution the algorithm rules rewrote is keyed as
+    the layer it computes: a pointwise one of a subsampled input (a slice) by the slice's
+    input, an im2col one (a concat of 9 taps' slices) by the taps' input and a 3x3 kernel."""
     attrs = dict(term.attrs)
     if "groups" in attrs and len(term.args) >= 2 and len(term.args[1].type.shape) == 4:
-        return conv_key(term.args[0].type.shape, term.args[1].type.shape, term.type.shape)
+        x, w = term.args[0], term.args[1].type.shape
+        if x.op.value == "concat" and len(x.args) == 9 and all(a.op.value == "slice" for a in x.args):
+            source = x.args[0].args[0]
+            source = source.args[0] if source.op.value == "pad" else source
+            return conv_key(source.type.shape, (w[0], w[1] // 9, 3, 3), term.type.shape)
+        if x.op.value == "slice" and w[2:] == (1, 1):
+            return conv_key(x.args[0].type.shape, w, term.type.shape)
+        return conv_key(x.type.shape, w, term.type.shape)
     kind = {"fused_dense": "dense", "dense": "dense", "tiled_dense": "dense", "matmul": "dense"}.get(
         term.op.value, term.op.value)
     return f"{kind} {'x'.join(map(str, term.type.shape))}"
@@ -71,7 +80,7 @@ def ort_key(op: str, inputs: list[tuple], outputs: list[tuple]) -> str:
     if op in CONV_ORT and len(inputs) >= 2 and len(inputs[1]) == 4:
         return conv_key(inputs[0], inputs[1], outputs[0])
     kind = {"Gemm": "dense", "MatMul": "dense", "FusedGemm": "dense", "GlobalAveragePool": "global_avg_pool",
-            "MaxPool": "max_pool", "AveragePool": "avg_pool"}.get(op, op)
+            "MaxPool": "max_pool2d", "AveragePool": "avg_pool2d"}.get(op, op)
     return f"{kind} {'x'.join(map(str, outputs[0])) if outputs else '?'}"
 
 

@@ -123,6 +123,15 @@ against the direct kernel: 7x7 160 -> 960 198 / 251 us, 960 -> 160 206 / 278, 32
 296 / 322; but 14x14 64 -> 384 155 / 135, 96 -> 576 304 / 291, 256 -> 1024 1464 / 1420,
 192 -> 64 82 / 78 (fewer channels amortize the packing and the transposed store less), and
 28x28 192 -> 32 160 / 141, 56x56 144 -> 24 674 / 348 (the direct kernel's pixel vectors win)."""
+PIXEL_GEMM_DEEP_CHANNELS = 512
+"""Input channels at least for the pixel GEMM up to PIXEL_GEMM_DEEP_PIXELS when the convolution
+narrows the channels: a deep reduction amortizes the packing and the transposed store."""
+PIXEL_GEMM_DEEP_PIXELS = 28 * 28
+"""Output pixels at most for the pixel GEMM when the convolution narrows the channels from at
+least PIXEL_GEMM_DEEP_CHANNELS. One thread, AMD EPYC znver3, CPU time, one process, 15 rounds
+interleaved, loaded (load 6): 28x28 512 -> 128 1.96 / 2.31 ms, 512 -> 256 3.15 / 3.37, and
+1152 -> 128 (ResNet-50's 3x3 stride-2 128 -> 128 from 56x56 through im2col) 3.80 / 4.77; but
+56x56 256 -> 64 1.86 / 1.69 and 256 -> 128 3.81 / 3.64 (fewer channels, more pixels: direct)."""
 FMA_PORTS = 2
 """Vector FMAs issued per cycle: two FMA pipes on Zen 3 and on Sapphire Rapids (vendor guides)."""
 FMA_LATENCY = 4
@@ -285,14 +294,19 @@ def pixel_item_tiles(tiles: int, nr: int, channel_blocks: int) -> int:
 
 def takes_pixel_gemm(w: TensorType, out: TensorType, attrs: dict[str, Any], constant_weights: bool) -> bool:
     """Whether an untiled convolution runs the pixel GEMM (`pixel_gemm_schedule`): one group, a
-    `pointwise` kernel, constant weights, and at most `PIXEL_GEMM_PIXELS` output pixels, or at
-    most `PIXEL_GEMM_NARROWING_PIXELS` when it has fewer output channels than input channels,
-    and at least `PIXEL_GEMM_NARROWING_CHANNELS` of those."""
+    `pointwise` kernel, constant weights, and at most `PIXEL_GEMM_PIXELS` output pixels, or,
+    when it has fewer output channels than input channels, at most
+    `PIXEL_GEMM_NARROWING_PIXELS` from `PIXEL_GEMM_NARROWING_CHANNELS` input channels on and at
+    most `PIXEL_GEMM_DEEP_PIXELS` from `PIXEL_GEMM_DEEP_CHANNELS` on."""
     if attrs.get("groups", 1) != 1 or not pointwise(w.shape[2:], attrs) or not constant_weights:
         return False
     pixels, (o, c) = out.shape[2] * out.shape[3], w.shape[:2]
-    narrowing = o < c and c >= PIXEL_GEMM_NARROWING_CHANNELS
-    return pixels <= PIXEL_GEMM_PIXELS or (narrowing and pixels <= PIXEL_GEMM_NARROWING_PIXELS)
+    if pixels <= PIXEL_GEMM_PIXELS:
+        return True
+    if o >= c:
+        return False
+    return ((c >= PIXEL_GEMM_NARROWING_CHANNELS and pixels <= PIXEL_GEMM_NARROWING_PIXELS)
+            or (c >= PIXEL_GEMM_DEEP_CHANNELS and pixels <= PIXEL_GEMM_DEEP_PIXELS))
 
 
 def pixel_gemm_schedule(out: TensorType, lanes: int) -> Schedule:

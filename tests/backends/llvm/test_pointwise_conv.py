@@ -75,6 +75,37 @@ def test_narrowing_pointwise_convs_take_the_pixel_gemm_up_to_14x14(isa):
     check_on(ft.Program({"y": conv(256, 20, 14)}), targets()[isa], threads=2)
 
 
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_deep_narrowing_pointwise_convs_take_the_pixel_gemm_up_to_28x28(isa):
+    """From 512 input channels on, a narrowing convolution takes the pixel GEMM up to 28x28
+    (ResNet-50's 512 -> 128 and 512 -> 256 at 28x28), the direct kernel past it; from 256 on
+    only up to 14x14; a widening one past 8x8 never."""
+    lanes = targets()[isa].lanes
+
+    def conv(c: int, o: int, h: int, w: int | None = None):
+        return tb.conv2d(tb.var("x", (1, c, h, w or h)), tb.param("w", rand((o, c, 1, 1), seed=5, scale=0.2)))
+
+    assert is_pixel_gemm(schedule(conv(512, 128, 28), lanes)) and not is_pixel_gemm(schedule(conv(512, 128, 28, 29), lanes))
+    assert not is_pixel_gemm(schedule(conv(511, 128, 28), lanes)) and is_pixel_gemm(schedule(conv(511, 128, 14), lanes))
+    assert not is_pixel_gemm(schedule(conv(512, 512, 28), lanes)) and not is_pixel_gemm(schedule(conv(512, 1024, 9), lanes))
+
+
+@compiling
+@given(c=st.integers(512, 530), o=st.integers(1, 40), n=st.integers(1, 2), h=st.integers(8, 28),
+       w=st.integers(15, 28), steps=st.sampled_from([(), (("relu",),), (("add",), ("relu",))]),
+       isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
+def test_a_deep_narrowing_pointwise_conv_equals_the_interpreter(c, o, n, h, w, steps, isa, threads):
+    """The untiled convolutions the deep tier routes to the pixel GEMM (more than 14x14 pixels,
+    up to 28x28: row blocks and tails, partial channel panels, the residual read transposed)."""
+    x = tb.var("x", (n, c, h, w))
+    residual = (tb.var("r", (n, o, h, w)),) if ("add",) in steps else ()
+    term = tb.fused_conv2d(x, tb.param("w", rand((o, c, 1, 1), seed=3, scale=0.05)),
+                           tb.param("b", rand((o,), seed=4)), *residual, epilogue=steps)
+    assert is_pixel_gemm(schedule(term, targets()[isa].lanes))
+    mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
+    assert mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
+
+
 @pytest.mark.parametrize("lanes", [8, 16])
 def test_a_pointwise_conv_is_one_row_of_all_its_pixels(lanes):
     x = tb.var("x", (1, 24, 9, 9))
