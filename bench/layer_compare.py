@@ -11,11 +11,12 @@ output shape; the steps of one key are paired in program order. Fused epilogues 
 residual add) are part of the layer on both sides.
 
 Prints the host, the load average, then one row per key (layers of the same kind and shape
-summed, their count beside): frittata's and onnxruntime's median milliseconds, the ratio and
-the loss (ours - theirs), sorted by loss, largest first; unmatched steps of either side
-(frittata's output copies, onnxruntime's layout reorders) are rows of their own; last the
-totals. Times are wall medians per layer on a shared machine: read the ratios, and take an A/B
-in one process (bench/ab_modules.py) before believing a small difference.
+summed, their count beside): frittata's and onnxruntime's best milliseconds over the runs (the
+least disturbed by other processes), their ratio and the loss (ours - theirs), then the medians
+and their ratio, sorted by the loss of the best times, largest first; unmatched steps of either
+side (frittata's im2col slices and concats, onnxruntime's layout reorders) are rows of their
+own; last the totals. Per-layer wall times on a shared machine are noisy (medians most): read the
+ratios, and take an A/B in one process (bench/ab_modules.py) before believing a small difference.
 
 Run: PYTHONPATH=. python bench/layer_compare.py [--model mobilenet_v2] [--threads 1]
      [--repeat 40] [--size 224] [--top 25]
@@ -106,7 +107,8 @@ def ort_nodes(path: str, warmup: int) -> list[tuple[str, list[float]]]:
 
 
 def run_both(name: str, size: int, threads: int, repeat: int, warmup: int, folder: Path):
-    """Profile frittata and onnxruntime alternately; per side a list of (key, median seconds)."""
+    """Profile frittata and onnxruntime alternately; per side a list of (key, median seconds,
+    best seconds) in program order."""
     path, sample = export(name, size, folder)
     program = ft.from_onnx(onnx.load(str(path)))
     module = ft.compile(program, threads=threads)

@@ -85,9 +85,12 @@ def test_deep_narrowing_pointwise_convs_take_the_pixel_gemm_up_to_28x28(isa):
     def conv(c: int, o: int, h: int, w: int | None = None):
         return tb.conv2d(tb.var("x", (1, c, h, w or h)), tb.param("w", rand((o, c, 1, 1), seed=5, scale=0.2)))
 
-    assert is_pixel_gemm(schedule(conv(512, 128, 28), lanes)) and not is_pixel_gemm(schedule(conv(512, 128, 28, 29), lanes))
-    assert not is_pixel_gemm(schedule(conv(511, 128, 28), lanes)) and is_pixel_gemm(schedule(conv(511, 128, 14), lanes))
-    assert not is_pixel_gemm(schedule(conv(512, 512, 28), lanes)) and not is_pixel_gemm(schedule(conv(512, 1024, 9), lanes))
+    def pixel_gemm(c: int, o: int, h: int, w: int | None = None) -> bool:
+        return is_pixel_gemm(schedule(conv(c, o, h, w), lanes))
+
+    assert pixel_gemm(512, 128, 28) and not pixel_gemm(512, 128, 28, 29)
+    assert not pixel_gemm(511, 128, 28) and pixel_gemm(511, 128, 14)
+    assert not pixel_gemm(512, 512, 28) and not pixel_gemm(512, 1024, 9)
 
 
 @compiling
