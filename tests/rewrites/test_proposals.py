@@ -4,7 +4,9 @@ residual of the output's shape, and epilogue clips that leave a range of values.
 import numpy as np
 import pytest
 
+from frittata.rewrites.check import check_rule
 from frittata.rewrites.instances import Instance, dtype_variants
+from frittata.rewrites.library import library_rules
 from frittata.rewrites.rule_format import parse_rules
 
 
@@ -35,3 +37,19 @@ def test_epilogue_clips_leave_a_range_of_values(guards):
     assert len(clips) >= 40, len(clips)
     assert all(low is None or high is None or low < high for low, high in clips), sorted(set(clips), key=str)
     assert any(low is None for low, _ in clips) and any(high is None for _, high in clips)
+
+
+def test_matmul_rules_get_their_instances_with_weights_of_the_inputs_dtype():
+    """A matmul's weights are proposed in its input's dtype (an unguarded integer leaf may
+    wander to another integer dtype, which integer matmuls accept), so float and integer
+    instances both build and the library's matmul rule is checked on every instance it asks for."""
+    (keep,) = parse_rules("(rule keep (matmul ?x ?w) => (matmul ?x ?w))", family="t")
+    rng = np.random.default_rng(0)
+    built = [t for t in (Instance(keep, rng).build() for _ in range(100)) if t is not None]
+    assert len(built) >= 50, len(built)
+    kinds = {(x.dtype == "float32", w.dtype == "float32") for x, w in (t.args for t in built)}
+    assert kinds == {(True, True), (False, False)}, kinds
+    assert {t.args[0].dtype for t in built} >= {"float32", "int32", "int8", "uint8"}
+    (rule,) = [r for r in library_rules() if r.name == "fuse-matmul-as-dense"]
+    result = check_rule(rule)
+    assert result.passed and result.meaningful == {"": 12}, result.line()
