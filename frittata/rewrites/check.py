@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -112,18 +112,8 @@ def check_rule(rule: Rule, examples: int = 12, attempts: int = 2500, seed: int =
     for variant in dtype_variants(rule):
         label = "[" + " ".join(f"{n}={d}" for n, d in sorted(variant.items())) + "]" if variant else ""
         result.meaningful[label] = 0
-        for _ in range(attempts):
-            if result.meaningful[label] >= examples:
-                break
-            fixed = draw_instance(rule, rng)  # sequence variables get drawn lengths
-            if fixed is None:
-                continue
-            instance = Instance(fixed, rng, variant)
-            lhs = instance.build()
-            if lhs is None or not guards_hold(fixed, instance.env):
-                continue
+        for outcome in _outcomes(rule, variant, rng, edges, examples, attempts):
             result.tried += 1
-            outcome = _compare(fixed, instance, lhs, edges)
             if isinstance(outcome, str):
                 result.failure = outcome
                 return result
@@ -155,22 +145,33 @@ def _unit_failure(rule: Rule, examples: int, attempts: int, seed: int) -> str | 
     key = zlib.crc32(rule.name.encode())
     rng, edges = np.random.default_rng([seed, key, 2]), np.random.default_rng([seed, key, 3])
     for variant in dtype_variants(rule):
-        found = 0
-        for _ in range(attempts):
-            if found >= examples:
-                break
-            fixed = draw_instance(rule, rng)
-            if fixed is None:
-                continue
-            instance = Instance(fixed, rng, variant, unit=True)
-            lhs = instance.build()
-            if lhs is None or not guards_hold(fixed, instance.env):
-                continue
-            outcome = _compare(fixed, instance, lhs, edges)
+        for outcome in _outcomes(rule, variant, rng, edges, examples, attempts, unit=True):
             if isinstance(outcome, str):
                 return outcome
-            found += outcome is not None
     return None
+
+
+def _outcomes(rule: Rule, variant: dict[str, str], rng: np.random.Generator, edges: np.random.Generator,
+              examples: int, attempts: int, unit: bool = False) -> Iterator[_Case | str | None]:
+    """`_compare`'s outcome for each instance of one dtype variant that builds and satisfies
+    the guards, drawn in at most `attempts` tries, until `examples` were meaningful or one is
+    a counterexample (a str, the last one yielded)."""
+    meaningful = 0
+    for _ in range(attempts):
+        if meaningful >= examples:
+            return
+        fixed = draw_instance(rule, rng)  # sequence variables get drawn lengths
+        if fixed is None:
+            continue
+        instance = Instance(fixed, rng, variant, unit=unit)
+        lhs = instance.build()
+        if lhs is None or not guards_hold(fixed, instance.env):
+            continue
+        outcome = _compare(fixed, instance, lhs, edges)
+        yield outcome
+        if isinstance(outcome, str):
+            return
+        meaningful += outcome is not None
 
 
 def _compiled_cases(cases: list[_Case]) -> list[_Case]:

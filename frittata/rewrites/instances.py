@@ -129,12 +129,10 @@ def _cast_dtypes(p: Pattern | PSeq) -> set[str]:
 
 
 def dims_arithmetic(expr) -> bool:
-    """Whether a guard expression does arithmetic on a `dim`."""
-    if not isinstance(expr, Call):
-        return False
-    if expr.fn in _ARITHMETIC and any(_mentions_dim(a) for a in expr.args):
+    """Whether a guard expression does arithmetic on a `dim` (anywhere in it, `[...]` too)."""
+    if isinstance(expr, Call) and expr.fn in _ARITHMETIC and any(_mentions_dim(a) for a in expr.args):
         return True
-    return any(dims_arithmetic(a) for a in expr.args)
+    return any(dims_arithmetic(a) for a in _parts(expr))
 
 
 def reads_dims(rule: Rule) -> bool:
@@ -142,21 +140,20 @@ def reads_dims(rule: Rule) -> bool:
     every dimension is 1 or one size above (`Instance(unit=True)`), so that each dimension the
     guard reads is 1 while its neighbours are not, and the other way round: a size-1 axis
     broadcasts, so a guard reading the wrong axis shows only there."""
-    return any(_reads_dim(g) for g in rule.guards)
-
-
-def _reads_dim(expr) -> bool:
-    match expr:
-        case Call(fn="dim"):
-            return True
-        case Call(args=items) | Tup(items=items):
-            return any(_reads_dim(a) for a in items)
-        case _:
-            return False
+    return any(_mentions_dim(g) for g in rule.guards)
 
 
 def _mentions_dim(expr) -> bool:
-    return isinstance(expr, Call) and (expr.fn == "dim" or any(_mentions_dim(a) for a in expr.args))
+    return (isinstance(expr, Call) and expr.fn == "dim") or any(_mentions_dim(a) for a in _parts(expr))
+
+
+def _parts(expr) -> tuple:
+    """The sub-expressions of a guard expression: a call's arguments, a tuple's items."""
+    match expr:
+        case Call(args=parts) | Tup(items=parts):
+            return parts
+        case _:
+            return ()
 
 
 class Instance:
@@ -170,9 +167,10 @@ class Instance:
                  unit: bool = False) -> None:
         self.rule, self.rng = rule, rng
         dims = _WIDE_DIMS if wants_wide_dims(rule) else _DIMS
-        self.palette = tuple(rng.choice(dims, size=int(rng.integers(2, 4)), replace=False))
         if unit:
-            self.palette = (1, int(rng.choice([d for d in dims if d > 1])))
+            self.palette: tuple = (1, int(rng.choice([d for d in dims if d > 1])))
+        else:
+            self.palette = tuple(rng.choice(dims, size=int(rng.integers(2, 4)), replace=False))
         self.params = {a.name for g in rule.guards if g.fn == "param-only" for a in g.args if isinstance(a, Var)}
         self.params |= {n for n in sorted(_leaf_names(rule.lhs)) if rng.random() < _PARAM_RATE}
         self.weights_params = bool(rng.random() < 0.5)  # a contraction's weights and bias, as in a model

@@ -222,3 +222,19 @@ def test_a_rule_whose_guards_read_dimensions_is_also_checked_where_they_are_1_or
     assert 1 in dims and len(dims) >= 3 and all(len(set(s) - {1}) <= 1 for s in shapes)
     result = check_rule(bias)
     assert not result.passed and "ill-typed" in result.failure
+
+
+@pytest.mark.parametrize("guard, reads, computes", [
+    ("(shape-is ?b [(dim ?w 0)])", True, False),
+    ("(shape-is ?b [1 (* (dim ?w 0) 2)])", True, True),
+    ("(divisible (+ (dim ?x 1) 1) 2)", True, True),
+    ("(shape-is ?b [4])", False, False),
+])
+def test_the_checker_sees_a_guards_dimensions_inside_a_shape_too(guard, reads, computes):
+    """A guard reading a dimension gets the unit instances; one computing with a dimension (in
+    a `[...]` shape as well as at its top) is size-sensitive and draws from the wide palette."""
+    from frittata.rewrites.instances import dims_arithmetic, reads_dims, size_sensitive, wants_wide_dims
+
+    (rule,) = parse_rules(f"(rule r (add (dense ?x ?w) ?b) => (add (dense ?x ?w) ?b) :if {guard})", family="f")
+    assert reads_dims(rule) == reads
+    assert dims_arithmetic(rule.guards[0]) == size_sensitive(rule) == wants_wide_dims(rule) == computes
