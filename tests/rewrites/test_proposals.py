@@ -50,6 +50,8 @@ def test_matmul_rules_get_their_instances_with_weights_of_the_inputs_dtype():
     kinds = {(x.dtype == "float32", w.dtype == "float32") for x, w in (t.args for t in built)}
     assert kinds == {(True, True), (False, False)}, kinds
     assert {t.args[0].dtype for t in built} >= {"float32", "int32", "int8", "uint8"}
+    ranks = {(x.type.rank, w.type.rank) for x, w in (t.args for t in built)}
+    assert ranks == {(2, 2), (3, 2), (3, 3)}, ranks  # a batched input meets matrix and batched weights
     (rule,) = [r for r in library_rules() if r.name == "fuse-matmul-as-dense"]
     result = check_rule(rule)
     assert result.passed and result.meaningful == {"": 12}, result.line()
