@@ -35,7 +35,7 @@ def _import_expand(n) -> Term:
     try:
         target = tuple(np.broadcast_shapes(x.shape, shape))
     except ValueError:
-        raise fail(BROADCAST_TO, f"a shape {x} broadcasts with", shape) from None
+        raise fail(BROADCAST_TO, f"a shape that broadcasts with the input's {x.type}", shape) from None
     return x if target == x.shape else broadcast_to(x, target)
 
 
