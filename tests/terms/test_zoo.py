@@ -83,6 +83,7 @@ def test_the_mobilenet_stages_halve_the_image_five_times():
     convs = [t for t in program.terms() if t.op.value == "conv2d"]
     assert sum(t.attr("strides") == (2, 2) for t in convs) == 5
     assert convs[-1].shape[1:] == (1280, 2, 2)
+    assert program.outputs["y"].shape == (1, 1000)  # ImageNet's classes
 
 
 def test_small_cnn_matches_onnxruntime():
