@@ -55,3 +55,24 @@ def test_matmul_rules_get_their_instances_with_weights_of_the_inputs_dtype():
     (rule,) = [r for r in library_rules() if r.name == "fuse-matmul-as-dense"]
     result = check_rule(rule)
     assert result.passed and result.meaningful == {"": 12}, result.line()
+
+
+def test_a_binary_ops_second_operand_takes_every_broadcasting_form():
+    """x's shape, a scalar, ones below x's rank, a leading axis more, a per-axis vector, the
+    last axis, and for an image-like x a per-channel [C 1 1] with the batch left to broadcast
+    (the spelling of a bias that canon-channel-operand-nchw meets)."""
+    (rule,) = parse_rules("(rule keep (add ?x ?y) => (add ?x ?y))", family="t")
+    rng = np.random.default_rng(0)
+    pairs = [(t.args[0].shape, t.args[1].shape) for t in (Instance(rule, rng).build() for _ in range(600))
+             if t is not None and t.args[0].type.rank == 4]
+    forms = {
+        "same": lambda x, y: y == x,
+        "scalar": lambda x, y: y == (),
+        "ones": lambda x, y: 0 < len(y) < 4 and set(y) == {1},
+        "leading": lambda x, y: y == (2,) + x,
+        "channel": lambda x, y: x[1] > 1 and y == x[1:2] + (1, 1),
+        "last": lambda x, y: x[-1] > 1 and y == x[-1:],
+        "axis": lambda x, y: len(y) == 4 and sum(d > 1 for d in y) == 1 and y != x,
+    }
+    missing = [name for name, form in forms.items() if not any(form(x, y) for x, y in pairs)]
+    assert not missing, (missing, len(pairs))
