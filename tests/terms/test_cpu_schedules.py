@@ -1,11 +1,13 @@
 """Which contractions the LLVM backend's blocked path takes, and with which default schedule and work split."""
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from frittata.terms.cpu_schedules import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_ROW_GROUPS, blocked_schedule,
-                                         default_dense_schedule, gemm_item_sizes, gemm_items, gemm_mc,
-                                         strided_tile_bytes)
+from frittata.terms import builders as tb
+from frittata.terms.cpu_schedules import (CACHE_LINE_BYTES, DEPTHWISE_VECTORS, GEMM_ITEMS, GEMM_ROW_GROUPS,
+                                         blocked_schedule, default_dense_schedule, depthwise_schedule,
+                                         gemm_item_sizes, gemm_items, gemm_mc, strided_tile_bytes)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
@@ -46,3 +48,22 @@ def test_strided_tile_bytes_counts_the_column_phases_and_reach_of_a_dilated_wind
     A row of 16 taps plus its reach is 17 or 18 floats: two lines, three with the mid-line start."""
     assert strided_tile_bytes(3, 3, 2, 16) == 3 * 2 * 3 * CACHE_LINE_BYTES
     assert strided_tile_bytes(3, 3, 2, 16, dw=2) == 3 * 1 * 3 * CACHE_LINE_BYTES
+
+
+def test_the_depthwise_schedule_covers_a_row_with_up_to_four_vectors_or_stacks_rows_of_one():
+    """A row wider than one vector gets up to `DEPTHWISE_VECTORS` vectors of it (one row per
+    tile); a row that fits one vector gets that many rows instead; tails are the remainders,
+    and the depthwise form of `tiled_conv2d` accepts each schedule."""
+    def schedule(oh: int, ow: int, lanes: int) -> dict:
+        return depthwise_schedule(f32(1, 6, oh, ow), lanes)
+
+    assert schedule(14, 14, 8) == {"kernel": "depthwise", "vec": 8, "oh_block": 1, "oh_tail": 0,
+                                   "ow_block": 16, "ow_tail": 14, "parallel": "channel"}
+    assert (schedule(56, 56, 8)["ow_block"], schedule(56, 56, 8)["oh_block"]) == (8 * DEPTHWISE_VECTORS, 1)
+    assert (schedule(7, 7, 8)["ow_block"], schedule(7, 7, 8)["oh_block"], schedule(7, 7, 8)["oh_tail"]) == (8, 4, 3)
+    assert (schedule(3, 5, 16)["oh_block"], schedule(3, 5, 16)["oh_tail"]) == (3, 0)
+    x, w, b = tb.var("x", (1, 6, 9, 9)), tb.param("w", np.zeros((6, 1, 3, 3), np.float32)), tb.var("b", (6,))
+    for lanes in (4, 8, 16):
+        s = depthwise_schedule(f32(1, 6, 9, 9), lanes)
+        pairs = tuple((k, s[k]) for k in ("vec", "oh_block", "oh_tail", "ow_block", "ow_tail", "parallel"))
+        assert tb.tiled_conv2d(x, w, b, pads=(1, 1, 1, 1), groups=6, schedule=pairs).shape == (1, 6, 9, 9)
