@@ -4,6 +4,8 @@ RuntimeInputError naming the op, the index, its position and the valid range."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from onnx import helper
@@ -143,3 +145,15 @@ def test_export_round_trip(rng):
     for (name, value), ort_value in zip(want.items(), run_ort(model, inputs)):
         np.testing.assert_array_equal(again[name], value)
         np.testing.assert_array_equal(ort_value, value)
+
+
+@pytest.mark.parametrize("batch_dims, depth, ok", [(1, 2, True), (1, 3, False), (0, 3, True), (0, 4, False)])
+def test_gather_nd_index_depth_reaches_the_axes_after_the_batch_only(batch_dims, depth, ok):
+    """Each index row addresses at most the data's axes after the batch: k <= rank - batch_dims."""
+    data, indices = T.var("d", (2, 3, 4)), T.var("i", (2, 5, depth), "int64")
+    if ok:
+        assert T.gather_nd(data, indices, batch_dims=batch_dims).shape == (2, 5) + (2, 3, 4)[batch_dims + depth:]
+        return
+    message = f"gather_nd: expected indices [{(2, 3, 4)[:batch_dims]}..., k] with 1 <= k <= {3 - batch_dims}, got"
+    with pytest.raises(ft.FrittataTypeError, match=re.escape(message)):
+        T.gather_nd(data, indices, batch_dims=batch_dims)
