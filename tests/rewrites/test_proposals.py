@@ -8,6 +8,7 @@ from frittata.rewrites.check import check_rule
 from frittata.rewrites.instances import Instance, dtype_variants
 from frittata.rewrites.library import library_rules
 from frittata.rewrites.rule_format import parse_rules
+from frittata.terms.ops import Op
 
 
 def test_fused_conv2d_instances_get_fitting_kernels_and_a_residual_of_the_output_shape():
@@ -76,3 +77,14 @@ def test_a_binary_ops_second_operand_takes_every_broadcasting_form():
     }
     missing = [name for name, form in forms.items() if not any(form(x, y) for x, y in pairs)]
     assert not missing, (missing, len(pairs))
+
+
+def test_a_contractions_weights_and_bias_are_parameters_together_in_about_half_the_instances():
+    """As in a model (backends pack parameter weights at compile time): about half the
+    instances make both a parameter, apart from each leaf's own 30% chance (9% for both)."""
+    (rule,) = parse_rules("(rule keep (fused_dense ?x ?w ?b :epilogue ?e) => (fused_dense ?x ?w ?b :epilogue ?e))",
+                          family="t")
+    rng = np.random.default_rng(0)
+    built = [t for t in (Instance(rule, rng).build() for _ in range(200)) if t is not None]
+    both = sum(t.args[1].op == t.args[2].op == Op.PARAM for t in built) / len(built)
+    assert len(built) >= 100 and 0.4 < both < 0.7, (len(built), both)
