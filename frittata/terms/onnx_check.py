@@ -75,12 +75,13 @@ def check_onnx(model: str | os.PathLike | bytes | onnx.ModelProto) -> OnnxCovera
 
 
 def _input_dtype_problems(graph: onnx.GraphProto) -> list[str]:
-    """A problem per graph input (not an initializer) of a dtype frittata has no type for."""
+    """A problem per graph input (not an initializer) of a dtype frittata has no type for, an
+    undefined one included (import refuses it)."""
     initializers = {i.name for i in graph.initializer}
     problems = []
     for value in graph.input:
         code = value.type.tensor_type.elem_type
-        if value.name in initializers or not value.type.HasField("tensor_type") or not code:
+        if value.name in initializers or not value.type.HasField("tensor_type"):
             continue
         try:
             dtype: str | None = helper.tensor_dtype_to_np_dtype(code).name

@@ -3,6 +3,7 @@
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper
 
 import frittata as ft
@@ -46,6 +47,16 @@ def test_unsupported_operators_name_their_nodes_and_input_dtypes_are_checked():
     assert coverage.problems == [f"input 'b': expected a dtype in {list(DTYPES)}, got bfloat16"]
     text = str(coverage)
     assert "unsupported com.example.Foo x1: custom_op" in text and "does not import" in text
+
+
+def test_an_input_of_undefined_dtype_is_a_problem_as_import_refuses_it():
+    """The check agrees with import: a model whose input has no element type is not supported."""
+    model = _model([RELU], [helper.make_tensor_value_info("x", TensorProto.UNDEFINED, [2, 3])], ["r"])
+    coverage = check_onnx(model)
+    assert not coverage.supported
+    assert coverage.problems == [f"input 'x': expected a dtype in {list(DTYPES)}, got undefined"]
+    with pytest.raises(ft.FrittataError, match="graph input 'x': expected a dtype in"):
+        ft.from_onnx(model)
 
 
 def test_an_opset_import_cannot_read_is_a_problem():
