@@ -20,19 +20,20 @@ log is resumed for N more trials and the best-alone bound printed: the untuned m
 schedulable kernels summed at their untuned schedules' measured times against each task's best
 (what tuning could gain at most if every best ran in place as fast as alone).
 
-The replay (--replay SEEDS) compares the two searches free of the machine's noise: it measures
-every candidate of four ResNet-18 layers once (3x3 convolutions with bias and ReLU, 64 channels
-at 56x56 to 512 at 7x7; resumed from bench/tune_out/replay.jsonl when it exists), then runs each
-search SEEDS times per layer with --replay-trials trials against that table (`RecordedRunner`:
-both searches see the same time for the same candidate), the learned model starting from the
-other three layers' records (transfer). It prints, per layer and search, the mean trials to
-reach 95% of the layer's best and the mean share of the best found, and plots the mean share
-against trials.
+The replay (--replay SEEDS, 10 by default) compares the two searches free of the machine's noise
+(`frittata.tuning.replay`): a recorded table holds a time for every candidate of seven ResNet-18
+layers (the 3x3 convolutions with bias and ReLU, 64 channels at 56x56 to 512 at 7x7, and three
+1x1 ones; --table, by default the one the tests read, measured by --measure-table at --threads),
+and each search runs SEEDS times per layer with --replay-trials trials against it, the learned
+model starting from the other layers' records (transfer; --no-transfer for none). It prints, per
+layer and over all, the median and quartiles of the trials each search took to reach random
+search's final best (same layer and seed) and of the share of the layer's best found after 8,
+16, 32 and --replay-trials trials, and plots the medians with the quartiles as bands.
 Prints the host CPU and its vector ISA first.
 
 Run: python bench/tune_bench.py [--trials 200] [--models resnet18 mobilenet_v2] [--curve-trials 48]
-     [--replay SEEDS] [--replay-trials 64] [--out bench/tune_out] [--repeat 45] [--threads 2] [--profile]
-     [--bound-trials N]
+     [--replay SEEDS] [--replay-trials 64] [--table T] [--measure-table] [--no-transfer]
+     [--out bench/tune_out] [--repeat 45] [--threads 2] [--profile] [--bound-trials N]
 """
 
 from __future__ import annotations
@@ -46,12 +47,14 @@ from pathlib import Path
 import numpy as np
 
 import frittata as ft
+from frittata import terms as T
 from frittata.extract.records import Records
 from frittata.terms import zoo
-from frittata.tuning import LocalRunner, RecordedRunner
+from frittata.tuning import LocalRunner
 from frittata.tuning.command import tune_progress
 from frittata.tuning.tasks import gflops
 from frittata.tuning.plot import plot_curves
+from frittata.tuning.replay import load_table, reach_of_random_best, recorded_device, replay
 
 sys.path.insert(0, str(Path(__file__).parent))
 from llvm_bench import conv, host_description, inputs_of, ort_session  # noqa: E402
@@ -226,48 +229,71 @@ def best_curve(task, records: Records) -> list[float]:
 
 
 REPLAY_LAYERS = ((64, 56), (128, 28), (256, 14), (512, 7))
-"""(channels, height = width) of the ResNet-18 3x3 convolutions the replay tunes."""
+"""(channels, height = width) of the ResNet-18 3x3 convolutions a measured table holds."""
+REPLAY_POINTWISE = ((64, 256, 56), (256, 64, 56), (128, 512, 28))
+"""(input channels, output channels, height = width) of the 1x1 convolutions (bias, ReLU) it holds."""
+TABLE = Path(__file__).resolve().parents[1] / "tests" / "tuning" / "data" / "replay_table.jsonl.gz"
+"""The recorded table the replay reads unless told another (see the module docstring)."""
+AT_TRIALS = (8, 16, 32)
 
 
-def replay(seeds: int, trials: int, out: Path, threads: int) -> None:
-    """Measure every candidate of `REPLAY_LAYERS` once, then replay both searches on the table."""
-    table_path = out / "replay.jsonl"
-    programs = [conv(c, s) for c, s in REPLAY_LAYERS]
-    tasks = []
+def measure_table(path: Path, threads: int) -> None:
+    """Measure every candidate of `REPLAY_LAYERS` once into `path` (resumed when it exists)."""
+    programs = [conv(c, s) for c, s in REPLAY_LAYERS] + [pointwise(*layer) for layer in REPLAY_POINTWISE]
     with LocalRunner() as runner:
         for program in programs:
-            report = ft.tune(program, trials=100_000, records=table_path, search="random", threads=threads,
+            report = ft.tune(program, trials=100_000, records=path, search="random", threads=threads,
                              max_tasks=1, runner=runner, confirm=False)
-            tasks.append(report.tasks[0].task)
-            print(f"table: {report.tasks[0].task}: {report.tasks[0].trials} measured now, "
-                  f"{report.tasks[0].resumed} logged before; {report.tasks[0].stop}", flush=True)
-    table = Records.load(table_path)
-    device = report.device.key
-    shares: dict[str, list[list[float]]] = {"learned": [], "random": []}
-    for program, task in zip(programs, tasks):
-        key = task.workload.key
-        best = gflops(task, min(r.seconds for r in table if r.ok and r.device == device and r.workload.key == key))
-        others = Records([r for r in table if r.workload.key != key])
-        reached: dict[str, list[int]] = {"learned": [], "random": []}
-        for seed in range(seeds):
-            for search in shares:
-                log = out / f"replay-{search}.jsonl"
-                others.save(log)
-                report = ft.tune(program, trials=trials, records=log, search=search, threads=threads,
-                                 max_tasks=1, runner=RecordedRunner(table, device), seed=seed, confirm=False)
-                share = [value / best for value in report.tasks[0].curve]
-                shares[search].append(share)
-                reached[search].append(next((i + 1 for i, v in enumerate(share) if v >= 0.95), trials + 1))
+            task = report.tasks[0]
+            print(f"table: {task.task}: {task.trials} measured now, {task.resumed} logged before; {task.stop}",
+                  flush=True)
+
+
+def pointwise(channels: int, out_channels: int, size: int) -> ft.Program:
+    """A 1x1 convolution with bias and ReLU, `channels` -> `out_channels` at `size` x `size`."""
+    rng = np.random.default_rng(3)
+    w = T.param("w", (rng.standard_normal((out_channels, channels, 1, 1)) * 0.05).astype(np.float32))
+    b = T.param("b", rng.standard_normal(out_channels).astype(np.float32))
+    x = T.var("x", (1, channels, size, size))
+    return ft.Program({"y": T.fused_conv2d(x, w, b, epilogue=(("relu",),))})
+
+
+def replay_bench(seeds: int, trials: int, out: Path, table_path: Path, transfer: bool) -> None:
+    """Both searches replayed `seeds` times on every workload of the table (`tuning.replay`):
+    per workload and over all, the median and quartiles of the trials each search took to reach
+    random search's final best (same workload and seed) and of the share of the table's best
+    found after AT_TRIALS and `trials` trials; medians plotted with their quartiles as bands."""
+    table = load_table(table_path)
+    device = recorded_device(table)
+    start = time.process_time()
+    runs = replay(table, range(seeds), trials, transfer=transfer)
+    print(f"replay: {table_path.name} ({len(table)} records, {device.key}), {seeds} seeds x "
+          f"{len({r.workload for r in runs})} workloads x {trials} trials, transfer {'on' if transfer else 'off'}, "
+          f"{time.process_time() - start:.0f} s CPU", flush=True)
+    workloads = {r.workload.key: str(r.workload) for r in table}
+    for key in [*{r.workload: None for r in runs}, None]:
+        chosen = [r for r in runs if key is None or r.workload == key]
+        reached = reach_of_random_best(chosen, trials)
+        print(f"  {'all workloads' if key is None else workloads[key]}", flush=True)
         for search, found in reached.items():
-            last = [curve[-1] for curve in shares[search][-seeds:]]
-            print(f"replay {task.workload} {search:8s}: 95% of the best ({best:.1f} GFLOP/s) after "
-                  f"{np.mean(found):5.1f} trials on average (median {np.median(found):.0f}; {trials + 1} = not "
-                  f"reached), {np.mean(last):.3f} of the best after {trials}", flush=True)
-    means = {search: list(np.mean(np.array(curves), axis=0)) for search, curves in shares.items()}
+            shares = np.array([r.shares for r in chosen if r.search == search])
+            at = "  ".join(f"@{n} {_quartiles(shares[:, n - 1], '.3f')}"
+                           for n in sorted({*AT_TRIALS, trials}) if n <= trials)
+            print(f"    {search:8s} reaches random's best at trial {_quartiles(found, '.0f')}; share of the best {at}",
+                  flush=True)
+    curves = {s: np.array([r.shares for r in runs if r.search == s]) for s in ("learned", "random")}
+    medians = {s: list(np.median(c, axis=0)) for s, c in curves.items()}
+    bands = {s: (list(np.percentile(c, 25, axis=0)), list(np.percentile(c, 75, axis=0))) for s, c in curves.items()}
     path = out / "replay_curve.png"
-    plot_curves(means, path, title=f"replay: 4 ResNet-18 layers x {seeds} seeds ({host_description().split(';')[0]})",
-                ylabel="share of the layer's best")
+    layers = len({r.workload for r in runs})
+    plot_curves(medians, path, title=f"replay: {layers} layers x {seeds} seeds, median and quartiles",
+                ylabel="share of the layer's best", bands=bands)
     print(f"plot: {path}")
+
+
+def _quartiles(values, spec: str) -> str:
+    low, mid, high = np.percentile(values, [25, 50, 75])
+    return f"{mid:{spec}} [{low:{spec}}-{high:{spec}}]"
 
 
 def main() -> None:
@@ -275,8 +301,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--models", nargs="*", default=["resnet18", "mobilenet_v2"])
     parser.add_argument("--curve-trials", type=int, default=48)
-    parser.add_argument("--replay", type=int, default=0, metavar="SEEDS")
+    parser.add_argument("--replay", type=int, default=10, metavar="SEEDS")
     parser.add_argument("--replay-trials", type=int, default=64)
+    parser.add_argument("--table", type=Path, default=TABLE, help="the recorded table the replay reads")
+    parser.add_argument("--measure-table", action="store_true",
+                        help="first measure every candidate of REPLAY_LAYERS into --table (resumed)")
+    parser.add_argument("--no-transfer", action="store_true", help="replay without the other layers' records")
     parser.add_argument("--out", type=Path, default=Path("bench/tune_out"))
     parser.add_argument("--repeat", type=int, default=45)
     parser.add_argument("--threads", type=int, default=2)
@@ -290,8 +320,10 @@ def main() -> None:
         bench_model(name, args.trials, args.out, args.repeat, args.threads, args.profile, args.bound_trials)
     if args.curve_trials:
         tuning_curve(args.curve_trials, args.out, args.threads)
+    if args.measure_table:
+        measure_table(args.table, args.threads)
     if args.replay:
-        replay(args.replay, args.replay_trials, args.out, args.threads)
+        replay_bench(args.replay, args.replay_trials, args.out, args.table, not args.no_transfer)
 
 
 if __name__ == "__main__":

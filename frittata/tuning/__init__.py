@@ -6,7 +6,8 @@
 `tasks` finds the workloads and schedule spaces in the saturated e-graph, `measure` builds and
 times one candidate, `runners` run measurements locally (`fleet`: on Ray), `model` is the learned
 ranking, `tuner` the search, `in_network` the check of each task's best inside the compiled
-network, `plot` the tuning curve.
+network, `replay` the searches compared over many seeds on a recorded table, `plot` the tuning
+curve.
 """
 
 from frittata.extract.records import Record, Records, Workload

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from frittata.errors import TuningError
+from frittata.extract.cpu_model import CpuModel
 from frittata.extract.records import Record, Records, Schedule, workload_of
 from frittata.terms.program import Program
 from frittata.tuning.device import Device, host_device
@@ -135,13 +136,13 @@ def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: 
     if records is not None and not resume:
         Path(records).write_text("")
     tasks = program_tasks(program, device)[:max_tasks]
-    report = TuneReport(device, [TaskReport(t) for t in tasks], log)
     own_runner = runner is None
     runner = runner or LocalRunner()
-    session = _Session(report, runner, records, search, batch, early_stop, epsilon, progress, seed, device, confirm)
     deadline = None if time_limit is None else start + time_limit
     try:
-        report.stop = session.run(trials, deadline)
+        report = tune_tasks(tasks, device, log, runner, trials=trials, path=records, search=search, batch=batch,
+                            early_stop=early_stop, epsilon=epsilon, progress=progress, seed=seed, confirm=confirm,
+                            deadline=deadline)
     finally:
         if own_runner:
             runner.close()
@@ -151,6 +152,21 @@ def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: 
         left = TIME_LIMIT if deadline is None else min(TIME_LIMIT, deadline - time.perf_counter())
         report.network = check_in_network(program, log, device, records, time_limit=left)
     report.seconds = time.perf_counter() - start
+    return report
+
+
+def tune_tasks(tasks: list[Task], device: Device, log: Records, runner: Runner, *, trials: int,
+               path: str | Path | None = None, search: str = "learned", batch: int = 8, early_stop: int | None = None,
+               epsilon: float = 0.2, progress: Progress | None = None, seed: int = 0, confirm: bool = False,
+               deadline: float | None = None, cpu_model: CpuModel | None = None) -> TuneReport:
+    """The search of `tune` over given `tasks` on `device`, measured by `runner` and appended to
+    `log` (and to the file `path`): the in-network check aside, what `tune` does. `cpu_model`
+    is the analytical model the learned model's features read (the host's by default; a replay
+    passes the recorded device's)."""
+    report = TuneReport(device, [TaskReport(t) for t in tasks], log)
+    session = _Session(report, runner, path, search, batch, early_stop, epsilon, progress, seed, device, confirm,
+                       cpu_model)
+    report.stop = session.run(trials, deadline)
     return report
 
 
@@ -179,11 +195,12 @@ class _Session:
     """One run's state: the log, the runner, the search and the ranking model."""
 
     def __init__(self, report: TuneReport, runner: Runner, path, search: str, batch: int, early_stop,
-                 epsilon: float, progress, seed: int, device: Device, confirm: bool) -> None:
+                 epsilon: float, progress, seed: int, device: Device, confirm: bool,
+                 cpu_model: CpuModel | None = None) -> None:
         self.report, self.runner, self.path, self.search = report, runner, path, search
         self.batch, self.early_stop, self.epsilon, self.progress = max(1, batch), early_stop, epsilon, progress
         self.random, self.device = random.Random(seed), device
-        self.model = RankModel(device.lanes, device.threads)
+        self.model = RankModel(device.lanes, device.threads, cpu_model)
         self.spent = self.trials = 0
         self.confirm = confirm
         if search == "learned":  # what a resumed log (or earlier workloads) taught carries over
@@ -283,3 +300,4 @@ class _Session:
             return
         if tr.best_seconds is None or record.seconds < tr.best_seconds:
             tr.best_seconds, tr.best_schedule = record.seconds, record.schedule
+

@@ -1,0 +1,120 @@
+"""Replaying searches on recorded measurements: the learned and the random search compared over
+many seeds on one table of times, free of the machine's noise.
+
+A table is a tuning log holding a time (or an error) for every candidate of some workloads on one
+device. Each replayed run tunes one of its workloads with `tune_tasks` and a `RecordedRunner`
+answering from the table, so both searches see exactly the same time for the same candidate and
+a run costs model fits, not measurements. The replay's tasks are built from the table alone (the
+recorded device's lanes and analytical model, whatever host replays them): their space is the
+generated space (`tasks.generated_space`), without the schedules an e-graph would propose first,
+so both searches start from nothing; the learned one starts from the other workloads' records
+when `transfer` (the records a tuner holds from earlier layers).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from frittata.errors import TuningError
+from frittata.extract.cpu_model import CpuModel
+from frittata.extract.cpu_work import work
+from frittata.extract.records import Record, Records, infer_output
+from frittata.tuning.device import Device
+from frittata.tuning.runners import RecordedRunner
+from frittata.tuning.tasks import Task, generated_space, gflops
+from frittata.tuning.tuner import tune_tasks
+
+TRIPLE = "x86_64-unknown-linux-gnu"
+"""The triple a recorded device's analytical model is rebuilt for (the records hold its CPU
+features, not its triple; every recorded device so far is an x86-64 Linux machine)."""
+
+
+@dataclass(frozen=True)
+class ReplayRun:
+    """One replayed search: the workload's key, the search, the seed, and after each trial the
+    best time found as a share of the table's best for that workload (0 before a success)."""
+
+    workload: str
+    search: str
+    seed: int
+    shares: tuple[float, ...]
+
+
+def load_table(path: str | Path) -> Records:
+    """A table from a JSONL log, gzip-compressed when its name ends in .gz."""
+    if not str(path).endswith(".gz"):
+        return Records.load(path)
+    with gzip.open(path, "rt") as lines:
+        return Records([Record.from_json(json.loads(line), f"{path}:{n}") for n, line in enumerate(lines, 1)
+                        if line.strip()])
+
+
+def recorded_device(table: Records) -> Device:
+    """The device the table's first record was measured on."""
+    first = next(iter(table), None)
+    if first is None:
+        raise TuningError("replay: expected a table with records, got an empty one")
+    t = first.target
+    return Device(first.device, t["cpu"], t["cpu_name"], t["features"], int(t["lanes"]), int(t["threads"]))
+
+
+def replay_tasks(table: Records, device: Device, model: CpuModel) -> list[Task]:
+    """One task per workload of the table (in the table's order), each of whose generated
+    candidates the table holds; TuningError naming the first one missing otherwise."""
+    tried = table.tried(device.key)
+    tasks = {}
+    for record in table:
+        workload = record.workload
+        if record.device != device.key or workload.key in tasks:
+            continue
+        missing = [s for s in generated_space(workload, device.lanes) if (workload.key, s) not in tried]
+        if missing:
+            raise TuningError(f"replay: expected a time for every candidate of {workload}, got none for "
+                              f"{missing[0]} ({len(missing)} missing)")
+        info = infer_output(workload)
+        flops = work(info, model.transcendental_flops, device.lanes).flops
+        tasks[workload.key] = Task(workload, (), 1, flops, model.node_cost(info))
+    return list(tasks.values())
+
+
+def replay(table: Records, seeds: Iterable[int], trials: int, searches: Sequence[str] = ("learned", "random"),
+           transfer: bool = True, batch: int = 8, epsilon: float = 0.2) -> list[ReplayRun]:
+    """Every search on every workload of `table` once per seed, `trials` trials each (the
+    learned search's batches `epsilon` random, as `tune`'s)."""
+    device = recorded_device(table)
+    model = CpuModel.for_machine(TRIPLE, device.target()["features"])
+    runner = RecordedRunner(table, device.key)
+    runs = []
+    for task in replay_tasks(table, device, model):
+        key = task.workload.key
+        mine = [r for r in table if r.device == device.key and r.workload.key == key and r.ok and r.seconds]
+        best = gflops(task, min(float(r.seconds) for r in mine if r.seconds))
+        others = [r for r in table if r.workload.key != key] if transfer else []
+        for seed in seeds:
+            for search in searches:
+                report = tune_tasks([task], device, Records(list(others)), runner, trials=trials, search=search,
+                                    batch=batch, epsilon=epsilon, seed=seed, cpu_model=model)
+                runs.append(ReplayRun(key, search, seed, tuple(v / best for v in report.tasks[0].curve)))
+    return runs
+
+
+def trials_to_reach(shares: Sequence[float], share: float) -> int | None:
+    """The first trial (from 1) whose best reaches `share`, None if none does."""
+    return next((i + 1 for i, v in enumerate(shares) if v >= share), None)
+
+
+def reach_of_random_best(runs: Sequence[ReplayRun], trials: int) -> dict[str, list[int]]:
+    """Per search, the trials each run took to reach the best the random run of the same
+    workload and seed found in `trials` (`trials` + 1 where it never did): paired samples."""
+    final = {(r.workload, r.seed): r.shares[-1] for r in runs if r.search == "random"}
+    reached: dict[str, list[int]] = {}
+    for r in runs:
+        target = final.get((r.workload, r.seed))
+        if target is not None:
+            found = trials_to_reach(r.shares, target)
+            reached.setdefault(r.search, []).append(trials + 1 if found is None else found)
+    return reached
