@@ -27,6 +27,9 @@ ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_in
 BARRIER_WORDS = 3
 """int32 words of the team's shared state the entry's last argument points at: the barrier's
 arrival count and generation, and the work counter kernels take items from (`Kernel.take`)."""
+MAX_THREADS = 256
+"""The largest team a module runs: each thread adds one chunk to the int32 work counter past a
+loop's end, so the team's size bounds how far the counter overshoots (`Kernel.chunks`)."""
 PROFILE_ENTRY = "frittata_profile"
 PROFILE_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p,
                                 ctypes.c_void_p)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from frittata.backends import fileformat
-from frittata.backends.jit import BARRIER_WORDS, Engine, machine_of, not_here, units_of
+from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, Engine, machine_of, not_here, units_of
 from frittata.backends.packing import ALIGN, aligned
 from frittata.backends.peak import host_peak
 from frittata.backends.profile import Profile, Timed, collect, samples
@@ -136,6 +136,9 @@ class Module(CompiledCode):
         built for (one, for a program too small to split), else the count asked for here."""
         built_for = meta.get("threads", self.threads)
         self.team_threads = int(meta.get("team_threads", built_for)) if self.threads == built_for else self.threads
+        if not 1 <= self.team_threads <= MAX_THREADS:
+            raise DeployError(f"module: expected 1 to {MAX_THREADS} threads (the work counter's headroom), "
+                              f"got {self.team_threads}")
         self._team = Team(self._engine.entry, self.team_threads)
         weakref.finalize(self, self._team.close)
 

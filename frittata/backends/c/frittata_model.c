@@ -20,6 +20,9 @@
 #include <string.h>
 
 #define ALIGN 64
+/* the largest team (MAX_THREADS of the Python runtime): the kernels' int32 work counter has
+ * headroom for one chunk past a loop's end per thread of a team this size */
+#define FRITTATA_MAX_THREADS 256
 
 extern const frittata_tensor_info frittata_inputs_[];
 extern const int frittata_num_inputs_;
@@ -149,8 +152,9 @@ static int out_of_memory(frittata_model *m) {
 int frittata_model_create(int threads, frittata_model **out) {
     if (!out) return fail(create_error, FRITTATA_ERROR_ARGUMENT, "create: expected a model pointer, got NULL");
     *out = NULL;
-    if (threads < 1)
-        return fail(create_error, FRITTATA_ERROR_ARGUMENT, "create: expected 1 or more threads, got %d", threads);
+    if (threads < 1 || threads > FRITTATA_MAX_THREADS)
+        return fail(create_error, FRITTATA_ERROR_ARGUMENT, "create: expected 1 to %d threads, got %d",
+                    FRITTATA_MAX_THREADS, threads);
     frittata_model *m = calloc(1, sizeof *m);
     if (!m) return fail(create_error, FRITTATA_ERROR_MEMORY, "create: out of memory");
     pthread_mutex_init(&m->lock, NULL);

@@ -53,7 +53,7 @@ int frittata_model_num_outputs(void);
 const frittata_tensor_info *frittata_model_input(int index);
 const frittata_tensor_info *frittata_model_output(int index);
 
-/* A model that runs on `threads` threads (1 or more); *model is NULL when it fails. */
+/* A model that runs on `threads` threads (1 to 256); *model is NULL when it fails. */
 int frittata_model_create(int threads, frittata_model **model);
 /* Copies nbytes (which must be the input's size) from data. */
 int frittata_model_set_input(frittata_model *model, const char *name, const void *data, size_t nbytes);

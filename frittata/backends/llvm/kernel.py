@@ -18,16 +18,20 @@ from contextlib import contextmanager
 
 from llvmlite import ir
 
+from frittata.backends.jit import MAX_THREADS
 from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, element_ptr, for_range, i64, smin, thread_range
 from frittata.backends.llvm.views import Buf, View
 
 KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, PTR])
 TAKE_CHUNKS = 32
-TAKE_LIMIT = 2**30
-"""Loops of this many items or more (past an int32 counter) are split statically."""
 """Chunks `Kernel.chunks` cuts a loop into, at least (fewer than twice as many; one item each when
 the loop has fewer items): few enough that the atomic add per chunk costs nothing beside a
 chunk's work, enough that the last ones balance the threads."""
+TAKE_LIMIT = 2**28
+"""Loops of this many items or more are split statically. Headroom rule: the int32 work counter,
+read unsigned, ends below total + (threads + 1) * chunk (each thread adds one chunk past the end),
+which must stay under 2**32 for every total below this limit and every team up to MAX_THREADS."""
+assert TAKE_LIMIT + (MAX_THREADS + 1) * (TAKE_LIMIT // TAKE_CHUNKS) < 2**32
 
 
 class Kernel:
@@ -115,10 +119,11 @@ class Kernel:
         end = b.append_basic_block("take.end")
         b.branch(claim)
         b.position_at_end(claim)
-        first = b.sext(b.atomic_rmw("add", work, chunk, "monotonic"), I64)
-        b.cbranch(b.icmp_signed("<", first, i64(total)), body, end)
+        # unsigned: the counter may pass 2**31 (TAKE_LIMIT's headroom rule), never 2**32
+        first = b.zext(b.atomic_rmw("add", work, chunk, "monotonic"), I64)
+        b.cbranch(b.icmp_unsigned("<", first, i64(total)), body, end)
         b.position_at_end(body)
-        yield first, smin(b, b.add(first, b.sext(chunk, I64)), i64(total))
+        yield first, smin(b, b.add(first, b.zext(chunk, I64)), i64(total))
         b.branch(claim)
         b.position_at_end(end)
 

@@ -14,7 +14,7 @@ import pytest
 import frittata as ft
 from frittata.backends.cross import CrossModule
 from frittata.backends.export import RUNTIME
-from frittata.backends.jit import BARRIER_WORDS, Machine, host
+from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, Machine, host
 from frittata.backends.llvm.build import build
 from frittata.backends.runtime import Module
 from frittata.errors import DeployError, FrittataError
@@ -75,7 +75,9 @@ def test_c_api_checks_names_sizes_and_state(tmp_path):
     assert (tmp_path / "frittata_model.h").exists()
     model = ctypes.c_void_p()
     assert lib.frittata_model_create(0, ctypes.byref(model)) == 5
-    assert b"expected 1 or more threads, got 0" in lib.frittata_model_error(None)
+    assert b"expected 1 to 256 threads, got 0" in lib.frittata_model_error(None)
+    assert lib.frittata_model_create(MAX_THREADS + 1, ctypes.byref(model)) == 5
+    assert b"expected 1 to 256 threads, got 257" in lib.frittata_model_error(None)
     assert lib.frittata_model_create(1, ctypes.byref(model)) == 0
     (name, x), = zoo.example_input(program).items()
     data = x.ctypes.data_as(ctypes.c_void_p)
@@ -246,3 +248,4 @@ def test_the_c_runtime_allocates_the_barrier_the_kernels_use():
     exported C runtime declares its own copy of it."""
     source = (Path(ft.__file__).parent / "backends" / "c" / RUNTIME).read_text()
     assert f"int32_t barrier[{BARRIER_WORDS}];" in source
+    assert f"#define FRITTATA_MAX_THREADS {MAX_THREADS}\n" in source

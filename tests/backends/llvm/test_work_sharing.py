@@ -4,17 +4,23 @@ what a one-thread run does."""
 
 from __future__ import annotations
 
+import ctypes
+import threading
 import time
 
 import numpy as np
 import pytest
+from llvmlite import binding as llvm
 from llvmlite import ir
 
 import frittata as ft
 from frittata import terms as T
 from frittata.backends.llvm import build
 from frittata.backends.llvm.codegen import BARRIER, BARRIER_TYPE
-from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, host
+from frittata.backends.llvm.irutil import I32, PTR, for_range, i64
+from frittata.backends.llvm.kernel import TAKE_CHUNKS, TAKE_LIMIT, Kernel
+from frittata.errors import DeployError
 from tests.backends.llvm.helpers import rand, targets
 
 STALL_SECONDS = 0.03
@@ -83,3 +89,93 @@ def test_a_kernel_takes_from_the_work_counter_once_between_barriers():
     k.sync()
     with k.take(10):
         pass
+
+
+KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p)
+COUNTED_TOTALS = (*range(71), 95, 96, 97, 4097)
+
+
+def _counting_kernels(totals, per_item: bool = True) -> tuple[object, dict[int, KERNEL]]:
+    """One kernel per total: for each chunk of `k.chunks(total)`, add (atomically) 1 to
+    chunks[tid], the chunk's length to claimed[0] (i64) and, `per_item`, 1 to hits[i] for each
+    of its items; the table holds hits, chunks and claimed."""
+    machine = host()
+    module = ir.Module(name="counting")
+    module.triple = machine.triple
+    barrier = ir.Function(module, BARRIER_TYPE, name=BARRIER)
+    for total in totals:
+        k = Kernel(module, f"count_{total}", 8, barrier)
+        hits, chunks, claimed = (k.b.load(k.b.gep(k.table, [i64(j)], source_etype=PTR), typ=PTR) for j in range(3))
+        with k.chunks(total) as (first, end):
+            k.b.atomic_rmw("add", k.b.gep(chunks, [k.tid], source_etype=I32), ir.Constant(I32, 1), "monotonic")
+            k.b.atomic_rmw("add", claimed, k.b.sub(end, first), "monotonic")
+            if per_item:
+                with for_range(k.b, first, end) as i:
+                    k.b.atomic_rmw("add", k.b.gep(hits, [i], source_etype=I32), ir.Constant(I32, 1), "monotonic")
+        k.finish()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), machine.machine())
+    engine.finalize_object()
+    return engine, {t: KERNEL(engine.get_function_address(f"count_{t}")) for t in totals}
+
+
+def _run_team(kernel, total: int, threads: int, late: int | None = None, per_item: bool = True):
+    """Run `kernel` on a team of `threads` Python threads (ctypes drops the GIL); thread `late`
+    enters only after every other thread has returned. Returns (hits, chunks per thread, items
+    claimed)."""
+    hits, chunks = np.zeros(max(total, 1) if per_item else 1, np.int32), np.zeros(threads, np.int32)
+    claimed = np.zeros(1, np.int64)
+    table = np.array([hits.ctypes.data, chunks.ctypes.data, claimed.ctypes.data], np.uint64)
+    state = np.zeros(BARRIER_WORDS, np.int32)
+    run = [threading.Thread(target=kernel, args=(table.ctypes.data, t, threads, state.ctypes.data))
+           for t in range(threads)]
+    others = [t for tid, t in enumerate(run) if tid != late]
+    for t in others:
+        t.start()
+    if late is not None:
+        for t in others:
+            t.join()
+        run[late].start()
+    for t in run:
+        t.join()
+    return hits[:total], chunks, int(claimed[0])
+
+
+def test_every_item_is_taken_exactly_once():
+    """Over totals 0-70, 95-97 and 4097 on teams of 1, 2, 3 and 5 threads, each item's body runs
+    exactly once (a chunk claiming one item too many, or a thread re-running one, is caught
+    here; the kernels' out = f(in) cannot tell)."""
+    engine, kernels = _counting_kernels(COUNTED_TOTALS)
+    for total, kernel in kernels.items():
+        for threads in (1, 2, 3, 5):
+            hits, _, claimed = _run_team(kernel, total, threads)
+            np.testing.assert_array_equal(hits, 1, err_msg=f"total {total}, {threads} threads")
+            assert claimed == total, (total, threads)
+    del engine
+
+
+def test_a_thread_entering_late_finds_the_work_taken():
+    """Thread 1 enters only after thread 0 has returned: a dynamic share leaves it nothing, so
+    thread 0 took every chunk (a static split would leave thread 1 its half)."""
+    engine, kernels = _counting_kernels((96, 4097))
+    for total, kernel in kernels.items():
+        hits, chunks, _ = _run_team(kernel, total, 2, late=1)
+        np.testing.assert_array_equal(hits, 1)
+        assert chunks.tolist() == [-(-total // max(1, total // TAKE_CHUNKS)), 0], total
+    del engine
+
+
+def test_the_work_counter_does_not_wrap_on_the_largest_team():
+    """The longest loop that takes from the counter, on MAX_THREADS threads: each thread adds one
+    chunk past the end, taking the int32 counter past 2**31 (read unsigned, it never wraps),
+    and the chunks claimed cover the loop exactly once."""
+    total = TAKE_LIMIT - 1
+    engine, kernels = _counting_kernels((total,), per_item=False)
+    _, chunks, claimed = _run_team(kernels[total], total, MAX_THREADS, per_item=False)
+    assert claimed == total and chunks.sum() == -(-total // (total // TAKE_CHUNKS))
+    del engine
+
+
+def test_a_team_larger_than_the_counter_allows_is_refused(tmp_path):
+    ft.compile(ft.Program({"y": T.relu(T.var("x", (4,)))})).save(tmp_path / "relu.ft")
+    with pytest.raises(DeployError, match=f"expected 1 to {MAX_THREADS} threads.*got {MAX_THREADS + 1}"):
+        ft.load(tmp_path / "relu.ft", threads=MAX_THREADS + 1)

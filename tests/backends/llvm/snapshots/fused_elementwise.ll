@@ -70,12 +70,12 @@ entry:
   %".18" = getelementptr inbounds i8, ptr %".17", i64 0
   %".19" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
   store ptr %".18", ptr %".19"
-  call void @"fk_c696193cb20cc070fb332230"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_56f8d52c6e97104a107d293d"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   ret void
 }
 
-declare void @"fk_c696193cb20cc070fb332230"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_56f8d52c6e97104a107d293d"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -126,7 +126,7 @@ stamp.end.1:
   %".44" = getelementptr inbounds i8, ptr %".43", i64 0
   %".45" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
   store ptr %".44", ptr %".45"
-  call void @"fk_c696193cb20cc070fb332230"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_56f8d52c6e97104a107d293d"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   %".49" = icmp eq i32 %".2", 0
   br i1 %".49", label %"stamp.then.2", label %"stamp.end.2"
@@ -146,14 +146,14 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_c696193cb20cc070fb332230
+; unit fk_56f8d52c6e97104a107d293d
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2")
 
-define void @"fk_c696193cb20cc070fb332230"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_56f8d52c6e97104a107d293d"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
   %".45" = getelementptr inbounds ptr, ptr %".1", i64 2
@@ -168,11 +168,11 @@ entry:
   br label %"take.claim"
 take.claim:
   %".10" = atomicrmw add ptr %".8", i32 %".7" monotonic
-  %".11" = sext i32 %".10" to i64
-  %".12" = icmp slt i64 %".11", 4
+  %".11" = zext i32 %".10" to i64
+  %".12" = icmp ult i64 %".11", 4
   br i1 %".12", label %"take.body", label %"take.end"
 take.body:
-  %".14" = sext i32 %".7" to i64
+  %".14" = zext i32 %".7" to i64
   %".15" = add i64 %".11", %".14"
   %".16" = icmp slt i64 %".15", 4
   %".17" = select  i1 %".16", i64 %".15", i64 4

@@ -65,12 +65,12 @@ entry:
   %".13" = getelementptr inbounds i8, ptr %".12", i64 0
   %".14" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".13", ptr %".14"
-  call void @"fk_f4bce4e2566c44289bf8a73f"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_58eee29b7ec7cf8af13eedf4"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   ret void
 }
 
-declare void @"fk_f4bce4e2566c44289bf8a73f"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_58eee29b7ec7cf8af13eedf4"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -116,7 +116,7 @@ stamp.end.1:
   %".39" = getelementptr inbounds i8, ptr %".38", i64 0
   %".40" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".39", ptr %".40"
-  call void @"fk_f4bce4e2566c44289bf8a73f"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_58eee29b7ec7cf8af13eedf4"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   %".44" = icmp eq i32 %".2", 0
   br i1 %".44", label %"stamp.then.2", label %"stamp.end.2"
@@ -136,14 +136,14 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_f4bce4e2566c44289bf8a73f
+; unit fk_58eee29b7ec7cf8af13eedf4
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2")
 
-define void @"fk_f4bce4e2566c44289bf8a73f"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_58eee29b7ec7cf8af13eedf4"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
   %".48" = getelementptr inbounds ptr, ptr %".1", i64 1
@@ -158,11 +158,11 @@ entry:
   br label %"take.claim"
 take.claim:
   %".10" = atomicrmw add ptr %".8", i32 %".7" monotonic
-  %".11" = sext i32 %".10" to i64
-  %".12" = icmp slt i64 %".11", 4
+  %".11" = zext i32 %".10" to i64
+  %".12" = icmp ult i64 %".11", 4
   br i1 %".12", label %"take.body", label %"take.end"
 take.body:
-  %".14" = sext i32 %".7" to i64
+  %".14" = zext i32 %".7" to i64
   %".15" = add i64 %".11", %".14"
   %".16" = icmp slt i64 %".15", 4
   %".17" = select  i1 %".16", i64 %".15", i64 4
