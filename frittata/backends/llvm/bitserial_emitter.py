@@ -169,6 +169,8 @@ class Emitter:
         without a column check, the left and right border columns with one (`border_tiles`:
         after the interior, or staged before it), then the staged chunks no tile completed."""
         g, b, group = self.g, self.k.b, self.group
+        # A static share of the rows: not moved to the work counter with the other kernels
+        # (nothing here forbids it; chunked rows are not measured yet).
         lo, hi = self.k.split(g.n * (g.tiles // group) * g.oh)
         inside, outside = g.interior
         with for_range(b, lo, hi, name="row") as row:

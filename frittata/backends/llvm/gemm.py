@@ -113,7 +113,9 @@ def _emit_nest(k: Kernel, g: Gemm, operands: tuple, share: tuple) -> None:
 
 def _shares(k: Kernel, g: Gemm) -> tuple:
     """(first panel, end panel, first row, end row) of this thread: everything (serial), or all
-    panels and its static share of the MR-row blocks ("m")."""
+    panels and its static share of the MR-row blocks ("m"). "m" stays static: it is the tuner's
+    candidate priced as an even split of the row blocks over the threads (`tuning.model`'s
+    `pixel_parallel`); the candidate that takes items from the work counter is "n"."""
     b = k.b
     if g.split == "serial":
         return i64(0), i64(g.panels), i64(0), i64(g.m)

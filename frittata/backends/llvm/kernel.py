@@ -5,9 +5,9 @@ them (`buffers`); the caller fills it from the runtime pointer slots. Because a 
 slot numbers or arena offsets, two steps with the same workload and schedule emit the same
 function text, which the build compiles once. A kernel's threads share its outermost parallel
 loop in chunks taken from the team's work counter (`chunks`, `take`: the one place that defines
-the chunking), so a thread the OS deschedules holds up only the chunks it has taken; a static
-share each (`split`) is left to the loops that need one (a tuned GEMM's "m" split, the
-bit-serial convolution's rows).
+the chunking), so a thread the OS deschedules holds up only the chunks it has taken. A static
+share each is left to the bit-serial convolution's rows (`split`) and the tuned GEMM's "m" split
+(`irutil.thread_range` directly); each says why where it is taken.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from llvmlite import ir
 
 from frittata.backends.jit import MAX_THREADS
-from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, element_ptr, for_range, i64, smin, thread_range
+from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, element_ptr, for_range, i64, if_then, smin, thread_range
 from frittata.backends.llvm.views import Buf, View
+from frittata.errors import LoweringError
 
 KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, PTR])
 TAKE_CHUNKS = 32
@@ -101,14 +102,18 @@ class Kernel:
         `bar.sync`, which keeps no counter) and a loop of `TAKE_LIMIT` items or more take this
         thread's static share (`split`) as their one chunk.
 
+        A static share is empty when total < nthreads: its chunk is then not run at all (a
+        consumer may compute end - 1), so it is emitted under `if first < end`.
+
         Blocks: pre ─► claim ─(first < total)─► body (the chunk) ─► claim; claim ─► end."""
-        assert not self._counter_taken, "Kernel.chunks: a second loop takes from the work counter before a barrier"
+        if self._counter_taken:
+            raise LoweringError(f"kernel {self.function.name}: expected a barrier (`sync`) before a second loop "
+                                "takes from the work counter, got a second loop before a barrier")
         b = self.b
-        if self.module.triple.startswith("wasm"):
-            yield i64(0), i64(total)
-            return
-        if total >= TAKE_LIMIT or self.module.triple.startswith("nvptx"):
-            yield self.split(total)
+        if self.module.triple.startswith(("wasm", "nvptx")) or total >= TAKE_LIMIT:
+            lo, hi = (i64(0), i64(total)) if self.module.triple.startswith("wasm") else self.split(total)
+            with if_then(b, b.icmp_signed("<", lo, hi), "share"):
+                yield lo, hi
             return
         self._counter_taken = True
         alone = b.icmp_signed("==", self.nthreads, ir.Constant(I32, 1))

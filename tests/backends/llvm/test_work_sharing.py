@@ -20,7 +20,7 @@ from frittata.backends.llvm.codegen import BARRIER, BARRIER_TYPE
 from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, host
 from frittata.backends.llvm.irutil import I32, PTR, for_range, i64
 from frittata.backends.llvm.kernel import TAKE_CHUNKS, TAKE_LIMIT, Kernel
-from frittata.errors import DeployError
+from frittata.errors import DeployError, LoweringError
 from tests.backends.llvm.helpers import rand, targets
 
 STALL_SECONDS = 0.03
@@ -83,7 +83,7 @@ def test_a_kernel_takes_from_the_work_counter_once_between_barriers():
     k = Kernel(module, "k", 8, ir.Function(module, BARRIER_TYPE, name=BARRIER))
     with k.take(10):
         pass
-    with pytest.raises(AssertionError, match="before a barrier"):
+    with pytest.raises(LoweringError, match="kernel k: expected a barrier .*got a second loop"):
         with k.take(10):
             pass
     k.sync()
@@ -95,13 +95,14 @@ KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32,
 COUNTED_TOTALS = (*range(71), 95, 96, 97, 4097)
 
 
-def _counting_kernels(totals, per_item: bool = True) -> tuple[object, dict[int, KERNEL]]:
+def _counting_kernels(totals, per_item: bool = True, triple: str = "") -> tuple[object, dict[int, KERNEL]]:
     """One kernel per total: for each chunk of `k.chunks(total)`, add (atomically) 1 to
     chunks[tid], the chunk's length to claimed[0] (i64) and, `per_item`, 1 to hits[i] for each
-    of its items; the table holds hits, chunks and claimed."""
+    of its items; the table holds hits, chunks and claimed. Emitted for `triple` (this host's
+    by default), run here."""
     machine = host()
     module = ir.Module(name="counting")
-    module.triple = machine.triple
+    module.triple = triple or machine.triple
     barrier = ir.Function(module, BARRIER_TYPE, name=BARRIER)
     for total in totals:
         k = Kernel(module, f"count_{total}", 8, barrier)
@@ -113,6 +114,7 @@ def _counting_kernels(totals, per_item: bool = True) -> tuple[object, dict[int, 
                 with for_range(k.b, first, end) as i:
                     k.b.atomic_rmw("add", k.b.gep(hits, [i], source_etype=I32), ir.Constant(I32, 1), "monotonic")
         k.finish()
+    module.triple = machine.triple
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), machine.machine())
     engine.finalize_object()
     return engine, {t: KERNEL(engine.get_function_address(f"count_{t}")) for t in totals}
@@ -150,6 +152,17 @@ def test_every_item_is_taken_exactly_once():
             hits, _, claimed = _run_team(kernel, total, threads)
             np.testing.assert_array_equal(hits, 1, err_msg=f"total {total}, {threads} threads")
             assert claimed == total, (total, threads)
+    del engine
+
+
+def test_an_empty_static_share_runs_no_chunk():
+    """A static share (NVPTX's: its barrier keeps no counter) of fewer items than threads: the
+    threads past the items run no chunk at all, not an empty one (a consumer may compute
+    end - 1)."""
+    engine, kernels = _counting_kernels((3,), triple="nvptx64-nvidia-cuda")
+    hits, chunks, claimed = _run_team(kernels[3], 3, 5)
+    np.testing.assert_array_equal(hits, 1)
+    assert claimed == 3 and sorted(chunks.tolist()) == [0, 0, 1, 1, 1]
     del engine
 
 
