@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from frittata.backends.llvm.gemm import Gemm, emit_blocked, emit_pack_runtime
-from frittata.backends.llvm.irutil import F32, for_range, i64
+from frittata.backends.llvm.irutil import F32, i64
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import Step
 from frittata.backends.llvm.views import View
@@ -27,7 +27,7 @@ def lower(k: Kernel, step: Step, args: list[View], g: Gemm) -> None:
     a_base, b_base, c_base = k.base(args[0].buf), k.base(args[1].buf), k.base(step.out)
     assert step.scratch is not None
     panels = k.base(step.scratch)
-    with for_range(b, 0, math.prod(t.shape[:-2]), name="batch") as i:
+    with k.repeat(math.prod(t.shape[:-2]), name="batch") as i:
         a_ptr = b.gep(a_base, [b.mul(i, i64(g.m * g.k))], source_etype=F32)
         b_ptr = b.gep(b_base, [b.mul(i, i64(g.k * g.n))], source_etype=F32)
         c_ptr = b.gep(c_base, [b.mul(i, i64(g.m * g.n))], source_etype=F32)

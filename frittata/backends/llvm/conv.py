@@ -158,7 +158,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     bias = ptr(args[2].buf) if fused else None
     residual = ptr(args[3].buf) if len(args) > 3 else None
     out, b = ptr(step.out), k.b
-    with for_range(b, 0, g.n, name="n") as n:
+    with k.repeat(g.n) as n:
         image_in = b.gep(x, [b.mul(n, i64(g.c * g.h * g.w))], source_etype=F32)
         if g.in_place:
             _emit_last_tiles(k, g, image_in, xq)

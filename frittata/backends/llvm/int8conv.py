@@ -123,7 +123,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     bias = ptr(args[2].buf) if t.op == Op.FUSED_CONV2D else None
     steps = t.attr("epilogue") if t.op == Op.FUSED_CONV2D else ()
     blocks, columns = -(-g.o // g.mr), -(-g.ow // g.nr)
-    with for_range(b, 0, g.n, name="n") as n:
+    with k.repeat(g.n) as n:
         _emit_pack(k, g, _at(b, x, b.mul(n, i64(g.c * g.h * g.w)), ir.IntType(8)), xq)
         k.sync()
         element = ltype(t.dtype) if t.dtype != "float32" else ir.FloatType()

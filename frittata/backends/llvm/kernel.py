@@ -132,6 +132,17 @@ class Kernel:
         b.branch(claim)
         b.position_at_end(end)
 
+    @contextmanager
+    def repeat(self, count: int, name: str = "n") -> Iterator[ir.Value]:
+        """`for i in range(count)` around passes that take from the work counter (a loop over a
+        batch's images): a pass that takes must end with `sync`, or the next pass's take would
+        start where this one's stopped and skip its items (refused at emission)."""
+        with for_range(self.b, 0, count, name=name) as index:
+            yield index
+            if self._counter_taken:
+                raise LoweringError(f"kernel {self.function.name}: expected a barrier (`sync`) at the end of each "
+                                    f"pass of loop {name!r}, got a pass that ends after taking from the work counter")
+
     def sync(self) -> None:
         """Wait until every thread of the team has reached this point (the barrier zeroes the
         work counter)."""

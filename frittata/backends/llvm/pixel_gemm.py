@@ -90,7 +90,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     residual = k.base(args[3].buf) if g.residual else out
     assert step.scratch is not None
     xp, b = k.base(step.scratch), k.b
-    with for_range(b, 0, g.images, name="n") as n:
+    with k.repeat(g.images) as n:
         _emit_pack(k, g, b.gep(x, [b.mul(n, i64(g.c * g.p))], source_etype=F32), xp)
         k.sync()
         image = b.mul(n, i64(g.o * g.p))

@@ -29,15 +29,16 @@ STALL_SECONDS = 0.03
 
 def _program() -> ft.Program:
     """A depthwise and a pointwise convolution, a pooling, a concat, elementwise ops, a global
-    pooling, a dense layer and a softmax: every kind of kernel MobileNet-like models run."""
-    x = T.var("x", (1, 16, 20, 20))
+    pooling, a dense layer and a softmax: every kind of kernel MobileNet-like models run, on a
+    batch of two (the convolutions' per-image passes each take from the counter)."""
+    x = T.var("x", (2, 16, 20, 20))
     dw = T.fused_conv2d(x, T.param("wd", rand((16, 1, 3, 3), seed=1)), T.param("bd", rand((16,), seed=2)),
                         pads=(1, 1, 1, 1), groups=16, epilogue=(("clip", 0.0, 6.0),))
     pw = T.fused_conv2d(dw, T.param("wp", rand((24, 16, 1, 1), seed=3)), T.param("bp", rand((24,), seed=4)),
                         epilogue=(("relu",),))
     pooled = T.max_pool2d(pw, kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))
     both = T.concat(pooled, T.tanh(T.max_pool2d(x, kernel=(2, 2), strides=(2, 2))), axis=1)
-    features = T.reshape(T.global_avg_pool(both), (1, 40))
+    features = T.reshape(T.global_avg_pool(both), (2, 40))
     logits = T.dense(features, T.param("wf", rand((10, 40), seed=5)))
     return ft.Program({"y": T.softmax(logits), "c": both})
 
@@ -65,7 +66,7 @@ def test_a_run_with_a_late_thread_completes_equal_to_one_thread(isa):
     one, two = build(program, threads=1, target=target), build(program, threads=2, target=target)
     assert two.team_threads == 2 and not any(step["solo"] for step in two.steps)
     assert {"fused_conv2d", "max_pool2d", "concat", "global_avg_pool"} <= {step["op"] for step in two.steps}
-    x = rand((1, 16, 20, 20), seed=6)
+    x = rand((2, 16, 20, 20), seed=6)
     want, exact = ft.evaluate(program, {"x": x}), one(x=x)
     for late in (0, 1, 0, 1):
         got = two._native(two._checked({"x": x}), _late(two, late))
@@ -89,6 +90,22 @@ def test_a_kernel_takes_from_the_work_counter_once_between_barriers():
     k.sync()
     with k.take(10):
         pass
+
+
+def test_a_repeated_pass_that_takes_must_end_with_a_barrier():
+    """A per-image loop whose pass takes from the counter and does not `sync` before the next
+    pass is refused; with the `sync` it is emitted."""
+    module = ir.Module(name="kernel")
+    module.triple = "x86_64-unknown-linux-gnu"
+    k = Kernel(module, "k", 8, ir.Function(module, BARRIER_TYPE, name=BARRIER))
+    with k.repeat(2):
+        with k.take(10):
+            pass
+        k.sync()
+    with pytest.raises(LoweringError, match="kernel k: expected a barrier .* each pass of loop 'n'"):
+        with k.repeat(2):
+            with k.take(10):
+                pass
 
 
 KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p)
