@@ -115,8 +115,9 @@ def emit_maps(k: Kernel, maps: Sequence[tuple[tuple[int, ...], View, Expr]]) -> 
         start = 0
         for shape, out, expr in nests:
             stop = start + shape[0]
-            lo = b.sub(smax(b, first, i64(start)), i64(start)) if start else first
-            hi = b.sub(smin(b, end, i64(stop)), i64(start)) if start or stop < total else end
+            # the chunk [first, end) clipped to this nest's [start, stop), from the nest's start
+            lo = b.sub(smax(b, first, i64(start)), i64(start))
+            hi = b.sub(smin(b, end, i64(stop)), i64(start))
             with for_range(b, lo, hi, name="p") as outer:
                 with loop_nest(b, shape[1:]) as inner:
                     _store_at(k, out, expr, [outer] + inner)

@@ -142,7 +142,7 @@ def emit_take_add(k: Kernel, data: View, indices: View, addend: View, axis: int,
     shape, strides = out.shape, row_major(indices.shape)
     bias = broadcast_to(addend, shape)
     with if_then(b, check(k, indices, (n,), status), "ok"):
-        with _split_nest(k, shape) as at:
+        with _shared_nest(k, shape) as at:
             position = _dot(k, at[axis:axis + ranked], strides)
             source = at[:axis] + [_wrapped(k, _index(k, indices, position), i64(n))] + at[axis + ranked:]
             total = binary(b, Op.ADD, data.dtype, load(k, data, source), load(k, bias, at))
@@ -150,7 +150,7 @@ def emit_take_add(k: Kernel, data: View, indices: View, addend: View, axis: int,
 
 
 @contextmanager
-def _split_nest(k: Kernel, shape: tuple[int, ...]) -> Iterator[list[ir.Value]]:
+def _shared_nest(k: Kernel, shape: tuple[int, ...]) -> Iterator[list[ir.Value]]:
     """The loops over `shape`, axis 0 shared out in chunks (a rank-0 shape: no loop, thread 0)."""
     if not shape:
         with if_then(k.b, k.b.icmp_signed("==", k.tid, ir.Constant(k.tid.type, 0)), "scalar"):

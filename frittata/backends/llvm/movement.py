@@ -1,6 +1,7 @@
-"""Data movement that is not a single strided view: concat (one copy per operand) and gather.
+"""Data movement that is not a single strided view: concat (its operands in one loop) and gather.
 
-    concat:  for each operand i:  out[..., off_i + j, ...] = x_i[..., j, ...]   (one map kernel's loops)
+    concat:  for p in the chunks this thread takes:  for each operand i the chunk spans:
+                 out[..., off_i + j, ...] = x_i[..., j, ...]   (`expr.emit_maps`)
     gather:  for p in the chunks this thread takes:  for j:  for q:  out[p, j, q] = x[p, table[j], q]
 """
 
@@ -17,6 +18,8 @@ from frittata.backends.llvm.views import View
 
 
 def emit_concat(k: Kernel, parts: list[View], axis: int, out: View) -> None:
+    """out = the `parts` joined along `axis`: each part is a map into its slice of `out`, and
+    the maps share one loop (`expr.emit_maps`), so the work counter is taken from once."""
     maps = []
     offset = 0
     for part in parts:

@@ -142,9 +142,9 @@ def _emit_pack(k: Kernel, g: PixelGemm, x, xp) -> None:
     overwritten by the next channel's (the last channel's land in the block's spare room); the
     others copy element by element, reading no pixel past the image."""
     b, width = k.b, g.copy_width
+    whole = max(0, (g.p - width) // g.mr + 1)
+    vec = ir.VectorType(F32, width)
     with k.chunks(g.blocks) as (lo, hi):
-        whole = max(0, (g.p - width) // g.mr + 1)
-        vec = ir.VectorType(F32, width)
         with for_range(b, lo, smin(b, hi, i64(whole)), name="pv") as block:
             dst, first = b.gep(xp, [b.mul(block, i64(g.block_floats))], source_etype=F32), b.mul(block, i64(g.mr))
             with for_range(b, 0, g.c, name="pvc") as c:

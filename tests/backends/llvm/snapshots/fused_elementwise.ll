@@ -70,12 +70,12 @@ entry:
   %".18" = getelementptr inbounds i8, ptr %".17", i64 0
   %".19" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
   store ptr %".18", ptr %".19"
-  call void @"fk_56f8d52c6e97104a107d293d"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_9ba574e67df3463c38b7ac85"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   ret void
 }
 
-declare void @"fk_56f8d52c6e97104a107d293d"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_9ba574e67df3463c38b7ac85"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -126,7 +126,7 @@ stamp.end.1:
   %".44" = getelementptr inbounds i8, ptr %".43", i64 0
   %".45" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
   store ptr %".44", ptr %".45"
-  call void @"fk_56f8d52c6e97104a107d293d"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_9ba574e67df3463c38b7ac85"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3")
   %".49" = icmp eq i32 %".2", 0
   br i1 %".49", label %"stamp.then.2", label %"stamp.end.2"
@@ -146,22 +146,22 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_56f8d52c6e97104a107d293d
+; unit fk_9ba574e67df3463c38b7ac85
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2")
 
-define void @"fk_56f8d52c6e97104a107d293d"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_9ba574e67df3463c38b7ac85"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
-  %".45" = getelementptr inbounds ptr, ptr %".1", i64 2
-  %".46" = load ptr, ptr %".45", align 8
-  %".35" = getelementptr inbounds ptr, ptr %".1", i64 1
-  %".36" = load ptr, ptr %".35", align 8
-  %".28" = getelementptr inbounds ptr, ptr %".1", i64 0
-  %".29" = load ptr, ptr %".28", align 8
+  %".51" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".52" = load ptr, ptr %".51", align 8
+  %".41" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".42" = load ptr, ptr %".41", align 8
+  %".34" = getelementptr inbounds ptr, ptr %".1", i64 0
+  %".35" = load ptr, ptr %".34", align 8
   %".6" = icmp eq i32 %".3", 1
   %".7" = select  i1 %".6", i32 4, i32 1
   %".8" = getelementptr i32, ptr %".4", i64 2
@@ -176,41 +176,47 @@ take.body:
   %".15" = add i64 %".11", %".14"
   %".16" = icmp slt i64 %".15", 4
   %".17" = select  i1 %".16", i64 %".15", i64 4
+  %".18" = icmp sgt i64 %".11", 0
+  %".19" = select  i1 %".18", i64 %".11", i64 0
+  %".20" = sub i64 %".19", 0
+  %".21" = icmp slt i64 %".17", 4
+  %".22" = select  i1 %".21", i64 %".17", i64 4
+  %".23" = sub i64 %".22", 0
   br label %"p.cond"
 take.end:
   ret void
 p.cond:
-  %"p" = phi  i64 [%".11", %"take.body"], [%"p.next", %"d0.end"]
-  %".19" = icmp slt i64 %"p", %".17"
-  br i1 %".19", label %"p.body", label %"p.end"
+  %"p" = phi  i64 [%".20", %"take.body"], [%"p.next", %"d0.end"]
+  %".25" = icmp slt i64 %"p", %".23"
+  br i1 %".25", label %"p.body", label %"p.end"
 p.body:
   br label %"d0.cond"
 p.end:
   br label %"take.claim"
 d0.cond:
   %"d0" = phi  i64 [0, %"p.body"], [%"d0.next", %"d0.body"]
-  %".22" = icmp slt i64 %"d0", 8
-  br i1 %".22", label %"d0.body", label %"d0.end"
+  %".28" = icmp slt i64 %"d0", 8
+  br i1 %".28", label %"d0.body", label %"d0.end"
 d0.body:
-  %".24" = mul i64 %"p", 8
-  %".25" = add i64 0, %".24"
-  %".26" = mul i64 %"d0", 1
-  %".27" = add i64 %".25", %".26"
-  %".30" = getelementptr inbounds float, ptr %".29", i64 %".27"
-  %".31" = load float, ptr %".30"
-  %".32" = fmul float %".31", 0x4000000000000000
-  %".33" = mul i64 %"d0", 1
-  %".34" = add i64 0, %".33"
-  %".37" = getelementptr inbounds float, ptr %".36", i64 %".34"
-  %".38" = load float, ptr %".37"
-  %".39" = fadd float %".32", %".38"
-  %".40" = call float @"llvm.maximum.f32"(float %".39", float              0x0)
-  %".41" = mul i64 %"p", 8
-  %".42" = add i64 0, %".41"
-  %".43" = mul i64 %"d0", 1
-  %".44" = add i64 %".42", %".43"
-  %".47" = getelementptr inbounds float, ptr %".46", i64 %".44"
-  store float %".40", ptr %".47"
+  %".30" = mul i64 %"p", 8
+  %".31" = add i64 0, %".30"
+  %".32" = mul i64 %"d0", 1
+  %".33" = add i64 %".31", %".32"
+  %".36" = getelementptr inbounds float, ptr %".35", i64 %".33"
+  %".37" = load float, ptr %".36"
+  %".38" = fmul float %".37", 0x4000000000000000
+  %".39" = mul i64 %"d0", 1
+  %".40" = add i64 0, %".39"
+  %".43" = getelementptr inbounds float, ptr %".42", i64 %".40"
+  %".44" = load float, ptr %".43"
+  %".45" = fadd float %".38", %".44"
+  %".46" = call float @"llvm.maximum.f32"(float %".45", float              0x0)
+  %".47" = mul i64 %"p", 8
+  %".48" = add i64 0, %".47"
+  %".49" = mul i64 %"d0", 1
+  %".50" = add i64 %".48", %".49"
+  %".53" = getelementptr inbounds float, ptr %".52", i64 %".50"
+  store float %".46", ptr %".53"
   %"d0.next" = add i64 %"d0", 1
   br label %"d0.cond"
 d0.end:
