@@ -40,8 +40,19 @@ def per_run(module, inputs: dict, runs: int) -> tuple[float, float]:
 
 
 def quartiles(values: list[float]) -> str:
-    q1, q2, q3 = np.quantile(values, [0.25, 0.5, 0.75])
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")  # q2: statistics.median's
     return f"{q2:.3f} (q1 {q1:.3f}, q3 {q3:.3f})"
+
+
+INT_BOUND = 4
+"""Integer inputs are drawn from [0, INT_BOUND): valid indices into any axis of that many or more."""
+
+
+def random_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Standard normal floats; integers (and booleans) from [0, INT_BOUND)."""
+    if np.issubdtype(np.dtype(dtype), np.floating):
+        return rng.standard_normal(shape).astype(dtype)
+    return rng.integers(0, INT_BOUND, shape).astype(dtype)
 
 
 def main() -> None:
@@ -54,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     old, new = (ft.load(path, threads=args.threads) for path in (args.old, args.new))
     rng = np.random.default_rng(0)
-    inputs = {n: rng.standard_normal(t.shape).astype(t.dtype) for n, t in old.inputs.items()}
+    inputs = {n: random_input(rng, t.shape, t.dtype) for n, t in old.inputs.items()}
     want, got = old.run(**inputs), new.run(**inputs)
     for name in want:
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
