@@ -14,10 +14,11 @@ The weights are packed at compile time into blocks of mr output channels:
 wp[o / mr][c / 2][tap][o % mr] = (w[o][c][tap], w[o][c+1][tap]) as two int16 (zero-padded).
 An odd last channel would pair with zeros, a quarter of the work of a 3-channel image's
 convolution; with stride 1 the taps of each of its kernel rows pair with each other instead
-(`split_last`, `row_items`): two planes hold its values paired with zero (the pair plane it
-had) and with the next column's, and the tile adds one pmaddwd per pair in a loop over the kernel rows (a 3x3
-convolution of 3 channels: 9 + 6 per pixel, not 18. Pairing the odd column's taps down the rows
-would make 14, but not as a loop over rows: unrolled, its 14 spilled and ran no faster than 18).
+(`split_last`, `row_items`): one plane holds its values paired with the next column's, and the
+tile adds one pmaddwd per pair in a loop over the kernel rows, an odd last column's tap with a
+zero weight half (a 3x3 convolution of 3 channels: 9 + 6 per pixel, not 18. Pairing the odd
+column's taps down the rows would make 14, but not as a loop over rows: unrolled, its 14
+spilled and ran no faster than 18).
 A tile is mr output channels by NR pixels of one output row, its int32 accumulators in
 registers over the whole reduction (no partial sums in memory); the kernel's rows are a loop,
 its columns unrolled (the 7x7 stem of ResNet-18 with all 49 taps unrolled ran in 13.7 ms, with
@@ -28,7 +29,7 @@ the rows a loop in 4.7 ms):
               acc[r][v] = 0
               for c2 < C/2:  for kernel row:  for kernel column (unrolled):
                 acc[r][v] += pmaddwd(xq[c2][tap + v*L ..], splat(wp[..][r]))
-              for kernel row:  for row item (unrolled):  acc[r][v] += pmaddwd(its plane at its tap, ..)
+              for kernel row:  for row item (unrolled):  acc[r][v] += pmaddwd(column pairs, ..)
               out[o0 + r][oh][ow0 + v*L ..] = epilogue(acc[r][v] + bias[o0 + r])
             barrier
 
@@ -70,21 +71,22 @@ def split_last(g: Geometry) -> bool:
     return g.c % 2 == 1 and g.strides == (1, 1) and g.kw > 1
 
 
-def row_items(kw: int) -> list[tuple[int, int]]:
-    """The last channel's items in each kernel row: (plane, column) of its first tap, plane 1
-    pairing the tap with the next column's (xq's column-pair plane), plane 0 an odd last
-    column's with zero (the plane of the last channel paired with none)."""
-    return [(1, s) for s in range(0, kw - 1, 2)] + ([(0, kw - 1)] if kw % 2 else [])
+def row_items(kw: int) -> range:
+    """The columns s of the last channel's items in each kernel row (`split_last`): tap s with
+    tap s + 1 from its column-pair plane; an odd last column's item reads the same plane, its
+    weight's high half zero (the next column's value counts for nothing)."""
+    return range(0, kw, 2)
 
 
 def planes(g: Geometry) -> int:
-    """Pair planes of xq: the channel pairs, the last channel paired with none, and with
-    `split_last` its column pairs."""
-    return -(-g.c // 2) + (1 if split_last(g) else 0)
+    """Pair planes of xq: the channel pairs, and with `split_last` the last channel's column
+    pairs."""
+    return pairs(g) + (1 if split_last(g) else 0)
 
 
 def reduction_pairs(g: Geometry) -> int:
-    """Weight pairs per output channel: a tap of each channel pair, then the tail items."""
+    """Weight pairs per output channel: a tap of each channel pair, then with `split_last` the
+    last channel's `row_items` of each kernel row."""
     return pairs(g) * g.kh * g.kw + (g.kh * len(row_items(g.kw)) if split_last(g) else 0)
 
 
@@ -94,19 +96,19 @@ def scratch_bytes(term: Term, schedule: dict) -> int:
     return (planes(g) * g.channel_stride + g.wq + 2 * g.nr) * 4
 
 
-def pack_weights(w: np.ndarray, mr: int, split: bool = False) -> np.ndarray:
-    """[O, C, KH, KW] int8 -> [ceil(O/mr), reduction pairs, mr] int32 pairs (zero-padded): each
-    channel pair's taps (C/2 x KH*KW, pair index major), then with `split` the odd last
-    channel's `row_items`, row by row."""
+def pack_weights(w: np.ndarray, mr: int, pairs: int) -> np.ndarray:
+    """[O, C, KH, KW] int8 -> [ceil(O/mr), reduction pairs, mr] int32 pairs (zero-padded): the
+    taps of `pairs` channel pairs (pairs x KH*KW, pair index major; past C a zero channel), then,
+    when a last channel is left over (`split_last`), its `row_items`, row by row."""
     o, c, kh, kw = w.shape
-    blocks, half = -(-o // mr), c // 2 if split else -(-c // 2)
-    wide = np.zeros((blocks * mr, 2 * half, kh * kw), np.int16)
-    wide[:o, :min(c, 2 * half)] = w[:, :2 * half].reshape(o, -1, kh * kw)
+    blocks = -(-o // mr)
+    wide = np.zeros((blocks * mr, 2 * pairs, kh * kw), np.int16)
+    wide[:o, :min(c, 2 * pairs)] = w[:, :2 * pairs].reshape(o, -1, kh * kw)
     low, high = wide[:, 0::2].reshape(blocks * mr, -1), wide[:, 1::2].reshape(blocks * mr, -1)
-    if split:
+    if c > 2 * pairs:
         last = np.zeros((blocks * mr, kh, kw + 1), np.int16)
         last[:o, :, :kw] = w[:, c - 1]
-        items = [(r, column) for r in range(kh) for _, column in row_items(kw)]
+        items = [(r, column) for r in range(kh) for column in row_items(kw)]
         low = np.concatenate([low, np.stack([last[:, r, s] for r, s in items], 1)], 1)
         partner = [last[:, r, s + 1] for r, s in items]  # column kw: zero
         high = np.concatenate([high, np.stack(partner, 1)], 1)
@@ -119,7 +121,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     ptr, b = k.base, k.b
     assert step.scratch is not None
     xq, x, out = ptr(step.scratch), ptr(args[0].buf), ptr(step.out)
-    w = ptr(plan.add_param(f"{k.function.name}.wpack", pack_weights(t.args[1].attr("ref").data, g.mr, split_last(g))))
+    w = ptr(plan.add_param(f"{k.function.name}.wpack", pack_weights(t.args[1].attr("ref").data, g.mr, pairs(g))))
     bias = ptr(args[2].buf) if t.op == Op.FUSED_CONV2D else None
     steps = t.attr("epilogue") if t.op == Op.FUSED_CONV2D else ()
     blocks, columns = -(-g.o // g.mr), -(-g.ow // g.nr)
@@ -158,82 +160,84 @@ def _at(b: ir.IRBuilder, base, offset, element: ir.Type = I32):
 
 def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
     """xq[c2][ph][pw][i][j] = pair of x[2 c2], x[2 c2 + 1] at the padded position (zero outside);
-    with `split_last`, a plane of the last channel's column pairs follows (`_emit_tail_plane`).
+    with `split_last`, a plane of the last channel's column pairs follows.
 
     Each stride phase's rows and columns split in Python into the padding before the input, the
     input's span and the padding after it, so no element tests a bound (`_phase_span`): rows
-    outside the span are zero, a row inside it is zero, a copy of pairs, zero. The copy's
-    column loop is plain loads and stores, which LLVM vectorizes.
+    outside the span are zero, a row inside it is zero, a copy of pairs, zero (`_emit_pair_row`).
+    The copy's column loop is plain loads and stores, which LLVM vectorizes.
     """
-    b = k.b
+    b, i8 = k.b, ir.IntType(8)
     with k.take(planes(g), name="c2") as c2:
+        channel = _at(b, xq, b.mul(c2, i64(g.channel_stride)))
+        first = b.mul(c2, i64(2))
+        pair = [_at(b, x, b.mul(c, i64(g.h * g.w)), i8) for c in (first, b.add(first, i64(1)))]
         if split_last(g):
-            _emit_split_planes(b, g, x, xq, c2)
+            with b.if_else(b.icmp_signed("<", c2, i64(pairs(g)))) as (channels, columns):
+                with channels:
+                    _emit_pair_planes(b, g, channel, pair)
+                with columns:
+                    last, left = _at(b, x, i64((g.c - 1) * g.h * g.w), i8), g.pads[1]
+                    _emit_plane(b, g, channel, 0, [(last, -left), (last, g.dilations[1] - left)])
+        elif g.c % 2:
+            with b.if_else(b.icmp_signed("<", c2, i64(g.c // 2))) as (both, alone):
+                with both:
+                    _emit_pair_planes(b, g, channel, pair)
+                with alone:
+                    _emit_pair_planes(b, g, channel, [pair[0], None])
         else:
-            _emit_pair_plane(b, g, x, xq, c2)
+            _emit_pair_planes(b, g, channel, pair)
 
 
-def _emit_split_planes(b: ir.IRBuilder, g: Geometry, x, xq, c2) -> None:
-    """Plane c2 of xq with `split_last`: a channel pair's (the last channel with none for
-    c2 = pairs), or the last channel's column pairs (c2 = pairs + 1)."""
-    with b.if_else(b.icmp_signed("<=", c2, i64(pairs(g)))) as (pair, columns):
-        with pair:
-            _emit_pair_plane(b, g, x, xq, c2)
-        with columns:
-            last = _at(b, x, i64((g.c - 1) * g.h * g.w), ir.IntType(8))
-            _emit_tail_plane(b, g, last, _at(b, xq, b.mul(c2, i64(g.channel_stride))), g.dilations[1])
-
-
-def _emit_pair_plane(b: ir.IRBuilder, g: Geometry, x, xq, c2) -> None:
-    """Channel pair c2's planes of xq (every stride phase)."""
-    (sh, sw), (top, left) = g.strides, (g.pads[0], g.pads[1])
-    first = b.mul(c2, i64(2))
-    second = b.add(first, i64(1))
-    has_second = b.icmp_signed("<", second, i64(g.c))
-    sources = [_at(b, x, b.mul(c, i64(g.h * g.w)), ir.IntType(8))
-               for c in (first, b.select(has_second, second, first))]
-    channel = _at(b, xq, b.mul(c2, i64(g.channel_stride)))
+def _emit_pair_planes(b: ir.IRBuilder, g: Geometry, channel, sources: list) -> None:
+    """A channel pair's stride-phase planes of xq from its two channels' input planes (None: a
+    zero channel)."""
+    sh, sw = g.strides
     for ph in range(sh):
-        ilo, ihi = _phase_span(ph, sh, top, g.h, g.hq)
         for pw in range(sw):
-            jlo, jhi = _phase_span(pw, sw, left, g.w, g.wq)
             plane = _at(b, channel, i64((ph * sw + pw) * g.hq * g.wq))
-            _emit_zero(b, plane, 0, ilo * g.wq)
-            with for_range(b, ilo, ihi, name="i") as i:
-                row = _at(b, plane, b.mul(i, i64(g.wq)))
-                ih = b.sub(b.add(b.mul(i, i64(sh)), i64(ph)), i64(top))
-                _emit_zero(b, row, 0, jlo)
-                with for_range(b, jlo, jhi, name="j") as j:
-                    at = b.add(b.add(b.mul(ih, i64(g.w)), i64(pw - left)), b.mul(j, i64(sw)))
-                    low, high = (_half(b, source, at) for source in sources)
-                    high = b.select(has_second, high, ir.Constant(I32, 0))
-                    b.store(b.or_(low, b.shl(high, ir.Constant(I32, 16))), _at(b, row, j))
-                _emit_zero(b, row, jhi, g.wq)
-            _emit_zero(b, plane, ihi * g.wq, g.hq * g.wq)
+            _emit_plane(b, g, plane, ph, [(source, pw - g.pads[1]) for source in sources])
 
 
-def _emit_tail_plane(b: ir.IRBuilder, g: Geometry, last, plane, partner: int) -> None:
-    """plane[i][j] = (X[i][j], X[i][j + partner]) as int16 halves, X the last channel zero-padded
-    (stride 1: one phase)."""
-    _emit_zero(b, plane, 0, g.channel_stride)
-    top, left = g.pads[0], g.pads[1]
-    for half, dj in enumerate((0, partner)):
-        ilo, ihi = _phase_span(0, 1, top, g.h, g.hq)
-        jlo, jhi = _phase_span(dj, 1, left, g.w, g.wq)
-        with for_range(b, ilo, ihi, name="i") as i:
-            ih = b.sub(i, i64(top))
-            with for_range(b, jlo, jhi, name="j") as j:
-                value = b.load(_at(b, last, b.add(b.mul(ih, i64(g.w)), b.add(j, i64(dj - left))), ir.IntType(8)),
-                               typ=ir.IntType(8))
-                at = b.add(b.mul(b.add(b.mul(i, i64(g.wq)), j), i64(2)), i64(half))
-                b.store(b.sext(value, I16), _at(b, plane, at, I16))
+def _emit_plane(b: ir.IRBuilder, g: Geometry, plane, ph: int, halves: list) -> None:
+    """One hq x wq plane of pairs, row i from input row i * sh + ph - top of each half's source
+    (zero outside the input), its columns by `_emit_pair_row`."""
+    sh, top = g.strides[0], g.pads[0]
+    ilo, ihi = _phase_span(ph - top, sh, g.h)
+    _emit_zero(b, plane, 0, ilo * g.wq)
+    with for_range(b, ilo, ihi, name="i") as i:
+        at = b.mul(b.add(b.mul(i, i64(sh)), i64(ph - top)), i64(g.w))
+        rows = [(None if source is None else _at(b, source, at, ir.IntType(8)), offset) for source, offset in halves]
+        _emit_pair_row(b, g, _at(b, plane, b.mul(i, i64(g.wq))), rows)
+    _emit_zero(b, plane, ihi * g.wq, g.hq * g.wq)
 
 
-def _phase_span(phase: int, stride: int, pad: int, size: int, extent: int) -> tuple[int, int]:
-    """[lo, hi) of the phase-plane indices q < extent whose input index q * stride + phase - pad
-    lies in [0, size) (lo == hi when none does)."""
-    lo = min(extent, max(0, -(-(pad - phase) // stride)))
-    hi = min(extent, max(lo, (size - 1 + pad - phase) // stride + 1))
+def _emit_pair_row(b: ir.IRBuilder, g: Geometry, row, halves: list) -> None:
+    """row[j] = (X0[j * sw + o0], X1[j * sw + o1]) as int16 halves for j < wq, from halves
+    [(X0, o0), (X1, o1)]: X an input row (int8, w long, zero outside it; None: all zero).
+
+    The row splits in Python wherever a half's span (`_phase_span`) starts or ends, so no
+    element tests a bound and only the columns outside both spans are stored zero."""
+    sw = g.strides[1]
+    spans = [(0, 0) if source is None else _phase_span(offset, sw, g.w) for source, offset in halves]
+    cuts = sorted({0, g.wq, *(q for span in spans for q in span)})
+    for lo, hi in zip(cuts, cuts[1:]):
+        inside = [start <= lo and hi <= stop for start, stop in spans]
+        if not any(inside):
+            _emit_zero(b, row, lo, hi)
+            continue
+        with for_range(b, lo, hi, name="j") as j:
+            low, high = (_half(b, source, b.add(b.mul(j, i64(sw)), i64(offset))) if keep else ir.Constant(I32, 0)
+                         for (source, offset), keep in zip(halves, inside))
+            b.store(b.or_(low, b.shl(high, ir.Constant(I32, 16))), _at(b, row, j))
+
+
+def _phase_span(offset: int, stride: int, size: int) -> tuple[int, int]:
+    """[lo, hi) of the indices q >= 0 whose input index q * stride + offset lies in [0, size)
+    (lo == hi when none does). For a phase plane, offset = phase - pad; hi never passes the
+    plane's ceil((size + pads) / stride) indices, so no clamp is needed."""
+    lo = max(0, -(offset // stride))
+    hi = max(lo, (size - 1 - offset) // stride + 1)
     return lo, hi
 
 
@@ -278,9 +282,8 @@ def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq
         with for_range(b, 0, g.kh, name="kr") as r:
             xr = _at(b, xt, _row_offset(b, g, r))
             wr = _at(b, wt, b.mul(r, i64(len(items) * g.mr)))
-            for item, (plane, s) in enumerate(items):
-                _accumulate(b, g, acc, _at(b, xr, i64(plane * g.channel_stride + s * g.dilations[1])),
-                            _at(b, wr, i64(item * g.mr)))
+            for item, s in enumerate(items):
+                _accumulate(b, g, acc, _at(b, xr, i64(s * g.dilations[1])), _at(b, wr, i64(item * g.mr)))
     o0 = b.mul(block, i64(g.mr))
     ncols = b.sub(i64(g.ow), ow0)
     for i in range(rows):
