@@ -388,10 +388,19 @@ def _bound_after(step: tuple, bound: int | None) -> int | None:
     match step:
         case ("shift", s) if bound is not None:
             return (bound >> s) + 1
+        case ("clip", lo, hi) if bound is not None:
+            return max(abs(_clamp(-bound, lo, hi)), abs(_clamp(bound, lo, hi)))
         case ("clip", lo, hi) if lo is not None and hi is not None:
-            return max(abs(lo), abs(hi)) if bound is None else min(bound, max(abs(lo), abs(hi)))
+            return max(abs(lo), abs(hi))
         case _:
             return bound
+
+
+def _clamp(v: int, lo: int | None, hi: int | None) -> int:
+    """v clipped to [lo, hi] (None: no limit on that side); monotone, so the interval
+    [-bound, bound] clips to [_clamp(-bound), _clamp(bound)]."""
+    v = v if lo is None else max(v, lo)
+    return v if hi is None else min(v, hi)
 
 
 def _store(b: ir.IRBuilder, value, at, element: ir.Type, valid, lanes: int) -> None:

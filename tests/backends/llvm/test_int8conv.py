@@ -105,9 +105,9 @@ def test_an_odd_last_channel_pairs_its_own_taps(c, kernel, dilations, pads, thre
 @pytest.mark.parametrize("steps", [(("shift", 8), ("cast", "int32")), (("relu",), ("shift", 8), ("cast", "int32"))])
 def test_a_rounding_shift_near_the_int32_limit_is_exact(steps):
     """The rounding shift adds its half before shifting only where the sum cannot wrap: here
-    acc + bias is within 2^7 of 2^31 - 1, so it must keep (v >> 8) + bit 7 of v."""
+    acc + bias (acc = x in -8..7) straddles 2^31 - 1 - 2^7, so it must keep (v >> 8) + bit 7 of v."""
     x = tb.var("x", (1, 1, 2, 8), "int8")
-    weights = tb.param("w", np.full((2, 1, 1, 1), 100, np.int8))
+    weights = tb.param("w", np.full((2, 1, 1, 1), 1, np.int8))
     bias = tb.param("b", np.array([2**31 - 1 - 127, -(2**31) + 127], np.int32))
     term = tb.fused_conv2d(x, weights, bias, epilogue=steps)
     program = ft.Program({"y": term})
@@ -166,3 +166,39 @@ def test_the_pair_multiply_add_selects_the_isa_dot_product(features, lanes, inst
     parsed = llvm.parse_assembly(str(module))
     optimize(parsed, machine)
     assert instruction in machine.machine().emit_assembly(parsed)
+
+
+def check_epilogue_exact(term, inputs: dict, target=None) -> None:
+    program = ft.Program({"y": term})
+    mod = build(program, threads=1, target=target)
+    assert mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
+    np.testing.assert_array_equal(mod.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])
+
+
+@pytest.mark.parametrize("steps", [
+    (("clip", 2**31 - 1, 2**31 - 1), ("shift", 1), ("cast", "int32")),
+    (("clip", 2**31 - 100, None), ("shift", 8), ("cast", "int32")),
+    (("relu",), ("clip", 2**31 - 100, 2**31 - 1), ("shift", 8), ("cast", "int32"))])
+def test_a_clip_that_raises_the_value_keeps_the_rounding_shift_exact(steps):
+    """A clip whose low limit is above the accumulator's bound raises every value to it: the
+    bound after it is that limit's, and the shift's half would wrap there."""
+    x = tb.var("x", (1, 2, 3, 8), "int8")
+    rng = np.random.default_rng(7)
+    weights = tb.param("w", rng.integers(-128, 128, (3, 2, 3, 3)).astype(np.int8))
+    bias = tb.param("b", rng.integers(-1000, 1000, (3,)).astype(np.int32))
+    term = tb.fused_conv2d(x, weights, bias, epilogue=steps, pads=(1, 1, 1, 1))
+    check_epilogue_exact(term, {"x": rng.integers(-128, 128, x.shape).astype(np.int8)})
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_the_accumulator_bound_counts_every_tap(relu):
+    """x = w = -128 over 3 channels of a 3x3 kernel: acc = 27 x 2^14 and v = acc + bias =
+    2^31 - 11, which the bound reaches only with all C x KH x KW taps counted; v + 2^7 wraps, so
+    the shift must not fold. On both ISAs' kernels."""
+    x = tb.var("x", (1, 3, 3, 10), "int8")
+    weights = tb.param("w", np.full((2, 3, 3, 3), -128, np.int8))
+    bias = tb.param("b", np.full((2,), 2**31 - 11 - 27 * (1 << 14), np.int32))
+    steps = (("relu",),) * relu + (("shift", 8), ("cast", "int32"))
+    term = tb.fused_conv2d(x, weights, bias, epilogue=steps)
+    for target in targets().values():
+        check_epilogue_exact(term, {"x": np.full(x.shape, -128, np.int8)}, target)
