@@ -125,6 +125,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     bias = ptr(args[2].buf) if t.op == Op.FUSED_CONV2D else None
     steps = t.attr("epilogue") if t.op == Op.FUSED_CONV2D else ()
     blocks, columns = -(-g.o // g.mr), -(-g.ow // g.nr)
+    bound = accumulator_bound(t, g)
     with k.repeat(g.n) as n:
         _emit_pack(k, g, _at(b, x, b.mul(n, i64(g.c * g.h * g.w)), ir.IntType(8)), xq)
         k.sync()
@@ -135,7 +136,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
             pixel = b.urem(tile, i64(g.oh * columns))
             tail = g.o % g.mr
             emit = lambda rows: _emit_tile(k, g, rows, block, pixel, columns, xq, w, bias, steps, image, element,  # noqa: E731
-                                           accumulator_bound(t, g))
+                                           bound)
             if not tail:
                 emit(g.mr)
             else:
@@ -338,7 +339,9 @@ def int_epilogue(b: ir.IRBuilder, lanes: int, steps: tuple, value, bound: int | 
 
     A rounding shift by s is (v >> s) + bit s-1 of v, which is (v + 2^(s-1)) >> s wherever that
     sum does not wrap: with `bound` (|v| <= bound, followed through the steps) small enough it is
-    emitted so, and a relu just before it as max(v + 2^(s-1), 2^(s-1)) (3 operations, not 6)."""
+    emitted so, and a relu just before it as max(v + 2^(s-1), 2^(s-1)): relu + shift is then 3
+    machine instructions (vpaddd, vpmaxsd, a shift) instead of 5 (vpmaxsd, vpsrld, vpsrld, vpand,
+    vpaddd)."""
     vec = ir.VectorType(I32, lanes)
 
     def splat_int(n: int):
@@ -347,17 +350,19 @@ def int_epilogue(b: ir.IRBuilder, lanes: int, steps: tuple, value, bound: int | 
     def smax(v, n: int):
         return b.select(b.icmp_signed(">", v, splat_int(n)), v, splat_int(n))
 
+    added = 0  # the half the previous step (a relu) added for the rounding shift after it
     for i, step in enumerate(steps):
-        fold = _folds(step, bound)
+        before, added = added, 0
         match step:
             case ("relu",) if i + 1 < len(steps) and _folds(steps[i + 1], bound):
-                half = 1 << (steps[i + 1][1] - 1)
-                value = smax(b.add(value, splat_int(half)), half)
+                added = 1 << (steps[i + 1][1] - 1)
+                value = smax(b.add(value, splat_int(added)), added)
             case ("relu",):
                 value = smax(value, 0)
-            case ("shift", s) if fold and i > 0 and steps[i - 1] == ("relu",):
+            case ("shift", s) if before:
+                assert before == 1 << (s - 1)
                 value = b.ashr(value, splat_int(s))
-            case ("shift", s) if fold:
+            case ("shift", s) if _folds(step, bound):
                 value = b.ashr(b.add(value, splat_int(1 << (s - 1))), splat_int(s))
             case ("shift", 0):
                 pass
