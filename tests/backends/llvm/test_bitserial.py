@@ -278,16 +278,23 @@ def test_bitserial_dense_compiled_equals_the_interpreter(rng, target, encoding, 
     assert_compiled_equal(T.Program({"y": dense}), {"x": x}, TARGETS[target])
 
 
-@pytest.mark.parametrize("shape, axis, word", [((5, 70, 3), 0, "int32"), ((5, 70, 3), 1, "int32"),
-                                               ((5, 70, 3), 2, "int32"), ((2, 70, 3, 16), 1, "int32"),
-                                               ((1, 70, 2, 12), 1, "int32"), ((2, 130, 3, 16), 1, "int64")])
-def test_bitpack_and_bitunpack_compiled(rng, shape, axis, word):
-    """The last three shapes pack 8, 4 and 8 adjacent positions of their contiguous last axis at
-    once (a 64-bit word from two 32-bit halves in the last, its third word partly past the axis)."""
-    x = rng.integers(-128, 128, shape).astype(np.int8)
-    packed = T.bitpack(T.var("x", x.shape, "int8"), 3, axis, word)
+@pytest.mark.parametrize("shape, axis, word, source, bits", [
+    ((5, 70, 3), 0, "int32", "int8", 3), ((5, 70, 3), 1, "int32", "int8", 3), ((5, 70, 3), 2, "int32", "int8", 3),
+    ((2, 70, 3, 16), 1, "int32", "int8", 3), ((1, 70, 2, 12), 1, "int32", "int8", 3),
+    ((2, 130, 3, 16), 1, "int64", "int8", 3), ((2, 130, 3, 16), 1, "int64", "int8", 1),
+    ((2, 130, 3, 16), 1, "int64", "int8", 2), ((1, 70, 2, 8), 1, "uint8", "int8", 1),
+    ((1, 130, 2, 16), 1, "int64", "int64", 1)])
+def test_bitpack_and_bitunpack_compiled(rng, shape, axis, word, source, bits):
+    """The shapes from (2, 70, 3, 16) on pack 8 or 4 adjacent positions of their contiguous last
+    axis at once (a 64-bit word from two 32-bit halves, its third word partly past the axis; an
+    8-bit word truncated from its i32 lane; an int64 source truncated to its i32 lane, on both
+    ISAs' kernels)."""
+    x = rng.integers(-(1 << 40), 1 << 40, shape) if source == "int64" else rng.integers(-128, 128, shape)
+    x = x.astype(source)
+    packed = T.bitpack(T.var("x", x.shape, source), bits, axis, word)
     program = T.Program({"packed": packed, "back": T.bitunpack(packed, x.shape[axis], axis, "bipolar")})
-    assert_compiled_equal(program, {"x": x}, host())
+    for target in TARGETS.values() if source == "int64" else [host()]:
+        assert_compiled_equal(program, {"x": x}, target)
 
 
 def _assembly(program: T.Program, target: Machine) -> str:
