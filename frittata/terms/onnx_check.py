@@ -3,8 +3,9 @@
 `check_onnx(model)` reads the model and reports its default-domain opset, every operator type
 with its node count and what import does with its nodes (converted to terms, folded to
 constants at import time, or unsupported, naming the nodes), and the problems that would stop
-the import before any node: an opset outside the range import reads, a graph input of a dtype
-frittata has no term type for. Nothing is converted or compiled.
+the import before any node: an opset outside the range import reads, a graph input whose type
+import refuses (not a tensor, or of a dtype frittata has no term type for). Nothing is converted
+or compiled.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import onnx
-from onnx import helper
 
 from frittata.errors import FrontendError
-from frittata.terms.dtypes import DTYPES
 from frittata.terms.onnx_import import (
-    DEFAULT_DOMAINS, OPSETS, check_early_opset, default_opset, load_model, node_label, node_status)
+    DEFAULT_DOMAINS, OPSETS, check_early_opset, default_opset, input_dtype_problem, load_model, node_label,
+    node_status)
 
 
 @dataclass(frozen=True)
@@ -75,19 +75,8 @@ def check_onnx(model: str | os.PathLike | bytes | onnx.ModelProto) -> OnnxCovera
 
 
 def _input_dtype_problems(graph: onnx.GraphProto) -> list[str]:
-    """A problem per graph input (not an initializer) of a dtype frittata has no type for, an
-    undefined one included (import refuses it)."""
+    """A problem per graph input (not an initializer) whose type import refuses: no tensor type
+    (a sequence, no type at all), an undefined element type, or a dtype frittata has no type for."""
     initializers = {i.name for i in graph.initializer}
-    problems = []
-    for value in graph.input:
-        code = value.type.tensor_type.elem_type
-        if value.name in initializers or not value.type.HasField("tensor_type"):
-            continue
-        try:
-            dtype: str | None = helper.tensor_dtype_to_np_dtype(code).name
-        except (KeyError, TypeError):
-            dtype = None
-        if dtype not in DTYPES:
-            problems.append(f"input {value.name!r}: expected a dtype in {list(DTYPES)}, got "
-                            f"{onnx.TensorProto.DataType.Name(code).lower()}")
-    return problems
+    problems = (input_dtype_problem(value) for value in graph.input if value.name not in initializers)
+    return [p for p in problems if p is not None]

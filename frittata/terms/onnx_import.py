@@ -240,11 +240,46 @@ def _one_node_model(node: onnx.NodeProto, feeds: Mapping[str, np.ndarray], opset
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
+def input_dtype(info: onnx.ValueInfoProto) -> str | None:
+    """numpy's name for a graph input's tensor element type ("float32", "bfloat16", "object" for
+    strings); None when the input has no tensor type (a sequence, a map, no type at all) or its
+    element type is undefined."""
+    code = info.type.tensor_type.elem_type
+    if info.type.WhichOneof("value") != "tensor_type" or not code:
+        return None
+    try:
+        return helper.tensor_dtype_to_np_dtype(code).name
+    except KeyError:
+        return None
+
+
+def input_dtype_problem(info: onnx.ValueInfoProto) -> str | None:
+    """Why import refuses a graph input's type (expected a tensor of a frittata dtype, got what
+    it has, naming the input), or None when import takes it."""
+    if input_dtype(info) in DTYPES:
+        return None
+    kind = info.type.WhichOneof("value")
+    code = info.type.tensor_type.elem_type
+    if kind is None:
+        got = "no type"
+    elif kind != "tensor_type":
+        got = "a " + kind.removesuffix("_type").replace("_", " ")
+    elif not code:
+        got = "a tensor of undefined element type"
+    elif code in onnx.TensorProto.DataType.values():
+        got = "a tensor of " + onnx.TensorProto.DataType.Name(code).lower()
+    else:
+        got = f"a tensor of element type {code}"
+    return f"graph input {info.name!r}: expected a tensor of a dtype in {DTYPES}, got {got}"
+
+
 def _input_var(info: onnx.ValueInfoProto, fixed: Sequence[int] | None) -> Term:
+    problem = input_dtype_problem(info)
+    if problem is not None:
+        raise FrontendError(problem)
+    dtype = input_dtype(info)
+    assert dtype is not None, "no problem means a dtype in DTYPES"
     ttype = info.type.tensor_type
-    dtype = helper.tensor_dtype_to_np_dtype(ttype.elem_type).name if ttype.elem_type else "?"
-    if dtype not in DTYPES:
-        raise FrontendError(f"graph input {info.name!r}: expected a dtype in {DTYPES}, got {dtype}")
     dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in ttype.shape.dim]
     if fixed is not None:
         fixed = tuple(int(d) for d in fixed)

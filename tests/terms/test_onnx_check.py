@@ -44,19 +44,27 @@ def test_unsupported_operators_name_their_nodes_and_input_dtypes_are_checked():
     coverage = check_onnx(_model([RELU, SHAPE, RESHAPE, custom, unknown], [X, b], ["z", "w"], 13, "com.example"))
     assert not coverage.supported
     assert coverage.unsupported == {"com.example.Foo": ["custom_op"], "NoSuchOp": ["<unnamed, output 'w'>"]}
-    assert coverage.problems == [f"input 'b': expected a dtype in {list(DTYPES)}, got bfloat16"]
+    assert coverage.problems == [f"graph input 'b': expected a tensor of a dtype in {DTYPES}, got a tensor of bfloat16"]
     text = str(coverage)
     assert "unsupported com.example.Foo x1: custom_op" in text and "does not import" in text
 
 
-def test_an_input_of_undefined_dtype_is_a_problem_as_import_refuses_it():
-    """The check agrees with import: a model whose input has no element type is not supported."""
-    model = _model([RELU], [helper.make_tensor_value_info("x", TensorProto.UNDEFINED, [2, 3])], ["r"])
+@pytest.mark.parametrize("value, got", [
+    (helper.make_tensor_value_info("s", TensorProto.UNDEFINED, [2, 3]), "a tensor of undefined element type"),
+    (helper.make_tensor_value_info("s", TensorProto.STRING, [2]), "a tensor of string"),
+    (helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, [2, 3]), "a sequence"),
+    (onnx.ValueInfoProto(name="s"), "no type"),
+])
+def test_an_input_import_refuses_is_a_problem_in_the_words_of_the_refusal(value, got):
+    """The check agrees with import on every graph input, used or not: one that is not a tensor
+    of a frittata dtype makes the model unsupported, and import refuses it with the same message."""
+    model = _model([RELU], [X, value], ["r"])
+    message = f"graph input 's': expected a tensor of a dtype in {DTYPES}, got {got}"
     coverage = check_onnx(model)
-    assert not coverage.supported
-    assert coverage.problems == [f"input 'x': expected a dtype in {list(DTYPES)}, got undefined"]
-    with pytest.raises(ft.FrittataError, match="graph input 'x': expected a dtype in"):
+    assert not coverage.supported and coverage.problems == [message]
+    with pytest.raises(ft.FrontendError) as refusal:
         ft.from_onnx(model)
+    assert str(refusal.value) == message
 
 
 def test_an_opset_import_cannot_read_is_a_problem():
