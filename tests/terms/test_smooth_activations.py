@@ -10,8 +10,13 @@ from frittata.terms import builders as tb
 from frittata.terms import smooth_activations as sa
 
 
+SELU_ALPHA, SELU_GAMMA = 1.6732632423543772, 1.0507009873554805
+"""ONNX Selu's default alpha and gamma (Klambauer et al. 2017), written out rather than read from
+the module under test (which holds them rounded to float32, as ONNX attributes are)."""
+
+
 def _selu(v: float) -> float:
-    return sa.SELU_GAMMA * (v if v > 0 else sa.SELU_ALPHA * math.expm1(v))
+    return SELU_GAMMA * (v if v > 0 else SELU_ALPHA * math.expm1(v))
 
 
 FORMULAS = {
