@@ -26,14 +26,16 @@ def test_gather_of_run_time_indices_matches_onnxruntime(rng):
 
 
 def _scatter_model(indices, axis=0):
-    x, u = np.zeros((4, 5), np.float32), np.ones(indices.shape, np.float32)
+    x = np.zeros((4, 5), np.float32)
+    u = np.arange(1, 1 + indices.size, dtype=np.float32).reshape(indices.shape)
     node = helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=axis, name="scatter")
     return one_node_model(node, {"x": x, "u": u}, initializers={"i": indices}), {"x": x, "u": u}
 
 
 def test_scatter_elements_of_constant_indices_is_a_static_gather_matching_onnxruntime():
     """Indices known at import keep the static form (the written positions traced at import),
-    duplicates resolved as onnxruntime does."""
+    duplicates resolved as onnxruntime does: the last update written wins (rows 1 and 3 are each
+    written twice in a column, by distinct updates)."""
     model, inputs = _scatter_model(np.array([[1, 0, 3, 3, 2], [1, 2, 0, -1, 3]], np.int64), axis=0)
     assert_matches_ort(model, inputs, exact=True)
     assert "scatter_elements" not in {t.op.value for t in ft.from_onnx(model).terms()}
