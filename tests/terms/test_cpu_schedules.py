@@ -1,5 +1,7 @@
 """Which contractions the LLVM backend's blocked path takes, and with which default schedule and work split."""
 
+import itertools
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -59,11 +61,13 @@ def test_the_depthwise_schedule_covers_a_row_with_up_to_four_vectors_or_stacks_r
 
     assert schedule(14, 14, 8) == {"kernel": "depthwise", "vec": 8, "oh_block": 1, "oh_tail": 0,
                                    "ow_block": 16, "ow_tail": 14, "parallel": "channel"}
-    assert (schedule(56, 56, 8)["ow_block"], schedule(56, 56, 8)["oh_block"]) == (8 * DEPTHWISE_VECTORS, 1)
-    assert (schedule(7, 7, 8)["ow_block"], schedule(7, 7, 8)["oh_block"], schedule(7, 7, 8)["oh_tail"]) == (8, 4, 3)
+    wide, narrow = schedule(56, 56, 8), schedule(7, 7, 8)
+    assert (wide["ow_block"], wide["oh_block"]) == (8 * DEPTHWISE_VECTORS, 1)
+    assert (narrow["ow_block"], narrow["oh_block"], narrow["oh_tail"]) == (8, 4, 3)
     assert (schedule(3, 5, 16)["oh_block"], schedule(3, 5, 16)["oh_tail"]) == (3, 0)
-    x, w, b = tb.var("x", (1, 6, 9, 9)), tb.param("w", np.zeros((6, 1, 3, 3), np.float32)), tb.var("b", (6,))
-    for lanes in (4, 8, 16):
-        s = depthwise_schedule(f32(1, 6, 9, 9), lanes)
-        pairs = tuple((k, s[k]) for k in ("vec", "oh_block", "oh_tail", "ow_block", "ow_tail", "parallel"))
-        assert tb.tiled_conv2d(x, w, b, pads=(1, 1, 1, 1), groups=6, schedule=pairs).shape == (1, 6, 9, 9)
+    w, b = tb.param("w", np.zeros((6, 1, 3, 3), np.float32)), tb.var("b", (6,))
+    keys = ("vec", "oh_block", "oh_tail", "ow_block", "ow_tail", "parallel")
+    for (oh, ow), lanes in itertools.product([(14, 14), (56, 56), (7, 7), (3, 5)], (4, 8, 16)):
+        pairs = tuple((k, schedule(oh, ow, lanes)[k]) for k in keys)
+        conv = tb.tiled_conv2d(tb.var("x", (1, 6, oh, ow)), w, b, pads=(1, 1, 1, 1), groups=6, schedule=pairs)
+        assert conv.shape == (1, 6, oh, ow)
