@@ -35,8 +35,10 @@ def test_pooling_takes_the_max_and_the_mean_of_each_window():
     v = tb.var("x", x.shape)
     out = ft.evaluate(ft.Program({"max": tb.max_pool2d(v, (kh, kw), strides=(sh, sw), pads=pads),
                                   "avg": tb.avg_pool2d(v, (kh, kw), strides=(sh, sw), pads=pads)}), {"x": x})
+    # rows (5 + 1 + 1 - 3) // 2 + 1 = 3, columns (6 + 1 + 0 - 2) // 2 + 1 = 3
+    assert out["max"].shape == out["avg"].shape == (1, 2, 3, 3)
     p, inside = _padded(x, pads, -np.inf), _padded(np.ones_like(x), pads, 0.0)
-    for i, j in np.ndindex(out["max"].shape[2:]):
+    for i, j in np.ndindex(3, 3):
         window = np.s_[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
         np.testing.assert_allclose(out["max"][:, :, i, j], p[window].max(axis=(2, 3)))
         mean = np.where(inside[window] > 0, p[window], 0).sum(axis=(2, 3)) / inside[window].sum(axis=(2, 3))
