@@ -115,7 +115,8 @@ def _infer_gather_nd(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> 
         raise fail(op, f"batch_dims in [0, {min(data.rank, indices.rank)})", batch)
     depth = indices.shape[-1]
     if data.shape[:batch] != indices.shape[:batch] or not 1 <= depth <= data.rank - batch:
-        raise fail(op, f"indices [{data.shape[:batch]}..., k] with 1 <= k <= {data.rank - batch}", indices)
+        rows = ", ".join([*map(str, data.shape[:batch]), "...", "k"])
+        raise fail(op, f"indices [{rows}] with 1 <= k <= {data.rank - batch}", indices)
     return TensorType(indices.shape[:-1] + data.shape[batch + depth:], data.dtype)
 
 

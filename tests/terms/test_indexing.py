@@ -147,13 +147,16 @@ def test_export_round_trip(rng):
         np.testing.assert_array_equal(ort_value, value)
 
 
-@pytest.mark.parametrize("batch_dims, depth, ok", [(1, 2, True), (1, 3, False), (0, 3, True), (0, 4, False)])
-def test_gather_nd_index_depth_reaches_the_axes_after_the_batch_only(batch_dims, depth, ok):
-    """Each index row addresses at most the data's axes after the batch: k <= rank - batch_dims."""
+@pytest.mark.parametrize("batch_dims, depth, out_shape", [
+    (1, 2, (2, 5)), (1, 3, None), (0, 3, (2, 5)), (0, 1, (2, 5, 3, 4)), (0, 4, None)])
+def test_gather_nd_index_depth_reaches_the_axes_after_the_batch_only(batch_dims, depth, out_shape):
+    """Each index row addresses at most the data's axes after the batch: k <= rank - batch_dims;
+    the data's axes after the ones it addresses trail the output (refused: out_shape None)."""
     data, indices = T.var("d", (2, 3, 4)), T.var("i", (2, 5, depth), "int64")
-    if ok:
-        assert T.gather_nd(data, indices, batch_dims=batch_dims).shape == (2, 5) + (2, 3, 4)[batch_dims + depth:]
+    if out_shape is not None:
+        assert T.gather_nd(data, indices, batch_dims=batch_dims).shape == out_shape
         return
-    message = f"gather_nd: expected indices [{(2, 3, 4)[:batch_dims]}..., k] with 1 <= k <= {3 - batch_dims}, got"
+    batch = "2, " * batch_dims  # the data's batch axes, then any number of index axes
+    message = f"gather_nd: expected indices [{batch}..., k] with 1 <= k <= {3 - batch_dims}, got"
     with pytest.raises(ft.FrittataTypeError, match=re.escape(message)):
         T.gather_nd(data, indices, batch_dims=batch_dims)
