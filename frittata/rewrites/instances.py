@@ -167,10 +167,11 @@ class Instance:
                  unit: bool = False) -> None:
         self.rule, self.rng = rule, rng
         dims = _WIDE_DIMS if wants_wide_dims(rule) else _DIMS
+        self.palette: tuple[int, ...]
         if unit:
-            self.palette: tuple = (1, int(rng.choice([d for d in dims if d > 1])))
+            self.palette = (1, int(rng.choice([d for d in dims if d > 1])))
         else:
-            self.palette = tuple(rng.choice(dims, size=int(rng.integers(2, 4)), replace=False))
+            self.palette = tuple(int(d) for d in rng.choice(dims, size=int(rng.integers(2, 4)), replace=False))
         self.params = {a.name for g in rule.guards if g.fn == "param-only" for a in g.args if isinstance(a, Var)}
         self.params |= {n for n in sorted(_leaf_names(rule.lhs)) if rng.random() < _PARAM_RATE}
         self.weights_params = bool(rng.random() < 0.5)  # a contraction's weights and bias, as in a model

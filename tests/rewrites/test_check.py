@@ -10,7 +10,8 @@ import pytest
 import frittata as ft
 from frittata.errors import RewriteError
 from frittata.rewrites.check import SIZE_SENSITIVE, check_rule, check_rules, rules_check_main
-from frittata.rewrites.instances import dtype_variants, edge_array, size_sensitive
+from frittata.rewrites.instances import (dims_arithmetic, dtype_variants, edge_array, reads_dims, size_sensitive,
+                                        wants_wide_dims)
 from frittata.terms.dtypes import TensorType
 from frittata.rewrites.library import library_rules, load_file
 from frittata.rewrites.rule_format import parse_rules
@@ -233,8 +234,6 @@ def test_a_rule_whose_guards_read_dimensions_is_also_checked_where_they_are_1_or
 def test_the_checker_sees_a_guards_dimensions_inside_a_shape_too(guard, reads, computes):
     """A guard reading a dimension gets the unit instances; one computing with a dimension (in
     a `[...]` shape as well as at its top) is size-sensitive and draws from the wide palette."""
-    from frittata.rewrites.instances import dims_arithmetic, reads_dims, size_sensitive, wants_wide_dims
-
     (rule,) = parse_rules(f"(rule r (add (dense ?x ?w) ?b) => (add (dense ?x ?w) ?b) :if {guard})", family="f")
     assert reads_dims(rule) == reads
     assert dims_arithmetic(rule.guards[0]) == size_sensitive(rule) == wants_wide_dims(rule) == computes
