@@ -47,7 +47,7 @@ def rng(request) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
 
-ZOO_LIMITS_SECONDS = 120.0
+SATURATION_PHASE_SECONDS = 120.0
 """Each saturation phase's wall-clock bound in the zoo saturations tests share, and in the other
 tests that check what a saturation yields (which ops a compile ends with), not its speed: a phase
 stopped by the clock yields a smaller e-graph, and on CI's two busy cores (two test workers) the
@@ -59,16 +59,16 @@ bound) bounds its iterations instead."""
 @pytest.fixture(scope="session")
 def zoo_saturated():
     """`saturate(zoo.get(name))` (the library and default schedule; the default limits but
-    `ZOO_LIMITS_SECONDS`) once per zoo model per session, as a function of the name: four test
-    files read the same saturations (0.3-2 s of CPU each); a test only reads what it returns.
+    `SATURATION_PHASE_SECONDS`) once per zoo model per session, as a function of the name: four
+    test files read the same saturations (0.3-2 s of CPU each); a test only reads what it returns.
     A phase that still stops on the clock fails the test that asked, by its name and report."""
     from frittata.rewrites import Limits, saturate
     from frittata.terms import zoo
 
     def saturated(name: str):
-        data, report = saturate(zoo.get(name), limits=Limits(seconds=ZOO_LIMITS_SECONDS))
+        data, report = saturate(zoo.get(name), limits=Limits(seconds=SATURATION_PHASE_SECONDS))
         stopped = [p.name for p in report.phases if p.stop_reason == "time-limit"]
-        assert not stopped, f"{name}: phases {stopped} stopped on the {ZOO_LIMITS_SECONDS} s limit:\n{report}"
+        assert not stopped, f"{name}: phases {stopped} stopped on the {SATURATION_PHASE_SECONDS} s limit:\n{report}"
         return data, report
 
     return functools.cache(saturated)

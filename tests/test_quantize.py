@@ -19,7 +19,7 @@ from frittata.terms import builders as tb
 from frittata.terms import zoo
 from frittata.terms.ops import Op
 from frittata.terms.term import Term, postorder
-from tests.conftest import ZOO_LIMITS_SECONDS
+from tests.conftest import SATURATION_PHASE_SECONDS
 
 
 
@@ -157,7 +157,7 @@ def test_depthwise_convs_are_quantized_and_the_whole_block_is_bit_exact_on_vta()
     assert [c.attr("groups") for c in convs].count(64) == 1
     assert all(c.args[0].dtype == c.args[1].dtype == "int8" for c in convs)
     assert not [t for t in quantized.terms() if t.op == Op.CLIP and t.dtype == "float32" and t.attr("lo") == 0]
-    module = ft.compile(quantized, target="vta", limits=Limits(seconds=ZOO_LIMITS_SECONDS))
+    module = ft.compile(quantized, target="vta", limits=Limits(seconds=SATURATION_PHASE_SECONDS))
     assert all(p["stop"] == "saturated" for p in module.report["stages"]["saturate"]["phases"])
     assert module.report["backend"]["split"]["vta"].count("vta_conv2d") == 2
     for x in _inputs(rng, (1, 16, 14, 14), 3):

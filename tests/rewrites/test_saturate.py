@@ -6,7 +6,7 @@ import pytest
 from frittata.rewrites import Limits, Phase, fold_params, original_choice, saturate, smallest_choice
 from frittata.terms import Program, add, const, conv2d, evaluate, neg, param, relu, transpose, var, zoo
 from frittata.terms.ops import Op
-from tests.conftest import ZOO_LIMITS_SECONDS
+from tests.conftest import SATURATION_PHASE_SECONDS
 
 
 def _prefer(data, ops):
@@ -105,7 +105,7 @@ def test_leaving_out_rules_that_cannot_fire_changes_no_e_graph(name, monkeypatch
     program = zoo.get(name)
     data, report = zoo_saturated(name)
     monkeypatch.setattr(schedule, "firable", lambda rules, _: [d for r in rules for d in r.directions()])
-    every, every_report = saturate(program, limits=Limits(seconds=ZOO_LIMITS_SECONDS))
+    every, every_report = saturate(program, limits=Limits(seconds=SATURATION_PHASE_SECONDS))
     assert [(p.nodes, p.fired) for p in report.phases] == [(p.nodes, p.fired) for p in every_report.phases]
     assert len(data.nodes) == len(every.nodes)
 
