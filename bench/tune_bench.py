@@ -20,19 +20,20 @@ log is resumed for N more trials and the best-alone bound printed: the untuned m
 schedulable kernels summed at their untuned schedules' measured times against each task's best
 (what tuning could gain at most if every best ran in place as fast as alone).
 
-The replay (--replay SEEDS, 10 by default) compares the two searches free of the machine's noise
+The replay (--replay SEEDS, 10 by default) compares the three searches (learned, roofline, random)
+free of the machine's noise
 (`frittata.tuning.replay`): a recorded table holds a time for every candidate of seven ResNet-18
 layers (the 3x3 convolutions with bias and ReLU, 64 channels at 56x56 to 512 at 7x7, and three
 1x1 ones; --table, by default the one the tests read, measured by --measure-table at --threads),
 and each search runs SEEDS times per layer with --replay-trials trials against it, the learned
-model starting from the other layers' records (transfer; --no-transfer for none). It prints, per
+model starting from nothing (--transfer: from the other layers' records, costly). It prints, per
 layer and over all, the median and quartiles of the trials each search took to reach random
 search's final best (same layer and seed) and of the share of the layer's best found after 8,
 16, 32 and --replay-trials trials, and plots the medians with the quartiles as bands.
 Prints the host CPU and its vector ISA first.
 
 Run: python bench/tune_bench.py [--trials 200] [--models resnet18 mobilenet_v2] [--curve-trials 48]
-     [--replay SEEDS] [--replay-trials 64] [--table T] [--measure-table] [--no-transfer]
+     [--replay SEEDS] [--replay-trials 64] [--table T] [--measure-table] [--transfer]
      [--out bench/tune_out] [--repeat 45] [--threads 2] [--profile] [--bound-trials N]
 """
 
@@ -48,13 +49,15 @@ import numpy as np
 
 import frittata as ft
 from frittata import terms as T
+from frittata.errors import TuningError
 from frittata.extract.records import Records
 from frittata.terms import zoo
 from frittata.tuning import LocalRunner
 from frittata.tuning.command import tune_progress
 from frittata.tuning.tasks import gflops
+from frittata.tuning.tuner import SEARCHES
 from frittata.tuning.plot import plot_curves
-from frittata.tuning.replay import load_table, reach_of_random_best, recorded_device, replay
+from frittata.tuning.replay import first_to_reach, reach_of_random_best, recorded_device, replay
 
 sys.path.insert(0, str(Path(__file__).parent))
 from llvm_bench import conv, host_description, inputs_of, ort_session  # noqa: E402
@@ -238,8 +241,14 @@ AT_TRIALS = (8, 16, 32)
 
 
 def measure_table(path: Path, threads: int) -> None:
-    """Measure every candidate of `REPLAY_LAYERS` once into `path` (resumed when it exists)."""
-    programs = [conv(c, s) for c, s in REPLAY_LAYERS] + [pointwise(*layer) for layer in REPLAY_POINTWISE]
+    """Measure every candidate of `REPLAY_LAYERS` and `REPLAY_POINTWISE` once into `path` (resumed
+    when it exists, with the threads it was measured with: TuningError for other `threads`)."""
+    if path.exists() and len(table := Records.load(path)):
+        recorded = recorded_device(table).threads
+        if recorded != threads:
+            raise TuningError(f"measure table: expected --threads {recorded} (the threads {path} was measured "
+                              f"with), got {threads}")
+    programs = [conv(c, s) for c, s in REPLAY_LAYERS] + [pointwise_conv(*layer) for layer in REPLAY_POINTWISE]
     with LocalRunner() as runner:
         for program in programs:
             report = ft.tune(program, trials=100_000, records=path, search="random", threads=threads,
@@ -249,7 +258,7 @@ def measure_table(path: Path, threads: int) -> None:
                   flush=True)
 
 
-def pointwise(channels: int, out_channels: int, size: int) -> ft.Program:
+def pointwise_conv(channels: int, out_channels: int, size: int) -> ft.Program:
     """A 1x1 convolution with bias and ReLU, `channels` -> `out_channels` at `size` x `size`."""
     rng = np.random.default_rng(3)
     w = T.param("w", (rng.standard_normal((out_channels, channels, 1, 1)) * 0.05).astype(np.float32))
@@ -259,20 +268,21 @@ def pointwise(channels: int, out_channels: int, size: int) -> ft.Program:
 
 
 def replay_bench(seeds: int, trials: int, out: Path, table_path: Path, transfer: bool) -> None:
-    """Both searches replayed `seeds` times on every workload of the table (`tuning.replay`):
+    """Every search (`SEARCHES`) replayed `seeds` times on every workload of the table (`tuning.replay`):
     per workload and over all, the median and quartiles of the trials each search took to reach
     random search's final best (same workload and seed) and of the share of the table's best
     found after AT_TRIALS and `trials` trials; medians plotted with their quartiles as bands."""
-    table = load_table(table_path)
+    table = Records.load(table_path)
     device = recorded_device(table)
     start = time.process_time()
     runs = replay(table, range(seeds), trials, transfer=transfer)
+    layers = len({r.workload_key for r in runs})
     print(f"replay: {table_path.name} ({len(table)} records, {device.key}), {seeds} seeds x "
-          f"{len({r.workload for r in runs})} workloads x {trials} trials, transfer {'on' if transfer else 'off'}, "
+          f"{layers} workloads x {trials} trials, transfer {'on' if transfer else 'off'}, "
           f"{time.process_time() - start:.0f} s CPU", flush=True)
     workloads = {r.workload.key: str(r.workload) for r in table}
-    for key in [*{r.workload: None for r in runs}, None]:
-        chosen = [r for r in runs if key is None or r.workload == key]
+    for key in [*{r.workload_key: None for r in runs}, None]:
+        chosen = [r for r in runs if key is None or r.workload_key == key]
         reached = reach_of_random_best(chosen, trials)
         print(f"  {'all workloads' if key is None else workloads[key]}", flush=True)
         for search, found in reached.items():
@@ -281,12 +291,17 @@ def replay_bench(seeds: int, trials: int, out: Path, table_path: Path, transfer:
                            for n in sorted({*AT_TRIALS, trials}) if n <= trials)
             print(f"    {search:8s} reaches random's best at trial {_quartiles(found, '.0f')}; share of the best {at}",
                   flush=True)
-    curves = {s: np.array([r.shares for r in runs if r.search == s]) for s in ("learned", "random")}
+        for search in [s for s in SEARCHES if s != "random" and key is None]:
+            fewer, same, pairs = first_to_reach(chosen, search)
+            print(f"    {search} reaches random's final best in fewer trials in {fewer} of {pairs} (layer, seed) "
+                  f"pairs, in as many in {same}", flush=True)
+    curves = {s: np.array([r.shares for r in runs if r.search == s]) for s in SEARCHES}
     medians = {s: list(np.median(c, axis=0)) for s, c in curves.items()}
     bands = {s: (list(np.percentile(c, 25, axis=0)), list(np.percentile(c, 75, axis=0))) for s, c in curves.items()}
-    path = out / "replay_curve.png"
-    layers = len({r.workload for r in runs})
-    plot_curves(medians, path, title=f"replay: {layers} layers x {seeds} seeds, median and quartiles",
+    path = out / "tune_replay.png"
+    title = (f"replay: {layers} layers x {seeds} seeds, transfer {'on' if transfer else 'off'}\n"
+             f"{device.cpu_name} ({device.cpu}), {device.threads} thread(s); median and quartiles")
+    plot_curves(medians, path, title=title,
                 ylabel="share of the layer's best", bands=bands)
     print(f"plot: {path}")
 
@@ -306,7 +321,9 @@ def main() -> None:
     parser.add_argument("--table", type=Path, default=TABLE, help="the recorded table the replay reads")
     parser.add_argument("--measure-table", action="store_true",
                         help="first measure every candidate of REPLAY_LAYERS into --table (resumed)")
-    parser.add_argument("--no-transfer", action="store_true", help="replay without the other layers' records")
+    parser.add_argument("--transfer", action="store_true",
+                        help="the learned search starts from the other layers' records (costly: did not finish at "
+                             "load ~10)")
     parser.add_argument("--out", type=Path, default=Path("bench/tune_out"))
     parser.add_argument("--repeat", type=int, default=45)
     parser.add_argument("--threads", type=int, default=2)
@@ -323,7 +340,7 @@ def main() -> None:
     if args.measure_table:
         measure_table(args.table, args.threads)
     if args.replay:
-        replay_bench(args.replay, args.replay_trials, args.out, args.table, not args.no_transfer)
+        replay_bench(args.replay, args.replay_trials, args.out, args.table, args.transfer)
 
 
 if __name__ == "__main__":

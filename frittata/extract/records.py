@@ -27,6 +27,7 @@ alone, except in the in-network check's tuned compile, whose candidates are `Rec
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -34,7 +35,7 @@ import statistics
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo
@@ -257,11 +258,12 @@ class Records:
 
     @classmethod
     def load(cls, path: str | Path) -> Records:
-        """Every record and verdict of a JSONL file (blank lines skipped); TuningError at
-        `path:line` otherwise."""
+        """Every record and verdict of a JSONL file, gzip-compressed when its name ends in .gz
+        (blank lines skipped); TuningError at `path:line` otherwise."""
         try:
-            text = Path(path).read_text()
-        except OSError as problem:
+            with _open(path, "r") as file:
+                text = file.read()
+        except (OSError, UnicodeDecodeError, EOFError) as problem:
             raise TuningError(f"tuning records: expected a readable JSONL file at {path}, got {problem}") from None
         found, verdicts = [], []
         for number, line in enumerate(text.splitlines(), 1):
@@ -296,7 +298,8 @@ class Records:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text("".join(json.dumps(line) + "\n" for line in self._lines()))
+        with _open(path, "w") as file:
+            file.write("".join(json.dumps(line) + "\n" for line in self._lines()))
 
     def _lines(self) -> list[dict]:
         """The JSON objects of the records, then of the verdicts."""
@@ -309,7 +312,7 @@ class Records:
         else:
             self.records.append(record)
         if path is not None:
-            with open(path, "a") as log:
+            with _open(path, "a") as log:
                 log.write(json.dumps(record.to_json()) + "\n")
 
     def merge(self, *others: Records) -> Records:
@@ -374,3 +377,11 @@ def infer_output(workload: Workload) -> NodeInfo:
     types = list(workload.operand_types)
     out = op.infer(op, types, dict(workload.attrs))
     return NodeInfo(op, workload.attrs, out, tuple(types), False, workload.constant)
+
+
+def _open(path: str | Path, mode: str) -> IO[str]:
+    """`path` opened as text in `mode` ("r", "w" or "a"), through gzip when its name ends in .gz
+    (appending adds a gzip member, which readers take as the rest of the same stream)."""
+    if str(path).endswith(".gz"):
+        return gzip.open(path, mode + "t")
+    return open(path, mode)

@@ -1,23 +1,22 @@
-"""Replaying searches on recorded measurements: the learned and the random search compared over
-many seeds on one table of times, free of the machine's noise.
+"""Replaying searches on recorded measurements: the learned, the roofline-only and the random
+search compared over many seeds on one table of times, free of the machine's noise.
 
 A table is a tuning log holding a time (or an error) for every candidate of some workloads on one
 device. Each replayed run tunes one of its workloads with `tune_tasks` and a `RecordedRunner`
-answering from the table, so both searches see exactly the same time for the same candidate and
+answering from the table, so every search sees exactly the same time for the same candidate and
 a run costs model fits, not measurements. The replay's tasks are built from the table alone (the
 recorded device's lanes and analytical model, whatever host replays them): their space is the
 generated space (`tasks.generated_space`), without the schedules an e-graph would propose first,
-so both searches start from nothing; the learned one starts from the other workloads' records
-when `transfer` (the records a tuner holds from earlier layers).
+so every search starts from nothing; the learned one starts from the other workloads' records
+when `transfer` (as many of each as the replay's trials: the records a tuner holds from earlier
+layers).
 """
 
 from __future__ import annotations
 
-import gzip
-import json
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from frittata.errors import TuningError
 from frittata.extract.cpu_model import CpuModel
@@ -26,7 +25,7 @@ from frittata.extract.records import Record, Records, infer_output
 from frittata.tuning.device import Device
 from frittata.tuning.runners import RecordedRunner
 from frittata.tuning.tasks import Task, generated_space, gflops
-from frittata.tuning.tuner import tune_tasks
+from frittata.tuning.tuner import BATCH, EPSILON, SEARCHES, tune_tasks
 
 TRIPLE = "x86_64-unknown-linux-gnu"
 """The triple a recorded device's analytical model is rebuilt for (the records hold its CPU
@@ -38,19 +37,10 @@ class ReplayRun:
     """One replayed search: the workload's key, the search, the seed, and after each trial the
     best time found as a share of the table's best for that workload (0 before a success)."""
 
-    workload: str
+    workload_key: str
     search: str
     seed: int
     shares: tuple[float, ...]
-
-
-def load_table(path: str | Path) -> Records:
-    """A table from a JSONL log, gzip-compressed when its name ends in .gz."""
-    if not str(path).endswith(".gz"):
-        return Records.load(path)
-    with gzip.open(path, "rt") as lines:
-        return Records([Record.from_json(json.loads(line), f"{path}:{n}") for n, line in enumerate(lines, 1)
-                        if line.strip()])
 
 
 def recorded_device(table: Records) -> Device:
@@ -59,6 +49,9 @@ def recorded_device(table: Records) -> Device:
     if first is None:
         raise TuningError("replay: expected a table with records, got an empty one")
     t = first.target
+    if not {"+64bit", "+sse2"} <= set(t["features"].split(",")):
+        raise TuningError(f"replay: expected a table recorded on an x86-64 CPU (its analytical model is rebuilt "
+                          f"for {TRIPLE}), got cpu {t['cpu']!r}")
     return Device(first.device, t["cpu"], t["cpu_name"], t["features"], int(t["lanes"]), int(t["threads"]))
 
 
@@ -81,25 +74,40 @@ def replay_tasks(table: Records, device: Device, model: CpuModel) -> list[Task]:
     return list(tasks.values())
 
 
-def replay(table: Records, seeds: Iterable[int], trials: int, searches: Sequence[str] = ("learned", "random"),
-           transfer: bool = True, batch: int = 8, epsilon: float = 0.2) -> list[ReplayRun]:
+def replay(table: Records, seeds: Iterable[int], trials: int, searches: Sequence[str] = SEARCHES,
+           transfer: bool = True, batch: int = BATCH, epsilon: float = EPSILON) -> list[ReplayRun]:
     """Every search on every workload of `table` once per seed, `trials` trials each (the
-    learned search's batches `epsilon` random, as `tune`'s)."""
+    learned search's batches `epsilon` random, as `tune`'s). With `transfer` the learned search
+    starts from `trials` records of each other workload drawn at random (seeded by `seed`), as
+    many as a real run of that budget would hold of it, not the whole table."""
     device = recorded_device(table)
-    model = CpuModel.for_machine(TRIPLE, device.target()["features"])
+    model = CpuModel.for_machine(TRIPLE, device.features)
     runner = RecordedRunner(table, device.key)
+    groups: dict[str, list[Record]] = {}
+    for record in table:
+        if record.device == device.key:
+            groups.setdefault(record.workload.key, []).append(record)
     runs = []
     for task in replay_tasks(table, device, model):
         key = task.workload.key
-        mine = [r for r in table if r.device == device.key and r.workload.key == key and r.ok and r.seconds]
-        best = gflops(task, min(float(r.seconds) for r in mine if r.seconds))
-        others = [r for r in table if r.workload.key != key] if transfer else []
+        times = [float(r.seconds) for r in groups[key] if r.ok and r.seconds]
+        if not times:
+            raise TuningError(f"replay: expected a successful time for {task.workload}, got only errors")
+        best = gflops(task, min(times))
         for seed in seeds:
+            others = _earlier_layers(groups, key, trials, seed) if transfer else []
             for search in searches:
-                report = tune_tasks([task], device, Records(list(others)), runner, trials=trials, search=search,
+                report = tune_tasks([task], device, Records(others), runner, trials=trials, search=search,
                                     batch=batch, epsilon=epsilon, seed=seed, cpu_model=model)
                 runs.append(ReplayRun(key, search, seed, tuple(v / best for v in report.tasks[0].curve)))
     return runs
+
+
+def _earlier_layers(groups: dict[str, list[Record]], key: str, trials: int, seed: int) -> list[Record]:
+    """`trials` records of every workload but `key`, drawn at random (seeded) from its records."""
+    draw = random.Random(seed)
+    return [r for other, records in groups.items() if other != key
+            for r in draw.sample(records, min(trials, len(records)))]
 
 
 def trials_to_reach(shares: Sequence[float], share: float) -> int | None:
@@ -110,11 +118,27 @@ def trials_to_reach(shares: Sequence[float], share: float) -> int | None:
 def reach_of_random_best(runs: Sequence[ReplayRun], trials: int) -> dict[str, list[int]]:
     """Per search, the trials each run took to reach the best the random run of the same
     workload and seed found in `trials` (`trials` + 1 where it never did): paired samples."""
-    final = {(r.workload, r.seed): r.shares[-1] for r in runs if r.search == "random"}
+    final = {(r.workload_key, r.seed): r.shares[-1] for r in runs if r.search == "random"}
     reached: dict[str, list[int]] = {}
     for r in runs:
-        target = final.get((r.workload, r.seed))
+        target = final.get((r.workload_key, r.seed))
         if target is not None:
             found = trials_to_reach(r.shares, target)
             reached.setdefault(r.search, []).append(trials + 1 if found is None else found)
     return reached
+
+
+def first_to_reach(runs: Sequence[ReplayRun], search: str) -> tuple[int, int, int]:
+    """Over the (workload, seed) pairs where both `search` and random search ran: how many times
+    `search` reached random's final best in fewer trials, in as many, and the pairs counted."""
+    random_runs = {(r.workload_key, r.seed): r.shares for r in runs if r.search == "random"}
+    fewer = same = pairs = 0
+    for r in runs:
+        shares = random_runs.get((r.workload_key, r.seed))
+        if r.search != search or shares is None:
+            continue
+        theirs, mine = trials_to_reach(shares, shares[-1]), trials_to_reach(r.shares, shares[-1])
+        pairs += 1
+        fewer += mine is not None and (theirs is None or mine < theirs)
+        same += mine is not None and mine == theirs
+    return fewer, same, pairs

@@ -14,6 +14,8 @@ output channels they ran 17-24% faster alone, one Zen 3 core), then batches chos
              unmeasured candidates; a batch is its best (1 - epsilon) share plus random others
              (epsilon-greedy). The spaces are enumerable (a few hundred schedules), so the model
              scores all of them instead of sampling them by simulated annealing.
+  "roofline" the same batches ranked by the analytical (roofline) model alone, never refitted:
+             the prior the learned search starts from, kept to measure what refitting adds.
   "random"   uniformly random unmeasured candidates (the baseline of the tuning curve).
 
 Every search is bounded: a task stops when its share of trials is spent, its space is
@@ -53,7 +55,11 @@ from frittata.tuning.model import RankModel
 from frittata.tuning.runners import LocalRunner, Runner
 from frittata.tuning.tasks import Task, gflops, tasks_of
 
-SEARCHES = ("learned", "random")
+SEARCHES = ("learned", "roofline", "random")
+BATCH = 8
+"""Candidates measured between two refits of the learned search's model."""
+EPSILON = 0.2
+"""The share of a ranked search's batch picked at random from the candidates it ranks lower."""
 
 
 @dataclass
@@ -113,9 +119,9 @@ Progress = Callable[[TaskReport, int, int], None]
 
 
 def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: str | Path | None = None,
-         runner: Runner | None = None, resume: bool = True, search: str = "learned", batch: int = 8,
+         runner: Runner | None = None, resume: bool = True, search: str = "learned", batch: int = BATCH,
          threads: int | None = None, early_stop: int | None = None, time_limit: float | None = None,
-         epsilon: float = 0.2, max_tasks: int | None = None, progress: Progress | None = None,
+         epsilon: float = EPSILON, max_tasks: int | None = None, progress: Progress | None = None,
          seed: int = 0, confirm: bool = True) -> TuneReport:
     """Tune `program`'s kernels for `target` (the host's "llvm") with at most `trials` measurements.
 
@@ -128,8 +134,6 @@ def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: 
     """
     if target != "llvm":
         raise TuningError(f"tune: expected target 'llvm' (kernels are measured on the host), got {target!r}")
-    if search not in SEARCHES:
-        raise TuningError(f"tune: expected search in {SEARCHES}, got {search!r}")
     start = time.perf_counter()
     device = host_device(threads)
     log = Records.load(records) if records is not None and resume and Path(records).exists() else Records()
@@ -156,13 +160,16 @@ def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: 
 
 
 def tune_tasks(tasks: list[Task], device: Device, log: Records, runner: Runner, *, trials: int,
-               path: str | Path | None = None, search: str = "learned", batch: int = 8, early_stop: int | None = None,
-               epsilon: float = 0.2, progress: Progress | None = None, seed: int = 0, confirm: bool = False,
-               deadline: float | None = None, cpu_model: CpuModel | None = None) -> TuneReport:
+               path: str | Path | None = None, search: str = "learned", batch: int = BATCH,
+               early_stop: int | None = None, epsilon: float = EPSILON, progress: Progress | None = None,
+               seed: int = 0, confirm: bool = False, deadline: float | None = None,
+               cpu_model: CpuModel | None = None) -> TuneReport:
     """The search of `tune` over given `tasks` on `device`, measured by `runner` and appended to
     `log` (and to the file `path`): the in-network check aside, what `tune` does. `cpu_model`
     is the analytical model the learned model's features read (the host's by default; a replay
     passes the recorded device's)."""
+    if search not in SEARCHES:
+        raise TuningError(f"tune: expected search in {SEARCHES}, got {search!r}")
     report = TuneReport(device, [TaskReport(t) for t in tasks], log)
     session = _Session(report, runner, path, search, batch, early_stop, epsilon, progress, seed, device, confirm,
                        cpu_model)
@@ -300,4 +307,3 @@ class _Session:
             return
         if tr.best_seconds is None or record.seconds < tr.best_seconds:
             tr.best_seconds, tr.best_schedule = record.seconds, record.schedule
-

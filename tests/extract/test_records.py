@@ -37,6 +37,17 @@ def test_append_writes_one_line_per_record(tmp_path):
     assert Records.load(path).records == log.records
 
 
+def test_a_gzip_log_is_read_saved_and_appended_through_its_name(tmp_path):
+    path = tmp_path / "r.jsonl.gz"
+    log = Records([record(2e-4)])
+    log.save(path)
+    log.append(record(None, oc=6), path)
+    assert Records.load(path).records == log.records
+    (tmp_path / "plain.jsonl.gz").write_text("{}\n")
+    with pytest.raises(TuningError, match="readable JSONL file"):
+        Records.load(tmp_path / "plain.jsonl.gz")
+
+
 def test_merge_keeps_each_measurement_once_and_best_is_the_fastest():
     a = Records([record(3e-4, oc=4), record(2e-4, oc=6)])
     b = Records([record(2e-4, oc=6), record(1e-4, oc=8, at=5.0), record(5e-5, oc=2, device="other")])
