@@ -35,7 +35,7 @@ import statistics
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo
@@ -383,5 +383,5 @@ def _open(path: str | Path, mode: str) -> IO[str]:
     """`path` opened as text in `mode` ("r", "w" or "a"), through gzip when its name ends in .gz
     (appending adds a gzip member, which readers take as the rest of the same stream)."""
     if str(path).endswith(".gz"):
-        return gzip.open(path, mode + "t")
+        return cast(IO[str], gzip.open(path, mode + "t"))
     return open(path, mode)
