@@ -97,7 +97,7 @@ def replay(table: Records, seeds: Iterable[int], trials: int, searches: Sequence
         for seed in seeds:
             others = _earlier_layers(groups, key, trials, seed) if transfer else []
             for search in searches:
-                report = tune_tasks([task], device, Records(others), runner, trials=trials, search=search,
+                report = tune_tasks([task], device, Records(list(others)), runner, trials=trials, search=search,
                                     batch=batch, epsilon=epsilon, seed=seed, cpu_model=model)
                 runs.append(ReplayRun(key, search, seed, tuple(v / best for v in report.tasks[0].curve)))
     return runs
