@@ -269,10 +269,13 @@ class RankModel:
 
     def scores(self, workload: Workload, schedules: Sequence[Schedule]) -> np.ndarray:
         """Higher is predicted faster; the analytical model's ranking while untrained."""
-        matrix = np.array([self.vector(workload, s) for s in schedules])
         if self.booster is None:
-            return -matrix[:, MODEL_SECONDS]
-        return np.asarray(self.booster.predict(matrix))
+            return self.prior(workload, schedules)
+        return np.asarray(self.booster.predict(np.array([self.vector(workload, s) for s in schedules])))
+
+    def prior(self, workload: Workload, schedules: Sequence[Schedule]) -> np.ndarray:
+        """The analytical (roofline) model's ranking: higher is fewer modelled seconds."""
+        return -np.array([self.vector(workload, s)[MODEL_SECONDS] for s in schedules])
 
 
 class LearnedPrice:

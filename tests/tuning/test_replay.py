@@ -23,15 +23,17 @@ TABLE = Path(__file__).parent / "data" / "replay_table.jsonl.gz"
 def test_ranked_searches_find_more_of_the_best_in_16_trials_than_random_ranking_can():
     """Without the other layers' records (no transfer), 3 seeds: the mean share of each layer's
     best found after 16 trials. A search ranking at random read 0.834-0.888 over windows of 3
-    seeds (random search 0.830); the learned search 0.930-0.934 over 30 seeds in windows of 3,
-    so the floor 0.90 is one random ranking never reached. Each run starts from its own log: random
-search replayed alone finds what it found beside the others."""
+    seeds (random search 0.830), so the floor 0.90 is one random ranking never reached; the
+    ranked searches read 0.955 here. The learned search trusts its refitted model only where it
+    beat the roofline on the last batch (level with it here). Each run starts from its own log: random
+    search replayed alone finds what it found beside the others."""
     table = Records.load(TABLE)
     runs = replay(table, range(3), 16, transfer=False)
     found = {s: np.mean([r.shares[-1] for r in runs if r.search == s]) for s in ("learned", "roofline", "random")}
     assert len(runs) == 3 * 3 * 7 and all(len(r.shares) == 16 for r in runs)
     assert [r for r in runs if r.search == "random"] == replay(table, range(3), 16, ("random",), transfer=False)
     assert found["learned"] > 0.90 and found["roofline"] > 0.90, found
+    assert found["learned"] >= found["roofline"], found
 
 
 def test_trials_to_reach_random_best_pair_each_run_with_the_random_run_of_its_workload_and_seed():
