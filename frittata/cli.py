@@ -103,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--resume", action="store_true", help="continue the run logged in --records")
     tune.add_argument("--ray", metavar="ADDRESS", nargs="?", const="", default=None,
                       help="measure on a Ray cluster's workers of this device (no address: a local Ray)")
-    tune.add_argument("--search", choices=("learned", "random"), default="learned")
+    tune.add_argument("--search", choices=("learned", "roofline", "random"), default="learned",
+                      help="how candidates are ranked (frittata.tuning.tuner.SEARCHES; default learned)")
     tune.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds")
     tune.add_argument("--plot", metavar="PATH", help="write the tuning curve (.png or .svg)")
     tune.add_argument("--shape", action="append", default=[], metavar="NAME=D,D,..")

@@ -116,6 +116,17 @@ def test_the_tune_command_refuses_to_overwrite_a_log_and_resumes_it(local_run, t
     assert measured == [["kernel", "fused_dense", "float32[1,", "512]", "0.050", "ms", "priced", "by", "measured"]]
 
 
+def test_the_tune_command_offers_every_search(capsys):
+    """`frittata tune --search` names the tuner's searches (the CLI does not import the tuner to
+    parse its arguments, so the list is written there again)."""
+    from frittata.cli import main
+    from frittata.tuning.tuner import SEARCHES
+
+    assert main(["tune", "--help"]) == 0
+    usage = capsys.readouterr().out
+    assert "{" + ",".join(SEARCHES) + "}" in usage
+
+
 def test_tuning_curves_are_written_as_png_and_svg(local_run, tmp_path):
     import pytest
 
