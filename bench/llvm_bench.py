@@ -60,13 +60,16 @@ def matmul(n: int) -> ft.Program:
     return ft.Program({"c": T.matmul(T.var("a", (n, n)), T.var("b", (n, n)))})
 
 
-def conv(channels: int = 64, size: int = 56) -> ft.Program:
-    """A 3x3 convolution, `channels` in and out at `size` x `size`, with bias and ReLU (ResNet's)."""
+def conv(channels: int = 64, size: int = 56, out_channels: int | None = None, kernel: int = 3) -> ft.Program:
+    """A `kernel` x `kernel` convolution (same padding), `channels` in and `out_channels` (default:
+    as many) out at `size` x `size`, with bias and ReLU (ResNet's)."""
+    out_channels = out_channels or channels
     rng = np.random.default_rng(1)
-    w = T.param("w", (rng.standard_normal((channels, channels, 3, 3)) * 0.05).astype(np.float32))
-    b = T.param("b", rng.standard_normal(channels).astype(np.float32))
+    w = T.param("w", (rng.standard_normal((out_channels, channels, kernel, kernel)) * 0.05).astype(np.float32))
+    b = T.param("b", rng.standard_normal(out_channels).astype(np.float32))
     x = T.var("x", (1, channels, size, size))
-    return ft.Program({"y": T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=(("relu",),))})
+    pad = kernel // 2
+    return ft.Program({"y": T.fused_conv2d(x, w, b, pads=(pad,) * 4, epilogue=(("relu",),))})
 
 
 def depthwise(channels: int = 32, size: int = 112, k: int = 3, stride: int = 1,

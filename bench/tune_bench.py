@@ -48,7 +48,6 @@ from pathlib import Path
 import numpy as np
 
 import frittata as ft
-from frittata import terms as T
 from frittata.errors import TuningError
 from frittata.extract.records import Records
 from frittata.terms import zoo
@@ -248,7 +247,7 @@ def measure_table(path: Path, threads: int) -> None:
         if recorded != threads:
             raise TuningError(f"measure table: expected --threads {recorded} (the threads {path} was measured "
                               f"with), got {threads}")
-    programs = [conv(c, s) for c, s in REPLAY_LAYERS] + [pointwise_conv(*layer) for layer in REPLAY_POINTWISE]
+    programs = [conv(c, s) for c, s in REPLAY_LAYERS] + [conv(c, s, o, kernel=1) for c, o, s in REPLAY_POINTWISE]
     with LocalRunner() as runner:
         for program in programs:
             report = ft.tune(program, trials=100_000, records=path, search="random", threads=threads,
@@ -256,15 +255,6 @@ def measure_table(path: Path, threads: int) -> None:
             task = report.tasks[0]
             print(f"table: {task.task}: {task.trials} measured now, {task.resumed} logged before; {task.stop}",
                   flush=True)
-
-
-def pointwise_conv(channels: int, out_channels: int, size: int) -> ft.Program:
-    """A 1x1 convolution with bias and ReLU, `channels` -> `out_channels` at `size` x `size`."""
-    rng = np.random.default_rng(3)
-    w = T.param("w", (rng.standard_normal((out_channels, channels, 1, 1)) * 0.05).astype(np.float32))
-    b = T.param("b", rng.standard_normal(out_channels).astype(np.float32))
-    x = T.var("x", (1, channels, size, size))
-    return ft.Program({"y": T.fused_conv2d(x, w, b, epilogue=(("relu",),))})
 
 
 def replay_bench(seeds: int, trials: int, out: Path, table_path: Path, transfer: bool) -> None:

@@ -76,12 +76,17 @@ def test_a_run_with_a_late_thread_completes_equal_to_one_thread(isa):
         np.testing.assert_array_equal(two(x=x)["y"], exact["y"])
 
 
+def _x86_kernel() -> Kernel:
+    """A kernel "k" of 8 lanes in a fresh x86-64 module, for emission-only checks."""
+    module = ir.Module(name="kernel")
+    module.triple = "x86_64-unknown-linux-gnu"
+    return Kernel(module, "k", 8, ir.Function(module, BARRIER_TYPE, name=BARRIER))
+
+
 def test_a_kernel_takes_from_the_work_counter_once_between_barriers():
     """The barrier zeroes the counter: a second loop taking from it before a barrier would start
     where the first one stopped, so emitting one is refused; after `sync` it is allowed."""
-    module = ir.Module(name="kernel")
-    module.triple = "x86_64-unknown-linux-gnu"
-    k = Kernel(module, "k", 8, ir.Function(module, BARRIER_TYPE, name=BARRIER))
+    k = _x86_kernel()
     with k.take(10):
         pass
     with pytest.raises(LoweringError, match="kernel k: expected a barrier .*got a second loop"):
@@ -95,9 +100,7 @@ def test_a_kernel_takes_from_the_work_counter_once_between_barriers():
 def test_a_repeated_pass_that_takes_must_end_with_a_barrier():
     """A per-image loop whose pass takes from the counter and does not `sync` before the next
     pass is refused; with the `sync` it is emitted."""
-    module = ir.Module(name="kernel")
-    module.triple = "x86_64-unknown-linux-gnu"
-    k = Kernel(module, "k", 8, ir.Function(module, BARRIER_TYPE, name=BARRIER))
+    k = _x86_kernel()
     with k.repeat(2):
         with k.take(10):
             pass
