@@ -1,13 +1,17 @@
-"""Judge mutmut mutants one at a time, each on the tests most likely to reach it, within a budget.
+"""Judge mutmut mutants one at a time, each on the tests that run its function, within a budget.
 
 mutmut's own `run` first runs every selected test once to learn which tests call which function
-(half an hour on a shared 2-core machine), then runs every test that calls a mutant's function;
-a run on a sample spent most of its budget before judging half of it. This runner skips the
-statistics and judges each mutant of `frittata/<pkg>/<module>.py` in two phases, each one
-`pytest -x` in the mutants/ folder (the first failure ends it) with the mutant active from
-import on: first on its targeted test files (the module's own `test_<module>.py`, the test files
-of the modules importing it, files that import the module or name the mutated public function),
-then, once every mutant had its first phase, the ones not killed on the rest of the selection
+(half an hour on a shared 2-core machine), then runs every test that calls a mutant's function.
+This runner learns the same once per mutants/ folder, under coverage, and keeps it
+(`bench/reach_map.py`: measured again only for test files added or changed since), then judges
+each mutant of a function F by one `pytest -x` in the mutants/ folder (the first failure ends
+it), with the mutant active from import on, on the selected tests that run F unmutated, fastest
+first. No other test can kill it (execution is the same up to F's first call), so there is no
+second phase, and a mutant of a function no test runs is "no tests" without a run. Where the
+map cannot say (F also runs at import, outside any test; its module was never imported), the
+mutant is judged as before: first on its targeted test files (its module's `test_<module>.py`,
+the test files of the modules importing it, files that import the module or name the mutated
+public function), then, once every mutant had its first phase, on the rest of the selection
 (`tests/<pkg>` first), each group smallest file first.
 
 Verdicts: "killed" (a test failed, and passes again without the mutant: the failing test is
@@ -39,6 +43,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.reach_map import ReachMap
+
 ROOT = Path(__file__).resolve().parents[1]
 MUTANTS = ROOT / "mutants"
 NOT_KILLED = ("survived", "no tests", "suspicious")
@@ -64,13 +70,39 @@ def pytest_options() -> tuple[list[str], list[str]]:
     return config["pytest_add_cli_args_test_selection"], config["pytest_add_cli_args"]
 
 
-def selected_files(selection: list[str]) -> list[Path]:
-    """The test files of the selection (directories expanded to their test_*.py files)."""
+def excluded() -> set[str]:
+    """The test files left out of the selection: pyproject's [tool.frittata.mutation] exclude."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    return set(config.get("frittata", {}).get("mutation", {}).get("exclude", []))
+
+
+def selected_files(selection: list[str], exclude: set[str] = frozenset(), root: Path = ROOT) -> list[Path]:
+    """The test files of the selection (directories expanded to their test_*.py files), but
+    the `exclude`d ones (paths relative to `root`)."""
     files: list[Path] = []
     for entry in selection:
-        path = ROOT / entry
+        path = root / entry
         files += sorted(path.rglob("test_*.py")) if path.is_dir() else [path]
-    return files
+    return [f for f in files if str(f.relative_to(root)) not in exclude]
+
+
+def function_key(name: str) -> tuple[str, str]:
+    """A mutant name's module and its function as the reach map names it: `f`, `Class.method`."""
+    module, key = name.rsplit(".", 1)
+    mangled = key.rsplit("__mutmut_", 1)[0]
+    if "ǁ" in mangled:
+        return module, ".".join(mangled.split("ǁ")[1:3])
+    return module, mangled.removeprefix("x_")
+
+
+def plan(name: str, files: list[Path], reach: ReachMap) -> tuple[list[str], list[str]]:
+    """The tests a mutant runs in each phase (test ids or files, relative to the root): the
+    tests the map says run its function, or, where the map cannot say, `ordered_tests`."""
+    tests = reach.tests_of(*function_key(name))
+    if tests is not None:
+        return tests, []
+    near, rest = ordered_tests(name, files)
+    return [str(p.relative_to(ROOT)) for p in near], [str(p.relative_to(ROOT)) for p in rest]
 
 
 def module_of(name: str) -> tuple[str, str]:
@@ -124,22 +156,27 @@ def ordered_tests(name: str, files: list[Path]) -> tuple[list[Path], list[Path]]
 
 
 def sync_tests() -> None:
-    """The mutants/ folder runs the current tests (mutmut copied them when it generated)."""
-    shutil.rmtree(MUTANTS / "tests", ignore_errors=True)
-    shutil.copytree(ROOT / "tests", MUTANTS / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    """The mutants/ folder runs the current tests (mutmut copied them when it generated), and
+    has the examples some of them run."""
+    for folder in ("tests", "examples"):
+        shutil.rmtree(MUTANTS / folder, ignore_errors=True)
+        shutil.copytree(ROOT / folder, MUTANTS / folder, ignore=shutil.ignore_patterns("__pycache__"))
 
 
-def judge_mutant(name: str, files: list[Path], options: list[str], cap: float) -> Verdict:
-    """Run `files` with the mutant active, first failure ending the run, for at most `cap` seconds."""
-    if not files:
+def judge_mutant(name: str, tests: list[str], options: list[str], cap: float) -> Verdict:
+    """Run `tests` (ids or files) with the mutant active, first failure ending the run, for at
+    most `cap` seconds."""
+    if not tests:
         return Verdict("no tests")
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         reach, current = Path(tmp) / "reached", Path(tmp) / "current"
-        tests = [str(p.relative_to(ROOT)) for p in files]
         args = ["-x", "-rfE", "-p", "no:randomly", "--mutant-reach", str(reach), "--mutant-current", str(current),
                 *options, *tests]
         code, out = _pytest(args, name, cap)
+        if code == 4 and any("::" in t for t in tests):  # a test id pytest could not find again: its files
+            files = list(dict.fromkeys(t.split("::")[0] for t in tests))
+            code, out = _pytest([*args[:-len(tests)], *files], name, max(1.0, cap - (time.time() - start)))
         seconds = time.time() - start
         if code is None:
             return _capped(current, options, cap, start)
@@ -211,19 +248,23 @@ def _pytest(args: list[str], mutant: str, cap: float) -> tuple[int | None, str]:
 
 def judge_all(names: list[str], cap: float, deadline: float, save: Callable[[dict[str, Verdict]], None],
               earlier: dict[str, Verdict] | None = None, log=sys.stderr) -> tuple[dict[str, Verdict], str]:
-    """Judge `names` until done or `deadline`: each first on its targeted tests, then the ones
-    not killed on the rest of the selection; `save` is given the verdicts after each mutant.
-    A mutant whose `earlier` verdict passed its targeted tests skips the first phase and runs
-    them (since changed, perhaps) first in the second. The verdicts and why the run stopped."""
+    """Judge `names` until done or `deadline`: each first on the tests of its `plan`, then
+    the ones not killed on the rest of their plan, if any; `save` is given the verdicts after
+    each mutant. A mutant whose `earlier` verdict passed the first tests of a two-phase plan
+    skips the first phase and runs them (since changed, perhaps) first in the second. The
+    verdicts and why the run stopped."""
     selection, options = pytest_options()
-    files = selected_files(selection)
+    files = selected_files(selection, excluded())
     sync_tests()
-    plans = {name: ordered_tests(name, files) for name in names}
-    passed = {n for n, v in (earlier or {}).items() if n in plans and v.status in ("survived", "no tests")}
+    reach = ReachMap(MUTANTS / "reach.json")
+    reach.update(files, options, log=log)
+    plans = {name: plan(name, files, reach) for name in names}
+    passed = {n for n, v in (earlier or {}).items()
+              if n in plans and plans[n][1] and v.status in ("survived", "no tests")}
     verdicts: dict[str, Verdict] = {n: (earlier or {})[n] for n in passed}
     for phase in (0, 1):
         todo = [n for n in names if n not in passed] if phase == 0 else \
-            [n for n in names if verdicts.get(n, Verdict("not run")).status in ("survived", "no tests")]
+            [n for n in names if plans[n][1] and verdicts.get(n, Verdict("not run")).status in ("survived", "no tests")]
         for k, name in enumerate(todo):
             left = deadline - time.time()
             if left < 30:
@@ -237,7 +278,7 @@ def judge_all(names: list[str], cap: float, deadline: float, save: Callable[[dic
             save(verdicts)
             print(f"[{phase + 1}: {k + 1}/{len(todo)}] {verdict.status:<10} {verdict.seconds:6.0f} s  {name}  "
                   f"{verdict.test}", file=log, flush=True)
-    return verdicts, f"done: all {len(names)} mutants judged on their targeted tests, the ones not killed on the rest"
+    return verdicts, f"done: all {len(names)} mutants judged on the tests that run them (or targeted, then the rest)"
 
 
 def _merged(targeted: Verdict | None, rest: Verdict) -> Verdict:

@@ -13,11 +13,20 @@ operator, or of two equal operands, is equivalent by construction and is not run
 
 Lives under bench/ (not tests/): it is a measuring instrument that `bench/mutation_score.py`
 runs, not a test of frittata; tests/test_rule_mutants.py checks the instrument itself.
+
+Run alone (`PYTHONPATH=. nice -n 19 python bench/rule_mutants.py [FILES] --out v.jsonl [--resume]`),
+it judges every mutant of FILES (default: the library's rule files), appends one JSON line per
+verdict to `--out` as it goes (`--resume` skips the ids already there, so a cut run continues),
+and prints the tally with the survivors not listed in bench/equivalent_mutants.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
+import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +34,7 @@ from pathlib import Path
 from frittata.backends.rule_runners import RUNNERS
 from frittata.errors import FrittataError
 from frittata.rewrites.check import check_rules
+from frittata.rewrites.library import library_files
 from frittata.rewrites.rule_format import parse_rules
 from frittata.rewrites.sexpr import Atom, SList, read
 
@@ -242,3 +252,47 @@ def _keyword(item) -> bool:
 
 def _sequence(item) -> bool:
     return isinstance(item, Atom) and str(item.value).endswith("...")
+
+
+def run(files: list[Path], out: Path | None, resume: bool, log=sys.stderr) -> dict[str, dict]:
+    """Judge every mutant of `files`; id -> {"status", "detail", "cpu"}, appended to `out` as
+    one JSON line each when given (with `resume`, the ids already in `out` are not judged again)."""
+    done: dict[str, dict] = {}
+    if resume and out is not None and out.exists():
+        done = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    mutants = [m for path in files for m in file_mutants(path)]
+    for k, mutant in enumerate(mutants):
+        if mutant.id in done:
+            continue
+        start = time.process_time()
+        verdict = judge(mutant)
+        record = {"id": mutant.id, "status": verdict.status, "detail": verdict.detail[:400],
+                  "cpu": round(time.process_time() - start, 2)}
+        done[mutant.id] = record
+        if out is not None:
+            with out.open("a") as sink:
+                sink.write(json.dumps(record) + "\n")
+        print(f"[{k + 1}/{len(mutants)}] {verdict.status:<10} {record['cpu']:6.1f} s  {mutant.id}",
+              file=log, flush=True)
+    return {m.id: done[m.id] for m in mutants}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="judge every rule-file mutant with the rule checker")
+    parser.add_argument("files", nargs="*", type=Path, help="rule files (default: the library's)")
+    parser.add_argument("--out", type=Path, help="JSON lines, one verdict each, appended as they come")
+    parser.add_argument("--resume", action="store_true", help="skip the mutants already judged in --out")
+    args = parser.parse_args(argv)
+    verdicts = run(args.files or library_files(), args.out, args.resume)
+    from bench.mutation_score import listed_equivalents
+
+    listed = listed_equivalents()
+    survivors = [i for i, r in verdicts.items() if r["status"] == "survived" and i not in listed]
+    tally = Counter("equivalent (listed)" if r["status"] == "survived" and i in listed else r["status"]
+                    for i, r in verdicts.items())
+    print(f"{len(verdicts)} mutants: " + ", ".join(f"{n} {s}" for s, n in sorted(tally.items())))
+    print(f"survivors not listed as equivalent ({len(survivors)}):", *survivors, sep="\n  ")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,9 @@
 """The rule-file mutator of bench/mutation_score.py: what it mutates and how it judges."""
 
-from bench.rule_mutants import RuleMutant, file_mutants, judge, show
+import json
+
+import bench.rule_mutants
+from bench.rule_mutants import RuleMutant, Verdict, file_mutants, judge, run, show
 from frittata.rewrites.library import library_files
 from frittata.rewrites.rule_format import parse_rules
 from frittata.rewrites.sexpr import read
@@ -64,3 +67,25 @@ def test_printing_a_library_rule_reads_back_as_the_same_rules():
         for rule in (r for form in rules for r in parse_rules(f"{prelude} {show(form)}", str(path), family="f")):
             expected = by_name[rule.name]
             assert (rule.lhs, rule.rhs, rule.guards) == (expected.lhs, expected.rhs, expected.guards)
+
+
+def test_a_run_writes_a_verdict_a_line_and_resumed_judges_only_the_rest(tmp_path, monkeypatch):
+    path = tmp_path / "mine.rules"
+    path.write_text(RULES)
+    everyone = [m.id for m in file_mutants(path)]
+    judged: list[str] = []
+
+    def fake(mutant):
+        judged.append(mutant.id)
+        return Verdict(mutant, "killed" if len(judged) % 2 else "survived", "why")
+
+    monkeypatch.setattr(bench.rule_mutants, "judge", fake)
+    out = tmp_path / "verdicts.jsonl"
+    first = run([path], out, resume=False)
+    out.write_text("\n".join(out.read_text().splitlines()[:3]) + "\n")  # a run cut after three verdicts
+    judged.clear()
+    again = run([path], out, resume=True)
+    assert judged == everyone[3:]
+    assert list(first) == list(again) == everyone
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == everyone
+    assert {r["status"] for r in first.values()} == {"killed", "survived"}
