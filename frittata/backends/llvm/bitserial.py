@@ -115,6 +115,9 @@ def _run(k: Kernel, plan: Plan, step: Step, args: list[View], emitter: Emitter) 
     t = step.term
     if len(t.args) == 3 or dict(t.attrs).get("epilogue"):
         emitter.epilogue = Epilogue(_bias(k, plan, t, args, emitter.g), t.attr("epilogue"))
+        if isinstance(emitter, TableEmitter) and (len(t.args) < 3 or t.args[2].op == Op.PARAM):
+            bias = t.args[2].attr("ref").data if len(t.args) == 3 else np.zeros(emitter.g.o, np.int32)
+            emitter.use_thresholds(plan, bias, t.attr("epilogue"))
     emitter.rows()
 
 

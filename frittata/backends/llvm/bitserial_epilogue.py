@@ -2,13 +2,20 @@
 (relu, clip, rounding shift, casts), applied to each channel block's vector of int32 sums before
 it is stored, so the output is the requantized tensor itself. A cast wraps to its dtype and
 extends back to int32. A bias that is a parameter is padded at compile time to whole tiles and
-read as vectors; a computed one is read lane by lane at a clamped channel."""
+read as vectors; a computed one is read lane by lane at a clamped channel.
+
+Where the epilogue maps the kernel's range of sums onto a few levels 0..L, monotonically (a
+low-bit layer's requantization: a rounding shift, then a clip to the next layer's codes), it
+is the same as counting per channel how many of L thresholds the sum passes
+(`level_thresholds`, computed at compile time with the bias folded in): the table kernel then
+compares its 16-bit sums instead of widening them and running the steps on int32 vectors."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.irutil import I32, element_ptr, i64, ltype, smin
@@ -77,3 +84,59 @@ def requantize(k: Kernel, g: Geometry, epilogue: Epilogue | None, acc: ir.Value,
             case _:
                 raise LoweringError(f"bitserial_conv2d epilogue: expected a step of {EPILOGUE_STEPS}, got {step}")
     return value
+
+
+MAX_LEVELS = 3
+"""Output levels above 0 that `level_thresholds` turns into compares at most (two activation
+bits: 0..3); past them the epilogue runs step by step."""
+INT16 = (-(1 << 15), (1 << 15) - 1)
+
+
+def apply_steps(value: np.ndarray, steps: tuple) -> np.ndarray | None:
+    """`requantize`'s steps on int64 values of int32 sums plus bias (no wrap): the same integer
+    arithmetic, or None where a cast would wrap one of them (the steps then are not monotone)."""
+    for step in steps:
+        match step:
+            case ("relu",):
+                value = np.maximum(value, 0)
+            case ("clip", lo, hi):
+                value = np.clip(value, max(int(lo), -2**31) if lo is not None else None,
+                                min(int(hi), 2**31 - 1) if hi is not None else None)
+            case ("shift", s) if s > 0:
+                value = (value >> s) + ((value >> (s - 1)) & 1)
+            case ("cast", dtype) if dtype != "int32":
+                info = np.iinfo(dtype)
+                if value.min() < info.min or value.max() > info.max:
+                    return None
+            case ("shift", 0) | ("cast", "int32"):
+                continue
+            case _:
+                raise LoweringError(f"bitserial_conv2d epilogue: expected a step of {EPILOGUE_STEPS}, got {step}")
+    return value
+
+
+def level_thresholds(bias: np.ndarray, steps: tuple, lo: int, hi: int) -> np.ndarray | None:
+    """The epilogue as compares: for sums v in [lo, hi] (before the bias) and each channel c,
+    out = Σ_{k=1..L} [v > T[k-1, c]] with T int16 [L, C], L <= MAX_LEVELS -- or None when that
+    does not hold exactly: v or T leaving int16, a bias add that could wrap int32, a cast that
+    could wrap (each other step is monotone non-decreasing, so then is the whole epilogue, and
+    its values over [lo, hi] lie between its values at lo and hi), or values outside [0, L].
+    T[k-1, c] + 1 is the least v with out >= k (hi + 1 where there is none), found by bisection."""
+    if lo <= INT16[0] or hi >= INT16[1]:
+        return None
+    bias = bias.astype(np.int64)
+    if bias.size and (bias.min() + lo < -2**31 or bias.max() + hi >= 2**31):
+        return None
+    ends = [apply_steps(np.full(bias.shape, v, np.int64) + bias, steps) for v in (lo, hi)]
+    if ends[0] is None or ends[1] is None or ends[0].min(initial=0) < 0 or ends[1].max(initial=0) > MAX_LEVELS:
+        return None
+    levels = int(ends[1].max(initial=0))
+    table = np.empty((levels, bias.size), np.int16)
+    for k in range(1, levels + 1):
+        first, last = np.full(bias.shape, lo, np.int64), np.full(bias.shape, hi + 1, np.int64)
+        while (first < last).any():  # the least v in [first, last] with out(v) >= k; hi + 1 for none
+            middle, open_ = (first + last) // 2, first < last
+            reached = apply_steps(middle + bias, steps) >= k  # type: ignore[operator]
+            last, first = np.where(open_ & reached, middle, last), np.where(open_ & ~reached, middle + 1, first)
+        table[k - 1] = first - 1
+    return table

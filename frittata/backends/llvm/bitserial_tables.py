@@ -8,9 +8,13 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
+from frittata.backends.llvm.bitserial_byte_staging import ByteStaging
 from frittata.backends.llvm.bitserial_emitter import BYTE_ROOM, BYTES, LOW_NIBBLES, Emitter, Geometry, Tile
+from frittata.backends.llvm.bitserial_epilogue import INT16, level_thresholds
 from frittata.backends.llvm.irutil import I32, I64, element_ptr, entry_alloca, i64
 from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.micro import splat
+from frittata.backends.llvm.plan import Plan
 from frittata.backends.llvm.views import View
 from frittata.terms.bitserial_schedules import TABLE_CHANNELS, table_word_sum
 
@@ -104,6 +108,8 @@ class TableEmitter(Emitter):
         assert g.a <= 2 and g.b == 1, f"the table kernel takes <= 2 activation planes and 1 weight plane, got {g}"
         self.tables = tables
         self.half = ir.VectorType(ir.IntType(16), g.v // 2)
+        self.thresholds: ir.Value | None = None
+        self.levels = 0
         super().__init__(k, g, x, weights, out, bipolar, "int64", True)
 
     def byte_room(self) -> int:
@@ -231,6 +237,49 @@ class TableEmitter(Emitter):
                     wide = b.bitcast(b.shuffle_vector(counted, zero, mask), self.half)
                     b.store(b.add(b.load(slot), wide), slot)
                 b.store(zero, count)
+
+    def use_thresholds(self, plan: Plan, bias: np.ndarray, steps: tuple) -> None:
+        """Requantize by compares (`level_thresholds`) where the output is 8-bit and staged and
+        the epilogue is a few monotone levels over this kernel's sums: the thresholds padded to
+        whole tiles (past O never reached), a parameter [L, channels]."""
+        g = self.g
+        reach = g.kh * g.kw * g.words * table_word_sum(g.a)
+        table = level_thresholds(bias, steps, -reach if self.bipolar else 0, reach)
+        if table is None or not isinstance(self.stage, ByteStaging):
+            return
+        padded = np.full((table.shape[0], g.tiles * g.blocks * g.v), INT16[1], np.int16)
+        padded[:, :g.o] = table
+        self.thresholds = self.k.base(plan.add_param(f"{self.k.function.name}.thresholds", padded))
+        self.levels = table.shape[0]
+
+    def store(self, n, tiles: tuple[ir.Value, ir.Value], oh, ows: list[ir.Value], state: Tile) -> None:
+        """With thresholds, each block's 8-bit outputs from its 16-bit sums: v = the sum (bipolar:
+        2 sum - ones, exact mod 2^16 as v fits int16), out = Σ_k [v > T[k]] per channel, staged
+        as one vector; else `Emitter.store`."""
+        if self.thresholds is None:
+            super().store(n, tiles, oh, ows, state)
+            return
+        g, b = self.g, self.k.b
+        assert isinstance(self.stage, ByteStaging)
+        (tile, inner), half, width = tiles, self.half, g.tiles * g.blocks * g.v
+        narrow = ir.VectorType(ir.IntType(8), half.count)
+        for p, (accs, ow) in enumerate(zip(state.accs, ows)):
+            correction = splat(b, b.trunc(b.load(state.ones[p]), half.element), half.count) if state.ones else None
+            for m, pair in enumerate(accs):
+                first = b.mul(b.add(b.mul(tile, i64(g.blocks)), i64(m)), i64(g.v))
+                halves = []
+                for h, slot in enumerate(pair):
+                    v = b.load(slot)
+                    if correction is not None:
+                        v = b.sub(b.shl(v, ir.Constant(half, [1] * half.count)), correction)
+                    level = ir.Constant(narrow, None)
+                    for k in range(self.levels):
+                        at = b.add(first, i64(k * width + h * half.count))
+                        bound = b.load(element_ptr(b, self.thresholds, "int16", at), typ=half, align=2)
+                        level = b.add(level, b.zext(b.icmp_signed(">", v, bound), narrow))
+                    halves.append(level)
+                values = b.shuffle_vector(halves[0], halves[1], ir.Constant(ir.VectorType(I32, g.v), list(range(g.v))))
+                self.stage.store(values, b.add(b.mul(inner, i64(g.blocks * g.v)), i64(m * g.v)), ow)
 
     def sums(self, slot, lanes: ir.VectorType) -> ir.Value:
         """A block's two 16-bit sums (channels 0-15, 16-31) as one vector of 32 `lanes`."""

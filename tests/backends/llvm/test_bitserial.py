@@ -13,17 +13,19 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import frittata.terms as T
 from frittata.backends.jit import Machine, host, optimize, verify
 from frittata.backends.llvm import build
 from frittata.backends.llvm.bitserial_byte_staging import ByteStaging
+from frittata.backends.llvm.bitserial_epilogue import MAX_LEVELS, level_thresholds
 from frittata.terms.bitserial_schedules import uses_tables
 from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
 from frittata.terms.bitserial import MAX_BITS, WORD_BITS
+from frittata.terms.kernels import epilogue_terms
 from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES, targets
 from tests.conftest import compiling
 
@@ -125,11 +127,14 @@ def tables(t: T.Term) -> bool:
 def table_cases(draw):
     """One- or two-bit activations and one-bit weights with the default schedule on AVX2: the
     activation-indexed table kernel (channels past the last block of 32, one or more tiles of
-    64 channels, padding, strides, a bias and requantization or none)."""
+    64 channels, padding, strides, a bias and requantization or none; the requantizations to
+    0..1 and 0..3 by threshold compares, one to -3..200 step by step)."""
     c, o = draw(st.integers(1, 200)), draw(st.integers(1, 160))
     k, stride, pad = draw(st.sampled_from([1, 3])), draw(st.integers(1, 2)), draw(st.integers(0, 1))
     h, w = draw(st.integers(k, 10)), draw(st.integers(k, 10))
-    steps = draw(st.sampled_from([(), (("shift", 3), ("clip", 0, 3), ("cast", "int8"))]))
+    steps = draw(st.sampled_from([(), (("shift", 3), ("clip", 0, 3), ("cast", "int8")),
+                                  (("shift", 5), ("clip", 0, 1), ("cast", "uint8")),
+                                  (("relu",), ("shift", 2), ("clip", -3, 200), ("cast", "int8"))]))
     encoding = draw(st.sampled_from(["unipolar", "bipolar"]))
     return (draw(st.integers(1, 2)), c, h, w), (o, c, k, k), stride, pad, encoding, steps, draw(st.integers(1, 2))
 
@@ -166,6 +171,23 @@ def test_low_bit_activations_run_the_table_kernel_exactly(case, seed, ones):
                               stride, pad, encoding=encoding, bias=bias, epilogue=steps)
     assert tables(conv)
     assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS["avx2"])
+
+
+@given(st.lists(EPILOGUE_STEPS, min_size=1, max_size=4), st.integers(0, 2**32 - 1), st.sampled_from([40, 2**31 - 1]),
+       st.integers(-300, 0), st.integers(0, 300))
+@example([("shift", 5), ("clip", 0, 1), ("cast", "int8")], 0, 40, -300, 300)  # one level
+@example([("relu",), ("shift", 4), ("clip", 0, 3), ("cast", "uint8")], 0, 40, -300, 300)  # three
+def test_level_thresholds_are_the_epilogue_over_the_sums_range(steps, seed, top, lo, hi):
+    """Where `level_thresholds` turns an epilogue into compares, out = Σ_k [v > T[k]] equals the
+    interpreter's epilogue of v + bias at every sum v in [lo, hi]."""
+    bias = np.random.default_rng(seed).integers(-top, top, 6, endpoint=True).astype(np.int32)
+    table = level_thresholds(bias, tuple(steps), lo, hi)
+    assume(table is not None)
+    assert table is not None and table.dtype == np.int16 and table.shape[0] <= MAX_LEVELS
+    sums = np.arange(lo, hi + 1, dtype=np.int32)[:, None]
+    acc = T.add(T.var("v", sums.shape, "int32"), T.param("b", bias))
+    want = T.evaluate(epilogue_terms(acc, (), tuple(steps)), {"v": sums})
+    np.testing.assert_array_equal((sums[:, :, None] > table.T[None].astype(np.int32)).sum(-1), want)
 
 
 def test_the_table_kernel_takes_one_or_two_bit_activations_within_its_16_bit_sums():
