@@ -189,6 +189,8 @@ def blocked_compute_seconds(info: NodeInfo, s: Schedule, flops: float, model) ->
             return int8_conv_seconds(info, s, flops, model)
         case "pixel_gemm":
             return pixel_gemm_seconds(info, s, flops, model)
+        case "lanes_conv":
+            return lanes_conv_seconds(info, s, flops, model)
         case "winograd":
             raise AssertionError("blocked_compute_seconds: a Winograd schedule is priced by winograd_cost")
         case "blocked":
@@ -244,6 +246,27 @@ def pixel_gemm_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> floa
                   * lane_efficiency(out.shape[1], nr, vec, lanes) * balance(math.ceil(out.shape[1] / nr), model.cores)
                   * c / (c + vec))
     return flops / (model.cores * model.fp32_flops_per_core * efficiency)
+
+
+def lanes_conv_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float:
+    """Seconds of the channels-in-lanes direct convolution: register blocks of NP pixels by NB
+    output channels priced as a GEMM's rows by columns (`rows_efficiency`), busy lanes over the
+    output channels, the last tile's spare pixels, the items' balance over the cores, the
+    partial sums' load and store per channel block (`C_BLOCK_STEPS`), and the padded copy of
+    the input (a contiguous copy) when the convolution pads."""
+    out, x, w = info.type, info.operands[0], info.operands[1]
+    np_, nb, vec = s["pixel_block"], s["oc_block"], s["vec"]
+    pixels, taps = out.shape[2] * out.shape[3], w.shape[2] * w.shape[3]
+    tiles = math.ceil(pixels / np_)
+    items = math.ceil(tiles / s["item_tiles"]) * math.ceil(out.shape[1] / nb)
+    kc = min(s["c_block"], max(w.shape[1], 1)) * taps
+    efficiency = (REACHABLE * rows_efficiency(np_, np_, nb // vec, vec, model.vector_lanes)
+                  * lane_efficiency(out.shape[1], nb, vec, model.vector_lanes) * pixels / (tiles * np_)
+                  * balance(items, model.cores) * kc / (kc + C_BLOCK_STEPS))
+    padded = 0.0
+    if any(dict(info.attrs)["pads"]):
+        padded = model.memory_seconds(Work(0.0, 2.0 * x.nbytes, Kind.COPY))
+    return flops / (model.cores * model.fp32_flops_per_core * efficiency) + padded
 
 
 def depthwise_efficiency(info: NodeInfo, s: Schedule, model) -> float:

@@ -49,6 +49,14 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  split the rule above chose, single-tile items and output-channel blocks, with
                  blocks of 75 channels; 512 -> 512 at 14x14, 7 tiles, keeps its output-channel
                  blocks). A 1x1 tile reads one input row per channel, strided or not.
+  strided        (`takes_lanes_conv`: a stride above 1, several taps, a reduction of at least
+                 `LANES_MIN_DEPTH` steps, constant weights) the channels-in-lanes kernel of
+                 `lanes_conv_schedule`: `block_rows` output pixels by ROW_VECTORS vectors of
+                 output channels per register block, each input float broadcast against the
+                 weight vectors, so the stride costs nothing (one Zen 3 core, CPU time, one
+                 process, loaded: ResNet-50's 3x3 stride-2 128 -> 128 from 56x56 0.77x the
+                 phase-split direct kernel's time, 256 -> 256 from 28x28 0.87x). Its schedule
+                 says so: `"kernel": "lanes_conv"`.
   pointwise      (small images: `takes_pixel_gemm`) the pixel GEMM of `pixel_gemm_schedule`: the
                  output pixels are the GEMM's rows, MR to a block, the output channels its
                  columns (panels of 2 vectors); threads split the panels. Its schedule says so:
@@ -84,12 +92,12 @@ from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
 Schedule = dict[str, Any]
-BlockedKernel = Literal["blocked", "depthwise", "pixel_gemm", "winograd", "int8"]
+BlockedKernel = Literal["blocked", "depthwise", "pixel_gemm", "winograd", "int8", "lanes_conv"]
 """The kernels a `blocked_schedule` runs: the blocked GEMM / direct convolution ("blocked": a
 schedule without a "kernel" key, the tiled ops' vocabulary), or the kernel its "kernel" key names."""
 
 
-BLOCKED, DEPTHWISE, PIXEL_GEMM, WINOGRAD, INT8 = get_args(BlockedKernel)
+BLOCKED, DEPTHWISE, PIXEL_GEMM, WINOGRAD, INT8, LANES_CONV = get_args(BlockedKernel)
 """The kernel names, each spelled once: in `BlockedKernel`."""
 
 FLOAT_STEPS = frozenset({"add", "relu", "clip", "sigmoid", "silu", "hard_swish"})
@@ -106,6 +114,16 @@ channel, read once per item instead of once per tile."""
 PIXEL_ITEMS = 4
 """Items of a pixel-split direct convolution at least where the image has that many tiles, for
 two cores' balance."""
+
+LANES_ITEM_PIXELS = 64
+"""Output pixels per work item of the channels-in-lanes kernel (whole tiles): 5 to 22 tiles of
+6 ran ResNet-50's 3x3 stride-2 128 -> 128 from 56x56 within 2% of each other (one Zen 3 core)."""
+LANES_MIN_DEPTH = 256
+"""Reduction steps (input channels x taps) at least for the channels-in-lanes kernel: its tile
+stores NB x NP outputs one float at a time, the cost of about L reduction steps. One Zen 3 core,
+CPU time, one process against onnxruntime, loaded: 3x3 stride 2 from 56x56 32 -> 64 (288 steps)
+1.02x against the phase-split kernel's 1.26x, 16 -> 32 (144) 1.09x against 1.14x; the stems
+3 -> 32 3x3 (27) 1.27x against 1.00x and 3 -> 64 7x7 (147) 1.05x against 0.93x."""
 
 DEPTHWISE_VECTORS = 4
 """Vectors of output pixels per depthwise tile: 4 accumulators beside the 9 splat weights of a
@@ -231,6 +249,8 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
     if op in CONV_OPS:
         if takes_pixel_gemm(operands[1], out, values, constant[1]):
             return pixel_gemm_schedule(out, lanes)
+        if takes_lanes_conv(operands[1], values, constant[1]):
+            return lanes_conv_schedule(operands[1], out, lanes)
         return default_conv_schedule(operands[0], operands[1], out, values, lanes)
     n = out.shape[-1]
     return default_dense_schedule(out.size // n if n else 0, n, lanes)
@@ -350,6 +370,26 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
         parallel = "oc" if o * c * kh * kw > c * padded else "pixel"
     return {"vec": lanes, "oc_block": mr, "oc_tail": o % mr, "ow_block": nv * lanes,
             "ow_tail": out.shape[3] % (nv * lanes), "c_block": cb, "c_tail": c % cb, "parallel": parallel}
+
+
+def takes_lanes_conv(w: TensorType, attrs: dict[str, Any], constant_weights: bool) -> bool:
+    """Whether an untiled convolution runs the channels-in-lanes kernel (`lanes_conv_schedule`):
+    one group, constant weights, a stride above 1, more than one tap, and a reduction of at least
+    `LANES_MIN_DEPTH` (input channels x taps)."""
+    _, c, kh, kw = w.shape
+    return (attrs.get("groups", 1) == 1 and constant_weights and tuple(attrs["strides"]) != (1, 1)
+            and kh * kw > 1 and c * kh * kw >= LANES_MIN_DEPTH)
+
+
+def lanes_conv_schedule(w: TensorType, out: TensorType, lanes: int) -> Schedule:
+    """The channels-in-lanes kernel's blocking: `block_rows` pixels (6 with 16 vector registers,
+    12 with 32) by ROW_VECTORS vectors of output channels; as many input channels per block as
+    keep a block's weights in `WEIGHT_BLOCK_BYTES`; items of LANES_ITEM_PIXELS pixels' tiles."""
+    o, c, kh, kw = w.shape
+    nb, np_ = ROW_VECTORS * lanes, block_rows(lanes)
+    cb = max(1, min(c, WEIGHT_BLOCK_BYTES // (nb * kh * kw * 4)))
+    return {"kernel": LANES_CONV, "vec": lanes, "oc_block": nb, "pixel_block": np_, "c_block": cb,
+            "item_tiles": max(1, -(-LANES_ITEM_PIXELS // np_))}
 
 
 def phase_plane(h: int, w: int, strides: Sequence[int], pads: Sequence[int]) -> tuple[int, int]:

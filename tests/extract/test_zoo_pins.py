@@ -22,16 +22,17 @@ MODELS = {
 }
 
 PINS = {
-    # choose-im2col-conv2d: the 3x3 stride-2 128 -> 256 and 256 -> 512 layers as a pad, 9 tap
-    # slices, a concat and a pointwise convolution (64 -> 128 from 56x56 stays direct)
-    ("resnet18", "avx512"): (0.006607819103032444, {
-        "concat": 2, "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "pad": 2,
-        "reshape": 1, "slice": 21, "winograd_conv2d": 13}),
+    # the 3x3 stride-2 layers (64 -> 128, 128 -> 256, 256 -> 512) direct on the channels-in-lanes
+    # kernel (before it, the last two ran as im2col: a pad, 9 tap slices, a concat and a
+    # pointwise convolution; they ran 0.92x that form's time, one Zen 3 core)
+    ("resnet18", "avx512"): (0.006362438154400587, {
+        "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1, "slice": 3,
+        "winograd_conv2d": 13}),
     # (avx2) the 512 -> 512 layers at 7x7 run F(2x2, 3x3): F(4x4, 3x3)'s transformed weights
     # (37.7 MB) exceed the last-level cache and stream from DRAM (`TILES`)
-    ("resnet18", "avx2"): (0.011139478004399172, {
-        "concat": 2, "fused_conv2d": 6, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "pad": 2,
-        "reshape": 1, "slice": 21, "tiled_conv2d": 1, "winograd_conv2d": 13}),
+    ("resnet18", "avx2"): (0.010825090676826393, {
+        "fused_conv2d": 6, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1, "slice": 3,
+        "tiled_conv2d": 1, "winograd_conv2d": 13}),
     ("mobilenet_v2", "avx512"): (0.0032709107681339325, {
         "fused_conv2d": 49, "fused_dense": 1, "global_avg_pool": 1, "reshape": 1, "tiled_conv2d": 3}),
     ("mobilenet_v2", "avx2"): (0.0053478941901543295, {

@@ -3,7 +3,8 @@ each item sweeping its channel blocks (sized so that a tile's strided input rows
 all its tiles and output-channel blocks, unless the weights swept once per item outweigh the
 input swept once per output-channel block. They equal the interpreter on both ISAs (see
 `helpers.targets`), with odd sizes, uneven pads, stride 2 or 3 (or one axis only), several
-channel blocks, a partial last item and partial tiles."""
+channel blocks, a partial last item and partial tiles. (Those with a deep enough reduction run
+the channels-in-lanes kernel instead: `test_lanes_conv`.)"""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import frittata as ft
-from frittata.backends.llvm.fastpath import schedule
 from frittata.terms import builders as tb
-from frittata.terms.cpu_schedules import pixel_item_tiles
+from frittata.terms.cpu_schedules import default_conv_schedule, pixel_item_tiles
 from tests.backends.llvm.helpers import check_on, rand, targets
 from tests.conftest import compiling
 
@@ -42,12 +42,13 @@ def test_strided_conv_equals_the_interpreter(term, isa, threads):
 
 
 def test_a_3x3_stride_2_conv_blocks_its_channels_for_l1():
-    """ResNet-50's 128 -> 128 at 56x56, stride 2: 28 channels per block with AVX2 (a tile's six
-    strided input rows of 17 floats take 3 lines each: 1152 bytes a channel), items of 4 tiles
-    of 16 pixels (two output rows), 14 of them."""
+    """The direct kernel's schedule of ResNet-50's 128 -> 128 at 56x56, stride 2 (which runs the
+    channels-in-lanes kernel by default, `test_lanes_conv`): 28 channels per block with AVX2 (a
+    tile's six strided input rows of 17 floats take 3 lines each: 1152 bytes a channel), items of
+    4 tiles of 16 pixels (two output rows), 14 of them."""
     x = tb.var("x", (1, 128, 56, 56))
     term = tb.conv2d(x, tb.param("w", rand((128, 128, 3, 3))), strides=(2, 2), pads=(1, 1, 1, 1))
-    s = schedule(term, 8)
+    s = default_conv_schedule(x.type, term.args[1].type, term.type, dict(term.attrs), 8)
     assert (s["parallel"], s["c_block"], s["c_tail"], s["ow_block"]) == ("pixel", 28, 128 % 28, 16)
     assert pixel_item_tiles(28 * 2, 16, 5) == 4
 
