@@ -7,6 +7,7 @@ import math
 
 from llvmlite import ir
 
+from frittata.backends.llvm.bitpack_bytes import lower_bitpack_bytes, packs_byte_lanes
 from frittata.backends.llvm.irutil import I32, I64, entry_alloca, for_range, i64, ltype
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat
@@ -23,13 +24,17 @@ words per plane (8: one AVX2 register of i32 lanes)."""
 
 
 def lower_bitpack(k: Kernel, t: Term, x: View, out: View) -> None:
-    """Each thread packs a share of the output's words: per word, the W elements along the axis
+    """8-bit values into 64-bit words in vector lanes (`bitpack_bytes`) where that applies;
+    otherwise each thread packs a share of the output's words: per word, the W elements along the axis
     are read once (a clamped load and a select past the end) and each of their low bits is
     or-ed into its plane's word, kept in a register. Where the last other axis is contiguous
     (NCHW packed along C: the pixels of a row), PIXELS words of adjacent positions are packed
     at once from vector loads (elsewhere one word at a time, in scalars), their bits gathered
     in 32-bit lanes (a 64-bit word as two halves: a vector of 8 words is one AVX2 register per
     operation, not two)."""
+    if packs_byte_lanes(t, x, out):
+        lower_bitpack_bytes(k, t, x, out)
+        return
     b = k.b
     where, bits, width = t.attr("axis"), t.attr("bits"), WORD_BITS[t.dtype]
     rank = len(x.shape)

@@ -76,6 +76,21 @@ def _plan() -> tuple[list[tuple[int, int, int, bool]], list[tuple[int, list[int]
 TRANSPOSE = _plan()
 
 
+def transposed(b: ir.IRBuilder, vectors: list[ir.Value]) -> list[tuple[ir.Value, list[int]]]:
+    """STAGE_PIXELS vectors of 32 bytes transposed by unpacks (`TRANSPOSE`): vectors of four
+    8-byte rows as <4 x i64>, each with the byte index of each of its rows -- row c holds byte c
+    of vectors 0, 1, ..., STAGE_PIXELS - 1 in order."""
+    steps, rows = TRANSPOSE
+    vectors = list(vectors)
+    for first, second, width, high in steps:
+        mask = ir.Constant(ir.VectorType(I32, TRANSPOSE_CHANNELS // width), _unpack_mask(width, high))
+        lanes = ir.VectorType(ir.IntType(8 * width), TRANSPOSE_CHANNELS // width)
+        pair = [vectors[v] if width == 1 else b.bitcast(vectors[v], lanes) for v in (first, second)]
+        both = b.shuffle_vector(*pair, mask)
+        vectors.append(both if width == 1 else b.bitcast(both, BYTES))
+    return [(b.bitcast(vectors[v], ir.VectorType(I64, 4)), lanes) for v, lanes in rows]
+
+
 def _row(channels: int) -> int:
     """A pixel's row of the buffer: `channels` rounded up to whole transposes."""
     return -(-channels // TRANSPOSE_CHANNELS) * TRANSPOSE_CHANNELS
@@ -134,21 +149,13 @@ class ByteStaging:
         base = b.mul(first, i64(self.tile_channels))
         count = smin(b, i64(self.group * self.tile_channels), b.sub(i64(self.out.shape[1]), base))
         start = self.area(chunk)
-        steps, rows = TRANSPOSE
         with for_range(b, 0, self.width // TRANSPOSE_CHANNELS, name="transpose") as block:
             c0 = b.mul(block, i64(TRANSPOSE_CHANNELS))
             vectors = [b.load(element_ptr(b, self.buffer, self.out.dtype,
                                           b.add(b.add(start, i64(p * self.width)), c0)), typ=BYTES,
                               align=TRANSPOSE_CHANNELS)
                        for p in range(STAGE_PIXELS)]
-            for first_, second, width, high in steps:
-                mask = ir.Constant(ir.VectorType(I32, TRANSPOSE_CHANNELS // width), _unpack_mask(width, high))
-                lanes = ir.VectorType(ir.IntType(8 * width), TRANSPOSE_CHANNELS // width)
-                pair = [vectors[v] if width == 1 else b.bitcast(vectors[v], lanes) for v in (first_, second)]
-                both = b.shuffle_vector(*pair, mask)
-                vectors.append(both if width == 1 else b.bitcast(both, BYTES))
-            for v, lane_channels in rows:
-                words = b.bitcast(vectors[v], ir.VectorType(I64, 4))
+            for words, lane_channels in transposed(b, vectors):
                 for lane, c in enumerate(lane_channels):
                     o = b.add(c0, i64(c))
                     with if_then(b, b.icmp_signed("<", o, count), "row") if self.partial else nullcontext():

@@ -19,11 +19,13 @@ from hypothesis import strategies as st
 import frittata.terms as T
 from frittata.backends.jit import Machine, host, optimize, verify
 from frittata.backends.llvm import build
+from frittata.backends.llvm.bitpack_bytes import MAX_PLANES, packs_byte_lanes
 from frittata.backends.llvm.bitserial_byte_staging import ByteStaging
 from frittata.backends.llvm.bitserial_epilogue import MAX_LEVELS, level_thresholds
 from frittata.terms.bitserial_schedules import uses_tables
 from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
+from frittata.backends.llvm.views import Buf, contiguous
 from frittata.terms.bitserial import MAX_BITS, WORD_BITS
 from frittata.terms.kernels import epilogue_terms
 from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES, targets
@@ -317,6 +319,30 @@ def test_bitpack_and_bitunpack_compiled(rng, shape, axis, word, source, bits):
     program = T.Program({"packed": packed, "back": T.bitunpack(packed, x.shape[axis], axis, "bipolar")})
     for target in TARGETS.values() if source == "int64" else [host()]:
         assert_compiled_equal(program, {"x": x}, target)
+
+
+@st.composite
+def byte_lane_cases(draw):
+    """8-bit tensors packed into int64 words along an axis followed by at least 32 positions:
+    channels past the last whole word, positions past the last whole chunk of 32 (a run of 32
+    exactly: no tail), outer axes before the packed one, 1 to MAX_PLANES planes, both ISAs."""
+    outer = draw(st.lists(st.integers(1, 3), min_size=0, max_size=2))
+    positions = draw(st.sampled_from([(32,), (33,), (4, 9), (14, 14), (5, 13)]))
+    shape = (*outer, draw(st.integers(1, 200)), *positions)
+    return shape, len(outer), draw(st.integers(1, MAX_PLANES)), draw(st.sampled_from(["int8", "uint8"])), \
+        draw(st.sampled_from(sorted(TARGETS)))
+
+
+@compiling
+@given(byte_lane_cases(), st.integers(0, 2**32 - 1))
+def test_bitpack_of_bytes_in_vector_lanes_equals_the_interpreter(case, seed):
+    shape, axis, bits, source, target = case
+    info = np.iinfo(source)
+    x = np.random.default_rng(seed).integers(info.min, info.max, shape, endpoint=True).astype(source)
+    packed = T.bitpack(T.var("x", shape, source), bits, axis)
+    out = contiguous(Buf(0, 0, packed.type))  # the kernel packs bytes in vector lanes here
+    assert packs_byte_lanes(packed, contiguous(Buf(0, 0, packed.args[0].type)), out)
+    assert_compiled_equal(T.Program({"packed": packed}), {"x": x}, TARGETS[target])
 
 
 def _assembly(program: T.Program, target: Machine) -> str:
