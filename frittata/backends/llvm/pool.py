@@ -23,6 +23,7 @@ from frittata.backends.llvm import scalar
 from frittata.backends.llvm.expr import load
 from frittata.backends.llvm.irutil import F32, for_range, i64
 from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.pool_bytes import emit_byte_pool, pools_byte_rows
 from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View
 from frittata.terms.ops import Op
@@ -37,7 +38,10 @@ def _interior(n_out: int, size: int, kernel: int, stride: int, before: int) -> t
 
 def emit_max_pool(k: Kernel, x: View, node_attr, out: View) -> None:
     """max_pool2d over clamped windows (type inference keeps padding below the kernel, so every
-    window meets the image)."""
+    window meets the image); 8-bit 2x2 pools by whole rows (`pool_bytes`)."""
+    if pools_byte_rows(x, node_attr, out):
+        emit_byte_pool(k, x, out)
+        return
     (kh, kw), (sh, sw), (top, left, _, _) = node_attr("kernel"), node_attr("strides"), node_attr("pads")
     assert top < kh and left < kw, f"max_pool2d: padding {(top, left)} not below the kernel {(kh, kw)}"
     h, w = x.shape[2:]
