@@ -35,7 +35,9 @@ is not charged (an A/B of charging it has not been measured), nor the int8 kerne
 An int8 convolution (`cpu_schedules.int8_conv_schedule`) runs at `INT8_PEAK_SCALE` of the fp32
 peak, times its busy lanes and its tiles' balance.
 A small pointwise convolution's pixel GEMM (`cpu_schedules.pixel_gemm_schedule`) is priced as a
-dense layer over its pixels, with its transposed store (`pixel_gemm_seconds`).
+dense layer over its pixels, with its transposed store (`pixel_gemm_seconds`); an expanding
+one's channel GEMM (`cpu_schedules.channel_gemm_schedule`) as a dense layer over its output
+channels (`channel_gemm_seconds`).
 A depthwise convolution runs at the model's measured `depthwise_efficiency` (measured with the
 default tile, `cpu_schedules.depthwise_schedule`), times its busy lanes (partial pixel tiles),
 the balance of its channels over the cores, and its tile's throughput relative to the default
@@ -191,6 +193,8 @@ def blocked_compute_seconds(info: NodeInfo, s: Schedule, flops: float, model) ->
             return pixel_gemm_seconds(info, s, flops, model)
         case "lanes_conv":
             return lanes_conv_seconds(info, s, flops, model)
+        case "channel_gemm":
+            return channel_gemm_seconds(info, s, flops, model)
         case "winograd":
             raise AssertionError("blocked_compute_seconds: a Winograd schedule is priced by winograd_cost")
         case "blocked":
@@ -245,6 +249,21 @@ def pixel_gemm_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> floa
     efficiency = (REACHABLE * rows_efficiency(out.shape[2] * out.shape[3], mr, nr // vec, vec, lanes)
                   * lane_efficiency(out.shape[1], nr, vec, lanes) * balance(math.ceil(out.shape[1] / nr), model.cores)
                   * c / (c + vec))
+    return flops / (model.cores * model.fp32_flops_per_core * efficiency)
+
+
+def channel_gemm_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float:
+    """Seconds of the channel GEMM of an expanding pointwise convolution: priced as a dense
+    layer's blocks (rows: the output channels; columns: the pixels, in panels of NR), the items'
+    balance over the cores (`taken_balance`), the partial sums' load and store per K block; its
+    run-time packing of the input (one contiguous copy of it) is not charged."""
+    out, c = info.type, info.operands[0].shape[1]
+    rows, cols = out.shape[1], out.shape[2] * out.shape[3]
+    mr, nr, vec, lanes = s["m_block"], s["n_block"], s["vec"], model.vector_lanes
+    kc = min(s["k_block"], max(c, 1))
+    efficiency = (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes) * lane_efficiency(cols, nr, vec, lanes)
+                  * taken_balance(gemm_item_sizes(rows, math.ceil(cols / nr), mr), model.cores)
+                  * kc / (kc + C_BLOCK_STEPS))
     return flops / (model.cores * model.fp32_flops_per_core * efficiency)
 
 

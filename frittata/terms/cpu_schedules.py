@@ -63,6 +63,11 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  `"kernel": "pixel_gemm"`. A pointwise `tiled_conv2d` whose schedule spells the
                  pixel GEMM's blocks (`tiled.PIXEL_GEMM_KEYS`) runs it too, at any image size,
                  when its weights are constant (else the generic loops).
+                 (expanding: `takes_channel_gemm`) the channel GEMM of `channel_gemm_schedule`:
+                 the weights times each image's input, the output channels the GEMM's rows (MR
+                 to a block), the pixels its columns (the input packed into panels of 2 vectors
+                 at run time); dense's blocking, threads take items of row groups x panels. Its
+                 schedule says so: `"kernel": "channel_gemm"`.
   depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row, or of
                  `DEPTHWISE_VECTORS` rows of one vector (a `tiled_conv2d` with groups = C says
                  its own rows and vectors); threads split the input channels. Its schedule says
@@ -92,12 +97,12 @@ from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
 Schedule = dict[str, Any]
-BlockedKernel = Literal["blocked", "depthwise", "pixel_gemm", "winograd", "int8", "lanes_conv"]
+BlockedKernel = Literal["blocked", "depthwise", "pixel_gemm", "winograd", "int8", "lanes_conv", "channel_gemm"]
 """The kernels a `blocked_schedule` runs: the blocked GEMM / direct convolution ("blocked": a
 schedule without a "kernel" key, the tiled ops' vocabulary), or the kernel its "kernel" key names."""
 
 
-BLOCKED, DEPTHWISE, PIXEL_GEMM, WINOGRAD, INT8, LANES_CONV = get_args(BlockedKernel)
+BLOCKED, DEPTHWISE, PIXEL_GEMM, WINOGRAD, INT8, LANES_CONV, CHANNEL_GEMM = get_args(BlockedKernel)
 """The kernel names, each spelled once: in `BlockedKernel`."""
 
 FLOAT_STEPS = frozenset({"add", "relu", "clip", "sigmoid", "silu", "hard_swish"})
@@ -150,6 +155,18 @@ least PIXEL_GEMM_DEEP_CHANNELS. One thread, AMD EPYC znver3, CPU time, one proce
 interleaved, loaded (load 6): 28x28 512 -> 128 1.96 / 2.31 ms, 512 -> 256 3.15 / 3.37, and
 1152 -> 128 (ResNet-50's 3x3 stride-2 128 -> 128 from 56x56 through im2col) 3.80 / 4.77; but
 56x56 256 -> 64 1.86 / 1.69 and 256 -> 128 3.81 / 3.64 (fewer channels, more pixels: direct)."""
+CHANNEL_GEMM_EXPANSION = 4
+"""Output channels per input channel at least for the channel GEMM of a pointwise convolution
+(`takes_channel_gemm`). One Zen 3 core, CPU time, one process, interleaved, loaded (load 6-9),
+with bias and ReLU, the channel GEMM's time over the direct kernel's: ResNet-50's 64 -> 256 at
+56x56 0.91, 128 -> 512 at 28x28 0.99, 256 -> 1024 at 14x14 0.88 (with its residual; 0.91
+without); but 128 -> 128 at 28x28 ~1.08 and 256 -> 64 at 56x56 ~1.1, as a plain GEMM of the same
+sizes against the direct kernel (the direct kernel reads a narrower output's input rows longer)."""
+CHANNEL_GEMM_MIN_CHANNELS = 64
+"""Input channels at least for the channel GEMM: a shallower reduction leaves a register block's
+call, its epilogue and the packing less to amortize (same setting: MobileNetV2's 16 -> 96 at
+112x112 1.04, 24 -> 144 at 56x56 1.13, 32 -> 192 at 28x28 1.0; 64 -> 384 at 14x14 ~0.96 and
+96 -> 576 ~1.0, as plain GEMMs)."""
 FMA_PORTS = 2
 """Vector FMAs issued per cycle: two FMA pipes on Zen 3 and on Sapphire Rapids (vendor guides)."""
 FMA_LATENCY = 4
@@ -249,6 +266,8 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
     if op in CONV_OPS:
         if takes_pixel_gemm(operands[1], out, values, constant[1]):
             return pixel_gemm_schedule(out, lanes)
+        if takes_channel_gemm(operands[1], out, values, constant[1]):
+            return channel_gemm_schedule(out, operands[1], lanes)
         if takes_lanes_conv(operands[1], values, constant[1]):
             return lanes_conv_schedule(operands[1], out, lanes)
         return default_conv_schedule(operands[0], operands[1], out, values, lanes)
@@ -327,6 +346,23 @@ def takes_pixel_gemm(w: TensorType, out: TensorType, attrs: dict[str, Any], cons
         return False
     return ((c >= PIXEL_GEMM_NARROWING_CHANNELS and pixels <= PIXEL_GEMM_NARROWING_PIXELS)
             or (c >= PIXEL_GEMM_DEEP_CHANNELS and pixels <= PIXEL_GEMM_DEEP_PIXELS))
+
+
+def takes_channel_gemm(w: TensorType, out: TensorType, attrs: dict[str, Any], constant_weights: bool) -> bool:
+    """Whether an untiled convolution runs the channel GEMM (`channel_gemm_schedule`): one group,
+    a `pointwise` kernel, constant weights, more than `PIXEL_GEMM_PIXELS` output pixels (fewer
+    take the pixel GEMM), at least `CHANNEL_GEMM_MIN_CHANNELS` input channels and at least
+    `CHANNEL_GEMM_EXPANSION` times as many output channels."""
+    o, c = w.shape[:2]
+    return (attrs.get("groups", 1) == 1 and pointwise(w.shape[2:], attrs) and constant_weights
+            and out.shape[2] * out.shape[3] > PIXEL_GEMM_PIXELS and c >= CHANNEL_GEMM_MIN_CHANNELS
+            and o >= CHANNEL_GEMM_EXPANSION * c)
+
+
+def channel_gemm_schedule(out: TensorType, w: TensorType, lanes: int) -> Schedule:
+    """The channel GEMM's blocking: dense's (`default_dense_schedule`) over O rows (output
+    channels) by P columns (pixels), threads splitting the column panels' items ("n")."""
+    return {"kernel": CHANNEL_GEMM, **default_dense_schedule(w.shape[0], out.shape[2] * out.shape[3], lanes)}
 
 
 def pixel_gemm_schedule(out: TensorType, lanes: int) -> Schedule:

@@ -14,6 +14,8 @@
                                            pixels of `pixel_gemm`
     conv2d / fused_conv2d                  strided, weights a parameter, a deep enough reduction: the
                                            channels-in-lanes direct convolution of `lanes_conv`
+    conv2d / fused_conv2d                  pointwise, weights a parameter, expanding the channels: the
+                                           GEMM of the weights and each image's pixels of `channel_gemm`
 
 The backend decides nothing here: `cpu_schedules.blocked_schedule` (which the CPU cost model reads
 too) says whether a step takes the blocked path and with which schedule; every other
@@ -26,7 +28,7 @@ from typing import assert_never
 
 import numpy as np
 
-from frittata.backends.llvm import batched, conv, depthwise, int8conv, lanes_conv, pixel_gemm, winograd
+from frittata.backends.llvm import batched, channel_gemm, conv, depthwise, int8conv, lanes_conv, pixel_gemm, winograd
 from frittata.backends.llvm.gemm import Gemm, emit_blocked, emit_pack_runtime
 from frittata.backends.packing import panels as pack_panels
 from frittata.backends.llvm.kernel import Kernel
@@ -59,6 +61,8 @@ def scratch_bytes(term: Term, lanes: int) -> int:
             return int8conv.scratch_bytes(term, s)
         case "lanes_conv":
             return lanes_conv.scratch_bytes(term, s)
+        case "channel_gemm":
+            return channel_gemm.scratch_bytes(term, s)
         case "blocked" if term.op in CONV_OPS:
             return conv.scratch_bytes(term, s)
         case "blocked":
@@ -98,6 +102,8 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> bo
             pixel_gemm.lower(k, plan, step, args, s)
         case "lanes_conv":
             lanes_conv.lower(k, plan, step, args, s)
+        case "channel_gemm":
+            channel_gemm.lower(k, plan, step, args, s)
         case "blocked" if t.op in CONV_OPS:
             conv.lower(k, plan, step, args, s)
         case "blocked":

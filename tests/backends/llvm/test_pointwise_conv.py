@@ -1,7 +1,8 @@
 """Pointwise convolutions (1x1, stride 1, no padding) run the direct kernel on one row of all
 their pixels, reading the input in place, or (small images, constant weights) the GEMM over
-their pixels of `pixel_gemm`; they equal the interpreter on both ISAs (see `helpers.targets`),
-whole tiles or not, with constant or computed weights."""
+their pixels of `pixel_gemm`, or (expanding the channels, constant weights) the GEMM of the
+weights and the pixels of `channel_gemm`; they equal the interpreter on both ISAs (see
+`helpers.targets`), whole tiles or not, with constant or computed weights."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import frittata as ft
 from frittata.backends.llvm import build, conv
 from frittata.backends.llvm.fastpath import schedule
 from frittata.terms import builders as tb
-from frittata.terms.cpu_schedules import is_pixel_gemm
+from frittata.terms.cpu_schedules import CHANNEL_GEMM, is_pixel_gemm, kernel_of
 from tests.backends.llvm.helpers import check_on, rand, targets
 from tests.conftest import compiling
 
@@ -107,6 +108,40 @@ def test_a_deep_narrowing_pointwise_conv_equals_the_interpreter(c, o, n, h, w, s
     assert is_pixel_gemm(schedule(term, targets()[isa].lanes))
     mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
     assert mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_expanding_pointwise_convs_take_the_channel_gemm(isa):
+    """From 64 input channels and four times as many output channels on, past 8x8 pixels."""
+    lanes = targets()[isa].lanes
+
+    def channel_gemm(c: int, o: int, size: int, stride: int = 1) -> bool:
+        x = tb.var("x", (1, c, size, size))
+        term = tb.conv2d(x, tb.param("w", rand((o, c, 1, 1), seed=5)), strides=(stride, stride))
+        return kernel_of(schedule(term, lanes)) == CHANNEL_GEMM
+
+    assert channel_gemm(64, 256, 56) and channel_gemm(256, 1024, 14) and channel_gemm(64, 256, 9)
+    assert not channel_gemm(64, 255, 56) and not channel_gemm(63, 252, 56) and not channel_gemm(64, 256, 8)
+    assert not channel_gemm(64, 256, 56, stride=2)
+
+
+@compiling
+@given(c=st.one_of(st.integers(64, 70), st.just(260)), extra=st.integers(0, 13), n=st.integers(1, 2),
+       h=st.integers(9, 12), w=st.integers(8, 12), bias=st.booleans(),
+       steps=st.sampled_from([(), (("relu",),), (("clip", 0.0, 6.0),), (("add",), ("relu",)), (("silu",),)]),
+       isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
+def test_the_channel_gemm_equals_the_interpreter(c, extra, n, h, w, bias, steps, isa, threads):
+    """Row blocks and their tail (output channels), whole and partial pixel panels, one K block
+    or two (260 input channels), each epilogue with the bias (the residual in the output's
+    layout), a plain convolution without one, several images (the packed panels reused)."""
+    o = 4 * c + extra
+    x, weights = tb.var("x", (n, c, h, w)), tb.param("w", rand((o, c, 1, 1), seed=3, scale=0.1))
+    residual = (tb.var("r", (n, o, h, w)),) if ("add",) in steps else ()
+    term = (tb.fused_conv2d(x, weights, tb.param("b", rand((o,), seed=4)), *residual, epilogue=steps) if bias
+            else tb.conv2d(x, weights))
+    assert kernel_of(schedule(term, targets()[isa].lanes)) == CHANNEL_GEMM
+    mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
+    assert mod.report["backend"]["fast_paths"] == [term.op.value]
 
 
 @pytest.mark.parametrize("lanes", [8, 16])
