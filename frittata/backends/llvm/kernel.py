@@ -133,13 +133,22 @@ class Kernel:
         b.position_at_end(end)
 
     @contextmanager
-    def repeat(self, count: int, name: str = "n") -> Iterator[ir.Value]:
+    def repeat(self, count: int, name: str = "n", sync_first: bool = False) -> Iterator[ir.Value]:
         """`for i in range(count)` around passes that take from the work counter (a loop over a
         batch's images): a pass that takes must end with `sync`, or the next pass's take would
-        start where this one's stopped and skip its items (refused at emission)."""
+        start where this one's stopped and skip its items (refused at emission). With
+        `sync_first`, every pass but the first starts with the `sync` instead, so the last
+        pass's barrier is the one the kernel's caller waits at after it (one barrier fewer per
+        call); the kernel may then take again only after a `sync` of its own."""
+        if sync_first and self._counter_taken:
+            raise LoweringError(f"kernel {self.function.name}: expected a barrier (`sync`) before loop {name!r}, "
+                                "whose first pass starts without one, got a loop that took from the work counter")
         with for_range(self.b, 0, count, name=name) as index:
+            if sync_first:
+                with if_then(self.b, self.b.icmp_signed(">", index, i64(0)), f"{name}.sync"):
+                    self.sync()
             yield index
-            if self._counter_taken:
+            if self._counter_taken and not sync_first:
                 raise LoweringError(f"kernel {self.function.name}: expected a barrier (`sync`) at the end of each "
                                     f"pass of loop {name!r}, got a pass that ends after taking from the work counter")
 

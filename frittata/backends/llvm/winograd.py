@@ -170,9 +170,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     residual = ptr(args[3].buf) if len(args) > 3 else None
     assert step.scratch is not None
     xp, x, out = ptr(step.scratch), ptr(args[0].buf), ptr(step.out)
-    with for_range(b, 0, t.n, name="n") as n:
-        with if_then(b, b.icmp_signed(">", n, i64(0)), "next_image"):
-            k.sync()
+    with k.repeat(t.n, sync_first=True) as n:
         _emit_pad(k, t, _at(b, x, b.mul(n, i64(t.c * t.h * t.w))), xp)
         k.sync()
         image = b.mul(n, i64(t.o * t.oh * t.ow))

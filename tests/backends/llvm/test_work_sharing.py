@@ -111,6 +111,23 @@ def test_a_repeated_pass_that_takes_must_end_with_a_barrier():
                 pass
 
 
+def test_a_repeated_pass_may_sync_at_the_start_of_the_next_pass_instead():
+    """`sync_first` puts the barrier at the start of every pass but the first (the caller's
+    barrier ends the last), so the pass may end after taking; the kernel must sync before it
+    takes again, and before the loop if it took earlier."""
+    k = _x86_kernel()
+    with k.repeat(2, sync_first=True):
+        with k.take(10):
+            pass
+    assert "n.sync.then" in str(k.module)
+    with pytest.raises(LoweringError, match="kernel k: expected a barrier .*got a second loop"):
+        with k.take(10):
+            pass
+    with pytest.raises(LoweringError, match="kernel k: expected a barrier .*before loop 'n'"):
+        with k.repeat(2, sync_first=True):
+            pass
+
+
 KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p)
 COUNTED_TOTALS = (*range(71), 95, 96, 97, 4097)
 
