@@ -19,6 +19,7 @@ from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
 from frittata.terms.cpu_schedules import blocked_schedule, is_int8
 from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES, targets
+from tests.conftest import compiling
 from tests.strategies import inputs_for
 
 EPILOGUES = [None, (), (("shift", 8), ("clip", -127, 127), ("cast", "int8")),
@@ -61,6 +62,7 @@ def check_exact(term, target, threads: int) -> ft.Module:
     return mod
 
 
+@compiling
 @given(term=int8_convs(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
 def test_int8_convolution_is_bit_exact(term, isa, threads):
     """Each example draws the ISA's kernels too (one build per example keeps the test short)."""
