@@ -165,15 +165,14 @@ class Emitter:
         return "words", self.room
 
     def rows(self) -> None:
-        """This thread's rows (n, tile group, oh): the columns whose window is inside the image
-        without a column check, the left and right border columns with one (`border_tiles`:
-        after the interior, or staged before it), then the staged chunks no tile completed."""
+        """The rows (n, tile group, oh) this thread takes from the work counter, consecutive
+        rows a chunk (a tile group's weights stay in cache across its rows): the columns whose
+        window is inside the image without a column check, the left and right border columns
+        with one (`border_tiles`: after the interior, or staged before it), then the staged
+        chunks no tile completed."""
         g, b, group = self.g, self.k.b, self.group
-        # A static share of the rows: not moved to the work counter with the other kernels
-        # (nothing here forbids it; chunked rows are not measured yet).
-        lo, hi = self.k.split(g.n * (g.tiles // group) * g.oh)
         inside, outside = g.interior
-        with for_range(b, lo, hi, name="row") as row:
+        with self.k.take(g.n * (g.tiles // group) * g.oh, name="row") as row:
             n, outer, oh = _unflatten(b, row, (g.n, g.tiles // group, g.oh))
             tiles = (b.mul(outer, i64(group)), group)
             border = self.border_columns()
