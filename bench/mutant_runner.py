@@ -8,11 +8,12 @@ each mutant of a function F by one `pytest -x` in the mutants/ folder (the first
 it), with the mutant active from import on, on the selected tests that run F unmutated, fastest
 first. No other test can kill it (execution is the same up to F's first call), so there is no
 second phase, and a mutant of a function no test runs is "no tests" without a run. Where the
-map cannot say (F also runs at import, outside any test; its module was never imported), the
-mutant is judged as before: first on its targeted test files (its module's `test_<module>.py`,
-the test files of the modules importing it, files that import the module or name the mutated
-public function), then, once every mutant had its first phase, on the rest of the selection
-(`tests/<pkg>` first), each group smallest file first.
+map cannot say (F also runs as frittata is imported, outside any test; its module was never
+imported), the mutant is judged in two phases: first on the tests the map says run F, then its
+targeted test files (its module's `test_<module>.py`, the test files of the modules importing
+it, files that import the module or name the mutated public function); then, once every mutant
+had its first phase, on the rest of the selection (`tests/<pkg>` first), each group smallest
+file first.
 
 Verdicts: "killed" (a test failed, and passes again without the mutant: the failing test is
 rerun unmutated, and a test that fails either way makes the verdict "suspicious"; a mutant
@@ -97,12 +98,14 @@ def function_key(name: str) -> tuple[str, str]:
 
 def plan(name: str, files: list[Path], reach: ReachMap) -> tuple[list[str], list[str]]:
     """The tests a mutant runs in each phase (test ids or files, relative to the root): the
-    tests the map says run its function, or, where the map cannot say, `ordered_tests`."""
+    tests the map says run its function; where the map cannot say (it also ran at import),
+    the tests the map says run it, then `ordered_tests`' targeted files, and the rest after."""
     tests = reach.tests_of(*function_key(name))
     if tests is not None:
         return tests, []
     near, rest = ordered_tests(name, files)
-    return [str(p.relative_to(ROOT)) for p in near], [str(p.relative_to(ROOT)) for p in rest]
+    running = reach.tests_running(*function_key(name))
+    return running + [str(p.relative_to(ROOT)) for p in near], [str(p.relative_to(ROOT)) for p in rest]
 
 
 def module_of(name: str) -> tuple[str, str]:

@@ -10,16 +10,20 @@ with the options and hypothesis profile of the judging runs (derandomized, so th
 drawn are the same). It is kept in mutants/reach.json with each test file's hash; a later run
 measures only the test files added or changed since.
 
-Limits: code that runs while a module is imported runs in the context of the test that first
-imported it (or of none, during collection, marked `IMPORT`): a mutant there is judged by the
-runner's older plan (its module's test files, then the rest). A saturation stopped by the
-clock may reach other functions on another run.
+Code run while a test file is imported (module-level terms, strategies) is credited to that
+file (its context is the file's path), and the mutant runs the whole file. Code run while the
+measured package itself is imported (the plugin imports it before collection) is credited to
+no test (`IMPORT`): a mutant there is judged by the runner's older plan (its module's test
+files, then the rest), as is one of a module some test imports lazily, whose import-time code
+is credited to that test. A saturation stopped by the clock may reach other functions on
+another run.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
 import json
 import os
 import subprocess
@@ -28,6 +32,8 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPORT = ""
@@ -39,12 +45,16 @@ SOURCE = ["frittata/terms", "frittata/rewrites", "frittata/extract", "frittata/b
 
 def pytest_addoption(parser) -> None:
     parser.addoption("--reach-log", default=None, help="JSON lines: each test's id, CPU seconds, outcome")
+    parser.addoption("--reach-import", default=None, help="package to import before collection")
 
 
 def pytest_configure(config) -> None:
     log = config.getoption("--reach-log")
     if log:
         config.pluginmanager.register(_Recorder(Path(log)), "reach-recorder")
+    package = config.getoption("--reach-import")
+    if package:
+        importlib.import_module(package)  # its import-time code runs in no test's context
 
 
 class _Recorder:
@@ -54,12 +64,23 @@ class _Recorder:
     def __init__(self, log: Path) -> None:
         self.log, self.started, self.cpu, self.failed = log, {}, {}, set()
 
-    def pytest_runtest_protocol(self, item, nextitem) -> None:
+    @staticmethod
+    def _switch(context: str) -> None:
         import coverage
 
         cov = coverage.Coverage.current()
         if cov is not None:
-            cov.switch_context(item.nodeid)
+            cov.switch_context(context)
+
+    def pytest_collectstart(self, collector) -> None:
+        if isinstance(collector, pytest.Module):  # importing a test file: credited to the file
+            self._switch(collector.nodeid)
+
+    def pytest_collection_finish(self, session) -> None:
+        self._switch(IMPORT)
+
+    def pytest_runtest_protocol(self, item, nextitem) -> None:
+        self._switch(item.nodeid)
         self.started[item.nodeid] = time.process_time()
 
     def pytest_runtest_logreport(self, report) -> None:
@@ -135,7 +156,7 @@ def measure(test_files: list[str], options: list[str], root: Path = ROOT,
                "FRITTATA_TEST_PROFILE": "ci", "COVERAGE_FILE": str(data)}
         command = [sys.executable, "-m", "coverage", "run", f"--source={','.join(source)}", "-m", "pytest",
                    "--rootdir=.", "-q", "-p", "no:randomly", "-p", "bench.reach_map", "--reach-log", str(log),
-                   *options, *test_files]
+                   "--reach-import", source[0].split("/")[0], *options, *test_files]
         subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         tests = {}
         if log.exists():
@@ -190,11 +211,19 @@ class ReachMap:
                                   for f in set(old) | set(new)}
 
     def tests_of(self, module: str, function: str) -> list[str] | None:
-        """The tests that ran `function` of `module` and passed unmutated, fastest first; None
+        """The tests that ran `function` of `module` and passed unmutated, fastest first: with
+        every test of a file whose import ran it (module-level values feed all of them). None
         when the map cannot say (the module was not measured, the function is not one the map
         names, or it also ran outside any test, at import)."""
         reached = self.reach.get(module, {}).get(function)
         if reached is None or IMPORT in reached:
             return None
-        passing = [t for t in reached if self.tests.get(t, {}).get("passed")]
+        return self.tests_running(module, function)
+
+    def tests_running(self, module: str, function: str) -> list[str]:
+        """As `tests_of`, leaving out what ran at import: the tests that at least run it."""
+        reached = set(self.reach.get(module, {}).get(function, ())) - {IMPORT}
+        files = {t for t in reached if "::" not in t}
+        tests = reached - files | {t for t in self.tests if t.split("::")[0] in files}
+        passing = [t for t in tests if self.tests.get(t, {}).get("passed")]
         return sorted(passing, key=lambda t: (self.tests[t]["cpu"], t))

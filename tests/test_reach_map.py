@@ -31,10 +31,16 @@ def never(x):
 class Box:
     def open(self):
         return called(1)
+
+
+def at_import():
+    return 0
 '''
 
 TEST = '''\
-from pkg.mod import Box, called
+from pkg.mod import Box, called, never
+
+FOUR = never(5)
 
 
 def test_called():
@@ -52,7 +58,7 @@ def test_fails_unmutated():
 
 def _project(tmp_path: Path) -> Path:
     (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "__init__.py").write_text("from pkg.mod import at_import\n\nZERO = at_import()\n")
     (tmp_path / "pkg" / "mod.py").write_text(MODULE)
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_mod.py").write_text(TEST)
@@ -61,7 +67,7 @@ def _project(tmp_path: Path) -> Path:
 
 def test_a_function_body_leaves_out_its_def_line_and_docstring():
     spans = function_spans(MODULE)
-    assert spans == {"called": (8, 9), "never": (13, 13), "Box.open": (18, 18)}
+    assert spans == {"called": (8, 9), "never": (13, 13), "Box.open": (18, 18), "at_import": (22, 22)}
 
 
 def test_mutant_names_map_to_functions_and_methods():
@@ -80,23 +86,26 @@ def test_each_line_is_credited_to_the_tests_that_ran_it(tmp_path):
         data.add_lines({module: lines})
     data.write()
     reach = reach_from_coverage(tmp_path / "coverage", root)
-    assert reach == {"pkg.mod": {"called": ["t::a", "t::b"], "never": [], "Box.open": ["t::b"]}}
+    assert reach == {"pkg.mod": {"called": ["t::a", "t::b"], "never": [], "Box.open": ["t::b"], "at_import": []}}
 
 
 def test_the_plugin_measures_each_test_and_the_map_plans_from_it(tmp_path):
-    """End to end: pytest under coverage with the plugin, on a project of one module."""
+    """End to end: pytest under coverage with the plugin, on a project of one module: what
+    each test runs, what importing a test file runs, what importing the package runs."""
     root = _project(tmp_path)
     reach, tests = measure(["tests/test_mod.py"], [], root, ["pkg"])
     ids = {name: f"tests/test_mod.py::{name}" for name in ("test_called", "test_box", "test_fails_unmutated")}
     assert {t: r["passed"] for t, r in tests.items()} == {ids["test_called"]: True, ids["test_box"]: True,
                                                           ids["test_fails_unmutated"]: False}
-    assert reach["pkg.mod"]["never"] == []
+    assert reach["pkg.mod"]["never"] == ["tests/test_mod.py"]  # run while the test file was imported
     assert set(reach["pkg.mod"]["called"]) == set(ids.values())
     assert reach["pkg.mod"]["Box.open"] == [ids["test_box"]]
+    assert reach["pkg.mod"]["at_import"] == [IMPORT]  # the plugin imports the package before collection
     cached = ReachMap(tmp_path / "reach.json")
     cached.merge(set(), reach, tests)
     assert set(cached.tests_of("pkg.mod", "called")) == {ids["test_called"], ids["test_box"]}  # not the failing one
-    assert cached.tests_of("pkg.mod", "never") == []
+    assert set(cached.tests_of("pkg.mod", "never")) == {ids["test_called"], ids["test_box"]}  # all of the file's
+    assert cached.tests_of("pkg.mod", "at_import") is None
     assert cached.tests_of("pkg.mod", "gone") is None and cached.tests_of("pkg.other", "f") is None
 
 
@@ -115,12 +124,12 @@ def test_a_mutant_runs_the_tests_that_reach_it_fastest_first_and_only_those(tmp_
     assert plan("m.x_h__mutmut_1", [], cached) == ([], [])  # no test runs h: "no tests", no run
 
 
-def test_code_run_at_import_is_judged_by_the_older_plan(tmp_path, monkeypatch):
+def test_code_run_at_import_runs_the_tests_that_run_it_then_the_older_plan(tmp_path, monkeypatch):
     cached = _map(tmp_path)
     assert cached.tests_of("m", "g") is None
     monkeypatch.setattr(bench.mutant_runner, "ordered_tests", lambda name, files: (files[:1], files[1:]))
     files = [bench.mutant_runner.ROOT / "tests" / "test_x.py", bench.mutant_runner.ROOT / "tests" / "test_y.py"]
-    assert plan("m.x_g__mutmut_1", files, cached) == (["tests/test_x.py"], ["tests/test_y.py"])
+    assert plan("m.x_g__mutmut_1", files, cached) == (["tests/test_b.py::mid", "tests/test_x.py"], ["tests/test_y.py"])
 
 
 def test_only_test_files_added_or_changed_are_measured_again(tmp_path, monkeypatch):
