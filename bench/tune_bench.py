@@ -26,14 +26,15 @@ free of the machine's noise
 layers (the 3x3 convolutions with bias and ReLU, 64 channels at 56x56 to 512 at 7x7, and three
 1x1 ones; --table, by default the one the tests read, measured by --measure-table at --threads),
 and each search runs SEEDS times per layer with --replay-trials trials against it, the learned
-model starting from nothing (--transfer: from the other layers' records, costly). It prints, per
+model starting from nothing and, in a second replay, from the other layers' records
+(--transfer off | on | both, both by default; a layer's own records are never transferred). It prints, per
 layer and over all, the median and quartiles of the trials each search took to reach random
 search's final best (same layer and seed) and of the share of the layer's best found after 8,
 16, 32 and --replay-trials trials, and plots the medians with the quartiles as bands.
 Prints the host CPU and its vector ISA first.
 
 Run: python bench/tune_bench.py [--trials 200] [--models resnet18 mobilenet_v2] [--curve-trials 48]
-     [--replay SEEDS] [--replay-trials 64] [--table T] [--measure-table] [--transfer]
+     [--replay SEEDS] [--replay-trials 64] [--table T] [--measure-table] [--transfer off|on|both]
      [--out bench/tune_out] [--repeat 45] [--threads 2] [--profile] [--bound-trials N]
 """
 
@@ -288,7 +289,7 @@ def replay_bench(seeds: int, trials: int, out: Path, table_path: Path, transfer:
     curves = {s: np.array([r.shares for r in runs if r.search == s]) for s in SEARCHES}
     medians = {s: list(np.median(c, axis=0)) for s, c in curves.items()}
     bands = {s: (list(np.percentile(c, 25, axis=0)), list(np.percentile(c, 75, axis=0))) for s, c in curves.items()}
-    path = out / "tune_replay.png"
+    path = out / ("tune_replay_transfer.png" if transfer else "tune_replay.png")
     title = (f"replay: {layers} layers x {seeds} seeds, transfer {'on' if transfer else 'off'}\n"
              f"{device.cpu_name} ({device.cpu}), {device.threads} thread(s); median and quartiles")
     plot_curves(medians, path, title=title,
@@ -311,9 +312,9 @@ def main() -> None:
     parser.add_argument("--table", type=Path, default=TABLE, help="the recorded table the replay reads")
     parser.add_argument("--measure-table", action="store_true",
                         help="first measure every candidate of REPLAY_LAYERS into --table (resumed)")
-    parser.add_argument("--transfer", action="store_true",
-                        help="the learned search starts from the other layers' records (costly: did not finish at "
-                             "load ~10)")
+    parser.add_argument("--transfer", choices=("off", "on", "both"), default="both",
+                        help="the learned search starts from nothing (off), from the other layers' records (on), "
+                             "or one replay of each (both)")
     parser.add_argument("--out", type=Path, default=Path("bench/tune_out"))
     parser.add_argument("--repeat", type=int, default=45)
     parser.add_argument("--threads", type=int, default=2)
@@ -329,8 +330,9 @@ def main() -> None:
         tuning_curve(args.curve_trials, args.out, args.threads)
     if args.measure_table:
         measure_table(args.table, args.threads)
-    if args.replay:
-        replay_bench(args.replay, args.replay_trials, args.out, args.table, args.transfer)
+    transfers = {"off": (False,), "on": (True,), "both": (False, True)}[args.transfer] if args.replay else ()
+    for transfer in transfers:
+        replay_bench(args.replay, args.replay_trials, args.out, args.table, transfer)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,12 @@ names each feature and computes it from the `Loops`: log FLOPs, extents of the b
 space, vector width, the register block (rows, vectors, accumulators, registers it needs against
 the host's), the reduction block and the bytes of weights re-read per k step (cache footprint),
 the remainder fractions, the parallel loop and how evenly its units split over the threads,
-bytes moved per FLOP, and the analytical model's efficiency and log seconds.
+bytes moved per FLOP, and the analytical model's efficiency and log seconds. Then three features
+of the candidate against its workload's generated space (`RELATIVE_NAMES`): its modelled seconds
+over the space's best, the share of the space modelled faster, its modelled efficiency over the
+best's. A workload's extents and seconds differ from every other's, so trees split on them learn
+that workload; these read the same on every workload (0, 0 and 1 for the roofline's pick), so a
+model fitted on other layers' records can say where a new layer's roofline ranking goes wrong.
 
 The model ranks the candidates of one workload; it is fitted on all the records of a device
 (every workload at once, so what was learned on earlier workloads transfers to a new one), with
@@ -20,6 +25,7 @@ next batch needs, and its wheel is a few MB with no GPU libraries.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -36,6 +42,7 @@ from frittata.extract.schedule_cost import balance, depthwise_tile_efficiency, s
 from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.cpu_schedules import depthwise_registers, registers_for
 from frittata.terms.ops import Op
+from frittata.tuning.tasks import generated_space
 
 MAX_LABEL = 30
 """Highest relevance: LightGBM's default label gains cover 0..30."""
@@ -104,20 +111,50 @@ FEATURES: tuple[tuple[str, Callable[[Loops], float]], ...] = (
     ("log_model_seconds", lambda c: math.log(c.seconds) if c.seconds > 0 else 0.0),
 )
 """The learned model's features, by name: what each is computed from a candidate's `Loops`."""
-FEATURE_NAMES = tuple(name for name, _ in FEATURES)
-MODEL_SECONDS = FEATURE_NAMES.index("log_model_seconds")
+OWN_NAMES = tuple(name for name, _ in FEATURES)
+MODEL_SECONDS = OWN_NAMES.index("log_model_seconds")
+MODEL_EFFICIENCY = OWN_NAMES.index("model_efficiency")
+RELATIVE_NAMES = ("log_model_seconds_over_best", "model_rank_share", "model_efficiency_share")
+"""A candidate against its workload's generated space (`relative_features`): the same numbers on
+every workload for the roofline's best candidate, so what a model learned of the prior's errors
+on other workloads' records reads the same on a new one."""
+FEATURE_NAMES = OWN_NAMES + RELATIVE_NAMES
 
 
 def features(workload: Workload, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> list[float]:
-    """The feature vector of one candidate, in FEATURES' order (see the module docstring)."""
+    """The feature vector of one candidate alone, in FEATURES' order (see the module docstring)."""
     loops = candidate_loops(workload, schedule, lanes, cores, model)
     return [compute(loops) for _, compute in FEATURES]
 
 
+@dataclass(frozen=True)
+class SpaceSummary:
+    """What the relative features compare a candidate with: the modelled log seconds of every
+    schedule of its workload's generated space, sorted, and their best modelled efficiency."""
+
+    log_seconds: tuple[float, ...]
+    efficiency: float
+
+    @classmethod
+    def of(cls, rows: Sequence[Sequence[float]]) -> SpaceSummary:
+        """The summary of a space from its candidates' own features (`features`)."""
+        return cls(tuple(sorted(r[MODEL_SECONDS] for r in rows)), max(r[MODEL_EFFICIENCY] for r in rows))
+
+
+def relative_features(own: Sequence[float], space: SpaceSummary) -> list[float]:
+    """RELATIVE_NAMES of a candidate from its own features: its modelled log seconds over the
+    space's best, the share of the space modelled faster than it, its modelled efficiency over the
+    space's best."""
+    seconds = own[MODEL_SECONDS]
+    faster = bisect.bisect_left(space.log_seconds, seconds) / len(space.log_seconds)
+    efficiency = own[MODEL_EFFICIENCY] / space.efficiency if space.efficiency > 0 else 0.0
+    return [seconds - space.log_seconds[0], faster, efficiency]
+
+
 def named_features(workload: Workload, schedule: Schedule, lanes: int, cores: int,
                    model: CpuModel) -> dict[str, float]:
-    """The features of one candidate by name."""
-    return dict(zip(FEATURE_NAMES, features(workload, schedule, lanes, cores, model)))
+    """The features of one candidate by name, the relative ones against its generated space."""
+    return dict(zip(FEATURE_NAMES, RankModel(lanes, cores, model).vector(workload, schedule)))
 
 
 def candidate_loops(workload: Workload, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> Loops:
@@ -231,17 +268,34 @@ class RankModel:
         self.lanes, self.cores = lanes, cores
         self.model = model or CpuModel.for_host(cores=cores)
         self.booster: Any = None
+        self._own: dict[tuple[str, Schedule], list[float]] = {}
         self._features: dict[tuple[str, Schedule], list[float]] = {}
+        self._spaces: dict[str, SpaceSummary] = {}
 
     @property
     def trained(self) -> bool:
         return self.booster is not None
 
     def vector(self, workload: Workload, schedule: Schedule) -> list[float]:
+        """FEATURE_NAMES of a candidate: its own features, then those against its generated space."""
         key = (workload.key, schedule)
         if key not in self._features:
-            self._features[key] = features(workload, schedule, self.lanes, self.cores, self.model)
+            own = self._own_features(workload, schedule)
+            self._features[key] = own + relative_features(own, self._space(workload, schedule))
         return self._features[key]
+
+    def _own_features(self, workload: Workload, schedule: Schedule) -> list[float]:
+        key = (workload.key, schedule)
+        if key not in self._own:
+            self._own[key] = features(workload, schedule, self.lanes, self.cores, self.model)
+        return self._own[key]
+
+    def _space(self, workload: Workload, schedule: Schedule) -> SpaceSummary:
+        """The summary of `workload`'s generated space (`schedule` alone where it has none)."""
+        if workload.key not in self._spaces:
+            space = generated_space(workload, self.lanes) or [schedule]
+            self._spaces[workload.key] = SpaceSummary.of([self._own_features(workload, s) for s in space])
+        return self._spaces[workload.key]
 
     def fit(self, records: Sequence[Record]) -> bool:
         """Refit on `records` (one device's); False (and unchanged) without a workload of two or
@@ -275,7 +329,7 @@ class RankModel:
 
     def prior(self, workload: Workload, schedules: Sequence[Schedule]) -> np.ndarray:
         """The analytical (roofline) model's ranking: higher is fewer modelled seconds."""
-        return -np.array([self.vector(workload, s)[MODEL_SECONDS] for s in schedules])
+        return -np.array([self._own_features(workload, s)[MODEL_SECONDS] for s in schedules])
 
 
 class LearnedPrice:

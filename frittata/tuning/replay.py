@@ -95,7 +95,7 @@ def replay(table: Records, seeds: Iterable[int], trials: int, searches: Sequence
             raise TuningError(f"replay: expected a successful time for {task.workload}, got only errors")
         best = gflops(task, min(times))
         for seed in seeds:
-            others = _earlier_layers(groups, key, trials, seed) if transfer else []
+            others = transferred_records(groups, key, trials, seed) if transfer else []
             for search in searches:
                 report = tune_tasks([task], device, Records(list(others)), runner, trials=trials, search=search,
                                     batch=batch, epsilon=epsilon, seed=seed, cpu_model=model)
@@ -103,7 +103,7 @@ def replay(table: Records, seeds: Iterable[int], trials: int, searches: Sequence
     return runs
 
 
-def _earlier_layers(groups: dict[str, list[Record]], key: str, trials: int, seed: int) -> list[Record]:
+def transferred_records(groups: dict[str, list[Record]], key: str, trials: int, seed: int) -> list[Record]:
     """`trials` records of every workload but `key`, drawn at random (seeded) from its records."""
     draw = random.Random(seed)
     return [r for other, records in groups.items() if other != key

@@ -67,3 +67,21 @@ def test_features_have_one_name_each_and_read_as_the_candidate():
     assert (found["block_rows"], found["block_vectors"], found["accumulators"], found["taps"]) == (4, 2, 8, 9)
     assert found["register_share"] == (4 * 2 + 2 + 1) / 16 and found["log2_reduction_block"] == 3
     assert found["pixel_parallel"] == 1 and found["col_tail"] == (12 % 16) / 16 and found["log2_depth"] == 4
+
+
+def test_relative_features_read_the_same_for_the_roofline_pick_of_any_workload():
+    """Against its workload's generated space, the candidate the roofline models fastest reads 0
+    seconds over the best and 0 of the space modelled faster, on a small and a larger layer; the
+    modelled efficiency over the space's best is at most 1 and 1 for some candidate."""
+    from frittata.tuning.model import FEATURE_NAMES, MODEL_SECONDS
+    from frittata.tuning.tasks import generated_space
+    from tests.tuning.programs import conv_workload
+
+    model = _model()
+    for workload in (conv_workload(), conv_workload(32, 64, 28)):
+        rows = [dict(zip(FEATURE_NAMES, model.vector(workload, s))) for s in generated_space(workload, LANES)]
+        fastest = min(rows, key=lambda r: r[FEATURE_NAMES[MODEL_SECONDS]])
+        assert fastest["log_model_seconds_over_best"] == 0 and fastest["model_rank_share"] == 0
+        assert all(0 <= r["model_rank_share"] < 1 and r["log_model_seconds_over_best"] >= 0 for r in rows)
+        assert max(r["model_efficiency_share"] for r in rows) == 1
+        assert all(r["model_efficiency_share"] <= 1 for r in rows)

@@ -14,7 +14,7 @@ from frittata.errors import TuningError
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.records import Records
 from frittata.tuning.replay import (TRIPLE, ReplayRun, reach_of_random_best, recorded_device, replay,
-                                    replay_tasks)
+                                    replay_tasks, transferred_records)
 
 TABLE = Path(__file__).parent / "data" / "replay_table.jsonl.gz"
 
@@ -51,3 +51,16 @@ def test_a_replay_needs_every_candidate_of_a_workload_in_the_table():
     holed = Records([r for i, r in enumerate(table) if not (r.workload.key == first and i % 7 == 3)])
     with pytest.raises(TuningError, match="expected a time for every candidate of .* missing"):
         replay_tasks(holed, device, model)
+
+
+def test_transfer_hands_over_other_layers_records_only_a_run_s_worth_of_each():
+    """The records the learned search starts from with transfer: none of the replayed layer's own,
+    at most `trials` of every other layer (a 16-trial random run's worth), the same for a seed."""
+    groups: dict[str, list] = {}
+    for r in Records.load(TABLE):
+        groups.setdefault(r.workload.key, []).append(r)
+    key = next(iter(groups))
+    handed = transferred_records(groups, key, 16, seed=4)
+    counts = {k: sum(r.workload.key == k for r in handed) for k in groups}
+    assert counts.pop(key) == 0 and set(counts.values()) == {16} and len(counts) == 6
+    assert handed == transferred_records(groups, key, 16, seed=4) != transferred_records(groups, key, 16, seed=5)
