@@ -157,11 +157,20 @@ interleaved, loaded (load 6): 28x28 512 -> 128 1.96 / 2.31 ms, 512 -> 256 3.15 /
 56x56 256 -> 64 1.86 / 1.69 and 256 -> 128 3.81 / 3.64 (fewer channels, more pixels: direct)."""
 CHANNEL_GEMM_EXPANSION = 4
 """Output channels per input channel at least for the channel GEMM of a pointwise convolution
-(`takes_channel_gemm`). One Zen 3 core, CPU time, one process, interleaved, loaded (load 6-9),
+(`takes_channel_gemm`). One Zen 3 core, CPU time, one process, interleaved, loaded (load 6-10),
 with bias and ReLU, the channel GEMM's time over the direct kernel's: ResNet-50's 64 -> 256 at
 56x56 0.91, 128 -> 512 at 28x28 0.99, 256 -> 1024 at 14x14 0.88 (with its residual; 0.91
-without); but 128 -> 128 at 28x28 ~1.08 and 256 -> 64 at 56x56 ~1.1, as a plain GEMM of the same
-sizes against the direct kernel (the direct kernel reads a narrower output's input rows longer)."""
+without); with a residual, the 2x expansions 64 -> 128 at 56x56 0.92 but 256 -> 512 at 28x28
+1.01 and 128 -> 256 at 28x28 1.04; as plain GEMMs of the same sizes against the direct kernel,
+128 -> 128 at 28x28 ~1.08 and narrowing 256 -> 64 at 56x56 ~1.1 (the direct kernel reads a
+narrower output's input rows longer; the pixel GEMM takes the other narrowing layers)."""
+CHANNEL_GEMM_SMALL_PIXELS = 14 * 14
+"""Output pixels at most for the channel GEMM to take `CHANNEL_GEMM_SMALL_EXPANSION`: the direct
+kernel's tiles of a 14x14 image read rows of 196 floats in place (same setting: 512 -> 1024 at
+14x14 with a residual, ResNet-50's stride-2 downsampling layer once sliced, 0.83; 256 -> 256 as a
+plain GEMM ~0.94)."""
+CHANNEL_GEMM_SMALL_EXPANSION = 2
+"""Output channels per input channel at least for the channel GEMM up to CHANNEL_GEMM_SMALL_PIXELS."""
 CHANNEL_GEMM_MIN_CHANNELS = 64
 """Input channels at least for the channel GEMM: a shallower reduction leaves a register block's
 call, its epilogue and the packing less to amortize (same setting: MobileNetV2's 16 -> 96 at
@@ -352,11 +361,12 @@ def takes_channel_gemm(w: TensorType, out: TensorType, attrs: dict[str, Any], co
     """Whether an untiled convolution runs the channel GEMM (`channel_gemm_schedule`): one group,
     a `pointwise` kernel, constant weights, more than `PIXEL_GEMM_PIXELS` output pixels (fewer
     take the pixel GEMM), at least `CHANNEL_GEMM_MIN_CHANNELS` input channels and at least
-    `CHANNEL_GEMM_EXPANSION` times as many output channels."""
-    o, c = w.shape[:2]
+    `CHANNEL_GEMM_EXPANSION` times as many output channels (`CHANNEL_GEMM_SMALL_EXPANSION` up to
+    `CHANNEL_GEMM_SMALL_PIXELS` pixels)."""
+    (o, c), pixels = w.shape[:2], out.shape[2] * out.shape[3]
+    expansion = CHANNEL_GEMM_SMALL_EXPANSION if pixels <= CHANNEL_GEMM_SMALL_PIXELS else CHANNEL_GEMM_EXPANSION
     return (attrs.get("groups", 1) == 1 and pointwise(w.shape[2:], attrs) and constant_weights
-            and out.shape[2] * out.shape[3] > PIXEL_GEMM_PIXELS and c >= CHANNEL_GEMM_MIN_CHANNELS
-            and o >= CHANNEL_GEMM_EXPANSION * c)
+            and pixels > PIXEL_GEMM_PIXELS and c >= CHANNEL_GEMM_MIN_CHANNELS and o >= expansion * c)
 
 
 def channel_gemm_schedule(out: TensorType, w: TensorType, lanes: int) -> Schedule:
