@@ -32,3 +32,17 @@ def test_the_language_models_gelu_is_the_exact_one():
     (got,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
     want = [v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x.tolist()]
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("build", [zoo_lm.gpt, zoo_lm.bert], ids=["gpt", "bert"])
+def test_language_model_weights_are_drawn_from_the_seed(build):
+    """Tests, benchmarks and examples share the graphs: the same seed builds the same weights,
+    another seed other weights."""
+    def weights(seed: int) -> dict[str, np.ndarray]:
+        model = build(vocab=32, layers=1, seed=seed)
+        return {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+
+    first, again, other = weights(0), weights(0), weights(1)
+    assert first.keys() == again.keys() == other.keys()
+    assert all(np.array_equal(first[n], again[n]) for n in first)
+    assert any(not np.array_equal(first[n], other[n]) for n in first)
