@@ -148,3 +148,6 @@ def test_unpacked_activations_and_out_of_range_schedules_are_refused():
     expected = r"bitserial_dense: expected pixels in \[1, 8\] and blocks in \[1, 16\]"
     with pytest.raises(FrittataTypeError, match=expected):
         T.bitserial_dense(packed, dense_weights, schedule=(("pixels", 9), ("blocks", 1)))
+    keys = r"bitserial_dense: expected a schedule \(\) or with keys \('pixels', 'blocks'\), got \(\('blocks', 1\), "
+    with pytest.raises(FrittataTypeError, match=keys):
+        T.bitserial_dense(packed, dense_weights, schedule=(("blocks", 1), ("pixels", 1)))
