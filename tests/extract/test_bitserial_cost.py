@@ -54,6 +54,8 @@ def test_a_narrow_or_spilling_register_block_costs_more_than_the_default():
     assert bitserial_registers(1, 1, 4, 8) > 16 > bitserial_registers(1, 1, 1, 8)
     w = _conv().args[1].type
     assert tile_efficiency(w, 1, 1, 8, True, 8) > tile_efficiency(w, 1, 1, 2, True, 8)
+    # the popcount kernel too: more blocks share each activation vector's load
+    assert 1.0 == tile_efficiency(w, 1, 1, 8, False, 8) > tile_efficiency(w, 1, 1, 2, False, 8)
 
 
 def test_a_bitserial_workload_is_a_tuning_task_whose_candidates_run_exactly():
