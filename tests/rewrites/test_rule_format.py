@@ -265,3 +265,9 @@ def test_the_format_documentation_examples_parse():
     assert len(examples) == 4
     for block in examples:
         assert parse_rules(block, "README.md", family="doc")
+
+
+def test_one_text_with_two_rules_of_one_name_is_refused_at_the_second():
+    text = "(rule twice (relu (relu ?x)) => (relu ?x))\n(rule twice (neg (neg ?x)) => ?x)"
+    with pytest.raises(RewriteError, match=r"^<string>:2:1: expected a unique rule name, got 'twice' twice$"):
+        parse_rules(text, family="mine")
