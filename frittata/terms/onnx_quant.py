@@ -77,10 +77,11 @@ def _saturate_round(n: NodeView, v: Term, zp_index: int, shape: tuple[int, ...] 
 def _blocks(n: NodeView, x: Term):
     """For blocked quantization (block_size > 0, opset 21): a function repeating a scale or zero
     point of x's shape with axis `axis` counted in blocks over the elements of each block."""
-    block, axis = n.attr("block_size", 0), n.attr("axis", 1) % x.type.rank
+    block = n.attr("block_size", 0)
     if not block:
         return None
-    length = x.shape[axis]
+    axis = n.attr("axis", 1) % max(x.type.rank, 1)
+    length = x.shape[axis] if x.type.rank else 1
 
     def spread(a: np.ndarray) -> np.ndarray:
         if a.ndim != x.type.rank or a.shape[axis] != -(-length // block):

@@ -50,6 +50,19 @@ def test_dequantize(dtype, zp, axis, rng):
     assert_matches_ort(model, {"x": x}, exact=True)
 
 
+@pytest.mark.parametrize("op_type, x, out_dtype, want", [
+    ("QuantizeLinear", np.array(13.7, np.float32), "int8", np.int8(58)),  # rint(13.7 / 0.25) + 3
+    ("DequantizeLinear", np.array(-77, np.int8), "float32", np.float32(-20.0))])  # (-77 - 3) * 0.25
+def test_a_per_tensor_scale_of_shape_1_keeps_a_scalar_a_scalar(op_type, x, out_dtype, want):
+    """ONNX allows a per-tensor scale and zero point as 1-element vectors: they act as scalars,
+    so a rank-0 input stays rank 0, not broadcast up to [1] (onnxruntime refuses a rank-0 input
+    here, so the values are the operators' formulas)."""
+    inits = {"s": np.array([0.25], np.float32), "z": np.array([3], np.int8)}
+    program = ft.from_onnx(one_node_model(node(op_type, ["x", "s", "z"]), {"x": x}, out_dtype, inits))
+    got = ft.evaluate(program, {"x": x})["y"]
+    assert got.shape == () and got.dtype == want.dtype and got == want
+
+
 @pytest.mark.parametrize("axis", [None, 0])
 def test_dequantize_without_a_zero_point(axis, rng):
     """The zero point is optional (0): only x and its scale."""
