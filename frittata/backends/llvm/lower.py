@@ -9,7 +9,7 @@ convolution paths when their schedule says so (`fastpath`), the generic loops ot
 
 from __future__ import annotations
 
-from frittata.backends.llvm import bitpack, bitserial, fastpath, indexing, movement, nn, pool, reduce
+from frittata.backends.llvm import bitpack, bitserial, byte_levels, fastpath, indexing, movement, nn, pool, reduce
 from frittata.backends.llvm.expr import Apply, Expr, Konst, Leaf, emit_map
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
@@ -79,6 +79,9 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
         emit_map(k, t.shape, out, node_expression(plan, t, t.shape))
         return
     match t.op:
+        case Op.FUSED_ELEMENTWISE if id(t.args[0]) not in plan.inlined and byte_levels.applies(
+                t, view_of(plan, t.args[0]), out):
+            byte_levels.emit_byte_levels(k, t, view_of(plan, t.args[0]), out)
         case Op.FUSED_ELEMENTWISE:
             emit_map(k, t.shape, out, fused_expression(plan, t))
         case (Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.TILED_CONV2D | Op.TILED_DENSE
