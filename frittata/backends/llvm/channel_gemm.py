@@ -9,8 +9,9 @@ The direct kernel (`conv`) reads the input in place, a tile's NR pixels of each 
 P floats apart, so a tile's stream of input spans two cache lines per channel; packed, it is
 one contiguous panel that stays in L1 across the row blocks.
 
-    for n:  pack x[n] into panels of NR pixels (threads take chunks of panels); barrier
-            blocked GEMM  out[n] = steps(w · x[n] + bias)  (threads take items of rows x panels); barrier
+    for n:  barrier (but before the first image: the caller's barrier ends the last)
+            pack x[n] into panels of NR pixels (threads take chunks of panels); barrier
+            blocked GEMM  out[n] = steps(w · x[n] + bias)  (threads take items of rows x panels)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from frittata.terms.term import Term
 def _gemm(t: Term, schedule: dict) -> Gemm:
     """One image's GEMM: O rows, P columns, C deep."""
     (_, c, h, w), o = t.args[0].shape, t.args[1].shape[0]
-    fused = t.op != Op.CONV2D
+    fused = t.op == Op.FUSED_CONV2D
     return Gemm.of(o, h * w, c, schedule, "row" if fused else None, t.attr("epilogue") if fused else ())
 
 
@@ -47,13 +48,12 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     residual = k.base(args[3].buf) if len(t.args) > 3 else None
     assert step.scratch is not None
     panels = k.base(step.scratch)
-    with k.repeat(t.args[0].shape[0], name="image") as n:
+    with k.repeat(t.args[0].shape[0], name="image", sync_first=True) as n:
         image, at = b.mul(n, i64(g.k * g.n)), b.mul(n, i64(g.m * g.n))
         source = b.gep(x, [image], source_etype=F32)
 
-        def pack(p0, p1, source=source):
+        def pack(p0, p1):
             emit_pack_runtime(k, g, source, g.n, panels, p0, p1)
 
         res = None if residual is None else b.gep(residual, [at], source_etype=F32)
         emit_blocked(k, g, weights, g.k, panels, b.gep(out, [at], source_etype=F32), g.n, bias, res, pack)
-        k.sync()

@@ -11,7 +11,7 @@ import mmap
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import frittata as ft
@@ -127,19 +127,25 @@ def test_expanding_pointwise_convs_take_the_channel_gemm(isa):
 
 
 @compiling
-@given(c=st.one_of(st.integers(64, 70), st.just(260)), extra=st.integers(0, 13), n=st.integers(1, 2),
-       h=st.integers(9, 12), w=st.integers(8, 12), bias=st.booleans(),
-       steps=st.sampled_from([(), (("relu",),), (("clip", 0.0, 6.0),), (("add",), ("relu",)), (("silu",),)]),
+@given(c=st.sampled_from([64, 65, 70, 256, 260, 520]), extra=st.integers(0, 13), n=st.integers(1, 2),
+       h=st.integers(9, 12), w=st.integers(8, 12),
+       steps=st.sampled_from([None, (), (("relu",),), (("clip", 0.0, 6.0),), (("add",), ("relu",)), (("silu",),)]),
        isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
-def test_the_channel_gemm_equals_the_interpreter(c, extra, n, h, w, bias, steps, isa, threads):
+@example(c=64, extra=3, n=2, h=9, w=9, steps=(("add",), ("relu",)), isa="avx2", threads=2)
+@example(c=256, extra=0, n=1, h=9, w=10, steps=(), isa="avx2", threads=1)
+def test_the_channel_gemm_equals_the_interpreter(c, extra, n, h, w, steps, isa, threads):
     """Row blocks and their tail (output channels), whole and partial pixel panels, one K block
-    or two (260 input channels), each epilogue with the bias (the residual in the output's
-    layout), a plain convolution without one, several images (the packed panels reused)."""
+    (exactly KC = 256 input channels, too), two or three (260, 520), each epilogue with the bias
+    (the residual in the output's layout, at each image's offset), a plain convolution without
+    one (`steps` None), several images (the packed panels reused). The examples: two images
+    with a residual; a reduction of exactly one K block, whose only block must apply the bias."""
     o = 2 * c + extra
     x, weights = tb.var("x", (n, c, h, w)), tb.param("w", rand((o, c, 1, 1), seed=3, scale=0.1))
-    residual = (tb.var("r", (n, o, h, w)),) if ("add",) in steps else ()
-    term = (tb.fused_conv2d(x, weights, tb.param("b", rand((o,), seed=4)), *residual, epilogue=steps) if bias
-            else tb.conv2d(x, weights))
+    if steps is None:
+        term = tb.conv2d(x, weights)
+    else:
+        residual = (tb.var("r", (n, o, h, w)),) if ("add",) in steps else ()
+        term = tb.fused_conv2d(x, weights, tb.param("b", rand((o,), seed=4)), *residual, epilogue=steps)
     assert kernel_of(schedule(term, targets()[isa].lanes)) == CHANNEL_GEMM
     mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
