@@ -3,24 +3,28 @@
 mutmut's own `run` first runs every selected test once to learn which tests call which function
 (half an hour on a shared 2-core machine), then runs every test that calls a mutant's function.
 This runner learns the same once per mutants/ folder, under coverage, and keeps it
-(`bench/reach_map.py`: measured again only for test files added or changed since), then judges
-each mutant of a function F by one `pytest -x` in the mutants/ folder (the first failure ends
-it), with the mutant active from import on, on the selected tests that run F unmutated, fastest
-first. No other test can kill it (execution is the same up to F's first call), so there is no
-second phase, and a mutant of a function no test runs is "no tests" without a run. Where the
+(`bench/reach_map.py`: measured again only for test files added or changed since, all of them
+if what else decides the map changed), then judges each mutant of a function F by `pytest -x`
+in the mutants/ folder, with the mutant active from import on, first on the selected tests that
+run F unmutated (in any process, or through a fixture they use), fastest first. Those are the
+likeliest to kill it, not the only ones: a test can use F's result through a cache filled in
+another test, or through a process the map did not see. So once every mutant had its first
+phase, the survivors run the rest of the selection as whole files (those reaching F's module,
+those starting processes, then the others), within the budget. A mutant of a function no test
+runs in any process is "no tests" after running only the tests that start processes. Where the
 map cannot say (F also runs as frittata is imported, outside any test; its module was never
-imported), the mutant is judged in two phases: first on the tests the map says run F, then its
-targeted test files (its module's `test_<module>.py`, the test files of the modules importing
-it, files that import the module or name the mutated public function); then, once every mutant
-had its first phase, on the rest of the selection (`tests/<pkg>` first), each group smallest
-file first.
+imported), the first phase is the tests the map says run F and its targeted test files (its
+module's `test_<module>.py`, the test files of the modules importing it, files that import the
+module or name the mutated public function), the second the rest of the selection
+(`tests/<pkg>` first), each group smallest file first. Tests failing unmutated are deselected.
 
 Verdicts: "killed" (a test failed, and passes again without the mutant: the failing test is
 rerun unmutated, and a test that fails either way makes the verdict "suspicious"; a mutant
 that breaks importing its module, which runs module-level code such as egraph's rulesets, is
-killed too), "survived" (every selected test passed and one of them ran the mutated
-function), "no tests" (every selected test passed and none ran it;
-`tests/mutation_profile.py --mutant-reach` records that), "timeout" (the mutant's cap ran out
+killed too; a test failing either way is deselected and the run goes on), "survived" (every
+selected test passed and one of them ran the mutated function), "no tests" (every selected test
+passed and none ran it; `tests/mutation_profile.py --mutant-reach` records that), "failing
+tests only" (the only tests running it fail unmutated), "timeout" (the mutant's cap ran out
 in a test that had by then run `TIMEOUT_FACTOR` times as long as the same test takes
 unmutated, rerun alone, and `TIMEOUT_FLOOR` seconds at least: the mutant made it hang or crawl;
 counted as killed, as mutmut counts a timeout), "cap" (the cap ran out otherwise, its tests
@@ -44,11 +48,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.reach_map import ReachMap
+from bench.reach_map import ReachMap, judging_env
+from tests.mutation_profile import CLASS_SEPARATOR
 
 ROOT = Path(__file__).resolve().parents[1]
 MUTANTS = ROOT / "mutants"
-NOT_KILLED = ("survived", "no tests", "suspicious")
+NOT_KILLED = ("survived", "no tests", "failing tests only", "suspicious")
+UNDECIDED = ("survived", "failing tests only", "no tests")
+"""The first-phase verdicts a second phase may change."""
+MAX_SUSPECTS = 5
+"""How many tests failing unmutated too a mutant's run deselects and runs on past."""
 TIMEOUT_FACTOR = 10
 TIMEOUT_FLOOR = 20.0
 """A capped mutant reads "timeout" when the test it was in had run this many times as long as
@@ -88,32 +97,41 @@ def selected_files(selection: list[str], exclude: set[str] = frozenset(), root: 
 
 
 def function_key(name: str) -> tuple[str, str]:
-    """A mutant name's module and its function as the reach map names it: `f`, `Class.method`."""
+    """A mutant name's module and its function as the reach map names it: `f`, `Class.method`
+    (mutmut's `x_f__mutmut_3`, `x<sep>Class<sep>method__mutmut_3`)."""
     module, key = name.rsplit(".", 1)
     mangled = key.rsplit("__mutmut_", 1)[0]
-    if "ǁ" in mangled:
-        return module, ".".join(mangled.split("ǁ")[1:3])
+    if CLASS_SEPARATOR in mangled:
+        return module, ".".join(mangled.split(CLASS_SEPARATOR)[1:3])
     return module, mangled.removeprefix("x_")
 
 
 def plan(name: str, files: list[Path], reach: ReachMap) -> tuple[list[str], list[str]]:
-    """The tests a mutant runs in each phase (test ids or files, relative to the root): the
-    tests the map says run its function; where the map cannot say (it also ran at import),
-    the tests the map says run it, then `ordered_tests`' targeted files, and the rest after."""
-    tests = reach.tests_of(*function_key(name))
-    if tests is not None:
-        return tests, []
+    """The tests a mutant runs in each phase (test ids or files, relative to the root). First
+    the tests the map says run its function; then, for a survivor, whole test files: those with
+    a test reaching its module, those with a test starting a process, the rest of the selection.
+    A function no test reaches runs only the tests starting processes (the map may not see
+    what those reach). Where the map cannot say (it also ran at import), the tests the map says
+    run it and `ordered_tests`' targeted files first, the rest after."""
+    module, function = function_key(name)
+    tests = reach.tests_of(module, function)
     near, rest = ordered_tests(name, files)
-    running = reach.tests_running(*function_key(name))
-    return running + [str(p.relative_to(ROOT)) for p in near], [str(p.relative_to(ROOT)) for p in rest]
+    relative = [str(p.relative_to(ROOT)) for p in near + rest]
+    if tests is None:
+        running = reach.tests_running(module, function)
+        return running + relative[:len(near)], relative[len(near):]
+    if not tests and not reach.failing_only(module, function):
+        return [], reach.spawning()
+    spawning = [t.split("::")[0] for t in reach.spawning()]
+    later = [f for f in dict.fromkeys(reach.files_reaching(module) + spawning + relative) if f in relative]
+    return tests, later
 
 
 def module_of(name: str) -> tuple[str, str]:
-    """A mutant name's module (`frittata.terms.reductions`) and function (`_prod_vjp`)."""
-    module, key = name.rsplit(".", 1)
-    mangled = key.rsplit("__mutmut_", 1)[0]
-    function = mangled.split("ǁ")[-1] if "ǁ" in mangled else mangled.removeprefix("x_")
-    return module, function
+    """A mutant name's module (`frittata.terms.reductions`) and function's own name (`_prod_vjp`,
+    a method's without its class)."""
+    module, function = function_key(name)
+    return module, function.rsplit(".", 1)[-1]
 
 
 def _imports(module: str) -> re.Pattern:
@@ -168,9 +186,24 @@ def sync_tests() -> None:
 
 def judge_mutant(name: str, tests: list[str], options: list[str], cap: float) -> Verdict:
     """Run `tests` (ids or files) with the mutant active, first failure ending the run, for at
-    most `cap` seconds."""
+    most `cap` seconds. A failing test that also fails unmutated is deselected and the rest run
+    on (at most `MAX_SUSPECTS` times): the verdict is "suspicious" only if nothing else decides."""
     if not tests:
         return Verdict("no tests")
+    start, suspects = time.time(), []
+    while True:
+        verdict = _judge_once(name, tests, [*options, *(f"--deselect={t}" for t in suspects)],
+                              cap - (time.time() - start))
+        if verdict.status != "suspicious" or "::" not in verdict.test or len(suspects) >= MAX_SUSPECTS \
+                or time.time() - start > cap - 1:
+            break
+        suspects.append(verdict.test)
+    status = "suspicious" if suspects and verdict.status in ("survived", "no tests") else verdict.status
+    return Verdict(status, verdict.test or ", ".join(suspects), time.time() - start)
+
+
+def _judge_once(name: str, tests: list[str], options: list[str], cap: float) -> Verdict:
+    """One run of `judge_mutant`: the first failing test decides."""
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         reach, current = Path(tmp) / "reached", Path(tmp) / "current"
@@ -232,8 +265,7 @@ def _breaks_import(mutant: str) -> bool:
 
 def _pytest(args: list[str], mutant: str, cap: float) -> tuple[int | None, str]:
     """pytest in the mutants/ folder with `mutant` active; (exit code or None on the cap, output)."""
-    env = {**os.environ, "MUTANT_UNDER_TEST": mutant, "PYTHONPATH": str(MUTANTS),
-           "FRITTATA_TEST_PROFILE": "ci", "PY_IGNORE_IMPORTMISMATCH": "1"}
+    env = judging_env(mutant, MUTANTS)
     command = [sys.executable, "-m", "pytest", "--rootdir=.", "--tb=line", "-q", *args]
     proc = subprocess.Popen(command, cwd=MUTANTS, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
@@ -260,21 +292,24 @@ def judge_all(names: list[str], cap: float, deadline: float, save: Callable[[dic
     files = selected_files(selection, excluded())
     sync_tests()
     reach = ReachMap(MUTANTS / "reach.json")
-    reach.update(files, options, log=log)
+    reach.update(files, options, log=log, output=MUTANTS / "reach.log")
+    options = [*options, *(f"--deselect={t}" for t in reach.failing())]  # they fail unmutated
     plans = {name: plan(name, files, reach) for name in names}
-    passed = {n for n, v in (earlier or {}).items()
-              if n in plans and plans[n][1] and v.status in ("survived", "no tests")}
+    passed = {n for n, v in (earlier or {}).items() if n in plans and plans[n][1] and v.status in UNDECIDED}
     verdicts: dict[str, Verdict] = {n: (earlier or {})[n] for n in passed}
     for phase in (0, 1):
         todo = [n for n in names if n not in passed] if phase == 0 else \
-            [n for n in names if plans[n][1] and verdicts.get(n, Verdict("not run")).status in ("survived", "no tests")]
+            [n for n in names if plans[n][1] and verdicts.get(n, Verdict("not run")).status in UNDECIDED]
         for k, name in enumerate(todo):
             left = deadline - time.time()
             if left < 30:
                 return verdicts, (f"budget used up in phase {phase + 1} of 2: {len(todo) - k} of {len(todo)} "
                                   f"mutants of the phase not run")
             tests = plans[name][0] + plans[name][1] if phase and name in passed else plans[name][phase]
-            verdict = judge_mutant(name, tests, options, min(cap, left))
+            if not tests and reach.failing_only(*function_key(name)):
+                verdict = Verdict("failing tests only")
+            else:
+                verdict = judge_mutant(name, tests, options, min(cap, left))
             if verdict.status == "cap" and left < cap:
                 return verdicts, f"budget used up during {name} in phase {phase + 1} of 2"
             verdicts[name] = _merged(verdicts.get(name), verdict)
@@ -291,6 +326,6 @@ def _merged(targeted: Verdict | None, rest: Verdict) -> Verdict:
     if targeted is None:
         return rest
     status = rest.status
-    if status in ("cap", "not run") or (status == "no tests" and targeted.status == "survived"):
+    if status in ("cap", "not run") or (status == "no tests" and targeted.status in UNDECIDED):
         status = targeted.status
     return Verdict(status, rest.test, targeted.seconds + rest.seconds)

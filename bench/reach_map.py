@@ -1,14 +1,26 @@
 """Which tests run which function: the test selection measured once under coverage, cached.
 
-`bench/mutant_runner.py` judges a mutant of function F on the tests that run F unmutated. A
-test that never calls F runs the same with F mutated (execution is identical up to F's first
-call), so it cannot kill the mutant: those tests are every test that can, and a mutant no test
-reaches is "no tests" without a run. The map is measured by running the selection once under
-coverage (this module is also the pytest plugin that gives each test its own coverage context
-and records its CPU seconds and outcome), in the source tree the mutants were generated from,
-with the options and hypothesis profile of the judging runs (derandomized, so the examples
-drawn are the same). It is kept in mutants/reach.json with each test file's hash; a later run
-measures only the test files added or changed since.
+`bench/mutant_runner.py` judges a mutant of function F first on the tests that run F unmutated,
+then, if it survived, on the rest of the selection as its budget allows. The tests that run F
+are the likeliest to kill it, not the only ones: a test can also use F's result without running
+F itself, through a module- or session-scoped fixture set up in another test (so the map
+credits a fixture's setup to every test using that fixture), through a cache (`functools.cache`,
+term interning) filled in another test, or through a process the map did not measure (the
+runner's second phase covers those). A mutant no test reaches, in any process, is "no tests"
+without a run.
+
+The map is measured by running the selection once under coverage (this module is also the
+pytest plugin that gives each test its own coverage context, each non-function-scoped fixture's
+setup a `fixture:NAME` context, and records each test's CPU seconds, outcome and fixtures), in
+the source tree the mutants were generated from, with the options, environment and hypothesis
+profile of the judging runs (derandomized, so the examples drawn are the same). Subprocesses and
+forked workers are measured too (coverage's `patch`), each under the context of the test that
+started it; a test that started one is marked (`spawned`: Ray's workers, started by its own
+daemons, are not measured). It is kept in mutants/reach.json with each test file's hash and a
+key over what else decides the map (helper modules and conftest files under tests/, the
+mutation configuration, the measured package's source, the tools' versions); a later run
+measures only the test files added or changed since, or everything if the key changed. The
+measuring run's output is kept in mutants/reach.log.
 
 Code run while a test file is imported (module-level terms, strategies) is credited to that
 file (its context is the file's path), and the mutant runs the whole file. Code run while the
@@ -22,6 +34,7 @@ another run.
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
 import importlib
 import json
@@ -30,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -57,31 +71,77 @@ def pytest_configure(config) -> None:
         importlib.import_module(package)  # its import-time code runs in no test's context
 
 
+FIXTURE = "fixture:"
+"""The context prefix of a non-function-scoped fixture's setup: credited to every test using it."""
+
+
 class _Recorder:
-    """Switches coverage to a context named by each test's id as it starts; writes each test's
-    CPU seconds (setup, call and teardown) and whether it passed when the session ends."""
+    """Switches coverage to a context named by each test's id as it starts (and by a fixture's
+    name while a wider-scoped fixture is set up); writes, when the session ends, each collected
+    test's CPU seconds (setup, call and teardown, None if it never ran), whether it passed, its
+    fixtures and whether it started a process, and each test file collected."""
 
     def __init__(self, log: Path) -> None:
         self.log, self.started, self.cpu, self.failed = log, {}, {}, set()
+        self.items: list = []
+        self.modules: list[str] = []
+        self.spawned: set[str] = set()
+        self.current = IMPORT
+        self._watch_processes()
 
-    @staticmethod
-    def _switch(context: str) -> None:
+    def _switch(self, context: str) -> None:
+        """Switch this process's context, and the one subprocesses and forks start with."""
         import coverage
 
         cov = coverage.Coverage.current()
-        if cov is not None:
-            cov.switch_context(context)
+        if cov is None:
+            return
+        cov.switch_context(context)
+        cov.config.context = context or None  # a fork restarts coverage from this config
+        serialized = os.environ.get("COVERAGE_PROCESS_CONFIG")
+        if serialized:  # a subprocess starts coverage from this
+            config = json.loads(base64.b64decode(serialized))
+            config["context"] = context or None
+            os.environ["COVERAGE_PROCESS_CONFIG"] = base64.b64encode(json.dumps(config).encode()).decode()
+
+    def _watch_processes(self) -> None:
+        """Mark the test running when a process starts (`subprocess`, `os.fork`)."""
+        recorder, popen_init = self, subprocess.Popen.__init__
+
+        def init(popen, *args, **kwargs):
+            recorder.spawned.add(recorder.current)
+            popen_init(popen, *args, **kwargs)
+
+        subprocess.Popen.__init__ = init  # type: ignore[method-assign]
+        os.register_at_fork(before=lambda: self.spawned.add(self.current))
 
     def pytest_collectstart(self, collector) -> None:
         if isinstance(collector, pytest.Module):  # importing a test file: credited to the file
             self._switch(collector.nodeid)
 
+    def pytest_collectreport(self, report) -> None:
+        if report.passed and report.nodeid.endswith(".py"):
+            self.modules.append(report.nodeid)
+
     def pytest_collection_finish(self, session) -> None:
+        self.items = list(session.items)
         self._switch(IMPORT)
 
     def pytest_runtest_protocol(self, item, nextitem) -> None:
+        self.current = item.nodeid
         self._switch(item.nodeid)
         self.started[item.nodeid] = time.process_time()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        if fixturedef.scope == "function":
+            yield
+            return
+        self._switch(FIXTURE + fixturedef.argname)
+        try:
+            yield
+        finally:
+            self._switch(self.current)
 
     def pytest_runtest_logreport(self, report) -> None:
         if report.failed:
@@ -92,8 +152,13 @@ class _Recorder:
 
     def pytest_sessionfinish(self, session) -> None:
         with self.log.open("w") as sink:
-            for test, seconds in self.cpu.items():
-                sink.write(json.dumps({"test": test, "cpu": seconds, "passed": test not in self.failed}) + "\n")
+            for module in self.modules:
+                sink.write(json.dumps({"module": module}) + "\n")
+            for item in self.items:
+                test = item.nodeid
+                sink.write(json.dumps({"test": test, "cpu": self.cpu.get(test), "passed": test not in self.failed,
+                                       "fixtures": sorted(item.fixturenames),
+                                       "spawned": test in self.spawned}) + "\n")
 
 
 # --- measuring and reading the map -----------------------------------------------------------
@@ -146,33 +211,85 @@ def reach_from_coverage(data_file: Path, root: Path = ROOT) -> dict[str, dict[st
     return reach
 
 
-def measure(test_files: list[str], options: list[str], root: Path = ROOT,
-            source: list[str] = SOURCE) -> tuple[dict, dict]:
-    """Run `test_files` in `root` under coverage of `source`, a context per test; (reach,
-    tests): reach as `reach_from_coverage`, tests as test id -> {"cpu", "passed"}."""
+class MeasureError(RuntimeError):
+    """The measuring run failed: its map would be empty or partial. (Not a `FrittataError`:
+    the plugin would import the package measured before its import is credited.)"""
+
+
+def judging_env(mutant: str, *paths: Path) -> dict[str, str]:
+    """The environment of a test run judging `mutant` ("" for none) with `paths` on
+    `PYTHONPATH`: the map is measured in the same one."""
+    return {**os.environ, "MUTANT_UNDER_TEST": mutant, "PYTHONPATH": os.pathsep.join(dict.fromkeys(map(str, paths))),
+            "FRITTATA_TEST_PROFILE": "ci", "PY_IGNORE_IMPORTMISMATCH": "1"}
+
+
+def measure(test_files: list[str], options: list[str], root: Path = ROOT, source: list[str] = SOURCE,
+            output: Path | None = None) -> tuple[dict, dict, set[str]]:
+    """Run `test_files` in `root` under coverage of `source` (subprocesses and forks too), a
+    context per test; (reach, tests, files): reach as `reach_from_coverage`, tests as test id ->
+    {"cpu", "passed", "fixtures", "spawned"}, files the test files collected. Raises
+    `MeasureError` if pytest did not end with its tests run (exit code 0 or 1) or a collected
+    test has no record. The run's output goes to `output` (a temporary file if None)."""
     with tempfile.TemporaryDirectory() as tmp:
-        data, log = Path(tmp) / "coverage", Path(tmp) / "tests.jsonl"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(root), str(ROOT)])),
-               "FRITTATA_TEST_PROFILE": "ci", "COVERAGE_FILE": str(data)}
-        command = [sys.executable, "-m", "coverage", "run", f"--source={','.join(source)}", "-m", "pytest",
+        data, log, rc = Path(tmp) / "coverage", Path(tmp) / "tests.jsonl", Path(tmp) / "coverage.toml"
+        rc.write_text(f"[tool.coverage.run]\nsource = {json.dumps(source)}\nparallel = true\n"
+                      'patch = ["subprocess", "fork", "_exit"]\n')
+        env = {**judging_env("", root, ROOT), "COVERAGE_FILE": str(data)}
+        command = [sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest",
                    "--rootdir=.", "-q", "-p", "no:randomly", "-p", "bench.reach_map", "--reach-log", str(log),
                    "--reach-import", source[0].split("/")[0], *options, *test_files]
-        subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        tests = {}
-        if log.exists():
-            for line in log.read_text().splitlines():
-                record = json.loads(line)
+        output = output or Path(tmp) / "output.log"
+        with output.open("w") as sink:
+            code = subprocess.run(command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT).returncode
+        if code not in (0, 1) or not log.exists():
+            tail = "\n".join(output.read_text().splitlines()[-20:])
+            raise MeasureError(f"measuring the reach map: expected pytest's exit code 0 or 1 (tests ran), "
+                               f"got {code} (full output in {output}); its last lines:\n{tail}")
+        tests, files = {}, set()
+        for line in log.read_text().splitlines():
+            record = json.loads(line)
+            if "module" in record:
+                files.add(record["module"])
+            else:
                 tests[record.pop("test")] = record
-        return (reach_from_coverage(data, root) if data.exists() else {}), tests
+        unrun = [t for t, r in tests.items() if r["cpu"] is None]
+        if unrun:
+            raise MeasureError(f"measuring the reach map: expected a record of every collected test, got none for "
+                               f"{len(unrun)} ({', '.join(unrun[:3])}...; output in {output})")
+        subprocess.run([sys.executable, "-m", "coverage", "combine", f"--rcfile={rc}", f"--data-file={data}", tmp],
+                       cwd=root, env=env, capture_output=True)
+        return (reach_from_coverage(data, root) if data.exists() else {}), tests, files
+
+
+def map_key(root: Path = ROOT, source: list[str] = SOURCE) -> str:
+    """A hash of what decides the map besides the test files: the other Python files under
+    tests/ (conftest, strategies, helpers), pyproject's mutation tables, the measured package's
+    source, and the versions of Python and the tools measuring."""
+    import coverage
+    import hypothesis
+
+    digest = hashlib.sha1()
+    helpers = sorted(p for p in (root / "tests").rglob("*.py") if not p.name.startswith("test_"))
+    package = sorted((root / source[0].split("/")[0]).rglob("*.py"))
+    for path in helpers + package:
+        digest.update(f"{path.relative_to(root)}\0{file_hash(path)}\n".encode())
+    pyproject = root / "pyproject.toml"
+    tool = tomllib.loads(pyproject.read_text()).get("tool", {}) if pyproject.exists() else {}
+    tables = [tool.get("mutmut"), tool.get("frittata", {}).get("mutation")]
+    versions = [sys.version, coverage.__version__, hypothesis.__version__, pytest.__version__]
+    digest.update(json.dumps([tables, versions], sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 class ReachMap:
-    """The cached map: `tests` (test id -> CPU seconds, unmutated outcome), `reach` (module ->
-    function -> test ids), `files` (test file -> hash when measured)."""
+    """The cached map: `tests` (test id -> CPU seconds, unmutated outcome, fixtures, whether it
+    started a process), `reach` (module -> function -> contexts: test ids, test files, fixtures),
+    `files` (test file -> hash when measured), `key` (`map_key` when measured)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         saved = json.loads(path.read_text()) if path.exists() else {}
+        self.key: str = saved.get("key", "")
         self.files: dict[str, str] = saved.get("files", {})
         self.tests: dict[str, dict] = saved.get("tests", {})
         self.reach: dict[str, dict[str, list[str]]] = saved.get("reach", {})
@@ -183,25 +300,30 @@ class ReachMap:
                 if self.files.get(str(p.relative_to(root))) != file_hash(p)]
 
     def update(self, test_files: list[Path], options: list[str], root: Path = ROOT, source: list[str] = SOURCE,
-               log=sys.stderr) -> None:
-        """Measure the stale files of `test_files` and forget files no longer selected."""
+               log=sys.stderr, output: Path | None = None) -> None:
+        """Measure the stale files of `test_files` (all of them if the `map_key` changed) and
+        forget files no longer selected. A file's hash is kept only if it was collected."""
+        key = map_key(root, source)
+        if key != self.key:
+            self.key, self.files, self.tests, self.reach = key, {}, {}, {}
         selected = {str(p.relative_to(root)) for p in test_files}
         stale = self.stale(test_files, root)
         if stale:
             print(f"reach map: measuring {len(stale)} test files under coverage", file=log, flush=True)
-            reach, tests = measure(stale, options, root, source)
+            reach, tests, collected = measure(stale, options, root, source, output)
         else:
-            reach, tests = {}, {}
+            reach, tests, collected = {}, {}, set()
         dropped = set(stale) | (set(self.files) - selected)
         self.merge(dropped, reach, tests)
         self.files = {f: h for f, h in self.files.items() if f not in dropped}
-        self.files.update({f: file_hash(root / f) for f in stale})
-        self.path.write_text(json.dumps({"files": self.files, "tests": self.tests, "reach": self.reach}))
+        self.files.update({f: file_hash(root / f) for f in stale if f in collected})
+        self.path.write_text(json.dumps({"key": self.key, "files": self.files, "tests": self.tests,
+                                         "reach": self.reach}))
 
     def merge(self, dropped: set[str], reach: dict, tests: dict) -> None:
         """Forget the tests of the `dropped` files, then add a measurement's."""
         def kept(test: str) -> bool:
-            return test == IMPORT or test.split("::")[0] not in dropped
+            return test == IMPORT or test.startswith(FIXTURE) or test.split("::")[0] not in dropped
 
         self.tests = {t: r for t, r in self.tests.items() if kept(t)}
         self.tests.update(tests)
@@ -212,18 +334,43 @@ class ReachMap:
 
     def tests_of(self, module: str, function: str) -> list[str] | None:
         """The tests that ran `function` of `module` and passed unmutated, fastest first: with
-        every test of a file whose import ran it (module-level values feed all of them). None
-        when the map cannot say (the module was not measured, the function is not one the map
-        names, or it also ran outside any test, at import)."""
+        every test of a file whose import ran it (module-level values feed all of them) and
+        every test using a fixture whose setup ran it. None when the map cannot say (the module
+        was not measured, the function is not one the map names, or it also ran outside any
+        test, at import)."""
         reached = self.reach.get(module, {}).get(function)
         if reached is None or IMPORT in reached:
             return None
         return self.tests_running(module, function)
 
+    def reaching(self, module: str, function: str) -> set[str]:
+        """Every test that ran `function` (itself, its file's import, or a fixture it uses),
+        passing or not."""
+        reached = set(self.reach.get(module, {}).get(function, ())) - {IMPORT}
+        files = {t for t in reached if "::" not in t and not t.startswith(FIXTURE)}
+        fixtures = {t.removeprefix(FIXTURE) for t in reached if t.startswith(FIXTURE)}
+        tests = {t for t in reached if "::" in t}
+        return tests | {t for t, r in self.tests.items() if t.split("::")[0] in files
+                        or fixtures & set(r.get("fixtures", ()))}
+
     def tests_running(self, module: str, function: str) -> list[str]:
         """As `tests_of`, leaving out what ran at import: the tests that at least run it."""
-        reached = set(self.reach.get(module, {}).get(function, ())) - {IMPORT}
-        files = {t for t in reached if "::" not in t}
-        tests = reached - files | {t for t in self.tests if t.split("::")[0] in files}
-        passing = [t for t in tests if self.tests.get(t, {}).get("passed")]
+        passing = [t for t in self.reaching(module, function) if self.tests.get(t, {}).get("passed")]
         return sorted(passing, key=lambda t: (self.tests[t]["cpu"], t))
+
+    def failing_only(self, module: str, function: str) -> bool:
+        """Whether `function` was run by tests, all failing unmutated."""
+        return bool(self.reaching(module, function)) and not self.tests_running(module, function)
+
+    def failing(self) -> list[str]:
+        """The tests that fail unmutated."""
+        return sorted(t for t, r in self.tests.items() if not r.get("passed"))
+
+    def spawning(self) -> list[str]:
+        """The tests that start a process, whose reach the map may miss (Ray's workers)."""
+        return sorted(t for t, r in self.tests.items() if r.get("spawned"))
+
+    def files_reaching(self, module: str) -> list[str]:
+        """The test files with a test (or an import, or a fixture's user) that ran some
+        function of `module`."""
+        return sorted({t.split("::")[0] for f in self.reach.get(module, {}) for t in self.reaching(module, f)})

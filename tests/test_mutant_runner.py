@@ -1,10 +1,16 @@
-"""bench/mutant_runner.py's verdict over its two phases (targeted tests, then the rest)."""
+"""bench/mutant_runner.py's verdicts: one mutant's run, its two phases (the tests reaching it, then the
+rest), a whole judging run."""
 
 from __future__ import annotations
 
+import io
+import time
+
 import pytest
 
-from bench.mutant_runner import TIMEOUT_FACTOR, TIMEOUT_FLOOR, Verdict, _merged, control_target, hung
+import bench.mutant_runner
+from bench.mutant_runner import (TIMEOUT_FACTOR, TIMEOUT_FLOOR, Verdict, _merged, control_target, hung, judge_all,
+                                 judge_mutant)
 
 
 @pytest.mark.parametrize("cut", ["cap", "not run"])
@@ -42,3 +48,77 @@ def test_the_control_reruns_the_failing_test_or_its_whole_function_when_its_id_w
 def test_a_capped_mutant_hung_only_if_its_test_ran_ten_times_its_unmutated_time(stuck, alone, code, verdict):
     assert (TIMEOUT_FACTOR, TIMEOUT_FLOOR) == (10, 20.0)
     assert hung(stuck, alone, code) is verdict
+
+
+class _FakePytest:
+    """Stands in for `_pytest`: answers each run from `answer(args, mutant)`, records the runs."""
+
+    def __init__(self, answer) -> None:
+        self.answer, self.runs = answer, []
+
+    def __call__(self, args, mutant, cap):
+        self.runs.append((list(args), mutant))
+        return self.answer(list(args), mutant)
+
+
+def test_a_test_failing_unmutated_too_is_deselected_and_the_rest_decide(monkeypatch):
+    """One such test used to end the run as "suspicious", the tests after it never run."""
+    def answer(args, mutant):
+        if not mutant:  # the control, unmutated: t::flaky fails either way, t::real passes
+            return (1 if args[-1] == "t::flaky" else 0), ""
+        if "--deselect=t::flaky" in args:
+            return 1, "FAILED t::real - assert"
+        return 1, "FAILED t::flaky - assert"
+
+    fake = _FakePytest(answer)
+    monkeypatch.setattr(bench.mutant_runner, "_pytest", fake)
+    verdict = judge_mutant("m.x_f__mutmut_1", ["t::flaky", "t::real"], [], 60.0)
+    assert (verdict.status, verdict.test) == ("killed", "t::real")
+    fake.answer = lambda args, mutant: (0, "") if "--deselect=t::flaky" in args else answer(args, mutant)
+    assert judge_mutant("m.x_f__mutmut_1", ["t::flaky", "t::real"], [], 60.0).status == "suspicious"
+
+
+def test_test_ids_pytest_cannot_find_again_run_as_their_files(monkeypatch):
+    fake = _FakePytest(lambda args, mutant: (4, "") if "a.py::t[1]" in args else (0, ""))
+    monkeypatch.setattr(bench.mutant_runner, "_pytest", fake)
+    assert judge_mutant("m.x_f__mutmut_1", ["a.py::t[1]", "a.py::u", "b.py::v"], [], 60.0).status == "no tests"
+    assert fake.runs[-1][0][-2:] == ["a.py", "b.py"]
+
+
+def test_judge_all_rejudges_survivors_and_names_code_only_failing_tests_run(tmp_path, monkeypatch):
+    """An earlier survivor is judged again on all its tests (a one-phase plan too); a function
+    run only by tests failing unmutated is "failing tests only", not "no tests"."""
+    plans = {"m.x_one__mutmut_1": (["t::a"], []), "m.x_two__mutmut_1": (["t::a"], ["b.py"]),
+             "m.x_bad__mutmut_1": ([], ["b.py"])}
+    judged: list[tuple[str, list[str]]] = []
+
+    class Map:
+        def __init__(self, path):
+            pass
+
+        def update(self, *args, **kwargs):
+            pass
+
+        def failing(self):
+            return ["t::broken"]
+
+        def failing_only(self, module, function):
+            return function == "bad"
+
+    def judge(name, tests, options, cap):
+        judged.append((name, tests))
+        assert "--deselect=t::broken" in options
+        return Verdict("survived")
+
+    for attr, value in [("sync_tests", lambda: None), ("ReachMap", Map), ("judge_mutant", judge),
+                        ("plan", lambda name, files, reach: plans[name]), ("selected_files", lambda *a: [])]:
+        monkeypatch.setattr(bench.mutant_runner, attr, value)
+    earlier = {n: Verdict("survived") for n in ("m.x_one__mutmut_1", "m.x_two__mutmut_1")}
+    verdicts, _ = judge_all(list(plans), 100.0, time.time() + 3600, lambda v: None, earlier, io.StringIO())
+    assert judged == [("m.x_one__mutmut_1", ["t::a"]), ("m.x_two__mutmut_1", ["t::a", "b.py"]),
+                      ("m.x_bad__mutmut_1", ["b.py"])]
+    assert verdicts["m.x_bad__mutmut_1"].status == "survived"
+    judged.clear()
+    monkeypatch.setattr(bench.mutant_runner, "judge_mutant", lambda *a: Verdict("no tests"))
+    verdicts, _ = judge_all(["m.x_bad__mutmut_1"], 100.0, time.time() + 3600, lambda v: None, None, io.StringIO())
+    assert verdicts["m.x_bad__mutmut_1"].status == "failing tests only"

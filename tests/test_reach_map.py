@@ -9,8 +9,9 @@ from coverage import CoverageData
 
 import bench.mutant_runner
 import bench.reach_map
+import pytest
 from bench.mutant_runner import function_key, plan, selected_files
-from bench.reach_map import IMPORT, ReachMap, function_spans, measure, reach_from_coverage
+from bench.reach_map import FIXTURE, IMPORT, MeasureError, ReachMap, function_spans, measure, reach_from_coverage
 
 MODULE = '''\
 """A module."""
@@ -56,12 +57,68 @@ def test_fails_unmutated():
 '''
 
 
+EXTRA = '''\
+def in_fixture():
+    return 1
+
+
+def in_child():
+    return 2
+'''
+
+CONFTEST = '''\
+import pytest
+
+from pkg.extra import in_fixture
+
+
+@pytest.fixture(scope="module")
+def shared():
+    return in_fixture()
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("setup fails")
+'''
+
+TEST_EXTRA = '''\
+import os
+import subprocess
+import sys
+
+
+def test_first(shared):
+    assert shared == 1
+
+
+def test_second(shared):  # the fixture's value is cached: its setup ran in test_first
+    assert shared == 1
+
+
+def test_child():
+    code = "from pkg.extra import in_child; assert in_child() == 2"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_fixture_error(broken):
+    pass
+
+
+def test_environment_of_the_judging_runs():
+    assert (os.environ["FRITTATA_TEST_PROFILE"], os.environ["MUTANT_UNDER_TEST"]) == ("ci", "")
+'''
+
+
 def _project(tmp_path: Path) -> Path:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("from pkg.mod import at_import\n\nZERO = at_import()\n")
     (tmp_path / "pkg" / "mod.py").write_text(MODULE)
+    (tmp_path / "pkg" / "extra.py").write_text(EXTRA)
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_mod.py").write_text(TEST)
+    (tmp_path / "tests" / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "tests" / "test_extra.py").write_text(TEST_EXTRA)
     return tmp_path
 
 
@@ -93,7 +150,8 @@ def test_the_plugin_measures_each_test_and_the_map_plans_from_it(tmp_path):
     """End to end: pytest under coverage with the plugin, on a project of one module: what
     each test runs, what importing a test file runs, what importing the package runs."""
     root = _project(tmp_path)
-    reach, tests = measure(["tests/test_mod.py"], [], root, ["pkg"])
+    reach, tests, files = measure(["tests/test_mod.py"], [], root, ["pkg"])
+    assert files == {"tests/test_mod.py"}
     ids = {name: f"tests/test_mod.py::{name}" for name in ("test_called", "test_box", "test_fails_unmutated")}
     assert {t: r["passed"] for t, r in tests.items()} == {ids["test_called"]: True, ids["test_box"]: True,
                                                           ids["test_fails_unmutated"]: False}
@@ -117,11 +175,20 @@ def _map(tmp_path: Path) -> ReachMap:
     return cached
 
 
-def test_a_mutant_runs_the_tests_that_reach_it_fastest_first_and_only_those(tmp_path):
+def test_a_mutant_runs_the_tests_that_reach_it_fastest_first_then_the_rest_by_file(tmp_path, monkeypatch):
+    """A test can use f's result without running f (a cache filled in another test): a survivor
+    runs the rest, whole files, those reaching its module first, then those starting processes."""
     cached = _map(tmp_path)
+    cached.merge(set(), {"n": {"k": ["tests/test_d.py::t"]}},
+                 {"tests/test_c.py::spawns": {"cpu": 1.0, "passed": True, "spawned": True},
+                  "tests/test_d.py::t": {"cpu": 1.0, "passed": True}})
+    files = [bench.mutant_runner.ROOT / "tests" / f"test_{x}.py" for x in "edcba"]
+    monkeypatch.setattr(bench.mutant_runner, "ordered_tests", lambda name, files: (files[:1], files[1:]))
     assert cached.tests_of("m", "f") == ["tests/test_a.py::fast", "tests/test_b.py::mid", "tests/test_a.py::slow"]
-    assert plan("m.x_f__mutmut_1", [], cached) == (cached.tests_of("m", "f"), [])
-    assert plan("m.x_h__mutmut_1", [], cached) == ([], [])  # no test runs h: "no tests", no run
+    rest = ["tests/test_a.py", "tests/test_b.py", "tests/test_c.py", "tests/test_e.py", "tests/test_d.py"]
+    assert plan("m.x_f__mutmut_1", files, cached) == (cached.tests_of("m", "f"), rest)
+    # no test runs h in any process: only the tests starting a process may reach it
+    assert plan("m.x_h__mutmut_1", files, cached) == ([], ["tests/test_c.py::spawns"])
 
 
 def test_code_run_at_import_runs_the_tests_that_run_it_then_the_older_plan(tmp_path, monkeypatch):
@@ -139,10 +206,10 @@ def test_only_test_files_added_or_changed_are_measured_again(tmp_path, monkeypat
     b.write_text("def test_mid(): pass\n")
     measured: list[list[str]] = []
 
-    def fake(files, options, root, source):
+    def fake(files, options, root, source, output):
         measured.append(files)
         tests = {f"{f}::t{len(measured)}": {"cpu": 1.0, "passed": True} for f in files}
-        return {"m": {"f": sorted(tests)}}, tests
+        return {"m": {"f": sorted(tests)}}, tests, set(files)
 
     monkeypatch.setattr(bench.reach_map, "measure", fake)
     cached = ReachMap(tmp_path / "reach.json")
@@ -163,3 +230,66 @@ def test_the_selection_expands_folders_and_leaves_out_the_excluded_files(tmp_pat
     found = selected_files(["tests"], {"tests/test_lint.py"}, tmp_path)
     assert [str(p.relative_to(tmp_path)) for p in found] == ["tests/sub/test_b.py", "tests/test_a.py"]
 
+
+
+def test_fixtures_subprocesses_failures_and_the_environment_are_measured(tmp_path):
+    """A module-scoped fixture's setup is credited to every test using it, not to the one it
+    ran in; a function run only in a subprocess is credited to the test starting it; a fixture
+    error is a failure; the map is measured in the judging runs' environment."""
+    root = _project(tmp_path)
+    reach, tests, _ = measure(["tests/test_extra.py"], [], root, ["pkg"])
+    ids = {name: f"tests/test_extra.py::{name}" for name in
+           ("test_first", "test_second", "test_child", "test_fixture_error", "test_environment_of_the_judging_runs")}
+    assert reach["pkg.extra"] == {"in_fixture": [FIXTURE + "shared"], "in_child": [ids["test_child"]]}
+    assert {t for t, r in tests.items() if r["spawned"]} == {ids["test_child"]}
+    assert {t for t, r in tests.items() if not r["passed"]} == {ids["test_fixture_error"]}
+    cached = ReachMap(tmp_path / "reach.json")
+    cached.merge(set(), reach, tests)
+    assert set(cached.tests_of("pkg.extra", "in_fixture")) == {ids["test_first"], ids["test_second"]}
+    assert cached.spawning() == [ids["test_child"]] and cached.failing() == [ids["test_fixture_error"]]
+
+
+def test_a_measuring_run_that_fails_raises_with_its_output(tmp_path):
+    root = _project(tmp_path)
+    (root / "tests" / "test_broken.py").write_text("import no_such_module\n")
+    output = tmp_path / "reach.log"
+    with pytest.raises(MeasureError, match="exit code 0 or 1") as error:
+        ReachMap(tmp_path / "reach.json").update([root / "tests" / "test_broken.py"], [], root, ["pkg"], output=output)
+    assert "no_such_module" in str(error.value) and "no_such_module" in output.read_text()
+    assert not (tmp_path / "reach.json").exists()
+
+
+@pytest.mark.parametrize("change", ["helper", "conftest", "config", "source"])
+def test_a_change_outside_the_test_files_measures_everything_again(tmp_path, monkeypatch, change):
+    root = _project(tmp_path)
+    (root / "tests" / "strategies.py").write_text("N = 1\n")
+    (root / "pyproject.toml").write_text("[tool.mutmut]\npytest_add_cli_args = []\n")
+    measured: list[list[str]] = []
+
+    def fake(files, options, root, source, output):
+        measured.append(files)
+        return {}, {}, set(files)
+
+    monkeypatch.setattr(bench.reach_map, "measure", fake)
+    files = [root / "tests" / "test_mod.py", root / "tests" / "test_extra.py"]
+    ReachMap(tmp_path / "reach.json").update(files, [], root, ["pkg"])
+    ReachMap(tmp_path / "reach.json").update(files, [], root, ["pkg"])
+    assert len(measured) == 1
+    edited = {"helper": "tests/strategies.py", "conftest": "tests/conftest.py", "config": "pyproject.toml",
+              "source": "pkg/extra.py"}[change]
+    with (root / edited).open("a") as sink:
+        sink.write("\n# edited\n" if change != "config" else "[tool.frittata.mutation]\nexclude = []\n")
+    ReachMap(tmp_path / "reach.json").update(files, [], root, ["pkg"])
+    assert measured[-1] == ["tests/test_mod.py", "tests/test_extra.py"] and len(measured) == 2
+
+
+def test_only_files_under_the_root_are_mapped(tmp_path):
+    (tmp_path / "root").mkdir()
+    root = _project(tmp_path / "root")
+    outside = tmp_path / "other.py"
+    outside.write_text("def f():\n    return 1\n")
+    data = CoverageData(basename=str(tmp_path / "coverage"))
+    data.set_context("t::a")
+    data.add_lines({str(outside): [2], str(root / "pkg" / "extra.py"): [2]})
+    data.write()
+    assert set(reach_from_coverage(tmp_path / "coverage", root)) == {"pkg.extra"}
