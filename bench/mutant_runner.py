@@ -19,9 +19,10 @@ module or name the mutated public function), the second the rest of the selectio
 (`tests/<pkg>` first), each group smallest file first. Tests failing unmutated are deselected.
 
 Verdicts: "killed" (a test failed, and passes again without the mutant: the failing test is
-rerun unmutated, and a test that fails either way makes the verdict "suspicious"; a mutant
-that breaks importing its module, which runs module-level code such as egraph's rulesets, is
-killed too; a test failing either way is deselected and the run goes on), "survived" (every
+rerun unmutated; a mutant that breaks importing its module, which runs module-level code such
+as egraph's rulesets, is killed too. A test failing unmutated too, or failing in a run that
+never called a function the map fully sees, is deselected and the run goes on; if nothing else
+decides, the verdict is "suspicious"), "survived" (every
 selected test passed and one of them ran the mutated function), "no tests" (every selected test
 passed and none ran it; `tests/mutation_profile.py --mutant-reach` records that), "failing
 tests only" (the only tests running it fail unmutated), "timeout" (the mutant's cap ran out
@@ -184,16 +185,19 @@ def sync_tests() -> None:
         shutil.copytree(ROOT / folder, MUTANTS / folder, ignore=shutil.ignore_patterns("__pycache__"))
 
 
-def judge_mutant(name: str, tests: list[str], options: list[str], cap: float) -> Verdict:
+def judge_mutant(name: str, tests: list[str], options: list[str], cap: float, mapped: bool = False) -> Verdict:
     """Run `tests` (ids or files) with the mutant active, first failure ending the run, for at
     most `cap` seconds. A failing test that also fails unmutated is deselected and the rest run
-    on (at most `MAX_SUSPECTS` times): the verdict is "suspicious" only if nothing else decides."""
+    on (at most `MAX_SUSPECTS` times): the verdict is "suspicious" only if nothing else decides.
+    If the map saw all its function's runs (`mapped`: none at import, before the reach marker
+    is set), a failure in a run that never called the mutated function is not the mutant's
+    (a flaky test) and is deselected too."""
     if not tests:
         return Verdict("no tests")
     start, suspects = time.time(), []
     while True:
         verdict = _judge_once(name, tests, [*options, *(f"--deselect={t}" for t in suspects)],
-                              cap - (time.time() - start))
+                              cap - (time.time() - start), mapped)
         if verdict.status != "suspicious" or "::" not in verdict.test or len(suspects) >= MAX_SUSPECTS \
                 or time.time() - start > cap - 1:
             break
@@ -202,7 +206,7 @@ def judge_mutant(name: str, tests: list[str], options: list[str], cap: float) ->
     return Verdict(status, verdict.test or ", ".join(suspects), time.time() - start)
 
 
-def _judge_once(name: str, tests: list[str], options: list[str], cap: float) -> Verdict:
+def _judge_once(name: str, tests: list[str], options: list[str], cap: float, mapped: bool) -> Verdict:
     """One run of `judge_mutant`: the first failing test decides."""
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
@@ -222,7 +226,7 @@ def _judge_once(name: str, tests: list[str], options: list[str], cap: float) -> 
             return Verdict("killed", f"import {module_of(name)[0]} fails", seconds)
         failed = re.search(r"^(?:FAILED|ERROR) (\S+)", out, re.MULTILINE)
         test = failed.group(1) if failed else ""
-        if code not in (1, 2) or not test:
+        if code not in (1, 2) or not test or (mapped and not reach.exists()):
             return Verdict("suspicious", test or f"pytest exit code {code}", seconds)
         control, _ = _pytest([*options, control_target(test)], "", cap)
         return Verdict("killed" if control == 0 else "suspicious", test, time.time() - start)
@@ -309,7 +313,8 @@ def judge_all(names: list[str], cap: float, deadline: float, save: Callable[[dic
             if not tests and reach.failing_only(*function_key(name)):
                 verdict = Verdict("failing tests only")
             else:
-                verdict = judge_mutant(name, tests, options, min(cap, left))
+                mapped = reach.tests_of(*function_key(name)) is not None
+                verdict = judge_mutant(name, tests, options, min(cap, left), mapped)
             if verdict.status == "cap" and left < cap:
                 return verdicts, f"budget used up during {name} in phase {phase + 1} of 2"
             verdicts[name] = _merged(verdicts.get(name), verdict)

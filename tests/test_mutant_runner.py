@@ -78,6 +78,16 @@ def test_a_test_failing_unmutated_too_is_deselected_and_the_rest_decide(monkeypa
     assert judge_mutant("m.x_f__mutmut_1", ["t::flaky", "t::real"], [], 60.0).status == "suspicious"
 
 
+@pytest.mark.parametrize("mapped, status", [(True, "suspicious"), (False, "killed")])
+def test_a_failure_in_a_run_that_never_called_the_mutant_is_not_a_kill(monkeypatch, mapped, status):
+    """A flaky test failing once with the mutant and passing in the control read "killed";
+    when the map saw every run of the function, a run that never reached it cannot be a kill."""
+    fake = _FakePytest(lambda args, mutant: (0, "") if not mutant or "--deselect=t::x" in args else
+                       (1, "FAILED t::x - flaky"))
+    monkeypatch.setattr(bench.mutant_runner, "_pytest", fake)
+    assert judge_mutant("m.x_f__mutmut_1", ["t::x"], [], 60.0, mapped).status == status
+
+
 def test_test_ids_pytest_cannot_find_again_run_as_their_files(monkeypatch):
     fake = _FakePytest(lambda args, mutant: (4, "") if "a.py::t[1]" in args else (0, ""))
     monkeypatch.setattr(bench.mutant_runner, "_pytest", fake)
@@ -105,7 +115,10 @@ def test_judge_all_rejudges_survivors_and_names_code_only_failing_tests_run(tmp_
         def failing_only(self, module, function):
             return function == "bad"
 
-    def judge(name, tests, options, cap):
+        def tests_of(self, module, function):
+            return None
+
+    def judge(name, tests, options, cap, mapped):
         judged.append((name, tests))
         assert "--deselect=t::broken" in options
         return Verdict("survived")
