@@ -37,7 +37,8 @@ peak, times its busy lanes and its tiles' balance.
 A small pointwise convolution's pixel GEMM (`cpu_schedules.pixel_gemm_schedule`) is priced as a
 dense layer over its pixels, with its transposed store (`pixel_gemm_seconds`); an expanding
 one's channel GEMM (`cpu_schedules.channel_gemm_schedule`) as a dense layer over its output
-channels (`channel_gemm_seconds`).
+channels (`gemm_efficiency`, `gemm_stream_seconds`), sped up by its packed panels' locality
+(`PANEL_LOCALITY`, measured; `channel_gemm_seconds`).
 A depthwise convolution runs at the model's measured `depthwise_efficiency` (measured with the
 default tile, `cpu_schedules.depthwise_schedule`), times its busy lanes (partial pixel tiles),
 the balance of its channels over the cores, and its tile's throughput relative to the default
@@ -86,6 +87,15 @@ INT8_PEAK_SCALE = 0.75
 """Fraction of the fp32 FMA peak (in FLOPs, a multiply-add = 2) the int8 convolution kernel
 reaches: a 3x3 64 -> 64 int8 convolution at 56x56 ran in 2.45 ms (94 GOP/s; fastest of 15 on 1
 thread, 2026-12, AMD EPYC znver3, shared machine) against a 121 GFLOP/s peak."""
+PANEL_LOCALITY = 1.1
+"""Speed of the channel GEMM (`channel_gemm_seconds`) over a dense layer of its blocks: its B is
+the input packed into panels, one contiguous stream that stays in L1 across the row blocks, where
+the direct kernel reads a pointwise tile's NR pixels of each input channel a row of pixels apart
+(two cache lines per channel), and the model prices both alike. One Zen 3 core, CPU time, one
+process, interleaved, loaded (load 6-10), with bias and ReLU, the channel GEMM's time over the
+direct kernel's: 64 -> 256 at 56x56 0.91, 128 -> 512 at 28x28 0.99, 256 -> 1024 at 14x14 0.88
+(0.91 without its residual), 512 -> 1024 at 14x14 0.83, 64 -> 128 at 56x56 0.92: the median 0.91,
+its inverse 1.1 (the packing's cost included)."""
 L2_RESIDENT = 0.8
 """Efficiency left when the block the micro-kernel re-reads every k step (a dense layer's KC x NR
 panel, a convolution's MR rows of weights) misses L1 and streams from L2 (estimate); also when a
@@ -143,16 +153,29 @@ def taken_balance(sizes: list[int], cores: int) -> float:
 def schedule_efficiency(info: NodeInfo, s: Schedule, lanes: int, cores: int) -> float:
     """The product of the factors of the module docstring, REACHABLE included."""
     rows, cols, units = _geometry(info, s)
-    row_key, col_key = ("oc", "ow") if info.op in CONV_OPS else ("m", "n")
-    mr, nr, vec = s[f"{row_key}_block"], s[f"{col_key}_block"], s["vec"]
-    shared = (taken_balance(gemm_item_sizes(rows, units, mr), cores) if info.op not in CONV_OPS and s["parallel"] == "n"
-              else balance(units, cores))
-    efficiency = (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes)
-                  * lane_efficiency(cols, nr, vec, lanes) * shared)
     kc, reread = _reduction_block(info, s)
+    if info.op not in CONV_OPS:
+        return gemm_efficiency(rows, cols, kc, s, lanes, cores)
+    mr, nr, vec = s["oc_block"], s["ow_block"], s["vec"]
+    efficiency = (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes)
+                  * lane_efficiency(cols, nr, vec, lanes) * balance(units, cores))
     efficiency *= kc / (kc + C_BLOCK_STEPS)
     efficiency *= 1.0 if _strided_input_in_l1(info, s) else L2_RESIDENT
     return efficiency * (1.0 if reread <= L1_BYTES // 2 else L2_RESIDENT)
+
+
+def gemm_efficiency(rows: int, cols: int, kc: int, s: Schedule, lanes: int, cores: int) -> float:
+    """The factors of the module docstring for the blocked GEMM of `rows` x `cols` with reduction
+    blocks of `kc` steps (schedule keys m_block, n_block, vec, parallel): REACHABLE, its MR x NR
+    blocks, busy lanes, the balance of its items ("n": `gemm_item_sizes` as the cores take them)
+    or row blocks ("m"), the C block per reduction block, and the KC x NR panel of B re-read
+    every k step in L1 or not. The dense layers and the channel GEMM are priced by it."""
+    mr, nr, vec = s["m_block"], s["n_block"], s["vec"]
+    shared = (taken_balance(gemm_item_sizes(rows, math.ceil(cols / nr), mr), cores) if s["parallel"] == "n"
+              else balance(math.ceil(rows / mr), cores))
+    efficiency = (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes)
+                  * lane_efficiency(cols, nr, vec, lanes) * shared * kc / (kc + C_BLOCK_STEPS))
+    return efficiency * (1.0 if kc * nr * 4 <= L1_BYTES // 2 else L2_RESIDENT)
 
 
 def _strided_input_in_l1(info: NodeInfo, s: dict) -> bool:
@@ -253,18 +276,20 @@ def pixel_gemm_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> floa
 
 
 def channel_gemm_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float:
-    """Seconds of the channel GEMM of an expanding pointwise convolution: priced as a dense
-    layer's blocks (rows: the output channels; columns: the pixels, in panels of NR), the items'
-    balance over the cores (`taken_balance`), the partial sums' load and store per K block; its
-    run-time packing of the input (one contiguous copy of it) is not charged."""
-    out, c = info.type, info.operands[0].shape[1]
+    """Seconds of the channel GEMM of an expanding pointwise convolution, per image the GEMM of
+    the weights (rows: the output channels) and the input (columns: the pixels, packed into
+    panels of NR at run time): a dense layer's price (`gemm_efficiency`, FMA-bound or bound by
+    re-streaming the input once per cache block of rows, `gemm_stream_seconds`) sped up by
+    `PANEL_LOCALITY`, which the packing's cost is measured inside (it is not charged apart)."""
+    out, x = info.type, info.operands[0]
     rows, cols = out.shape[1], out.shape[2] * out.shape[3]
-    mr, nr, vec, lanes = s["m_block"], s["n_block"], s["vec"], model.vector_lanes
-    kc = min(s["k_block"], max(c, 1))
-    efficiency = (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes) * lane_efficiency(cols, nr, vec, lanes)
-                  * taken_balance(gemm_item_sizes(rows, math.ceil(cols / nr), mr), model.cores)
-                  * kc / (kc + C_BLOCK_STEPS))
-    return flops / (model.cores * model.fp32_flops_per_core * efficiency)
+    kc = min(s["k_block"], max(x.shape[1], 1))
+    efficiency = gemm_efficiency(rows, cols, kc, s, model.vector_lanes, model.cores) * PANEL_LOCALITY
+    fma = flops / (model.cores * model.fp32_flops_per_core * efficiency)
+    image = x.nbytes // max(x.shape[0], 1)
+    streamed = x.shape[0] * gemm_stream_seconds(rows, image, s, model.cores, model.cache_bytes / model.cores,
+                                                model.dram_bandwidth)
+    return max(fma, streamed)
 
 
 def lanes_conv_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float:
@@ -347,8 +372,18 @@ def stream_seconds(info: NodeInfo, s: Schedule, cores: int, l2_bytes: float, dra
         passes = math.ceil(_geometry(info, s)[2] / cores)
         swept = (x.nbytes if s["parallel"] == "oc" else w.nbytes) / groups
     else:
-        blocks = math.ceil(_geometry(info, s)[0] / gemm_mc(s["m_block"]))
-        passes, swept = ((blocks, w.nbytes / cores) if s["parallel"] == "n"
-                         else (math.ceil(blocks / cores), w.nbytes))
+        return gemm_stream_seconds(_geometry(info, s)[0], w.nbytes, s, cores, l2_bytes, dram_bandwidth)
+    bandwidth = L2_BANDWIDTH if swept <= l2_bytes else dram_bandwidth / cores
+    return passes * swept / bandwidth
+
+
+def gemm_stream_seconds(rows: int, b_bytes: float, s: Schedule, cores: int, l2_bytes: float,
+                        dram_bandwidth: float) -> float:
+    """Seconds to re-stream a blocked GEMM's packed B (`b_bytes`; its share of it per core when
+    the threads split the columns, "n") once per cache block of rows (`gemm_mc`), from L2 if it
+    fits one core's share of L2 (`l2_bytes`), else from memory."""
+    blocks = math.ceil(rows / gemm_mc(s["m_block"]))
+    passes, swept = ((blocks, b_bytes / cores) if s["parallel"] == "n"
+                     else (math.ceil(blocks / cores), b_bytes))
     bandwidth = L2_BANDWIDTH if swept <= l2_bytes else dram_bandwidth / cores
     return passes * swept / bandwidth
