@@ -22,6 +22,7 @@ from frittata.backends.llvm import build
 from frittata.backends.llvm.bitpack_bytes import MAX_PLANES, packs_byte_lanes
 from frittata.backends.llvm.bitserial_byte_staging import ByteStaging
 from frittata.backends.llvm.bitserial_epilogue import MAX_LEVELS, level_thresholds
+from frittata.backends.llvm.bitserial_tables import TableEmitter
 from frittata.terms.bitserial_schedules import uses_tables
 from frittata.backends.llvm.codegen import emit_module
 from frittata.backends.llvm.plan import make_plan
@@ -162,17 +163,67 @@ def table_cases(draw):
 def test_low_bit_activations_run_the_table_kernel_exactly(case, seed, ones):
     """Random bits, or (`ones`) every activation 2^a - 1 and every weight code 1: the largest
     sums a window of the case's shape can make."""
+    run_table_case(case, seed, ones)
+
+
+def run_table_case(case, seed: int, ones: bool, bias_offset: int = 0) -> list[bool]:
+    """Compile `case` (`table_cases`) on AVX2 and compare it with the interpreter; a bias of
+    bias_offset + [-40, 40) with steps. Returns, per table kernel emitted, whether it
+    requantized by threshold compares."""
     xs, ws, stride, pad, encoding, steps, a_bits = case
     rng = np.random.default_rng(seed)
     if ones:
         x, codes = np.full(xs, (1 << a_bits) - 1, np.int8), np.ones(ws, np.int8)
     else:
         x, codes = rng.integers(0, 1 << a_bits, xs).astype(np.int8), rng.integers(0, 2, ws).astype(np.int8)
-    bias = T.param("b", rng.integers(-40, 40, ws[0]).astype(np.int32)) if steps else None
+    values = rng.integers(-40, 40, ws[0]) + bias_offset
+    bias = T.param("b", values.astype(np.int32)) if steps else None
     conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1), packed_weights(codes, 1, "int64"),
                               stride, pad, encoding=encoding, bias=bias, epilogue=steps)
     assert tables(conv)
-    assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS["avx2"])
+    with threshold_compares() as taken:
+        assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS["avx2"])
+    return taken
+
+
+@contextmanager
+def threshold_compares() -> Iterator[list[bool]]:
+    """Whether each table kernel emitted inside the block requantizes by threshold compares."""
+    taken: list[bool] = []
+    use = TableEmitter.use_thresholds
+
+    def spy(self, *args):
+        use(self, *args)
+        taken.append(self.thresholds is not None)
+
+    with mock.patch.object(TableEmitter, "use_thresholds", spy):
+        yield taken
+
+
+# Epilogues the table kernel runs as threshold compares (8-bit, staged: rows of 8+ outputs):
+SHIFT_3_TO_0_3 = (("shift", 3), ("clip", 0, 3), ("cast", "int8"))
+THRESHOLD_CASES = [
+    ((1, 70, 5, 9), (40, 70, 3, 3), 1, 1, "bipolar", SHIFT_3_TO_0_3, 2),  # one tile, two planes
+    ((2, 70, 5, 9), (150, 70, 3, 3), 1, 1, "unipolar", (("shift", 5), ("clip", 0, 1), ("cast", "uint8")), 1),
+    ((1, 64, 4, 9), (150, 64, 1, 1), 1, 0, "bipolar", (("shift", 2), ("clip", 0, 3), ("cast", "uint8")), 1),
+    ((1, 200, 3, 9), (100, 200, 3, 3), 1, 1, "bipolar", (("shift", 1), ("clip", 0, 3), ("cast", "int8")), 1),  # ties
+]
+
+
+@pytest.mark.parametrize("case", THRESHOLD_CASES)
+def test_the_table_kernel_requantizes_by_threshold_compares_exactly(case):
+    """Sums at and around each channel's thresholds (a half-way shift of 1: ties), channels 16-31
+    of a block, bipolar sums below zero, groups of tiles, a batch: the compares' path taken."""
+    assert run_table_case(case, 0, False) == [True]
+
+
+@pytest.mark.parametrize("steps, bias_offset", [
+    ((("relu",), ("clip", None, 0), ("cast", "int8")), 0),  # no level above 0: no compares
+    (SHIFT_3_TO_0_3, 10_000),  # every output at the top level
+    (SHIFT_3_TO_0_3, -10_000)])  # every output 0
+def test_the_table_kernel_thresholds_at_the_ends_of_the_levels(steps, bias_offset):
+    case = ((1, 70, 3, 9), (40, 70, 3, 3), 1, 1, "bipolar", steps, 1)
+    assert run_table_case(case, 0, False, bias_offset) == [True]
 
 
 @given(st.lists(EPILOGUE_STEPS, min_size=1, max_size=4), st.integers(0, 2**32 - 1), st.sampled_from([40, 2**31 - 1]),
