@@ -243,6 +243,21 @@ def test_level_thresholds_are_the_epilogue_over_the_sums_range(steps, seed, top,
     np.testing.assert_array_equal((sums[:, :, None] > table.T[None].astype(np.int32)).sum(-1), want)
 
 
+def test_level_thresholds_refuse_sums_past_int16_and_a_bias_add_that_could_wrap():
+    """No compares where a sum could leave int16 (the kernel's 16-bit sums) or the bias add could
+    wrap int32 (the epilogue's int32 arithmetic is then not monotone in the sum): the same
+    epilogues give thresholds inside those bounds."""
+    steps = (("shift", 14), ("clip", 0, 1), ("cast", "int8"))
+    zero = np.zeros(3, np.int32)
+    assert level_thresholds(zero, steps, 0, 32766) is not None
+    assert level_thresholds(zero, steps, 0, 32767) is None and level_thresholds(zero, steps, -32768, 0) is None
+    clipped = (("clip", 0, 1), ("cast", "int8"))
+    top, bottom = np.full(3, 2**31 - 1 - 100, np.int32), np.full(3, -2**31 + 100, np.int32)
+    assert level_thresholds(top, clipped, 0, 100) is not None and level_thresholds(top, clipped, 0, 300) is None
+    assert level_thresholds(bottom, clipped, -100, 0) is not None
+    assert level_thresholds(bottom, clipped, -300, 0) is None
+
+
 def test_the_table_kernel_takes_one_or_two_bit_activations_within_its_16_bit_sums():
     def conv(a_bits: int, channels: int, k: int, schedule=()) -> T.Term:
         x = T.bitpack(T.var("x", (1, channels, 9, 9), "int8"), a_bits, 1)
