@@ -120,6 +120,8 @@ PIXEL_ITEMS = 4
 """Items of a pixel-split direct convolution at least where the image has that many tiles, for
 two cores' balance."""
 
+FLOAT_BYTES = 4
+"""Bytes of a float32."""
 LANES_ITEM_PIXELS = 64
 """Output pixels per work item of the channels-in-lanes kernel (whole tiles): 5 to 22 tiles of
 6 ran ResNet-50's 3x3 stride-2 128 -> 128 from 56x56 within 2% of each other (one Zen 3 core)."""
@@ -278,7 +280,7 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
         if takes_channel_gemm(operands[1], out, values, constant[1]):
             return channel_gemm_schedule(out, operands[1], lanes)
         if takes_lanes_conv(operands[1], values, constant[1]):
-            return lanes_conv_schedule(operands[1], out, lanes)
+            return lanes_conv_schedule(operands[1], lanes)
         return default_conv_schedule(operands[0], operands[1], out, values, lanes)
     n = out.shape[-1]
     return default_dense_schedule(out.size // n if n else 0, n, lanes)
@@ -427,13 +429,13 @@ def takes_lanes_conv(w: TensorType, attrs: dict[str, Any], constant_weights: boo
             and kh * kw > 1 and c * kh * kw >= LANES_MIN_DEPTH)
 
 
-def lanes_conv_schedule(w: TensorType, out: TensorType, lanes: int) -> Schedule:
+def lanes_conv_schedule(w: TensorType, lanes: int) -> Schedule:
     """The channels-in-lanes kernel's blocking: `block_rows` pixels (6 with 16 vector registers,
     12 with 32) by ROW_VECTORS vectors of output channels; as many input channels per block as
     keep a block's weights in `WEIGHT_BLOCK_BYTES`; items of LANES_ITEM_PIXELS pixels' tiles."""
-    o, c, kh, kw = w.shape
+    _, c, kh, kw = w.shape
     nb, np_ = ROW_VECTORS * lanes, block_rows(lanes)
-    cb = max(1, min(c, WEIGHT_BLOCK_BYTES // (nb * kh * kw * 4)))
+    cb = max(1, min(c, WEIGHT_BLOCK_BYTES // (nb * kh * kw * FLOAT_BYTES)))
     return {"kernel": LANES_CONV, "vec": lanes, "oc_block": nb, "pixel_block": np_, "c_block": cb,
             "item_tiles": max(1, -(-LANES_ITEM_PIXELS // np_))}
 

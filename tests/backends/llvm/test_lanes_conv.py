@@ -7,47 +7,85 @@ the fused epilogues (bias, residual, relu, clip)."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import frittata as ft
 from frittata.backends.llvm.fastpath import schedule
 from frittata.backends.llvm.lanes_conv import pack_weights
 from frittata.terms import builders as tb
-from frittata.terms.cpu_schedules import LANES_MIN_DEPTH, kernel_of
+from frittata.terms.cpu_schedules import LANES_MIN_DEPTH, kernel_of, lanes_conv_schedule
+from frittata.terms.dtypes import TensorType
 from tests.backends.llvm.helpers import check_on, rand, targets
 from tests.conftest import compiling
 
 
+KERNELS = [(3, 3), (2, 2), (5, 5), (3, 1), (1, 3)]
+STEPS = [(), (("relu",),), (("add",), ("relu",)), (("clip", 0.0, 6.0),)]
+
+
+def c_blocks(kh: int, kw: int) -> tuple[int, ...]:
+    """The input-channel block of both ISAs' schedules for a kh x kw kernel."""
+    return tuple(lanes_conv_schedule(TensorType((1, 1, kh, kw), "float32"), lanes)["c_block"] for lanes in (8, 16))
+
+
+def lanes_conv(c, o, kernel, strides, dilations, pads, hw, n=1, steps=(), plain=False):
+    """A strided convolution (plain, or fused with a bias and `steps`) of an n x c x hw input."""
+    x = tb.var("x", (n, c, *hw))
+    weights = tb.param("w", rand((o, c, *kernel), seed=5, scale=0.2))
+    attrs = dict(strides=strides, pads=pads, dilations=dilations)
+    if plain:
+        return tb.conv2d(x, weights, **attrs)
+    residual = (tb.var("r", tb.conv2d(x, weights, **attrs).shape),) if ("add",) in steps else ()
+    return tb.fused_conv2d(x, weights, tb.param("b", rand((o,), seed=6)), *residual, **attrs, epilogue=steps)
+
+
 @st.composite
 def lanes_convs(draw):
-    kh, kw = draw(st.sampled_from([(3, 3), (2, 2), (5, 5), (3, 1), (1, 3)]), label="kernel")
+    """c is the least that takes the kernel, a multiple of either ISA's channel block (the last
+    block whole), or any a little above the least (a partial last block)."""
+    kh, kw = draw(st.sampled_from(KERNELS), label="kernel")
     least = -(-LANES_MIN_DEPTH // (kh * kw))
-    c = draw(st.integers(least, least + 40), label="c")
+    whole = [-(-least // cb) * cb for cb in c_blocks(kh, kw)]
+    c = draw(st.one_of(st.sampled_from([least, *whole]), st.integers(least, least + 40)), label="c")
     o = draw(st.integers(1, 40), label="o")
     strides = draw(st.sampled_from([(2, 2), (3, 3), (2, 1), (1, 2)]), label="strides")
-    dilations = draw(st.sampled_from([(1, 1), (1, 1), (2, 1)]), label="dilations")
+    dilations = draw(st.sampled_from([(1, 1), (2, 1), (1, 2), (2, 2)]), label="dilations")
     pads = tuple(draw(st.lists(st.integers(0, 2), min_size=4, max_size=4), label="pads"))
     reach_h, reach_w = (kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1
     h = draw(st.integers(max(1, reach_h - pads[0] - pads[2]), 15), label="h")
     w = draw(st.integers(max(1, reach_w - pads[1] - pads[3]), 19), label="w")
-    x = tb.var("x", (draw(st.integers(1, 2), label="n"), c, h, w))
-    weights = tb.param("w", rand((o, c, kh, kw), seed=5, scale=0.2))
-    attrs = dict(strides=strides, pads=pads, dilations=dilations)
-    steps = draw(st.sampled_from([(), (("relu",),), (("add",), ("relu",)), (("clip", 0.0, 6.0),)]), label="steps")
-    if draw(st.booleans(), label="plain") and not steps:
-        return tb.conv2d(x, weights, **attrs)
-    plain = tb.conv2d(x, weights, **attrs)
-    residual = (tb.var("r", plain.shape),) if ("add",) in steps else ()
-    return tb.fused_conv2d(x, weights, tb.param("b", rand((o,), seed=6)), *residual, **attrs, epilogue=steps)
+    steps = draw(st.sampled_from(STEPS), label="steps")
+    plain = draw(st.booleans(), label="plain") and not steps
+    return lanes_conv(c, o, (kh, kw), strides, dilations, pads, (h, w), draw(st.integers(1, 2), label="n"), steps,
+                      plain)
 
 
 @compiling
 @given(term=lanes_convs(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
+@example(term=lanes_conv(64, 20, (2, 2), (2, 2), (1, 2), (1, 0, 0, 1), (9, 11)), isa="avx2", threads=1)
+@example(term=lanes_conv(56, 17, (3, 3), (2, 2), (2, 2), (1, 1, 1, 1), (11, 10), steps=(("relu",),)),
+         isa="avx2", threads=2)
+@example(term=lanes_conv(42, 33, (3, 3), (2, 1), (1, 2), (2, 1, 0, 2), (9, 12)), isa="avx512", threads=1)
 def test_lanes_conv_equals_the_interpreter(term, isa, threads):
+    """The explicit examples: on AVX2 one channel block of exactly 64 x 4 = LANES_MIN_DEPTH
+    steps (the only single-block case the kernel takes), and 56 channels = 2 blocks of 28; on
+    AVX-512 42 = 3 blocks of 14; each with a dilated kernel width."""
     target = targets()[isa]
     assert kernel_of(schedule(term, target.lanes) or {}) == "lanes_conv"
     check_on(ft.Program({"y": term}), target, threads)
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_the_padded_copy_overwrites_a_reused_buffer(isa):
+    """The convolution's input and its padded copy land on arena buffers that the program's
+    earlier steps wrote (floats of 3 or more), so every pad float must be written."""
+    x = tb.var("x", (1, 32, 12, 12))
+    reused = tb.max_pool2d(tb.add(tb.relu(x), tb.const(3.0)), (1, 1))
+    y = tb.conv2d(reused, tb.param("w", rand((16, 32, 3, 3), seed=5)), strides=(2, 2), pads=(1, 2, 2, 1))
+    assert kernel_of(schedule(y, targets()[isa].lanes) or {}) == "lanes_conv"
+    check_on(ft.Program({"y": y}), targets()[isa], 1)
 
 
 def test_strided_layers_with_a_deep_reduction_take_the_lanes_kernel():
