@@ -22,7 +22,7 @@ are not stored.
             for c < kc: for (r, s): w_v = wp[c][r][s][v*L ...];
                         acc[j][v] += splat(xp[c][row_j*sh + r*dh][col_j*sw + s*dw]) * w_v
             last:  acc = steps(acc + bias[v*L ...]) (a residual read transposed); out[o][p] = acc[p][o]
-                   (through a stack tile, element by element: once per tile per reduction)
+                   (`lanes_tile.finish`: through a stack tile, once per tile per reduction)
             else:  partial[j][v*L ...] = acc
 
 A channel block's weights (CB x taps x NB floats) stay in L1 while the group's tiles read them;
@@ -39,9 +39,11 @@ from llvmlite import ir
 from frittata.backends.llvm.conv_shape import ConvShape
 from frittata.backends.llvm.irutil import F32, I32, I64, PTR, VOID, for_range, i64, intrinsic, smin, zero_floats
 from frittata.backends.llvm.kernel import Kernel
-from frittata.backends.llvm.micro import splat, vector_step
+from frittata.backends.llvm.lanes_tile import ChannelLanes, Epilogue, finish, stack_tile
+from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
+from frittata.terms.cpu_schedules import FLOAT_BYTES
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -50,12 +52,12 @@ BLOCK_ARGS = [PTR, PTR, PTR, PTR, PTR, PTR, I64, I64, I32, I32, I64, I64]
 
 
 @dataclass(frozen=True)
-class Geometry(ConvShape):
+class Geometry(ConvShape, ChannelLanes):
     """The convolution's sizes and its blocking: NP pixels by NB = NV x L output channels per
     block, CB input channels per reduction block, `item_tiles` tiles per work item."""
 
     lanes: int
-    nb: int
+    nv: int
     np: int
     cb: int
     item_tiles: int
@@ -65,13 +67,9 @@ class Geometry(ConvShape):
     @classmethod
     def of(cls, term: Term, schedule: dict) -> Geometry:
         fused = term.op != Op.CONV2D
-        return cls(**ConvShape.fields(term), lanes=schedule["vec"], nb=schedule["oc_block"],
+        return cls(**ConvShape.fields(term), lanes=schedule["vec"], nv=schedule["oc_block"] // schedule["vec"],
                    np=schedule["pixel_block"], cb=schedule["c_block"], item_tiles=schedule["item_tiles"],
                    steps=term.attr("epilogue") if fused else (), residual=len(term.args) > 3)
-
-    @property
-    def nv(self) -> int:
-        return self.nb // self.lanes
 
     @property
     def in_place(self) -> bool:
@@ -79,17 +77,14 @@ class Geometry(ConvShape):
         return not any(self.pads)
 
     @property
-    def hp(self) -> int:
-        return self.h + self.pads[0] + self.pads[2]
-
-    @property
     def wp(self) -> int:
+        """Floats of one row of the padded input."""
         return self.w + self.pads[1] + self.pads[3]
 
     @property
     def plane(self) -> int:
         """Floats of one channel of the padded input."""
-        return self.hp * self.wp
+        return (self.h + self.pads[0] + self.pads[2]) * self.wp
 
     @property
     def pixels(self) -> int:
@@ -100,18 +95,13 @@ class Geometry(ConvShape):
         return -(-self.pixels // self.np)
 
     @property
-    def blocks(self) -> int:
-        """Output-channel blocks of NB."""
-        return -(-self.o // self.nb)
-
-    @property
     def groups_of_tiles(self) -> int:
         return -(-self.tiles // self.item_tiles)
 
     @property
     def partials(self) -> int:
         """Floats of the partial sums between channel blocks (none with one channel block)."""
-        return self.blocks * self.tiles * self.np * self.nb if self.c > self.cb else 0
+        return self.channel_blocks * self.tiles * self.np * self.nb if self.c > self.cb else 0
 
     @property
     def padded(self) -> int:
@@ -122,7 +112,7 @@ class Geometry(ConvShape):
 def scratch_bytes(term: Term, schedule: dict) -> int:
     """The padded input copy, then the partial sums."""
     g = Geometry.of(term, schedule)
-    return (g.padded + g.partials) * 4
+    return (g.padded + g.partials) * FLOAT_BYTES
 
 
 def pack_weights(w: np.ndarray, nb: int) -> np.ndarray:
@@ -139,7 +129,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     t, g = step.term, Geometry.of(step.term, schedule)
     name, b, ptr = k.function.name, k.b, k.base
     w = ptr(plan.add_param(f"{name}.wpack", pack_weights(t.args[1].attr("ref").data, g.nb)))
-    bias_data = np.zeros(g.blocks * g.nb, np.float32)
+    bias_data = np.zeros(g.channel_blocks * g.nb, np.float32)
     if t.op != Op.CONV2D:
         bias_data[:g.o] = t.args[2].attr("ref").data.reshape(g.o)
     bias = ptr(plan.add_param(f"{name}.bias", bias_data))
@@ -186,9 +176,9 @@ def _emit_items(k: Kernel, g: Geometry, block: ir.Function, xp, w, partial, out,
     """The (tile group, output-channel block) items this thread takes, each sweeping its
     channel blocks over its tiles."""
     b = k.b
-    with k.chunks(g.groups_of_tiles * g.blocks) as (first, end):
+    with k.chunks(g.groups_of_tiles * g.channel_blocks) as (first, end):
         with for_range(b, first, end, name="item") as item:
-            group, ob = b.udiv(item, i64(g.blocks)), b.urem(item, i64(g.blocks))
+            group, ob = b.udiv(item, i64(g.channel_blocks)), b.urem(item, i64(g.channel_blocks))
             t0 = b.mul(group, i64(g.item_tiles))
             t1 = smin(b, b.add(t0, i64(g.item_tiles)), i64(g.tiles))
             o0 = b.mul(ob, i64(g.nb))
@@ -222,29 +212,37 @@ def _block(module: ir.Module, g: Geometry, name: str) -> ir.Function:
     xc, wc, part, out, bias, residual, p0, kc, first, last, nout, npix = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     vec = ir.VectorType(F32, g.lanes)
+    epilogue = Epilogue(g.lanes, g.nv, g.pixels, g.steps, g.residual)
+    vectors = stack_tile(b, epilogue, g.np)
     acc = [[b.alloca(vec, name=f"acc{j}_{v}") for v in range(g.nv)] for j in range(g.np)]
     offsets = _pixel_offsets(b, g, p0)
     with b.if_else(b.icmp_signed("!=", first, ir.Constant(I32, 0))) as (zero, load):
         with zero:
-            for row in acc:
-                for slot in row:
-                    b.store(ir.Constant(vec, [0.0] * g.lanes), slot)
+            for _, _, slot in _slots(acc):
+                b.store(ir.Constant(vec, [0.0] * g.lanes), slot)
         with load:
-            for j, row in enumerate(acc):
-                for v, slot in enumerate(row):
-                    at = b.gep(part, [i64(j * g.nb + v * g.lanes)], source_etype=F32)
-                    b.store(b.load(at, typ=vec, align=4), slot)
+            for j, v, slot in _slots(acc):
+                b.store(b.load(_partial(b, g, part, j, v), typ=vec, align=4), slot)
     _reduction(b, g, acc, offsets, xc, wc, kc)
     is_last = b.icmp_signed("!=", last, ir.Constant(I32, 0))
-    with b.if_else(is_last) as (finish, keep):
-        with finish:
-            _finish(b, g, acc, out, bias, residual, nout, npix)
+    with b.if_else(is_last) as (store, keep):
+        with store:
+            finish(b, epilogue, acc, vectors, out, bias, residual, nout, npix)
         with keep:
-            for j, row in enumerate(acc):
-                for v, slot in enumerate(row):
-                    b.store(b.load(slot), b.gep(part, [i64(j * g.nb + v * g.lanes)], source_etype=F32), align=4)
+            for j, v, slot in _slots(acc):
+                b.store(b.load(slot), _partial(b, g, part, j, v), align=4)
     b.ret_void()
     return fn
+
+
+def _slots(acc: list[list[ir.Value]]) -> list[tuple[int, int, ir.Value]]:
+    """(pixel j, vector v, accumulator slot) of a block."""
+    return [(j, v, slot) for j, row in enumerate(acc) for v, slot in enumerate(row)]
+
+
+def _partial(b: ir.IRBuilder, g: Geometry, part, j: int, v: int) -> ir.Value:
+    """Pixel j's vector v of the block's partial sums (NB floats per pixel)."""
+    return b.gep(part, [i64(j * g.nb + v * g.lanes)], source_etype=F32)
 
 
 def _pixel_offsets(b: ir.IRBuilder, g: Geometry, p0) -> list[ir.Value]:
@@ -277,45 +275,4 @@ def _reduction(b: ir.IRBuilder, g: Geometry, acc, offsets, xc, wc, kc) -> None:
                                g.lanes)
                     for v in range(g.nv):
                         b.store(b.call(fma, [xv, wv[v], b.load(acc[j][v])]), acc[j][v])
-
-
-def _finish(b: ir.IRBuilder, g: Geometry, acc, out, bias, residual, nout, npix) -> None:
-    """acc + bias, the steps (a residual read transposed into the stack tile first), then
-    out[o][j] = tile[j][o] for o < nout, j < npix."""
-    vec = ir.VectorType(F32, g.lanes)
-    vectors = b.alloca(vec, size=i64(g.np * g.nv), name="tile")
-    tile = b.bitcast(vectors, F32.as_pointer())
-    if g.residual:
-        _transpose(b, g, nout, npix, residual, tile, to_tile=True)
-    for j in range(g.np):
-        for v in range(g.nv):
-            value = b.fadd(b.load(acc[j][v]), b.load(b.gep(bias, [i64(v * g.lanes)], source_etype=F32), typ=vec,
-                                                      align=4))
-            lanes = b.gep(vectors, [i64(j * g.nv + v)], source_etype=vec)
-            for step in g.steps:
-                added = b.load(lanes, typ=vec, align=4) if step == ("add",) else None
-                value = vector_step(b, g.lanes, step, value, added)
-            b.store(value, lanes, align=4)
-    _transpose(b, g, nout, npix, out, tile, to_tile=False)
-
-
-def _transpose(b: ir.IRBuilder, g: Geometry, nout, npix, image, tile, to_tile: bool) -> None:
-    """tile[j][o] <-> image[o][j] (channels P floats apart) for o < nout, j < npix."""
-    full = b.icmp_signed("==", npix, i64(g.np))
-    with for_range(b, 0, nout, name="o") as o:
-        channel = b.gep(image, [b.mul(o, i64(g.pixels))], source_etype=F32)
-        with b.if_else(full) as (whole, part):
-            with whole:
-                for j in range(g.np):
-                    _move(b, g, channel, tile, o, i64(j), to_tile)
-            with part:
-                with for_range(b, 0, npix, name="j") as j:
-                    _move(b, g, channel, tile, o, j, to_tile)
-
-
-def _move(b: ir.IRBuilder, g: Geometry, channel, tile, o, j, to_tile: bool) -> None:
-    staged = b.gep(tile, [b.add(b.mul(j, i64(g.nb)), o)], source_etype=F32)
-    pixel = b.gep(channel, [j], source_etype=F32)
-    src, dst = (pixel, staged) if to_tile else (staged, pixel)
-    b.store(b.load(src, typ=F32), dst)
 

@@ -28,7 +28,8 @@ from llvmlite import ir
 
 from frittata.backends.llvm.irutil import F32, I64, PTR, VOID, for_range, i64, intrinsic, smax, smin
 from frittata.backends.llvm.kernel import Kernel
-from frittata.backends.llvm.micro import splat, vector_step
+from frittata.backends.llvm.lanes_tile import ChannelLanes, Epilogue, finish, stack_tile
+from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
 from frittata.backends.packing import panels as pack_panels
@@ -40,8 +41,9 @@ BLOCK_ARGS = [PTR, PTR, PTR, PTR, PTR, I64]
 
 
 @dataclass(frozen=True)
-class PixelGemm:
-    """Sizes of one image (c input channels, o output channels, p pixels) and the blocking."""
+class PixelGemm(ChannelLanes):
+    """Sizes of one image (c input channels, o output channels, p pixels) and the blocking
+    (NR = `nb` output channels per panel)."""
 
     images: int
     c: int
@@ -52,14 +54,6 @@ class PixelGemm:
     nv: int
     steps: tuple
     residual: bool
-
-    @property
-    def nr(self) -> int:
-        return self.lanes * self.nv
-
-    @property
-    def panels(self) -> int:
-        return -(-self.o // self.nr)
 
     @property
     def copy_width(self) -> int:
@@ -81,8 +75,8 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     t, g = step.term, _geometry(step.term, schedule)
     c, o, fused = g.c, g.o, t.op != Op.CONV2D
     name = k.function.name
-    panels = k.base(plan.add_param(f"{name}.wpack", pack_panels(t.args[1].attr("ref").data.reshape(o, c).T, g.nr)))
-    padded = np.zeros(g.panels * g.nr, np.float32)
+    panels = k.base(plan.add_param(f"{name}.wpack", pack_panels(t.args[1].attr("ref").data.reshape(o, c).T, g.nb)))
+    padded = np.zeros(g.channel_blocks * g.nb, np.float32)
     if fused:
         padded[:o] = t.args[2].attr("ref").data.reshape(o)
     bias = k.base(plan.add_param(f"{name}.bias", padded))
@@ -112,10 +106,10 @@ def _emit_panels(k: Kernel, g: PixelGemm, xp, panels, out, bias, residual) -> No
     b = k.b
     full, tail = g.p // g.mr * g.mr, g.p % g.mr
     blocks = {rows: _block(k.module, g, rows, f"{k.function.name}.block{rows}") for rows in {g.mr, tail} if rows}
-    with k.take(g.panels) as p:
-        o0 = b.mul(p, i64(g.nr))
-        ncols = smin(b, i64(g.nr), b.sub(i64(g.o), o0))
-        panel = b.gep(panels, [b.mul(p, i64(g.c * g.nr))], source_etype=F32)
+    with k.take(g.channel_blocks) as p:
+        o0 = b.mul(p, i64(g.nb))
+        ncols = smin(b, i64(g.nb), b.sub(i64(g.o), o0))
+        panel = b.gep(panels, [b.mul(p, i64(g.c * g.nb))], source_etype=F32)
 
         def call(rows: int, r0) -> None:
             at = b.add(b.mul(o0, i64(g.p)), r0)
@@ -171,43 +165,22 @@ def _block(module: ir.Module, g: PixelGemm, rows: int, name: str) -> ir.Function
     x, panel, out, bias, residual, ncols = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     vec = ir.VectorType(F32, g.lanes)
-    vectors = b.alloca(vec, size=i64(rows * g.nv), name="tile")
-    tile = b.bitcast(vectors, F32.as_pointer())
+    epilogue = Epilogue(g.lanes, g.nv, g.p, g.steps, g.residual)
+    vectors = stack_tile(b, epilogue, rows)
     acc = [[b.alloca(vec, name=f"acc{r}_{v}") for v in range(g.nv)] for r in range(rows)]
     for row in acc:
         for slot in row:
             b.store(ir.Constant(vec, [0.0] * g.lanes), slot)
     fma = intrinsic(module, f"llvm.fmuladd.v{g.lanes}f32", vec, [vec, vec, vec])
     with for_range(b, 0, g.c, name="c") as c:
-        weights = b.gep(panel, [b.mul(c, i64(g.nr))], source_etype=F32)
+        weights = b.gep(panel, [b.mul(c, i64(g.nb))], source_etype=F32)
         bv = [b.load(b.gep(weights, [i64(v * g.lanes)], source_etype=F32), typ=vec, align=4) for v in range(g.nv)]
         pixels = b.gep(x, [b.mul(c, i64(g.mr))], source_etype=F32)
         for r in range(rows):
             av = splat(b, b.load(b.gep(pixels, [i64(r)], source_etype=F32), typ=F32), g.lanes)
             for v in range(g.nv):
                 b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])
-    if g.residual:
-        _transpose(b, g, rows, ncols, residual, tile, to_tile=True)
-    for r in range(rows):
-        for v in range(g.nv):
-            value = b.fadd(b.load(acc[r][v]), b.load(b.gep(bias, [i64(v * g.lanes)], source_etype=F32), typ=vec,
-                                                      align=4))
-            lanes = b.gep(vectors, [i64(r * g.nv + v)], source_etype=vec)
-            for step in g.steps:
-                added = b.load(lanes, typ=vec, align=4) if step == ("add",) else None
-                value = vector_step(b, g.lanes, step, value, added)
-            b.store(value, lanes, align=4)
-    _transpose(b, g, rows, ncols, out, tile, to_tile=False)
+    finish(b, epilogue, acc, vectors, out, bias, residual, ncols)
     b.ret_void()
     return fn
 
-
-def _transpose(b: ir.IRBuilder, g: PixelGemm, rows: int, ncols, image, tile, to_tile: bool) -> None:
-    """tile[r][j] <-> image[j][r] (rows P floats apart) for j < ncols, r < rows."""
-    with for_range(b, 0, ncols, name="j") as j:
-        channel = b.gep(image, [b.mul(j, i64(g.p))], source_etype=F32)
-        for r in range(rows):
-            staged = b.gep(tile, [b.add(i64(r * g.nr), j)], source_etype=F32)
-            pixel = b.gep(channel, [i64(r)], source_etype=F32)
-            src, dst = (pixel, staged) if to_tile else (staged, pixel)
-            b.store(b.load(src, typ=F32), dst)
