@@ -411,6 +411,18 @@ def test_bitpack_of_bytes_in_vector_lanes_equals_the_interpreter(case, seed):
     assert_compiled_equal(T.Program({"packed": packed}), {"x": x}, TARGETS[target])
 
 
+def test_bitpack_packs_byte_lanes_from_a_run_of_32_positions():
+    """A run shorter than one vector of bytes (31 positions) takes the general kernel: the byte
+    kernel's last chunk would start before the run (and before the tensor)."""
+    def byte_lanes(positions: tuple[int, ...], word: str = "int64", bits: int = 2) -> bool:
+        packed = T.bitpack(T.var("x", (2, 70, *positions), "int8"), bits, 1, word)
+        return packs_byte_lanes(packed, contiguous(Buf(0, 0, packed.args[0].type)), contiguous(Buf(0, 0, packed.type)))
+
+    assert byte_lanes((32,)) and byte_lanes((4, 8)) and byte_lanes((2, 16), bits=MAX_PLANES)
+    assert not byte_lanes((31,)) and not byte_lanes((3, 8)) and not byte_lanes((16,))
+    assert not byte_lanes((32,), "int32") and not byte_lanes((32,), bits=MAX_PLANES + 1)
+
+
 def _assembly(program: T.Program, target: Machine) -> str:
     emitted = emit_module(make_plan(program, lambda t: 0), target)
     text = ""
