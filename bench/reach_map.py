@@ -4,7 +4,9 @@
 then, if it survived, on the rest of the selection as its budget allows. The tests that run F
 are the likeliest to kill it, not the only ones: a test can also use F's result without running
 F itself, through a module- or session-scoped fixture set up in another test (so the map
-credits a fixture's setup to every test using that fixture), through a cache (`functools.cache`,
+credits a fixture's setup to every test using that fixture, and a function one test ran to
+every test sharing a wider-scoped fixture argument with it: conftest's `zoo_saturated` is a
+cache), through a cache (`functools.cache`,
 term interning) filled in another test, or through a process the map did not measure (the
 runner's second phase covers those). A mutant no test reaches, in any process, is "no tests"
 without a run.
@@ -157,8 +159,17 @@ class _Recorder:
             for item in self.items:
                 test = item.nodeid
                 sink.write(json.dumps({"test": test, "cpu": self.cpu.get(test), "passed": test not in self.failed,
-                                       "fixtures": sorted(item.fixturenames),
+                                       "fixtures": sorted(item.fixturenames), "shared": _shared(item),
                                        "spawned": test in self.spawned}) + "\n")
+
+
+def _shared(item) -> list[str]:
+    """The fixtures wider than a test that `item` takes as arguments: their values (a cached
+    function, say) may carry what another test computed."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return []
+    return sorted(n for n in info.argnames if any(d.scope != "function" for d in info.name2fixturedefs.get(n, ())))
 
 
 # --- measuring and reading the map -----------------------------------------------------------
@@ -345,13 +356,15 @@ class ReachMap:
 
     def reaching(self, module: str, function: str) -> set[str]:
         """Every test that ran `function` (itself, its file's import, or a fixture it uses),
-        passing or not."""
+        passing or not, and every test sharing a wider-scoped fixture argument with a test
+        that ran it (the fixture's value may be a cache the other test filled)."""
         reached = set(self.reach.get(module, {}).get(function, ())) - {IMPORT}
         files = {t for t in reached if "::" not in t and not t.startswith(FIXTURE)}
         fixtures = {t.removeprefix(FIXTURE) for t in reached if t.startswith(FIXTURE)}
         tests = {t for t in reached if "::" in t}
+        shared = {f for t in tests for f in self.tests.get(t, {}).get("shared", ())}
         return tests | {t for t, r in self.tests.items() if t.split("::")[0] in files
-                        or fixtures & set(r.get("fixtures", ()))}
+                        or (fixtures & set(r.get("fixtures", ()))) or (shared & set(r.get("shared", ())))}
 
     def tests_running(self, module: str, function: str) -> list[str]:
         """As `tests_of`, leaving out what ran at import: the tests that at least run it."""

@@ -64,12 +64,23 @@ def in_fixture():
 
 def in_child():
     return 2
+
+
+def in_cache():
+    return 3
 '''
 
 CONFTEST = '''\
+import functools
+
 import pytest
 
-from pkg.extra import in_fixture
+from pkg.extra import in_cache, in_fixture
+
+
+@pytest.fixture(scope="session")
+def lazy():
+    return functools.cache(lambda: in_cache())
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +105,14 @@ def test_first(shared):
 
 def test_second(shared):  # the fixture's value is cached: its setup ran in test_first
     assert shared == 1
+
+
+def test_fills_the_cache(lazy):
+    assert lazy() == 3
+
+
+def test_reads_the_cache(lazy):  # in_cache does not run again
+    assert lazy() == 3
 
 
 def test_child():
@@ -234,18 +253,22 @@ def test_the_selection_expands_folders_and_leaves_out_the_excluded_files(tmp_pat
 
 def test_fixtures_subprocesses_failures_and_the_environment_are_measured(tmp_path):
     """A module-scoped fixture's setup is credited to every test using it, not to the one it
-    ran in; a function run only in a subprocess is credited to the test starting it; a fixture
+    ran in; a function one test ran, to the tests sharing a session-scoped fixture argument
+    with it (a cache); a function run only in a subprocess is credited to the test starting it; a fixture
     error is a failure; the map is measured in the judging runs' environment."""
     root = _project(tmp_path)
     reach, tests, _ = measure(["tests/test_extra.py"], [], root, ["pkg"])
     ids = {name: f"tests/test_extra.py::{name}" for name in
            ("test_first", "test_second", "test_child", "test_fixture_error", "test_environment_of_the_judging_runs")}
-    assert reach["pkg.extra"] == {"in_fixture": [FIXTURE + "shared"], "in_child": [ids["test_child"]]}
+    assert reach["pkg.extra"] == {"in_fixture": [FIXTURE + "shared"], "in_child": [ids["test_child"]],
+                                  "in_cache": ["tests/test_extra.py::test_fills_the_cache"]}
     assert {t for t, r in tests.items() if r["spawned"]} == {ids["test_child"]}
     assert {t for t, r in tests.items() if not r["passed"]} == {ids["test_fixture_error"]}
     cached = ReachMap(tmp_path / "reach.json")
     cached.merge(set(), reach, tests)
     assert set(cached.tests_of("pkg.extra", "in_fixture")) == {ids["test_first"], ids["test_second"]}
+    assert set(cached.tests_of("pkg.extra", "in_cache")) == {f"tests/test_extra.py::test_{name}_the_cache"
+                                                              for name in ("fills", "reads")}
     assert cached.spawning() == [ids["test_child"]] and cached.failing() == [ids["test_fixture_error"]]
 
 
