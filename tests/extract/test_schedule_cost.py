@@ -46,6 +46,11 @@ def test_depthwise_efficiency_counts_the_busy_lanes_of_the_output_rows():
     expected = model.depthwise_efficiency * 13 / (math.ceil(13 / nr) * nr)
     assert math.isclose(depthwise_efficiency(info, s, model), expected)
     assert depthwise_efficiency(info, s, model) < model.depthwise_efficiency
+    # its seconds: the FMAs at that fraction of the cores' peak (less efficient, slower)
+    flops = 2.0 * 32 * 13 * 13 * 9
+    peak = model.cores * model.fp32_flops_per_core
+    assert math.isclose(blocked_compute_seconds(info, s, flops, model),
+                        flops / (peak * depthwise_efficiency(info, s, model)))
 
 
 def test_a_strided_tile_input_kept_in_l1_is_priced_faster():
