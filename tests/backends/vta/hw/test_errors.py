@@ -67,6 +67,7 @@ def test_out_of_range_accesses(insn, match):
     with pytest.raises(AddressError, match=match) as info:
         simulate(insn, uops=[Uop(0, 0, 0)])
     assert isinstance(info.value, FrittataError)
+    assert str(info.value).startswith(f"instruction #0 ({type(insn).__name__.upper()} ")  # says where
 
 
 def test_back_to_back_accumulation_into_one_row_is_a_hazard():
