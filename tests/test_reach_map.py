@@ -316,3 +316,27 @@ def test_only_files_under_the_root_are_mapped(tmp_path):
     data.add_lines({str(outside): [2], str(root / "pkg" / "extra.py"): [2]})
     data.write()
     assert set(reach_from_coverage(tmp_path / "coverage", root)) == {"pkg.extra"}
+
+
+def test_a_measuring_run_cut_short_with_exit_code_0_raises(tmp_path):
+    """A test ending the process (`os._exit(0)`) leaves no record of the session: exit code 0
+    is not enough to trust the map."""
+    root = _project(tmp_path)
+    (root / "tests" / "test_exits.py").write_text("import os\n\n\ndef test_exits():\n    os._exit(0)\n")
+    with pytest.raises(MeasureError, match="got 0"):
+        measure(["tests/test_exits.py"], [], root, ["pkg"])
+
+
+def test_a_file_measured_but_not_collected_is_measured_again(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    measured: list[list[str]] = []
+
+    def fake(files, options, root, source, output):
+        measured.append(files)
+        return {}, {}, {"tests/test_mod.py"}
+
+    monkeypatch.setattr(bench.reach_map, "measure", fake)
+    files = [root / "tests" / "test_mod.py", root / "tests" / "test_extra.py"]
+    ReachMap(tmp_path / "reach.json").update(files, [], root, ["pkg"])
+    ReachMap(tmp_path / "reach.json").update(files, [], root, ["pkg"])
+    assert measured == [["tests/test_mod.py", "tests/test_extra.py"], ["tests/test_extra.py"]]
