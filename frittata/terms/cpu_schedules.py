@@ -130,7 +130,10 @@ LANES_MIN_DEPTH = 256
 stores NB x NP outputs one float at a time, the cost of about L reduction steps. One Zen 3 core,
 CPU time, one process against onnxruntime, loaded: 3x3 stride 2 from 56x56 32 -> 64 (288 steps)
 1.02x against the phase-split kernel's 1.26x, 16 -> 32 (144) 1.09x against 1.14x; the stems
-3 -> 32 3x3 (27) 1.27x against 1.00x and 3 -> 64 7x7 (147) 1.05x against 0.93x."""
+3 -> 32 3x3 (27) 1.27x against 1.00x and 3 -> 64 7x7 (147) 1.05x against 0.93x. A rule, not a
+cost: the store priced at L reduction steps per tile (as `pixel_gemm_seconds` prices the pixel
+GEMM's) models the 3 -> 32 stem at 0.87x the phase-split kernel's time, not the 1.27x measured,
+and the two 144-147 step layers differ in sign; `lanes_conv_seconds` leaves the store out."""
 
 DEPTHWISE_VECTORS = 4
 """Vectors of output pixels per depthwise tile: 4 accumulators beside the 9 splat weights of a

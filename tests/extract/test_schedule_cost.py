@@ -1,6 +1,7 @@
 """The schedule cost model: a register block that spills, depthwise efficiency, a strided
 convolution's tile input in L1 and its pad pass, a GEMM's items, the balance of channel blocks,
-the cost of a short reduction block and the channel GEMM against the direct kernel."""
+the cost of a short reduction block, the channel GEMM against the direct kernel, and the
+channels-in-lanes kernel's choice at 14x14."""
 
 import math
 
@@ -9,12 +10,13 @@ import pytest
 
 import frittata as ft
 from frittata import terms as T
-from frittata.extract import CpuModel, NodeInfo
+from frittata.extract import CpuModel, NodeInfo, extract
 from frittata.extract.schedule_cost import (C_BLOCK_STEPS, block_efficiency, blocked_compute_seconds,
                                            depthwise_efficiency, phase_split_seconds, schedule_efficiency)
 from frittata.terms.cpu_schedules import (CHANNEL_GEMM, blocked_schedule, default_conv_schedule,
                                          default_dense_schedule, depthwise_schedule, gemm_items, kernel_of,
                                          takes_channel_gemm)
+from frittata.rewrites import fold_params, saturate
 from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES
 
 
@@ -225,3 +227,26 @@ def test_the_channel_gemm_is_priced_at_or_below_the_direct_kernel_on_the_layers_
     y = T.relu(T.add(T.conv2d(x, w), T.reshape(b, (1, 384, 1, 1))))
     compiled = ft.compile(ft.Program({"y": y}), target=TARGETS["avx2"], threads=2)
     assert compiled.program.outputs["y"].op.value == "fused_conv2d"
+
+
+@pytest.mark.parametrize("c", [256, 512])
+def test_a_14x14_stride_2_layer_extracts_on_the_lanes_kernel_on_two_cores(c):
+    """ResNet's 3x3 stride-2 c -> 512 from 14x14 (7x7 output, 49 pixels): the AVX2 model on two
+    cores (the host's, which `ft.compile` uses) prices the channels-in-lanes kernel below the
+    im2col form (a pad, 9 tap slices, a concat, a pixel GEMM) and below every tiled direct
+    candidate. Measured (one Zen 3 host, CPU time, one process, 20 rounds x 5 runs, loaded,
+    load 8-9), lanes over im2col: 512 -> 512 0.938 at one thread, 0.931 at two; 256 -> 512 1.016
+    (q1 0.96, q3 1.04) at one, 0.985 (q1 0.95, q3 1.01) at two: a tie. Modelled on two cores:
+    0.984 and 0.978 (on one core the model prefers im2col, ~1.06x)."""
+    rng = np.random.default_rng(0)
+    x = T.var("x", (1, c, 14, 14))
+    w = T.param("w", (rng.standard_normal((512, c, 3, 3)) * 0.05).astype(np.float32))
+    b = T.param("b", rng.standard_normal((1, 512, 1, 1)).astype(np.float32))
+    program = ft.Program({"y": T.relu(T.add(T.conv2d(x, w, strides=(2, 2), pads=(1, 1, 1, 1)), b))})
+    data, _ = saturate(program)
+    model = CpuModel(cores=2, vector_lanes=8, fp32_flops_per_core=CpuModel.fp32_flops_per_core * 8 / 16)
+    choice, _ = extract(data, model)
+    y = fold_params(data.to_program(choice)).outputs["y"]
+    assert (y.op.value, y.args[0].op.value) == ("fused_conv2d", "input")
+    assert kernel_of(blocked_schedule(y.op, y.attrs, y.type, [a.type for a in y.args], [False, True, True], 8)
+                     or {}) == "lanes_conv"
