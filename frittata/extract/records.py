@@ -41,10 +41,11 @@ from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo
 from frittata.terms.bitserial import SCHEDULE_KEYS as BITSERIAL_KEYS
 from frittata.terms.bitserial_schedules import bitserial_schedule, uses_tables
-from frittata.terms.cpu_schedules import blocked_schedule, has_own_kernel, is_depthwise, is_pixel_gemm
+from frittata.terms.cpu_schedules import (CHANNEL_GEMM, blocked_schedule, has_own_kernel, is_depthwise, is_pixel_gemm,
+                                         kernel_of)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import BY_NAME, Op
-from frittata.terms.tiled import DEPTHWISE_KEYS, PIXEL_GEMM_KEYS, UNTILED, normalize_schedule
+from frittata.terms.tiled import CHANNEL_GEMM_KEYS, DEPTHWISE_KEYS, PIXEL_GEMM_KEYS, UNTILED, normalize_schedule
 
 RECORD_VERSION = 1
 MIN_GAIN = 0.02
@@ -104,11 +105,13 @@ def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
     takes the register-blocked path (`cpu_schedules.blocked_schedule`) on a host of `lanes`; a
     depthwise `fused_conv2d` (groups = C, or its tiled form: the depthwise kernel's rows and
     vectors, `tiled.DEPTHWISE_KEYS`); a pointwise one on the pixel GEMM (its blocks,
-    `tiled.PIXEL_GEMM_KEYS`); not a kernel of its own otherwise (Winograd, int8: their
-    schedules have no tiled form); a bit-serial contraction with constant weights (its register
-    block, `bitserial_schedules.bitserial_schedule`), except an untiled one on AVX2's table kernel
-    (`bitserial_schedules.uses_tables`): an explicit schedule runs the nibble kernel, so no candidate
-    measures the table kernel, and it is priced by the model instead.
+    `tiled.PIXEL_GEMM_KEYS`) or the channel GEMM (its blocks, `tiled.CHANNEL_GEMM_KEYS`); not a
+    kernel of its own otherwise (Winograd, int8, lanes_conv: their schedules have no tiled form,
+    so tuning cannot measure them and leaves those layers to the model); a bit-serial
+    contraction with constant weights (its register block, `bitserial_schedules.bitserial_schedule`),
+    except an untiled one on AVX2's table kernel (`bitserial_schedules.uses_tables`): an explicit
+    schedule runs the nibble kernel, so no candidate measures the table kernel, and it is priced
+    by the model instead.
     """
     plain_op = UNTILED.get(info.op, info.op)
     if plain_op not in TILED_OF or info.constant:
@@ -129,6 +132,8 @@ def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
         keys: Iterable[str] = DEPTHWISE_KEYS
     elif is_pixel_gemm(schedule):
         keys = PIXEL_GEMM_KEYS
+    elif kernel_of(schedule) == CHANNEL_GEMM:
+        keys = CHANNEL_GEMM_KEYS
     elif has_own_kernel(schedule) or info.attr("groups", 1) != 1:
         return None
     else:

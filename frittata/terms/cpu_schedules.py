@@ -67,7 +67,9 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  the weights times each image's input, the output channels the GEMM's rows (MR
                  to a block), the pixels its columns (the input packed into panels of 2 vectors
                  at run time); dense's blocking, threads take items of row groups x panels. Its
-                 schedule says so: `"kernel": "channel_gemm"`.
+                 schedule says so: `"kernel": "channel_gemm"`. A pointwise `tiled_conv2d` whose
+                 schedule spells its blocks (`tiled.CHANNEL_GEMM_KEYS`) runs it too, at any
+                 size, when its weights are constant (else the generic loops).
   depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row, or of
                  `DEPTHWISE_VECTORS` rows of one vector (a `tiled_conv2d` with groups = C says
                  its own rows and vectors); threads split the input channels. Its schedule says
@@ -275,7 +277,8 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
     if op in TILED_OPS:
         tiled = dict(values["schedule"])
         if "m_block" in tiled and op == Op.TILED_CONV2D:
-            return {"kernel": PIXEL_GEMM, **tiled} if constant[1] else None
+            kernel = CHANNEL_GEMM if "k_block" in tiled else PIXEL_GEMM
+            return {"kernel": kernel, **tiled} if constant[1] else None
         return tiled
     if op in CONV_OPS:
         if takes_pixel_gemm(operands[1], out, values, constant[1]):

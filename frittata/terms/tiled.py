@@ -23,7 +23,15 @@ pixel GEMM (its output pixels the GEMM's rows, its output channels the columns),
                 ("parallel", "n")
 
 MR output pixels (of the P = OH x OW of an image) by NR output channels; threads split the
-column panels; the whole reduction (the C input channels) runs in one block.
+column panels; the whole reduction (the C input channels) runs in one block. Or, with constant
+weights, the channel GEMM (the weights times each image's pixels: its output channels the rows,
+its pixels the columns), whose schedule spells a dense layer's blocks over them:
+
+  channel GEMM  ("vec", L) ("m_block", MR) ("m_tail", O % MR) ("n_block", NR) ("n_tail", P % NR)
+                ("k_block", KC) ("parallel", "n")
+
+(threads take items of row groups x pixel panels; they pack the panels at run time).
+
 L is the fp32 lanes of one vector (4, 8 or 16); a register block is MR output channels (rows)
 by NR output pixels (columns), NR a multiple of L of at most `MAX_VECTORS` vectors; KC (dense)
 and CB (input channels of a convolution) are the depth of a cache block of the reduction. The
@@ -61,6 +69,9 @@ DEPTHWISE_KEYS = ("vec", "oh_block", "oh_tail", "ow_block", "ow_tail", "parallel
 DEPTHWISE_PARALLEL = ("channel",)
 PIXEL_GEMM_KEYS = ("vec", "m_block", "m_tail", "n_block", "n_tail", "parallel")
 PIXEL_GEMM_PARALLEL = ("n",)
+CHANNEL_GEMM_KEYS = ("vec", "m_block", "m_tail", "n_block", "n_tail", "k_block", "parallel")
+"""A pointwise `tiled_conv2d`'s channel GEMM schedule: the dense layers' keys (see the docstring)."""
+CHANNEL_GEMM_PARALLEL = ("n",)
 PARALLEL = {"tiled_conv2d": ("oc", "pixel"), "tiled_dense": ("n", "m")}
 KEYS = {
     "tiled_conv2d": ("vec", "oc_block", "oc_tail", "ow_block", "ow_tail", "c_block", "c_tail", "parallel"),
@@ -122,6 +133,9 @@ def _check_tiled(op: Op, types: list[TensorType], attrs: dict[str, Any]) -> None
     if op == Op.TILED_CONV2D and keys == PIXEL_GEMM_KEYS:
         _check_pixel_gemm(op, dict(schedule), types[1], out, plain)
         return
+    if op == Op.TILED_CONV2D and keys == CHANNEL_GEMM_KEYS:
+        _check_channel_gemm(op, dict(schedule), types[1], out, plain)
+        return
     if keys != KEYS[op.name]:
         raise fail(op, f"a schedule with keys {KEYS[op.name]}", keys)
     s = dict(schedule)
@@ -158,17 +172,33 @@ def _check_depthwise(op: Op, keys: tuple, s: dict, out: TensorType) -> None:
 
 def _check_pixel_gemm(op: Op, s: dict, w: TensorType, out: TensorType, attrs: dict[str, Any]) -> None:
     """A pixel GEMM schedule (see the module docstring) checked against a pointwise convolution."""
+    _check_gemm(op, s, w, attrs, "pixel GEMM", (out.shape[2] * out.shape[3], "pixels"), out.shape[1])
+    if s["parallel"] not in PIXEL_GEMM_PARALLEL:
+        raise fail(op, f"a parallel loop in {PIXEL_GEMM_PARALLEL}", s["parallel"])
+
+
+def _check_channel_gemm(op: Op, s: dict, w: TensorType, out: TensorType, attrs: dict[str, Any]) -> None:
+    """A channel GEMM schedule (see the module docstring) checked against a pointwise convolution."""
+    _check_gemm(op, s, w, attrs, "channel GEMM", (out.shape[1], "output channels"), out.shape[2] * out.shape[3])
+    if s["k_block"] < 1:
+        raise fail(op, "a reduction block k_block >= 1", s["k_block"])
+    if s["parallel"] not in CHANNEL_GEMM_PARALLEL:
+        raise fail(op, f"a parallel loop in {CHANNEL_GEMM_PARALLEL}", s["parallel"])
+
+
+def _check_gemm(op: Op, s: dict, w: TensorType, attrs: dict[str, Any], kernel: str, rows: tuple[int, str],
+                cols: int) -> None:
+    """A pointwise convolution's GEMM blocks: MR of its rows (`rows`: count, what they are), NR
+    vectors of its `cols` columns."""
     if tuple(w.shape[2:]) != (1, 1) or tuple(attrs["strides"]) != (1, 1) or any(attrs["pads"]):
-        raise fail(op, "a pointwise convolution (1x1 kernel, stride 1, no padding) for a pixel GEMM schedule",
+        raise fail(op, f"a pointwise convolution (1x1 kernel, stride 1, no padding) for a {kernel} schedule",
                    f"kernel {tuple(w.shape[2:])}, strides {tuple(attrs['strides'])}, pads {tuple(attrs['pads'])}")
     vec = s["vec"]
     if vec not in VECTOR_WIDTHS:
         raise fail(op, f"a vector width in {VECTOR_WIDTHS}", vec)
-    _check_block(op, s, "m", out.shape[2] * out.shape[3], lambda mr: 1 <= mr <= MAX_ROWS, f"1..{MAX_ROWS} pixels")
-    _check_block(op, s, "n", out.shape[1], lambda nr: nr % vec == 0 and 1 <= nr // vec <= MAX_VECTORS,
+    _check_block(op, s, "m", rows[0], lambda mr: 1 <= mr <= MAX_ROWS, f"1..{MAX_ROWS} {rows[1]}")
+    _check_block(op, s, "n", cols, lambda nr: nr % vec == 0 and 1 <= nr // vec <= MAX_VECTORS,
                  f"a multiple of vec = {vec}, at most {MAX_VECTORS} vectors")
-    if s["parallel"] not in PIXEL_GEMM_PARALLEL:
-        raise fail(op, f"a parallel loop in {PIXEL_GEMM_PARALLEL}", s["parallel"])
 
 
 def _blocked_dims(op: Op, types: list[TensorType], out: TensorType) -> tuple[int, int]:

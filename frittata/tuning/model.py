@@ -165,6 +165,8 @@ def candidate_loops(workload: Workload, schedule: Schedule, lanes: int, cores: i
         return bitserial_loops(info, s, lanes, cores, model)
     if is_depthwise_workload(workload):
         return depthwise_loops(info, schedule, lanes, cores, model)
+    if "k_block" in s and workload.op == "fused_conv2d":
+        return channel_gemm_loops(info, schedule, lanes, cores, model)
     if "m_block" in s and workload.op == "fused_conv2d":
         return pixel_gemm_loops(info, schedule, lanes, cores, model)
     conv = workload.op == "fused_conv2d"
@@ -226,6 +228,27 @@ def pixel_gemm_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int,
         block_vectors=nv, accumulators=mr * nv, registers=mr * nv + nv + 1, reduction_block=depth,
         footprint=depth * nr * 4, row_tail=(rows % mr) / mr, col_tail=(cols % nr) / nr, pixel_parallel=False,
         units=math.ceil(cols / nr), cores=cores, moved=_moved(info), efficiency=efficiency, seconds=seconds)
+
+
+def channel_gemm_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> Loops:
+    """An expanding pointwise convolution's channel GEMM in a dense layer's terms: rows the
+    output channels, columns the output pixels, depth the input channels in blocks of `k_block`,
+    `other` the images (one GEMM each), the register block `m_block` channels by the vectors of
+    `n_block`, the parallel units the column panels."""
+    s = dict(schedule)
+    out, x = info.type, info.operands[0]
+    rows, cols, depth, images = out.shape[1], out.shape[2] * out.shape[3], x.shape[1], out.shape[0]
+    mr, nr, block = s["m_block"], s["n_block"], min(s["k_block"], depth)
+    nv = max(1, nr // s["vec"])
+    flops = 2.0 * rows * cols * depth * images
+    seconds = model.node_cost(_tiled(info, schedule))
+    efficiency = flops / (seconds * cores * model.fp32_flops_per_core) if seconds > 0 else 0.0
+    return Loops(
+        flops=flops, rows=rows, cols=cols, depth=depth, taps=1, other=images, vec=s["vec"], lanes=lanes, block_rows=mr,
+        block_vectors=nv, accumulators=mr * nv, registers=mr * nv + nv + 1, reduction_block=block,
+        footprint=block * nr * 4, row_tail=(rows % mr) / mr, col_tail=(cols % nr) / nr, pixel_parallel=False,
+        units=math.ceil(cols / nr), cores=cores, moved=_moved(info),
+        efficiency=efficiency, seconds=seconds)
 
 
 def bitserial_loops(info: NodeInfo, s: dict, lanes: int, cores: int, model: CpuModel) -> Loops:

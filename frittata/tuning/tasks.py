@@ -15,7 +15,11 @@ split axis, then the register-blocked space of the host:
                with constant weights also has the pixel GEMM's blocks: MR output pixels from
                ROWS (no more than the image has) by NV = 1..MAX_VECTORS vectors of output
                channels (no more than the channels need), fitting the vector registers as
-               above; threads split the channel panels.
+               above; threads split the channel panels. An expanding one that runs the channel
+               GEMM untiled (`cpu_schedules.takes_channel_gemm`) has that default among its
+               proposed schedules (a `tiled_conv2d` spelling its blocks, `tiled.CHANNEL_GEMM_KEYS`),
+               measured first beside the direct kernel's space; the GEMM's other blocks are not
+               generated (the recorded replay tables hold the spaces without them).
   dense        the same register blocks over rows x columns; reduction blocks KC from K_BLOCKS
                (and K); both parallel loops.
   depthwise    vec = host lanes; tiles of RB output rows (DEPTHWISE_ROWS, no more than the output
@@ -42,7 +46,7 @@ from frittata.rewrites.data import EGraphData
 from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.cpu_schedules import pixel_rows, pointwise, registers_for
 from frittata.terms.ops import BY_NAME
-from frittata.terms.tiled import (DEPTHWISE_KEYS, KEYS, MAX_DEPTHWISE_ROWS, MAX_VECTORS, PARALLEL,
+from frittata.terms.tiled import (CHANNEL_GEMM_KEYS, DEPTHWISE_KEYS, KEYS, MAX_DEPTHWISE_ROWS, MAX_VECTORS, PARALLEL,
                                   PIXEL_GEMM_KEYS, normalize_schedule)
 
 ROWS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 24, 32)
@@ -71,7 +75,7 @@ class Task:
         with the other parallel split axis (`with_every_axis`), then the generated space."""
         seen = dict.fromkeys(self.proposed)
         for schedule in self.proposed:
-            seen.update(dict.fromkeys(with_every_axis(schedule)))
+            seen.update(dict.fromkeys(with_every_axis(schedule, self.workload.op)))
         seen.update(dict.fromkeys(generated_space(self.workload, lanes)))
         return tuple(seen)
 
@@ -79,7 +83,7 @@ class Task:
     def first(self) -> tuple[Schedule, ...]:
         """The schedules measured before any search picks: the proposed ones, then the untiled
         kernel's default with the other parallel split axis (`with_every_axis`)."""
-        twins = with_every_axis(self.default)[1:] if self.default is not None else []
+        twins = with_every_axis(self.default, self.workload.op)[1:] if self.default is not None else []
         return tuple(dict.fromkeys(self.proposed + tuple(twins)))
 
     def __str__(self) -> str:
@@ -148,15 +152,17 @@ def generated_space(workload: Workload, lanes: int) -> list[Schedule]:
     return space
 
 
-def with_every_axis(schedule: Schedule) -> list[Schedule]:
+def with_every_axis(schedule: Schedule, op: str = "fused_dense") -> list[Schedule]:
     """A direct-convolution or dense schedule with each of its op's parallel split axes (itself
-    first); any other schedule alone. The analytical default picks one axis by a rule the machine
+    first); any other schedule alone (a pointwise convolution's channel GEMM, whose schedule
+    spells a dense layer's blocks, `op` "fused_conv2d", takes one: it packs its panels at run
+    time with the threads splitting them). The analytical default picks one axis by a rule the machine
     may not follow: one Zen 3 core ran 3-channel stems (3 -> 96 7x7 stride 2 at 224x224, 3 -> 32
     3x3 stride 2) 17-24% faster split over output channels than over the pixels it chose, with
     the same blocks, whose channel block the generated space need not hold."""
     keys = tuple(k for k, _ in schedule)
-    tiled = next((op for op, op_keys in KEYS.items() if op_keys == keys), None)
-    if tiled is None:
+    tiled = next((name for name, op_keys in KEYS.items() if op_keys == keys), None)
+    if tiled is None or (keys == CHANNEL_GEMM_KEYS and op == "fused_conv2d"):
         return [schedule]
     current = dict(schedule)["parallel"]
     axes = [current] + [axis for axis in PARALLEL[tiled] if axis != current]

@@ -28,7 +28,7 @@ from frittata.terms.term import Term
 def _gemm(t: Term, schedule: dict) -> Gemm:
     """One image's GEMM: O rows, P columns, C deep."""
     (_, c, h, w), o = t.args[0].shape, t.args[1].shape[0]
-    fused = t.op == Op.FUSED_CONV2D
+    fused = t.op in (Op.FUSED_CONV2D, Op.TILED_CONV2D)
     return Gemm.of(o, h * w, c, schedule, "row" if fused else None, t.attr("epilogue") if fused else ())
 
 
