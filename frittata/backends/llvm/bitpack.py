@@ -8,10 +8,9 @@ import math
 from llvmlite import ir
 
 from frittata.backends.llvm.bitpack_bytes import lower_bitpack_bytes, packs_byte_lanes
-from frittata.backends.llvm.irutil import I32, I64, entry_alloca, for_range, i64, ltype
+from frittata.backends.llvm.irutil import I32, I64, entry_alloca, for_range, i64, ltype, unflatten
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat
-from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View, transpose
 from frittata.terms.bitserial import WORD_BITS
 from frittata.terms.term import Term
@@ -47,7 +46,7 @@ def lower_bitpack(k: Kernel, t: Term, x: View, out: View) -> None:
     lanes = ir.VectorType(I32, g) if g > 1 else I64
     planes = [[entry_alloca(b, lanes, "plane") for _ in range(halves)] for _ in range(bits)]
     with k.take(math.prod(groups) * words, name="word") as flat:
-        *at, word = _unflatten(b, flat, groups + (words,))
+        *at, word = unflatten(b, flat, groups + (words,))
         if g > 1:
             at[-1] = b.mul(at[-1], i64(g))
         first = b.mul(word, i64(width))
@@ -119,7 +118,7 @@ def lower_bitunpack(k: Kernel, t: Term, p: View, out: View) -> None:
     b = k.b
     where, bits, width = t.attr("axis"), p.shape[-2], WORD_BITS[p.dtype]
     with k.take(math.prod(t.shape), name="e") as flat:
-        index = _unflatten(b, flat, t.shape)
+        index = unflatten(b, flat, t.shape)
         element, rest = index[where], index[:where] + index[where + 1:]
         word, bit = b.udiv(element, i64(width)), b.urem(element, i64(width))
         value = i64(0)

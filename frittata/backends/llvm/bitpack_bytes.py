@@ -22,9 +22,8 @@ from collections.abc import Callable
 from llvmlite import ir
 
 from frittata.backends.llvm.bitserial_byte_staging import transposed
-from frittata.backends.llvm.irutil import element_ptr, entry_alloca, for_range, i64, ltype
+from frittata.backends.llvm.irutil import element_ptr, entry_alloca, for_range, i64, ltype, unflatten
 from frittata.backends.llvm.kernel import Kernel
-from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View, row_major
 from frittata.terms.bitserial import WORD_BITS
 from frittata.terms.term import Term
@@ -32,6 +31,10 @@ from frittata.terms.term import Term
 BYTE_CHUNK = 32
 """Positions packed at once: the bytes of one AVX2 vector."""
 WORD = WORD_BITS["int64"]
+BYTE_CHANNELS = 8
+"""Channels one byte of a word packs (one a bit): byte q of word w holds channels 64 w + 8 q + i."""
+WORD_BYTES = WORD // BYTE_CHANNELS
+"""Bytes of a word, each packed as one byte vector and transposed with the others."""
 BYTE_VECTOR = ir.VectorType(ir.IntType(8), BYTE_CHUNK)
 MAX_PLANES = 4
 """Planes packed this way at most (a low-bit network's activations have 1 to 4 bits): each
@@ -55,7 +58,7 @@ def lower_bitpack_bytes(k: Kernel, t: Term, x: View, out: View) -> None:
     chunks, tail = -(-inner // BYTE_CHUNK), inner % BYTE_CHUNK
     last = channels - (words - 1) * WORD
     with k.take(outer * words * chunks, name="chunk") as item:
-        o, word, chunk = _unflatten(b, item, (outer, words, chunks))
+        o, word, chunk = unflatten(b, item, (outer, words, chunks))
 
         def columns(span: tuple[ir.Value, int]) -> None:
             def body(count: int) -> None:
@@ -80,8 +83,8 @@ def _either(b: ir.IRBuilder, condition: ir.Value | None, then, otherwise, emit: 
 
 def _pack_chunk(k: Kernel, t: Term, x: View, out: View, at: tuple, skip: int, count: int) -> None:
     """The words of positions first + skip .. first + BYTE_CHUNK of word `word` of outer index o
-    (at = (o, word, first)) from its first `count` channels: a loop over the word's bytes (8
-    channels each, unrolled; each channel's vector loaded once for all planes), each plane's
+    (at = (o, word, first)) from its first `count` channels: a loop over the word's bytes
+    (BYTE_CHANNELS each, unrolled; each channel's vector loaded once for all planes), each plane's
     byte vectors kept in a stack array until their transpose (the rest of the array zero)."""
     b, where, bits = k.b, t.attr("axis"), t.attr("bits")
     o, word, first = at
@@ -89,15 +92,15 @@ def _pack_chunk(k: Kernel, t: Term, x: View, out: View, at: tuple, skip: int, co
     source = k.base(x.buf)
     plane0 = b.add(b.mul(b.add(b.mul(o, i64(channels)), b.mul(word, i64(WORD))), i64(inner)), i64(x.offset))
     base = b.add(plane0, first)
-    slots = entry_alloca(b, BYTE_VECTOR, "bytes", 8 * bits)
+    slots = entry_alloca(b, BYTE_VECTOR, "bytes", WORD_BYTES * bits)
 
     def slot(plane: int, q: ir.Value) -> ir.Value:
-        return b.gep(slots, [b.add(i64(8 * plane), q)], source_etype=BYTE_VECTOR)
+        return b.gep(slots, [b.add(i64(WORD_BYTES * plane), q)], source_etype=BYTE_VECTOR)
 
     def gather(q: ir.Value, members: int) -> None:
         acc = [ir.Constant(BYTE_VECTOR, None)] * bits
         for i in range(members):
-            c = b.add(b.mul(q, i64(8)), i64(i))
+            c = b.add(b.mul(q, i64(BYTE_CHANNELS)), i64(i))
             value = b.load(element_ptr(b, source, x.dtype, b.add(base, b.mul(c, i64(inner)))), typ=BYTE_VECTOR,
                            align=1)
             for plane in range(bits):
@@ -106,14 +109,15 @@ def _pack_chunk(k: Kernel, t: Term, x: View, out: View, at: tuple, skip: int, co
         for plane in range(bits):
             b.store(acc[plane], slot(plane, q))
 
-    with for_range(b, 0, count // 8, name="byte") as q:
-        gather(q, 8)
-    if count % 8:
-        gather(i64(count // 8), count % 8)
+    with for_range(b, 0, count // BYTE_CHANNELS, name="byte") as q:
+        gather(q, BYTE_CHANNELS)
+    if count % BYTE_CHANNELS:
+        gather(i64(count // BYTE_CHANNELS), count % BYTE_CHANNELS)
     for plane in range(bits):
-        for q in range(-(-count // 8), 8):
+        for q in range(-(-count // BYTE_CHANNELS), WORD_BYTES):
             b.store(ir.Constant(BYTE_VECTOR, None), slot(plane, i64(q)))
-        _store_words(k, t, out, (o, word, first, i64(plane)), skip, [b.load(slot(plane, i64(q))) for q in range(8)])
+        vectors = [b.load(slot(plane, i64(q))) for q in range(WORD_BYTES)]
+        _store_words(k, t, out, (o, word, first, i64(plane)), skip, vectors)
 
 
 def _store_words(k: Kernel, t: Term, out: View, at: tuple, skip: int, acc: list[ir.Value]) -> None:

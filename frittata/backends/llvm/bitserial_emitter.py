@@ -22,10 +22,9 @@ from llvmlite import ir
 
 from frittata.backends.llvm.expr import load
 from frittata.backends.llvm.irutil import (I32, I64, element_ptr, entry_alloca, for_range, i64, if_then, intrinsic,
-                                           ltype)
+                                           ltype, unflatten)
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat
-from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.bitserial_byte_staging import ByteStaging
 from frittata.backends.llvm.bitserial_epilogue import Epilogue, requantize
 from frittata.backends.llvm.bitserial_staging import STAGE_PIXELS, Staging
@@ -173,7 +172,7 @@ class Emitter:
         g, b, group = self.g, self.k.b, self.group
         inside, outside = g.interior
         with self.k.take(g.n * (g.tiles // group) * g.oh, name="row") as row:
-            n, outer, oh = _unflatten(b, row, (g.n, g.tiles // group, g.oh))
+            n, outer, oh = unflatten(b, row, (g.n, g.tiles // group, g.oh))
             tiles = (b.mul(outer, i64(group)), group)
             border = self.border_columns()
             if border is None:

@@ -130,6 +130,15 @@ def element_ptr(b: ir.IRBuilder, base: ir.Value, dtype: str, offset: ir.Value) -
     return b.gep(base, [offset], source_etype=ltype(dtype), inbounds=True)
 
 
+def unflatten(b: ir.IRBuilder, flat: ir.Value, shape: tuple[int, ...]) -> list[ir.Value]:
+    """Row-major multi-index of `flat` in `shape`."""
+    indices = []
+    for dim in reversed(shape):
+        indices.append(b.urem(flat, i64(dim)))
+        flat = b.udiv(flat, i64(dim))
+    return list(reversed(indices))
+
+
 def intrinsic(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type]) -> ir.Function:
     """Declare (once) an external function or LLVM intrinsic by its exact name."""
     if name in module.globals:

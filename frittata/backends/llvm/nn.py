@@ -16,9 +16,8 @@ from llvmlite import ir
 
 from frittata.backends.llvm import scalar
 from frittata.backends.llvm.expr import load
-from frittata.backends.llvm.irutil import F32, I64, entry_alloca, for_range, i64, if_then, loop_nest, ltype
+from frittata.backends.llvm.irutil import F32, I64, entry_alloca, for_range, i64, if_then, loop_nest, ltype, unflatten
 from frittata.backends.llvm.kernel import Kernel
-from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View, broadcast_to, padded
 from frittata.terms.dtypes import is_float
 from frittata.terms.ops import Op
@@ -67,7 +66,7 @@ def _emit_dot(k: Kernel, out: View, rows: tuple, n: int, kdim: int, a_at, w_at, 
     b = k.b
     acc = entry_alloca(b, _acc_type(out.dtype if epilogue is None else epilogue.acc_dtype))
     with k.take(math.prod(rows), name="row") as row:
-        idx = _unflatten(b, row, rows)
+        idx = unflatten(b, row, rows)
         with for_range(b, 0, n, name="col") as col:
             b.store(ir.Constant(acc.allocated_type, 0), acc)
             with for_range(b, 0, kdim, name="k") as r:
@@ -89,7 +88,7 @@ def emit_conv2d(k: Kernel, x: View, w: View, node_attr, out: View, epilogue=None
     b = k.b
     acc = entry_alloca(b, _acc_type(out.dtype if epilogue is None else epilogue.acc_dtype))
     with k.take(math.prod(out.shape[:2]), name="nc") as nc:
-        n, oc = _unflatten(b, nc, out.shape[:2])
+        n, oc = unflatten(b, nc, out.shape[:2])
         base_c = b.mul(b.udiv(oc, i64(per_group)), i64(ci))
         with loop_nest(b, out.shape[2:], name="s") as (oh, ow):
             b.store(ir.Constant(acc.allocated_type, 0), acc)
@@ -157,7 +156,7 @@ def emit_avg_pool(k: Kernel, x: View, node_attr, out: View) -> None:
     acc = entry_alloca(b, F32)
     count = entry_alloca(b, I64, "count")
     with k.take(math.prod(out.shape[:2]), name="nc") as nc:
-        n, c = _unflatten(b, nc, out.shape[:2])
+        n, c = unflatten(b, nc, out.shape[:2])
         with loop_nest(b, out.shape[2:], name="s") as (oh, ow):
             b.store(ir.Constant(F32, 0.0), acc)
             b.store(i64(0), count)

@@ -21,10 +21,9 @@ from llvmlite import ir
 
 from frittata.backends.llvm import scalar
 from frittata.backends.llvm.expr import load
-from frittata.backends.llvm.irutil import F32, for_range, i64
+from frittata.backends.llvm.irutil import F32, for_range, i64, unflatten
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.pool_bytes import emit_byte_pool, pools_byte_rows
-from frittata.backends.llvm.reduce import _unflatten
 from frittata.backends.llvm.views import View
 from frittata.terms.ops import Op
 
@@ -48,7 +47,7 @@ def emit_max_pool(k: Kernel, x: View, node_attr, out: View) -> None:
     oh_n, ow_n = out.shape[2:]
     b = k.b
     with k.take(math.prod(out.shape[:3]), name="row") as row:
-        n, c, oh = _unflatten(b, row, out.shape[:3])
+        n, c, oh = unflatten(b, row, out.shape[:3])
         base = b.sub(b.mul(oh, i64(sh)), i64(top))
         rows = [_clamp(b, b.add(base, i64(r)), h) for r in range(kh)]
         tap = _Taps(k, x, node_attr, n, c, rows)

@@ -22,7 +22,8 @@ from llvmlite import ir
 
 from frittata.backends.llvm import scalar, vmath
 from frittata.backends.llvm.expr import load
-from frittata.backends.llvm.irutil import F32, F64, I64, entry_alloca, for_range, i64, intrinsic, loop_nest, ltype
+from frittata.backends.llvm.irutil import (F32, F64, I64, entry_alloca, for_range, i64, intrinsic, loop_nest, ltype,
+                                           unflatten)
 from frittata.backends.llvm.irutil import const as llconst
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.views import View, collapse, contiguous, transpose
@@ -41,7 +42,7 @@ def emit_reduce(k: Kernel, op: Op, x: View, axes: tuple[int, ...], out: View) ->
     acc = entry_alloca(b, acc_type)
     vectors = _summed_in_vectors(k, op, moved, len(kept))
     with k.take(math.prod(outer), name="o") as o:
-        outer_idx = _unflatten(b, o, outer)
+        outer_idx = unflatten(b, o, outer)
         if vectors:
             b.store(_vector_sum(k, moved, outer_idx, vectors), acc)
         else:
@@ -108,7 +109,7 @@ def emit_arg_reduce(k: Kernel, op: Op, x: View, axis: int, last: bool, out: View
     best, at = entry_alloca(b, ltype(x.dtype), "best"), entry_alloca(b, I64, "at")
     larger = op.name == "arg_max"
     with k.take(math.prod(outer), name="o") as o:
-        idx = _unflatten(b, o, outer)
+        idx = unflatten(b, o, outer)
         b.store(load(k, moved, idx + [ir.Constant(I64, 0)]), best)
         b.store(ir.Constant(I64, 0), at)
         with for_range(b, 1, n, name="j") as j:
@@ -128,15 +129,6 @@ def _beats(b: ir.IRBuilder, dtype: str, pred: str, value: ir.Value, best: ir.Val
     if dtype in scalar.SIGNED:
         return b.icmp_signed(pred, value, best)
     return b.icmp_unsigned(pred, value, best)
-
-
-def _unflatten(b: ir.IRBuilder, flat: ir.Value, shape: tuple[int, ...]) -> list[ir.Value]:
-    """Row-major multi-index of `flat` in `shape`."""
-    indices = []
-    for dim in reversed(shape):
-        indices.append(b.urem(flat, ir.Constant(I64, dim)))
-        flat = b.udiv(flat, ir.Constant(I64, dim))
-    return list(reversed(indices))
 
 
 EXTREMES = {Op.REDUCE_MAX: Op.MAXIMUM, Op.REDUCE_MIN: Op.MINIMUM}
@@ -191,7 +183,7 @@ def emit_softmax(k: Kernel, x: View, axis: int, out: View) -> None:
     b = k.b
     top, total = entry_alloca(b, F32, "max"), entry_alloca(b, F64, "sum")
     with k.take(math.prod(outer), name="o") as o:
-        idx = _unflatten(b, o, outer)
+        idx = unflatten(b, o, outer)
         b.store(ir.Constant(F32, float("-inf")), top)
         with for_range(b, 0, n, name="j") as j:
             b.store(scalar.binary(b, Op.MAXIMUM, "float32", b.load(top), load(k, xs, idx + [j])), top)
