@@ -114,10 +114,11 @@ def _run(k: Kernel, plan: Plan, step: Step, args: list[View], emitter: Emitter) 
     """Give `emitter` the step's bias and epilogue, if it has either, and emit its rows."""
     t = step.term
     if len(t.args) == 3 or dict(t.attrs).get("epilogue"):
-        emitter.epilogue = Epilogue(_bias(k, plan, t, args, emitter.g), t.attr("epilogue"))
         if isinstance(emitter, TableEmitter) and (len(t.args) < 3 or t.args[2].op == Op.PARAM):
             bias = t.args[2].attr("ref").data if len(t.args) == 3 else np.zeros(emitter.g.o, np.int32)
             emitter.use_thresholds(plan, bias, t.attr("epilogue"))
+        if not (isinstance(emitter, TableEmitter) and emitter.thresholds is not None):  # compares fold the bias
+            emitter.epilogue = Epilogue(_bias(k, plan, t, args, emitter.g), t.attr("epilogue"))
     emitter.rows()
 
 

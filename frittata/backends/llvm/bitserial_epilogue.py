@@ -23,6 +23,9 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.views import View
 from frittata.errors import LoweringError
 from frittata.terms.bitserial import EPILOGUE_STEPS
+from frittata.terms.interp import evaluate
+from frittata.terms.kernels import epilogue_terms
+from frittata.terms.leaves import var
 
 if TYPE_CHECKING:
     from frittata.backends.llvm.bitserial_emitter import Geometry
@@ -39,6 +42,10 @@ class Epilogue:
 
 SIGNED = {"int8": True, "uint8": False, "int16": True, "uint16": False, "int32": True}
 """The dtypes an epilogue casts to, and whether each is signed."""
+INT16 = (-(1 << 15), (1 << 15) - 1)
+"""int16's least and greatest values: the table kernel's 16-bit sums and thresholds."""
+INT32 = (-(1 << 31), (1 << 31) - 1)
+"""int32's least and greatest values: the epilogue's sums plus bias, and a clip's bounds."""
 
 
 def requantize(k: Kernel, g: Geometry, epilogue: Epilogue | None, acc: ir.Value, block: ir.Value) -> ir.Value:
@@ -68,10 +75,10 @@ def requantize(k: Kernel, g: Geometry, epilogue: Epilogue | None, acc: ir.Value,
                 value = b.select(b.icmp_signed(">", value, splat_int(0)), value, splat_int(0))
             case ("clip", lo, hi):
                 if lo is not None:
-                    bound = splat_int(max(int(lo), -2**31))
+                    bound = splat_int(max(int(lo), INT32[0]))
                     value = b.select(b.icmp_signed("<", value, bound), bound, value)
                 if hi is not None:
-                    bound = splat_int(min(int(hi), 2**31 - 1))
+                    bound = splat_int(min(int(hi), INT32[1]))
                     value = b.select(b.icmp_signed(">", value, bound), bound, value)
             case ("shift", s) if s > 0:
                 half = b.and_(b.ashr(value, splat_int(s - 1)), splat_int(1))
@@ -89,30 +96,21 @@ def requantize(k: Kernel, g: Geometry, epilogue: Epilogue | None, acc: ir.Value,
 MAX_LEVELS = 3
 """Output levels above 0 that `level_thresholds` turns into compares at most (two activation
 bits: 0..3); past them the epilogue runs step by step."""
-INT16 = (-(1 << 15), (1 << 15) - 1)
 
 
-def apply_steps(value: np.ndarray, steps: tuple) -> np.ndarray | None:
-    """`requantize`'s steps on int64 values of int32 sums plus bias (no wrap): the same integer
-    arithmetic, or None where a cast would wrap one of them (the steps then are not monotone)."""
-    for step in steps:
-        match step:
-            case ("relu",):
-                value = np.maximum(value, 0)
-            case ("clip", lo, hi):
-                value = np.clip(value, max(int(lo), -2**31) if lo is not None else None,
-                                min(int(hi), 2**31 - 1) if hi is not None else None)
-            case ("shift", s) if s > 0:
-                value = (value >> s) + ((value >> (s - 1)) & 1)
-            case ("cast", dtype) if dtype != "int32":
-                info = np.iinfo(dtype)
-                if value.min() < info.min or value.max() > info.max:
-                    return None
-            case ("shift", 0) | ("cast", "int32"):
-                continue
-            case _:
-                raise LoweringError(f"bitserial_conv2d epilogue: expected a step of {EPILOGUE_STEPS}, got {step}")
-    return value
+def epilogue_values(value: np.ndarray, steps: tuple) -> np.ndarray:
+    """The interpreter's `steps` (`epilogue_terms`) on int32 values of sums plus bias."""
+    return evaluate(epilogue_terms(var("v", value.shape, "int32"), (), steps), {"v": value.astype(np.int32)})
+
+
+def casts_wrap(value: np.ndarray, steps: tuple) -> bool:
+    """Whether a cast among `steps` wraps one of `value`'s (int32 sums plus bias) on its way."""
+    for at, step in enumerate(steps):
+        if step[0] == "cast":
+            info, before = np.iinfo(step[1]), epilogue_values(value, steps[:at])
+            if before.min() < info.min or before.max() > info.max:
+                return True
+    return False
 
 
 def level_thresholds(bias: np.ndarray, steps: tuple, lo: int, hi: int) -> np.ndarray | None:
@@ -125,18 +123,21 @@ def level_thresholds(bias: np.ndarray, steps: tuple, lo: int, hi: int) -> np.nda
     if lo <= INT16[0] or hi >= INT16[1]:
         return None
     bias = bias.astype(np.int64)
-    if bias.size and (bias.min() + lo < -2**31 or bias.max() + hi >= 2**31):
+    if bias.size and (bias.min() + lo < INT32[0] or bias.max() + hi > INT32[1]):
         return None
-    ends = [apply_steps(np.full(bias.shape, v, np.int64) + bias, steps) for v in (lo, hi)]
-    if ends[0] is None or ends[1] is None or ends[0].min(initial=0) < 0 or ends[1].max(initial=0) > MAX_LEVELS:
+    ends = [np.full(bias.shape, v, np.int64) + bias for v in (lo, hi)]
+    if any(casts_wrap(end, steps) for end in ends):
         return None
-    levels = int(ends[1].max(initial=0))
+    least, most = (epilogue_values(end, steps) for end in ends)
+    if least.min(initial=0) < 0 or most.max(initial=0) > MAX_LEVELS:
+        return None
+    levels = int(most.max(initial=0))
     table = np.empty((levels, bias.size), np.int16)
     for k in range(1, levels + 1):
         first, last = np.full(bias.shape, lo, np.int64), np.full(bias.shape, hi + 1, np.int64)
         while (first < last).any():  # the least v in [first, last] with out(v) >= k; hi + 1 for none
             middle, open_ = (first + last) // 2, first < last
-            reached = apply_steps(middle + bias, steps) >= k  # type: ignore[operator]
+            reached = epilogue_values(np.minimum(middle, hi) + bias, steps) >= k
             last, first = np.where(open_ & reached, middle, last), np.where(open_ & ~reached, middle + 1, first)
         table[k - 1] = first - 1
     return table

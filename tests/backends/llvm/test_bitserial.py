@@ -25,7 +25,7 @@ from frittata.backends.llvm.bitserial_epilogue import MAX_LEVELS, level_threshol
 from frittata.backends.llvm.bitserial_tables import TableEmitter
 from frittata.terms.bitserial_schedules import uses_tables
 from frittata.backends.llvm.codegen import emit_module
-from frittata.backends.llvm.plan import make_plan
+from frittata.backends.llvm.plan import Plan, make_plan
 from frittata.backends.llvm.views import Buf, contiguous
 from frittata.terms.bitserial import MAX_BITS, WORD_BITS
 from frittata.terms.kernels import epilogue_terms
@@ -183,18 +183,22 @@ def run_table_case(case, seed: int, ones: bool, bias_offset: int = 0) -> list[bo
     assert tables(conv)
     with threshold_compares() as taken:
         assert_compiled_equal(T.Program({"y": conv}), {"x": x}, TARGETS["avx2"])
-    return taken
+    for compares, plan in taken:  # the compares fold the bias in: no padded bias beside them
+        assert compares == any(name.endswith(".thresholds") for name in plan.params)
+        assert not (compares and any(name.endswith(".bias") for name in plan.params))
+    return [compares for compares, _ in taken]
 
 
 @contextmanager
-def threshold_compares() -> Iterator[list[bool]]:
-    """Whether each table kernel emitted inside the block requantizes by threshold compares."""
-    taken: list[bool] = []
+def threshold_compares() -> Iterator[list[tuple[bool, Plan]]]:
+    """Whether each table kernel emitted inside the block requantizes by threshold compares, and
+    the plan it adds its parameters to."""
+    taken: list[tuple[bool, Plan]] = []
     use = TableEmitter.use_thresholds
 
-    def spy(self, *args):
-        use(self, *args)
-        taken.append(self.thresholds is not None)
+    def spy(self, plan, *args):
+        use(self, plan, *args)
+        taken.append((self.thresholds is not None, plan))
 
     with mock.patch.object(TableEmitter, "use_thresholds", spy):
         yield taken
