@@ -2,7 +2,7 @@
 
     void micro(ptr a, i64 lda, ptr bp, i64 kc, ptr c, i64 ldc, i64 ncols, i32 first, i32 last,
                ptr bias, ptr residual)
-      acc[r][v] = 0;  prefetch the tile's rows of C (and of the residual)
+      acc[r][v] = 0;  prefetch the tile's rows of C (and, if last, of the residual)
       for k < kc:  b_v = bp[k*NR + v*L ...];  acc[r][v] = fma(splat(a[r*lda + k]), b_v, acc[r][v])
       if !first: acc += C[r, v*L : v*L+L]       (the earlier k blocks' partial sums)
       if last: acc = epilogue(acc + bias)       (bias per row or per column, residual, relu, clip)
@@ -96,8 +96,9 @@ def emit_micro(module: ir.Module, spec: MicroSpec, name: str, k_loop=None) -> ir
         for slot in row:
             b.store(ir.Constant(vec, [0.0] * spec.lanes), slot)
     _prefetch_block(b, spec, c, ldc, write=True)
-    if ("add",) in spec.steps:
-        _prefetch_block(b, spec, residual, ldc, write=False)
+    if ("add",) in spec.steps:  # only the last k block's epilogue reads the residual
+        with if_then(b, b.icmp_signed("!=", last, ir.Constant(I32, 0)), "prefetch_residual"):
+            _prefetch_block(b, spec, residual, ldc, write=False)
     (k_loop or gemm_k_loop)(b, spec, acc, a, lda, bp, kc)
     with if_then(b, b.icmp_signed("==", first, ir.Constant(I32, 0)), "accumulate"):
         _add_block(b, spec, acc, c, ldc, ncols, tile)
