@@ -296,7 +296,9 @@ def judge_all(names: list[str], cap: float, deadline: float, save: Callable[[dic
     files = selected_files(selection, excluded())
     sync_tests()
     reach = ReachMap(MUTANTS / "reach.json")
-    reach.update(files, options, log=log, output=MUTANTS / "reach.log")
+    # measured in the mutants/ folder, on the code judged (its trampolines calling the originals)
+    reach.update([MUTANTS / f.relative_to(ROOT) for f in files], options, MUTANTS, log=log,
+                 output=MUTANTS / "reach.log")
     options = [*options, *(f"--deselect={t}" for t in reach.failing())]  # they fail unmutated
     plans = {name: plan(name, files, reach) for name in names}
     passed = {n for n, v in (earlier or {}).items() if n in plans and plans[n][1] and v.status in UNDECIDED}

@@ -14,7 +14,8 @@ without a run.
 The map is measured by running the selection once under coverage (this module is also the
 pytest plugin that gives each test its own coverage context, each non-function-scoped fixture's
 setup a `fixture:NAME` context, and records each test's CPU seconds, outcome and fixtures), in
-the source tree the mutants were generated from, with the options, environment and hypothesis
+the mutants/ folder with no mutant active (a mutated function's trampoline runs its original's
+copy, credited to the function), with the options, environment and hypothesis
 profile of the judging runs (derandomized, so the examples drawn are the same). Subprocesses and
 forked workers are measured too (coverage's `patch`), each under the context of the test that
 started it; a test that started one is marked (`spawned`: Ray's workers, started by its own
@@ -41,6 +42,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -178,11 +180,19 @@ def file_hash(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
+MUTMUT_COPY = re.compile(r"^x(?:_|\u01c1[^\u01c1]+\u01c1)(.+)__mutmut_(orig|\d+)$")
+"""A function mutmut generated: the original's copy (`x_f__mutmut_orig`, in a class
+`x<sep>Class<sep>method__mutmut_orig`) or a mutant (`__mutmut_3`)."""
+
+
 def function_spans(source: str) -> dict[str, tuple[int, int]]:
     """Each top-level function's and method's body lines (first, last), keyed as the runner
     names them: `f`, `Class.method`. The `def` line and a leading docstring are left out (they
-    run when the module is imported, not when the function is called)."""
+    run when the module is imported, not when the function is called). In a module mutmut
+    generated, a mutated function's body is its original's copy (the trampoline named `f` runs
+    it); the mutants' are left out (they never run unmutated)."""
     spans: dict[str, tuple[int, int]] = {}
+    copied: set[str] = set()
 
     def body(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[int, int]:
         statements = node.body
@@ -191,13 +201,21 @@ def function_spans(source: str) -> dict[str, tuple[int, int]]:
             statements = statements[1:]
         return statements[0].lineno, node.end_lineno or statements[0].lineno
 
+    def add(prefix: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        copy = MUTMUT_COPY.match(node.name)
+        if copy is None and prefix + node.name not in copied:
+            spans[prefix + node.name] = body(node)
+        elif copy is not None and copy.group(2) == "orig":
+            spans[prefix + copy.group(1)] = body(node)
+            copied.add(prefix + copy.group(1))
+
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            spans[node.name] = body(node)
+            add("", node)
         elif isinstance(node, ast.ClassDef):
             for sub in node.body:
                 if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef):
-                    spans[f"{node.name}.{sub.name}"] = body(sub)
+                    add(f"{node.name}.", sub)
     return spans
 
 
@@ -272,10 +290,11 @@ def measure(test_files: list[str], options: list[str], root: Path = ROOT, source
         return (reach_from_coverage(data, root) if data.exists() else {}), tests, files
 
 
-def map_key(root: Path = ROOT, source: list[str] = SOURCE) -> str:
+def map_key(root: Path = ROOT, source: list[str] = SOURCE, options: tuple[str, ...] = ()) -> str:
     """A hash of what decides the map besides the test files: the other Python files under
-    tests/ (conftest, strategies, helpers), pyproject's mutation tables, the measured package's
-    source, and the versions of Python and the tools measuring."""
+    tests/ (conftest, strategies, helpers), pyproject's mutation tables and the pytest
+    `options`, the measured package's source, and the versions of Python and the tools
+    measuring."""
     import coverage
     import hypothesis
 
@@ -288,7 +307,7 @@ def map_key(root: Path = ROOT, source: list[str] = SOURCE) -> str:
     tool = tomllib.loads(pyproject.read_text()).get("tool", {}) if pyproject.exists() else {}
     tables = [tool.get("mutmut"), tool.get("frittata", {}).get("mutation")]
     versions = [sys.version, coverage.__version__, hypothesis.__version__, pytest.__version__]
-    digest.update(json.dumps([tables, versions], sort_keys=True).encode())
+    digest.update(json.dumps([tables, list(options), versions], sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -314,7 +333,7 @@ class ReachMap:
                log=sys.stderr, output: Path | None = None) -> None:
         """Measure the stale files of `test_files` (all of them if the `map_key` changed) and
         forget files no longer selected. A file's hash is kept only if it was collected."""
-        key = map_key(root, source)
+        key = map_key(root, source, tuple(options))
         if key != self.key:
             self.key, self.files, self.tests, self.reach = key, {}, {}, {}
         selected = {str(p.relative_to(root)) for p in test_files}

@@ -57,6 +57,58 @@ def test_fails_unmutated():
 '''
 
 
+MUTATED = '''\
+"""MODULE as mutmut 3.8.1 generates it, its trampoline (`mutmut.mutation.trampoline`, not
+installed in CI) written out: the decorated function calls its table's original's copy."""
+
+
+def _mutmut_mutated(table):
+    return lambda decorated: lambda *args, **kwargs: table["_mutmut_orig"](*args, **kwargs)
+
+
+LIMIT = 3
+mutants_x_called__mutmut = {}
+
+
+@_mutmut_mutated(mutants_x_called__mutmut)
+def called(x):
+    """Doubles."""
+    y = x * 2
+    return y
+def x_called__mutmut_orig(x):
+    """Doubles."""
+    y = x * 2
+    return y
+def x_called__mutmut_1(x):
+    """Doubles."""
+    y = x * 3
+    return y
+
+mutants_x_called__mutmut["_mutmut_orig"] = x_called__mutmut_orig
+mutants_x_called__mutmut["x_called__mutmut_1"] = x_called__mutmut_1
+
+
+def never(x):
+    return x - 1
+mutants_x\u01c1Box\u01c1open__mutmut = {}
+
+
+class Box:
+    @_mutmut_mutated(mutants_x\u01c1Box\u01c1open__mutmut)
+    def open(self):
+        return called(1)
+    def x\u01c1Box\u01c1open__mutmut_orig(self):
+        return called(1)
+    def x\u01c1Box\u01c1open__mutmut_1(self):
+        return called(2)
+
+mutants_x\u01c1Box\u01c1open__mutmut["_mutmut_orig"] = lambda *args: Box.x\u01c1Box\u01c1open__mutmut_orig(*args)
+
+
+def at_import():
+    return 0
+'''
+
 EXTRA = '''\
 def in_fixture():
     return 1
@@ -166,9 +218,11 @@ def test_each_line_is_credited_to_the_tests_that_ran_it(tmp_path):
 
 
 def test_the_plugin_measures_each_test_and_the_map_plans_from_it(tmp_path):
-    """End to end: pytest under coverage with the plugin, on a project of one module: what
-    each test runs, what importing a test file runs, what importing the package runs."""
+    """End to end: pytest under coverage with the plugin, on a project of one module as
+    mutmut generates it (trampolines, the originals' copies, the mutants): what each test runs,
+    what importing a test file runs, what importing the package runs."""
     root = _project(tmp_path)
+    (root / "pkg" / "mod.py").write_text(MUTATED)
     reach, tests, files = measure(["tests/test_mod.py"], [], root, ["pkg"])
     assert files == {"tests/test_mod.py"}
     ids = {name: f"tests/test_mod.py::{name}" for name in ("test_called", "test_box", "test_fails_unmutated")}
@@ -282,7 +336,7 @@ def test_a_measuring_run_that_fails_raises_with_its_output(tmp_path):
     assert not (tmp_path / "reach.json").exists()
 
 
-@pytest.mark.parametrize("change", ["helper", "conftest", "config", "source"])
+@pytest.mark.parametrize("change", ["helper", "conftest", "config", "source", "options"])
 def test_a_change_outside_the_test_files_measures_everything_again(tmp_path, monkeypatch, change):
     root = _project(tmp_path)
     (root / "tests" / "strategies.py").write_text("N = 1\n")
@@ -299,10 +353,11 @@ def test_a_change_outside_the_test_files_measures_everything_again(tmp_path, mon
     ReachMap(tmp_path / "reach.json").update(files, [], root, ["pkg"])
     assert len(measured) == 1
     edited = {"helper": "tests/strategies.py", "conftest": "tests/conftest.py", "config": "pyproject.toml",
-              "source": "pkg/extra.py"}[change]
-    with (root / edited).open("a") as sink:
-        sink.write("\n# edited\n" if change != "config" else "[tool.frittata.mutation]\nexclude = []\n")
-    ReachMap(tmp_path / "reach.json").update(files, [], root, ["pkg"])
+              "source": "pkg/extra.py", "options": None}[change]
+    if edited:
+        with (root / edited).open("a") as sink:
+            sink.write("\n# edited\n" if change != "config" else "[tool.frittata.mutation]\nexclude = []\n")
+    ReachMap(tmp_path / "reach.json").update(files, ["-k", "not slow"] if change == "options" else [], root, ["pkg"])
     assert measured[-1] == ["tests/test_mod.py", "tests/test_extra.py"] and len(measured) == 2
 
 
