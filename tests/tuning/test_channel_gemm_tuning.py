@@ -1,8 +1,8 @@
 """Expanding pointwise convolutions on the channel GEMM are tuning tasks: the untiled kernel's
 default is a measured candidate (a `tiled_conv2d` spelling the channel GEMM's blocks,
 `tiled.CHANNEL_GEMM_KEYS`) beside the direct kernel's blocks, a channel GEMM candidate equals
-the interpreter on both ISAs, and the tiled op refuses one on a 3x3 convolution or split over
-its rows."""
+the interpreter on both ISAs, a tuned build runs whichever of it and the direct kernel was
+measured faster, and the tiled op refuses one on a 3x3 convolution or split over its rows."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import pytest
 import frittata as ft
 from frittata import terms as T
 from frittata.errors import FrittataTypeError
+from frittata.extract.records import Record, Records
 from frittata.terms.cpu_schedules import CHANNEL_GEMM, blocked_schedule, channel_gemm_schedule, kernel_of
 from frittata.terms.dtypes import TensorType
+from frittata.terms.ops import Op
 from frittata.terms.tiled import CHANNEL_GEMM_KEYS
 from frittata.tuning.device import host_device
 from frittata.tuning.measure import Job, candidate_program, reference_output, run_job
@@ -88,3 +90,24 @@ def test_the_tiled_op_refuses_a_channel_gemm_schedule_on_a_3x3_convolution_or_sp
     with pytest.raises(FrittataTypeError, match=r"a parallel loop in \('n',\)"):
         T.tiled_conv2d(x, T.param("w1", np.zeros((128, 64, 1, 1), np.float32)),
                        T.param("b", np.zeros(128, np.float32)), schedule=flat)
+
+
+@pytest.mark.parametrize("gemm_faster", [True, False])
+def test_a_tuned_build_runs_the_kernel_measured_faster(gemm_faster):
+    """70 -> 150 at 9x9 with the channel GEMM's default and a direct kernel's blocks measured:
+    the tuned compile runs whichever was measured faster (both are candidates now), and equals
+    the interpreter."""
+    program, device = expanding_program(70, 150, 9), host_device(1)
+    task = program_tasks(program, device)[0]
+    direct = [s for s in task.proposed if s not in _channel_gemm(task.proposed)][0]
+    fast, slow = (task.default, direct) if gemm_faster else (direct, task.default)
+    times = {fast: task.model_seconds / 5, slow: task.model_seconds}
+    records = Records([Record(task.workload, s, device.key, device.target(), t, None, 1.0) for s, t in times.items()],
+                      free=frozenset({task.workload.key}))  # as the in-network check's tuned compile
+    module = ft.compile(program, threads=1, records=records)
+    (kernel,) = [t for t in module.program.terms() if t.op.value in ("tiled_conv2d", "fused_conv2d")]
+    constant = tuple(a.op == Op.PARAM for a in kernel.args)
+    ran = blocked_schedule(kernel.op, kernel.attrs, kernel.type, [a.type for a in kernel.args], constant, device.lanes)
+    assert (kernel_of(ran or {}) == CHANNEL_GEMM) == gemm_faster
+    x = np.random.default_rng(1).standard_normal((1, 70, 9, 9)).astype(np.float32)
+    np.testing.assert_allclose(module.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"], rtol=1e-4, atol=1e-4)
