@@ -14,6 +14,7 @@ layers).
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -128,17 +129,26 @@ def reach_of_random_best(runs: Sequence[ReplayRun], trials: int) -> dict[str, li
     return reached
 
 
-def first_to_reach(runs: Sequence[ReplayRun], search: str) -> tuple[int, int, int]:
-    """Over the (workload, seed) pairs where both `search` and random search ran: how many times
-    `search` reached random's final best in fewer trials, in as many, and the pairs counted."""
-    random_runs = {(r.workload_key, r.seed): r.shares for r in runs if r.search == "random"}
-    fewer = same = pairs = 0
+def paired(runs: Sequence[ReplayRun], search: str, other: str, trials: int) -> tuple[int, int, int]:
+    """Head to head over the (workload, seed) pairs both searches ran: in how many `search` reached
+    random's final best in fewer trials than `other`, in more, in as many (a run that never did
+    counts `trials` + 1, so two such runs tie)."""
+    final = {(r.workload_key, r.seed): r.shares[-1] for r in runs if r.search == "random"}
+    reach: dict[str, dict[tuple[str, int], int]] = {search: {}, other: {}}
     for r in runs:
-        shares = random_runs.get((r.workload_key, r.seed))
-        if r.search != search or shares is None:
-            continue
-        theirs, mine = trials_to_reach(shares, shares[-1]), trials_to_reach(r.shares, shares[-1])
-        pairs += 1
-        fewer += mine is not None and (theirs is None or mine < theirs)
-        same += mine is not None and mine == theirs
-    return fewer, same, pairs
+        target = final.get((r.workload_key, r.seed))
+        if target is not None and r.search in reach:
+            found = trials_to_reach(r.shares, target)
+            reach[r.search][r.workload_key, r.seed] = trials + 1 if found is None else found
+    pairs = [(mine, reach[other][case]) for case, mine in reach[search].items() if case in reach[other]]
+    return (sum(mine < theirs for mine, theirs in pairs), sum(mine > theirs for mine, theirs in pairs),
+            sum(mine == theirs for mine, theirs in pairs))
+
+
+def sign_test(fewer: int, more: int) -> float:
+    """The two-sided exact sign test's p-value for `fewer` against `more` (ties dropped): the
+    chance under a fair coin of a split at least as uneven, from the binomial's tails."""
+    n, k = fewer + more, min(fewer, more)
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)

@@ -5,6 +5,7 @@ while other jobs loaded the machine (noisy times). Held out: every third workloa
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 
@@ -85,3 +86,17 @@ def test_relative_features_read_the_same_for_the_roofline_pick_of_any_workload()
         assert all(0 <= r["model_rank_share"] < 1 and r["log_model_seconds_over_best"] >= 0 for r in rows)
         assert max(r["model_efficiency_share"] for r in rows) == 1
         assert all(r["model_efficiency_share"] <= 1 for r in rows)
+
+
+def test_relative_features_of_a_hand_made_space():
+    """A candidate modelled at 2 s with efficiency 0.25 in a space modelled at 1, 2 and 4 s whose
+    best efficiency is 0.5: log 2 over the best, one of three modelled faster, half the best's
+    efficiency; a tie counts as not faster (two of a space at 2 s: one of four faster)."""
+    from frittata.tuning.model import MODEL_EFFICIENCY, MODEL_SECONDS, OWN_NAMES, SpaceSummary, relative_features
+
+    own = [0.0] * len(OWN_NAMES)
+    own[MODEL_SECONDS], own[MODEL_EFFICIENCY] = math.log(2), 0.25
+    space = SpaceSummary((math.log(1), math.log(2), math.log(4)), 0.5)
+    assert relative_features(own, space) == [math.log(2), 1 / 3, 0.5]
+    tied = SpaceSummary((math.log(1), math.log(2), math.log(2), math.log(4)), 0.5)
+    assert relative_features(own, tied)[1] == 1 / 4

@@ -13,8 +13,8 @@ import pytest
 from frittata.errors import TuningError
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.records import Records
-from frittata.tuning.replay import (TRIPLE, ReplayRun, reach_of_random_best, recorded_device, replay,
-                                    replay_tasks, transferred_records)
+from frittata.tuning.replay import (TRIPLE, ReplayRun, paired, reach_of_random_best, recorded_device, replay,
+                                    replay_tasks, sign_test, transferred_records)
 
 TABLE = Path(__file__).parent / "data" / "replay_table.jsonl.gz"
 
@@ -64,3 +64,36 @@ def test_transfer_hands_over_other_layers_records_only_a_run_s_worth_of_each():
     counts = {k: sum(r.workload.key == k for r in handed) for k in groups}
     assert counts.pop(key) == 0 and set(counts.values()) == {16} and len(counts) == 6
     assert handed == transferred_records(groups, key, 16, seed=4) != transferred_records(groups, key, 16, seed=5)
+
+
+def test_replay_with_transfer_never_hands_the_search_its_own_layer_s_records(monkeypatch):
+    """replay() itself (not only `transferred_records`): every learned run with transfer starts
+    from 8 records of each of the six other layers and none of its own (tune_tasks stubbed: what
+    it is handed is the point, not the search)."""
+    from types import SimpleNamespace
+
+    from frittata.tuning import replay as replay_module
+
+    handed = []
+
+    def tune_tasks(tasks, device, log, runner, *, trials, **_):
+        handed.append((tasks[0].workload.key, list(log)))
+        return SimpleNamespace(tasks=[SimpleNamespace(curve=[1.0] * trials)])
+
+    monkeypatch.setattr(replay_module, "tune_tasks", tune_tasks)
+    runs = replay(Records.load(TABLE), range(1), 8, ("learned",), transfer=True)
+    assert len(runs) == len(handed) == 7
+    for key, log in handed:
+        assert len(log) == 6 * 8 and not [r for r in log if r.workload.key == key]
+
+
+def test_the_learned_search_against_the_roofline_paired_and_the_sign_test():
+    runs = [ReplayRun("a", "random", 0, (0.5, 0.9)), ReplayRun("a", "learned", 0, (0.9, 0.9)),
+            ReplayRun("a", "roofline", 0, (0.5, 0.9)), ReplayRun("b", "random", 0, (0.0, 0.8)),
+            ReplayRun("b", "learned", 0, (0.5, 0.7)), ReplayRun("b", "roofline", 0, (0.5, 0.7)),
+            ReplayRun("c", "random", 0, (0.9, 1.0)), ReplayRun("c", "learned", 0, (0.5, 0.7)),
+            ReplayRun("c", "roofline", 0, (1.0, 1.0))]
+    assert paired(runs, "learned", "roofline", 2) == (1, 1, 1)
+    assert sign_test(1, 1) == 1.0 and sign_test(0, 0) == 1.0
+    assert sign_test(8, 0) == sign_test(0, 8) == 2 / 2 ** 8
+    assert abs(sign_test(41, 36) - 0.6488) < 1e-3
