@@ -258,6 +258,10 @@ class Records:
     def __len__(self) -> int:
         return len(self.records)
 
+    def by_workload(self, device: str | None = None) -> dict[str, list[Record]]:
+        """The records by workload key (of `device` alone when given), each list in log order."""
+        return by_workload(r for r in self.records if device is None or r.device == device)
+
     def __iter__(self) -> Iterator[Record]:
         return iter(self.records)
 
@@ -371,6 +375,14 @@ class Records:
             if theirs is None or (ours, record.seconds) < (theirs, held.seconds):  # type: ignore[union-attr]
                 best[key] = record
         return best
+
+
+def by_workload(records: Iterable[Record]) -> dict[str, list[Record]]:
+    """`records` by workload key, in order of first appearance, each list in the given order."""
+    groups: dict[str, list[Record]] = {}
+    for record in records:
+        groups.setdefault(record.workload.key, []).append(record)
+    return groups
 
 
 def infer_output(workload: Workload) -> NodeInfo:

@@ -12,8 +12,10 @@ bytes moved per FLOP, and the analytical model's efficiency and log seconds. The
 of the candidate against its workload's generated space (`RELATIVE_NAMES`): its modelled seconds
 over the space's best, the share of the space modelled faster, its modelled efficiency over the
 best's. A workload's extents and seconds differ from every other's, so trees split on them learn
-that workload; these read the same on every workload (0, 0 and 1 for the roofline's pick), so a
-model fitted on other layers' records can say where a new layer's roofline ranking goes wrong.
+that workload; these read the same on every workload (0, 0 and 1 for the roofline's pick of
+the generated space), so a model fitted on other layers' records can say where a new layer's
+roofline ranking goes wrong. Over the generated space they range over [0, inf), [0, 1) and
+[0, 1]; a schedule a task adds to it (an e-graph's proposal) may read below 0 and above 1.
 
 The model ranks the candidates of one workload; it is fitted on all the records of a device
 (every workload at once, so what was learned on earlier workloads transfers to a new one), with
@@ -36,8 +38,8 @@ import numpy as np
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.bitserial_cost import tile_efficiency
 from frittata.extract.cost import NodeInfo
-from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Record, Schedule, Workload, infer_output,
-                                      is_depthwise_workload)
+from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Record, Schedule, Workload, by_workload,
+                                      infer_output, is_depthwise_workload)
 from frittata.extract.schedule_cost import balance, depthwise_tile_efficiency, schedule_efficiency
 from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.cpu_schedules import depthwise_registers, registers_for
@@ -121,8 +123,9 @@ on other workloads' records reads the same on a new one."""
 FEATURE_NAMES = OWN_NAMES + RELATIVE_NAMES
 
 
-def features(workload: Workload, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> list[float]:
-    """The feature vector of one candidate alone, in FEATURES' order (see the module docstring)."""
+def own_features(workload: Workload, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> list[float]:
+    """OWN_NAMES of one candidate alone, in FEATURES' order (see the module docstring); the
+    relative ones (`relative_features`) complete FEATURE_NAMES."""
     loops = candidate_loops(workload, schedule, lanes, cores, model)
     return [compute(loops) for _, compute in FEATURES]
 
@@ -137,7 +140,7 @@ class SpaceSummary:
 
     @classmethod
     def of(cls, rows: Sequence[Sequence[float]]) -> SpaceSummary:
-        """The summary of a space from its candidates' own features (`features`)."""
+        """The summary of a space from its candidates' own features (`own_features`)."""
         return cls(tuple(sorted(r[MODEL_SECONDS] for r in rows)), max(r[MODEL_EFFICIENCY] for r in rows))
 
 
@@ -310,13 +313,16 @@ class RankModel:
     def _own_features(self, workload: Workload, schedule: Schedule) -> list[float]:
         key = (workload.key, schedule)
         if key not in self._own:
-            self._own[key] = features(workload, schedule, self.lanes, self.cores, self.model)
+            self._own[key] = own_features(workload, schedule, self.lanes, self.cores, self.model)
         return self._own[key]
 
     def _space(self, workload: Workload, schedule: Schedule) -> SpaceSummary:
-        """The summary of `workload`'s generated space (`schedule` alone where it has none)."""
+        """The summary of `workload`'s generated space; where it has none, of `schedule` alone
+        (not cached: what another candidate of it reads does not depend on which came first)."""
         if workload.key not in self._spaces:
-            space = generated_space(workload, self.lanes) or [schedule]
+            space = generated_space(workload, self.lanes)
+            if not space:
+                return SpaceSummary.of([self._own_features(workload, schedule)])
             self._spaces[workload.key] = SpaceSummary.of([self._own_features(workload, s) for s in space])
         return self._spaces[workload.key]
 
@@ -325,11 +331,8 @@ class RankModel:
         more candidates, one of them measured, or without a spread in the labels."""
         import lightgbm
 
-        groups: dict[str, list[Record]] = {}
-        for record in records:
-            groups.setdefault(record.workload.key, []).append(record)
         rows, labels, sizes = [], [], []
-        for members in groups.values():
+        for members in by_workload(records).values():
             times = [r.seconds for r in members if r.ok and r.seconds]
             if len(members) < 2 or not times:
                 continue
@@ -367,11 +370,7 @@ class LearnedPrice:
         self.lines: dict[str, tuple[float, float]] = {}
         if not self.model.fit(records):
             return
-        groups: dict[str, list[Record]] = {}
-        for record in records:
-            if record.ok and record.seconds:
-                groups.setdefault(record.workload.key, []).append(record)
-        for key, members in groups.items():
+        for key, members in by_workload(r for r in records if r.ok and r.seconds).items():
             if len(members) >= self.MIN_MEASURED:
                 scores = self.model.scores(members[0].workload, [r.schedule for r in members])
                 logs = np.log([float(r.seconds) for r in members if r.seconds])

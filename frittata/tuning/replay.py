@@ -84,10 +84,7 @@ def replay(table: Records, seeds: Iterable[int], trials: int, searches: Sequence
     device = recorded_device(table)
     model = CpuModel.for_machine(TRIPLE, device.features)
     runner = RecordedRunner(table, device.key)
-    groups: dict[str, list[Record]] = {}
-    for record in table:
-        if record.device == device.key:
-            groups.setdefault(record.workload.key, []).append(record)
+    groups = table.by_workload(device.key)
     runs = []
     for task in replay_tasks(table, device, model):
         key = task.workload.key

@@ -12,7 +12,7 @@ from pathlib import Path
 from scipy.stats import spearmanr
 
 from frittata.extract.cpu_model import CpuModel
-from frittata.extract.records import Records
+from frittata.extract.records import Records, by_workload
 from frittata.tuning.model import RankModel
 
 RECORDED = Path(__file__).parent / "data" / "resnet18_epyc.jsonl"
@@ -26,10 +26,7 @@ def _model() -> RankModel:
 
 
 def _groups(records: Records) -> dict[str, list]:
-    groups: dict[str, list] = {}
-    for r in records:
-        if r.ok:
-            groups.setdefault(r.workload.key, []).append(r)
+    groups = by_workload(r for r in records if r.ok)
     return {k: v for k, v in groups.items() if len(v) >= 5 and len({r.seconds for r in v}) > 1}
 
 

@@ -56,9 +56,7 @@ def test_a_replay_needs_every_candidate_of_a_workload_in_the_table():
 def test_transfer_hands_over_other_layers_records_only_a_run_s_worth_of_each():
     """The records the learned search starts from with transfer: none of the replayed layer's own,
     at most `trials` of every other layer (a 16-trial random run's worth), the same for a seed."""
-    groups: dict[str, list] = {}
-    for r in Records.load(TABLE):
-        groups.setdefault(r.workload.key, []).append(r)
+    groups = Records.load(TABLE).by_workload()
     key = next(iter(groups))
     handed = transferred_records(groups, key, 16, seed=4)
     counts = {k: sum(r.workload.key == k for r in handed) for k in groups}
