@@ -20,21 +20,24 @@ log is resumed for N more trials and the best-alone bound printed: the untuned m
 schedulable kernels summed at their untuned schedules' measured times against each task's best
 (what tuning could gain at most if every best ran in place as fast as alone).
 
-The replay (--replay SEEDS, 10 by default) compares the three searches (learned, roofline, random)
-free of the machine's noise
-(`frittata.tuning.replay`): a recorded table holds a time for every candidate of seven ResNet-18
-layers (the 3x3 convolutions with bias and ReLU, 64 channels at 56x56 to 512 at 7x7, and three
-1x1 ones; --table, by default the one the tests read, measured by --measure-table at --threads),
-and each search runs SEEDS times per layer with --replay-trials trials against it, the learned
-model starting from nothing and, in a second replay, from the other layers' records
-(--transfer off | on | both, both by default; a layer's own records are never transferred). It prints, per
-layer and over all, the median and quartiles of the trials each search took to reach random
-search's final best (same layer and seed) and of the share of the layer's best found after 8,
-16, 32 and --replay-trials trials, and plots the medians with the quartiles as bands.
+The replay (--replay SEEDS, 10 by default) compares the three searches (learned, roofline,
+random) free of the machine's noise (`frittata.tuning.replay`): a recorded table holds a time for
+every candidate of seven layers (ResNet-18's 3x3 convolutions with bias and ReLU, 64 channels at
+56x56 to 512 at 7x7, and three 1x1 ones of ResNet-50's bottlenecks; --table, by default the one
+the tests read, measured by --measure-table at --threads), and each search runs SEEDS times per
+layer, from seed --replay-first-seed (10: seeds 0-9 chose the model's features and variants),
+with --replay-trials trials against it, the learned model starting from nothing and, in a second
+replay, from the other layers' records (--transfer off | on | both, both by default; a layer's
+own records are never transferred). It prints, per layer and over all, the median, quartiles and
+mean of the trials each search took to reach random search's final best (same layer and seed),
+the learned search against the roofline paired by (layer, seed) with an exact two-sided sign
+test, the runs that never reached it, and the share of the layer's best found after 8, 16, 32
+and --replay-trials trials, and plots the medians with the quartiles as bands.
 Prints the host CPU and its vector ISA first.
 
 Run: python bench/tune_bench.py [--trials 200] [--models resnet18 mobilenet_v2] [--curve-trials 48]
-     [--replay SEEDS] [--replay-trials 64] [--table T] [--measure-table] [--transfer off|on|both]
+     [--replay SEEDS] [--replay-trials 64] [--replay-first-seed 10] [--table T] [--measure-table]
+     [--transfer off|on|both]
      [--out bench/tune_out] [--repeat 45] [--threads 2] [--profile] [--bound-trials N]
 """
 
@@ -234,7 +237,8 @@ def best_curve(task, records: Records) -> list[float]:
 REPLAY_LAYERS = ((64, 56), (128, 28), (256, 14), (512, 7))
 """(channels, height = width) of the ResNet-18 3x3 convolutions a measured table holds."""
 REPLAY_POINTWISE = ((64, 256, 56), (256, 64, 56), (128, 512, 28))
-"""(input channels, output channels, height = width) of the 1x1 convolutions (bias, ReLU) it holds."""
+"""(input channels, output channels, height = width) of the 1x1 convolutions (bias, ReLU) it holds:
+ResNet-50 bottleneck shapes, not ResNet-18 ones."""
 TABLE = Path(__file__).resolve().parents[1] / "tests" / "tuning" / "data" / "replay_table.jsonl.gz"
 """The recorded table the replay reads unless told another (see the module docstring)."""
 AT_TRIALS = (8, 16, 32)

@@ -1,7 +1,8 @@
-"""The searches replayed on a recorded table (`tuning.replay`): every candidate of seven ResNet-18
-layers (four 3x3 convolutions with bias and ReLU, 64 channels at 56x56 to 512 at 7x7, and three
-pointwise ones) measured once on a 2-core AMD EPYC (Zen 3, AVX2), one thread, the machine loaded
-by other jobs (`bench/tune_bench.py --measure-table`), 1,476 records."""
+"""The searches replayed on a recorded table (`tuning.replay`): every candidate of seven layers
+(ResNet-18's four 3x3 convolutions with bias and ReLU, 64 channels at 56x56 to 512 at 7x7, and
+three pointwise ones of ResNet-50's bottlenecks) measured once on a 2-core AMD EPYC (Zen 3,
+AVX2), one thread, the machine loaded by other jobs (`bench/tune_bench.py --measure-table`),
+1,476 records."""
 
 from __future__ import annotations
 
