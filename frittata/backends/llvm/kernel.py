@@ -51,6 +51,8 @@ class Kernel:
         self._spliced: dict[str, str] = {}
         self._counter_taken = False
         """A loop took from the work counter since the last barrier (`sync`)."""
+        self._sync_first_end: tuple[str, ir.Block, int] | None = None
+        """Loop name, exit block and its instruction count after a `repeat(sync_first=True)`."""
 
     def base(self, buf: Buf) -> ir.Value:
         """The address of `buf` (read from the table once, in the entry block)."""
@@ -139,7 +141,9 @@ class Kernel:
         start where this one's stopped and skip its items (refused at emission). With
         `sync_first`, every pass but the first starts with the `sync` instead, so the last
         pass's barrier is the one the kernel's caller waits at after it (one barrier fewer per
-        call); the kernel may then take again only after a `sync` of its own."""
+        call). Such a loop must be the kernel's last code: its last pass ends without a barrier,
+        so code after it could read the pass's output while other threads still write it
+        (refused in `finish`)."""
         if sync_first and self._counter_taken:
             raise LoweringError(f"kernel {self.function.name}: expected a barrier (`sync`) before loop {name!r}, "
                                 "whose first pass starts without one, got a loop that took from the work counter")
@@ -151,6 +155,8 @@ class Kernel:
             if self._counter_taken and not sync_first:
                 raise LoweringError(f"kernel {self.function.name}: expected a barrier (`sync`) at the end of each "
                                     f"pass of loop {name!r}, got a pass that ends after taking from the work counter")
+        if sync_first and self._sync_first_end is None:
+            self._sync_first_end = (name, self.b.block, len(self.b.block.instructions))
 
     def sync(self) -> None:
         """Wait until every thread of the team has reached this point (the barrier zeroes the
@@ -174,6 +180,12 @@ class Kernel:
         return text
 
     def finish(self) -> ir.Function:
+        """Return from the kernel; refused where code follows a `repeat(sync_first=True)`."""
+        if self._sync_first_end is not None:
+            name, block, count = self._sync_first_end
+            if self.b.block is not block or len(block.instructions) != count:
+                raise LoweringError(f"kernel {self.function.name}: expected loop {name!r} (sync_first, its last "
+                                    "pass ends without a barrier) to be the kernel's last code, got code after it")
         self.b.ret_void()
         return self.function
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from llvmlite import ir
 import frittata as ft
 from frittata import terms as T
 from frittata.backends.llvm import build
-from frittata.backends.llvm.codegen import BARRIER, BARRIER_TYPE
+from frittata.backends.llvm.codegen import BARRIER, BARRIER_TYPE, _emit_barrier
 from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, host
 from frittata.backends.llvm.irutil import I32, PTR, for_range, i64
 from frittata.backends.llvm.kernel import TAKE_CHUNKS, TAKE_LIMIT, Kernel
@@ -128,33 +129,63 @@ def test_a_repeated_pass_may_sync_at_the_start_of_the_next_pass_instead():
             pass
 
 
+def test_a_sync_first_loop_is_the_kernels_last_code():
+    """The last pass of a `sync_first` loop ends without a barrier, so code after the loop (here a
+    `sync`, or a loop) is refused when the kernel is finished; the loop alone is not."""
+
+    def loop(k: Kernel) -> None:
+        with for_range(k.b, 0, 2):
+            pass
+
+    for after in (Kernel.sync, loop):
+        k = _x86_kernel()
+        with k.repeat(2, sync_first=True):
+            with k.take(10):
+                pass
+        after(k)
+        with pytest.raises(LoweringError, match="kernel k: expected loop 'n' .* last code, got code after it"):
+            k.finish()
+    k = _x86_kernel()
+    with k.repeat(2, sync_first=True):
+        with k.take(10):
+            pass
+    k.finish()
+
+
 KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p)
 COUNTED_TOTALS = (*range(71), 95, 96, 97, 4097)
 
 
-def _counting_kernels(totals, per_item: bool = True, triple: str = "") -> tuple[object, dict[int, KERNEL]]:
+def _counting_kernels(totals, per_item: bool = True, triple: str = "",
+                      passes: int = 0) -> tuple[object, dict[int, KERNEL]]:
     """One kernel per total: for each chunk of `k.chunks(total)`, add (atomically) 1 to
     chunks[tid], the chunk's length to claimed[0] (i64) and, `per_item`, 1 to hits[i] for each
-    of its items; the table holds hits, chunks and claimed. Emitted for `triple` (this host's
-    by default), run here."""
+    of its items; the table holds hits, chunks and claimed. With `passes`, all that in each pass
+    of `k.repeat(passes, sync_first=True)`. Emitted for `triple` (this host's by default), with
+    the runtime's barrier, run here."""
     machine = host()
     module = ir.Module(name="counting")
     module.triple = triple or machine.triple
-    barrier = ir.Function(module, BARRIER_TYPE, name=BARRIER)
+    barrier = _emit_barrier(module, machine)
     for total in totals:
         k = Kernel(module, f"count_{total}", 8, barrier)
-        hits, chunks, claimed = (k.b.load(k.b.gep(k.table, [i64(j)], source_etype=PTR), typ=PTR) for j in range(3))
-        with k.chunks(total) as (first, end):
-            k.b.atomic_rmw("add", k.b.gep(chunks, [k.tid], source_etype=I32), ir.Constant(I32, 1), "monotonic")
-            k.b.atomic_rmw("add", claimed, k.b.sub(end, first), "monotonic")
-            if per_item:
-                with for_range(k.b, first, end) as i:
-                    k.b.atomic_rmw("add", k.b.gep(hits, [i], source_etype=I32), ir.Constant(I32, 1), "monotonic")
+        with k.repeat(passes, sync_first=True) if passes else nullcontext():
+            _count_chunks(k, total, per_item)
         k.finish()
     module.triple = machine.triple
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), machine.machine())
     engine.finalize_object()
     return engine, {t: KERNEL(engine.get_function_address(f"count_{t}")) for t in totals}
+
+
+def _count_chunks(k: Kernel, total: int, per_item: bool) -> None:
+    hits, chunks, claimed = (k.b.load(k.b.gep(k.table, [i64(j)], source_etype=PTR), typ=PTR) for j in range(3))
+    with k.chunks(total) as (first, end):
+        k.b.atomic_rmw("add", k.b.gep(chunks, [k.tid], source_etype=I32), ir.Constant(I32, 1), "monotonic")
+        k.b.atomic_rmw("add", claimed, k.b.sub(end, first), "monotonic")
+        if per_item:
+            with for_range(k.b, first, end) as i:
+                k.b.atomic_rmw("add", k.b.gep(hits, [i], source_etype=I32), ir.Constant(I32, 1), "monotonic")
 
 
 def _run_team(kernel, total: int, threads: int, late: int | None = None, per_item: bool = True):
@@ -189,6 +220,19 @@ def test_every_item_is_taken_exactly_once():
             hits, _, claimed = _run_team(kernel, total, threads)
             np.testing.assert_array_equal(hits, 1, err_msg=f"total {total}, {threads} threads")
             assert claimed == total, (total, threads)
+    del engine
+
+
+def test_a_sync_first_loop_takes_every_item_once_per_pass():
+    """Three passes of `repeat(sync_first=True)` that each take from the counter, on teams of 1,
+    2 and 3 threads: every item is claimed once per pass (without the barrier that starts the
+    second and third passes, they would find the counter spent and claim nothing)."""
+    engine, kernels = _counting_kernels((1, 40, 97), passes=3)
+    for total, kernel in kernels.items():
+        for threads in (1, 2, 3):
+            hits, _, claimed = _run_team(kernel, total, threads)
+            np.testing.assert_array_equal(hits, 3, err_msg=f"total {total}, {threads} threads")
+            assert claimed == 3 * total, (total, threads)
     del engine
 
 
