@@ -5,9 +5,9 @@ them (`buffers`); the caller fills it from the runtime pointer slots. Because a 
 slot numbers or arena offsets, two steps with the same workload and schedule emit the same
 function text, which the build compiles once. A kernel's threads share its outermost parallel
 loop in chunks taken from the team's work counter (`chunks`, `take`: the one place that defines
-the chunking), so a thread the OS deschedules holds up only the chunks it has taken. A static
-share each is left to the bit-serial convolution's rows (`split`) and the tuned GEMM's "m" split
-(`irutil.thread_range` directly); each says why where it is taken.
+the chunking), so a thread the OS deschedules holds up only the chunks it has taken. Only the
+tuned GEMM's "m" split keeps a static share each (`irutil.thread_range` directly), and says why
+where it is taken.
 """
 
 from __future__ import annotations
