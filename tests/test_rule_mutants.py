@@ -89,3 +89,13 @@ def test_a_run_writes_a_verdict_a_line_and_resumed_judges_only_the_rest(tmp_path
     assert list(first) == list(again) == everyone
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == everyone
     assert {r["status"] for r in first.values()} == {"killed", "survived"}
+
+
+def test_every_entry_of_the_equivalent_list_is_read():
+    """bench/mutation_score.py leaves out the mutants of "- `ID`: reason" lines; an entry in
+    another form would silently count as a survivor."""
+    from bench.mutation_score import EQUIVALENTS, listed_equivalents
+
+    section = EQUIVALENTS.read_text().split("\n## Not equivalent")[0]
+    entries = [line for line in section.splitlines() if line.startswith("- `")]
+    assert len(listed_equivalents()) == len(entries)
