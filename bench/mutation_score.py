@@ -2,13 +2,14 @@
 
 Python packages: mutmut (configured in pyproject's [tool.mutmut]) generates the mutants of
 `frittata/terms`, `rewrites`, `extract` and the VTA simulator; `bench/mutant_runner.py` judges
-them, each on every selected test that runs its function (learnt once per mutants/ folder under
-coverage, `bench/reach_map.py`), first failure ending its run. The selection is the whole test
-suite but the files pyproject's [tool.frittata.mutation] leaves out (with its reasons). The
-full sets (thousands of mutants) do not fit a run on a 2-core machine, so a fixed-seed random
-sample of `--sample` mutants per package is judged, and the score comes with a 95% Wilson
-interval for that sample. Rule files: every mutant of `bench/rule_mutants.py` is judged by the
-property checker (`frittata rules check`).
+them, each first on the selected tests that run its function (learnt once per mutants/ folder
+under coverage, `bench/reach_map.py`), then, while the budget lasts, a survivor on the rest of
+the selection as whole files; a test failing without the mutant too is deselected, not counted.
+The selection is the whole test suite but the files pyproject's [tool.frittata.mutation] leaves
+out (with its reasons). The full sets (thousands of mutants) do not fit a run on a 2-core
+machine, so a fixed-seed random sample of `--sample` mutants per package is judged, and the
+score comes with a 95% Wilson interval for that sample. Rule files: every mutant of
+`bench/rule_mutants.py` is judged by the property checker (`frittata rules check`).
 
 Mutants listed in bench/equivalent_mutants.md (a line "- `ID`: reason") are left out of the
 score as equivalent. Mutants not judged within `--budget` minutes ("not run"), or whose tests
