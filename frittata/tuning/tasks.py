@@ -152,7 +152,7 @@ def generated_space(workload: Workload, lanes: int) -> list[Schedule]:
     return space
 
 
-def with_every_axis(schedule: Schedule, op: str = "fused_dense") -> list[Schedule]:
+def with_every_axis(schedule: Schedule, op: str) -> list[Schedule]:
     """A direct-convolution or dense schedule with each of its op's parallel split axes (itself
     first); any other schedule alone (a pointwise convolution's channel GEMM, whose schedule
     spells a dense layer's blocks, `op` "fused_conv2d", takes one: it packs its panels at run

@@ -70,7 +70,7 @@ def test_every_blocking_is_offered_with_both_parallel_split_axes_and_the_default
         by_axis[dict(s)["parallel"]].add(tuple((k, v) for k, v in s if k != "parallel"))
     assert by_axis["oc"] and by_axis["oc"] == by_axis["pixel"]
     default = workload_of(infer_output(task.workload), lanes)[1]
-    twin = with_every_axis(default)[1]
+    twin = with_every_axis(default, task.workload.op)[1]
     assert dict(twin)["parallel"] != dict(default)["parallel"] and twin in space
     first = set(task.proposed) | {twin}
     assert _picked_before_others(task, space, first, batch=3) == first
@@ -161,7 +161,7 @@ def test_extraction_runs_a_measured_wide_pointwise_tile_and_a_measured_split_axi
     tasks = {weights[task.workload.operands[1][0]]: task for task in program_tasks(program, device)
              if task.workload.operands[1][0] in weights and dict(task.workload.attrs)["epilogue"]}
     default = workload_of(infer_output(tasks[3, 3].workload), lanes)[1]
-    chosen = {(3, 3): with_every_axis(default)[1],
+    chosen = {(3, 3): with_every_axis(default, tasks[3, 3].workload.op)[1],
               (1, 1): next(s for s in _direct(generated_space(tasks[1, 1].workload, lanes))
                            if dict(s)["ow_block"] == MAX_VECTORS * lanes and s not in tasks[1, 1].proposed)}
     log = Records()
