@@ -294,7 +294,8 @@ def replay_bench(seeds: int, trials: int, out: Path, table_path: Path, transfer:
             at = "  ".join(f"@{n} {_quartiles(shares[:, n - 1], '.3f')}"
                            for n in sorted({*AT_TRIALS, trials}) if n <= trials)
             print(f"    {search:8s} reaches random's best at trial {_quartiles(found, '.0f')} "
-                  f"(mean {np.mean(found):.1f}, never reached: {trials + 1}); share of the best {at}",
+                  f"(mean {np.mean(found):.1f}, a run never reaching it counted as {trials + 1}); "
+                  f"share of the best {at}",
                   flush=True)
         never = {search: sum(n > trials for n in found) for search, found in reached.items()}
         fewer, more, tie = paired(chosen, "learned", "roofline", trials)
