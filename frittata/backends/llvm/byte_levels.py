@@ -46,17 +46,19 @@ def byte_levels(t: Term) -> np.ndarray | None:
     return np.array([domain[np.argmax(values >= k)] for k in range(1, int(values.max()) + 1)], x.dtype)
 
 
-def applies(t: Term, x: View, out: View) -> bool:
-    """Whether `emit_byte_levels` computes `t` from these views: both row-major, no padding."""
-    return (x.bounds is None and x.strides == row_major(x.shape) and out.strides == row_major(out.shape)
-            and byte_levels(t) is not None)
+def thresholds_for(t: Term, x: View, out: View) -> np.ndarray | None:
+    """The thresholds `emit_byte_levels` computes `t` from these views with (both row-major, no
+    padding), or None where it does not apply."""
+    if x.bounds is not None or x.strides != row_major(x.shape) or out.strides != row_major(out.shape):
+        return None
+    return byte_levels(t)
 
 
-def emit_byte_levels(k: Kernel, t: Term, x: View, out: View) -> None:
-    """Chunks of LANES values taken from the work counter; the last, shorter chunk of a size
-    that is not a multiple of LANES value by value."""
-    b, thresholds = k.b, byte_levels(t)
-    assert thresholds is not None
+def emit_byte_levels(k: Kernel, t: Term, x: View, out: View, thresholds: np.ndarray) -> None:
+    """`t` from `x` into `out` as compares against `thresholds` (`thresholds_for`): chunks of
+    LANES values taken from the work counter; the last, shorter chunk of a size that is not a
+    multiple of LANES value by value."""
+    b = k.b
     size, signed = math.prod(t.shape), x.dtype == "int8"
     chunks, tail = -(-size // LANES), size % LANES
     source, target = k.base(x.buf), k.base(out.buf)

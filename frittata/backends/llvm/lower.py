@@ -79,11 +79,14 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
         emit_map(k, t.shape, out, node_expression(plan, t, t.shape))
         return
     match t.op:
-        case Op.FUSED_ELEMENTWISE if id(t.args[0]) not in plan.inlined and byte_levels.applies(
-                t, view_of(plan, t.args[0]), out):
-            byte_levels.emit_byte_levels(k, t, view_of(plan, t.args[0]), out)
         case Op.FUSED_ELEMENTWISE:
-            emit_map(k, t.shape, out, fused_expression(plan, t))
+            x = None if id(t.args[0]) in plan.inlined else view_of(plan, t.args[0])
+            thresholds = None if x is None else byte_levels.thresholds_for(t, x, out)
+            if thresholds is not None:
+                assert x is not None
+                byte_levels.emit_byte_levels(k, t, x, out, thresholds)
+            else:
+                emit_map(k, t.shape, out, fused_expression(plan, t))
         case (Op.MATMUL | Op.DENSE | Op.CONV2D | Op.FUSED_CONV2D | Op.FUSED_DENSE | Op.TILED_CONV2D | Op.TILED_DENSE
               | Op.WINOGRAD_CONV2D):
             _contraction(k, plan, step, args, out)

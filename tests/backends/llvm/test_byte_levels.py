@@ -49,8 +49,8 @@ def emitted() -> Iterator[list[str]]:
     taken: list[str] = []
     emit = byte_levels_module.emit_byte_levels
 
-    def spy(k, t, x, out):
-        emit(k, t, x, out)
+    def spy(k, t, x, out, thresholds):
+        emit(k, t, x, out, thresholds)
         taken.append(t.dtype)
 
     with mock.patch.object(byte_levels_module, "emit_byte_levels", spy):
