@@ -20,7 +20,7 @@ from llvmlite import binding as llvm
 
 from frittata.backends import fileformat
 from frittata.errors import FrittataError, LoweringError, ModuleFormatError
-from frittata.terms.cpu_schedules import vector_lanes
+from frittata.terms.cpu_geometry import vector_lanes
 
 ENTRY = "frittata_run"
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p)
@@ -89,7 +89,7 @@ class Machine:
 
     @property
     def lanes(self) -> int:
-        """fp32 lanes of the widest vector register (`cpu_schedules.vector_lanes`)."""
+        """fp32 lanes of the widest vector register (`cpu_geometry.vector_lanes`)."""
         return vector_lanes(self.triple, self.features)
 
     def machine(self, shared: bool = False) -> llvm.TargetMachine:

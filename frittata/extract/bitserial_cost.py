@@ -27,7 +27,7 @@ from frittata.extract.cpu_work import lane_fraction
 from frittata.terms.bitserial_schedules import (MAX_BITSERIAL_BLOCKS, TABLE_CHANNELS, bitserial_schedule,
                                                 bitserial_tile_registers, bitserial_weight_bytes, streams_weights,
                                                 table_blocks, uses_nibbles, uses_tables)
-from frittata.terms.cpu_schedules import registers_for
+from frittata.terms.cpu_geometry import registers_for
 from frittata.terms.dtypes import TensorType
 
 NIBBLE_PAIRS_PER_CYCLE = 1.9

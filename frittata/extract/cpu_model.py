@@ -33,7 +33,8 @@ from llvmlite import binding as llvm
 from frittata.extract.bitserial_cost import bitserial_seconds, popcount_rate
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import Kind, Work, work
-from frittata.terms.cpu_schedules import blocked_schedule, is_winograd, vector_lanes
+from frittata.terms.cpu_geometry import vector_lanes
+from frittata.terms.cpu_schedules import blocked_schedule, is_winograd
 from frittata.extract.schedule_cost import blocked_compute_seconds
 from frittata.extract.winograd_cost import winograd_seconds
 

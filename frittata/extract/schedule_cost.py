@@ -16,7 +16,7 @@ inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
   lanes      busy lanes: a vector narrower than the host's wastes the rest; one wider than the
              host's is split into several host vectors; partial column tiles compute whole tiles;
   balance    the parallel loop's units over the cores (ceil(units / cores) per core); a GEMM
-             whose threads split "n" takes items of rows by panels (`cpu_schedules.gemm_items`)
+             whose threads split "n" takes items of rows by panels (`cpu_geometry.gemm_items`)
              from a work counter, balanced as the cores take them (`taken_balance`);
   depth      the C block is loaded and stored once per reduction block (dense: KC; conv: CB
              input channels times the taps);
@@ -62,10 +62,10 @@ from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import Kind, Work
-from frittata.terms.cpu_schedules import (CONV_OPS, FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES, Schedule,
-                                         depthwise_registers, depthwise_schedule, gemm_item_sizes, gemm_mc,
-                                         kernel_of, padded_plane, pixel_item_tiles, pixel_rows,
-                                         registers_for, strided_tile_bytes, vector_lanes)
+from frittata.terms.cpu_geometry import (FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES, depthwise_registers, gemm_item_sizes,
+                                         gemm_mc, padded_plane, pixel_item_tiles, pixel_rows, registers_for,
+                                         strided_tile_bytes, vector_lanes)
+from frittata.terms.cpu_schedules import CONV_OPS, Schedule, depthwise_schedule, kernel_of
 from frittata.terms.ops import Op
 
 KIB = 1024
@@ -78,7 +78,7 @@ LOAD_PORTS = 2
 guide); measured here, a 12 x 1-vector 3x3 conv block runs ~12% slower than a 6 x 2 one, as
 counting each broadcast against these two ports predicts (13 loads per 12 FMAs)."""
 L1_BYTES = L1_DATA_BYTES
-"""L1 data cache per core (the smaller of the machines seen, `cpu_schedules.L1_DATA_BYTES`)."""
+"""L1 data cache per core (the smaller of the machines seen, `cpu_geometry.L1_DATA_BYTES`)."""
 L2_BANDWIDTH = 96e9
 """Bytes/s one core streams from its L2: 32 bytes/cycle at ~3 GHz (Zen 3 optimization guide)."""
 C_BLOCK_STEPS = 8.0
@@ -105,7 +105,7 @@ strided convolution's tile input rows do (`_strided_input_in_l1`; one Zen 3 core
 
 @cache
 def host_vector_lanes() -> int:
-    """fp32 lanes of the host's widest vector register (`cpu_schedules.vector_lanes`)."""
+    """fp32 lanes of the host's widest vector register (`cpu_geometry.vector_lanes`)."""
     return vector_lanes(llvm.get_process_triple(), llvm.get_host_cpu_features().flatten())
 
 

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from frittata.terms.bitserial import WORD_BITS
-from frittata.terms.cpu_schedules import L1_DATA_BYTES, Schedule, registers_for
+from frittata.terms.cpu_geometry import L1_DATA_BYTES, registers_for
+from frittata.terms.cpu_schedules import Schedule
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 

@@ -42,7 +42,7 @@ from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Record, Sche
                                       infer_output, is_depthwise_workload)
 from frittata.extract.schedule_cost import balance, depthwise_tile_efficiency, schedule_efficiency
 from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
-from frittata.terms.cpu_schedules import depthwise_registers, registers_for
+from frittata.terms.cpu_geometry import depthwise_registers, registers_for
 from frittata.terms.ops import Op
 from frittata.tuning.tasks import generated_space
 

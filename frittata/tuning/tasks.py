@@ -8,7 +8,7 @@ split axis, then the register-blocked space of the host:
 
   convolution  vec = host lanes; NV = 1..MAX_VECTORS vectors of output pixels (no more than the
                kernel's pixel row needs: a pointwise convolution's row is the whole OH x OW image,
-               `cpu_schedules.pixel_rows`, so a 7x7 one has tiles of up to 4 vectors, not one);
+               `cpu_geometry.pixel_rows`, so a 7x7 one has tiles of up to 4 vectors, not one);
                MR output channels from ROWS, with MR * NV accumulators + NV
                loaded vectors + 1 broadcast fitting the host's vector registers; input-channel
                blocks CB from C_BLOCKS (and C); both parallel loops. A pointwise convolution
@@ -44,7 +44,7 @@ from frittata.extract.records import (SCHEDULED_IN_PLACE, Schedule, Workload, in
                                       workload_of)
 from frittata.rewrites.data import EGraphData
 from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
-from frittata.terms.cpu_schedules import pixel_rows, pointwise, registers_for
+from frittata.terms.cpu_geometry import pixel_rows, pointwise, registers_for
 from frittata.terms.ops import BY_NAME
 from frittata.terms.tiled import (CHANNEL_GEMM_KEYS, DEPTHWISE_KEYS, KEYS, MAX_DEPTHWISE_ROWS, MAX_VECTORS, PARALLEL,
                                   PIXEL_GEMM_KEYS, normalize_schedule)

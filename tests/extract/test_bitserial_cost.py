@@ -13,7 +13,7 @@ from frittata.backends.jit import Machine, host
 from frittata.backends.llvm import build
 from frittata.terms.bitserial_schedules import (bitserial_registers, bitserial_schedule, bitserial_tile_registers,
                                                 bitserial_weight_bytes, uses_tables)
-from frittata.terms.cpu_schedules import L1_DATA_BYTES, registers_for
+from frittata.terms.cpu_geometry import L1_DATA_BYTES, registers_for
 from frittata.tuning.model import named_features
 from tests.backends.llvm.helpers import AVX2_FEATURES
 from frittata.tuning.measure import Job, reference_output, run_job

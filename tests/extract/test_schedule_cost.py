@@ -13,9 +13,9 @@ from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo, extract
 from frittata.extract.schedule_cost import (C_BLOCK_STEPS, block_efficiency, blocked_compute_seconds,
                                            depthwise_efficiency, phase_split_seconds, schedule_efficiency)
+from frittata.terms.cpu_geometry import gemm_items
 from frittata.terms.cpu_schedules import (CHANNEL_GEMM, blocked_schedule, default_conv_schedule,
-                                         default_dense_schedule, depthwise_schedule, gemm_items, kernel_of,
-                                         takes_channel_gemm)
+                                          default_dense_schedule, depthwise_schedule, kernel_of, takes_channel_gemm)
 from frittata.rewrites import fold_params, saturate
 from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES
 

@@ -30,7 +30,7 @@ from frittata.backends.llvm.bitserial_epilogue import Epilogue, requantize
 from frittata.backends.llvm.bitserial_staging import STAGE_PIXELS, Staging
 from frittata.backends.llvm.views import View
 from frittata.terms.bitserial_schedules import bitserial_schedule, nibble_counters
-from frittata.terms.cpu_schedules import L1_DATA_BYTES
+from frittata.terms.cpu_geometry import L1_DATA_BYTES
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 

@@ -26,7 +26,7 @@ slices per channel, so its input, not the weights, is what must stay close); par
 through the output. A grouped convolution (several input channels per group) runs the tile loops
 once per group on that group's channels, weight blocks and outputs (C and O below are a group's).
 
-A pointwise convolution (1x1, stride 1, no padding: `cpu_schedules.pointwise`) runs each image
+A pointwise convolution (1x1, stride 1, no padding: `cpu_geometry.pointwise`) runs each image
 as one row of OH x OW pixels and reads its input in place, so there is no padded copy and only
 the image's last tile is partial; that tile reads its pixels from a copy zero-padded to NR
 (xt[c][j] = x[c][P - tail + j], made where the pad pass would be), because NR floats from its
@@ -48,7 +48,7 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, micro_function, splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
-from frittata.terms.cpu_schedules import padded_plane, phase_plane, pixel_item_tiles, pointwise
+from frittata.terms.cpu_geometry import padded_plane, phase_plane, pixel_item_tiles, pointwise
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 

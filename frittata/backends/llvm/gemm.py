@@ -3,7 +3,7 @@
 C[M, N] = A[M, K] · B[K, N], B in panels of NR columns ([N/NR][K][NR], zero-padded), packed at
 compile time when B is a parameter and at run time otherwise. With split "n" the threads first
 pack B (chunks of panels taken from the team's work counter, `Kernel.chunks`; a barrier), then
-take the items (`cpu_schedules.gemm_items`: groups of row blocks times groups of panels) from the counter;
+take the items (`cpu_geometry.gemm_items`: groups of row blocks times groups of panels) from the counter;
 with "m" (B packed at compile time) each thread runs a static share of the row blocks of MR
 rows; with "serial" the calling thread runs the whole GEMM (a kernel whose threads already
 split an outer loop). Per item or share:
@@ -21,7 +21,7 @@ from llvmlite import ir
 from frittata.backends.llvm.irutil import F32, I32, for_range, i64, smax, smin, thread_range
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import MicroSpec, micro_function
-from frittata.terms.cpu_schedules import gemm_items, gemm_mc
+from frittata.terms.cpu_geometry import gemm_items, gemm_mc
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Gemm:
 
     @property
     def mc(self) -> int:
-        """Rows per cache block of A (`cpu_schedules.gemm_mc`)."""
+        """Rows per cache block of A (`cpu_geometry.gemm_mc`)."""
         return gemm_mc(self.mr)
 
     @property
@@ -80,7 +80,7 @@ def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, res
     b = k.b
     blocks = -(-g.m // g.mc)
     row_groups, panel_groups = gemm_items(g.m, g.panels, g.mr)
-    with k.take(row_groups * panel_groups) as item:  # the bounds cpu_schedules.gemm_item_sizes prices
+    with k.take(row_groups * panel_groups) as item:  # the bounds cpu_geometry.gemm_item_sizes prices
         rows, cols = b.udiv(item, i64(panel_groups)), b.urem(item, i64(panel_groups))
         b0, b1 = (b.udiv(b.mul(x, i64(blocks)), i64(row_groups)) for x in (rows, b.add(rows, i64(1))))
         p0, p1 = (b.udiv(b.mul(x, i64(g.panels)), i64(panel_groups)) for x in (cols, b.add(cols, i64(1))))

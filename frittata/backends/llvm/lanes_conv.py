@@ -43,7 +43,7 @@ from frittata.backends.llvm.lanes_tile import ChannelLanes, Epilogue, finish, st
 from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
-from frittata.terms.cpu_schedules import FLOAT_BYTES
+from frittata.terms.cpu_geometry import FLOAT_BYTES
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 

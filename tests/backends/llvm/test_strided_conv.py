@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 import frittata as ft
 from frittata.terms import builders as tb
-from frittata.terms.cpu_schedules import default_conv_schedule, pixel_item_tiles
+from frittata.terms.cpu_geometry import pixel_item_tiles
+from frittata.terms.cpu_schedules import default_conv_schedule
 from tests.backends.llvm.helpers import check_on, rand, targets
 from tests.conftest import compiling
 

@@ -1,0 +1,153 @@
+"""The CPU facts and tile geometry that the kernel choice (`cpu_schedules`), the LLVM kernels and
+the CPU cost model all size things by: vector registers and lanes, FMA pipes, cache sizes, how a
+threaded GEMM's work items split, and which input rows and padded planes a direct convolution's
+tiles read. One place for each, so the backend and the price it is given cannot drift apart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from frittata.terms.dtypes import TensorType
+
+FLOAT_BYTES = 4
+"""Bytes of a float32."""
+CACHE_LINE_BYTES = 64
+"""Bytes of one cache line (x86 and the AArch64 cores seen)."""
+L1_DATA_BYTES = 32 * 1024
+"""A core's L1 data cache: 32 KiB on Zen 3 (48 KiB on Sapphire Rapids; the smaller is assumed)."""
+FMA_PORTS = 2
+"""Vector FMAs issued per cycle: two FMA pipes on Zen 3 and on Sapphire Rapids (vendor guides)."""
+FMA_LATENCY = 4
+"""Cycles from one FMA to a dependent one (Zen 3 and Sapphire Rapids: 4)."""
+ROW_VECTORS = 2
+"""Vectors per row of the pixel GEMM's register block (NR = 2 x lanes; the int8 kernel's: at most)."""
+FMA_CHAIN_ROWS = FMA_PORTS * FMA_LATENCY // ROW_VECTORS
+"""Rows of ROW_VECTORS accumulators that keep the FMA pipes busy through the FMA latency
+(FMA_PORTS x FMA_LATENCY = 8 independent accumulators: 4 rows)."""
+
+
+def registers_for(lanes: int) -> int:
+    """Architectural vector registers: 32 with AVX-512 (16 lanes), 16 with AVX2 or SSE."""
+    return 32 if lanes >= 16 else 16
+
+
+def block_rows(lanes: int) -> int:
+    """Rows of ROW_VECTORS accumulators a register block holds at most, three eighths of the
+    register file (6 of 16, 12 of 32), the rest for the row's input vectors and broadcasts: the
+    pixel GEMM's largest MR and the int8 kernel's output channels per tile."""
+    return 3 * registers_for(lanes) // 8
+
+
+def vector_lanes(triple: str, features: str) -> int:
+    """fp32 lanes of a CPU's widest vector register, from its LLVM triple and feature string:
+    16 with AVX-512F, 8 with AVX2, 4 on other x86, AArch64 (NEON) and WebAssembly with SIMD128,
+    else 1 (scalar code)."""
+    enabled = set(features.split(","))
+    arch = triple.split("-", 1)[0]
+    if arch in ("x86_64", "i686", "i386"):
+        return 16 if "+avx512f" in enabled else 8 if "+avx2" in enabled else 4
+    if arch in ("aarch64", "arm64") or "+neon" in enabled or "+simd128" in enabled:
+        return 4
+    return 1
+
+
+GEMM_MC = 96
+"""Rows of A per cache block of the blocked GEMM (its MC), rounded down to whole MR blocks (`gemm_mc`)."""
+GEMM_ROW_GROUPS = 4
+GEMM_ITEMS = 16
+"""A threaded GEMM's work items (`gemm_items`): up to GEMM_ROW_GROUPS groups of whole MC-row blocks
+times enough panel groups to make about GEMM_ITEMS items, taken from the team's work counter.
+Each item reads its rows of A and its panels of B about as often as a static half did (a row
+block sweeps the item's panels; 16 items of matmul 1024 read A 4 times and B 4 times, where
+chunks of 2 or 8 panels read all of A 32 or 8 times: 5-20% more CPU time at two threads, AMD
+EPYC znver3), and 16 items leave the last ones small enough to balance two threads."""
+
+
+def gemm_mc(mr: int) -> int:
+    """Rows per cache block of A: `GEMM_MC` rounded down to whole blocks of `mr` rows, at least one."""
+    return max(mr, GEMM_MC // mr * mr)
+
+
+def gemm_items(m: int, panels: int, mr: int) -> tuple[int, int]:
+    """(row groups, panel groups) of a GEMM whose threads split "n": the items are their
+    products, a row group whole MC-row blocks (`gemm_mc`), a panel group consecutive panels,
+    each shared out as evenly as integer division does (see `GEMM_ITEMS`)."""
+    blocks = max(1, -(-m // gemm_mc(mr)))
+    row_groups = min(blocks, GEMM_ROW_GROUPS)
+    return row_groups, max(1, min(panels, -(-GEMM_ITEMS // row_groups)))
+
+
+def gemm_item_sizes(m: int, panels: int, mr: int) -> list[int]:
+    """Rows times panels of each item of a GEMM whose threads split "n", in the order the
+    threads take them (`gemm_items`; the kernel's bounds: group g of G over B holds
+    [g B / G, (g + 1) B / G))."""
+    mc, (row_groups, panel_groups) = gemm_mc(mr), gemm_items(m, panels, mr)
+    blocks = max(1, -(-m // mc))
+    rows = [min(m, (g + 1) * blocks // row_groups * mc) - min(m, g * blocks // row_groups * mc)
+            for g in range(row_groups)]
+    cols = [(g + 1) * panels // panel_groups - g * panels // panel_groups for g in range(panel_groups)]
+    return [r * c for r in rows for c in cols]
+
+
+PIXEL_ITEM_PIXELS = 64
+"""Output pixels per item of a direct convolution whose threads split the pixels (whole tiles,
+`pixel_item_tiles`): the item's tiles share each channel block's weights of every output
+channel, read once per item instead of once per tile."""
+PIXEL_ITEMS = 4
+"""Items of a pixel-split direct convolution at least where the image has that many tiles, for
+two cores' balance."""
+
+
+def pointwise(kernel: Sequence[int], attrs: dict[str, Any]) -> bool:
+    """A 1x1 convolution of stride 1 without padding: its output pixels are its input pixels, so
+    the direct kernel runs each image as one row of OH x OW pixels, read in place (no padded copy)."""
+    return tuple(kernel) == (1, 1) and tuple(attrs["strides"]) == (1, 1) and not any(attrs["pads"])
+
+
+def pixel_rows(out: TensorType, kernel: Sequence[int], attrs: dict[str, Any]) -> tuple[int, int]:
+    """(rows, pixels per row) the direct convolution kernel tiles: one row of OH x OW pixels for a
+    `pointwise` convolution, else the output's OH rows of OW."""
+    oh, ow = out.shape[2], out.shape[3]
+    return (1, oh * ow) if pointwise(kernel, attrs) else (oh, ow)
+
+
+def pixel_item_tiles(tiles: int, nr: int, channel_blocks: int) -> int:
+    """Consecutive pixel tiles (of `nr` pixels; `tiles` in the image) per item of a direct
+    convolution whose threads split the pixels: with one channel block, one (its tiles share
+    nothing beyond the one pass over the weights); else enough for `PIXEL_ITEM_PIXELS` pixels,
+    fewer when the image has under `PIXEL_ITEMS` items of that many, at least one."""
+    if channel_blocks <= 1:
+        return 1
+    return max(1, min(-(-PIXEL_ITEM_PIXELS // nr), tiles // PIXEL_ITEMS))
+
+
+def phase_plane(h: int, w: int, strides: Sequence[int], pads: Sequence[int]) -> tuple[int, int]:
+    """Rows and columns (hq, wq) of one stride phase of an h x w input zero-padded by `pads`
+    (top, left, bottom, right): the padded input split into sh x sw phases, phase (ph, pw)
+    holding the pixels at rows ph, ph + sh, ... and columns pw, pw + sw, ... ."""
+    (sh, sw), (top, left, bottom, right) = strides, pads
+    return -(-(h + top + bottom) // sh), -(-(w + left + right) // sw)
+
+
+def padded_plane(h: int, w: int, strides: Sequence[int], pads: Sequence[int]) -> int:
+    """Floats of one channel of a strided direct convolution's padded, phase-split input: its
+    sh x sw phases of `phase_plane` (the padded plane rounded up to whole strides)."""
+    hq, wq = phase_plane(h, w, strides, pads)
+    return strides[0] * strides[1] * hq * wq
+
+
+def strided_tile_bytes(kh: int, kw: int, sw: int, nr: int, dw: int = 1) -> int:
+    """Bytes of cache lines one input channel of a strided convolution's tile reads: in each of
+    its kh rows, a row of NR taps plus the window's reach ((kw - 1) dw // sw) in each column
+    phase its taps touch (the distinct s dw mod sw, at most min(sw, kw)), one line more for a
+    row that starts mid-line."""
+    phases = len({s * dw % sw for s in range(kw)})
+    row = (-(-(nr + (kw - 1) * dw // sw) * 4 // CACHE_LINE_BYTES) + 1) * CACHE_LINE_BYTES
+    return kh * phases * row
+
+
+def depthwise_registers(taps: int, rows: int, nv: int) -> int:
+    """Vector registers a depthwise tile of `rows` by `nv` vectors holds: its accumulators, the
+    splat weights of its `taps`, and one tap vector."""
+    return taps + rows * nv + 1
