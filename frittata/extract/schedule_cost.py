@@ -320,7 +320,7 @@ def depthwise_efficiency(info: NodeInfo, s: Schedule, model) -> float:
     """The model's depthwise kernel efficiency times busy lanes, the channels' balance and the
     tile's throughput relative to the default tile's."""
     lanes = lane_efficiency(info.type.shape[3], s["ow_block"], s["vec"], model.vector_lanes)
-    default = depthwise_schedule(info.type, s["vec"])
+    default = depthwise_schedule(info.type, math.prod(info.operands[1].shape[2:]), s["vec"])
     tile = depthwise_tile_efficiency(info, s, model.vector_lanes) / depthwise_tile_efficiency(info, default,
                                                                                               model.vector_lanes)
     return model.depthwise_efficiency * lanes * balance(info.operands[0].shape[1], model.cores) * tile

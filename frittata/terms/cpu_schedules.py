@@ -70,7 +70,8 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  schedule says so: `"kernel": "channel_gemm"`. A pointwise `tiled_conv2d` whose
                  schedule spells its blocks (`tiled.CHANNEL_GEMM_KEYS`) runs it too, at any
                  size, when its weights are constant (else the generic loops).
-  depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row, or of
+  depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row (of
+                 several rows where the weights spill: 5x5 with 16 registers), or of
                  `DEPTHWISE_VECTORS` rows of one vector (a `tiled_conv2d` with groups = C says
                  its own rows and vectors); threads split the input channels. Its schedule says
                  so: `"kernel": "depthwise"`.
@@ -95,8 +96,9 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal, cast, get_args
 
-from frittata.terms.cpu_geometry import (FLOAT_BYTES, FMA_CHAIN_ROWS, L1_DATA_BYTES, ROW_VECTORS, block_rows,
-                                         padded_plane, pixel_item_tiles, pixel_rows, pointwise, strided_tile_bytes)
+from frittata.terms.cpu_geometry import (FLOAT_BYTES, FMA_CHAIN_ROWS, FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES,
+                                         ROW_VECTORS, block_rows, depthwise_registers, padded_plane, pixel_item_tiles,
+                                         pixel_rows, pointwise, registers_for, strided_tile_bytes)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
@@ -133,6 +135,9 @@ and the two 144-147 step layers differ in sign; `lanes_conv_seconds` leaves the 
 DEPTHWISE_VECTORS = 4
 """Vectors of output pixels per depthwise tile: 4 accumulators beside the 9 splat weights of a
 3x3 kernel and a tap vector fit the 16 vector registers of AVX2."""
+DEPTHWISE_SPILL_ACCUMULATORS = FMA_PORTS * FMA_LATENCY
+"""Accumulators at least of a depthwise tile whose weights do not fit the vector registers beside
+one row's (`depthwise_schedule`): the independent FMA chains that keep both FMA pipes busy."""
 PIXEL_GEMM_PIXELS = 8 * 8
 """Output pixels of a pointwise convolution at most for the pixel GEMM (any channel counts)."""
 PIXEL_GEMM_NARROWING_CHANNELS = 256
@@ -206,7 +211,8 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
     if op in EPILOGUE_OPS and any(step[0] not in FLOAT_STEPS for step in values["epilogue"]):
         return None
     if op in CONV_OPS and 1 < values.get("groups", 1) == operands[0].shape[1]:
-        return {"kernel": DEPTHWISE, **dict(values["schedule"])} if op in TILED_OPS else depthwise_schedule(out, lanes)
+        return {"kernel": DEPTHWISE, **dict(values["schedule"])} if op in TILED_OPS else depthwise_schedule(
+            out, math.prod(operands[1].shape[2:]), lanes)
     if op == Op.WINOGRAD_CONV2D:
         return winograd_schedule(operands[0], out, values, lanes) if all(constant[1:3]) else None
     if op in CONV_OPS or op in DENSE_OPS:
@@ -341,16 +347,28 @@ def lanes_conv_schedule(w: TensorType, lanes: int) -> Schedule:
             "item_tiles": max(1, -(-LANES_ITEM_PIXELS // np_))}
 
 
-def depthwise_schedule(out: TensorType, lanes: int) -> Schedule:
+def depthwise_schedule(out: TensorType, taps: int, lanes: int) -> Schedule:
     """The depthwise kernel's default tiling of a convolution with one input channel per group
-    (the tiled form's keys, `tiled.DEPTHWISE_KEYS`): up to `DEPTHWISE_VECTORS` vectors of one
-    output row; `DEPTHWISE_VECTORS` rows of one vector where a row fits in one, so that as many
-    accumulators hide the FMA latency (one Zen 3 core: 672 channels 14x14 5x5 stride 2 with SiLU
-    ran in 136 us instead of 175, 1152 at 7x7 5x5 in 221 instead of 265-291; rows of two vectors
-    gained nothing from two rows)."""
+    and `taps` (kh x kw) weights (the tiled form's keys, `tiled.DEPTHWISE_KEYS`): up to
+    `DEPTHWISE_VECTORS` vectors of one output row; `DEPTHWISE_VECTORS` rows of one vector where a
+    row fits in one, so that as many accumulators hide the FMA latency (one Zen 3 core: 672
+    channels 14x14 5x5 stride 2 with SiLU ran in 136 us instead of 175, 1152 at 7x7 5x5 in 221
+    instead of 265-291; rows of two vectors gained nothing from two rows). Where the weights, one
+    row's accumulators and a tap vector overflow the vector registers (5x5 with 16: the weights
+    are reloaded from the stack whatever the tile), rows of NV vectors that make
+    `DEPTHWISE_SPILL_ACCUMULATORS` instead, so each tap vector loaded feeds several rows (one
+    Zen 3 core, CPU time, 5x5 without epilogue: 240 channels at 28x28 in 2 x 4 vectors ran 0.77x
+    one row's time, 672 at 14x14 in 4 x 2 0.82x, 144 from 56x56 stride 2 in 2 x 4 0.86x; 3x3
+    with ReLU6 gained nothing from more rows, and three rows of two vectors ran 576 channels at
+    14x14 1.4x slower)."""
     ow = out.shape[3]
     nv = min(DEPTHWISE_VECTORS, max(1, math.ceil(ow / lanes)))
-    rows = min(DEPTHWISE_VECTORS, out.shape[2]) if nv == 1 and out.shape[2] else 1
+    rows = 1
+    if nv == 1:
+        rows = DEPTHWISE_VECTORS
+    elif depthwise_registers(taps, 1, nv) > registers_for(lanes):
+        rows = -(-DEPTHWISE_SPILL_ACCUMULATORS // nv)
+    rows = max(1, min(rows, out.shape[2]))
     return {"kernel": DEPTHWISE, "vec": lanes, "oh_block": rows, "oh_tail": out.shape[2] % rows, "ow_block": nv * lanes,
             "ow_tail": ow % (nv * lanes), "parallel": "channel"}
 

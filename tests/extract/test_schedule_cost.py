@@ -43,7 +43,7 @@ def test_depthwise_efficiency_counts_the_busy_lanes_of_the_output_rows():
     term = T.conv2d(x, T.param("w", np.ones((32, 1, 3, 3), np.float32)), pads=1, groups=32)
     info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
     model = CpuModel(vector_lanes=8, cores=2)
-    s = depthwise_schedule(term.type, 8)
+    s = depthwise_schedule(term.type, 9, 8)
     nr = s["ow_block"]
     expected = model.depthwise_efficiency * 13 / (math.ceil(13 / nr) * nr)
     assert math.isclose(depthwise_efficiency(info, s, model), expected)

@@ -7,9 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from frittata.terms import builders as tb
-from frittata.terms.cpu_schedules import (CACHE_LINE_BYTES, DEPTHWISE_VECTORS, GEMM_ITEMS, GEMM_ROW_GROUPS,
-                                         blocked_schedule, default_dense_schedule, depthwise_schedule,
-                                         gemm_item_sizes, gemm_items, gemm_mc, strided_tile_bytes)
+from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_ROW_GROUPS, gemm_item_sizes, gemm_items,
+                                         gemm_mc, strided_tile_bytes)
+from frittata.terms.cpu_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_VECTORS, blocked_schedule,
+                                         default_dense_schedule, depthwise_schedule)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
@@ -54,10 +55,10 @@ def test_strided_tile_bytes_counts_the_column_phases_and_reach_of_a_dilated_wind
 
 def test_the_depthwise_schedule_covers_a_row_with_up_to_four_vectors_or_stacks_rows_of_one():
     """A row wider than one vector gets up to `DEPTHWISE_VECTORS` vectors of it (one row per
-    tile); a row that fits one vector gets that many rows instead; tails are the remainders,
+    tile, 3x3); a row that fits one vector gets that many rows instead; tails are the remainders,
     and the depthwise form of `tiled_conv2d` accepts each schedule."""
     def schedule(oh: int, ow: int, lanes: int) -> dict:
-        return depthwise_schedule(f32(1, 6, oh, ow), lanes)
+        return depthwise_schedule(f32(1, 6, oh, ow), 9, lanes)
 
     assert schedule(14, 14, 8) == {"kernel": "depthwise", "vec": 8, "oh_block": 1, "oh_tail": 0,
                                    "ow_block": 16, "ow_tail": 14, "parallel": "channel"}
@@ -71,3 +72,20 @@ def test_the_depthwise_schedule_covers_a_row_with_up_to_four_vectors_or_stacks_r
         pairs = tuple((k, schedule(oh, ow, lanes)[k]) for k in keys)
         conv = tb.tiled_conv2d(tb.var("x", (1, 6, oh, ow)), w, b, pads=(1, 1, 1, 1), groups=6, schedule=pairs)
         assert conv.shape == (1, 6, oh, ow)
+
+
+def test_a_depthwise_schedule_whose_weights_spill_stacks_rows_of_its_vectors():
+    """5x5 weights, one row's accumulators and a tap overflow AVX2's 16 vector registers: rows of
+    NV vectors make DEPTHWISE_SPILL_ACCUMULATORS accumulators (no more rows than the output has);
+    AVX-512's 32 hold them beside one row, which stays a tile's only row."""
+    def rows(oh: int, ow: int, lanes: int) -> tuple[int, int]:
+        s = depthwise_schedule(f32(1, 6, oh, ow), 25, lanes)
+        return s["oh_block"], s["ow_block"] // lanes
+
+    assert DEPTHWISE_SPILL_ACCUMULATORS == 8
+    assert rows(28, 28, 8) == (2, 4)
+    assert rows(14, 14, 8) == (4, 2)
+    assert rows(20, 20, 8) == (3, 3)
+    assert rows(1, 28, 8) == (1, 4)
+    assert rows(7, 7, 8) == (4, 1)
+    assert rows(28, 28, 16) == (1, 2)
