@@ -176,9 +176,9 @@ def _emit_deferred(b: ir.IRBuilder, g: Geometry, io: Io, steps: tuple, n, c) -> 
         for v in range(count):
             valid = valid_last if v == count - 1 else lanes
             here = b.add(at, i64(v * lanes))
-            value = _load_partial(b, b.gep(io.out, [here], source_etype=F32), lanes, valid)
+            value = load_partial(b, b.gep(io.out, [here], source_etype=F32), lanes, valid)
             value = _apply_steps(b, lanes, steps, value, io.residual, here, valid)
-            _store_partial(b, value, b.gep(io.out, [here], source_etype=F32), valid)
+            store_partial(b, value, b.gep(io.out, [here], source_etype=F32), valid)
 
     with for_range(b, 0, mult, name="dm") as j:
         first = b.mul(b.add(b.mul(n, i64(g.o)), b.add(b.mul(c, i64(mult)), j)), i64(plane))
@@ -287,7 +287,7 @@ def _emit_chunk(b: ir.IRBuilder, g: Geometry, src, slot, m, valid: int) -> None:
     column phases: lanes q, q + sw, ... are padded columns of phase (q + left) % sw."""
     sw, left, lanes = g.strides[1], g.pads[1], g.lanes
     wide = ir.VectorType(F32, sw * lanes)
-    block = _load_partial(b, b.gep(src, [b.mul(m, i64(sw * lanes))], source_etype=F32), sw * lanes, valid)
+    block = load_partial(b, b.gep(src, [b.mul(m, i64(sw * lanes))], source_etype=F32), sw * lanes, valid)
     for q in range(sw):
         keep = ir.Constant(ir.VectorType(I32, lanes), list(range(q, sw * lanes, sw)))
         phase = block if sw == 1 else b.shuffle_vector(block, ir.Constant(wide, ir.Undefined), keep)
@@ -332,7 +332,7 @@ def _emit_tile(b: ir.IRBuilder, g: Geometry, io: Io, count: int, at: dict, ch: C
             here = b.add(out_row, b.add(ow0, i64(v * g.lanes)))
             value = acc[i][v] if ch.bias is None else b.fadd(acc[i][v], ch.bias)
             value = _apply_steps(b, g.lanes, io.steps, value, io.residual, here, valid)
-            _store_partial(b, value, b.gep(io.out, [here], source_etype=F32), valid)
+            store_partial(b, value, b.gep(io.out, [here], source_etype=F32), valid)
 
 
 def _apply_steps(b: ir.IRBuilder, lanes: int, steps: tuple, value, residual_ptr, here, valid: int):
@@ -341,7 +341,7 @@ def _apply_steps(b: ir.IRBuilder, lanes: int, steps: tuple, value, residual_ptr,
     for step in steps:
         residual = None
         if step == ("add",):
-            residual = _load_partial(b, b.gep(residual_ptr, [here], source_etype=F32), lanes, valid)
+            residual = load_partial(b, b.gep(residual_ptr, [here], source_etype=F32), lanes, valid)
         value = vector_step(b, lanes, step, value, residual)
     return value
 
@@ -350,7 +350,7 @@ def _mask(lanes: int, valid: int) -> ir.Constant:
     return ir.Constant(ir.VectorType(I1, lanes), [int(lane < valid) for lane in range(lanes)])
 
 
-def _load_partial(b: ir.IRBuilder, at, lanes: int, valid: int) -> ir.Value:
+def load_partial(b: ir.IRBuilder, at, lanes: int, valid: int) -> ir.Value:
     """A vector of `lanes` floats whose first `valid` are read from `at` (the rest zero, not read)."""
     vec = ir.VectorType(F32, lanes)
     if valid == lanes:
@@ -359,7 +359,7 @@ def _load_partial(b: ir.IRBuilder, at, lanes: int, valid: int) -> ir.Value:
     return b.call(load, [at, ir.Constant(I32, 4), _mask(lanes, valid), ir.Constant(vec, [0.0] * lanes)])
 
 
-def _store_partial(b: ir.IRBuilder, value: ir.Value, at, valid: int) -> None:
+def store_partial(b: ir.IRBuilder, value: ir.Value, at, valid: int) -> None:
     """Store the first `valid` lanes of `value` at `at` (a whole vector when all are)."""
     lanes = value.type.count
     if valid == lanes:

@@ -163,6 +163,14 @@ def zero_floats(b: ir.IRBuilder, dst: ir.Value, floats: int) -> None:
         b.call(memset, [dst, ir.Constant(I8, 0), i64(4 * floats), ir.Constant(I1, 0)])
 
 
+def copy_floats(b: ir.IRBuilder, dst: ir.Value, src: ir.Value, floats: int) -> None:
+    """Copy `floats` float32s from `src` to `dst`, which do not overlap (one `llvm.memcpy`; a
+    kernel compiled without loop vectorization would copy a loop one float at a time)."""
+    if floats:
+        memcpy = intrinsic(b.module, "llvm.memcpy.p0.p0.i64", VOID, [PTR, PTR, I64, I1])
+        b.call(memcpy, [dst, src, i64(4 * floats), ir.Constant(I1, 0)])
+
+
 def thread_range(b: ir.IRBuilder, total, tid: ir.Value, nthreads: ir.Value) -> tuple[ir.Value, ir.Value]:
     """This thread's share [lo, hi) of range(total): contiguous, balanced chunks."""
     total = as_i64(b, total)

@@ -37,7 +37,8 @@ import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
-from frittata.backends.llvm.irutil import F32, I32, I64, PTR, VOID, for_range, i64, intrinsic, smin, zero_floats
+from frittata.backends.llvm.irutil import (F32, I32, I64, PTR, VOID, copy_floats, for_range, i64, intrinsic, smin,
+                                          zero_floats)
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.lanes_tile import ChannelLanes, Epilogue, finish, stack_tile
 from frittata.backends.llvm.micro import splat
@@ -167,9 +168,7 @@ def _emit_pad(k: Kernel, g: Geometry, x, xp) -> None:
             row = b.gep(plane, [b.mul(b.add(ih, i64(top)), i64(g.wp))], source_etype=F32)
             zero_floats(b, row, left)
             zero_floats(b, b.gep(row, [i64(left + g.w)], source_etype=F32), right)
-            dst = b.gep(row, [i64(left)], source_etype=F32)
-            with for_range(b, 0, g.w, name="j") as j:
-                b.store(b.load(b.gep(src, [j], source_etype=F32), typ=F32), b.gep(dst, [j], source_etype=F32))
+            copy_floats(b, b.gep(row, [i64(left)], source_etype=F32), src, g.w)
 
 
 def _emit_items(k: Kernel, g: Geometry, block: ir.Function, xp, w, partial, out, bias, residual) -> None:
