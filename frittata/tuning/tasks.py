@@ -69,6 +69,9 @@ class Task:
     model_seconds: float
     default: Schedule | None = None
     """The untiled kernel's schedule for the target's lanes (None where it has none)."""
+    in_program: bool = True
+    """Whether the program the analytical extraction picks runs this workload (`tuner.program_tasks`
+    says; False for the e-graph's other variants, e.g. a layer without its fused activation)."""
 
     def space(self, lanes: int) -> tuple[Schedule, ...]:
         """Every candidate schedule, the proposed ones first, each once, then each proposed one

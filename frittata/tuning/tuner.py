@@ -3,12 +3,23 @@
     program ─saturate─► e-graph ─tasks─► per task: proposed schedules, then batches the search
     picks ─runner─► results ─► records (appended to the JSONL log as they arrive)
 
-Tasks the analytical extraction's program uses come first (costliest first), then the other
-workloads of the e-graph; the trial budget is shared among the tasks in proportion to their
-model seconds (each gets at least one batch while the budget lasts). Within a task the
-schedules the e-graph holds are measured first, and the default's blocks with the other parallel
-split axis (the analytical rule that picks the axis is wrong for 3-channel stems: split over
-output channels they ran 17-24% faster alone, one Zen 3 core), then batches chosen by the search:
+Trials go to the tasks the analytical extraction's program runs (`Task.in_program`), the e-graph's
+other workloads (a layer without its fused activation, ...) only once those have all stopped.
+Each task's first batch is measured in task order (costliest first): the schedules the e-graph
+holds, and the default's blocks with the other parallel split axis (the analytical rule that
+picks the axis is wrong for 3-channel stems: split over output channels they ran 17-24% faster
+alone, one Zen 3 core). Every later batch goes to the task whose time in the network the next
+trials are expected to cut most, as Ansor's task scheduler does (Zheng et al., OSDI 2020, sec. 6):
+
+    priority = count x (ALPHA x seconds per trial its last batch took off its best
+                        + (1 - ALPHA) x its best seconds / its trials so far)
+
+the second term the optimistic guess that a task's time can fall like 1 / trials, so the budget
+is shared in proportion to measured time in the network, and a task that stops gaining falls
+back as its trials accrue. (The shares were fixed before, by model seconds over every task, a
+batch at least: MobileNetV2 has 61 tasks, 31 of them in the program, so 200 trials went 8 apiece
+to the first 25 and 6 of the program's tasks were never measured.) Within a task the batches
+after the first are chosen by the search:
 
   "learned"  the `RankModel`, refitted on the device's records after every batch, or the
              roofline (its prior) ranks the unmeasured candidates; a batch is the best
@@ -23,12 +34,12 @@ output channels they ran 17-24% faster alone, one Zen 3 core), then batches chos
              the prior the learned search starts from, kept to measure what refitting adds.
   "random"   uniformly random unmeasured candidates (the baseline of the tuning curve).
 
-Every search is bounded: a task stops when its share of trials is spent, its space is
-exhausted, or `early_stop` trials passed without a better time; the run stops when the budget
-or `time_limit` is spent or every task stopped. The report says why each stopped. With
+Every search is bounded: a task stops when its space is exhausted or `early_stop` trials passed
+without a better time; the run stops when the budget or `time_limit` is spent or every task
+stopped. The report says why each stopped. With
 `resume`, candidates the log already holds for this device are not measured again.
 
-When a task stops with a best schedule other than its default (the untiled kernel's), both are
+When the search ends, each task with a best schedule other than its default (the untiled kernel's) has both
 measured once more, best then default, and logged (`confirmed` in the report; re-measurements
 of candidates already tried, not trials): extraction prices a candidate by the median of its
 records, so a best that won by a lucky measurement regresses toward its time, and the default
@@ -42,11 +53,11 @@ there by more than the measured noise; the verdicts are logged with the records.
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +78,8 @@ BATCH = 8
 """Candidates measured between two refits of the learned search's model."""
 EPSILON = 0.2
 """The share of a ranked search's batch picked at random from the candidates it ranks lower."""
+ALPHA = 0.2
+"""The weight of a task's last gain in its priority against the optimistic guess (Ansor's 0.2)."""
 
 
 @dataclass
@@ -202,7 +215,24 @@ def program_tasks(program: Program, device: Device) -> list[Task]:
         found = workload_of(enode_info(data, data.nodes[n], constant), device.lanes)
         if found is not None:
             used.add(found[0].key)
-    return [t for t in tasks if t.workload.key in used] + [t for t in tasks if t.workload.key not in used]
+    others = [replace(t, in_program=False) for t in tasks if t.workload.key not in used]
+    return [t for t in tasks if t.workload.key in used] + others
+
+
+@dataclass
+class _TaskSearch:
+    """One task's search between its batches."""
+
+    report: TaskReport
+    left: list[Schedule]
+    """Its candidates not measured yet."""
+    space: int
+    reference: Any = None
+    """The interpreter's output of the task's inputs (computed for its first batch)."""
+    since_better: int = 0
+    gain: float = 0.0
+    """Seconds per trial its last batch took off its best."""
+    stopped: bool = False
 
 
 class _Session:
@@ -224,45 +254,82 @@ class _Session:
 
     def run(self, trials: int, deadline: float | None) -> str:
         self.trials = trials
-        weights = [t.task.model_seconds * t.task.count for t in self.report.tasks]
-        total = sum(weights) or 1.0
-        for task_report, weight in zip(self.report.tasks, weights):
-            left = trials - self.spent
-            if left <= 0:
-                return f"trial budget spent ({trials})"
-            if deadline is not None and time.perf_counter() >= deadline:
-                return "time limit"
-            share = min(left, max(self.batch, math.ceil(trials * weight / total)))
-            self._tune_task(task_report, share, deadline)
-            if self.confirm and task_report.trials and (deadline is None or time.perf_counter() < deadline):
-                self._confirm(task_report)
+        searches = [self._start(tr) for tr in self.report.tasks]
+        stop = "every task stopped"
+        for in_program in (True, False):
+            stop = self._share_out([s for s in searches if s.report.task.in_program == in_program], deadline)
+            if stop != "every task stopped":
+                break
+        for search in searches:
+            if not search.stopped and search.report.trials:
+                search.report.stop = f"the run stopped: {stop}"
+        for tr in self.report.tasks:
+            if self.confirm and tr.trials and (deadline is None or time.perf_counter() < deadline):
+                self._confirm(tr)
+        return stop
+
+    def _share_out(self, searches: list[_TaskSearch], deadline: float | None) -> str:
+        """Each task's first batch in order, then every next batch to the task of the highest
+        `_priority` (the first such on a tie) until the budget or the time is spent or every task
+        stopped; which of the three."""
+        for search in searches:
+            if stop := self._limit(deadline):
+                return stop
+            if not search.stopped:
+                self._step(search)
+        while active := [s for s in searches if not s.stopped]:
+            if stop := self._limit(deadline):
+                return stop
+            self._step(max(active, key=self._priority))
         return "every task stopped"
 
-    def _tune_task(self, tr: TaskReport, share: int, deadline: float | None) -> None:
-        task, key = tr.task, tr.task.workload.key
+    def _limit(self, deadline: float | None) -> str | None:
+        if self.spent >= self.trials:
+            return f"trial budget spent ({self.trials})"
+        if deadline is not None and time.perf_counter() >= deadline:
+            return "time limit"
+        return None
+
+    @staticmethod
+    def _priority(search: _TaskSearch) -> float:
+        """Network seconds the task's next trials are expected to save, per trial (see the module
+        docstring); the model's seconds stand in for a best no trial measured."""
+        tr = search.report
+        best = tr.best_seconds if tr.best_seconds is not None else tr.task.model_seconds
+        optimistic = best / max(1, tr.trials + tr.resumed)
+        return tr.task.count * (ALPHA * search.gain + (1 - ALPHA) * optimistic)
+
+    def _start(self, tr: TaskReport) -> _TaskSearch:
+        """The task's search before its first batch: the candidates the log does not hold yet."""
+        key = tr.task.workload.key
         tried = self.report.records.tried(self.device.key)
-        space = task.space(self.device.lanes)
+        space = tr.task.space(self.device.lanes)
         tr.resumed = sum((key, s) in tried for s in space)
         self._note_best(tr, self.report.records.best(self.device.key).get(key))
-        left = [s for s in space if (key, s) not in tried]
-        reference = reference_output(task.workload, 0)
-        since_better = 0
-        while True:
-            if tr.trials >= share:
-                tr.stop = f"its share of trials spent ({share})"
-                return
-            if not left:
-                tr.stop = f"space exhausted ({len(space)} schedules)"
-                return
-            if self.early_stop is not None and since_better >= self.early_stop:
-                tr.stop = f"no better time in {since_better} trials (early stop)"
-                return
-            if deadline is not None and time.perf_counter() >= deadline:
-                tr.stop = "time limit"
-                return
-            picked = self._pick(task, left, min(self.batch, share - tr.trials))
-            left = [s for s in left if s not in picked]
-            since_better = 0 if self._measure(tr, picked, reference) else since_better + len(picked)
+        search = _TaskSearch(tr, [s for s in space if (key, s) not in tried], len(space))
+        self._check_stop(search)
+        return search
+
+    def _step(self, search: _TaskSearch) -> None:
+        """Measure one batch of the task's candidates, picked by the search."""
+        tr = search.report
+        if search.reference is None:
+            search.reference = reference_output(tr.task.workload, 0)
+        picked = self._pick(tr.task, search.left, min(self.batch, self.trials - self.spent))
+        search.left = [s for s in search.left if s not in picked]
+        before = tr.best_seconds
+        improved = self._measure(tr, picked, search.reference)
+        after = tr.best_seconds
+        search.gain = (before - after) / len(picked) if improved and before is not None and after is not None else 0.0
+        search.since_better = 0 if improved else search.since_better + len(picked)
+        self._check_stop(search)
+
+    def _check_stop(self, search: _TaskSearch) -> None:
+        if not search.left:
+            search.stopped, search.report.stop = True, f"space exhausted ({search.space} schedules)"
+        elif self.early_stop is not None and search.since_better >= self.early_stop:
+            search.stopped = True
+            search.report.stop = f"no better time in {search.since_better} trials (early stop)"
 
     def _confirm(self, tr: TaskReport) -> None:
         """Measure the task's best and default schedules once more, if they differ and both were

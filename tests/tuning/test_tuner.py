@@ -159,3 +159,52 @@ def test_a_replay_answers_from_the_log_and_an_unrecorded_candidate_is_an_error_r
         else:
             assert not record.ok and "expected a record of this candidate" in str(record.error)
     assert sum(r.ok for r in answered) == len(table)  # both runs measure the proposed schedules first
+
+
+class _ByWorkloadRunner:
+    """Answers every candidate of a workload with that workload's time (nothing to gain in a task)."""
+
+    name = "by workload"
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+
+    def run(self, jobs):
+        from frittata.tuning.measure import Result
+
+        return [Result(self.seconds[job.workload.key], None) for job in jobs]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_trials_go_to_the_program_tasks_by_their_measured_time_in_the_network():
+    """Three tasks of the program and a variant it does not run, the variant priced costliest by
+    the model and the program's tasks priced against their measured times: every program task
+    gets its first batch, then the budget follows count x measured time, and the variant gets
+    nothing while the program's tasks have candidates left."""
+    from dataclasses import replace
+
+    from frittata.extract.records import infer_output, workload_of
+    from frittata.tuning import host_device
+    from frittata.tuning.tasks import Task
+    from frittata.tuning.tuner import tune_tasks
+    from tests.tuning.programs import conv_workload
+
+    device = host_device(1)
+    workloads = [conv_workload(16, 32, 12), conv_workload(16, 32, 10), conv_workload(8, 16, 12),
+                 conv_workload(8, 16, 10)]
+    # (count, measured seconds, model seconds): model seconds rank the tasks the other way round
+    figures = [(1, 1e-4, 1e-6), (2, 4e-4, 1e-5), (1, 1.6e-3, 1e-4), (1, 1e-2, 1e-3)]
+    tasks = []
+    for workload, (count, _, model_seconds) in zip(workloads, figures):
+        default = workload_of(infer_output(workload), device.lanes)[1]
+        tasks.append(Task(workload, (default,), count, 1e6, model_seconds, default))
+    tasks[-1] = replace(tasks[-1], in_program=False)
+    runner = _ByWorkloadRunner({w.key: seconds for w, (_, seconds, _) in zip(workloads, figures)})
+    report = tune_tasks(tasks, device, Records(), runner, trials=48, batch=4)
+    trials = [t.trials for t in report.tasks]
+    assert sum(trials) == 48 and all(n >= 2 for n in trials[:3]) and trials[3] == 0, trials
+    # network seconds 1e-4, 8e-4, 1.6e-3: trials in about that proportion (one batch's rounding)
+    assert trials[0] < trials[1] < trials[2] and trials[2] >= 2 * trials[1] - 4, trials
+    assert "the run stopped: trial budget spent (48)" in str(report)
