@@ -218,19 +218,8 @@ def pixel_gemm_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int,
     """A pointwise convolution's pixel GEMM in a dense layer's terms: rows the output pixels,
     columns the output channels, depth the input channels (one reduction block), the register
     block `m_block` pixels by the vectors of `n_block`, the parallel units the column panels."""
-    s = dict(schedule)
-    out, x = info.type, info.operands[0]
-    rows, cols, depth = out.shape[2] * out.shape[3], out.shape[1], x.shape[1]
-    mr, nr = s["m_block"], s["n_block"]
-    nv = max(1, nr // s["vec"])
-    flops = 2.0 * rows * cols * depth
-    seconds = model.node_cost(_tiled(info, schedule))
-    efficiency = flops / (seconds * cores * model.fp32_flops_per_core) if seconds > 0 else 0.0
-    return Loops(
-        flops=flops, rows=rows, cols=cols, depth=depth, taps=1, other=1, vec=s["vec"], lanes=lanes, block_rows=mr,
-        block_vectors=nv, accumulators=mr * nv, registers=mr * nv + nv + 1, reduction_block=depth,
-        footprint=depth * nr * 4, row_tail=(rows % mr) / mr, col_tail=(cols % nr) / nr, pixel_parallel=False,
-        units=math.ceil(cols / nr), cores=cores, moved=_moved(info), efficiency=efficiency, seconds=seconds)
+    out, depth = info.type, info.operands[0].shape[1]
+    return _gemm_loops(info, schedule, out.shape[2] * out.shape[3], out.shape[1], 1, depth, lanes, cores, model)
 
 
 def channel_gemm_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> Loops:
@@ -238,20 +227,29 @@ def channel_gemm_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: in
     output channels, columns the output pixels, depth the input channels in blocks of `k_block`,
     `other` the images (one GEMM each), the register block `m_block` channels by the vectors of
     `n_block`, the parallel units the column panels."""
+    out, depth = info.type, info.operands[0].shape[1]
+    block = min(dict(schedule)["k_block"], depth)
+    return _gemm_loops(info, schedule, out.shape[1], out.shape[2] * out.shape[3], out.shape[0], block, lanes, cores,
+                       model)
+
+
+def _gemm_loops(info: NodeInfo, schedule: Schedule, rows: int, cols: int, other: int, block: int, lanes: int,
+                cores: int, model: CpuModel) -> Loops:
+    """A pointwise convolution's GEMM (pixel or channel) of `other` images, each `rows` x `cols`
+    over the input channels in blocks of `block`: `m_block` rows by the vectors of `n_block` per
+    register block, the column panels the parallel units."""
     s = dict(schedule)
-    out, x = info.type, info.operands[0]
-    rows, cols, depth, images = out.shape[1], out.shape[2] * out.shape[3], x.shape[1], out.shape[0]
-    mr, nr, block = s["m_block"], s["n_block"], min(s["k_block"], depth)
+    depth = info.operands[0].shape[1]
+    mr, nr = s["m_block"], s["n_block"]
     nv = max(1, nr // s["vec"])
-    flops = 2.0 * rows * cols * depth * images
+    flops = 2.0 * rows * cols * depth * other
     seconds = model.node_cost(_tiled(info, schedule))
     efficiency = flops / (seconds * cores * model.fp32_flops_per_core) if seconds > 0 else 0.0
     return Loops(
-        flops=flops, rows=rows, cols=cols, depth=depth, taps=1, other=images, vec=s["vec"], lanes=lanes, block_rows=mr,
+        flops=flops, rows=rows, cols=cols, depth=depth, taps=1, other=other, vec=s["vec"], lanes=lanes, block_rows=mr,
         block_vectors=nv, accumulators=mr * nv, registers=mr * nv + nv + 1, reduction_block=block,
         footprint=block * nr * 4, row_tail=(rows % mr) / mr, col_tail=(cols % nr) / nr, pixel_parallel=False,
-        units=math.ceil(cols / nr), cores=cores, moved=_moved(info),
-        efficiency=efficiency, seconds=seconds)
+        units=math.ceil(cols / nr), cores=cores, moved=_moved(info), efficiency=efficiency, seconds=seconds)
 
 
 def bitserial_loops(info: NodeInfo, s: dict, lanes: int, cores: int, model: CpuModel) -> Loops:
