@@ -12,11 +12,15 @@ alone, one Zen 3 core). Every later batch goes to the task whose time in the net
 trials are expected to cut most, as Ansor's task scheduler does (Zheng et al., OSDI 2020, sec. 6):
 
     priority = count x (ALPHA x seconds per trial its last batch took off its best
-                        + (1 - ALPHA) x its best seconds / its trials so far)
+                        + (1 - ALPHA) x min(its best seconds / its trials so far,
+                                            its best seconds - its FLOPs / the family's best FLOP/s))
 
 the second term the optimistic guess that a task's time can fall like 1 / trials, so the budget
 is shared in proportion to measured time in the network, and a task that stops gaining falls
-back as its trials accrue. (The shares were fixed before, by model seconds over every task, a
+back as its trials accrue; no lower than its work at the best rate any task of its family
+(depthwise, or the same op) reached, so a layer already at that rate is searched further only
+while it gains (MobileNetV2's 7x7 pointwise layers ran at 85-93 GFLOP/s, their defaults the best
+of 32-50 candidates each, one Zen 3 core). (The shares were fixed before, by model seconds over every task, a
 batch at least: MobileNetV2 has 61 tasks, 31 of them in the program, so 200 trials went 8 apiece
 to the first 25 and 6 of the program's tasks were never measured.) Within a task the batches
 after the first are chosen by the search:
@@ -53,6 +57,7 @@ there by more than the measured noise; the verdicts are logged with the records.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -64,7 +69,7 @@ import numpy as np
 
 from frittata.errors import TuningError
 from frittata.extract.cpu_model import CpuModel
-from frittata.extract.records import Record, Records, Schedule, workload_of
+from frittata.extract.records import Record, Records, Schedule, is_depthwise_workload, workload_of
 from frittata.terms.program import Program
 from frittata.tuning.device import Device, host_device
 from frittata.tuning.in_network import TIME_LIMIT, NetworkCheck, check_in_network
@@ -219,6 +224,23 @@ def program_tasks(program: Program, device: Device) -> list[Task]:
     return [t for t in tasks if t.workload.key in used] + others
 
 
+def _family(task: Task) -> str:
+    """Which tasks are alike in how fast they can run: depthwise convolutions (bound by memory),
+    or the workload's op."""
+    return "depthwise" if is_depthwise_workload(task.workload) else task.workload.op
+
+
+def _best_rates(searches: list[_TaskSearch]) -> dict[str, float]:
+    """The best FLOP/s measured in each family of tasks (infinite where none was measured)."""
+    rates: dict[str, float] = {}
+    for search in searches:
+        tr = search.report
+        family = _family(tr.task)
+        rate = tr.task.flops / tr.best_seconds if tr.best_seconds else 0.0
+        rates[family] = max(rates.get(family, 0.0), rate)
+    return {family: rate or math.inf for family, rate in rates.items()}
+
+
 @dataclass
 class _TaskSearch:
     """One task's search between its batches."""
@@ -280,7 +302,8 @@ class _Session:
         while active := [s for s in searches if not s.stopped]:
             if stop := self._limit(deadline):
                 return stop
-            self._step(max(active, key=self._priority))
+            rates = _best_rates(searches)
+            self._step(max(active, key=lambda s: self._priority(s, rates)))
         return "every task stopped"
 
     def _limit(self, deadline: float | None) -> str | None:
@@ -291,13 +314,13 @@ class _Session:
         return None
 
     @staticmethod
-    def _priority(search: _TaskSearch) -> float:
+    def _priority(search: _TaskSearch, rates: dict[str, float]) -> float:
         """Network seconds the task's next trials are expected to save, per trial (see the module
         docstring); the model's seconds stand in for a best no trial measured."""
         tr = search.report
         best = tr.best_seconds if tr.best_seconds is not None else tr.task.model_seconds
-        optimistic = best / max(1, tr.trials + tr.resumed)
-        return tr.task.count * (ALPHA * search.gain + (1 - ALPHA) * optimistic)
+        optimistic = min(best / max(1, tr.trials + tr.resumed), best - tr.task.flops / rates[_family(tr.task)])
+        return tr.task.count * (ALPHA * search.gain + (1 - ALPHA) * max(0.0, optimistic))
 
     def _start(self, tr: TaskReport) -> _TaskSearch:
         """The task's search before its first batch: the candidates the log does not hold yet."""

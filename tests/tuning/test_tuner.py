@@ -178,6 +178,21 @@ class _ByWorkloadRunner:
         """Nothing to release."""
 
 
+def _tasks(figures, device):
+    """A task per (count, FLOPs, model seconds), each a distinct small convolution, its default proposed."""
+    from frittata.extract.records import infer_output, workload_of
+    from frittata.tuning.tasks import Task
+    from tests.tuning.programs import conv_workload
+
+    shapes = [(16, 32, 12), (16, 32, 10), (8, 16, 12), (8, 16, 10)]
+    tasks = []
+    for shape, (count, flops, model_seconds) in zip(shapes, figures):
+        workload = conv_workload(*shape)
+        default = workload_of(infer_output(workload), device.lanes)[1]
+        tasks.append(Task(workload, (default,), count, flops, model_seconds, default))
+    return tasks
+
+
 def test_trials_go_to_the_program_tasks_by_their_measured_time_in_the_network():
     """Three tasks of the program and a variant it does not run, the variant priced costliest by
     the model and the program's tasks priced against their measured times: every program task
@@ -185,26 +200,33 @@ def test_trials_go_to_the_program_tasks_by_their_measured_time_in_the_network():
     nothing while the program's tasks have candidates left."""
     from dataclasses import replace
 
-    from frittata.extract.records import infer_output, workload_of
     from frittata.tuning import host_device
-    from frittata.tuning.tasks import Task
     from frittata.tuning.tuner import tune_tasks
-    from tests.tuning.programs import conv_workload
 
     device = host_device(1)
-    workloads = [conv_workload(16, 32, 12), conv_workload(16, 32, 10), conv_workload(8, 16, 12),
-                 conv_workload(8, 16, 10)]
-    # (count, measured seconds, model seconds): model seconds rank the tasks the other way round
-    figures = [(1, 1e-4, 1e-6), (2, 4e-4, 1e-5), (1, 1.6e-3, 1e-4), (1, 1e-2, 1e-3)]
-    tasks = []
-    for workload, (count, _, model_seconds) in zip(workloads, figures):
-        default = workload_of(infer_output(workload), device.lanes)[1]
-        tasks.append(Task(workload, (default,), count, 1e6, model_seconds, default))
+    # (count, model seconds, measured seconds): model seconds rank the tasks the other way round;
+    # all at the same low FLOP/s, so none is held back by its family's best rate
+    figures = [(1, 1e-6, 1e-4), (2, 1e-5, 4e-4), (1, 1e-4, 1.6e-3), (1, 1e-3, 1e-2)]
+    tasks = _tasks([(count, 1.0, model) for count, model, _ in figures], device)
     tasks[-1] = replace(tasks[-1], in_program=False)
-    runner = _ByWorkloadRunner({w.key: seconds for w, (_, seconds, _) in zip(workloads, figures)})
+    runner = _ByWorkloadRunner({t.workload.key: seconds for t, (_, _, seconds) in zip(tasks, figures)})
     report = tune_tasks(tasks, device, Records(), runner, trials=48, batch=4)
     trials = [t.trials for t in report.tasks]
     assert sum(trials) == 48 and all(n >= 2 for n in trials[:3]) and trials[3] == 0, trials
     # network seconds 1e-4, 8e-4, 1.6e-3: trials in about that proportion (one batch's rounding)
     assert trials[0] < trials[1] < trials[2] and trials[2] >= 2 * trials[1] - 4, trials
     assert "the run stopped: trial budget spent (48)" in str(report)
+
+
+def test_a_task_at_its_familys_best_rate_is_searched_further_only_while_it_gains():
+    """Two tasks of equal time in the network, one at 100 GFLOP/s (the best of their family), the
+    other at 10: after their first batches every trial goes to the slow one."""
+    from frittata.tuning import host_device
+    from frittata.tuning.tuner import tune_tasks
+
+    device = host_device(1)
+    tasks = _tasks([(1, 1e8, 1e-3), (1, 1e7, 1e-3)], device)
+    runner = _ByWorkloadRunner({t.workload.key: 1e-3 for t in tasks})
+    report = tune_tasks(tasks, device, Records(), runner, trials=24, batch=4)
+    fast, slow = report.tasks
+    assert fast.trials == len(tasks[0].first) == 2 and slow.trials == 22  # the default and its twin
