@@ -1,0 +1,49 @@
+"""The float32 max pool on vectors (a vertical pass into a stack row, then strided taps shuffled
+out of it) equals the interpreter, NaN included, on the 8-lane (AVX2) and 16-lane (AVX-512)
+variants (`helpers.targets`), with any window, stride and padding below the window."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import frittata as ft
+from frittata.backends.llvm.build import build
+from frittata.terms import builders as tb
+from tests.backends.llvm.helpers import check_on, rand, targets
+from tests.conftest import compiling
+
+
+@st.composite
+def max_pools(draw):
+    """A max pool of a random NCHW shape: windows 1-4 per axis, strides 1-3, pads below the window."""
+    kh, kw = draw(st.integers(1, 4), label="kh"), draw(st.integers(1, 4), label="kw")
+    strides = (draw(st.integers(1, 3), label="sh"), draw(st.integers(1, 3), label="sw"))
+    pads = (draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)),
+            draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)))
+    h = draw(st.integers(max(1, kh - pads[0] - pads[2]), 14), label="h")
+    w = draw(st.integers(max(1, kw - pads[1] - pads[3]), 45), label="w")
+    x = tb.var("x", (draw(st.integers(1, 2)), draw(st.integers(1, 5)), h, w))
+    return tb.max_pool2d(x, (kh, kw), strides, pads)
+
+
+@compiling
+@given(pool=max_pools(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
+def test_max_pool_equals_the_interpreter(pool, isa, threads):
+    check_on(ft.Program({"y": pool}), targets()[isa], threads)
+
+
+@compiling
+@given(pool=max_pools(), isa=st.sampled_from(["avx2", "avx512"]), data=st.data())
+def test_max_pool_propagates_every_nan(pool, isa, data):
+    """A NaN anywhere in a window makes that output NaN (numpy's max), wherever it sits in the row."""
+    x = rand(pool.args[0].shape, seed=3)
+    count = data.draw(st.integers(1, 4))
+    for _ in range(count):
+        x[tuple(data.draw(st.integers(0, n - 1)) for n in x.shape)] = np.nan
+    program = ft.Program({"y": pool})
+    got = build(program, threads=2, target=targets()[isa]).run(x=x)["y"]
+    want = ft.evaluate(program, {"x": x})["y"]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
