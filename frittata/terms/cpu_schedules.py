@@ -312,6 +312,8 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
     oh, ow = pixel_rows(out, (kh, kw), attrs)
     nv = 1 if ow <= lanes else 2
     mr = (12 if nv == 1 else 6) * (2 if lanes >= 16 else 1)
+    if attrs.get("groups", 1) > 1:
+        mr = group_block(o, mr)
     sh, sw = attrs["strides"]
     padded = padded_plane(h, width, attrs["strides"], attrs["pads"])
     tiles = oh * math.ceil(ow / (nv * lanes))
@@ -325,6 +327,16 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
         parallel = "oc" if o * c * kh * kw > c * padded else "pixel"
     return {"vec": lanes, "oc_block": mr, "oc_tail": o % mr, "ow_block": nv * lanes,
             "ow_tail": out.shape[3] % (nv * lanes), "c_block": cb, "c_tail": c % cb, "parallel": parallel}
+
+
+def group_block(o: int, mr: int) -> int:
+    """The output-channel block of a grouped convolution with `o` outputs per group: the largest
+    divisor of o up to `mr` when it is at least mr / 2, so every block of the group is full
+    (RegNetY's 8 per group ran 6 + 2 before: one Zen 3 core, CPU time, loaded, 4 x 2 vectors
+    ran 104 -> 104 in 13 groups at 28x28 0.88x the time of 6 x 2, stride 2 from 56x56 0.88x;
+    8 x 1 48 in 6 groups from 112x112 0.77x); else `mr` (a tail block per group)."""
+    divisor = max(d for d in range(1, min(o, mr) + 1) if o % d == 0)
+    return divisor if 2 * divisor >= mr or divisor == o else mr
 
 
 def takes_lanes_conv(w: TensorType, attrs: dict[str, Any], constant_weights: bool) -> bool:

@@ -10,7 +10,7 @@ from frittata.terms import builders as tb
 from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_ROW_GROUPS, gemm_item_sizes, gemm_items,
                                          gemm_mc, strided_tile_bytes)
 from frittata.terms.cpu_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_VECTORS, blocked_schedule,
-                                         default_dense_schedule, depthwise_schedule)
+                                         default_conv_schedule, default_dense_schedule, depthwise_schedule)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
@@ -89,3 +89,18 @@ def test_a_depthwise_schedule_whose_weights_spill_stacks_rows_of_its_vectors():
     assert rows(1, 28, 8) == (1, 4)
     assert rows(7, 7, 8) == (4, 1)
     assert rows(28, 28, 16) == (1, 2)
+
+
+def test_a_grouped_convolution_blocks_its_outputs_by_a_divisor_of_the_group():
+    """Blocks of a divisor of the group's outputs, when one is at least half the register block,
+    so no group has a tail block: RegNetY's 8 per group run as 2 x 4 with two vectors, 1 x 8
+    with one; a group without such a divisor keeps the register block and its tail."""
+    def schedule(c: int, o: int, groups: int, size: int) -> dict:
+        x, w, out = f32(1, c, size, size), f32(o, c // groups, 3, 3), f32(1, o, size, size)
+        attrs = {"strides": (1, 1), "pads": (1, 1, 1, 1), "dilations": (1, 1), "groups": groups}
+        return default_conv_schedule(x, w, out, attrs, 8)
+
+    assert (schedule(104, 104, 13, 28)["oc_block"], schedule(104, 104, 13, 28)["oc_tail"]) == (4, 0)
+    assert (schedule(48, 48, 6, 7)["oc_block"], schedule(48, 48, 6, 7)["oc_tail"]) == (8, 0)
+    assert (schedule(14, 14, 2, 28)["oc_block"], schedule(14, 14, 2, 28)["oc_tail"]) == (6, 1)
+    assert schedule(64, 64, 1, 28)["oc_block"] == 6
