@@ -13,17 +13,17 @@ trials are expected to cut most, as Ansor's task scheduler does (Zheng et al., O
 
     priority = count x (ALPHA x seconds per trial its last batch took off its best
                         + (1 - ALPHA) x min(its best seconds / its trials so far,
-                                            its best seconds - its FLOPs / the family's best FLOP/s))
+                                            its best seconds - its FLOPs / its peers' best FLOP/s))
 
 the second term the optimistic guess that a task's time can fall like 1 / trials, so the budget
 is shared in proportion to measured time in the network, and a task that stops gaining falls
-back as its trials accrue; no lower than its work at the best rate any task of its family
-(depthwise, or the same op) reached, so a layer already at that rate is searched further only
-while it gains (MobileNetV2's 7x7 pointwise layers ran at 85-93 GFLOP/s, their defaults the best
-of 32-50 candidates each, one Zen 3 core). (The shares were fixed before, by model seconds over every task, a
-batch at least: MobileNetV2 has 61 tasks, 31 of them in the program, so 200 trials went 8 apiece
-to the first 25 and 6 of the program's tasks were never measured.) Within a task the batches
-after the first are chosen by the search:
+back as its trials accrue; no lower than its work at the best rate its peers (the other tasks of
+its family: depthwise, or the same op) reached, so a layer already at that rate is searched
+further only while it gains (MobileNetV2's 7x7 pointwise layers ran at 85-93 GFLOP/s, their
+defaults the best of 32-50 candidates each, one Zen 3 core). (The shares were fixed before, by
+model seconds over every task, a batch at least: MobileNetV2 has 61 tasks, 31 of them in the
+program, so 200 trials went 8 apiece to the first 25 and 6 of the program's tasks were never
+measured.) Within a task the batches after the first are chosen by the search:
 
   "learned"  the `RankModel`, refitted on the device's records after every batch, or the
              roofline (its prior) ranks the unmeasured candidates; a batch is the best
@@ -230,15 +230,22 @@ def _family(task: Task) -> str:
     return "depthwise" if is_depthwise_workload(task.workload) else task.workload.op
 
 
-def _best_rates(searches: list[_TaskSearch]) -> dict[str, float]:
-    """The best FLOP/s measured in each family of tasks (infinite where none was measured)."""
-    rates: dict[str, float] = {}
+def _peer_rates(searches: list[_TaskSearch]) -> dict[str, float]:
+    """For each task (by workload key), the best FLOP/s another task of its family reached
+    (infinite where no other did: a task alone in its family, such as a network's one dense
+    layer, is not held back by its own rate)."""
+    rates = {s.report.task.workload.key: s.report.task.flops / s.report.best_seconds if s.report.best_seconds else 0.0
+             for s in searches}
+    top: dict[str, list[float]] = {}
     for search in searches:
-        tr = search.report
-        family = _family(tr.task)
-        rate = tr.task.flops / tr.best_seconds if tr.best_seconds else 0.0
-        rates[family] = max(rates.get(family, 0.0), rate)
-    return {family: rate or math.inf for family, rate in rates.items()}
+        family = _family(search.report.task)
+        top[family] = sorted(top.get(family, []) + [rates[search.report.task.workload.key]], reverse=True)[:2]
+    peers = {}
+    for search in searches:
+        key, best = search.report.task.workload.key, top[_family(search.report.task)]
+        other = (best[1] if len(best) > 1 else 0.0) if rates[key] == best[0] else best[0]
+        peers[key] = other or math.inf
+    return peers
 
 
 @dataclass
@@ -302,7 +309,7 @@ class _Session:
         while active := [s for s in searches if not s.stopped]:
             if stop := self._limit(deadline):
                 return stop
-            rates = _best_rates(searches)
+            rates = _peer_rates(searches)
             self._step(max(active, key=lambda s: self._priority(s, rates)))
         return "every task stopped"
 
@@ -319,7 +326,7 @@ class _Session:
         docstring); the model's seconds stand in for a best no trial measured."""
         tr = search.report
         best = tr.best_seconds if tr.best_seconds is not None else tr.task.model_seconds
-        optimistic = min(best / max(1, tr.trials + tr.resumed), best - tr.task.flops / rates[_family(tr.task)])
+        optimistic = min(best / max(1, tr.trials + tr.resumed), best - tr.task.flops / rates[tr.task.workload.key])
         return tr.task.count * (ALPHA * search.gain + (1 - ALPHA) * max(0.0, optimistic))
 
     def _start(self, tr: TaskReport) -> _TaskSearch:

@@ -230,3 +230,20 @@ def test_a_task_at_its_familys_best_rate_is_searched_further_only_while_it_gains
     report = tune_tasks(tasks, device, Records(), runner, trials=24, batch=4)
     fast, slow = report.tasks
     assert fast.trials == len(tasks[0].first) == 2 and slow.trials == 22  # the default and its twin
+    # alone in their families (a convolution, a depthwise one), neither is held back by its own rate
+    alone = [tasks[0], _depthwise_task(device)]
+    runner = _ByWorkloadRunner({t.workload.key: 1e-3 for t in alone})
+    report = tune_tasks(alone, device, Records(), runner, trials=24, batch=4)
+    assert all(t.trials >= 8 for t in report.tasks), [t.trials for t in report.tasks]
+
+
+def _depthwise_task(device):
+    """A 3x3 depthwise convolution of 16 channels at 12x12 (10 MFLOP/s at 1 ms), its default proposed."""
+    from frittata.extract.records import Workload, infer_output, workload_of
+    from frittata.tuning.tasks import Task
+
+    attrs = (("strides", (1, 1)), ("pads", (1, 1, 1, 1)), ("dilations", (1, 1)), ("groups", 16), ("epilogue", ()))
+    operands = (((1, 16, 12, 12), "float32"), ((16, 1, 3, 3), "float32"), ((16,), "float32"))
+    workload = Workload("fused_conv2d", operands, (False, True, True), attrs)
+    default = workload_of(infer_output(workload), device.lanes)[1]
+    return Task(workload, (default,), 1, 1e7, 1e-3, default)
