@@ -23,7 +23,6 @@ import numpy as np
 
 from frittata.backends import fileformat
 from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, Engine, machine_of, not_here, units_of
-from frittata.backends.outputs import OutputPool
 from frittata.backends.packing import ALIGN, aligned
 from frittata.backends.peak import host_peak
 from frittata.backends.profile import Profile, Timed, collect, samples
@@ -132,7 +131,6 @@ class Module(CompiledCode):
         self._addresses = (self._slots.ctypes.data, self._barrier.ctypes.data)
         self._specs = [(n, t.shape, np.dtype(t.dtype)) for n, t in self.inputs.items()]
         self._lock = threading.Lock()
-        self._outputs = OutputPool(self.outputs)
         self.threads = int(threads or meta.get("threads", 1))
         """The threads asked for; `team_threads` run: the build's choice for the count it was
         built for (one, for a program too small to split), else the count asked for here."""
@@ -151,9 +149,7 @@ class Module(CompiledCode):
         return self._engine.from_objects
 
     def run(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
-        """Check inputs against the signature, run natively, return the output arrays: 64-byte
-        aligned, the caller's own (a later run writes only into arrays the caller has dropped,
-        `frittata.backends.outputs`)."""
+        """Check inputs against the signature, run natively, return fresh output arrays."""
         return self._native(self._checked(inputs), None)
 
     __call__ = run
@@ -178,10 +174,10 @@ class Module(CompiledCode):
                 into: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Run the entry point (or `entry`, of the same four arguments) on the team over the
         checked input `arrays`, raise for an index out of range, return the output arrays
-        (from the pool, or those of `into`)."""
+        (fresh ones, or those of `into`)."""
         chosen = into or {}
+        outputs = {n: chosen[n] if n in chosen else np.empty(t.shape, t.dtype) for n, t in self.outputs.items()}
         with self._lock:
-            outputs = {n: chosen[n] if n in chosen else self._outputs.take(n) for n in self.outputs}
             for i, array in enumerate(arrays + list(outputs.values()), start=1):
                 self._slots[i] = _address(array)
             self._team.run(*self._addresses, entry)
