@@ -13,13 +13,13 @@ so the interior loop is innermost, branch-free and vectorized along the output w
 float max propagates NaN, as numpy's `max` does in the interpreter.
 
 A float32 pool of row-major tensors runs on explicit vectors of L lanes instead, in two passes
-per output row through a row of the thread's stack (`_emit_float_row`):
+per output row through a row of the thread's stack (`_emit_float_rows`):
 
     vertical:    row[left + j] = max over the kh clamped input rows of x[.., row_r, j]   (L at a time)
                  row[0 .. left) = row[left];  row[left + w ..] = row[left + w - 1]      (the clamp)
     horizontal:  out[ow .. ow + L) = max over s < kw of row[ow*sw + s + lane*sw]
-                 (one load of sw*L floats per tap, its lanes 0, sw, 2sw, ... shuffled out; the
-                 last vector stored under a mask)
+                 (tap s = t*sw + q is phase q of the sw*L floats at (ow + t)*sw: ceil(kw / sw)
+                 loads, lanes q, q + sw, ... shuffled out; the last vector stored under a mask)
 
 so each input float is loaded once per output row that reads it, not once per window, and the
 stride costs a shuffle instead of scalar loads (ResNet's 3x3 stride-2 pool of 64 x 112x112 ran
@@ -33,8 +33,8 @@ import math
 from llvmlite import ir
 
 from frittata.backends.llvm import scalar
-from frittata.backends.llvm.expr import load
 from frittata.backends.llvm.depthwise import load_partial, store_partial
+from frittata.backends.llvm.expr import load
 from frittata.backends.llvm.irutil import F32, I32, entry_alloca, for_range, i64, unflatten
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.pool_bytes import emit_byte_pool, pools_byte_rows
@@ -51,7 +51,8 @@ def _interior(n_out: int, size: int, kernel: int, stride: int, before: int) -> t
 
 def emit_max_pool(k: Kernel, x: View, node_attr, out: View) -> None:
     """max_pool2d over clamped windows (type inference keeps padding below the kernel, so every
-    window meets the image); 8-bit 2x2 pools by whole rows (`pool_bytes`)."""
+    window meets the image); 8-bit 2x2 pools by whole rows (`pool_bytes`); row-major float32
+    pools on vectors (`_emit_float_rows`)."""
     if pools_byte_rows(x, node_attr, out):
         emit_byte_pool(k, x, out)
         return
