@@ -112,8 +112,16 @@ def compile(program: Program, target: str | Target = "llvm", *,
     module.report["program"] = {"input_ops": program.op_counts(), "output_ops": optimized.op_counts()}
     module.program = optimized
     if key:
-        log.run("store", lambda: _store(key, optimized, module), lambda stored: {"stored": stored})
+        log.run("store", lambda: not _timed_out(log) and _store(key, optimized, module),
+                lambda stored: {"stored": stored})
     return module
+
+
+def _timed_out(log: StageLog) -> bool:
+    """Whether a saturation phase stopped at its time limit: the result then depends on how busy
+    the machine was, so it is not cached (a MobileNetV2 compiled at load 11 stopped every phase
+    at the limit, left 35 clips and 10 adds unfused, and was served from the cache afterwards)."""
+    return any(phase["stop"] == "time-limit" for phase in log.stages.get("saturate", {}).get("phases", []))
 
 
 def _store(key: str, optimized: Program, module: CompiledModule) -> bool:

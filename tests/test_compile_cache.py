@@ -105,3 +105,21 @@ def test_a_vta_module_is_read_back_with_its_host_parts(cache_dir):
     inputs = {"x": rng.integers(-128, 128, (16, 64)).astype(np.int8)}
     np.testing.assert_array_equal(again.run(**inputs)["y"], first.run(**inputs)["y"])
     _check(again, program)
+
+
+def test_a_compile_stopped_by_a_time_limit_is_not_cached(cache_dir, monkeypatch):
+    """Its result depends on the machine's load, not only on what went in (a limits= option is
+    code, never cached, so the default limits are what a busy machine runs into)."""
+    import functools
+
+    from frittata.rewrites import schedule
+
+    program = zoo.get("mlp")
+    with monkeypatch.context() as patch:
+        patch.setattr(schedule, "Limits", functools.partial(schedule.Limits, seconds=0.0))
+        first = ft.compile(program, threads=1)
+        assert {p["stop"] for p in first.report["stages"]["saturate"]["phases"]} == {"time-limit"}
+        assert first.report["stages"]["store"]["stored"] is False
+        assert "cached" not in ft.compile(program, threads=1).report
+    ft.compile(program, threads=1)
+    assert ft.compile(program, threads=1).report["cached"]
