@@ -71,7 +71,8 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  schedule spells its blocks (`tiled.CHANNEL_GEMM_KEYS`) runs it too, at any
                  size, when its weights are constant (else the generic loops).
   depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row (of
-                 several rows where the weights spill: 5x5 with 16 registers), or of
+                 two where the row holds more tiles, several where the weights spill: 5x5
+                 with 16 registers), or of
                  `DEPTHWISE_VECTORS` rows of one vector (a `tiled_conv2d` with groups = C says
                  its own rows and vectors); threads split the input channels. Its schedule says
                  so: `"kernel": "depthwise"`.
@@ -135,6 +136,12 @@ and the two 144-147 step layers differ in sign; `lanes_conv_seconds` leaves the 
 DEPTHWISE_VECTORS = 4
 """Vectors of output pixels per depthwise tile: 4 accumulators beside the 9 splat weights of a
 3x3 kernel and a tap vector fit the 16 vector registers of AVX2."""
+DEPTHWISE_WIDE_ROWS = 2
+"""Rows of a depthwise tile of `DEPTHWISE_VECTORS` vectors whose output row holds more than one
+such tile (`depthwise_schedule`). One Zen 3 core, CPU time, one process, 15-21 rounds
+interleaved, loaded, 3x3 against one row: 32 channels at 112x112 0.92x (ReLU6) and 0.89x (SiLU),
+144 at 56x56 0.95x and 0.96x, 96 from 112x112 stride 2 0.97x, 16 at 224x224 1.01x; a row of one
+partial tile lost (192 at 28x28: 1.13x)."""
 DEPTHWISE_SPILL_ACCUMULATORS = FMA_PORTS * FMA_LATENCY
 """Accumulators at least of a depthwise tile whose weights do not fit the vector registers beside
 one row's (`depthwise_schedule`): the independent FMA chains that keep both FMA pipes busy."""
@@ -372,7 +379,8 @@ def depthwise_schedule(out: TensorType, taps: int, lanes: int) -> Schedule:
     Zen 3 core, CPU time, 5x5 without epilogue: 240 channels at 28x28 in 2 x 4 vectors ran 0.77x
     one row's time, 672 at 14x14 in 4 x 2 0.82x, 144 from 56x56 stride 2 in 2 x 4 0.86x; 3x3
     with ReLU6 gained nothing from more rows, and three rows of two vectors ran 576 channels at
-    14x14 1.4x slower)."""
+    14x14 1.4x slower). A row wider than one tile of 4 vectors takes `DEPTHWISE_WIDE_ROWS` rows
+    per tile."""
     ow = out.shape[3]
     nv = min(DEPTHWISE_VECTORS, max(1, math.ceil(ow / lanes)))
     rows = 1
@@ -380,6 +388,8 @@ def depthwise_schedule(out: TensorType, taps: int, lanes: int) -> Schedule:
         rows = DEPTHWISE_VECTORS
     elif depthwise_registers(taps, 1, nv) > registers_for(lanes):
         rows = -(-DEPTHWISE_SPILL_ACCUMULATORS // nv)
+    elif ow > nv * lanes:
+        rows = DEPTHWISE_WIDE_ROWS
     rows = max(1, min(rows, out.shape[2]))
     return {"kernel": DEPTHWISE, "vec": lanes, "oh_block": rows, "oh_tail": out.shape[2] % rows, "ow_block": nv * lanes,
             "ow_tail": ow % (nv * lanes), "parallel": "channel"}

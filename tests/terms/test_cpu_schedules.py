@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from frittata.terms import builders as tb
 from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_ROW_GROUPS, gemm_item_sizes, gemm_items,
                                          gemm_mc, strided_tile_bytes)
-from frittata.terms.cpu_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_VECTORS, blocked_schedule,
-                                         default_conv_schedule, default_dense_schedule, depthwise_schedule)
+from frittata.terms.cpu_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_VECTORS, DEPTHWISE_WIDE_ROWS,
+                                         blocked_schedule, default_conv_schedule, default_dense_schedule,
+                                         depthwise_schedule)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
@@ -54,16 +55,19 @@ def test_strided_tile_bytes_counts_the_column_phases_and_reach_of_a_dilated_wind
 
 
 def test_the_depthwise_schedule_covers_a_row_with_up_to_four_vectors_or_stacks_rows_of_one():
-    """A row wider than one vector gets up to `DEPTHWISE_VECTORS` vectors of it (one row per
-    tile, 3x3); a row that fits one vector gets that many rows instead; tails are the remainders,
-    and the depthwise form of `tiled_conv2d` accepts each schedule."""
+    """A row wider than one vector gets up to `DEPTHWISE_VECTORS` vectors of it (3x3: one row per
+    tile, `DEPTHWISE_WIDE_ROWS` where the row holds more than one tile); a row that fits one
+    vector gets that many rows instead; tails are the remainders, and the depthwise form of
+    `tiled_conv2d` accepts each schedule."""
     def schedule(oh: int, ow: int, lanes: int) -> dict:
         return depthwise_schedule(f32(1, 6, oh, ow), 9, lanes)
 
     assert schedule(14, 14, 8) == {"kernel": "depthwise", "vec": 8, "oh_block": 1, "oh_tail": 0,
                                    "ow_block": 16, "ow_tail": 14, "parallel": "channel"}
     wide, narrow = schedule(56, 56, 8), schedule(7, 7, 8)
-    assert (wide["ow_block"], wide["oh_block"]) == (8 * DEPTHWISE_VECTORS, 1)
+    assert (wide["ow_block"], wide["oh_block"]) == (8 * DEPTHWISE_VECTORS, DEPTHWISE_WIDE_ROWS)
+    assert schedule(28, 28, 8)["oh_block"] == 1  # one tile per row: one row
+    assert schedule(56, 56, 16)["oh_block"] == 1
     assert (narrow["ow_block"], narrow["oh_block"], narrow["oh_tail"]) == (8, 4, 3)
     assert (schedule(3, 5, 16)["oh_block"], schedule(3, 5, 16)["oh_tail"]) == (3, 0)
     w, b = tb.param("w", np.zeros((6, 1, 3, 3), np.float32)), tb.var("b", (6,))
