@@ -93,6 +93,11 @@ def bench_model(name: str, trials: int, out: Path, repeat: int, threads: int, pr
     print(report, flush=True)
     tuned = ft.compile(program, threads=threads, records=records)
     check(program, tuned, inputs)
+    for side, module in (("untuned", untuned), ("tuned", tuned)):
+        timed_out = [p["name"] for p in module.report["stages"]["saturate"]["phases"] if p["stop"] == "time-limit"]
+        if timed_out:
+            print(f"{name}: the {side} compile's saturation stopped at its time limit in {', '.join(timed_out)} "
+                  f"(a busy machine: its extraction may differ from a quiet one's)", flush=True)
     session = ort_session(program, threads)
     sides = {"untuned": lambda: untuned.run(**inputs), "tuned": lambda: tuned.run(**inputs),
              "onnxruntime": functools.partial(session.run, None, inputs)}
