@@ -26,11 +26,11 @@ from frittata.backends.llvm.irutil import (I32, I64, element_ptr, entry_alloca, 
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.bitserial_byte_staging import ByteStaging
+from frittata.backends.llvm.bitserial_chunks import WEIGHT_CACHE_BYTES, ReductionChunks
 from frittata.backends.llvm.bitserial_epilogue import Epilogue, requantize
 from frittata.backends.llvm.bitserial_staging import STAGE_PIXELS, Staging
 from frittata.backends.llvm.views import View
 from frittata.terms.bitserial_schedules import bitserial_schedule, nibble_counters
-from frittata.terms.cpu_geometry import L1_DATA_BYTES
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
@@ -41,9 +41,6 @@ On the table kernels (3x3, pad 1: the 2 border columns one pair instead of two l
 Zen 3 core, CPU time, in-process A/B, load ~8: A1W1 512 -> 512 at 14x14 0.93 -> 0.87 ms, at
 28x28 3.65 -> 3.48, 256 -> 256 at 56x56 3.83 -> 3.70 (9 rounds); A2W1 2.87 -> 2.10, 8.96 ->
 7.96, 10.08 -> 9.40 (15 rounds)."""
-WEIGHT_CACHE_BYTES = L1_DATA_BYTES // 2
-"""Weights of the tiles walked together over the rows: half of the L1 data cache, the other
-half for the input rows they read."""
 NIBBLE_COUNTS = [bin(n).count("1") for n in range(16)]
 LOW_NIBBLES = 0x0F0F0F0F0F0F0F0F
 BYTE_ROOM = 255
@@ -109,7 +106,7 @@ class Tile:
     ones: list[ir.Value]
 
 
-class Emitter:
+class Emitter(ReductionChunks):
     """The loops of one bit-serial kernel (see the module docstring)."""
 
     def __init__(self, k: Kernel, g: Geometry, x: View, weights: ir.Value, out: View, bipolar: bool,
@@ -126,6 +123,9 @@ class Emitter:
         self.room = self.byte_room()
         self.plan = self.flush_plan()
         self.group = self.tile_group()
+        self.chunk_rows, self.chunk_words = self.reduction_chunk()
+        self.chunk: ir.Value | None = None
+        self.partials: ir.Value | None = None
         self.out_type = ltype(out.dtype)
         self.stage = (ByteStaging.of(k, out, g.blocks * g.v, self.group, g.pixels)
                       or Staging.of(k, out, g.blocks * g.v, self.group, g.pixels))
@@ -165,30 +165,38 @@ class Emitter:
 
     def rows(self) -> None:
         """The rows (n, tile group, oh) this thread takes from the work counter, consecutive
-        rows a chunk (a tile group's weights stay in cache across its rows): the columns whose
-        window is inside the image without a column check, the left and right border columns
-        with one (`border_tiles`: after the interior, or staged before it), then the staged
-        chunks no tile completed."""
+        rows a chunk (a tile group's weights stay in cache across its rows), each walked once
+        per reduction chunk (`ReductionChunks`): the columns whose window is inside the image
+        without a column check, the left and right border columns with one (`border_tiles`:
+        after the interior, or staged before it), then the staged chunks no tile completed."""
         g, b, group = self.g, self.k.b, self.group
-        inside, outside = g.interior
         with self.k.take(g.n * (g.tiles // group) * g.oh, name="row") as row:
             n, outer, oh = unflatten(b, row, (g.n, g.tiles // group, g.oh))
             tiles = (b.mul(outer, i64(group)), group)
             border = self.border_columns()
-            if border is None:
-                self.segment(n, tiles, oh, 0, inside, True)
-                self.segment(n, tiles, oh, inside, outside, False)
-                self.segment(n, tiles, oh, outside, g.ow, True)
-            else:
-                whole, rest = border
+            with self.chunk_loop():
+                self.columns(n, tiles, oh, border)
                 if self.stage is not None:
-                    self.border_tiles(n, tiles, oh, rest)
-                self.segment(n, tiles, oh, inside, whole, False)
-                if self.stage is None:
-                    self.border_tiles(n, tiles, oh, rest)
-            if self.stage is not None:
-                for chunk in self.chunks_left(border):
-                    self.stage.copy_chunk(n, tiles[0], oh, i64(chunk), min(STAGE_PIXELS, g.ow - chunk * STAGE_PIXELS))
+                    with self.when_last_chunk():
+                        for chunk in self.chunks_left(border):
+                            self.stage.copy_chunk(n, tiles[0], oh, i64(chunk),
+                                                  min(STAGE_PIXELS, g.ow - chunk * STAGE_PIXELS))
+
+    def columns(self, n, tiles: tuple[ir.Value, int], oh, border: tuple[int, list[int]] | None) -> None:
+        """Every column of a row: the interior's and the border's (see `rows`)."""
+        g = self.g
+        inside, outside = g.interior
+        if border is None:
+            self.segment(n, tiles, oh, 0, inside, True)
+            self.segment(n, tiles, oh, inside, outside, False)
+            self.segment(n, tiles, oh, outside, g.ow, True)
+            return
+        whole, rest = border
+        if self.stage is not None:
+            self.border_tiles(n, tiles, oh, rest)
+        self.segment(n, tiles, oh, inside, whole, False)
+        if self.stage is None:
+            self.border_tiles(n, tiles, oh, rest)
 
     def chunks_left(self, border: tuple[int, list[int]] | None) -> list[int]:
         """The staged chunks of a row that no tile completes (`pixels` copies a chunk when a tile
@@ -209,9 +217,8 @@ class Emitter:
     def tile_group(self) -> int:
         """Tiles whose weights stay in L1 while the rows are walked: the largest divisor of the
         tile count whose weights fit WEIGHT_CACHE_BYTES (at least 1)."""
-        g = self.g
-        per_tile = g.blocks * g.kh * g.kw * g.b * g.words * g.v * self.wtype.width // 8 * (2 if self.nibbles else 1)
-        fits = [d for d in range(1, g.tiles + 1) if g.tiles % d == 0 and d * per_tile <= WEIGHT_CACHE_BYTES]
+        tiles, weights = self.g.tiles, self.tile_weight_bytes
+        fits = [d for d in range(1, tiles + 1) if tiles % d == 0 and d * weights <= WEIGHT_CACHE_BYTES]
         return max(fits, default=1)
 
     def border_columns(self) -> tuple[int, list[int]] | None:
@@ -261,7 +268,8 @@ class Emitter:
         if self.stage is not None and chunks:
             ow0, count = ows[0], len(ows)
             done = b.udiv(b.add(ow0, i64(count)), i64(STAGE_PIXELS))
-            with if_then(b, b.icmp_unsigned(">", done, b.udiv(ow0, i64(STAGE_PIXELS))), "chunk"):
+            due = b.icmp_unsigned(">", done, b.udiv(ow0, i64(STAGE_PIXELS)))
+            with if_then(b, b.and_(due, self.chunk_is(-1)) if self.chunk is not None else due, "chunk"):
                 self.stage.copy_chunk(n, first, oh, b.sub(done, i64(1)), STAGE_PIXELS)
 
     def window_ones(self, n, oh, ow, checked: bool) -> ir.Value:
@@ -287,19 +295,24 @@ class Emitter:
              ones: list[ir.Value]) -> None:
         """One register block: the pixels of columns `ows` by `blocks` channel blocks of tile
         tiles[0] (tiles[1] in its group); the kernel rows are a loop (the taps of a row and the
-        tile unrolled in it)."""
+        tile unrolled in it). In reduction chunks, only the chunk's kernel rows and words, from
+        the partial sums the previous chunk saved, stored after the last chunk."""
         g, b = self.g, self.k.b
         tile = tiles[0]
         state = self.new_tile(len(ows), ones)
         (sh, sw), (dh, dw) = g.strides, g.dilations
         plan, every = self.plan
-        with for_range(b, 0, g.kh, name="kr") as r:
+        first_row, first_word = self.chunk_start()
+        if self.chunk is not None:
+            with if_then(b, b.not_(self.chunk_is(0)), "resume"):
+                self.resume(state, ows)
+        with for_range(b, first_row, b.add(first_row, i64(self.chunk_rows)), name="kr") as r:
             ih = b.add(b.mul(oh, i64(sh)), b.mul(r, i64(dh)))
             with self.row_inside(ih):
                 for s in range(g.kw):
                     iws = [b.add(b.mul(ow, i64(sw)), i64(s * dw)) for ow in ows]
-                    with for_range(b, 0, g.words, name="word") as word:
-                        self.step(n, ih, iws, tile, r, s, word, state, checked)
+                    with for_range(b, 0, self.chunk_words, name="word") as word:
+                        self.step(n, ih, iws, tile, r, s, b.add(first_word, word), state, checked)
                         if plan == "words":
                             self.flush_words(word, every, state)
                     if plan == "taps" and ((s + 1) % every == 0 or s == g.kw - 1):
@@ -307,20 +320,29 @@ class Emitter:
             if plan == "rows":
                 with if_then(b, b.icmp_signed("==", b.urem(b.add(r, i64(1)), i64(every)), i64(0)), "flush"):
                     self.flush(state)
-        if plan == "window" or (plan == "rows" and g.kh % every):
+        if plan == "window" or (plan == "rows" and (g.kh % every or self.chunk is not None)):
             self.flush(state)
-        self.store(n, tiles, oh, ows, state)
+        if self.chunk is None:
+            self.store(n, tiles, oh, ows, state)
+            return
+        with b.if_else(self.chunk_is(-1)) as (last, other):
+            with last:
+                self.store(n, tiles, oh, ows, state)
+            with other:
+                self.save(state, ows)
 
     def flush_words(self, word: ir.Value, every: int, state: Tile) -> None:
-        """Flush after word `word` of a tap if it ends a run of `every` words or the tap (after
-        every word, unconditionally, when `every` is 1: a branch that is always taken still
-        changed how LLVM compiled the two-plane table kernel, which ran 1.4x slower with it)."""
+        """Flush after word `word` of a tap (counted from the chunk's first) if it ends a run of
+        `every` words or the chunk's words of the tap (after every word, unconditionally, when
+        `every` is 1: a branch that is always taken still changed how LLVM compiled the
+        two-plane table kernel, which ran 1.4x slower with it)."""
         if every == 1:
             self.flush(state)
             return
         b = self.k.b
         done = b.add(word, i64(1))
-        due = b.or_(b.icmp_signed("==", b.urem(done, i64(every)), i64(0)), b.icmp_signed("==", done, i64(self.g.words)))
+        ends_run = b.icmp_signed("==", b.urem(done, i64(every)), i64(0))
+        due = b.or_(ends_run, b.icmp_signed("==", done, i64(self.chunk_words)))
         with if_then(b, due, "flush"):
             self.flush(state)
 
@@ -482,3 +504,4 @@ class Emitter:
             return self.k.address(self.out, [n, o, oh, ow])
         assert isinstance(self.stage, Staging), "a ByteStaging takes a block's vector, not its values one by one"
         return self.stage.address(channel, ow)
+
