@@ -24,12 +24,13 @@ from frittata.terms.cpu_geometry import vector_lanes
 
 ENTRY = "frittata_run"
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p)
-BARRIER_WORDS = 3
-"""int32 words of the team's shared state the entry's last argument points at: the barrier's
-arrival count and generation, and the work counter kernels take items from (`Kernel.take`)."""
 MAX_THREADS = 256
-"""The largest team a module runs: each thread adds one chunk to the int32 work counter past a
-loop's end, so the team's size bounds how far the counter overshoots (`Kernel.chunks`)."""
+"""The largest team a module runs (each thread has a word of the team's state, `BARRIER_WORDS`)."""
+BARRIER_WORDS = 16 + MAX_THREADS
+"""int32 words of the team's shared state the entry's last argument points at (8-byte aligned):
+the barrier's arrival count, the phase and work counter kernels take items from (one 64-bit
+word), the items done in the phase, and from word 16 on each thread's own phase
+(`frittata.backends.llvm.kernel`, `STATE_*`)."""
 PROFILE_ENTRY = "frittata_profile"
 PROFILE_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p,
                                 ctypes.c_void_p)

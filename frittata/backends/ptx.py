@@ -41,7 +41,7 @@ declare i32 @llvm.nvvm.read.ptx.sreg.tid.x()
 declare i32 @llvm.nvvm.read.ptx.sreg.ntid.x()
 declare void @llvm.nvvm.barrier0()
 
-define void @"{BARRIER}"(ptr %state, i32 %n) {{
+define void @"{BARRIER}"(ptr %state, i32 %n, i32 %tid, i32 %claimed) {{
   call void @llvm.nvvm.barrier0()
   ret void
 }}

@@ -71,6 +71,8 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
         emitted = emit_module(plan, target, solo=solo,
                               on_kernel=lambda symbol, text, s: builds.add(symbol, text, speed(fast_step[id(s)])))
         builds.add("entry", emitted.entry, ENTRY_SPEED)
+        for step, call in zip(steps, emitted.calls):
+            step["claims"] = call.claim_total is not None
         emit_done = time.perf_counter()
         built = builds.finish()
     compiled = time.perf_counter()
@@ -103,7 +105,8 @@ def step_facts(program: Program, plan: Plan, names: list[str]) -> list[dict]:
     """What a profile needs of each step (saved with the module): its name and op, its FLOPs
     and bytes (`cpu_work.work`), the llvm target's cost model's seconds for it, and the index
     of its term in `program.terms()` (an output copy is not a term of the program: its bytes,
-    priced as a plain copy, and no term); `build` adds whether the step runs solo. The
+    priced as a plain copy, and no term); `build` adds whether the step runs solo and whether the
+barrier after it waits for its claimed work rather than every thread (`claims`). The
     extractor's modules are
     imported here, not with this module: the llvm package is imported when a saved module is
     loaded, which must not need the compiler stages."""

@@ -14,17 +14,22 @@
 A kernel reads its buffers' addresses from the table its call passes (`Kernel.base`), so its
 text names no slot or offset: two steps with the same workload and schedule emit the same text,
 named by its hash, and are compiled once. Every thread runs the same entry; each kernel does its
-thread's share (chunks of items taken from the shared work counter, or a static range) and the barrier (a
-sense-counting spin barrier on {count, generation}, which also zeroes the work counter) keeps the
-steps in order. A *solo* step (one the cost model prices below `runtime.SOLO_STEP_SECONDS`) runs on
-thread 0 alone, as a team of one, and a run of consecutive solo steps ends at one barrier of the
+thread's share (chunks of items taken from the shared work counter, or a static range) and the
+barrier (a spin barrier on the team's phase, which also starts the counter afresh) keeps the
+steps in order. After a kernel whose last phase's only work is one loop taken from the counter
+(`Kernel.claim_total`), the barrier waits for that loop's items to be done rather than for every
+thread: a thread the OS descheduled before it took an item no longer holds the others up, it
+skips the phase. A *solo* step (one the cost model prices below `runtime.SOLO_STEP_SECONDS`)
+runs on thread 0 alone, as a team of one, and a run of consecutive solo steps ends at one barrier of the
 team: the other threads go straight to it, so small kernels (im2col's tap slices, a pad, a
 pooling) pay no wake-up or barrier of their own. Parameters no kernel reads (weights a fast path
 packed) get no slot.
 `frittata_profile` makes the same calls and, on thread 0, reads the monotonic clock
 (`clock_gettime`, nanoseconds) on entry and after each barrier: ns[1] - ns[0] is the wait for
-the team's other threads to arrive, and kernel i took ns[i + 2] - ns[i + 1]. It is a separate
-function, so a plain run pays nothing for profiling.
+the team's other threads to arrive, and kernel i took ns[i + 2] - ns[i + 1]; the last kernel's
+time also holds the wait for the team's other threads to finish (a barrier that waits for every
+thread: a partner that came late may still be skipping phases thread 0 finished, and a run
+returns once it has). It is a separate function, so a plain run pays nothing for profiling.
 """
 
 from __future__ import annotations
@@ -38,13 +43,13 @@ from llvmlite import ir
 
 from frittata.backends.jit import ENTRY, PROFILE_ENTRY, Machine
 from frittata.backends.llvm.irutil import I8, I32, I64, PTR, VOID, entry_alloca, i64, if_then, intrinsic
-from frittata.backends.llvm.kernel import KERNEL_TYPE, Kernel
+from frittata.backends.llvm.kernel import (BARRIER_TYPE, KERNEL_TYPE, STATE_ARRIVALS, STATE_DONE, STATE_OWN, STATE_WORK,
+                                           WHOLE_TEAM, Kernel)
 from frittata.backends.llvm.lower import lower_step
 from frittata.backends.llvm.plan import Plan, Step
 
 SPINS = 2000
 BARRIER = "frittata_barrier"
-BARRIER_TYPE = ir.FunctionType(VOID, [PTR, I32])
 CLOCK_MONOTONIC = 1
 """Linux's clock id of `clock_gettime(CLOCK_MONOTONIC, ...)`."""
 PLACEHOLDER = "kernel"
@@ -61,6 +66,8 @@ class Call:
     emit_seconds: float
     solo: bool = False
     """Run on thread 0 alone (see the module docstring)."""
+    claim_total: int | None = None
+    """The kernel's `Kernel.claim_total`: the barrier after it waits for that many items done."""
 
 
 @dataclass
@@ -115,7 +122,7 @@ def emit_module(plan: Plan, target: Machine, name: str = "frittata",
             if on_kernel is not None:
                 on_kernel(symbol, text, step)
         calls.append(Call(label, symbol, tuple(kernel.buffers), time.perf_counter() - start,
-                          index < len(solo) and solo[index]))
+                          index < len(solo) and solo[index], kernel.claim_total))
     slots, params = _compact_slots(plan, calls)
     return Emitted(kernels, calls, _emit_entry(name, target, calls, slots), params)
 
@@ -154,9 +161,15 @@ def _emit_entry(name: str, target: Machine, calls: list[Call], slots: dict[int, 
     b = ir.IRBuilder(profile.append_basic_block("entry"))
     stamp = _clock_stamp(b, profile.args[1], profile.args[4])
     stamp(0)
-    b.call(barrier, [profile.args[3], profile.args[2]])
+    b.call(barrier, [profile.args[3], profile.args[2], profile.args[1], ir.Constant(I32, WHOLE_TEAM)])
     stamp(1)
-    _emit_calls(b, calls, slots, barrier, profile.args[:4], lambda index: stamp(index + 2))
+
+    def after(index: int) -> None:
+        if index == len(calls) - 1:  # wait for the team, as `frittata_run`'s caller does
+            b.call(barrier, [profile.args[3], profile.args[2], profile.args[1], ir.Constant(I32, WHOLE_TEAM)])
+        stamp(index + 2)
+
+    _emit_calls(b, calls, slots, barrier, profile.args[:4], after)
     b.ret_void()
     return str(module)
 
@@ -166,12 +179,13 @@ def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barri
     """Each call: fill its table from the slots, call its kernel, wait at the barrier, `after(i)`;
     a run of solo calls on thread 0 alone (a team of one), then one barrier of the team."""
     _, tid, nthreads, state = args
-    one = ir.Constant(I32, 1)
+    one, whole = ir.Constant(I32, 1), ir.Constant(I32, WHOLE_TEAM)
     index = 0
     while index < len(calls):
         if not calls[index].solo:
             _emit_call(b, calls[index], slots, args, nthreads)
-            b.call(barrier, [state, nthreads])
+            claimed = calls[index].claim_total
+            b.call(barrier, [state, nthreads, tid, whole if claimed is None else ir.Constant(I32, claimed)])
             after(index)
             index += 1
             continue
@@ -181,10 +195,10 @@ def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barri
         with if_then(b, b.icmp_signed("==", tid, ir.Constant(I32, 0)), "solo"):
             for i in range(index, end):
                 _emit_call(b, calls[i], slots, args, one)
-                b.call(barrier, [state, one])
+                b.call(barrier, [state, one, tid, whole])
                 if i < end - 1:
                     after(i)
-        b.call(barrier, [state, nthreads])
+        b.call(barrier, [state, nthreads, tid, whole])
         after(end - 1)
         index = end
 
@@ -220,42 +234,67 @@ def _clock_stamp(b: ir.IRBuilder, tid: ir.Value, ns: ir.Value):
 
 
 def _emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
-    """Blocks: entry ─(n > 1)─► arrive ─(last)─► release ─► done; arrive ─► spin ⟲ ─► done;
-    entry ─(else)─► alone ─► done. The state is {arrivals, generation, work}: the thread that
-    releases the team, or a team of one, zeroes the work counter (`Kernel.take`) first, after
-    every thread has stopped taking from it and before any starts the next kernel.
-    WebAssembly modules run on one thread, and their kernels take no work from the counter, so
-    there the barrier returns at once."""
+    """`barrier(state, n, tid, claimed)` on the team's state (`frittata.backends.llvm.kernel`).
+    A team of one returns at once (its kernels take from no shared counter). Else, with
+    `claimed` WHOLE_TEAM, each thread counts itself in; the last to arrive zeroes the count and
+    the items done and starts the next phase (the word {phase + 1, nothing claimed}, stored with
+    release); the others spin until the phase changes. With `claimed` the items of the phase's
+    one loop, thread 0 waits until that many are done, zeroes the items done and starts the next
+    phase; the others wait for the phase to change, or pass at once when it already has (they
+    came late and found nothing to take). Only thread 0 starts such a phase, so the count of
+    items done is zeroed by one thread, before any thread can add to the next phase's.
+    Every thread then counts the phase in its own word. WebAssembly modules run on one thread,
+    and their kernels take no work from the counter, so there the barrier returns at once.
+
+    Blocks: entry ─(n > 1)─► team ─(claimed < 0)─► arrive ─(last)─► release ─► passed;
+    arrive ─► spin ─► passed; team ─(tid 0)─► drain ⟲ ─► release; team ─► spin; else ─► return."""
     fn = ir.Function(module, BARRIER_TYPE, name=BARRIER)
-    state, n = fn.args
+    state, n, tid, claimed = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     if target.arch.startswith("wasm"):
         b.ret_void()
         return fn
-    count, generation = state, b.gep(state, [i64(1)], source_etype=I32)
-    work = b.gep(state, [i64(2)], source_etype=I32)
-    with b.if_else(b.icmp_signed(">", n, ir.Constant(I32, 1))) as (parallel, alone):
-        with parallel:
-            seen = b.load_atomic(generation, "acquire", 4, typ=I32)
-            arrived = b.atomic_rmw("add", count, ir.Constant(I32, 1), "acq_rel")
-            last = b.icmp_signed("==", arrived, b.sub(n, ir.Constant(I32, 1)))
-            with b.if_else(last) as (release, wait):
-                with release:
-                    b.atomic_rmw("xchg", work, ir.Constant(I32, 0), "monotonic")
-                    b.atomic_rmw("xchg", count, ir.Constant(I32, 0), "monotonic")
-                    b.atomic_rmw("add", generation, ir.Constant(I32, 1), "release")
-                with wait:
-                    _spin_until_changed(b, generation, seen, target)
-        with alone:
-            b.store(ir.Constant(I32, 0), work, align=4)
+    word = b.gep(state, [i64(STATE_WORK)], source_etype=I32)
+    done = b.gep(state, [i64(STATE_DONE)], source_etype=I32)
+    zero = ir.Constant(I32, 0)
+    with if_then(b, b.icmp_signed(">", n, ir.Constant(I32, 1)), "team"):
+        own_at = b.gep(state, [b.add(tid, ir.Constant(I32, STATE_OWN))], source_etype=I32)
+        own = b.load(own_at, typ=I32, align=4)
+        next_phase = b.shl(b.zext(b.add(own, ir.Constant(I32, 1)), I64), i64(32))
+
+        def ours() -> ir.Value:
+            """The phase is still this thread's (keep spinning)."""
+            return b.icmp_unsigned("==", b.trunc(b.lshr(b.load_atomic(word, "acquire", 8, typ=I64), i64(32)), I32), own)
+
+        with b.if_else(b.icmp_signed("<", claimed, zero)) as (whole, items):
+            with whole:
+                arrivals = b.gep(state, [i64(STATE_ARRIVALS)], source_etype=I32)
+                arrived = b.atomic_rmw("add", arrivals, ir.Constant(I32, 1), "acq_rel")
+                with b.if_else(b.icmp_signed("==", arrived, b.sub(n, ir.Constant(I32, 1)))) as (release, wait):
+                    with release:
+                        b.atomic_rmw("xchg", arrivals, zero, "monotonic")
+                        b.atomic_rmw("xchg", done, zero, "monotonic")
+                        b.atomic_rmw("xchg", word, next_phase, "release")
+                    with wait:
+                        _spin_while(b, target, ours)
+            with items:
+                with b.if_else(b.icmp_signed("==", tid, zero)) as (drain, wait):
+                    with drain:
+                        _spin_while(b, target, lambda: b.icmp_signed(
+                            "!=", b.load_atomic(done, "acquire", 4, typ=I32), claimed))
+                        b.atomic_rmw("xchg", done, zero, "monotonic")
+                        b.atomic_rmw("xchg", word, next_phase, "release")
+                    with wait:
+                        _spin_while(b, target, ours)
+        b.store(b.add(own, ir.Constant(I32, 1)), own_at, align=4)
     b.ret_void()
     return fn
 
 
-def _spin_until_changed(b: ir.IRBuilder, generation: ir.Value, seen: ir.Value, target: Machine) -> None:
-    """Blocks: spin ─(same generation)─► spin; spin ─► out. After SPINS pauses (x86 `pause`,
-    AArch64 `yield`) each round also yields the CPU (sched_yield), so a descheduled partner on a
-    busy machine is not starved."""
+def _spin_while(b: ir.IRBuilder, target: Machine, waiting: Callable[[], ir.Value]) -> None:
+    """Blocks: spin ─(waiting())─► spin; spin ─► out. After SPINS pauses (x86 `pause`, AArch64
+    `yield`) each round also yields the CPU (sched_yield), so a descheduled partner on a busy
+    machine is not starved."""
     pre = b.block
     spin = b.append_basic_block("spin")
     out = b.append_basic_block("spin.out")
@@ -267,8 +306,7 @@ def _spin_until_changed(b: ir.IRBuilder, generation: ir.Value, seen: ir.Value, t
     with if_then(b, b.icmp_signed(">", rounds, ir.Constant(I32, SPINS)), "yield"):
         b.call(intrinsic(b.module, "sched_yield", I32, []), [])
     rounds.add_incoming(b.add(rounds, ir.Constant(I32, 1)), b.block)
-    now = b.load_atomic(generation, "acquire", 4, typ=I32)
-    b.cbranch(b.icmp_signed("==", now, seen), spin, out)
+    b.cbranch(waiting(), spin, out)
     b.position_at_end(out)
 
 

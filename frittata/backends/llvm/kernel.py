@@ -8,31 +8,53 @@ loop in chunks taken from the team's work counter (`chunks`, `take`: the one pla
 the chunking), so a thread the OS deschedules holds up only the chunks it has taken. Only the
 tuned GEMM's "m" split keeps a static share each (`irutil.thread_range` directly), and says why
 where it is taken.
+
+The team's state (int32 words, `BARRIER_WORDS`): the barrier's arrival count, one 64-bit word
+{phase (high half), items claimed (low half)}, the items done in the phase, and from
+`STATE_OWN` on each thread's own phase, the count of barriers it has passed. The phases are the
+stretches between the team's barriers. A thread takes items by compare-and-swap on the word,
+only while its phase is the word's: a thread that comes late to a phase the team has finished
+takes nothing, never items of a later phase. A phase whose only work is one loop taken from
+the counter, and whose other code writes no memory (`phase_claim`), lets the barrier that ends
+it wait for the items rather than the threads: thread 0 passes once every item is done and starts
+the next phase, and a partner the OS descheduled before it took an item skips the phase.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from llvmlite import ir
 
-from frittata.backends.jit import MAX_THREADS
+from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS
 from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, element_ptr, for_range, i64, if_then, smin, thread_range
 from frittata.backends.llvm.views import Buf, View
 from frittata.errors import LoweringError
 
 KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, PTR])
+BARRIER_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, I32])
+"""`barrier(state, nthreads, tid, claimed)`: `claimed` is the items of the phase's one loop when
+`Kernel.phase_claim` says the barrier may wait for them alone, else WHOLE_TEAM."""
 TAKE_CHUNKS = 32
 """Chunks `Kernel.chunks` cuts a loop into, at least (fewer than twice as many; one item each when
 the loop has fewer items): few enough that the atomic add per chunk costs nothing beside a
 chunk's work, enough that the last ones balance the threads."""
 TAKE_LIMIT = 2**28
-"""Loops of this many items or more are split statically. Headroom rule: the int32 work counter,
-read unsigned, ends below total + (threads + 1) * chunk (each thread adds one chunk past the end),
-which must stay under 2**32 for every total below this limit and every team up to MAX_THREADS."""
-assert TAKE_LIMIT + (MAX_THREADS + 1) * (TAKE_LIMIT // TAKE_CHUNKS) < 2**32
+"""Loops of this many items or more are split statically. Headroom rule: the 32-bit count of
+items claimed, read unsigned, ends below total + chunk (a claim is made only below the total),
+which must stay under 2**32; the count of items done is an int32 up to the total."""
+assert TAKE_LIMIT + TAKE_LIMIT // TAKE_CHUNKS < 2**31
+STATE_ARRIVALS = 0
+STATE_WORK = 2
+"""The int32 index of the 64-bit word {phase, items claimed} (8-byte aligned)."""
+STATE_DONE = 4
+STATE_OWN = 16
+"""Thread t's own phase is word STATE_OWN + t (written by thread t only)."""
+assert STATE_OWN + MAX_THREADS == BARRIER_WORDS
+WHOLE_TEAM = -1
+"""The barrier's `claimed` argument after a phase that waits for every thread."""
 
 
 class Kernel:
@@ -53,6 +75,16 @@ class Kernel:
         """A loop took from the work counter since the last barrier (`sync`)."""
         self._sync_first_end: tuple[str, ir.Block, int] | None = None
         """Loop name, exit block and its instruction count after a `repeat(sync_first=True)`."""
+        self._phase_start: tuple[ir.Block, ir.Instruction | None] = (self.b.block, None)
+        """The block where the current phase's code starts, and the last `sync`'s barrier call
+        in it (None: the kernel's start)."""
+        self._claims: list[tuple[int, ir.Block, ir.Block]] = []
+        """Each loop of the phase taken from the counter: its total, its first and its exit block."""
+        self._static = False
+        """The phase has a static share (`split`), or a loop that may run no pass (`repeat`)."""
+        self.claim_total: int | None = None
+        """Set by `finish`: the `phase_claim` of the kernel's last phase, which the barrier after
+        the kernel's call ends."""
 
     def base(self, buf: Buf) -> ir.Value:
         """The address of `buf` (read from the table once, in the entry block)."""
@@ -80,6 +112,7 @@ class Kernel:
 
     def split(self, total) -> tuple[ir.Value, ir.Value]:
         """This thread's [lo, hi) of range(total)."""
+        self._static = True
         return thread_range(self.b, total, self.tid, self.nthreads)
 
     @contextmanager
@@ -92,13 +125,16 @@ class Kernel:
     @contextmanager
     def chunks(self, total: int) -> Iterator[tuple[ir.Value, ir.Value]]:
         """[first, end) of each chunk of range(total) this thread takes: total // TAKE_CHUNKS
-        consecutive items (at least one) at a time from the team's work counter (an atomic add)
-        until none are left, so a thread the OS deschedules holds up only the items it has
-        taken, where a static split (`split`) makes the others wait at the barrier for its whole
-        share. A team of one takes all the items as one chunk (the loops inside a chunk may keep
+        consecutive items (at least one) at a time from the team's work counter (a
+        compare-and-swap, while the counter's phase is this thread's) until none are left, so a
+        thread the OS deschedules holds up only the items it has taken, where a static split
+        (`split`) makes the others wait at the barrier for its whole share. A team of one takes
+        all the items as one chunk (the loops inside a chunk may keep
         data in cache across its items: Winograd keeps a block's transformed input across the
         chunk's items of that block).
-        The barrier zeroes the counter, so a kernel takes from it in one loop between two
+        After each chunk the thread adds its items to the phase's count of items done (which a
+        barrier waiting for claimed work, `claim_total`, waits on). The barrier starts a new
+        phase with no items claimed, so a kernel takes from the counter in one loop between two
         barriers at most (asserted here: `sync` in between). A WebAssembly module (one thread, a
         barrier that does nothing) runs range(total) as one chunk; an NVPTX one (a block's
         `bar.sync`, which keeps no counter) and a loop of `TAKE_LIMIT` items or more take this
@@ -107,39 +143,81 @@ class Kernel:
         A static share is empty when total < nthreads: its chunk is then not run at all (a
         consumer may compute end - 1), so it is emitted under `if first < end`.
 
-        Blocks: pre ─► claim ─(first < total)─► body (the chunk) ─► claim; claim ─► end."""
+        Blocks: pre ─► start ─(team of one)─► body ─► end;
+        start ─► claim (`_claim`) ─(claimed)─► body (the chunk) ─► done ─► claim; claim ─► end."""
         if self._counter_taken:
             raise LoweringError(f"kernel {self.function.name}: expected a barrier (`sync`) before a second loop "
                                 "takes from the work counter, got a second loop before a barrier")
         b = self.b
         if self.module.triple.startswith(("wasm", "nvptx")) or total >= TAKE_LIMIT:
+            self._static = True
             lo, hi = (i64(0), i64(total)) if self.module.triple.startswith("wasm") else self.split(total)
             with if_then(b, b.icmp_signed("<", lo, hi), "share"):
                 yield lo, hi
             return
         self._counter_taken = True
+        opening = b.append_basic_block("take.start")
+        b.branch(opening)
+        b.position_at_end(opening)
         alone = b.icmp_signed("==", self.nthreads, ir.Constant(I32, 1))
-        chunk = b.select(alone, ir.Constant(I32, max(1, total)), ir.Constant(I32, max(1, total // TAKE_CHUNKS)))
-        work = b.gep(self.state, [i64(2)], source_etype=I32)
-        claim = b.append_basic_block("take.claim")
-        body = b.append_basic_block("take.body")
-        end = b.append_basic_block("take.end")
-        b.branch(claim)
+        chunk = b.select(alone, i64(max(1, total)), i64(max(1, total // TAKE_CHUNKS)))
+        own_at = b.gep(self.state, [b.add(self.tid, ir.Constant(I32, STATE_OWN))], source_etype=I32)
+        own = b.zext(b.load(own_at, typ=I32, align=4), I64)
+        pre = b.block
+        claim, body = b.append_basic_block("take.claim"), b.append_basic_block("take.body")
+        out = b.append_basic_block("take.end")
+        b.cbranch(alone, body, claim)
         b.position_at_end(claim)
-        # unsigned: the counter may pass 2**31 (TAKE_LIMIT's headroom rule), never 2**32
-        first = b.zext(b.atomic_rmw("add", work, chunk, "monotonic"), I64)
-        b.cbranch(b.icmp_unsigned("<", first, i64(total)), body, end)
+        swap, first = self._claim(total, own, chunk, body, out)
         b.position_at_end(body)
-        yield first, smin(b, b.add(first, b.zext(chunk, I64)), i64(total))
+        start = b.phi(I64, name="first")
+        start.add_incoming(i64(0), pre)
+        start.add_incoming(first, swap)
+        end = smin(b, b.add(start, chunk), i64(total))
+        yield start, end
+        done = b.append_basic_block("take.done")
+        b.cbranch(alone, out, done)
+        b.position_at_end(done)
+        items = b.trunc(b.sub(end, start), I32)
+        b.atomic_rmw("add", b.gep(self.state, [i64(STATE_DONE)], source_etype=I32), items, "release")
         b.branch(claim)
-        b.position_at_end(end)
+        self._claims.append((total, opening, out))
+        b.position_at_end(out)
+
+    def _claim(self, total: int, own: ir.Value, chunk: ir.Value, body: ir.Block,
+               out: ir.Block) -> tuple[ir.Block, ir.Value]:
+        """Emit, from the current block: while the word's phase is `own` and items are left,
+        compare-and-swap `chunk` more items claimed; on success go to `body`, else to `out`.
+        Returns the block that branches to `body` and the first item claimed.
+
+        Blocks: claim ─► try ─(phase ours, items left)─► swap ─(swapped)─► body;
+        swap ─(lost the race)─► try; try ─(else)─► out."""
+        b = self.b
+        word = b.gep(self.state, [i64(STATE_WORK)], source_etype=I32)
+        seen = b.load_atomic(word, "acquire", 8, typ=I64)
+        pre = b.block
+        attempt, swap = b.append_basic_block("take.try"), b.append_basic_block("take.swap")
+        b.branch(attempt)
+        b.position_at_end(attempt)
+        current = b.phi(I64, name="word")
+        current.add_incoming(seen, pre)
+        claimed = b.and_(current, i64(2**32 - 1))
+        ours = b.icmp_unsigned("==", b.lshr(current, i64(32)), own)
+        left = b.icmp_unsigned("<", claimed, i64(total))
+        b.cbranch(b.and_(ours, left), swap, out)
+        b.position_at_end(swap)
+        pair = b.cmpxchg(word, current, b.add(current, chunk), "acq_rel", "acquire")
+        current.add_incoming(b.extract_value(pair, 0), swap)
+        b.cbranch(b.extract_value(pair, 1), body, attempt)
+        return swap, claimed
 
     @contextmanager
     def repeat(self, count: int, name: str = "n", sync_first: bool = False) -> Iterator[ir.Value]:
         """`for i in range(count)` around passes that take from the work counter (a loop over a
-        batch's images): a pass that takes must end with `sync`, or the next pass's take would
-        start where this one's stopped and skip its items (refused at emission). With
-        `sync_first`, every pass but the first starts with the `sync` instead, so the last
+        batch's images; one pass is emitted as straight code with i = 0): a pass that takes must
+        end with `sync`, or the next pass's take would start where this one's stopped and skip
+        its items (refused at emission). With `sync_first`, every pass but the first starts with
+        the `sync` instead, so the last
         pass's barrier is the one the kernel's caller waits at after it (one barrier fewer per
         call). Such a loop must be the kernel's last code: its last pass ends without a barrier,
         so code after it could read the pass's output while other threads still write it
@@ -147,22 +225,28 @@ class Kernel:
         if sync_first and self._counter_taken:
             raise LoweringError(f"kernel {self.function.name}: expected a barrier (`sync`) before loop {name!r}, "
                                 "whose first pass starts without one, got a loop that took from the work counter")
-        with for_range(self.b, 0, count, name=name) as index:
-            if sync_first:
+        with nullcontext(i64(0)) if count == 1 else for_range(self.b, 0, count, name=name) as index:
+            if sync_first and count > 1:
                 with if_then(self.b, self.b.icmp_signed(">", index, i64(0)), f"{name}.sync"):
                     self.sync()
             yield index
             if self._counter_taken and not sync_first:
                 raise LoweringError(f"kernel {self.function.name}: expected a barrier (`sync`) at the end of each "
                                     f"pass of loop {name!r}, got a pass that ends after taking from the work counter")
+        if count < 1:
+            self._static = True  # the loop's claims never run: no barrier may wait for them
         if sync_first and self._sync_first_end is None:
             self._sync_first_end = (name, self.b.block, len(self.b.block.instructions))
 
     def sync(self) -> None:
         """Wait until every thread of the team has reached this point (the barrier zeroes the
         work counter)."""
-        self.b.call(self._barrier, [self.state, self.nthreads])
+        claimed = self.phase_claim()
+        call = self.b.call(self._barrier, [self.state, self.nthreads, self.tid,
+                                           ir.Constant(I32, WHOLE_TEAM if claimed is None else claimed)])
         self._counter_taken = False
+        self._phase_start = (self.b.block, call)
+        self._claims, self._static = [], False
 
     def splice(self, ftype: ir.FunctionType, name: str, definition: str) -> ir.Function:
         """A function of the unit given as its definition's text (built once for many units):
@@ -187,5 +271,51 @@ class Kernel:
                 raise LoweringError(f"kernel {self.function.name}: expected loop {name!r} (sync_first, its last "
                                     "pass ends without a barrier) to be the kernel's last code, got code after it")
         self.b.ret_void()
+        self.claim_total = self.phase_claim()
         return self.function
 
+    def phase_claim(self) -> int | None:
+        """The items of the current phase's one loop taken from the counter (0 for a phase with
+        no such loop), if the barrier that ends the phase may wait for them rather than for
+        every thread: the phase has no other
+        shared work (no static share), its code runs straight from its start (the last `sync`,
+        or the kernel's entry) through the loop to the builder's position, every block ending in
+        an unconditional branch (no branch could skip the loop, run it twice, or reach the
+        barrier from elsewhere), and that code writes no memory but its own stack (a thread that
+        skips the phase must miss nothing)."""
+        if self._static or len(self._claims) > 1:
+            return None
+        total, opening, out = self._claims[0] if self._claims else (0, None, None)
+        block, after = self._phase_start
+        code = block.instructions[block.instructions.index(after) + 1:] if after is not None else block.instructions
+        passed = False
+        for _ in range(len(self.function.blocks) + 1):
+            if any(_writes_memory(instruction) for instruction in code):
+                return None
+            if block is self.b.block:
+                return total if passed or opening is None else None
+            terminator = block.terminator
+            if not isinstance(terminator, ir.Branch):
+                return None
+            block = terminator.operands[0]
+            if block is opening and not passed:
+                block, passed = out, True
+            code = block.instructions
+        return None
+
+
+PURE_INTRINSICS = re.compile(r"llvm\.(fma|fmuladd|sqrt|exp|exp2|log|log2|fabs|minnum|maxnum|smin|smax|umin|umax|"
+                             r"floor|ceil|trunc|rint|round|copysign|vector\.reduce)\b")
+"""Intrinsics that read or write no memory (the only calls allowed outside a claimable loop)."""
+
+
+def _writes_memory(instruction: ir.Instruction) -> bool:
+    """Whether `instruction` may write memory other than the kernel's own stack (allocas)."""
+    if isinstance(instruction, ir.StoreInstr | ir.StoreAtomicInstr):
+        pointer = instruction.operands[1]
+        while isinstance(pointer, ir.GEPInstr):
+            pointer = pointer.pointer
+        return not isinstance(pointer, ir.AllocaInstr)
+    if isinstance(instruction, ir.CallInstr):
+        return not PURE_INTRINSICS.match(getattr(instruction.callee, "name", ""))
+    return isinstance(instruction, ir.AtomicRMW | ir.CmpXchg)

@@ -3,48 +3,103 @@
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
-define void @"frittata_barrier"(ptr %".1", i32 %".2")
+define void @"frittata_barrier"(ptr %".1", i32 %".2", i32 %".3", i32 %".4")
 {
 entry:
-  %".4" = getelementptr i32, ptr %".1", i64 1
-  %".5" = getelementptr i32, ptr %".1", i64 2
-  %".6" = icmp sgt i32 %".2", 1
-  br i1 %".6", label %"entry.if", label %"entry.else"
-entry.if:
-  %".8" = load atomic i32, ptr %".4" acquire, align 4
-  %".9" = atomicrmw add ptr %".1", i32 1 acq_rel
-  %".10" = sub i32 %".2", 1
-  %".11" = icmp eq i32 %".9", %".10"
-  br i1 %".11", label %"entry.if.if", label %"entry.if.else"
-entry.else:
-  store i32 0, ptr %".5", align 4
-  br label %"entry.endif"
-entry.endif:
+  %".6" = getelementptr i32, ptr %".1", i64 2
+  %".7" = getelementptr i32, ptr %".1", i64 4
+  %".8" = icmp sgt i32 %".2", 1
+  br i1 %".8", label %"team.then", label %"team.end"
+team.then:
+  %".10" = add i32 %".3", 16
+  %".11" = getelementptr i32, ptr %".1", i32 %".10"
+  %".12" = load i32, ptr %".11", align 4
+  %".13" = add i32 %".12", 1
+  %".14" = zext i32 %".13" to i64
+  %".15" = shl i64 %".14", 32
+  %".16" = icmp slt i32 %".4", 0
+  br i1 %".16", label %"team.then.if", label %"team.then.else"
+team.end:
   ret void
-entry.if.if:
-  %".13" = atomicrmw xchg ptr %".5", i32 0 monotonic
-  %".14" = atomicrmw xchg ptr %".1", i32 0 monotonic
-  %".15" = atomicrmw add ptr %".4", i32 1 release
-  br label %"entry.if.endif"
-entry.if.else:
+team.then.if:
+  %".18" = getelementptr i32, ptr %".1", i64 0
+  %".19" = atomicrmw add ptr %".18", i32 1 acq_rel
+  %".20" = sub i32 %".2", 1
+  %".21" = icmp eq i32 %".19", %".20"
+  br i1 %".21", label %"team.then.if.if", label %"team.then.if.else"
+team.then.else:
+  %".41" = icmp eq i32 %".3", 0
+  br i1 %".41", label %"team.then.else.if", label %"team.then.else.else"
+team.then.endif:
+  %".70" = add i32 %".12", 1
+  store i32 %".70", ptr %".11", align 4
+  br label %"team.end"
+team.then.if.if:
+  %".23" = atomicrmw xchg ptr %".18", i32 0 monotonic
+  %".24" = atomicrmw xchg ptr %".7", i32 0 monotonic
+  %".25" = atomicrmw xchg ptr %".6", i64 %".15" release
+  br label %"team.then.if.endif"
+team.then.if.else:
   br label %"spin"
-entry.if.endif:
-  br label %"entry.endif"
+team.then.if.endif:
+  br label %"team.then.endif"
 spin:
-  %"rounds" = phi  i32 [0, %"entry.if.else"], [%".23", %"yield.end"]
+  %"rounds" = phi  i32 [0, %"team.then.if.else"], [%".33", %"yield.end"]
   call void @"llvm.x86.sse2.pause"()
-  %".19" = icmp sgt i32 %"rounds", 2000
-  br i1 %".19", label %"yield.then", label %"yield.end"
+  %".29" = icmp sgt i32 %"rounds", 2000
+  br i1 %".29", label %"yield.then", label %"yield.end"
 spin.out:
-  br label %"entry.if.endif"
+  br label %"team.then.if.endif"
 yield.then:
-  %".21" = call i32 @"sched_yield"()
+  %".31" = call i32 @"sched_yield"()
   br label %"yield.end"
 yield.end:
-  %".23" = add i32 %"rounds", 1
-  %".24" = load atomic i32, ptr %".4" acquire, align 4
-  %".25" = icmp eq i32 %".24", %".8"
-  br i1 %".25", label %"spin", label %"spin.out"
+  %".33" = add i32 %"rounds", 1
+  %".34" = load atomic i64, ptr %".6" acquire, align 8
+  %".35" = lshr i64 %".34", 32
+  %".36" = trunc i64 %".35" to i32
+  %".37" = icmp eq i32 %".36", %".12"
+  br i1 %".37", label %"spin", label %"spin.out"
+team.then.else.if:
+  br label %"spin.1"
+team.then.else.else:
+  br label %"spin.2"
+team.then.else.endif:
+  br label %"team.then.endif"
+spin.1:
+  %"rounds.1" = phi  i32 [0, %"team.then.else.if"], [%".49", %"yield.end.1"]
+  call void @"llvm.x86.sse2.pause"()
+  %".45" = icmp sgt i32 %"rounds.1", 2000
+  br i1 %".45", label %"yield.then.1", label %"yield.end.1"
+spin.out.1:
+  %".53" = atomicrmw xchg ptr %".7", i32 0 monotonic
+  %".54" = atomicrmw xchg ptr %".6", i64 %".15" release
+  br label %"team.then.else.endif"
+yield.then.1:
+  %".47" = call i32 @"sched_yield"()
+  br label %"yield.end.1"
+yield.end.1:
+  %".49" = add i32 %"rounds.1", 1
+  %".50" = load atomic i32, ptr %".7" acquire, align 4
+  %".51" = icmp ne i32 %".50", %".4"
+  br i1 %".51", label %"spin.1", label %"spin.out.1"
+spin.2:
+  %"rounds.2" = phi  i32 [0, %"team.then.else.else"], [%".62", %"yield.end.2"]
+  call void @"llvm.x86.sse2.pause"()
+  %".58" = icmp sgt i32 %"rounds.2", 2000
+  br i1 %".58", label %"yield.then.2", label %"yield.end.2"
+spin.out.2:
+  br label %"team.then.else.endif"
+yield.then.2:
+  %".60" = call i32 @"sched_yield"()
+  br label %"yield.end.2"
+yield.end.2:
+  %".62" = add i32 %"rounds.2", 1
+  %".63" = load atomic i64, ptr %".6" acquire, align 8
+  %".64" = lshr i64 %".63", 32
+  %".65" = trunc i64 %".64" to i32
+  %".66" = icmp eq i32 %".65", %".12"
+  br i1 %".66", label %"spin.2", label %"spin.out.2"
 }
 
 declare void @"llvm.x86.sse2.pause"()
@@ -65,12 +120,12 @@ entry:
   %".13" = getelementptr inbounds i8, ptr %".12", i64 0
   %".14" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".13", ptr %".14"
-  call void @"fk_58eee29b7ec7cf8af13eedf4"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
-  call void @"frittata_barrier"(ptr %".4", i32 %".3")
+  call void @"fk_c808cac6c4bcdb4c5735efac"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
   ret void
 }
 
-declare void @"fk_58eee29b7ec7cf8af13eedf4"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_c808cac6c4bcdb4c5735efac"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -91,7 +146,7 @@ stamp.then:
   store i64 %".15", ptr %".16"
   br label %"stamp.end"
 stamp.end:
-  call void @"frittata_barrier"(ptr %".4", i32 %".3")
+  call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 -1)
   %".20" = icmp eq i32 %".2", 0
   br i1 %".20", label %"stamp.then.1", label %"stamp.end.1"
 stamp.then.1:
@@ -116,100 +171,125 @@ stamp.end.1:
   %".39" = getelementptr inbounds i8, ptr %".38", i64 0
   %".40" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".39", ptr %".40"
-  call void @"fk_58eee29b7ec7cf8af13eedf4"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
-  call void @"frittata_barrier"(ptr %".4", i32 %".3")
-  %".44" = icmp eq i32 %".2", 0
-  br i1 %".44", label %"stamp.then.2", label %"stamp.end.2"
+  call void @"fk_c808cac6c4bcdb4c5735efac"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
+  call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 -1)
+  %".45" = icmp eq i32 %".2", 0
+  br i1 %".45", label %"stamp.then.2", label %"stamp.end.2"
 stamp.then.2:
-  %".46" = call i32 @"clock_gettime"(i32 1, {i64, i64}* %"now")
-  %".47" = getelementptr {i64, i64}, {i64, i64}* %"now", i32 0, i32 0
-  %".48" = load i64, {i64, i64}* %".47"
-  %".49" = getelementptr {i64, i64}, {i64, i64}* %"now", i32 0, i32 1
-  %".50" = load i64, {i64, i64}* %".49"
-  %".51" = mul i64 %".48", 1000000000
-  %".52" = add i64 %".51", %".50"
-  %".53" = getelementptr inbounds i64, ptr %".5", i64 2
-  store i64 %".52", ptr %".53"
+  %".47" = call i32 @"clock_gettime"(i32 1, {i64, i64}* %"now")
+  %".48" = getelementptr {i64, i64}, {i64, i64}* %"now", i32 0, i32 0
+  %".49" = load i64, {i64, i64}* %".48"
+  %".50" = getelementptr {i64, i64}, {i64, i64}* %"now", i32 0, i32 1
+  %".51" = load i64, {i64, i64}* %".50"
+  %".52" = mul i64 %".49", 1000000000
+  %".53" = add i64 %".52", %".51"
+  %".54" = getelementptr inbounds i64, ptr %".5", i64 2
+  store i64 %".53", ptr %".54"
   br label %"stamp.end.2"
 stamp.end.2:
   ret void
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_58eee29b7ec7cf8af13eedf4
+; unit fk_c808cac6c4bcdb4c5735efac
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
-declare void @"frittata_barrier"(ptr %".1", i32 %".2")
+declare void @"frittata_barrier"(ptr %".1", i32 %".2", i32 %".3", i32 %".4")
 
-define void @"fk_58eee29b7ec7cf8af13eedf4"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_c808cac6c4bcdb4c5735efac"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
-  %".48" = getelementptr inbounds ptr, ptr %".1", i64 1
-  %".49" = load ptr, ptr %".48", align 8
+  %".61" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".62" = load ptr, ptr %".61", align 8
   %"lanes" = alloca <8 x double>
-  %".27" = getelementptr inbounds ptr, ptr %".1", i64 0
-  %".28" = load ptr, ptr %".27", align 8
+  %".40" = getelementptr inbounds ptr, ptr %".1", i64 0
+  %".41" = load ptr, ptr %".40", align 8
   %"acc" = alloca double
-  %".6" = icmp eq i32 %".3", 1
-  %".7" = select  i1 %".6", i32 4, i32 1
-  %".8" = getelementptr i32, ptr %".4", i64 2
-  br label %"take.claim"
+  br label %"take.start"
+take.start:
+  %".7" = icmp eq i32 %".3", 1
+  %".8" = select  i1 %".7", i64 4, i64 1
+  %".9" = add i32 %".2", 16
+  %".10" = getelementptr i32, ptr %".4", i32 %".9"
+  %".11" = load i32, ptr %".10", align 4
+  %".12" = zext i32 %".11" to i64
+  br i1 %".7", label %"take.body", label %"take.claim"
 take.claim:
-  %".10" = atomicrmw add ptr %".8", i32 %".7" monotonic
-  %".11" = zext i32 %".10" to i64
-  %".12" = icmp ult i64 %".11", 4
-  br i1 %".12", label %"take.body", label %"take.end"
+  %".14" = getelementptr i32, ptr %".4", i64 2
+  %".15" = load atomic i64, ptr %".14" acquire, align 8
+  br label %"take.try"
 take.body:
-  %".14" = zext i32 %".7" to i64
-  %".15" = add i64 %".11", %".14"
-  %".16" = icmp slt i64 %".15", 4
-  %".17" = select  i1 %".16", i64 %".15", i64 4
+  %"first" = phi  i64 [0, %"take.start"], [%".17", %"take.swap"]
+  %".28" = add i64 %"first", %".8"
+  %".29" = icmp slt i64 %".28", 4
+  %".30" = select  i1 %".29", i64 %".28", i64 4
   br label %"o.cond"
 take.end:
   ret void
+take.try:
+  %"word" = phi  i64 [%".15", %"take.claim"], [%".25", %"take.swap"]
+  %".17" = and i64 %"word", 4294967295
+  %".18" = lshr i64 %"word", 32
+  %".19" = icmp eq i64 %".18", %".12"
+  %".20" = icmp ult i64 %".17", 4
+  %".21" = and i1 %".19", %".20"
+  br i1 %".21", label %"take.swap", label %"take.end"
+take.swap:
+  %".23" = add i64 %"word", %".8"
+  %".24" = cmpxchg ptr %".14", i64 %"word", i64 %".23" acq_rel acquire
+  %".25" = extractvalue {i64, i1} %".24", 0
+  %".26" = extractvalue {i64, i1} %".24", 1
+  br i1 %".26", label %"take.body", label %"take.try"
 o.cond:
-  %"o" = phi  i64 [%".11", %"take.body"], [%"o.next", %"rv.end"]
-  %".19" = icmp slt i64 %"o", %".17"
-  br i1 %".19", label %"o.body", label %"o.end"
+  %"o" = phi  i64 [%"first", %"take.body"], [%"o.next", %"rv.end"]
+  %".32" = icmp slt i64 %"o", %".30"
+  br i1 %".32", label %"o.body", label %"o.end"
 o.body:
-  %".21" = urem i64 %"o", 4
-  %".22" = udiv i64 %"o", 4
-  %".23" = mul i64 %".21", 8
-  %".24" = add i64 0, %".23"
-  %".25" = mul i64 0, 1
-  %".26" = add i64 %".24", %".25"
-  %".29" = getelementptr inbounds float, ptr %".28", i64 %".26"
+  %".34" = urem i64 %"o", 4
+  %".35" = udiv i64 %"o", 4
+  %".36" = mul i64 %".34", 8
+  %".37" = add i64 0, %".36"
+  %".38" = mul i64 0, 1
+  %".39" = add i64 %".37", %".38"
+  %".42" = getelementptr inbounds float, ptr %".41", i64 %".39"
   store <8 x double> <double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0>, <8 x double>* %"lanes"
   br label %"rv.cond"
 o.end:
-  br label %"take.claim"
+  br i1 %".7", label %"take.end", label %"take.done"
 rv.cond:
   %"rv" = phi  i64 [0, %"o.body"], [%"rv.next", %"rv.body"]
-  %".32" = icmp slt i64 %"rv", 8
-  br i1 %".32", label %"rv.body", label %"rv.end"
+  %".45" = icmp slt i64 %"rv", 8
+  br i1 %".45", label %"rv.body", label %"rv.end"
 rv.body:
-  %".34" = getelementptr float, ptr %".29", i64 %"rv"
-  %".35" = load <8 x float>, ptr %".34", align 4
-  %".36" = load <8 x double>, <8 x double>* %"lanes"
-  %".37" = fpext <8 x float> %".35" to <8 x double>
-  %".38" = fadd reassoc <8 x double> %".36", %".37"
-  store <8 x double> %".38", <8 x double>* %"lanes"
+  %".47" = getelementptr float, ptr %".42", i64 %"rv"
+  %".48" = load <8 x float>, ptr %".47", align 4
+  %".49" = load <8 x double>, <8 x double>* %"lanes"
+  %".50" = fpext <8 x float> %".48" to <8 x double>
+  %".51" = fadd reassoc <8 x double> %".49", %".50"
+  store <8 x double> %".51", <8 x double>* %"lanes"
   %"rv.next" = add i64 %"rv", 8
   br label %"rv.cond"
 rv.end:
-  %".41" = load <8 x double>, <8 x double>* %"lanes"
-  %".42" = call reassoc double @"llvm.vector.reduce.fadd.v8f64"(double              0x0, <8 x double> %".41")
-  store double %".42", double* %"acc"
-  %".44" = load double, double* %"acc"
-  %".45" = fptrunc double %".44" to float
-  %".46" = mul i64 %"o", 1
-  %".47" = add i64 0, %".46"
-  %".50" = getelementptr inbounds float, ptr %".49", i64 %".47"
-  store float %".45", ptr %".50"
+  %".54" = load <8 x double>, <8 x double>* %"lanes"
+  %".55" = call reassoc double @"llvm.vector.reduce.fadd.v8f64"(double              0x0, <8 x double> %".54")
+  store double %".55", double* %"acc"
+  %".57" = load double, double* %"acc"
+  %".58" = fptrunc double %".57" to float
+  %".59" = mul i64 %"o", 1
+  %".60" = add i64 0, %".59"
+  %".63" = getelementptr inbounds float, ptr %".62", i64 %".60"
+  store float %".58", ptr %".63"
   %"o.next" = add i64 %"o", 1
   br label %"o.cond"
+take.done:
+  %".67" = sub i64 %".30", %"first"
+  %".68" = trunc i64 %".67" to i32
+  %".69" = getelementptr i32, ptr %".4", i64 4
+  %".70" = atomicrmw add ptr %".69", i32 %".68" release
+  br label %"take.claim"
 }
 
 declare double @"llvm.vector.reduce.fadd.v8f64"(double %".1", <8 x double> %".2")

@@ -1,0 +1,215 @@
+"""A barrier that waits for claimed work: after a phase whose only work is one loop taken from the
+counter, thread 0 passes once the items are done, and a partner that comes late skips the phase
+(it takes nothing of it, nor of a later phase). Runs on teams of 1, 2 and 3 threads, with a
+thread entering late at several delays, equal the one-thread run bit for bit."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from llvmlite import binding as llvm
+from llvmlite import ir
+
+import frittata as ft
+from frittata import terms as T
+from frittata.backends.llvm import build
+from frittata.backends.jit import host
+from frittata.backends.llvm.codegen import BARRIER, _emit_barrier
+from frittata.backends.llvm.irutil import I32, PTR, entry_alloca, i64, if_then
+from frittata.backends.llvm.kernel import BARRIER_TYPE, WHOLE_TEAM, Kernel
+from tests.backends.llvm.helpers import rand, targets
+from tests.backends.llvm.test_work_sharing import KERNEL, _count_chunks, _run_team
+
+
+def _kernel() -> Kernel:
+    module = ir.Module(name="kernel")
+    module.triple = "x86_64-unknown-linux-gnu"
+    return Kernel(module, "k", 8, ir.Function(module, BARRIER_TYPE, name=BARRIER))
+
+
+def _store_outside(k: Kernel) -> None:
+    k.b.store(ir.Constant(I32, 1), k.b.load(k.table, typ=PTR))
+
+
+def _store_on_stack(k: Kernel) -> None:
+    k.b.store(ir.Constant(I32, 1), k.b.gep(entry_alloca(k.b, I32, "scratch", 4), [i64(1)], source_etype=I32))
+
+
+def _take_under_branch(k: Kernel) -> None:
+    with if_then(k.b, k.b.icmp_signed("==", k.tid, ir.Constant(I32, 0)), "maybe"):
+        with k.take(10):
+            pass
+
+
+def _take(k: Kernel) -> None:
+    with k.take(10) as i:
+        k.b.store(ir.Constant(I32, 1), k.b.gep(k.b.load(k.table, typ=PTR), [i], source_etype=I32))
+
+
+@pytest.mark.parametrize("emit, claim", [
+    (lambda k: _take(k), 10),
+    (lambda k: None, 0),
+    (lambda k: (_store_on_stack(k), _take(k), _store_on_stack(k)), 10),
+    (lambda k: (_take(k), _store_outside(k)), None),
+    (lambda k: (_store_outside(k), _take(k)), None),
+    (_take_under_branch, None),
+    (lambda k: (k.split(10), _take(k)), None),
+    (lambda k: k.b.call(k.splice(ir.FunctionType(ir.VoidType(), []), "f", "define void @f() {\nret void\n}"), []),
+     None),
+])
+def test_a_phase_claims_its_items_only_when_nothing_else_in_it_is_shared(emit, claim):
+    """One loop taken from the counter and only stack writes outside it: the barrier after the
+    phase may wait for its items (0 when it has none). A store to memory outside the loop, a
+    branch around it, a static share or a call: it waits for every thread."""
+    k = _kernel()
+    emit(k)
+    k.finish()
+    assert k.claim_total == claim
+
+
+def test_each_barrier_of_a_kernel_gets_its_own_phases_claim():
+    """take | sync | store outside, take | sync | take: the first barrier waits for 10 items, the
+    second for every thread, and the kernel's last phase claims 30. In a loop of passes, whose
+    branch could run the take again before the barrier, no barrier claims (nor the one after
+    the loop: its phase starts inside the loop)."""
+    k = _kernel()
+    with k.take(10):
+        pass
+    k.sync()
+    _store_outside(k)
+    with k.take(20):
+        pass
+    k.sync()
+    with k.take(30):
+        pass
+    k.finish()
+    calls = [i for block in k.function.blocks for i in block.instructions
+             if isinstance(i, ir.CallInstr) and i.callee.name == BARRIER]
+    assert [int(c.args[3].constant) for c in calls] == [10, WHOLE_TEAM] and k.claim_total == 30
+    k = _kernel()
+    with k.repeat(3):
+        with k.take(10):
+            pass
+        k.sync()
+    k.finish()
+    assert [int(i.args[3].constant) for b in k.function.blocks for i in b.instructions
+            if isinstance(i, ir.CallInstr)] == [WHOLE_TEAM] and k.claim_total is None
+
+
+def _phased_kernels(totals) -> tuple[object, dict]:
+    """Per total, a kernel of three phases, each counting its chunks (`_count_chunks`) and each
+    ended by a barrier that waits for claimed work (the kernel's last by its caller's: none here)."""
+    machine = host()
+    module = ir.Module(name="phased")
+    module.triple = machine.triple
+    barrier = _emit_barrier(module, machine)
+    for total in totals:
+        k = Kernel(module, f"phased_{total}", 8, barrier)
+        for phase in range(3):
+            if phase:
+                k.sync()
+            _count_chunks(k, total, True)
+        k.finish()
+        assert k.claim_total == total
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), machine.machine())
+    engine.finalize_object()
+    return engine, {t: KERNEL(engine.get_function_address(f"phased_{t}")) for t in totals}
+
+
+def test_a_thread_entering_after_the_others_returned_takes_nothing_of_any_phase():
+    """Three phases whose barriers wait for claimed work, on teams of 2 and 3: the others finish
+    every phase without the last thread (which enters only after they have returned), each item
+    of each phase runs once, and the late thread takes no chunk (of its phases, long finished,
+    nor of any other)."""
+    engine, kernels = _phased_kernels((1, 40, 97))
+    for total, kernel in kernels.items():
+        for threads in (2, 3):
+            for late in (threads - 1, None):
+                hits, chunks, claimed = _run_team(kernel, total, threads, late=late)
+                np.testing.assert_array_equal(hits, 3, err_msg=f"total {total}, {threads} threads")
+                assert claimed == 3 * total
+                assert late is None or chunks[late] == 0
+    del engine
+
+
+def _program() -> ft.Program:
+    """Batch 1 (one pass per convolution, so every phase is straight code): a depthwise and a
+    pointwise convolution, a 3x3 one, pooling, concat, elementwise ops, a dense layer, softmax."""
+    x = T.var("x", (1, 16, 20, 20))
+    dw = T.fused_conv2d(x, T.param("wd", rand((16, 1, 3, 3), seed=1)), T.param("bd", rand((16,), seed=2)),
+                        pads=(1, 1, 1, 1), groups=16, epilogue=(("clip", 0.0, 6.0),))
+    pw = T.fused_conv2d(dw, T.param("wp", rand((24, 16, 1, 1), seed=3)), T.param("bp", rand((24,), seed=4)),
+                        epilogue=(("relu",),))
+    c3 = T.fused_conv2d(pw, T.param("w3", rand((16, 24, 3, 3), seed=7)), T.param("b3", rand((16,), seed=8)),
+                        pads=(1, 1, 1, 1), epilogue=(("relu",),))
+    pooled = T.max_pool2d(c3, kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))
+    both = T.concat(pooled, T.tanh(T.max_pool2d(x, kernel=(2, 2), strides=(2, 2))), axis=1)
+    features = T.reshape(T.global_avg_pool(both), (1, 32))
+    return ft.Program({"y": T.softmax(T.dense(features, T.param("wf", rand((10, 32), seed=5)))), "c": both})
+
+
+def _late(mod: ft.Module, tid: int, delay: float, log: list):
+    """The module's entry point; thread `tid` enters after `delay` seconds. `log` gets (event,
+    time) for thread 0's return and the late thread's entry."""
+    entry = mod._engine.entry
+
+    def run(slots, thread, n, barrier):
+        if thread == tid:
+            time.sleep(delay)
+            log.append(("late enters", time.perf_counter()))
+        entry(slots, thread, n, barrier)
+        if thread == 0:
+            log.append(("thread 0 returns", time.perf_counter()))
+
+    return run
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_runs_with_late_threads_equal_one_thread(isa):
+    """Teams of 2 and 3 threads (3 on this 2-core machine are descheduled in turn), the last
+    thread entering late by 0 to 30 ms, 20 runs each: every run equals the one-thread module bit
+    for bit and the interpreter; with a 30 ms delay thread 0 finishes the whole run before the
+    late thread enters (every barrier waits for claimed work, none for the thread)."""
+    target, program = targets()[isa], _program()
+    one = build(program, threads=1, target=target)
+    x = rand((1, 16, 20, 20), seed=6)
+    want, exact = ft.evaluate(program, {"x": x}), one(x=x)
+    for name in want:
+        np.testing.assert_allclose(exact[name], want[name], rtol=1e-5, atol=1e-5, err_msg=name)
+    for threads in (2, 3):
+        mod = build(program, threads=threads, target=target)
+        assert mod.team_threads == threads and all(step["claims"] for step in mod.steps), mod.steps
+        for run in range(20):
+            delay = (0.0, 1e-4, 1e-3, 3e-2)[run % 4] if run % 5 else 0.0
+            log: list = []
+            got = mod._native(mod._checked({"x": x}), _late(mod, threads - 1, delay, log))
+            for name in want:
+                np.testing.assert_array_equal(got[name], exact[name], err_msg=f"{name}, {threads} threads, {delay}")
+            if delay == 3e-2:
+                assert [event for event, _ in sorted(log, key=lambda e: e[1])] == ["thread 0 returns", "late enters"]
+        np.testing.assert_array_equal(mod(x=x)["y"], exact["y"])
+
+
+def test_concurrent_runs_of_modules_on_shared_cores_stay_exact():
+    """Two 2-thread modules run at once from two Python threads (four native threads on two
+    cores), 30 runs each: each result equals the one-thread run."""
+    program = _program()
+    x = rand((1, 16, 20, 20), seed=9)
+    exact = build(program, threads=1)(x=x)["y"]
+    mods = [build(program, threads=2) for _ in range(2)]
+    errors: list = []
+
+    def loop(mod) -> None:
+        for _ in range(30):
+            if not np.array_equal(mod(x=x)["y"], exact):
+                errors.append("differs")
+
+    workers = [threading.Thread(target=loop, args=(m,)) for m in mods]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
