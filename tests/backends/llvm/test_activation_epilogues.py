@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from onnx import helper, numpy_helper
 
 import frittata as ft
-from frittata.backends.llvm import build
+from frittata.backends.llvm import build, vmath
 from frittata.terms import builders as tb
 from tests.backends.llvm.helpers import check_on, rand, targets
 from tests.conftest import compiling
@@ -62,15 +62,32 @@ def test_sigmoid_and_silu_registers_are_within_a_few_ulp_and_saturate(isa):
     """The vector sigmoid (an estimated reciprocal on AVX2 and AVX-512) in a depthwise kernel
     that passes its input on (a 3x3 identity), over 16 channels of 130 rows of 32: rows 0-127 a
     sweep of [-100, 100], row 129 the edge cases at even columns (a NaN or infinity times a zero
-    tap spoils its neighbours, so row 128 and the odd columns are zeros, not compared). Within
-    4 ulp of float64, or 1e-35 (a reciprocal estimate flushes a result below 2^-126 to 0); 0
-    below x = -88 (SiLU of a huge negative number is 0, not huge times tiny); infinities
-    saturate (SiLU of -inf is -inf times 0, NaN) and NaN stays NaN."""
+    tap spoils its neighbours, so row 128 and the odd columns are zeros, not compared)."""
     x = np.zeros((1, 16, 130, 32), np.float32)
     x[0, :, :128] = np.linspace(-100, 100, 16 * 128 * 32, dtype=np.float32).reshape(16, 128, 32)
     x[0, :, 129, 0::2] = EDGES
     compared = np.ones(x.shape, bool)
     compared[0, :, 128] = compared[0, :, 129, 1::2] = False
+    _check_sigmoid_and_silu(x, compared, isa)
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_sigmoid_and_silu_registers_hold_at_every_float32_exponent(isa):
+    """As above over every finite float32 exponent (subnormals included), 64 mantissas spread
+    over each binade, both signs: 16 channels of 64 rows of 32."""
+    mantissas = np.arange(64, dtype=np.uint32) * (1 << 17) + 12345
+    bits = (np.arange(255, dtype=np.uint32)[:, None] << 23 | mantissas).ravel()
+    values = np.concatenate([bits.view(np.float32), -bits.view(np.float32)])
+    x = np.zeros((1, 16, 64, 32), np.float32)
+    x.ravel()[:values.size] = values
+    _check_sigmoid_and_silu(x, np.ones(x.shape, bool), isa)
+
+
+def _check_sigmoid_and_silu(x: np.ndarray, compared: np.ndarray, isa: str) -> None:
+    """Sigmoid and SiLU of `x` (1 x 16 channels) within 4 ulp of float64, or 1e-35 (a reciprocal
+    estimate flushes a result below 2^-126 to 0); 0 below x = -88 (SiLU of a huge negative
+    number is 0, not huge times tiny); infinities saturate (SiLU of -inf is -inf times 0, NaN)
+    and NaN stays NaN."""
     for step in ("sigmoid", "silu"):
         w = np.zeros((16, 1, 3, 3), np.float32)
         w[:, 0, 1, 1] = 1.0
@@ -88,6 +105,24 @@ def test_sigmoid_and_silu_registers_are_within_a_few_ulp_and_saturate(isa):
         assert np.array_equal(got[~finite], want[~finite], equal_nan=True), step
         allowed = np.maximum(4 * np.spacing(np.abs(want[finite]).astype(np.float32)), 1e-35)
         assert np.all(np.abs(got[finite] - want[finite]) <= allowed), step
+
+
+def test_the_sigmoid_polynomial_is_a_minimax_fit_of_e_to_the_r():
+    """vmath's degree-6 coefficients approximate e^r within 4e-9 (relative, exact arithmetic) on
+    |r| <= ln2 / 2, and Lawson's iteration (weighted least squares, each point's weight
+    multiplied by its error) on the relative error with 1 + r fixed finds them again."""
+    r = np.linspace(-np.log(2) / 2, np.log(2) / 2, 20001)
+    powers = np.stack([r**k for k in range(2, 7)], 1) / np.exp(r)[:, None]
+    target = (np.exp(r) - 1 - r) / np.exp(r)
+    stored = np.array(vmath.SIGMOID_EXP_P, np.float64)
+    assert np.max(np.abs(powers @ stored - target)) < 4e-9
+    weights = np.full(r.size, 1 / r.size)
+    for _ in range(300):
+        root = np.sqrt(weights)
+        fitted = np.linalg.lstsq(powers * root[:, None], target * root, rcond=None)[0]
+        weights *= np.abs(powers @ fitted - target)
+        weights /= weights.sum()
+    np.testing.assert_allclose(fitted.astype(np.float32), stored, rtol=1e-6)
 
 
 def test_activation_steps_take_the_fast_paths():
