@@ -13,7 +13,8 @@ so the interior loop is innermost, branch-free and vectorized along the output w
 float max propagates NaN, as numpy's `max` does in the interpreter.
 
 A float32 pool of row-major tensors runs on explicit vectors of L lanes instead, in two passes
-per output row through a row of the thread's stack (`_emit_float_rows`):
+per output row through a row of the thread's stack (`_emit_float_rows`; an output row whose stack
+row would pass STACK_ROW_FLOATS takes the scalar loop):
 
     vertical:    row[left + j] = max over the kh clamped input rows of x[.., row_r, j]   (L at a time)
                  row[0 .. left) = row[left];  row[left + w ..] = row[left + w - 1]      (the clamp)
@@ -52,11 +53,12 @@ def _interior(n_out: int, size: int, kernel: int, stride: int, before: int) -> t
 def emit_max_pool(k: Kernel, x: View, node_attr, out: View) -> None:
     """max_pool2d over clamped windows (type inference keeps padding below the kernel, so every
     window meets the image); 8-bit 2x2 pools by whole rows (`pool_bytes`); row-major float32
-    pools on vectors (`_emit_float_rows`)."""
+    pools whose stack row fits STACK_ROW_FLOATS on vectors (`_emit_float_rows`)."""
     if pools_byte_rows(x, node_attr, out):
         emit_byte_pool(k, x, out)
         return
-    if x.dtype == "float32" and k.lanes >= 4 and all(_row_major(v) for v in (x, out)):
+    if (x.dtype == "float32" and k.lanes >= 4 and all(_row_major(v) for v in (x, out))
+            and _stack_row_floats(k.lanes, node_attr, out) <= STACK_ROW_FLOATS):
         _emit_float_rows(k, x, node_attr, out)
         return
     (kh, kw), (sh, sw), (top, left, _, _) = node_attr("kernel"), node_attr("strides"), node_attr("pads")
@@ -117,6 +119,19 @@ def _clamp(b: ir.IRBuilder, index: ir.Value, size: int) -> ir.Value:
     return b.select(b.icmp_signed(">", low, i64(size - 1)), i64(size - 1), low)
 
 
+STACK_ROW_FLOATS = 16384
+"""The largest stack row (64 KiB) the vector pool takes; a wider row (an image millions of
+floats wide) would overflow a thread's stack, so its pool takes the scalar loop instead."""
+
+
+def _stack_row_floats(lanes: int, node_attr, out: View) -> int:
+    """Floats of `_emit_float_rows`' stack row: every output vector's sw * L floats, the window's
+    overhang and one spare block for the last vector's load."""
+    (_, kw), (_, sw) = node_attr("kernel"), node_attr("strides")
+    vectors = -(-out.shape[3] // lanes)
+    return vectors * lanes * sw + kw + sw * lanes
+
+
 def _row_major(v: View) -> bool:
     """Whether `v` reads its buffer as a contiguous row-major array (from its offset)."""
     return v.bounds is None and v.strides == row_major(v.shape)
@@ -129,8 +144,7 @@ def _emit_float_rows(k: Kernel, x: View, node_attr, out: View) -> None:
     b, lanes = k.b, k.lanes
     h, w = x.shape[2:]
     oh_n, ow_n = out.shape[2:]
-    vectors = -(-ow_n // lanes)
-    row = entry_alloca(b, F32, name="pool_row", count=vectors * lanes * sw + kw + sw * lanes)
+    row = entry_alloca(b, F32, name="pool_row", count=_stack_row_floats(lanes, node_attr, out))
     x0, out0 = (b.gep(k.base(v.buf), [i64(v.offset)], source_etype=F32) for v in (x, out))
     with k.take(math.prod(out.shape[:3]), name="row") as flat:
         plane = b.gep(x0, [b.mul(b.udiv(flat, i64(oh_n)), i64(h * w))], source_etype=F32)

@@ -73,3 +73,13 @@ def check_on(program: ft.Program, target: Machine, threads: int = 2) -> ft.Modul
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4, err_msg=name)
     return mod
+
+
+def kernel_texts(program: ft.Program, target: Machine) -> list[str]:
+    """The LLVM IR of each distinct kernel of `program` built for `target` (emitted, not compiled)."""
+    from frittata.backends.llvm import fastpath
+    from frittata.backends.llvm.codegen import emit_module
+    from frittata.backends.llvm.plan import make_plan
+
+    plan = make_plan(program, lambda t: fastpath.scratch_bytes(t, target.lanes))
+    return list(emit_module(plan, target).kernels.values())

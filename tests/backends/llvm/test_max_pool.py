@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 import frittata as ft
 from frittata.backends.llvm.build import build
+from frittata.backends.llvm.pool import STACK_ROW_FLOATS
 from frittata.terms import builders as tb
-from tests.backends.llvm.helpers import check_on, rand, targets
+from tests.backends.llvm.helpers import check_on, kernel_texts, rand, targets
 from tests.conftest import compiling
 
 
@@ -47,3 +48,17 @@ def test_max_pool_propagates_every_nan(pool, isa, data):
     want = ft.evaluate(program, {"x": x})["y"]
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
+
+
+def test_a_pool_too_wide_for_the_stack_row_takes_the_scalar_loop():
+    """One row of 4,000,000 floats, 1x3 stride 2: the vector pool's stack row (about 8,000,000
+    floats) overflowed a thread's stack and crashed; past STACK_ROW_FLOATS the scalar loop runs,
+    and a row just below the bound still takes the vectors. Both equal the interpreter."""
+    for width in (4_000_000, STACK_ROW_FLOATS // 2 - 32):
+        x = tb.var("x", (1, 1, 1, width))
+        program = ft.Program({"y": tb.max_pool2d(x, (1, 3), (1, 2), (0, 1, 0, 1))})
+        xv = rand(x.shape, seed=5)
+        vectors = any("pool_row" in text for text in kernel_texts(program, targets()["avx2"]))
+        assert vectors == (width < STACK_ROW_FLOATS)
+        got = build(program, threads=2, target=targets()["avx2"]).run(x=xv)["y"]
+        np.testing.assert_array_equal(got, ft.evaluate(program, {"x": xv})["y"])
