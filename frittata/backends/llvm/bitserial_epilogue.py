@@ -12,6 +12,7 @@ compares its 16-bit sums instead of widening them and running the steps on int32
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -113,13 +114,31 @@ def casts_wrap(value: np.ndarray, steps: tuple) -> bool:
     return False
 
 
+def least_reaching(values: Callable[[np.ndarray], np.ndarray], lo: int, hi: int, levels: int,
+                   shape: tuple[int, ...] = ()) -> np.ndarray:
+    """The thresholds of a map onto levels, the one convention of the level compares: for
+    `values`, non-decreasing in v on [lo, hi] and taking an int64 array of `shape` (one v per
+    entry: per channel, say), T int64 [levels, *shape] with T[k-1] the least v in [lo, hi] where
+    values(v) >= k (hi + 1 where there is none), found by bisection; so that
+    out = Σ_{k=1..levels} [v >= T[k-1]] wherever the map's values lie in 0..levels."""
+    table = np.empty((levels, *shape), np.int64)
+    for k in range(1, levels + 1):
+        first, last = np.full(shape, lo, np.int64), np.full(shape, hi + 1, np.int64)
+        while (first < last).any():
+            middle, open_ = (first + last) // 2, first < last
+            reached = values(np.minimum(middle, hi)) >= k
+            last, first = np.where(open_ & reached, middle, last), np.where(open_ & ~reached, middle + 1, first)
+        table[k - 1] = first
+    return table
+
+
 def level_thresholds(bias: np.ndarray, steps: tuple, lo: int, hi: int) -> np.ndarray | None:
     """The epilogue as compares: for sums v in [lo, hi] (before the bias) and each channel c,
-    out = Σ_{k=1..L} [v > T[k-1, c]] with T int16 [L, C], L <= MAX_LEVELS -- or None when that
-    does not hold exactly: v or T leaving int16, a bias add that could wrap int32, a cast that
-    could wrap (each other step is monotone non-decreasing, so then is the whole epilogue, and
-    its values over [lo, hi] lie between its values at lo and hi), or values outside [0, L].
-    T[k-1, c] + 1 is the least v with out >= k (hi + 1 where there is none), found by bisection."""
+    out = Σ_{k=1..L} [v >= T[k-1, c]] with T int16 [L, C] (`least_reaching`), L <= MAX_LEVELS --
+    or None when that does not hold exactly: v or T leaving int16, a bias add that could wrap
+    int32, a cast that could wrap (each other step is monotone non-decreasing, so then is the
+    whole epilogue, and its values over [lo, hi] lie between its values at lo and hi), or values
+    outside [0, L]. T lies in [lo, hi + 1], and T - 1 in int16 too (lo > the int16 minimum)."""
     if lo <= INT16[0] or hi >= INT16[1]:
         return None
     bias = bias.astype(np.int64)
@@ -132,12 +151,4 @@ def level_thresholds(bias: np.ndarray, steps: tuple, lo: int, hi: int) -> np.nda
     if least.min(initial=0) < 0 or most.max(initial=0) > MAX_LEVELS:
         return None
     levels = int(most.max(initial=0))
-    table = np.empty((levels, bias.size), np.int16)
-    for k in range(1, levels + 1):
-        first, last = np.full(bias.shape, lo, np.int64), np.full(bias.shape, hi + 1, np.int64)
-        while (first < last).any():  # the least v in [first, last] with out(v) >= k; hi + 1 for none
-            middle, open_ = (first + last) // 2, first < last
-            reached = epilogue_values(np.minimum(middle, hi) + bias, steps) >= k
-            last, first = np.where(open_ & reached, middle, last), np.where(open_ & ~reached, middle + 1, first)
-        table[k - 1] = first - 1
-    return table
+    return least_reaching(lambda v: epilogue_values(v + bias, steps), lo, hi, levels, bias.shape).astype(np.int16)

@@ -251,21 +251,22 @@ class TableEmitter(Emitter):
 
     def use_thresholds(self, plan: Plan, bias: np.ndarray, steps: tuple) -> None:
         """Requantize by compares (`level_thresholds`) where the output is 8-bit and staged and
-        the epilogue is a few monotone levels over this kernel's sums: the thresholds padded to
-        whole tiles (past O never reached), a parameter [L, channels]."""
+        the epilogue is a few monotone levels over this kernel's sums: the thresholds less one
+        (`store` compares v > T - 1) padded to whole tiles (past O never reached), a parameter
+        [L, channels]."""
         g = self.g
         reach = g.kh * g.kw * g.words * table_word_sum(g.a)
         table = level_thresholds(bias, steps, -reach if self.bipolar else 0, reach)
         if table is None or not isinstance(self.stage, ByteStaging):
             return
         padded = np.full((table.shape[0], g.tiles * g.blocks * g.v), INT16[1], np.int16)
-        padded[:, :g.o] = table
+        padded[:, :g.o] = table - 1  # v >= T as v > T - 1: AVX2 compares words by VPCMPGTW
         self.thresholds = self.k.base(plan.add_param(f"{self.k.function.name}.thresholds", padded))
         self.levels = table.shape[0]
 
     def store(self, n, tiles: tuple[ir.Value, ir.Value], oh, ows: list[ir.Value], state: Tile) -> None:
         """With thresholds, each block's 8-bit outputs from its 16-bit sums: v = the sum (bipolar:
-        2 sum - ones, exact mod 2^16 as v fits int16), out = Σ_k [v > T[k]] per channel, staged
+        2 sum - ones, exact mod 2^16 as v fits int16), out = Σ_k [v > T[k] - 1] per channel, staged
         as one vector; else `Emitter.store`."""
         if self.thresholds is None:
             super().store(n, tiles, oh, ows, state)

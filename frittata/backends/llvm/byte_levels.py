@@ -4,7 +4,8 @@ on vectors of 32 bytes: out = Σ_k [x >= T[k]].
 
 The map has only 256 inputs, so it is evaluated on all of them at compile time (by the reference
 interpreter, on the kernel's own expression); where it is monotone non-decreasing with values in
-0..L, T[k] is the least input with out >= k and the compares are exact. The general map kernel
+0..L, T[k-1] is the least input with out >= k (`least_reaching`, the convention the table
+kernel's requantization shares) and the compares are exact. The general map kernel
 computes such an expression in int32 lanes, 8 values a vector."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import numpy as np
 from llvmlite import ir
 
-from frittata.backends.llvm.bitserial_epilogue import MAX_LEVELS
+from frittata.backends.llvm.bitserial_epilogue import MAX_LEVELS, least_reaching
 from frittata.backends.llvm.irutil import element_ptr, for_range, i64
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.views import View, row_major
@@ -43,7 +44,8 @@ def byte_levels(t: Term) -> np.ndarray | None:
     values = np.asarray(values).astype(np.int64)
     if values.min() < 0 or values.max() > MAX_LEVELS or (np.diff(values) < 0).any():
         return None
-    return np.array([domain[np.argmax(values >= k)] for k in range(1, int(values.max()) + 1)], x.dtype)
+    table = least_reaching(lambda v: values[v - info.min], int(info.min), int(info.max), int(values.max()))
+    return table.astype(x.dtype)
 
 
 def thresholds_for(t: Term, x: View, out: View) -> np.ndarray | None:

@@ -21,7 +21,7 @@ from frittata.backends.jit import Machine, host, optimize, verify
 from frittata.backends.llvm import build
 from frittata.backends.llvm.bitpack_bytes import MAX_PLANES, packs_byte_lanes
 from frittata.backends.llvm.bitserial_byte_staging import ByteStaging
-from frittata.backends.llvm.bitserial_epilogue import MAX_LEVELS, level_thresholds
+from frittata.backends.llvm.bitserial_epilogue import MAX_LEVELS, least_reaching, level_thresholds
 from frittata.backends.llvm.bitserial_tables import TableEmitter
 from frittata.terms.bitserial_schedules import uses_tables
 from frittata.backends.llvm.codegen import emit_module
@@ -257,7 +257,7 @@ def test_the_table_kernel_thresholds_at_the_ends_of_the_levels(steps, bias_offse
 @example([("shift", 5), ("clip", 0, 1), ("cast", "int8")], 0, 40, -300, 300)  # one level
 @example([("relu",), ("shift", 4), ("clip", 0, 3), ("cast", "uint8")], 0, 40, -300, 300)  # three
 def test_level_thresholds_are_the_epilogue_over_the_sums_range(steps, seed, top, lo, hi):
-    """Where `level_thresholds` turns an epilogue into compares, out = Σ_k [v > T[k]] equals the
+    """Where `level_thresholds` turns an epilogue into compares, out = Σ_k [v >= T[k]] equals the
     interpreter's epilogue of v + bias at every sum v in [lo, hi]."""
     bias = np.random.default_rng(seed).integers(-top, top, 6, endpoint=True).astype(np.int32)
     table = level_thresholds(bias, tuple(steps), lo, hi)
@@ -266,7 +266,12 @@ def test_level_thresholds_are_the_epilogue_over_the_sums_range(steps, seed, top,
     sums = np.arange(lo, hi + 1, dtype=np.int32)[:, None]
     acc = T.add(T.var("v", sums.shape, "int32"), T.param("b", bias))
     want = T.evaluate(epilogue_terms(acc, (), tuple(steps)), {"v": sums})
-    np.testing.assert_array_equal((sums[:, :, None] > table.T[None].astype(np.int32)).sum(-1), want)
+    np.testing.assert_array_equal((sums[:, :, None] >= table.T[None].astype(np.int32)).sum(-1), want)
+
+
+def test_least_reaching_is_the_least_input_at_each_level():
+    values = np.array([0, 0, 1, 1, 1, 3, 3])  # at v = 10..16
+    assert least_reaching(lambda v: values[v - 10], 10, 16, 4).tolist() == [12, 15, 15, 17]  # 4: none, hi + 1
 
 
 def test_level_thresholds_refuse_sums_past_int16_and_a_bias_add_that_could_wrap():
