@@ -2,13 +2,13 @@
 each item sweeping its channel blocks (sized so that a tile's strided input rows fit L1) over
 all its tiles and output-channel blocks, unless the weights swept once per item outweigh the
 input swept once per output-channel block. They equal the interpreter on both ISAs (see
-`helpers.targets`), with odd sizes, uneven pads, stride 2 or 3 (or one axis only), several
+`helpers.targets`), with odd sizes, uneven pads, stride 2, 3 or 4 (or one axis only), several
 channel blocks, a partial last item and partial tiles. (Those with a deep enough reduction run
 the channels-in-lanes kernel instead: `test_lanes_conv`.)"""
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import frittata as ft
@@ -23,20 +23,38 @@ from tests.conftest import compiling
 def strided_convs(draw):
     c, o = draw(st.integers(1, 48), label="c"), draw(st.integers(1, 20), label="o")
     kh, kw = draw(st.integers(1, 5), label="kh"), draw(st.integers(2, 5), label="kw")
-    sh, sw = draw(st.sampled_from([(2, 2), (3, 3), (2, 1), (1, 3)]), label="strides")
+    strides = draw(st.sampled_from([(2, 2), (3, 3), (2, 1), (1, 3), (4, 4)]), label="strides")
     pads = tuple(draw(st.lists(st.integers(0, 2), min_size=4, max_size=4), label="pads"))
     h = draw(st.integers(max(1, kh - pads[0] - pads[2]), 23), label="h")
     w = draw(st.integers(max(1, kw - pads[1] - pads[3]), 41), label="w")
-    x = tb.var("x", (draw(st.integers(1, 2)), c, h, w))
     steps = draw(st.sampled_from([(), (("relu",),), (("add",), ("relu",))]))
-    plain = tb.conv2d(x, tb.param("w", rand((o, c, kh, kw), seed=5)), strides=(sh, sw), pads=pads)
+    return strided_conv((draw(st.integers(1, 2)), c, h, w), o, (kh, kw), strides, pads, steps)
+
+
+def strided_conv(shape: tuple, o: int, kernel: tuple, strides: tuple, pads: tuple, steps: tuple = ()):
+    """A fused convolution of x[shape] to `o` channels with seeded weights and bias."""
+    x, weights = tb.var("x", shape), rand((o, shape[1], *kernel), seed=5)
+    plain = tb.conv2d(x, tb.param("w", weights), strides=strides, pads=pads)
     residual = (tb.var("r", plain.shape),) if ("add",) in steps else ()
-    return tb.fused_conv2d(x, tb.param("w", rand((o, c, kh, kw), seed=5)), tb.param("b", rand((o,), seed=6)),
-                           *residual, strides=(sh, sw), pads=pads, epilogue=steps)
+    return tb.fused_conv2d(x, tb.param("w", weights), tb.param("b", rand((o,), seed=6)),
+                           *residual, strides=strides, pads=pads, epilogue=steps)
+
+
+def _pad_tail(w: int, strides: int, isa: str, pads=(1, 1, 1, 1), kernel=3):
+    """An example whose image row of `w` floats ends the pad pass's sw x L chunks as it says."""
+    return example(term=strided_conv((1, 3, 5, w), 4, (kernel, kernel), (strides, strides), pads),
+                   isa=isa, threads=1)
 
 
 @compiling
 @given(term=strided_convs(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
+@_pad_tail(17, 2, "avx2")  # a last chunk of one column (fewer than sw): phase 1 stores nothing
+@_pad_tail(25, 3, "avx2")  # 1 or 2 columns past the last whole chunk of 3 x 8
+@_pad_tail(26, 3, "avx2")
+@_pad_tail(33, 2, "avx512")  # one column past a chunk of 2 x 16
+@_pad_tail(32, 2, "avx2")  # whole chunks only
+@_pad_tail(33, 4, "avx2", pads=(0, 0, 0, 0), kernel=4)  # a ConvNeXt-like 4x4 stride-4 stem, 1 column over
+@_pad_tail(40, 4, "avx512", pads=(0, 0, 0, 0), kernel=4)
 def test_strided_conv_equals_the_interpreter(term, isa, threads):
     mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
     assert mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
