@@ -13,7 +13,7 @@ better) on the whole float range, checked against the interpreter in tests.
          gradually). Clamped to [-104, 88.72], +inf above.
   tanh:  |x| < 0.625: x + x^3 P(x^2) (Cephes tanhf); else sign(x) (1 - 2 / (e^(2|x|) + 1)).
   erf:   x clamped to [-4, 4]; x P(x^2) / Q(x^2), a rational minimax fit (Eigen's float erf).
-  sigmoid: 1 / (1 + e^(-x)), 0 below x = -88 and x clamped to [-88, 88], so e^(-x) needs one
+  sigmoid: 1 / (1 + e^(-x)), 0 below x = -88 and x clamped to at most 88, so e^(-x) needs one
          exponent factor; n = round(-x / ln2) by adding 1.5 * 2^23 + 127, whose low bits are
          then the exponent bits of 2^n (no float-to-int conversion, so a NaN stays a NaN);
          e^(-x - n ln2) by a degree-6 minimax polynomial in s = x + n ln2 (no negation);
@@ -135,14 +135,17 @@ def erf(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
 
 
 def sigmoid(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
-    """1 / (1 + e^(-x)) for float32 x (NaN propagates). The clamp keeps n + 127 in [0, 254]:
-    above x = 87.68, n = -127 makes the scale +0 and the result 1, as it rounds."""
-    clamped = _clamp_keeping_nan(b, x, SIGMOID_SATURATES)
+    """1 / (1 + e^(-x)) for float32 x (NaN propagates). x is clamped above only (a compare and
+    select: one vminps, which keeps a NaN), so n + 127 >= 0: above x = 87.68, n = -127 makes the
+    scale +0 and the result 1, as it rounds. Below x = -88 the last select gives 0 whatever the
+    arithmetic made of x (an infinite denominator, which `ninf` makes poison, is only ever in the
+    arm it drops)."""
+    limited = b.select(b.fcmp_ordered(">", x, _c(x, SIGMOID_SATURATES)), _c(x, SIGMOID_SATURATES), x)
     shift = _c(x, ROUNDING_SHIFT + 127)
-    shifted = _fma(b, clamped, _c(x, -1 / math.log(2)), shift)
+    shifted = _fma(b, limited, _c(x, -1 / math.log(2)), shift)
     n = b.fsub(shifted, shift)
     scale = b.bitcast(b.shl(b.bitcast(shifted, _int_like(x)), _i(x, 23)), x.type)
-    s = _fma(b, n, _c(x, LN2_LO), _fma(b, n, _c(x, LN2_HI), clamped))
+    s = _fma(b, n, _c(x, LN2_LO), _fma(b, n, _c(x, LN2_HI), limited))
     one = _c(x, 1.0)
     denominator = _fma(b, _poly(b, s, _exp_of_negated(SIGMOID_EXP_P)), scale, one)
     reciprocal = b.fdiv(one, denominator, flags=("arcp", "ninf", "contract"))
@@ -154,13 +157,6 @@ def _exp_of_negated(tail: tuple[float, ...]) -> tuple[float, ...]:
     powers change sign."""
     series = (1.0, 1.0, *tail)
     return tuple(c if k % 2 == 0 else -c for k, c in enumerate(series))[::-1]
-
-
-def _clamp_keeping_nan(b: ir.IRBuilder, x: ir.Value, bound: float) -> ir.Value:
-    """x clamped to [-bound, bound]; a NaN stays a NaN (a compare and select each side: one vminps
-    or vmaxps on x86, unlike llvm.minnum, which must pick the bound for a NaN)."""
-    above = b.select(b.fcmp_ordered(">", x, _c(x, bound)), _c(x, bound), x)
-    return b.select(b.fcmp_ordered("<", above, _c(x, -bound)), _c(x, -bound), above)
 
 
 def hard_swish(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
