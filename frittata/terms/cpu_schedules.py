@@ -71,8 +71,8 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  schedule spells its blocks (`tiled.CHANNEL_GEMM_KEYS`) runs it too, at any
                  size, when its weights are constant (else the generic loops).
   depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row (of
-                 two where the row holds more tiles, several where the weights spill: 5x5
-                 with 16 registers), or of
+                 two where a 3x3 row holds more tiles, several where the weights spill AVX2's
+                 16 registers: 5x5 and 7x7), or of
                  `DEPTHWISE_VECTORS` rows of one vector (a `tiled_conv2d` with groups = C says
                  its own rows and vectors); threads split the input channels. Its schedule says
                  so: `"kernel": "depthwise"`.
@@ -134,17 +134,22 @@ GEMM's) models the 3 -> 32 stem at 0.87x the phase-split kernel's time, not the 
 and the two 144-147 step layers differ in sign; `lanes_conv_seconds` leaves the store out."""
 
 DEPTHWISE_VECTORS = 4
-"""Vectors of output pixels per depthwise tile: 4 accumulators beside the 9 splat weights of a
-3x3 kernel and a tap vector fit the 16 vector registers of AVX2."""
+"""Vectors of output pixels per depthwise tile: one row of 4 accumulators beside the 9 splat
+weights of a 3x3 kernel and a tap vector fit the 16 vector registers of AVX2 (14 of them). The
+two-row tile of `DEPTHWISE_WIDE_ROWS` does not (18): LLVM reloads weights from the stack, and
+that tile still ran faster where measured."""
 DEPTHWISE_WIDE_ROWS = 2
-"""Rows of a depthwise tile of `DEPTHWISE_VECTORS` vectors whose output row holds more than one
-such tile (`depthwise_schedule`). One Zen 3 core, CPU time, one process, 15-21 rounds
-interleaved, loaded, 3x3 against one row: 32 channels at 112x112 0.92x (ReLU6) and 0.89x (SiLU),
-144 at 56x56 0.95x and 0.96x, 96 from 112x112 stride 2 0.97x, 16 at 224x224 1.01x; a row of one
-partial tile lost (192 at 28x28: 1.13x)."""
+"""Rows of a 3x3 depthwise tile of `DEPTHWISE_VECTORS` vectors whose output row holds more than
+one such tile (`depthwise_schedule`), 18 vector registers with AVX2. One Zen 3 core, CPU time,
+one process, 15-21 rounds interleaved, loaded, against one row: 32 channels at 112x112 0.92x
+(ReLU6) and 0.89x (SiLU), 144 at 56x56 0.95x and 0.96x, 96 from 112x112 stride 2 0.97x, 16 at
+224x224 1.01x; a row of one partial tile lost (192 at 28x28: 1.13x), so it keeps one row. The
+16-lane (AVX-512) tile follows unmeasured (no AVX-512 machine): 18 of its 32 registers."""
 DEPTHWISE_SPILL_ACCUMULATORS = FMA_PORTS * FMA_LATENCY
-"""Accumulators at least of a depthwise tile whose weights do not fit the vector registers beside
-one row's (`depthwise_schedule`): the independent FMA chains that keep both FMA pipes busy."""
+"""Accumulators at least of a depthwise tile of two or more vectors whose weights do not fit
+AVX2's 16 vector registers beside one row's (`depthwise_schedule`): the independent FMA chains
+that keep both FMA pipes busy. A tile of one vector keeps `DEPTHWISE_VECTORS` rows (4
+accumulators) whatever its kernel: more rows there are unmeasured."""
 PIXEL_GEMM_PIXELS = 8 * 8
 """Output pixels of a pointwise convolution at most for the pixel GEMM (any channel counts)."""
 PIXEL_GEMM_NARROWING_CHANNELS = 256
@@ -372,23 +377,27 @@ def depthwise_schedule(out: TensorType, taps: int, lanes: int) -> Schedule:
     `DEPTHWISE_VECTORS` vectors of one output row; `DEPTHWISE_VECTORS` rows of one vector where a
     row fits in one, so that as many accumulators hide the FMA latency (one Zen 3 core: 672
     channels 14x14 5x5 stride 2 with SiLU ran in 136 us instead of 175, 1152 at 7x7 5x5 in 221
-    instead of 265-291; rows of two vectors gained nothing from two rows). Where the weights, one
-    row's accumulators and a tap vector overflow the vector registers (5x5 with 16: the weights
-    are reloaded from the stack whatever the tile), rows of NV vectors that make
-    `DEPTHWISE_SPILL_ACCUMULATORS` instead, so each tap vector loaded feeds several rows (one
-    Zen 3 core, CPU time, 5x5 without epilogue: 240 channels at 28x28 in 2 x 4 vectors ran 0.77x
-    one row's time, 672 at 14x14 in 4 x 2 0.82x, 144 from 56x56 stride 2 in 2 x 4 0.86x; 3x3
-    with ReLU6 gained nothing from more rows, and three rows of two vectors ran 576 channels at
-    14x14 1.4x slower). A row wider than one tile of 4 vectors takes `DEPTHWISE_WIDE_ROWS` rows
-    per tile."""
+    instead of 265-291; rows of two vectors gained nothing from two rows).
+
+    With AVX2's 16 vector registers, where the weights, one row's accumulators and a tap vector
+    overflow them (5x5 and 7x7: the weights are reloaded from the stack whatever the tile), rows
+    of NV vectors that make `DEPTHWISE_SPILL_ACCUMULATORS` instead, so each tap vector loaded
+    feeds several rows (one Zen 3 core, CPU time, 5x5 without epilogue: 240 channels at 28x28 in
+    2 x 4 vectors ran 0.77x one row's time, 672 at 14x14 in 4 x 2 0.82x, 144 from 56x56 stride 2
+    in 2 x 4 0.86x; 7x7 is unmeasured). AVX-512's 32 registers hold a 5x5 tile's weights beside
+    one row; a 7x7 tile's spill there too, but stacked rows are unmeasured on AVX-512, so it
+    keeps one row. A 3x3 row wider than one tile of 4 vectors takes `DEPTHWISE_WIDE_ROWS` rows
+    per tile (3x3 with ReLU6 gained nothing from more rows where the row is one tile, and three
+    rows of two vectors ran 576 channels at 14x14 1.4x slower)."""
     ow = out.shape[3]
     nv = min(DEPTHWISE_VECTORS, max(1, math.ceil(ow / lanes)))
+    spills = depthwise_registers(taps, 1, nv) > registers_for(lanes)
     rows = 1
     if nv == 1:
         rows = DEPTHWISE_VECTORS
-    elif depthwise_registers(taps, 1, nv) > registers_for(lanes):
+    elif spills and registers_for(lanes) == 16:
         rows = -(-DEPTHWISE_SPILL_ACCUMULATORS // nv)
-    elif ow > nv * lanes:
+    elif taps <= 9 and ow > nv * lanes:
         rows = DEPTHWISE_WIDE_ROWS
     rows = max(1, min(rows, out.shape[2]))
     return {"kernel": DEPTHWISE, "vec": lanes, "oh_block": rows, "oh_tail": out.shape[2] % rows, "ow_block": nv * lanes,

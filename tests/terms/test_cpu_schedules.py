@@ -79,11 +79,12 @@ def test_the_depthwise_schedule_covers_a_row_with_up_to_four_vectors_or_stacks_r
 
 
 def test_a_depthwise_schedule_whose_weights_spill_stacks_rows_of_its_vectors():
-    """5x5 weights, one row's accumulators and a tap overflow AVX2's 16 vector registers: rows of
-    NV vectors make DEPTHWISE_SPILL_ACCUMULATORS accumulators (no more rows than the output has);
-    AVX-512's 32 hold them beside one row, which stays a tile's only row."""
-    def rows(oh: int, ow: int, lanes: int) -> tuple[int, int]:
-        s = depthwise_schedule(f32(1, 6, oh, ow), 25, lanes)
+    """5x5 or 7x7 weights, one row's accumulators and a tap overflow AVX2's 16 vector registers:
+    rows of NV vectors make DEPTHWISE_SPILL_ACCUMULATORS accumulators (no more rows than the
+    output has); AVX-512's 32 hold 5x5 beside one row, and 7x7 (spilled, stacked rows unmeasured
+    there) keeps one row too, however wide the row."""
+    def rows(oh: int, ow: int, lanes: int, taps: int = 25) -> tuple[int, int]:
+        s = depthwise_schedule(f32(1, 6, oh, ow), taps, lanes)
         return s["oh_block"], s["ow_block"] // lanes
 
     assert DEPTHWISE_SPILL_ACCUMULATORS == 8
@@ -93,6 +94,10 @@ def test_a_depthwise_schedule_whose_weights_spill_stacks_rows_of_its_vectors():
     assert rows(1, 28, 8) == (1, 4)
     assert rows(7, 7, 8) == (4, 1)
     assert rows(28, 28, 16) == (1, 2)
+    assert rows(56, 56, 16) == (1, 4)
+    assert rows(56, 56, 8, taps=49) == (2, 4)
+    assert rows(56, 56, 16, taps=49) == (1, 4)
+    assert rows(7, 7, 16, taps=49) == (4, 1)
 
 
 def test_a_grouped_convolution_blocks_its_outputs_by_a_divisor_of_the_group():

@@ -5,7 +5,7 @@ with its default tile and with every tile the tuner's space offers."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import frittata as ft
@@ -21,14 +21,14 @@ from tests.conftest import compiling
 
 @st.composite
 def depthwise_convs(draw, lanes: int = 8):
-    """A depthwise convolution (any channels, multiplier, kernel 1/3/5, stride, dilation, pads),
+    """A depthwise convolution (any channels, multiplier, kernel 1/3/5/7, stride, dilation, pads),
     plain, fused (ReLU6, SiLU, hard swish, a residual add and ReLU, or ReLU then the sigmoid and
     a residual add: steps the tile applies and steps the deferred pass over the planes applies),
     or tiled by a schedule drawn from the tuner's space for `lanes` (a single channel is an
     ordinary convolution)."""
     channels = draw(st.sampled_from([1, 3, 8, 13, 16, 24, 33]), label="channels")
     multiplier = draw(st.sampled_from([1, 1, 2]))
-    k = draw(st.sampled_from([1, 3, 5]))
+    k = draw(st.sampled_from([1, 3, 5, 7]))
     stride, dilation = draw(st.sampled_from([1, 2])), draw(st.sampled_from([1, 1, 2]))
     pads = tuple(draw(st.integers(0, k // 2 + 1)) for _ in range(4))
     reach = (k - 1) * dilation + 1
@@ -53,8 +53,18 @@ def depthwise_convs(draw, lanes: int = 8):
     return tiled_conv2d(x, weights, bias, *residual, epilogue=epilogue, schedule=schedule, **attrs)
 
 
+def _default(c: int, k: int, h: int, w: int):
+    """An example: the default tile of a plain depthwise k x k convolution of c channels, padded
+    to keep h x w."""
+    x = tb.var("x", (1, c, h, w))
+    return example(term=tb.conv2d(x, tb.param("w", rand((c, 1, k, k), seed=1)), pads=(k // 2,) * 4, groups=c),
+                   threads=2)
+
+
 @compiling
 @given(term=depthwise_convs(8), threads=st.sampled_from([1, 2]))
+@_default(5, 5, 20, 20)  # spilled weights: 3 rows of 3 vectors, a row tail of 2 and a column tail
+@_default(3, 7, 9, 56)  # 7x7: 2 rows of 4 vectors
 def test_depthwise_equals_the_interpreter_with_8_lanes(term, threads):
     mod = check_on(ft.Program({"y": term}), targets()["avx2"], threads)
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
@@ -62,6 +72,7 @@ def test_depthwise_equals_the_interpreter_with_8_lanes(term, threads):
 
 @compiling
 @given(term=depthwise_convs(16), threads=st.sampled_from([1, 2]))
+@_default(3, 7, 9, 56)  # 7x7 on 16 lanes: one row of 4 vectors
 def test_depthwise_equals_the_interpreter_with_16_lanes(term, threads):
     mod = check_on(ft.Program({"y": term}), targets()["avx512"], threads)
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
