@@ -43,9 +43,9 @@ import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
-from frittata.backends.llvm.depthwise import load_partial, store_partial
 from frittata.backends.llvm.irutil import F32, I32, copy_floats, for_range, i64, intrinsic, smax, smin, zero_floats
 from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.masked import load_partial, phase, store_partial
 from frittata.backends.llvm.micro import MicroSpec, micro_function, splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
@@ -285,13 +285,10 @@ def _emit_pad_chunk(b: ir.IRBuilder, g: Geometry, src, dst, m, valid: int) -> No
     (q + left) // sw + m*L, ... of phase (q + left) % sw; each phase stores only its lanes of
     the image (the plane is zero already)."""
     sw, left, lanes = g.strides[1], g.pads[1], g.lanes
-    wide = ir.VectorType(F32, sw * lanes)
     block = load_partial(b, b.gep(src, [b.mul(m, i64(sw * lanes))], source_etype=F32), sw * lanes, valid)
     for q in range(min(sw, valid)):
-        keep = ir.Constant(ir.VectorType(I32, lanes), list(range(q, sw * lanes, sw)))
-        phase = b.shuffle_vector(block, ir.Constant(wide, ir.Undefined), keep)
         index = b.add(b.mul(m, i64(lanes)), i64((q + left) % sw * g.hq * g.wq + (q + left) // sw))
-        store_partial(b, phase, b.gep(dst, [index], source_etype=F32), len(range(q, valid, sw)))
+        store_partial(b, phase(b, block, q, sw), b.gep(dst, [index], source_etype=F32), len(range(q, valid, sw)))
 
 
 def _items(g: Geometry) -> int:

@@ -42,8 +42,9 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from frittata.backends.llvm.conv_shape import ConvShape
-from frittata.backends.llvm.irutil import F32, I1, I32, PTR, VOID, for_range, i64, if_then, intrinsic, smin, zero_floats
+from frittata.backends.llvm.irutil import F32, for_range, i64, if_then, intrinsic, smin, zero_floats
 from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.masked import load_partial, phase, store_partial
 from frittata.backends.llvm.micro import splat, vector_step
 from frittata.backends.llvm.plan import Step
 from frittata.backends.llvm.views import View
@@ -286,13 +287,10 @@ def _emit_chunk(b: ir.IRBuilder, g: Geometry, src, slot, m, valid: int) -> None:
     """Image columns m*sw*L .. + sw*L (the first `valid` of them read, the rest zero) into the
     column phases: lanes q, q + sw, ... are padded columns of phase (q + left) % sw."""
     sw, left, lanes = g.strides[1], g.pads[1], g.lanes
-    wide = ir.VectorType(F32, sw * lanes)
     block = load_partial(b, b.gep(src, [b.mul(m, i64(sw * lanes))], source_etype=F32), sw * lanes, valid)
     for q in range(sw):
-        keep = ir.Constant(ir.VectorType(I32, lanes), list(range(q, sw * lanes, sw)))
-        phase = block if sw == 1 else b.shuffle_vector(block, ir.Constant(wide, ir.Undefined), keep)
         index = b.add(b.mul(m, i64(lanes)), i64((q + left) % sw * g.pw + (q + left) // sw))
-        b.store(phase, b.gep(slot, [index], source_etype=F32), align=4)
+        b.store(phase(b, block, q, sw), b.gep(slot, [index], source_etype=F32), align=4)
 
 
 def _emit_tiles(b: ir.IRBuilder, g: Geometry, io: Io, rows: Rows, at: dict, ch: Channel, o) -> None:
@@ -344,27 +342,3 @@ def _apply_steps(b: ir.IRBuilder, lanes: int, steps: tuple, value, residual_ptr,
             residual = load_partial(b, b.gep(residual_ptr, [here], source_etype=F32), lanes, valid)
         value = vector_step(b, lanes, step, value, residual)
     return value
-
-
-def _mask(lanes: int, valid: int) -> ir.Constant:
-    return ir.Constant(ir.VectorType(I1, lanes), [int(lane < valid) for lane in range(lanes)])
-
-
-def load_partial(b: ir.IRBuilder, at, lanes: int, valid: int) -> ir.Value:
-    """A vector of `lanes` floats whose first `valid` are read from `at` (the rest zero, not read)."""
-    vec = ir.VectorType(F32, lanes)
-    if valid == lanes:
-        return b.load(at, typ=vec, align=4)
-    load = intrinsic(b.module, f"llvm.masked.load.v{lanes}f32.p0", vec, [PTR, I32, ir.VectorType(I1, lanes), vec])
-    return b.call(load, [at, ir.Constant(I32, 4), _mask(lanes, valid), ir.Constant(vec, [0.0] * lanes)])
-
-
-def store_partial(b: ir.IRBuilder, value: ir.Value, at, valid: int) -> None:
-    """Store the first `valid` lanes of `value` at `at` (a whole vector when all are)."""
-    lanes = value.type.count
-    if valid == lanes:
-        b.store(value, at, align=4)
-        return
-    store = intrinsic(b.module, f"llvm.masked.store.v{lanes}f32.p0", VOID,
-                      [value.type, PTR, I32, ir.VectorType(I1, lanes)])
-    b.call(store, [value, at, ir.Constant(I32, 4), _mask(lanes, valid)])

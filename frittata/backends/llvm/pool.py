@@ -34,10 +34,10 @@ import math
 from llvmlite import ir
 
 from frittata.backends.llvm import scalar
-from frittata.backends.llvm.depthwise import load_partial, store_partial
 from frittata.backends.llvm.expr import load
-from frittata.backends.llvm.irutil import F32, I32, entry_alloca, for_range, i64, unflatten
+from frittata.backends.llvm.irutil import F32, entry_alloca, for_range, i64, unflatten
 from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.masked import load_partial, phase, store_partial
 from frittata.backends.llvm.pool_bytes import emit_byte_pool, pools_byte_rows
 from frittata.backends.llvm.views import View, row_major
 from frittata.terms.ops import Op
@@ -189,9 +189,7 @@ def _emit_horizontal(b: ir.IRBuilder, lanes: int, row, dst, kw: int, sw: int, ow
         for t in range(-(-kw // sw)):
             at = b.gep(row, [b.mul(b.add(ow, i64(t)), i64(sw))], source_etype=F32)
             block = b.load(b.bitcast(at, wide.as_pointer()), align=4)
-            for q in range(min(sw, kw - t * sw)):
-                keep = ir.Constant(ir.VectorType(I32, lanes), list(range(q, sw * lanes, sw)))
-                taps.append(block if sw == 1 else b.shuffle_vector(block, ir.Constant(wide, ir.Undefined), keep))
+            taps += [phase(b, block, q, sw) for q in range(min(sw, kw - t * sw))]
         store_partial(b, _nan_max(b, taps), b.gep(dst, [ow], source_etype=F32), valid)
 
     if whole:

@@ -1,0 +1,42 @@
+"""Float32 vectors read and written under a lane mask, and split into their stride phases: the
+row tails and strided columns of the depthwise, direct-convolution pad and max-pool kernels."""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from frittata.backends.llvm.irutil import F32, I1, I32, PTR, VOID, intrinsic
+
+
+def load_partial(b: ir.IRBuilder, at, lanes: int, valid: int) -> ir.Value:
+    """A vector of `lanes` floats whose first `valid` are read from `at` (the rest zero, not read)."""
+    vec = ir.VectorType(F32, lanes)
+    if valid == lanes:
+        return b.load(at, typ=vec, align=4)
+    load = intrinsic(b.module, f"llvm.masked.load.v{lanes}f32.p0", vec, [PTR, I32, ir.VectorType(I1, lanes), vec])
+    return b.call(load, [at, ir.Constant(I32, 4), _mask(lanes, valid), ir.Constant(vec, [0.0] * lanes)])
+
+
+def store_partial(b: ir.IRBuilder, value: ir.Value, at, valid: int) -> None:
+    """Store the first `valid` lanes of `value` at `at` (a whole vector when all are)."""
+    lanes = value.type.count
+    if valid == lanes:
+        b.store(value, at, align=4)
+        return
+    store = intrinsic(b.module, f"llvm.masked.store.v{lanes}f32.p0", VOID,
+                      [value.type, PTR, I32, ir.VectorType(I1, lanes)])
+    b.call(store, [value, at, ir.Constant(I32, 4), _mask(lanes, valid)])
+
+
+def phase(b: ir.IRBuilder, block: ir.Value, q: int, sw: int) -> ir.Value:
+    """Lanes q, q + sw, q + 2*sw, ... of `block` (sw x L floats): the L columns of stride phase q
+    (`block` itself when sw = 1)."""
+    if sw == 1:
+        return block
+    lanes = block.type.count // sw
+    keep = ir.Constant(ir.VectorType(I32, lanes), list(range(q, sw * lanes, sw)))
+    return b.shuffle_vector(block, ir.Constant(block.type, ir.Undefined), keep)
+
+
+def _mask(lanes: int, valid: int) -> ir.Constant:
+    return ir.Constant(ir.VectorType(I1, lanes), [int(lane < valid) for lane in range(lanes)])
