@@ -298,13 +298,14 @@ class _Session:
         return stop
 
     def _share_out(self, searches: list[_TaskSearch], deadline: float | None) -> str:
-        """Each task's first batch in order, then every next batch to the task of the highest
-        `_priority` (the first such on a tie) until the budget or the time is spent or every task
-        stopped; which of the three."""
+        """Each task's first batch in order (only its `Task.first` schedules not measured yet: a
+        resumed run whose log holds them goes straight on by priority), then every next batch to
+        the task of the highest `_priority` (the first such on a tie) until the budget or the time
+        is spent or every task stopped; which of the three."""
         for search in searches:
             if stop := self._limit(deadline):
                 return stop
-            if not search.stopped:
+            if not search.stopped and any(s in search.left for s in search.report.task.first):
                 self._step(search)
         while active := [s for s in searches if not s.stopped]:
             if stop := self._limit(deadline):

@@ -218,6 +218,26 @@ def test_trials_go_to_the_program_tasks_by_their_measured_time_in_the_network():
     assert "the run stopped: trial budget spent (48)" in str(report)
 
 
+def test_a_resumed_run_shares_its_trials_like_one_straight_run_of_the_same_total():
+    """A run of 24 trials then a resumed one of 24 more on the same log give each task what one
+    run of 48 gives: the resumed run does not measure a full batch of every task in task order
+    (the first batches, the tasks' proposed schedules, are in the log already)."""
+    from frittata.tuning import host_device
+    from frittata.tuning.tuner import tune_tasks
+
+    device = host_device(1)
+    figures = [(1, 1e-3, 1e-2), (1, 1e-4, 1e-4), (1, 1e-4, 1e-4), (1, 1e-4, 1e-4)]
+    tasks = _tasks([(count, 1.0, model) for count, model, _ in figures], device)
+    runner = _ByWorkloadRunner({t.workload.key: seconds for t, (_, _, seconds) in zip(tasks, figures)})
+    straight = tune_tasks(tasks, device, Records(), runner, trials=48, batch=8)
+    log = Records()
+    first = tune_tasks(tasks, device, log, runner, trials=24, batch=8)
+    resumed = tune_tasks(tasks, device, log, runner, trials=24, batch=8)
+    split = [a.trials + b.trials for a, b in zip(first.tasks, resumed.tasks)]
+    assert split == [t.trials for t in straight.tasks], (split, [t.trials for t in straight.tasks])
+    assert [t.resumed for t in resumed.tasks] == [t.trials for t in first.tasks]
+
+
 def test_a_task_at_its_familys_best_rate_is_searched_further_only_while_it_gains():
     """Two tasks of equal time in the network, one at 100 GFLOP/s (the best of their family), the
     other at 10: after their first batches every trial goes to the slow one."""
