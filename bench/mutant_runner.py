@@ -18,10 +18,11 @@ module's `test_<module>.py`, the test files of the modules importing it, files t
 module or name the mutated public function), the second the rest of the selection
 (`tests/<pkg>` first), each group smallest file first. Tests failing unmutated are deselected.
 
-Verdicts: "killed" (a test failed, and passes again without the mutant: the failing test is
-rerun unmutated; a mutant that breaks importing its module, which runs module-level code such
-as egraph's rulesets, is killed too. A test failing unmutated too, or failing in a run that
-never called a function the map fully sees, is deselected and the run goes on; if nothing else
+Verdicts: "killed" (a test failed, and, rerun alone, it fails again with the mutant and passes
+without it (`confirmed`); a mutant that breaks importing its module, which runs module-level
+code such as egraph's rulesets, is killed too. A test failing unmutated too, passing when rerun
+with the mutant (flaky), or failing in a run that never called a function the map fully sees,
+is deselected and the run goes on; if nothing else
 decides, the verdict is "suspicious"), "survived" (every
 selected test passed and one of them ran the mutated function), "no tests" (every selected test
 passed and none ran it; `tests/mutation_profile.py --mutant-reach` records that), "failing
@@ -228,8 +229,23 @@ def _judge_once(name: str, tests: list[str], options: list[str], cap: float, map
         test = failed.group(1) if failed else ""
         if code not in (1, 2) or not test or (mapped and not reach.exists()):
             return Verdict("suspicious", test or f"pytest exit code {code}", seconds)
-        control, _ = _pytest([*options, control_target(test)], "", cap)
-        return Verdict("killed" if control == 0 else "suspicious", test, time.time() - start)
+        return Verdict(confirmed(name, test, options, cap), test, time.time() - start)
+
+
+def confirmed(name: str, test: str, options: list[str], cap: float) -> str:
+    """Whether `test`'s failure under the mutant is the mutant's: "killed" if, rerun alone, it
+    fails again with the mutant and passes without it, else "suspicious" (the caller deselects
+    it and runs on). The unmutated control alone does not tell a flaky test from a kill: a test
+    failing now and then passes the control most of the time, and its one failure under the
+    mutant counted; rerun under the mutant it passes most of the time. Tests run derandomized,
+    so a kill reproduces. A test that fails under the mutant only after other tests ran in its
+    process is not confirmed: the verdict errs toward not killed."""
+    target = control_target(test)
+    again, _ = _pytest([*options, target], name, cap)
+    if again == 0:  # passed with the mutant: its first failure was not the mutant's
+        return "suspicious"
+    control, _ = _pytest([*options, target], "", cap)
+    return "killed" if control == 0 else "suspicious"
 
 
 def _capped(current: Path, options: list[str], cap: float, start: float) -> Verdict:

@@ -4,7 +4,8 @@ Python packages: mutmut (configured in pyproject's [tool.mutmut]) generates the 
 `frittata/terms`, `rewrites`, `extract` and the VTA simulator; `bench/mutant_runner.py` judges
 them, each first on the selected tests that run its function (learnt once per mutants/ folder
 under coverage, `bench/reach_map.py`), then, while the budget lasts, a survivor on the rest of
-the selection as whole files; a test failing without the mutant too is deselected, not counted.
+the selection as whole files; a test failing without the mutant too, or passing when rerun with
+it (flaky), is deselected, not counted.
 The selection is the whole test suite but the files pyproject's [tool.frittata.mutation] leaves
 out (with its reasons). The full sets (thousands of mutants) do not fit a run on a 2-core
 machine, so a fixed-seed random sample of `--sample` mutants per package is judged, and the

@@ -88,6 +88,32 @@ def test_a_failure_in_a_run_that_never_called_the_mutant_is_not_a_kill(monkeypat
     assert judge_mutant("m.x_f__mutmut_1", ["t::x"], [], 60.0, mapped).status == status
 
 
+@pytest.mark.parametrize("again, control, status", [
+    (1, 0, "killed"),  # fails again with the mutant, passes without it
+    (0, 0, "suspicious"),  # passes when rerun with the mutant: a flaky test, whatever the control says
+    (None, 0, "killed"),  # hangs when rerun with the mutant: still not a pass
+    (1, 1, "suspicious"),  # fails without the mutant too
+])
+def test_a_kill_is_confirmed_by_the_failing_test_failing_again_with_the_mutant(monkeypatch, again, control, status):
+    """A test failing once under the mutant and passing unmutated read "killed" even when its
+    failure was luck (the seed-6 sample: test_round_trip_in_process "killed" a mutant of an
+    unreachable arm); the failing test is rerun alone with the mutant, then without it."""
+    def answer(args, mutant):
+        if "-x" in args:  # the judging run: t::y passes
+            return (0, "") if "--deselect=t::x" in args else (1, "FAILED t::x - assert")
+        return (again if mutant else control), ""
+
+    fake = _FakePytest(answer)
+    monkeypatch.setattr(bench.mutant_runner, "_pytest", fake)
+    verdict = judge_mutant("m.x_f__mutmut_1", ["t::x", "t::y"], ["-q"], 60.0)
+    assert verdict.status == status
+    reruns = [(args, mutant) for args, mutant in fake.runs if "-x" not in args]
+    expected = [(["-q", "t::x"], "m.x_f__mutmut_1"), (["-q", "t::x"], "")]
+    assert reruns == expected[:1 if again == 0 else 2]  # no control when the mutant's rerun passed
+    if status == "suspicious":  # deselected, and the rest of the tests ran on
+        assert any("--deselect=t::x" in args for args, _ in fake.runs)
+
+
 def test_test_ids_pytest_cannot_find_again_run_as_their_files(monkeypatch):
     fake = _FakePytest(lambda args, mutant: (4, "") if "a.py::t[1]" in args else (0, ""))
     monkeypatch.setattr(bench.mutant_runner, "_pytest", fake)
