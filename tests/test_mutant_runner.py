@@ -9,8 +9,8 @@ import time
 import pytest
 
 import bench.mutant_runner
-from bench.mutant_runner import (TIMEOUT_FACTOR, TIMEOUT_FLOOR, Verdict, _merged, control_target, hung, judge_all,
-                                 judge_mutant)
+from bench.mutant_runner import (PART_FILES, TIMEOUT_FACTOR, TIMEOUT_FLOOR, Verdict, _merged, control_target, hung,
+                                 judge_all, judge_mutant, parts)
 
 
 @pytest.mark.parametrize("cut", ["cap", "not run"])
@@ -112,6 +112,41 @@ def test_a_kill_is_confirmed_by_the_failing_test_failing_again_with_the_mutant(m
     assert reruns == expected[:1 if again == 0 else 2]  # no control when the mutant's rerun passed
     if status == "suspicious":  # deselected, and the rest of the tests ran on
         assert any("--deselect=t::x" in args for args, _ in fake.runs)
+
+
+def test_a_mutants_tests_run_in_growing_parts_by_file_in_their_order():
+    assert PART_FILES == (4, 16)
+    tests = [f"f{k % 25}.py::t{k}" for k in range(50)]  # 25 files, each twice, interleaved
+
+    def files(part):
+        return list(dict.fromkeys(t.split("::")[0] for t in part))
+
+    got = parts(tests)
+    assert [files(part) for part in got] == [[f"f{k}.py" for k in r] for r in (range(4), range(4, 20), range(20, 25))]
+    assert all(part == [t for t in tests if t.split("::")[0] in files(part)] for part in got)
+    assert parts(["a.py", "b.py"]) == [["a.py", "b.py"]]
+
+
+def test_a_kill_in_the_first_part_ends_the_run_and_a_reach_in_any_part_counts(monkeypatch):
+    """A fast test of the first files decides without collecting the rest (a cap used to run out
+    while pytest collected the files of 150 tests); a survivor runs every part."""
+    tests = [f"f{k}.py::t" for k in range(6)]
+
+    def answer(args, mutant):
+        if "-x" not in args:  # the confirmation reruns: fails with the mutant, passes without
+            return (1 if mutant else 0), ""
+        return (1, "FAILED f1.py::t - assert") if "f1.py::t" in args else (0, "")
+
+    fake = _FakePytest(answer)
+    monkeypatch.setattr(bench.mutant_runner, "_pytest", fake)
+    verdict = judge_mutant("m.x_f__mutmut_1", tests, [], 60.0)
+    assert (verdict.status, verdict.test) == ("killed", "f1.py::t")
+    judging = [args for args, _ in fake.runs if "-x" in args]
+    assert [[t for t in args if t in tests] for args in judging] == [tests[:4]]
+    fake.runs.clear()
+    fake.answer = lambda args, mutant: (0, "")
+    assert judge_mutant("m.x_f__mutmut_1", tests, [], 60.0).status == "no tests"  # no part reached it
+    assert [[t for t in args if t in tests] for args, _ in fake.runs] == [tests[:4], tests[4:]]
 
 
 def test_test_ids_pytest_cannot_find_again_run_as_their_files(monkeypatch):
