@@ -54,6 +54,22 @@ def test_bipolar_unpacks_to_odd_values():
     assert T.evaluate(T.bitunpack(packed, 4, 1, "bipolar"), {"c": codes}).tolist() == [[-3, -1, 1, 3]]
 
 
+@pytest.mark.parametrize("size, axis, encoding, message", [
+    (17, 0, "unipolar", r"bitunpack: expected size in \[0, 16\] \(2 words of 8 bits\), got 17"),
+    (-1, 0, "unipolar", r"expected size in \[0, 16\] .*, got -1"),
+    (4, 2, "unipolar", r"bitunpack: expected axis in \[0, 1\], got 2"),
+    (4, 0, "ternary", r"bitunpack: expected encoding in .*, got ternary"),
+])
+def test_bitunpack_refuses_what_its_packed_words_do_not_hold(size, axis, encoding, message):
+    """A [3, 5] input packed in 2 planes of 2 uint8 words: the refusals say what was expected and got."""
+    packed = T.bitpack(T.var("x", (3, 5), "int8"), 2, 1, "uint8")
+    assert packed.shape == (3, 2, 1) and T.bitunpack(packed, 5, 1).shape == (3, 5)
+    wide = T.bitpack(T.var("x", (3, 9), "int8"), 2, 1, "uint8")
+    assert wide.shape == (3, 2, 2) and T.bitunpack(wide, 16, 0).shape == (16, 3)
+    with pytest.raises(FrittataTypeError, match=message):
+        T.bitunpack(wide, size, axis, encoding)
+
+
 @st.composite
 def conv_cases(draw):
     a_bits, w_bits = draw(st.integers(1, 4)), draw(st.integers(1, 2))
