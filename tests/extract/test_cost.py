@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo, as_cost_model, program_cost
 from frittata.extract.cpu_model import host_last_level_cache_bytes
-from frittata.extract.cpu_work import work
 from frittata.terms.program import Program
 from tests.strategies import programs
 
@@ -90,34 +89,6 @@ def test_a_winograd_epilogue_is_not_priced_apart():
              for t in (wino, direct)]
     assert model.epilogue_seconds(infos[0]) == 0.0
     assert 0.0 < model.epilogue_seconds(infos[1]) < model.node_cost(infos[1])
-
-
-def _info(t, constant=(False, True, True)) -> NodeInfo:
-    return NodeInfo(t.op, t.attrs, t.type, tuple(a.type for a in t.args), False, constant)
-
-
-@pytest.mark.parametrize("kernel", ["conv", "dense", "dense-as-variables"])
-def test_a_kernels_loops_cost_the_same_whatever_its_epilogue(kernel):
-    """Without its epilogue (`epilogue=False`), a fused kernel's compute price is its loops',
-    the same whichever steps follow them; with it, each step adds to the price."""
-    model = CpuModel(vector_lanes=8)
-    if kernel == "conv":
-        x, w, b = _conv_inputs(16, 12)
-        build = lambda steps: T.fused_conv2d(x, w, b, pads=(1, 1, 1, 1), epilogue=steps)  # noqa: E731
-    else:
-        x = T.var("x", (24, 40))
-        w, b = T.param("w", np.ones((32, 40), np.float32)), T.param("b", np.ones((32,), np.float32))
-        build = lambda steps: T.fused_dense(x, w, b, epilogue=steps)  # noqa: E731
-    constant = (False, False, False) if kernel == "dense-as-variables" else (False, True, True)
-    bare, whole = [], []
-    for steps in ((), (("relu",),), (("relu",), ("sigmoid",))):
-        info = _info(build(steps), constant)
-        done = work(info, model.transcendental_flops, model.vector_lanes)
-        assert done.epilogue_flops > 0  # the bias add at least
-        bare.append(model.compute_seconds(done, info, epilogue=False))
-        whole.append(model.compute_seconds(done, info))
-    assert bare == pytest.approx([bare[0]] * 3, rel=1e-12)
-    assert bare[0] < whole[0] < whole[1] < whole[2]
 
 
 def _cache(root, name: str, level: int, kind: str, size: str) -> None:
