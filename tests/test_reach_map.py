@@ -264,6 +264,18 @@ def test_a_mutant_runs_the_tests_that_reach_it_fastest_first_then_the_rest_by_fi
     assert plan("m.x_h__mutmut_1", files, cached) == ([], ["tests/test_c.py::spawns"])
 
 
+def test_tests_starting_a_process_run_after_the_others_whatever_their_own_cpu(tmp_path):
+    """A test's CPU seconds leave out its children's: a CLI test that compiles in a subprocess
+    reads as fast and went first."""
+    cached = ReachMap(tmp_path / "reach.json")
+    tests = {"tests/test_cli.py::compiles": {"cpu": 0.1, "passed": True, "spawned": True},
+             "tests/test_a.py::slow": {"cpu": 5.0, "passed": True},
+             "tests/test_a.py::fast": {"cpu": 0.2, "passed": True}}
+    cached.merge(set(), {"m": {"f": sorted(tests)}}, tests)
+    assert cached.tests_of("m", "f") == ["tests/test_a.py::fast", "tests/test_a.py::slow",
+                                         "tests/test_cli.py::compiles"]
+
+
 def test_code_run_at_import_runs_the_tests_that_run_it_then_the_older_plan(tmp_path, monkeypatch):
     cached = _map(tmp_path)
     assert cached.tests_of("m", "g") is None
