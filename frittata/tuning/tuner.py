@@ -9,21 +9,20 @@ Each task's first batch is measured in task order (costliest first): the schedul
 holds, and the default's blocks with the other parallel split axis (the analytical rule that
 picks the axis is wrong for 3-channel stems: split over output channels they ran 17-24% faster
 alone, one Zen 3 core). Every later batch goes to the task whose time in the network the next
-trials are expected to cut most, as Ansor's task scheduler does (Zheng et al., OSDI 2020, sec. 6):
+trials are expected to cut most, by the gradient of Ansor's task scheduler (Zheng et al., OSDI
+2020, sec. 6; TVM's `auto_scheduler.TaskScheduler`):
 
     priority = count x (ALPHA x seconds per trial its last batch took off its best
-                        + (1 - ALPHA) x min(its best seconds / its trials so far,
-                                            its best seconds - its FLOPs / its peers' best FLOP/s))
+                        + (1 - ALPHA) x max(its best seconds / its trials so far,
+                                            its best seconds - BETA x its FLOPs / its family's best FLOP/s))
 
 the second term the optimistic guess that a task's time can fall like 1 / trials, so the budget
 is shared in proportion to measured time in the network, and a task that stops gaining falls
-back as its trials accrue; no lower than its work at the best rate its peers (the other tasks of
-its family: depthwise, or the same op) reached, so a layer already at that rate is searched
-further only while it gains (MobileNetV2's 7x7 pointwise layers ran at 85-93 GFLOP/s, their
-defaults the best of 32-50 candidates each, one Zen 3 core). (The shares were fixed before, by
-model seconds over every task, a batch at least: MobileNetV2 has 61 tasks, 31 of them in the
-program, so 200 trials went 8 apiece to the first 25 and 6 of the program's tasks were never
-measured.) Within a task the batches after the first are chosen by the search:
+back as its trials accrue; the family term (only in a family of more than one task: depthwise,
+or the same op) can only raise that guess, for a task far slower than its family's fastest
+(TVM's g_next = min(best - best / t, BETA x FLOPs / best FLOP/s), as a gain). (The shares were
+fixed before, by model seconds over every task; how they compared is in the tuning results.)
+Within a task the batches after the first are chosen by the search:
 
   "learned"  the `RankModel`, refitted on the device's records after every batch, or the
              roofline (its prior) ranks the unmeasured candidates; a batch is the best
@@ -57,7 +56,6 @@ there by more than the measured noise; the verdicts are logged with the records.
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable
@@ -85,6 +83,8 @@ EPSILON = 0.2
 """The share of a ranked search's batch picked at random from the candidates it ranks lower."""
 ALPHA = 0.2
 """The weight of a task's last gain in its priority against the optimistic guess (Ansor's 0.2)."""
+BETA = 2.0
+"""How much slower than its family's best rate a task is assumed able to run (Ansor's 2)."""
 
 
 @dataclass
@@ -230,22 +230,16 @@ def _family(task: Task) -> str:
     return "depthwise" if is_depthwise_workload(task.workload) else task.workload.op
 
 
-def _peer_rates(searches: list[_TaskSearch]) -> dict[str, float]:
-    """For each task (by workload key), the best FLOP/s another task of its family reached
-    (infinite where no other did: a task alone in its family, such as a network's one dense
-    layer, is not held back by its own rate)."""
-    rates = {s.report.task.workload.key: s.report.task.flops / s.report.best_seconds if s.report.best_seconds else 0.0
-             for s in searches}
-    top: dict[str, list[float]] = {}
+def _family_rates(searches: list[_TaskSearch]) -> dict[str, float]:
+    """For each task (by workload key), the best FLOP/s a task of its family (itself included)
+    reached; 0 where it is alone in its family or none was measured."""
+    rates: dict[str, list[float]] = {}
     for search in searches:
-        family = _family(search.report.task)
-        top[family] = sorted(top.get(family, []) + [rates[search.report.task.workload.key]], reverse=True)[:2]
-    peers = {}
-    for search in searches:
-        key, best = search.report.task.workload.key, top[_family(search.report.task)]
-        other = (best[1] if len(best) > 1 else 0.0) if rates[key] == best[0] else best[0]
-        peers[key] = other or math.inf
-    return peers
+        tr = search.report
+        rate = tr.task.flops / tr.best_seconds if tr.best_seconds else 0.0
+        rates.setdefault(_family(tr.task), []).append(rate)
+    return {s.report.task.workload.key: max(rates[_family(s.report.task)]) if len(rates[_family(s.report.task)]) > 1
+            else 0.0 for s in searches}
 
 
 @dataclass
@@ -310,7 +304,7 @@ class _Session:
         while active := [s for s in searches if not s.stopped]:
             if stop := self._limit(deadline):
                 return stop
-            rates = _peer_rates(searches)
+            rates = _family_rates(searches)
             self._step(max(active, key=lambda s: self._priority(s, rates)))
         return "every task stopped"
 
@@ -327,8 +321,10 @@ class _Session:
         docstring); the model's seconds stand in for a best no trial measured."""
         tr = search.report
         best = tr.best_seconds if tr.best_seconds is not None else tr.task.model_seconds
-        optimistic = min(best / max(1, tr.trials + tr.resumed), best - tr.task.flops / rates[tr.task.workload.key])
-        return tr.task.count * (ALPHA * search.gain + (1 - ALPHA) * max(0.0, optimistic))
+        optimistic = best / max(1, tr.trials + tr.resumed)
+        if rate := rates[tr.task.workload.key]:
+            optimistic = max(optimistic, best - BETA * tr.task.flops / rate)
+        return tr.task.count * (ALPHA * search.gain + (1 - ALPHA) * optimistic)
 
     def _start(self, tr: TaskReport) -> _TaskSearch:
         """The task's search before its first batch: the candidates the log does not hold yet."""

@@ -238,9 +238,11 @@ def test_a_resumed_run_shares_its_trials_like_one_straight_run_of_the_same_total
     assert [t.resumed for t in resumed.tasks] == [t.trials for t in first.tasks]
 
 
-def test_a_task_at_its_familys_best_rate_is_searched_further_only_while_it_gains():
-    """Two tasks of equal time in the network, one at 100 GFLOP/s (the best of their family), the
-    other at 10: after their first batches every trial goes to the slow one."""
+def test_a_task_far_below_its_familys_best_rate_gets_more_and_the_fastest_is_not_starved():
+    """Two tasks of one family and equal time in the network, at 100 and 10 GFLOP/s: the slow one,
+    whose time could fall to BETA x its work at the family's best rate, gets every trial after the
+    first batches (Ansor's family term only raises a task's optimism). A family's fastest task
+    holding 99% of the network's time keeps its share: its optimism is its best over its trials."""
     from frittata.tuning import host_device
     from frittata.tuning.tuner import tune_tasks
 
@@ -250,6 +252,12 @@ def test_a_task_at_its_familys_best_rate_is_searched_further_only_while_it_gains
     report = tune_tasks(tasks, device, Records(), runner, trials=24, batch=4)
     fast, slow = report.tasks
     assert fast.trials == len(tasks[0].first) == 2 and slow.trials == 22  # the default and its twin
+    # HOT: 1e9 FLOPs in 10 ms (the family's best rate), SMALL 1e6 FLOPs in 0.1 ms: HOT's optimism
+    # 10 ms / t stays above SMALL's 0.1 ms - 2 x 1e6 / 1e11 s = 80 us for 125 trials
+    tasks = _tasks([(1, 1e9, 1e-2), (1, 1e6, 1e-4)], device)
+    runner = _ByWorkloadRunner({t.workload.key: t.model_seconds for t in tasks})
+    report = tune_tasks(tasks, device, Records(), runner, trials=40, batch=4)
+    assert [t.trials for t in report.tasks] == [38, 2]
     # alone in their families (a convolution, a depthwise one), neither is held back by its own rate
     alone = [tasks[0], _depthwise_task(device)]
     runner = _ByWorkloadRunner({t.workload.key: 1e-3 for t in alone})
