@@ -216,10 +216,12 @@ def depthwise_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, 
 
 def pixel_gemm_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> Loops:
     """A pointwise convolution's pixel GEMM in a dense layer's terms: rows the output pixels,
-    columns the output channels, depth the input channels (one reduction block), the register
-    block `m_block` pixels by the vectors of `n_block`, the parallel units the column panels."""
+    columns the output channels, depth the input channels (one reduction block), `other` the
+    images (the kernel repeats the GEMM per image), the register block `m_block` pixels by the
+    vectors of `n_block`, the parallel units the column panels."""
     out, depth = info.type, info.operands[0].shape[1]
-    return _gemm_loops(info, schedule, out.shape[2] * out.shape[3], out.shape[1], 1, depth, lanes, cores, model)
+    return _gemm_loops(info, schedule, out.shape[2] * out.shape[3], out.shape[1], out.shape[0], depth, lanes, cores,
+                       model)
 
 
 def channel_gemm_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> Loops:

@@ -97,3 +97,32 @@ def test_relative_features_of_a_hand_made_space():
     assert relative_features(own, space) == [math.log(2), 1 / 3, 0.5]
     tied = SpaceSummary((math.log(1), math.log(2), math.log(2), math.log(4)), 0.5)
     assert relative_features(own, tied)[1] == 1 / 4
+
+
+def _pointwise_workload(images: int, channels: int, out_channels: int, size: int):
+    from frittata.extract.records import Workload
+
+    attrs = (("strides", (1, 1)), ("pads", (0, 0, 0, 0)), ("dilations", (1, 1)), ("groups", 1), ("epilogue", ()))
+    operands = (((images, channels, size, size), "float32"), ((out_channels, channels, 1, 1), "float32"),
+                ((out_channels,), "float32"))
+    return Workload("fused_conv2d", operands, (False, True, True), attrs)
+
+
+def test_gemm_loops_of_two_images_read_rows_columns_depth_and_images_field_by_field():
+    """A pixel GEMM (rows the 49 pixels, columns the 12 output channels) and a channel GEMM
+    (rows the 96 output channels, columns the 81 pixels, depth in K blocks of 8) of two images
+    each: every size field as its kernel loops (the pixel GEMM's kernel repeats per image too)."""
+    from frittata.tuning.model import candidate_loops
+
+    host = CpuModel(cores=CORES, vector_lanes=LANES, fp32_flops_per_core=CpuModel.fp32_flops_per_core * LANES / 16)
+    pixel = (("vec", 8), ("m_block", 4), ("m_tail", 49 % 4), ("n_block", 8), ("n_tail", 12 % 8), ("parallel", "n"))
+    loops = candidate_loops(_pointwise_workload(2, 20, 12, 7), pixel, LANES, CORES, host)
+    got = (loops.rows, loops.cols, loops.depth, loops.other, loops.flops, loops.reduction_block, loops.block_rows,
+           loops.block_vectors, loops.units, loops.footprint, loops.row_tail, loops.col_tail)
+    assert got == (49, 12, 20, 2, 2.0 * 2 * 49 * 12 * 20, 20, 4, 1, 2, 20 * 8 * 4, 1 / 4, 4 / 8)
+    channel = (("vec", 8), ("m_block", 6), ("m_tail", 0), ("n_block", 16), ("n_tail", 81 % 16), ("k_block", 8),
+               ("parallel", "n"))
+    loops = candidate_loops(_pointwise_workload(2, 16, 96, 9), channel, LANES, CORES, host)
+    got = (loops.rows, loops.cols, loops.depth, loops.other, loops.flops, loops.reduction_block, loops.block_rows,
+           loops.block_vectors, loops.units, loops.footprint, loops.row_tail, loops.col_tail)
+    assert got == (96, 81, 16, 2, 2.0 * 2 * 96 * 81 * 16, 8, 6, 2, 6, 8 * 16 * 4, 0.0, 1 / 16)
