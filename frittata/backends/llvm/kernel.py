@@ -281,8 +281,9 @@ class Kernel:
         shared work (no static share), its code runs straight from its start (the last `sync`,
         or the kernel's entry) through the loop to the builder's position, every block ending in
         an unconditional branch (no branch could skip the loop, run it twice, or reach the
-        barrier from elsewhere), and that code writes no memory but its own stack (a thread that
-        skips the phase must miss nothing)."""
+        barrier from elsewhere), and that code touches no memory but its own stack and its
+        buffer table (`_shared_access`): a thread that skips the phase must miss nothing, and
+        one that runs it late, while the team is phases ahead, must read nothing they rewrite."""
         if self._static or len(self._claims) > 1:
             return None
         total, opening, out = self._claims[0] if self._claims else (0, None, None)
@@ -290,7 +291,7 @@ class Kernel:
         code = block.instructions[block.instructions.index(after) + 1:] if after is not None else block.instructions
         passed = False
         for _ in range(len(self.function.blocks) + 1):
-            if any(_writes_memory(instruction) for instruction in code):
+            if any(_shared_access(instruction, self.table) for instruction in code):
                 return None
             if block is self.b.block:
                 return total if passed or opening is None else None
@@ -309,13 +310,25 @@ PURE_INTRINSICS = re.compile(r"llvm\.(fma|fmuladd|sqrt|exp|exp2|log|log2|fabs|mi
 """Intrinsics that read or write no memory (the only calls allowed outside a claimable loop)."""
 
 
-def _writes_memory(instruction: ir.Instruction) -> bool:
-    """Whether `instruction` may write memory other than the kernel's own stack (allocas)."""
-    if isinstance(instruction, ir.StoreInstr | ir.StoreAtomicInstr):
-        pointer = instruction.operands[1]
-        while isinstance(pointer, ir.GEPInstr):
-            pointer = pointer.pointer
-        return not isinstance(pointer, ir.AllocaInstr)
-    if isinstance(instruction, ir.CallInstr):
-        return not PURE_INTRINSICS.match(getattr(instruction.callee, "name", ""))
-    return isinstance(instruction, ir.AtomicRMW | ir.CmpXchg)
+def _shared_access(instruction: ir.Instruction, table: ir.Argument) -> bool:
+    """Whether `instruction` may write memory other than the kernel's own stack (allocas), or
+    read memory other than that stack and the buffer table `table` (which no kernel writes).
+    Conservative: a pointer counts as local only when GEPs lead it to an alloca (or, for a
+    load, to `table`); a load through a pointer loaded from the table reads a shared buffer."""
+    match instruction:
+        case ir.StoreInstr() | ir.StoreAtomicInstr():
+            return not isinstance(_pointer_root(instruction.operands[1]), ir.AllocaInstr)
+        case ir.LoadInstr() | ir.LoadAtomicInstr():
+            root = _pointer_root(instruction.operands[0])
+            return not (isinstance(root, ir.AllocaInstr) or root is table)
+        case ir.CallInstr():
+            return not PURE_INTRINSICS.match(getattr(instruction.callee, "name", ""))
+        case _:
+            return isinstance(instruction, ir.AtomicRMW | ir.CmpXchg)
+
+
+def _pointer_root(pointer: ir.Value) -> ir.Value:
+    """The pointer `pointer` offsets by GEPs (itself if it is no GEP)."""
+    while isinstance(pointer, ir.GEPInstr):
+        pointer = pointer.pointer
+    return pointer

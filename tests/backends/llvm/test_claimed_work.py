@@ -44,6 +44,15 @@ def _take_under_branch(k: Kernel) -> None:
             pass
 
 
+def _load_outside(k: Kernel) -> None:
+    k.b.load(k.b.load(k.table, typ=PTR), typ=I32)
+
+
+def _load_on_stack_and_table(k: Kernel) -> None:
+    k.b.load(k.b.gep(entry_alloca(k.b, I32, "scratch", 4), [i64(1)], source_etype=I32), typ=I32)
+    k.b.load(k.b.gep(k.table, [i64(2)], source_etype=PTR), typ=PTR)
+
+
 def _take(k: Kernel) -> None:
     with k.take(10) as i:
         k.b.store(ir.Constant(I32, 1), k.b.gep(k.b.load(k.table, typ=PTR), [i], source_etype=I32))
@@ -53,7 +62,10 @@ def _take(k: Kernel) -> None:
     (lambda k: _take(k), 10),
     (lambda k: None, 0),
     (lambda k: (_store_on_stack(k), _take(k), _store_on_stack(k)), 10),
+    (lambda k: (_load_on_stack_and_table(k), _take(k)), 10),
     (lambda k: (_take(k), _store_outside(k)), None),
+    (lambda k: (_load_outside(k), _take(k)), None),
+    (lambda k: (_take(k), _load_outside(k)), None),
     (lambda k: (_store_outside(k), _take(k)), None),
     (_take_under_branch, None),
     (lambda k: (k.split(10), _take(k)), None),
@@ -63,7 +75,9 @@ def _take(k: Kernel) -> None:
 def test_a_phase_claims_its_items_only_when_nothing_else_in_it_is_shared(emit, claim):
     """One loop taken from the counter and only stack writes outside it: the barrier after the
     phase may wait for its items (0 when it has none). A store to memory outside the loop, a
-    branch around it, a static share or a call: it waits for every thread."""
+    load of a buffer there (a late thread would read it while the team is phases ahead, after a
+    later phase rewrote it), a branch around it, a static share or a call: it waits for every
+    thread."""
     k = _kernel()
     emit(k)
     k.finish()
