@@ -37,8 +37,9 @@ Within a task the batches after the first are chosen by the search:
              the prior the learned search starts from, kept to measure what refitting adds.
   "random"   uniformly random unmeasured candidates (the baseline of the tuning curve).
 
-Every search is bounded: a task stops when its space is exhausted or `early_stop` trials passed
-without a better time; the run stops when the budget or `time_limit` is spent or every task
+Every search is bounded: a task stops when its space is exhausted, when every candidate it
+measured failed (its model price would otherwise keep drawing trials), or when `early_stop`
+trials passed without a better time; the run stops when the budget or `time_limit` is spent or every task
 stopped. The report says why each stopped. With
 `resume`, candidates the log already holds for this device are not measured again.
 
@@ -352,7 +353,10 @@ class _Session:
         self._check_stop(search)
 
     def _check_stop(self, search: _TaskSearch) -> None:
-        if not search.left:
+        tr = search.report
+        if tr.trials and tr.errors == tr.trials and tr.best_seconds is None:
+            search.stopped, tr.stop = True, f"every candidate failed ({tr.errors} errors)"
+        elif not search.left:
             search.stopped, search.report.stop = True, f"space exhausted ({search.space} schedules)"
         elif self.early_stop is not None and search.since_better >= self.early_stop:
             search.stopped = True

@@ -280,6 +280,27 @@ def test_a_tasks_priority_is_its_count_times_its_last_gain_and_its_optimism_weig
     assert math.isclose(_Session._priority(search, {key: 1e10}), 3 * (0.2 * 1e-4 + 0.8 * (1e-3 - 2e-4)))
 
 
+def test_a_task_whose_every_candidate_fails_stops_after_its_first_batch():
+    """A task priced 5x its peer by the model, every candidate of it an error: it stops ("every
+    candidate failed") after its first batch and the rest of the budget goes to its peer."""
+    from frittata.tuning import host_device
+    from frittata.tuning.measure import Result
+    from frittata.tuning.tuner import tune_tasks
+
+    device = host_device(1)
+    tasks = _tasks([(1, 1e6, 5e-3), (1, 1e6, 1e-3)], device)
+
+    class Failing(_ByWorkloadRunner):
+        def run(self, jobs):
+            return [Result(None, "crash") if job.workload.key == tasks[0].workload.key
+                    else Result(self.seconds[job.workload.key], None) for job in jobs]
+
+    report = tune_tasks(tasks, device, Records(), Failing({tasks[1].workload.key: 1e-3}), trials=40, batch=4)
+    failing, other = report.tasks
+    assert (failing.trials, failing.errors, other.trials) == (2, 2, 38)
+    assert failing.stop == "every candidate failed (2 errors)"
+
+
 def _depthwise_task(device):
     """A 3x3 depthwise convolution of 16 channels at 12x12 (10 MFLOP/s at 1 ms), its default proposed."""
     from frittata.extract.records import Workload, infer_output, workload_of
