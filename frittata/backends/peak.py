@@ -17,8 +17,8 @@ from functools import cache
 import numpy as np
 from llvmlite import ir
 
-from frittata.backends.jit import BARRIER_WORDS, ENTRY, Engine, compile_unit, host, marketing_name
-from frittata.backends.team import Team
+from frittata.backends.jit import ENTRY, Engine, compile_unit, host, marketing_name
+from frittata.backends.team import Team, barrier_state
 
 CHAINS = 12
 """Independent accumulators: FMA latency (4 cycles) x FMA units (2) with room to spare."""
@@ -63,7 +63,7 @@ def fma_flops(threads: int) -> float:
     engine = Engine([unit], target.cpu, target.features)
     team = Team(engine.entry, threads)
     buffer = np.ones((threads + 1) * target.lanes, np.float32)
-    barrier = np.zeros(BARRIER_WORDS, np.int32)
+    barrier = barrier_state()
     best = float("inf")
     for _ in range(RUNS):
         start = time.perf_counter()

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from frittata.backends import fileformat
-from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, Engine, machine_of, not_here, units_of
+from frittata.backends.jit import MAX_THREADS, Engine, machine_of, not_here, units_of
 from frittata.backends.packing import ALIGN, aligned
 from frittata.backends.peak import host_peak
 from frittata.backends.profile import Profile, Timed, collect, samples
-from frittata.backends.team import Team
+from frittata.backends.team import Team, barrier_state
 from frittata.errors import DeployError, ModuleFormatError, RuntimeInputError
 from frittata.terms.dtypes import TensorType
 from frittata.terms.interp import check_inputs
@@ -127,7 +127,7 @@ class Module(CompiledCode):
         self._slots[0] = self._arena.ctypes.data
         for i, p in enumerate(self._params):
             self._slots[1 + len(self.inputs) + len(self.outputs) + i] = p.ctypes.data
-        self._barrier = np.zeros(BARRIER_WORDS, np.int32)
+        self._barrier = barrier_state()
         self._addresses = (self._slots.ctypes.data, self._barrier.ctypes.data)
         self._specs = [(n, t.shape, np.dtype(t.dtype)) for n, t in self.inputs.items()]
         self._lock = threading.Lock()

@@ -10,6 +10,17 @@ from __future__ import annotations
 import queue
 import threading
 
+import numpy as np
+
+from frittata.backends.jit import BARRIER_WORDS
+from frittata.backends.packing import aligned
+
+
+def barrier_state() -> np.ndarray:
+    """A zeroed team state of BARRIER_WORDS int32s, ALIGN-aligned (its 64-bit work word, at
+    word 2, needs 8-byte alignment, which an int32 array does not promise)."""
+    return aligned(4 * BARRIER_WORDS, "int32")
+
 
 class Team:
     def __init__(self, entry, threads: int) -> None:

@@ -18,9 +18,10 @@ import frittata as ft
 from frittata import terms as T
 from frittata.backends.llvm import build
 from frittata.backends.llvm.codegen import BARRIER, BARRIER_TYPE, _emit_barrier
-from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, host
+from frittata.backends.jit import MAX_THREADS, host
 from frittata.backends.llvm.irutil import I32, PTR, for_range, i64
 from frittata.backends.llvm.kernel import TAKE_CHUNKS, TAKE_LIMIT, Kernel
+from frittata.backends.team import barrier_state
 from frittata.errors import DeployError, LoweringError
 from tests.backends.llvm.helpers import rand, targets
 
@@ -195,7 +196,7 @@ def _run_team(kernel, total: int, threads: int, late: int | None = None, per_ite
     hits, chunks = np.zeros(max(total, 1) if per_item else 1, np.int32), np.zeros(threads, np.int32)
     claimed = np.zeros(1, np.int64)
     table = np.array([hits.ctypes.data, chunks.ctypes.data, claimed.ctypes.data], np.uint64)
-    state = np.zeros(BARRIER_WORDS, np.int32)
+    state = barrier_state()
     run = [threading.Thread(target=kernel, args=(table.ctypes.data, t, threads, state.ctypes.data))
            for t in range(threads)]
     others = [t for tid, t in enumerate(run) if tid != late]
