@@ -21,7 +21,7 @@ from frittata.backends.llvm.codegen import BARRIER, _emit_barrier
 from frittata.backends.llvm.irutil import I32, PTR, entry_alloca, i64, if_then
 from frittata.backends.llvm.kernel import BARRIER_TYPE, WHOLE_TEAM, Kernel
 from tests.backends.llvm.helpers import rand, targets
-from tests.backends.llvm.test_work_sharing import KERNEL, _count_chunks, _run_team
+from tests.backends.llvm.test_work_sharing import KERNEL, _count_chunks, _run_team, join_all
 
 
 def _kernel() -> Kernel:
@@ -221,9 +221,5 @@ def test_concurrent_runs_of_modules_on_shared_cores_stay_exact():
             if not np.array_equal(mod(x=x)["y"], exact):
                 errors.append("differs")
 
-    workers = [threading.Thread(target=loop, args=(m,)) for m in mods]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    join_all([threading.Thread(target=loop, args=(m,)) for m in mods])
     assert errors == []

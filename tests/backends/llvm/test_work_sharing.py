@@ -200,15 +200,29 @@ def _run_team(kernel, total: int, threads: int, late: int | None = None, per_ite
     run = [threading.Thread(target=kernel, args=(table.ctypes.data, t, threads, state.ctypes.data))
            for t in range(threads)]
     others = [t for tid, t in enumerate(run) if tid != late]
-    for t in others:
-        t.start()
-    if late is not None:
-        for t in others:
-            t.join()
-        run[late].start()
-    for t in run:
-        t.join()
+    if late is None:
+        join_all(others)
+    else:
+        join_all(others)
+        join_all([run[late]])
     return hits[:total], chunks, int(claimed[0])
+
+
+TEAM_TIMEOUT = 60.0
+"""Seconds a test waits for a team's threads before failing (a broken barrier spins forever;
+the spinning daemon threads are left behind, the test fails instead of hanging CI)."""
+
+
+def join_all(team: list[threading.Thread]) -> None:
+    """Start `team`'s threads (daemons, so a hung one cannot keep the process alive), then join
+    each, failing when any is still running TEAM_TIMEOUT seconds after the start."""
+    for thread in team:
+        thread.daemon = True
+        thread.start()
+    deadline = time.monotonic() + TEAM_TIMEOUT
+    for thread in team:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        assert not thread.is_alive(), f"expected the team to finish within {TEAM_TIMEOUT} s, got {thread.name} running"
 
 
 def test_every_item_is_taken_exactly_once():
