@@ -18,8 +18,9 @@ from frittata import terms as T
 from frittata.backends.llvm import build
 from frittata.backends.jit import host
 from frittata.backends.llvm.codegen import BARRIER, _emit_barrier
-from frittata.backends.llvm.irutil import I32, PTR, entry_alloca, i64, if_then
+from frittata.backends.llvm.irutil import I32, I64, PTR, entry_alloca, for_range, i64, if_then
 from frittata.backends.llvm.kernel import BARRIER_TYPE, WHOLE_TEAM, Kernel
+from frittata.backends.team import barrier_state
 from tests.backends.llvm.helpers import rand, targets
 from tests.backends.llvm.test_work_sharing import KERNEL, _count_chunks, _run_team, join_all
 
@@ -223,3 +224,103 @@ def test_concurrent_runs_of_modules_on_shared_cores_stay_exact():
 
     join_all([threading.Thread(target=loop, args=(m,)) for m in mods])
     assert errors == []
+
+
+def _counting_after_slow_phase(slow_tid: int, static_second: bool):
+    """Phase 1 takes 16 items, those thread `slow_tid` runs 10x slower than the other's, each
+    storing ones[i] = 1; after a barrier that waits for its 16 items, phase 2 (taken, or a static
+    split) stores counts[i] = the ones it finds. Returns the compiled kernel and its engine."""
+    machine = host()
+    module = ir.Module(name="slow")
+    module.triple = machine.triple
+    k = Kernel(module, "k", 8, _emit_barrier(module, machine))
+    b = k.b
+    ones, counts, spun = (b.load(b.gep(k.table, [i64(j)], source_etype=PTR), typ=PTR) for j in range(3))
+    with k.take(SLOW_ITEMS) as i:
+        slow = b.zext(b.icmp_signed("==", k.tid, ir.Constant(I32, slow_tid)), I64)
+        with for_range(b, i64(0), b.mul(b.add(b.mul(slow, i64(9)), i64(1)), i64(300_000))):
+            b.load_atomic(spun, "monotonic", 4, typ=I32)
+        b.store(ir.Constant(I32, 1), b.gep(ones, [i], source_etype=I32))
+    k.sync()
+    with (for_range(b, *k.split(SLOW_ITEMS)) if static_second else k.take(SLOW_ITEMS)) as i:
+        found = entry_alloca(b, I32, "found")
+        b.store(ir.Constant(I32, 0), found)
+        with for_range(b, i64(0), i64(SLOW_ITEMS)) as j:
+            b.store(b.add(b.load(found, typ=I32), b.load(b.gep(ones, [j], source_etype=I32), typ=I32)), found)
+        b.store(b.load(found, typ=I32), b.gep(counts, [i], source_etype=I32))
+    k.finish()
+    assert [int(c.args[3].constant) for block in k.function.blocks for c in block.instructions
+            if isinstance(c, ir.CallInstr) and c.callee.name == BARRIER] == [SLOW_ITEMS]
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), machine.machine())
+    engine.finalize_object()
+    return engine, KERNEL(engine.get_function_address("k"))
+
+
+SLOW_ITEMS = 16
+
+
+@pytest.mark.parametrize("slow_tid, static_second", [(1, False), (0, True)])
+def test_the_phase_after_a_claimed_barrier_sees_every_item_of_the_one_before(slow_tid, static_second):
+    """Two threads, one 10x slower on its items of phase 1: every count of phase 2 finds all 16
+    ones, in 6 runs each. With thread 1 slow, thread 0 must wait at the barrier until the items
+    are done, not only claimed (its items done, it would start phase 2 while thread 1 still
+    stores); with thread 0 slow and a static phase 2, thread 1 must wait for thread 0 to start
+    the next phase (passing at once, it would count phase 1 unfinished)."""
+    engine, kernel = _counting_after_slow_phase(slow_tid, static_second)
+    for run in range(6):
+        ones, counts, spun = np.zeros(SLOW_ITEMS, np.int32), np.zeros(SLOW_ITEMS, np.int32), np.zeros(1, np.int32)
+        table = np.array([ones.ctypes.data, counts.ctypes.data, spun.ctypes.data], np.uint64)
+        state = barrier_state()
+        team = [threading.Thread(target=kernel, args=(table.ctypes.data, t, 2, state.ctypes.data)) for t in (1, 0)]
+        join_all(team)
+        np.testing.assert_array_equal(counts, SLOW_ITEMS, err_msg=f"run {run}")
+    del engine
+
+
+def _stale_read_kernel():
+    """Phase 1 loads v = x[0] before an empty take(1); phase 2 takes one item storing x[0] = 42;
+    phase 3 takes 64 slow items storing out[i] = v. Returns the compiled kernel and its engine."""
+    machine = host()
+    module = ir.Module(name="stale")
+    module.triple = machine.triple
+    k = Kernel(module, "k", 8, _emit_barrier(module, machine))
+    b = k.b
+    x, out, spun = (b.load(b.gep(k.table, [i64(j)], source_etype=PTR), typ=PTR) for j in range(3))
+    v = b.load(x, typ=I32)
+    with k.take(1):
+        pass
+    k.sync()
+    with k.take(1):
+        b.store(ir.Constant(I32, 42), x)
+    k.sync()
+    with k.take(64) as i:
+        with for_range(b, i64(0), i64(300_000)):
+            b.load_atomic(spun, "monotonic", 4, typ=I32)
+        b.store(v, b.gep(out, [i], source_etype=I32))
+    k.finish()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), machine.machine())
+    engine.finalize_object()
+    return engine, KERNEL(engine.get_function_address("k"))
+
+
+def _enter_after(delay: float, kernel, table: int, thread: int, state: int) -> None:
+    """Thread `thread` of a team of two, entering `kernel` after `delay` seconds."""
+    time.sleep(delay)
+    kernel(table, thread, 2, state)
+
+
+def test_a_late_thread_reads_no_buffer_a_later_phase_rewrote():
+    """A phase that loads a buffer outside its taken loop ends at a barrier that waits for the
+    whole team: with thread 1 entering 0-5 ms late, every out[i] is the 7 x[0] held before
+    phase 2 stored 42 (waiting for claimed work only, thread 1 would load x[0] after phase 2
+    and a third or more of the items would store 42)."""
+    engine, kernel = _stale_read_kernel()
+    for delay in (0.0, 0.002, 0.005):
+        x, out, spun = np.array([7], np.int32), np.zeros(64, np.int32), np.zeros(1, np.int32)
+        table = np.array([x.ctypes.data, out.ctypes.data, spun.ctypes.data], np.uint64)
+        state = barrier_state()
+
+        join_all([threading.Thread(target=_enter_after, args=(delay * t, kernel, table.ctypes.data, t,
+                                                              state.ctypes.data)) for t in (0, 1)])
+        np.testing.assert_array_equal(out, 7, err_msg=f"thread 1 late by {delay} s")
+    del engine
