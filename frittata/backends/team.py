@@ -28,6 +28,8 @@ class Team:
         self.threads = max(1, int(threads))
         self._work: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(self.threads - 1)]
         self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._pending = 0
+        """Helpers given a run that have not yet reported it done (each puts one token)."""
         for tid, inbox in enumerate(self._work, start=1):
             threading.Thread(target=self._serve, args=(tid, inbox), daemon=True,
                              name=f"frittata-{tid}").start()
@@ -35,8 +37,10 @@ class Team:
     def _serve(self, tid: int, inbox: queue.SimpleQueue) -> None:
         while (job := inbox.get()) is not None:
             entry, slots, barrier = job
-            entry(slots, tid, self.threads, barrier)
-            self._done.put(tid)
+            try:
+                entry(slots, tid, self.threads, barrier)
+            finally:
+                self._done.put(tid)
 
     def close(self) -> None:
         """Let the helper threads exit (called when the owning module is collected)."""
@@ -45,10 +49,20 @@ class Team:
 
     def run(self, slots: int, barrier: int, entry=None) -> None:
         """One run of the entry point (or of `entry`, a function of the same four arguments) on
-        every thread of the team; returns when all are done."""
+        every thread of the team; returns when all are done. A run interrupted while it waits
+        (KeyboardInterrupt) leaves its helpers' tokens pending: the next run first waits for
+        them, so it neither starts while they still use the team's state nor takes their
+        tokens for its own helpers'."""
         entry = entry or self._entry
+        self._wait_for_helpers()
         for inbox in self._work:
             inbox.put((entry, slots, barrier))
+            self._pending += 1
         entry(slots, 0, self.threads, barrier)
-        for _ in self._work:
+        self._wait_for_helpers()
+
+    def _wait_for_helpers(self) -> None:
+        """Take the token of every helper still running a run."""
+        while self._pending:
             self._done.get()
+            self._pending -= 1
