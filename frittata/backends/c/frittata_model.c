@@ -20,8 +20,8 @@
 #include <string.h>
 
 #define ALIGN 64
-/* the largest team (MAX_THREADS of the Python runtime): the kernels' int32 work counter has
- * headroom for one chunk past a loop's end per thread of a team this size */
+/* the largest team (MAX_THREADS of the Python runtime): each thread has its own phase word in
+ * the team's state (`barrier`, 16 words plus one per thread) */
 #define FRITTATA_MAX_THREADS 256
 
 extern const frittata_tensor_info frittata_inputs_[];

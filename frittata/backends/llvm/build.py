@@ -106,10 +106,9 @@ def step_facts(program: Program, plan: Plan, names: list[str]) -> list[dict]:
     and bytes (`cpu_work.work`), the llvm target's cost model's seconds for it, and the index
     of its term in `program.terms()` (an output copy is not a term of the program: its bytes,
     priced as a plain copy, and no term); `build` adds whether the step runs solo and whether the
-barrier after it waits for its claimed work rather than every thread (`claims`). The
-    extractor's modules are
-    imported here, not with this module: the llvm package is imported when a saved module is
-    loaded, which must not need the compiler stages."""
+    barrier after it waits for its claimed work rather than every thread (`claims`). The
+    extractor's modules are imported here, not with this module: the llvm package is imported
+    when a saved module is loaded, which must not need the compiler stages."""
     from frittata.extract.cost import term_infos
     from frittata.extract.cpu_model import CpuModel
     from frittata.extract.cpu_work import Kind, Work, work

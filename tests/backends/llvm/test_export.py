@@ -244,8 +244,9 @@ def test_four_lane_blocked_kernels_equal_the_interpreter():
 
 
 def test_the_c_runtime_allocates_the_barrier_the_kernels_use():
-    """The kernels' team state (arrivals, generation, work counter) is BARRIER_WORDS int32s; the
-    exported C runtime declares its own copy of it."""
+    """The kernels' team state (arrivals, the {phase, items claimed} word, items done, each
+    thread's own phase) is BARRIER_WORDS int32s; the exported C runtime declares its own copy
+    of it."""
     source = (Path(ft.__file__).parent / "backends" / "c" / RUNTIME).read_text()
     assert f"int32_t barrier[{BARRIER_WORDS}];" in source
     assert f"#define FRITTATA_MAX_THREADS {MAX_THREADS}\n" in source
