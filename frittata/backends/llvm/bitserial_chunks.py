@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 WEIGHT_CACHE_BYTES = L1_DATA_BYTES // 2
 """Weights of the tiles walked together over the rows, or of one reduction chunk: half of the
 L1 data cache, the other half for the input rows they read."""
+PARTIALS_BYTES = 32 * 1024
+"""The stack array of a row's partial sums at most: past it (rows of ~240 columns and more of
+two-block tiles), the row is walked unchunked. Threads of the exported C runtime get the default
+stack (musl: 128 KiB), so the array and a staging buffer (16 KiB at most) stay under half of it;
+a 224-column row of two-block tiles (136 bytes a pixel) takes 29.75 KiB and still chunks."""
 
 
 class ReductionChunks:
@@ -36,6 +41,7 @@ class ReductionChunks:
     chunk_words: int
     chunk: ir.Value | None
     partials: ir.Value | None
+    acc_type: ir.VectorType
 
     wtype: ir.IntType
     nibbles: bool
@@ -47,6 +53,12 @@ class ReductionChunks:
         return g.blocks * g.kh * g.kw * g.b * g.words * g.v * self.wtype.width // 8 * (2 if self.nibbles else 1)
 
     @property
+    def pixel_partial_bytes(self) -> int:
+        """Bytes of one pixel's partial sums between reduction chunks (`partial_slots`): a vector
+        of 64-bit sums per channel block, and the window popcount a tile counts in its steps."""
+        return self.g.blocks * _bytes(self.acc_type) + (8 if self.counts_ones_in_steps else 0)
+
+    @property
     def chunks_reduction(self) -> bool:
         """Whether a tile whose weights pass WEIGHT_CACHE_BYTES walks its row in reduction
         chunks (`reduction_chunk`)."""
@@ -54,13 +66,15 @@ class ReductionChunks:
 
     def reduction_chunk(self) -> tuple[int, int]:
         """(kernel rows, words of a tap) of one reduction chunk: the whole window, or where one
-        tile's weights pass WEIGHT_CACHE_BYTES (and `chunks_reduction`), the most kernel rows,
-        else one row and the most words of each tap, whose weights fit it. Each chunk runs over
+        tile's weights pass WEIGHT_CACHE_BYTES (and `chunks_reduction`, and the row's partial sums
+        fit PARTIALS_BYTES), the most kernel rows, else one row and the most words of each tap,
+        whose weights fit it. Each chunk runs over
         the whole output row, so its weights are read from L1 by every pixel of the row; the
         pixels' partial sums wait in a stack array between chunks (`resume`, `save`)."""
         g = self.g
         per_row = self.tile_weight_bytes // g.kh
-        if not self.chunks_reduction or self.group > 1 or g.kh * per_row <= WEIGHT_CACHE_BYTES:
+        if (not self.chunks_reduction or self.group > 1 or g.kh * per_row <= WEIGHT_CACHE_BYTES
+                or g.ow * self.pixel_partial_bytes > PARTIALS_BYTES):
             return g.kh, g.words
         if per_row <= WEIGHT_CACHE_BYTES:
             return max(r for r in range(1, g.kh + 1) if g.kh % r == 0 and r * per_row <= WEIGHT_CACHE_BYTES), g.words
@@ -123,6 +137,7 @@ class ReductionChunks:
         partial sums (allocated on first use: [OW][the pixel's slots])."""
         b, slots = self.k.b, self.partial_slots(state, p)
         sizes = [_bytes(slot.allocated_type) for slot in slots]
+        assert sum(sizes) == self.pixel_partial_bytes, f"expected {self.pixel_partial_bytes} bytes a pixel, got {sizes}"
         if self.partials is None:
             self.partials = entry_alloca(b, ir.IntType(8), "partials", self.g.ow * sum(sizes))
             self.partials.align = 32
@@ -144,7 +159,6 @@ class ReductionChunks:
         for p, ow in enumerate(ows):
             for slot, at in self.partial_address(state, p, ow):
                 b.store(b.load(slot), at).align = 8
-
 
 
 def _bytes(t: ir.Type) -> int:

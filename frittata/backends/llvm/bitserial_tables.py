@@ -137,6 +137,12 @@ class TableEmitter(Emitter):
         return True
 
     @property
+    def pixel_partial_bytes(self) -> int:
+        """Two vectors of 16-bit sums per channel block (V bytes each), and the window popcount
+        a tile counts in its steps."""
+        return self.g.blocks * 2 * self.g.v + (8 if self.counts_ones_in_steps else 0)
+
+    @property
     def counts_ones_in_steps(self) -> bool:
         """Whether a tile counts its pixels' window popcounts in its word steps (bipolar weights,
         one tile a group: `shares_ones`)."""

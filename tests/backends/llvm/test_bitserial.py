@@ -21,6 +21,7 @@ from frittata.backends.jit import Machine, host, optimize, verify
 from frittata.backends.llvm import build
 from frittata.backends.llvm.bitpack_bytes import MAX_PLANES, packs_byte_lanes
 from frittata.backends.llvm.bitserial_byte_staging import ByteStaging
+from frittata.backends.llvm.bitserial_chunks import PARTIALS_BYTES
 from frittata.backends.llvm.bitserial_epilogue import MAX_LEVELS, least_reaching, level_thresholds
 from frittata.backends.llvm.bitserial_tables import TableEmitter
 from frittata.terms.bitserial_schedules import uses_tables
@@ -241,6 +242,23 @@ def test_the_table_kernel_walks_its_rows_in_reduction_chunks_exactly(case, chunk
     with mock.patch.object(TableEmitter, "rows", spy):
         run_table_case(case, 0, False)
     assert counts == [chunks]
+
+
+@pytest.mark.parametrize("width, chunks", [(PARTIALS_BYTES // 72, 3), (PARTIALS_BYTES // 72 + 1, 1)])
+def test_a_row_whose_partial_sums_pass_their_bound_is_walked_unchunked(width, chunks):
+    """One output row of 72 bytes of partial sums a pixel (one block of two 16-bit vectors and
+    the window popcount): a row just within PARTIALS_BYTES still walks 3 chunks, one column more
+    walks its row unchunked (no stack array of partial sums, which grew with the row)."""
+    sizes = []
+    rows = TableEmitter.rows
+
+    def spy(self):
+        sizes.append((self.chunk_count, self.pixel_partial_bytes))
+        rows(self)
+
+    with mock.patch.object(TableEmitter, "rows", spy):
+        run_table_case(((1, 256, 1, width), (8, 256, 3, 3), 1, 1, "bipolar", (), 2), 0, False)
+    assert sizes == [(chunks, 72)]
 
 
 @pytest.mark.parametrize("steps, bias_offset", [
