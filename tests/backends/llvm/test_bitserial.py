@@ -227,11 +227,17 @@ CHUNKED_CASES = [
     (((1, 512, 4, 19), (40, 512, 3, 3), 1, 1, "bipolar", (("shift", 5), ("clip", 0, 1), ("cast", "uint8")), 1), 6),
     # two planes, 4 words a tap: 3 chunks of one kernel row, int32 sums, a batch, stride 2
     (((2, 256, 7, 6), (40, 256, 3, 3), 2, 1, "bipolar", (), 2), 3),
-    (((1, 256, 4, 6), (40, 256, 3, 3), 1, 1, "unipolar", (), 2), 3)]
+    (((1, 256, 4, 6), (40, 256, 3, 3), 1, 1, "unipolar", (), 2), 3),
+    # one plane, a 66x1 window of one word a tap: counters flushed every 22 kernel rows, 3 chunks
+    # of 22 rows, each flushed at its end
+    (((1, 64, 70, 5), (3, 64, 66, 1), 1, 0, "bipolar", (), 1), 3)]
 
 
 @pytest.mark.parametrize("case, chunks", CHUNKED_CASES)
 def test_the_table_kernel_walks_its_rows_in_reduction_chunks_exactly(case, chunks):
+    """Chunks of kernel rows or of a tap's words, one or two planes, flushes every word or every
+    F kernel rows (at each chunk's end too), staged threshold compares: equal to the interpreter
+    in the number of chunks expected."""
     counts = []
     rows = TableEmitter.rows
 
