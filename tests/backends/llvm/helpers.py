@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import frittata as ft
+import frittata.terms as T
 from frittata.backends.jit import Machine, host
 from frittata.backends.llvm import build
 from tests.strategies import inputs_for
@@ -83,3 +84,16 @@ def kernel_texts(program: ft.Program, target: Machine) -> list[str]:
 
     plan = make_plan(program, lambda t: fastpath.scratch_bytes(t, target.lanes))
     return list(emit_module(plan, target).kernels.values())
+
+
+def packed_weights(codes: np.ndarray, bits: int, word: str) -> T.Term:
+    """The weight codes bit-packed on axis 1 into `word`s, as a parameter (what the rules fold)."""
+    return T.param("w", T.evaluate(T.bitpack(T.var("c", codes.shape, "int8"), bits, 1, word), {"c": codes}))
+
+
+def assert_compiled_equal(program: T.Program, inputs: dict, target: Machine) -> None:
+    """`program` built for `target` on two threads gives the interpreter's outputs, dtypes included."""
+    got = build(program, threads=2, target=target).run(**inputs)
+    for name, want in T.evaluate(program, inputs).items():
+        assert got[name].dtype == want.dtype
+        np.testing.assert_array_equal(got[name], want, err_msg=name)

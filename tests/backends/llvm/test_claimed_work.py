@@ -226,16 +226,32 @@ def test_concurrent_runs_of_modules_on_shared_cores_stay_exact():
     assert errors == []
 
 
+class _ThreeBufferKernel(Kernel):
+    """A kernel "k" on the host whose table holds three buffer pointers, loaded at its entry."""
+
+    def __init__(self, name: str) -> None:
+        self.machine = host()
+        module = ir.Module(name=name)
+        module.triple = self.machine.triple
+        super().__init__(module, "k", 8, _emit_barrier(module, self.machine))
+        self.buffers = tuple(self.b.load(self.b.gep(self.table, [i64(j)], source_etype=PTR), typ=PTR)
+                             for j in range(3))
+
+
+def _compiled(k: _ThreeBufferKernel):
+    """The finished kernel `k` compiled: its engine (keep it alive) and the callable entry."""
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(k.module)), k.machine.machine())
+    engine.finalize_object()
+    return engine, KERNEL(engine.get_function_address("k"))
+
+
 def _counting_after_slow_phase(slow_tid: int, static_second: bool):
     """Phase 1 takes 16 items, those thread `slow_tid` runs 10x slower than the other's, each
     storing ones[i] = 1; after a barrier that waits for its 16 items, phase 2 (taken, or a static
     split) stores counts[i] = the ones it finds. Returns the compiled kernel and its engine."""
-    machine = host()
-    module = ir.Module(name="slow")
-    module.triple = machine.triple
-    k = Kernel(module, "k", 8, _emit_barrier(module, machine))
+    k = _ThreeBufferKernel("slow")
     b = k.b
-    ones, counts, spun = (b.load(b.gep(k.table, [i64(j)], source_etype=PTR), typ=PTR) for j in range(3))
+    ones, counts, spun = k.buffers
     with k.take(SLOW_ITEMS) as i:
         slow = b.zext(b.icmp_signed("==", k.tid, ir.Constant(I32, slow_tid)), I64)
         with for_range(b, i64(0), b.mul(b.add(b.mul(slow, i64(9)), i64(1)), i64(300_000))):
@@ -251,9 +267,7 @@ def _counting_after_slow_phase(slow_tid: int, static_second: bool):
     k.finish()
     assert [int(c.args[3].constant) for block in k.function.blocks for c in block.instructions
             if isinstance(c, ir.CallInstr) and c.callee.name == BARRIER] == [SLOW_ITEMS]
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), machine.machine())
-    engine.finalize_object()
-    return engine, KERNEL(engine.get_function_address("k"))
+    return _compiled(k)
 
 
 SLOW_ITEMS = 16
@@ -280,12 +294,9 @@ def test_the_phase_after_a_claimed_barrier_sees_every_item_of_the_one_before(slo
 def _stale_read_kernel():
     """Phase 1 loads v = x[0] before an empty take(1); phase 2 takes one item storing x[0] = 42;
     phase 3 takes 64 slow items storing out[i] = v. Returns the compiled kernel and its engine."""
-    machine = host()
-    module = ir.Module(name="stale")
-    module.triple = machine.triple
-    k = Kernel(module, "k", 8, _emit_barrier(module, machine))
+    k = _ThreeBufferKernel("stale")
     b = k.b
-    x, out, spun = (b.load(b.gep(k.table, [i64(j)], source_etype=PTR), typ=PTR) for j in range(3))
+    x, out, spun = k.buffers
     v = b.load(x, typ=I32)
     with k.take(1):
         pass
@@ -298,9 +309,7 @@ def _stale_read_kernel():
             b.load_atomic(spun, "monotonic", 4, typ=I32)
         b.store(v, b.gep(out, [i], source_etype=I32))
     k.finish()
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), machine.machine())
-    engine.finalize_object()
-    return engine, KERNEL(engine.get_function_address("k"))
+    return _compiled(k)
 
 
 def _enter_after(delay: float, kernel, table: int, thread: int, state: int) -> None:

@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 import frittata.terms as T
 from frittata.backends.llvm.pool_bytes import pools_byte_rows
 from frittata.backends.llvm.views import Buf, contiguous
-from tests.backends.llvm.helpers import targets
-from tests.backends.llvm.test_bitserial import assert_compiled_equal
+from tests.backends.llvm.helpers import assert_compiled_equal, targets
 from tests.conftest import compiling
 
 TARGETS = targets()

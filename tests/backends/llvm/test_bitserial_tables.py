@@ -1,0 +1,192 @@
+"""The bit-serial table kernel compiled for AVX2 (one- or two-bit activations, one-bit weights:
+sums looked up in activation-indexed tables): equal to the interpreter on random shapes, at the
+largest sums a window can make, requantizing by threshold compares, and walking its rows in
+reduction chunks whose weights stay in L1 (unchunked where a row's partial sums would pass their
+bound)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import frittata.terms as T
+from frittata.backends.llvm.bitserial_chunks import PARTIALS_BYTES
+from frittata.backends.llvm.bitserial_tables import TableEmitter
+from frittata.backends.llvm.plan import Plan
+from frittata.terms.bitserial_schedules import uses_tables
+from tests.backends.llvm.helpers import assert_compiled_equal, packed_weights, targets
+from tests.conftest import compiling
+
+AVX2 = targets()["avx2"]
+
+
+def tables(t: T.Term) -> bool:
+    """Whether the AVX2 target runs `t` on the table kernel."""
+    return uses_tables(t.op, t.attrs, t.args[0].type, t.args[1].type, t.args[1].op == T.Op.PARAM, 8)
+
+
+@st.composite
+def table_cases(draw):
+    """One- or two-bit activations and one-bit weights with the default schedule on AVX2: the
+    activation-indexed table kernel (channels past the last block of 32, one or more tiles of
+    64 channels, padding, strides, a bias and requantization or none; the requantizations to
+    0..1 and 0..3 by threshold compares where rows of 8+ outputs are staged, one to -3..200 step
+    by step). Half the widths are 17-20, so that some rows are staged."""
+    c, o = draw(st.integers(1, 200)), draw(st.integers(1, 160))
+    k, stride, pad = draw(st.sampled_from([1, 3])), draw(st.integers(1, 2)), draw(st.integers(0, 1))
+    h, w = draw(st.integers(k, 10)), draw(st.integers(k, 10) | st.integers(17, 20))
+    steps = draw(st.sampled_from([(), (("shift", 3), ("clip", 0, 3), ("cast", "int8")),
+                                  (("shift", 5), ("clip", 0, 1), ("cast", "uint8")),
+                                  (("relu",), ("shift", 2), ("clip", -3, 200), ("cast", "int8"))]))
+    encoding = draw(st.sampled_from(["unipolar", "bipolar"]))
+    return (draw(st.integers(1, 2)), c, h, w), (o, c, k, k), stride, pad, encoding, steps, draw(st.integers(1, 2))
+
+
+@compiling
+@given(table_cases(), st.integers(0, 2**32 - 1), st.booleans())
+@example(((1, 70, 5, 6), (40, 70, 3, 3), 1, 1, "bipolar", (), 2), 0, False)  # a tile counts its window's bits
+@example(((1, 64, 4, 5), (150, 64, 1, 1), 1, 0, "bipolar", (), 2), 0, False)  # a group of tiles shares them
+@example(((1, 200, 7, 9), (33, 200, 3, 3), 1, 1, "bipolar", (), 1), 0, False)  # pixel pairs and lone pixels
+@example(((1, 64, 4, 5), (150, 64, 1, 1), 1, 0, "bipolar", (), 1), 0, False)  # pairs in a group of three tiles
+# All ones, bipolar (the counters and 16-bit sums are the encoding's raw sums; bipolar adds the
+# window popcounts): the largest window sums `uses_tables` admits, 16-bit sums of 9 * 113 * 64 =
+# 65088 (one plane, a pixel pair: 4-bit fields at FIELD_LOOKUPS lookups of 4) and 9 * 37 * 64 * 3
+# = 63936 (two planes, flushed every word); then 4 words a tap in chunks of a kernel row, so that
+# byte counters take `byte_room` (3) words before a flush, pixel pairs and a lone pixel beside
+# the padding.
+@example(((1, 64 * 113, 3, 4), (3, 64 * 113, 3, 3), 1, 0, "bipolar", (), 1), 0, True)
+@example(((1, 64 * 37, 3, 4), (3, 64 * 37, 3, 3), 1, 0, "bipolar", (), 2), 0, True)
+@example(((1, 256, 3, 5), (3, 256, 3, 3), 1, 1, "bipolar", (), 1), 0, True)
+def test_low_bit_activations_run_the_table_kernel_exactly(case, seed, ones):
+    """Random bits, or (`ones`) every activation 2^a - 1 and every weight code 1: the largest
+    sums a window of the case's shape can make."""
+    run_table_case(case, seed, ones)
+
+
+def run_table_case(case, seed: int, ones: bool, bias_offset: int = 0) -> list[bool]:
+    """Compile `case` (`table_cases`) on AVX2 and compare it with the interpreter; a bias of
+    bias_offset + [-40, 40) with steps. Returns, per table kernel emitted, whether it
+    requantized by threshold compares."""
+    xs, ws, stride, pad, encoding, steps, a_bits = case
+    rng = np.random.default_rng(seed)
+    if ones:
+        x, codes = np.full(xs, (1 << a_bits) - 1, np.int8), np.ones(ws, np.int8)
+    else:
+        x, codes = rng.integers(0, 1 << a_bits, xs).astype(np.int8), rng.integers(0, 2, ws).astype(np.int8)
+    values = rng.integers(-40, 40, ws[0]) + bias_offset
+    bias = T.param("b", values.astype(np.int32)) if steps else None
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), a_bits, 1), packed_weights(codes, 1, "int64"),
+                              stride, pad, encoding=encoding, bias=bias, epilogue=steps)
+    assert tables(conv)
+    with threshold_compares() as taken:
+        assert_compiled_equal(T.Program({"y": conv}), {"x": x}, AVX2)
+    for compares, plan in taken:  # the compares fold the bias in: no padded bias beside them
+        assert compares == any(name.endswith(".thresholds") for name in plan.params)
+        assert not (compares and any(name.endswith(".bias") for name in plan.params))
+    return [compares for compares, _ in taken]
+
+
+@contextmanager
+def threshold_compares() -> Iterator[list[tuple[bool, Plan]]]:
+    """Whether each table kernel emitted inside the block requantizes by threshold compares, and
+    the plan it adds its parameters to."""
+    taken: list[tuple[bool, Plan]] = []
+    use = TableEmitter.use_thresholds
+
+    def spy(self, plan, *args):
+        use(self, plan, *args)
+        taken.append((self.thresholds is not None, plan))
+
+    with mock.patch.object(TableEmitter, "use_thresholds", spy):
+        yield taken
+
+
+# Epilogues the table kernel runs as threshold compares (8-bit, staged: rows of 8+ outputs):
+SHIFT_3_TO_0_3 = (("shift", 3), ("clip", 0, 3), ("cast", "int8"))
+THRESHOLD_CASES = [
+    ((1, 70, 5, 9), (40, 70, 3, 3), 1, 1, "bipolar", SHIFT_3_TO_0_3, 2),  # one tile, two planes
+    ((2, 70, 5, 9), (150, 70, 3, 3), 1, 1, "unipolar", (("shift", 5), ("clip", 0, 1), ("cast", "uint8")), 1),
+    ((1, 64, 4, 9), (150, 64, 1, 1), 1, 0, "bipolar", (("shift", 2), ("clip", 0, 3), ("cast", "uint8")), 1),
+    ((1, 200, 3, 9), (100, 200, 3, 3), 1, 1, "bipolar", (("shift", 1), ("clip", 0, 3), ("cast", "int8")), 1),  # ties
+]
+
+
+@pytest.mark.parametrize("case", THRESHOLD_CASES)
+def test_the_table_kernel_requantizes_by_threshold_compares_exactly(case):
+    """Sums at and around each channel's thresholds (a half-way shift of 1: ties), channels 16-31
+    of a block, bipolar sums below zero, groups of tiles, a batch: the compares' path taken."""
+    assert run_table_case(case, 0, False) == [True]
+
+
+# Tiles whose weights pass half of L1 walk each row once per reduction chunk (`ReductionChunks`):
+CHUNKED_CASES = [
+    # one plane, 8 words a tap: 6 chunks of a kernel row's taps' first or last 4 words; pixel
+    # pairs and a lone pixel, staged rows of threshold compares
+    (((1, 512, 4, 19), (40, 512, 3, 3), 1, 1, "bipolar", (("shift", 5), ("clip", 0, 1), ("cast", "uint8")), 1), 6),
+    # two planes, 4 words a tap: 3 chunks of one kernel row, int32 sums, a batch, stride 2
+    (((2, 256, 7, 6), (40, 256, 3, 3), 2, 1, "bipolar", (), 2), 3),
+    (((1, 256, 4, 6), (40, 256, 3, 3), 1, 1, "unipolar", (), 2), 3),
+    # one plane, a 66x1 window of one word a tap: counters flushed every 22 kernel rows, 3 chunks
+    # of 22 rows, each flushed at its end
+    (((1, 64, 70, 5), (3, 64, 66, 1), 1, 0, "bipolar", (), 1), 3)]
+
+
+@pytest.mark.parametrize("case, chunks", CHUNKED_CASES)
+def test_the_table_kernel_walks_its_rows_in_reduction_chunks_exactly(case, chunks):
+    """Chunks of kernel rows or of a tap's words, one or two planes, flushes every word or every
+    F kernel rows (at each chunk's end too), staged threshold compares: equal to the interpreter
+    in the number of chunks expected."""
+    counts = []
+    rows = TableEmitter.rows
+
+    def spy(self):
+        counts.append(self.chunk_count)
+        rows(self)
+
+    with mock.patch.object(TableEmitter, "rows", spy):
+        run_table_case(case, 0, False)
+    assert counts == [chunks]
+
+
+@pytest.mark.parametrize("width, chunks", [(PARTIALS_BYTES // 72, 3), (PARTIALS_BYTES // 72 + 1, 1)])
+def test_a_row_whose_partial_sums_pass_their_bound_is_walked_unchunked(width, chunks):
+    """One output row of 72 bytes of partial sums a pixel (one block of two 16-bit vectors and
+    the window popcount): a row just within PARTIALS_BYTES still walks 3 chunks, one column more
+    walks its row unchunked (no stack array of partial sums, which grew with the row)."""
+    sizes = []
+    rows = TableEmitter.rows
+
+    def spy(self):
+        sizes.append((self.chunk_count, self.pixel_partial_bytes))
+        rows(self)
+
+    with mock.patch.object(TableEmitter, "rows", spy):
+        run_table_case(((1, 256, 1, width), (8, 256, 3, 3), 1, 1, "bipolar", (), 2), 0, False)
+    assert sizes == [(chunks, 72)]
+
+
+@pytest.mark.parametrize("steps, bias_offset", [
+    ((("relu",), ("clip", None, 0), ("cast", "int8")), 0),  # no level above 0: no compares
+    (SHIFT_3_TO_0_3, 10_000),  # every output at the top level
+    (SHIFT_3_TO_0_3, -10_000)])  # every output 0
+def test_the_table_kernel_thresholds_at_the_ends_of_the_levels(steps, bias_offset):
+    case = ((1, 70, 3, 9), (40, 70, 3, 3), 1, 1, "bipolar", steps, 1)
+    assert run_table_case(case, 0, False, bias_offset) == [True]
+
+
+def test_the_table_kernel_takes_one_or_two_bit_activations_within_its_16_bit_sums():
+    def conv(a_bits: int, channels: int, k: int, schedule=()) -> T.Term:
+        x = T.bitpack(T.var("x", (1, channels, 9, 9), "int8"), a_bits, 1)
+        weights = packed_weights(np.zeros((4, channels, k, k), np.int8), 1, "int64")
+        return T.bitserial_conv2d(x, weights, 1, k // 2, schedule=schedule)
+
+    assert tables(conv(2, 512, 3)) and tables(conv(2, 64 * 37, 3))  # 9 * 37 * 64 * 3 = 63936 <= 65535
+    assert tables(conv(1, 512, 3)) and tables(conv(1, 64 * 113, 3))  # 9 * 113 * 64 = 65088
+    assert not tables(conv(2, 64 * 38, 3)) and not tables(conv(1, 64 * 114, 3)) and not tables(conv(3, 512, 3))
+    assert not tables(conv(2, 512, 3, (("pixels", 1), ("blocks", 4))))
