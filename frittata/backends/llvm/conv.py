@@ -45,7 +45,7 @@ from llvmlite import ir
 from frittata.backends.llvm.conv_shape import ConvShape
 from frittata.backends.llvm.irutil import F32, I32, copy_floats, for_range, i64, intrinsic, smax, smin, zero_floats
 from frittata.backends.llvm.kernel import Kernel
-from frittata.backends.llvm.masked import load_partial, phase, store_partial
+from frittata.backends.llvm.masked import split_row_phases
 from frittata.backends.llvm.micro import MicroSpec, micro_function, splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
@@ -250,7 +250,7 @@ def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:
     """xq[c][ph][pw][i][j] = x[c][i*sh + ph - top][j*sw + pw - left], zero outside (threads take
     the channels of every group): a channel's planes are zeroed whole, then each image row is
     copied into its row phase whole (one column phase), or sw x L floats at a time split into
-    the column phases (`_emit_pad_chunk`): on vectors, not one float per load and store (the
+    the column phases (`masked.split_row_phases`): on vectors, not one float per load and store (the
     scalar copy took about a quarter of RegNetY's 3x3 stride-2 grouped convolutions' time)."""
     b = k.b
     sh, top = g.strides[0], g.pads[0]
@@ -266,29 +266,7 @@ def _emit_pad(k: Kernel, g: Geometry, x, xq) -> None:
             if g.strides[1] == 1:
                 copy_floats(b, b.gep(dst, [i64(g.pads[1])], source_etype=F32), src, g.w)
             else:
-                _emit_pad_row(b, g, src, dst)
-
-
-def _emit_pad_row(b: ir.IRBuilder, g: Geometry, src, dst) -> None:
-    """Image row `src` into the column phases of padded row `dst`, sw x L floats at a time."""
-    chunks, rest = divmod(g.w, g.strides[1] * g.lanes)
-    if chunks:
-        with for_range(b, 0, chunks, name="chunk") as m:
-            _emit_pad_chunk(b, g, src, dst, m, g.strides[1] * g.lanes)
-    if rest:
-        _emit_pad_chunk(b, g, src, dst, i64(chunks), rest)
-
-
-def _emit_pad_chunk(b: ir.IRBuilder, g: Geometry, src, dst, m, valid: int) -> None:
-    """Image columns m*sw*L .. + sw*L of row `src` (the first `valid` of them) into the column
-    phases of padded row `dst` (phase 0's): lanes q, q + sw, ... are padded columns
-    (q + left) // sw + m*L, ... of phase (q + left) % sw; each phase stores only its lanes of
-    the image (the plane is zero already)."""
-    sw, left, lanes = g.strides[1], g.pads[1], g.lanes
-    block = load_partial(b, b.gep(src, [b.mul(m, i64(sw * lanes))], source_etype=F32), sw * lanes, valid)
-    for q in range(min(sw, valid)):
-        index = b.add(b.mul(m, i64(lanes)), i64((q + left) % sw * g.hq * g.wq + (q + left) // sw))
-        store_partial(b, phase(b, block, q, sw), b.gep(dst, [index], source_etype=F32), len(range(q, valid, sw)))
+                split_row_phases(b, src, dst, g.w, g.strides[1], g.pads[1], g.lanes, g.hq * g.wq, False)
 
 
 def _items(g: Geometry) -> int:

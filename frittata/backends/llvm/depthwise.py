@@ -44,7 +44,7 @@ from llvmlite import ir
 from frittata.backends.llvm.conv_shape import ConvShape
 from frittata.backends.llvm.irutil import F32, for_range, i64, if_then, intrinsic, smin, zero_floats
 from frittata.backends.llvm.kernel import Kernel
-from frittata.backends.llvm.masked import load_partial, phase, store_partial
+from frittata.backends.llvm.masked import load_partial, split_row_phases, store_partial
 from frittata.backends.llvm.micro import splat, vector_step
 from frittata.backends.llvm.plan import Step
 from frittata.backends.llvm.views import View
@@ -269,28 +269,14 @@ def _emit_phases(b: ir.IRBuilder, g: Geometry, src, slot) -> None:
     read under a mask, its missing lanes stored as zeros), and zeros on either side of the image
     in each phase."""
     sw, left, lanes = g.strides[1], g.pads[1], g.lanes
+    split_row_phases(b, src, slot, g.w, sw, left, lanes, g.pw, True)
     chunks, rest = divmod(g.w, sw * lanes)
-    if chunks:
-        with for_range(b, 0, chunks, name="chunk") as m:
-            _emit_chunk(b, g, src, slot, m, sw * lanes)
-    if rest:
-        _emit_chunk(b, g, src, slot, i64(chunks), rest)
     for q in range(sw):
         held = [(i + left) // sw for i in range(chunks * sw * lanes + (sw * lanes if rest else 0))
                 if (i + left) % sw == q]
         start, stop = (held[0], held[-1] + 1) if held else (g.pw, g.pw)
         zero_floats(b, b.gep(slot, [i64(q * g.pw)], source_etype=F32), start)
         zero_floats(b, b.gep(slot, [i64(q * g.pw + stop)], source_etype=F32), g.pw - stop)
-
-
-def _emit_chunk(b: ir.IRBuilder, g: Geometry, src, slot, m, valid: int) -> None:
-    """Image columns m*sw*L .. + sw*L (the first `valid` of them read, the rest zero) into the
-    column phases: lanes q, q + sw, ... are padded columns of phase (q + left) % sw."""
-    sw, left, lanes = g.strides[1], g.pads[1], g.lanes
-    block = load_partial(b, b.gep(src, [b.mul(m, i64(sw * lanes))], source_etype=F32), sw * lanes, valid)
-    for q in range(sw):
-        index = b.add(b.mul(m, i64(lanes)), i64((q + left) % sw * g.pw + (q + left) // sw))
-        b.store(phase(b, block, q, sw), b.gep(slot, [index], source_etype=F32), align=4)
 
 
 def _emit_tiles(b: ir.IRBuilder, g: Geometry, io: Io, rows: Rows, at: dict, ch: Channel, o) -> None:

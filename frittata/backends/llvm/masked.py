@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from frittata.backends.llvm.irutil import F32, I1, I32, PTR, VOID, intrinsic
+from frittata.backends.llvm.irutil import F32, I1, I32, PTR, VOID, for_range, i64, intrinsic
 
 
 def load_partial(b: ir.IRBuilder, at, lanes: int, valid: int) -> ir.Value:
@@ -36,6 +36,33 @@ def phase(b: ir.IRBuilder, block: ir.Value, q: int, sw: int) -> ir.Value:
     lanes = block.type.count // sw
     keep = ir.Constant(ir.VectorType(I32, lanes), list(range(q, sw * lanes, sw)))
     return b.shuffle_vector(block, ir.Constant(block.type, ir.Undefined), keep)
+
+
+def split_row_phases(b: ir.IRBuilder, src, dst, width: int, sw: int, left: int, lanes: int, phase_floats: int,
+                     whole_stores: bool) -> None:
+    """Image row `src` (`width` floats) into the column phases of padded row `dst`, sw x L floats
+    at a time, the last chunk read under a mask: lanes q, q + sw, ... of chunk m are padded
+    columns (q + left) // sw + m L, ... of phase (q + left) % sw, whose floats start
+    `phase_floats` apart. `whole_stores`: every phase stores a whole vector (the lanes past the
+    image are zero, and the caller writes the edges after); else each stores only its lanes of
+    the image. The floats of `dst` outside the image are the caller's to write."""
+    chunks, rest = divmod(width, sw * lanes)
+
+    def chunk(m, valid: int) -> None:
+        block = load_partial(b, b.gep(src, [b.mul(m, i64(sw * lanes))], source_etype=F32), sw * lanes, valid)
+        for q in range(sw if whole_stores else min(sw, valid)):
+            index = b.add(b.mul(m, i64(lanes)), i64((q + left) % sw * phase_floats + (q + left) // sw))
+            at = b.gep(dst, [index], source_etype=F32)
+            if whole_stores:
+                b.store(phase(b, block, q, sw), at, align=4)
+            else:
+                store_partial(b, phase(b, block, q, sw), at, len(range(q, valid, sw)))
+
+    if chunks:
+        with for_range(b, 0, chunks, name="chunk") as m:
+            chunk(m, sw * lanes)
+    if rest:
+        chunk(i64(chunks), rest)
 
 
 def _mask(lanes: int, valid: int) -> ir.Constant:
