@@ -237,10 +237,12 @@ def _family_rates(searches: list[_TaskSearch]) -> dict[str, float]:
     rates: dict[str, list[float]] = {}
     for search in searches:
         tr = search.report
-        rate = tr.task.flops / tr.best_seconds if tr.best_seconds else 0.0
-        rates.setdefault(_family(tr.task), []).append(rate)
-    return {s.report.task.workload.key: max(rates[_family(s.report.task)]) if len(rates[_family(s.report.task)]) > 1
-            else 0.0 for s in searches}
+        rates.setdefault(_family(tr.task), []).append(tr.task.flops / tr.best_seconds if tr.best_seconds else 0.0)
+    result: dict[str, float] = {}
+    for search in searches:
+        family = rates[_family(search.report.task)]
+        result[search.report.task.workload.key] = max(family) if len(family) > 1 else 0.0
+    return result
 
 
 @dataclass
