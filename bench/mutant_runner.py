@@ -6,7 +6,9 @@ This runner learns the same once per mutants/ folder, under coverage, and keeps 
 (`bench/reach_map.py`: measured again only for test files added or changed since, all of them
 if what else decides the map changed), then judges each mutant of a function F by `pytest -x`
 in the mutants/ folder, with the mutant active from import on, first on the selected tests that
-run F unmutated (in any process, or through a fixture they use), fastest first. Those are the
+run F unmutated (in any process, or through a fixture they use): those of the file named for
+F's module first, then those of files importing it, then the rest, fastest first in each, in
+pytest runs of growing size. Those are the
 likeliest to kill it, not the only ones: a test can use F's result through a cache filled in
 another test, or through a process the map did not see. So once every mutant had its first
 phase, the survivors run the rest of the selection as whole files (those reaching F's module,
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
 import re
 import shutil
@@ -121,12 +124,43 @@ def plan(name: str, files: list[Path], reach: ReachMap) -> tuple[list[str], list
     relative = [str(p.relative_to(ROOT)) for p in near + rest]
     if tests is None:
         running = reach.tests_running(module, function)
-        return running + relative[:len(near)], relative[len(near):]
+        return nearest_first(name, running) + relative[:len(near)], relative[len(near):]
     if not tests and not reach.failing_only(module, function):
         return [], reach.spawning()
     spawning = [t.split("::")[0] for t in reach.spawning()]
     later = [f for f in dict.fromkeys(reach.files_reaching(module) + spawning + relative) if f in relative]
-    return tests, later
+    return nearest_first(name, tests), later
+
+
+def nearest_first(name: str, tests: list[str]) -> list[str]:
+    """`tests` (the map's, fastest first) with those likeliest to kill a mutant first: the tests
+    of the file named for its module (`frittata/extract/cpu_model.py`: `test_cpu_model.py`, or a
+    file whose name holds the module's name), then those of files importing the module and
+    those whose ids name the module or the mutated function, then the rest, in their order
+    within each group. Fastest first alone, a function every compile runs met hundreds of
+    near-zero tests before its own module's and ran out of its cap (seed 7's
+    `CpuModel.compute_seconds` 15, killed in < 1 s by tests/extract/test_cpu_model.py)."""
+    module, function = module_of(name)
+    stem = module.rsplit(".", 1)[1]
+    imports = _imports(module)
+    words = {stem, function.strip("_")} if len(function.strip("_")) > 3 else {stem}
+
+    def group(test: str) -> int:
+        path, _, rest = test.partition("::")
+        file = path.rsplit("/", 1)[-1]
+        if file == f"test_{stem}.py" or (len(stem) > 3 and stem in file):
+            return 0
+        if imports.search(_text(path)) or any(w in rest for w in words):
+            return 1
+        return 2
+
+    return sorted(tests, key=group)  # stable: fastest first within a group
+
+
+@functools.cache
+def _text(path: str) -> str:
+    file = ROOT / path
+    return file.read_text() if file.is_file() else ""
 
 
 def module_of(name: str) -> tuple[str, str]:
@@ -215,8 +249,9 @@ def judge_mutant(name: str, tests: list[str], options: list[str], cap: float, ma
     return Verdict(status, verdict.test or ", ".join(suspects), time.time() - start)
 
 
-PART_FILES = (4, 16)
-"""How many test files the first pytest runs of a mutant take (the rest go in one more run).
+PART_FILES = (4, 8, 16, 32, 64)
+"""How many test files the first pytest runs of a mutant take (the rest go in one more run):
+growing, so a kill among the nearest files costs one short run and a survivor few runs.
 pytest collects the whole file of every test id it is given: one run of the tests of the ~150
 files that reach a widely used function spent most of a 90 s cap collecting on the loaded
 machine, and a fast test that fails with the mutant in 15 s alone was never reached (seed 7:
@@ -225,9 +260,9 @@ machine, and a fast test that fails with the mutant in 15 s alone was never reac
 
 def parts(tests: list[str]) -> list[list[str]]:
     """`tests` (in their order) cut into the tests of their first `PART_FILES[0]` files, of
-    the next `PART_FILES[1]`, and of the rest; files keep the order of their first test."""
+    the next `PART_FILES[1]`, ..., and of the rest; files keep the order of their first test."""
     files = list(dict.fromkeys(t.split("::")[0] for t in tests))
-    bounds = [0, PART_FILES[0], PART_FILES[0] + PART_FILES[1], len(files)]
+    bounds = [0, *itertools.accumulate(PART_FILES), len(files)]
     groups = [set(files[lo:hi]) for lo, hi in zip(bounds, bounds[1:], strict=False)]
     return [part for group in groups if (part := [t for t in tests if t.split("::")[0] in group])]
 

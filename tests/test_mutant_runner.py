@@ -10,7 +10,7 @@ import pytest
 
 import bench.mutant_runner
 from bench.mutant_runner import (PART_FILES, TIMEOUT_FACTOR, TIMEOUT_FLOOR, Verdict, _merged, control_target, hung,
-                                 judge_all, judge_mutant, parts)
+                                 judge_all, judge_mutant, nearest_first, parts)
 
 
 @pytest.mark.parametrize("cut", ["cap", "not run"])
@@ -115,14 +115,15 @@ def test_a_kill_is_confirmed_by_the_failing_test_failing_again_with_the_mutant(m
 
 
 def test_a_mutants_tests_run_in_growing_parts_by_file_in_their_order():
-    assert PART_FILES == (4, 16)
+    assert PART_FILES == (4, 8, 16, 32, 64)
     tests = [f"f{k % 25}.py::t{k}" for k in range(50)]  # 25 files, each twice, interleaved
 
     def files(part):
         return list(dict.fromkeys(t.split("::")[0] for t in part))
 
     got = parts(tests)
-    assert [files(part) for part in got] == [[f"f{k}.py" for k in r] for r in (range(4), range(4, 20), range(20, 25))]
+    assert [files(part) for part in got] == [[f"f{k}.py" for k in r] for r in (range(4), range(4, 12), range(12, 25))]
+    assert [len(files(part)) for part in parts([f"f{k}.py::t" for k in range(200)])] == [4, 8, 16, 32, 64, 76]
     assert all(part == [t for t in tests if t.split("::")[0] in files(part)] for part in got)
     assert parts(["a.py", "b.py"]) == [["a.py", "b.py"]]
 
@@ -196,3 +197,14 @@ def test_judge_all_rejudges_survivors_and_names_code_only_failing_tests_run(tmp_
     monkeypatch.setattr(bench.mutant_runner, "judge_mutant", lambda *a: Verdict("no tests"))
     verdicts, _ = judge_all(["m.x_bad__mutmut_1"], 100.0, time.time() + 3600, lambda v: None, None, io.StringIO())
     assert verdicts["m.x_bad__mutmut_1"].status == "failing tests only"
+
+
+def test_a_mutants_own_module_tests_run_first_then_its_importers_then_the_rest():
+    """A function every compile runs is reached by hundreds of faster tests; its own module's
+    test file goes first (seed 7's `CpuModel.compute_seconds` 15 ran out of its cap before)."""
+    name = "frittata.extract.cpu_model.x\u01c1CpuModel\u01c1compute_seconds__mutmut_15"
+    tests = ["tests/test_cli.py::test_compile", "tests/extract/test_cpu_model_tables.py::test_a",
+             "tests/backends/llvm/test_conv.py::test_compute_seconds", "tests/extract/test_cpu_model.py::test_b",
+             "tests/terms/test_ops.py::test_c"]
+    assert nearest_first(name, tests) == [tests[1], tests[3], tests[2], tests[0], tests[4]]
+    assert nearest_first("frittata.terms.alu.x_f__mutmut_1", tests) == tests  # no name matches: order kept
