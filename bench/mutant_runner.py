@@ -141,16 +141,17 @@ def nearest_first(name: str, tests: list[str]) -> list[str]:
     near-zero tests before its own module's and ran out of its cap (seed 7's
     `CpuModel.compute_seconds` 15, killed in < 1 s by tests/extract/test_cpu_model.py)."""
     module, function = module_of(name)
-    stem = module.rsplit(".", 1)[1]
-    imports = _imports(module)
-    words = {stem, function.strip("_")} if len(function.strip("_")) > 3 else {stem}
+    stem = module.rsplit(".", 1)[-1]
+    imports = _imports(module) if "." in module else re.compile(rf"\b{re.escape(module)}\b")
+    words = [w for w in {stem, function.strip("_")} if len(w) > 3]
+    named = re.compile("|".join(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])" for w in words)) if words else None
 
     def group(test: str) -> int:
         path, _, rest = test.partition("::")
         file = path.rsplit("/", 1)[-1]
         if file == f"test_{stem}.py" or (len(stem) > 3 and stem in file):
             return 0
-        if imports.search(_text(path)) or any(w in rest for w in words):
+        if imports.search(_text(path)) or (named and named.search(rest)):
             return 1
         return 2
 

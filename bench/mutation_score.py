@@ -64,6 +64,7 @@ EQUIVALENTS = ROOT / "bench" / "equivalent_mutants.md"
 KILLED = {"killed", "timeout"}
 UNJUDGED = ("not run", "cap", "equivalent", "stillborn")
 VERDICTS = MUTANTS / "verdicts.json"
+REACH = MUTANTS / "reach.json"
 GENERATE = """
 import os, mutmut.__main__ as m
 m.set_mutant_under_test("mutant_generation")
@@ -124,9 +125,13 @@ def rule_tally(equivalents: dict[str, str], survivors: list[str]) -> Tally:
 
 
 def generate_mutants(jobs: int) -> list[str]:
-    """A fresh mutants/ folder; every mutant's name."""
+    """A fresh mutants/ folder; every mutant's name. The reach map of the old one is kept: it
+    says itself which test files the changes since make stale (`ReachMap.update`)."""
+    kept = REACH.read_bytes() if REACH.exists() else None
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     subprocess.run([sys.executable, "-c", GENERATE.format(jobs=jobs)], cwd=ROOT, check=True, capture_output=True)
+    if kept is not None:
+        REACH.write_bytes(kept)
     return mutant_names()
 
 

@@ -19,10 +19,11 @@ copy, credited to the function), with the options, environment and hypothesis
 profile of the judging runs (derandomized, so the examples drawn are the same). Subprocesses and
 forked workers are measured too (coverage's `patch`), each under the context of the test that
 started it; a test that started one is marked (`spawned`: Ray's workers, started by its own
-daemons, are not measured). It is kept in mutants/reach.json with each test file's hash and a
-key over what else decides the map (helper modules and conftest files under tests/, the
-mutation configuration, the measured package's source, the tools' versions); a later run
-measures only the test files added or changed since, or everything if the key changed. The
+daemons, are not measured). It is kept in mutants/reach.json (kept too when a new mutants/
+folder is generated) with each test file's hash, each module's hash, and a key over what else
+decides the map (helper modules and conftest files under tests/, the mutation configuration,
+the tools' versions); a later run measures only the test files added or changed since and
+those that ran a measured module changed since, or everything if the key changed. The
 measuring run's output is kept in mutants/reach.log.
 
 Code run while a test file is imported (module-level terms, strategies) is credited to that
@@ -291,17 +292,16 @@ def measure(test_files: list[str], options: list[str], root: Path = ROOT, source
 
 
 def map_key(root: Path = ROOT, source: list[str] = SOURCE, options: tuple[str, ...] = ()) -> str:
-    """A hash of what decides the map besides the test files: the other Python files under
-    tests/ (conftest, strategies, helpers), pyproject's mutation tables and the pytest
-    `options`, the measured package's source, and the versions of Python and the tools
-    measuring."""
+    """A hash of what decides the whole map besides the test files and the measured source
+    (`source_hashes`, checked module by module): the other Python files under tests/
+    (conftest, strategies, helpers), pyproject's mutation tables and the pytest `options`, and
+    the versions of Python and the tools measuring."""
     import coverage
     import hypothesis
 
     digest = hashlib.sha1()
     helpers = sorted(p for p in (root / "tests").rglob("*.py") if not p.name.startswith("test_"))
-    package = sorted((root / source[0].split("/")[0]).rglob("*.py"))
-    for path in helpers + package:
+    for path in helpers:
         digest.update(f"{path.relative_to(root)}\0{file_hash(path)}\n".encode())
     pyproject = root / "pyproject.toml"
     tool = tomllib.loads(pyproject.read_text()).get("tool", {}) if pyproject.exists() else {}
@@ -311,10 +311,32 @@ def map_key(root: Path = ROOT, source: list[str] = SOURCE, options: tuple[str, .
     return digest.hexdigest()
 
 
+def source_hashes(root: Path = ROOT, source: list[str] = SOURCE) -> dict[str, str]:
+    """Module name -> hash of its file, for every module of the package measured (`source`'s
+    first part, `frittata`), whether measured or not."""
+    package = root / source[0].split("/")[0]
+    return {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): file_hash(p)
+            for p in sorted(package.rglob("*.py"))}
+
+
+def measured_module(module: str, source: list[str] = SOURCE) -> bool:
+    """Whether `module` (`frittata.terms.core`) is in the measured `source` (folders, files)."""
+    prefixes = [s.removesuffix(".py").replace("/", ".") for s in source]
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
 class ReachMap:
     """The cached map: `tests` (test id -> CPU seconds, unmutated outcome, fixtures, whether it
     started a process), `reach` (module -> function -> contexts: test ids, test files, fixtures),
-    `files` (test file -> hash when measured), `key` (`map_key` when measured)."""
+    `files` (test file -> hash when measured), `sources` (module -> hash when measured:
+    `source_hashes`), `key` (`map_key` when measured).
+
+    A change of the measured source makes stale only the test files that ran the changed
+    modules (they may now run other functions); a change in the rest of the package (the LLVM
+    backend, the tuner) is not measured and makes none stale: it is logged. The map only orders
+    a mutant's tests and picks its first phase: a function it misses still meets the rest of
+    the selection in the second phase, or reads "no tests" (not killed), so a stale map can
+    lower the score, never raise it; a kill is confirmed by its test alone either way."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -323,6 +345,7 @@ class ReachMap:
         self.files: dict[str, str] = saved.get("files", {})
         self.tests: dict[str, dict] = saved.get("tests", {})
         self.reach: dict[str, dict[str, list[str]]] = saved.get("reach", {})
+        self.sources: dict[str, str] = saved.get("sources", {})
 
     def stale(self, test_files: Iterable[Path], root: Path = ROOT) -> list[str]:
         """The test files (relative to `root`) not measured, or changed since."""
@@ -333,11 +356,17 @@ class ReachMap:
                log=sys.stderr, output: Path | None = None) -> None:
         """Measure the stale files of `test_files` (all of them if the `map_key` changed) and
         forget files no longer selected. A file's hash is kept only if it was collected."""
-        key = map_key(root, source, tuple(options))
+        key, sources = map_key(root, source, tuple(options)), source_hashes(root, source)
         if key != self.key:
             self.key, self.files, self.tests, self.reach = key, {}, {}, {}
         selected = {str(p.relative_to(root)) for p in test_files}
-        stale = self.stale(test_files, root)
+        changed = {m for m in set(sources) | set(self.sources) if sources.get(m) != self.sources.get(m)}
+        inside = {m for m in changed if measured_module(m, source)}
+        if changed - inside and self.files:
+            print(f"reach map: {len(changed - inside)} modules outside the measured source changed since it was "
+                  "measured (not measured: none makes a test file stale)", file=log, flush=True)
+        outdated = set(self.stale(test_files, root)) | {f for m in inside for f in self.files_reaching(m)}
+        stale = [f for f in (str(p.relative_to(root)) for p in test_files) if f in outdated]
         if stale:
             print(f"reach map: measuring {len(stale)} test files under coverage", file=log, flush=True)
             reach, tests, collected = measure(stale, options, root, source, output)
@@ -347,8 +376,9 @@ class ReachMap:
         self.merge(dropped, reach, tests)
         self.files = {f: h for f, h in self.files.items() if f not in dropped}
         self.files.update({f: file_hash(root / f) for f in stale if f in collected})
+        self.sources = sources
         self.path.write_text(json.dumps({"key": self.key, "files": self.files, "tests": self.tests,
-                                         "reach": self.reach}))
+                                         "reach": self.reach, "sources": self.sources}))
 
     def merge(self, dropped: set[str], reach: dict, tests: dict) -> None:
         """Forget the tests of the `dropped` files, then add a measurement's."""

@@ -3,6 +3,7 @@ bench/mutant_runner.py makes from it for a mutant."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from coverage import CoverageData
@@ -348,7 +349,7 @@ def test_a_measuring_run_that_fails_raises_with_its_output(tmp_path):
     assert not (tmp_path / "reach.json").exists()
 
 
-@pytest.mark.parametrize("change", ["helper", "conftest", "config", "source", "options"])
+@pytest.mark.parametrize("change", ["helper", "conftest", "config", "options"])
 def test_a_change_outside_the_test_files_measures_everything_again(tmp_path, monkeypatch, change):
     root = _project(tmp_path)
     (root / "tests" / "strategies.py").write_text("N = 1\n")
@@ -365,7 +366,7 @@ def test_a_change_outside_the_test_files_measures_everything_again(tmp_path, mon
     ReachMap(tmp_path / "reach.json").update(files, [], root, ["pkg"])
     assert len(measured) == 1
     edited = {"helper": "tests/strategies.py", "conftest": "tests/conftest.py", "config": "pyproject.toml",
-              "source": "pkg/extra.py", "options": None}[change]
+              "options": None}[change]
     if edited:
         with (root / edited).open("a") as sink:
             sink.write("\n# edited\n" if change != "config" else "[tool.frittata.mutation]\nexclude = []\n")
@@ -407,3 +408,33 @@ def test_a_file_measured_but_not_collected_is_measured_again(tmp_path, monkeypat
     ReachMap(tmp_path / "reach.json").update(files, [], root, ["pkg"])
     ReachMap(tmp_path / "reach.json").update(files, [], root, ["pkg"])
     assert measured == [["tests/test_mod.py", "tests/test_extra.py"], ["tests/test_extra.py"]]
+
+
+def test_a_source_change_measures_again_only_the_test_files_that_ran_the_changed_module(tmp_path, monkeypatch):
+    """A map of an hour is not thrown away for a commit elsewhere: a measured module's change
+    makes stale the files that ran it; a change outside the measured source, none (logged)."""
+    root = _project(tmp_path)
+    (root / "pkg" / "other").mkdir()
+    (root / "pkg" / "other" / "llvm.py").write_text("X = 1\n")
+    measured: list[list[str]] = []
+
+    def fake(files, options, root, source, output):
+        measured.append(files)
+        tests = {f"{f}::t": {"cpu": 1.0, "passed": True} for f in files}
+        reach = {"pkg.mod": {"called": ["tests/test_mod.py::t"]}, "pkg.extra": {"in_child": ["tests/test_extra.py::t"]}}
+        return reach, tests, set(files)
+
+    monkeypatch.setattr(bench.reach_map, "measure", fake)
+    files, source = [root / "tests" / "test_mod.py", root / "tests" / "test_extra.py"], ["pkg/mod.py", "pkg/extra.py"]
+    ReachMap(tmp_path / "reach.json").update(files, [], root, source)
+    for edited, again in [("pkg/other/llvm.py", None), ("pkg/mod.py", ["tests/test_mod.py"]),
+                          ("pkg/extra.py", ["tests/test_extra.py"])]:
+        with (root / edited).open("a") as sink:
+            sink.write("\n# edited\n")
+        log = io.StringIO()
+        ReachMap(tmp_path / "reach.json").update(files, [], root, source, log=log)
+        assert measured[-1] == (again or ["tests/test_mod.py", "tests/test_extra.py"])
+        assert ("1 modules outside the measured source changed" in log.getvalue()) == (again is None)
+    assert len(measured) == 3
+    cached = ReachMap(tmp_path / "reach.json")
+    assert cached.tests_of("pkg.mod", "called") == ["tests/test_mod.py::t"]
