@@ -201,7 +201,7 @@ def optimize(program: Program, target: Target, opts: CompileOptions, log: StageL
 def _measured(data, model, records, threads: int | None):
     """The e-graph with the records' best schedules added, and the cost model pricing by records
     measured on this host, or by the ranking model trained on them (`frittata.extract.measured`)."""
-    from frittata.extract.measured import MeasuredCost, with_recorded_schedules
+    from frittata.extract.measured import MeasuredCost, algorithms_in, with_recorded_schedules
     from frittata.tuning.device import host_device
     from frittata.tuning.model import LearnedPrice
 
@@ -209,7 +209,8 @@ def _measured(data, model, records, threads: int | None):
     lanes = getattr(model, "vector_lanes", device.lanes)
     learned = LearnedPrice([r for r in records if r.device == device.key], device.lanes, device.threads)
     return (with_recorded_schedules(data, records, device.key, lanes),
-            MeasuredCost(records, device.key, model, lanes, learned if learned.lines else None))
+            MeasuredCost(records, device.key, model, lanes, learned if learned.lines else None,
+                         algorithms_in(data, lanes)))
 
 
 def _check_user_rules(rules: Sequence[str], target: Target):

@@ -41,6 +41,12 @@ where the verdicts on that contraction's workloads all pin one schedule (`pinned
 Invariant: a cost is >= 0 seconds, or inf where the analytical model says inf or a verdict pins
 another schedule; it depends only on the `NodeInfo` and the records given at construction.
 
+A convolution's algorithms (Winograd F(2x2) / F(4x4), the channels-in-lanes kernel: `algorithms`)
+are schedules of its workload, so each such e-node is priced by its own measurement like a
+tiled one, and "the workload's default" is the schedule a compile without records runs
+(`algorithms.untuned_schedule`: the analytical model's pick among the untiled kernel and the
+algorithm alternatives recorded for the workload), so a held workload runs what it ran untuned.
+
 `with_recorded_schedules` adds to an e-graph, beside each schedulable e-node, a tiled e-node with
 the fastest recorded schedule of its workload (sound: a tiled op computes its fused op whatever
 its schedule, and the schedule is type-checked against the operands), so the tuner's best
@@ -58,8 +64,9 @@ from typing import Any
 from frittata.errors import FrittataTypeError, TuningError
 from frittata.extract.cost import CostModel, NodeInfo, checked_cost
 from frittata.extract.problem import chosen_nodes, constant_classes
+from frittata.extract.algorithms import scheduled_info, untuned_schedule
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Records, Schedule, Workload, infer_output,
-                                      workload_of)
+                                      is_algorithm, workload_of)
 from frittata.rewrites.data import Choice, EClass, EGraphData, ENode
 from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, TILED_OPS, blocked_schedule
 from frittata.terms.ops import BY_NAME, Op
@@ -87,6 +94,11 @@ class MeasuredCost:
     fallback: CostModel
     lanes: int
     learned: Predict | None = None
+    alternatives: dict[str, tuple[Schedule, ...]] | None = None
+    """Per workload key, the algorithm alternatives the e-graph holds (`algorithms_in`); None:
+    those recorded on `device` (`recorded_algorithms`). The workload's default is chosen among
+    them: one the e-graph lacks (the algorithm rules disabled) would price every e-node of a held
+    workload out."""
     times: dict[tuple[str, Schedule], float] = field(init=False)
     held: set[str] = field(init=False)
     """The keys of the workloads measured on `device` that the records do not leave free: without
@@ -106,14 +118,22 @@ class MeasuredCost:
     epilogue price (`scaled`)."""
     loop_scales: dict[tuple, float] = field(init=False)
     """The same ratio per contraction `geometry` and schedule (`loops`)."""
+    algorithm_layers: dict[tuple, Schedule] = field(init=False)
+    """Per contraction `geometry` of held workloads without a verdict (none pinning the layer),
+    the algorithm they all run by default (`_algorithm_layers`)."""
+    algorithms: dict[str, tuple[Schedule, ...]] = field(init=False)
+    """`alternatives`, or those recorded on `device` (`recorded_algorithms`)."""
 
     def __post_init__(self) -> None:
+        self.algorithms = (recorded_algorithms(self.records, self.device) if self.alternatives is None
+                           else self.alternatives)
         self.times = self.records.measured(self.device)
         self.pinned = self.records.pinned(self.device)
         workloads = {r.workload.key: r.workload for r in self.records}
         self.held = {key for key, _ in self.times} - self.records.free
         self.held_layers = {layer_of(workloads[key]) for key in self.held}
         self.pinned_layers = pinned_layers(self.records, self.device)
+        self.algorithm_layers = self._algorithm_layers([workloads[key] for key in self.held - set(self.pinned)])
         layers: dict[tuple, list[float]] = {}
         loops: dict[tuple, list[float]] = {}
         for (key, schedule), seconds in self.times.items():
@@ -141,10 +161,20 @@ class MeasuredCost:
         fused kernel by the margin); PINNED_OUT for a schedule other than its verdict's."""
         found = workload_of(info, self.lanes)
         if found is None:
-            return self.seconds(info)
+            return PINNED_OUT if self._off_algorithm(info) else self.seconds(info)
         if self._pinned_out(info, *found):
             return PINNED_OUT
         return self.seconds(info) * self._switch(*found)
+
+    def _off_algorithm(self, info: NodeInfo) -> bool:
+        """Whether `info` is a convolution (whatever its fusion, tiling or algorithm) of a layer
+        in `algorithm_layers` that runs other loops than that algorithm's: the held layer runs
+        it as untuned, and a variant on the direct loops (the plain conv2d and a separate
+        epilogue pass, priced by the direct kernel's measured ratio) must not replace it."""
+        if not self.algorithm_layers or info.op not in CONV_OPS | {Op.WINOGRAD_CONV2D}:
+            return False
+        runs = self.algorithm_layers.get(info_geometry(replace(info, op=Op.CONV2D)))
+        return runs is not None and self._loops(info) != frozenset(runs)
 
     def _pinned_out(self, info: NodeInfo, workload: Workload, schedule: Schedule) -> bool:
         """Whether a verdict pins another schedule: of this workload, or, for a tiled e-node, of
@@ -160,6 +190,8 @@ class MeasuredCost:
             return pinned != schedule
         held = workload.key in self.held or (
             workload.key not in self.records.free and tiled and info_geometry(info) in self.held_layers)
+        if self._off_algorithm(info):
+            return True
         if not held:
             return False
         default = self._default(workload)
@@ -193,17 +225,29 @@ class MeasuredCost:
             return SCALED
         return MODEL
 
+    def _algorithm_layers(self, held: list[Workload]) -> dict[tuple, Schedule]:
+        """Per contraction `geometry` of the `held` workloads, their default where every one of
+        them has the same and it is an algorithm (`records.is_algorithm`: Winograd), and no
+        verdict pins the layer."""
+        defaults: dict[tuple, set[Schedule | None]] = {}
+        for workload in held:
+            defaults.setdefault(layer_of(workload), set()).add(self._default(workload))
+        return {layer: runs for layer, found in defaults.items() if len(found) == 1
+                and (runs := next(iter(found))) is not None and is_algorithm(runs) and layer not in self.pinned_layers}
+
     def _switch(self, workload: Workload, schedule: Schedule) -> float:
         """1 + SWITCH_MARGIN for a schedule other than the workload's default (the untiled
         kernel's), else 1."""
         return 1.0 if self._default(workload) == schedule else 1.0 + SWITCH_MARGIN
 
     def _default(self, workload: Workload) -> Schedule | None:
-        """The untiled kernel's schedule of `workload` for these lanes (None where it has none),
-        derived once per workload: extraction asks for it at every priced e-node."""
+        """The schedule `workload` runs untuned (`algorithms.untuned_schedule`: the untiled
+        kernel's for these lanes, or the algorithm alternative recorded for it on this device that
+        the analytical model prices lower; None where it has none), derived once per workload:
+        extraction asks for it at every priced e-node."""
         if workload.key not in self.defaults:
-            found = workload_of(infer_output(workload), self.lanes)
-            self.defaults[workload.key] = None if found is None else found[1]
+            self.defaults[workload.key] = untuned_schedule(workload, self.lanes, self.fallback,
+                                                           self.algorithms.get(workload.key, ()))
         return self.defaults[workload.key]
 
     def scaled(self, info: NodeInfo) -> float:
@@ -226,15 +270,14 @@ class MeasuredCost:
 
     @staticmethod
     def _tiled_info(workload: Workload, schedule: Schedule) -> NodeInfo | None:
-        """The `NodeInfo` of `workload`'s scheduling op with `schedule`, or None if it does not fit."""
-        info = infer_output(workload)
-        tiled = TILED_OF[info.op]
+        """The `NodeInfo` of the e-node that runs `workload` with `schedule` (its scheduling op,
+        or an algorithm's own: `algorithms.scheduled_info`), or None if it does not fit."""
         try:
-            tiled_info = replace(info, op=tiled, attrs=info.attrs + (("schedule", schedule),))
-            tiled.infer(tiled, list(info.operands), dict(tiled_info.attrs))
-        except FrittataTypeError:
+            info = scheduled_info(workload, schedule)
+            info.op.infer(info.op, list(info.operands), dict(info.attrs))
+        except (FrittataTypeError, KeyError):
             return None
-        return tiled_info
+        return info
 
 
 def with_recorded_schedules(data: EGraphData, records: Records, device: str, lanes: int) -> EGraphData:
@@ -251,6 +294,8 @@ def with_recorded_schedules(data: EGraphData, records: Records, device: str, lan
         if found is None or found[0].key not in best:
             continue
         record = best[found[0].key]
+        if is_algorithm(record.schedule):  # its e-node is the rules' own (Winograd) or the untiled one
+            continue
         tiled = TILED_OF[BY_NAME[record.workload.op]]
         attrs = tiled.canonical(dict(record.workload.attrs) | {"schedule": record.schedule}, info.operands[0])
         candidate = ENode(tiled, attrs, enode.children, enode.eclass)
@@ -267,6 +312,27 @@ def with_recorded_schedules(data: EGraphData, records: Records, device: str, lan
         members[enode.eclass].append(i)
     classes = tuple(EClass(c.type, tuple(m)) for c, m in zip(data.classes, members))
     return replace(data, nodes=nodes, classes=classes)
+
+
+def recorded_algorithms(records: Records, device: str) -> dict[str, tuple[Schedule, ...]]:
+    """Per workload key, the algorithm alternatives (`records.is_algorithm`) its records on
+    `device` hold, failed ones too: the tuner measures every one its e-graph proposes."""
+    found: dict[str, dict[Schedule, None]] = {}
+    for record in records:
+        if record.device == device and is_algorithm(record.schedule):
+            found.setdefault(record.workload.key, {})[record.schedule] = None
+    return {key: tuple(schedules) for key, schedules in found.items()}
+
+
+def algorithms_in(data: EGraphData, lanes: int) -> dict[str, tuple[Schedule, ...]]:
+    """Per workload key, the algorithm alternatives (`records.is_algorithm`) of its e-nodes in `data`."""
+    constant = constant_classes(data)
+    found: dict[str, dict[Schedule, None]] = {}
+    for enode in data.nodes:
+        known = workload_of(enode_info(data, enode, constant), lanes)
+        if known is not None and is_algorithm(known[1]):
+            found.setdefault(known[0].key, {})[known[1]] = None
+    return {key: tuple(schedules) for key, schedules in found.items()}
 
 
 GEOMETRY_ATTRS = ("strides", "pads", "dilations", "groups")
@@ -330,7 +396,8 @@ def enode_info(data: EGraphData, enode: ENode, constant: list[bool]) -> NodeInfo
 
 
 def pricing(data: EGraphData, choice: Choice, model: MeasuredCost) -> list[dict]:
-    """For each chosen contraction kernel: what it is, its cost and what priced it."""
+    """For each chosen contraction kernel: what it is, the schedule it runs ("default" for a
+    kernel without one: the generic loops), its cost and what priced it."""
     constant = constant_classes(data)
     rows = []
     for n in chosen_nodes(data, choice):
@@ -339,7 +406,8 @@ def pricing(data: EGraphData, choice: Choice, model: MeasuredCost) -> list[dict]
         source = model.source(info)
         if source == MODEL:
             continue
-        schedule = dict(info.attrs).get("schedule")
+        found = workload_of(info, model.lanes)  # the schedule it runs: its own, its algorithm's or its default
+        schedule = found[1] if found is not None else dict(info.attrs).get("schedule")
         rows.append({"kernel": f"{enode.op.value} {info.type}", "schedule": dict(schedule) if schedule else "default",
                      "seconds": model.seconds(info), "priced_by": source})
     return rows

@@ -41,8 +41,8 @@ from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo
 from frittata.terms.bitserial import SCHEDULE_KEYS as BITSERIAL_KEYS
 from frittata.terms.bitserial_schedules import bitserial_schedule, uses_tables
-from frittata.terms.cpu_schedules import (CHANNEL_GEMM, blocked_schedule, has_own_kernel, is_depthwise, is_pixel_gemm,
-                                         kernel_of)
+from frittata.terms.cpu_schedules import (CHANNEL_GEMM, LANES_CONV, WINOGRAD, blocked_schedule, has_own_kernel,
+                                         is_depthwise, is_pixel_gemm, kernel_of)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import BY_NAME, Op
 from frittata.terms.tiled import CHANNEL_GEMM_KEYS, DEPTHWISE_KEYS, PIXEL_GEMM_KEYS, UNTILED, normalize_schedule
@@ -56,6 +56,11 @@ SCHEDULED_IN_PLACE = frozenset({Op.BITSERIAL_CONV2D, Op.BITSERIAL_DENSE})
 """Contractions whose schedule is an attribute of their own (the bit-serial ones)."""
 TILED_OF = {plain: tiled for tiled, plain in UNTILED.items()} | {op: op for op in SCHEDULED_IN_PLACE}
 """The op scheduling each contraction: a fused one's tiled op, a bit-serial one itself."""
+ALGORITHM_KERNELS = frozenset({WINOGRAD, LANES_CONV})
+"""Kernels that compute a `fused_conv2d` by another algorithm than the direct convolution and
+whose schedule no tiled op spells: Winograd (a `winograd_conv2d` e-node of the layer's e-class,
+from the algorithm rules) and the channels-in-lanes kernel (the untiled strided layer's own).
+Their schedules are schedules of the convolution's workload beside the direct kernel's."""
 
 Schedule = tuple[tuple[str, Any], ...]
 
@@ -106,18 +111,22 @@ def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
     depthwise `fused_conv2d` (groups = C, or its tiled form: the depthwise kernel's rows and
     vectors, `tiled.DEPTHWISE_KEYS`); a pointwise one on the pixel GEMM (its blocks,
     `tiled.PIXEL_GEMM_KEYS`) or the channel GEMM (its blocks, `tiled.CHANNEL_GEMM_KEYS`); not a
-    kernel of its own otherwise (Winograd, int8, lanes_conv: their schedules have no tiled form,
-    so tuning cannot measure them and leaves those layers to the model); a bit-serial
+    kernel of its own otherwise (int8); an algorithm alternative of a `fused_conv2d`
+    (`ALGORITHM_KERNELS`: a `winograd_conv2d`, whose workload is the `fused_conv2d` it computes,
+    its `tile` in the schedule, or an untiled strided convolution on the channels-in-lanes
+    kernel) with the kernel's schedule, so the algorithms of one layer are schedules of one
+    workload, measured and priced alike (`algorithms.scheduled_info` builds each); a bit-serial
     contraction with constant weights (its register block, `bitserial_schedules.bitserial_schedule`),
     except an untiled one on AVX2's table kernel (`bitserial_schedules.uses_tables`): an explicit
     schedule runs the nibble kernel, so no candidate measures the table kernel, and it is priced
     by the model instead.
     """
-    plain_op = UNTILED.get(info.op, info.op)
+    plain_op = Op.FUSED_CONV2D if info.op == Op.WINOGRAD_CONV2D else UNTILED.get(info.op, info.op)
     if plain_op not in TILED_OF or info.constant:
         return None
     constant = tuple(info.operand_constant(i) for i in range(len(info.operands)))
-    attrs = tuple((k, v) for k, v in info.attrs if k != "schedule")
+    own = ("schedule", "tile") if info.op == Op.WINOGRAD_CONV2D else ("schedule",)
+    attrs = tuple((k, v) for k, v in info.attrs if k not in own)
     operands = tuple((t.shape, t.dtype) for t in info.operands)
     if plain_op in SCHEDULED_IN_PLACE:
         if not constant[1] or uses_tables(info.op, info.attrs, info.operands[0], info.operands[1], True, lanes):
@@ -134,11 +143,18 @@ def workload_of(info: NodeInfo, lanes: int) -> tuple[Workload, Schedule] | None:
         keys = PIXEL_GEMM_KEYS
     elif kernel_of(schedule) == CHANNEL_GEMM:
         keys = CHANNEL_GEMM_KEYS
+    elif kernel_of(schedule) in ALGORITHM_KERNELS:
+        keys = schedule.keys()
     elif has_own_kernel(schedule) or info.attr("groups", 1) != 1:
         return None
     else:
         keys = schedule.keys()
     return Workload(plain_op.value, operands, constant, attrs), normalize_schedule((k, schedule[k]) for k in keys)
+
+
+def is_algorithm(schedule: Schedule) -> bool:
+    """Whether `schedule` runs one of the `ALGORITHM_KERNELS` (no tiled op spells it)."""
+    return dict(schedule).get("kernel") in ALGORITHM_KERNELS
 
 
 def is_depthwise_workload(workload: Workload) -> bool:

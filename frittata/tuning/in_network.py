@@ -56,7 +56,9 @@ import numpy as np
 
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo, term_infos
-from frittata.extract.measured import info_geometry, layer_of
+from frittata.extract.algorithms import untuned_schedule
+from frittata.extract.cpu_model import CpuModel
+from frittata.extract.measured import info_geometry, layer_of, recorded_algorithms
 from frittata.extract.records import (MIN_GAIN, MIN_PAIRS, Records, Schedule, Verdict, Workload, infer_output,
                                       workload_of)
 from frittata.terms import ops
@@ -179,7 +181,8 @@ def candidates(records: Records, device: str, lanes: int) -> list[Candidate]:
     """Per workload, its schedule of the shortest median time alone, where that is not the
     schedule it runs now (measured too) and no verdict decided on it (`Verdict.decided`). The schedule it runs now, the
     candidate's `default`, is the one a verdict pins (`Records.pinned`) where there is one, else
-    the untuned default: a candidate rejected against a kept schedule leaves that one pinned."""
+    the untuned default (`algorithms.untuned_schedule`: a Winograd form where the analytical
+    model picks it): a candidate rejected against a kept schedule leaves that one pinned."""
     medians, pinned = records.measured(device), records.pinned(device)
     judged = {(v.workload.key, v.candidate) for v in records.verdicts if v.device == device and v.decided}
     fastest: dict[str, tuple[float, Schedule]] = {}
@@ -190,9 +193,10 @@ def candidates(records: Records, device: str, lanes: int) -> list[Candidate]:
     for record in records:
         workloads.setdefault(record.workload.key, record.workload)
     found = []
+    algorithms, model = recorded_algorithms(records, device), CpuModel.for_host()
     for key, (_, schedule) in fastest.items():
-        untuned = workload_of(infer_output(workloads[key]), lanes)
-        default = pinned.get(key, None if untuned is None else untuned[1])
+        untuned = untuned_schedule(workloads[key], lanes, model, algorithms.get(key, ()))
+        default = pinned.get(key, untuned)
         if default is not None and default != schedule and (key, default) in medians \
                 and (key, schedule) not in judged:
             found.append(Candidate(workloads[key], default, schedule))

@@ -1,7 +1,8 @@
 """Measuring one candidate: build its kernel alone, check it once against the interpreter, time it.
 
 A candidate is a workload and a schedule. `candidate_program` makes the one-kernel program of
-its tiled op: the constant operands are parameters (weights and bias, packed at compile time as
+the e-node that runs it (its tiled op; a Winograd form's `winograd_conv2d`; the untiled op for
+the channels-in-lanes kernel): the constant operands are parameters (weights and bias, packed at compile time as
 in a model), the others inputs, all filled from `seed`, so any process rebuilds the same data.
 `run_job` (what a runner's worker executes) builds it with the LLVM backend (the kernel cache
 makes a candidate measured before cost nothing to build), runs it once and compares with the
@@ -29,8 +30,8 @@ from functools import cache
 
 import numpy as np
 
-from frittata.extract.records import TILED_OF, Schedule, Workload
-from frittata.terms.ops import BY_NAME
+from frittata.extract.algorithms import scheduled_info
+from frittata.extract.records import Schedule, Workload, infer_output
 from frittata.terms.program import Program
 from frittata.terms.term import Term, build
 
@@ -81,13 +82,11 @@ def candidate_inputs(workload: Workload, seed: int) -> tuple[list[Term], dict[st
 
 
 def candidate_program(workload: Workload, schedule: Schedule | None, seed: int) -> tuple[Program, dict]:
-    """The one-kernel program of `workload` with `schedule` (None: the untiled op) and its inputs."""
+    """The one-kernel program of `workload` with `schedule` (None: the untiled op) and its inputs:
+    the e-node that runs it (`algorithms.scheduled_info`: the tiled op, or an algorithm's own)."""
     leaves, inputs = candidate_inputs(workload, seed)
-    op = BY_NAME[workload.op]
-    attrs = dict(workload.attrs)
-    if schedule is not None:
-        op, attrs = TILED_OF[op], attrs | {"schedule": schedule}
-    return Program({"y": build(op, leaves, **attrs)}), inputs
+    info = infer_output(workload) if schedule is None else scheduled_info(workload, schedule)
+    return Program({"y": build(info.op, leaves, **dict(info.attrs))}), inputs
 
 
 def reference_output(workload: Workload, seed: int) -> np.ndarray:

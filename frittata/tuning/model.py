@@ -35,14 +35,16 @@ from typing import Any
 
 import numpy as np
 
+from frittata.extract.algorithms import scheduled_info
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.bitserial_cost import tile_efficiency
 from frittata.extract.cost import NodeInfo
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Record, Schedule, Workload, by_workload,
-                                      infer_output, is_depthwise_workload)
+                                      infer_output, is_algorithm, is_depthwise_workload)
 from frittata.extract.schedule_cost import balance, depthwise_tile_efficiency, schedule_efficiency
 from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.cpu_geometry import depthwise_registers, registers_for
+from frittata.terms.cpu_schedules import WINOGRAD
 from frittata.terms.ops import Op
 from frittata.tuning.tasks import generated_space
 
@@ -168,6 +170,8 @@ def candidate_loops(workload: Workload, schedule: Schedule, lanes: int, cores: i
         return bitserial_loops(info, s, lanes, cores, model)
     if is_depthwise_workload(workload):
         return depthwise_loops(info, schedule, lanes, cores, model)
+    if is_algorithm(schedule):
+        return algorithm_loops(info, scheduled_info(workload, schedule), schedule, lanes, cores, model)
     if "k_block" in s and workload.op == "fused_conv2d":
         return channel_gemm_loops(info, schedule, lanes, cores, model)
     if "m_block" in s and workload.op == "fused_conv2d":
@@ -212,6 +216,35 @@ def depthwise_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, 
         reduction_block=1, footprint=taps * 4, row_tail=(other % rb) / rb, col_tail=(cols % nr) / nr,
         pixel_parallel=False, units=info.operands[0].shape[1], cores=cores, moved=_moved(info),
         efficiency=depthwise_tile_efficiency(info, s, lanes), seconds=model.node_cost(_tiled(info, schedule)))
+
+
+def algorithm_loops(info: NodeInfo, runs: NodeInfo, schedule: Schedule, lanes: int, cores: int,
+                    model: CpuModel) -> Loops:
+    """A Winograd or channels-in-lanes candidate (`records.ALGORITHM_KERNELS`) in the direct
+    convolution's terms: rows the output channels, columns the output pixels of a row, `other`
+    the output rows, the direct FLOPs (so a faster algorithm reads as a higher efficiency); the
+    register block a GEMM's (Winograd: `m_block` by the vectors of `n_block`) or `pixel_block`
+    pixels by the vectors of `oc_block` (lanes_conv); the reduction block its `k_block` or
+    `c_block`; the parallel units Winograd's (tile block, channel group) items or lanes_conv's
+    pixel items; the analytical model's seconds of `runs`, the e-node that runs it."""
+    s = dict(schedule)
+    out, x, w = info.type, info.operands[0], info.operands[1]
+    rows, cols, other, depth, taps = out.shape[1], out.shape[3], out.shape[2], x.shape[1], w.shape[2] * w.shape[3]
+    if s["kernel"] == WINOGRAD:
+        tiles = -(-out.shape[2] // s["tile"]) * -(-out.shape[3] // s["tile"])
+        mr, nv, block = s["m_block"], max(1, s["n_block"] // s["vec"]), min(s["k_block"], depth)
+        units = -(-tiles // s["tile_block"]) * s["oc_groups"]
+    else:
+        mr, nv, block = s["pixel_block"], max(1, s["oc_block"] // s["vec"]), min(s["c_block"], depth)
+        units = -(-out.shape[2] * cols // (s["pixel_block"] * s["item_tiles"]))
+    flops = 2.0 * out.size * depth * taps
+    seconds = model.node_cost(runs)
+    efficiency = flops / (seconds * cores * model.fp32_flops_per_core) if seconds > 0 else 0.0
+    return Loops(
+        flops=flops, rows=rows, cols=cols, depth=depth, taps=taps, other=other, vec=s["vec"], lanes=lanes,
+        block_rows=mr, block_vectors=nv, accumulators=mr * nv, registers=mr * nv + nv + 1, reduction_block=block,
+        footprint=block * nv * s["vec"] * taps * 4, row_tail=0.0, col_tail=0.0, pixel_parallel=s["kernel"] != WINOGRAD,
+        units=max(1, units), cores=cores, moved=_moved(info), efficiency=efficiency, seconds=seconds)
 
 
 def pixel_gemm_loops(info: NodeInfo, schedule: Schedule, lanes: int, cores: int, model: CpuModel) -> Loops:

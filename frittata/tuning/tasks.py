@@ -3,8 +3,9 @@
 A task is one workload (`extract.records.Workload`: a fused contraction with its operand types,
 constant operands and attributes); identical layers are one task. Its candidates are the
 schedules the e-graph already holds for it of the target's vector width (the default schedule
-of the untiled e-node and the rows of the tiling rules' table), those with the other parallel
-split axis, then the register-blocked space of the host:
+of the untiled e-node, the rows of the tiling rules' table, and the algorithm rules'
+alternatives: a 3x3 layer's Winograd forms, a strided layer's channels-in-lanes default), those
+with the other parallel split axis, then the register-blocked space of the host:
 
   convolution  vec = host lanes; NV = 1..MAX_VECTORS vectors of output pixels (no more than the
                kernel's pixel row needs: a pointwise convolution's row is the whole OH x OW image,
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from frittata.extract.algorithms import untuned_schedule
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.cpu_work import work
 from frittata.extract.measured import enode_info
@@ -68,7 +70,9 @@ class Task:
     flops: float
     model_seconds: float
     default: Schedule | None = None
-    """The untiled kernel's schedule for the target's lanes (None where it has none)."""
+    """The schedule a compile without records runs (`algorithms.untuned_schedule`: the untiled
+    kernel's for the target's lanes, or an algorithm alternative the model prices lower; None
+    where it has none)."""
     in_program: bool = True
     """Whether the program the analytical extraction picks runs this workload (`tuner.program_tasks`
     says; False for the e-graph's other variants, e.g. a layer without its fused activation)."""
@@ -84,10 +88,12 @@ class Task:
 
     @cached_property
     def first(self) -> tuple[Schedule, ...]:
-        """The schedules measured before any search picks: the proposed ones, then the untiled
-        kernel's default with the other parallel split axis (`with_every_axis`)."""
-        twins = with_every_axis(self.default, self.workload.op)[1:] if self.default is not None else []
-        return tuple(dict.fromkeys(self.proposed + tuple(twins)))
+        """The schedules measured before any search picks: the default (what runs untuned), the
+        proposed ones, then the default with the other parallel split axis (`with_every_axis`)."""
+        if self.default is None:
+            return tuple(dict.fromkeys(self.proposed))
+        twins = with_every_axis(self.default, self.workload.op)[1:]
+        return tuple(dict.fromkeys((self.default, *self.proposed, *twins)))
 
     def __str__(self) -> str:
         return f"{self.workload} x{self.count}"
@@ -113,10 +119,9 @@ def tasks_of(data: EGraphData, lanes: int, model: CpuModel | None = None) -> lis
     tasks = []
     for workload, schedules, classes in found.values():
         info = infer_output(workload)
-        default = workload_of(info, lanes)
         tasks.append(Task(workload, tuple(schedules), max(1, len(set(classes))),
                           work(info, model.transcendental_flops, lanes).flops, model.node_cost(info),
-                          None if default is None else default[1]))
+                          untuned_schedule(workload, lanes, model, schedules)))
     return sorted(tasks, key=lambda t: (-t.model_seconds * t.count, t.workload.key))
 
 

@@ -381,7 +381,8 @@ class _Session:
 
     def _pick(self, task: Task, left: list[Schedule], n: int) -> list[Schedule]:
         self._ranked = {}
-        proposed = [s for s in left if s in task.first]
+        waiting = set(left)
+        proposed = [s for s in task.first if s in waiting]  # in `Task.first`'s order: the default first
         if proposed:
             return proposed[:n]
         if self.search == "random" or len(left) <= n:

@@ -72,13 +72,15 @@ class _ByScheduleRunner:
 
 
 def test_a_best_other_than_the_default_is_measured_again_beside_the_default(tmp_path):
-    """4 trials (the default first): the best is another schedule, so the task ends with one more
-    measurement of it, then one of the default; with `confirm=False` it does not."""
-    from frittata.extract.records import infer_output, workload_of
+    """4 trials (the default first: the Winograd form the analytical model picks here): the best
+    is another schedule, so the task ends with one more measurement of it, then one of the
+    default; with `confirm=False` it does not."""
+    from frittata.extract.records import is_algorithm
     from frittata.tuning import host_device
-    from tests.tuning.programs import conv_workload
+    from frittata.tuning.tuner import program_tasks
 
-    default = workload_of(infer_output(conv_workload()), host_device(1).lanes)[1]
+    default = program_tasks(conv_program(), host_device(1))[0].default
+    assert default is not None and is_algorithm(default)
     for confirm, extra in ((True, 2), (False, 0)):
         path = tmp_path / f"confirm-{confirm}.jsonl"
         report = ft.tune(conv_program(), trials=4, records=path, batch=2, threads=1, search="random",

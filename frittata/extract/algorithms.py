@@ -1,0 +1,50 @@
+"""Algorithm alternatives of a workload: which e-node runs a schedule, and which one runs untuned.
+
+A convolution's algorithms are schedules of its one workload (`records.ALGORITHM_KERNELS`): the
+direct kernel's blocks (the untiled op's default, a `tiled_conv2d`'s own), Winograd F(2x2) or
+F(4x4) (a `winograd_conv2d` e-node the algorithm rules add beside it) and the channels-in-lanes
+kernel (the untiled strided layer's default). So the tuner measures them as candidates of one
+task, the records store them like any schedule, and measured-cost extraction prices each e-node
+by its own measurement. `scheduled_info` is the e-node of a (workload, schedule);
+`untuned_schedule` the one a compile without records runs: of the untiled op's default and the
+algorithm alternatives the e-graph holds, the one the analytical model prices lowest, which is
+what analytical extraction picks between e-nodes of one e-class with the same children.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from frittata.extract.cost import CostModel, NodeInfo, checked_cost
+from frittata.extract.records import TILED_OF, Schedule, Workload, infer_output, is_algorithm, workload_of
+from frittata.terms.cpu_schedules import WINOGRAD
+from frittata.terms.ops import Op
+
+
+def scheduled_info(workload: Workload, schedule: Schedule) -> NodeInfo:
+    """The `NodeInfo` of the e-node that runs `workload` with `schedule`: a `winograd_conv2d` of
+    the schedule's tile for Winograd, the untiled op for the channels-in-lanes kernel (its
+    default: no tiled op spells it), else the workload's tiled op with the schedule."""
+    info = infer_output(workload)
+    values = dict(schedule)
+    if values.get("kernel") == WINOGRAD:
+        return replace(info, op=Op.WINOGRAD_CONV2D, attrs=info.attrs + (("tile", values["tile"]),))
+    if is_algorithm(schedule):
+        return info
+    return replace(info, op=TILED_OF[info.op], attrs=info.attrs + (("schedule", schedule),))
+
+
+def untuned_schedule(workload: Workload, lanes: int, model: CostModel,
+                     algorithms: Iterable[Schedule] = ()) -> Schedule | None:
+    """The schedule `workload` runs when compiled without records: its untiled kernel's default
+    (None where it has none), unless one of the `algorithms` schedules given (those of its
+    e-graph: Winograd forms) is priced lower by `model`, the analytical model extraction uses."""
+    found = workload_of(infer_output(workload), lanes)
+    default = None if found is None else found[1]
+    options = [s for s in dict.fromkeys(algorithms) if is_algorithm(s) and s != default]
+    if default is None or not options:
+        return default
+    priced = [(checked_cost(model, scheduled_info(workload, default)), 0, default)]
+    priced += [(checked_cost(model, scheduled_info(workload, s)), i + 1, s) for i, s in enumerate(options)]
+    return min(priced)[2]
