@@ -18,11 +18,12 @@ it, with the kh x kw weights of o splat once per channel:
     out[n, o, oh0 + i, ow0 + v*L + lane] = epilogue(acc[i][v] + bias[o])   (residual add, activations)
 
 The ring holds the (RB - 1)*sh + (kh - 1)*dh + 1 rows one block of RB output rows reads and
-`lead` rows more (`RING_BYTES`): each block fills, up to `lead` rows past the last one it reads,
-the rows its predecessor did not fill. The last column tile (OW % NR pixels, known
-at compile time) has fewer vectors and stores its last partial vector under a mask; the last
-row block (OH % RB rows) has fewer rows. Threads take the input channels in chunks
-(`Kernel.take`); each channel has its own ring, so no barrier is needed:
+`lead` rows more (`RING_BYTES`), in a power of two of rows where it wraps (`Geometry.ring`):
+each block fills, up to `lead` rows past the last one it reads, the rows its predecessor did not
+fill. The last column tile (OW % NR pixels, known at compile time) has fewer vectors and stores
+its last partial vector under a mask; the last row block (OH % RB rows) has fewer rows. Threads
+take the input channels in chunks (`Kernel.take`); each channel has its own ring, so no barrier
+is needed:
 
     for c in the chunks of C this thread takes:  for n:
         for each block of RB output rows:
@@ -103,15 +104,32 @@ class Geometry(ConvShape):
 
     @property
     def lead(self) -> int:
-        """Rows filled ahead of the block that first reads them: one block's input rows, or as
-        many more as keep the ring within `RING_BYTES`."""
+        """Rows filled ahead of the block that first reads them: as many as the ring holds
+        beyond one block's input rows, or, when the ring holds every row, one block's input
+        rows or as many more as keep `RING_BYTES`."""
+        return self.ring - self.block_reads if self.ring < self.last else self.wanted_lead
+
+    @property
+    def wanted_lead(self) -> int:
+        """One block's input rows, or as many more as keep the ring within `RING_BYTES`."""
         return max(self.rb * self.strides[0], RING_BYTES // (4 * self.row) - self.block_reads)
 
     @property
     def ring(self) -> int:
-        """Rows of the ring: those one block of RB output rows reads, and the lead (no more than
-        the output reads)."""
-        return min(self.last, self.block_reads + self.lead)
+        """Rows of the ring: every row the output reads when one block's input rows and the
+        wanted lead reach them; else a power of two, so that a row's slot is its index's low
+        bits rather than a remainder (LLVM's remainder by a constant took 8 instructions per
+        ring row a tile reads): the largest power of two of at most those rows that still holds
+        a block's rows and the next block's, or those rows."""
+        wanted, least = self.block_reads + self.wanted_lead, self.block_reads + self.rb * self.strides[0]
+        if wanted >= self.last:
+            return self.last
+        rows = 1 << (wanted.bit_length() - 1)
+        return rows if rows >= least else wanted
+
+    def slot(self, b: ir.IRBuilder, row) -> ir.Value:
+        """The ring slot of padded row `row` (< `last`): the row itself when the ring holds them all."""
+        return row if self.ring == self.last else b.urem(row, i64(self.ring))
 
     @property
     def pw(self) -> int:
@@ -243,7 +261,7 @@ def _emit_block(b: ir.IRBuilder, g: Geometry, io: Io, rows: Rows, weights: Chann
     with for_range(b, lo, ahead(b.add(rows.oh0, i64(rows.count - 1))), name="fill") as p:
         _emit_fill(b, g, rows, p)
     ring_rows = {i * sh + r * g.dilations[0] for i in range(rows.count) for r in range(g.kh)}
-    at = {rr: b.gep(rows.ring, [b.mul(b.urem(b.add(first, i64(rr)), i64(g.ring)), i64(g.row))], source_etype=F32)
+    at = {rr: b.gep(rows.ring, [b.mul(g.slot(b, b.add(first, i64(rr))), i64(g.row))], source_etype=F32)
           for rr in sorted(ring_rows)}
     mult = g.o // g.c
     if weights is not None:
@@ -255,7 +273,7 @@ def _emit_block(b: ir.IRBuilder, g: Geometry, io: Io, rows: Rows, weights: Chann
 
 def _emit_fill(b: ir.IRBuilder, g: Geometry, rows: Rows, p) -> None:
     """Padded row p into ring slot p % S: its image row split into column phases, or zeros."""
-    slot = b.gep(rows.ring, [b.mul(b.urem(p, i64(g.ring)), i64(g.row))], source_etype=F32)
+    slot = b.gep(rows.ring, [b.mul(g.slot(b, p), i64(g.row))], source_etype=F32)
     image_row = b.sub(p, i64(g.pads[0]))
     inside = b.icmp_unsigned("<", image_row, i64(g.h))
     with if_then(b, b.not_(inside), name="pad"):

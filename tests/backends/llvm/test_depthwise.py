@@ -4,6 +4,8 @@ with its default tile and with every tile the tuner's space offers."""
 
 from __future__ import annotations
 
+from itertools import product
+
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -12,7 +14,8 @@ import frittata as ft
 from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
-from frittata.terms.cpu_schedules import blocked_schedule, is_depthwise
+from frittata.backends.llvm.depthwise import Geometry
+from frittata.terms.cpu_schedules import blocked_schedule, depthwise_schedule, is_depthwise
 from frittata.terms.tiled import tiled_conv2d
 from frittata.tuning.tasks import depthwise_space
 from tests.backends.llvm.helpers import check_on, rand, targets
@@ -32,7 +35,8 @@ def depthwise_convs(draw, lanes: int = 8):
     stride, dilation = draw(st.sampled_from([1, 2])), draw(st.sampled_from([1, 1, 2]))
     pads = tuple(draw(st.integers(0, k // 2 + 1)) for _ in range(4))
     reach = (k - 1) * dilation + 1
-    h = draw(st.integers(max(1, reach - pads[0] - pads[2]), 12))
+    least = max(1, reach - pads[0] - pads[2])
+    h = draw(st.integers(least, max(12, least)))  # a 7x7 kernel dilated by 2 reaches 13 rows
     w = draw(st.integers(max(1, reach - pads[1] - pads[3]), 75))
     x = tb.var("x", (draw(st.integers(1, 2)), channels, h, w))
     weights = tb.param("w", rand((channels * multiplier, 1, k, k), seed=1))
@@ -53,18 +57,19 @@ def depthwise_convs(draw, lanes: int = 8):
     return tiled_conv2d(x, weights, bias, *residual, epilogue=epilogue, schedule=schedule, **attrs)
 
 
-def _default(c: int, k: int, h: int, w: int):
+def _default(c: int, k: int, h: int, w: int, stride: int = 1):
     """An example: the default tile of a plain depthwise k x k convolution of c channels, padded
-    to keep h x w."""
+    by k // 2 (keeping h x w at stride 1)."""
     x = tb.var("x", (1, c, h, w))
-    return example(term=tb.conv2d(x, tb.param("w", rand((c, 1, k, k), seed=1)), pads=(k // 2,) * 4, groups=c),
-                   threads=2)
+    return example(term=tb.conv2d(x, tb.param("w", rand((c, 1, k, k), seed=1)), pads=(k // 2,) * 4, groups=c,
+                                  strides=(stride, stride)), threads=2)
 
 
 @compiling
 @given(term=depthwise_convs(8), threads=st.sampled_from([1, 2]))
 @_default(5, 5, 20, 20)  # spilled weights: 3 rows of 3 vectors, a row tail of 2 and a column tail
 @_default(3, 7, 9, 56)  # 7x7: 2 rows of 4 vectors
+@_default(3, 3, 30, 56, 2)  # a ring of 8 rows (a power of two) for 31 padded rows
 def test_depthwise_equals_the_interpreter_with_8_lanes(term, threads):
     mod = check_on(ft.Program({"y": term}), targets()["avx2"], threads)
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
@@ -76,6 +81,23 @@ def test_depthwise_equals_the_interpreter_with_8_lanes(term, threads):
 def test_depthwise_equals_the_interpreter_with_16_lanes(term, threads):
     mod = check_on(ft.Program({"y": term}), targets()["avx512"], threads)
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
+
+
+@pytest.mark.parametrize("lanes", [8, 16])
+def test_a_ring_that_wraps_has_a_power_of_two_rows_or_the_rows_it_wants(lanes):
+    """Over MobileNetV2's and EfficientNet's depthwise shapes and their neighbours: the ring holds
+    every padded row the output reads, or a block's rows and the rows filled ahead of it (at least
+    the next block's) in a power of two of rows (a slot is the row's low bits), or in exactly the
+    rows a block and the wanted lead take."""
+    for c, size, k, stride in product([8, 96], [7, 14, 28, 56, 112, 113], [3, 5, 7], [1, 2]):
+        x = tb.var("x", (1, c, size, size))
+        term = tb.conv2d(x, tb.param("w", rand((c, 1, k, k))), pads=(k // 2,) * 4, groups=c, strides=(stride, stride))
+        g = Geometry.of(term, depthwise_schedule(term.type, k * k, lanes))
+        assert g.ring <= g.last
+        if g.ring < g.last:
+            assert g.block_reads + g.lead == g.ring
+            assert g.lead >= g.rb * stride
+            assert g.ring & (g.ring - 1) == 0 or g.ring == g.block_reads + g.wanted_lead, (c, size, k, stride)
 
 
 def test_a_tiled_depthwise_convolution_checks_its_schedule():
