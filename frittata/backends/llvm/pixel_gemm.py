@@ -131,19 +131,22 @@ def scratch_bytes(term: Term, schedule: dict) -> int:
 
 def _emit_pack(k: Kernel, g: PixelGemm, x, xp) -> None:
     """xp[block][c][r] = x[c][block * MR + r], zero past the image's P pixels (threads take the
-    blocks in chunks). A block whose pixels and the copy's spare ones are all inside the image copies one
-    vector of `copy_width` floats per channel, in channel order, each store's spare floats
-    overwritten by the next channel's (the last channel's land in the block's spare room); the
-    others copy element by element, reading no pixel past the image."""
+    blocks in chunks). A block whose pixels and the copy's spare ones are all inside the image
+    copies one vector of `copy_width` floats per channel; the chunk's blocks go channel by channel
+    (each input row read in order, not one cache line of every channel per block), so in each
+    block a store's spare floats are overwritten by the next channel's (the last channel's land in
+    the block's spare room); the others copy element by element, reading no pixel past the image."""
     b, width = k.b, g.copy_width
     whole = max(0, (g.p - width) // g.mr + 1)
     vec = ir.VectorType(F32, width)
     with k.chunks(g.blocks) as (lo, hi):
-        with for_range(b, lo, smin(b, hi, i64(whole)), name="pv") as block:
-            dst, first = b.gep(xp, [b.mul(block, i64(g.block_floats))], source_etype=F32), b.mul(block, i64(g.mr))
-            with for_range(b, 0, g.c, name="pvc") as c:
-                src = b.gep(x, [b.add(b.mul(c, i64(g.p)), first)], source_etype=F32)
-                b.store(b.load(src, typ=vec, align=4), b.gep(dst, [b.mul(c, i64(g.mr))], source_etype=F32), align=4)
+        with for_range(b, 0, g.c, name="pvc") as c:
+            row = b.gep(x, [b.mul(c, i64(g.p))], source_etype=F32)
+            packed = b.gep(xp, [b.mul(c, i64(g.mr))], source_etype=F32)
+            with for_range(b, lo, smin(b, hi, i64(whole)), name="pv") as block:
+                src = b.gep(row, [b.mul(block, i64(g.mr))], source_etype=F32)
+                dst = b.gep(packed, [b.mul(block, i64(g.block_floats))], source_etype=F32)
+                b.store(b.load(src, typ=vec, align=4), dst, align=4)
         with for_range(b, smax(b, lo, i64(whole)), hi, name="pb") as block:
             dst, first = b.gep(xp, [b.mul(block, i64(g.block_floats))], source_etype=F32), b.mul(block, i64(g.mr))
             with for_range(b, 0, g.c, name="pc") as c:
