@@ -302,7 +302,7 @@ class Emitter(ReductionChunks, Stores):
         g, b = self.g, self.k.b
         tile = tiles[0]
         state = self.new_tile(len(ows), ones)
-        (sh, sw), (dh, dw) = g.strides, g.dilations
+        sh, dh = g.strides[0], g.dilations[0]
         plan, every = self.plan
         first_row, first_word = self.chunk_start()
         if self.chunk is not None:
@@ -311,14 +311,10 @@ class Emitter(ReductionChunks, Stores):
         with for_range(b, first_row, b.add(first_row, i64(self.chunk_rows)), name="kr") as r:
             ih = b.add(b.mul(oh, i64(sh)), b.mul(r, i64(dh)))
             with self.row_inside(ih):
-                for s in range(g.kw):
-                    iws = [b.add(b.mul(ow, i64(sw)), i64(s * dw)) for ow in ows]
-                    with for_range(b, 0, self.chunk_words, name="word") as word:
-                        self.step(n, ih, iws, tile, r, s, b.add(first_word, word), state, checked)
-                        if plan == "words":
-                            self.flush_words(word, every, state)
-                    if plan == "taps" and ((s + 1) % every == 0 or s == g.kw - 1):
-                        self.flush(state)
+                if self.unrolls_row:
+                    self.row_steps(n, ih, ows, (tile, r), first_word, state, checked)
+                else:
+                    self.tap_loops(n, ih, ows, (tile, r), first_word, state, checked)
             if plan == "rows":
                 with if_then(b, b.icmp_signed("==", b.urem(b.add(r, i64(1)), i64(every)), i64(0)), "flush"):
                     self.flush(state)
@@ -332,6 +328,49 @@ class Emitter(ReductionChunks, Stores):
                 self.store(n, tiles, oh, ows, state)
             with other:
                 self.save(state, ows)
+
+    def tap_loops(self, n, ih, ows: list[ir.Value], at: tuple[ir.Value, ir.Value], first_word: ir.Value,
+                  state: Tile, checked: bool) -> None:
+        """The taps of kernel row at[1] for tile at[0], unrolled, each a loop over its words,
+        flushed as `flush_plan` says (by words or by taps)."""
+        g, b = self.g, self.k.b
+        sw, dw = g.strides[1], g.dilations[1]
+        plan, every = self.plan
+        for s in range(g.kw):
+            iws = [b.add(b.mul(ow, i64(sw)), i64(s * dw)) for ow in ows]
+            with for_range(b, 0, self.chunk_words, name="word") as word:
+                self.step(n, ih, iws, at[0], at[1], s, b.add(first_word, word), state, checked)
+                if plan == "words":
+                    self.flush_words(word, every, state)
+            if plan == "taps" and ((s + 1) % every == 0 or s == g.kw - 1):
+                self.flush(state)
+
+    @property
+    def unrolled_row_steps(self) -> int:
+        """Word steps of a kernel row that `row_steps` may unroll (`unrolls_row`); 0: none."""
+        return 0
+
+    @property
+    def unrolls_row(self) -> bool:
+        """Whether a kernel row's word steps (those of the reduction chunk) are straight-line code
+        (`row_steps`): a row that `flush_plan` flushes by taps or words, of several words a tap
+        and at most `unrolled_row_steps` steps."""
+        steps = self.g.kw * self.chunk_words
+        return self.plan[0] in ("taps", "words") and self.chunk_words > 1 and steps <= self.unrolled_row_steps
+
+    def row_steps(self, n, ih, ows: list[ir.Value], at: tuple[ir.Value, ir.Value], first_word: ir.Value,
+                  state: Tile, checked: bool) -> None:
+        """The word steps of kernel row at[1] for tile at[0], unrolled tap by tap, flushed after
+        every `room` steps and after the row's last, so runs of `room` words cross the taps."""
+        g, b = self.g, self.k.b
+        sw, dw = g.strides[1], g.dilations[1]
+        steps = g.kw * self.chunk_words
+        for done in range(1, steps + 1):
+            s, word = divmod(done - 1, self.chunk_words)
+            iws = [b.add(b.mul(ow, i64(sw)), i64(s * dw)) for ow in ows]
+            self.step(n, ih, iws, at[0], at[1], s, b.add(first_word, i64(word)), state, checked)
+            if done % self.room == 0 or done == steps:
+                self.flush(state)
 
     def flush_words(self, word: ir.Value, every: int, state: Tile) -> None:
         """Flush after word `word` of a tap (counted from the chunk's first) if it ends a run of

@@ -26,6 +26,14 @@ TABLE_BYTE = np.array([c if c < 8 else c + 8 if c < 16 else c - 8 if c < 24 else
 """The byte of a counter vector that counts channel c of its block: unpacking the bytes with
 zeros (VPUNPCKLBW / VPUNPCKHBW, per 128-bit half) then gives channels 0-15 and 16-31 in order."""
 
+UNROLLED_ROW_STEPS = 6
+"""Word steps of a kernel row the table kernel unrolls at most (`Emitter.unrolls_row`): a 3x3
+row of 2 words a tap, 128 input channels, whose 6 steps run as 2 runs of 3 words (one plane's
+room) with 2 flushes, where the word loop flushed after each tap's 2 words. A1W1 128 -> 256 at
+56x56, one Zen 3 core, CPU time, in-process A/B, load ~6: 1.67 -> 1.41 ms and 1.62 -> 1.43 ms
+(15 and 11 rounds); unrolling rows of 12 steps (4 words a tap) ran 256 -> 256 at 56x56 0.92x
+and 512 -> 512 at 14x14 0.73x as fast, and a loop over runs of 3 unrolled steps 0.84-0.91x."""
+
 
 def table_weights(weights: np.ndarray, g: Geometry) -> np.ndarray:
     """wp [O, KH, KW, 1, K] as the table kernel's shuffle indices, uint8
@@ -124,6 +132,11 @@ class TableEmitter(Emitter):
         popcounts in its word steps, two scalar popcounts a word beside the table rows built
         from the same words, instead of in one more pass over the window."""
         return self.group > 1
+
+    @property
+    def unrolled_row_steps(self) -> int:
+        """UNROLLED_ROW_STEPS."""
+        return UNROLLED_ROW_STEPS
 
     @property
     def chunks_reduction(self) -> bool:

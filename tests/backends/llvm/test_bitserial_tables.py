@@ -1,8 +1,8 @@
 """The bit-serial table kernel compiled for AVX2 (one- or two-bit activations, one-bit weights:
 sums looked up in activation-indexed tables): equal to the interpreter on random shapes, at the
-largest sums a window can make, requantizing by threshold compares, and walking its rows in
+largest sums a window can make, requantizing by threshold compares, walking its rows in
 reduction chunks whose weights stay in L1 (unchunked where a row's partial sums would pass their
-bound)."""
+bound), and unrolling short kernel rows."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import frittata.terms as T
 from frittata.backends.llvm.bitserial_chunks import PARTIALS_BYTES
-from frittata.backends.llvm.bitserial_tables import TableEmitter
+from frittata.backends.llvm.bitserial_tables import UNROLLED_ROW_STEPS, TableEmitter
 from frittata.backends.llvm.plan import Plan
 from frittata.terms.bitserial_schedules import uses_tables
 from tests.backends.llvm.helpers import assert_compiled_equal, packed_weights, targets
@@ -152,6 +152,26 @@ def test_the_table_kernel_walks_its_rows_in_reduction_chunks_exactly(case, chunk
     with mock.patch.object(TableEmitter, "rows", spy):
         run_table_case(case, 0, False)
     assert counts == [chunks]
+
+
+# A kernel row of at most UNROLLED_ROW_STEPS word steps runs unrolled, flushed every `room` words
+# across its taps: 2 words a tap, 6 steps (one plane: runs of 3 words, at all ones the largest
+# counts a byte takes; two planes: a flush a word), in chunks of a kernel row; 3 words a tap, 9
+# steps, run the word loop.
+@pytest.mark.parametrize("channels, a_bits, ones, unrolled", [
+    (128, 1, True, True), (65, 2, False, True), (192, 1, True, False)])
+def test_a_short_kernel_row_runs_unrolled_exactly(channels, a_bits, ones, unrolled):
+    seen = []
+    rows = TableEmitter.rows
+
+    def spy(self):
+        seen.append((self.unrolls_row, self.chunk_count))
+        rows(self)
+
+    with mock.patch.object(TableEmitter, "rows", spy):
+        run_table_case(((1, channels, 5, 7), (40, channels, 3, 3), 1, 1, "bipolar", (), a_bits), 1, ones)
+    assert seen == [(unrolled, 3)]
+    assert UNROLLED_ROW_STEPS == 6
 
 
 @pytest.mark.parametrize("width, chunks", [(PARTIALS_BYTES // 72, 3), (PARTIALS_BYTES // 72 + 1, 1)])
