@@ -29,8 +29,8 @@ MAX_THREADS = 256
 BARRIER_WORDS = 16 + MAX_THREADS
 """int32 words of the team's shared state the entry's last argument points at (8-byte aligned):
 the barrier's arrival count, the phase and work counter kernels take items from (one 64-bit
-word), the items done in the phase, and from word 16 on each thread's own phase
-(`frittata.backends.llvm.kernel`, `STATE_*`)."""
+word), the items done in the phase, the counts of threads asleep on the phase and on the items
+done, and from word 16 on each thread's own phase (`frittata.backends.llvm.barrier`, `STATE_*`)."""
 PROFILE_ENTRY = "frittata_profile"
 PROFILE_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p,
                                 ctypes.c_void_p)

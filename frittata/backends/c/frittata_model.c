@@ -57,7 +57,7 @@ struct frittata_model {
     void **inputs;
     void **outputs;
     unsigned char *input_set;
-    _Alignas(8) int32_t barrier[272]; /* the team's state: arrivals, {phase, work claimed}, work done, own phases */
+    _Alignas(8) int32_t barrier[272]; /* the team's state: arrivals, {phase, work claimed}, work done, sleepers, own phases */
     char error[256];
     /* the helper threads 1 .. threads-1 */
     pthread_t *ids;

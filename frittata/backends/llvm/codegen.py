@@ -20,9 +20,12 @@ steps in order. After a kernel whose last phase's only work is one loop taken fr
 (`Kernel.claim_total`), the barrier waits for that loop's items to be done rather than for every
 thread: a thread the OS descheduled before it took an item no longer holds the others up, it
 skips the phase. A *solo* step (one the cost model prices below `runtime.SOLO_STEP_SECONDS`)
-runs on thread 0 alone, as a team of one, and a run of consecutive solo steps ends at one barrier of the
-team: the other threads go straight to it, so small kernels (im2col's tap slices, a pad, a
-pooling) pay no wake-up or barrier of their own. Parameters no kernel reads (weights a fast path
+runs on thread 0 alone, as a team of one, and a run of consecutive solo steps ends at one
+barrier of the team: the other threads go straight to it, so small kernels (im2col's tap
+slices, a pad, a pooling) pay no wake-up or barrier of their own. That barrier waits for
+claimed work, of which the run has none (`claimed` 0): the others wait for thread 0 to start
+the next phase, and thread 0 passes at once, not waiting for a partner the OS descheduled
+(which skips the phase). Parameters no kernel reads (weights a fast path
 packed) get no slot.
 `frittata_profile` makes the same calls and, on thread 0, reads the monotonic clock
 (`clock_gettime`, nanoseconds) on entry and after each barrier: ns[1] - ns[0] is the wait for
@@ -42,14 +45,12 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from frittata.backends.jit import ENTRY, PROFILE_ENTRY, Machine
-from frittata.backends.llvm.irutil import I8, I32, I64, PTR, VOID, entry_alloca, i64, if_then, intrinsic
-from frittata.backends.llvm.kernel import (BARRIER_TYPE, KERNEL_TYPE, STATE_ARRIVALS, STATE_DONE, STATE_OWN, STATE_WORK,
-                                           WHOLE_TEAM, Kernel)
+from frittata.backends.llvm.irutil import I8, I32, I64, PTR, VOID, entry_alloca, i64, if_then
+from frittata.backends.llvm.barrier import BARRIER, BARRIER_TYPE, WHOLE_TEAM, emit_barrier
+from frittata.backends.llvm.kernel import KERNEL_TYPE, Kernel
 from frittata.backends.llvm.lower import lower_step
 from frittata.backends.llvm.plan import Plan, Step
 
-SPINS = 2000
-BARRIER = "frittata_barrier"
 CLOCK_MONOTONIC = 1
 """Linux's clock id of `clock_gettime(CLOCK_MONOTONIC, ...)`."""
 PLACEHOLDER = "kernel"
@@ -150,7 +151,7 @@ def _emit_entry(name: str, target: Machine, calls: list[Call], slots: dict[int, 
     `frittata_profile` timing each call."""
     module = ir.Module(name=name)
     module.triple = target.triple
-    barrier = _emit_barrier(module, target)
+    barrier = emit_barrier(module, target)
     entry = ir.Function(module, ir.FunctionType(VOID, [PTR, I32, I32, PTR]), name=ENTRY)
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     _emit_calls(b, calls, slots, barrier, entry.args, lambda index: None)
@@ -177,7 +178,8 @@ def _emit_entry(name: str, target: Machine, calls: list[Call], slots: dict[int, 
 def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barrier: ir.Function,
                 args, after) -> None:
     """Each call: fill its table from the slots, call its kernel, wait at the barrier, `after(i)`;
-    a run of solo calls on thread 0 alone (a team of one), then one barrier of the team."""
+    a run of solo calls on thread 0 alone (a team of one), then one barrier of the team that
+    waits for thread 0 alone (a phase of no claimed items)."""
     _, tid, nthreads, state = args
     one, whole = ir.Constant(I32, 1), ir.Constant(I32, WHOLE_TEAM)
     index = 0
@@ -198,7 +200,7 @@ def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barri
                 b.call(barrier, [state, one, tid, whole])
                 if i < end - 1:
                     after(i)
-        b.call(barrier, [state, nthreads, tid, whole])
+        b.call(barrier, [state, nthreads, tid, ir.Constant(I32, 0)])
         after(end - 1)
         index = end
 
@@ -232,90 +234,3 @@ def _clock_stamp(b: ir.IRBuilder, tid: ir.Value, ns: ir.Value):
 
     return stamp
 
-
-def _emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
-    """`barrier(state, n, tid, claimed)` on the team's state (`frittata.backends.llvm.kernel`).
-    A team of one returns at once (its kernels take from no shared counter). Else, with
-    `claimed` WHOLE_TEAM, each thread counts itself in; the last to arrive zeroes the count and
-    the items done and starts the next phase (the word {phase + 1, nothing claimed}, stored with
-    release); the others spin until the phase changes. With `claimed` the items of the phase's
-    one loop, thread 0 waits until that many are done, zeroes the items done and starts the next
-    phase; the others wait for the phase to change, or pass at once when it already has (they
-    came late and found nothing to take). Only thread 0 starts such a phase, so the count of
-    items done is zeroed by one thread, before any thread can add to the next phase's.
-    Every thread then counts the phase in its own word. WebAssembly modules run on one thread,
-    and their kernels take no work from the counter, so there the barrier returns at once.
-
-    Blocks: entry ─(n > 1)─► team ─(claimed < 0)─► arrive ─(last)─► release ─► passed;
-    arrive ─► spin ─► passed; team ─(tid 0)─► drain ⟲ ─► release; team ─► spin; else ─► return."""
-    fn = ir.Function(module, BARRIER_TYPE, name=BARRIER)
-    state, n, tid, claimed = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    if target.arch.startswith("wasm"):
-        b.ret_void()
-        return fn
-    word = b.gep(state, [i64(STATE_WORK)], source_etype=I32)
-    done = b.gep(state, [i64(STATE_DONE)], source_etype=I32)
-    zero = ir.Constant(I32, 0)
-    with if_then(b, b.icmp_signed(">", n, ir.Constant(I32, 1)), "team"):
-        own_at = b.gep(state, [b.add(tid, ir.Constant(I32, STATE_OWN))], source_etype=I32)
-        own = b.load(own_at, typ=I32, align=4)
-        next_phase = b.shl(b.zext(b.add(own, ir.Constant(I32, 1)), I64), i64(32))
-
-        def ours() -> ir.Value:
-            """The phase is still this thread's (keep spinning)."""
-            return b.icmp_unsigned("==", b.trunc(b.lshr(b.load_atomic(word, "acquire", 8, typ=I64), i64(32)), I32), own)
-
-        with b.if_else(b.icmp_signed("<", claimed, zero)) as (whole, items):
-            with whole:
-                arrivals = b.gep(state, [i64(STATE_ARRIVALS)], source_etype=I32)
-                arrived = b.atomic_rmw("add", arrivals, ir.Constant(I32, 1), "acq_rel")
-                with b.if_else(b.icmp_signed("==", arrived, b.sub(n, ir.Constant(I32, 1)))) as (release, wait):
-                    with release:
-                        b.atomic_rmw("xchg", arrivals, zero, "monotonic")
-                        b.atomic_rmw("xchg", done, zero, "monotonic")
-                        b.atomic_rmw("xchg", word, next_phase, "release")
-                    with wait:
-                        _spin_while(b, target, ours)
-            with items:
-                with b.if_else(b.icmp_signed("==", tid, zero)) as (drain, wait):
-                    with drain:
-                        _spin_while(b, target, lambda: b.icmp_signed(
-                            "!=", b.load_atomic(done, "acquire", 4, typ=I32), claimed))
-                        b.atomic_rmw("xchg", done, zero, "monotonic")
-                        b.atomic_rmw("xchg", word, next_phase, "release")
-                    with wait:
-                        _spin_while(b, target, ours)
-        b.store(b.add(own, ir.Constant(I32, 1)), own_at, align=4)
-    b.ret_void()
-    return fn
-
-
-def _spin_while(b: ir.IRBuilder, target: Machine, waiting: Callable[[], ir.Value]) -> None:
-    """Blocks: spin ─(waiting())─► spin; spin ─► out. After SPINS pauses (x86 `pause`, AArch64
-    `yield`) each round also yields the CPU (sched_yield), so a descheduled partner on a busy
-    machine is not starved."""
-    pre = b.block
-    spin = b.append_basic_block("spin")
-    out = b.append_basic_block("spin.out")
-    b.branch(spin)
-    b.position_at_end(spin)
-    rounds = b.phi(I32, name="rounds")
-    rounds.add_incoming(ir.Constant(I32, 0), pre)
-    _pause(b, target)
-    with if_then(b, b.icmp_signed(">", rounds, ir.Constant(I32, SPINS)), "yield"):
-        b.call(intrinsic(b.module, "sched_yield", I32, []), [])
-    rounds.add_incoming(b.add(rounds, ir.Constant(I32, 1)), b.block)
-    b.cbranch(waiting(), spin, out)
-    b.position_at_end(out)
-
-
-def _pause(b: ir.IRBuilder, target: Machine) -> None:
-    """The CPU's spin-wait hint, where it has one."""
-    match target.arch:
-        case "x86_64" | "i686" | "i386":
-            b.call(intrinsic(b.module, "llvm.x86.sse2.pause", VOID, []), [])
-        case "aarch64" | "arm64":
-            b.call(intrinsic(b.module, "llvm.aarch64.hint", VOID, [I32]), [ir.Constant(I32, 1)])
-        case _:
-            pass

@@ -9,9 +9,10 @@ the chunking), so a thread the OS deschedules holds up only the chunks it has ta
 tuned GEMM's "m" split keeps a static share each (`irutil.thread_range` directly), and says why
 where it is taken.
 
-The team's state (int32 words, `BARRIER_WORDS`): the barrier's arrival count, one 64-bit word
-{phase (high half), items claimed (low half)}, the items done in the phase, and from
-`STATE_OWN` on each thread's own phase, the count of barriers it has passed. The phases are the
+The team's state (int32 words, `BARRIER_WORDS`; their indices are `barrier`'s `STATE_*`): the
+barrier's arrival count, one 64-bit word {phase (high half), items claimed (low half)}, the
+items done in the phase, the counts of threads asleep on the phase and on the items done, and
+from `STATE_OWN` on each thread's own phase, the count of barriers it has passed. The phases are the
 stretches between the team's barriers. A thread takes items by compare-and-swap on the word,
 only while its phase is the word's: a thread that comes late to a phase the team has finished
 takes nothing, never items of a later phase. A phase whose only work is one loop taken from
@@ -28,15 +29,13 @@ from contextlib import contextmanager, nullcontext
 
 from llvmlite import ir
 
-from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS
+from frittata.backends.llvm.barrier import (STATE_DONE, STATE_DRAINING, STATE_OWN, STATE_WORK,
+                                            WHOLE_TEAM, wake_sleepers)
 from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, element_ptr, for_range, i64, if_then, smin, thread_range
 from frittata.backends.llvm.views import Buf, View
 from frittata.errors import LoweringError
 
 KERNEL_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, PTR])
-BARRIER_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, I32])
-"""`barrier(state, nthreads, tid, claimed)`: `claimed` is the items of the phase's one loop when
-`Kernel.phase_claim` says the barrier may wait for them alone, else WHOLE_TEAM."""
 TAKE_CHUNKS = 32
 """Chunks `Kernel.chunks` cuts a loop into, at least (fewer than twice as many; one item each when
 the loop has fewer items): few enough that the atomic add per chunk costs nothing beside a
@@ -46,15 +45,6 @@ TAKE_LIMIT = 2**28
 items claimed, read unsigned, ends below total + chunk (a claim is made only below the total),
 which must stay under 2**32; the count of items done is an int32 up to the total."""
 assert TAKE_LIMIT + TAKE_LIMIT // TAKE_CHUNKS < 2**31
-STATE_ARRIVALS = 0
-STATE_WORK = 2
-"""The int32 index of the 64-bit word {phase, items claimed} (8-byte aligned)."""
-STATE_DONE = 4
-STATE_OWN = 16
-"""Thread t's own phase is word STATE_OWN + t (written by thread t only)."""
-assert STATE_OWN + MAX_THREADS == BARRIER_WORDS
-WHOLE_TEAM = -1
-"""The barrier's `claimed` argument after a phase that waits for every thread."""
 
 
 class Kernel:
@@ -133,7 +123,8 @@ class Kernel:
         data in cache across its items: Winograd keeps a block's transformed input across the
         chunk's items of that block).
         After each chunk the thread adds its items to the phase's count of items done (which a
-        barrier waiting for claimed work, `claim_total`, waits on). The barrier starts a new
+        barrier waiting for claimed work, `claim_total`, waits on); the chunk that completes the
+        loop wakes thread 0 if it sleeps on that count (`barrier.wake_sleepers`). The barrier starts a new
         phase with no items claimed, so a kernel takes from the counter in one loop between two
         barriers at most (asserted here: `sync` in between). A WebAssembly module (one thread, a
         barrier that does nothing) runs range(total) as one chunk; an NVPTX one (a block's
@@ -179,7 +170,10 @@ class Kernel:
         b.cbranch(alone, out, done)
         b.position_at_end(done)
         items = b.trunc(b.sub(end, start), I32)
-        b.atomic_rmw("add", b.gep(self.state, [i64(STATE_DONE)], source_etype=I32), items, "release")
+        done_at = b.gep(self.state, [i64(STATE_DONE)], source_etype=I32)
+        before = b.atomic_rmw("add", done_at, items, "seq_cst")
+        with if_then(b, b.icmp_signed("==", b.add(before, items), ir.Constant(I32, total)), "take.last"):
+            wake_sleepers(b, done_at, b.gep(self.state, [i64(STATE_DRAINING)], source_etype=I32))
         b.branch(claim)
         self._claims.append((total, opening, out))
         b.position_at_end(out)

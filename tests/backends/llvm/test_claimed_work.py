@@ -16,10 +16,11 @@ from llvmlite import ir
 import frittata as ft
 from frittata import terms as T
 from frittata.backends.llvm import build
-from frittata.backends.jit import host
-from frittata.backends.llvm.codegen import BARRIER, _emit_barrier
+from frittata.backends.jit import ENTRY, host
+from frittata.backends.llvm.barrier import BARRIER, BARRIER_TYPE, WHOLE_TEAM, emit_barrier
+from frittata.backends.llvm.codegen import Call, _emit_entry
 from frittata.backends.llvm.irutil import I32, I64, PTR, entry_alloca, for_range, i64, if_then
-from frittata.backends.llvm.kernel import BARRIER_TYPE, WHOLE_TEAM, Kernel
+from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.team import barrier_state
 from tests.backends.llvm.helpers import rand, targets
 from tests.backends.llvm.test_work_sharing import KERNEL, _count_chunks, _run_team, join_all
@@ -111,7 +112,7 @@ def test_each_barrier_of_a_kernel_gets_its_own_phases_claim():
         k.sync()
     k.finish()
     assert [int(i.args[3].constant) for b in k.function.blocks for i in b.instructions
-            if isinstance(i, ir.CallInstr)] == [WHOLE_TEAM] and k.claim_total is None
+            if isinstance(i, ir.CallInstr) and i.callee.name == BARRIER] == [WHOLE_TEAM] and k.claim_total is None
 
 
 def _phased_kernels(totals) -> tuple[object, dict]:
@@ -120,7 +121,7 @@ def _phased_kernels(totals) -> tuple[object, dict]:
     machine = host()
     module = ir.Module(name="phased")
     module.triple = machine.triple
-    barrier = _emit_barrier(module, machine)
+    barrier = emit_barrier(module, machine)
     for total in totals:
         k = Kernel(module, f"phased_{total}", 8, barrier)
         for phase in range(3):
@@ -208,6 +209,72 @@ def test_runs_with_late_threads_equal_one_thread(isa):
         np.testing.assert_array_equal(mod(x=x)["y"], exact["y"])
 
 
+def test_a_run_of_solo_steps_waits_for_thread_0_alone():
+    """The cheaper half of the steps run solo (on thread 0 alone): with thread 0 entering 0-30 ms
+    late, thread 1 waits at each solo run's barrier until thread 0 ran the run (passing early,
+    it would take the next step's items over unwritten inputs), so every run equals the
+    one-thread module bit for bit; with thread 1 entering 30 ms late, thread 0 finishes the
+    whole run first (the solo run's barrier waits for thread 0's work, not for thread 1)."""
+    program = _program()
+    x = rand((1, 16, 20, 20), seed=6)
+    exact = build(program, threads=1)(x=x)
+    costs = sorted(step["model_s"] for step in build(program, threads=2).steps)
+    mod = build(program, threads=2, solo_below=costs[len(costs) // 2])
+    solo = [step["solo"] for step in mod.steps]
+    assert any(solo) and not all(solo) and all(step["claims"] for step in mod.steps if not step["solo"])
+    for run in range(8):
+        late, delay = run % 2, (1e-3, 3e-2)[run // 2 % 2]
+        log: list = []
+        got = mod._native(mod._checked({"x": x}), _late(mod, late, delay, log))
+        for name in exact:
+            np.testing.assert_array_equal(got[name], exact[name], err_msg=f"{name}, thread {late} late {delay}")
+        if late == 1 and delay == 3e-2:
+            assert [event for event, _ in sorted(log, key=lambda e: e[1])] == ["thread 0 returns", "late enters"]
+
+
+def _solo_then_take():
+    """An entry of two calls on the buffer {flag, seen}: a solo kernel that sleeps 20 ms and
+    sets flag = 1, then a kernel taking one item that stores seen = flag. Returns the engine
+    (keep it alive) and the entry."""
+    machine = host()
+    texts = []
+    for name in ("solo", "take"):
+        module = ir.Module(name=name)
+        module.triple = machine.triple
+        k = Kernel(module, name, 8, ir.Function(module, BARRIER_TYPE, name=BARRIER))
+        flag, seen = (k.b.load(k.b.gep(k.table, [i64(j)], source_etype=PTR), typ=PTR) for j in range(2))
+        if name == "solo":
+            k.b.call(ir.Function(module, ir.FunctionType(I32, [I32]), name="usleep"), [ir.Constant(I32, 20_000)])
+            k.b.store(ir.Constant(I32, 1), flag)
+        else:
+            with k.take(1):
+                k.b.store(k.b.load(flag, typ=I32), seen)
+        k.finish()
+        texts.append(str(module))
+    calls = [Call("solo", "solo", ((0, 0), (0, 4)), 0.0, solo=True, claim_total=0),
+             Call("take", "take", ((0, 0), (0, 4)), 0.0, claim_total=1)]
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(_emit_entry("solo", machine, calls, {0: 0})),
+                                        machine.machine())
+    for text in texts:
+        engine.add_module(llvm.parse_assembly(text))
+    engine.finalize_object()
+    return engine, KERNEL(engine.get_function_address(ENTRY))
+
+
+def test_the_barrier_after_a_solo_run_holds_the_team_until_thread_0_ran_it():
+    """Both threads enter at once, 5 runs: thread 1 waits at the solo run's barrier for thread 0's
+    20 ms solo kernel, so whichever thread takes the next kernel's item finds the flag it set
+    (passing that barrier early, thread 1 would take the item and find 0)."""
+    engine, entry = _solo_then_take()
+    for run in range(5):
+        buffer, state = np.zeros(2, np.int32), barrier_state()
+        slots = np.array([buffer.ctypes.data], np.uint64)
+        join_all([threading.Thread(target=entry, args=(slots.ctypes.data, tid, 2, state.ctypes.data))
+                  for tid in (0, 1)])
+        assert list(buffer) == [1, 1], f"run {run}"
+    del engine
+
+
 def test_concurrent_runs_of_modules_on_shared_cores_stay_exact():
     """Two 2-thread modules run at once from two Python threads (four native threads on two
     cores), 30 runs each: each result equals the one-thread run."""
@@ -233,7 +300,7 @@ class _ThreeBufferKernel(Kernel):
         self.machine = host()
         module = ir.Module(name=name)
         module.triple = self.machine.triple
-        super().__init__(module, "k", 8, _emit_barrier(module, self.machine))
+        super().__init__(module, "k", 8, emit_barrier(module, self.machine))
         self.buffers = tuple(self.b.load(self.b.gep(self.table, [i64(j)], source_etype=PTR), typ=PTR)
                              for j in range(3))
 

@@ -17,7 +17,7 @@ from llvmlite import ir
 import frittata as ft
 from frittata import terms as T
 from frittata.backends.llvm import build
-from frittata.backends.llvm.codegen import BARRIER, BARRIER_TYPE, _emit_barrier
+from frittata.backends.llvm.barrier import BARRIER, BARRIER_TYPE, emit_barrier
 from frittata.backends.jit import MAX_THREADS, host
 from frittata.backends.llvm.irutil import I32, PTR, for_range, i64
 from frittata.backends.llvm.kernel import TAKE_CHUNKS, TAKE_LIMIT, Kernel
@@ -167,7 +167,7 @@ def _counting_kernels(totals, per_item: bool = True, triple: str = "",
     machine = host()
     module = ir.Module(name="counting")
     module.triple = triple or machine.triple
-    barrier = _emit_barrier(module, machine)
+    barrier = emit_barrier(module, machine)
     for total in totals:
         k = Kernel(module, f"count_{total}", 8, barrier)
         with k.repeat(passes, sync_first=True) if passes else nullcontext():

@@ -6,105 +6,154 @@ target datalayout = ""
 define void @"frittata_barrier"(ptr %".1", i32 %".2", i32 %".3", i32 %".4")
 {
 entry:
-  %".6" = getelementptr i32, ptr %".1", i64 2
-  %".7" = getelementptr i32, ptr %".1", i64 4
-  %".8" = icmp sgt i32 %".2", 1
-  br i1 %".8", label %"team.then", label %"team.end"
+  %".6" = icmp sgt i32 %".2", 1
+  br i1 %".6", label %"team.then", label %"team.end"
 team.then:
-  %".10" = add i32 %".3", 16
-  %".11" = getelementptr i32, ptr %".1", i32 %".10"
-  %".12" = load i32, ptr %".11", align 4
-  %".13" = add i32 %".12", 1
-  %".14" = zext i32 %".13" to i64
-  %".15" = shl i64 %".14", 32
-  %".16" = icmp slt i32 %".4", 0
-  br i1 %".16", label %"team.then.if", label %"team.then.else"
+  %".8" = add i32 %".3", 16
+  %".9" = getelementptr i32, ptr %".1", i32 %".8"
+  %".10" = load i32, ptr %".9", align 4
+  %".11" = icmp slt i32 %".4", 0
+  br i1 %".11", label %"team.then.if", label %"team.then.else"
 team.end:
   ret void
 team.then.if:
-  %".18" = getelementptr i32, ptr %".1", i64 0
-  %".19" = atomicrmw add ptr %".18", i32 1 acq_rel
-  %".20" = sub i32 %".2", 1
-  %".21" = icmp eq i32 %".19", %".20"
-  br i1 %".21", label %"team.then.if.if", label %"team.then.if.else"
+  %".13" = getelementptr i32, ptr %".1", i64 0
+  %".14" = atomicrmw add ptr %".13", i32 1 acq_rel
+  %".15" = sub i32 %".2", 1
+  %".16" = icmp eq i32 %".14", %".15"
+  br i1 %".16", label %"team.then.if.if", label %"team.then.if.else"
 team.then.else:
-  %".41" = icmp eq i32 %".3", 0
-  br i1 %".41", label %"team.then.else.if", label %"team.then.else.else"
+  %".54" = icmp eq i32 %".3", 0
+  br i1 %".54", label %"team.then.else.if", label %"team.then.else.else"
 team.then.endif:
-  %".70" = add i32 %".12", 1
-  store i32 %".70", ptr %".11", align 4
+  %".109" = add i32 %".10", 1
+  store i32 %".109", ptr %".9", align 4
   br label %"team.end"
 team.then.if.if:
-  %".23" = atomicrmw xchg ptr %".18", i32 0 monotonic
-  %".24" = atomicrmw xchg ptr %".7", i32 0 monotonic
-  %".25" = atomicrmw xchg ptr %".6", i64 %".15" release
-  br label %"team.then.if.endif"
+  %".18" = atomicrmw xchg ptr %".13", i32 0 monotonic
+  %".19" = getelementptr i32, ptr %".1", i64 4
+  %".20" = atomicrmw xchg ptr %".19", i32 0 monotonic
+  %".21" = add i32 %".10", 1
+  %".22" = zext i32 %".21" to i64
+  %".23" = shl i64 %".22", 32
+  %".24" = getelementptr i32, ptr %".1", i64 2
+  %".25" = atomicrmw xchg ptr %".24", i64 %".23" seq_cst
+  %".26" = getelementptr i32, ptr %".1", i64 3
+  %".27" = getelementptr i32, ptr %".1", i64 5
+  %".28" = load atomic i32, ptr %".27" seq_cst, align 4
+  %".29" = icmp ne i32 %".28", 0
+  br i1 %".29", label %"wake.then", label %"wake.end"
 team.then.if.else:
+  %".34" = getelementptr i32, ptr %".1", i64 3
+  %".35" = getelementptr i32, ptr %".1", i64 5
   br label %"spin"
 team.then.if.endif:
   br label %"team.then.endif"
+wake.then:
+  %".31" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".26", i32 129, i32 2147483647, ptr null)
+  br label %"wake.end"
+wake.end:
+  br label %"team.then.if.endif"
 spin:
-  %"rounds" = phi  i32 [0, %"team.then.if.else"], [%".33", %"yield.end"]
+  %"rounds" = phi  i32 [0, %"team.then.if.else"], [%".41", %"spin.again"], [%"rounds", %"sleep.end"]
   call void @"llvm.x86.sse2.pause"()
-  %".29" = icmp sgt i32 %"rounds", 2000
-  br i1 %".29", label %"yield.then", label %"yield.end"
+  %".38" = load atomic i32, ptr %".34" acquire, align 4
+  %".39" = icmp eq i32 %".38", %".10"
+  br i1 %".39", label %"spin.again", label %"spin.out"
+spin.again:
+  %".41" = add i32 %"rounds", 1
+  %".42" = icmp sgt i32 %"rounds", 2000
+  br i1 %".42", label %"spin.sleep", label %"spin"
+spin.sleep:
+  %".44" = atomicrmw add ptr %".35", i32 1 seq_cst
+  %".45" = load atomic i32, ptr %".34" seq_cst, align 4
+  %".46" = icmp eq i32 %".45", %".10"
+  br i1 %".46", label %"sleep.then", label %"sleep.end"
 spin.out:
   br label %"team.then.if.endif"
-yield.then:
-  %".31" = call i32 @"sched_yield"()
-  br label %"yield.end"
-yield.end:
-  %".33" = add i32 %"rounds", 1
-  %".34" = load atomic i64, ptr %".6" acquire, align 8
-  %".35" = lshr i64 %".34", 32
-  %".36" = trunc i64 %".35" to i32
-  %".37" = icmp eq i32 %".36", %".12"
-  br i1 %".37", label %"spin", label %"spin.out"
+sleep.then:
+  %".48" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".34", i32 128, i32 %".45", ptr null)
+  br label %"sleep.end"
+sleep.end:
+  %".50" = atomicrmw sub ptr %".35", i32 1 monotonic
+  br label %"spin"
 team.then.else.if:
+  %".56" = getelementptr i32, ptr %".1", i64 4
+  %".57" = getelementptr i32, ptr %".1", i64 6
   br label %"spin.1"
 team.then.else.else:
+  %".89" = getelementptr i32, ptr %".1", i64 3
+  %".90" = getelementptr i32, ptr %".1", i64 5
   br label %"spin.2"
 team.then.else.endif:
   br label %"team.then.endif"
 spin.1:
-  %"rounds.1" = phi  i32 [0, %"team.then.else.if"], [%".49", %"yield.end.1"]
+  %"rounds.1" = phi  i32 [0, %"team.then.else.if"], [%".63", %"spin.again.1"], [%"rounds.1", %"sleep.end.1"]
   call void @"llvm.x86.sse2.pause"()
-  %".45" = icmp sgt i32 %"rounds.1", 2000
-  br i1 %".45", label %"yield.then.1", label %"yield.end.1"
+  %".60" = load atomic i32, ptr %".56" acquire, align 4
+  %".61" = icmp ne i32 %".60", %".4"
+  br i1 %".61", label %"spin.again.1", label %"spin.out.1"
+spin.again.1:
+  %".63" = add i32 %"rounds.1", 1
+  %".64" = icmp sgt i32 %"rounds.1", 2000
+  br i1 %".64", label %"spin.sleep.1", label %"spin.1"
+spin.sleep.1:
+  %".66" = atomicrmw add ptr %".57", i32 1 seq_cst
+  %".67" = load atomic i32, ptr %".56" seq_cst, align 4
+  %".68" = icmp ne i32 %".67", %".4"
+  br i1 %".68", label %"sleep.then.1", label %"sleep.end.1"
 spin.out.1:
-  %".53" = atomicrmw xchg ptr %".7", i32 0 monotonic
-  %".54" = atomicrmw xchg ptr %".6", i64 %".15" release
+  %".74" = getelementptr i32, ptr %".1", i64 4
+  %".75" = atomicrmw xchg ptr %".74", i32 0 monotonic
+  %".76" = add i32 %".10", 1
+  %".77" = zext i32 %".76" to i64
+  %".78" = shl i64 %".77", 32
+  %".79" = getelementptr i32, ptr %".1", i64 2
+  %".80" = atomicrmw xchg ptr %".79", i64 %".78" seq_cst
+  %".81" = getelementptr i32, ptr %".1", i64 3
+  %".82" = getelementptr i32, ptr %".1", i64 5
+  %".83" = load atomic i32, ptr %".82" seq_cst, align 4
+  %".84" = icmp ne i32 %".83", 0
+  br i1 %".84", label %"wake.then.1", label %"wake.end.1"
+sleep.then.1:
+  %".70" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".56", i32 128, i32 %".67", ptr null)
+  br label %"sleep.end.1"
+sleep.end.1:
+  %".72" = atomicrmw sub ptr %".57", i32 1 monotonic
+  br label %"spin.1"
+wake.then.1:
+  %".86" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".81", i32 129, i32 2147483647, ptr null)
+  br label %"wake.end.1"
+wake.end.1:
   br label %"team.then.else.endif"
-yield.then.1:
-  %".47" = call i32 @"sched_yield"()
-  br label %"yield.end.1"
-yield.end.1:
-  %".49" = add i32 %"rounds.1", 1
-  %".50" = load atomic i32, ptr %".7" acquire, align 4
-  %".51" = icmp ne i32 %".50", %".4"
-  br i1 %".51", label %"spin.1", label %"spin.out.1"
 spin.2:
-  %"rounds.2" = phi  i32 [0, %"team.then.else.else"], [%".62", %"yield.end.2"]
+  %"rounds.2" = phi  i32 [0, %"team.then.else.else"], [%".96", %"spin.again.2"], [%"rounds.2", %"sleep.end.2"]
   call void @"llvm.x86.sse2.pause"()
-  %".58" = icmp sgt i32 %"rounds.2", 2000
-  br i1 %".58", label %"yield.then.2", label %"yield.end.2"
+  %".93" = load atomic i32, ptr %".89" acquire, align 4
+  %".94" = icmp eq i32 %".93", %".10"
+  br i1 %".94", label %"spin.again.2", label %"spin.out.2"
+spin.again.2:
+  %".96" = add i32 %"rounds.2", 1
+  %".97" = icmp sgt i32 %"rounds.2", 2000
+  br i1 %".97", label %"spin.sleep.2", label %"spin.2"
+spin.sleep.2:
+  %".99" = atomicrmw add ptr %".90", i32 1 seq_cst
+  %".100" = load atomic i32, ptr %".89" seq_cst, align 4
+  %".101" = icmp eq i32 %".100", %".10"
+  br i1 %".101", label %"sleep.then.2", label %"sleep.end.2"
 spin.out.2:
   br label %"team.then.else.endif"
-yield.then.2:
-  %".60" = call i32 @"sched_yield"()
-  br label %"yield.end.2"
-yield.end.2:
-  %".62" = add i32 %"rounds.2", 1
-  %".63" = load atomic i64, ptr %".6" acquire, align 8
-  %".64" = lshr i64 %".63", 32
-  %".65" = trunc i64 %".64" to i32
-  %".66" = icmp eq i32 %".65", %".12"
-  br i1 %".66", label %"spin.2", label %"spin.out.2"
+sleep.then.2:
+  %".103" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".89", i32 128, i32 %".100", ptr null)
+  br label %"sleep.end.2"
+sleep.end.2:
+  %".105" = atomicrmw sub ptr %".90", i32 1 monotonic
+  br label %"spin.2"
 }
 
-declare void @"llvm.x86.sse2.pause"()
+declare i64 @"syscall"(i64 %".1", ...)
 
-declare i32 @"sched_yield"()
+declare void @"llvm.x86.sse2.pause"()
 
 define void @"frittata_run"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 {
@@ -120,12 +169,12 @@ entry:
   %".13" = getelementptr inbounds i8, ptr %".12", i64 0
   %".14" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".13", ptr %".14"
-  call void @"fk_c808cac6c4bcdb4c5735efac"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_6c8e1be41ff6123b04222e6c"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
   ret void
 }
 
-declare void @"fk_c808cac6c4bcdb4c5735efac"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_6c8e1be41ff6123b04222e6c"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -171,7 +220,7 @@ stamp.end.1:
   %".39" = getelementptr inbounds i8, ptr %".38", i64 0
   %".40" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".39", ptr %".40"
-  call void @"fk_c808cac6c4bcdb4c5735efac"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_6c8e1be41ff6123b04222e6c"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 -1)
   %".45" = icmp eq i32 %".2", 0
@@ -192,14 +241,14 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_c808cac6c4bcdb4c5735efac
+; unit fk_6c8e1be41ff6123b04222e6c
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2", i32 %".3", i32 %".4")
 
-define void @"fk_c808cac6c4bcdb4c5735efac"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_6c8e1be41ff6123b04222e6c"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
   %".61" = getelementptr inbounds ptr, ptr %".1", i64 1
@@ -288,8 +337,24 @@ take.done:
   %".67" = sub i64 %".30", %"first"
   %".68" = trunc i64 %".67" to i32
   %".69" = getelementptr i32, ptr %".4", i64 4
-  %".70" = atomicrmw add ptr %".69", i32 %".68" release
+  %".70" = atomicrmw add ptr %".69", i32 %".68" seq_cst
+  %".71" = add i32 %".70", %".68"
+  %".72" = icmp eq i32 %".71", 4
+  br i1 %".72", label %"take.last.then", label %"take.last.end"
+take.last.then:
+  %".74" = getelementptr i32, ptr %".4", i64 6
+  %".75" = load atomic i32, ptr %".74" seq_cst, align 4
+  %".76" = icmp ne i32 %".75", 0
+  br i1 %".76", label %"wake.then", label %"wake.end"
+take.last.end:
   br label %"take.claim"
+wake.then:
+  %".78" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".69", i32 129, i32 2147483647, ptr null)
+  br label %"wake.end"
+wake.end:
+  br label %"take.last.end"
 }
 
 declare double @"llvm.vector.reduce.fadd.v8f64"(double %".1", <8 x double> %".2")
+
+declare i64 @"syscall"(i64 %".1", ...)

@@ -1,0 +1,199 @@
+"""The team's barrier, `barrier(state, n, tid, claimed)`, and the waits it and the work counter use.
+
+A thread that waits (for the team's phase to change, or thread 0 for a phase's items to be
+done) spins `SPINS` rounds of the CPU's pause hint, then sleeps on a Linux futex until the
+thread that ends the wait wakes it. A partner the OS descheduled then costs the waiting thread
+no CPU, and on a shared core the waiting thread no longer takes the time slices its late partner
+needs. The words of the team's state are `frittata.backends.llvm.kernel`'s `STATE_*`.
+Sleeping is announced before the wait is checked again (a sequentially consistent add to a
+count of sleepers), and the waker reads that count after its sequentially consistent change of
+the word waited on, so one of the two sees the other: no wake-up is lost, and the futex call
+itself returns at once when the word no longer holds the value slept on. Off Linux each spin
+round past `SPINS` yields the CPU (sched_yield) instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llvmlite import ir
+
+from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, Machine
+from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, i64, if_then, intrinsic
+
+BARRIER = "frittata_barrier"
+BARRIER_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, I32])
+"""`barrier(state, nthreads, tid, claimed)`: `claimed` is the items of the phase's one loop when
+`Kernel.phase_claim` says the barrier may wait for them alone, else WHOLE_TEAM."""
+WHOLE_TEAM = -1
+"""The barrier's `claimed` argument after a phase that waits for every thread."""
+STATE_ARRIVALS = 0
+STATE_WORK = 2
+"""The int32 index of the 64-bit word {phase, items claimed} (8-byte aligned)."""
+STATE_PHASE = STATE_WORK + 1
+"""The int32 half of the work word that holds the phase (little-endian: the high half), which
+threads waiting for the phase to change sleep on."""
+STATE_DONE = 4
+STATE_SLEEPERS = 5
+"""Threads asleep on the phase (or about to sleep)."""
+STATE_DRAINING = 6
+"""Thread 0 asleep on the items done (or about to sleep)."""
+STATE_OWN = 16
+"""Thread t's own phase is word STATE_OWN + t (written by thread t only)."""
+assert STATE_OWN + MAX_THREADS == BARRIER_WORDS
+SPINS = 2000
+"""Pause rounds a waiting thread spins before it sleeps (a Zen 3 `pause` is ~65 cycles, so
+~40 us: past a chunk's imbalance in a running team, short beside a descheduled partner's
+scheduler tick)."""
+FUTEX_SYSCALL = {"x86_64": 202, "aarch64": 98}
+"""Linux's system call number of futex per architecture."""
+FUTEX_WAIT_PRIVATE = 128
+FUTEX_WAKE_PRIVATE = 129
+WAKE_ALL = 2**31 - 1
+
+
+def futex_syscall(triple: str) -> int | None:
+    """The futex system call number for `triple`, None where the barrier has no futex (not
+    Linux, or an architecture not in FUTEX_SYSCALL)."""
+    return FUTEX_SYSCALL.get(triple.split("-")[0]) if "linux" in triple else None
+
+
+def emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
+    """`barrier(state, n, tid, claimed)` on the team's state (`frittata.backends.llvm.kernel`).
+    A team of one returns at once (its kernels take from no shared counter). Else, with
+    `claimed` WHOLE_TEAM, each thread counts itself in; the last to arrive zeroes the count and
+    the items done and starts the next phase (the word {phase + 1, nothing claimed}); the others
+    wait until the phase changes. With `claimed` the items of the phase's one loop, thread 0
+    waits until that many are done, zeroes the items done and starts the next phase; the others
+    wait for the phase to change, or pass at once when it already has (they came late and found
+    nothing to take). Only thread 0 starts such a phase, so the count of items done is zeroed by
+    one thread, before any thread can add to the next phase's. Every thread then counts the
+    phase in its own word. WebAssembly modules run on one thread, and their kernels take no
+    work from the counter, so there the barrier returns at once.
+
+    Blocks: entry ─(n > 1)─► team ─(claimed < 0)─► arrive ─(last)─► release ─► passed;
+    arrive ─► wait ─► passed; team ─(tid 0)─► drain ─► release; team ─► wait; else ─► return."""
+    fn = ir.Function(module, BARRIER_TYPE, name=BARRIER)
+    state, n, tid, claimed = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    if target.arch.startswith("wasm"):
+        b.ret_void()
+        return fn
+    zero = ir.Constant(I32, 0)
+    with if_then(b, b.icmp_signed(">", n, ir.Constant(I32, 1)), "team"):
+        own_at = _word(b, state, b.add(tid, ir.Constant(I32, STATE_OWN)))
+        own = b.load(own_at, typ=I32, align=4)
+        with b.if_else(b.icmp_signed("<", claimed, zero)) as (whole, items):
+            with whole:
+                _arrive(b, target, state, n, own)
+            with items:
+                with b.if_else(b.icmp_signed("==", tid, zero)) as (drain, wait):
+                    with drain:
+                        done = _word(b, state, STATE_DONE)
+                        wait_while(b, target, done, lambda seen: b.icmp_signed("!=", seen, claimed),
+                                   _word(b, state, STATE_DRAINING))
+                        _start_next_phase(b, target, state, own)
+                    with wait:
+                        _wait_for_phase(b, target, state, own)
+        b.store(b.add(own, ir.Constant(I32, 1)), own_at, align=4)
+    b.ret_void()
+    return fn
+
+
+def _word(b: ir.IRBuilder, state: ir.Value, index) -> ir.Value:
+    return b.gep(state, [i64(index) if isinstance(index, int) else index], source_etype=I32)
+
+
+def _arrive(b: ir.IRBuilder, target: Machine, state: ir.Value, n: ir.Value, own: ir.Value) -> None:
+    """Count this thread in; the last to arrive starts the next phase, the others wait for it."""
+    arrivals = _word(b, state, STATE_ARRIVALS)
+    arrived = b.atomic_rmw("add", arrivals, ir.Constant(I32, 1), "acq_rel")
+    with b.if_else(b.icmp_signed("==", arrived, b.sub(n, ir.Constant(I32, 1)))) as (release, wait):
+        with release:
+            b.atomic_rmw("xchg", arrivals, ir.Constant(I32, 0), "monotonic")
+            _start_next_phase(b, target, state, own)
+        with wait:
+            _wait_for_phase(b, target, state, own)
+
+
+def _start_next_phase(b: ir.IRBuilder, target: Machine, state: ir.Value, own: ir.Value) -> None:
+    """Zero the items done, store the word {own + 1, nothing claimed} (sequentially consistent,
+    so it is ordered before the read of the sleepers) and wake the threads asleep on the phase."""
+    b.atomic_rmw("xchg", _word(b, state, STATE_DONE), ir.Constant(I32, 0), "monotonic")
+    next_phase = b.shl(b.zext(b.add(own, ir.Constant(I32, 1)), I64), i64(32))
+    b.atomic_rmw("xchg", _word(b, state, STATE_WORK), next_phase, "seq_cst")
+    wake_sleepers(b, _word(b, state, STATE_PHASE), _word(b, state, STATE_SLEEPERS))
+
+
+def _wait_for_phase(b: ir.IRBuilder, target: Machine, state: ir.Value, own: ir.Value) -> None:
+    """Wait while the team's phase (the high half of the work word) is still `own`."""
+    wait_while(b, target, _word(b, state, STATE_PHASE), lambda seen: b.icmp_unsigned("==", seen, own),
+               _word(b, state, STATE_SLEEPERS))
+
+
+def wait_while(b: ir.IRBuilder, target: Machine, at: ir.Value, waiting: Callable[[ir.Value], ir.Value],
+               sleepers: ir.Value) -> None:
+    """Wait while `waiting(value)` holds for the int32 at `at` (read with acquire): spin SPINS
+    pause rounds, then sleep on `at` (a futex wait for its value to change) between checks,
+    announced in the count at `sleepers` (`wake_sleepers` wakes them); off Linux, yield the CPU
+    between checks instead.
+
+    Blocks: spin ─(waiting)─► again ─(round <= SPINS)─► spin; again ─► sleep ─► spin;
+    spin ─► out."""
+    pre = b.block
+    spin, again = b.append_basic_block("spin"), b.append_basic_block("spin.again")
+    sleep, out = b.append_basic_block("spin.sleep"), b.append_basic_block("spin.out")
+    b.branch(spin)
+    b.position_at_end(spin)
+    rounds = b.phi(I32, name="rounds")
+    rounds.add_incoming(ir.Constant(I32, 0), pre)
+    _pause(b, target)
+    seen = b.load_atomic(at, "acquire", 4, typ=I32)
+    b.cbranch(waiting(seen), again, out)
+    b.position_at_end(again)
+    rounds.add_incoming(b.add(rounds, ir.Constant(I32, 1)), again)
+    b.cbranch(b.icmp_signed(">", rounds, ir.Constant(I32, SPINS)), sleep, spin)
+    b.position_at_end(sleep)
+    number = futex_syscall(target.triple)
+    if number is None:
+        b.call(intrinsic(b.module, "sched_yield", I32, []), [])
+    else:
+        b.atomic_rmw("add", sleepers, ir.Constant(I32, 1), "seq_cst")
+        now = b.load_atomic(at, "seq_cst", 4, typ=I32)
+        with if_then(b, waiting(now), "sleep"):
+            _futex(b, number, at, FUTEX_WAIT_PRIVATE, now)
+        b.atomic_rmw("sub", sleepers, ir.Constant(I32, 1), "monotonic")
+    rounds.add_incoming(rounds, b.block)
+    b.branch(spin)
+    b.position_at_end(out)
+
+
+def wake_sleepers(b: ir.IRBuilder, at: ir.Value, sleepers: ir.Value) -> None:
+    """Wake every thread asleep on the int32 at `at` (`wait_while`), if the count at `sleepers`
+    says there is one: called after a sequentially consistent change of the word at `at`."""
+    number = futex_syscall(b.module.triple)
+    if number is None:
+        return
+    asleep = b.load_atomic(sleepers, "seq_cst", 4, typ=I32)
+    with if_then(b, b.icmp_signed("!=", asleep, ir.Constant(I32, 0)), "wake"):
+        _futex(b, number, at, FUTEX_WAKE_PRIVATE, ir.Constant(I32, WAKE_ALL))
+
+
+def _futex(b: ir.IRBuilder, number: int, at: ir.Value, op: int, value: ir.Value) -> None:
+    """syscall(futex, at, op, value, NULL): a wait with no timeout, or a wake of `value` threads."""
+    if "syscall" in b.module.globals:
+        syscall = b.module.globals["syscall"]
+    else:
+        syscall = ir.Function(b.module, ir.FunctionType(I64, [I64], var_arg=True), name="syscall")
+    b.call(syscall, [i64(number), at, ir.Constant(I32, op), value, ir.Constant(PTR, None)])
+
+
+def _pause(b: ir.IRBuilder, target: Machine) -> None:
+    """The CPU's spin-wait hint, where it has one."""
+    match target.arch:
+        case "x86_64" | "i686" | "i386":
+            b.call(intrinsic(b.module, "llvm.x86.sse2.pause", VOID, []), [])
+        case "aarch64" | "arm64":
+            b.call(intrinsic(b.module, "llvm.aarch64.hint", VOID, [I32]), [ir.Constant(I32, 1)])
+        case _:
+            pass
