@@ -68,6 +68,7 @@ def fma_flops(threads: int) -> float:
     for _ in range(RUNS):
         start = time.perf_counter()
         team.run(buffer.ctypes.data, barrier.ctypes.data)
+        team.wait()
         best = min(best, time.perf_counter() - start)
     team.close()
     return threads * ITERATIONS * CHAINS * target.lanes * 2 / best

@@ -170,9 +170,9 @@ class Module(CompiledCode):
                 into[name] = given
         return self._native(checked, None, into)
 
-    def _native(self, arrays: list[np.ndarray], entry,
-                into: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        """Run the entry point (or `entry`, of the same four arguments) on the team over the
+    def _native(self, arrays: list[np.ndarray], entry, into: Mapping[str, np.ndarray] | None = None,
+                extra: int = 0) -> dict[str, np.ndarray]:
+        """Run the entry point (or `entry`: see `Team.run`, with `extra`) on the team over the
         checked input `arrays`, raise for an index out of range, return the output arrays
         (fresh ones, or those of `into`)."""
         chosen = into or {}
@@ -180,7 +180,7 @@ class Module(CompiledCode):
         with self._lock:
             for i, array in enumerate(arrays + list(outputs.values()), start=1):
                 self._slots[i] = _address(array)
-            self._team.run(*self._addresses, entry)
+            self._team.run(*self._addresses, entry, extra)
             self._raise_bad_index()
         return outputs
 
@@ -192,11 +192,7 @@ class Module(CompiledCode):
             raise ModuleFormatError("module: expected a profiling entry point and step table, got a module "
                                     "saved without them; compile it again with this version")
         stamps = np.zeros(len(self.steps) + 2, np.int64)
-        profile, address = self._engine.profile_entry, stamps.ctypes.data
-        def timed(slots, tid, n, barrier):
-            return profile(slots, tid, n, barrier, address)
-
-        outputs = self._native(self._checked(inputs), timed)
+        outputs = self._native(self._checked(inputs), self._engine.profile_entry, extra=stamps.ctypes.data)
         return outputs, np.diff(stamps) * 1e-9
 
     def profile(self, inputs: Mapping[str, np.ndarray], repeat: int = 10, warmup: int = 1) -> Profile:

@@ -1,12 +1,17 @@
 """A team of threads that call one native entry point together, each with its thread id.
 
-The caller is thread 0; helpers 1..n-1 are persistent daemon threads woken per run. ctypes
-releases the GIL around the native call, so the team runs in parallel; the native barrier
-between kernels keeps them in step, so a run is one native call per thread.
+The caller is thread 0; helpers 1..n-1 are persistent daemon threads. Between runs a helper
+waits inside native code (`frittata.backends.llvm.serve`): a run of a native entry is posted and
+run without Python on the helpers, and thread 0 returns as soon as its own part is done (the
+team's barriers keep the threads in step; a helper still passing the last phases, which it
+finds finished, is waited for only if it has not started that run when the next one is posted).
+An entry given as a Python function (tests wrap the entry to delay a thread) runs through a
+queue per helper instead, and such a run returns when every helper has finished it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import queue
 import threading
 
@@ -15,6 +20,10 @@ import numpy as np
 from frittata.backends.jit import BARRIER_WORDS
 from frittata.backends.packing import aligned
 
+NATIVE, PROFILE, PYTHON, STOP = 0, 1, 2, 3
+"""Job kinds (`frittata.backends.llvm.serve`, which asserts they agree; it is imported when a
+team is made: the llvm package imports this module)."""
+
 
 def barrier_state() -> np.ndarray:
     """A zeroed team state of BARRIER_WORDS int32s, ALIGN-aligned (its 64-bit work word, at
@@ -22,47 +31,80 @@ def barrier_state() -> np.ndarray:
     return aligned(4 * BARRIER_WORDS, "int32")
 
 
+def native_address(entry) -> int | None:
+    """The address of a ctypes function pointer (a JIT entry point), None for a Python function."""
+    native = isinstance(entry, ctypes._CFuncPtr)  # type: ignore[attr-defined]  # every CFUNCTYPE's base
+    return ctypes.cast(entry, ctypes.c_void_p).value if native else None
+
+
 class Team:
     def __init__(self, entry, threads: int) -> None:
         self._entry = entry
         self.threads = max(1, int(threads))
-        self._work: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(self.threads - 1)]
-        self._done: queue.SimpleQueue = queue.SimpleQueue()
-        self._pending = 0
-        """Helpers given a run that have not yet reported it done (each puts one token)."""
-        for tid, inbox in enumerate(self._work, start=1):
-            threading.Thread(target=self._serve, args=(tid, inbox), daemon=True,
-                             name=f"frittata-{tid}").start()
+        from frittata.backends.llvm.serve import CONTROL_WORDS, JOB_KINDS, team_loop
+
+        assert JOB_KINDS == (NATIVE, PROFILE, PYTHON, STOP)
+        self._loop = team_loop()
+        self._control = aligned(4 * CONTROL_WORDS, "int32")
+        self._address = self._control.ctypes.data
+        self._inboxes: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(self.threads - 1)]
+        self._unsettled = False
+        """A Python job was posted: its helpers may still run it (the next post waits for them)."""
+        self._closed = False
+        self._helpers = [threading.Thread(target=self._serve, args=(tid, inbox), daemon=True, name=f"frittata-{tid}")
+                         for tid, inbox in enumerate(self._inboxes, start=1)]
+        for helper in self._helpers:
+            helper.start()
 
     def _serve(self, tid: int, inbox: queue.SimpleQueue) -> None:
-        while (job := inbox.get()) is not None:
-            entry, slots, barrier = job
+        """A helper: native runs in `frittata_serve`; back here for each Python job and the end."""
+        while self._loop.serve(self._address, tid, self.threads) == PYTHON:
+            entry, slots, barrier = inbox.get()
             try:
                 entry(slots, tid, self.threads, barrier)
             finally:
-                self._done.put(tid)
+                self._loop.finished(self._address)
+
+    def wait(self) -> None:
+        """Wait until every helper has finished every run posted (a run of an entry that does
+        not end at a barrier of the team returns when thread 0's part is done)."""
+        if self.threads > 1:
+            self._loop.settle(self._address, self.threads)
 
     def close(self) -> None:
-        """Let the helper threads exit (called when the owning module is collected)."""
-        for inbox in self._work:
-            inbox.put(None)
+        """Let the helper threads exit once they finished their runs (called when the owning
+        module is collected)."""
+        if self._closed or self.threads == 1:
+            return
+        self._closed = True
+        self._loop.settle(self._address, self.threads)
+        self._loop.post(self._address, self.threads, STOP, 0, 0, 0, 0)
 
-    def run(self, slots: int, barrier: int, entry=None) -> None:
-        """One run of the entry point (or of `entry`, a function of the same four arguments) on
-        every thread of the team; returns when all are done. A run interrupted while it waits
-        (KeyboardInterrupt) leaves its helpers' tokens pending: the next run first waits for
-        them, so it neither starts while they still use the team's state nor takes their
-        tokens for its own helpers'."""
-        entry = entry or self._entry
-        self._wait_for_helpers()
-        for inbox in self._work:
+    def run(self, slots: int, barrier: int, entry=None, extra: int = 0) -> None:
+        """One run of the entry point on every thread of the team; `entry` (default: the team's)
+        is a ctypes entry `(slots, tid, n, barrier)` or a ctypes profiling entry taking `extra`
+        as its fifth argument, which returns once thread 0's part is done (the entry must end
+        at a barrier of the team, or the caller `wait`s), or a Python function of the four
+        arguments, which starts once every helper finished the runs before it and returns once
+        they finished it (a run interrupted in its wait, KeyboardInterrupt, leaves them running,
+        and the next run first waits for them)."""
+        entry = entry if entry is not None else self._entry
+        address = native_address(entry)
+        if self.threads == 1:
+            entry(slots, 0, 1, barrier, *([extra] if extra else []))
+            return
+        if address is not None:
+            if self._unsettled:
+                self._loop.settle(self._address, self.threads)
+                self._unsettled = False
+            kind = PROFILE if extra else NATIVE
+            self._loop.post(self._address, self.threads, kind, address, extra, slots, barrier)
+            return
+        self._loop.settle(self._address, self.threads)
+        for inbox in self._inboxes:
             inbox.put((entry, slots, barrier))
-            self._pending += 1
+        self._loop.post(self._address, self.threads, PYTHON, 0, 0, slots, barrier)
+        self._unsettled = True
         entry(slots, 0, self.threads, barrier)
-        self._wait_for_helpers()
-
-    def _wait_for_helpers(self) -> None:
-        """Take the token of every helper still running a run."""
-        while self._pending:
-            self._done.get()
-            self._pending -= 1
+        self._loop.settle(self._address, self.threads)
+        self._unsettled = False

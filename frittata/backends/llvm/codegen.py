@@ -31,8 +31,9 @@ packed) get no slot.
 (`clock_gettime`, nanoseconds) on entry and after each barrier: ns[1] - ns[0] is the wait for
 the team's other threads to arrive, and kernel i took ns[i + 2] - ns[i + 1]; the last kernel's
 time also holds the wait for the team's other threads to finish (a barrier that waits for every
-thread: a partner that came late may still be skipping phases thread 0 finished, and a run
-returns once it has). It is a separate function, so a plain run pays nothing for profiling.
+thread: a partner that came late may still be skipping phases thread 0 finished; a plain run
+returns without waiting for it, `frittata.backends.team`). It is a separate function, so a
+plain run pays nothing for profiling.
 """
 
 from __future__ import annotations
