@@ -183,7 +183,7 @@ def optimize(program: Program, target: Target, opts: CompileOptions, log: StageL
         lambda r: _saturation_summary(r[1]))
     model = opts.cost if opts.cost is not None else target.cost_model()
     if opts.records is not None:
-        data, model = _measured(data, model, opts.records, opts.threads)
+        data, model = _measured(data, model, opts)
     choice, _ = log.run("extract",
                         lambda: extract(data, model, method=opts.extractor, time_limit=opts.extract_seconds),
                         lambda r: _extraction_summary(r[1]))
@@ -198,19 +198,23 @@ def optimize(program: Program, target: Target, opts: CompileOptions, log: StageL
     return log.run("fold", lambda: fold_params(chosen), lambda p: {"params": len(p.params), "terms": len(p.terms())})
 
 
-def _measured(data, model, records, threads: int | None):
+def _measured(data, model, opts: CompileOptions):
     """The e-graph with the records' best schedules added, and the cost model pricing by records
-    measured on this host, or by the ranking model trained on them (`frittata.extract.measured`)."""
-    from frittata.extract.measured import MeasuredCost, algorithms_in, with_recorded_schedules
+    measured on this host, or by the ranking model trained on them (`frittata.extract.measured`),
+    told what the program extracted with `model` alone runs (the untuned program)."""
+    from frittata.extract import extract
+    from frittata.extract.measured import MeasuredCost, schedules_in, untuned_schedules, with_recorded_schedules
     from frittata.tuning.device import host_device
     from frittata.tuning.model import LearnedPrice
 
-    device = host_device(threads)
+    records = opts.records
+    device = host_device(opts.threads)
     lanes = getattr(model, "vector_lanes", device.lanes)
     learned = LearnedPrice([r for r in records if r.device == device.key], device.lanes, device.threads)
+    untuned, _ = extract(data, model, method=opts.extractor, time_limit=opts.extract_seconds)
     return (with_recorded_schedules(data, records, device.key, lanes),
             MeasuredCost(records, device.key, model, lanes, learned if learned.lines else None,
-                         algorithms_in(data, lanes)))
+                         schedules_in(data, lanes), untuned_schedules(data, untuned, lanes)))
 
 
 def _check_user_rules(rules: Sequence[str], target: Target):

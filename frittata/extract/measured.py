@@ -45,7 +45,7 @@ A convolution's algorithms (Winograd F(2x2) / F(4x4), the channels-in-lanes kern
 are schedules of its workload, so each such e-node is priced by its own measurement like a
 tiled one, and "the workload's default" is the schedule a compile without records runs
 (`algorithms.untuned_schedule`: the analytical model's pick among the untiled kernel and the
-algorithm alternatives recorded for the workload), so a held workload runs what it ran untuned.
+schedules the e-graph holds for the workload), so a held workload runs what it ran untuned.
 
 `with_recorded_schedules` adds to an e-graph, beside each schedulable e-node, a tiled e-node with
 the fastest recorded schedule of its workload (sound: a tiled op computes its fused op whatever
@@ -95,10 +95,17 @@ class MeasuredCost:
     lanes: int
     learned: Predict | None = None
     alternatives: dict[str, tuple[Schedule, ...]] | None = None
-    """Per workload key, the algorithm alternatives the e-graph holds (`algorithms_in`); None:
-    those recorded on `device` (`recorded_algorithms`). The workload's default is chosen among
-    them: one the e-graph lacks (the algorithm rules disabled) would price every e-node of a held
-    workload out."""
+    """Per workload key, the schedules the e-graph holds (`schedules_in`); None: the algorithm
+    alternatives recorded on `device` (`recorded_algorithms`). The workload's default is chosen
+    among them (`_default`): one the e-graph lacks (the algorithm rules disabled) would price
+    every e-node of a held workload out."""
+    untuned: dict[str, Schedule] | None = None
+    """Per workload key, the schedule the program extracted with `fallback` alone runs
+    (`untuned_schedules`), where the compile gives it: a workload that program does not run
+    costs PINNED_OUT unless a verdict pins it or the records leave it free, so a compile with
+    records runs the untuned program but where the in-network check confirmed a change (a tuned
+    ResNet-18 ran an unmeasured im2col form of a strided layer measured on lanes_conv, and moved
+    residual adds between layers, each an unmeasured variant priced by a scaled model)."""
     times: dict[tuple[str, Schedule], float] = field(init=False)
     held: set[str] = field(init=False)
     """The keys of the workloads measured on `device` that the records do not leave free: without
@@ -177,15 +184,20 @@ class MeasuredCost:
         return runs is not None and self._loops(info) != frozenset(runs)
 
     def _pinned_out(self, info: NodeInfo, workload: Workload, schedule: Schedule) -> bool:
-        """Whether a verdict pins another schedule: of this workload, or, for a tiled e-node, of
-        any workload of the same contraction (its unfused variant must not run the loops the
-        verdict rejected, with the epilogue in a separate pass); or, with no verdict, whether a
-        held workload (measured, not `Records.free`), or a tiled variant of a held workload's
-        loops, runs other than its default."""
+        """Whether a verdict pins another schedule of this workload; else whether the untuned
+        program does not run the workload (`untuned`, where given) and the records do not leave it
+        free; else whether a verdict pins, for a tiled e-node, another schedule of any workload of
+        the same contraction (its unfused variant must not run the loops the verdict rejected,
+        with the epilogue in a separate pass); or, with no verdict, whether a held workload
+        (measured, not `Records.free`), or a tiled variant of a held workload's loops, runs other
+        than its default."""
         tiled = info.op in TILED_OPS
         pinned = self.pinned.get(workload.key)
-        if pinned is None and tiled:
-            pinned = self.pinned_layers.get(info_geometry(info))
+        if pinned is not None:
+            return pinned != schedule
+        if self.untuned is not None and workload.key not in self.untuned and workload.key not in self.records.free:
+            return True
+        pinned = self.pinned_layers.get(info_geometry(info)) if tiled else None
         if pinned is not None:
             return pinned != schedule
         held = workload.key in self.held or (
@@ -241,10 +253,11 @@ class MeasuredCost:
         return 1.0 if self._default(workload) == schedule else 1.0 + SWITCH_MARGIN
 
     def _default(self, workload: Workload) -> Schedule | None:
-        """The schedule `workload` runs untuned (`algorithms.untuned_schedule`: the untiled
-        kernel's for these lanes, or the algorithm alternative recorded for it on this device that
-        the analytical model prices lower; None where it has none), derived once per workload:
-        extraction asks for it at every priced e-node."""
+        """The schedule `workload` runs untuned: `untuned`'s where given, else
+        `algorithms.untuned_schedule` among the untiled kernel's and its `algorithms` (None where
+        it has none), derived once per workload: extraction asks for it at every priced e-node."""
+        if self.untuned is not None and workload.key in self.untuned:
+            return self.untuned[workload.key]
         if workload.key not in self.defaults:
             self.defaults[workload.key] = untuned_schedule(workload, self.lanes, self.fallback,
                                                            self.algorithms.get(workload.key, ()))
@@ -324,13 +337,25 @@ def recorded_algorithms(records: Records, device: str) -> dict[str, tuple[Schedu
     return {key: tuple(schedules) for key, schedules in found.items()}
 
 
-def algorithms_in(data: EGraphData, lanes: int) -> dict[str, tuple[Schedule, ...]]:
-    """Per workload key, the algorithm alternatives (`records.is_algorithm`) of its e-nodes in `data`."""
+def untuned_schedules(data: EGraphData, choice: Choice, lanes: int) -> dict[str, Schedule]:
+    """Per workload key, the schedule the chosen e-nodes of `choice` run it with (the first)."""
+    constant = constant_classes(data)
+    found: dict[str, Schedule] = {}
+    for n in chosen_nodes(data, choice):
+        known = workload_of(enode_info(data, data.nodes[n], constant), lanes)
+        if known is not None:
+            found.setdefault(known[0].key, known[1])
+    return found
+
+
+def schedules_in(data: EGraphData, lanes: int) -> dict[str, tuple[Schedule, ...]]:
+    """Per workload key, the schedules of its e-nodes in `data` (tiled, untiled, algorithms') that
+    run vectors of `lanes` (the rules propose rows of both ISAs' widths)."""
     constant = constant_classes(data)
     found: dict[str, dict[Schedule, None]] = {}
     for enode in data.nodes:
         known = workload_of(enode_info(data, enode, constant), lanes)
-        if known is not None and is_algorithm(known[1]):
+        if known is not None and dict(known[1]).get("vec", lanes) == lanes:  # as the tasks' proposed
             found.setdefault(known[0].key, {})[known[1]] = None
     return {key: tuple(schedules) for key, schedules in found.items()}
 

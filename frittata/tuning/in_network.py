@@ -177,12 +177,15 @@ def _seconds(times: dict[str, tuple[float, float]], key: str, n: int) -> tuple[f
     return found
 
 
-def candidates(records: Records, device: str, lanes: int) -> list[Candidate]:
+def candidates(records: Records, device: str, lanes: int,
+               defaults: dict[str, Schedule | None] | None = None) -> list[Candidate]:
     """Per workload, its schedule of the shortest median time alone, where that is not the
     schedule it runs now (measured too) and no verdict decided on it (`Verdict.decided`). The schedule it runs now, the
     candidate's `default`, is the one a verdict pins (`Records.pinned`) where there is one, else
-    the untuned default (`algorithms.untuned_schedule`: a Winograd form where the analytical
-    model picks it): a candidate rejected against a kept schedule leaves that one pinned."""
+    the untuned default: `defaults` (per workload key, the tasks' `Task.default`, what the
+    untuned program runs), else `algorithms.untuned_schedule` among the untiled kernel and the
+    algorithm alternatives recorded. A candidate rejected against a kept schedule leaves that one
+    pinned."""
     medians, pinned = records.measured(device), records.pinned(device)
     judged = {(v.workload.key, v.candidate) for v in records.verdicts if v.device == device and v.decided}
     fastest: dict[str, tuple[float, Schedule]] = {}
@@ -195,7 +198,8 @@ def candidates(records: Records, device: str, lanes: int) -> list[Candidate]:
     found = []
     algorithms, model = recorded_algorithms(records, device), CpuModel.for_host()
     for key, (_, schedule) in fastest.items():
-        untuned = untuned_schedule(workloads[key], lanes, model, algorithms.get(key, ()))
+        untuned = defaults[key] if defaults is not None and key in defaults else untuned_schedule(
+            workloads[key], lanes, model, algorithms.get(key, ()))
         default = pinned.get(key, untuned)
         if default is not None and default != schedule and (key, default) in medians \
                 and (key, schedule) not in judged:
@@ -204,13 +208,15 @@ def candidates(records: Records, device: str, lanes: int) -> list[Candidate]:
 
 
 def check_in_network(program: Program, records: Records, device: Device, path: str | Path | None = None, *,
-                     max_rounds: int = MAX_ROUNDS, time_limit: float = TIME_LIMIT, seed: int = 0) -> NetworkCheck:
+                     max_rounds: int = MAX_ROUNDS, time_limit: float = TIME_LIMIT, seed: int = 0,
+                     defaults: dict[str, Schedule | None] | None = None) -> NetworkCheck:
     """Time each candidate against the schedule it runs now inside `program`'s compiled network
-    and log a verdict for each decided one (appended to `records`, and to the log at `path`)."""
+    and log a verdict for each decided one (appended to `records`, and to the log at `path`);
+    `defaults` the untuned schedules by workload key (`candidates`)."""
     from frittata.driver import compile as compile_program
 
     report = NetworkCheck()
-    found = candidates(records, device.key, device.lanes)
+    found = candidates(records, device.key, device.lanes, defaults)
     if not found:
         return report
     free = unpinned(records, found)

@@ -70,9 +70,8 @@ class Task:
     flops: float
     model_seconds: float
     default: Schedule | None = None
-    """The schedule a compile without records runs (`algorithms.untuned_schedule`: the untiled
-    kernel's for the target's lanes, or an algorithm alternative the model prices lower; None
-    where it has none)."""
+    """The schedule a compile without records runs (`algorithms.untuned_schedule`: of the untiled
+    kernel's and those the e-graph holds, the one the model prices lowest; None where it has none)."""
     in_program: bool = True
     """Whether the program the analytical extraction picks runs this workload (`tuner.program_tasks`
     says; False for the e-graph's other variants, e.g. a layer without its fused activation)."""

@@ -116,3 +116,25 @@ def test_a_strided_layer_runs_its_channels_in_lanes_default_as_a_measured_candid
     assert built.outputs["y"].op == Op.FUSED_CONV2D
     result = run_job(Job(strided.workload, strided.default, 1, reference_output(strided.workload, 0), repeat=2))
     assert result.error is None and result.seconds is not None
+
+
+def test_a_workload_the_untuned_program_does_not_run_replaces_it_only_when_left_free():
+    """The layer without its fused ReLU (a variant the untuned program does not run) measured 1000x
+    faster than the fused layer: a compile with those records still runs the untuned program's
+    fused layer; left free (the in-network check's tuned compile), the variant and a separate
+    ReLU pass replace it."""
+    from frittata.extract.cost import term_infos
+    from frittata.extract.records import workload_of
+
+    device = host_device(1)
+    fused, variant = program_tasks(conv_program(), device)
+    assert fused.in_program and not variant.in_program
+
+    def run(records: Records) -> set[str]:
+        module = ft.compile(conv_program(), threads=1, records=records)
+        return {found[0].key for _, info in term_infos(module.program) if (found := workload_of(info, device.lanes))}
+
+    times = [(fused, s, 1e-3) for s in fused.proposed] + [(variant, s, 1e-6) for s in variant.proposed]
+    records = [Record(t.workload, s, device.key, device.target(), seconds, None, 1.0) for t, s, seconds in times]
+    assert run(Records(records)) == {fused.workload.key}
+    assert run(Records(records, free=frozenset({variant.workload.key}))) == {variant.workload.key}

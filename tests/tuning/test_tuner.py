@@ -268,6 +268,23 @@ def test_a_task_far_below_its_familys_best_rate_gets_more_and_the_fastest_is_not
     assert all(t.trials >= 8 for t in report.tasks), [t.trials for t in report.tasks]
 
 
+def test_a_task_best_on_winograd_sets_no_rate_for_its_family():
+    """Winograd computes fewer FLOPs than the direct convolution a task's FLOPs count: its rate
+    (ResNet-18's 3x3 layers read 220-260 GFLOP/s, above one core's FMA peak) would make every
+    direct-run task of the family look far from what it can reach. Run direct, it counts."""
+    from frittata.tuning import host_device
+    from frittata.tuning.tuner import TaskReport, _family_rates, _TaskSearch
+
+    wide, narrow = _tasks([(1, 1e9, 1e-3), (1, 1e8, 1e-3)], host_device(1))
+    winograd = (("kernel", "winograd"), ("tile", 4))
+    searches = [_TaskSearch(TaskReport(wide, trials=4, best_seconds=1e-3, best_schedule=winograd), [], 0),
+                _TaskSearch(TaskReport(narrow, trials=4, best_seconds=1e-3, best_schedule=narrow.default), [], 0)]
+    keys = (wide.workload.key, narrow.workload.key)
+    assert [_family_rates(searches)[k] for k in keys] == [1e11, 1e11]
+    searches[0].report.best_schedule = wide.default
+    assert [_family_rates(searches)[k] for k in keys] == [1e12, 1e12]
+
+
 def test_a_tasks_priority_is_its_count_times_its_last_gain_and_its_optimism_weighted_by_alpha():
     """Best 1 ms after 4 trials, its last batch 0.1 ms per trial better, 3 in the network:
     3 x (0.2 x 0.1 ms + 0.8 x 1 ms / 4); with a family best rate of 1e10 FLOP/s over its 1e6
