@@ -70,6 +70,8 @@ def _default(c: int, k: int, h: int, w: int, stride: int = 1):
 @_default(5, 5, 20, 20)  # spilled weights: 3 rows of 3 vectors, a row tail of 2 and a column tail
 @_default(3, 7, 9, 56)  # 7x7: 2 rows of 4 vectors
 @_default(3, 3, 30, 56, 2)  # a ring of 8 rows (a power of two) for 31 padded rows
+@_default(5, 3, 7, 7)  # a row of one partial vector: stored whole but in each plane's last row
+@_default(3, 3, 9, 44)  # 2 rows of a whole tile and a tail: the tail's second row stored whole
 def test_depthwise_equals_the_interpreter_with_8_lanes(term, threads):
     mod = check_on(ft.Program({"y": term}), targets()["avx2"], threads)
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
