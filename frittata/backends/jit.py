@@ -36,6 +36,9 @@ PROFILE_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_
                                 ctypes.c_void_p)
 """`frittata_profile(slots, tid, nthreads, barrier, ns)`: the entry's calls, each followed by a
 clock reading into ns (one int64 per call, plus one on entry and one when the team has met)."""
+TRACE_ENTRY = "frittata_trace"
+"""`frittata_trace(slots, tid, nthreads, barrier, ns)` (`PROFILE_TYPE`), in modules built with
+`trace`: every thread's clock readings around each barrier of the team (`runtime.Module.run_traced`)."""
 
 
 @cache
@@ -217,6 +220,9 @@ class Engine:
         profile = self._engine.get_function_address(PROFILE_ENTRY)
         self.profile_entry = PROFILE_TYPE(profile) if profile else None
         """The timing entry, or None in a module saved before it existed."""
+        trace = self._engine.get_function_address(TRACE_ENTRY)
+        self.trace_entry = PROFILE_TYPE(trace) if trace else None
+        """The tracing entry of a module built with `trace`, else None."""
 
 
 def missing_features(features: str, target: Machine) -> set[str]:

@@ -26,7 +26,7 @@ from frittata.backends.jit import MAX_THREADS, Engine, machine_of, not_here, uni
 from frittata.backends.packing import ALIGN, aligned
 from frittata.backends.peak import host_peak
 from frittata.backends.profile import Profile, Timed, collect, samples
-from frittata.backends.team import Team, barrier_state
+from frittata.backends.team import Team, TeamTrace, barrier_state
 from frittata.errors import DeployError, ModuleFormatError, RuntimeInputError
 from frittata.terms.dtypes import TensorType
 from frittata.terms.interp import check_inputs
@@ -194,6 +194,18 @@ class Module(CompiledCode):
         stamps = np.zeros(len(self.steps) + 2, np.int64)
         outputs = self._native(self._checked(inputs), self._engine.profile_entry, extra=stamps.ctypes.data)
         return outputs, np.diff(stamps) * 1e-9
+
+    def run_traced(self, **inputs: np.ndarray) -> tuple[dict[str, np.ndarray], TeamTrace]:
+        """`run` through the tracing entry of a module built with `trace`: the outputs, and every
+        thread's clock readings around each barrier of the team (`team.TeamTrace`)."""
+        phases = self._saved.meta.get("trace_phases")
+        if self._engine.trace_entry is None or phases is None:
+            raise ModuleFormatError("module: expected a tracing entry point, got a module built without one; "
+                                    "build it with trace=True")
+        stamps = np.zeros((self.team_threads, 2 + 2 * len(phases)), np.int64)
+        outputs = self._native(self._checked(inputs), self._engine.trace_entry, extra=stamps.ctypes.data)
+        self._team.wait()
+        return outputs, TeamTrace(tuple(phases), stamps)
 
     def profile(self, inputs: Mapping[str, np.ndarray], repeat: int = 10, warmup: int = 1) -> Profile:
         """Measured time per kernel (`frittata.backends.profile.Profile`): `repeat` profiled runs

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import queue
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -108,3 +109,28 @@ class Team:
         entry(slots, 0, self.threads, barrier)
         self._loop.settle(self._address, self.threads)
         self._unsettled = False
+
+
+@dataclass(frozen=True)
+class TeamTrace:
+    """One traced run (`runtime.Module.run_traced`): each thread's monotonic clock readings in
+    nanoseconds, `stamps[t]` = [entry, then arriving at and leaving the barrier that ends each
+    phase, then return]; `phases` names each phase's steps."""
+
+    phases: tuple[str, ...]
+    stamps: np.ndarray
+
+    @property
+    def start_lag(self) -> np.ndarray:
+        """Seconds each thread entered the run after thread 0."""
+        return (self.stamps[:, 0] - self.stamps[0, 0]) * 1e-9
+
+    @property
+    def work(self) -> np.ndarray:
+        """[thread, phase] seconds from leaving the last barrier (or entering) to arriving at this one."""
+        return (self.stamps[:, 1:-1:2] - self.stamps[:, 0:-2:2]) * 1e-9
+
+    @property
+    def wait(self) -> np.ndarray:
+        """[thread, phase] seconds spent in the barrier that ends the phase."""
+        return (self.stamps[:, 2:-1:2] - self.stamps[:, 1:-1:2]) * 1e-9

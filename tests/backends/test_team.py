@@ -14,8 +14,11 @@ from llvmlite import binding as llvm
 from llvmlite import ir
 
 from frittata.backends.jit import ENTRY_TYPE, host, verify
+from frittata.backends.llvm import build
 from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, i64, if_then
 from frittata.backends.team import Team, barrier_state
+from frittata.errors import ModuleFormatError
+from tests.backends.llvm.helpers import rand
 from tests.backends.llvm.test_work_sharing import TEAM_TIMEOUT
 
 
@@ -124,3 +127,26 @@ def test_a_python_run_after_native_ones_waits_for_their_helpers():
     assert seen == [3, 3]
     team.close()
     del engine
+
+
+def test_a_traced_run_stamps_every_thread_around_every_barrier_of_the_team():
+    """A module built with `trace`, the cheaper half of its steps solo: `run_traced` equals a
+    plain run, names one phase per barrier of the team (a run of solo steps is one), and each
+    thread's readings never go back (entry, then arrival and departure at each barrier, then
+    return); a module built without it refuses."""
+    from tests.backends.llvm.test_claimed_work import _program
+
+    program, x = _program(), rand((1, 16, 20, 20), seed=6)
+    costs = sorted(step["model_s"] for step in build(program, threads=2).steps)
+    mod = build(program, threads=2, solo_below=costs[len(costs) // 2], trace=True)
+    solo = [step["solo"] for step in mod.steps]
+    runs_of_solo = sum(1 for i, s in enumerate(solo) if s and (i == 0 or not solo[i - 1]))
+    for _ in range(3):
+        got, trace = mod.run_traced(x=x)
+        for name, want in mod(x=x).items():
+            np.testing.assert_array_equal(got[name], want)
+        assert len(trace.phases) == len(solo) - sum(solo) + runs_of_solo
+        assert trace.stamps.shape == (2, 2 + 2 * len(trace.phases)) and (np.diff(trace.stamps, axis=1) >= 0).all()
+        assert trace.work.shape == trace.wait.shape == (2, len(trace.phases)) and trace.start_lag[0] == 0
+    with pytest.raises(ModuleFormatError, match="build it with trace=True"):
+        build(program, threads=2).run_traced(x=x)

@@ -39,7 +39,7 @@ HELPER = re.compile(r'^define [^@]*@"(fk_\w+\.\w+)"', re.MULTILINE)
 
 
 def build(program: Program, threads: int | None = None, target: Machine | None = None,
-          serial_below: float = 0.0, solo_below: float = 0.0) -> Module | CrossModule:
+          serial_below: float = 0.0, solo_below: float = 0.0, trace: bool = False) -> Module | CrossModule:
     """Compile `program` to native code; `threads` defaults to the number of CPUs, `target` to
     the host. Another x86 target (e.g. AVX2 on an AVX-512 machine) picks that ISA's kernels and
     the module runs where the CPU has the target's features; a target whose features this host
@@ -47,9 +47,11 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
     `CrossModule`, which exports and saves but does not run here. A program whose
     kernels the cost model prices below `serial_below` seconds runs on one thread, and a step it
     prices below `solo_below` seconds on the first thread alone (`compile` passes
-    `runtime.SERIAL_BELOW_SECONDS` and `runtime.SOLO_STEP_SECONDS`)."""
+    `runtime.SERIAL_BELOW_SECONDS` and `runtime.SOLO_STEP_SECONDS`). With `trace` the module can
+    also `run_traced` (every thread's clock readings around each barrier; a plain run is the
+    same code)."""
     from frittata.backends.llvm import fastpath, indexing
-    from frittata.backends.llvm.codegen import emit_module, step_name
+    from frittata.backends.llvm.codegen import emit_module, step_name, team_phases
     from frittata.backends.llvm.native import ENTRY_SPEED, UnitBuilds, speed
     from frittata.backends.llvm.plan import in_place_outputs, make_plan
 
@@ -68,7 +70,7 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
         step["solo"] = team > 1 and step["model_s"] < solo_below
     solo = [step["solo"] for step in steps]
     with UnitBuilds(target, default_cache(), units=len(plan.steps) + 1) as builds:
-        emitted = emit_module(plan, target, solo=solo,
+        emitted = emit_module(plan, target, solo=solo, trace=trace,
                               on_kernel=lambda symbol, text, s: builds.add(symbol, text, speed(fast_step[id(s)])))
         builds.add("entry", emitted.entry, ENTRY_SPEED)
         for step, call in zip(steps, emitted.calls):
@@ -86,6 +88,8 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
         "checks": [[s.status.offset, *indexing.check_message(s.term)] for s in plan.steps if s.status is not None],
         "in_place": list(in_place_outputs(plan, program)),
     }
+    if trace:
+        meta["trace_phases"] = team_phases(emitted.calls)
     params = {name: plan.params[name] for name in emitted.params}
     derived = {name: plan.derived[name] for name in params if name in plan.derived}
     saved = fileformat.Saved(meta, saved_units([b.unit for b in built.values()]), params, derived)

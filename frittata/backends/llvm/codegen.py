@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from frittata.backends.jit import ENTRY, PROFILE_ENTRY, Machine
+from frittata.backends.jit import ENTRY, PROFILE_ENTRY, TRACE_ENTRY, Machine
 from frittata.backends.llvm.irutil import I8, I32, I64, PTR, VOID, entry_alloca, i64, if_then
 from frittata.backends.llvm.barrier import BARRIER, BARRIER_TYPE, WHOLE_TEAM, emit_barrier
 from frittata.backends.llvm.kernel import KERNEL_TYPE, Kernel
@@ -104,10 +104,10 @@ def step_name(index: int, step: Step) -> str:
 
 def emit_module(plan: Plan, target: Machine, name: str = "frittata",
                 on_kernel: Callable[[str, str, Step], None] | None = None,
-                solo: Sequence[bool] = ()) -> Emitted:
+                solo: Sequence[bool] = (), trace: bool = False) -> Emitted:
     """The units of `plan`; `on_kernel(symbol, text, step)` is told of each distinct kernel as
     soon as it is emitted (the build compiles it while the next ones are emitted); `solo[i]`
-    says step i runs on thread 0 alone (missing: no)."""
+    says step i runs on thread 0 alone (missing: no); `trace` adds `frittata_trace`."""
     kernels: dict[str, str] = {}
     calls = []
     for index, step in enumerate(plan.steps):
@@ -126,7 +126,7 @@ def emit_module(plan: Plan, target: Machine, name: str = "frittata",
         calls.append(Call(label, symbol, tuple(kernel.buffers), time.perf_counter() - start,
                           index < len(solo) and solo[index], kernel.claim_total))
     slots, params = _compact_slots(plan, calls)
-    return Emitted(kernels, calls, _emit_entry(name, target, calls, slots), params)
+    return Emitted(kernels, calls, _emit_entry(name, target, calls, slots, trace), params)
 
 
 def _named_by_hash(text: str, step_name: str) -> tuple[str, str]:
@@ -147,9 +147,9 @@ def _compact_slots(plan: Plan, calls: list[Call]) -> tuple[dict[int, int], list[
     return slots, [names[slot - first] for slot in used]
 
 
-def _emit_entry(name: str, target: Machine, calls: list[Call], slots: dict[int, int]) -> str:
+def _emit_entry(name: str, target: Machine, calls: list[Call], slots: dict[int, int], trace: bool = False) -> str:
     """The entry unit: `frittata_run`, and (except on WebAssembly, which has no clock to call)
-    `frittata_profile` timing each call."""
+    `frittata_profile` timing each call, and with `trace` `frittata_trace`."""
     module = ir.Module(name=name)
     module.triple = target.triple
     barrier = emit_barrier(module, target)
@@ -167,20 +167,52 @@ def _emit_entry(name: str, target: Machine, calls: list[Call], slots: dict[int, 
     stamp(1)
 
     def after(index: int) -> None:
-        if index == len(calls) - 1:  # wait for the team, as `frittata_run`'s caller does
+        if index == len(calls) - 1:  # wait for the team
             b.call(barrier, [profile.args[3], profile.args[2], profile.args[1], ir.Constant(I32, WHOLE_TEAM)])
         stamp(index + 2)
 
     _emit_calls(b, calls, slots, barrier, profile.args[:4], after)
     b.ret_void()
+    if trace:
+        _emit_trace(module, barrier, calls, slots)
     return str(module)
 
 
+def team_phases(calls: Sequence[Call]) -> list[str]:
+    """The steps of each phase the team's barriers end, in order: one step's name, or the names
+    of a run of solo steps joined by "+"."""
+    phases: list[str] = []
+    for index, call in enumerate(calls):
+        if index and call.solo and calls[index - 1].solo:
+            phases[-1] += "+" + call.step
+        else:
+            phases.append(call.step)
+    return phases
+
+
+def _emit_trace(module: ir.Module, barrier: ir.Function, calls: list[Call], slots: dict[int, int]) -> None:
+    """`frittata_trace(slots, tid, n, state, ns)`: `frittata_run`'s calls, with every thread
+    reading the monotonic clock into its row of ns (`TRACE_WIDTH` int64s per phase plus two):
+    on entry, on arriving at and on leaving each barrier of the team, and on return."""
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I32, I32, PTR, PTR]), name=TRACE_ENTRY)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    phases = len(team_phases(calls))
+    stamp = _clock_stamp(b, fn.args[1], fn.args[4], row=2 + 2 * phases)
+    ends = [i for i, call in enumerate(calls) if i + 1 == len(calls) or not (call.solo and calls[i + 1].solo)]
+    ordinal = {index: phase for phase, index in enumerate(ends)}
+    stamp(0)
+    _emit_calls(b, calls, slots, barrier, fn.args[:4], lambda i: stamp(2 + 2 * ordinal[i]) if i in ordinal else None,
+                arrive=lambda i: stamp(1 + 2 * ordinal[i]))
+    stamp(1 + 2 * phases)
+    b.ret_void()
+
+
 def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barrier: ir.Function,
-                args, after) -> None:
-    """Each call: fill its table from the slots, call its kernel, wait at the barrier, `after(i)`;
-    a run of solo calls on thread 0 alone (a team of one), then one barrier of the team that
-    waits for thread 0 alone (a phase of no claimed items)."""
+                args, after, arrive=lambda index: None) -> None:
+    """Each call: fill its table from the slots, call its kernel, `arrive(i)`, wait at the
+    barrier, `after(i)`; a run of solo calls on thread 0 alone (a team of one, `after(i)` after
+    each but the last), then `arrive(i)` and one barrier of the team that waits for thread 0
+    alone (a phase of no claimed items), then `after(i)` (i: the run's last call)."""
     _, tid, nthreads, state = args
     one, whole = ir.Constant(I32, 1), ir.Constant(I32, WHOLE_TEAM)
     index = 0
@@ -188,6 +220,7 @@ def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barri
         if not calls[index].solo:
             _emit_call(b, calls[index], slots, args, nthreads)
             claimed = calls[index].claim_total
+            arrive(index)
             b.call(barrier, [state, nthreads, tid, whole if claimed is None else ir.Constant(I32, claimed)])
             after(index)
             index += 1
@@ -201,6 +234,7 @@ def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barri
                 b.call(barrier, [state, one, tid, whole])
                 if i < end - 1:
                     after(i)
+        arrive(end - 1)
         b.call(barrier, [state, nthreads, tid, ir.Constant(I32, 0)])
         after(end - 1)
         index = end
@@ -219,19 +253,27 @@ def _emit_call(b: ir.IRBuilder, call: Call, slots: dict[int, int], args, nthread
     b.call(callee, [table, tid, nthreads, state])
 
 
-def _clock_stamp(b: ir.IRBuilder, tid: ir.Value, ns: ir.Value):
-    """A function `stamp(k)` emitting: on thread 0, ns[k] = the monotonic clock in nanoseconds."""
+def _clock_stamp(b: ir.IRBuilder, tid: ir.Value, ns: ir.Value, row: int | None = None):
+    """A function `stamp(k)` emitting: on thread 0, ns[k] = the monotonic clock in nanoseconds;
+    with `row`, on every thread, ns[tid * row + k]."""
     timespec = ir.LiteralStructType([I64, I64])
-    clock = ir.Function(b.module, ir.FunctionType(I32, [I32, PTR]), name="clock_gettime")
+    clock = b.module.globals.get("clock_gettime") or ir.Function(b.module, ir.FunctionType(I32, [I32, PTR]),
+                                                                 name="clock_gettime")
     now = b.alloca(timespec, name="now")
 
+    def read(k: int) -> None:
+        b.call(clock, [ir.Constant(I32, CLOCK_MONOTONIC), now])
+        seconds = b.load(b.gep(now, [ir.Constant(I32, 0), ir.Constant(I32, 0)], source_etype=timespec), typ=I64)
+        nanos = b.load(b.gep(now, [ir.Constant(I32, 0), ir.Constant(I32, 1)], source_etype=timespec), typ=I64)
+        at = i64(k) if row is None else b.add(b.mul(b.zext(tid, I64), i64(row)), i64(k))
+        b.store(b.add(b.mul(seconds, i64(1_000_000_000)), nanos), b.gep(ns, [at], source_etype=I64, inbounds=True))
+
     def stamp(k: int) -> None:
+        if row is not None:
+            read(k)
+            return
         with if_then(b, b.icmp_signed("==", tid, ir.Constant(I32, 0)), "stamp"):
-            b.call(clock, [ir.Constant(I32, CLOCK_MONOTONIC), now])
-            seconds = b.load(b.gep(now, [ir.Constant(I32, 0), ir.Constant(I32, 0)], source_etype=timespec), typ=I64)
-            nanos = b.load(b.gep(now, [ir.Constant(I32, 0), ir.Constant(I32, 1)], source_etype=timespec), typ=I64)
-            total = b.add(b.mul(seconds, i64(1_000_000_000)), nanos)
-            b.store(total, b.gep(ns, [i64(k)], source_etype=I64, inbounds=True))
+            read(k)
 
     return stamp
 
