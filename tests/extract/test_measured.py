@@ -330,3 +330,15 @@ def test_an_unmeasured_variant_of_a_held_workloads_loops_runs_its_default_too():
     plain = replace(plain, attrs=tuple((k, () if k == "epilogue" else v) for k, v in plain.attrs))
     assert _running(module, plain) == default
 
+
+
+def test_with_no_measurement_a_contraction_is_priced_as_the_model_prices_it():
+    """No layer measured: the scale of an unmeasured contraction is 1, not a guess."""
+    from frittata.extract.measured import SCALED, MeasuredCost
+
+    device = host_device(1)
+    model = get_target("llvm").cost_model()
+    cost = MeasuredCost(Records([]), device.key, model, device.lanes)
+    info = _plain(12)
+    assert cost.source(info) == SCALED and cost.scale == 1.0
+    assert cost.node_cost(info) == pytest.approx(model.node_cost(info), rel=1e-12)

@@ -78,6 +78,13 @@ def test_a_pad_value_computed_at_run_time_is_refused_naming_the_input():
         ft.from_onnx(model)
 
 
+def test_slice_steps_computed_at_run_time_are_refused_naming_the_input():
+    n = helper.make_node("Slice", ["x", "s", "e", "a", "t"], ["y"])
+    model = one_node_model(n, {"x": X, "t": i64([1])}, initializers={"s": i64([0]), "e": i64([2]), "a": i64([1])})
+    with pytest.raises(ft.FrittataError, match=r"expected input 4 \(steps\) to be a constant"):
+        ft.from_onnx(model)
+
+
 def test_squeeze_unsqueeze_both_opsets():
     x = X.reshape(4, 1, 5, 6)
     for opset, axes in ((11, None), (21, i64([1]))):

@@ -101,6 +101,7 @@ def test_a_known_word():
 @pytest.mark.parametrize("insn, field", [
     (Gemm(0, 1, dst_factor_out=2048), "dst_factor_out"),
     (Alu(AluOp.ADD, 0, 1, use_imm=True, imm=1 << 15), "imm"),
+    (Alu(AluOp.ADD, 0, 1, use_imm=True, imm=-(1 << 15) - 1), "imm"),
     (Load(MemType.INP, 0, 0, 1, 1, 1, x_pad0=16), "x_pad0"),
     (Gemm(0, 1, iter_in=1 << 14), "iter_in"),
 ])
