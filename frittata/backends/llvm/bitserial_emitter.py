@@ -1,7 +1,7 @@
 """The loops of a bit-serial kernel as LLVM IR: rows, tile groups, register tiles, the word
-step of both popcount paths, byte counters and their flushes, the epilogue and the stores
-(`bitserial_stores`; the layout and the arithmetic are in `frittata.backends.llvm.bitserial`'s
-docstring).
+step of both popcount paths, byte counters and their flushes (a kernel row's walk and when it
+flushes: `bitserial_rows`), the epilogue and the stores (`bitserial_stores`; the layout and
+the arithmetic are in `frittata.backends.llvm.bitserial`'s docstring).
 
 Padding columns read as 0 words (a select after a clamped load), which contribute nothing.
 
@@ -29,6 +29,7 @@ from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.bitserial_byte_staging import ByteStaging
 from frittata.backends.llvm.bitserial_chunks import WEIGHT_CACHE_BYTES, ReductionChunks
 from frittata.backends.llvm.bitserial_epilogue import Epilogue
+from frittata.backends.llvm.bitserial_rows import RowSteps
 from frittata.backends.llvm.bitserial_staging import STAGE_PIXELS, Staging
 from frittata.backends.llvm.bitserial_stores import Stores
 from frittata.backends.llvm.views import View
@@ -108,7 +109,7 @@ class Tile:
     ones: list[ir.Value]
 
 
-class Emitter(ReductionChunks, Stores):
+class Emitter(ReductionChunks, Stores, RowSteps):
     """The loops of one bit-serial kernel (see the module docstring)."""
 
     def __init__(self, k: Kernel, g: Geometry, x: View, weights: ir.Value, out: View, bipolar: bool,
@@ -145,25 +146,6 @@ class Emitter(ReductionChunks, Stores):
         """Whether a bipolar kernel counts each pixel's window popcount once, before the tiles of
         its group (`window_ones`), rather than in each tile's word steps."""
         return True
-
-    def flush_plan(self) -> tuple[str, int]:
-        """Where byte counters are summed into the accumulators, at most `room` words apart:
-        ("window", 0) once, ("rows", F) every F kernel rows, ("taps", F) every F taps of a row,
-        ("words", F) every F words of a tap and at its end; ("none", 0) without byte counters.
-        A1W1 on the one-plane table kernel (words of a tap > its 3 words of room), a flush every
-        word -> every 3 words and at the tap's end, one Zen 3 core, CPU time, 9 rounds, load ~4:
-        256 -> 256 at 56x56 4.26 -> 4.06 ms, 512 -> 512 at 28x28 3.96 -> 3.81."""
-        g = self.g
-        if not self.nibbles:
-            return "none", 0
-        per_row = g.kw * g.words
-        if g.kh * per_row <= self.room:
-            return "window", 0
-        if per_row <= self.room:
-            return "rows", self.room // per_row
-        if g.words <= self.room:
-            return "taps", self.room // g.words
-        return "words", self.room
 
     def rows(self) -> None:
         """The rows (n, tile group, oh) this thread takes from the work counter, consecutive
@@ -328,64 +310,6 @@ class Emitter(ReductionChunks, Stores):
                 self.store(n, tiles, oh, ows, state)
             with other:
                 self.save(state, ows)
-
-    def tap_loops(self, n, ih, ows: list[ir.Value], at: tuple[ir.Value, ir.Value], first_word: ir.Value,
-                  state: Tile, checked: bool) -> None:
-        """The taps of kernel row at[1] for tile at[0], unrolled, each a loop over its words,
-        flushed as `flush_plan` says (by words or by taps)."""
-        g, b = self.g, self.k.b
-        sw, dw = g.strides[1], g.dilations[1]
-        plan, every = self.plan
-        for s in range(g.kw):
-            iws = [b.add(b.mul(ow, i64(sw)), i64(s * dw)) for ow in ows]
-            with for_range(b, 0, self.chunk_words, name="word") as word:
-                self.step(n, ih, iws, at[0], at[1], s, b.add(first_word, word), state, checked)
-                if plan == "words":
-                    self.flush_words(word, every, state)
-            if plan == "taps" and ((s + 1) % every == 0 or s == g.kw - 1):
-                self.flush(state)
-
-    @property
-    def unrolled_row_steps(self) -> int:
-        """Word steps of a kernel row that `row_steps` may unroll (`unrolls_row`); 0: none."""
-        return 0
-
-    @property
-    def unrolls_row(self) -> bool:
-        """Whether a kernel row's word steps (those of the reduction chunk) are straight-line code
-        (`row_steps`): a row that `flush_plan` flushes by taps or words, of several words a tap
-        and at most `unrolled_row_steps` steps."""
-        steps = self.g.kw * self.chunk_words
-        return self.plan[0] in ("taps", "words") and self.chunk_words > 1 and steps <= self.unrolled_row_steps
-
-    def row_steps(self, n, ih, ows: list[ir.Value], at: tuple[ir.Value, ir.Value], first_word: ir.Value,
-                  state: Tile, checked: bool) -> None:
-        """The word steps of kernel row at[1] for tile at[0], unrolled tap by tap, flushed after
-        every `room` steps and after the row's last, so runs of `room` words cross the taps."""
-        g, b = self.g, self.k.b
-        sw, dw = g.strides[1], g.dilations[1]
-        steps = g.kw * self.chunk_words
-        for done in range(1, steps + 1):
-            s, word = divmod(done - 1, self.chunk_words)
-            iws = [b.add(b.mul(ow, i64(sw)), i64(s * dw)) for ow in ows]
-            self.step(n, ih, iws, at[0], at[1], s, b.add(first_word, i64(word)), state, checked)
-            if done % self.room == 0 or done == steps:
-                self.flush(state)
-
-    def flush_words(self, word: ir.Value, every: int, state: Tile) -> None:
-        """Flush after word `word` of a tap (counted from the chunk's first) if it ends a run of
-        `every` words or the chunk's words of the tap (after every word, unconditionally, when
-        `every` is 1: a branch that is always taken still changed how LLVM compiled the
-        two-plane table kernel, which ran 1.4x slower with it)."""
-        if every == 1:
-            self.flush(state)
-            return
-        b = self.k.b
-        done = b.add(word, i64(1))
-        ends_run = b.icmp_signed("==", b.urem(done, i64(every)), i64(0))
-        due = b.or_(ends_run, b.icmp_signed("==", done, i64(self.chunk_words)))
-        with if_then(b, due, "flush"):
-            self.flush(state)
 
     def new_tile(self, count: int, ones: list[ir.Value]) -> Tile:
         """Zeroed accumulators for `count` pixels (and their window popcounts, bipolar)."""

@@ -2,7 +2,8 @@
 sums looked up in activation-indexed tables): equal to the interpreter on random shapes, at the
 largest sums a window can make, requantizing by threshold compares, walking its rows in
 reduction chunks whose weights stay in L1 (unchunked where a row's partial sums would pass their
-bound), and unrolling short kernel rows."""
+bound), unrolling short kernel rows, and flushing a tap of four words once where no pixel's
+words are all ones."""
 
 from __future__ import annotations
 
@@ -172,6 +173,30 @@ def test_a_short_kernel_row_runs_unrolled_exactly(channels, a_bits, ones, unroll
         run_table_case(((1, channels, 5, 7), (40, channels, 3, 3), 1, 1, "bipolar", (), a_bits), 1, ones)
     assert seen == [(unrolled, 3)]
     assert UNROLLED_ROW_STEPS == 6
+
+
+@pytest.mark.parametrize("all_ones", [False, True])
+def test_a_tap_of_four_words_flushes_once_unless_a_pixel_is_all_ones(all_ones):
+    """One plane, 4 words a tap (the room, 3 words, and one): weights all ones, activations all
+    ones but for channel 0 of every other column, where a tap counts 255, the most a byte
+    counter takes, with one flush a tap; beside them (and everywhere with `all_ones`) 256, so
+    those pixels flush after a tap's third word too. Pixel pairs, a lone pixel and padding."""
+    xs, ws = (1, 256, 4, 5), (40, 256, 3, 3)
+    x = np.ones(xs, np.int8)
+    if not all_ones:
+        x[0, 0, :, ::2] = 0
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), 1, 1), packed_weights(np.ones(ws, np.int8), 1, "int64"),
+                              1, 1)
+    seen = []
+    rows = TableEmitter.rows
+
+    def spy(self):
+        seen.append((self.plan, self.chunk_words, self.stretches_room))
+        rows(self)
+
+    with mock.patch.object(TableEmitter, "rows", spy):
+        assert_compiled_equal(T.Program({"y": conv}), {"x": x}, AVX2)
+    assert seen == [(("words", 3), 4, True)]
 
 
 @pytest.mark.parametrize("width, chunks", [(PARTIALS_BYTES // 72, 3), (PARTIALS_BYTES // 72 + 1, 1)])
