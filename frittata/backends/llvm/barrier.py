@@ -27,6 +27,12 @@ BARRIER_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, I32])
 `Kernel.phase_claim` says the barrier may wait for them alone, else WHOLE_TEAM."""
 WHOLE_TEAM = -1
 """The barrier's `claimed` argument after a phase that waits for every thread."""
+THREAD_0 = -2
+"""The barrier's `claimed` argument after a phase whose work thread 0 alone does (a run of solo
+steps): the others wait for thread 0 to start the next phase."""
+LOCKED = 2**31
+"""The bit of the work word's low half set by the thread that starts the next phase after a
+phase of claimed work: no item can be claimed past it, no other thread can start that phase."""
 STATE_ARRIVALS = 0
 STATE_WORK = 2
 """The int32 index of the 64-bit word {phase, items claimed} (8-byte aligned)."""
@@ -37,7 +43,11 @@ STATE_DONE = 4
 STATE_SLEEPERS = 5
 """Threads asleep on the phase (or about to sleep)."""
 STATE_DRAINING = 6
-"""Thread 0 asleep on the items done (or about to sleep)."""
+"""Threads asleep on the events (or about to sleep): waiting for a phase's claimed items."""
+STATE_EVENTS = 7
+"""A count of events a thread waiting for claimed items sleeps on: the last item of a phase
+done, a phase started (the items done alone cannot serve: the next phase zeroes them, so a
+sleeper could miss the change and the word be back at the value it slept on)."""
 STATE_OWN = 16
 """Thread t's own phase is word STATE_OWN + t (written by thread t only)."""
 assert STATE_OWN + MAX_THREADS == BARRIER_WORDS
@@ -59,20 +69,22 @@ def futex_syscall(triple: str) -> int | None:
 
 
 def emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
-    """`barrier(state, n, tid, claimed)` on the team's state (`frittata.backends.llvm.kernel`).
-    A team of one returns at once (its kernels take from no shared counter). Else, with
-    `claimed` WHOLE_TEAM, each thread counts itself in; the last to arrive zeroes the count and
-    the items done and starts the next phase (the word {phase + 1, nothing claimed}); the others
-    wait until the phase changes. With `claimed` the items of the phase's one loop, thread 0
-    waits until that many are done, zeroes the items done and starts the next phase; the others
-    wait for the phase to change, or pass at once when it already has (they came late and found
-    nothing to take). Only thread 0 starts such a phase, so the count of items done is zeroed by
-    one thread, before any thread can add to the next phase's. Every thread then counts the
-    phase in its own word. WebAssembly modules run on one thread, and their kernels take no
-    work from the counter, so there the barrier returns at once.
+    """`barrier(state, n, tid, claimed)` on the team's state. A team of one returns at once (its
+    kernels take from no shared counter). Else, by `claimed`:
+    - WHOLE_TEAM: each thread counts itself in; the last to arrive starts the next phase (zeroes
+      the count and the items done, then stores the word {phase + 1, nothing claimed}); the
+      others wait until the phase changes.
+    - THREAD_0: thread 0 starts the next phase; the others wait until it has.
+    - the items of the phase's one loop: every thread waits until that many are done or the
+      phase changed (a thread that came late passes at once: it found nothing to take); the
+      first to lock the word (`LOCKED`, by compare-and-swap) starts the next phase, so a
+      descheduled thread, thread 0 too, holds up only the items it took. The lock makes one
+      thread zero the items done, before any thread can add to the next phase's.
+    Every thread then counts the phase in its own word. WebAssembly modules run on one thread,
+    and their kernels take no work from the counter, so there the barrier returns at once.
 
-    Blocks: entry ─(n > 1)─► team ─(claimed < 0)─► arrive ─(last)─► release ─► passed;
-    arrive ─► wait ─► passed; team ─(tid 0)─► drain ─► release; team ─► wait; else ─► return."""
+    Blocks: entry ─(n > 1)─► team ─(claimed = WHOLE_TEAM)─► arrive; team ─(THREAD_0)─► lead or
+    wait; team ─(items)─► finish (`_finish_items`); each ─► passed; else ─► return."""
     fn = ir.Function(module, BARRIER_TYPE, name=BARRIER)
     state, n, tid, claimed = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -85,16 +97,17 @@ def emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
         own = b.load(own_at, typ=I32, align=4)
         with b.if_else(b.icmp_signed("<", claimed, zero)) as (whole, items):
             with whole:
-                _arrive(b, target, state, n, own)
+                with b.if_else(b.icmp_signed("==", claimed, ir.Constant(I32, WHOLE_TEAM))) as (every, alone):
+                    with every:
+                        _arrive(b, target, state, n, own)
+                    with alone:
+                        with b.if_else(b.icmp_signed("==", tid, zero)) as (lead, wait):
+                            with lead:
+                                _start_next_phase(b, state, own)
+                            with wait:
+                                _wait_for_phase(b, target, state, own)
             with items:
-                with b.if_else(b.icmp_signed("==", tid, zero)) as (drain, wait):
-                    with drain:
-                        done = _word(b, state, STATE_DONE)
-                        wait_while(b, target, done, lambda seen: b.icmp_signed("!=", seen, claimed),
-                                   _word(b, state, STATE_DRAINING))
-                        _start_next_phase(b, target, state, own)
-                    with wait:
-                        _wait_for_phase(b, target, state, own)
+                _finish_items(b, target, state, own, claimed)
         b.store(b.add(own, ir.Constant(I32, 1)), own_at, align=4)
     b.ret_void()
     return fn
@@ -111,18 +124,52 @@ def _arrive(b: ir.IRBuilder, target: Machine, state: ir.Value, n: ir.Value, own:
     with b.if_else(b.icmp_signed("==", arrived, b.sub(n, ir.Constant(I32, 1)))) as (release, wait):
         with release:
             b.atomic_rmw("xchg", arrivals, ir.Constant(I32, 0), "monotonic")
-            _start_next_phase(b, target, state, own)
+            _start_next_phase(b, state, own)
         with wait:
             _wait_for_phase(b, target, state, own)
 
 
-def _start_next_phase(b: ir.IRBuilder, target: Machine, state: ir.Value, own: ir.Value) -> None:
+def _finish_items(b: ir.IRBuilder, target: Machine, state: ir.Value, own: ir.Value, claimed: ir.Value) -> None:
+    """Wait while the phase is `own` and fewer than `claimed` items are done (asleep on the
+    events); then, if the phase is still `own` and its word unlocked, lock it and start the next
+    phase; a thread that loses the race waits for the winner to start it."""
+    word = _word(b, state, STATE_WORK)
+
+    def pending(_events: ir.Value) -> ir.Value:
+        ours = b.icmp_unsigned("==", _phase_of(b, b.load_atomic(word, "acquire", 8, typ=I64)), own)
+        done = b.load_atomic(_word(b, state, STATE_DONE), "acquire", 4, typ=I32)
+        return b.and_(ours, b.icmp_signed("!=", done, claimed))
+
+    wait_while(b, target, _word(b, state, STATE_EVENTS), pending, _word(b, state, STATE_DRAINING))
+    seen = b.load_atomic(word, "acquire", 8, typ=I64)
+    unlocked = b.icmp_unsigned("==", b.and_(seen, i64(LOCKED)), i64(0))
+    with if_then(b, b.and_(b.icmp_unsigned("==", _phase_of(b, seen), own), unlocked), "finish"):
+        pair = b.cmpxchg(word, seen, b.or_(seen, i64(LOCKED)), "acq_rel", "acquire")
+        with if_then(b, b.extract_value(pair, 1), "finish.won"):
+            _start_next_phase(b, state, own)
+    _wait_for_phase(b, target, state, own)
+
+
+def _phase_of(b: ir.IRBuilder, word: ir.Value) -> ir.Value:
+    return b.trunc(b.lshr(word, i64(32)), I32)
+
+
+def _start_next_phase(b: ir.IRBuilder, state: ir.Value, own: ir.Value) -> None:
     """Zero the items done, store the word {own + 1, nothing claimed} (sequentially consistent,
-    so it is ordered before the read of the sleepers) and wake the threads asleep on the phase."""
+    so it is ordered before the read of the sleepers), wake the threads asleep on the phase, then
+    count an event and wake those asleep on the events."""
     b.atomic_rmw("xchg", _word(b, state, STATE_DONE), ir.Constant(I32, 0), "monotonic")
     next_phase = b.shl(b.zext(b.add(own, ir.Constant(I32, 1)), I64), i64(32))
     b.atomic_rmw("xchg", _word(b, state, STATE_WORK), next_phase, "seq_cst")
     wake_sleepers(b, _word(b, state, STATE_PHASE), _word(b, state, STATE_SLEEPERS))
+    signal_event(b, state)
+
+
+def signal_event(b: ir.IRBuilder, state: ir.Value) -> None:
+    """Count an event (sequentially consistent) and wake the threads asleep on the events."""
+    events = _word(b, state, STATE_EVENTS)
+    b.atomic_rmw("add", events, ir.Constant(I32, 1), "seq_cst")
+    wake_sleepers(b, events, _word(b, state, STATE_DRAINING))
 
 
 def _wait_for_phase(b: ir.IRBuilder, target: Machine, state: ir.Value, own: ir.Value) -> None:

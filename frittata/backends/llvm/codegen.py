@@ -15,18 +15,18 @@ A kernel reads its buffers' addresses from the table its call passes (`Kernel.ba
 text names no slot or offset: two steps with the same workload and schedule emit the same text,
 named by its hash, and are compiled once. Every thread runs the same entry; each kernel does its
 thread's share (chunks of items taken from the shared work counter, or a static range) and the
-barrier (a spin barrier on the team's phase, which also starts the counter afresh) keeps the
-steps in order. After a kernel whose last phase's only work is one loop taken from the counter
+barrier (on the team's phase, which also starts the counter afresh) keeps the steps in order.
+After a kernel whose last phase's only work is one loop taken from the counter
 (`Kernel.claim_total`), the barrier waits for that loop's items to be done rather than for every
-thread: a thread the OS descheduled before it took an item no longer holds the others up, it
-skips the phase. A *solo* step (one the cost model prices below `runtime.SOLO_STEP_SECONDS`)
+thread, and whichever thread finds them done starts the next phase: a thread the OS descheduled
+(thread 0 too) holds the others up only while it holds items; one that took none skips the
+phase. A *solo* step (one the cost model prices below `runtime.SOLO_STEP_SECONDS`)
 runs on thread 0 alone, as a team of one, and a run of consecutive solo steps ends at one
 barrier of the team: the other threads go straight to it, so small kernels (im2col's tap
 slices, a pad, a pooling) pay no wake-up or barrier of their own. That barrier waits for
-claimed work, of which the run has none (`claimed` 0): the others wait for thread 0 to start
-the next phase, and thread 0 passes at once, not waiting for a partner the OS descheduled
-(which skips the phase). Parameters no kernel reads (weights a fast path
-packed) get no slot.
+thread 0 alone (`barrier.THREAD_0`): the others wait for thread 0 to start the next phase, and
+thread 0 passes at once, not waiting for a partner the OS descheduled (which skips the
+phase). Parameters no kernel reads (weights a fast path packed) get no slot.
 `frittata_profile` makes the same calls and, on thread 0, reads the monotonic clock
 (`clock_gettime`, nanoseconds) on entry and after each barrier: ns[1] - ns[0] is the wait for
 the team's other threads to arrive, and kernel i took ns[i + 2] - ns[i + 1]; the last kernel's
@@ -47,7 +47,7 @@ from llvmlite import ir
 
 from frittata.backends.jit import ENTRY, PROFILE_ENTRY, TRACE_ENTRY, Machine
 from frittata.backends.llvm.irutil import I8, I32, I64, PTR, VOID, entry_alloca, i64, if_then
-from frittata.backends.llvm.barrier import BARRIER, BARRIER_TYPE, WHOLE_TEAM, emit_barrier
+from frittata.backends.llvm.barrier import BARRIER, BARRIER_TYPE, THREAD_0, WHOLE_TEAM, emit_barrier
 from frittata.backends.llvm.kernel import KERNEL_TYPE, Kernel
 from frittata.backends.llvm.lower import lower_step
 from frittata.backends.llvm.plan import Plan, Step
@@ -212,7 +212,7 @@ def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barri
     """Each call: fill its table from the slots, call its kernel, `arrive(i)`, wait at the
     barrier, `after(i)`; a run of solo calls on thread 0 alone (a team of one, `after(i)` after
     each but the last), then `arrive(i)` and one barrier of the team that waits for thread 0
-    alone (a phase of no claimed items), then `after(i)` (i: the run's last call)."""
+    alone (THREAD_0), then `after(i)` (i: the run's last call)."""
     _, tid, nthreads, state = args
     one, whole = ir.Constant(I32, 1), ir.Constant(I32, WHOLE_TEAM)
     index = 0
@@ -235,7 +235,7 @@ def _emit_calls(b: ir.IRBuilder, calls: list[Call], slots: dict[int, int], barri
                 if i < end - 1:
                     after(i)
         arrive(end - 1)
-        b.call(barrier, [state, nthreads, tid, ir.Constant(I32, 0)])
+        b.call(barrier, [state, nthreads, tid, ir.Constant(I32, THREAD_0)])
         after(end - 1)
         index = end
 

@@ -17,8 +17,9 @@ stretches between the team's barriers. A thread takes items by compare-and-swap 
 only while its phase is the word's: a thread that comes late to a phase the team has finished
 takes nothing, never items of a later phase. A phase whose only work is one loop taken from
 the counter, and whose other code writes no memory (`phase_claim`), lets the barrier that ends
-it wait for the items rather than the threads: thread 0 passes once every item is done and starts
-the next phase, and a partner the OS descheduled before it took an item skips the phase.
+it wait for the items rather than the threads: the first thread to find every item done starts
+the next phase, and a thread the OS descheduled before it took an item (thread 0 too) skips the
+phase.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from contextlib import contextmanager, nullcontext
 
 from llvmlite import ir
 
-from frittata.backends.llvm.barrier import (STATE_DONE, STATE_DRAINING, STATE_OWN, STATE_WORK,
-                                            WHOLE_TEAM, wake_sleepers)
+from frittata.backends.llvm.barrier import STATE_DONE, STATE_OWN, STATE_WORK, WHOLE_TEAM, signal_event
 from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, element_ptr, for_range, i64, if_then, smin, thread_range
 from frittata.backends.llvm.views import Buf, View
 from frittata.errors import LoweringError
@@ -124,7 +124,7 @@ class Kernel:
         chunk's items of that block).
         After each chunk the thread adds its items to the phase's count of items done (which a
         barrier waiting for claimed work, `claim_total`, waits on); the chunk that completes the
-        loop wakes thread 0 if it sleeps on that count (`barrier.wake_sleepers`). The barrier starts a new
+        loop signals the threads asleep in that barrier (`barrier.signal_event`). The barrier starts a new
         phase with no items claimed, so a kernel takes from the counter in one loop between two
         barriers at most (asserted here: `sync` in between). A WebAssembly module (one thread, a
         barrier that does nothing) runs range(total) as one chunk; an NVPTX one (a block's
@@ -170,10 +170,9 @@ class Kernel:
         b.cbranch(alone, out, done)
         b.position_at_end(done)
         items = b.trunc(b.sub(end, start), I32)
-        done_at = b.gep(self.state, [i64(STATE_DONE)], source_etype=I32)
-        before = b.atomic_rmw("add", done_at, items, "seq_cst")
+        before = b.atomic_rmw("add", b.gep(self.state, [i64(STATE_DONE)], source_etype=I32), items, "seq_cst")
         with if_then(b, b.icmp_signed("==", b.add(before, items), ir.Constant(I32, total)), "take.last"):
-            wake_sleepers(b, done_at, b.gep(self.state, [i64(STATE_DRAINING)], source_etype=I32))
+            signal_event(b, self.state)
         b.branch(claim)
         self._claims.append((total, opening, out))
         b.position_at_end(out)

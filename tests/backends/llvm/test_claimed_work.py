@@ -167,9 +167,9 @@ def _program() -> ft.Program:
     return ft.Program({"y": T.softmax(T.dense(features, T.param("wf", rand((10, 32), seed=5)))), "c": both})
 
 
-def _late(mod: ft.Module, tid: int, delay: float, log: list):
+def _late(mod: ft.Module, tid: int, delay: float, log: list, watch: int = 0):
     """The module's entry point; thread `tid` enters after `delay` seconds. `log` gets (event,
-    time) for thread 0's return and the late thread's entry."""
+    time) for thread `watch`'s return and the late thread's entry."""
     entry = mod._engine.entry
 
     def run(slots, thread, n, barrier):
@@ -177,8 +177,8 @@ def _late(mod: ft.Module, tid: int, delay: float, log: list):
             time.sleep(delay)
             log.append(("late enters", time.perf_counter()))
         entry(slots, thread, n, barrier)
-        if thread == 0:
-            log.append(("thread 0 returns", time.perf_counter()))
+        if thread == watch:
+            log.append((f"thread {watch} returns", time.perf_counter()))
 
     return run
 
@@ -207,6 +207,25 @@ def test_runs_with_late_threads_equal_one_thread(isa):
             if delay == 3e-2:
                 assert [event for event, _ in sorted(log, key=lambda e: e[1])] == ["thread 0 returns", "late enters"]
         np.testing.assert_array_equal(mod(x=x)["y"], exact["y"])
+
+
+def test_a_late_thread_0_finds_the_run_done_by_its_partner():
+    """Every barrier waits for claimed work (no solo steps): with thread 0 entering 30 ms late,
+    thread 1 starts every phase itself and returns before thread 0 enters (were only thread 0 to
+    start a phase after claimed work, thread 1 would wait for it at the first barrier); every run
+    equals the one-thread module bit for bit."""
+    program = _program()
+    x = rand((1, 16, 20, 20), seed=6)
+    exact = build(program, threads=1)(x=x)
+    mod = build(program, threads=2)
+    assert all(step["claims"] and not step["solo"] for step in mod.steps)
+    for delay in (0.0, 1e-3, 3e-2, 3e-2):
+        log: list = []
+        got = mod._native(mod._checked({"x": x}), _late(mod, 0, delay, log, watch=1))
+        for name in exact:
+            np.testing.assert_array_equal(got[name], exact[name], err_msg=f"{name}, thread 0 late {delay}")
+        if delay == 3e-2:
+            assert [event for event, _ in sorted(log, key=lambda e: e[1])] == ["thread 1 returns", "late enters"]
 
 
 def test_a_run_of_solo_steps_waits_for_thread_0_alone():
@@ -345,8 +364,8 @@ def test_the_phase_after_a_claimed_barrier_sees_every_item_of_the_one_before(slo
     """Two threads, one 10x slower on its items of phase 1: every count of phase 2 finds all 16
     ones, in 6 runs each. With thread 1 slow, thread 0 must wait at the barrier until the items
     are done, not only claimed (its items done, it would start phase 2 while thread 1 still
-    stores); with thread 0 slow and a static phase 2, thread 1 must wait for thread 0 to start
-    the next phase (passing at once, it would count phase 1 unfinished)."""
+    stores); with thread 0 slow and a static phase 2, thread 1 must wait until thread 0's items
+    are done (passing at once, it would count phase 1 unfinished)."""
     engine, kernel = _counting_after_slow_phase(slow_tid, static_second)
     for run in range(6):
         ones, counts, spun = np.zeros(SLOW_ITEMS, np.int32), np.zeros(SLOW_ITEMS, np.int32), np.zeros(1, np.int32)

@@ -17,138 +17,249 @@ team.then:
 team.end:
   ret void
 team.then.if:
-  %".13" = getelementptr i32, ptr %".1", i64 0
-  %".14" = atomicrmw add ptr %".13", i32 1 acq_rel
-  %".15" = sub i32 %".2", 1
-  %".16" = icmp eq i32 %".14", %".15"
-  br i1 %".16", label %"team.then.if.if", label %"team.then.if.else"
+  %".13" = icmp eq i32 %".4", -1
+  br i1 %".13", label %"team.then.if.if", label %"team.then.if.else"
 team.then.else:
-  %".54" = icmp eq i32 %".3", 0
-  br i1 %".54", label %"team.then.else.if", label %"team.then.else.else"
+  %".110" = getelementptr i32, ptr %".1", i64 2
+  %".111" = getelementptr i32, ptr %".1", i64 7
+  %".112" = getelementptr i32, ptr %".1", i64 6
+  br label %"spin.2"
 team.then.endif:
-  %".109" = add i32 %".10", 1
-  store i32 %".109", ptr %".9", align 4
+  %".198" = add i32 %".10", 1
+  store i32 %".198", ptr %".9", align 4
   br label %"team.end"
 team.then.if.if:
-  %".18" = atomicrmw xchg ptr %".13", i32 0 monotonic
-  %".19" = getelementptr i32, ptr %".1", i64 4
-  %".20" = atomicrmw xchg ptr %".19", i32 0 monotonic
-  %".21" = add i32 %".10", 1
-  %".22" = zext i32 %".21" to i64
-  %".23" = shl i64 %".22", 32
-  %".24" = getelementptr i32, ptr %".1", i64 2
-  %".25" = atomicrmw xchg ptr %".24", i64 %".23" seq_cst
-  %".26" = getelementptr i32, ptr %".1", i64 3
-  %".27" = getelementptr i32, ptr %".1", i64 5
-  %".28" = load atomic i32, ptr %".27" seq_cst, align 4
-  %".29" = icmp ne i32 %".28", 0
-  br i1 %".29", label %"wake.then", label %"wake.end"
+  %".15" = getelementptr i32, ptr %".1", i64 0
+  %".16" = atomicrmw add ptr %".15", i32 1 acq_rel
+  %".17" = sub i32 %".2", 1
+  %".18" = icmp eq i32 %".16", %".17"
+  br i1 %".18", label %"team.then.if.if.if", label %"team.then.if.if.else"
 team.then.if.else:
-  %".34" = getelementptr i32, ptr %".1", i64 3
-  %".35" = getelementptr i32, ptr %".1", i64 5
-  br label %"spin"
+  %".64" = icmp eq i32 %".3", 0
+  br i1 %".64", label %"team.then.if.else.if", label %"team.then.if.else.else"
 team.then.if.endif:
   br label %"team.then.endif"
+team.then.if.if.if:
+  %".20" = atomicrmw xchg ptr %".15", i32 0 monotonic
+  %".21" = getelementptr i32, ptr %".1", i64 4
+  %".22" = atomicrmw xchg ptr %".21", i32 0 monotonic
+  %".23" = add i32 %".10", 1
+  %".24" = zext i32 %".23" to i64
+  %".25" = shl i64 %".24", 32
+  %".26" = getelementptr i32, ptr %".1", i64 2
+  %".27" = atomicrmw xchg ptr %".26", i64 %".25" seq_cst
+  %".28" = getelementptr i32, ptr %".1", i64 3
+  %".29" = getelementptr i32, ptr %".1", i64 5
+  %".30" = load atomic i32, ptr %".29" seq_cst, align 4
+  %".31" = icmp ne i32 %".30", 0
+  br i1 %".31", label %"wake.then", label %"wake.end"
+team.then.if.if.else:
+  %".44" = getelementptr i32, ptr %".1", i64 3
+  %".45" = getelementptr i32, ptr %".1", i64 5
+  br label %"spin"
+team.then.if.if.endif:
+  br label %"team.then.if.endif"
 wake.then:
-  %".31" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".26", i32 129, i32 2147483647, ptr null)
+  %".33" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".28", i32 129, i32 2147483647, ptr null)
   br label %"wake.end"
 wake.end:
-  br label %"team.then.if.endif"
-spin:
-  %"rounds" = phi  i32 [0, %"team.then.if.else"], [%".41", %"spin.again"], [%"rounds", %"sleep.end"]
-  call void @"llvm.x86.sse2.pause"()
-  %".38" = load atomic i32, ptr %".34" acquire, align 4
-  %".39" = icmp eq i32 %".38", %".10"
-  br i1 %".39", label %"spin.again", label %"spin.out"
-spin.again:
-  %".41" = add i32 %"rounds", 1
-  %".42" = icmp sgt i32 %"rounds", 2000
-  br i1 %".42", label %"spin.sleep", label %"spin"
-spin.sleep:
-  %".44" = atomicrmw add ptr %".35", i32 1 seq_cst
-  %".45" = load atomic i32, ptr %".34" seq_cst, align 4
-  %".46" = icmp eq i32 %".45", %".10"
-  br i1 %".46", label %"sleep.then", label %"sleep.end"
-spin.out:
-  br label %"team.then.if.endif"
-sleep.then:
-  %".48" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".34", i32 128, i32 %".45", ptr null)
-  br label %"sleep.end"
-sleep.end:
-  %".50" = atomicrmw sub ptr %".35", i32 1 monotonic
-  br label %"spin"
-team.then.else.if:
-  %".56" = getelementptr i32, ptr %".1", i64 4
-  %".57" = getelementptr i32, ptr %".1", i64 6
-  br label %"spin.1"
-team.then.else.else:
-  %".89" = getelementptr i32, ptr %".1", i64 3
-  %".90" = getelementptr i32, ptr %".1", i64 5
-  br label %"spin.2"
-team.then.else.endif:
-  br label %"team.then.endif"
-spin.1:
-  %"rounds.1" = phi  i32 [0, %"team.then.else.if"], [%".63", %"spin.again.1"], [%"rounds.1", %"sleep.end.1"]
-  call void @"llvm.x86.sse2.pause"()
-  %".60" = load atomic i32, ptr %".56" acquire, align 4
-  %".61" = icmp ne i32 %".60", %".4"
-  br i1 %".61", label %"spin.again.1", label %"spin.out.1"
-spin.again.1:
-  %".63" = add i32 %"rounds.1", 1
-  %".64" = icmp sgt i32 %"rounds.1", 2000
-  br i1 %".64", label %"spin.sleep.1", label %"spin.1"
-spin.sleep.1:
-  %".66" = atomicrmw add ptr %".57", i32 1 seq_cst
-  %".67" = load atomic i32, ptr %".56" seq_cst, align 4
-  %".68" = icmp ne i32 %".67", %".4"
-  br i1 %".68", label %"sleep.then.1", label %"sleep.end.1"
-spin.out.1:
-  %".74" = getelementptr i32, ptr %".1", i64 4
-  %".75" = atomicrmw xchg ptr %".74", i32 0 monotonic
-  %".76" = add i32 %".10", 1
-  %".77" = zext i32 %".76" to i64
-  %".78" = shl i64 %".77", 32
-  %".79" = getelementptr i32, ptr %".1", i64 2
-  %".80" = atomicrmw xchg ptr %".79", i64 %".78" seq_cst
-  %".81" = getelementptr i32, ptr %".1", i64 3
-  %".82" = getelementptr i32, ptr %".1", i64 5
-  %".83" = load atomic i32, ptr %".82" seq_cst, align 4
-  %".84" = icmp ne i32 %".83", 0
-  br i1 %".84", label %"wake.then.1", label %"wake.end.1"
-sleep.then.1:
-  %".70" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".56", i32 128, i32 %".67", ptr null)
-  br label %"sleep.end.1"
-sleep.end.1:
-  %".72" = atomicrmw sub ptr %".57", i32 1 monotonic
-  br label %"spin.1"
+  %".35" = getelementptr i32, ptr %".1", i64 7
+  %".36" = atomicrmw add ptr %".35", i32 1 seq_cst
+  %".37" = getelementptr i32, ptr %".1", i64 6
+  %".38" = load atomic i32, ptr %".37" seq_cst, align 4
+  %".39" = icmp ne i32 %".38", 0
+  br i1 %".39", label %"wake.then.1", label %"wake.end.1"
 wake.then.1:
-  %".86" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".81", i32 129, i32 2147483647, ptr null)
+  %".41" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".35", i32 129, i32 2147483647, ptr null)
   br label %"wake.end.1"
 wake.end.1:
-  br label %"team.then.else.endif"
-spin.2:
-  %"rounds.2" = phi  i32 [0, %"team.then.else.else"], [%".96", %"spin.again.2"], [%"rounds.2", %"sleep.end.2"]
+  br label %"team.then.if.if.endif"
+spin:
+  %"rounds" = phi  i32 [0, %"team.then.if.if.else"], [%".51", %"spin.again"], [%"rounds", %"sleep.end"]
+  call void @"llvm.x86.sse2.pause"()
+  %".48" = load atomic i32, ptr %".44" acquire, align 4
+  %".49" = icmp eq i32 %".48", %".10"
+  br i1 %".49", label %"spin.again", label %"spin.out"
+spin.again:
+  %".51" = add i32 %"rounds", 1
+  %".52" = icmp sgt i32 %"rounds", 2000
+  br i1 %".52", label %"spin.sleep", label %"spin"
+spin.sleep:
+  %".54" = atomicrmw add ptr %".45", i32 1 seq_cst
+  %".55" = load atomic i32, ptr %".44" seq_cst, align 4
+  %".56" = icmp eq i32 %".55", %".10"
+  br i1 %".56", label %"sleep.then", label %"sleep.end"
+spin.out:
+  br label %"team.then.if.if.endif"
+sleep.then:
+  %".58" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".44", i32 128, i32 %".55", ptr null)
+  br label %"sleep.end"
+sleep.end:
+  %".60" = atomicrmw sub ptr %".45", i32 1 monotonic
+  br label %"spin"
+team.then.if.else.if:
+  %".66" = getelementptr i32, ptr %".1", i64 4
+  %".67" = atomicrmw xchg ptr %".66", i32 0 monotonic
+  %".68" = add i32 %".10", 1
+  %".69" = zext i32 %".68" to i64
+  %".70" = shl i64 %".69", 32
+  %".71" = getelementptr i32, ptr %".1", i64 2
+  %".72" = atomicrmw xchg ptr %".71", i64 %".70" seq_cst
+  %".73" = getelementptr i32, ptr %".1", i64 3
+  %".74" = getelementptr i32, ptr %".1", i64 5
+  %".75" = load atomic i32, ptr %".74" seq_cst, align 4
+  %".76" = icmp ne i32 %".75", 0
+  br i1 %".76", label %"wake.then.2", label %"wake.end.2"
+team.then.if.else.else:
+  %".89" = getelementptr i32, ptr %".1", i64 3
+  %".90" = getelementptr i32, ptr %".1", i64 5
+  br label %"spin.1"
+team.then.if.else.endif:
+  br label %"team.then.if.endif"
+wake.then.2:
+  %".78" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".73", i32 129, i32 2147483647, ptr null)
+  br label %"wake.end.2"
+wake.end.2:
+  %".80" = getelementptr i32, ptr %".1", i64 7
+  %".81" = atomicrmw add ptr %".80", i32 1 seq_cst
+  %".82" = getelementptr i32, ptr %".1", i64 6
+  %".83" = load atomic i32, ptr %".82" seq_cst, align 4
+  %".84" = icmp ne i32 %".83", 0
+  br i1 %".84", label %"wake.then.3", label %"wake.end.3"
+wake.then.3:
+  %".86" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".80", i32 129, i32 2147483647, ptr null)
+  br label %"wake.end.3"
+wake.end.3:
+  br label %"team.then.if.else.endif"
+spin.1:
+  %"rounds.1" = phi  i32 [0, %"team.then.if.else.else"], [%".96", %"spin.again.1"], [%"rounds.1", %"sleep.end.1"]
   call void @"llvm.x86.sse2.pause"()
   %".93" = load atomic i32, ptr %".89" acquire, align 4
   %".94" = icmp eq i32 %".93", %".10"
-  br i1 %".94", label %"spin.again.2", label %"spin.out.2"
-spin.again.2:
-  %".96" = add i32 %"rounds.2", 1
-  %".97" = icmp sgt i32 %"rounds.2", 2000
-  br i1 %".97", label %"spin.sleep.2", label %"spin.2"
-spin.sleep.2:
+  br i1 %".94", label %"spin.again.1", label %"spin.out.1"
+spin.again.1:
+  %".96" = add i32 %"rounds.1", 1
+  %".97" = icmp sgt i32 %"rounds.1", 2000
+  br i1 %".97", label %"spin.sleep.1", label %"spin.1"
+spin.sleep.1:
   %".99" = atomicrmw add ptr %".90", i32 1 seq_cst
   %".100" = load atomic i32, ptr %".89" seq_cst, align 4
   %".101" = icmp eq i32 %".100", %".10"
-  br i1 %".101", label %"sleep.then.2", label %"sleep.end.2"
-spin.out.2:
-  br label %"team.then.else.endif"
-sleep.then.2:
+  br i1 %".101", label %"sleep.then.1", label %"sleep.end.1"
+spin.out.1:
+  br label %"team.then.if.else.endif"
+sleep.then.1:
   %".103" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".89", i32 128, i32 %".100", ptr null)
+  br label %"sleep.end.1"
+sleep.end.1:
+  %".105" = atomicrmw sub ptr %".90", i32 1 monotonic
+  br label %"spin.1"
+spin.2:
+  %"rounds.2" = phi  i32 [0, %"team.then.else"], [%".125", %"spin.again.2"], [%"rounds.2", %"sleep.end.2"]
+  call void @"llvm.x86.sse2.pause"()
+  %".115" = load atomic i32, ptr %".111" acquire, align 4
+  %".116" = load atomic i64, ptr %".110" acquire, align 8
+  %".117" = lshr i64 %".116", 32
+  %".118" = trunc i64 %".117" to i32
+  %".119" = icmp eq i32 %".118", %".10"
+  %".120" = getelementptr i32, ptr %".1", i64 4
+  %".121" = load atomic i32, ptr %".120" acquire, align 4
+  %".122" = icmp ne i32 %".121", %".4"
+  %".123" = and i1 %".119", %".122"
+  br i1 %".123", label %"spin.again.2", label %"spin.out.2"
+spin.again.2:
+  %".125" = add i32 %"rounds.2", 1
+  %".126" = icmp sgt i32 %"rounds.2", 2000
+  br i1 %".126", label %"spin.sleep.2", label %"spin.2"
+spin.sleep.2:
+  %".128" = atomicrmw add ptr %".112", i32 1 seq_cst
+  %".129" = load atomic i32, ptr %".111" seq_cst, align 4
+  %".130" = load atomic i64, ptr %".110" acquire, align 8
+  %".131" = lshr i64 %".130", 32
+  %".132" = trunc i64 %".131" to i32
+  %".133" = icmp eq i32 %".132", %".10"
+  %".134" = getelementptr i32, ptr %".1", i64 4
+  %".135" = load atomic i32, ptr %".134" acquire, align 4
+  %".136" = icmp ne i32 %".135", %".4"
+  %".137" = and i1 %".133", %".136"
+  br i1 %".137", label %"sleep.then.2", label %"sleep.end.2"
+spin.out.2:
+  %".143" = load atomic i64, ptr %".110" acquire, align 8
+  %".144" = and i64 %".143", 2147483648
+  %".145" = icmp eq i64 %".144", 0
+  %".146" = lshr i64 %".143", 32
+  %".147" = trunc i64 %".146" to i32
+  %".148" = icmp eq i32 %".147", %".10"
+  %".149" = and i1 %".148", %".145"
+  br i1 %".149", label %"finish.then", label %"finish.end"
+sleep.then.2:
+  %".139" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".111", i32 128, i32 %".129", ptr null)
   br label %"sleep.end.2"
 sleep.end.2:
-  %".105" = atomicrmw sub ptr %".90", i32 1 monotonic
+  %".141" = atomicrmw sub ptr %".112", i32 1 monotonic
   br label %"spin.2"
+finish.then:
+  %".151" = or i64 %".143", 2147483648
+  %".152" = cmpxchg ptr %".110", i64 %".143", i64 %".151" acq_rel acquire
+  %".153" = extractvalue {i64, i1} %".152", 1
+  br i1 %".153", label %"finish.won.then", label %"finish.won.end"
+finish.end:
+  %".179" = getelementptr i32, ptr %".1", i64 3
+  %".180" = getelementptr i32, ptr %".1", i64 5
+  br label %"spin.3"
+finish.won.then:
+  %".155" = getelementptr i32, ptr %".1", i64 4
+  %".156" = atomicrmw xchg ptr %".155", i32 0 monotonic
+  %".157" = add i32 %".10", 1
+  %".158" = zext i32 %".157" to i64
+  %".159" = shl i64 %".158", 32
+  %".160" = getelementptr i32, ptr %".1", i64 2
+  %".161" = atomicrmw xchg ptr %".160", i64 %".159" seq_cst
+  %".162" = getelementptr i32, ptr %".1", i64 3
+  %".163" = getelementptr i32, ptr %".1", i64 5
+  %".164" = load atomic i32, ptr %".163" seq_cst, align 4
+  %".165" = icmp ne i32 %".164", 0
+  br i1 %".165", label %"wake.then.4", label %"wake.end.4"
+finish.won.end:
+  br label %"finish.end"
+wake.then.4:
+  %".167" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".162", i32 129, i32 2147483647, ptr null)
+  br label %"wake.end.4"
+wake.end.4:
+  %".169" = getelementptr i32, ptr %".1", i64 7
+  %".170" = atomicrmw add ptr %".169", i32 1 seq_cst
+  %".171" = getelementptr i32, ptr %".1", i64 6
+  %".172" = load atomic i32, ptr %".171" seq_cst, align 4
+  %".173" = icmp ne i32 %".172", 0
+  br i1 %".173", label %"wake.then.5", label %"wake.end.5"
+wake.then.5:
+  %".175" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".169", i32 129, i32 2147483647, ptr null)
+  br label %"wake.end.5"
+wake.end.5:
+  br label %"finish.won.end"
+spin.3:
+  %"rounds.3" = phi  i32 [0, %"finish.end"], [%".186", %"spin.again.3"], [%"rounds.3", %"sleep.end.3"]
+  call void @"llvm.x86.sse2.pause"()
+  %".183" = load atomic i32, ptr %".179" acquire, align 4
+  %".184" = icmp eq i32 %".183", %".10"
+  br i1 %".184", label %"spin.again.3", label %"spin.out.3"
+spin.again.3:
+  %".186" = add i32 %"rounds.3", 1
+  %".187" = icmp sgt i32 %"rounds.3", 2000
+  br i1 %".187", label %"spin.sleep.3", label %"spin.3"
+spin.sleep.3:
+  %".189" = atomicrmw add ptr %".180", i32 1 seq_cst
+  %".190" = load atomic i32, ptr %".179" seq_cst, align 4
+  %".191" = icmp eq i32 %".190", %".10"
+  br i1 %".191", label %"sleep.then.3", label %"sleep.end.3"
+spin.out.3:
+  br label %"team.then.endif"
+sleep.then.3:
+  %".193" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".179", i32 128, i32 %".190", ptr null)
+  br label %"sleep.end.3"
+sleep.end.3:
+  %".195" = atomicrmw sub ptr %".180", i32 1 monotonic
+  br label %"spin.3"
 }
 
 declare i64 @"syscall"(i64 %".1", ...)
@@ -169,12 +280,12 @@ entry:
   %".13" = getelementptr inbounds i8, ptr %".12", i64 0
   %".14" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".13", ptr %".14"
-  call void @"fk_6c8e1be41ff6123b04222e6c"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_398e0bf798c28eb5c15151c3"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
   ret void
 }
 
-declare void @"fk_6c8e1be41ff6123b04222e6c"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_398e0bf798c28eb5c15151c3"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -220,7 +331,7 @@ stamp.end.1:
   %".39" = getelementptr inbounds i8, ptr %".38", i64 0
   %".40" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".39", ptr %".40"
-  call void @"fk_6c8e1be41ff6123b04222e6c"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_398e0bf798c28eb5c15151c3"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 -1)
   %".45" = icmp eq i32 %".2", 0
@@ -241,14 +352,14 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_6c8e1be41ff6123b04222e6c
+; unit fk_398e0bf798c28eb5c15151c3
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2", i32 %".3", i32 %".4")
 
-define void @"fk_6c8e1be41ff6123b04222e6c"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_398e0bf798c28eb5c15151c3"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
   %".61" = getelementptr inbounds ptr, ptr %".1", i64 1
@@ -342,14 +453,16 @@ take.done:
   %".72" = icmp eq i32 %".71", 4
   br i1 %".72", label %"take.last.then", label %"take.last.end"
 take.last.then:
-  %".74" = getelementptr i32, ptr %".4", i64 6
-  %".75" = load atomic i32, ptr %".74" seq_cst, align 4
-  %".76" = icmp ne i32 %".75", 0
-  br i1 %".76", label %"wake.then", label %"wake.end"
+  %".74" = getelementptr i32, ptr %".4", i64 7
+  %".75" = atomicrmw add ptr %".74", i32 1 seq_cst
+  %".76" = getelementptr i32, ptr %".4", i64 6
+  %".77" = load atomic i32, ptr %".76" seq_cst, align 4
+  %".78" = icmp ne i32 %".77", 0
+  br i1 %".78", label %"wake.then", label %"wake.end"
 take.last.end:
   br label %"take.claim"
 wake.then:
-  %".78" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".69", i32 129, i32 2147483647, ptr null)
+  %".80" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".74", i32 129, i32 2147483647, ptr null)
   br label %"wake.end"
 wake.end:
   br label %"take.last.end"
