@@ -346,8 +346,8 @@ def _breaks_import(mutant: str) -> bool:
 
 def _pytest(args: list[str], mutant: str, cap: float) -> tuple[int | None, str]:
     """pytest in the mutants/ folder with `mutant` active; (exit code or None on the cap, output)."""
-    env = judging_env(mutant, MUTANTS)
-    command = [sys.executable, "-m", "pytest", "--rootdir=.", "--tb=line", "-q", *args]
+    env = judging_env(mutant, MUTANTS, ROOT)  # ROOT after MUTANTS: the mutated package, bench's plugin
+    command = [sys.executable, "-m", "pytest", "--rootdir=.", "--tb=line", "-q", "-p", "bench.keep_order", *args]
     proc = subprocess.Popen(command, cwd=MUTANTS, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:

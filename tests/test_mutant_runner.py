@@ -4,6 +4,7 @@ rest), a whole judging run."""
 from __future__ import annotations
 
 import io
+import os
 import time
 
 import pytest
@@ -208,3 +209,22 @@ def test_a_mutants_own_module_tests_run_first_then_its_importers_then_the_rest()
              "tests/terms/test_ops.py::test_c"]
     assert nearest_first(name, tests) == [tests[1], tests[3], tests[2], tests[0], tests[4]]
     assert nearest_first("frittata.terms.alu.x_f__mutmut_1", tests) == tests  # no name matches: order kept
+
+
+def test_a_mutants_run_keeps_the_command_lines_order_whatever_the_conftest_sorts(tmp_path):
+    """The suite's conftest runs `long_running` tests first; the runner's order must win."""
+    import subprocess
+    import sys
+
+    (tmp_path / "conftest.py").write_text("def pytest_collection_modifyitems(items):\n    items.reverse()\n")
+    (tmp_path / "test_a.py").write_text("def test_one():\n    pass\n\n\ndef test_two():\n    pass\n")
+    (tmp_path / "test_b.py").write_text("def test_three():\n    pass\n")
+    ids = ["test_b.py::test_three", "test_a.py::test_two", "test_a.py::test_one"]
+    command = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", *ids]
+    ran = {}
+    for plugin in ([], ["-p", "bench.keep_order"]):
+        out = subprocess.run([*command[:3], *plugin, *command[3:]], cwd=tmp_path, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(bench.mutant_runner.ROOT),
+                                  "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}).stdout
+        ran[bool(plugin)] = [line.split()[0] for line in out.splitlines() if " PASSED" in line]
+    assert ran == {False: ids[::-1], True: ids}
