@@ -125,9 +125,9 @@ class MeasuredCost:
     epilogue price (`scaled`)."""
     loop_scales: dict[tuple, float] = field(init=False)
     """The same ratio per contraction `geometry` and schedule (`loops`)."""
-    algorithm_layers: dict[tuple, Schedule] = field(init=False)
+    algorithm_layers: dict[tuple, tuple[Schedule, float]] = field(init=False)
     """Per contraction `geometry` of held workloads without a verdict (none pinning the layer),
-    the algorithm they all run by default (`_algorithm_layers`)."""
+    the algorithm they all run by default and its slowest measured seconds (`_algorithm_layers`)."""
     algorithms: dict[str, tuple[Schedule, ...]] = field(init=False)
     """`alternatives`, or those recorded on `device` (`recorded_algorithms`)."""
 
@@ -165,23 +165,33 @@ class MeasuredCost:
         """`seconds(info)`, times 1 + SWITCH_MARGIN for a schedule other than its workload's
         default, however priced (a scaled one too: else the same loops without the epilogue,
         scaled by that schedule's measured ratio, plus a separate pass undercut the measured
-        fused kernel by the margin); PINNED_OUT for a schedule other than its verdict's."""
+        fused kernel by the margin); PINNED_OUT for a schedule other than its verdict's; a plain
+        conv2d of a held algorithm layer on other loops (`_off_algorithm`) at least what the
+        layer's default measured, plus the margin."""
         found = workload_of(info, self.lanes)
+        if found is None and self._off_algorithm(info):
+            return max(self.seconds(info), self.algorithm_layers[info_geometry(replace(info, op=Op.CONV2D))][1]) \
+                * (1.0 + SWITCH_MARGIN)
         if found is None:
-            return PINNED_OUT if self._off_algorithm(info) else self.seconds(info)
+            return self.seconds(info)
         if self._pinned_out(info, *found):
             return PINNED_OUT
         return self.seconds(info) * self._switch(*found)
 
     def _off_algorithm(self, info: NodeInfo) -> bool:
-        """Whether `info` is a convolution (whatever its fusion, tiling or algorithm) of a layer
-        in `algorithm_layers` that runs other loops than that algorithm's: the held layer runs
-        it as untuned, and a variant on the direct loops (the plain conv2d and a separate
-        epilogue pass, priced by the direct kernel's measured ratio) must not replace it."""
-        if not self.algorithm_layers or info.op not in CONV_OPS | {Op.WINOGRAD_CONV2D}:
+        """Whether `info`, a convolution without a workload (`workload_of`: a plain conv2d), is
+        one of a layer in `algorithm_layers` on other loops than that algorithm's. The held layer
+        runs the algorithm as untuned, and its unfused variant on the direct loops (the plain
+        conv2d and a separate epilogue pass, priced by the direct kernel's measured ratio) must not
+        replace it: `node_cost` prices such a conv2d at least as the held layers' slowest measured
+        default, plus SWITCH_MARGIN. Not inf: a layer of the same shapes without bias has no Winograd form,
+        and its conv2d (the same `NodeInfo`) is all it can run. An e-node with a workload is priced
+        by its workload (`_pinned_out`): a layer of the same shapes with runtime weights, another
+        epilogue, or one the records leave free is not held."""
+        if not self.algorithm_layers or info.op not in CONV_OPS:
             return False
         runs = self.algorithm_layers.get(info_geometry(replace(info, op=Op.CONV2D)))
-        return runs is not None and self._loops(info) != frozenset(runs)
+        return runs is not None and self._loops(info) != frozenset(runs[0])
 
     def _pinned_out(self, info: NodeInfo, workload: Workload, schedule: Schedule) -> bool:
         """Whether a verdict pins another schedule of this workload; else whether the untuned
@@ -202,8 +212,6 @@ class MeasuredCost:
             return pinned != schedule
         held = workload.key in self.held or (
             workload.key not in self.records.free and tiled and info_geometry(info) in self.held_layers)
-        if self._off_algorithm(info):
-            return True
         if not held:
             return False
         default = self._default(workload)
@@ -237,19 +245,28 @@ class MeasuredCost:
             return SCALED
         return MODEL
 
-    def _algorithm_layers(self, held: list[Workload]) -> dict[tuple, Schedule]:
+    def _algorithm_layers(self, held: list[Workload]) -> dict[tuple, tuple[Schedule, float]]:
         """Per contraction `geometry` of the `held` workloads, their default where every one of
-        them has the same and it is an algorithm (`records.is_algorithm`: Winograd), and no
-        verdict pins the layer."""
+        them has the same and it is an algorithm (`records.is_algorithm`: Winograd or the
+        channels-in-lanes kernel), and no verdict pins the layer; with the slowest measurement of
+        that default among them (0.0 if none): a plain conv2d may stand for any of them."""
         defaults: dict[tuple, set[Schedule | None]] = {}
+        seconds: dict[tuple, list[float]] = {}
         for workload in held:
-            defaults.setdefault(layer_of(workload), set()).add(self._default(workload))
-        return {layer: runs for layer, found in defaults.items() if len(found) == 1
-                and (runs := next(iter(found))) is not None and is_algorithm(runs) and layer not in self.pinned_layers}
+            layer, default = layer_of(workload), self._default(workload)
+            defaults.setdefault(layer, set()).add(default)
+            measured = 0.0 if default is None else self.times.get((workload.key, default), 0.0)
+            seconds.setdefault(layer, []).append(measured)
+        found = {}
+        for layer, schedules in defaults.items():
+            runs = next(iter(schedules)) if len(schedules) == 1 else None
+            if runs is not None and is_algorithm(runs) and layer not in self.pinned_layers:
+                found[layer] = (runs, max(seconds[layer]))
+        return found
 
     def _switch(self, workload: Workload, schedule: Schedule) -> float:
-        """1 + SWITCH_MARGIN for a schedule other than the workload's default (the untiled
-        kernel's), else 1."""
+        """1 + SWITCH_MARGIN for a schedule other than the workload's default (`_default`: what
+        it runs untuned), else 1."""
         return 1.0 if self._default(workload) == schedule else 1.0 + SWITCH_MARGIN
 
     def _default(self, workload: Workload) -> Schedule | None:

@@ -138,3 +138,73 @@ def test_a_workload_the_untuned_program_does_not_run_replaces_it_only_when_left_
     records = [Record(t.workload, s, device.key, device.target(), seconds, None, 1.0) for t, s, seconds in times]
     assert run(Records(records)) == {fused.workload.key}
     assert run(Records(records, free=frozenset({variant.workload.key}))) == {variant.workload.key}
+
+
+def _held(task, fastest_default: bool) -> list[Record]:
+    """Records of every proposed schedule of `task`, not free: its default measured 5e-5 s and the
+    others 2e-5 s, or the default fastest (1e-5 s) where `fastest_default`."""
+    device = host_device(1)
+    fast, slow = (1e-5, 5e-5) if fastest_default else (5e-5, 2e-5)
+    return [Record(task.workload, s, device.key, device.target(), fast if s == task.default else slow, None, 1.0)
+            for s in task.proposed]
+
+
+def test_a_held_winograd_layer_leaves_other_layers_of_its_geometry_their_kernels():
+    """The biased layer y runs F(2x2) untuned and is held by its records; z (no bias: no Winograd
+    form) and v (runtime weights) are other layers of the same shapes and attributes. A compile
+    with the records finishes, y keeps F(2x2), and every output equals the interpreter."""
+    rng = np.random.default_rng(0)
+    x = T.var("x", (1, 16, 12, 12))
+    w3 = T.var("w3", (32, 16, 3, 3))
+    z = T.relu(T.conv2d(x, T.param("w2", (rng.standard_normal((32, 16, 3, 3)) * 0.1).astype(np.float32)),
+                        pads=(1, 1, 1, 1)))
+    v = T.relu(T.add(T.conv2d(x, w3, pads=(1, 1, 1, 1)), T.reshape(T.param("b3", np.ones(32, np.float32)),
+                                                                      (1, 32, 1, 1))))
+    program = ft.Program({"y": conv_program().outputs["y"], "z": z, "v": v})
+    device = host_device(1)
+    (y_task,) = [t for t in program_tasks(program, device) if t.workload == conv_workload()]
+    assert dict(y_task.default)["kernel"] == WINOGRAD
+    module = ft.compile(program, threads=1, records=Records(_held(y_task, False)))
+    assert (y_task.workload.key, y_task.default) in {(w.key, s) for w, s in _kernels(module)}
+    feed = {"x": rng.standard_normal((1, 16, 12, 12)).astype(np.float32),
+            "w3": (rng.standard_normal((32, 16, 3, 3)) * 0.1).astype(np.float32)}
+    got, want = module.run(**feed), ft.evaluate(program, feed)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4)
+
+
+def _kernels(module) -> list[tuple]:
+    from frittata.extract.cost import term_infos
+    from frittata.extract.records import workload_of
+
+    return list(filter(None, (workload_of(info, host_device(1).lanes) for _, info in term_infos(module.program))))
+
+
+def test_a_free_workload_runs_its_candidate_beside_a_held_workload_of_its_geometry():
+    """A residual block's two 3x3 layers share one geometry: the first (ReLU) measured fastest on
+    a direct schedule, the second (residual add + ReLU) fastest on its Winograd default (held). The
+    in-network check's tuned compile, the first left free, runs the first's candidate."""
+    from frittata.tuning.in_network import candidates, unpinned
+
+    rng = np.random.default_rng(0)
+
+    def conv(h, name: str):
+        w = T.param(name, (rng.standard_normal((32, 32, 3, 3)) * 0.1).astype(np.float32))
+        b = T.reshape(T.param(name + "b", rng.standard_normal(32).astype(np.float32)), (1, 32, 1, 1))
+        return T.add(T.conv2d(h, w, pads=(1, 1, 1, 1)), b)
+
+    x = T.var("x", (1, 32, 12, 12))
+    program = ft.Program({"y": T.relu(T.add(conv(T.relu(conv(x, "w1")), "w2"), x))})
+    device = host_device(1)
+    tasks = [t for t in program_tasks(program, device) if t.in_program]
+    first = next(t for t in tasks if len(t.workload.operands) == 3)
+    second = next(t for t in tasks if len(t.workload.operands) == 4)
+    assert dict(first.default)["kernel"] == dict(second.default)["kernel"] == WINOGRAD
+    direct = next(s for s in first.proposed if not is_algorithm(s))
+    records = [Record(first.workload, s, device.key, device.target(), 1e-5 if s == direct else 5e-5, None, 1.0)
+               for s in first.proposed]
+    found = candidates(Records(records + _held(second, True)), device.key, device.lanes)
+    assert [(c.workload, c.schedule) for c in found] == [(first.workload, direct)]
+    tuned = ft.compile(program, threads=1, records=unpinned(Records(records + _held(second, True)), found))
+    assert {(w.key, s) for w, s in _kernels(tuned)} == {(first.workload.key, direct), (second.workload.key,
+                                                                                      second.default)}
