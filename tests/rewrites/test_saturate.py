@@ -53,6 +53,23 @@ def test_time_limit_is_reported():
     assert {p.stop_reason for p in report.phases} == {"time-limit"}
 
 
+def test_the_time_limit_counts_cpu_seconds_not_the_wall_clock(monkeypatch):
+    """On a host so loaded that every step seems to take 100 s of wall time the phases still
+    saturate (the limit is a backstop on this process's CPU seconds); the report's seconds are wall."""
+    import itertools
+    import time
+    import types
+
+    import frittata.rewrites.schedule as schedule
+
+    ticks = itertools.count(0.0, 100.0)
+    monkeypatch.setattr(schedule, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks),
+                                                                process_time=time.process_time))
+    _, report = saturate(zoo.get("mlp"))
+    assert {p.stop_reason for p in report.phases} == {"saturated"}
+    assert all(p.seconds >= 100.0 for p in report.phases if p.iterations)
+
+
 def test_schedule_is_a_value():
     schedule = (Phase("only-cancel", ("cancel",)),)
     _, report = saturate(zoo.get("mlp"), schedule=schedule)
