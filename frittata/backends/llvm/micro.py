@@ -218,19 +218,23 @@ def _step(b: ir.IRBuilder, spec: MicroSpec, step: tuple, value, res_rows, r: int
 def vector_step(b: ir.IRBuilder, lanes: int, step: tuple, value, residual=None):
     """One float epilogue step on a vector of `lanes` floats (`residual`: the "add" operand)."""
     vec = ir.VectorType(F32, lanes)
-    maximum = intrinsic(b.module, f"llvm.maximum.v{lanes}f32", vec, [vec, vec])
-    minimum = intrinsic(b.module, f"llvm.minimum.v{lanes}f32", vec, [vec, vec])
+
+    def bound(op: str, limit: float):
+        # value op limit ? limit : value, NaN kept (an unordered compare is false)
+        edge = ir.Constant(vec, [float(limit)] * lanes)
+        return b.select(b.fcmp_ordered(op, value, edge), edge, value)
+
     match step:
         case ("add",):
             assert residual is not None
             return b.fadd(value, residual)
         case ("relu",):
-            return b.call(maximum, [value, ir.Constant(vec, [0.0] * lanes)])
+            return bound("<", 0.0)
         case ("clip", lo, hi):
             if lo is not None:
-                value = b.call(maximum, [value, ir.Constant(vec, [float(lo)] * lanes)])
+                value = bound("<", lo)
             if hi is not None:
-                value = b.call(minimum, [value, ir.Constant(vec, [float(hi)] * lanes)])
+                value = bound(">", hi)
             return value
         case ("sigmoid",):
             return vmath.sigmoid(b, value)

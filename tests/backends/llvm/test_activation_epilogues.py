@@ -83,6 +83,27 @@ def test_sigmoid_and_silu_registers_hold_at_every_float32_exponent(isa):
     _check_sigmoid_and_silu(x, np.ones(x.shape, bool), isa)
 
 
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@pytest.mark.parametrize("kind", ["depthwise", "pointwise"])
+def test_relu_and_clip_keep_nan_and_clamp_infinities(kind, isa):
+    """ReLU and ReLU6 in registers (a 1x1 depthwise identity; a pointwise convolution copying one
+    channel to 16 on the direct kernel): NaN stays NaN, infinities clamp, values in range pass,
+    as np.clip."""
+    row = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 3.0, 6.0, 6.5, -2.0, 1e30, -1e30, 5.99,
+                    1e-30, -1e-30, 0.5, 7.0], np.float32)
+    channels = 16 if kind == "depthwise" else 1
+    x = np.zeros((1, channels, 4, 32), np.float32)
+    x[0, :, 1, :16] = row
+    w = np.ones((16, 1, 1, 1), np.float32)
+    for epilogue, lo, hi in (((("relu",),), 0.0, None), ((("clip", 0.0, 6.0),), 0.0, 6.0)):
+        term = tb.fused_conv2d(tb.var("x", x.shape), tb.param("w", w), tb.param("b", np.zeros(16, np.float32)),
+                               groups=channels if kind == "depthwise" else 1, epilogue=epilogue)
+        module = build(ft.Program({"y": term}), threads=1, target=targets()[isa])
+        assert module.report["backend"]["fast_paths"] == [term.op.value]
+        got, want = module.run(x=x)["y"], np.clip(np.broadcast_to(x, (1, 16, 4, 32)), lo, hi)
+        np.testing.assert_array_equal(got, want, err_msg=str(epilogue))
+
+
 def _check_sigmoid_and_silu(x: np.ndarray, compared: np.ndarray, isa: str) -> None:
     """Sigmoid and SiLU of `x` (1 x 16 channels) within 4 ulp of float64, or 1e-35 (a reciprocal
     estimate flushes a result below 2^-126 to 0); 0 below x = -88 (SiLU of a huge negative
