@@ -19,7 +19,7 @@ from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, i64, if_then
 from frittata.backends.team import Team, barrier_state
 from frittata.errors import ModuleFormatError
 from tests.backends.llvm.helpers import rand
-from tests.backends.llvm.test_work_sharing import TEAM_TIMEOUT
+from tests.backends.llvm.test_work_sharing import TEAM_TIMEOUT, join_all
 
 
 def test_a_run_after_an_interrupted_one_waits_for_its_own_helpers():
@@ -85,6 +85,23 @@ def _native_entries():
     return engine, count, count_extra
 
 
+def _within_timeout(body) -> None:
+    """Run `body` on a daemon thread, failing when it has not returned within TEAM_TIMEOUT
+    seconds (a team whose wake-up is lost would otherwise hang the test run), and re-raise
+    what it raised."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            body()
+        except BaseException as error:  # noqa: BLE001 - re-raised on the test's thread
+            failure.append(error)
+
+    join_all([threading.Thread(target=run)])
+    if failure:
+        raise failure[0]
+
+
 @pytest.mark.parametrize("threads", [2, 3])
 def test_native_runs_return_before_late_helpers_and_each_helper_runs_each_once(threads):
     """40 native runs posted back to back, each with its own `slots` value (1..40), every other
@@ -92,6 +109,10 @@ def test_native_runs_return_before_late_helpers_and_each_helper_runs_each_once(t
     a run returns before its late helpers have run it (thread 0 does not wait for them), yet
     after `wait` every thread has run every job once with that job's own arguments (a post
     that overwrote a job a helper had not yet read would lose or repeat a value)."""
+    _within_timeout(lambda: _native_runs(threads))
+
+
+def _native_runs(threads: int) -> None:
     engine, count, count_extra = _native_entries()
     team = Team(count, threads)
     sums = np.zeros(threads, np.int64)
@@ -118,6 +139,10 @@ def test_native_runs_return_before_late_helpers_and_each_helper_runs_each_once(t
 def test_a_python_run_after_native_ones_waits_for_their_helpers():
     """A native run whose helper sleeps (20 ms), then a run of a Python entry: the Python run
     starts only once the helper has finished the native one, and returns after its helpers."""
+    _within_timeout(_python_after_native)
+
+
+def _python_after_native() -> None:
     engine, count, _ = _native_entries()
     team = Team(count, 2)
     sums = np.zeros(2, np.int64)
