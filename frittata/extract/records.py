@@ -21,8 +21,10 @@ tuner's in-network check). A verdict pins the schedule its workload runs on its 
 `Records.pinned` gives it, `Records.best` answers with it, and measured-cost extraction prices
 the workload's other schedules out. The latest verdict of a workload counts, among those whose
 pinned schedule has a successful record of the workload on the verdict's device. A measured
-workload without a decided verdict runs its default schedule, however fast another measured
-alone, except in the in-network check's tuned compile, whose candidates are `Records.free`.
+workload without a decided verdict runs its default schedule (what the untuned program runs:
+`algorithms.untuned_schedule`, a Winograd form or a tiling row included), however fast another
+measured alone, except in the in-network check's tuned compile, whose candidates are
+`Records.free`.
 """
 
 from __future__ import annotations

@@ -43,16 +43,17 @@ trials passed without a better time; the run stops when the budget or `time_limi
 stopped. The report says why each stopped. With
 `resume`, candidates the log already holds for this device are not measured again.
 
-When the search ends, each task with a best schedule other than its default (the untiled kernel's) has both
-measured once more, best then default, and logged (`confirmed` in the report; re-measurements
-of candidates already tried, not trials): extraction prices a candidate by the median of its
-records, so a best that won by a lucky measurement regresses toward its time, and the default
-(measured once, first, when the machine may have been busier) gets a second time taken beside
-it. On a shared machine the best of 8 candidates often won that way: a MobileNetV2 layer's
-default measured 402 us and its best 325, both measured again 296 and 334 (one thread, load ~5).
-Then the best schedules still other than their defaults are timed against them inside the
-compiled network (`in_network.check_in_network`), and each keeps its place only if it wins
-there by more than the measured noise; the verdicts are logged with the records.
+When the search ends, each task with a best schedule other than its default (`Task.default`:
+what the untuned program runs) has both measured once more, best then default, and logged
+(`confirmed` in the report; re-measurements of candidates already tried, not trials): extraction
+prices a candidate by the median of its records, so a best that won by a lucky measurement
+regresses toward its time, and the default (measured once, first, when the machine may have been
+busier) gets a second time taken beside it. On a shared machine the best of 8 candidates often
+won that way: a MobileNetV2 layer's default measured 402 us and its best 325, both measured
+again 296 and 334 (one thread, load ~5). Then the best schedules still other than their defaults
+are timed against them inside the compiled network (`in_network.check_in_network`), and each
+keeps its place only if it wins there by more than the measured noise; the verdicts are logged
+with the records.
 """
 
 from __future__ import annotations
