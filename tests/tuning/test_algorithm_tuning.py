@@ -37,10 +37,24 @@ def _alternatives(task) -> tuple[tuple, tuple, tuple]:
 def test_a_3x3_layer_has_its_winograd_and_direct_kernels_measured_as_one_task(task, tmp_path):
     """Three trials: the default the analytical model runs untuned (Winograd F(2x2) here), the
     direct kernel and F(4x4), each built alone, checked against the interpreter and timed."""
+    from frittata.tuning.tuner import tune_tasks
+
+    class InProcess:
+        """Builds, checks and times each job here (what a pool worker does), without the pool's
+        process start."""
+
+        name = "in process"
+
+        def run(self, jobs):
+            return [run_job(job) for job in jobs]
+
+        def close(self) -> None:
+            """Nothing to release."""
+
     direct, f2, f4 = _alternatives(task)
     assert task.default == f2 and task.first[:3] == (f2, direct, f4)
     path = tmp_path / "log.jsonl"
-    ft.tune(conv_program(), trials=3, batch=3, records=path, threads=1, max_tasks=1, confirm=False)
+    tune_tasks([task], host_device(1), Records(), InProcess(), trials=3, batch=3, path=path)
     log = Records.load(path)
     assert [r.schedule for r in log] == [f2, direct, f4] and all(r.ok for r in log)
     program, _ = candidate_program(task.workload, f4, 0)
