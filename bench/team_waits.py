@@ -1,7 +1,9 @@
 """Where a multi-threaded run of a zoo model waits: per-run wall and CPU time of the module as
 compiled, and from a traced twin (`build(..., trace=True)`, the same program and kernels) each
-thread's start lag, and its work and barrier waits per phase. Medians and p90s over many runs;
-on a shared machine say how loaded it was (the load average is printed).
+thread's start lag, its work and barrier waits per run, and the phases where the threads wait
+most. Medians and p90s over many runs; on a shared machine say how loaded it was (the load
+average is printed). A negative start lag is a helper that entered the run before thread 0,
+which woke it and was then descheduled.
 
 Run: PYTHONPATH=. python bench/team_waits.py [--models resnet18,mobilenet_v2] [--threads 2]
      [--runs 100] [--top 8]
@@ -58,8 +60,8 @@ def report(name: str, threads: int, runs: int, top: int) -> None:
     for tid in range(traced.team_threads):
         print(f"  thread {tid}: work {spread(work[:, tid].sum(1))}   barrier waits {spread(wait[:, tid].sum(1))}")
     phases = traces[0].phases
-    worst = np.argsort(-np.median(wait[:, 0, :], axis=0))[:top]
-    print(f"  phases where thread 0 waits most ({len(phases)} phases):")
+    worst = np.argsort(-np.median(wait, axis=0).sum(axis=0))[:top]
+    print(f"  phases where the threads wait most, by the sum of their median waits ({len(phases)} phases):")
     for p in worst:
         print(f"    {phases[p][:40]:40s} thread 0 work {spread(work[:, 0, p])} wait {spread(wait[:, 0, p])}"
               f" | thread 1 work {spread(work[:, 1, p])} wait {spread(wait[:, 1, p])}")
