@@ -367,9 +367,10 @@ def judge_all(names: list[str], cap: float, deadline: float, save: Callable[[dic
     """Judge `names` until done or `deadline`: each first on the tests of its `plan`, then
     the ones not killed on the rest of their plan, if any; `save` is given the verdicts after
     each mutant. A mutant whose `earlier` verdict passed the first tests of a two-phase plan
-    runs its whole plan (those tests, since changed perhaps, then the rest) before any other
-    mutant: a rejudge is run because tests were added for such survivors, and a budget spent
-    on the others first left them unjudged. The verdicts and why the run stopped."""
+    is judged before any other in each phase: a rejudge is run because tests were added for
+    such survivors, and a budget spent on the others first left them unjudged. (Its two
+    phases stay apart: run as one, a whole file of the second went into the first pytest run
+    and ran its long tests before the new one.) The verdicts and why the run stopped."""
     selection, options = pytest_options()
     files = selected_files(selection, excluded())
     sync_tests()
@@ -383,14 +384,13 @@ def judge_all(names: list[str], cap: float, deadline: float, save: Callable[[dic
     verdicts: dict[str, Verdict] = {n: (earlier or {})[n] for n in passed}
     for phase in (0, 1):
         todo = [n for n in names if n in passed] + [n for n in names if n not in passed] if phase == 0 else \
-            [n for n in names if plans[n][1] and n not in passed
-             and verdicts.get(n, Verdict("not run")).status in UNDECIDED]
+            [n for n in names if plans[n][1] and verdicts.get(n, Verdict("not run")).status in UNDECIDED]
         for k, name in enumerate(todo):
             left = deadline - time.time()
             if left < 30:
                 return verdicts, (f"budget used up in phase {phase + 1} of 2: {len(todo) - k} of {len(todo)} "
                                   f"mutants of the phase not run")
-            tests = plans[name][0] + plans[name][1] if name in passed else plans[name][phase]
+            tests = plans[name][phase]
             if not tests and reach.failing_only(*function_key(name)):
                 verdict = Verdict("failing tests only")
             else:

@@ -191,8 +191,8 @@ def test_judge_all_rejudges_survivors_and_names_code_only_failing_tests_run(tmp_
         monkeypatch.setattr(bench.mutant_runner, attr, value)
     earlier = {n: Verdict("survived") for n in ("m.x_one__mutmut_1", "m.x_two__mutmut_1")}
     verdicts, _ = judge_all(list(plans), 100.0, time.time() + 3600, lambda v: None, earlier, io.StringIO())
-    assert judged == [("m.x_two__mutmut_1", ["t::a", "b.py"]), ("m.x_one__mutmut_1", ["t::a"]),
-                      ("m.x_bad__mutmut_1", ["b.py"])]  # the earlier survivor of two phases first
+    assert judged == [("m.x_two__mutmut_1", ["t::a"]), ("m.x_one__mutmut_1", ["t::a"]),  # earlier survivors first
+                      ("m.x_two__mutmut_1", ["b.py"]), ("m.x_bad__mutmut_1", ["b.py"])]
     assert verdicts["m.x_bad__mutmut_1"].status == "survived"
     judged.clear()
     monkeypatch.setattr(bench.mutant_runner, "judge_mutant", lambda *a: Verdict("no tests"))
