@@ -10,7 +10,8 @@ by its own measurement. `scheduled_info` is the e-node of a (workload, schedule)
 schedules the e-graph holds (the tiling rules' rows, the algorithm alternatives), the one the
 analytical model prices lowest, which is what analytical extraction picks between e-nodes of one
 e-class with the same children. That is each workload's "default": the schedule a measured
-workload keeps until the in-network check confirms another. (The untiled kernel's default alone,
+workload keeps until the in-network check confirms another, unless every record of it is an
+error (`held_default`). (The untiled kernel's default alone,
 as before, differed from what the untuned program ran wherever the model priced a tiling row
 lower: a tuned MobileNetV2 ran its three 32 -> 192 1x1 layers on c_block 32 split by pixels,
 unconfirmed, where the untuned one ran c_block 64 split by channels.)
@@ -55,3 +56,15 @@ def untuned_schedule(workload: Workload, lanes: int, model: CostModel,
     priced = [(checked_cost(model, scheduled_info(workload, default)), 0, default)]
     priced += [(checked_cost(model, scheduled_info(workload, s)), i + 1, s) for i, s in enumerate(options)]
     return min(priced, key=lambda p: p[:2])[2]
+
+
+def held_default(workload: Workload, lanes: int, model: CostModel, alternatives: Iterable[Schedule],
+                 ran: Schedule | None, failed: set[tuple[str, Schedule]]) -> Schedule | None:
+    """The schedule a measured workload runs until a verdict switches it: `ran`, what the untuned
+    program runs (None where not known: `untuned_schedule` among the `alternatives`), unless every
+    record of it is an error (`failed`: `Records.failed`); then the one the model prefers among the
+    alternatives that did not fail, or the untiled kernel's default whatever its records (the
+    kernel a compile always has to fall back on)."""
+    if ran is not None and (workload.key, ran) not in failed:
+        return ran
+    return untuned_schedule(workload, lanes, model, [s for s in alternatives if (workload.key, s) not in failed])

@@ -64,7 +64,7 @@ from typing import Any
 from frittata.errors import FrittataTypeError, TuningError
 from frittata.extract.cost import CostModel, NodeInfo, checked_cost
 from frittata.extract.problem import chosen_nodes, constant_classes
-from frittata.extract.algorithms import scheduled_info, untuned_schedule
+from frittata.extract.algorithms import held_default, scheduled_info
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Records, Schedule, Workload, infer_output,
                                       is_algorithm, workload_of)
 from frittata.rewrites.data import Choice, EClass, EGraphData, ENode
@@ -107,6 +107,10 @@ class MeasuredCost:
     ResNet-18 ran an unmeasured im2col form of a strided layer measured on lanes_conv, and moved
     residual adds between layers, each an unmeasured variant priced by a scaled model)."""
     times: dict[tuple[str, Schedule], float] = field(init=False)
+    failed: set[tuple[str, Schedule]] = field(init=False)
+    """`Records.failed` on `device`: (workload key, schedule) recorded only as errors. Such a
+    schedule costs PINNED_OUT unless it is its workload's default (`_default` picks one that did
+    not fail wherever the workload has one)."""
     held: set[str] = field(init=False)
     """The keys of the workloads measured on `device` that the records do not leave free: without
     a verdict, they run their default schedule."""
@@ -127,7 +131,7 @@ class MeasuredCost:
     """The same ratio per contraction `geometry` and schedule (`loops`)."""
     algorithm_layers: dict[tuple, tuple[Schedule, float]] = field(init=False)
     """Per contraction `geometry` of held workloads without a verdict (none pinning the layer),
-    the algorithm they all run by default and its slowest measured seconds (`_algorithm_layers`)."""
+    the algorithm they all run by default and its slowest price (`_algorithm_layers`)."""
     algorithms: dict[str, tuple[Schedule, ...]] = field(init=False)
     """`alternatives`, or those recorded on `device` (`recorded_algorithms`)."""
 
@@ -135,12 +139,12 @@ class MeasuredCost:
         self.algorithms = (recorded_algorithms(self.records, self.device) if self.alternatives is None
                            else self.alternatives)
         self.times = self.records.measured(self.device)
+        self.failed = self.records.failed(self.device)
         self.pinned = self.records.pinned(self.device)
         workloads = {r.workload.key: r.workload for r in self.records}
         self.held = {key for key, _ in self.times} - self.records.free
         self.held_layers = {layer_of(workloads[key]) for key in self.held}
         self.pinned_layers = pinned_layers(self.records, self.device)
-        self.algorithm_layers = self._algorithm_layers([workloads[key] for key in self.held - set(self.pinned)])
         layers: dict[tuple, list[float]] = {}
         loops: dict[tuple, list[float]] = {}
         for (key, schedule), seconds in self.times.items():
@@ -156,6 +160,7 @@ class MeasuredCost:
         self.scales = {g: statistics.median(r) for g, r in layers.items()}
         self.loop_scales = {g: statistics.median(r) for g, r in loops.items()}
         self.scale = statistics.median([r for rs in layers.values() for r in rs]) if layers else 1.0
+        self.algorithm_layers = self._algorithm_layers([workloads[key] for key in self.held - set(self.pinned)])
 
     @property
     def name(self) -> str:
@@ -167,7 +172,7 @@ class MeasuredCost:
         scaled by that schedule's measured ratio, plus a separate pass undercut the measured
         fused kernel by the margin); PINNED_OUT for a schedule other than its verdict's; a plain
         conv2d of a held algorithm layer on other loops (`_off_algorithm`) at least what the
-        layer's default measured, plus the margin."""
+        layer's default costs, plus the margin."""
         found = workload_of(info, self.lanes)
         if found is None and self._off_algorithm(info):
             return max(self.seconds(info), self.algorithm_layers[info_geometry(replace(info, op=Op.CONV2D))][1]) \
@@ -183,7 +188,7 @@ class MeasuredCost:
         one of a layer in `algorithm_layers` on other loops than that algorithm's. The held layer
         runs the algorithm as untuned, and its unfused variant on the direct loops (the plain
         conv2d and a separate epilogue pass, priced by the direct kernel's measured ratio) must not
-        replace it: `node_cost` prices such a conv2d at least as the held layers' slowest measured
+        replace it: `node_cost` prices such a conv2d at least as the held layers' slowest priced
         default, plus SWITCH_MARGIN. Not inf: a layer of the same shapes without bias has no Winograd form,
         and its conv2d (the same `NodeInfo`) is all it can run. An e-node with a workload is priced
         by its workload (`_pinned_out`): a layer of the same shapes with runtime weights, another
@@ -194,7 +199,8 @@ class MeasuredCost:
         return runs is not None and self._loops(info) != frozenset(runs[0])
 
     def _pinned_out(self, info: NodeInfo, workload: Workload, schedule: Schedule) -> bool:
-        """Whether a verdict pins another schedule of this workload; else whether the untuned
+        """Whether a verdict pins another schedule of this workload; else whether every record of
+        this schedule is an error (`failed`) and it is not the default; else whether the untuned
         program does not run the workload (`untuned`, where given) and the records do not leave it
         free; else whether a verdict pins, for a tiled e-node, another schedule of any workload of
         the same contraction (its unfused variant must not run the loops the verdict rejected,
@@ -205,6 +211,8 @@ class MeasuredCost:
         pinned = self.pinned.get(workload.key)
         if pinned is not None:
             return pinned != schedule
+        if (workload.key, schedule) in self.failed and schedule != self._default(workload):
+            return True
         if self.untuned is not None and workload.key not in self.untuned and workload.key not in self.records.free:
             return True
         pinned = self.pinned_layers.get(info_geometry(info)) if tiled else None
@@ -248,15 +256,16 @@ class MeasuredCost:
     def _algorithm_layers(self, held: list[Workload]) -> dict[tuple, tuple[Schedule, float]]:
         """Per contraction `geometry` of the `held` workloads, their default where every one of
         them has the same and it is an algorithm (`records.is_algorithm`: Winograd or the
-        channels-in-lanes kernel), and no verdict pins the layer; with the slowest measurement of
-        that default among them (0.0 if none): a plain conv2d may stand for any of them."""
+        channels-in-lanes kernel), and no verdict pins the layer; with the slowest price of that
+        default among them (`seconds`: measured, else predicted or scaled), since a plain conv2d
+        may stand for any of them."""
         defaults: dict[tuple, set[Schedule | None]] = {}
         seconds: dict[tuple, list[float]] = {}
         for workload in held:
             layer, default = layer_of(workload), self._default(workload)
             defaults.setdefault(layer, set()).add(default)
-            measured = 0.0 if default is None else self.times.get((workload.key, default), 0.0)
-            seconds.setdefault(layer, []).append(measured)
+            kernel = None if default is None else self._tiled_info(workload, default)
+            seconds.setdefault(layer, []).append(0.0 if kernel is None else self.seconds(kernel))
         found = {}
         for layer, schedules in defaults.items():
             runs = next(iter(schedules)) if len(schedules) == 1 else None
@@ -270,15 +279,16 @@ class MeasuredCost:
         return 1.0 if self._default(workload) == schedule else 1.0 + SWITCH_MARGIN
 
     def _default(self, workload: Workload) -> Schedule | None:
-        """The schedule `workload` runs untuned: `untuned`'s where given, else
-        `algorithms.untuned_schedule` among the untiled kernel's and its `algorithms` (None where
-        it has none), derived once per workload: extraction asks for it at every priced e-node."""
-        if self.untuned is not None and workload.key in self.untuned:
-            return self.untuned[workload.key]
-        if workload.key not in self.defaults:
-            self.defaults[workload.key] = untuned_schedule(workload, self.lanes, self.fallback,
-                                                           self.algorithms.get(workload.key, ()))
-        return self.defaults[workload.key]
+        """The schedule `workload` runs until a verdict switches it (`algorithms.held_default`):
+        `untuned`'s where given and not `failed`, else the model's pick among the untiled
+        kernel's and its `algorithms` that did not fail (None where it has none), derived once per
+        workload: extraction asks for it at every priced e-node."""
+        key = workload.key
+        if key not in self.defaults:
+            ran = None if self.untuned is None else self.untuned.get(key)
+            self.defaults[key] = held_default(workload, self.lanes, self.fallback, self.algorithms.get(key, ()),
+                                              ran, self.failed)
+        return self.defaults[key]
 
     def scaled(self, info: NodeInfo) -> float:
         """The analytical price of a contraction's loops times the ratio of the measurements of

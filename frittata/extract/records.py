@@ -377,6 +377,10 @@ class Records:
         """(workload key, schedule) of every record on `device`, failed ones included."""
         return {(r.workload.key, r.schedule) for r in self.records if r.device == device}
 
+    def failed(self, device: str) -> set[tuple[str, Schedule]]:
+        """(workload key, schedule) of every schedule whose records on `device` are all errors."""
+        return self.tried(device) - set(self.measured(device))
+
     def best(self, device: str) -> dict[str, Record]:
         """Per workload key, the fastest successful record on `device` of the schedule whose
         median (`measured`, what extraction prices) is the shortest: a schedule measured again

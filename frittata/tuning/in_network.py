@@ -56,7 +56,7 @@ import numpy as np
 
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo, term_infos
-from frittata.extract.algorithms import untuned_schedule
+from frittata.extract.algorithms import held_default
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.measured import info_geometry, layer_of, recorded_algorithms
 from frittata.extract.records import (MIN_GAIN, MIN_PAIRS, Records, Schedule, Verdict, Workload, infer_output,
@@ -182,10 +182,11 @@ def candidates(records: Records, device: str, lanes: int,
     """Per workload, its schedule of the shortest median time alone, where that is not the
     schedule it runs now (measured too) and no verdict decided on it (`Verdict.decided`). The schedule it runs now, the
     candidate's `default`, is the one a verdict pins (`Records.pinned`) where there is one, else
-    the untuned default: `defaults` (per workload key, the tasks' `Task.default`, what the
-    untuned program runs), else `algorithms.untuned_schedule` among the untiled kernel and the
-    algorithm alternatives recorded. A candidate rejected against a kept schedule leaves that one
-    pinned."""
+    the untuned default: `defaults` (per workload key, `tasks.held_defaults`, what the untuned
+    program runs), else `algorithms.untuned_schedule` among the untiled kernel and the algorithm
+    alternatives recorded; either unless every record of it is an error, then the model's pick
+    among those that did not fail (`algorithms.held_default`). A candidate rejected against a
+    kept schedule leaves that one pinned."""
     medians, pinned = records.measured(device), records.pinned(device)
     judged = {(v.workload.key, v.candidate) for v in records.verdicts if v.device == device and v.decided}
     fastest: dict[str, tuple[float, Schedule]] = {}
@@ -196,10 +197,10 @@ def candidates(records: Records, device: str, lanes: int,
     for record in records:
         workloads.setdefault(record.workload.key, record.workload)
     found = []
-    algorithms, model = recorded_algorithms(records, device), CpuModel.for_host()
+    algorithms, model, failed = recorded_algorithms(records, device), CpuModel.for_host(), records.failed(device)
     for key, (_, schedule) in fastest.items():
-        untuned = defaults[key] if defaults is not None and key in defaults else untuned_schedule(
-            workloads[key], lanes, model, algorithms.get(key, ()))
+        ran = None if defaults is None else defaults.get(key)
+        untuned = held_default(workloads[key], lanes, model, algorithms.get(key, ()), ran, failed)
         default = pinned.get(key, untuned)
         if default is not None and default != schedule and (key, default) in medians \
                 and (key, schedule) not in judged:

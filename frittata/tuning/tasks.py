@@ -37,13 +37,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from frittata.extract.algorithms import untuned_schedule
+from frittata.extract.algorithms import held_default, untuned_schedule
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.cpu_work import work
 from frittata.extract.measured import enode_info
 from frittata.extract.problem import constant_classes
-from frittata.extract.records import (SCHEDULED_IN_PLACE, Schedule, Workload, infer_output, is_depthwise_workload,
-                                      workload_of)
+from frittata.extract.records import (SCHEDULED_IN_PLACE, Records, Schedule, Workload, infer_output,
+                                      is_depthwise_workload, workload_of)
 from frittata.rewrites.data import EGraphData
 from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.cpu_geometry import pixel_rows, pointwise, registers_for
@@ -96,6 +96,15 @@ class Task:
 
     def __str__(self) -> str:
         return f"{self.workload} x{self.count}"
+
+
+def held_defaults(tasks: list[Task], records: Records, device: str, lanes: int,
+                  model: CpuModel | None = None) -> dict[str, Schedule | None]:
+    """Per task's workload key, the schedule a compile with `records` keeps it on without a verdict
+    (`algorithms.held_default`: its `default` unless every record of it on `device` is an error)."""
+    model = model or CpuModel.for_host()
+    failed = records.failed(device)
+    return {t.workload.key: held_default(t.workload, lanes, model, t.proposed, t.default, failed) for t in tasks}
 
 
 def tasks_of(data: EGraphData, lanes: int, model: CpuModel | None = None) -> list[Task]:

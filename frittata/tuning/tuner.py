@@ -77,7 +77,7 @@ from frittata.tuning.in_network import TIME_LIMIT, NetworkCheck, check_in_networ
 from frittata.tuning.measure import Job, reference_output
 from frittata.tuning.model import RankModel
 from frittata.tuning.runners import LocalRunner, Runner
-from frittata.tuning.tasks import Task, gflops, tasks_of
+from frittata.tuning.tasks import Task, gflops, held_defaults, tasks_of
 
 SEARCHES = ("learned", "roofline", "random")
 BATCH = 8
@@ -184,7 +184,7 @@ def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: 
     elif confirm:
         left = TIME_LIMIT if deadline is None else min(TIME_LIMIT, deadline - time.perf_counter())
         report.network = check_in_network(program, log, device, records, time_limit=left,
-                                          defaults={t.workload.key: t.default for t in every})
+                                          defaults=held_defaults(every, log, device.key, device.lanes))
     report.seconds = time.perf_counter() - start
     return report
 

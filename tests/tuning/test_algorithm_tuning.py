@@ -222,3 +222,29 @@ def test_a_free_workload_runs_its_candidate_beside_a_held_workload_of_its_geomet
     tuned = ft.compile(program, threads=1, records=unpinned(Records(records + _held(second, True)), found))
     assert {(w.key, s) for w, s in _kernels(tuned)} == {(first.workload.key, direct), (second.workload.key,
                                                                                       second.default)}
+
+
+def test_a_default_whose_records_are_all_errors_is_replaced_by_the_models_next_pick(task):
+    """F(2x2), the untuned default, recorded only as a wrong result: the held layer runs the
+    model's pick among the schedules that did not fail, and the in-network check's candidate
+    is timed against that one, not against F(2x2). F(4x4) recorded only as a wrong result never
+    runs, even where the records leave the layer free."""
+    from frittata.extract.algorithms import scheduled_info, untuned_schedule
+    from frittata.extract.cpu_model import CpuModel
+    from frittata.extract.measured import PINNED_OUT, MeasuredCost
+    from frittata.tuning.in_network import candidates
+
+    direct, f2, f4 = _alternatives(task)
+    device = host_device(1)
+    others = {s: 1e-4 for s in task.proposed if s not in (direct, f2, f4)}
+    records = _records(task, others | {direct: 4e-5, f4: 3e-5}, free=False)
+    records.append(Record(task.workload, f2, device.key, device.target(), None, "wrong result: max abs 3", 1.0))
+    fallback = untuned_schedule(task.workload, device.lanes, CpuModel.for_host(), (direct, f4))
+    assert fallback in (direct, f4) and _chosen(ft.compile(conv_program(), threads=1, records=records)) == fallback
+    found = candidates(records, device.key, device.lanes, {task.workload.key: f2})
+    assert [c.default for c in found] == ([fallback] if fallback != f4 else [])
+    failed_f4 = _records(task, others | {direct: 5e-5, f2: 5e-5})
+    failed_f4.append(Record(task.workload, f4, device.key, device.target(), None, "wrong result: max abs 3", 1.0))
+    cost = MeasuredCost(failed_f4, device.key, CpuModel.for_host(), device.lanes)
+    assert cost.node_cost(scheduled_info(task.workload, f4)) == PINNED_OUT
+    assert cost.node_cost(scheduled_info(task.workload, f2)) == 5e-5
