@@ -45,6 +45,10 @@ class RuntimeInputError(FrittataError):
     checks such indices before any access and raises this after the kernel returns."""
 
 
+class TeamClosedError(FrittataError):
+    """A thread team was asked to run after it was closed (its module was collected)."""
+
+
 class ModuleFormatError(FrittataError):
     """A saved module file is truncated, corrupted, or of an unknown format version."""
 

@@ -12,18 +12,25 @@ queue per helper instead, and such a run returns when every helper has finished 
 from __future__ import annotations
 
 import ctypes
+import os
 import queue
 import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from frittata.backends.jit import BARRIER_WORDS
 from frittata.backends.packing import aligned
+from frittata.errors import TeamClosedError
 
 NATIVE, PROFILE, PYTHON, STOP = 0, 1, 2, 3
-"""Job kinds (`frittata.backends.llvm.serve`, which asserts they agree; it is imported when a
-team is made: the llvm package imports this module)."""
+"""Job kinds of the native team loop (`frittata.backends.llvm.serve`): the entry `(slots, tid,
+n, state)`, the profiling entry with its extra argument `(slots, tid, n, state, extra)`, a job
+Python runs, the end of the helpers."""
+_LIVE: weakref.WeakSet[Team] = weakref.WeakSet()
+"""Every team with helpers, so that a forked child (which has none of their threads) can mark
+them gone (`_after_fork`)."""
 
 
 def barrier_state() -> np.ndarray:
@@ -39,23 +46,34 @@ def native_address(entry) -> int | None:
 
 
 class Team:
+    """Threads 0..threads-1 running one entry point together; thread 0 is the caller of `run`.
+
+    Helpers exist only for threads > 1; the native team loop they wait in is compiled on the
+    first such team of the process. In a child made by `os.fork` the helpers' threads are gone:
+    its runs then go on thread 0 alone, as a team of one (the kernels then take every item)."""
+
     def __init__(self, entry, threads: int) -> None:
         self._entry = entry
         self.threads = max(1, int(threads))
-        from frittata.backends.llvm.serve import CONTROL_WORDS, JOB_KINDS, team_loop
+        self._closed = False
+        self._alone = self.threads == 1
+        """No helpers: a team of one, or one inherited by a forked child."""
+        if self._alone:
+            return
+        # The llvm package's build imports this module, so its team loop is imported here.
+        from frittata.backends.llvm.serve import CONTROL_WORDS, team_loop
 
-        assert JOB_KINDS == (NATIVE, PROFILE, PYTHON, STOP)
         self._loop = team_loop()
         self._control = aligned(4 * CONTROL_WORDS, "int32")
         self._address = self._control.ctypes.data
         self._inboxes: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(self.threads - 1)]
         self._unsettled = False
         """A Python job was posted: its helpers may still run it (the next post waits for them)."""
-        self._closed = False
         self._helpers = [threading.Thread(target=self._serve, args=(tid, inbox), daemon=True, name=f"frittata-{tid}")
                          for tid, inbox in enumerate(self._inboxes, start=1)]
         for helper in self._helpers:
             helper.start()
+        _LIVE.add(self)
 
     def _serve(self, tid: int, inbox: queue.SimpleQueue) -> None:
         """A helper: native runs in `frittata_serve`; back here for each Python job and the end."""
@@ -68,18 +86,20 @@ class Team:
 
     def wait(self) -> None:
         """Wait until every helper has finished every run posted (a run of an entry that does
-        not end at a barrier of the team returns when thread 0's part is done)."""
-        if self.threads > 1:
+        not end at a barrier of the team returns when thread 0's part is done); after `close`,
+        return at once (close waited)."""
+        if not (self._alone or self._closed):
             self._loop.settle(self._address, self.threads)
 
     def close(self) -> None:
         """Let the helper threads exit once they finished their runs (called when the owning
-        module is collected)."""
-        if self._closed or self.threads == 1:
+        module is collected); a later `run` raises TeamClosedError."""
+        if self._closed:
             return
         self._closed = True
-        self._loop.settle(self._address, self.threads)
-        self._loop.post(self._address, self.threads, STOP, 0, 0, 0, 0)
+        if not self._alone:
+            self._loop.settle(self._address, self.threads)
+            self._loop.post(self._address, self.threads, STOP, 0, 0, 0, 0)
 
     def run(self, slots: int, barrier: int, entry=None, extra: int = 0) -> None:
         """One run of the entry point on every thread of the team; `entry` (default: the team's)
@@ -87,11 +107,14 @@ class Team:
         as its fifth argument, which returns once thread 0's part is done (the entry must end
         at a barrier of the team, or the caller `wait`s), or a Python function of the four
         arguments, which starts once every helper finished the runs before it and returns once
-        they finished it (a run interrupted in its wait, KeyboardInterrupt, leaves them running,
-        and the next run first waits for them)."""
+        they finished it (a run whose Python entry raises on thread 0 leaves them running, and
+        the next run first waits for them)."""
+        if self._closed:
+            raise TeamClosedError(f"team of {self.threads} threads: expected a run before close, got one after it "
+                                  "(the module owning the team was collected, or close was called)")
         entry = entry if entry is not None else self._entry
         address = native_address(entry)
-        if self.threads == 1:
+        if self._alone:
             entry(slots, 0, 1, barrier, *([extra] if extra else []))
             return
         if address is not None:
@@ -109,6 +132,17 @@ class Team:
         entry(slots, 0, self.threads, barrier)
         self._loop.settle(self._address, self.threads)
         self._unsettled = False
+
+
+def _after_fork() -> None:
+    """In a forked child: the helpers' threads did not come along, so every team runs alone
+    (waiting for them would hang) and closes without posting to them."""
+    for team in list(_LIVE):
+        team._alone = True
+    _LIVE.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 @dataclass(frozen=True)

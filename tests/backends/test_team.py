@@ -5,6 +5,8 @@ for their helpers; a run whose wait is interrupted does not let the next run ret
 from __future__ import annotations
 
 import ctypes
+import os
+import signal
 import threading
 import time
 
@@ -13,15 +15,20 @@ import pytest
 from llvmlite import binding as llvm
 from llvmlite import ir
 
+import frittata as ft
+from frittata import terms as T
 from frittata.backends.jit import ENTRY_TYPE, host, verify
 from frittata.backends.llvm import build
 from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, i64, if_then
+from frittata.backends.llvm import barrier
+from frittata.backends.llvm.serve import team_loop
 from frittata.backends.team import Team, barrier_state
-from frittata.errors import ModuleFormatError
+from frittata.errors import ModuleFormatError, TeamClosedError
 from tests.backends.llvm.helpers import rand
-from tests.backends.llvm.test_work_sharing import TEAM_TIMEOUT, join_all
+from tests.backends.llvm.test_work_sharing import TEAM_TIMEOUT, within_team_timeout
 
 
+@within_team_timeout
 def test_a_run_after_an_interrupted_one_waits_for_its_own_helpers():
     """Run 1's thread 0 raises at once while its two helpers still work (as a KeyboardInterrupt
     in its wait would leave them); run 2 returns only after both helpers ran run 2, not on the
@@ -85,34 +92,14 @@ def _native_entries():
     return engine, count, count_extra
 
 
-def _within_timeout(body) -> None:
-    """Run `body` on a daemon thread, failing when it has not returned within TEAM_TIMEOUT
-    seconds (a team whose wake-up is lost would otherwise hang the test run), and re-raise
-    what it raised."""
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            body()
-        except BaseException as error:  # noqa: BLE001 - re-raised on the test's thread
-            failure.append(error)
-
-    join_all([threading.Thread(target=run)])
-    if failure:
-        raise failure[0]
-
-
 @pytest.mark.parametrize("threads", [2, 3])
+@within_team_timeout
 def test_native_runs_return_before_late_helpers_and_each_helper_runs_each_once(threads):
     """40 native runs posted back to back, each with its own `slots` value (1..40), every other
     one through the entry taking an extra argument (10), helpers sleeping 20 ms in every third:
     a run returns before its late helpers have run it (thread 0 does not wait for them), yet
     after `wait` every thread has run every job once with that job's own arguments (a post
     that overwrote a job a helper had not yet read would lose or repeat a value)."""
-    _within_timeout(lambda: _native_runs(threads))
-
-
-def _native_runs(threads: int) -> None:
     engine, count, count_extra = _native_entries()
     team = Team(count, threads)
     sums = np.zeros(threads, np.int64)
@@ -136,13 +123,10 @@ def _native_runs(threads: int) -> None:
     del engine
 
 
+@within_team_timeout
 def test_a_python_run_after_native_ones_waits_for_their_helpers():
     """A native run whose helper sleeps (20 ms), then a run of a Python entry: the Python run
     starts only once the helper has finished the native one, and returns after its helpers."""
-    _within_timeout(_python_after_native)
-
-
-def _python_after_native() -> None:
     engine, count, _ = _native_entries()
     team = Team(count, 2)
     sums = np.zeros(2, np.int64)
@@ -154,6 +138,7 @@ def _python_after_native() -> None:
     del engine
 
 
+@within_team_timeout
 def test_a_traced_run_stamps_every_thread_around_every_barrier_of_the_team():
     """A module built with `trace`, the cheaper half of its steps solo: `run_traced` equals a
     plain run, names one phase per barrier of the team (a run of solo steps is one), and each
@@ -175,3 +160,136 @@ def test_a_traced_run_stamps_every_thread_around_every_barrier_of_the_team():
         assert trace.work.shape == trace.wait.shape == (2, len(trace.phases)) and trace.start_lag[0] == 0
     with pytest.raises(ModuleFormatError, match="build it with trace=True"):
         build(program, threads=2).run_traced(x=x)
+
+
+@pytest.fixture
+def fresh_loop():
+    """The team loop compiled afresh for this test (it may patch what `barrier` emits), and
+    afresh again after it."""
+    team_loop.cache_clear()
+    yield
+    team_loop.cache_clear()
+
+
+IDLE_SECONDS = 0.5
+IDLE_CPU = 0.05
+"""CPU seconds an idle team of 2 may use over IDLE_SECONDS: a helper yielding the CPU in a loop
+uses its share of a core (a quarter at load 8 on 2 cores)."""
+
+
+@pytest.mark.parametrize("futex", [True, False])
+@within_team_timeout
+def test_idle_helpers_sleep_between_runs(futex, fresh_loop, monkeypatch):
+    """A team of 2 after one run, with the futex and with the fallback where there is none
+    (`futex_syscall` None, as on macOS): over 0.5 s of idleness the process uses < 0.05 s CPU."""
+    if not futex:
+        monkeypatch.setattr(barrier, "futex_syscall", lambda triple: None)
+    engine, count, _ = _native_entries()
+    team = Team(count, 2)
+    sums = np.zeros(2, np.int64)
+    team.run(1, sums.ctypes.data)
+    team.wait()
+    start = time.process_time()
+    time.sleep(IDLE_SECONDS)
+    used = time.process_time() - start
+    np.testing.assert_array_equal(sums, 1)
+    assert used < IDLE_CPU, f"futex {futex}: expected an idle team to use < {IDLE_CPU} s CPU, got {used:.3f} s"
+    team.close()
+    del engine
+
+
+@within_team_timeout
+def test_every_wait_sleeps_and_no_wake_up_is_lost(fresh_loop, monkeypatch):
+    """With SPINS = 0 every wait of the team loop goes to the futex: 3000 native runs posted
+    back to back on a team of 2 each run once on both threads (a wake-up lost between a
+    sleeper's check and its sleep hangs here, and fails at the timeout)."""
+    monkeypatch.setattr(barrier, "SPINS", 0)
+    engine, count, _ = _native_entries()
+    team = Team(count, 2)
+    sums = np.zeros(2, np.int64)
+    for _ in range(3000):
+        team.run(1, sums.ctypes.data)  # 1 % 3: the helper never sleeps in the entry
+    team.wait()
+    np.testing.assert_array_equal(sums, 3000)
+    team.close()
+    del engine
+
+
+@within_team_timeout
+def test_a_closed_team_waits_at_once_and_refuses_runs():
+    engine, count, _ = _native_entries()
+    team = Team(count, 2)
+    sums = np.zeros(2, np.int64)
+    team.run(1, sums.ctypes.data)
+    team.close()
+    team.close()
+    team.wait()
+    with pytest.raises(TeamClosedError, match="expected a run before close"):
+        team.run(1, sums.ctypes.data)
+    np.testing.assert_array_equal(sums, 1)
+    del engine
+
+
+def _child_runs_alone(team: Team, sums: np.ndarray) -> int:
+    """In a forked child: two runs (thread 0 alone adds both), then close; 0 when they did."""
+    before = sums.copy()
+    team.run(1, sums.ctypes.data)
+    team.run(1, sums.ctypes.data)
+    team.close()
+    return 0 if sums[0] == before[0] + 2 and sums[1] == before[1] else 1
+
+
+@pytest.mark.parametrize("runs_in_child", [True, False])
+@within_team_timeout
+def test_a_forked_child_runs_its_teams_alone_and_closes_them(runs_in_child):
+    """After runs of a team of 2, `os.fork`: the child (which has no helper thread) runs on
+    thread 0 alone and closes the team, or only closes it (as a module's finalizer does at
+    exit), without waiting for helpers that are not there; the parent's team still runs."""
+    engine, count, _ = _native_entries()
+    team = Team(count, 2)
+    sums = np.zeros(2, np.int64)
+    for _ in range(3):
+        team.run(1, sums.ctypes.data)
+    pid = os.fork()
+    if pid == 0:
+        code = 2
+        try:
+            code = _child_runs_alone(team, sums) if runs_in_child else (team.close() or 0)
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + TEAM_TIMEOUT
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0, f"expected the child to exit with 0, got {done}"
+    team.run(1, sums.ctypes.data)
+    team.wait()
+    np.testing.assert_array_equal(sums, 4)
+    team.close()
+    del engine
+
+
+@within_team_timeout
+def test_a_caller_that_frees_its_arrays_right_after_a_run_keeps_exact_results():
+    """A real model on the native path, whose thread 0 returns without waiting for its helper:
+    after each run the caller drops the input and outputs (2 MB each, returned to the OS by
+    the allocator) and fills fresh memory with NaN; every run's outputs, copied at return,
+    equal the one-thread module's (a helper still writing them, or reading the input, after
+    the return would show here)."""
+    shape = (1, 32, 128, 128)
+    x = T.var("x", shape)
+    y = T.relu(T.add(T.mul(T.tanh(x), x), x))
+    program = ft.Program({"y": y, "z": T.max_pool2d(y, kernel=(2, 2), strides=(2, 2))})
+    one, mod = build(program, threads=1), build(program, threads=2)
+    for run in range(8):
+        given = rand(shape, seed=run % 3)
+        want = one(x=given)
+        got = mod(x=given)
+        copies = {name: array.copy() for name, array in got.items()}
+        del given, got
+        junk = np.full(shape, np.nan, np.float32)
+        for name, array in want.items():
+            np.testing.assert_array_equal(copies[name], array, err_msg=f"{name}, run {run}")
+        del junk

@@ -4,22 +4,25 @@ A thread that waits (for the team's phase to change, or thread 0 for a phase's i
 done) spins `SPINS` rounds of the CPU's pause hint, then sleeps on a Linux futex until the
 thread that ends the wait wakes it. A partner the OS descheduled then costs the waiting thread
 no CPU, and on a shared core the waiting thread no longer takes the time slices its late partner
-needs. The words of the team's state are `frittata.backends.llvm.kernel`'s `STATE_*`.
+needs. The words of the team's state are this module's `STATE_*`.
 Sleeping is announced before the wait is checked again (a sequentially consistent add to a
 count of sleepers), and the waker reads that count after its sequentially consistent change of
 the word waited on, so one of the two sees the other: no wake-up is lost, and the futex call
-itself returns at once when the word no longer holds the value slept on. Off Linux each spin
-round past `SPINS` yields the CPU (sched_yield) instead.
+itself returns at once when the word no longer holds the value slept on. Where there is no futex
+(not Linux, or an architecture not in FUTEX_SYSCALL) a wait past `SPINS` sleeps a growing few
+microseconds between checks instead (`BACK_OFF_US`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
+from llvmlite import binding as llvm
 from llvmlite import ir
 
 from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, Machine
-from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, i64, if_then, intrinsic
+from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, i64, if_then, intrinsic, smin
 
 BARRIER = "frittata_barrier"
 BARRIER_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, I32])
@@ -36,9 +39,6 @@ phase of claimed work: no item can be claimed past it, no other thread can start
 STATE_ARRIVALS = 0
 STATE_WORK = 2
 """The int32 index of the 64-bit word {phase, items claimed} (8-byte aligned)."""
-STATE_PHASE = STATE_WORK + 1
-"""The int32 half of the work word that holds the phase (little-endian: the high half), which
-threads waiting for the phase to change sleep on."""
 STATE_DONE = 4
 STATE_SLEEPERS = 5
 """Threads asleep on the phase (or about to sleep)."""
@@ -59,6 +59,10 @@ process, interleaved, 30x5 runs; the helpers' wait for runs spinning as long): 2
 MobileNetV2 wall 0.92, CPU 0.98, ResNet-18 wall 0.98, CPU 0.98; 20 rounds 0.88 / 0.96 and
 1.00 / 1.00. Kept at 2000: on an idle machine every wait past the spin pays a futex wake-up
 (MobileNetV2 has 54 barriers per run), not measured idle."""
+BACK_OFF_US = 1000
+"""Where there is no futex, a waiting thread past SPINS sleeps 1, 2, ... up to this many
+microseconds between checks: an idle helper of a live module then costs ~nothing, and a wait
+ends at most a millisecond late."""
 FUTEX_SYSCALL = {"x86_64": 202, "aarch64": 98}
 """Linux's system call number of futex per architecture."""
 FUTEX_WAIT_PRIVATE = 128
@@ -70,6 +74,17 @@ def futex_syscall(triple: str) -> int | None:
     """The futex system call number for `triple`, None where the barrier has no futex (not
     Linux, or an architecture not in FUTEX_SYSCALL)."""
     return FUTEX_SYSCALL.get(triple.split("-")[0]) if "linux" in triple else None
+
+
+@cache
+def phase_word(triple: str) -> int:
+    """The int32 index of the work word's half that holds the phase (the word's high half: the
+    second int32 on a little-endian machine, the first on a big-endian one), which threads
+    waiting for the phase to change read and sleep on. A 64-bit exchange of the word and 32-bit
+    atomic loads of its half are mixed-size atomics, outside LLVM's formal memory model, but
+    x86 and AArch64 order them as single-copy atomic accesses of the bytes they share."""
+    layout = str(llvm.Target.from_triple(triple).create_target_machine().target_data)
+    return STATE_WORK if layout.startswith("E") else STATE_WORK + 1
 
 
 def emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
@@ -95,21 +110,12 @@ def emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
     if target.arch.startswith("wasm"):
         b.ret_void()
         return fn
-    zero = ir.Constant(I32, 0)
     with if_then(b, b.icmp_signed(">", n, ir.Constant(I32, 1)), "team"):
-        own_at = _word(b, state, b.add(tid, ir.Constant(I32, STATE_OWN)))
+        own_at = int32_at(b, state, b.add(tid, ir.Constant(I32, STATE_OWN)))
         own = b.load(own_at, typ=I32, align=4)
-        with b.if_else(b.icmp_signed("<", claimed, zero)) as (whole, items):
+        with b.if_else(b.icmp_signed("<", claimed, ir.Constant(I32, 0))) as (whole, items):
             with whole:
-                with b.if_else(b.icmp_signed("==", claimed, ir.Constant(I32, WHOLE_TEAM))) as (every, alone):
-                    with every:
-                        _arrive(b, target, state, n, own)
-                    with alone:
-                        with b.if_else(b.icmp_signed("==", tid, zero)) as (lead, wait):
-                            with lead:
-                                _start_next_phase(b, state, own)
-                            with wait:
-                                _wait_for_phase(b, target, state, own)
+                _pass_whole_or_thread_0(b, target, fn.args, own)
             with items:
                 _finish_items(b, target, state, own, claimed)
         b.store(b.add(own, ir.Constant(I32, 1)), own_at, align=4)
@@ -117,18 +123,34 @@ def emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
     return fn
 
 
-def _word(b: ir.IRBuilder, state: ir.Value, index) -> ir.Value:
-    return b.gep(state, [i64(index) if isinstance(index, int) else index], source_etype=I32)
+def _pass_whole_or_thread_0(b: ir.IRBuilder, target: Machine, args, own: ir.Value) -> None:
+    """A barrier of the whole team (`_arrive`), or one where thread 0 starts the next phase and
+    the others wait for it (`claimed` THREAD_0)."""
+    state, n, tid, claimed = args
+    with b.if_else(b.icmp_signed("==", claimed, ir.Constant(I32, WHOLE_TEAM))) as (every, alone):
+        with every:
+            _arrive(b, target, state, n, own)
+        with alone:
+            with b.if_else(b.icmp_signed("==", tid, ir.Constant(I32, 0))) as (lead, wait):
+                with lead:
+                    _start_next_phase(b, target, state, own)
+                with wait:
+                    _wait_for_phase(b, target, state, own)
+
+
+def int32_at(b: ir.IRBuilder, words: ir.Value, index: int | ir.Value) -> ir.Value:
+    """The address of int32 word `index` of `words` (a team's state or control block)."""
+    return b.gep(words, [i64(index) if isinstance(index, int) else index], source_etype=I32)
 
 
 def _arrive(b: ir.IRBuilder, target: Machine, state: ir.Value, n: ir.Value, own: ir.Value) -> None:
     """Count this thread in; the last to arrive starts the next phase, the others wait for it."""
-    arrivals = _word(b, state, STATE_ARRIVALS)
+    arrivals = int32_at(b, state, STATE_ARRIVALS)
     arrived = b.atomic_rmw("add", arrivals, ir.Constant(I32, 1), "acq_rel")
     with b.if_else(b.icmp_signed("==", arrived, b.sub(n, ir.Constant(I32, 1)))) as (release, wait):
         with release:
             b.atomic_rmw("xchg", arrivals, ir.Constant(I32, 0), "monotonic")
-            _start_next_phase(b, state, own)
+            _start_next_phase(b, target, state, own)
         with wait:
             _wait_for_phase(b, target, state, own)
 
@@ -137,20 +159,20 @@ def _finish_items(b: ir.IRBuilder, target: Machine, state: ir.Value, own: ir.Val
     """Wait while the phase is `own` and fewer than `claimed` items are done (asleep on the
     events); then, if the phase is still `own` and its word unlocked, lock it and start the next
     phase; a thread that loses the race waits for the winner to start it."""
-    word = _word(b, state, STATE_WORK)
+    word = int32_at(b, state, STATE_WORK)
 
     def pending(_events: ir.Value) -> ir.Value:
         ours = b.icmp_unsigned("==", _phase_of(b, b.load_atomic(word, "acquire", 8, typ=I64)), own)
-        done = b.load_atomic(_word(b, state, STATE_DONE), "acquire", 4, typ=I32)
+        done = b.load_atomic(int32_at(b, state, STATE_DONE), "acquire", 4, typ=I32)
         return b.and_(ours, b.icmp_signed("!=", done, claimed))
 
-    wait_while(b, target, _word(b, state, STATE_EVENTS), pending, _word(b, state, STATE_DRAINING))
+    wait_while(b, target, int32_at(b, state, STATE_EVENTS), pending, int32_at(b, state, STATE_DRAINING))
     seen = b.load_atomic(word, "acquire", 8, typ=I64)
     unlocked = b.icmp_unsigned("==", b.and_(seen, i64(LOCKED)), i64(0))
     with if_then(b, b.and_(b.icmp_unsigned("==", _phase_of(b, seen), own), unlocked), "finish"):
         pair = b.cmpxchg(word, seen, b.or_(seen, i64(LOCKED)), "acq_rel", "acquire")
         with if_then(b, b.extract_value(pair, 1), "finish.won"):
-            _start_next_phase(b, state, own)
+            _start_next_phase(b, target, state, own)
     _wait_for_phase(b, target, state, own)
 
 
@@ -158,36 +180,36 @@ def _phase_of(b: ir.IRBuilder, word: ir.Value) -> ir.Value:
     return b.trunc(b.lshr(word, i64(32)), I32)
 
 
-def _start_next_phase(b: ir.IRBuilder, state: ir.Value, own: ir.Value) -> None:
+def _start_next_phase(b: ir.IRBuilder, target: Machine, state: ir.Value, own: ir.Value) -> None:
     """Zero the items done, store the word {own + 1, nothing claimed} (sequentially consistent,
     so it is ordered before the read of the sleepers), wake the threads asleep on the phase, then
     count an event and wake those asleep on the events."""
-    b.atomic_rmw("xchg", _word(b, state, STATE_DONE), ir.Constant(I32, 0), "monotonic")
+    b.atomic_rmw("xchg", int32_at(b, state, STATE_DONE), ir.Constant(I32, 0), "monotonic")
     next_phase = b.shl(b.zext(b.add(own, ir.Constant(I32, 1)), I64), i64(32))
-    b.atomic_rmw("xchg", _word(b, state, STATE_WORK), next_phase, "seq_cst")
-    wake_sleepers(b, _word(b, state, STATE_PHASE), _word(b, state, STATE_SLEEPERS))
+    b.atomic_rmw("xchg", int32_at(b, state, STATE_WORK), next_phase, "seq_cst")
+    wake_sleepers(b, int32_at(b, state, phase_word(target.triple)), int32_at(b, state, STATE_SLEEPERS))
     signal_event(b, state)
 
 
 def signal_event(b: ir.IRBuilder, state: ir.Value) -> None:
     """Count an event (sequentially consistent) and wake the threads asleep on the events."""
-    events = _word(b, state, STATE_EVENTS)
+    events = int32_at(b, state, STATE_EVENTS)
     b.atomic_rmw("add", events, ir.Constant(I32, 1), "seq_cst")
-    wake_sleepers(b, events, _word(b, state, STATE_DRAINING))
+    wake_sleepers(b, events, int32_at(b, state, STATE_DRAINING))
 
 
 def _wait_for_phase(b: ir.IRBuilder, target: Machine, state: ir.Value, own: ir.Value) -> None:
     """Wait while the team's phase (the high half of the work word) is still `own`."""
-    wait_while(b, target, _word(b, state, STATE_PHASE), lambda seen: b.icmp_unsigned("==", seen, own),
-               _word(b, state, STATE_SLEEPERS))
+    wait_while(b, target, int32_at(b, state, phase_word(target.triple)), lambda seen: b.icmp_unsigned("==", seen, own),
+               int32_at(b, state, STATE_SLEEPERS))
 
 
 def wait_while(b: ir.IRBuilder, target: Machine, at: ir.Value, waiting: Callable[[ir.Value], ir.Value],
                sleepers: ir.Value) -> None:
     """Wait while `waiting(value)` holds for the int32 at `at` (read with acquire): spin SPINS
     pause rounds, then sleep on `at` (a futex wait for its value to change) between checks,
-    announced in the count at `sleepers` (`wake_sleepers` wakes them); off Linux, yield the CPU
-    between checks instead.
+    announced in the count at `sleepers` (`wake_sleepers` wakes them); where there is no futex,
+    sleep a growing few microseconds between checks instead (`_back_off`).
 
     Blocks: spin ─(waiting)─► again ─(round <= SPINS)─► spin; again ─► sleep ─► spin;
     spin ─► out."""
@@ -207,16 +229,27 @@ def wait_while(b: ir.IRBuilder, target: Machine, at: ir.Value, waiting: Callable
     b.position_at_end(sleep)
     number = futex_syscall(target.triple)
     if number is None:
-        b.call(intrinsic(b.module, "sched_yield", I32, []), [])
+        rounds.add_incoming(_back_off(b, rounds), b.block)
     else:
         b.atomic_rmw("add", sleepers, ir.Constant(I32, 1), "seq_cst")
         now = b.load_atomic(at, "seq_cst", 4, typ=I32)
         with if_then(b, waiting(now), "sleep"):
             _futex(b, number, at, FUTEX_WAIT_PRIVATE, now)
         b.atomic_rmw("sub", sleepers, ir.Constant(I32, 1), "monotonic")
-    rounds.add_incoming(rounds, b.block)
+        rounds.add_incoming(rounds, b.block)
     b.branch(spin)
     b.position_at_end(out)
+
+
+def _back_off(b: ir.IRBuilder, rounds: ir.Value) -> ir.Value:
+    """Where there is no futex: sleep (usleep) one microsecond more each round past SPINS, up to
+    BACK_OFF_US; the next round's count (a thread waiting long then wakes ~1000 times a second,
+    not at every yield of a core)."""
+    last = ir.Constant(I32, SPINS + BACK_OFF_US)
+    step = smin(b, b.add(rounds, ir.Constant(I32, 1)), last)
+    usleep = intrinsic(b.module, "usleep", I32, [I32])
+    b.call(usleep, [b.sub(step, ir.Constant(I32, SPINS))])
+    return step
 
 
 def wake_sleepers(b: ir.IRBuilder, at: ir.Value, sleepers: ir.Value) -> None:

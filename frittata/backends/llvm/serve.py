@@ -3,7 +3,7 @@
 A team's control block is int32 words (`CONTROL_WORDS`): a run's generation, which helpers
 sleep on; counts of helper runs started and finished; the posted job (its kind, the entry's
 address, an extra argument, the slots and the team state); and from `CONTROL_SEEN` on each
-helper's last generation seen. Three functions, compiled once per process (`team_loop`):
+helper's last generation seen. Four functions, compiled once per process (`team_loop`):
 
     i32  frittata_serve(ptr control, i32 tid, i32 n)  a helper's loop: wait for a new generation,
          count it started, run it (the entry, or the profiling entry with its extra argument),
@@ -30,12 +30,10 @@ from llvmlite import binding as llvm
 from llvmlite import ir
 
 from frittata.backends.jit import MAX_THREADS, host, verify
-from frittata.backends.llvm.barrier import wait_while, wake_sleepers
+from frittata.backends.llvm.barrier import int32_at, wait_while, wake_sleepers
 from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, i64, if_then
+from frittata.backends.team import PROFILE, PYTHON
 
-NATIVE, PROFILE, PYTHON, STOP = JOB_KINDS = (0, 1, 2, 3)
-"""Job kinds: the entry `(slots, tid, n, state)`, the profiling entry with its extra argument
-`(slots, tid, n, state, extra)`, a job Python runs, the end of the helpers."""
 GENERATION, SLEEPERS, STARTED, FINISHED, WAITING, KIND = 0, 1, 2, 3, 4, 5
 """Control words: the job's generation; helpers asleep on it; helper runs started and finished
 (each helper counts one per job); thread 0 asleep on either count; the job's kind."""
@@ -89,22 +87,18 @@ def emit_team_loop() -> str:
     return str(module)
 
 
-def _word(b: ir.IRBuilder, control: ir.Value, index) -> ir.Value:
-    return b.gep(control, [i64(index) if isinstance(index, int) else index], source_etype=I32)
-
-
 def _count(b: ir.IRBuilder, control: ir.Value, which: int) -> None:
     """Count one helper run in word `which` (STARTED or FINISHED) and wake thread 0 if it sleeps."""
-    b.atomic_rmw("add", _word(b, control, which), ir.Constant(I32, 1), "seq_cst")
-    wake_sleepers(b, _word(b, control, which), _word(b, control, WAITING))
+    b.atomic_rmw("add", int32_at(b, control, which), ir.Constant(I32, 1), "seq_cst")
+    wake_sleepers(b, int32_at(b, control, which), int32_at(b, control, WAITING))
 
 
 def _wait_for_helpers(b: ir.IRBuilder, control: ir.Value, n: ir.Value, which: int) -> None:
     """Wait until word `which` counts (n - 1) helper runs per generation posted."""
-    generation = b.load_atomic(_word(b, control, GENERATION), "acquire", 4, typ=I32)
+    generation = b.load_atomic(int32_at(b, control, GENERATION), "acquire", 4, typ=I32)
     expected = b.mul(generation, b.sub(n, ir.Constant(I32, 1)))
-    wait_while(b, host(), _word(b, control, which), lambda seen: b.icmp_signed("!=", seen, expected),
-               _word(b, control, WAITING))
+    wait_while(b, host(), int32_at(b, control, which), lambda seen: b.icmp_signed("!=", seen, expected),
+               int32_at(b, control, WAITING))
 
 
 def _field(b: ir.IRBuilder, control: ir.Value, index: int) -> ir.Value:
@@ -135,15 +129,15 @@ def _emit_serve(module: ir.Module) -> None:
     fn = ir.Function(module, ir.FunctionType(I32, [PTR, I32, I32]), name="frittata_serve")
     control, tid, n = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    seen_at = _word(b, control, b.add(tid, ir.Constant(I32, CONTROL_SEEN)))
+    seen_at = int32_at(b, control, b.add(tid, ir.Constant(I32, CONTROL_SEEN)))
     loop, done = fn.append_basic_block("serve.wait"), fn.append_basic_block("serve.python")
     b.branch(loop)
     b.position_at_end(loop)
     seen = b.load(seen_at, typ=I32, align=4)
-    wait_while(b, host(), _word(b, control, GENERATION), lambda now: b.icmp_signed("==", now, seen),
-               _word(b, control, SLEEPERS))
+    wait_while(b, host(), int32_at(b, control, GENERATION), lambda now: b.icmp_signed("==", now, seen),
+               int32_at(b, control, SLEEPERS))
     b.store(b.add(seen, ir.Constant(I32, 1)), seen_at, align=4)
-    kind = b.load(_word(b, control, KIND), typ=I32, align=4)
+    kind = b.load(int32_at(b, control, KIND), typ=I32, align=4)
     ours = b.icmp_signed("<", kind, ir.Constant(I32, PYTHON))
     with if_then(b, ours, "serve.run"):
         job = _read_job(b, control)
@@ -164,11 +158,11 @@ def _emit_post(module: ir.Module) -> None:
     control, n, kind, entry, extra, slots, state = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     _wait_for_helpers(b, control, n, STARTED)
-    b.store(kind, _word(b, control, KIND), align=4)
+    b.store(kind, int32_at(b, control, KIND), align=4)
     for index, value in ((ENTRY, entry), (EXTRA, extra), (SLOTS, slots), (STATE, state)):
         b.store(value, b.gep(control, [i64(index)], source_etype=I32), align=8)
-    b.atomic_rmw("add", _word(b, control, GENERATION), ir.Constant(I32, 1), "seq_cst")
-    wake_sleepers(b, _word(b, control, GENERATION), _word(b, control, SLEEPERS))
+    b.atomic_rmw("add", int32_at(b, control, GENERATION), ir.Constant(I32, 1), "seq_cst")
+    wake_sleepers(b, int32_at(b, control, GENERATION), int32_at(b, control, SLEEPERS))
     with if_then(b, b.icmp_signed("<", kind, ir.Constant(I32, PYTHON)), "lead"):
         _call_entry(b, _read_job(b, control), kind, ir.Constant(I32, 0), n)
     b.ret_void()

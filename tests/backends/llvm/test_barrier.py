@@ -10,7 +10,8 @@ import time
 import numpy as np
 from llvmlite import ir
 
-from frittata.backends.llvm.barrier import BARRIER, futex_syscall
+from frittata.backends.jit import Machine, verify
+from frittata.backends.llvm.barrier import BARRIER, STATE_WORK, emit_barrier, futex_syscall, phase_word
 from frittata.backends.llvm.irutil import I32
 from frittata.backends.team import barrier_state
 from tests.backends.llvm.test_claimed_work import _compiled, _ThreeBufferKernel
@@ -70,3 +71,17 @@ def test_a_thread_waiting_for_its_partners_items_sleeps():
         np.testing.assert_array_equal(ones, 1)
         assert cpu[0] < BUSY_SECONDS, f"whole team {whole_team}: thread 0 used {cpu[0]:.3f} s of CPU in its wait"
         del engine
+
+
+def test_the_phase_is_the_work_words_high_half_on_either_byte_order():
+    """Threads wait on the int32 half of the 64-bit work word that holds the phase, its high
+    half: word 3 on little-endian machines, word 2 on big-endian ones (a cross target such as
+    powerpc64, whose barrier still emits and verifies)."""
+    for triple, half in (("x86_64-unknown-linux-gnu", STATE_WORK + 1), ("aarch64-unknown-linux-gnu", STATE_WORK + 1),
+                         ("powerpc64-unknown-linux-gnu", STATE_WORK), ("aarch64_be-unknown-linux-gnu", STATE_WORK)):
+        machine = Machine.parse(f"llvm -mtriple={triple}")
+        assert phase_word(triple) == half, triple
+        module = ir.Module(name="barrier")
+        module.triple = triple
+        emit_barrier(module, machine)
+        verify(str(module), f"barrier for {triple}")

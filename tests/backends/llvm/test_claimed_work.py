@@ -23,7 +23,7 @@ from frittata.backends.llvm.irutil import I32, I64, PTR, entry_alloca, for_range
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.team import barrier_state
 from tests.backends.llvm.helpers import rand, targets
-from tests.backends.llvm.test_work_sharing import KERNEL, _count_chunks, _run_team, join_all
+from tests.backends.llvm.test_work_sharing import KERNEL, _count_chunks, _run_team, join_all, within_team_timeout
 
 
 def _kernel() -> Kernel:
@@ -184,6 +184,7 @@ def _late(mod: ft.Module, tid: int, delay: float, log: list, watch: int = 0):
 
 
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@within_team_timeout
 def test_runs_with_late_threads_equal_one_thread(isa):
     """Teams of 2 and 3 threads (3 on this 2-core machine are descheduled in turn), the last
     thread entering late by 0 to 30 ms, 20 runs each: every run equals the one-thread module bit
@@ -209,6 +210,7 @@ def test_runs_with_late_threads_equal_one_thread(isa):
         np.testing.assert_array_equal(mod(x=x)["y"], exact["y"])
 
 
+@within_team_timeout
 def test_a_late_thread_0_finds_the_run_done_by_its_partner():
     """Every barrier waits for claimed work (no solo steps): with thread 0 entering 30 ms late,
     thread 1 starts every phase itself and returns before thread 0 enters (were only thread 0 to
@@ -228,6 +230,7 @@ def test_a_late_thread_0_finds_the_run_done_by_its_partner():
             assert [event for event, _ in sorted(log, key=lambda e: e[1])] == ["thread 1 returns", "late enters"]
 
 
+@within_team_timeout
 def test_a_run_of_solo_steps_waits_for_thread_0_alone():
     """The cheaper half of the steps run solo (on thread 0 alone): with thread 0 entering 0-30 ms
     late, thread 1 waits at each solo run's barrier until thread 0 ran the run (passing early,
@@ -294,6 +297,7 @@ def test_the_barrier_after_a_solo_run_holds_the_team_until_thread_0_ran_it():
     del engine
 
 
+@within_team_timeout
 def test_concurrent_runs_of_modules_on_shared_cores_stay_exact():
     """Two 2-thread modules run at once from two Python threads (four native threads on two
     cores), 30 runs each: each result equals the one-thread run."""

@@ -5,6 +5,7 @@ what a one-thread run does."""
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 import time
 from contextlib import nullcontext
@@ -223,6 +224,31 @@ def join_all(team: list[threading.Thread]) -> None:
     for thread in team:
         thread.join(max(0.0, deadline - time.monotonic()))
         assert not thread.is_alive(), f"expected the team to finish within {TEAM_TIMEOUT} s, got {thread.name} running"
+
+
+def within_team_timeout(test):
+    """`test` run in a daemon thread joined for TEAM_TIMEOUT seconds: a test blocked in a native
+    wait of the team (which pytest cannot interrupt) fails instead of hanging CI; its exception,
+    if any, is raised again here."""
+
+    @functools.wraps(test)
+    def bounded(*args, **kwargs):
+        raised: list[BaseException] = []
+
+        def body():
+            try:
+                test(*args, **kwargs)
+            except BaseException as error:  # noqa: BLE001 - raised again in the test's thread
+                raised.append(error)
+
+        thread = threading.Thread(target=body, daemon=True, name=f"bounded-{test.__name__}")
+        thread.start()
+        thread.join(TEAM_TIMEOUT)
+        assert not thread.is_alive(), f"expected {test.__name__} to finish within {TEAM_TIMEOUT} s, got it blocked"
+        if raised:
+            raise raised[0]
+
+    return bounded
 
 
 def test_every_item_is_taken_exactly_once():
