@@ -1,6 +1,7 @@
 """The thread team: native runs post and return without waiting for late helpers, yet every
 helper runs every job once with its own arguments; Python entries run through queues and wait
-for their helpers; a run whose wait is interrupted does not let the next run return early."""
+for their helpers; a Python run whose thread 0 raises does not let the next run return early;
+a closed team refuses runs; a forked child runs its teams alone."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ from tests.backends.llvm.test_work_sharing import TEAM_TIMEOUT, within_team_time
 
 @within_team_timeout
 def test_a_run_after_an_interrupted_one_waits_for_its_own_helpers():
-    """Run 1's thread 0 raises at once while its two helpers still work (as a KeyboardInterrupt
-    in its wait would leave them); run 2 returns only after both helpers ran run 2, not on the
+    """Run 1's thread 0 raises at once while its two helpers still work (the run returns
+    without waiting for them); run 2 returns only after both helpers ran run 2, not on the
     tokens run 1's helpers leave behind."""
     log: list[tuple[str, int]] = []
     lock = threading.Lock()
@@ -293,3 +294,14 @@ def test_a_caller_that_frees_its_arrays_right_after_a_run_keeps_exact_results():
         for name, array in want.items():
             np.testing.assert_array_equal(copies[name], array, err_msg=f"{name}, run {run}")
         del junk
+
+
+def test_a_team_of_one_runs_on_the_caller_without_compiling_the_team_loop(fresh_loop):
+    engine, count, _ = _native_entries()
+    team = Team(count, 1)
+    sums = np.zeros(1, np.int64)
+    team.run(2, sums.ctypes.data)
+    team.wait()
+    team.close()
+    assert sums[0] == 2 and team_loop.cache_info().currsize == 0
+    del engine
