@@ -20,8 +20,11 @@ it, with the kh x kw weights of o splat once per channel:
 The ring holds the (RB - 1)*sh + (kh - 1)*dh + 1 rows one block of RB output rows reads and
 `lead` rows more (`RING_BYTES`), in a power of two of rows where it wraps (`Geometry.ring`):
 each block fills, up to `lead` rows past the last one it reads, the rows its predecessor did not
-fill. The last column tile (OW % NR pixels, known at compile time) has fewer vectors and stores
-its last partial vector under a mask; the last row block (OH % RB rows) has fewer rows. Threads
+fill. The last column tile (OW % NR pixels, known at compile time) has fewer vectors; its last
+partial vector is stored whole where its spare lanes land on outputs of the same plane that this
+thread stores later (`Spill`: the next row's first columns, in every row when a row is that one
+tile, else in a block's last row), checked as `here + L <= plane end`, and under a mask
+elsewhere (the plane's last row). The last row block (OH % RB rows) has fewer rows. Threads
 take the input channels in chunks (`Kernel.take`); each channel has its own ring, so no barrier
 is needed:
 
@@ -348,16 +351,25 @@ def _emit_tile(b: ir.IRBuilder, g: Geometry, io: Io, count: int, at: dict, ch: C
             here = b.add(out_row, b.add(ow0, i64(v * g.lanes)))
             value = acc[i][v] if ch.bias is None else b.fadd(acc[i][v], ch.bias)
             value = _apply_steps(b, g.lanes, io.steps, value, io.residual, here, valid)
-            target = b.gep(io.out, [here], source_etype=F32)
-            if valid < g.lanes and spill is not None and (spill.every_row or i == count - 1):
-                inside = b.icmp_signed("<=", b.add(here, i64(g.lanes)), spill.end)
-                with b.if_else(inside) as (whole, part):
-                    with whole:
-                        b.store(value, target, align=4)
-                    with part:
-                        store_partial(b, value, target, valid)
-            else:
-                store_partial(b, value, target, valid)
+            row_spill = spill if spill is not None and (spill.every_row or i == count - 1) else None
+            _store_tail(b, value, b.gep(io.out, [here], source_etype=F32), here, valid, row_spill)
+
+
+def _store_tail(b: ir.IRBuilder, value, target, here, valid: int, spill: Spill | None) -> None:
+    """Store the first `valid` lanes of `value` at `target` (output element `here`): the whole
+    vector when all lanes are valid, or when `spill` allows it and the vector ends inside the
+    plane (`here + lanes <= spill.end`: its spare lanes land on outputs stored later), else
+    under a mask."""
+    lanes = value.type.count
+    if valid == lanes or spill is None:
+        store_partial(b, value, target, valid)
+        return
+    inside = b.icmp_signed("<=", b.add(here, i64(lanes)), spill.end)
+    with b.if_else(inside) as (whole, part):
+        with whole:
+            b.store(value, target, align=4)
+        with part:
+            store_partial(b, value, target, valid)
 
 
 def _apply_steps(b: ir.IRBuilder, lanes: int, steps: tuple, value, residual_ptr, here, valid: int):
