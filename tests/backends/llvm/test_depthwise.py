@@ -18,7 +18,7 @@ from frittata.backends.llvm.depthwise import Geometry
 from frittata.terms.cpu_schedules import blocked_schedule, depthwise_schedule, is_depthwise
 from frittata.terms.tiled import tiled_conv2d
 from frittata.tuning.tasks import depthwise_space
-from tests.backends.llvm.helpers import check_on, rand, targets
+from tests.backends.llvm.helpers import check_on, kernel_texts, rand, targets
 from tests.conftest import compiling
 
 
@@ -90,7 +90,8 @@ def test_a_ring_that_wraps_has_a_power_of_two_rows_or_the_rows_it_wants(lanes):
     """Over MobileNetV2's and EfficientNet's depthwise shapes and their neighbours: the ring holds
     every padded row the output reads, or a block's rows and the rows filled ahead of it (at least
     the next block's) in a power of two of rows (a slot is the row's low bits), or in exactly the
-    rows a block and the wanted lead take."""
+    rows a block and the wanted lead take; the power of two below those rows whenever it holds a
+    block's rows and the next block's."""
     for c, size, k, stride in product([8, 96], [7, 14, 28, 56, 112, 113], [3, 5, 7], [1, 2]):
         x = tb.var("x", (1, c, size, size))
         term = tb.conv2d(x, tb.param("w", rand((c, 1, k, k))), pads=(k // 2,) * 4, groups=c, strides=(stride, stride))
@@ -100,6 +101,49 @@ def test_a_ring_that_wraps_has_a_power_of_two_rows_or_the_rows_it_wants(lanes):
             assert g.block_reads + g.lead == g.ring
             assert g.lead >= g.rb * stride
             assert g.ring & (g.ring - 1) == 0 or g.ring == g.block_reads + g.wanted_lead, (c, size, k, stride)
+        wanted = g.block_reads + g.wanted_lead
+        power = 1 << (wanted.bit_length() - 1)
+        if wanted < g.last and power >= g.block_reads + g.rb * stride:
+            assert g.ring == power, (c, size, k, stride)
+
+
+def test_a_3x3_stride_2_ring_wraps_at_8_rows():
+    """The 3x3 stride-2 example on 30 x 56 (8 lanes): a block of one output row reads 3 padded
+    rows and wants 12 more filled ahead, 15 of the 31; 8 rows still hold its 3 and the next
+    block's 2, so the ring wraps at 8 rows."""
+    x = tb.var("x", (1, 3, 30, 56))
+    term = tb.conv2d(x, tb.param("w", rand((3, 1, 3, 3))), pads=(1,) * 4, groups=3, strides=(2, 2))
+    g = Geometry.of(term, depthwise_schedule(term.type, 9, 8))
+    assert (g.block_reads, g.wanted_lead, g.last, g.ring) == (3, 12, 31, 8)
+
+
+def _tail_stores(text: str) -> tuple[int, int, int]:
+    """In a kernel's LLVM IR text: the whole vector stores in a branch's then-block (`.if`), the
+    masked stores in its else-block (`.else`), and the masked stores outside either."""
+    block, counts = "", [0, 0, 0]
+    for line in text.splitlines():
+        if line and not line.startswith(" ") and line.endswith(":"):
+            block = line[:-1]
+        elif line.lstrip().startswith("store <") and block.endswith(".if"):
+            counts[0] += 1
+        elif "call void @\"llvm.masked.store" in line:
+            counts[1 if block.endswith(".else") else 2] += 1
+    return counts[0], counts[1], counts[2]
+
+
+@pytest.mark.parametrize(("h", "w", "stores"), [(7, 7, (7, 7, 0)), (9, 44, (2, 2, 1))])
+def test_a_partial_last_vector_is_stored_whole_where_the_plane_goes_on(h, w, stores):
+    """The IR of 3x3 convolutions like the examples above, on 8 lanes. 7 x 7 (a loop of 4-row
+    blocks and a 3-row block, one partial vector a row): each of the 7 rows emitted stores it
+    whole if `here + 8 <= plane end` (at run time every row but the plane's last) and masked
+    otherwise; none stores it masked unconditionally. 44 wide (a whole tile and a 12-pixel tail,
+    a loop of 2-row blocks and a 1-row block): only a block's last row may store it whole (the
+    2-row block's second row, the 1-row block's row); the 2-row block's first row stores it
+    masked."""
+    x = tb.var("x", (1, 3, h, w))
+    term = tb.conv2d(x, tb.param("w", rand((3, 1, 3, 3))), pads=(1,) * 4, groups=3)
+    (text,) = kernel_texts(ft.Program({"y": term}), targets()["avx2"])
+    assert _tail_stores(text) == stores
 
 
 def test_a_tiled_depthwise_convolution_checks_its_schedule():
