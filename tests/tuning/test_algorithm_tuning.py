@@ -248,3 +248,24 @@ def test_a_default_whose_records_are_all_errors_is_replaced_by_the_models_next_p
     cost = MeasuredCost(failed_f4, device.key, CpuModel.for_host(), device.lanes)
     assert cost.node_cost(scheduled_info(task.workload, f4)) == PINNED_OUT
     assert cost.node_cost(scheduled_info(task.workload, f2)) == 5e-5
+
+
+def test_a_winograd_candidates_features_read_its_gemm_blocks_and_its_own_model_price(task):
+    """F(2x2)'s features against the direct kernel's: the same direct FLOPs, the register block
+    its GEMM's (`m_block` rows by the vectors of `n_block`), its parallel units its tile blocks,
+    and the model's price of the Winograd e-node, which the model prefers (the task's default)."""
+    import math
+
+    from frittata.extract.algorithms import scheduled_info
+    from frittata.extract.cpu_model import CpuModel
+    from frittata.tuning.model import named_features
+
+    direct, f2, _ = _alternatives(task)
+    model, s = CpuModel.for_host(), dict(f2)
+    ours, theirs = (named_features(task.workload, schedule, s["vec"], 1, model) for schedule in (f2, direct))
+    assert ours["log2_flops"] == theirs["log2_flops"]
+    assert (ours["block_rows"], ours["block_vectors"]) == (s["m_block"], s["n_block"] // s["vec"])
+    tiles = math.ceil(12 / s["tile"]) ** 2  # the 12x12 output's tiles
+    assert ours["log2_units"] == math.log2(math.ceil(tiles / s["tile_block"]) * s["oc_groups"])
+    assert ours["log_model_seconds"] == math.log(model.node_cost(scheduled_info(task.workload, f2)))
+    assert ours["log_model_seconds"] < theirs["log_model_seconds"]
