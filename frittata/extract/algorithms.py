@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from frittata.errors import FrittataTypeError
 from frittata.extract.cost import CostModel, NodeInfo, checked_cost
 from frittata.extract.records import TILED_OF, Schedule, Workload, infer_output, is_algorithm, workload_of
 from frittata.terms.cpu_schedules import WINOGRAD
@@ -31,14 +32,21 @@ from frittata.terms.ops import Op
 def scheduled_info(workload: Workload, schedule: Schedule) -> NodeInfo:
     """The `NodeInfo` of the e-node that runs `workload` with `schedule`: a `winograd_conv2d` of
     the schedule's tile for Winograd, the untiled op for the channels-in-lanes kernel (its
-    default: no tiled op spells it), else the workload's tiled op with the schedule."""
+    default: no tiled op spells it), else the workload's tiled op with the schedule.
+    FrittataTypeError for an algorithm schedule other than the one that e-node runs (its blocks
+    are the e-node's own, not attributes: a record of other blocks was not measured on it)."""
     info = infer_output(workload)
     values = dict(schedule)
+    if not is_algorithm(schedule):
+        return replace(info, op=TILED_OF[info.op], attrs=info.attrs + (("schedule", schedule),))
     if values.get("kernel") == WINOGRAD:
-        return replace(info, op=Op.WINOGRAD_CONV2D, attrs=info.attrs + (("tile", values["tile"]),))
-    if is_algorithm(schedule):
-        return info
-    return replace(info, op=TILED_OF[info.op], attrs=info.attrs + (("schedule", schedule),))
+        info = replace(info, op=Op.WINOGRAD_CONV2D, attrs=info.attrs + (("tile", values["tile"]),))
+    found = workload_of(info, values["vec"])
+    if found is None or found[1] != schedule:
+        runs = "none" if found is None else dict(found[1])
+        raise FrittataTypeError(f"{workload}: expected a schedule its {info.op.value} e-node runs ({runs}), "
+                                f"got {values}")
+    return info
 
 
 def untuned_schedule(workload: Workload, lanes: int, model: CostModel,

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from frittata.errors import FrittataTypeError
 from frittata.extract.algorithms import scheduled_info
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.bitserial_cost import tile_efficiency
@@ -365,7 +366,7 @@ class RankModel:
         import lightgbm
 
         rows, labels, sizes = [], [], []
-        for members in by_workload(records).values():
+        for members in by_workload(runnable(records)).values():
             times = [r.seconds for r in members if r.ok and r.seconds]
             if len(members) < 2 or not times:
                 continue
@@ -391,6 +392,20 @@ class RankModel:
         return -np.array([self._own_features(workload, s)[MODEL_SECONDS] for s in schedules])
 
 
+def runnable(records: Sequence[Record]) -> list[Record]:
+    """`records` but those of an algorithm schedule no e-node runs (`algorithms.scheduled_info`
+    refuses other blocks than the e-node's: a record of other rules), which have no features."""
+    kept = []
+    for record in records:
+        try:
+            if is_algorithm(record.schedule):
+                scheduled_info(record.workload, record.schedule)
+        except FrittataTypeError:
+            continue
+        kept.append(record)
+    return kept
+
+
 class LearnedPrice:
     """Seconds for unmeasured schedules of measured workloads: the ranking model's score mapped
     to seconds by a least-squares line through (score, log seconds) of the workload's measured
@@ -401,6 +416,7 @@ class LearnedPrice:
     def __init__(self, records: Sequence[Record], lanes: int, cores: int) -> None:
         self.model = RankModel(lanes, cores)
         self.lines: dict[str, tuple[float, float]] = {}
+        records = runnable(records)
         if not self.model.fit(records):
             return
         for key, members in by_workload(r for r in records if r.ok and r.seconds).items():

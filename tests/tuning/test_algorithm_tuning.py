@@ -269,3 +269,19 @@ def test_a_winograd_candidates_features_read_its_gemm_blocks_and_its_own_model_p
     assert ours["log2_units"] == math.log2(math.ceil(tiles / s["tile_block"]) * s["oc_groups"])
     assert ours["log_model_seconds"] == math.log(model.node_cost(scheduled_info(task.workload, f2)))
     assert ours["log_model_seconds"] < theirs["log_model_seconds"]
+
+
+def test_an_algorithm_schedule_its_e_node_does_not_run_is_refused(task):
+    """A Winograd schedule whose blocks differ from those its e-node runs (a record of other
+    rules) names no e-node: scheduled_info refuses it, and a compile with such a record among
+    the layer's records (the ranking model trained on them) runs the layer's untuned F(2x2)."""
+    from frittata.errors import FrittataTypeError
+    from frittata.extract.algorithms import scheduled_info
+
+    _, f2, _ = _alternatives(task)
+    other = tuple((k, 3 if k == "m_block" else v) for k, v in f2)
+    assert scheduled_info(task.workload, f2).op == Op.WINOGRAD_CONV2D
+    with pytest.raises(FrittataTypeError, match="m_block"):
+        scheduled_info(task.workload, other)
+    records = _records(task, {s: 1e-4 * (i + 1) for i, s in enumerate(task.proposed)} | {other: 1e-6}, free=False)
+    assert _chosen(ft.compile(conv_program(), threads=1, records=records)) == f2
