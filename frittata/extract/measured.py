@@ -38,14 +38,20 @@ schedules cost inf (PINNED_OUT), since a kernel measured faster alone can run sl
 and so do tiled e-nodes of the same contraction with another schedule (an unfused variant)
 where the verdicts on that contraction's workloads all pin one schedule (`pinned_layers`).
 
-Invariant: a cost is >= 0 seconds, or inf where the analytical model says inf or a verdict pins
-another schedule; it depends only on the `NodeInfo` and the records given at construction.
+Invariant: a cost is >= 0 seconds, or inf where the analytical model says inf, a verdict pins
+another schedule, the untuned program does not run the workload, or every record of the schedule
+is an error; it depends only on the `NodeInfo` and the records given at construction. An e-node
+of the untuned program is inf only where a verdict pins, or error records move the default to,
+another schedule its layer has an e-node of (a plain conv2d is priced, never inf), so a compile
+with records finishes.
 
 A convolution's algorithms (Winograd F(2x2) / F(4x4), the channels-in-lanes kernel: `algorithms`)
 are schedules of its workload, so each such e-node is priced by its own measurement like a
 tiled one, and "the workload's default" is the schedule a compile without records runs
-(`algorithms.untuned_schedule`: the analytical model's pick among the untiled kernel and the
-schedules the e-graph holds for the workload), so a held workload runs what it ran untuned.
+(`algorithms.held_default`: the untuned program's, or the analytical model's pick among the
+untiled kernel and the schedules the e-graph holds for the workload, less those recorded only as
+errors), so a held workload runs what it ran untuned. A plain conv2d of a held layer whose default
+is an algorithm (the unfused variant on the direct loops) costs at least that default.
 
 `with_recorded_schedules` adds to an e-graph, beside each schedulable e-node, a tiled e-node with
 the fastest recorded schedule of its workload (sound: a tiled op computes its fused op whatever
