@@ -38,6 +38,8 @@ class RowSteps:
         """Where byte counters are summed into the accumulators, at most `room` words apart:
         ("window", 0) once, ("rows", F) every F kernel rows, ("taps", F) every F taps of a row,
         ("words", F) every F words of a tap and at its end; ("none", 0) without byte counters.
+        A row that `unrolls_row` ignores the taps and words plans: `row_steps` flushes after
+        every `room` word steps of the row, runs that cross the taps, and after its last step.
         A1W1 on the one-plane table kernel (words of a tap > its 3 words of room), a flush every
         word -> every 3 words and at the tap's end, one Zen 3 core, CPU time, 9 rounds, load ~4:
         256 -> 256 at 56x56 4.26 -> 4.06 ms, 512 -> 512 at 28x28 3.96 -> 3.81."""
@@ -72,17 +74,17 @@ class RowSteps:
                 self.flush(state)
 
     @property
-    def unrolled_row_steps(self) -> int:
-        """Word steps of a kernel row that `row_steps` may unroll (`unrolls_row`); 0: none."""
-        return 0
+    def unrolled_row(self) -> tuple[int, int] | None:
+        """The kernel rows `row_steps` unrolls (`unrolls_row`), as (taps, words a tap); None: none."""
+        return None
 
     @property
     def unrolls_row(self) -> bool:
         """Whether a kernel row's word steps (those of the reduction chunk) are straight-line code
-        (`row_steps`): a row that `flush_plan` flushes by taps or words, of several words a tap
-        and at most `unrolled_row_steps` steps."""
-        steps = self.g.kw * self.chunk_words
-        return self.plan[0] in ("taps", "words") and self.chunk_words > 1 and steps <= self.unrolled_row_steps
+        (`row_steps`): a row that `flush_plan` flushes by taps or words, of `unrolled_row`'s taps
+        and words a tap."""
+        row = self.g.kw, self.chunk_words
+        return self.plan[0] in ("taps", "words") and row == self.unrolled_row
 
     def row_steps(self, n, ih, ows: list[ir.Value], at: tuple[ir.Value, ir.Value], first_word: ir.Value,
                   state: Tile, checked: bool) -> None:
@@ -90,13 +92,14 @@ class RowSteps:
         every `room` steps and after the row's last, so runs of `room` words cross the taps."""
         g, b = self.g, self.k.b
         sw, dw = g.strides[1], g.dilations[1]
-        steps = g.kw * self.chunk_words
-        for done in range(1, steps + 1):
-            s, word = divmod(done - 1, self.chunk_words)
+        steps, done = g.kw * self.chunk_words, 0
+        for s in range(g.kw):
             iws = [b.add(b.mul(ow, i64(sw)), i64(s * dw)) for ow in ows]
-            self.step(n, ih, iws, at[0], at[1], s, b.add(first_word, i64(word)), state, checked)
-            if done % self.room == 0 or done == steps:
-                self.flush(state)
+            for word in range(self.chunk_words):
+                self.step(n, ih, iws, at[0], at[1], s, b.add(first_word, i64(word)), state, checked)
+                done += 1
+                if done % self.room == 0 or done == steps:
+                    self.flush(state)
 
     @property
     def stretches_room(self) -> bool:

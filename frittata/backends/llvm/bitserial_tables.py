@@ -26,13 +26,16 @@ TABLE_BYTE = np.array([c if c < 8 else c + 8 if c < 16 else c - 8 if c < 24 else
 """The byte of a counter vector that counts channel c of its block: unpacking the bytes with
 zeros (VPUNPCKLBW / VPUNPCKHBW, per 128-bit half) then gives channels 0-15 and 16-31 in order."""
 
-UNROLLED_ROW_STEPS = 6
-"""Word steps of a kernel row the table kernel unrolls at most (`Emitter.unrolls_row`): a 3x3
-row of 2 words a tap, 128 input channels, whose 6 steps run as 2 runs of 3 words (one plane's
+UNROLLED_ROW = (3, 2)
+"""The kernel rows the table kernel unrolls (`Emitter.unrolls_row`), as (taps, words a tap): a 3x3
+row of 2 words a tap, 65-128 input channels, whose 6 steps run as 2 runs of 3 words (one plane's
 room) with 2 flushes, where the word loop flushed after each tap's 2 words. A1W1 128 -> 256 at
 56x56, one Zen 3 core, CPU time, in-process A/B, load ~6: 1.67 -> 1.41 ms and 1.62 -> 1.43 ms
 (15 and 11 rounds); unrolling rows of 12 steps (4 words a tap) ran 256 -> 256 at 56x56 0.92x
-and 512 -> 512 at 14x14 0.73x as fast, and a loop over runs of 3 unrolled steps 0.84-0.91x."""
+and 512 -> 512 at 14x14 0.73x as fast, and a loop over runs of 3 unrolled steps 0.84-0.91x.
+Other short rows ran slower unrolled (A1W1, bipolar, requantized, 31 rounds, load ~6): 1x1
+rows of 4 words 0.94x (256 -> 256 and 200 -> 256 at 28x28), of 6 words 0.74x (384 -> 384 at
+14x14), a 2x2 row of 2 words a tap 0.905x (128 -> 128 at 28x28)."""
 
 
 def table_weights(weights: np.ndarray, g: Geometry) -> np.ndarray:
@@ -144,9 +147,9 @@ class TableEmitter(Emitter):
         return self.g.a == 1 and (self.room + 1) * table_word_sum(1) == BYTE_ROOM + 1
 
     @property
-    def unrolled_row_steps(self) -> int:
-        """UNROLLED_ROW_STEPS."""
-        return UNROLLED_ROW_STEPS
+    def unrolled_row(self) -> tuple[int, int] | None:
+        """UNROLLED_ROW."""
+        return UNROLLED_ROW
 
     @property
     def chunks_reduction(self) -> bool:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import frittata.terms as T
 from frittata.backends.llvm.bitserial_chunks import PARTIALS_BYTES
-from frittata.backends.llvm.bitserial_tables import UNROLLED_ROW_STEPS, TableEmitter
+from frittata.backends.llvm.bitserial_tables import TableEmitter
 from frittata.backends.llvm.plan import Plan
 from frittata.terms.bitserial_schedules import uses_tables
 from tests.backends.llvm.helpers import assert_compiled_equal, packed_weights, targets
@@ -155,13 +155,16 @@ def test_the_table_kernel_walks_its_rows_in_reduction_chunks_exactly(case, chunk
     assert counts == [chunks]
 
 
-# A kernel row of at most UNROLLED_ROW_STEPS word steps runs unrolled, flushed every `room` words
-# across its taps: 2 words a tap, 6 steps (one plane: runs of 3 words, at all ones the largest
-# counts a byte takes; two planes: a flush a word), in chunks of a kernel row; 3 words a tap, 9
-# steps, run the word loop.
-@pytest.mark.parametrize("channels, a_bits, ones, unrolled", [
-    (128, 1, True, True), (65, 2, False, True), (192, 1, True, False)])
-def test_a_short_kernel_row_runs_unrolled_exactly(channels, a_bits, ones, unrolled):
+# A 3x3 kernel row of 2 words a tap (UNROLLED_ROW) runs unrolled, flushed every `room` words
+# across its taps: 6 steps (one plane: runs of 3 words, at all ones the largest counts a byte
+# takes; two planes: a flush a word), in chunks of a kernel row; 3 words a tap, and 1x1 and 3x1
+# rows of 4 or 5 words, run the word loop.
+@pytest.mark.parametrize("case, ones, unrolled, chunks", [
+    (((1, 128, 5, 7), (40, 128, 3, 3), 1, 1, "bipolar", (), 1), True, True, 3),
+    (((1, 65, 5, 7), (40, 65, 3, 3), 1, 1, "bipolar", (), 2), False, True, 3),
+    (((1, 192, 5, 7), (40, 192, 3, 3), 1, 1, "bipolar", (), 1), True, False, 3),
+    (((1, 200, 4, 5), (40, 200, 1, 1), 1, 0, "bipolar", (), 1), True, False, 1)])
+def test_a_short_kernel_row_runs_unrolled_exactly(case, ones, unrolled, chunks):
     seen = []
     rows = TableEmitter.rows
 
@@ -170,9 +173,29 @@ def test_a_short_kernel_row_runs_unrolled_exactly(channels, a_bits, ones, unroll
         rows(self)
 
     with mock.patch.object(TableEmitter, "rows", spy):
-        run_table_case(((1, channels, 5, 7), (40, channels, 3, 3), 1, 1, "bipolar", (), a_bits), 1, ones)
-    assert seen == [(unrolled, 3)]
-    assert UNROLLED_ROW_STEPS == 6
+        run_table_case(case, 1, ones)
+    assert seen == [(unrolled, chunks)]
+
+
+# `row_steps` on rows whose steps are no multiple of the room (3 words, one plane), unrolled
+# here though the kernel runs them as word loops: after the last full run of 3 words, the flush
+# after the row's last step is the only one (4 steps: 1 word; 5 steps: 2 words).
+@pytest.mark.parametrize("case, ones", [
+    (((1, 200, 4, 5), (40, 200, 1, 1), 1, 0, "bipolar", (), 1), True),
+    (((1, 320, 4, 5), (40, 320, 1, 1), 1, 0, "unipolar", (), 1), False),
+    (((1, 256, 6, 5), (8, 256, 3, 1), 1, 0, "bipolar", (), 1), True)])
+def test_an_unrolled_row_flushes_after_its_last_step(case, ones):
+    seen = []
+    rows = TableEmitter.rows
+
+    def spy(self):
+        seen.append(self.unrolls_row)
+        rows(self)
+
+    with mock.patch.object(TableEmitter, "unrolled_row", property(lambda self: (self.g.kw, self.chunk_words))), \
+            mock.patch.object(TableEmitter, "rows", spy):
+        run_table_case(case, 3, ones)
+    assert seen == [True]
 
 
 @pytest.mark.parametrize("all_ones", [False, True])
@@ -197,6 +220,28 @@ def test_a_tap_of_four_words_flushes_once_unless_a_pixel_is_all_ones(all_ones):
     with mock.patch.object(TableEmitter, "rows", spy):
         assert_compiled_equal(T.Program({"y": conv}), {"x": x}, AVX2)
     assert seen == [(("words", 3), 4, True)]
+
+
+def test_the_all_ones_test_reads_the_words_of_its_reduction_chunk():
+    """512 channels walk reduction chunks of 4 words a tap: channel 0 is 0 everywhere, so no
+    pixel's words of the first chunk are all ones, and every pixel's of the second are (256
+    a tap: those flush after the third word too). Testing the first chunk's words for both
+    overflows the second's counters."""
+    xs, ws = (1, 512, 4, 5), (40, 512, 3, 3)
+    x = np.ones(xs, np.int8)
+    x[0, 0] = 0
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), 1, 1), packed_weights(np.ones(ws, np.int8), 1, "int64"),
+                              1, 1)
+    seen = []
+    rows = TableEmitter.rows
+
+    def spy(self):
+        seen.append((self.plan, self.chunk_words, self.chunk_count > 1, self.stretches_room))
+        rows(self)
+
+    with mock.patch.object(TableEmitter, "rows", spy):
+        assert_compiled_equal(T.Program({"y": conv}), {"x": x}, AVX2)
+    assert seen == [(("words", 3), 4, True, True)]
 
 
 @pytest.mark.parametrize("width, chunks", [(PARTIALS_BYTES // 72, 3), (PARTIALS_BYTES // 72 + 1, 1)])
