@@ -28,7 +28,7 @@ from llvmlite import ir
 
 from frittata.backends.llvm.irutil import F32, I64, PTR, VOID, for_range, i64, intrinsic, smax, smin
 from frittata.backends.llvm.kernel import Kernel
-from frittata.backends.llvm.lanes_tile import ChannelLanes, Epilogue, finish, stack_tile
+from frittata.backends.llvm.lanes_tile import TRANSPOSE_LANES, ChannelLanes, Epilogue, finish, stack_tile
 from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
@@ -36,8 +36,10 @@ from frittata.backends.packing import panels as pack_panels
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 
-BLOCK_ARGS = [PTR, PTR, PTR, PTR, PTR, I64]
-"""block(x, panel, out, bias, residual, ncols)"""
+BLOCK_ARGS = [PTR, PTR, PTR, PTR, PTR, I64, I64]
+"""block(x, panel, out, bias, residual, ncols, whole): `whole` (0 or 1) lets `lanes_tile.finish`
+transpose the block in registers (a full panel, TRANSPOSE_LANES pixels from the block's first
+inside the image: the row blocks after it store the spare ones)."""
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,11 @@ def _emit_panels(k: Kernel, g: PixelGemm, xp, panels, out, bias, residual) -> No
         def call(rows: int, r0) -> None:
             at = b.add(b.mul(o0, i64(g.p)), r0)
             packed = b.gep(xp, [b.mul(b.udiv(r0, i64(g.mr)), i64(g.block_floats))], source_etype=F32)
+            whole = b.and_(b.icmp_signed("==", ncols, i64(g.nb)),
+                           b.icmp_signed("<=", b.add(r0, i64(TRANSPOSE_LANES)), i64(g.p)))
             b.call(blocks[rows], [packed, panel,
                                   b.gep(out, [at], source_etype=F32), b.gep(bias, [o0], source_etype=F32),
-                                  b.gep(residual, [at], source_etype=F32), ncols])
+                                  b.gep(residual, [at], source_etype=F32), ncols, b.zext(whole, I64)])
 
         with for_range(b, 0, full, g.mr, name="r0") as r0:
             call(g.mr, r0)
@@ -165,7 +169,7 @@ def _block(module: ir.Module, g: PixelGemm, rows: int, name: str) -> ir.Function
     fn.attributes.add("noinline")
     for arg in fn.args[:3]:
         arg.add_attribute("noalias")
-    x, panel, out, bias, residual, ncols = fn.args
+    x, panel, out, bias, residual, ncols, whole = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     vec = ir.VectorType(F32, g.lanes)
     epilogue = Epilogue(g.lanes, g.nv, g.p, g.steps, g.residual)
@@ -183,7 +187,7 @@ def _block(module: ir.Module, g: PixelGemm, rows: int, name: str) -> ir.Function
             av = splat(b, b.load(b.gep(pixels, [i64(r)], source_etype=F32), typ=F32), g.lanes)
             for v in range(g.nv):
                 b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])
-    finish(b, epilogue, acc, vectors, out, bias, residual, ncols)
+    finish(b, epilogue, acc, vectors, out, bias, residual, ncols, whole=b.icmp_signed("!=", whole, i64(0)))
     b.ret_void()
     return fn
 
