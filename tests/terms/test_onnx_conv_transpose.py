@@ -26,11 +26,11 @@ def test_conv_transpose_1d_is_the_2d_one_of_height_1(attrs):
 
 @pytest.mark.parametrize("attrs", [dict(strides=[2, 3], pads=[1, 0, 0, 2], output_padding=[1, 2]),
                                    dict(group=2, dilations=[2, 1], pads=[0, 1, 1, 0]),
-                                   dict(strides=[2, 2], auto_pad="SAME_UPPER")],
-                         ids=["strided", "grouped-dilated", "same-upper"])
+                                   dict(strides=[2, 2], auto_pad="SAME_UPPER"), dict(pads=[3, 2, 0, 1])],
+                         ids=["strided", "grouped-dilated", "same-upper", "pads-past-the-kernel"])
 def test_conv_transpose_2d_adds_its_bias_per_output_channel(attrs):
     """4 input channels to 3 per group (6 with two groups), each output channel with its own
-    bias."""
+    bias; pads past the kernel's reach crop the spread input instead of padding it."""
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 4, 5, 6)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 2)).astype(np.float32)
