@@ -81,3 +81,24 @@ def test_weight_codes_are_signs_scaled_by_the_mean_magnitude(rng):
 def test_bad_bits_are_refused(bits):
     with pytest.raises(ft.FrittataError, match="quantize: expected"):
         ft.quantize(zoo.get("small_cnn"), [{"x": np.zeros((1, 3, 16, 16), np.float32)}], bits=bits)
+
+
+@pytest.mark.parametrize("disable, clipped", [((), False), (("fold-requantize-max-pool-of-codes",), True)])
+def test_a_max_pool_between_low_bit_layers_is_not_clipped_again(rng, disable, clipped):
+    """conv 3 -> 64, conv 64 -> 64, max pool, conv 64 -> 64 twice, dense: the quantizer clips the
+    pool of the second layer's codes to [0, 1] for the third; fold-requantize-max-pool-of-codes
+    drops that clip (the pool of codes in [0, 1] is in [0, 1]), so the third layer's bitpack
+    reads the pool, where a pass clipped it without the rule."""
+    h = T.var("x", (1, 3, 12, 12))
+    for i, cin in enumerate((3, 64, 64, 64)):
+        w = (rng.standard_normal((64, cin, 3, 3)) * np.sqrt(2 / (9 * cin))).astype(np.float32)
+        h = T.relu(T.conv2d(h, T.param(f"w{i}", w), 1, 1))
+        h = T.max_pool2d(h, 2, 2) if i == 1 else h
+    h = T.flatten(T.global_avg_pool(h))
+    program = ft.Program({"y": T.dense(h, T.param("d", rng.standard_normal((10, 64)).astype(np.float32)))})
+    low, x = _calibrated(program, rng, {"weights": 1, "activations": 1})
+    module = ft.compile(low, target="llvm", disable=list(disable))
+    readers = [r.op for r in module.profile(x, repeat=1).rows if r.term is not None and r.term.args
+               and r.term.args[0].op == Op.MAX_POOL2D]
+    assert readers == (["fused_elementwise"] if clipped else ["bitpack"])
+    np.testing.assert_array_equal(module.run(**x)["y"], ft.evaluate(low, x)["y"])

@@ -131,7 +131,8 @@ def test_a_miscompiled_schedule_is_caught_by_running_the_kernel():
 # lower-8-bit-conv2d-exact-float32 and lower-bitserial-conv2d with a guard weakened: float32 is
 # exact on sums of 8-bit products only up to 2^24 (258 products of 255 * 255), which only long
 # reductions over data near the top of the range reach; packed weights must have exactly the
-# words x's channels need (weights packed for a wider layer carry more).
+# words x's channels need (weights packed for a wider layer carry more); a pool of codes is not
+# clipped again only where its codes fit int8.
 EXACT = ":if (is-8-bit ?x) (is-8-bit ?w) (at-most (* (dim ?w 1) (* (dim ?w 2) (dim ?w 3))) 256)"
 WORDS = "(equal (dim ?wp 4) (// (+ (dim ?x 1)"
 
@@ -140,7 +141,8 @@ WORDS = "(equal (dim ?wp 4) (// (+ (dim ?x 1)"
     ("lower-8-bit-conv2d-exact-float32", EXACT, ":if (is-8-bit ?x) (is-8-bit ?w)"),  # any reduction length
     ("lower-8-bit-conv2d-exact-float32", EXACT, EXACT.replace("(is-8-bit ?x) ", "")),  # int32 x
     ("lower-bitserial-conv2d", WORDS, WORDS.replace("(dim ?x 1)", "(dim ?x 2)")),  # x's height, not channels
-], ids=["no-size-bound", "x-any-dtype", "words-from-height"])
+    ("fold-requantize-max-pool-of-codes", ":if (fits-bits ?hi 4))", ")"),  # codes past int8, or no hi
+], ids=["no-size-bound", "x-any-dtype", "words-from-height", "codes-any-hi"])
 def test_a_weakened_guard_of_a_lowbit_rule_is_caught(tmp_path, rule, old, new):
     (mutant,) = [r for r in load_file(_mutant(tmp_path, "lowbit.rules", old, new)) if r.name == rule]
     result = check_rule(mutant)
