@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import os
 import statistics
 import threading
 import time
@@ -101,6 +102,10 @@ class CompiledCode:
         return f"({ins}) -> ({outs})"
 
 
+_MODULES: weakref.WeakSet[Module] = weakref.WeakSet()
+"""Every live module, so that a forked child can give each a fresh lock (`_after_fork`)."""
+
+
 class Module(CompiledCode):
     """A compiled program. `mod.run(x=...)` or `mod(x=...)` returns a dict of numpy arrays."""
 
@@ -140,7 +145,10 @@ class Module(CompiledCode):
             raise DeployError(f"module: expected 1 to {MAX_THREADS} threads (the work counter's headroom), "
                               f"got {self.team_threads}")
         self._team = Team(self._engine.entry, self.team_threads)
-        weakref.finalize(self, self._team.close)
+        # Not at exit: a helper stuck in a run would make close wait forever; the helpers are
+        # daemon threads, which end with the process.
+        weakref.finalize(self, self._team.close).atexit = False
+        _MODULES.add(self)
 
     @property
     def from_objects(self) -> bool:
@@ -278,3 +286,14 @@ def time_runs(run, inputs: Mapping[str, np.ndarray], repeat: int = 20, warmup: i
         run(**inputs)
         times.append((time.perf_counter() - start) * 1e3)
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "repeat": repeat}
+
+
+def _after_fork() -> None:
+    """In a forked child: a module another thread was running at the fork has its lock held
+    by a thread that did not come along; each module gets a fresh one (the child's team runs
+    alone, `team._after_fork`)."""
+    for module in list(_MODULES):
+        module._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)

@@ -8,6 +8,9 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -270,6 +273,89 @@ def test_a_forked_child_runs_its_teams_alone_and_closes_them(runs_in_child):
     np.testing.assert_array_equal(sums, 4)
     team.close()
     del engine
+
+
+def _exit_code_within(pid: int, seconds: float) -> int | None:
+    """The forked child's exit code, or None (the child killed) when it has not exited within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return None
+    return os.waitstatus_to_exitcode(done[1])
+
+
+@within_team_timeout
+def test_a_child_forked_while_another_thread_runs_the_module_runs_it():
+    """Another thread is inside a run of a module of 2 threads (its lock held, its helper still
+    in the run) when the main thread forks: the child's runs (on thread 0 alone) give the
+    one-thread module's outputs, not a wait for a lock no thread of the child will release."""
+    shape = (1, 16, 20, 20)
+    x = T.var("x", shape)
+    program = ft.Program({"y": T.relu(T.add(T.mul(T.tanh(x), x), x))})
+    mod = build(program, threads=2)
+    assert mod.team_threads == 2
+    given = rand(shape, seed=1)
+    want = build(program, threads=1)(x=given)["y"]
+    entry, inside, release = mod._engine.entry, threading.Barrier(3), threading.Event()
+
+    def held(slots, tid, n, state):
+        if tid < 2:
+            inside.wait()
+            release.wait()
+        entry(slots, tid, n, state)
+
+    runner = threading.Thread(target=mod._native, args=(mod._checked({"x": given}), held), daemon=True)
+    runner.start()
+    inside.wait()
+    pid = os.fork()
+    if pid == 0:
+        code = 2
+        try:
+            code = 0 if all(np.array_equal(mod(x=given)["y"], want) for _ in range(2)) else 1
+        finally:
+            os._exit(code)
+    code = _exit_code_within(pid, TEAM_TIMEOUT / 2)
+    release.set()
+    runner.join()
+    assert code == 0, f"expected the child to exit with 0, got {code} (None: it hung)"
+    np.testing.assert_array_equal(mod(x=given)["y"], want)
+
+
+def test_the_interpreter_exits_with_a_helper_stuck_in_a_run():
+    """A helper never finishes its run (as one lost in a native wait): the process still exits
+    (the module's finalizer does not wait for it at exit)."""
+    script = textwrap.dedent("""
+        import threading, time
+        import frittata as ft
+        from frittata import terms as T
+        from frittata.backends.llvm import build
+        from tests.backends.llvm.helpers import rand
+        mod = build(ft.Program({"y": T.relu(T.var("x", (1, 16, 20, 20)))}), threads=2)
+        assert mod.team_threads == 2
+        entry, stuck = mod._engine.entry, threading.Event()
+
+        def never(slots, tid, n, state):
+            if tid == 1:
+                stuck.set()
+                time.sleep(10_000)
+            entry(slots, tid, n, state)
+
+        given = mod._checked({"x": rand((1, 16, 20, 20), seed=1)})
+        threading.Thread(target=mod._native, args=(given, never), daemon=True).start()
+        assert stuck.wait(10)
+        print("exiting", flush=True)
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    try:
+        done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired as hung:
+        raise AssertionError(f"expected the interpreter to exit, got it hung at exit: {hung.stdout!r}") from None
+    assert done.returncode == 0 and "exiting" in done.stdout, done.stderr
 
 
 @within_team_timeout
