@@ -76,3 +76,20 @@ def test_a_rule_file_error_shows_the_literal_it_got():
 
     with pytest.raises(FrittataError, match=r"expected a guard \(predicate \.\.\.\), got 5$"):
         parse_rules("(rule r (relu ?x) => ?x :if 5)", family="t")
+
+
+def test_a_drawn_elementwise_expression_uses_operators_of_the_op_table_relu_among_them():
+    """Every node of a drawn expression is an operator frittata has (a misspelt one makes
+    every instance using it fail to build), and each unary one is drawn: relu, neg and abs for
+    integers, tanh, exp and sigmoid too for floats."""
+    from frittata.rewrites.proposals import _elementwise_expr
+    from frittata.terms.ops import Op
+
+    def names(expr) -> set[str]:
+        return set() if expr[0] == "arg" else {expr[0]} | {n for e in expr[1:] for n in names(e)}
+
+    inst = SimpleNamespace(rng=np.random.default_rng(0))
+    integer = {"relu", "neg", "abs"}
+    for dtype, unary in (("int32", integer), ("float32", integer | {"tanh", "exp", "sigmoid"})):
+        drawn = set().union(*(names(_elementwise_expr(inst, 3, dtype)) for _ in range(200)))
+        assert drawn <= {op.value for op in Op} and unary <= drawn

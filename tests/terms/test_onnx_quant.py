@@ -149,3 +149,13 @@ def test_blocked_quantization_repeats_each_scale_over_its_block(block, rng):
                        {"q": codes}, "float32", inits)
     want = assert_matches_ort(d, {"q": codes}, exact=True)
     np.testing.assert_array_equal(ft.compile(ft.from_onnx(d), target="llvm").run(q=codes)["y"], want)
+
+
+@pytest.mark.parametrize("blocks", [2, 4])
+def test_a_blocked_scale_with_the_wrong_number_of_blocks_is_refused(blocks):
+    """7 elements in blocks of 3 take 3 scales per row; 2 or 4 is refused, naming the shapes."""
+    x = np.ones((2, 7), np.float32)
+    scales = np.full((2, blocks), 0.5, np.float32)
+    node = helper.make_node("QuantizeLinear", ["x", "s"], ["y"], axis=1, block_size=3)
+    with pytest.raises(ft.FrittataError, match=rf"blocked scale or zero point of shape \[2, {blocks}\]"):
+        ft.from_onnx(one_node_model(node, {"x": x}, "int8", {"s": scales}))
