@@ -1,7 +1,7 @@
 """The team's barrier, `barrier(state, n, tid, claimed)`, and the waits it and the work counter use.
 
-A thread that waits (for the team's phase to change, or thread 0 for a phase's items to be
-done) spins `SPINS` rounds of the CPU's pause hint, then sleeps on a Linux futex until the
+A thread that waits (for the team's phase to change, or, at a barrier after claimed work, for
+the phase's items to be done) spins `SPINS` rounds of the CPU's pause hint, then sleeps on a Linux futex until the
 thread that ends the wait wakes it. A partner the OS descheduled then costs the waiting thread
 no CPU, and on a shared core the waiting thread no longer takes the time slices its late partner
 needs. The words of the team's state are this module's `STATE_*`.
@@ -123,7 +123,7 @@ def emit_barrier(module: ir.Module, target: Machine) -> ir.Function:
     return fn
 
 
-def _pass_whole_or_thread_0(b: ir.IRBuilder, target: Machine, args, own: ir.Value) -> None:
+def _pass_whole_or_thread_0(b: ir.IRBuilder, target: Machine, args: tuple[ir.Argument, ...], own: ir.Value) -> None:
     """A barrier of the whole team (`_arrive`), or one where thread 0 starts the next phase and
     the others wait for it (`claimed` THREAD_0)."""
     state, n, tid, claimed = args
@@ -183,7 +183,10 @@ def _phase_of(b: ir.IRBuilder, word: ir.Value) -> ir.Value:
 def _start_next_phase(b: ir.IRBuilder, target: Machine, state: ir.Value, own: ir.Value) -> None:
     """Zero the items done, store the word {own + 1, nothing claimed} (sequentially consistent,
     so it is ordered before the read of the sleepers), wake the threads asleep on the phase, then
-    count an event and wake those asleep on the events."""
+    count an event and wake those asleep on the events. That event is needed: a thread in
+    `_finish_items` that read the phase still `own`, then the items done just after they were
+    zeroed here, before the new phase was stored, finds its wait pending and sleeps on the
+    events; no item of the old phase will be done again, so only this event wakes it."""
     b.atomic_rmw("xchg", int32_at(b, state, STATE_DONE), ir.Constant(I32, 0), "monotonic")
     next_phase = b.shl(b.zext(b.add(own, ir.Constant(I32, 1)), I64), i64(32))
     b.atomic_rmw("xchg", int32_at(b, state, STATE_WORK), next_phase, "seq_cst")

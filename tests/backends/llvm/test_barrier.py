@@ -1,6 +1,6 @@
 """The team's barrier sleeps while it waits: a thread waiting for a late partner (at a barrier of
-the whole team) or for a slow partner's claimed items (thread 0 at a barrier that waits for
-claimed work) spends a small fraction of the wait on the CPU, and is woken when the wait ends."""
+the whole team) or for a slow partner's claimed items (at a barrier that waits for claimed
+work) spends a small fraction of the wait on the CPU, and is woken when the wait ends."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A barrier that waits for claimed work: after a phase whose only work is one loop taken from the
-counter, thread 0 passes once the items are done, and a partner that comes late skips the phase
+counter, every thread passes once the items are done, and a partner that comes late skips the phase
 (it takes nothing of it, nor of a later phase). Runs on teams of 1, 2 and 3 threads, with a
 thread entering late at several delays, equal the one-thread run bit for bit."""
 
