@@ -4,14 +4,17 @@ work) spends a small fraction of the wait on the CPU, and is woken when the wait
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 
 import numpy as np
+from llvmlite import binding as llvm
 from llvmlite import ir
 
-from frittata.backends.jit import Machine, verify
-from frittata.backends.llvm.barrier import BARRIER, STATE_WORK, emit_barrier, futex_syscall, phase_word
+from frittata.backends.jit import Machine, host, verify
+from frittata.backends.llvm.barrier import (BARRIER, STATE_OWN, STATE_WORK, THREAD_0, emit_barrier, futex_syscall,
+                                            phase_word)
 from frittata.backends.llvm.irutil import I32
 from frittata.backends.team import barrier_state
 from tests.backends.llvm.test_claimed_work import _compiled, _ThreeBufferKernel
@@ -85,3 +88,28 @@ def test_the_phase_is_the_work_words_high_half_on_either_byte_order():
         module.triple = triple
         emit_barrier(module, machine)
         verify(str(module), f"barrier for {triple}")
+
+
+def test_a_thread_asleep_on_the_events_wakes_when_the_next_phase_starts():
+    """Thread 1 at a barrier waiting for 5 claimed items, none done (as a waiter that read the
+    items done just after the phase's winner zeroed them, before it stored the next phase),
+    falls asleep on the events; thread 0 then starts the next phase (a THREAD_0 barrier): the
+    event that start counts wakes thread 1 (no item is done again to wake it)."""
+    target = host()
+    module = ir.Module(name="barrier_only")
+    module.triple = target.triple
+    emit_barrier(module, target)
+    engine = llvm.create_mcjit_compiler(verify(str(module), "barrier_only"), target.machine())
+    engine.finalize_object()
+    call = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32,
+                            ctypes.c_int32)(engine.get_function_address(BARRIER))
+    state = barrier_state()
+    waiter = threading.Thread(target=call, args=(state.ctypes.data, 2, 1, 5), daemon=True)
+    waiter.start()
+    time.sleep(0.2)  # past SPINS: asleep on the events
+    assert waiter.is_alive()
+    call(state.ctypes.data, 2, 0, THREAD_0)
+    waiter.join(10.0)
+    assert not waiter.is_alive(), "expected the next phase's start to wake the thread asleep on the events"
+    assert state[STATE_OWN] == state[STATE_OWN + 1] == 1
+    del engine
