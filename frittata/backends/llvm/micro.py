@@ -219,7 +219,7 @@ def vector_step(b: ir.IRBuilder, lanes: int, step: tuple, value, residual=None):
     """One float epilogue step on a vector of `lanes` floats (`residual`: the "add" operand)."""
     vec = ir.VectorType(F32, lanes)
 
-    def bound(op: str, limit: float):
+    def bound(value, op: str, limit: float):
         # value op limit ? limit : value, NaN kept (an unordered compare is false)
         edge = ir.Constant(vec, [float(limit)] * lanes)
         return b.select(b.fcmp_ordered(op, value, edge), edge, value)
@@ -229,12 +229,15 @@ def vector_step(b: ir.IRBuilder, lanes: int, step: tuple, value, residual=None):
             assert residual is not None
             return b.fadd(value, residual)
         case ("relu",):
-            return bound("<", 0.0)
+            # `<=`: -0.0 becomes +0.0, as np.maximum(x, 0) (the interpreter) and llvm.maximum
+            return bound(value, "<=", 0.0)
         case ("clip", lo, hi):
+            # as np.clip: one bound alone is np.maximum / np.minimum (a bound equal to the value
+            # wins, so -0.0 against 0 gives +0.0); both are compared strictly (the value wins)
             if lo is not None:
-                value = bound("<", lo)
+                value = bound(value, "<" if hi is not None else "<=", lo)
             if hi is not None:
-                value = bound(">", hi)
+                value = bound(value, ">" if lo is not None else ">=", hi)
             return value
         case ("sigmoid",):
             return vmath.sigmoid(b, value)

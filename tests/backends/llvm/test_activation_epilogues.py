@@ -104,6 +104,26 @@ def test_relu_and_clip_keep_nan_and_clamp_infinities(kind, isa):
         np.testing.assert_array_equal(got, want, err_msg=str(epilogue))
 
 
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@pytest.mark.parametrize("kind", ["depthwise", "pointwise"])
+def test_relu_and_a_lower_clip_alone_give_positive_zero(kind, isa):
+    """A fused ReLU, or clip with only a lower bound of 0, of a -0.0 (-1e-30 times 1e-30 plus a
+    bias of -0.0) gives +0.0, as np.maximum(x, 0) in the interpreter and the unfused scalar
+    loops; with both bounds np.clip keeps the -0.0 (checked against the interpreter)."""
+    channels = 16 if kind == "depthwise" else 1
+    x = np.full((1, channels, 2, 8), -1e-30, np.float32)
+    w = np.full((16, 1, 1, 1), 1e-30, np.float32)
+    for epilogue in ((("relu",),), (("clip", 0.0, None),)):
+        term = tb.fused_conv2d(tb.var("x", x.shape), tb.param("w", w), tb.param("b", np.full(16, -0.0, np.float32)),
+                               groups=channels, epilogue=epilogue)
+        program = ft.Program({"y": term})
+        module = build(program, threads=1, target=targets()[isa])
+        assert module.report["backend"]["fast_paths"] == [term.op.value]
+        got, want = module.run(x=x)["y"], ft.evaluate(program, {"x": x})["y"]
+        np.testing.assert_array_equal(got, 0.0, err_msg=str(epilogue))
+        assert not np.signbit(want).any() and not np.signbit(got).any(), epilogue
+
+
 def _check_sigmoid_and_silu(x: np.ndarray, compared: np.ndarray, isa: str) -> None:
     """Sigmoid and SiLU of `x` (1 x 16 channels) within 4 ulp of float64, or 1e-35 (a reciprocal
     estimate flushes a result below 2^-126 to 0); 0 below x = -88 (SiLU of a huge negative
