@@ -265,8 +265,11 @@ def pixel_gemm_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> floa
     """Seconds of the pixel GEMM of a pointwise convolution: register blocks of MR pixels by NR
     output channels priced as a dense layer's (rows: the pixels; columns: the output channels,
     whose panels the threads split), the whole reduction (C input channels) in one block call,
-    and the block's transposed store, one element at a time: MR x NR scalar moves against MR x
-    NV FMAs per k step, about L (lanes) k steps' worth, hence a factor C / (C + L)."""
+    and the block's transposed store: element by element through a stack tile (MR x NR scalar
+    moves against MR x NV FMAs per k step, about L (lanes) k steps' worth, hence a factor
+    C / (C + L)), except that with 8 lanes the whole blocks (MR <= 8, a full panel, 8 pixels
+    inside the image) are transposed in registers and stored as vectors, cheaper than that; the
+    factor is kept for every block until a re-fit measures the difference."""
     out, c = info.type, info.operands[0].shape[1]
     mr, nr, vec, lanes = s["m_block"], s["n_block"], s["vec"], model.vector_lanes
     efficiency = (REACHABLE * rows_efficiency(out.shape[2] * out.shape[3], mr, nr // vec, vec, lanes)

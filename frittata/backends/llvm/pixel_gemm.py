@@ -14,7 +14,12 @@ channel for MR floats of it, and ran no faster than the direct kernel).
             barrier
     block:  acc[r][v] = sum_c splat(xp[block][c][r]) * panel[c, v*L : v*L + L]
             acc = steps(acc + bias[o0 + v*L ...])        (a residual is read transposed, as below)
-            out[o0 + j, r0 + r] = acc[r][j] for j < ncols (through a stack tile, element by element)
+            out[o0 + j, r0 + r] = acc[r][j] for j < ncols
+
+The store: with 8 lanes, a block of at most 8 rows (MR <= 8) in a full panel with 8 pixels from
+its first inside the image goes through in-register 8 x 8 transposes, one vector store of 8
+pixels per channel (`lanes_tile.finish`); any other block (a partial panel, the image's last
+pixels, MR > 8, 16 lanes) goes through a stack tile, element by element.
 
 The whole reduction runs in one block call (a panel of 960 channels, 61 KiB, streams from L2).
 """
