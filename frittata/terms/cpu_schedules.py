@@ -79,16 +79,17 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
   bit-serial     `frittata.terms.bitserial_schedules` (its own kernels and schedules).
   winograd       when the transformed weights U outweigh the transformed input V of an image
                  (few tiles, many channels: ResNet's 3x3 layers from 28x28 on): all tiles in one
-                 block and the output channels in up to `WINOGRAD_MIN_BLOCKS` groups of whole
+                 block and the output channels in up to `WINOGRAD_MIN_ITEMS` groups of whole
                  panels, so U is read once and the threads split it (every block re-reads all
                  of U: one block ran 128 channels at 28x28 in 0.83 ms, seven in 1.12 ms, one
-                 thread); else one group and as few blocks of output tiles as keep a block's
-                 transformed inputs and products in `WINOGRAD_BLOCK_BYTES`, at least
-                 `WINOGRAD_MIN_BLOCKS` when the image has that many tiles, the tiles shared
-                 evenly (the last block's spare tiles are computed and dropped: 24 tiles per
-                 block for 49 ran 20% slower than 25); the GEMMs over a block as dense's (MR x 2
-                 vectors, K blocks of 256); threads split the (block, group) items. Its
-                 schedule says so: `"kernel": "winograd"`.
+                 thread; 4, 8 or 16 groups ran alike); else one group and as few blocks of
+                 output tiles as keep a block's transformed inputs and products in
+                 `WINOGRAD_BLOCK_BYTES`, at least `WINOGRAD_MIN_ITEMS` when the image has that
+                 many tiles, the tiles shared evenly in whole MR-row micro-tiles where that
+                 computes fewer rows (`winograd_tile_block`; the last block's spare tiles are
+                 computed and dropped: 24 tiles per block for 49 ran 20% slower than 25); the
+                 GEMMs over a block as dense's (MR x 2 vectors, K blocks of 256); threads split
+                 the (block, group) items. Its schedule says so: `"kernel": "winograd"`.
 """
 
 from __future__ import annotations
@@ -201,9 +202,10 @@ INT8_OUTPUTS = frozenset({"int8", "uint8", "int32", "float32"})
 WINOGRAD_BLOCK_BYTES = 256 * 1024
 """A Winograd tile block's transformed inputs and products: half of a 512 KiB L2 (Zen 3), so
 they stay in L2 from the input transform through the GEMMs to the output transform."""
-WINOGRAD_MIN_BLOCKS = 4
-"""Tile blocks (or output-channel groups) per image at least, when it has that many: shares for
-2 or 4 threads."""
+WINOGRAD_MIN_ITEMS = 16
+"""(Tile block, output-channel group) items per image at least, when it has that many tiles (or
+panels): 8 for each of 2 threads, so a thread the OS deschedules while it holds one holds up a
+sixteenth of the layer, not a quarter (4 items: ResNet-18's 3x3 layers at 28x28 and below)."""
 
 
 DENSE_OPS = frozenset({Op.DENSE, Op.FUSED_DENSE, Op.TILED_DENSE})
@@ -413,14 +415,28 @@ def winograd_schedule(x: TensorType, out: TensorType, attrs: dict[str, Any], lan
     tiles = math.ceil(out.shape[2] / m) * math.ceil(out.shape[3] / m)
     if o > tiles:
         # U (n² C O floats) outweighs V (n² tiles C floats)
-        groups = max(g for g in range(1, WINOGRAD_MIN_BLOCKS + 1) if (o // nr) % g == 0)
+        groups = max(g for g in range(1, WINOGRAD_MIN_ITEMS + 1) if (o // nr) % g == 0)
         block = tiles
     else:
         per_tile = (m + 2) ** 2 * (c + o) * 4
-        blocks = max(min(WINOGRAD_MIN_BLOCKS, tiles), math.ceil(tiles * per_tile / WINOGRAD_BLOCK_BYTES))
-        groups, block = 1, math.ceil(tiles / blocks)
+        blocks = max(min(WINOGRAD_MIN_ITEMS, tiles), math.ceil(tiles * per_tile / WINOGRAD_BLOCK_BYTES))
+        groups, block = 1, winograd_tile_block(tiles, blocks, mr)
     return {"kernel": WINOGRAD, "tile": m, "vec": lanes, "m_block": mr, "n_block": nr,
             "k_block": DEFAULT_K_BLOCK, "tile_block": block, "oc_groups": groups}
+
+
+def winograd_tile_block(tiles: int, blocks: int, mr: int) -> int:
+    """Tiles per block for at least `blocks` blocks (of `tiles` at most): of tiles // blocks and
+    the up to MR - 1 sizes below it, the one whose blocks' GEMMs compute the fewest rows (whole
+    MR-row micro-tiles, the last block's spare tiles included), the largest on a tie (196 tiles
+    in 16 blocks: 12 x 17 blocks, 204 rows; 13 x 16 blocks, 288 rows, ran 9% slower, one
+    thread)."""
+    most = max(1, tiles // blocks)
+
+    def rows(block: int) -> int:
+        return math.ceil(tiles / block) * math.ceil(block / mr) * mr
+
+    return min(range(most, max(0, most - mr), -1), key=rows)
 
 
 def int8_conv_schedule(out: TensorType, operands: Sequence[TensorType], attrs: dict[str, Any],

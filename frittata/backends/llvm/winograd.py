@@ -9,6 +9,7 @@ filters and derives U when it is read). Per image:
     [barrier, after the first image]
     xp[i][j][c] = x[c][i - top][j - left] (zero outside; channels innermost, padded to L)   rows taken
     barrier
+    [one block, several groups (`shared_v`): V of the block, (tile, L channels) pairs taken; barrier]
     for (block, group) in the items this thread takes (blocks × channel groups, block-major):
       when the block changes:
         V[e][t][c] = (Bᵀ d_t B)[e] for the block's tiles t, L channels at a time     (input transform)
@@ -18,8 +19,9 @@ filters and derives U when it is read). Per image:
 The output channels are cut into G groups of whole panels, so a layer whose transformed weights
 U outweigh its tiles (few tiles, many channels: ResNet's 512 channels at 7x7) runs its tiles as
 one block and the threads split U between them, reading it once, instead of every block
-re-reading all of it; a thread recomputes the block's V when a chunk it takes starts inside a
-block (cheap beside the GEMMs of such a layer). The threads take the rows to pad and the items
+re-reading all of it; the block's V is then computed before the items, by all the threads (a
+team takes so few items one at a time, and each recomputing V cost as much as a quarter of its
+GEMMs at 16 groups). The threads take the rows to pad and the items
 from the team's work counter (`Kernel.take`, `Kernel.chunks`: a thread the OS deschedules holds
 up the items it took, not a static share); V and M live in the scratch region of a chunk's
 first item (`cpu_schedules.winograd_schedule` sizes the blocks and groups); the last block's
@@ -112,6 +114,13 @@ class Tiling(ConvShape):
         return self.blocks * self.oc_groups
 
     @property
+    def shared_v(self) -> bool:
+        """One block of several groups: its V is computed once, before the items, the threads
+        sharing its (tile, vector) pairs, where each item would recompute it (a team of two
+        takes these few items one at a time)."""
+        return self.blocks == 1 and self.oc_groups > 1
+
+    @property
     def hp(self) -> int:
         return self.th * self.m + 2
 
@@ -178,24 +187,35 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
 
 
 def _emit_items(k: Kernel, t: Tiling, steps: tuple, consts: tuple, out, residual) -> None:
-    """The (block, group) items of one image this thread takes (see the module docstring)."""
+    """The (block, group) items of one image this thread takes (see the module docstring); one
+    block of several groups has its V computed first, the threads sharing its tiles."""
+    if t.shared_v:
+        v = _at(k.b, consts[0], i64(t.padded))
+        with k.take(t.block * (t.c_pad // t.lanes), name="vt") as index:
+            tile, vector = k.b.udiv(index, i64(t.c_pad // t.lanes)), k.b.urem(index, i64(t.c_pad // t.lanes))
+            _emit_input_vector(k.b, t, consts[0], v, (tile, k.b.mul(vector, i64(t.lanes))), tile)
+        k.sync()
     with k.chunks(t.items) as (lo, hi):
         _emit_chunk(k, t, steps, consts, (lo, hi), out, residual)
 
 
 def _emit_chunk(k: Kernel, t: Tiling, steps: tuple, consts: tuple, chunk: tuple, out, residual) -> None:
     """Items [lo, hi) in the scratch region of item lo: V when the block changes (or the chunk
-    starts inside one), the GEMM of each position, the output transform."""
+    starts inside one; computed before the items when `shared_v`: in item 0's region), the GEMM
+    of each position, the output transform."""
     b = k.b
     xp, u, bias = consts
     lo, hi = chunk
     region = _at(b, xp, b.add(i64(t.padded), b.mul(lo, i64(t.region))))
     v, mm = region, _at(b, region, i64(t.positions * t.v_stride))
+    if t.shared_v:
+        v = _at(b, xp, i64(t.padded))
     with for_range(b, lo, hi, name="item") as item:
         blk, group = b.udiv(item, i64(t.oc_groups)), b.urem(item, i64(t.oc_groups))
         first = b.mul(blk, i64(t.block))
-        with if_then(b, b.or_(b.icmp_signed("==", item, lo), b.icmp_signed("==", group, i64(0))), "new_block"):
-            _emit_input_transform(k, t, xp, v, first)
+        if not t.shared_v:
+            with if_then(b, b.or_(b.icmp_signed("==", item, lo), b.icmp_signed("==", group, i64(0))), "new_block"):
+                _emit_input_transform(k, t, xp, v, first)
         own = _at(b, u, b.mul(group, i64(t.width * t.c_pad)))
         with for_range(b, 0, t.positions, name="e") as e:
             a = _at(b, v, b.mul(e, i64(t.v_stride)))
@@ -263,22 +283,28 @@ def _tile_origin(b: ir.IRBuilder, t: Tiling, tile):
 def _emit_input_transform(k: Kernel, t: Tiling, xp, v, first) -> None:
     """V[e][s][c..c+L] = (Bᵀ d B)[e] of tile first + s (the last tile past P), L channels at a time."""
     b = k.b
-    _, _, bt = transforms(t.m)
-    vec = ir.VectorType(F32, t.lanes)
     with for_range(b, 0, t.block, name="ts") as s:
         tile = b.add(first, s)
         tile = b.select(b.icmp_signed("<", tile, i64(t.tiles)), tile, i64(t.tiles - 1))
-        row, col = _tile_origin(b, t, tile)
-        corner = b.mul(b.add(b.mul(row, i64(t.wp)), col), i64(t.c_pad))
         with for_range(b, 0, t.c_pad, t.lanes, name="tc") as c:
-            base = _at(b, xp, b.add(corner, c))
-            d = [[b.load(_at(b, base, i64((i * t.wp + j) * t.c_pad)), typ=vec, align=4) for j in range(t.side)]
-                 for i in range(t.side)]
-            transformed = _sandwich(b, bt, d, vec)
-            at = b.add(b.mul(s, i64(t.c_pad)), c)
-            for e in range(t.positions):
-                value = transformed[e // t.side][e % t.side]
-                b.store(value, _at(b, v, b.add(at, i64(e * t.v_stride))), align=4)
+            _emit_input_vector(b, t, xp, v, (s, c), tile)
+
+
+def _emit_input_vector(b: ir.IRBuilder, t: Tiling, xp, v, at: tuple, tile) -> None:
+    """V[e][s][c..c+L] = (Bᵀ d B)[e] of image tile `tile`, at = (s, c)."""
+    _, _, bt = transforms(t.m)
+    vec = ir.VectorType(F32, t.lanes)
+    s, c = at
+    row, col = _tile_origin(b, t, tile)
+    corner = b.mul(b.add(b.mul(row, i64(t.wp)), col), i64(t.c_pad))
+    base = _at(b, xp, b.add(corner, c))
+    d = [[b.load(_at(b, base, i64((i * t.wp + j) * t.c_pad)), typ=vec, align=4) for j in range(t.side)]
+         for i in range(t.side)]
+    transformed = _sandwich(b, bt, d, vec)
+    offset = b.add(b.mul(s, i64(t.c_pad)), c)
+    for e in range(t.positions):
+        value = transformed[e // t.side][e % t.side]
+        b.store(value, _at(b, v, b.add(offset, i64(e * t.v_stride))), align=4)
 
 
 def _emit_output_transform(k: Kernel, t: Tiling, steps: tuple, mm, item: tuple, bias, out, residual) -> None:

@@ -15,17 +15,19 @@ from hypothesis import strategies as st
 
 import frittata as ft
 from frittata.backends import fileformat
+from frittata.backends.jit import Machine, host, optimize, verify
 from frittata.backends.llvm import build
+from frittata.backends.llvm.winograd import Tiling
 from frittata.backends.packing import Derivation, winograd_panels
 from frittata.extract import CpuModel, extract
 from frittata.rewrites import fold_params, saturate
 from frittata.rewrites.check import check_rule
 from frittata.rewrites.library import load_file
 from frittata.terms import builders as tb
-from frittata.terms.cpu_schedules import winograd_schedule
+from frittata.terms.cpu_schedules import WINOGRAD_MIN_ITEMS, winograd_schedule, winograd_tile_block
 from frittata.terms.dtypes import TensorType
 from frittata.terms.winograd import transforms
-from tests.backends.llvm.helpers import check_on, rand, targets
+from tests.backends.llvm.helpers import AVX512_FEATURES, check_on, kernel_texts, rand, targets
 from tests.conftest import compiling
 
 
@@ -62,8 +64,66 @@ def test_weight_heavy_layers_read_their_transformed_weights_once(lanes):
                                  {"tile": m}, lanes)
 
     deep, wide = schedule(512, 7, 2), schedule(64, 56, 4)
-    assert (deep["tile_block"], deep["oc_groups"]) == (16, 4)
-    assert wide["oc_groups"] == 1 and math.ceil(196 / wide["tile_block"]) >= 4
+    assert (deep["tile_block"], deep["oc_groups"]) == (16, WINOGRAD_MIN_ITEMS)
+    assert wide["oc_groups"] == 1 and math.ceil(196 / wide["tile_block"]) >= WINOGRAD_MIN_ITEMS
+
+
+@pytest.mark.parametrize("lanes", [8, 16])
+@pytest.mark.parametrize("c, hw, m", [(64, 56, 4), (128, 28, 4), (256, 14, 4), (512, 7, 2), (512, 7, 4),
+                                      (16, 9, 4), (8, 14, 2), (64, 112, 4)])
+def test_an_image_has_at_least_min_items_when_it_has_the_tiles_or_panels(lanes, c, hw, m):
+    """A weight-heavy layer (more padded output channels than tiles): one block, the most groups
+    up to WINOGRAD_MIN_ITEMS that divide its panels; else one group and at least
+    WINOGRAD_MIN_ITEMS blocks (every tile a block of its own when it has fewer)."""
+    x = TensorType((1, c, hw, hw), "float32")
+    s = winograd_schedule(x, x, {"tile": m}, lanes)
+    tiles, panels = math.ceil(hw / m) ** 2, math.ceil(c / s["n_block"])
+    groups, blocks = s["oc_groups"], math.ceil(tiles / s["tile_block"])
+    if panels * s["n_block"] > tiles:
+        assert blocks == 1 and panels % groups == 0
+        assert not any(panels % g == 0 for g in range(groups + 1, WINOGRAD_MIN_ITEMS + 1))
+    else:
+        assert groups == 1 and blocks >= min(WINOGRAD_MIN_ITEMS, tiles)
+
+
+def test_a_tile_block_computes_the_fewest_gemm_rows():
+    """196 tiles in 16 blocks or more, MR = 6: 12 x 17 blocks (204 rows), not 13 x 16 (288)."""
+    assert winograd_tile_block(196, 16, 6) == 12
+    assert winograd_tile_block(49, 16, 6) == 3
+    assert winograd_tile_block(48, 4, 6) == 12
+    assert all(math.ceil(t / winograd_tile_block(t, n, 6)) >= min(n, t) for t in range(1, 300) for n in (1, 4, 16, 40))
+
+
+SPLIT_SHAPES = {
+    "partial_last_block": (2, 8, 5, 14, 2),  # 49 tiles in blocks of 3: the last block holds one
+    "shared_v_with_tail": (1, 13, 40, 6, 4),  # 4 tiles, 3 groups of one panel, a tail vector
+    "shared_v_16_groups": (1, 8, 256, 5, 2),  # 9 tiles, 16 groups, V shared by the threads
+}
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@pytest.mark.parametrize("name", SPLIT_SHAPES)
+def test_the_item_splits_equal_the_interpreter(isa, name):
+    n, c, o, hw, tile = SPLIT_SHAPES[name]
+    x = tb.var("x", (n, c, hw, hw))
+    weights, bias = tb.param("w", rand((o, c, 3, 3), seed=1, scale=0.3)), tb.param("b", rand((o,), seed=2))
+    term = tb.winograd_conv2d(x, weights, bias, pads=(1, 1, 1, 1), epilogue=(("relu",),), tile=tile)
+    for threads in (1, 2):
+        check_on(ft.Program({"y": term}), targets()[isa], threads)
+
+
+def test_the_shared_v_kernel_compiles_to_zmm_for_an_avx512_machine():
+    """The V phase and the items of a weight-heavy layer, built for skylake-avx512 (compiled,
+    not run: this host may lack the ISA)."""
+    machine = Machine(host().triple, "skylake-avx512", AVX512_FEATURES)
+    x = tb.var("x", (1, 16, 7, 7))
+    term = tb.winograd_conv2d(x, tb.param("w", rand((128, 16, 3, 3))), tb.param("b", rand((128,))),
+                              pads=(1, 1, 1, 1), tile=2)
+    assert Tiling.of(term, winograd_schedule(x.type, term.type, {"tile": 2}, 16)).shared_v
+    (text,) = kernel_texts(ft.Program({"y": term}), machine)
+    module = verify(text, "winograd")
+    optimize(module, machine, speed=1)
+    assert "zmm" in machine.machine().emit_assembly(module)
 
 
 ERROR_BOUND = {2: 2e-6, 4: 2e-5}
