@@ -67,15 +67,6 @@ def blocks_started(blocks: int, groups: int, cores: int) -> int:
     return max((hi - 1) // groups - lo // groups + 1 if hi > lo else 0 for lo, hi in shares)
 
 
-def tiles_transformed(blocks: int, block: int, groups: int, cores: int) -> float:
-    """The most tiles one core input-transforms: one block of several groups is transformed
-    once, before the items, the cores sharing its tiles (the kernel's `shared_v`); else the
-    tiles of each block a core's share of items starts (`blocks_started`)."""
-    if blocks == 1 < groups:
-        return block / cores
-    return blocks_started(blocks, groups, cores) * block
-
-
 def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     """Seconds of the Winograd convolution `info` with schedule `s` on `model` (a `CpuModel`)."""
     (batch, c, _, _), out = info.operands[0].shape, info.type
@@ -96,7 +87,7 @@ def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
                  else WEIGHT_STREAM_BANDWIDTH if u_bytes <= model.last_level_cache_bytes
                  else model.dram_bandwidth / cores)
     weights = share * u_bytes / groups / bandwidth
-    inputs = tiles_transformed(blocks, block, groups, cores) * (c_pad // lanes) * sandwich_ops(m, "input")
+    inputs = blocks_started(blocks, groups, cores) * block * (c_pad // lanes) * sandwich_ops(m, "input")
     outputs = ((tiles * (o_pad // lanes) * sandwich_ops(m, "output") + o * oh * ow)
                / (cores * balance(blocks * groups, cores)))
     transform = (inputs + outputs) / TRANSFORM_OPS

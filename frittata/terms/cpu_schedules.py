@@ -85,7 +85,8 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  thread; 4, 8 or 16 groups ran alike); else one group and as few blocks of
                  output tiles as keep a block's transformed inputs and products in
                  `WINOGRAD_BLOCK_BYTES`, at least `WINOGRAD_MIN_ITEMS` when the image has that
-                 many tiles, the tiles shared evenly in whole MR-row micro-tiles where that
+                 many micro-tiles of MR tiles (a smaller block's GEMM computes MR rows anyway),
+                 the tiles shared evenly in whole MR-row micro-tiles where that
                  computes fewer rows (`winograd_tile_block`; the last block's spare tiles are
                  computed and dropped: 24 tiles per block for 49 ran 20% slower than 25); the
                  GEMMs over a block as dense's (MR x 2 vectors, K blocks of 256); threads split
@@ -203,8 +204,8 @@ WINOGRAD_BLOCK_BYTES = 256 * 1024
 """A Winograd tile block's transformed inputs and products: half of a 512 KiB L2 (Zen 3), so
 they stay in L2 from the input transform through the GEMMs to the output transform."""
 WINOGRAD_MIN_ITEMS = 16
-"""(Tile block, output-channel group) items per image at least, when it has that many tiles (or
-panels): 8 for each of 2 threads, so a thread the OS deschedules while it holds one holds up a
+"""(Tile block, output-channel group) items per image at least, when it has that many MR-tile
+blocks (or panels): 8 for each of 2 threads, so a thread the OS deschedules while it holds one holds up a
 sixteenth of the layer, not a quarter (4 items: ResNet-18's 3x3 layers at 28x28 and below)."""
 
 
@@ -419,7 +420,8 @@ def winograd_schedule(x: TensorType, out: TensorType, attrs: dict[str, Any], lan
         block = tiles
     else:
         per_tile = (m + 2) ** 2 * (c + o) * 4
-        blocks = max(min(WINOGRAD_MIN_ITEMS, tiles), math.ceil(tiles * per_tile / WINOGRAD_BLOCK_BYTES))
+        most = max(1, tiles // mr)  # blocks of an MR-row micro-tile at least
+        blocks = max(min(WINOGRAD_MIN_ITEMS, most), math.ceil(tiles * per_tile / WINOGRAD_BLOCK_BYTES))
         groups, block = 1, winograd_tile_block(tiles, blocks, mr)
     return {"kernel": WINOGRAD, "tile": m, "vec": lanes, "m_block": mr, "n_block": nr,
             "k_block": DEFAULT_K_BLOCK, "tile_block": block, "oc_groups": groups}
