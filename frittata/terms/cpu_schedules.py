@@ -80,13 +80,13 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
   winograd       when the transformed weights U outweigh the transformed input V of an image
                  (few tiles, many channels: ResNet's 3x3 layers from 28x28 on): all tiles in one
                  block and the output channels in up to `WINOGRAD_MIN_ITEMS` groups of whole
-                 panels, so U is read once and the threads split it (every block re-reads all
-                 of U: one block ran 128 channels at 28x28 in 0.83 ms, seven in 1.12 ms, one
-                 thread; 4, 8 or 16 groups ran alike); else one group and as few blocks of
-                 output tiles as keep a block's transformed inputs and products in
-                 `WINOGRAD_BLOCK_BYTES`, at least `WINOGRAD_MIN_ITEMS` when the image has that
-                 many micro-tiles of MR tiles (a smaller block's GEMM computes MR rows anyway),
-                 the tiles shared evenly in whole MR-row micro-tiles where that
+                 panels (of `WINOGRAD_ITEM_OUTPUTS` tiles x channels at least), so U is read
+                 once and the threads split it (every block re-reads all of U: one block ran
+                 128 channels at 28x28 in 0.83 ms, seven in 1.12 ms, one thread); else one
+                 group and as few blocks of output tiles as keep a block's transformed inputs
+                 and products in `WINOGRAD_BLOCK_BYTES`, at least `WINOGRAD_MIN_ITEMS` when the
+                 image has that many micro-tiles of MR tiles (a smaller block's GEMM computes MR
+                 rows anyway), the tiles shared evenly in whole MR-row micro-tiles where that
                  computes fewer rows (`winograd_tile_block`; the last block's spare tiles are
                  computed and dropped: 24 tiles per block for 49 ran 20% slower than 25); the
                  GEMMs over a block as dense's (MR x 2 vectors, K blocks of 256); threads split
@@ -208,6 +208,10 @@ WINOGRAD_MIN_ITEMS = 16
 blocks (or panels): 8 for each of 2 threads, so a thread the OS deschedules while it holds one holds up a
 sixteenth of the layer, not a quarter (4 items: ResNet-18's 3x3 layers at 28x28 and below)."""
 
+WINOGRAD_ITEM_OUTPUTS = 512
+"""Tiles x output channels of one group's GEMMs at least (one block): 256 channels at 14x14 in 16
+groups of 16 channels (16 x 16) ran 8% slower than in 4 (one thread, Zen 3); 16 tiles x 32 and
+49 x 16 ran as fast as 4 groups."""
 
 DENSE_OPS = frozenset({Op.DENSE, Op.FUSED_DENSE, Op.TILED_DENSE})
 CONV_OPS = frozenset({Op.CONV2D, Op.FUSED_CONV2D, Op.TILED_CONV2D})
@@ -416,7 +420,8 @@ def winograd_schedule(x: TensorType, out: TensorType, attrs: dict[str, Any], lan
     tiles = math.ceil(out.shape[2] / m) * math.ceil(out.shape[3] / m)
     if o > tiles:
         # U (n² C O floats) outweighs V (n² tiles C floats)
-        groups = max(g for g in range(1, WINOGRAD_MIN_ITEMS + 1) if (o // nr) % g == 0)
+        groups = max(g for g in range(1, WINOGRAD_MIN_ITEMS + 1)
+                     if (o // nr) % g == 0 and (g == 1 or tiles * o // g >= WINOGRAD_ITEM_OUTPUTS))
         block = tiles
     else:
         per_tile = (m + 2) ** 2 * (c + o) * 4

@@ -24,7 +24,8 @@ from frittata.rewrites import fold_params, saturate
 from frittata.rewrites.check import check_rule
 from frittata.rewrites.library import load_file
 from frittata.terms import builders as tb
-from frittata.terms.cpu_schedules import WINOGRAD_MIN_ITEMS, winograd_schedule, winograd_tile_block
+from frittata.terms.cpu_schedules import (WINOGRAD_ITEM_OUTPUTS, WINOGRAD_MIN_ITEMS, winograd_schedule,
+                                          winograd_tile_block)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.winograd import transforms
 from tests.backends.llvm.helpers import AVX512_FEATURES, check_on, kernel_texts, rand, targets
@@ -73,7 +74,7 @@ def test_weight_heavy_layers_read_their_transformed_weights_once(lanes):
                                       (16, 9, 4), (8, 14, 2), (64, 112, 4)])
 def test_an_image_has_at_least_min_items_when_it_has_the_tiles_or_panels(lanes, c, hw, m):
     """A weight-heavy layer (more padded output channels than tiles): one block, the most groups
-    up to WINOGRAD_MIN_ITEMS that divide its panels; else one group and at least
+    up to WINOGRAD_MIN_ITEMS that divide its panels and keep WINOGRAD_ITEM_OUTPUTS; else one group and at least
     WINOGRAD_MIN_ITEMS blocks (blocks of MR tiles when it has fewer)."""
     x = TensorType((1, c, hw, hw), "float32")
     s = winograd_schedule(x, x, {"tile": m}, lanes)
@@ -81,7 +82,9 @@ def test_an_image_has_at_least_min_items_when_it_has_the_tiles_or_panels(lanes, 
     groups, blocks = s["oc_groups"], math.ceil(tiles / s["tile_block"])
     if panels * s["n_block"] > tiles:
         assert blocks == 1 and panels % groups == 0
-        assert not any(panels % g == 0 for g in range(groups + 1, WINOGRAD_MIN_ITEMS + 1))
+        assert groups == 1 or tiles * panels * s["n_block"] // groups >= WINOGRAD_ITEM_OUTPUTS
+        assert not any(panels % g == 0 and tiles * panels * s["n_block"] // g >= WINOGRAD_ITEM_OUTPUTS
+                       for g in range(groups + 1, WINOGRAD_MIN_ITEMS + 1))
     else:
         assert groups == 1 and blocks >= min(WINOGRAD_MIN_ITEMS, max(1, tiles // s["m_block"]))
 
