@@ -15,6 +15,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import frittata as ft
+from frittata import terms as T
 from frittata.backends.llvm import build, conv
 from frittata.backends.llvm.fastpath import schedule
 from frittata.terms import builders as tb
@@ -58,6 +59,20 @@ def test_the_pixel_gemm_equals_the_interpreter(c, o, n, h, w, steps, isa, thread
     assert is_pixel_gemm(schedule(term, targets()[isa].lanes))
     mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
     assert mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
+
+
+@pytest.mark.parametrize("mr", [10, 12])
+def test_an_8_lane_pixel_gemm_with_more_than_8_rows_a_block_equals_the_interpreter(mr):
+    """An 8-lane pixel GEMM schedule with MR = 10 or 12 (more rows than one 8 x 8 register
+    transpose holds: its blocks take the stack tile) on any host (`targets`' AVX2): 49 pixels,
+    a full panel of 16 channels and a partial one, a residual read transposed."""
+    x, p, o = tb.var("x", (1, 12, 7, 7)), 49, 20
+    schedule_ = (("vec", 8), ("m_block", mr), ("m_tail", p % mr), ("n_block", 16), ("n_tail", o % 16),
+                 ("parallel", "n"))
+    term = T.tiled_conv2d(x, tb.param("w", rand((o, 12, 1, 1), seed=3)), tb.param("b", rand((o,), seed=4)),
+                          tb.var("r", (1, o, 7, 7)), epilogue=(("add",), ("relu",)), schedule=schedule_)
+    mod = check_on(ft.Program({"y": term}), targets()["avx2"], threads=2)
+    assert mod.report["backend"]["fast_paths"] == ["tiled_conv2d"]
 
 
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
