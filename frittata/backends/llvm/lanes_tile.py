@@ -16,7 +16,10 @@ one vector.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from operator import getitem
 
 from llvmlite import ir
 
@@ -99,12 +102,8 @@ def _finish_transposed(b: ir.IRBuilder, e: Epilogue, acc: list[list[ir.Value]], 
                                align=4) for j in range(e.lanes)]
             added = transpose8(b, channels)
         bias_v = b.load(b.gep(bias, [i64(v * e.lanes)], source_etype=F32), typ=vec, align=4)
-        values = []
-        for j in range(rows):
-            value = b.fadd(b.load(acc[j][v]), bias_v)
-            for step in e.steps:
-                value = vector_step(b, e.lanes, step, value, added[j] if step == ("add",) and added else None)
-            values.append(value)
+        rows_added = added or []
+        values = [_steps(b, e, b.fadd(b.load(acc[j][v]), bias_v), partial(getitem, rows_added, j)) for j in range(rows)]
         undefined = ir.Constant(vec, ir.Undefined)
         for j, channel in enumerate(transpose8(b, values + [undefined] * (e.lanes - rows))):
             b.store(channel, b.gep(out, [i64((v * e.lanes + j) * e.stride)], source_etype=F32), align=4)
@@ -138,11 +137,16 @@ def _finish_through_tile(b: ir.IRBuilder, e: Epilogue, acc: list[list[ir.Value]]
             bias_v = b.load(b.gep(bias, [i64(v * e.lanes)], source_etype=F32), typ=vec, align=4)
             value = b.fadd(b.load(slot), bias_v)
             lanes = b.gep(vectors, [i64(j * e.nv + v)], source_etype=vec)
-            for step in e.steps:
-                added = b.load(lanes, typ=vec, align=4) if step == ("add",) else None
-                value = vector_step(b, e.lanes, step, value, added)
-            b.store(value, lanes, align=4)
+            b.store(_steps(b, e, value, partial(b.load, lanes, typ=vec, align=4)), lanes, align=4)
     _transpose(b, e, len(acc), nout, npix, out, tile, to_tile=False)
+
+
+def _steps(b: ir.IRBuilder, e: Epilogue, value: ir.Value, added: Callable[[], ir.Value]) -> ir.Value:
+    """The epilogue's steps on one vector of channels (the accumulators plus bias); `added()`
+    gives an add step's operand (the residual's lanes), emitted where the step is."""
+    for step in e.steps:
+        value = vector_step(b, e.lanes, step, value, added() if step == ("add",) else None)
+    return value
 
 
 def _transpose(b: ir.IRBuilder, e: Epilogue, rows: int, nout, npix, image, tile, to_tile: bool) -> None:
