@@ -87,4 +87,3 @@ def _scatter_like(node: Term, x: Term, indices: Term, updates: Term) -> Term:
     if node.op.name == "scatter_nd":
         return scatter_nd(x, indices, updates, reduction="none")
     return scatter_elements(x, indices, updates, node.attr("axis"), reduction="none")
-

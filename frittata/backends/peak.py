@@ -123,4 +123,3 @@ def copy_bandwidth() -> float:
         np.copyto(target, source)
         best = min(best, time.perf_counter() - start)
     return 2 * COPY_BYTES / best
-

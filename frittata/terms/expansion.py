@@ -46,4 +46,3 @@ def _expansion_type(op: Op, types: tuple[TensorType, ...], attrs: tuple) -> Tens
     """The e-graph asks for the same few types over and over, so this is cached."""
     assert op.expand is not None
     return op.expand(op, tuple(placeholders(types)), dict(attrs)).type
-

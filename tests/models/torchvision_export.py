@@ -56,4 +56,3 @@ def export(name: str, size: int, folder: Path, seed: int = 0, opset: int = 17,
     torch.onnx.export(model, (sample,), str(path), input_names=["x"], output_names=["y"],
                       **exporter_options(dynamo, opset))
     return path, sample.numpy()
-

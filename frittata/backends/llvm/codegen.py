@@ -276,4 +276,3 @@ def _clock_stamp(b: ir.IRBuilder, tid: ir.Value, ns: ir.Value, row: int | None =
             read(k)
 
     return stamp
-

@@ -367,4 +367,3 @@ def _k_loop(g: Geometry):
                         b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])
 
     return emit
-

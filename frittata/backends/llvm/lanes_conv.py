@@ -274,4 +274,3 @@ def _reduction(b: ir.IRBuilder, g: Geometry, acc, offsets, xc, wc, kc) -> None:
                                g.lanes)
                     for v in range(g.nv):
                         b.store(b.call(fma, [xv, wv[v], b.load(acc[j][v])]), acc[j][v])
-

@@ -178,4 +178,3 @@ def _average(b: ir.IRBuilder, acc: ir.Value, count: ir.Value, window: int, node_
     divisor = (ir.Constant(F32, float(window)) if node_attr("count_include_pad")
                else b.sitofp(b.load(count), F32))
     return b.fdiv(b.load(acc), divisor)
-

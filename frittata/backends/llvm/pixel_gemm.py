@@ -195,4 +195,3 @@ def _block(module: ir.Module, g: PixelGemm, rows: int, name: str) -> ir.Function
     finish(b, epilogue, acc, vectors, out, bias, residual, ncols, whole=b.icmp_signed("!=", whole, i64(0)))
     b.ret_void()
     return fn
-

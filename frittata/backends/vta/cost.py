@@ -99,4 +99,3 @@ class VtaCostModel:
         moved = sum(t.nbytes for t in info.operands) + info.type.nbytes
         clock = self.cfg.clock_hz if self.clock_hz is None else self.clock_hz
         return stream_cycles(node, self.cfg, self.timing) / clock + moved / self.link_bytes_per_s
-
