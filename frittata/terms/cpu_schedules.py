@@ -206,7 +206,9 @@ they stay in L2 from the input transform through the GEMMs to the output transfo
 WINOGRAD_MIN_ITEMS = 16
 """(Tile block, output-channel group) items per image at least, when it has that many MR-tile
 blocks (or panels): 8 for each of 2 threads, so a thread the OS deschedules while it holds one holds up a
-sixteenth of the layer, not a quarter (4 items: ResNet-18's 3x3 layers at 28x28 and below)."""
+sixteenth of the layer, not a quarter (4 items: ResNet-18's 3x3 layers at 28x28 and below).
+Output-channel groups stop earlier where a group would fall under WINOGRAD_ITEM_OUTPUTS (ResNet-18's
+F(4x4) layers get 8 groups at 14x14 and 4 at 7x7)."""
 
 WINOGRAD_ITEM_OUTPUTS = 512
 """Tiles x output channels of one group's GEMMs at least (one block): 256 channels at 14x14 in 16

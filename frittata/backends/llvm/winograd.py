@@ -193,7 +193,8 @@ def _emit_items(k: Kernel, t: Tiling, steps: tuple, consts: tuple, out, residual
         v = _at(k.b, consts[0], i64(t.padded))
         with k.take(t.block * (t.c_pad // t.lanes), name="vt") as index:
             tile, vector = k.b.udiv(index, i64(t.c_pad // t.lanes)), k.b.urem(index, i64(t.c_pad // t.lanes))
-            _emit_input_vector(k.b, t, consts[0], v, (tile, k.b.mul(vector, i64(t.lanes))), tile)
+            last = k.b.select(k.b.icmp_unsigned("<", tile, i64(t.tiles)), tile, i64(t.tiles - 1))
+            _emit_input_vector(k.b, t, consts[0], v, (tile, k.b.mul(vector, i64(t.lanes))), last)
         k.sync()
     with k.chunks(t.items) as (lo, hi):
         _emit_chunk(k, t, steps, consts, (lo, hi), out, residual)

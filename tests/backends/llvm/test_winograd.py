@@ -35,7 +35,7 @@ from tests.conftest import compiling
 @st.composite
 def winograd_convs(draw):
     n, c = draw(st.integers(1, 2)), draw(st.sampled_from([1, 3, 8, 13, 24]))
-    o = draw(st.sampled_from([1, 5, 16, 21, 40]))  # 21 and 40: channel groups on few tiles, with a tail vector
+    o = draw(st.sampled_from([1, 5, 16, 21, 40]))  # 21 and 40: a tail vector (groups sharing V: SPLIT_SHAPES)
     pads = tuple(draw(st.integers(0, 2)) for _ in range(4))
     h = draw(st.integers(max(1, 3 - pads[0] - pads[2]), 14))
     w = draw(st.integers(max(1, 3 - pads[1] - pads[3]), 14))
@@ -98,9 +98,9 @@ def test_a_tile_block_computes_the_fewest_gemm_rows():
 
 
 SPLIT_SHAPES = {
-    "partial_last_block": (2, 8, 5, 16, 4),  # 16 tiles in blocks of 5 (MR 6): the last block holds one
-    "shared_v_with_tail": (1, 13, 40, 6, 4),  # 4 tiles, 3 groups of one panel, a tail vector
-    "shared_v_16_groups": (1, 8, 256, 5, 2),  # 9 tiles, 16 groups, V shared by the threads
+    "partial_last_block": (2, 8, 5, 16, 4),  # 16 tiles in blocks of 6 (MR 6, 8 lanes): the last holds 4
+    "shared_v_with_tails": (1, 13, 250, 5, 2),  # 9 tiles, 4 groups sharing V; 13 channels, 250 outputs
+    "shared_v_8_groups": (1, 8, 512, 5, 2),  # 9 tiles, 8 groups, V shared by the threads
 }
 
 
