@@ -30,6 +30,13 @@ def test_program_dot_names_ops_shapes_epilogues_and_target():
         assert expected in text
 
 
+def test_a_term_label_lists_epilogue_steps_in_order_with_their_parameters():
+    x = T.var("x", (1, 8, 4, 4))
+    w, b = T.param("w", np.ones((8, 8, 1, 1), np.float32)), T.param("b", np.ones((8,), np.float32))
+    term = T.fused_conv2d(x, w, b, epilogue=[("clip", 0.0, 6.0), ("relu",)])
+    assert "epilogue: clip 0.0 6.0 > relu" in show.term_label(term).split("\n")
+
+
 def test_quote_escapes_dot_strings():
     assert show.quote('a "b"\\c\nd') == '"a \\"b\\"\\\\c\\nd"'
 
