@@ -199,17 +199,14 @@ INT_STEPS = frozenset({"relu", "shift", "clip", "cast"})
 """Epilogue steps the int8 kernel applies to its int32 accumulators in registers."""
 INT8_OUTPUTS = frozenset({"int8", "uint8", "int32", "float32"})
 
-
 WINOGRAD_BLOCK_BYTES = 256 * 1024
 """A Winograd tile block's transformed inputs and products: half of a 512 KiB L2 (Zen 3), so
 they stay in L2 from the input transform through the GEMMs to the output transform."""
 WINOGRAD_MIN_ITEMS = 16
 """(Tile block, output-channel group) items per image at least, when it has that many MR-tile
-blocks (or panels): 8 for each of 2 threads, so a thread the OS deschedules while it holds one holds up a
-sixteenth of the layer, not a quarter (4 items: ResNet-18's 3x3 layers at 28x28 and below).
-Output-channel groups stop earlier where a group would fall under WINOGRAD_ITEM_OUTPUTS (ResNet-18's
-F(4x4) layers get 8 groups at 14x14 and 4 at 7x7)."""
-
+blocks (or panels; groups stop at WINOGRAD_ITEM_OUTPUTS: ResNet-18's F(4x4) layers get 8 at 14x14,
+4 at 7x7): 8 for each of 2 threads, so a descheduled thread holding one holds up a sixteenth of the
+layer, not a quarter (4 items: ResNet-18's 3x3 layers at 28x28 and below)."""
 WINOGRAD_ITEM_OUTPUTS = 512
 """Tiles x output channels of one group's GEMMs at least (one block): 256 channels at 14x14 in 16
 groups of 16 channels (16 x 16) ran 8% slower than in 4 (one thread, Zen 3); 16 tiles x 32 and
