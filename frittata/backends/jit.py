@@ -31,6 +31,10 @@ BARRIER_WORDS = 16 + MAX_THREADS
 the barrier's arrival count, the phase and work counter kernels take items from (one 64-bit
 word), the items done in the phase, the counts of threads asleep on the phase and on the items
 done, and from word 16 on each thread's own phase (`frittata.backends.llvm.barrier`, `STATE_*`)."""
+NATIVE, PROFILE, PYTHON, STOP = 0, 1, 2, 3
+"""Job kinds of the native team loop (`frittata.backends.llvm.serve`, posted by
+`frittata.backends.team`): the entry `(slots, tid, n, state)`, the profiling entry with its extra
+argument `(slots, tid, n, state, extra)`, a job Python runs, the end of the helpers."""
 PROFILE_ENTRY = "frittata_profile"
 PROFILE_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p,
                                 ctypes.c_void_p)

@@ -20,14 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from frittata.backends.jit import BARRIER_WORDS
+from frittata.backends.jit import BARRIER_WORDS, NATIVE, PROFILE, PYTHON, STOP
 from frittata.backends.packing import aligned
 from frittata.errors import TeamClosedError
 
-NATIVE, PROFILE, PYTHON, STOP = 0, 1, 2, 3
-"""Job kinds of the native team loop (`frittata.backends.llvm.serve`): the entry `(slots, tid,
-n, state)`, the profiling entry with its extra argument `(slots, tid, n, state, extra)`, a job
-Python runs, the end of the helpers."""
 _LIVE: weakref.WeakSet[Team] = weakref.WeakSet()
 """Every team with helpers, so that a forked child (which has none of their threads) can mark
 them gone (`_after_fork`)."""

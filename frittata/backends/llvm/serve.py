@@ -29,10 +29,9 @@ from functools import cache
 from llvmlite import binding as llvm
 from llvmlite import ir
 
-from frittata.backends.jit import MAX_THREADS, host, verify
+from frittata.backends.jit import MAX_THREADS, PROFILE, PYTHON, host, verify
 from frittata.backends.llvm.barrier import int32_at, wait_while, wake_sleepers
 from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, i64, if_then
-from frittata.backends.team import PROFILE, PYTHON
 
 GENERATION, SLEEPERS, STARTED, FINISHED, WAITING, KIND = 0, 1, 2, 3, 4, 5
 """Control words: the job's generation; helpers asleep on it; helper runs started and finished
