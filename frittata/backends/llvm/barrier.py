@@ -268,10 +268,7 @@ def wake_sleepers(b: ir.IRBuilder, at: ir.Value, sleepers: ir.Value) -> None:
 
 def _futex(b: ir.IRBuilder, number: int, at: ir.Value, op: int, value: ir.Value) -> None:
     """syscall(futex, at, op, value, NULL): a wait with no timeout, or a wake of `value` threads."""
-    if "syscall" in b.module.globals:
-        syscall = b.module.globals["syscall"]
-    else:
-        syscall = ir.Function(b.module, ir.FunctionType(I64, [I64], var_arg=True), name="syscall")
+    syscall = intrinsic(b.module, "syscall", I64, [I64], var_arg=True)
     b.call(syscall, [i64(number), at, ir.Constant(I32, op), value, ir.Constant(PTR, None)])
 
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from frittata.backends.jit import ENTRY, PROFILE_ENTRY, TRACE_ENTRY, Machine
-from frittata.backends.llvm.irutil import I8, I32, I64, PTR, VOID, entry_alloca, i64, if_then
+from frittata.backends.llvm.irutil import I8, I32, I64, PTR, VOID, entry_alloca, i64, if_then, intrinsic
 from frittata.backends.llvm.barrier import BARRIER, BARRIER_TYPE, THREAD_0, WHOLE_TEAM, emit_barrier
 from frittata.backends.llvm.kernel import KERNEL_TYPE, Kernel
 from frittata.backends.llvm.lower import lower_step
@@ -257,8 +257,7 @@ def _clock_stamp(b: ir.IRBuilder, tid: ir.Value, ns: ir.Value, row: int | None =
     """A function `stamp(k)` emitting: on thread 0, ns[k] = the monotonic clock in nanoseconds;
     with `row`, on every thread, ns[tid * row + k]."""
     timespec = ir.LiteralStructType([I64, I64])
-    clock = b.module.globals.get("clock_gettime") or ir.Function(b.module, ir.FunctionType(I32, [I32, PTR]),
-                                                                 name="clock_gettime")
+    clock = intrinsic(b.module, "clock_gettime", I32, [I32, PTR])
     now = b.alloca(timespec, name="now")
 
     def read(k: int) -> None:

@@ -139,11 +139,12 @@ def unflatten(b: ir.IRBuilder, flat: ir.Value, shape: tuple[int, ...]) -> list[i
     return list(reversed(indices))
 
 
-def intrinsic(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type]) -> ir.Function:
+def intrinsic(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type],
+              var_arg: bool = False) -> ir.Function:
     """Declare (once) an external function or LLVM intrinsic by its exact name."""
     if name in module.globals:
         return module.globals[name]
-    return ir.Function(module, ir.FunctionType(ret, list(args)), name=name)
+    return ir.Function(module, ir.FunctionType(ret, list(args), var_arg=var_arg), name=name)
 
 
 def smin(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
