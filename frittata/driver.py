@@ -82,7 +82,8 @@ def compile(program: Program, target: str | Target = "llvm", *,
     interpreter first and a `RuleCheckError` names a counterexample, unless check_rules=False;
     rules that passed are remembered in the cache folder), disable (rule or family names), cost (a cost
     model, or a function of `frittata.extract.NodeInfo`), limits (`frittata.rewrites.Limits`),
-    schedule (phases), extractor ("auto" | "greedy" | "ilp"), extract_seconds, threads,
+    schedule (phases), extractor ("auto" | "greedy" | "ilp"), extract_seconds (the ILP's limit,
+    CPU seconds of this process), threads,
     optimize (False skips saturation and extraction), config (the target's hardware
     configuration: for "vta" a `VtaConfig`, a dict of `vta_config.json` keys, a path to such a
     file or a shipped board name: "pynq", "ultra96", "zcu104", "de10nano"),

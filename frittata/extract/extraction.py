@@ -63,7 +63,7 @@ def extract(data: EGraphData, cost_model: CostLike, method: str = "auto", time_l
             rel_gap: float = 1e-4) -> tuple[dict[int, int], ExtractionReport]:
     """The cheapest choice found (e-class -> e-node, for the classes the roots reach) and a report.
 
-    `method`: "greedy", "ilp" (exact up to `rel_gap`, stopped after `time_limit` seconds with
+    `method`: "greedy", "ilp" (exact up to `rel_gap`, stopped after `time_limit` CPU seconds with
     its proven gap), or "auto" (ILP when at most ILP_MAX_NODES usable e-nodes, else greedy).
     Raises ExtractionError for an unknown method or an output with no finite term.
     """

@@ -2,9 +2,10 @@
 
 The greedy choice is the solver's first incumbent (an upper bound), the objective is scaled so
 that the greedy cost is `OBJECTIVE_SCALE` (the solver's absolute tolerances then mean nothing
-at the scale of seconds), and the solver stops at `time_limit` seconds or when its relative gap
-is below `rel_gap`. The result carries the proven lower bound, so a run cut short by the clock
-still says how far from optimal it may be. A run that ends before the clock is deterministic.
+at the scale of seconds), and the solver stops after `time_limit` CPU seconds of this process
+(`ilp_solvers`) or when its relative gap is below `rel_gap`. The result carries the proven lower
+bound, so a run cut short by the limit still says how far from optimal it may be. A run that
+ends before the limit is deterministic.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class IlpResult:
 
 def solve_ilp(problem: Problem, start: dict[int, int], start_cost: float,
               time_limit: float, rel_gap: float) -> IlpResult:
-    """The best choice the solver finds within `time_limit` s; `start` if it finds none."""
+    """The best choice the solver finds within `time_limit` CPU seconds; `start` if it finds none."""
     model = build_ilp(problem)
     scale = OBJECTIVE_SCALE / start_cost if start_cost > 0 else 1.0
     out = solve(arrays(problem, model, scale), _start_values(problem, model, start), time_limit, rel_gap)

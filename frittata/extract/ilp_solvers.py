@@ -3,12 +3,19 @@
 highspy is preferred: it takes the greedy choice as a starting incumbent. scipy.optimize.milp
 runs the same HiGHS solver without a warm start; it is used when highspy is not installed.
 Both run single-threaded with fixed seeds and return the same `SolverOutput`.
+
+The time limit counts this process's CPU seconds (`time.process_time`), as saturation's does: a
+host loaded by other processes neither stops the solver early nor changes where it stops. With
+highspy, HiGHS's own (wall-clock) limit is off and its interrupt callbacks (simplex and MIP) stop
+it once the CPU seconds are spent; the status then reads "Time limit reached", as HiGHS's own
+limit would. scipy's milp takes no callback: its limit stays HiGHS's wall-clock one.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +38,13 @@ class SolverOutput:
     optimal: bool
 
 
+TIME_LIMIT_STATUS = "Time limit reached"
+"""The status a run stopped by the time limit reports (HiGHS's word for its own limit)."""
+
+
 def solve(ilp: Arrays, start: np.ndarray, time_limit: float, rel_gap: float) -> SolverOutput:
-    """Minimize the ILP within `time_limit` seconds, to relative gap `rel_gap`."""
+    """Minimize the ILP within `time_limit` CPU seconds of this process (scipy: wall seconds), to
+    relative gap `rel_gap`."""
     if highspy is None:
         return _scipy(ilp, time_limit, rel_gap)
     return _highspy(ilp, start, time_limit, rel_gap)
@@ -54,9 +66,12 @@ def _scipy(ilp: Arrays, time_limit: float, rel_gap: float) -> SolverOutput:
 
 def _highspy(ilp: Arrays, start: np.ndarray, time_limit: float, rel_gap: float) -> SolverOutput:
     highs = _quiet_new_highs()
-    for option, value in (("output_flag", False), ("time_limit", float(time_limit)), ("threads", 1),
+    for option, value in (("output_flag", False), ("threads", 1),
                           ("random_seed", 0), ("mip_rel_gap", float(rel_gap)), ("mip_abs_gap", 0.0)):
         highs.setOptionValue(option, value)
+    spent = _CpuDeadline(time_limit)
+    highs.cbSimplexInterrupt += spent
+    highs.cbMipInterrupt += spent
     highs.passModel(_lp(ilp))
     solution = highspy.HighsSolution()
     solution.col_value = list(start)
@@ -66,8 +81,22 @@ def _highspy(ilp: Arrays, start: np.ndarray, time_limit: float, rel_gap: float) 
     info, status = highs.getInfo(), highs.getModelStatus()
     feasible = info.primal_solution_status == 2  # kSolutionStatusFeasible
     values = np.asarray(highs.getSolution().col_value) if feasible else None
-    return SolverOutput(values, highs.modelStatusToString(status), float(info.mip_dual_bound),
-                        status == highspy.HighsModelStatus.kOptimal)
+    text = TIME_LIMIT_STATUS if spent.hit else highs.modelStatusToString(status)
+    return SolverOutput(values, text, float(info.mip_dual_bound), status == highspy.HighsModelStatus.kOptimal)
+
+
+class _CpuDeadline:
+    """A HiGHS interrupt callback: interrupts once `seconds` of this process's CPU time have
+    passed since it was made; `hit` says whether it did."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.process_time() + seconds
+        self.hit = False
+
+    def __call__(self, event) -> None:
+        if time.process_time() >= self.deadline:
+            self.hit = True
+            event.interrupt()
 
 
 def _lp(ilp: Arrays):

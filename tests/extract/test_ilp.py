@@ -1,13 +1,16 @@
 """The ILP extractor at the scale of seconds: costs of microseconds still reach the optimum; the
-greedy warm start is a feasible point of the ILP."""
+greedy warm start is a feasible point of the ILP; the time limit counts CPU seconds."""
+
+import time
 
 import numpy as np
 import pytest
 
-from frittata.extract import extract
+from frittata.extract import CpuModel, extract
 from frittata.extract.cost import as_cost_model
 from frittata.extract.ilp import _start_values
 from frittata.extract.ilp_model import arrays, build_ilp
+from frittata.extract.ilp_solvers import TIME_LIMIT_STATUS, _CpuDeadline
 from frittata.extract.problem import build_problem, chosen_nodes
 from tests.extract.egraphs import attr_cost, brute_force, dag_cost_of, seeded_egraph
 
@@ -51,3 +54,34 @@ def test_the_warm_start_is_a_feasible_point_of_the_ilp(seed, n_classes):
     assert np.all(x >= 0) and np.all(x <= ilp.col_upper)
     rows = np.array([ilp.value[a:b] @ x[ilp.index[a:b]] for a, b in zip(ilp.starts[:-1], ilp.starts[1:])])
     assert np.all(rows >= ilp.row_lower - 1e-9) and np.all(rows <= ilp.row_upper + 1e-9)
+
+
+def test_the_time_limit_stops_the_solver_and_keeps_the_greedy_start(zoo_saturated):
+    """A limit of 0 CPU seconds interrupts the solver at its first callback: the report says
+    "Time limit reached" (HiGHS's own word for its limit), not optimal, and the choice is the
+    greedy start's cost with a lower bound below it."""
+    data, _ = zoo_saturated("transformer_block")
+    _, report = extract(data, CpuModel(vector_lanes=8), method="ilp", time_limit=0.0)
+    assert report.status == TIME_LIMIT_STATUS and not report.optimal
+    assert report.cost == report.greedy_cost and report.lower_bound <= report.cost
+
+
+def test_the_time_limit_counts_cpu_seconds_not_the_wall_clock():
+    """Wall time the process spends waiting (here asleep, on a loaded host descheduled) does not
+    spend the limit; CPU time does."""
+
+    class Event:
+        interrupted = False
+
+        def interrupt(self):
+            self.interrupted = True
+
+    deadline, event = _CpuDeadline(0.05), Event()
+    time.sleep(0.1)
+    deadline(event)
+    assert not event.interrupted and not deadline.hit
+    spin = time.process_time() + 0.06
+    while time.process_time() < spin:
+        pass
+    deadline(event)
+    assert event.interrupted and deadline.hit
