@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 import frittata as ft
 from frittata.backends import fileformat
 from frittata.backends.jit import Machine, host, optimize, verify
-from frittata.backends.llvm import build
+from frittata.backends.llvm import build, fastpath
+from frittata.backends.llvm.plan import make_plan
 from frittata.backends.llvm.winograd import Tiling
 from frittata.backends.packing import Derivation, winograd_panels
 from frittata.extract import CpuModel, extract
@@ -249,3 +250,23 @@ def test_the_packed_weights_are_g_w_g_transposed_per_filter_in_panels(tile):
         u = g.astype(np.float64) @ WEIGHTS[o, c] @ g.T
         np.testing.assert_allclose(packed[:, o // 16, c, o % 16], u.reshape(-1), rtol=1e-5, atol=1e-6)
     assert not packed[:, :, 32:].any()
+
+
+def test_a_thread_keeps_its_scratch_region_for_every_chunk_it_takes():
+    """On a team of two, V and M stay in the regions of the two threads' first items (so in their
+    caches), not one region per item taken: every other item's region is left as it was."""
+    x = tb.var("x", (1, 8, 28, 28))
+    term = tb.winograd_conv2d(x, tb.param("w", rand((16, 8, 3, 3), seed=1)), tb.param("b", rand((16,), seed=2)),
+                              pads=(1, 1, 1, 1), tile=2)
+    program = ft.Program({"y": term})
+    lanes = host().lanes
+    t = Tiling.of(term, fastpath.schedule(term, lanes))
+    assert t.items >= 8 and t.oc_groups == 1
+    mod = check_on(program, host(), threads=2)
+    (step,) = make_plan(program, lambda u: fastpath.scratch_bytes(u, lanes)).steps
+    regions = mod._arena[step.scratch.offset:].view(np.float32)[t.padded:t.padded + t.items * t.region]
+    for _ in range(5):
+        regions[...] = np.nan
+        mod.run(x=rand(x.type.shape, seed=3))
+        touched = [i for i in range(t.items) if not np.isnan(regions[i * t.region:(i + 1) * t.region]).all()]
+        assert 1 <= len(touched) <= 2, touched
