@@ -14,6 +14,12 @@ from tests.strategies import inputs_for
 
 AVX2_FEATURES = "+avx,+avx2,+fma"
 AVX512_FEATURES = AVX2_FEATURES + ",+avx512f,+avx512bw,+avx512dq,+avx512vl"
+SAPPHIRE_RAPIDS_FEATURES = AVX512_FEATURES + (",+avx512cd,+avx512vnni,+avx512vpopcntdq,+avx512bitalg,+avx512vbmi,"
+                                              "+avx512vbmi2,+avx512ifma,+avx512bf16,+avx512fp16,+avxvnni,+amx-tile,"
+                                              "+amx-int8,+amx-bf16,+f16c,+bmi,+bmi2,+popcnt,+lzcnt,+gfni,+vaes,"
+                                              "+vpclmulqdq")
+"""The ISA extensions of a Sapphire / Emerald Rapids Xeon (what its host features string enables
+beyond AVX2: the AVX-512 subsets with VNNI, VPOPCNTDQ, BF16 and FP16, AMX, AVX-VNNI)."""
 
 
 def check(program: ft.Program, inputs=None, threads: int = 2, rtol: float = 1e-4, atol: float = 1e-5):
@@ -97,3 +103,42 @@ def assert_compiled_equal(program: T.Program, inputs: dict, target: Machine) -> 
     for name, want in T.evaluate(program, inputs).items():
         assert got[name].dtype == want.dtype
         np.testing.assert_array_equal(got[name], want, err_msg=name)
+
+
+def fast_path_programs() -> dict[str, T.Term]:
+    """One small term per CPU fast path (the kernels `fastpath` lowers, the bit-serial, vector
+    pool and vector sum kernels), each with partial tiles at 4, 8 and 16 lanes: the set the ISA
+    tests build for other machines (`test_avx512_kernels`, `test_x86_64_v2`)."""
+    rng = np.random.default_rng(0)
+    x = T.var("x", (1, 16, 11, 37))
+    ints = T.var("x", (1, 5, 9, 21), "int8")
+    return {
+        "dense": T.fused_dense(T.var("x", (3, 37)), T.param("w", rand((45, 37), seed=1)),
+                               T.param("b", rand((45,), seed=2)), epilogue=(("relu",),)),
+        "matmul": T.matmul(T.var("x", (5, 19)), T.var("y", (19, 41))),
+        "batched_matmul": T.matmul(T.var("x", (2, 5, 19)), T.var("y", (2, 19, 23))),
+        "direct_conv": T.fused_conv2d(x, T.param("w", rand((20, 16, 3, 3), seed=3, scale=0.2)),
+                                      T.param("b", rand((20,), seed=4)), pads=(1, 1, 1, 1), epilogue=(("relu",),)),
+        "strided_conv": T.conv2d(x, T.param("w", rand((8, 16, 3, 3), seed=3)), strides=(2, 2), pads=(1, 1, 1, 1)),
+        "lanes_conv": T.conv2d(T.var("x", (1, 40, 13, 15)), T.param("w", rand((37, 40, 3, 3), seed=5, scale=0.2)),
+                               strides=(2, 2), pads=(1, 1, 1, 1)),
+        "depthwise": T.fused_conv2d(T.var("x", (1, 19, 13, 37)), T.param("w", rand((19, 1, 3, 3), seed=6)),
+                                    T.param("b", rand((19,), seed=7)), pads=(1, 1, 1, 1), groups=19,
+                                    epilogue=(("clip", 0.0, 6.0),)),
+        "pixel_gemm": T.fused_conv2d(T.var("x", (1, 24, 7, 7)), T.param("w", rand((40, 24, 1, 1), seed=8)),
+                                     T.param("b", rand((40,), seed=9)), T.var("r", (1, 40, 7, 7)),
+                                     epilogue=(("add",), ("relu",))),
+        "channel_gemm": T.conv2d(T.var("x", (1, 16, 9, 9)), T.param("w", rand((96, 16, 1, 1), seed=8))),
+        "winograd": T.winograd_conv2d(T.var("x", (1, 13, 11, 12)),
+                                      T.param("w", rand((21, 13, 3, 3), seed=1, scale=0.3)),
+                                      T.param("b", rand((21,), seed=2)), pads=(1, 1, 1, 1), epilogue=(("relu",),),
+                                      tile=4),
+        "int8": T.fused_conv2d(ints, T.param("w", rng.integers(-128, 128, (13, 5, 3, 3)).astype(np.int8)),
+                               T.param("b", rng.integers(-1000, 1000, (13,)).astype(np.int32)), pads=(1, 1, 1, 1),
+                               epilogue=(("shift", 8), ("clip", -127, 127), ("cast", "int8"))),
+        "bitserial": T.bitserial_conv2d(T.bitpack(T.var("x", (1, 64, 6, 6), "int8"), 2, 1),
+                                        packed_weights(rng.integers(0, 2, (8, 64, 3, 3)).astype(np.int8), 1, "int64"),
+                                        1, 1),
+        "max_pool": T.max_pool2d(x, (3, 3), (2, 2), (1, 1, 1, 1)),
+        "global_avg_pool": T.global_avg_pool(x),
+    }

@@ -1,16 +1,25 @@
-"""The vector pool, the strided convolution's pad pass and the depthwise kernel, built for a real
-AVX-512 machine (skylake-avx512 with its features, not the 16-lane variant on AVX2 features that
-the equality tests run), verify and compile to zmm instructions. Compiled, not run: this host
-may lack the ISA."""
+"""The CPU fast paths built for real AVX-512 machines (their features, not the 16-lane variant on
+AVX2 features that the equality tests run): the vector pool, the strided convolution's pad pass
+and the depthwise kernel verify and compile to zmm instructions for a Skylake-X; every fast path
+builds whole (kernels, entry, team barrier) for a Sapphire Rapids Xeon, its kernels in zmm, the
+int8 kernel's pair multiply-adds fused into VNNI's vpdpwssd and the bit-serial popcount in
+VPOPCNTDQ's vpopcntq; without those extensions (Skylake-X) the int8 kernel keeps vpmaddwd and the
+popcount is LLVM's own byte lookup, still in zmm. Compiled, not run: this host may lack the ISA."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from llvmlite import binding as llvm
 
 import frittata as ft
-from frittata.backends.jit import Machine, host, optimize, verify
+from frittata.backends import fileformat
+from frittata.backends.jit import Machine, host, optimize, units_of, verify
+from frittata.backends.llvm import build
 from frittata.terms import builders as tb
-from tests.backends.llvm.helpers import AVX512_FEATURES, kernel_texts, rand
+from tests.backends.llvm.helpers import (AVX512_FEATURES, SAPPHIRE_RAPIDS_FEATURES, fast_path_programs, kernel_texts,
+                                        rand)
 
 X = tb.var("x", (1, 16, 19, 37))
 PROGRAMS = {
@@ -18,14 +27,53 @@ PROGRAMS = {
     "pad_pass": tb.conv2d(X, tb.param("w", rand((8, 16, 3, 3))), strides=(2, 2), pads=(1, 1, 1, 1)),
     "depthwise": tb.conv2d(X, tb.param("w", rand((16, 1, 5, 5))), pads=(2, 2, 2, 2), groups=16),
 }
+SKYLAKE_X = Machine(host().triple, "skylake-avx512", AVX512_FEATURES)
+SAPPHIRE_RAPIDS = Machine(host().triple, "sapphirerapids", SAPPHIRE_RAPIDS_FEATURES)
+ISA_INSTRUCTIONS = {"int8": ["vpdpwssd\t%zmm"], "bitserial": ["vpopcntq\t%zmm"]}
+"""Instructions a Sapphire Rapids kernel must have beyond zmm registers."""
+OWN_KERNELS = ("bitserial", "max_pool", "global_avg_pool")
+"""Fast paths outside `fastpath`'s contractions, which the build report does not list."""
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_the_kernel_compiles_to_zmm_for_an_avx512_machine(name):
-    machine = Machine(host().triple, "skylake-avx512", AVX512_FEATURES)
+    machine = SKYLAKE_X
     assert machine.lanes == 16
     (text,) = kernel_texts(ft.Program({"y": PROGRAMS[name]}), machine)
     assert {"pool": "pool_row", "pad_pass": "shufflevector", "depthwise": "<16 x float>"}[name] in text
     module = verify(text, name)
     optimize(module, machine, speed=1)
     assert "zmm" in machine.machine().emit_assembly(module)
+
+
+def kernel_assembly(term: ft.Term, machine: Machine) -> tuple[ft.Module, str]:
+    """`term` built for `machine` on two threads, and the assembly of its kernel units (the
+    module's optimized IR, code generated again as text)."""
+    mod = build(ft.Program({"y": term}), threads=2, target=machine)
+    units = units_of(fileformat.decode(mod.to_bytes(), "avx512"))
+    assert all(unit.obj for unit in units)
+    kernels = [llvm.parse_assembly(unit.ir) for unit in units if unit.name != "entry"]
+    return mod, "".join(machine.machine().emit_assembly(kernel) for kernel in kernels)
+
+
+@pytest.mark.parametrize("name", sorted(fast_path_programs()))
+def test_every_fast_path_builds_in_zmm_for_sapphire_rapids(name):
+    """Each kernel takes its fast path at 16 lanes and its assembly computes in zmm registers
+    (with the ISA's own instructions where it has them: `ISA_INSTRUCTIONS`)."""
+    term = fast_path_programs()[name]
+    mod, assembly = kernel_assembly(term, SAPPHIRE_RAPIDS)
+    assert SAPPHIRE_RAPIDS.lanes == 16 and "16 fp32 lanes" in mod.report["backend"]["target"]
+    assert mod.report["backend"]["fast_paths"] == ([] if name in OWN_KERNELS else [term.op.value])
+    assert "zmm" in assembly
+    for instruction in ISA_INSTRUCTIONS.get(name, []):
+        assert instruction in assembly
+
+
+def test_without_vnni_and_vpopcntdq_the_kernels_keep_their_avx512_fallbacks():
+    """Skylake-X: the int8 kernel multiplies its pairs with vpmaddwd, and `llvm.ctpop` of the
+    bit-serial kernel's 64-bit lanes becomes LLVM's nibble lookup (vpshufb), all in zmm."""
+    programs = fast_path_programs()
+    _, int8 = kernel_assembly(programs["int8"], SKYLAKE_X)
+    assert "vpmaddwd\t%zmm" in int8 and "vpdpwssd" not in int8
+    _, bitserial = kernel_assembly(programs["bitserial"], SKYLAKE_X)
+    assert re.search(r"vpshufb\t%zmm", bitserial) and "vpopcnt" not in bitserial
