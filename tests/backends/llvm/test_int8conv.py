@@ -18,7 +18,7 @@ from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
 from frittata.terms.cpu_schedules import blocked_schedule, is_int8
-from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES, targets
+from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES, kernel_texts, targets
 from tests.conftest import compiling
 from tests.strategies import inputs_for
 
@@ -204,3 +204,23 @@ def test_the_accumulator_bound_counts_every_tap(relu):
     term = tb.fused_conv2d(x, weights, bias, epilogue=steps)
     for target in targets().values():
         check_epilogue_exact(term, {"x": np.full(x.shape, -128, np.int8)}, target)
+
+
+def test_a_tile_row_of_8_bit_outputs_narrows_as_one_vector():
+    """The epilogue's vectors of a tile row (16 pixels on AVX2: two of 8 lanes) are narrowed to
+    int8 and stored as one vector, so the packs work on whole rows; a row of 21 outputs ends in a
+    tile of 5, stored lane by lane. Equal to the interpreter on both ISAs' kernels."""
+    rng = np.random.default_rng(8)
+    x = tb.var("x", (1, 3, 4, 21), "int8")
+    weights = tb.param("w", rng.integers(-128, 128, (7, 3, 3, 3)).astype(np.int8))
+    bias = tb.param("b", rng.integers(-1000, 1000, (7,)).astype(np.int32))
+    term = tb.fused_conv2d(x, weights, bias, epilogue=(("relu",), ("shift", 7), ("clip", -127, 127), ("cast", "int8")),
+                           pads=(1, 1, 1, 1))
+    avx2 = targets()["avx2"]
+    schedule = blocked_schedule(term.op, term.attrs, term.type, [a.type for a in term.args], (False, True, True),
+                                avx2.lanes)
+    assert schedule is not None and int8conv.geometry(term, schedule).nr == 16
+    (text,) = kernel_texts(ft.Program({"y": term}), avx2)
+    assert "trunc <16 x i32>" in text and "trunc <8 x i32>" not in text
+    for target in targets().values():
+        check_epilogue_exact(term, {"x": rng.integers(-128, 128, x.shape).astype(np.int8)}, target)
