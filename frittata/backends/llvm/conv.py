@@ -144,7 +144,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     steps = t.attr("epilogue") if fused else ()
     spec = MicroSpec(g.mr, g.lanes, g.nv, "row" if fused else None, steps)
     kernels = {rows: micro_function(k, MicroSpec(rows, g.lanes, g.nv, spec.bias, steps),
-                                    f"{k.function.name}.micro{rows}", _k_loop(g), loop_key=g)
+                                    f"{k.function.name}.micro{rows}", TapLoop.of(g))
                for rows in {g.mr, g.go % g.mr} if rows}
     ptr = k.base
     assert step.scratch is not None
@@ -306,7 +306,7 @@ def _emit_item(b: ir.IRBuilder, g: Geometry, kernels, item, w, source: tuple, ou
 def _tile_args(b: ir.IRBuilder, g: Geometry, block, pixel, columns: int, c0, w, source: tuple, out, bias,
                residual) -> list:
     """The micro-kernel's arguments for one tile and channel block (see `micro.emit_micro`); the
-    input's channel stride goes in as `lda` (`_k_loop` steps through the channels by it)."""
+    input's channel stride goes in as `lda` (`TapLoop` steps through the channels by it)."""
     oh, col = b.udiv(pixel, i64(columns)), b.urem(pixel, i64(columns))
     ow0 = b.mul(col, i64(g.nr))
     o0 = b.mul(block, i64(g.mr))
@@ -346,24 +346,31 @@ def _emit_tile(b: ir.IRBuilder, g: Geometry, kernels, block, call_args: list) ->
             b.call(kernels[g.mr], call_args)
 
 
-def _k_loop(g: Geometry):
+@dataclass(frozen=True)
+class TapLoop:
     """for c < kc: for each tap (unrolled): b_v = xq[c][tap + v*L]; acc[r][v] += wp[c][tap][r] * b_v,
-    with the input's channels `lda` floats apart."""
-    taps = [(r * g.kw + s, g.tap(r, s)) for r in range(g.kh) for s in range(g.kw)]
+    with the input's channels `lda` floats apart and a channel's weights [tap][block] (`mr`
+    floats a tap: the tail kernel's rows read the first of them)."""
 
-    def emit(b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
+    taps: tuple[tuple[int, int], ...]
+    """(index, offset in xq) of each tap (`Geometry.tap`)."""
+    block: int
+
+    @classmethod
+    def of(cls, g: Geometry) -> TapLoop:
+        return cls(tuple((r * g.kw + s, g.tap(r, s)) for r in range(g.kh) for s in range(g.kw)), g.mr)
+
+    def emit(self, b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
         vec = ir.VectorType(F32, spec.lanes)
         fma = intrinsic(b.module, f"llvm.fmuladd.v{spec.lanes}f32", vec, [vec, vec, vec])
         with for_range(b, 0, kc, name="c") as c:
             xc = b.gep(bp, [b.mul(c, lda)], source_etype=F32)
-            wc = b.gep(a, [b.mul(c, i64(g.kh * g.kw * g.mr))], source_etype=F32)
-            for index, offset in taps:
+            wc = b.gep(a, [b.mul(c, i64(len(self.taps) * self.block))], source_etype=F32)
+            for index, offset in self.taps:
                 bv = [b.load(b.gep(xc, [i64(offset + v * spec.lanes)], source_etype=F32), typ=vec, align=4)
                       for v in range(spec.nv)]
                 for r in range(spec.mr):
-                    weight = b.load(b.gep(wc, [i64(index * g.mr + r)], source_etype=F32), typ=F32)
+                    weight = b.load(b.gep(wc, [i64(index * self.block + r)], source_etype=F32), typ=F32)
                     av = splat(b, weight, spec.lanes)
                     for v in range(spec.nv):
                         b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])
-
-    return emit

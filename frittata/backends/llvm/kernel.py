@@ -122,10 +122,9 @@ class Kernel:
         all the items as one chunk (the loops inside a chunk may keep
         data in cache across its items: Winograd keeps a block's transformed input across the
         chunk's items of that block).
-        After each chunk the thread adds its items to the phase's count of items done (which a
-        barrier waiting for claimed work, `claim_total`, waits on); the chunk that completes the
-        loop signals the threads asleep in that barrier (`barrier.signal_event`). The barrier starts a new
-        phase with no items claimed, so a kernel takes from the counter in one loop between two
+        After each chunk the thread counts its items done (`_count_done`: what a barrier waiting
+        for claimed work, `claim_total`, waits on). The barrier starts a new phase with no items
+        claimed, so a kernel takes from the counter in one loop between two
         barriers at most (asserted here: `sync` in between). A WebAssembly module (one thread, a
         barrier that does nothing) runs range(total) as one chunk; an NVPTX one (a block's
         `bar.sync`, which keeps no counter) and a loop of `TAKE_LIMIT` items or more take this
@@ -134,26 +133,36 @@ class Kernel:
         A static share is empty when total < nthreads: its chunk is then not run at all (a
         consumer may compute end - 1), so it is emitted under `if first < end`.
 
-        Blocks: pre ─► start ─(team of one)─► body ─► end;
-        start ─► claim (`_claim`) ─(claimed)─► body (the chunk) ─► done ─► claim; claim ─► end."""
+        Blocks: `_counter_chunks`, `_claim`."""
         if self._counter_taken:
             raise LoweringError(f"kernel {self.function.name}: expected a barrier (`sync`) before a second loop "
                                 "takes from the work counter, got a second loop before a barrier")
+        static = self.module.triple.startswith(("wasm", "nvptx")) or total >= TAKE_LIMIT
+        with self._static_chunk(total) if static else self._counter_chunks(total) as bounds:
+            yield bounds
+
+    @contextmanager
+    def _static_chunk(self, total: int) -> Iterator[tuple[ir.Value, ir.Value]]:
+        """This thread's static share (`split`; all of range(total) on WebAssembly) as its one
+        chunk, run only if it is not empty."""
+        self._static = True
         b = self.b
-        if self.module.triple.startswith(("wasm", "nvptx")) or total >= TAKE_LIMIT:
-            self._static = True
-            lo, hi = (i64(0), i64(total)) if self.module.triple.startswith("wasm") else self.split(total)
-            with if_then(b, b.icmp_signed("<", lo, hi), "share"):
-                yield lo, hi
-            return
+        lo, hi = (i64(0), i64(total)) if self.module.triple.startswith("wasm") else self.split(total)
+        with if_then(b, b.icmp_signed("<", lo, hi), "share"):
+            yield lo, hi
+
+    @contextmanager
+    def _counter_chunks(self, total: int) -> Iterator[tuple[ir.Value, ir.Value]]:
+        """The chunks taken from the work counter (`chunks`).
+
+        Blocks: pre ─► start ─(team of one)─► body ─► end;
+        start ─► claim (`_claim`) ─(claimed)─► body (the chunk) ─► done ─► claim; claim ─► end."""
         self._counter_taken = True
+        b = self.b
         opening = b.append_basic_block("take.start")
         b.branch(opening)
         b.position_at_end(opening)
-        alone = b.icmp_signed("==", self.nthreads, ir.Constant(I32, 1))
-        chunk = b.select(alone, i64(max(1, total)), i64(max(1, total // TAKE_CHUNKS)))
-        own_at = b.gep(self.state, [b.add(self.tid, ir.Constant(I32, STATE_OWN))], source_etype=I32)
-        own = b.zext(b.load(own_at, typ=I32, align=4), I64)
+        alone, chunk, own = self._take_facts(total)
         pre = b.block
         claim, body = b.append_basic_block("take.claim"), b.append_basic_block("take.body")
         out = b.append_basic_block("take.end")
@@ -169,13 +178,28 @@ class Kernel:
         done = b.append_basic_block("take.done")
         b.cbranch(alone, out, done)
         b.position_at_end(done)
-        items = b.trunc(b.sub(end, start), I32)
-        before = b.atomic_rmw("add", b.gep(self.state, [i64(STATE_DONE)], source_etype=I32), items, "seq_cst")
-        with if_then(b, b.icmp_signed("==", b.add(before, items), ir.Constant(I32, total)), "take.last"):
-            signal_event(b, self.state)
+        self._count_done(total, b.trunc(b.sub(end, start), I32))
         b.branch(claim)
         self._claims.append((total, opening, out))
         b.position_at_end(out)
+
+    def _take_facts(self, total: int) -> tuple[ir.Value, ir.Value, ir.Value]:
+        """(whether the team is this thread alone, the items of a chunk: all of them alone, else
+        total // TAKE_CHUNKS, at least one; this thread's phase, as the work counter's high half
+        holds it)."""
+        b = self.b
+        alone = b.icmp_signed("==", self.nthreads, ir.Constant(I32, 1))
+        chunk = b.select(alone, i64(max(1, total)), i64(max(1, total // TAKE_CHUNKS)))
+        own_at = b.gep(self.state, [b.add(self.tid, ir.Constant(I32, STATE_OWN))], source_etype=I32)
+        return alone, chunk, b.zext(b.load(own_at, typ=I32, align=4), I64)
+
+    def _count_done(self, total: int, items: ir.Value) -> None:
+        """Add a chunk's `items` to the phase's count of items done; the chunk that completes
+        the loop's `total` signals the threads asleep in the barrier (`barrier.signal_event`)."""
+        b = self.b
+        before = b.atomic_rmw("add", b.gep(self.state, [i64(STATE_DONE)], source_etype=I32), items, "seq_cst")
+        with if_then(b, b.icmp_signed("==", b.add(before, items), ir.Constant(I32, total)), "take.last"):
+            signal_event(b, self.state)
 
     def _claim(self, total: int, own: ir.Value, chunk: ir.Value, body: ir.Block,
                out: ir.Block) -> tuple[ir.Block, ir.Value]:

@@ -23,19 +23,22 @@ prefetch made the 1x1 convolution 256 -> 1024 at 14x14 with a residual 1.06x fas
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Protocol
 
 from llvmlite import ir
 
 from frittata.backends.llvm import vmath
 from frittata.backends.llvm.irutil import F32, I32, I64, PTR, VOID, for_range, i64, if_then, intrinsic
 from frittata.backends.llvm.kernel import Kernel
+from frittata.terms.kernels import Epilogue
 
 ARGS = [PTR, I64, PTR, I64, PTR, I64, I64, I32, I32, PTR, PTR]
 PLACEHOLDER = "micro"
 _TEXTS: dict[tuple, tuple[str, tuple[ir.Function, ...]]] = {}
-"""A memo of `_micro_text`: the text is a pure function of its key."""
+"""A memo of `_micro_text`, under `_exact` keys: the text is a pure function of the key."""
 
 
 @dataclass(frozen=True)
@@ -46,42 +49,88 @@ class MicroSpec:
     lanes: int
     nv: int
     bias: str | None  # "row", "col" or None
-    steps: tuple = ()
+    steps: Epilogue = ()
 
     @property
     def nr(self) -> int:
         return self.lanes * self.nv
 
 
-def micro_function(k: Kernel, spec: MicroSpec, name: str, k_loop=None, loop_key: Hashable = None) -> ir.Function:
-    """The micro-kernel `name` in `k`'s unit. Its text is built once per process for each
-    (spec, loop_key, triple) and spliced into every unit that calls it (`Kernel.splice`): the
-    builder and the printer took half of a Winograd unit's emission time, for a function that
-    ResNet-18's 13 Winograd steps share a few specs of. `k_loop` must be the same emitter for
-    the same `loop_key`; with a `k_loop` and no key, the function is built in the unit."""
-    if k_loop is not None and loop_key is None:
-        return emit_micro(k.module, spec, name, k_loop)
-    text, declared = _micro_text(spec, loop_key, k.module.triple, k_loop)
+class KLoop(Protocol):
+    """A micro-kernel's accumulation over k: a frozen dataclass whose fields are everything its
+    `emit` depends on besides the spec (it is part of the text's memo key)."""
+
+    def emit(self, b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
+        """Add the kc steps' products into the accumulators `acc` (see the module docstring)."""
+
+
+@dataclass(frozen=True)
+class PanelLoop:
+    """The packed-panel GEMM loop: acc[r][v] += a[r*lda + k] * bp[k*NR + v*L ...]."""
+
+    def emit(self, b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
+        vec = ir.VectorType(F32, spec.lanes)
+        fma = intrinsic(b.module, f"llvm.fmuladd.v{spec.lanes}f32", vec, [vec, vec, vec])
+        rows = [b.gep(a, [b.mul(lda, i64(r))], source_etype=F32) for r in range(spec.mr)]
+        with for_range(b, 0, kc, name="k") as k:
+            panel = b.gep(bp, [b.mul(k, i64(spec.nr))], source_etype=F32)
+            bv = [b.load(b.gep(panel, [i64(v * spec.lanes)], source_etype=F32), typ=vec, align=4)
+                  for v in range(spec.nv)]
+            for r, row in enumerate(rows):
+                av = splat(b, b.load(b.gep(row, [k], source_etype=F32), typ=F32), spec.lanes)
+                for v in range(spec.nv):
+                    b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])
+
+
+PANEL_LOOP = PanelLoop()
+
+
+def micro_function(k: Kernel, spec: MicroSpec, name: str, loop: KLoop = PANEL_LOOP) -> ir.Function:
+    """The micro-kernel `name` in `k`'s unit, accumulating with `loop`. Its text is built once per
+    process for each (spec, loop, triple) and spliced into every unit that calls it
+    (`Kernel.splice`): the builder and the printer took half of a Winograd unit's emission time,
+    for a function that ResNet-18's 13 Winograd steps share a few specs of."""
+    text, declared = _micro_text(spec, loop, k.module.triple)
     for callee in declared:
         intrinsic(k.module, callee.name, callee.ftype.return_type, callee.ftype.args)
     return k.splice(ir.FunctionType(VOID, ARGS), name, text.replace(f'@"{PLACEHOLDER}"', f'@"{name}"', 1))
 
 
-def _micro_text(spec: MicroSpec, loop_key: Hashable, triple: str, k_loop) -> tuple[str, tuple[ir.Function, ...]]:
-    """The micro-kernel's definition text under the name PLACEHOLDER, and the functions it calls
-    (`k_loop` is not part of the key: `loop_key` stands for it)."""
-    key = (spec, loop_key, triple)
+def _micro_text(spec: MicroSpec, loop: KLoop, triple: str) -> tuple[str, tuple[ir.Function, ...]]:
+    """The micro-kernel's definition text under the name PLACEHOLDER, and the functions it calls."""
+    key = _exact((spec, loop, triple))
     if key not in _TEXTS:
         module = ir.Module(name=PLACEHOLDER)
         module.triple = triple
-        fn = emit_micro(module, spec, PLACEHOLDER, k_loop)
+        fn = emit_micro(module, spec, PLACEHOLDER, loop)
         _TEXTS[key] = str(fn), tuple(f for f in module.functions if f is not fn)
     return _TEXTS[key]
 
 
-def emit_micro(module: ir.Module, spec: MicroSpec, name: str, k_loop=None) -> ir.Function:
-    """The micro-kernel function; `k_loop(b, spec, acc, a, lda, bp, kc)` emits the accumulation
-    (default: the packed-panel GEMM loop; convolutions pass their own)."""
+def _exact(value: object) -> tuple:
+    """`value` as a key equal only where the emitted text is: a float by its bits (-0.0 == 0.0,
+    and they hash alike, yet a clip bound of either emits its own constant; a NaN is unequal to
+    itself, so a key holding one would never be found again), anything else by its type and
+    value, a frozen (hashable) dataclass by its type and fields, a tuple item by item. Anything
+    else is refused (a list, a dataclass that is not frozen): a key that changes after it is
+    stored is missed, or found by another value."""
+    match value:
+        case float():
+            return float, struct.pack("<d", value)
+        case tuple():
+            return tuple, tuple(_exact(item) for item in value)
+        case None | bool() | int() | str():
+            return type(value), value
+        case _ if is_dataclass(value) and not isinstance(value, type) and isinstance(value, Hashable):
+            return type(value), tuple(_exact(getattr(value, f.name)) for f in fields(value))
+        case _:
+            raise TypeError(f"micro-kernel memo key: expected numbers, strings, tuples or frozen dataclasses, "
+                            f"got {value!r}")
+
+
+def emit_micro(module: ir.Module, spec: MicroSpec, name: str, loop: KLoop) -> ir.Function:
+    """The micro-kernel function; `loop` emits the accumulation (the packed-panel GEMM loop,
+    `PanelLoop`; convolutions pass their own)."""
     fn = ir.Function(module, ir.FunctionType(VOID, ARGS), name=name)
     fn.linkage = "internal"
     fn.attributes.add("noinline")
@@ -99,7 +148,7 @@ def emit_micro(module: ir.Module, spec: MicroSpec, name: str, k_loop=None) -> ir
     if ("add",) in spec.steps:  # only the last k block's epilogue reads the residual
         with if_then(b, b.icmp_signed("!=", last, ir.Constant(I32, 0)), "prefetch_residual"):
             _prefetch_block(b, spec, residual, ldc, write=False)
-    (k_loop or gemm_k_loop)(b, spec, acc, a, lda, bp, kc)
+    loop.emit(b, spec, acc, a, lda, bp, kc)
     with if_then(b, b.icmp_signed("==", first, ir.Constant(I32, 0)), "accumulate"):
         _add_block(b, spec, acc, c, ldc, ncols, tile)
     with if_then(b, b.icmp_signed("!=", last, ir.Constant(I32, 0)), "epilogue"):
@@ -107,20 +156,6 @@ def emit_micro(module: ir.Module, spec: MicroSpec, name: str, k_loop=None) -> ir
     _store_block(b, spec, acc, c, ldc, ncols, tile)
     b.ret_void()
     return fn
-
-
-def gemm_k_loop(b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
-    vec = ir.VectorType(F32, spec.lanes)
-    fma = intrinsic(b.module, f"llvm.fmuladd.v{spec.lanes}f32", vec, [vec, vec, vec])
-    rows = [b.gep(a, [b.mul(lda, i64(r))], source_etype=F32) for r in range(spec.mr)]
-    with for_range(b, 0, kc, name="k") as k:
-        panel = b.gep(bp, [b.mul(k, i64(spec.nr))], source_etype=F32)
-        bv = [b.load(b.gep(panel, [i64(v * spec.lanes)], source_etype=F32), typ=vec, align=4)
-              for v in range(spec.nv)]
-        for r, row in enumerate(rows):
-            av = splat(b, b.load(b.gep(row, [k], source_etype=F32), typ=F32), spec.lanes)
-            for v in range(spec.nv):
-                b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])
 
 
 def splat(b: ir.IRBuilder, value: ir.Value, lanes: int) -> ir.Value:
