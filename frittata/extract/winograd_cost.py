@@ -15,7 +15,9 @@ the cores split the items. Its time is
               the last-level cache, else from DRAM (the cores share its bandwidth);
   transforms  the vector adds and multiplies of Bᵀ d B per tile and L input channels, on each
               core once per block it starts (a block split into groups is transformed by every
-              core that has one of them), and of Aᵀ M A per tile and L output channels, plus one
+              core that has one of them), except a single block of several groups, whose V the
+              team computes once before the items, the cores sharing its (tile, vector) pairs
+              (`shared_v_ops`); and of Aᵀ M A per tile and L output channels, plus one
               scalar store per output element, at `TRANSFORM_OPS` per second per core; the pad
               pass one scalar copy per element.
 
@@ -67,6 +69,14 @@ def blocks_started(blocks: int, groups: int, cores: int) -> int:
     return max((hi - 1) // groups - lo // groups + 1 if hi > lo else 0 for lo, hi in shares)
 
 
+def shared_v_ops(tiles: int, vectors: int, m: int, cores: int) -> float:
+    """Vector operations one core spends on the input transform of a single block split into
+    groups (the kernel's `shared_v`): the block's `tiles` x `vectors` (tile, L channels) pairs,
+    taken by the cores from the team's work counter, so each transforms its share once (priced
+    as a whole block per core before, 2x on two cores: ResNet's F(4x4) layers at 14x14 and 7x7)."""
+    return math.ceil(tiles * vectors / cores) * sandwich_ops(m, "input")
+
+
 def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     """Seconds of the Winograd convolution `info` with schedule `s` on `model` (a `CpuModel`)."""
     (batch, c, _, _), out = info.operands[0].shape, info.type
@@ -87,7 +97,8 @@ def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
                  else WEIGHT_STREAM_BANDWIDTH if u_bytes <= model.last_level_cache_bytes
                  else model.dram_bandwidth / cores)
     weights = share * u_bytes / groups / bandwidth
-    inputs = blocks_started(blocks, groups, cores) * block * (c_pad // lanes) * sandwich_ops(m, "input")
+    inputs = (shared_v_ops(block, c_pad // lanes, m, cores) if blocks == 1 and groups > 1
+              else blocks_started(blocks, groups, cores) * block * (c_pad // lanes) * sandwich_ops(m, "input"))
     outputs = ((tiles * (o_pad // lanes) * sandwich_ops(m, "output") + o * oh * ow)
                / (cores * balance(blocks * groups, cores)))
     transform = (inputs + outputs) / TRANSFORM_OPS

@@ -10,6 +10,7 @@ import pytest
 
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo
+from frittata.extract import winograd_cost
 from frittata.extract.winograd_cost import blocks_started, winograd_seconds
 from frittata.terms.cpu_schedules import blocked_schedule, is_winograd
 
@@ -67,3 +68,20 @@ def test_transformed_weights_beyond_the_last_level_cache_stream_from_dram():
     assert prices[32, 2] == prices[64, 2]
     assert prices[32, 4] > prices[64, 4]
     assert prices[32, 2] < prices[32, 4]
+
+
+def test_a_single_block_of_several_groups_transforms_its_inputs_once_for_the_team(monkeypatch):
+    """256 -> 256 channels at 14x14, F(4x4, 3x3) on AVX2: one block of 16 tiles in channel
+    groups, whose V the team computes once (the kernel's `shared_v`). With the transforms made
+    the whole price (a rate of one operation a second), two cores take half of one core's time:
+    each transforms half of V and half of the outputs. Priced as before, every core that held a
+    group transformed the whole block, and two cores took 0.77 of one core's time."""
+    monkeypatch.setattr(winograd_cost, "TRANSFORM_OPS", 1.0)
+    x = T.var("x", (1, 256, 14, 14))
+    w = T.param("w", np.ones((256, 256, 3, 3), np.float32))
+    term = T.winograd_conv2d(x, w, T.param("b", np.ones(256, np.float32)), pads=(1, 1, 1, 1), tile=4)
+    info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
+    s = blocked_schedule(info.op, info.attrs, info.type, info.operands, (False, True, True), 8)
+    assert s is not None and s["tile_block"] == 16 and s["oc_groups"] > 1
+    one, two = (winograd_seconds(info, s, CpuModel(vector_lanes=8, cores=cores)) for cores in (1, 2))
+    assert two == pytest.approx(one / 2, rel=0.01)
