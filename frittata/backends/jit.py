@@ -19,6 +19,7 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.backends import fileformat
+from frittata.backends.x86_features import implied_features
 from frittata.errors import FrittataError, LoweringError, ModuleFormatError
 from frittata.terms.cpu_geometry import vector_lanes
 
@@ -67,7 +68,9 @@ class Machine:
     def parse(cls, spec: str) -> Machine:
         """The machine a target string names, TVM-style: "llvm -mtriple=aarch64-linux-gnu
         -mcpu=cortex-a72 -mattr=+neon"; plain "llvm" is the host, and an option left out is the host's triple or
-        LLVM's generic default (CPU "generic", no extra features)."""
+        LLVM's generic default (CPU "generic", no extra features). An x86 CPU's vector ISA
+        features that -mattr does not mention are added as LLVM's CPU has them
+        (`x86_features.implied_features`): "llvm -mcpu=sapphirerapids" gets the AVX-512 kernels."""
         words = spec.split()
         if not words or words[0] != "llvm":
             raise FrittataError(f"target {spec!r}: expected 'llvm' followed by -mtriple=, -mcpu=, -mattr= "
@@ -88,7 +91,9 @@ class Machine:
         except RuntimeError as error:
             raise FrittataError(f"target {spec!r}: expected a triple LLVM can generate code for, got "
                                 f"{triple!r} ({error})") from None
-        return cls(triple, options.get("-mcpu", "generic"), options.get("-mattr", ""))
+        cpu, features = options.get("-mcpu", "generic"), options.get("-mattr", "")
+        implied = implied_features(triple, cpu, features)
+        return cls(triple, cpu, ",".join(f for f in (features, implied) if f))
 
     @property
     def arch(self) -> str:

@@ -1,0 +1,46 @@
+"""A target string naming an x86 CPU alone ("llvm -mcpu=sapphirerapids") gets the vector ISA
+features LLVM's CPU has (`x86_features.implied_features`), so its kernels have the CPU's lanes
+and its module runs only where those features are; -mattr's own features win."""
+
+from __future__ import annotations
+
+import pytest
+
+import frittata as ft
+from frittata.backends.cross import CrossModule
+from frittata.backends.jit import Machine, runs_here
+from frittata.backends.llvm import build
+from frittata.terms import builders as tb
+from tests.backends.llvm.helpers import rand
+
+AVX512 = {"+avx", "+avx2", "+fma", "+avx512f", "+avx512bw"}
+XEON = AVX512 | {"+avx512vnni", "+avx512vpopcntdq"}
+
+
+@pytest.mark.parametrize("spec, lanes, features", [
+    ("llvm -mcpu=x86-64-v2", 4, set()),
+    ("llvm -mcpu=x86-64-v3", 8, {"+avx", "+avx2", "+fma"}),
+    ("llvm -mcpu=znver3", 8, {"+avx", "+avx2", "+fma"}),
+    ("llvm -mcpu=alderlake", 8, {"+avx", "+avx2", "+fma", "+avxvnni"}),
+    ("llvm -mcpu=skylake-avx512", 16, AVX512),
+    ("llvm -mcpu=cascadelake", 16, AVX512 | {"+avx512vnni"}),
+    ("llvm -mcpu=sapphirerapids", 16, XEON),
+    ("llvm -mcpu=emeraldrapids", 16, XEON),
+    ("llvm -mcpu=rocketlake", 16, XEON),  # what LLVM calls an Emerald Rapids host under a hypervisor
+    ("llvm -mcpu=skylake-avx512 -mattr=-avx512f", 8, {"-avx512f", "+avx", "+avx2", "+fma"}),
+    ("llvm -mcpu=znver3 -mattr=+avx2", 8, {"+avx2", "+avx", "+fma"}),
+    ("llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a72", 4, set()),
+])
+def test_a_named_cpu_brings_its_vector_features(spec, lanes, features):
+    machine = Machine.parse(spec)
+    assert machine.lanes == lanes
+    assert set(filter(None, machine.features.split(","))) == features
+
+
+def test_a_module_for_a_named_avx512_cpu_has_its_kernels_and_runs_only_where_they_do():
+    machine = Machine.parse("llvm -mcpu=sapphirerapids")
+    x = tb.var("x", (1, 8, 9, 9))
+    mod = build(ft.Program({"y": tb.conv2d(x, tb.param("w", rand((16, 8, 3, 3))), pads=(1, 1, 1, 1))}), threads=1,
+                target=machine)
+    assert "(16 fp32 lanes)" in mod.report["backend"]["target"]
+    assert isinstance(mod, CrossModule) != runs_here(machine)
