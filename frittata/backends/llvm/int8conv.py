@@ -15,10 +15,12 @@ wp[o / mr][c / 2][tap][o % mr] = (w[o][c][tap], w[o][c+1][tap]) as two int16 (ze
 An odd last channel would pair with zeros, a quarter of the work of a 3-channel image's
 convolution; with stride 1 the taps of each of its kernel rows pair with each other instead
 (`split_last`, `row_items`): one plane holds its values paired with the next column's, and the
-tile adds one pmaddwd per pair in a loop over the kernel rows, an odd last column's tap with a
-zero weight half (a 3x3 convolution of 3 channels: 9 + 6 per pixel, not 18. Pairing the odd
-column's taps down the rows would make 14, but not as a loop over rows: unrolled, its 14
-spilled and ran no faster than 18).
+tile adds one pmaddwd per pair in a loop over the kernel rows. An odd last column's taps pair
+down the rows (`pairs_down`, `column_items`): a second plane holds the values paired with the
+next row's, read after the loop, an odd last row's tap with a zero weight half (a 3x3
+convolution of 3 channels: 9 + 3 + 2 pair products per pixel, not 18, nor 9 + 6 with the last
+column's taps each paired with zero. All 14 unrolled, without the row loop, had spilled and
+run no faster than 18).
 A tile is mr output channels by NR pixels of one output row, its int32 accumulators in
 registers over the whole reduction (no partial sums in memory); the kernel's rows are a loop,
 its columns unrolled (the 7x7 stem of ResNet-18 with all 49 taps unrolled ran in 13.7 ms, with
@@ -30,11 +32,12 @@ the rows a loop in 4.7 ms):
               for c2 < C/2:  for kernel row:  for kernel column (unrolled):
                 acc[r][v] += pmaddwd(xq[c2][tap + v*L ..], splat(wp[..][r]))
               for kernel row:  for row item (unrolled):  acc[r][v] += pmaddwd(column pairs, ..)
+              for column item (unrolled):  acc[r][v] += pmaddwd(row pairs, ..)
               out[o0 + r][oh][ow0 + v*L ..] = epilogue(acc[r][v] + bias[o0 + r])
             barrier
 
-The epilogue is the integer one of `cpu_schedules.INT_STEPS` (relu, rounding shift, clip, cast),
-on whole vectors; the output is int8, int32 or float32.
+The epilogue is the integer one of `cpu_schedules.INT_STEPS` (relu, rounding shift, clip, cast:
+`int_epilogue`), on whole vectors; the output is int8, int32 or float32.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.conv import Geometry
+from frittata.backends.llvm.int_epilogue import int_epilogue
 from frittata.backends.llvm.irutil import I32, entry_alloca, for_range, i64, ltype
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat
@@ -71,23 +75,40 @@ def split_last(g: Geometry) -> bool:
     return g.c % 2 == 1 and g.strides == (1, 1) and g.kw > 1
 
 
-def row_items(kw: int) -> range:
+def pairs_down(kh: int, kw: int) -> bool:
+    """Whether the last channel's odd last column pairs its taps down the kernel rows (tap r
+    with tap r + 1, from a plane of row pairs: `column_items`) rather than each with zero: an
+    odd number of columns and more than one row. A 3x3 kernel then takes 6 + 2 pair products
+    for the last channel, not 9; one pair fewer a row pair."""
+    return kw % 2 == 1 and kh > 1
+
+
+def row_items(kh: int, kw: int) -> range:
     """The columns s of the last channel's items in each kernel row (`split_last`): tap s with
-    tap s + 1 from its column-pair plane; an odd last column's item reads the same plane, its
-    weight's high half zero (the next column's value counts for nothing)."""
-    return range(0, kw, 2)
+    tap s + 1 from its column-pair plane; an odd last column's item (without `pairs_down`)
+    reads the same plane, its weight's high half zero (the next column's value counts for
+    nothing)."""
+    return range(0, kw - 1 if pairs_down(kh, kw) else kw, 2)
+
+
+def column_items(kh: int, kw: int) -> range:
+    """The kernel rows r of the last channel's items in its last column (`pairs_down`): tap r
+    with tap r + 1 from its row-pair plane; an odd last row's item reads the same plane, its
+    weight's high half zero."""
+    return range(0, kh, 2) if pairs_down(kh, kw) else range(0)
 
 
 def planes(g: Geometry) -> int:
     """Pair planes of xq: the channel pairs, and with `split_last` the last channel's column
-    pairs."""
-    return pairs(g) + (1 if split_last(g) else 0)
+    pairs, then with `pairs_down` its row pairs."""
+    return pairs(g) + (1 + pairs_down(g.kh, g.kw) if split_last(g) else 0)
 
 
 def reduction_pairs(g: Geometry) -> int:
     """Weight pairs per output channel: a tap of each channel pair, then with `split_last` the
-    last channel's `row_items` of each kernel row."""
-    return pairs(g) * g.kh * g.kw + (g.kh * len(row_items(g.kw)) if split_last(g) else 0)
+    last channel's `row_items` of each kernel row and its `column_items`."""
+    items = g.kh * len(row_items(g.kh, g.kw)) + len(column_items(g.kh, g.kw))
+    return pairs(g) * g.kh * g.kw + (items if split_last(g) else 0)
 
 
 def scratch_bytes(term: Term, schedule: dict) -> int:
@@ -99,18 +120,20 @@ def scratch_bytes(term: Term, schedule: dict) -> int:
 def pack_weights(w: np.ndarray, mr: int, pairs: int) -> np.ndarray:
     """[O, C, KH, KW] int8 -> [ceil(O/mr), reduction pairs, mr] int32 pairs (zero-padded): the
     taps of `pairs` channel pairs (pairs x KH*KW, pair index major; past C a zero channel), then,
-    when a last channel is left over (`split_last`), its `row_items`, row by row."""
+    when a last channel is left over (`split_last`), its `row_items`, row by row, and its
+    `column_items`."""
     o, c, kh, kw = w.shape
     blocks = -(-o // mr)
     wide = np.zeros((blocks * mr, 2 * pairs, kh * kw), np.int16)
     wide[:o, :min(c, 2 * pairs)] = w[:, :2 * pairs].reshape(o, -1, kh * kw)
     low, high = wide[:, 0::2].reshape(blocks * mr, -1), wide[:, 1::2].reshape(blocks * mr, -1)
     if c > 2 * pairs:
-        last = np.zeros((blocks * mr, kh, kw + 1), np.int16)
-        last[:o, :, :kw] = w[:, c - 1]
-        items = [(r, column) for r in range(kh) for column in row_items(kw)]
-        low = np.concatenate([low, np.stack([last[:, r, s] for r, s in items], 1)], 1)
-        partner = [last[:, r, s + 1] for r, s in items]  # column kw: zero
+        last = np.zeros((blocks * mr, kh + 1, kw + 1), np.int16)
+        last[:o, :kh, :kw] = w[:, c - 1]
+        items = [(r, column) for r in range(kh) for column in row_items(kh, kw)]
+        down = [(r, kw - 1) for r in column_items(kh, kw)]
+        low = np.concatenate([low, np.stack([last[:, r, s] for r, s in items + down], 1)], 1)
+        partner = [last[:, r, s + 1] for r, s in items] + [last[:, r + 1, s] for r, s in down]  # row kh, column kw: 0
         high = np.concatenate([high, np.stack(partner, 1)], 1)
     packed = low.view(np.uint16).astype(np.uint32) | (high.view(np.uint16).astype(np.uint32) << 16)
     return np.ascontiguousarray(packed.reshape(blocks, mr, -1).transpose(0, 2, 1)).view(np.int32)
@@ -161,7 +184,8 @@ def _at(b: ir.IRBuilder, base, offset, element: ir.Type = I32):
 
 def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
     """xq[c2][ph][pw][i][j] = pair of x[2 c2], x[2 c2 + 1] at the padded position (zero outside);
-    with `split_last`, a plane of the last channel's column pairs follows.
+    with `split_last`, a plane of the last channel's column pairs follows (`pairs_down`: and one of
+    its row pairs).
 
     Each stride phase's rows and columns split in Python into the padding before the input, the
     input's span and the padding after it, so no element tests a bound (`_phase_span`): rows
@@ -174,12 +198,19 @@ def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
         first = b.mul(c2, i64(2))
         pair = [_at(b, x, b.mul(c, i64(g.h * g.w)), i8) for c in (first, b.add(first, i64(1)))]
         if split_last(g):
-            with b.if_else(b.icmp_signed("<", c2, i64(pairs(g)))) as (channels, columns):
+            last = _at(b, x, i64((g.c - 1) * g.h * g.w), i8)
+            with b.if_else(b.icmp_signed("<", c2, i64(pairs(g)))) as (channels, rest):
                 with channels:
                     _emit_pair_planes(b, g, channel, pair)
-                with columns:
-                    last, left = _at(b, x, i64((g.c - 1) * g.h * g.w), i8), g.pads[1]
-                    _emit_plane(b, g, channel, 0, [(last, -left), (last, g.dilations[1] - left)])
+                with rest:
+                    if pairs_down(g.kh, g.kw):
+                        with b.if_else(b.icmp_signed("==", c2, i64(pairs(g)))) as (columns, rows):
+                            with columns:
+                                _emit_column_pairs(b, g, channel, last)
+                            with rows:
+                                _emit_row_pairs(b, g, channel, last)
+                    else:
+                        _emit_column_pairs(b, g, channel, last)
         elif g.c % 2:
             with b.if_else(b.icmp_signed("<", c2, i64(g.c // 2))) as (both, alone):
                 with both:
@@ -188,6 +219,30 @@ def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
                     _emit_pair_planes(b, g, channel, [pair[0], None])
         else:
             _emit_pair_planes(b, g, channel, pair)
+
+
+def _emit_column_pairs(b: ir.IRBuilder, g: Geometry, plane, last) -> None:
+    """The last channel's plane of column pairs (stride 1): (x[i][j], x[i][j + dw]), padded."""
+    left = g.pads[1]
+    _emit_plane(b, g, plane, 0, [(last, -left), (last, g.dilations[1] - left)])
+
+
+def _emit_row_pairs(b: ir.IRBuilder, g: Geometry, plane, last) -> None:
+    """The last channel's plane of row pairs (stride 1, `pairs_down`): (x[i][j], x[i + dh][j]),
+    padded. Its rows split in Python where either half's rows enter or leave the input, as
+    `_emit_pair_row` splits columns, so no element tests a bound."""
+    top, left, dh = g.pads[0], g.pads[1], g.dilations[0]
+    spans = [_phase_span(offset, 1, g.h) for offset in (-top, dh - top)]
+    cuts = sorted({0, g.hq, *(q for span in spans for q in span)})
+    for lo, hi in zip(cuts, cuts[1:]):
+        inside = [start <= lo and hi <= stop for start, stop in spans]
+        if not any(inside):
+            _emit_zero(b, plane, lo * g.wq, hi * g.wq)
+            continue
+        with for_range(b, lo, hi, name="i") as i:
+            rows = [(_at(b, last, b.mul(b.add(i, i64(offset)), i64(g.w)), ir.IntType(8)) if keep else None, -left)
+                    for offset, keep in zip((-top, dh - top), inside)]
+            _emit_pair_row(b, g, _at(b, plane, b.mul(i, i64(g.wq))), rows)
 
 
 def _emit_pair_planes(b: ir.IRBuilder, g: Geometry, channel, sources: list) -> None:
@@ -278,13 +333,17 @@ def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq
             for s in range(g.kw):
                 _accumulate(b, g, acc, _at(b, xr, i64(_column_offset(g, s))), _at(b, wr, i64(s * g.mr)))
     if split_last(g):
-        items = row_items(g.kw)
+        items = row_items(g.kh, g.kw)
         xt, wt = _at(b, xrow, i64(pairs(g) * g.channel_stride)), _at(b, wblock, i64(pairs(g) * taps * g.mr))
         with for_range(b, 0, g.kh, name="kr") as r:
             xr = _at(b, xt, _row_offset(b, g, r))
             wr = _at(b, wt, b.mul(r, i64(len(items) * g.mr)))
             for item, s in enumerate(items):
                 _accumulate(b, g, acc, _at(b, xr, i64(s * g.dilations[1])), _at(b, wr, i64(item * g.mr)))
+        xd = _at(b, xt, i64(g.channel_stride + (g.kw - 1) * g.dilations[1]))
+        wd = _at(b, wt, i64(g.kh * len(items) * g.mr))
+        for item, r in enumerate(column_items(g.kh, g.kw)):
+            _accumulate(b, g, acc, _at(b, xd, i64(r * g.dilations[0] * g.wq)), _at(b, wd, i64(item * g.mr)))
     o0 = b.mul(block, i64(g.mr))
     ncols = b.sub(i64(g.ow), ow0)
     for i in range(rows):
@@ -357,80 +416,6 @@ def madd(b: ir.IRBuilder, x, w, lanes: int):
     even = b.shuffle_vector(products, products, ir.Constant(mask, list(range(0, 2 * lanes, 2))))
     odd = b.shuffle_vector(products, products, ir.Constant(mask, list(range(1, 2 * lanes, 2))))
     return b.add(even, odd)
-
-
-def int_epilogue(b: ir.IRBuilder, lanes: int, steps: tuple, value, bound: int | None = None):
-    """The integer epilogue on an int32 vector (a cast step is the store's conversion).
-
-    A rounding shift by s is (v >> s) + bit s-1 of v, which is (v + 2^(s-1)) >> s wherever that
-    sum does not wrap: with `bound` (|v| <= bound, followed through the steps) small enough it is
-    emitted so, and a relu just before it as max(v + 2^(s-1), 2^(s-1)): relu + shift is then 3
-    machine instructions (vpaddd, vpmaxsd, a shift) instead of 5 (vpmaxsd, vpsrld, vpsrld, vpand,
-    vpaddd)."""
-    vec = ir.VectorType(I32, lanes)
-
-    def splat_int(n: int):
-        return ir.Constant(vec, [int(n)] * lanes)
-
-    def smax(v, n: int):
-        return b.select(b.icmp_signed(">", v, splat_int(n)), v, splat_int(n))
-
-    added = 0  # the half the previous step (a relu) added for the rounding shift after it
-    for i, step in enumerate(steps):
-        before, added = added, 0
-        match step:
-            case ("relu",) if i + 1 < len(steps) and _folds(steps[i + 1], bound):
-                added = 1 << (steps[i + 1][1] - 1)
-                value = smax(b.add(value, splat_int(added)), added)
-            case ("relu",):
-                value = smax(value, 0)
-            case ("shift", s) if before:
-                assert before == 1 << (s - 1)
-                value = b.ashr(value, splat_int(s))
-            case ("shift", s) if _folds(step, bound):
-                value = b.ashr(b.add(value, splat_int(1 << (s - 1))), splat_int(s))
-            case ("shift", 0):
-                pass
-            case ("shift", s):
-                half = b.and_(b.ashr(value, splat_int(s - 1)), splat_int(1))
-                value = b.add(b.ashr(value, splat_int(s)), half)
-            case ("clip", lo, hi):
-                if lo is not None:
-                    value = b.select(b.icmp_signed("<", value, splat_int(lo)), splat_int(lo), value)
-                if hi is not None:
-                    value = b.select(b.icmp_signed(">", value, splat_int(hi)), splat_int(hi), value)
-            case ("cast", _):
-                pass
-            case _:
-                raise AssertionError(f"the int8 kernel's epilogue has no step {step}")
-        bound = _bound_after(step, bound)
-    return value
-
-
-def _folds(step: tuple, bound: int | None) -> bool:
-    """Whether `step` is a rounding shift whose half added to a value of at most `bound` (None:
-    unknown) cannot wrap."""
-    return bound is not None and step[0] == "shift" and step[1] > 0 and bound + (1 << (step[1] - 1)) < 1 << 31
-
-
-def _bound_after(step: tuple, bound: int | None) -> int | None:
-    """|value| at most after `step`, given at most `bound` before (None: unknown)."""
-    match step:
-        case ("shift", s) if bound is not None:
-            return (bound >> s) + 1
-        case ("clip", lo, hi) if bound is not None:
-            return max(abs(_clamp(-bound, lo, hi)), abs(_clamp(bound, lo, hi)))
-        case ("clip", lo, hi) if lo is not None and hi is not None:
-            return max(abs(lo), abs(hi))
-        case _:
-            return bound
-
-
-def _clamp(v: int, lo: int | None, hi: int | None) -> int:
-    """v clipped to [lo, hi] (None: no limit on that side); monotone, so the interval
-    [-bound, bound] clips to [_clamp(-bound), _clamp(bound)]."""
-    v = v if lo is None else max(v, lo)
-    return v if hi is None else min(v, hi)
 
 
 def _store(b: ir.IRBuilder, value, at, element: ir.Type, valid, lanes: int) -> None:

@@ -88,9 +88,9 @@ def test_runs_after_the_first_compute_every_tile(threads):
     (3, (2, 4), (2, 2), (0, 0, 0, 0), 2), (3, (3, 3), (1, 2), (1, 2, 1, 2), 1)])
 def test_an_odd_last_channel_pairs_its_own_taps(c, kernel, dilations, pads, threads):
     """With stride 1 the last of an odd number of channels takes each kernel row's taps in pairs
-    (`row_items`: a tap with the next column's, an odd last column's with zero), on both ISAs'
-    kernels (on 1 and 2 threads across the cases; the last case's column dilation differs from its
-    row dilation)."""
+    (`row_items`: a tap with the next column's; an odd last column's down the rows,
+    `column_items`), on both ISAs' kernels (on 1 and 2 threads across the cases; the last
+    case's column dilation differs from its row dilation)."""
     rng = np.random.default_rng(c)
     x = tb.var("x", (2, c, 7, 19), "int8")
     weights = tb.param("w", rng.integers(-128, 128, (13, c, *kernel)).astype(np.int8))
@@ -102,6 +102,29 @@ def test_an_odd_last_channel_pairs_its_own_taps(c, kernel, dilations, pads, thre
                                     target.lanes)
         assert schedule is not None and int8conv.split_last(int8conv.geometry(term, schedule))
         check_exact(term, target, threads)
+
+
+@pytest.mark.parametrize("kernel, dilations, pads, pairs, isa", [
+    ((3, 3), (1, 1), (1, 1, 1, 1), 9 + 3 + 2, "avx2"), ((4, 3), (2, 1), (2, 0, 1, 1), 12 + 4 + 2, "avx512"),
+    ((2, 5), (1, 1), (0, 2, 1, 2), 10 + 4 + 1, "avx2"), ((7, 7), (1, 1), (3, 3, 3, 3), 49 + 21 + 4, "avx512"),
+    ((1, 3), (1, 1), (0, 1, 0, 1), 3 + 2, "avx512")])
+def test_an_odd_last_column_pairs_its_taps_down_the_rows(kernel, dilations, pads, pairs, isa):
+    """With an odd number of kernel columns and more than one row, the last channel's last
+    column pairs tap r with tap r + 1 (`column_items`, from its row-pair plane), an odd last
+    row's with zero: a 3x3 convolution of 3 channels takes 9 + 3 + 2 pair products, not 9 + 6
+    (a kernel of one row keeps its last tap paired with zero). Equal to the interpreter, with
+    row dilation and padding on either side, each case on one ISA's kernels."""
+    rng = np.random.default_rng(sum(kernel))
+    x = tb.var("x", (1, 3, 6, 17), "int8")
+    weights = tb.param("w", rng.integers(-128, 128, (7, 3, *kernel)).astype(np.int8))
+    bias = tb.param("b", rng.integers(-(1 << 16), 1 << 16, (7,)).astype(np.int32))
+    term = tb.fused_conv2d(x, weights, bias, epilogue=(("shift", 6), ("clip", -100, 120), ("cast", "int8")),
+                           pads=pads, dilations=dilations)
+    target = targets()[isa]
+    schedule = blocked_schedule(term.op, term.attrs, term.type, [a.type for a in term.args], (False, True, True),
+                                target.lanes)
+    assert schedule is not None and int8conv.reduction_pairs(int8conv.geometry(term, schedule)) == pairs
+    check_epilogue_exact(term, {"x": rng.integers(-128, 128, x.shape).astype(np.int8)}, target)
 
 
 @pytest.mark.parametrize("steps", [(("shift", 8), ("cast", "int32")), (("relu",), ("shift", 8), ("cast", "int32"))])
