@@ -14,7 +14,7 @@ import frittata as ft
 from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
-from frittata.backends.llvm.depthwise import Geometry
+from frittata.backends.llvm.depthwise import Geometry, ring_slots
 from frittata.terms.cpu_schedules import blocked_schedule, depthwise_schedule, is_depthwise
 from frittata.terms.tiled import tiled_conv2d
 from frittata.tuning.tasks import depthwise_space
@@ -86,6 +86,21 @@ def test_depthwise_equals_the_interpreter_with_8_lanes(term, threads):
 @_default(3, 3, 30, 112, 2)  # a ring of the 7 rows a block and its lead take, 4 vectors of 56
 def test_depthwise_equals_the_interpreter_with_16_lanes(term, threads):
     mod = check_on(ft.Program({"y": term}), targets()["avx512"], threads)
+    assert mod.report["backend"]["fast_paths"] == [term.op.value]
+
+
+@compiling
+@pytest.mark.parametrize(("channels", "threads"), [(3, 4), (5, 3)])
+def test_a_team_larger_than_the_channels_takes_a_ring_per_channel(channels, threads):
+    """Each thread fills its own ring, one per thread of a team of at most as many threads as
+    channels (5 channels, 3 threads), one per channel of a larger team (3 channels, 4 threads: no
+    two threads share a ring either way); two images of a 3x3 stride-2 convolution whose ring wraps
+    at 8 of 31 padded rows equal the interpreter, the arena filled with NaN first."""
+    x = tb.var("x", (2, channels, 30, 56))
+    w, bias = tb.param("w", rand((channels, 1, 3, 3), seed=1)), tb.param("b", rand((channels,), seed=2))
+    term = tb.fused_conv2d(x, w, bias, pads=(1,) * 4, groups=channels, strides=(2, 2), epilogue=(("clip", 0.0, 6.0),))
+    assert ring_slots(Geometry.of(term, depthwise_schedule(term.type, 9, 8))) == channels
+    mod = check_on(ft.Program({"y": term}), targets()["avx2"], threads)
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
 
 
