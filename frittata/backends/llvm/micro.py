@@ -33,6 +33,7 @@ from llvmlite import ir
 from frittata.backends.llvm import vmath
 from frittata.backends.llvm.irutil import F32, I32, I64, PTR, VOID, for_range, i64, if_then, intrinsic
 from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.scalar import float_clip
 from frittata.terms.kernels import Epilogue
 
 ARGS = [PTR, I64, PTR, I64, PTR, I64, I64, I32, I32, PTR, PTR]
@@ -254,26 +255,17 @@ def vector_step(b: ir.IRBuilder, lanes: int, step: tuple, value, residual=None):
     """One float epilogue step on a vector of `lanes` floats (`residual`: the "add" operand)."""
     vec = ir.VectorType(F32, lanes)
 
-    def bound(value, op: str, limit: float):
-        # value op limit ? limit : value, NaN kept (an unordered compare is false)
-        edge = ir.Constant(vec, [float(limit)] * lanes)
-        return b.select(b.fcmp_ordered(op, value, edge), edge, value)
+    def edge(limit: float | None) -> ir.Constant | None:
+        return None if limit is None else ir.Constant(vec, [float(limit)] * lanes)
 
     match step:
         case ("add",):
             assert residual is not None
             return b.fadd(value, residual)
         case ("relu",):
-            # `<=`: -0.0 becomes +0.0, as np.maximum(x, 0) (the interpreter) and llvm.maximum
-            return bound(value, "<=", 0.0)
+            return float_clip(b, value, edge(0.0), None)
         case ("clip", lo, hi):
-            # as np.clip: one bound alone is np.maximum / np.minimum (a bound equal to the value
-            # wins, so -0.0 against 0 gives +0.0); both are compared strictly (the value wins)
-            if lo is not None:
-                value = bound(value, "<" if hi is not None else "<=", lo)
-            if hi is not None:
-                value = bound(value, ">" if lo is not None else ">=", hi)
-            return value
+            return float_clip(b, value, edge(lo), edge(hi))
         case ("sigmoid",):
             return vmath.sigmoid(b, value)
         case ("silu",):

@@ -155,7 +155,7 @@ def _init(op: Op, dtype: str, acc_type: ir.Type) -> ir.Constant:
 
 def _combine(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, value: ir.Value) -> ir.Value:
     if op in EXTREMES:
-        return scalar.binary(b, EXTREMES[op], dtype, acc, value)
+        return scalar.reduce_extreme(b, EXTREMES[op], dtype, acc, value)
     if is_float(dtype):
         combine = b.fmul if op == Op.REDUCE_PROD else b.fadd
         return combine(acc, scalar.cast(b, value, dtype, "float64"), flags=("reassoc",))
@@ -186,7 +186,7 @@ def emit_softmax(k: Kernel, x: View, axis: int, out: View) -> None:
         idx = unflatten(b, o, outer)
         b.store(ir.Constant(F32, float("-inf")), top)
         with for_range(b, 0, n, name="j") as j:
-            b.store(scalar.binary(b, Op.MAXIMUM, "float32", b.load(top), load(k, xs, idx + [j])), top)
+            b.store(scalar.reduce_extreme(b, Op.MAXIMUM, "float32", b.load(top), load(k, xs, idx + [j])), top)
         with for_range(b, 0, n, name="j") as j:
             e = vmath.exp(b, b.fsub(load(k, xs, idx + [j]), b.load(top)))
             b.store(e, k.address(outs, idx + [j]))

@@ -5,7 +5,8 @@ Every elementwise operator of the table expands into the primitives of `frittata
 without a case of its own. Semantics match the reference interpreter: values are in their
 storage type (`irutil.ltype`); integers wrap like numpy; integer division truncates and gives 0
 on a zero divisor; right shifts round half up; casts follow numpy `astype` on x86 (out-of-range
-float -> int gives the minimum integer); float max/min propagate NaN.
+float -> int gives the minimum integer); float max/min propagate NaN and settle ties (+0.0 against
+-0.0) as numpy does (`float_extreme`, `float_clip`).
 """
 
 from __future__ import annotations
@@ -83,11 +84,47 @@ def _float_binary(b: ir.IRBuilder, op: Op, x: ir.Value, y: ir.Value) -> ir.Value
         case Op.POW:
             return fintrinsic(b, "pow", x, y)
         case Op.MAXIMUM:
-            return fintrinsic(b, "maximum", x, y)
+            return float_extreme(b, ">", x, y)
         case Op.MINIMUM:
-            return fintrinsic(b, "minimum", x, y)
+            return float_extreme(b, "<", x, y)
         case _:
             raise AssertionError(f"{op} is not binary")
+
+
+def float_extreme(b: ir.IRBuilder, pred: str, x: ir.Value, y: ir.Value) -> ir.Value:
+    """np.maximum (`pred` ">") or np.minimum ("<") of floats (scalars or vectors): x where x
+    pred y or x is NaN, else y, so a NaN of either is kept and a tie gives y (np.maximum(+0.0,
+    -0.0) is -0.0, where llvm.maximum orders -0.0 below +0.0)."""
+    picked = b.select(b.fcmp_ordered(pred, x, y), x, y)
+    return b.select(b.fcmp_unordered("!=", x, x), x, picked)
+
+
+def reduce_extreme(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, x: ir.Value) -> ir.Value:
+    """A max / min reduction's step (`op` MAXIMUM or MINIMUM): on floats llvm.maximum /
+    llvm.minimum (NaN kept, -0.0 below +0.0). numpy's reductions settle a tie of signed zeros by
+    the order they visit the items in, which no rule of the elementwise op's matches, so the
+    reductions keep the intrinsic."""
+    if dtype == "float16":
+        return half.narrow(b, reduce_extreme(b, op, "float32", half.widen(b, acc), half.widen(b, x)))
+    if is_float(dtype):
+        return fintrinsic(b, "maximum" if op == Op.MAXIMUM else "minimum", acc, x)
+    return binary(b, op, dtype, acc, x)
+
+
+def float_clip(b: ir.IRBuilder, x: ir.Value, lo: ir.Constant | None, hi: ir.Constant | None) -> ir.Value:
+    """np.clip(x, lo, hi) of floats (scalars or vectors; bounds of x's type, None absent). One
+    bound alone is np.maximum / np.minimum, where a bound equal to x wins (-0.0 against a lower
+    bound of 0 gives +0.0: ReLU); with both, np.clip compares strictly and x wins (-0.0 stays
+    -0.0). A NaN x stays NaN (an ordered compare is false)."""
+
+    def bound(value: ir.Value, pred: str, edge: ir.Constant) -> ir.Value:
+        return b.select(b.fcmp_ordered(pred, value, edge), edge, value)
+
+    if lo is not None:
+        x = bound(x, "<" if hi is not None else "<=", lo)
+    if hi is not None:
+        x = bound(x, ">" if lo is not None else ">=", hi)
+    return x
 
 
 def _int_cmp(b: ir.IRBuilder, dtype: str, pred: str, x: ir.Value, y: ir.Value) -> ir.Value:
@@ -116,13 +153,10 @@ def _abs(b: ir.IRBuilder, dtype: str, x: ir.Value) -> ir.Value:
 
 
 def clip(b: ir.IRBuilder, dtype: str, x: ir.Value, lo, hi) -> ir.Value:
-    """min(max(x, lo), hi); a bound of None is absent. Integers clamp in i64 then wrap."""
+    """min(max(x, lo), hi); a bound of None is absent. Floats as np.clip (`float_clip`); integers
+    clamp in i64 then wrap."""
     if is_float(dtype):
-        if lo is not None:
-            x = fintrinsic(b, "maximum", x, llconst(dtype, lo))
-        if hi is not None:
-            x = fintrinsic(b, "minimum", x, llconst(dtype, hi))
-        return x
+        return float_clip(b, x, *(None if v is None else llconst(dtype, v) for v in (lo, hi)))
     wide = widen(b, x, dtype)
     if lo is not None:
         bound = ir.Constant(I64, int(lo))

@@ -285,12 +285,12 @@ entry:
   %".18" = getelementptr inbounds i8, ptr %".17", i64 0
   %".19" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
   store ptr %".18", ptr %".19"
-  call void @"fk_f057d1cb40594eb996e075e0"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_bdccbc2df84a269545e92bb8"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
   ret void
 }
 
-declare void @"fk_f057d1cb40594eb996e075e0"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_bdccbc2df84a269545e92bb8"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -341,7 +341,7 @@ stamp.end.1:
   %".44" = getelementptr inbounds i8, ptr %".43", i64 0
   %".45" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
   store ptr %".44", ptr %".45"
-  call void @"fk_f057d1cb40594eb996e075e0"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_bdccbc2df84a269545e92bb8"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 -1)
   %".50" = icmp eq i32 %".2", 0
@@ -362,18 +362,18 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_f057d1cb40594eb996e075e0
+; unit fk_bdccbc2df84a269545e92bb8
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2", i32 %".3", i32 %".4")
 
-define void @"fk_f057d1cb40594eb996e075e0"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_bdccbc2df84a269545e92bb8"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
-  %".64" = getelementptr inbounds ptr, ptr %".1", i64 2
-  %".65" = load ptr, ptr %".64", align 8
+  %".65" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".66" = load ptr, ptr %".65", align 8
   %".54" = getelementptr inbounds ptr, ptr %".1", i64 1
   %".55" = load ptr, ptr %".54", align 8
   %".47" = getelementptr inbounds ptr, ptr %".1", i64 0
@@ -444,42 +444,41 @@ d0.body:
   %".56" = getelementptr inbounds float, ptr %".55", i64 %".53"
   %".57" = load float, ptr %".56"
   %".58" = fadd float %".51", %".57"
-  %".59" = call float @"llvm.maximum.f32"(float %".58", float              0x0)
-  %".60" = mul i64 %"p", 8
-  %".61" = add i64 0, %".60"
-  %".62" = mul i64 %"d0", 1
-  %".63" = add i64 %".61", %".62"
-  %".66" = getelementptr inbounds float, ptr %".65", i64 %".63"
-  store float %".59", ptr %".66"
+  %".59" = fcmp ole float %".58",              0x0
+  %".60" = select  i1 %".59", float              0x0, float %".58"
+  %".61" = mul i64 %"p", 8
+  %".62" = add i64 0, %".61"
+  %".63" = mul i64 %"d0", 1
+  %".64" = add i64 %".62", %".63"
+  %".67" = getelementptr inbounds float, ptr %".66", i64 %".64"
+  store float %".60", ptr %".67"
   %"d0.next" = add i64 %"d0", 1
   br label %"d0.cond"
 d0.end:
   %"p.next" = add i64 %"p", 1
   br label %"p.cond"
 take.done:
-  %".71" = sub i64 %".30", %"first"
-  %".72" = trunc i64 %".71" to i32
-  %".73" = getelementptr i32, ptr %".4", i64 4
-  %".74" = atomicrmw add ptr %".73", i32 %".72" seq_cst
-  %".75" = add i32 %".74", %".72"
-  %".76" = icmp eq i32 %".75", 4
-  br i1 %".76", label %"take.last.then", label %"take.last.end"
+  %".72" = sub i64 %".30", %"first"
+  %".73" = trunc i64 %".72" to i32
+  %".74" = getelementptr i32, ptr %".4", i64 4
+  %".75" = atomicrmw add ptr %".74", i32 %".73" seq_cst
+  %".76" = add i32 %".75", %".73"
+  %".77" = icmp eq i32 %".76", 4
+  br i1 %".77", label %"take.last.then", label %"take.last.end"
 take.last.then:
-  %".78" = getelementptr i32, ptr %".4", i64 7
-  %".79" = atomicrmw add ptr %".78", i32 1 seq_cst
-  %".80" = getelementptr i32, ptr %".4", i64 6
-  %".81" = load atomic i32, ptr %".80" seq_cst, align 4
-  %".82" = icmp ne i32 %".81", 0
-  br i1 %".82", label %"wake.then", label %"wake.end"
+  %".79" = getelementptr i32, ptr %".4", i64 7
+  %".80" = atomicrmw add ptr %".79", i32 1 seq_cst
+  %".81" = getelementptr i32, ptr %".4", i64 6
+  %".82" = load atomic i32, ptr %".81" seq_cst, align 4
+  %".83" = icmp ne i32 %".82", 0
+  br i1 %".83", label %"wake.then", label %"wake.end"
 take.last.end:
   br label %"take.claim"
 wake.then:
-  %".84" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".78", i32 129, i32 2147483647, ptr null)
+  %".85" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".79", i32 129, i32 2147483647, ptr null)
   br label %"wake.end"
 wake.end:
   br label %"take.last.end"
 }
-
-declare float @"llvm.maximum.f32"(float %".1", float %".2")
 
 declare i64 @"syscall"(i64 %".1", ...)
