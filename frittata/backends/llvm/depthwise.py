@@ -2,8 +2,9 @@
 
 Output channel o reads input channel c = o // m (m = O / C, the channel multiplier). The thread
 that owns channel c copies the zero-padded rows of its plane into a ring of S rows in scratch as
-the output rows come to need them, so no load of the tile loop needs a bounds check. Each thread
-has its own ring (`ring_slot`), which it reuses for every channel it takes, so the ring stays in L1. A ring row
+the output rows come to need them, so no load of the tile loop needs a bounds check. On a team of
+at most min(C, MAX_THREADS) threads each thread has its own ring (`ring_slot`), which it reuses for
+every channel it takes, so the ring stays in L1; a larger team has a ring per channel. A ring row
 holds a padded row split into its sw column phases (phase q: padded columns q, q + sw, ...), each
 `pw` floats wide (the image, its pads, and the last vector's reach):
 
@@ -26,8 +27,8 @@ partial vector is stored whole where its spare lanes land on outputs of the same
 thread stores later (`Spill`: the next row's first columns, in every row when a row is that one
 tile, else in a block's last row), checked as `here + L <= plane end`, and under a mask
 elsewhere (the plane's last row). The last row block (OH % RB rows) has fewer rows. Threads
-take the input channels in chunks (`Kernel.take`); each thread has its own ring, so no barrier
-is needed:
+take the input channels in chunks (`Kernel.take`); a ring is one thread's or one channel's, never
+two threads', so no barrier is needed:
 
     for c in the chunks of C this thread takes:  for n:
         for each block of RB output rows:

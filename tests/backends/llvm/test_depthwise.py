@@ -4,8 +4,10 @@ with its default tile and with every tile the tuner's space offers."""
 
 from __future__ import annotations
 
+import time
 from itertools import product
 
+import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -14,12 +16,15 @@ import frittata as ft
 from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
+from frittata.backends.llvm import build
 from frittata.backends.llvm.depthwise import Geometry, ring_slots
+from frittata.backends.packing import aligned
 from frittata.terms.cpu_schedules import blocked_schedule, depthwise_schedule, is_depthwise
 from frittata.terms.tiled import tiled_conv2d
 from frittata.tuning.tasks import depthwise_space
 from tests.backends.llvm.helpers import check_on, kernel_texts, rand, targets
 from tests.conftest import compiling
+from tests.strategies import inputs_for
 
 
 @st.composite
@@ -202,3 +207,44 @@ def test_the_cost_model_prices_the_depthwise_kernel_far_below_the_generic_loops(
                      groups=32)
     fast, slow = (program_cost(ft.Program({"y": t}), model) for t in (floats, ints))
     assert 10 * fast < slow
+
+
+def _threads_past_the_channels_first(entry, channels: int):
+    """`entry` with threads 0..channels-1 entering 50 ms late, so the threads past the channels
+    (which have no ring of their own) take the channels."""
+
+    def run(slots, thread, n, barrier):
+        if thread < channels:
+            time.sleep(0.05)
+        entry(slots, thread, n, barrier)
+
+    return run
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@pytest.mark.parametrize(("channels", "threads"), [(2, 3), (2, 4), (3, 3), (3, 4)])
+def test_a_team_larger_than_the_channels_gives_each_channel_its_ring(isa, channels, threads):
+    """A team of more threads than channels has a ring per channel (the scratch holds
+    min(C, MAX_THREADS) rings): with the threads past the channels entering first, so that they
+    take the channels, every run equals the interpreter and nothing past the scratch is written
+    (the arena is followed by a guard; were a thread's index to pick its ring, thread C would
+    fill a ring past the scratch). At C threads each thread has its own ring."""
+    x = tb.var("x", (2, channels, 17, 23))
+    k, stride, multiplier = (3, 1, 1) if channels == 2 else (5, 2, 2)
+    term = tb.fused_conv2d(x, tb.param("w", rand((channels * multiplier, 1, k, k), seed=1)),
+                           tb.param("b", rand((channels * multiplier,), seed=2)), epilogue=(("relu",),),
+                           pads=(k // 2,) * 4, groups=channels, strides=(stride, stride))
+    program = ft.Program({"y": term})
+    mod = build(program, threads=threads, target=targets()[isa])
+    assert mod.team_threads == threads and mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
+    guard = 1 << 16
+    arena = aligned(mod._arena.nbytes + guard)
+    arena.fill(0xFF)  # NaN in every float of the arena, a known pattern in the guard
+    mod._arena, mod._slots[0] = arena[:mod._arena.nbytes], arena.ctypes.data
+    inputs = inputs_for(program, seed=4)
+    want = ft.evaluate(program, inputs)["y"]
+    for run in range(3):
+        entry = _threads_past_the_channels_first(mod._engine.entry, channels) if run else None
+        got = mod._native(mod._checked(inputs), entry)
+        np.testing.assert_allclose(got["y"], want, rtol=1e-4, atol=1e-4, err_msg=f"run {run}")
+        assert (arena[-guard:] == 0xFF).all(), f"run {run}: bytes past the scratch written"
