@@ -94,7 +94,6 @@ def test_depthwise_equals_the_interpreter_with_16_lanes(term, threads):
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
 
 
-@compiling
 @pytest.mark.parametrize(("channels", "threads"), [(3, 4), (5, 3)])
 def test_a_team_larger_than_the_channels_takes_a_ring_per_channel(channels, threads):
     """Each thread fills its own ring, one per thread of a team of at most as many threads as
