@@ -17,6 +17,7 @@ from frittata.errors import (
     RewriteError,
     RuleCheckError,
     RuntimeInputError,
+    TargetError,
 )
 from frittata import vta
 from frittata.autodiff import optim
@@ -27,8 +28,8 @@ from frittata.terms import Program, Term, evaluate
 __all__ = [
     "ExtractionError", "FrittataError", "FrittataTypeError", "FrontendError", "GradientError", "HardwareError",
     "LoweringError", "ModuleFormatError", "Program", "RewriteError", "RuleCheckError", "RuntimeInputError", "Target",
-    "Term", "compile", "evaluate", "from_onnx", "grad", "load", "optim", "quantize", "register_target", "terms",
-    "vta",
+    "TargetError", "Term", "compile", "evaluate", "from_onnx", "grad", "load", "optim", "quantize", "register_target",
+    "terms", "vta",
 ]
 
 

@@ -34,6 +34,11 @@ class TuningError(FrittataError):
     was asked for something it cannot do (an unknown runner, no tasks)."""
 
 
+class TargetError(FrittataError):
+    """A target string names a machine LLVM cannot generate code for: an unknown option, triple
+    or CPU name, or a malformed -mattr feature list."""
+
+
 class LoweringError(FrittataError):
     """A term could not be lowered to code for the chosen target."""
 

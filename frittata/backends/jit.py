@@ -20,7 +20,7 @@ from llvmlite import binding as llvm
 
 from frittata.backends import fileformat
 from frittata.backends.x86_features import implied_features
-from frittata.errors import FrittataError, LoweringError, ModuleFormatError
+from frittata.errors import LoweringError, ModuleFormatError, TargetError
 from frittata.terms.cpu_geometry import vector_lanes
 
 ENTRY = "frittata_run"
@@ -73,13 +73,13 @@ class Machine:
         (`x86_features.implied_features`): "llvm -mcpu=sapphirerapids" gets the AVX-512 kernels."""
         words = spec.split()
         if not words or words[0] != "llvm":
-            raise FrittataError(f"target {spec!r}: expected 'llvm' followed by -mtriple=, -mcpu=, -mattr= "
+            raise TargetError(f"target {spec!r}: expected 'llvm' followed by -mtriple=, -mcpu=, -mattr= "
                                 "options")
         options: dict[str, str] = {}
         for word in words[1:]:
             key, _, value = word.partition("=")
             if key not in ("-mtriple", "-mcpu", "-mattr") or not value:
-                raise FrittataError(f"target {spec!r}: expected options -mtriple=, -mcpu=, -mattr= each "
+                raise TargetError(f"target {spec!r}: expected options -mtriple=, -mcpu=, -mattr= each "
                                     f"with a value, got {word!r}")
             options[key] = value
         if not options:
@@ -89,7 +89,7 @@ class Machine:
         try:
             llvm.Target.from_triple(triple)
         except RuntimeError as error:
-            raise FrittataError(f"target {spec!r}: expected a triple LLVM can generate code for, got "
+            raise TargetError(f"target {spec!r}: expected a triple LLVM can generate code for, got "
                                 f"{triple!r} ({error})") from None
         cpu, features = options.get("-mcpu", "generic"), options.get("-mattr", "")
         implied = implied_features(triple, cpu, features)

@@ -17,7 +17,8 @@ from functools import cache
 
 from llvmlite import binding as llvm
 
-X86_ARCHS = ("x86_64", "i686", "i386")
+from frittata.terms.cpu_geometry import X86_ARCHS
+
 _EVEN, _ODD = (", ".join(f"i32 {i}" for i in range(first, 32, 2)) for first in (0, 1))
 _PAIRS = f"""(<32 x i16> %x, <32 x i16> %w, <16 x i32> %acc) {{
   %xs = sext <32 x i16> %x to <32 x i32>

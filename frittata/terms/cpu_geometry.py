@@ -27,6 +27,10 @@ FMA_CHAIN_ROWS = FMA_PORTS * FMA_LATENCY // ROW_VECTORS
 (FMA_PORTS x FMA_LATENCY = 8 independent accumulators: 4 rows)."""
 
 
+X86_ARCHS = ("x86_64", "i686", "i386")
+"""The LLVM triple architectures of x86 CPUs (64- and 32-bit)."""
+
+
 def registers_for(lanes: int) -> int:
     """Architectural vector registers: 32 with AVX-512 (16 lanes), 16 with AVX2 or SSE."""
     return 32 if lanes >= 16 else 16
@@ -45,7 +49,7 @@ def vector_lanes(triple: str, features: str) -> int:
     else 1 (scalar code)."""
     enabled = set(features.split(","))
     arch = triple.split("-", 1)[0]
-    if arch in ("x86_64", "i686", "i386"):
+    if arch in X86_ARCHS:
         return 16 if "+avx512f" in enabled else 8 if "+avx2" in enabled else 4
     if arch in ("aarch64", "arm64") or "+neon" in enabled or "+simd128" in enabled:
         return 4

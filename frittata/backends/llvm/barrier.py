@@ -23,6 +23,7 @@ from llvmlite import ir
 
 from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, Machine
 from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, i64, if_then, intrinsic, smin
+from frittata.terms.cpu_geometry import X86_ARCHS
 
 BARRIER = "frittata_barrier"
 BARRIER_TYPE = ir.FunctionType(VOID, [PTR, I32, I32, I32])
@@ -275,7 +276,7 @@ def _futex(b: ir.IRBuilder, number: int, at: ir.Value, op: int, value: ir.Value)
 def _pause(b: ir.IRBuilder, target: Machine) -> None:
     """The CPU's spin-wait hint, where it has one."""
     match target.arch:
-        case "x86_64" | "i686" | "i386":
+        case arch if arch in X86_ARCHS:
             b.call(intrinsic(b.module, "llvm.x86.sse2.pause", VOID, []), [])
         case "aarch64" | "arm64":
             b.call(intrinsic(b.module, "llvm.aarch64.hint", VOID, [I32]), [ir.Constant(I32, 1)])
