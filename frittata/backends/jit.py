@@ -19,6 +19,7 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.backends import fileformat
+from frittata.backends.llvm_targets import llvm_target
 from frittata.backends.x86_features import implied_features
 from frittata.errors import LoweringError, ModuleFormatError, TargetError
 from frittata.terms.cpu_geometry import vector_lanes
@@ -74,23 +75,18 @@ class Machine:
         words = spec.split()
         if not words or words[0] != "llvm":
             raise TargetError(f"target {spec!r}: expected 'llvm' followed by -mtriple=, -mcpu=, -mattr= "
-                                "options")
+                              "options")
         options: dict[str, str] = {}
         for word in words[1:]:
             key, _, value = word.partition("=")
             if key not in ("-mtriple", "-mcpu", "-mattr") or not value:
                 raise TargetError(f"target {spec!r}: expected options -mtriple=, -mcpu=, -mattr= each "
-                                    f"with a value, got {word!r}")
+                                  f"with a value, got {word!r}")
             options[key] = value
         if not options:
             return host()
-        _initialize_all()
         triple = options.get("-mtriple", host().triple)
-        try:
-            llvm.Target.from_triple(triple)
-        except RuntimeError as error:
-            raise TargetError(f"target {spec!r}: expected a triple LLVM can generate code for, got "
-                                f"{triple!r} ({error})") from None
+        llvm_target(triple, f"target {spec!r}")
         cpu, features = options.get("-mcpu", "generic"), options.get("-mattr", "")
         implied = implied_features(triple, cpu, features)
         return cls(triple, cpu, ",".join(f for f in (features, implied) if f))
@@ -109,21 +105,13 @@ class Machine:
         """The target machine; `shared` makes position-independent code for a shared library
         (else the JIT's code model). With AVX-512 the 256-bit preference is switched off (as the
         function attribute "prefer-vector-width"="512" would, which llvmlite cannot attach)."""
-        target = llvm.Target.from_triple(self.triple)
+        target = llvm_target(self.triple, f"machine {self.cpu!r}")
         features = self.features + (",-prefer-256-bit" if self.lanes == 16 else "")
         if shared:
             return target.create_target_machine(cpu=self.cpu, features=features, opt=3, reloc="pic",
                                                 codemodel="default")
         return target.create_target_machine(cpu=self.cpu, features=features, opt=3,
                                              reloc="default", codemodel="jitdefault")
-
-
-@cache
-def _initialize_all() -> None:
-    """Every code generator llvmlite has (AArch64, WebAssembly, NVPTX, ...), for cross targets."""
-    _initialize()
-    llvm.initialize_all_targets()
-    llvm.initialize_all_asmprinters()
 
 
 @cache

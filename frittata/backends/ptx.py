@@ -22,11 +22,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from llvmlite import binding as llvm
-
 from frittata.backends.jit import Machine, optimize, verify
 from frittata.backends.llvm.codegen import BARRIER, emit_module
 from frittata.backends.llvm.plan import make_plan
+from frittata.backends.llvm_targets import llvm_target
 from frittata.errors import DeployError
 from frittata.terms.program import Program
 
@@ -60,7 +59,7 @@ def emit_ptx(program: Program, arch: str = "sm_80") -> dict[str, str]:
     machine = Machine.parse(f"llvm -mtriple={TRIPLE} -mcpu={arch}")
     plan = make_plan(program, lambda term: 0)
     emitted = emit_module(plan, machine)
-    target = llvm.Target.from_triple(TRIPLE).create_target_machine(cpu=arch, opt=3)
+    target = llvm_target(TRIPLE, "emit_ptx").create_target_machine(cpu=arch, opt=3)
     modules = {}
     for symbol, text in emitted.kernels.items():
         kernel = "\n".join(line for line in text.splitlines()

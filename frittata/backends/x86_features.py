@@ -17,6 +17,7 @@ from functools import cache
 
 from llvmlite import binding as llvm
 
+from frittata.backends.llvm_targets import llvm_target
 from frittata.terms.cpu_geometry import X86_ARCHS
 
 _EVEN, _ODD = (", ".join(f"i32 {i}" for i in range(first, 32, 2)) for first in (0, 1))
@@ -67,7 +68,7 @@ def implied_features(triple: str, cpu: str, features: str) -> str:
     mentioned = {f[1:] for f in features.split(",") if f}
     names = {feature: f"probe{i}" for i, feature in enumerate(PROBES) if feature[1:] not in mentioned}
     text = DECLARATIONS + "\n".join(f"define {PROBES[f][0]} @{name}{PROBES[f][1]}" for f, name in names.items())
-    machine = llvm.Target.from_triple(triple).create_target_machine(cpu=cpu, features=features, opt=2)
+    machine = llvm_target(triple, "x86 feature probe").create_target_machine(cpu=cpu, features=features, opt=2)
     assembly = machine.emit_assembly(llvm.parse_assembly(text))
     found = []
     for feature, name in names.items():

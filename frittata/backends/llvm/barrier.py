@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from llvmlite import binding as llvm
 from llvmlite import ir
 
 from frittata.backends.jit import BARRIER_WORDS, MAX_THREADS, Machine
+from frittata.backends.llvm_targets import llvm_target
 from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, i64, if_then, intrinsic, smin
 from frittata.terms.cpu_geometry import X86_ARCHS
 
@@ -84,7 +84,7 @@ def phase_word(triple: str) -> int:
     waiting for the phase to change read and sleep on. A 64-bit exchange of the word and 32-bit
     atomic loads of its half are mixed-size atomics, outside LLVM's formal memory model, but
     x86 and AArch64 order them as single-copy atomic accesses of the bytes they share."""
-    layout = str(llvm.Target.from_triple(triple).create_target_machine().target_data)
+    layout = str(llvm_target(triple, "the team barrier").create_target_machine().target_data)
     return STATE_WORK if layout.startswith("E") else STATE_WORK + 1
 
 
