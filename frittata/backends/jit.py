@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import platform
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,7 +88,7 @@ class Machine:
             return host()
         triple = options.get("-mtriple", host().triple)
         llvm_target(triple, f"target {spec!r}")
-        cpu, features = options.get("-mcpu", "generic"), options.get("-mattr", "")
+        cpu, features = options.get("-mcpu", "generic"), _feature_list(spec, options.get("-mattr", ""))
         implied = implied_features(triple, cpu, features)
         return cls(triple, cpu, ",".join(f for f in (features, implied) if f))
 
@@ -112,6 +113,20 @@ class Machine:
                                                 codemodel="default")
         return target.create_target_machine(cpu=self.cpu, features=features, opt=3,
                                              reloc="default", codemodel="jitdefault")
+
+
+FEATURE = re.compile(r"[+-][\w.-]+")
+"""One entry of an -mattr list: a feature LLVM switches on ("+avx2") or off ("-avx512f")."""
+
+
+def _feature_list(spec: str, mattr: str) -> str:
+    """-mattr's entries, each checked to be "+name" or "-name" (LLVM aborts the process on an
+    entry without the sign)."""
+    for entry in mattr.split(",") if mattr else ():
+        if not FEATURE.fullmatch(entry):
+            raise TargetError(f"target {spec!r}: expected -mattr entries '+feature' or '-feature' separated by "
+                              f"commas (e.g. +avx2,-avx512f), got {entry!r}")
+    return mattr
 
 
 @cache

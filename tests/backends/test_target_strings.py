@@ -17,6 +17,10 @@ from frittata.errors import TargetError
     ("llvm -mcpu", "each with a value"),
     ("llvm -O3=1", "expected options"),
     ("llvm -mtriple=nope-nope", "a triple LLVM"),
+    ("llvm -mcpu=skylake-avx512 -mattr=avx512f", r"expected -mattr entries '\+feature' or '-feature'.* got 'avx512f'"),
+    ("llvm -mattr=+avx2,", "got ''"),
+    ("llvm -mattr=+avx2,,+fma", "got ''"),
+    ("llvm -mattr=+avx2;+fma", r"got '\+avx2;\+fma'"),
 ])
 def test_a_malformed_target_string_is_a_target_error(spec, message):
     with pytest.raises(TargetError, match=message):
@@ -33,3 +37,28 @@ def test_the_package_initialises_llvm_where_it_first_needs_a_target():
     done = subprocess.run([sys.executable, "-c", first_uses], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3", "3", "aarch64-linux-gnu"]
+
+
+SURVIVES = """
+from frittata.backends.jit import Machine
+from frittata.errors import TargetError
+for spec in {specs!r}:
+    try:
+        Machine.parse(spec)
+    except TargetError as error:
+        print(error)
+    else:
+        print('parsed', spec)
+"""
+
+
+@pytest.mark.parametrize("specs", [
+    ["llvm -mcpu=skylake-avx512 -mattr=avx512f", "llvm -mtriple=i686-linux-gnu -mcpu=i686 -mattr=fma"],
+])
+def test_the_process_survives_target_strings_llvm_would_abort_on(specs):
+    """Each string is refused with a TargetError before LLVM sees it (a child process, so that
+    an abort fails the test instead of ending the test run)."""
+    done = subprocess.run([sys.executable, "-c", SURVIVES.format(specs=specs)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [line.split(": expected")[0] for line in done.stdout.splitlines()] == [f"target {s!r}" for s in specs]
