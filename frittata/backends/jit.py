@@ -88,7 +88,7 @@ class Machine:
             return host()
         triple = options.get("-mtriple", host().triple)
         llvm_target(triple, f"target {spec!r}")
-        cpu, features = options.get("-mcpu", "generic"), _feature_list(spec, options.get("-mattr", ""))
+        cpu, features = options.get("-mcpu", "generic"), last_wins(_feature_list(spec, options.get("-mattr", "")))
         implied = implied_features(triple, cpu, features)
         return cls(triple, cpu, ",".join(f for f in (features, implied) if f))
 
@@ -119,14 +119,25 @@ FEATURE = re.compile(r"[+-][\w.-]+")
 """One entry of an -mattr list: a feature LLVM switches on ("+avx2") or off ("-avx512f")."""
 
 
-def _feature_list(spec: str, mattr: str) -> str:
+def _feature_list(spec: str, mattr: str) -> list[str]:
     """-mattr's entries, each checked to be "+name" or "-name" (LLVM aborts the process on an
     entry without the sign)."""
-    for entry in mattr.split(",") if mattr else ():
+    entries = mattr.split(",") if mattr else []
+    for entry in entries:
         if not FEATURE.fullmatch(entry):
             raise TargetError(f"target {spec!r}: expected -mattr entries '+feature' or '-feature' separated by "
                               f"commas (e.g. +avx2,-avx512f), got {entry!r}")
-    return mattr
+    return entries
+
+
+def last_wins(entries: Sequence[str]) -> str:
+    """A features string with one entry per feature, its last: LLVM applies the entries in order,
+    so "+avx512f,-avx512f" is "-avx512f" (and a reader of the string may then treat it as a set)."""
+    signs: dict[str, str] = {}
+    for entry in entries:
+        signs.pop(entry[1:], None)
+        signs[entry[1:]] = entry[0]
+    return ",".join(sign + name for name, sign in signs.items())
 
 
 @cache

@@ -62,3 +62,14 @@ def test_the_process_survives_target_strings_llvm_would_abort_on(specs):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert [line.split(": expected")[0] for line in done.stdout.splitlines()] == [f"target {s!r}" for s in specs]
+
+
+@pytest.mark.parametrize("spec, lanes, features", [
+    ("llvm -mcpu=skylake-avx512 -mattr=+avx512f,-avx512f", 8, {"-avx512f", "+avx", "+avx2", "+fma"}),
+    ("llvm -mattr=+avx512f,-avx512f", 4, {"-avx512f"}),
+    ("llvm -mattr=-avx2,+fma,+avx2", 8, {"+fma", "+avx2"}),
+])
+def test_the_last_mattr_entry_for_a_feature_wins_as_in_llvm(spec, lanes, features):
+    machine = Machine.parse(spec)
+    assert machine.lanes == lanes
+    assert set(machine.features.split(",")) == features
