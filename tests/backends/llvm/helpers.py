@@ -106,9 +106,9 @@ def assert_compiled_equal(program: T.Program, inputs: dict, target: Machine) -> 
 
 
 def fast_path_programs() -> dict[str, T.Term]:
-    """One small term per CPU fast path (the kernels `fastpath` lowers, the bit-serial, vector
-    pool and vector sum kernels), each with partial tiles at 4, 8 and 16 lanes: the set the ISA
-    tests build for other machines (`test_avx512_kernels`, `test_x86_64_v2`)."""
+    """One small term per CPU fast path (the kernels `fastpath` lowers; the bit-serial, vector
+    pool, vector sum and 8-bit kernels), each with partial tiles at 4, 8 and 16 lanes: the set the
+    ISA tests build for other machines (`test_avx512_kernels`, `test_x86_64_v2`)."""
     rng = np.random.default_rng(0)
     x = T.var("x", (1, 16, 11, 37))
     ints = T.var("x", (1, 5, 9, 21), "int8")
@@ -141,4 +141,8 @@ def fast_path_programs() -> dict[str, T.Term]:
                                         1, 1),
         "max_pool": T.max_pool2d(x, (3, 3), (2, 2), (1, 1, 1, 1)),
         "global_avg_pool": T.global_avg_pool(x),
+        "byte_pool": T.max_pool2d(T.var("x", (1, 3, 6, 70), "int8"), 2, 2),
+        "byte_bitpack": T.bitpack(T.var("x", (2, 70, 5, 13), "int8"), 2, 1),
+        "byte_levels": T.fused_elementwise(T.var("x", (3, 70), "int8"), expr=(
+            "cast", ("clip", ("right_shift", ("relu", ("cast", ("arg", 0), "int32")), 2), 0, 3), "int8")),
     }

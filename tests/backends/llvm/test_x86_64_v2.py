@@ -21,9 +21,9 @@ from tests.backends.llvm.helpers import dirty, fast_path_programs
 from tests.strategies import inputs_for
 
 V2 = Machine(host().triple, "x86-64-v2", "")
-GENERIC_HERE = ("int8", "bitserial", "max_pool", "global_avg_pool")
+GENERIC_HERE = ("int8", "bitserial", "max_pool", "global_avg_pool", "byte_pool", "byte_bitpack", "byte_levels")
 """Programs whose step the build report lists under no fast path here (the int8 convolution's
-generic loops; the bit-serial, pool and sum kernels are not `fastpath`'s contractions)."""
+generic loops; the bit-serial, pool, sum and 8-bit kernels are not `fastpath`'s contractions)."""
 VEX = re.compile(r"^\s+v[a-z0-9]+\s|%[yz]mm", re.MULTILINE)
 """An AVX instruction in AT&T assembly: a VEX or EVEX mnemonic (vmovups, vfmadd231ps, ...) or a
 ymm / zmm register."""
