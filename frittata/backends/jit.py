@@ -20,7 +20,7 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.backends import fileformat
-from frittata.backends.llvm_targets import llvm_target
+from frittata.backends.llvm_targets import check_cpu, llvm_target
 from frittata.backends.x86_features import implied_features
 from frittata.errors import LoweringError, ModuleFormatError, TargetError
 from frittata.terms.cpu_geometry import vector_lanes
@@ -70,27 +70,24 @@ class Machine:
     def parse(cls, spec: str) -> Machine:
         """The machine a target string names, TVM-style: "llvm -mtriple=aarch64-linux-gnu
         -mcpu=cortex-a72 -mattr=+neon"; plain "llvm" is the host, and an option left out is the host's triple or
-        LLVM's generic default (CPU "generic", no extra features). An x86 CPU's vector ISA
+        LLVM's generic default (CPU "generic", no extra features); -mcpu=native is the host's CPU
+        and its features, and a CPU LLVM does not know for the triple is refused before LLVM
+        sees it (`llvm_targets.check_cpu`: LLVM would end the process). An x86 CPU's vector ISA
         features that -mattr does not mention are added as LLVM's CPU has them
         (`x86_features.implied_features`): "llvm -mcpu=sapphirerapids" gets the AVX-512 kernels."""
-        words = spec.split()
-        if not words or words[0] != "llvm":
-            raise TargetError(f"target {spec!r}: expected 'llvm' followed by -mtriple=, -mcpu=, -mattr= "
-                              "options")
-        options: dict[str, str] = {}
-        for word in words[1:]:
-            key, _, value = word.partition("=")
-            if key not in ("-mtriple", "-mcpu", "-mattr") or not value:
-                raise TargetError(f"target {spec!r}: expected options -mtriple=, -mcpu=, -mattr= each "
-                                  f"with a value, got {word!r}")
-            options[key] = value
+        options = _options(spec)
         if not options:
             return host()
         triple = options.get("-mtriple", host().triple)
         llvm_target(triple, f"target {spec!r}")
-        cpu, features = options.get("-mcpu", "generic"), last_wins(_feature_list(spec, options.get("-mattr", "")))
-        implied = implied_features(triple, cpu, features)
-        return cls(triple, cpu, ",".join(f for f in (features, implied) if f))
+        cpu, features = options.get("-mcpu", "generic"), _feature_list(spec, options.get("-mattr", ""))
+        if cpu == "native":
+            cpu, features = host().cpu, [f for f in host().features.split(",") if f] + features
+        if "-mcpu" in options:
+            check_cpu(triple, cpu, f"target {spec!r}")
+        resolved = last_wins(features)
+        implied = implied_features(triple, cpu, resolved)
+        return cls(triple, cpu, ",".join(f for f in (resolved, implied) if f))
 
     @property
     def arch(self) -> str:
@@ -113,6 +110,21 @@ class Machine:
                                                 codemodel="default")
         return target.create_target_machine(cpu=self.cpu, features=features, opt=3,
                                              reloc="default", codemodel="jitdefault")
+
+
+def _options(spec: str) -> dict[str, str]:
+    """A target string's -mtriple=, -mcpu=, -mattr= values by option, after the word "llvm"."""
+    words = spec.split()
+    if not words or words[0] != "llvm":
+        raise TargetError(f"target {spec!r}: expected 'llvm' followed by -mtriple=, -mcpu=, -mattr= options")
+    options: dict[str, str] = {}
+    for word in words[1:]:
+        key, _, value = word.partition("=")
+        if key not in ("-mtriple", "-mcpu", "-mattr") or not value:
+            raise TargetError(f"target {spec!r}: expected options -mtriple=, -mcpu=, -mattr= each "
+                              f"with a value, got {word!r}")
+        options[key] = value
+    return options
 
 
 FEATURE = re.compile(r"[+-][\w.-]+")

@@ -1,8 +1,12 @@
 """LLVM's code generators, looked up by triple: every one llvmlite has is initialised where it
-is first needed, so no caller depends on another having initialised LLVM before it."""
+is first needed, so no caller depends on another having initialised LLVM before it; and the CPU
+names each knows, checked before a target machine is made for a CPU named by a user."""
 
 from __future__ import annotations
 
+import difflib
+import subprocess
+import sys
 from functools import cache
 
 from llvmlite import binding as llvm
@@ -25,3 +29,41 @@ def llvm_target(triple: str, where: str) -> llvm.Target:
         return llvm.Target.from_triple(triple)
     except RuntimeError as error:
         raise TargetError(f"{where}: expected a triple LLVM can generate code for, got {triple!r} ({error})") from None
+
+
+CPU_TABLE = """import sys
+from llvmlite import binding as llvm
+llvm.initialize_all_targets()
+llvm.Target.from_triple(sys.argv[1]).create_target_machine(cpu="generic", features="+cpuhelp")
+"""
+"""A child process's script printing LLVM's CPU names for the triple `sys.argv[1]` to stderr, as
+`llc -mcpu=help` does: "Available CPUs for this target:", then one tab-indented name a line."""
+CPU_EXAMPLES = ("znver3", "skylake-avx512", "cortex-a72")
+
+
+@cache
+def known_cpus(triple: str) -> frozenset[str]:
+    """The CPU names LLVM knows for `triple`, read from its own table. llvmlite has no call that
+    lists them, and a name LLVM does not know cannot be tried in this process: LLVM warns "is
+    not a recognized processor" and then ends the process (x86-64: exit(1), "64-bit code
+    requested on a subtarget that doesn't support it"; i686: an assertion). LLVM prints the
+    table (the "+cpuhelp" feature) only once per process, so a child process prints it, once
+    per triple (~0.2 s of CPU); a child that fails is a TargetError."""
+    done = subprocess.run([sys.executable, "-c", CPU_TABLE, triple], capture_output=True, text=True, timeout=300)
+    table = done.stderr.partition("Available CPUs for this target:")[2]
+    names = frozenset(line.strip() for line in table.splitlines() if line.startswith("\t"))
+    if done.returncode != 0 or not names:
+        raise TargetError(f"CPU names for {triple}: expected LLVM's table from a child process, got exit status "
+                          f"{done.returncode} and {done.stderr[-300:]!r}")
+    return names
+
+
+def check_cpu(triple: str, cpu: str, where: str) -> None:
+    """A TargetError unless LLVM knows `cpu` for `triple` (`known_cpus`); `where` names what asked."""
+    known = known_cpus(triple)
+    if cpu in known:
+        return
+    examples = [name for name in CPU_EXAMPLES if name in known] or sorted(known)[:2]
+    close = difflib.get_close_matches(cpu, known, n=1)
+    raise TargetError(f"{where}: expected a CPU name LLVM knows for {triple} (e.g. {', '.join(examples)}), got "
+                      f"{cpu!r}" + (f"; did you mean {close[0]!r}?" if close else ""))

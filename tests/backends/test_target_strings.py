@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from frittata.backends.jit import Machine
+from frittata.backends.jit import Machine, host
 from frittata.errors import TargetError
 
 
@@ -21,6 +21,10 @@ from frittata.errors import TargetError
     ("llvm -mattr=+avx2,", "got ''"),
     ("llvm -mattr=+avx2,,+fma", "got ''"),
     ("llvm -mattr=+avx2;+fma", r"got '\+avx2;\+fma'"),
+    ("llvm -mcpu=sapphirerapid", r"expected a CPU name LLVM knows for x86_64-unknown-linux-gnu \(e.g. znver3, "
+                                 r"skylake-avx512\), got 'sapphirerapid'; did you mean 'sapphirerapids'\?"),
+    ("llvm -mtriple=i686-linux-gnu -mcpu=bogus", "expected a CPU name LLVM knows for i686-linux-gnu .* got 'bogus'"),
+    ("llvm -mtriple=aarch64-linux-gnu -mcpu=znver3", r"knows for aarch64-linux-gnu \(e.g. cortex-a72\), got 'znver3'"),
 ])
 def test_a_malformed_target_string_is_a_target_error(spec, message):
     with pytest.raises(TargetError, match=message):
@@ -32,7 +36,7 @@ def test_the_package_initialises_llvm_where_it_first_needs_a_target():
     (as tests/backends/llvm/test_snapshots.py's first test does) finds the target registered."""
     first_uses = ("from frittata.backends.llvm.barrier import phase_word\n"
                   "print(phase_word('x86_64-unknown-linux-gnu'), phase_word('aarch64-linux-gnu'))\n"
-                  "from frittata.backends.jit import Machine\n"
+                  "from frittata.backends.jit import Machine, host\n"
                   "print(Machine('aarch64-linux-gnu', 'cortex-a72', '+neon').machine().triple)\n")
     done = subprocess.run([sys.executable, "-c", first_uses], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -40,7 +44,7 @@ def test_the_package_initialises_llvm_where_it_first_needs_a_target():
 
 
 SURVIVES = """
-from frittata.backends.jit import Machine
+from frittata.backends.jit import Machine, host
 from frittata.errors import TargetError
 for spec in {specs!r}:
     try:
@@ -54,6 +58,8 @@ for spec in {specs!r}:
 
 @pytest.mark.parametrize("specs", [
     ["llvm -mcpu=skylake-avx512 -mattr=avx512f", "llvm -mtriple=i686-linux-gnu -mcpu=i686 -mattr=fma"],
+    ["llvm -mcpu=sapphirerapid", "llvm -mtriple=i686-linux-gnu -mcpu=bogus", "llvm -mcpu=help",
+     "llvm -mtriple=aarch64-linux-gnu -mcpu=znver3"],
 ])
 def test_the_process_survives_target_strings_llvm_would_abort_on(specs):
     """Each string is refused with a TargetError before LLVM sees it (a child process, so that
@@ -73,3 +79,11 @@ def test_the_last_mattr_entry_for_a_feature_wins_as_in_llvm(spec, lanes, feature
     machine = Machine.parse(spec)
     assert machine.lanes == lanes
     assert set(machine.features.split(",")) == features
+
+
+def test_native_is_the_hosts_cpu_and_its_features():
+    machine = Machine.parse("llvm -mcpu=native")
+    assert (machine.triple, machine.cpu, machine.lanes) == (host().triple, host().cpu, host().lanes)
+    assert set(machine.features.split(",")) == set(host().features.split(","))
+    without = Machine.parse("llvm -mcpu=native -mattr=-avx2,-avx512f")
+    assert without.cpu == host().cpu and without.lanes == 4
