@@ -41,15 +41,22 @@ def _call(vector: str, intrinsic: str, args: str) -> str:
     return f"({vector} %a, {vector} %b) {{\n  %c = call {vector} @{intrinsic}({args})\n  ret {vector} %c\n}}"
 
 
+def _writes(mnemonic: str, register: str) -> str:
+    """An instruction `mnemonic` on `register`s, whether its first source is a register or memory
+    (the Windows x64 convention passes vectors by pointer: "vpaddd (%rdx), %ymm0, %ymm0")."""
+    return rf"{mnemonic}\s[^\n]*%{register}"
+
+
 PROBES: dict[str, tuple[str, str, str]] = {
     "+avx": ("<8 x float>", _binary("<8 x float>", "fadd"), r"%ymm"),
-    "+avx2": ("<8 x i32>", _binary("<8 x i32>", "add"), r"vpaddd\s+%ymm"),
+    "+avx2": ("<8 x i32>", _binary("<8 x i32>", "add"), _writes("vpaddd", "ymm")),
     "+fma": ("<4 x float>", _call("<4 x float>", "llvm.fma.v4f32", "<4 x float> %a, <4 x float> %b, <4 x float> %a"),
              r"vfmadd"),
     "+avx512f": ("<16 x float>", _binary("<16 x float>", "fadd"), r"%zmm"),
-    "+avx512bw": ("<64 x i8>", _binary("<64 x i8>", "add"), r"vpaddb\s+%zmm"),
-    "+avx512vpopcntdq": ("<8 x i64>", _call("<8 x i64>", "llvm.ctpop.v8i64", "<8 x i64> %a"), r"vpopcntq\s+%zmm"),
-    "+avx512vnni": ("<16 x i32>", _PAIRS, r"vpdpwssd\s+%zmm"),
+    "+avx512bw": ("<64 x i8>", _binary("<64 x i8>", "add"), _writes("vpaddb", "zmm")),
+    "+avx512vpopcntdq": ("<8 x i64>", _call("<8 x i64>", "llvm.ctpop.v8i64", "<8 x i64> %a"),
+                         _writes("vpopcntq", "zmm")),
+    "+avx512vnni": ("<16 x i32>", _PAIRS, _writes("vpdpwssd", "zmm")),
     "+avxvnni": ("<16 x i32>", _PAIRS, r"\{vex\}\s*vpdpwssd"),
 }
 """Each feature's probe: a function's result type and the rest of its definition, and what its
@@ -62,7 +69,8 @@ DECLARATIONS = ("declare <4 x float> @llvm.fma.v4f32(<4 x float>, <4 x float>, <
 def implied_features(triple: str, cpu: str, features: str) -> str:
     """The `PROBES` features that LLVM's `cpu` with `features` (explicit "+name" / "-name")
     has and `features` does not mention, comma-separated ("" off x86 or for CPU "generic"):
-    one module of every probe, compiled once, each function's assembly searched."""
+    one module of every probe, compiled once, each function's assembly (from its label to the
+    next probe's: ELF, Mach-O "_probe0:" and COFF assembly alike) searched."""
     if triple.split("-", 1)[0] not in X86_ARCHS or cpu in ("", "generic"):
         return ""
     mentioned = {f[1:] for f in features.split(",") if f}
@@ -70,9 +78,6 @@ def implied_features(triple: str, cpu: str, features: str) -> str:
     text = DECLARATIONS + "\n".join(f"define {PROBES[f][0]} @{name}{PROBES[f][1]}" for f, name in names.items())
     machine = llvm_target(triple, "x86 feature probe").create_target_machine(cpu=cpu, features=features, opt=2)
     assembly = machine.emit_assembly(llvm.parse_assembly(text))
-    found = []
-    for feature, name in names.items():
-        body = re.search(rf"^{name}:(.*?)\.Lfunc_end", assembly, re.MULTILINE | re.DOTALL)
-        if body is not None and re.search(PROBES[feature][2], body.group(1)):
-            found.append(feature)
-    return ",".join(found)
+    parts = re.split(r"^_?(probe\d+):", assembly, flags=re.MULTILINE)
+    bodies = dict(zip(parts[1::2], parts[2::2], strict=True))
+    return ",".join(f for f, name in names.items() if re.search(PROBES[f][2], bodies.get(name, "")))

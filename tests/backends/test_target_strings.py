@@ -87,3 +87,11 @@ def test_native_is_the_hosts_cpu_and_its_features():
     assert set(machine.features.split(",")) == set(host().features.split(","))
     without = Machine.parse("llvm -mcpu=native -mattr=-avx2,-avx512f")
     assert without.cpu == host().cpu and without.lanes == 4
+
+
+@pytest.mark.parametrize("triple", ["x86_64-apple-macosx", "x86_64-pc-windows-msvc", "x86_64-unknown-linux-gnu"])
+def test_a_named_cpu_has_its_features_on_every_object_format(triple):
+    """Mach-O assembly names a function "_probe0:", COFF's has no ".Lfunc_end" labels."""
+    machine = Machine.parse(f"llvm -mtriple={triple} -mcpu=skylake-avx512")
+    assert machine.lanes == 16
+    assert set(machine.features.split(",")) == {"+avx", "+avx2", "+fma", "+avx512f", "+avx512bw"}
