@@ -20,16 +20,21 @@ from llvmlite import binding as llvm
 from frittata.backends.llvm_targets import llvm_target
 from frittata.terms.cpu_geometry import X86_ARCHS
 
-_EVEN, _ODD = (", ".join(f"i32 {i}" for i in range(first, 32, 2)) for first in (0, 1))
-_PAIRS = f"""(<32 x i16> %x, <32 x i16> %w, <16 x i32> %acc) {{
-  %xs = sext <32 x i16> %x to <32 x i32>
-  %ws = sext <32 x i16> %w to <32 x i32>
-  %m = mul <32 x i32> %xs, %ws
-  %e = shufflevector <32 x i32> %m, <32 x i32> %m, <16 x i32> <{_EVEN}>
-  %o = shufflevector <32 x i32> %m, <32 x i32> %m, <16 x i32> <{_ODD}>
-  %s = add <16 x i32> %e, %o
-  %r = add <16 x i32> %acc, %s
-  ret <16 x i32> %r
+
+def _pairs(sums: int) -> str:
+    """A probe adding `sums` int16 pair products (x[2i] w[2i] + x[2i+1] w[2i+1]) to an int32
+    accumulator: one vpdpwssd where the CPU has VNNI for the vector."""
+    even, odd = (", ".join(f"i32 {i}" for i in range(first, 2 * sums, 2)) for first in (0, 1))
+    wide, narrow = f"<{2 * sums} x i32>", f"<{sums} x i32>"
+    return f"""(<{2 * sums} x i16> %x, <{2 * sums} x i16> %w, {narrow} %acc) {{
+  %xs = sext <{2 * sums} x i16> %x to {wide}
+  %ws = sext <{2 * sums} x i16> %w to {wide}
+  %m = mul {wide} %xs, %ws
+  %e = shufflevector {wide} %m, {wide} %m, {narrow} <{even}>
+  %o = shufflevector {wide} %m, {wide} %m, {narrow} <{odd}>
+  %s = add {narrow} %e, %o
+  %r = add {narrow} %acc, %s
+  ret {narrow} %r
 }}"""
 
 
@@ -37,8 +42,9 @@ def _binary(vector: str, operation: str) -> str:
     return f"({vector} %a, {vector} %b) {{\n  %c = {operation} {vector} %a, %b\n  ret {vector} %c\n}}"
 
 
-def _call(vector: str, intrinsic: str, args: str) -> str:
-    return f"({vector} %a, {vector} %b) {{\n  %c = call {vector} @{intrinsic}({args})\n  ret {vector} %c\n}}"
+def _call(vector: str, intrinsic: str, args: str, attributes: str = "") -> str:
+    return (f"({vector} %a, {vector} %b) {attributes}{{\n  %c = call {vector} @{intrinsic}({args})\n"
+            f"  ret {vector} %c\n}}")
 
 
 def _writes(mnemonic: str, register: str) -> str:
@@ -50,19 +56,27 @@ def _writes(mnemonic: str, register: str) -> str:
 PROBES: dict[str, tuple[str, str, str]] = {
     "+avx": ("<8 x float>", _binary("<8 x float>", "fadd"), r"%ymm"),
     "+avx2": ("<8 x i32>", _binary("<8 x i32>", "add"), _writes("vpaddd", "ymm")),
-    "+fma": ("<4 x float>", _call("<4 x float>", "llvm.fma.v4f32", "<4 x float> %a, <4 x float> %b, <4 x float> %a"),
-             r"vfmadd"),
+    "+fma": ("<4 x float>", _call("<4 x float>", "llvm.fma.v4f32", "<4 x float> %a, <4 x float> %b, <4 x float> %a",
+                                  "#0 "), r"vfmadd\d{3}"),
     "+avx512f": ("<16 x float>", _binary("<16 x float>", "fadd"), r"%zmm"),
     "+avx512bw": ("<64 x i8>", _binary("<64 x i8>", "add"), _writes("vpaddb", "zmm")),
     "+avx512vpopcntdq": ("<8 x i64>", _call("<8 x i64>", "llvm.ctpop.v8i64", "<8 x i64> %a"),
                          _writes("vpopcntq", "zmm")),
-    "+avx512vnni": ("<16 x i32>", _PAIRS, _writes("vpdpwssd", "zmm")),
-    "+avxvnni": ("<16 x i32>", _PAIRS, r"\{vex\}\s*vpdpwssd"),
+    "+avx512vnni": ("<16 x i32>", _pairs(16), _writes("vpdpwssd", "zmm")),
+    "+avxvnni": ("<8 x i32>", _pairs(8), r"\{vex\}\s*vpdpwssd"),
 }
 """Each feature's probe: a function's result type and the rest of its definition, and what its
-assembly shows when the CPU has the feature."""
+assembly shows when the CPU has the feature. FMA3's is vfmadd231ps and the like (FMA4's vfmaddps
+is not FMA3), in a function without FMA4 (attributes #0, `_no_fma4`): LLVM picks FMA4 where a CPU
+has both (bdver2). AVX-VNNI's is 256-bit: a 512-bit one is EVEX (AVX512-VNNI) on Sapphire Rapids."""
 DECLARATIONS = ("declare <4 x float> @llvm.fma.v4f32(<4 x float>, <4 x float>, <4 x float>)\n"
                 "declare <8 x i64> @llvm.ctpop.v8i64(<8 x i64>)\n")
+
+
+def _no_fma4(features: str) -> str:
+    """Attributes #0: the module's features with FMA4 off (a function's "target-features"
+    replace the target machine's)."""
+    return f'attributes #0 = {{ "target-features"="{",".join(f for f in (features, "-fma4") if f)}" }}\n'
 
 
 @cache
@@ -75,7 +89,8 @@ def implied_features(triple: str, cpu: str, features: str) -> str:
         return ""
     mentioned = {f[1:] for f in features.split(",") if f}
     names = {feature: f"probe{i}" for i, feature in enumerate(PROBES) if feature[1:] not in mentioned}
-    text = DECLARATIONS + "\n".join(f"define {PROBES[f][0]} @{name}{PROBES[f][1]}" for f, name in names.items())
+    text = DECLARATIONS + _no_fma4(features) + "\n".join(f"define {PROBES[f][0]} @{name}{PROBES[f][1]}"
+                                                         for f, name in names.items())
     machine = llvm_target(triple, "x86 feature probe").create_target_machine(cpu=cpu, features=features, opt=2)
     assembly = machine.emit_assembly(llvm.parse_assembly(text))
     parts = re.split(r"^_?(probe\d+):", assembly, flags=re.MULTILINE)

@@ -21,11 +21,13 @@ XEON = AVX512 | {"+avx512vnni", "+avx512vpopcntdq"}
     ("llvm -mcpu=x86-64-v2", 4, set()),
     ("llvm -mcpu=x86-64-v3", 8, {"+avx", "+avx2", "+fma"}),
     ("llvm -mcpu=znver3", 8, {"+avx", "+avx2", "+fma"}),
+    ("llvm -mcpu=bdver1", 4, {"+avx"}),  # FMA4 (vfmaddps), not FMA3
+    ("llvm -mcpu=bdver2", 4, {"+avx", "+fma"}),  # both: LLVM would pick FMA4
     ("llvm -mcpu=alderlake", 8, {"+avx", "+avx2", "+fma", "+avxvnni"}),
     ("llvm -mcpu=skylake-avx512", 16, AVX512),
     ("llvm -mcpu=cascadelake", 16, AVX512 | {"+avx512vnni"}),
-    ("llvm -mcpu=sapphirerapids", 16, XEON),
-    ("llvm -mcpu=emeraldrapids", 16, XEON),
+    ("llvm -mcpu=sapphirerapids", 16, XEON | {"+avxvnni"}),  # AVX-VNNI's 256-bit VEX form as well
+    ("llvm -mcpu=emeraldrapids", 16, XEON | {"+avxvnni"}),
     ("llvm -mcpu=rocketlake", 16, XEON),  # what LLVM calls an Emerald Rapids host under a hypervisor
     ("llvm -mcpu=skylake-avx512 -mattr=-avx512f", 8, {"-avx512f", "+avx", "+avx2", "+fma"}),
     ("llvm -mcpu=znver3 -mattr=+avx2", 8, {"+avx2", "+avx", "+fma"}),
