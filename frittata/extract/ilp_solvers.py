@@ -6,9 +6,14 @@ Both run single-threaded with fixed seeds and return the same `SolverOutput`.
 
 The time limit counts this process's CPU seconds (`time.process_time`), as saturation's does: a
 host loaded by other processes neither stops the solver early nor changes where it stops. With
-highspy, HiGHS's own (wall-clock) limit is off and its interrupt callbacks (simplex and MIP) stop
-it once the CPU seconds are spent; the status then reads "Time limit reached", as HiGHS's own
-limit would. scipy's milp takes no callback: its limit stays HiGHS's wall-clock one.
+highspy, HiGHS's MIP interrupt callback (highspy 1.11 or later: `HighsCallbackEvent.interrupt`)
+stops the branch and bound once the CPU seconds are spent. HiGHS checks that callback between
+nodes only (its simplex interrupt never fires inside a MIP: the node LPs run in an inner solver
+without the user's callbacks), so presolve, a node's LP and the heuristics between two checks are
+bounded by HiGHS's own wall-clock limit, kept as a backstop at `WALL_BACKSTOP` times the CPU limit
+plus `WALL_BACKSTOP_SLACK` seconds. scipy's milp takes no callback: its limit is HiGHS's
+wall-clock one. Either solver reports the stop as `TIME_LIMIT_STATUS` when its model status says
+it was stopped (the callback's interrupt or the wall-clock limit), else HiGHS's model status.
 """
 
 from __future__ import annotations
@@ -41,6 +46,19 @@ class SolverOutput:
 TIME_LIMIT_STATUS = "Time limit reached"
 """The status a run stopped by the time limit reports (HiGHS's word for its own limit)."""
 
+WALL_BACKSTOP = 4.0
+"""HiGHS's wall-clock limit is this many times the CPU limit (plus `WALL_BACKSTOP_SLACK`): what
+stops the stretches the MIP interrupt callback does not reach, on a host loaded up to about four
+runnable threads per core before the backstop rather than the CPU limit stops a search."""
+
+WALL_BACKSTOP_SLACK = 1.0
+"""Seconds of wall clock added to the backstop, so that a limit of a few CPU milliseconds is still
+the callback's to enforce on a loaded host."""
+
+_SCIPY_STATUS = {0: "Optimal", 2: "Infeasible", 3: "Unbounded"}
+"""scipy milp's status codes as HiGHS's model status words (1, a time or iteration limit, is told
+apart by its message)."""
+
 
 def solve(ilp: Arrays, start: np.ndarray, time_limit: float, rel_gap: float) -> SolverOutput:
     """Minimize the ILP within `time_limit` CPU seconds of this process (scipy: wall seconds), to
@@ -61,17 +79,18 @@ def _scipy(ilp: Arrays, time_limit: float, rel_gap: float) -> SolverOutput:
                   constraints=LinearConstraint(matrix, ilp.row_lower, ilp.row_upper),
                   options={"time_limit": time_limit, "mip_rel_gap": rel_gap, "disp": False})
     bound = getattr(result, "mip_dual_bound", None)
-    return SolverOutput(result.x, result.message, -np.inf if bound is None else float(bound), result.status == 0)
+    timed_out = result.status == 1 and result.message.startswith(TIME_LIMIT_STATUS)
+    text = TIME_LIMIT_STATUS if timed_out else _SCIPY_STATUS.get(result.status, result.message)
+    return SolverOutput(result.x, text, -np.inf if bound is None else float(bound), result.status == 0)
 
 
 def _highspy(ilp: Arrays, start: np.ndarray, time_limit: float, rel_gap: float) -> SolverOutput:
     highs = _quiet_new_highs()
-    for option, value in (("output_flag", False), ("threads", 1),
-                          ("random_seed", 0), ("mip_rel_gap", float(rel_gap)), ("mip_abs_gap", 0.0)):
+    wall = WALL_BACKSTOP * time_limit + WALL_BACKSTOP_SLACK
+    for option, value in (("output_flag", False), ("threads", 1), ("random_seed", 0), ("time_limit", wall),
+                          ("mip_rel_gap", float(rel_gap)), ("mip_abs_gap", 0.0)):
         highs.setOptionValue(option, value)
-    spent = _CpuDeadline(time_limit)
-    highs.cbSimplexInterrupt += spent
-    highs.cbMipInterrupt += spent
+    highs.cbMipInterrupt += _CpuDeadline(time_limit)
     highs.passModel(_lp(ilp))
     solution = highspy.HighsSolution()
     solution.col_value = list(start)
@@ -81,7 +100,8 @@ def _highspy(ilp: Arrays, start: np.ndarray, time_limit: float, rel_gap: float) 
     info, status = highs.getInfo(), highs.getModelStatus()
     feasible = info.primal_solution_status == 2  # kSolutionStatusFeasible
     values = np.asarray(highs.getSolution().col_value) if feasible else None
-    text = TIME_LIMIT_STATUS if spent.hit else highs.modelStatusToString(status)
+    stopped = status in (highspy.HighsModelStatus.kInterrupt, highspy.HighsModelStatus.kTimeLimit)
+    text = TIME_LIMIT_STATUS if stopped else highs.modelStatusToString(status)
     return SolverOutput(values, text, float(info.mip_dual_bound), status == highspy.HighsModelStatus.kOptimal)
 
 
