@@ -100,11 +100,11 @@ class MeasuredCost:
     fallback: CostModel
     lanes: int
     learned: Predict | None = None
-    alternatives: dict[str, tuple[Schedule, ...]] | None = None
-    """Per workload key, the schedules the e-graph holds (`schedules_in`); None: the algorithm
-    alternatives recorded on `device` (`recorded_algorithms`). The workload's default is chosen
-    among them (`_default`): one the e-graph lacks (the algorithm rules disabled) would price
-    every e-node of a held workload out."""
+    alternatives: dict[str, tuple[Schedule, ...]] = field(default_factory=dict)
+    """Per workload key, the schedules the e-graph holds (`schedules_in`, the tuner's
+    `Task.proposed` too): the one list the workload's default is chosen from (`_default`); a
+    workload it lacks has its untiled kernel's default alone. (A default the e-graph lacks, the
+    algorithm rules disabled, would price every e-node of a held workload out.)"""
     untuned: dict[str, Schedule] | None = None
     """Per workload key, the schedule the program extracted with `fallback` alone runs
     (`untuned_schedules`), where the compile gives it: a workload that program does not run
@@ -138,12 +138,8 @@ class MeasuredCost:
     algorithm_layers: dict[tuple, tuple[Schedule, float]] = field(init=False)
     """Per contraction `geometry` of held workloads without a verdict (none pinning the layer),
     the algorithm they all run by default and its slowest price (`_algorithm_layers`)."""
-    algorithms: dict[str, tuple[Schedule, ...]] = field(init=False)
-    """`alternatives`, or those recorded on `device` (`recorded_algorithms`)."""
 
     def __post_init__(self) -> None:
-        self.algorithms = (recorded_algorithms(self.records, self.device) if self.alternatives is None
-                           else self.alternatives)
         self.times = self.records.measured(self.device)
         self.failed = self.records.failed(self.device)
         self.pinned = self.records.pinned(self.device)
@@ -287,12 +283,12 @@ class MeasuredCost:
     def _default(self, workload: Workload) -> Schedule | None:
         """The schedule `workload` runs until a verdict switches it (`algorithms.held_default`):
         `untuned`'s where given and not `failed`, else the model's pick among the untiled
-        kernel's and its `algorithms` that did not fail (None where it has none), derived once per
+        kernel's and its `alternatives` that did not fail (None where it has none), derived once per
         workload: extraction asks for it at every priced e-node."""
         key = workload.key
         if key not in self.defaults:
             ran = None if self.untuned is None else self.untuned.get(key)
-            self.defaults[key] = held_default(workload, self.lanes, self.fallback, self.algorithms.get(key, ()),
+            self.defaults[key] = held_default(workload, self.lanes, self.fallback, self.alternatives.get(key, ()),
                                               ran, self.failed)
         return self.defaults[key]
 
@@ -360,16 +356,6 @@ def with_recorded_schedules(data: EGraphData, records: Records, device: str, lan
     return replace(data, nodes=nodes, classes=classes)
 
 
-def recorded_algorithms(records: Records, device: str) -> dict[str, tuple[Schedule, ...]]:
-    """Per workload key, the algorithm alternatives (`records.is_algorithm`) its records on
-    `device` hold, failed ones too: the tuner measures every one its e-graph proposes."""
-    found: dict[str, dict[Schedule, None]] = {}
-    for record in records:
-        if record.device == device and is_algorithm(record.schedule):
-            found.setdefault(record.workload.key, {})[record.schedule] = None
-    return {key: tuple(schedules) for key, schedules in found.items()}
-
-
 def untuned_schedules(data: EGraphData, choice: Choice, lanes: int) -> dict[str, Schedule]:
     """Per workload key, the schedule the chosen e-nodes of `choice` run it with (the first)."""
     constant = constant_classes(data)
@@ -383,12 +369,15 @@ def untuned_schedules(data: EGraphData, choice: Choice, lanes: int) -> dict[str,
 
 def schedules_in(data: EGraphData, lanes: int) -> dict[str, tuple[Schedule, ...]]:
     """Per workload key, the schedules of its e-nodes in `data` (tiled, untiled, algorithms') that
-    run vectors of `lanes` (the rules propose rows of both ISAs' widths)."""
+    run vectors of `lanes`, or have no "vec" key: the tiling rules propose rows of both ISAs'
+    widths (8 and 16 fp32 lanes), and tuned on an AVX2 host the 16-lane ones cost trials and
+    never run there. The one list of a workload's schedules: the tuner's proposed ones
+    (`tasks.tasks_of`) and those a compile with records picks its default from (`MeasuredCost`)."""
     constant = constant_classes(data)
     found: dict[str, dict[Schedule, None]] = {}
     for enode in data.nodes:
         known = workload_of(enode_info(data, enode, constant), lanes)
-        if known is not None and dict(known[1]).get("vec", lanes) == lanes:  # as the tasks' proposed
+        if known is not None and dict(known[1]).get("vec", lanes) == lanes:
             found.setdefault(known[0].key, {})[known[1]] = None
     return {key: tuple(schedules) for key, schedules in found.items()}
 

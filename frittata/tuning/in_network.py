@@ -47,7 +47,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,9 +56,7 @@ import numpy as np
 
 from frittata.errors import TuningError
 from frittata.extract.cost import NodeInfo, term_infos
-from frittata.extract.algorithms import held_default
-from frittata.extract.cpu_model import CpuModel
-from frittata.extract.measured import info_geometry, layer_of, recorded_algorithms
+from frittata.extract.measured import info_geometry, layer_of
 from frittata.extract.records import (MIN_GAIN, MIN_PAIRS, Records, Schedule, Verdict, Workload, infer_output,
                                       workload_of)
 from frittata.terms import ops
@@ -66,6 +64,7 @@ from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS
 from frittata.terms.ops import Op
 from frittata.terms.program import Program
 from frittata.tuning.device import Device
+from frittata.tuning.tasks import Task, held_defaults, program_tasks
 
 KEPT, REJECTED = "kept", "rejected"
 MAX_ROUNDS = 600
@@ -177,16 +176,14 @@ def _seconds(times: dict[str, tuple[float, float]], key: str, n: int) -> tuple[f
     return found
 
 
-def candidates(records: Records, device: str, lanes: int,
-               defaults: dict[str, Schedule | None] | None = None) -> list[Candidate]:
+def candidates(records: Records, device: str, defaults: Mapping[str, Schedule | None]) -> list[Candidate]:
     """Per workload, its schedule of the shortest median time alone, where that is not the
-    schedule it runs now (measured too) and no verdict decided on it (`Verdict.decided`). The schedule it runs now, the
-    candidate's `default`, is the one a verdict pins (`Records.pinned`) where there is one, else
-    the untuned default: `defaults` (per workload key, `tasks.held_defaults`, what the untuned
-    program runs), else `algorithms.untuned_schedule` among the untiled kernel and the algorithm
-    alternatives recorded; either unless every record of it is an error, then the model's pick
-    among those that did not fail (`algorithms.held_default`). A candidate rejected against a
-    kept schedule leaves that one pinned."""
+    schedule it runs now (measured too) and no verdict decided on it (`Verdict.decided`). The
+    schedule it runs now, the candidate's `default`, is the one a verdict pins (`Records.pinned`)
+    where there is one, else its held default in `defaults` (per workload key,
+    `tasks.held_defaults`: chosen from the schedules the program's e-graph holds, the list a
+    compile with the records chooses it from); a workload `defaults` lacks is not the program's.
+    A candidate rejected against a kept schedule leaves that one pinned."""
     medians, pinned = records.measured(device), records.pinned(device)
     judged = {(v.workload.key, v.candidate) for v in records.verdicts if v.device == device and v.decided}
     fastest: dict[str, tuple[float, Schedule]] = {}
@@ -197,11 +194,8 @@ def candidates(records: Records, device: str, lanes: int,
     for record in records:
         workloads.setdefault(record.workload.key, record.workload)
     found = []
-    algorithms, model, failed = recorded_algorithms(records, device), CpuModel.for_host(), records.failed(device)
     for key, (_, schedule) in fastest.items():
-        ran = None if defaults is None else defaults.get(key)
-        untuned = held_default(workloads[key], lanes, model, algorithms.get(key, ()), ran, failed)
-        default = pinned.get(key, untuned)
+        default = pinned.get(key, defaults.get(key))
         if default is not None and default != schedule and (key, default) in medians \
                 and (key, schedule) not in judged:
             found.append(Candidate(workloads[key], default, schedule))
@@ -210,14 +204,16 @@ def candidates(records: Records, device: str, lanes: int,
 
 def check_in_network(program: Program, records: Records, device: Device, path: str | Path | None = None, *,
                      max_rounds: int = MAX_ROUNDS, time_limit: float = TIME_LIMIT, seed: int = 0,
-                     defaults: dict[str, Schedule | None] | None = None) -> NetworkCheck:
+                     tasks: list[Task] | None = None) -> NetworkCheck:
     """Time each candidate against the schedule it runs now inside `program`'s compiled network
     and log a verdict for each decided one (appended to `records`, and to the log at `path`);
-    `defaults` the untuned schedules by workload key (`candidates`)."""
+    `tasks` are `program`'s (`tasks.program_tasks`, derived here when not given), whose held
+    defaults (`tasks.held_defaults`) the candidates are timed against."""
     from frittata.driver import compile as compile_program
 
     report = NetworkCheck()
-    found = candidates(records, device.key, device.lanes, defaults)
+    tasks = program_tasks(program, device) if tasks is None else tasks
+    found = candidates(records, device.key, held_defaults(tasks, records, device.key, device.lanes))
     if not found:
         return report
     free = unpinned(records, found)

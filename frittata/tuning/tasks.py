@@ -33,14 +33,14 @@ with the other parallel split axis, then the register-blocked space of the host:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 from frittata.extract.algorithms import held_default, untuned_schedule
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.cpu_work import work
-from frittata.extract.measured import enode_info
+from frittata.extract.measured import enode_info, schedules_in
 from frittata.extract.problem import constant_classes
 from frittata.extract.records import (SCHEDULED_IN_PLACE, Records, Schedule, Workload, infer_output,
                                       is_depthwise_workload, workload_of)
@@ -48,6 +48,8 @@ from frittata.rewrites.data import EGraphData
 from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.cpu_geometry import pixel_rows, pointwise, registers_for
 from frittata.terms.ops import BY_NAME
+from frittata.terms.program import Program
+from frittata.tuning.device import Device
 from frittata.terms.tiled import (CHANNEL_GEMM_KEYS, DEPTHWISE_KEYS, KEYS, MAX_DEPTHWISE_ROWS, MAX_VECTORS, PARALLEL,
                                   PIXEL_GEMM_KEYS, normalize_schedule)
 
@@ -107,37 +109,52 @@ def held_defaults(tasks: list[Task], records: Records, device: str, lanes: int,
     return {t.workload.key: held_default(t.workload, lanes, model, t.proposed, t.default, failed) for t in tasks}
 
 
+def program_tasks(program: Program, device: Device) -> list[Task]:
+    """The tasks of `program`'s saturated e-graph, those its analytical extraction uses first."""
+    from frittata.backends.registry import get_target
+    from frittata.extract import extract
+    from frittata.extract.measured import enode_info
+    from frittata.extract.problem import chosen_nodes, constant_classes
+    from frittata.rewrites import saturate
+
+    target = get_target("llvm")
+    data, _ = saturate(program, schedule=target.schedule(), params=target.rule_params())
+    tasks = tasks_of(data, device.lanes)
+    choice, _ = extract(data, target.cost_model(), method="greedy")
+    constant = constant_classes(data)
+    used = set()
+    for n in chosen_nodes(data, choice):
+        found = workload_of(enode_info(data, data.nodes[n], constant), device.lanes)
+        if found is not None:
+            used.add(found[0].key)
+    others = [replace(t, in_program=False) for t in tasks if t.workload.key not in used]
+    return [t for t in tasks if t.workload.key in used] + others
+
+
+
 def tasks_of(data: EGraphData, lanes: int, model: CpuModel | None = None) -> list[Task]:
     """The tasks of a saturated e-graph, costliest first (model seconds of the default schedule
-    times the number of e-nodes of the workload); the proposed schedules are those of the
-    target's vector `lanes` (`of_lanes`)."""
+    times the number of e-nodes of the workload); the proposed schedules are the e-graph's of
+    the target's vector `lanes` (`measured.schedules_in`: the list a compile with records chooses
+    a workload's default from too)."""
     model = model or CpuModel.for_host()
     constant = constant_classes(data)
-    found: dict[str, tuple[Workload, dict[Schedule, None], list[int]]] = {}
+    proposed = schedules_in(data, lanes)
+    found: dict[str, tuple[Workload, list[int]]] = {}
     for enode in data.nodes:
         known = workload_of(enode_info(data, enode, constant), lanes)
         if known is None:
             continue
-        workload, schedule = known
-        entry = found.setdefault(workload.key, (workload, {}, []))
-        if of_lanes(schedule, lanes):
-            entry[1][schedule] = None
-        if enode.op.value == workload.op:
-            entry[2].append(enode.eclass)
+        entry = found.setdefault(known[0].key, (known[0], []))
+        if enode.op.value == known[0].op:
+            entry[1].append(enode.eclass)
     tasks = []
-    for workload, schedules, classes in found.values():
-        info = infer_output(workload)
-        tasks.append(Task(workload, tuple(schedules), max(1, len(set(classes))),
+    for workload, classes in found.values():
+        info, schedules = infer_output(workload), proposed.get(workload.key, ())
+        tasks.append(Task(workload, schedules, max(1, len(set(classes))),
                           work(info, model.transcendental_flops, lanes).flops, model.node_cost(info),
                           untuned_schedule(workload, lanes, model, schedules)))
     return sorted(tasks, key=lambda t: (-t.model_seconds * t.count, t.workload.key))
-
-
-def of_lanes(schedule: Schedule, lanes: int) -> bool:
-    """Whether `schedule` runs vectors of the target's `lanes` (a schedule without a "vec" key
-    passes). The tiling rules propose rows of both ISAs' widths (8 and 16 fp32 lanes): tuned on
-    an AVX2 host the 16-lane ones cost trials and never run there."""
-    return dict(schedule).get("vec", lanes) == lanes
 
 
 def generated_space(workload: Workload, lanes: int) -> list[Schedule]:

@@ -61,15 +61,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from frittata.errors import TuningError
 from frittata.extract.cpu_model import CpuModel
-from frittata.extract.records import Record, Records, Schedule, is_depthwise_workload, workload_of
+from frittata.extract.records import Record, Records, Schedule, is_depthwise_workload
 from frittata.terms.cpu_schedules import WINOGRAD
 from frittata.terms.program import Program
 from frittata.tuning.device import Device, host_device
@@ -77,7 +76,7 @@ from frittata.tuning.in_network import TIME_LIMIT, NetworkCheck, check_in_networ
 from frittata.tuning.measure import Job, reference_output
 from frittata.tuning.model import RankModel
 from frittata.tuning.runners import LocalRunner, Runner
-from frittata.tuning.tasks import Task, gflops, held_defaults, tasks_of
+from frittata.tuning.tasks import Task, gflops, program_tasks
 
 SEARCHES = ("learned", "roofline", "random")
 BATCH = 8
@@ -183,8 +182,7 @@ def tune(program: Program, target: str = "llvm", *, trials: int = 200, records: 
         report.network = NetworkCheck(ran=False, stop="time limit")
     elif confirm:
         left = TIME_LIMIT if deadline is None else min(TIME_LIMIT, deadline - time.perf_counter())
-        report.network = check_in_network(program, log, device, records, time_limit=left,
-                                          defaults=held_defaults(every, log, device.key, device.lanes))
+        report.network = check_in_network(program, log, device, records, time_limit=left, tasks=every)
     report.seconds = time.perf_counter() - start
     return report
 
@@ -205,28 +203,6 @@ def tune_tasks(tasks: list[Task], device: Device, log: Records, runner: Runner, 
                        cpu_model)
     report.stop = session.run(trials, deadline)
     return report
-
-
-def program_tasks(program: Program, device: Device) -> list[Task]:
-    """The tasks of `program`'s saturated e-graph, those its analytical extraction uses first."""
-    from frittata.backends.registry import get_target
-    from frittata.extract import extract
-    from frittata.extract.measured import enode_info
-    from frittata.extract.problem import chosen_nodes, constant_classes
-    from frittata.rewrites import saturate
-
-    target = get_target("llvm")
-    data, _ = saturate(program, schedule=target.schedule(), params=target.rule_params())
-    tasks = tasks_of(data, device.lanes)
-    choice, _ = extract(data, target.cost_model(), method="greedy")
-    constant = constant_classes(data)
-    used = set()
-    for n in chosen_nodes(data, choice):
-        found = workload_of(enode_info(data, data.nodes[n], constant), device.lanes)
-        if found is not None:
-            used.add(found[0].key)
-    others = [replace(t, in_program=False) for t in tasks if t.workload.key not in used]
-    return [t for t in tasks if t.workload.key in used] + others
 
 
 def _family(task: Task) -> str:
@@ -262,8 +238,9 @@ class _TaskSearch:
     left: list[Schedule]
     """Its candidates not measured yet."""
     space: int
-    reference: Any = None
-    """The interpreter's output of the task's inputs (computed for its first batch)."""
+    reference: np.ndarray | None = None
+    """The interpreter's output of the task's inputs (`measure.reference_output`, computed for its
+    first batch; None before it)."""
     since_better: int = 0
     gain: float = 0.0
     """Seconds per trial its last batch took off its best."""
@@ -423,7 +400,7 @@ class _Session:
             prior = sum(a[2] > b[2] for a, b in pairs)
             self._trust[key] = fitted > prior
 
-    def _measure(self, tr: TaskReport, schedules: list[Schedule], reference) -> bool:
+    def _measure(self, tr: TaskReport, schedules: list[Schedule], reference: np.ndarray) -> bool:
         """Measure `schedules`, log them, refit the model; True if the task's best improved."""
         jobs = [Job(tr.task.workload, s, self.device.threads, reference) for s in schedules]
         before = tr.best_seconds

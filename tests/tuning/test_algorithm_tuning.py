@@ -199,6 +199,7 @@ def test_a_free_workload_runs_its_candidate_beside_a_held_workload_of_its_geomet
     a direct schedule, the second (residual add + ReLU) fastest on its Winograd default (held). The
     in-network check's tuned compile, the first left free, runs the first's candidate."""
     from frittata.tuning.in_network import candidates, unpinned
+    from frittata.tuning.tasks import held_defaults
 
     rng = np.random.default_rng(0)
 
@@ -217,7 +218,8 @@ def test_a_free_workload_runs_its_candidate_beside_a_held_workload_of_its_geomet
     direct = next(s for s in first.proposed if not is_algorithm(s))
     records = [Record(first.workload, s, device.key, device.target(), 1e-5 if s == direct else 5e-5, None, 1.0)
                for s in first.proposed]
-    found = candidates(Records(records + _held(second, True)), device.key, device.lanes)
+    held = Records(records + _held(second, True))
+    found = candidates(held, device.key, held_defaults(tasks, held, device.key, device.lanes))
     assert [(c.workload, c.schedule) for c in found] == [(first.workload, direct)]
     tuned = ft.compile(program, threads=1, records=unpinned(Records(records + _held(second, True)), found))
     assert {(w.key, s) for w, s in _kernels(tuned)} == {(first.workload.key, direct), (second.workload.key,
@@ -233,6 +235,7 @@ def test_a_default_whose_records_are_all_errors_is_replaced_by_the_models_next_p
     from frittata.extract.cpu_model import CpuModel
     from frittata.extract.measured import PINNED_OUT, MeasuredCost
     from frittata.tuning.in_network import candidates
+    from frittata.tuning.tasks import held_defaults
 
     direct, f2, f4 = _alternatives(task)
     device = host_device(1)
@@ -241,11 +244,12 @@ def test_a_default_whose_records_are_all_errors_is_replaced_by_the_models_next_p
     records.append(Record(task.workload, f2, device.key, device.target(), None, "wrong result: max abs 3", 1.0))
     fallback = untuned_schedule(task.workload, device.lanes, CpuModel.for_host(), (direct, f4))
     assert fallback in (direct, f4) and _chosen(ft.compile(conv_program(), threads=1, records=records)) == fallback
-    found = candidates(records, device.key, device.lanes, {task.workload.key: f2})
+    found = candidates(records, device.key, held_defaults([task], records, device.key, device.lanes))
     assert [c.default for c in found] == ([fallback] if fallback != f4 else [])
     failed_f4 = _records(task, others | {direct: 5e-5, f2: 5e-5})
     failed_f4.append(Record(task.workload, f4, device.key, device.target(), None, "wrong result: max abs 3", 1.0))
-    cost = MeasuredCost(failed_f4, device.key, CpuModel.for_host(), device.lanes)
+    cost = MeasuredCost(failed_f4, device.key, CpuModel.for_host(), device.lanes,
+                        alternatives={task.workload.key: task.proposed})
     assert cost.node_cost(scheduled_info(task.workload, f4)) == PINNED_OUT
     assert cost.node_cost(scheduled_info(task.workload, f2)) == 5e-5
 

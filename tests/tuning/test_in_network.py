@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from frittata.errors import TuningError
+from frittata import terms as T
 from frittata.extract.measured import layer_of
 from frittata.extract.records import Record, Records, Verdict, Workload, infer_output, workload_of
 from frittata.tuning.in_network import (KEPT, MIN_GAIN, MIN_PAIRS, REJECTED, Candidate, candidates, decide, run_rounds,
@@ -67,23 +68,24 @@ def test_candidates_are_the_fastest_schedules_other_than_the_default_not_judged_
     fast, slow = conv_schedule(2, 1, 8, parallel="pixel"), conv_schedule(4, 1, 16)
     times = {default: 5e-5, fast: 4e-5, slow: 6e-5}
     log = Records([Record(workload, s, DEVICE, {}, t, None, 1.0) for s, t in times.items()])
-    (found,) = candidates(log, DEVICE, 8)
+    defaults = {workload.key: default}
+    (found,) = candidates(log, DEVICE, defaults)
     assert (found.workload, found.default, found.schedule) == (workload, default, fast)
-    assert candidates(log, "another device", 8) == []
+    assert candidates(log, "another device", defaults) == []
     log.append(Verdict(workload, DEVICE, fast, default, False, 0.01, 0.05, 30, 1.5))
-    assert [c.schedule for c in candidates(log, DEVICE, 8)] == [fast]  # an old log's undecided outcome
+    assert [c.schedule for c in candidates(log, DEVICE, defaults)] == [fast]  # an old log's undecided outcome
     log.append(Verdict(workload, DEVICE, fast, default, False, -0.1, 0.01, 30, 2.0))
-    assert candidates(log, DEVICE, 8) == []  # judged: not checked again
+    assert candidates(log, DEVICE, defaults) == []  # judged: not checked again
     log.append(Record(workload, slow, DEVICE, {}, 3e-5, None, 3.0))
     log.append(Record(workload, slow, DEVICE, {}, 3e-5, None, 4.0))
-    assert [c.schedule for c in candidates(log, DEVICE, 8)] == [slow]  # a new fastest is
+    assert [c.schedule for c in candidates(log, DEVICE, defaults)] == [slow]  # a new fastest is
     log.append(Verdict(workload, DEVICE, slow, default, True, 0.1, 0.01, 30, 5.0))
     quicker = conv_schedule(8, 1, 16)
     log.append(Record(workload, quicker, DEVICE, {}, 2e-5, None, 6.0))
-    (found,) = candidates(log, DEVICE, 8)  # timed against the kept schedule, not the untuned default
+    (found,) = candidates(log, DEVICE, defaults)  # timed against the kept schedule, not the untuned default
     assert (found.default, found.schedule) == (slow, quicker)
     only_default = Records([Record(workload, fast, DEVICE, {}, 4e-5, None, 1.0)])
-    assert candidates(only_default, DEVICE, 8) == []  # the default was never measured beside it
+    assert candidates(only_default, DEVICE, defaults) == []  # the default was never measured beside it
 
 
 def test_the_check_times_a_candidate_in_the_network_logs_its_decision_and_the_compile_obeys_it(tmp_path):
@@ -133,6 +135,42 @@ def test_the_check_times_a_candidate_in_the_network_logs_its_decision_and_the_co
     again = check_in_network(program, log, device, path, max_rounds=2 * MIN_PAIRS)
     baseline = logged[0].schedule if logged else default
     assert again.timed == [Candidate(task.workload, baseline, third)] and not again.skipped
+
+
+def test_the_check_times_a_candidate_against_the_default_a_compile_with_the_records_runs():
+    """A 1x1 layer whose untuned default (the model's pick, a tiling row) is recorded only as an
+    error: a compile with the records runs the model's next pick among the schedules the e-graph
+    holds (another tiling row), and the in-network check, given only the program, times the
+    fastest schedule against that same one. Before, the check without the tuner's defaults chose
+    the default among the untiled kernel and the recorded algorithms (none here): the untiled
+    kernel, which the compile never runs."""
+    import frittata as ft
+    from frittata.extract.algorithms import untuned_schedule
+    from frittata.extract.cost import term_infos
+    from frittata.extract.cpu_model import CpuModel
+    from frittata.tuning import host_device
+    from frittata.tuning.in_network import check_in_network
+    from frittata.tuning.tasks import program_tasks
+
+    rng = np.random.default_rng(0)
+    w = T.param("w", (rng.standard_normal((192, 32, 1, 1)) * 0.1).astype(np.float32))
+    b = T.reshape(T.param("b", rng.standard_normal(192).astype(np.float32)), (1, 192, 1, 1))
+    program = ft.Program({"y": T.relu(T.add(T.conv2d(T.var("x", (1, 32, 14, 14)), w), b))})
+    device = host_device(1)
+    (task,) = [t for t in program_tasks(program, device) if t.in_program]
+    untiled = workload_of(infer_output(task.workload), device.lanes)[1]
+    held = untuned_schedule(task.workload, device.lanes, CpuModel.for_host(), [s for s in task.proposed
+                                                                               if s != task.default])
+    assert len({untiled, task.default, held}) == 3  # the model prefers two tiling rows to the untiled kernel
+    fastest = next(s for s in task.proposed if s not in (untiled, task.default, held))
+    times = {s: 6e-5 for s in task.proposed if s != task.default} | {held: 5e-5, fastest: 2e-5}
+    records = Records([Record(task.workload, s, device.key, device.target(), t, None, 1.0) for s, t in times.items()])
+    records.append(Record(task.workload, task.default, device.key, device.target(), None, "wrong result", 1.0))
+    module = ft.compile(program, threads=1, records=records)
+    assert [found[1] for found in (workload_of(i, device.lanes) for _, i in term_infos(module.program)) if found] \
+        == [held]
+    report = check_in_network(program, records, device, time_limit=0.0)
+    assert report.timed == [Candidate(task.workload, held, fastest)]
 
 
 def _dense_program(rng, relus: tuple[bool, ...]):
