@@ -5,7 +5,9 @@ repetitions (the machines are shared: the fastest run is the least disturbed one
 and launch figures are what `frittata/extract/cpu_model.py` records as its defaults; the last
 line is a `CpuModel(...)` for this machine, to pass as `cost=`. The vector FMA peak itself comes from the
 zmm FMA microbenchmark of a Sapphire Rapids core (242 GFLOP/s fp32), which numpy
-cannot reach; everything else is measured here.
+cannot reach; everything else is measured here. The depthwise kernel has no fitted figure: it
+is priced from its tiles' and ring's cycles (`frittata/extract/depthwise_cost.py`), which
+bench/cost_choices.py checks against its measured times.
 """
 
 from __future__ import annotations
@@ -57,18 +59,6 @@ def generic_contraction_efficiency(cores: int) -> float:
     return build_efficiency(program, inputs, 2 * 256 * 512 * 512, cores, fast=False)
 
 
-def depthwise_efficiency(cores: int) -> float:
-    """A depthwise 3x3 convolution of 32 channels at 112x112 (MobileNet's first block), on the
-    vectorized depthwise kernel."""
-    from frittata import Program
-    from frittata import terms as T
-
-    weights = T.param("w", np.ones((32, 1, 3, 3), np.float32))
-    program = Program({"y": T.conv2d(T.var("x", (1, 32, 112, 112)), weights, pads=(1, 1, 1, 1), groups=32)})
-    inputs = {"x": np.ones((1, 32, 112, 112), np.float32)}
-    return build_efficiency(program, inputs, 2 * 32 * 112 * 112 * 9, cores, fast=True)
-
-
 def copy_bandwidth(nbytes: int, inner: int) -> float:
     """Bytes/s of a contiguous copy (read + write counted) of an `nbytes` array."""
     src = np.ones(nbytes // 4, np.float32)
@@ -118,7 +108,6 @@ def measure() -> dict[str, float]:
         "cores": cores,
         "vector_lanes": 16 if has_avx512() else 8,
         "generic_contraction_efficiency": round(generic_contraction_efficiency(cores), 4),
-        "depthwise_efficiency": round(depthwise_efficiency(cores), 4),
         "dram_bandwidth": round(copy_bandwidth(256 << 20, 1), -8),
         "cache_bandwidth": round(copy_bandwidth(512 << 10, 200), -8),
         "strided_copy_efficiency": round(strided_copy_efficiency(), 3),

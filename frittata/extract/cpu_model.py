@@ -14,7 +14,8 @@ that cancels an unpack saves it; channel blocks and output widths that are multi
 at cache bandwidth. Leaves, reshapes (views) and constant nodes (folded at compile time) are
 free. A contraction the backend runs on its register-blocked path (`cpu_schedules`: a tiled one
 with its own schedule, an untiled one with the default) costs its schedule's compute time
-(`schedule_cost`), a depthwise one on the vectorized depthwise kernel its measured efficiency,
+(`schedule_cost`), a depthwise one on the vectorized depthwise kernel its tiles' and ring's
+cycles (`depthwise_cost`),
 a Winograd one its transforms and GEMMs (`winograd_cost`), a bit-serial one its word pairs at the
 host's popcount rate and its register block's efficiency (`bitserial_cost`);
 one it runs on generic loop nests (integers, grouped convolutions with several channels per
@@ -33,8 +34,9 @@ from llvmlite import binding as llvm
 from frittata.extract.bitserial_cost import bitserial_seconds, popcount_rate
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import Kind, Work, work
+from frittata.extract.depthwise_cost import depthwise_seconds
 from frittata.terms.cpu_geometry import vector_lanes
-from frittata.terms.cpu_schedules import blocked_schedule, is_winograd
+from frittata.terms.cpu_schedules import blocked_schedule, is_winograd, kernel_of
 from frittata.extract.schedule_cost import blocked_compute_seconds
 from frittata.extract.winograd_cost import winograd_seconds
 
@@ -76,10 +78,6 @@ class CpuModel:
     """Fraction of peak of a contraction on the generic loop nests (a scalar accumulator per
     output, no register blocking): 0.002-0.003 for a 256 x 512 x 512 dense with run-time weights,
     2 threads (calibrate_cpu_model.py, 2026-12, AMD EPYC AVX2, shared machine)."""
-    depthwise_efficiency: float = 0.10
-    """Fraction of peak of the vectorized depthwise kernel (`cpu_schedules.depthwise_schedule`),
-    full tiles: 0.14 for 3x3 over 32 channels at 112x112 on 1 thread, 0.06-0.14 on 2
-    (calibrate_cpu_model.py, 2026-12, AMD EPYC AVX2, load average ~8 on the shared machine)."""
     elementwise_efficiency: float = 0.50
     """Streaming elementwise and reduction loops: one load/store port pair per FMA (estimate)."""
     transcendental_flops: float = 20.0
@@ -168,6 +166,8 @@ class CpuModel:
                                         self.vector_lanes)
             if schedule is not None and is_winograd(schedule):
                 return winograd_seconds(info, schedule, self)
+            if schedule is not None and kernel_of(schedule) == "depthwise":
+                return depthwise_seconds(info, schedule, self) + epilogue_s
             if schedule is not None:
                 return blocked_compute_seconds(info, schedule, core, self) + epilogue_s
         int8 = bool(info.operands) and all(t.dtype in ("int8", "uint8") for t in info.operands[:2])

@@ -39,12 +39,8 @@ dense layer over its pixels, with its transposed store (`pixel_gemm_seconds`); a
 one's channel GEMM (`cpu_schedules.channel_gemm_schedule`) as a dense layer over its output
 channels (`gemm_efficiency`, `gemm_stream_seconds`), sped up by its packed panels' locality
 (`PANEL_LOCALITY`, measured; `channel_gemm_seconds`).
-A depthwise convolution runs at the model's measured `depthwise_efficiency` (measured with the
-default tile, `cpu_schedules.depthwise_schedule`), times its busy lanes (partial pixel tiles),
-the balance of its channels over the cores, and its tile's throughput relative to the default
-tile's (`depthwise_tile_efficiency`: a tile of RB rows by NV vectors issues RB*NV*taps FMAs,
-loads each distinct tap vector once, reloads the weights when they, the accumulators and a tap
-do not fit the vector registers, and waits on chains of taps dependent FMAs per accumulator).
+A depthwise convolution is priced by `depthwise_cost` (its tiles' and ring's cycles), a
+Winograd one by `winograd_cost`.
 
 Invariant: seconds >= 0; for a fixed schedule, proportional to FLOPs except the pad pass
 (proportional to the input's bytes); only the schedule's
@@ -62,10 +58,10 @@ from llvmlite import binding as llvm
 
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import Kind, Work
-from frittata.terms.cpu_geometry import (FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES, depthwise_registers, gemm_item_sizes,
+from frittata.terms.cpu_geometry import (FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES, gemm_item_sizes,
                                          gemm_mc, padded_plane, pixel_item_tiles, pixel_rows, registers_for,
                                          strided_tile_bytes, vector_lanes)
-from frittata.terms.cpu_schedules import CONV_OPS, Schedule, depthwise_schedule, kernel_of
+from frittata.terms.cpu_schedules import CONV_OPS, Schedule, kernel_of
 from frittata.terms.ops import Op
 
 KIB = 1024
@@ -206,10 +202,10 @@ def _reduction_block(info: NodeInfo, s: dict) -> tuple[int, int]:
 
 def blocked_compute_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float:
     """Seconds of a contraction run with schedule `s` on `model` (a `CpuModel`): FMA-bound or
-    stream-bound; a depthwise one at its measured efficiency (see the module docstring)."""
+    stream-bound (see the module docstring)."""
     match kernel_of(s):
         case "depthwise":
-            return flops / (model.cores * model.fp32_flops_per_core * depthwise_efficiency(info, s, model))
+            raise AssertionError("blocked_compute_seconds: a depthwise schedule is priced by depthwise_cost")
         case "int8":
             return int8_conv_seconds(info, s, flops, model)
         case "pixel_gemm":
@@ -317,29 +313,6 @@ def lanes_conv_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> floa
     if any(dict(info.attrs)["pads"]):
         padded = model.memory_seconds(Work(0.0, 2.0 * x.nbytes, Kind.COPY))
     return flops / (model.cores * model.fp32_flops_per_core * efficiency) + padded
-
-
-def depthwise_efficiency(info: NodeInfo, s: Schedule, model) -> float:
-    """The model's depthwise kernel efficiency times busy lanes, the channels' balance and the
-    tile's throughput relative to the default tile's."""
-    lanes = lane_efficiency(info.type.shape[3], s["ow_block"], s["vec"], model.vector_lanes)
-    default = depthwise_schedule(info.type, math.prod(info.operands[1].shape[2:]), s["vec"])
-    tile = depthwise_tile_efficiency(info, s, model.vector_lanes) / depthwise_tile_efficiency(info, default,
-                                                                                              model.vector_lanes)
-    return model.depthwise_efficiency * lanes * balance(info.operands[0].shape[1], model.cores) * tile
-
-
-def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
-    """FMA throughput of one depthwise tile (see the module docstring), in (0, 1]."""
-    kh, kw = info.operands[1].shape[2:]
-    (sh, _), (dh, _) = dict(info.attrs)["strides"], dict(info.attrs)["dilations"]
-    rows, nv = s["oh_block"], (s["ow_block"] // s["vec"]) * max(1, s["vec"] // lanes)
-    fmas = rows * nv * kh * kw
-    loads = len({i * sh + r * dh for i in range(rows) for r in range(kh)}) * kw * nv
-    if depthwise_registers(kh * kw, rows, nv) > registers_for(lanes):
-        loads += fmas
-    cycles = max(fmas / FMA_PORTS, loads / LOAD_PORTS, kh * kw * FMA_LATENCY)
-    return fmas / FMA_PORTS / cycles
 
 
 def _geometry(info: NodeInfo, s: dict) -> tuple[int, int, int]:

@@ -42,7 +42,8 @@ from frittata.extract.bitserial_cost import tile_efficiency
 from frittata.extract.cost import NodeInfo
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Record, Schedule, Workload, by_workload,
                                       infer_output, is_algorithm, is_depthwise_workload)
-from frittata.extract.schedule_cost import balance, depthwise_tile_efficiency, schedule_efficiency
+from frittata.extract.depthwise_cost import depthwise_tile_efficiency
+from frittata.extract.schedule_cost import balance, schedule_efficiency
 from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.cpu_geometry import depthwise_registers, registers_for
 from frittata.terms.cpu_schedules import WINOGRAD

@@ -1,4 +1,4 @@
-"""The schedule cost model: a register block that spills, depthwise efficiency, a strided
+"""The schedule cost model: a register block that spills, a strided
 convolution's tile input in L1 and its pad pass, a GEMM's items, the balance of channel blocks,
 the cost of a short reduction block, the channel GEMM against the direct kernel, and the
 channels-in-lanes kernel's choice at 14x14."""
@@ -12,10 +12,10 @@ import frittata as ft
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo, extract
 from frittata.extract.schedule_cost import (C_BLOCK_STEPS, block_efficiency, blocked_compute_seconds,
-                                           depthwise_efficiency, phase_split_seconds, schedule_efficiency)
+                                           phase_split_seconds, schedule_efficiency)
 from frittata.terms.cpu_geometry import gemm_items
 from frittata.terms.cpu_schedules import (CHANNEL_GEMM, blocked_schedule, default_conv_schedule,
-                                          default_dense_schedule, depthwise_schedule, kernel_of, takes_channel_gemm)
+                                          default_dense_schedule, kernel_of, takes_channel_gemm)
 from frittata.rewrites import fold_params, saturate
 from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES
 
@@ -33,26 +33,6 @@ def test_a_register_block_spills_one_register_past_the_register_file(lanes, regi
     assert block_efficiency(fits, 1, lanes, lanes) == pytest.approx(ratio(fits))
     spilled = ratio(spills) * (registers / (registers + 1)) ** 2
     assert block_efficiency(spills, 1, lanes, lanes) == pytest.approx(spilled)
-
-
-def test_depthwise_efficiency_counts_the_busy_lanes_of_the_output_rows():
-    """13 output columns in blocks of one vector or more: the partial block's idle lanes lower
-    the efficiency below the model's figure by 13 / (blocks x block width); 32 channels keep
-    both cores busy."""
-    x = T.var("x", (1, 32, 13, 13))
-    term = T.conv2d(x, T.param("w", np.ones((32, 1, 3, 3), np.float32)), pads=1, groups=32)
-    info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
-    model = CpuModel(vector_lanes=8, cores=2)
-    s = depthwise_schedule(term.type, 9, 8)
-    nr = s["ow_block"]
-    expected = model.depthwise_efficiency * 13 / (math.ceil(13 / nr) * nr)
-    assert math.isclose(depthwise_efficiency(info, s, model), expected)
-    assert depthwise_efficiency(info, s, model) < model.depthwise_efficiency
-    # its seconds: the FMAs at that fraction of the cores' peak (less efficient, slower)
-    flops = 2.0 * 32 * 13 * 13 * 9
-    peak = model.cores * model.fp32_flops_per_core
-    assert math.isclose(blocked_compute_seconds(info, s, flops, model),
-                        flops / (peak * depthwise_efficiency(info, s, model)))
 
 
 def test_a_strided_tile_input_kept_in_l1_is_priced_faster():

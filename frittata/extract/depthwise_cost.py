@@ -1,0 +1,114 @@
+"""The CPU price of the depthwise convolution kernel (`cpu_schedules.depthwise_schedule`), counted
+from its structure (`frittata.backends.llvm.depthwise`).
+
+Per input channel the kernel fills a ring of padded rows (each padded row the output reads,
+once, split into its sw column phases on vectors), then runs tiles of RB output rows by NV
+vectors for each of its m = O / C output channels; the cores take the channels from the team's
+work counter. Its time is cycles at the clock of the model's FMA peak, over REACHABLE:
+
+    channels per core x (fill + m x tiles)
+
+  tiles  one tile issues RB*NV*taps FMAs and loads each distinct (input row, column tap, vector)
+         once; its cycles are the most of the FMAs over FMA_PORTS, the loads over LOAD_PORTS
+         (a tile whose weights, accumulators and tap vector overflow the vector registers
+         reloads each weight's broadcast once per tile: one load per tap) and the chain of
+         `taps` dependent FMAs of each accumulator (taps x FMA_LATENCY), plus one cycle per
+         vector stored (a row's partial last vector is stored whole where it spills onto
+         outputs stored later, so the tail costs a store like any other; the plane's last row
+         masks it: not charged). The last column tile has the row's remaining vectors, the last
+         row block the remaining rows;
+  fill   `FILL_CYCLES_PER_VECTOR` cycles per vector of every padded row read (a load and a
+         store each; `STRIDED_FILL_CYCLES_PER_VECTOR` for a strided row, split into phases by
+         shuffles).
+
+The epilogue's steps are priced by the caller as every contraction's are (`CpuModel.compute_seconds`:
+its FLOPs at the streaming loops' rate), and so is the memory roofline (`CpuModel.memory_seconds`).
+
+Measured (bench/cost_choices.py: each layer built alone, CPU time, AMD EPYC Zen 3, loaded), the
+22 depthwise layers of torchvision's MobileNetV2 and EfficientNet-B0 took, on one core, 0.67-1.82x
+this price (10th-90th percentile; 1.32x in all), where every other kernel kind took 1.2-1.9x its
+own in the same run; 0.26-0.74x (0.47x in all) the former price, a fitted efficiency of 0.10 of
+peak times the tile's throughput relative to the default tile's. On two cores 0.68-2.17x (0.33-1.13x
+before). Invariant: seconds >= 0; more channels, rows, columns or taps never cost less;
+proportional to the batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+from frittata.extract.cost import NodeInfo
+from frittata.extract.schedule_cost import LOAD_PORTS, REACHABLE, balance
+from frittata.terms.cpu_geometry import FMA_LATENCY, FMA_PORTS, depthwise_registers, registers_for
+from frittata.terms.cpu_schedules import Schedule
+
+STORE_CYCLES = 1.0
+"""Cycles per vector stored (Zen 3: one 256-bit store a cycle)."""
+FILL_CYCLES_PER_VECTOR = 2.0
+"""Cycles per vector of a padded ring row filled at stride 1: its load and its store at one store
+a cycle, and the row's loop and pad (estimate)."""
+STRIDED_FILL_CYCLES_PER_VECTOR = 4.0
+"""Cycles per vector of a strided padded row: the loads and stores of stride 1 and the
+shuffles that split each vector's lanes into the column phases (`masked.split_row_phases`:
+about two per vector; estimate)."""
+
+
+def depthwise_seconds(info: NodeInfo, s: Schedule, model) -> float:
+    """Seconds of the depthwise convolution `info` run with tile `s` on `model` (a `CpuModel`),
+    without its epilogue (see the module docstring)."""
+    x, out = info.operands[0], info.type
+    channels, mult = x.shape[1], out.shape[1] // max(x.shape[1], 1)
+    per_channel = fill_cycles(info, model.vector_lanes) + mult * tiles_cycles(info, s, model.vector_lanes)
+    clock = model.fp32_flops_per_core / (2 * FMA_PORTS * model.vector_lanes)
+    return (x.shape[0] * channels * per_channel
+            / (model.cores * balance(channels, model.cores) * clock * REACHABLE))
+
+
+def tile_cycles(info: NodeInfo, rows: int, vectors: int, lanes: int) -> float:
+    """Cycles of one tile of `rows` output rows by `vectors` host vectors (module docstring)."""
+    kh, kw = info.operands[1].shape[2:]
+    (sh, _), (dh, _) = dict(info.attrs)["strides"], dict(info.attrs)["dilations"]
+    taps = kh * kw
+    fmas = rows * vectors * taps
+    loads = len({i * sh + r * dh for i in range(rows) for r in range(kh)}) * kw * vectors
+    if depthwise_registers(taps, rows, vectors) > registers_for(lanes):
+        loads += taps
+    return max(fmas / FMA_PORTS, loads / LOAD_PORTS, taps * FMA_LATENCY) + rows * vectors * STORE_CYCLES
+
+
+def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
+    """FMA throughput of one full tile of `s`, in (0, 1]: its FMA cycles over its cycles."""
+    vectors = (s["ow_block"] // s["vec"]) * max(1, s["vec"] // lanes)
+    taps = info.operands[1].shape[2] * info.operands[1].shape[3]
+    return s["oh_block"] * vectors * taps / FMA_PORTS / tile_cycles(info, s["oh_block"], vectors, lanes)
+
+
+def tiles_cycles(info: NodeInfo, s: Schedule, lanes: int) -> float:
+    """Cycles of every tile of one output plane: the full tiles, the last column tile of the
+    row's remaining vectors, the last row block of the remaining rows."""
+    oh, ow = info.type.shape[2:]
+    split = max(1, s["vec"] // lanes)
+    rb, nv = s["oh_block"], s["ow_block"] // s["vec"]
+    full_columns, rest = divmod(ow, s["ow_block"])
+    tail_vectors = math.ceil(rest / s["vec"])
+    blocks, tail_rows = divmod(oh, rb)
+    total = 0.0
+    for rows, count in ((rb, blocks), (tail_rows, 1 if tail_rows else 0)):
+        if count:
+            row = full_columns * tile_cycles(info, rows, nv * split, lanes)
+            if tail_vectors:
+                row += tile_cycles(info, rows, tail_vectors * split, lanes)
+            total += count * row
+    return total
+
+
+def fill_cycles(info: NodeInfo, lanes: int) -> float:
+    """Cycles to fill one channel's ring: every padded row the output reads, in vectors."""
+    x, out = info.operands[0], info.type
+    attrs = dict(info.attrs)
+    (sh, sw), (dh, _), pads = attrs["strides"], attrs["dilations"], attrs["pads"]
+    kh = info.operands[1].shape[2]
+    rows = (out.shape[2] - 1) * sh + (kh - 1) * dh + 1
+    vectors = math.ceil((x.shape[3] + pads[1] + pads[3]) / lanes)
+    per_vector = FILL_CYCLES_PER_VECTOR if sw == 1 else STRIDED_FILL_CYCLES_PER_VECTOR
+    return rows * vectors * per_vector

@@ -1,0 +1,82 @@
+"""The depthwise kernel's price from its structure: whole tail vectors, the strided ring fill,
+weights reloaded by a tile that overflows the registers, channels over the cores, and the price
+of MobileNetV2's layers against their measured times (one Zen 3 core)."""
+
+import numpy as np
+import pytest
+
+from frittata import terms as T
+from frittata.extract import CpuModel, NodeInfo
+from frittata.extract.depthwise_cost import depthwise_seconds, depthwise_tile_efficiency, fill_cycles, tiles_cycles
+from frittata.terms.cpu_schedules import depthwise_schedule
+
+AVX2 = CpuModel(vector_lanes=8, fp32_flops_per_core=CpuModel.fp32_flops_per_core / 2)
+
+
+def _depthwise(channels: int, size: int, k: int = 3, stride: int = 1, relu6: bool = True,
+               width: int | None = None) -> NodeInfo:
+    x = T.var("x", (1, channels, size, width or size))
+    w = T.param("w", np.ones((channels, 1, k, k), np.float32))
+    b = T.param("b", np.ones(channels, np.float32))
+    epilogue = (("clip", 0.0, 6.0),) if relu6 else ()
+    term = T.fused_conv2d(x, w, b, strides=stride, pads=k // 2, groups=channels, epilogue=epilogue)
+    return NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args), False, (False, True, True))
+
+
+def _seconds(info: NodeInfo, model: CpuModel = AVX2) -> float:
+    s = depthwise_schedule(info.type, info.operands[1].shape[2] * info.operands[1].shape[3], model.vector_lanes)
+    return depthwise_seconds(info, s, model)
+
+
+def test_a_partial_last_vector_costs_a_whole_vector():
+    """The kernel stores a row's partial last vector whole: the tiles of rows of 13 columns cost
+    what rows of 16 do (two vectors), 17 columns a third vector more."""
+    tiles = {}
+    for width in (13, 16, 17):
+        info = _depthwise(32, 28, width=width)
+        tiles[width] = tiles_cycles(info, depthwise_schedule(info.type, 9, 8), 8)
+    assert tiles[13] == tiles[16] < tiles[17]
+
+
+def test_a_strided_fill_splits_rows_into_phases_at_a_higher_price_per_vector():
+    """A stride-2 layer fills as many padded rows as its output reads, each split into its two
+    column phases: more cycles per vector of the row than a stride-1 copy."""
+    one, two = _depthwise(96, 112), _depthwise(96, 112, stride=2)
+    assert fill_cycles(two, 8) / 113 > fill_cycles(one, 8) / 114
+
+
+def test_a_5x5_tile_that_overflows_the_registers_reloads_each_weight_once_per_tile():
+    """AVX2's 16 registers do not hold a 5x5 tile's 25 weights beside its accumulators: the tile
+    reloads each weight's broadcast once (25 loads), which feeds all its accumulators; a stacked
+    tile of 4 rows by 2 vectors (8 accumulators, `depthwise_schedule`) stays FMA-bound. (Charged
+    one reload per FMA, the former price, it reached 0.71.)"""
+    info = _depthwise(480, 14, k=5)
+    s = depthwise_schedule(info.type, 25, 8)
+    assert (s["oh_block"], s["ow_block"]) == (4, 16)
+    assert depthwise_tile_efficiency(info, s, 8) == pytest.approx(200 / 2 / (100 + 8))
+
+
+def test_two_cores_split_the_channels():
+    info = _depthwise(144, 56)
+    one = _seconds(info, CpuModel(vector_lanes=8, cores=1, fp32_flops_per_core=AVX2.fp32_flops_per_core))
+    assert _seconds(info) == pytest.approx(one / 2)
+    assert _seconds(_depthwise(3, 56)) > _seconds(_depthwise(2, 56))
+
+
+MEASURED_US = {(144, 56, 1): 160.8, (32, 112, 1): 158.4, (96, 112, 2): 229.4, (384, 14, 1): 43.1,
+               (192, 28, 1): 116.2, (576, 14, 1): 85.0, (960, 7, 1): 39.5, (144, 56, 2): 94.5,
+               (192, 28, 2): 39.2, (576, 14, 2): 33.5}
+"""MobileNetV2's depthwise 3x3 layers with ReLU6 (channels, input size, stride): microseconds
+on one Zen 3 core, each built alone and timed by bench/cost_choices.py (the least CPU time of
+16 runs alternated with the layer's other candidates, loaded machine, 2026-12). The price
+before this model (a fitted efficiency of 0.10) was 0.21-0.68 of them."""
+
+
+@pytest.mark.parametrize("layer", sorted(MEASURED_US))
+def test_mobilenet_v2s_depthwise_layers_are_priced_near_their_measured_times(layer):
+    """Each within 0.6-1.5x of its time on one core (the whole layer: tiles, fill, epilogue and
+    the memory roofline of `CpuModel.node_cost`)."""
+    channels, size, stride = layer
+    model = CpuModel.for_machine("x86_64-unknown-linux-gnu", "+avx2,+fma", cores=1)
+    seconds = model.node_cost(_depthwise(channels, size, stride=stride))
+    assert 0.6 < MEASURED_US[layer] * 1e-6 / seconds < 1.5
