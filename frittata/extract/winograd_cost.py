@@ -34,7 +34,7 @@ import numpy as np
 from frittata.extract.cost import NodeInfo
 from frittata.extract.schedule_cost import C_BLOCK_STEPS, L2_BANDWIDTH, REACHABLE, balance, rows_efficiency
 from frittata.terms.cpu_schedules import Schedule
-from frittata.terms.winograd import transforms
+from frittata.terms.winograd import block_count, shares_v, tile_count, transforms
 
 TRANSFORM_OPS = 3.0e9
 """Vector adds / multiplies / stores per second per core in the transform loops (they are
@@ -77,6 +77,15 @@ def shared_v_ops(tiles: int, vectors: int, m: int, cores: int) -> float:
     return math.ceil(tiles * vectors / cores) * sandwich_ops(m, "input")
 
 
+def input_transform_ops(block: int, vectors: int, blocks: int, groups: int, m: int, cores: int) -> float:
+    """Vector operations of the input transform on the busiest core: `blocks` blocks of `block`
+    tiles by `vectors` (L channels), in `groups` output-channel groups; the team's share of a
+    shared V (`shares_v`), else every block the core's items touch (`blocks_started`)."""
+    if shares_v(blocks, groups):
+        return shared_v_ops(block, vectors, m, cores)
+    return blocks_started(blocks, groups, cores) * block * vectors * sandwich_ops(m, "input")
+
+
 def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     """Seconds of the Winograd convolution `info` with schedule `s` on `model` (a `CpuModel`)."""
     (batch, c, _, _), out = info.operands[0].shape, info.type
@@ -84,8 +93,8 @@ def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     m, lanes, block, groups = s["tile"], s["vec"], s["tile_block"], s["oc_groups"]
     side = m + 2
     c_pad, o_pad = -(-c // lanes) * lanes, -(-o // s["n_block"]) * s["n_block"]
-    tiles = math.ceil(oh / m) * math.ceil(ow / m)
-    blocks = math.ceil(tiles / block)
+    tiles = tile_count(oh, ow, m)
+    blocks = block_count(tiles, block)
     cores = model.cores
     share = math.ceil(blocks * groups / cores)
     kc = min(s["k_block"], c_pad)
@@ -97,8 +106,7 @@ def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
                  else WEIGHT_STREAM_BANDWIDTH if u_bytes <= model.last_level_cache_bytes
                  else model.dram_bandwidth / cores)
     weights = share * u_bytes / groups / bandwidth
-    inputs = (shared_v_ops(block, c_pad // lanes, m, cores) if blocks == 1 and groups > 1
-              else blocks_started(blocks, groups, cores) * block * (c_pad // lanes) * sandwich_ops(m, "input"))
+    inputs = input_transform_ops(block, c_pad // lanes, blocks, groups, m, cores)
     outputs = ((tiles * (o_pad // lanes) * sandwich_ops(m, "output") + o * oh * ow)
                / (cores * balance(blocks * groups, cores)))
     transform = (inputs + outputs) / TRANSFORM_OPS

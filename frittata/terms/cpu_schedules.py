@@ -104,6 +104,7 @@ from frittata.terms.cpu_geometry import (FLOAT_BYTES, FMA_CHAIN_ROWS, FMA_LATENC
                                          pixel_rows, pointwise, registers_for, strided_tile_bytes)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
+from frittata.terms.winograd import block_count, tile_count
 
 Schedule = dict[str, Any]
 BlockedKernel = Literal["blocked", "depthwise", "pixel_gemm", "winograd", "int8", "lanes_conv", "channel_gemm"]
@@ -416,7 +417,7 @@ def winograd_schedule(x: TensorType, out: TensorType, attrs: dict[str, Any], lan
     dense = default_dense_schedule(0, 0, lanes)
     mr, nr = dense["m_block"], dense["n_block"]
     c, o = _round_up(x.shape[1], lanes), _round_up(out.shape[1], nr)
-    tiles = math.ceil(out.shape[2] / m) * math.ceil(out.shape[3] / m)
+    tiles = tile_count(out.shape[2], out.shape[3], m)
     if o > tiles:
         # U (n² C O floats) outweighs V (n² tiles C floats)
         groups = max(g for g in range(1, WINOGRAD_MIN_ITEMS + 1)
@@ -440,7 +441,7 @@ def winograd_tile_block(tiles: int, blocks: int, mr: int) -> int:
     most = max(1, tiles // blocks)
 
     def rows(block: int) -> int:
-        return math.ceil(tiles / block) * math.ceil(block / mr) * mr
+        return block_count(tiles, block) * math.ceil(block / mr) * mr
 
     return min(range(most, max(0, most - mr), -1), key=rows)
 

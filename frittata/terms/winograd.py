@@ -16,6 +16,9 @@ s = V_n⁻¹ [(V_3 g) ⊙ (V_m h)]; correlation is its transpose, y = V_mᵀ [(V
 hence Aᵀ = V_mᵀ, G = V_3, Bᵀ = V_n⁻ᵀ. Each row i of Bᵀ is then scaled by the least common
 multiple of its denominators (over the gcd of its numerators) and row i of G by the inverse,
 which leaves the product unchanged and makes Bᵀ integer (the input transform's adds).
+
+The CPU kernel's blocking is counted here once for the kernel, its cost and the tuner: an
+image's `tile_count` tiles in `block_count` blocks of `tile_block` tiles, and `shares_v`.
 """
 
 from __future__ import annotations
@@ -93,6 +96,24 @@ def transforms(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         g[i] = [v / scale for v in g[i]]
     at = [[vm[j][i] for j in range(n)] for i in range(m)]
     return tuple(np.array([[float(v) for v in row] for row in mat]) for mat in (at, g, bt))  # type: ignore[return-value]
+
+
+def tile_count(oh: int, ow: int, m: int) -> int:
+    """The m x m output tiles of an OH x OW image: ceil(OH/m) x ceil(OW/m) (the last row and
+    column of tiles may cross the image's edge)."""
+    return math.ceil(oh / m) * math.ceil(ow / m)
+
+
+def block_count(tiles: int, tile_block: int) -> int:
+    """Blocks of `tile_block` tiles covering `tiles` (the last may be partial)."""
+    return math.ceil(tiles / tile_block)
+
+
+def shares_v(blocks: int, groups: int) -> bool:
+    """Whether the CPU kernel computes an image's transformed input V once for the team: a single
+    block of several output-channel groups, the threads sharing its (tile, vector) pairs before
+    the items, where each (block, group) item would recompute the whole block's V."""
+    return blocks == 1 and groups > 1
 
 
 def winograd_conv2d(x: Term, w: Term, bias: Term, *residual: Term, pads=(0, 0, 0, 0), epilogue: Epilogue = (),

@@ -48,6 +48,7 @@ from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_ni
 from frittata.terms.cpu_geometry import depthwise_registers, registers_for
 from frittata.terms.cpu_schedules import WINOGRAD
 from frittata.terms.ops import Op
+from frittata.terms.winograd import block_count, tile_count
 from frittata.tuning.tasks import generated_space
 
 MAX_LABEL = 30
@@ -233,9 +234,9 @@ def algorithm_loops(info: NodeInfo, runs: NodeInfo, schedule: Schedule, lanes: i
     out, x, w = info.type, info.operands[0], info.operands[1]
     rows, cols, other, depth, taps = out.shape[1], out.shape[3], out.shape[2], x.shape[1], w.shape[2] * w.shape[3]
     if s["kernel"] == WINOGRAD:
-        tiles = -(-out.shape[2] // s["tile"]) * -(-out.shape[3] // s["tile"])
+        tiles = tile_count(out.shape[2], out.shape[3], s["tile"])
         mr, nv, block = s["m_block"], max(1, s["n_block"] // s["vec"]), min(s["k_block"], depth)
-        units = -(-tiles // s["tile_block"]) * s["oc_groups"]
+        units = block_count(tiles, s["tile_block"]) * s["oc_groups"]
     else:
         mr, nv, block = s["pixel_block"], max(1, s["oc_block"] // s["vec"]), min(s["c_block"], depth)
         units = -(-out.shape[2] * cols // (s["pixel_block"] * s["item_tiles"]))

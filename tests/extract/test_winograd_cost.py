@@ -11,8 +11,9 @@ import pytest
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo
 from frittata.extract import winograd_cost
-from frittata.extract.winograd_cost import blocks_started, winograd_seconds
+from frittata.extract.winograd_cost import blocks_started, input_transform_ops, sandwich_ops, winograd_seconds
 from frittata.terms.cpu_schedules import blocked_schedule, is_winograd
+from frittata.terms.winograd import shares_v
 
 
 def _by_hand(blocks: int, groups: int, cores: int) -> int:
@@ -85,3 +86,19 @@ def test_a_single_block_of_several_groups_transforms_its_inputs_once_for_the_tea
     assert s is not None and s["tile_block"] == 16 and s["oc_groups"] > 1
     one, two = (winograd_seconds(info, s, CpuModel(vector_lanes=8, cores=cores)) for cores in (1, 2))
     assert two == pytest.approx(one / 2, rel=0.01)
+
+
+@pytest.mark.parametrize("blocks, groups, cores, shared, whole_blocks", [
+    (1, 1, 2, False, 1),  # one block, one group: the core with the item transforms all of it
+    (1, 2, 2, True, 0.5),  # one block of two groups: V shared, each core transforms half
+    (1, 4, 2, True, 0.5),
+    (2, 2, 2, False, 1),  # two blocks of two groups: each core's items are one block's
+    (3, 2, 2, False, 2),  # three blocks: a core's share (3 items) touches two of them
+    (1, 3, 1, True, 1),  # one core shares V with no one
+])
+def test_the_input_transform_shares_v_for_a_single_block_of_several_groups_only(blocks, groups, cores, shared,
+                                                                                 whole_blocks):
+    """At the edges of the kernel's `shared_v`: 16 tiles per block, 32 vectors of channels."""
+    assert shares_v(blocks, groups) == shared
+    ops = input_transform_ops(16, 32, blocks, groups, 4, cores)
+    assert ops == whole_blocks * 16 * 32 * sandwich_ops(4, "input")

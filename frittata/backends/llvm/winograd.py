@@ -48,7 +48,7 @@ from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
 from frittata.backends.packing import Derivation
 from frittata.terms.term import Term
-from frittata.terms.winograd import transforms
+from frittata.terms.winograd import block_count, shares_v, tile_count, transforms
 
 
 @dataclass(frozen=True)
@@ -103,11 +103,11 @@ class Tiling(ConvShape):
 
     @property
     def tiles(self) -> int:
-        return self.th * self.tw
+        return tile_count(self.oh, self.ow, self.m)
 
     @property
     def blocks(self) -> int:
-        return math.ceil(self.tiles / self.block)
+        return block_count(self.tiles, self.block)
 
     @property
     def items(self) -> int:
@@ -119,7 +119,7 @@ class Tiling(ConvShape):
         """One block of several groups: its V is computed once, before the items, the threads
         sharing its (tile, vector) pairs, where each item would recompute it (a team of two
         takes these few items one at a time)."""
-        return self.blocks == 1 and self.oc_groups > 1
+        return shares_v(self.blocks, self.oc_groups)
 
     @property
     def hp(self) -> int:
