@@ -28,7 +28,7 @@ PINS = {
     # layers' 16 items or more (for two threads; 56x56: blocks of 8 tiles at 16 lanes, MR 8) cost
     # 0.9% more modelled here (0.02% on avx2); measured on Zen 3 (avx2): one thread 1.00x, two 0.95x.
     # The cost fell 1.7% (avx2 2.2%) when the 14x14 and 7x7 layers' shared V was priced once for
-    # the team (`winograd_cost.shared_v_ops`); the same program
+    # the team (`winograd_cost.shared_v_ops`); the same program is extracted (its op counts unchanged).
     ("resnet18", "avx512"): (0.006309488878981937, {
         "fused_conv2d": 7, "fused_dense": 1, "global_avg_pool": 1, "max_pool2d": 1, "reshape": 1, "slice": 3,
         "winograd_conv2d": 13}),
