@@ -264,8 +264,15 @@ def pixel_gemm_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> floa
     and the block's transposed store: element by element through a stack tile (MR x NR scalar
     moves against MR x NV FMAs per k step, about L (lanes) k steps' worth, hence a factor
     C / (C + L)), except that with 8 lanes the whole blocks (MR <= 8, a full panel, 8 pixels
-    inside the image) are transposed in registers and stored as vectors, cheaper than that; the
-    factor is kept for every block until a re-fit measures the difference."""
+    inside the image) are transposed in registers and stored as vectors: two 8 x 8 transposes
+    (24 shuffles each) and 16 vector stores per block of 2 vectors, ~25-30 cycles on Zen 3's two
+    shuffle pipes, 5-6 k steps of MR = 5-6 rather than L = 8. The factor stays L for every
+    block: the layers of MobileNetV2, EfficientNet-B0 and the ResNets that take the pixel GEMM
+    with whole blocks have C >= 160 (7x7) or C >= 256 (14x14), where C / (C + 8) is at most 1.8%
+    below C / (C + 5), and the kernel's
+    measured time against the direct kernel's (bench/cost_choices.py, one Zen 3 core, CPU time,
+    loaded; MobileNetV2, EfficientNet-B0, ResNet-50: 0.70-0.87 at 7x7) is already above the
+    model's ratio (0.64-0.70), so a cheaper price would move it the wrong way."""
     out, c = info.type, info.operands[0].shape[1]
     mr, nr, vec, lanes = s["m_block"], s["n_block"], s["vec"], model.vector_lanes
     efficiency = (REACHABLE * rows_efficiency(out.shape[2] * out.shape[3], mr, nr // vec, vec, lanes)
