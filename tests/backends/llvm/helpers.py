@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +82,16 @@ def check_on(program: ft.Program, target: Machine, threads: int = 2) -> ft.Modul
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4, err_msg=name)
     return mod
+
+
+def disassembly(obj: bytes) -> str:
+    """`objdump -d` of an object file's bytes (AT&T syntax, one instruction a line, without the
+    raw bytes): the machine code a module links, as it is (binutils' objdump, which CI installs)."""
+    with tempfile.NamedTemporaryFile(suffix=".o") as file:
+        file.write(obj)
+        file.flush()
+        return subprocess.run(["objdump", "-d", "--no-show-raw-insn", file.name], capture_output=True, text=True,
+                              check=True).stdout
 
 
 def kernel_texts(program: ft.Program, target: Machine) -> list[str]:

@@ -1,25 +1,25 @@
 """The CPU fast paths built for real AVX-512 machines (their features, not the 16-lane variant on
 AVX2 features that the equality tests run): the vector pool, the strided convolution's pad pass
 and the depthwise kernel verify and compile to zmm instructions for a Skylake-X; every fast path
-builds whole (kernels, entry, team barrier) for a Sapphire Rapids Xeon, its kernels in zmm, the
-int8 kernel's pair multiply-adds fused into VNNI's vpdpwssd and the bit-serial popcount in
-VPOPCNTDQ's vpopcntq; without those extensions (Skylake-X) the int8 kernel keeps vpmaddwd and the
-popcount is LLVM's own byte lookup, still in zmm. Compiled, not run: this host may lack the ISA."""
+builds whole (kernels, entry, team barrier) for a Sapphire Rapids Xeon, the object code of each
+kernel unit in zmm (disassembled by objdump), the int8 kernel's pair multiply-adds fused into
+VNNI's vpdpwssd and the bit-serial popcount in VPOPCNTDQ's vpopcntq; without those extensions
+(Skylake-X) the int8 kernel keeps vpmaddwd and the popcount is LLVM's own byte lookup, still in
+zmm. Compiled, not run: this host may lack the ISA."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from llvmlite import binding as llvm
 
 import frittata as ft
 from frittata.backends import fileformat
 from frittata.backends.jit import Machine, host, optimize, units_of, verify
 from frittata.backends.llvm import build
 from frittata.terms import builders as tb
-from tests.backends.llvm.helpers import (AVX512_FEATURES, SAPPHIRE_RAPIDS_FEATURES, fast_path_programs, kernel_texts,
-                                        rand)
+from tests.backends.llvm.helpers import (AVX512_FEATURES, SAPPHIRE_RAPIDS_FEATURES, disassembly, fast_path_programs,
+                                        kernel_texts, rand)
 
 X = tb.var("x", (1, 16, 19, 37))
 PROGRAMS = {
@@ -29,8 +29,8 @@ PROGRAMS = {
 }
 SKYLAKE_X = Machine(host().triple, "skylake-avx512", AVX512_FEATURES)
 SAPPHIRE_RAPIDS = Machine(host().triple, "sapphirerapids", SAPPHIRE_RAPIDS_FEATURES)
-ISA_INSTRUCTIONS = {"int8": ["vpdpwssd\t%zmm"], "bitserial": ["vpopcntq\t%zmm"]}
-"""Instructions a Sapphire Rapids kernel must have beyond zmm registers."""
+ISA_INSTRUCTIONS = {"int8": [r"vpdpwssd\s.*%zmm"], "bitserial": [r"vpopcntq\s.*%zmm"]}
+"""Instructions (on zmm registers) a Sapphire Rapids kernel must have beyond zmm registers."""
 BYTE_KERNELS = ("byte_pool", "byte_bitpack", "byte_levels")
 """Kernels of 32-byte vectors (one AVX2 register) on every ISA: ymm, not zmm, on AVX-512."""
 OWN_KERNELS = ("bitserial", "max_pool", "global_avg_pool", *BYTE_KERNELS)
@@ -48,34 +48,36 @@ def test_the_kernel_compiles_to_zmm_for_an_avx512_machine(name):
     assert "zmm" in machine.machine().emit_assembly(module)
 
 
-def kernel_assembly(term: ft.Term, machine: Machine) -> tuple[ft.Module, str]:
-    """`term` built for `machine` on two threads, and the assembly of its kernel units (the
-    module's optimized IR, code generated again as text)."""
+def kernel_code(term: ft.Term, machine: Machine) -> tuple[ft.Module, dict[str, str]]:
+    """`term` built for `machine` on two threads, and the disassembly (`objdump -d`) of the object
+    code of each of its kernel units, by unit name."""
     mod = build(ft.Program({"y": term}), threads=2, target=machine)
     units = units_of(fileformat.decode(mod.to_bytes(), "avx512"))
     assert all(unit.obj for unit in units)
-    kernels = [llvm.parse_assembly(unit.ir) for unit in units if unit.name != "entry"]
-    return mod, "".join(machine.machine().emit_assembly(kernel) for kernel in kernels)
+    return mod, {unit.name: disassembly(unit.obj) for unit in units if unit.name != "entry"}
 
 
 @pytest.mark.parametrize("name", sorted(fast_path_programs()))
 def test_every_fast_path_builds_in_zmm_for_sapphire_rapids(name):
-    """Each kernel takes its fast path at 16 lanes and its assembly computes in zmm registers
-    (ymm for `BYTE_KERNELS`; with the ISA's own instructions where it has them: `ISA_INSTRUCTIONS`)."""
+    """Each kernel takes its fast path at 16 lanes and the object code of each of its kernel units
+    computes in zmm registers (ymm for `BYTE_KERNELS`; with the ISA's own instructions where it
+    has them: `ISA_INSTRUCTIONS`)."""
     term = fast_path_programs()[name]
-    mod, assembly = kernel_assembly(term, SAPPHIRE_RAPIDS)
+    mod, kernels = kernel_code(term, SAPPHIRE_RAPIDS)
     assert SAPPHIRE_RAPIDS.lanes == 16 and "16 fp32 lanes" in mod.report["backend"]["target"]
     assert mod.report["backend"]["fast_paths"] == ([] if name in OWN_KERNELS else [term.op.value])
-    assert ("ymm" if name in BYTE_KERNELS else "zmm") in assembly
+    assert kernels
+    for unit, code in kernels.items():
+        assert ("%ymm" if name in BYTE_KERNELS else "%zmm") in code, unit
     for instruction in ISA_INSTRUCTIONS.get(name, []):
-        assert instruction in assembly
+        assert any(re.search(instruction, code) for code in kernels.values()), instruction
 
 
 def test_without_vnni_and_vpopcntdq_the_kernels_keep_their_avx512_fallbacks():
     """Skylake-X: the int8 kernel multiplies its pairs with vpmaddwd, and `llvm.ctpop` of the
     bit-serial kernel's 64-bit lanes becomes LLVM's nibble lookup (vpshufb), all in zmm."""
     programs = fast_path_programs()
-    _, int8 = kernel_assembly(programs["int8"], SKYLAKE_X)
-    assert "vpmaddwd\t%zmm" in int8 and "vpdpwssd" not in int8
-    _, bitserial = kernel_assembly(programs["bitserial"], SKYLAKE_X)
-    assert re.search(r"vpshufb\t%zmm", bitserial) and "vpopcnt" not in bitserial
+    int8 = "".join(kernel_code(programs["int8"], SKYLAKE_X)[1].values())
+    assert re.search(r"vpmaddwd\s.*%zmm", int8) and "vpdpwssd" not in int8
+    bitserial = "".join(kernel_code(programs["bitserial"], SKYLAKE_X)[1].values())
+    assert re.search(r"vpshufb\s.*%zmm", bitserial) and "vpopcnt" not in bitserial
