@@ -204,7 +204,8 @@ def _measured(data, model, opts: CompileOptions):
     measured on this host, or by the ranking model trained on them (`frittata.extract.measured`),
     told what the program extracted with `model` alone runs (the untuned program)."""
     from frittata.extract import extract
-    from frittata.extract.measured import MeasuredCost, schedules_in, untuned_schedules, with_recorded_schedules
+    from frittata.extract.measured import (MeasuredCost, operand_classes, schedules_in, untuned_schedules,
+                                           with_recorded_schedules)
     from frittata.tuning.device import host_device
     from frittata.tuning.model import LearnedPrice
 
@@ -215,7 +216,8 @@ def _measured(data, model, opts: CompileOptions):
     untuned, _ = extract(data, model, method=opts.extractor, time_limit=opts.extract_seconds)
     return (with_recorded_schedules(data, records, device.key, lanes),
             MeasuredCost(records, device.key, model, lanes, learned if learned.lines else None,
-                         schedules_in(data, lanes), untuned_schedules(data, untuned, lanes)))
+                         schedules_in(data, lanes), untuned_schedules(data, untuned, lanes),
+                         operand_classes(data, lanes)))
 
 
 def _check_user_rules(rules: Sequence[str], target: Target):

@@ -38,7 +38,9 @@ class NodeInfo:
     the output type, `operands` the operand types in order, `constant_operands` says which
     operands are compile-time constants (computed from parameters and constants only: folded
     into parameters before the backend runs; empty means none), and `constant` says the node
-    itself is one, so a backend folds it at compile time.
+    itself is one, so a backend folds it at compile time. `children` are the e-classes of the
+    operands in the e-graph being extracted (empty for a term outside one): what tells two
+    e-nodes of the same types apart, such as the convolutions of two layers of the same shapes.
     """
 
     op: Op
@@ -47,6 +49,7 @@ class NodeInfo:
     operands: tuple[TensorType, ...]
     constant: bool = False
     constant_operands: tuple[bool, ...] = ()
+    children: tuple[int, ...] = ()
 
     def operand_constant(self, index: int) -> bool:
         """Whether operand `index` is a compile-time constant."""

@@ -51,7 +51,8 @@ tiled one, and "the workload's default" is the schedule a compile without record
 (`algorithms.held_default`: the untuned program's, or the analytical model's pick among the
 untiled kernel and the schedules the e-graph holds for the workload, less those recorded only as
 errors), so a held workload runs what it ran untuned. A plain conv2d of a held layer whose default
-is an algorithm (the unfused variant on the direct loops) costs at least that default.
+is an algorithm (the unfused variant on the direct loops; the layer's by its input and weight
+e-classes, not any conv2d of its shapes) costs at least that default.
 
 `with_recorded_schedules` adds to an e-graph, beside each schedulable e-node, a tiled e-node with
 the fastest recorded schedule of its workload (sound: a tiled op computes its fused op whatever
@@ -69,7 +70,7 @@ from typing import Any
 
 from frittata.errors import FrittataTypeError, TuningError
 from frittata.extract.cost import CostModel, NodeInfo, checked_cost
-from frittata.extract.problem import chosen_nodes, constant_classes
+from frittata.extract.problem import chosen_nodes, constant_classes, enode_info
 from frittata.extract.algorithms import held_default, scheduled_info
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Records, Schedule, Workload, infer_output,
                                       is_algorithm, workload_of)
@@ -112,6 +113,10 @@ class MeasuredCost:
     records runs the untuned program but where the in-network check confirmed a change (a tuned
     ResNet-18 ran an unmeasured im2col form of a strided layer measured on lanes_conv, and moved
     residual adds between layers, each an unmeasured variant priced by a scaled model)."""
+    layers: dict[str, frozenset[tuple[int, ...]]] = field(default_factory=dict)
+    """Per workload key, the (input, weight) e-classes of its e-nodes in the e-graph
+    (`operand_classes`): the layers that run it. A plain conv2d of the same operand e-classes is
+    one of those layers (`_off_algorithm`); without them, no plain conv2d is."""
     times: dict[tuple[str, Schedule], float] = field(init=False)
     failed: set[tuple[str, Schedule]] = field(init=False)
     """`Records.failed` on `device`: (workload key, schedule) recorded only as errors. Such a
@@ -135,9 +140,10 @@ class MeasuredCost:
     epilogue price (`scaled`)."""
     loop_scales: dict[tuple, float] = field(init=False)
     """The same ratio per contraction `geometry` and schedule (`loops`)."""
-    algorithm_layers: dict[tuple, tuple[Schedule, float]] = field(init=False)
-    """Per contraction `geometry` of held workloads without a verdict (none pinning the layer),
-    the algorithm they all run by default and its slowest price (`_algorithm_layers`)."""
+    algorithm_layers: dict[tuple[int, ...], tuple[Schedule, float]] = field(init=False)
+    """Per (input, weight) e-classes of a layer whose held workloads have no verdict (none
+    pinning their geometry), the algorithm they all run by default and its slowest price among
+    them (`_algorithm_layers`)."""
 
     def __post_init__(self) -> None:
         self.times = self.records.measured(self.device)
@@ -177,8 +183,7 @@ class MeasuredCost:
         layer's default costs, plus the margin."""
         found = workload_of(info, self.lanes)
         if found is None and self._off_algorithm(info):
-            return max(self.seconds(info), self.algorithm_layers[info_geometry(replace(info, op=Op.CONV2D))][1]) \
-                * (1.0 + SWITCH_MARGIN)
+            return max(self.seconds(info), self.algorithm_layers[_operand_pair(info)][1]) * (1.0 + SWITCH_MARGIN)
         if found is None:
             return self.seconds(info)
         if self._pinned_out(info, *found):
@@ -187,17 +192,17 @@ class MeasuredCost:
 
     def _off_algorithm(self, info: NodeInfo) -> bool:
         """Whether `info`, a convolution without a workload (`workload_of`: a plain conv2d), is
-        one of a layer in `algorithm_layers` on other loops than that algorithm's. The held layer
+        one of a layer in `algorithm_layers` (the same input and weight e-classes: that layer's
+        own, not any of the same shapes) on other loops than that algorithm's. The held layer
         runs the algorithm as untuned, and its unfused variant on the direct loops (the plain
-        conv2d and a separate epilogue pass, priced by the direct kernel's measured ratio) must not
-        replace it: `node_cost` prices such a conv2d at least as the held layers' slowest priced
-        default, plus SWITCH_MARGIN. Not inf: a layer of the same shapes without bias has no Winograd form,
-        and its conv2d (the same `NodeInfo`) is all it can run. An e-node with a workload is priced
-        by its workload (`_pinned_out`): a layer of the same shapes with runtime weights, another
-        epilogue, or one the records leave free is not held."""
+        conv2d and a separate epilogue pass, priced by the direct kernel's measured ratio) must
+        not replace it: `node_cost` prices such a conv2d at least as the layer's slowest priced
+        default, plus SWITCH_MARGIN. Not inf: a layer without bias has no Winograd form, and its
+        conv2d is all it can run. An e-node with a workload is priced by its workload
+        (`_pinned_out`)."""
         if not self.algorithm_layers or info.op not in CONV_OPS:
             return False
-        runs = self.algorithm_layers.get(info_geometry(replace(info, op=Op.CONV2D)))
+        runs = self.algorithm_layers.get(_operand_pair(info))
         return runs is not None and self._loops(info) != frozenset(runs[0])
 
     def _pinned_out(self, info: NodeInfo, workload: Workload, schedule: Schedule) -> bool:
@@ -255,24 +260,27 @@ class MeasuredCost:
             return SCALED
         return MODEL
 
-    def _algorithm_layers(self, held: list[Workload]) -> dict[tuple, tuple[Schedule, float]]:
-        """Per contraction `geometry` of the `held` workloads, their default where every one of
-        them has the same and it is an algorithm (`records.is_algorithm`: Winograd or the
-        channels-in-lanes kernel), and no verdict pins the layer; with the slowest price of that
-        default among them (`seconds`: measured, else predicted or scaled), since a plain conv2d
-        may stand for any of them."""
-        defaults: dict[tuple, set[Schedule | None]] = {}
-        seconds: dict[tuple, list[float]] = {}
+    def _algorithm_layers(self, held: list[Workload]) -> dict[tuple[int, ...], tuple[Schedule, float]]:
+        """Per (input, weight) e-classes of the `held` workloads' e-nodes (`layers`), their
+        default where every one of them there has the same and it is an algorithm
+        (`records.is_algorithm`: Winograd or the channels-in-lanes kernel), and no verdict pins
+        their geometry; with the slowest price of that default among them (`seconds`: measured,
+        else predicted or scaled), since the layer's plain conv2d may stand for any of them."""
+        defaults: dict[tuple[int, ...], set[Schedule | None]] = {}
+        seconds: dict[tuple[int, ...], list[float]] = {}
         for workload in held:
-            layer, default = layer_of(workload), self._default(workload)
-            defaults.setdefault(layer, set()).add(default)
+            if layer_of(workload) in self.pinned_layers:
+                continue
+            default = self._default(workload)
             kernel = None if default is None else self._tiled_info(workload, default)
-            seconds.setdefault(layer, []).append(0.0 if kernel is None else self.seconds(kernel))
+            for pair in self.layers.get(workload.key, ()):
+                defaults.setdefault(pair, set()).add(default)
+                seconds.setdefault(pair, []).append(0.0 if kernel is None else self.seconds(kernel))
         found = {}
-        for layer, schedules in defaults.items():
+        for pair, schedules in defaults.items():
             runs = next(iter(schedules)) if len(schedules) == 1 else None
-            if runs is not None and is_algorithm(runs) and layer not in self.pinned_layers:
-                found[layer] = (runs, max(seconds[layer]))
+            if runs is not None and is_algorithm(runs):
+                found[pair] = (runs, max(seconds[pair]))
         return found
 
     def _switch(self, workload: Workload, schedule: Schedule) -> float:
@@ -367,6 +375,24 @@ def untuned_schedules(data: EGraphData, choice: Choice, lanes: int) -> dict[str,
     return found
 
 
+def operand_classes(data: EGraphData, lanes: int) -> dict[str, frozenset[tuple[int, ...]]]:
+    """Per workload key, the (input, weight) e-classes of its e-nodes in `data`: the layers of the
+    program that run it (two layers of the same shapes share a workload, not these)."""
+    constant = constant_classes(data)
+    found: dict[str, set[tuple[int, ...]]] = {}
+    for enode in data.nodes:
+        info = enode_info(data, enode, constant)
+        known = workload_of(info, lanes)
+        if known is not None:
+            found.setdefault(known[0].key, set()).add(_operand_pair(info))
+    return {key: frozenset(pairs) for key, pairs in found.items()}
+
+
+def _operand_pair(info: NodeInfo) -> tuple[int, ...]:
+    """The (input, weight) e-classes of a contraction e-node (empty outside an e-graph)."""
+    return info.children[:2]
+
+
 def schedules_in(data: EGraphData, lanes: int) -> dict[str, tuple[Schedule, ...]]:
     """Per workload key, the schedules of its e-nodes in `data` (tiled, untiled, algorithms') that
     run vectors of `lanes`, or have no "vec" key: the tiling rules propose rows of both ISAs'
@@ -432,14 +458,6 @@ def _check_schedule(tiled, info: NodeInfo, attrs: tuple, workload: Workload) -> 
     except FrittataTypeError as problem:
         raise TuningError(f"tuning record for {workload} ({workload.key}): expected a schedule that fits the "
                           f"workload, got {dict(attrs)['schedule']} ({problem})") from None
-
-
-def enode_info(data: EGraphData, enode: ENode, constant: list[bool]) -> NodeInfo:
-    """The `NodeInfo` extraction prices `enode` with (`constant` from `problem.constant_classes`)."""
-    operands = tuple(constant[c] for c in enode.children)
-    return NodeInfo(enode.op, enode.attrs, data.classes[enode.eclass].type,
-                    tuple(data.classes[c].type for c in enode.children),
-                    enode.op != Op.INPUT and all(operands), operands)
 
 
 def pricing(data: EGraphData, choice: Choice, model: MeasuredCost) -> list[dict]:

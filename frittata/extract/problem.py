@@ -32,14 +32,16 @@ class Problem:
 def build_problem(data: EGraphData, model: CostModel) -> Problem:
     """Price every e-node of `data` with `model` and find the usable ones."""
     constant = constant_classes(data)
-    costs = []
-    for enode in data.nodes:
-        operands = tuple(constant[c] for c in enode.children)
-        info = NodeInfo(enode.op, enode.attrs, data.classes[enode.eclass].type,
-                        tuple(data.classes[c].type for c in enode.children),
-                        enode.op != Op.INPUT and all(operands), operands)
-        costs.append(checked_cost(model, info))
+    costs = [checked_cost(model, enode_info(data, enode, constant)) for enode in data.nodes]
     return Problem(data, tuple(costs), _undominated(data, costs, _usable(data, costs)))
+
+
+def enode_info(data: EGraphData, enode: ENode, constant: list[bool]) -> NodeInfo:
+    """The `NodeInfo` extraction prices `enode` with (`constant` from `constant_classes`)."""
+    operands = tuple(constant[c] for c in enode.children)
+    return NodeInfo(enode.op, enode.attrs, data.classes[enode.eclass].type,
+                    tuple(data.classes[c].type for c in enode.children),
+                    enode.op != Op.INPUT and all(operands), operands, enode.children)
 
 
 def constant_classes(data: EGraphData) -> list[bool]:

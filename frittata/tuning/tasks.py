@@ -40,8 +40,8 @@ from typing import Any
 from frittata.extract.algorithms import held_default, untuned_schedule
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.cpu_work import work
-from frittata.extract.measured import enode_info, schedules_in
-from frittata.extract.problem import constant_classes
+from frittata.extract.measured import schedules_in
+from frittata.extract.problem import chosen_nodes, constant_classes, enode_info
 from frittata.extract.records import (SCHEDULED_IN_PLACE, Records, Schedule, Workload, infer_output,
                                       is_depthwise_workload, workload_of)
 from frittata.rewrites.data import EGraphData
@@ -113,8 +113,6 @@ def program_tasks(program: Program, device: Device) -> list[Task]:
     """The tasks of `program`'s saturated e-graph, those its analytical extraction uses first."""
     from frittata.backends.registry import get_target
     from frittata.extract import extract
-    from frittata.extract.measured import enode_info
-    from frittata.extract.problem import chosen_nodes, constant_classes
     from frittata.rewrites import saturate
 
     target = get_target("llvm")

@@ -289,3 +289,55 @@ def test_an_algorithm_schedule_its_e_node_does_not_run_is_refused(task):
         scheduled_info(task.workload, other)
     records = _records(task, {s: 1e-4 * (i + 1) for i, s in enumerate(task.proposed)} | {other: 1e-6}, free=False)
     assert _chosen(ft.compile(conv_program(), threads=1, records=records)) == f2
+
+
+def test_a_plain_conv2d_is_priced_against_its_own_layers_held_default_not_another_of_its_shapes():
+    """Three 3x3 layers of one geometry: a (bias + ReLU) and b (bias + residual add + ReLU) run
+    F(2x2) untuned, held by records measuring it 2e-4 s and 9e-4 s; c (no bias: no Winograd
+    form) has no records. Each layer's plain conv2d (its unfused variant on the direct loops)
+    costs at least its own layer's held default, plus the margin: a's at 2e-4, b's at 9e-4, c's
+    its own price alone. Before, all three were priced against the geometry's slowest, 9e-4."""
+    from frittata.backends.registry import get_target
+    from frittata.extract.algorithms import scheduled_info
+    from frittata.extract.measured import SWITCH_MARGIN, MeasuredCost, operand_classes, schedules_in
+    from frittata.extract.problem import constant_classes, enode_info
+    from frittata.rewrites import saturate
+
+    rng = np.random.default_rng(0)
+
+    def weights(name: str):
+        return T.param(name, (rng.standard_normal((32, 32, 3, 3)) * 0.1).astype(np.float32))
+
+    def bias(name: str):
+        return T.reshape(T.param(name, rng.standard_normal(32).astype(np.float32)), (1, 32, 1, 1))
+
+    x = T.var("x", (1, 32, 12, 12))
+    a = T.relu(T.add(T.conv2d(x, weights("wa"), pads=(1, 1, 1, 1)), bias("ba")))
+    b = T.relu(T.add(T.add(T.conv2d(a, weights("wb"), pads=(1, 1, 1, 1)), bias("bb")), x))
+    program = ft.Program({"y": T.relu(T.conv2d(b, weights("wc"), pads=(1, 1, 1, 1)))})
+    device = host_device(1)
+    tasks = {len(t.workload.operands): t for t in program_tasks(program, device) if t.in_program}
+    held = {"wa": (tasks[3], 2e-4), "wb": (tasks[4], 9e-4)}
+    target = get_target("llvm")
+    model = target.cost_model()  # the other schedules measured at the model's price: scale 1
+
+    def seconds(task, schedule, price: float) -> float:
+        return price if schedule == task.default else model.node_cost(scheduled_info(task.workload, schedule))
+
+    records = Records([Record(t.workload, s, device.key, device.target(), seconds(t, s, price), None, 1.0)
+                       for t, price in held.values() for s in t.proposed])
+    assert all(dict(t.default)["kernel"] == WINOGRAD for t, _ in held.values())
+    data, _ = saturate(program, schedule=target.schedule(), params=target.rule_params())
+    cost = MeasuredCost(records, device.key, model, device.lanes, alternatives=schedules_in(data, device.lanes),
+                        layers=operand_classes(data, device.lanes))
+    names = {n.eclass: dict(n.attrs)["name"] for n in data.nodes if n.op == Op.PARAM}
+    constant = constant_classes(data)
+    priced: dict[str, set[float]] = {}
+    for enode in data.nodes:
+        if enode.op == Op.CONV2D:
+            info = enode_info(data, enode, constant)
+            floor = held.get(names[enode.children[1]], (None, 0.0))[1]
+            assert cost.seconds(info) < 2e-4
+            want = max(cost.seconds(info), floor) * (1 + SWITCH_MARGIN) if floor else cost.seconds(info)
+            priced.setdefault(names[enode.children[1]], set()).add(cost.node_cost(info) / want)
+    assert priced == {"wa": {1.0}, "wb": {1.0}, "wc": {1.0}}
