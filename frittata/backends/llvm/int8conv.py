@@ -346,6 +346,7 @@ def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq
             _accumulate(b, g, acc, _at(b, xd, i64(r * g.dilations[0] * g.wq)), _at(b, wd, i64(item * g.mr)))
     o0 = b.mul(block, i64(g.mr))
     ncols = b.sub(i64(g.ow), ow0)
+    last = g.ow - (columns - 1) * g.nr  # the columns of the row's last tile, the only partial one
     for i in range(rows):
         o = b.add(o0, i64(i))
         shift = None if bias is None else splat(b, b.load(_at(b, bias, o), typ=I32), lanes)
@@ -357,8 +358,9 @@ def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq
             values.append(int_epilogue(b, lanes, steps, value, bound))
         for first, value in _store_groups(b, values, element):
             width = value.type.count
-            _store(b, _convert(b, value, element, width), _at(b, out, b.add(at, i64(first)), element), element,
-                   b.sub(ncols, i64(first)), width)
+            valid = None if columns == 1 else b.sub(ncols, i64(first))
+            _store(b, _convert(b, value, element, width), _at(b, out, b.add(at, i64(first)), element), valid,
+                   last - first)
 
 
 def _store_groups(b: ir.IRBuilder, values: list, element: ir.Type) -> list[tuple[int, ir.Value]]:
@@ -366,8 +368,8 @@ def _store_groups(b: ir.IRBuilder, values: list, element: ir.Type) -> list[tuple
     them as one vector when the output is a narrower integer and they are a power of two, so
     that the narrowing packs the whole row at once (AVX2, 16 int8 outputs from 2 vectors: one
     256-bit pack of dwords, an extract and a pack of words, where each 8-lane vector took an
-    extract and two packs); otherwise each vector alone (a wider store leaves more of a row's
-    tail to the lane-by-lane path, for no pack saved)."""
+    extract and two packs); otherwise each vector alone (no pack to save). A partial tile's
+    row stores in pieces (`_store`)."""
     lanes = values[0].type.count
     narrow = isinstance(element, ir.IntType) and element.width < 32
     if not narrow or len(values) & (len(values) - 1):
@@ -418,14 +420,41 @@ def madd(b: ir.IRBuilder, x, w, lanes: int):
     return b.add(even, odd)
 
 
-def _store(b: ir.IRBuilder, value, at, element: ir.Type, valid, lanes: int) -> None:
-    """Store the vector at `at` if all `lanes` are valid, else its first `valid` lanes one by one."""
+def _store(b: ir.IRBuilder, value, at, valid, last: int) -> None:
+    """Store the vector at `at` if all its lanes are valid (`valid` of them are; None: the row
+    is one tile), else its first `last` lanes: only the row's last tile is partial, and `last`
+    is what is valid there (<= 0: none). The partial store goes in power-of-two pieces, largest
+    first (`_store_pieces`)."""
+    lanes = value.type.count
+    if last >= lanes:
+        b.store(value, at, align=1)
+        return
+    if valid is None:
+        _store_pieces(b, value, at, last)
+        return
     with b.if_else(b.icmp_signed(">=", valid, i64(lanes))) as (whole, part):
         with whole:
             b.store(value, at, align=1)
         with part:
-            with for_range(b, 0, valid, name="lane") as lane:
-                b.store(b.extract_element(value, lane), b.gep(at, [lane], source_etype=element))
+            _store_pieces(b, value, at, last)
+
+
+def _store_pieces(b: ir.IRBuilder, value, at, count: int) -> None:
+    """Store the first `count` lanes of `value` (fewer than its lanes) at `at` as vectors of the
+    powers of two in `count`, largest first: 12 of 16 int8 lanes are an 8-byte and a 4-byte
+    store, where lane by lane took 12 extracts and byte stores; a single lane is a scalar."""
+    element = value.type.element
+    first, width = 0, value.type.count // 2
+    while width:
+        if count & width:
+            piece = _at(b, at, i64(first), element)
+            if width == 1:
+                b.store(b.extract_element(value, i64(first)), piece)
+            else:
+                mask = ir.Constant(ir.VectorType(I32, width), list(range(first, first + width)))
+                b.store(b.shuffle_vector(value, value, mask), piece, align=1)
+            first += width
+        width //= 2
 
 
 def _convert(b: ir.IRBuilder, value, element: ir.Type, lanes: int):

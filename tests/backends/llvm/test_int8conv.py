@@ -4,6 +4,8 @@ below the generic loops int8 convolutions ran on before."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -247,3 +249,52 @@ def test_a_tile_row_of_8_bit_outputs_narrows_as_one_vector():
     assert "trunc <16 x i32>" in text and "trunc <8 x i32>" not in text
     for target in targets().values():
         check_epilogue_exact(term, {"x": rng.integers(-128, 128, x.shape).astype(np.int8)}, target)
+
+
+PARTIAL_WIDTHS = (14, 28, 56, 63)
+"""Output rows whose last tile is partial on both ISAs: AVX2's 16-pixel tiles end in 14, 12, 8
+and 15 columns, AVX-512's 32-pixel ones in 28, 24 and 31 (a row of 14 is one 16-pixel tile)."""
+
+NARROW_EPILOGUES = ((("shift", 7), ("clip", -128, 127), ("cast", "int8")),
+                    (("shift", 5), ("clip", 0, 255), ("cast", "uint8")))
+"""Narrowed outputs without a relu, saturating at both ends of int8 and of uint8."""
+
+
+def partial_tile_convs(width: int) -> list:
+    """A 3x3 convolution of 3 channels into 7 on rows of `width` pixels, one per epilogue."""
+    rng = np.random.default_rng(width)
+    x = tb.var(f"x{width}", (1, 3, 3, width), "int8")
+    weights = tb.param(f"w{width}", rng.integers(-128, 128, (7, 3, 3, 3)).astype(np.int8))
+    bias = tb.param(f"b{width}", rng.integers(-20000, 20000, (7,)).astype(np.int32))
+    return [tb.fused_conv2d(x, weights, bias, epilogue=steps, pads=(1, 1, 1, 1)) for steps in NARROW_EPILOGUES]
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_a_partial_tile_stores_its_row_in_vector_pieces(isa):
+    """A partial tile's narrowed row goes out as vectors of the powers of two in its column
+    count, largest first (AVX2, 12 int8 columns: 8 then 4 bytes), not lane by lane, and a row
+    of several tiles keeps the whole row's vector store for the others. Equal to the interpreter,
+    the tails longer than one vector and the outputs saturating at both ends of their type."""
+    target = targets()[isa]
+    terms = {f"y{width}_{i}": term for width in PARTIAL_WIDTHS for i, term in enumerate(partial_tile_convs(width))}
+    for term in terms.values():
+        schedule = blocked_schedule(term.op, term.attrs, term.type, [a.type for a in term.args], (False, True, True),
+                                    target.lanes)
+        assert schedule is not None
+        nr, width = int8conv.geometry(term, schedule).nr, term.shape[3]
+        tail = width - (width - 1) // nr * nr
+        element = "i8"
+        (text,) = kernel_texts(ft.Program({"y": term}), target)
+        stores = set(re.findall(r"store (<\d+ x i\d+>|i\d+) ", text)) - {"i32", f"<{target.lanes} x i32>"}
+        pieces = {f"<{p} x {element}>" if p > 1 else element for p in (16, 8, 4, 2, 1) if tail & p}
+        assert stores == pieces | ({f"<{nr} x {element}>"} if width > nr else set()), (width, term.dtype)
+    program = ft.Program(terms)
+    inputs = {f"x{width}": np.random.default_rng(width).integers(-128, 128, (1, 3, 3, width)).astype(np.int8)
+              for width in PARTIAL_WIDTHS}
+    mod = build(program, threads=2, target=target)
+    got, want = mod.run(**inputs), ft.evaluate(program, inputs)
+    for name, term in terms.items():
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+        info = np.iinfo(want[name].dtype)
+        if term.attr("epilogue")[1][0] == "clip":
+            assert {info.min if info.min < 0 else 0, info.max} <= set(np.unique(got[name]).tolist()), name
