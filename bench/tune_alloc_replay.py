@@ -69,7 +69,7 @@ def main(name: str, path: str, trials: int, seeds: int = 3, variants: str = "ans
     program, host = zoo.get(name), host_device(1)
     device_key = next(iter(log)).device
     device = Device(device_key, host.cpu, host.cpu_name, host.features, host.lanes, host.threads)
-    tasks = tuner.program_tasks(program, host)
+    tasks = tasks_module.program_tasks(program, host)
     used: dict[str, list] = {}
     for _, info in term_infos(ft.compile(program, threads=1).program):
         if found := workload_of(info, host.lanes):

@@ -75,7 +75,7 @@ class Task:
     """The schedule a compile without records runs (`algorithms.untuned_schedule`: of the untiled
     kernel's and those the e-graph holds, the one the model prices lowest; None where it has none)."""
     in_program: bool = True
-    """Whether the program the analytical extraction picks runs this workload (`tuner.program_tasks`
+    """Whether the program the analytical extraction picks runs this workload (`program_tasks`
     says; False for the e-graph's other variants, e.g. a layer without its fused activation)."""
 
     def space(self, lanes: int) -> tuple[Schedule, ...]:
