@@ -3,7 +3,7 @@ the model's choice against the measured best, and each candidate's predicted / m
 
 For each model (torchvision exports as bench/torch_models_bench.py builds them, random weights,
 or the zoo's: "zoo:NAME") the tuner's tasks of the program the analytical extraction picks
-(`tuner.program_tasks`: one per distinct fused contraction) are measured on their first
+(`tasks.program_tasks`: one per distinct fused contraction) are measured on their first
 schedules (`Task.first`: the untuned default, the e-graph's alternatives: tiling rows, Winograd
 F(2x2)/F(4x4), channels-in-lanes, pixel and channel GEMM; and the default with the other
 parallel axis), each built alone as the tuner builds a candidate (`measure.candidate_program`),
@@ -51,7 +51,7 @@ from frittata.extract.cpu_model import CpuModel  # noqa: E402
 from frittata.extract.records import Schedule, Workload  # noqa: E402
 from frittata.tuning.device import host_device  # noqa: E402
 from frittata.tuning.measure import candidate_program, overhead_module  # noqa: E402
-from frittata.tuning.tuner import program_tasks  # noqa: E402
+from frittata.tuning.tasks import program_tasks  # noqa: E402
 from llvm_bench import host_description  # noqa: E402
 
 
