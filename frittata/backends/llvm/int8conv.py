@@ -425,24 +425,25 @@ def _store(b: ir.IRBuilder, value, at, valid, last: int) -> None:
     is one tile), else its first `last` lanes: only the row's last tile is partial, and `last`
     is what is valid there (<= 0: none). The partial store goes in power-of-two pieces, largest
     first (`_store_pieces`)."""
-    lanes = value.type.count
+    lanes, count = value.type.count, max(0, last)
     if last >= lanes:
         b.store(value, at, align=1)
         return
     if valid is None:
-        _store_pieces(b, value, at, last)
+        _store_pieces(b, value, at, count)
         return
     with b.if_else(b.icmp_signed(">=", valid, i64(lanes))) as (whole, part):
         with whole:
             b.store(value, at, align=1)
         with part:
-            _store_pieces(b, value, at, last)
+            _store_pieces(b, value, at, count)
 
 
 def _store_pieces(b: ir.IRBuilder, value, at, count: int) -> None:
     """Store the first `count` lanes of `value` (fewer than its lanes) at `at` as vectors of the
     powers of two in `count`, largest first: 12 of 16 int8 lanes are an 8-byte and a 4-byte
     store, where lane by lane took 12 extracts and byte stores; a single lane is a scalar."""
+    assert 0 <= count < value.type.count, f"_store_pieces: expected 0 <= count < {value.type.count}, got {count}"
     element = value.type.element
     first, width = 0, value.type.count // 2
     while width:

@@ -20,7 +20,7 @@ from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
 from frittata.terms.cpu_schedules import blocked_schedule, is_int8
-from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES, kernel_texts, targets
+from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES, dirty, kernel_texts, targets
 from tests.conftest import compiling
 from tests.strategies import inputs_for
 
@@ -298,3 +298,25 @@ def test_a_partial_tile_stores_its_row_in_vector_pieces(isa):
         info = np.iinfo(want[name].dtype)
         if term.attr("epilogue")[1][0] == "clip":
             assert {info.min if info.min < 0 else 0, info.max} <= set(np.unique(got[name]).tolist()), name
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_a_tile_vector_past_the_row_end_stores_nothing(isa):
+    """int32 and float32 outputs store each vector of a tile row alone; in a row of 21 (AVX2,
+    tiles of 16: a last tile of 5) or 37 (AVX-512, 32: 5) pixels the last tile's second vector
+    lies wholly past the row's end and must store nothing (its negative column count, taken as
+    bits, stored 5 lanes of it over the next row and past the output's end). Two images, so the
+    last row's overrun lands on the second image's first rows; against the interpreter."""
+    target = targets()[isa]
+    width = {"avx2": 21, "avx512": 37}[isa]
+    rng = np.random.default_rng(width)
+    x = tb.var("x", (2, 3, 3, width), "int8")
+    weights = tb.param("w", rng.integers(-128, 128, (7, 3, 3, 3)).astype(np.int8))
+    bias = tb.param("b", rng.integers(-20000, 20000, (7,)).astype(np.int32))
+    terms = {"i": tb.conv2d(x, weights, pads=(1, 1, 1, 1)),
+             "f": tb.fused_conv2d(x, weights, bias, epilogue=(("shift", 3), ("cast", "float32")), pads=(1, 1, 1, 1))}
+    program = ft.Program(terms)
+    inputs = {"x": rng.integers(-128, 128, x.shape).astype(np.int8)}
+    got, want = dirty(build(program, threads=2, target=target)).run(**inputs), ft.evaluate(program, inputs)
+    for name in terms:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
