@@ -20,7 +20,7 @@ from functools import cache
 from llvmlite import binding as llvm
 
 from frittata.backends import fileformat
-from frittata.backends.llvm_targets import check_cpu, llvm_target
+from frittata.backends.llvm_targets import check_cpu, check_machine, llvm_target
 from frittata.backends.x86_features import implied_features
 from frittata.errors import LoweringError, ModuleFormatError, TargetError
 from frittata.terms.cpu_geometry import vector_lanes
@@ -72,7 +72,9 @@ class Machine:
         -mcpu=cortex-a72 -mattr=+neon"; plain "llvm" is the host, and an option left out is the host's triple or
         LLVM's generic default (CPU "generic", no extra features); -mcpu=native is the host's CPU
         and its features, and a CPU LLVM does not know for the triple is refused before LLVM
-        sees it (`llvm_targets.check_cpu`: LLVM would end the process). An x86 CPU's vector ISA
+        sees it (`llvm_targets.check_cpu`: LLVM would end the process), as is a CPU and
+        features LLVM cannot generate code for (`llvm_targets.check_machine`, unless they are
+        the host's). An x86 CPU's vector ISA
         features that -mattr does not mention are added as LLVM's CPU has them
         (`x86_features.implied_features`): "llvm -mcpu=sapphirerapids" gets the AVX-512 kernels."""
         options = _options(spec)
@@ -86,6 +88,8 @@ class Machine:
         if "-mcpu" in options:
             check_cpu(triple, cpu, f"target {spec!r}")
         resolved = last_wins(features)
+        if not _is_host(triple, cpu, resolved):
+            check_machine(triple, cpu, resolved, f"target {spec!r}")
         implied = implied_features(triple, cpu, resolved)
         return cls(triple, cpu, ",".join(f for f in (resolved, implied) if f))
 
@@ -110,6 +114,12 @@ class Machine:
                                                 codemodel="default")
         return target.create_target_machine(cpu=self.cpu, features=features, opt=3,
                                              reloc="default", codemodel="jitdefault")
+
+
+def _is_host(triple: str, cpu: str, features: str) -> bool:
+    """Whether `triple`, `cpu` and `features` (one entry per feature) are this host's own."""
+    here = host()
+    return (triple, cpu, set(features.split(","))) == (here.triple, here.cpu, set(here.features.split(",")))
 
 
 def _options(spec: str) -> dict[str, str]:

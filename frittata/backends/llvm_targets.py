@@ -1,6 +1,7 @@
 """LLVM's code generators, looked up by triple: every one llvmlite has is initialised where it
 is first needed, so no caller depends on another having initialised LLVM before it; and the CPU
-names each knows, checked before a target machine is made for a CPU named by a user."""
+names each knows, checked before a target machine is made for a CPU named by a user; and a CPU
+with its features tried in a child process, where LLVM may end the process instead of this one."""
 
 from __future__ import annotations
 
@@ -67,3 +68,37 @@ def check_cpu(triple: str, cpu: str, where: str) -> None:
     close = difflib.get_close_matches(cpu, known, n=1)
     raise TargetError(f"{where}: expected a CPU name LLVM knows for {triple} (e.g. {', '.join(examples)}), got "
                       f"{cpu!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+
+
+MACHINE_CHECK = """import sys
+from llvmlite import binding as llvm
+llvm.initialize_all_targets()
+llvm.initialize_all_asmprinters()
+triple, cpu, features = sys.argv[1:4]
+machine = llvm.Target.from_triple(triple).create_target_machine(cpu=cpu, features=features)
+module = llvm.parse_assembly("define void @f() {\\n  ret void\\n}\\n")
+module.triple = triple
+machine.emit_object(module)
+"""
+"""A child process's script making the target machine for `sys.argv[1:4]` (triple, CPU,
+features) and emitting one empty function with it: LLVM makes a function's subtarget, and checks
+the CPU and features together, only when it generates code."""
+
+
+@cache
+def _machine_failure(triple: str, cpu: str, features: str) -> str | None:
+    """What LLVM printed when the child running `MACHINE_CHECK` failed, or None when it made code."""
+    done = subprocess.run([sys.executable, "-c", MACHINE_CHECK, triple, cpu, features], capture_output=True,
+                          text=True, timeout=300)
+    return None if done.returncode == 0 else f"exit status {done.returncode}: {done.stderr.strip()[-300:]!r}"
+
+
+def check_machine(triple: str, cpu: str, features: str, where: str) -> None:
+    """A TargetError unless LLVM generates code for `cpu` with `features` on `triple` in a child
+    process (~0.15 s of CPU, once per machine): a CPU without 64-bit support on an x86-64 triple
+    ("-mcpu=pentium4", "-mattr=-64bit") ends the process that makes its code, with "LLVM ERROR:
+    64-bit code requested on a subtarget that doesn't support it"."""
+    failure = _machine_failure(triple, cpu, features)
+    if failure is not None:
+        raise TargetError(f"{where}: expected a CPU and features LLVM can generate {triple} code for, got CPU "
+                          f"{cpu!r} with features {features!r}; LLVM's code generator ended with {failure}")

@@ -70,6 +70,20 @@ def test_the_process_survives_target_strings_llvm_would_abort_on(specs):
     assert [line.split(": expected")[0] for line in done.stdout.splitlines()] == [f"target {s!r}" for s in specs]
 
 
+def test_a_cpu_and_features_llvm_cannot_make_code_for_are_a_target_error():
+    """Known CPUs without 64-bit support, or 64-bit switched off, on the x86-64 triple: LLVM ends
+    the process that makes code for them ("64-bit code requested on a subtarget that doesn't
+    support it"), so a child process tries them first (before: this child exited with status 1)."""
+    specs = ["llvm -mcpu=pentium4", "llvm -mcpu=i386", "llvm -mcpu=athlon-xp", "llvm -mcpu=znver3 -mattr=-64bit",
+             "llvm -mattr=-64bit"]
+    done = subprocess.run([sys.executable, "-c", SURVIVES.format(specs=specs)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(": expected")[0] for line in lines] == [f"target {s!r}" for s in specs]
+    assert all("64-bit code requested" in line for line in lines)
+
+
 @pytest.mark.parametrize("spec, lanes, features", [
     ("llvm -mcpu=skylake-avx512 -mattr=+avx512f,-avx512f", 8, {"-avx512f", "+avx", "+avx2", "+fma"}),
     ("llvm -mattr=+avx512f,-avx512f", 4, {"-avx512f"}),
