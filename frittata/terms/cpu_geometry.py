@@ -83,9 +83,10 @@ def gemm_items(m: int, panels: int, mr: int) -> tuple[int, int]:
 
 
 def gemm_item_sizes(m: int, panels: int, mr: int) -> list[int]:
-    """Rows times panels of each item of a GEMM whose threads split "n", in the order the
-    threads take them (`gemm_items`; the kernel's bounds: group g of G over B holds
-    [g B / G, (g + 1) B / G))."""
+    """Rows times panels of each item of a GEMM whose threads split "n", row group by row group
+    (`gemm_items`; the kernel's bounds: group g of G over B holds [g B / G, (g + 1) B / G)). The
+    kernel numbers them panel group by panel group and its threads take them from both ends
+    (`Kernel.chunks`); priced in this order, taken from one end, the balance is an estimate."""
     mc, (row_groups, panel_groups) = gemm_mc(mr), gemm_items(m, panels, mr)
     blocks = max(1, -(-m // mc))
     rows = [min(m, (g + 1) * blocks // row_groups * mc) - min(m, g * blocks // row_groups * mc)

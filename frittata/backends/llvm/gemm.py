@@ -3,7 +3,9 @@
 C[M, N] = A[M, K] · B[K, N], B in panels of NR columns ([N/NR][K][NR], zero-padded), packed at
 compile time when B is a parameter and at run time otherwise. With split "n" the threads first
 pack B (chunks of panels taken from the team's work counter, `Kernel.chunks`; a barrier), then
-take the items (`cpu_geometry.gemm_items`: groups of row blocks times groups of panels) from the counter;
+take the items (`cpu_geometry.gemm_items`: groups of row blocks times groups of panels, numbered
+panel group by panel group, so a thread taking the front or the back items of the counter reads
+mostly the panels it packed) from the counter;
 with "m" (B packed at compile time) each thread runs a static share of the row blocks of MR
 rows; with "serial" the calling thread runs the whole GEMM (a kernel whose threads already
 split an outer loop). Per item or share:
@@ -81,7 +83,7 @@ def emit_blocked(k: Kernel, g: Gemm, a, lda: int, panels, c, ldc: int, bias, res
     blocks = -(-g.m // g.mc)
     row_groups, panel_groups = gemm_items(g.m, g.panels, g.mr)
     with k.take(row_groups * panel_groups) as item:  # the bounds cpu_geometry.gemm_item_sizes prices
-        rows, cols = b.udiv(item, i64(panel_groups)), b.urem(item, i64(panel_groups))
+        rows, cols = b.urem(item, i64(row_groups)), b.udiv(item, i64(row_groups))
         b0, b1 = (b.udiv(b.mul(x, i64(blocks)), i64(row_groups)) for x in (rows, b.add(rows, i64(1))))
         p0, p1 = (b.udiv(b.mul(x, i64(g.panels)), i64(panel_groups)) for x in (cols, b.add(cols, i64(1))))
         r0, r1 = b.mul(b0, i64(g.mc)), smin(b, b.mul(b1, i64(g.mc)), i64(g.m))

@@ -5,7 +5,10 @@ them (`buffers`); the caller fills it from the runtime pointer slots. Because a 
 slot numbers or arena offsets, two steps with the same workload and schedule emit the same
 function text, which the build compiles once. A kernel's threads share its outermost parallel
 loop in chunks taken from the team's work counter (`chunks`, `take`: the one place that defines
-the chunking), so a thread the OS deschedules holds up only the chunks it has taken. Only the
+the chunking), so a thread the OS deschedules holds up only the chunks it has taken. Even
+threads take chunks from the loop's front, odd ones from its back: on a team of two each thread
+takes the same end of every loop, so when both run, the next kernel's thread finds much of its
+input in its own cache (a loop over rows or channels reads what the same thread wrote). Only the
 tuned GEMM's "m" split keeps a static share each (`irutil.thread_range` directly), and says why
 where it is taken.
 
@@ -30,7 +33,7 @@ from contextlib import contextmanager, nullcontext
 
 from llvmlite import ir
 
-from frittata.backends.llvm.barrier import STATE_DONE, STATE_OWN, STATE_WORK, WHOLE_TEAM, signal_event
+from frittata.backends.llvm.barrier import LOCKED, STATE_DONE, STATE_OWN, STATE_WORK, WHOLE_TEAM, signal_event
 from frittata.backends.llvm.irutil import I32, I64, PTR, VOID, element_ptr, for_range, i64, if_then, smin, thread_range
 from frittata.backends.llvm.views import Buf, View
 from frittata.errors import LoweringError
@@ -41,10 +44,15 @@ TAKE_CHUNKS = 32
 the loop has fewer items): few enough that the atomic add per chunk costs nothing beside a
 chunk's work, enough that the last ones balance the threads."""
 TAKE_LIMIT = 2**28
-"""Loops of this many items or more are split statically. Headroom rule: the 32-bit count of
-items claimed, read unsigned, ends below total + chunk (a claim is made only below the total),
-which must stay under 2**32; the count of items done is an int32 up to the total."""
-assert TAKE_LIMIT + TAKE_LIMIT // TAKE_CHUNKS < 2**31
+"""Loops of this many items or more are split statically: the count of items done is an int32
+up to the total, and a chunk's first item (chunk index x chunk) an i64."""
+assert TAKE_LIMIT < 2**31
+CHUNK_BITS = 15
+"""Bits of each of the two counts of chunks claimed in the work word's low half: from the front
+(bits 0-14) and from the back (bits 15-29). A loop has fewer than 2 * TAKE_CHUNKS chunks, and a
+claim is made only while their sum is below that number, so neither count can overflow; bit 31
+is the barrier's `LOCKED`."""
+assert 2 * TAKE_CHUNKS < 2**CHUNK_BITS and 2 * CHUNK_BITS < 31
 
 
 class Kernel:
@@ -116,7 +124,8 @@ class Kernel:
     def chunks(self, total: int) -> Iterator[tuple[ir.Value, ir.Value]]:
         """[first, end) of each chunk of range(total) this thread takes: total // TAKE_CHUNKS
         consecutive items (at least one) at a time from the team's work counter (a
-        compare-and-swap, while the counter's phase is this thread's) until none are left, so a
+        compare-and-swap, while the counter's phase is this thread's; an even thread takes the
+        first chunk left, an odd one the last, `_claim`) until none are left, so a
         thread the OS deschedules holds up only the items it has taken, where a static split
         (`split`) makes the others wait at the barrier for its whole share. A team of one takes
         all the items as one chunk (the loops inside a chunk may keep
@@ -168,7 +177,7 @@ class Kernel:
         out = b.append_basic_block("take.end")
         b.cbranch(alone, body, claim)
         b.position_at_end(claim)
-        swap, first = self._claim(total, own, chunk, body, out)
+        swap, first = self._claim(total, own, body, out)
         b.position_at_end(body)
         start = b.phi(I64, name="first")
         start.add_incoming(i64(0), pre)
@@ -201,16 +210,21 @@ class Kernel:
         with if_then(b, b.icmp_signed("==", b.add(before, items), ir.Constant(I32, total)), "take.last"):
             signal_event(b, self.state)
 
-    def _claim(self, total: int, own: ir.Value, chunk: ir.Value, body: ir.Block,
-               out: ir.Block) -> tuple[ir.Block, ir.Value]:
-        """Emit, from the current block: while the word's phase is `own` and items are left,
-        compare-and-swap `chunk` more items claimed; on success go to `body`, else to `out`.
-        Returns the block that branches to `body` and the first item claimed.
+    def _claim(self, total: int, own: ir.Value, body: ir.Block, out: ir.Block) -> tuple[ir.Block, ir.Value]:
+        """Emit, from the current block: while the word's phase is `own`, it is not `LOCKED` and
+        chunks (of total // TAKE_CHUNKS items, at least one; the last one shorter) are left,
+        compare-and-swap one more chunk claimed, from the loop's front (the count in bits 0-14)
+        on an even thread, from its back (bits 15-29) on an odd one; on success go to `body`,
+        else to `out`. Returns the block that branches to `body` and the first item claimed.
 
-        Blocks: claim ─► try ─(phase ours, items left)─► swap ─(swapped)─► body;
+        Blocks: claim ─► try ─(phase ours, unlocked, chunks left)─► swap ─(swapped)─► body;
         swap ─(lost the race)─► try; try ─(else)─► out."""
         b = self.b
         word = b.gep(self.state, [i64(STATE_WORK)], source_etype=I32)
+        field, size = i64(2**CHUNK_BITS - 1), max(1, total // TAKE_CHUNKS)
+        count = i64(-(-total // size))
+        back = b.icmp_unsigned("!=", b.and_(self.tid, ir.Constant(I32, 1)), ir.Constant(I32, 0))
+        step = b.select(back, i64(2**CHUNK_BITS), i64(1))
         seen = b.load_atomic(word, "acquire", 8, typ=I64)
         pre = b.block
         attempt, swap = b.append_basic_block("take.try"), b.append_basic_block("take.swap")
@@ -218,15 +232,18 @@ class Kernel:
         b.position_at_end(attempt)
         current = b.phi(I64, name="word")
         current.add_incoming(seen, pre)
-        claimed = b.and_(current, i64(2**32 - 1))
+        front_taken, back_taken = b.and_(current, field), b.and_(b.lshr(current, i64(CHUNK_BITS)), field)
         ours = b.icmp_unsigned("==", b.lshr(current, i64(32)), own)
-        left = b.icmp_unsigned("<", claimed, i64(total))
-        b.cbranch(b.and_(ours, left), swap, out)
+        unlocked = b.icmp_unsigned("==", b.and_(current, i64(LOCKED)), i64(0))
+        left = b.icmp_unsigned("<", b.add(front_taken, back_taken), count)
+        b.cbranch(b.and_(b.and_(ours, unlocked), left), swap, out)
         b.position_at_end(swap)
-        pair = b.cmpxchg(word, current, b.add(current, chunk), "acq_rel", "acquire")
+        index = b.select(back, b.sub(b.sub(count, i64(1)), back_taken), front_taken)
+        first = b.mul(index, i64(size))
+        pair = b.cmpxchg(word, current, b.add(current, step), "acq_rel", "acquire")
         current.add_incoming(b.extract_value(pair, 0), swap)
         b.cbranch(b.extract_value(pair, 1), body, attempt)
-        return swap, claimed
+        return swap, first
 
     @contextmanager
     def repeat(self, count: int, name: str = "n", sync_first: bool = False) -> Iterator[ir.Value]:

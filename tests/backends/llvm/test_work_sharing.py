@@ -314,3 +314,48 @@ def test_a_team_larger_than_the_counter_allows_is_refused(tmp_path):
     ft.compile(ft.Program({"y": T.relu(T.var("x", (4,)))})).save(tmp_path / "relu.ft")
     with pytest.raises(DeployError, match=f"expected 1 to {MAX_THREADS} threads.*got {MAX_THREADS + 1}"):
         ft.load(tmp_path / "relu.ft", threads=MAX_THREADS + 1)
+
+
+def _ordering_kernel(total: int):
+    """A kernel whose chunks of `k.chunks(total)` each append their first item to order[] and
+    store their thread's id at owner[first] (the table: order (i64), a count of chunks (i64),
+    owner (i32))."""
+    machine = host()
+    module = ir.Module(name="ordering")
+    module.triple = machine.triple
+    k = Kernel(module, "order", 8, emit_barrier(module, machine))
+    order, count, owner = (k.b.load(k.b.gep(k.table, [i64(j)], source_etype=PTR), typ=PTR) for j in range(3))
+    with k.chunks(total) as (first, _):
+        seq = k.b.atomic_rmw("add", count, i64(1), "monotonic")
+        k.b.store(first, k.b.gep(order, [seq], source_etype=ir.IntType(64)))
+        k.b.store(k.tid, k.b.gep(owner, [first], source_etype=I32))
+    k.finish()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(str(module)), machine.machine())
+    engine.finalize_object()
+    return engine, KERNEL(engine.get_function_address("order"))
+
+
+def test_even_threads_take_chunks_from_the_front_odd_ones_from_the_back():
+    """A thread alone in the phase (its partner enters after it returned) takes every chunk:
+    thread 0 from the loop's first item up, thread 1 from its last chunk down; on a team of two
+    running together, thread 0's chunks are a prefix of the loop and thread 1's the rest (so
+    each kernel's thread works on the same end of every loop)."""
+    total = 4097
+    starts = list(range(0, total, total // TAKE_CHUNKS))
+    engine, kernel = _ordering_kernel(total)
+    for lone in (0, 1, None):
+        order, count = np.full(len(starts), -1, np.int64), np.zeros(1, np.int64)
+        owner = np.full(total, -1, np.int32)
+        table = np.array([order.ctypes.data, count.ctypes.data, owner.ctypes.data], np.uint64)
+        state = barrier_state()
+        run = [threading.Thread(target=kernel, args=(table.ctypes.data, t, 2, state.ctypes.data)) for t in range(2)]
+        if lone is None:
+            join_all(run)
+            owners = owner[starts].tolist()
+            assert owners == sorted(owners) and set(owners) <= {0, 1}, owners
+            assert sorted(order.tolist()) == starts
+        else:
+            join_all([run[lone]])
+            join_all([run[1 - lone]])
+            assert order.tolist() == (starts if lone == 0 else starts[::-1]), lone
+    del engine

@@ -285,12 +285,12 @@ entry:
   %".18" = getelementptr inbounds i8, ptr %".17", i64 0
   %".19" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
   store ptr %".18", ptr %".19"
-  call void @"fk_bdccbc2df84a269545e92bb8"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_15383f4f9a3166c6c056b348"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
   ret void
 }
 
-declare void @"fk_bdccbc2df84a269545e92bb8"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_15383f4f9a3166c6c056b348"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -341,7 +341,7 @@ stamp.end.1:
   %".44" = getelementptr inbounds i8, ptr %".43", i64 0
   %".45" = getelementptr inbounds ptr, ptr %"k0_fused_elementwise", i64 2
   store ptr %".44", ptr %".45"
-  call void @"fk_bdccbc2df84a269545e92bb8"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_15383f4f9a3166c6c056b348"(ptr %"k0_fused_elementwise", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 -1)
   %".50" = icmp eq i32 %".2", 0
@@ -362,22 +362,22 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_bdccbc2df84a269545e92bb8
+; unit fk_15383f4f9a3166c6c056b348
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2", i32 %".3", i32 %".4")
 
-define void @"fk_bdccbc2df84a269545e92bb8"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_15383f4f9a3166c6c056b348"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
-  %".65" = getelementptr inbounds ptr, ptr %".1", i64 2
-  %".66" = load ptr, ptr %".65", align 8
-  %".54" = getelementptr inbounds ptr, ptr %".1", i64 1
-  %".55" = load ptr, ptr %".54", align 8
-  %".47" = getelementptr inbounds ptr, ptr %".1", i64 0
-  %".48" = load ptr, ptr %".47", align 8
+  %".78" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".79" = load ptr, ptr %".78", align 8
+  %".67" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".68" = load ptr, ptr %".67", align 8
+  %".60" = getelementptr inbounds ptr, ptr %".1", i64 0
+  %".61" = load ptr, ptr %".60", align 8
   br label %"take.start"
 take.start:
   %".7" = icmp eq i32 %".3", 1
@@ -389,93 +389,106 @@ take.start:
   br i1 %".7", label %"take.body", label %"take.claim"
 take.claim:
   %".14" = getelementptr i32, ptr %".4", i64 2
-  %".15" = load atomic i64, ptr %".14" acquire, align 8
+  %".15" = and i32 %".2", 1
+  %".16" = icmp ne i32 %".15", 0
+  %".17" = select  i1 %".16", i64 32768, i64 1
+  %".18" = load atomic i64, ptr %".14" acquire, align 8
   br label %"take.try"
 take.body:
-  %"first" = phi  i64 [0, %"take.start"], [%".17", %"take.swap"]
-  %".28" = add i64 %"first", %".8"
-  %".29" = icmp slt i64 %".28", 4
-  %".30" = select  i1 %".29", i64 %".28", i64 4
-  %".31" = icmp sgt i64 %"first", 0
-  %".32" = select  i1 %".31", i64 %"first", i64 0
-  %".33" = sub i64 %".32", 0
-  %".34" = icmp slt i64 %".30", 4
-  %".35" = select  i1 %".34", i64 %".30", i64 4
-  %".36" = sub i64 %".35", 0
+  %"first" = phi  i64 [0, %"take.start"], [%".35", %"take.swap"]
+  %".41" = add i64 %"first", %".8"
+  %".42" = icmp slt i64 %".41", 4
+  %".43" = select  i1 %".42", i64 %".41", i64 4
+  %".44" = icmp sgt i64 %"first", 0
+  %".45" = select  i1 %".44", i64 %"first", i64 0
+  %".46" = sub i64 %".45", 0
+  %".47" = icmp slt i64 %".43", 4
+  %".48" = select  i1 %".47", i64 %".43", i64 4
+  %".49" = sub i64 %".48", 0
   br label %"p.cond"
 take.end:
   ret void
 take.try:
-  %"word" = phi  i64 [%".15", %"take.claim"], [%".25", %"take.swap"]
-  %".17" = and i64 %"word", 4294967295
-  %".18" = lshr i64 %"word", 32
-  %".19" = icmp eq i64 %".18", %".12"
-  %".20" = icmp ult i64 %".17", 4
-  %".21" = and i1 %".19", %".20"
-  br i1 %".21", label %"take.swap", label %"take.end"
+  %"word" = phi  i64 [%".18", %"take.claim"], [%".38", %"take.swap"]
+  %".20" = and i64 %"word", 32767
+  %".21" = lshr i64 %"word", 15
+  %".22" = and i64 %".21", 32767
+  %".23" = lshr i64 %"word", 32
+  %".24" = icmp eq i64 %".23", %".12"
+  %".25" = and i64 %"word", 2147483648
+  %".26" = icmp eq i64 %".25", 0
+  %".27" = add i64 %".20", %".22"
+  %".28" = icmp ult i64 %".27", 4
+  %".29" = and i1 %".24", %".26"
+  %".30" = and i1 %".29", %".28"
+  br i1 %".30", label %"take.swap", label %"take.end"
 take.swap:
-  %".23" = add i64 %"word", %".8"
-  %".24" = cmpxchg ptr %".14", i64 %"word", i64 %".23" acq_rel acquire
-  %".25" = extractvalue {i64, i1} %".24", 0
-  %".26" = extractvalue {i64, i1} %".24", 1
-  br i1 %".26", label %"take.body", label %"take.try"
+  %".32" = sub i64 4, 1
+  %".33" = sub i64 %".32", %".22"
+  %".34" = select  i1 %".16", i64 %".33", i64 %".20"
+  %".35" = mul i64 %".34", 1
+  %".36" = add i64 %"word", %".17"
+  %".37" = cmpxchg ptr %".14", i64 %"word", i64 %".36" acq_rel acquire
+  %".38" = extractvalue {i64, i1} %".37", 0
+  %".39" = extractvalue {i64, i1} %".37", 1
+  br i1 %".39", label %"take.body", label %"take.try"
 p.cond:
-  %"p" = phi  i64 [%".33", %"take.body"], [%"p.next", %"d0.end"]
-  %".38" = icmp slt i64 %"p", %".36"
-  br i1 %".38", label %"p.body", label %"p.end"
+  %"p" = phi  i64 [%".46", %"take.body"], [%"p.next", %"d0.end"]
+  %".51" = icmp slt i64 %"p", %".49"
+  br i1 %".51", label %"p.body", label %"p.end"
 p.body:
   br label %"d0.cond"
 p.end:
   br i1 %".7", label %"take.end", label %"take.done"
 d0.cond:
   %"d0" = phi  i64 [0, %"p.body"], [%"d0.next", %"d0.body"]
-  %".41" = icmp slt i64 %"d0", 8
-  br i1 %".41", label %"d0.body", label %"d0.end"
+  %".54" = icmp slt i64 %"d0", 8
+  br i1 %".54", label %"d0.body", label %"d0.end"
 d0.body:
-  %".43" = mul i64 %"p", 8
-  %".44" = add i64 0, %".43"
-  %".45" = mul i64 %"d0", 1
-  %".46" = add i64 %".44", %".45"
-  %".49" = getelementptr inbounds float, ptr %".48", i64 %".46"
-  %".50" = load float, ptr %".49"
-  %".51" = fmul float %".50", 0x4000000000000000
-  %".52" = mul i64 %"d0", 1
-  %".53" = add i64 0, %".52"
-  %".56" = getelementptr inbounds float, ptr %".55", i64 %".53"
-  %".57" = load float, ptr %".56"
-  %".58" = fadd float %".51", %".57"
-  %".59" = fcmp ole float %".58",              0x0
-  %".60" = select  i1 %".59", float              0x0, float %".58"
-  %".61" = mul i64 %"p", 8
-  %".62" = add i64 0, %".61"
-  %".63" = mul i64 %"d0", 1
-  %".64" = add i64 %".62", %".63"
-  %".67" = getelementptr inbounds float, ptr %".66", i64 %".64"
-  store float %".60", ptr %".67"
+  %".56" = mul i64 %"p", 8
+  %".57" = add i64 0, %".56"
+  %".58" = mul i64 %"d0", 1
+  %".59" = add i64 %".57", %".58"
+  %".62" = getelementptr inbounds float, ptr %".61", i64 %".59"
+  %".63" = load float, ptr %".62"
+  %".64" = fmul float %".63", 0x4000000000000000
+  %".65" = mul i64 %"d0", 1
+  %".66" = add i64 0, %".65"
+  %".69" = getelementptr inbounds float, ptr %".68", i64 %".66"
+  %".70" = load float, ptr %".69"
+  %".71" = fadd float %".64", %".70"
+  %".72" = fcmp ole float %".71",              0x0
+  %".73" = select  i1 %".72", float              0x0, float %".71"
+  %".74" = mul i64 %"p", 8
+  %".75" = add i64 0, %".74"
+  %".76" = mul i64 %"d0", 1
+  %".77" = add i64 %".75", %".76"
+  %".80" = getelementptr inbounds float, ptr %".79", i64 %".77"
+  store float %".73", ptr %".80"
   %"d0.next" = add i64 %"d0", 1
   br label %"d0.cond"
 d0.end:
   %"p.next" = add i64 %"p", 1
   br label %"p.cond"
 take.done:
-  %".72" = sub i64 %".30", %"first"
-  %".73" = trunc i64 %".72" to i32
-  %".74" = getelementptr i32, ptr %".4", i64 4
-  %".75" = atomicrmw add ptr %".74", i32 %".73" seq_cst
-  %".76" = add i32 %".75", %".73"
-  %".77" = icmp eq i32 %".76", 4
-  br i1 %".77", label %"take.last.then", label %"take.last.end"
+  %".85" = sub i64 %".43", %"first"
+  %".86" = trunc i64 %".85" to i32
+  %".87" = getelementptr i32, ptr %".4", i64 4
+  %".88" = atomicrmw add ptr %".87", i32 %".86" seq_cst
+  %".89" = add i32 %".88", %".86"
+  %".90" = icmp eq i32 %".89", 4
+  br i1 %".90", label %"take.last.then", label %"take.last.end"
 take.last.then:
-  %".79" = getelementptr i32, ptr %".4", i64 7
-  %".80" = atomicrmw add ptr %".79", i32 1 seq_cst
-  %".81" = getelementptr i32, ptr %".4", i64 6
-  %".82" = load atomic i32, ptr %".81" seq_cst, align 4
-  %".83" = icmp ne i32 %".82", 0
-  br i1 %".83", label %"wake.then", label %"wake.end"
+  %".92" = getelementptr i32, ptr %".4", i64 7
+  %".93" = atomicrmw add ptr %".92", i32 1 seq_cst
+  %".94" = getelementptr i32, ptr %".4", i64 6
+  %".95" = load atomic i32, ptr %".94" seq_cst, align 4
+  %".96" = icmp ne i32 %".95", 0
+  br i1 %".96", label %"wake.then", label %"wake.end"
 take.last.end:
   br label %"take.claim"
 wake.then:
-  %".85" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".79", i32 129, i32 2147483647, ptr null)
+  %".98" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".92", i32 129, i32 2147483647, ptr null)
   br label %"wake.end"
 wake.end:
   br label %"take.last.end"

@@ -285,12 +285,12 @@ entry:
   %".18" = getelementptr inbounds i8, ptr %".17", i64 0
   %".19" = getelementptr inbounds ptr, ptr %"k0_dense", i64 2
   store ptr %".18", ptr %".19"
-  call void @"fk_f05947ff17d31ca07f18be99"(ptr %"k0_dense", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_85fe954894ffa5093acfb4ad"(ptr %"k0_dense", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 2)
   ret void
 }
 
-declare void @"fk_f05947ff17d31ca07f18be99"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_85fe954894ffa5093acfb4ad"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -341,7 +341,7 @@ stamp.end.1:
   %".44" = getelementptr inbounds i8, ptr %".43", i64 0
   %".45" = getelementptr inbounds ptr, ptr %"k0_dense", i64 2
   store ptr %".44", ptr %".45"
-  call void @"fk_f05947ff17d31ca07f18be99"(ptr %"k0_dense", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_85fe954894ffa5093acfb4ad"(ptr %"k0_dense", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 2)
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 -1)
   %".50" = icmp eq i32 %".2", 0
@@ -362,22 +362,22 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_f05947ff17d31ca07f18be99
+; unit fk_85fe954894ffa5093acfb4ad
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2", i32 %".3", i32 %".4")
 
-define void @"fk_f05947ff17d31ca07f18be99"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_85fe954894ffa5093acfb4ad"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
-  %".71" = getelementptr inbounds ptr, ptr %".1", i64 2
-  %".72" = load ptr, ptr %".71", align 8
-  %".56" = getelementptr inbounds ptr, ptr %".1", i64 1
-  %".57" = load ptr, ptr %".56", align 8
-  %".48" = getelementptr inbounds ptr, ptr %".1", i64 0
-  %".49" = load ptr, ptr %".48", align 8
+  %".84" = getelementptr inbounds ptr, ptr %".1", i64 2
+  %".85" = load ptr, ptr %".84", align 8
+  %".69" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".70" = load ptr, ptr %".69", align 8
+  %".61" = getelementptr inbounds ptr, ptr %".1", i64 0
+  %".62" = load ptr, ptr %".61", align 8
   %"acc" = alloca i32
   br label %"take.start"
 take.start:
@@ -390,44 +390,57 @@ take.start:
   br i1 %".7", label %"take.body", label %"take.claim"
 take.claim:
   %".14" = getelementptr i32, ptr %".4", i64 2
-  %".15" = load atomic i64, ptr %".14" acquire, align 8
+  %".15" = and i32 %".2", 1
+  %".16" = icmp ne i32 %".15", 0
+  %".17" = select  i1 %".16", i64 32768, i64 1
+  %".18" = load atomic i64, ptr %".14" acquire, align 8
   br label %"take.try"
 take.body:
-  %"first" = phi  i64 [0, %"take.start"], [%".17", %"take.swap"]
-  %".28" = add i64 %"first", %".8"
-  %".29" = icmp slt i64 %".28", 2
-  %".30" = select  i1 %".29", i64 %".28", i64 2
+  %"first" = phi  i64 [0, %"take.start"], [%".35", %"take.swap"]
+  %".41" = add i64 %"first", %".8"
+  %".42" = icmp slt i64 %".41", 2
+  %".43" = select  i1 %".42", i64 %".41", i64 2
   br label %"row.cond"
 take.end:
   ret void
 take.try:
-  %"word" = phi  i64 [%".15", %"take.claim"], [%".25", %"take.swap"]
-  %".17" = and i64 %"word", 4294967295
-  %".18" = lshr i64 %"word", 32
-  %".19" = icmp eq i64 %".18", %".12"
-  %".20" = icmp ult i64 %".17", 2
-  %".21" = and i1 %".19", %".20"
-  br i1 %".21", label %"take.swap", label %"take.end"
+  %"word" = phi  i64 [%".18", %"take.claim"], [%".38", %"take.swap"]
+  %".20" = and i64 %"word", 32767
+  %".21" = lshr i64 %"word", 15
+  %".22" = and i64 %".21", 32767
+  %".23" = lshr i64 %"word", 32
+  %".24" = icmp eq i64 %".23", %".12"
+  %".25" = and i64 %"word", 2147483648
+  %".26" = icmp eq i64 %".25", 0
+  %".27" = add i64 %".20", %".22"
+  %".28" = icmp ult i64 %".27", 2
+  %".29" = and i1 %".24", %".26"
+  %".30" = and i1 %".29", %".28"
+  br i1 %".30", label %"take.swap", label %"take.end"
 take.swap:
-  %".23" = add i64 %"word", %".8"
-  %".24" = cmpxchg ptr %".14", i64 %"word", i64 %".23" acq_rel acquire
-  %".25" = extractvalue {i64, i1} %".24", 0
-  %".26" = extractvalue {i64, i1} %".24", 1
-  br i1 %".26", label %"take.body", label %"take.try"
+  %".32" = sub i64 2, 1
+  %".33" = sub i64 %".32", %".22"
+  %".34" = select  i1 %".16", i64 %".33", i64 %".20"
+  %".35" = mul i64 %".34", 1
+  %".36" = add i64 %"word", %".17"
+  %".37" = cmpxchg ptr %".14", i64 %"word", i64 %".36" acq_rel acquire
+  %".38" = extractvalue {i64, i1} %".37", 0
+  %".39" = extractvalue {i64, i1} %".37", 1
+  br i1 %".39", label %"take.body", label %"take.try"
 row.cond:
   %"row" = phi  i64 [%"first", %"take.body"], [%"row.next", %"col.end"]
-  %".32" = icmp slt i64 %"row", %".30"
-  br i1 %".32", label %"row.body", label %"row.end"
+  %".45" = icmp slt i64 %"row", %".43"
+  br i1 %".45", label %"row.body", label %"row.end"
 row.body:
-  %".34" = urem i64 %"row", 2
-  %".35" = udiv i64 %"row", 2
+  %".47" = urem i64 %"row", 2
+  %".48" = udiv i64 %"row", 2
   br label %"col.cond"
 row.end:
   br i1 %".7", label %"take.end", label %"take.done"
 col.cond:
   %"col" = phi  i64 [0, %"row.body"], [%"col.next", %"k.end"]
-  %".37" = icmp slt i64 %"col", 3
-  br i1 %".37", label %"col.body", label %"col.end"
+  %".50" = icmp slt i64 %"col", 3
+  br i1 %".50", label %"col.body", label %"col.end"
 col.body:
   store i32 0, i32* %"acc"
   br label %"k.cond"
@@ -436,58 +449,58 @@ col.end:
   br label %"row.cond"
 k.cond:
   %"k" = phi  i64 [0, %"col.body"], [%"k.next", %"k.body"]
-  %".41" = icmp slt i64 %"k", 4
-  br i1 %".41", label %"k.body", label %"k.end"
+  %".54" = icmp slt i64 %"k", 4
+  br i1 %".54", label %"k.body", label %"k.end"
 k.body:
-  %".43" = load i32, i32* %"acc"
-  %".44" = mul i64 %".34", 4
-  %".45" = add i64 0, %".44"
-  %".46" = mul i64 %"k", 1
-  %".47" = add i64 %".45", %".46"
-  %".50" = getelementptr inbounds i8, ptr %".49", i64 %".47"
-  %".51" = load i8, ptr %".50"
-  %".52" = mul i64 %"col", 4
-  %".53" = add i64 0, %".52"
-  %".54" = mul i64 %"k", 1
-  %".55" = add i64 %".53", %".54"
-  %".58" = getelementptr inbounds i8, ptr %".57", i64 %".55"
-  %".59" = load i8, ptr %".58"
-  %".60" = sext i8 %".51" to i32
-  %".61" = sext i8 %".59" to i32
-  %".62" = mul i32 %".60", %".61"
-  %".63" = add i32 %".43", %".62"
-  store i32 %".63", i32* %"acc"
+  %".56" = load i32, i32* %"acc"
+  %".57" = mul i64 %".47", 4
+  %".58" = add i64 0, %".57"
+  %".59" = mul i64 %"k", 1
+  %".60" = add i64 %".58", %".59"
+  %".63" = getelementptr inbounds i8, ptr %".62", i64 %".60"
+  %".64" = load i8, ptr %".63"
+  %".65" = mul i64 %"col", 4
+  %".66" = add i64 0, %".65"
+  %".67" = mul i64 %"k", 1
+  %".68" = add i64 %".66", %".67"
+  %".71" = getelementptr inbounds i8, ptr %".70", i64 %".68"
+  %".72" = load i8, ptr %".71"
+  %".73" = sext i8 %".64" to i32
+  %".74" = sext i8 %".72" to i32
+  %".75" = mul i32 %".73", %".74"
+  %".76" = add i32 %".56", %".75"
+  store i32 %".76", i32* %"acc"
   %"k.next" = add i64 %"k", 1
   br label %"k.cond"
 k.end:
-  %".66" = load i32, i32* %"acc"
-  %".67" = mul i64 %".34", 3
-  %".68" = add i64 0, %".67"
-  %".69" = mul i64 %"col", 1
-  %".70" = add i64 %".68", %".69"
-  %".73" = getelementptr inbounds i32, ptr %".72", i64 %".70"
-  store i32 %".66", ptr %".73"
+  %".79" = load i32, i32* %"acc"
+  %".80" = mul i64 %".47", 3
+  %".81" = add i64 0, %".80"
+  %".82" = mul i64 %"col", 1
+  %".83" = add i64 %".81", %".82"
+  %".86" = getelementptr inbounds i32, ptr %".85", i64 %".83"
+  store i32 %".79", ptr %".86"
   %"col.next" = add i64 %"col", 1
   br label %"col.cond"
 take.done:
-  %".78" = sub i64 %".30", %"first"
-  %".79" = trunc i64 %".78" to i32
-  %".80" = getelementptr i32, ptr %".4", i64 4
-  %".81" = atomicrmw add ptr %".80", i32 %".79" seq_cst
-  %".82" = add i32 %".81", %".79"
-  %".83" = icmp eq i32 %".82", 2
-  br i1 %".83", label %"take.last.then", label %"take.last.end"
+  %".91" = sub i64 %".43", %"first"
+  %".92" = trunc i64 %".91" to i32
+  %".93" = getelementptr i32, ptr %".4", i64 4
+  %".94" = atomicrmw add ptr %".93", i32 %".92" seq_cst
+  %".95" = add i32 %".94", %".92"
+  %".96" = icmp eq i32 %".95", 2
+  br i1 %".96", label %"take.last.then", label %"take.last.end"
 take.last.then:
-  %".85" = getelementptr i32, ptr %".4", i64 7
-  %".86" = atomicrmw add ptr %".85", i32 1 seq_cst
-  %".87" = getelementptr i32, ptr %".4", i64 6
-  %".88" = load atomic i32, ptr %".87" seq_cst, align 4
-  %".89" = icmp ne i32 %".88", 0
-  br i1 %".89", label %"wake.then", label %"wake.end"
+  %".98" = getelementptr i32, ptr %".4", i64 7
+  %".99" = atomicrmw add ptr %".98", i32 1 seq_cst
+  %".100" = getelementptr i32, ptr %".4", i64 6
+  %".101" = load atomic i32, ptr %".100" seq_cst, align 4
+  %".102" = icmp ne i32 %".101", 0
+  br i1 %".102", label %"wake.then", label %"wake.end"
 take.last.end:
   br label %"take.claim"
 wake.then:
-  %".91" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".85", i32 129, i32 2147483647, ptr null)
+  %".104" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".98", i32 129, i32 2147483647, ptr null)
   br label %"wake.end"
 wake.end:
   br label %"take.last.end"

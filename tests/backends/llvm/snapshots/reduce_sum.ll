@@ -280,12 +280,12 @@ entry:
   %".13" = getelementptr inbounds i8, ptr %".12", i64 0
   %".14" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".13", ptr %".14"
-  call void @"fk_398e0bf798c28eb5c15151c3"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_39df8ec5d02665937f61eeda"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
   ret void
 }
 
-declare void @"fk_398e0bf798c28eb5c15151c3"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
+declare void @"fk_39df8ec5d02665937f61eeda"(ptr %".1", i32 %".2", i32 %".3", ptr %".4")
 
 define void @"frittata_profile"(ptr %".1", i32 %".2", i32 %".3", ptr %".4", ptr %".5")
 {
@@ -331,7 +331,7 @@ stamp.end.1:
   %".39" = getelementptr inbounds i8, ptr %".38", i64 0
   %".40" = getelementptr inbounds ptr, ptr %"k0_reduce_sum", i64 1
   store ptr %".39", ptr %".40"
-  call void @"fk_398e0bf798c28eb5c15151c3"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
+  call void @"fk_39df8ec5d02665937f61eeda"(ptr %"k0_reduce_sum", i32 %".2", i32 %".3", ptr %".4")
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 4)
   call void @"frittata_barrier"(ptr %".4", i32 %".3", i32 %".2", i32 -1)
   %".45" = icmp eq i32 %".2", 0
@@ -352,21 +352,21 @@ stamp.end.2:
 }
 
 declare i32 @"clock_gettime"(i32 %".1", ptr %".2")
-; unit fk_398e0bf798c28eb5c15151c3
+; unit fk_39df8ec5d02665937f61eeda
 ; ModuleID = "kernel"
 target triple = "x86_64-unknown-linux-gnu"
 target datalayout = ""
 
 declare void @"frittata_barrier"(ptr %".1", i32 %".2", i32 %".3", i32 %".4")
 
-define void @"fk_398e0bf798c28eb5c15151c3"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
+define void @"fk_39df8ec5d02665937f61eeda"(ptr %".1", i32 %".2", i32 %".3", ptr %".4") noinline nounwind
 {
 entry:
-  %".61" = getelementptr inbounds ptr, ptr %".1", i64 1
-  %".62" = load ptr, ptr %".61", align 8
+  %".74" = getelementptr inbounds ptr, ptr %".1", i64 1
+  %".75" = load ptr, ptr %".74", align 8
   %"lanes" = alloca <8 x double>
-  %".40" = getelementptr inbounds ptr, ptr %".1", i64 0
-  %".41" = load ptr, ptr %".40", align 8
+  %".53" = getelementptr inbounds ptr, ptr %".1", i64 0
+  %".54" = load ptr, ptr %".53", align 8
   %"acc" = alloca double
   br label %"take.start"
 take.start:
@@ -379,90 +379,103 @@ take.start:
   br i1 %".7", label %"take.body", label %"take.claim"
 take.claim:
   %".14" = getelementptr i32, ptr %".4", i64 2
-  %".15" = load atomic i64, ptr %".14" acquire, align 8
+  %".15" = and i32 %".2", 1
+  %".16" = icmp ne i32 %".15", 0
+  %".17" = select  i1 %".16", i64 32768, i64 1
+  %".18" = load atomic i64, ptr %".14" acquire, align 8
   br label %"take.try"
 take.body:
-  %"first" = phi  i64 [0, %"take.start"], [%".17", %"take.swap"]
-  %".28" = add i64 %"first", %".8"
-  %".29" = icmp slt i64 %".28", 4
-  %".30" = select  i1 %".29", i64 %".28", i64 4
+  %"first" = phi  i64 [0, %"take.start"], [%".35", %"take.swap"]
+  %".41" = add i64 %"first", %".8"
+  %".42" = icmp slt i64 %".41", 4
+  %".43" = select  i1 %".42", i64 %".41", i64 4
   br label %"o.cond"
 take.end:
   ret void
 take.try:
-  %"word" = phi  i64 [%".15", %"take.claim"], [%".25", %"take.swap"]
-  %".17" = and i64 %"word", 4294967295
-  %".18" = lshr i64 %"word", 32
-  %".19" = icmp eq i64 %".18", %".12"
-  %".20" = icmp ult i64 %".17", 4
-  %".21" = and i1 %".19", %".20"
-  br i1 %".21", label %"take.swap", label %"take.end"
+  %"word" = phi  i64 [%".18", %"take.claim"], [%".38", %"take.swap"]
+  %".20" = and i64 %"word", 32767
+  %".21" = lshr i64 %"word", 15
+  %".22" = and i64 %".21", 32767
+  %".23" = lshr i64 %"word", 32
+  %".24" = icmp eq i64 %".23", %".12"
+  %".25" = and i64 %"word", 2147483648
+  %".26" = icmp eq i64 %".25", 0
+  %".27" = add i64 %".20", %".22"
+  %".28" = icmp ult i64 %".27", 4
+  %".29" = and i1 %".24", %".26"
+  %".30" = and i1 %".29", %".28"
+  br i1 %".30", label %"take.swap", label %"take.end"
 take.swap:
-  %".23" = add i64 %"word", %".8"
-  %".24" = cmpxchg ptr %".14", i64 %"word", i64 %".23" acq_rel acquire
-  %".25" = extractvalue {i64, i1} %".24", 0
-  %".26" = extractvalue {i64, i1} %".24", 1
-  br i1 %".26", label %"take.body", label %"take.try"
+  %".32" = sub i64 4, 1
+  %".33" = sub i64 %".32", %".22"
+  %".34" = select  i1 %".16", i64 %".33", i64 %".20"
+  %".35" = mul i64 %".34", 1
+  %".36" = add i64 %"word", %".17"
+  %".37" = cmpxchg ptr %".14", i64 %"word", i64 %".36" acq_rel acquire
+  %".38" = extractvalue {i64, i1} %".37", 0
+  %".39" = extractvalue {i64, i1} %".37", 1
+  br i1 %".39", label %"take.body", label %"take.try"
 o.cond:
   %"o" = phi  i64 [%"first", %"take.body"], [%"o.next", %"rv.end"]
-  %".32" = icmp slt i64 %"o", %".30"
-  br i1 %".32", label %"o.body", label %"o.end"
+  %".45" = icmp slt i64 %"o", %".43"
+  br i1 %".45", label %"o.body", label %"o.end"
 o.body:
-  %".34" = urem i64 %"o", 4
-  %".35" = udiv i64 %"o", 4
-  %".36" = mul i64 %".34", 8
-  %".37" = add i64 0, %".36"
-  %".38" = mul i64 0, 1
-  %".39" = add i64 %".37", %".38"
-  %".42" = getelementptr inbounds float, ptr %".41", i64 %".39"
+  %".47" = urem i64 %"o", 4
+  %".48" = udiv i64 %"o", 4
+  %".49" = mul i64 %".47", 8
+  %".50" = add i64 0, %".49"
+  %".51" = mul i64 0, 1
+  %".52" = add i64 %".50", %".51"
+  %".55" = getelementptr inbounds float, ptr %".54", i64 %".52"
   store <8 x double> <double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0, double              0x0>, <8 x double>* %"lanes"
   br label %"rv.cond"
 o.end:
   br i1 %".7", label %"take.end", label %"take.done"
 rv.cond:
   %"rv" = phi  i64 [0, %"o.body"], [%"rv.next", %"rv.body"]
-  %".45" = icmp slt i64 %"rv", 8
-  br i1 %".45", label %"rv.body", label %"rv.end"
+  %".58" = icmp slt i64 %"rv", 8
+  br i1 %".58", label %"rv.body", label %"rv.end"
 rv.body:
-  %".47" = getelementptr float, ptr %".42", i64 %"rv"
-  %".48" = load <8 x float>, ptr %".47", align 4
-  %".49" = load <8 x double>, <8 x double>* %"lanes"
-  %".50" = fpext <8 x float> %".48" to <8 x double>
-  %".51" = fadd reassoc <8 x double> %".49", %".50"
-  store <8 x double> %".51", <8 x double>* %"lanes"
+  %".60" = getelementptr float, ptr %".55", i64 %"rv"
+  %".61" = load <8 x float>, ptr %".60", align 4
+  %".62" = load <8 x double>, <8 x double>* %"lanes"
+  %".63" = fpext <8 x float> %".61" to <8 x double>
+  %".64" = fadd reassoc <8 x double> %".62", %".63"
+  store <8 x double> %".64", <8 x double>* %"lanes"
   %"rv.next" = add i64 %"rv", 8
   br label %"rv.cond"
 rv.end:
-  %".54" = load <8 x double>, <8 x double>* %"lanes"
-  %".55" = call reassoc double @"llvm.vector.reduce.fadd.v8f64"(double              0x0, <8 x double> %".54")
-  store double %".55", double* %"acc"
-  %".57" = load double, double* %"acc"
-  %".58" = fptrunc double %".57" to float
-  %".59" = mul i64 %"o", 1
-  %".60" = add i64 0, %".59"
-  %".63" = getelementptr inbounds float, ptr %".62", i64 %".60"
-  store float %".58", ptr %".63"
+  %".67" = load <8 x double>, <8 x double>* %"lanes"
+  %".68" = call reassoc double @"llvm.vector.reduce.fadd.v8f64"(double              0x0, <8 x double> %".67")
+  store double %".68", double* %"acc"
+  %".70" = load double, double* %"acc"
+  %".71" = fptrunc double %".70" to float
+  %".72" = mul i64 %"o", 1
+  %".73" = add i64 0, %".72"
+  %".76" = getelementptr inbounds float, ptr %".75", i64 %".73"
+  store float %".71", ptr %".76"
   %"o.next" = add i64 %"o", 1
   br label %"o.cond"
 take.done:
-  %".67" = sub i64 %".30", %"first"
-  %".68" = trunc i64 %".67" to i32
-  %".69" = getelementptr i32, ptr %".4", i64 4
-  %".70" = atomicrmw add ptr %".69", i32 %".68" seq_cst
-  %".71" = add i32 %".70", %".68"
-  %".72" = icmp eq i32 %".71", 4
-  br i1 %".72", label %"take.last.then", label %"take.last.end"
+  %".80" = sub i64 %".43", %"first"
+  %".81" = trunc i64 %".80" to i32
+  %".82" = getelementptr i32, ptr %".4", i64 4
+  %".83" = atomicrmw add ptr %".82", i32 %".81" seq_cst
+  %".84" = add i32 %".83", %".81"
+  %".85" = icmp eq i32 %".84", 4
+  br i1 %".85", label %"take.last.then", label %"take.last.end"
 take.last.then:
-  %".74" = getelementptr i32, ptr %".4", i64 7
-  %".75" = atomicrmw add ptr %".74", i32 1 seq_cst
-  %".76" = getelementptr i32, ptr %".4", i64 6
-  %".77" = load atomic i32, ptr %".76" seq_cst, align 4
-  %".78" = icmp ne i32 %".77", 0
-  br i1 %".78", label %"wake.then", label %"wake.end"
+  %".87" = getelementptr i32, ptr %".4", i64 7
+  %".88" = atomicrmw add ptr %".87", i32 1 seq_cst
+  %".89" = getelementptr i32, ptr %".4", i64 6
+  %".90" = load atomic i32, ptr %".89" seq_cst, align 4
+  %".91" = icmp ne i32 %".90", 0
+  br i1 %".91", label %"wake.then", label %"wake.end"
 take.last.end:
   br label %"take.claim"
 wake.then:
-  %".80" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".74", i32 129, i32 2147483647, ptr null)
+  %".93" = call i64 (i64, ...) @"syscall"(i64 202, ptr %".87", i32 129, i32 2147483647, ptr null)
   br label %"wake.end"
 wake.end:
   br label %"take.last.end"
