@@ -78,11 +78,12 @@ triple, cpu, features = sys.argv[1:4]
 machine = llvm.Target.from_triple(triple).create_target_machine(cpu=cpu, features=features)
 module = llvm.parse_assembly("define void @f() {\\n  ret void\\n}\\n")
 module.triple = triple
-machine.emit_object(module)
+machine.emit_assembly(module)
 """
 """A child process's script making the target machine for `sys.argv[1:4]` (triple, CPU,
-features) and emitting one empty function with it: LLVM makes a function's subtarget, and checks
-the CPU and features together, only when it generates code."""
+features) and emitting one empty function's assembly with it (NVPTX emits no object files): LLVM
+makes a function's subtarget, and checks the CPU and features together, only when it generates
+code."""
 
 
 @cache
