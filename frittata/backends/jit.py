@@ -21,7 +21,7 @@ from llvmlite import binding as llvm
 
 from frittata.backends import fileformat
 from frittata.backends.llvm_targets import check_cpu, check_machine, llvm_target
-from frittata.backends.x86_features import implied_features
+from frittata.backends.x86_features import vector_features
 from frittata.errors import LoweringError, ModuleFormatError, TargetError
 from frittata.terms.cpu_geometry import vector_lanes
 
@@ -74,9 +74,9 @@ class Machine:
         and its features, and a CPU LLVM does not know for the triple is refused before LLVM
         sees it (`llvm_targets.check_cpu`: LLVM would end the process), as is a CPU and
         features LLVM cannot generate code for (`llvm_targets.check_machine`, unless they are
-        the host's). An x86 CPU's vector ISA
-        features that -mattr does not mention are added as LLVM's CPU has them
-        (`x86_features.implied_features`): "llvm -mcpu=sapphirerapids" gets the AVX-512 kernels."""
+        the host's). An x86 machine's vector ISA
+        features are as LLVM's CPU has them with -mattr applied (`x86_features.vector_features`):
+        "llvm -mcpu=sapphirerapids" gets the AVX-512 kernels, "-mattr=+avx2,-avx" has no AVX2."""
         options = _options(spec)
         if not options:
             return host()
@@ -88,10 +88,10 @@ class Machine:
         if "-mcpu" in options:
             check_cpu(triple, cpu, f"target {spec!r}")
         resolved = last_wins(features)
-        if not _is_host(triple, cpu, resolved):
-            check_machine(triple, cpu, resolved, f"target {spec!r}")
-        implied = implied_features(triple, cpu, resolved)
-        return cls(triple, cpu, ",".join(f for f in (resolved, implied) if f))
+        if _is_host(triple, cpu, resolved):
+            return host()
+        check_machine(triple, cpu, resolved, f"target {spec!r}")
+        return cls(triple, cpu, vector_features(triple, cpu, resolved))
 
     @property
     def arch(self) -> str:

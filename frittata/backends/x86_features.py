@@ -1,5 +1,6 @@
-"""The vector ISA features an x86 CPU named to LLVM implies ("llvm -mcpu=sapphirerapids" with no
--mattr), found by compiling one tiny function per feature for that CPU and reading the assembly.
+"""The vector ISA features an x86 CPU named to LLVM has with the features a target string gives
+("llvm -mcpu=sapphirerapids" with no -mattr; "-mattr=+avx2,-avx", which has no AVX2), found by
+compiling one tiny function per feature for that CPU and reading the assembly.
 
 The kernels' vector width and the cost model read a machine's features string (`vector_lanes`:
 "+avx512f" 16 lanes, "+avx2" 8), and a module runs where the host has every "+feature" it was
@@ -80,19 +81,32 @@ def _no_fma4(features: str) -> str:
 
 
 @cache
-def implied_features(triple: str, cpu: str, features: str) -> str:
-    """The `PROBES` features that LLVM's `cpu` with `features` (explicit "+name" / "-name")
-    has and `features` does not mention, comma-separated ("" off x86 or for CPU "generic"):
-    one module of every probe, compiled once, each function's assembly (from its label to the
-    next probe's: ELF, Mach-O "_probe0:" and COFF assembly alike) searched."""
-    if triple.split("-", 1)[0] not in X86_ARCHS or cpu in ("", "generic"):
-        return ""
-    mentioned = {f[1:] for f in features.split(",") if f}
-    names = {feature: f"probe{i}" for i, feature in enumerate(PROBES) if feature[1:] not in mentioned}
+def probed_features(triple: str, cpu: str, features: str) -> frozenset[str]:
+    """The `PROBES` features ("+avx2", ...) LLVM's `cpu` with `features` (explicit "+name" /
+    "-name") has: one module of every probe, compiled once, each function's assembly (from its
+    label to the next probe's: ELF, Mach-O "_probe0:" and COFF assembly alike) searched."""
+    names = {feature: f"probe{i}" for i, feature in enumerate(PROBES)}
     text = DECLARATIONS + _no_fma4(features) + "\n".join(f"define {PROBES[f][0]} @{name}{PROBES[f][1]}"
                                                          for f, name in names.items())
     machine = llvm_target(triple, "x86 feature probe").create_target_machine(cpu=cpu, features=features, opt=2)
     assembly = machine.emit_assembly(llvm.parse_assembly(text))
     parts = re.split(r"^_?(probe\d+):", assembly, flags=re.MULTILINE)
     bodies = dict(zip(parts[1::2], parts[2::2], strict=True))
-    return ",".join(f for f, name in names.items() if re.search(PROBES[f][2], bodies.get(name, "")))
+    return frozenset(f for f, name in names.items() if re.search(PROBES[f][2], bodies.get(name, "")))
+
+
+def vector_features(triple: str, cpu: str, features: str) -> str:
+    """`features` (one entry per feature) with the `PROBES` features as LLVM's `cpu` has them
+    after applying `features`: "+name" for each it has, "-name" for each it lacks that `features`
+    mentions, after the other entries (so they win, as LLVM applies entries in order). LLVM's
+    features imply others, and switching one off switches off those that need it: "+avx2,-avx"
+    has no AVX2 and "+avx512f,-avx2" no AVX-512F, which a reader of the string alone would get
+    wrong (8 or 16 lanes, and intrinsics LLVM cannot select). Unchanged off x86, and "" for the
+    CPU "generic" without features."""
+    if triple.split("-", 1)[0] not in X86_ARCHS or (cpu in ("", "generic") and not features):
+        return features
+    has = probed_features(triple, cpu, features)
+    mentioned = {f[1:]: f for f in features.split(",") if f}
+    others = [entry for name, entry in mentioned.items() if f"+{name}" not in PROBES]
+    probed = [f for f in PROBES if f in has] + [f"-{f[1:]}" for f in PROBES if f not in has and f[1:] in mentioned]
+    return ",".join(others + probed)
