@@ -7,7 +7,8 @@ epilogues, and weights computed at run time."""
 
 from __future__ import annotations
 
-from hypothesis import given
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import frittata as ft
@@ -41,11 +42,38 @@ def direct_convs(draw):
     return tb.fused_conv2d(x, weights, tb.param("b", rand((o,), seed=6)), *residual, epilogue=steps, **attrs)
 
 
+CHANNEL_BLOCKS = {13: (24, 16, 18, 4), 27: (12, 32, 37, 3)}
+"""Row widths of the partial-channel-block examples on 16 lanes, and the (oc_block, ow_block,
+c_block, c_tail) each gets: 24 x 1 vector with blocks of 18 channels and a last one of 4 (13 of 16
+lanes); 12 x 2 vectors with a block of 37 and a last one of 3 (16 + 11 lanes)."""
+
+
+def channel_blocks(w: int):
+    """40 input channels (in blocks with a partial last one on 16 lanes) convolved 3x3, padded by
+    1, over 5 rows of `w` pixels (a partial last vector) into 30 output channels (past one tile),
+    then ReLU."""
+    x = tb.var("x", (1, 40, 5, w))
+    weights, bias = tb.param("w", rand((30, 40, 3, 3), seed=5, scale=0.3)), tb.param("b", rand((30,), seed=6))
+    return tb.fused_conv2d(x, weights, bias, pads=(1, 1, 1, 1), epilogue=(("relu",),))
+
+
 @compiling
 @given(term=direct_convs(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
+@example(term=channel_blocks(13), isa="avx512", threads=2)
+@example(term=channel_blocks(27), isa="avx512", threads=2)
 def test_the_direct_convolution_equals_the_interpreter(term, isa, threads):
     target = targets()[isa]
     blocked = schedule(term, target.lanes)
     assert blocked is not None and kernel_of(blocked) == "blocked"
     mod = check_on(ft.Program({"y": term}), target, threads)
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
+
+
+@pytest.mark.parametrize("w", sorted(CHANNEL_BLOCKS))
+def test_the_examples_reach_a_partial_channel_block_in_both_16_lane_tiles(w):
+    """The explicit examples above take the tile and channel blocks `CHANNEL_BLOCKS` names, their
+    row one partial tile ending in a partial vector."""
+    blocked = schedule(channel_blocks(w), 16)
+    assert blocked is not None
+    assert tuple(blocked[k] for k in ("oc_block", "ow_block", "c_block", "c_tail")) == CHANNEL_BLOCKS[w]
+    assert blocked["ow_tail"] == w and w % 16
