@@ -6,7 +6,8 @@ without a case of its own. Semantics match the reference interpreter: values are
 storage type (`irutil.ltype`); integers wrap like numpy; integer division truncates and gives 0
 on a zero divisor; right shifts round half up; casts follow numpy `astype` on x86 (out-of-range
 float -> int gives the minimum integer); float max/min propagate NaN and settle ties (+0.0 against
--0.0) as numpy does (`float_extreme`, `float_clip`).
+-0.0) as numpy does, whose float16 loops settle them otherwise than its float32 / float64 ones
+(`float_extreme`, `float_clip`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def widen(b: ir.IRBuilder, x: ir.Value, dtype: str) -> ir.Value:
 
 def binary(b: ir.IRBuilder, op: Op, dtype: str, x: ir.Value, y: ir.Value) -> ir.Value:
     if dtype == "float16":
-        return half.narrow(b, _float_binary(b, op, half.widen(b, x), half.widen(b, y)))
+        return half.narrow(b, _float_binary(b, op, half.widen(b, x), half.widen(b, y), first_wins=True))
     if is_float(dtype):
         return _float_binary(b, op, x, y)
     match op:
@@ -71,7 +72,7 @@ def binary(b: ir.IRBuilder, op: Op, dtype: str, x: ir.Value, y: ir.Value) -> ir.
             raise AssertionError(f"{op} has no integer form")
 
 
-def _float_binary(b: ir.IRBuilder, op: Op, x: ir.Value, y: ir.Value) -> ir.Value:
+def _float_binary(b: ir.IRBuilder, op: Op, x: ir.Value, y: ir.Value, first_wins: bool = False) -> ir.Value:
     match op:
         case Op.ADD:
             return b.fadd(x, y)
@@ -84,17 +85,22 @@ def _float_binary(b: ir.IRBuilder, op: Op, x: ir.Value, y: ir.Value) -> ir.Value
         case Op.POW:
             return fintrinsic(b, "pow", x, y)
         case Op.MAXIMUM:
-            return float_extreme(b, ">", x, y)
+            return float_extreme(b, ">", x, y, first_wins)
         case Op.MINIMUM:
-            return float_extreme(b, "<", x, y)
+            return float_extreme(b, "<", x, y, first_wins)
         case _:
             raise AssertionError(f"{op} is not binary")
 
 
-def float_extreme(b: ir.IRBuilder, pred: str, x: ir.Value, y: ir.Value) -> ir.Value:
+def float_extreme(b: ir.IRBuilder, pred: str, x: ir.Value, y: ir.Value, first_wins: bool = False) -> ir.Value:
     """np.maximum (`pred` ">") or np.minimum ("<") of floats (scalars or vectors): x where x
-    pred y or x is NaN, else y, so a NaN of either is kept and a tie gives y (np.maximum(+0.0,
-    -0.0) is -0.0, where llvm.maximum orders -0.0 below +0.0)."""
+    pred y or x is NaN, else y, so a NaN of either is kept. numpy's float32 / float64 loops give
+    y on a tie (np.maximum(+0.0, -0.0) is -0.0, where llvm.maximum orders -0.0 below +0.0); its
+    float16 loops compare `>=` / `<=` and give x (`first_wins`, for float16 values widened to
+    float32: np.maximum(f16 -0.0, +0.0) is -0.0). Both the same for scalars and arrays of any
+    length and stride (numpy 2.4.6)."""
+    if first_wins:
+        pred += "="
     picked = b.select(b.fcmp_ordered(pred, x, y), x, y)
     return b.select(b.fcmp_unordered("!=", x, x), x, picked)
 
@@ -111,19 +117,23 @@ def reduce_extreme(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, x: ir.Val
     return binary(b, op, dtype, acc, x)
 
 
-def float_clip(b: ir.IRBuilder, x: ir.Value, lo: ir.Constant | None, hi: ir.Constant | None) -> ir.Value:
-    """np.clip(x, lo, hi) of floats (scalars or vectors; bounds of x's type, None absent). One
-    bound alone is np.maximum / np.minimum, where a bound equal to x wins (-0.0 against a lower
-    bound of 0 gives +0.0: ReLU); with both, np.clip compares strictly and x wins (-0.0 stays
-    -0.0). A NaN x stays NaN (an ordered compare is false)."""
+def float_clip(b: ir.IRBuilder, x: ir.Value, lo: ir.Constant | None, hi: ir.Constant | None,
+               first_wins: bool = False) -> ir.Value:
+    """np.clip(x, lo, hi) of floats (scalars or vectors; bounds of x's type, None absent). In
+    float32 / float64 one bound alone is np.maximum / np.minimum, where a bound equal to x wins
+    (-0.0 against a lower bound of 0 gives +0.0: ReLU); with both, np.clip compares strictly and
+    x wins (-0.0 stays -0.0). numpy's float16 loops keep x on every tie, one bound or two
+    (`first_wins`, for float16 values widened to float32: a float16 ReLU of -0.0 is -0.0). A NaN
+    x stays NaN (an ordered compare is false)."""
+    strict = first_wins or (lo is not None and hi is not None)
 
     def bound(value: ir.Value, pred: str, edge: ir.Constant) -> ir.Value:
-        return b.select(b.fcmp_ordered(pred, value, edge), edge, value)
+        return b.select(b.fcmp_ordered(pred if strict else pred + "=", value, edge), edge, value)
 
     if lo is not None:
-        x = bound(x, "<" if hi is not None else "<=", lo)
+        x = bound(x, "<", lo)
     if hi is not None:
-        x = bound(x, ">" if lo is not None else ">=", hi)
+        x = bound(x, ">", hi)
     return x
 
 
@@ -152,11 +162,12 @@ def _abs(b: ir.IRBuilder, dtype: str, x: ir.Value) -> ir.Value:
     return b.select(negative, b.sub(ir.Constant(x.type, 0), x), x)
 
 
-def clip(b: ir.IRBuilder, dtype: str, x: ir.Value, lo, hi) -> ir.Value:
-    """min(max(x, lo), hi); a bound of None is absent. Floats as np.clip (`float_clip`); integers
-    clamp in i64 then wrap."""
+def clip(b: ir.IRBuilder, dtype: str, x: ir.Value, lo, hi, first_wins: bool = False) -> ir.Value:
+    """min(max(x, lo), hi); a bound of None is absent. Floats as np.clip (`float_clip`, whose
+    `first_wins` is float16's tie rule); integers clamp in i64 then wrap."""
     if is_float(dtype):
-        return float_clip(b, x, *(None if v is None else llconst(dtype, v) for v in (lo, hi)))
+        low, high = (None if v is None else llconst(dtype, v) for v in (lo, hi))
+        return float_clip(b, x, low, high, first_wins)
     wide = widen(b, x, dtype)
     if lo is not None:
         bound = ir.Constant(I64, int(lo))
@@ -236,10 +247,15 @@ class Val:
 
 
 class LLVMPrims:
-    """`frittata.terms.prims.Prims` over `Val`s: each primitive emitted at the builder's position."""
+    """`frittata.terms.prims.Prims` over `Val`s: each primitive emitted at the builder's position.
+    `half`: the float32 values stand for float16 ones (`elementwise` widens them), so maximum,
+    minimum and clip settle ties by numpy's float16 rule (`float_extreme`). The interpreter
+    computes parts of a few float16 ops in float32 (hard_sigmoid's clip, which has both bounds,
+    where the two rules agree; CELU's minimum against a tail that is +0.0 at a zero x, checked
+    bit-exact against the interpreter)."""
 
-    def __init__(self, b: ir.IRBuilder) -> None:
-        self.b = b
+    def __init__(self, b: ir.IRBuilder, half: bool = False) -> None:
+        self.b, self.half = b, half
 
     def dtype(self, x: Val) -> str:
         return x.dtype
@@ -249,6 +265,11 @@ class LLVMPrims:
 
     def _binary(self, op: Op, x: Val, y: Val) -> Val:
         return Val(binary(self.b, op, x.dtype, x.value, y.value), x.dtype)
+
+    def _extreme(self, op: Op, x: Val, y: Val) -> Val:
+        if self.half and x.dtype == "float32":
+            return Val(_float_binary(self.b, op, x.value, y.value, first_wins=True), x.dtype)
+        return self._binary(op, x, y)
 
     def add(self, x: Val, y: Val) -> Val:
         return self._binary(Op.ADD, x, y)
@@ -266,10 +287,10 @@ class LLVMPrims:
         return self._binary(Op.POW, x, y)
 
     def maximum(self, x: Val, y: Val) -> Val:
-        return self._binary(Op.MAXIMUM, x, y)
+        return self._extreme(Op.MAXIMUM, x, y)
 
     def minimum(self, x: Val, y: Val) -> Val:
-        return self._binary(Op.MINIMUM, x, y)
+        return self._extreme(Op.MINIMUM, x, y)
 
     def neg(self, x: Val) -> Val:
         b = self.b
@@ -297,7 +318,8 @@ class LLVMPrims:
         return Val(fintrinsic(self.b, "roundeven", x.value), x.dtype)
 
     def clip(self, x: Val, lo: Any, hi: Any) -> Val:
-        return Val(clip(self.b, x.dtype, x.value, lo, hi), x.dtype)
+        first_wins = self.half and x.dtype == "float32"
+        return Val(clip(self.b, x.dtype, x.value, lo, hi, first_wins), x.dtype)
 
     def right_shift(self, x: Val, shift: int) -> Val:
         return Val(right_shift(self.b, x.dtype, x.value, shift), x.dtype)
@@ -347,12 +369,12 @@ class LLVMPrims:
 def elementwise(b: ir.IRBuilder, op: Op, attrs: tuple, dtypes: list[str], xs: list[ir.Value]) -> ir.Value:
     """One elementwise operator on scalar operands of the given dtypes, through its expansion."""
     assert op.scalar is not None, f"{op} is not elementwise (it has no scalar expansion)"
-    if op != Op.CAST and "float16" in dtypes:
-        wide = [half.widen(b, x) if d == "float16" else x for x, d in zip(xs, dtypes)]
-        result = elementwise(b, op, attrs, [_computed_in(d) for d in dtypes], wide)
-        return half.narrow(b, result) if result.type == F32 else result
-    result = op.scalar(LLVMPrims(b), *(Val(x, d) for x, d in zip(xs, dtypes)), **dict(attrs))
-    return result.value
+    halves = op != Op.CAST and "float16" in dtypes
+    if halves:
+        xs = [half.widen(b, x) if d == "float16" else x for x, d in zip(xs, dtypes)]
+        dtypes = [_computed_in(d) for d in dtypes]
+    result = op.scalar(LLVMPrims(b, halves), *(Val(x, d) for x, d in zip(xs, dtypes)), **dict(attrs)).value
+    return half.narrow(b, result) if halves and result.type == F32 else result
 
 
 def _computed_in(dtype: str) -> str:
