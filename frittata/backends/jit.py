@@ -82,7 +82,7 @@ class Machine:
             return host()
         triple = options.get("-mtriple", host().triple)
         llvm_target(triple, f"target {spec!r}")
-        cpu, features = options.get("-mcpu", "generic"), _feature_list(spec, options.get("-mattr", ""))
+        cpu, features = options.get("-mcpu", "generic"), _feature_list(f"target {spec!r}", options.get("-mattr", ""))
         if cpu == "native":
             cpu, features = host().cpu, [f for f in host().features.split(",") if f] + features
         if "-mcpu" in options:
@@ -106,14 +106,32 @@ class Machine:
     def machine(self, shared: bool = False) -> llvm.TargetMachine:
         """The target machine; `shared` makes position-independent code for a shared library
         (else the JIT's code model). With AVX-512 the 256-bit preference is switched off (as the
-        function attribute "prefer-vector-width"="512" would, which llvmlite cannot attach)."""
+        function attribute "prefer-vector-width"="512" would, which llvmlite cannot attach). A
+        machine built directly, not by `parse`, is checked first (`checked`)."""
         target = llvm_target(self.triple, f"machine {self.cpu!r}")
+        checked(self)
         features = self.features + (",-prefer-256-bit" if self.lanes == 16 else "")
         if shared:
             return target.create_target_machine(cpu=self.cpu, features=features, opt=3, reloc="pic",
                                                 codemodel="default")
         return target.create_target_machine(cpu=self.cpu, features=features, opt=3,
                                              reloc="default", codemodel="jitdefault")
+
+
+@cache
+def checked(machine: Machine) -> None:
+    """A TargetError unless LLVM can make code for `machine` (a CPU name it knows, features
+    '+name' / '-name', a CPU and features it can generate code for: `llvm_targets`), for a machine
+    not made by `Machine.parse` (built directly, read from a file): LLVM would end the process.
+    The host's own machine needs no check; another costs one or two child processes, once."""
+    if _is_host(machine.triple, machine.cpu, machine.features):
+        return
+    where = f"machine {machine.cpu or 'generic'!r} for {machine.triple}"
+    llvm_target(machine.triple, where)
+    if machine.cpu:
+        check_cpu(machine.triple, machine.cpu, where)
+    _feature_list(where, machine.features)
+    check_machine(machine.triple, machine.cpu, machine.features, where)
 
 
 def _is_host(triple: str, cpu: str, features: str) -> bool:
@@ -141,13 +159,13 @@ FEATURE = re.compile(r"[+-][\w.-]+")
 """One entry of an -mattr list: a feature LLVM switches on ("+avx2") or off ("-avx512f")."""
 
 
-def _feature_list(spec: str, mattr: str) -> list[str]:
+def _feature_list(where: str, mattr: str) -> list[str]:
     """-mattr's entries, each checked to be "+name" or "-name" (LLVM aborts the process on an
-    entry without the sign)."""
+    entry without the sign); `where` names what asked."""
     entries = mattr.split(",") if mattr else []
     for entry in entries:
         if not FEATURE.fullmatch(entry):
-            raise TargetError(f"target {spec!r}: expected -mattr entries '+feature' or '-feature' separated by "
+            raise TargetError(f"{where}: expected -mattr entries '+feature' or '-feature' separated by "
                               f"commas (e.g. +avx2,-avx512f), got {entry!r}")
     return entries
 
@@ -312,9 +330,17 @@ def saved_units(units: list[Unit]) -> dict[str, bytes]:
 
 def machine_of(saved: fileformat.Saved) -> Machine:
     """The machine a saved llvm module's code was compiled for (a file without a triple, written
-    before cross-compilation, is for this machine's architecture)."""
+    before cross-compilation, is for this machine's architecture; one without a CPU, for LLVM's
+    generic CPU), checked as a machine built directly is (`checked`): a module saved by an LLVM
+    that knows a CPU this one does not (znver5 on an older install) is a ModuleFormatError."""
     meta = saved.meta
-    return Machine(meta.get("triple", host().triple), meta.get("cpu", ""), meta.get("features", ""))
+    machine = Machine(meta.get("triple", host().triple), meta.get("cpu", ""), meta.get("features", ""))
+    try:
+        checked(machine)
+    except TargetError as error:
+        raise ModuleFormatError(f"module header: {error}; the module was saved for a machine this LLVM cannot "
+                                "generate code for: compile the program again here") from None
+    return machine
 
 
 def units_of(saved: fileformat.Saved) -> list[Unit]:

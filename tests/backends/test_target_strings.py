@@ -109,3 +109,43 @@ def test_a_named_cpu_has_its_features_on_every_object_format(triple):
     machine = Machine.parse(f"llvm -mtriple={triple} -mcpu=skylake-avx512")
     assert machine.lanes == 16
     assert set(machine.features.split(",")) == {"+avx", "+avx2", "+fma", "+avx512f", "+avx512bw"}
+
+
+NOT_PARSED = """
+import dataclasses
+import sys
+import frittata as ft
+from frittata.backends.export import export_library
+from frittata.backends.jit import Machine, host, machine_of
+from frittata.backends.llvm import build
+from frittata.terms import builders as tb
+program = ft.Program({"y": tb.relu(tb.var("x", (4, 8)))})
+saved = ft.compile(program)._saved
+for cpu, features in (("sapphirerapid", saved.meta["features"]), ("pentium4", "+sse2"), ("", saved.meta["features"])):
+    header = dataclasses.replace(saved, meta=dict(saved.meta, cpu=cpu, features=features))
+    try:
+        print(machine_of(header).cpu == cpu and export_library(header, sys.argv[1] + "/lib.so").name)
+    except ft.FrittataError as error:
+        print(type(error).__name__, error)
+try:
+    build(program, target=Machine(host().triple, "pentium4", ""))
+except ft.FrittataError as error:
+    print(type(error).__name__, error)
+"""
+
+
+def test_a_machine_not_from_a_target_string_is_checked_before_llvm_makes_code_for_it(tmp_path):
+    """A module header's CPU (one a newer LLVM knows, or one without 64-bit support) is a
+    ModuleFormatError, a header without a CPU (older files) is LLVM's generic CPU, and a Machine
+    built directly is checked where it first makes a target machine (a child process: before,
+    export_library and build ended it, LLVM's "64-bit code requested" exit)."""
+    done = subprocess.run([sys.executable, "-c", NOT_PARSED, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("ModuleFormatError module header: machine 'sapphirerapid' for x86_64")
+    assert "did you mean 'sapphirerapids'?" in lines[0]
+    assert lines[1].startswith("ModuleFormatError module header: ") and "64-bit code requested" in lines[1]
+    assert lines[2] == "lib.so"
+    assert lines[3].startswith(f"TargetError machine 'pentium4' for {host().triple}: expected a CPU and features")
+    assert "64-bit code requested" in lines[3]
