@@ -85,7 +85,7 @@ class Machine:
         cpu, features = options.get("-mcpu", "generic"), _feature_list(f"target {spec!r}", options.get("-mattr", ""))
         if cpu == "native":
             cpu, features = host().cpu, [f for f in host().features.split(",") if f] + features
-        if "-mcpu" in options:
+        if options.get("-mcpu", "native") != "native":
             check_cpu(triple, cpu, f"target {spec!r}")
         resolved = last_wins(features)
         if _is_host(triple, cpu, resolved):
@@ -309,8 +309,6 @@ def not_here(machine: Machine) -> str | None:
 def runs_here(machine: Machine) -> bool:
     """Whether code compiled for `machine` runs on this host (see `not_here`)."""
     return not_here(machine) is None
-
-
 
 
 def _parse(unit: Unit) -> llvm.ModuleRef:

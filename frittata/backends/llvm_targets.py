@@ -6,8 +6,10 @@ with its features tried in a child process, where LLVM may end the process inste
 from __future__ import annotations
 
 import difflib
+import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from functools import cache
 
 from llvmlite import binding as llvm
@@ -32,6 +34,32 @@ def llvm_target(triple: str, where: str) -> llvm.Target:
         raise TargetError(f"{where}: expected a triple LLVM can generate code for, got {triple!r} ({error})") from None
 
 
+CHILD_SECONDS = 30.0
+"""How long a child process running LLVM may take (wall time; ~0.3 s on a quiet machine)."""
+
+
+def run_child(script: str, args: Sequence[str], where: str,
+              seconds: float = CHILD_SECONDS) -> subprocess.CompletedProcess[str]:
+    """`script` run by this Python in a child process with `args`, its output captured; the
+    child's PYTHONPATH is this process's sys.path, so it imports the same llvmlite. A process with
+    no interpreter to start (a frozen application, an empty sys.executable), a child that cannot
+    start or one still running after `seconds` is a TargetError; `where` names what asked."""
+    frozen = getattr(sys, "frozen", False)
+    if frozen or not sys.executable:
+        raise TargetError(f"{where}: expected a Python interpreter to run LLVM in a child process, got "
+                          f"sys.executable {sys.executable!r}" + (" (a frozen application)" if frozen else ""))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
+    try:
+        return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                              timeout=seconds, env=env)
+    except subprocess.TimeoutExpired:
+        raise TargetError(f"{where}: expected LLVM's answer from a child process within {seconds:g} s, got "
+                          "none (it was ended)") from None
+    except OSError as error:
+        raise TargetError(f"{where}: expected to start a child process running {sys.executable!r}, got "
+                          f"{error}") from None
+
+
 CPU_TABLE = """import sys
 from llvmlite import binding as llvm
 llvm.initialize_all_targets()
@@ -49,8 +77,8 @@ def known_cpus(triple: str) -> frozenset[str]:
     not a recognized processor" and then ends the process (x86-64: exit(1), "64-bit code
     requested on a subtarget that doesn't support it"; i686: an assertion). LLVM prints the
     table (the "+cpuhelp" feature) only once per process, so a child process prints it, once
-    per triple (~0.2 s of CPU); a child that fails is a TargetError."""
-    done = subprocess.run([sys.executable, "-c", CPU_TABLE, triple], capture_output=True, text=True, timeout=300)
+    per triple (~0.2 s of CPU); a child that fails is a TargetError (`run_child`)."""
+    done = run_child(CPU_TABLE, [triple], f"CPU names for {triple}")
     table = done.stderr.partition("Available CPUs for this target:")[2]
     names = frozenset(line.strip() for line in table.splitlines() if line.startswith("\t"))
     if done.returncode != 0 or not names:
@@ -89,8 +117,7 @@ code."""
 @cache
 def _machine_failure(triple: str, cpu: str, features: str) -> str | None:
     """What LLVM printed when the child running `MACHINE_CHECK` failed, or None when it made code."""
-    done = subprocess.run([sys.executable, "-c", MACHINE_CHECK, triple, cpu, features], capture_output=True,
-                          text=True, timeout=300)
+    done = run_child(MACHINE_CHECK, [triple, cpu, features], f"CPU {cpu!r} with features {features!r} for {triple}")
     return None if done.returncode == 0 else f"exit status {done.returncode}: {done.stderr.strip()[-300:]!r}"
 
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from frittata.backends import jit, llvm_targets
 from frittata.backends.jit import Machine, host
 from frittata.errors import TargetError
 
@@ -149,3 +150,36 @@ def test_a_machine_not_from_a_target_string_is_checked_before_llvm_makes_code_fo
     assert lines[2] == "lib.so"
     assert lines[3].startswith(f"TargetError machine 'pentium4' for {host().triple}: expected a CPU and features")
     assert "64-bit code requested" in lines[3]
+
+
+@pytest.mark.parametrize("executable, frozen, message", [
+    ("", False, "expected a Python interpreter .* got sys.executable ''"),
+    (None, False, "expected a Python interpreter .* got sys.executable None"),
+    (sys.executable, True, r"expected a Python interpreter .* \(a frozen application\)"),
+    ("/nonexistent/python", False, "expected to start a child process running '/nonexistent/python'"),
+])
+def test_a_child_process_that_cannot_run_is_a_target_error(monkeypatch, executable, frozen, message):
+    """Before: PermissionError (""), TypeError (None) from subprocess, and a frozen application's
+    sys.executable (the application itself) run with -c."""
+    monkeypatch.setattr(sys, "executable", executable)
+    if frozen:
+        monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with pytest.raises(TargetError, match=f"test: {message}"):
+        llvm_targets.run_child("print(1)", [], "test")
+
+
+def test_a_child_process_that_hangs_is_a_target_error_and_finds_this_processs_modules():
+    """Before: subprocess.TimeoutExpired after 300 s."""
+    with pytest.raises(TargetError, match="test: expected LLVM's answer from a child process within 0.5 s"):
+        llvm_targets.run_child("import time; time.sleep(30)", [], "test", seconds=0.5)
+    done = llvm_targets.run_child("import sys; print(repr(sys.path))", [], "test")
+    assert set(filter(None, sys.path)) <= set(eval(done.stdout))
+
+
+def test_native_needs_no_child_process(monkeypatch):
+    """The host's CPU is one LLVM knows (before: -mcpu=native checked it against LLVM's table)."""
+    def refuse(*args: object) -> None:
+        raise AssertionError(f"a child process for {args}")
+    monkeypatch.setattr(llvm_targets, "run_child", refuse)
+    monkeypatch.setattr(jit, "check_cpu", refuse)  # known_cpus may have its answer cached
+    assert Machine.parse("llvm -mcpu=native") == host()
