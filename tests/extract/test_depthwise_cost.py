@@ -80,3 +80,17 @@ def test_mobilenet_v2s_depthwise_layers_are_priced_near_their_measured_times(lay
     model = CpuModel.for_machine("x86_64-unknown-linux-gnu", "+avx2,+fma", cores=1)
     seconds = model.node_cost(_depthwise(channels, size, stride=stride))
     assert 0.6 < MEASURED_US[layer] * 1e-6 / seconds < 1.5
+
+
+def test_each_output_channel_of_a_multiplier_runs_the_tiles_over_one_filled_ring():
+    """A channel multiplier m > 1 (O = m x C) runs the tiles m times per input channel over the
+    ring filled once: m x the tiles, one fill."""
+    x = T.var("x", (1, 32, 28, 28))
+    w = T.param("w", np.ones((96, 1, 3, 3), np.float32))
+    term = T.fused_conv2d(x, w, T.param("b", np.ones(96, np.float32)), strides=1, pads=1, groups=32)
+    three = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args), False, (False, True, True))
+    one = _depthwise(32, 28, relu6=False)
+    s = depthwise_schedule(one.type, 9, 8)
+    assert depthwise_schedule(three.type, 9, 8) == s
+    tiles, fill = tiles_cycles(one, s, 8), fill_cycles(one, 8)
+    assert _seconds(three) / _seconds(one) == pytest.approx((fill + 3 * tiles) / (fill + tiles))
