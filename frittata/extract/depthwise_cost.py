@@ -13,10 +13,11 @@ work counter. Its time is cycles at the clock of the model's FMA peak, over REAC
          (a tile whose weights, accumulators and tap vector overflow the vector registers
          reloads each weight's broadcast once per tile: one load per tap) and the chain of
          `taps` dependent FMAs of each accumulator (taps x FMA_LATENCY), plus one cycle per
-         vector stored (a row's partial last vector is stored whole where it spills onto
-         outputs stored later, so the tail costs a store like any other; the plane's last row
-         masks it: not charged). The last column tile has the row's remaining vectors, the last
-         row block the remaining rows;
+         vector stored. The last column tile has the row's remaining vectors, the last row block
+         the remaining rows. A row's partial last vector is stored whole where its spare lanes
+         land on outputs this thread stores later (`depthwise.Spill`), else under a mask at
+         MASKED_STORE_CYCLES (`masked_stores`): the plane's last row; and when the row has full
+         column tiles before the partial one, every row of a block but its last;
   fill   `FILL_CYCLES_PER_VECTOR` cycles per vector of every padded row read (a load and a
          store each; `STRIDED_FILL_CYCLES_PER_VECTOR` for a strided row, split into phases by
          shuffles).
@@ -44,6 +45,11 @@ from frittata.terms.cpu_schedules import Schedule
 
 STORE_CYCLES = 1.0
 """Cycles per vector stored (Zen 3: one 256-bit store a cycle)."""
+MASKED_STORE_CYCLES = 4.0
+"""Cycles per partial vector stored under a mask (vmaskmovps): the whole store's cycle and ~3
+more, from the kernel's own measurement of whole against masked tail stores (one Zen 3 core,
+loaded: 960 channels at 7x7 took 0.70x the masked kernel's time, one masked store a row, 576 at
+14x14 0.78x): 0.3 x ~70 cycles over 7 rows, 0.22 x ~220 over 14."""
 FILL_CYCLES_PER_VECTOR = 2.0
 """Cycles per vector of a padded ring row filled at stride 1: its load and its store at one store
 a cycle, and the row's loop and pad (estimate)."""
@@ -99,7 +105,19 @@ def tiles_cycles(info: NodeInfo, s: Schedule, lanes: int) -> float:
             if tail_vectors:
                 row += tile_cycles(info, rows, tail_vectors * split, lanes)
             total += count * row
-    return total
+    return total + masked_stores(info, s, lanes) * (MASKED_STORE_CYCLES - STORE_CYCLES)
+
+
+def masked_stores(info: NodeInfo, s: Schedule, lanes: int) -> int:
+    """Partial vectors of one output plane stored under a mask (`depthwise.Spill`): none when a
+    row ends on a whole vector; else the plane's last row's, and when the row has full column
+    tiles before its partial one, every row's but each block's last."""
+    oh, ow = info.type.shape[2:]
+    if ow % lanes == 0:
+        return 0
+    if ow < s["ow_block"]:
+        return 1
+    return oh - math.ceil(oh / s["oh_block"]) + 1
 
 
 def fill_cycles(info: NodeInfo, lanes: int) -> float:

@@ -1,4 +1,4 @@
-"""The depthwise kernel's price from its structure: whole tail vectors, the strided ring fill,
+"""The depthwise kernel's price from its structure: whole and masked tail vectors, the strided ring fill,
 weights reloaded by a tile that overflows the registers, channels over the cores, and the price
 of MobileNetV2's layers against their measured times (one Zen 3 core)."""
 
@@ -7,7 +7,8 @@ import pytest
 
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo
-from frittata.extract.depthwise_cost import depthwise_seconds, depthwise_tile_efficiency, fill_cycles, tiles_cycles
+from frittata.extract.depthwise_cost import (MASKED_STORE_CYCLES, STORE_CYCLES, depthwise_seconds,
+                                             depthwise_tile_efficiency, fill_cycles, masked_stores, tiles_cycles)
 from frittata.terms.cpu_schedules import depthwise_schedule
 
 AVX2 = CpuModel(vector_lanes=8, fp32_flops_per_core=CpuModel.fp32_flops_per_core / 2)
@@ -28,14 +29,27 @@ def _seconds(info: NodeInfo, model: CpuModel = AVX2) -> float:
     return depthwise_seconds(info, s, model)
 
 
-def test_a_partial_last_vector_costs_a_whole_vector():
-    """The kernel stores a row's partial last vector whole: the tiles of rows of 13 columns cost
-    what rows of 16 do (two vectors), 17 columns a third vector more."""
+def test_a_partial_last_vector_costs_a_whole_vector_but_in_the_plane_s_last_row():
+    """A row that is one tile stores its partial last vector whole onto the next row's first
+    columns: the tiles of rows of 13 columns cost what rows of 16 do (two vectors) but for the
+    plane's last row, stored under a mask; 17 columns cost a third vector more."""
     tiles = {}
     for width in (13, 16, 17):
         info = _depthwise(32, 28, width=width)
         tiles[width] = tiles_cycles(info, depthwise_schedule(info.type, 9, 8), 8)
-    assert tiles[13] == tiles[16] < tiles[17]
+    assert tiles[13] == tiles[16] + MASKED_STORE_CYCLES - STORE_CYCLES
+    assert tiles[13] < tiles[17]
+
+
+def test_rows_with_full_tiles_before_a_partial_one_mask_it_in_all_but_a_block_s_last_row():
+    """41 columns on AVX2: a full tile of 32 and a tail of 9 (a partial vector of 1), blocks of
+    2 rows (`depthwise_schedule`): the first row of each of the 14 blocks and the plane's last
+    row store it under a mask (`depthwise.Spill`)."""
+    info = _depthwise(32, 28, width=41)
+    s = depthwise_schedule(info.type, 9, 8)
+    assert (s["oh_block"], s["ow_block"]) == (2, 32)
+    assert masked_stores(info, s, 8) == 14 + 1
+    assert masked_stores(_depthwise(32, 28, width=40), s, 8) == 0
 
 
 def test_a_strided_fill_splits_rows_into_phases_at_a_higher_price_per_vector():
