@@ -105,7 +105,9 @@ class Machine:
 
     def machine(self, shared: bool = False) -> llvm.TargetMachine:
         """The target machine; `shared` makes position-independent code for a shared library
-        (else the JIT's code model). With AVX-512 the 256-bit preference is switched off (as the
+        (else the JIT's code model for the host's triple, the default one for another: code for
+        another triple is never JIT-linked here, and i686's code generator asserts on a call in
+        the JIT's large model). With AVX-512 the 256-bit preference is switched off (as the
         function attribute "prefer-vector-width"="512" would, which llvmlite cannot attach). A
         machine built directly, not by `parse`, is checked first (`checked`)."""
         target = llvm_target(self.triple, f"machine {self.cpu!r}")
@@ -114,8 +116,9 @@ class Machine:
         if shared:
             return target.create_target_machine(cpu=self.cpu, features=features, opt=3, reloc="pic",
                                                 codemodel="default")
-        return target.create_target_machine(cpu=self.cpu, features=features, opt=3,
-                                             reloc="default", codemodel="jitdefault")
+        codemodel = "jitdefault" if self.triple == host().triple else "default"
+        return target.create_target_machine(cpu=self.cpu, features=features, opt=3, reloc="default",
+                                            codemodel=codemodel)
 
 
 @cache

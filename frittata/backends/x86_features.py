@@ -88,7 +88,8 @@ def probed_features(triple: str, cpu: str, features: str) -> frozenset[str]:
     names = {feature: f"probe{i}" for i, feature in enumerate(PROBES)}
     text = DECLARATIONS + _no_fma4(features) + "\n".join(f"define {PROBES[f][0]} @{name}{PROBES[f][1]}"
                                                          for f, name in names.items())
-    machine = llvm_target(triple, "x86 feature probe").create_target_machine(cpu=cpu, features=features, opt=2)
+    machine = llvm_target(triple, "x86 feature probe").create_target_machine(cpu=cpu, features=features, opt=2,
+                                                                               codemodel="default")  # i686: small
     assembly = machine.emit_assembly(llvm.parse_assembly(text))
     parts = re.split(r"^_?(probe\d+):", assembly, flags=re.MULTILINE)
     bodies = dict(zip(parts[1::2], parts[2::2], strict=True))

@@ -183,3 +183,16 @@ def test_native_needs_no_child_process(monkeypatch):
     monkeypatch.setattr(llvm_targets, "run_child", refuse)
     monkeypatch.setattr(jit, "check_cpu", refuse)  # known_cpus may have its answer cached
     assert Machine.parse("llvm -mcpu=native") == host()
+
+
+def test_a_32_bit_x86_target_compiles():
+    """i686's code generator asserts on a call (exp's, the feature probe's fma without FMA) in
+    the JIT's large code model, which a module for another triple does not need (a child process:
+    before, it aborted)."""
+    compile_i686 = ("import frittata as ft\nfrom frittata.terms import builders as tb\n"
+                    "program = ft.Program({'y': tb.exp(tb.var('x', (4, 8)))})\n"
+                    "print(ft.compile(program, target='llvm -mtriple=i686-linux-gnu -mcpu=i686').report['backend']"
+                    "['target'])\n")
+    done = subprocess.run([sys.executable, "-c", compile_i686], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "i686-linux-gnu i686 (4 fp32 lanes)"
