@@ -22,6 +22,15 @@ work counter. Its time is cycles at the clock of the model's FMA peak, over REAC
          store each; `STRIDED_FILL_CYCLES_PER_VECTOR` for a strided row, split into phases by
          shuffles).
 
+Not priced: a ring that is neither every row the output reads nor a power of two of rows
+(`depthwise.Geometry.ring`) finds a row's slot by a remainder (~8 instructions, about 2 cycles
+at Zen 3's issue width: estimate), once per ring row each block reads and once per row filled.
+Among the layers checked, MobileNetV2's 96-channel 3x3 stride-2 layer at 112x112 and
+EfficientNet-B0's 5x5 stride-2 layers at 56x56 and 28x28 have such rings; the remainders would
+add 5-10% (the 28x28 one 16% on AVX2, 23% on AVX-512) to their tiles and fill here. The ring's size is chosen
+by the backend from RING_BYTES and the padded row's width, which the extract stage may not
+import; pricing it needs that choice moved to a module both stages read.
+
 The epilogue's steps are priced by the caller as every contraction's are (`CpuModel.compute_seconds`:
 its FLOPs at the streaming loops' rate), and so is the memory roofline (`CpuModel.memory_seconds`).
 
