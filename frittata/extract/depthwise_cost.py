@@ -27,9 +27,9 @@ Not priced: a ring that is neither every row the output reads nor a power of two
 at Zen 3's issue width: estimate), once per ring row each block reads and once per row filled.
 Among the layers checked, MobileNetV2's 96-channel 3x3 stride-2 layer at 112x112 and
 EfficientNet-B0's 5x5 stride-2 layers at 56x56 and 28x28 have such rings; the remainders would
-add 5-10% (the 28x28 one 16% on AVX2, 23% on AVX-512) to their tiles and fill here. The ring's size is chosen
-by the backend from RING_BYTES and the padded row's width, which the extract stage may not
-import; pricing it needs that choice moved to a module both stages read.
+add 5-10% (the 28x28 one 16% on AVX2, 23% on AVX-512) to their tiles and fill here. The
+ring's size is chosen by the backend from RING_BYTES and the padded row's width, which the
+extract stage may not import; pricing it needs that choice moved to a module both stages read.
 
 Known gap, 5x5 tiles that overflow the registers: the charge above is not what the emitted
 code does. Counted in the objdump of AVX2 kernels (the tile loop, per tile): the 4-row by
