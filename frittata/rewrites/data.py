@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from frittata.errors import ExtractionError
+from frittata.terms.attr_keys import exact_key
 from frittata.terms.builders import param
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import BY_NAME, Op
@@ -137,13 +138,14 @@ def _type(types: dict[str, tuple], cls: str) -> TensorType:
 
 
 def _find_original(nodes: tuple[ENode, ...], program: Program) -> dict[int, int]:
-    """For each term of the program, the id of its e-node (matched by op, attrs, children)."""
-    index = {(n.op, n.attrs, n.children): i for i, n in enumerate(nodes)}
+    """For each term of the program, the id of its e-node (matched by op, children and attrs by
+    exact value, as terms are interned: a clip at -0.0 is not the one at 0.0)."""
+    index = {(n.op, exact_key(n.attrs), n.children): i for i, n in enumerate(nodes)}
     found: dict[int, int] = {}
     for term in program.terms():
         attrs = (("name", term.attr("ref").name),) if term.op == Op.PARAM else term.attrs
         kids = tuple(nodes[found[id(a)]].eclass for a in term.args)
-        key = (term.op, attrs, kids)
+        key = (term.op, exact_key(attrs), kids)
         if key not in index:
             raise ExtractionError(f"e-graph decoding: the program's {term.op.value} node is missing")
         found[id(term)] = index[key]

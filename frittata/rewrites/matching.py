@@ -12,13 +12,13 @@ A rule with sequence variables is judged on its instance of the matched lengths
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 from frittata.errors import FrittataTypeError
 from frittata.rewrites.exprs import Var, evaluate, holds
 from frittata.rewrites.rule_format import Pattern, PNode, PSeq, PVar, Rule
 from frittata.rewrites.sequences import element, instantiate, seq_vars
 from frittata.rewrites.signature import canonical_attrs
+from frittata.terms.attr_keys import exact_cache
 from frittata.terms.dtypes import TensorType
 from frittata.terms.infer import infer_type
 
@@ -140,13 +140,14 @@ class RuleRef:
         return hash(("RuleRef", self.index))
 
 
-@lru_cache(maxsize=1 << 16)
+@exact_cache(maxsize=1 << 16)
 def egraph_match(ref: RuleRef, n_nodes: int, *values) -> object:
     """Called by egglog: node attributes, then the `(shape, dtype)` literals of the tensor
     variables (`tensor_vars` order), the tuples of them of the sequences (`seq_vars` order)
     and the literal of the root. A match is a pure function of these, and the repeated blocks
     of a network ask the same question again and again (ResNet-18: 2488 calls, 799 distinct),
-    so answers are remembered."""
+    so answers are remembered, by exact value (`exact_cache`): the answer for a clip at 0.0 would
+    build the right side of one at -0.0 with a 0.0 bound, an unsound union."""
     rule = ref.rule
     names = tensor_vars(rule.lhs)
     sequences = seq_vars(rule.lhs)

@@ -8,10 +8,10 @@ ONNX export emits the expansion. Backends lower the kernel op itself, natively.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from frittata.terms.attr_keys import exact_cache
 from frittata.terms.dtypes import TensorType
 from frittata.terms.leaves import var
 from frittata.terms.ops import Infer, Op
@@ -41,7 +41,7 @@ def infer_by_expansion(validate: Validate) -> Infer:
     return infer
 
 
-@functools.lru_cache(maxsize=4096)
+@exact_cache(maxsize=4096)
 def _expansion_type(op: Op, types: tuple[TensorType, ...], attrs: tuple) -> TensorType:
     """The e-graph asks for the same few types over and over, so this is cached."""
     assert op.expand is not None

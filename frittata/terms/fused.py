@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from frittata.errors import FrittataTypeError
+from frittata.terms.attr_keys import exact_cache
 from frittata.terms.dtypes import TensorType, check_dtype
 from frittata.terms.expansion import infer_by_expansion
 from frittata.terms.ops import BY_NAME, Attr, Cost, Op, define, variadic
@@ -46,14 +47,14 @@ def arity(op: Op) -> int:
 def normalize_expr(expr) -> Expr:
     """The expression with lists as tuples and numbers as Python numbers; malformed raises.
     Saturation asks for the same few expressions thousands of times, so hashable ones (tuples)
-    are remembered; equal expressions have equal normal forms."""
+    are remembered, by exact value (`exact_cache`: a -0.0 bound is not a 0.0 one)."""
     try:
         return _normalized(expr)
     except TypeError:  # unhashable (lists inside): normalize without remembering
         return _normalize(expr)
 
 
-@lru_cache(maxsize=1 << 14)
+@exact_cache(maxsize=1 << 14)
 def _normalized(expr) -> Expr:
     return _normalize(expr)
 

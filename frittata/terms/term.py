@@ -3,7 +3,9 @@
 A `Term` is an operator (an `Op` of the operator table), a tuple of argument terms, a tuple of
 `(name, value)` attributes and a static `TensorType` computed by type inference when the node is
 first built. Terms are interned: building the same node twice returns the same object, so `==` is
-identity and hashing is O(1). Parameters (`ParamRef`) hold numpy data that is kept out of the hash.
+identity and hashing is O(1). "The same node" means the same attributes by type and exact value
+(`exact_key`: `-0.0` is not `0.0`, `1.0` not `1` nor `True`), not by Python's `==`. Parameters
+(`ParamRef`) hold numpy data that is kept out of the hash.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from frittata.terms.attr_keys import exact_key
 from frittata.terms.dtypes import TensorType
 from frittata.terms.infer import infer_type
 from frittata.terms.ops import Op
@@ -67,8 +70,9 @@ class Term:
 
     @classmethod
     def make(cls, op: Op, args: tuple[Term, ...], attrs: Attrs = ()) -> Term:
-        """Return the unique term for (op, args, attrs), inferring its type on first build."""
-        key = (op, tuple(id(a) for a in args), attrs)
+        """Return the unique term for (op, args, attrs), inferring its type on first build; attributes
+        match by type and exact value (`exact_key`), so `clip(x, -0.0, 6)` is not `clip(x, 0, 6)`."""
+        key = (op, tuple(id(a) for a in args), exact_key(attrs))
         found = cls._table.get(key)
         if found is not None:
             return found

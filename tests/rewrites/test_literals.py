@@ -29,3 +29,25 @@ def test_text_that_is_not_python_says_what_it_expected():
 def test_anything_but_literal_syntax_is_refused_unevaluated(text, node):
     with pytest.raises(RewriteError, match=rf"e-graph decoding: unexpected {node}\(.* in literal '"):
         parse_literal(text)
+
+
+def test_signed_zeros_read_back_with_their_sign():
+    assert math.copysign(1, parse_literal(repr(-0.0))) == -1
+    ((_, lo),) = parse_literal(repr((("lo", -0.0),)))
+    assert math.copysign(1, lo) == -1
+
+
+def test_the_e_graph_keeps_clips_with_signed_zero_bounds_apart():
+    """Decoding finds the program's own e-nodes by exact attributes (`_find_original`), so the
+    original choice rebuilds each clip as its own term; it gave both outputs one class before."""
+    import numpy as np
+
+    from frittata.rewrites import original_choice, saturate
+    from frittata.terms import Program, clip, var
+
+    x = var("x", (2,))
+    program = Program({"minus": clip(x, -0.0, None), "plus": clip(x, 0.0, None)})
+    data, _ = saturate(program, rules=["(rule mine-relu (relu (relu ?x)) => (relu ?x))"], library=False)
+    back = data.to_program(original_choice(data))
+    assert back.outputs["minus"] is not back.outputs["plus"]
+    assert np.signbit(back.outputs["minus"].attr("lo")) and not np.signbit(back.outputs["plus"].attr("lo"))

@@ -17,7 +17,7 @@ from frittata.errors import FrittataTypeError
 from frittata.terms.term import Term, build
 
 TERMS = Path(T.__file__).parent
-CORE = ("ops", "term", "dtypes", "program", "printing", "walk", "infer", "prims")
+CORE = ("ops", "term", "dtypes", "program", "printing", "walk", "infer", "prims", "attr_keys")
 
 
 def test_op_keeps_the_enum_spelling():
