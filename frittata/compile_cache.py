@@ -55,7 +55,7 @@ def compile_key(program: Program, target: str, options: Mapping[str, Any]) -> st
         return None
     digest = hashlib.sha256()
     cpu = host()
-    for part in (source_fingerprint(), compiler_version(), target, cpu.cpu, cpu.features,
+    for part in (source_fingerprint(), compiler_version(), target, cpu.cpu, cpu.features, str(cpu.lanes),
                  repr(sorted(options.items()))):
         digest.update(part.encode() + b"\0")
     nodes, outputs, inputs = _flatten(program)

@@ -44,6 +44,19 @@ def test_other_weights_or_options_miss(cache_dir):
     assert "cached" not in ft.compile(zoo.get("mlp"), threads=1, disable=["fuse-dense-bias"]).report
 
 
+def test_a_host_posing_with_other_vector_lanes_misses():
+    """The host's kernels and the model's picks follow its lanes, which a test can pin
+    (`tests.eight_lane_host`, `tests.sixteen_lane_host`): a compile at other lanes is another key."""
+    import frittata.backends.jit as jit
+
+    program, options = zoo.get("mlp"), {"threads": 1}
+    key = compile_cache.compile_key(program, "llvm", options)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jit, "vector_lanes", lambda triple, features: 4)
+        assert jit.host().lanes == 4 and compile_cache.compile_key(program, "llvm", options) != key
+    assert compile_cache.compile_key(program, "llvm", options) == key
+
+
 def test_options_that_are_code_are_not_cached(cache_dir):
     program = zoo.get("mlp")
     assert compile_cache.compile_key(program, "llvm", {"cost": CpuModel.for_host()}) is None

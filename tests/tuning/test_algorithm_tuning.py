@@ -15,7 +15,16 @@ from frittata.terms.ops import Op
 from frittata.tuning.device import host_device
 from frittata.tuning.measure import Job, candidate_program, reference_output, run_job
 from frittata.tuning.tuner import program_tasks
+from tests.eight_lane_host import eight_lanes
 from tests.tuning.programs import conv_program, conv_workload
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _eight_lane_host():
+    """Every test here on an 8-lane host: the untuned default of the 3x3 layer is Winograd F(2x2)
+    at 8 lanes, the direct kernel at 16 (an AVX-512 host), and the tests check which one runs."""
+    with eight_lanes():
+        yield
 
 
 @pytest.fixture(scope="module")

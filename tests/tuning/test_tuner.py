@@ -7,10 +7,19 @@ import math
 import shutil
 
 import numpy as np
+import pytest
 
 import frittata as ft
 from frittata.extract.records import Records
+from tests.eight_lane_host import eight_lanes
 from tests.tuning.programs import conv_program
+
+
+@pytest.fixture
+def eight_lane_host():
+    """The test on an 8-lane host (`eight_lanes`): what it expects is the model's pick at 8 lanes."""
+    with eight_lanes():
+        yield
 
 
 def test_tune_logs_records_resumes_without_remeasuring_and_compiles_with_them(local_run, tmp_path):
@@ -71,7 +80,7 @@ class _ByScheduleRunner:
         """Nothing to release."""
 
 
-def test_a_best_other_than_the_default_is_measured_again_beside_the_default(tmp_path):
+def test_a_best_other_than_the_default_is_measured_again_beside_the_default(eight_lane_host, tmp_path):
     """4 trials (the default first: the Winograd form the analytical model picks here): the best
     is another schedule, so the task ends with one more measurement of it, then one of the
     default; with `confirm=False` it does not."""
@@ -196,7 +205,7 @@ def _tasks(figures, device):
     return tasks
 
 
-def test_trials_go_to_the_program_tasks_by_their_measured_time_in_the_network():
+def test_trials_go_to_the_program_tasks_by_their_measured_time_in_the_network(eight_lane_host):
     """Three tasks of the program and a variant it does not run, the variant priced costliest by
     the model and the program's tasks priced against their measured times: every program task
     gets its first batch, then the budget follows count x measured time, and the variant gets
