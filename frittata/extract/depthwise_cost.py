@@ -10,8 +10,8 @@ work counter. Its time is cycles at the clock of the model's FMA peak, over REAC
 
   tiles  one tile issues RB*NV*taps FMAs and loads each distinct (input row, column tap, vector)
          once; its cycles are the most of the FMAs over FMA_PORTS, the loads over LOAD_PORTS
-         (a tile whose weights, accumulators and tap vector overflow the vector registers is
-         charged one weight load per tap; see "Known gap" below) and the chain of
+         (a tile whose weights, accumulators and tap vector overflow the vector registers
+         reloads each weight once: one load per tap; see "Spilled tiles" below) and the chain of
          `taps` dependent FMAs of each accumulator (taps x FMA_LATENCY), plus one cycle per
          vector stored. The last column tile has the row's remaining vectors, the last row block
          the remaining rows. A row's partial last vector is stored whole where its spare lanes
@@ -31,16 +31,13 @@ add 5-10% (the 28x28 one 16% on AVX2, 23% on AVX-512) to their tiles and fill he
 ring's size is chosen by the backend from RING_BYTES and the padded row's width, which the
 extract stage may not import; pricing it needs that choice moved to a module both stages read.
 
-Known gap, 5x5 tiles that overflow the registers: the charge above is not what the emitted
-code does. Counted in the objdump of AVX2 kernels (the tile loop, per tile): the 4-row by
-2-vector tile of 480 channels at 14x14 reads the stack 224 times and writes it 54 times for its
-200 FMAs (weights and accumulators spilled), besides its 80 tap loads; the 2-row by 4-vector
-tile of 672 channels at 28x28 reads it 28 times for 200 FMAs (FMA-bound). Register pressure
-alone (taps + accumulators + 1: 34 for both) does not tell them apart. Measured (CPU time, one
-process, interleaved, least of 25-40 rounds of 10 runs, one core, LOADED), measured / priced:
-480 and 672 channels at 14x14 5x5 2.1-2.3, 672 and 240 at 28x28 5x5 1.3, 384 and 576 at 14x14
-3x3 0.6, 144 at 56x56 3x3 1.1: the 14x14 5x5 layers are priced about 3x too cheap relative to
-the 3x3 ones. Not yet modelled.
+Spilled tiles: the weight charge above matches the emitted code only for tiles of at most two
+rows (`cpu_schedules.DEPTHWISE_SPILL_ROWS`). Counted in AVX2 objdumps (the tile loop): 2 x 4 at
+28x28 5x5 reads the stack 28 times per 200 FMAs; a 4 x 2 tile (the default at 14x14 5x5 before
+that cap) read it 224 times and wrote it 54 (accumulators spilled too) and ran 2.1-2.3x this
+price. With 2 x 2 tiles, measured / priced (one core, CPU time, one process, interleaved, least
+of 20 rounds of 10 runs, LOADED): 480 and 672 channels at 14x14 5x5 0.95 / 0.90, 256 at 20x20
+5x5 (2 x 3) 1.15; 3x3 layers 0.6-1.1, 28x28 5x5 1.3.
 
 The epilogue's steps are priced by the caller as every contraction's are (`CpuModel.compute_seconds`:
 its FLOPs at the streaming loops' rate), and so is the memory roofline (`CpuModel.memory_seconds`).

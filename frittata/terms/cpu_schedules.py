@@ -153,6 +153,13 @@ DEPTHWISE_SPILL_ACCUMULATORS = FMA_PORTS * FMA_LATENCY
 AVX2's 16 vector registers beside one row's (`depthwise_schedule`): the independent FMA chains
 that keep both FMA pipes busy. A tile of one vector keeps `DEPTHWISE_VECTORS` rows (4
 accumulators) whatever its kernel: more rows there are unmeasured."""
+DEPTHWISE_SPILL_ROWS = 2
+"""Rows at most of such a tile: with more, each tap vector feeds more rows' weights at once and
+LLVM spills accumulators beside the weights (the 4 x 2 tile of 480 channels at 14x14 5x5 reads
+the stack 224 times per 200 FMAs; 2 x 4 at 28x28 28 times). One Zen 3 core, AVX2, ReLU6, CPU time,
+one process, interleaved, least of 20 rounds, loaded: 2 rows ran 0.65x / 0.72x the time of 4 x 2
+at 480 / 672 channels 14x14 5x5, 0.71x of 3 x 3 at 256 channels 20x20 5x5, 0.61x of 4 x 2 at 256
+channels 14x14 7x7; at 28x28 5x5 4 x 2 ran 1.21x the 2 x 4 tile."""
 PIXEL_GEMM_PIXELS = 8 * 8
 """Output pixels of a pointwise convolution at most for the pixel GEMM (any channel counts)."""
 PIXEL_GEMM_NARROWING_CHANNELS = 256
@@ -388,10 +395,11 @@ def depthwise_schedule(out: TensorType, taps: int, lanes: int) -> Schedule:
 
     With AVX2's 16 vector registers, where the weights, one row's accumulators and a tap vector
     overflow them (5x5 and 7x7: the weights are reloaded from the stack whatever the tile), rows
-    of NV vectors that make `DEPTHWISE_SPILL_ACCUMULATORS` instead, so each tap vector loaded
-    feeds several rows (one Zen 3 core, CPU time, 5x5 without epilogue: 240 channels at 28x28 in
-    2 x 4 vectors ran 0.77x one row's time, 672 at 14x14 in 4 x 2 0.82x, 144 from 56x56 stride 2
-    in 2 x 4 0.86x; 7x7 is unmeasured). AVX-512's 32 registers hold a 5x5 tile's weights beside
+    of NV vectors that make `DEPTHWISE_SPILL_ACCUMULATORS`, at most `DEPTHWISE_SPILL_ROWS`,
+    instead, so each tap vector loaded feeds several rows (one Zen 3 core, CPU time, 5x5 without
+    epilogue: 240 channels at 28x28 in 2 x 4 vectors ran 0.77x one row's time, 144 from 56x56
+    stride 2 in 2 x 4 0.86x; with ReLU6, 480 channels at 14x14 in 2 x 2 0.89x one row's time,
+    where 4 x 2 ran 1.37x). AVX-512's 32 registers hold a 5x5 tile's weights beside
     one row; a 7x7 tile's spill there too, but stacked rows are unmeasured on AVX-512, so it
     keeps one row. A 3x3 row wider than one tile of 4 vectors takes `DEPTHWISE_WIDE_ROWS` rows
     per tile (3x3 with ReLU6 gained nothing from more rows where the row is one tile, and three
@@ -403,7 +411,7 @@ def depthwise_schedule(out: TensorType, taps: int, lanes: int) -> Schedule:
     if nv == 1:
         rows = DEPTHWISE_VECTORS
     elif spills and registers_for(lanes) == 16:
-        rows = -(-DEPTHWISE_SPILL_ACCUMULATORS // nv)
+        rows = min(DEPTHWISE_SPILL_ROWS, -(-DEPTHWISE_SPILL_ACCUMULATORS // nv))
     elif taps <= 9 and ow > nv * lanes:
         rows = DEPTHWISE_WIDE_ROWS
     rows = max(1, min(rows, out.shape[2]))

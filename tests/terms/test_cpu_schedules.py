@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from frittata.terms import builders as tb
 from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_ROW_GROUPS, gemm_item_sizes, gemm_items,
                                          gemm_mc, strided_tile_bytes)
-from frittata.terms.cpu_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_VECTORS, DEPTHWISE_WIDE_ROWS,
+from frittata.terms.cpu_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_SPILL_ROWS, DEPTHWISE_VECTORS,
+                                         DEPTHWISE_WIDE_ROWS,
                                          blocked_schedule, default_conv_schedule, default_dense_schedule,
                                          depthwise_schedule)
 from frittata.terms.dtypes import TensorType
@@ -80,17 +81,18 @@ def test_the_depthwise_schedule_covers_a_row_with_up_to_four_vectors_or_stacks_r
 
 def test_a_depthwise_schedule_whose_weights_spill_stacks_rows_of_its_vectors():
     """5x5 or 7x7 weights, one row's accumulators and a tap overflow AVX2's 16 vector registers:
-    rows of NV vectors make DEPTHWISE_SPILL_ACCUMULATORS accumulators (no more rows than the
-    output has); AVX-512's 32 hold 5x5 beside one row, and 7x7 (spilled, stacked rows unmeasured
-    there) keeps one row too, however wide the row."""
+    rows of NV vectors make DEPTHWISE_SPILL_ACCUMULATORS accumulators, at most
+    DEPTHWISE_SPILL_ROWS rows (no more rows than the output has); AVX-512's 32 hold 5x5 beside
+    one row, and 7x7 (spilled, stacked rows unmeasured there) keeps one row too, however wide
+    the row."""
     def rows(oh: int, ow: int, lanes: int, taps: int = 25) -> tuple[int, int]:
         s = depthwise_schedule(f32(1, 6, oh, ow), taps, lanes)
         return s["oh_block"], s["ow_block"] // lanes
 
-    assert DEPTHWISE_SPILL_ACCUMULATORS == 8
+    assert (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_SPILL_ROWS) == (8, 2)
     assert rows(28, 28, 8) == (2, 4)
-    assert rows(14, 14, 8) == (4, 2)
-    assert rows(20, 20, 8) == (3, 3)
+    assert rows(14, 14, 8) == (2, 2)
+    assert rows(20, 20, 8) == (2, 3)
     assert rows(1, 28, 8) == (1, 4)
     assert rows(7, 7, 8) == (4, 1)
     assert rows(28, 28, 16) == (1, 2)
