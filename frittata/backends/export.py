@@ -24,7 +24,7 @@ import numpy as np
 from llvmlite import binding as llvm
 
 from frittata.backends import fileformat
-from frittata.backends.jit import Machine, host, machine_of, units_of
+from frittata.backends.jit import Machine, host, machine_for_code, units_of
 from frittata.errors import DeployError
 
 HEADER = "frittata_model.h"
@@ -45,7 +45,7 @@ def default_compiler(triple: str) -> str:
 def export_library(saved: fileformat.Saved, path: str | Path, cc: str | None = None) -> Path:
     """Write the shared library of the llvm module `saved` to `path`, and the C header
     `frittata_model.h` (the same for every model) beside it. Returns the library's path."""
-    machine = machine_of(saved)
+    machine = machine_for_code(saved)
     if machine.arch.startswith("wasm"):
         raise DeployError(f"export_library: expected a module for a machine with a C toolchain, got "
                           f"{machine.triple}; write a WebAssembly module with export_wasm")

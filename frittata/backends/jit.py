@@ -330,12 +330,20 @@ def saved_units(units: list[Unit]) -> dict[str, bytes]:
 
 
 def machine_of(saved: fileformat.Saved) -> Machine:
-    """The machine a saved llvm module's code was compiled for (a file without a triple, written
-    before cross-compilation, is for this machine's architecture; one without a CPU, for LLVM's
-    generic CPU), checked as a machine built directly is (`checked`): a module saved by an LLVM
-    that knows a CPU this one does not (znver5 on an older install) is a ModuleFormatError."""
+    """The machine a saved llvm module's code was compiled for, as its header names it (a file
+    without a triple, written before cross-compilation, is for this machine's architecture; one
+    without a CPU, for LLVM's generic CPU). Not checked: running a module saved for another CPU
+    compiles its IR for this host and never asks LLVM for the header's machine
+    (`machine_for_code` is for code made for it)."""
     meta = saved.meta
-    machine = Machine(meta.get("triple", host().triple), meta.get("cpu", ""), meta.get("features", ""))
+    return Machine(meta.get("triple", host().triple), meta.get("cpu", ""), meta.get("features", ""))
+
+
+def machine_for_code(saved: fileformat.Saved) -> Machine:
+    """`machine_of(saved)` for making code for it (export), checked as a machine built directly is
+    (`checked`): a module saved by an LLVM that knows a CPU this one does not (znver5 on an older
+    install) is a ModuleFormatError."""
+    machine = machine_of(saved)
     try:
         checked(machine)
     except TargetError as error:

@@ -23,7 +23,7 @@ import numpy as np
 
 from frittata.backends import fileformat
 from frittata.backends.export import ALIGN, params_blob, write_objects
-from frittata.backends.jit import BARRIER_WORDS, machine_of
+from frittata.backends.jit import BARRIER_WORDS, machine_for_code
 from frittata.backends.runtime import index_error
 from frittata.errors import DeployError
 from frittata.terms.dtypes import TensorType
@@ -34,7 +34,7 @@ PAGE = 65536
 
 def export_wasm(saved: fileformat.Saved, path: str | Path) -> Path:
     """Write `path` (.wasm), `path`.json and `path`.params for the wasm32 module `saved`."""
-    machine = machine_of(saved)
+    machine = machine_for_code(saved)
     if not machine.arch.startswith("wasm32"):
         raise DeployError(f"export_wasm: expected a module compiled for wasm32 (target \"llvm "
                           f"-mtriple=wasm32-unknown-unknown -mattr=+simd128\"), got one for {machine.triple}")
