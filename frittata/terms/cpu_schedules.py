@@ -70,12 +70,10 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  schedule says so: `"kernel": "channel_gemm"`. A pointwise `tiled_conv2d` whose
                  schedule spells its blocks (`tiled.CHANNEL_GEMM_KEYS`) runs it too, at any
                  size, when its weights are constant (else the generic loops).
-  depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row (of
-                 two where a 3x3 row holds more tiles, several where the weights spill AVX2's
-                 16 registers: 5x5 and 7x7), or of
-                 `DEPTHWISE_VECTORS` rows of one vector (a `tiled_conv2d` with groups = C says
-                 its own rows and vectors); threads split the input channels. Its schedule says
-                 so: `"kernel": "depthwise"`.
+  depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row (of two
+                 where a 3x3 row holds more tiles or the weights spill AVX2's 16 registers), or
+                 of `DEPTHWISE_VECTORS` rows of one vector (a `tiled_conv2d` with groups = C says
+                 its own); threads split the input channels. `"kernel": "depthwise"`.
   bit-serial     `frittata.terms.bitserial_schedules` (its own kernels and schedules).
   winograd       when the transformed weights U outweigh the transformed input V of an image
                  (few tiles, many channels: ResNet's 3x3 layers from 28x28 on): all tiles in one
@@ -154,12 +152,9 @@ AVX2's 16 vector registers beside one row's (`depthwise_schedule`): the independ
 that keep both FMA pipes busy. A tile of one vector keeps `DEPTHWISE_VECTORS` rows (4
 accumulators) whatever its kernel: more rows there are unmeasured."""
 DEPTHWISE_SPILL_ROWS = 2
-"""Rows at most of such a tile: with more, each tap vector feeds more rows' weights at once and
-LLVM spills accumulators beside the weights (the 4 x 2 tile of 480 channels at 14x14 5x5 reads
-the stack 224 times per 200 FMAs; 2 x 4 at 28x28 28 times). One Zen 3 core, AVX2, ReLU6, CPU time,
-one process, interleaved, least of 20 rounds, loaded: 2 rows ran 0.65x / 0.72x the time of 4 x 2
-at 480 / 672 channels 14x14 5x5, 0.71x of 3 x 3 at 256 channels 20x20 5x5, 0.61x of 4 x 2 at 256
-channels 14x14 7x7; at 28x28 5x5 4 x 2 ran 1.21x the 2 x 4 tile."""
+"""Rows at most of such a tile: more spill accumulators beside the weights (4 x 2 at 480 channels
+14x14 5x5 reads the stack 224 times per 200 FMAs). Zen 3, AVX2, ReLU6, CPU time, loaded: 2 rows ran
+0.61-0.72x the time of 4 x 2 or 3 x 3 at 14x14-20x20 5x5 and 7x7; at 28x28 2 x 4 ran 0.83x 4 x 2."""
 PIXEL_GEMM_PIXELS = 8 * 8
 """Output pixels of a pointwise convolution at most for the pixel GEMM (any channel counts)."""
 PIXEL_GEMM_NARROWING_CHANNELS = 256
