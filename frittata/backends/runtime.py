@@ -34,12 +34,15 @@ from frittata.terms.interp import check_inputs
 from frittata.terms.program import Program
 
 
-SERIAL_BELOW_SECONDS = 100e-6
+SERIAL_BELOW_SECONDS = 10e-6
 """`compile` builds a module whose kernels the cost model prices below this to run on the
 calling thread alone, whatever thread count was asked for: waking the helper team and the
-barriers between its kernels cost more than splitting saves. Measured on the shared 2-core AMD EPYC (2026-12, load
-~4-5): a one-kernel program runs in 6 us on one thread and 77 us (median; 27 us fastest) on
-two; the zoo MLP at batch 1 (modelled 58 us) in 69 us on one thread and 258 us on two."""
+barriers between its kernels cost more than splitting saves. The unit is the model's (seconds
+split over its `cores`). Measured on the shared 2-core AMD EPYC (2026-12-05, quiet), since the
+helpers wait for runs in native code: 64x64 matmul (modelled 3.3 us) 16 us on one thread, 1.06x
+that on two; 128x128 matmul (21 us) and a 3x3 16-channel conv at 28x28 (21 us) 0.71x / 0.73x on
+two; the zoo MLP at batch 1 (58 us) 0.79x; depthwise 3x3 32 at 112x112 (69 us) 0.53x. When the
+team woke through a Python queue, the threshold was 100 us (the MLP then took 258 us on two)."""
 
 SOLO_STEP_SECONDS = 20e-6
 """`compile` builds a step the cost model prices below this to run on thread 0 alone (the
