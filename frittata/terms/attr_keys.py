@@ -26,14 +26,14 @@ R = TypeVar("R")
 def exact_key(value: Any) -> Any:
     """A hashable key of `value` equal to another's only for the same type and exact value."""
     match value:
+        case np.generic():
+            return (np.generic, value.dtype.str, value.tobytes())
         case bool() | int() | str() | None:
             return (type(value), value)
         case float():
             return (float, _F64.pack(value))
         case tuple() | list():
             return (tuple, tuple(exact_key(v) for v in value))
-        case np.generic():
-            return (np.generic, value.dtype.str, value.tobytes())
         case _:
             return (type(value), value)
 

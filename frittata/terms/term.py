@@ -28,8 +28,16 @@ __all__ = ["Attrs", "ParamRef", "Term", "build", "postorder"]
 Attrs = tuple[tuple[str, Any], ...]
 
 
+def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays of one shape and dtype hold the same bytes: -0.0 is not 0.0, and a NaN
+    equals itself (`np.array_equal` says the opposite of both)."""
+    return bool(np.array_equal(a.reshape(-1).view(np.uint8), b.reshape(-1).view(np.uint8)))
+
+
 class ParamRef:
-    """A named constant tensor (weights). Hashed by name, shape and dtype, never by its bytes."""
+    """A named constant tensor (weights). Hashed by name, shape and dtype, never by its bytes;
+    equal to another of the same name with the same bytes (so interning never merges weights that
+    differ only in a zero's sign)."""
 
     __slots__ = ("name", "data")
 
@@ -45,7 +53,7 @@ class ParamRef:
         if not isinstance(other, ParamRef) or other.name != self.name:
             return False
         a, b = self.data, other.data
-        return a is b or (a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b))
+        return a is b or (a.shape == b.shape and a.dtype == b.dtype and _same_bytes(a, b))
 
     def __hash__(self) -> int:
         return hash((self.name, self.data.shape, self.data.dtype.str))

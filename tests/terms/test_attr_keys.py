@@ -100,3 +100,21 @@ def test_fused_expressions_with_signed_zero_bounds_stay_apart():
     got = ft.evaluate(ft.Program({"minus": minus, "plus": plus}), {"x": ZEROS})
     _same_bits(got["minus"], [-0.0, -0.0])
     _same_bits(got["plus"], [0.0, 0.0])
+
+
+def test_weights_that_differ_only_in_a_zeros_sign_are_two_params():
+    """A param is interned by its bytes: `w` of [-0.0, 1] built while `w` of [0.0, 1] is alive
+    keeps its -0.0 (x / w is -inf there, not +inf); a NaN weight matches itself."""
+    x = T.var("x", (2,))
+    plus, minus = T.param("w", np.array([0.0, 1.0], np.float32)), T.param("w", np.array([-0.0, 1.0], np.float32))
+    assert plus is not minus
+    got = ft.evaluate(ft.Program({"y": T.div(x, minus)}), {"x": np.ones(2, np.float32)})["y"]
+    assert got[0] == -np.inf
+    nan = np.array([np.nan, 1.0], np.float32)
+    assert T.param("n", nan) is T.param("n", nan.copy())
+
+
+def test_a_numpy_float64_is_keyed_as_a_numpy_scalar_not_as_a_python_float():
+    """np.float64 subclasses float: the numpy case comes first, as the module says."""
+    assert exact_key(np.float64(0.5)) != exact_key(0.5)
+    assert exact_key(np.float32(0.5)) != exact_key(np.float64(0.5))
