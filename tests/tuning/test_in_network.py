@@ -14,6 +14,7 @@ from frittata.extract.measured import layer_of
 from frittata.extract.records import Record, Records, Verdict, Workload, infer_output, workload_of
 from frittata.tuning.in_network import (KEPT, MIN_GAIN, MIN_PAIRS, REJECTED, Candidate, candidates, decide, run_rounds,
                                         unpinned)
+from tests.eight_lane_host import eight_lanes
 from tests.tuning.programs import conv_schedule, conv_workload
 
 DEVICE = "llvm/test/8-lanes/1-threads/00000000"
@@ -137,7 +138,15 @@ def test_the_check_times_a_candidate_in_the_network_logs_its_decision_and_the_co
     assert again.timed == [Candidate(task.workload, baseline, third)] and not again.skipped
 
 
-def test_the_check_times_a_candidate_against_the_default_a_compile_with_the_records_runs():
+@pytest.fixture
+def eight_lane_host():
+    """The test on an 8-lane host (`eight_lanes`): its layer's untuned default is the model's pick
+    at 8 lanes (under `-p tests.sixteen_lane_host` the candidates differ)."""
+    with eight_lanes():
+        yield
+
+
+def test_the_check_times_a_candidate_against_the_default_a_compile_with_the_records_runs(eight_lane_host):
     """A 1x1 layer whose untuned default (the model's pick, a tiling row) is recorded only as an
     error: a compile with the records runs the model's next pick among the schedules the e-graph
     holds (another tiling row), and the in-network check, given only the program, times the
