@@ -24,16 +24,21 @@ MODULES = (geometry, jit, cpu_model, schedule_cost)
 """The modules that read `vector_lanes` by name (`sixteen_lane_host` patches the same)."""
 
 
+def host_features() -> str:
+    """This host's own features string, the one a posing `vector_lanes` answers for."""
+    llvm.initialize_native_target()
+    return llvm.get_host_cpu_features().flatten()
+
+
 @contextmanager
 def eight_lanes() -> Iterator[None]:
     """The host poses as an 8-lane one inside the block (see the module docstring)."""
-    llvm.initialize_native_target()
-    host_features = llvm.get_host_cpu_features().flatten()
+    here = host_features()
     lanes_of = geometry.vector_lanes  # the real one, or a plugin's stand-in
 
     def vector_lanes(triple: str, features: str) -> int:
         lanes = lanes_of(triple, features)
-        return 8 if lanes == 16 and features == host_features else lanes
+        return 8 if lanes == 16 and features == here else lanes
 
     with pytest.MonkeyPatch.context() as patch:
         for module in MODULES:

@@ -11,28 +11,22 @@ run in another process (a tuning pool's workers, a second compiling process) is 
 from __future__ import annotations
 
 import pytest
-from llvmlite import binding as llvm
 
 import frittata.backends.jit as jit
 import frittata.extract.cpu_model as cpu_model
-import frittata.extract.schedule_cost as schedule_cost
 import frittata.terms.cpu_geometry as geometry
+from tests.eight_lane_host import MODULES, host_features
 
 _LANES = geometry.vector_lanes
-
-
-def _host_features() -> str:
-    llvm.initialize_native_target()
-    return llvm.get_host_cpu_features().flatten()
 
 
 def vector_lanes(triple: str, features: str) -> int:
     """`cpu_geometry.vector_lanes`, but 16 for this host's own 8-lane features string."""
     lanes = _LANES(triple, features)
-    return 16 if lanes == 8 and features == _host_features() else lanes
+    return 16 if lanes == 8 and features == host_features() else lanes
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for module in (geometry, jit, cpu_model, schedule_cost):
+    for module in MODULES:
         module.vector_lanes = vector_lanes  # type: ignore[attr-defined]
     assert jit.host().lanes == 16 and cpu_model.CpuModel.for_host().vector_lanes == 16
