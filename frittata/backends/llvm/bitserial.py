@@ -99,10 +99,11 @@ def _lower_tables(k: Kernel, plan: Plan, step: Step, args: list[View], g: Geomet
     """The activation-indexed lookup kernel (`TableEmitter`) for `step`."""
     t = step.term
     g = replace(g, v=TABLE_CHANNELS, pixels=table_pixels(g.a), blocks=table_blocks(g.o, g.a))
-    weights = k.base(plan.add_param(f"{k.function.name}.bitserial", table_weights(t.args[1].attr("ref").data, g)))
+    packed = t.args[1].attr("ref").data
+    weights = k.base(plan.add_param(f"{k.function.name}.bitserial", table_weights(packed, g)))
     tables = k.base(plan.add_param(f"{k.function.name}.tables", activation_tables(g.a)))
     _run(k, plan, step, args, TableEmitter(k, g, _x_view(t, args[0]), weights, _out_view(step, g),
-                                            t.attr("encoding") == "bipolar", tables))
+                                            t.attr("encoding") == "bipolar", tables, packed))
 
 
 def _out_view(step: Step, g: Geometry) -> View:

@@ -65,7 +65,7 @@ class RowSteps:
         stretched = plan == "words" and self.chunk_words == every + 1 and self.stretches_room
         for s in range(g.kw):
             iws = [b.add(b.mul(ow, i64(sw)), i64(s * dw)) for ow in ows]
-            full = self.all_ones(n, ih, iws, first_word, checked) if stretched else None
+            full = self.tap_fills(n, ih, iws, first_word, checked) if stretched else None
             with for_range(b, 0, self.chunk_words, name="word") as word:
                 self.step(n, ih, iws, at[0], at[1], s, b.add(first_word, word), state, checked)
                 if plan == "words":
@@ -107,6 +107,22 @@ class RowSteps:
         words of the tap are all ones (`all_ones`): whether only those words can take a byte
         counter past 255. No: `room` is the general bound."""
         return False
+
+    @property
+    def weights_fill_tap(self) -> bool:
+        """Whether some channel's weight words of a tap's chunk are all ones, so that a pixel
+        whose words are all ones too adds 256 to its count (`tap_fills`). Yes: the weights are
+        not known here."""
+        return True
+
+    def tap_fills(self, n, ih, iws: list[ir.Value], first_word: ir.Value, checked: bool) -> ir.Value:
+        """Whether a count can reach 256 in the tap's chunk of `stretches_room` words: a count
+        over words k is Σ popcount(x_k & w_k), 256 only where every x_k and w_k is all ones, so
+        `all_ones` of the pixels where some channel's weights are (`weights_fill_tap`), else
+        false without a test."""
+        if not self.weights_fill_tap:
+            return ir.Constant(ir.IntType(1), 0)
+        return self.all_ones(n, ih, iws, first_word, checked)
 
     def all_ones(self, n, ih, iws: list[ir.Value], first_word: ir.Value, checked: bool) -> ir.Value:
         """Whether any pixel at `iws` has every bit of its activation words of the tap's chunk

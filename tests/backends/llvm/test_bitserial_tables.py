@@ -244,6 +244,33 @@ def test_the_all_ones_test_reads_the_words_of_its_reduction_chunk():
     assert seen == [(("words", 3), 4, True, True)]
 
 
+@pytest.mark.parametrize("channels, fills", [(256, False), (512, True)])
+def test_pixels_are_tested_only_where_some_weights_fill_a_tap(channels, fills):
+    """Activations all ones, weights all ones but input channel 0: a chunk of 4 words a tap
+    holding channel 0 counts 255, the most a byte counter takes, so with 256 channels (one
+    chunk) no weights fill a tap and no pixel is tested, one flush a tap; with 512 (two chunks
+    of 4 words) the second chunk counts 256 and its pixels are tested (a whole tap's 8 words
+    hold the zero: testing them instead of the chunk's overflows the second chunk's counters)."""
+    xs, ws = (1, channels, 4, 5), (40, channels, 3, 3)
+    codes = np.ones(ws, np.int8)
+    codes[:, 0] = 0
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), 1, 1), packed_weights(codes, 1, "int64"), 1, 1)
+    seen, tested = [], []
+    rows, all_ones = TableEmitter.rows, TableEmitter.all_ones
+
+    def spy(self):
+        seen.append((self.plan, self.chunk_words, self.stretches_room, self.weights_fill_tap))
+        rows(self)
+
+    def test_spy(self, *args):
+        tested.append(True)
+        return all_ones(self, *args)
+
+    with mock.patch.object(TableEmitter, "rows", spy), mock.patch.object(TableEmitter, "all_ones", test_spy):
+        assert_compiled_equal(T.Program({"y": conv}), {"x": np.ones(xs, np.int8)}, AVX2)
+    assert seen == [(("words", 3), 4, True, fills)] and bool(tested) == fills
+
+
 @pytest.mark.parametrize("width, chunks", [(PARTIALS_BYTES // 72, 3), (PARTIALS_BYTES // 72 + 1, 1)])
 def test_a_row_whose_partial_sums_pass_their_bound_is_walked_unchunked(width, chunks):
     """One output row of 72 bytes of partial sums a pixel (one block of two 16-bit vectors and
