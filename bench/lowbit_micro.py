@@ -10,11 +10,25 @@ the first case of its group as the median of the per-round ratios. It prints the
     tile row) against fp32 FMA (8 products), register tiles of rows x vectors, in G
     multiply-adds/s: the int8 convolution kernel's inner loop at its best;
   * VPSHUFB alone, and VPSHUFB alternating with 16-bit shifts (VPSRLW) and with byte adds
-    (VPADDB), in G instructions/s: a mix running at VPSHUFB's rate shares its ports.
+    (VPADDB), in G instructions/s: a mix running at VPSHUFB's rate shares its ports;
+  * the one-plane table kernel's word step against weight-indexed table steps, in G bit
+    products/s (a lookup is 256: two 4-bit fields of 32 bytes, 4 bits an index; both sum runs
+    of 3 lookups into counters C and U, no flushes): activation-indexed (the kernel: table rows
+    from a pixel pair's nibbles by scalar shifts, ANDs and a load, weight nibbles as memory
+    operands, pair x 2 or 4 blocks), and weight-indexed (tables of channel pairs built from the
+    weights, loaded per nibble position, shuffled by vectors of 32 pixels' activation nibbles:
+    vectors x pairs a step; nibbles one a byte in memory, or packed and split in registers),
+    the U shift also as a multiply (VPMULHUW by 4096) to take it off the shuffle ports.
 One Zen 3 core (AMD EPYC, znver3), loaded 7-8, four runs of 21-61 rounds: pmaddwd 6x2 and 5x2
 tiles 66-78 G MAC/s, 1.6-2.1x the FMA tiles in the same rounds (FMA 25-49: the loaded runs
 spread); VPSHUFB 5.7-6.2 G/s (two a cycle), with VPSRLW 0.99-1.02x that (the shifts take the
-shuffle ports), with VPADDB 1.62-1.74x (the adds run beside them).
+shuffle ports), with VPADDB 1.62-1.74x (the adds run beside them). Table steps (31 rounds,
+load ~3-5): activation-indexed pair x 2 blocks 904 G bit products/s, x 4 blocks 0.97x;
+weight-indexed 2x1 1.08x, 4x1 1.03x, 2x2 1.00x, 1x2 0.96x, 1x4 0.92x, split in registers
+0.85x; U by VPMULHUW 0.96x (activation) and 0.97x of 4x1 (weight). Every form issues ~2.9
+vector operations a lookup (the VPSHUFB, 1.4 adds, 0.4 shifts, a third of the counters' adds);
+the weight-indexed steps drop the ~48 scalar row instructions of a word (189 -> 122 a 32-lookup
+step) and gain at most 8%: the vector pipes bound both, not dispatch.
 Run: python bench/lowbit_micro.py [--rounds N]
 """
 
@@ -32,9 +46,11 @@ from frittata.backends.jit import host, optimize
 from frittata.backends.peak import cpu_name
 
 BYTES, SHORTS = "<32 x i8>", "<16 x i16>"
+FOUR = "<" + ", ".join(["i16 4"] * 16) + ">"
 DECLARATIONS = """declare <8 x i32> @llvm.x86.avx2.pmadd.wd(<16 x i16>, <16 x i16>)
 declare <8 x float> @llvm.fma.v8f32(<8 x float>, <8 x float>, <8 x float>)
-declare <32 x i8> @llvm.x86.avx2.pshuf.b(<32 x i8>, <32 x i8>)"""
+declare <32 x i8> @llvm.x86.avx2.pshuf.b(<32 x i8>, <32 x i8>)
+declare <16 x i16> @llvm.x86.avx2.pmulhu.w(<16 x i16>, <16 x i16>)"""
 ARGS = 4
 """Pointer arguments of every microkernel (unused ones ignored), then the iteration count."""
 
@@ -124,12 +140,98 @@ def shuffle_mix(name: str, other: str | None) -> str:
     return function(name, [(BYTES, splat("i8", j + 1, 32)) for j in range(12)], body)
 
 
+def runs_of_three(b: Body, counters: list[str], lookups: list[list[str]], multiply: bool = False) -> list[str]:
+    """The table kernels' accumulation of lookups of two 4-bit fields: each run of FIELD_LOOKUPS
+    (3) lookups summed (S, one per counter pair), then C += S and U += S >> 4 (16-bit lanes).
+    `lookups[k]` are counter pair k's lookups in order; `counters` holds C0, U0, C1, U1, ..."""
+    out = list(counters)
+    for k, found in enumerate(lookups):
+        for first in range(0, len(found), 3):
+            run = found[first]
+            for value in found[first + 1:first + 3]:
+                run = b(f"add {BYTES} {run}, {value}")
+            shorts = b(f"bitcast {BYTES} {run} to {SHORTS}")
+            wide = (b(f"call {SHORTS} @llvm.x86.avx2.pmulhu.w({SHORTS} {shorts}, {SHORTS} {splat('i16', 4096, 16)})")
+                    if multiply else b(f"lshr {SHORTS} {shorts}, {splat('i16', 4, 16)}"))
+            out[2 * k] = b(f"add {BYTES} {out[2 * k]}, {run}")
+            out[2 * k + 1] = b(f"add {BYTES} {out[2 * k + 1]}, {b(f'bitcast {SHORTS} {wide} to {BYTES}')}")
+    return out
+
+
+def activation_tables(name: str, blocks: int, multiply: bool = False) -> str:
+    """The one-plane table kernel's word step (`bitserial_tables.TableEmitter.pair_step`): a
+    pixel pair's two words (%a) split into 16 table rows n_p0 + 16 n_p1 (scalar shifts and
+    ANDs), each row's 32 bytes loaded from the 8 KiB table (%c) and shuffled by the weight
+    nibbles of `blocks` blocks of 32 channels (%b, memory operands): 16 x blocks lookups of 256
+    bit products (2 pixels x 32 channels x 4 bits), summed by `runs_of_three`."""
+    low = 0x0F0F0F0F0F0F0F0F
+
+    def body(b: Body, acc: list[str]) -> list[str]:
+        words = [b.load("i64", "%a", b(f"add i64 {b('mul i64 %m, 16')}, {8 * p}")) for p in range(2)]
+        lows = [b(f"and i64 {w}, {low}") for w in words]
+        highs = [b(f"and i64 {b(f'lshr i64 {w}, 4')}, {low}") for w in words]
+        rows = [b(f"or i64 {half[0]}, {b(f'shl i64 {half[1]}, 4')}") for half in (lows, highs)]
+        base = b(f"mul i64 %m, {16 * blocks * 32}")
+        found: list[list[str]] = [[] for _ in range(blocks)]
+        for q in range(16):
+            row = b(f"and i64 {b(f'lshr i64 {rows[q % 2]}, {8 * (q // 2)}')}, 255")
+            table = b.load(BYTES, "%c", b(f"mul i64 {row}, 32"))
+            for m in range(blocks):
+                index = b.load(BYTES, "%b", b(f"add i64 {base}, {(q * blocks + m) * 32}"))
+                found[m].append(b(f"call {BYTES} @llvm.x86.avx2.pshuf.b({BYTES} {table}, {BYTES} {index})"))
+        return runs_of_three(b, acc, found, multiply)
+
+    return function(name, [(BYTES, "zeroinitializer")] * (2 * blocks), body)
+
+
+def weight_tables(name: str, vectors: int, pairs: int, split: bool, multiply: bool = False) -> str:
+    """A weight-indexed table kernel's step over 16 nibble positions q: per q, `pairs` tables
+    (%b: entry i = popcount(i & w_c) + 16 popcount(i & w_c') for a pair of output channels'
+    nibbles q, built at compile time) shuffled by `vectors` vectors of 32 pixels' activation
+    nibbles q: 16 x vectors x pairs lookups of 256 bit products (32 pixels x 2 channels x 4
+    bits), summed by `runs_of_three`. The nibbles are bytes in memory (%a, a pixel-interleaved
+    layout, one byte a nibble: memory operands), or with `split` packed 2 a byte and split in
+    registers (an AND, or a 16-bit shift and an AND, per vector of 32)."""
+
+    def body(b: Body, acc: list[str]) -> list[str]:
+        base = b(f"mul i64 %m, {16 * vectors * 32}")
+        found: list[list[str]] = [[] for _ in range(vectors * pairs)]
+        packed: dict[tuple[int, int], str] = {}
+        for q in range(16):
+            tables = [b.load(BYTES, "%b", b(f"add i64 {base}, {(q * pairs + o) * 32}")) for o in range(pairs)]
+            for v in range(vectors):
+                if split:
+                    if (q // 2, v) not in packed:
+                        packed[q // 2, v] = b.load(BYTES, "%a", b(f"add i64 {base}, {((q // 2) * vectors + v) * 32}"))
+                    value = packed[q // 2, v]
+                    if q % 2:
+                        wide = b(f"bitcast {BYTES} {value} to {SHORTS}")
+                        value = b(f"bitcast {SHORTS} {b(f'lshr {SHORTS} {wide}, {FOUR}')} to {BYTES}")
+                    index = b(f"and {BYTES} {value}, {splat('i8', 15, 32)}")
+                else:
+                    index = b.load(BYTES, "%a", b(f"add i64 {base}, {(q * vectors + v) * 32}"))
+                for o, table in enumerate(tables):
+                    found[v * pairs + o].append(
+                        b(f"call {BYTES} @llvm.x86.avx2.pshuf.b({BYTES} {table}, {BYTES} {index})"))
+        return runs_of_three(b, acc, found, multiply)
+
+    return function(name, [(BYTES, "zeroinitializer")] * (2 * vectors * pairs), body)
+
+
 TILES = [(6, 2), (5, 2), (4, 3)]
 GROUPS = {  # group: {case: (IR maker, its arguments, work per iteration)}; the first case is the baseline
     "G MAC/s": {**{f"fma {r}x{v}": (multiply_add_tile, (r, v, False), 8 * r * v) for r, v in TILES},
                 **{f"pmaddwd {r}x{v}": (multiply_add_tile, (r, v, True), 16 * r * v) for r, v in TILES}},
     "G instructions/s": {"vpshufb": (shuffle_mix, (None,), 48), "vpshufb + vpsrlw": (shuffle_mix, ("shift",), 48),
                          "vpshufb + vpaddb": (shuffle_mix, ("add",), 48)},
+    "G bit products/s": {
+        "activation tables, pair x 2 blocks": (activation_tables, (2,), 16 * 2 * 256),
+        "activation tables, pair x 4 blocks": (activation_tables, (4,), 16 * 4 * 256),
+        "activation tables, pair x 2 blocks, vpmulhuw": (activation_tables, (2, True), 16 * 2 * 256),
+        "weight tables 4x1 vpmulhuw": (weight_tables, (4, 1, False, True), 16 * 4 * 256),
+        **{f"weight tables {v}x{o}{' split' if split else ''}": (weight_tables, (v, o, split), 16 * v * o * 256)
+           for v, o, split in [(1, 2, False), (2, 1, False), (2, 2, False), (1, 4, False), (4, 1, False),
+                               (1, 2, True), (2, 2, True)]}},
 }
 CASES = {case: spec for group in GROUPS.values() for case, spec in group.items()}
 
