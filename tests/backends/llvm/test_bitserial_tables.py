@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import frittata.terms as T
 from frittata.backends.llvm.bitserial_chunks import PARTIALS_BYTES
-from frittata.backends.llvm.bitserial_tables import TableEmitter
+from frittata.backends.llvm.bitserial_tables import FIELD_CAPACITY, MAX_RUN, TableEmitter, field_runs
 from frittata.backends.llvm.plan import Plan
 from frittata.terms.bitserial_schedules import uses_tables
 from tests.backends.llvm.helpers import assert_compiled_equal, packed_weights, targets
@@ -269,6 +269,48 @@ def test_pixels_are_tested_only_where_some_weights_fill_a_tap(channels, fills):
     with mock.patch.object(TableEmitter, "rows", spy), mock.patch.object(TableEmitter, "all_ones", test_spy):
         assert_compiled_equal(T.Program({"y": conv}), {"x": np.ones(xs, np.int8)}, AVX2)
     assert seen == [(("words", 3), 4, True, fills)] and bool(tested) == fills
+
+
+def test_field_runs_are_the_fewest_whose_weight_bits_fit_a_field():
+    """Runs of up to MAX_RUN nibbles, each holding at most FIELD_CAPACITY ones of every weight
+    word: all-ones weights take runs of FIELD_LOOKUPS (6 runs), zeros runs of 5, random words
+    runs of 4 unless some word's 16 bits there are all ones."""
+    def valid(runs, words) -> bool:
+        unsigned = words.view(np.uint64)
+        bits = [int(np.bitwise_count((unsigned >> np.uint64(4 * a)) & np.uint64((1 << 4 * (b - a)) - 1)).max())
+                for a, b in runs]
+        return [r for run in runs for r in range(*run)] == list(range(16)) and max(bits) <= FIELD_CAPACITY
+    ones, zeros = np.full((2, 3, 3, 1, 2), -1, np.int64), np.zeros((2, 3, 3, 1, 2), np.int64)
+    assert len(field_runs(ones)) == 6 and valid(field_runs(ones), ones)
+    assert len(field_runs(zeros)) == 4 and max(b - a for a, b in field_runs(zeros)) == MAX_RUN
+    words = np.full((2, 1, 1, 1, 1), ~np.int64(1 << 16 | 1 << 32 | 1 << 48) & ~np.int64(1), np.int64)
+    assert field_runs(words) == ((0, 4), (4, 8), (8, 12), (12, 16))
+    words[1, 0, 0, 0, 0] |= np.int64(0xFFFF << 16)
+    assert len(field_runs(words)) == 5 and valid(field_runs(words), words)
+
+
+@pytest.mark.parametrize("full_chunk", [False, True])
+def test_a_run_of_four_lookups_fills_a_field_to_fifteen_exactly(full_chunk):
+    """Activations all ones, weights all ones but one bit of every 16 (input channels 0, 16,
+    32, 48): runs of 4 lookups each count 15 in a field, its most; with `full_chunk` one output
+    channel's channels 16-31 are all ones, so no run may cover those 4 nibbles (a run of 4
+    there counts 16 and carries into the next field)."""
+    xs, ws = (1, 64, 3, 6), (40, 64, 3, 3)
+    codes = np.ones(ws, np.int8)
+    codes[:, ::16] = 0
+    if full_chunk:
+        codes[7, 16] = 1
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), 1, 1), packed_weights(codes, 1, "int64"), 1, 1)
+    seen = []
+    rows = TableEmitter.rows
+
+    def spy(self):
+        seen.append(self.runs)
+        rows(self)
+
+    with mock.patch.object(TableEmitter, "rows", spy):
+        assert_compiled_equal(T.Program({"y": conv}), {"x": np.ones(xs, np.int8)}, AVX2)
+    assert len(seen[0]) == (5 if full_chunk else 4) and ((4, 8) in seen[0]) == (not full_chunk)
 
 
 @pytest.mark.parametrize("width, chunks", [(PARTIALS_BYTES // 72, 3), (PARTIALS_BYTES // 72 + 1, 1)])
