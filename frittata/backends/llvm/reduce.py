@@ -20,7 +20,7 @@ import math
 
 from llvmlite import ir
 
-from frittata.backends.llvm import scalar, vmath
+from frittata.backends.llvm import scalar, softmax_rows, vmath
 from frittata.backends.llvm.expr import load
 from frittata.backends.llvm.irutil import (F32, F64, I64, entry_alloca, for_range, i64, intrinsic, loop_nest, ltype,
                                            unflatten)
@@ -173,12 +173,16 @@ def _finish(b: ir.IRBuilder, op: Op, dtype: str, acc: ir.Value, count: int) -> i
 
 
 def emit_softmax(k: Kernel, x: View, axis: int, out: View) -> None:
-    """out = exp(x - max) / sum(exp(x - max)) along `axis` (four passes per row: the exp pass
+    """out = exp(x - max) / sum(exp(x - max)) along `axis`: float32 along a contiguous axis in
+    vectors (`softmax_rows`), otherwise as here (four passes per row: the exp pass
     holds no running sum, so it vectorizes; the float64 sum is a pass of its own, which may
     add in any order: partial sums in vector lanes)."""
     rank = len(x.shape)
     perm = tuple([d for d in range(rank) if d != axis] + [axis])
     xs, outs = transpose(x, perm), transpose(out, perm)
+    if softmax_rows.applies(xs, outs, k.lanes):
+        softmax_rows.emit(k, xs, outs)
+        return
     outer, n = xs.shape[:-1], xs.shape[-1]
     b = k.b
     top, total = entry_alloca(b, F32, "max"), entry_alloca(b, F64, "sum")
