@@ -158,6 +158,15 @@ def _fused_elementwise(info: NodeInfo, moved: float, transcendental_flops: float
     return Work(info.type.size * per_element, moved, Kind.ELEMENTWISE)
 
 
+SOFTMAX_PASS_FLOPS = 22.0
+"""FLOP-equivalents per element of a softmax besides its exponential: the max pass, the subtract,
+the double sum and the scale by the reciprocal, with their loads and stores. The vector softmax
+(`softmax_rows`) took 45 us for [1, 4, 128, 128] on one AMD EPYC Zen 3 core (2026-12-05): 42
+FLOP-equivalents an element at the model's elementwise rate (AVX2, efficiency 0.5), 20 of them
+the exponential's. At 3 the model priced that softmax 17 us split over two cores, which made it
+a solo step (thread 0 alone for 45 us, the other waiting past its spin)."""
+
+
 def _normalization(info: NodeInfo, moved: float, transcendental_flops: float) -> Work:
     """Batch norm is a folded scale and shift; layer norm and softmax read their input twice."""
     size, first = info.type.size, info.operands[0].nbytes
@@ -167,6 +176,6 @@ def _normalization(info: NodeInfo, moved: float, transcendental_flops: float) ->
         case Op.LAYER_NORM:
             return Work(8.0 * size, moved + first, Kind.REDUCTION)
         case Op.SOFTMAX:
-            return Work(size * (transcendental_flops + 3.0), moved + first, Kind.REDUCTION)
+            return Work(size * (transcendental_flops + SOFTMAX_PASS_FLOPS), moved + first, Kind.REDUCTION)
         case _:
             raise AssertionError(f"{info.op} is not a normalization")
