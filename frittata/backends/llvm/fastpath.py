@@ -24,6 +24,7 @@ contraction takes the generic loops of `nn`.
 
 from __future__ import annotations
 
+import math
 from typing import assert_never
 
 import numpy as np
@@ -66,7 +67,9 @@ def scratch_bytes(term: Term, lanes: int) -> int:
         case "blocked" if term.op in CONV_OPS:
             return conv.scratch_bytes(term, s)
         case "blocked":
-            if term.args[1].op != Op.PARAM or (term.op == Op.MATMUL and term.args[1].type.rank > 2):
+            if term.op == Op.MATMUL and term.args[1].type.rank > 2:
+                return batched.scratch_bytes(math.prod(term.shape[:-2]), _gemm(term, s))
+            if term.args[1].op != Op.PARAM:
                 g = _gemm(term, s)
                 return g.panels * g.nr * g.k * 4
             return 0
