@@ -38,7 +38,7 @@ from frittata.extract.depthwise_cost import depthwise_seconds
 from frittata.terms.cpu_geometry import vector_lanes
 from frittata.terms.cpu_schedules import blocked_schedule, is_winograd, kernel_of
 from frittata.extract.schedule_cost import blocked_compute_seconds
-from frittata.extract.winograd_cost import winograd_seconds
+from frittata.extract.winograd_cost import int8_winograd_seconds, winograd_seconds
 
 KIB = 1024
 VNNI_INT8_PER_FP32 = 870 / 242
@@ -166,6 +166,8 @@ class CpuModel:
                                         self.vector_lanes)
             if schedule is not None and is_winograd(schedule):
                 return winograd_seconds(info, schedule, self)
+            if schedule is not None and kernel_of(schedule) == "int8_winograd":
+                return int8_winograd_seconds(info, schedule, self)
             if schedule is not None and kernel_of(schedule) == "depthwise":
                 return depthwise_seconds(info, schedule, self) + epilogue_s
             if schedule is not None:

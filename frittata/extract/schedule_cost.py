@@ -214,7 +214,7 @@ def blocked_compute_seconds(info: NodeInfo, s: Schedule, flops: float, model) ->
             return lanes_conv_seconds(info, s, flops, model)
         case "channel_gemm":
             return channel_gemm_seconds(info, s, flops, model)
-        case "winograd":
+        case "winograd" | "int8_winograd":
             raise AssertionError("blocked_compute_seconds: a Winograd schedule is priced by winograd_cost")
         case "blocked":
             return _blocked_seconds(info, s, flops, model)

@@ -34,7 +34,7 @@ import numpy as np
 from frittata.extract.cost import NodeInfo
 from frittata.extract.schedule_cost import C_BLOCK_STEPS, L2_BANDWIDTH, REACHABLE, balance, rows_efficiency
 from frittata.terms.cpu_schedules import Schedule
-from frittata.terms.winograd import block_count, shares_v, tile_count, transforms
+from frittata.terms.winograd import block_count, integer_transforms, shares_v, tile_count, transforms
 
 TRANSFORM_OPS = 3.0e9
 """Vector adds / multiplies / stores per second per core in the transform loops (they are
@@ -112,3 +112,41 @@ def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     transform = (inputs + outputs) / TRANSFORM_OPS
     pad = (m * math.ceil(oh / m) + 2) * (m * math.ceil(ow / m) + 2) * c_pad / (cores * PAD_OPS)
     return batch * (pad + max(gemm, weights) + transform)
+
+
+INT8_WINOGRAD_SCALE = 1.3
+"""int8 pair multiply-adds (2 ops each) per second of the int8 Winograd GEMM, as a multiple of the
+fp32 FMA peak in FLOPs (pmaddwd does 2L multiply-adds where an FMA does L, at the same issue
+rate, less its separate add and broadcasts; estimate)."""
+INT8_EPILOGUE_OPS = 6
+"""Vector operations per output vector after the output transform: the multiply by odd⁻¹, the
+shift, the bias, the integer epilogue and the narrowing (estimate)."""
+
+
+def _integer_sandwich_ops(x: np.ndarray) -> int:
+    """Vector operations of X · d · Xᵀ with integer X (`sandwich_ops` for `integer_transforms`)."""
+    per_row = sum(int(np.count_nonzero(row)) + int(np.count_nonzero(np.abs(row[row != 0]) != 1)) - 1 for row in x)
+    return per_row * x.shape[1] + per_row * x.shape[0]
+
+
+def int8_winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
+    """Seconds of the exact int8 Winograd convolution (`frittata.backends.llvm.int8winograd`):
+    its pad pass, the pair GEMMs of every block (whole micro-tiles, spare tiles included) at
+    `INT8_WINOGRAD_SCALE` times the fp32 peak, and the transforms at `TRANSFORM_OPS` (the input
+    one on 2L int16 lanes, the output one on L int32 lanes, with a scalar store per output).
+    Invariant: seconds >= 0, more tiles, channels or blocks never cost less."""
+    (batch, c, _, _), out = info.operands[0].shape, info.type
+    o, oh, ow = out.shape[1], out.shape[2], out.shape[3]
+    m, lanes, block = s["tile"], s["vec"], s["tile_block"]
+    t, side, cores = integer_transforms(m), m + 2, model.cores
+    c_pad, o_pad = -(-c // (2 * lanes)) * 2 * lanes, -(-o // s["n_block"]) * s["n_block"]
+    tiles = tile_count(oh, ow, m)
+    blocks = block_count(tiles, block)
+    share = balance(blocks, cores)
+    gemm = 2.0 * side * side * block * blocks * c_pad * o_pad / (
+        cores * model.fp32_flops_per_core * INT8_WINOGRAD_SCALE * share)
+    inputs = block * blocks * (c_pad // (2 * lanes)) * _integer_sandwich_ops(t.bt)
+    outputs = tiles * (o_pad // lanes) * (_integer_sandwich_ops(t.e) + m * m * INT8_EPILOGUE_OPS) + o * oh * ow
+    transform = (inputs + outputs) / (cores * share * TRANSFORM_OPS)
+    pad = (m * math.ceil(oh / m) + 2) * (m * math.ceil(ow / m) + 2) * c_pad / (cores * PAD_OPS)
+    return batch * (pad + gemm + transform)

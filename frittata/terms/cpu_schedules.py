@@ -105,12 +105,13 @@ from frittata.terms.ops import Op
 from frittata.terms.winograd import block_count, tile_count
 
 Schedule = dict[str, Any]
-BlockedKernel = Literal["blocked", "depthwise", "pixel_gemm", "winograd", "int8", "lanes_conv", "channel_gemm"]
+BlockedKernel = Literal["blocked", "depthwise", "pixel_gemm", "winograd", "int8", "lanes_conv", "channel_gemm",
+                        "int8_winograd"]
 """The kernels a `blocked_schedule` runs: the blocked GEMM / direct convolution ("blocked": a
 schedule without a "kernel" key, the tiled ops' vocabulary), or the kernel its "kernel" key names."""
 
 
-BLOCKED, DEPTHWISE, PIXEL_GEMM, WINOGRAD, INT8, LANES_CONV, CHANNEL_GEMM = get_args(BlockedKernel)
+BLOCKED, DEPTHWISE, PIXEL_GEMM, WINOGRAD, INT8, LANES_CONV, CHANNEL_GEMM, INT8_WINOGRAD = get_args(BlockedKernel)
 """The kernel names, each spelled once: in `BlockedKernel`."""
 
 FLOAT_STEPS = frozenset({"add", "relu", "clip", "sigmoid", "silu", "hard_swish"})
@@ -227,6 +228,8 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
     values = dict(attrs)
     if op in (Op.CONV2D, Op.FUSED_CONV2D) and len(operands) >= 2 and operands[0].dtype == operands[1].dtype == "int8":
         return int8_conv_schedule(out, operands, values, constant, lanes)
+    if op == Op.WINOGRAD_CONV2D and operands and operands[0].dtype == "int8":
+        return int8_winograd_schedule(out, operands, values, constant, lanes)
     if lanes < 4 or out.dtype != "float32" or any(t.dtype != "float32" for t in operands):
         return None
     if op in EPILOGUE_OPS and any(step[0] not in FLOAT_STEPS for step in values["epilogue"]):
@@ -464,6 +467,33 @@ def int8_conv_schedule(out: TensorType, operands: Sequence[TensorType], attrs: d
     nr = (1 if ow <= lanes else ROW_VECTORS) * lanes
     return {"kernel": INT8, "vec": lanes, "oc_block": mr, "oc_tail": out.shape[1] % mr, "ow_block": nr,
             "ow_tail": ow % nr}
+
+
+INT8_WINOGRAD_ROWS = 6
+"""Tiles per micro-tile of the int8 Winograd GEMM: 6 x 2 int32 accumulators, 2 weight vectors
+and a broadcast pair take 15 of AVX2's 16 registers."""
+INT8_WINOGRAD_V_BYTES = 384 * 1024
+"""A block's transformed inputs V at most: in L2 (512 KiB on Zen 3) beside a panel's M and U."""
+
+
+def int8_winograd_schedule(out: TensorType, operands: Sequence[TensorType], attrs: dict[str, Any],
+                           constant: Sequence[bool], lanes: int) -> Schedule | None:
+    """The exact int8 Winograd kernel's blocking (`frittata.backends.llvm.int8winograd`), or None
+    (generic loops): constant weights and bias, an integer epilogue with a cast only last.
+    Blocks of whole micro-tiles whose V fits `INT8_WINOGRAD_V_BYTES`, and at least
+    `WINOGRAD_MIN_ITEMS` of them where the image has the tiles."""
+    steps = attrs.get("epilogue", ())
+    casts = [i for i, step in enumerate(steps) if step[0] == "cast"]
+    if (lanes < 8 or not all(constant[1:3]) or len(operands) > 3 or any(step[0] not in INT_STEPS for step in steps)
+            or casts not in ([], [len(steps) - 1]) or out.dtype not in INT8_OUTPUTS):
+        return None
+    m, mr = attrs["tile"], INT8_WINOGRAD_ROWS
+    c_pad = _round_up(operands[0].shape[1], 2 * lanes)
+    tiles = tile_count(out.shape[2], out.shape[3], m)
+    most = max(mr, INT8_WINOGRAD_V_BYTES // ((m + 2) ** 2 * c_pad * 2) // mr * mr)
+    blocks = max(math.ceil(tiles / most), min(WINOGRAD_MIN_ITEMS, math.ceil(tiles / mr)))
+    block = _round_up(math.ceil(tiles / blocks), mr)
+    return {"kernel": INT8_WINOGRAD, "tile": m, "vec": lanes, "m_block": mr, "n_block": 2 * lanes, "tile_block": block}
 
 
 def _round_up(n: int, m: int) -> int:

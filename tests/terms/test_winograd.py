@@ -40,13 +40,16 @@ def test_winograd_conv2d_has_the_fused_convolution_type():
     ({"w": (8, 4, 5, 5)}, "3x3 kernel"),
     ({"strides": (2, 2)}, "strides"),
     ({"dilations": (2, 2)}, "dilations"),
-    ({"tile": 3}, "tile in"),
-    ({"dtype": "int8"}, "float32"),
+    ({"tile": 3}, "float32 tile in"),
+    ({"tile": 5}, "tile in"),
+    ({"dtype": "int8", "tile": 4}, "int8 tile in"),
+    ({"dtype": "int8", "bias": "float32"}, "bias int32"),
+    ({"dtype": "int32"}, "float32 operands, or int8"),
 ])
 def test_winograd_conv2d_refuses_what_it_cannot_compute(change, expected):
     dtype = change.get("dtype", "float32")
     x, w = tb.var("x", (1, 4, 9, 9), dtype), tb.var("w", change.get("w", (8, 4, 3, 3)), dtype)
-    b = tb.var("b", (8,), "int32" if dtype == "int8" else dtype)
+    b = tb.var("b", (8,), change.get("bias", "int32" if dtype == "int8" else dtype))
     attrs = {k: v for k, v in change.items() if k in ("strides", "dilations")}
     with pytest.raises(FrittataTypeError, match=expected):
         tb.winograd_conv2d(x, w, b, tile=change.get("tile", 2), **attrs)

@@ -8,7 +8,8 @@
                                            axes runs one GEMM per batch item (`batched`)
     conv2d / fused_conv2d / tiled_conv2d   groups = 1: the register-blocked direct convolution of `conv`
     conv2d / fused_conv2d / tiled_conv2d   one input channel per group: the vectorized kernel of `depthwise`
-    winograd_conv2d                        weights and bias parameters: the transforms and GEMMs of `winograd`
+    winograd_conv2d                        weights and bias parameters: the transforms and GEMMs of `winograd`;
+                                           int8 x int8: the exact integer ones of `int8winograd`
     conv2d / fused_conv2d                  int8 x int8, weights and bias parameters: the int16-pair kernel of `int8conv`
     conv2d / fused_conv2d                  pointwise, weights a parameter, a small image: the GEMM over its
                                            pixels of `pixel_gemm`
@@ -29,7 +30,8 @@ from typing import assert_never
 
 import numpy as np
 
-from frittata.backends.llvm import batched, channel_gemm, conv, depthwise, int8conv, lanes_conv, pixel_gemm, winograd
+from frittata.backends.llvm import (batched, channel_gemm, conv, depthwise, int8conv, int8winograd, lanes_conv,
+                                   pixel_gemm, winograd)
 from frittata.backends.llvm.gemm import Gemm, emit_blocked, emit_pack_runtime
 from frittata.backends.packing import panels as pack_panels
 from frittata.backends.llvm.kernel import Kernel
@@ -60,6 +62,8 @@ def scratch_bytes(term: Term, lanes: int) -> int:
             return winograd.scratch_bytes(term, s)
         case "int8":
             return int8conv.scratch_bytes(term, s)
+        case "int8_winograd":
+            return int8winograd.scratch_bytes(term, s)
         case "lanes_conv":
             return lanes_conv.scratch_bytes(term, s)
         case "channel_gemm":
@@ -101,6 +105,8 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], lanes: int) -> bo
             winograd.lower(k, plan, step, args, s)
         case "int8":
             int8conv.lower(k, plan, step, args, s)
+        case "int8_winograd":
+            int8winograd.lower(k, plan, step, args, s)
         case "pixel_gemm":
             pixel_gemm.lower(k, plan, step, args, s)
         case "lanes_conv":

@@ -1,0 +1,341 @@
+"""Exact int8 Winograd F(m x m, 3 x 3) convolution: int16 transforms around a pair GEMM.
+
+The integer form of `frittata.terms.winograd` (`integer_transforms`): V = Bᵀ d B of an input
+tile is int16, U = Gi g Giᵀ of a filter is int16 (packed at compile time), their products
+summed over channel pairs by pmaddwd into int32 lanes that may wrap, and the output transform
+E M Eᵀ, times odd⁻¹ and shifted right, is the convolution's exact int32 sum (`exact_channels`
+bounds C). With n = m + 2, per image:
+
+    xp[i][j][c] = x[c][i - top][j - left] as int16 (zero outside; channels innermost, padded
+                  to 2L)                                                            rows taken
+    barrier
+    for block in the blocks this thread takes (`tile_block` tiles, a multiple of MR; the last
+    block's tiles past P repeat tile P - 1 and are not stored):
+      V[e][s][c..c+2L] = (Bᵀ d_s B)[e]                        (input transform, int16 lanes)
+      for panel of NR output channels:
+        for e < n²:  for MR tiles s:  M[e][s][..NR] = Σ_p pmaddwd(V[e][s][2p, 2p+1], U[panel][e][p])
+        out tile s, L channels at a time = epilogue(((E M_s Eᵀ) * odd⁻¹ >> shift) + bias)
+
+V of a block stays in L2 (`cpu_schedules.int8_winograd_schedule` sizes it); a panel's M in L1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from llvmlite import ir
+
+from frittata.backends.llvm.conv_shape import ConvShape
+from frittata.backends.llvm.int8conv import madd
+from frittata.backends.llvm.int_epilogue import int_epilogue
+from frittata.backends.llvm.irutil import I32, entry_alloca, for_range, i64, if_then, ltype, zero_floats
+from frittata.backends.llvm.kernel import Kernel
+from frittata.backends.llvm.micro import splat
+from frittata.backends.llvm.plan import Plan, Step
+from frittata.backends.llvm.views import View
+from frittata.terms.term import Term
+from frittata.terms.winograd import INT8_PRODUCT, IntegerTransforms, integer_transforms
+
+I16 = ir.IntType(16)
+
+
+@dataclass(frozen=True)
+class Tiling(ConvShape):
+    """The convolution's sizes and the kernel's blocking."""
+
+    m: int
+    lanes: int
+    mr: int
+    nr: int
+    block: int
+
+    @classmethod
+    def of(cls, term: Term, schedule: dict) -> Tiling:
+        return cls(**ConvShape.fields(term), m=schedule["tile"], lanes=schedule["vec"], mr=schedule["m_block"],
+                   nr=schedule["n_block"], block=schedule["tile_block"])
+
+    @property
+    def side(self) -> int:
+        return self.m + 2
+
+    @property
+    def positions(self) -> int:
+        return self.side * self.side
+
+    @property
+    def c_pad(self) -> int:
+        """Input channels padded to whole int16 vectors (2L)."""
+        return -(-self.c // (2 * self.lanes)) * 2 * self.lanes
+
+    @property
+    def o_pad(self) -> int:
+        return -(-self.o // self.nr) * self.nr
+
+    @property
+    def th(self) -> int:
+        return math.ceil(self.oh / self.m)
+
+    @property
+    def tw(self) -> int:
+        return math.ceil(self.ow / self.m)
+
+    @property
+    def tiles(self) -> int:
+        return self.th * self.tw
+
+    @property
+    def blocks(self) -> int:
+        return math.ceil(self.tiles / self.block)
+
+    @property
+    def wp(self) -> int:
+        return self.tw * self.m + 2
+
+    @property
+    def hp(self) -> int:
+        return self.th * self.m + 2
+
+    @property
+    def padded(self) -> int:
+        """int16 elements of the padded input of one image."""
+        return self.hp * self.wp * self.c_pad
+
+    @property
+    def v_stride(self) -> int:
+        """int16 elements from V[e] to V[e + 1], an odd number of 64-byte lines (the transforms
+        touch all n² positions at once)."""
+        lines = -(-self.block * self.c_pad // 32)
+        return (lines + 1 - lines % 2) * 32
+
+    @property
+    def m_stride(self) -> int:
+        """int32 elements from M[e] to M[e + 1] (one panel's)."""
+        lines = -(-self.block * self.nr // 16)
+        return (lines + 1 - lines % 2) * 16
+
+    @property
+    def region(self) -> int:
+        """Bytes of one block's V and M."""
+        return self.positions * (2 * self.v_stride + 4 * self.m_stride)
+
+
+def scratch_bytes(term: Term, schedule: dict) -> int:
+    """The padded input, then one V and M region per block (a thread uses its first block's)."""
+    t = Tiling.of(term, schedule)
+    return 2 * t.padded + t.blocks * t.region
+
+
+def pack_weights(w: np.ndarray, m: int, nr: int, c_pad: int) -> np.ndarray:
+    """[O, C, 3, 3] int8 -> U [O_pad / NR][n²][c_pad / 2][NR] int32, each the int16 pair
+    (U[2p], U[2p + 1]) of Gi g Giᵀ at one position (zero-padded)."""
+    t = integer_transforms(m)
+    o, c = w.shape[:2]
+    o_pad, n2 = -(-o // nr) * nr, (m + 2) ** 2
+    u = np.zeros((o_pad, c_pad, n2), np.int64)
+    u[:o, :c] = np.einsum("ik,ockl,jl->ocij", t.g, w.astype(np.int64), t.g).reshape(o, c, n2)
+    wide = u.astype(np.int16).view(np.uint16).astype(np.uint32)
+    pairs = wide[:, 0::2] | (wide[:, 1::2] << 16)  # [O_pad, c_pad / 2, n²]
+    return np.ascontiguousarray(pairs.reshape(o_pad // nr, nr, c_pad // 2, n2).transpose(0, 3, 2, 1)).view(np.int32)
+
+
+def accumulator_bound(term: Term) -> int:
+    """|y + bias| at most: C x 9 products of at most 2^14, and the largest |bias|."""
+    bias = np.abs(term.args[2].attr("ref").data.astype(np.int64)).max(initial=0)
+    return term.args[0].shape[1] * 9 * INT8_PRODUCT + int(bias)
+
+
+def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
+    term, t = step.term, Tiling.of(step.term, schedule)
+    ptr, b = k.base, k.b
+    u = ptr(plan.add_param(f"{k.function.name}.wino8", pack_weights(term.args[1].attr("ref").data, t.m, t.nr, t.c_pad)))
+    bias = np.zeros(t.o_pad, np.int32)
+    bias[:t.o] = term.args[2].attr("ref").data
+    bias_ptr = ptr(plan.add_param(f"{k.function.name}.wbias", bias))
+    assert step.scratch is not None
+    xp, x, out = ptr(step.scratch), ptr(args[0].buf), ptr(step.out)
+    element = ltype(term.dtype)
+    epilogue = (term.attr("epilogue"), accumulator_bound(term), element)
+    with k.repeat(t.n, sync_first=True) as n:
+        _emit_pad(k, t, _at(b, x, b.mul(n, i64(t.c * t.h * t.w)), ir.IntType(8)), xp)
+        k.sync()
+        image = _at(b, out, b.mul(n, i64(t.o * t.oh * t.ow)), element)
+        first_taken = entry_alloca(b, ir.IntType(64), name="first_taken")
+        b.store(i64(-1), first_taken)
+        with k.chunks(t.blocks) as (lo, hi):
+            taken = b.load(first_taken, typ=ir.IntType(64))
+            owner = b.select(b.icmp_signed("<", taken, i64(0)), lo, taken)
+            b.store(owner, first_taken)
+            region = _at(b, xp, b.add(i64(t.padded), b.mul(owner, i64(t.region // 2))), I16)
+            with for_range(b, lo, hi, name="blk") as blk:
+                _emit_block(k, t, (xp, u, bias_ptr), region, b.mul(blk, i64(t.block)), image, epilogue)
+
+
+def _at(b: ir.IRBuilder, base, offset, element: ir.Type = I32):
+    return b.gep(base, [offset], source_etype=element)
+
+
+def _emit_pad(k: Kernel, t: Tiling, x, xp) -> None:
+    """xp[i][j][c] = x[c][i - top][j - left] as int16, zero outside the image and past C
+    (threads take rows): a row is zeroed whole, then its pixels copied channel by channel."""
+    b = k.b
+    top, left = t.pads[0], t.pads[1]
+    with k.take(t.hp) as i:
+        row = _at(b, xp, b.mul(i, i64(t.wp * t.c_pad)), I16)
+        zero_floats(b, row, t.wp * t.c_pad // 2)
+        ih = b.sub(i, i64(top))
+        inside = b.and_(b.icmp_signed(">=", ih, i64(0)), b.icmp_signed("<", ih, i64(t.h)))
+        with if_then(b, inside, "image_row"):
+            with for_range(b, 0, t.c, name="pc") as c:
+                src = _at(b, x, b.add(b.mul(c, i64(t.h * t.w)), b.mul(ih, i64(t.w))), ir.IntType(8))
+                dst = _at(b, row, b.add(i64(left * t.c_pad), c), I16)
+                with for_range(b, 0, t.w, name="pj") as j:
+                    value = b.load(_at(b, src, j, ir.IntType(8)), typ=ir.IntType(8))
+                    b.store(b.sext(value, I16), _at(b, dst, b.mul(j, i64(t.c_pad)), I16))
+
+
+def _emit_block(k: Kernel, t: Tiling, consts: tuple, v, first, out, epilogue: tuple) -> None:
+    """One block of tiles from `first`: its V, then per panel of NR output channels the GEMM
+    of every position and the output transform."""
+    b = k.b
+    xp, u, bias = consts
+    mm = _at(b, v, i64(t.positions * t.v_stride // 2))
+    with for_range(b, 0, t.block, name="ts") as s:
+        tile = b.add(first, s)
+        tile = b.select(b.icmp_signed("<", tile, i64(t.tiles)), tile, i64(t.tiles - 1))
+        with for_range(b, 0, t.c_pad, 2 * t.lanes, name="tc") as c:
+            _emit_input_vector(b, t, xp, v, (s, c), tile)
+    with for_range(b, 0, t.o_pad // t.nr, name="panel") as panel:
+        panel_u = _at(b, u, b.mul(panel, i64(t.positions * t.c_pad // 2 * t.nr)))
+        with for_range(b, 0, t.positions, name="e") as e:
+            ve = _at(b, v, b.mul(e, i64(t.v_stride // 2)))
+            ue = _at(b, panel_u, b.mul(e, i64(t.c_pad // 2 * t.nr)))
+            me = _at(b, mm, b.mul(e, i64(t.m_stride)))
+            with for_range(b, 0, t.block, t.mr, name="rows") as s0:
+                _emit_micro(b, t, _at(b, ve, b.mul(s0, i64(t.c_pad // 2))), ue, _at(b, me, b.mul(s0, i64(t.nr))))
+        _emit_output_panel(b, t, mm, (first, b.mul(panel, i64(t.nr))), bias, out, epilogue)
+
+
+def _emit_micro(b: ir.IRBuilder, t: Tiling, v, u, m) -> None:
+    """M[s][..NR] = Σ_p pmaddwd(V[s][pair p] on every lane, U[p][..NR]) for MR tiles s, the
+    MR x NR/L int32 accumulators in registers over the whole reduction."""
+    lanes, nv = t.lanes, t.nr // t.lanes
+    vec = ir.VectorType(I32, lanes)
+    acc = [[entry_alloca(b, vec, name="wacc") for _ in range(nv)] for _ in range(t.mr)]
+    for row in acc:
+        for slot in row:
+            b.store(ir.Constant(vec, [0] * lanes), slot)
+    with for_range(b, 0, t.c_pad // 2, name="p") as p:
+        uv = [b.load(_at(b, u, b.add(b.mul(p, i64(t.nr)), i64(j * lanes))), typ=vec, align=4) for j in range(nv)]
+        for r, row in enumerate(acc):
+            pair = splat(b, b.load(_at(b, v, b.add(p, i64(r * t.c_pad // 2))), typ=I32), lanes)
+            for j, slot in enumerate(row):
+                b.store(b.add(b.load(slot), madd(b, pair, uv[j], lanes)), slot)
+    for r, row in enumerate(acc):
+        for j, slot in enumerate(row):
+            b.store(b.load(slot), _at(b, m, i64(r * t.nr + j * lanes)), align=4)
+
+
+def _combine(b: ir.IRBuilder, coefficients, values, vec: ir.VectorType):
+    """Σ coefficients[i] * values[i] over the nonzero integer coefficients, wrapping."""
+    total = None
+    for coefficient, value in zip(coefficients, values):
+        coefficient = int(coefficient)
+        if coefficient == 0:
+            continue
+        if abs(coefficient) != 1:
+            value = b.mul(value, ir.Constant(vec, [abs(coefficient)] * vec.count))
+        if total is None:
+            total = value if coefficient > 0 else b.neg(value)
+        else:
+            total = b.add(total, value) if coefficient > 0 else b.sub(total, value)
+    return total if total is not None else ir.Constant(vec, [0] * vec.count)
+
+
+def _sandwich(b: ir.IRBuilder, left: np.ndarray, tile: list[list], vec: ir.VectorType) -> list[list]:
+    """left · tile · leftᵀ on a grid of vectors: rows first, then columns."""
+    rows = [[_combine(b, coeffs, [tile[i][j] for i in range(len(tile))], vec) for j in range(len(tile[0]))]
+            for coeffs in left]
+    return [[_combine(b, coeffs, row, vec) for coeffs in left] for row in rows]
+
+
+def _tile_origin(b: ir.IRBuilder, t: Tiling, tile):
+    return b.mul(b.udiv(tile, i64(t.tw)), i64(t.m)), b.mul(b.urem(tile, i64(t.tw)), i64(t.m))
+
+
+def _emit_input_vector(b: ir.IRBuilder, t: Tiling, xp, v, at: tuple, tile) -> None:
+    """V[e][s][c..c+2L] = (Bᵀ d B)[e] of image tile `tile`, at = (s, c): int16 lanes (|V| <=
+    `IntegerTransforms.v_bound` < 2^15, no step wraps)."""
+    vec = ir.VectorType(I16, 2 * t.lanes)
+    s, c = at
+    row, col = _tile_origin(b, t, tile)
+    base = _at(b, xp, b.add(b.mul(b.add(b.mul(row, i64(t.wp)), col), i64(t.c_pad)), c), I16)
+    d = [[b.load(_at(b, base, i64((i * t.wp + j) * t.c_pad), I16), typ=vec, align=2) for j in range(t.side)]
+         for i in range(t.side)]
+    transformed = _sandwich(b, integer_transforms(t.m).bt, d, vec)
+    offset = b.add(b.mul(s, i64(t.c_pad)), c)
+    for e in range(t.positions):
+        value = transformed[e // t.side][e % t.side]
+        b.store(value, _at(b, v, b.add(offset, i64(e * t.v_stride)), I16), align=2)
+
+
+def _emit_output_panel(b: ir.IRBuilder, t: Tiling, mm, at: tuple, bias, out, epilogue: tuple) -> None:
+    """out[o][y][x] for the block's tiles inside P and the panel's channels below O, L at a time."""
+    first, o0 = at
+    with for_range(b, 0, t.block, name="to") as s:
+        tile = b.add(first, s)
+        with if_then(b, b.icmp_signed("<", tile, i64(t.tiles)), "inside"):
+            origin = _tile_origin(b, t, tile)
+            for j in range(t.nr // t.lanes):
+                o = b.add(o0, i64(j * t.lanes))
+                products = _at(b, mm, b.add(b.mul(s, i64(t.nr)), i64(j * t.lanes)))
+                with if_then(b, b.icmp_signed("<", o, i64(t.o)), "channels"):
+                    _emit_output_vector(b, t, products, o, origin, bias, out, epilogue)
+
+
+def _emit_output_vector(b: ir.IRBuilder, t: Tiling, products, o, origin, bias, out, epilogue: tuple) -> None:
+    """One tile's m x m outputs of L channels from o (those below O stored): E M Eᵀ, times
+    odd⁻¹, shifted (`IntegerTransforms`), plus the bias, the integer epilogue, then a loop over
+    its pixels storing each lane."""
+    steps, bound, element = epilogue
+    transforms: IntegerTransforms = integer_transforms(t.m)
+    vec = ir.VectorType(I32, t.lanes)
+    grid = [[b.load(_at(b, products, i64((xi * t.side + nu) * t.m_stride)), typ=vec, align=4)
+             for nu in range(t.side)] for xi in range(t.side)]
+    y = _sandwich(b, transforms.e, grid, vec)
+    shift = b.load(_at(b, bias, o), typ=vec, align=4)
+    stage = entry_alloca(b, ir.ArrayType(ir.VectorType(element, t.lanes), t.m * t.m), name="ytile")
+    for i in range(t.m):
+        for j in range(t.m):
+            value = b.mul(y[i][j], ir.Constant(vec, [transforms.inverse] * t.lanes))
+            value = b.add(b.ashr(value, ir.Constant(vec, [transforms.shift] * t.lanes)), shift)
+            value = _convert(b, int_epilogue(b, t.lanes, steps, value, bound), element, t.lanes)
+            b.store(value, b.gep(stage, [i64(0), i64(i * t.m + j)], inbounds=True))
+    valid = b.sub(i64(t.o), o)
+    row0, col0 = origin
+    with for_range(b, 0, t.m * t.m, name="px") as p:
+        oy, ox = b.add(row0, b.udiv(p, i64(t.m))), b.add(col0, b.urem(p, i64(t.m)))
+        inside = b.and_(b.icmp_signed("<", oy, i64(t.oh)), b.icmp_signed("<", ox, i64(t.ow)))
+        with if_then(b, inside, "px"):
+            pixel = b.add(b.mul(oy, i64(t.ow)), ox)
+            value = b.load(b.gep(stage, [i64(0), p], inbounds=True), typ=ir.VectorType(element, t.lanes))
+            stores = [(lane, _at(b, out, b.add(b.mul(b.add(o, i64(lane)), i64(t.oh * t.ow)), pixel), element))
+                      for lane in range(t.lanes)]
+            with b.if_else(b.icmp_signed(">=", valid, i64(t.lanes))) as (whole, part):
+                with whole:
+                    for lane, at in stores:
+                        b.store(b.extract_element(value, i64(lane)), at)
+                with part:
+                    for lane, at in stores:
+                        with if_then(b, b.icmp_signed(">", valid, i64(lane)), "lane"):
+                            b.store(b.extract_element(value, i64(lane)), at)
+
+
+def _convert(b: ir.IRBuilder, value, element: ir.Type, lanes: int):
+    """The int32 vector as the output's elements (truncated, or converted to float)."""
+    if element == I32:
+        return value
+    if isinstance(element, ir.IntType):
+        return b.trunc(value, ir.VectorType(element, lanes))
+    return b.sitofp(value, ir.VectorType(element, lanes))
