@@ -20,9 +20,10 @@ inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
              from a work counter, balanced as the cores take them (`taken_balance`);
   depth      the C block is loaded and stored once per reduction block (dense: KC; conv: CB
              input channels times the taps);
-  cache      the block re-read every k step (dense: KC x NR of packed weights; conv: MR x CB
-             channels x taps of weights) fits in half of L1 (the other half holds the streamed operand and C,
-             the BLIS convention), or streams from L2;
+  cache      a convolution's block re-read every k step (MR x CB channels x taps of weights)
+             fits in half of L1 (the other half holds the streamed operand and C, the BLIS
+             convention), or streams from L2; a GEMM's KC x NR packed panel of B streams from
+             L2 at no measured cost (`cpu_geometry.GEMM_K_BLOCK_MAX`);
   strided    a strided convolution's tile input (row slices of several phases per channel)
              stays in L1 across the output-channel blocks (pixel split, a channel block's rows
              fitting L1: `_strided_input_in_l1`), or streams from L2.
@@ -93,10 +94,10 @@ direct kernel's: 64 -> 256 at 56x56 0.91, 128 -> 512 at 28x28 0.99, 256 -> 1024 
 (0.91 without its residual), 512 -> 1024 at 14x14 0.83, 64 -> 128 at 56x56 0.92: the median 0.91,
 its inverse 1.1 (the packing's cost included)."""
 L2_RESIDENT = 0.8
-"""Efficiency left when the block the micro-kernel re-reads every k step (a dense layer's KC x NR
-panel, a convolution's MR rows of weights) misses L1 and streams from L2 (estimate); also when a
-strided convolution's tile input rows do (`_strided_input_in_l1`; one Zen 3 core: ResNet-50's
-3x3 stride-2 layers ran ~1.2x slower so)."""
+"""Efficiency left when the block a convolution's micro-kernel re-reads every k step (its MR rows
+of weights) misses L1 and streams from L2 (estimate); also when a strided convolution's tile
+input rows do (`_strided_input_in_l1`; one Zen 3 core: ResNet-50's 3x3 stride-2 layers ran ~1.2x
+slower so)."""
 
 
 @cache
@@ -164,14 +165,14 @@ def gemm_efficiency(rows: int, cols: int, kc: int, s: Schedule, lanes: int, core
     """The factors of the module docstring for the blocked GEMM of `rows` x `cols` with reduction
     blocks of `kc` steps (schedule keys m_block, n_block, vec, parallel): REACHABLE, its MR x NR
     blocks, busy lanes, the balance of its items ("n": `gemm_item_sizes` as the cores take them)
-    or row blocks ("m"), the C block per reduction block, and the KC x NR panel of B re-read
-    every k step in L1 or not. The dense layers and the channel GEMM are priced by it."""
+    or row blocks ("m"), and the C block per reduction block (its KC x NR panel of B may
+    stream from L2: `cpu_geometry.GEMM_K_BLOCK_MAX` says why that is not priced). The dense
+    layers and the channel GEMM are priced by it."""
     mr, nr, vec = s["m_block"], s["n_block"], s["vec"]
     shared = (taken_balance(gemm_item_sizes(rows, math.ceil(cols / nr), mr), cores) if s["parallel"] == "n"
               else balance(math.ceil(rows / mr), cores))
-    efficiency = (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes)
-                  * lane_efficiency(cols, nr, vec, lanes) * shared * kc / (kc + C_BLOCK_STEPS))
-    return efficiency * (1.0 if kc * nr * 4 <= L1_BYTES // 2 else L2_RESIDENT)
+    return (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes)
+            * lane_efficiency(cols, nr, vec, lanes) * shared * kc / (kc + C_BLOCK_STEPS))
 
 
 def _strided_input_in_l1(info: NodeInfo, s: dict) -> bool:

@@ -58,6 +58,14 @@ def vector_lanes(triple: str, features: str) -> int:
 
 GEMM_MC = 96
 """Rows of A per cache block of the blocked GEMM (its MC), rounded down to whole MR blocks (`gemm_mc`)."""
+GEMM_K_BLOCK_MAX = 4096
+"""Reduction steps of one K block of the blocked GEMM at most (`gemm_k_block`; the deepest K
+measured). Whole-K blocks ran faster than blocks of 256, 512, 1024 or 2048 (AMD EPYC znver3, CPU
+time, one process, interleaved, loaded, B an input: matmul 512 0.97x the time of blocks of 256
+at one thread, 0.976x at two; matmul 1024 0.955x and 0.956x; [512, 4096] x [4096, 512] 0.955x at
+one), though the K x NR panel of B then leaves L1: a block's end loads and stores the C tile
+again, and each micro-kernel call starts its MR rows of A (not packed) as new streams, which a
+longer block keeps going; the packed panel streams from L2 (or L3) well enough."""
 GEMM_ROW_GROUPS = 4
 GEMM_ITEMS = 16
 """A threaded GEMM's work items (`gemm_items`): up to GEMM_ROW_GROUPS groups of whole MC-row blocks
@@ -71,6 +79,13 @@ EPYC znver3), and 16 items leave the last ones small enough to balance two threa
 def gemm_mc(mr: int) -> int:
     """Rows per cache block of A: `GEMM_MC` rounded down to whole blocks of `mr` rows, at least one."""
     return max(mr, GEMM_MC // mr * mr)
+
+
+def gemm_k_block(k: int) -> int:
+    """Reduction steps per K block of a GEMM of depth `k`: all of them, or an even split into as
+    few blocks of at most `GEMM_K_BLOCK_MAX` as it takes (none much shorter than the others)."""
+    blocks = max(1, -(-k // GEMM_K_BLOCK_MAX))
+    return max(1, -(-k // blocks))
 
 
 def gemm_items(m: int, panels: int, mr: int) -> tuple[int, int]:

@@ -33,7 +33,8 @@ the default below. A contraction takes the blocked path when
 
 Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails included):
   dense, matmul  MR x 2 vectors: MR = 8 rows with 32 vector registers (16 lanes), 6 with 16;
-                 K blocks of 256; threads split the column panels.
+                 K in one block up to `GEMM_K_BLOCK_MAX` steps (`gemm_k_block`); threads split
+                 the column panels.
   conv2d         (per group) one vector of pixels when the output row fits in it, else two, even
                  where two pad the row more (6 x 2 vectors ran 3x3 64 -> 64 at 56x56 in 2.95 ms,
                  12 x 1 in 3.42; a `pointwise` convolution's row is the whole image); MR = 12
@@ -98,8 +99,8 @@ from collections.abc import Sequence
 from typing import Any, Literal, cast, get_args
 
 from frittata.terms.cpu_geometry import (FLOAT_BYTES, FMA_CHAIN_ROWS, FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES,
-                                         ROW_VECTORS, block_rows, depthwise_registers, padded_plane, pixel_item_tiles,
-                                         pixel_rows, pointwise, registers_for, strided_tile_bytes)
+                                         ROW_VECTORS, block_rows, depthwise_registers, gemm_k_block, padded_plane,
+                                         pixel_item_tiles, pixel_rows, pointwise, registers_for, strided_tile_bytes)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 from frittata.terms.winograd import block_count, tile_count
@@ -117,7 +118,8 @@ BLOCKED, DEPTHWISE, PIXEL_GEMM, WINOGRAD, INT8, LANES_CONV, CHANNEL_GEMM, INT8_W
 FLOAT_STEPS = frozenset({"add", "relu", "clip", "sigmoid", "silu", "hard_swish"})
 """Epilogue steps the blocked float paths apply in registers (no shift, no cast)."""
 DEFAULT_K_BLOCK = 256
-"""Reduction depth of one cache block of a dense layer (GotoBLAS's KC for a 32 KiB L1d)."""
+"""Reduction depth of one cache block of the Winograd kernel's GEMMs over channels (GotoBLAS's KC
+for a 32 KiB L1d; the dense GEMM's blocks are `gemm_k_block`'s)."""
 WEIGHT_BLOCK_BYTES = 16 * 1024
 """Weights of one convolution tile's channel block: half of a 32 KiB L1d (Zen 3), the other
 half for the input stream and the output tile (the BLIS convention)."""
@@ -263,14 +265,14 @@ def blocked_schedule(op: Op, attrs: Sequence[tuple[str, Any]], out: TensorType, 
             return lanes_conv_schedule(operands[1], lanes)
         return default_conv_schedule(operands[0], operands[1], out, values, lanes)
     n = out.shape[-1]
-    return default_dense_schedule(out.size // n if n else 0, n, lanes)
+    return default_dense_schedule(out.size // n if n else 0, n, operands[0].shape[-1], lanes)
 
 
-def default_dense_schedule(m: int, n: int, lanes: int) -> Schedule:
+def default_dense_schedule(m: int, n: int, k: int, lanes: int) -> Schedule:
     """The default blocking of an [M, K] x [K, N] GEMM (see the module docstring)."""
     mr, nr = (8 if lanes >= 16 else 6), 2 * lanes
     return {"vec": lanes, "m_block": mr, "m_tail": m % mr, "n_block": nr, "n_tail": n % nr,
-            "k_block": DEFAULT_K_BLOCK, "parallel": "n"}
+            "k_block": gemm_k_block(k), "parallel": "n"}
 
 
 def takes_pixel_gemm(w: TensorType, out: TensorType, attrs: dict[str, Any], constant_weights: bool) -> bool:
@@ -305,7 +307,8 @@ def takes_channel_gemm(w: TensorType, out: TensorType, attrs: dict[str, Any], co
 def channel_gemm_schedule(out: TensorType, w: TensorType, lanes: int) -> Schedule:
     """The channel GEMM's blocking: dense's (`default_dense_schedule`) over O rows (output
     channels) by P columns (pixels), threads splitting the column panels' items ("n")."""
-    return {"kernel": CHANNEL_GEMM, **default_dense_schedule(w.shape[0], out.shape[2] * out.shape[3], lanes)}
+    return {"kernel": CHANNEL_GEMM, **default_dense_schedule(w.shape[0], out.shape[2] * out.shape[3], w.shape[1],
+                                                             lanes)}
 
 
 def pixel_gemm_schedule(out: TensorType, lanes: int) -> Schedule:
@@ -420,7 +423,7 @@ def depthwise_schedule(out: TensorType, taps: int, lanes: int) -> Schedule:
 def winograd_schedule(x: TensorType, out: TensorType, attrs: dict[str, Any], lanes: int) -> Schedule:
     """The Winograd kernel's blocking of a `winograd_conv2d` (see the module docstring)."""
     m = attrs["tile"]
-    dense = default_dense_schedule(0, 0, lanes)
+    dense = default_dense_schedule(0, 0, 0, lanes)
     mr, nr = dense["m_block"], dense["n_block"]
     c, o = _round_up(x.shape[1], lanes), _round_up(out.shape[1], nr)
     tiles = tile_count(out.shape[2], out.shape[3], m)

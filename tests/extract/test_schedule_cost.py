@@ -69,7 +69,7 @@ def test_a_tall_gemm_of_few_panels_is_priced_by_its_items_not_its_panels():
     def seconds(n: int) -> float:
         term = T.dense(T.var("x", (1024, 64)), T.param("w", np.zeros((n, 64), np.float32)))
         info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
-        s = default_dense_schedule(1024, n, 8)
+        s = default_dense_schedule(1024, n, 64, 8)
         return blocked_compute_seconds(info, s, 2 * 1024 * 64 * n, model) / n
 
     assert gemm_items(1024, 3, 6) == (4, 3)
@@ -134,14 +134,14 @@ def test_a_convolution_split_over_channel_blocks_is_balanced_by_its_blocks():
 
 
 def test_a_short_reduction_pays_its_c_block_over_fewer_steps():
-    """A GEMM's reduction block is min(k_block, K) steps, and loading and storing its C block
-    costs C_BLOCK_STEPS steps more: [96, K] x [K, 32] with K = 4 or 64 runs at
+    """A GEMM's reduction block is min(k_block, K) steps (the default: all K), and loading and
+    storing its C block costs C_BLOCK_STEPS steps more: [96, K] x [K, 32] with K = 4 or 64 runs at
     (K / (K + 8)) / (256 / 264) of K = 256's efficiency (one block of 256); M does not enter it."""
     def efficiency(k: int) -> float:
         term = T.dense(T.var("x", (96, k)), T.param("w", np.zeros((32, k), np.float32)))
         info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
         s = blocked_schedule(term.op, term.attrs, term.type, [a.type for a in term.args], [False, True], 8)
-        assert s is not None and s["k_block"] == 256
+        assert s is not None and s["k_block"] == k
         return schedule_efficiency(info, s, 8, 2)
 
     for k in (4, 64):

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from frittata.terms import builders as tb
-from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_ROW_GROUPS, gemm_item_sizes, gemm_items,
-                                         gemm_mc, strided_tile_bytes)
+from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_K_BLOCK_MAX, GEMM_ROW_GROUPS,
+                                         gemm_item_sizes, gemm_items, gemm_k_block, gemm_mc, strided_tile_bytes)
 from frittata.terms.cpu_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_SPILL_ROWS, DEPTHWISE_VECTORS,
                                          DEPTHWISE_WIDE_ROWS,
                                          blocked_schedule, default_conv_schedule, default_dense_schedule,
@@ -26,9 +26,9 @@ def test_a_matmul_takes_the_blocked_path_with_matrix_or_batched_weights_only():
     of M x N); a vector right operand or a batch broadcast against unbatched weights is not."""
     lanes = 8
     assert blocked_schedule(Op.MATMUL, (), f32(20, 24), [f32(20, 16), f32(16, 24)], [False, True],
-                            lanes) == default_dense_schedule(20, 24, lanes)
+                            lanes) == default_dense_schedule(20, 24, 16, lanes)
     assert blocked_schedule(Op.MATMUL, (), f32(3, 20, 24), [f32(3, 20, 16), f32(3, 16, 24)], [False, False],
-                            lanes) == default_dense_schedule(60, 24, lanes)
+                            lanes) == default_dense_schedule(60, 24, 16, lanes)
     assert blocked_schedule(Op.MATMUL, (), f32(20), [f32(20, 16), f32(16)], [False, True], lanes) is None
     assert blocked_schedule(Op.MATMUL, (), f32(3, 20, 24), [f32(3, 20, 16), f32(1, 16, 24)], [False, True],
                             lanes) is None
@@ -45,6 +45,17 @@ def test_a_threaded_gemms_items_cover_its_rows_and_panels_once(m, panels, mr):
     assert sum(sizes) == m * panels
     assert all(size > 0 for size in sizes)
     assert row_groups <= -(-m // gemm_mc(mr)) and panel_groups <= panels
+
+
+@given(st.integers(1, 5 * GEMM_K_BLOCK_MAX))
+def test_a_gemms_k_blocks_are_as_few_and_even_as_the_cap_allows(k):
+    """K in one block up to GEMM_K_BLOCK_MAX steps; deeper, the fewest blocks within the cap,
+    of ceil(K / blocks) steps, so the last is short by fewer steps than there are blocks."""
+    kc = gemm_k_block(k)
+    blocks = -(-k // kc)
+    assert 1 <= kc <= GEMM_K_BLOCK_MAX and gemm_k_block(0) == 1
+    assert kc == k if k <= GEMM_K_BLOCK_MAX else blocks == -(-k // GEMM_K_BLOCK_MAX)
+    assert k - (blocks - 1) * kc > kc - blocks
 
 
 def test_strided_tile_bytes_counts_the_column_phases_and_reach_of_a_dilated_window():
