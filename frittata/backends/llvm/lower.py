@@ -10,7 +10,7 @@ convolution paths when their schedule says so (`fastpath`), the generic loops ot
 from __future__ import annotations
 
 from frittata.backends.llvm import (bitpack, bitserial, byte_levels, fastpath, indexing, movement, nn, pool, reduce,
-                                   transpose_tiles)
+                                   row_copies, transpose_tiles)
 from frittata.backends.llvm.expr import Apply, Expr, Konst, Leaf, emit_map
 from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
@@ -114,6 +114,8 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
             reduce.emit_layer_norm(k, args[0], args[1], args[2], t.attr("axis"), t.attr("eps"), out)
         case Op.TRANSPOSE if (tiles := transpose_tiles.tiled(out, _moved(t, args[0]))) is not None:
             transpose_tiles.emit(k, *tiles)
+        case Op.TRANSPOSE | Op.SLICE if (whole_rows := row_copies.rows(out, _moved(t, args[0]))) is not None:
+            row_copies.emit(k, *whole_rows)
         case Op.TRANSPOSE | Op.SLICE | Op.PAD | Op.PACK_NCHWC:
             emit_map(k, t.shape, out, Leaf(_moved(t, args[0])))
         case Op.UNPACK_NCHWC:
