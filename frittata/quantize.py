@@ -21,8 +21,11 @@ is quantized as q(x) = cast(clip(round(x * 2^-e), -127, 127), int8).  The layers
       ->  both widened to int32 at the finer exponent (a left shift is a multiplication by
       a power of two), added, [relu], shifted to e_y, clipped and cast to int8 (host ops).
 
-Everything else (pooling, flatten, softmax, ...) runs in float32 on the dequantized value
-float32(q) * 2^e.  Exponents come from the largest magnitudes seen on the calibration inputs.
+A max pool or a reshape of a quantized tensor is applied to its int8 codes as they are (max
+commutes with the dequantization q * 2^e, a reshape moves values), so a max pool between two
+layers costs no dequantization and requantization.  Everything else (average pooling,
+softmax, ...) runs in float32 on the dequantized value float32(q) * 2^e.  Exponents come from
+the largest magnitudes seen on the calibration inputs.
 """
 
 from __future__ import annotations
@@ -222,6 +225,9 @@ class _Quantizer:
             self._produce(node, self._layer(layer, self.peaks[id(node)]))
         elif self._is_residual(node):
             self._produce(node, self._residual(node))
+        elif node.op in INTEGER_PASS and id(node.args[0]) in self.ints:
+            x = self.ints[id(node.args[0])]
+            self._produce(node, Quantized(Term.make(node.op, (x.q,), node.attrs), x.exp, x.bits))
         else:
             self.memo[id(node)] = Term.make(node.op, tuple(self.memo[id(a)] for a in node.args), node.attrs)
 
@@ -283,9 +289,6 @@ class LowBitQuantizer(_Quantizer):
         layer = self.match(node)
         if layer is not None and self._lowbit(layer):
             self._produce(node, self._lowbit_layer(node, layer))
-        elif node.op in INTEGER_PASS and id(node.args[0]) in self.ints:
-            x = self.ints[id(node.args[0])]
-            self._produce(node, Quantized(Term.make(node.op, (x.q,), node.attrs), x.exp, x.bits))
         else:
             super().visit(node)
 

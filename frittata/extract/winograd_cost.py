@@ -142,7 +142,7 @@ def int8_winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     c_pad, o_pad = -(-c // (2 * lanes)) * 2 * lanes, -(-o // s["n_block"]) * s["n_block"]
     tiles = tile_count(oh, ow, m)
     blocks = block_count(tiles, block)
-    share = balance(blocks, cores)
+    share = balance(s["oc_groups"] or blocks, cores)
     gemm = 2.0 * side * side * block * blocks * c_pad * o_pad / (
         cores * model.fp32_flops_per_core * INT8_WINOGRAD_SCALE * share)
     inputs = block * blocks * (c_pad // (2 * lanes)) * _integer_sandwich_ops(t.bt)

@@ -483,20 +483,35 @@ def int8_winograd_schedule(out: TensorType, operands: Sequence[TensorType], attr
                            constant: Sequence[bool], lanes: int) -> Schedule | None:
     """The exact int8 Winograd kernel's blocking (`frittata.backends.llvm.int8winograd`), or None
     (generic loops): constant weights and bias, an integer epilogue with a cast only last.
-    Blocks of whole micro-tiles whose V fits `INT8_WINOGRAD_V_BYTES`, and at least
-    `WINOGRAD_MIN_ITEMS` of them where the image has the tiles."""
+
+    More output channels than tiles (U outweighs V): one block of all the tiles and groups of
+    panels (`int8_winograd_groups`), so U is read once per image, where blocks of a few tiles
+    each re-read all of it (512 -> 512 at 28x28: 13 MB a block). Otherwise blocks of whole
+    micro-tiles whose V fits `INT8_WINOGRAD_V_BYTES`, of at least 4 micro-tiles where that fits,
+    the size that computes the fewest rows (the last block's spare tiles included), the
+    largest on a tie."""
     steps = attrs.get("epilogue", ())
     casts = [i for i, step in enumerate(steps) if step[0] == "cast"]
     if (lanes < 8 or not all(constant[1:3]) or len(operands) > 3 or any(step[0] not in INT_STEPS for step in steps)
             or casts not in ([], [len(steps) - 1]) or out.dtype not in INT8_OUTPUTS):
         return None
-    m, mr = attrs["tile"], INT8_WINOGRAD_ROWS
+    m, mr, nr = attrs["tile"], INT8_WINOGRAD_ROWS, 2 * lanes
     c_pad = _round_up(operands[0].shape[1], 2 * lanes)
     tiles = tile_count(out.shape[2], out.shape[3], m)
+    schedule = {"kernel": INT8_WINOGRAD, "tile": m, "vec": lanes, "m_block": mr, "n_block": nr}
+    if _round_up(out.shape[1], nr) > tiles:
+        groups = int8_winograd_groups(_round_up(out.shape[1], nr) // nr)
+        return {**schedule, "tile_block": _round_up(tiles, mr), "oc_groups": groups}
     most = max(mr, INT8_WINOGRAD_V_BYTES // ((m + 2) ** 2 * c_pad * 2) // mr * mr)
-    blocks = max(math.ceil(tiles / most), min(WINOGRAD_MIN_ITEMS, math.ceil(tiles / mr)))
-    block = _round_up(math.ceil(tiles / blocks), mr)
-    return {"kernel": INT8_WINOGRAD, "tile": m, "vec": lanes, "m_block": mr, "n_block": 2 * lanes, "tile_block": block}
+    sizes = range(min(most, 4 * mr), most + 1, mr)
+    block = min(sizes, key=lambda size: (math.ceil(tiles / size) * size, -size))
+    return {**schedule, "tile_block": block, "oc_groups": 0}
+
+
+def int8_winograd_groups(panels: int) -> int:
+    """Groups of panels for the int8 Winograd kernel's one-block form: the most, up to 8, that
+    divide the panels and leave each at least 4 (64 channels of 8 lanes)."""
+    return max(g for g in range(1, 9) if panels % g == 0 and (g == 1 or panels // g >= 4))
 
 
 def _round_up(n: int, m: int) -> int:

@@ -50,11 +50,14 @@ class Tiling(ConvShape):
     mr: int
     nr: int
     block: int
+    oc_groups: int
+    """0: blocks of `block` tiles, each through every panel; G > 0: one block of all the tiles
+    (its V computed by the team first), the threads taking G groups of whole panels."""
 
     @classmethod
     def of(cls, term: Term, schedule: dict) -> Tiling:
         return cls(**ConvShape.fields(term), m=schedule["tile"], lanes=schedule["vec"], mr=schedule["m_block"],
-                   nr=schedule["n_block"], block=schedule["tile_block"])
+                   nr=schedule["n_block"], block=schedule["tile_block"], oc_groups=schedule["oc_groups"])
 
     @property
     def side(self) -> int:
@@ -110,20 +113,28 @@ class Tiling(ConvShape):
         return (lines + 1 - lines % 2) * 32
 
     @property
+    def width(self) -> int:
+        """Output channels of M's rows: a panel's (blocks), a group's (groups)."""
+        return self.o_pad // self.oc_groups if self.oc_groups else self.nr
+
+    @property
     def m_stride(self) -> int:
-        """int32 elements from M[e] to M[e + 1] (one panel's)."""
-        lines = -(-self.block * self.nr // 16)
+        """int32 elements from M[e] to M[e + 1]."""
+        lines = -(-self.block * self.width // 16)
         return (lines + 1 - lines % 2) * 16
 
     @property
     def region(self) -> int:
-        """Bytes of one block's V and M."""
-        return self.positions * (2 * self.v_stride + 4 * self.m_stride)
+        """Bytes of one block's V and M (blocks), or of one group's M (groups)."""
+        return self.positions * ((0 if self.oc_groups else 2 * self.v_stride) + 4 * self.m_stride)
 
 
 def scratch_bytes(term: Term, schedule: dict) -> int:
-    """The padded input, then one V and M region per block (a thread uses its first block's)."""
+    """The padded input, then one V and M region per block (a thread uses its first block's), or
+    the image's V and one M region per group."""
     t = Tiling.of(term, schedule)
+    if t.oc_groups:
+        return 2 * t.padded + 2 * t.positions * t.v_stride + t.oc_groups * t.region
     return 2 * t.padded + t.blocks * t.region
 
 
@@ -161,15 +172,53 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
         _emit_pad(k, t, _at(b, x, b.mul(n, i64(t.c * t.h * t.w)), ir.IntType(8)), xp)
         k.sync()
         image = _at(b, out, b.mul(n, i64(t.o * t.oh * t.ow)), element)
-        first_taken = entry_alloca(b, ir.IntType(64), name="first_taken")
-        b.store(i64(-1), first_taken)
-        with k.chunks(t.blocks) as (lo, hi):
-            taken = b.load(first_taken, typ=ir.IntType(64))
-            owner = b.select(b.icmp_signed("<", taken, i64(0)), lo, taken)
-            b.store(owner, first_taken)
-            region = _at(b, xp, b.add(i64(t.padded), b.mul(owner, i64(t.region // 2))), I16)
-            with for_range(b, lo, hi, name="blk") as blk:
-                _emit_block(k, t, (xp, u, bias_ptr), region, b.mul(blk, i64(t.block)), image, epilogue)
+        if t.oc_groups:
+            _emit_groups(k, t, (xp, u, bias_ptr), image, epilogue)
+        else:
+            _emit_blocks(k, t, (xp, u, bias_ptr), image, epilogue)
+
+
+def _emit_blocks(k: Kernel, t: Tiling, consts: tuple, image, epilogue: tuple) -> None:
+    """The blocks this thread takes, each in the scratch region of its first one."""
+    b = k.b
+    first_taken = entry_alloca(b, ir.IntType(64), name="first_taken")
+    b.store(i64(-1), first_taken)
+    with k.chunks(t.blocks) as (lo, hi):
+        taken = b.load(first_taken, typ=ir.IntType(64))
+        owner = b.select(b.icmp_signed("<", taken, i64(0)), lo, taken)
+        b.store(owner, first_taken)
+        region = _at(b, consts[0], b.add(i64(t.padded), b.mul(owner, i64(t.region // 2))), I16)
+        with for_range(b, lo, hi, name="blk") as blk:
+            _emit_block(k, t, consts, region, b.mul(blk, i64(t.block)), image, epilogue)
+
+
+def _emit_groups(k: Kernel, t: Tiling, consts: tuple, image, epilogue: tuple) -> None:
+    """V of every tile (the threads share its (tile, 2L channels) pairs), then the groups of
+    panels this thread takes: per position, the GEMM of each panel of the group (U read once
+    per image, V[e] from L2), then the group's output transform."""
+    b = k.b
+    xp, u, bias = consts
+    v = _at(b, xp, i64(t.padded), I16)
+    vectors = t.c_pad // (2 * t.lanes)
+    with k.take(t.block * vectors, name="vt") as index:
+        s = b.udiv(index, i64(vectors))
+        tile = b.select(b.icmp_signed("<", s, i64(t.tiles)), s, i64(t.tiles - 1))
+        _emit_input_vector(b, t, xp, v, (s, b.mul(b.urem(index, i64(vectors)), i64(2 * t.lanes))), tile)
+    k.sync()
+    panels = t.width // t.nr
+    with k.take(t.oc_groups, name="group") as group:
+        mm = _at(b, v, b.add(i64(t.positions * t.v_stride // 2), b.mul(group, i64(t.region // 4))))
+        with for_range(b, 0, t.positions, name="e") as e:
+            ve = _at(b, v, b.mul(e, i64(t.v_stride // 2)))
+            me = _at(b, mm, b.mul(e, i64(t.m_stride)))
+            with for_range(b, 0, panels, name="pl") as pl:
+                panel = b.add(b.mul(group, i64(panels)), pl)
+                ue = _at(b, u, b.add(b.mul(panel, i64(t.positions * t.c_pad // 2 * t.nr)),
+                                     b.mul(e, i64(t.c_pad // 2 * t.nr))))
+                with for_range(b, 0, t.block, t.mr, name="rows") as s0:
+                    _emit_micro(b, t, _at(b, ve, b.mul(s0, i64(t.c_pad // 2))), ue,
+                                _at(b, me, b.add(b.mul(s0, i64(t.width)), b.mul(pl, i64(t.nr)))))
+        _emit_output_panel(b, t, mm, (i64(0), b.mul(group, i64(t.width))), bias, image, epilogue)
 
 
 def _at(b: ir.IRBuilder, base, offset, element: ir.Type = I32):
@@ -234,7 +283,7 @@ def _emit_micro(b: ir.IRBuilder, t: Tiling, v, u, m) -> None:
                 b.store(b.add(b.load(slot), madd(b, pair, uv[j], lanes)), slot)
     for r, row in enumerate(acc):
         for j, slot in enumerate(row):
-            b.store(b.load(slot), _at(b, m, i64(r * t.nr + j * lanes)), align=4)
+            b.store(b.load(slot), _at(b, m, i64(r * t.width + j * lanes)), align=4)
 
 
 def _combine(b: ir.IRBuilder, coefficients, values, vec: ir.VectorType):
@@ -281,15 +330,16 @@ def _emit_input_vector(b: ir.IRBuilder, t: Tiling, xp, v, at: tuple, tile) -> No
 
 
 def _emit_output_panel(b: ir.IRBuilder, t: Tiling, mm, at: tuple, bias, out, epilogue: tuple) -> None:
-    """out[o][y][x] for the block's tiles inside P and the panel's channels below O, L at a time."""
+    """out[o][y][x] for the block's tiles inside P and M's channels (a panel's, a group's) below O,
+    L at a time."""
     first, o0 = at
     with for_range(b, 0, t.block, name="to") as s:
         tile = b.add(first, s)
         with if_then(b, b.icmp_signed("<", tile, i64(t.tiles)), "inside"):
             origin = _tile_origin(b, t, tile)
-            for j in range(t.nr // t.lanes):
-                o = b.add(o0, i64(j * t.lanes))
-                products = _at(b, mm, b.add(b.mul(s, i64(t.nr)), i64(j * t.lanes)))
+            with for_range(b, 0, t.width, t.lanes, name="oc") as j:
+                o = b.add(o0, j)
+                products = _at(b, mm, b.add(b.mul(s, i64(t.width)), j))
                 with if_then(b, b.icmp_signed("<", o, i64(t.o)), "channels"):
                     _emit_output_vector(b, t, products, o, origin, bias, out, epilogue)
 
