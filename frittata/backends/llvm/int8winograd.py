@@ -346,8 +346,9 @@ def _emit_output_panel(b: ir.IRBuilder, t: Tiling, mm, at: tuple, bias, out, epi
 
 def _emit_output_vector(b: ir.IRBuilder, t: Tiling, products, o, origin, bias, out, epilogue: tuple) -> None:
     """One tile's m x m outputs of L channels from o (those below O stored): E M Eᵀ, times
-    odd⁻¹, shifted (`IntegerTransforms`), plus the bias, the integer epilogue, then a loop over
-    its pixels storing each lane."""
+    odd⁻¹, shifted (`IntegerTransforms`), plus the bias, the integer epilogue; a tile inside the
+    image with L channels below O stores each lane of its pixels at offsets known at build time
+    (`_store_whole`), the others through a loop over its pixels that tests each."""
     steps, bound, element = epilogue
     transforms: IntegerTransforms = integer_transforms(t.m)
     vec = ir.VectorType(I32, t.lanes)
@@ -355,31 +356,51 @@ def _emit_output_vector(b: ir.IRBuilder, t: Tiling, products, o, origin, bias, o
              for nu in range(t.side)] for xi in range(t.side)]
     y = _sandwich(b, transforms.e, grid, vec)
     shift = b.load(_at(b, bias, o), typ=vec, align=4)
-    stage = entry_alloca(b, ir.ArrayType(ir.VectorType(element, t.lanes), t.m * t.m), name="ytile")
+    values = []
     for i in range(t.m):
         for j in range(t.m):
             value = b.mul(y[i][j], ir.Constant(vec, [transforms.inverse] * t.lanes))
             value = b.add(b.ashr(value, ir.Constant(vec, [transforms.shift] * t.lanes)), shift)
-            value = _convert(b, int_epilogue(b, t.lanes, steps, value, bound), element, t.lanes)
-            b.store(value, b.gep(stage, [i64(0), i64(i * t.m + j)], inbounds=True))
+            values.append(_convert(b, int_epilogue(b, t.lanes, steps, value, bound), element, t.lanes))
     valid = b.sub(i64(t.o), o)
     row0, col0 = origin
+    whole = b.and_(b.and_(b.icmp_signed("<=", row0, i64(t.oh - t.m)), b.icmp_signed("<=", col0, i64(t.ow - t.m))),
+                   b.icmp_signed(">=", valid, i64(t.lanes)))
+    with b.if_else(whole) as (inside, edge):
+        with inside:
+            _store_whole(b, t, values, _at(b, out, b.add(b.mul(o, i64(t.oh * t.ow)),
+                                                         b.add(b.mul(row0, i64(t.ow)), col0)), element), element)
+        with edge:
+            _store_edge(b, t, values, (o, valid, origin), out, element)
+
+
+def _store_whole(b: ir.IRBuilder, t: Tiling, values: list, corner, element: ir.Type) -> None:
+    """out[o + lane][row0 + i][col0 + j] = values[i m + j][lane] for every lane, i and j, from the
+    tile's corner in channel o."""
+    for p, value in enumerate(values):
+        i, j = divmod(p, t.m)
+        for lane in range(t.lanes):
+            at = _at(b, corner, i64(lane * t.oh * t.ow + i * t.ow + j), element)
+            b.store(b.extract_element(value, i64(lane)), at)
+
+
+def _store_edge(b: ir.IRBuilder, t: Tiling, values: list, at: tuple, out, element: ir.Type) -> None:
+    """The pixels of a tile crossing the image's edge, or of channels past O: each pixel and lane
+    tested."""
+    o, valid, (row0, col0) = at
+    stage = entry_alloca(b, ir.ArrayType(ir.VectorType(element, t.lanes), t.m * t.m), name="ytile")
+    for p, value in enumerate(values):
+        b.store(value, b.gep(stage, [i64(0), i64(p)], inbounds=True))
     with for_range(b, 0, t.m * t.m, name="px") as p:
         oy, ox = b.add(row0, b.udiv(p, i64(t.m))), b.add(col0, b.urem(p, i64(t.m)))
         inside = b.and_(b.icmp_signed("<", oy, i64(t.oh)), b.icmp_signed("<", ox, i64(t.ow)))
         with if_then(b, inside, "px"):
             pixel = b.add(b.mul(oy, i64(t.ow)), ox)
             value = b.load(b.gep(stage, [i64(0), p], inbounds=True), typ=ir.VectorType(element, t.lanes))
-            stores = [(lane, _at(b, out, b.add(b.mul(b.add(o, i64(lane)), i64(t.oh * t.ow)), pixel), element))
-                      for lane in range(t.lanes)]
-            with b.if_else(b.icmp_signed(">=", valid, i64(t.lanes))) as (whole, part):
-                with whole:
-                    for lane, at in stores:
-                        b.store(b.extract_element(value, i64(lane)), at)
-                with part:
-                    for lane, at in stores:
-                        with if_then(b, b.icmp_signed(">", valid, i64(lane)), "lane"):
-                            b.store(b.extract_element(value, i64(lane)), at)
+            for lane in range(t.lanes):
+                with if_then(b, b.icmp_signed(">", valid, i64(lane)), "lane"):
+                    at_lane = _at(b, out, b.add(b.mul(b.add(o, i64(lane)), i64(t.oh * t.ow)), pixel), element)
+                    b.store(b.extract_element(value, i64(lane)), at_lane)
 
 
 def _convert(b: ir.IRBuilder, value, element: ir.Type, lanes: int):
