@@ -1,7 +1,8 @@
 """How a bit-serial kernel's word steps walk a kernel row and when its byte counters are
 flushed into the accumulators: the flush plan (`flush_plan`), a row's taps as loops over their
 words (`tap_loops`), or a short row unrolled (`row_steps`), and a tap of one word more than the
-counters' room flushed once where no pixel's words are all ones (`stretches_room`)."""
+counters' room flushed once where no pixel's words are all ones or no channel's weight
+words are (`stretches_room`, `tap_fills`)."""
 
 from __future__ import annotations
 
@@ -116,10 +117,10 @@ class RowSteps:
         return True
 
     def tap_fills(self, n, ih, iws: list[ir.Value], first_word: ir.Value, checked: bool) -> ir.Value:
-        """Whether a count can reach 256 in the tap's chunk of `stretches_room` words: a count
-        over words k is Σ popcount(x_k & w_k), 256 only where every x_k and w_k is all ones, so
-        `all_ones` of the pixels where some channel's weights are (`weights_fill_tap`), else
-        false without a test."""
+        """Whether a count can reach 256 in the tap's chunk of `room` + 1 = 4 words
+        (`stretches_room`): a count over words k is Σ popcount(x_k & w_k), 256 only where every
+        x_k and w_k is all ones, so `all_ones` of the pixels where some channel's weights are
+        (`weights_fill_tap`), else false without a test."""
         if not self.weights_fill_tap:
             return ir.Constant(ir.IntType(1), 0)
         return self.all_ones(n, ih, iws, first_word, checked)

@@ -3,7 +3,7 @@ sums looked up in activation-indexed tables): equal to the interpreter on random
 largest sums a window can make, requantizing by threshold compares, walking its rows in
 reduction chunks whose weights stay in L1 (unchunked where a row's partial sums would pass their
 bound), unrolling short kernel rows, and flushing a tap of four words once where no pixel's
-words are all ones."""
+words are all ones or no channel's weight words are."""
 
 from __future__ import annotations
 
@@ -244,17 +244,14 @@ def test_the_all_ones_test_reads_the_words_of_its_reduction_chunk():
     assert seen == [(("words", 3), 4, True, True)]
 
 
-@pytest.mark.parametrize("channels, fills", [(256, False), (512, True)])
-def test_pixels_are_tested_only_where_some_weights_fill_a_tap(channels, fills):
-    """Activations all ones, weights all ones but input channel 0: a chunk of 4 words a tap
-    holding channel 0 counts 255, the most a byte counter takes, so with 256 channels (one
-    chunk) no weights fill a tap and no pixel is tested, one flush a tap; with 512 (two chunks
-    of 4 words) the second chunk counts 256 and its pixels are tested (a whole tap's 8 words
-    hold the zero: testing them instead of the chunk's overflows the second chunk's counters)."""
-    xs, ws = (1, channels, 4, 5), (40, channels, 3, 3)
-    codes = np.ones(ws, np.int8)
-    codes[:, 0] = 0
-    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), 1, 1), packed_weights(codes, 1, "int64"), 1, 1)
+def fill_tap_kernels(codes: np.ndarray, encoding: str = "unipolar") -> tuple[list[tuple], bool]:
+    """Compile a 3x3 A1W1 convolution of weight `codes` [O, C, 3, 3] (padding 1) over
+    activations all ones on AVX2 and compare it with the interpreter bit for bit. Returns what
+    each table kernel emitted saw (plan, chunk_words, stretches_room, weights_fill_tap) and
+    whether any pixel was tested for all ones."""
+    xs = (1, codes.shape[1], 4, 5)
+    conv = T.bitserial_conv2d(T.bitpack(T.var("x", xs, "int8"), 1, 1), packed_weights(codes, 1, "int64"), 1, 1,
+                              encoding=encoding)
     seen, tested = [], []
     rows, all_ones = TableEmitter.rows, TableEmitter.all_ones
 
@@ -268,7 +265,40 @@ def test_pixels_are_tested_only_where_some_weights_fill_a_tap(channels, fills):
 
     with mock.patch.object(TableEmitter, "rows", spy), mock.patch.object(TableEmitter, "all_ones", test_spy):
         assert_compiled_equal(T.Program({"y": conv}), {"x": np.ones(xs, np.int8)}, AVX2)
-    assert seen == [(("words", 3), 4, True, fills)] and bool(tested) == fills
+    return seen, bool(tested)
+
+
+@pytest.mark.parametrize("channels, fills", [(256, False), (512, True)])
+def test_pixels_are_tested_only_where_some_weights_fill_a_tap(channels, fills):
+    """Activations all ones, weights all ones but input channel 0: a chunk of 4 words a tap
+    holding channel 0 counts 255, the most a byte counter takes, so with 256 channels (one
+    chunk) no weights fill a tap and no pixel is tested, one flush a tap; with 512 (two chunks
+    of 4 words) the second chunk counts 256 and its pixels are tested (a whole tap's 8 words
+    hold the zero: testing them instead of the chunk's overflows the second chunk's counters)."""
+    codes = np.ones((40, channels, 3, 3), np.int8)
+    codes[:, 0] = 0
+    assert fill_tap_kernels(codes) == ([(("words", 3), 4, True, fills)], fills)
+
+
+def test_one_chunk_of_one_channel_at_one_tap_fills_a_tap():
+    """512 channels, input channels 3 and 259 zero in every weight (no chunk of 4 words full)
+    except the first chunk of output channel 37 at tap (2, 1), all ones: that chunk alone counts
+    256, in the first chunk, not the last, outside the first block of 32 output channels and
+    away from tap (0, 0). Looking only at any of those overflows its counters."""
+    codes = np.ones((40, 512, 3, 3), np.int8)
+    codes[:, [3, 259]] = 0
+    codes[37, :256, 2, 1] = 1
+    assert fill_tap_kernels(codes, "bipolar") == ([(("words", 3), 4, True, True)], True)
+
+
+def test_a_tap_is_filled_by_its_aligned_chunk_of_4_words():
+    """768 channels, 12 words a tap: a zero bit in words 1, 3, 8 and 10 of every weight, so
+    words 4-7 (the second chunk, not the last) are the only full aligned group of 4 and no
+    aligned group of 3 (the counters' room) is full. Groups of 3 overflow the second chunk's
+    counters."""
+    codes = np.ones((40, 768, 3, 3), np.int8)
+    codes[:, [64 * 1 + 5, 64 * 3 + 9, 64 * 8 + 1, 64 * 10 + 63]] = 0
+    assert fill_tap_kernels(codes) == ([(("words", 3), 4, True, True)], True)
 
 
 def test_field_runs_are_the_fewest_whose_weight_bits_fit_a_field():
