@@ -60,7 +60,7 @@ class Phase:
 Schedule = tuple[Phase, ...]
 
 DEFAULT_SCHEDULE: Schedule = (
-    Phase("simplify", ("algebraic", "cancel", "fold", "lowbit")),
+    Phase("simplify", ("algebraic", "cancel", "fold", "scale", "lowbit")),
     Phase("fuse", ("fusion", "fusion_elementwise", "cancel")),
     Phase("layout", ("layout", "cancel")),
     Phase("tile", ("tiling", "algorithm")),
