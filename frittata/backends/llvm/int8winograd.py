@@ -225,23 +225,54 @@ def _at(b: ir.IRBuilder, base, offset, element: ir.Type = I32):
     return b.gep(base, [offset], source_etype=element)
 
 
+SQUARE = 16
+"""Channels and pixels of the pad pass's byte transposes (one 16-byte vector per channel)."""
+
+
 def _emit_pad(k: Kernel, t: Tiling, x, xp) -> None:
     """xp[i][j][c] = x[c][i - top][j - left] as int16, zero outside the image and past C
-    (threads take rows): a row is zeroed whole, then its pixels copied channel by channel."""
+    (threads take rows): a row is zeroed whole, then its pixels copied, 16 channels x 16
+    pixels at a time by a byte transpose where the row has 16 pixels (`_emit_square`; the
+    last square overlaps the one before it where 16 does not divide the row), the channels
+    past the last 16 one element at a time."""
     b = k.b
     top, left = t.pads[0], t.pads[1]
+    squares = [] if t.w < SQUARE else [*range(0, t.w - SQUARE + 1, SQUARE)] + ([t.w - SQUARE] if t.w % SQUARE else [])
+    whole = t.c // SQUARE * SQUARE if squares else 0
     with k.take(t.hp) as i:
         row = _at(b, xp, b.mul(i, i64(t.wp * t.c_pad)), I16)
         zero_floats(b, row, t.wp * t.c_pad // 2)
         ih = b.sub(i, i64(top))
         inside = b.and_(b.icmp_signed(">=", ih, i64(0)), b.icmp_signed("<", ih, i64(t.h)))
         with if_then(b, inside, "image_row"):
-            with for_range(b, 0, t.c, name="pc") as c:
-                src = _at(b, x, b.add(b.mul(c, i64(t.h * t.w)), b.mul(ih, i64(t.w))), ir.IntType(8))
+            source = _at(b, x, b.mul(ih, i64(t.w)), ir.IntType(8))
+            with for_range(b, 0, whole, SQUARE, name="pq") as c:
+                for j in squares:
+                    _emit_square(b, t, _at(b, source, b.add(b.mul(c, i64(t.h * t.w)), i64(j)), ir.IntType(8)),
+                                 _at(b, row, b.add(i64((left + j) * t.c_pad), c), I16))
+            with for_range(b, whole, t.c, name="pc") as c:
+                src = _at(b, source, b.mul(c, i64(t.h * t.w)), ir.IntType(8))
                 dst = _at(b, row, b.add(i64(left * t.c_pad), c), I16)
                 with for_range(b, 0, t.w, name="pj") as j:
                     value = b.load(_at(b, src, j, ir.IntType(8)), typ=ir.IntType(8))
                     b.store(b.sext(value, I16), _at(b, dst, b.mul(j, i64(t.c_pad)), I16))
+
+
+def _emit_square(b: ir.IRBuilder, t: Tiling, src, dst) -> None:
+    """dst[p][c] = src[c][p] as int16 for 16 channels c (rows h w bytes apart) and 16 pixels p
+    (dst's pixels c_pad apart): four rounds of interleaving vector i with vector i + 8 (each a
+    perfect shuffle of the 8 index bits, row and column rotating into each other: four make the
+    transpose)."""
+    byte = ir.IntType(8)
+    vectors = [b.load(_at(b, src, i64(c * t.h * t.w), byte), typ=ir.VectorType(byte, SQUARE), align=1)
+               for c in range(SQUARE)]
+    half = SQUARE // 2
+    low = ir.Constant(ir.VectorType(I32, SQUARE), [q for p in range(half) for q in (p, p + SQUARE)])
+    high = ir.Constant(ir.VectorType(I32, SQUARE), [q for p in range(half, SQUARE) for q in (p, p + SQUARE)])
+    for _ in range(4):
+        vectors = [b.shuffle_vector(vectors[i], vectors[i + half], mask) for i in range(half) for mask in (low, high)]
+    for p, value in enumerate(vectors):
+        b.store(b.sext(value, ir.VectorType(I16, SQUARE)), _at(b, dst, i64(p * t.c_pad), I16), align=2)
 
 
 def _emit_block(k: Kernel, t: Tiling, consts: tuple, v, first, out, epilogue: tuple) -> None:
