@@ -17,7 +17,8 @@ inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
              host's is split into several host vectors; partial column tiles compute whole tiles;
   balance    the parallel loop's units over the cores (ceil(units / cores) per core); a GEMM
              whose threads split "n" takes items of rows by panels (`cpu_geometry.gemm_items`)
-             from a work counter, balanced as the cores take them (`taken_balance`);
+             from a work counter, balanced as the cores take them (`taken_balance`: even ones
+             from the front, odd ones from the back);
   depth      the C block is loaded and stored once per reduction block (dense: KC; conv: CB
              input channels times the taps);
   cache      a convolution's block re-read every k step (MR x CB channels x taps of weights)
@@ -139,11 +140,19 @@ def balance(units: int, cores: int) -> float:
 
 
 def taken_balance(sizes: list[int], cores: int) -> float:
-    """Fraction of the cores kept busy when items of these sizes are taken in order from a work
-    counter, each by the core that is free first."""
-    loads = [0] * cores
-    for size in sizes:
-        loads[loads.index(min(loads))] += size
+    """Fraction of the cores kept busy when items of these sizes are taken from a work counter
+    as the kernel's threads take them: even cores the first item left, odd ones the last, each
+    item by the core that is free first (one item a chunk: a threaded GEMM has fewer items than
+    the chunks a loop is cut into)."""
+    loads, front, back = [0] * cores, 0, len(sizes)
+    while front < back:
+        core = loads.index(min(loads))
+        if core % 2 == 0:
+            loads[core] += sizes[front]
+            front += 1
+        else:
+            back -= 1
+            loads[core] += sizes[back]
     return sum(sizes) / (cores * max(loads)) if sum(sizes) else 1.0
 
 

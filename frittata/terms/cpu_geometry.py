@@ -98,16 +98,16 @@ def gemm_items(m: int, panels: int, mr: int) -> tuple[int, int]:
 
 
 def gemm_item_sizes(m: int, panels: int, mr: int) -> list[int]:
-    """Rows times panels of each item of a GEMM whose threads split "n", row group by row group
-    (`gemm_items`; the kernel's bounds: group g of G over B holds [g B / G, (g + 1) B / G)). The
-    kernel numbers them panel group by panel group and its threads take them from both ends
-    (`Kernel.chunks`); priced in this order, taken from one end, the balance is an estimate."""
+    """Rows times panels of each item of a GEMM whose threads split "n", in the kernel's order
+    (`gemm_items`; item i is row group i mod G of the panel group i // G, group g of G over B
+    holding [g B / G, (g + 1) B / G)): panel group by panel group, so a thread taking the front
+    or the back items reads mostly the panels it packed."""
     mc, (row_groups, panel_groups) = gemm_mc(mr), gemm_items(m, panels, mr)
     blocks = max(1, -(-m // mc))
     rows = [min(m, (g + 1) * blocks // row_groups * mc) - min(m, g * blocks // row_groups * mc)
             for g in range(row_groups)]
     cols = [(g + 1) * panels // panel_groups - g * panels // panel_groups for g in range(panel_groups)]
-    return [r * c for r in rows for c in cols]
+    return [r * c for c in cols for r in rows]
 
 
 PIXEL_ITEM_PIXELS = 64

@@ -11,9 +11,9 @@ import pytest
 import frittata as ft
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo, extract
-from frittata.extract.schedule_cost import (C_BLOCK_STEPS, block_efficiency, blocked_compute_seconds,
+from frittata.extract.schedule_cost import (C_BLOCK_STEPS, taken_balance, block_efficiency, blocked_compute_seconds,
                                            phase_split_seconds, schedule_efficiency)
-from frittata.terms.cpu_geometry import gemm_items
+from frittata.terms.cpu_geometry import gemm_item_sizes, gemm_items
 from frittata.terms.cpu_schedules import (CHANNEL_GEMM, blocked_schedule, default_conv_schedule,
                                           default_dense_schedule, kernel_of, takes_channel_gemm)
 from frittata.rewrites import fold_params, saturate
@@ -230,3 +230,12 @@ def test_a_14x14_stride_2_layer_extracts_on_the_lanes_kernel_on_two_cores(c):
     assert (y.op.value, y.args[0].op.value) == ("fused_conv2d", "input")
     assert kernel_of(blocked_schedule(y.op, y.attrs, y.type, [a.type for a in y.args], [False, True, True], 8)
                      or {}) == "lanes_conv"
+
+
+def test_the_threads_take_a_gemms_items_from_both_ends():
+    """Even cores take the first item left, odd ones the last (the kernel's work counter): items
+    of 1, 1, 1, 3 split 3 / 3 (core 1 takes the 3 first), where one end would give core 1 the 1
+    and the 3 (4 of 6). The kernel numbers the items panel group by panel group."""
+    assert taken_balance([1, 1, 1, 3], 2) == 1.0
+    assert taken_balance([3, 1, 1, 1, 1], 2) == pytest.approx(7 / 8)
+    assert gemm_item_sizes(300, 7, 6) == [96, 96, 96, 12] + [192, 192, 192, 24] * 3
