@@ -87,6 +87,12 @@ class CpuModel:
     """Bytes/s (read + written) of a 256 MiB copy (calibrate_cpu_model.py)."""
     cache_bandwidth: float = 48.1e9
     """Bytes/s of a 512 KiB copy, an L2-resident working set (calibrate_cpu_model.py)."""
+    llc_bandwidth: float = 60e9
+    """Bytes/s (read + written) one core copies at when the working set misses its L2 but fits
+    the last-level cache: np.copyto of 1 to 6 MiB, one thread, CPU time, 62-67 GB/s (12 MiB:
+    41, 200 MiB: 32; 2026-12-05, AMD EPYC Zen 3, load 2.4). Each Zen 3 core has its own path
+    to the L3, so the cores' rates add up. Only the depthwise kernel's traffic is priced at it
+    (`memory_seconds`)."""
     cache_bytes: int = 2 * 2048 * KIB
     """L2 of both cores (2 MiB each, Sapphire Rapids): working sets below this stream from cache. A
     fitted figure, not read from the host: the efficiencies above were calibrated with it, and on
@@ -177,7 +183,13 @@ class CpuModel:
         return core / (self.cores * peak * self._efficiency(done.kind) * done.lanes) + epilogue_s
 
     def memory_seconds(self, done: Work) -> float:
-        """Bytes over the bandwidth of the level the working set fits in."""
+        """Bytes over the bandwidth of the level the working set fits in. A depthwise
+        convolution's bytes are its activations (kh x kw weights per channel), which the layer
+        before it leaves in the cache: up to the last-level cache they stream at each core's
+        `llc_bandwidth`, the cores' rates added (MobileNetV2's 96-channel 3x3 stride-2 layer at
+        112x112, 6 MB, ran 167 us on two cores, CPU time, where DRAM's 22.9 GB/s priced 264)."""
+        if done.kind is Kind.DEPTHWISE and done.bytes <= self.last_level_cache_bytes:
+            return done.bytes / (self.llc_bandwidth * self.cores)
         bandwidth = self.cache_bandwidth if done.bytes <= self.cache_bytes else self.dram_bandwidth
         copy = self.strided_copy_efficiency if done.kind is Kind.STRIDED_COPY else 1.0
         lanes = done.lanes if done.kind is Kind.STRIDED_COPY else 1.0

@@ -2,11 +2,14 @@
 weights reloaded by a tile that overflows the registers, channels over the cores, and the price
 of MobileNetV2's layers against their measured times (one Zen 3 core)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo
+from frittata.extract.cpu_work import work
 from frittata.extract.depthwise_cost import (MASKED_STORE_CYCLES, STORE_CYCLES, depthwise_seconds,
                                              depthwise_tile_efficiency, fill_cycles, masked_stores, tiles_cycles)
 from frittata.terms.cpu_schedules import depthwise_schedule
@@ -108,3 +111,15 @@ def test_each_output_channel_of_a_multiplier_runs_the_tiles_over_one_filled_ring
     assert depthwise_schedule(three.type, 9, 8) == s
     tiles, fill = tiles_cycles(one, s, 8), fill_cycles(one, 8)
     assert _seconds(three) / _seconds(one) == pytest.approx((fill + 3 * tiles) / (fill + tiles))
+
+
+def test_a_depthwise_layers_activations_stream_from_the_last_level_cache_on_every_core():
+    """96 channels at 112x112 stride 2 move 6 MB (input and output): past the model's L2, within
+    the last-level cache, at `llc_bandwidth` per core, the cores' rates added, not at DRAM's."""
+    info = _depthwise(96, 112, stride=2)
+    done = work(info, 20.0, 8)
+    one, two = (replace(AVX2, cores=cores) for cores in (1, 2))
+    assert AVX2.cache_bytes < done.bytes <= AVX2.last_level_cache_bytes
+    assert two.memory_seconds(done) == pytest.approx(one.memory_seconds(done) / 2)
+    assert one.memory_seconds(done) == pytest.approx(done.bytes / AVX2.llc_bandwidth)
+    assert one.memory_seconds(done) < done.bytes / AVX2.dram_bandwidth
