@@ -12,7 +12,8 @@ work counter. Its time is cycles at the clock of the model's FMA peak, over REAC
          once; its cycles are the most of the FMAs over FMA_PORTS, the loads over LOAD_PORTS
          (a tile whose weights, accumulators and tap vector overflow the vector registers
          reloads each weight once: one load per tap; see "Spilled tiles" below) and the chain of
-         `taps` dependent FMAs of each accumulator (taps x FMA_LATENCY), plus one cycle per
+         `taps` dependent FMAs of each accumulator (taps x FMA_LATENCY, shared with the next
+         tiles' chains up to `CHAINS_IN_FLIGHT` accumulators in all), plus one cycle per
          vector stored. The last column tile has the row's remaining vectors, the last row block
          the remaining rows. A row's partial last vector is stored whole where its spare lanes
          land on outputs this thread stores later (`depthwise.Spill`), else under a mask at
@@ -76,6 +77,17 @@ shuffles that split each vector's lanes into the column phases (`masked.split_ro
 about two per vector; estimate)."""
 
 
+CHAINS_IN_FLIGHT = 4
+"""Accumulator chains the core keeps in flight across consecutive tiles (estimate): a tile's
+chains do not depend on the previous tile's, so out-of-order issue runs the next tile's FMAs in
+the latency of this one's while its scheduler holds them (a 3x3 chain is 9 dependent FMAs, 4
+chains 36 of Zen 3's FP scheduler entries). A tile of fewer accumulators waits on its chains
+for taps x FMA_LATENCY x accumulators / CHAINS_IN_FLIGHT cycles rather than taps x
+FMA_LATENCY: one Zen 3 core, CPU time, loaded, the 2-accumulator tiles of MobileNetV2's and
+EfficientNet-B0's 3x3 layers at 14x14 (384, 576, 480 channels; 192 from 28x28 stride 2) ran
+0.46-0.79x the price of a full chain per tile, those of 4 or more 1.1-1.3x."""
+
+
 def depthwise_seconds(info: NodeInfo, s: Schedule, model) -> float:
     """Seconds of the depthwise convolution `info` run with tile `s` on `model` (a `CpuModel`),
     without its epilogue (see the module docstring)."""
@@ -96,7 +108,8 @@ def tile_cycles(info: NodeInfo, rows: int, vectors: int, lanes: int) -> float:
     loads = len({i * sh + r * dh for i in range(rows) for r in range(kh)}) * kw * vectors
     if depthwise_registers(taps, rows, vectors) > registers_for(lanes):
         loads += taps
-    return max(fmas / FMA_PORTS, loads / LOAD_PORTS, taps * FMA_LATENCY) + rows * vectors * STORE_CYCLES
+    chains = taps * FMA_LATENCY * rows * vectors / max(rows * vectors, CHAINS_IN_FLIGHT)
+    return max(fmas / FMA_PORTS, loads / LOAD_PORTS, chains) + rows * vectors * STORE_CYCLES
 
 
 def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
