@@ -21,7 +21,10 @@ the model of the code on the path (`CpuModel.for_host(cores=threads)`):
            fastest, the two and the time lost (the choice's time over the best's), and per
            model the time lost summed over its layers (each task times its count);
   accuracy measured / predicted per kernel kind (`cost_accuracy.kind_of`): time-weighted,
-           median, 10th and 90th percentiles, over every candidate measured.
+           median, 10th and 90th percentiles, over every candidate measured;
+  ranks    per model and threads, the pairs of candidates of one task whose measured times
+           differ by more than `RANK_MARGIN` that the model orders as measured (each pair
+           weighted by its task's count).
 
 Run: PYTHONPATH=. python bench/cost_choices.py --only mobilenet_v2 --save mnv2.pkl
      PYTHONPATH=. python bench/cost_choices.py --load mnv2.pkl resnet18.pkl
@@ -150,6 +153,31 @@ def choices(rows: list[Measured]) -> None:
               f"{best * 1e3:.3f} ms: {chosen / best:.3f}x")
 
 
+RANK_MARGIN = 1.10
+"""Measured time ratio above which a pair of candidates counts in `ranks` (closer pairs are
+within the noise of a loaded machine)."""
+
+
+def ranks(rows: list[Measured]) -> None:
+    """Pairs of candidates the model orders as measured (module docstring)."""
+    models = {t: CpuModel.for_host(cores=t) for t in (1, 2)}
+    tasks: dict[tuple, list[Measured]] = defaultdict(list)
+    for r in rows:
+        tasks[(r.model, r.workload.key, r.threads)].append(r)
+    agreed: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for (name, _, threads), candidates in sorted(tasks.items(), key=lambda kv: kv[0]):
+        priced = [(models[threads].node_cost(scheduled_info(c.workload, c.schedule)), c.seconds, c.count)
+                  for c in candidates]
+        for i, (pa, ma, count) in enumerate(priced):
+            for pb, mb, _ in priced[i + 1:]:
+                if max(ma, mb) > RANK_MARGIN * min(ma, mb):
+                    agreed[(name, threads)][0] += count * ((pa < pb) == (ma < mb))
+                    agreed[(name, threads)][1] += count
+    for (name, threads), (same, pairs) in sorted(agreed.items()):
+        print(f"{name:<16} t={threads}: the model orders {same} of {pairs} pairs as measured "
+              f"({same / max(pairs, 1):.2f})")
+
+
 def accuracy(rows: list[Measured]) -> None:
     """measured / predicted per kernel kind and threads, over every candidate."""
     models = {t: CpuModel.for_host(cores=t) for t in (1, 2)}
@@ -209,6 +237,7 @@ def main() -> None:
             with open(args.save, "wb") as out:
                 pickle.dump(rows, out)
     choices(rows)
+    ranks(rows)
     accuracy(rows)
 
 
