@@ -5,14 +5,18 @@ block of PB output tiles and a group of O/G output channels) an input transform 
 changes), n² GEMMs [PB, C] x [C, O/G] on the micro-kernel, and an output transform (n = m + 2);
 the cores split the items. Its time is
 
-    pad + max(gemm, weights) + transforms
+    pad + gemm + weights + transforms
 
   gemm        2 n² PB·blocks C O FLOPs (channels padded to the vectors, tiles to whole blocks)
               at the register block's efficiency (`schedule_cost.rows_efficiency` over PB rows,
               the reduction depth, the blocks' balance over the cores);
   weights     every item reads its group's share of U (n² C O/G floats), from L2 when U fits
               one core's share of it, else at `WEIGHT_STREAM_BANDWIDTH` per core when it fits
-              the last-level cache, else from DRAM (the cores share its bandwidth);
+              the last-level cache, else from DRAM (the cores share its bandwidth); added to the
+              GEMM's time, not hidden under it: each panel of U is loaded by the micro-kernel
+              that uses it for only PB rows, so its FMAs wait on the stream (ResNet-18's F(2x2)
+              512 -> 512 at 7x7, one core, CPU time: U 16.8 MB from the LLC, 2.33-2.77 ms against
+              1.35 priced with the larger of the two, 1.83 with the sum);
   transforms  the vector adds and multiplies of Bᵀ d B per tile and L input channels, on each
               core once per block it starts (a block split into groups is transformed by every
               core that has one of them), except a single block of several groups, whose V the
@@ -111,7 +115,7 @@ def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
                / (cores * balance(blocks * groups, cores)))
     transform = (inputs + outputs) / TRANSFORM_OPS
     pad = (m * math.ceil(oh / m) + 2) * (m * math.ceil(ow / m) + 2) * c_pad / (cores * PAD_OPS)
-    return batch * (pad + max(gemm, weights) + transform)
+    return batch * (pad + gemm + weights + transform)
 
 
 INT8_WINOGRAD_SCALE = 1.3
