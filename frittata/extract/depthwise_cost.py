@@ -6,7 +6,7 @@ once, split into its sw column phases on vectors), then runs tiles of RB output 
 vectors for each of its m = O / C output channels; the cores take the channels from the team's
 work counter. Its time is cycles at the clock of the model's FMA peak, over REACHABLE:
 
-    channels per core x (fill + m x tiles)
+    channels per core x (fill + slots + m x tiles)
 
   tiles  one tile issues RB*NV*taps FMAs and loads each distinct (input row, column tap, vector)
          once; its cycles are the most of the FMAs over FMA_PORTS, the loads over LOAD_PORTS
@@ -21,16 +21,13 @@ work counter. Its time is cycles at the clock of the model's FMA peak, over REAC
          column tiles before the partial one, every row of a block but its last;
   fill   `FILL_CYCLES_PER_VECTOR` cycles per vector of every padded row read (a load and a
          store each; `STRIDED_FILL_CYCLES_PER_VECTOR` for a strided row, split into phases by
-         shuffles).
-
-Not priced: a ring that is neither every row the output reads nor a power of two of rows
-(`depthwise.Geometry.ring`) finds a row's slot by a remainder (~8 instructions, about 2 cycles
-at Zen 3's issue width: estimate), once per ring row each block reads and once per row filled.
-Among the layers checked, MobileNetV2's 96-channel 3x3 stride-2 layer at 112x112 and
-EfficientNet-B0's 5x5 stride-2 layers at 56x56 and 28x28 have such rings; the remainders would
-add 5-10% (the 28x28 one 16% on AVX2, 23% on AVX-512) to their tiles and fill here. The
-ring's size is chosen by the backend from RING_BYTES and the padded row's width, which the
-extract stage may not import; pricing it needs that choice moved to a module both stages read.
+         shuffles);
+  slots  a ring that is neither every row the output reads nor a power of two of rows
+         (`cpu_geometry.depthwise_ring`, the backend's choice) finds a row's slot by a remainder
+         (LLVM's remainder by a constant: ~8 instructions, `REMAINDER_CYCLES` at Zen 3's issue
+         width), once per ring row each block reads and once per row filled. MobileNetV2's
+         96-channel 3x3 stride-2 layer at 112x112 and EfficientNet-B0's 5x5 stride-2 layer at
+         56x56 have such rings on AVX2 (5.5% and 9% of their tiles and fill).
 
 Spilled tiles: the weight charge above matches the emitted code only for tiles of at most two
 rows (`cpu_schedules.DEPTHWISE_SPILL_ROWS`). Counted in AVX2 objdumps (the tile loop): 2 x 4 at
@@ -58,11 +55,15 @@ import math
 
 from frittata.extract.cost import NodeInfo
 from frittata.extract.schedule_cost import LOAD_PORTS, REACHABLE, balance
-from frittata.terms.cpu_geometry import FMA_LATENCY, FMA_PORTS, depthwise_registers, registers_for
+from frittata.terms.cpu_geometry import (FMA_LATENCY, FMA_PORTS, depthwise_phase_floats, depthwise_registers,
+                                         depthwise_ring, registers_for)
 from frittata.terms.cpu_schedules import Schedule
 
 STORE_CYCLES = 1.0
 """Cycles per vector stored (Zen 3: one 256-bit store a cycle)."""
+REMAINDER_CYCLES = 2.0
+"""Cycles of one ring slot found by a remainder by a constant (a multiply-high, shifts, a
+multiply and a subtract: ~8 instructions at Zen 3's four integer ops a cycle; estimate)."""
 MASKED_STORE_CYCLES = 4.0
 """Cycles per partial vector stored under a mask (vmaskmovps): the whole store's cycle and ~3
 more, from the kernel's own measurement of whole against masked tail stores (one Zen 3 core,
@@ -93,7 +94,8 @@ def depthwise_seconds(info: NodeInfo, s: Schedule, model) -> float:
     without its epilogue (see the module docstring)."""
     x, out = info.operands[0], info.type
     channels, mult = x.shape[1], out.shape[1] // max(x.shape[1], 1)
-    per_channel = fill_cycles(info, model.vector_lanes) + mult * tiles_cycles(info, s, model.vector_lanes)
+    per_channel = (fill_cycles(info, model.vector_lanes) + slot_cycles(info, s, model.vector_lanes)
+                   + mult * tiles_cycles(info, s, model.vector_lanes))
     clock = model.fp32_flops_per_core / (2 * FMA_PORTS * model.vector_lanes)
     return (x.shape[0] * channels * per_channel
             / (model.cores * balance(channels, model.cores) * clock * REACHABLE))
@@ -160,3 +162,24 @@ def fill_cycles(info: NodeInfo, lanes: int) -> float:
     vectors = math.ceil((x.shape[3] + pads[1] + pads[3]) / lanes)
     per_vector = FILL_CYCLES_PER_VECTOR if sw == 1 else STRIDED_FILL_CYCLES_PER_VECTOR
     return rows * vectors * per_vector
+
+
+def slot_cycles(info: NodeInfo, s: Schedule, lanes: int) -> float:
+    """Cycles one channel spends finding ring slots by a remainder: none when the ring holds every
+    row the output reads or a power of two of rows (`cpu_geometry.depthwise_ring`); else
+    `REMAINDER_CYCLES` per ring row each block reads and per padded row filled."""
+    x, out, (kh, kw) = info.operands[0], info.type, info.operands[1].shape[2:]
+    attrs = dict(info.attrs)
+    (sh, sw), (dh, dw), pads = attrs["strides"], attrs["dilations"], attrs["pads"]
+    oh, rb = out.shape[2], s["oh_block"]
+    last = (oh - 1) * sh + (kh - 1) * dh + 1
+    block_reads = (rb - 1) * sh + (kh - 1) * dh + 1
+    row = sw * depthwise_phase_floats(x.shape[3], out.shape[3], lanes, sw, pads[1], kw, dw)
+    ring = depthwise_ring(last, block_reads, rb * sh, row)
+    if ring == last or ring & (ring - 1) == 0:
+        return 0.0
+    blocks, tail = divmod(oh, rb)
+    reads = blocks * len({i * sh + r * dh for i in range(rb) for r in range(kh)})
+    if tail:
+        reads += len({i * sh + r * dh for i in range(tail) for r in range(kh)})
+    return (reads + last) * REMAINDER_CYCLES

@@ -171,3 +171,38 @@ def depthwise_registers(taps: int, rows: int, nv: int) -> int:
     """Vector registers a depthwise tile of `rows` by `nv` vectors holds: its accumulators, the
     splat weights of its `taps`, and one tap vector."""
     return taps + rows * nv + 1
+
+
+DEPTHWISE_RING_BYTES = 4096
+"""A depthwise channel's ring of padded rows, unless the rows one block reads plus the rows filled
+ahead of it (at least a block's) need more: rows are filled this far ahead of their first reader,
+so its loads do not wait on the stores that filled them (filled just before, a 14x14 plane ran at
+half the speed), and the ring stays in L1."""
+
+
+def depthwise_phase_floats(w: int, ow: int, lanes: int, sw: int, left: int, kw: int, dw: int) -> int:
+    """Floats of one column phase of a depthwise ring row: the image with its left pad, or the
+    last output vector's reach if longer."""
+    vectors = -(-ow // lanes)
+    chunks = -(-w // (sw * lanes))
+    return max(chunks * lanes + (sw - 1 + left) // sw, vectors * lanes + (kw - 1) * dw // sw)
+
+
+def depthwise_lead(block_reads: int, step: int, row_floats: int) -> int:
+    """Rows a depthwise ring would fill ahead of the block that first reads them: one block's
+    step of rows (`step`: RB x sh), or as many more as keep the ring within
+    `DEPTHWISE_RING_BYTES` beside the block's `block_reads` rows of `row_floats` floats."""
+    return max(step, DEPTHWISE_RING_BYTES // (FLOAT_BYTES * row_floats) - block_reads)
+
+
+def depthwise_ring(last: int, block_reads: int, step: int, row_floats: int) -> int:
+    """Rows of a depthwise ring: every padded row the output reads (`last`) when one block's
+    rows and the wanted lead (`depthwise_lead`) reach them; else a power of two, so that a row's
+    slot is its index's low bits rather than a remainder (LLVM's remainder by a constant took 8
+    instructions per ring row a tile reads): the largest power of two of at most those rows that
+    still holds a block's rows and the next block's, or those rows."""
+    wanted, least = block_reads + depthwise_lead(block_reads, step, row_floats), block_reads + step
+    if wanted >= last:
+        return last
+    rows = 1 << (wanted.bit_length() - 1)
+    return rows if rows >= least else wanted

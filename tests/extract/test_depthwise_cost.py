@@ -10,8 +10,9 @@ import pytest
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo
 from frittata.extract.cpu_work import work
-from frittata.extract.depthwise_cost import (MASKED_STORE_CYCLES, STORE_CYCLES, depthwise_seconds,
-                                             depthwise_tile_efficiency, fill_cycles, masked_stores, tiles_cycles)
+from frittata.extract.depthwise_cost import (MASKED_STORE_CYCLES, REMAINDER_CYCLES, STORE_CYCLES, depthwise_seconds,
+                                             depthwise_tile_efficiency, fill_cycles, masked_stores, slot_cycles,
+                                             tiles_cycles)
 from frittata.terms.cpu_schedules import depthwise_schedule
 
 AVX2 = CpuModel(vector_lanes=8, fp32_flops_per_core=CpuModel.fp32_flops_per_core / 2)
@@ -123,3 +124,15 @@ def test_a_depthwise_layers_activations_stream_from_the_last_level_cache_on_ever
     assert two.memory_seconds(done) == pytest.approx(one.memory_seconds(done) / 2)
     assert one.memory_seconds(done) == pytest.approx(done.bytes / AVX2.llc_bandwidth)
     assert one.memory_seconds(done) < done.bytes / AVX2.dram_bandwidth
+
+
+def test_a_ring_of_neither_every_row_nor_a_power_of_two_pays_a_remainder_per_slot():
+    """96 channels at 112x112 stride 2 (AVX2): 2-row blocks read 5 ring rows each, 28 blocks, and
+    113 padded rows are filled, each slot a remainder; 32 channels at 112x112 stride 1 has a ring
+    of a power of two rows (its slots are low bits), so pays none."""
+    wide = _depthwise(96, 112, stride=2)
+    s = depthwise_schedule(wide.type, 9, 8)
+    assert s["oh_block"] == 2
+    assert slot_cycles(wide, s, 8) == (28 * 5 + 113) * REMAINDER_CYCLES
+    narrow = _depthwise(32, 112)
+    assert slot_cycles(narrow, depthwise_schedule(narrow.type, 9, 8), 8) == 0

@@ -20,7 +20,8 @@ it, with the kh x kw weights of o splat once per channel:
     out[n, o, oh0 + i, ow0 + v*L + lane] = epilogue(acc[i][v] + bias[o])   (residual add, activations)
 
 The ring holds the (RB - 1)*sh + (kh - 1)*dh + 1 rows one block of RB output rows reads and
-`lead` rows more (`RING_BYTES`), in a power of two of rows where it wraps (`Geometry.ring`):
+`lead` rows more (`cpu_geometry.DEPTHWISE_RING_BYTES`), in a power of two of rows where it
+wraps (`Geometry.ring`):
 each block fills, up to `lead` rows past the last one it reads, the rows its predecessor did not
 fill. The last column tile (OW % NR pixels, known at compile time) has fewer vectors; its last
 partial vector is stored whole where its spare lanes land on outputs of the same plane that this
@@ -55,15 +56,9 @@ from frittata.backends.llvm.masked import load_partial, split_row_phases, store_
 from frittata.backends.llvm.micro import splat, vector_step
 from frittata.backends.llvm.plan import Step
 from frittata.backends.llvm.views import View
+from frittata.terms.cpu_geometry import depthwise_lead, depthwise_phase_floats, depthwise_ring
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
-
-
-RING_BYTES = 4096
-"""A channel's ring of padded rows, unless the rows one block reads plus the rows filled ahead of
-it (at least a block's) need more: rows are filled this far ahead of their first reader, so its
-loads do not wait on the stores that filled them (filled just before, a 14x14 plane ran at half
-the speed), and the ring stays in L1."""
 
 
 DEFERRED_STEPS = frozenset({"sigmoid", "silu"})
@@ -112,26 +107,19 @@ class Geometry(ConvShape):
     def lead(self) -> int:
         """Rows filled ahead of the block that first reads them: as many as the ring holds
         beyond one block's input rows, or, when the ring holds every row, one block's input
-        rows or as many more as keep `RING_BYTES`."""
+        rows or as many more as keep `DEPTHWISE_RING_BYTES`."""
         return self.ring - self.block_reads if self.ring < self.last else self.wanted_lead
 
     @property
     def wanted_lead(self) -> int:
-        """One block's input rows, or as many more as keep the ring within `RING_BYTES`."""
-        return max(self.rb * self.strides[0], RING_BYTES // (4 * self.row) - self.block_reads)
+        """One block's input rows, or as many more as keep the ring within
+        `DEPTHWISE_RING_BYTES` (`cpu_geometry.depthwise_lead`)."""
+        return depthwise_lead(self.block_reads, self.rb * self.strides[0], self.row)
 
     @property
     def ring(self) -> int:
-        """Rows of the ring: every row the output reads when one block's input rows and the
-        wanted lead reach them; else a power of two, so that a row's slot is its index's low
-        bits rather than a remainder (LLVM's remainder by a constant took 8 instructions per
-        ring row a tile reads): the largest power of two of at most those rows that still holds
-        a block's rows and the next block's, or those rows."""
-        wanted, least = self.block_reads + self.wanted_lead, self.block_reads + self.rb * self.strides[0]
-        if wanted >= self.last:
-            return self.last
-        rows = 1 << (wanted.bit_length() - 1)
-        return rows if rows >= least else wanted
+        """Rows of the ring (`cpu_geometry.depthwise_ring`, which the cost model prices)."""
+        return depthwise_ring(self.last, self.block_reads, self.rb * self.strides[0], self.row)
 
     def slot(self, b: ir.IRBuilder, row) -> ir.Value:
         """The ring slot of padded row `row` (< `last`): the row itself when the ring holds them all."""
@@ -139,13 +127,9 @@ class Geometry(ConvShape):
 
     @property
     def pw(self) -> int:
-        """Floats of one column phase of a padded row: the image with its left pad, or the last
-        vector's reach if longer."""
-        sw = self.strides[1]
-        vectors = -(-self.ow // self.lanes)
-        chunks = -(-self.w // (sw * self.lanes))
-        return max(chunks * self.lanes + (sw - 1 + self.pads[1]) // sw,
-                   vectors * self.lanes + (self.kw - 1) * self.dilations[1] // sw)
+        """Floats of one column phase of a padded row (`cpu_geometry.depthwise_phase_floats`)."""
+        return depthwise_phase_floats(self.w, self.ow, self.lanes, self.strides[1], self.pads[1], self.kw,
+                                      self.dilations[1])
 
     @property
     def row(self) -> int:
