@@ -73,6 +73,21 @@ def test_sums_that_wrap_int32_come_out_exact(tile):
 
 
 @pytest.mark.parametrize("tile", INTEGER_TILES)
+def test_a_bias_at_the_int32_edge_comes_out_exact(tile):
+    """y + bias within 2^(s-1) of 2^31 - 1 (and at -2^31): a rounding shift whose half is folded
+    into the bias add, allowed only when the accumulator's bound (bias included) says it cannot
+    wrap, would wrap here and turn 127 into 0."""
+    rng = np.random.default_rng(tile)
+    x = rng.integers(-1, 2, (1, 8, 5, 6)).astype(np.int8)
+    w = tb.param("w", rng.integers(-1, 2, (4, 8, 3, 3)).astype(np.int8))
+    b = tb.param("b", np.array([(1 << 31) - 1, (1 << 31) - 200, -(1 << 31), -(1 << 31) + 100], np.int32))
+    steps = (("relu",), ("shift", 9), ("clip", -127, 127), ("cast", "int8"))
+    term = tb.winograd_conv2d(tb.var("x", x.shape, "int8"), w, b, pads=(1, 1, 1, 1), epilogue=steps, tile=tile)
+    for target in targets().values():
+        check_exact(term, x, target, 1)
+
+
+@pytest.mark.parametrize("tile", INTEGER_TILES)
 def test_the_integer_transforms_compute_the_correlation(tile):
     """E [(Gi g Giᵀ) ⊙ (Bᵀ d B)] Eᵀ times odd⁻¹ mod 2^32, shifted, is the 3x3 correlation of a tile."""
     t, n = integer_transforms(tile), tile + 2
