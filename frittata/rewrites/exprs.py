@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from frittata.terms.attr_keys import same_number
 from frittata.terms.bitserial import WORD_BITS
 from frittata.terms.cpu_schedules import FLOAT_STEPS
 from frittata.terms.dtypes import TensorType, is_float, is_int
@@ -117,7 +118,7 @@ def _fits_block(t: TensorType, c: int) -> bool:
 
 PREDICATES: dict[str, tuple[str, Callable]] = {
     "divisible": ("vv", lambda a, b: b != 0 and a % b == 0),
-    "equal": ("vv", lambda a, b: a == b),
+    "equal": ("vv", same_number),
     "not-none": ("v", lambda a: a is not None),
     "equal-shape": ("tt", lambda a, b: a.shape == b.shape),
     "same-type": ("tt", lambda a, b: a == b),

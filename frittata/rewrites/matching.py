@@ -18,7 +18,7 @@ from frittata.rewrites.exprs import Var, evaluate, holds
 from frittata.rewrites.rule_format import Pattern, PNode, PSeq, PVar, Rule
 from frittata.rewrites.sequences import element, instantiate, seq_vars
 from frittata.rewrites.signature import canonical_attrs
-from frittata.terms.attr_keys import exact_cache
+from frittata.terms.attr_keys import exact_cache, exact_key, same_number
 from frittata.terms.dtypes import TensorType
 from frittata.terms.infer import infer_type
 
@@ -44,7 +44,11 @@ def tensor_vars(pattern: Pattern | PSeq) -> list[str]:
 
 
 def bind_lhs(rule: Rule, node_attrs: Sequence[tuple], types: dict[str, TensorType]) -> dict | None:
-    """The variable environment of a match, or None if an attribute pattern fails."""
+    """The variable environment of a match, or None if an attribute pattern fails.
+
+    A variable met again must hold the very value it bound (`exact_key`: `-0.0` is not `0.0`,
+    `1.0` not `1`); a written value matches by `same_number` (`:value 0` matches 0 and 0.0, not
+    -0.0, for which `x + c` is not `x`). Python's `==` would call all of these equal."""
     env: dict[str, object] = dict(types)
     for pnode, attrs in zip(pattern_nodes(rule.lhs), node_attrs):
         given = dict(attrs)
@@ -52,7 +56,10 @@ def bind_lhs(rule: Rule, node_attrs: Sequence[tuple], types: dict[str, TensorTyp
             value = given[name]
             if isinstance(expr, Var) and expr.name not in env:
                 env[expr.name] = value
-            elif evaluate(expr, env) != value:
+            elif isinstance(expr, Var) and not isinstance(env[expr.name], TensorType):
+                if exact_key(env[expr.name]) != exact_key(value):
+                    return None
+            elif not same_number(evaluate(expr, env), value):
                 return None
     return env
 

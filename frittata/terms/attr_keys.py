@@ -6,10 +6,16 @@ Python's `==` (and so `hash`, dict and `lru_cache` lookups) calls `-0.0` and `0.
 unequal even to itself. `exact_key(v)` is equal for two values only where they are the same value
 of the same type: floats compare by their bits (so NaNs by their payload, and each matches
 itself), bools apart from ints, tuples and lists element by element.
+
+`same_number(a, b)` is the equality of a rule's pattern: a number written in a rule (`:value 0`)
+stands for that number in whatever kind the operator keeps it (0, 0.0, False), but its sign too:
+`0` is not `-0.0`, and a NaN only matches a NaN.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import struct
 from collections.abc import Callable
 from functools import lru_cache, wraps
@@ -17,10 +23,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["exact_key", "exact_cache"]
+__all__ = ["exact_key", "exact_cache", "same_number"]
 
 _F64 = struct.Struct("<d")
 R = TypeVar("R")
+_NUMBERS = (numbers.Real, np.number, np.bool_)
 
 
 def exact_key(value: Any) -> Any:
@@ -36,6 +43,19 @@ def exact_key(value: Any) -> Any:
             return (tuple, tuple(exact_key(v) for v in value))
         case _:
             return (type(value), value)
+
+
+def same_number(a: Any, b: Any) -> bool:
+    """Whether attribute values `a` and `b` are the same: numbers equal in value and sign (so
+    `0 == 0.0` but not `-0.0`; NaN only with NaN), anything else by `==`; tuples and lists item
+    by item."""
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(same_number(x, y) for x, y in zip(a, b))
+    if isinstance(a, _NUMBERS) and isinstance(b, _NUMBERS):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return bool(a == b) and math.copysign(1.0, a) == math.copysign(1.0, b)
+    return bool(a == b)
 
 
 def exact_cache(maxsize: int) -> Callable[[Callable[..., R]], Callable[..., R]]:

@@ -12,6 +12,7 @@ float -> int gives the minimum integer); float max/min propagate NaN and settle 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,7 +125,10 @@ def float_clip(b: ir.IRBuilder, x: ir.Value, lo: ir.Constant | None, hi: ir.Cons
     (-0.0 against a lower bound of 0 gives +0.0: ReLU); with both, np.clip compares strictly and
     x wins (-0.0 stays -0.0). numpy's float16 loops keep x on every tie, one bound or two
     (`first_wins`, for float16 values widened to float32: a float16 ReLU of -0.0 is -0.0). A NaN
-    x stays NaN (an ordered compare is false)."""
+    x stays NaN (an ordered compare is false); a NaN bound makes every result NaN, as in numpy."""
+    nan = next((edge for edge in (lo, hi) if edge is not None and _is_nan(edge)), None)
+    if nan is not None:
+        return b.fadd(x, nan)
     strict = first_wins or (lo is not None and hi is not None)
 
     def bound(value: ir.Value, pred: str, edge: ir.Constant) -> ir.Value:
@@ -135,6 +139,13 @@ def float_clip(b: ir.IRBuilder, x: ir.Value, lo: ir.Constant | None, hi: ir.Cons
     if hi is not None:
         x = bound(x, ">", hi)
     return x
+
+
+def _is_nan(edge: ir.Constant) -> bool:
+    """Whether a bound constant (a float, or a splat vector of one) is NaN."""
+    value = edge.constant[0] if isinstance(edge.constant, list) else edge.constant
+    value = value.constant if isinstance(value, ir.Constant) else value
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _int_cmp(b: ir.IRBuilder, dtype: str, pred: str, x: ir.Value, y: ir.Value) -> ir.Value:
