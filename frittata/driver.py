@@ -11,6 +11,7 @@ is bounded, so compile always finishes with a valid program: at worst the input 
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from pathlib import Path
@@ -171,6 +172,7 @@ def _from_cache(target: Target, opts: CompileOptions, log: StageLog, key: str, o
 def optimize(program: Program, target: Target, opts: CompileOptions, log: StageLog) -> Program:
     """Saturate, extract and fold: the best equivalent program under the target's cost model
     (or the schedule and cost model `opts` gives instead of the target's)."""
+    _import_detached("frittata.rewrites", "frittata.extract")
     from frittata.extract import extract
     from frittata.rewrites import fold_params, saturate
 
@@ -197,6 +199,20 @@ def optimize(program: Program, target: Target, opts: CompileOptions, log: StageL
         log.stages["extract"]["kernels"] = pricing(data, choice, model)  # type: ignore[arg-type]
     chosen = data.to_program(choice)
     return log.run("fold", lambda: fold_params(chosen), lambda p: {"params": len(p.params), "terms": len(p.terms())})
+
+
+def _import_detached(*names: str) -> None:
+    """Import modules from a frame that holds nothing of the caller's.
+
+    egglog keeps the frame that defines an `Expr` class for good (to read its names later), and a
+    frame keeps its callers as they were when it returned: imported first from here, egglog would
+    keep this compile's frames, and so its program, for the life of the process. A generator's
+    frame has no caller once it is suspended, so importing inside one stops the chain there."""
+
+    def importing():
+        yield [importlib.import_module(name) for name in names]
+
+    next(importing())
 
 
 def _measured(data, model, opts: CompileOptions):
