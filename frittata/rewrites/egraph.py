@@ -214,7 +214,12 @@ def encode_attrs(term: Term) -> tuple:
 
 
 class EGraphHandle:
-    """A live e-graph holding one program; the only object that talks to egglog."""
+    """A live e-graph holding one program; the only object that talks to egglog.
+
+    egglog's e-graph may only be dropped on the thread that made it. Used as a context manager,
+    the handle drops it on leaving, also when an error leaves the handle in a traceback's
+    reference cycle (which any thread's cycle collector may free: "EGraph is unsendable, but is
+    being dropped on another thread")."""
 
     def __init__(self, program: Program) -> None:
         self.egraph = EGraph()
@@ -222,6 +227,21 @@ class EGraphHandle:
         self.params = dict(program.params)
         self._lets = 0
         self._insert(program)
+
+    def __enter__(self) -> EGraphHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop the e-graph now, on this thread; the handle is unusable afterwards. egglog's
+        Python state objects sit in reference cycles of their own (closures over themselves),
+        so each lets go of the Rust e-graph here rather than when a collector frees them."""
+        egraph, self.egraph = self.egraph, None  # type: ignore[assignment]
+        if egraph is not None:
+            for state in (egraph._state, *egraph._state_stack):
+                state.egraph = None  # type: ignore[assignment]
 
     def _let(self, expr):
         self._lets += 1

@@ -123,10 +123,11 @@ def saturate(program: Program, rules: list[Source] | tuple[Source, ...] = (), di
     """
     selected = select_rules(rules, disable, library, params)
     live = firable(selected, program)
-    handle = EGraphHandle(program)
-    reports = [run_phase(handle, phase, live, phase.limits or limits or Limits())
-               for phase in with_user_phases(schedule or DEFAULT_SCHEDULE, selected)]
-    return handle.data(), SaturationReport(reports, len(live), sum(len(r.directions()) for r in selected))
+    with EGraphHandle(program) as handle:
+        reports = [run_phase(handle, phase, live, phase.limits or limits or Limits())
+                   for phase in with_user_phases(schedule or DEFAULT_SCHEDULE, selected)]
+        data = handle.data()
+    return data, SaturationReport(reports, len(live), sum(len(r.directions()) for r in selected))
 
 
 def firable(rules: list[Rule], program: Program) -> list[Rule]:

@@ -135,3 +135,32 @@ def test_param_only_holds_for_parameters_constants_and_what_is_computed_from_the
             " :if (param-only ?w))")
     _, report = saturate(Program({"y": add(var("x", (2, 3)), neg(weights))}), rules=[rule], library=False)
     assert ("neg-of-weights" in report.fired()) is fires
+
+
+def test_a_saturation_leaves_no_egraph_for_another_threads_collector(monkeypatch):
+    """egglog's e-graph may only be dropped on the thread that made it, but egglog's Python state
+    sits in reference cycles, so the e-graph of a finished saturation (and of one whose phase
+    raised, kept by its traceback's frames) was dropped by whichever thread next ran the cycle
+    collector: "EGraph is unsendable, but is being dropped on another thread" (an unraisable
+    error, seen on a team helper thread in CI)."""
+    import gc
+    import sys
+    import threading
+
+    from frittata.rewrites import schedule
+
+    program = Program({"y": relu(var("x", (3,)))})
+    saturate(program)
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("a phase failed")
+
+    monkeypatch.setattr(schedule, "run_phase", failing)
+    with pytest.raises(RuntimeError, match="a phase failed"):
+        saturate(program)
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: unraisable.append(str(info.exc_value)))
+    collector = threading.Thread(target=gc.collect)
+    collector.start()
+    collector.join()
+    assert not [m for m in unraisable if "unsendable" in m]
