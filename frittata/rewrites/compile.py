@@ -118,7 +118,8 @@ def compile_rule(rule_: Rule):
         if guard.fn in STRUCTURAL:
             facts.extend(STRUCTURAL[guard.fn](query.tensors[a.name]) for a in guard.args if isinstance(a, Var))
     result = var("match", PyObject)
-    call = PyObject(egraph_match)(PyObject(RuleRef.of(rule_)), PyObject(len(query.attrs)), *query.attrs, *values)
+    call = PyObject(egraph_match)(PyObject(RuleRef.of(rule_).index), PyObject(len(query.attrs)), *query.attrs,
+                                   *values)
     facts += [eq_(result, call), is_true(result)]
     counter = iter(range(1, len(pattern_nodes(rule_.rhs)) + 1))
     rhs = _rhs(rule_.rhs, query, result, counter)

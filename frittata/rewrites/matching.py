@@ -148,14 +148,15 @@ class RuleRef:
 
 
 @exact_cache(maxsize=1 << 16)
-def egraph_match(ref: RuleRef, n_nodes: int, *values) -> object:
-    """Called by egglog: node attributes, then the `(shape, dtype)` literals of the tensor
+def egraph_match(rule_index: int, n_nodes: int, *values) -> object:
+    """Called by egglog: the rule's `RuleRef` index (a plain int, so the cache key is cheap),
+    node attributes, then the `(shape, dtype)` literals of the tensor
     variables (`tensor_vars` order), the tuples of them of the sequences (`seq_vars` order)
     and the literal of the root. A match is a pure function of these, and the repeated blocks
     of a network ask the same question again and again (ResNet-18: 2488 calls, 799 distinct),
     so answers are remembered, by exact value (`exact_cache`): the answer for a clip at 0.0 would
     build the right side of one at -0.0 with a 0.0 bound, an unsound union."""
-    rule = ref.rule
+    rule = RuleRef(rule_index).rule
     names = tensor_vars(rule.lhs)
     sequences = seq_vars(rule.lhs)
     literals = values[n_nodes:]

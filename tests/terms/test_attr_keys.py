@@ -118,3 +118,27 @@ def test_a_numpy_float64_is_keyed_as_a_numpy_scalar_not_as_a_python_float():
     """np.float64 subclasses float: the numpy case comes first, as the module says."""
     assert exact_key(np.float64(0.5)) != exact_key(0.5)
     assert exact_key(np.float32(0.5)) != exact_key(np.float64(0.5))
+
+
+def test_exact_cache_keys_plain_and_other_arguments_by_exact_value():
+    """Plain arguments (ints, floats, bools, strings, None, tuples of them: all of a rule match's)
+    are keyed by marshal's bytes, the rest argument by argument (an `Op`, a numpy scalar by
+    `exact_key`); either way look-alikes stay apart, a NaN finds itself, and only the newest
+    `maxsize` keys are kept."""
+    calls: list[tuple] = []
+
+    @exact_cache(16)
+    def seen(*args: object) -> int:
+        calls.append(args)
+        return len(calls)
+
+    conv = (("strides", (1, 1)), ("pads", (1, 1, 1, 1)), ("groups", 1), ("epilogue", (("clip", 0.0, 6.0),)))
+    distinct = [(conv,), ((("lo", -0.0),),), ((("lo", 0.0),),), ((1,),), ((1.0,),), ((True,),), ((math.nan,),),
+                (T.Op.CLIP, (("lo", -0.0),)), (T.Op.CLIP, (("lo", 0.0),)), (np.float32(0.0),), (np.float64(0.0),)]
+    first = [seen(*args) for args in distinct]
+    assert first == list(range(1, len(distinct) + 1))
+    assert [seen(*args) for args in distinct] == first and len(calls) == len(distinct)
+    for n in range(16):
+        seen(n, "filler")
+    seen(conv)
+    assert len(calls) == len(distinct) + 17
