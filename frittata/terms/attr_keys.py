@@ -5,7 +5,9 @@ Python's `==` (and so `hash`, dict and `lru_cache` lookups) calls `-0.0` and `0.
 `np.maximum(x, -0.0)`, which gives -0.0 for x = +0.0, and `1 / const(-0.0)` is -inf. A NaN is
 unequal even to itself. `exact_key(v)` is equal for two values only where they are the same value
 of the same type: floats compare by their bits (so NaNs by their payload, and each matches
-itself), bools apart from ints, tuples and lists element by element.
+itself), bools apart from ints, tuples and lists element by element. `values_key(t)` keys a tuple
+the same way (a list apart from a tuple) at a tenth of the cost where marshal can write its
+items: terms are interned and `exact_cache` caches by it.
 
 `same_number(a, b)` is the equality of a rule's pattern: a number written in a rule (`:value 0`)
 stands for that number in whatever kind the operator keeps it (0, 0.0, False), but its sign too:
@@ -24,7 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["exact_key", "exact_cache", "same_number"]
+__all__ = ["exact_key", "exact_cache", "same_number", "values_key"]
 
 _F64 = struct.Struct("<d")
 R = TypeVar("R")
@@ -74,7 +76,7 @@ def exact_cache(maxsize: int) -> Callable[[Callable[..., R]], Callable[..., R]]:
 
         @wraps(fn)
         def call(*args: Any) -> R:
-            key = _arguments_key(args)
+            key = values_key(args)
             try:
                 return table[key]
             except KeyError:
@@ -91,19 +93,26 @@ def exact_cache(maxsize: int) -> Callable[[Callable[..., R]], Callable[..., R]]:
     return wrap
 
 
-def _arguments_key(args: tuple) -> Any:
-    """marshal's bytes of `args` (format 2: no back-references, so equal values give equal bytes
-    whoever else holds them; floats by their bits), else a tuple of each argument's: its bytes,
-    or its `exact_key` where marshal cannot write it (numpy scalars, enums, other objects).
-    Bytes never equal a tuple, and an argument of a given type always takes the same road."""
+def values_key(args: tuple) -> Any:
+    """A key of the tuple `args` equal to another's only for the same types and exact values
+    (as `exact_key`, except that a list is not a tuple): marshal's bytes of `args` (format 2
+    writes no back-references, so equal values give equal bytes whoever else holds them; floats
+    by their bits), else a tuple of each argument's: its bytes, or its `exact_key` where marshal
+    cannot write it (numpy scalars, enums, other objects). Bytes never equal a tuple, and an
+    argument of a given type always takes the same road."""
     try:
         return marshal.dumps(args, 2)
     except ValueError:
-        return tuple(_argument_key(a) for a in args)
+        return tuple(_value_key(a) for a in args)
 
 
-def _argument_key(value: Any) -> Any:
+def _value_key(value: Any) -> Any:
     try:
         return marshal.dumps(value, 2)
     except ValueError:
         return exact_key(value)
+
+
+def holds_list(value: Any) -> bool:
+    """Whether `value` is a list or a tuple holding one at any depth."""
+    return isinstance(value, list) or (isinstance(value, tuple) and any(holds_list(v) for v in value))

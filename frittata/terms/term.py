@@ -4,7 +4,8 @@ A `Term` is an operator (an `Op` of the operator table), a tuple of argument ter
 `(name, value)` attributes and a static `TensorType` computed by type inference when the node is
 first built. Terms are interned: building the same node twice returns the same object, so `==` is
 identity and hashing is O(1). "The same node" means the same attributes by type and exact value
-(`exact_key`: `-0.0` is not `0.0`, `1.0` not `1` nor `True`), not by Python's `==`. Parameters
+(`values_key`: `-0.0` is not `0.0`, `1.0` not `1` nor `True`), not by Python's `==`; attributes
+are immutable values, so a list among them is an error (builders turn lists into tuples). Parameters
 (`ParamRef`) hold numpy data that is kept out of the hash.
 """
 
@@ -16,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from frittata.terms.attr_keys import exact_key
+from frittata.errors import FrittataTypeError
+from frittata.terms.attr_keys import holds_list, values_key
 from frittata.terms.dtypes import TensorType
 from frittata.terms.infer import infer_type
 from frittata.terms.ops import Op
@@ -79,11 +81,12 @@ class Term:
     @classmethod
     def make(cls, op: Op, args: tuple[Term, ...], attrs: Attrs = ()) -> Term:
         """Return the unique term for (op, args, attrs), inferring its type on first build; attributes
-        match by type and exact value (`exact_key`), so `clip(x, -0.0, 6)` is not `clip(x, 0, 6)`."""
-        key = (op, tuple(id(a) for a in args), exact_key(attrs))
+        match by type and exact value (`values_key`), so `clip(x, -0.0, 6)` is not `clip(x, 0, 6)`."""
+        key = (op, tuple(id(a) for a in args), values_key(attrs))
         found = cls._table.get(key)
         if found is not None:
             return found
+        _check_no_lists(op, attrs)
         ty = infer_type(op, args, dict(attrs))
         node = object.__new__(cls)
         for name, value in (("op", op), ("args", args), ("attrs", attrs), ("type", ty), ("_key", key)):
@@ -113,6 +116,16 @@ class Term:
 
     def __repr__(self) -> str:
         return term_repr(self)
+
+
+def _check_no_lists(op: Op, attrs: Attrs) -> None:
+    """A term's attributes are immutable values: a list (which could change under the term, and
+    has no hash) is refused, as builders turn every list they are given into a tuple."""
+    for name, value in attrs:
+        if holds_list(value):
+            raise FrittataTypeError(f"{op.value}: expected attribute {name!r} as a tuple (or tuples inside), got "
+                                    f"{value!r}, which holds a list; build terms with frittata.terms builders, "
+                                    "which convert lists, or pass tuples to Term.make")
 
 
 def build(op: Op, args: Iterable[Term], **attrs: Any) -> Term:

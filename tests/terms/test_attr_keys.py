@@ -9,6 +9,7 @@ the second clip built while the first was alive the first one.
 import math
 
 import numpy as np
+import pytest
 
 import frittata as ft
 import frittata.terms as T
@@ -142,3 +143,15 @@ def test_exact_cache_keys_plain_and_other_arguments_by_exact_value():
         seen(n, "filler")
     seen(conv)
     assert len(calls) == len(distinct) + 17
+
+
+def test_a_list_attribute_is_refused_saying_which_and_where():
+    """Attributes are immutable values: `Term.make` refuses a list (it keyed one as the tuple of
+    its items, so the first node built kept a mutable, unhashable attribute); builders still take
+    lists and pass tuples."""
+    x = T.var("x", (2, 3))
+    with pytest.raises(ft.FrittataTypeError, match=r"transpose: expected attribute 'perm' as a tuple.*\[1, 0\]"):
+        Term.make(T.Op.TRANSPOSE, (x,), (("perm", [1, 0]),))
+    with pytest.raises(ft.FrittataTypeError, match="'pads' as a tuple"):
+        Term.make(T.Op.PAD, (x,), (("pads", ((0, 0), [1, 1])), ("value", 0.0)))
+    assert T.transpose(x, [1, 0]) is Term.make(T.Op.TRANSPOSE, (x,), (("perm", (1, 0)),))
