@@ -13,6 +13,8 @@ Functions:  (dim ?x i) (shape ?x) (rank ?x) (dtype ?x) (+ a b) (- a b) (* a b) (
             (nchw-pads p)    -- `pad` pairs of conv2d pads p = [top left bottom right] (NCHW)
             (bit-width n)    -- bits of the non-negative int n (its bit_length)
             (word-bits ?p)   -- bits per word of a packing dtype (bitpack): 8, 32 or 64
+            (winograd-exact-channels m) -- input channels the integer Winograd F(m x m, 3 x 3)
+                             is exact for, at most (frittata.terms.winograd.exact_channels)
 Predicates: (divisible a b) (equal a b) (not-none a) (equal-shape ?x ?y) (same-type ?x ?y)
             (shape-is ?x s) (rank-is ?x n) (dtype-is ?x d) (is-float ?x) (is-int ?x)
             (fits-block ?x c) (identity-perm p) (perm-inverse p q) (param-only ?x ...)
@@ -40,6 +42,7 @@ from frittata.terms.cpu_schedules import FLOAT_STEPS
 from frittata.terms.dtypes import TensorType, is_float, is_int
 from frittata.terms.fused import args_used, expr_ops, inline, normalize_expr
 from frittata.terms.vta_ops import vta_epilogue_ok
+from frittata.terms.winograd import exact_channels
 
 INT8_OFFSET = {"int8": 0, "uint8": 128}
 """k per 8-bit dtype such that x - k fits int8 (VTA's operand type) for every x of that dtype."""
@@ -109,6 +112,7 @@ FUNCTIONS: dict[str, tuple[str, Callable]] = {
     "nchw-pads": ("v", _nchw_pads),
     "bit-width": ("v", lambda n: int(n).bit_length()),
     "word-bits": ("t", lambda t: WORD_BITS[t.dtype]),
+    "winograd-exact-channels": ("v", lambda m: exact_channels(int(m))),
 }
 
 

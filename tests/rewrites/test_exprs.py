@@ -101,6 +101,7 @@ def test_a_guard_whose_arguments_make_no_sense_is_false_not_an_error():
     ("nchw-pads", ((1, 2, 3, 4),), ((0, 0), (0, 0), (1, 3), (2, 4))),
     ("bit-width", (0,), 0), ("bit-width", (1,), 1), ("bit-width", (255,), 8), ("bit-width", (256,), 9),
     ("word-bits", ("?p",), 8), ("word-bits", ("?w",), 64),
+    ("winograd-exact-channels", (2,), 3640), ("winograd-exact-channels", (3,), 3640),
     ("ew-arity", (("add", ("arg", 0), ("relu", ("arg", 1))),), 2),
 ])
 def test_an_attribute_function_computes_what_its_name_says(fn, args, expected):

@@ -14,6 +14,7 @@ from frittata.backends.llvm import build
 from frittata.errors import FrittataError
 from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
+from frittata.rewrites import saturate
 from frittata.terms import builders as tb
 from frittata.terms.winograd import INTEGER_TILES, exact_channels, integer_transforms
 from tests.backends.llvm.helpers import dirty, targets
@@ -105,6 +106,20 @@ def test_the_op_refuses_more_channels_than_it_is_exact_for():
     w = tb.param("w", np.zeros((1, c, 3, 3), np.int8))
     with pytest.raises(FrittataError, match="input channels"):
         tb.winograd_conv2d(tb.var("x", (1, c, 4, 4), "int8"), w, tb.param("b", np.zeros(1, np.int32)), tile=3)
+
+
+@pytest.mark.parametrize("tile", INTEGER_TILES)
+def test_the_rule_chooses_it_up_to_the_channels_it_is_exact_for(tile):
+    """The rule's guard and the op's check share exact_channels: the rule fires at the limit (a
+    guard below it would lose the kernel there) and not one channel past it (its guard, and the
+    op's check behind it, which drops an ill-typed right side)."""
+    fired = {}
+    for c in (exact_channels(tile), exact_channels(tile) + 1):
+        term = tb.fused_conv2d(tb.var("x", (1, c, 4, 4), "int8"), tb.param("w", np.ones((1, c, 3, 3), np.int8)),
+                               tb.param("b", np.zeros(1, np.int32)), pads=(1, 1, 1, 1))
+        _, report = saturate(ft.Program({"y": term}))
+        fired[c] = report.fired().get(f"choose-winograd-int8-conv2d/f{tile}x{tile}", 0)
+    assert fired == {exact_channels(tile): 1, exact_channels(tile) + 1: 0}
 
 
 def test_the_cost_model_prices_it_below_the_direct_kernel():
