@@ -119,8 +119,9 @@ def assert_compiled_equal(program: T.Program, inputs: dict, target: Machine) -> 
 
 def fast_path_programs() -> dict[str, T.Term]:
     """One small term per CPU fast path (the kernels `fastpath` lowers; the bit-serial, vector
-    pool, vector sum and 8-bit kernels), each with partial tiles at 4, 8 and 16 lanes: the set the
-    ISA tests build for other machines (`test_avx512_kernels`, `test_x86_64_v2`)."""
+    pool, vector sum and 8-bit kernels, the int8 Winograd's exact integer F(3x3, 3x3)), each with
+    partial tiles at 4, 8 and 16 lanes: the set the ISA tests build for other machines
+    (`test_avx512_kernels`, `test_x86_64_v2`)."""
     rng = np.random.default_rng(0)
     x = T.var("x", (1, 16, 11, 37))
     ints = T.var("x", (1, 5, 9, 21), "int8")
@@ -148,6 +149,10 @@ def fast_path_programs() -> dict[str, T.Term]:
         "int8": T.fused_conv2d(ints, T.param("w", rng.integers(-128, 128, (13, 5, 3, 3)).astype(np.int8)),
                                T.param("b", rng.integers(-1000, 1000, (13,)).astype(np.int32)), pads=(1, 1, 1, 1),
                                epilogue=(("shift", 8), ("clip", -127, 127), ("cast", "int8"))),
+        "int8_winograd": T.winograd_conv2d(ints, T.param("w", rng.integers(-128, 128, (13, 5, 3, 3)).astype(np.int8)),
+                                           T.param("b", rng.integers(-1000, 1000, (13,)).astype(np.int32)),
+                                           pads=(1, 1, 1, 1), epilogue=(("shift", 8), ("clip", -127, 127),
+                                                                        ("cast", "int8")), tile=3),
         "bitserial": T.bitserial_conv2d(T.bitpack(T.var("x", (1, 64, 6, 6), "int8"), 2, 1),
                                         packed_weights(rng.integers(0, 2, (8, 64, 3, 3)).astype(np.int8), 1, "int64"),
                                         1, 1),

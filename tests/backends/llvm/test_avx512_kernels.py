@@ -29,7 +29,8 @@ PROGRAMS = {
 }
 SKYLAKE_X = Machine(host().triple, "skylake-avx512", AVX512_FEATURES)
 SAPPHIRE_RAPIDS = Machine(host().triple, "sapphirerapids", SAPPHIRE_RAPIDS_FEATURES)
-ISA_INSTRUCTIONS = {"int8": [r"vpdpwssd\s.*%zmm"], "bitserial": [r"vpopcntq\s.*%zmm"]}
+ISA_INSTRUCTIONS = {"int8": [r"vpdpwssd\s.*%zmm"], "int8_winograd": [r"vpdpwssd\s.*%zmm"],
+                    "bitserial": [r"vpopcntq\s.*%zmm"]}
 """Instructions (on zmm registers) a Sapphire Rapids kernel must have beyond zmm registers."""
 BYTE_KERNELS = ("byte_pool", "byte_bitpack", "byte_levels")
 """Kernels of 32-byte vectors (one AVX2 register) on every ISA: ymm, not zmm, on AVX-512."""

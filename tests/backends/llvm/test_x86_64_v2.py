@@ -20,9 +20,11 @@ from tests.backends.llvm.helpers import dirty, disassembly, fast_path_programs
 from tests.strategies import inputs_for
 
 V2 = Machine(host().triple, "x86-64-v2", "")
-GENERIC_HERE = ("int8", "bitserial", "max_pool", "global_avg_pool", "byte_pool", "byte_bitpack", "byte_levels")
+GENERIC_HERE = ("int8", "int8_winograd", "bitserial", "max_pool", "global_avg_pool", "byte_pool", "byte_bitpack",
+                "byte_levels")
 """Programs whose step the build report lists under no fast path here (the int8 convolution's
-generic loops; the bit-serial, pool, sum and 8-bit kernels are not `fastpath`'s contractions)."""
+and the int8 Winograd's generic loops below 8 lanes; the bit-serial, pool, sum and 8-bit kernels are
+not `fastpath`'s contractions)."""
 INSTRUCTION = re.compile(r"^\s*[0-9a-f]+:\t", re.MULTILINE)
 """An instruction's line in `objdump -d`'s listing (its address, a colon, a tab)."""
 VEX = re.compile(r"^\s*[0-9a-f]+:\tv[a-z0-9]+\s|%[yz]mm", re.MULTILINE)
