@@ -90,6 +90,19 @@ def input_transform_ops(block: int, vectors: int, blocks: int, groups: int, m: i
     return blocks_started(blocks, groups, cores) * block * vectors * sandwich_ops(m, "input")
 
 
+def weight_stream_seconds(u_bytes: int, blocks: int, groups: int, model) -> float:
+    """Seconds the busiest core streams the transformed weights U (`u_bytes`) of a Winograd
+    kernel whose items are `blocks` blocks of tiles x `groups` output-channel groups, each item
+    reading its group's share of U: from L2 when U fits one core's share of it, else at
+    `WEIGHT_STREAM_BANDWIDTH` per core when it fits the last-level cache, else from DRAM (the
+    cores share its bandwidth). Added to the GEMM's time, not hidden under it (module docstring)."""
+    cores = model.cores
+    bandwidth = (L2_BANDWIDTH if u_bytes <= model.cache_bytes / cores
+                 else WEIGHT_STREAM_BANDWIDTH if u_bytes <= model.last_level_cache_bytes
+                 else model.dram_bandwidth / cores)
+    return math.ceil(blocks * groups / cores) * u_bytes / groups / bandwidth
+
+
 def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     """Seconds of the Winograd convolution `info` with schedule `s` on `model` (a `CpuModel`)."""
     (batch, c, _, _), out = info.operands[0].shape, info.type
@@ -100,16 +113,11 @@ def winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     tiles = tile_count(oh, ow, m)
     blocks = block_count(tiles, block)
     cores = model.cores
-    share = math.ceil(blocks * groups / cores)
     kc = min(s["k_block"], c_pad)
     efficiency = (REACHABLE * rows_efficiency(block, s["m_block"], s["n_block"] // lanes, lanes, model.vector_lanes)
                   * kc / (kc + C_BLOCK_STEPS) * balance(blocks * groups, cores))
     gemm = 2.0 * side * side * block * blocks * c_pad * o_pad / (cores * model.fp32_flops_per_core * efficiency)
-    u_bytes = side * side * c_pad * o_pad * 4
-    bandwidth = (L2_BANDWIDTH if u_bytes <= model.cache_bytes / cores
-                 else WEIGHT_STREAM_BANDWIDTH if u_bytes <= model.last_level_cache_bytes
-                 else model.dram_bandwidth / cores)
-    weights = share * u_bytes / groups / bandwidth
+    weights = weight_stream_seconds(side * side * c_pad * o_pad * 4, blocks, groups, model)
     inputs = input_transform_ops(block, c_pad // lanes, blocks, groups, m, cores)
     outputs = ((tiles * (o_pad // lanes) * sandwich_ops(m, "output") + o * oh * ow)
                / (cores * balance(blocks * groups, cores)))
@@ -136,8 +144,10 @@ def _integer_sandwich_ops(x: np.ndarray) -> int:
 def int8_winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     """Seconds of the exact int8 Winograd convolution (`frittata.backends.llvm.int8winograd`):
     its pad pass, the pair GEMMs of every block (whole micro-tiles, spare tiles included) at
-    `INT8_WINOGRAD_SCALE` times the fp32 peak, and the transforms at `TRANSFORM_OPS` (the input
-    one on 2L int16 lanes, the output one on L int32 lanes, with a scalar store per output).
+    `INT8_WINOGRAD_SCALE` times the fp32 peak, the stream of U (int16) as the float kernel's
+    (`weight_stream_seconds`: every block re-reads all of U, or each of the one block's groups
+    its share), and the transforms at `TRANSFORM_OPS` (the input one on 2L int16 lanes, the
+    output one on L int32 lanes, with a scalar store per output).
     Invariant: seconds >= 0, more tiles, channels or blocks never cost less."""
     (batch, c, _, _), out = info.operands[0].shape, info.type
     o, oh, ow = out.shape[1], out.shape[2], out.shape[3]
@@ -153,4 +163,5 @@ def int8_winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     outputs = tiles * (o_pad // lanes) * (_integer_sandwich_ops(t.e) + m * m * INT8_EPILOGUE_OPS) + o * oh * ow
     transform = (inputs + outputs) / (cores * share * TRANSFORM_OPS)
     pad = (m * math.ceil(oh / m) + 2) * (m * math.ceil(ow / m) + 2) * c_pad / (cores * PAD_OPS)
-    return batch * (pad + gemm + transform)
+    weights = weight_stream_seconds(side * side * c_pad * o_pad * 2, blocks, s["oc_groups"] or 1, model)
+    return batch * (pad + gemm + weights + transform)

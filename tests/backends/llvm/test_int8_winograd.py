@@ -14,6 +14,7 @@ from frittata.backends.llvm import build
 from frittata.errors import FrittataError
 from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
+from frittata.extract.winograd_cost import WEIGHT_STREAM_BANDWIDTH
 from frittata.rewrites import saturate
 from frittata.terms import builders as tb
 from frittata.terms.winograd import INTEGER_TILES, exact_channels, integer_transforms
@@ -120,6 +121,17 @@ def test_the_rule_chooses_it_up_to_the_channels_it_is_exact_for(tile):
         _, report = saturate(ft.Program({"y": term}))
         fired[c] = report.fired().get(f"choose-winograd-int8-conv2d/f{tile}x{tile}", 0)
     assert fired == {exact_channels(tile): 1, exact_channels(tile) + 1: 0}
+
+
+@pytest.mark.parametrize("tile", INTEGER_TILES)
+def test_the_price_streams_u_as_the_float_kernels_does(tile):
+    """512 -> 512 on a 2x2 image (one tile, its transforms next to nothing) on one core, its GEMM
+    free: the price is at least the stream of U (n² x 512 x 512 int16, past L2, within the LLC)."""
+    model = CpuModel(vector_lanes=8, fp32_flops_per_core=1e18, cores=1)
+    x = tb.var("x", (1, 512, 2, 2), "int8")
+    w, b = tb.param("w", np.ones((512, 512, 3, 3), np.int8)), tb.param("b", np.zeros(512, np.int32))
+    price = program_cost(ft.Program({"y": tb.winograd_conv2d(x, w, b, pads=(1, 1, 1, 1), tile=tile)}), model)
+    assert price >= (tile + 2) ** 2 * 512 * 512 * 2 / WEIGHT_STREAM_BANDWIDTH
 
 
 def test_the_cost_model_prices_it_below_the_direct_kernel():
