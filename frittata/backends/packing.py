@@ -1,7 +1,8 @@
 """Weight layouts that kernels read, derived from a model's weights by named recipes.
 
 A kernel may read its weights in a layout of its own (a Winograd kernel reads G g Gᵀ of every
-filter, packed as GEMM panels: four times the bytes of the filters with F(4x4, 3x3)). A module
+filter, packed as GEMM panels: four times the bytes of the filters with F(4x4, 3x3); the int8
+one int16 pairs of Gi g Giᵀ, 2 x 25 / 9 times the int8 filters' bytes with F(3x3, 3x3)). A module
 file stores such a parameter as the model's weights and the recipe's name and arguments, and
 the recipe runs again when the file is read; the recipes are pure numpy functions of their
 source array, so compile and load derive the same bytes.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from frittata.errors import ModuleFormatError
-from frittata.terms.winograd import KERNEL, transforms
+from frittata.terms.winograd import KERNEL, integer_transforms, transforms
 
 
 ALIGN = 64
@@ -77,7 +78,25 @@ def winograd_panels(w: np.ndarray, m: int, nr: int, c_pad: int) -> np.ndarray:
     return out
 
 
-RECIPES: dict[str, Callable[..., np.ndarray]] = {"winograd-panels": winograd_panels}
+def int8_winograd_panels(w: np.ndarray, m: int, nr: int, c_pad: int) -> np.ndarray:
+    """[O, C, 3, 3] int8 -> U [O_pad / NR][n²][c_pad / 2][NR] int32 for the exact integer F(m x m,
+    3 x 3) (`integer_transforms`), each the int16 pair (U[2p], U[2p + 1]) of Gi g Giᵀ at one
+    position (zero-padded), computed in int64: exact."""
+    t = integer_transforms(m)
+    o, c = w.shape[:2]
+    o_pad, n2 = -(-o // nr) * nr, (m + 2) ** 2
+    u = np.zeros((o_pad, c_pad, n2), np.int64)
+    u[:o, :c] = np.einsum("ik,ockl,jl->ocij", t.g, w.astype(np.int64), t.g).reshape(o, c, n2)
+    wide = u.astype(np.int16).view(np.uint16).astype(np.uint32)
+    pairs = wide[:, 0::2] | (wide[:, 1::2] << 16)  # [O_pad, c_pad / 2, n²]
+    shape = (o_pad // nr, n2, c_pad // 2, nr)
+    out = aligned(int(np.prod(shape)) * 4, "int32", shape)
+    out[...] = pairs.reshape(o_pad // nr, nr, c_pad // 2, n2).transpose(0, 3, 2, 1).view(np.int32)
+    return out
+
+
+RECIPES: dict[str, Callable[..., np.ndarray]] = {"winograd-panels": winograd_panels,
+                                                 "int8-winograd-panels": int8_winograd_panels}
 """Every recipe a module file may name. A recipe's meaning never changes under its name: a
 changed layout gets a new name, so an older file still derives what its kernels read."""
 

@@ -35,6 +35,7 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
+from frittata.backends.packing import Derivation
 from frittata.terms.term import Term
 from frittata.terms.winograd import INT8_PRODUCT, IntegerTransforms, integer_transforms
 
@@ -138,19 +139,6 @@ def scratch_bytes(term: Term, schedule: dict) -> int:
     return 2 * t.padded + t.blocks * t.region
 
 
-def pack_weights(w: np.ndarray, m: int, nr: int, c_pad: int) -> np.ndarray:
-    """[O, C, 3, 3] int8 -> U [O_pad / NR][n²][c_pad / 2][NR] int32, each the int16 pair
-    (U[2p], U[2p + 1]) of Gi g Giᵀ at one position (zero-padded)."""
-    t = integer_transforms(m)
-    o, c = w.shape[:2]
-    o_pad, n2 = -(-o // nr) * nr, (m + 2) ** 2
-    u = np.zeros((o_pad, c_pad, n2), np.int64)
-    u[:o, :c] = np.einsum("ik,ockl,jl->ocij", t.g, w.astype(np.int64), t.g).reshape(o, c, n2)
-    wide = u.astype(np.int16).view(np.uint16).astype(np.uint32)
-    pairs = wide[:, 0::2] | (wide[:, 1::2] << 16)  # [O_pad, c_pad / 2, n²]
-    return np.ascontiguousarray(pairs.reshape(o_pad // nr, nr, c_pad // 2, n2).transpose(0, 3, 2, 1)).view(np.int32)
-
-
 def accumulator_bound(term: Term) -> int:
     """|y + bias| at most: C x 9 products of at most 2^14, and the largest |bias|."""
     bias = np.abs(term.args[2].attr("ref").data.astype(np.int64)).max(initial=0)
@@ -160,7 +148,8 @@ def accumulator_bound(term: Term) -> int:
 def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -> None:
     term, t = step.term, Tiling.of(step.term, schedule)
     ptr, b = k.base, k.b
-    u = ptr(plan.add_param(f"{k.function.name}.wino8", pack_weights(term.args[1].attr("ref").data, t.m, t.nr, t.c_pad)))
+    recipe = Derivation("int8-winograd-panels", {"m": t.m, "nr": t.nr, "c_pad": t.c_pad}, term.args[1].attr("ref").data)
+    u = ptr(plan.add_derived(f"{k.function.name}.wino8", recipe))
     bias = np.zeros(t.o_pad, np.int32)
     bias[:t.o] = term.args[2].attr("ref").data
     bias_ptr = ptr(plan.add_param(f"{k.function.name}.wbias", bias))

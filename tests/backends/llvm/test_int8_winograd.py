@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import frittata as ft
+from frittata.backends import fileformat
 from frittata.backends.llvm import build
 from frittata.errors import FrittataError
 from frittata.extract.cost import program_cost
@@ -121,6 +122,29 @@ def test_the_rule_chooses_it_up_to_the_channels_it_is_exact_for(tile):
         _, report = saturate(ft.Program({"y": term}))
         fired[c] = report.fired().get(f"choose-winograd-int8-conv2d/f{tile}x{tile}", 0)
     assert fired == {exact_channels(tile): 1, exact_channels(tile) + 1: 0}
+
+
+def test_a_saved_module_stores_the_int8_filters_and_derives_their_transform_when_loaded(tmp_path):
+    """The file holds the int8 filters and the recipe, not U (2 x 25 / 9 times their bytes with
+    F(3x3, 3x3)); the loaded module derives U again and computes the same bits."""
+    rng = np.random.default_rng(12)
+    weights = rng.integers(-128, 128, (48, 32, 3, 3)).astype(np.int8)
+    term = tb.winograd_conv2d(tb.var("x", (1, 32, 12, 12), "int8"), tb.param("w", weights),
+                              tb.param("b", rng.integers(-1000, 1000, (48,)).astype(np.int32)), pads=(1, 1, 1, 1),
+                              epilogue=(("shift", 8), ("clip", -127, 127), ("cast", "int8")), tile=3)
+    x = rng.integers(-128, 128, (1, 32, 12, 12)).astype(np.int8)
+    mod = check_exact(term, x, targets()["avx2"], 2)
+    mod.save(tmp_path / "m.ftm")
+    saved = fileformat.decode((tmp_path / "m.ftm").read_bytes(), "m.ftm")
+    (derivation,) = saved.derived.values()
+    assert derivation.recipe == "int8-winograd-panels"
+    np.testing.assert_array_equal(derivation.source, weights)
+    code = sum(len(section) for section in saved.sections.values())
+    transformed = 25 * 48 * 32 * 2
+    assert (tmp_path / "m.ftm").stat().st_size < code + weights.nbytes + 16 * 1024 < code + transformed
+    for threads in (2, 1):
+        again = ft.load(tmp_path / "m.ftm", threads=threads)
+        np.testing.assert_array_equal(again.run(x=x)["y"], mod.run(x=x)["y"])
 
 
 @pytest.mark.parametrize("tile", INTEGER_TILES)
