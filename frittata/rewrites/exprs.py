@@ -33,6 +33,8 @@ structural: the e-graph decides them, not this module.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -130,6 +132,7 @@ PREDICATES: dict[str, tuple[str, Callable]] = {
     "rank-is": ("tv", lambda t, n: t.rank == n),
     "dtype-is": ("tv", lambda t, d: t.dtype == d),
     "is-float": ("t", lambda t: is_float(t.dtype)),
+    "is-wide-float": ("t", lambda t: t.dtype in ("float32", "float64")),
     "is-int": ("t", lambda t: is_int(t.dtype)),
     "fits-block": ("tv", _fits_block),
     "identity-perm": ("v", lambda p: tuple(p) == tuple(range(len(p)))),
@@ -146,6 +149,7 @@ PREDICATES: dict[str, tuple[str, Callable]] = {
     "has-padding": ("v", lambda p: any(p)),
     "fits-bits": ("vv", lambda n, b: isinstance(n, int) and 1 <= n < 1 << b),
     "at-most": ("vv", lambda a, b: a <= b),
+    "finite-nonzero": ("v", lambda a: isinstance(a, int | float) and math.isfinite(a) and a != 0),
 }
 
 

@@ -42,7 +42,8 @@ _FLOAT_OPS = FLOAT_ONLY | {Op.BATCH_NORM, Op.LAYER_NORM, Op.SOFTMAX, Op.AVG_POOL
 DOMAINS = {(Op.BATCH_NORM, 4): "positive", (Op.DIV, 1): "nonzero", (Op.SQRT, 0): "positive",
            (Op.LOG, 0): "positive", (Op.POW, 0): "positive", (Op.TAKE, 1): "index"}
 # Dtypes admitted by a dtype guard on a leaf (`dtype-is` admits the dtype it names).
-GUARD_DTYPES = {"is-8-bit": ("int8", "uint8"), "is-float": ("float32",), "is-int": INT_DTYPES}
+GUARD_DTYPES = {"is-8-bit": ("int8", "uint8"), "is-float": ("float32",), "is-wide-float": ("float32", "float64"),
+                "is-int": INT_DTYPES}
 # Ranks of a first operand with nothing to fit (a contraction's input is sometimes batched; a
 # matmul's in half the instances, since only a batched input can meet batched weights).
 _RANK = {Op.CONV2D: (4,), Op.FUSED_CONV2D: (4,), Op.PACK_NCHWC: (4,), Op.UNPACK_NCHWC: (5,), Op.BATCH_NORM: (4,),
