@@ -7,9 +7,10 @@ Each row takes three passes over memory (the row is in L1 after the first):
     row_j = e_j * (1 / s)                          (one reciprocal per row: within 1.5 ulp of e_j / s)
 
 The columns past the last whole vector run one by one through the same code on scalars. The
-exponential is `vmath.exp_nonpositive` (x - m <= 0), which flushes results below the normal range to
-0 instead of making subnormals. A NaN anywhere in the row makes the whole row NaN (the sum is
-NaN), as the interpreter's `exp(x - max) / sum` does; so does a row of -inf (-inf - -inf is NaN).
+exponential is `vmath.exp_nonpositive` (x - m <= 0): subnormal results as the interpreter's, and
+0 where float32 e^x is 0 (a -inf mask's lanes make no subnormal). A NaN anywhere in the row makes
+the whole row NaN (the sum is NaN), as the interpreter's `exp(x - max) / sum` does; so does a row
+of -inf (-inf - -inf is NaN).
 """
 
 from __future__ import annotations

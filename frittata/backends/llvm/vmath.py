@@ -103,28 +103,35 @@ def exp(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return b.select(b.fcmp_unordered("uno", x, x), x, big)
 
 
-EXP_FLUSH_BELOW = -87.0
-"""`exp_nonpositive` returns 0 below this: e^-87 ~ 1.6e-38 is just above the smallest normal float
-(1.18e-38), so no lane ever makes a subnormal (each costs a microcode assist on x86: a causally
-masked attention row, half of whose scores are -inf, ran its softmax at 0.6x the speed of an
-unmasked one on AMD EPYC Zen 3 through `exp`, which goes down to -104)."""
+EXP_FLUSH_BELOW = -104.0
+"""`exp_nonpositive` returns 0 below this, where float32 e^x rounds to 0 anyway (below
+ln 2^-150 ~ -103.97); a flushed lane computes on x = 0 instead, so a -inf (or -1e9) mask makes
+no subnormal (each costs a microcode assist on x86: a causally masked attention row, half of
+whose scores are -inf, ran its softmax at 0.6x the speed of an unmasked one on AMD EPYC Zen 3
+when those lanes went through the subnormal range)."""
+EXP_BIAS = 2.0**-64
+"""`exp_nonpositive` builds 2^(n + 64) in the exponent bits, always inside them for n in [-150, 0],
+and scales the polynomial's coefficients by 2^-64 (exact) to make up for it: e^x = (2^-64 e^s) 2^(n + 64)
+rounds once, into the subnormals below e^-87 as the interpreter's float32 exp does."""
 
 
 def exp_nonpositive(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
-    """e^x for float32 x <= 0 (a softmax's x - max of its row), 0 below `EXP_FLUSH_BELOW` (an
-    absolute error below 1.7e-38); a NaN propagates through every operation (no compare decides
-    it). As `sigmoid`: n = round(x / ln2) in [-126, 0] by adding 1.5 * 2^23 + 127, whose low bits
-    are then the exponent bits of 2^n; e^(x - n ln2) by the degree-6 minimax polynomial
-    (`SIGMOID_EXP_P`). A positive x is outside the domain (n + 127 would leave the exponent)."""
-    floor = _c(x, EXP_FLUSH_BELOW)
-    limited = b.select(b.fcmp_ordered("<", x, floor), floor, x)
-    shift = _c(x, ROUNDING_SHIFT + 127)
+    """e^x for float32 x <= 0 (a softmax's x - max of its row), subnormal results included, 0
+    below `EXP_FLUSH_BELOW`; a NaN propagates through every operation (no compare decides it).
+    As `sigmoid`: n = round(x / ln2) by adding 1.5 * 2^23 + 127 + 64, whose low bits are then the
+    exponent bits of 2^(n + 64) (`EXP_BIAS`); 2^-64 e^(x - n ln2) by the degree-6 minimax
+    polynomial (`SIGMOID_EXP_P`) with its coefficients times 2^-64. A positive x above 63 ln 2 is
+    outside the domain (n + 191 would leave the exponent)."""
+    dead = b.fcmp_ordered("<", x, _c(x, EXP_FLUSH_BELOW))
+    limited = b.select(dead, _c(x, 0.0), x)
+    shift = _c(x, ROUNDING_SHIFT + 127 + 64)
     shifted = _fma(b, limited, _c(x, 1 / math.log(2)), shift)
     n = b.fsub(shifted, shift)
     scale = b.bitcast(b.shl(b.bitcast(shifted, _int_like(x)), _i(x, 23)), x.type)
     s = _fma(b, n, _c(x, -LN2_LO), _fma(b, n, _c(x, -LN2_HI), limited))
-    e_s = _fma(b, b.fmul(s, s), _poly(b, s, SIGMOID_EXP_P[::-1]), b.fadd(s, _c(x, 1.0)))
-    return b.select(b.fcmp_ordered("<", x, floor), _c(x, 0.0), b.fmul(e_s, scale))
+    poly = _poly(b, s, tuple(c * EXP_BIAS for c in SIGMOID_EXP_P[::-1]))
+    e_s = _fma(b, b.fmul(s, s), poly, _fma(b, s, _c(x, EXP_BIAS), _c(x, EXP_BIAS)))
+    return b.select(dead, _c(x, 0.0), b.fmul(e_s, scale))
 
 
 def _exp_reduced(b: ir.IRBuilder, x: ir.Value, n: ir.Value) -> ir.Value:
