@@ -200,12 +200,16 @@ def _widen(a: Quantized, exp: int) -> Term:
 
 class _Quantizer:
     """Rebuilds a program bottom-up: `memo` maps an original term to its float replacement,
-    `ints` to its int8 form when a quantized layer produced it."""
+    `ints` to its int8 form (made by a quantized layer, or by `int8` for a layer's float input);
+    `produced` holds the ids of the terms a layer, residual add or integer pass made, whose
+    codes are the term itself (a max pool or reshape of them stays on the codes: a float
+    tensor's codes, quantized for some layer's input, would make an exact float pool lossy)."""
 
     def __init__(self, peaks: dict[int, float]) -> None:
         self.peaks = peaks
         self.memo: dict[int, Term] = {}
         self.ints: dict[int, Quantized] = {}
+        self.produced: set[int] = set()
 
     def int8(self, original: Term) -> Quantized:
         """The int8 form of an original float term (quantizing its replacement if needed)."""
@@ -225,13 +229,14 @@ class _Quantizer:
             self._produce(node, self._layer(layer, self.peaks[id(node)]))
         elif self._is_residual(node):
             self._produce(node, self._residual(node))
-        elif node.op in INTEGER_PASS and id(node.args[0]) in self.ints:
+        elif node.op in INTEGER_PASS and id(node.args[0]) in self.produced:
             x = self.ints[id(node.args[0])]
             self._produce(node, Quantized(Term.make(node.op, (x.q,), node.attrs), x.exp, x.bits))
         else:
             self.memo[id(node)] = Term.make(node.op, tuple(self.memo[id(a)] for a in node.args), node.attrs)
 
     def _produce(self, node: Term, value: Quantized) -> None:
+        self.produced.add(id(node))
         self.ints[id(node)] = value
         self.memo[id(node)] = tb.mul(tb.cast(value.q, "float32"), float(2.0 ** value.exp))
 
