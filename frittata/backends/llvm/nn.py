@@ -116,7 +116,8 @@ def emit_fused(k: Kernel, op: Op, node_attr, views: list[View], out: View) -> No
 
 
 class Epilogue:
-    """acc + bias[channel], then the kernel's epilogue steps, one scalar at a time."""
+    """acc + bias[channel], then the kernel's epilogue steps, one scalar at a time, in the
+    bias's dtype."""
 
     def __init__(self, bias: View, residual: View | None, steps: tuple) -> None:
         self.bias, self.residual, self.steps = bias, residual, steps
@@ -124,12 +125,17 @@ class Epilogue:
 
     def __call__(self, k: Kernel, acc: ir.Value, idx: list[ir.Value], channel: ir.Value) -> ir.Value:
         b, dtype = k.b, self.acc_dtype
-        value = scalar.binary(b, Op.ADD, dtype, acc, load(k, self.bias, [channel]))
+        # the accumulator rounded to the bias's dtype first (float16 accumulates in float32)
+        value = scalar.binary(b, Op.ADD, dtype, _stored(b, acc, dtype), load(k, self.bias, [channel]))
         for step in self.steps:
             match step:
                 case ("add",):
                     assert self.residual is not None
                     value = scalar.binary(b, Op.ADD, dtype, value, load(k, self.residual, idx))
+                case ("relu",) if dtype == "float16":  # through float32, as the operators compute it
+                    value = scalar.elementwise(b, Op.RELU, (), [dtype], [value])
+                case ("clip", lo, hi) if dtype == "float16":
+                    value = scalar.elementwise(b, Op.CLIP, (("lo", lo), ("hi", hi)), [dtype], [value])
                 case ("relu",):
                     value = scalar.clip(b, dtype, value, 0, None)
                 case ("clip", lo, hi):
