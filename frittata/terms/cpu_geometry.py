@@ -58,14 +58,17 @@ def vector_lanes(triple: str, features: str) -> int:
 
 GEMM_MC = 96
 """Rows of A per cache block of the blocked GEMM (its MC), rounded down to whole MR blocks (`gemm_mc`)."""
-GEMM_K_BLOCK_MAX = 4096
-"""Reduction steps of one K block of the blocked GEMM at most (`gemm_k_block`; the deepest K
-measured). Whole-K blocks ran faster than blocks of 256, 512, 1024 or 2048 (AMD EPYC znver3, CPU
-time, one process, interleaved, loaded, B an input: matmul 512 0.97x the time of blocks of 256
-at one thread, 0.976x at two; matmul 1024 0.955x and 0.956x; [512, 4096] x [4096, 512] 0.955x at
-one), though the K x NR panel of B then leaves L1: a block's end loads and stores the C tile
-again, and each micro-kernel call starts its MR rows of A (not packed) as new streams, which a
-longer block keeps going; the packed panel streams from L2 (or L3) well enough."""
+GEMM_K_BLOCK_MAX = 512
+"""Reduction steps of one K block of the blocked GEMM at most (`gemm_k_block`). Longer blocks ran
+faster than blocks of 256 (AMD EPYC znver3, CPU time, one process, interleaved, loaded: whole-K
+blocks 0.97x the time at matmul 512, 0.955x at matmul 1024), though the K x NR panel of B then
+leaves L1: a block's end loads and stores the C tile again, and each micro-kernel call starts its
+MR rows of A (not packed) as new streams, which a longer block keeps going; the packed panel
+streams from L2 (or L3) well enough. But each block sums an output in one float32 FMA chain, so a
+long one loses accuracy: [64, 4096] x [4096, 64] N(0, 1), max error against float64 over 4 seeds
+1.1e-4 in blocks of 256, 1.4e-4 of 512, 2.0e-4 of 1024, 6.7e-4 of 4096 (numpy 8.9e-5). 512 keeps
+the error within 1.3x of blocks of 256 and most of the speed (matmul 1024, one thread: 1.023x the
+time of whole K, blocks of 256 1.052x; matmul 512 is one block either way)."""
 GEMM_ROW_GROUPS = 4
 GEMM_ITEMS = 16
 """A threaded GEMM's work items (`gemm_items`): up to GEMM_ROW_GROUPS groups of whole MC-row blocks

@@ -55,14 +55,15 @@ PINS = {
         "fused_conv2d": 49, "fused_dense": 1, "global_avg_pool": 1, "reshape": 1, "tiled_conv2d": 3}),
     # the attention scores' scale folded into the query projection's weights and bias
     # (`scale.rules`): the same program without its mul and const (avx512 at 0.000787 before:
-    # priced below the pin by earlier changes, which left it)
-    ("transformer_block", "avx512"): (0.000653024970918789, {
+    # priced below the pin by earlier changes, which left it); +0.18% when a GEMM's K blocks were
+    # capped at 512 steps for accuracy (`cpu_geometry.GEMM_K_BLOCK_MAX`): the same program
+    ("transformer_block", "avx512"): (0.0006542285705514796, {
         "dense": 1, "fused_dense": 5, "fused_elementwise": 1, "layer_norm": 2, "matmul": 2,
         "reshape": 4, "softmax": 1, "transpose": 4}),
     # (avx2) +0.5% when the softmax's passes besides its exponential were priced as measured
     # (`cpu_work.SOFTMAX_PASS_FLOPS`, 22 FLOP-equivalents an element, 3 before); the same program
-    # and -1.6% without the scale's mul (`scale.rules`)
-    ("transformer_block", "avx2"): (0.001192472649229013, {
+    # and -1.6% without the scale's mul (`scale.rules`); +0.2% with K blocks of at most 512
+    ("transformer_block", "avx2"): (0.0011949174609829157, {
         "dense": 1, "fused_dense": 5, "fused_elementwise": 1, "layer_norm": 2, "matmul": 2,
         "reshape": 4, "softmax": 1, "transpose": 4}),
 }

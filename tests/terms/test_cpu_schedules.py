@@ -58,6 +58,12 @@ def test_a_gemms_k_blocks_are_as_few_and_even_as_the_cap_allows(k):
     assert k - (blocks - 1) * kc > kc - blocks
 
 
+def test_the_default_dense_schedule_takes_the_capped_k_block():
+    """The dense default's k_block is `gemm_k_block`'s: K = 1000 in two blocks of 500, 5000 in ten
+    of 500; K = 64 in one."""
+    assert [default_dense_schedule(64, 64, k, 8)["k_block"] for k in (64, 1000, 5000)] == [64, 500, 500]
+
+
 def test_strided_tile_bytes_counts_the_column_phases_and_reach_of_a_dilated_window():
     """3x3 stride 2: undilated, taps 0, 1, 2 fall in two column phases with a reach of 1; with
     dilation 2 all three fall in phase 0 (columns 0, 2, 4) with a reach of 2: one phase's lines.
