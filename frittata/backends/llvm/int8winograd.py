@@ -35,6 +35,7 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
+from frittata.backends.llvm.winograd_transforms import sandwich, tile_origin
 from frittata.backends.packing import Derivation
 from frittata.terms.term import Term
 from frittata.terms.winograd import INT8_PRODUCT, IntegerTransforms, integer_transforms
@@ -306,43 +307,16 @@ def _emit_micro(b: ir.IRBuilder, t: Tiling, v, u, m) -> None:
             b.store(b.load(slot), _at(b, m, i64(r * t.width + j * lanes)), align=4)
 
 
-def _combine(b: ir.IRBuilder, coefficients, values, vec: ir.VectorType):
-    """Σ coefficients[i] * values[i] over the nonzero integer coefficients, wrapping."""
-    total = None
-    for coefficient, value in zip(coefficients, values):
-        coefficient = int(coefficient)
-        if coefficient == 0:
-            continue
-        if abs(coefficient) != 1:
-            value = b.mul(value, ir.Constant(vec, [abs(coefficient)] * vec.count))
-        if total is None:
-            total = value if coefficient > 0 else b.neg(value)
-        else:
-            total = b.add(total, value) if coefficient > 0 else b.sub(total, value)
-    return total if total is not None else ir.Constant(vec, [0] * vec.count)
-
-
-def _sandwich(b: ir.IRBuilder, left: np.ndarray, tile: list[list], vec: ir.VectorType) -> list[list]:
-    """left · tile · leftᵀ on a grid of vectors: rows first, then columns."""
-    rows = [[_combine(b, coeffs, [tile[i][j] for i in range(len(tile))], vec) for j in range(len(tile[0]))]
-            for coeffs in left]
-    return [[_combine(b, coeffs, row, vec) for coeffs in left] for row in rows]
-
-
-def _tile_origin(b: ir.IRBuilder, t: Tiling, tile):
-    return b.mul(b.udiv(tile, i64(t.tw)), i64(t.m)), b.mul(b.urem(tile, i64(t.tw)), i64(t.m))
-
-
 def _emit_input_vector(b: ir.IRBuilder, t: Tiling, xp, v, at: tuple, tile) -> None:
     """V[e][s][c..c+2L] = (Bᵀ d B)[e] of image tile `tile`, at = (s, c): int16 lanes (|V| <=
     `IntegerTransforms.v_bound` < 2^15, no step wraps)."""
     vec = ir.VectorType(I16, 2 * t.lanes)
     s, c = at
-    row, col = _tile_origin(b, t, tile)
+    row, col = tile_origin(b, t.tw, t.m, tile)
     base = _at(b, xp, b.add(b.mul(b.add(b.mul(row, i64(t.wp)), col), i64(t.c_pad)), c), I16)
     d = [[b.load(_at(b, base, i64((i * t.wp + j) * t.c_pad), I16), typ=vec, align=2) for j in range(t.side)]
          for i in range(t.side)]
-    transformed = _sandwich(b, integer_transforms(t.m).bt, d, vec)
+    transformed = sandwich(b, integer_transforms(t.m).bt, d, vec)
     offset = b.add(b.mul(s, i64(t.c_pad)), c)
     for e in range(t.positions):
         value = transformed[e // t.side][e % t.side]
@@ -356,7 +330,7 @@ def _emit_output_panel(b: ir.IRBuilder, t: Tiling, mm, at: tuple, bias, out, epi
     with for_range(b, 0, t.block, name="to") as s:
         tile = b.add(first, s)
         with if_then(b, b.icmp_signed("<", tile, i64(t.tiles)), "inside"):
-            origin = _tile_origin(b, t, tile)
+            origin = tile_origin(b, t.tw, t.m, tile)
             with for_range(b, 0, t.width, t.lanes, name="oc") as j:
                 o = b.add(o0, j)
                 products = _at(b, mm, b.add(b.mul(s, i64(t.width)), j))
@@ -374,7 +348,7 @@ def _emit_output_vector(b: ir.IRBuilder, t: Tiling, products, o, origin, bias, o
     vec = ir.VectorType(I32, t.lanes)
     grid = [[b.load(_at(b, products, i64((xi * t.side + nu) * t.m_stride)), typ=vec, align=4)
              for nu in range(t.side)] for xi in range(t.side)]
-    y = _sandwich(b, transforms.e, grid, vec)
+    y = sandwich(b, transforms.e, grid, vec)
     shift = b.load(_at(b, bias, o), typ=vec, align=4)
     values = []
     for i in range(t.m):

@@ -46,6 +46,7 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import vector_step
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
+from frittata.backends.llvm.winograd_transforms import sandwich, tile_origin
 from frittata.backends.packing import Derivation
 from frittata.terms.term import Term
 from frittata.terms.winograd import block_count, shares_v, tile_count, transforms
@@ -269,33 +270,6 @@ def _within(b: ir.IRBuilder, index, size: int):
     return b.and_(b.icmp_signed(">=", index, i64(0)), b.icmp_signed("<", index, i64(size)))
 
 
-def _combine(b: ir.IRBuilder, coefficients, values, vec: ir.VectorType):
-    """Σ coefficients[i] * values[i] over the nonzero coefficients (±1 as adds and subtracts)."""
-    total = None
-    for coefficient, value in zip(coefficients, values):
-        if coefficient == 0:
-            continue
-        if abs(coefficient) != 1:
-            value = b.fmul(value, ir.Constant(vec, [float(abs(coefficient))] * vec.count))
-        if total is None:
-            total = value if coefficient > 0 else b.fneg(value)
-        else:
-            total = b.fadd(total, value) if coefficient > 0 else b.fsub(total, value)
-    return total if total is not None else ir.Constant(vec, [0.0] * vec.count)
-
-
-def _sandwich(b: ir.IRBuilder, left: np.ndarray, tile: list[list], vec: ir.VectorType) -> list[list]:
-    """left · tile · leftᵀ on a grid of vectors: rows first, then columns."""
-    rows = [[_combine(b, coeffs, [tile[i][j] for i in range(len(tile))], vec) for j in range(len(tile[0]))]
-            for coeffs in left]
-    return [[_combine(b, coeffs, row, vec) for coeffs in left] for row in rows]
-
-
-def _tile_origin(b: ir.IRBuilder, t: Tiling, tile):
-    """(first output row, first output column) of tile `tile`."""
-    return b.mul(b.udiv(tile, i64(t.tw)), i64(t.m)), b.mul(b.urem(tile, i64(t.tw)), i64(t.m))
-
-
 def _emit_input_transform(k: Kernel, t: Tiling, xp, v, first) -> None:
     """V[e][s][c..c+L] = (Bᵀ d B)[e] of tile first + s (the last tile past P), L channels at a time."""
     b = k.b
@@ -311,12 +285,12 @@ def _emit_input_vector(b: ir.IRBuilder, t: Tiling, xp, v, at: tuple, tile) -> No
     _, _, bt = transforms(t.m)
     vec = ir.VectorType(F32, t.lanes)
     s, c = at
-    row, col = _tile_origin(b, t, tile)
+    row, col = tile_origin(b, t.tw, t.m, tile)
     corner = b.mul(b.add(b.mul(row, i64(t.wp)), col), i64(t.c_pad))
     base = _at(b, xp, b.add(corner, c))
     d = [[b.load(_at(b, base, i64((i * t.wp + j) * t.c_pad)), typ=vec, align=4) for j in range(t.side)]
          for i in range(t.side)]
-    transformed = _sandwich(b, bt, d, vec)
+    transformed = sandwich(b, bt, d, vec)
     offset = b.add(b.mul(s, i64(t.c_pad)), c)
     for e in range(t.positions):
         value = transformed[e // t.side][e % t.side]
@@ -335,7 +309,7 @@ def _emit_output_transform(k: Kernel, t: Tiling, steps: tuple, mm, item: tuple, 
     with for_range(b, 0, t.block, name="to") as s:
         tile = b.add(first, s)
         with if_then(b, b.icmp_signed("<", tile, i64(t.tiles)), "inside"):
-            origin = _tile_origin(b, t, tile)
+            origin = tile_origin(b, t.tw, t.m, tile)
             at = b.sub(b.mul(s, i64(t.width)), start)
             with for_range(b, start, end, t.lanes, name="oc") as o:
                 _emit_output_vector(b, t, steps, _at(b, mm, b.add(at, o)), o, t.lanes, origin, bias, out, residual)
@@ -352,7 +326,7 @@ def _emit_output_vector(b: ir.IRBuilder, t: Tiling, steps, products, o, valid: i
     vec = ir.VectorType(F32, t.lanes)
     grid = [[b.load(_at(b, products, i64((xi * t.side + nu) * t.m_stride)), typ=vec, align=4)
              for nu in range(t.side)] for xi in range(t.side)]
-    y = _sandwich(b, at, grid, vec)
+    y = sandwich(b, at, grid, vec)
     shift = b.load(_at(b, bias, o), typ=vec, align=4)
     stage = entry_alloca(b, ir.ArrayType(vec, t.m * t.m), name="ytile")
     for i in range(t.m):
