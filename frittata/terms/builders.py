@@ -9,7 +9,7 @@ rebuilds it. Python numbers mixed with terms become `const` leaves of the term's
 
 from frittata.terms import (activations, arg_reductions, bitserial, broadcast_ops, comparisons, contractions,
                             conversions, elementwise, fused, indexing, kernels, leaves, movement_ops, normalization,
-                            pooling, reductions, smooth_activations, tiled, unary, vta_ops, winograd)
+                            pooling, reductions, smooth_activations, softmax_fused, tiled, unary, vta_ops, winograd)
 from frittata.terms.activations import *  # noqa: F403
 from frittata.terms.arg_reductions import *  # noqa: F403
 from frittata.terms.bitserial import *  # noqa: F403
@@ -19,6 +19,7 @@ from frittata.terms.contractions import *  # noqa: F403
 from frittata.terms.conversions import *  # noqa: F403
 from frittata.terms.elementwise import *  # noqa: F403
 from frittata.terms.fused import *  # noqa: F403
+from frittata.terms.softmax_fused import *  # noqa: F403
 from frittata.terms.indexing import *  # noqa: F403
 from frittata.terms.kernels import *  # noqa: F403
 from frittata.terms.leaves import *  # noqa: F403
@@ -34,7 +35,7 @@ from frittata.terms.winograd import *  # noqa: F403
 
 FAMILIES = (leaves, elementwise, unary, activations, smooth_activations, comparisons, conversions, contractions,
             pooling, normalization, reductions, arg_reductions, movement_ops, indexing, broadcast_ops, kernels, fused,
-            tiled, winograd, vta_ops, bitserial)
+            softmax_fused, tiled, winograd, vta_ops, bitserial)
 """Every op family module, in registration order."""
 
 __all__: list[str] = []
