@@ -168,7 +168,8 @@ a solo step (thread 0 alone for 45 us, the other waiting past its spin)."""
 
 
 def _normalization(info: NodeInfo, moved: float, transcendental_flops: float) -> Work:
-    """Batch norm is a folded scale and shift; layer norm and softmax read their input twice."""
+    """Batch norm is a folded scale and shift; layer norm and softmax read their input twice; a
+    softmax with a prologue (`fused_softmax`) reads its operands once and its output row again."""
     size, first = info.type.size, info.operands[0].nbytes
     match info.op:
         case Op.BATCH_NORM:
@@ -177,5 +178,9 @@ def _normalization(info: NodeInfo, moved: float, transcendental_flops: float) ->
             return Work(8.0 * size, moved + first, Kind.REDUCTION)
         case Op.SOFTMAX:
             return Work(size * (transcendental_flops + SOFTMAX_PASS_FLOPS), moved + first, Kind.REDUCTION)
+        case Op.FUSED_SOFTMAX:
+            prologue = _fused_elementwise(info, 0.0, transcendental_flops).flops
+            softmax = size * (transcendental_flops + SOFTMAX_PASS_FLOPS)
+            return Work(prologue + softmax, moved + info.type.nbytes, Kind.REDUCTION)
         case _:
             raise AssertionError(f"{info.op} is not a normalization")
