@@ -61,7 +61,7 @@ Schedule = tuple[Phase, ...]
 
 DEFAULT_SCHEDULE: Schedule = (
     Phase("simplify", ("algebraic", "cancel", "fold", "scale", "lowbit")),
-    Phase("fuse", ("fusion", "fusion_elementwise", "cancel")),
+    Phase("fuse", ("fusion", "fusion_elementwise", "fusion_softmax", "cancel")),
     Phase("layout", ("layout", "cancel")),
     Phase("tile", ("tiling", "algorithm")),
 )

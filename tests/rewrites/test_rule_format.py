@@ -118,7 +118,7 @@ def test_library_has_every_family_and_unique_names():
 
 
 def test_disable_by_rule_and_family():
-    names = {r.name for r in select_rules(disable=["fusion", "fusion_elementwise", "comm-add"])}
+    names = {r.name for r in select_rules(disable=["fusion", "fusion_elementwise", "fusion_softmax", "comm-add"])}
     assert "comm-add" not in names and not any(n.startswith("fuse-") for n in names)
     contractions_off = {r.name for r in select_rules(disable=["fusion"])}
     assert "fuse-conv2d-bias" not in contractions_off and "fuse-elementwise-first" in contractions_off

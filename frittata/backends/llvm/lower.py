@@ -10,14 +10,16 @@ convolution paths when their schedule says so (`fastpath`), the generic loops ot
 from __future__ import annotations
 
 from frittata.backends.llvm import (bitpack, bitserial, byte_levels, fastpath, indexing, movement, nn, pool, reduce,
+                                    softmax_prologue,
                                    row_copies, transpose_tiles)
 from frittata.backends.llvm.expr import Apply, Expr, Konst, Leaf, emit_map
 from frittata.backends.llvm.kernel import Kernel
-from frittata.backends.llvm.plan import EXPRESSION_OPS, Plan, Step
+from frittata.backends.llvm.plan import EXPRESSION_KERNELS, EXPRESSION_OPS, Plan, Step
 from frittata.backends.llvm.views import (View, broadcast_to, channel_view, contiguous, nchwc_strides, padded,
                                          scatter_nchwc, slice_view, transpose)
 from frittata.errors import LoweringError
 from frittata.terms.expansion import expand
+from frittata.terms.fused import fused_elementwise
 from frittata.terms.ops import Op
 from frittata.terms.term import Term
 from frittata.terms.tiled import UNTILED
@@ -75,11 +77,14 @@ def lower_step(k: Kernel, plan: Plan, step: Step) -> None:
     if step.copy_of is not None:
         emit_map(k, t.shape, out, Leaf(view_of(plan, t)))
         return
-    args = [view_of(plan, a) for a in t.args] if t.op not in EXPRESSION_OPS else []
+    args = [] if t.op in EXPRESSION_OPS or t.op in EXPRESSION_KERNELS else [view_of(plan, a) for a in t.args]
     if t.op.is_a("elementwise") or t.op in (Op.CONST, Op.BATCH_NORM):
         emit_map(k, t.shape, out, node_expression(plan, t, t.shape))
         return
     match t.op:
+        case Op.FUSED_SOFTMAX:
+            prologue = fused_expression(plan, fused_elementwise(*t.args, expr=t.attr("expr")))
+            softmax_prologue.emit(k, prologue, t.attr("axis"), out)
         case Op.FUSED_ELEMENTWISE:
             x = None if id(t.args[0]) in plan.inlined else view_of(plan, t.args[0])
             thresholds = None if x is None else byte_levels.thresholds_for(t, x, out)

@@ -30,6 +30,8 @@ ALIGN = 64
 STATUS_BYTES = 32
 """One status record: four int64 words (failed, bad index, its position, the bound)."""
 EXPRESSION_OPS = ELEMENTWISE | {Op.CONST, Op.BATCH_NORM}
+EXPRESSION_KERNELS = frozenset({Op.FUSED_ELEMENTWISE, Op.FUSED_SOFTMAX})
+"""Kernels whose operands are read through an expression, where a constant is an immediate."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ class Plan:
 
 
 def inline_set(program: Program) -> set[int]:
-    """The constants every reader of which is elementwise (and which are not outputs)."""
+    """The constants every reader of which is elementwise, or an elementwise expression's kernel
+    (`fused_elementwise`, `fused_softmax`), and which are not outputs."""
     users: dict[int, list[Term]] = {}
     for t in program.terms():
         for a in t.args:
@@ -94,7 +97,7 @@ def inline_set(program: Program) -> set[int]:
     outputs = {id(t) for t in program.outputs.values()}
     return {id(t) for t in program.terms()
             if t.op == Op.CONST and id(t) not in outputs and id(t) in users
-            and all(u.op in ELEMENTWISE for u in users[id(t)])}
+            and all(u.op in ELEMENTWISE or u.op in EXPRESSION_KERNELS for u in users[id(t)])}
 
 
 def make_plan(program: Program, scratch_bytes) -> Plan:

@@ -183,25 +183,30 @@ def emit_softmax(k: Kernel, x: View, axis: int, out: View) -> None:
     if softmax_rows.applies(xs, outs, k.lanes):
         softmax_rows.emit(k, xs, outs)
         return
-    outer, n = xs.shape[:-1], xs.shape[-1]
-    b = k.b
-    top, total = entry_alloca(b, F32, "max"), entry_alloca(b, F64, "sum")
+    outer = xs.shape[:-1]
     with k.take(math.prod(outer), name="o") as o:
-        idx = unflatten(b, o, outer)
-        b.store(ir.Constant(F32, float("-inf")), top)
-        with for_range(b, 0, n, name="j") as j:
-            b.store(scalar.reduce_extreme(b, Op.MAXIMUM, "float32", b.load(top), load(k, xs, idx + [j])), top)
-        with for_range(b, 0, n, name="j") as j:
-            e = vmath.exp(b, b.fsub(load(k, xs, idx + [j]), b.load(top)))
-            b.store(e, k.address(outs, idx + [j]))
-        b.store(ir.Constant(F64, 0.0), total)
-        with for_range(b, 0, n, name="j") as j:
-            e = b.load(k.address(outs, idx + [j]), typ=F32)
-            b.store(b.fadd(b.load(total), b.fpext(e, F64), flags=("reassoc",)), total)
-        denominator = b.fptrunc(b.load(total), F32)
-        with for_range(b, 0, n, name="j") as j:
-            slot = k.address(outs, idx + [j])
-            b.store(b.fdiv(b.load(slot, typ=F32), denominator), slot)
+        softmax_row(k, xs, outs, unflatten(k.b, o, outer))
+
+
+def softmax_row(k: Kernel, xs: View, outs: View, idx: list[ir.Value]) -> None:
+    """outs[idx, :] = softmax(xs[idx, :]) in four scalar passes (`emit_softmax`); in place if
+    outs is xs."""
+    b, n = k.b, xs.shape[-1]
+    top, total = entry_alloca(b, F32, "max"), entry_alloca(b, F64, "sum")
+    b.store(ir.Constant(F32, float("-inf")), top)
+    with for_range(b, 0, n, name="j") as j:
+        b.store(scalar.reduce_extreme(b, Op.MAXIMUM, "float32", b.load(top), load(k, xs, idx + [j])), top)
+    with for_range(b, 0, n, name="j") as j:
+        e = vmath.exp(b, b.fsub(load(k, xs, idx + [j]), b.load(top)))
+        b.store(e, k.address(outs, idx + [j]))
+    b.store(ir.Constant(F64, 0.0), total)
+    with for_range(b, 0, n, name="j") as j:
+        e = b.load(k.address(outs, idx + [j]), typ=F32)
+        b.store(b.fadd(b.load(total), b.fpext(e, F64), flags=("reassoc",)), total)
+    denominator = b.fptrunc(b.load(total), F32)
+    with for_range(b, 0, n, name="j") as j:
+        slot = k.address(outs, idx + [j])
+        b.store(b.fdiv(b.load(slot, typ=F32), denominator), slot)
 
 
 def emit_layer_norm(k: Kernel, x: View, scale: View, bias: View, axis: int, eps: float, out: View) -> None:

@@ -40,10 +40,14 @@ def emit(k: Kernel, x: View, out: View) -> None:
     outer, n = x.shape[:-1], x.shape[-1]
     with k.take(math.prod(outer), name="o") as o:
         idx = unflatten(b, o, outer) + [i64(0)]
-        row, dst = k.address(x, idx), k.address(out, idx)
-        top = _row_max(b, row, n, lanes)
-        total = _exp_row(b, row, dst, n, lanes, top)
-        _scale_row(b, dst, n, lanes, b.fptrunc(b.fdiv(ir.Constant(F64, 1.0), total), F32))
+        emit_row(b, k.address(x, idx), k.address(out, idx), n, lanes)
+
+
+def emit_row(b: ir.IRBuilder, row: ir.Value, dst: ir.Value, n: int, lanes: int) -> None:
+    """dst = softmax(row) for the n contiguous floats at `row` (dst may be row: in place)."""
+    top = _row_max(b, row, n, lanes)
+    total = _exp_row(b, row, dst, n, lanes, top)
+    _scale_row(b, dst, n, lanes, b.fptrunc(b.fdiv(ir.Constant(F64, 1.0), total), F32))
 
 
 def _vec(lanes: int) -> ir.VectorType:
