@@ -129,7 +129,11 @@ class Module(CompiledCode):
         if reason is not None:
             raise DeployError(f"module: {reason} (frittata.load gives a CrossModule for such code)")
         self._engine = Engine(units_of(saved), meta.get("cpu", ""), meta["features"])
-        self._params = [a if a.ctypes.data % ALIGN == 0 else aligned_copy(a) for a in saved.params.values()]
+        # The kernels read a parameter as a C-ordered block at its address: a strided view (the
+        # importer's transposed, read-only weights, which `ParamRef` keeps as they are) is copied
+        # even where its address happens to be aligned.
+        self._params = [a if a.flags.c_contiguous and a.ctypes.data % ALIGN == 0 else aligned_copy(a)
+                        for a in saved.params.values()]
         self._arena = aligned(max(self.peak_bytes, ALIGN))
         self._slots = np.zeros(1 + len(self.inputs) + len(self.outputs) + len(self._params), np.uint64)
         self._slots[0] = self._arena.ctypes.data

@@ -11,7 +11,7 @@ import pytest
 
 import frittata as ft
 from frittata import terms as T
-from frittata.backends import fileformat, runtime
+from frittata.backends import fileformat, packing, runtime
 from frittata.backends.llvm import build
 from frittata.backends.registry import load
 from tests.backends.llvm.helpers import rand
@@ -279,3 +279,19 @@ def test_vta_op_is_a_lowering_error():
     term = T.vta_pack(T.var("x", (1, 16), "int8"), "act", (1, 16, 16))
     with pytest.raises(ft.LoweringError, match="got vta_pack, a VTA accelerator op"):
         build(T.Program({"y": term}))
+
+
+@pytest.mark.parametrize("offset", [0, 4])
+def test_a_strided_parameter_is_read_in_its_own_order_wherever_it_lies(offset):
+    """A read-only transposed view is kept by `ParamRef` as it is (the importer folds swin's
+    relative-position bias, Gather -> Transpose -> Unsqueeze, into one); the module used it in
+    place whenever its address was aligned and read its bytes in storage order, so the result
+    depended on where numpy put the array (swin_t's dynamo export: 2.4e-3 off in some processes)."""
+    base = packing.aligned(4 * 6 * 5 * 4 + offset, "uint8")[offset:].view(np.float32).reshape(6, 5, 4)
+    base[...] = rand((6, 5, 4), seed=4 + offset)  # other bytes: equal ones would intern to the first case's term
+    weight = base.transpose(1, 0, 2)  # (5, 6, 4), not C-contiguous, aligned when offset is 0
+    weight.flags.writeable = False
+    assert not weight.flags.c_contiguous and (weight.ctypes.data % packing.ALIGN == 0) == (offset == 0)
+    program = ft.Program({"y": T.add(T.var("x", (5, 6, 4)), T.param("w", weight))})
+    x = rand((5, 6, 4), seed=5)
+    np.testing.assert_array_equal(build(program, threads=1)(x=x)["y"], ft.evaluate(program, {"x": x})["y"])
