@@ -6,11 +6,7 @@ match, both sides are evaluated by the reference interpreter on data from each o
 domain and compared: exactly for integers and booleans, with a relative tolerance for floats
 (rounding differs when a rule reassociates). An instance is meaningful only if the left side's
 outputs are finite; NaN on both sides is not agreement, and a right side that turns finite
-values into NaN or infinity is a counterexample. Each meaningful instance is tried again at
-the edges of its data: integers at an end of their range, floats of an unconstrained operand a
-quarter zeros of either sign; where a rule sums no floats (`instances.sums`), a zero must keep
-its sign (x + 0.0 is not x at x = -0.0). Infinities and NaNs are not drawn (yet): a rule is
-checked on finite data only.
+values into NaN or infinity is a counterexample.
 
 A rule fails if any instance differs, if its right side is ill-typed or changes the type, or if
 fewer than `minimum` meaningful instances were found for one of its dtype variants (an
@@ -39,7 +35,7 @@ from typing import TextIO
 import numpy as np
 
 from frittata.rewrites.exprs import PREDICATES
-from frittata.rewrites.instances import Instance, dtype_variants, reads_dims, rhs_ops, size_sensitive, sums
+from frittata.rewrites.instances import Instance, dtype_variants, reads_dims, rhs_ops, size_sensitive
 from frittata.rewrites.library import library_rules, load_file
 from frittata.rewrites.matching import build_rhs, guards_hold
 from frittata.rewrites.rule_format import Pattern, PVar, Rule
@@ -226,20 +222,17 @@ def _compare(rule: Rule, instance: Instance, lhs: Term, edges: np.random.Generat
     out = evaluate(program, inputs)
     if not _finite(out["lhs"]):
         return None
-    signed = not sums(rule)
-    if not _close(out["lhs"], out["rhs"], signed):
+    if not _close(out["lhs"], out["rhs"]):
         return _counterexample(lhs, rhs, inputs, out)
-    return _at_the_edges(instance, lhs, rhs, inputs, edges, signed) or _Case(rhs, inputs, out["lhs"])
+    return _at_the_edges(instance, lhs, rhs, inputs, edges) or _Case(rhs, inputs, out["lhs"])
 
 
 def _at_the_edges(instance: Instance, lhs: Term, rhs: Term, inputs: dict[str, np.ndarray],
-                  rng: np.random.Generator, signed: bool) -> str | None:
+                  rng: np.random.Generator) -> str | None:
     """The same instance with every integer leaf (inputs and parameters) at an edge of its
-    range and every float leaf of an unconstrained operand a quarter zeros of either sign
-    (`Instance.edge_data`, drawn from `rng`): a counterexample, or None if both sides agree
-    there (or have no such leaf); zero signs compared if `signed`."""
-    leaves = [n for n in postorder([lhs, rhs])
-              if n.op in (Op.INPUT, Op.PARAM) and instance.has_edges(_leaf_name(n), n.type)]
+    range (`Instance.edge_data`, drawn from `rng`): a counterexample, or None if both sides
+    agree there (or have no integer leaf)."""
+    leaves = [n for n in postorder([lhs, rhs]) if n.op in (Op.INPUT, Op.PARAM) and is_int(n.dtype)]
     if not leaves:
         return None
     edges = {n: instance.edge_data(_leaf_name(n), n.type, rng) for n in leaves}
@@ -251,9 +244,9 @@ def _at_the_edges(instance: Instance, lhs: Term, rhs: Term, inputs: dict[str, np
             built[node] = Term.make(node.op, tuple(built[a] for a in node.args), node.attrs)
     at_edges = {**inputs, **{_leaf_name(n): v for n, v in edges.items() if n.op == Op.INPUT}}
     out = evaluate(Program({"lhs": built[lhs], "rhs": built[rhs]}), at_edges)
-    if not _finite(out["lhs"]) or _close(out["lhs"], out["rhs"], signed):
+    if not _finite(out["lhs"]) or _close(out["lhs"], out["rhs"]):
         return None
-    return "at the edges of the data range: " + _counterexample(built[lhs], built[rhs], at_edges, out)
+    return "at the edges of the integer range: " + _counterexample(built[lhs], built[rhs], at_edges, out)
 
 
 def _leaf_name(leaf: Term) -> str:
@@ -321,21 +314,14 @@ def _finite(a: np.ndarray) -> bool:
     return a.dtype.kind != "f" or bool(np.isfinite(a).all())
 
 
-def _close(a: np.ndarray, b: np.ndarray, signed: bool = False) -> bool:
-    """Equal types and values: exact for integers and booleans, to rounding for (finite)
-    floats; with `signed`, where both sides are zero, zeros of the same sign (rounding may
-    move a value off zero, a rule may not turn -0.0 into +0.0: 1 / x tells them apart)."""
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal types and values: exact for integers and booleans, to rounding for (finite) floats."""
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
     if a.dtype.kind != "f":
         return bool(np.array_equal(a, b))
     scale = float(np.max(np.abs(a), initial=1.0))
-    close = _finite(b) and bool(np.allclose(a, b, rtol=RTOL, atol=ATOL * scale))
-    return close and not (signed and _zero_signs_differ(a, b).any())
-
-
-def _zero_signs_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a == 0) & (b == 0) & (np.signbit(a) != np.signbit(b))
+    return _finite(b) and bool(np.allclose(a, b, rtol=RTOL, atol=ATOL * scale))
 
 
 def _shown(inputs: Mapping[str, np.ndarray], output: np.ndarray | None = None,
@@ -360,7 +346,7 @@ def _broadcasts(shape: tuple[int, ...], to: tuple[int, ...]) -> bool:
 def _first_difference(a: np.ndarray, b: np.ndarray) -> tuple[int, ...] | None:
     if a.shape != b.shape or a.dtype != b.dtype:
         return None
-    bad = np.argwhere(~np.isclose(a, b) | _zero_signs_differ(a, b) if a.dtype.kind == "f" else a != b)
+    bad = np.argwhere(~np.isclose(a, b) if a.dtype.kind == "f" else a != b)
     return tuple(int(i) for i in bad[0]) if len(bad) else None
 
 

@@ -30,7 +30,7 @@ from frittata.rewrites.signature import OP_ATTRS, canonical_attrs
 from frittata.terms.builders import param, var
 from frittata.terms.dtypes import INT_DTYPES, TensorType, is_int
 from frittata.terms.infer import FLOAT_ONLY
-from frittata.terms.ops import BINARY, KERNELS, TILED, VTA, Op, class_set
+from frittata.terms.ops import BINARY, TILED, VTA, Op, class_set
 from frittata.terms.term import Term
 
 _DIMS = (1, 2, 3, 4, 8, 16)
@@ -110,18 +110,6 @@ def wants_wide_dims(rule: Rule) -> bool:
     integer = any(is_int(d) for v in dtype_variants(rule) for d in v.values())
     return (bool(rhs_ops(rule) & sized) or any(g.fn in _BLOCK_GUARDS for g in rule.guards)
             or any(dims_arithmetic(g) for g in rule.guards) or (integer and bool(_ops(rule.lhs) & _CONTRACTIONS)))
-
-
-_SUMS = _CONTRACTIONS | KERNELS | {Op.MATMUL, Op.REDUCE_SUM, Op.REDUCE_MEAN, Op.AVG_POOL2D, Op.GLOBAL_AVG_POOL,
-                                   Op.LAYER_NORM, Op.SOFTMAX}
-
-
-def sums(rule: Rule) -> bool:
-    """Whether either side of a rule sums floats (a contraction, a reduction, a kernel): the
-    sign of a zero sum depends on the order of its terms and on the accumulator's start (a
-    kernel starts at +0.0, so -0.0 + -0.0 gives +0.0 there), so the checker compares zero
-    signs only for rules that do not (`check._close`)."""
-    return bool((_ops(rule.lhs) | _ops(rule.rhs)) & _SUMS)
 
 
 def size_sensitive(rule: Rule) -> bool:
@@ -251,20 +239,9 @@ class Instance:
         return random_array(ty, self.rng, self._domain(leaf))
 
     def edge_data(self, leaf: str, ty: TensorType, rng: np.random.Generator) -> np.ndarray:
-        """Data for a leaf at an edge of its operand's domain (`edge_array`; signed zeros for
-        a float leaf, `has_edges`), drawn from `rng` (not the instance's own generator, so
-        that drawing it changes no instance)."""
-        if not is_int(ty.dtype):
-            return signed_zeros(ty, rng)
+        """Data for an integer leaf at an edge of its operand's domain (`edge_array`), drawn
+        from `rng` (not the instance's own generator, so that drawing it changes no instance)."""
         return edge_array(ty, rng, self._domain(leaf))
-
-    def has_edges(self, leaf: str, ty: TensorType) -> bool:
-        """Whether `edge_data` has edges for this leaf: an integer one, or a float one whose
-        operand takes any value (so zeros of either sign; not a divisor, nor a square root's
-        operand)."""
-        if is_int(ty.dtype):
-            return True
-        return ty.dtype != "bool" and self.domains.get(leaf, "any") == "any"
 
     def _domain(self, leaf: str) -> str:
         domain = self.domains.get(leaf, "any")
@@ -347,19 +324,6 @@ def edge_array(ty: TensorType, rng: np.random.Generator, domain: str = "any") ->
     low = lo < 0 and rng.random() < 0.5
     data = rng.integers(lo if low else hi - width, lo + width if low else hi, size=ty.shape, endpoint=True)
     return np.where(data == 0, 1, data).astype(ty.dtype) if domain == "nonzero" else data.astype(ty.dtype)
-
-
-ZERO_RATE = 0.25  # the share of a float leaf's elements `signed_zeros` makes +0.0 or -0.0
-
-
-def signed_zeros(ty: TensorType, rng: np.random.Generator) -> np.ndarray:
-    """Float data ("any" domain: signed normals) with about `ZERO_RATE` of its elements +0.0
-    or -0.0, each sign as often: x - 0 = x holds for x = -0.0, x + 0 does not (it is +0.0),
-    and a rule that rewrites one into the other shows only where its input is -0.0."""
-    data = rng.standard_normal(ty.shape)
-    zero = rng.random(ty.shape) < ZERO_RATE
-    data = np.where(zero, np.where(rng.random(ty.shape) < 0.5, -0.0, 0.0), data)
-    return np.asarray(data, dtype=ty.dtype)
 
 
 def _int_range(dtype: str, domain: str) -> tuple[int, int]:
