@@ -70,6 +70,8 @@ CASES = {
                                            epilogue=(("shift", 3), ("clip", -100, 100), ("cast", "int8"))),
     "fused_elementwise": tb.fused_elementwise(M, tb.param("row", np.arange(5, dtype=np.float32)), expr=(
         "clip", ("gelu", ("sub", ("arg", 0), ("mul", ("arg", 1), ("const", 0.5, "float32"))), "tanh"), -0.1, 2.0)),
+    "fused_softmax": tb.fused_softmax(M, tb.param("mask", np.triu(np.full((3, 5), -1e9, np.float32), 1)), expr=(
+        "add", ("mul", ("arg", 0), ("const", 0.125, "float32")), ("arg", 1))),
     "tiled_ops": tb.tiled_dense(tb.flatten(tb.tiled_conv2d(
         X, tb.param("w5", R.standard_normal((5, 4, 3, 3)).astype(np.float32)), tb.param("b5", np.ones(5, np.float32)),
         pads=(1, 1, 1, 1), epilogue=(("relu",),), schedule=(("vec", 8), ("oc_block", 4), ("oc_tail", 1),
