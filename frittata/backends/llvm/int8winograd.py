@@ -21,7 +21,6 @@ V of a block stays in L2 (`cpu_schedules.int8_winograd_schedule` sizes it); a pa
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +34,7 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import splat
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
-from frittata.backends.llvm.winograd_transforms import sandwich, tile_origin
+from frittata.backends.llvm.winograd_transforms import WinogradGrid, sandwich, tile_origin
 from frittata.backends.packing import Derivation
 from frittata.terms.term import Term
 from frittata.terms.winograd import INT8_PRODUCT, IntegerTransforms, integer_transforms
@@ -44,14 +43,12 @@ I16 = ir.IntType(16)
 
 
 @dataclass(frozen=True)
-class Tiling(ConvShape):
+class Tiling(WinogradGrid):
     """The convolution's sizes and the kernel's blocking."""
 
-    m: int
     lanes: int
     mr: int
     nr: int
-    block: int
     oc_groups: int
     """0: blocks of `block` tiles, each through every panel; G > 0: one block of all the tiles
     (its V computed by the team first), the threads taking G groups of whole panels."""
@@ -62,14 +59,6 @@ class Tiling(ConvShape):
                    nr=schedule["n_block"], block=schedule["tile_block"], oc_groups=schedule["oc_groups"])
 
     @property
-    def side(self) -> int:
-        return self.m + 2
-
-    @property
-    def positions(self) -> int:
-        return self.side * self.side
-
-    @property
     def c_pad(self) -> int:
         """Input channels padded to whole int16 vectors (2L)."""
         return -(-self.c // (2 * self.lanes)) * 2 * self.lanes
@@ -77,30 +66,6 @@ class Tiling(ConvShape):
     @property
     def o_pad(self) -> int:
         return -(-self.o // self.nr) * self.nr
-
-    @property
-    def th(self) -> int:
-        return math.ceil(self.oh / self.m)
-
-    @property
-    def tw(self) -> int:
-        return math.ceil(self.ow / self.m)
-
-    @property
-    def tiles(self) -> int:
-        return self.th * self.tw
-
-    @property
-    def blocks(self) -> int:
-        return math.ceil(self.tiles / self.block)
-
-    @property
-    def wp(self) -> int:
-        return self.tw * self.m + 2
-
-    @property
-    def hp(self) -> int:
-        return self.th * self.m + 2
 
     @property
     def padded(self) -> int:

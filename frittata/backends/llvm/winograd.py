@@ -33,7 +33,6 @@ every thread after the last image.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,22 +45,20 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.micro import vector_step
 from frittata.backends.llvm.plan import Plan, Step
 from frittata.backends.llvm.views import View
-from frittata.backends.llvm.winograd_transforms import sandwich, tile_origin
+from frittata.backends.llvm.winograd_transforms import WinogradGrid, sandwich, tile_origin
 from frittata.backends.packing import Derivation
 from frittata.terms.term import Term
-from frittata.terms.winograd import block_count, shares_v, tile_count, transforms
+from frittata.terms.winograd import shares_v, transforms
 
 
 @dataclass(frozen=True)
-class Tiling(ConvShape):
+class Tiling(WinogradGrid):
     """The convolution's sizes and the Winograd schedule's blocking."""
 
-    m: int
     lanes: int
     mr: int
     nr: int
     kc: int
-    block: int
     oc_groups: int
 
     @classmethod
@@ -69,15 +66,6 @@ class Tiling(ConvShape):
         return cls(**ConvShape.fields(term), m=schedule["tile"], lanes=schedule["vec"], mr=schedule["m_block"],
                    nr=schedule["n_block"], kc=schedule["k_block"], block=schedule["tile_block"],
                    oc_groups=schedule["oc_groups"])
-
-    @property
-    def side(self) -> int:
-        """Input tile side m + 2."""
-        return self.m + 2
-
-    @property
-    def positions(self) -> int:
-        return self.side * self.side
 
     @property
     def c_pad(self) -> int:
@@ -95,22 +83,6 @@ class Tiling(ConvShape):
         return self.o_pad // self.oc_groups
 
     @property
-    def th(self) -> int:
-        return math.ceil(self.oh / self.m)
-
-    @property
-    def tw(self) -> int:
-        return math.ceil(self.ow / self.m)
-
-    @property
-    def tiles(self) -> int:
-        return tile_count(self.oh, self.ow, self.m)
-
-    @property
-    def blocks(self) -> int:
-        return block_count(self.tiles, self.block)
-
-    @property
     def items(self) -> int:
         """(tile block, channel group) pairs per image, the threads' unit of work."""
         return self.blocks * self.oc_groups
@@ -121,14 +93,6 @@ class Tiling(ConvShape):
         sharing its (tile, vector) pairs, where each item would recompute it (a team of two
         takes these few items one at a time)."""
         return shares_v(self.blocks, self.oc_groups)
-
-    @property
-    def hp(self) -> int:
-        return self.th * self.m + 2
-
-    @property
-    def wp(self) -> int:
-        return self.tw * self.m + 2
 
     @property
     def padded(self) -> int:

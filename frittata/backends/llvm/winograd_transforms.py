@@ -1,5 +1,6 @@
-"""The transform arithmetic both Winograd kernels emit: a matrix applied on both sides of a tile
-of vectors, and a tile's origin in the output image.
+"""What both Winograd kernels share: the grid of m x m output tiles over the image and its padded
+input (`WinogradGrid`), the transform arithmetic they emit (a matrix applied on both sides of a
+tile of vectors) and a tile's origin in the output image.
 
 The float kernel (`winograd`) and the exact integer one (`int8winograd`) differ only in the
 instructions: float vectors use fmul / fadd / fsub / fneg, integer vectors wrapping mul / add /
@@ -9,10 +10,56 @@ costs only the transform's nonzero entries.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from llvmlite import ir
 
+from frittata.backends.llvm.conv_shape import ConvShape
 from frittata.backends.llvm.irutil import i64
+from frittata.terms.winograd import block_count, tile_count
+
+
+@dataclass(frozen=True)
+class WinogradGrid(ConvShape):
+    """A 3x3 stride-1 convolution cut into m x m output tiles, `block` tiles to a block; each
+    kernel adds its vector and GEMM blocking."""
+
+    m: int
+    block: int
+
+    @property
+    def side(self) -> int:
+        """Input tile side m + 2."""
+        return self.m + 2
+
+    @property
+    def positions(self) -> int:
+        return self.side * self.side
+
+    @property
+    def th(self) -> int:
+        return -(-self.oh // self.m)
+
+    @property
+    def tw(self) -> int:
+        return -(-self.ow // self.m)
+
+    @property
+    def tiles(self) -> int:
+        return tile_count(self.oh, self.ow, self.m)
+
+    @property
+    def blocks(self) -> int:
+        return block_count(self.tiles, self.block)
+
+    @property
+    def hp(self) -> int:
+        return self.th * self.m + 2
+
+    @property
+    def wp(self) -> int:
+        return self.tw * self.m + 2
 
 
 def combine(b: ir.IRBuilder, coefficients, values, vec: ir.VectorType):
