@@ -77,10 +77,8 @@ def exact_cache(maxsize: int) -> Callable[[Callable[..., R]], Callable[..., R]]:
         @wraps(fn)
         def call(*args: Any) -> R:
             key = values_key(args)
-            try:
+            if key in table:
                 return table[key]
-            except KeyError:
-                pass
             result = fn(*args)
             if len(table) >= maxsize:
                 table.pop(next(iter(table), None), None)
