@@ -194,8 +194,9 @@ def test_runs_with_late_threads_equal_one_thread(isa):
     one = build(program, threads=1, target=target)
     x = rand((1, 16, 20, 20), seed=6)
     want, exact = ft.evaluate(program, {"x": x}), one(x=x)
-    for name in want:
-        np.testing.assert_allclose(exact[name], want[name], rtol=1e-5, atol=1e-5, err_msg=name)
+    for name in want:  # float32 sums of terms up to ~90: the error scales with the largest value
+        atol = 1e-6 * float(np.abs(want[name]).max())
+        np.testing.assert_allclose(exact[name], want[name], rtol=1e-5, atol=atol, err_msg=name)
     for threads in (2, 3):
         mod = build(program, threads=threads, target=target)
         assert mod.team_threads == threads and all(step["claims"] for step in mod.steps), mod.steps
