@@ -6,7 +6,11 @@ match, both sides are evaluated by the reference interpreter on data from each o
 domain and compared: exactly for integers and booleans, with a relative tolerance for floats
 (rounding differs when a rule reassociates). An instance is meaningful only if the left side's
 outputs are finite; NaN on both sides is not agreement, and a right side that turns finite
-values into NaN or infinity is a counterexample.
+values into NaN or infinity is a counterexample. Floats compare as IEEE values, so -0.0 equals
++0.0: a rule may change the sign of a zero result (the README's example `clip(relu(x), 0, hi)`
+=> `clip(x, 0, hi)` does, at x = -0.0), as fused kernels of other runtimes do; frittata keeps
+values, not the sign of zero. Where a zero's sign decides a value (a division by it), the
+infinities it gives make the instance not meaningful or the right side a counterexample.
 
 A rule fails if any instance differs, if its right side is ill-typed or changes the type, or if
 fewer than `minimum` meaningful instances were found for one of its dtype variants (an
