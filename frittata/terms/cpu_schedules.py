@@ -72,9 +72,11 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  schedule spells its blocks (`tiled.CHANNEL_GEMM_KEYS`) runs it too, at any
                  size, when its weights are constant (else the generic loops).
   depthwise      tiles of up to `DEPTHWISE_VECTORS` vectors of pixels of one output row (of two
-                 where a 3x3 row holds more tiles or the weights spill AVX2's 16 registers), or
-                 of `DEPTHWISE_VECTORS` rows of one vector (a `tiled_conv2d` with groups = C says
-                 its own); threads split the input channels. `"kernel": "depthwise"`.
+                 where a 3x3 row holds more tiles or the weights spill AVX2's 16 registers, and
+                 with AVX-512 wherever the tile has two or more vectors), or of
+                 `DEPTHWISE_VECTORS` rows of one vector (two for a larger kernel on a larger
+                 plane with AVX-512; a `tiled_conv2d` with groups = C says its own); threads
+                 split the input channels. `"kernel": "depthwise"`.
   bit-serial     `frittata.terms.bitserial_schedules` (its own kernels and schedules).
   winograd       when the transformed weights U outweigh the transformed input V of an image
                  (few tiles, many channels: ResNet's 3x3 layers from 28x28 on): all tiles in one
@@ -158,6 +160,18 @@ DEPTHWISE_SPILL_ROWS = 2
 """Rows at most of such a tile: more spill accumulators beside the weights (4 x 2 at 480 channels
 14x14 5x5 reads the stack 224 times per 200 FMAs). Zen 3, AVX2, ReLU6, CPU time, loaded: 2 rows ran
 0.61-0.72x the time of 4 x 2 or 3 x 3 at 14x14-20x20 5x5 and 7x7; at 28x28 2 x 4 ran 0.83x 4 x 2."""
+DEPTHWISE_STACKED_ROWS = 2
+"""Rows of a depthwise tile with AVX-512's 32 registers, of two or more vectors, or of one vector
+with more than 9 taps on an output of more than 2 x `DEPTHWISE_VECTORS` rows (`depthwise_schedule`).
+Zen 4 issues one 512-bit FMA a cycle (its 256-bit pipes take two halves) and one 512-bit load:
+a one-row tile, one tap load per FMA, waits on its loads and its chains; a second row reuses
+the tap vectors. One Zen 4 core, CPU time, one process, 30 interleaved rounds, loaded, against one
+row: 5x5 144 from 56x56 stride 2 with SiLU 0.82x, 240 at 28x28 0.70x; 3x3 192 at 28x28
+with ReLU6 0.81x, 144 at 56x56 0.75x (SiLU 0.87x), 96 from 112x112 stride 2 0.98x; 7x7 192 at
+28x28 0.65x, 96 at 56x56 0.64x; three or four rows ran slower (LLVM spills taps). One-vector
+5x5 tiles: two rows ran 672 at 14x14 0.75x and 480 at 14x14 0.76x the time of four (which
+spill taps and weights), but 1152 at 7x7 1.09x (672 from 14x14 stride 2: 1.01x); 3x3 keeps
+four (576 at 14x14: two rows 1.05x)."""
 PIXEL_GEMM_PIXELS = 8 * 8
 """Output pixels of a pointwise convolution at most for the pixel GEMM (any channel counts)."""
 PIXEL_GEMM_NARROWING_CHANNELS = 256
@@ -400,23 +414,27 @@ def depthwise_schedule(out: TensorType, taps: int, lanes: int) -> Schedule:
     instead, so each tap vector loaded feeds several rows (one Zen 3 core, CPU time, 5x5 without
     epilogue: 240 channels at 28x28 in 2 x 4 vectors ran 0.77x one row's time, 144 from 56x56
     stride 2 in 2 x 4 0.86x; with ReLU6, 480 channels at 14x14 in 2 x 2 0.89x one row's time,
-    where 4 x 2 ran 1.37x). AVX-512's 32 registers hold a 5x5 tile's weights beside
-    one row; a 7x7 tile's spill there too, but stacked rows are unmeasured on AVX-512, so it
-    keeps one row. A 3x3 row wider than one tile of 4 vectors takes `DEPTHWISE_WIDE_ROWS` rows
-    per tile (3x3 with ReLU6 gained nothing from more rows where the row is one tile, and three
-    rows of two vectors ran 576 channels at 14x14 1.4x slower)."""
-    ow = out.shape[3]
+    where 4 x 2 ran 1.37x). A 3x3 row wider than one tile of 4 vectors takes
+    `DEPTHWISE_WIDE_ROWS` rows per tile (3x3 with ReLU6 gained nothing from more rows where the
+    row is one tile, and three rows of two vectors ran 576 channels at 14x14 1.4x slower).
+
+    With AVX-512's 32 registers, `DEPTHWISE_STACKED_ROWS` rows instead, whatever the kernel, in
+    tiles of two or more vectors, and in tiles of one vector with more than 9 taps on outputs
+    of more than 2 x `DEPTHWISE_VECTORS` rows (measured on Zen 4, see there)."""
+    oh, ow = out.shape[2:]
     nv = min(DEPTHWISE_VECTORS, max(1, math.ceil(ow / lanes)))
     spills = depthwise_registers(taps, 1, nv) > registers_for(lanes)
     rows = 1
-    if nv == 1:
+    if registers_for(lanes) == 32 and (nv > 1 or (taps > 9 and oh > 2 * DEPTHWISE_VECTORS)):
+        rows = DEPTHWISE_STACKED_ROWS
+    elif nv == 1:
         rows = DEPTHWISE_VECTORS
     elif spills and registers_for(lanes) == 16:
         rows = min(DEPTHWISE_SPILL_ROWS, -(-DEPTHWISE_SPILL_ACCUMULATORS // nv))
     elif taps <= 9 and ow > nv * lanes:
         rows = DEPTHWISE_WIDE_ROWS
-    rows = max(1, min(rows, out.shape[2]))
-    return {"kernel": DEPTHWISE, "vec": lanes, "oh_block": rows, "oh_tail": out.shape[2] % rows, "ow_block": nv * lanes,
+    rows = max(1, min(rows, oh))
+    return {"kernel": DEPTHWISE, "vec": lanes, "oh_block": rows, "oh_tail": oh % rows, "ow_block": nv * lanes,
             "ow_tail": ow % (nv * lanes), "parallel": "channel"}
 
 

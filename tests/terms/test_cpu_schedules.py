@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from frittata.terms import builders as tb
 from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_K_BLOCK_MAX, GEMM_ROW_GROUPS,
                                          gemm_item_sizes, gemm_items, gemm_k_block, gemm_mc, strided_tile_bytes)
-from frittata.terms.cpu_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_SPILL_ROWS, DEPTHWISE_VECTORS,
-                                         DEPTHWISE_WIDE_ROWS,
+from frittata.terms.cpu_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_SPILL_ROWS, DEPTHWISE_STACKED_ROWS,
+                                         DEPTHWISE_VECTORS, DEPTHWISE_WIDE_ROWS,
                                          blocked_schedule, default_conv_schedule, default_dense_schedule,
                                          depthwise_schedule)
 from frittata.terms.dtypes import TensorType
@@ -85,7 +85,9 @@ def test_the_depthwise_schedule_covers_a_row_with_up_to_four_vectors_or_stacks_r
     wide, narrow = schedule(56, 56, 8), schedule(7, 7, 8)
     assert (wide["ow_block"], wide["oh_block"]) == (8 * DEPTHWISE_VECTORS, DEPTHWISE_WIDE_ROWS)
     assert schedule(28, 28, 8)["oh_block"] == 1  # one tile per row: one row
-    assert schedule(56, 56, 16)["oh_block"] == 1
+    assert schedule(56, 56, 16)["oh_block"] == DEPTHWISE_STACKED_ROWS  # AVX-512: two rows of 4 vectors
+    assert schedule(28, 28, 16)["oh_block"] == DEPTHWISE_STACKED_ROWS
+    assert schedule(14, 14, 16)["oh_block"] == DEPTHWISE_VECTORS  # 3x3 in one vector: 4 rows
     assert (narrow["ow_block"], narrow["oh_block"], narrow["oh_tail"]) == (8, 4, 3)
     assert (schedule(3, 5, 16)["oh_block"], schedule(3, 5, 16)["oh_tail"]) == (3, 0)
     w, b = tb.param("w", np.zeros((6, 1, 3, 3), np.float32)), tb.var("b", (6,))
@@ -99,9 +101,9 @@ def test_the_depthwise_schedule_covers_a_row_with_up_to_four_vectors_or_stacks_r
 def test_a_depthwise_schedule_whose_weights_spill_stacks_rows_of_its_vectors():
     """5x5 or 7x7 weights, one row's accumulators and a tap overflow AVX2's 16 vector registers:
     rows of NV vectors make DEPTHWISE_SPILL_ACCUMULATORS accumulators, at most
-    DEPTHWISE_SPILL_ROWS rows (no more rows than the output has); AVX-512's 32 hold 5x5 beside
-    one row, and 7x7 (spilled, stacked rows unmeasured there) keeps one row too, however wide
-    the row."""
+    DEPTHWISE_SPILL_ROWS rows (no more rows than the output has). With AVX-512's 32, tiles of
+    DEPTHWISE_STACKED_ROWS rows, of one vector too on outputs of more than 8 rows (4 rows on
+    smaller ones)."""
     def rows(oh: int, ow: int, lanes: int, taps: int = 25) -> tuple[int, int]:
         s = depthwise_schedule(f32(1, 6, oh, ow), taps, lanes)
         return s["oh_block"], s["ow_block"] // lanes
@@ -112,10 +114,13 @@ def test_a_depthwise_schedule_whose_weights_spill_stacks_rows_of_its_vectors():
     assert rows(20, 20, 8) == (2, 3)
     assert rows(1, 28, 8) == (1, 4)
     assert rows(7, 7, 8) == (4, 1)
-    assert rows(28, 28, 16) == (1, 2)
-    assert rows(56, 56, 16) == (1, 4)
+    assert rows(28, 28, 16) == (2, 2)
+    assert rows(56, 56, 16) == (2, 4)
+    assert rows(14, 14, 16) == (2, 1)
+    assert rows(7, 7, 16) == (4, 1)
+    assert rows(1, 28, 16) == (1, 2)
     assert rows(56, 56, 8, taps=49) == (2, 4)
-    assert rows(56, 56, 16, taps=49) == (1, 4)
+    assert rows(56, 56, 16, taps=49) == (2, 4)
     assert rows(7, 7, 16, taps=49) == (4, 1)
 
 
