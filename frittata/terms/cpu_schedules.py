@@ -37,7 +37,9 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  the column panels.
   conv2d         (per group) one vector of pixels when the output row fits in it, else two, even
                  where two pad the row more (6 x 2 vectors ran 3x3 64 -> 64 at 56x56 in 2.95 ms,
-                 12 x 1 in 3.42; a `pointwise` convolution's row is the whole image); MR = 12
+                 12 x 1 in 3.42; a `pointwise` convolution's row is the whole image), but one
+                 with 32 vector registers where one group has several taps
+                 (`WIDE_TAP_VECTORS`); MR = 12
                  output channels with one vector, 6 with two, doubled with 32 vector registers;
                  as many input channels per block as keep one tile's weights in
                  `WEIGHT_BLOCK_BYTES`; threads split the output-channel blocks when the weights
@@ -138,6 +140,18 @@ CPU time, one process against onnxruntime, loaded: 3x3 stride 2 from 56x56 32 ->
 cost: the store priced at L reduction steps per tile (as `pixel_gemm_seconds` prices the pixel
 GEMM's) models the 3 -> 32 stem at 0.87x the phase-split kernel's time, not the 1.27x measured,
 and the two 144-147 step layers differ in sign; `lanes_conv_seconds` leaves the store out."""
+
+WIDE_TAP_VECTORS = 1
+"""Vectors of pixels per tile of an ungrouped direct convolution with more than one tap on a CPU
+with 32 vector registers (AVX-512). With one vector each weight's broadcast is used by one FMA
+and LLVM folds it into it (an embedded `{1to16}` memory operand); with two it is a register,
+and LLVM's scheduler hoisted the broadcasts of the unrolled taps ahead of their FMAs and spilled
+them and the accumulators, even in a block of 4 x 2 accumulators. AMD EPYC znver4, one thread,
+CPU time, one process interleaved with onnxruntime, loaded (load 6): ResNet's 7x7 stride-2
+stem 3 -> 64 from 224x224 (bias, ReLU) 7.3 ms in 12 x 2 vectors (4 x 2: 13.5), 2.19 in 24 x 1
+(onnxruntime 2.28; the AVX2 build 2.63); MobileNetV2's 3x3 stride-2 stem 3 -> 32 0.283 -> 0.249
+ms; 3x3 stride 1 64 -> 64 at 56x56 and 128 -> 128 at 28x28 alike either way (2.41 / 2.49 ms).
+Grouped ones keep two: RegNetY's 104 channels in 13 groups ran 3-5% slower with one."""
 
 DEPTHWISE_VECTORS = 4
 """Vectors of output pixels per depthwise tile: one row of 4 accumulators beside the 9 splat
@@ -351,7 +365,8 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
     o, c, kh, kw = w.shape
     o //= attrs.get("groups", 1)
     oh, ow = pixel_rows(out, (kh, kw), attrs)
-    nv = 1 if ow <= lanes else 2
+    wide_taps = registers_for(lanes) == 32 and attrs.get("groups", 1) == 1 and kh * kw > 1
+    nv = 1 if ow <= lanes else WIDE_TAP_VECTORS if wide_taps else 2
     mr = (12 if nv == 1 else 6) * (2 if lanes >= 16 else 1)
     if attrs.get("groups", 1) > 1:
         mr = group_block(o, mr)

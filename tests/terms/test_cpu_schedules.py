@@ -10,7 +10,7 @@ from frittata.terms import builders as tb
 from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_K_BLOCK_MAX, GEMM_ROW_GROUPS,
                                          gemm_item_sizes, gemm_items, gemm_k_block, gemm_mc, strided_tile_bytes)
 from frittata.terms.cpu_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_SPILL_ROWS, DEPTHWISE_STACKED_ROWS,
-                                         DEPTHWISE_VECTORS, DEPTHWISE_WIDE_ROWS,
+                                         DEPTHWISE_VECTORS, DEPTHWISE_WIDE_ROWS, WIDE_TAP_VECTORS,
                                          blocked_schedule, default_conv_schedule, default_dense_schedule,
                                          depthwise_schedule)
 from frittata.terms.dtypes import TensorType
@@ -137,3 +137,22 @@ def test_a_grouped_convolution_blocks_its_outputs_by_a_divisor_of_the_group():
     assert (schedule(48, 48, 6, 7)["oc_block"], schedule(48, 48, 6, 7)["oc_tail"]) == (8, 0)
     assert (schedule(14, 14, 2, 28)["oc_block"], schedule(14, 14, 2, 28)["oc_tail"]) == (6, 1)
     assert schedule(64, 64, 1, 28)["oc_block"] == 6
+
+
+def test_an_ungrouped_convolution_with_taps_takes_one_vector_with_32_registers():
+    """With AVX-512's 32 vector registers an ungrouped convolution with more than one tap tiles
+    WIDE_TAP_VECTORS vector of pixels (each weight's broadcast folds into its one FMA), MR 24;
+    a pointwise or grouped one, and any on AVX2, keep two vectors where the row is wider."""
+    def blocks(c: int, o: int, k: int, stride: int, size: int, lanes: int, groups: int = 1) -> tuple[int, int]:
+        out = -(-size // stride)
+        x, w, y = f32(1, c, size, size), f32(o, c // groups, k, k), f32(1, o, out, out)
+        attrs = {"strides": (stride, stride), "pads": (k // 2,) * 4, "dilations": (1, 1), "groups": groups}
+        s = default_conv_schedule(x, w, y, attrs, lanes)
+        return s["oc_block"], s["ow_block"] // lanes
+
+    assert WIDE_TAP_VECTORS == 1
+    assert blocks(3, 64, 7, 2, 224, 16) == (24, 1)
+    assert blocks(64, 64, 3, 1, 56, 16) == (24, 1)
+    assert blocks(3, 64, 7, 2, 224, 8) == (6, 2)
+    assert blocks(64, 64, 1, 1, 56, 16) == (12, 2)
+    assert blocks(104, 104, 3, 1, 28, 16, groups=13)[1] == 2
