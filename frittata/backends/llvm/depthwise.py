@@ -28,18 +28,20 @@ partial vector is stored whole where its spare lanes land on outputs of the same
 thread stores later (`Spill`: the next row's first columns, in every row when a row is that one
 tile, else in a block's last row), checked as `here + L <= plane end`, and under a mask
 elsewhere (the plane's last row). The last row block (OH % RB rows) has fewer rows. Threads
-take the input channels in chunks (`Kernel.take`); a ring is one thread's or one channel's, never
-two threads', so no barrier is needed:
+take the input channels in chunks (`Kernel.chunks`); a ring is one thread's or one channel's,
+never two threads', so no barrier is needed:
 
-    for c in the chunks of C this thread takes:  for n:
-        for each block of RB output rows:
+    for each chunk [first, end) of C this thread takes:  for c in first .. end:
+        for n:  for each block of RB output rows:
             fill the ring rows the block reads and the ring does not hold yet
             for o in c*m .. c*m + m:  full column tiles;  tail tile
-        for o in c*m .. c*m + m:  the deferred epilogue steps over plane o, DEFERRED_VECTORS at a time
+        if c ends a group (`deferred_group` channels from first on, or the chunk):  for n:
+            the deferred epilogue steps over the group's output planes, DEFERRED_VECTORS at a time
 
 A tile applies the epilogue's steps up to the first sigmoid or SiLU (`split_steps`); that step
-and the rest run in a pass over each finished output plane (still in L1 or L2), several
-vectors per iteration, so the exponential's dependent chains overlap.
+and the rest run in a pass over the finished output planes of a group of consecutive channels
+(contiguous, still in L1), several vectors per iteration, so the exponential's dependent
+chains overlap.
 """
 
 from __future__ import annotations
@@ -68,6 +70,15 @@ a 14-wide row) leave the exponential's long dependent chain exposed. One Zen 3 c
 3x3 with SiLU: 480 channels at 14x14 ran 183 us in the tile, ReLU6 77 us."""
 DEFERRED_VECTORS = 4
 """Vectors of a plane the deferred pass handles per iteration (independent chains)."""
+DEFERRED_GROUP_FLOATS = 1024
+"""Output floats the deferred pass takes at once at most, in whole output planes of consecutive
+channels (`deferred_group`; one plane when it is larger), 4 KiB, still in L1: a small plane
+alone ends in a partial vector under a mask (a 7x7 plane is three vectors and one lane, a 14x14
+one twelve and a quarter). 5x5 and 3x3 with SiLU, bench/ab_modules.py, one process,
+interleaved, loaded, against one plane a pass: one Zen 4 core, AVX-512, 1152 channels at 7x7
+0.87x (3x3: 0.93x), 672 from 14x14 stride 2 0.88x, 672 at 14x14 0.89x; 480 at 14x14 (3x3),
+240 at 28x28, 144 from 56x56 stride 2 and 32 at 112x112 0.99-1.01x; with AVX2, 1152 at 7x7 0.93x,
+672 at 14x14 0.98x, 144 from 56x56 1.01x."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,7 @@ def lower(k: Kernel, step: Step, args: list[View], schedule: dict) -> None:
     scratch, x, w, out = ptr(step.scratch), ptr(args[0].buf), ptr(args[1].buf), ptr(step.out)
     inline, deferred = split_steps(t.attr("epilogue") if fused else ())
     io = Io(x, w, ptr(args[2].buf) if fused else None, out, ptr(args[3].buf) if len(args) > 3 else None, inline)
-    with k.take(g.c, name="c") as c:
+    with k.chunks(g.c) as (first, end), for_range(b, first, end, name="c") as c:
         ring = b.gep(scratch, [b.mul(ring_slot(k, g, c), i64(g.ring * g.row))], source_etype=F32)
         weights = _channel(b, g, io, c, i64(0)) if g.o == g.c else None
         with for_range(b, 0, g.n, name="n") as n:
@@ -180,8 +191,8 @@ def lower(k: Kernel, step: Step, args: list[View], schedule: dict) -> None:
                     _emit_block(b, g, io, Rows(src, ring, n, c, b.mul(block, i64(g.rb)), g.rb), weights)
             if tail:
                 _emit_block(b, g, io, Rows(src, ring, n, c, i64(blocks * g.rb), tail), weights)
-            if deferred:
-                _emit_deferred(b, g, io, deferred, n, c)
+        if deferred:
+            _emit_group_end(b, g, io, deferred, c, first, end)
 
 
 def split_steps(steps: tuple) -> tuple[tuple, tuple]:
@@ -191,29 +202,52 @@ def split_steps(steps: tuple) -> tuple[tuple, tuple]:
     return steps[:first], steps[first:]
 
 
-def _emit_deferred(b: ir.IRBuilder, g: Geometry, io: Io, steps: tuple, n, c) -> None:
-    """The deferred steps over the output planes of input channel c in image n, `DEFERRED_VECTORS`
-    vectors at a time (the last plane's tail under a mask); an "add" reads the residual there."""
-    plane, lanes = g.oh * g.ow, g.lanes
+def deferred_group(g: Geometry) -> int:
+    """Input channels whose output planes one deferred pass takes: as many as fill
+    `DEFERRED_GROUP_FLOATS`, at least one."""
+    return max(1, DEFERRED_GROUP_FLOATS // (g.o // g.c * g.oh * g.ow))
+
+
+def _emit_group_end(b: ir.IRBuilder, g: Geometry, io: Io, steps: tuple, c, first, end) -> None:
+    """After input channel c of the chunk [first, end): when c ends a group (`deferred_group`
+    channels from `first` on, the last group cut at `end`), the deferred steps over that group's
+    output planes in every image."""
+    group = deferred_group(g)
+    done = b.add(c, i64(1))
+    closes = b.or_(b.icmp_signed("==", b.urem(b.sub(done, first), i64(group)), i64(0)),
+                   b.icmp_signed("==", done, end))
+    with if_then(b, closes, name="group"):
+        start = b.sub(c, b.urem(b.sub(c, first), i64(group)))
+        mult, plane = g.o // g.c, g.oh * g.ow
+        with for_range(b, 0, g.n, name="dn") as n:
+            base = b.mul(n, i64(g.o))
+            lo = b.mul(b.add(base, b.mul(start, i64(mult))), i64(plane))
+            hi = b.mul(b.add(base, b.mul(done, i64(mult))), i64(plane))
+            _emit_deferred(b, g, io, steps, lo, hi)
+
+
+def _emit_deferred(b: ir.IRBuilder, g: Geometry, io: Io, steps: tuple, lo, hi) -> None:
+    """The deferred steps over output elements [lo, hi) (whole planes, one or more),
+    `DEFERRED_VECTORS` vectors at a time, then one vector at a time, the last partial vector
+    under a mask; an "add" reads the residual there."""
+    lanes = g.lanes
     chunk = DEFERRED_VECTORS * lanes
-    mult = g.o // g.c
 
-    def vectors(at, count: int, valid_last: int) -> None:
-        for v in range(count):
-            valid = valid_last if v == count - 1 else lanes
-            here = b.add(at, i64(v * lanes))
-            value = load_partial(b, b.gep(io.out, [here], source_etype=F32), lanes, valid)
-            value = _apply_steps(b, lanes, steps, value, io.residual, here, valid)
-            store_partial(b, value, b.gep(io.out, [here], source_etype=F32), valid)
+    def vector(here, valid) -> None:
+        value = load_partial(b, b.gep(io.out, [here], source_etype=F32), lanes, valid)
+        value = _apply_steps(b, lanes, steps, value, io.residual, here, valid)
+        store_partial(b, value, b.gep(io.out, [here], source_etype=F32), valid)
 
-    with for_range(b, 0, mult, name="dm") as j:
-        first = b.mul(b.add(b.mul(n, i64(g.o)), b.add(b.mul(c, i64(mult)), j)), i64(plane))
-        whole, rest = divmod(plane, chunk)
-        if whole:
-            with for_range(b, 0, whole * chunk, chunk, name="dv") as at:
-                vectors(b.add(first, at), DEFERRED_VECTORS, lanes)
-        if rest:
-            vectors(b.add(first, i64(whole * chunk)), -(-rest // lanes), rest - (-(-rest // lanes) - 1) * lanes)
+    count = b.sub(hi, lo)
+    chunks_end = b.add(lo, b.mul(b.udiv(count, i64(chunk)), i64(chunk)))
+    vectors_end = b.add(lo, b.mul(b.udiv(count, i64(lanes)), i64(lanes)))
+    with for_range(b, lo, chunks_end, chunk, name="dv") as at:
+        for v in range(DEFERRED_VECTORS):
+            vector(b.add(at, i64(v * lanes)), lanes)
+    with for_range(b, chunks_end, vectors_end, lanes, name="dw") as at:
+        vector(at, lanes)
+    with if_then(b, b.icmp_signed("<", vectors_end, hi), name="dtail"):
+        vector(vectors_end, b.sub(hi, vectors_end))
 
 
 @dataclass(frozen=True)
@@ -376,8 +410,9 @@ def _store_tail(b: ir.IRBuilder, value, target, here, valid: int, spill: Spill |
             store_partial(b, value, target, valid)
 
 
-def _apply_steps(b: ir.IRBuilder, lanes: int, steps: tuple, value, residual_ptr, here, valid: int):
-    """`value` (one vector of outputs at element `here`, `valid` lanes of them real) through the
+def _apply_steps(b: ir.IRBuilder, lanes: int, steps: tuple, value, residual_ptr, here, valid: int | ir.Value):
+    """`value` (one vector of outputs at element `here`, `valid` lanes of them real: a count
+    known here or computed at run time) through the
     epilogue `steps`; an "add" reads the residual at `here`."""
     for step in steps:
         residual = None

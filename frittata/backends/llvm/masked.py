@@ -8,24 +8,26 @@ from llvmlite import ir
 from frittata.backends.llvm.irutil import F32, I1, I32, PTR, VOID, for_range, i64, intrinsic
 
 
-def load_partial(b: ir.IRBuilder, at, lanes: int, valid: int) -> ir.Value:
-    """A vector of `lanes` floats whose first `valid` are read from `at` (the rest zero, not read)."""
+def load_partial(b: ir.IRBuilder, at, lanes: int, valid: int | ir.Value) -> ir.Value:
+    """A vector of `lanes` floats whose first `valid` are read from `at` (the rest zero, not read);
+    `valid` is a count known here or an i64 computed at run time (below `lanes`)."""
     vec = ir.VectorType(F32, lanes)
     if valid == lanes:
         return b.load(at, typ=vec, align=4)
     load = intrinsic(b.module, f"llvm.masked.load.v{lanes}f32.p0", vec, [PTR, I32, ir.VectorType(I1, lanes), vec])
-    return b.call(load, [at, ir.Constant(I32, 4), _mask(lanes, valid), ir.Constant(vec, [0.0] * lanes)])
+    return b.call(load, [at, ir.Constant(I32, 4), _mask(b, lanes, valid), ir.Constant(vec, [0.0] * lanes)])
 
 
-def store_partial(b: ir.IRBuilder, value: ir.Value, at, valid: int) -> None:
-    """Store the first `valid` lanes of `value` at `at` (a whole vector when all are)."""
+def store_partial(b: ir.IRBuilder, value: ir.Value, at, valid: int | ir.Value) -> None:
+    """Store the first `valid` lanes of `value` at `at` (a whole vector when all are); `valid` as
+    `load_partial`'s."""
     lanes = value.type.count
     if valid == lanes:
         b.store(value, at, align=4)
         return
     store = intrinsic(b.module, f"llvm.masked.store.v{lanes}f32.p0", VOID,
                       [value.type, PTR, I32, ir.VectorType(I1, lanes)])
-    b.call(store, [value, at, ir.Constant(I32, 4), _mask(lanes, valid)])
+    b.call(store, [value, at, ir.Constant(I32, 4), _mask(b, lanes, valid)])
 
 
 def phase(b: ir.IRBuilder, block: ir.Value, q: int, sw: int) -> ir.Value:
@@ -65,5 +67,11 @@ def split_row_phases(b: ir.IRBuilder, src, dst, width: int, sw: int, left: int, 
         chunk(i64(chunks), rest)
 
 
-def _mask(lanes: int, valid: int) -> ir.Constant:
-    return ir.Constant(ir.VectorType(I1, lanes), [int(lane < valid) for lane in range(lanes)])
+def _mask(b: ir.IRBuilder, lanes: int, valid: int | ir.Value) -> ir.Value:
+    """The first `valid` of `lanes` lanes: a constant, or lane < valid compared at run time."""
+    if isinstance(valid, int):
+        return ir.Constant(ir.VectorType(I1, lanes), [int(lane < valid) for lane in range(lanes)])
+    kind = ir.VectorType(I32, lanes)
+    first = b.insert_element(ir.Constant(kind, ir.Undefined), b.trunc(valid, I32), ir.Constant(I32, 0))
+    count = b.shuffle_vector(first, ir.Constant(kind, ir.Undefined), ir.Constant(kind, [0] * lanes))
+    return b.icmp_unsigned("<", ir.Constant(kind, list(range(lanes))), count)

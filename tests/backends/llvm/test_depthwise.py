@@ -17,7 +17,7 @@ from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
 from frittata.backends.llvm import build
-from frittata.backends.llvm.depthwise import Geometry, ring_slots
+from frittata.backends.llvm.depthwise import Geometry, deferred_group, ring_slots
 from frittata.backends.packing import aligned
 from frittata.terms.cpu_schedules import blocked_schedule, depthwise_schedule, is_depthwise
 from frittata.terms.tiled import tiled_conv2d
@@ -247,3 +247,23 @@ def test_a_team_larger_than_the_channels_gives_each_channel_its_ring(isa, channe
         got = mod._native(mod._checked(inputs), entry)
         np.testing.assert_allclose(got["y"], want, rtol=1e-4, atol=1e-4, err_msg=f"run {run}")
         assert (arena[-guard:] == 0xFF).all(), f"run {run}: bytes past the scratch written"
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@pytest.mark.parametrize(("channels", "threads"), [(96, 1), (96, 2), (7, 2)])
+@pytest.mark.parametrize("fused", ["silu", "gated residual"])
+def test_the_deferred_pass_takes_groups_of_small_planes(isa, channels, threads, fused):
+    """5x5 planes (25 floats), two images, with SiLU or a deferred residual add: one thread
+    takes the 96 channels as one chunk in groups of `deferred_group` (40, 40 and 16 channels:
+    1000 and 400 floats, ending mid-vector on 16 lanes), two threads in chunks of 3 channels
+    that cut the groups (75 floats: a partial last vector under a mask computed at run time),
+    7 channels in chunks of one."""
+    x = tb.var("x", (2, channels, 5, 5))
+    weights = tb.param("w", rand((channels, 1, 3, 3), seed=1))
+    residual = (tb.var("r", (2, channels, 5, 5)),) if fused == "gated residual" else ()
+    epilogue = (("silu",),) if fused == "silu" else (("relu",), ("sigmoid",), ("add",))
+    term = tb.fused_conv2d(x, weights, tb.param("b", rand((channels,), seed=2)), *residual, epilogue=epilogue,
+                           pads=(1, 1, 1, 1), groups=channels)
+    assert deferred_group(Geometry.of(term, depthwise_schedule(term.type, 9, 8))) == 40
+    mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
+    assert mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
