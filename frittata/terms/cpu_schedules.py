@@ -68,8 +68,9 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  when its weights are constant (else the generic loops).
                  (expanding: `takes_channel_gemm`) the channel GEMM of `channel_gemm_schedule`:
                  the weights times each image's input, the output channels the GEMM's rows (MR
-                 to a block), the pixels its columns (the input packed into panels of 2 vectors
-                 at run time); dense's blocking, threads take items of row groups x panels. Its
+                 to a block), the pixels its columns (the input packed into panels of 2 vectors,
+                 1 with 32 vector registers, at run time); dense's blocking, threads take items
+                 of row groups x panels. Its
                  schedule says so: `"kernel": "channel_gemm"`. A pointwise `tiled_conv2d` whose
                  schedule spells its blocks (`tiled.CHANNEL_GEMM_KEYS`) runs it too, at any
                  size, when its weights are constant (else the generic loops).
@@ -224,6 +225,15 @@ kernel's tiles of a 14x14 image read rows of 196 floats in place (same setting: 
 plain GEMM ~0.94)."""
 CHANNEL_GEMM_SMALL_EXPANSION = 2
 """Output channels per input channel at least for the channel GEMM up to CHANNEL_GEMM_SMALL_PIXELS."""
+CHANNEL_GEMM_WIDE_VECTORS = 1
+"""Vectors of pixels per panel of the channel GEMM with 32 vector registers (AVX-512), MR 8
+rows: one vector wastes less of a 14x14 image's last panel (196 pixels in 13 panels of 16, not
+7 of 32) and ran faster even where neither wastes any. AMD EPYC znver4, one thread, CPU time,
+one process interleaved with onnxruntime, loaded (load 6-12), with bias and ReLU, 8 x 1 over
+8 x 2 vectors: ResNet-50's 256 -> 1024 at 14x14 0.91-0.92 (onnxruntime 0.99 of 8 x 1's time),
+512 -> 1024 at 14x14 0.93, 128 -> 512 at 28x28 0.96, 64 -> 256 at 56x56 0.95; 8 x 3 1.05-1.08,
+16 x 1 and 24 x 1 between. (A plain matmul 1024 ran 8 x 1 as fast as 8 x 2; its rows of A, 4 KiB
+apart, alias in L1 beyond 8 rows: 12 x 1 ran 1.3x slower, 16 x 1 2x.)"""
 CHANNEL_GEMM_MIN_CHANNELS = 64
 """Input channels at least for the channel GEMM: a shallower reduction leaves a register block's
 call, its epilogue and the packing less to amortize (same setting: MobileNetV2's 16 -> 96 at
@@ -334,9 +344,14 @@ def takes_channel_gemm(w: TensorType, out: TensorType, attrs: dict[str, Any], co
 
 def channel_gemm_schedule(out: TensorType, w: TensorType, lanes: int) -> Schedule:
     """The channel GEMM's blocking: dense's (`default_dense_schedule`) over O rows (output
-    channels) by P columns (pixels), threads splitting the column panels' items ("n")."""
-    return {"kernel": CHANNEL_GEMM, **default_dense_schedule(w.shape[0], out.shape[2] * out.shape[3], w.shape[1],
-                                                             lanes)}
+    channels) by P columns (pixels), threads splitting the column panels' items ("n"); panels
+    of `CHANNEL_GEMM_WIDE_VECTORS` vectors with 32 vector registers."""
+    pixels = out.shape[2] * out.shape[3]
+    dense = default_dense_schedule(w.shape[0], pixels, w.shape[1], lanes)
+    if registers_for(lanes) == 32:
+        nr = CHANNEL_GEMM_WIDE_VECTORS * lanes
+        dense |= {"n_block": nr, "n_tail": pixels % nr}
+    return {"kernel": CHANNEL_GEMM, **dense}
 
 
 def pixel_gemm_schedule(out: TensorType, lanes: int) -> Schedule:

@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 from frittata.terms import builders as tb
 from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_K_BLOCK_MAX, GEMM_ROW_GROUPS,
                                          gemm_item_sizes, gemm_items, gemm_k_block, gemm_mc, strided_tile_bytes)
-from frittata.terms.cpu_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_SPILL_ROWS, DEPTHWISE_STACKED_ROWS,
-                                         DEPTHWISE_VECTORS, DEPTHWISE_WIDE_ROWS, WIDE_TAP_VECTORS,
-                                         blocked_schedule, default_conv_schedule, default_dense_schedule,
+from frittata.terms.cpu_schedules import (CHANNEL_GEMM_WIDE_VECTORS, DEPTHWISE_SPILL_ACCUMULATORS,
+                                         DEPTHWISE_SPILL_ROWS, DEPTHWISE_STACKED_ROWS, DEPTHWISE_VECTORS,
+                                         DEPTHWISE_WIDE_ROWS, WIDE_TAP_VECTORS, blocked_schedule,
+                                         channel_gemm_schedule, default_conv_schedule, default_dense_schedule,
                                          depthwise_schedule)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
@@ -156,3 +157,13 @@ def test_an_ungrouped_convolution_with_taps_takes_one_vector_with_32_registers()
     assert blocks(3, 64, 7, 2, 224, 8) == (6, 2)
     assert blocks(64, 64, 1, 1, 56, 16) == (12, 2)
     assert blocks(104, 104, 3, 1, 28, 16, groups=13)[1] == 2
+
+
+def test_the_channel_gemm_takes_panels_of_one_vector_with_32_registers():
+    """ResNet-50's 256 -> 1024 at 14x14: panels of CHANNEL_GEMM_WIDE_VECTORS vector of pixels
+    (13 of 16 for 196 pixels) with AVX-512's 32 registers, of two with AVX2's 16; MR 8 and 6."""
+    out, w = f32(1, 1024, 14, 14), f32(1024, 256, 1, 1)
+    wide, narrow = channel_gemm_schedule(out, w, 16), channel_gemm_schedule(out, w, 8)
+    assert CHANNEL_GEMM_WIDE_VECTORS == 1
+    assert (wide["m_block"], wide["n_block"], wide["n_tail"]) == (8, 16, 196 % 16)
+    assert (narrow["m_block"], narrow["n_block"], narrow["n_tail"]) == (6, 16, 196 % 16)
