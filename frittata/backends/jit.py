@@ -23,7 +23,7 @@ from frittata.backends import fileformat
 from frittata.backends.llvm_targets import check_cpu, check_machine, llvm_target
 from frittata.backends.x86_features import vector_features
 from frittata.errors import LoweringError, ModuleFormatError, TargetError
-from frittata.terms.cpu_geometry import vector_lanes
+from frittata.terms.cpu_geometry import byte_quads, vector_lanes
 
 ENTRY = "frittata_run"
 ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p)
@@ -102,6 +102,11 @@ class Machine:
     def lanes(self) -> int:
         """fp32 lanes of the widest vector register (`cpu_geometry.vector_lanes`)."""
         return vector_lanes(self.triple, self.features)
+
+    @property
+    def byte_quads(self) -> bool:
+        """Whether the int8 kernel multiplies quads of bytes here (`cpu_geometry.byte_quads`)."""
+        return byte_quads(self.triple, self.features)
 
     def machine(self, shared: bool = False) -> llvm.TargetMachine:
         """The target machine; `shared` makes position-independent code for a shared library

@@ -35,7 +35,7 @@ from frittata.extract.bitserial_cost import bitserial_seconds, popcount_rate
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import Kind, Work, work
 from frittata.extract.depthwise_cost import depthwise_seconds
-from frittata.terms.cpu_geometry import vector_lanes
+from frittata.terms.cpu_geometry import byte_quads, vector_lanes
 from frittata.terms.cpu_schedules import blocked_schedule, is_winograd, kernel_of
 from frittata.extract.schedule_cost import blocked_compute_seconds
 from frittata.extract.winograd_cost import int8_winograd_seconds, winograd_seconds
@@ -71,6 +71,9 @@ class CpuModel:
     int8_ops_per_core: float = 870e9
     """OP/s: AVX-512 VNNI int8 microbenchmark peak per core (Sapphire Rapids); `for_machine` scales it to the
     host's fp32 peak by `VNNI_INT8_PER_FP32` or `PAIRS_INT8_PER_FP32`."""
+    byte_quads: bool = False
+    """The int8 convolution kernel multiplies quads of bytes (`cpu_geometry.byte_quads`: AVX-512
+    VNNI's vpdpbusd), not int16 pairs; `schedule_cost.int8_conv_seconds` prices it faster."""
     word_pairs_per_core: float = 242e9 / 64 * 4.0
     """64-bit word pairs (AND, popcount, accumulate) per second per core of the bit-serial
     kernels: VPOPCNTQ at the default machine's clock (`bitserial_cost.popcount_rate`)."""
@@ -125,7 +128,7 @@ class CpuModel:
         lanes = vector_lanes(triple, features)
         fp32 = cls.fp32_flops_per_core * lanes / 16
         vnni = {"+avx512vnni", "+avxvnni"} & set(features.split(","))
-        scaled = {"vector_lanes": lanes, "fp32_flops_per_core": fp32,
+        scaled = {"vector_lanes": lanes, "fp32_flops_per_core": fp32, "byte_quads": byte_quads(triple, features),
                   "int8_ops_per_core": fp32 * (VNNI_INT8_PER_FP32 if vnni else PAIRS_INT8_PER_FP32),
                   "word_pairs_per_core": popcount_rate(features, lanes, fp32)}
         return cls(**{**scaled, **overrides})

@@ -85,6 +85,12 @@ INT8_PEAK_SCALE = 0.75
 """Fraction of the fp32 FMA peak (in FLOPs, a multiply-add = 2) the int8 convolution kernel
 reaches: a 3x3 64 -> 64 int8 convolution at 56x56 ran in 2.45 ms (94 GOP/s; fastest of 15 on 1
 thread, 2026-12, AMD EPYC znver3, shared machine) against a 121 GFLOP/s peak."""
+BYTE_QUAD_SPEEDUP = 1.8
+"""Speed of the int8 kernel's byte quads (`int8quads`: vpdpbusd, 4 multiply-adds a lane) over its
+int16 pairs (vpdpwssd, 2) on the same machine, where the model has them (`CpuModel.byte_quads`):
+ResNet-18 int8's stride-2 3x3 layers 1.81, 1.93, 1.97x, its 1x1 ones 1.27, 1.46, 1.76x (the
+input's pack weighs more against their 9x fewer multiply-adds), one Zen 4 core, medians of 30
+`run_timed`, shared machine, 2026-12-05."""
 PANEL_LOCALITY = 1.1
 """Speed of the channel GEMM (`channel_gemm_seconds`) over a dense layer of its blocks: its B is
 the input packed into panels, one contiguous stream that stays in L1 across the row blocks, where
@@ -259,10 +265,15 @@ def phase_split_seconds(info: NodeInfo, model) -> float:
 
 def int8_conv_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float:
     """Seconds of the int8 convolution kernel: its multiply-adds at `INT8_PEAK_SCALE` times the
-    fp32 FMA peak, times busy lanes and the balance of its tiles over the cores."""
+    fp32 FMA peak, times busy lanes and the balance of its tiles over the cores. With byte quads
+    `BYTE_QUAD_SPEEDUP` faster, and a tile of half-width vectors (rows of at most 8 pixels on a
+    16-lane machine) at the full rate: VNNI's ymm vpdpbusd issues twice a cycle where the zmm one
+    issues once (7.31 against 3.67 G/s on a Zen 4 core, 2026-12-05)."""
     out = info.type
     lanes = lane_efficiency(out.shape[3], s["ow_block"], s["vec"], model.vector_lanes)
     tiles = math.ceil(out.shape[1] / s["oc_block"]) * out.shape[2] * math.ceil(out.shape[3] / s["ow_block"])
+    if model.byte_quads:  # a half-width vector's vpdpbusd issues twice as often (`int8quads`)
+        lanes *= BYTE_QUAD_SPEEDUP * model.vector_lanes / min(s["vec"], model.vector_lanes)
     rate = model.cores * model.fp32_flops_per_core * INT8_PEAK_SCALE * lanes * balance(tiles, model.cores)
     return flops / rate
 

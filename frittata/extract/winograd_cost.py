@@ -130,6 +130,15 @@ INT8_WINOGRAD_SCALE = 1.3
 """int8 pair multiply-adds (2 ops each) per second of the int8 Winograd GEMM, as a multiple of the
 fp32 FMA peak in FLOPs (pmaddwd does 2L multiply-adds where an FMA does L, at the same issue
 rate, less its separate add and broadcasts; estimate)."""
+INT8_GROUPS_SLOWDOWN = 1.4
+"""Measured time over price of the int8 Winograd kernel in its groups mode (`oc_groups` > 0: one
+block of all the tiles, the threads taking groups of panels) relative to its blocks mode: ResNet-18
+int8's 3x3 layers on one Zen 4 core, CPU time, a 48 MB stream between runs (the network's other
+layers evict the caches), medians of 22, shared machine, 2026-12-05: groups mode 256@14 2.8x its
+price, 512@7 2.3x; blocks mode 64@56 1.8x, 128@28 1.7x (the direct int8 kernel 1.5-1.8x). Not
+found in the parts of the price (unexplained), so applied to the whole of it: the direct kernel's
+byte quads beat this mode at 14x14 and 7x7 (595 against 682 us, 745 against 901), which the price
+without it hid (0.60x and 0.98x the direct kernel's)."""
 INT8_EPILOGUE_OPS = 6
 """Vector operations per output vector after the output transform: the multiply by odd⁻¹, the
 shift, the bias, the integer epilogue and the narrowing (estimate)."""
@@ -164,4 +173,4 @@ def int8_winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     transform = (inputs + outputs) / (cores * share * TRANSFORM_OPS)
     pad = (m * math.ceil(oh / m) + 2) * (m * math.ceil(ow / m) + 2) * c_pad / (cores * PAD_OPS)
     weights = weight_stream_seconds(side * side * c_pad * o_pad * 2, blocks, s["oc_groups"] or 1, model)
-    return batch * (pad + gemm + weights + transform)
+    return batch * (pad + gemm + weights + transform) * (INT8_GROUPS_SLOWDOWN if s["oc_groups"] else 1.0)

@@ -515,8 +515,9 @@ def int8_conv_schedule(out: TensorType, operands: Sequence[TensorType], attrs: d
         return None
     mr = block_rows(lanes)
     ow = out.shape[3]
-    nr = (1 if ow <= lanes else ROW_VECTORS) * lanes
-    return {"kernel": INT8, "vec": lanes, "oc_block": mr, "oc_tail": out.shape[1] % mr, "ow_block": nr,
+    vec = lanes // 2 if lanes == 16 and ow <= lanes // 2 else lanes
+    nr = (1 if ow <= vec else ROW_VECTORS) * vec
+    return {"kernel": INT8, "vec": vec, "oc_block": mr, "oc_tail": out.shape[1] % mr, "ow_block": nr,
             "ow_tail": ow % nr}
 
 

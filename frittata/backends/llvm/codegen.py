@@ -115,7 +115,8 @@ def emit_module(plan: Plan, target: Machine, name: str = "frittata",
         label = step_name(index, step)
         module = ir.Module(name=PLACEHOLDER)
         module.triple = target.triple
-        kernel = Kernel(module, label, target.lanes, ir.Function(module, BARRIER_TYPE, name=BARRIER))
+        kernel = Kernel(module, label, target.lanes, ir.Function(module, BARRIER_TYPE, name=BARRIER),
+                        byte_quads=target.byte_quads)
         lower_step(kernel, plan, step)
         kernel.finish()
         symbol, text = _named_by_hash(kernel.text(), label)

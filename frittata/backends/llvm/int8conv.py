@@ -6,7 +6,10 @@ products, which LLVM selects as vpmaddwd on AVX2 and AVX-512BW and as vpdpwssd w
 has AVX-512 VNNI) multiplies L lanes of pixel pairs by a broadcast weight pair and adds the
 pair: 2L multiply-adds per instruction. No product or pair sum can saturate (|x·w| <= 2^14), so
 the result is bit-exact. (vpmaddubsw would do twice as many per instruction, but its unsigned
-by signed int16 pair sums saturate for int8 data, e.g. x = -128, w = -128.)
+by signed int16 pair sums saturate for int8 data, e.g. x = -128, w = -128.) Where the machine has
+AVX-512 VNNI (`Kernel.byte_quads`) each lane holds a quad of channels instead, as bytes x + 128,
+and one vpdpbusd does 4L multiply-adds without saturating (`int8quads`: the packing, the
+compensated bias, the instruction); the rest of the kernel is the same with 4 channels for 2.
 
 The input is copied once, zero-padded, split into stride phases as the float kernel's (`conv`),
 and packed in pairs: xq[c/2][ph][pw][i][j] = (x[c][..] as int16) | (x[c+1][..] as int16) << 16.
@@ -46,6 +49,7 @@ import numpy as np
 from llvmlite import ir
 
 from frittata.backends.llvm.conv import Geometry
+from frittata.backends.llvm.int8quads import FILL, QUAD, byte, compensated_bias, dot, pack_quads
 from frittata.backends.llvm.int_epilogue import int_epilogue
 from frittata.backends.llvm.irutil import I32, entry_alloca, for_range, i64, ltype
 from frittata.backends.llvm.kernel import Kernel
@@ -63,16 +67,17 @@ def geometry(term: Term, schedule: dict) -> Geometry:
     return Geometry.of(term, {**schedule, "c_block": 1, "parallel": "oc"})
 
 
-def pairs(g: Geometry) -> int:
-    """Channel pairs of xq: every channel's, or (`split_last`) the even channels' only."""
-    return g.c // 2 if split_last(g) else -(-g.c // 2)
+def pairs(g: Geometry, width: int = 2) -> int:
+    """Channel groups of xq, `width` channels each (2: pairs, `int8quads.QUAD`: quads): every
+    channel's, or (`split_last`) the even channels' only."""
+    return g.c // 2 if split_last(g, width) else -(-g.c // width)
 
 
-def split_last(g: Geometry) -> bool:
+def split_last(g: Geometry, width: int = 2) -> bool:
     """Whether an odd last channel's taps pair with each other (`row_items`) rather than with a
-    zero channel: with stride 1 (one phase plane) and kernel rows of more than one tap. A 3x3
-    convolution of 3 channels then takes 9 + 6 pair products per pixel, not 2 x 9."""
-    return g.c % 2 == 1 and g.strides == (1, 1) and g.kw > 1
+    zero channel: int16 pairs, with stride 1 (one phase plane) and kernel rows of more than one
+    tap. A 3x3 convolution of 3 channels then takes 9 + 6 pair products per pixel, not 2 x 9."""
+    return width == 2 and g.c % 2 == 1 and g.strides == (1, 1) and g.kw > 1
 
 
 def pairs_down(kh: int, kw: int) -> bool:
@@ -98,23 +103,24 @@ def column_items(kh: int, kw: int) -> range:
     return range(0, kh, 2) if pairs_down(kh, kw) else range(0)
 
 
-def planes(g: Geometry) -> int:
-    """Pair planes of xq: the channel pairs, and with `split_last` the last channel's column
-    pairs, then with `pairs_down` its row pairs."""
-    return pairs(g) + (1 + pairs_down(g.kh, g.kw) if split_last(g) else 0)
+def planes(g: Geometry, width: int = 2) -> int:
+    """Planes of xq: the channel groups, and with `split_last` the last channel's column pairs,
+    then with `pairs_down` its row pairs."""
+    return pairs(g, width) + (1 + pairs_down(g.kh, g.kw) if split_last(g, width) else 0)
 
 
-def reduction_pairs(g: Geometry) -> int:
-    """Weight pairs per output channel: a tap of each channel pair, then with `split_last` the
+def reduction_pairs(g: Geometry, width: int = 2) -> int:
+    """Weight words per output channel: a tap of each channel group, then with `split_last` the
     last channel's `row_items` of each kernel row and its `column_items`."""
     items = g.kh * len(row_items(g.kh, g.kw)) + len(column_items(g.kh, g.kw))
-    return pairs(g) * g.kh * g.kw + (items if split_last(g) else 0)
+    return pairs(g, width) * g.kh * g.kw + (items if split_last(g, width) else 0)
 
 
 def scratch_bytes(term: Term, schedule: dict) -> int:
-    """The padded, pair-packed input, with a row of slack past its end for the last tile's reads."""
+    """The padded, packed input, with a row of slack past its end for the last tile's reads:
+    room for either packing (pairs or quads; the machine picks at emission)."""
     g = geometry(term, schedule)
-    return (planes(g) * g.channel_stride + g.wq + 2 * g.nr) * 4
+    return (max(planes(g, 2), planes(g, QUAD)) * g.channel_stride + g.wq + 2 * g.nr) * 4
 
 
 def pack_weights(w: np.ndarray, mr: int, pairs: int) -> np.ndarray:
@@ -144,13 +150,19 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
     ptr, b = k.base, k.b
     assert step.scratch is not None
     xq, x, out = ptr(step.scratch), ptr(args[0].buf), ptr(step.out)
-    w = ptr(plan.add_param(f"{k.function.name}.wpack", pack_weights(t.args[1].attr("ref").data, g.mr, pairs(g))))
+    width = QUAD if k.byte_quads else 2
+    weights = t.args[1].attr("ref").data
+    packed = pack_quads(weights, g.mr, pairs(g, width)) if k.byte_quads else pack_weights(weights, g.mr, pairs(g))
+    w = ptr(plan.add_param(f"{k.function.name}.wpack", packed))
     bias = ptr(args[2].buf) if t.op == Op.FUSED_CONV2D else None
+    if k.byte_quads:
+        given = t.args[2].attr("ref").data if t.op == Op.FUSED_CONV2D else None
+        bias = ptr(plan.add_param(f"{k.function.name}.bias", compensated_bias(weights, given)))
     steps = t.attr("epilogue") if t.op == Op.FUSED_CONV2D else ()
     blocks, columns = -(-g.o // g.mr), -(-g.ow // g.nr)
     bound = accumulator_bound(t, g)
     with k.repeat(g.n) as n:
-        _emit_pack(k, g, _at(b, x, b.mul(n, i64(g.c * g.h * g.w)), ir.IntType(8)), xq)
+        _emit_pack(k, g, _at(b, x, b.mul(n, i64(g.c * g.h * g.w)), ir.IntType(8)), xq, width)
         k.sync()
         element = ltype(t.dtype) if t.dtype != "float32" else ir.FloatType()
         image = _at(b, out, b.mul(n, i64(g.o * g.oh * g.ow)), element)
@@ -159,7 +171,7 @@ def lower(k: Kernel, plan: Plan, step: Step, args: list[View], schedule: dict) -
             pixel = b.urem(tile, i64(g.oh * columns))
             tail = g.o % g.mr
             emit = lambda rows: _emit_tile(k, g, rows, block, pixel, columns, xq, w, bias, steps, image, element,  # noqa: E731
-                                           bound)
+                                           bound, width)
             if not tail:
                 emit(g.mr)
             else:
@@ -182,10 +194,10 @@ def _at(b: ir.IRBuilder, base, offset, element: ir.Type = I32):
     return None if base is None else b.gep(base, [offset], source_etype=element)
 
 
-def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
+def _emit_pack(k: Kernel, g: Geometry, x, xq, width: int) -> None:
     """xq[c2][ph][pw][i][j] = pair of x[2 c2], x[2 c2 + 1] at the padded position (zero outside);
     with `split_last`, a plane of the last channel's column pairs follows (`pairs_down`: and one of
-    its row pairs).
+    its row pairs). Quads alike: x[4 c4 .. 4 c4 + 3] as bytes (`int8quads`).
 
     Each stride phase's rows and columns split in Python into the padding before the input, the
     input's span and the padding after it, so no element tests a bound (`_phase_span`): rows
@@ -193,11 +205,11 @@ def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
     The copy's column loop is plain loads and stores, which LLVM vectorizes.
     """
     b, i8 = k.b, ir.IntType(8)
-    with k.take(planes(g), name="c2") as c2:
+    with k.take(planes(g, width), name="c2") as c2:
         channel = _at(b, xq, b.mul(c2, i64(g.channel_stride)))
-        first = b.mul(c2, i64(2))
-        pair = [_at(b, x, b.mul(c, i64(g.h * g.w)), i8) for c in (first, b.add(first, i64(1)))]
-        if split_last(g):
+        first = b.mul(c2, i64(width))
+        pair = [_at(b, x, b.mul(b.add(first, i64(j)), i64(g.h * g.w)), i8) for j in range(width)]
+        if split_last(g, width):
             last = _at(b, x, i64((g.c - 1) * g.h * g.w), i8)
             with b.if_else(b.icmp_signed("<", c2, i64(pairs(g)))) as (channels, rest):
                 with channels:
@@ -211,12 +223,12 @@ def _emit_pack(k: Kernel, g: Geometry, x, xq) -> None:
                                 _emit_row_pairs(b, g, channel, last)
                     else:
                         _emit_column_pairs(b, g, channel, last)
-        elif g.c % 2:
-            with b.if_else(b.icmp_signed("<", c2, i64(g.c // 2))) as (both, alone):
+        elif g.c % width:
+            with b.if_else(b.icmp_signed("<", c2, i64(g.c // width))) as (both, alone):
                 with both:
                     _emit_pair_planes(b, g, channel, pair)
                 with alone:
-                    _emit_pair_planes(b, g, channel, [pair[0], None])
+                    _emit_pair_planes(b, g, channel, pair[:g.c % width] + [None] * (width - g.c % width))
         else:
             _emit_pair_planes(b, g, channel, pair)
 
@@ -246,8 +258,8 @@ def _emit_row_pairs(b: ir.IRBuilder, g: Geometry, plane, last) -> None:
 
 
 def _emit_pair_planes(b: ir.IRBuilder, g: Geometry, channel, sources: list) -> None:
-    """A channel pair's stride-phase planes of xq from its two channels' input planes (None: a
-    zero channel)."""
+    """A channel group's stride-phase planes of xq from its channels' input planes (None: a zero
+    channel); two sources: int16 pairs, four: byte quads."""
     sh, sw = g.strides
     for ph in range(sh):
         for pw in range(sw):
@@ -260,17 +272,19 @@ def _emit_plane(b: ir.IRBuilder, g: Geometry, plane, ph: int, halves: list) -> N
     (zero outside the input), its columns by `_emit_pair_row`."""
     sh, top = g.strides[0], g.pads[0]
     ilo, ihi = _phase_span(ph - top, sh, g.h)
-    _emit_zero(b, plane, 0, ilo * g.wq)
+    fill = _packed_zero(len(halves))
+    _emit_zero(b, plane, 0, ilo * g.wq, fill)
     with for_range(b, ilo, ihi, name="i") as i:
         at = b.mul(b.add(b.mul(i, i64(sh)), i64(ph - top)), i64(g.w))
         rows = [(None if source is None else _at(b, source, at, ir.IntType(8)), offset) for source, offset in halves]
         _emit_pair_row(b, g, _at(b, plane, b.mul(i, i64(g.wq))), rows)
-    _emit_zero(b, plane, ihi * g.wq, g.hq * g.wq)
+    _emit_zero(b, plane, ihi * g.wq, g.hq * g.wq, fill)
 
 
 def _emit_pair_row(b: ir.IRBuilder, g: Geometry, row, halves: list) -> None:
     """row[j] = (X0[j * sw + o0], X1[j * sw + o1]) as int16 halves for j < wq, from halves
-    [(X0, o0), (X1, o1)]: X an input row (int8, w long, zero outside it; None: all zero).
+    [(X0, o0), (X1, o1)]: X an input row (int8, w long, zero outside it; None: all zero); from
+    four (X, o), the four as bytes x + 128 (`int8quads`).
 
     The row splits in Python wherever a half's span (`_phase_span`) starts or ends, so no
     element tests a bound and only the columns outside both spans are stored zero."""
@@ -280,12 +294,35 @@ def _emit_pair_row(b: ir.IRBuilder, g: Geometry, row, halves: list) -> None:
     for lo, hi in zip(cuts, cuts[1:]):
         inside = [start <= lo and hi <= stop for start, stop in spans]
         if not any(inside):
-            _emit_zero(b, row, lo, hi)
+            _emit_zero(b, row, lo, hi, _packed_zero(len(halves)))
             continue
         with for_range(b, lo, hi, name="j") as j:
-            low, high = (_half(b, source, b.add(b.mul(j, i64(sw)), i64(offset))) if keep else ir.Constant(I32, 0)
-                         for (source, offset), keep in zip(halves, inside))
-            b.store(b.or_(low, b.shl(high, ir.Constant(I32, 16))), _at(b, row, j))
+            parts = [_part(b, source, b.add(b.mul(j, i64(sw)), i64(offset)), len(halves)) if keep else None
+                     for (source, offset), keep in zip(halves, inside)]
+            b.store(_packed(b, parts), _at(b, row, j))
+
+
+def _part(b: ir.IRBuilder, plane, at, width: int):
+    """plane[at] (int8) as the low bits of an i32: an int16 of a pair, a byte x + 128 of a quad."""
+    value = b.load(_at(b, plane, at, ir.IntType(8)), typ=ir.IntType(8))
+    return b.zext(b.sext(value, I16), I32) if width == 2 else byte(b, value)
+
+
+def _packed(b: ir.IRBuilder, parts: list):
+    """The i32 of `parts` (`_part` values; None: a zero) in its 32 // len(parts)-bit fields."""
+    bits = 32 // len(parts)
+    zero = 0 if len(parts) == 2 else 0x80
+    word = None
+    for i, part in enumerate(parts):
+        field = ir.Constant(I32, zero << (bits * i)) if part is None else (
+            part if i == 0 else b.shl(part, ir.Constant(I32, bits * i)))
+        word = field if word is None else b.or_(word, field)
+    return word
+
+
+def _packed_zero(width: int) -> int:
+    """The i32 of `width` packed zeros: 0 for int16 pairs, `int8quads.FILL` for byte quads."""
+    return 0 if width == 2 else FILL
 
 
 def _phase_span(offset: int, stride: int, size: int) -> tuple[int, int]:
@@ -297,22 +334,17 @@ def _phase_span(offset: int, stride: int, size: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _emit_zero(b: ir.IRBuilder, base, start: int, stop: int) -> None:
-    """base[start:stop] = 0 (i32 elements; no code when the range is empty)."""
+def _emit_zero(b: ir.IRBuilder, base, start: int, stop: int, fill: int = 0) -> None:
+    """base[start:stop] = fill, packed zeros (i32 elements; no code when the range is empty)."""
     if stop > start:
         with for_range(b, start, stop, name="zero") as q:
-            b.store(ir.Constant(I32, 0), _at(b, base, q))
-
-
-def _half(b: ir.IRBuilder, plane, at):
-    """plane[at] (int8) as the low 16 bits of an i32 (two's complement int16)."""
-    value = b.load(_at(b, plane, at, ir.IntType(8)), typ=ir.IntType(8))
-    return b.zext(b.sext(value, I16), I32)
+            b.store(ir.Constant(I32, fill), _at(b, base, q))
 
 
 def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq, w, bias, steps, out, element,
-               bound: int):
-    """One tile of `rows` output channels (see the module docstring); |acc + bias| <= bound."""
+               bound: int, width: int):
+    """One tile of `rows` output channels (see the module docstring), of channel groups of
+    `width`; |acc + bias| <= bound."""
     b = k.b
     lanes, nv = g.lanes, g.nv
     vec = ir.VectorType(I32, lanes)
@@ -322,17 +354,17 @@ def _emit_tile(k: Kernel, g: Geometry, rows: int, block, pixel, columns: int, xq
         for slot in accumulators:
             b.store(ir.Constant(vec, [0] * lanes), slot)
     taps = g.kh * g.kw
-    wblock = _at(b, w, b.mul(block, i64(reduction_pairs(g) * g.mr)))
+    wblock = _at(b, w, b.mul(block, i64(reduction_pairs(g, width) * g.mr)))
     xrow = _at(b, xq, b.add(b.mul(oh, i64(g.wq)), ow0))
-    with for_range(b, 0, pairs(g), name="c2") as c2:
+    with for_range(b, 0, pairs(g, width), name="c2") as c2:
         xc = _at(b, xrow, b.mul(c2, i64(g.channel_stride)))
         wc = _at(b, wblock, b.mul(c2, i64(taps * g.mr)))
         with for_range(b, 0, g.kh, name="kr") as r:
             xr = _at(b, xc, _row_offset(b, g, r))
             wr = _at(b, wc, b.mul(r, i64(g.kw * g.mr)))
             for s in range(g.kw):
-                _accumulate(b, g, acc, _at(b, xr, i64(_column_offset(g, s))), _at(b, wr, i64(s * g.mr)))
-    if split_last(g):
+                _accumulate(b, g, acc, _at(b, xr, i64(_column_offset(g, s))), _at(b, wr, i64(s * g.mr)), width)
+    if split_last(g, width):
         items = row_items(g.kh, g.kw)
         xt, wt = _at(b, xrow, i64(pairs(g) * g.channel_stride)), _at(b, wblock, i64(pairs(g) * taps * g.mr))
         with for_range(b, 0, g.kh, name="kr") as r:
@@ -385,14 +417,17 @@ def _concat(b: ir.IRBuilder, first, second):
     return b.shuffle_vector(first, second, ir.Constant(ir.VectorType(I32, 2 * n), list(range(2 * n))))
 
 
-def _accumulate(b: ir.IRBuilder, g: Geometry, acc: list, xt, wt) -> None:
-    """acc[row][v] += pmaddwd(the v-th vector of pairs at xt, the pair wt[row] on every lane)."""
+def _accumulate(b: ir.IRBuilder, g: Geometry, acc: list, xt, wt, width: int = 2) -> None:
+    """acc[row][v] += pmaddwd(the v-th vector of pairs at xt, the pair wt[row] on every lane);
+    of quads (`width` 4), vpdpbusd (`int8quads.dot`)."""
     vec = ir.VectorType(I32, g.lanes)
     xv = [b.load(_at(b, xt, i64(v * g.lanes)), typ=vec, align=4) for v in range(g.nv)]
     for row, slots in enumerate(acc):
         wv = splat(b, b.load(_at(b, wt, i64(row)), typ=I32), g.lanes)
         for v, slot in enumerate(slots):
-            b.store(b.add(b.load(slot), madd(b, xv[v], wv, g.lanes)), slot)
+            total = b.load(slot)
+            b.store(b.add(total, madd(b, xv[v], wv, g.lanes)) if width == 2 else dot(b, total, xv[v], wv, g.lanes),
+                    slot)
 
 
 def _row_offset(b: ir.IRBuilder, g: Geometry, r):

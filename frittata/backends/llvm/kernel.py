@@ -58,8 +58,11 @@ assert 2 * TAKE_CHUNKS < 2**CHUNK_BITS and 2 * CHUNK_BITS < 31
 class Kernel:
     """Emission context: the function, its builder, and cached buffer base pointers."""
 
-    def __init__(self, module: ir.Module, name: str, lanes: int, barrier: ir.Function) -> None:
+    def __init__(self, module: ir.Module, name: str, lanes: int, barrier: ir.Function,
+                 byte_quads: bool = False) -> None:
         self.module, self.lanes, self._barrier = module, lanes, barrier
+        self.byte_quads = byte_quads
+        """The int8 convolution multiplies quads of bytes (`cpu_geometry.byte_quads`), not int16 pairs."""
         self.function = ir.Function(module, KERNEL_TYPE, name=name)
         self.function.attributes.add("nounwind")
         self.function.attributes.add("noinline")

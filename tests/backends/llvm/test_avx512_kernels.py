@@ -2,9 +2,10 @@
 AVX2 features that the equality tests run): the vector pool, the strided convolution's pad pass
 and the depthwise kernel verify and compile to zmm instructions for a Skylake-X; every fast path
 builds whole (kernels, entry, team barrier) for a Sapphire Rapids Xeon, the object code of each
-kernel unit in zmm (disassembled by objdump), the int8 kernel's pair multiply-adds fused into
-VNNI's vpdpwssd and the bit-serial popcount in VPOPCNTDQ's vpopcntq; without those extensions
-(Skylake-X) the int8 kernel keeps vpmaddwd and the popcount is LLVM's own byte lookup, still in
+kernel unit in zmm (disassembled by objdump), the int8 kernel's byte quads in VNNI's vpdpbusd,
+the int8 Winograd's pair multiply-adds fused into vpdpwssd and the bit-serial popcount in
+VPOPCNTDQ's vpopcntq; without those extensions (Skylake-X) the int8 kernel keeps int16 pairs
+(vpmaddwd) and the popcount is LLVM's own byte lookup, still in
 zmm. Compiled, not run: this host may lack the ISA."""
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ PROGRAMS = {
 }
 SKYLAKE_X = Machine(host().triple, "skylake-avx512", AVX512_FEATURES)
 SAPPHIRE_RAPIDS = Machine(host().triple, "sapphirerapids", SAPPHIRE_RAPIDS_FEATURES)
-ISA_INSTRUCTIONS = {"int8": [r"vpdpwssd\s.*%zmm"], "int8_winograd": [r"vpdpwssd\s.*%zmm"],
+ISA_INSTRUCTIONS = {"int8": [r"vpdpbusd\s.*%zmm"], "int8_winograd": [r"vpdpwssd\s.*%zmm"],
                     "bitserial": [r"vpopcntq\s.*%zmm"]}
 """Instructions (on zmm registers) a Sapphire Rapids kernel must have beyond zmm registers."""
 BYTE_KERNELS = ("byte_pool", "byte_bitpack", "byte_levels")
@@ -79,6 +80,6 @@ def test_without_vnni_and_vpopcntdq_the_kernels_keep_their_avx512_fallbacks():
     bit-serial kernel's 64-bit lanes becomes LLVM's nibble lookup (vpshufb), all in zmm."""
     programs = fast_path_programs()
     int8 = "".join(kernel_code(programs["int8"], SKYLAKE_X)[1].values())
-    assert re.search(r"vpmaddwd\s.*%zmm", int8) and "vpdpwssd" not in int8
+    assert re.search(r"vpmaddwd\s.*%zmm", int8) and "vpdpwssd" not in int8 and "vpdpbusd" not in int8
     bitserial = "".join(kernel_code(programs["bitserial"], SKYLAKE_X)[1].values())
     assert re.search(r"vpshufb\s.*%zmm", bitserial) and "vpopcnt" not in bitserial

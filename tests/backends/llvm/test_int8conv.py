@@ -1,6 +1,7 @@
 """The int8 convolution kernel is bit-exact against the interpreter on the 8-lane (AVX2) and
-16-lane (AVX-512) variants, over any int8 data (-128 included), and the cost model prices it far
-below the generic loops int8 convolutions ran on before."""
+16-lane (AVX-512) variants, the int16 pairs and (AVX-512 VNNI) the byte quads, over any int8 data
+(-128 included), and the cost model prices it far below the generic loops int8 convolutions ran
+on before."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from llvmlite import ir
 
 import frittata as ft
 from frittata.backends.jit import Machine, host, optimize
-from frittata.backends.llvm import build, int8conv
+from frittata.backends.llvm import build, int8conv, int8quads
 from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
+from frittata.extract.schedule_cost import BYTE_QUAD_SPEEDUP
 from frittata.terms.cpu_schedules import blocked_schedule, is_int8
 from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES, dirty, kernel_texts, targets
 from tests.conftest import compiling
@@ -53,6 +55,15 @@ def int8_convs(draw):
     return tb.fused_conv2d(x, weights, bias, epilogue=steps, **attrs)
 
 
+def int8_targets() -> dict[str, Machine]:
+    """`targets`, and on a host whose AVX-512 kernel multiplies byte quads (`int8quads`) its
+    16-lane int16-pair kernel too (AVX-512 without VNNI), so each variant runs here."""
+    found = dict(targets())
+    if host().byte_quads:
+        found["avx512_pairs"] = Machine(host().triple, "skylake-avx512", AVX512_FEATURES)
+    return found
+
+
 def check_exact(term, target, threads: int) -> ft.Module:
     program = ft.Program({"y": term})
     inputs = inputs_for(program, seed=4)
@@ -65,10 +76,10 @@ def check_exact(term, target, threads: int) -> ft.Module:
 
 
 @compiling
-@given(term=int8_convs(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
+@given(term=int8_convs(), isa=st.sampled_from(sorted(int8_targets())), threads=st.sampled_from([1, 2]))
 def test_int8_convolution_is_bit_exact(term, isa, threads):
     """Each example draws the ISA's kernels too (one build per example keeps the test short)."""
-    mod = check_exact(term, targets()[isa], threads)
+    mod = check_exact(term, int8_targets()[isa], threads)
     assert mod.report["backend"]["fast_paths"] == [term.op.value]
 
 
@@ -142,6 +153,52 @@ def test_a_rounding_shift_near_the_int32_limit_is_exact(steps):
     assert mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
     inputs = {"x": np.arange(-8, 8, dtype=np.int8).reshape(1, 1, 2, 8)}
     np.testing.assert_array_equal(mod.run(**inputs)["y"], ft.evaluate(program, inputs)["y"])
+
+
+@pytest.mark.parametrize("isa", sorted(int8_targets()))
+@pytest.mark.parametrize("c, stride", [(64, 1), (5, 2), (3, 1), (6, 3)])
+def test_extreme_products_are_exact_on_every_variant(isa, c, stride):
+    """x and w at both ends of int8 (x + 128 = 255 or 0 in a byte quad, 2^14 in a pair), with
+    padding (a quad's packed zero is the byte 0x80), partial last quads and stride phases, with
+    and without a bias: equal to the interpreter."""
+    rng = np.random.default_rng(c)
+    x = tb.var("x", (1, c, 6, 19), "int8")
+    weights = rng.choice(np.array([-128, 127], np.int8), (9, c, 3, 3))
+    bias = tb.param("b", rng.integers(-(1 << 20), 1 << 20, (9,)).astype(np.int32))
+    attrs = {"strides": (stride, stride), "pads": (1, 1, 1, 1)}
+    inputs = {"x": rng.choice(np.array([-128, 127], np.int8), x.shape)}
+    program = ft.Program({"plain": tb.conv2d(x, tb.param("w", weights), **attrs),
+                          "biased": tb.fused_conv2d(x, tb.param("w", weights), bias,
+                                                    epilogue=(("shift", 4), ("cast", "int32")), **attrs)})
+    mod = build(program, threads=2, target=int8_targets()[isa])
+    assert sorted(mod.report["backend"]["fast_paths"]) == ["conv2d", "fused_conv2d"]
+    got, want = dirty(mod).run(**inputs), ft.evaluate(program, inputs)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+def test_byte_quads_compensate_the_unsigned_input():
+    """Σ (x + 128) w over a packed quad's bytes plus `compensated_bias` is Σ x w + bias."""
+    rng = np.random.default_rng(3)
+    w, x = rng.integers(-128, 128, (5, 7, 3, 3)).astype(np.int8), rng.integers(-128, 128, (7, 3, 3))
+    bias = rng.integers(-1000, 1000, 5).astype(np.int32)
+    packed = int8quads.pack_quads(w, 4, 2).view(np.int8).reshape(2, 2 * 9, 4, 4)  # [block][quad, tap][row][byte]
+    unsigned = np.zeros((8, 9), np.int64)
+    unsigned[:7] = x.reshape(7, 9) + 128
+    words = unsigned.reshape(2, 4, 9).transpose(0, 2, 1).reshape(18, 4)  # [quad, tap][byte]
+    got = np.einsum("brqk,qk->br", packed.astype(np.int64).transpose(0, 2, 1, 3), words).reshape(8)[:5]
+    want = np.einsum("ocs,cs->o", w.reshape(5, 7, 9).astype(np.int64), x.reshape(7, 9)) + bias
+    np.testing.assert_array_equal(got + int8quads.compensated_bias(w, bias), want)
+
+
+def test_the_cost_model_prices_byte_quads_faster_with_vnni():
+    x = tb.var("x", (1, 64, 28, 28), "int8")
+    term = tb.conv2d(x, tb.param("w", np.ones((128, 64, 3, 3), np.int8)), strides=(2, 2), pads=(1, 1, 1, 1))
+    vnni, plain = (CpuModel.for_machine(host().triple, AVX512_FEATURES + extra) for extra in (",+avx512vnni", ""))
+    assert vnni.byte_quads and not plain.byte_quads
+    assert not CpuModel.for_machine(host().triple, AVX2_FEATURES + ",+avxvnni").byte_quads
+    fast, slow = (program_cost(ft.Program({"y": term}), model) for model in (vnni, plain))
+    assert fast < slow / (0.9 * BYTE_QUAD_SPEEDUP)
 
 
 def test_extreme_values_do_not_saturate():
