@@ -54,7 +54,11 @@ partner: ResNet-18's tap slices, 5-9 us on one thread, took 5-140 us each on two
 19-96 us). Zoo ResNet-18 at 2 threads, with this threshold compared as here: 0.865x and 0.886x
 the time of the build without solo steps (wall medians, load 13-14); the threshold compared with
 one thread's seconds instead (11 solo steps, not 24) ran 0.97x and 1.05x the time of this one
-(wall medians of 40 and 80 interleaved rounds, load 12-14: no difference measured)."""
+(wall medians of 40 and 80 interleaved rounds, load 12-14: no difference measured).
+The model's seconds are at the host CPU's own rates (`build.step_facts`): priced at Sapphire
+Rapids' 512-bit FMA rate, twice Zen 4's, 14 of zoo MobileNetV2's 54 steps ran solo on the Zen 4
+EPYC (its 1x1 projection at 28x28, 68 us on one thread, and 12 depthwise layers at 14x14 and
+7x7, 22-37 us), where one did at Zen 4's rate; two threads, loaded (load 13): 0.90x the time."""
 
 SAVED_KIND = "llvm"
 """The "kind" a saved `Module` records in its metadata, which `frittata.load` dispatches on."""

@@ -35,7 +35,7 @@ from frittata.extract.bitserial_cost import bitserial_seconds, popcount_rate
 from frittata.extract.cost import NodeInfo
 from frittata.extract.cpu_work import Kind, Work, work
 from frittata.extract.depthwise_cost import depthwise_seconds
-from frittata.terms.cpu_geometry import byte_quads, vector_lanes
+from frittata.terms.cpu_geometry import byte_quads, throughput_lanes, vector_lanes
 from frittata.terms.cpu_schedules import blocked_schedule, is_winograd, kernel_of
 from frittata.extract.schedule_cost import blocked_compute_seconds
 from frittata.extract.winograd_cost import int8_winograd_seconds, winograd_seconds
@@ -111,22 +111,30 @@ class CpuModel:
     """Seconds to call one kernel that does nothing (a 16-element ufunc, calibrate_cpu_model.py)."""
 
     @classmethod
-    def for_host(cls, **overrides) -> CpuModel:
-        """The model of the CPU this process runs on: `for_machine` of its triple and features,
-        with its last-level cache's size where the system reports it (`host_last_level_cache_bytes`)."""
+    def for_host(cls, cpu_rates: bool = False, **overrides) -> CpuModel:
+        """The model of the CPU this process runs on: `for_machine` of its triple and features
+        (and with `cpu_rates` its CPU's name), with its last-level cache's size where the system
+        reports it (`host_last_level_cache_bytes`). The extraction prices with the rates of the
+        host's vector width, which its choices were calibrated with (on Zen 4 the CPU's own rates
+        moved one of ResNet-18's stride-2 layers back to im2col, which the direct kernel had
+        replaced: unmeasured there). The build's thread decisions (`build.step_facts`: a step run
+        by thread 0 alone, a program run on one thread) compare a step's seconds with thresholds
+        measured in wall time, so they take the CPU's own rates."""
         llc = host_last_level_cache_bytes()
         measured = {} if llc is None else {"last_level_cache_bytes": llc}
-        return cls.for_machine(llvm.get_process_triple(), llvm.get_host_cpu_features().flatten(),
+        cpu = llvm.get_host_cpu_name() if cpu_rates else ""
+        return cls.for_machine(llvm.get_process_triple(), llvm.get_host_cpu_features().flatten(), cpu,
                                **{**measured, **overrides})
 
     @classmethod
-    def for_machine(cls, triple: str, features: str, **overrides) -> CpuModel:
-        """The model of a CPU from its LLVM triple and features: its fp32 vector lanes, the FMA
-        peak scaled to them (half of the 512-bit peak with 256-bit vectors), the int8 peak from
-        its multiply-add instructions and the word-pair rate of its popcount; the other figures
-        are the measured machine's."""
+    def for_machine(cls, triple: str, features: str, cpu: str = "", **overrides) -> CpuModel:
+        """The model of a CPU from its LLVM triple, features and CPU name: its fp32 vector lanes,
+        the FMA peak scaled to the lanes its units complete a cycle (`throughput_lanes`: half of
+        the 512-bit peak with 256-bit vectors, and on a CPU that splits 512-bit instructions in
+        two), the int8 peak from its multiply-add instructions and the word-pair rate of its
+        popcount; the other figures are the measured machine's."""
         lanes = vector_lanes(triple, features)
-        fp32 = cls.fp32_flops_per_core * lanes / 16
+        fp32 = cls.fp32_flops_per_core * throughput_lanes(triple, features, cpu) / 16
         vnni = {"+avx512vnni", "+avxvnni"} & set(features.split(","))
         scaled = {"vector_lanes": lanes, "fp32_flops_per_core": fp32, "byte_quads": byte_quads(triple, features),
                   "int8_ops_per_core": fp32 * (VNNI_INT8_PER_FP32 if vnni else PAIRS_INT8_PER_FP32),

@@ -65,6 +65,20 @@ def byte_quads(triple: str, features: str) -> bool:
     return vector_lanes(triple, features) == 16 and "+avx512vnni" in features.split(",")
 
 
+HALF_RATE_512_CPUS = frozenset({"znver4"})
+"""LLVM's names of the CPUs that run a 512-bit vector instruction as two halves on 256-bit units
+(AMD Zen 4): their AVX-512 kernels use 16 lanes and 32 registers, at 8 lanes' throughput a cycle.
+Measured on the Zen 4 EPYC (znver4, 2026-12-05): 116 GFLOP/s of zmm FMAs per core
+(`peak.fma_flops`), Zen 3's rate with ymm, half of Sapphire Rapids' (two 512-bit FMA pipes)."""
+
+
+def throughput_lanes(triple: str, features: str, cpu: str) -> int:
+    """fp32 lanes a CPU's vector units complete per instruction slot: `vector_lanes`, or 8 on a
+    CPU of HALF_RATE_512_CPUS with AVX-512."""
+    lanes = vector_lanes(triple, features)
+    return 8 if lanes == 16 and cpu in HALF_RATE_512_CPUS else lanes
+
+
 GEMM_MC = 96
 """Rows of A per cache block of the blocked GEMM (its MC), rounded down to whole MR blocks (`gemm_mc`)."""
 GEMM_K_BLOCK_MAX = 512

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -53,3 +54,36 @@ def test_an_8_bit_contraction_without_a_blocked_schedule_runs_at_the_int8_peak(d
     faster_fp32 = replace(model, fp32_flops_per_core=2 * model.fp32_flops_per_core)
     assert faster_int8.compute_seconds(done, info) == pytest.approx(price / 2, rel=1e-12)
     assert faster_fp32.compute_seconds(done, info) == pytest.approx(price, rel=1e-12)
+
+
+def test_a_cpu_that_splits_512_bit_instructions_is_priced_at_the_256_bit_rate():
+    """Zen 4 (znver4) runs the 16-lane kernels at Zen 3's FMA, int8 and popcount rates per core
+    (`cpu_geometry.HALF_RATE_512_CPUS`); a Sapphire Rapids core at twice them; a 1x1
+    convolution, bound by its FMAs, costs twice as long on the first."""
+    triple, avx2 = "x86_64-unknown-linux-gnu", "+avx,+avx2,+fma,+popcnt,+avxvnni"
+    avx512 = avx2 + ",+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx512vnni,+avx512vpopcntdq"
+    zen3, zen4 = CpuModel.for_machine(triple, avx2, "znver3"), CpuModel.for_machine(triple, avx512, "znver4")
+    spr = CpuModel.for_machine(triple, avx512, "sapphirerapids")
+    assert (zen4.vector_lanes, zen3.vector_lanes) == (16, 8)
+    for rate in ("fp32_flops_per_core", "int8_ops_per_core"):
+        assert getattr(zen4, rate) == getattr(zen3, rate) == getattr(spr, rate) / 2
+    assert zen4.word_pairs_per_core == spr.word_pairs_per_core / 2
+    assert CpuModel.for_machine(triple, avx512) == spr
+    x = T.var("x", (1, 256, 28, 28))
+    w, b = T.param("w", np.ones((256, 256, 1, 1), np.float32)), T.param("b", np.ones((256,), np.float32))
+    t = T.fused_conv2d(x, w, b, epilogue=(("relu",),))
+    info = NodeInfo(t.op, t.attrs, t.type, tuple(a.type for a in t.args), False, (False, True, True))
+    assert zen4.node_cost(info) == pytest.approx(2 * spr.node_cost(info), rel=0.05)
+
+
+def test_the_host_model_takes_its_cpus_own_rates_only_when_asked(monkeypatch):
+    """The extraction's model of a Zen 4 host keeps the rates of 16 lanes (its prices were
+    calibrated with them); the build's thread decisions ask for the CPU's own (`cpu_rates`)."""
+    from frittata.extract import cpu_model
+
+    features = "+avx,+avx2,+fma,+avx512f,+avx512bw,+avx512dq,+avx512vl"
+    monkeypatch.setattr(cpu_model.llvm, "get_process_triple", lambda: "x86_64-unknown-linux-gnu")
+    monkeypatch.setattr(cpu_model.llvm, "get_host_cpu_name", lambda: "znver4")
+    monkeypatch.setattr(cpu_model.llvm, "get_host_cpu_features", lambda: SimpleNamespace(flatten=lambda: features))
+    assert CpuModel.for_host().fp32_flops_per_core == CpuModel.fp32_flops_per_core
+    assert CpuModel.for_host(cpu_rates=True).fp32_flops_per_core == CpuModel.fp32_flops_per_core / 2

@@ -107,9 +107,10 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
 
 def step_facts(program: Program, plan: Plan, names: list[str]) -> list[dict]:
     """What a profile needs of each step (saved with the module): its name and op, its FLOPs
-    and bytes (`cpu_work.work`), the llvm target's cost model's seconds for it, and the index
-    of its term in `program.terms()` (an output copy is not a term of the program: its bytes,
-    priced as a plain copy, and no term); `build` adds whether the step runs solo and whether the
+    and bytes (`cpu_work.work`), the cost model's seconds for it at the rates of the host's CPU
+    (`CpuModel.for_host(cpu_rates=True)`: Zen 4 runs the 16-lane kernels at 8 lanes' rate), and
+    the index of its term in `program.terms()` (an output copy is not a term of the program: its
+    bytes, priced as a plain copy, and no term); `build` adds whether the step runs solo and whether the
     barrier after it waits for its claimed work rather than every thread (`claims`). The
     extractor's modules are imported here, not with this module: the llvm package is imported
     when a saved module is loaded, which must not need the compiler stages."""
@@ -117,7 +118,7 @@ def step_facts(program: Program, plan: Plan, names: list[str]) -> list[dict]:
     from frittata.extract.cpu_model import CpuModel
     from frittata.extract.cpu_work import Kind, Work, work
 
-    model = CpuModel.for_host()
+    model = CpuModel.for_host(cpu_rates=True)
     infos = {id(term): info for term, info in term_infos(program)}
     index = {id(term): i for i, term in enumerate(program.terms())}
     facts = []
