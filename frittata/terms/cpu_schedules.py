@@ -62,7 +62,8 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
                  says so: `"kernel": "lanes_conv"`.
   pointwise      (small images: `takes_pixel_gemm`) the pixel GEMM of `pixel_gemm_schedule`: the
                  output pixels are the GEMM's rows, MR to a block, the output channels its
-                 columns (panels of 2 vectors); threads split the panels. Its schedule says so:
+                 columns (panels of 2 vectors, of 1 with 32 vector registers where that pads
+                 fewer channels); threads split the panels. Its schedule says so:
                  `"kernel": "pixel_gemm"`. A pointwise `tiled_conv2d` whose schedule spells the
                  pixel GEMM's blocks (`tiled.PIXEL_GEMM_KEYS`) runs it too, at any image size,
                  when its weights are constant (else the generic loops).
@@ -187,6 +188,15 @@ with ReLU6 0.81x, 144 at 56x56 0.75x (SiLU 0.87x), 96 from 112x112 stride 2 0.98
 5x5 tiles: two rows ran 672 at 14x14 0.75x and 480 at 14x14 0.76x the time of four (which
 spill taps and weights), but 1152 at 7x7 1.09x (672 from 14x14 stride 2: 1.01x); 3x3 keeps
 four (576 at 14x14: two rows 1.05x)."""
+PIXEL_GEMM_WIDE_VECTORS = 1
+"""Vectors of output channels per panel of the pixel GEMM with 32 vector registers (AVX-512),
+up to 24 rows, where panels of one vector pad fewer output channels than panels of two (112 or
+48 channels; not 64 or 96). AMD EPYC znver4, one thread, CPU time, one process interleaved with
+onnxruntime, loaded (load 12-18), with bias and ReLU, 24 x 1 over 12 x 2: GoogLeNet's 512 -> 112
+at 14x14 0.86 (0.226 against onnxruntime's 0.220 ms), 832 -> 48 at 7x7 (22 x 1) 0.86. Where two
+pad nothing one was no better in the whole model (ResNet-50's 512 -> 128 at 28x28 0.99 and 1024
+-> 256 at 14x14 1.01 alone, MobileNetV2's 576 -> 96 at 14x14 1.03; GoogLeNet 1.010 and
+MobileNetV2 1.024 the time with one vector everywhere, CPU time, load 20)."""
 PIXEL_GEMM_PIXELS = 8 * 8
 """Output pixels of a pointwise convolution at most for the pixel GEMM (any channel counts)."""
 PIXEL_GEMM_NARROWING_CHANNELS = 256
@@ -355,20 +365,25 @@ def channel_gemm_schedule(out: TensorType, w: TensorType, lanes: int) -> Schedul
 
 
 def pixel_gemm_schedule(out: TensorType, lanes: int) -> Schedule:
-    """The pixel GEMM's blocking: MR pixels by 2 vectors of output channels, MR the row count
-    (from FMA_CHAIN_ROWS up to `block_rows`: 6 with 16 vector registers, 12 with 32) whose
-    blocks take the fewest FMA-latency-bound cycles per input channel, a block of t rows costing
-    max(t, FMA_CHAIN_ROWS) cycles (2t independent accumulators); the larger MR on a tie. 49
-    pixels on AVX2: 9 blocks of 5 and one of 4 (49 cycles) rather than 8 of 6 and one of 1 (52);
-    on AVX-512 (32 registers) 4 of 11 and one of 5."""
-    pixels = out.shape[2] * out.shape[3]
+    """The pixel GEMM's blocking: MR pixels by 2 vectors of output channels (by
+    `PIXEL_GEMM_WIDE_VECTORS` with 32 vector registers where that pads fewer channels), MR the
+    row count (from FMA_CHAIN_ROWS up to the accumulators of `block_rows` rows of 2 vectors: 6
+    rows with 16 vector registers, 12 with 32, 24 of one vector) whose blocks take the fewest
+    FMA-latency-bound cycles per input channel, a block of t rows costing max(t,
+    FMA_CHAIN_ROWS) cycles; the larger MR on a tie. 49 pixels on AVX2: 9 blocks of 5 and one of
+    4 (49 cycles) rather than 8 of 6 and one of 1 (52); on AVX-512 4 of 11 and one of 5 with two
+    vectors, 2 of 22 and one of 5 with one."""
+    pixels, channels = out.shape[2] * out.shape[3], out.shape[1]
+    wide = PIXEL_GEMM_WIDE_VECTORS * lanes
+    pads_less = -(-channels // wide) * wide < -(-channels // (ROW_VECTORS * lanes)) * ROW_VECTORS * lanes
+    nv = PIXEL_GEMM_WIDE_VECTORS if registers_for(lanes) == 32 and pads_less else ROW_VECTORS
 
     def cycles(mr: int) -> int:
         full, tail = divmod(pixels, mr)
         return full * mr + (max(tail, FMA_CHAIN_ROWS) if tail else 0)
 
-    mr = min(range(block_rows(lanes), FMA_CHAIN_ROWS - 1, -1), key=cycles)
-    nr = ROW_VECTORS * lanes
+    mr = min(range(block_rows(lanes) * ROW_VECTORS // nv, FMA_CHAIN_ROWS - 1, -1), key=cycles)
+    nr = nv * lanes
     return {"kernel": PIXEL_GEMM, "vec": lanes, "m_block": mr, "m_tail": pixels % mr, "n_block": nr,
             "n_tail": out.shape[1] % nr, "parallel": "n"}
 

@@ -11,9 +11,9 @@ from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_K_BL
                                          gemm_item_sizes, gemm_items, gemm_k_block, gemm_mc, strided_tile_bytes)
 from frittata.terms.cpu_schedules import (CHANNEL_GEMM_WIDE_VECTORS, DEPTHWISE_SPILL_ACCUMULATORS,
                                          DEPTHWISE_SPILL_ROWS, DEPTHWISE_STACKED_ROWS, DEPTHWISE_VECTORS,
-                                         DEPTHWISE_WIDE_ROWS, WIDE_TAP_VECTORS, blocked_schedule,
-                                         channel_gemm_schedule, default_conv_schedule, default_dense_schedule,
-                                         depthwise_schedule)
+                                         DEPTHWISE_WIDE_ROWS, PIXEL_GEMM_WIDE_VECTORS, WIDE_TAP_VECTORS,
+                                         blocked_schedule, channel_gemm_schedule, default_conv_schedule,
+                                         default_dense_schedule, depthwise_schedule, pixel_gemm_schedule)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
@@ -167,3 +167,19 @@ def test_the_channel_gemm_takes_panels_of_one_vector_with_32_registers():
     assert CHANNEL_GEMM_WIDE_VECTORS == 1
     assert (wide["m_block"], wide["n_block"], wide["n_tail"]) == (8, 16, 196 % 16)
     assert (narrow["m_block"], narrow["n_block"], narrow["n_tail"]) == (6, 16, 196 % 16)
+
+
+def test_the_pixel_gemm_takes_panels_of_one_vector_where_they_pad_fewer_channels():
+    """With AVX-512's 32 registers GoogLeNet's 512 -> 112 at 14x14 takes panels of
+    PIXEL_GEMM_WIDE_VECTORS vector (112 channels, not 128) and up to 24 rows; 64 or 96 channels
+    keep two vectors of 12 rows; AVX2 keeps two vectors of 6 rows. 49 pixels: 2 x 22 + 5 rows."""
+    def blocks(channels: int, size: int, lanes: int) -> tuple[int, int]:
+        s = pixel_gemm_schedule(f32(1, channels, size, size), lanes)
+        return s["m_block"], s["n_block"] // lanes
+
+    assert PIXEL_GEMM_WIDE_VECTORS == 1
+    assert blocks(112, 14, 16) == (24, 1)
+    assert blocks(48, 7, 16) == (22, 1)
+    assert blocks(64, 14, 16) == (12, 2)
+    assert blocks(96, 14, 16) == (12, 2)
+    assert blocks(112, 14, 8) == (6, 2)
