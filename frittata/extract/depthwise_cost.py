@@ -137,15 +137,15 @@ def tiles_cycles(info: NodeInfo, s: Schedule, lanes: int) -> float:
             if tail_vectors:
                 row += tile_cycles(info, rows, tail_vectors * split, lanes)
             total += count * row
-    return total + masked_stores(info, s, lanes) * (MASKED_STORE_CYCLES - STORE_CYCLES)
+    return total + masked_stores(info, s) * (MASKED_STORE_CYCLES - STORE_CYCLES)
 
 
-def masked_stores(info: NodeInfo, s: Schedule, lanes: int) -> int:
+def masked_stores(info: NodeInfo, s: Schedule) -> int:
     """Partial vectors of one output plane stored under a mask (`depthwise.Spill`): none when a
     row ends on a whole vector; else the plane's last row's, and when the row has full column
     tiles before its partial one, every row's but each block's last."""
     oh, ow = info.type.shape[2:]
-    if ow % lanes == 0:
+    if ow % s["vec"] == 0:
         return 0
     if ow < s["ow_block"]:
         return 1

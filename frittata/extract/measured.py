@@ -75,7 +75,7 @@ from frittata.extract.algorithms import held_default, scheduled_info
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Records, Schedule, Workload, infer_output,
                                       is_algorithm, workload_of)
 from frittata.rewrites.data import Choice, EClass, EGraphData, ENode
-from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, TILED_OPS, blocked_schedule
+from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, TILED_OPS, blocked_schedule, depthwise_vector
 from frittata.terms.ops import BY_NAME, Op
 
 MEASURED, LEARNED, SCALED, MODEL = "measured", "learned", "model x scale", "model"
@@ -395,17 +395,26 @@ def _operand_pair(info: NodeInfo) -> tuple[int, ...]:
 
 def schedules_in(data: EGraphData, lanes: int) -> dict[str, tuple[Schedule, ...]]:
     """Per workload key, the schedules of its e-nodes in `data` (tiled, untiled, algorithms') that
-    run vectors of `lanes`, or have no "vec" key: the tiling rules propose rows of both ISAs'
+    run vectors of `lanes` (the depthwise kernel's: of `cpu_schedules.depthwise_vector`'s
+    width), or have no "vec" key: the tiling rules propose rows of both ISAs'
     widths (8 and 16 fp32 lanes), and tuned on an AVX2 host the 16-lane ones cost trials and
     never run there. The one list of a workload's schedules: the tuner's proposed ones
     (`tasks.tasks_of`) and those a compile with records picks its default from (`MeasuredCost`)."""
     constant = constant_classes(data)
     found: dict[str, dict[Schedule, None]] = {}
     for enode in data.nodes:
-        known = workload_of(enode_info(data, enode, constant), lanes)
-        if known is not None and dict(known[1]).get("vec", lanes) == lanes:
+        info = enode_info(data, enode, constant)
+        known = workload_of(info, lanes)
+        if known is not None and dict(known[1]).get("vec", lanes) == _host_vector(info, dict(known[1]), lanes):
             found.setdefault(known[0].key, {})[known[1]] = None
     return {key: tuple(schedules) for key, schedules in found.items()}
+
+
+def _host_vector(info: NodeInfo, schedule: dict[str, Any], lanes: int) -> int:
+    """The lanes of the vectors `schedule` runs for `info` on a host of `lanes`: the host's, or
+    for the depthwise kernel's (the one with row blocks, `tiled.DEPTHWISE_KEYS`) the width its
+    default takes (`cpu_schedules.depthwise_vector`)."""
+    return depthwise_vector(info.type.shape[3], lanes) if "oh_block" in schedule else lanes
 
 
 GEOMETRY_ATTRS = ("strides", "pads", "dilations", "groups")

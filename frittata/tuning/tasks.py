@@ -23,8 +23,10 @@ with the other parallel split axis, then the register-blocked space of the host:
                generated (the recorded replay tables hold the spaces without them).
   dense        the same register blocks over rows x columns; reduction blocks KC from K_BLOCKS
                (and K); both parallel loops.
-  depthwise    vec = host lanes; tiles of RB output rows (DEPTHWISE_ROWS, no more than the output
-               has) by NV = 1..MAX_VECTORS vectors of pixels (no more than the output row needs).
+  depthwise    vec = host lanes, or half of them where the default takes that
+               (`cpu_schedules.depthwise_vector`); tiles of RB output rows (DEPTHWISE_ROWS, no more
+               than the output has) by NV = 1..MAX_VECTORS vectors of pixels (no more than the
+               output row needs).
   bit-serial   tiles of P output pixels (PIXELS; 1 for dense) by M channel blocks (BLOCKS, no
                more than the output channels fill) whose accumulators, operands and tables fit
                the host's vector registers (`bitserial_schedules.bitserial_tile_registers`).
@@ -47,6 +49,7 @@ from frittata.extract.records import (SCHEDULED_IN_PLACE, Records, Schedule, Wor
 from frittata.rewrites.data import EGraphData
 from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.cpu_geometry import pixel_rows, pointwise, registers_for
+from frittata.terms.cpu_schedules import depthwise_vector
 from frittata.terms.ops import BY_NAME
 from frittata.terms.program import Program
 from frittata.tuning.device import Device
@@ -215,13 +218,14 @@ def pixel_gemm_space(pixels: int, channels: int, lanes: int) -> list[Schedule]:
 def depthwise_space(oh: int, ow: int, lanes: int) -> list[Schedule]:
     """The depthwise kernel's tiles of an OH x OW output (see the module docstring)."""
     space = []
+    vec = depthwise_vector(ow, lanes)
     for nv in range(1, MAX_VECTORS + 1):
-        if nv > 1 and (nv - 1) * lanes >= ow:
+        if nv > 1 and (nv - 1) * vec >= ow:
             break
         for rb in DEPTHWISE_ROWS:
             if rb <= max(oh, 1):
-                values = {"vec": lanes, "oh_block": rb, "oh_tail": oh % rb, "ow_block": nv * lanes,
-                          "ow_tail": ow % (nv * lanes), "parallel": "channel"}
+                values = {"vec": vec, "oh_block": rb, "oh_tail": oh % rb, "ow_block": nv * vec,
+                          "ow_tail": ow % (nv * vec), "parallel": "channel"}
                 space.append(tuple((key, values[key]) for key in DEPTHWISE_KEYS))
     return space
 

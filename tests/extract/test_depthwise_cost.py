@@ -52,8 +52,8 @@ def test_rows_with_full_tiles_before_a_partial_one_mask_it_in_all_but_a_block_s_
     info = _depthwise(32, 28, width=41)
     s = depthwise_schedule(info.type, 9, 8)
     assert (s["oh_block"], s["ow_block"]) == (2, 32)
-    assert masked_stores(info, s, 8) == 14 + 1
-    assert masked_stores(_depthwise(32, 28, width=40), s, 8) == 0
+    assert masked_stores(info, s) == 14 + 1
+    assert masked_stores(_depthwise(32, 28, width=40), s) == 0
 
 
 def test_a_strided_fill_splits_rows_into_phases_at_a_higher_price_per_vector():

@@ -90,6 +90,8 @@ def test_the_depthwise_schedule_covers_a_row_with_up_to_four_vectors_or_stacks_r
     assert schedule(28, 28, 16)["oh_block"] == DEPTHWISE_STACKED_ROWS
     assert schedule(14, 14, 16)["oh_block"] == DEPTHWISE_VECTORS  # 3x3 in one vector: 4 rows
     assert (narrow["ow_block"], narrow["oh_block"], narrow["oh_tail"]) == (8, 4, 3)
+    assert schedule(7, 7, 16) == narrow  # AVX-512: half-width vectors for a row of at most 8
+    assert (schedule(9, 9, 16)["vec"], schedule(9, 9, 4)["vec"]) == (16, 4)
     assert (schedule(3, 5, 16)["oh_block"], schedule(3, 5, 16)["oh_tail"]) == (3, 0)
     w, b = tb.param("w", np.zeros((6, 1, 3, 3), np.float32)), tb.var("b", (6,))
     keys = ("vec", "oh_block", "oh_tail", "ow_block", "ow_tail", "parallel")
@@ -118,11 +120,10 @@ def test_a_depthwise_schedule_whose_weights_spill_stacks_rows_of_its_vectors():
     assert rows(28, 28, 16) == (2, 2)
     assert rows(56, 56, 16) == (2, 4)
     assert rows(14, 14, 16) == (2, 1)
-    assert rows(7, 7, 16) == (4, 1)
     assert rows(1, 28, 16) == (1, 2)
     assert rows(56, 56, 8, taps=49) == (2, 4)
     assert rows(56, 56, 16, taps=49) == (2, 4)
-    assert rows(7, 7, 16, taps=49) == (4, 1)
+    assert depthwise_schedule(f32(1, 6, 7, 7), 49, 16)["oh_block"] == 4
 
 
 def test_a_grouped_convolution_blocks_its_outputs_by_a_divisor_of_the_group():

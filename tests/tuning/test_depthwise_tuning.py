@@ -34,14 +34,14 @@ def _task(program: ft.Program):
 
 
 def test_the_tuner_enumerates_the_depthwise_tiles():
-    """Output 7x7 with 8 or 16 lanes: one vector per row (the default tile: 4 rows of it), every
-    row block up to the 7 rows."""
+    """Output 7x7 with 8 or 16 lanes: one vector of 8 per row (the default tile: 4 rows of it;
+    half-width vectors with AVX-512, `depthwise_vector`), every row block up to the 7 rows."""
     task = _task(depthwise_program())
     lanes = host_device(1).lanes
     space = task.space(lanes)
     assert task.proposed[0] in space and dict(task.proposed[0])["oh_block"] == 4
     assert sorted(dict(s)["oh_block"] for s in space) == [rb for rb in DEPTHWISE_ROWS if rb <= 7]
-    assert {dict(s)["ow_block"] for s in space} == {lanes}
+    assert {(dict(s)["vec"], dict(s)["ow_block"]) for s in space} == {(8, 8)}
 
 
 def test_every_depthwise_candidate_equals_the_interpreter():
