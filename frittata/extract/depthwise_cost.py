@@ -13,29 +13,38 @@ work counter. Its time is cycles at the clock of the model's FMA peak, over REAC
          (a tile whose weights, accumulators and tap vector overflow the vector registers
          reloads each weight once: one load per tap; see "Spilled tiles" below) and the chain of
          `taps` dependent FMAs of each accumulator (taps x FMA_LATENCY, shared with the next
-         tiles' chains up to `CHAINS_IN_FLIGHT` accumulators in all), plus one cycle per
-         vector stored. The last column tile has the row's remaining vectors, the last row block
-         the remaining rows. A row's partial last vector is stored whole where its spare lanes
-         land on outputs this thread stores later (`depthwise.Spill`), else under a mask at
-         MASKED_STORE_CYCLES (`masked_stores`): the plane's last row; and when the row has full
-         column tiles before the partial one, every row of a block but its last;
+         tiles' chains up to `CHAINS_IN_FLIGHT` accumulators in all, as many as
+         `SCHEDULED_FMAS` hold), plus one cycle per vector stored and `SPILL_CYCLES` per held
+         tap vector spilled (see "Spilled tiles" below). The last column tile has the row's
+         remaining vectors, the last row block the remaining rows. A row's partial last vector
+         is stored whole where its spare lanes land on outputs this thread stores later
+         (`depthwise.Spill`), else under a mask at MASKED_STORE_CYCLES (`masked_stores`): the
+         plane's last row; and when the row has full column tiles before the partial one, every
+         row of a block but its last;
   fill   `FILL_CYCLES_PER_VECTOR` cycles per vector of every padded row read (a load and a
          store each; `STRIDED_FILL_CYCLES_PER_VECTOR` for a strided row, split into phases by
          shuffles);
   slots  a ring that is neither every row the output reads nor a power of two of rows
          (`cpu_geometry.depthwise_ring`, the backend's choice) finds a row's slot by a remainder
-         (LLVM's remainder by a constant: ~8 instructions, `REMAINDER_CYCLES` at Zen 3's issue
-         width), once per ring row each block reads and once per row filled. MobileNetV2's
-         96-channel 3x3 stride-2 layer at 112x112 and EfficientNet-B0's 5x5 stride-2 layer at
-         56x56 have such rings on AVX2 (5.5% and 9% of their tiles and fill).
+         (LLVM's remainder by a constant, `REMAINDER_CYCLES`), once per ring row each block
+         reads and once per row filled. MobileNetV2's 96-channel 3x3 stride-2 layer at 112x112
+         and EfficientNet-B0's 5x5 stride-2 layer at 56x56 have such rings (1-3% of their tiles
+         and fill).
 
-Spilled tiles: the weight charge above matches the emitted code only for tiles of at most two
-rows (`cpu_schedules.DEPTHWISE_SPILL_ROWS`). Counted in AVX2 objdumps (the tile loop): 2 x 4 at
-28x28 5x5 reads the stack 28 times per 200 FMAs; a 4 x 2 tile (the default at 14x14 5x5 before
-that cap) read it 224 times and wrote it 54 (accumulators spilled too) and ran 2.1-2.3x this
-price. With 2 x 2 tiles, measured / priced (one core, CPU time, one process, interleaved, least
-of 20 rounds of 10 runs, LOADED): 480 and 672 channels at 14x14 5x5 0.95 / 0.90, 256 at 20x20
-5x5 (2 x 3) 1.15; 3x3 layers 0.6-1.1, 28x28 5x5 1.3.
+Spilled tiles: a tile whose rows each store a partial last vector under a branch (a row of one
+tile that ends in a partial vector) holds the tap vectors its third and later rows share with
+earlier rows across those stores (`cpu_geometry.depthwise_held_taps`); where they overflow the
+registers, each held tap spilled costs `SPILL_CYCLES`. On one Zen 4 core (AVX-512) tiles of 3-7
+rows of such rows ran 1.2-2.4x the 2-row tile's time (672 channels at 14x14 5x5: 4 x 1 and 7 x 1
+1.64x and 1.65x 2 x 1, which the model priced 1.0x and 0.66x before it counted held taps; 240 at
+28x28 4 x 2 2.06x 2 x 2, priced 0.56x); see tests/extract/test_depthwise_cost.py's
+MEASURED_ZEN4. Without them the weight charge matches the emitted code only for tiles of at most
+two rows (`cpu_schedules.DEPTHWISE_SPILL_ROWS`). Counted in AVX2 objdumps (the tile loop): 2 x 4
+at 28x28 5x5 reads the stack 28 times per 200 FMAs; a 4 x 2 tile (the default at 14x14 5x5
+before that cap) read it 224 times and wrote it 54 (accumulators spilled too) and ran 2.1-2.3x
+this price. With 2 x 2 tiles, measured / priced (one core, CPU time, one process, interleaved,
+least of 20 rounds of 10 runs, LOADED): 480 and 672 channels at 14x14 5x5 0.95 / 0.90, 256 at
+20x20 5x5 (2 x 3) 1.15; 3x3 layers 0.6-1.1, 28x28 5x5 1.3.
 
 The epilogue's steps are priced by the caller as every contraction's are (`CpuModel.compute_seconds`:
 its FLOPs at the streaming loops' rate), and so is the memory roofline (`CpuModel.memory_seconds`).
@@ -55,15 +64,20 @@ import math
 
 from frittata.extract.cost import NodeInfo
 from frittata.extract.schedule_cost import LOAD_PORTS, REACHABLE, balance
-from frittata.terms.cpu_geometry import (FMA_LATENCY, FMA_PORTS, depthwise_phase_floats, depthwise_registers,
-                                         depthwise_ring, registers_for)
+from frittata.terms.cpu_geometry import (FMA_LATENCY, FMA_PORTS, depthwise_held_taps, depthwise_phase_floats,
+                                         depthwise_registers, depthwise_ring, registers_for)
 from frittata.terms.cpu_schedules import Schedule
 
 STORE_CYCLES = 1.0
 """Cycles per vector stored (Zen 3: one 256-bit store a cycle)."""
-REMAINDER_CYCLES = 2.0
+REMAINDER_CYCLES = 0.5
 """Cycles of one ring slot found by a remainder by a constant (a multiply-high, shifts, a
-multiply and a subtract: ~8 instructions at Zen 3's four integer ops a cycle; estimate)."""
+multiply and a subtract: ~8 integer instructions, which issue beside the tiles' FMAs). One Zen
+4 core, CPU time, one process, 40 interleaved rounds, loaded: EfficientNet-B0's 5x5 stride-2
+layer (144 channels from 56x56, a ring of 15 of its 59 rows) with a ring of all 59 rows (no
+remainder) ran 0.996x (ReLU6) and 0.995x (SiLU) with AVX-512 (2 x 2 tiles), 0.967x and
+0.981x with AVX2 (2 x 4): 1-3%, where 2 cycles priced 10%. A ring of 16 rows (a power of two)
+ran 1.059x and 0.966x with AVX-512, 0.963x and 0.979x with AVX2: no gain beyond noise."""
 MASKED_STORE_CYCLES = 4.0
 """Cycles per partial vector stored under a mask (vmaskmovps): the whole store's cycle and ~3
 more, from the kernel's own measurement of whole against masked tail stores (one Zen 3 core,
@@ -87,6 +101,17 @@ for taps x FMA_LATENCY x accumulators / CHAINS_IN_FLIGHT cycles rather than taps
 FMA_LATENCY: one Zen 3 core, CPU time, loaded, the 2-accumulator tiles of MobileNetV2's and
 EfficientNet-B0's 3x3 layers at 14x14 (384, 576, 480 channels; 192 from 28x28 stride 2) ran
 0.46-0.79x the price of a full chain per tile, those of 4 or more 1.1-1.3x."""
+SCHEDULED_FMAS = 64
+"""FMAs waiting on their operands that the core's FP scheduler holds (estimate, of the order of
+Zen 3's and Zen 4's FP scheduling queues): the chains of consecutive tiles overlap only as far
+as they fit, `SCHEDULED_FMAS` / taps chains of a kernel's taps, at most `CHAINS_IN_FLIGHT`. A
+5x5 or 7x7 tile of one or two accumulators waits on its chains (one Zen 4 core, AVX-512: one
+row of 2 vectors ran 1.46x and 1.55x two rows' time at 28x28, 5x5 and 7x7); any value from 32
+to 64 orders the measured tiles of MEASURED_ZEN4 alike."""
+SPILL_CYCLES = 10.0
+"""Cycles per held tap vector spilled (`depthwise_held_taps`): its store, its reload and the
+reload's latency ahead of the FMAs waiting on it: fitted to MEASURED_ZEN4 (10 to 24 order
+its tiles alike, 8 prices 192 channels at 28x28 3x3 in 4 x 2 below 2 x 2)."""
 
 
 def depthwise_seconds(info: NodeInfo, s: Schedule, model) -> float:
@@ -101,17 +126,22 @@ def depthwise_seconds(info: NodeInfo, s: Schedule, model) -> float:
             / (model.cores * balance(channels, model.cores) * clock * REACHABLE))
 
 
-def tile_cycles(info: NodeInfo, rows: int, vectors: int, lanes: int) -> float:
-    """Cycles of one tile of `rows` output rows by `vectors` host vectors (module docstring)."""
-    kh, kw = info.operands[1].shape[2:]
-    (sh, _), (dh, _) = dict(info.attrs)["strides"], dict(info.attrs)["dilations"]
+def tile_cycles(info: NodeInfo, rows: int, vectors: int, lanes: int, branched: bool = False) -> float:
+    """Cycles of one tile of `rows` output rows by `vectors` host vectors (module docstring); a
+    `branched` tile stores each row's partial last vector under a branch (`depthwise_held_taps`)."""
+    (kh, kw), attrs = info.operands[1].shape[2:], dict(info.attrs)
+    (sh, _), (dh, _) = attrs["strides"], attrs["dilations"]
     taps = kh * kw
     fmas = rows * vectors * taps
     loads = len({i * sh + r * dh for i in range(rows) for r in range(kh)}) * kw * vectors
-    if depthwise_registers(taps, rows, vectors) > registers_for(lanes):
+    held = depthwise_held_taps((kh, kw), sh, dh, rows, vectors) if branched else 0
+    over = depthwise_registers(taps, rows, vectors, held) - registers_for(lanes)
+    if over > 0:
         loads += taps
-    chains = taps * FMA_LATENCY * rows * vectors / max(rows * vectors, CHAINS_IN_FLIGHT)
-    return max(fmas / FMA_PORTS, loads / LOAD_PORTS, chains) + rows * vectors * STORE_CYCLES
+    in_flight = max(rows * vectors, min(CHAINS_IN_FLIGHT, SCHEDULED_FMAS / taps))
+    chains = taps * FMA_LATENCY * rows * vectors / in_flight
+    return (max(fmas / FMA_PORTS, loads / LOAD_PORTS, chains) + rows * vectors * STORE_CYCLES
+            + max(0, min(held, over)) * SPILL_CYCLES)
 
 
 def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
@@ -123,19 +153,23 @@ def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
 
 def tiles_cycles(info: NodeInfo, s: Schedule, lanes: int) -> float:
     """Cycles of every tile of one output plane: the full tiles, the last column tile of the
-    row's remaining vectors, the last row block of the remaining rows."""
+    row's remaining vectors, the last row block of the remaining rows. The column tile of a row
+    that is one tile ending in a partial vector stores under branches (`depthwise_held_taps`)
+    in the loop over two or more blocks; a single block, or the last, starts at a row known at
+    compile time, where LLVM folds them."""
     oh, ow = info.type.shape[2:]
     split = max(1, s["vec"] // lanes)
     rb, nv = s["oh_block"], s["ow_block"] // s["vec"]
     full_columns, rest = divmod(ow, s["ow_block"])
     tail_vectors = math.ceil(rest / s["vec"])
     blocks, tail_rows = divmod(oh, rb)
+    branched = ow % s["vec"] != 0 and full_columns == 0 and blocks > 1
     total = 0.0
-    for rows, count in ((rb, blocks), (tail_rows, 1 if tail_rows else 0)):
+    for rows, count, loop in ((rb, blocks, branched), (tail_rows, 1 if tail_rows else 0, False)):
         if count:
             row = full_columns * tile_cycles(info, rows, nv * split, lanes)
             if tail_vectors:
-                row += tile_cycles(info, rows, tail_vectors * split, lanes)
+                row += tile_cycles(info, rows, tail_vectors * split, lanes, loop)
             total += count * row
     return total + masked_stores(info, s) * (MASKED_STORE_CYCLES - STORE_CYCLES)
 

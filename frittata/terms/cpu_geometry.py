@@ -193,10 +193,32 @@ def strided_tile_bytes(kh: int, kw: int, sw: int, nr: int, dw: int = 1) -> int:
     return kh * phases * row
 
 
-def depthwise_registers(taps: int, rows: int, nv: int) -> int:
+def depthwise_registers(taps: int, rows: int, nv: int, held: int = 0) -> int:
     """Vector registers a depthwise tile of `rows` by `nv` vectors holds: its accumulators, the
-    splat weights of its `taps`, and one tap vector."""
-    return taps + rows * nv + 1
+    splat weights of its `taps`, one tap vector, and the `held` tap vectors its rows' stores
+    keep live (`depthwise_held_taps`)."""
+    return taps + rows * nv + 1 + held
+
+
+def depthwise_held_taps(kernel: Sequence[int], stride: int, dilation: int, rows: int, nv: int) -> int:
+    """Tap vectors a depthwise tile of `rows` by `nv` vectors of a `kernel` (kh, kw) holds across
+    its rows' stores when each row stores its partial last vector under a branch (whole, or
+    masked at the plane's end: `depthwise.Spill`; in a loop over blocks, where the row is known
+    only at run time): LLVM computes the first two rows before the
+    first store and each later row after the stores before it, so every tap vector a row from
+    the third on reads that an earlier row read stays live, kw x nv per ring row. Counted in the
+    object code (AVX-512 and AVX2, tiles of 1-7 rows by 1-4 vectors, 3x3-7x7, strides 1 and 2):
+    the tiles that need more registers than the ISA has with them spill (672 channels at 14x14
+    5x5 in 4 x 1: 25 weights, 4 accumulators, a tap and 25 held, 131 stack accesses; 2 x 1 none),
+    and without them (the same tiles on a row of whole vectors) they mostly do not."""
+    kh, kw = kernel
+    seen = {i * stride + r * dilation for i in range(min(rows, 2)) for r in range(kh)}
+    held: set[int] = set()
+    for i in range(2, rows):
+        reads = {i * stride + r * dilation for r in range(kh)}
+        held |= reads & seen
+        seen |= reads
+    return len(held) * kw * nv
 
 
 DEPTHWISE_RING_BYTES = 4096

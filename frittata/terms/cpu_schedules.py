@@ -165,13 +165,14 @@ DEPTHWISE_WIDE_ROWS = 2
 one such tile (`depthwise_schedule`), 18 vector registers with AVX2. One Zen 3 core, CPU time,
 one process, 15-21 rounds interleaved, loaded, against one row: 32 channels at 112x112 0.92x
 (ReLU6) and 0.89x (SiLU), 144 at 56x56 0.95x and 0.96x, 96 from 112x112 stride 2 0.97x, 16 at
-224x224 1.01x; a row of one partial tile lost (192 at 28x28: 1.13x), so it keeps one row. The
-16-lane (AVX-512) tile follows unmeasured (no AVX-512 machine): 18 of its 32 registers."""
+224x224 1.01x; a row of one partial tile lost (192 at 28x28: 1.13x), so it keeps one row. With
+AVX-512 such tiles take `DEPTHWISE_STACKED_ROWS` rows instead."""
 DEPTHWISE_SPILL_ACCUMULATORS = FMA_PORTS * FMA_LATENCY
 """Accumulators at least of a depthwise tile of two or more vectors whose weights do not fit
 AVX2's 16 vector registers beside one row's (`depthwise_schedule`): the independent FMA chains
 that keep both FMA pipes busy. A tile of one vector keeps `DEPTHWISE_VECTORS` rows (4
-accumulators) whatever its kernel: more rows there are unmeasured."""
+accumulators) with AVX2 whatever its kernel (more rows there are unmeasured); with AVX-512, see
+`DEPTHWISE_STACKED_ROWS`."""
 DEPTHWISE_SPILL_ROWS = 2
 """Rows at most of such a tile: more spill accumulators beside the weights (4 x 2 at 480 channels
 14x14 5x5 reads the stack 224 times per 200 FMAs). Zen 3, AVX2, ReLU6, CPU time, loaded: 2 rows ran
@@ -475,7 +476,7 @@ def depthwise_schedule(out: TensorType, taps: int, lanes: int) -> Schedule:
         rows = DEPTHWISE_STACKED_ROWS
     elif nv == 1:
         rows = DEPTHWISE_VECTORS
-    elif spills and registers_for(lanes) == 16:
+    elif spills:
         rows = min(DEPTHWISE_SPILL_ROWS, -(-DEPTHWISE_SPILL_ACCUMULATORS // nv))
     elif taps <= 9 and ow > nv * lanes:
         rows = DEPTHWISE_WIDE_ROWS

@@ -136,3 +136,49 @@ def test_a_ring_of_neither_every_row_nor_a_power_of_two_pays_a_remainder_per_slo
     assert slot_cycles(wide, s, 8) == (28 * 5 + 113) * REMAINDER_CYCLES
     narrow = _depthwise(32, 112)
     assert slot_cycles(narrow, depthwise_schedule(narrow.type, 9, 8), 8) == 0
+
+
+MEASURED_ZEN4 = {
+    (144, 56, 5, 2): {"2x2": 1.0, "1x2": 1.03, "3x2": 1.39, "4x2": 1.50, "7x2": 1.71, "2x1": 1.13, "4x1": 1.14},
+    (240, 28, 5, 1): {"2x2": 1.0, "1x2": 1.46, "3x2": 1.67, "4x2": 2.06, "7x2": 2.27, "2x1": 1.15, "4x1": 1.18},
+    (192, 28, 3, 1): {"2x2": 1.0, "1x2": 1.27, "4x2": 1.22, "7x2": 1.34, "2x1": 1.07, "4x1": 1.02},
+    (144, 56, 3, 1): {"2x4": 1.0, "1x4": 1.36, "4x4": 1.57, "2x2": 1.02, "4x2": 1.02},
+    (192, 28, 7, 1): {"2x2": 1.0, "1x2": 1.55, "4x2": 1.91, "2x1": 1.31, "4x1": 1.02},
+    (96, 56, 7, 1): {"2x4": 1.0, "1x4": 1.60, "4x4": 2.38, "2x2": 1.17},
+    (672, 14, 5, 1): {"2x1": 1.0, "1x1": 1.26, "3x1": 1.62, "4x1": 1.64, "7x1": 1.65, "8x1": 0.91},
+    (480, 14, 3, 1): {"4x1": 1.0, "1x1": 1.32, "2x1": 1.09, "7x1": 1.04},
+    (1152, 7, 5, 1): {"4x1": 1.0, "1x1": 1.23, "2x1": 1.05, "7x1": 1.04},
+}
+"""Depthwise layers with ReLU6 (channels, input size, k, stride) on one AMD EPYC Zen 4 core
+(AVX-512, 16 lanes): each tile's time (rows x vectors) over the layer's fastest, the median of 15
+interleaved rounds of 10 runs, CPU time, one process, machine loaded (load ~12, 2026-12-05).
+672 at 14x14 in 8 x 1 is one block of 8 rows and one of 6, each at a row known at compile time,
+whose store branches LLVM folds: no held taps, no spill (timed against 2 x 1 in a second run)."""
+ONE_ROW_MISSES = {(192, 28, 3, 1): "1x2", (672, 14, 5, 1): "1x1", (480, 14, 3, 1): "1x1", (1152, 7, 5, 1): "1x1"}
+"""Tiles of one row of one or two vectors the model prices at most the fastest's price,
+measured 1.23-1.32x its time: it lets the chains of consecutive tiles overlap
+(`CHAINS_IN_FLIGHT`), which Zen 4 does less than that."""
+
+
+def _tile(info: NodeInfo, tile: str) -> dict:
+    rows, vectors = map(int, tile.split("x"))
+    oh, ow = info.type.shape[2:]
+    return {"kernel": "depthwise", "vec": 16, "oh_block": rows, "oh_tail": oh % rows, "ow_block": 16 * vectors,
+            "ow_tail": ow % (16 * vectors), "parallel": "channel"}
+
+
+@pytest.mark.parametrize("layer", sorted(MEASURED_ZEN4))
+def test_the_model_prices_the_tiles_measured_much_slower_above_the_fastest(layer):
+    """On AVX-512 every tile measured more than 1.2x the fastest's time is priced above it (but
+    `ONE_ROW_MISSES`): the stacked tiles of three or more rows whose stores branch, whose held
+    taps spill (`depthwise_held_taps`), priced 1.04-5.3x; one-row tiles of 5x5 and 7x7, whose
+    chains fill the FP scheduler (`SCHEDULED_FMAS`). The model priced 4 x 2 and 7 x 2 at 0.54-0.72x
+    the 2 x 2 tile before it counted the held taps, and 7 x 1 at 0.66x 2 x 1 at 14x14."""
+    channels, size, k, stride = layer
+    info = _depthwise(channels, size, k=k, stride=stride)
+    model = CpuModel(vector_lanes=16)
+    measured = MEASURED_ZEN4[layer]
+    fastest = min(measured, key=measured.__getitem__)
+    price = {tile: depthwise_seconds(info, _tile(info, tile), model) for tile in measured}
+    slow = {tile for tile in measured if measured[tile] > 1.2 * measured[fastest]} - {ONE_ROW_MISSES.get(layer)}
+    assert all(price[tile] > price[fastest] for tile in slow), {t: price[t] / price[fastest] for t in slow}

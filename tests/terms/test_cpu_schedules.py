@@ -126,6 +126,24 @@ def test_a_depthwise_schedule_whose_weights_spill_stacks_rows_of_its_vectors():
     assert depthwise_schedule(f32(1, 6, 7, 7), 49, 16)["oh_block"] == 4
 
 
+def test_an_avx512_one_vector_depthwise_tile_of_more_than_9_taps_stacks_2_rows_past_8_output_rows():
+    """With 16 lanes a tile of one vector takes DEPTHWISE_STACKED_ROWS rows for a 5x5 or 7x7
+    kernel on an output of more than 2 x DEPTHWISE_VECTORS = 8 rows, DEPTHWISE_VECTORS rows on 8
+    or fewer and for a 3x3 kernel (9 taps) whatever the output."""
+    def rows(oh: int, ow: int, taps: int) -> tuple[int, int]:
+        s = depthwise_schedule(f32(1, 6, oh, ow), taps, 16)
+        return s["oh_block"], s["ow_block"] // 16
+
+    assert 2 * DEPTHWISE_VECTORS == 8
+    for taps in (25, 49):
+        assert rows(9, 14, taps) == (DEPTHWISE_STACKED_ROWS, 1)
+        assert rows(8, 14, taps) == (DEPTHWISE_VECTORS, 1)
+        assert rows(14, 16, taps) == (DEPTHWISE_STACKED_ROWS, 1)
+        assert rows(28, 3, taps) == (DEPTHWISE_STACKED_ROWS, 1)
+    assert rows(9, 14, 9) == rows(14, 14, 9) == (DEPTHWISE_VECTORS, 1)
+    assert rows(9, 14, 10) == (DEPTHWISE_STACKED_ROWS, 1)
+
+
 def test_a_grouped_convolution_blocks_its_outputs_by_a_divisor_of_the_group():
     """Blocks of a divisor of the group's outputs, when one is at least half the register block,
     so no group has a tail block: RegNetY's 8 per group run as 2 x 4 with two vectors, 1 x 8

@@ -84,7 +84,7 @@ def test_depthwise_equals_the_interpreter_with_8_lanes(term, threads):
 
 @compiling
 @given(term=depthwise_convs(16), threads=st.sampled_from([1, 2]))
-@_default(3, 7, 9, 56)  # 7x7 on 16 lanes: one row of 4 vectors
+@_default(3, 7, 9, 56)  # 7x7 on 16 lanes: 2 rows of 4 vectors, a row tail of 1
 @_default(3, 3, 9, 88)  # 2 rows of a whole tile and a tail of 1.5 vectors, a ring of 8 rows for 11
 @_default(5, 3, 7, 7)  # a row of one partial vector: 4 rows a tile, a row tail of 3
 @_default(3, 3, 30, 56, 2)  # a ring of 8 rows (a power of two) for 31 padded rows, 2 vectors of 28
