@@ -139,7 +139,7 @@ def test_an_avx512_one_vector_depthwise_tile_of_more_than_9_taps_stacks_2_rows_p
         assert rows(9, 14, taps) == (DEPTHWISE_STACKED_ROWS, 1)
         assert rows(8, 14, taps) == (DEPTHWISE_VECTORS, 1)
         assert rows(14, 16, taps) == (DEPTHWISE_STACKED_ROWS, 1)
-        assert rows(28, 3, taps) == (DEPTHWISE_STACKED_ROWS, 1)
+        assert rows(28, 12, taps) == (DEPTHWISE_STACKED_ROWS, 1)
     assert rows(9, 14, 9) == rows(14, 14, 9) == (DEPTHWISE_VECTORS, 1)
     assert rows(9, 14, 10) == (DEPTHWISE_STACKED_ROWS, 1)
 
