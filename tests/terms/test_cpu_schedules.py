@@ -11,7 +11,7 @@ from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_K_BL
                                          gemm_item_sizes, gemm_items, gemm_k_block, gemm_mc, strided_tile_bytes)
 from frittata.terms.cpu_schedules import (CHANNEL_GEMM_WIDE_VECTORS, DEPTHWISE_SPILL_ACCUMULATORS,
                                          DEPTHWISE_SPILL_ROWS, DEPTHWISE_STACKED_ROWS, DEPTHWISE_VECTORS,
-                                         DEPTHWISE_WIDE_ROWS, PIXEL_GEMM_WIDE_VECTORS, WIDE_TAP_VECTORS,
+                                         DEPTHWISE_WIDE_ROWS, PIXEL_GEMM_WIDE_VECTORS, SPILL_TAPS,
                                          blocked_schedule, channel_gemm_schedule, default_conv_schedule,
                                          default_dense_schedule, depthwise_schedule, pixel_gemm_schedule)
 from frittata.terms.dtypes import TensorType
@@ -159,23 +159,31 @@ def test_a_grouped_convolution_blocks_its_outputs_by_a_divisor_of_the_group():
     assert schedule(64, 64, 1, 28)["oc_block"] == 6
 
 
-def test_an_ungrouped_convolution_with_taps_takes_one_vector_with_32_registers():
-    """With AVX-512's 32 vector registers an ungrouped convolution with more than one tap tiles
-    WIDE_TAP_VECTORS vector of pixels (each weight's broadcast folds into its one FMA), MR 24;
-    a pointwise or grouped one, and any on AVX2, keep two vectors where the row is wider."""
-    def blocks(c: int, o: int, k: int, stride: int, size: int, lanes: int, groups: int = 1) -> tuple[int, int]:
+def test_a_convolution_takes_one_vector_where_two_spill_or_pad_more():
+    """With AVX-512's 32 vector registers a convolution of several taps tiles one vector of
+    pixels, MR 24 (a group's divisor if grouped), where it has SPILL_TAPS taps or more (two
+    spill) or one vector computes fewer columns (112 against 128: the stems, 3x3 at 112x112);
+    else, and for a pointwise one, and any on AVX2, two vectors where the row is wider."""
+    def blocks(c: int, o: int, k: tuple[int, int], stride: int, size: int, lanes: int,
+               groups: int = 1) -> tuple[int, int]:
         out = -(-size // stride)
-        x, w, y = f32(1, c, size, size), f32(o, c // groups, k, k), f32(1, o, out, out)
-        attrs = {"strides": (stride, stride), "pads": (k // 2,) * 4, "dilations": (1, 1), "groups": groups}
+        x, w, y = f32(1, c, size, size), f32(o, c // groups, *k), f32(1, o, out, out)
+        pads = (k[0] // 2, k[1] // 2, (k[0] - 1) // 2, (k[1] - 1) // 2)
+        attrs = {"strides": (stride, stride), "pads": pads, "dilations": (1, 1), "groups": groups}
         s = default_conv_schedule(x, w, y, attrs, lanes)
         return s["oc_block"], s["ow_block"] // lanes
 
-    assert WIDE_TAP_VECTORS == 1
-    assert blocks(3, 64, 7, 2, 224, 16) == (24, 1)
-    assert blocks(64, 64, 3, 1, 56, 16) == (24, 1)
-    assert blocks(3, 64, 7, 2, 224, 8) == (6, 2)
-    assert blocks(64, 64, 1, 1, 56, 16) == (12, 2)
-    assert blocks(104, 104, 3, 1, 28, 16, groups=13)[1] == 2
+    assert SPILL_TAPS == 12
+    assert blocks(3, 64, (7, 7), 2, 224, 16) == (24, 1)
+    assert blocks(3, 32, (3, 3), 2, 224, 16) == (24, 1)
+    assert blocks(32, 64, (3, 3), 1, 112, 16) == (24, 1)
+    assert blocks(64, 64, (5, 5), 1, 28, 16) == blocks(64, 64, (3, 4), 1, 28, 16) == (24, 1)
+    assert blocks(64, 64, (3, 3), 1, 56, 16) == blocks(64, 64, (1, 11), 1, 28, 16) == (12, 2)
+    assert blocks(3, 64, (7, 7), 2, 224, 8) == (6, 2)
+    assert blocks(64, 64, (1, 1), 1, 56, 16) == (12, 2)
+    assert blocks(104, 104, (3, 3), 1, 28, 16, groups=13) == (8, 2)
+    assert blocks(104, 104, (5, 5), 1, 28, 16, groups=13) == (8, 1)
+    assert blocks(96, 96, (3, 3), 1, 112, 16, groups=2) == (24, 1)
 
 
 def test_the_channel_gemm_takes_panels_of_one_vector_with_32_registers():

@@ -1,7 +1,8 @@
 """The register-blocked direct convolution (`conv`) with its default schedule, stride 1 and one
 group, equals the interpreter on both ISAs (`helpers.targets`): with 16 lanes a register tile is
 24 output channels by one vector of pixels, or 12 by two (32 vector registers), twice AVX2's
-(two only where one group has one tap, or several groups);
+(one where the convolution has `SPILL_TAPS` taps or more, or one pads the row less:
+`row_vectors`);
 the shapes reach past those tiles (output channels, rows of one vector and of two with a partial
 last one), several input-channel blocks and a partial one, dilation, uneven padding, the
 epilogues, and weights computed at run time."""
@@ -46,20 +47,16 @@ def direct_convs(draw):
 CHANNEL_BLOCKS = {13: (24, 16, 18, 4), 27: (12, 32, 37, 3)}
 """Row widths of the partial-channel-block examples on 16 lanes, and the (oc_block, ow_block,
 c_block, c_tail) each gets: 24 x 1 vector with blocks of 18 channels and a last one of 4 (13 of 16
-lanes); 12 x 2 vectors (a grouped convolution: an ungrouped one with several taps takes one
-vector on 16 lanes, `WIDE_TAP_VECTORS`) with a block of 37 and a last one of 3 (16 + 11 lanes)."""
-GROUPS = {13: 1, 27: 2}
+lanes); 12 x 2 vectors with a block of 37 and a last one of 3 (16 + 11 lanes)."""
 
 
 def channel_blocks(w: int):
-    """40 input channels a group (in blocks with a partial last one on 16 lanes) convolved 3x3,
-    padded by 1, over 5 rows of `w` pixels (a partial last vector) into 30 output channels a
-    group if ungrouped, 24 in each of 2 groups (past one tile either way), then ReLU."""
-    groups = GROUPS[w]
-    o = 30 if groups == 1 else 24 * groups
-    x = tb.var("x", (1, 40 * groups, 5, w))
-    weights, bias = tb.param("w", rand((o, 40, 3, 3), seed=5, scale=0.3)), tb.param("b", rand((o,), seed=6))
-    return tb.fused_conv2d(x, weights, bias, pads=(1, 1, 1, 1), groups=groups, epilogue=(("relu",),))
+    """40 input channels (in blocks with a partial last one on 16 lanes) convolved 3x3, padded by
+    1, over 5 rows of `w` pixels (a partial last vector) into 30 output channels (past one tile),
+    then ReLU."""
+    x = tb.var("x", (1, 40, 5, w))
+    weights, bias = tb.param("w", rand((30, 40, 3, 3), seed=5, scale=0.3)), tb.param("b", rand((30,), seed=6))
+    return tb.fused_conv2d(x, weights, bias, pads=(1, 1, 1, 1), epilogue=(("relu",),))
 
 
 @compiling
