@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import frittata as ft
 from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo
 from frittata.extract.cpu_work import work
@@ -87,3 +88,26 @@ def test_the_host_model_takes_its_cpus_own_rates_only_when_asked(monkeypatch):
     monkeypatch.setattr(cpu_model.llvm, "get_host_cpu_features", lambda: SimpleNamespace(flatten=lambda: features))
     assert CpuModel.for_host().fp32_flops_per_core == CpuModel.fp32_flops_per_core
     assert CpuModel.for_host(cpu_rates=True).fp32_flops_per_core == CpuModel.fp32_flops_per_core / 2
+
+
+@pytest.mark.parametrize("spec", ["llvm -mcpu=sapphirerapids", "llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a72"])
+def test_a_build_for_another_target_prices_its_steps_at_that_targets_rates(monkeypatch, spec):
+    """The thread decisions of a cross build (`build.step_facts`) price each step with the
+    target's model, not the compiling host's CPU: the same module whatever CPU compiled it."""
+    from frittata.backends.jit import Machine
+    from frittata.backends.llvm.build import step_facts
+    from frittata.backends.llvm.plan import make_plan
+    from frittata.extract import cpu_model
+    from frittata.extract.cost import term_infos
+
+    x = T.var("x", (1, 128, 12, 12))
+    w = T.param("w", np.ones((128, 128, 1, 1), np.float32))
+    program = ft.Program({"y": T.relu(T.conv2d(x, w))})
+    plan = make_plan(program, lambda t: 0)
+    machine = Machine.parse(spec)
+    model = CpuModel.for_machine(machine.triple, machine.features, machine.cpu)
+    want = {id(t): model.node_cost(info) for t, info in term_infos(program)}
+    for host_cpu in ("znver4", "sapphirerapids"):
+        monkeypatch.setattr(cpu_model.llvm, "get_host_cpu_name", lambda cpu=host_cpu: cpu)
+        facts = step_facts(program, plan, [f"s{i}" for i in range(len(plan.steps))], machine)
+        assert [f["model_s"] for f in facts] == [want[id(s.term)] for s in plan.steps]

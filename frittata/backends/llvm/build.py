@@ -63,7 +63,7 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
 
     fast = [s.copy_of is None and fastpath.schedule(s.term, target.lanes) is not None for s in plan.steps]
     fast_step = {id(s): f for s, f in zip(plan.steps, fast)}
-    steps = step_facts(program, plan, [step_name(i, s) for i, s in enumerate(plan.steps)])
+    steps = step_facts(program, plan, [step_name(i, s) for i, s in enumerate(plan.steps)], target)
     modelled = sum(step["model_s"] for step in steps)
     team = 1 if steps and modelled < serial_below else threads
     for step in steps:
@@ -105,10 +105,11 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
     return mod
 
 
-def step_facts(program: Program, plan: Plan, names: list[str]) -> list[dict]:
+def step_facts(program: Program, plan: Plan, names: list[str], target: Machine) -> list[dict]:
     """What a profile needs of each step (saved with the module): its name and op, its FLOPs
-    and bytes (`cpu_work.work`), the cost model's seconds for it at the rates of the host's CPU
-    (`CpuModel.for_host(cpu_rates=True)`: Zen 4 runs the 16-lane kernels at 8 lanes' rate), and
+    and bytes (`cpu_work.work`), the cost model's seconds for it at the rates of the target's CPU
+    (`CpuModel.for_host(cpu_rates=True)` for the host, `for_machine` of another target's triple,
+    features and CPU name: Zen 4 runs the 16-lane kernels at 8 lanes' rate), and
     the index of its term in `program.terms()` (an output copy is not a term of the program: its
     bytes, priced as a plain copy, and no term); `build` adds whether the step runs solo and whether the
     barrier after it waits for its claimed work rather than every thread (`claims`). The
@@ -118,7 +119,10 @@ def step_facts(program: Program, plan: Plan, names: list[str]) -> list[dict]:
     from frittata.extract.cpu_model import CpuModel
     from frittata.extract.cpu_work import Kind, Work, work
 
-    model = CpuModel.for_host(cpu_rates=True)
+    if target == host():
+        model = CpuModel.for_host(cpu_rates=True)
+    else:
+        model = CpuModel.for_machine(target.triple, target.features, target.cpu)
     infos = {id(term): info for term, info in term_infos(program)}
     index = {id(term): i for i, term in enumerate(program.terms())}
     facts = []
