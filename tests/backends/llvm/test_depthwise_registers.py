@@ -1,7 +1,8 @@
 """`cpu_geometry.depthwise_registers` against the object code: a depthwise tile that needs more
 vector registers than its ISA has (with the tap vectors its rows' branched stores hold,
 `depthwise_held_taps`) reads and writes the stack in its kernel; one that needs no more does not
-(or barely: a few stack accesses outside the tiles)."""
+(or barely: a few stack accesses outside the tiles). The AVX-512 code is Zen 4's (where the tiles
+were measured), compiled on any host: only its object code is read."""
 
 import re
 
@@ -10,7 +11,8 @@ import pytest
 from frittata.terms import builders as tb
 from frittata.terms.cpu_geometry import depthwise_held_taps, depthwise_registers, registers_for
 from frittata.terms.tiled import DEPTHWISE_KEYS, tiled_conv2d
-from tests.backends.llvm.helpers import host, rand, targets
+from frittata.backends.jit import Machine
+from tests.backends.llvm.helpers import rand, targets
 from tests.backends.llvm.test_avx512_kernels import kernel_code
 
 STACK = re.compile(r"%[xyz]mm\d+.*\((%rsp|%rbp)\)|\((%rsp|%rbp)\).*%[xyz]mm\d+")
@@ -23,7 +25,7 @@ TILES = [  # isa, k, output rows and columns, rows x vectors of the tile
 
 
 def _stack_accesses(isa: str, k: int, oh: int, ow: int, rows: int, vectors: int) -> int:
-    machine = targets()[isa]
+    machine = Machine.parse("llvm -mcpu=znver4") if isa == "avx512" else targets()[isa]
     lanes = machine.lanes
     x = tb.var("x", (1, 8, oh, ow))
     w, b = tb.param("w", rand((8, 1, k, k), seed=1)), tb.param("b", rand((8,), seed=2))
@@ -34,7 +36,6 @@ def _stack_accesses(isa: str, k: int, oh: int, ow: int, rows: int, vectors: int)
     return sum(len(STACK.findall(code)) for code in kernel_code(term, machine)[1].values())
 
 
-@pytest.mark.skipif(host().lanes != 16, reason="the AVX-512 variant has 32 registers only on an AVX-512 host")
 @pytest.mark.parametrize(("isa", "k", "oh", "ow", "rows", "vectors"), TILES)
 def test_a_depthwise_tile_spills_where_it_needs_more_registers_than_the_isa_has(isa, k, oh, ow, rows, vectors):
     """Rows of `ow` columns end in a partial vector (14 on 16 lanes, 30 on 16, 14 and 6 on 8) or
