@@ -60,9 +60,13 @@ def byte_quads(triple: str, features: str) -> bool:
     """Whether the int8 convolution kernel multiplies quads of bytes (`int8quads`): AVX-512 VNNI's
     vpdpbusd adds 4 unsigned x signed byte products into each int32 lane, twice the multiply-adds
     of vpdpwssd's int16 pairs at the same issue rate (one zmm instruction a cycle each on a Zen 4
-    core, 3.66 G/s, 2026-12-05). Elsewhere it takes int16 pairs (vpmaddwd, or vpdpwssd with
-    AVX-VNNI, whose quads the kernel does not emit)."""
-    return vector_lanes(triple, features) == 16 and "+avx512vnni" in features.split(",")
+    core, 3.66 G/s, 2026-12-05). Also needs AVX512-VL: a row of at most 8 pixels takes 8-lane
+    tiles (`cpu_schedules.int8_conv_schedule`), whose vpdpbusd is the EVEX-encoded ymm form, which
+    LLVM cannot select without VL (it ends the process); every VNNI CPU has VL, so this only
+    refuses forced targets. Elsewhere it takes int16 pairs (vpmaddwd, or vpdpwssd with AVX-VNNI,
+    whose quads the kernel does not emit; generic IR, which LLVM legalizes at any width)."""
+    enabled = set(features.split(","))
+    return vector_lanes(triple, features) == 16 and {"+avx512vnni", "+avx512vl"} <= enabled
 
 
 HALF_RATE_512_CPUS = frozenset({"znver4"})
