@@ -10,7 +10,8 @@ and the kernel is bound by the larger of that and the time to re-stream the oper
 inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
 
   registers  FMA throughput of one k step of the micro-kernel: MR*NV FMAs against the loads
-             (NV vector loads + MR broadcasts) and the FMA latency chain; averaged over the full
+             (NV vector loads + MR broadcasts, which AVX-512 folds into the FMAs of a one-vector
+             block: `folded_broadcasts`) and the FMA latency chain; averaged over the full
              blocks and the remainder block (a tail of few rows has few independent accumulators);
              a block needing more vector registers than the host has spills; so does a
              convolution tile of two vectors with many taps on AVX-512 (`TAP_SPILL`);
@@ -120,11 +121,22 @@ def host_vector_lanes() -> int:
     return vector_lanes(llvm.get_process_triple(), llvm.get_host_cpu_features().flatten())
 
 
+def folded_broadcasts(nv: int, vec: int, lanes: int) -> bool:
+    """Whether a block's broadcasts are folded into its FMAs: with AVX-512 (16 lanes), a block of
+    one host vector a row uses each broadcast in one FMA, and LLVM makes it the FMA's embedded
+    `{1to16}` memory operand (`cpu_schedules.WIDE_TAP_VECTORS`), no load against LOAD_PORTS' vector
+    loads. AMD EPYC znver4, one thread, CPU time, loaded, the channel GEMM's 8 x 1 panels over
+    8 x 2 (`cpu_schedules.CHANNEL_GEMM_WIDE_VECTORS`): 0.91-0.96, where counting its 9 loads per
+    8 FMAs priced 8 x 1 at 1.05-1.13x."""
+    return lanes >= 16 and nv * max(1, vec // lanes) == 1
+
+
 def block_efficiency(rows: int, nv: int, vec: int, lanes: int) -> float:
     """FMA throughput of one k step of a rows x nv-vector block (see the module docstring)."""
     split = max(1, vec // lanes)
     fmas = rows * nv * split
-    cycles = max(fmas / FMA_PORTS, (rows + nv * split) / LOAD_PORTS, FMA_LATENCY)
+    loads = nv * split + (0 if folded_broadcasts(nv, vec, lanes) else rows)
+    cycles = max(fmas / FMA_PORTS, loads / LOAD_PORTS, FMA_LATENCY)
     efficiency = fmas / FMA_PORTS / cycles
     needed, available = fmas + nv * split + 1, registers_for(lanes)
     if needed > available:

@@ -13,6 +13,7 @@ from frittata import terms as T
 from frittata.extract import CpuModel, NodeInfo, extract
 from frittata.extract.schedule_cost import (C_BLOCK_STEPS, taken_balance, block_efficiency, blocked_compute_seconds,
                                            phase_split_seconds, schedule_efficiency)
+from frittata.terms import cpu_schedules
 from frittata.terms.cpu_geometry import gemm_item_sizes, gemm_items
 from frittata.terms.cpu_schedules import (CHANNEL_GEMM, blocked_schedule, default_conv_schedule,
                                           default_dense_schedule, kernel_of, takes_channel_gemm)
@@ -24,10 +25,12 @@ from tests.backends.llvm.helpers import AVX2_FEATURES, AVX512_FEATURES
 def test_a_register_block_spills_one_register_past_the_register_file(lanes, registers):
     """AVX2 has 16 vector registers, AVX-512 32. A block of R rows by one vector needs R + 2 (R
     accumulators, the row's input vector, the broadcast) and issues R FMAs a step on 2 FMA ports
-    against R + 1 loads on 2 load ports: a block of R = registers - 2 fits and runs at that
-    ratio; one more row spills, priced (registers / needed)^2 below it."""
+    against R + 1 loads on 2 load ports (AVX2) or 1 (AVX-512 folds the broadcasts into the FMAs):
+    a block of R = registers - 2 fits and runs at that ratio; one more row spills, priced
+    (registers / needed)^2 below it."""
     def ratio(rows: int) -> float:
-        return (rows / 2) / max(rows / 2, (rows + 1) / 2, 4)
+        loads = rows + 1 if lanes == 8 else 1
+        return (rows / 2) / max(rows / 2, loads / 2, 4)
 
     fits, spills = registers - 2, registers - 1
     assert block_efficiency(fits, 1, lanes, lanes) == pytest.approx(ratio(fits))
@@ -182,22 +185,22 @@ def test_a_3x3_stride_2_convolution_runs_as_im2col_where_its_output_rows_are_sho
     assert compiled(32, 32, (1, 56, 56))[1].program.outputs["y"].args[0].op.value == "input"
 
 
-def test_the_channel_gemm_is_priced_at_or_below_the_direct_kernel_on_the_layers_it_takes():
+@pytest.mark.parametrize("lanes", [8, 16])
+def test_the_channel_gemm_is_priced_at_or_below_the_direct_kernel_on_the_layers_it_takes(lanes):
     """On the layers `takes_channel_gemm` accepts (ResNet-50's expansions, MobileNet-style 6x
-    ones at 14x14, a 2x one at 14x14), the AVX2 model on two cores prices the channel GEMM at or
-    below the direct kernel's default, as it measured (0.83-0.99 of its time on one Zen 3 core),
-    and `ft.compile` runs 64 -> 384 at 14x14 untiled (on the channel GEMM), where it ran a tiled
-    direct kernel priced lower. (With AVX-512's 32-column panels, a 256-deep K block's panel
-    misses half of L1 and is priced from L2, as a dense layer's: 256 -> 1024 is not ranked so.)"""
-    model = CpuModel(vector_lanes=8, cores=2)
+    ones at 14x14, a 2x one at 14x14), the AVX2 and AVX-512 models on two cores price the channel
+    GEMM at or below the direct kernel's default, as it measured (0.83-0.99 of its time on one
+    Zen 3 core), and `ft.compile` runs 64 -> 384 at 14x14 untiled (on the channel GEMM), where it
+    ran a tiled direct kernel priced lower."""
+    model = CpuModel(vector_lanes=lanes, cores=2)
     for c, o, size in ((64, 256, 56), (128, 512, 28), (256, 1024, 14), (512, 1024, 14), (64, 384, 14),
                        (96, 576, 14), (80, 480, 14), (112, 672, 14), (64, 128, 14)):
         x, w = T.var("x", (1, c, size, size)), T.param("w", np.zeros((o, c, 1, 1), np.float32))
         term = T.fused_conv2d(x, w, T.param("b", np.zeros(o, np.float32)), epilogue=(("relu",),))
         info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
         assert takes_channel_gemm(w.type, term.type, dict(term.attrs), True)
-        gemm = blocked_schedule(term.op, term.attrs, term.type, info.operands, (False, True, True), 8)
-        direct = default_conv_schedule(x.type, w.type, term.type, dict(term.attrs), 8)
+        gemm = blocked_schedule(term.op, term.attrs, term.type, info.operands, (False, True, True), lanes)
+        direct = default_conv_schedule(x.type, w.type, term.type, dict(term.attrs), lanes)
         flops = 2.0 * o * c * size * size
         assert kernel_of(gemm) == CHANNEL_GEMM
         assert blocked_compute_seconds(info, gemm, flops, model) <= blocked_compute_seconds(info, direct, flops, model)
@@ -207,6 +210,26 @@ def test_the_channel_gemm_is_priced_at_or_below_the_direct_kernel_on_the_layers_
     y = T.relu(T.add(T.conv2d(x, w), T.reshape(b, (1, 384, 1, 1))))
     compiled = ft.compile(ft.Program({"y": y}), target=TARGETS["avx2"], threads=2)
     assert compiled.program.outputs["y"].op.value == "fused_conv2d"
+
+
+@pytest.mark.parametrize("c, o, size", [(128, 512, 28), (256, 1024, 14), (512, 1024, 14)])
+def test_the_one_vector_channel_gemm_panel_is_priced_below_two_vectors_as_measured(c, o, size, monkeypatch):
+    """AVX-512's channel GEMM takes panels of one vector (8 x 1, `CHANNEL_GEMM_WIDE_VECTORS`),
+    whose broadcasts LLVM folds into the FMAs; the one-core AVX-512 model prices it below the
+    8 x 2 panels, as measured (AMD EPYC znver4, one thread, CPU time, loaded, 8 x 1 over 8 x 2:
+    128 -> 512 at 28x28 0.96, 256 -> 1024 at 14x14 0.91-0.92, 512 -> 1024 at 14x14 0.93)."""
+    model = CpuModel(vector_lanes=16, cores=1)
+    x, w = T.var("x", (1, c, size, size)), T.param("w", np.zeros((o, c, 1, 1), np.float32))
+    term = T.fused_conv2d(x, w, T.param("b", np.zeros(o, np.float32)), epilogue=(("relu",),))
+    info = NodeInfo(term.op, term.attrs, term.type, tuple(a.type for a in term.args))
+
+    def seconds(vectors: int) -> float:
+        monkeypatch.setattr(cpu_schedules, "CHANNEL_GEMM_WIDE_VECTORS", vectors)
+        gemm = blocked_schedule(term.op, term.attrs, term.type, info.operands, (False, True, True), 16)
+        assert (kernel_of(gemm), gemm["n_block"]) == (CHANNEL_GEMM, 16 * vectors)
+        return blocked_compute_seconds(info, gemm, 2.0 * o * c * size * size, model)
+
+    assert seconds(1) < seconds(2)
 
 
 @pytest.mark.parametrize("c", [256, 512])
