@@ -289,11 +289,13 @@ def int8_conv_seconds(info: NodeInfo, s: Schedule, flops: float, model) -> float
     """Seconds of the int8 convolution kernel: its multiply-adds at `INT8_PEAK_SCALE` times the
     fp32 FMA peak, times busy lanes and the balance of its tiles over the cores. With byte quads
     `BYTE_QUAD_SPEEDUP` faster, and a tile of half-width vectors (rows of at most 8 pixels on a
-    16-lane machine) at the full rate: VNNI's ymm vpdpbusd issues twice a cycle where the zmm one
+    16-lane machine, a pointwise convolution's row all its pixels:
+    `cpu_geometry.pixel_rows`) at the full rate: VNNI's ymm vpdpbusd issues twice a cycle where the zmm one
     issues once (7.31 against 3.67 G/s on a Zen 4 core, 2026-12-05)."""
     out = info.type
-    lanes = lane_efficiency(out.shape[3], s["ow_block"], s["vec"], model.vector_lanes)
-    tiles = math.ceil(out.shape[1] / s["oc_block"]) * out.shape[2] * math.ceil(out.shape[3] / s["ow_block"])
+    rows, row = pixel_rows(out, info.operands[1].shape[2:], dict(info.attrs))
+    lanes = lane_efficiency(row, s["ow_block"], s["vec"], model.vector_lanes)
+    tiles = math.ceil(out.shape[1] / s["oc_block"]) * rows * math.ceil(row / s["ow_block"])
     if model.byte_quads:  # a half-width vector's vpdpbusd issues twice as often (`int8quads`)
         lanes *= BYTE_QUAD_SPEEDUP * model.vector_lanes / min(s["vec"], model.vector_lanes)
     rate = model.cores * model.fp32_flops_per_core * INT8_PEAK_SCALE * lanes * balance(tiles, model.cores)

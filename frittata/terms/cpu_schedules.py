@@ -553,7 +553,13 @@ def winograd_tile_block(tiles: int, blocks: int, mr: int) -> int:
 def int8_conv_schedule(out: TensorType, operands: Sequence[TensorType], attrs: dict[str, Any],
                        constant: Sequence[bool], lanes: int) -> Schedule | None:
     """The int8 kernel's blocking of an int8 x int8 convolution, or None (generic loops): one
-    group, constant weights and bias, an integer epilogue (`INT_STEPS`, a cast only last)."""
+    group, constant weights and bias, an integer epilogue (`INT_STEPS`, a cast only last).
+
+    A row the kernel runs (`pixel_rows`: a pointwise convolution's is all its pixels) of at most
+    8 pixels takes 8-lane tiles on a 16-lane machine. Tiles are one vector where the output's rows
+    fit in one, two otherwise: pointwise 256 -> 256 and 128 -> 512 at 14x14 (rows of 196) ran
+    1.06x slower in two 16-lane vectors than in one (one Zen 4 core, CPU time, one process,
+    interleaved, medians of 80, shared machine, 2026-12-05)."""
     steps = attrs.get("epilogue", ())
     casts = [i for i, step in enumerate(steps) if step[0] == "cast"]
     if (lanes < 8 or attrs["groups"] != 1 or not all(constant[1:3]) or len(operands) > 3
@@ -561,8 +567,8 @@ def int8_conv_schedule(out: TensorType, operands: Sequence[TensorType], attrs: d
             or out.dtype not in INT8_OUTPUTS):
         return None
     mr = block_rows(lanes)
-    ow = out.shape[3]
-    vec = lanes // 2 if lanes == 16 and ow <= lanes // 2 else lanes
+    ow, row = out.shape[3], pixel_rows(out, operands[1].shape[2:], attrs)[1]
+    vec = lanes // 2 if lanes == 16 and row <= lanes // 2 else lanes
     nr = (1 if ow <= vec else ROW_VECTORS) * vec
     return {"kernel": INT8, "vec": vec, "oc_block": mr, "oc_tail": out.shape[1] % mr, "ow_block": nr,
             "ow_tail": ow % nr}

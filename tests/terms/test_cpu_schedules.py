@@ -13,7 +13,8 @@ from frittata.terms.cpu_schedules import (CHANNEL_GEMM_WIDE_VECTORS, DEPTHWISE_S
                                          DEPTHWISE_SPILL_ROWS, DEPTHWISE_STACKED_ROWS, DEPTHWISE_VECTORS,
                                          DEPTHWISE_WIDE_ROWS, PIXEL_GEMM_WIDE_VECTORS, SPILL_TAPS,
                                          blocked_schedule, channel_gemm_schedule, default_conv_schedule,
-                                         default_dense_schedule, depthwise_schedule, pixel_gemm_schedule)
+                                         default_dense_schedule, depthwise_schedule, int8_conv_schedule,
+                                         pixel_gemm_schedule)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 
@@ -210,3 +211,18 @@ def test_the_pixel_gemm_takes_panels_of_one_vector_where_they_pad_fewer_channels
     assert blocks(64, 14, 16) == (12, 2)
     assert blocks(96, 14, 16) == (12, 2)
     assert blocks(112, 14, 8) == (6, 2)
+
+
+def test_the_int8_kernel_takes_half_width_vectors_by_the_row_it_runs():
+    """8-lane tiles on a 16-lane machine for a row of at most 8 pixels: the output's row, or a
+    pointwise convolution's one row of all its pixels (49 at 7x7: 16 lanes)."""
+    def vec(kernel: int, side: int, lanes: int) -> int:
+        out = TensorType((1, 32, side, side), "int32")
+        operands = (TensorType((1, 16, side, side), "int8"), TensorType((32, 16, kernel, kernel), "int8"))
+        attrs = {"groups": 1, "strides": (1, 1), "pads": (kernel // 2,) * 4, "dilations": (1, 1)}
+        schedule = int8_conv_schedule(out, operands, attrs, (False, True, True), lanes)
+        assert schedule is not None
+        return schedule["vec"]
+
+    assert (vec(3, 7, 16), vec(3, 9, 16), vec(3, 7, 8)) == (8, 16, 8)
+    assert (vec(1, 7, 16), vec(1, 2, 16), vec(1, 7, 8)) == (16, 8, 8)
