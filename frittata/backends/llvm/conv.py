@@ -348,29 +348,74 @@ def _emit_tile(b: ir.IRBuilder, g: Geometry, kernels, block, call_args: list) ->
 
 @dataclass(frozen=True)
 class TapLoop:
-    """for c < kc: for each tap (unrolled): b_v = xq[c][tap + v*L]; acc[r][v] += wp[c][tap][r] * b_v,
-    with the input's channels `lda` floats apart and a channel's weights [tap][block] (`mr`
-    floats a tap: the tail kernel's rows read the first of them)."""
+    """for c < kc: for each tap: b_v = xq[c][tap + v*L]; acc[r][v] += wp[c][tap][r] * b_v, with
+    the input's channels `lda` floats apart and a channel's weights [tap][block] (`mr` floats a
+    tap: the tail kernel's rows read the first of them).
 
-    taps: tuple[tuple[int, int], ...]
-    """(index, offset in xq) of each tap (`Geometry.tap`)."""
+    The taps come in groups, each a loop of `count` steps over kernel rows of one stride phase
+    (the group's first row's taps unrolled, advanced by `index_step` weights and `offset_step`
+    floats of xq a step); a kernel of at most `UNROLLED_TAPS` taps is one group of one step,
+    every tap unrolled. A 7x7 kernel's 49 taps unrolled made one basic block of ~1900
+    instructions, whose machine scheduling hoisted the loads of later taps above earlier FMAs and
+    spilled accumulators (SqueezeNet's 3 -> 96 7x7 stride-2 stem, 12 x 2 vectors, AVX-512 Zen 4:
+    2000 stack accesses in the loop); a row of 7 taps a block spills nothing."""
+
+    groups: tuple[TapGroup, ...]
     block: int
 
     @classmethod
     def of(cls, g: Geometry) -> TapLoop:
-        return cls(tuple((r * g.kw + s, g.tap(r, s)) for r in range(g.kh) for s in range(g.kw)), g.mr)
+        if g.kh * g.kw <= UNROLLED_TAPS:
+            taps = tuple((r * g.kw + s, g.tap(r, s)) for r in range(g.kh) for s in range(g.kw))
+            return cls((TapGroup(1, 0, 0, taps),), g.mr)
+        sh, dh = g.strides[0], g.dilations[0]
+        return cls(tuple(TapGroup(len(range(r0, g.kh, sh)), sh * g.kw, dh * g.wq,
+                                  tuple((r0 * g.kw + s, g.tap(r0, s)) for s in range(g.kw)))
+                         for r0 in range(min(sh, g.kh))), g.mr)
 
     def emit(self, b: ir.IRBuilder, spec: MicroSpec, acc, a, lda, bp, kc) -> None:
-        vec = ir.VectorType(F32, spec.lanes)
-        fma = intrinsic(b.module, f"llvm.fmuladd.v{spec.lanes}f32", vec, [vec, vec, vec])
         with for_range(b, 0, kc, name="c") as c:
             xc = b.gep(bp, [b.mul(c, lda)], source_etype=F32)
-            wc = b.gep(a, [b.mul(c, i64(len(self.taps) * self.block))], source_etype=F32)
-            for index, offset in self.taps:
-                bv = [b.load(b.gep(xc, [i64(offset + v * spec.lanes)], source_etype=F32), typ=vec, align=4)
-                      for v in range(spec.nv)]
-                for r in range(spec.mr):
-                    weight = b.load(b.gep(wc, [i64(index * self.block + r)], source_etype=F32), typ=F32)
-                    av = splat(b, weight, spec.lanes)
-                    for v in range(spec.nv):
-                        b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])
+            wc = b.gep(a, [b.mul(c, i64(self.taps * self.block))], source_etype=F32)
+            for group in self.groups:
+                group.emit(b, spec, acc, wc, xc, self.block)
+
+    @property
+    def taps(self) -> int:
+        return sum(group.count * len(group.taps) for group in self.groups)
+
+
+UNROLLED_TAPS = 9
+"""The most taps `TapLoop` unrolls into one block (a 3x3 kernel's)."""
+
+
+@dataclass(frozen=True)
+class TapGroup:
+    """`count` steps of the unrolled `taps` ((weight index, offset in xq) of each, `Geometry.tap`),
+    step j's taps `j * index_step` weights and `j * offset_step` floats further on."""
+
+    count: int
+    index_step: int
+    offset_step: int
+    taps: tuple[tuple[int, int], ...]
+
+    def emit(self, b: ir.IRBuilder, spec: MicroSpec, acc, wc, xc, block: int) -> None:
+        if self.count == 1:
+            self._taps(b, spec, acc, wc, xc, block)
+            return
+        with for_range(b, 0, self.count, name="row") as j:
+            w_row = b.gep(wc, [b.mul(j, i64(self.index_step * block))], source_etype=F32)
+            x_row = b.gep(xc, [b.mul(j, i64(self.offset_step))], source_etype=F32)
+            self._taps(b, spec, acc, w_row, x_row, block)
+
+    def _taps(self, b: ir.IRBuilder, spec: MicroSpec, acc, wc, xc, block: int) -> None:
+        vec = ir.VectorType(F32, spec.lanes)
+        fma = intrinsic(b.module, f"llvm.fmuladd.v{spec.lanes}f32", vec, [vec, vec, vec])
+        for index, offset in self.taps:
+            bv = [b.load(b.gep(xc, [i64(offset + v * spec.lanes)], source_etype=F32), typ=vec, align=4)
+                  for v in range(spec.nv)]
+            for r in range(spec.mr):
+                weight = b.load(b.gep(wc, [i64(index * block + r)], source_etype=F32), typ=F32)
+                av = splat(b, weight, spec.lanes)
+                for v in range(spec.nv):
+                    b.store(b.call(fma, [av, bv[v], b.load(acc[r][v])]), acc[r][v])

@@ -19,6 +19,7 @@ from frittata.backends import fileformat
 from frittata.backends.jit import Machine, host, optimize, units_of, verify
 from frittata.backends.llvm import build
 from frittata.terms import builders as tb
+from frittata.terms.tiled import tiled_conv2d
 from tests.backends.llvm.helpers import (AVX512_FEATURES, SAPPHIRE_RAPIDS_FEATURES, disassembly, fast_path_programs,
                                         kernel_texts, rand)
 
@@ -30,6 +31,7 @@ PROGRAMS = {
 }
 SKYLAKE_X = Machine(host().triple, "skylake-avx512", AVX512_FEATURES)
 SAPPHIRE_RAPIDS = Machine(host().triple, "sapphirerapids", SAPPHIRE_RAPIDS_FEATURES)
+ZEN4 = Machine(host().triple, "znver4", AVX512_FEATURES)
 ISA_INSTRUCTIONS = {"int8": [r"vpdpbusd\s.*%zmm"], "int8_winograd": [r"vpdpwssd\s.*%zmm"],
                     "bitserial": [r"vpopcntq\s.*%zmm"]}
 """Instructions (on zmm registers) a Sapphire Rapids kernel must have beyond zmm registers."""
@@ -83,3 +85,23 @@ def test_without_vnni_and_vpopcntdq_the_kernels_keep_their_avx512_fallbacks():
     assert re.search(r"vpmaddwd\s.*%zmm", int8) and "vpdpwssd" not in int8 and "vpdpbusd" not in int8
     bitserial = "".join(kernel_code(programs["bitserial"], SKYLAKE_X)[1].values())
     assert re.search(r"vpshufb\s.*%zmm", bitserial) and "vpopcnt" not in bitserial
+
+
+def test_a_7x7_convolutions_tile_loop_keeps_its_accumulators_in_registers_on_zen_4():
+    """SqueezeNet's 7x7 stride-2 stem on 24 output channels and rows of 32 in tiles of 12 x 2
+    vectors (a tiled schedule's; the default takes 24 x 1): with LLVM's Zen 4 scheduling model,
+    the 49 taps unrolled into one block had their loads hoisted above earlier FMAs and ~1100 zmm
+    spills and reloads among its 1176 FMAs; a kernel row's taps a loop step (`conv.TapLoop`)
+    leave none in the blocks that hold the FMAs."""
+    x = tb.var("x", (1, 3, 69, 69))
+    schedule = {"vec": 16, "oc_block": 12, "oc_tail": 0, "ow_block": 32, "ow_tail": 0, "c_block": 3, "c_tail": 0,
+                "parallel": "pixel"}
+    term = tiled_conv2d(x, tb.param("w", rand((24, 3, 7, 7))), tb.param("b", rand((24,))), strides=(2, 2),
+                        schedule=tuple(schedule.items()))
+    (text,) = kernel_texts(ft.Program({"y": term}), ZEN4)
+    module = verify(text, "stem")
+    optimize(module, ZEN4, speed=1)
+    blocks = re.split(r"\n(?=\.LBB)", ZEN4.machine().emit_assembly(module))
+    loops = [block for block in blocks if "vfmadd" in block]
+    assert loops
+    assert not [line for block in loops for line in block.splitlines() if "%zmm" in line and "(%rsp)" in line]

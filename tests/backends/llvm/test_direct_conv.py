@@ -59,10 +59,24 @@ def channel_blocks(w: int):
     return tb.fused_conv2d(x, weights, bias, pads=(1, 1, 1, 1), epilogue=(("relu",),))
 
 
+def seven_by_seven(dilations: tuple[int, int], groups: int = 1):
+    """A 7x7 kernel (more than `conv.UNROLLED_TAPS`: its taps run a row a loop step), 5 input
+    channels a group to 30 outputs a group over a 16 x 40 image padded by 2, dilated as given,
+    then ReLU (two groups: tiles of two vectors with 16 lanes)."""
+    x = tb.var("x", (1, 5 * groups, 16, 40))
+    weights = tb.param("w", rand((30 * groups, 5, 7, 7), seed=5, scale=0.3))
+    bias = tb.param("b", rand((30 * groups,), seed=6))
+    return tb.fused_conv2d(x, weights, bias, pads=(2, 2, 2, 2), dilations=dilations, groups=groups,
+                           epilogue=(("relu",),))
+
+
 @compiling
 @given(term=direct_convs(), isa=st.sampled_from(["avx2", "avx512"]), threads=st.sampled_from([1, 2]))
 @example(term=channel_blocks(13), isa="avx512", threads=2)
 @example(term=channel_blocks(27), isa="avx512", threads=2)
+@example(term=seven_by_seven((1, 1)), isa="avx512", threads=2)
+@example(term=seven_by_seven((1, 2), groups=2), isa="avx512", threads=2)
+@example(term=seven_by_seven((2, 1)), isa="avx2", threads=1)
 def test_the_direct_convolution_equals_the_interpreter(term, isa, threads):
     target = targets()[isa]
     blocked = schedule(term, target.lanes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from frittata.backends.jit import host
-from frittata.backends.llvm.conv import TapLoop
+from frittata.backends.llvm.conv import TapGroup, TapLoop
 from frittata.backends.llvm.micro import PANEL_LOOP, MicroSpec, _exact, _micro_text
 
 MINUS_ZERO = "0x8000000000000000"
@@ -36,9 +36,14 @@ def test_equal_specs_share_one_text_and_a_nan_bound_is_found_again():
 
 
 def test_the_accumulation_loop_is_part_of_the_key():
-    one_tap, two_taps = TapLoop(((0, 0),), 4), TapLoop(((0, 0), (1, 1)), 4)
+    one_tap, two_taps = _taps(((0, 0),)), _taps(((0, 0), (1, 1)))
     assert _text((), one_tap) != _text((), two_taps)
-    assert _text((), TapLoop(((0, 0),), 4)) is _text((), one_tap)
+    assert _text((), _taps(((0, 0),))) is _text((), one_tap)
+    assert _text((), TapLoop((TapGroup(3, 2, 40, ((0, 0),)),), 4)) != _text((), one_tap)
+
+
+def _taps(taps) -> TapLoop:
+    return TapLoop((TapGroup(1, 0, 0, taps),), 4)
 
 
 def test_a_mutable_part_is_refused():

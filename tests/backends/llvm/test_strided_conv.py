@@ -55,6 +55,10 @@ def _pad_tail(w: int, strides: int, isa: str, pads=(1, 1, 1, 1), kernel=3):
 @_pad_tail(32, 2, "avx2")  # whole chunks only
 @_pad_tail(33, 4, "avx2", pads=(0, 0, 0, 0), kernel=4)  # a ConvNeXt-like 4x4 stride-4 stem, 1 column over
 @_pad_tail(40, 4, "avx512", pads=(0, 0, 0, 0), kernel=4)
+@example(term=strided_conv((1, 3, 41, 41), 30, (7, 7), (2, 2), (0, 0, 0, 0), (("relu",),)),  # SqueezeNet's stem
+         isa="avx512", threads=2)
+@example(term=strided_conv((1, 3, 38, 38), 20, (7, 7), (2, 2), (3, 3, 3, 3), (("relu",),)),  # ResNet's
+         isa="avx2", threads=2)
 def test_strided_conv_equals_the_interpreter(term, isa, threads):
     mod = check_on(ft.Program({"y": term}), targets()[isa], threads)
     assert mod.report["backend"]["fast_paths"] == ["fused_conv2d"]
