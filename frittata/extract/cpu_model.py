@@ -111,20 +111,20 @@ class CpuModel:
     """Seconds to call one kernel that does nothing (a 16-element ufunc, calibrate_cpu_model.py)."""
 
     @classmethod
-    def for_host(cls, cpu_rates: bool = False, **overrides) -> CpuModel:
-        """The model of the CPU this process runs on: `for_machine` of its triple and features
-        (and with `cpu_rates` its CPU's name), with its last-level cache's size where the system
-        reports it (`host_last_level_cache_bytes`). The extraction prices with the rates of the
-        host's vector width, which its choices were calibrated with (on Zen 4 the CPU's own rates
-        moved one of ResNet-18's stride-2 layers back to im2col, which the direct kernel had
-        replaced: unmeasured there). The build's thread decisions (`build.step_facts`: a step run
-        by thread 0 alone, a program run on one thread) compare a step's seconds with thresholds
-        measured in wall time, so they take the CPU's own rates."""
+    def for_host(cls, **overrides) -> CpuModel:
+        """The model of the CPU this process runs on: `for_machine` of its triple, features and
+        CPU's name, with its last-level cache's size where the system reports it
+        (`host_last_level_cache_bytes`). The extraction and the build's thread decisions price
+        at the CPU's own rates: on Zen 4 at 16 lanes' rates the direct kernels ran 1.8-2.0x their
+        price against Winograd's 1.2-1.3x, and the extractor took SqueezeNet's 3x3 16 -> 64 at
+        54x54 direct (0.574 ms) over F(4x4) (0.323; bench/cost_choices.py, one Zen 4 core, CPU
+        time); at Zen 4's rates ResNet-18's 3x3 stride-2 256 -> 512 from 14x14 goes to im2col and
+        the pixel GEMM, 1.18 ms against the channels-in-lanes kernel's 1.41 (one core, one
+        process, interleaved, loaded)."""
         llc = host_last_level_cache_bytes()
         measured = {} if llc is None else {"last_level_cache_bytes": llc}
-        cpu = llvm.get_host_cpu_name() if cpu_rates else ""
-        return cls.for_machine(llvm.get_process_triple(), llvm.get_host_cpu_features().flatten(), cpu,
-                               **{**measured, **overrides})
+        return cls.for_machine(llvm.get_process_triple(), llvm.get_host_cpu_features().flatten(),
+                               llvm.get_host_cpu_name(), **{**measured, **overrides})
 
     @classmethod
     def for_machine(cls, triple: str, features: str, cpu: str = "", **overrides) -> CpuModel:

@@ -77,17 +77,16 @@ def test_a_cpu_that_splits_512_bit_instructions_is_priced_at_the_256_bit_rate():
     assert zen4.node_cost(info) == pytest.approx(2 * spr.node_cost(info), rel=0.05)
 
 
-def test_the_host_model_takes_its_cpus_own_rates_only_when_asked(monkeypatch):
-    """The extraction's model of a Zen 4 host keeps the rates of 16 lanes (its prices were
-    calibrated with them); the build's thread decisions ask for the CPU's own (`cpu_rates`)."""
+def test_the_host_model_takes_its_cpus_own_rates(monkeypatch):
+    """The model of a Zen 4 host (the extraction's and the build's thread decisions') prices at
+    its CPU's own rates, 8 lanes' FMAs a cycle."""
     from frittata.extract import cpu_model
 
     features = "+avx,+avx2,+fma,+avx512f,+avx512bw,+avx512dq,+avx512vl"
     monkeypatch.setattr(cpu_model.llvm, "get_process_triple", lambda: "x86_64-unknown-linux-gnu")
     monkeypatch.setattr(cpu_model.llvm, "get_host_cpu_name", lambda: "znver4")
     monkeypatch.setattr(cpu_model.llvm, "get_host_cpu_features", lambda: SimpleNamespace(flatten=lambda: features))
-    assert CpuModel.for_host().fp32_flops_per_core == CpuModel.fp32_flops_per_core
-    assert CpuModel.for_host(cpu_rates=True).fp32_flops_per_core == CpuModel.fp32_flops_per_core / 2
+    assert CpuModel.for_host().fp32_flops_per_core == CpuModel.fp32_flops_per_core / 2
 
 
 @pytest.mark.parametrize("spec", ["llvm -mcpu=sapphirerapids", "llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a72"])

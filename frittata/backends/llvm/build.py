@@ -108,7 +108,7 @@ def build(program: Program, threads: int | None = None, target: Machine | None =
 def step_facts(program: Program, plan: Plan, names: list[str], target: Machine) -> list[dict]:
     """What a profile needs of each step (saved with the module): its name and op, its FLOPs
     and bytes (`cpu_work.work`), the cost model's seconds for it at the rates of the target's CPU
-    (`CpuModel.for_host(cpu_rates=True)` for the host, `for_machine` of another target's triple,
+    (`CpuModel.for_host` for the host, `for_machine` of another target's triple,
     features and CPU name: Zen 4 runs the 16-lane kernels at 8 lanes' rate), and
     the index of its term in `program.terms()` (an output copy is not a term of the program: its
     bytes, priced as a plain copy, and no term); `build` adds whether the step runs solo and whether the
@@ -120,7 +120,7 @@ def step_facts(program: Program, plan: Plan, names: list[str], target: Machine) 
     from frittata.extract.cpu_work import Kind, Work, work
 
     if target == host():
-        model = CpuModel.for_host(cpu_rates=True)
+        model = CpuModel.for_host()
     else:
         model = CpuModel.for_machine(target.triple, target.features, target.cpu)
     infos = {id(term): info for term, info in term_infos(program)}

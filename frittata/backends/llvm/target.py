@@ -61,7 +61,7 @@ def for_machine(spec: str) -> Target:
     def model() -> CostModel:
         from frittata.extract.cpu_model import CpuModel
 
-        return CpuModel.for_machine(machine.triple, machine.features)
+        return CpuModel.for_machine(machine.triple, machine.features, machine.cpu)
 
     def build_for(program: Program, threads: int | None) -> Module | CrossModule:
         from frittata.backends.llvm.build import build
