@@ -13,8 +13,7 @@ inner loop sweeps (`stream_seconds`). The factors, each in (0, 1]:
              (NV vector loads + MR broadcasts, which AVX-512 folds into the FMAs of a one-vector
              block: `folded_broadcasts`) and the FMA latency chain; averaged over the full
              blocks and the remainder block (a tail of few rows has few independent accumulators);
-             a block needing more vector registers than the host has spills; so does a
-             convolution tile of two vectors with many taps on AVX-512 (`TAP_SPILL`);
+             a block needing more vector registers than the host has spills;
   lanes      busy lanes: a vector narrower than the host's wastes the rest; one wider than the
              host's is split into several host vectors; partial column tiles compute whole tiles;
   balance    the parallel loop's units over the cores (ceil(units / cores) per core); a GEMM
@@ -65,7 +64,7 @@ from frittata.extract.cpu_work import Kind, Work
 from frittata.terms.cpu_geometry import (FMA_LATENCY, FMA_PORTS, L1_DATA_BYTES, gemm_item_sizes,
                                          gemm_mc, padded_plane, pixel_item_tiles, pixel_rows, registers_for,
                                          strided_tile_bytes, vector_lanes)
-from frittata.terms.cpu_schedules import CONV_OPS, Schedule, kernel_of, two_vectors_spill
+from frittata.terms.cpu_schedules import CONV_OPS, Schedule, kernel_of
 from frittata.terms.ops import Op
 
 KIB = 1024
@@ -77,12 +76,6 @@ LOAD_PORTS = 2
 """Vector loads or load-broadcasts per cycle: 2 x 256-bit on Zen 3 (AMD Zen 3 software optimization
 guide); measured here, a 12 x 1-vector 3x3 conv block runs ~12% slower than a 6 x 2 one, as
 counting each broadcast against these two ports predicts (13 loads per 12 FMAs)."""
-TAP_SPILL = 0.7
-"""Efficiency left to a direct-convolution tile of two or more vectors that spills its
-broadcasts and accumulators (`cpu_schedules.two_vectors_spill`: many taps, 32 vector
-registers): 1 / 1.4, the typical slowdown measured there (`cpu_schedules.SPILL_TAPS`), 12 x 2
-against 24 x 1 at 64 -> 64 28x28 with 12 to 25 taps 1.2-1.45x (one Zen 4 core, loaded runs
-differ), 1.85x at 104 channels 3x4, 2.8x for ResNet's 7x7 stem."""
 L1_BYTES = L1_DATA_BYTES
 """L1 data cache per core (the smaller of the machines seen, `cpu_geometry.L1_DATA_BYTES`)."""
 L2_BANDWIDTH = 96e9
@@ -191,9 +184,6 @@ def schedule_efficiency(info: NodeInfo, s: Schedule, lanes: int, cores: int) -> 
     efficiency = (REACHABLE * rows_efficiency(rows, mr, nr // vec, vec, lanes)
                   * lane_efficiency(cols, nr, vec, lanes) * balance(units, cores))
     efficiency *= kc / (kc + C_BLOCK_STEPS)
-    kh, kw = info.operands[1].shape[2:]
-    if nr > vec and two_vectors_spill(kh * kw, vec):
-        efficiency *= TAP_SPILL
     efficiency *= 1.0 if _strided_input_in_l1(info, s) else L2_RESIDENT
     return efficiency * (1.0 if reread <= L1_BYTES // 2 else L2_RESIDENT)
 

@@ -38,8 +38,8 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
   conv2d         (per group) one vector of pixels when the output row fits in it, else two, even
                  where two pad the row more (6 x 2 vectors ran 3x3 64 -> 64 at 56x56 in 2.95 ms,
                  12 x 1 in 3.42; a `pointwise` convolution's row is the whole image), but one
-                 for a convolution of several taps with 32 vector registers where two spill or
-                 pad the row more (`row_vectors`); MR = 12
+                 for a convolution of several taps with 32 vector registers where two pad the row
+                 more (`row_vectors`); MR = 12
                  output channels with one vector, 6 with two, doubled with 32 vector registers;
                  as many input channels per block as keep one tile's weights in
                  `WEIGHT_BLOCK_BYTES`; threads split the output-channel blocks when the weights
@@ -142,19 +142,6 @@ CPU time, one process against onnxruntime, loaded: 3x3 stride 2 from 56x56 32 ->
 cost: the store priced at L reduction steps per tile (as `pixel_gemm_seconds` prices the pixel
 GEMM's) models the 3 -> 32 stem at 0.87x the phase-split kernel's time, not the 1.27x measured,
 and the two 144-147 step layers differ in sign; `lanes_conv_seconds` leaves the store out."""
-
-SPILL_TAPS = 12
-"""Taps at least of a direct convolution (not depthwise) whose tiles of two vectors spill with 32
-vector registers (AVX-512; `two_vectors_spill`). With one vector each weight's broadcast is used
-by one FMA and LLVM folds it into it (an embedded `{1to16}` memory operand); with two it is a
-register, and for 12 taps or more LLVM's scheduler hoisted the broadcasts of the unrolled taps
-ahead of their FMAs and spilled them and the accumulators (115 zmm stack accesses in a 4 x 2 7x7
-stem tile). AMD EPYC znver4, one thread, CPU time, one process, 20 interleaved rounds, loaded
-(load 13-18), 24 x 1 over 12 x 2 at 64 -> 64 28x28 (rows of 28 or 29: 32 columns either way):
-2x5, 5x2, 1x11, 1x9, 3x3 1.05; 3x4, 4x3, 2x6 0.72, 2x7 0.73, 5x5 0.69-0.83; 104 -> 104 3x4
-0.54; ResNet's 7x7 stride-2 stem 3 -> 64 from 224x224 0.35 (6.17 -> 2.18 ms). Grouped alike,
-one vector over two (MR 16 or 8 against 8): 5x5 at 28x28 128 in 2 groups 0.67, 64 in 2 0.85,
-104 in 13 0.67; 3x3 104 in 13 1.06."""
 
 DEPTHWISE_VECTORS = 4
 """Vectors of output pixels per depthwise tile: one row of 4 accumulators beside the 9 splat
@@ -419,22 +406,22 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
 def row_vectors(ow: int, taps: int, lanes: int) -> int:
     """Vectors of pixels per direct-convolution tile of a row of `ow` output pixels: one when the
     row fits in one, else two, but one for a convolution of several taps with 32 vector
-    registers where two spill (`two_vectors_spill`) or where one computes fewer columns (the
-    tiles of a row compute whole vectors). Measured as in `SPILL_TAPS`, one vector over two:
-    MobileNetV2's 3x3 stride-2 stem 3 -> 32 to 112x112 0.86 (0.285 -> 0.246 ms), 3x3 32 -> 64
-    at 112x112 0.89 and 96 in 2 groups 0.98 (112 columns against 128); at equal columns 3x3
-    64 -> 64 at 56x56 1.02, 3 -> 64 at 224x224 1.02."""
-    if ow <= lanes or two_vectors_spill(taps, lanes):
+    registers where one computes fewer columns (the tiles of a row compute whole vectors).
+    AMD EPYC znver4, one thread, CPU time, one process, interleaved rounds, loaded, one vector
+    over two: MobileNetV2's 3x3 stride-2 stem 3 -> 32 to 112x112 0.86 (0.285 -> 0.246 ms), 3x3
+    32 -> 64 at 112x112 0.89 and 96 in 2 groups 0.98 (112 columns against 128), ResNet's 7x7
+    stride-2 stem 3 -> 64 and SqueezeNet's 3 -> 96 0.88 (2.17 against 2.50 ms; 3.43 against
+    3.91); at equal columns 3x3 64 -> 64 at 56x56 1.02, 3 -> 64 at 224x224 1.02. Many taps
+    take two vectors too: before the kernel rows ran as a loop (`conv.TapLoop`), 12 taps or
+    more unrolled in one block spilled a two-vector tile (115 zmm stack accesses in a 4 x 2 7x7
+    stem tile) and one vector ran 0.54-0.83 its time; with the loop, 24 x 1 over 12 x 2 at
+    64 -> 64 28x28 (32 columns either way; zmm stack accesses 80 against 14): 3x4 1.05, 2x7
+    1.05, 5x5 1.08, 7x7 1.06; 5x5 at 28x28 128 in 2 groups (16 x 1 against 8 x 2; 32 against
+    0) 1.04; the 7x7 stride-2 stem 3 -> 64 from 256x256 (128 columns either way) 1.00."""
+    if ow <= lanes:
         return 1
     fewer = _round_up(ow, lanes) < _round_up(ow, 2 * lanes)
     return 1 if fewer and registers_for(lanes) == 32 and taps > 1 else 2
-
-
-def two_vectors_spill(taps: int, lanes: int) -> bool:
-    """Whether a direct-convolution tile of two or more vectors of `lanes` lanes spills: one of
-    `SPILL_TAPS` taps or more with 32 vector registers. The default schedule avoids it
-    (`row_vectors`); the cost model prices a tiled op's schedule that does not."""
-    return registers_for(lanes) == 32 and taps >= SPILL_TAPS
 
 
 def group_block(o: int, mr: int) -> int:

@@ -11,7 +11,7 @@ from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_K_BL
                                          gemm_item_sizes, gemm_items, gemm_k_block, gemm_mc, strided_tile_bytes)
 from frittata.terms.cpu_schedules import (CHANNEL_GEMM_WIDE_VECTORS, DEPTHWISE_SPILL_ACCUMULATORS,
                                          DEPTHWISE_SPILL_ROWS, DEPTHWISE_STACKED_ROWS, DEPTHWISE_VECTORS,
-                                         DEPTHWISE_WIDE_ROWS, PIXEL_GEMM_WIDE_VECTORS, SPILL_TAPS,
+                                         DEPTHWISE_WIDE_ROWS, PIXEL_GEMM_WIDE_VECTORS,
                                          blocked_schedule, channel_gemm_schedule, default_conv_schedule,
                                          default_dense_schedule, depthwise_schedule, int8_conv_schedule,
                                          pixel_gemm_schedule)
@@ -160,11 +160,12 @@ def test_a_grouped_convolution_blocks_its_outputs_by_a_divisor_of_the_group():
     assert schedule(64, 64, 1, 28)["oc_block"] == 6
 
 
-def test_a_convolution_takes_one_vector_where_two_spill_or_pad_more():
+def test_a_convolution_takes_one_vector_where_two_pad_more():
     """With AVX-512's 32 vector registers a convolution of several taps tiles one vector of
-    pixels, MR 24 (a group's divisor if grouped), where it has SPILL_TAPS taps or more (two
-    spill) or one vector computes fewer columns (112 against 128: the stems, 3x3 at 112x112);
-    else, and for a pointwise one, and any on AVX2, two vectors where the row is wider."""
+    pixels, MR 24 (a group's divisor if grouped), where one vector computes fewer columns (112
+    against 128: the stems, 3x3 at 112x112); else, many taps too (`row_vectors`: the kernel rows
+    a loop, two vectors spill no more), and for a pointwise one, and any on AVX2, two vectors
+    where the row is wider."""
     def blocks(c: int, o: int, k: tuple[int, int], stride: int, size: int, lanes: int,
                groups: int = 1) -> tuple[int, int]:
         out = -(-size // stride)
@@ -174,16 +175,19 @@ def test_a_convolution_takes_one_vector_where_two_spill_or_pad_more():
         s = default_conv_schedule(x, w, y, attrs, lanes)
         return s["oc_block"], s["ow_block"] // lanes
 
-    assert SPILL_TAPS == 12
     assert blocks(3, 64, (7, 7), 2, 224, 16) == (24, 1)
     assert blocks(3, 32, (3, 3), 2, 224, 16) == (24, 1)
     assert blocks(32, 64, (3, 3), 1, 112, 16) == (24, 1)
-    assert blocks(64, 64, (5, 5), 1, 28, 16) == blocks(64, 64, (3, 4), 1, 28, 16) == (24, 1)
+    assert blocks(3, 96, (7, 7), 2, 224, 16) == (24, 1)
+    assert blocks(3, 64, (7, 7), 2, 256, 16) == (12, 2)
+    assert blocks(64, 64, (5, 5), 1, 28, 16) == blocks(64, 64, (3, 4), 1, 28, 16) == (12, 2)
+    assert blocks(64, 64, (7, 7), 1, 28, 16) == (12, 2)
     assert blocks(64, 64, (3, 3), 1, 56, 16) == blocks(64, 64, (1, 11), 1, 28, 16) == (12, 2)
     assert blocks(3, 64, (7, 7), 2, 224, 8) == (6, 2)
     assert blocks(64, 64, (1, 1), 1, 56, 16) == (12, 2)
     assert blocks(104, 104, (3, 3), 1, 28, 16, groups=13) == (8, 2)
-    assert blocks(104, 104, (5, 5), 1, 28, 16, groups=13) == (8, 1)
+    assert blocks(104, 104, (5, 5), 1, 28, 16, groups=13) == (8, 2)
+    assert blocks(128, 128, (5, 5), 1, 28, 16, groups=2) == (8, 2)
     assert blocks(96, 96, (3, 3), 1, 112, 16, groups=2) == (24, 1)
 
 

@@ -1,8 +1,7 @@
 """The register-blocked direct convolution (`conv`) with its default schedule, stride 1 and one
 group, equals the interpreter on both ISAs (`helpers.targets`): with 16 lanes a register tile is
 24 output channels by one vector of pixels, or 12 by two (32 vector registers), twice AVX2's
-(one where the convolution has `SPILL_TAPS` taps or more, or one pads the row less:
-`row_vectors`);
+(one where it pads the row less: `row_vectors`);
 the shapes reach past those tiles (output channels, rows of one vector and of two with a partial
 last one), several input-channel blocks and a partial one, dilation, uneven padding, the
 epilogues, and weights computed at run time."""
