@@ -138,7 +138,10 @@ layers evict the caches), medians of 22, shared machine, 2026-12-05: groups mode
 price, 512@7 2.3x; blocks mode 64@56 1.8x, 128@28 1.7x (the direct int8 kernel 1.5-1.8x). Not
 found in the parts of the price (unexplained), so applied to the whole of it: the direct kernel's
 byte quads beat this mode at 14x14 and 7x7 (595 against 682 us, 745 against 901), which the price
-without it hid (0.60x and 0.98x the direct kernel's)."""
+without it hid (0.60x and 0.98x the direct kernel's). Applied to the 16-lane (AVX-512) kernels
+only, where it was measured: with AVX2 kernels (-mcpu=haswell on the Zen 4 host) it moves 128@28
+from the groups mode to the blocks mode, and ResNet-18 int8 ran 1.001x and 1.029x (one thread, CPU
+time, medians of 30 and 40, two runs) with it, its per-step sum 0.97x: no clear gain or loss."""
 INT8_EPILOGUE_OPS = 6
 """Vector operations per output vector after the output transform: the multiply by odd⁻¹, the
 shift, the bias, the integer epilogue and the narrowing (estimate)."""
@@ -173,4 +176,5 @@ def int8_winograd_seconds(info: NodeInfo, s: Schedule, model) -> float:
     transform = (inputs + outputs) / (cores * share * TRANSFORM_OPS)
     pad = (m * math.ceil(oh / m) + 2) * (m * math.ceil(ow / m) + 2) * c_pad / (cores * PAD_OPS)
     weights = weight_stream_seconds(side * side * c_pad * o_pad * 2, blocks, s["oc_groups"] or 1, model)
-    return batch * (pad + gemm + weights + transform) * (INT8_GROUPS_SLOWDOWN if s["oc_groups"] else 1.0)
+    slowdown = INT8_GROUPS_SLOWDOWN if s["oc_groups"] and model.vector_lanes == 16 else 1.0
+    return batch * (pad + gemm + weights + transform) * slowdown
