@@ -1,10 +1,12 @@
-"""The float32 max pool on vectors (a vertical pass into a stack row, then strided taps shuffled
-out of it) equals the interpreter, NaN included, on the 8-lane (AVX2) and 16-lane (AVX-512)
-variants (`helpers.targets`), with any window, stride and padding below the window."""
+"""The float32 max pool on vectors (small planes unrolled in registers; larger ones a vertical pass
+into a stack row, then strided taps shuffled out of it) equals the interpreter, NaN included, on
+the 8-lane (AVX2) and 16-lane (AVX-512) variants (`helpers.targets`), with any window, stride and
+padding below the window."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -62,3 +64,22 @@ def test_a_pool_too_wide_for_the_stack_row_takes_the_scalar_loop():
         assert vectors == (width < STACK_ROW_FLOATS)
         got = build(program, threads=2, target=targets()["avx2"]).run(x=xv)["y"]
         np.testing.assert_array_equal(got, ft.evaluate(program, {"x": xv})["y"])
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@pytest.mark.parametrize(("shape", "kernel", "stride", "pads", "registers"), [
+    ((2, 3, 28, 28), 3, 1, (1, 1, 1, 1), True),    # GoogLeNet's inception branches
+    ((1, 5, 7, 7), 3, 1, (1, 1, 1, 1), True),
+    ((1, 4, 28, 28), 3, 2, (0, 0, 1, 1), True),    # ceil mode: one more row and column of padding
+    ((1, 3, 27, 27), 3, 2, (0, 0, 0, 0), True),    # SqueezeNet's
+    ((2, 3, 1, 1), 3, 1, (1, 1, 1, 1), True),      # 1x1 planes
+    ((1, 2, 56, 56), 3, 2, (0, 0, 1, 1), False),   # planes past REGISTER_PLANE_VECTORS: the stack row
+    ((1, 2, 112, 112), 3, 2, (0, 0, 1, 1), False),  # rows past REGISTER_ROW_VECTORS too
+])
+def test_small_planes_take_the_registers(shape, kernel, stride, pads, registers, isa):
+    """Which path a model's pools take on each ISA, and both equal the interpreter (2 threads)."""
+    program = ft.Program({"y": tb.max_pool2d(tb.var("x", shape), (kernel, kernel), (stride, stride), pads)})
+    (text,) = kernel_texts(program, targets()[isa])
+    assert ("plane.body" in text) == registers
+    assert ("pool_row" in text) != ("plane.body" in text)
+    check_on(program, targets()[isa], 2)
