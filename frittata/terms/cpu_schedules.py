@@ -38,8 +38,7 @@ Default schedules (the tiled vocabulary of `frittata.terms.tiled`, tails include
   conv2d         (per group) one vector of pixels when the output row fits in it, else two, even
                  where two pad the row more (6 x 2 vectors ran 3x3 64 -> 64 at 56x56 in 2.95 ms,
                  12 x 1 in 3.42; a `pointwise` convolution's row is the whole image), but one
-                 for a convolution of several taps with 32 vector registers where two pad the row
-                 more (`row_vectors`); MR = 12
+                 with 32 vector registers where two pad the row more (`row_vectors`); MR = 12
                  output channels with one vector, 6 with two, doubled with 32 vector registers;
                  as many input channels per block as keep one tile's weights in
                  `WEIGHT_BLOCK_BYTES`; threads split the output-channel blocks when the weights
@@ -384,7 +383,7 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
     o, c, kh, kw = w.shape
     o //= attrs.get("groups", 1)
     oh, ow = pixel_rows(out, (kh, kw), attrs)
-    nv = row_vectors(ow, kh * kw, lanes)
+    nv = row_vectors(ow, lanes)
     mr = (12 if nv == 1 else 6) * (2 if lanes >= 16 else 1)
     if attrs.get("groups", 1) > 1:
         mr = group_block(o, mr)
@@ -403,10 +402,10 @@ def default_conv_schedule(x: TensorType, w: TensorType, out: TensorType, attrs: 
             "ow_tail": out.shape[3] % (nv * lanes), "c_block": cb, "c_tail": c % cb, "parallel": parallel}
 
 
-def row_vectors(ow: int, taps: int, lanes: int) -> int:
+def row_vectors(ow: int, lanes: int) -> int:
     """Vectors of pixels per direct-convolution tile of a row of `ow` output pixels: one when the
-    row fits in one, else two, but one for a convolution of several taps with 32 vector
-    registers where one computes fewer columns (the tiles of a row compute whole vectors).
+    row fits in one, else two, but one with 32 vector registers where one computes fewer
+    columns (the tiles of a row compute whole vectors; a `pointwise` row is the whole image).
     AMD EPYC znver4, one thread, CPU time, one process, interleaved rounds, loaded, one vector
     over two: MobileNetV2's 3x3 stride-2 stem 3 -> 32 to 112x112 0.86 (0.285 -> 0.246 ms), 3x3
     32 -> 64 at 112x112 0.89 and 96 in 2 groups 0.98 (112 columns against 128), ResNet's 7x7
@@ -417,11 +416,15 @@ def row_vectors(ow: int, taps: int, lanes: int) -> int:
     stem tile) and one vector ran 0.54-0.83 its time; with the loop, 24 x 1 over 12 x 2 at
     64 -> 64 28x28 (32 columns either way; zmm stack accesses 80 against 14): 3x4 1.05, 2x7
     1.05, 5x5 1.08, 7x7 1.06; 5x5 at 28x28 128 in 2 groups (16 x 1 against 8 x 2; 32 against
-    0) 1.04; the 7x7 stride-2 stem 3 -> 64 from 256x256 (128 columns either way) 1.00."""
+    0) 1.04; the 7x7 stride-2 stem 3 -> 64 from 256x256 (128 columns either way) 1.00.
+    Pointwise ones that run the direct kernel (neither GEMM takes them; same machine and
+    method): SqueezeNet's 512 -> 1000 at 13x13 0.91 (1.76 against 2.00 ms; 176 columns against
+    192), 256 -> 256 at 14x14 0.94, MobileNetV2's 32 -> 192 and 192 -> 32 at 28x28 0.95 (784
+    against 800); 256 -> 32 at 27x27 (736 either way) 1.00."""
     if ow <= lanes:
         return 1
     fewer = _round_up(ow, lanes) < _round_up(ow, 2 * lanes)
-    return 1 if fewer and registers_for(lanes) == 32 and taps > 1 else 2
+    return 1 if fewer and registers_for(lanes) == 32 else 2
 
 
 def group_block(o: int, mr: int) -> int:

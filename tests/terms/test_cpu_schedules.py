@@ -161,11 +161,11 @@ def test_a_grouped_convolution_blocks_its_outputs_by_a_divisor_of_the_group():
 
 
 def test_a_convolution_takes_one_vector_where_two_pad_more():
-    """With AVX-512's 32 vector registers a convolution of several taps tiles one vector of
-    pixels, MR 24 (a group's divisor if grouped), where one vector computes fewer columns (112
-    against 128: the stems, 3x3 at 112x112); else, many taps too (`row_vectors`: the kernel rows
-    a loop, two vectors spill no more), and for a pointwise one, and any on AVX2, two vectors
-    where the row is wider."""
+    """With AVX-512's 32 vector registers a convolution tiles one vector of pixels, MR 24 (a
+    group's divisor if grouped), where one vector computes fewer columns (112 against 128: the
+    stems, 3x3 at 112x112; a pointwise one's row is the whole image: 176 against 192 at 13x13,
+    784 against 800 at 28x28); else, many taps too (`row_vectors`: the kernel rows a loop, two
+    vectors spill no more), and any on AVX2, two vectors where the row is wider."""
     def blocks(c: int, o: int, k: tuple[int, int], stride: int, size: int, lanes: int,
                groups: int = 1) -> tuple[int, int]:
         out = -(-size // stride)
@@ -184,7 +184,10 @@ def test_a_convolution_takes_one_vector_where_two_pad_more():
     assert blocks(64, 64, (7, 7), 1, 28, 16) == (12, 2)
     assert blocks(64, 64, (3, 3), 1, 56, 16) == blocks(64, 64, (1, 11), 1, 28, 16) == (12, 2)
     assert blocks(3, 64, (7, 7), 2, 224, 8) == (6, 2)
-    assert blocks(64, 64, (1, 1), 1, 56, 16) == (12, 2)
+    assert blocks(64, 64, (1, 1), 1, 56, 16) == blocks(256, 32, (1, 1), 1, 27, 16) == (12, 2)
+    assert blocks(512, 1000, (1, 1), 1, 13, 16) == blocks(256, 256, (1, 1), 1, 14, 16) == (24, 1)
+    assert blocks(32, 192, (1, 1), 1, 28, 16) == blocks(192, 32, (1, 1), 1, 28, 16) == (24, 1)
+    assert blocks(512, 1000, (1, 1), 1, 13, 8) == (6, 2)
     assert blocks(104, 104, (3, 3), 1, 28, 16, groups=13) == (8, 2)
     assert blocks(104, 104, (5, 5), 1, 28, 16, groups=13) == (8, 2)
     assert blocks(128, 128, (5, 5), 1, 28, 16, groups=2) == (8, 2)
