@@ -68,6 +68,10 @@ class CpuModel:
     """fp32 lanes of one vector register: 512-bit AVX-512."""
     fp32_flops_per_core: float = 242e9
     """FLOP/s: zmm FMA microbenchmark peak per core (Sapphire Rapids: two 512-bit FMAs a cycle)."""
+    throughput_lanes: int = 16
+    """fp32 lanes the vector units complete per instruction slot (`cpu_geometry.throughput_lanes`):
+    `vector_lanes`, or 8 where 512-bit instructions run as two halves (Zen 4), so that a vector
+    narrower than the host's issues at its own width's cost."""
     int8_ops_per_core: float = 870e9
     """OP/s: AVX-512 VNNI int8 microbenchmark peak per core (Sapphire Rapids); `for_machine` scales it to the
     host's fp32 peak by `VNNI_INT8_PER_FP32` or `PAIRS_INT8_PER_FP32`."""
@@ -136,7 +140,8 @@ class CpuModel:
         lanes = vector_lanes(triple, features)
         fp32 = cls.fp32_flops_per_core * throughput_lanes(triple, features, cpu) / 16
         vnni = {"+avx512vnni", "+avxvnni"} & set(features.split(","))
-        scaled = {"vector_lanes": lanes, "fp32_flops_per_core": fp32, "byte_quads": byte_quads(triple, features),
+        scaled = {"vector_lanes": lanes, "fp32_flops_per_core": fp32,
+                  "throughput_lanes": throughput_lanes(triple, features, cpu), "byte_quads": byte_quads(triple, features),
                   "int8_ops_per_core": fp32 * (VNNI_INT8_PER_FP32 if vnni else PAIRS_INT8_PER_FP32),
                   "word_pairs_per_core": popcount_rate(features, lanes, fp32)}
         return cls(**{**scaled, **overrides})

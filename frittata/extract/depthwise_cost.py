@@ -119,15 +119,29 @@ def depthwise_seconds(info: NodeInfo, s: Schedule, model) -> float:
     without its epilogue (see the module docstring)."""
     x, out = info.operands[0], info.type
     channels, mult = x.shape[1], out.shape[1] // max(x.shape[1], 1)
-    per_channel = (fill_cycles(info, model.vector_lanes) + slot_cycles(info, s, model.vector_lanes)
-                   + mult * tiles_cycles(info, s, model.vector_lanes))
+    lanes, vec = model.vector_lanes, min(s["vec"], model.vector_lanes)
+    weight = vector_weight(vec, lanes, model.throughput_lanes)
+    per_channel = (weight * fill_cycles(info, vec) + slot_cycles(info, s, lanes)
+                   + mult * tiles_cycles(info, s, lanes, weight))
     clock = model.fp32_flops_per_core / (2 * FMA_PORTS * model.vector_lanes)
     return (x.shape[0] * channels * per_channel
             / (model.cores * balance(channels, model.cores) * clock * REACHABLE))
 
 
-def tile_cycles(info: NodeInfo, rows: int, vectors: int, lanes: int, branched: bool = False) -> float:
-    """Cycles of one tile of `rows` output rows by `vectors` host vectors (module docstring); a
+def vector_weight(vec: int, lanes: int, throughput: int) -> float:
+    """Issue slots of one `vec`-lane vector instruction in units of one of the host's `lanes`-lane
+    vectors, on vector units that complete `throughput` lanes a slot (`CpuModel.throughput_lanes`):
+    an 8-lane (256-bit) vector on Zen 4, which runs a 512-bit one as two halves, takes half a
+    16-lane one's FMA, load and store slots (the kernel's rows of at most 8 pixels,
+    `cpu_schedules.depthwise_vector`); on a CPU with full-width 512-bit units, or where `vec` is
+    the host's width, one."""
+    return max(vec, throughput) / lanes if vec < lanes else 1.0
+
+
+def tile_cycles(info: NodeInfo, rows: int, vectors: int, lanes: int, branched: bool = False,
+                weight: float = 1.0) -> float:
+    """Cycles of one tile of `rows` output rows by `vectors` vectors of the host's `lanes` registers
+    (module docstring), each FMA, load and store at `weight` issue slots (`vector_weight`); a
     `branched` tile stores each row's partial last vector under a branch (`depthwise_held_taps`)."""
     (kh, kw), attrs = info.operands[1].shape[2:], dict(info.attrs)
     (sh, _), (dh, _) = attrs["strides"], attrs["dilations"]
@@ -140,8 +154,8 @@ def tile_cycles(info: NodeInfo, rows: int, vectors: int, lanes: int, branched: b
         loads += taps
     in_flight = max(rows * vectors, min(CHAINS_IN_FLIGHT, SCHEDULED_FMAS / taps))
     chains = taps * FMA_LATENCY * rows * vectors / in_flight
-    return (max(fmas / FMA_PORTS, loads / LOAD_PORTS, chains) + rows * vectors * STORE_CYCLES
-            + max(0, min(held, over)) * SPILL_CYCLES)
+    return (max(weight * fmas / FMA_PORTS, weight * loads / LOAD_PORTS, chains)
+            + weight * rows * vectors * STORE_CYCLES + max(0, min(held, over)) * SPILL_CYCLES)
 
 
 def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
@@ -151,8 +165,9 @@ def depthwise_tile_efficiency(info: NodeInfo, s: Schedule, lanes: int) -> float:
     return s["oh_block"] * vectors * taps / FMA_PORTS / tile_cycles(info, s["oh_block"], vectors, lanes)
 
 
-def tiles_cycles(info: NodeInfo, s: Schedule, lanes: int) -> float:
-    """Cycles of every tile of one output plane: the full tiles, the last column tile of the
+def tiles_cycles(info: NodeInfo, s: Schedule, lanes: int, weight: float = 1.0) -> float:
+    """Cycles of every tile of one output plane, each vector at `weight` issue slots
+    (`vector_weight`): the full tiles, the last column tile of the
     row's remaining vectors, the last row block of the remaining rows. The column tile of a row
     that is one tile ending in a partial vector stores under branches (`depthwise_held_taps`)
     in the loop over two or more blocks; a single block, or the last, starts at a row known at
@@ -167,11 +182,11 @@ def tiles_cycles(info: NodeInfo, s: Schedule, lanes: int) -> float:
     total = 0.0
     for rows, count, loop in ((rb, blocks, branched), (tail_rows, 1 if tail_rows else 0, False)):
         if count:
-            row = full_columns * tile_cycles(info, rows, nv * split, lanes)
+            row = full_columns * tile_cycles(info, rows, nv * split, lanes, weight=weight)
             if tail_vectors:
-                row += tile_cycles(info, rows, tail_vectors * split, lanes, loop)
+                row += tile_cycles(info, rows, tail_vectors * split, lanes, loop, weight)
             total += count * row
-    return total + masked_stores(info, s) * (MASKED_STORE_CYCLES - STORE_CYCLES)
+    return total + weight * masked_stores(info, s) * (MASKED_STORE_CYCLES - STORE_CYCLES)
 
 
 def masked_stores(info: NodeInfo, s: Schedule) -> int:
@@ -208,7 +223,7 @@ def slot_cycles(info: NodeInfo, s: Schedule, lanes: int) -> float:
     oh, rb = out.shape[2], s["oh_block"]
     last = (oh - 1) * sh + (kh - 1) * dh + 1
     block_reads = (rb - 1) * sh + (kh - 1) * dh + 1
-    row = sw * depthwise_phase_floats(x.shape[3], out.shape[3], lanes, sw, pads[1], kw, dw)
+    row = sw * depthwise_phase_floats(x.shape[3], out.shape[3], min(s["vec"], lanes), sw, pads[1], kw, dw)
     ring = depthwise_ring(last, block_reads, rb * sh, row)
     if ring == last or ring & (ring - 1) == 0:
         return 0.0
