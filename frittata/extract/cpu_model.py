@@ -138,10 +138,11 @@ class CpuModel:
         two), the int8 peak from its multiply-add instructions and the word-pair rate of its
         popcount; the other figures are the measured machine's."""
         lanes = vector_lanes(triple, features)
-        fp32 = cls.fp32_flops_per_core * throughput_lanes(triple, features, cpu) / 16
+        through = throughput_lanes(triple, features, cpu)
+        fp32 = cls.fp32_flops_per_core * through / 16
         vnni = {"+avx512vnni", "+avxvnni"} & set(features.split(","))
-        scaled = {"vector_lanes": lanes, "fp32_flops_per_core": fp32,
-                  "throughput_lanes": throughput_lanes(triple, features, cpu), "byte_quads": byte_quads(triple, features),
+        scaled = {"vector_lanes": lanes, "fp32_flops_per_core": fp32, "throughput_lanes": through,
+                  "byte_quads": byte_quads(triple, features),
                   "int8_ops_per_core": fp32 * (VNNI_INT8_PER_FP32 if vnni else PAIRS_INT8_PER_FP32),
                   "word_pairs_per_core": popcount_rate(features, lanes, fp32)}
         return cls(**{**scaled, **overrides})

@@ -46,6 +46,16 @@ this price. With 2 x 2 tiles, measured / priced (one core, CPU time, one process
 least of 20 rounds of 10 runs, LOADED): 480 and 672 channels at 14x14 5x5 0.95 / 0.90, 256 at
 20x20 5x5 (2 x 3) 1.15; 3x3 layers 0.6-1.1, 28x28 5x5 1.3.
 
+Vector width: every count above is in the schedule's vectors (`cpu_schedules.depthwise_vector`:
+8 lanes on a 16-lane host where an output row fits in 8 pixels), each FMA, load and store at
+`vector_weight` of a host vector's issue slots: half on Zen 4, which runs a 512-bit instruction
+as two 256-bit halves (`CpuModel.throughput_lanes`), so a 7-wide row does a 16-lane vector's work
+in half its slots; one on a CPU with full-width 512-bit units and wherever the schedule's vectors
+are the host's. One Zen 4 core, 8 lanes against 16 ran 1152 channels at 7x7 5x5 0.81x, 3x3 0.88x,
+672 from 14x14 5x5 stride 2 0.75x, 960 at 7x7 3x3 0.77x, 576 from 14x14 stride 2 0.80x; the
+model prices them 0.98x, 0.95x, 0.89x, 0.95x, 0.96x (the accumulators' chains, in cycles,
+are the same at either width).
+
 The epilogue's steps are priced by the caller as every contraction's are (`CpuModel.compute_seconds`:
 its FLOPs at the streaming loops' rate), and so is the memory roofline (`CpuModel.memory_seconds`).
 
