@@ -1,4 +1,4 @@
-"""The CPU price of the depthwise convolution kernel (`cpu_schedules.depthwise_schedule`), counted
+"""The CPU price of the depthwise convolution kernel (`depthwise_schedules.depthwise_schedule`), counted
 from its structure (`frittata.backends.llvm.depthwise`).
 
 Per input channel the kernel fills a ring of padded rows (each padded row the output reads,
@@ -39,14 +39,14 @@ rows of such rows ran 1.2-2.4x the 2-row tile's time (672 channels at 14x14 5x5:
 1.64x and 1.65x 2 x 1, which the model priced 1.0x and 0.66x before it counted held taps; 240 at
 28x28 4 x 2 2.06x 2 x 2, priced 0.56x); see tests/extract/test_depthwise_cost.py's
 MEASURED_ZEN4. Without them the weight charge matches the emitted code only for tiles of at most
-two rows (`cpu_schedules.DEPTHWISE_SPILL_ROWS`). Counted in AVX2 objdumps (the tile loop): 2 x 4
+two rows (`depthwise_schedules.DEPTHWISE_SPILL_ROWS`). Counted in AVX2 objdumps (the tile loop): 2 x 4
 at 28x28 5x5 reads the stack 28 times per 200 FMAs; a 4 x 2 tile (the default at 14x14 5x5
 before that cap) read it 224 times and wrote it 54 (accumulators spilled too) and ran 2.1-2.3x
 this price. With 2 x 2 tiles, measured / priced (one core, CPU time, one process, interleaved,
 least of 20 rounds of 10 runs, LOADED): 480 and 672 channels at 14x14 5x5 0.95 / 0.90, 256 at
 20x20 5x5 (2 x 3) 1.15; 3x3 layers 0.6-1.1, 28x28 5x5 1.3.
 
-Vector width: every count above is in the schedule's vectors (`cpu_schedules.depthwise_vector`:
+Vector width: every count above is in the schedule's vectors (`depthwise_schedules.depthwise_vector`:
 8 lanes on a 16-lane host where an output row fits in 8 pixels), each FMA, load and store at
 `vector_weight` of a host vector's issue slots: half on Zen 4, which runs a 512-bit instruction
 as two 256-bit halves (`CpuModel.throughput_lanes`), so a 7-wide row does a 16-lane vector's work
@@ -143,7 +143,7 @@ def vector_weight(vec: int, lanes: int, throughput: int) -> float:
     vectors, on vector units that complete `throughput` lanes a slot (`CpuModel.throughput_lanes`):
     an 8-lane (256-bit) vector on Zen 4, which runs a 512-bit one as two halves, takes half a
     16-lane one's FMA, load and store slots (the kernel's rows of at most 8 pixels,
-    `cpu_schedules.depthwise_vector`); on a CPU with full-width 512-bit units, or where `vec` is
+    `depthwise_schedules.depthwise_vector`); on a CPU with full-width 512-bit units, or where `vec` is
     the host's width, one."""
     return max(vec, throughput) / lanes if vec < lanes else 1.0
 

@@ -75,7 +75,8 @@ from frittata.extract.algorithms import held_default, scheduled_info
 from frittata.extract.records import (SCHEDULED_IN_PLACE, TILED_OF, Records, Schedule, Workload, infer_output,
                                       is_algorithm, workload_of)
 from frittata.rewrites.data import Choice, EClass, EGraphData, ENode
-from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, TILED_OPS, blocked_schedule, depthwise_vector
+from frittata.terms.cpu_schedules import CONV_OPS, DENSE_OPS, TILED_OPS, blocked_schedule
+from frittata.terms.depthwise_schedules import depthwise_vector
 from frittata.terms.ops import BY_NAME, Op
 
 MEASURED, LEARNED, SCALED, MODEL = "measured", "learned", "model x scale", "model"
@@ -395,7 +396,7 @@ def _operand_pair(info: NodeInfo) -> tuple[int, ...]:
 
 def schedules_in(data: EGraphData, lanes: int) -> dict[str, tuple[Schedule, ...]]:
     """Per workload key, the schedules of its e-nodes in `data` (tiled, untiled, algorithms') that
-    run vectors of `lanes` (the depthwise kernel's: of `cpu_schedules.depthwise_vector`'s
+    run vectors of `lanes` (the depthwise kernel's: of `depthwise_schedules.depthwise_vector`'s
     width), or have no "vec" key: the tiling rules propose rows of both ISAs'
     widths (8 and 16 fp32 lanes), and tuned on an AVX2 host the 16-lane ones cost trials and
     never run there. The one list of a workload's schedules: the tuner's proposed ones
@@ -413,7 +414,7 @@ def schedules_in(data: EGraphData, lanes: int) -> dict[str, tuple[Schedule, ...]
 def _host_vector(info: NodeInfo, schedule: dict[str, Any], lanes: int) -> int:
     """The lanes of the vectors `schedule` runs for `info` on a host of `lanes`: the host's, or
     for the depthwise kernel's (the one with row blocks, `tiled.DEPTHWISE_KEYS`) the width its
-    default takes (`cpu_schedules.depthwise_vector`)."""
+    default takes (`depthwise_schedules.depthwise_vector`)."""
     return depthwise_vector(info.type.shape[3], lanes) if "oh_block" in schedule else lanes
 
 

@@ -24,7 +24,7 @@ with the other parallel split axis, then the register-blocked space of the host:
   dense        the same register blocks over rows x columns; reduction blocks KC from K_BLOCKS
                (and K); both parallel loops.
   depthwise    vec = host lanes, or half of them where the default takes that
-               (`cpu_schedules.depthwise_vector`); tiles of RB output rows (DEPTHWISE_ROWS, no more
+               (`depthwise_schedules.depthwise_vector`); tiles of RB output rows (DEPTHWISE_ROWS, no more
                than the output has) by NV = 1..MAX_VECTORS vectors of pixels (no more than the
                output row needs).
   bit-serial   tiles of P output pixels (PIXELS; 1 for dense) by M channel blocks (BLOCKS, no
@@ -49,7 +49,7 @@ from frittata.extract.records import (SCHEDULED_IN_PLACE, Records, Schedule, Wor
 from frittata.rewrites.data import EGraphData
 from frittata.terms.bitserial_schedules import bitserial_tile_registers, uses_nibbles
 from frittata.terms.cpu_geometry import pixel_rows, pointwise, registers_for
-from frittata.terms.cpu_schedules import depthwise_vector
+from frittata.terms.depthwise_schedules import depthwise_vector
 from frittata.terms.ops import BY_NAME
 from frittata.terms.program import Program
 from frittata.tuning.device import Device

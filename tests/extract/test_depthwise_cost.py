@@ -13,7 +13,7 @@ from frittata.extract.cpu_work import work
 from frittata.extract.depthwise_cost import (MASKED_STORE_CYCLES, REMAINDER_CYCLES, STORE_CYCLES, depthwise_seconds,
                                              depthwise_tile_efficiency, fill_cycles, masked_stores, slot_cycles,
                                              tiles_cycles, vector_weight)
-from frittata.terms.cpu_schedules import depthwise_schedule
+from frittata.terms.depthwise_schedules import depthwise_schedule
 
 AVX2 = CpuModel(vector_lanes=8, fp32_flops_per_core=CpuModel.fp32_flops_per_core / 2)
 

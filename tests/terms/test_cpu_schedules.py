@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 from frittata.terms import builders as tb
 from frittata.terms.cpu_geometry import (CACHE_LINE_BYTES, GEMM_ITEMS, GEMM_K_BLOCK_MAX, GEMM_ROW_GROUPS,
                                          gemm_item_sizes, gemm_items, gemm_k_block, gemm_mc, strided_tile_bytes)
-from frittata.terms.cpu_schedules import (CHANNEL_GEMM_WIDE_VECTORS, DEPTHWISE_SPILL_ACCUMULATORS,
-                                         DEPTHWISE_SPILL_ROWS, DEPTHWISE_STACKED_ROWS, DEPTHWISE_VECTORS,
-                                         DEPTHWISE_WIDE_ROWS, PIXEL_GEMM_WIDE_VECTORS,
-                                         blocked_schedule, channel_gemm_schedule, default_conv_schedule,
-                                         default_dense_schedule, depthwise_schedule, int8_conv_schedule,
-                                         pixel_gemm_schedule)
+from frittata.terms.cpu_schedules import (CHANNEL_GEMM_WIDE_VECTORS, PIXEL_GEMM_WIDE_VECTORS, blocked_schedule,
+                                         channel_gemm_schedule, default_conv_schedule, default_dense_schedule,
+                                         int8_conv_schedule, pixel_gemm_schedule)
+from frittata.terms.depthwise_schedules import (DEPTHWISE_SPILL_ACCUMULATORS, DEPTHWISE_SPILL_ROWS,
+                                                DEPTHWISE_STACKED_ROWS, DEPTHWISE_VECTORS, DEPTHWISE_WIDE_ROWS,
+                                                depthwise_schedule)
 from frittata.terms.dtypes import TensorType
 from frittata.terms.ops import Op
 

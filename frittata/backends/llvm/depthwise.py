@@ -91,7 +91,7 @@ class Geometry(ConvShape):
 
     @classmethod
     def of(cls, term: Term, schedule: dict) -> Geometry:
-        """The depthwise convolution `term` tiled as its schedule (`cpu_schedules.depthwise_schedule`) says."""
+        """The depthwise convolution `term` tiled as its schedule (`depthwise_schedules.depthwise_schedule`) says."""
         return cls(**ConvShape.fields(term), lanes=schedule["vec"], nv=schedule["ow_block"] // schedule["vec"],
                    rb=schedule["oh_block"])
 

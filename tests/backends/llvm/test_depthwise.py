@@ -19,7 +19,8 @@ from frittata.terms import builders as tb
 from frittata.backends.llvm import build
 from frittata.backends.llvm.depthwise import Geometry, deferred_group, ring_slots
 from frittata.backends.packing import aligned
-from frittata.terms.cpu_schedules import blocked_schedule, depthwise_schedule, is_depthwise
+from frittata.terms.cpu_schedules import blocked_schedule, is_depthwise
+from frittata.terms.depthwise_schedules import depthwise_schedule
 from frittata.terms.tiled import tiled_conv2d
 from frittata.tuning.tasks import depthwise_space
 from tests.backends.llvm.helpers import check_on, kernel_texts, rand, targets
