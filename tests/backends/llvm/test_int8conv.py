@@ -16,7 +16,7 @@ from llvmlite import ir
 
 import frittata as ft
 from frittata.backends.jit import Machine, host, optimize
-from frittata.backends.llvm import build, int8conv, int8quads
+from frittata.backends.llvm import build, int8conv, int8pairs, int8quads
 from frittata.extract.cost import program_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.terms import builders as tb
@@ -113,7 +113,7 @@ def test_an_odd_last_channel_pairs_its_own_taps(c, kernel, dilations, pads, thre
     for target in targets().values():
         schedule = blocked_schedule(term.op, term.attrs, term.type, [a.type for a in term.args], (False, True, True),
                                     target.lanes)
-        assert schedule is not None and int8conv.split_last(int8conv.geometry(term, schedule))
+        assert schedule is not None and int8pairs.split_last(int8conv.geometry(term, schedule))
         check_exact(term, target, threads)
 
 
@@ -136,7 +136,7 @@ def test_an_odd_last_column_pairs_its_taps_down_the_rows(kernel, dilations, pads
     target = targets()[isa]
     schedule = blocked_schedule(term.op, term.attrs, term.type, [a.type for a in term.args], (False, True, True),
                                 target.lanes)
-    assert schedule is not None and int8conv.reduction_pairs(int8conv.geometry(term, schedule)) == pairs
+    assert schedule is not None and int8pairs.reduction_pairs(int8conv.geometry(term, schedule)) == pairs
     check_epilogue_exact(term, {"x": rng.integers(-128, 128, x.shape).astype(np.int8)}, target)
 
 
