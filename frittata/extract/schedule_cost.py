@@ -35,7 +35,7 @@ before the tiles run (`phase_split_seconds`), added to the time above. The kerne
 stride-1 convolution's input into its padded plane too (contiguous rows, vectorized); that copy
 is not charged (an A/B of charging it has not been measured), nor the int8 kernel's copy.
 
-An int8 convolution (`cpu_schedules.int8_conv_schedule`) runs at `INT8_PEAK_SCALE` of the fp32
+An int8 convolution (`int8_schedules.int8_conv_schedule`) runs at `INT8_PEAK_SCALE` of the fp32
 peak, times its busy lanes and its tiles' balance.
 A small pointwise convolution's pixel GEMM (`cpu_schedules.pixel_gemm_schedule`) is priced as a
 dense layer over its pixels, with its transposed store (`pixel_gemm_seconds`); an expanding

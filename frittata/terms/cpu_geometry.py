@@ -61,7 +61,7 @@ def byte_quads(triple: str, features: str) -> bool:
     vpdpbusd adds 4 unsigned x signed byte products into each int32 lane, twice the multiply-adds
     of vpdpwssd's int16 pairs at the same issue rate (one zmm instruction a cycle each on a Zen 4
     core, 3.66 G/s, 2026-12-05). Also needs AVX512-VL: a row of at most 8 pixels takes 8-lane
-    tiles (`cpu_schedules.int8_conv_schedule`), whose vpdpbusd is the EVEX-encoded ymm form, which
+    tiles (`int8_schedules.int8_conv_schedule`), whose vpdpbusd is the EVEX-encoded ymm form, which
     LLVM cannot select without VL (it ends the process); every VNNI CPU has VL, so this only
     refuses forced targets. Elsewhere it takes int16 pairs (vpmaddwd, or vpdpwssd with AVX-VNNI,
     whose quads the kernel does not emit; generic IR, which LLVM legalizes at any width)."""
@@ -258,3 +258,8 @@ def depthwise_ring(last: int, block_reads: int, step: int, row_floats: int) -> i
         return last
     rows = 1 << (wanted.bit_length() - 1)
     return rows if rows >= least else wanted
+
+
+def round_up(n: int, m: int) -> int:
+    """`n` rounded up to a multiple of `m`."""
+    return -(-n // m) * m

@@ -23,7 +23,8 @@ the default below. A contraction takes the blocked path when
     C > 1, any channel multiplier O / C): the vectorized depthwise kernel (`depthwise_schedule`,
     or the tiled op's own), weights and bias constant or not;
   * conv2d / fused_conv2d of int8 x int8 with one group, constant weights and bias, and an
-    integer epilogue (`INT_STEPS`; a cast only as the last step, to an `INT8_OUTPUTS` dtype):
+    integer epilogue (`int8_schedules.INT_STEPS`; a cast only as the last step, to an
+    `int8_schedules.INT8_OUTPUTS` dtype):
     the int8 kernel (`int8_conv_schedule`; int16 pairs into int32 lanes, exact);
   * winograd_conv2d: the Winograd kernel (`winograd_schedule`) when its weights and bias are
     compile-time constants (the weight transform is done at compile time), else the generic loops.
@@ -105,11 +106,13 @@ from typing import Any, cast, get_args
 
 from frittata.terms.cpu_geometry import (FLOAT_BYTES, FMA_CHAIN_ROWS, L1_DATA_BYTES,
                                          ROW_VECTORS, block_rows, gemm_k_block, padded_plane,
-                                         pixel_item_tiles, pixel_rows, pointwise, registers_for, strided_tile_bytes)
+                                         pixel_item_tiles, pixel_rows, pointwise, registers_for, round_up,
+                                         strided_tile_bytes)
 from frittata.terms.depthwise_schedules import depthwise_schedule
 from frittata.terms.dtypes import TensorType
+from frittata.terms.int8_schedules import int8_conv_schedule, int8_winograd_schedule
 from frittata.terms.ops import Op
-from frittata.terms.schedule_kinds import (BLOCKED, CHANNEL_GEMM, DEPTHWISE, INT8, INT8_WINOGRAD, LANES_CONV,
+from frittata.terms.schedule_kinds import (BLOCKED, CHANNEL_GEMM, DEPTHWISE, INT8, LANES_CONV,
                                            PIXEL_GEMM, WINOGRAD, BlockedKernel, Schedule)
 from frittata.terms.winograd import block_count, tile_count
 
@@ -197,10 +200,6 @@ CHANNEL_GEMM_MIN_CHANNELS = 64
 call, its epilogue and the packing less to amortize (same setting: MobileNetV2's 16 -> 96 at
 112x112 1.04, 24 -> 144 at 56x56 1.13, 32 -> 192 at 28x28 1.0; 64 -> 384 at 14x14 ~0.96 and
 96 -> 576 ~1.0, as plain GEMMs)."""
-INT_STEPS = frozenset({"relu", "shift", "clip", "cast"})
-"""Epilogue steps the int8 kernel applies to its int32 accumulators in registers."""
-INT8_OUTPUTS = frozenset({"int8", "uint8", "int32", "float32"})
-
 WINOGRAD_BLOCK_BYTES = 256 * 1024
 """A Winograd tile block's transformed inputs and products: half of a 512 KiB L2 (Zen 3), so
 they stay in L2 from the input transform through the GEMMs to the output transform."""
@@ -383,7 +382,7 @@ def row_vectors(ow: int, lanes: int) -> int:
     against 800); 256 -> 32 at 27x27 (736 either way) 1.00."""
     if ow <= lanes:
         return 1
-    fewer = _round_up(ow, lanes) < _round_up(ow, 2 * lanes)
+    fewer = round_up(ow, lanes) < round_up(ow, 2 * lanes)
     return 1 if fewer and registers_for(lanes) == 32 else 2
 
 
@@ -422,7 +421,7 @@ def winograd_schedule(x: TensorType, out: TensorType, attrs: dict[str, Any], lan
     m = attrs["tile"]
     dense = default_dense_schedule(0, 0, 0, lanes)
     mr, nr = dense["m_block"], dense["n_block"]
-    c, o = _round_up(x.shape[1], lanes), _round_up(out.shape[1], nr)
+    c, o = round_up(x.shape[1], lanes), round_up(out.shape[1], nr)
     tiles = tile_count(out.shape[2], out.shape[3], m)
     if o > tiles:
         # U (n² C O floats) outweighs V (n² tiles C floats)
@@ -450,76 +449,6 @@ def winograd_tile_block(tiles: int, blocks: int, mr: int) -> int:
         return block_count(tiles, block) * math.ceil(block / mr) * mr
 
     return min(range(most, max(0, most - mr), -1), key=rows)
-
-
-def int8_conv_schedule(out: TensorType, operands: Sequence[TensorType], attrs: dict[str, Any],
-                       constant: Sequence[bool], lanes: int) -> Schedule | None:
-    """The int8 kernel's blocking of an int8 x int8 convolution, or None (generic loops): one
-    group, constant weights and bias, an integer epilogue (`INT_STEPS`, a cast only last).
-
-    A row the kernel runs (`pixel_rows`: a pointwise convolution's is all its pixels) of at most
-    8 pixels takes 8-lane tiles on a 16-lane machine. Tiles are one vector where the output's rows
-    fit in one, two otherwise: pointwise 256 -> 256 and 128 -> 512 at 14x14 (rows of 196) ran
-    1.06x slower in two 16-lane vectors than in one (one Zen 4 core, CPU time, one process,
-    interleaved, medians of 80, shared machine, 2026-12-05)."""
-    steps = attrs.get("epilogue", ())
-    casts = [i for i, step in enumerate(steps) if step[0] == "cast"]
-    if (lanes < 8 or attrs["groups"] != 1 or not all(constant[1:3]) or len(operands) > 3
-            or any(step[0] not in INT_STEPS for step in steps) or casts not in ([], [len(steps) - 1])
-            or out.dtype not in INT8_OUTPUTS):
-        return None
-    mr = block_rows(lanes)
-    ow, row = out.shape[3], pixel_rows(out, operands[1].shape[2:], attrs)[1]
-    vec = lanes // 2 if lanes == 16 and row <= lanes // 2 else lanes
-    nr = (1 if ow <= vec else ROW_VECTORS) * vec
-    return {"kernel": INT8, "vec": vec, "oc_block": mr, "oc_tail": out.shape[1] % mr, "ow_block": nr,
-            "ow_tail": ow % nr}
-
-
-INT8_WINOGRAD_ROWS = 6
-"""Tiles per micro-tile of the int8 Winograd GEMM: 6 x 2 int32 accumulators, 2 weight vectors
-and a broadcast pair take 15 of AVX2's 16 registers."""
-INT8_WINOGRAD_V_BYTES = 384 * 1024
-"""A block's transformed inputs V at most: in L2 (512 KiB on Zen 3) beside a panel's M and U."""
-
-
-def int8_winograd_schedule(out: TensorType, operands: Sequence[TensorType], attrs: dict[str, Any],
-                           constant: Sequence[bool], lanes: int) -> Schedule | None:
-    """The exact int8 Winograd kernel's blocking (`frittata.backends.llvm.int8winograd`), or None
-    (generic loops): constant weights and bias, an integer epilogue with a cast only last.
-
-    More output channels than tiles (U outweighs V): one block of all the tiles and groups of
-    panels (`int8_winograd_groups`), so U is read once per image, where blocks of a few tiles
-    each re-read all of it (512 -> 512 at 28x28: 13 MB a block). Otherwise blocks of whole
-    micro-tiles whose V fits `INT8_WINOGRAD_V_BYTES`, of at least 4 micro-tiles where that fits,
-    the size that computes the fewest rows (the last block's spare tiles included), the
-    largest on a tie."""
-    steps = attrs.get("epilogue", ())
-    casts = [i for i, step in enumerate(steps) if step[0] == "cast"]
-    if (lanes < 8 or not all(constant[1:3]) or len(operands) > 3 or any(step[0] not in INT_STEPS for step in steps)
-            or casts not in ([], [len(steps) - 1]) or out.dtype not in INT8_OUTPUTS):
-        return None
-    m, mr, nr = attrs["tile"], INT8_WINOGRAD_ROWS, 2 * lanes
-    c_pad = _round_up(operands[0].shape[1], 2 * lanes)
-    tiles = tile_count(out.shape[2], out.shape[3], m)
-    schedule = {"kernel": INT8_WINOGRAD, "tile": m, "vec": lanes, "m_block": mr, "n_block": nr}
-    if _round_up(out.shape[1], nr) > tiles:
-        groups = int8_winograd_groups(_round_up(out.shape[1], nr) // nr)
-        return {**schedule, "tile_block": _round_up(tiles, mr), "oc_groups": groups}
-    most = max(mr, INT8_WINOGRAD_V_BYTES // ((m + 2) ** 2 * c_pad * 2) // mr * mr)
-    sizes = range(min(most, 4 * mr), most + 1, mr)
-    block = min(sizes, key=lambda size: (math.ceil(tiles / size) * size, -size))
-    return {**schedule, "tile_block": block, "oc_groups": 0}
-
-
-def int8_winograd_groups(panels: int) -> int:
-    """Groups of panels for the int8 Winograd kernel's one-block form: the most, up to 8, that
-    divide the panels and leave each at least 4 (64 channels of 8 lanes)."""
-    return max(g for g in range(1, 9) if panels % g == 0 and (g == 1 or panels // g >= 4))
-
-
-def _round_up(n: int, m: int) -> int:
-    return -(-n // m) * m
 
 
 def kernel_of(schedule: Schedule) -> BlockedKernel:

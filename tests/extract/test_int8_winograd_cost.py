@@ -10,7 +10,7 @@ import pytest
 from frittata.extract import winograd_cost
 from frittata.extract.cpu_model import CpuModel
 from frittata.extract.winograd_cost import INT8_GROUPS_SLOWDOWN, int8_winograd_seconds
-from frittata.terms.cpu_schedules import int8_winograd_schedule
+from frittata.terms.int8_schedules import int8_winograd_schedule
 from frittata.terms.dtypes import TensorType
 
 ATTRS = {"tile": 4, "pads": (1, 1, 1, 1), "strides": (1, 1), "dilations": (1, 1), "groups": 1}

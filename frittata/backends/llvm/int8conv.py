@@ -39,7 +39,7 @@ the rows a loop in 4.7 ms):
               out[o0 + r][oh][ow0 + v*L ..] = epilogue(acc[r][v] + bias[o0 + r])
             barrier
 
-The epilogue is the integer one of `cpu_schedules.INT_STEPS` (relu, rounding shift, clip, cast:
+The epilogue is the integer one of `int8_schedules.INT_STEPS` (relu, rounding shift, clip, cast:
 `int_epilogue`), on whole vectors; the output is int8, int32 or float32.
 """
 

@@ -16,7 +16,7 @@ bounds C). With n = m + 2, per image:
         for e < n²:  for MR tiles s:  M[e][s][..NR] = Σ_p pmaddwd(V[e][s][2p, 2p+1], U[panel][e][p])
         out tile s, L channels at a time = epilogue(((E M_s Eᵀ) * odd⁻¹ >> shift) + bias)
 
-V of a block stays in L2 (`cpu_schedules.int8_winograd_schedule` sizes it); a panel's M in L1.
+V of a block stays in L2 (`int8_schedules.int8_winograd_schedule` sizes it); a panel's M in L1.
 """
 
 from __future__ import annotations

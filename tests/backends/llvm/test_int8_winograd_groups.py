@@ -10,7 +10,7 @@ import pytest
 import frittata as ft
 from frittata.backends.llvm import build
 from frittata.terms import builders as tb
-from frittata.terms.cpu_schedules import int8_winograd_groups
+from frittata.terms.int8_schedules import int8_winograd_groups
 from frittata.terms.winograd import INTEGER_TILES
 from tests.backends.llvm.helpers import dirty, targets
 

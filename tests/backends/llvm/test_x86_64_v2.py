@@ -1,7 +1,7 @@
 """Every CPU fast path built for a baseline x86-64-v2 CPU (SSE4.2, no AVX: 4 fp32 lanes) runs its
 own object code here and equals the interpreter, and that object code (disassembled by objdump)
 has no VEX-encoded (AVX) instruction, so the module runs on a CPU without AVX. The int8 kernel
-needs 8 lanes (int16 pairs into int32 lanes, `cpu_schedules.int8_conv_schedule`): there the int8
+needs 8 lanes (int16 pairs into int32 lanes, `int8_schedules.int8_conv_schedule`): there the int8
 convolution takes the generic loops."""
 
 from __future__ import annotations
