@@ -6,6 +6,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from frittata.backends.llvm.irutil import F32, I1, I32, PTR, VOID, for_range, i64, intrinsic
+from frittata.backends.llvm.micro import splat
 
 
 def load_partial(b: ir.IRBuilder, at, lanes: int, valid: int | ir.Value) -> ir.Value:
@@ -71,7 +72,5 @@ def _mask(b: ir.IRBuilder, lanes: int, valid: int | ir.Value) -> ir.Value:
     """The first `valid` of `lanes` lanes: a constant, or lane < valid compared at run time."""
     if isinstance(valid, int):
         return ir.Constant(ir.VectorType(I1, lanes), [int(lane < valid) for lane in range(lanes)])
-    kind = ir.VectorType(I32, lanes)
-    first = b.insert_element(ir.Constant(kind, ir.Undefined), b.trunc(valid, I32), ir.Constant(I32, 0))
-    count = b.shuffle_vector(first, ir.Constant(kind, ir.Undefined), ir.Constant(kind, [0] * lanes))
-    return b.icmp_unsigned("<", ir.Constant(kind, list(range(lanes))), count)
+    count = splat(b, b.trunc(valid, I32), lanes)
+    return b.icmp_unsigned("<", ir.Constant(ir.VectorType(I32, lanes), list(range(lanes))), count)
