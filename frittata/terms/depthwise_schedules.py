@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from frittata.terms.cpu_geometry import FMA_LATENCY, FMA_PORTS, depthwise_registers, registers_for
+from frittata.terms.cpu_geometry import FMA_LATENCY, FMA_PORTS, depthwise_registers, registers_for, row_lanes
 from frittata.terms.dtypes import TensorType
 from frittata.terms.schedule_kinds import DEPTHWISE, Schedule
 
@@ -91,4 +91,4 @@ def depthwise_vector(ow: int, lanes: int) -> int:
     time, one process, interleaved, loaded, with SiLU, 8 lanes against 16 (7 of them used): 1152
     channels at 7x7 5x5 0.83x, 3x3 0.86x, 672 from 14x14 5x5 stride 2 0.75x, 960 at 7x7 3x3
     0.88x."""
-    return lanes // 2 if lanes == 16 and ow <= lanes // 2 else lanes
+    return row_lanes(ow, lanes)

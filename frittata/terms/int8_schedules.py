@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from frittata.terms.cpu_geometry import ROW_VECTORS, block_rows, pixel_rows, round_up
+from frittata.terms.cpu_geometry import ROW_VECTORS, block_rows, pixel_rows, round_up, row_lanes
 from frittata.terms.dtypes import TensorType
 from frittata.terms.schedule_kinds import INT8, INT8_WINOGRAD, Schedule
 from frittata.terms.winograd import tile_count
@@ -42,7 +42,7 @@ def int8_conv_schedule(out: TensorType, operands: Sequence[TensorType], attrs: d
         return None
     mr = block_rows(lanes)
     ow, row = out.shape[3], pixel_rows(out, operands[1].shape[2:], attrs)[1]
-    vec = lanes // 2 if lanes == 16 and row <= lanes // 2 else lanes
+    vec = row_lanes(row, lanes)
     nr = (1 if ow <= vec else ROW_VECTORS) * vec
     return {"kernel": INT8, "vec": vec, "oc_block": mr, "oc_tail": out.shape[1] % mr, "ow_block": nr,
             "ow_tail": ow % nr}

@@ -51,6 +51,7 @@ from frittata.backends.llvm.kernel import Kernel
 from frittata.backends.llvm.masked import load_partial, phase, store_partial
 from frittata.backends.llvm.pool_bytes import emit_byte_pool, pools_byte_rows
 from frittata.backends.llvm.views import View, row_major
+from frittata.terms.cpu_geometry import row_lanes
 from frittata.terms.ops import Op
 
 
@@ -174,7 +175,7 @@ def _emit_register_planes(k: Kernel, x: View, node_attr, out: View) -> None:
     of those V vectors with the clamped columns (ow*sw + s - left) as constant lane indices."""
     (kh, kw), (sh, sw), (top, left, _, _) = node_attr("kernel"), node_attr("strides"), node_attr("pads")
     assert top < kh and left < kw, f"max_pool2d: padding {(top, left)} not below the kernel {(kh, kw)}"
-    b, lanes = k.b, _plane_lanes(k.lanes, max(x.shape[3], out.shape[3]))
+    b, lanes = k.b, row_lanes(max(x.shape[3], out.shape[3]), k.lanes)
     h, w = x.shape[2:]
     oh_n, ow_n = out.shape[2:]
     x0, out0 = (b.gep(k.base(v.buf), [i64(v.offset)], source_etype=F32) for v in (x, out))
@@ -196,15 +197,6 @@ def _emit_register_planes(k: Kernel, x: View, node_attr, out: View) -> None:
                 taps = {tuple(min(max((at + i) * sw + s - left, 0), w - 1) for i in range(lanes)) for s in range(kw)}
                 value = _nan_max(b, [_gather(b, columns, list(tap)) for tap in sorted(taps)])
                 store_partial(b, value, b.gep(dst, [i64(oh * ow_n + at)], source_etype=F32), min(lanes, ow_n - at))
-
-
-def _plane_lanes(lanes: int, width: int) -> int:
-    """The vector width of `_emit_register_planes`: half the host's while rows of `width` floats
-    fit in it and it stays at 8 or more (a 7-wide row on 16 lanes ran 1.4x its time on 8: a
-    512-bit op is two 256-bit halves on Zen 4)."""
-    while lanes >= 16 and width <= lanes // 2:
-        lanes //= 2
-    return lanes
 
 
 def _gather(b: ir.IRBuilder, vectors: list[ir.Value], indices: list[int]) -> ir.Value:
